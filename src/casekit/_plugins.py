@@ -1,0 +1,158 @@
+"""One pluggy plugin manager per Desk, wrapped with one typed method per hook."""
+
+from __future__ import annotations
+
+import importlib.metadata
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any
+
+import pluggy
+
+from casekit import hookspecs
+from casekit.exceptions import PluginError, UnknownStoreScheme
+from casekit.model.access import Action, Decision, Directory
+from casekit.model.actors import Actor
+from casekit.model.case import Case
+from casekit.storage.base import Store
+
+__all__ = ["ENTRY_POINT_GROUP", "Plugins", "StoreFactory", "StoreRegistry"]
+
+ENTRY_POINT_GROUP = "casekit"
+
+StoreFactory = Callable[[str], Store]
+"""Builds a store from its URL (``"sqlite:///cases.db"``)."""
+
+
+class StoreRegistry:
+    """Store factories by URL scheme, filled by ``casekit_register_stores``."""
+
+    def __init__(self) -> None:
+        self._factories: dict[str, tuple[StoreFactory, str]] = {}
+        self._current_plugin = "?"
+
+    def add(self, scheme: str, factory: StoreFactory) -> None:
+        """Register ``factory`` for URLs ``scheme://...``.
+
+        Raises:
+            PluginError: The scheme is already registered by another plugin.
+        """
+        scheme = scheme.lower()
+        if scheme in self._factories:
+            owner = self._factories[scheme][1]
+            raise PluginError(
+                f"store scheme {scheme!r} registered twice (by {owner} and {self._current_plugin})"
+            )
+        self._factories[scheme] = (factory, self._current_plugin)
+
+    @property
+    def schemes(self) -> list[str]:
+        return sorted(self._factories)
+
+    def open(self, url: str) -> Store:
+        """Build the store for ``url``."""
+        scheme, sep, _ = url.partition("://")
+        if not sep:
+            raise UnknownStoreScheme(url, f"store URL {url!r} has no scheme (e.g. sqlite:///x.db)")
+        try:
+            factory, _owner = self._factories[scheme.lower()]
+        except KeyError:
+            known = ", ".join(self.schemes) or "none"
+            raise UnknownStoreScheme(
+                scheme,
+                f"no store registered for {scheme!r}:// (registered: {known}); "
+                "install the plugin that provides it",
+            ) from None
+        return factory(url)
+
+
+class Plugins:
+    """The plugin manager of one Desk, with typed calls for each hook.
+
+    Setup order: hookspecs, built-in plugins, entry points (group ``casekit``) unless
+    ``discover=False``, then the host's own plugin objects. A plugin that names a hook
+    casekit does not define fails at once (``check_pending``).
+    """
+
+    def __init__(self, plugins: Iterable[object] = (), *, discover: bool = True) -> None:
+        self.manager = pluggy.PluginManager(hookspecs.PROJECT)
+        self.manager.add_hookspecs(hookspecs)
+        from casekit import _builtin  # noqa: PLC0415 - avoids an import cycle
+
+        self.manager.register(_builtin, name="casekit.builtin")
+        if discover:
+            self._load_entry_points()
+        for plugin in plugins:
+            self.register(plugin)
+        try:
+            self.manager.check_pending()
+        except pluggy.PluginValidationError as exc:
+            raise PluginError(f"plugin implements an unknown hook: {exc}") from exc
+        self._stores: StoreRegistry | None = None
+
+    def _load_entry_points(self) -> None:
+        for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+            if self.manager.get_plugin(entry_point.name) is not None:
+                continue
+            try:
+                plugin = entry_point.load()
+            except Exception as exc:
+                raise PluginError(
+                    f"cannot load casekit plugin {entry_point.name!r} ({entry_point.value}): {exc}"
+                ) from exc
+            self.register(plugin, name=entry_point.name)
+
+    def register(self, plugin: object, name: str | None = None) -> None:
+        """Register a plugin object or module."""
+        try:
+            self.manager.register(plugin, name=name)
+        except (ValueError, pluggy.PluginValidationError) as exc:
+            label = name or getattr(plugin, "__name__", type(plugin).__name__)
+            raise PluginError(f"cannot register plugin {label!r}: {exc}") from exc
+
+    @property
+    def stores(self) -> StoreRegistry:
+        """The store registry (filled on first use)."""
+        if self._stores is None:
+            registry = StoreRegistry()
+            # Registration order: built-ins first, so a clash names them as the owner.
+            for impl in self.manager.hook.casekit_register_stores.get_hookimpls():
+                registry._current_plugin = _label(impl)
+                _call_impl(impl, registry=registry)
+            self._stores = registry
+        return self._stores
+
+    def check_access(
+        self, *, actor: Actor, action: Action, case: Case, directory: Directory, now: datetime
+    ) -> Decision:
+        """Ask the access hooks; the built-in policy answers when no plugin does."""
+        try:
+            decision = self.manager.hook.casekit_check_access(
+                actor=actor, action=action, case=case, directory=directory, now=now
+            )
+        except Exception as exc:
+            raise PluginError(f"casekit_check_access raised: {exc!r}") from exc
+        if not isinstance(decision, Decision):
+            raise PluginError(f"casekit_check_access returned {decision!r}, not a Decision")
+        return decision
+
+
+def _call_impl(impl: pluggy.HookImpl, **kwargs: Any) -> Any:
+    """Call one implementation with the arguments it asks for."""
+    args = {name: kwargs[name] for name in impl.argnames}
+    try:
+        return impl.function(**args)
+    except PluginError:
+        raise
+    except Exception as exc:
+        raise PluginError(
+            f"plugin {_label(impl)} failed in {impl.function.__name__}: {exc!r}"
+        ) from exc
+
+
+def _label(impl: pluggy.HookImpl) -> str:
+    """A readable name for the plugin behind ``impl``."""
+    if not impl.plugin_name.isdigit():
+        return impl.plugin_name
+    plugin = impl.plugin
+    return getattr(plugin, "__name__", type(plugin).__name__)

@@ -1,0 +1,35 @@
+"""Helpers for aware instants, shared by every package."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from casekit.exceptions import NaiveDatetimeError
+
+__all__ = ["is_aware", "require_aware", "to_utc", "validate_aware"]
+
+
+def is_aware(value: datetime) -> bool:
+    """Return whether ``value`` carries a usable UTC offset."""
+    return value.tzinfo is not None and value.utcoffset() is not None
+
+
+def require_aware(value: datetime, where: str) -> datetime:
+    """Return ``value`` if it is aware; raise :class:`NaiveDatetimeError` naming ``where``."""
+    if not isinstance(value, datetime):
+        raise TypeError(f"{where}: expected a datetime, got {type(value).__name__}")
+    if not is_aware(value):
+        raise NaiveDatetimeError(where, value)
+    return value
+
+
+def to_utc(value: datetime, where: str = "instant") -> datetime:
+    """Check that ``value`` is aware and convert it to UTC."""
+    return require_aware(value, where).astimezone(UTC)
+
+
+def validate_aware(instance: Any, attribute: Any, value: Any) -> None:
+    """An attrs validator: optional datetimes must be aware."""
+    if value is not None:
+        require_aware(value, f"{type(instance).__name__}.{attribute.name}")

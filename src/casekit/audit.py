@@ -1,0 +1,141 @@
+"""The audit trail: each case's events as an append-only, hash-chained log.
+
+Record ``n`` stores ``hash = sha256(prev_hash || canonical JSON of (case, seq, event))``
+where ``prev_hash`` is record ``n-1``'s hash (64 zeros for the first). Editing,
+inserting, deleting or reordering a stored event breaks the chain at that point, and
+:func:`verify_chain` names the first record where it breaks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import attrs
+
+from casekit.model.events import Event
+from casekit.serialization import dumps, unstructure
+
+__all__ = ["GENESIS", "ChainReport", "EventRecord", "chain", "record_hash", "verify_chain"]
+
+GENESIS = "0" * 64
+"""The ``prev_hash`` of a case's first record."""
+
+
+@attrs.frozen
+class EventRecord:
+    """An event as stored in a case's log.
+
+    Attributes:
+        case_id: The case.
+        seq: Position in the case's log, from 1; equals the case version after it.
+        event: The event.
+        prev_hash: The previous record's hash (:data:`GENESIS` for the first).
+        hash: This record's hash.
+    """
+
+    case_id: str
+    seq: int
+    event: Event
+    prev_hash: str
+    hash: str
+
+    @property
+    def name(self) -> str:
+        """The event's stable dotted name."""
+        return self.event.name
+
+
+def event_payload(event: Event) -> dict[str, Any]:
+    """The event as plain data, with its ``name`` tag."""
+    data: dict[str, Any] = unstructure(event, Event)
+    return data
+
+
+def record_hash(case_id: str, seq: int, payload: dict[str, Any], prev_hash: str) -> str:
+    """The SHA-256 of a record, over a canonical serialization and the previous hash."""
+    body = dumps({"case_id": case_id, "seq": seq, "event": payload})
+    return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
+
+
+def chain(
+    case_id: str, events: Iterable[Event], *, after_seq: int, prev_hash: str
+) -> list[EventRecord]:
+    """Turn new events into records that continue a log ending at ``after_seq``."""
+    records = []
+    for offset, event in enumerate(events, start=1):
+        seq = after_seq + offset
+        digest = record_hash(case_id, seq, event_payload(event), prev_hash)
+        records.append(EventRecord(case_id, seq, event, prev_hash, digest))
+        prev_hash = digest
+    return records
+
+
+@attrs.frozen
+class ChainReport:
+    """The outcome of :func:`verify_chain`.
+
+    Attributes:
+        ok: Whether the whole log verifies.
+        checked: How many records were checked.
+        first_bad_seq: The position of the first record that fails (``None`` if ok).
+        problem: What is wrong there (edited, inserted, deleted, reordered).
+    """
+
+    ok: bool
+    checked: int
+    first_bad_seq: int | None = None
+    problem: str = ""
+
+    def __str__(self) -> str:
+        if self.ok:
+            return f"audit chain verified: {self.checked} events, no tampering"
+        return f"audit chain BROKEN at event {self.first_bad_seq}: {self.problem}"
+
+
+def verify_chain(records: Sequence[EventRecord], *, head_hash: str | None = None) -> ChainReport:
+    """Check a case's log from its first record; report the first break.
+
+    Args:
+        records: The case's records in stored order.
+        head_hash: The hash the store recorded for the case's latest event, if known;
+            catches deletion of the newest records.
+    """
+    prev = GENESIS
+    for index, record in enumerate(records):
+        expected_seq = index + 1
+        if record.seq != expected_seq:
+            kind = (
+                "missing before this one (deleted)"
+                if record.seq > expected_seq
+                else "duplicated or inserted"
+            )
+            return ChainReport(
+                False,
+                index,
+                record.seq,
+                f"expected event {expected_seq}, found {record.seq}: event {kind}",
+            )
+        if record.prev_hash != prev:
+            return ChainReport(
+                False,
+                index,
+                record.seq,
+                "previous-hash link does not match: an event before it was edited, "
+                "inserted, deleted or reordered",
+            )
+        digest = record_hash(record.case_id, record.seq, event_payload(record.event), prev)
+        if digest != record.hash:
+            return ChainReport(False, index, record.seq, "content does not match its hash: edited")
+        prev = record.hash
+    if head_hash is not None and records and head_hash != prev:
+        return ChainReport(
+            False,
+            len(records),
+            len(records) + 1,
+            "the log ends before the case's recorded head: newest events deleted",
+        )
+    if head_hash is not None and not records and head_hash != GENESIS:
+        return ChainReport(False, 0, 1, "the log is empty but the case has events: deleted")
+    return ChainReport(True, len(records))

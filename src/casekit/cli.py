@@ -1,0 +1,63 @@
+"""The ``casekit`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from casekit.desk import Desk
+from casekit.exceptions import CasekitError
+
+__all__ = ["main"]
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from casekit.demo import run_demo  # noqa: PLC0415 - only the demo needs it
+
+    if args.path is not None:
+        path = Path(args.path)
+        if path.exists():
+            print(f"casekit demo: {path} exists; give a new file name", file=sys.stderr)
+            return 2
+        run_demo(path)
+        return 0
+    with tempfile.TemporaryDirectory(prefix="casekit-demo-") as folder:
+        run_demo(Path(folder) / "demo.db")
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    with Desk.open(args.url) as desk:
+        failed = 0
+        for case_id in args.case_ids:
+            report = desk.verify(case_id)
+            print(f"{case_id}: {report}")
+            failed += not report.ok
+    return 1 if failed else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``casekit`` console script."""
+    parser = argparse.ArgumentParser(prog="casekit", description="Embeddable case management.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    demo = commands.add_parser("demo", help="run the lost-credit-card scenario on SQLite")
+    demo.add_argument("path", nargs="?", help="SQLite file to create (default: a temp file)")
+    demo.set_defaults(run=_demo)
+    verify = commands.add_parser("verify", help="verify the audit chain of cases")
+    verify.add_argument("url", help="store URL, e.g. sqlite:///cases.db")
+    verify.add_argument("case_ids", nargs="+", metavar="CASE")
+    verify.set_defaults(run=_verify)
+    args = parser.parse_args(argv)
+    try:
+        result: int = args.run(args)
+    except CasekitError as exc:
+        print(f"casekit: {exc}", file=sys.stderr)
+        return 1
+    return result
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,131 @@
+"""The scripted demo: a customer phones about a lost credit card.
+
+Run it with ``casekit demo [PATH]``. It uses the real SQLite store and a manual clock,
+so the output is the same on every run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from casekit.clock import ManualClock
+from casekit.desk import Desk
+from casekit.model import Actor, Channel, Consumer, Direction, Priority
+from casekit.timeline import format_timeline
+
+__all__ = ["run_demo"]
+
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+
+
+def _url(path: Path) -> str:
+    return "memory://" if str(path) == ":memory:" else f"sqlite:///{path}"
+
+
+def run_demo(path: Path, *, write: Callable[[str], None] = print) -> str:
+    """Run the lost-card scenario on a SQLite file at ``path``; return the case id.
+
+    Args:
+        path: The SQLite file to create.
+        write: Where each output line goes (default: ``print``).
+    """
+
+    def say(text: str = "") -> None:
+        write(text)
+
+    clock = ManualClock(datetime(2026, 3, 2, 9, 12, tzinfo=AMSTERDAM))
+    with Desk.open(_url(path), clock=clock, discover=False) as desk:
+        customer = desk.save_consumer(
+            Consumer(id="c-1042", name="Jan de Vries", email="jan@example.org", phone="+31 6 1234")
+        )
+        jan = Actor.consumer(customer.id)
+        alice = Actor.agent("alice", groups={"card-services"})
+        farid = Actor.agent("farid", groups={"fraud"})
+        olga = Actor.agent("olga", groups={"card-ops"})
+
+        say(f"casekit demo: a customer phones about a lost credit card (store: {path})")
+        say()
+        case = desk.open_case(
+            actor=alice,
+            subject="Lost credit card",
+            consumer_id=customer.id,
+            channel=Channel.PHONE,
+            priority=Priority.HIGH,
+            category="lost-card",
+            group="card-services",
+            description="Customer lost his wallet on the train this morning.",
+        )
+        desk.add_interaction(
+            case.id,
+            "I lost my wallet with my credit card on the train, please block it.",
+            actor=jan,
+            channel=Channel.PHONE,
+            at=clock.now(),
+        )
+        desk.assign(case.id, actor=alice, group="card-services", agent="alice")
+        desk.start(case.id, actor=alice)
+        block = desk.create_task(
+            case.id, "Block the card and review recent transactions", actor=alice, group="fraud"
+        )
+        replace = desk.create_task(
+            case.id,
+            "Issue and ship a replacement card",
+            actor=alice,
+            group="card-ops",
+            depends_on=[block.id],
+        )
+        desk.add_interaction(
+            case.id,
+            "Your card is blocked; we will send a new one.",
+            actor=alice,
+            channel=Channel.PHONE,
+        )
+
+        clock.advance(timedelta(minutes=25))
+        desk.start_task(block.id, actor=farid)
+        desk.add_interaction(
+            case.id,
+            "Two contactless payments after 08:40 look fraudulent; charged back.",
+            actor=farid,
+            channel=Channel.API,
+            direction=Direction.INTERNAL,
+        )
+        clock.advance(timedelta(minutes=20))
+        desk.complete_task(block.id, actor=farid, notes="card blocked, 2 payments charged back")
+
+        clock.advance(timedelta(hours=3))
+        desk.start_task(replace.id, actor=olga)
+        clock.advance(timedelta(hours=1))
+        desk.complete_task(replace.id, actor=olga, notes="replacement shipped, tracking NL123")
+
+        desk.add_interaction(
+            case.id,
+            "Your new card is on its way and the two fraudulent payments were refunded.",
+            actor=alice,
+            channel=Channel.EMAIL,
+        )
+        desk.resolve(
+            case.id,
+            actor=alice,
+            code="card_replaced",
+            notes="Card blocked, fraudulent payments refunded, replacement shipped.",
+        )
+        clock.advance(timedelta(days=1, hours=2))
+        closed = desk.accept(case.id, actor=jan)
+
+        say(f"Case {closed.id} ({closed.subject}) is {closed.state.value}.")
+        say(f"Tasks: {', '.join(f'{t.id} {t.state.value}' for t in closed.tasks)}")
+        say()
+        say("Timeline (Europe/Amsterdam):")
+        say(format_timeline(desk.history(case.id, actor=alice), AMSTERDAM))
+        say()
+        say(
+            f"What the customer sees: {len(desk.get(case.id, actor=jan).interactions)} of "
+            f"{len(closed.interactions)} interactions (internal notes hidden)."
+        )
+        report = desk.verify(case.id)
+        say(str(report))
+        return closed.id

@@ -1,0 +1,663 @@
+"""The ``Desk``: the thin shell around the pure core.
+
+Every command follows the same path::
+
+    load snapshot -> check access -> decide(case, command) -> replay(events)
+        -> chain the records -> store.commit(state + records + timers)   # one transaction
+
+The commit carries the version the command read; if another writer got there first,
+the store raises :class:`~casekit.exceptions.ConflictError` and nothing is written.
+:func:`retry_on_conflict` re-runs a command on fresh state.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+from types import TracebackType
+from typing import Self, TypeVar
+
+import attrs
+
+from casekit._plugins import Plugins
+from casekit._time import to_utc
+from casekit.audit import ChainReport, EventRecord, chain, verify_chain
+from casekit.clock import Clock, SystemClock
+from casekit.exceptions import (
+    AccessDenied,
+    ConflictError,
+    InvalidCommand,
+    InvalidTransition,
+    InvalidValue,
+)
+from casekit.model._enums import (
+    AccountKind,
+    CaseState,
+    Channel,
+    Direction,
+    Priority,
+    RelationshipKind,
+)
+from casekit.model.access import Action
+from casekit.model.accounts import Account, Consumer, Contact, Relationship
+from casekit.model.actors import SYSTEM, Actor
+from casekit.model.case import Case, Task
+from casekit.model.commands import (
+    AddInteraction,
+    Assign,
+    AssignTask,
+    BlockTask,
+    CancelTask,
+    CaseAction,
+    ChangePriority,
+    Command,
+    CompleteTask,
+    CreateTask,
+    OpenCase,
+    StartTask,
+    Transition,
+    UpdateCase,
+)
+from casekit.model.events import InteractionAdded
+from casekit.model.fields import CustomField, FieldSchema
+from casekit.model.lifecycle import Context, LifecycleRules, decide, replay
+from casekit.storage.base import CaseQuery, Commit, Page, Snapshot, Store, Timer
+from casekit.storage.memory import MemoryStore
+
+__all__ = ["AUTO_CLOSE", "Desk", "retry_on_conflict"]
+
+T = TypeVar("T")
+
+AUTO_CLOSE = "auto_close"
+"""Timer key of the auto-close deadline of a resolved case."""
+
+_RESPONSES = {CaseAction.ACCEPT: Action.RESPOND, CaseAction.REJECT: Action.RESPOND}
+
+
+def retry_on_conflict(
+    fn: Callable[[], T],
+    *,
+    attempts: int = 8,
+    backoff: float = 0.002,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """Call ``fn`` until it does not raise ConflictError, up to ``attempts`` times.
+
+    Each command loads fresh state, so re-running it applies the change on top of the
+    concurrent one. Waits grow exponentially from ``backoff`` seconds with full jitter.
+    Only use it for commands whose intent still holds on newer state (adding an
+    interaction, say); when a user edited what they saw, pass ``expected_version``
+    instead and show them the conflict.
+
+    Example::
+
+        case = retry_on_conflict(lambda: desk.add_interaction(case_id, "hi", actor=a))
+    """
+    if attempts < 1:
+        raise InvalidValue("must be at least 1", where="retry_on_conflict.attempts")
+    for attempt in range(attempts):
+        try:
+            return fn()
+        except ConflictError:
+            if attempt == attempts - 1:
+                raise
+            sleep(random.uniform(0, backoff * (2**attempt)))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _task_case_id(task_id: str) -> str:
+    case_id, sep, number = task_id.rpartition("-T")
+    if not sep or not number.isdigit():
+        raise InvalidCommand(f"{task_id!r} is not a task id (expected <case id>-T<n>)")
+    return case_id
+
+
+def _action_of(command: Command) -> Action:
+    match command:
+        case OpenCase():
+            return Action.OPEN
+        case UpdateCase() | ChangePriority():
+            return Action.UPDATE
+        case AddInteraction():
+            return Action.NOTE if command.direction is Direction.INTERNAL else Action.INTERACT
+        case Assign():
+            return Action.ASSIGN
+        case Transition():
+            if command.action is CaseAction.REOPEN:
+                return Action.REOPEN
+            return _RESPONSES.get(command.action, Action.TRANSITION)
+        case AssignTask():
+            return Action.ASSIGN
+        case CreateTask() | StartTask() | BlockTask() | CompleteTask() | CancelTask():
+            return Action.WORK_TASKS
+    raise InvalidCommand(f"unknown command {command!r}")  # pragma: no cover
+
+
+class Desk:
+    """A service desk: runs commands and queries against a store.
+
+    Args:
+        store: A :class:`~casekit.storage.Store`, or a store URL such as
+            ``"sqlite:///cases.db"`` or ``"memory://"`` (default: a new memory store).
+        clock: The time source (default: :class:`~casekit.clock.SystemClock`).
+        rules: Lifecycle configuration (auto-close period, reopen rules, ...).
+        fields: Declarations of the custom fields cases may carry.
+        plugins: Plugin objects or modules to register (access policy, stores, ...).
+        discover: Also load plugins from the ``casekit`` entry-point group.
+
+    Every command and query takes a keyword-only ``actor``: the access policy decides
+    with it, and events record it. Use ``Actor.system()`` for the host's own jobs.
+    """
+
+    def __init__(
+        self,
+        store: Store | str | None = None,
+        *,
+        clock: Clock | None = None,
+        rules: LifecycleRules | None = None,
+        fields: Iterable[CustomField] = (),
+        plugins: Iterable[object] = (),
+        discover: bool = True,
+    ) -> None:
+        self.plugins = Plugins(plugins, discover=discover)
+        self._owns_store = isinstance(store, str) or store is None
+        if isinstance(store, str):
+            store = self.plugins.stores.open(store)
+        self.store: Store = store if store is not None else MemoryStore()
+        self.clock: Clock = clock or SystemClock()
+        self.rules = rules or LifecycleRules()
+        self.fields = FieldSchema.of(fields)
+        self._timer_handlers: dict[str, Callable[[Timer, datetime], list[EventRecord]]] = {
+            AUTO_CLOSE: self._fire_auto_close,
+        }
+
+    @classmethod
+    def open(cls, url: str, **options: object) -> Desk:
+        """Open a desk on the store at ``url`` (``sqlite:///cases.db``, ``memory://``)."""
+        return cls(url, **options)  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        """Close the store if this desk opened it from a URL."""
+        if self._owns_store:
+            self.store.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Desk(store={self.store!r}, clock={self.clock!r})"
+
+    # --- directory ----------------------------------------------------------------
+
+    def save_account(self, account: Account) -> Account:
+        """Create or replace an account (its parent must exist)."""
+        if account.parent_id is not None:
+            self.store.get_account(account.parent_id)
+        self.store.save_account(account)
+        return account
+
+    def save_contact(self, contact: Contact) -> Contact:
+        """Create or replace a contact of an existing account."""
+        self.store.save_contact(contact)
+        return contact
+
+    def save_consumer(self, consumer: Consumer) -> Consumer:
+        """Create or replace a consumer."""
+        self.store.save_consumer(consumer)
+        return consumer
+
+    def save_relationship(self, relationship: Relationship) -> Relationship:
+        """Record a relationship between two existing accounts."""
+        self.store.save_relationship(relationship)
+        return relationship
+
+    # --- the command path ---------------------------------------------------------
+
+    def _now(self) -> datetime:
+        return to_utc(self.clock.now(), "clock.now()")
+
+    def _context(self, actor: Actor, now: datetime, case_id: str | None = None) -> Context:
+        return Context(now=now, actor=actor, rules=self.rules, fields=self.fields, case_id=case_id)
+
+    def authorize(
+        self, actor: Actor, action: Action, case: Case, now: datetime | None = None
+    ) -> None:
+        """Raise :class:`AccessDenied` unless ``actor`` may do ``action`` on ``case``."""
+        decision = self.plugins.check_access(
+            actor=actor, action=action, case=case, directory=self.store, now=now or self._now()
+        )
+        if not decision.allowed:
+            raise AccessDenied(str(actor), action.value, case.id, decision.reason)
+
+    def can(self, actor: Actor, action: Action, case: Case) -> bool:
+        """Whether ``actor`` may do ``action`` on ``case`` (no exception)."""
+        return self.plugins.check_access(
+            actor=actor, action=action, case=case, directory=self.store, now=self._now()
+        ).allowed
+
+    def execute(
+        self,
+        case_id: str,
+        command: Command,
+        *,
+        actor: Actor,
+        expected_version: int | None = None,
+    ) -> Case:
+        """Run ``command`` on a case and commit the outcome atomically.
+
+        Args:
+            case_id: The case.
+            command: What to do (see :mod:`casekit.model.commands`).
+            actor: Who does it.
+            expected_version: The version the caller's decision was based on; if the case
+                moved on since, raise ConflictError instead of applying the command.
+
+        Returns:
+            The case after the command (unchanged if the command changed nothing).
+        """
+        now = self._now()
+        snapshot = self.store.load(case_id)
+        case = snapshot.case
+        if expected_version is not None and expected_version != case.version:
+            raise ConflictError(case_id, expected_version, case.version)
+        self.authorize(actor, _action_of(command), case, now)
+        if isinstance(command, Assign) and command.service_org is not None:
+            self._check_service_org(case, command.service_org, now)
+        return self._apply(snapshot, command, actor, now)[0]
+
+    def _apply(
+        self, snapshot: Snapshot, command: Command, actor: Actor, now: datetime
+    ) -> tuple[Case, list[EventRecord]]:
+        """Decide, fold, chain and commit: the one write path of every command."""
+        case = snapshot.case
+        events = decide(case, command, self._context(actor, now))
+        if not events:
+            return case, []
+        new = replay(events, case)
+        records = chain(case.id, events, after_seq=case.version, prev_hash=snapshot.head_hash)
+        self.store.commit(Commit(new, case.version, tuple(records), self._timers(new)))
+        return new, records
+
+    def _timers(self, case: Case) -> tuple[Timer, ...]:
+        """The case's pending timers, derived from its state."""
+        timers = []
+        if case.state is CaseState.RESOLVED and case.auto_close_at is not None:
+            timers.append(Timer(case.id, AUTO_CLOSE, case.auto_close_at))
+        return tuple(timers)
+
+    def _check_service_org(self, case: Case, org_id: str, now: datetime) -> None:
+        org = self.store.get_account(org_id)
+        if org.kind is not AccountKind.SERVICE_ORGANIZATION:
+            raise InvalidCommand(
+                f"account {org_id!r} is a {org.kind.value}, not a service organization"
+            )
+        if case.account_id is None:
+            return
+        targets = {case.account_id}
+        current = self.store.get_account(case.account_id)
+        while current.parent_id is not None and current.parent_id not in targets:
+            targets.add(current.parent_id)
+            current = self.store.get_account(current.parent_id)
+        if not any(
+            rel.kind is RelationshipKind.OUTSOURCER_FOR
+            and rel.target in targets
+            and rel.is_valid_at(now)
+            for rel in self.store.relationships_of(org_id)
+            if rel.source == org_id
+        ):
+            raise InvalidCommand(
+                f"{org_id!r} has no valid outsourcer_for relationship "
+                f"with account {case.account_id!r}"
+            )
+
+    # --- commands -----------------------------------------------------------------
+
+    def open_case(
+        self,
+        *,
+        actor: Actor,
+        subject: str,
+        account_id: str | None = None,
+        contact_id: str | None = None,
+        consumer_id: str | None = None,
+        description: str = "",
+        channel: Channel = Channel.PORTAL,
+        priority: Priority = Priority.MODERATE,
+        category: str | None = None,
+        group: str | None = None,
+        custom: Mapping[str, object] | None = None,
+    ) -> Case:
+        """Open a case for an account (and contact) or for a consumer.
+
+        The account, contact and consumer must exist in the directory; a contact must
+        belong to the account.
+        """
+        command = OpenCase(
+            subject=subject,
+            description=description,
+            channel=channel,
+            priority=priority,
+            category=category,
+            account_id=account_id,
+            contact_id=contact_id,
+            consumer_id=consumer_id,
+            group=group,
+            custom=dict(custom or {}),
+        )
+        if account_id is not None:
+            self.store.get_account(account_id)
+        if contact_id is not None and self.store.get_contact(contact_id).account_id != account_id:
+            raise InvalidCommand(
+                f"contact {contact_id!r} does not belong to account {account_id!r}"
+            )
+        if consumer_id is not None:
+            self.store.get_consumer(consumer_id)
+        now = self._now()
+        # Validate before allocating a number, so bad input does not burn one.
+        decide(None, command, self._context(actor, now, case_id="CS0000000"))
+        case_id = f"CS{self.store.next_case_number():07d}"
+        events = decide(None, command, self._context(actor, now, case_id=case_id))
+        case = replay(events)
+        self.authorize(actor, Action.OPEN, case, now)
+        records = chain(case_id, events, after_seq=0, prev_hash="0" * 64)
+        self.store.commit(Commit(case, 0, tuple(records), self._timers(case)))
+        return case
+
+    def update(
+        self,
+        case_id: str,
+        *,
+        actor: Actor,
+        subject: str | None = None,
+        description: str | None = None,
+        category: str | None = None,
+        custom: Mapping[str, object] | None = None,
+        expected_version: int | None = None,
+    ) -> Case:
+        """Change descriptive fields (``None`` leaves a field as it is)."""
+        command = UpdateCase(
+            subject=subject, description=description, category=category, custom=dict(custom or {})
+        )
+        return self.execute(case_id, command, actor=actor, expected_version=expected_version)
+
+    def change_priority(
+        self, case_id: str, priority: Priority, *, actor: Actor, reason: str = ""
+    ) -> Case:
+        """Set a new priority."""
+        return self.execute(case_id, ChangePriority(priority=priority, reason=reason), actor=actor)
+
+    def add_interaction(
+        self,
+        case_id: str,
+        body: str,
+        *,
+        actor: Actor,
+        channel: Channel = Channel.EMAIL,
+        direction: Direction | None = None,
+        at: datetime | None = None,
+    ) -> Case:
+        """Log a contact with the customer, or an internal note.
+
+        ``direction`` defaults to inbound for customers and outbound for agents.
+        An inbound customer interaction resumes an awaiting-info case and reopens a
+        resolved one (see :class:`~casekit.model.lifecycle.LifecycleRules`).
+        """
+        if direction is None:
+            direction = Direction.INBOUND if actor.is_customer else Direction.OUTBOUND
+        command = AddInteraction(body=body, channel=channel, direction=direction, at=at)
+        return self.execute(case_id, command, actor=actor)
+
+    def assign(
+        self,
+        case_id: str,
+        *,
+        actor: Actor,
+        group: str | None = None,
+        agent: str | None = None,
+        service_org: str | None = None,
+    ) -> Case:
+        """Route the case to a group, an agent, and/or an outsourcer."""
+        return self.execute(
+            case_id, Assign(group=group, agent=agent, service_org=service_org), actor=actor
+        )
+
+    def transition(
+        self,
+        case_id: str,
+        action: CaseAction,
+        *,
+        actor: Actor,
+        reason: str = "",
+        code: str | None = None,
+        notes: str | None = None,
+        expected_version: int | None = None,
+    ) -> Case:
+        """Take any lifecycle transition (the named methods below are shortcuts)."""
+        command = Transition(action=action, reason=reason, code=code, notes=notes)
+        return self.execute(case_id, command, actor=actor, expected_version=expected_version)
+
+    def start(self, case_id: str, *, actor: Actor) -> Case:
+        """New → open: someone is working the case."""
+        return self.transition(case_id, CaseAction.START, actor=actor)
+
+    def await_info(self, case_id: str, *, actor: Actor, reason: str = "") -> Case:
+        """Wait for the customer (SLA clocks pause here)."""
+        return self.transition(case_id, CaseAction.AWAIT_INFO, actor=actor, reason=reason)
+
+    def resume(self, case_id: str, *, actor: Actor) -> Case:
+        """Awaiting info → open."""
+        return self.transition(case_id, CaseAction.RESUME, actor=actor)
+
+    def resolve(self, case_id: str, *, actor: Actor, code: str, notes: str) -> Case:
+        """Propose a resolution; the customer accepts or rejects it, or it auto-closes."""
+        return self.transition(case_id, CaseAction.RESOLVE, actor=actor, code=code, notes=notes)
+
+    def accept(self, case_id: str, *, actor: Actor) -> Case:
+        """The customer accepts the resolution: resolved → closed."""
+        return self.transition(case_id, CaseAction.ACCEPT, actor=actor)
+
+    def reject(self, case_id: str, *, actor: Actor, reason: str) -> Case:
+        """The customer rejects the resolution: resolved → open (counts as a reopen)."""
+        return self.transition(case_id, CaseAction.REJECT, actor=actor, reason=reason)
+
+    def close_case(self, case_id: str, *, actor: Actor) -> Case:
+        """Resolved → closed without waiting for the customer."""
+        return self.transition(case_id, CaseAction.CLOSE, actor=actor)
+
+    def cancel(self, case_id: str, *, actor: Actor, reason: str) -> Case:
+        """Cancel an active case; its unfinished tasks are cancelled with it."""
+        return self.transition(case_id, CaseAction.CANCEL, actor=actor, reason=reason)
+
+    def reopen(self, case_id: str, *, actor: Actor, reason: str) -> Case:
+        """Resolved or closed (within the reopen window) → open."""
+        return self.transition(case_id, CaseAction.REOPEN, actor=actor, reason=reason)
+
+    # --- tasks --------------------------------------------------------------------
+
+    def create_task(
+        self,
+        case_id: str,
+        title: str,
+        *,
+        actor: Actor,
+        description: str = "",
+        group: str | None = None,
+        agent: str | None = None,
+        mandatory: bool = True,
+        depends_on: Iterable[str] = (),
+    ) -> Task:
+        """Add a task for a team; returns the new task (its id is ``<case>-T<n>``)."""
+        command = CreateTask(
+            title=title,
+            description=description,
+            group=group,
+            agent=agent,
+            mandatory=mandatory,
+            depends_on=tuple(depends_on),
+        )
+        return self.execute(case_id, command, actor=actor).tasks[-1]
+
+    def _task_command(
+        self, command: AssignTask | StartTask | BlockTask | CompleteTask | CancelTask, actor: Actor
+    ) -> Task:
+        case = self.execute(_task_case_id(command.task_id), command, actor=actor)
+        return case.task(command.task_id)
+
+    def assign_task(
+        self, task_id: str, *, actor: Actor, group: str | None = None, agent: str | None = None
+    ) -> Task:
+        """Route a task to a group and/or agent."""
+        return self._task_command(AssignTask(task_id=task_id, group=group, agent=agent), actor)
+
+    def start_task(self, task_id: str, *, actor: Actor) -> Task:
+        """Start (or resume after blocking) a task whose dependencies are finished."""
+        return self._task_command(StartTask(task_id=task_id), actor)
+
+    def block_task(self, task_id: str, *, actor: Actor, reason: str) -> Task:
+        """Mark a task as waiting on something outside it."""
+        return self._task_command(BlockTask(task_id=task_id, reason=reason), actor)
+
+    def complete_task(self, task_id: str, *, actor: Actor, notes: str = "") -> Task:
+        """Finish a task."""
+        return self._task_command(CompleteTask(task_id=task_id, notes=notes), actor)
+
+    def cancel_task(self, task_id: str, *, actor: Actor, reason: str = "") -> Task:
+        """Drop a task."""
+        return self._task_command(CancelTask(task_id=task_id, reason=reason), actor)
+
+    # --- queries ------------------------------------------------------------------
+
+    def get(self, case_id: str, *, actor: Actor) -> Case:
+        """Return a case the actor may see (customers do not see internal notes)."""
+        case = self.store.load(case_id).case
+        self.authorize(actor, Action.VIEW, case)
+        return _redact(case, actor)
+
+    def get_task(self, task_id: str, *, actor: Actor) -> Task:
+        """Return a task of a case the actor may see."""
+        return self.get(_task_case_id(task_id), actor=actor).task(task_id)
+
+    def find(
+        self,
+        *,
+        actor: Actor,
+        states: Iterable[CaseState] = (),
+        priorities: Iterable[Priority] = (),
+        account_ids: Iterable[str] = (),
+        group: str | None = None,
+        agent: str | None = None,
+        consumer_id: str | None = None,
+        updated_since: datetime | None = None,
+        after: str | None = None,
+        limit: int = 50,
+    ) -> Page:
+        """Return a page of the cases the actor may see, ordered by case id.
+
+        Pass the page's ``next_cursor`` as ``after`` for the next page; pages stay
+        stable while cases change because the order is by id, not by update time.
+        """
+        query = CaseQuery(
+            states=frozenset(states),
+            priorities=frozenset(priorities),
+            account_ids=frozenset(account_ids),
+            group=group,
+            agent=agent,
+            consumer_id=consumer_id,
+            updated_since=updated_since,
+            after=after,
+            limit=limit,
+        )
+        now = self._now()
+        visible: list[Case] = []
+        while True:
+            page = self.store.find(query)
+            for case in page.items:
+                if self.plugins.check_access(
+                    actor=actor, action=Action.VIEW, case=case, directory=self.store, now=now
+                ).allowed:
+                    visible.append(_redact(case, actor))
+                    if len(visible) == limit:
+                        more = case.id != page.items[-1].id or page.next_cursor is not None
+                        return Page(tuple(visible), case.id if more else None)
+            if page.next_cursor is None:
+                return Page(tuple(visible), None)
+            query = attrs.evolve(query, after=page.next_cursor)
+
+    def history(self, case_id: str, *, actor: Actor) -> list[EventRecord]:
+        """The case's audit trail, oldest first (customers do not see internal notes)."""
+        case = self.store.load(case_id).case
+        self.authorize(actor, Action.VIEW, case)
+        records = self.store.history(case_id)
+        if not actor.is_customer:
+            return records
+        return [
+            record
+            for record in records
+            if not (
+                isinstance(record.event, InteractionAdded)
+                and record.event.interaction.direction is Direction.INTERNAL
+            )
+        ]
+
+    def verify(self, case_id: str) -> ChainReport:
+        """Check the case's audit chain, and that replaying it rebuilds the stored state."""
+        snapshot = self.store.load(case_id)
+        records = self.store.history(case_id)
+        report = verify_chain(records, head_hash=snapshot.head_hash)
+        if not report.ok:
+            return report
+        if replay(record.event for record in records) != snapshot.case:
+            return ChainReport(
+                False, len(records), None, "stored state differs from the replayed log"
+            )
+        return report
+
+    # --- timers -------------------------------------------------------------------
+
+    def tick(self, now: datetime | None = None, *, limit: int = 1000) -> list[EventRecord]:
+        """Fire the timers due at ``now`` (default: the clock) and return their records.
+
+        Call it from the host's scheduler. Each due timer fires exactly once: after it
+        fires, the case state no longer produces it; two processes ticking at once
+        collide on the case version and only one commit lands. At most ``limit`` timers
+        are handled per call; call again while it returns ``limit`` timers' worth.
+        """
+        now = to_utc(now, "tick(now)") if now is not None else self._now()
+        fired: list[EventRecord] = []
+        for timer in self.store.due_timers(now, limit=limit):
+            handler = self._timer_handlers.get(timer.key.partition(":")[0])
+            if handler is None:
+                raise InvalidCommand(f"no handler for timer {timer.key!r} of case {timer.case_id}")
+            try:
+                fired.extend(handler(timer, now))
+            except ConflictError:
+                continue  # another writer changed the case; the next tick re-evaluates it
+        return fired
+
+    def _fire_auto_close(self, timer: Timer, now: datetime) -> list[EventRecord]:
+        snapshot = self.store.load(timer.case_id)
+        command = Transition(action=CaseAction.AUTO_CLOSE, reason="no response from the customer")
+        try:
+            return self._apply(snapshot, command, SYSTEM, now)[1]
+        except InvalidTransition:
+            return []  # the case moved on since the timer was read
+
+
+def _redact(case: Case, actor: Actor) -> Case:
+    """Hide internal work notes from customers."""
+    if not actor.is_customer or all(
+        i.direction is not Direction.INTERNAL for i in case.interactions
+    ):
+        return case
+    visible = tuple(i for i in case.interactions if i.direction is not Direction.INTERNAL)
+    return attrs.evolve(case, interactions=visible)

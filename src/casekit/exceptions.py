@@ -1,0 +1,241 @@
+"""The exceptions casekit raises.
+
+Every error derives from :class:`CasekitError`. Where the meaning matches a builtin
+exception, the casekit error inherits it too, so ``except LookupError`` keeps working::
+
+    CasekitError
+    ├── NotFound (LookupError)
+    │   ├── CaseNotFound
+    │   ├── TaskNotFound
+    │   ├── AccountNotFound
+    │   ├── ContactNotFound
+    │   ├── ConsumerNotFound
+    │   └── UnknownStoreScheme
+    ├── InvalidValue (ValueError)
+    │   ├── NaiveDatetimeError
+    │   ├── InvalidFieldValue
+    │   ├── InvalidDefinition
+    │   ├── InvalidCalendar
+    │   └── CalendarHorizonError
+    ├── InvalidTransition (ValueError)
+    ├── InvalidCommand (ValueError)
+    ├── AccessDenied (PermissionError)
+    ├── ConflictError
+    ├── StoreError
+    │   └── CorruptRecord
+    └── PluginError
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = [
+    "AccessDenied",
+    "AccountNotFound",
+    "CalendarHorizonError",
+    "CaseNotFound",
+    "CasekitError",
+    "ConflictError",
+    "ConsumerNotFound",
+    "ContactNotFound",
+    "CorruptRecord",
+    "InvalidCalendar",
+    "InvalidCommand",
+    "InvalidDefinition",
+    "InvalidFieldValue",
+    "InvalidTransition",
+    "InvalidValue",
+    "NaiveDatetimeError",
+    "NotFound",
+    "PluginError",
+    "StoreError",
+    "TaskNotFound",
+    "UnknownStoreScheme",
+]
+
+
+class CasekitError(Exception):
+    """Root of every error casekit raises on purpose."""
+
+
+class NotFound(CasekitError, LookupError):
+    """Something looked up by its identifier does not exist.
+
+    Attributes:
+        kind: What was looked up (``"case"``, ``"task"``, ...).
+        key: The identifier that was not found.
+    """
+
+    kind = "object"
+
+    def __init__(self, key: str, message: str | None = None) -> None:
+        self.key = key
+        super().__init__(message or f"{self.kind} {key!r} not found")
+
+
+class CaseNotFound(NotFound):
+    """No case has that id."""
+
+    kind = "case"
+
+
+class TaskNotFound(NotFound):
+    """The case has no task with that id."""
+
+    kind = "task"
+
+
+class AccountNotFound(NotFound):
+    """No account has that id."""
+
+    kind = "account"
+
+
+class ContactNotFound(NotFound):
+    """No contact has that id."""
+
+    kind = "contact"
+
+
+class ConsumerNotFound(NotFound):
+    """No consumer has that id."""
+
+    kind = "consumer"
+
+
+class UnknownStoreScheme(NotFound):
+    """No store plugin handles the URL's scheme."""
+
+    kind = "store URL scheme"
+
+
+class InvalidValue(CasekitError, ValueError):
+    """A value is not acceptable where it was given.
+
+    Attributes:
+        where: The field or path that holds the bad value (``"case.opened_at"``).
+    """
+
+    def __init__(self, message: str, *, where: str = "") -> None:
+        self.where = where
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class NaiveDatetimeError(InvalidValue):
+    """A datetime without a time zone was given where an instant is required."""
+
+    def __init__(self, where: str, value: object = None) -> None:
+        self.value = value
+        super().__init__(
+            f"naive datetime {value!r} is not an instant; attach a time zone "
+            "(for example datetime(..., tzinfo=timezone.utc))",
+            where=where,
+        )
+
+
+class InvalidFieldValue(InvalidValue):
+    """A custom field value does not match the field's declared type or choices."""
+
+
+class InvalidDefinition(InvalidValue):
+    """Plain data (JSON, TOML, a store row) does not describe a valid object.
+
+    Attributes:
+        errors: One line per problem, each starting with the path to the bad field.
+    """
+
+    def __init__(self, message: str, *, where: str = "", errors: Sequence[str] = ()) -> None:
+        self.errors = tuple(errors)
+        detail = "".join(f"\n  {line}" for line in self.errors)
+        super().__init__(message + detail, where=where)
+
+
+class InvalidCalendar(InvalidValue):
+    """A business calendar definition is impossible (overlaps, unknown zone, ...)."""
+
+
+class CalendarHorizonError(InvalidValue):
+    """Calendar arithmetic would leave the supported horizon (or the calendar is empty)."""
+
+
+class InvalidTransition(CasekitError, ValueError):
+    """A lifecycle transition is not allowed from the current state.
+
+    Attributes:
+        subject: ``"case"`` or ``"task"``.
+        key: The case or task identifier.
+        state: The current state.
+        action: The transition that was asked for.
+    """
+
+    def __init__(self, subject: str, key: str, state: Any, action: str, why: str = "") -> None:
+        self.subject = subject
+        self.key = key
+        self.state = state
+        self.action = action
+        state_name = getattr(state, "value", state)
+        text = f"cannot {action} {subject} {key!r} in state {state_name!r}"
+        super().__init__(f"{text}: {why}" if why else text)
+
+
+class InvalidCommand(CasekitError, ValueError):
+    """A command is malformed or contradicts the aggregate (e.g. unknown dependency)."""
+
+
+class AccessDenied(CasekitError, PermissionError):
+    """The acting party may not perform the action.
+
+    Attributes:
+        actor: Identifier of the actor.
+        action: The action that was refused.
+        key: The case (or other object) concerned.
+        reason: Why the access policy refused.
+    """
+
+    def __init__(self, actor: str, action: str, key: str, reason: str) -> None:
+        self.actor = actor
+        self.action = action
+        self.key = key
+        self.reason = reason
+        super().__init__(f"{actor!r} may not {action} {key!r}: {reason}")
+
+
+class ConflictError(CasekitError):
+    """A write was based on a stale version of an aggregate.
+
+    Attributes:
+        key: The aggregate identifier.
+        expected: The version the writer read.
+        actual: The version in the store, if known.
+    """
+
+    def __init__(self, key: str, expected: int, actual: int | None = None) -> None:
+        self.key = key
+        self.expected = expected
+        self.actual = actual
+        found = "" if actual is None else f", store has version {actual}"
+        super().__init__(f"{key!r} changed concurrently: expected version {expected}{found}")
+
+
+class StoreError(CasekitError):
+    """A storage backend failed."""
+
+
+class CorruptRecord(StoreError):
+    """A stored row cannot be read back (malformed JSON or schema mismatch).
+
+    Attributes:
+        table: The table or collection.
+        key: The row's key.
+    """
+
+    def __init__(self, table: str, key: str, detail: str) -> None:
+        self.table = table
+        self.key = key
+        super().__init__(f"corrupt row in {table} {key!r}: {detail}")
+
+
+class PluginError(CasekitError):
+    """A plugin is broken: missing hooks, duplicate registration, or it raised."""

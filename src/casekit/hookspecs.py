@@ -1,0 +1,57 @@
+"""The hooks casekit calls. Implement them in a plugin with ``@casekit.hookimpl``.
+
+Hooks are for **registration** (stores by URL scheme) and for **decisions a host may
+override** (access). They are never used for CRUD: a store is a plain object that
+implements :class:`casekit.storage.Store`. Call hooks with keyword arguments; an
+implementation may accept fewer arguments than the spec lists, so specs can grow.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from casekit._plugins import StoreRegistry
+    from casekit.model.access import Action, Decision, Directory
+    from casekit.model.actors import Actor
+    from casekit.model.case import Case
+
+__all__ = ["hookimpl", "hookspec"]
+
+PROJECT = "casekit"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def casekit_register_stores(registry: StoreRegistry) -> None:
+    """Register store factories by URL scheme.
+
+    Args:
+        registry: Call ``registry.add("scheme", factory)`` where ``factory(url)``
+            returns a :class:`~casekit.storage.Store`. A scheme registered twice
+            raises :class:`~casekit.exceptions.PluginError`.
+    """
+
+
+@hookspec(firstresult=True)
+def casekit_check_access(
+    actor: Actor, action: Action, case: Case, directory: Directory, now: datetime
+) -> Decision | None:
+    """Decide whether ``actor`` may do ``action`` on ``case``.
+
+    Return a :class:`~casekit.model.access.Decision` to decide, or ``None`` to leave
+    the decision to the next implementation. The built-in
+    :class:`~casekit.model.access.AccessPolicy` runs last (``trylast``), so a host
+    plugin wins. For ``Action.OPEN``, ``case`` is the case as it would be opened.
+
+    Args:
+        actor: Who asks.
+        action: What they ask to do.
+        case: The case concerned.
+        directory: Accounts, contacts and relationships (the desk's store).
+        now: The current instant.
+    """

@@ -1,0 +1,219 @@
+"""Who may see or act on which case, decided from accounts and their relationships.
+
+The default :class:`AccessPolicy` implements these rules (a host replaces or extends
+them through the ``casekit_check_access`` hook):
+
+* the **system** may do anything;
+* an **agent** with role ``admin`` may do anything; one with role ``supervisor`` may
+  see and work every case of the organisation;
+* an internal **agent** sees and works cases that are unassigned, assigned to one of
+  its groups or to itself, and works tasks assigned to one of its groups;
+* an **outsourcer's agent** (``Actor.service_org`` set) sees and works only cases
+  routed to its service organisation, and only while that organisation has a valid
+  ``outsourcer_for`` relationship with the case's account (or an ancestor of it);
+* a **contact** sees its own account's cases, the cases of child accounts if it has
+  the ``admin`` role, and the cases of customers its account serves through a valid
+  ``partner_of`` relationship; it may open cases for them and write to them, and
+  accept or reject a resolution on cases it raised (or any of its account's cases
+  with the ``approver`` or ``admin`` role);
+* a **consumer** sees, writes to and responds on its own cases only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+import attrs
+
+from casekit.exceptions import NotFound
+from casekit.model._enums import ActorKind, ContactRole, RelationshipKind
+from casekit.model.accounts import Account, Contact, Relationship
+from casekit.model.actors import Actor
+from casekit.model.case import Case
+
+__all__ = ["AccessPolicy", "Action", "Decision", "Directory"]
+
+_MAX_DEPTH = 32
+
+
+class Action(StrEnum):
+    """What an actor may ask to do with a case."""
+
+    VIEW = "view"
+    OPEN = "open"
+    UPDATE = "update"
+    INTERACT = "interact"
+    """Log a customer-visible interaction."""
+    NOTE = "note"
+    """Log an internal work note."""
+    ASSIGN = "assign"
+    TRANSITION = "transition"
+    """Agent-side lifecycle moves: start, await info, resolve, close, cancel."""
+    RESPOND = "respond"
+    """Accept or reject a resolution (the customer's side)."""
+    REOPEN = "reopen"
+    WORK_TASKS = "work_tasks"
+
+
+class Directory(Protocol):
+    """Read access to accounts, contacts and relationships (every store provides it)."""
+
+    def get_account(self, account_id: str) -> Account:
+        """Return the account or raise AccountNotFound."""
+        ...
+
+    def get_contact(self, contact_id: str) -> Contact:
+        """Return the contact or raise ContactNotFound."""
+        ...
+
+    def relationships_of(self, account_id: str) -> Sequence[Relationship]:
+        """Return the relationships in which the account is source or target."""
+        ...
+
+
+@attrs.frozen
+class Decision:
+    """An access decision and why it was taken."""
+
+    allowed: bool
+    reason: str
+
+    @classmethod
+    def allow(cls, reason: str) -> Decision:
+        return cls(True, reason)
+
+    @classmethod
+    def deny(cls, reason: str) -> Decision:
+        return cls(False, reason)
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+
+_AGENT_WORK = frozenset(Action) - {Action.VIEW}
+_CUSTOMER_ACTIONS = frozenset({Action.VIEW, Action.OPEN, Action.INTERACT})
+_RESPONDING = frozenset({Action.RESPOND, Action.REOPEN})
+
+
+class AccessPolicy:
+    """The default access rules (see the module docstring)."""
+
+    def decide(
+        self, actor: Actor, action: Action, case: Case, directory: Directory, now: datetime
+    ) -> Decision:
+        """Decide whether ``actor`` may do ``action`` on ``case`` at ``now``."""
+        if actor.kind is ActorKind.SYSTEM:
+            return Decision.allow("the system may do anything")
+        if actor.kind is ActorKind.AGENT:
+            return self._agent(actor, action, case, directory, now)
+        if actor.kind is ActorKind.CONSUMER:
+            return self._consumer(actor, action, case)
+        return self._contact(actor, action, case, directory, now)
+
+    def _agent(
+        self, actor: Actor, action: Action, case: Case, directory: Directory, now: datetime
+    ) -> Decision:
+        if "admin" in actor.roles:
+            return Decision.allow("agent has the admin role")
+        if actor.service_org is not None:
+            org = actor.service_org
+            if case.assignment.service_org != org:
+                return Decision.deny(f"case is not routed to service organisation {org!r}")
+            if case.account_id is not None and not _related(
+                directory, org, RelationshipKind.OUTSOURCER_FOR, case.account_id, now
+            ):
+                return Decision.deny(
+                    f"{org!r} has no valid outsourcer_for relationship with "
+                    f"account {case.account_id!r}"
+                )
+            return Decision.allow(f"case is routed to service organisation {org!r}")
+        if "supervisor" in actor.roles:
+            return Decision.allow("agent has the supervisor role")
+        assigned = case.assignment
+        if assigned.agent == actor.id:
+            return Decision.allow("case is assigned to the agent")
+        if assigned.group is None and assigned.agent is None:
+            return Decision.allow("case is unassigned")
+        if assigned.group in actor.groups:
+            return Decision.allow(f"case is assigned to the agent's group {assigned.group!r}")
+        task_groups = sorted({task.assignment.group or "" for task in case.tasks} & actor.groups)
+        if task_groups and action in (Action.VIEW, Action.WORK_TASKS, Action.NOTE):
+            return Decision.allow(f"a task is assigned to the agent's group {task_groups[0]!r}")
+        return Decision.deny(
+            f"case is assigned to group {assigned.group!r}, not one of the agent's groups"
+        )
+
+    def _consumer(self, actor: Actor, action: Action, case: Case) -> Decision:
+        if case.consumer_id != actor.id:
+            return Decision.deny("a consumer may only see its own cases")
+        if action in _CUSTOMER_ACTIONS or action in _RESPONDING:
+            return Decision.allow("the consumer's own case")
+        return Decision.deny(f"customers may not {action.value} cases")
+
+    def _contact(
+        self, actor: Actor, action: Action, case: Case, directory: Directory, now: datetime
+    ) -> Decision:
+        if action not in _CUSTOMER_ACTIONS and action not in _RESPONDING:
+            return Decision.deny(f"customers may not {action.value} cases")
+        try:
+            contact = directory.get_contact(actor.id)
+        except NotFound:
+            return Decision.deny(f"unknown contact {actor.id!r}")
+        if case.account_id is None:
+            return Decision.deny("a consumer case is not visible to contacts")
+        if action is Action.OPEN and case.contact_id != contact.id:
+            return Decision.deny("a contact may only open cases on its own behalf")
+        if case.account_id == contact.account_id:
+            scope = "the contact's own account"
+        elif ContactRole.ADMIN in contact.roles and _is_descendant(
+            directory, case.account_id, contact.account_id
+        ):
+            scope = "a child account of the contact's account (admin role)"
+        elif _related(
+            directory, contact.account_id, RelationshipKind.PARTNER_OF, case.account_id, now
+        ):
+            if action in _RESPONDING:
+                return Decision.deny("a partner may not accept or reject for its customer")
+            return Decision.allow(f"{contact.account_id!r} is a partner of the customer")
+        else:
+            return Decision.deny(f"account {case.account_id!r} is not visible to this contact")
+        if action in _RESPONDING and not (
+            case.contact_id == contact.id
+            or contact.roles & {ContactRole.APPROVER, ContactRole.ADMIN}
+        ):
+            return Decision.deny("only the case's contact or an approver may respond")
+        return Decision.allow(scope)
+
+
+def _ancestors(directory: Directory, account_id: str) -> list[str]:
+    """The account and its ancestors, nearest first (stops on a cycle or a gap)."""
+    chain = [account_id]
+    current = account_id
+    for _ in range(_MAX_DEPTH):
+        try:
+            parent = directory.get_account(current).parent_id
+        except NotFound:
+            break
+        if parent is None or parent in chain:
+            break
+        chain.append(parent)
+        current = parent
+    return chain
+
+
+def _is_descendant(directory: Directory, account_id: str, ancestor_id: str) -> bool:
+    return ancestor_id in _ancestors(directory, account_id)[1:]
+
+
+def _related(
+    directory: Directory, source: str, kind: RelationshipKind, account_id: str, now: datetime
+) -> bool:
+    """Whether ``source kind (account or an ancestor)`` holds at ``now``."""
+    targets = set(_ancestors(directory, account_id))
+    return any(
+        rel.source == source and rel.kind is kind and rel.target in targets and rel.is_valid_at(now)
+        for rel in directory.relationships_of(source)
+    )

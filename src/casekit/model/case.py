@@ -1,0 +1,178 @@
+"""The case aggregate: a case with its interactions and tasks."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import attrs
+
+from casekit._time import validate_aware
+from casekit.exceptions import TaskNotFound
+from casekit.model._enums import CaseState, Channel, Direction, Priority, TaskState
+from casekit.model.actors import ActorRef
+from casekit.model.fields import FieldValue
+
+__all__ = ["Assignment", "Case", "Interaction", "Resolution", "Task"]
+
+
+@attrs.frozen
+class Assignment:
+    """Who works a case or task.
+
+    Attributes:
+        group: The assignment group (team, queue).
+        agent: The agent within the group, once someone took it.
+        service_org: The outsourcer (account id) the work is routed to, if any.
+    """
+
+    group: str | None = None
+    agent: str | None = None
+    service_org: str | None = None
+
+    @property
+    def is_empty(self) -> bool:
+        return self.group is None and self.agent is None and self.service_org is None
+
+
+UNASSIGNED = Assignment()
+
+
+@attrs.frozen
+class Resolution:
+    """How a case was resolved.
+
+    Attributes:
+        code: A resolution code from the host's catalogue (``"fixed"``, ``"workaround"``).
+        notes: What was done, for the customer.
+        resolved_at: When the case was resolved.
+        resolved_by: Who resolved it.
+    """
+
+    code: str
+    notes: str
+    resolved_at: datetime = attrs.field(validator=validate_aware)
+    resolved_by: ActorRef
+
+
+@attrs.frozen
+class Interaction:
+    """One contact with the customer (or an internal work note) on any channel.
+
+    Attributes:
+        id: ``<case id>-I<n>``.
+        channel: Phone, e-mail, chat, ...
+        direction: Inbound (from the customer), outbound, or internal note.
+        author: Who wrote or said it.
+        body: What was said.
+        at: When it happened (may be earlier than when it was logged).
+    """
+
+    id: str
+    channel: Channel
+    direction: Direction
+    author: ActorRef
+    body: str
+    at: datetime = attrs.field(validator=validate_aware)
+
+
+@attrs.frozen(kw_only=True)
+class Task:
+    """A piece of work on a case for one team (middle office, back office, field).
+
+    Attributes:
+        id: ``<case id>-T<n>``.
+        title: What to do.
+        description: Details.
+        assignment: The team (and agent) that does it.
+        state: Where the task is in its lifecycle.
+        mandatory: Whether the case may be resolved while this task is unfinished.
+        depends_on: Tasks of the same case that must finish before this one starts.
+        created_at: When it was created.
+        updated_at: When it last changed.
+        finished_at: When it was completed or cancelled.
+        notes: Completion or cancellation notes.
+    """
+
+    id: str
+    title: str
+    description: str = ""
+    assignment: Assignment = UNASSIGNED
+    state: TaskState = TaskState.OPEN
+    mandatory: bool = True
+    depends_on: tuple[str, ...] = ()
+    created_at: datetime = attrs.field(validator=validate_aware)
+    updated_at: datetime = attrs.field(validator=validate_aware)
+    finished_at: datetime | None = attrs.field(default=None, validator=validate_aware)
+    notes: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class Case:
+    """A customer's issue or request, from first contact to closure.
+
+    A case is immutable: commands return a new case and the events that explain the
+    change. Build cases through a :class:`~casekit.Desk`, not by hand.
+
+    Attributes:
+        id: ``CS`` followed by seven digits, allocated by the store.
+        subject: One-line summary.
+        description: The customer's words.
+        channel: Where the case came in.
+        priority: How urgent it is.
+        category: The host's case type or category, if any.
+        account_id: The customer account (B2B).
+        contact_id: The contact at that account who raised it.
+        consumer_id: The consumer who raised it (B2C).
+        state: Lifecycle state.
+        assignment: The group, agent and outsourcer working it.
+        custom: Typed custom fields (see :class:`~casekit.model.fields.CustomField`).
+        interactions: Every contact with the customer, oldest first.
+        tasks: The case's tasks, in creation order.
+        resolution: Set while the case is resolved or closed after a resolution.
+        opened_at: When the case was opened.
+        opened_by: Who opened it.
+        updated_at: When it last changed.
+        closed_at: When it was closed or cancelled.
+        auto_close_at: When a resolved case closes by itself unless the customer responds.
+        reopen_count: How many times it was reopened (rejections included).
+        version: How many events the case has; increases with every change.
+    """
+
+    id: str
+    subject: str
+    description: str
+    channel: Channel
+    priority: Priority
+    category: str | None
+    account_id: str | None
+    contact_id: str | None
+    consumer_id: str | None
+    state: CaseState
+    assignment: Assignment
+    custom: dict[str, FieldValue]
+    interactions: tuple[Interaction, ...]
+    tasks: tuple[Task, ...]
+    resolution: Resolution | None
+    opened_at: datetime = attrs.field(validator=validate_aware)
+    opened_by: ActorRef
+    updated_at: datetime = attrs.field(validator=validate_aware)
+    closed_at: datetime | None = attrs.field(default=None, validator=validate_aware)
+    auto_close_at: datetime | None = attrs.field(default=None, validator=validate_aware)
+    reopen_count: int
+    version: int
+
+    def task(self, task_id: str) -> Task:
+        """Return the task with ``task_id`` or raise :class:`TaskNotFound`."""
+        for task in self.tasks:
+            if task.id == task_id:
+                return task
+        raise TaskNotFound(task_id)
+
+    @property
+    def open_tasks(self) -> tuple[Task, ...]:
+        """Tasks that are neither done nor cancelled."""
+        return tuple(task for task in self.tasks if not task.state.is_finished)
+
+    def is_open_task_blocking(self) -> bool:
+        """Whether an unfinished mandatory task stands in the way of resolving."""
+        return any(task.mandatory and not task.state.is_finished for task in self.tasks)

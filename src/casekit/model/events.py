@@ -1,0 +1,233 @@
+"""Events: the immutable record of every change.
+
+Each event class has a stable dotted :attr:`name` (``"case.opened"``) that is written
+with it and never changes; renaming one is a breaking change. Events carry the case
+they belong to, the instant and the actor, plus what changed. Everything a change
+decided (an auto-close deadline, a reopen) is written into the event, so replaying the
+log rebuilds exactly the same state whatever the configuration is at replay time.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar, TypeAlias
+
+import attrs
+
+from casekit._time import validate_aware
+from casekit.model._enums import CaseState, Channel, Priority
+from casekit.model.actors import ActorRef
+from casekit.model.case import Assignment, Interaction, Resolution
+from casekit.model.fields import FieldValue
+
+__all__ = [
+    "EVENT_TYPES",
+    "CaseAssigned",
+    "CaseEvent",
+    "CaseOpened",
+    "CaseStateChanged",
+    "CaseUpdated",
+    "Event",
+    "InteractionAdded",
+    "PriorityChanged",
+    "TaskAssigned",
+    "TaskBlocked",
+    "TaskCancelled",
+    "TaskCompleted",
+    "TaskCreated",
+    "TaskStarted",
+    "event_type",
+]
+
+
+@attrs.frozen(kw_only=True)
+class CaseEvent:
+    """Fields every event has.
+
+    Attributes:
+        case_id: The case the event belongs to.
+        at: When it happened (aware, UTC).
+        actor: Who did it.
+    """
+
+    name: ClassVar[str] = ""
+    case_id: str
+    at: datetime = attrs.field(validator=validate_aware)
+    actor: ActorRef
+
+
+@attrs.frozen(kw_only=True)
+class CaseOpened(CaseEvent):
+    """A case was opened."""
+
+    name: ClassVar[str] = "case.opened"
+    subject: str
+    description: str
+    channel: Channel
+    priority: Priority
+    category: str | None = None
+    account_id: str | None = None
+    contact_id: str | None = None
+    consumer_id: str | None = None
+    assignment: Assignment = Assignment()
+    custom: dict[str, FieldValue] = attrs.field(factory=dict)
+
+
+@attrs.frozen(kw_only=True)
+class CaseUpdated(CaseEvent):
+    """Descriptive fields changed. ``None`` means unchanged; ``category=""`` clears it."""
+
+    name: ClassVar[str] = "case.updated"
+    subject: str | None = None
+    description: str | None = None
+    category: str | None = None
+    custom: dict[str, FieldValue] = attrs.field(factory=dict)
+
+
+@attrs.frozen(kw_only=True)
+class PriorityChanged(CaseEvent):
+    """The priority changed."""
+
+    name: ClassVar[str] = "case.priority_changed"
+    old: Priority
+    new: Priority
+    reason: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class InteractionAdded(CaseEvent):
+    """A contact with the customer (or an internal note) was logged."""
+
+    name: ClassVar[str] = "case.interaction_added"
+    interaction: Interaction
+
+
+@attrs.frozen(kw_only=True)
+class CaseAssigned(CaseEvent):
+    """The case moved to another group, agent or outsourcer."""
+
+    name: ClassVar[str] = "case.assigned"
+    old: Assignment
+    new: Assignment
+
+
+@attrs.frozen(kw_only=True)
+class CaseStateChanged(CaseEvent):
+    """The case moved through its lifecycle.
+
+    Attributes:
+        action: The transition taken (``"resolve"``, ``"reject"``, ``"auto_close"``...).
+        old: The state before.
+        new: The state after.
+        reason: Why (free text; required for cancel, reject and reopen).
+        resolution: Set by ``resolve``.
+        auto_close_at: Set by ``resolve``: when the case closes by itself.
+        reopened: Whether this transition counts as a reopen.
+    """
+
+    name: ClassVar[str] = "case.state_changed"
+    action: str
+    old: CaseState
+    new: CaseState
+    reason: str = ""
+    resolution: Resolution | None = None
+    auto_close_at: datetime | None = attrs.field(default=None, validator=validate_aware)
+    reopened: bool = False
+
+
+@attrs.frozen(kw_only=True)
+class TaskCreated(CaseEvent):
+    """A task was added to the case."""
+
+    name: ClassVar[str] = "task.created"
+    task_id: str
+    title: str
+    description: str = ""
+    assignment: Assignment = Assignment()
+    mandatory: bool = True
+    depends_on: tuple[str, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class TaskAssigned(CaseEvent):
+    """A task moved to another group or agent."""
+
+    name: ClassVar[str] = "task.assigned"
+    task_id: str
+    old: Assignment
+    new: Assignment
+
+
+@attrs.frozen(kw_only=True)
+class TaskStarted(CaseEvent):
+    """Work on a task started (or resumed after being blocked)."""
+
+    name: ClassVar[str] = "task.started"
+    task_id: str
+
+
+@attrs.frozen(kw_only=True)
+class TaskBlocked(CaseEvent):
+    """A task cannot go on until something outside it happens."""
+
+    name: ClassVar[str] = "task.blocked"
+    task_id: str
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class TaskCompleted(CaseEvent):
+    """A task is done."""
+
+    name: ClassVar[str] = "task.completed"
+    task_id: str
+    notes: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class TaskCancelled(CaseEvent):
+    """A task will not be done."""
+
+    name: ClassVar[str] = "task.cancelled"
+    task_id: str
+    reason: str = ""
+
+
+Event: TypeAlias = (
+    CaseOpened
+    | CaseUpdated
+    | PriorityChanged
+    | InteractionAdded
+    | CaseAssigned
+    | CaseStateChanged
+    | TaskCreated
+    | TaskAssigned
+    | TaskStarted
+    | TaskBlocked
+    | TaskCompleted
+    | TaskCancelled
+)
+"""Any event casekit records on a case."""
+
+EVENT_TYPES: tuple[type[CaseEvent], ...] = (
+    CaseOpened,
+    CaseUpdated,
+    PriorityChanged,
+    InteractionAdded,
+    CaseAssigned,
+    CaseStateChanged,
+    TaskCreated,
+    TaskAssigned,
+    TaskStarted,
+    TaskBlocked,
+    TaskCompleted,
+    TaskCancelled,
+)
+"""Every event class, in the order of the :data:`Event` union."""
+
+_BY_NAME = {cls.name: cls for cls in EVENT_TYPES}
+
+
+def event_type(name: str) -> type[CaseEvent]:
+    """Return the event class with the stable ``name`` or raise ``KeyError``."""
+    return _BY_NAME[name]

@@ -1,0 +1,165 @@
+"""Typed custom fields on cases.
+
+A host declares its fields once (``Desk(fields=[CustomField(...)])``); every value is
+checked against the declaration before it reaches an event, so stored data never holds
+a value of the wrong type. Values are stored as JSON scalars: dates and datetimes as
+ISO 8601 strings (datetimes aware and in UTC).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import TypeAlias
+
+import attrs
+
+from casekit._convert import str_tuple
+from casekit.exceptions import InvalidFieldValue, NaiveDatetimeError
+
+__all__ = ["CustomField", "FieldSchema", "FieldType", "FieldValue"]
+
+FieldValue: TypeAlias = str | int | float | bool | None
+"""What a custom field holds once validated (JSON scalars)."""
+
+
+class FieldType(StrEnum):
+    """The declared type of a custom field."""
+
+    TEXT = "text"
+    INTEGER = "integer"
+    NUMBER = "number"
+    BOOLEAN = "boolean"
+    DATE = "date"
+    DATETIME = "datetime"
+    CHOICE = "choice"
+
+
+@attrs.frozen
+class CustomField:
+    """Declaration of one custom field.
+
+    Attributes:
+        name: The key under ``case.custom``.
+        type: The value type.
+        required: Whether a case must carry a value when it is opened.
+        choices: Allowed values for :attr:`FieldType.CHOICE`.
+        max_length: Longest allowed text, for :attr:`FieldType.TEXT`.
+    """
+
+    name: str
+    type: FieldType = FieldType.TEXT
+    required: bool = False
+    choices: tuple[str, ...] = attrs.field(default=(), converter=str_tuple)
+    max_length: int | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if not self.name.isidentifier():
+            raise InvalidFieldValue("field name must be an identifier", where=self.name)
+        if self.type is FieldType.CHOICE and not self.choices:
+            raise InvalidFieldValue("a choice field needs choices", where=self.name)
+
+    def check(self, value: object) -> FieldValue:
+        """Return ``value`` normalised to its stored form, or raise InvalidFieldValue."""
+        where = f"custom.{self.name}"
+        if value is None:
+            if self.required:
+                raise InvalidFieldValue("is required", where=where)
+            return None
+        kind = self.type
+        if kind is FieldType.TEXT and isinstance(value, str):
+            if self.max_length is not None and len(value) > self.max_length:
+                raise InvalidFieldValue(f"longer than {self.max_length} characters", where=where)
+            return value
+        if kind is FieldType.INTEGER and isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if (
+            kind is FieldType.NUMBER
+            and isinstance(value, int | float)
+            and not isinstance(value, bool)
+        ):
+            return float(value)
+        if kind is FieldType.BOOLEAN and isinstance(value, bool):
+            return value
+        if kind is FieldType.CHOICE and isinstance(value, str):
+            if value not in self.choices:
+                raise InvalidFieldValue(
+                    f"{value!r} is not one of {', '.join(self.choices)}", where=where
+                )
+            return value
+        if kind is FieldType.DATE:
+            return _check_date(value, where)
+        if kind is FieldType.DATETIME:
+            return _check_datetime(value, where)
+        raise InvalidFieldValue(
+            f"expected {kind.value}, got {type(value).__name__} {value!r}", where=where
+        )
+
+
+def _check_date(value: object, where: str) -> str:
+    if isinstance(value, datetime):
+        raise InvalidFieldValue("expected a date, got a datetime", where=where)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value).isoformat()
+        except ValueError as exc:
+            raise InvalidFieldValue(f"{value!r} is not an ISO date", where=where) from exc
+    raise InvalidFieldValue(f"expected a date, got {type(value).__name__}", where=where)
+
+
+def _check_datetime(value: object, where: str) -> str:
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError as exc:
+            raise InvalidFieldValue(f"{value!r} is not an ISO datetime", where=where) from exc
+    if not isinstance(value, datetime):
+        raise InvalidFieldValue(f"expected a datetime, got {type(value).__name__}", where=where)
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise NaiveDatetimeError(where, value)
+    return value.astimezone(UTC).isoformat()
+
+
+def _fields(fields: Iterable[CustomField]) -> tuple[CustomField, ...]:
+    return tuple(fields)
+
+
+@attrs.frozen
+class FieldSchema:
+    """The set of custom fields a desk accepts."""
+
+    fields: tuple[CustomField, ...] = attrs.field(default=(), converter=_fields)
+    _by_name: dict[str, CustomField] = attrs.field(init=False, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        by_name: dict[str, CustomField] = {}
+        for spec in self.fields:
+            if spec.name in by_name:
+                raise InvalidFieldValue("declared twice", where=f"custom.{spec.name}")
+            by_name[spec.name] = spec
+        object.__setattr__(self, "_by_name", by_name)
+
+    @classmethod
+    def of(cls, fields: Iterable[CustomField]) -> FieldSchema:
+        return cls(tuple(fields))
+
+    def check(self, values: Mapping[str, object], *, opening: bool) -> dict[str, FieldValue]:
+        """Validate ``values``; on ``opening`` also require the required fields."""
+        checked: dict[str, FieldValue] = {}
+        for name, value in values.items():
+            spec = self._by_name.get(name)
+            if spec is None:
+                known = ", ".join(sorted(self._by_name)) or "none declared"
+                raise InvalidFieldValue(
+                    f"unknown custom field (known: {known}); declare it with CustomField",
+                    where=f"custom.{name}",
+                )
+            checked[name] = spec.check(value)
+        if opening:
+            for spec in self.fields:
+                if spec.required and checked.get(spec.name) is None:
+                    raise InvalidFieldValue("is required", where=f"custom.{spec.name}")
+        return checked

@@ -1,0 +1,229 @@
+"""The one converter between casekit objects and plain JSON-compatible data.
+
+Everything that crosses a boundary (store rows, the audit log, definition files,
+plugin payloads) goes through this module, so there is exactly one way each type is
+written. Built on a private ``cattrs`` converter; the global cattrs converter is never
+touched, so a host's own cattrs configuration cannot leak in or out.
+
+* datetimes are ISO 8601 strings and must be aware; they are normalised to UTC;
+* dates and times are ISO 8601 strings; durations are seconds (float, microsecond exact);
+* ``frozenset`` is written as a sorted list; enums by value;
+* events are a tagged union keyed by their stable dotted ``name`` (``"case.opened"``).
+
+Malformed input raises :class:`~casekit.exceptions.InvalidDefinition` with one line per
+problem, each naming the path to the bad field (``$.tasks[0].state: ...``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, TypeVar, cast
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import cattrs
+from cattrs.preconf.json import make_converter
+
+from casekit.exceptions import InvalidDefinition, NaiveDatetimeError
+
+__all__ = [
+    "converter",
+    "dumps",
+    "from_json",
+    "loads",
+    "structure",
+    "to_json",
+    "unstructure",
+]
+
+T = TypeVar("T")
+
+converter = make_converter(forbid_extra_keys=True, prefer_attrib_converters=False)
+"""The private converter. Use the functions below rather than this object."""
+
+
+def _structure_datetime(value: Any, _: type) -> datetime:
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, str):
+        parsed = datetime.fromisoformat(value)
+    else:
+        raise TypeError(f"expected an ISO 8601 string, got {type(value).__name__}")
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        raise NaiveDatetimeError("datetime", value)
+    return parsed.astimezone(UTC)
+
+
+def _unstructure_datetime(value: datetime) -> str:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise NaiveDatetimeError("datetime", value)
+    return value.astimezone(UTC).isoformat()
+
+
+def _structure_date(value: Any, _: type) -> date:
+    if isinstance(value, datetime):
+        raise TypeError("expected a date, got a datetime")
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        return date.fromisoformat(value)
+    raise TypeError(f"expected an ISO 8601 date string, got {type(value).__name__}")
+
+
+def _structure_time(value: Any, _: type) -> time:
+    if isinstance(value, time):
+        return value
+    if isinstance(value, str):
+        if value == "24:00":
+            raise ValueError("use 00:00 for midnight at the end of a day")
+        return time.fromisoformat(value)
+    raise TypeError(f"expected a time string such as '09:00', got {type(value).__name__}")
+
+
+def _structure_timedelta(value: Any, _: type) -> timedelta:
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"expected a number of seconds, got {type(value).__name__}")
+    return timedelta(seconds=value)
+
+
+def _unstructure_timedelta(value: timedelta) -> float | int:
+    micros = (value.days * 86_400 + value.seconds) * 1_000_000 + value.microseconds
+    if micros % 1_000_000 == 0:
+        return micros // 1_000_000
+    return micros / 1_000_000
+
+
+def _structure_zone(value: Any, _: type) -> ZoneInfo:
+    if isinstance(value, ZoneInfo):
+        return value
+    if not isinstance(value, str):
+        raise TypeError(f"expected an IANA time zone name, got {type(value).__name__}")
+    try:
+        return ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {value!r}") from exc
+
+
+def _structure_frozenset(value: Any, type_: Any) -> frozenset[Any]:
+    args = getattr(type_, "__args__", None)
+    if isinstance(value, str | bytes) or not hasattr(value, "__iter__"):
+        raise TypeError(f"expected a list, got {type(value).__name__}")
+    if not args:
+        return frozenset(value)
+    return frozenset(converter.structure(item, args[0]) for item in value)
+
+
+def _unstructure_frozenset(value: frozenset[Any]) -> list[Any]:
+    items = [converter.unstructure(item) for item in value]
+    try:
+        return sorted(items)
+    except TypeError:
+        return sorted(items, key=lambda item: json.dumps(item, sort_keys=True))
+
+
+converter.register_structure_hook(datetime, _structure_datetime)
+converter.register_unstructure_hook(datetime, _unstructure_datetime)
+converter.register_structure_hook(date, _structure_date)
+converter.register_unstructure_hook(date, date.isoformat)
+converter.register_structure_hook(time, _structure_time)
+converter.register_unstructure_hook(time, lambda value: value.isoformat())
+converter.register_structure_hook(timedelta, _structure_timedelta)
+converter.register_unstructure_hook(timedelta, _unstructure_timedelta)
+converter.register_structure_hook(ZoneInfo, _structure_zone)
+converter.register_unstructure_hook(ZoneInfo, lambda value: value.key)
+converter.register_structure_hook_func(
+    lambda t: getattr(t, "__origin__", None) is frozenset or t is frozenset,
+    _structure_frozenset,
+)
+converter.register_unstructure_hook_func(
+    lambda t: getattr(t, "__origin__", None) is frozenset or t is frozenset,
+    _unstructure_frozenset,
+)
+
+
+def _flatten(exc: BaseException, path: str) -> list[str]:
+    """Turn a cattrs exception tree into ``path: message`` lines."""
+    if isinstance(exc, cattrs.ClassValidationError | cattrs.IterableValidationError):
+        lines: list[str] = []
+        with_notes, without = exc.group_exceptions()
+        for inner, note in with_notes:
+            name = getattr(note, "name", getattr(note, "index", "?"))
+            if isinstance(note, cattrs.AttributeValidationNote):
+                sub = f"{path}.{name}"
+            else:
+                sub = f"{path}[{name!r}]" if isinstance(name, str) else f"{path}[{name}]"
+            lines.extend(_flatten(inner, sub))
+        for inner in without:
+            lines.extend(_flatten(inner, path))
+        return lines
+    if isinstance(exc, cattrs.ForbiddenExtraKeysError):
+        return [f"{path}: unknown field(s) {', '.join(sorted(exc.extra_fields))}"]
+    if isinstance(exc, BaseExceptionGroup):
+        return [line for inner in exc.exceptions for line in _flatten(inner, path)]
+    if isinstance(exc, KeyError):
+        return [f"{path}: missing required field {exc.args[0]!r}" if exc.args else path]
+    message = str(exc) or type(exc).__name__
+    return [f"{path}: {message}"]
+
+
+def structure(data: Any, cls: type[T], *, where: str = "$") -> T:
+    """Build a ``cls`` from plain data, raising :class:`InvalidDefinition` on bad input."""
+    try:
+        return converter.structure(data, cls)
+    except InvalidDefinition:
+        raise
+    except (cattrs.BaseValidationError, ValueError, TypeError, KeyError) as exc:
+        lines = _flatten(exc, where)
+        name = getattr(cls, "__name__", str(cls))
+        raise InvalidDefinition(f"invalid {name}", where=where, errors=lines) from exc
+
+
+def unstructure(obj: Any, cls: Any = None) -> Any:
+    """Turn a casekit object into plain JSON-compatible data."""
+    return converter.unstructure(obj, cls) if cls is not None else converter.unstructure(obj)
+
+
+def dumps(data: Any) -> str:
+    """Canonical JSON: sorted keys, no whitespace, UTF-8 kept (used for hashing too)."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def loads(text: str | bytes, *, where: str = "$") -> Any:
+    """Parse JSON text, raising :class:`InvalidDefinition` on malformed input."""
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidDefinition(f"malformed JSON: {exc}", where=where) from exc
+
+
+def to_json(obj: Any, cls: Any = None) -> str:
+    """Serialise ``obj`` to canonical JSON text."""
+    return dumps(unstructure(obj, cls))
+
+
+def from_json(text: str | bytes, cls: type[T], *, where: str = "$") -> T:
+    """Parse JSON text into a ``cls``; malformed text or fields raise InvalidDefinition."""
+    return structure(loads(text, where=where), cls, where=where)
+
+
+def structure_mapping(data: Mapping[str, Any], cls: type[T], *, where: str = "$") -> T:
+    """Alias of :func:`structure` for mappings read from TOML or YAML files."""
+    return structure(dict(data), cls, where=where)
+
+
+def _configure_events() -> None:
+    """Tag the event union by each event's stable dotted name."""
+    from cattrs.strategies import configure_tagged_union  # noqa: PLC0415
+
+    from casekit.model.events import CaseEvent, Event  # noqa: PLC0415 - model must not import us
+
+    def tag(cls: type) -> str:
+        return cast(type[CaseEvent], cls).name
+
+    configure_tagged_union(Event, converter, tag_generator=tag, tag_name="name")
+
+
+_configure_events()

@@ -1,0 +1,202 @@
+"""The storage contract: the typed :class:`Store` protocol and the values it exchanges.
+
+A store keeps, per case, the current state, the hash-chained event log and the case's
+pending timers, and writes all three in **one atomic operation** (:meth:`Store.commit`)
+guarded by an optimistic version check. It also keeps the directory of accounts,
+contacts, consumers and relationships. Stores are plain objects; plugins make them
+available by URL scheme through the ``casekit_register_stores`` hook.
+
+The conformance suite in :mod:`casekit.testing.conformance` is the executable form of
+this contract: a third-party store passes it or is broken.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+import attrs
+
+from casekit._convert import str_frozenset
+from casekit._time import validate_aware
+from casekit.audit import EventRecord
+from casekit.exceptions import InvalidValue
+from casekit.model._enums import CaseState, Priority
+from casekit.model.accounts import Account, Consumer, Contact, Relationship
+from casekit.model.case import Case
+
+__all__ = ["CaseQuery", "Commit", "Page", "Snapshot", "Store", "Timer"]
+
+MAX_PAGE = 1000
+
+
+@attrs.frozen
+class Snapshot:
+    """A case as loaded, with the hash of its newest event (to continue the chain)."""
+
+    case: Case
+    head_hash: str
+
+
+@attrs.frozen
+class Timer:
+    """A point in time at which ``desk.tick`` must look at a case again.
+
+    Attributes:
+        case_id: The case.
+        key: What is due (``"auto_close"``, later ``"sla:<id>:warning"``, ...).
+        due_at: When.
+    """
+
+    case_id: str
+    key: str
+    due_at: datetime = attrs.field(validator=validate_aware)
+
+
+@attrs.frozen
+class Commit:
+    """Everything one command writes, atomically.
+
+    Attributes:
+        case: The case state after the command.
+        expected_version: The version the command read (0 for a new case). The store
+            refuses the commit with ConflictError if its version differs.
+        records: The new log records, numbered ``expected_version + 1 .. case.version``.
+        timers: The case's pending timers after the command (they replace the old ones).
+    """
+
+    case: Case
+    expected_version: int
+    records: tuple[EventRecord, ...]
+    timers: tuple[Timer, ...] = ()
+
+    def __attrs_post_init__(self) -> None:
+        seqs = [record.seq for record in self.records]
+        expected = list(range(self.expected_version + 1, self.case.version + 1))
+        if seqs != expected:
+            raise ValueError(f"commit records {seqs} do not lead to version {self.case.version}")
+
+    @property
+    def head_hash(self) -> str:
+        return self.records[-1].hash
+
+
+@attrs.frozen(kw_only=True)
+class CaseQuery:
+    """Filters for :meth:`Store.find`. Empty filters match everything.
+
+    Results are ordered by case id (the order cases were opened), which keeps
+    pagination stable while cases change: pass the previous page's ``next_cursor``
+    as ``after``.
+    """
+
+    states: frozenset[CaseState] = frozenset()
+    priorities: frozenset[Priority] = frozenset()
+    account_ids: frozenset[str] = attrs.field(default=frozenset(), converter=str_frozenset)
+    group: str | None = None
+    agent: str | None = None
+    consumer_id: str | None = None
+    updated_since: datetime | None = attrs.field(default=None, validator=validate_aware)
+    after: str | None = None
+    limit: int = 50
+
+    def __attrs_post_init__(self) -> None:
+        if not 1 <= self.limit <= MAX_PAGE:
+            raise InvalidValue(f"must be between 1 and {MAX_PAGE}", where="CaseQuery.limit")
+
+    def matches(self, case: Case) -> bool:
+        """Whether ``case`` passes the filters (cursor and limit aside)."""
+        return (
+            (not self.states or case.state in self.states)
+            and (not self.priorities or case.priority in self.priorities)
+            and (not self.account_ids or case.account_id in self.account_ids)
+            and (self.group is None or case.assignment.group == self.group)
+            and (self.agent is None or case.assignment.agent == self.agent)
+            and (self.consumer_id is None or case.consumer_id == self.consumer_id)
+            and (self.updated_since is None or case.updated_at >= self.updated_since)
+        )
+
+
+@attrs.frozen
+class Page:
+    """One page of cases and the cursor for the next (``None`` on the last page)."""
+
+    items: tuple[Case, ...]
+    next_cursor: str | None
+
+
+@runtime_checkable
+class Store(Protocol):
+    """What casekit needs from a storage backend.
+
+    Every method is safe to call from several threads. ``commit`` is atomic: either
+    the state, all records and the timers are written, or nothing is.
+    """
+
+    def next_case_number(self) -> int:
+        """Allocate a new, never reused case number (1, 2, 3, ...; gaps allowed)."""
+        ...
+
+    def load(self, case_id: str) -> Snapshot:
+        """Return the case and its head hash, or raise CaseNotFound."""
+        ...
+
+    def commit(self, commit: Commit) -> None:
+        """Write a command's outcome atomically.
+
+        Raises:
+            ConflictError: The stored version is not ``commit.expected_version``
+                (or, for a new case, the case already exists).
+        """
+        ...
+
+    def history(self, case_id: str, *, after_seq: int = 0) -> list[EventRecord]:
+        """Return the case's records with ``seq > after_seq`` in order (CaseNotFound if
+        the case does not exist)."""
+        ...
+
+    def find(self, query: CaseQuery) -> Page:
+        """Return the cases matching ``query``, ordered by id, after ``query.after``."""
+        ...
+
+    def due_timers(self, now: datetime, *, limit: int = 100) -> list[Timer]:
+        """Return up to ``limit`` timers with ``due_at <= now``, earliest first,
+        through an index (never by scanning every case)."""
+        ...
+
+    def save_account(self, account: Account) -> None:
+        """Create or replace an account."""
+        ...
+
+    def get_account(self, account_id: str) -> Account:
+        """Return the account or raise AccountNotFound."""
+        ...
+
+    def save_contact(self, contact: Contact) -> None:
+        """Create or replace a contact (its account must exist)."""
+        ...
+
+    def get_contact(self, contact_id: str) -> Contact:
+        """Return the contact or raise ContactNotFound."""
+        ...
+
+    def save_consumer(self, consumer: Consumer) -> None:
+        """Create or replace a consumer."""
+        ...
+
+    def get_consumer(self, consumer_id: str) -> Consumer:
+        """Return the consumer or raise ConsumerNotFound."""
+        ...
+
+    def save_relationship(self, relationship: Relationship) -> None:
+        """Add a relationship (both accounts must exist); an identical one is replaced."""
+        ...
+
+    def relationships_of(self, account_id: str) -> Sequence[Relationship]:
+        """Relationships in which the account is source or target."""
+        ...
+
+    def close(self) -> None:
+        """Release connections and files. The store is unusable afterwards."""
+        ...

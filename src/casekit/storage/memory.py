@@ -1,0 +1,156 @@
+"""An in-process store: fast, thread-safe, gone when the process ends."""
+
+from __future__ import annotations
+
+import bisect
+import threading
+from collections.abc import Sequence
+from datetime import datetime
+
+from casekit.audit import GENESIS, EventRecord
+from casekit.exceptions import (
+    AccountNotFound,
+    CaseNotFound,
+    ConflictError,
+    ConsumerNotFound,
+    ContactNotFound,
+)
+from casekit.model.accounts import Account, Consumer, Contact, Relationship
+from casekit.storage.base import CaseQuery, Commit, Page, Snapshot, Timer
+
+__all__ = ["MemoryStore"]
+
+
+class MemoryStore:
+    """Keeps everything in dictionaries behind one lock.
+
+    Cases are immutable values, so reads hand them out without copying. Timers are
+    kept in a sorted list, so ``due_timers`` costs O(log n + due).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counter = 0
+        self._cases: dict[str, Snapshot] = {}
+        self._ids: list[str] = []
+        self._logs: dict[str, list[EventRecord]] = {}
+        self._timers: dict[str, tuple[Timer, ...]] = {}
+        self._due: list[tuple[datetime, str, str]] = []
+        self._accounts: dict[str, Account] = {}
+        self._contacts: dict[str, Contact] = {}
+        self._consumers: dict[str, Consumer] = {}
+        self._relationships: dict[str, list[Relationship]] = {}
+
+    def __repr__(self) -> str:
+        return f"MemoryStore({len(self._cases)} cases)"
+
+    def next_case_number(self) -> int:
+        with self._lock:
+            self._counter += 1
+            return self._counter
+
+    def load(self, case_id: str) -> Snapshot:
+        try:
+            return self._cases[case_id]
+        except KeyError:
+            raise CaseNotFound(case_id) from None
+
+    def commit(self, commit: Commit) -> None:
+        case = commit.case
+        with self._lock:
+            current = self._cases.get(case.id)
+            actual = current.case.version if current else 0
+            if actual != commit.expected_version:
+                raise ConflictError(case.id, commit.expected_version, actual)
+            prev = current.head_hash if current else GENESIS
+            if commit.records[0].prev_hash != prev:
+                raise ConflictError(case.id, commit.expected_version, actual)
+            if current is None:
+                bisect.insort(self._ids, case.id)
+                self._logs[case.id] = []
+            self._cases[case.id] = Snapshot(case, commit.head_hash)
+            self._logs[case.id].extend(commit.records)
+            for timer in self._timers.get(case.id, ()):
+                index = bisect.bisect_left(self._due, (timer.due_at, timer.case_id, timer.key))
+                if index < len(self._due) and self._due[index] == (
+                    timer.due_at,
+                    timer.case_id,
+                    timer.key,
+                ):
+                    del self._due[index]
+            self._timers[case.id] = commit.timers
+            for timer in commit.timers:
+                bisect.insort(self._due, (timer.due_at, timer.case_id, timer.key))
+
+    def history(self, case_id: str, *, after_seq: int = 0) -> list[EventRecord]:
+        try:
+            log = self._logs[case_id]
+        except KeyError:
+            raise CaseNotFound(case_id) from None
+        return list(log[after_seq:])
+
+    def find(self, query: CaseQuery) -> Page:
+        with self._lock:
+            ids = list(self._ids)
+        start = 0 if query.after is None else bisect.bisect_right(ids, query.after)
+        items = []
+        for case_id in ids[start:]:
+            case = self._cases[case_id].case
+            if query.matches(case):
+                items.append(case)
+                if len(items) == query.limit + 1:
+                    break
+        more = len(items) > query.limit
+        items = items[: query.limit]
+        return Page(tuple(items), items[-1].id if more else None)
+
+    def due_timers(self, now: datetime, *, limit: int = 100) -> list[Timer]:
+        with self._lock:
+            end = bisect.bisect_right(self._due, (now, "\uffff", "\uffff"))
+            return [Timer(case_id, key, due) for due, case_id, key in self._due[: min(end, limit)]]
+
+    def save_account(self, account: Account) -> None:
+        with self._lock:
+            self._accounts[account.id] = account
+
+    def get_account(self, account_id: str) -> Account:
+        try:
+            return self._accounts[account_id]
+        except KeyError:
+            raise AccountNotFound(account_id) from None
+
+    def save_contact(self, contact: Contact) -> None:
+        self.get_account(contact.account_id)
+        with self._lock:
+            self._contacts[contact.id] = contact
+
+    def get_contact(self, contact_id: str) -> Contact:
+        try:
+            return self._contacts[contact_id]
+        except KeyError:
+            raise ContactNotFound(contact_id) from None
+
+    def save_consumer(self, consumer: Consumer) -> None:
+        with self._lock:
+            self._consumers[consumer.id] = consumer
+
+    def get_consumer(self, consumer_id: str) -> Consumer:
+        try:
+            return self._consumers[consumer_id]
+        except KeyError:
+            raise ConsumerNotFound(consumer_id) from None
+
+    def save_relationship(self, relationship: Relationship) -> None:
+        self.get_account(relationship.source)
+        self.get_account(relationship.target)
+        with self._lock:
+            for account_id in (relationship.source, relationship.target):
+                rels = self._relationships.setdefault(account_id, [])
+                if relationship not in rels:
+                    rels.append(relationship)
+
+    def relationships_of(self, account_id: str) -> Sequence[Relationship]:
+        return tuple(self._relationships.get(account_id, ()))
+
+    def close(self) -> None:
+        """Nothing to release."""

@@ -1,0 +1,95 @@
+"""Readable one-line descriptions of events, for timelines and logs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from zoneinfo import ZoneInfo
+
+from casekit.audit import EventRecord
+from casekit.model.case import Assignment
+from casekit.model.events import (
+    CaseAssigned,
+    CaseOpened,
+    CaseStateChanged,
+    CaseUpdated,
+    Event,
+    InteractionAdded,
+    PriorityChanged,
+    TaskAssigned,
+    TaskBlocked,
+    TaskCancelled,
+    TaskCompleted,
+    TaskCreated,
+    TaskStarted,
+)
+
+__all__ = ["describe", "format_timeline"]
+
+
+def _who(assignment: Assignment) -> str:
+    parts = [
+        f"group {assignment.group}" if assignment.group else "",
+        f"agent {assignment.agent}" if assignment.agent else "",
+        f"outsourcer {assignment.service_org}" if assignment.service_org else "",
+    ]
+    return ", ".join(part for part in parts if part) or "nobody"
+
+
+def _short(text: str, width: int = 60) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def describe(event: Event) -> str:
+    """One line saying what ``event`` did."""
+    match event:
+        case CaseOpened():
+            return f"opened via {event.channel.value}, {event.priority.value}: {event.subject}"
+        case CaseUpdated():
+            changed = [
+                name
+                for name in ("subject", "description", "category")
+                if getattr(event, name) is not None
+            ] + [f"custom.{key}" for key in event.custom]
+            return f"updated {', '.join(changed)}"
+        case PriorityChanged():
+            return f"priority {event.old.value} -> {event.new.value}"
+        case InteractionAdded():
+            i = event.interaction
+            return f"{i.direction.value} {i.channel.value}: {_short(i.body)}"
+        case CaseAssigned():
+            return f"assigned to {_who(event.new)}"
+        case CaseStateChanged():
+            text = f"{event.action}: {event.old.value} -> {event.new.value}"
+            if event.resolution is not None:
+                text += f" ({event.resolution.code}: {_short(event.resolution.notes, 40)})"
+            elif event.reason:
+                text += f" ({_short(event.reason, 40)})"
+            return text
+        case TaskCreated():
+            return f"task {event.task_id} created for {_who(event.assignment)}: {event.title}"
+        case TaskAssigned():
+            return f"task {event.task_id} assigned to {_who(event.new)}"
+        case TaskStarted():
+            return f"task {event.task_id} started"
+        case TaskBlocked():
+            return f"task {event.task_id} blocked: {_short(event.reason, 40)}"
+        case TaskCompleted():
+            suffix = f": {_short(event.notes, 40)}" if event.notes else ""
+            return f"task {event.task_id} completed{suffix}"
+        case TaskCancelled():
+            return f"task {event.task_id} cancelled"
+    return event.name  # pragma: no cover - exhaustive
+
+
+def format_timeline(records: Iterable[EventRecord], zone: ZoneInfo | None = None) -> str:
+    """A multi-line timeline: local time, actor, event name, description."""
+    lines = []
+    for record in records:
+        event = record.event
+        at = event.at.astimezone(zone) if zone else event.at
+        lines.append(
+            f"{record.seq:>3}  {at:%Y-%m-%d %H:%M}  {event.actor!s:<22} "
+            f"{event.name:<22} {describe(event)}"
+        )
+    return "\n".join(lines)

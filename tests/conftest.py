@@ -1,0 +1,58 @@
+"""Shared fixtures: an injected clock, a desk on the memory store, a small directory."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+
+from casekit import (
+    Account,
+    AccountKind,
+    Actor,
+    Consumer,
+    Contact,
+    ContactRole,
+    Desk,
+    ManualClock,
+    Relationship,
+    RelationshipKind,
+)
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+AGENT = Actor.agent("alice", groups={"support"})
+SYSTEM = Actor.system()
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(T0)
+
+
+@pytest.fixture
+def desk(clock: ManualClock) -> Iterator[Desk]:
+    with Desk("memory://", clock=clock, discover=False) as desk:
+        populate(desk)
+        yield desk
+
+
+def populate(desk: Desk) -> None:
+    """Accounts, contacts, a consumer and relationships used across the tests."""
+    desk.save_account(Account(id="acme", name="Acme Corp"))
+    desk.save_account(Account(id="acme-nl", name="Acme Netherlands", parent_id="acme"))
+    desk.save_account(Account(id="globex", name="Globex"))
+    desk.save_account(Account(id="partnerco", name="Partner Co", kind=AccountKind.PARTNER))
+    desk.save_account(
+        Account(id="outsource", name="Outsource BV", kind=AccountKind.SERVICE_ORGANIZATION)
+    )
+    desk.save_contact(Contact(id="wile", account_id="acme", name="Wile E."))
+    desk.save_contact(
+        Contact(id="boss", account_id="acme", name="The Boss", roles=frozenset({ContactRole.ADMIN}))
+    )
+    desk.save_contact(Contact(id="piet", account_id="acme-nl", name="Piet"))
+    desk.save_contact(Contact(id="pat", account_id="partnerco", name="Pat Partner"))
+    desk.save_consumer(Consumer(id="jan", name="Jan de Vries"))
+    desk.save_relationship(Relationship("partnerco", RelationshipKind.PARTNER_OF, "acme"))
+    desk.save_relationship(Relationship("outsource", RelationshipKind.OUTSOURCER_FOR, "acme"))
