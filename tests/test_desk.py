@@ -12,8 +12,8 @@ from casekit import (
     CaseNotFound,
     CaseState,
     Channel,
-    Consumer,
     ConflictError,
+    Consumer,
     CustomField,
     Desk,
     FieldType,
@@ -94,7 +94,7 @@ def test_naive_clock_is_rejected() -> None:
 
 def test_naive_interaction_time_is_rejected(desk: Desk) -> None:
     case_id = open_acme(desk)
-    with pytest.raises(NaiveDatetimeError, match="AddInteraction.at"):
+    with pytest.raises(NaiveDatetimeError, match=r"AddInteraction\.at"):
         desk.add_interaction(case_id, "hi", actor=AGENT, at=datetime(2026, 1, 1))  # noqa: DTZ001
 
 
@@ -240,9 +240,7 @@ def test_two_desks_ticking_one_store_fire_once(clock: ManualClock) -> None:
 
     populate(first)
     second = Desk(first.store, clock=clock, discover=False)
-    ids = [
-        first.open_case(actor=AGENT, subject=f"c{i}", consumer_id="jan").id for i in range(20)
-    ]
+    ids = [first.open_case(actor=AGENT, subject=f"c{i}", consumer_id="jan").id for i in range(20)]
     for case_id in ids:
         first.resolve(case_id, actor=AGENT, code="fixed", notes="done")
     later = clock.now() + timedelta(days=8)

@@ -9,6 +9,7 @@ Invariants checked after every step, for every case:
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime, timedelta
 
 import hypothesis.strategies as st
@@ -69,24 +70,20 @@ class DeskMachine(RuleBasedStateMachine):
         action = data.draw(st.sampled_from(allowed)) if legal and allowed else any_action
         responding = action in (CaseAction.ACCEPT, CaseAction.REJECT)
         actor = data.draw(st.sampled_from(CUSTOMERS)) if responding else AGENT
-        try:
+        with contextlib.suppress(DOMAIN_ERRORS):
             self.desk.transition(
                 case_id, action, actor=actor, reason="because", code="fixed", notes="n"
             )
-        except DOMAIN_ERRORS:
-            pass
 
     @precondition(lambda self: self.cases)
     @rule(data=st.data(), direction=st.sampled_from(Direction), customer=st.booleans())
     def interact(self, data: st.DataObject, direction: Direction, customer: bool) -> None:
         case_id = self._pick(data)
         actor = data.draw(st.sampled_from(CUSTOMERS)) if customer else AGENT
-        try:
+        with contextlib.suppress(DOMAIN_ERRORS):
             self.desk.add_interaction(
                 case_id, "hello", actor=actor, direction=direction, channel=Channel.CHAT
             )
-        except DOMAIN_ERRORS:
-            pass
 
     @precondition(lambda self: self.cases)
     @rule(data=st.data(), mandatory=st.booleans(), depend=st.booleans())
@@ -94,12 +91,10 @@ class DeskMachine(RuleBasedStateMachine):
         case_id = self._pick(data)
         tasks = self.desk.get(case_id, actor=AGENT).tasks
         depends = [tasks[-1].id] if depend and tasks else []
-        try:
+        with contextlib.suppress(DOMAIN_ERRORS):
             self.desk.create_task(
                 case_id, "t", actor=AGENT, mandatory=mandatory, depends_on=depends
             )
-        except DOMAIN_ERRORS:
-            pass
 
     @precondition(lambda self: self.cases)
     @rule(data=st.data(), op=st.sampled_from(["start", "block", "complete", "cancel"]))
@@ -149,7 +144,11 @@ class DeskMachine(RuleBasedStateMachine):
             old_version = self.versions.get(case_id, 0)
             assert snapshot.case.version >= old_version
             old_state = self.states.get(case_id)
-            if old_state is not None and old_state.is_terminal and snapshot.case.version > old_version:
+            if (
+                old_state is not None
+                and old_state.is_terminal
+                and snapshot.case.version > old_version
+            ):
                 assert old_state is CaseState.CLOSED
                 first_new = records[old_version].event
                 assert isinstance(first_new, CaseStateChanged)

@@ -10,6 +10,7 @@ predicate at its midpoint. ``add`` then walks the pieces one by one. It is slow
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -50,7 +51,9 @@ class RefCalendar:
         return self._instant(day, start, fold), self._instant(end_day, end, fold)
 
     def _spans(self, first: date, last: date) -> tuple[list[tuple[datetime, datetime]], ...]:
-        base, opened, shut = [], [], []
+        base: list[tuple[datetime, datetime]] = []
+        opened: list[tuple[datetime, datetime]] = []
+        shut: list[tuple[datetime, datetime]] = []
         day = first
         while day <= last:
             if day in self.partial_days:
@@ -84,7 +87,7 @@ class RefCalendar:
                 cuts.update(x for x in (s, e) if lo < x < hi)
         ordered = sorted(cuts)
         out = []
-        for x, y in zip(ordered, ordered[1:], strict=False):
+        for x, y in itertools.pairwise(ordered):
             mid = x + (y - x) / 2
             if (inside(mid, base) or inside(mid, opened)) and not inside(mid, shut):
                 out.append((x, y))

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from casekit.exceptions import InvalidCalendar
 from casekit.sla import BusinessCalendar
+
 from .reference import Range, RefCalendar
 
 # Zones and dates where local time misbehaves: DST changes (NY, Amsterdam, Sydney),
@@ -54,7 +55,8 @@ def day_hours(draw: st.DrawFn) -> list[Range]:
     points = sorted(draw(st.sets(TIMES, min_size=2 * count, max_size=2 * count)))
     fold = draw(st.sampled_from([0, 0, 1]))
     out: list[Range] = [(points[2 * i], points[2 * i + 1], fold) for i in range(count)]
-    if out and draw(st.booleans()):
+    overnight: bool = draw(st.booleans())
+    if out and overnight:
         # Turn the last range into an overnight one (ends next day).
         start, _, fold = out[-1]
         out[-1] = (start, draw(TIMES.filter(lambda t: t <= start)), fold)
@@ -67,9 +69,7 @@ def calendars(draw: st.DrawFn) -> tuple[dict[str, Any], RefCalendar, datetime]:
     week = {day: draw(day_hours()) for day in range(7)}
     assume(any(week.values()))
     local_pivot = pivot.date()
-    dates = st.builds(
-        lambda n: local_pivot + timedelta(days=n), st.integers(-5, 12)
-    )
+    dates = st.builds(lambda n: local_pivot + timedelta(days=n), st.integers(-5, 12))
     holidays = draw(st.sets(dates, max_size=3))
     partial = draw(st.dictionaries(dates, st.lists(ranges(), max_size=1), max_size=2))
     closures = draw(st.lists(st.tuples(dates, ranges()), max_size=2))
@@ -83,7 +83,9 @@ def calendars(draw: st.DrawFn) -> tuple[dict[str, Any], RefCalendar, datetime]:
         "zone": zone,
         "week": [{"days": [names[d]], **fmt(r)} for d, rs in week.items() for r in rs],
         "holidays": sorted(holidays),
-        "partial_days": [{"date": d, "segments": [fmt(r) for r in rs]} for d, rs in partial.items()],
+        "partial_days": [
+            {"date": d, "segments": [fmt(r) for r in rs]} for d, rs in partial.items()
+        ],
         "closures": [{"date": d, **fmt(r)} for d, r in closures],
         "openings": [{"date": d, **fmt(r)} for d, r in openings],
     }
@@ -201,10 +203,12 @@ def test_batch_matches_scalar(zone: str, pivot: datetime) -> None:
     arr_a = np.array([s.replace(tzinfo=None) for s in starts], dtype="datetime64[us]")
     arr_b = np.array([e.replace(tzinfo=None) for e in ends], dtype="datetime64[us]")
     got = cal.elapsed_many(arr_a, arr_b)
-    want = [cal.elapsed(a, b) // timedelta(microseconds=1) for a, b in zip(starts, ends, strict=True)]
+    want = [
+        cal.elapsed(a, b) // timedelta(microseconds=1) for a, b in zip(starts, ends, strict=True)
+    ]
     assert list(got) == want
     for d in (timedelta(hours=8), timedelta(hours=-5), timedelta(0)):
-        moved = cal.add_many(arr_a, d)
+        moved = np.asarray(cal.add_many(arr_a, d))
         want_dt = [cal.add(a, d).replace(tzinfo=None) for a in starts]
         assert [x.astype("datetime64[us]").item() for x in moved] == want_dt
     # Sequences of aware datetimes work too.

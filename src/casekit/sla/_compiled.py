@@ -163,7 +163,7 @@ class Source(Protocol):
 
 def _local_us(day: date, at: time, zone: ZoneInfo, fold: int) -> int:
     local = datetime(
-        day.year, day.month, day.day, at.hour, at.minute, at.second, at.microsecond, zone, fold=0
+        day.year, day.month, day.day, at.hour, at.minute, at.second, at.microsecond, zone, fold=fold
     )
     return (local - EPOCH) // ONE_US
 

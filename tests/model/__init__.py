@@ -1,0 +1,1 @@
+"""Tests of the pure domain model (:mod:`casekit.model`), driven through a real Desk."""
