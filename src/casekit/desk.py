@@ -23,7 +23,7 @@ import attrs
 
 from casekit._plugins import Plugins
 from casekit._time import to_utc
-from casekit.audit import ChainReport, EventRecord, chain, verify_chain
+from casekit.audit import GENESIS, ChainReport, EventRecord, chain, verify_chain
 from casekit.clock import Clock, SystemClock
 from casekit.exceptions import (
     AccessDenied,
@@ -31,6 +31,7 @@ from casekit.exceptions import (
     InvalidCommand,
     InvalidTransition,
     InvalidValue,
+    NotFound,
 )
 from casekit.model._enums import (
     AccountKind,
@@ -60,9 +61,12 @@ from casekit.model.commands import (
     Transition,
     UpdateCase,
 )
-from casekit.model.events import InteractionAdded
+from casekit.model.events import Event, InteractionAdded
 from casekit.model.fields import CustomField, FieldSchema
 from casekit.model.lifecycle import Context, LifecycleRules, decide, replay
+from casekit.sla import engine as sla_engine
+from casekit.sla.engine import SlaStatus
+from casekit.sla.policy import SlaPolicy
 from casekit.storage.base import CaseQuery, Commit, Page, Snapshot, Store, Timer
 from casekit.storage.memory import MemoryStore
 
@@ -146,6 +150,7 @@ class Desk:
         fields: Declarations of the custom fields cases may carry.
         plugins: Plugin objects or modules to register (access policy, stores, ...).
         discover: Also load plugins from the ``casekit`` entry-point group.
+        sla: The SLA/OLA definitions and calendars in force (none by default).
 
     Every command and query takes a keyword-only ``actor``: the access policy decides
     with it, and events record it. Use ``Actor.system()`` for the host's own jobs.
@@ -160,6 +165,7 @@ class Desk:
         fields: Iterable[CustomField] = (),
         plugins: Iterable[object] = (),
         discover: bool = True,
+        sla: SlaPolicy | None = None,
     ) -> None:
         self.plugins = Plugins(plugins, discover=discover)
         self._owns_store = isinstance(store, str) or store is None
@@ -169,8 +175,10 @@ class Desk:
         self.clock: Clock = clock or SystemClock()
         self.rules = rules or LifecycleRules()
         self.fields = FieldSchema.of(fields)
-        self._timer_handlers: dict[str, Callable[[Timer, datetime], list[EventRecord]]] = {
-            AUTO_CLOSE: self._fire_auto_close,
+        self.sla = sla
+        self._timer_handlers: dict[str, Callable[[Case, datetime], list[Event]]] = {
+            AUTO_CLOSE: self._auto_close_events,
+            sla_engine.TIMER_PREFIX: self._sla_due_events,
         }
 
     @classmethod
@@ -278,14 +286,40 @@ class Desk:
     def _apply(
         self, snapshot: Snapshot, command: Command, actor: Actor, now: datetime
     ) -> tuple[Case, list[EventRecord]]:
-        """Decide, fold, chain and commit: the one write path of every command."""
-        case = snapshot.case
-        events = decide(case, command, self._context(actor, now))
+        """Decide and commit: the write path of every command on an existing case."""
+        events = decide(snapshot.case, command, self._context(actor, now))
+        return self._commit(snapshot, events, actor, now)
+
+    def _commit(
+        self, snapshot: Snapshot | None, events: list[Event], actor: Actor, now: datetime
+    ) -> tuple[Case, list[EventRecord]]:
+        """Fold ``events`` (plus the SLA engine's reaction), chain them and commit the
+        state, records and timers atomically. ``snapshot`` is ``None`` for a new case."""
+        case = snapshot.case if snapshot is not None else None
         if not events:
+            assert case is not None
             return case, []
         new = replay(events, case)
-        records = chain(case.id, events, after_seq=case.version, prev_hash=snapshot.head_hash)
-        self.store.commit(Commit(new, case.version, tuple(records), self._timers(new)))
+        if self.sla is not None:
+            reaction = sla_engine.react(
+                new,
+                events,
+                now=now,
+                policy=self.sla,
+                actor=actor.ref,
+                account_calendar=self._account_calendar,
+            )
+            new = replay(reaction, new)
+            events = [*events, *reaction]
+        records = chain(
+            new.id,
+            events,
+            after_seq=case.version if case else 0,
+            prev_hash=snapshot.head_hash if snapshot else GENESIS,
+        )
+        self.store.commit(
+            Commit(new, case.version if case else 0, tuple(records), self._timers(new))
+        )
         return new, records
 
     def _timers(self, case: Case) -> tuple[Timer, ...]:
@@ -293,7 +327,24 @@ class Desk:
         timers = []
         if case.state is CaseState.RESOLVED and case.auto_close_at is not None:
             timers.append(Timer(case.id, AUTO_CLOSE, case.auto_close_at))
+        if self.sla is not None:
+            timers.extend(sla_engine.timers(case, self.sla))
         return tuple(timers)
+
+    def _account_calendar(self, account_id: str) -> str | None:
+        """The calendar of the account or its nearest ancestor that has one."""
+        seen: set[str] = set()
+        current: str | None = account_id
+        while current is not None and current not in seen:
+            seen.add(current)
+            try:
+                account = self.store.get_account(current)
+            except NotFound:
+                return None
+            if account.calendar is not None:
+                return account.calendar
+            current = account.parent_id
+        return None
 
     def _check_service_org(self, case: Case, org_id: str, now: datetime) -> None:
         org = self.store.get_account(org_id)
@@ -367,11 +418,8 @@ class Desk:
         decide(None, command, self._context(actor, now, case_id="CS0000000"))
         case_id = f"CS{self.store.next_case_number():07d}"
         events = decide(None, command, self._context(actor, now, case_id=case_id))
-        case = replay(events)
-        self.authorize(actor, Action.OPEN, case, now)
-        records = chain(case_id, events, after_seq=0, prev_hash="0" * 64)
-        self.store.commit(Commit(case, 0, tuple(records), self._timers(case)))
-        return case
+        self.authorize(actor, Action.OPEN, replay(events), now)
+        return self._commit(None, events, actor, now)[0]
 
     def update(
         self,
@@ -630,7 +678,7 @@ class Desk:
         Call it from the host's scheduler. Each due timer fires exactly once: after it
         fires, the case state no longer produces it; two processes ticking at once
         collide on the case version and only one commit lands. At most ``limit`` timers
-        are handled per call; call again while it returns ``limit`` timers' worth.
+        are handled per call; call again while timers remain due.
         """
         now = to_utc(now, "tick(now)") if now is not None else self._now()
         fired: list[EventRecord] = []
@@ -638,19 +686,48 @@ class Desk:
             handler = self._timer_handlers.get(timer.key.partition(":")[0])
             if handler is None:
                 raise InvalidCommand(f"no handler for timer {timer.key!r} of case {timer.case_id}")
+            snapshot = self.store.load(timer.case_id)
             try:
-                fired.extend(handler(timer, now))
+                events = handler(snapshot.case, now)
+                if events:
+                    fired.extend(self._commit(snapshot, events, SYSTEM, now)[1])
+                else:
+                    # Nothing is due any more (the policy changed since the timer was
+                    # written): rewrite the case's timers so it stops coming back.
+                    self.store.commit(
+                        Commit(
+                            snapshot.case, snapshot.case.version, (), self._timers(snapshot.case)
+                        )
+                    )
             except ConflictError:
                 continue  # another writer changed the case; the next tick re-evaluates it
         return fired
 
-    def _fire_auto_close(self, timer: Timer, now: datetime) -> list[EventRecord]:
-        snapshot = self.store.load(timer.case_id)
+    def _auto_close_events(self, case: Case, now: datetime) -> list[Event]:
         command = Transition(action=CaseAction.AUTO_CLOSE, reason="no response from the customer")
         try:
-            return self._apply(snapshot, command, SYSTEM, now)[1]
+            return decide(case, command, self._context(SYSTEM, now))
         except InvalidTransition:
             return []  # the case moved on since the timer was read
+
+    def _sla_due_events(self, case: Case, now: datetime) -> list[Event]:
+        if self.sla is None:
+            return []
+        return sla_engine.due_events(case, now=now, policy=self.sla, actor=SYSTEM.ref)
+
+    def sla_status(
+        self, case_id: str, *, actor: Actor, at: datetime | None = None
+    ) -> list[SlaStatus]:
+        """The case's SLA and OLA clocks as they stand at ``at`` (default: now).
+
+        Raises:
+            InvalidCommand: The desk has no SLA policy.
+        """
+        if self.sla is None:
+            raise InvalidCommand("this desk has no SLA policy (Desk(sla=SlaPolicy(...)))")
+        case = self.get(case_id, actor=actor)
+        when = to_utc(at, "sla_status(at)") if at is not None else self._now()
+        return [sla_engine.status(clock, now=when, policy=self.sla) for clock in case.slas]
 
 
 def _redact(case: Case, actor: Actor) -> Case:

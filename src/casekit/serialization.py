@@ -177,7 +177,7 @@ def structure(data: Any, cls: type[T], *, where: str = "$") -> T:
         raise
     except (cattrs.BaseValidationError, ValueError, TypeError, KeyError) as exc:
         lines = _flatten(exc, where)
-        name = getattr(cls, "__name__", str(cls))
+        name = getattr(cls, "__name__", str(cls)).lstrip("_")
         raise InvalidDefinition(f"invalid {name}", where=where, errors=lines) from exc
 
 

@@ -11,6 +11,7 @@ from casekit.exceptions import TaskNotFound
 from casekit.model._enums import CaseState, Channel, Direction, Priority, TaskState
 from casekit.model.actors import ActorRef
 from casekit.model.fields import FieldValue
+from casekit.model.sla import SlaClock
 
 __all__ = ["Assignment", "Case", "Interaction", "Resolution", "Task"]
 
@@ -135,6 +136,7 @@ class Case:
         closed_at: When it was closed or cancelled.
         auto_close_at: When a resolved case closes by itself unless the customer responds.
         reopen_count: How many times it was reopened (rejections included).
+        slas: The SLA and OLA clocks running or run on the case and its tasks.
         version: How many events the case has; increases with every change.
     """
 
@@ -160,6 +162,7 @@ class Case:
     auto_close_at: datetime | None = attrs.field(default=None, validator=validate_aware)
     reopen_count: int
     version: int
+    slas: tuple[SlaClock, ...] = ()
 
     def task(self, task_id: str) -> Task:
         """Return the task with ``task_id`` or raise :class:`TaskNotFound`."""
@@ -167,6 +170,13 @@ class Case:
             if task.id == task_id:
                 return task
         raise TaskNotFound(task_id)
+
+    def sla(self, key: str) -> SlaClock | None:
+        """Return the SLA clock with ``key``, if the case has one."""
+        for clock in self.slas:
+            if clock.key == key:
+                return clock
+        return None
 
     @property
     def open_tasks(self) -> tuple[Task, ...]:

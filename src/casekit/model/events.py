@@ -9,7 +9,7 @@ log rebuilds exactly the same state whatever the configuration is at replay time
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import ClassVar, TypeAlias
 
 import attrs
@@ -19,6 +19,7 @@ from casekit.model._enums import CaseState, Channel, Priority
 from casekit.model.actors import ActorRef
 from casekit.model.case import Assignment, Interaction, Resolution
 from casekit.model.fields import FieldValue
+from casekit.model.sla import SlaClock, SlaStage
 
 __all__ = [
     "EVENT_TYPES",
@@ -30,6 +31,16 @@ __all__ = [
     "Event",
     "InteractionAdded",
     "PriorityChanged",
+    "SlaBreached",
+    "SlaCancelled",
+    "SlaEscalated",
+    "SlaEvent",
+    "SlaPaused",
+    "SlaResumed",
+    "SlaRetargeted",
+    "SlaStarted",
+    "SlaStopped",
+    "SlaWarned",
     "TaskAssigned",
     "TaskBlocked",
     "TaskCancelled",
@@ -193,6 +204,91 @@ class TaskCancelled(CaseEvent):
     reason: str = ""
 
 
+@attrs.frozen(kw_only=True)
+class SlaEvent(CaseEvent):
+    """Fields of every SLA event: the clock it concerns."""
+
+    key: str
+
+
+@attrs.frozen(kw_only=True)
+class SlaStarted(CaseEvent):
+    """An SLA or OLA clock started (its initial state is recorded whole)."""
+
+    name: ClassVar[str] = "sla.started"
+    clock: SlaClock
+
+
+@attrs.frozen(kw_only=True)
+class SlaPaused(SlaEvent):
+    """The clock stopped running for a while (waiting on the customer, blocked task)."""
+
+    name: ClassVar[str] = "sla.paused"
+    consumed: timedelta
+
+
+@attrs.frozen(kw_only=True)
+class SlaResumed(SlaEvent):
+    """The clock runs again (after a pause, or after a reopen of a stopped clock)."""
+
+    name: ClassVar[str] = "sla.resumed"
+    due_at: datetime = attrs.field(validator=validate_aware)
+    paused_business: timedelta
+
+
+@attrs.frozen(kw_only=True)
+class SlaRetargeted(SlaEvent):
+    """The target changed (a priority change); time already used and paused is kept."""
+
+    name: ClassVar[str] = "sla.retargeted"
+    target: timedelta
+    due_at: datetime | None = attrs.field(default=None, validator=validate_aware)
+    reason: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class SlaStopped(SlaEvent):
+    """The clock stopped for good: its target was met or breached."""
+
+    name: ClassVar[str] = "sla.stopped"
+    stage: SlaStage
+    consumed: timedelta
+
+
+@attrs.frozen(kw_only=True)
+class SlaCancelled(SlaEvent):
+    """The clock no longer applies (case cancelled, conditions no longer hold)."""
+
+    name: ClassVar[str] = "sla.cancelled"
+    reason: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class SlaWarned(SlaEvent):
+    """The clock used ``threshold`` (a fraction) of its target."""
+
+    name: ClassVar[str] = "sla.warning"
+    threshold: float
+    due_at: datetime = attrs.field(validator=validate_aware)
+
+
+@attrs.frozen(kw_only=True)
+class SlaBreached(SlaEvent):
+    """The clock passed its target while still running."""
+
+    name: ClassVar[str] = "sla.breached"
+    due_at: datetime = attrs.field(validator=validate_aware)
+
+
+@attrs.frozen(kw_only=True)
+class SlaEscalated(SlaEvent):
+    """An escalation level was reached (its action is the host's to carry out)."""
+
+    name: ClassVar[str] = "sla.escalated"
+    level: int
+    action: str
+
+
 Event: TypeAlias = (
     CaseOpened
     | CaseUpdated
@@ -206,6 +302,15 @@ Event: TypeAlias = (
     | TaskBlocked
     | TaskCompleted
     | TaskCancelled
+    | SlaStarted
+    | SlaPaused
+    | SlaResumed
+    | SlaRetargeted
+    | SlaStopped
+    | SlaCancelled
+    | SlaWarned
+    | SlaBreached
+    | SlaEscalated
 )
 """Any event casekit records on a case."""
 
@@ -222,6 +327,15 @@ EVENT_TYPES: tuple[type[CaseEvent], ...] = (
     TaskBlocked,
     TaskCompleted,
     TaskCancelled,
+    SlaStarted,
+    SlaPaused,
+    SlaResumed,
+    SlaRetargeted,
+    SlaStopped,
+    SlaCancelled,
+    SlaWarned,
+    SlaBreached,
+    SlaEscalated,
 )
 """Every event class, in the order of the :data:`Event` union."""
 

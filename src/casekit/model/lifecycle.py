@@ -45,6 +45,15 @@ from casekit.model.events import (
     Event,
     InteractionAdded,
     PriorityChanged,
+    SlaBreached,
+    SlaCancelled,
+    SlaEscalated,
+    SlaPaused,
+    SlaResumed,
+    SlaRetargeted,
+    SlaStarted,
+    SlaStopped,
+    SlaWarned,
     TaskAssigned,
     TaskBlocked,
     TaskCancelled,
@@ -53,6 +62,7 @@ from casekit.model.events import (
     TaskStarted,
 )
 from casekit.model.fields import FieldSchema
+from casekit.model.sla import SlaClock, SlaStage
 
 __all__ = [
     "TASK_TRANSITIONS",
@@ -590,7 +600,111 @@ def apply(case: Case | None, event: Event) -> Case:
                 finished_at=event.at,
                 notes=event.reason,
             )
+        case (
+            SlaStarted()
+            | SlaPaused()
+            | SlaResumed()
+            | SlaRetargeted()
+            | SlaStopped()
+            | SlaCancelled()
+            | SlaWarned()
+            | SlaBreached()
+            | SlaEscalated()
+        ):
+            changes["slas"] = _sla_clocks(case, event)
     return attrs.evolve(case, **changes)  # type: ignore[arg-type]
+
+
+SlaEventType = (
+    SlaStarted
+    | SlaPaused
+    | SlaResumed
+    | SlaRetargeted
+    | SlaStopped
+    | SlaCancelled
+    | SlaWarned
+    | SlaBreached
+    | SlaEscalated
+)
+
+
+def _sla_clocks(case: Case, event: SlaEventType) -> tuple[SlaClock, ...]:
+    """The case's clocks after an SLA event."""
+    match event:
+        case SlaStarted():
+            return (*(c for c in case.slas if c.key != event.clock.key), event.clock)
+        case SlaPaused():
+            return _with_clock(
+                case,
+                event.key,
+                stage=SlaStage.PAUSED,
+                consumed=event.consumed,
+                running_since=None,
+                due_at=None,
+                paused_since=event.at,
+            )
+        case SlaResumed():
+            return _with_clock(
+                case,
+                event.key,
+                stage=SlaStage.IN_PROGRESS,
+                running_since=event.at,
+                due_at=event.due_at,
+                paused_since=None,
+                stopped_at=None,
+                paused_business=event.paused_business,
+            )
+        case SlaRetargeted():
+            return _with_clock(case, event.key, target=event.target, due_at=event.due_at)
+        case SlaStopped():
+            return _with_clock(
+                case,
+                event.key,
+                stage=event.stage,
+                consumed=event.consumed,
+                running_since=None,
+                due_at=None,
+                paused_since=None,
+                stopped_at=event.at,
+            )
+        case SlaCancelled():
+            return _with_clock(
+                case,
+                event.key,
+                stage=SlaStage.CANCELLED,
+                running_since=None,
+                due_at=None,
+                paused_since=None,
+                stopped_at=event.at,
+            )
+        case SlaWarned():
+            clock = _clock(case, event.key)
+            return _with_clock(
+                case, event.key, warnings_fired=(*clock.warnings_fired, event.threshold)
+            )
+        case SlaBreached():
+            return _with_clock(case, event.key, breached_at=event.due_at)
+        case SlaEscalated():
+            clock = _clock(case, event.key)
+            return _with_clock(
+                case, event.key, escalations_fired=(*clock.escalations_fired, event.level)
+            )
+    raise InvalidCommand(f"unknown SLA event {event!r}")  # pragma: no cover
+
+
+def _clock(case: Case, key: str) -> SlaClock:
+    clock = case.sla(key)
+    if clock is None:
+        raise InvalidCommand(f"the log of {case.id!r} names unknown SLA clock {key!r}")
+    return clock
+
+
+def _with_clock(case: Case, key: str, **changes: object) -> tuple[SlaClock, ...]:
+    _clock(case, key)
+    return tuple(
+        attrs.evolve(clock, **changes) if clock.key == key else clock  # type: ignore[arg-type]
+        for clock in case.slas
+    )
 
 
 def _state_changes(case: Case, event: CaseStateChanged) -> dict[str, object]:

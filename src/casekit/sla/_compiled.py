@@ -339,6 +339,9 @@ class Timeline:
         self.cumend: list[int] = []
         self.version = 0
         self._arrays: tuple[int, Any] = (-1, None)
+        # A one-entry memo of the last duration converted to microseconds.
+        self.last_duration: object = None
+        self.last_delta = 0
 
     # -- growing -----------------------------------------------------------------------
 

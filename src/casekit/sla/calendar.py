@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -46,13 +47,10 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-__all__ = ["BusinessCalendar", "DateLike", "RangeLike"]
+__all__ = ["BusinessCalendar", "DateLike"]
 
 DateLike: TypeAlias = date | str
 """A local date: a :class:`~datetime.date` or an ISO string ``"2025-12-24"``."""
-
-RangeLike: TypeAlias = "str | TimeRange | tuple[time | str, time | str]"
-"""A local time range: ``"09:00-17:00"``, ``(time(9), time(17))`` or a TimeRange."""
 
 _NUMPY: list[Any] = []
 
@@ -88,7 +86,7 @@ def _duration_us(value: timedelta, where: str) -> int:
 
 
 def _instant(us: int) -> datetime:
-    return EPOCH + timedelta(microseconds=us)
+    return EPOCH + ONE_US * us
 
 
 # ---------------------------------------------------------------------------
@@ -526,13 +524,37 @@ class BusinessCalendar:
         Raises:
             CalendarHorizonError: Beyond the supported years, or no open time at all.
         """
-        start = _us(t, "t")
-        delta = _duration_us(d, "d")
+        # The hot path, inlined: two bisects on the compiled year(s), no datetime
+        # objects except the result. Anything unusual falls through to Timeline.add.
+        tl = self._timeline
+        try:
+            x = t - EPOCH
+            start = (x.days * 86_400 + x.seconds) * 1_000_000 + x.microseconds
+            if d is tl.last_duration:  # the same timedelta object as last time
+                delta = tl.last_delta
+            else:
+                delta = d // ONE_US
+                tl.last_duration, tl.last_delta = d, delta
+        except TypeError:
+            start = _us(t, "t")
+            delta = _duration_us(d, "d")
         if delta > 0:
-            return _instant(self._timeline.add(start, delta, "t"))
+            if tl.lo <= start < tl.hi:
+                starts = tl.starts
+                i = bisect_right(starts, start) - 1
+                if i >= 0:
+                    end = tl.ends[i]
+                    target = tl.cum[i] + (start if start < end else end) - starts[i] + delta
+                else:
+                    target = delta
+                cumend = tl.cumend
+                if cumend and target <= cumend[-1]:
+                    j = bisect_left(cumend, target)
+                    return EPOCH + ONE_US * (starts[j] + target - tl.cum[j])
+            return EPOCH + ONE_US * tl.add(start, delta, "t")
         if delta < 0:
-            return _instant(self._timeline.subtract(start, -delta, "t"))
-        return _instant(start)
+            return EPOCH + ONE_US * tl.subtract(start, -delta, "t")
+        return EPOCH + ONE_US * start
 
     def subtract(self, t: datetime, d: timedelta) -> datetime:
         """The latest instant with ``d`` of business time before ``t``.
@@ -544,7 +566,24 @@ class BusinessCalendar:
 
     def elapsed(self, a: datetime, b: datetime) -> timedelta:
         """Business time from ``a`` to ``b`` (negative if ``b < a``)."""
-        return timedelta(microseconds=self._timeline.elapsed(_us(a, "a"), _us(b, "b")))
+        try:
+            x = a - EPOCH
+            y = b - EPOCH
+        except TypeError:
+            _us(a, "a")
+            _us(b, "b")
+            raise
+        lo = (x.days * 86_400 + x.seconds) * 1_000_000 + x.microseconds
+        hi = (y.days * 86_400 + y.seconds) * 1_000_000 + y.microseconds
+        tl = self._timeline
+        if not (tl.lo <= lo < tl.hi and tl.lo <= hi < tl.hi):
+            return ONE_US * tl.elapsed(lo, hi)
+        starts, ends, cum = tl.starts, tl.ends, tl.cum
+        i = bisect_right(starts, lo) - 1
+        j = bisect_right(starts, hi) - 1
+        pos_a = 0 if i < 0 else cum[i] + (lo if lo < ends[i] else ends[i]) - starts[i]
+        pos_b = 0 if j < 0 else cum[j] + (hi if hi < ends[j] else ends[j]) - starts[j]
+        return ONE_US * (pos_b - pos_a)
 
     def intervals(self, a: datetime, b: datetime) -> list[tuple[datetime, datetime]]:
         """The open periods within ``[a, b)``, clipped, as UTC ``(start, end)`` pairs."""

@@ -63,6 +63,9 @@ class Commit:
         expected_version: The version the command read (0 for a new case). The store
             refuses the commit with ConflictError if its version differs.
         records: The new log records, numbered ``expected_version + 1 .. case.version``.
+            Empty for a *timers-only* commit: then the case must already exist at
+            ``expected_version``, its state and log stay as they are, and only its
+            timers are replaced (``desk.tick`` uses this when a timer is stale).
         timers: The case's pending timers after the command (they replace the old ones).
     """
 
@@ -79,6 +82,7 @@ class Commit:
 
     @property
     def head_hash(self) -> str:
+        """The hash of the newest record (only for commits that carry records)."""
         return self.records[-1].hash
 
 

@@ -62,14 +62,17 @@ class MemoryStore:
             actual = current.case.version if current else 0
             if actual != commit.expected_version:
                 raise ConflictError(case.id, commit.expected_version, actual)
-            prev = current.head_hash if current else GENESIS
-            if commit.records[0].prev_hash != prev:
+            if commit.records:
+                prev = current.head_hash if current else GENESIS
+                if commit.records[0].prev_hash != prev:
+                    raise ConflictError(case.id, commit.expected_version, actual)
+                if current is None:
+                    bisect.insort(self._ids, case.id)
+                    self._logs[case.id] = []
+                self._cases[case.id] = Snapshot(case, commit.head_hash)
+                self._logs[case.id].extend(commit.records)
+            elif current is None:
                 raise ConflictError(case.id, commit.expected_version, actual)
-            if current is None:
-                bisect.insort(self._ids, case.id)
-                self._logs[case.id] = []
-            self._cases[case.id] = Snapshot(case, commit.head_hash)
-            self._logs[case.id].extend(commit.records)
             for timer in self._timers.get(case.id, ()):
                 index = bisect.bisect_left(self._due, (timer.due_at, timer.case_id, timer.key))
                 if index < len(self._due) and self._due[index] == (

@@ -1,0 +1,462 @@
+"""The SLA engine: pure functions from a case and its new events to SLA events.
+
+``react`` runs inside every command, after the command's own events are applied: it
+starts, pauses, resumes, retargets, stops and cancels clocks. ``due_events`` runs in
+``desk.tick(now)``: it fires warnings, breaches and escalations whose instant has come.
+``timers`` tells the store when the next of those is due, so ``tick`` finds the case
+through the store's due-time index. All three are deterministic functions of their
+arguments; the numbers they compute are written into the events, so replaying a case
+never needs a calendar.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import TypedDict
+
+import attrs
+
+from casekit.model._enums import CaseState, Direction, TaskState
+from casekit.model.actors import ActorRef
+from casekit.model.case import Case, Task
+from casekit.model.events import (
+    Event,
+    InteractionAdded,
+    SlaBreached,
+    SlaCancelled,
+    SlaEscalated,
+    SlaPaused,
+    SlaResumed,
+    SlaRetargeted,
+    SlaStarted,
+    SlaStopped,
+    SlaWarned,
+)
+from casekit.model.lifecycle import apply
+from casekit.model.sla import SlaClock, SlaMetric, SlaStage
+from casekit.sla.calendar import BusinessCalendar
+from casekit.sla.policy import OnReopen, SlaDefinition, SlaPolicy
+from casekit.storage.base import Timer
+
+__all__ = [
+    "TIMER_PREFIX",
+    "AccountCalendar",
+    "SlaStatus",
+    "due_events",
+    "react",
+    "status",
+    "timers",
+]
+
+TIMER_PREFIX = "sla"
+"""Timer keys of SLA clocks are ``sla:<clock key>``."""
+
+AccountCalendar = Callable[[str], str | None]
+"""Returns the calendar name of an account (or its nearest ancestor), if any."""
+
+_STOPPING_STATES = frozenset({CaseState.RESOLVED, CaseState.CLOSED})
+_RESTARTING = frozenset({SlaMetric.NEXT_RESPONSE, SlaMetric.PERIODIC_UPDATE, SlaMetric.CUSTOM})
+
+
+def _no_account_calendar(account_id: str) -> str | None:
+    _ = account_id
+    return None
+
+
+def _due(calendar: BusinessCalendar, since: datetime, remaining: timedelta) -> datetime:
+    if remaining >= timedelta(0):
+        return calendar.add(since, remaining)
+    return calendar.subtract(since, -remaining)
+
+
+def _used(clock: SlaClock, calendar: BusinessCalendar, now: datetime) -> timedelta:
+    """Business time used by ``clock`` up to ``now``."""
+    if clock.running_since is None or now <= clock.running_since:
+        return clock.consumed
+    return clock.consumed + calendar.elapsed(clock.running_since, now)
+
+
+def _agent_replied(events: Iterable[Event]) -> bool:
+    return any(
+        isinstance(e, InteractionAdded)
+        and e.interaction.direction is Direction.OUTBOUND
+        and not _is_customer(e.actor)
+        for e in events
+    )
+
+
+def _customer_wrote(events: Iterable[Event]) -> bool:
+    return any(
+        isinstance(e, InteractionAdded)
+        and e.interaction.direction is Direction.INBOUND
+        and _is_customer(e.actor)
+        for e in events
+    )
+
+
+def _is_customer(actor: ActorRef) -> bool:
+    return actor.kind.value in ("contact", "consumer")
+
+
+class _Header(TypedDict):
+    case_id: str
+    at: datetime
+    actor: ActorRef
+
+
+@attrs.define
+class _Run:
+    """One reaction: the case as it evolves while SLA events are added."""
+
+    case: Case
+    now: datetime
+    policy: SlaPolicy
+    actor: ActorRef
+    account_calendar: AccountCalendar
+    out: list[Event] = attrs.field(factory=list)
+
+    def emit(self, event: Event) -> None:
+        self.out.append(event)
+        self.case = apply(self.case, event)
+
+    def base(self) -> _Header:
+        return {"case_id": self.case.id, "at": self.now, "actor": self.actor}
+
+    # --- clock operations -------------------------------------------------------
+
+    def start(
+        self, definition: SlaDefinition, key: str, task: Task | None, started_at: datetime
+    ) -> None:
+        name = self.policy.calendar_for(definition, self.case, task, self.account_calendar)
+        calendar = self.policy.calendar(name)
+        target = definition.target_for(self.case.priority)
+        assert target is not None  # selection guarantees a target
+        consumed = calendar.elapsed(started_at, self.now) if started_at < self.now else timedelta(0)
+        paused = self.should_pause(definition, task)
+        clock = SlaClock(
+            key=key,
+            sla_id=definition.id,
+            task_id=task.id if task else None,
+            kind=definition.kind,
+            metric=definition.metric,
+            calendar=name,
+            target=target,
+            stage=SlaStage.PAUSED if paused else SlaStage.IN_PROGRESS,
+            started_at=started_at,
+            consumed=consumed,
+            running_since=None if paused else self.now,
+            due_at=None if paused else _due(calendar, self.now, target - consumed),
+            paused_since=self.now if paused else None,
+        )
+        self.emit(SlaStarted(**self.base(), clock=clock))
+
+    def stop(self, clock: SlaClock) -> None:
+        used = _used(clock, self.policy.calendar(clock.calendar), self.now)
+        stage = SlaStage.MET if used <= clock.target else SlaStage.BREACHED
+        self.emit(SlaStopped(**self.base(), key=clock.key, stage=stage, consumed=used))
+
+    def cancel(self, clock: SlaClock, reason: str) -> None:
+        self.emit(SlaCancelled(**self.base(), key=clock.key, reason=reason))
+
+    def pause(self, clock: SlaClock) -> None:
+        used = _used(clock, self.policy.calendar(clock.calendar), self.now)
+        self.emit(SlaPaused(**self.base(), key=clock.key, consumed=used))
+
+    def resume(self, clock: SlaClock) -> None:
+        calendar = self.policy.calendar(clock.calendar)
+        paused = clock.paused_business
+        if clock.paused_since is not None and clock.paused_since < self.now:
+            paused += calendar.elapsed(clock.paused_since, self.now)
+        due = _due(calendar, self.now, clock.target - clock.consumed)
+        self.emit(SlaResumed(**self.base(), key=clock.key, due_at=due, paused_business=paused))
+
+    def retarget(self, clock: SlaClock, target: timedelta) -> None:
+        due = None
+        if clock.running_since is not None:
+            calendar = self.policy.calendar(clock.calendar)
+            due = _due(calendar, clock.running_since, target - clock.consumed)
+        self.emit(
+            SlaRetargeted(
+                **self.base(),
+                key=clock.key,
+                target=target,
+                due_at=due,
+                reason=f"priority is {self.case.priority.value}",
+            )
+        )
+
+    def should_pause(self, definition: SlaDefinition, task: Task | None) -> bool:
+        if task is not None:
+            return definition.pause_when_task_blocked and task.state is TaskState.BLOCKED
+        return self.case.state in definition.pause_states
+
+    # --- the rules ----------------------------------------------------------------
+
+    def latest(self, definition: SlaDefinition, task: Task | None) -> tuple[SlaClock | None, int]:
+        """The newest clock of ``definition`` (on ``task``) and how many cycles ran."""
+        clocks = [
+            c
+            for c in self.case.slas
+            if c.sla_id == definition.id and c.task_id == (task.id if task else None)
+        ]
+        return (clocks[-1] if clocks else None), len(clocks)
+
+    def key(self, definition: SlaDefinition, task: Task | None, cycle: int) -> str:
+        key = definition.id if task is None else f"{definition.id}@{task.id}"
+        return key if cycle == 0 else f"{key}#{cycle + 1}"
+
+    def keep_running(self, definition: SlaDefinition, clock: SlaClock, task: Task | None) -> None:
+        """Pause, resume or retarget an active clock to match the case."""
+        current = self.case.sla(clock.key)
+        assert current is not None
+        target = definition.target_for(self.case.priority)
+        if target is not None and target != current.target:
+            self.retarget(current, target)
+            current = self.case.sla(clock.key)
+            assert current is not None
+        pause = self.should_pause(definition, task)
+        if pause and current.stage is SlaStage.IN_PROGRESS:
+            self.pause(current)
+        elif not pause and current.stage is SlaStage.PAUSED:
+            self.resume(current)
+
+    def case_clock(self, definition: SlaDefinition, events: Sequence[Event]) -> None:
+        case = self.case
+        clock, cycles = self.latest(definition, None)
+        active = clock is not None and clock.stage.is_active
+        if case.state is CaseState.CANCELLED:
+            if clock is not None and active:
+                self.cancel(clock, "case cancelled")
+            return
+        metric = definition.metric
+        names = {e.name for e in events}
+        stopping = case.state in _STOPPING_STATES
+        if metric is SlaMetric.RESOLUTION:
+            if clock is None:
+                if case.state.is_active:
+                    start = case.opened_at if definition.retroactive else self.now
+                    self.start(definition, self.key(definition, None, 0), None, start)
+            elif active and stopping:
+                self.stop(clock)
+            elif active:
+                self.keep_running(definition, clock, None)
+            elif clock.stage in (SlaStage.MET, SlaStage.BREACHED) and case.state.is_active:
+                if definition.on_reopen is OnReopen.RESUME:
+                    self.resume(clock)
+                    self.keep_running(definition, clock, None)
+                else:
+                    self.start(definition, self.key(definition, None, cycles), None, self.now)
+            return
+        if metric is SlaMetric.FIRST_RESPONSE:
+            if clock is None:
+                if case.state.is_active and not _agent_replied(events):
+                    start = case.opened_at if definition.retroactive else self.now
+                    self.start(definition, self.key(definition, None, 0), None, start)
+            elif active and (stopping or _agent_replied(events)):
+                self.stop(clock)
+            elif active:
+                self.keep_running(definition, clock, None)
+            return
+        # Restarting metrics: next response, periodic update, custom start/stop pairs.
+        if metric is SlaMetric.NEXT_RESPONSE:
+            starts = _customer_wrote(events) and case.state.is_active
+            stops = _agent_replied(events) or stopping
+        elif metric is SlaMetric.PERIODIC_UPDATE:
+            stops = _agent_replied(events) or stopping
+            starts = case.state.is_active and (clock is None or stops)
+        else:
+            starts = bool(names & definition.start_on) and not stopping
+            stops = bool(names & definition.stop_on)
+        if active and clock is not None:
+            if stops:
+                self.stop(clock)
+                active = False
+            else:
+                self.keep_running(definition, clock, None)
+        if starts and not active:
+            self.start(definition, self.key(definition, None, cycles), None, self.now)
+
+    def task_clock(self, definition: SlaDefinition, task: Task) -> None:
+        clock, _ = self.latest(definition, task)
+        if clock is None:
+            if not task.state.is_finished and self.case.state is not CaseState.CANCELLED:
+                start = task.created_at if definition.retroactive else self.now
+                self.start(definition, self.key(definition, task, 0), task, start)
+            return
+        if not clock.stage.is_active:
+            return
+        if task.state is TaskState.DONE:
+            self.stop(clock)
+        elif task.state is TaskState.CANCELLED:
+            self.cancel(clock, "task cancelled")
+        else:
+            self.keep_running(definition, clock, task)
+
+
+def react(
+    case: Case,
+    events: Sequence[Event],
+    *,
+    now: datetime,
+    policy: SlaPolicy,
+    actor: ActorRef,
+    account_calendar: AccountCalendar = _no_account_calendar,
+) -> list[Event]:
+    """The SLA events that follow from ``events``, which led to ``case``.
+
+    Args:
+        case: The case after the command's own events.
+        events: The command's events (interactions stop response clocks, etc.).
+        now: The instant of the command.
+        policy: The definitions and calendars in force.
+        actor: Recorded as the actor of the SLA events (usually the command's actor).
+        account_calendar: Looks up an account's calendar for
+            ``CalendarSource.ACCOUNT``.
+    """
+    run = _Run(case, now, policy, actor, account_calendar)
+    for selection in policy.select(case):
+        definition = selection.definition
+        if selection.selected:
+            run.case_clock(definition, events)
+            continue
+        clock, _ = run.latest(definition, None)
+        if clock is not None and clock.stage.is_active:
+            run.cancel(clock, f"no longer applies: {selection.reason}")
+    for task in case.tasks:
+        for selection in policy.select(run.case, task):
+            definition = selection.definition
+            if selection.selected:
+                run.task_clock(definition, run.case.task(task.id))
+                continue
+            clock, _ = run.latest(definition, task)
+            if clock is not None and clock.stage.is_active:
+                run.cancel(clock, f"no longer applies: {selection.reason}")
+    return run.out
+
+
+@attrs.frozen
+class _Moment:
+    at: datetime
+    kind: str  # "warning", "breach" or "escalation"
+    threshold: float = 0.0
+    level: int = 0
+    action: str = ""
+
+
+def _moments(
+    clock: SlaClock, definition: SlaDefinition | None, calendar: BusinessCalendar
+) -> list[_Moment]:
+    """The pending warning, breach and escalation instants of a running clock."""
+    if clock.stage is not SlaStage.IN_PROGRESS or clock.running_since is None:
+        return []
+    assert clock.due_at is not None
+    since, due = clock.running_since, clock.due_at
+    moments = [
+        _Moment(_due(calendar, since, clock.target * t - clock.consumed), "warning", threshold=t)
+        for t in (definition.warnings if definition else ())
+        if t not in clock.warnings_fired
+    ]
+    if clock.breached_at is None:
+        moments.append(_Moment(due, "breach"))
+    moments.extend(
+        _Moment(calendar.add(due, e.after), "escalation", level=e.level, action=e.action)
+        for e in (definition.escalations if definition else ())
+        if e.level not in clock.escalations_fired
+    )
+    moments.sort(key=lambda m: (m.at, m.kind != "warning", m.level))
+    return moments
+
+
+def due_events(case: Case, *, now: datetime, policy: SlaPolicy, actor: ActorRef) -> list[Event]:
+    """Warnings, breaches and escalations of ``case`` due by ``now``, not yet fired."""
+    out: list[Event] = []
+    header: _Header = {"case_id": case.id, "at": now, "actor": actor}
+    for clock in case.slas:
+        calendar = policy.calendar(clock.calendar)
+        due = clock.due_at
+        for moment in _moments(clock, policy.definition(clock.sla_id), calendar):
+            if moment.at > now or due is None:
+                break
+            if moment.kind == "warning":
+                out.append(
+                    SlaWarned(**header, key=clock.key, threshold=moment.threshold, due_at=due)
+                )
+            elif moment.kind == "breach":
+                out.append(SlaBreached(**header, key=clock.key, due_at=due))
+            else:
+                out.append(
+                    SlaEscalated(**header, key=clock.key, level=moment.level, action=moment.action)
+                )
+    return out
+
+
+def timers(case: Case, policy: SlaPolicy) -> list[Timer]:
+    """One timer per running clock: its next warning, breach or escalation instant."""
+    result = []
+    for clock in case.slas:
+        moments = _moments(clock, policy.definition(clock.sla_id), policy.calendar(clock.calendar))
+        if moments:
+            at = moments[0].at
+            result.append(Timer(case.id, f"{TIMER_PREFIX}:{clock.key}", at))
+    return result
+
+
+@attrs.frozen
+class SlaStatus:
+    """A clock as seen at an instant: what a UI or a data team wants to know.
+
+    Attributes:
+        key: The clock.
+        sla_id: Its definition.
+        task_id: Its task, for task clocks.
+        stage: In progress, paused, met, breached or cancelled.
+        target: Business time allowed.
+        elapsed: Business time used by ``at``.
+        paused: Business time spent paused by ``at``.
+        remaining: ``target - elapsed`` (negative once breached).
+        percentage: ``elapsed / target * 100``.
+        due_at: When it breaches if it keeps running.
+        breached: Whether it has passed its target.
+        at: The instant of this status.
+    """
+
+    key: str
+    sla_id: str
+    task_id: str | None
+    stage: SlaStage
+    target: timedelta
+    elapsed: timedelta
+    paused: timedelta
+    remaining: timedelta
+    percentage: float
+    due_at: datetime | None
+    breached: bool
+    at: datetime
+
+
+def status(clock: SlaClock, *, now: datetime, policy: SlaPolicy) -> SlaStatus:
+    """The clock's numbers at ``now``."""
+    calendar = policy.calendar(clock.calendar)
+    elapsed = _used(clock, calendar, now) if clock.stage.is_active else clock.consumed
+    paused = clock.paused_business
+    if (
+        clock.stage is SlaStage.PAUSED
+        and clock.paused_since is not None
+        and clock.paused_since < now
+    ):
+        paused += calendar.elapsed(clock.paused_since, now)
+    return SlaStatus(
+        key=clock.key,
+        sla_id=clock.sla_id,
+        task_id=clock.task_id,
+        stage=clock.stage,
+        target=clock.target,
+        elapsed=elapsed,
+        paused=paused,
+        remaining=clock.target - elapsed,
+        percentage=round(elapsed / clock.target * 100, 2),
+        due_at=clock.due_at,
+        breached=elapsed > clock.target or clock.stage is SlaStage.BREACHED,
+        at=now,
+    )

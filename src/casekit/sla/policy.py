@@ -1,0 +1,377 @@
+"""SLA and OLA definitions, and the policy that selects them for a case or task.
+
+A definition says *what* is measured (the metric), *on what* (cases or tasks that match
+its conditions), *how long* is allowed (a target per priority), *on which calendar*,
+when the clock pauses, when to warn and how to escalate. Definitions are plain data:
+build them in Python or load a whole policy from TOML/JSON with
+:meth:`SlaPolicy.from_dict` / :meth:`SlaPolicy.from_toml`; malformed files raise
+:class:`~casekit.exceptions.InvalidDefinition` naming the field.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Callable, Iterable, Mapping
+from datetime import timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from casekit.exceptions import InvalidDefinition
+from casekit.model._enums import CaseState, Channel, Priority
+from casekit.model.case import Case, Task
+from casekit.model.sla import SlaKind, SlaMetric
+from casekit.serialization import structure, unstructure
+from casekit.sla.calendar import BusinessCalendar
+
+__all__ = [
+    "ALWAYS_OPEN",
+    "CalendarSource",
+    "Condition",
+    "Escalation",
+    "OnReopen",
+    "Selection",
+    "SlaDefinition",
+    "SlaPolicy",
+    "Subject",
+]
+
+ALWAYS_OPEN = "24x7"
+"""The name of the built-in always-open calendar."""
+
+
+class Subject(StrEnum):
+    """What a definition's clocks run on."""
+
+    CASE = "case"
+    TASK = "task"
+
+
+class CalendarSource(StrEnum):
+    """Where a clock's calendar comes from (falling back to the definition's)."""
+
+    DEFINITION = "definition"
+    ACCOUNT = "account"
+    """The case account's ``calendar`` (or its nearest ancestor's)."""
+    GROUP = "group"
+    """``SlaPolicy.group_calendars`` for the case's (or task's) assignment group."""
+
+
+class OnReopen(StrEnum):
+    """What a stopped resolution clock does when its case is reopened."""
+
+    RESUME = "resume"
+    """Carry on from the business time already used."""
+    RESTART = "restart"
+    """Start a new cycle from zero."""
+
+
+@attrs.frozen(kw_only=True)
+class Condition:
+    """Declarative predicates over a case (and task); empty sets match anything.
+
+    Attributes:
+        priorities: The case priority is one of these.
+        categories: The case category is one of these.
+        channels: The case came in on one of these channels.
+        account_ids: The case belongs to one of these accounts.
+        groups: The case (for case clocks) or task (for task clocks) is assigned to
+            one of these groups.
+        custom: Custom fields must equal these values.
+    """
+
+    priorities: frozenset[Priority] = frozenset()
+    categories: frozenset[str] = frozenset()
+    channels: frozenset[Channel] = frozenset()
+    account_ids: frozenset[str] = frozenset()
+    groups: frozenset[str] = frozenset()
+    custom: dict[str, str | int | float | bool | None] = attrs.field(factory=dict)
+
+    def why_not(self, case: Case, task: Task | None = None) -> str | None:
+        """``None`` if the condition holds, else the first reason it does not."""
+        if self.priorities and case.priority not in self.priorities:
+            return (
+                f"priority {case.priority.value} not in {sorted(p.value for p in self.priorities)}"
+            )
+        if self.categories and case.category not in self.categories:
+            return f"category {case.category!r} not in {sorted(self.categories)}"
+        if self.channels and case.channel not in self.channels:
+            return f"channel {case.channel.value} not in {sorted(c.value for c in self.channels)}"
+        if self.account_ids and case.account_id not in self.account_ids:
+            return f"account {case.account_id!r} not in {sorted(self.account_ids)}"
+        group = (task.assignment if task else case.assignment).group
+        if self.groups and group not in self.groups:
+            return f"group {group!r} not in {sorted(self.groups)}"
+        for name, value in self.custom.items():
+            if case.custom.get(name) != value:
+                return f"custom.{name} is {case.custom.get(name)!r}, not {value!r}"
+        return None
+
+
+@attrs.frozen(kw_only=True)
+class Escalation:
+    """An action due ``after`` a breach (business time on the clock's calendar).
+
+    Attributes:
+        level: 1, 2, 3...: escalations fire in level order, each once.
+        after: Business time after the due instant (``0`` = at breach).
+        action: What the host should do (``"notify:team-lead"``); recorded in the
+            ``sla.escalated`` event for the host's notification plugins.
+    """
+
+    level: int
+    after: timedelta = timedelta(0)
+    action: str
+
+    def __attrs_post_init__(self) -> None:
+        if self.level < 1:
+            raise InvalidDefinition("must be 1 or more", where="escalation.level")
+        if self.after < timedelta(0):
+            raise InvalidDefinition("must not be negative", where="escalation.after")
+
+
+def _thresholds(values: Iterable[float]) -> tuple[float, ...]:
+    return tuple(sorted(float(v) for v in values))
+
+
+@attrs.frozen(kw_only=True)
+class SlaDefinition:
+    """One SLA, OLA or underpinning contract.
+
+    Attributes:
+        id: Stable identifier (recorded in events).
+        name: Display name.
+        kind: SLA (customer), OLA (internal) or underpinning contract.
+        metric: What is measured.
+        subject: Case clocks or task clocks.
+        family: Alternatives share a family; the first matching definition of a family
+            (in policy order) is selected and the others are skipped, with reasons.
+        condition: Which cases (and tasks) it applies to.
+        targets: Business time allowed, per case priority. A priority without a target
+            means the definition does not apply.
+        calendar: Name of the calendar in :attr:`SlaPolicy.calendars` (default 24x7).
+        calendar_source: Take the calendar from the account or group when they have one.
+        pause_states: Case states in which the clock pauses (default: awaiting info).
+        pause_when_task_blocked: Task clocks pause while their task is blocked.
+        warnings: Fractions of the target at which to warn (``0.75`` = 75 %).
+        escalations: Actions due at and after breach.
+        retroactive: Start from the case's opening even when the definition starts to
+            apply later (after a priority or category change).
+        on_reopen: For resolution clocks, resume or restart when a case reopens.
+        start_on: For custom metrics: event names that start the clock.
+        stop_on: For custom metrics: event names that stop it.
+    """
+
+    id: str
+    name: str = ""
+    kind: SlaKind = SlaKind.SLA
+    metric: SlaMetric = SlaMetric.RESOLUTION
+    subject: Subject = Subject.CASE
+    family: str | None = None
+    condition: Condition = Condition()
+    targets: dict[Priority, timedelta]
+    calendar: str = ALWAYS_OPEN
+    calendar_source: CalendarSource = CalendarSource.DEFINITION
+    pause_states: frozenset[CaseState] = frozenset({CaseState.AWAITING_INFO})
+    pause_when_task_blocked: bool = True
+    warnings: tuple[float, ...] = attrs.field(default=(0.5, 0.75, 0.9), converter=_thresholds)
+    escalations: tuple[Escalation, ...] = ()
+    retroactive: bool = False
+    on_reopen: OnReopen = OnReopen.RESUME
+    start_on: frozenset[str] = frozenset()
+    stop_on: frozenset[str] = frozenset()
+
+    def __attrs_post_init__(self) -> None:
+        where = f"sla[{self.id}]"
+        if not self.id:
+            raise InvalidDefinition("must not be empty", where=f"{where}.id")
+        if not self.targets:
+            raise InvalidDefinition("needs at least one target", where=f"{where}.targets")
+        for priority, target in self.targets.items():
+            if target <= timedelta(0):
+                raise InvalidDefinition(
+                    "must be positive", where=f"{where}.targets.{priority.value}"
+                )
+        for threshold in self.warnings:
+            if not 0 < threshold < 1:
+                raise InvalidDefinition(
+                    f"{threshold} is not a fraction between 0 and 1", where=f"{where}.warnings"
+                )
+        levels = [e.level for e in self.escalations]
+        if len(set(levels)) != len(levels):
+            raise InvalidDefinition("escalation levels repeat", where=f"{where}.escalations")
+        if self.metric is SlaMetric.CUSTOM and not (self.start_on and self.stop_on):
+            raise InvalidDefinition(
+                "a custom metric needs start_on and stop_on event names", where=where
+            )
+        if self.subject is Subject.TASK and self.metric is not SlaMetric.RESOLUTION:
+            raise InvalidDefinition(
+                "task clocks measure resolution (creation to completion)", where=f"{where}.metric"
+            )
+
+    def target_for(self, priority: Priority) -> timedelta | None:
+        """The target for ``priority`` (``None``: the definition does not apply)."""
+        return self.targets.get(priority)
+
+
+@attrs.frozen
+class Selection:
+    """Why a definition was selected or skipped for a case or task.
+
+    Attributes:
+        definition: The definition considered.
+        selected: Whether it applies.
+        reason: Why (or why not).
+    """
+
+    definition: SlaDefinition
+    selected: bool
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class _SlaPolicy:
+    definitions: tuple[SlaDefinition, ...] = ()
+    calendars: dict[str, Any] = attrs.field(factory=dict)
+    group_calendars: dict[str, str] = attrs.field(factory=dict)
+
+
+@attrs.frozen(kw_only=True)
+class SlaPolicy:
+    """The definitions in force, and the calendars they run on.
+
+    Attributes:
+        definitions: In selection order (matters within a family).
+        calendars: Business calendars by name; ``"24x7"`` is always available.
+        group_calendars: Calendar name per assignment group (``CalendarSource.GROUP``).
+    """
+
+    definitions: tuple[SlaDefinition, ...] = ()
+    calendars: dict[str, BusinessCalendar] = attrs.field(factory=dict)
+    group_calendars: dict[str, str] = attrs.field(factory=dict)
+
+    def __attrs_post_init__(self) -> None:
+        ids = [d.id for d in self.definitions]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise InvalidDefinition(f"duplicate SLA ids {duplicates}", where="sla")
+        known = {ALWAYS_OPEN, *self.calendars}
+        for definition in self.definitions:
+            if definition.calendar not in known:
+                raise InvalidDefinition(
+                    f"unknown calendar {definition.calendar!r} (known: {sorted(known)})",
+                    where=f"sla[{definition.id}].calendar",
+                )
+        for group, name in self.group_calendars.items():
+            if name not in known:
+                raise InvalidDefinition(
+                    f"unknown calendar {name!r}", where=f"group_calendars.{group}"
+                )
+
+    def calendar(self, name: str) -> BusinessCalendar:
+        """The calendar called ``name``.
+
+        Raises:
+            InvalidDefinition: The policy has no such calendar (a clock started under
+                an older policy names a calendar that was removed).
+        """
+        if name in self.calendars:
+            return self.calendars[name]
+        if name == ALWAYS_OPEN:
+            return _ALWAYS
+        raise InvalidDefinition(f"unknown calendar {name!r}", where="calendars")
+
+    def calendar_for(
+        self,
+        definition: SlaDefinition,
+        case: Case,
+        task: Task | None,
+        account_calendar: Callable[[str], str | None],
+    ) -> str:
+        """The calendar name a new clock of ``definition`` runs on."""
+        source = definition.calendar_source
+        if source is CalendarSource.ACCOUNT and case.account_id is not None:
+            name = account_calendar(case.account_id)
+            if name is not None and (name in self.calendars or name == ALWAYS_OPEN):
+                return name
+        if source is CalendarSource.GROUP:
+            group = (task.assignment if task else case.assignment).group
+            if group is not None and group in self.group_calendars:
+                return self.group_calendars[group]
+        return definition.calendar
+
+    def select(self, case: Case, task: Task | None = None) -> list[Selection]:
+        """Every definition for this subject, selected or skipped, with the reason."""
+        subject = Subject.TASK if task is not None else Subject.CASE
+        taken: dict[str, str] = {}
+        result = []
+        for definition in self.definitions:
+            if definition.subject is not subject:
+                continue
+            why = definition.condition.why_not(case, task)
+            if why is None and definition.target_for(case.priority) is None:
+                why = f"no target for priority {case.priority.value}"
+            if why is None and definition.family in taken:
+                why = f"family {definition.family!r} already uses {taken[definition.family]!r}"
+            if why is None:
+                if definition.family is not None:
+                    taken[definition.family] = definition.id
+                result.append(Selection(definition, True, "conditions hold"))
+            else:
+                result.append(Selection(definition, False, why))
+        return result
+
+    def applicable(self, case: Case, task: Task | None = None) -> list[SlaDefinition]:
+        """The selected definitions only."""
+        return [s.definition for s in self.select(case, task) if s.selected]
+
+    def definition(self, sla_id: str) -> SlaDefinition | None:
+        """The definition with ``sla_id``, if it is in the policy."""
+        for definition in self.definitions:
+            if definition.id == sla_id:
+                return definition
+        return None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, where: str = "$") -> SlaPolicy:
+        """Build a policy from plain data::
+
+            {"calendars": {"office": {...calendar...}},
+             "group_calendars": {"emea": "office"},
+             "definitions": [{"id": "p1-resolution", "targets": {"critical": 14400}, ...}]}
+
+        Durations are seconds. Raises InvalidDefinition naming the bad field.
+        """
+        raw = structure(dict(data), _SlaPolicy, where=where)
+        calendars = {
+            name: BusinessCalendar.from_dict(spec, where=f"{where}.calendars.{name}")
+            for name, spec in raw.calendars.items()
+        }
+        return cls(
+            definitions=raw.definitions, calendars=calendars, group_calendars=raw.group_calendars
+        )
+
+    @classmethod
+    def from_toml(cls, source: str | os.PathLike[str]) -> SlaPolicy:
+        """Build a policy from TOML text or a TOML file path (see :meth:`from_dict`)."""
+        if isinstance(source, os.PathLike) or ("=" not in source and "\n" not in source):
+            source = Path(source).read_text(encoding="utf-8")
+        try:
+            data = tomllib.loads(source)
+        except tomllib.TOMLDecodeError as exc:
+            raise InvalidDefinition(f"malformed TOML: {exc}", where="$") from exc
+        return cls.from_dict(data)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The policy as plain data (``from_dict`` reads it back)."""
+        return {
+            "definitions": unstructure(self.definitions, tuple[SlaDefinition, ...]),
+            "calendars": {name: cal.to_dict() for name, cal in self.calendars.items()},
+            "group_calendars": dict(self.group_calendars),
+        }
+
+
+_ALWAYS = BusinessCalendar.always_open()

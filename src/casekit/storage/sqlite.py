@@ -1,0 +1,618 @@
+"""A store in one SQLite file: durable, multi-process safe, no server.
+
+The file is opened in WAL mode with ``synchronous=NORMAL``: a committed command
+survives a crash of the process (not necessarily a power cut between checkpoints), and
+readers never block the writer. Each command is one ``BEGIN IMMEDIATE`` transaction
+that checks the case version and head hash, writes the state, appends the records and
+replaces the timers; on any failure it rolls back completely.
+
+Layout (schema version 1):
+
+* ``cases`` -- one row per case: key columns for the query filters (state, priority,
+  account, consumer, group, agent, service organisation, ``updated_at`` in integer
+  microseconds since the epoch, UTC), the version and head hash, and the case as
+  canonical JSON (:func:`casekit.serialization.to_json`);
+* ``events`` -- the hash-chained log, ``PRIMARY KEY (case_id, seq)``, each event's JSON
+  written once;
+* ``timers`` -- pending timers, indexed by ``due_at`` for ``desk.tick``;
+* ``counters`` -- the case-number counter;
+* ``accounts``, ``contacts``, ``consumers``, ``relationships`` -- the directory, each a
+  JSON body plus key columns;
+* ``schema_version`` -- one row; forward migrations run in one transaction at open.
+
+Connections are pooled: a call borrows one, so each connection is used by one thread at
+a time, and :meth:`SQLiteStore.close` closes them all.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Final, TypeVar, cast
+from urllib.parse import parse_qsl
+
+from casekit.audit import GENESIS, EventRecord, event_payload
+from casekit.exceptions import (
+    AccountNotFound,
+    CaseNotFound,
+    ConflictError,
+    ConsumerNotFound,
+    ContactNotFound,
+    CorruptRecord,
+    InvalidValue,
+    StoreError,
+)
+from casekit.model.accounts import Account, Consumer, Contact, Relationship
+from casekit.model.case import Case
+from casekit.model.events import Event
+from casekit.serialization import dumps, from_json, loads, structure, to_json
+from casekit.storage.base import CaseQuery, Commit, Page, Snapshot, Timer
+
+__all__ = ["SCHEMA_VERSION", "SQLiteStore"]
+
+T = TypeVar("T")
+
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_MICRO: Final = timedelta(microseconds=1)
+_CACHE_SIZE: Final = 512
+_MIN_SQLITE = (3, 35, 0)  # UPSERT ... RETURNING
+
+_V1: Final = """
+CREATE TABLE cases (
+    id TEXT PRIMARY KEY,
+    version INTEGER NOT NULL CHECK (version >= 1),
+    head_hash TEXT NOT NULL,
+    state TEXT NOT NULL,
+    priority TEXT NOT NULL,
+    account_id TEXT,
+    consumer_id TEXT,
+    assigned_group TEXT,
+    agent TEXT,
+    service_org TEXT,
+    updated_at INTEGER NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX cases_state ON cases (state, id);
+CREATE INDEX cases_priority ON cases (priority, id);
+CREATE INDEX cases_account ON cases (account_id, id);
+CREATE INDEX cases_consumer ON cases (consumer_id, id);
+CREATE INDEX cases_group ON cases (assigned_group, id);
+CREATE INDEX cases_agent ON cases (agent, id);
+CREATE INDEX cases_updated ON cases (updated_at);
+
+CREATE TABLE events (
+    case_id TEXT NOT NULL REFERENCES cases (id),
+    seq INTEGER NOT NULL CHECK (seq >= 1),
+    name TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    payload TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    PRIMARY KEY (case_id, seq)
+) WITHOUT ROWID;
+
+CREATE TABLE timers (
+    case_id TEXT NOT NULL REFERENCES cases (id),
+    key TEXT NOT NULL,
+    due_at INTEGER NOT NULL
+);
+CREATE INDEX timers_case ON timers (case_id);
+CREATE INDEX timers_due ON timers (due_at, case_id, key);
+
+CREATE TABLE counters (
+    name TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE accounts (
+    id TEXT PRIMARY KEY,
+    parent_id TEXT,
+    body TEXT NOT NULL
+);
+CREATE TABLE contacts (
+    id TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL REFERENCES accounts (id),
+    body TEXT NOT NULL
+);
+CREATE INDEX contacts_account ON contacts (account_id);
+CREATE TABLE consumers (
+    id TEXT PRIMARY KEY,
+    body TEXT NOT NULL
+);
+CREATE TABLE relationships (
+    body TEXT NOT NULL UNIQUE,
+    source TEXT NOT NULL REFERENCES accounts (id),
+    kind TEXT NOT NULL,
+    target TEXT NOT NULL REFERENCES accounts (id)
+);
+CREATE INDEX relationships_source ON relationships (source);
+CREATE INDEX relationships_target ON relationships (target);
+"""
+
+MIGRATIONS: Final[tuple[str, ...]] = (_V1,)
+"""Forward migrations; ``MIGRATIONS[n]`` takes a database from version ``n`` to ``n + 1``."""
+
+SCHEMA_VERSION: Final = len(MIGRATIONS)
+"""The schema version this code writes."""
+
+_CASE_COLUMNS = (
+    "version, head_hash, state, priority, account_id, consumer_id, assigned_group, "
+    "agent, service_org, updated_at, body"
+)
+_INSERT_CASE = (
+    f"INSERT INTO cases (id, {_CASE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (id) DO NOTHING"
+)
+_UPDATE_CASE = (
+    "UPDATE cases SET version = ?, head_hash = ?, state = ?, priority = ?, account_id = ?, "
+    "consumer_id = ?, assigned_group = ?, agent = ?, service_org = ?, updated_at = ?, body = ? "
+    "WHERE id = ? AND version = ? AND head_hash = ?"
+)
+_INSERT_EVENT = (
+    "INSERT INTO events (case_id, seq, name, at, payload, prev_hash, hash) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+_NEXT_NUMBER = (
+    "INSERT INTO counters (name, value) VALUES ('case', 1) "
+    "ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value"
+)
+
+
+def _micros(when: datetime) -> int:
+    """An aware instant as integer microseconds since the epoch (sortable, exact)."""
+    return (when - _EPOCH) // _MICRO
+
+
+def _instant(micros: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=micros)
+
+
+def _parse_url(url: str) -> tuple[str, float | None]:
+    """Split ``sqlite:///path?timeout=5`` into the file path and the timeout."""
+    scheme, sep, rest = url.partition("://")
+    problem = ""
+    if not sep or scheme.lower() != "sqlite":
+        problem = "not an sqlite:// URL"
+    elif not rest.startswith("/"):
+        problem = "has a host part; SQLite URLs have none (sqlite:///relative or sqlite:////abs)"
+    path, _, query = rest[1:].partition("?")
+    if not problem and not path:
+        problem = "names no database file"
+    if not problem and "#" in path:
+        problem = "has a fragment"
+    timeout: float | None = None
+    if not problem and query:
+        for name, value in parse_qsl(query, keep_blank_values=True):
+            if name != "timeout":
+                problem = f"has an unknown option {name!r} (only timeout=<seconds>)"
+                break
+            try:
+                timeout = float(value)
+            except ValueError:
+                problem = f"has a timeout that is not a number: {value!r}"
+                break
+    if problem:
+        raise InvalidValue(
+            f"{url!r} {problem}; use sqlite:///relative/path.db or sqlite:////absolute/path.db",
+            where="sqlite store URL",
+        )
+    return path, timeout
+
+
+class SQLiteStore:
+    """The :class:`~casekit.storage.Store` protocol on one SQLite database file.
+
+    Args:
+        path: The database file; created (with its schema) if missing.
+        timeout: Seconds a writer waits for another writer's lock before giving up
+            with :class:`~casekit.exceptions.StoreError`.
+
+    Raises:
+        StoreError: The file is not a database, or its schema is newer than this code.
+        InvalidValue: ``path`` is ``":memory:"`` (use :class:`~casekit.MemoryStore`).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, timeout: float = 30.0) -> None:
+        text = os.fspath(path)
+        if text in ("", ":memory:") or text.startswith("file:"):
+            raise InvalidValue(
+                f"{text!r} is not a database file; use MemoryStore for an in-memory store",
+                where="SQLiteStore.path",
+            )
+        if timeout < 0:
+            raise InvalidValue("must not be negative", where="SQLiteStore.timeout")
+        if sqlite3.sqlite_version_info < _MIN_SQLITE:
+            raise StoreError(
+                f"SQLite {sqlite3.sqlite_version} is too old; casekit needs 3.35 or newer"
+            )
+        self.path = Path(text)
+        self.timeout = timeout
+        self._lock = threading.Lock()
+        self._idle: list[sqlite3.Connection] = []
+        self._all: list[sqlite3.Connection] = []
+        self._closed = threading.Event()
+        self._cache: dict[str, tuple[str, Case]] = {}
+        self._migrate()
+
+    @classmethod
+    def from_url(cls, url: str) -> SQLiteStore:
+        """Open the store named by ``url``.
+
+        ``sqlite:///cases.db`` is relative to the working directory,
+        ``sqlite:////var/lib/cases.db`` absolute (the SQLAlchemy convention). An
+        optional ``?timeout=<seconds>`` sets the lock timeout.
+
+        Raises:
+            InvalidValue: The URL is not of that form (the message names it).
+        """
+        path, timeout = _parse_url(url)
+        return cls(path) if timeout is None else cls(path, timeout=timeout)
+
+    def __repr__(self) -> str:
+        return f"SQLiteStore({str(self.path)!r})"
+
+    # --- connections ----------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(
+                self.path,
+                timeout=self.timeout,
+                isolation_level=None,  # we issue BEGIN IMMEDIATE / COMMIT ourselves
+                check_same_thread=False,  # pooled: one thread at a time, any thread
+                cached_statements=256,
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open SQLite database {str(self.path)!r}: {exc}") from exc
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA synchronous = NORMAL")
+        except sqlite3.Error as exc:
+            conn.close()
+            raise StoreError(f"cannot configure SQLite database {str(self.path)!r}: {exc}") from exc
+        return conn
+
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        """Borrow a connection from the pool (a new one if none is idle)."""
+        if self._closed.is_set():
+            raise StoreError(f"{self!r} is closed")
+        try:
+            conn = self._idle.pop()
+        except IndexError:
+            conn = self._connect()
+            with self._lock:
+                if self._closed.is_set():
+                    conn.close()
+                    raise StoreError(f"{self!r} is closed") from None
+                self._all.append(conn)
+        try:
+            yield conn
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                conn.rollback()
+            raise StoreError(f"SQLite error on {str(self.path)!r}: {exc}") from exc
+        except BaseException:
+            if conn.in_transaction:
+                conn.rollback()
+            raise
+        finally:
+            if self._closed.is_set():
+                conn.close()
+            else:
+                self._idle.append(conn)
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """A connection inside ``BEGIN IMMEDIATE``; commits on success, else rolls back."""
+        with self._connection() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            yield conn
+            conn.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        """Apply the missing migrations in one transaction (safe against concurrent opens)."""
+        conn = self._connect()
+        with self._lock:
+            self._all.append(conn)
+        try:
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchall()
+            if mode and str(mode[0][0]).lower() != "wal":
+                raise StoreError(f"cannot switch {str(self.path)!r} to WAL (got {mode[0][0]})")
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            rows = conn.execute("SELECT version FROM schema_version").fetchall()
+            current = int(rows[0][0]) if rows else 0
+            if current > SCHEMA_VERSION:
+                raise StoreError(
+                    f"{str(self.path)!r} has schema version {current}, newer than "
+                    f"version {SCHEMA_VERSION} that this casekit supports; upgrade casekit"
+                )
+            for script in MIGRATIONS[current:]:
+                for statement in script.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+            if not rows:
+                conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
+            elif current != SCHEMA_VERSION:
+                conn.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                conn.rollback()
+            self.close()
+            raise StoreError(f"cannot open SQLite store {str(self.path)!r}: {exc}") from exc
+        except BaseException:
+            if conn.in_transaction:
+                conn.rollback()
+            self.close()
+            raise
+        self._idle.append(conn)
+
+    def close(self) -> None:
+        """Close every connection; the store is unusable afterwards."""
+        with self._lock:
+            self._closed.set()
+            conns, self._all, self._idle = self._all, [], []
+        for conn in conns:
+            conn.close()
+        self._cache.clear()
+
+    # --- decoding ---------------------------------------------------------------------
+
+    @staticmethod
+    def _decode(table: str, key: str, decode: Callable[[], T]) -> T:
+        try:
+            return decode()
+        except Exception as exc:  # any failure to read a row back means the row is bad
+            raise CorruptRecord(table, key, str(exc)) from exc
+
+    def _case(self, case_id: str, version: int, body: str) -> Case:
+        cached = self._cache.get(case_id)
+        if cached is not None and cached[0] == body:
+            return cached[1]
+        case = self._decode("cases", case_id, lambda: from_json(body, Case))
+        if case.id != case_id or case.version != version:
+            raise CorruptRecord(
+                "cases",
+                case_id,
+                f"body describes {case.id!r} version {case.version}, row says version {version}",
+            )
+        self._remember(case_id, body, case)
+        return case
+
+    def _remember(self, case_id: str, body: str, case: Case) -> None:
+        with self._lock:
+            if len(self._cache) >= _CACHE_SIZE and case_id not in self._cache:
+                del self._cache[next(iter(self._cache))]
+            self._cache[case_id] = (body, case)
+
+    def _record(self, case_id: str, seq: int, payload: str, prev: str, digest: str) -> EventRecord:
+        def decode() -> EventRecord:
+            event = cast(Event, structure(loads(payload), cast(type[Any], Event)))
+            return EventRecord(case_id, seq, event, prev, digest)
+
+        return self._decode("events", f"{case_id}#{seq}", decode)
+
+    # --- cases --------------------------------------------------------------------------
+
+    def next_case_number(self) -> int:
+        with self._connection() as conn:
+            rows = conn.execute(_NEXT_NUMBER).fetchall()
+        return int(rows[0][0])
+
+    def load(self, case_id: str) -> Snapshot:
+        with self._connection() as conn:
+            rows = conn.execute(
+                "SELECT version, head_hash, body FROM cases WHERE id = ?", (case_id,)
+            ).fetchall()
+        if not rows:
+            raise CaseNotFound(case_id)
+        version, head_hash, body = rows[0]
+        return Snapshot(self._case(case_id, version, body), head_hash)
+
+    def commit(self, commit: Commit) -> None:
+        case = commit.case
+        if not commit.records:
+            raise InvalidValue("a commit needs at least one record", where="Commit.records")
+        body = to_json(case)
+        assignment = case.assignment
+        row = (
+            case.version,
+            commit.head_hash,
+            case.state.value,
+            case.priority.value,
+            case.account_id,
+            case.consumer_id,
+            assignment.group,
+            assignment.agent,
+            assignment.service_org,
+            _micros(case.updated_at),
+            body,
+        )
+        events = [
+            (
+                record.case_id,
+                record.seq,
+                record.event.name,
+                _micros(record.event.at),
+                dumps(event_payload(record.event)),
+                record.prev_hash,
+                record.hash,
+            )
+            for record in commit.records
+        ]
+        timers = [(case.id, timer.key, _micros(timer.due_at)) for timer in commit.timers]
+        expected = commit.expected_version
+        prev_hash = commit.records[0].prev_hash
+        with self._write() as conn:
+            if expected == 0:
+                written = conn.execute(_INSERT_CASE, (case.id, *row)).rowcount
+                if written != 1 or prev_hash != GENESIS:
+                    raise ConflictError(case.id, expected, self._version(conn, case.id))
+            else:
+                written = conn.execute(_UPDATE_CASE, (*row, case.id, expected, prev_hash)).rowcount
+                if written != 1:
+                    raise ConflictError(case.id, expected, self._version(conn, case.id))
+                conn.execute("DELETE FROM timers WHERE case_id = ?", (case.id,))
+            conn.executemany(_INSERT_EVENT, events)
+            if timers:
+                conn.executemany(
+                    "INSERT INTO timers (case_id, key, due_at) VALUES (?, ?, ?)", timers
+                )
+        self._remember(case.id, body, case)
+
+    @staticmethod
+    def _version(conn: sqlite3.Connection, case_id: str) -> int:
+        rows = conn.execute("SELECT version FROM cases WHERE id = ?", (case_id,)).fetchall()
+        return int(rows[0][0]) if rows else 0
+
+    def history(self, case_id: str, *, after_seq: int = 0) -> list[EventRecord]:
+        with self._connection() as conn:
+            rows = conn.execute(
+                "SELECT seq, payload, prev_hash, hash FROM events "
+                "WHERE case_id = ? AND seq > ? ORDER BY seq",
+                (case_id, after_seq),
+            ).fetchall()
+            if not rows and not self._version(conn, case_id):
+                raise CaseNotFound(case_id)
+        return [self._record(case_id, *row) for row in rows]
+
+    def find(self, query: CaseQuery) -> Page:
+        where: list[str] = []
+        params: list[object] = []
+        for column, values in (
+            ("state", sorted(state.value for state in query.states)),
+            ("priority", sorted(priority.value for priority in query.priorities)),
+            ("account_id", sorted(query.account_ids)),
+        ):
+            if values:
+                where.append(f"{column} IN ({', '.join('?' * len(values))})")
+                params.extend(values)
+        for column, value in (
+            ("assigned_group", query.group),
+            ("agent", query.agent),
+            ("consumer_id", query.consumer_id),
+        ):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if query.updated_since is not None:
+            where.append("updated_at >= ?")
+            params.append(_micros(query.updated_since))
+        if query.after is not None:
+            where.append("id > ?")
+            params.append(query.after)
+        sql = "SELECT id, version, body FROM cases"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY id LIMIT ?"
+        params.append(query.limit + 1)
+        with self._connection() as conn:
+            rows = conn.execute(sql, params).fetchall()
+        items = [self._case(case_id, version, body) for case_id, version, body in rows]
+        more = len(items) > query.limit
+        items = items[: query.limit]
+        return Page(tuple(items), items[-1].id if more else None)
+
+    def due_timers(self, now: datetime, *, limit: int = 100) -> list[Timer]:
+        with self._connection() as conn:
+            rows = conn.execute(
+                "SELECT case_id, key, due_at FROM timers WHERE due_at <= ? "
+                "ORDER BY due_at, case_id, key LIMIT ?",
+                (_micros(now), limit),
+            ).fetchall()
+        return [Timer(case_id, key, _instant(due)) for case_id, key, due in rows]
+
+    # --- directory ----------------------------------------------------------------------
+
+    def _get(self, table: str, key: str, cls: type[T]) -> T | None:
+        with self._connection() as conn:
+            rows = conn.execute(f"SELECT body FROM {table} WHERE id = ?", (key,)).fetchall()
+        if not rows:
+            return None
+        body: str = rows[0][0]
+        return self._decode(table, key, lambda: from_json(body, cls))
+
+    @staticmethod
+    def _require_account(conn: sqlite3.Connection, account_id: str) -> None:
+        if not conn.execute("SELECT 1 FROM accounts WHERE id = ?", (account_id,)).fetchall():
+            raise AccountNotFound(account_id)
+
+    def save_account(self, account: Account) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO accounts (id, parent_id, body) VALUES (?, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET parent_id = excluded.parent_id, "
+                "body = excluded.body",
+                (account.id, account.parent_id, to_json(account)),
+            )
+
+    def get_account(self, account_id: str) -> Account:
+        account = self._get("accounts", account_id, Account)
+        if account is None:
+            raise AccountNotFound(account_id)
+        return account
+
+    def save_contact(self, contact: Contact) -> None:
+        with self._write() as conn:
+            self._require_account(conn, contact.account_id)
+            conn.execute(
+                "INSERT INTO contacts (id, account_id, body) VALUES (?, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET account_id = excluded.account_id, "
+                "body = excluded.body",
+                (contact.id, contact.account_id, to_json(contact)),
+            )
+
+    def get_contact(self, contact_id: str) -> Contact:
+        contact = self._get("contacts", contact_id, Contact)
+        if contact is None:
+            raise ContactNotFound(contact_id)
+        return contact
+
+    def save_consumer(self, consumer: Consumer) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO consumers (id, body) VALUES (?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET body = excluded.body",
+                (consumer.id, to_json(consumer)),
+            )
+
+    def get_consumer(self, consumer_id: str) -> Consumer:
+        consumer = self._get("consumers", consumer_id, Consumer)
+        if consumer is None:
+            raise ConsumerNotFound(consumer_id)
+        return consumer
+
+    def save_relationship(self, relationship: Relationship) -> None:
+        with self._write() as conn:
+            self._require_account(conn, relationship.source)
+            self._require_account(conn, relationship.target)
+            conn.execute(
+                "INSERT INTO relationships (body, source, kind, target) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (body) DO NOTHING",
+                (
+                    to_json(relationship),
+                    relationship.source,
+                    relationship.kind.value,
+                    relationship.target,
+                ),
+            )
+
+    def relationships_of(self, account_id: str) -> Sequence[Relationship]:
+        with self._connection() as conn:
+            rows = conn.execute(
+                "SELECT rowid, body FROM relationships WHERE source = ? "
+                "UNION SELECT rowid, body FROM relationships WHERE target = ? ORDER BY rowid",
+                (account_id, account_id),
+            ).fetchall()
+        return tuple(self._relationship(rowid, body) for rowid, body in rows)
+
+    def _relationship(self, rowid: int, body: str) -> Relationship:
+        return self._decode("relationships", str(rowid), lambda: from_json(body, Relationship))
