@@ -414,7 +414,9 @@ class Desk:
         if consumer_id is not None:
             self.store.get_consumer(consumer_id)
         now = self._now()
-        # Validate before allocating a number, so bad input does not burn one.
+        # Validate before allocating a number, so bad input does not burn one. Access is
+        # decided on the case with its real id (hooks may log it); a refusal leaves a gap
+        # in the numbering, which the store contract allows.
         decide(None, command, self._context(actor, now, case_id="CS0000000"))
         case_id = f"CS{self.store.next_case_number():07d}"
         events = decide(None, command, self._context(actor, now, case_id=case_id))

@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import cattrs
 from cattrs.preconf.json import make_converter
 
-from casekit.exceptions import InvalidDefinition, NaiveDatetimeError
+from casekit.exceptions import InvalidDefinition, InvalidValue, NaiveDatetimeError
 
 __all__ = [
     "converter",
@@ -58,7 +58,10 @@ def _structure_datetime(value: Any, _: type) -> datetime:
 def _unstructure_datetime(value: datetime) -> str:
     if value.tzinfo is None or value.utcoffset() is None:
         raise NaiveDatetimeError("datetime", value)
-    return value.astimezone(UTC).isoformat()
+    try:
+        return value.astimezone(UTC).isoformat()
+    except OverflowError as exc:
+        raise InvalidValue(f"{value} is outside the representable range", where="datetime") from exc
 
 
 def _structure_date(value: Any, _: type) -> date:
@@ -89,10 +92,19 @@ def _structure_timedelta(value: Any, _: type) -> timedelta:
     return timedelta(seconds=value)
 
 
+_MAX_EXACT_FRACTIONAL_MICROS = 2**32 * 1_000_000
+"""Below 2**32 s (136 years) a float's error is under half a microsecond."""
+
+
 def _unstructure_timedelta(value: timedelta) -> float | int:
     micros = (value.days * 86_400 + value.seconds) * 1_000_000 + value.microseconds
     if micros % 1_000_000 == 0:
-        return micros // 1_000_000
+        return micros // 1_000_000  # whole seconds: an exact integer
+    if abs(micros) >= _MAX_EXACT_FRACTIONAL_MICROS:
+        raise InvalidValue(
+            f"{value} is too long to write exactly with microseconds (limit 2**32 seconds)",
+            where="timedelta",
+        )
     return micros / 1_000_000
 
 
@@ -175,7 +187,14 @@ def structure(data: Any, cls: type[T], *, where: str = "$") -> T:
         return converter.structure(data, cls)
     except InvalidDefinition:
         raise
-    except (cattrs.BaseValidationError, ValueError, TypeError, KeyError) as exc:
+    except (
+        cattrs.BaseValidationError,
+        ValueError,
+        TypeError,
+        KeyError,
+        AttributeError,
+        OverflowError,
+    ) as exc:
         lines = _flatten(exc, where)
         name = getattr(cls, "__name__", str(cls)).lstrip("_")
         raise InvalidDefinition(f"invalid {name}", where=where, errors=lines) from exc
@@ -196,7 +215,9 @@ def loads(text: str | bytes, *, where: str = "$") -> Any:
     try:
         return json.loads(text)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidDefinition(f"malformed JSON: {exc}", where=where) from exc
+        raise InvalidDefinition(
+            "malformed JSON", where=where, errors=[f"{where}: malformed JSON: {exc}"]
+        ) from exc
 
 
 def to_json(obj: Any, cls: Any = None) -> str:
@@ -218,12 +239,27 @@ def _configure_events() -> None:
     """Tag the event union by each event's stable dotted name."""
     from cattrs.strategies import configure_tagged_union  # noqa: PLC0415
 
-    from casekit.model.events import CaseEvent, Event  # noqa: PLC0415 - model must not import us
+    from casekit.model.events import CaseEvent, Event, event_type  # noqa: PLC0415
 
     def tag(cls: type) -> str:
         return cast(type[CaseEvent], cls).name
 
     configure_tagged_union(Event, converter, tag_generator=tag, tag_name="name")
+    tagged = converter.get_structure_hook(Event)
+
+    def structure_event(data: Any, type_: Any) -> Any:
+        if not isinstance(data, Mapping):
+            raise TypeError(f"expected an event object, got {type(data).__name__}")
+        if "name" not in data:
+            raise KeyError("name")
+        name = data["name"]
+        try:
+            event_type(str(name))
+        except KeyError:
+            raise ValueError(f"unknown event name {name!r}") from None
+        return tagged(data, type_)
+
+    converter.register_structure_hook(Event, structure_event)
 
 
 _configure_events()

@@ -356,15 +356,14 @@ def test_supplier_relationship_grants_nothing(desk: Desk) -> None:
     assert allowed(desk, Actor.contact("sid"), acme_case(desk)) == set()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (doc vs behaviour): access.py says partner contacts 'may open cases' for "
-    "the customers they serve, but Desk.open_case refuses a contact of another account "
-    "and the policy refuses a case whose contact_id is not the actor",
-)
-def test_partner_contact_can_open_a_case_for_its_customer(desk: Desk) -> None:
-    case = desk.open_case(actor=PAT, subject="For Acme", account_id="acme", contact_id="pat")
-    assert case.account_id == "acme"
+def test_partner_contact_cannot_open_a_case_for_its_customer(desk: Desk) -> None:
+    # A partner writes to its customers' cases but opens none on their behalf: the
+    # case's contact must belong to the case's account.
+    with pytest.raises(InvalidCommand, match="does not belong to account"):
+        desk.open_case(actor=PAT, subject="For Acme", account_id="acme", contact_id="pat")
+    with pytest.raises(AccessDenied, match="on its own behalf"):
+        desk.open_case(actor=PAT, subject="For Acme", account_id="acme", contact_id="ann")
+    assert desk.find(actor=Actor.system()).items == ()
 
 
 def test_respond_needs_own_case_or_approver_or_admin(desk: Desk) -> None:

@@ -479,11 +479,6 @@ def test_agent_logged_inbound_interaction_changes_no_state(desk: Desk) -> None:
         assert case.state is state
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: with max_reopens reached, an inbound customer message on a resolved "
-    "case raises InvalidTransition and the message is lost instead of being logged",
-)
 def test_inbound_message_is_logged_even_when_reopen_is_exhausted(desks: DeskFactory) -> None:
     desk = desks(max_reopens=0)
     case_id = case_in(desk, CaseState.RESOLVED)

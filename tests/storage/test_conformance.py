@@ -7,9 +7,12 @@ from collections.abc import Iterator
 
 import pytest
 
+from casekit import Desk, ManualClock
 from casekit.storage import MemoryStore, Store
 from casekit.storage.sqlite import SQLiteStore
+from casekit.testing import conformance
 from casekit.testing.conformance import StoreTests
+from casekit.testing.pytest_plugin import CASEKIT_EPOCH
 
 
 class TestMemoryStore(StoreTests):
@@ -26,3 +29,16 @@ class TestSQLiteStore(StoreTests):
         store = SQLiteStore(tmp_path / "cases.db")
         yield store
         store.close()
+
+
+def test_pytest_plugin_offers_clock_and_desk(
+    casekit_clock: ManualClock, casekit_desk: Desk
+) -> None:
+    assert casekit_clock.now() == CASEKIT_EPOCH
+    assert casekit_desk.clock is casekit_clock
+    assert isinstance(casekit_desk.store, MemoryStore)
+
+
+def test_base_suite_is_not_collected_on_its_own() -> None:
+    assert not StoreTests.__name__.startswith("Test")
+    assert all(not name.startswith("Test") for name in conformance.__all__)

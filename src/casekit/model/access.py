@@ -13,9 +13,10 @@ them through the ``casekit_check_access`` hook):
   ``outsourcer_for`` relationship with the case's account (or an ancestor of it);
 * a **contact** sees its own account's cases, the cases of child accounts if it has
   the ``admin`` role, and the cases of customers its account serves through a valid
-  ``partner_of`` relationship; it may open cases for them and write to them, and
-  accept or reject a resolution on cases it raised (or any of its account's cases
-  with the ``approver`` or ``admin`` role);
+  ``partner_of`` relationship (a partner may write to those cases but not open them
+  or respond to resolutions); a contact opens cases on its own behalf for the accounts
+  it sees, and accepts or rejects a resolution on cases it raised (or on any of its
+  account's cases with the ``approver`` or ``admin`` role);
 * a **consumer** sees, writes to and responds on its own cases only.
 """
 
@@ -135,7 +136,7 @@ class AccessPolicy:
         assigned = case.assignment
         if assigned.agent == actor.id:
             return Decision.allow("case is assigned to the agent")
-        if assigned.group is None and assigned.agent is None:
+        if assigned.is_empty:
             return Decision.allow("case is unassigned")
         if assigned.group in actor.groups:
             return Decision.allow(f"case is assigned to the agent's group {assigned.group!r}")

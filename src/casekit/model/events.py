@@ -253,6 +253,7 @@ class SlaStopped(SlaEvent):
     name: ClassVar[str] = "sla.stopped"
     stage: SlaStage
     consumed: timedelta
+    paused_business: timedelta = timedelta(0)
 
 
 @attrs.frozen(kw_only=True)

@@ -12,6 +12,7 @@ truth for which lifecycle moves are allowed.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 
@@ -224,8 +225,6 @@ def _open(command: OpenCase, ctx: Context) -> CaseOpened:
         command.account_id is not None or command.contact_id is not None
     ):
         raise InvalidCommand("a consumer case has no account or contact")
-    if command.contact_id is not None and command.account_id is None:
-        raise InvalidCommand("a contact needs the account it belongs to")
     custom = ctx.fields.check(command.custom, opening=True)
     return CaseOpened(
         case_id=ctx.case_id,
@@ -327,11 +326,10 @@ def _add_interaction(case: Case, command: AddInteraction, ctx: Context) -> list[
             )
         )
     elif from_customer and case.state is S.RESOLVED and ctx.rules.inbound_reopens_resolved:
-        events.append(
-            _transition(
-                case, Transition(action=CaseAction.REJECT, reason="customer responded"), ctx
-            )
-        )
+        reject = Transition(action=CaseAction.REJECT, reason="customer responded")
+        # When the reopen is refused (max_reopens), the message is still recorded.
+        with contextlib.suppress(InvalidTransition):
+            events.append(_transition(case, reject, ctx))
     return events
 
 
@@ -662,6 +660,7 @@ def _sla_clocks(case: Case, event: SlaEventType) -> tuple[SlaClock, ...]:
                 event.key,
                 stage=event.stage,
                 consumed=event.consumed,
+                paused_business=event.paused_business,
                 running_since=None,
                 due_at=None,
                 paused_since=None,

@@ -70,14 +70,20 @@ def _where(instance: object, name: str) -> str:
     return f"{type(instance).__name__}(id={key!r}).{name}"
 
 
-def _check_skills(instance: object, attribute: attrs.Attribute[dict[str, int]], value: dict[str, int]) -> None:
+def _check_skills(
+    instance: object, attribute: attrs.Attribute[dict[str, int]], value: dict[str, int]
+) -> None:
     check_levels(value, _where(instance, attribute.name))
 
 
-def _check_capacity(instance: Agent, attribute: attrs.Attribute[dict[Channel, int]], value: dict[Channel, int]) -> None:
+def _check_capacity(
+    instance: Agent, attribute: attrs.Attribute[dict[Channel, int]], value: dict[Channel, int]
+) -> None:
     for channel, units in value.items():
         if isinstance(units, bool) or not isinstance(units, int) or units < 0:
-            raise NegativeCapacity(units, where=f"{_where(instance, attribute.name)}[{channel.value!r}]")
+            raise NegativeCapacity(
+                units, where=f"{_where(instance, attribute.name)}[{channel.value!r}]"
+            )
 
 
 def _check_cap(instance: Agent, attribute: attrs.Attribute[int | None], value: int | None) -> None:
@@ -132,7 +138,9 @@ class Agent:
         units = self.capacity.get(channel, 0)
         return units if self.max_units is None else min(units, self.max_units)
 
-    def with_presence(self, presence: Presence | str, channel: Channel | str | None = None) -> Agent:
+    def with_presence(
+        self, presence: Presence | str, channel: Channel | str | None = None
+    ) -> Agent:
         """A copy with ``presence`` on ``channel``, or on every channel if ``None``."""
         if channel is None:
             return attrs.evolve(self, presence=Presence(presence), channel_presence={})

@@ -72,7 +72,9 @@ def _levels(value: Mapping[str, int]) -> dict[str, int]:
     return dict(value)
 
 
-def _check_skills(instance: object, attribute: attrs.Attribute[dict[str, int]], value: dict[str, int]) -> None:
+def _check_skills(
+    instance: object, attribute: attrs.Attribute[dict[str, int]], value: dict[str, int]
+) -> None:
     check_levels(value, _where(instance, attribute.name))
 
 

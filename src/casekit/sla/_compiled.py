@@ -409,8 +409,13 @@ class Timeline:
         if self.hi <= self.lo:
             self._first(year_of(us))
             return
-        while us < self.lo:
-            self.extend_backward(where)
+        if us < self.lo:
+            # Compile all the missing years first, then rebuild the arrays once.
+            first = year_of(us)
+            chunks = [iv for year in range(first, self.ylo) for iv in self.source.chunk(year)]
+            self.ylo = first
+            self.lo = year_window(first)[0]
+            self._rebuild([*chunks, *zip(self.starts, self.ends, strict=True)])
         while us >= self.hi:
             self.extend_forward(where)
 

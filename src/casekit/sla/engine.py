@@ -77,6 +77,13 @@ def _used(clock: SlaClock, calendar: BusinessCalendar, now: datetime) -> timedel
     return clock.consumed + calendar.elapsed(clock.running_since, now)
 
 
+def _paused(clock: SlaClock, calendar: BusinessCalendar, now: datetime) -> timedelta:
+    """Business time ``clock`` spent paused up to ``now``."""
+    if clock.paused_since is None or now <= clock.paused_since:
+        return clock.paused_business
+    return clock.paused_business + calendar.elapsed(clock.paused_since, now)
+
+
 def _agent_replied(events: Iterable[Event]) -> bool:
     return any(
         isinstance(e, InteractionAdded)
@@ -152,9 +159,15 @@ class _Run:
         self.emit(SlaStarted(**self.base(), clock=clock))
 
     def stop(self, clock: SlaClock) -> None:
-        used = _used(clock, self.policy.calendar(clock.calendar), self.now)
+        calendar = self.policy.calendar(clock.calendar)
+        used = _used(clock, calendar, self.now)
         stage = SlaStage.MET if used <= clock.target else SlaStage.BREACHED
-        self.emit(SlaStopped(**self.base(), key=clock.key, stage=stage, consumed=used))
+        paused = _paused(clock, calendar, self.now)
+        self.emit(
+            SlaStopped(
+                **self.base(), key=clock.key, stage=stage, consumed=used, paused_business=paused
+            )
+        )
 
     def cancel(self, clock: SlaClock, reason: str) -> None:
         self.emit(SlaCancelled(**self.base(), key=clock.key, reason=reason))
@@ -165,9 +178,7 @@ class _Run:
 
     def resume(self, clock: SlaClock) -> None:
         calendar = self.policy.calendar(clock.calendar)
-        paused = clock.paused_business
-        if clock.paused_since is not None and clock.paused_since < self.now:
-            paused += calendar.elapsed(clock.paused_since, self.now)
+        paused = _paused(clock, calendar, self.now)
         due = _due(calendar, self.now, clock.target - clock.consumed)
         self.emit(SlaResumed(**self.base(), key=clock.key, due_at=due, paused_business=paused))
 
@@ -439,13 +450,7 @@ def status(clock: SlaClock, *, now: datetime, policy: SlaPolicy) -> SlaStatus:
     """The clock's numbers at ``now``."""
     calendar = policy.calendar(clock.calendar)
     elapsed = _used(clock, calendar, now) if clock.stage.is_active else clock.consumed
-    paused = clock.paused_business
-    if (
-        clock.stage is SlaStage.PAUSED
-        and clock.paused_since is not None
-        and clock.paused_since < now
-    ):
-        paused += calendar.elapsed(clock.paused_since, now)
+    paused = _paused(clock, calendar, now) if clock.stage.is_active else clock.paused_business
     return SlaStatus(
         key=clock.key,
         sla_id=clock.sla_id,

@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Final, TypeVar, cast
+from typing import Any, ClassVar, Final, TypeVar, cast
 from urllib.parse import parse_qsl
 
 from casekit.audit import GENESIS, EventRecord, event_payload
@@ -217,6 +217,10 @@ class SQLiteStore:
         InvalidValue: ``path`` is ``":memory:"`` (use :class:`~casekit.MemoryStore`).
     """
 
+    # Durability settings; the benchmark overrides them to measure SQLite's defaults.
+    _journal_mode: ClassVar[str] = "wal"
+    _synchronous: ClassVar[str] = "NORMAL"
+
     def __init__(self, path: str | os.PathLike[str], *, timeout: float = 30.0) -> None:
         text = os.fspath(path)
         if text in ("", ":memory:") or text.startswith("file:"):
@@ -272,7 +276,7 @@ class SQLiteStore:
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
             conn.execute("PRAGMA foreign_keys = ON")
-            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute(f"PRAGMA synchronous = {self._synchronous}")
         except sqlite3.Error as exc:
             conn.close()
             raise StoreError(f"cannot configure SQLite database {str(self.path)!r}: {exc}") from exc
@@ -322,9 +326,11 @@ class SQLiteStore:
         with self._lock:
             self._all.append(conn)
         try:
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchall()
-            if mode and str(mode[0][0]).lower() != "wal":
-                raise StoreError(f"cannot switch {str(self.path)!r} to WAL (got {mode[0][0]})")
+            wanted = self._journal_mode
+            mode = conn.execute(f"PRAGMA journal_mode = {wanted}").fetchall()
+            if not mode or str(mode[0][0]).lower() != wanted:
+                got = mode[0][0] if mode else "nothing"
+                raise StoreError(f"cannot switch {str(self.path)!r} to {wanted} (got {got})")
             conn.execute("BEGIN IMMEDIATE")
             conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
             rows = conn.execute("SELECT version FROM schema_version").fetchall()

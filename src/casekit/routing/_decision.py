@@ -1,0 +1,236 @@
+"""The decision record: what the router did with an item, and why."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import attrs
+
+from casekit.serialization import structure, unstructure
+
+__all__ = [
+    "Candidate",
+    "Filter",
+    "ItemStatus",
+    "Outcome",
+    "Removal",
+    "RoutingDecision",
+    "Trigger",
+]
+
+
+class Outcome(StrEnum):
+    """What a routing decision did with the item."""
+
+    ASSIGNED = "assigned"
+    """The item is assigned to the winner (its capacity is in use)."""
+    OFFERED = "offered"
+    """The item is offered to the winner, who must accept or reject before the timeout."""
+    QUEUED = "queued"
+    """No eligible agent has room now; the item waits in its queue."""
+    UNROUTABLE = "unroutable"
+    """No agent in the router could ever serve it, even at the widest ladder stage."""
+    CLAIMED_ELSEWHERE = "claimed_elsewhere"
+    """Another router won the compare-and-set claim; this router let the item go."""
+
+
+class ItemStatus(StrEnum):
+    """Where an item is; every item the router was given is in exactly one status."""
+
+    QUEUED = "queued"
+    OFFERED = "offered"
+    ASSIGNED = "assigned"
+    COMPLETED = "completed"
+    UNROUTABLE = "unroutable"
+    WITHDRAWN = "withdrawn"
+    CLAIMED_ELSEWHERE = "claimed_elsewhere"
+
+
+class Filter(StrEnum):
+    """The eligibility filters, each of which can remove an agent from the candidates."""
+
+    GROUP = "group"
+    SKILL = "skill"
+    """The agent lacks a required skill."""
+    LEVEL = "level"
+    """The agent has the skill below the level required at the current stage."""
+    LANGUAGE = "language"
+    SERVICE_ORG = "service_org"
+    """The agent's organisation (internal or an outsourcer) may not work the item."""
+    CHANNEL = "channel"
+    """The agent has no capacity at all on the item's channel (or less than its size)."""
+    PRESENCE = "presence"
+    """The agent is not available on the item's channel."""
+    CAPACITY = "capacity"
+    """The agent's free units are fewer than the item's size."""
+    SHIFT = "shift"
+    """The agent's shift calendar is closed."""
+    DECLINED = "declined"
+    """The agent already rejected the item or let its offer time out."""
+
+
+class Trigger(StrEnum):
+    """What made the router decide."""
+
+    ROUTE = "route"
+    """A new item was pushed with :meth:`Router.route`."""
+    PULL = "pull"
+    """An agent asked for work with :meth:`Router.next_work`."""
+    CAPACITY = "capacity"
+    """An agent gained room (completion, return, presence, shift or a new agent)."""
+    REJECTED = "rejected"
+    """The item came back after its offer was rejected."""
+    TIMEOUT = "timeout"
+    """The item came back after its offer timed out."""
+    RETURNED = "returned"
+    """The item came back from an agent (went offline, was removed or returned it)."""
+    RELAXATION = "relaxation"
+    """The item reached a wider ladder stage."""
+    RETRY = "retry"
+    """An unroutable item was tried again after the agents changed."""
+
+
+@attrs.frozen
+class Candidate:
+    """An agent that passed every filter, with its score from each strategy.
+
+    Attributes:
+        agent_id: The agent.
+        scores: One tuple per strategy, in the decision's strategy order (higher
+            wins; later strategies break ties of earlier ones).
+    """
+
+    agent_id: str
+    scores: tuple[tuple[float, ...], ...] = ()
+
+
+@attrs.frozen
+class Removal:
+    """The agents one filter removed from the candidates.
+
+    The first filter of a decision defines the pool: agents outside it are counted
+    in ``count`` but not listed (listing them would mean scanning every agent). The
+    agents removed by later filters are listed in ``agent_ids``.
+
+    Attributes:
+        filter: The filter.
+        detail: What it required (``"skill 'billing' >= 7"``).
+        count: How many agents it removed.
+        agent_ids: The agents it removed (empty for the pool's own filter).
+    """
+
+    filter: Filter
+    detail: str
+    count: int
+    agent_ids: frozenset[str] = frozenset()
+
+
+@attrs.frozen
+class RoutingDecision:
+    """One routing decision: the candidates, the filters, the scores and the winner.
+
+    Serialise with :meth:`to_dict` / :meth:`from_dict` (through
+    :mod:`casekit.serialization`); the store integration records it as an event.
+
+    Attributes:
+        item_id: The work item.
+        outcome: What happened to it.
+        at: When (the ``now`` given to the router).
+        trigger: What made the router decide.
+        queue: The queue it was routed through (``None`` if no queue matched).
+        stage: The relaxation stage in force (0 without a ladder).
+        agent_id: The winner, for assigned and offered outcomes.
+        strategies: The tie-breakers in order.
+        pool: The first filter's set, which every candidate came from.
+        removed: Per filter, the agents it removed, in the order applied.
+        candidates: Agents that passed every filter, best first.
+        reason: One line on why (for queued and unroutable outcomes especially).
+        error: A strategy's failure, if one raised.
+    """
+
+    item_id: str
+    outcome: Outcome
+    at: datetime
+    trigger: Trigger
+    queue: str | None = None
+    stage: int = 0
+    agent_id: str | None = None
+    strategies: tuple[str, ...] = ()
+    pool: str = ""
+    removed: tuple[Removal, ...] = ()
+    candidates: tuple[Candidate, ...] = ()
+    reason: str = ""
+    error: str | None = None
+
+    def removed_by(self, agent_id: str) -> Filter | None:
+        """The filter that removed ``agent_id``, or ``None`` if it was a candidate.
+
+        An agent that is neither listed nor a candidate was outside the pool, so the
+        first filter removed it.
+        """
+        for removal in self.removed:
+            if agent_id in removal.agent_ids:
+                return removal.filter
+        if any(c.agent_id == agent_id for c in self.candidates):
+            return None
+        return self.removed[0].filter if self.removed else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-compatible data (:meth:`from_dict` reads it back)."""
+        data: dict[str, Any] = unstructure(self, RoutingDecision)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Any, *, where: str = "$") -> RoutingDecision:
+        """Read a decision written by :meth:`to_dict`.
+
+        Raises:
+            InvalidDefinition: Malformed data, naming the path to each bad field.
+        """
+        return structure(data, cls, where=where)
+
+    def explain(self) -> str:
+        """A few lines of text: who got the item and why, or why nobody did."""
+        where = f"queue {self.queue!r} stage {self.stage}" if self.queue else "no queue"
+        if self.agent_id is not None:
+            head = f"{self.outcome.value} to {self.agent_id!r}"
+        else:
+            head = self.outcome.value
+        lines = [
+            f"work item {self.item_id!r}: {head} at {self.at.isoformat()} "
+            f"({where}; trigger {self.trigger.value})"
+        ]
+        if self.reason:
+            lines.append(f"  why: {self.reason}")
+        if self.error:
+            lines.append(f"  error: {self.error}")
+        if self.pool:
+            lines.append(f"  pool: {self.pool}")
+        for removal in self.removed:
+            listed = ", ".join(sorted(removal.agent_ids)[:10])
+            more = removal.count - min(len(removal.agent_ids), 10)
+            names = f": {listed}" + (f" and {more} more" if more > 0 and listed else "")
+            if not removal.agent_ids:
+                names = " (outside the pool)"
+            lines.append(
+                f"  removed by {removal.filter.value} ({removal.detail}): {removal.count}{names}"
+            )
+        if self.candidates:
+            lines.append(f"  candidates (tie-breakers: {', '.join(self.strategies) or 'none'}):")
+            for rank, cand in enumerate(self.candidates[:10], start=1):
+                scores = " ".join(
+                    f"{name}={_fmt(score)}"
+                    for name, score in zip(self.strategies, cand.scores, strict=False)
+                )
+                mark = "  <- winner" if cand.agent_id == self.agent_id else ""
+                lines.append(f"    {rank}. {cand.agent_id} {scores}{mark}".rstrip())
+            if len(self.candidates) > 10:
+                lines.append(f"    ... and {len(self.candidates) - 10} more")
+        return "\n".join(lines)
+
+
+def _fmt(score: tuple[float, ...]) -> str:
+    parts = [f"{value:g}" for value in score]
+    return parts[0] if len(parts) == 1 else "(" + ", ".join(parts) + ")"

@@ -1,0 +1,207 @@
+"""Indexes over agents so eligibility is set intersection, not a scan of every agent.
+
+* skill -> level -> agents with that skill at that level *or above* (11 sets a skill);
+* group, service organisation and language -> agents;
+* channel -> agents with any capacity there, agents available there, and agents with
+  at least one free unit there (kept current on every reserve and release);
+* the agents that have a shift calendar, with their open/closed state cached until
+  the next opening or closing instant.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from casekit.exceptions import CasekitError
+from casekit.model import Channel
+from casekit.routing._agents import MAX_LEVEL, Agent, Presence
+
+__all__ = ["EMPTY", "AgentIndex"]
+
+EMPTY: frozenset[str] = frozenset()
+_NO_LIMIT = 1 << 62
+_FAR = datetime.max.replace(tzinfo=None)
+
+
+class AgentIndex:
+    """Mutable indexes over a set of agents and their load (used by the router)."""
+
+    def __init__(self) -> None:
+        self.agents: dict[str, Agent] = {}
+        self.world: set[str] = set()
+        self.skill_at_least: dict[str, list[set[str]]] = {}
+        self.groups: dict[str, set[str]] = {}
+        self.orgs: dict[str | None, set[str]] = {}
+        self.languages: dict[str, set[str]] = {}
+        self.capable: dict[Channel, set[str]] = {c: set() for c in Channel}
+        self.online: dict[Channel, set[str]] = {c: set() for c in Channel}
+        self.roomy: dict[Channel, set[str]] = {c: set() for c in Channel}
+        self.shifted: set[str] = set()
+        self.used: dict[str, dict[Channel, int]] = {}
+        self.used_total: dict[str, int] = {}
+        self.active: dict[str, int] = {}
+        self.generation = 0
+        self._shift_cache: dict[str, tuple[datetime, datetime | None, bool]] = {}
+        self._union_cache: dict[object, frozenset[str]] = {}
+
+    # -- membership ----------------------------------------------------------------------
+
+    def put(self, agent: Agent) -> Agent | None:
+        """Add or replace ``agent`` (its load is kept); return the agent it replaced."""
+        old = self.agents.get(agent.id)
+        if old is not None:
+            self._unindex(old)
+        self.agents[agent.id] = agent
+        self.world.add(agent.id)
+        self.used.setdefault(agent.id, {})
+        self.used_total.setdefault(agent.id, 0)
+        self.active.setdefault(agent.id, 0)
+        for skill, level in agent.skills.items():
+            buckets = self.skill_at_least.get(skill)
+            if buckets is None:
+                buckets = [set() for _ in range(MAX_LEVEL + 1)]
+                self.skill_at_least[skill] = buckets
+            for at_least in range(1, level + 1):
+                buckets[at_least].add(agent.id)
+        for group in agent.groups:
+            self.groups.setdefault(group, set()).add(agent.id)
+        self.orgs.setdefault(agent.service_org, set()).add(agent.id)
+        for language in agent.languages:
+            self.languages.setdefault(language, set()).add(agent.id)
+        for channel in Channel:
+            if agent.capacity_on(channel) > 0:
+                self.capable[channel].add(agent.id)
+            if agent.presence_on(channel) is Presence.AVAILABLE:
+                self.online[channel].add(agent.id)
+        if agent.shift is not None:
+            self.shifted.add(agent.id)
+        self._shift_cache.pop(agent.id, None)
+        self.refresh_room(agent.id)
+        self.generation += 1
+        self._union_cache.clear()
+        return old
+
+    def remove(self, agent_id: str) -> None:
+        """Forget the agent and its load."""
+        agent = self.agents.pop(agent_id)
+        self._unindex(agent)
+        self.world.discard(agent_id)
+        for channel in Channel:
+            self.roomy[channel].discard(agent_id)
+        del self.used[agent_id], self.used_total[agent_id], self.active[agent_id]
+        self.generation += 1
+        self._union_cache.clear()
+
+    def _unindex(self, agent: Agent) -> None:
+        aid = agent.id
+        for skill in agent.skills:
+            for bucket in self.skill_at_least[skill]:
+                bucket.discard(aid)
+        for group in agent.groups:
+            self.groups[group].discard(aid)
+        self.orgs[agent.service_org].discard(aid)
+        for language in agent.languages:
+            self.languages[language].discard(aid)
+        for channel in Channel:
+            self.capable[channel].discard(aid)
+            self.online[channel].discard(aid)
+        self.shifted.discard(aid)
+        self._shift_cache.pop(aid, None)
+
+    # -- cached unions -------------------------------------------------------------------
+
+    def group_members(self, groups: frozenset[str]) -> frozenset[str] | set[str]:
+        """Agents in any of ``groups``."""
+        if len(groups) == 1:
+            (group,) = groups
+            return self.groups.get(group, EMPTY)
+        cached = self._union_cache.get(groups)
+        if cached is None:
+            cached = frozenset().union(*(self.groups.get(g, EMPTY) for g in groups))
+            self._union_cache[groups] = cached
+        return cached
+
+    def org_members(self, orgs: frozenset[str], internal: bool) -> frozenset[str] | set[str]:
+        """Agents of any of ``orgs``, plus internal agents if ``internal``."""
+        if not orgs:
+            return self.orgs.get(None, EMPTY) if internal else EMPTY
+        key = (orgs, internal)
+        cached = self._union_cache.get(key)
+        if cached is None:
+            parts = [self.orgs.get(org, EMPTY) for org in orgs]
+            if internal:
+                parts.append(self.orgs.get(None, EMPTY))
+            cached = frozenset().union(*parts)
+            self._union_cache[key] = cached
+        return cached
+
+    # -- load ----------------------------------------------------------------------------
+
+    def free(self, agent_id: str, channel: Channel) -> int:
+        """Free units of ``agent_id`` on ``channel`` (``max_units`` included)."""
+        agent = self.agents[agent_id]
+        free = agent.capacity.get(channel, 0) - self.used[agent_id].get(channel, 0)
+        if agent.max_units is not None:
+            free = min(free, agent.max_units - self.used_total[agent_id])
+        return free
+
+    def reserve(self, agent_id: str, channel: Channel, units: int) -> None:
+        """Take ``units`` of the agent's capacity on ``channel`` for one item."""
+        used = self.used[agent_id]
+        used[channel] = used.get(channel, 0) + units
+        self.used_total[agent_id] += units
+        self.active[agent_id] += 1
+        self.refresh_room(agent_id)
+
+    def release(self, agent_id: str, channel: Channel, units: int) -> None:
+        """Give back what :meth:`reserve` took."""
+        used = self.used[agent_id]
+        used[channel] -= units
+        self.used_total[agent_id] -= units
+        self.active[agent_id] -= 1
+        self.refresh_room(agent_id)
+
+    def refresh_room(self, agent_id: str) -> None:
+        """Recompute which channels the agent has a free unit on."""
+        agent = self.agents[agent_id]
+        used = self.used[agent_id]
+        overall = _NO_LIMIT if agent.max_units is None else agent.max_units - self.used_total[agent_id]
+        for channel in Channel:
+            free = min(agent.capacity.get(channel, 0) - used.get(channel, 0), overall)
+            if free >= 1:
+                self.roomy[channel].add(agent_id)
+            else:
+                self.roomy[channel].discard(agent_id)
+
+    # -- shifts --------------------------------------------------------------------------
+
+    def on_shift(self, agent_id: str, now: datetime) -> bool:
+        """Whether the agent's shift is open at ``now`` (no shift calendar: always)."""
+        return self._shift(agent_id, now)[2]
+
+    def shift_left(self, agent_id: str, now: datetime) -> timedelta | None:
+        """Time until the shift closes (zero if closed; ``None`` without a calendar)."""
+        if agent_id not in self.shifted:
+            return None
+        _, until, is_open = self._shift(agent_id, now)
+        if not is_open:
+            return timedelta(0)
+        return timedelta(days=3650) if until is None else until - now
+
+    def _shift(self, agent_id: str, now: datetime) -> tuple[datetime, datetime | None, bool]:
+        cached = self._shift_cache.get(agent_id)
+        if cached is not None and cached[0] <= now and (cached[1] is None or now < cached[1]):
+            return cached
+        shift = self.agents[agent_id].shift
+        if shift is None:
+            entry: tuple[datetime, datetime | None, bool] = (now, None, True)
+        else:
+            is_open = shift.is_open(now)
+            until: datetime | None
+            try:
+                until = shift.next_close(now) if is_open else shift.next_open(now)
+            except CasekitError:
+                until = None
+            entry = (now, until, is_open)
+        self._shift_cache[agent_id] = entry
+        return entry

@@ -1,0 +1,339 @@
+"""Assignment strategies: ordered tie-breakers that score the eligible agents.
+
+A strategy is any object with a ``name`` and a ``score(item, agent, ctx)`` method
+returning a number or a tuple of numbers; higher wins. The router applies a queue's
+strategies in order: the second only breaks ties of the first, and so on; a final tie
+goes to the smallest agent id, so decisions are deterministic.
+
+Two optional methods make a strategy faster or stateful:
+
+* ``score_many(item, agents, ctx)`` scores a batch (the built-ins have it);
+* ``on_assigned(item, agent, ctx)`` is told of each winner (round robin uses it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Protocol, runtime_checkable
+
+import attrs
+
+from casekit.model import Channel
+from casekit.routing._agents import Agent
+from casekit.routing._errors import DuplicateStrategy, UnknownStrategy
+from casekit.routing._items import WorkItem
+from casekit.serialization import structure, unstructure
+
+__all__ = [
+    "AffinityStrategy",
+    "LeastActiveStrategy",
+    "MostCapacityStrategy",
+    "RoundRobinCursor",
+    "RoundRobinStrategy",
+    "RoutingContext",
+    "RoutingStrategy",
+    "Score",
+    "ShiftStrategy",
+    "SkillMatchStrategy",
+    "StrategyRegistry",
+    "as_score",
+]
+
+Score = tuple[float, ...]
+"""A normalised score: a tuple compared lexicographically, higher first."""
+
+_DAY_SECONDS = 86_400.0
+
+
+class RoutingContext(Protocol):
+    """What a strategy may ask the router about while it scores."""
+
+    @property
+    def now(self) -> datetime:
+        """The instant of the decision."""
+        ...
+
+    def free_units(self, agent_id: str, channel: Channel) -> int:
+        """Units the agent has free on ``channel`` (``max_units`` included)."""
+        ...
+
+    def active_count(self, agent_id: str) -> int:
+        """Items offered to or assigned to the agent."""
+        ...
+
+    def shift_left(self, agent_id: str) -> timedelta | None:
+        """Time until the agent's shift closes (``None`` if it has no shift calendar)."""
+        ...
+
+
+@runtime_checkable
+class RoutingStrategy(Protocol):
+    """A tie-breaker: scores an eligible agent for an item; higher is better."""
+
+    @property
+    def name(self) -> str:
+        """The name queues and decisions use for the strategy."""
+        ...
+
+    def score(self, item: WorkItem, agent: Agent, ctx: RoutingContext) -> float | tuple[float, ...]:
+        """Score ``agent`` for ``item``. Raising makes the router keep the item queued."""
+        ...
+
+
+def as_score(value: object) -> Score:
+    """Normalise a strategy's return value to a tuple of floats.
+
+    Raises:
+        TypeError: If it is neither a number nor a tuple of numbers.
+    """
+    if isinstance(value, tuple):
+        return tuple(_number(v) for v in value)
+    return (_number(value),)
+
+
+def _number(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"scores must be numbers, got {value!r}")
+    return float(value)
+
+
+@attrs.define
+class RoundRobinCursor:
+    """The persistent state of round robin: who was served when.
+
+    Round robin here is "least recently served first": among tied agents the one
+    whose last offer or assignment is oldest wins (never served counts as oldest), so
+    the spread of counts among agents that are always eligible stays <= 1, and an
+    agent that comes back from a break does not get a burst of catch-up work.
+
+    Attributes:
+        tick: How many winners the cursor has seen.
+        last_served: ``{agent_id: tick of its last win}``.
+    """
+
+    tick: int = 0
+    last_served: dict[str, int] = attrs.field(factory=dict)
+
+    def advance(self, agent_id: str) -> None:
+        """Record a win for ``agent_id``."""
+        self.tick += 1
+        self.last_served[agent_id] = self.tick
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data to store the cursor (:meth:`from_dict` reads it back)."""
+        data: dict[str, Any] = unstructure(self, RoundRobinCursor)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Any) -> RoundRobinCursor:
+        """Restore a cursor written by :meth:`to_dict`."""
+        return structure(data, cls)
+
+
+class RoundRobinStrategy:
+    """Least recently served first, with a cursor you can persist.
+
+    Args:
+        cursor: The state to continue from (a fresh one by default).
+    """
+
+    name = "round_robin"
+
+    def __init__(self, cursor: RoundRobinCursor | None = None) -> None:
+        self.cursor = cursor if cursor is not None else RoundRobinCursor()
+
+    def score(self, item: WorkItem, agent: Agent, ctx: RoutingContext) -> tuple[float, ...]:
+        """Higher for agents served longer ago (never served is highest)."""
+        return (float(-self.cursor.last_served.get(agent.id, 0)),)
+
+    def score_many(
+        self, item: WorkItem, agents: Sequence[Agent], ctx: RoutingContext
+    ) -> list[Score]:
+        """Batch version of :meth:`score`."""
+        last = self.cursor.last_served
+        return [(float(-last.get(agent.id, 0)),) for agent in agents]
+
+    def on_assigned(self, item: WorkItem, agent: Agent, ctx: RoutingContext) -> None:
+        """Move the cursor past the winner."""
+        self.cursor.advance(agent.id)
+
+
+class MostCapacityStrategy:
+    """Most free units on the item's channel first."""
+
+    name = "most_capacity"
+
+    def score(self, item: WorkItem, agent: Agent, ctx: RoutingContext) -> tuple[float, ...]:
+        """The agent's free units on the item's channel."""
+        return (float(ctx.free_units(agent.id, item.channel)),)
+
+    def score_many(
+        self, item: WorkItem, agents: Sequence[Agent], ctx: RoutingContext
+    ) -> list[Score]:
+        """Batch version of :meth:`score`."""
+        free, channel = ctx.free_units, item.channel
+        return [(float(free(agent.id, channel)),) for agent in agents]
+
+
+class LeastActiveStrategy:
+    """Fewest items in hand (offered or assigned) first."""
+
+    name = "least_active"
+
+    def score(self, item: WorkItem, agent: Agent, ctx: RoutingContext) -> tuple[float, ...]:
+        """Minus the agent's active item count."""
+        return (float(-ctx.active_count(agent.id)),)
+
+    def score_many(
+        self, item: WorkItem, agents: Sequence[Agent], ctx: RoutingContext
+    ) -> list[Score]:
+        """Batch version of :meth:`score`."""
+        active = ctx.active_count
+        return [(float(-active(agent.id)),) for agent in agents]
+
+
+class SkillMatchStrategy:
+    """Best skill match: more optional skills at the desired level, then higher levels.
+
+    Mandatory skills are a filter, not a score: an agent without them never gets here.
+    The score is ``(optional skills at or above their desired level, sum of the
+    agent's levels in the item's required and optional skills)``.
+    """
+
+    name = "skill_match"
+
+    def score(self, item: WorkItem, agent: Agent, ctx: RoutingContext) -> tuple[float, ...]:
+        """``(optional skills matched, sum of levels)``."""
+        skills = agent.skills
+        matched = sum(1 for s, lvl in item.optional_skills.items() if skills.get(s, 0) >= lvl)
+        levels = sum(skills.get(s, 0) for s in item.required_skills) + sum(
+            skills.get(s, 0) for s in item.optional_skills
+        )
+        return (float(matched), float(levels))
+
+    def score_many(
+        self, item: WorkItem, agents: Sequence[Agent], ctx: RoutingContext
+    ) -> list[Score]:
+        """Batch version of :meth:`score`."""
+        return [self.score(item, agent, ctx) for agent in agents]
+
+
+class AffinityStrategy:
+    """The previous agent first, then the account's team, then everyone else.
+
+    Args:
+        account_teams: ``{account_id: agent ids}`` of each account's team.
+    """
+
+    name = "affinity"
+
+    def __init__(self, account_teams: Mapping[str, Iterable[str]] | None = None) -> None:
+        self.account_teams = {
+            account: frozenset(agents) for account, agents in (account_teams or {}).items()
+        }
+
+    def score(self, item: WorkItem, agent: Agent, ctx: RoutingContext) -> tuple[float, ...]:
+        """2 for the previous agent, 1 for the account team, else 0."""
+        if agent.id == item.previous_agent:
+            return (2.0,)
+        team = self.account_teams.get(item.account_id or "")
+        return (1.0,) if team is not None and agent.id in team else (0.0,)
+
+    def score_many(
+        self, item: WorkItem, agents: Sequence[Agent], ctx: RoutingContext
+    ) -> list[Score]:
+        """Batch version of :meth:`score`."""
+        previous = item.previous_agent
+        team = self.account_teams.get(item.account_id or "", frozenset())
+        return [
+            (2.0,) if agent.id == previous else (1.0,) if agent.id in team else (0.0,)
+            for agent in agents
+        ]
+
+
+class ShiftStrategy:
+    """Most time left in the shift first (capped at a day; no shift counts as a day).
+
+    Agents whose shift is closed are already removed by the shift filter; this keeps
+    long work away from agents about to leave.
+    """
+
+    name = "shift"
+
+    def score(self, item: WorkItem, agent: Agent, ctx: RoutingContext) -> tuple[float, ...]:
+        """Seconds left in the agent's shift, at most 86 400."""
+        left = ctx.shift_left(agent.id)
+        if left is None:
+            return (_DAY_SECONDS,)
+        return (min(left.total_seconds(), _DAY_SECONDS),)
+
+
+class StrategyRegistry:
+    """Strategies by name. Hosts add their own; a name may be registered once.
+
+    Args:
+        strategies: Strategies to register; :meth:`with_defaults` adds the built-ins.
+    """
+
+    def __init__(self, strategies: Iterable[RoutingStrategy] = ()) -> None:
+        self._strategies: dict[str, RoutingStrategy] = {}
+        for strategy in strategies:
+            self.add(strategy)
+
+    @classmethod
+    def with_defaults(
+        cls,
+        *,
+        account_teams: Mapping[str, Iterable[str]] | None = None,
+        cursor: RoundRobinCursor | None = None,
+    ) -> StrategyRegistry:
+        """A registry holding the six built-in strategies.
+
+        Args:
+            account_teams: For :class:`AffinityStrategy`.
+            cursor: Round-robin state to continue from.
+        """
+        return cls(
+            [
+                RoundRobinStrategy(cursor),
+                MostCapacityStrategy(),
+                LeastActiveStrategy(),
+                SkillMatchStrategy(),
+                AffinityStrategy(account_teams),
+                ShiftStrategy(),
+            ]
+        )
+
+    def add(self, strategy: RoutingStrategy) -> None:
+        """Register ``strategy`` under its name.
+
+        Raises:
+            DuplicateStrategy: If the name is taken.
+            TypeError: If it has no ``name`` or no ``score`` method.
+        """
+        name = getattr(strategy, "name", None)
+        if not isinstance(name, str) or not callable(getattr(strategy, "score", None)):
+            raise TypeError(f"{strategy!r} is not a routing strategy (needs name and score())")
+        if name in self._strategies:
+            raise DuplicateStrategy(name)
+        self._strategies[name] = strategy
+
+    def get(self, name: str) -> RoutingStrategy:
+        """The strategy registered as ``name``.
+
+        Raises:
+            UnknownStrategy: If there is none.
+        """
+        try:
+            return self._strategies[name]
+        except KeyError:
+            raise UnknownStrategy(name) from None
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The registered names, in registration order."""
+        return tuple(self._strategies)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._strategies
