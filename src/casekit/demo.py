@@ -14,11 +14,80 @@ from zoneinfo import ZoneInfo
 from casekit.clock import ManualClock
 from casekit.desk import Desk
 from casekit.model import Actor, Channel, Consumer, Direction, Priority
-from casekit.timeline import format_timeline
+from casekit.model.sla import SlaKind, SlaMetric
+from casekit.sla.calendar import BusinessCalendar
+from casekit.sla.policy import Condition, Escalation, SlaDefinition, SlaPolicy, Subject
+from casekit.timeline import describe, format_timeline
 
 __all__ = ["run_demo"]
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+
+SERVICE_HOURS = BusinessCalendar.weekly(
+    "Europe/Amsterdam",
+    {"mon-fri": "08:00-18:00", "sat": "09:00-13:00"},
+    holidays=["2026-04-03", "2026-04-06", "2026-04-27", "2026-12-25", "2026-12-26"],
+)
+
+POLICY = SlaPolicy(
+    definitions=(
+        SlaDefinition(
+            id="first-response",
+            name="Answer the customer",
+            metric=SlaMetric.FIRST_RESPONSE,
+            targets={Priority.HIGH: timedelta(minutes=15), Priority.MODERATE: timedelta(hours=1)},
+            calendar="service-hours",
+        ),
+        SlaDefinition(
+            id="resolution",
+            name="Resolve the case",
+            targets={Priority.HIGH: timedelta(hours=8), Priority.MODERATE: timedelta(hours=24)},
+            calendar="service-hours",
+            escalations=(Escalation(level=1, action="notify:card-services-lead"),),
+        ),
+        SlaDefinition(
+            id="fraud-ola",
+            name="Fraud team blocks the card",
+            kind=SlaKind.OLA,
+            subject=Subject.TASK,
+            condition=Condition(groups=frozenset({"fraud"})),
+            targets={Priority.HIGH: timedelta(minutes=30)},
+            calendar="service-hours",
+        ),
+        SlaDefinition(
+            id="card-ops-ola",
+            name="Card operations ships a new card",
+            kind=SlaKind.OLA,
+            subject=Subject.TASK,
+            condition=Condition(groups=frozenset({"card-ops"})),
+            targets={Priority.HIGH: timedelta(hours=10)},
+            calendar="service-hours",
+        ),
+    ),
+    calendars={"service-hours": SERVICE_HOURS},
+)
+
+
+def _tick(desk: Desk, clock: ManualClock, say: Callable[[str], None]) -> None:
+    say(f"{clock.now().astimezone(AMSTERDAM):%H:%M} the scheduler calls desk.tick():")
+    for record in desk.tick():
+        say(f"  {describe(record.event, AMSTERDAM)}")
+    say("")
+
+
+def _outcomes(desk: Desk, case_id: str, actor: Actor, say: Callable[[str], None]) -> None:
+    say("SLA outcomes:")
+    for status in desk.sla_status(case_id, actor=actor):
+        say(
+            f"  {status.key:<28} {status.stage.value:<9} used {_hhmm(status.elapsed):>6}"
+            f" of {_hhmm(status.target):>6} ({status.percentage:.0f}%)"
+        )
+    say("")
+
+
+def _hhmm(value: timedelta) -> str:
+    minutes = int(abs(value).total_seconds() // 60)
+    return f"{'-' if value < timedelta(0) else ''}{minutes // 60}h{minutes % 60:02d}"
 
 
 def _url(path: Path) -> str:
@@ -37,7 +106,7 @@ def run_demo(path: Path, *, write: Callable[[str], None] = print) -> str:
         write(text)
 
     clock = ManualClock(datetime(2026, 3, 2, 9, 12, tzinfo=AMSTERDAM))
-    with Desk.open(_url(path), clock=clock, discover=False) as desk:
+    with Desk.open(_url(path), clock=clock, discover=False, sla=POLICY) as desk:
         customer = desk.save_consumer(
             Consumer(id="c-1042", name="Jan de Vries", email="jan@example.org", phone="+31 6 1234")
         )
@@ -83,9 +152,17 @@ def run_demo(path: Path, *, write: Callable[[str], None] = print) -> str:
             actor=alice,
             channel=Channel.PHONE,
         )
+        say("SLA and OLA clocks after the call (Europe/Amsterdam):")
+        for status in desk.sla_status(case.id, actor=alice):
+            due = f"{status.due_at.astimezone(AMSTERDAM):%a %H:%M}" if status.due_at else "-"
+            target = _hhmm(status.target)
+            say(f"  {status.key:<28} {status.stage.value:<12} target {target:>6}  due {due}")
+        say()
 
         clock.advance(timedelta(minutes=25))
         desk.start_task(block.id, actor=farid)
+        clock.advance(timedelta(minutes=8))
+        _tick(desk, clock, say)
         desk.add_interaction(
             case.id,
             "Two contactless payments after 08:40 look fraudulent; charged back.",
@@ -93,7 +170,7 @@ def run_demo(path: Path, *, write: Callable[[str], None] = print) -> str:
             channel=Channel.API,
             direction=Direction.INTERNAL,
         )
-        clock.advance(timedelta(minutes=20))
+        clock.advance(timedelta(minutes=12))
         desk.complete_task(block.id, actor=farid, notes="card blocked, 2 payments charged back")
 
         clock.advance(timedelta(hours=3))
@@ -116,6 +193,7 @@ def run_demo(path: Path, *, write: Callable[[str], None] = print) -> str:
         clock.advance(timedelta(days=1, hours=2))
         closed = desk.accept(case.id, actor=jan)
 
+        _outcomes(desk, case.id, alice, say)
         say(f"Case {closed.id} ({closed.subject}) is {closed.state.value}.")
         say(f"Tasks: {', '.join(f'{t.id} {t.state.value}' for t in closed.tasks)}")
         say()

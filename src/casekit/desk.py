@@ -61,9 +61,10 @@ from casekit.model.commands import (
     Transition,
     UpdateCase,
 )
-from casekit.model.events import Event, InteractionAdded
+from casekit.model.events import Event, InteractionAdded, SlaEvent, SlaStarted
 from casekit.model.fields import CustomField, FieldSchema
 from casekit.model.lifecycle import Context, LifecycleRules, decide, replay
+from casekit.model.sla import SlaKind
 from casekit.sla import engine as sla_engine
 from casekit.sla.engine import SlaStatus
 from casekit.sla.policy import SlaPolicy
@@ -644,20 +645,17 @@ class Desk:
             query = attrs.evolve(query, after=page.next_cursor)
 
     def history(self, case_id: str, *, actor: Actor) -> list[EventRecord]:
-        """The case's audit trail, oldest first (customers do not see internal notes)."""
+        """The case's audit trail, oldest first.
+
+        Customers do not see internal notes, nor the events of internal clocks (OLAs,
+        underpinning contracts).
+        """
         case = self.store.load(case_id).case
         self.authorize(actor, Action.VIEW, case)
         records = self.store.history(case_id)
         if not actor.is_customer:
             return records
-        return [
-            record
-            for record in records
-            if not (
-                isinstance(record.event, InteractionAdded)
-                and record.event.interaction.direction is Direction.INTERNAL
-            )
-        ]
+        return [record for record in records if _visible_to_customer(record.event, case)]
 
     def verify(self, case_id: str) -> ChainReport:
         """Check the case's audit chain, and that replaying it rebuilds the stored state."""
@@ -733,10 +731,23 @@ class Desk:
 
 
 def _redact(case: Case, actor: Actor) -> Case:
-    """Hide internal work notes from customers."""
-    if not actor.is_customer or all(
-        i.direction is not Direction.INTERNAL for i in case.interactions
-    ):
+    """Hide internal work notes and internal (OLA, underpinning) clocks from customers."""
+    if not actor.is_customer:
         return case
-    visible = tuple(i for i in case.interactions if i.direction is not Direction.INTERNAL)
-    return attrs.evolve(case, interactions=visible)
+    return attrs.evolve(
+        case,
+        interactions=tuple(i for i in case.interactions if i.direction is not Direction.INTERNAL),
+        slas=tuple(clock for clock in case.slas if clock.kind is SlaKind.SLA),
+    )
+
+
+def _visible_to_customer(event: Event, case: Case) -> bool:
+    """Whether a customer may see ``event`` in the case's history."""
+    if isinstance(event, InteractionAdded):
+        return event.interaction.direction is not Direction.INTERNAL
+    if isinstance(event, SlaStarted):
+        return event.clock.kind is SlaKind.SLA
+    if isinstance(event, SlaEvent):
+        clock = case.sla(event.key)
+        return clock is not None and clock.kind is SlaKind.SLA
+    return True

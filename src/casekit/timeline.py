@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from casekit.audit import EventRecord
@@ -15,6 +16,15 @@ from casekit.model.events import (
     Event,
     InteractionAdded,
     PriorityChanged,
+    SlaBreached,
+    SlaCancelled,
+    SlaEscalated,
+    SlaPaused,
+    SlaResumed,
+    SlaRetargeted,
+    SlaStarted,
+    SlaStopped,
+    SlaWarned,
     TaskAssigned,
     TaskBlocked,
     TaskCancelled,
@@ -35,13 +45,23 @@ def _who(assignment: Assignment) -> str:
     return ", ".join(part for part in parts if part) or "nobody"
 
 
+def _duration(value: timedelta) -> str:
+    minutes = int(value.total_seconds() // 60)
+    return f"{minutes // 60}h{minutes % 60:02d}"
+
+
 def _short(text: str, width: int = 60) -> str:
     text = " ".join(text.split())
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def describe(event: Event) -> str:
-    """One line saying what ``event`` did."""
+def describe(event: Event, zone: ZoneInfo | None = None) -> str:
+    """One line saying what ``event`` did; instants shown in ``zone`` (default UTC)."""
+
+    def when(instant: datetime, fmt: str = "%Y-%m-%d %H:%M") -> str:
+        local = instant.astimezone(zone or UTC)
+        return f"{local:{fmt}}" + ("" if zone else " UTC")
+
     match event:
         case CaseOpened():
             return f"opened via {event.channel.value}, {event.priority.value}: {event.subject}"
@@ -79,7 +99,26 @@ def describe(event: Event) -> str:
             return f"task {event.task_id} completed{suffix}"
         case TaskCancelled():
             return f"task {event.task_id} cancelled"
-    return event.name  # pragma: no cover - exhaustive
+        case SlaStarted():
+            clock = event.clock
+            due = f", due {when(clock.due_at)}" if clock.due_at else " (paused)"
+            return f"{clock.key} started: {_duration(clock.target)} on {clock.calendar}{due}"
+        case SlaPaused():
+            return f"{event.key} paused after {_duration(event.consumed)}"
+        case SlaResumed():
+            return f"{event.key} resumed, due {when(event.due_at)}"
+        case SlaRetargeted():
+            return f"{event.key} target now {_duration(event.target)} ({event.reason})"
+        case SlaStopped():
+            return f"{event.key} {event.stage.value} after {_duration(event.consumed)}"
+        case SlaCancelled():
+            return f"{event.key} cancelled: {event.reason}"
+        case SlaWarned():
+            return f"{event.key} {event.threshold:.0%} used (due {when(event.due_at, '%H:%M')})"
+        case SlaBreached():
+            return f"{event.key} breached (was due {when(event.due_at)})"
+        case SlaEscalated():
+            return f"{event.key} escalation {event.level}: {event.action}"
 
 
 def format_timeline(records: Iterable[EventRecord], zone: ZoneInfo | None = None) -> str:
@@ -90,6 +129,6 @@ def format_timeline(records: Iterable[EventRecord], zone: ZoneInfo | None = None
         at = event.at.astimezone(zone) if zone else event.at
         lines.append(
             f"{record.seq:>3}  {at:%Y-%m-%d %H:%M}  {event.actor!s:<22} "
-            f"{event.name:<22} {describe(event)}"
+            f"{event.name:<22} {describe(event, zone)}"
         )
     return "\n".join(lines)

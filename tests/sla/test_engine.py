@@ -7,7 +7,6 @@ of business time, and priority changes that forget the time already paused.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -71,8 +70,8 @@ def make_desk(clock: ManualClock, *definitions: SlaDefinition, **policy: object)
 
 
 @pytest.fixture
-def clock() -> Iterator[ManualClock]:
-    yield ManualClock(at(6, 16))  # Friday 16:00
+def clock() -> ManualClock:
+    return ManualClock(at(6, 16))  # Friday 16:00
 
 
 def clocks(desk: Desk, case_id: str) -> dict[str, SlaStatus]:

@@ -115,13 +115,13 @@ def test_another_process_writes_this_one_reads_while_it_writes(db: pathlib.Path)
 
 @pytest.mark.slow
 def test_sigkill_mid_batch_loses_no_committed_command(db: pathlib.Path) -> None:
-    proc = writer("forever", db)
-    assert proc.stdout is not None
-    assert proc.stdout.readline().strip() == "ready"
-    lines = [proc.stdout.readline().strip() for _ in range(250)]
-    os.kill(proc.pid, signal.SIGKILL)
-    rest, _ = proc.communicate(timeout=30)
-    assert proc.returncode == -signal.SIGKILL
+    with writer("forever", db) as proc:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "ready"
+        lines = [proc.stdout.readline().strip() for _ in range(250)]
+        os.kill(proc.pid, signal.SIGKILL)
+        rest = proc.stdout.read()  # through the same buffer as readline, not communicate()
+        assert proc.wait(timeout=30) == -signal.SIGKILL
     lines += [line for line in rest.split("\n") if line]
     printed = committed(lines)
     assert len(printed) > 5

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
+from typing import Any
 
 import attrs
 
@@ -52,11 +53,11 @@ def _levels(value: Mapping[str, int]) -> dict[str, int]:
     return dict(value)
 
 
-def _capacity(value: Mapping[Channel | str, int]) -> dict[Channel, int]:
+def _capacity(value: Mapping[Any, int]) -> dict[Channel, int]:
     return {Channel(channel): units for channel, units in value.items()}
 
 
-def _channel_presence(value: Mapping[Channel | str, Presence | str]) -> dict[Channel, Presence]:
+def _channel_presence(value: Mapping[Any, Presence | str]) -> dict[Channel, Presence]:
     return {Channel(channel): Presence(p) for channel, p in value.items()}
 
 

@@ -20,7 +20,6 @@ __all__ = ["EMPTY", "AgentIndex"]
 
 EMPTY: frozenset[str] = frozenset()
 _NO_LIMIT = 1 << 62
-_FAR = datetime.max.replace(tzinfo=None)
 
 
 class AgentIndex:
@@ -36,6 +35,7 @@ class AgentIndex:
         self.capable: dict[Channel, set[str]] = {c: set() for c in Channel}
         self.online: dict[Channel, set[str]] = {c: set() for c in Channel}
         self.roomy: dict[Channel, set[str]] = {c: set() for c in Channel}
+        self.free_on: dict[Channel, dict[str, int]] = {c: {} for c in Channel}
         self.shifted: set[str] = set()
         self.used: dict[str, dict[Channel, int]] = {}
         self.used_total: dict[str, int] = {}
@@ -88,6 +88,7 @@ class AgentIndex:
         self.world.discard(agent_id)
         for channel in Channel:
             self.roomy[channel].discard(agent_id)
+            self.free_on[channel].pop(agent_id, None)
         del self.used[agent_id], self.used_total[agent_id], self.active[agent_id]
         self.generation += 1
         self._union_cache.clear()
@@ -139,11 +140,7 @@ class AgentIndex:
 
     def free(self, agent_id: str, channel: Channel) -> int:
         """Free units of ``agent_id`` on ``channel`` (``max_units`` included)."""
-        agent = self.agents[agent_id]
-        free = agent.capacity.get(channel, 0) - self.used[agent_id].get(channel, 0)
-        if agent.max_units is not None:
-            free = min(free, agent.max_units - self.used_total[agent_id])
-        return free
+        return self.free_on[channel][agent_id]
 
     def reserve(self, agent_id: str, channel: Channel, units: int) -> None:
         """Take ``units`` of the agent's capacity on ``channel`` for one item."""
@@ -165,9 +162,12 @@ class AgentIndex:
         """Recompute which channels the agent has a free unit on."""
         agent = self.agents[agent_id]
         used = self.used[agent_id]
-        overall = _NO_LIMIT if agent.max_units is None else agent.max_units - self.used_total[agent_id]
+        overall = (
+            _NO_LIMIT if agent.max_units is None else agent.max_units - self.used_total[agent_id]
+        )
         for channel in Channel:
             free = min(agent.capacity.get(channel, 0) - used.get(channel, 0), overall)
+            self.free_on[channel][agent_id] = free
             if free >= 1:
                 self.roomy[channel].add(agent_id)
             else:

@@ -105,7 +105,7 @@ def _stages(value: Iterable[Stage]) -> tuple[Stage, ...]:
     return tuple(value)
 
 
-def _non_empty(instance: Queue, attribute: attrs.Attribute[str], value: str) -> None:
+def _non_empty(_: Queue, attribute: attrs.Attribute[str], value: str) -> None:
     if not isinstance(value, str) or not value.strip():
         raise InvalidValue("must be a non-empty string", where=f"Queue.{attribute.name}")
 

@@ -11,6 +11,9 @@ Two optional methods make a strategy faster or stateful:
 * ``on_assigned(item, agent, ctx)`` is told of each winner (round robin uses it).
 """
 
+# Strategies implement a fixed protocol signature; not every one needs every argument.
+# ruff: noqa: ARG002
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
@@ -175,6 +178,11 @@ class MostCapacityStrategy:
         free, channel = ctx.free_units, item.channel
         return [(float(free(agent.id, channel)),) for agent in agents]
 
+    @staticmethod
+    def fast(free: dict[str, int], agents: Sequence[Agent]) -> list[Score]:
+        """Scores from a prepared ``{agent_id: free units}`` mapping (the router's path)."""
+        return [(float(free[agent.id]),) for agent in agents]
+
 
 class LeastActiveStrategy:
     """Fewest items in hand (offered or assigned) first."""
@@ -216,7 +224,14 @@ class SkillMatchStrategy:
         self, item: WorkItem, agents: Sequence[Agent], ctx: RoutingContext
     ) -> list[Score]:
         """Batch version of :meth:`score`."""
-        return [self.score(item, agent, ctx) for agent in agents]
+        optional = list(item.optional_skills.items())
+        names = [*item.required_skills, *item.optional_skills]
+        scores: list[Score] = []
+        for agent in agents:
+            level = agent.skills.get
+            matched = sum(1 for skill, wanted in optional if level(skill, 0) >= wanted)
+            scores.append((float(matched), float(sum(level(skill, 0) for skill in names))))
+        return scores
 
 
 class AffinityStrategy:

@@ -1,9 +1,14 @@
 """Business calendars and SLA timers.
 
-The calendar part: :class:`BusinessCalendar` and the plain-data definitions it is
-built from (:class:`CalendarSpec`, :class:`WeeklySegment`, ...).
+* :class:`BusinessCalendar` and the plain-data definitions it is built from
+  (:class:`CalendarSpec`, :class:`WeeklySegment`, ...);
+* :class:`SlaDefinition` and :class:`SlaPolicy`: what is measured, on what, how long is
+  allowed, on which calendar; pass a policy as ``Desk(sla=...)``;
+* :mod:`casekit.sla.engine`: the pure functions the desk runs on every change and tick;
+* :mod:`casekit.sla.whatif`: replay recorded logs under other policies.
 """
 
+from casekit.model.sla import SlaClock, SlaKind, SlaMetric, SlaStage
 from casekit.sla._rules import (
     CalendarSpec,
     Closure,
@@ -19,19 +24,50 @@ from casekit.sla._rules import (
     WeeklySegment,
 )
 from casekit.sla.calendar import BusinessCalendar
+from casekit.sla.engine import SlaStatus
+from casekit.sla.policy import (
+    ALWAYS_OPEN,
+    CalendarSource,
+    Condition,
+    Escalation,
+    OnReopen,
+    Selection,
+    SlaDefinition,
+    SlaPolicy,
+    Subject,
+)
+from casekit.sla.whatif import SlaOutcome, evaluate, evaluate_many, to_records
 
 __all__ = [
+    "ALWAYS_OPEN",
     "BusinessCalendar",
+    "CalendarSource",
     "CalendarSpec",
     "Closure",
+    "Condition",
     "CountryHolidays",
     "DateRange",
+    "Escalation",
     "HolidayRule",
     "IntersectionSpec",
+    "OnReopen",
     "Opening",
     "OverrideSpec",
     "PartialDay",
+    "Selection",
+    "SlaClock",
+    "SlaDefinition",
+    "SlaKind",
+    "SlaMetric",
+    "SlaOutcome",
+    "SlaPolicy",
+    "SlaStage",
+    "SlaStatus",
+    "Subject",
     "TimeRange",
     "UnionSpec",
     "WeeklySegment",
+    "evaluate",
+    "evaluate_many",
+    "to_records",
 ]

@@ -11,14 +11,19 @@ intervals of that year (clipped to the year, so the years tile the timeline). A
 
 A query is then one or two ``bisect`` calls. Loops over days happen only in
 :meth:`LeafSource.chunk`, once per compiled year.
+
+The four arrays and the coverage live in one immutable :data:`Snapshot` tuple; growing
+the timeline publishes a new snapshot, so concurrent readers need no lock (see
+:class:`Timeline`).
 """
 
 from __future__ import annotations
 
+import threading
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeAlias
 from zoneinfo import ZoneInfo
 
 from casekit.exceptions import CalendarHorizonError
@@ -35,6 +40,7 @@ from casekit.sla._rules import (
 )
 
 __all__ = [
+    "EMPTY",
     "EPOCH",
     "MAX_EMPTY_YEARS",
     "MAX_US",
@@ -42,10 +48,12 @@ __all__ = [
     "YEAR_MAX",
     "YEAR_MIN",
     "Interval",
+    "Snapshot",
     "Timeline",
     "build_source",
     "intersect",
     "merge",
+    "position",
     "subtract",
     "union",
 ]
@@ -323,197 +331,263 @@ def horizon_error(where: str) -> CalendarHorizonError:
     )
 
 
+Snapshot: TypeAlias = tuple[
+    tuple[int, ...], tuple[int, ...], tuple[int, ...], tuple[int, ...], int, int
+]
+"""``(starts, ends, cum, cumend, lo, hi)``: compiled intervals covering ``[lo, hi)``.
+
+A snapshot is never modified: growing the timeline builds a new one and publishes it
+with a single assignment, so a reader that loads ``Timeline.snap`` once into locals
+sees consistent arrays however other threads grow the timeline meanwhile. Each
+published snapshot covers a superset of the years of the previous one.
+"""
+
+EMPTY: Snapshot = ((), (), (), (), 0, 0)
+
+
+def _columns(intervals: Iterable[Interval], total: int) -> tuple[list[int], ...]:
+    """``starts, ends, cum, cumend`` of sorted intervals, merging touching ones."""
+    starts: list[int] = []
+    ends: list[int] = []
+    cum: list[int] = []
+    cumend: list[int] = []
+    for start, end in intervals:
+        if ends and start == ends[-1]:
+            total += end - start
+            ends[-1] = end
+            cumend[-1] = total
+            continue
+        starts.append(start)
+        ends.append(end)
+        cum.append(total)
+        total += end - start
+        cumend.append(total)
+    return starts, ends, cum, cumend
+
+
+def _compile(intervals: Iterable[Interval], lo: int, hi: int) -> Snapshot:
+    """A snapshot of sorted intervals covering ``[lo, hi)``, positions counted from 0."""
+    starts, ends, cum, cumend = _columns(intervals, 0)
+    return tuple(starts), tuple(ends), tuple(cum), tuple(cumend), lo, hi
+
+
+def _append(snap: Snapshot, intervals: list[Interval], hi: int) -> Snapshot:
+    """``snap`` extended forwards with the sorted ``intervals`` (all at or after its end)."""
+    starts, ends, cum, cumend, lo, _ = snap
+    keep = len(starts)
+    total = cumend[-1] if cumend else 0
+    if intervals and ends and intervals[0][0] == ends[-1]:
+        # The last interval runs on into the new years: rebuild it merged.
+        keep -= 1
+        total = cum[-1]
+        intervals = [(starts[-1], intervals[0][1]), *intervals[1:]]
+    s, e, c, ce = _columns(intervals, total)
+    return (
+        starts[:keep] + tuple(s),
+        ends[:keep] + tuple(e),
+        cum[:keep] + tuple(c),
+        cumend[:keep] + tuple(ce),
+        lo,
+        hi,
+    )
+
+
+def position(snap: Snapshot, us: int) -> int:
+    """Business microseconds from the first interval of ``snap`` to ``us``."""
+    starts, ends, cum, _, _, _ = snap
+    i = bisect_right(starts, us) - 1
+    if i < 0:
+        return 0
+    end = ends[i]
+    return cum[i] + (us if us < end else end) - starts[i]
+
+
 class Timeline:
-    """Open intervals of a calendar, compiled one UTC year at a time on demand."""
+    """Open intervals of a calendar, compiled one UTC year at a time on demand.
+
+    Thread-safe. Queries read the current :data:`Snapshot` (``self.snap``) once and
+    work on it without locking; compiling more years happens under ``self._lock``
+    (so two threads never compile the same years) and publishes a new snapshot.
+    """
 
     def __init__(self, spec: Spec) -> None:
+        self.spec = spec
         self.source = build_source(spec)
         self.empty = is_statically_empty(spec)
-        self.ylo = 0
-        self.yhi = -1
-        self.lo = 0  # coverage [lo, hi) in microseconds; empty until the first query
-        self.hi = 0
-        self.starts: list[int] = []
-        self.ends: list[int] = []
-        self.cum: list[int] = []
-        self.cumend: list[int] = []
-        self.version = 0
-        self._arrays: tuple[int, Any] = (-1, None)
-        # A one-entry memo of the last duration converted to microseconds.
-        self.last_duration: object = None
-        self.last_delta = 0
+        self.snap: Snapshot = EMPTY
+        self._lock = threading.Lock()
+        self._arrays: tuple[object, Any] = (None, None)
+        # A one-entry memo ``(timedelta, microseconds)`` of the last duration converted
+        # by ``BusinessCalendar.add``; one attribute, so it is replaced atomically.
+        self.memo: tuple[object, int] = (None, 0)
 
-    # -- growing -----------------------------------------------------------------------
+    def __reduce__(self) -> tuple[type[Timeline], tuple[Spec]]:
+        # The lock cannot be pickled; a copy starts uncompiled.
+        return type(self), (self.spec,)
 
-    def _first(self, year: int) -> None:
-        self.ylo = self.yhi = year
-        self.lo, self.hi = year_window(year)
-        self._rebuild(self.source.chunk(year))
+    @property
+    def ylo(self) -> int:
+        """First compiled UTC year (0 before the first query)."""
+        _, _, _, _, lo, hi = self.snap
+        return year_of(lo) if hi > lo else 0
 
-    def _rebuild(self, intervals: list[Interval]) -> None:
-        starts: list[int] = []
-        ends: list[int] = []
-        cum: list[int] = []
-        cumend: list[int] = []
-        total = 0
-        for start, end in intervals:
-            if ends and start == ends[-1]:
-                total += end - ends[-1]
-                ends[-1] = end
-                cumend[-1] = total
-                continue
-            starts.append(start)
-            ends.append(end)
-            cum.append(total)
-            total += end - start
-            cumend.append(total)
-        self.starts, self.ends, self.cum, self.cumend = starts, ends, cum, cumend
-        self.version += 1
+    @property
+    def yhi(self) -> int:
+        """Last compiled UTC year (-1 before the first query)."""
+        _, _, _, _, lo, hi = self.snap
+        return year_of(hi - 1) if hi > lo else -1
 
-    def extend_forward(self, where: str) -> bool:
-        """Compile the next year; return whether it has any open time."""
-        if self.yhi >= YEAR_MAX:
-            raise horizon_error(where)
-        self.yhi += 1
-        chunk = self.source.chunk(self.yhi)
-        self.hi = year_window(self.yhi)[1]
-        total = self.cumend[-1] if self.cumend else 0
-        for start, end in chunk:
-            if self.ends and start == self.ends[-1]:
-                total += end - start
-                self.ends[-1] = end
-                self.cumend[-1] = total
-                continue
-            self.starts.append(start)
-            self.ends.append(end)
-            self.cum.append(total)
-            total += end - start
-            self.cumend.append(total)
-        self.version += 1
-        return bool(chunk)
+    # -- growing (under the lock) -------------------------------------------------------
 
-    def extend_backward(self, where: str) -> bool:
-        """Compile the previous year; return whether it has any open time."""
-        if self.ylo <= YEAR_MIN:
-            raise horizon_error(where)
-        self.ylo -= 1
-        chunk = self.source.chunk(self.ylo)
-        self.lo = year_window(self.ylo)[0]
-        self._rebuild([*chunk, *zip(self.starts, self.ends, strict=True)])
-        return bool(chunk)
-
-    def cover(self, us: int, where: str) -> None:
-        """Make sure the year containing ``us`` is compiled."""
+    def cover(self, us: int, where: str) -> Snapshot:
+        """Make sure the year containing ``us`` is compiled; return a snapshot covering it."""
+        snap = self.snap
+        if snap[4] <= us < snap[5]:
+            return snap
         if not MIN_US <= us < MAX_US:
             raise horizon_error(where)
-        if self.hi <= self.lo:
-            self._first(year_of(us))
-            return
-        if us < self.lo:
-            # Compile all the missing years first, then rebuild the arrays once.
-            first = year_of(us)
-            chunks = [iv for year in range(first, self.ylo) for iv in self.source.chunk(year)]
-            self.ylo = first
-            self.lo = year_window(first)[0]
-            self._rebuild([*chunks, *zip(self.starts, self.ends, strict=True)])
-        while us >= self.hi:
-            self.extend_forward(where)
+        year = year_of(us)
+        chunk = self.source.chunk
+        with self._lock:
+            snap = self.snap
+            lo, hi = snap[4], snap[5]
+            if hi <= lo:
+                snap = _compile(chunk(year), *year_window(year))
+            elif us < lo:
+                # Compile all the missing years first, then rebuild the arrays once.
+                first = [iv for y in range(year, year_of(lo)) for iv in chunk(y)]
+                snap = _compile(
+                    [*first, *zip(snap[0], snap[1], strict=True)], year_window(year)[0], hi
+                )
+            elif us >= hi:
+                more = [iv for y in range(year_of(hi - 1) + 1, year + 1) for iv in chunk(y)]
+                snap = _append(snap, more, year_window(year)[1])
+            else:  # another thread compiled it meanwhile
+                return snap
+            self.snap = snap
+        return snap
 
-    def grow(self, forward: bool, empty_run: int, where: str) -> int:
-        """Compile one more year in a search; give up on a long run of empty years."""
+    def _forward(self, seen: Snapshot, where: str) -> Snapshot:
+        """Compile the year after ``seen`` unless another thread has; return the snapshot."""
+        with self._lock:
+            snap = self.snap
+            if snap[5] == seen[5]:
+                year = year_of(snap[5] - 1) + 1
+                if year > YEAR_MAX:
+                    raise horizon_error(where)
+                snap = self.snap = _append(snap, self.source.chunk(year), year_window(year)[1])
+        return snap
+
+    def _backward(self, seen: Snapshot, where: str) -> Snapshot:
+        """Compile the year before ``seen`` unless another thread has; return the snapshot."""
+        with self._lock:
+            snap = self.snap
+            if snap[4] == seen[4]:
+                year = year_of(snap[4]) - 1
+                if year < YEAR_MIN:
+                    raise horizon_error(where)
+                intervals = [*self.source.chunk(year), *zip(snap[0], snap[1], strict=True)]
+                snap = self.snap = _compile(intervals, year_window(year)[0], snap[5])
+        return snap
+
+    def grow(
+        self, forward: bool, seen: Snapshot, empty_run: int, where: str
+    ) -> tuple[Snapshot, int]:
+        """Compile one more year beyond ``seen`` in a search.
+
+        Returns the new snapshot and the run of empty years at the searched end among
+        the years added since ``seen`` (by this thread or another) plus ``empty_run``;
+        gives up on a long run of empty years.
+        """
         if self.empty:
             raise CalendarHorizonError("the calendar is never open", where=where)
-        try:
-            found = self.extend_forward(where) if forward else self.extend_backward(where)
-        except CalendarHorizonError:
-            raise
-        empty_run = 0 if found else empty_run + 1
+        if forward:
+            snap = self._forward(seen, where)
+            last = year_of(snap[5] - 1)
+            ends = snap[1]
+            if ends and ends[-1] > seen[5]:  # open time in the new years
+                empty_run = last - year_of(ends[-1] - 1)
+            else:
+                empty_run += last - year_of(seen[5] - 1)
+        else:
+            snap = self._backward(seen, where)
+            first = year_of(snap[4])
+            starts = snap[0]
+            if starts and starts[0] < seen[4]:
+                empty_run = year_of(starts[0]) - first
+            else:
+                empty_run += year_of(seen[4]) - first
         if empty_run >= MAX_EMPTY_YEARS:
             raise CalendarHorizonError(
                 f"no open time in {MAX_EMPTY_YEARS} consecutive years; the calendar looks empty",
                 where=where,
             )
-        return empty_run
+        return snap, empty_run
 
     # -- scalar queries (all in microseconds) -------------------------------------------
 
-    def position(self, us: int) -> int:
-        """Business microseconds from the first compiled interval to ``us``."""
-        i = bisect_right(self.starts, us) - 1
-        if i < 0:
-            return 0
-        end = self.ends[i]
-        return self.cum[i] + (us if us < end else end) - self.starts[i]
-
     def is_open(self, us: int) -> bool:
-        if not self.lo <= us < self.hi:
-            self.cover(us, "t")
-        i = bisect_right(self.starts, us) - 1
-        return i >= 0 and us < self.ends[i]
+        snap = self.snap
+        if not snap[4] <= us < snap[5]:
+            snap = self.cover(us, "t")
+        starts = snap[0]
+        i = bisect_right(starts, us) - 1
+        return i >= 0 and us < snap[1][i]
 
     def add(self, us: int, delta: int, where: str) -> int:
         """The earliest instant with ``delta`` business microseconds after ``us``."""
-        if not self.lo <= us < self.hi:
-            self.cover(us, where)
+        snap = self.cover(us, where)
         empty_run = 0
         while True:
-            starts = self.starts
-            i = bisect_right(starts, us) - 1
-            if i < 0:
-                pos = 0
-            else:
-                end = self.ends[i]
-                pos = self.cum[i] + (us if us < end else end) - starts[i]
-            target = pos + delta
-            cumend = self.cumend
+            starts, _, cum, cumend, _, _ = snap
+            target = position(snap, us) + delta
             if cumend and target <= cumend[-1]:
                 j = bisect_left(cumend, target)
-                return starts[j] + target - self.cum[j]
-            empty_run = self.grow(True, empty_run, where)
+                return starts[j] + target - cum[j]
+            snap, empty_run = self.grow(True, snap, empty_run, where)
 
     def subtract(self, us: int, delta: int, where: str) -> int:
         """The latest instant with ``delta`` business microseconds before ``us``."""
-        if not self.lo <= us < self.hi:
-            self.cover(us, where)
+        snap = self.cover(us, where)
         empty_run = 0
         while True:
-            target = self.position(us) - delta
-            if self.cum and target >= 0:
-                j = bisect_right(self.cum, target) - 1
-                return self.starts[j] + target - self.cum[j]
-            empty_run = self.grow(False, empty_run, where)
+            starts, _, cum, _, _, _ = snap
+            target = position(snap, us) - delta
+            if cum and target >= 0:
+                j = bisect_right(cum, target) - 1
+                return starts[j] + target - cum[j]
+            snap, empty_run = self.grow(False, snap, empty_run, where)
 
     def elapsed(self, a: int, b: int) -> int:
-        if not self.lo <= a < self.hi:
-            self.cover(a, "a")
-        if not self.lo <= b < self.hi:
-            self.cover(b, "b")
-        return self.position(b) - self.position(a)
+        self.cover(a, "a")
+        snap = self.cover(b, "b")  # published after a's: covers both
+        return position(snap, b) - position(snap, a)
 
     def next_open(self, us: int, where: str) -> int:
-        if not self.lo <= us < self.hi:
-            self.cover(us, where)
+        snap = self.cover(us, where)
         empty_run = 0
         while True:
-            i = bisect_right(self.starts, us)
-            if i > 0 and us < self.ends[i - 1]:
+            starts, ends, _, _, _, _ = snap
+            i = bisect_right(starts, us)
+            if i > 0 and us < ends[i - 1]:
                 return us
-            if i < len(self.starts):
-                return self.starts[i]
-            empty_run = self.grow(True, empty_run, where)
+            if i < len(starts):
+                return starts[i]
+            snap, empty_run = self.grow(True, snap, empty_run, where)
 
     def next_close(self, us: int, where: str) -> int:
         start = self.next_open(us, where)
+        snap = self.snap  # covers ``start``
         open_run = 0
         while True:
-            i = bisect_right(self.starts, start) - 1
-            end = self.ends[i]
-            if end < self.hi:
+            starts, ends, _, _, _, hi = snap
+            end = ends[bisect_right(starts, start) - 1]
+            if end < hi:
                 return end
-            if self.yhi >= YEAR_MAX:
+            if year_of(hi - 1) >= YEAR_MAX:
                 raise CalendarHorizonError("the calendar never closes", where=where)
-            self.extend_forward(where)
-            open_run += 1
+            snap = self._forward(snap, where)
+            open_run += year_of(snap[5] - 1) - year_of(hi - 1)
             if open_run >= MAX_EMPTY_YEARS:
                 raise CalendarHorizonError(
                     f"no closing time in {MAX_EMPTY_YEARS} consecutive years", where=where
@@ -521,10 +595,9 @@ class Timeline:
 
     def intervals(self, a: int, b: int) -> list[Interval]:
         self.cover(a, "a")
-        self.cover(b - 1 if b > a else a, "b")
+        starts, ends, _, _, _, _ = self.cover(b - 1 if b > a else a, "b")
         out: list[Interval] = []
-        i = bisect_right(self.ends, a)
-        starts, ends = self.starts, self.ends
+        i = bisect_right(ends, a)
         while i < len(starts) and starts[i] < b:
             out.append((max(starts[i], a), min(ends[i], b)))
             i += 1
@@ -532,13 +605,10 @@ class Timeline:
 
     # -- arrays for the batch path ------------------------------------------------------
 
-    def arrays(self, np: Any) -> tuple[Any, Any, Any, Any]:
-        """The interval arrays as numpy int64 arrays (cached until the next growth)."""
-        version, cached = self._arrays
-        if version != self.version:
-            cached = tuple(
-                np.asarray(values, dtype=np.int64)
-                for values in (self.starts, self.ends, self.cum, self.cumend)
-            )
-            self._arrays = (self.version, cached)
+    def arrays(self, np: Any, snap: Snapshot) -> tuple[Any, Any, Any, Any]:
+        """The intervals of ``snap`` as numpy int64 arrays (cached for the latest one)."""
+        key, cached = self._arrays
+        if key is not snap:
+            cached = tuple(np.asarray(values, dtype=np.int64) for values in snap[:4])
+            self._arrays = (snap, cached)  # one assignment: readers see a matching pair
         return cached  # type: ignore[no-any-return]

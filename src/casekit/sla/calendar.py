@@ -338,6 +338,8 @@ class BusinessCalendar:
     with :meth:`union` (``|``), :meth:`intersection` (``&``) and :meth:`override`.
     The definition is validated when the calendar is built. Instances are immutable
     and hashable; each compiles the years it is asked about once and caches them.
+    They are safe to share between threads: queries take no lock, and concurrent
+    first uses of a year compile it once.
 
     Every instant argument must be an aware datetime (a naive one raises
     :class:`~casekit.exceptions.NaiveDatetimeError` naming the argument); every
@@ -526,31 +528,33 @@ class BusinessCalendar:
         """
         # The hot path, inlined: two bisects on the compiled year(s), no datetime
         # objects except the result. Anything unusual falls through to Timeline.add.
+        # Thread safety without a lock: the memo and the compiled arrays are each read
+        # once from an immutable tuple that other threads replace, never modify.
         tl = self._timeline
         try:
             x = t - EPOCH
             start = (x.days * 86_400 + x.seconds) * 1_000_000 + x.microseconds
-            if d is tl.last_duration:  # the same timedelta object as last time
-                delta = tl.last_delta
+            memo = tl.memo
+            if d is memo[0]:  # the same timedelta object as last time
+                delta = memo[1]
             else:
                 delta = d // ONE_US
-                tl.last_duration, tl.last_delta = d, delta
+                tl.memo = (d, delta)
         except TypeError:
             start = _us(t, "t")
             delta = _duration_us(d, "d")
         if delta > 0:
-            if tl.lo <= start < tl.hi:
-                starts = tl.starts
+            starts, ends, cum, cumend, lo, hi = tl.snap
+            if lo <= start < hi:
                 i = bisect_right(starts, start) - 1
                 if i >= 0:
-                    end = tl.ends[i]
-                    target = tl.cum[i] + (start if start < end else end) - starts[i] + delta
+                    end = ends[i]
+                    target = cum[i] + (start if start < end else end) - starts[i] + delta
                 else:
                     target = delta
-                cumend = tl.cumend
                 if cumend and target <= cumend[-1]:
                     j = bisect_left(cumend, target)
-                    return EPOCH + ONE_US * (starts[j] + target - tl.cum[j])
+                    return EPOCH + ONE_US * (starts[j] + target - cum[j])
             return EPOCH + ONE_US * tl.add(start, delta, "t")
         if delta < 0:
             return EPOCH + ONE_US * tl.subtract(start, -delta, "t")
@@ -576,9 +580,9 @@ class BusinessCalendar:
         lo = (x.days * 86_400 + x.seconds) * 1_000_000 + x.microseconds
         hi = (y.days * 86_400 + y.seconds) * 1_000_000 + y.microseconds
         tl = self._timeline
-        if not (tl.lo <= lo < tl.hi and tl.lo <= hi < tl.hi):
+        starts, ends, cum, _, first, last = tl.snap
+        if not (first <= lo < last and first <= hi < last):
             return ONE_US * tl.elapsed(lo, hi)
-        starts, ends, cum = tl.starts, tl.ends, tl.cum
         i = bisect_right(starts, lo) - 1
         j = bisect_right(starts, hi) - 1
         pos_a = 0 if i < 0 else cum[i] + (lo if lo < ends[i] else ends[i]) - starts[i]
@@ -616,25 +620,25 @@ class BusinessCalendar:
         if len(values) == 0 or delta == 0:
             return cast("npt.NDArray[np.datetime64]", values.view("datetime64[us]"))
         tl.cover(int(values.min()), "starts")
-        tl.cover(int(values.max()), "starts")
+        snap = tl.cover(int(values.max()), "starts")  # published last: covers both
         empty_run = 0
         if delta > 0:
             while True:
-                s, e, c, ce = tl.arrays(np_)
+                s, e, c, ce = tl.arrays(np_, snap)
                 if len(s):
                     target = _positions(np_, values, s, e, c) + delta
                     if int(target.max()) <= int(ce[-1]):
                         break
-                empty_run = tl.grow(True, empty_run, "starts")
+                snap, empty_run = tl.grow(True, snap, empty_run, "starts")
             j = np_.searchsorted(ce, target, side="left")
         else:
             while True:
-                s, e, c, ce = tl.arrays(np_)
+                s, e, c, ce = tl.arrays(np_, snap)
                 if len(s):
                     target = _positions(np_, values, s, e, c) + delta
                     if int(target.min()) >= 0:
                         break
-                empty_run = tl.grow(False, empty_run, "starts")
+                snap, empty_run = tl.grow(False, snap, empty_run, "starts")
             j = np_.searchsorted(c, target, side="right") - 1
         result = s[j] + (target - c[j])
         return cast("npt.NDArray[np.datetime64]", result.view("datetime64[us]"))
@@ -671,7 +675,8 @@ class BusinessCalendar:
         for values, where in ((a, "starts"), (b, "ends")):
             tl.cover(int(values.min()), where)
             tl.cover(int(values.max()), where)
-        s, e, c, _ = tl.arrays(np_)
+        # Snapshots only grow, so the current one covers everything covered above.
+        s, e, c, _ = tl.arrays(np_, tl.snap)
         if len(s) == 0:
             return cast("npt.NDArray[np.int64]", np_.zeros(a.shape, dtype=np_.int64))
         result = _positions(np_, b, s, e, c) - _positions(np_, a, s, e, c)

@@ -1,0 +1,1176 @@
+"""The router: push and pull routing over indexed agents, with offers and claims.
+
+The router is the in-memory engine of routing. It is pure in the sense that matters
+here: no I/O, no clock (every call takes ``now``), no threads, no globals; every
+change it makes is reported as a :class:`RoutingDecision`. Its state (agents, queues,
+offers, load, the round-robin cursor) is mutable so a decision costs microseconds;
+the store integration persists decisions as events and makes each assignment stick
+through a :class:`ClaimStore` compare-and-set.
+"""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import attrs
+
+from casekit._time import require_aware
+from casekit.exceptions import InvalidCommand, InvalidValue
+from casekit.model import Channel
+from casekit.routing._agents import Agent, Presence, SkillCatalog
+from casekit.routing._claims import ClaimStore
+from casekit.routing._decision import (
+    Candidate,
+    Filter,
+    ItemStatus,
+    Outcome,
+    Removal,
+    RoutingDecision,
+    Trigger,
+)
+from casekit.routing._errors import (
+    ClaimConflict,
+    DuplicateWorkItem,
+    NoSuchOffer,
+    StrategyError,
+    UnknownAgent,
+    UnknownQueue,
+    UnknownWorkItem,
+)
+from casekit.routing._index import EMPTY, AgentIndex
+from casekit.routing._items import WorkItem
+from casekit.routing._queues import Queue, QueueOrder, Stage, check_ladder, resolved_groups
+from casekit.routing._strategies import RoutingStrategy, Score, StrategyRegistry, as_score
+
+__all__ = ["DEFAULT_STRATEGIES", "Router"]
+
+DEFAULT_STRATEGIES = ("affinity", "most_capacity", "round_robin")
+"""The tie-breakers a queue uses when it names none."""
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MAX_KEY = 1 << 62
+_ONE_US = timedelta(microseconds=1)
+
+
+def _us(value: datetime) -> int:
+    return (value - _EPOCH) // _ONE_US
+
+
+@attrs.frozen
+class _Rule:
+    """A ladder stage resolved against the router's queues."""
+
+    groups: frozenset[str] | None
+    floor: int
+    skills: bool
+    label: str
+
+
+@attrs.define
+class _Entry:
+    item: WorkItem
+    queue: Queue | None
+    key: tuple[int, ...]
+    units: int
+    status: ItemStatus = ItemStatus.QUEUED
+    agent_id: str | None = None
+    offer_no: int = 0
+    declined: set[str] = attrs.field(factory=set)
+    claim_version: int = 0
+    stage: int = 0
+
+
+class _StrategyFailed(Exception):
+    def __init__(self, name: str, exc: Exception) -> None:
+        self.name = name
+        self.exc = exc
+        super().__init__(f"{type(exc).__name__}: {exc}")
+
+
+_Scorer = Callable[[WorkItem, Sequence[Agent]], list[Score]]
+
+
+class Router:
+    """Routes work items to agents; push with :meth:`route`, pull with :meth:`next_work`.
+
+    Args:
+        agents: The initial agents.
+        queues: The queues; without any, one queue named ``"default"`` takes all items.
+        strategies: Default tie-breakers (names in ``registry`` or strategy objects).
+        registry: Where strategy names are looked up (built-ins by default).
+        catalog: Declared skills; any other skill raises :class:`UnknownSkill`.
+        offer_timeout: With a timeout, push decisions *offer* work that the agent must
+            :meth:`accept` or :meth:`reject`; without one they assign it directly.
+        claims: A compare-and-set claim store that makes each assignment exclusive
+            across routers; ``None`` for a router that is the only one.
+        history_limit: Decision histories kept for this many items (oldest dropped).
+
+    Raises:
+        UnknownSkill, UnknownStrategy, UnknownQueue, InvalidLadder: Bad definitions.
+    """
+
+    def __init__(
+        self,
+        agents: Iterable[Agent] = (),
+        queues: Iterable[Queue] = (),
+        *,
+        strategies: Sequence[str | RoutingStrategy] = DEFAULT_STRATEGIES,
+        registry: StrategyRegistry | None = None,
+        catalog: SkillCatalog | None = None,
+        offer_timeout: timedelta | None = None,
+        claims: ClaimStore | None = None,
+        history_limit: int = 10_000,
+    ) -> None:
+        if offer_timeout is not None and offer_timeout <= timedelta(0):
+            raise InvalidValue("must be positive", where="Router.offer_timeout")
+        self.registry = registry if registry is not None else StrategyRegistry.with_defaults()
+        self.catalog = catalog
+        self.offer_timeout = offer_timeout
+        self.claims = claims
+        self.history_limit = history_limit
+        self._index = AgentIndex()
+        self._queues: dict[str, Queue] = {}
+        self._queue_order: list[Queue] = []
+        self._rules: dict[str, list[_Rule]] = {}
+        self._queued: dict[str, list[tuple[tuple[int, ...], str]]] = {}
+        self._waiting: set[str] = set()
+        self._queue_cache: dict[object, Queue | None] = {}
+        self._scorers: dict[str, list[tuple[str, RoutingStrategy, _Scorer]]] = {}
+        self._entries: dict[str, _Entry] = {}
+        self._held: dict[str, set[str]] = {}
+        self._unroutable: set[str] = set()
+        self._history: OrderedDict[str, list[RoutingDecision]] = OrderedDict()
+        self._offers: list[tuple[datetime, int, str, int]] = []
+        self._stages: list[tuple[datetime, int, str]] = []
+        self._shift_state: dict[str, bool] = {}
+        self._seq = 0
+        self._now: datetime = datetime.min.replace(tzinfo=UTC)
+        self._default = self._resolve_strategies(strategies)
+        queues = list(queues)
+        for queue in queues or [Queue("default")]:
+            self._add_queue(queue)
+        self._rebuild_rules()
+        for agent in agents:
+            self._check_agent(agent)
+            self._index.put(agent)
+            self._held.setdefault(agent.id, set())
+
+    # -- definitions ---------------------------------------------------------------------
+
+    def _resolve_strategies(
+        self, strategies: Sequence[str | RoutingStrategy]
+    ) -> list[tuple[str, RoutingStrategy, _Scorer]]:
+        resolved = []
+        for strategy in strategies:
+            obj = self.registry.get(strategy) if isinstance(strategy, str) else strategy
+            resolved.append((obj.name, obj, self._scorer(obj)))
+        return resolved
+
+    def _scorer(self, strategy: RoutingStrategy) -> _Scorer:
+        batch = getattr(strategy, "score_many", None)
+        if callable(batch):
+
+            def many(item: WorkItem, agents: Sequence[Agent]) -> list[Score]:
+                scores: list[Score] = batch(item, agents, self)
+                return scores
+
+            return many
+
+        def one(item: WorkItem, agents: Sequence[Agent]) -> list[Score]:
+            return [as_score(strategy.score(item, agent, self)) for agent in agents]
+
+        return one
+
+    def _add_queue(self, queue: Queue) -> None:
+        if queue.name in self._queues:
+            raise InvalidValue(f"duplicate queue name {queue.name!r}", where="Router.queues")
+        if self.catalog is not None:
+            self.catalog.check(queue.condition.skills, f"Queue({queue.name!r}).condition.skills")
+        self._queues[queue.name] = queue
+        self._queued.setdefault(queue.name, [])
+        self._scorers[queue.name] = (
+            self._resolve_strategies(queue.strategies) if queue.strategies else self._default
+        )
+
+    def _rebuild_rules(self) -> None:
+        groups_of = {name: q.groups for name, q in self._queues.items()}
+        self._queue_order = sorted(self._queues.values(), key=_queue_key)
+        self._queue_cache.clear()
+        for queue in self._queues.values():
+            for number, stage in enumerate(queue.ladder):
+                if stage.overflow is not None and stage.overflow not in self._queues:
+                    raise UnknownQueue(
+                        stage.overflow,
+                        f"Queue({queue.name!r}).ladder[{number}].overflow names unknown "
+                        f"queue {stage.overflow!r}",
+                    )
+            check_ladder(queue, groups_of)
+            rules = []
+            stages: tuple[Stage | None, ...] = queue.ladder or (None,)
+            for rung in stages:
+                groups = resolved_groups(queue, rung, groups_of)
+                floor = 1 if rung is None or rung.min_level is None else rung.min_level
+                skills = True if rung is None else rung.skills
+                label = "" if rung is None else f"after {rung.after.total_seconds():g} s"
+                rules.append(_Rule(groups, floor, skills, label))
+            self._rules[queue.name] = rules
+
+    def add_queue(self, queue: Queue) -> None:
+        """Add a queue (its ladder may name any queue already known as overflow).
+
+        Raises:
+            InvalidValue: A queue with that name exists.
+            UnknownQueue: An overflow stage names an unknown queue.
+        """
+        self._add_queue(queue)
+        try:
+            self._rebuild_rules()
+        except Exception:
+            del self._queues[queue.name], self._queued[queue.name], self._scorers[queue.name]
+            self._rebuild_rules()
+            raise
+
+    def _check_agent(self, agent: Agent) -> None:
+        if self.catalog is not None:
+            self.catalog.check(agent.skills, f"Agent(id={agent.id!r}).skills")
+
+    @property
+    def queues(self) -> tuple[Queue, ...]:
+        """The queues, in the order agents pull from them."""
+        return tuple(self._queue_order)
+
+    def agent(self, agent_id: str) -> Agent:
+        """The agent with that id.
+
+        Raises:
+            UnknownAgent: If there is none.
+        """
+        try:
+            return self._index.agents[agent_id]
+        except KeyError:
+            raise UnknownAgent(agent_id) from None
+
+    @property
+    def agents(self) -> tuple[Agent, ...]:
+        """Every agent the router knows."""
+        return tuple(self._index.agents.values())
+
+    # -- the routing context strategies see --------------------------------------------
+
+    @property
+    def now(self) -> datetime:
+        """The instant of the call being processed."""
+        return self._now
+
+    def free_units(self, agent_id: str, channel: Channel) -> int:
+        """Units ``agent_id`` has free on ``channel``."""
+        self.agent(agent_id)
+        return self._index.free(agent_id, channel)
+
+    def active_count(self, agent_id: str) -> int:
+        """Items offered to or assigned to ``agent_id``."""
+        self.agent(agent_id)
+        return self._index.active[agent_id]
+
+    def shift_left(self, agent_id: str) -> timedelta | None:
+        """Time until ``agent_id``'s shift closes, or ``None`` without a shift calendar."""
+        self.agent(agent_id)
+        return self._index.shift_left(agent_id, self._now)
+
+    # -- queries -------------------------------------------------------------------------
+
+    def _entry(self, item_id: str) -> _Entry:
+        try:
+            return self._entries[item_id]
+        except KeyError:
+            raise UnknownWorkItem(item_id) from None
+
+    def status(self, item_id: str) -> ItemStatus:
+        """Where the item is (queued, offered, assigned, completed, unroutable, ...)."""
+        return self._entry(item_id).status
+
+    def assignee(self, item_id: str) -> str | None:
+        """The agent the item is offered or assigned to, if any."""
+        return self._entry(item_id).agent_id
+
+    def held(self, agent_id: str) -> frozenset[str]:
+        """The items offered or assigned to ``agent_id``."""
+        self.agent(agent_id)
+        return frozenset(self._held.get(agent_id, ()))
+
+    def queued(self, queue: str) -> list[str]:
+        """The items waiting in ``queue``, in the order they will be served."""
+        if queue not in self._queues:
+            raise UnknownQueue(queue)
+        return [item_id for _, item_id in self._queued[queue]]
+
+    def unroutable(self) -> frozenset[str]:
+        """Items no agent could ever serve (retried whenever the agents change)."""
+        return frozenset(self._unroutable)
+
+    def item_ids(self) -> frozenset[str]:
+        """Every item the router was given (in any status)."""
+        return frozenset(self._entries)
+
+    def decisions(self, item_id: str) -> tuple[RoutingDecision, ...]:
+        """The decisions recorded for the item, oldest first (bounded by history_limit)."""
+        return tuple(self._history.get(item_id, ()))
+
+    def explain(self, item_id: str) -> str:
+        """Why the item is where it is: the latest decision, filters, scores and winner."""
+        entry = self._entry(item_id)
+        history = self._history.get(item_id, [])
+        if not history:
+            return f"work item {item_id!r} is {entry.status.value}; no decision kept"
+        decided = next((d for d in reversed(history) if d.agent_id is not None), history[-1])
+        text = decided.explain()
+        now = f"now {entry.status.value}" + (f" ({entry.agent_id!r})" if entry.agent_id else "")
+        return f"{text}\n  {now}; {len(history)} decision(s) on record"
+
+    # -- agents ---------------------------------------------------------------------------
+
+    def put_agent(self, agent: Agent, now: datetime) -> list[RoutingDecision]:
+        """Add an agent, or replace one (its work and load are kept).
+
+        A replaced agent that lost a channel's presence gets its offers there back
+        into their queues. Then unroutable items are tried again and the agent is
+        given queued work if it has room.
+        """
+        self._begin(now)
+        self._check_agent(agent)
+        old = self._index.put(agent)
+        self._held.setdefault(agent.id, set())
+        decisions: list[RoutingDecision] = []
+        if old is not None:
+            decisions += self._return_offline_offers(agent, now)
+        decisions += self._retry_unroutable(now)
+        decisions += self._fill(agent.id, now)
+        return decisions
+
+    def remove_agent(self, agent_id: str, now: datetime) -> list[RoutingDecision]:
+        """Remove an agent; everything it held goes back to its queue, original age kept."""
+        self._begin(now)
+        self.agent(agent_id)
+        decisions: list[RoutingDecision] = []
+        for item_id in sorted(self._held.get(agent_id, ())):
+            entry = self._entries[item_id]
+            if entry.status is ItemStatus.ASSIGNED:
+                self._release_claim(entry, agent_id)
+            decisions += self._give_back(entry, now, Trigger.RETURNED, "agent removed")
+        self._index.remove(agent_id)
+        self._held.pop(agent_id, None)
+        return decisions
+
+    def set_presence(
+        self,
+        agent_id: str,
+        presence: Presence | str,
+        now: datetime,
+        channel: Channel | str | None = None,
+    ) -> list[RoutingDecision]:
+        """Change the agent's presence on ``channel`` (or on every channel).
+
+        Going offline returns the agent's pending *offers* on those channels to their
+        queues (assigned work stays with it). Becoming available gives it queued work.
+        """
+        return self.put_agent(self.agent(agent_id).with_presence(presence, channel), now)
+
+    def _return_offline_offers(self, agent: Agent, now: datetime) -> list[RoutingDecision]:
+        decisions: list[RoutingDecision] = []
+        for item_id in sorted(self._held.get(agent.id, ())):
+            entry = self._entries[item_id]
+            if (
+                entry.status is ItemStatus.OFFERED
+                and agent.presence_on(entry.item.channel) is Presence.OFFLINE
+            ):
+                decisions += self._give_back(entry, now, Trigger.RETURNED, "agent went offline")
+        return decisions
+
+    # -- push ---------------------------------------------------------------------------
+
+    def route(self, item: WorkItem, now: datetime, *, queue: str | None = None) -> RoutingDecision:
+        """Route a new item: assign or offer it, queue it, or report it unroutable.
+
+        Args:
+            item: The work item.
+            now: The current instant (aware).
+            queue: Put it in this queue instead of the first whose condition matches.
+
+        Raises:
+            DuplicateWorkItem: The item is already queued, offered or assigned here.
+            UnknownQueue: ``queue`` names no queue.
+            UnknownSkill: The item names a skill outside the catalog.
+            StrategyError: A strategy raised; the item is queued (the decision records
+                the error and is on the exception).
+        """
+        self._begin(now)
+        old = self._entries.get(item.id)
+        if old is not None and old.status not in _FINISHED:
+            raise DuplicateWorkItem(item.id)
+        if self.catalog is not None:
+            where = f"WorkItem(id={item.id!r})"
+            self.catalog.check(item.required_skills, f"{where}.required_skills")
+            self.catalog.check(item.optional_skills, f"{where}.optional_skills")
+        target = self._select_queue(item, queue)
+        self._seq += 1
+        entry = _Entry(item, target, self._key(item, target), item.units)
+        if self.claims is not None:
+            entry.claim_version = self.claims.version(item.id)
+        self._entries[item.id] = entry
+        try:
+            return self._place(entry, now, Trigger.ROUTE)
+        except _StrategyFailed as failed:
+            decision = self._history[item.id][-1]
+            raise StrategyError(failed.name, item.id, str(failed), decision) from failed.exc
+
+    def _select_queue(self, item: WorkItem, name: str | None) -> Queue | None:
+        if name is not None:
+            try:
+                return self._queues[name]
+            except KeyError:
+                raise UnknownQueue(name) from None
+        signature = (
+            item.channel,
+            item.priority,
+            item.kind,
+            item.account_id,
+            item.language,
+            frozenset(item.required_skills),
+        )
+        try:
+            return self._queue_cache[signature]
+        except KeyError:
+            pass
+        found = next((q for q in self._queue_order if q.condition.matches(item)), None)
+        if len(self._queue_cache) > 100_000:
+            self._queue_cache.clear()
+        self._queue_cache[signature] = found
+        return found
+
+    def _key(self, item: WorkItem, queue: Queue | None) -> tuple[int, ...]:
+        created = _us(item.created_at)
+        if queue is not None and queue.order is QueueOrder.SLA_DUE:
+            due = _MAX_KEY if item.sla_due is None else _us(item.sla_due)
+            return (due, item.priority.rank, created, self._seq)
+        return (item.priority.rank, created, self._seq)
+
+    def _place(self, entry: _Entry, now: datetime, trigger: Trigger) -> RoutingDecision:
+        """Decide for a queued entry (not in its queue list): give it out or queue it."""
+        item = entry.item
+        queue = entry.queue
+        if queue is None:
+            entry.status = ItemStatus.UNROUTABLE
+            self._unroutable.add(item.id)
+            return self._record(
+                RoutingDecision(
+                    item.id,
+                    Outcome.UNROUTABLE,
+                    now,
+                    trigger,
+                    reason="no queue's condition matches the item",
+                )
+            )
+        stage = queue.stage_at(now - item.created_at)
+        entry.stage = stage
+        rule = self._rules[queue.name][stage]
+        pool_label, removed, candidates = self._funnel(entry, rule, now)
+        scorers = self._scorers[queue.name]
+        names = tuple(name for name, _, _ in scorers)
+        if not candidates:
+            blocker = self._never_servable(entry)
+            if blocker is not None:
+                entry.status = ItemStatus.UNROUTABLE
+                self._unroutable.add(item.id)
+                return self._record(
+                    RoutingDecision(
+                        item.id,
+                        Outcome.UNROUTABLE,
+                        now,
+                        trigger,
+                        queue.name,
+                        stage,
+                        None,
+                        names,
+                        pool_label,
+                        removed,
+                        reason=blocker,
+                    )
+                )
+            self._enqueue(entry)
+            return self._record(
+                RoutingDecision(
+                    item.id,
+                    Outcome.QUEUED,
+                    now,
+                    trigger,
+                    queue.name,
+                    stage,
+                    None,
+                    names,
+                    pool_label,
+                    removed,
+                    reason="no eligible agent has room now; waiting in the queue",
+                )
+            )
+        agents = [self._index.agents[a] for a in sorted(candidates)]
+        try:
+            ranked = self._rank(item, agents, scorers)
+        except _StrategyFailed as failed:
+            self._enqueue(entry)
+            self._record(
+                RoutingDecision(
+                    item.id,
+                    Outcome.QUEUED,
+                    now,
+                    trigger,
+                    queue.name,
+                    stage,
+                    None,
+                    names,
+                    pool_label,
+                    removed,
+                    reason="a strategy failed; the item waits in the queue",
+                    error=f"strategy {failed.name!r} raised {failed}",
+                )
+            )
+            raise
+        winner = ranked[0].agent_id
+        return self._give(
+            entry,
+            agent_id=winner,
+            now=now,
+            trigger=trigger,
+            names=names,
+            pool_label=pool_label,
+            removed=removed,
+            candidates=tuple(ranked),
+        )
+
+    def _rank(
+        self,
+        item: WorkItem,
+        agents: list[Agent],
+        scorers: list[tuple[str, RoutingStrategy, _Scorer]],
+    ) -> list[Candidate]:
+        """Apply the tie-breakers in order, each only to the agents still tied.
+
+        An agent's scores stop at the strategy that put it behind, so the record
+        shows where each candidate lost. The final tie goes to the smallest agent id
+        (``agents`` is sorted by id).
+        """
+        count = len(agents)
+        scores: list[list[Score]] = [[] for _ in range(count)]
+        alive = list(range(count))
+        for name, _, scorer in scorers:
+            if len(alive) == 1:
+                break
+            group = agents if len(alive) == count else [agents[i] for i in alive]
+            try:
+                column = scorer(item, group)
+                if len(column) != len(group):
+                    raise ValueError(f"returned {len(column)} scores for {len(group)} agents")
+                best = max(column)
+            except Exception as exc:
+                raise _StrategyFailed(name, exc) from exc
+            survivors = []
+            for position, score in zip(alive, column, strict=True):
+                scores[position].append(score)
+                if score == best:
+                    survivors.append(position)
+            alive = survivors
+        winner = alive[0]
+        keys = [tuple(s) for s in scores]
+        rest = sorted((i for i in range(count) if i != winner), key=keys.__getitem__, reverse=True)
+        return [Candidate(agents[winner].id, keys[winner])] + [
+            Candidate(agents[i].id, keys[i]) for i in rest
+        ]
+
+    def _give(
+        self,
+        entry: _Entry,
+        *,
+        agent_id: str,
+        now: datetime,
+        trigger: Trigger,
+        names: tuple[str, ...],
+        pool_label: str,
+        removed: tuple[Removal, ...],
+        candidates: tuple[Candidate, ...],
+    ) -> RoutingDecision:
+        item = entry.item
+        queue_name = entry.queue.name if entry.queue is not None else None
+        offer = self.offer_timeout is not None and trigger is not Trigger.PULL
+        self._index.reserve(agent_id, item.channel, entry.units)
+        self._held[agent_id].add(item.id)
+        entry.agent_id = agent_id
+        if offer:
+            assert self.offer_timeout is not None
+            entry.status = ItemStatus.OFFERED
+            entry.offer_no += 1
+            heapq.heappush(
+                self._offers, (now + self.offer_timeout, self._tick(), item.id, entry.offer_no)
+            )
+            outcome = Outcome.OFFERED
+        else:
+            entry.status = ItemStatus.ASSIGNED
+            outcome = Outcome.ASSIGNED
+            if not self._claim(entry, agent_id):
+                outcome = Outcome.CLAIMED_ELSEWHERE
+        if outcome is not Outcome.CLAIMED_ELSEWHERE:
+            agent = self._index.agents[agent_id]
+            for _, strategy, _ in self._scorers[queue_name] if queue_name else self._default:
+                hook = getattr(strategy, "on_assigned", None)
+                if hook is not None:
+                    hook(item, agent, self)
+        return self._record(
+            RoutingDecision(
+                item.id,
+                outcome,
+                now,
+                trigger,
+                queue_name,
+                entry.stage,
+                agent_id if outcome is not Outcome.CLAIMED_ELSEWHERE else None,
+                names,
+                pool_label,
+                removed,
+                candidates,
+                reason=(
+                    "another router claimed the item first"
+                    if outcome is Outcome.CLAIMED_ELSEWHERE
+                    else ""
+                ),
+            )
+        )
+
+    def _claim(self, entry: _Entry, agent_id: str) -> bool:
+        """Claim through the claim store; on conflict let the item go. True on success."""
+        if self.claims is None:
+            return True
+        try:
+            entry.claim_version = self.claims.claim(entry.item.id, agent_id, entry.claim_version)
+        except ClaimConflict:
+            self._drop(entry, ItemStatus.CLAIMED_ELSEWHERE)
+            return False
+        return True
+
+    def _drop(self, entry: _Entry, status: ItemStatus) -> None:
+        """Take the entry out of every structure and give back its capacity."""
+        agent_id = entry.agent_id
+        if agent_id is not None and agent_id in self._index.agents:
+            self._index.release(agent_id, entry.item.channel, entry.units)
+            self._held[agent_id].discard(entry.item.id)
+        if entry.status is ItemStatus.QUEUED and entry.queue is not None:
+            self._dequeue(entry)
+        self._unroutable.discard(entry.item.id)
+        entry.agent_id = None
+        entry.status = status
+
+    def _tick(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    # -- the eligibility funnel ---------------------------------------------------------
+
+    def _funnel(  # noqa: PLR0915 - the hot path, kept in one frame on purpose
+        self, entry: _Entry, rule: _Rule, now: datetime
+    ) -> tuple[str, tuple[Removal, ...], frozenset[str]]:
+        """Candidates for ``entry`` under ``rule``, with the agents each filter removed.
+
+        Set filters are applied smallest set first (the rarest skill first); the first
+        set is the pool. Then per-candidate checks: units above one, shift, declined.
+        """
+        index = self._index
+        item = entry.item
+        channel = item.channel
+        filters: list[tuple[int, Filter, str, Any, Any]] = []
+        if rule.groups is not None:
+            members = index.group_members(rule.groups)
+            filters.append((len(members), Filter.GROUP, _groups_label(rule.groups), members, None))
+        if rule.skills:
+            floor = rule.floor
+            at_least = index.skill_at_least
+            for skill, minimum in item.required_skills.items():
+                level = minimum if minimum > floor else floor
+                buckets = at_least.get(skill)
+                if buckets is None:
+                    filters.append((0, Filter.SKILL, f"skill {skill!r}", EMPTY, None))
+                elif level == 1:
+                    agents = buckets[1]
+                    filters.append((len(agents), Filter.SKILL, f"skill {skill!r}", agents, None))
+                else:
+                    agents = buckets[level]
+                    filters.append(
+                        (
+                            len(agents),
+                            Filter.LEVEL,
+                            f"skill {skill!r} >= {level}",
+                            agents,
+                            buckets[1],
+                        )
+                    )
+        if item.language is not None:
+            speakers = index.languages.get(item.language, EMPTY)
+            filters.append(
+                (len(speakers), Filter.LANGUAGE, f"language {item.language!r}", speakers, None)
+            )
+        orgs = index.org_members(item.service_orgs, item.internal_allowed)
+        if len(orgs) != len(index.world):
+            filters.append((len(orgs), Filter.SERVICE_ORG, _orgs_label(item), orgs, None))
+        online = index.online[channel]
+        filters.append(
+            (len(online), Filter.PRESENCE, f"available on {channel.value}", online, None)
+        )
+        roomy = index.roomy[channel]
+        filters.append(
+            (
+                len(roomy),
+                Filter.CAPACITY,
+                f"a free unit on {channel.value}",
+                roomy,
+                index.capable[channel],
+            )
+        )
+        filters.sort(key=_first)
+        _, first_filter, first_label, first_set, _ = filters[0]
+        pool = frozenset(first_set)
+        pool_label = f"{first_filter.value}: {first_label} ({len(pool)} agents)"
+        removed = [Removal(first_filter, first_label, len(index.world) - len(pool))]
+        for _, kind, label, agents, wider in filters[1:]:
+            if not pool:
+                break
+            kept = pool & agents
+            if len(kept) == len(pool):
+                continue
+            gone = pool - kept
+            pool = kept
+            if wider is None:
+                removed.append(Removal(kind, label, len(gone), gone))
+                continue
+            outside = gone - wider
+            inside = gone - outside
+            outer = Filter.SKILL if kind is Filter.LEVEL else Filter.CHANNEL
+            if outside:
+                removed.append(Removal(outer, label, len(outside), outside))
+            if inside:
+                removed.append(Removal(kind, label, len(inside), inside))
+        if pool and entry.declined:
+            kept = pool - entry.declined
+            if len(kept) != len(pool):
+                gone = pool - kept
+                removed.append(
+                    Removal(Filter.DECLINED, "rejected or let the offer time out", len(gone), gone)
+                )
+                pool = kept
+        if pool and index.shifted:
+            off = frozenset(a for a in pool & index.shifted if not index.on_shift(a, now))
+            if off:
+                removed.append(Removal(Filter.SHIFT, "shift calendar open", len(off), off))
+                pool = pool - off
+        if pool and entry.units > 1:
+            units = entry.units
+            short = frozenset(a for a in pool if index.free(a, channel) < units)
+            if short:
+                never = frozenset(a for a in short if index.agents[a].capacity_on(channel) < units)
+                if never:
+                    removed.append(
+                        Removal(
+                            Filter.CHANNEL, f"{units} units on {channel.value}", len(never), never
+                        )
+                    )
+                if len(never) != len(short):
+                    removed.append(
+                        Removal(
+                            Filter.CAPACITY,
+                            f"{units} free units on {channel.value}",
+                            len(short) - len(never),
+                            short - never,
+                        )
+                    )
+                pool = pool - short
+        return pool_label, tuple(removed), pool
+
+    def _never_servable(self, entry: _Entry) -> str | None:
+        """Why no agent could ever take the item at its widest stage, or ``None``."""
+        index = self._index
+        item = entry.item
+        assert entry.queue is not None
+        rule = self._rules[entry.queue.name][-1]
+        checks: list[tuple[str, Any]] = []
+        if rule.groups is not None:
+            checks.append(
+                (f"no agent in {_groups_label(rule.groups)}", index.group_members(rule.groups))
+            )
+        if rule.skills:
+            for skill, minimum in sorted(item.required_skills.items()):
+                level = max(minimum, rule.floor)
+                buckets = index.skill_at_least.get(skill)
+                agents = EMPTY if buckets is None else buckets[level]
+                checks.append((f"no agent has skill {skill!r} at level >= {level}", agents))
+        if item.language is not None:
+            checks.append(
+                (f"no agent speaks {item.language!r}", index.languages.get(item.language, EMPTY))
+            )
+        checks.append(
+            (
+                f"no agent of an allowed organisation ({_orgs_label(item)})",
+                index.org_members(item.service_orgs, item.internal_allowed),
+            )
+        )
+        checks.append(
+            (f"no agent has capacity on {item.channel.value}", index.capable[item.channel])
+        )
+        pool: frozenset[str] | None = None
+        for number, (reason, agents) in enumerate(checks):
+            pool = frozenset(agents) if pool is None else pool & agents
+            if not pool:
+                return (
+                    reason
+                    if number == 0
+                    else f"{reason} (among agents passing the earlier filters)"
+                )
+        assert pool is not None
+        if entry.units > 1 and all(
+            index.agents[a].capacity_on(item.channel) < entry.units for a in pool
+        ):
+            return f"no eligible agent can hold {entry.units} units on {item.channel.value}"
+        return None
+
+    def _eligible(self, entry: _Entry, agent_id: str, now: datetime, *, pulling: bool) -> bool:
+        """Whether one agent may take the entry now (the funnel for a single agent)."""
+        index = self._index
+        agent = index.agents[agent_id]
+        item = entry.item
+        assert entry.queue is not None
+        rule = self._rules[entry.queue.name][entry.queue.stage_at(now - item.created_at)]
+        if rule.groups is not None and agent.groups.isdisjoint(rule.groups):
+            return False
+        if rule.skills:
+            skills = agent.skills
+            for skill, minimum in item.required_skills.items():
+                if skills.get(skill, 0) < max(minimum, rule.floor):
+                    return False
+        if item.language is not None and item.language not in agent.languages:
+            return False
+        if agent.service_org is None:
+            if not item.internal_allowed:
+                return False
+        elif agent.service_org not in item.service_orgs:
+            return False
+        if agent.presence_on(item.channel) is not Presence.AVAILABLE:
+            return False
+        if index.free(agent_id, item.channel) < entry.units:
+            return False
+        if not pulling and agent_id in entry.declined:
+            return False
+        return agent_id not in index.shifted or index.on_shift(agent_id, now)
+
+    # -- queue lists --------------------------------------------------------------------
+
+    def _enqueue(self, entry: _Entry) -> None:
+        assert entry.queue is not None
+        entry.status = ItemStatus.QUEUED
+        entry.agent_id = None
+        bisect.insort(self._queued[entry.queue.name], (entry.key, entry.item.id))
+        self._waiting.add(entry.queue.name)
+        ladder = entry.queue.ladder
+        if entry.stage + 1 < len(ladder):
+            due = entry.item.created_at + ladder[entry.stage + 1].after
+            heapq.heappush(self._stages, (due, self._tick(), entry.item.id))
+
+    def _dequeue(self, entry: _Entry) -> None:
+        assert entry.queue is not None
+        items = self._queued[entry.queue.name]
+        position = bisect.bisect_left(items, (entry.key, entry.item.id))
+        if position < len(items) and items[position][1] == entry.item.id:
+            del items[position]
+            if not items:
+                self._waiting.discard(entry.queue.name)
+
+    # -- pull ----------------------------------------------------------------------------
+
+    def next_work(self, agent_id: str, now: datetime) -> RoutingDecision | None:
+        """Assign the best queued item this agent may take, or return ``None``.
+
+        Queues are searched in their order, each in its own item order; the agent must
+        pass every filter except "declined" (asking for work overrides an earlier
+        rejection).
+        """
+        self._begin(now)
+        self.agent(agent_id)
+        entry = self._best_for(agent_id, now, pulling=True)
+        if entry is None:
+            return None
+        return self._hand_over(entry, agent_id, now, Trigger.PULL)
+
+    def _best_for(self, agent_id: str, now: datetime, *, pulling: bool) -> _Entry | None:
+        agent = self._index.agents[agent_id]
+        if not any(agent.presence_on(c) is Presence.AVAILABLE for c in agent.capacity):
+            return None
+        groups = agent.groups
+        if not self._waiting:
+            return None
+        for queue in sorted((self._queues[n] for n in self._waiting), key=_queue_key):
+            waiting = self._queued[queue.name]
+            widest = self._rules[queue.name][-1].groups
+            if widest is not None and groups.isdisjoint(widest):
+                continue
+            for _, item_id in waiting:
+                entry = self._entries[item_id]
+                if self._eligible(entry, agent_id, now, pulling=pulling):
+                    return entry
+        return None
+
+    def _hand_over(
+        self, entry: _Entry, agent_id: str, now: datetime, trigger: Trigger
+    ) -> RoutingDecision:
+        self._dequeue(entry)
+        assert entry.queue is not None
+        entry.stage = entry.queue.stage_at(now - entry.item.created_at)
+        label = "the agent asked for work" if trigger is Trigger.PULL else "the agent gained room"
+        names = tuple(name for name, _, _ in self._scorers[entry.queue.name])
+        return self._give(
+            entry,
+            agent_id=agent_id,
+            now=now,
+            trigger=trigger,
+            names=names,
+            pool_label=f"agent {agent_id!r}: {label}",
+            removed=(),
+            candidates=(Candidate(agent_id),),
+        )
+
+    def _fill(self, agent_id: str, now: datetime) -> list[RoutingDecision]:
+        """Give an agent with room the best queued items it may take."""
+        decisions: list[RoutingDecision] = []
+        while agent_id in self._index.agents:
+            entry = self._best_for(agent_id, now, pulling=False)
+            if entry is None:
+                break
+            decisions.append(self._hand_over(entry, agent_id, now, Trigger.CAPACITY))
+        return decisions
+
+    # -- offers --------------------------------------------------------------------------
+
+    def _offered(self, item_id: str, agent_id: str) -> _Entry:
+        entry = self._entry(item_id)
+        if entry.status is not ItemStatus.OFFERED or entry.agent_id != agent_id:
+            raise NoSuchOffer(
+                f"{item_id}/{agent_id}", f"work item {item_id!r} is not offered to {agent_id!r}"
+            )
+        return entry
+
+    def accept(self, item_id: str, agent_id: str, now: datetime) -> None:
+        """The agent accepts its offer; the item is assigned to it.
+
+        Raises:
+            NoSuchOffer: The item is not offered to that agent (any more).
+            ClaimConflict: Another router claimed the item first; it is let go here.
+        """
+        self._begin(now)
+        entry = self._offered(item_id, agent_id)
+        entry.status = ItemStatus.ASSIGNED
+        if self.claims is not None:
+            try:
+                entry.claim_version = self.claims.claim(item_id, agent_id, entry.claim_version)
+            except ClaimConflict:
+                self._drop(entry, ItemStatus.CLAIMED_ELSEWHERE)
+                self._record(
+                    RoutingDecision(
+                        item_id,
+                        Outcome.CLAIMED_ELSEWHERE,
+                        now,
+                        Trigger.PULL,
+                        entry.queue.name if entry.queue else None,
+                        entry.stage,
+                        reason="another router claimed the item first",
+                    )
+                )
+                raise
+
+    def reject(
+        self, item_id: str, agent_id: str, now: datetime, reason: str = ""
+    ) -> list[RoutingDecision]:
+        """The agent rejects its offer; the item is routed again (not to that agent).
+
+        Returns:
+            The decision for the item, then any work given to the agent's freed room.
+        """
+        self._begin(now)
+        entry = self._offered(item_id, agent_id)
+        entry.declined.add(agent_id)
+        why = f"rejected by {agent_id!r}" + (f": {reason}" if reason else "")
+        decisions = self._give_back(entry, now, Trigger.REJECTED, why)
+        return decisions + self._fill(agent_id, now)
+
+    def tick(self, now: datetime) -> list[RoutingDecision]:
+        """Time-driven work: expire offers, apply ladder stages, start shifts.
+
+        The host calls this from its scheduler; nothing runs on its own.
+        """
+        self._begin(now)
+        decisions: list[RoutingDecision] = []
+        while self._offers and self._offers[0][0] <= now:
+            _, _, item_id, offer_no = heapq.heappop(self._offers)
+            entry = self._entries.get(item_id)
+            if (
+                entry is None
+                or entry.status is not ItemStatus.OFFERED
+                or entry.offer_no != offer_no
+            ):
+                continue
+            assert entry.agent_id is not None
+            agent_id = entry.agent_id
+            entry.declined.add(agent_id)
+            decisions += self._give_back(
+                entry, now, Trigger.TIMEOUT, f"offer to {agent_id!r} timed out"
+            )
+        while self._stages and self._stages[0][0] <= now:
+            _, _, item_id = heapq.heappop(self._stages)
+            entry = self._entries.get(item_id)
+            if entry is None or entry.status is not ItemStatus.QUEUED:
+                continue
+            self._dequeue(entry)
+            decisions.append(self._place_quietly(entry, now, Trigger.RELAXATION))
+        for agent_id in sorted(self._index.shifted):
+            is_open = self._index.on_shift(agent_id, now)
+            was_open = self._shift_state.get(agent_id)
+            self._shift_state[agent_id] = is_open
+            if is_open and was_open is False:
+                decisions += self._fill(agent_id, now)
+        return decisions
+
+    # -- completion and return ----------------------------------------------------------
+
+    def complete(self, item_id: str, now: datetime) -> list[RoutingDecision]:
+        """The assigned agent finished the item; its capacity goes to queued work.
+
+        Raises:
+            InvalidCommand: The item is not assigned.
+        """
+        self._begin(now)
+        entry = self._entry(item_id)
+        if entry.status is not ItemStatus.ASSIGNED:
+            raise InvalidCommand(f"work item {item_id!r} is {entry.status.value}, not assigned")
+        agent_id = entry.agent_id
+        assert agent_id is not None
+        self._release_claim(entry, agent_id)
+        self._drop(entry, ItemStatus.COMPLETED)
+        self._retire(item_id)
+        return self._fill(agent_id, now)
+
+    def withdraw(self, item_id: str, now: datetime) -> list[RoutingDecision]:
+        """Take an item out of routing (case closed, task cancelled) in any status."""
+        self._begin(now)
+        entry = self._entry(item_id)
+        if entry.status in _FINISHED:
+            return []
+        agent_id = entry.agent_id
+        if agent_id is not None and entry.status is ItemStatus.ASSIGNED:
+            self._release_claim(entry, agent_id)
+        self._drop(entry, ItemStatus.WITHDRAWN)
+        self._retire(item_id)
+        return self._fill(agent_id, now) if agent_id is not None else []
+
+    def return_item(
+        self, item_id: str, agent_id: str, now: datetime, reason: str = ""
+    ) -> list[RoutingDecision]:
+        """The agent hands an assigned item back; it is routed again, original age kept.
+
+        Raises:
+            InvalidCommand: The item is not assigned to that agent.
+        """
+        self._begin(now)
+        entry = self._entry(item_id)
+        if entry.status is not ItemStatus.ASSIGNED or entry.agent_id != agent_id:
+            raise InvalidCommand(f"work item {item_id!r} is not assigned to {agent_id!r}")
+        self._release_claim(entry, agent_id)
+        entry.declined.add(agent_id)
+        why = f"returned by {agent_id!r}" + (f": {reason}" if reason else "")
+        decisions = self._give_back(entry, now, Trigger.RETURNED, why)
+        return decisions + self._fill(agent_id, now)
+
+    def _release_claim(self, entry: _Entry, agent_id: str) -> None:
+        if self.claims is not None:
+            entry.claim_version = self.claims.release(entry.item.id, agent_id, entry.claim_version)
+
+    def _give_back(
+        self, entry: _Entry, now: datetime, trigger: Trigger, why: str
+    ) -> list[RoutingDecision]:
+        """Release the holder's capacity and route the entry again (age kept)."""
+        agent_id = entry.agent_id
+        if agent_id is not None:
+            self._index.release(agent_id, entry.item.channel, entry.units)
+            self._held[agent_id].discard(entry.item.id)
+        entry.agent_id = None
+        entry.status = ItemStatus.QUEUED
+        decision = self._place_quietly(entry, now, trigger)
+        if decision.reason == "" and decision.outcome is not Outcome.QUEUED:
+            decision = attrs.evolve(decision, reason=why)
+            self._history[entry.item.id][-1] = decision
+        return [decision]
+
+    def _place_quietly(self, entry: _Entry, now: datetime, trigger: Trigger) -> RoutingDecision:
+        """:meth:`_place`, recording a strategy failure instead of raising it."""
+        try:
+            return self._place(entry, now, trigger)
+        except _StrategyFailed:
+            return self._history[entry.item.id][-1]
+
+    def _retry_unroutable(self, now: datetime) -> list[RoutingDecision]:
+        decisions = []
+        for item_id in sorted(self._unroutable):
+            entry = self._entries[item_id]
+            if entry.queue is None or self._never_servable(entry) is not None:
+                continue
+            self._unroutable.discard(item_id)
+            entry.status = ItemStatus.QUEUED
+            decisions.append(self._place_quietly(entry, now, Trigger.RETRY))
+        return decisions
+
+    # -- bookkeeping ---------------------------------------------------------------------
+
+    def _begin(self, now: datetime) -> None:
+        require_aware(now, "now")
+        self._now = now
+
+    def _record(self, decision: RoutingDecision) -> RoutingDecision:
+        history = self._history.get(decision.item_id)
+        if history is None:
+            history = self._history[decision.item_id] = []
+            if len(self._history) > self.history_limit:
+                self._history.popitem(last=False)
+        history.append(decision)
+        return decision
+
+    def _retire(self, item_id: str) -> None:
+        """Keep a finished item's history, but let it age out first."""
+        if item_id in self._history:
+            self._history.move_to_end(item_id, last=False)
+
+
+_FINISHED = frozenset({ItemStatus.COMPLETED, ItemStatus.WITHDRAWN, ItemStatus.CLAIMED_ELSEWHERE})
+
+
+def _queue_key(queue: Queue) -> tuple[int, str]:
+    return (queue.rank, queue.name)
+
+
+def _first(entry: tuple[int, Filter, str, Any, Any]) -> int:
+    return entry[0]
+
+
+def _groups_label(groups: frozenset[str]) -> str:
+    return "group " + " or ".join(repr(g) for g in sorted(groups))
+
+
+def _orgs_label(item: WorkItem) -> str:
+    parts = [repr(org) for org in sorted(item.service_orgs)]
+    if item.internal_allowed:
+        parts.insert(0, "internal")
+    return " or ".join(parts) if parts else "none allowed"
