@@ -145,7 +145,9 @@ class RoutingDecision:
         strategies: The tie-breakers in order.
         pool: The first filter's set, which every candidate came from.
         removed: Per filter, the agents it removed, in the order applied.
-        candidates: Agents that passed every filter, best first.
+        candidates: The best-scored eligible agents with their scores, best first
+            (the router's ``record_candidates`` bounds how many).
+        eligible: Every agent that passed every filter.
         reason: One line on why (for queued and unroutable outcomes especially).
         error: A strategy's failure, if one raised.
     """
@@ -161,6 +163,7 @@ class RoutingDecision:
     pool: str = ""
     removed: tuple[Removal, ...] = ()
     candidates: tuple[Candidate, ...] = ()
+    eligible: frozenset[str] = frozenset()
     reason: str = ""
     error: str | None = None
 
@@ -173,7 +176,7 @@ class RoutingDecision:
         for removal in self.removed:
             if agent_id in removal.agent_ids:
                 return removal.filter
-        if any(c.agent_id == agent_id for c in self.candidates):
+        if agent_id in self.eligible or any(c.agent_id == agent_id for c in self.candidates):
             return None
         return self.removed[0].filter if self.removed else None
 
@@ -218,7 +221,10 @@ class RoutingDecision:
                 f"  removed by {removal.filter.value} ({removal.detail}): {removal.count}{names}"
             )
         if self.candidates:
-            lines.append(f"  candidates (tie-breakers: {', '.join(self.strategies) or 'none'}):")
+            lines.append(
+                f"  {len(self.eligible) or len(self.candidates)} eligible; best scored "
+                f"(tie-breakers in order: {', '.join(self.strategies) or 'none'}):"
+            )
             for rank, cand in enumerate(self.candidates[:10], start=1):
                 scores = " ".join(
                     f"{name}={_fmt(score)}"

@@ -106,6 +106,8 @@ class AgentIndex:
         for channel in Channel:
             self.capable[channel].discard(aid)
             self.online[channel].discard(aid)
+            self.roomy[channel].discard(aid)
+            self.free_on[channel].pop(aid, None)
         self.shifted.discard(aid)
         self._shift_cache.pop(aid, None)
 
@@ -140,7 +142,7 @@ class AgentIndex:
 
     def free(self, agent_id: str, channel: Channel) -> int:
         """Free units of ``agent_id`` on ``channel`` (``max_units`` included)."""
-        return self.free_on[channel][agent_id]
+        return self.free_on[channel].get(agent_id, 0)
 
     def reserve(self, agent_id: str, channel: Channel, units: int) -> None:
         """Take ``units`` of the agent's capacity on ``channel`` for one item."""
@@ -165,8 +167,8 @@ class AgentIndex:
         overall = (
             _NO_LIMIT if agent.max_units is None else agent.max_units - self.used_total[agent_id]
         )
-        for channel in Channel:
-            free = min(agent.capacity.get(channel, 0) - used.get(channel, 0), overall)
+        for channel, units in agent.capacity.items():
+            free = min(units - used.get(channel, 0), overall)
             self.free_on[channel][agent_id] = free
             if free >= 1:
                 self.roomy[channel].add(agent_id)

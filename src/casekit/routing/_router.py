@@ -13,7 +13,8 @@ from __future__ import annotations
 import bisect
 import heapq
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from types import MappingProxyType
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -109,6 +110,8 @@ class Router:
         claims: A compare-and-set claim store that makes each assignment exclusive
             across routers; ``None`` for a router that is the only one.
         history_limit: Decision histories kept for this many items (oldest dropped).
+        record_candidates: How many of the best-scored candidates a decision lists
+            with their scores (every eligible agent is listed by id regardless).
 
     Raises:
         UnknownSkill, UnknownStrategy, UnknownQueue, InvalidLadder: Bad definitions.
@@ -125,6 +128,7 @@ class Router:
         offer_timeout: timedelta | None = None,
         claims: ClaimStore | None = None,
         history_limit: int = 10_000,
+        record_candidates: int = 10,
     ) -> None:
         if offer_timeout is not None and offer_timeout <= timedelta(0):
             raise InvalidValue("must be positive", where="Router.offer_timeout")
@@ -133,6 +137,9 @@ class Router:
         self.offer_timeout = offer_timeout
         self.claims = claims
         self.history_limit = history_limit
+        if record_candidates < 1:
+            raise InvalidValue("must be at least 1", where="Router.record_candidates")
+        self.record_candidates = record_candidates
         self._index = AgentIndex()
         self._queues: dict[str, Queue] = {}
         self._queue_order: list[Queue] = []
@@ -271,6 +278,10 @@ class Router:
         """Units ``agent_id`` has free on ``channel``."""
         self.agent(agent_id)
         return self._index.free(agent_id, channel)
+
+    def free_map(self, channel: Channel) -> Mapping[str, int]:
+        """``{agent_id: free units on channel}`` for agents with capacity there."""
+        return MappingProxyType(self._index.free_on[channel])
 
     def active_count(self, agent_id: str) -> int:
         """Items offered to or assigned to ``agent_id``."""
@@ -548,7 +559,8 @@ class Router:
             names=names,
             pool_label=pool_label,
             removed=removed,
-            candidates=tuple(ranked),
+            candidates=ranked,
+            eligible=candidates,
         )
 
     def _rank(
@@ -556,12 +568,13 @@ class Router:
         item: WorkItem,
         agents: list[Agent],
         scorers: list[tuple[str, RoutingStrategy, _Scorer]],
-    ) -> list[Candidate]:
+    ) -> tuple[Candidate, ...]:
         """Apply the tie-breakers in order, each only to the agents still tied.
 
         An agent's scores stop at the strategy that put it behind, so the record
         shows where each candidate lost. The final tie goes to the smallest agent id
-        (``agents`` is sorted by id).
+        (``agents`` is sorted by id). Returns the best ``record_candidates``, winner
+        first.
         """
         count = len(agents)
         scores: list[list[Score]] = [[] for _ in range(count)]
@@ -584,11 +597,12 @@ class Router:
                     survivors.append(position)
             alive = survivors
         winner = alive[0]
-        keys = [tuple(s) for s in scores]
-        rest = sorted((i for i in range(count) if i != winner), key=keys.__getitem__, reverse=True)
-        return [Candidate(agents[winner].id, keys[winner])] + [
-            Candidate(agents[i].id, keys[i]) for i in rest
-        ]
+        top = heapq.nlargest(self.record_candidates, range(count), key=scores.__getitem__)
+        if winner in top:
+            top.remove(winner)
+        else:
+            top.pop()
+        return tuple(Candidate(agents[i].id, tuple(scores[i])) for i in [winner, *top])
 
     def _give(
         self,
@@ -601,6 +615,7 @@ class Router:
         pool_label: str,
         removed: tuple[Removal, ...],
         candidates: tuple[Candidate, ...],
+        eligible: frozenset[str] = frozenset(),
     ) -> RoutingDecision:
         item = entry.item
         queue_name = entry.queue.name if entry.queue is not None else None
@@ -640,6 +655,7 @@ class Router:
                 pool_label,
                 removed,
                 candidates,
+                eligible,
                 reason=(
                     "another router claimed the item first"
                     if outcome is Outcome.CLAIMED_ELSEWHERE

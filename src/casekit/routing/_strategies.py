@@ -47,6 +47,7 @@ Score = tuple[float, ...]
 """A normalised score: a tuple compared lexicographically, higher first."""
 
 _DAY_SECONDS = 86_400.0
+_NOTHING: Score = (0.0,)
 
 
 class RoutingContext(Protocol):
@@ -59,6 +60,10 @@ class RoutingContext(Protocol):
 
     def free_units(self, agent_id: str, channel: Channel) -> int:
         """Units the agent has free on ``channel`` (``max_units`` included)."""
+        ...
+
+    def free_map(self, channel: Channel) -> Mapping[str, int]:
+        """``{agent_id: free units on channel}`` for every agent with capacity there."""
         ...
 
     def active_count(self, agent_id: str) -> int:
@@ -148,14 +153,14 @@ class RoundRobinStrategy:
 
     def score(self, item: WorkItem, agent: Agent, ctx: RoutingContext) -> tuple[float, ...]:
         """Higher for agents served longer ago (never served is highest)."""
-        return (float(-self.cursor.last_served.get(agent.id, 0)),)
+        return (-self.cursor.last_served.get(agent.id, 0),)
 
     def score_many(
         self, item: WorkItem, agents: Sequence[Agent], ctx: RoutingContext
     ) -> list[Score]:
         """Batch version of :meth:`score`."""
-        last = self.cursor.last_served
-        return [(float(-last.get(agent.id, 0)),) for agent in agents]
+        last = self.cursor.last_served.get
+        return [(-last(agent.id, 0),) for agent in agents]
 
     def on_assigned(self, item: WorkItem, agent: Agent, ctx: RoutingContext) -> None:
         """Move the cursor past the winner."""
@@ -169,19 +174,14 @@ class MostCapacityStrategy:
 
     def score(self, item: WorkItem, agent: Agent, ctx: RoutingContext) -> tuple[float, ...]:
         """The agent's free units on the item's channel."""
-        return (float(ctx.free_units(agent.id, item.channel)),)
+        return (ctx.free_units(agent.id, item.channel),)
 
     def score_many(
         self, item: WorkItem, agents: Sequence[Agent], ctx: RoutingContext
     ) -> list[Score]:
         """Batch version of :meth:`score`."""
-        free, channel = ctx.free_units, item.channel
-        return [(float(free(agent.id, channel)),) for agent in agents]
-
-    @staticmethod
-    def fast(free: dict[str, int], agents: Sequence[Agent]) -> list[Score]:
-        """Scores from a prepared ``{agent_id: free units}`` mapping (the router's path)."""
-        return [(float(free[agent.id]),) for agent in agents]
+        free = ctx.free_map(item.channel)
+        return [(free[agent.id],) for agent in agents]
 
 
 class LeastActiveStrategy:
@@ -191,14 +191,14 @@ class LeastActiveStrategy:
 
     def score(self, item: WorkItem, agent: Agent, ctx: RoutingContext) -> tuple[float, ...]:
         """Minus the agent's active item count."""
-        return (float(-ctx.active_count(agent.id)),)
+        return (-ctx.active_count(agent.id),)
 
     def score_many(
         self, item: WorkItem, agents: Sequence[Agent], ctx: RoutingContext
     ) -> list[Score]:
         """Batch version of :meth:`score`."""
         active = ctx.active_count
-        return [(float(-active(agent.id)),) for agent in agents]
+        return [(-active(agent.id),) for agent in agents]
 
 
 class SkillMatchStrategy:
@@ -261,6 +261,8 @@ class AffinityStrategy:
         """Batch version of :meth:`score`."""
         previous = item.previous_agent
         team = self.account_teams.get(item.account_id or "", frozenset())
+        if previous is None and not team:
+            return [_NOTHING] * len(agents)
         return [
             (2.0,) if agent.id == previous else (1.0,) if agent.id in team else (0.0,)
             for agent in agents
