@@ -115,9 +115,11 @@ def test_concurrent_writers_with_retry_lose_no_update(desk: Desk) -> None:
 
     def work(n: int) -> None:
         for i in range(per_thread):
-            retry_on_conflict(
-                lambda i=i: desk.add_interaction(case_id, f"t{n} m{i}", actor=AGENT), attempts=50
-            )
+
+            def add(body: str = f"t{n} m{i}") -> object:
+                return desk.add_interaction(case_id, body, actor=AGENT)
+
+            retry_on_conflict(add, attempts=50)
 
     threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
     for thread in threads:

@@ -53,8 +53,14 @@ class DeskMachine(RuleBasedStateMachine):
 
     @rule(b2c=st.booleans(), priority=st.sampled_from(Priority))
     def open_case(self, b2c: bool, priority: Priority) -> None:
-        parties = {"consumer_id": "jan"} if b2c else {"account_id": "acme", "contact_id": "wile"}
-        case = self.desk.open_case(actor=AGENT, subject="s", priority=priority, **parties)
+        if b2c:
+            case = self.desk.open_case(
+                actor=AGENT, subject="s", priority=priority, consumer_id="jan"
+            )
+        else:
+            case = self.desk.open_case(
+                actor=AGENT, subject="s", priority=priority, account_id="acme", contact_id="wile"
+            )
         self.cases.append(case.id)
 
     def _pick(self, data: st.DataObject) -> str:
@@ -70,7 +76,7 @@ class DeskMachine(RuleBasedStateMachine):
         action = data.draw(st.sampled_from(allowed)) if legal and allowed else any_action
         responding = action in (CaseAction.ACCEPT, CaseAction.REJECT)
         actor = data.draw(st.sampled_from(CUSTOMERS)) if responding else AGENT
-        with contextlib.suppress(DOMAIN_ERRORS):
+        with contextlib.suppress(*DOMAIN_ERRORS):
             self.desk.transition(
                 case_id, action, actor=actor, reason="because", code="fixed", notes="n"
             )
@@ -80,7 +86,7 @@ class DeskMachine(RuleBasedStateMachine):
     def interact(self, data: st.DataObject, direction: Direction, customer: bool) -> None:
         case_id = self._pick(data)
         actor = data.draw(st.sampled_from(CUSTOMERS)) if customer else AGENT
-        with contextlib.suppress(DOMAIN_ERRORS):
+        with contextlib.suppress(*DOMAIN_ERRORS):
             self.desk.add_interaction(
                 case_id, "hello", actor=actor, direction=direction, channel=Channel.CHAT
             )
@@ -91,7 +97,7 @@ class DeskMachine(RuleBasedStateMachine):
         case_id = self._pick(data)
         tasks = self.desk.get(case_id, actor=AGENT).tasks
         depends = [tasks[-1].id] if depend and tasks else []
-        with contextlib.suppress(DOMAIN_ERRORS):
+        with contextlib.suppress(*DOMAIN_ERRORS):
             self.desk.create_task(
                 case_id, "t", actor=AGENT, mandatory=mandatory, depends_on=depends
             )
