@@ -101,7 +101,7 @@ def test_concurrent_queries_match_single_threaded(round_: int) -> None:
         try:
             barrier.wait(timeout=30)
             results[k] = [_answer(shared, q) for q in work[k]]
-        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+        except BaseException as exc:  # reported by the main thread
             errors.append(exc)
 
     threads = [threading.Thread(target=run, args=(k,)) for k in range(THREADS)]

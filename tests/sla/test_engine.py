@@ -457,3 +457,14 @@ def test_replay_needs_no_calendar(clock: ManualClock) -> None:
     desk.tick(at(9, 13))
     records = desk.history(case_id, actor=AGENT)
     assert replay(r.event for r in records) == desk.get(case_id, actor=AGENT)
+
+
+def test_stale_timer_after_a_policy_change_is_rescheduled_not_refired(clock: ManualClock) -> None:
+    noisy = make_desk(clock, resolution())  # warns at 50 %: Monday 12:00
+    case_id = open_case(noisy)
+    quiet_policy = SlaPolicy(definitions=(resolution(warnings=()),), calendars={"office": OFFICE})
+    quiet = Desk(noisy.store, clock=clock, sla=quiet_policy, discover=False)
+    assert quiet.tick(at(9, 12, 30)) == []
+    assert noisy.store.due_timers(at(9, 12, 30)) == []  # moved to the breach instant
+    assert [r.name for r in quiet.tick(at(9, 16))] == ["sla.breached"]
+    assert quiet.get(case_id, actor=AGENT).version == 3

@@ -162,6 +162,8 @@ class SkillCatalog:
 
     def check(self, names: Iterable[str], where: str) -> None:
         """Raise :class:`UnknownSkill` naming ``where`` for the first undeclared name."""
+        if self.skills.issuperset(names):
+            return
         for name in sorted(names):
             if name not in self.skills:
                 raise UnknownSkill(name, where=where)

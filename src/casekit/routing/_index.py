@@ -41,6 +41,7 @@ class AgentIndex:
         self.used_total: dict[str, int] = {}
         self.active: dict[str, int] = {}
         self.generation = 0
+        self.static_generation = 0
         self._shift_cache: dict[str, tuple[datetime, datetime | None, bool]] = {}
         self._union_cache: dict[object, frozenset[str]] = {}
 
@@ -78,7 +79,9 @@ class AgentIndex:
         self._shift_cache.pop(agent.id, None)
         self.refresh_room(agent.id)
         self.generation += 1
-        self._union_cache.clear()
+        if old is None or _static(old) != _static(agent):
+            self.static_generation += 1
+            self._union_cache.clear()
         return old
 
     def remove(self, agent_id: str) -> None:
@@ -91,6 +94,7 @@ class AgentIndex:
             self.free_on[channel].pop(agent_id, None)
         del self.used[agent_id], self.used_total[agent_id], self.active[agent_id]
         self.generation += 1
+        self.static_generation += 1
         self._union_cache.clear()
 
     def _unindex(self, agent: Agent) -> None:
@@ -207,3 +211,15 @@ class AgentIndex:
             entry = (now, until, is_open)
         self._shift_cache[agent_id] = entry
         return entry
+
+
+def _static(agent: Agent) -> tuple[object, ...]:
+    """The attributes of an agent that the static eligibility cache depends on."""
+    return (
+        agent.groups,
+        agent.skills,
+        agent.languages,
+        agent.capacity,
+        agent.max_units,
+        agent.service_org,
+    )

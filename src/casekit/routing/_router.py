@@ -14,8 +14,9 @@ import bisect
 import heapq
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from types import MappingProxyType
 from datetime import UTC, datetime, timedelta
+from itertools import compress
+from types import MappingProxyType
 from typing import Any
 
 import attrs
@@ -72,6 +73,17 @@ class _Rule:
     label: str
 
 
+@attrs.frozen
+class _StaticPool:
+    """The cached result of the static filters for one kind of item."""
+
+    generation: int
+    pool: frozenset[str]
+    label: str
+    removed: tuple[Removal, ...]
+    blocker: str
+
+
 @attrs.define
 class _Entry:
     item: WorkItem
@@ -93,7 +105,27 @@ class _StrategyFailed(Exception):
         super().__init__(f"{type(exc).__name__}: {exc}")
 
 
-_Scorer = Callable[[WorkItem, Sequence[Agent]], list[Score]]
+class _Scorer:
+    """A strategy prepared for the hot path: its key function and winner hook."""
+
+    __slots__ = ("hook", "key", "name", "strategy")
+
+    def __init__(self, strategy: RoutingStrategy, router: Router) -> None:
+        self.strategy = strategy
+        self.name = strategy.name
+        fast = getattr(strategy, "key", None)
+        agents = router._index.agents
+        if callable(fast):
+            self.key: Callable[[WorkItem], Callable[[str], Any]] = lambda item: fast(item, router)
+        else:
+
+            def key(item: WorkItem) -> Callable[[str], Any]:
+                return lambda agent_id: as_score(strategy.score(item, agents[agent_id], router))
+
+            self.key = key
+        self.hook: Callable[[WorkItem, Agent, Router], None] | None = getattr(
+            strategy, "on_assigned", None
+        )
 
 
 class Router:
@@ -147,7 +179,8 @@ class Router:
         self._queued: dict[str, list[tuple[tuple[int, ...], str]]] = {}
         self._waiting: set[str] = set()
         self._queue_cache: dict[object, Queue | None] = {}
-        self._scorers: dict[str, list[tuple[str, RoutingStrategy, _Scorer]]] = {}
+        self._static_cache: dict[object, _StaticPool] = {}
+        self._scorers: dict[str, list[_Scorer]] = {}
         self._entries: dict[str, _Entry] = {}
         self._held: dict[str, set[str]] = {}
         self._unroutable: set[str] = set()
@@ -169,29 +202,12 @@ class Router:
 
     # -- definitions ---------------------------------------------------------------------
 
-    def _resolve_strategies(
-        self, strategies: Sequence[str | RoutingStrategy]
-    ) -> list[tuple[str, RoutingStrategy, _Scorer]]:
+    def _resolve_strategies(self, strategies: Sequence[str | RoutingStrategy]) -> list[_Scorer]:
         resolved = []
         for strategy in strategies:
             obj = self.registry.get(strategy) if isinstance(strategy, str) else strategy
-            resolved.append((obj.name, obj, self._scorer(obj)))
+            resolved.append(_Scorer(obj, self))
         return resolved
-
-    def _scorer(self, strategy: RoutingStrategy) -> _Scorer:
-        batch = getattr(strategy, "score_many", None)
-        if callable(batch):
-
-            def many(item: WorkItem, agents: Sequence[Agent]) -> list[Score]:
-                scores: list[Score] = batch(item, agents, self)
-                return scores
-
-            return many
-
-        def one(item: WorkItem, agents: Sequence[Agent]) -> list[Score]:
-            return [as_score(strategy.score(item, agent, self)) for agent in agents]
-
-        return one
 
     def _add_queue(self, queue: Queue) -> None:
         if queue.name in self._queues:
@@ -491,7 +507,7 @@ class Router:
         rule = self._rules[queue.name][stage]
         pool_label, removed, candidates = self._funnel(entry, rule, now)
         scorers = self._scorers[queue.name]
-        names = tuple(name for name, _, _ in scorers)
+        names = tuple(scorer.name for scorer in scorers)
         if not candidates:
             blocker = self._never_servable(entry)
             if blocker is not None:
@@ -528,9 +544,8 @@ class Router:
                     reason="no eligible agent has room now; waiting in the queue",
                 )
             )
-        agents = [self._index.agents[a] for a in sorted(candidates)]
         try:
-            ranked = self._rank(item, agents, scorers)
+            ranked = self._rank(item, sorted(candidates), scorers)
         except _StrategyFailed as failed:
             self._enqueue(entry)
             self._record(
@@ -564,45 +579,49 @@ class Router:
         )
 
     def _rank(
-        self,
-        item: WorkItem,
-        agents: list[Agent],
-        scorers: list[tuple[str, RoutingStrategy, _Scorer]],
+        self, item: WorkItem, ids: list[str], scorers: list[_Scorer]
     ) -> tuple[Candidate, ...]:
         """Apply the tie-breakers in order, each only to the agents still tied.
 
         An agent's scores stop at the strategy that put it behind, so the record
         shows where each candidate lost. The final tie goes to the smallest agent id
-        (``agents`` is sorted by id). Returns the best ``record_candidates``, winner
-        first.
+        (``ids`` is sorted). Returns the best ``record_candidates``, winner first.
         """
-        count = len(agents)
-        scores: list[list[Score]] = [[] for _ in range(count)]
-        alive = list(range(count))
-        for name, _, scorer in scorers:
+        alive = ids
+        stages: list[tuple[list[str], list[Any]]] = []
+        for scorer in scorers:
             if len(alive) == 1:
                 break
-            group = agents if len(alive) == count else [agents[i] for i in alive]
             try:
-                column = scorer(item, group)
-                if len(column) != len(group):
-                    raise ValueError(f"returned {len(column)} scores for {len(group)} agents")
+                column = list(map(scorer.key(item), alive))
                 best = max(column)
             except Exception as exc:
-                raise _StrategyFailed(name, exc) from exc
-            survivors = []
-            for position, score in zip(alive, column, strict=True):
-                scores[position].append(score)
-                if score == best:
-                    survivors.append(position)
-            alive = survivors
-        winner = alive[0]
-        top = heapq.nlargest(self.record_candidates, range(count), key=scores.__getitem__)
-        if winner in top:
-            top.remove(winner)
-        else:
-            top.pop()
-        return tuple(Candidate(agents[i].id, tuple(scores[i])) for i in [winner, *top])
+                raise _StrategyFailed(scorer.name, exc) from exc
+            stages.append((alive, column))
+            alive = list(compress(alive, map(best.__eq__, column)))
+        limit = self.record_candidates
+        order = alive[:limit]
+        for members, column in reversed(stages):
+            if len(order) >= limit:
+                break
+            seen = set(order)
+            behind = [(v, a) for a, v in zip(members, column, strict=True) if a not in seen]
+            best_behind = heapq.nlargest(
+                limit - len(order), range(len(behind)), key=lambda i: behind[i][0]
+            )
+            order.extend(behind[i][1] for i in best_behind)
+        return tuple(Candidate(a, self._scores_of(a, stages)) for a in order)
+
+    @staticmethod
+    def _scores_of(agent_id: str, stages: list[tuple[list[str], list[Any]]]) -> tuple[Score, ...]:
+        scores: list[Score] = []
+        for members, column in stages:
+            position = bisect.bisect_left(members, agent_id)
+            if position == len(members) or members[position] != agent_id:
+                break
+            value = column[position]
+            scores.append(value if isinstance(value, tuple) else (value,))
+        return tuple(scores)
 
     def _give(
         self,
@@ -638,10 +657,9 @@ class Router:
                 outcome = Outcome.CLAIMED_ELSEWHERE
         if outcome is not Outcome.CLAIMED_ELSEWHERE:
             agent = self._index.agents[agent_id]
-            for _, strategy, _ in self._scorers[queue_name] if queue_name else self._default:
-                hook = getattr(strategy, "on_assigned", None)
-                if hook is not None:
-                    hook(item, agent, self)
+            for scorer in self._scorers[queue_name] if queue_name else self._default:
+                if scorer.hook is not None:
+                    scorer.hook(item, agent, self)
         return self._record(
             RoutingDecision(
                 item.id,
@@ -693,70 +711,62 @@ class Router:
 
     # -- the eligibility funnel ---------------------------------------------------------
 
-    def _funnel(  # noqa: PLR0915 - the hot path, kept in one frame on purpose
-        self, entry: _Entry, rule: _Rule, now: datetime
-    ) -> tuple[str, tuple[Removal, ...], frozenset[str]]:
-        """Candidates for ``entry`` under ``rule``, with the agents each filter removed.
+    def _static(self, entry: _Entry, rule: _Rule) -> _StaticPool:  # noqa: PLR0915 - one pass
+        """The agents that pass the filters that do not change with load or presence.
 
-        Set filters are applied smallest set first (the rarest skill first); the first
-        set is the pool. Then per-candidate checks: units above one, shift, declined.
+        Cached per (rule, skills, language, organisations, channel, size) until an
+        agent's skills, groups, languages, organisation or capacity change, with the
+        removals that explain it. Set filters are applied smallest set first (the
+        rarest skill first); the first set is the pool.
         """
-        index = self._index
         item = entry.item
+        index = self._index
+        key = (
+            rule,
+            tuple(item.required_skills.items()),
+            item.language,
+            item.service_orgs,
+            item.internal_allowed,
+            item.channel,
+            entry.units,
+        )
+        cached = self._static_cache.get(key)
+        if cached is not None and cached.generation == index.static_generation:
+            return cached
         channel = item.channel
         filters: list[tuple[int, Filter, str, Any, Any]] = []
         if rule.groups is not None:
             members = index.group_members(rule.groups)
             filters.append((len(members), Filter.GROUP, _groups_label(rule.groups), members, None))
         if rule.skills:
-            floor = rule.floor
-            at_least = index.skill_at_least
             for skill, minimum in item.required_skills.items():
-                level = minimum if minimum > floor else floor
-                buckets = at_least.get(skill)
+                level = max(minimum, rule.floor)
+                buckets = index.skill_at_least.get(skill)
                 if buckets is None:
                     filters.append((0, Filter.SKILL, f"skill {skill!r}", EMPTY, None))
                 elif level == 1:
-                    agents = buckets[1]
-                    filters.append((len(agents), Filter.SKILL, f"skill {skill!r}", agents, None))
+                    filters.append(
+                        (len(buckets[1]), Filter.SKILL, f"skill {skill!r}", buckets[1], None)
+                    )
                 else:
                     agents = buckets[level]
-                    filters.append(
-                        (
-                            len(agents),
-                            Filter.LEVEL,
-                            f"skill {skill!r} >= {level}",
-                            agents,
-                            buckets[1],
-                        )
-                    )
+                    label = f"skill {skill!r} >= {level}"
+                    filters.append((len(agents), Filter.LEVEL, label, agents, buckets[1]))
         if item.language is not None:
             speakers = index.languages.get(item.language, EMPTY)
-            filters.append(
-                (len(speakers), Filter.LANGUAGE, f"language {item.language!r}", speakers, None)
-            )
+            label = f"language {item.language!r}"
+            filters.append((len(speakers), Filter.LANGUAGE, label, speakers, None))
         orgs = index.org_members(item.service_orgs, item.internal_allowed)
-        if len(orgs) != len(index.world):
-            filters.append((len(orgs), Filter.SERVICE_ORG, _orgs_label(item), orgs, None))
-        online = index.online[channel]
-        filters.append(
-            (len(online), Filter.PRESENCE, f"available on {channel.value}", online, None)
-        )
-        roomy = index.roomy[channel]
-        filters.append(
-            (
-                len(roomy),
-                Filter.CAPACITY,
-                f"a free unit on {channel.value}",
-                roomy,
-                index.capable[channel],
-            )
-        )
+        filters.append((len(orgs), Filter.SERVICE_ORG, _orgs_label(item), orgs, None))
+        capable = index.capable[channel]
+        label = f"capacity on {channel.value}"
+        filters.append((len(capable), Filter.CHANNEL, label, capable, None))
         filters.sort(key=_first)
         _, first_filter, first_label, first_set, _ = filters[0]
         pool = frozenset(first_set)
         pool_label = f"{first_filter.value}: {first_label} ({len(pool)} agents)"
         removed = [Removal(first_filter, first_label, len(index.world) - len(pool))]
+        blocker = f"no agent passes {first_filter.value} ({first_label})"
         for _, kind, label, agents, wider in filters[1:]:
             if not pool:
                 break
@@ -765,23 +775,64 @@ class Router:
                 continue
             gone = pool - kept
             pool = kept
+            blocker = f"no agent passes {kind.value} ({label}) among those passing the rest"
             if wider is None:
                 removed.append(Removal(kind, label, len(gone), gone))
                 continue
-            outside = gone - wider
-            inside = gone - outside
-            outer = Filter.SKILL if kind is Filter.LEVEL else Filter.CHANNEL
-            if outside:
-                removed.append(Removal(outer, label, len(outside), outside))
-            if inside:
-                removed.append(Removal(kind, label, len(inside), inside))
+            lacking = gone - wider
+            if lacking:
+                removed.append(Removal(Filter.SKILL, label, len(lacking), lacking))
+            if len(lacking) != len(gone):
+                removed.append(Removal(kind, label, len(gone) - len(lacking), gone - lacking))
+        if pool and entry.units > 1:
+            small = frozenset(a for a in pool if index.agents[a].capacity_on(channel) < entry.units)
+            if small:
+                label = f"{entry.units} units on {channel.value}"
+                removed.append(Removal(Filter.CHANNEL, label, len(small), small))
+                pool = pool - small
+                blocker = f"no eligible agent can hold {label}"
+        result = _StaticPool(
+            index.static_generation, pool, pool_label, tuple(removed), "" if pool else blocker
+        )
+        if len(self._static_cache) > 50_000:
+            self._static_cache.clear()
+        self._static_cache[key] = result
+        return result
+
+    def _funnel(
+        self, entry: _Entry, rule: _Rule, now: datetime
+    ) -> tuple[str, tuple[Removal, ...], frozenset[str]]:
+        """Candidates for ``entry`` under ``rule``, with the agents each filter removed.
+
+        The static pool (skills, groups, language, organisation, channel) comes from
+        :meth:`_static`; then presence, room, earlier rejections, shifts and size.
+        """
+        static = self._static(entry, rule)
+        pool = static.pool
+        if not pool:
+            return static.label, static.removed, pool
+        index = self._index
+        channel = entry.item.channel
+        removed = list(static.removed)
+        kept = pool & index.online[channel]
+        if len(kept) != len(pool):
+            gone = pool - kept
+            label = f"available on {channel.value}"
+            removed.append(Removal(Filter.PRESENCE, label, len(gone), gone))
+            pool = kept
+        if pool:
+            kept = pool & index.roomy[channel]
+            if len(kept) != len(pool):
+                gone = pool - kept
+                label = f"a free unit on {channel.value}"
+                removed.append(Removal(Filter.CAPACITY, label, len(gone), gone))
+                pool = kept
         if pool and entry.declined:
             kept = pool - entry.declined
             if len(kept) != len(pool):
                 gone = pool - kept
-                removed.append(
-                    Removal(Filter.DECLINED, "rejected or let the offer time out", len(gone), gone)
-                )
+                label = "rejected or let the offer time out"
+                removed.append(Removal(Filter.DECLINED, label, len(gone), gone))
                 pool = kept
         if pool and index.shifted:
             off = frozenset(a for a in pool & index.shifted if not index.on_shift(a, now))
@@ -789,73 +840,19 @@ class Router:
                 removed.append(Removal(Filter.SHIFT, "shift calendar open", len(off), off))
                 pool = pool - off
         if pool and entry.units > 1:
-            units = entry.units
-            short = frozenset(a for a in pool if index.free(a, channel) < units)
+            free = index.free_on[channel]
+            short = frozenset(a for a in pool if free[a] < entry.units)
             if short:
-                never = frozenset(a for a in short if index.agents[a].capacity_on(channel) < units)
-                if never:
-                    removed.append(
-                        Removal(
-                            Filter.CHANNEL, f"{units} units on {channel.value}", len(never), never
-                        )
-                    )
-                if len(never) != len(short):
-                    removed.append(
-                        Removal(
-                            Filter.CAPACITY,
-                            f"{units} free units on {channel.value}",
-                            len(short) - len(never),
-                            short - never,
-                        )
-                    )
+                label = f"{entry.units} free units on {channel.value}"
+                removed.append(Removal(Filter.CAPACITY, label, len(short), short))
                 pool = pool - short
-        return pool_label, tuple(removed), pool
+        return static.label, tuple(removed), pool
 
     def _never_servable(self, entry: _Entry) -> str | None:
         """Why no agent could ever take the item at its widest stage, or ``None``."""
-        index = self._index
-        item = entry.item
         assert entry.queue is not None
-        rule = self._rules[entry.queue.name][-1]
-        checks: list[tuple[str, Any]] = []
-        if rule.groups is not None:
-            checks.append(
-                (f"no agent in {_groups_label(rule.groups)}", index.group_members(rule.groups))
-            )
-        if rule.skills:
-            for skill, minimum in sorted(item.required_skills.items()):
-                level = max(minimum, rule.floor)
-                buckets = index.skill_at_least.get(skill)
-                agents = EMPTY if buckets is None else buckets[level]
-                checks.append((f"no agent has skill {skill!r} at level >= {level}", agents))
-        if item.language is not None:
-            checks.append(
-                (f"no agent speaks {item.language!r}", index.languages.get(item.language, EMPTY))
-            )
-        checks.append(
-            (
-                f"no agent of an allowed organisation ({_orgs_label(item)})",
-                index.org_members(item.service_orgs, item.internal_allowed),
-            )
-        )
-        checks.append(
-            (f"no agent has capacity on {item.channel.value}", index.capable[item.channel])
-        )
-        pool: frozenset[str] | None = None
-        for number, (reason, agents) in enumerate(checks):
-            pool = frozenset(agents) if pool is None else pool & agents
-            if not pool:
-                return (
-                    reason
-                    if number == 0
-                    else f"{reason} (among agents passing the earlier filters)"
-                )
-        assert pool is not None
-        if entry.units > 1 and all(
-            index.agents[a].capacity_on(item.channel) < entry.units for a in pool
-        ):
-            return f"no eligible agent can hold {entry.units} units on {item.channel.value}"
-        return None
+        static = self._static(entry, self._rules[entry.queue.name][-1])
+        return static.blocker or None
 
     def _eligible(self, entry: _Entry, agent_id: str, now: datetime, *, pulling: bool) -> bool:
         """Whether one agent may take the entry now (the funnel for a single agent)."""
@@ -949,7 +946,7 @@ class Router:
         assert entry.queue is not None
         entry.stage = entry.queue.stage_at(now - entry.item.created_at)
         label = "the agent asked for work" if trigger is Trigger.PULL else "the agent gained room"
-        names = tuple(name for name, _, _ in self._scorers[entry.queue.name])
+        names = tuple(scorer.name for scorer in self._scorers[entry.queue.name])
         return self._give(
             entry,
             agent_id=agent_id,

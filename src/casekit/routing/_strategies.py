@@ -7,7 +7,8 @@ goes to the smallest agent id, so decisions are deterministic.
 
 Two optional methods make a strategy faster or stateful:
 
-* ``score_many(item, agents, ctx)`` scores a batch (the built-ins have it);
+* ``key(item, ctx)`` returns a function from agent id to score, which the router maps
+  over the candidates (the built-ins have it; it avoids a call per agent object);
 * ``on_assigned(item, agent, ctx)`` is told of each winner (round robin uses it).
 """
 
@@ -16,7 +17,7 @@ Two optional methods make a strategy faster or stateful:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
@@ -47,7 +48,6 @@ Score = tuple[float, ...]
 """A normalised score: a tuple compared lexicographically, higher first."""
 
 _DAY_SECONDS = 86_400.0
-_NOTHING: Score = (0.0,)
 
 
 class RoutingContext(Protocol):
@@ -64,6 +64,10 @@ class RoutingContext(Protocol):
 
     def free_map(self, channel: Channel) -> Mapping[str, int]:
         """``{agent_id: free units on channel}`` for every agent with capacity there."""
+        ...
+
+    def agent(self, agent_id: str) -> Agent:
+        """The agent with that id."""
         ...
 
     def active_count(self, agent_id: str) -> int:
@@ -155,12 +159,10 @@ class RoundRobinStrategy:
         """Higher for agents served longer ago (never served is highest)."""
         return (-self.cursor.last_served.get(agent.id, 0),)
 
-    def score_many(
-        self, item: WorkItem, agents: Sequence[Agent], ctx: RoutingContext
-    ) -> list[Score]:
-        """Batch version of :meth:`score`."""
+    def key(self, item: WorkItem, ctx: RoutingContext) -> Callable[[str], float]:
+        """:meth:`score` by agent id."""
         last = self.cursor.last_served.get
-        return [(-last(agent.id, 0),) for agent in agents]
+        return lambda agent_id: -last(agent_id, 0)
 
     def on_assigned(self, item: WorkItem, agent: Agent, ctx: RoutingContext) -> None:
         """Move the cursor past the winner."""
@@ -176,12 +178,9 @@ class MostCapacityStrategy:
         """The agent's free units on the item's channel."""
         return (ctx.free_units(agent.id, item.channel),)
 
-    def score_many(
-        self, item: WorkItem, agents: Sequence[Agent], ctx: RoutingContext
-    ) -> list[Score]:
-        """Batch version of :meth:`score`."""
-        free = ctx.free_map(item.channel)
-        return [(free[agent.id],) for agent in agents]
+    def key(self, item: WorkItem, ctx: RoutingContext) -> Callable[[str], float]:
+        """:meth:`score` by agent id."""
+        return ctx.free_map(item.channel).__getitem__
 
 
 class LeastActiveStrategy:
@@ -193,12 +192,10 @@ class LeastActiveStrategy:
         """Minus the agent's active item count."""
         return (-ctx.active_count(agent.id),)
 
-    def score_many(
-        self, item: WorkItem, agents: Sequence[Agent], ctx: RoutingContext
-    ) -> list[Score]:
-        """Batch version of :meth:`score`."""
+    def key(self, item: WorkItem, ctx: RoutingContext) -> Callable[[str], float]:
+        """:meth:`score` by agent id."""
         active = ctx.active_count
-        return [(-active(agent.id),) for agent in agents]
+        return lambda agent_id: -active(agent_id)
 
 
 class SkillMatchStrategy:
@@ -220,18 +217,18 @@ class SkillMatchStrategy:
         )
         return (float(matched), float(levels))
 
-    def score_many(
-        self, item: WorkItem, agents: Sequence[Agent], ctx: RoutingContext
-    ) -> list[Score]:
-        """Batch version of :meth:`score`."""
+    def key(self, item: WorkItem, ctx: RoutingContext) -> Callable[[str], tuple[float, ...]]:
+        """:meth:`score` by agent id."""
         optional = list(item.optional_skills.items())
         names = [*item.required_skills, *item.optional_skills]
-        scores: list[Score] = []
-        for agent in agents:
-            level = agent.skills.get
+        agent = ctx.agent
+
+        def score(agent_id: str) -> tuple[float, ...]:
+            level = agent(agent_id).skills.get
             matched = sum(1 for skill, wanted in optional if level(skill, 0) >= wanted)
-            scores.append((float(matched), float(sum(level(skill, 0) for skill in names))))
-        return scores
+            return (matched, sum(level(skill, 0) for skill in names))
+
+        return score
 
 
 class AffinityStrategy:
@@ -250,23 +247,15 @@ class AffinityStrategy:
 
     def score(self, item: WorkItem, agent: Agent, ctx: RoutingContext) -> tuple[float, ...]:
         """2 for the previous agent, 1 for the account team, else 0."""
-        if agent.id == item.previous_agent:
-            return (2.0,)
-        team = self.account_teams.get(item.account_id or "")
-        return (1.0,) if team is not None and agent.id in team else (0.0,)
+        return (self.key(item, ctx)(agent.id),)
 
-    def score_many(
-        self, item: WorkItem, agents: Sequence[Agent], ctx: RoutingContext
-    ) -> list[Score]:
-        """Batch version of :meth:`score`."""
+    def key(self, item: WorkItem, ctx: RoutingContext) -> Callable[[str], float]:
+        """:meth:`score` by agent id."""
         previous = item.previous_agent
         team = self.account_teams.get(item.account_id or "", frozenset())
-        if previous is None and not team:
-            return [_NOTHING] * len(agents)
-        return [
-            (2.0,) if agent.id == previous else (1.0,) if agent.id in team else (0.0,)
-            for agent in agents
-        ]
+        if previous is None:
+            return team.__contains__
+        return lambda agent_id: 2 if agent_id == previous else 1 if agent_id in team else 0
 
 
 class ShiftStrategy:

@@ -12,7 +12,7 @@ this contract: a third-party store passes it or is broken.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
@@ -86,6 +86,14 @@ class Commit:
         return self.records[-1].hash
 
 
+def _states(values: Iterable[CaseState]) -> frozenset[CaseState]:
+    return frozenset(values)
+
+
+def _priorities(values: Iterable[Priority]) -> frozenset[Priority]:
+    return frozenset(values)
+
+
 @attrs.frozen(kw_only=True)
 class CaseQuery:
     """Filters for :meth:`Store.find`. Empty filters match everything.
@@ -95,8 +103,8 @@ class CaseQuery:
     as ``after``.
     """
 
-    states: frozenset[CaseState] = frozenset()
-    priorities: frozenset[Priority] = frozenset()
+    states: frozenset[CaseState] = attrs.field(default=frozenset(), converter=_states)
+    priorities: frozenset[Priority] = attrs.field(default=frozenset(), converter=_priorities)
     account_ids: frozenset[str] = attrs.field(default=frozenset(), converter=str_frozenset)
     group: str | None = None
     agent: str | None = None

@@ -426,7 +426,8 @@ class SQLiteStore:
     def commit(self, commit: Commit) -> None:
         case = commit.case
         if not commit.records:
-            raise InvalidValue("a commit needs at least one record", where="Commit.records")
+            self._reschedule(commit)
+            return
         body = to_json(case)
         assignment = case.assignment
         row = (
@@ -473,6 +474,20 @@ class SQLiteStore:
                     "INSERT INTO timers (case_id, key, due_at) VALUES (?, ?, ?)", timers
                 )
         self._remember(case.id, body, case)
+
+    def _reschedule(self, commit: Commit) -> None:
+        """A timers-only commit: replace the case's timers if its version still holds."""
+        case_id = commit.case.id
+        timers = [(case_id, timer.key, _micros(timer.due_at)) for timer in commit.timers]
+        with self._write() as conn:
+            actual = self._version(conn, case_id)
+            if actual == 0 or actual != commit.expected_version:
+                raise ConflictError(case_id, commit.expected_version, actual)
+            conn.execute("DELETE FROM timers WHERE case_id = ?", (case_id,))
+            if timers:
+                conn.executemany(
+                    "INSERT INTO timers (case_id, key, due_at) VALUES (?, ?, ?)", timers
+                )
 
     @staticmethod
     def _version(conn: sqlite3.Connection, case_id: str) -> int:

@@ -533,6 +533,30 @@ class TimerTests(StoreFixture):
             Timer(two, "a", T0 + timedelta(minutes=1))
         ]
 
+    def test_timers_only_commit_replaces_timers_and_nothing_else(self, store: Store) -> None:
+        case_id = case_id_for(1)
+        open_case(store, 1, timers=[Timer(case_id, "stale", T0)])
+        before, log = _state_of(store, case_id)
+        later = Timer(case_id, "fresh", T0 + timedelta(hours=2))
+        store.commit(Commit(before.case, before.case.version, (), (later,)))
+        assert store.due_timers(T0 + timedelta(days=1)) == [later]
+        assert _state_of(store, case_id) == (before, log)
+
+    def test_timers_only_commit_checks_the_version(self, store: Store) -> None:
+        case_id = case_id_for(1)
+        first = open_case(store, 1, timers=[Timer(case_id, "a", T0)])
+        apply_command(store, case_id, note("moved on"), timers=[Timer(case_id, "b", T0)])
+        with pytest.raises(ConflictError):
+            store.commit(Commit(first.case, first.case.version, (), ()))
+        assert [t.key for t in store.due_timers(T0)] == ["b"]
+
+    def test_timers_only_commit_of_missing_case_conflicts(self, store: Store) -> None:
+        commit = make_commit(None, OpenCase(subject="x", account_id="acme"), case_id="CS0000001")
+        with pytest.raises(ConflictError):
+            store.commit(Commit(commit.case, 1, (), ()))
+        with pytest.raises(CaseNotFound):
+            store.load("CS0000001")
+
     def test_several_timers_on_one_case(self, store: Store) -> None:
         case_id = case_id_for(1)
         timers = [
