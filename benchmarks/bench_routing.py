@@ -5,7 +5,7 @@ skills, each agent also two random extra skills, levels 1-10), three channels wi
 per-channel capacity and an overall cap; one queue per team. Work items need one or
 two of their team's core skills at a random minimum level, may name optional skills,
 and have mixed priorities and channels. The run is a steady state: each item is
-routed, and the oldest assignment is completed whenever the floor is 70 % full (a
+routed, and the oldest assignment is completed whenever the floor is 85 % full (a
 completion hands queued work to the agent that gained room, which is a decision too).
 
 Both routers see the same items, the same agents and the same completion pattern;
@@ -31,6 +31,8 @@ SKILLS = [f"skill{n:02d}" for n in range(20)]
 TEAM = 50
 CHANNELS = (Channel.CHAT, Channel.EMAIL, Channel.PHONE)
 CAPACITY = {Channel.CHAT: 3, Channel.EMAIL: 4, Channel.PHONE: 1}
+OCCUPANCY = 0.85 * 3.2 / 6
+"""Items in hand per unit of max_units: about 85 % of the floor busy."""
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
@@ -88,7 +90,7 @@ def run_router(agents: list[Agent], items: list[tuple[str, WorkItem]]) -> tuple[
     teams = {name for name, _ in items} | {g for a in agents for g in a.groups}
     queues = [Queue(name, Condition(), groups={name}) for name in sorted(teams)]
     router = Router(agents, queues, catalog=SkillCatalog(SKILLS), history_limit=1000)
-    limit = int(floor_units(agents) * 0.7 / 1.6)
+    limit = int(floor_units(agents) * OCCUPANCY)
     active: deque[str] = deque()
     decisions = 0
     start = time.perf_counter()
@@ -167,7 +169,7 @@ class NaiveRouter:
 
 def run_naive(agents: list[Agent], items: list[tuple[str, WorkItem]]) -> tuple[int, float]:
     naive = NaiveRouter(agents)
-    limit = int(floor_units(agents) * 0.7 / 1.6)
+    limit = int(floor_units(agents) * OCCUPANCY)
     active: deque[str] = deque()
     decisions = 0
     start = time.perf_counter()

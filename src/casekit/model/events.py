@@ -23,6 +23,7 @@ from casekit.model.sla import SlaClock, SlaStage
 
 __all__ = [
     "EVENT_TYPES",
+    "AnySlaEvent",
     "CaseAssigned",
     "CaseEvent",
     "CaseOpened",
@@ -290,6 +291,19 @@ class SlaEscalated(SlaEvent):
     action: str
 
 
+AnySlaEvent: TypeAlias = (
+    SlaStarted
+    | SlaPaused
+    | SlaResumed
+    | SlaRetargeted
+    | SlaStopped
+    | SlaCancelled
+    | SlaWarned
+    | SlaBreached
+    | SlaEscalated
+)
+"""Any event of an SLA clock (written by the SLA engine)."""
+
 Event: TypeAlias = (
     CaseOpened
     | CaseUpdated
@@ -303,15 +317,7 @@ Event: TypeAlias = (
     | TaskBlocked
     | TaskCompleted
     | TaskCancelled
-    | SlaStarted
-    | SlaPaused
-    | SlaResumed
-    | SlaRetargeted
-    | SlaStopped
-    | SlaCancelled
-    | SlaWarned
-    | SlaBreached
-    | SlaEscalated
+    | AnySlaEvent
 )
 """Any event casekit records on a case."""
 

@@ -39,6 +39,7 @@ from casekit.model.commands import (
     UpdateCase,
 )
 from casekit.model.events import (
+    AnySlaEvent,
     CaseAssigned,
     CaseOpened,
     CaseStateChanged,
@@ -613,20 +614,7 @@ def apply(case: Case | None, event: Event) -> Case:
     return attrs.evolve(case, **changes)  # type: ignore[arg-type]
 
 
-SlaEventType = (
-    SlaStarted
-    | SlaPaused
-    | SlaResumed
-    | SlaRetargeted
-    | SlaStopped
-    | SlaCancelled
-    | SlaWarned
-    | SlaBreached
-    | SlaEscalated
-)
-
-
-def _sla_clocks(case: Case, event: SlaEventType) -> tuple[SlaClock, ...]:
+def _sla_clocks(case: Case, event: AnySlaEvent) -> tuple[SlaClock, ...]:
     """The case's clocks after an SLA event."""
     match event:
         case SlaStarted():

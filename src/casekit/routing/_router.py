@@ -16,6 +16,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from itertools import compress
+from operator import itemgetter
 from types import MappingProxyType
 from typing import Any
 
@@ -160,7 +161,7 @@ class Router:
         offer_timeout: timedelta | None = None,
         claims: ClaimStore | None = None,
         history_limit: int = 10_000,
-        record_candidates: int = 10,
+        record_candidates: int = 3,
     ) -> None:
         if offer_timeout is not None and offer_timeout <= timedelta(0):
             raise InvalidValue("must be positive", where="Router.offer_timeout")
@@ -606,10 +607,8 @@ class Router:
                 break
             seen = set(order)
             behind = [(v, a) for a, v in zip(members, column, strict=True) if a not in seen]
-            best_behind = heapq.nlargest(
-                limit - len(order), range(len(behind)), key=lambda i: behind[i][0]
-            )
-            order.extend(behind[i][1] for i in best_behind)
+            best_behind = heapq.nlargest(limit - len(order), behind, key=itemgetter(0))
+            order.extend(a for _, a in best_behind)
         return tuple(Candidate(a, self._scores_of(a, stages)) for a in order)
 
     @staticmethod
