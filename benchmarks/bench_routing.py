@@ -3,7 +3,8 @@
 The world: agents in teams of 50, a catalog of 20 skills (each team has four core
 skills, each agent also two random extra skills, levels 1-10), three channels with
 per-channel capacity and an overall cap; one queue per team. Work items need one or
-two of their team's core skills at a random minimum level, may name optional skills,
+two of their team's core skills at minimum level 1, 4 or 7 (novice, trained,
+expert), may name optional skills,
 and have mixed priorities and channels. The run is a steady state: each item is
 routed, and the oldest assignment is completed whenever the floor is 85 % full (a
 completion hands queued work to the agent that gained room, which is a decision too).
@@ -45,7 +46,7 @@ def make_agents(count: int, rng: random.Random) -> list[Agent]:
     agents = []
     for n in range(count):
         team = n // TEAM
-        skills = {skill: rng.randint(3, 10) for skill in core(team)}
+        skills = {skill: rng.randint(1, 10) for skill in core(team)}
         for extra in rng.sample(SKILLS, 2):
             skills.setdefault(extra, rng.randint(1, 10))
         agents.append(
@@ -66,7 +67,7 @@ def make_items(count: int, teams: int, rng: random.Random) -> list[tuple[str, Wo
     items = []
     for n in range(count):
         team = rng.randrange(teams)
-        required = {s: rng.randint(1, 6) for s in rng.sample(core(team), rng.randint(1, 2))}
+        required = {s: rng.choice((1, 4, 7)) for s in rng.sample(core(team), rng.randint(1, 2))}
         optional = {s: rng.randint(1, 10) for s in rng.sample(SKILLS, rng.randint(0, 2))}
         item = WorkItem(
             f"w{n:06d}",

@@ -183,9 +183,31 @@ class Desk:
         }
 
     @classmethod
-    def open(cls, url: str, **options: object) -> Desk:
-        """Open a desk on the store at ``url`` (``sqlite:///cases.db``, ``memory://``)."""
-        return cls(url, **options)  # type: ignore[arg-type]
+    def open(
+        cls,
+        url: str,
+        *,
+        clock: Clock | None = None,
+        rules: LifecycleRules | None = None,
+        fields: Iterable[CustomField] = (),
+        plugins: Iterable[object] = (),
+        discover: bool = True,
+        sla: SlaPolicy | None = None,
+    ) -> Desk:
+        """Open a desk on the store at ``url`` (``sqlite:///cases.db``, ``memory://``).
+
+        The store is closed with the desk (``desk.close()`` or ``with``). Other
+        arguments as for :class:`Desk`.
+        """
+        return cls(
+            url,
+            clock=clock,
+            rules=rules,
+            fields=fields,
+            plugins=plugins,
+            discover=discover,
+            sla=sla,
+        )
 
     def close(self) -> None:
         """Close the store if this desk opened it from a URL."""

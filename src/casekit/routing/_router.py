@@ -15,7 +15,6 @@ import heapq
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from itertools import compress
 from operator import itemgetter
 from types import MappingProxyType
 from typing import Any
@@ -599,7 +598,7 @@ class Router:
             except Exception as exc:
                 raise _StrategyFailed(scorer.name, exc) from exc
             stages.append((alive, column))
-            alive = list(compress(alive, map(best.__eq__, column)))
+            alive = [a for a, value in zip(alive, column, strict=True) if value == best]
         limit = self.record_candidates
         order = alive[:limit]
         for members, column in reversed(stages):
