@@ -17,8 +17,8 @@ from casekit.routing import (
     NegativeCapacity,
     Queue,
     Router,
-    SkillCatalog,
     SizeRule,
+    SkillCatalog,
     Stage,
     UnknownQueue,
     UnknownSkill,
@@ -30,7 +30,7 @@ T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
 def test_all_is_exact() -> None:
-    exported = {name for name in dir(casekit.routing) if not name.startswith("_")}
+    exported = {name for name in dir(casekit.routing) if name[0] not in "_@"}
     assert set(casekit.routing.__all__) == exported
     for module in ("_agents", "_items", "_queues", "_decision", "_strategies", "_router"):
         assert getattr(casekit.routing, module).__all__

@@ -10,6 +10,7 @@ from casekit.exceptions import PluginError
 from casekit.routing import (
     Agent,
     DuplicateStrategy,
+    Filter,
     ItemStatus,
     Outcome,
     Queue,
@@ -93,7 +94,7 @@ def test_shift_aware_prefers_time_left_and_filters_closed_shifts() -> None:
     router = Router(team, strategies=["shift"])
     decision = router.route(item(1), T0)
     assert decision.agent_id == "late"
-    assert decision.removed_by("night").value == "shift"
+    assert decision.removed_by("night") is Filter.SHIFT
     left = router.shift_left("early")
     assert left == timedelta(hours=1)
 
@@ -123,7 +124,7 @@ def test_a_raising_strategy_names_itself_and_the_item_stays_queued() -> None:
             raise RuntimeError("boom")
 
     router = Router(agents("a", "b"), strategies=[Broken()])
-    with pytest.raises(StrategyError, match="'broken'.*boom") as info:
+    with pytest.raises(StrategyError, match=r"'broken'.*boom") as info:
         router.route(item(1), T0)
     assert isinstance(info.value, PluginError)
     assert info.value.strategy == "broken"

@@ -99,7 +99,9 @@ class Candidate:
     Attributes:
         agent_id: The agent.
         scores: One tuple per strategy, in the decision's strategy order (higher
-            wins; later strategies break ties of earlier ones).
+            wins; later strategies break ties of earlier ones). An empty tuple means
+            the strategy had no preference for this item; the tuple stops at the
+            strategy that put the agent behind the winner.
     """
 
     agent_id: str
@@ -238,5 +240,7 @@ class RoutingDecision:
 
 
 def _fmt(score: tuple[float, ...]) -> str:
+    if not score:
+        return "-"
     parts = [f"{value:g}" for value in score]
     return parts[0] if len(parts) == 1 else "(" + ", ".join(parts) + ")"

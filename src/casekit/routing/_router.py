@@ -116,10 +116,12 @@ class _Scorer:
         fast = getattr(strategy, "key", None)
         agents = router._index.agents
         if callable(fast):
-            self.key: Callable[[WorkItem], Callable[[str], Any]] = lambda item: fast(item, router)
+            self.key: Callable[[WorkItem], Callable[[str], Any] | None] = lambda item: fast(
+                item, router
+            )
         else:
 
-            def key(item: WorkItem) -> Callable[[str], Any]:
+            def key(item: WorkItem) -> Callable[[str], Any] | None:
                 return lambda agent_id: as_score(strategy.score(item, agents[agent_id], router))
 
             self.key = key
@@ -593,7 +595,11 @@ class Router:
             if len(alive) == 1:
                 break
             try:
-                column = list(map(scorer.key(item), alive))
+                key = scorer.key(item)
+                if key is None:
+                    stages.append((alive, [None] * len(alive)))
+                    continue
+                column = list(map(key, alive))
                 best = max(column)
             except Exception as exc:
                 raise _StrategyFailed(scorer.name, exc) from exc
@@ -618,7 +624,7 @@ class Router:
             if position == len(members) or members[position] != agent_id:
                 break
             value = column[position]
-            scores.append(value if isinstance(value, tuple) else (value,))
+            scores.append(() if value is None else value if isinstance(value, tuple) else (value,))
         return tuple(scores)
 
     def _give(

@@ -8,7 +8,8 @@ goes to the smallest agent id, so decisions are deterministic.
 Two optional methods make a strategy faster or stateful:
 
 * ``key(item, ctx)`` returns a function from agent id to score, which the router maps
-  over the candidates (the built-ins have it; it avoids a call per agent object);
+  over the candidates (the built-ins have it; it avoids a call per agent object), or
+  ``None`` when the strategy has no preference for this item (it is then skipped);
 * ``on_assigned(item, agent, ctx)`` is told of each winner (round robin uses it).
 """
 
@@ -247,14 +248,15 @@ class AffinityStrategy:
 
     def score(self, item: WorkItem, agent: Agent, ctx: RoutingContext) -> tuple[float, ...]:
         """2 for the previous agent, 1 for the account team, else 0."""
-        return (self.key(item, ctx)(agent.id),)
+        key = self.key(item, ctx)
+        return (0,) if key is None else (key(agent.id),)
 
-    def key(self, item: WorkItem, ctx: RoutingContext) -> Callable[[str], float]:
-        """:meth:`score` by agent id."""
+    def key(self, item: WorkItem, ctx: RoutingContext) -> Callable[[str], float] | None:
+        """:meth:`score` by agent id; ``None`` (no preference) without history or team."""
         previous = item.previous_agent
         team = self.account_teams.get(item.account_id or "", frozenset())
         if previous is None:
-            return team.__contains__
+            return team.__contains__ if team else None
         return lambda agent_id: 2 if agent_id == previous else 1 if agent_id in team else 0
 
 

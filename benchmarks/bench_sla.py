@@ -1,0 +1,672 @@
+"""Benchmark: the SLA hot paths -- commands with clocks, ticks, and what-if replays.
+
+One run, two questions, each next to what a user would otherwise write:
+
+1. **Recording (the host).** N cases (fixed seed) are worked through a real ``Desk`` on
+   the memory store: opened at random hours, started, answered, put on hold
+   (``await_info``) and resumed by the agent or by a customer message, re-prioritised,
+   given field tasks (created, started, blocked, completed), resolved and accepted,
+   closed or left to auto-close. The policy: resolution and first-response SLAs and a
+   task OLA on Europe/Amsterdam Mon-Fri 09:00-17:00 with Dutch holidays, warnings and
+   escalations. The very same command plan runs on a desk without a policy, so the
+   difference is the cost of SLA clocks per command. The scheduler's ``desk.tick()``
+   runs every 15 simulated minutes throughout; its time is kept apart.
+2. **What-if (the data team).** The recorded logs are evaluated under another policy
+   (other targets, Mon-Sat 07:00-21:00) at the end of the recording:
+
+   * ``evaluate_many``: the production engine replays every case (serially, and on a
+     ``ProcessPoolExecutor(2)``, workers warmed up first);
+   * ``ResolutionSpans``: resolution clocks as numpy arrays, evaluated at once, on the
+     N cases and on the spans tiled to ~100,000 cases (copies shifted back by whole
+     weeks);
+   * the naive alternative: a pandas DataFrame of (opened, resolved, pauses) built from
+     the logs by hand, and a per-row ``apply`` with businesstimedelta.
+
+   Elapsed business hours of the resolution clock must agree case by case between all
+   three (to the minute: businesstimedelta drops microseconds; all instants here are
+   whole seconds, so in practice they agree exactly); the run stops with MISMATCH if not.
+
+businesstimedelta works on naive datetimes and treats them as UTC. It is given the
+*local Amsterdam wall time* of each instant. That is exact here: the opening hours
+(07:00-21:00) never touch the 02:00-03:00 hour that DST skips or repeats, so the
+wall-clock length of every business period equals its real length. (Naive *UTC*
+values would be off by one or two hours at every edge, and differently across DST.)
+
+Run ``python benchmarks/bench_sla.py`` (about a minute on 2 cores) or with ``--quick``
+(a few seconds). Needs the ``bench`` extra: businesstimedelta, pandas, numpy, holidays.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import math
+import random
+import sys
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC, datetime, timedelta
+from datetime import time as clock_time
+from typing import Any, NamedTuple
+from zoneinfo import ZoneInfo
+
+import attrs
+import businesstimedelta as btd
+import holidays
+import numpy as np
+import pandas as pd
+
+from casekit import Account, Actor, Contact, Desk, Direction, ManualClock, Priority
+from casekit.audit import EventRecord
+from casekit.model.events import CaseOpened, CaseStateChanged
+from casekit.sla import (
+    BusinessCalendar,
+    Escalation,
+    SlaDefinition,
+    SlaKind,
+    SlaMetric,
+    SlaPolicy,
+    Subject,
+    evaluate_many,
+)
+from casekit.sla.whatif import ResolutionSpans, SlaOutcome
+
+AMS = ZoneInfo("Europe/Amsterdam")
+SEED = 20260323
+# A Monday 08:00 in Amsterdam; DST starts on the 29th, Easter follows. Kept in UTC: adding
+# a timedelta to a ZoneInfo datetime is wall-clock arithmetic, and comparing two of them
+# compares wall times, both wrong across the DST change.
+T0 = datetime(2026, 3, 23, 8, 0, tzinfo=AMS).astimezone(UTC)
+TICK_EVERY = timedelta(minutes=15)
+TILED_CASES = 100_000
+H = timedelta(hours=1)
+AGENT = Actor.agent("bench", groups={"support", "field"})
+CUSTOMER = Actor.contact("c1")
+PRIORITIES = (Priority.CRITICAL, Priority.HIGH, Priority.MODERATE, Priority.LOW)
+PRIORITY_WEIGHTS = (5, 20, 50, 25)
+
+# --- the policies -------------------------------------------------------------------------
+
+DUTCH = sorted(holidays.country_holidays("NL", years=range(2018, 2028)).keys())
+OFFICE = BusinessCalendar.weekly("Europe/Amsterdam", {"mon-fri": "09:00-17:00"}, holidays=DUTCH)
+EXTENDED = BusinessCalendar.weekly("Europe/Amsterdam", {"mon-sat": "07:00-21:00"}, holidays=DUTCH)
+
+
+def policy_in_force() -> SlaPolicy:
+    """What the desk records with: office hours, three clocks per case (and task)."""
+    return SlaPolicy(
+        definitions=(
+            SlaDefinition(
+                id="resolution",
+                calendar="office",
+                targets={
+                    Priority.CRITICAL: 4 * H,
+                    Priority.HIGH: 8 * H,
+                    Priority.MODERATE: 16 * H,
+                    Priority.LOW: 40 * H,
+                },
+                escalations=(
+                    Escalation(level=1, action="notify:team-lead"),
+                    Escalation(level=2, after=2 * H, action="notify:service-manager"),
+                ),
+            ),
+            SlaDefinition(
+                id="first-response",
+                metric=SlaMetric.FIRST_RESPONSE,
+                calendar="office",
+                targets={
+                    Priority.CRITICAL: H / 2,
+                    Priority.HIGH: H,
+                    Priority.MODERATE: 4 * H,
+                    Priority.LOW: 8 * H,
+                },
+            ),
+            SlaDefinition(
+                id="field-ola",
+                kind=SlaKind.OLA,
+                subject=Subject.TASK,
+                calendar="office",
+                targets={
+                    Priority.CRITICAL: 2 * H,
+                    Priority.HIGH: 4 * H,
+                    Priority.MODERATE: 8 * H,
+                    Priority.LOW: 16 * H,
+                },
+            ),
+        ),
+        calendars={"office": OFFICE},
+    )
+
+
+WHATIF_TARGETS = {
+    Priority.CRITICAL: 6 * H,
+    Priority.HIGH: 12 * H,
+    Priority.MODERATE: 24 * H,
+    Priority.LOW: 60 * H,
+}
+
+
+def policy_tried() -> SlaPolicy:
+    """The what-if: longer hours (Mon-Sat 07-21) and other targets, same clocks."""
+    base = policy_in_force()
+    targets = {
+        "resolution": WHATIF_TARGETS,
+        "first-response": {p: t / 2 for p, t in WHATIF_TARGETS.items()},
+        "field-ola": {p: t / 3 for p, t in WHATIF_TARGETS.items()},
+    }
+    return SlaPolicy(
+        definitions=tuple(
+            attrs.evolve(d, calendar="extended", targets=targets[d.id]) for d in base.definitions
+        ),
+        calendars={"extended": EXTENDED},
+    )
+
+
+# --- the command plan ---------------------------------------------------------------------
+
+
+class Step(NamedTuple):
+    """One command of the plan: at ``at``, on case number ``case``, do ``op``."""
+
+    at: datetime
+    seq: int
+    case: int
+    op: str
+    arg: str = ""
+
+
+def case_steps(rng: random.Random, opened: datetime) -> list[tuple[datetime, str, str]]:
+    """One case's life, as a valid sequence of (instant, command, argument)."""
+    now = opened
+    out: list[tuple[datetime, str, str]] = []
+
+    def later(mean_minutes: float) -> datetime:
+        nonlocal now
+        now += timedelta(seconds=1 + int(rng.expovariate(1 / (mean_minutes * 60))))
+        return now
+
+    priority = rng.choices(PRIORITIES, PRIORITY_WEIGHTS)[0]
+    out.append((now, "open", priority.value))
+    if rng.random() < 0.85:
+        out.append((later(40), "start", ""))
+    out.append((later(30), "reply", ""))
+    for _ in range(rng.randint(1, 6)):
+        move = rng.random()
+        later(rng.choice((20, 90, 360)))
+        if move < 0.25:
+            out.append((now, "await_info", ""))
+            if rng.random() < 0.15:  # resolved while waiting on the customer
+                out.append((later(300), "resolve", ""))
+                break
+            resumer = "customer" if rng.random() < 0.6 else "resume"
+            out.append((later(rng.choice((60, 600, 1500))), resumer, ""))
+        elif move < 0.40:
+            others = [p for p in PRIORITIES if p is not priority]
+            priority = rng.choice(others)
+            out.append((now, "priority", priority.value))
+        elif move < 0.60:
+            out.append((now, "task", ""))
+            out.append((later(60), "task_start", ""))
+            if rng.random() < 0.3:
+                out.append((later(60), "task_block", ""))
+                out.append((later(240), "task_start", ""))
+            out.append((later(120), "task_complete", ""))
+        elif move < 0.85:
+            out.append((now, "reply", ""))
+        else:
+            out.append((now, "note", ""))
+    else:
+        out.append((later(120), "resolve", ""))
+    ending = rng.random()
+    if ending < 0.4:
+        out.append((later(600), "accept", ""))
+    elif ending < 0.7:
+        out.append((later(120), "close", ""))
+    # else: left to the auto-close timer
+    return out
+
+
+def make_plan(cases: int, seed: int) -> tuple[list[Step], datetime]:
+    """Every case's steps merged in time order, cut at the end of the recording."""
+    rng = random.Random(seed)
+    opened = T0
+    steps: list[Step] = []
+    seq = 0
+    last_open = T0
+    for case in range(cases):
+        opened += timedelta(seconds=1 + int(rng.expovariate(1 / (20 * 60))))
+        last_open = opened
+        for at, op, arg in case_steps(rng, opened):
+            steps.append(Step(at, seq, case, op, arg))
+            seq += 1
+    end = last_open + timedelta(days=1)  # the youngest cases are still being worked
+    return sorted(s for s in steps if s.at <= end), end
+
+
+@attrs.define
+class Recording:
+    """What running the plan on one desk measured."""
+
+    desk: Desk
+    case_ids: list[str]
+    seconds: dict[str, float] = attrs.field(factory=lambda: defaultdict(float))
+    counts: Counter[str] = attrs.field(factory=Counter)
+    tick_seconds: float = 0.0
+    ticks: int = 0
+    timers: int = 0
+    tick_events: int = 0
+
+    @property
+    def commands(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def command_seconds(self) -> float:
+        return sum(self.seconds.values())
+
+
+def new_desk(clock: ManualClock, sla: SlaPolicy | None) -> Desk:
+    desk = Desk(clock=clock, discover=False, sla=sla)
+    desk.save_account(Account(id="acme", name="Acme"))
+    desk.save_contact(Contact(id="c1", account_id="acme", name="Carla"))
+    return desk
+
+
+def record(plan: Sequence[Step], end: datetime, sla: SlaPolicy | None) -> Recording:
+    """Run ``plan`` on a fresh memory-store desk, ticking every 15 simulated minutes."""
+    clock = ManualClock(T0)
+    desk = new_desk(clock, sla)
+    rec = Recording(desk, [])
+    ids = rec.case_ids
+    task_of: dict[int, str] = {}
+    next_tick = T0
+    perf = time.perf_counter
+    for step in [*plan, Step(end, -1, -1, "end")]:
+        while next_tick <= step.at:
+            clock.set(next_tick)
+            due = len(desk.store.due_timers(next_tick, limit=1_000_000))
+            began = perf()
+            fired = desk.tick(next_tick, limit=1_000_000)
+            rec.tick_seconds += perf() - began
+            rec.ticks += 1
+            rec.timers += due
+            rec.tick_events += len(fired)
+            next_tick += TICK_EVERY
+        if step.op == "end":
+            break
+        clock.set(step.at)
+        op = step.op
+        case_id = ids[step.case] if op != "open" else ""
+        began = perf()
+        if op == "open":
+            ids.append(
+                desk.open_case(
+                    actor=AGENT,
+                    subject=f"Case {step.case}",
+                    account_id="acme",
+                    contact_id="c1",
+                    priority=Priority(step.arg),
+                    group="support",
+                ).id
+            )
+        elif op == "start":
+            desk.start(case_id, actor=AGENT)
+        elif op == "reply":
+            desk.add_interaction(case_id, "We are looking into it.", actor=AGENT)
+        elif op == "note":
+            desk.add_interaction(
+                case_id, "Checked the logs.", actor=AGENT, direction=Direction.INTERNAL
+            )
+        elif op == "customer":
+            desk.add_interaction(case_id, "Here is the serial number.", actor=CUSTOMER)
+        elif op == "await_info":
+            desk.await_info(case_id, actor=AGENT, reason="serial number?")
+        elif op == "resume":
+            desk.resume(case_id, actor=AGENT)
+        elif op == "priority":
+            desk.change_priority(case_id, Priority(step.arg), actor=AGENT, reason="impact")
+        elif op == "task":
+            task_of[step.case] = desk.create_task(
+                case_id, "Site visit", actor=AGENT, group="field"
+            ).id
+        elif op == "task_start":
+            desk.start_task(task_of[step.case], actor=AGENT)
+        elif op == "task_block":
+            desk.block_task(task_of[step.case], actor=AGENT, reason="waiting for parts")
+        elif op == "task_complete":
+            desk.complete_task(task_of[step.case], actor=AGENT, notes="done")
+        elif op == "resolve":
+            desk.resolve(case_id, actor=AGENT, code="fixed", notes="Replaced the part.")
+        elif op == "accept":
+            desk.accept(case_id, actor=CUSTOMER)
+        elif op == "close":
+            desk.close_case(case_id, actor=AGENT)
+        else:  # pragma: no cover - the plan only has the ops above
+            raise AssertionError(op)
+        rec.seconds[op] += perf() - began
+        rec.counts[op] += 1
+    return rec
+
+
+# --- the naive alternative: pandas + businesstimedelta --------------------------------------
+
+
+def local_naive(t: datetime) -> datetime:
+    """Amsterdam wall time of an instant, without tzinfo (what businesstimedelta takes)."""
+    return t.astimezone(AMS).replace(tzinfo=None)
+
+
+def naive_frame(logs: Sequence[Sequence[EventRecord]], as_of: datetime) -> Any:
+    """What a user writes: one row per case, opened / stopped / pauses in local time."""
+    rows = []
+    for log in logs:
+        opened: datetime | None = None
+        stop: datetime | None = None
+        paused_at: datetime | None = None
+        pauses: list[tuple[datetime, datetime]] = []
+        for record in log:
+            event = record.event
+            if isinstance(event, CaseOpened):
+                opened = event.at
+            elif isinstance(event, CaseStateChanged) and stop is None and event.at <= as_of:
+                if event.new.value == "awaiting_info":
+                    paused_at = paused_at or event.at
+                elif paused_at is not None:
+                    pauses.append((paused_at, event.at))
+                    paused_at = None
+                if event.new.value in ("resolved", "closed"):
+                    stop = event.at
+        assert opened is not None
+        end = stop or as_of
+        if paused_at is not None:
+            pauses.append((paused_at, end))
+        rows.append(
+            {
+                "case_id": log[0].event.case_id,
+                "opened": local_naive(opened),
+                "stopped": local_naive(end),
+                "pauses": [(local_naive(a), local_naive(min(b, end))) for a, b in pauses],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def btd_rules() -> Any:
+    """The what-if calendar for businesstimedelta: Mon-Sat 07:00-21:00, Dutch holidays."""
+    return btd.Rules(
+        [
+            btd.WorkDayRule(
+                start_time=clock_time(7), end_time=clock_time(21), working_days=[0, 1, 2, 3, 4, 5]
+            ),
+            btd.HolidayRule(DUTCH),
+        ]
+    )
+
+
+def naive_elapsed(frame: Any, rules: Any) -> Any:
+    """Business hours per case: a per-row ``apply`` calling businesstimedelta."""
+
+    def row_hours(row: Any) -> float:
+        total: timedelta = rules.difference(row["opened"], row["stopped"]).timedelta
+        for a, b in row["pauses"]:
+            total -= rules.difference(a, b).timedelta
+        return total / H
+
+    return frame.apply(row_hours, axis=1)
+
+
+# --- helpers ----------------------------------------------------------------------------
+
+
+def best_of(repeats: int, func: Callable[[], Any]) -> tuple[float, Any]:
+    """Smallest wall time of ``repeats`` runs, and the last result."""
+    best = float("inf")
+    result: Any = None
+    for _ in range(repeats):
+        began = time.perf_counter()
+        result = func()
+        best = min(best, time.perf_counter() - began)
+    return best, result
+
+
+def tiled(spans: ResolutionSpans, copies: int, period: timedelta) -> ResolutionSpans:
+    """``copies`` of ``spans``, copy ``k`` shifted back by ``k * period``."""
+    n = len(spans.case_ids)
+    shift = (np.arange(copies, dtype=np.int64) * -(period // timedelta(microseconds=1))).astype(
+        "timedelta64[us]"
+    )
+
+    def shifted(values: Any) -> Any:
+        return (values[None, :] + shift[:, None]).ravel()
+
+    offsets = np.arange(copies, dtype=np.int64)[:, None] * n
+    return ResolutionSpans(
+        case_ids=tuple(f"{cid}/{k}" for k in range(copies) for cid in spans.case_ids),
+        priorities=spans.priorities * copies,
+        starts=shifted(spans.starts),
+        stops=shifted(spans.stops),
+        pause_case=(spans.pause_case[None, :] + offsets).ravel(),
+        pause_starts=shifted(spans.pause_starts),
+        pause_ends=shifted(spans.pause_ends),
+    )
+
+
+def scalar_elapsed_hours(spans: ResolutionSpans, row: int, as_of: datetime) -> float:
+    """One row of ``ResolutionSpans.evaluate`` with the scalar calendar (a spot check)."""
+
+    def instant(value: Any) -> datetime | None:
+        if np.isnat(value):
+            return None
+        return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(
+            microseconds=int(value.astype("datetime64[us]").astype(np.int64))
+        )
+
+    start = instant(spans.starts[row])
+    assert start is not None
+    stop = instant(spans.stops[row])
+    end = stop if stop is not None and stop <= as_of else as_of
+    total = EXTENDED.elapsed(start, end)
+    for k in np.flatnonzero(spans.pause_case == row):
+        a = instant(spans.pause_starts[k])
+        b = instant(spans.pause_ends[k])
+        assert a is not None
+        b = min(b or as_of, end)
+        if b > a:
+            total -= EXTENDED.elapsed(a, b)
+    return total / H
+
+
+def resolution_outcomes(outcomes: Sequence[SlaOutcome]) -> dict[str, SlaOutcome]:
+    return {o.case_id: o for o in outcomes if o.key == "resolution"}
+
+
+def table_row(cells: Sequence[object], widths: Sequence[int]) -> str:
+    """Cells padded to ``widths`` (negative: left-aligned)."""
+    return " ".join(
+        f"{cell!s:<{-width}}" if width < 0 else f"{cell!s:>{width}}"
+        for cell, width in zip(cells, widths, strict=True)
+    ).rstrip()
+
+
+def fail(message: str) -> None:
+    sys.exit(f"MISMATCH {message}")
+
+
+def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - a linear script
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="300 cases, a few seconds")
+    parser.add_argument("--cases", type=int, default=None, help="override N")
+    args = parser.parse_args(argv)
+    n_cases = args.cases or (300 if args.quick else 2_000)
+    repeats = 3
+
+    # -- 1. recording ------------------------------------------------------------------
+    plan, end = make_plan(n_cases, SEED)
+    warm_plan, warm_end = make_plan(30, SEED + 1)
+    for sla in (None, policy_in_force()):  # imports, caches, calendar compilation
+        record(warm_plan, warm_end, sla)
+    gc.collect()
+    # SLA off first, then dropped, so its objects do not weigh on the second run's GC.
+    off = record(plan, end, None)
+    off_summary = (off.commands, off.command_seconds, dict(off.seconds), off.tick_seconds)
+    off_timers, off_ticks = off.timers, off.ticks
+    del off
+    gc.collect()
+    on = record(plan, end, policy_in_force())
+    desk = on.desk
+    n_off, off_s, off_by_op, off_tick_s = off_summary
+    if n_off != on.commands:
+        fail(f"the plan ran {n_off} commands without SLAs but {on.commands} with")
+    ids = on.case_ids
+    logs = [desk.history(case_id, actor=AGENT) for case_id in ids]
+    events = sum(len(log) for log in logs)
+    sla_events = sum(r.event.name.startswith("sla.") for log in logs for r in log)
+    for case_id in ids[:: max(1, len(ids) // 20)]:
+        if not desk.verify(case_id).ok:
+            fail(f"audit chain of {case_id}")
+
+    # -- 2. what-if ----------------------------------------------------------------------
+    tried = policy_tried()
+    as_of = end
+    engine_s, engine_out = best_of(1, lambda: evaluate_many(logs, tried, as_of=as_of))
+    with ProcessPoolExecutor(2) as pool:
+        evaluate_many(logs[:256], tried, as_of=as_of, executor=pool)  # start and warm both
+        pool_s, pool_out = best_of(
+            1, lambda: evaluate_many(logs, tried, as_of=as_of, executor=pool)
+        )
+    if pool_out != engine_out:
+        fail("evaluate_many on the process pool differs from the serial run")
+    engine = resolution_outcomes(engine_out)
+
+    extract_s, spans = best_of(repeats, lambda: ResolutionSpans.from_logs(logs))
+    targets = {p.value: t for p, t in WHATIF_TARGETS.items()}
+    vec_s, vec = best_of(repeats, lambda: spans.evaluate(EXTENDED, targets, as_of=as_of))
+
+    span_days = (end - T0).days + 1
+    period = timedelta(weeks=math.ceil(span_days / 7))
+    copies = math.ceil(TILED_CASES / n_cases)
+    big = tiled(spans, copies, period)
+    n_big = len(big.case_ids)
+    big_s, big_out = best_of(repeats, lambda: big.evaluate(EXTENDED, targets, as_of=as_of))
+
+    frame_s, frame = best_of(1, lambda: naive_frame(logs, as_of))
+    rules = btd_rules()
+    apply_s, naive = best_of(1, lambda: naive_elapsed(frame, rules))
+
+    # -- cross-checks ---------------------------------------------------------------------
+    if list(vec["case_id"]) != ids or list(frame["case_id"]) != ids or list(engine) != ids:
+        fail("the three what-ifs do not list the same cases in the same order")
+    worst = {"vectorized": 0.0, "pandas+btd": 0.0}
+    for row, case_id in enumerate(ids):
+        outcome = engine[case_id]
+        expected = outcome.elapsed / H
+        for name, got in (
+            ("vectorized", float(vec["elapsed_hours"][row])),
+            ("pandas+btd", float(naive.iloc[row])),
+        ):
+            gap = abs(got - expected) * 3600
+            worst[name] = max(worst[name], gap)
+            if gap >= 60:
+                fail(
+                    f"{case_id}: engine {expected:.4f} business hours, {name} {got:.4f} "
+                    f"({outcome.stage.value}, priority {spans.priorities[row]})"
+                )
+        if abs(float(vec["paused_hours"][row]) - outcome.paused / H) * 3600 >= 60:
+            fail(f"{case_id}: paused engine {outcome.paused} vs {vec['paused_hours'][row]}h")
+        if bool(vec["breached"][row]) != outcome.breached:
+            fail(f"{case_id}: breached engine {outcome.breached} vs {vec['breached'][row]}")
+    for key in ("elapsed_hours", "paused_hours", "breached"):
+        if not np.array_equal(big_out[key][:n_cases], vec[key]):
+            fail(f"tiled copy 0 differs from the original spans in {key}")
+    for row in random.Random(SEED).sample(range(n_big), 100):
+        want = scalar_elapsed_hours(big, row, as_of)
+        if abs(float(big_out["elapsed_hours"][row]) - want) * 3600 >= 1e-3:
+            fail(f"tiled row {row}: vectorized {big_out['elapsed_hours'][row]} vs scalar {want}")
+
+    # -- report ----------------------------------------------------------------------------
+    on_rate, off_rate = on.commands / on.command_seconds, n_off / off_s
+    overhead = (on.command_seconds / off_s - 1) * 100
+    print(
+        f"Recording: {n_cases:,} cases, {on.commands:,} commands over "
+        f"{(end - T0).days} simulated days; {events:,} events recorded "
+        f"({sla_events:,} of them sla.*), {on.ticks:,} ticks"
+    )
+    widths = (-14, 7, 12, 12, 9)
+    print(table_row(("command", "count", "SLA off us", "SLA on us", "overhead"), widths))
+    print("-" * 58)
+    for op, count in sorted(on.counts.items(), key=lambda kv: -kv[1]):
+        us_off = off_by_op[op] / count * 1e6
+        us_on = on.seconds[op] / count * 1e6
+        print(
+            table_row(
+                (op, count, f"{us_off:,.0f}", f"{us_on:,.0f}", f"{(us_on / us_off - 1):+.0%}"),
+                widths,
+            )
+        )
+    print(
+        table_row(
+            (
+                "all commands",
+                on.commands,
+                f"{1e6 / off_rate:,.0f}",
+                f"{1e6 / on_rate:,.0f}",
+                f"{overhead / 100:+.0%}",
+            ),
+            widths,
+        )
+    )
+    print(
+        f"commands/s: {off_rate:,.0f} without SLAs, {on_rate:,.0f} with "
+        f"(3 clocks per case + 1 per task, Mon-Fri 09-17 Amsterdam)"
+    )
+    tick_rate = on.timers / on.tick_seconds
+    print(
+        f"tick: {on.ticks:,} ticks fired {on.timers:,} due timers ({on.tick_events:,} events) "
+        f"in {on.tick_seconds:.2f} s = {tick_rate:,.0f} timers/s, "
+        f"{on.tick_seconds / on.ticks * 1e6:,.0f} us/tick "
+        f"(without SLAs: {off_timers:,} auto-close timers, "
+        f"{off_tick_s / off_ticks * 1e6:,.0f} us/tick)"
+    )
+    print()
+    print(
+        f"What-if at the end of the recording, Mon-Sat 07:00-21:00 and other targets; "
+        f"{n_cases:,} cases (resolution clocks agree to {max(worst.values()):.3f} s)"
+    )
+    widths = (-44, 10, 13, 10)
+    print(table_row(("method", "seconds", "cases/s", "x pandas"), widths))
+    print("-" * 80)
+    pandas_rate = n_cases / apply_s
+    rows: list[tuple[str, float, int]] = [
+        ("evaluate_many, engine replay (serial)", engine_s, n_cases),
+        ("evaluate_many, ProcessPoolExecutor(2)", pool_s, n_cases),
+        ("ResolutionSpans.from_logs (extract)", extract_s, n_cases),
+        ("ResolutionSpans.evaluate", vec_s, n_cases),
+        (f"ResolutionSpans.evaluate, tiled x{copies}", big_s, n_big),
+        ("pandas DataFrame from the logs (extract)", frame_s, n_cases),
+        ("pandas apply + businesstimedelta", apply_s, n_cases),
+    ]
+    for name, seconds, count in rows:
+        rate = count / seconds
+        print(table_row((name, f"{seconds:.3f}", f"{rate:,.0f}", f"{rate / pandas_rate:.1f}"), widths))
+    engine_rate = n_cases / engine_s
+    vec_rate = n_big / big_s
+    print(
+        f"engine outcomes: {len(engine_out):,} clocks; the engine replays every event "
+        f"({events - sla_events:,}), the vectorized path only needs the resolution spans"
+    )
+    print(f"RESULT commands_per_s_sla_off={off_rate:.0f}")
+    print(f"RESULT commands_per_s_sla_on={on_rate:.0f}")
+    print(f"RESULT sla_command_overhead_pct={overhead:.1f}")
+    print(f"RESULT tick_timers_per_s={tick_rate:.0f}")
+    print(f"RESULT whatif_engine_cases_per_s={engine_rate:.0f}")
+    print(f"RESULT whatif_engine_pool2_cases_per_s={n_cases / pool_s:.0f}")
+    print(f"RESULT whatif_vectorized_cases_per_s={vec_rate:.0f}")
+    print(f"RESULT whatif_pandas_businesstimedelta_cases_per_s={pandas_rate:.0f}")
+    print(f"RESULT whatif_speedup_vs_pandas_businesstimedelta={vec_rate / pandas_rate:.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
