@@ -99,6 +99,8 @@ def sample(tp: Any, depth: int = 0) -> Any:
     }
     if tp in scalars:
         return scalars[tp]
+    if tp is Any:  # free-form JSON payloads (e.g. a routing decision record)
+        return {"nested": [1, "two", None]}
     raise NotImplementedError(f"no sample for {tp!r}")  # pragma: no cover
 
 

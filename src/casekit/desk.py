@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from types import TracebackType
-from typing import Self, TypeVar
+from typing import Self, TypeVar, cast
 
 import attrs
 
@@ -35,6 +35,7 @@ from casekit.exceptions import (
 )
 from casekit.model._enums import (
     AccountKind,
+    ActorKind,
     CaseState,
     Channel,
     Direction,
@@ -61,10 +62,23 @@ from casekit.model.commands import (
     Transition,
     UpdateCase,
 )
-from casekit.model.events import Event, InteractionAdded, SlaEvent, SlaStarted
+from casekit.model.events import Event, InteractionAdded, RoutingDecided, SlaEvent, SlaStarted
 from casekit.model.fields import CustomField, FieldSchema
 from casekit.model.lifecycle import Context, LifecycleRules, decide, replay
 from casekit.model.sla import SlaKind
+from casekit.routing import (
+    ClaimStore,
+    ItemStatus,
+    Outcome,
+    Presence,
+    Router,
+    RoutingDecision,
+    StrategyError,
+    UnknownAgent,
+    UnknownWorkItem,
+)
+from casekit.routing._items import WorkItem
+from casekit.routing._work import case_of, work_item_for_case, work_item_for_task
 from casekit.sla import engine as sla_engine
 from casekit.sla.engine import SlaStatus
 from casekit.sla.policy import SlaPolicy
@@ -152,6 +166,9 @@ class Desk:
         plugins: Plugin objects or modules to register (access policy, stores, ...).
         discover: Also load plugins from the ``casekit`` entry-point group.
         sla: The SLA/OLA definitions and calendars in force (none by default).
+        router: Routes every new case and task to agents (none by default). When the
+            store supports claims and the router has no claim store, the store
+            becomes its claim store, so assignments are exclusive across processes.
 
     Every command and query takes a keyword-only ``actor``: the access policy decides
     with it, and events record it. Use ``Actor.system()`` for the host's own jobs.
@@ -167,6 +184,7 @@ class Desk:
         plugins: Iterable[object] = (),
         discover: bool = True,
         sla: SlaPolicy | None = None,
+        router: Router | None = None,
     ) -> None:
         self.plugins = Plugins(plugins, discover=discover)
         self._owns_store = isinstance(store, str) or store is None
@@ -177,6 +195,9 @@ class Desk:
         self.rules = rules or LifecycleRules()
         self.fields = FieldSchema.of(fields)
         self.sla = sla
+        self.router = router
+        if router is not None and router.claims is None and _supports_claims(self.store):
+            router.claims = cast(ClaimStore, self.store)
         self._timer_handlers: dict[str, Callable[[Case, datetime], list[Event]]] = {
             AUTO_CLOSE: self._auto_close_events,
             sla_engine.TIMER_PREFIX: self._sla_due_events,
@@ -193,6 +214,7 @@ class Desk:
         plugins: Iterable[object] = (),
         discover: bool = True,
         sla: SlaPolicy | None = None,
+        router: Router | None = None,
     ) -> Desk:
         """Open a desk on the store at ``url`` (``sqlite:///cases.db``, ``memory://``).
 
@@ -207,6 +229,7 @@ class Desk:
             plugins=plugins,
             discover=discover,
             sla=sla,
+            router=router,
         )
 
     def close(self) -> None:
@@ -304,7 +327,14 @@ class Desk:
         self.authorize(actor, _action_of(command), case, now)
         if isinstance(command, Assign) and command.service_org is not None:
             self._check_service_org(case, command.service_org, now)
-        return self._apply(snapshot, command, actor, now)[0]
+        new = self._apply(snapshot, command, actor, now)[0]
+        if self.router is not None and new.version != case.version:
+            if isinstance(command, Assign) or not new.state.is_active:
+                self._release(case.id, done=new.state in (CaseState.RESOLVED, CaseState.CLOSED))
+            if new.state is CaseState.CANCELLED:
+                for task in new.tasks:
+                    self._release(task.id, done=False)
+        return new
 
     def _apply(
         self, snapshot: Snapshot, command: Command, actor: Actor, now: datetime
@@ -444,7 +474,11 @@ class Desk:
         case_id = f"CS{self.store.next_case_number():07d}"
         events = decide(None, command, self._context(actor, now, case_id=case_id))
         self.authorize(actor, Action.OPEN, replay(events), now)
-        return self._commit(None, events, actor, now)[0]
+        case = self._commit(None, events, actor, now)[0]
+        if self.router is not None:
+            self._route(work_item_for_case(case, now=now, directory=self.store), now)
+            case = self.store.load(case.id).case
+        return case
 
     def update(
         self,
@@ -578,12 +612,21 @@ class Desk:
             mandatory=mandatory,
             depends_on=tuple(depends_on),
         )
-        return self.execute(case_id, command, actor=actor).tasks[-1]
+        case = self.execute(case_id, command, actor=actor)
+        task = case.tasks[-1]
+        if self.router is not None:
+            now = self._now()
+            self._route(work_item_for_task(case, task, now=now, directory=self.store), now)
+            task = self.store.load(case_id).case.task(task.id)
+        return task
 
     def _task_command(
         self, command: AssignTask | StartTask | BlockTask | CompleteTask | CancelTask, actor: Actor
     ) -> Task:
         case = self.execute(_task_case_id(command.task_id), command, actor=actor)
+        task = case.task(command.task_id)
+        if self.router is not None and isinstance(command, CompleteTask | CancelTask | AssignTask):
+            self._release(task.id, done=isinstance(command, CompleteTask))
         return case.task(command.task_id)
 
     def assign_task(
@@ -692,6 +735,171 @@ class Desk:
             )
         return report
 
+    # --- routing ------------------------------------------------------------------
+
+    def _require_router(self) -> Router:
+        if self.router is None:
+            raise InvalidCommand("this desk has no router (Desk(router=Router(...)))")
+        return self.router
+
+    def _route(self, item: WorkItem, now: datetime) -> None:
+        """Route a new work item and record the decision on its case."""
+        router = self._require_router()
+        try:
+            decisions = [router.route(item, now)]
+        except StrategyError as error:
+            # The item stays queued; the failure is recorded with the decision.
+            decisions = [error.decision] if error.decision is not None else []
+        self._record(decisions, now)
+
+    def _release(self, item_id: str, *, done: bool) -> None:
+        """The item is finished, cancelled or taken by hand: free the agent's room."""
+        router = self._require_router()
+        now = self._now()
+        try:
+            if done and router.status(item_id) is ItemStatus.ASSIGNED:
+                decisions = router.complete(item_id, now)
+            else:
+                decisions = router.withdraw(item_id, now)
+        except UnknownWorkItem:
+            return  # routed by another process, or never routed
+        self._record(decisions, now)
+
+    def _record(self, decisions: Iterable[RoutingDecision], now: datetime) -> list[EventRecord]:
+        """Write each decision on its case, with the assignment it made."""
+        by_case: dict[str, list[RoutingDecision]] = {}
+        for decision in decisions:
+            by_case.setdefault(case_of(decision.item_id), []).append(decision)
+        records: list[EventRecord] = []
+        for case_id, group in by_case.items():
+
+            def write(case_id: str = case_id, group: list[RoutingDecision] = group) -> None:
+                records.extend(self._record_on(case_id, group, now))
+
+            retry_on_conflict(write)
+        return records
+
+    def _record_on(
+        self, case_id: str, decisions: list[RoutingDecision], now: datetime
+    ) -> list[EventRecord]:
+        snapshot = self.store.load(case_id)
+        case = snapshot.case
+        ctx = self._context(SYSTEM, now)
+        events: list[Event] = []
+        for decision in decisions:
+            decided = RoutingDecided(
+                case_id=case_id,
+                at=now,
+                actor=SYSTEM.ref,
+                item_id=decision.item_id,
+                outcome=decision.outcome.value,
+                agent_id=decision.agent_id,
+                decision=decision.to_dict(),
+            )
+            step: list[Event] = [decided]
+            if decision.outcome is Outcome.ASSIGNED and decision.agent_id is not None:
+                step += self._assignment(case, decision.item_id, decision.agent_id, ctx)
+            case = replay(step, case)
+            events += step
+        return self._commit(snapshot, events, SYSTEM, now)[1]
+
+    def _assignment(self, case: Case, item_id: str, agent_id: str, ctx: Context) -> list[Event]:
+        router = self._require_router()
+        try:
+            org = router.agent(agent_id).service_org
+        except UnknownAgent:
+            org = None  # the agent left the router since
+        command: Command
+        if item_id == case.id:
+            group = case.assignment.group
+            command = Assign(group=group, agent=agent_id, service_org=org)
+        else:
+            group = case.task(item_id).assignment.group
+            command = AssignTask(task_id=item_id, group=group, agent=agent_id, service_org=org)
+        try:
+            return decide(case, command, ctx)
+        except InvalidTransition:
+            return []  # the case or task finished meanwhile; the decision is still recorded
+
+    def _check_routing_actor(self, actor: Actor, agent_id: str) -> None:
+        if actor.kind is ActorKind.SYSTEM or actor.roles & {"admin", "supervisor"}:
+            return
+        if actor.kind is ActorKind.AGENT and actor.id == agent_id:
+            return
+        raise AccessDenied(str(actor), "route", agent_id, "only the agent itself or a supervisor")
+
+    def next_work(self, agent_id: str, *, actor: Actor) -> Case | Task | None:
+        """Pull: give ``agent_id`` the best queued item it may take (``None`` if none)."""
+        router = self._require_router()
+        self._check_routing_actor(actor, agent_id)
+        now = self._now()
+        decision = router.next_work(agent_id, now)
+        if decision is None:
+            return None
+        self._record([decision], now)
+        return self._item(decision.item_id) if decision.agent_id == agent_id else None
+
+    def accept_offer(self, item_id: str, *, agent_id: str, actor: Actor) -> Case | Task:
+        """The agent accepts the item offered to it; it is assigned (and claimed)."""
+        router = self._require_router()
+        self._check_routing_actor(actor, agent_id)
+        now = self._now()
+        before = len(router.decisions(item_id))
+        try:
+            router.accept(item_id, agent_id, now)
+        finally:
+            self._record(router.decisions(item_id)[before:], now)
+        case = self.store.load(case_of(item_id)).case
+        ctx = self._context(SYSTEM, now)
+        events = self._assignment(case, item_id, agent_id, ctx)
+        if events:
+            retry_on_conflict(
+                lambda: self._commit(
+                    self.store.load(case.id),
+                    self._assignment(self.store.load(case.id).case, item_id, agent_id, ctx),
+                    SYSTEM,
+                    now,
+                )
+            )
+        return self._item(item_id)
+
+    def reject_offer(self, item_id: str, *, agent_id: str, actor: Actor, reason: str = "") -> None:
+        """The agent rejects the item offered to it; it is routed again (not to it)."""
+        router = self._require_router()
+        self._check_routing_actor(actor, agent_id)
+        now = self._now()
+        self._record(router.reject(item_id, agent_id, now, reason), now)
+
+    def set_presence(
+        self,
+        agent_id: str,
+        presence: Presence | str,
+        *,
+        actor: Actor,
+        channel: Channel | None = None,
+    ) -> None:
+        """Change an agent's presence; becoming available hands it queued work."""
+        router = self._require_router()
+        self._check_routing_actor(actor, agent_id)
+        now = self._now()
+        self._record(router.set_presence(agent_id, presence, now, channel), now)
+
+    def explain_routing(self, item_id: str, *, actor: Actor) -> str:
+        """Why the item went where it did: every recorded decision, oldest first."""
+        case_id = case_of(item_id)
+        decisions = [
+            RoutingDecision.from_dict(record.event.decision)
+            for record in self.history(case_id, actor=actor)
+            if isinstance(record.event, RoutingDecided) and record.event.item_id == item_id
+        ]
+        if not decisions:
+            return f"work item {item_id!r} was never routed"
+        return "\n\n".join(decision.explain() for decision in decisions)
+
+    def _item(self, item_id: str) -> Case | Task:
+        case = self.store.load(case_of(item_id)).case
+        return case if item_id == case.id else case.task(item_id)
+
     # --- timers -------------------------------------------------------------------
 
     def tick(self, now: datetime | None = None, *, limit: int = 1000) -> list[EventRecord]:
@@ -704,6 +912,8 @@ class Desk:
         """
         now = to_utc(now, "tick(now)") if now is not None else self._now()
         fired: list[EventRecord] = []
+        if self.router is not None:
+            fired.extend(self._record(self.router.tick(now), now))
         for timer in self.store.due_timers(now, limit=limit):
             handler = self._timer_handlers.get(timer.key.partition(":")[0])
             if handler is None:
@@ -750,6 +960,12 @@ class Desk:
         case = self.get(case_id, actor=actor)
         when = to_utc(at, "sla_status(at)") if at is not None else self._now()
         return [sla_engine.status(clock, now=when, policy=self.sla) for clock in case.slas]
+
+
+def _supports_claims(store: object) -> bool:
+    return all(
+        callable(getattr(store, name, None)) for name in ("version", "claim", "release", "holder")
+    )
 
 
 def _redact(case: Case, actor: Actor) -> Case:

@@ -92,6 +92,9 @@ class Task:
         updated_at: When it last changed.
         finished_at: When it was completed or cancelled.
         notes: Completion or cancellation notes.
+        skills: Skills the work needs, ``{name: minimum level 1-10}`` (for routing).
+        language: The language the work needs, if any (for routing).
+        channel: The channel whose capacity the work uses (default: the case's).
     """
 
     id: str
@@ -105,6 +108,9 @@ class Task:
     updated_at: datetime = attrs.field(validator=validate_aware)
     finished_at: datetime | None = attrs.field(default=None, validator=validate_aware)
     notes: str = ""
+    skills: dict[str, int] = attrs.field(factory=dict)
+    language: str | None = None
+    channel: Channel | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -137,6 +143,8 @@ class Case:
         auto_close_at: When a resolved case closes by itself unless the customer responds.
         reopen_count: How many times it was reopened (rejections included).
         slas: The SLA and OLA clocks running or run on the case and its tasks.
+        skills: Skills working the case needs, ``{name: minimum level}`` (routing).
+        language: The language the customer needs, if any (routing).
         version: How many events the case has; increases with every change.
     """
 
@@ -163,6 +171,8 @@ class Case:
     reopen_count: int
     version: int
     slas: tuple[SlaClock, ...] = ()
+    skills: dict[str, int] = attrs.field(factory=dict)
+    language: str | None = None
 
     def task(self, task_id: str) -> Task:
         """Return the task with ``task_id`` or raise :class:`TaskNotFound`."""

@@ -64,6 +64,8 @@ class OpenCase:
     consumer_id: str | None = None
     group: str | None = None
     custom: dict[str, object] = attrs.field(factory=dict, converter=_mapping)
+    skills: dict[str, int] = attrs.field(factory=dict, converter=dict)
+    language: str | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -127,15 +129,19 @@ class CreateTask:
     agent: str | None = None
     mandatory: bool = True
     depends_on: tuple[str, ...] = attrs.field(default=(), converter=str_tuple)
+    skills: dict[str, int] = attrs.field(factory=dict, converter=dict)
+    language: str | None = None
+    channel: Channel | None = None
 
 
 @attrs.frozen(kw_only=True)
 class AssignTask:
-    """Route a task to a group and/or agent."""
+    """Route a task to a group, an agent and/or an outsourcer (replaces all three)."""
 
     task_id: str
     group: str | None = None
     agent: str | None = None
+    service_org: str | None = None
 
 
 @attrs.frozen(kw_only=True)

@@ -10,7 +10,7 @@ log rebuilds exactly the same state whatever the configuration is at replay time
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import ClassVar, TypeAlias
+from typing import Any, ClassVar, TypeAlias
 
 import attrs
 
@@ -32,6 +32,7 @@ __all__ = [
     "Event",
     "InteractionAdded",
     "PriorityChanged",
+    "RoutingDecided",
     "SlaBreached",
     "SlaCancelled",
     "SlaEscalated",
@@ -83,6 +84,8 @@ class CaseOpened(CaseEvent):
     consumer_id: str | None = None
     assignment: Assignment = Assignment()
     custom: dict[str, FieldValue] = attrs.field(factory=dict)
+    skills: dict[str, int] = attrs.field(factory=dict)
+    language: str | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -158,6 +161,9 @@ class TaskCreated(CaseEvent):
     assignment: Assignment = Assignment()
     mandatory: bool = True
     depends_on: tuple[str, ...] = ()
+    skills: dict[str, int] = attrs.field(factory=dict)
+    language: str | None = None
+    channel: Channel | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -203,6 +209,26 @@ class TaskCancelled(CaseEvent):
     name: ClassVar[str] = "task.cancelled"
     task_id: str
     reason: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class RoutingDecided(CaseEvent):
+    """The router decided about the case or one of its tasks (the decision record).
+
+    Attributes:
+        item_id: The work item: the case id or a task id.
+        outcome: ``assigned``, ``offered``, ``queued``, ``unroutable`` or
+            ``claimed_elsewhere``.
+        agent_id: The winner, for assigned and offered outcomes.
+        decision: The full :class:`~casekit.routing.RoutingDecision` as plain data
+            (candidates, filters, scores, winner); ``desk.explain_routing`` reads it.
+    """
+
+    name: ClassVar[str] = "routing.decided"
+    item_id: str
+    outcome: str
+    agent_id: str | None = None
+    decision: dict[str, Any] = attrs.field(factory=dict)
 
 
 @attrs.frozen(kw_only=True)
@@ -317,6 +343,7 @@ Event: TypeAlias = (
     | TaskBlocked
     | TaskCompleted
     | TaskCancelled
+    | RoutingDecided
     | AnySlaEvent
 )
 """Any event casekit records on a case."""
@@ -334,6 +361,7 @@ EVENT_TYPES: tuple[type[CaseEvent], ...] = (
     TaskBlocked,
     TaskCompleted,
     TaskCancelled,
+    RoutingDecided,
     SlaStarted,
     SlaPaused,
     SlaResumed,

@@ -227,6 +227,7 @@ def _open(command: OpenCase, ctx: Context) -> CaseOpened:
     ):
         raise InvalidCommand("a consumer case has no account or contact")
     custom = ctx.fields.check(command.custom, opening=True)
+    _check_skills(command.skills, "skills")
     return CaseOpened(
         case_id=ctx.case_id,
         at=ctx.now,
@@ -241,7 +242,17 @@ def _open(command: OpenCase, ctx: Context) -> CaseOpened:
         consumer_id=command.consumer_id,
         assignment=Assignment(group=command.group),
         custom=custom,
+        skills=dict(command.skills),
+        language=command.language,
     )
+
+
+def _check_skills(skills: Mapping[str, int], where: str) -> None:
+    for name, level in skills.items():
+        if not name.strip():
+            raise InvalidValue("a skill needs a name", where=where)
+        if isinstance(level, bool) or not isinstance(level, int) or not 1 <= level <= 10:
+            raise InvalidValue(f"level {level!r} is not 1-10", where=f"{where}.{name}")
 
 
 def _require_not_terminal(case: Case, action: str) -> None:
@@ -431,6 +442,7 @@ def _create_task(case: Case, command: CreateTask, ctx: Context) -> list[Event]:
         raise InvalidCommand(f"task depends on unknown task(s) {', '.join(unknown)} of {case.id}")
     if len(set(command.depends_on)) != len(command.depends_on):
         raise InvalidCommand("task lists a dependency twice")
+    _check_skills(command.skills, "task.skills")
     return [
         TaskCreated(
             case_id=case.id,
@@ -442,6 +454,9 @@ def _create_task(case: Case, command: CreateTask, ctx: Context) -> list[Event]:
             assignment=Assignment(group=command.group, agent=command.agent),
             mandatory=command.mandatory,
             depends_on=command.depends_on,
+            skills=dict(command.skills),
+            language=command.language,
+            channel=command.channel,
         )
     ]
 
@@ -451,7 +466,7 @@ def _assign_task(case: Case, command: AssignTask, ctx: Context) -> list[Event]:
     task = case.task(command.task_id)
     if task.state.is_finished:
         raise InvalidTransition("task", task.id, task.state, "assign")
-    new = Assignment(group=command.group, agent=command.agent)
+    new = Assignment(group=command.group, agent=command.agent, service_org=command.service_org)
     if new == task.assignment:
         return []
     return [
@@ -521,6 +536,8 @@ def apply(case: Case | None, event: Event) -> Case:
             state=S.NEW,
             assignment=event.assignment,
             custom=dict(event.custom),
+            skills=dict(event.skills),
+            language=event.language,
             interactions=(),
             tasks=(),
             resolution=None,
@@ -561,6 +578,9 @@ def apply(case: Case | None, event: Event) -> Case:
                 assignment=event.assignment,
                 mandatory=event.mandatory,
                 depends_on=event.depends_on,
+                skills=dict(event.skills),
+                language=event.language,
+                channel=event.channel,
                 created_at=event.at,
                 updated_at=event.at,
             )

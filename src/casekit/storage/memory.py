@@ -16,6 +16,7 @@ from casekit.exceptions import (
     ContactNotFound,
 )
 from casekit.model.accounts import Account, Consumer, Contact, Relationship
+from casekit.routing._errors import ClaimConflict
 from casekit.storage.base import CaseQuery, Commit, Page, Snapshot, Timer
 
 __all__ = ["MemoryStore"]
@@ -40,6 +41,7 @@ class MemoryStore:
         self._contacts: dict[str, Contact] = {}
         self._consumers: dict[str, Consumer] = {}
         self._relationships: dict[str, list[Relationship]] = {}
+        self._claims: dict[str, tuple[int, str | None]] = {}
 
     def __repr__(self) -> str:
         return f"MemoryStore({len(self._cases)} cases)"
@@ -154,6 +156,35 @@ class MemoryStore:
 
     def relationships_of(self, account_id: str) -> Sequence[Relationship]:
         return tuple(self._relationships.get(account_id, ()))
+
+    # --- claims (casekit.routing.ClaimStore) -------------------------------------------
+
+    def version(self, item_id: str) -> int:
+        """The work item's claim version (0 if it was never claimed)."""
+        return self._claims.get(item_id, (0, None))[0]
+
+    def holder(self, item_id: str) -> str | None:
+        """The agent holding the work item's claim, if any."""
+        return self._claims.get(item_id, (0, None))[1]
+
+    def claim(self, item_id: str, agent_id: str, expected_version: int) -> int:
+        """Compare-and-set: give the item to ``agent_id`` if nobody holds it and its
+        version is still ``expected_version``."""
+        with self._lock:
+            actual, holder = self._claims.get(item_id, (0, None))
+            if actual != expected_version or holder is not None:
+                raise ClaimConflict(item_id, expected_version, actual)
+            self._claims[item_id] = (actual + 1, agent_id)
+            return actual + 1
+
+    def release(self, item_id: str, agent_id: str, expected_version: int) -> int:
+        """Free the claim ``agent_id`` holds at ``expected_version``."""
+        with self._lock:
+            actual, holder = self._claims.get(item_id, (0, None))
+            if actual != expected_version or holder != agent_id:
+                raise ClaimConflict(item_id, expected_version, actual)
+            self._claims[item_id] = (actual + 1, None)
+            return actual + 1
 
     def close(self) -> None:
         """Nothing to release."""

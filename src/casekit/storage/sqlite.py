@@ -50,6 +50,7 @@ from casekit.exceptions import (
 from casekit.model.accounts import Account, Consumer, Contact, Relationship
 from casekit.model.case import Case
 from casekit.model.events import Event
+from casekit.routing._errors import ClaimConflict
 from casekit.serialization import dumps, from_json, loads, structure, to_json
 from casekit.storage.base import CaseQuery, Commit, Page, Snapshot, Timer
 
@@ -134,7 +135,15 @@ CREATE INDEX relationships_source ON relationships (source);
 CREATE INDEX relationships_target ON relationships (target);
 """
 
-MIGRATIONS: Final[tuple[str, ...]] = (_V1,)
+_V2 = """
+CREATE TABLE claims (
+    item_id TEXT PRIMARY KEY,
+    version INTEGER NOT NULL,
+    holder TEXT
+);
+"""
+
+MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2)
 """Forward migrations; ``MIGRATIONS[n]`` takes a database from version ``n`` to ``n + 1``."""
 
 SCHEMA_VERSION: Final = len(MIGRATIONS)
@@ -488,6 +497,54 @@ class SQLiteStore:
                 conn.executemany(
                     "INSERT INTO timers (case_id, key, due_at) VALUES (?, ?, ?)", timers
                 )
+
+    # --- claims (casekit.routing.ClaimStore) -------------------------------------------
+
+    def version(self, item_id: str) -> int:
+        """The work item's claim version (0 if it was never claimed)."""
+        with self._connection() as conn:
+            rows = conn.execute("SELECT version FROM claims WHERE item_id = ?", (item_id,))
+            row = rows.fetchone()
+        return int(row[0]) if row else 0
+
+    def holder(self, item_id: str) -> str | None:
+        """The agent holding the work item's claim, if any."""
+        with self._connection() as conn:
+            row = conn.execute("SELECT holder FROM claims WHERE item_id = ?", (item_id,)).fetchone()
+        return None if row is None or row[0] is None else str(row[0])
+
+    def claim(self, item_id: str, agent_id: str, expected_version: int) -> int:
+        """Compare-and-set: give the item to ``agent_id`` if nobody holds it and its
+        version is still ``expected_version`` (one ``BEGIN IMMEDIATE`` transaction)."""
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT version, holder FROM claims WHERE item_id = ?", (item_id,)
+            ).fetchone()
+            actual = int(row[0]) if row else 0
+            if actual != expected_version or (row is not None and row[1] is not None):
+                raise ClaimConflict(item_id, expected_version, actual)
+            conn.execute(
+                "INSERT INTO claims (item_id, version, holder) VALUES (?, ?, ?) "
+                "ON CONFLICT (item_id) DO UPDATE SET version = excluded.version, "
+                "holder = excluded.holder",
+                (item_id, actual + 1, agent_id),
+            )
+        return actual + 1
+
+    def release(self, item_id: str, agent_id: str, expected_version: int) -> int:
+        """Free the claim ``agent_id`` holds at ``expected_version``."""
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT version, holder FROM claims WHERE item_id = ?", (item_id,)
+            ).fetchone()
+            actual = int(row[0]) if row else 0
+            if row is None or actual != expected_version or row[1] != agent_id:
+                raise ClaimConflict(item_id, expected_version, actual)
+            conn.execute(
+                "UPDATE claims SET version = ?, holder = NULL WHERE item_id = ?",
+                (actual + 1, item_id),
+            )
+        return actual + 1
 
     @staticmethod
     def _version(conn: sqlite3.Connection, case_id: str) -> int:

@@ -18,7 +18,8 @@ fresh, empty store::
 The groups (each a plain class, all collected through :class:`StoreTests`) are
 :class:`AllocationTests`, :class:`CommitTests`, :class:`ConflictTests`,
 :class:`TimerTests`, :class:`FindTests`, :class:`DirectoryTests` and
-:class:`ConcurrencyTests`. Test data is built with the real core
+:class:`ConcurrencyTests`. A store that also implements routing claims adds
+:class:`ClaimStoreTests`. Test data is built with the real core
 (:func:`~casekit.model.lifecycle.decide`, :func:`~casekit.model.lifecycle.replay`,
 :func:`~casekit.audit.chain`) through the builders below, which plugin authors may reuse
 in their own tests.
@@ -32,7 +33,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -67,6 +68,7 @@ from casekit.model.commands import (
 )
 from casekit.model.fields import CustomField, FieldSchema, FieldType
 from casekit.model.lifecycle import Context, decide, replay
+from casekit.routing import ClaimConflict, ClaimStore
 from casekit.storage.base import CaseQuery, Commit, Snapshot, Store, Timer
 
 __all__ = [
@@ -74,6 +76,7 @@ __all__ = [
     "FIELDS",
     "T0",
     "AllocationTests",
+    "ClaimStoreTests",
     "CommitTests",
     "ConcurrencyTests",
     "ConflictTests",
@@ -904,6 +907,64 @@ class ConcurrencyTests(StoreFixture):
         assert bodies == sorted(f"{t}/{i}" for t in range(self.threads) for i in range(per_thread))
         history = store.history(case_id)
         assert verify_chain(history, head_hash=snapshot.head_hash).ok
+
+
+class ClaimStoreTests:
+    """The :class:`~casekit.routing.ClaimStore` capability: compare-and-set claims on
+    work items. A store that supports routing claims adds this group; override the
+    ``store`` fixture to yield a fresh store implementing it."""
+
+    @pytest.fixture
+    def claims(self, store: Store) -> ClaimStore:
+        missing = [m for m in ("version", "claim", "release", "holder") if not hasattr(store, m)]
+        assert not missing, f"the store does not implement ClaimStore (missing {missing})"
+        return cast(ClaimStore, store)
+
+    def test_unclaimed_item_has_version_zero_and_no_holder(self, claims: ClaimStore) -> None:
+        assert claims.version("CS0000001-T1") == 0
+        assert claims.holder("CS0000001-T1") is None
+
+    def test_claim_release_claim_again(self, claims: ClaimStore) -> None:
+        item = "CS0000001-T1"
+        assert claims.claim(item, "ann", 0) == 1
+        assert (claims.version(item), claims.holder(item)) == (1, "ann")
+        assert claims.release(item, "ann", 1) == 2
+        assert claims.holder(item) is None
+        assert claims.claim(item, "bob", 2) == 3
+        assert claims.holder(item) == "bob"
+
+    def test_stale_or_held_claims_conflict_and_change_nothing(self, claims: ClaimStore) -> None:
+        item = "CS0000001-T1"
+        claims.claim(item, "ann", 0)
+        with pytest.raises(ClaimConflict):
+            claims.claim(item, "bob", 0)  # stale version
+        with pytest.raises(ClaimConflict):
+            claims.claim(item, "bob", 1)  # current version, but ann holds it
+        with pytest.raises(ClaimConflict):
+            claims.release(item, "bob", 1)  # not the holder
+        with pytest.raises(ClaimConflict):
+            claims.release(item, "ann", 0)  # stale version
+        assert (claims.version(item), claims.holder(item)) == (1, "ann")
+
+    def test_release_of_unclaimed_item_conflicts(self, claims: ClaimStore) -> None:
+        with pytest.raises(ClaimConflict):
+            claims.release("CS0000001-T1", "ann", 0)
+
+    def test_threads_racing_for_one_item_exactly_one_wins(self, claims: ClaimStore) -> None:
+        winners: list[str] = []
+        lock = threading.Lock()
+
+        def race(index: int) -> None:
+            try:
+                claims.claim("CS0000001-T1", f"agent-{index}", 0)
+            except ClaimConflict:
+                return
+            with lock:
+                winners.append(f"agent-{index}")
+
+        run_threads(8, race)
+        assert len(winners) == 1
+        assert claims.holder("CS0000001-T1") == winners[0]
 
 
 class StoreTests(
