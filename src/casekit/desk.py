@@ -440,11 +440,14 @@ class Desk:
         category: str | None = None,
         group: str | None = None,
         custom: Mapping[str, object] | None = None,
+        skills: Mapping[str, int] | None = None,
+        language: str | None = None,
     ) -> Case:
         """Open a case for an account (and contact) or for a consumer.
 
         The account, contact and consumer must exist in the directory; a contact must
-        belong to the account.
+        belong to the account. ``skills`` and ``language`` are what working the case
+        needs; with a router, the case is routed at once.
         """
         command = OpenCase(
             subject=subject,
@@ -457,6 +460,8 @@ class Desk:
             consumer_id=consumer_id,
             group=group,
             custom=dict(custom or {}),
+            skills=dict(skills or {}),
+            language=language,
         )
         if account_id is not None:
             self.store.get_account(account_id)
@@ -602,8 +607,17 @@ class Desk:
         agent: str | None = None,
         mandatory: bool = True,
         depends_on: Iterable[str] = (),
+        skills: Mapping[str, int] | None = None,
+        language: str | None = None,
+        channel: Channel | None = None,
     ) -> Task:
-        """Add a task for a team; returns the new task (its id is ``<case>-T<n>``)."""
+        """Add a task for a team; returns the new task (its id is ``<case>-T<n>``).
+
+        ``skills`` (``{name: minimum level}``), ``language`` and ``channel`` (whose
+        capacity the work uses; default the case's) matter when the desk routes work.
+        With a router, the new task is routed at once; the returned task shows the
+        agent it went to.
+        """
         command = CreateTask(
             title=title,
             description=description,
@@ -611,6 +625,9 @@ class Desk:
             agent=agent,
             mandatory=mandatory,
             depends_on=tuple(depends_on),
+            skills=dict(skills or {}),
+            language=language,
+            channel=channel,
         )
         case = self.execute(case_id, command, actor=actor)
         task = case.tasks[-1]
@@ -827,6 +844,43 @@ class Desk:
         if actor.kind is ActorKind.AGENT and actor.id == agent_id:
             return
         raise AccessDenied(str(actor), "route", agent_id, "only the agent itself or a supervisor")
+
+    def route_open_work(self, *, actor: Actor, batch: int = 500) -> int:
+        """Hand this desk's router the open work that no agent holds yet.
+
+        Call it when a host process starts (its router is empty): active cases and
+        their unfinished tasks without an agent are routed in case order. Items other
+        processes route at the same time are safe: claims in the store make each
+        assignment exclusive. Returns how many items were routed.
+        """
+        router = self._require_router()
+        self._check_routing_actor(actor, "*")
+        routed = 0
+        after: str | None = None
+        active = (CaseState.NEW, CaseState.OPEN, CaseState.AWAITING_INFO)
+        while True:
+            page = self.store.find(CaseQuery(states=frozenset(active), after=after, limit=batch))
+            now = self._now()
+            for case in page.items:
+                items = (
+                    []
+                    if case.assignment.agent
+                    else [work_item_for_case(case, now=now, directory=self.store)]
+                )
+                items += [
+                    work_item_for_task(case, task, now=now, directory=self.store)
+                    for task in case.tasks
+                    if not task.state.is_finished and task.assignment.agent is None
+                ]
+                for item in items:
+                    try:
+                        router.status(item.id)
+                    except UnknownWorkItem:
+                        self._route(item, now)
+                        routed += 1
+            if page.next_cursor is None:
+                return routed
+            after = page.next_cursor
 
     def next_work(self, agent_id: str, *, actor: Actor) -> Case | Task | None:
         """Pull: give ``agent_id`` the best queued item it may take (``None`` if none)."""

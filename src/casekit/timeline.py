@@ -16,6 +16,7 @@ from casekit.model.events import (
     Event,
     InteractionAdded,
     PriorityChanged,
+    RoutingDecided,
     SlaBreached,
     SlaCancelled,
     SlaEscalated,
@@ -99,6 +100,11 @@ def describe(event: Event, zone: ZoneInfo | None = None) -> str:
             return f"task {event.task_id} completed{suffix}"
         case TaskCancelled():
             return f"task {event.task_id} cancelled"
+        case RoutingDecided():
+            who = f" to {event.agent_id}" if event.agent_id else ""
+            reason = event.decision.get("reason") or ""
+            detail = f" ({_short(str(reason), 40)})" if reason and not who else ""
+            return f"{event.item_id} {event.outcome}{who}{detail}"
         case SlaStarted():
             clock = event.clock
             due = f", due {when(clock.due_at)}" if clock.due_at else " (paused)"

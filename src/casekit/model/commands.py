@@ -50,6 +50,10 @@ def _mapping(value: Mapping[str, object] | None) -> dict[str, object]:
     return dict(value or {})
 
 
+def _levels(value: Mapping[str, int]) -> dict[str, int]:
+    return dict(value)
+
+
 @attrs.frozen(kw_only=True)
 class OpenCase:
     """Open a new case. Needs an account (B2B) or a consumer (B2C)."""
@@ -64,7 +68,7 @@ class OpenCase:
     consumer_id: str | None = None
     group: str | None = None
     custom: dict[str, object] = attrs.field(factory=dict, converter=_mapping)
-    skills: dict[str, int] = attrs.field(factory=dict, converter=dict)
+    skills: dict[str, int] = attrs.field(factory=dict, converter=_levels)
     language: str | None = None
 
 
@@ -129,7 +133,7 @@ class CreateTask:
     agent: str | None = None
     mandatory: bool = True
     depends_on: tuple[str, ...] = attrs.field(default=(), converter=str_tuple)
-    skills: dict[str, int] = attrs.field(factory=dict, converter=dict)
+    skills: dict[str, int] = attrs.field(factory=dict, converter=_levels)
     language: str | None = None
     channel: Channel | None = None
 
