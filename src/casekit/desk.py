@@ -354,7 +354,7 @@ class Desk:
             return case, []
         new = replay(events, case)
         if self.sla is not None:
-            reaction = sla_engine.react(
+            reaction, new = sla_engine.react(
                 new,
                 events,
                 now=now,
@@ -362,7 +362,6 @@ class Desk:
                 actor=actor.ref,
                 account_calendar=self._account_calendar,
             )
-            new = replay(reaction, new)
             events = [*events, *reaction]
         records = chain(
             new.id,

@@ -468,3 +468,21 @@ def test_stale_timer_after_a_policy_change_is_rescheduled_not_refired(clock: Man
     assert noisy.store.due_timers(at(9, 12, 30)) == []  # moved to the breach instant
     assert [r.name for r in quiet.tick(at(9, 16))] == ["sla.breached"]
     assert quiet.get(case_id, actor=AGENT).version == 3
+
+
+def test_next_timer_is_the_earliest_pending_moment(clock: ManualClock) -> None:
+    from casekit.sla.engine import _moments, timers  # noqa: PLC0415 - checks an internal
+
+    escalations = (Escalation(level=2, after=3 * H, action="b"), Escalation(level=1, action="a"))
+    desk = make_desk(clock, resolution(escalations=escalations, warnings=(0.9, 0.25)))
+    case_id = open_case(desk)
+    assert desk.sla is not None
+    for instant in (at(6, 16), at(9, 10), at(9, 14), at(9, 17), at(10, 12), at(11, 9)):
+        desk.tick(instant)
+        case = desk.get(case_id, actor=AGENT)
+        expected = [
+            min(m.at for m in moments)
+            for clock_ in case.slas
+            if (moments := _moments(clock_, desk.sla.definition(clock_.sla_id), OFFICE))
+        ]
+        assert [t.due_at for t in timers(case, desk.sla)] == expected

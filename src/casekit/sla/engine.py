@@ -313,8 +313,9 @@ def react(
     policy: SlaPolicy,
     actor: ActorRef,
     account_calendar: AccountCalendar = _no_account_calendar,
-) -> list[Event]:
-    """The SLA events that follow from ``events``, which led to ``case``.
+) -> tuple[list[Event], Case]:
+    """The SLA events that follow from ``events``, which led to ``case``, and the case
+    with those events applied (so callers need not fold them again).
 
     Args:
         case: The case after the command's own events.
@@ -343,7 +344,7 @@ def react(
             clock, _ = run.latest(definition, task)
             if clock is not None and clock.stage.is_active:
                 run.cancel(clock, f"no longer applies: {selection.reason}")
-    return run.out
+    return run.out, run.case
 
 
 @attrs.frozen
@@ -402,13 +403,41 @@ def due_events(case: Case, *, now: datetime, policy: SlaPolicy, actor: ActorRef)
     return out
 
 
+def _next_moment(
+    clock: SlaClock, definition: SlaDefinition | None, calendar: BusinessCalendar
+) -> datetime | None:
+    """The earliest pending instant of a running clock, with one calendar step.
+
+    Warnings come before the breach (thresholds are fractions below 1) and the breach
+    before escalations, and each kind is ordered by its own key, so the first pending
+    one of the first kind that has any is the earliest.
+    """
+    if clock.stage is not SlaStage.IN_PROGRESS or clock.running_since is None:
+        return None
+    assert clock.due_at is not None
+    if definition is not None:
+        for threshold in definition.warnings:
+            if threshold not in clock.warnings_fired:
+                return _due(
+                    calendar, clock.running_since, clock.target * threshold - clock.consumed
+                )
+    if clock.breached_at is None:
+        return clock.due_at
+    pending = [
+        e.after
+        for e in (definition.escalations if definition else ())
+        if e.level not in clock.escalations_fired
+    ]
+    return calendar.add(clock.due_at, min(pending)) if pending else None
+
+
 def timers(case: Case, policy: SlaPolicy) -> list[Timer]:
     """One timer per running clock: its next warning, breach or escalation instant."""
     result = []
     for clock in case.slas:
-        moments = _moments(clock, policy.definition(clock.sla_id), policy.calendar(clock.calendar))
-        if moments:
-            at = moments[0].at
+        definition = policy.definition(clock.sla_id)
+        at = _next_moment(clock, definition, policy.calendar(clock.calendar))
+        if at is not None:
             result.append(Timer(case.id, f"{TIMER_PREFIX}:{clock.key}", at))
     return result
 
