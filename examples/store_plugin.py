@@ -19,9 +19,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "plugin_store" / "src"))
 
-import casekit_jsonstore  # noqa: E402 - importable only once its folder is on sys.path
+import casekit_jsonstore  # importable once its folder is on sys.path (above)
 
-from casekit import Account, Actor, CaseState, Desk, ManualClock  # noqa: E402
+from casekit import Account, Actor, CaseState, Desk, ManualClock
 
 AGENT = Actor.agent("alice", groups={"support"})
 
@@ -57,7 +57,7 @@ def main() -> None:
             fired = desk.tick()  # the auto-close timer was stored with the case
             closed = desk.get(printer.id, actor=AGENT)
             assert closed.state is CaseState.CLOSED
-            print(f"tick fired {len(fired)} timer event(s): {printer.id} is now {closed.state.value}")
+            print(f"tick fired {len(fired)} event(s): {printer.id} is now {closed.state.value}")
             print(f"  {desk.verify(printer.id)}")
 
 

@@ -14,6 +14,7 @@ from casekit.exceptions import PluginError, UnknownStoreScheme
 from casekit.model.access import Action, Decision, Directory
 from casekit.model.actors import Actor
 from casekit.model.case import Case
+from casekit.routing import StrategyRegistry
 from casekit.storage.base import Store
 
 __all__ = ["ENTRY_POINT_GROUP", "Plugins", "StoreFactory", "StoreRegistry"]
@@ -121,6 +122,11 @@ class Plugins:
                 _call_impl(impl, registry=registry)
             self._stores = registry
         return self._stores
+
+    def register_strategies(self, registry: StrategyRegistry) -> None:
+        """Let every plugin add its routing strategies to ``registry``."""
+        for impl in self.manager.hook.casekit_register_strategies.get_hookimpls():
+            _call_impl(impl, registry=registry)
 
     def check_access(
         self, *, actor: Actor, action: Action, case: Case, directory: Directory, now: datetime

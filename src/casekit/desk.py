@@ -74,6 +74,7 @@ from casekit.routing import (
     Router,
     RoutingDecision,
     StrategyError,
+    StrategyRegistry,
     UnknownAgent,
     UnknownWorkItem,
 )
@@ -166,9 +167,12 @@ class Desk:
         plugins: Plugin objects or modules to register (access policy, stores, ...).
         discover: Also load plugins from the ``casekit`` entry-point group.
         sla: The SLA/OLA definitions and calendars in force (none by default).
-        router: Routes every new case and task to agents (none by default). When the
-            store supports claims and the router has no claim store, the store
-            becomes its claim store, so assignments are exclusive across processes.
+        router: Routes every new case and task to agents (none by default): a
+            :class:`~casekit.routing.Router`, or a function that builds one from a
+            strategy registry holding the built-ins plus the plugins' strategies
+            (``casekit_register_strategies``). When the store supports claims and the
+            router has no claim store, the store becomes its claim store, so
+            assignments are exclusive across processes.
 
     Every command and query takes a keyword-only ``actor``: the access policy decides
     with it, and events record it. Use ``Actor.system()`` for the host's own jobs.
@@ -184,7 +188,7 @@ class Desk:
         plugins: Iterable[object] = (),
         discover: bool = True,
         sla: SlaPolicy | None = None,
-        router: Router | None = None,
+        router: Router | Callable[[StrategyRegistry], Router] | None = None,
     ) -> None:
         self.plugins = Plugins(plugins, discover=discover)
         self._owns_store = isinstance(store, str) or store is None
@@ -195,6 +199,10 @@ class Desk:
         self.rules = rules or LifecycleRules()
         self.fields = FieldSchema.of(fields)
         self.sla = sla
+        if router is not None and not isinstance(router, Router):
+            registry = StrategyRegistry.with_defaults()
+            self.plugins.register_strategies(registry)
+            router = router(registry)
         self.router = router
         if router is not None and router.claims is None and _supports_claims(self.store):
             router.claims = cast(ClaimStore, self.store)
@@ -214,7 +222,7 @@ class Desk:
         plugins: Iterable[object] = (),
         discover: bool = True,
         sla: SlaPolicy | None = None,
-        router: Router | None = None,
+        router: Router | Callable[[StrategyRegistry], Router] | None = None,
     ) -> Desk:
         """Open a desk on the store at ``url`` (``sqlite:///cases.db``, ``memory://``).
 

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from casekit.model.access import Action, Decision, Directory
     from casekit.model.actors import Actor
     from casekit.model.case import Case
+    from casekit.routing import StrategyRegistry
 
 __all__ = ["hookimpl", "hookspec"]
 
@@ -34,6 +35,21 @@ def casekit_register_stores(registry: StoreRegistry) -> None:
         registry: Call ``registry.add("scheme", factory)`` where ``factory(url)``
             returns a :class:`~casekit.storage.Store`. A scheme registered twice
             raises :class:`~casekit.exceptions.PluginError`.
+    """
+
+
+@hookspec
+def casekit_register_strategies(registry: StrategyRegistry) -> None:
+    """Add routing strategies (tie-breakers) that queues can name.
+
+    Called when a desk builds its router from a factory
+    (``Desk(router=lambda registry: Router(..., registry=registry))``). The registry
+    already holds the built-in strategies; adding a name twice raises
+    :class:`~casekit.routing.DuplicateStrategy`.
+
+    Args:
+        registry: Call ``registry.add(strategy)``; a strategy is any object with a
+            ``name`` and a ``score(item, agent, ctx)`` method (higher wins).
     """
 
 

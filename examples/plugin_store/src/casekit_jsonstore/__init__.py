@@ -394,7 +394,8 @@ class JsonStore:
         records = _decode(
             "cases", case_id, lambda: [structure(item, EventRecord) for item in data["records"]]
         )
-        if [(r.case_id, r.seq) for r in records] != [(case_id, n) for n in range(1, len(records) + 1)]:
+        numbering = [(record.case_id, record.seq) for record in records]
+        if numbering != [(case_id, seq) for seq in range(1, len(records) + 1)]:
             raise CorruptRecord("cases", case_id, "the log is not numbered 1, 2, 3, ...")
         return [record for record in records if record.seq > after_seq]
 
@@ -404,7 +405,9 @@ class JsonStore:
             names = os.listdir(self._cases)
         except OSError as exc:
             raise StoreError(f"cannot list {str(self._cases)!r}: {exc}") from exc
-        ids = sorted(unquote(name.removesuffix(".json")) for name in names if name.endswith(".json"))
+        ids = sorted(
+            unquote(name.removesuffix(".json")) for name in names if name.endswith(".json")
+        )
         start = 0 if query.after is None else bisect.bisect_right(ids, query.after)
         items: list[Case] = []
         for case_id in ids[start:]:
@@ -548,11 +551,15 @@ class JsonStore:
                 self._write(self.path / "relationships.json", [*relationships, data])
 
     def relationships_of(self, account_id: str) -> Sequence[Relationship]:
-        return tuple(
-            _decode("relationships", str(position), lambda raw=raw: structure(raw, Relationship))
-            for position, raw in enumerate(self._relationships())
-            if account_id in (raw.get("source"), raw.get("target"))
-        )
+        found: list[Relationship] = []
+        for position, raw in enumerate(self._relationships()):
+            if account_id in (raw.get("source"), raw.get("target")):
+                found.append(self._relationship(position, raw))
+        return tuple(found)
+
+    @staticmethod
+    def _relationship(position: int, raw: dict[str, Any]) -> Relationship:
+        return _decode("relationships", str(position), lambda: structure(raw, Relationship))
 
 
 @casekit.hookimpl
