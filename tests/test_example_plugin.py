@@ -178,6 +178,7 @@ def test_refuses_a_directory_that_is_not_a_store(tmp_path: pathlib.Path) -> None
     (tmp_path / "notes.txt").write_text("mine", encoding="utf-8")
     with pytest.raises(StoreError, match="not empty and is not a JSON store"):
         JsonStore(tmp_path)
+    assert not (tmp_path / ".lock").exists()
 
 
 def test_refuses_a_newer_format(folder: pathlib.Path, store: JsonStore) -> None:

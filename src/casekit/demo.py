@@ -15,6 +15,7 @@ from casekit.clock import ManualClock
 from casekit.desk import Desk
 from casekit.model import Actor, Channel, Consumer, Direction, Priority
 from casekit.model.sla import SlaKind, SlaMetric
+from casekit.routing import Agent, Router
 from casekit.sla.calendar import BusinessCalendar
 from casekit.sla.policy import Condition, Escalation, SlaDefinition, SlaPolicy, Subject
 from casekit.timeline import describe, format_timeline
@@ -75,6 +76,31 @@ def _tick(desk: Desk, clock: ManualClock, say: Callable[[str], None]) -> None:
     say("")
 
 
+def _router() -> Router:
+    """The bank's agents: skills decide who gets which work."""
+    return Router(
+        agents=[
+            Agent("alice", groups={"card-services"}, skills={"cards": 7}, capacity={"phone": 1}),
+            Agent("bram", groups={"card-services"}, skills={"cards": 3}, capacity={"phone": 1}),
+            Agent("farid", groups={"fraud"}, skills={"fraud": 8}, capacity={"api": 2}),
+            Agent("fiona", groups={"fraud"}, skills={"fraud": 4}, capacity={"api": 2}),
+            Agent("olga", groups={"card-ops"}, skills={"card-issuing": 6}, capacity={"api": 3}),
+            Agent("oscar", groups={"card-ops"}, skills={"card-issuing": 2}, capacity={"api": 3}),
+        ]
+    )
+
+
+def _routing(desk: Desk, case_id: str, actor: Actor, say: Callable[[str], None]) -> None:
+    say("Routing by skill (who got what, and why not the others):")
+    case = desk.get(case_id, actor=actor)
+    say(f"  {case.id:<14} -> {case.assignment.agent}")
+    for task in case.tasks:
+        say(f"  {task.id:<14} -> {task.assignment.agent}")
+    say("")
+    say(desk.explain_routing(case.tasks[0].id, actor=actor))
+    say("")
+
+
 def _outcomes(desk: Desk, case_id: str, actor: Actor, say: Callable[[str], None]) -> None:
     say("SLA outcomes:")
     for status in desk.sla_status(case_id, actor=actor):
@@ -106,7 +132,7 @@ def run_demo(path: Path, *, write: Callable[[str], None] = print) -> str:
         write(text)
 
     clock = ManualClock(datetime(2026, 3, 2, 9, 12, tzinfo=AMSTERDAM))
-    with Desk.open(_url(path), clock=clock, discover=False, sla=POLICY) as desk:
+    with Desk.open(_url(path), clock=clock, discover=False, sla=POLICY, router=_router()) as desk:
         customer = desk.save_consumer(
             Consumer(id="c-1042", name="Jan de Vries", email="jan@example.org", phone="+31 6 1234")
         )
@@ -126,6 +152,7 @@ def run_demo(path: Path, *, write: Callable[[str], None] = print) -> str:
             category="lost-card",
             group="card-services",
             description="Customer lost his wallet on the train this morning.",
+            skills={"cards": 5},
         )
         desk.add_interaction(
             case.id,
@@ -134,10 +161,14 @@ def run_demo(path: Path, *, write: Callable[[str], None] = print) -> str:
             channel=Channel.PHONE,
             at=clock.now(),
         )
-        desk.assign(case.id, actor=alice, group="card-services", agent="alice")
         desk.start(case.id, actor=alice)
         block = desk.create_task(
-            case.id, "Block the card and review recent transactions", actor=alice, group="fraud"
+            case.id,
+            "Block the card and review recent transactions",
+            actor=alice,
+            group="fraud",
+            skills={"fraud": 6},
+            channel=Channel.API,
         )
         replace = desk.create_task(
             case.id,
@@ -145,6 +176,8 @@ def run_demo(path: Path, *, write: Callable[[str], None] = print) -> str:
             actor=alice,
             group="card-ops",
             depends_on=[block.id],
+            skills={"card-issuing": 5},
+            channel=Channel.API,
         )
         desk.add_interaction(
             case.id,
@@ -152,6 +185,7 @@ def run_demo(path: Path, *, write: Callable[[str], None] = print) -> str:
             actor=alice,
             channel=Channel.PHONE,
         )
+        _routing(desk, case.id, alice, say)
         say("SLA and OLA clocks after the call (Europe/Amsterdam):")
         for status in desk.sla_status(case.id, actor=alice):
             due = f"{status.due_at.astimezone(AMSTERDAM):%a %H:%M}" if status.due_at else "-"

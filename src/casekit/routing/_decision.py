@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
@@ -129,12 +129,30 @@ class Removal:
     agent_ids: frozenset[str] = frozenset()
 
 
-@attrs.frozen
+class PendingRecord(Protocol):
+    """The compact form of a decision's funnel and scores, expanded on first use."""
+
+    def build(self) -> tuple[tuple[Removal, ...], tuple[Candidate, ...], frozenset[str]]:
+        """``(removed, candidates, eligible)``."""
+        ...
+
+
+_LAZY_FIELDS = frozenset({"removed", "candidates", "eligible"})
+
+
+@attrs.frozen(slots=False)
 class RoutingDecision:
     """One routing decision: the candidates, the filters, the scores and the winner.
 
     Serialise with :meth:`to_dict` / :meth:`from_dict` (through
     :mod:`casekit.serialization`); the store integration records it as an event.
+
+    The router builds ``removed``, ``candidates`` and ``eligible`` lazily: a decision
+    keeps a compact snapshot of the funnel's sets and the strategies' score columns
+    taken at decision time, and expands it into those three fields the first time
+    any of them is read (or the decision is compared, hashed, printed, pickled or
+    serialised). The values are the same either way; only their cost moves off the
+    routing hot path.
 
     Attributes:
         item_id: The work item.
@@ -168,6 +186,21 @@ class RoutingDecision:
     eligible: frozenset[str] = frozenset()
     reason: str = ""
     error: str | None = None
+
+    if not TYPE_CHECKING:
+
+        def __getattr__(self, name: str) -> Any:
+            # Only reached when a lazy field has not been expanded yet.
+            if name in _LAZY_FIELDS:
+                data = self.__dict__
+                pending = data.pop("_pending", None)
+                if pending is not None:
+                    data["removed"], data["candidates"], data["eligible"] = pending.build()
+                    return data[name]
+            raise AttributeError(name)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {field.name: getattr(self, field.name) for field in attrs.fields(type(self))}
 
     def removed_by(self, agent_id: str) -> Filter | None:
         """The filter that removed ``agent_id``, or ``None`` if it was a candidate.
@@ -237,6 +270,49 @@ class RoutingDecision:
             if len(self.candidates) > 10:
                 lines.append(f"    ... and {len(self.candidates) - 10} more")
         return "\n".join(lines)
+
+
+def lazy_decision(  # noqa: PLR0913, PLR0917 - mirrors the record's fields
+    item_id: str,
+    outcome: Outcome,
+    at: datetime,
+    trigger: Trigger,
+    queue: str | None,
+    stage: int,
+    agent_id: str | None,
+    strategies: tuple[str, ...],
+    pool: str,
+    pending: PendingRecord,
+    reason: str = "",
+) -> RoutingDecision:
+    """A decision whose ``removed``, ``candidates`` and ``eligible`` come from ``pending``.
+
+    Skips the generated ``__init__`` (the router passes values it built itself).
+    """
+    decision: RoutingDecision = _new(RoutingDecision)
+    _set(
+        decision,
+        "__dict__",
+        {
+            "item_id": item_id,
+            "outcome": outcome,
+            "at": at,
+            "trigger": trigger,
+            "queue": queue,
+            "stage": stage,
+            "agent_id": agent_id,
+            "strategies": strategies,
+            "pool": pool,
+            "reason": reason,
+            "error": None,
+            "_pending": pending,
+        },
+    )
+    return decision
+
+
+_new = object.__new__
+_set = object.__setattr__
 
 
 def _fmt(score: tuple[float, ...]) -> str:

@@ -15,7 +15,8 @@ import heapq
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from operator import itemgetter
+from itertools import compress, repeat
+from operator import eq, itemgetter
 from types import MappingProxyType
 from typing import Any
 
@@ -34,6 +35,7 @@ from casekit.routing._decision import (
     Removal,
     RoutingDecision,
     Trigger,
+    lazy_decision,
 )
 from casekit.routing._errors import (
     ClaimConflict,
@@ -57,20 +59,41 @@ DEFAULT_STRATEGIES = ("affinity", "most_capacity", "round_robin")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MAX_KEY = 1 << 62
 _ONE_US = timedelta(microseconds=1)
+_FOREVER = datetime.max.replace(tzinfo=UTC)
+_NEVER = datetime.min.replace(tzinfo=UTC)
+
+# Enum members read on the hot path, looked up once.
+_QUEUED = ItemStatus.QUEUED
+_OFFERED = ItemStatus.OFFERED
+_ASSIGNED = ItemStatus.ASSIGNED
+_UNROUTABLE = ItemStatus.UNROUTABLE
+_O_ASSIGNED = Outcome.ASSIGNED
+_O_OFFERED = Outcome.OFFERED
+_O_QUEUED = Outcome.QUEUED
+_O_UNROUTABLE = Outcome.UNROUTABLE
+_O_CLAIMED = Outcome.CLAIMED_ELSEWHERE
+_PULL = Trigger.PULL
+_AVAILABLE = Presence.AVAILABLE
+_SLA_DUE = QueueOrder.SLA_DUE
+_WAITING = "no eligible agent has room now; waiting in the queue"
 
 
 def _us(value: datetime) -> int:
     return (value - _EPOCH) // _ONE_US
 
 
-@attrs.frozen
+@attrs.frozen(eq=False)
 class _Rule:
-    """A ladder stage resolved against the router's queues."""
+    """A ladder stage resolved against the router's queues (hashed by identity).
+
+    ``cache`` maps an item's static signature to its :class:`_StaticPool`.
+    """
 
     groups: frozenset[str] | None
     floor: int
     skills: bool
     label: str
+    cache: dict[object, _StaticPool] = attrs.field(factory=dict)
 
 
 @attrs.frozen
@@ -84,18 +107,169 @@ class _StaticPool:
     blocker: str
 
 
-@attrs.define
 class _Entry:
-    item: WorkItem
-    queue: Queue | None
-    key: tuple[int, ...]
-    units: int
-    status: ItemStatus = ItemStatus.QUEUED
-    agent_id: str | None = None
-    offer_no: int = 0
-    declined: set[str] = attrs.field(factory=set)
-    claim_version: int = 0
-    stage: int = 0
+    """The router's state for one item (a plain slotted object: it changes often)."""
+
+    __slots__ = (
+        "agent_id",
+        "channel",
+        "claim_version",
+        "declined",
+        "item",
+        "key",
+        "offer_no",
+        "pool",
+        "pool_from",
+        "pool_gen",
+        "pool_until",
+        "queue",
+        "stage",
+        "status",
+        "units",
+    )
+
+    def __init__(
+        self, item: WorkItem, queue: Queue | None, key: tuple[int, ...], units: int
+    ) -> None:
+        self.item = item
+        self.queue = queue
+        self.key = key
+        self.units = units
+        self.channel = item.channel
+        self.status = _QUEUED
+        self.agent_id: str | None = None
+        self.offer_no = 0
+        self.declined: set[str] = set()
+        self.claim_version = 0
+        self.stage = 0
+        # The static pool at the stage in force during [pool_from, pool_until).
+        self.pool: frozenset[str] = EMPTY
+        self.pool_gen = -1
+        self.pool_from = _FOREVER
+        self.pool_until = _NEVER
+
+
+class _Pending:
+    """A decision's funnel and scores as taken at decision time, expanded on demand.
+
+    The sets are the pool after each dynamic filter (``None`` for a filter that did
+    not run because the pool was already empty); ``stages`` are the strategies'
+    ``(agent ids, score column)`` pairs in the order they were applied.
+    """
+
+    __slots__ = (
+        "alive",
+        "channel",
+        "limit",
+        "online",
+        "roomy",
+        "sized",
+        "stages",
+        "static",
+        "undeclined",
+        "units",
+        "working",
+    )
+
+    def __init__(
+        self,
+        static: _StaticPool,
+        channel: Channel,
+        units: int,
+        online: frozenset[str] | None,
+        roomy: frozenset[str] | None,
+    ) -> None:
+        self.static = static
+        self.channel = channel
+        self.units = units
+        self.online = online
+        self.roomy = roomy
+        self.undeclined: frozenset[str] | None = None
+        self.working: frozenset[str] | None = None
+        self.sized: frozenset[str] | None = None
+        self.stages: list[tuple[list[str], list[Any] | None]] = []
+        self.alive: list[str] = []
+        self.limit = 0
+
+    def final(self) -> frozenset[str]:
+        """The agents that passed every filter."""
+        for pool in (self.sized, self.working, self.undeclined, self.roomy, self.online):
+            if pool is not None:
+                return pool
+        return self.static.pool
+
+    def build(self) -> tuple[tuple[Removal, ...], tuple[Candidate, ...], frozenset[str]]:
+        removed = list(self.static.removed)
+        before = self.static.pool
+        channel = self.channel.value
+        steps = (
+            (self.online, Filter.PRESENCE, f"available on {channel}"),
+            (self.roomy, Filter.CAPACITY, f"a free unit on {channel}"),
+            (self.undeclined, Filter.DECLINED, "rejected or let the offer time out"),
+            (self.working, Filter.SHIFT, "shift calendar open"),
+            (self.sized, Filter.CAPACITY, f"{self.units} free units on {channel}"),
+        )
+        for after, kind, label in steps:
+            if after is None:
+                continue
+            if len(after) != len(before):
+                gone = frozenset(before - after)
+                removed.append(Removal(kind, label, len(gone), gone))
+            before = after
+        if not self.stages and not self.alive:
+            return tuple(removed), (), frozenset()
+        return tuple(removed), _ranked(self.stages, self.alive, self.limit), frozenset(before)
+
+
+class _HandOver:
+    """The record of a pull or a capacity hand-over: one candidate, no funnel."""
+
+    __slots__ = ("agent_id",)
+
+    def __init__(self, agent_id: str) -> None:
+        self.agent_id = agent_id
+
+    def build(self) -> tuple[tuple[Removal, ...], tuple[Candidate, ...], frozenset[str]]:
+        return (), (Candidate(self.agent_id),), frozenset()
+
+
+def _ranked(
+    stages: list[tuple[list[str], list[Any] | None]], alive: list[str], limit: int
+) -> tuple[Candidate, ...]:
+    """The best ``limit`` candidates, winner first, with their scores.
+
+    Ties at the end go to the smallest agent id; behind the last tied group come the
+    best of each earlier stage. An agent's scores stop at the strategy that put it
+    behind the winner.
+    """
+    ordered: list[tuple[list[str], list[Any]]] = []
+    for members, column in stages:
+        if column is None:
+            ids = sorted(members)
+            ordered.append((ids, [None] * len(ids)))
+        else:
+            pairs = sorted(zip(members, column, strict=True), key=itemgetter(0))
+            ordered.append(([a for a, _ in pairs], [v for _, v in pairs]))
+    order = sorted(alive)[:limit]
+    for members, values in reversed(ordered):
+        if len(order) >= limit:
+            break
+        seen = set(order)
+        behind = [(v, a) for a, v in zip(members, values, strict=True) if a not in seen]
+        best_behind = heapq.nlargest(limit - len(order), behind, key=itemgetter(0))
+        order.extend(a for _, a in best_behind)
+    return tuple(Candidate(a, _scores_of(a, ordered)) for a in order)
+
+
+def _scores_of(agent_id: str, stages: list[tuple[list[str], list[Any]]]) -> tuple[Score, ...]:
+    scores: list[Score] = []
+    for members, column in stages:
+        position = bisect.bisect_left(members, agent_id)
+        if position == len(members) or members[position] != agent_id:
+            break
+        value = column[position]
+        scores.append(() if value is None else value if isinstance(value, tuple) else (value,))
+    return tuple(scores)
 
 
 class _StrategyFailed(Exception):
@@ -106,25 +280,32 @@ class _StrategyFailed(Exception):
 
 
 class _Scorer:
-    """A strategy prepared for the hot path: its key function and winner hook."""
+    """A strategy prepared for the hot path: its column function and winner hook."""
 
-    __slots__ = ("hook", "key", "name", "strategy")
+    __slots__ = ("column", "hook", "name", "strategy")
 
     def __init__(self, strategy: RoutingStrategy, router: Router) -> None:
         self.strategy = strategy
         self.name = strategy.name
-        fast = getattr(strategy, "key", None)
         agents = router._index.agents
-        if callable(fast):
-            self.key: Callable[[WorkItem], Callable[[str], Any] | None] = lambda item: fast(
-                item, router
-            )
+        columns = getattr(strategy, "column", None)
+        fast = getattr(strategy, "key", None)
+        self.column: Callable[[WorkItem, list[str]], list[Any] | None]
+        if callable(columns):
+            self.column = lambda item, ids: columns(item, router, ids)
+        elif callable(fast):
+
+            def column(item: WorkItem, ids: list[str]) -> list[Any] | None:
+                key = fast(item, router)
+                return None if key is None else list(map(key, ids))
+
+            self.column = column
         else:
 
-            def key(item: WorkItem) -> Callable[[str], Any] | None:
-                return lambda agent_id: as_score(strategy.score(item, agents[agent_id], router))
+            def score(item: WorkItem, ids: list[str]) -> list[Any] | None:
+                return [as_score(strategy.score(item, agents[a], router)) for a in ids]
 
-            self.key = key
+            self.column = score
         self.hook: Callable[[WorkItem, Agent, Router], None] | None = getattr(
             strategy, "on_assigned", None
         )

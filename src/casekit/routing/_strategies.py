@@ -10,7 +10,12 @@ Two optional methods make a strategy faster or stateful:
 * ``key(item, ctx)`` returns a function from agent id to score, which the router maps
   over the candidates (the built-ins have it; it avoids a call per agent object), or
   ``None`` when the strategy has no preference for this item (it is then skipped);
+* ``column(item, ctx, agent_ids)`` returns the scores of all ``agent_ids`` at once, in
+  their order (or ``None`` for no preference); the built-ins have it and build the
+  column with C-level ``map`` over the router's load and cursor maps;
 * ``on_assigned(item, agent, ctx)`` is told of each winner (round robin uses it).
+
+A router looks for ``column``, then ``key``, then falls back to ``score``.
 """
 
 # Strategies implement a fixed protocol signature; not every one needs every argument.
@@ -18,8 +23,10 @@ Two optional methods make a strategy faster or stateful:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
+from itertools import repeat
+from operator import neg
 from typing import Any, Protocol, runtime_checkable
 
 import attrs
@@ -165,6 +172,10 @@ class RoundRobinStrategy:
         last = self.cursor.last_served.get
         return lambda agent_id: -last(agent_id, 0)
 
+    def column(self, item: WorkItem, ctx: RoutingContext, agent_ids: Sequence[str]) -> list[int]:
+        """:meth:`score` of every agent in ``agent_ids`` (minus its last win's tick)."""
+        return list(map(neg, map(self.cursor.last_served.get, agent_ids, repeat(0))))
+
     def on_assigned(self, item: WorkItem, agent: Agent, ctx: RoutingContext) -> None:
         """Move the cursor past the winner."""
         self.cursor.advance(agent.id)
@@ -182,6 +193,10 @@ class MostCapacityStrategy:
     def key(self, item: WorkItem, ctx: RoutingContext) -> Callable[[str], float]:
         """:meth:`score` by agent id."""
         return ctx.free_map(item.channel).__getitem__
+
+    def column(self, item: WorkItem, ctx: RoutingContext, agent_ids: Sequence[str]) -> list[int]:
+        """:meth:`score` of every agent in ``agent_ids``."""
+        return list(map(ctx.free_map(item.channel).__getitem__, agent_ids))
 
 
 class LeastActiveStrategy:
@@ -258,6 +273,17 @@ class AffinityStrategy:
         if previous is None:
             return team.__contains__ if team else None
         return lambda agent_id: 2 if agent_id == previous else 1 if agent_id in team else 0
+
+    def column(
+        self, item: WorkItem, ctx: RoutingContext, agent_ids: Sequence[str]
+    ) -> list[float] | None:
+        """:meth:`score` of every agent in ``agent_ids``; ``None`` without a preference."""
+        if item.previous_agent is None and (
+            item.account_id is None or item.account_id not in self.account_teams
+        ):
+            return None
+        key = self.key(item, ctx)
+        return None if key is None else list(map(key, agent_ids))
 
 
 class ShiftStrategy:

@@ -151,6 +151,11 @@ def _parse_url(url: str) -> tuple[str, bool]:
     return path, fsync
 
 
+def _is_temporary(name: str) -> bool:
+    """Whether ``name`` is a file :meth:`JsonStore._write` is writing (or left behind)."""
+    return name.startswith(".") and name.endswith(".tmp")
+
+
 def _decode(table: str, key: str, decode: Callable[[], T]) -> T:
     """Run ``decode``; any failure means the stored data is bad: CorruptRecord."""
     try:
@@ -185,6 +190,7 @@ class JsonStore:
         self._closed = True
         try:
             self.path.mkdir(parents=True, exist_ok=True)
+            self._refuse_foreign_directory()  # before leaving a .lock file in it
             self._lock = _directory_lock(self.path)
             self._lock_fd = os.open(self.path / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
@@ -240,18 +246,25 @@ class JsonStore:
             finally:
                 fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
+    def _refuse_foreign_directory(self) -> None:
+        """Refuse a directory that holds other things than a store (or its beginnings)."""
+        if (self.path / "jsonstore.json").exists():
+            return
+        for name in os.listdir(self.path):
+            if name != ".lock" and not _is_temporary(name):
+                raise StoreError(f"{str(self.path)!r} is not empty and is not a JSON store")
+
     def _prepare(self) -> None:
         """Remove temporary files a crashed writer left; mark a new directory as a store."""
         for folder in (self.path, self._cases):
             with contextlib.suppress(FileNotFoundError):
                 for name in os.listdir(folder):
-                    if name.startswith(".") and name.endswith(".tmp"):
+                    if _is_temporary(name):
                         (folder / name).unlink()
         marker = self.path / "jsonstore.json"
         data = self._read(marker, "jsonstore", marker.name)
         if data is None:
-            if set(os.listdir(self.path)) - {".lock"}:
-                raise StoreError(f"{str(self.path)!r} is not empty and is not a JSON store")
+            self._refuse_foreign_directory()  # again, now that no other writer runs
             self._write(marker, {"format": FORMAT})
         elif not isinstance(data, dict) or not isinstance(data.get("format"), int):
             raise CorruptRecord("jsonstore", marker.name, f"expected {{'format': 1}}, got {data!r}")
