@@ -205,7 +205,7 @@ class Desk:
             router = router(registry)
         self.router = router
         if router is not None and router.claims is None and _supports_claims(self.store):
-            router.claims = cast(ClaimStore, self.store)
+            router.claims = _FinishedStayClaimed(cast(ClaimStore, self.store), self.store)
         self._timer_handlers: dict[str, Callable[[Case, datetime], list[Event]]] = {
             AUTO_CLOSE: self._auto_close_events,
             sla_engine.TIMER_PREFIX: self._sla_due_events,
@@ -1021,6 +1021,47 @@ class Desk:
         case = self.get(case_id, actor=actor)
         when = to_utc(at, "sla_status(at)") if at is not None else self._now()
         return [sla_engine.status(clock, now=when, policy=self.sla) for clock in case.slas]
+
+
+class _FinishedStayClaimed:
+    """The store's claims, except that finished work keeps its claim.
+
+    The router releases an item's claim when the agent completes it or the item is
+    withdrawn. Released, the item could be claimed again by a router in another
+    process that still has it queued from before. So the claim of an item whose task
+    is finished (or whose case is resolved, closed or cancelled) is kept: nobody can
+    claim finished work.
+    """
+
+    def __init__(self, claims: ClaimStore, store: Store) -> None:
+        self._claims = claims
+        self._store = store
+
+    def version(self, item_id: str) -> int:
+        return self._claims.version(item_id)
+
+    def holder(self, item_id: str) -> str | None:
+        return self._claims.holder(item_id)
+
+    def claim(self, item_id: str, agent_id: str, expected_version: int) -> int:
+        return self._claims.claim(item_id, agent_id, expected_version)
+
+    def release(self, item_id: str, agent_id: str, expected_version: int) -> int:
+        if self._finished(item_id):
+            return expected_version
+        return self._claims.release(item_id, agent_id, expected_version)
+
+    def _finished(self, item_id: str) -> bool:
+        try:
+            case = self._store.load(case_of(item_id)).case
+        except NotFound:
+            return False
+        if item_id == case.id:
+            return not case.state.is_active
+        try:
+            return case.task(item_id).state.is_finished or case.state.is_terminal
+        except NotFound:
+            return False
 
 
 def _supports_claims(store: object) -> bool:

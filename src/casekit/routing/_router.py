@@ -76,6 +76,8 @@ _PULL = Trigger.PULL
 _AVAILABLE = Presence.AVAILABLE
 _SLA_DUE = QueueOrder.SLA_DUE
 _WAITING = "no eligible agent has room now; waiting in the queue"
+_PULLED = "the agent asked for work"
+_GAINED = "the agent gained room"
 
 
 def _us(value: datetime) -> int:
@@ -364,6 +366,10 @@ class Router:
         self._queue_cache: dict[object, Queue | None] = {}
         self._static_cache: dict[object, _StaticPool] = {}
         self._scorers: dict[str, list[_Scorer]] = {}
+        self._names: dict[str, tuple[str, ...]] = {}
+        self._hooks: dict[str, list[Callable[[WorkItem, Agent, Router], None]]] = {}
+        self._widest: dict[str, frozenset[str] | None] = {}
+        self._static_gen = -1
         self._entries: dict[str, _Entry] = {}
         self._held: dict[str, set[str]] = {}
         self._unroutable: set[str] = set()
@@ -374,6 +380,7 @@ class Router:
         self._seq = 0
         self._now: datetime = datetime.min.replace(tzinfo=UTC)
         self._default = self._resolve_strategies(strategies)
+        self._default_hooks = [s.hook for s in self._default if s.hook is not None]
         queues = list(queues)
         for queue in queues or [Queue("default")]:
             self._add_queue(queue)
@@ -399,9 +406,10 @@ class Router:
             self.catalog.check(queue.condition.skills, f"Queue({queue.name!r}).condition.skills")
         self._queues[queue.name] = queue
         self._queued.setdefault(queue.name, [])
-        self._scorers[queue.name] = (
-            self._resolve_strategies(queue.strategies) if queue.strategies else self._default
-        )
+        scorers = self._resolve_strategies(queue.strategies) if queue.strategies else self._default
+        self._scorers[queue.name] = scorers
+        self._names[queue.name] = tuple(scorer.name for scorer in scorers)
+        self._hooks[queue.name] = [s.hook for s in scorers if s.hook is not None]
 
     def _rebuild_rules(self) -> None:
         groups_of = {name: q.groups for name, q in self._queues.items()}
@@ -425,6 +433,8 @@ class Router:
                 label = "" if rung is None else f"after {rung.after.total_seconds():g} s"
                 rules.append(_Rule(groups, floor, skills, label))
             self._rules[queue.name] = rules
+            self._widest[queue.name] = rules[-1].groups
+        self._static_gen = -1
 
     def add_queue(self, queue: Queue) -> None:
         """Add a queue (its ladder may name any queue already known as overflow).
@@ -622,11 +632,20 @@ class Router:
         old = self._entries.get(item.id)
         if old is not None and old.status not in _FINISHED:
             raise DuplicateWorkItem(item.id)
-        if self.catalog is not None:
+        catalog = self.catalog
+        if catalog is not None and not (
+            catalog.skills.issuperset(item.required_skills)
+            and catalog.skills.issuperset(item.optional_skills)
+        ):
             where = f"WorkItem(id={item.id!r})"
-            self.catalog.check(item.required_skills, f"{where}.required_skills")
-            self.catalog.check(item.optional_skills, f"{where}.optional_skills")
-        target = self._select_queue(item, queue)
+            catalog.check(item.required_skills, f"{where}.required_skills")
+            catalog.check(item.optional_skills, f"{where}.optional_skills")
+        if queue is not None:
+            target = self._queues.get(queue)
+            if target is None:
+                raise UnknownQueue(queue)
+        else:
+            target = self._select_queue(item, None)
         self._seq += 1
         entry = _Entry(item, target, self._key(item, target), item.units)
         if self.claims is not None:
@@ -663,207 +682,174 @@ class Router:
         return found
 
     def _key(self, item: WorkItem, queue: Queue | None) -> tuple[int, ...]:
-        created = _us(item.created_at)
-        if queue is not None and queue.order is QueueOrder.SLA_DUE:
+        created = (item.created_at - _EPOCH) // _ONE_US
+        if queue is not None and queue.order is _SLA_DUE:
             due = _MAX_KEY if item.sla_due is None else _us(item.sla_due)
             return (due, item.priority.rank, created, self._seq)
         return (item.priority.rank, created, self._seq)
 
+    def _stage(self, queue: Queue, item: WorkItem, now: datetime) -> int:
+        """The ladder stage in force for ``item`` at ``now`` (0 without a ladder)."""
+        if not queue.ladder:
+            return 0
+        return queue.stage_at(now - item.created_at)
+
     def _place(self, entry: _Entry, now: datetime, trigger: Trigger) -> RoutingDecision:
-        """Decide for a queued entry (not in its queue list): give it out or queue it."""
+        """Decide for a queued entry (not in its queue list): give it out or queue it.
+
+        The hot path: the static pool comes from the cache, the dynamic filters are
+        set intersections, the strategies score whole columns at once, and the
+        decision keeps those sets and columns instead of building its funnel and
+        candidates (see :class:`_Pending`).
+        """
         item = entry.item
         queue = entry.queue
         if queue is None:
-            entry.status = ItemStatus.UNROUTABLE
+            entry.status = _UNROUTABLE
             self._unroutable.add(item.id)
             return self._record(
                 RoutingDecision(
                     item.id,
-                    Outcome.UNROUTABLE,
+                    _O_UNROUTABLE,
                     now,
                     trigger,
                     reason="no queue's condition matches the item",
                 )
             )
-        stage = queue.stage_at(now - item.created_at)
+        stage = 0 if not queue.ladder else queue.stage_at(now - item.created_at)
         entry.stage = stage
-        rule = self._rules[queue.name][stage]
-        pool_label, removed, candidates = self._funnel(entry, rule, now)
-        scorers = self._scorers[queue.name]
-        names = tuple(scorer.name for scorer in scorers)
+        static = self._static(entry, self._rules[queue.name][stage])
+        pending = self._funnel(entry, static, now)
+        candidates = pending.final()
+        names = self._names[queue.name]
         if not candidates:
             blocker = self._never_servable(entry)
             if blocker is not None:
-                entry.status = ItemStatus.UNROUTABLE
+                entry.status = _UNROUTABLE
                 self._unroutable.add(item.id)
-                return self._record(
-                    RoutingDecision(
-                        item.id,
-                        Outcome.UNROUTABLE,
-                        now,
-                        trigger,
-                        queue.name,
-                        stage,
-                        None,
-                        names,
-                        pool_label,
-                        removed,
-                        reason=blocker,
-                    )
-                )
-            self._enqueue(entry)
+                outcome, reason = _O_UNROUTABLE, blocker
+            else:
+                self._enqueue(entry)
+                outcome, reason = _O_QUEUED, _WAITING
             return self._record(
-                RoutingDecision(
+                lazy_decision(
                     item.id,
-                    Outcome.QUEUED,
+                    outcome,
                     now,
                     trigger,
                     queue.name,
                     stage,
                     None,
                     names,
-                    pool_label,
-                    removed,
-                    reason="no eligible agent has room now; waiting in the queue",
+                    static.label,
+                    pending,
+                    reason,
                 )
             )
         try:
-            ranked = self._rank(item, sorted(candidates), scorers)
+            winner = self._rank(item, candidates, self._scorers[queue.name], pending)
         except _StrategyFailed as failed:
             self._enqueue(entry)
+            pending.stages = []
+            pending.alive = []
+            removed, _, _ = pending.build()
             self._record(
                 RoutingDecision(
                     item.id,
-                    Outcome.QUEUED,
+                    _O_QUEUED,
                     now,
                     trigger,
                     queue.name,
                     stage,
                     None,
                     names,
-                    pool_label,
+                    static.label,
                     removed,
                     reason="a strategy failed; the item waits in the queue",
                     error=f"strategy {failed.name!r} raised {failed}",
                 )
             )
             raise
-        winner = ranked[0].agent_id
-        return self._give(
-            entry,
-            agent_id=winner,
-            now=now,
-            trigger=trigger,
-            names=names,
-            pool_label=pool_label,
-            removed=removed,
-            candidates=ranked,
-            eligible=candidates,
-        )
+        pending.limit = self.record_candidates
+        return self._give(entry, winner, now, trigger, names, static.label, pending)
 
+    @staticmethod
     def _rank(
-        self, item: WorkItem, ids: list[str], scorers: list[_Scorer]
-    ) -> tuple[Candidate, ...]:
+        item: WorkItem, candidates: frozenset[str], scorers: list[_Scorer], pending: _Pending
+    ) -> str:
         """Apply the tie-breakers in order, each only to the agents still tied.
 
-        An agent's scores stop at the strategy that put it behind, so the record
-        shows where each candidate lost. The final tie goes to the smallest agent id
-        (``ids`` is sorted). Returns the best ``record_candidates``, winner first.
+        Each strategy scores the remaining agents as one column; only the agents at
+        the column's maximum go on. The final tie goes to the smallest agent id. The
+        columns are kept on ``pending`` for the record. Returns the winner.
         """
-        alive = ids
-        stages: list[tuple[list[str], list[Any]]] = []
+        alive = list(candidates)
+        stages = pending.stages
         for scorer in scorers:
             if len(alive) == 1:
                 break
             try:
-                key = scorer.key(item)
-                if key is None:
-                    stages.append((alive, [None] * len(alive)))
+                column = scorer.column(item, alive)
+                if column is None:
+                    stages.append((alive, None))
                     continue
-                column = list(map(key, alive))
                 best = max(column)
             except Exception as exc:
                 raise _StrategyFailed(scorer.name, exc) from exc
             stages.append((alive, column))
-            alive = [a for a, value in zip(alive, column, strict=True) if value == best]
-        limit = self.record_candidates
-        order = alive[:limit]
-        for members, column in reversed(stages):
-            if len(order) >= limit:
-                break
-            seen = set(order)
-            behind = [(v, a) for a, v in zip(members, column, strict=True) if a not in seen]
-            best_behind = heapq.nlargest(limit - len(order), behind, key=itemgetter(0))
-            order.extend(a for _, a in best_behind)
-        return tuple(Candidate(a, self._scores_of(a, stages)) for a in order)
+            alive = list(compress(alive, map(eq, column, repeat(best))))
+        pending.alive = alive
+        return alive[0] if len(alive) == 1 else min(alive)
 
-    @staticmethod
-    def _scores_of(agent_id: str, stages: list[tuple[list[str], list[Any]]]) -> tuple[Score, ...]:
-        scores: list[Score] = []
-        for members, column in stages:
-            position = bisect.bisect_left(members, agent_id)
-            if position == len(members) or members[position] != agent_id:
-                break
-            value = column[position]
-            scores.append(() if value is None else value if isinstance(value, tuple) else (value,))
-        return tuple(scores)
-
-    def _give(
+    def _give(  # noqa: PLR0913, PLR0917 - the hot path passes positionally
         self,
         entry: _Entry,
-        *,
         agent_id: str,
         now: datetime,
         trigger: Trigger,
         names: tuple[str, ...],
         pool_label: str,
-        removed: tuple[Removal, ...],
-        candidates: tuple[Candidate, ...],
-        eligible: frozenset[str] = frozenset(),
+        pending: _Pending | _HandOver,
     ) -> RoutingDecision:
         item = entry.item
-        queue_name = entry.queue.name if entry.queue is not None else None
-        offer = self.offer_timeout is not None and trigger is not Trigger.PULL
-        self._index.reserve(agent_id, item.channel, entry.units)
+        queue = entry.queue
+        queue_name = queue.name if queue is not None else None
+        self._index.reserve(agent_id, entry.channel, entry.units)
         self._held[agent_id].add(item.id)
         entry.agent_id = agent_id
-        if offer:
-            assert self.offer_timeout is not None
-            entry.status = ItemStatus.OFFERED
+        reason = ""
+        if self.offer_timeout is not None and trigger is not _PULL:
+            entry.status = _OFFERED
             entry.offer_no += 1
             heapq.heappush(
                 self._offers, (now + self.offer_timeout, self._tick(), item.id, entry.offer_no)
             )
-            outcome = Outcome.OFFERED
+            outcome = _O_OFFERED
         else:
-            entry.status = ItemStatus.ASSIGNED
-            outcome = Outcome.ASSIGNED
-            if not self._claim(entry, agent_id):
-                outcome = Outcome.CLAIMED_ELSEWHERE
-        if outcome is not Outcome.CLAIMED_ELSEWHERE:
-            agent = self._index.agents[agent_id]
-            for scorer in self._scorers[queue_name] if queue_name else self._default:
-                if scorer.hook is not None:
-                    scorer.hook(item, agent, self)
+            entry.status = _ASSIGNED
+            outcome = _O_ASSIGNED
+            if self.claims is not None and not self._claim(entry, agent_id):
+                outcome = _O_CLAIMED
+                reason = "another router claimed the item first"
+        if outcome is not _O_CLAIMED:
+            hooks = self._hooks[queue_name] if queue_name is not None else self._default_hooks
+            if hooks:
+                agent = self._index.agents[agent_id]
+                for hook in hooks:
+                    hook(item, agent, self)
         return self._record(
-            RoutingDecision(
+            lazy_decision(
                 item.id,
                 outcome,
                 now,
                 trigger,
                 queue_name,
                 entry.stage,
-                agent_id if outcome is not Outcome.CLAIMED_ELSEWHERE else None,
+                agent_id if outcome is not _O_CLAIMED else None,
                 names,
                 pool_label,
-                removed,
-                candidates,
-                eligible,
-                reason=(
-                    "another router claimed the item first"
-                    if outcome is Outcome.CLAIMED_ELSEWHERE
-                    else ""
-                ),
+                pending,
+                reason,
             )
         )
 
@@ -882,9 +868,9 @@ class Router:
         """Take the entry out of every structure and give back its capacity."""
         agent_id = entry.agent_id
         if agent_id is not None and agent_id in self._index.agents:
-            self._index.release(agent_id, entry.item.channel, entry.units)
+            self._index.release(agent_id, entry.channel, entry.units)
             self._held[agent_id].discard(entry.item.id)
-        if entry.status is ItemStatus.QUEUED and entry.queue is not None:
+        if entry.status is _QUEUED and entry.queue is not None:
             self._dequeue(entry)
         self._unroutable.discard(entry.item.id)
         entry.agent_id = None
@@ -896,28 +882,42 @@ class Router:
 
     # -- the eligibility funnel ---------------------------------------------------------
 
-    def _static(self, entry: _Entry, rule: _Rule) -> _StaticPool:  # noqa: PLR0915 - one pass
+    def _static(self, entry: _Entry, rule: _Rule) -> _StaticPool:
         """The agents that pass the filters that do not change with load or presence.
 
-        Cached per (rule, skills, language, organisations, channel, size) until an
-        agent's skills, groups, languages, organisation or capacity change, with the
-        removals that explain it. Set filters are applied smallest set first (the
-        rarest skill first); the first set is the pool.
+        Cached per rule and (skills, language, organisations, channel, size) until an
+        agent's skills, groups, languages, organisation or capacity change.
         """
         item = entry.item
-        index = self._index
+        if self._static_gen != self._index.static_generation:
+            self._static_gen = self._index.static_generation
+            for rules in self._rules.values():
+                for each in rules:
+                    each.cache.clear()
         key = (
-            rule,
             tuple(item.required_skills.items()),
             item.language,
             item.service_orgs,
             item.internal_allowed,
-            item.channel,
+            entry.channel,
             entry.units,
         )
-        cached = self._static_cache.get(key)
-        if cached is not None and cached.generation == index.static_generation:
-            return cached
+        cached = rule.cache.get(key)
+        if cached is None:
+            cached = self._build_static(entry, rule)
+            if len(rule.cache) > 50_000:
+                rule.cache.clear()
+            rule.cache[key] = cached
+        return cached
+
+    def _build_static(self, entry: _Entry, rule: _Rule) -> _StaticPool:  # noqa: PLR0915
+        """Apply the static filters, smallest set first (the rarest skill first).
+
+        The first set is the pool; the removals that explain the rest are built here
+        once, and shared by every decision that hits the cache.
+        """
+        item = entry.item
+        index = self._index
         channel = item.channel
         filters: list[tuple[int, Filter, str, Any, Any]] = []
         if rule.groups is not None:
@@ -976,62 +976,42 @@ class Router:
                 removed.append(Removal(Filter.CHANNEL, label, len(small), small))
                 pool = pool - small
                 blocker = f"no eligible agent can hold {label}"
-        result = _StaticPool(
+        return _StaticPool(
             index.static_generation, pool, pool_label, tuple(removed), "" if pool else blocker
         )
-        if len(self._static_cache) > 50_000:
-            self._static_cache.clear()
-        self._static_cache[key] = result
-        return result
 
-    def _funnel(
-        self, entry: _Entry, rule: _Rule, now: datetime
-    ) -> tuple[str, tuple[Removal, ...], frozenset[str]]:
-        """Candidates for ``entry`` under ``rule``, with the agents each filter removed.
+    def _funnel(self, entry: _Entry, static: _StaticPool, now: datetime) -> _Pending:
+        """The dynamic filters over the static pool: presence, room, rejections, shift, size.
 
-        The static pool (skills, groups, language, organisation, channel) comes from
-        :meth:`_static`; then presence, room, earlier rejections, shifts and size.
+        Each is one set operation; the sets after each filter are kept (not the
+        removals), so the record can say later who each filter removed.
         """
-        static = self._static(entry, rule)
         pool = static.pool
+        channel = entry.channel
         if not pool:
-            return static.label, static.removed, pool
+            return _Pending(static, channel, entry.units, None, None)
         index = self._index
-        channel = entry.item.channel
-        removed = list(static.removed)
-        kept = pool & index.online[channel]
-        if len(kept) != len(pool):
-            gone = pool - kept
-            label = f"available on {channel.value}"
-            removed.append(Removal(Filter.PRESENCE, label, len(gone), gone))
-            pool = kept
-        if pool:
-            kept = pool & index.roomy[channel]
-            if len(kept) != len(pool):
-                gone = pool - kept
-                label = f"a free unit on {channel.value}"
-                removed.append(Removal(Filter.CAPACITY, label, len(gone), gone))
-                pool = kept
-        if pool and entry.declined:
-            kept = pool - entry.declined
-            if len(kept) != len(pool):
-                gone = pool - kept
-                label = "rejected or let the offer time out"
-                removed.append(Removal(Filter.DECLINED, label, len(gone), gone))
-                pool = kept
-        if pool and index.shifted:
-            off = frozenset(a for a in pool & index.shifted if not index.on_shift(a, now))
-            if off:
-                removed.append(Removal(Filter.SHIFT, "shift calendar open", len(off), off))
-                pool = pool - off
-        if pool and entry.units > 1:
+        online = pool & index.online[channel]
+        roomy = online & index.roomy[channel] if online else None
+        pending = _Pending(static, channel, entry.units, online, roomy)
+        if not roomy:
+            return pending
+        current = roomy
+        if entry.declined:
+            current = pending.undeclined = current - entry.declined
+        if current and index.shifted:
+            shifted = current & index.shifted
+            if shifted:
+                off = frozenset(a for a in shifted if not index.on_shift(a, now))
+                if off:
+                    current = pending.working = current - off
+        if current and entry.units > 1:
             free = index.free_on[channel]
-            short = frozenset(a for a in pool if free[a] < entry.units)
+            units = entry.units
+            short = frozenset(a for a in current if free[a] < units)
             if short:
-                label = f"{entry.units} free units on {channel.value}"
-                removed.append(Removal(Filter.CAPACITY, label, len(short), short))
-                pool = pool - short
-        return static.label, tuple(removed), pool
+                pending.sized = current - short
+        return pending
 
     def _never_servable(self, entry: _Entry) -> str | None:
         """Why no agent could ever take the item at its widest stage, or ``None``."""
@@ -1039,43 +1019,37 @@ class Router:
         static = self._static(entry, self._rules[entry.queue.name][-1])
         return static.blocker or None
 
-    def _eligible(self, entry: _Entry, agent_id: str, now: datetime, *, pulling: bool) -> bool:
-        """Whether one agent may take the entry now (the funnel for a single agent)."""
-        index = self._index
-        agent = index.agents[agent_id]
-        item = entry.item
-        assert entry.queue is not None
-        rule = self._rules[entry.queue.name][entry.queue.stage_at(now - item.created_at)]
-        if rule.groups is not None and agent.groups.isdisjoint(rule.groups):
-            return False
-        if rule.skills:
-            skills = agent.skills
-            for skill, minimum in item.required_skills.items():
-                if skills.get(skill, 0) < max(minimum, rule.floor):
-                    return False
-        if item.language is not None and item.language not in agent.languages:
-            return False
-        if agent.service_org is None:
-            if not item.internal_allowed:
-                return False
-        elif agent.service_org not in item.service_orgs:
-            return False
-        if agent.presence_on(item.channel) is not Presence.AVAILABLE:
-            return False
-        if index.free(agent_id, item.channel) < entry.units:
-            return False
-        if not pulling and agent_id in entry.declined:
-            return False
-        return agent_id not in index.shifted or index.on_shift(agent_id, now)
+    def _pool_at(self, entry: _Entry, now: datetime) -> frozenset[str]:
+        """The entry's static pool at the ladder stage in force at ``now`` (cached)."""
+        if (
+            entry.pool_gen == self._index.static_generation
+            and entry.pool_from <= now < entry.pool_until
+        ):
+            return entry.pool
+        queue = entry.queue
+        assert queue is not None
+        created = entry.item.created_at
+        ladder = queue.ladder
+        if not ladder:
+            stage, start, until = 0, _NEVER, _FOREVER
+        else:
+            stage = queue.stage_at(now - created)
+            start = created + ladder[stage].after if stage else _NEVER
+            until = created + ladder[stage + 1].after if stage + 1 < len(ladder) else _FOREVER
+        pool = self._static(entry, self._rules[queue.name][stage]).pool
+        entry.pool, entry.pool_gen = pool, self._index.static_generation
+        entry.pool_from, entry.pool_until = start, until
+        return pool
 
     # -- queue lists --------------------------------------------------------------------
 
     def _enqueue(self, entry: _Entry) -> None:
         assert entry.queue is not None
-        entry.status = ItemStatus.QUEUED
+        entry.status = _QUEUED
         entry.agent_id = None
-        bisect.insort(self._queued[entry.queue.name], (entry.key, entry.item.id))
-        self._waiting.add(entry.queue.name)
+        name = entry.queue.name
+        bisect.insort(self._queued[name], (entry.key, entry.item.id))
+        self._waiting.add(name)
         ladder = entry.queue.ladder
         if entry.stage + 1 < len(ladder):
             due = entry.item.created_at + ladder[entry.stage + 1].after
@@ -1107,20 +1081,45 @@ class Router:
         return self._hand_over(entry, agent_id, now, Trigger.PULL)
 
     def _best_for(self, agent_id: str, now: datetime, *, pulling: bool) -> _Entry | None:
-        agent = self._index.agents[agent_id]
-        if not any(agent.presence_on(c) is Presence.AVAILABLE for c in agent.capacity):
-            return None
-        groups = agent.groups
+        """The first queued entry (queues in order, items in order) the agent may take.
+
+        What depends only on the agent (presence, free units per channel, shift) is
+        worked out once; each waiting item then costs a few dictionary and set
+        lookups: its channel's free units, its rejections, and membership of its
+        cached static pool.
+        """
         if not self._waiting:
             return None
-        for queue in sorted((self._queues[n] for n in self._waiting), key=_queue_key):
-            waiting = self._queued[queue.name]
-            widest = self._rules[queue.name][-1].groups
+        index = self._index
+        room: dict[Channel, int] = {}
+        for channel, free in index.free_of(agent_id).items():
+            if free >= 1 and agent_id in index.online[channel]:
+                room[channel] = free
+        if not room:
+            return None
+        if agent_id in index.shifted and not index.on_shift(agent_id, now):
+            return None
+        groups = index.agents[agent_id].groups
+        entries = self._entries
+        gen = index.static_generation
+        for queue in self._queue_order:
+            if queue.name not in self._waiting:
+                continue
+            widest = self._widest[queue.name]
             if widest is not None and groups.isdisjoint(widest):
                 continue
-            for _, item_id in waiting:
-                entry = self._entries[item_id]
-                if self._eligible(entry, agent_id, now, pulling=pulling):
+            for _, item_id in self._queued[queue.name]:
+                entry = entries[item_id]
+                free = room.get(entry.channel)
+                if free is None or free < entry.units:
+                    continue
+                if not pulling and agent_id in entry.declined:
+                    continue
+                if entry.pool_gen == gen and entry.pool_from <= now < entry.pool_until:
+                    pool = entry.pool
+                else:
+                    pool = self._pool_at(entry, now)
+                if agent_id in pool:
                     return entry
         return None
 
@@ -1128,19 +1127,18 @@ class Router:
         self, entry: _Entry, agent_id: str, now: datetime, trigger: Trigger
     ) -> RoutingDecision:
         self._dequeue(entry)
-        assert entry.queue is not None
-        entry.stage = entry.queue.stage_at(now - entry.item.created_at)
-        label = "the agent asked for work" if trigger is Trigger.PULL else "the agent gained room"
-        names = tuple(scorer.name for scorer in self._scorers[entry.queue.name])
+        queue = entry.queue
+        assert queue is not None
+        entry.stage = 0 if not queue.ladder else queue.stage_at(now - entry.item.created_at)
+        label = _PULLED if trigger is _PULL else _GAINED
         return self._give(
             entry,
-            agent_id=agent_id,
-            now=now,
-            trigger=trigger,
-            names=names,
-            pool_label=f"agent {agent_id!r}: {label}",
-            removed=(),
-            candidates=(Candidate(agent_id),),
+            agent_id,
+            now,
+            trigger,
+            self._names[queue.name],
+            f"agent {agent_id!r}: {label}",
+            _HandOver(agent_id),
         )
 
     def _fill(self, agent_id: str, now: datetime) -> list[RoutingDecision]:
@@ -1334,7 +1332,8 @@ class Router:
     # -- bookkeeping ---------------------------------------------------------------------
 
     def _begin(self, now: datetime) -> None:
-        require_aware(now, "now")
+        if type(now) is not datetime or now.tzinfo is not UTC:
+            require_aware(now, "now")
         self._now = now
 
     def _record(self, decision: RoutingDecision) -> RoutingDecision:

@@ -66,7 +66,8 @@ class Commit:
             Empty for a *timers-only* commit: then the case must already exist at
             ``expected_version``, its state and log stay as they are, and only its
             timers are replaced (``desk.tick`` uses this when a timer is stale).
-        timers: The case's pending timers after the command (they replace the old ones).
+        timers: The case's pending timers after the command (they replace the old ones);
+            each belongs to ``case`` and has a key unique among them.
     """
 
     case: Case
@@ -79,6 +80,11 @@ class Commit:
         expected = list(range(self.expected_version + 1, self.case.version + 1))
         if seqs != expected:
             raise ValueError(f"commit records {seqs} do not lead to version {self.case.version}")
+        keys = [timer.key for timer in self.timers]
+        if any(timer.case_id != self.case.id for timer in self.timers):
+            raise ValueError(f"commit of {self.case.id!r} carries timers of another case")
+        if len(set(keys)) != len(keys):
+            raise ValueError(f"commit of {self.case.id!r} repeats a timer key: {keys}")
 
     @property
     def head_hash(self) -> str:
@@ -206,7 +212,8 @@ class Store(Protocol):
         ...
 
     def relationships_of(self, account_id: str) -> Sequence[Relationship]:
-        """Relationships in which the account is source or target."""
+        """Relationships in which the account is source or target, in the order they
+        were first saved."""
         ...
 
     def close(self) -> None:
