@@ -190,7 +190,7 @@ def test_offers_are_accepted_or_rejected() -> None:
 WORKER = r"""
 import json, sys
 from datetime import UTC, datetime
-from casekit import Actor, Channel, Desk, ManualClock
+from casekit import Actor, Channel, Desk, ManualClock, retry_on_conflict
 from casekit.routing import Agent, Router
 
 path, agent_id = sys.argv[1], sys.argv[2]
@@ -208,8 +208,10 @@ with Desk.open(f"sqlite:///{path}", clock=clock, router=router, discover=False) 
                 break
             continue
         for item_id in held:
-            desk.start_task(item_id, actor=system)
-            desk.complete_task(item_id, actor=system)  # frees room: the next item comes
+            # Other processes write to the same cases: retry on a version conflict.
+            retry_on_conflict(lambda: desk.start_task(item_id, actor=system), attempts=50)
+            # Completing frees the agent's room: the router hands it the next item.
+            retry_on_conflict(lambda: desk.complete_task(item_id, actor=system), attempts=50)
             done.append(item_id)
 print(json.dumps(done))
 """

@@ -132,27 +132,27 @@ class Removal:
 class PendingRecord(Protocol):
     """The compact form of a decision's funnel and scores, expanded on first use."""
 
-    def build(self) -> tuple[tuple[Removal, ...], tuple[Candidate, ...], frozenset[str]]:
-        """``(removed, candidates, eligible)``."""
+    def build(self) -> tuple[str, tuple[Removal, ...], tuple[Candidate, ...], frozenset[str]]:
+        """``(pool, removed, candidates, eligible)``."""
         ...
 
 
-_LAZY_FIELDS = frozenset({"removed", "candidates", "eligible"})
+_LAZY_FIELDS = frozenset({"pool", "removed", "candidates", "eligible"})
 
 
-@attrs.frozen(slots=False)
+@attrs.frozen
 class RoutingDecision:
     """One routing decision: the candidates, the filters, the scores and the winner.
 
     Serialise with :meth:`to_dict` / :meth:`from_dict` (through
     :mod:`casekit.serialization`); the store integration records it as an event.
 
-    The router builds ``removed``, ``candidates`` and ``eligible`` lazily: a decision
-    keeps a compact snapshot of the funnel's sets and the strategies' score columns
-    taken at decision time, and expands it into those three fields the first time
-    any of them is read (or the decision is compared, hashed, printed, pickled or
-    serialised). The values are the same either way; only their cost moves off the
-    routing hot path.
+    The router builds ``pool``, ``removed``, ``candidates`` and ``eligible`` lazily: a
+    decision keeps a compact snapshot of the funnel's sets and the strategies' score
+    columns taken at decision time, and expands it into those four fields the first
+    time any of them is read (or the decision is compared, hashed, printed, pickled
+    or serialised). The values are the same either way; only their cost moves off
+    the routing hot path.
 
     Attributes:
         item_id: The work item.
@@ -186,21 +186,24 @@ class RoutingDecision:
     eligible: frozenset[str] = frozenset()
     reason: str = ""
     error: str | None = None
+    _pending: PendingRecord | None = attrs.field(default=None, init=False, eq=False, repr=False)
 
     if not TYPE_CHECKING:
 
         def __getattr__(self, name: str) -> Any:
-            # Only reached when a lazy field has not been expanded yet.
-            if name in _LAZY_FIELDS:
-                data = self.__dict__
-                pending = data.pop("_pending", None)
-                if pending is not None:
-                    data["removed"], data["candidates"], data["eligible"] = pending.build()
-                    return data[name]
-            raise AttributeError(name)
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {field.name: getattr(self, field.name) for field in attrs.fields(type(self))}
+            # Only reached for an empty slot: a lazy field not expanded yet.
+            if name == "_pending":
+                raise AttributeError(name)
+            pending = self._pending
+            if pending is None or name not in _LAZY_FIELDS:
+                raise AttributeError(name)
+            pool, removed, candidates, eligible = pending.build()
+            _set(self, "pool", pool)
+            _set(self, "removed", removed)
+            _set(self, "candidates", candidates)
+            _set(self, "eligible", eligible)
+            _set(self, "_pending", None)
+            return getattr(self, name)
 
     def removed_by(self, agent_id: str) -> Filter | None:
         """The filter that removed ``agent_id``, or ``None`` if it was a candidate.
@@ -272,7 +275,7 @@ class RoutingDecision:
         return "\n".join(lines)
 
 
-def lazy_decision(  # noqa: PLR0913, PLR0917 - mirrors the record's fields
+def lazy_decision(  # noqa: PLR0917 - mirrors the record's fields
     item_id: str,
     outcome: Outcome,
     at: datetime,
@@ -281,33 +284,25 @@ def lazy_decision(  # noqa: PLR0913, PLR0917 - mirrors the record's fields
     stage: int,
     agent_id: str | None,
     strategies: tuple[str, ...],
-    pool: str,
     pending: PendingRecord,
     reason: str = "",
 ) -> RoutingDecision:
-    """A decision whose ``removed``, ``candidates`` and ``eligible`` come from ``pending``.
+    """A decision whose pool, removals, candidates and eligible agents come from ``pending``.
 
     Skips the generated ``__init__`` (the router passes values it built itself).
     """
     decision: RoutingDecision = _new(RoutingDecision)
-    _set(
-        decision,
-        "__dict__",
-        {
-            "item_id": item_id,
-            "outcome": outcome,
-            "at": at,
-            "trigger": trigger,
-            "queue": queue,
-            "stage": stage,
-            "agent_id": agent_id,
-            "strategies": strategies,
-            "pool": pool,
-            "reason": reason,
-            "error": None,
-            "_pending": pending,
-        },
-    )
+    _set(decision, "item_id", item_id)
+    _set(decision, "outcome", outcome)
+    _set(decision, "at", at)
+    _set(decision, "trigger", trigger)
+    _set(decision, "queue", queue)
+    _set(decision, "stage", stage)
+    _set(decision, "agent_id", agent_id)
+    _set(decision, "strategies", strategies)
+    _set(decision, "reason", reason)
+    _set(decision, "error", None)
+    _set(decision, "_pending", pending)
     return decision
 
 

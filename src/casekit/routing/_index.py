@@ -36,6 +36,7 @@ class AgentIndex:
         self.online: dict[Channel, set[str]] = {c: set() for c in Channel}
         self.roomy: dict[Channel, set[str]] = {c: set() for c in Channel}
         self.free_on: dict[Channel, dict[str, int]] = {c: {} for c in Channel}
+        self.free_by_agent: dict[str, dict[Channel, int]] = {}
         self.shifted: set[str] = set()
         self.used: dict[str, dict[Channel, int]] = {}
         self.used_total: dict[str, int] = {}
@@ -93,6 +94,7 @@ class AgentIndex:
             self.roomy[channel].discard(agent_id)
             self.free_on[channel].pop(agent_id, None)
         del self.used[agent_id], self.used_total[agent_id], self.active[agent_id]
+        self.free_by_agent.pop(agent_id, None)
         self.generation += 1
         self.static_generation += 1
         self._union_cache.clear()
@@ -114,6 +116,7 @@ class AgentIndex:
             self.free_on[channel].pop(aid, None)
         self.shifted.discard(aid)
         self._shift_cache.pop(aid, None)
+        self.free_by_agent.pop(aid, None)
 
     # -- cached unions -------------------------------------------------------------------
 
@@ -148,12 +151,24 @@ class AgentIndex:
         """Free units of ``agent_id`` on ``channel`` (``max_units`` included)."""
         return self.free_on[channel].get(agent_id, 0)
 
+    def free_of(self, agent_id: str) -> dict[Channel, int]:
+        """``{channel: free units}`` of ``agent_id`` on the channels it has capacity on."""
+        return self.free_by_agent[agent_id]
+
     def reserve(self, agent_id: str, channel: Channel, units: int) -> None:
         """Take ``units`` of the agent's capacity on ``channel`` for one item."""
         used = self.used[agent_id]
         used[channel] = used.get(channel, 0) + units
         self.used_total[agent_id] += units
         self.active[agent_id] += 1
+        if self.agents[agent_id].max_units is None:
+            # Only this channel's room changed.
+            free = self.free_by_agent[agent_id][channel] - units
+            self.free_by_agent[agent_id][channel] = free
+            self.free_on[channel][agent_id] = free
+            if free < 1:
+                self.roomy[channel].discard(agent_id)
+            return
         self.refresh_room(agent_id)
 
     def release(self, agent_id: str, channel: Channel, units: int) -> None:
@@ -165,19 +180,29 @@ class AgentIndex:
         self.refresh_room(agent_id)
 
     def refresh_room(self, agent_id: str) -> None:
-        """Recompute which channels the agent has a free unit on."""
+        """Recompute the agent's free units per channel and where it has a free unit."""
         agent = self.agents[agent_id]
         used = self.used[agent_id]
         overall = (
             _NO_LIMIT if agent.max_units is None else agent.max_units - self.used_total[agent_id]
         )
+        mine = self.free_by_agent.get(agent_id)
+        if mine is None:
+            mine = self.free_by_agent[agent_id] = {}
+        free_on = self.free_on
+        roomy = self.roomy
         for channel, units in agent.capacity.items():
-            free = min(units - used.get(channel, 0), overall)
-            self.free_on[channel][agent_id] = free
+            free = units - used.get(channel, 0)
+            if overall < free:
+                free = overall
+            if mine.get(channel) == free:
+                continue
+            mine[channel] = free
+            free_on[channel][agent_id] = free
             if free >= 1:
-                self.roomy[channel].add(agent_id)
+                roomy[channel].add(agent_id)
             else:
-                self.roomy[channel].discard(agent_id)
+                roomy[channel].discard(agent_id)
 
     # -- shifts --------------------------------------------------------------------------
 

@@ -49,7 +49,13 @@ from casekit.routing._errors import (
 from casekit.routing._index import EMPTY, AgentIndex
 from casekit.routing._items import WorkItem
 from casekit.routing._queues import Queue, QueueOrder, Stage, check_ladder, resolved_groups
-from casekit.routing._strategies import RoutingStrategy, Score, StrategyRegistry, as_score
+from casekit.routing._strategies import (
+    MostCapacityStrategy,
+    RoutingStrategy,
+    Score,
+    StrategyRegistry,
+    as_score,
+)
 
 __all__ = ["DEFAULT_STRATEGIES", "Router"]
 
@@ -98,15 +104,120 @@ class _Rule:
     cache: dict[object, _StaticPool] = attrs.field(factory=dict)
 
 
-@attrs.frozen
 class _StaticPool:
-    """The cached result of the static filters for one kind of item."""
+    """The static filters' result for one kind of item: the pool, and how it was cut.
 
-    generation: int
-    pool: frozenset[str]
-    label: str
-    removed: tuple[Removal, ...]
-    blocker: str
+    ``base`` is the first (smallest) filter's set; ``restricted`` holds, for every
+    later filter in order, its set restricted to ``base`` (and, for a level filter,
+    the agents with the skill at any level, restricted the same way). These are
+    immutable snapshots, so the pool label, the removals and the "unroutable" reason
+    can be worded on first use, however the agents changed since.
+    """
+
+    __slots__ = (
+        "_blocker",
+        "_label",
+        "_removed",
+        "base",
+        "first",
+        "outside",
+        "pool",
+        "restricted",
+        "small",
+    )
+
+    def __init__(  # noqa: PLR0917 - built in one place
+        self,
+        pool: frozenset[str],
+        base: frozenset[str],
+        first: tuple[Filter, tuple[Any, ...]],
+        outside: int,
+        restricted: list[tuple[Filter, tuple[Any, ...], frozenset[str], frozenset[str] | None]],
+        small: tuple[tuple[Any, ...], frozenset[str]] | None,
+    ) -> None:
+        self.pool = pool
+        self.base = base
+        self.first = first
+        self.outside = outside
+        self.restricted = restricted
+        self.small = small
+        self._label: str | None = None
+        self._removed: tuple[Removal, ...] | None = None
+        self._blocker: str | None = None
+
+    @property
+    def label(self) -> str:
+        """The pool: the first filter and how many agents passed it."""
+        if self._label is None:
+            kind, spec = self.first
+            self._label = f"{kind.value}: {_describe(spec)} ({len(self.base)} agents)"
+        return self._label
+
+    @property
+    def removed(self) -> tuple[Removal, ...]:
+        """The first filter's count, then the agents each later static filter removed."""
+        if self._removed is None:
+            self._word()
+        assert self._removed is not None
+        return self._removed
+
+    @property
+    def blocker(self) -> str:
+        """Why nobody passes the static filters ("" if somebody does)."""
+        if self._blocker is None:
+            self._word()
+        assert self._blocker is not None
+        return self._blocker
+
+    def _word(self) -> None:
+        kind, spec = self.first
+        first_label = _describe(spec)
+        removed = [Removal(kind, first_label, self.outside)]
+        blocker = f"no agent passes {kind.value} ({first_label})"
+        pool = self.base
+        for kind, spec, agents, wider in self.restricted:
+            if not pool:
+                break
+            kept = pool & agents
+            if len(kept) == len(pool):
+                continue
+            gone = pool - kept
+            pool = kept
+            label = _describe(spec)
+            blocker = f"no agent passes {kind.value} ({label}) among those passing the rest"
+            if wider is None:
+                removed.append(Removal(kind, label, len(gone), gone))
+                continue
+            lacking = gone - wider
+            if lacking:
+                removed.append(Removal(Filter.SKILL, label, len(lacking), lacking))
+            if len(lacking) != len(gone):
+                removed.append(Removal(kind, label, len(gone) - len(lacking), gone - lacking))
+        if self.small is not None:
+            spec, small = self.small
+            label = _describe(spec)
+            removed.append(Removal(Filter.CHANNEL, label, len(small), small))
+            blocker = f"no eligible agent can hold {label}"
+        self._removed = tuple(removed)
+        self._blocker = "" if self.pool else blocker
+
+
+def _describe(spec: tuple[Any, ...]) -> str:
+    """Word a static filter's requirement (see :meth:`Router._build_static`)."""
+    what = spec[0]
+    if what == "group":
+        return _groups_label(spec[1])
+    if what == "skill":
+        return f"skill {spec[1]!r}"
+    if what == "level":
+        return f"skill {spec[1]!r} >= {spec[2]}"
+    if what == "language":
+        return f"language {spec[1]!r}"
+    if what == "org":
+        return _orgs_label(spec[1])
+    if what == "channel":
+        return f"capacity on {spec[1].value}"
+    return f"{spec[1]} units on {spec[2].value}"
 
 
 class _Entry:
@@ -141,7 +252,7 @@ class _Entry:
         self.status = _QUEUED
         self.agent_id: str | None = None
         self.offer_no = 0
-        self.declined: set[str] = set()
+        self.declined: frozenset[str] = EMPTY
         self.claim_version = 0
         self.stage = 0
         # The static pool at the stage in force during [pool_from, pool_until).
@@ -155,18 +266,21 @@ class _Pending:
     """A decision's funnel and scores as taken at decision time, expanded on demand.
 
     The sets are the pool after each dynamic filter (``None`` for a filter that did
-    not run because the pool was already empty); ``stages`` are the strategies'
-    ``(agent ids, score column)`` pairs in the order they were applied.
+    not run because the pool was already empty; the same object as the step before
+    when the filter removed nobody). ``ranked`` are the agents the strategies scored
+    and ``columns`` their score columns in strategy order (``None`` for a strategy
+    with no preference); which agents each later column covers follows from the
+    earlier ones, so only the columns are kept.
     """
 
     __slots__ = (
-        "alive",
         "channel",
+        "columns",
         "limit",
         "online",
+        "ranked",
         "roomy",
         "sized",
-        "stages",
         "static",
         "undeclined",
         "units",
@@ -189,8 +303,8 @@ class _Pending:
         self.undeclined: frozenset[str] | None = None
         self.working: frozenset[str] | None = None
         self.sized: frozenset[str] | None = None
-        self.stages: list[tuple[list[str], list[Any] | None]] = []
-        self.alive: list[str] = []
+        self.ranked: list[str] | None = None
+        self.columns: list[list[Any] | None] = []
         self.limit = 0
 
     def final(self) -> frozenset[str]:
@@ -200,7 +314,7 @@ class _Pending:
                 return pool
         return self.static.pool
 
-    def build(self) -> tuple[tuple[Removal, ...], tuple[Candidate, ...], frozenset[str]]:
+    def build(self) -> tuple[str, tuple[Removal, ...], tuple[Candidate, ...], frozenset[str]]:
         removed = list(self.static.removed)
         before = self.static.pool
         channel = self.channel.value
@@ -218,21 +332,32 @@ class _Pending:
                 gone = frozenset(before - after)
                 removed.append(Removal(kind, label, len(gone), gone))
             before = after
-        if not self.stages and not self.alive:
-            return tuple(removed), (), frozenset()
-        return tuple(removed), _ranked(self.stages, self.alive, self.limit), frozenset(before)
+        label = self.static.label
+        if self.ranked is None:
+            return label, tuple(removed), (), frozenset()
+        stages: list[tuple[list[str], list[Any] | None]] = []
+        alive = self.ranked
+        for column in self.columns:
+            stages.append((alive, column))
+            if column is not None:
+                best = max(column)
+                alive = [a for a, value in zip(alive, column, strict=True) if value == best]
+        candidates = _ranked(stages, alive, self.limit)
+        return label, tuple(removed), candidates, frozenset(before)
 
 
 class _HandOver:
     """The record of a pull or a capacity hand-over: one candidate, no funnel."""
 
-    __slots__ = ("agent_id",)
+    __slots__ = ("agent_id", "why")
 
-    def __init__(self, agent_id: str) -> None:
+    def __init__(self, agent_id: str, why: str) -> None:
         self.agent_id = agent_id
+        self.why = why
 
-    def build(self) -> tuple[tuple[Removal, ...], tuple[Candidate, ...], frozenset[str]]:
-        return (), (Candidate(self.agent_id),), frozenset()
+    def build(self) -> tuple[str, tuple[Removal, ...], tuple[Candidate, ...], frozenset[str]]:
+        pool = f"agent {self.agent_id!r}: {self.why}"
+        return pool, (), (Candidate(self.agent_id),), frozenset()
 
 
 def _ranked(
@@ -292,20 +417,28 @@ class _Scorer:
         agents = router._index.agents
         columns = getattr(strategy, "column", None)
         fast = getattr(strategy, "key", None)
-        self.column: Callable[[WorkItem, list[str]], list[Any] | None]
-        if callable(columns):
-            self.column = lambda item, ids: columns(item, router, ids)
+        self.column: Callable[[WorkItem, Router, list[str]], list[Any] | None]
+        if type(strategy) is MostCapacityStrategy:
+            # The built-in reads the load map directly (no mapping proxy per decision).
+            free_on = router._index.free_on
+
+            def most_free(item: WorkItem, ctx: Router, ids: list[str]) -> list[Any] | None:
+                return list(map(free_on[item.channel].__getitem__, ids))
+
+            self.column = most_free
+        elif callable(columns):
+            self.column = columns
         elif callable(fast):
 
-            def column(item: WorkItem, ids: list[str]) -> list[Any] | None:
-                key = fast(item, router)
+            def column(item: WorkItem, ctx: Router, ids: list[str]) -> list[Any] | None:
+                key = fast(item, ctx)
                 return None if key is None else list(map(key, ids))
 
             self.column = column
         else:
 
-            def score(item: WorkItem, ids: list[str]) -> list[Any] | None:
-                return [as_score(strategy.score(item, agents[a], router)) for a in ids]
+            def score(item: WorkItem, ctx: Router, ids: list[str]) -> list[Any] | None:
+                return [as_score(strategy.score(item, agents[a], ctx)) for a in ids]
 
             self.column = score
         self.hook: Callable[[WorkItem, Agent, Router], None] | None = getattr(
@@ -364,12 +497,12 @@ class Router:
         self._queued: dict[str, list[tuple[tuple[int, ...], str]]] = {}
         self._waiting: set[str] = set()
         self._queue_cache: dict[object, Queue | None] = {}
-        self._static_cache: dict[object, _StaticPool] = {}
         self._scorers: dict[str, list[_Scorer]] = {}
         self._names: dict[str, tuple[str, ...]] = {}
         self._hooks: dict[str, list[Callable[[WorkItem, Agent, Router], None]]] = {}
         self._widest: dict[str, frozenset[str] | None] = {}
         self._static_gen = -1
+        self._restricted: dict[tuple[int, int], frozenset[str]] = {}
         self._entries: dict[str, _Entry] = {}
         self._held: dict[str, set[str]] = {}
         self._unroutable: set[str] = set()
@@ -434,7 +567,8 @@ class Router:
                 rules.append(_Rule(groups, floor, skills, label))
             self._rules[queue.name] = rules
             self._widest[queue.name] = rules[-1].groups
-        self._static_gen = -1
+        # New rules: every cached static pool (per rule and per queued entry) is stale.
+        self._index.static_generation += 1
 
     def add_queue(self, queue: Queue) -> None:
         """Add a queue (its ladder may name any queue already known as overflow).
@@ -448,6 +582,7 @@ class Router:
             self._rebuild_rules()
         except Exception:
             del self._queues[queue.name], self._queued[queue.name], self._scorers[queue.name]
+            del self._names[queue.name], self._hooks[queue.name]
             self._rebuild_rules()
             raise
 
@@ -721,61 +856,70 @@ class Router:
         static = self._static(entry, self._rules[queue.name][stage])
         pending = self._funnel(entry, static, now)
         candidates = pending.final()
-        names = self._names[queue.name]
         if not candidates:
-            blocker = self._never_servable(entry)
-            if blocker is not None:
-                entry.status = _UNROUTABLE
-                self._unroutable.add(item.id)
-                outcome, reason = _O_UNROUTABLE, blocker
-            else:
+            return self._wait(entry, now, trigger, pending)
+        if len(candidates) == 1:
+            (winner,) = candidates
+            pending.ranked = [winner]
+        else:
+            try:
+                winner = self._rank(item, candidates, self._scorers[queue.name], pending)
+            except _StrategyFailed as failed:
                 self._enqueue(entry)
-                outcome, reason = _O_QUEUED, _WAITING
-            return self._record(
-                lazy_decision(
-                    item.id,
-                    outcome,
-                    now,
-                    trigger,
-                    queue.name,
-                    stage,
-                    None,
-                    names,
-                    static.label,
-                    pending,
-                    reason,
+                pending.ranked = None
+                pending.columns = []
+                _, removed, _, _ = pending.build()
+                self._record(
+                    RoutingDecision(
+                        item.id,
+                        _O_QUEUED,
+                        now,
+                        trigger,
+                        queue.name,
+                        stage,
+                        None,
+                        self._names[queue.name],
+                        static.label,
+                        removed,
+                        reason="a strategy failed; the item waits in the queue",
+                        error=f"strategy {failed.name!r} raised {failed}",
+                    )
                 )
-            )
-        try:
-            winner = self._rank(item, candidates, self._scorers[queue.name], pending)
-        except _StrategyFailed as failed:
-            self._enqueue(entry)
-            pending.stages = []
-            pending.alive = []
-            removed, _, _ = pending.build()
-            self._record(
-                RoutingDecision(
-                    item.id,
-                    _O_QUEUED,
-                    now,
-                    trigger,
-                    queue.name,
-                    stage,
-                    None,
-                    names,
-                    static.label,
-                    removed,
-                    reason="a strategy failed; the item waits in the queue",
-                    error=f"strategy {failed.name!r} raised {failed}",
-                )
-            )
-            raise
+                raise
         pending.limit = self.record_candidates
-        return self._give(entry, winner, now, trigger, names, static.label, pending)
+        return self._give(entry, winner, now, trigger, pending)
 
-    @staticmethod
+    def _wait(
+        self, entry: _Entry, now: datetime, trigger: Trigger, pending: _Pending
+    ) -> RoutingDecision:
+        """Nobody may take the entry now: queue it, or report it unroutable."""
+        queue = entry.queue
+        assert queue is not None
+        blocker = self._never_servable(entry)
+        if blocker is not None:
+            entry.status = _UNROUTABLE
+            self._unroutable.add(entry.item.id)
+            outcome, reason = _O_UNROUTABLE, blocker
+        else:
+            self._enqueue(entry)
+            outcome, reason = _O_QUEUED, _WAITING
+        return self._record(
+            lazy_decision(
+                entry.item.id,
+                outcome,
+                now,
+                trigger,
+                queue.name,
+                entry.stage,
+                None,
+                self._names[queue.name],
+                pending,
+                reason,
+            )
+        )
+
     def _rank(
-        item: WorkItem, candidates: frozenset[str], scorers: list[_Scorer], pending: _Pending
+        self, item: WorkItem, candidates: frozenset[str], scorers: list[_Scorer], pending: _Pending
     ) -> str:
         """Apply the tie-breakers in order, each only to the agents still tied.
 
@@ -784,45 +928,43 @@ class Router:
         columns are kept on ``pending`` for the record. Returns the winner.
         """
         alive = list(candidates)
-        stages = pending.stages
+        pending.ranked = alive
+        columns = pending.columns
         for scorer in scorers:
-            if len(alive) == 1:
-                break
             try:
-                column = scorer.column(item, alive)
+                column = scorer.column(item, self, alive)
                 if column is None:
-                    stages.append((alive, None))
+                    columns.append(None)
                     continue
                 best = max(column)
+                columns.append(column)
+                if column.count(best) == 1:
+                    return alive[column.index(best)]
+                alive = list(compress(alive, map(eq, column, repeat(best))))
             except Exception as exc:
                 raise _StrategyFailed(scorer.name, exc) from exc
-            stages.append((alive, column))
-            alive = list(compress(alive, map(eq, column, repeat(best))))
-        pending.alive = alive
-        return alive[0] if len(alive) == 1 else min(alive)
+        return min(alive)
 
-    def _give(  # noqa: PLR0913, PLR0917 - the hot path passes positionally
+    def _give(
         self,
         entry: _Entry,
         agent_id: str,
         now: datetime,
         trigger: Trigger,
-        names: tuple[str, ...],
-        pool_label: str,
         pending: _Pending | _HandOver,
     ) -> RoutingDecision:
         item = entry.item
+        item_id = item.id
         queue = entry.queue
-        queue_name = queue.name if queue is not None else None
         self._index.reserve(agent_id, entry.channel, entry.units)
-        self._held[agent_id].add(item.id)
+        self._held[agent_id].add(item_id)
         entry.agent_id = agent_id
         reason = ""
         if self.offer_timeout is not None and trigger is not _PULL:
             entry.status = _OFFERED
             entry.offer_no += 1
             heapq.heappush(
-                self._offers, (now + self.offer_timeout, self._tick(), item.id, entry.offer_no)
+                self._offers, (now + self.offer_timeout, self._tick(), item_id, entry.offer_no)
             )
             outcome = _O_OFFERED
         else:
@@ -831,27 +973,35 @@ class Router:
             if self.claims is not None and not self._claim(entry, agent_id):
                 outcome = _O_CLAIMED
                 reason = "another router claimed the item first"
-        if outcome is not _O_CLAIMED:
-            hooks = self._hooks[queue_name] if queue_name is not None else self._default_hooks
-            if hooks:
-                agent = self._index.agents[agent_id]
-                for hook in hooks:
-                    hook(item, agent, self)
-        return self._record(
-            lazy_decision(
-                item.id,
-                outcome,
-                now,
-                trigger,
-                queue_name,
-                entry.stage,
-                agent_id if outcome is not _O_CLAIMED else None,
-                names,
-                pool_label,
-                pending,
-                reason,
-            )
+        if queue is None:
+            hooks, names, queue_name = self._default_hooks, (), None
+        else:
+            queue_name = queue.name
+            hooks, names = self._hooks[queue_name], self._names[queue_name]
+        if hooks and outcome is not _O_CLAIMED:
+            agent = self._index.agents[agent_id]
+            for hook in hooks:
+                hook(item, agent, self)
+        decision = lazy_decision(
+            item_id,
+            outcome,
+            now,
+            trigger,
+            queue_name,
+            entry.stage,
+            agent_id if outcome is not _O_CLAIMED else None,
+            names,
+            pending,
+            reason,
         )
+        history = self._history.get(item_id)
+        if history is None:
+            self._history[item_id] = [decision]
+            if len(self._history) > self.history_limit:
+                self._history.popitem(last=False)
+        else:
+            history.append(decision)
+        return decision
 
     def _claim(self, entry: _Entry, agent_id: str) -> bool:
         """Claim through the claim store; on conflict let the item go. True on success."""
@@ -891,6 +1041,7 @@ class Router:
         item = entry.item
         if self._static_gen != self._index.static_generation:
             self._static_gen = self._index.static_generation
+            self._restricted.clear()
             for rules in self._rules.values():
                 for each in rules:
                     each.cache.clear()
@@ -910,75 +1061,75 @@ class Router:
             rule.cache[key] = cached
         return cached
 
-    def _build_static(self, entry: _Entry, rule: _Rule) -> _StaticPool:  # noqa: PLR0915
+    def _build_static(self, entry: _Entry, rule: _Rule) -> _StaticPool:
         """Apply the static filters, smallest set first (the rarest skill first).
 
-        The first set is the pool; the removals that explain the rest are built here
-        once, and shared by every decision that hits the cache.
+        The first set is the pool; every later filter is intersected with it once
+        per (first set, filter set) pair and that result is cached for the index
+        generation, so a new combination of skills costs a few small intersections,
+        not probes into agent-wide sets. The wording waits until a record needs it.
         """
         item = entry.item
         index = self._index
-        channel = item.channel
-        filters: list[tuple[int, Filter, str, Any, Any]] = []
+        channel = entry.channel
+        filters: list[tuple[int, Filter, tuple[Any, ...], Any, Any]] = []
         if rule.groups is not None:
             members = index.group_members(rule.groups)
-            filters.append((len(members), Filter.GROUP, _groups_label(rule.groups), members, None))
+            filters.append((len(members), Filter.GROUP, ("group", rule.groups), members, None))
         if rule.skills:
+            floor = rule.floor
             for skill, minimum in item.required_skills.items():
-                level = max(minimum, rule.floor)
+                level = minimum if minimum > floor else floor
                 buckets = index.skill_at_least.get(skill)
                 if buckets is None:
-                    filters.append((0, Filter.SKILL, f"skill {skill!r}", EMPTY, None))
+                    filters.append((0, Filter.SKILL, ("skill", skill), EMPTY, None))
                 elif level == 1:
-                    filters.append(
-                        (len(buckets[1]), Filter.SKILL, f"skill {skill!r}", buckets[1], None)
-                    )
+                    at_least = buckets[1]
+                    filters.append((len(at_least), Filter.SKILL, ("skill", skill), at_least, None))
                 else:
-                    agents = buckets[level]
-                    label = f"skill {skill!r} >= {level}"
-                    filters.append((len(agents), Filter.LEVEL, label, agents, buckets[1]))
+                    at_least = buckets[level]
+                    spec = ("level", skill, level)
+                    filters.append((len(at_least), Filter.LEVEL, spec, at_least, buckets[1]))
         if item.language is not None:
             speakers = index.languages.get(item.language, EMPTY)
-            label = f"language {item.language!r}"
-            filters.append((len(speakers), Filter.LANGUAGE, label, speakers, None))
+            spec = ("language", item.language)
+            filters.append((len(speakers), Filter.LANGUAGE, spec, speakers, None))
         orgs = index.org_members(item.service_orgs, item.internal_allowed)
-        filters.append((len(orgs), Filter.SERVICE_ORG, _orgs_label(item), orgs, None))
+        filters.append((len(orgs), Filter.SERVICE_ORG, ("org", item), orgs, None))
         capable = index.capable[channel]
-        label = f"capacity on {channel.value}"
-        filters.append((len(capable), Filter.CHANNEL, label, capable, None))
+        filters.append((len(capable), Filter.CHANNEL, ("channel", channel), capable, None))
         filters.sort(key=_first)
-        _, first_filter, first_label, first_set, _ = filters[0]
-        pool = frozenset(first_set)
-        pool_label = f"{first_filter.value}: {first_label} ({len(pool)} agents)"
-        removed = [Removal(first_filter, first_label, len(index.world) - len(pool))]
-        blocker = f"no agent passes {first_filter.value} ({first_label})"
-        for _, kind, label, agents, wider in filters[1:]:
-            if not pool:
-                break
-            kept = pool & agents
-            if len(kept) == len(pool):
-                continue
-            gone = pool - kept
-            pool = kept
-            blocker = f"no agent passes {kind.value} ({label}) among those passing the rest"
-            if wider is None:
-                removed.append(Removal(kind, label, len(gone), gone))
-                continue
-            lacking = gone - wider
-            if lacking:
-                removed.append(Removal(Filter.SKILL, label, len(lacking), lacking))
-            if len(lacking) != len(gone):
-                removed.append(Removal(kind, label, len(gone) - len(lacking), gone - lacking))
-        if pool and entry.units > 1:
-            small = frozenset(a for a in pool if index.agents[a].capacity_on(channel) < entry.units)
-            if small:
-                label = f"{entry.units} units on {channel.value}"
-                removed.append(Removal(Filter.CHANNEL, label, len(small), small))
-                pool = pool - small
-                blocker = f"no eligible agent can hold {label}"
-        return _StaticPool(
-            index.static_generation, pool, pool_label, tuple(removed), "" if pool else blocker
-        )
+        _, first_filter, first_spec, first_set, _ = filters[0]
+        restrict = self._restrict
+        base = restrict(first_set, first_set)
+        pool = base
+        restricted = []
+        for _, kind, spec, agents, wider in filters[1:]:
+            kept = restrict(first_set, agents)
+            restricted.append(
+                (kind, spec, kept, None if wider is None else restrict(first_set, wider))
+            )
+            if pool and len(kept) != len(base):
+                pool = pool & kept
+        small = None
+        units = entry.units
+        if pool and units > 1:
+            agents_by_id = index.agents
+            short = frozenset(a for a in pool if agents_by_id[a].capacity_on(channel) < units)
+            if short:
+                small = (("units", units, channel), short)
+                pool = pool - short
+        outside = len(index.world) - len(base)
+        return _StaticPool(pool, base, (first_filter, first_spec), outside, restricted, small)
+
+    def _restrict(self, first: Any, agents: Any) -> frozenset[str]:
+        """``first & agents`` as a frozenset, cached for the current index generation."""
+        key = (id(first), id(agents))
+        cached = self._restricted.get(key)
+        if cached is None:
+            cached = frozenset(first) if first is agents else frozenset(first & agents)
+            self._restricted[key] = cached
+        return cached
 
     def _funnel(self, entry: _Entry, static: _StaticPool, now: datetime) -> _Pending:
         """The dynamic filters over the static pool: presence, room, rejections, shift, size.
@@ -992,7 +1143,13 @@ class Router:
             return _Pending(static, channel, entry.units, None, None)
         index = self._index
         online = pool & index.online[channel]
-        roomy = online & index.roomy[channel] if online else None
+        if len(online) == len(pool):
+            online = pool
+        roomy = None
+        if online:
+            roomy = online & index.roomy[channel]
+            if len(roomy) == len(online):
+                roomy = online
         pending = _Pending(static, channel, entry.units, online, roomy)
         if not roomy:
             return pending
@@ -1130,16 +1287,8 @@ class Router:
         queue = entry.queue
         assert queue is not None
         entry.stage = 0 if not queue.ladder else queue.stage_at(now - entry.item.created_at)
-        label = _PULLED if trigger is _PULL else _GAINED
-        return self._give(
-            entry,
-            agent_id,
-            now,
-            trigger,
-            self._names[queue.name],
-            f"agent {agent_id!r}: {label}",
-            _HandOver(agent_id),
-        )
+        why = _PULLED if trigger is _PULL else _GAINED
+        return self._give(entry, agent_id, now, trigger, _HandOver(agent_id, why))
 
     def _fill(self, agent_id: str, now: datetime) -> list[RoutingDecision]:
         """Give an agent with room the best queued items it may take."""
@@ -1199,7 +1348,7 @@ class Router:
         """
         self._begin(now)
         entry = self._offered(item_id, agent_id)
-        entry.declined.add(agent_id)
+        entry.declined = entry.declined | {agent_id}
         why = f"rejected by {agent_id!r}" + (f": {reason}" if reason else "")
         decisions = self._give_back(entry, now, Trigger.REJECTED, why)
         return decisions + self._fill(agent_id, now)
@@ -1222,7 +1371,7 @@ class Router:
                 continue
             assert entry.agent_id is not None
             agent_id = entry.agent_id
-            entry.declined.add(agent_id)
+            entry.declined = entry.declined | {agent_id}
             decisions += self._give_back(
                 entry, now, Trigger.TIMEOUT, f"offer to {agent_id!r} timed out"
             )
@@ -1286,7 +1435,7 @@ class Router:
         if entry.status is not ItemStatus.ASSIGNED or entry.agent_id != agent_id:
             raise InvalidCommand(f"work item {item_id!r} is not assigned to {agent_id!r}")
         self._release_claim(entry, agent_id)
-        entry.declined.add(agent_id)
+        entry.declined = entry.declined | {agent_id}
         why = f"returned by {agent_id!r}" + (f": {reason}" if reason else "")
         decisions = self._give_back(entry, now, Trigger.RETURNED, why)
         return decisions + self._fill(agent_id, now)
@@ -1358,8 +1507,7 @@ def _queue_key(queue: Queue) -> tuple[int, str]:
     return (queue.rank, queue.name)
 
 
-def _first(entry: tuple[int, Filter, str, Any, Any]) -> int:
-    return entry[0]
+_first = itemgetter(0)
 
 
 def _groups_label(groups: frozenset[str]) -> str:
