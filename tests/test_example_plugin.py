@@ -272,14 +272,14 @@ def test_rebuild_index_restores_a_lost_index(folder: pathlib.Path, store: JsonSt
 
 
 def test_timers_must_belong_to_the_committed_case(store: JsonStore) -> None:
-    commit = make_commit(
-        None,
-        OpenCase(subject="x", account_id="acme"),
-        case_id=case_id_for(1),
-        timers=[Timer(case_id_for(2), "t", T0)],
-    )
-    with pytest.raises(InvalidValue, match="belongs to case 'CS0000002'"):
-        store.commit(commit)
+    # The Commit itself refuses a timer of another case, before any store sees it.
+    with pytest.raises(ValueError, match="timers of another case"):
+        make_commit(
+            None,
+            OpenCase(subject="x", account_id="acme"),
+            case_id=case_id_for(1),
+            timers=[Timer(case_id_for(2), "t", T0)],
+        )
     with pytest.raises(CaseNotFound):
         store.load(case_id_for(1))
 

@@ -265,78 +265,63 @@ class _Entry:
 class _Pending:
     """A decision's funnel and scores as taken at decision time, expanded on demand.
 
-    The sets are the pool after each dynamic filter (``None`` for a filter that did
-    not run because the pool was already empty; the same object as the step before
-    when the filter removed nobody). ``ranked`` are the agents the strategies scored
-    and ``columns`` their score columns in strategy order (``None`` for a strategy
-    with no preference); which agents each later column covers follows from the
-    earlier ones, so only the columns are kept.
+    Kept compact because a router keeps many decisions: for each dynamic filter the
+    agents it removed (a tuple, ``None`` if it removed nobody), the agents the
+    strategies ranked and the score columns in strategy order (``None`` for a
+    strategy with no preference). Which agents each later column covers follows
+    from the earlier columns, so only the columns are kept. Tuples of strings and
+    numbers drop out of the garbage collector's view, so a kept decision costs the
+    collector two objects.
     """
 
     __slots__ = (
         "channel",
         "columns",
+        "declined",
+        "full",
         "limit",
-        "online",
+        "offline",
+        "off_shift",
         "ranked",
-        "roomy",
-        "sized",
+        "short",
         "static",
-        "undeclined",
         "units",
-        "working",
     )
 
-    def __init__(
-        self,
-        static: _StaticPool,
-        channel: Channel,
-        units: int,
-        online: frozenset[str] | None,
-        roomy: frozenset[str] | None,
-    ) -> None:
+    def __init__(self, static: _StaticPool, channel: Channel, units: int) -> None:
         self.static = static
         self.channel = channel
         self.units = units
-        self.online = online
-        self.roomy = roomy
-        self.undeclined: frozenset[str] | None = None
-        self.working: frozenset[str] | None = None
-        self.sized: frozenset[str] | None = None
-        self.ranked: list[str] | None = None
-        self.columns: list[list[Any] | None] = []
+        self.offline: tuple[str, ...] | None = None
+        self.full: tuple[str, ...] | None = None
+        self.declined: tuple[str, ...] | None = None
+        self.off_shift: tuple[str, ...] | None = None
+        self.short: tuple[str, ...] | None = None
+        self.ranked: tuple[str, ...] | None = None
+        self.columns: tuple[tuple[Any, ...] | None, ...] = ()
         self.limit = 0
-
-    def final(self) -> frozenset[str]:
-        """The agents that passed every filter."""
-        for pool in (self.sized, self.working, self.undeclined, self.roomy, self.online):
-            if pool is not None:
-                return pool
-        return self.static.pool
 
     def build(self) -> tuple[str, tuple[Removal, ...], tuple[Candidate, ...], frozenset[str]]:
         removed = list(self.static.removed)
         before = self.static.pool
         channel = self.channel.value
         steps = (
-            (self.online, Filter.PRESENCE, f"available on {channel}"),
-            (self.roomy, Filter.CAPACITY, f"a free unit on {channel}"),
-            (self.undeclined, Filter.DECLINED, "rejected or let the offer time out"),
-            (self.working, Filter.SHIFT, "shift calendar open"),
-            (self.sized, Filter.CAPACITY, f"{self.units} free units on {channel}"),
+            (self.offline, Filter.PRESENCE, f"available on {channel}"),
+            (self.full, Filter.CAPACITY, f"a free unit on {channel}"),
+            (self.declined, Filter.DECLINED, "rejected or let the offer time out"),
+            (self.off_shift, Filter.SHIFT, "shift calendar open"),
+            (self.short, Filter.CAPACITY, f"{self.units} free units on {channel}"),
         )
-        for after, kind, label in steps:
-            if after is None:
-                continue
-            if len(after) != len(before):
-                gone = frozenset(before - after)
+        for agents, kind, label in steps:
+            if agents:
+                gone = frozenset(agents)
                 removed.append(Removal(kind, label, len(gone), gone))
-            before = after
+                before = before - gone
         label = self.static.label
         if self.ranked is None:
             return label, tuple(removed), (), frozenset()
-        stages: list[tuple[list[str], list[Any] | None]] = []
-        alive = self.ranked
+        stages: list[tuple[Sequence[str], Sequence[Any] | None]] = []
+        alive: Sequence[str] = self.ranked
         for column in self.columns:
             stages.append((alive, column))
             if column is not None:
@@ -361,7 +346,7 @@ class _HandOver:
 
 
 def _ranked(
-    stages: list[tuple[list[str], list[Any] | None]], alive: list[str], limit: int
+    stages: list[tuple[Sequence[str], Sequence[Any] | None]], alive: Sequence[str], limit: int
 ) -> tuple[Candidate, ...]:
     """The best ``limit`` candidates, winner first, with their scores.
 
@@ -417,27 +402,27 @@ class _Scorer:
         agents = router._index.agents
         columns = getattr(strategy, "column", None)
         fast = getattr(strategy, "key", None)
-        self.column: Callable[[WorkItem, Router, list[str]], list[Any] | None]
+        self.column: Callable[[WorkItem, Router, Sequence[str]], Sequence[Any] | None]
         if type(strategy) is MostCapacityStrategy:
             # The built-in reads the load map directly (no mapping proxy per decision).
             free_on = router._index.free_on
 
-            def most_free(item: WorkItem, ctx: Router, ids: list[str]) -> list[Any] | None:
-                return list(map(free_on[item.channel].__getitem__, ids))
+            def most_free(item: WorkItem, ctx: Router, ids: Sequence[str]) -> Sequence[Any] | None:
+                return tuple(map(free_on[item.channel].__getitem__, ids))
 
             self.column = most_free
         elif callable(columns):
             self.column = columns
         elif callable(fast):
 
-            def column(item: WorkItem, ctx: Router, ids: list[str]) -> list[Any] | None:
+            def column(item: WorkItem, ctx: Router, ids: Sequence[str]) -> Sequence[Any] | None:
                 key = fast(item, ctx)
                 return None if key is None else list(map(key, ids))
 
             self.column = column
         else:
 
-            def score(item: WorkItem, ctx: Router, ids: list[str]) -> list[Any] | None:
+            def score(item: WorkItem, ctx: Router, ids: Sequence[str]) -> Sequence[Any] | None:
                 return [as_score(strategy.score(item, agents[a], ctx)) for a in ids]
 
             self.column = score
@@ -854,20 +839,19 @@ class Router:
         stage = 0 if not queue.ladder else queue.stage_at(now - item.created_at)
         entry.stage = stage
         static = self._static(entry, self._rules[queue.name][stage])
-        pending = self._funnel(entry, static, now)
-        candidates = pending.final()
+        pending, candidates = self._funnel(entry, static, now)
         if not candidates:
             return self._wait(entry, now, trigger, pending)
         if len(candidates) == 1:
             (winner,) = candidates
-            pending.ranked = [winner]
+            pending.ranked = (winner,)
         else:
             try:
                 winner = self._rank(item, candidates, self._scorers[queue.name], pending)
             except _StrategyFailed as failed:
                 self._enqueue(entry)
                 pending.ranked = None
-                pending.columns = []
+                pending.columns = ()
                 _, removed, _, _ = pending.build()
                 self._record(
                     RoutingDecision(
@@ -927,23 +911,27 @@ class Router:
         the column's maximum go on. The final tie goes to the smallest agent id. The
         columns are kept on ``pending`` for the record. Returns the winner.
         """
-        alive = list(candidates)
+        alive = tuple(candidates)
         pending.ranked = alive
-        columns = pending.columns
-        for scorer in scorers:
-            try:
-                column = scorer.column(item, self, alive)
-                if column is None:
-                    columns.append(None)
-                    continue
-                best = max(column)
-                columns.append(column)
-                if column.count(best) == 1:
-                    return alive[column.index(best)]
-                alive = list(compress(alive, map(eq, column, repeat(best))))
-            except Exception as exc:
-                raise _StrategyFailed(scorer.name, exc) from exc
-        return min(alive)
+        columns: list[tuple[Any, ...] | None] = []
+        try:
+            for scorer in scorers:
+                try:
+                    scored = scorer.column(item, self, alive)
+                    if scored is None:
+                        columns.append(None)
+                        continue
+                    column = scored if type(scored) is tuple else tuple(scored)
+                    best = max(column)
+                    columns.append(column)
+                    if column.count(best) == 1:
+                        return alive[column.index(best)]
+                    alive = tuple(compress(alive, map(eq, column, repeat(best))))
+                except Exception as exc:
+                    raise _StrategyFailed(scorer.name, exc) from exc
+            return min(alive)
+        finally:
+            pending.columns = tuple(columns)
 
     def _give(
         self,
@@ -1131,44 +1119,49 @@ class Router:
             self._restricted[key] = cached
         return cached
 
-    def _funnel(self, entry: _Entry, static: _StaticPool, now: datetime) -> _Pending:
+    def _funnel(
+        self, entry: _Entry, static: _StaticPool, now: datetime
+    ) -> tuple[_Pending, frozenset[str]]:
         """The dynamic filters over the static pool: presence, room, rejections, shift, size.
 
-        Each is one set operation; the sets after each filter are kept (not the
-        removals), so the record can say later who each filter removed.
+        Each is one set operation. Returns the record (which keeps who each filter
+        removed) and the agents left.
         """
         pool = static.pool
         channel = entry.channel
+        pending = _Pending(static, channel, entry.units)
         if not pool:
-            return _Pending(static, channel, entry.units, None, None)
+            return pending, pool
         index = self._index
-        online = pool & index.online[channel]
-        if len(online) == len(pool):
-            online = pool
-        roomy = None
-        if online:
-            roomy = online & index.roomy[channel]
-            if len(roomy) == len(online):
-                roomy = online
-        pending = _Pending(static, channel, entry.units, online, roomy)
-        if not roomy:
-            return pending
-        current = roomy
-        if entry.declined:
-            current = pending.undeclined = current - entry.declined
+        current = pool & index.online[channel]
+        if len(current) != len(pool):
+            pending.offline = tuple(pool - current)
+        if not current:
+            return pending, current
+        roomy = current & index.roomy[channel]
+        if len(roomy) != len(current):
+            pending.full = tuple(current - roomy)
+            current = roomy
+        if current and entry.declined:
+            kept = current - entry.declined
+            if len(kept) != len(current):
+                pending.declined = tuple(current - kept)
+                current = kept
         if current and index.shifted:
             shifted = current & index.shifted
             if shifted:
                 off = frozenset(a for a in shifted if not index.on_shift(a, now))
                 if off:
-                    current = pending.working = current - off
+                    pending.off_shift = tuple(off)
+                    current = current - off
         if current and entry.units > 1:
             free = index.free_on[channel]
             units = entry.units
             short = frozenset(a for a in current if free[a] < units)
             if short:
-                pending.sized = current - short
-        return pending
+                pending.short = tuple(short)
+                current = current - short
+        return pending, current
 
     def _never_servable(self, entry: _Entry) -> str | None:
         """Why no agent could ever take the item at its widest stage, or ``None``."""

@@ -11,8 +11,9 @@ Two optional methods make a strategy faster or stateful:
   over the candidates (the built-ins have it; it avoids a call per agent object), or
   ``None`` when the strategy has no preference for this item (it is then skipped);
 * ``column(item, ctx, agent_ids)`` returns the scores of all ``agent_ids`` at once, in
-  their order (or ``None`` for no preference); the built-ins have it and build the
-  column with C-level ``map`` over the router's load and cursor maps;
+  their order, as a sequence (a tuple is kept as is, anything else is copied into
+  one), or ``None`` for no preference; the built-ins have it and build the column
+  with C-level ``map`` over the router's load and cursor maps;
 * ``on_assigned(item, agent, ctx)`` is told of each winner (round robin uses it).
 
 A router looks for ``column``, then ``key``, then falls back to ``score``.
@@ -172,9 +173,11 @@ class RoundRobinStrategy:
         last = self.cursor.last_served.get
         return lambda agent_id: -last(agent_id, 0)
 
-    def column(self, item: WorkItem, ctx: RoutingContext, agent_ids: Sequence[str]) -> list[int]:
+    def column(
+        self, item: WorkItem, ctx: RoutingContext, agent_ids: Sequence[str]
+    ) -> tuple[int, ...]:
         """:meth:`score` of every agent in ``agent_ids`` (minus its last win's tick)."""
-        return list(map(neg, map(self.cursor.last_served.get, agent_ids, repeat(0))))
+        return tuple(map(neg, map(self.cursor.last_served.get, agent_ids, repeat(0))))
 
     def on_assigned(self, item: WorkItem, agent: Agent, ctx: RoutingContext) -> None:
         """Move the cursor past the winner."""
@@ -194,9 +197,11 @@ class MostCapacityStrategy:
         """:meth:`score` by agent id."""
         return ctx.free_map(item.channel).__getitem__
 
-    def column(self, item: WorkItem, ctx: RoutingContext, agent_ids: Sequence[str]) -> list[int]:
+    def column(
+        self, item: WorkItem, ctx: RoutingContext, agent_ids: Sequence[str]
+    ) -> tuple[int, ...]:
         """:meth:`score` of every agent in ``agent_ids``."""
-        return list(map(ctx.free_map(item.channel).__getitem__, agent_ids))
+        return tuple(map(ctx.free_map(item.channel).__getitem__, agent_ids))
 
 
 class LeastActiveStrategy:
@@ -276,14 +281,14 @@ class AffinityStrategy:
 
     def column(
         self, item: WorkItem, ctx: RoutingContext, agent_ids: Sequence[str]
-    ) -> list[float] | None:
+    ) -> tuple[float, ...] | None:
         """:meth:`score` of every agent in ``agent_ids``; ``None`` without a preference."""
         if item.previous_agent is None and (
             item.account_id is None or item.account_id not in self.account_teams
         ):
             return None
         key = self.key(item, ctx)
-        return None if key is None else list(map(key, agent_ids))
+        return None if key is None else tuple(map(key, agent_ids))
 
 
 class ShiftStrategy:
