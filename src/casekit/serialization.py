@@ -17,8 +17,11 @@ problem, each naming the path to the bad field (``$.tasks[0].state: ...``).
 from __future__ import annotations
 
 import json
+import os
+import tomllib
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -31,6 +34,7 @@ __all__ = [
     "converter",
     "dumps",
     "from_json",
+    "load_toml",
     "loads",
     "structure",
     "to_json",
@@ -217,6 +221,25 @@ def loads(text: str | bytes, *, where: str = "$") -> Any:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InvalidDefinition(
             "malformed JSON", where=where, errors=[f"{where}: malformed JSON: {exc}"]
+        ) from exc
+
+
+def load_toml(source: str | bytes | os.PathLike[str]) -> dict[str, Any]:
+    """Read TOML text, or a TOML file given as a path.
+
+    A ``str`` is read as TOML text when it contains ``=`` or a newline, otherwise as a
+    file name. Malformed TOML raises :class:`InvalidDefinition`.
+    """
+    if isinstance(source, os.PathLike) or (
+        isinstance(source, str) and "=" not in source and "\n" not in source
+    ):
+        source = Path(source).read_bytes()
+    text = source.decode("utf-8") if isinstance(source, bytes) else source
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidDefinition(
+            "malformed TOML", where="$", errors=[f"$: malformed TOML: {exc}"]
         ) from exc
 
 

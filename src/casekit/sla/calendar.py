@@ -11,11 +11,9 @@ rules at DST changes, midnight and closing times.
 from __future__ import annotations
 
 import os
-import tomllib
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, time, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -23,7 +21,7 @@ import attrs
 
 from casekit._time import require_aware
 from casekit.exceptions import InvalidCalendar, InvalidDefinition
-from casekit.serialization import structure, unstructure
+from casekit.serialization import load_toml, structure, unstructure
 from casekit.sla._compiled import EPOCH, ONE_US, Timeline
 from casekit.sla._rules import (
     CalendarSpec,
@@ -478,16 +476,7 @@ class BusinessCalendar:
         A ``str`` is read as TOML text when it contains ``=`` or a newline, otherwise
         as a file name.
         """
-        if isinstance(source, os.PathLike) or (
-            isinstance(source, str) and "=" not in source and "\n" not in source
-        ):
-            source = Path(source).read_bytes()
-        text = source.decode("utf-8") if isinstance(source, bytes) else source
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise InvalidDefinition(f"malformed TOML: {exc}", where="$") from exc
-        return cls.from_dict(data)
+        return cls.from_dict(load_toml(source))
 
     def to_dict(self) -> dict[str, Any]:
         """The definition as plain JSON/TOML-compatible data (``from_dict`` reads it)."""

@@ -11,11 +11,9 @@ build them in Python or load a whole policy from TOML/JSON with
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from datetime import timedelta
 from enum import StrEnum
-from pathlib import Path
 from typing import Any
 
 import attrs
@@ -24,7 +22,7 @@ from casekit.exceptions import InvalidDefinition
 from casekit.model._enums import CaseState, Channel, Priority
 from casekit.model.case import Case, Task
 from casekit.model.sla import SlaKind, SlaMetric
-from casekit.serialization import structure, unstructure
+from casekit.serialization import load_toml, structure, unstructure
 from casekit.sla.calendar import BusinessCalendar
 
 __all__ = [
@@ -357,13 +355,7 @@ class SlaPolicy:
     @classmethod
     def from_toml(cls, source: str | os.PathLike[str]) -> SlaPolicy:
         """Build a policy from TOML text or a TOML file path (see :meth:`from_dict`)."""
-        if isinstance(source, os.PathLike) or ("=" not in source and "\n" not in source):
-            source = Path(source).read_text(encoding="utf-8")
-        try:
-            data = tomllib.loads(source)
-        except tomllib.TOMLDecodeError as exc:
-            raise InvalidDefinition(f"malformed TOML: {exc}", where="$") from exc
-        return cls.from_dict(data)
+        return cls.from_dict(load_toml(source))
 
     def to_dict(self) -> dict[str, Any]:
         """The policy as plain data (``from_dict`` reads it back)."""
