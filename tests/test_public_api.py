@@ -21,6 +21,9 @@ PUBLIC_MODULES = [
     "casekit.desk",
     "casekit.timeline",
     "casekit.hookspecs",
+    "casekit.sla",
+    "casekit.routing",
+    "casekit.testing.conformance",
 ]
 
 
