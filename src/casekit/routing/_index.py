@@ -161,7 +161,8 @@ class AgentIndex:
         used[channel] = used.get(channel, 0) + units
         self.used_total[agent_id] += units
         self.active[agent_id] += 1
-        if self.agents[agent_id].max_units is None:
+        agent = self.agents[agent_id]
+        if agent.max_units is None and channel in agent.capacity:
             # Only this channel's room changed.
             free = self.free_by_agent[agent_id][channel] - units
             self.free_by_agent[agent_id][channel] = free
@@ -177,6 +178,15 @@ class AgentIndex:
         used[channel] -= units
         self.used_total[agent_id] -= units
         self.active[agent_id] -= 1
+        agent = self.agents[agent_id]
+        if agent.max_units is None and channel in agent.capacity:
+            # Only this channel's room changed.
+            free = self.free_by_agent[agent_id][channel] + units
+            self.free_by_agent[agent_id][channel] = free
+            self.free_on[channel][agent_id] = free
+            if free >= 1:
+                self.roomy[channel].add(agent_id)
+            return
         self.refresh_room(agent_id)
 
     def refresh_room(self, agent_id: str) -> None:
@@ -189,20 +199,20 @@ class AgentIndex:
         mine = self.free_by_agent.get(agent_id)
         if mine is None:
             mine = self.free_by_agent[agent_id] = {}
-        free_on = self.free_on
-        roomy = self.roomy
+        known = mine.get
+        in_use = used.get
         for channel, units in agent.capacity.items():
-            free = units - used.get(channel, 0)
-            if overall < free:
+            free = units - in_use(channel, 0)
+            if free > overall:  # noqa: PLR1730 - a comparison is cheaper than min() here
                 free = overall
-            if mine.get(channel) == free:
+            if known(channel) == free:
                 continue
             mine[channel] = free
-            free_on[channel][agent_id] = free
+            self.free_on[channel][agent_id] = free
             if free >= 1:
-                roomy[channel].add(agent_id)
+                self.roomy[channel].add(agent_id)
             else:
-                roomy[channel].discard(agent_id)
+                self.roomy[channel].discard(agent_id)
 
     # -- shifts --------------------------------------------------------------------------
 

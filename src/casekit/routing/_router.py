@@ -51,6 +51,7 @@ from casekit.routing._items import WorkItem
 from casekit.routing._queues import Queue, QueueOrder, Stage, check_ladder, resolved_groups
 from casekit.routing._strategies import (
     MostCapacityStrategy,
+    RoundRobinStrategy,
     RoutingStrategy,
     Score,
     StrategyRegistry,
@@ -73,6 +74,7 @@ _QUEUED = ItemStatus.QUEUED
 _OFFERED = ItemStatus.OFFERED
 _ASSIGNED = ItemStatus.ASSIGNED
 _UNROUTABLE = ItemStatus.UNROUTABLE
+_COMPLETED = ItemStatus.COMPLETED
 _O_ASSIGNED = Outcome.ASSIGNED
 _O_OFFERED = Outcome.OFFERED
 _O_QUEUED = Outcome.QUEUED
@@ -107,11 +109,13 @@ class _Rule:
 class _StaticPool:
     """The static filters' result for one kind of item: the pool, and how it was cut.
 
-    ``base`` is the first (smallest) filter's set; ``restricted`` holds, for every
-    later filter in order, its set restricted to ``base`` (and, for a level filter,
-    the agents with the skill at any level, restricted the same way). These are
-    immutable snapshots, so the pool label, the removals and the "unroutable" reason
-    can be worded on first use, however the agents changed since.
+    ``base`` is the first (smallest) filter's set; ``restricted`` holds, flat and in
+    order, ``(filter, requirement, kept, wider)`` for every later filter: the agents
+    of ``base`` it keeps and, for a level filter, the agents of ``base`` with the
+    skill at any level. These are immutable snapshots, so the pool label, the
+    removals and the "unroutable" reason can be worded on first use, however the
+    agents changed since. Everything but the sets is strings and numbers, so the
+    garbage collector tracks few objects per cached kind of item.
     """
 
     __slots__ = (
@@ -120,6 +124,7 @@ class _StaticPool:
         "_removed",
         "base",
         "first",
+        "first_spec",
         "outside",
         "pool",
         "restricted",
@@ -130,14 +135,14 @@ class _StaticPool:
         self,
         pool: frozenset[str],
         base: frozenset[str],
-        first: tuple[Filter, tuple[Any, ...]],
+        first: tuple[str, tuple[Any, ...]],
         outside: int,
-        restricted: list[tuple[Filter, tuple[Any, ...], frozenset[str], frozenset[str] | None]],
+        restricted: tuple[Any, ...],
         small: tuple[tuple[Any, ...], frozenset[str]] | None,
     ) -> None:
         self.pool = pool
         self.base = base
-        self.first = first
+        self.first, self.first_spec = first
         self.outside = outside
         self.restricted = restricted
         self.small = small
@@ -149,8 +154,7 @@ class _StaticPool:
     def label(self) -> str:
         """The pool: the first filter and how many agents passed it."""
         if self._label is None:
-            kind, spec = self.first
-            self._label = f"{kind.value}: {_describe(spec)} ({len(self.base)} agents)"
+            self._label = f"{self.first}: {_describe(self.first_spec)} ({len(self.base)} agents)"
         return self._label
 
     @property
@@ -170,21 +174,23 @@ class _StaticPool:
         return self._blocker
 
     def _word(self) -> None:
-        kind, spec = self.first
-        first_label = _describe(spec)
-        removed = [Removal(kind, first_label, self.outside)]
-        blocker = f"no agent passes {kind.value} ({first_label})"
+        first_label = _describe(self.first_spec)
+        removed = [Removal(Filter(self.first), first_label, self.outside)]
+        blocker = f"no agent passes {self.first} ({first_label})"
         pool = self.base
-        for kind, spec, agents, wider in self.restricted:
+        steps = self.restricted
+        for number in range(0, len(steps), 4):
             if not pool:
                 break
+            name, spec, agents, wider = steps[number : number + 4]
             kept = pool & agents
             if len(kept) == len(pool):
                 continue
             gone = pool - kept
             pool = kept
+            kind = Filter(name)
             label = _describe(spec)
-            blocker = f"no agent passes {kind.value} ({label}) among those passing the rest"
+            blocker = f"no agent passes {name} ({label}) among those passing the rest"
             if wider is None:
                 removed.append(Removal(kind, label, len(gone), gone))
                 continue
@@ -206,7 +212,7 @@ def _describe(spec: tuple[Any, ...]) -> str:
     """Word a static filter's requirement (see :meth:`Router._build_static`)."""
     what = spec[0]
     if what == "group":
-        return _groups_label(spec[1])
+        return "group " + " or ".join(repr(g) for g in spec[1])
     if what == "skill":
         return f"skill {spec[1]!r}"
     if what == "level":
@@ -214,10 +220,13 @@ def _describe(spec: tuple[Any, ...]) -> str:
     if what == "language":
         return f"language {spec[1]!r}"
     if what == "org":
-        return _orgs_label(spec[1])
+        parts = [repr(org) for org in spec[1]]
+        if spec[2]:
+            parts.insert(0, "internal")
+        return " or ".join(parts) if parts else "none allowed"
     if what == "channel":
-        return f"capacity on {spec[1].value}"
-    return f"{spec[1]} units on {spec[2].value}"
+        return f"capacity on {spec[1]}"
+    return f"{spec[1]} units on {spec[2]}"
 
 
 class _Entry:
@@ -280,8 +289,8 @@ class _Pending:
         "declined",
         "full",
         "limit",
-        "offline",
         "off_shift",
+        "offline",
         "ranked",
         "short",
         "static",
@@ -407,7 +416,7 @@ class _Scorer:
             # The built-in reads the load map directly (no mapping proxy per decision).
             free_on = router._index.free_on
 
-            def most_free(item: WorkItem, ctx: Router, ids: Sequence[str]) -> Sequence[Any] | None:
+            def most_free(item: WorkItem, _: Router, ids: Sequence[str]) -> Sequence[Any] | None:
                 return tuple(map(free_on[item.channel].__getitem__, ids))
 
             self.column = most_free
@@ -426,9 +435,22 @@ class _Scorer:
                 return [as_score(strategy.score(item, agents[a], ctx)) for a in ids]
 
             self.column = score
-        self.hook: Callable[[WorkItem, Agent, Router], None] | None = getattr(
-            strategy, "on_assigned", None
-        )
+        self.hook: Callable[[WorkItem, str], None] | None = None
+        on_assigned = getattr(strategy, "on_assigned", None)
+        if type(strategy) is RoundRobinStrategy:
+            # The built-in only moves its cursor; skip the agent lookup and a call.
+            robin = strategy
+
+            def advance(_: WorkItem, agent_id: str) -> None:
+                robin.cursor.advance(agent_id)
+
+            self.hook = advance
+        elif callable(on_assigned):
+
+            def tell(item: WorkItem, agent_id: str) -> None:
+                on_assigned(item, agents[agent_id], router)
+
+            self.hook = tell
 
 
 class Router:
@@ -484,14 +506,18 @@ class Router:
         self._queue_cache: dict[object, Queue | None] = {}
         self._scorers: dict[str, list[_Scorer]] = {}
         self._names: dict[str, tuple[str, ...]] = {}
-        self._hooks: dict[str, list[Callable[[WorkItem, Agent, Router], None]]] = {}
+        self._hooks: dict[str, list[Callable[[WorkItem, str], None]]] = {}
         self._widest: dict[str, frozenset[str] | None] = {}
+        # The queues, in order, that agents with these groups may ever serve.
+        self._serving: dict[frozenset[str], tuple[str, ...]] = {}
         self._static_gen = -1
         self._restricted: dict[tuple[int, int], frozenset[str]] = {}
         self._entries: dict[str, _Entry] = {}
         self._held: dict[str, set[str]] = {}
         self._unroutable: set[str] = set()
-        self._history: OrderedDict[str, list[RoutingDecision]] = OrderedDict()
+        # An item's decisions: the decision itself while it has one (most items), then
+        # a list. Oldest items first; finished items are moved to the front.
+        self._history: OrderedDict[str, RoutingDecision | list[RoutingDecision]] = OrderedDict()
         self._offers: list[tuple[datetime, int, str, int]] = []
         self._stages: list[tuple[datetime, int, str]] = []
         self._shift_state: dict[str, bool] = {}
@@ -552,6 +578,7 @@ class Router:
                 rules.append(_Rule(groups, floor, skills, label))
             self._rules[queue.name] = rules
             self._widest[queue.name] = rules[-1].groups
+        self._serving.clear()
         # New rules: every cached static pool (per rule and per queued entry) is stale.
         self._index.static_generation += 1
 
@@ -659,12 +686,12 @@ class Router:
 
     def decisions(self, item_id: str) -> tuple[RoutingDecision, ...]:
         """The decisions recorded for the item, oldest first (bounded by history_limit)."""
-        return tuple(self._history.get(item_id, ()))
+        return tuple(self._history_of(item_id))
 
     def explain(self, item_id: str) -> str:
         """Why the item is where it is: the latest decision, filters, scores and winner."""
         entry = self._entry(item_id)
-        history = self._history.get(item_id, [])
+        history = self._history_of(item_id)
         if not history:
             return f"work item {item_id!r} is {entry.status.value}; no decision kept"
         decided = next((d for d in reversed(history) if d.agent_id is not None), history[-1])
@@ -774,7 +801,7 @@ class Router:
         try:
             return self._place(entry, now, Trigger.ROUTE)
         except _StrategyFailed as failed:
-            decision = self._history[item.id][-1]
+            decision = self._last(item.id)
             raise StrategyError(failed.name, item.id, str(failed), decision) from failed.exc
 
     def _select_queue(self, item: WorkItem, name: str | None) -> Queue | None:
@@ -961,15 +988,16 @@ class Router:
             if self.claims is not None and not self._claim(entry, agent_id):
                 outcome = _O_CLAIMED
                 reason = "another router claimed the item first"
+        names: tuple[str, ...] = ()
+        queue_name: str | None = None
         if queue is None:
-            hooks, names, queue_name = self._default_hooks, (), None
+            hooks = self._default_hooks
         else:
             queue_name = queue.name
             hooks, names = self._hooks[queue_name], self._names[queue_name]
         if hooks and outcome is not _O_CLAIMED:
-            agent = self._index.agents[agent_id]
             for hook in hooks:
-                hook(item, agent, self)
+                hook(item, agent_id)
         decision = lazy_decision(
             item_id,
             outcome,
@@ -984,11 +1012,13 @@ class Router:
         )
         history = self._history.get(item_id)
         if history is None:
-            self._history[item_id] = [decision]
+            self._history[item_id] = decision
             if len(self._history) > self.history_limit:
                 self._history.popitem(last=False)
-        else:
+        elif isinstance(history, list):
             history.append(decision)
+        else:
+            self._history[item_id] = [history, decision]
         return decision
 
     def _claim(self, entry: _Entry, agent_id: str) -> bool:
@@ -1049,7 +1079,7 @@ class Router:
             rule.cache[key] = cached
         return cached
 
-    def _build_static(self, entry: _Entry, rule: _Rule) -> _StaticPool:
+    def _build_static(self, entry: _Entry, rule: _Rule) -> _StaticPool:  # noqa: PLR0915
         """Apply the static filters, smallest set first (the rarest skill first).
 
         The first set is the pool; every later filter is intersected with it once
@@ -1063,7 +1093,8 @@ class Router:
         filters: list[tuple[int, Filter, tuple[Any, ...], Any, Any]] = []
         if rule.groups is not None:
             members = index.group_members(rule.groups)
-            filters.append((len(members), Filter.GROUP, ("group", rule.groups), members, None))
+            group_spec = ("group", tuple(sorted(rule.groups)))
+            filters.append((len(members), Filter.GROUP, group_spec, members, None))
         if rule.skills:
             floor = rule.floor
             for skill, minimum in item.required_skills.items():
@@ -1076,27 +1107,27 @@ class Router:
                     filters.append((len(at_least), Filter.SKILL, ("skill", skill), at_least, None))
                 else:
                     at_least = buckets[level]
-                    spec = ("level", skill, level)
-                    filters.append((len(at_least), Filter.LEVEL, spec, at_least, buckets[1]))
+                    level_spec = ("level", skill, level)
+                    filters.append((len(at_least), Filter.LEVEL, level_spec, at_least, buckets[1]))
         if item.language is not None:
             speakers = index.languages.get(item.language, EMPTY)
-            spec = ("language", item.language)
-            filters.append((len(speakers), Filter.LANGUAGE, spec, speakers, None))
+            language_spec = ("language", item.language)
+            filters.append((len(speakers), Filter.LANGUAGE, language_spec, speakers, None))
         orgs = index.org_members(item.service_orgs, item.internal_allowed)
-        filters.append((len(orgs), Filter.SERVICE_ORG, ("org", item), orgs, None))
+        org_spec = ("org", tuple(sorted(item.service_orgs)), item.internal_allowed)
+        filters.append((len(orgs), Filter.SERVICE_ORG, org_spec, orgs, None))
         capable = index.capable[channel]
-        filters.append((len(capable), Filter.CHANNEL, ("channel", channel), capable, None))
+        filters.append((len(capable), Filter.CHANNEL, ("channel", channel.value), capable, None))
         filters.sort(key=_first)
         _, first_filter, first_spec, first_set, _ = filters[0]
         restrict = self._restrict
         base = restrict(first_set, first_set)
         pool = base
-        restricted = []
+        restricted: list[Any] = []
         for _, kind, spec, agents, wider in filters[1:]:
             kept = restrict(first_set, agents)
-            restricted.append(
-                (kind, spec, kept, None if wider is None else restrict(first_set, wider))
-            )
+            wider_kept = None if wider is None else restrict(first_set, wider)
+            restricted += (kind.value, spec, kept, wider_kept)
             if pool and len(kept) != len(base):
                 pool = pool & kept
         small = None
@@ -1105,10 +1136,11 @@ class Router:
             agents_by_id = index.agents
             short = frozenset(a for a in pool if agents_by_id[a].capacity_on(channel) < units)
             if short:
-                small = (("units", units, channel), short)
+                small = (("units", units, channel.value), short)
                 pool = pool - short
         outside = len(index.world) - len(base)
-        return _StaticPool(pool, base, (first_filter, first_spec), outside, restricted, small)
+        first = (first_filter.value, first_spec)
+        return _StaticPool(pool, base, first, outside, tuple(restricted), small)
 
     def _restrict(self, first: Any, agents: Any) -> frozenset[str]:
         """``first & agents`` as a frozenset, cached for the current index generation."""
@@ -1241,27 +1273,30 @@ class Router:
         if not self._waiting:
             return None
         index = self._index
-        room: dict[Channel, int] = {}
-        for channel, free in index.free_of(agent_id).items():
-            if free >= 1 and agent_id in index.online[channel]:
-                room[channel] = free
+        online = index.online
+        room = {
+            channel: units
+            for channel, units in index.free_of(agent_id).items()
+            if units >= 1 and agent_id in online[channel]
+        }
         if not room:
             return None
         if agent_id in index.shifted and not index.on_shift(agent_id, now):
             return None
         groups = index.agents[agent_id].groups
+        serving = self._serving.get(groups)
+        if serving is None:
+            serving = self._serving[groups] = self._serving_for(groups)
         entries = self._entries
         gen = index.static_generation
-        for queue in self._queue_order:
-            if queue.name not in self._waiting:
+        waiting = self._waiting
+        for name in serving:
+            if name not in waiting:
                 continue
-            widest = self._widest[queue.name]
-            if widest is not None and groups.isdisjoint(widest):
-                continue
-            for _, item_id in self._queued[queue.name]:
+            for _, item_id in self._queued[name]:
                 entry = entries[item_id]
-                free = room.get(entry.channel)
-                if free is None or free < entry.units:
+                units = room.get(entry.channel, 0)
+                if units < entry.units:
                     continue
                 if not pulling and agent_id in entry.declined:
                     continue
@@ -1272,6 +1307,15 @@ class Router:
                 if agent_id in pool:
                     return entry
         return None
+
+    def _serving_for(self, groups: frozenset[str]) -> tuple[str, ...]:
+        """The queues, in order, whose widest stage admits an agent of ``groups``."""
+        names = []
+        for queue in self._queue_order:
+            widest = self._widest[queue.name]
+            if widest is None or not groups.isdisjoint(widest):
+                names.append(queue.name)
+        return tuple(names)
 
     def _hand_over(
         self, entry: _Entry, agent_id: str, now: datetime, trigger: Trigger
@@ -1392,14 +1436,25 @@ class Router:
             InvalidCommand: The item is not assigned.
         """
         self._begin(now)
-        entry = self._entry(item_id)
-        if entry.status is not ItemStatus.ASSIGNED:
+        entry = self._entries.get(item_id)
+        if entry is None:
+            raise UnknownWorkItem(item_id)
+        if entry.status is not _ASSIGNED:
             raise InvalidCommand(f"work item {item_id!r} is {entry.status.value}, not assigned")
         agent_id = entry.agent_id
         assert agent_id is not None
-        self._release_claim(entry, agent_id)
-        self._drop(entry, ItemStatus.COMPLETED)
-        self._retire(item_id)
+        if self.claims is not None:
+            self._release_claim(entry, agent_id)
+        # An assigned entry is in no queue list and not unroutable: just free its room.
+        if agent_id in self._index.agents:
+            self._index.release(agent_id, entry.channel, entry.units)
+            self._held[agent_id].discard(item_id)
+        entry.agent_id = None
+        entry.status = _COMPLETED
+        if item_id in self._history:
+            self._history.move_to_end(item_id, last=False)
+        if not self._waiting:
+            return []
         return self._fill(agent_id, now)
 
     def withdraw(self, item_id: str, now: datetime) -> list[RoutingDecision]:
@@ -1450,7 +1505,11 @@ class Router:
         decision = self._place_quietly(entry, now, trigger)
         if decision.reason == "" and decision.outcome is not Outcome.QUEUED:
             decision = attrs.evolve(decision, reason=why)
-            self._history[entry.item.id][-1] = decision
+            history = self._history[entry.item.id]
+            if isinstance(history, list):
+                history[-1] = decision
+            else:
+                self._history[entry.item.id] = decision
         return [decision]
 
     def _place_quietly(self, entry: _Entry, now: datetime, trigger: Trigger) -> RoutingDecision:
@@ -1458,7 +1517,7 @@ class Router:
         try:
             return self._place(entry, now, trigger)
         except _StrategyFailed:
-            return self._history[entry.item.id][-1]
+            return self._last(entry.item.id)
 
     def _retry_unroutable(self, now: datetime) -> list[RoutingDecision]:
         decisions = []
@@ -1479,13 +1538,27 @@ class Router:
         self._now = now
 
     def _record(self, decision: RoutingDecision) -> RoutingDecision:
-        history = self._history.get(decision.item_id)
+        item_id = decision.item_id
+        history = self._history.get(item_id)
         if history is None:
-            history = self._history[decision.item_id] = []
+            self._history[item_id] = decision
             if len(self._history) > self.history_limit:
                 self._history.popitem(last=False)
-        history.append(decision)
+        elif isinstance(history, list):
+            history.append(decision)
+        else:
+            self._history[item_id] = [history, decision]
         return decision
+
+    def _history_of(self, item_id: str) -> list[RoutingDecision]:
+        history = self._history.get(item_id)
+        if history is None:
+            return []
+        return history if isinstance(history, list) else [history]
+
+    def _last(self, item_id: str) -> RoutingDecision:
+        history = self._history[item_id]
+        return history[-1] if isinstance(history, list) else history
 
     def _retire(self, item_id: str) -> None:
         """Keep a finished item's history, but let it age out first."""
@@ -1501,14 +1574,3 @@ def _queue_key(queue: Queue) -> tuple[int, str]:
 
 
 _first = itemgetter(0)
-
-
-def _groups_label(groups: frozenset[str]) -> str:
-    return "group " + " or ".join(repr(g) for g in sorted(groups))
-
-
-def _orgs_label(item: WorkItem) -> str:
-    parts = [repr(org) for org in sorted(item.service_orgs)]
-    if item.internal_allowed:
-        parts.insert(0, "internal")
-    return " or ".join(parts) if parts else "none allowed"
