@@ -91,3 +91,16 @@ def test_links_between_docs_resolve() -> None:
     for path in [*DOCS, ROOT / "README.md"]:
         for target in re.findall(r"\]\(([^)#:]+\.md)(?:#[^)]*)?\)", path.read_text("utf-8")):
             assert (path.parent / target).exists(), f"{path.name} links to missing {target}"
+
+
+def test_desk_reference_lists_every_public_method() -> None:
+    from casekit import Desk  # noqa: PLC0415
+
+    text = (ROOT / "docs/reference/desk.md").read_text(encoding="utf-8")
+    public = [
+        name
+        for name, value in vars(Desk).items()
+        if not name.startswith("_") and (callable(value) or isinstance(value, classmethod))
+    ]
+    missing = [name for name in public if f"- `{name}(" not in text]
+    assert not missing, f"docs/reference/desk.md lacks {missing}"
