@@ -31,5 +31,6 @@ def to_utc(value: datetime, where: str = "instant") -> datetime:
 
 def validate_aware(instance: Any, attribute: Any, value: Any) -> None:
     """An attrs validator: optional datetimes must be aware."""
-    if value is not None:
-        require_aware(value, f"{type(instance).__name__}.{attribute.name}")
+    if value is None or (type(value) is datetime and value.tzinfo is UTC):
+        return  # the common case (instants are kept in UTC), checked without a call
+    require_aware(value, f"{type(instance).__name__}.{attribute.name}")
