@@ -486,3 +486,31 @@ def test_next_timer_is_the_earliest_pending_moment(clock: ManualClock) -> None:
             if (moments := _moments(clock_, desk.sla.definition(clock_.sla_id), OFFICE))
         ]
         assert [t.due_at for t in timers(case, desk.sla)] == expected
+
+
+def test_reset_on_restarts_and_cancel_on_stops_for_good(clock: ManualClock) -> None:
+    pickup = resolution(
+        id="pickup",
+        targets={Priority.HIGH: H, Priority.CRITICAL: H},
+        reset_on=frozenset({"case.assigned"}),
+        cancel_on=frozenset({"case.priority_changed"}),
+    )
+    desk = make_desk(clock, pickup)
+    case_id = open_case(desk)
+    clock.set(at(6, 16, 40))
+    desk.assign(case_id, actor=AGENT, group="support")
+    result = clocks(desk, case_id)
+    assert result["pickup"].stage is SlaStage.CANCELLED
+    assert result["pickup#2"].stage is SlaStage.IN_PROGRESS
+    assert result["pickup#2"].due_at == at(9, 9, 40)  # a fresh hour from 16:40 on Friday
+    reason = desk.history(case_id, actor=AGENT)[-2].event.reason  # type: ignore[union-attr]
+    assert reason == "reset by case.assigned"
+    desk.change_priority(case_id, Priority.HIGH, actor=AGENT)  # no change: no event
+    desk.update(case_id, actor=AGENT, subject="still nothing")
+    assert clocks(desk, case_id)["pickup#2"].stage is SlaStage.IN_PROGRESS
+    desk.change_priority(case_id, Priority.CRITICAL, actor=AGENT)
+    assert clocks(desk, case_id)["pickup#2"].stage is SlaStage.CANCELLED
+    last = desk.history(case_id, actor=AGENT)[-1].event
+    assert last.reason == "cancelled by case.priority_changed"  # type: ignore[union-attr]
+    desk.assign(case_id, actor=AGENT, group="other")
+    assert list(clocks(desk, case_id)) == ["pickup", "pickup#2"]  # cancelled for good

@@ -142,6 +142,8 @@ class AgentIndex:
             if internal:
                 parts.append(self.orgs.get(None, EMPTY))
             cached = frozenset().union(*parts)
+            if len(self._union_cache) > 10_000:
+                self._union_cache.clear()  # items name ever new sets of outsourcers
             self._union_cache[key] = cached
         return cached
 

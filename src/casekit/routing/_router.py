@@ -466,7 +466,13 @@ class Router:
             :meth:`accept` or :meth:`reject`; without one they assign it directly.
         claims: A compare-and-set claim store that makes each assignment exclusive
             across routers; ``None`` for a router that is the only one.
-        history_limit: Decision histories kept for this many items (oldest dropped).
+        history_limit: Decision histories kept for this many items (oldest dropped;
+            finished items' histories go first).
+        retain_finished: Finished items (completed, withdrawn, claimed elsewhere) whose
+            entry and decisions are kept, most recently finished first; older ones are
+            forgotten, and asking about them raises :class:`UnknownWorkItem`. ``0``
+            forgets an item as soon as it finishes. Active items (queued, offered,
+            assigned, unroutable) are never forgotten.
         record_candidates: How many of the best-scored candidates a decision lists
             with their scores (every eligible agent is listed by id regardless).
 
@@ -486,6 +492,7 @@ class Router:
         claims: ClaimStore | None = None,
         history_limit: int = 10_000,
         record_candidates: int = 3,
+        retain_finished: int = 10_000,
     ) -> None:
         if offer_timeout is not None and offer_timeout <= timedelta(0):
             raise InvalidValue("must be positive", where="Router.offer_timeout")
@@ -497,6 +504,9 @@ class Router:
         if record_candidates < 1:
             raise InvalidValue("must be at least 1", where="Router.record_candidates")
         self.record_candidates = record_candidates
+        if retain_finished < 0:
+            raise InvalidValue("must be at least 0", where="Router.retain_finished")
+        self.retain_finished = retain_finished
         self._index = AgentIndex()
         self._queues: dict[str, Queue] = {}
         self._queue_order: list[Queue] = []
@@ -511,13 +521,16 @@ class Router:
         # The queues, in order, that agents with these groups may ever serve.
         self._serving: dict[frozenset[str], tuple[str, ...]] = {}
         self._static_gen = -1
-        self._restricted: dict[tuple[int, int], frozenset[str]] = {}
+        self._restricted: dict[tuple[int, int], tuple[Any, Any, frozenset[str]]] = {}
         self._entries: dict[str, _Entry] = {}
         self._held: dict[str, set[str]] = {}
         self._unroutable: set[str] = set()
         # An item's decisions: the decision itself while it has one (most items), then
         # a list. Oldest items first; finished items are moved to the front.
         self._history: OrderedDict[str, RoutingDecision | list[RoutingDecision]] = OrderedDict()
+        # Finished items still kept, in the order they finished (see _finish).
+        self._finished: OrderedDict[str, None] = OrderedDict()
+        self._forgotten = 0
         self._offers: list[tuple[datetime, int, str, int]] = []
         self._stages: list[tuple[datetime, int, str]] = []
         self._shift_state: dict[str, bool] = {}
@@ -655,10 +668,27 @@ class Router:
         try:
             return self._entries[item_id]
         except KeyError:
-            raise UnknownWorkItem(item_id) from None
+            raise self._unknown(item_id) from None
+
+    def _unknown(self, item_id: str) -> UnknownWorkItem:
+        """The error for an item this router does not know (any more)."""
+        if not self._forgotten:
+            return UnknownWorkItem(item_id)
+        return UnknownWorkItem(
+            item_id,
+            f"work item {item_id!r} not found: it was never routed here, or it finished "
+            f"and was forgotten (this router keeps its {self.retain_finished} most recently "
+            "finished items; through the Desk the full history is on the case as "
+            "routing.decided events)",
+        )
 
     def status(self, item_id: str) -> ItemStatus:
-        """Where the item is (queued, offered, assigned, completed, unroutable, ...)."""
+        """Where the item is (queued, offered, assigned, completed, unroutable, ...).
+
+        Raises:
+            UnknownWorkItem: The router does not know the item (never routed here, or
+                finished and forgotten; see ``retain_finished``).
+        """
         return self._entry(item_id).status
 
     def assignee(self, item_id: str) -> str | None:
@@ -681,15 +711,29 @@ class Router:
         return frozenset(self._unroutable)
 
     def item_ids(self) -> frozenset[str]:
-        """Every item the router was given (in any status)."""
+        """Every item the router knows: the active ones and the recently finished ones.
+
+        Finished items beyond ``retain_finished`` are forgotten, oldest first.
+        """
         return frozenset(self._entries)
 
     def decisions(self, item_id: str) -> tuple[RoutingDecision, ...]:
-        """The decisions recorded for the item, oldest first (bounded by history_limit)."""
+        """The decisions recorded for the item, oldest first (bounded by history_limit).
+
+        Raises:
+            UnknownWorkItem: The router does not know the item (never routed here, or
+                finished and forgotten; see ``retain_finished``).
+        """
+        if item_id not in self._entries:
+            raise self._unknown(item_id)
         return tuple(self._history_of(item_id))
 
     def explain(self, item_id: str) -> str:
-        """Why the item is where it is: the latest decision, filters, scores and winner."""
+        """Why the item is where it is: the latest decision, filters, scores and winner.
+
+        Raises:
+            UnknownWorkItem: The router does not know the item (see :meth:`status`).
+        """
         entry = self._entry(item_id)
         history = self._history_of(item_id)
         if not history:
@@ -777,8 +821,10 @@ class Router:
         """
         self._begin(now)
         old = self._entries.get(item.id)
-        if old is not None and old.status not in _FINISHED:
-            raise DuplicateWorkItem(item.id)
+        if old is not None:
+            if old.status not in _FINISHED:
+                raise DuplicateWorkItem(item.id)
+            del self._finished[item.id]
         catalog = self.catalog
         if catalog is not None and not (
             catalog.skills.issuperset(item.required_skills)
@@ -977,10 +1023,9 @@ class Router:
         reason = ""
         if self.offer_timeout is not None and trigger is not _PULL:
             entry.status = _OFFERED
-            entry.offer_no += 1
-            heapq.heappush(
-                self._offers, (now + self.offer_timeout, self._tick(), item_id, entry.offer_no)
-            )
+            # Unique across entries, so a stale timeout never matches a later offer.
+            entry.offer_no = offer_no = self._tick()
+            heapq.heappush(self._offers, (now + self.offer_timeout, offer_no, item_id, offer_no))
             outcome = _O_OFFERED
         else:
             entry.status = _ASSIGNED
@@ -1019,6 +1064,8 @@ class Router:
             history.append(decision)
         else:
             self._history[item_id] = [history, decision]
+        if outcome is _O_CLAIMED:
+            self._finish(item_id)
         return decision
 
     def _claim(self, entry: _Entry, agent_id: str) -> bool:
@@ -1143,13 +1190,19 @@ class Router:
         return _StaticPool(pool, base, first, outside, tuple(restricted), small)
 
     def _restrict(self, first: Any, agents: Any) -> frozenset[str]:
-        """``first & agents`` as a frozenset, cached for the current index generation."""
+        """``first & agents`` as a frozenset, cached for the current index generation.
+
+        Keyed by identity; the entry holds both sets, so their ids stay theirs.
+        """
         key = (id(first), id(agents))
         cached = self._restricted.get(key)
-        if cached is None:
-            cached = frozenset(first) if first is agents else frozenset(first & agents)
-            self._restricted[key] = cached
-        return cached
+        if cached is not None and cached[0] is first and cached[1] is agents:
+            return cached[2]
+        kept = frozenset(first) if first is agents else frozenset(first & agents)
+        if len(self._restricted) > 50_000:
+            self._restricted.clear()
+        self._restricted[key] = (first, agents, kept)
+        return kept
 
     def _funnel(
         self, entry: _Entry, static: _StaticPool, now: datetime
@@ -1373,6 +1426,7 @@ class Router:
                         reason="another router claimed the item first",
                     )
                 )
+                self._finish(item_id)
                 raise
 
     def reject(
@@ -1451,8 +1505,7 @@ class Router:
             self._held[agent_id].discard(item_id)
         entry.agent_id = None
         entry.status = _COMPLETED
-        if item_id in self._history:
-            self._history.move_to_end(item_id, last=False)
+        self._finish(item_id)
         if not self._waiting:
             return []
         return self._fill(agent_id, now)
@@ -1467,7 +1520,7 @@ class Router:
         if agent_id is not None and entry.status is ItemStatus.ASSIGNED:
             self._release_claim(entry, agent_id)
         self._drop(entry, ItemStatus.WITHDRAWN)
-        self._retire(item_id)
+        self._finish(item_id)
         return self._fill(agent_id, now) if agent_id is not None else []
 
     def return_item(
@@ -1560,10 +1613,25 @@ class Router:
         history = self._history[item_id]
         return history[-1] if isinstance(history, list) else history
 
-    def _retire(self, item_id: str) -> None:
-        """Keep a finished item's history, but let it age out first."""
-        if item_id in self._history:
-            self._history.move_to_end(item_id, last=False)
+    def _finish(self, item_id: str) -> None:
+        """The item finished: keep it among the last ``retain_finished``, forget the oldest.
+
+        Its history moves to the front of the history list, so it ages out before the
+        histories of active items.
+        """
+        history = self._history
+        if item_id in history:
+            history.move_to_end(item_id, last=False)
+        finished = self._finished
+        finished[item_id] = None
+        if len(finished) > self.retain_finished:
+            entries = self._entries
+            limit = self.retain_finished
+            while len(finished) > limit:
+                gone, _ = finished.popitem(last=False)
+                del entries[gone]
+                history.pop(gone, None)
+                self._forgotten += 1
 
 
 _FINISHED = frozenset({ItemStatus.COMPLETED, ItemStatus.WITHDRAWN, ItemStatus.CLAIMED_ELSEWHERE})

@@ -242,6 +242,8 @@ class _Run:
             return
         metric = definition.metric
         names = {e.name for e in events}
+        if clock is not None and active and self.cancelled_or_reset(definition, clock, None, names):
+            return
         stopping = case.state in _STOPPING_STATES
         if metric is SlaMetric.RESOLUTION:
             if clock is None:
@@ -269,7 +271,21 @@ class _Run:
             elif active:
                 self.keep_running(definition, clock, None)
             return
-        # Restarting metrics: next response, periodic update, custom start/stop pairs.
+        self.cycle_clock(definition, clock, cycles, events, names)
+
+    def cycle_clock(
+        self,
+        definition: SlaDefinition,
+        clock: SlaClock | None,
+        cycles: int,
+        events: Sequence[Event],
+        names: set[str],
+    ) -> None:
+        """Restarting metrics: next response, periodic update, custom start/stop pairs."""
+        case = self.case
+        metric = definition.metric
+        active = clock is not None and clock.stage.is_active
+        stopping = case.state in _STOPPING_STATES
         if metric is SlaMetric.NEXT_RESPONSE:
             starts = _customer_wrote(events) and case.state.is_active
             stops = _agent_replied(events) or stopping
@@ -288,14 +304,28 @@ class _Run:
         if starts and not active:
             self.start(definition, self.key(definition, None, cycles), None, self.now)
 
-    def task_clock(self, definition: SlaDefinition, task: Task) -> None:
+    def cancelled_or_reset(
+        self, definition: SlaDefinition, clock: SlaClock, task: Task | None, names: set[str]
+    ) -> bool:
+        """Apply ``cancel_on`` / ``reset_on`` to an active clock; True if either did."""
+        if names & definition.cancel_on:
+            self.cancel(clock, f"cancelled by {', '.join(sorted(names & definition.cancel_on))}")
+            return True
+        if names & definition.reset_on:
+            self.cancel(clock, f"reset by {', '.join(sorted(names & definition.reset_on))}")
+            _, cycles = self.latest(definition, task)
+            self.start(definition, self.key(definition, task, cycles), task, self.now)
+            return True
+        return False
+
+    def task_clock(self, definition: SlaDefinition, task: Task, names: set[str]) -> None:
         clock, _ = self.latest(definition, task)
         if clock is None:
             if not task.state.is_finished and self.case.state is not CaseState.CANCELLED:
                 start = task.created_at if definition.retroactive else self.now
                 self.start(definition, self.key(definition, task, 0), task, start)
             return
-        if not clock.stage.is_active:
+        if not clock.stage.is_active or self.cancelled_or_reset(definition, clock, task, names):
             return
         if task.state is TaskState.DONE:
             self.stop(clock)
@@ -327,6 +357,7 @@ def react(
             ``CalendarSource.ACCOUNT``.
     """
     run = _Run(case, now, policy, actor, account_calendar)
+    names = {event.name for event in events}
     for selection in policy.select(case):
         definition = selection.definition
         if selection.selected:
@@ -339,7 +370,7 @@ def react(
         for selection in policy.select(run.case, task):
             definition = selection.definition
             if selection.selected:
-                run.task_clock(definition, run.case.task(task.id))
+                run.task_clock(definition, run.case.task(task.id), names)
                 continue
             clock, _ = run.latest(definition, task)
             if clock is not None and clock.stage.is_active:

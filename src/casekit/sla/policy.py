@@ -161,6 +161,10 @@ class SlaDefinition:
         on_reopen: For resolution clocks, resume or restart when a case reopens.
         start_on: For custom metrics: event names that start the clock.
         stop_on: For custom metrics: event names that stop it.
+        reset_on: Event names that restart a running clock from zero (the current
+            cycle is cancelled with the reason, a new one starts), e.g.
+            ``case.assigned`` for a "pick up after reassignment" target.
+        cancel_on: Event names that cancel a running clock for good.
     """
 
     id: str
@@ -181,6 +185,8 @@ class SlaDefinition:
     on_reopen: OnReopen = OnReopen.RESUME
     start_on: frozenset[str] = frozenset()
     stop_on: frozenset[str] = frozenset()
+    reset_on: frozenset[str] = frozenset()
+    cancel_on: frozenset[str] = frozenset()
 
     def __attrs_post_init__(self) -> None:
         where = f"sla[{self.id}]"
