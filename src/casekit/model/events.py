@@ -10,7 +10,7 @@ log rebuilds exactly the same state whatever the configuration is at replay time
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, ClassVar, TypeAlias
+from typing import Any, ClassVar, TypeAlias, TypedDict
 
 import attrs
 
@@ -30,6 +30,7 @@ __all__ = [
     "CaseStateChanged",
     "CaseUpdated",
     "Event",
+    "EventHeader",
     "InteractionAdded",
     "PriorityChanged",
     "RoutingDecided",
@@ -51,6 +52,14 @@ __all__ = [
     "TaskStarted",
     "event_type",
 ]
+
+
+class EventHeader(TypedDict):
+    """The fields every event starts with, for building events with ``**header``."""
+
+    case_id: str
+    at: datetime
+    actor: ActorRef
 
 
 @attrs.frozen(kw_only=True)

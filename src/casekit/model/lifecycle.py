@@ -45,6 +45,7 @@ from casekit.model.events import (
     CaseStateChanged,
     CaseUpdated,
     Event,
+    EventHeader,
     InteractionAdded,
     PriorityChanged,
     SlaBreached,
@@ -198,7 +199,7 @@ def decide(case: Case | None, command: Command, ctx: Context) -> list[Event]:
                 return [event]
             reason = f"case cancelled: {command.reason}"
             cancelled: list[Event] = [
-                TaskCancelled(**_base(case.id, ctx), task_id=task.id, reason=reason)  # type: ignore[arg-type]
+                TaskCancelled(**_base(case.id, ctx), task_id=task.id, reason=reason)
                 for task in case.open_tasks
             ]
             return [*cancelled, event]
@@ -211,7 +212,7 @@ def decide(case: Case | None, command: Command, ctx: Context) -> list[Event]:
     raise InvalidCommand(f"unknown command {command!r}")  # pragma: no cover - exhaustive
 
 
-def _base(case_id: str, ctx: Context) -> dict[str, object]:
+def _base(case_id: str, ctx: Context) -> EventHeader:
     return {"case_id": case_id, "at": ctx.now, "actor": ctx.actor.ref}
 
 
@@ -501,18 +502,18 @@ def _task_transition(
             raise InvalidTransition(
                 "task", task.id, task.state, action, f"waits for {', '.join(waiting)}"
             )
-    base = {"case_id": case.id, "at": ctx.now, "actor": ctx.actor.ref, "task_id": task.id}
+    base = _base(case.id, ctx)
     match command:
         case StartTask():
-            return TaskStarted(**base)  # type: ignore[arg-type]
+            return TaskStarted(**base, task_id=task.id)
         case BlockTask():
             if not command.reason.strip():
                 raise InvalidCommand("blocking a task needs a reason")
-            return TaskBlocked(**base, reason=command.reason)  # type: ignore[arg-type]
+            return TaskBlocked(**base, task_id=task.id, reason=command.reason)
         case CompleteTask():
-            return TaskCompleted(**base, notes=command.notes)  # type: ignore[arg-type]
+            return TaskCompleted(**base, task_id=task.id, notes=command.notes)
         case CancelTask():
-            return TaskCancelled(**base, reason=command.reason)  # type: ignore[arg-type]
+            return TaskCancelled(**base, task_id=task.id, reason=command.reason)
 
 
 # --- the fold -----------------------------------------------------------------------

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import TypedDict
 
 import attrs
 
@@ -22,6 +21,7 @@ from casekit.model.actors import ActorRef
 from casekit.model.case import Case, Task
 from casekit.model.events import (
     Event,
+    EventHeader,
     InteractionAdded,
     SlaBreached,
     SlaCancelled,
@@ -106,12 +106,6 @@ def _is_customer(actor: ActorRef) -> bool:
     return actor.kind.value in ("contact", "consumer")
 
 
-class _Header(TypedDict):
-    case_id: str
-    at: datetime
-    actor: ActorRef
-
-
 @attrs.define
 class _Run:
     """One reaction: the case as it evolves while SLA events are added."""
@@ -127,7 +121,7 @@ class _Run:
         self.out.append(event)
         self.case = apply(self.case, event)
 
-    def base(self) -> _Header:
+    def base(self) -> EventHeader:
         return {"case_id": self.case.id, "at": self.now, "actor": self.actor}
 
     # --- clock operations -------------------------------------------------------
@@ -414,7 +408,7 @@ def _moments(
 def due_events(case: Case, *, now: datetime, policy: SlaPolicy, actor: ActorRef) -> list[Event]:
     """Warnings, breaches and escalations of ``case`` due by ``now``, not yet fired."""
     out: list[Event] = []
-    header: _Header = {"case_id": case.id, "at": now, "actor": actor}
+    header: EventHeader = {"case_id": case.id, "at": now, "actor": actor}
     for clock in case.slas:
         calendar = policy.calendar(clock.calendar)
         due = clock.due_at
