@@ -6,10 +6,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from casekit._plugins import StoreRegistry
+from casekit.exceptions import InvalidValue
 from casekit.hookspecs import hookimpl
 from casekit.model.access import AccessPolicy, Action, Decision, Directory
 from casekit.model.actors import Actor
-from casekit.model.case import Case
+from casekit.model.case import Case, Task
 from casekit.storage.base import Store
 
 _POLICY = AccessPolicy()
@@ -19,7 +20,7 @@ def _memory(url: str) -> Store:
     from casekit.storage.memory import MemoryStore  # noqa: PLC0415
 
     if url.rstrip("/") not in ("memory:", "memory:/"):
-        raise ValueError(f"memory store URL takes no path: {url!r} (use memory://)")
+        raise InvalidValue(f"the memory store takes no path: {url!r}", where="url")
     return MemoryStore()
 
 
@@ -36,7 +37,12 @@ def casekit_register_stores(registry: StoreRegistry) -> None:
 
 
 @hookimpl(trylast=True)
-def casekit_check_access(
-    actor: Actor, action: Action, case: Case, directory: Directory, now: datetime
+def casekit_check_access(  # noqa: PLR0917 - pluggy calls hooks with keywords
+    actor: Actor,
+    action: Action,
+    case: Case,
+    directory: Directory,
+    now: datetime,
+    task: Task | None,
 ) -> Decision:
-    return _POLICY.decide(actor, action, case, directory, now)
+    return _POLICY.decide(actor, action, case, directory, now, task=task)

@@ -13,7 +13,7 @@ from casekit import hookspecs
 from casekit.exceptions import PluginError, UnknownStoreScheme
 from casekit.model.access import Action, Decision, Directory
 from casekit.model.actors import Actor
-from casekit.model.case import Case
+from casekit.model.case import Case, Task
 from casekit.routing import StrategyRegistry
 from casekit.storage.base import Store
 
@@ -129,12 +129,19 @@ class Plugins:
             _call_impl(impl, registry=registry)
 
     def check_access(
-        self, *, actor: Actor, action: Action, case: Case, directory: Directory, now: datetime
+        self,
+        *,
+        actor: Actor,
+        action: Action,
+        case: Case,
+        directory: Directory,
+        now: datetime,
+        task: Task | None = None,
     ) -> Decision:
         """Ask the access hooks; the built-in policy answers when no plugin does."""
         try:
             decision = self.manager.hook.casekit_check_access(
-                actor=actor, action=action, case=case, directory=directory, now=now
+                actor=actor, action=action, case=case, directory=directory, now=now, task=task
             )
         except Exception as exc:
             raise PluginError(f"casekit_check_access raised: {exc!r}") from exc

@@ -12,6 +12,7 @@ the store raises :class:`~casekit.exceptions.ConflictError` and nothing is writt
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -41,6 +42,7 @@ from casekit.model._enums import (
     Direction,
     Priority,
     RelationshipKind,
+    TaskState,
 )
 from casekit.model.access import Action
 from casekit.model.accounts import Account, Consumer, Contact, Relationship
@@ -67,7 +69,9 @@ from casekit.model.fields import CustomField, FieldSchema
 from casekit.model.lifecycle import Context, LifecycleRules, decide, replay
 from casekit.model.sla import SlaKind
 from casekit.routing import (
+    ClaimConflict,
     ClaimStore,
+    DuplicateWorkItem,
     ItemStatus,
     Outcome,
     Presence,
@@ -75,6 +79,7 @@ from casekit.routing import (
     RoutingDecision,
     StrategyError,
     StrategyRegistry,
+    Trigger,
     UnknownAgent,
     UnknownWorkItem,
 )
@@ -292,19 +297,36 @@ class Desk:
         return Context(now=now, actor=actor, rules=self.rules, fields=self.fields, case_id=case_id)
 
     def authorize(
-        self, actor: Actor, action: Action, case: Case, now: datetime | None = None
+        self,
+        actor: Actor,
+        action: Action,
+        case: Case,
+        now: datetime | None = None,
+        *,
+        task: Task | None = None,
     ) -> None:
-        """Raise :class:`AccessDenied` unless ``actor`` may do ``action`` on ``case``."""
+        """Raise :class:`AccessDenied` unless ``actor`` may do ``action`` on ``case``
+        (or on its ``task``, for task work)."""
         decision = self.plugins.check_access(
-            actor=actor, action=action, case=case, directory=self.store, now=now or self._now()
+            actor=actor,
+            action=action,
+            case=case,
+            directory=self.store,
+            now=now or self._now(),
+            task=task,
         )
         if not decision.allowed:
             raise AccessDenied(str(actor), action.value, case.id, decision.reason)
 
-    def can(self, actor: Actor, action: Action, case: Case) -> bool:
-        """Whether ``actor`` may do ``action`` on ``case`` (no exception)."""
+    def can(self, actor: Actor, action: Action, case: Case, *, task: Task | None = None) -> bool:
+        """Whether ``actor`` may do ``action`` on ``case`` (or its ``task``), no exception."""
         return self.plugins.check_access(
-            actor=actor, action=action, case=case, directory=self.store, now=self._now()
+            actor=actor,
+            action=action,
+            case=case,
+            directory=self.store,
+            now=self._now(),
+            task=task,
         ).allowed
 
     def execute(
@@ -332,17 +354,50 @@ class Desk:
         case = snapshot.case
         if expected_version is not None and expected_version != case.version:
             raise ConflictError(case_id, expected_version, case.version)
-        self.authorize(actor, _action_of(command), case, now)
-        if isinstance(command, Assign) and command.service_org is not None:
+        task_id = getattr(command, "task_id", None)
+        task = case.task(task_id) if isinstance(task_id, str) else None
+        self.authorize(actor, _action_of(command), case, now, task=task)
+        if isinstance(command, Assign | AssignTask) and command.service_org is not None:
             self._check_service_org(case, command.service_org, now)
+        if isinstance(command, CreateTask):
+            self._check_skills(command.skills, "task.skills")
         new = self._apply(snapshot, command, actor, now)[0]
-        if self.router is not None and new.version != case.version:
-            if isinstance(command, Assign) or not new.state.is_active:
-                self._release(case.id, done=new.state in (CaseState.RESOLVED, CaseState.CLOSED))
-            if new.state is CaseState.CANCELLED:
-                for task in new.tasks:
-                    self._release(task.id, done=False)
+        self._follow_up(case, new, command)
         return new
+
+    def _follow_up(self, before: Case, after: Case, command: Command | None) -> None:
+        """Keep the router in step with a committed change (no-op without a router).
+
+        New tasks nobody holds are routed; finished work frees the agent's room; a case
+        that closes takes its unfinished tasks out of routing; a manual assignment to an
+        agent or outsourcer takes the item out of routing.
+        """
+        if self.router is None or after.version == before.version:
+            return
+        now = self._now()
+        if isinstance(command, Assign) and (command.agent or command.service_org):
+            self._release(after.id, done=False)
+        if isinstance(command, AssignTask) and (command.agent or command.service_org):
+            self._release(command.task_id, done=False)
+        if before.state.is_active and not after.state.is_active:
+            self._release(after.id, done=after.state in (CaseState.RESOLVED, CaseState.CLOSED))
+        closing = after.state.is_terminal and not before.state.is_terminal
+        old_tasks = {task.id: task for task in before.tasks}
+        for task in after.tasks:
+            old = old_tasks.get(task.id)
+            if old is None:
+                if task.assignment.agent is None and task.assignment.service_org is None:
+                    item = work_item_for_task(after, task, now=now, directory=self.store)
+                    self._route(item, now)
+            elif task.state.is_finished and not old.state.is_finished:
+                self._release(task.id, done=task.state is TaskState.DONE)
+            elif closing and not task.state.is_finished:
+                self._release(task.id, done=False)
+
+    def _check_skills(self, skills: Mapping[str, int], where: str) -> None:
+        """Refuse skills the router's catalog does not know, before anything is written."""
+        if self.router is not None and self.router.catalog is not None and skills:
+            self.router.catalog.check(dict(skills), where)
 
     def _apply(
         self, snapshot: Snapshot, command: Command, actor: Actor, now: datetime
@@ -479,6 +534,7 @@ class Desk:
         if consumer_id is not None:
             self.store.get_consumer(consumer_id)
         now = self._now()
+        self._check_skills(command.skills, "skills")
         # Validate before allocating a number, so bad input does not burn one. Access is
         # decided on the case with its real id (hooks may log it); a refusal leaves a gap
         # in the numbering, which the store contract allows.
@@ -636,11 +692,8 @@ class Desk:
             language=language,
             channel=channel,
         )
-        case = self.execute(case_id, command, actor=actor)
-        task = case.tasks[-1]
-        if self.router is not None:
-            now = self._now()
-            self._route(work_item_for_task(case, task, now=now, directory=self.store), now)
+        task = self.execute(case_id, command, actor=actor).tasks[-1]
+        if self.router is not None:  # routing may have assigned it meanwhile
             task = self.store.load(case_id).case.task(task.id)
         return task
 
@@ -648,9 +701,6 @@ class Desk:
         self, command: AssignTask | StartTask | BlockTask | CompleteTask | CancelTask, actor: Actor
     ) -> Task:
         case = self.execute(_task_case_id(command.task_id), command, actor=actor)
-        task = case.task(command.task_id)
-        if self.router is not None and isinstance(command, CompleteTask | CancelTask | AssignTask):
-            self._release(task.id, done=isinstance(command, CompleteTask))
         return case.task(command.task_id)
 
     def assign_task(
@@ -771,6 +821,8 @@ class Desk:
         router = self._require_router()
         try:
             decisions = [router.route(item, now)]
+        except DuplicateWorkItem:
+            return  # this router already has it
         except StrategyError as error:
             # The item stays queued; the failure is recorded with the decision.
             decisions = [error.decision] if error.decision is not None else []
@@ -810,6 +862,7 @@ class Desk:
         case = snapshot.case
         ctx = self._context(SYSTEM, now)
         events: list[Event] = []
+        stale: list[str] = []
         for decision in decisions:
             decided = RoutingDecided(
                 case_id=case_id,
@@ -822,28 +875,44 @@ class Desk:
             )
             step: list[Event] = [decided]
             if decision.outcome is Outcome.ASSIGNED and decision.agent_id is not None:
-                step += self._assignment(case, decision.item_id, decision.agent_id, ctx)
+                assignment = self._assignment(case, decision.item_id, decision.agent_id, ctx)
+                if assignment is None:
+                    stale.append(decision.item_id)
+                else:
+                    step += assignment
             case = replay(step, case)
             events += step
-        return self._commit(snapshot, events, SYSTEM, now)[1]
+        records = self._commit(snapshot, events, SYSTEM, now)[1]
+        for item_id in stale:
+            # The store says the item is someone else's or finished: free this agent.
+            with contextlib.suppress(UnknownWorkItem):
+                self._require_router().withdraw(item_id, now)
+        return records
 
-    def _assignment(self, case: Case, item_id: str, agent_id: str, ctx: Context) -> list[Event]:
+    def _assignment(
+        self, case: Case, item_id: str, agent_id: str, ctx: Context
+    ) -> list[Event] | None:
+        """The events that give the item to ``agent_id``; ``None`` if the store says
+        someone else holds it (a manual assignment, another process) or it finished."""
         router = self._require_router()
+        current = case.assignment if item_id == case.id else case.task(item_id).assignment
+        if current.agent is not None and current.agent != agent_id:
+            return None
         try:
-            org = router.agent(agent_id).service_org
+            org = router.agent(agent_id).service_org or current.service_org
         except UnknownAgent:
-            org = None  # the agent left the router since
+            org = current.service_org  # the agent left the router since
         command: Command
         if item_id == case.id:
-            group = case.assignment.group
-            command = Assign(group=group, agent=agent_id, service_org=org)
+            command = Assign(group=current.group, agent=agent_id, service_org=org)
         else:
-            group = case.task(item_id).assignment.group
-            command = AssignTask(task_id=item_id, group=group, agent=agent_id, service_org=org)
+            command = AssignTask(
+                task_id=item_id, group=current.group, agent=agent_id, service_org=org
+            )
         try:
             return decide(case, command, ctx)
         except InvalidTransition:
-            return []  # the case or task finished meanwhile; the decision is still recorded
+            return None  # the case or task finished meanwhile
 
     def _check_routing_actor(self, actor: Actor, agent_id: str) -> None:
         if actor.kind is ActorKind.SYSTEM or actor.roles & {"admin", "supervisor"}:
@@ -861,7 +930,8 @@ class Desk:
         assignment exclusive. Returns how many items were routed.
         """
         router = self._require_router()
-        self._check_routing_actor(actor, "*")
+        if not (actor.kind is ActorKind.SYSTEM or actor.roles & {"admin", "supervisor"}):
+            raise AccessDenied(str(actor), "route", "open work", "only a supervisor or the system")
         routed = 0
         after: str | None = None
         active = (CaseState.NEW, CaseState.OPEN, CaseState.AWAITING_INFO)
@@ -901,28 +971,50 @@ class Desk:
         return self._item(decision.item_id) if decision.agent_id == agent_id else None
 
     def accept_offer(self, item_id: str, *, agent_id: str, actor: Actor) -> Case | Task:
-        """The agent accepts the item offered to it; it is assigned (and claimed)."""
+        """The agent accepts the item offered to it; it is assigned (and claimed).
+
+        Raises:
+            ClaimConflict: Another process claimed the item first (recorded on the case).
+        """
         router = self._require_router()
         self._check_routing_actor(actor, agent_id)
         now = self._now()
         before = len(router.decisions(item_id))
         try:
             router.accept(item_id, agent_id, now)
-        finally:
-            self._record(router.decisions(item_id)[before:], now)
-        case = self.store.load(case_of(item_id)).case
-        ctx = self._context(SYSTEM, now)
-        events = self._assignment(case, item_id, agent_id, ctx)
-        if events:
-            retry_on_conflict(
-                lambda: self._commit(
-                    self.store.load(case.id),
-                    self._assignment(self.store.load(case.id).case, item_id, agent_id, ctx),
-                    SYSTEM,
-                    now,
-                )
-            )
+        except ClaimConflict as conflict:
+            self._record(self._decisions_since(item_id, before, conflict), now)
+            raise
+        self._record(self._decisions_since(item_id, before), now)
+
+        def assign() -> None:
+            snapshot = self.store.load(case_of(item_id))
+            ctx = self._context(SYSTEM, now)
+            events = self._assignment(snapshot.case, item_id, agent_id, ctx)
+            if events:
+                self._commit(snapshot, events, SYSTEM, now)
+
+        retry_on_conflict(assign)
         return self._item(item_id)
+
+    def _decisions_since(
+        self, item_id: str, before: int, conflict: ClaimConflict | None = None
+    ) -> list[RoutingDecision]:
+        """The router's new decisions on ``item_id`` (it may have forgotten the item)."""
+        try:
+            return list(self._require_router().decisions(item_id)[before:])
+        except UnknownWorkItem:
+            if conflict is None:
+                return []
+            return [
+                RoutingDecision(
+                    item_id,
+                    Outcome.CLAIMED_ELSEWHERE,
+                    self._now(),
+                    Trigger.PULL,
+                    reason="another router claimed the item first",
+                )
+            ]
 
     def reject_offer(self, item_id: str, *, agent_id: str, actor: Actor, reason: str = "") -> None:
         """The agent rejects the item offered to it; it is routed again (not to it)."""
@@ -983,7 +1075,9 @@ class Desk:
             try:
                 events = handler(snapshot.case, now)
                 if events:
-                    fired.extend(self._commit(snapshot, events, SYSTEM, now)[1])
+                    after, records = self._commit(snapshot, events, SYSTEM, now)
+                    fired.extend(records)
+                    self._follow_up(snapshot.case, after, None)
                 else:
                     # Nothing is due any more (the policy changed since the timer was
                     # written): rewrite the case's timers so it stops coming back.

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from casekit._plugins import StoreRegistry
     from casekit.model.access import Action, Decision, Directory
     from casekit.model.actors import Actor
-    from casekit.model.case import Case
+    from casekit.model.case import Case, Task
     from casekit.routing import StrategyRegistry
 
 __all__ = ["hookimpl", "hookspec"]
@@ -54,8 +54,13 @@ def casekit_register_strategies(registry: StrategyRegistry) -> None:
 
 
 @hookspec(firstresult=True)
-def casekit_check_access(
-    actor: Actor, action: Action, case: Case, directory: Directory, now: datetime
+def casekit_check_access(  # noqa: PLR0917 - pluggy calls hooks with keywords
+    actor: Actor,
+    action: Action,
+    case: Case,
+    directory: Directory,
+    now: datetime,
+    task: Task | None,
 ) -> Decision | None:
     """Decide whether ``actor`` may do ``action`` on ``case``.
 
@@ -70,4 +75,5 @@ def casekit_check_access(
         case: The case concerned.
         directory: Accounts, contacts and relationships (the desk's store).
         now: The current instant.
+        task: The task concerned, for task work (``None`` for case actions).
     """

@@ -184,7 +184,8 @@ def test_agent_of_task_group_views_and_works_tasks_only(desk: Desk) -> None:
     desk.assign(case_id, actor=ADMIN, group="l2")
     task = desk.create_task(case_id, "Check logs", actor=ADMIN, group="l1")
     case = desk.get(case_id, actor=ADMIN)
-    assert allowed(desk, ALICE, case) == {Action.VIEW, Action.WORK_TASKS, Action.NOTE}
+    assert allowed(desk, ALICE, case) == {Action.VIEW, Action.NOTE}
+    assert desk.can(ALICE, Action.WORK_TASKS, case, task=case.task(task.id))
     # Real commands: view, note and work the task ...
     assert desk.get(case_id, actor=ALICE).id == case_id
     desk.add_interaction(case_id, "looked", actor=ALICE, direction=Direction.INTERNAL)

@@ -150,17 +150,20 @@ class RetentionMachine(RuleBasedStateMachine):
         self.now = T0
         self.count = 0
         self.items: dict[str, WorkItem] = {}
-        self.finished: list[str] = []  # oldest first
+        self.kept: list[str] = []  # finished and still known, oldest first
+        self.forgotten: set[str] = set()
 
     def active(self) -> set[str]:
-        return set(self.items) - set(self.finished)
+        return set(self.items) - set(self.kept) - self.forgotten
 
     def step(self, seconds: int) -> datetime:
         self.now += seconds * S
         return self.now
 
     def finish(self, item_id: str) -> None:
-        self.finished.append(item_id)
+        self.kept.append(item_id)
+        while len(self.kept) > self.retain:
+            self.forgotten.add(self.kept.pop(0))
 
     @rule(level=st.integers(1, 7), wait=st.integers(0, 10))
     def route(self, level: int, wait: int) -> None:
@@ -169,11 +172,15 @@ class RetentionMachine(RuleBasedStateMachine):
         self.items[item.id] = item
         self.router.route(item, self.now)
 
-    @precondition(lambda self: bool(self.finished))
+    @precondition(lambda self: bool(self.kept or self.forgotten))
     @rule(pick=st.integers(0, 100))
     def route_again(self, pick: int) -> None:
-        item_id = self.finished[pick % len(self.finished)]
-        self.finished.remove(item_id)
+        done = [*self.kept, *sorted(self.forgotten)]
+        item_id = done[pick % len(done)]
+        if item_id in self.forgotten:
+            self.forgotten.remove(item_id)
+        else:
+            self.kept.remove(item_id)
         self.router.route(self.items[item_id], self.now)
 
     @precondition(lambda self: bool(self.active()))
@@ -212,14 +219,14 @@ class RetentionMachine(RuleBasedStateMachine):
     def kept_exactly_the_active_and_the_last_finished(self) -> None:
         if not hasattr(self, "router"):
             return
-        kept = set(self.finished[-self.retain :]) if self.retain else set()
-        assert self.router.item_ids() == self.active() | kept
+        assert len(self.kept) <= self.retain
+        assert self.router.item_ids() == self.active() | set(self.kept)
         for item_id in self.active():
             assert self.router.status(item_id) in ACTIVE
             assert self.router.decisions(item_id)
-        for item_id in kept:
+        for item_id in self.kept:
             assert self.router.status(item_id) not in ACTIVE
-        for item_id in set(self.finished) - kept:
+        for item_id in self.forgotten:
             with pytest.raises(UnknownWorkItem):
                 self.router.status(item_id)
 

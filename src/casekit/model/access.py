@@ -7,7 +7,9 @@ them through the ``casekit_check_access`` hook):
 * an **agent** with role ``admin`` may do anything; one with role ``supervisor`` may
   see and work every case of the organisation;
 * an internal **agent** sees and works cases that are unassigned, assigned to one of
-  its groups or to itself, and works tasks assigned to one of its groups;
+  its groups or to itself; on other cases it sees them and writes notes when one of
+  their tasks is its group's, and works only the tasks assigned to its groups or to
+  itself (it creates no tasks there);
 * an **outsourcer's agent** (``Actor.service_org`` set) sees and works only cases
   routed to its service organisation, and only while that organisation has a valid
   ``outsourcer_for`` relationship with the case's account (or an ancestor of it);
@@ -33,7 +35,7 @@ from casekit.exceptions import NotFound
 from casekit.model._enums import ActorKind, ContactRole, RelationshipKind
 from casekit.model.accounts import Account, Contact, Relationship
 from casekit.model.actors import Actor
-from casekit.model.case import Case
+from casekit.model.case import Case, Task
 
 __all__ = ["AccessPolicy", "Action", "Decision", "Directory"]
 
@@ -103,19 +105,34 @@ class AccessPolicy:
     """The default access rules (see the module docstring)."""
 
     def decide(
-        self, actor: Actor, action: Action, case: Case, directory: Directory, now: datetime
+        self,
+        actor: Actor,
+        action: Action,
+        case: Case,
+        directory: Directory,
+        now: datetime,
+        *,
+        task: Task | None = None,
     ) -> Decision:
-        """Decide whether ``actor`` may do ``action`` on ``case`` at ``now``."""
+        """Decide whether ``actor`` may do ``action`` on ``case`` (or on its ``task``,
+        for task work) at ``now``."""
         if actor.kind is ActorKind.SYSTEM:
             return Decision.allow("the system may do anything")
         if actor.kind is ActorKind.AGENT:
-            return self._agent(actor, action, case, directory, now)
+            return self._agent(actor, action, case, directory, now, task=task)
         if actor.kind is ActorKind.CONSUMER:
             return self._consumer(actor, action, case)
         return self._contact(actor, action, case, directory, now)
 
     def _agent(
-        self, actor: Actor, action: Action, case: Case, directory: Directory, now: datetime
+        self,
+        actor: Actor,
+        action: Action,
+        case: Case,
+        directory: Directory,
+        now: datetime,
+        *,
+        task: Task | None,
     ) -> Decision:
         if "admin" in actor.roles:
             return Decision.allow("agent has the admin role")
@@ -140,8 +157,15 @@ class AccessPolicy:
             return Decision.allow("case is unassigned")
         if assigned.group in actor.groups:
             return Decision.allow(f"case is assigned to the agent's group {assigned.group!r}")
-        task_groups = sorted({task.assignment.group or "" for task in case.tasks} & actor.groups)
-        if task_groups and action in (Action.VIEW, Action.WORK_TASKS, Action.NOTE):
+        if action is Action.WORK_TASKS and task is not None:
+            if task.assignment.group in actor.groups:
+                return Decision.allow(
+                    f"task {task.id} is assigned to the agent's group {task.assignment.group!r}"
+                )
+            if task.assignment.agent == actor.id:
+                return Decision.allow(f"task {task.id} is assigned to the agent")
+        task_groups = sorted({t.assignment.group or "" for t in case.tasks} & actor.groups)
+        if task_groups and action in (Action.VIEW, Action.NOTE):
             return Decision.allow(f"a task is assigned to the agent's group {task_groups[0]!r}")
         return Decision.deny(
             f"case is assigned to group {assigned.group!r}, not one of the agent's groups"

@@ -684,6 +684,7 @@ def _sla_clocks(case: Case, event: AnySlaEvent) -> tuple[SlaClock, ...]:
                 due_at=None,
                 paused_since=None,
                 stopped_at=event.at,
+                reason=event.reason,
             )
         case SlaWarned():
             clock = _clock(case, event.key)

@@ -87,6 +87,7 @@ class SlaClock:
         breached_at: When it passed its target (set by the breach event).
         warnings_fired: Thresholds (fractions of the target) already warned about.
         escalations_fired: Escalation levels already fired.
+        reason: Why it was cancelled (from the ``sla.cancelled`` event).
     """
 
     key: str
@@ -107,3 +108,4 @@ class SlaClock:
     breached_at: datetime | None = attrs.field(default=None, validator=validate_aware)
     warnings_fired: tuple[float, ...] = ()
     escalations_fired: tuple[int, ...] = ()
+    reason: str = ""

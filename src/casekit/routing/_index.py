@@ -16,10 +16,31 @@ from casekit.exceptions import CasekitError
 from casekit.model import Channel
 from casekit.routing._agents import MAX_LEVEL, Agent, Presence
 
-__all__ = ["EMPTY", "AgentIndex"]
+__all__ = ["EMPTY", "AgentIndex", "Load"]
 
 EMPTY: frozenset[str] = frozenset()
 _NO_LIMIT = 1 << 62
+
+
+class Load:
+    """One agent's load, and where its free room is published.
+
+    ``free`` is the agent's ``{channel: free units}`` (the same dict as
+    ``AgentIndex.free_by_agent[agent_id]``); ``plan`` holds, per channel it has
+    capacity on, ``(channel, units, free_on[channel], roomy[channel])``, so a reserve
+    or release updates the published maps without looking anything up.
+    """
+
+    __slots__ = ("active", "cap", "capped", "free", "plan", "total", "used")
+
+    def __init__(self) -> None:
+        self.used: dict[Channel, int] = {}
+        self.total = 0
+        self.active = 0
+        self.free: dict[Channel, int] = {}
+        self.cap = _NO_LIMIT
+        self.capped = False
+        self.plan: tuple[tuple[Channel, int, dict[str, int], set[str]], ...] = ()
 
 
 class AgentIndex:
@@ -38,9 +59,7 @@ class AgentIndex:
         self.free_on: dict[Channel, dict[str, int]] = {c: {} for c in Channel}
         self.free_by_agent: dict[str, dict[Channel, int]] = {}
         self.shifted: set[str] = set()
-        self.used: dict[str, dict[Channel, int]] = {}
-        self.used_total: dict[str, int] = {}
-        self.active: dict[str, int] = {}
+        self.loads: dict[str, Load] = {}
         self.generation = 0
         self.static_generation = 0
         self._shift_cache: dict[str, tuple[datetime, datetime | None, bool]] = {}
@@ -55,9 +74,15 @@ class AgentIndex:
             self._unindex(old)
         self.agents[agent.id] = agent
         self.world.add(agent.id)
-        self.used.setdefault(agent.id, {})
-        self.used_total.setdefault(agent.id, 0)
-        self.active.setdefault(agent.id, 0)
+        load = self.loads.get(agent.id)
+        if load is None:
+            load = self.loads[agent.id] = Load()
+        load.cap = _NO_LIMIT if agent.max_units is None else agent.max_units
+        load.capped = agent.max_units is not None
+        load.plan = tuple(
+            (channel, units, self.free_on[channel], self.roomy[channel])
+            for channel, units in agent.capacity.items()
+        )
         for skill, level in agent.skills.items():
             buckets = self.skill_at_least.get(skill)
             if buckets is None:
@@ -93,7 +118,7 @@ class AgentIndex:
         for channel in Channel:
             self.roomy[channel].discard(agent_id)
             self.free_on[channel].pop(agent_id, None)
-        del self.used[agent_id], self.used_total[agent_id], self.active[agent_id]
+        del self.loads[agent_id]
         self.free_by_agent.pop(agent_id, None)
         self.generation += 1
         self.static_generation += 1
@@ -157,64 +182,74 @@ class AgentIndex:
         """``{channel: free units}`` of ``agent_id`` on the channels it has capacity on."""
         return self.free_by_agent[agent_id]
 
+    def active_count(self, agent_id: str) -> int:
+        """Items offered or assigned to the agent."""
+        return self.loads[agent_id].active
+
     def reserve(self, agent_id: str, channel: Channel, units: int) -> None:
         """Take ``units`` of the agent's capacity on ``channel`` for one item."""
-        used = self.used[agent_id]
+        load = self.loads[agent_id]
+        used = load.used
         used[channel] = used.get(channel, 0) + units
-        self.used_total[agent_id] += units
-        self.active[agent_id] += 1
-        agent = self.agents[agent_id]
-        if agent.max_units is None and channel in agent.capacity:
+        load.total += units
+        load.active += 1
+        free = load.free
+        if not load.capped and channel in free:
             # Only this channel's room changed.
-            free = self.free_by_agent[agent_id][channel] - units
-            self.free_by_agent[agent_id][channel] = free
-            self.free_on[channel][agent_id] = free
-            if free < 1:
+            left = free[channel] - units
+            free[channel] = left
+            self.free_on[channel][agent_id] = left
+            if left < 1:
                 self.roomy[channel].discard(agent_id)
             return
-        self.refresh_room(agent_id)
+        self._republish(agent_id, load)
 
     def release(self, agent_id: str, channel: Channel, units: int) -> None:
         """Give back what :meth:`reserve` took."""
-        used = self.used[agent_id]
+        load = self.loads[agent_id]
+        used = load.used
         used[channel] -= units
-        self.used_total[agent_id] -= units
-        self.active[agent_id] -= 1
-        agent = self.agents[agent_id]
-        if agent.max_units is None and channel in agent.capacity:
+        load.total -= units
+        load.active -= 1
+        free = load.free
+        if not load.capped and channel in free:
             # Only this channel's room changed.
-            free = self.free_by_agent[agent_id][channel] + units
-            self.free_by_agent[agent_id][channel] = free
-            self.free_on[channel][agent_id] = free
-            if free >= 1:
+            left = free[channel] + units
+            free[channel] = left
+            self.free_on[channel][agent_id] = left
+            if left >= 1:
                 self.roomy[channel].add(agent_id)
             return
-        self.refresh_room(agent_id)
+        self._republish(agent_id, load)
 
     def refresh_room(self, agent_id: str) -> None:
         """Recompute the agent's free units per channel and where it has a free unit."""
-        agent = self.agents[agent_id]
-        used = self.used[agent_id]
-        overall = (
-            _NO_LIMIT if agent.max_units is None else agent.max_units - self.used_total[agent_id]
-        )
+        load = self.loads[agent_id]
         mine = self.free_by_agent.get(agent_id)
         if mine is None:
             mine = self.free_by_agent[agent_id] = {}
+        load.free = mine
+        self._republish(agent_id, load)
+
+    @staticmethod
+    def _republish(agent_id: str, load: Load) -> None:
+        """Publish the free units of every channel the agent has capacity on."""
+        in_use = load.used.get
+        mine = load.free
         known = mine.get
-        in_use = used.get
-        for channel, units in agent.capacity.items():
+        overall = load.cap - load.total
+        for channel, units, free_on, roomy in load.plan:
             free = units - in_use(channel, 0)
             if free > overall:  # noqa: PLR1730 - a comparison is cheaper than min() here
                 free = overall
             if known(channel) == free:
                 continue
             mine[channel] = free
-            self.free_on[channel][agent_id] = free
+            free_on[agent_id] = free
             if free >= 1:
-                self.roomy[channel].add(agent_id)
+                roomy.add(agent_id)
             else:
-                self.roomy[channel].discard(agent_id)
+                roomy.discard(agent_id)
 
     # -- shifts --------------------------------------------------------------------------
 

@@ -81,6 +81,7 @@ _O_QUEUED = Outcome.QUEUED
 _O_UNROUTABLE = Outcome.UNROUTABLE
 _O_CLAIMED = Outcome.CLAIMED_ELSEWHERE
 _PULL = Trigger.PULL
+_ROUTE = Trigger.ROUTE
 _AVAILABLE = Presence.AVAILABLE
 _SLA_DUE = QueueOrder.SLA_DUE
 _WAITING = "no eligible agent has room now; waiting in the queue"
@@ -245,6 +246,7 @@ class _Entry:
         "pool_gen",
         "pool_until",
         "queue",
+        "sig",
         "stage",
         "status",
         "units",
@@ -257,7 +259,16 @@ class _Entry:
         self.queue = queue
         self.key = key
         self.units = units
-        self.channel = item.channel
+        self.channel = channel = item.channel
+        # What the static filters depend on: the key of the static pool caches.
+        self.sig = (
+            tuple(item.required_skills.items()),
+            item.language,
+            item.service_orgs,
+            item.internal_allowed,
+            channel,
+            units,
+        )
         self.status = _QUEUED
         self.agent_id: str | None = None
         self.offer_no = 0
@@ -274,24 +285,26 @@ class _Entry:
 class _Pending:
     """A decision's funnel and scores as taken at decision time, expanded on demand.
 
-    Kept compact because a router keeps many decisions: for each dynamic filter the
-    agents it removed (a tuple, ``None`` if it removed nobody), the agents the
-    strategies ranked and the score columns in strategy order (``None`` for a
-    strategy with no preference). Which agents each later column covers follows
-    from the earlier columns, so only the columns are kept. Tuples of strings and
-    numbers drop out of the garbage collector's view, so a kept decision costs the
-    collector two objects.
+    Kept compact because a router keeps many decisions, and cheap to take because
+    every decision takes one: ``present`` and ``roomy`` are the agents left after the
+    presence and room filters (the frozensets the funnel computed anyway; whom each
+    removed is worked out when the record is read), and for the rarer filters
+    (rejections, shift, size) the agents each removed (``None`` if nobody). Then the
+    agents the strategies ranked and the score columns in strategy order (``None``
+    for a strategy with no preference). Which agents each later column covers
+    follows from the earlier columns, so only the columns are kept. All of these are
+    immutable snapshots, so the record reads the same however the router changes.
     """
 
     __slots__ = (
         "channel",
         "columns",
         "declined",
-        "full",
         "limit",
         "off_shift",
-        "offline",
+        "present",
         "ranked",
+        "roomy",
         "short",
         "static",
         "units",
@@ -301,22 +314,30 @@ class _Pending:
         self.static = static
         self.channel = channel
         self.units = units
-        self.offline: tuple[str, ...] | None = None
-        self.full: tuple[str, ...] | None = None
+        self.present: frozenset[str] | None = None
+        self.roomy: frozenset[str] | None = None
         self.declined: tuple[str, ...] | None = None
         self.off_shift: tuple[str, ...] | None = None
         self.short: tuple[str, ...] | None = None
         self.ranked: tuple[str, ...] | None = None
-        self.columns: tuple[tuple[Any, ...] | None, ...] = ()
+        self.columns: Sequence[Sequence[Any] | None] = ()
         self.limit = 0
 
     def build(self) -> tuple[str, tuple[Removal, ...], tuple[Candidate, ...], frozenset[str]]:
         removed = list(self.static.removed)
-        before = self.static.pool
+        pool = self.static.pool
+        before = pool
         channel = self.channel.value
+        present, roomy = self.present, self.roomy
+        offline = full = None
+        if present is not None:
+            if len(present) != len(pool):
+                offline = pool - present
+            if roomy is not None and len(roomy) != len(present):
+                full = present - roomy
         steps = (
-            (self.offline, Filter.PRESENCE, f"available on {channel}"),
-            (self.full, Filter.CAPACITY, f"a free unit on {channel}"),
+            (offline, Filter.PRESENCE, f"available on {channel}"),
+            (full, Filter.CAPACITY, f"a free unit on {channel}"),
             (self.declined, Filter.DECLINED, "rejected or let the offer time out"),
             (self.off_shift, Filter.SHIFT, "shift calendar open"),
             (self.short, Filter.CAPACITY, f"{self.units} free units on {channel}"),
@@ -655,7 +676,7 @@ class Router:
     def active_count(self, agent_id: str) -> int:
         """Items offered to or assigned to ``agent_id``."""
         self.agent(agent_id)
-        return self._index.active[agent_id]
+        return self._index.active_count(agent_id)
 
     def shift_left(self, agent_id: str) -> timedelta | None:
         """Time until ``agent_id``'s shift closes, or ``None`` without a shift calendar."""
@@ -819,12 +840,16 @@ class Router:
             StrategyError: A strategy raised; the item is queued (the decision records
                 the error and is on the exception).
         """
-        self._begin(now)
-        old = self._entries.get(item.id)
+        if type(now) is not datetime or now.tzinfo is not UTC:
+            require_aware(now, "now")
+        self._now = now
+        item_id = item.id
+        entries = self._entries
+        old = entries.get(item_id)
         if old is not None:
             if old.status not in _FINISHED:
-                raise DuplicateWorkItem(item.id)
-            del self._finished[item.id]
+                raise DuplicateWorkItem(item_id)
+            del self._finished[item_id]
         catalog = self.catalog
         if catalog is not None and not (
             catalog.skills.issuperset(item.required_skills)
@@ -839,16 +864,20 @@ class Router:
                 raise UnknownQueue(queue)
         else:
             target = self._select_queue(item, None)
-        self._seq += 1
-        entry = _Entry(item, target, self._key(item, target), item.units)
+        self._seq = seq = self._seq + 1
+        if target is None or target.order is not _SLA_DUE:
+            key = (item.priority.rank, (item.created_at - _EPOCH) // _ONE_US, seq)
+        else:
+            key = self._key(item, target)
+        entry = _Entry(item, target, key, item.units)
         if self.claims is not None:
-            entry.claim_version = self.claims.version(item.id)
-        self._entries[item.id] = entry
+            entry.claim_version = self.claims.version(item_id)
+        entries[item_id] = entry
         try:
-            return self._place(entry, now, Trigger.ROUTE)
+            return self._place(entry, now, _ROUTE)
         except _StrategyFailed as failed:
-            decision = self._last(item.id)
-            raise StrategyError(failed.name, item.id, str(failed), decision) from failed.exc
+            decision = self._last(item_id)
+            raise StrategyError(failed.name, item_id, str(failed), decision) from failed.exc
 
     def _select_queue(self, item: WorkItem, name: str | None) -> Queue | None:
         if name is not None:
@@ -909,10 +938,28 @@ class Router:
                     reason="no queue's condition matches the item",
                 )
             )
+        name = queue.name
         stage = 0 if not queue.ladder else queue.stage_at(now - item.created_at)
         entry.stage = stage
-        static = self._static(entry, self._rules[queue.name][stage])
-        pending, candidates = self._funnel(entry, static, now)
+        rule = self._rules[name][stage]
+        index = self._index
+        static = rule.cache.get(entry.sig) if self._static_gen == index.static_generation else None
+        if static is None:
+            static = self._static(entry, rule)
+        # The dynamic filters; presence and room are the common case, kept inline.
+        pool = static.pool
+        channel = entry.channel
+        pending = _Pending(static, channel, entry.units)
+        if not pool:
+            return self._wait(entry, now, trigger, pending)
+        present = pool & index.online[channel]
+        pending.present = present
+        if not present:
+            return self._wait(entry, now, trigger, pending)
+        candidates = present & index.roomy[channel]
+        pending.roomy = candidates
+        if candidates and (entry.declined or index.shifted or entry.units > 1):
+            candidates = self._funnel(entry, pending, candidates, now)
         if not candidates:
             return self._wait(entry, now, trigger, pending)
         if len(candidates) == 1:
@@ -920,7 +967,7 @@ class Router:
             pending.ranked = (winner,)
         else:
             try:
-                winner = self._rank(item, candidates, self._scorers[queue.name], pending)
+                winner = self._rank(item, candidates, self._scorers[name], pending)
             except _StrategyFailed as failed:
                 self._enqueue(entry)
                 pending.ranked = None
@@ -932,10 +979,10 @@ class Router:
                         _O_QUEUED,
                         now,
                         trigger,
-                        queue.name,
+                        name,
                         stage,
                         None,
-                        self._names[queue.name],
+                        self._names[name],
                         static.label,
                         removed,
                         reason="a strategy failed; the item waits in the queue",
@@ -1110,14 +1157,7 @@ class Router:
             for rules in self._rules.values():
                 for each in rules:
                     each.cache.clear()
-        key = (
-            tuple(item.required_skills.items()),
-            item.language,
-            item.service_orgs,
-            item.internal_allowed,
-            entry.channel,
-            entry.units,
-        )
+        key = entry.sig
         cached = rule.cache.get(key)
         if cached is None:
             cached = self._build_static(entry, rule)
@@ -1205,28 +1245,14 @@ class Router:
         return kept
 
     def _funnel(
-        self, entry: _Entry, static: _StaticPool, now: datetime
-    ) -> tuple[_Pending, frozenset[str]]:
-        """The dynamic filters over the static pool: presence, room, rejections, shift, size.
+        self, entry: _Entry, pending: _Pending, current: frozenset[str], now: datetime
+    ) -> frozenset[str]:
+        """The rarer dynamic filters, after presence and room: rejections, shift, size.
 
-        Each is one set operation. Returns the record (which keeps who each filter
-        removed) and the agents left.
+        Each is one set operation; ``pending`` keeps whom each removed. Returns the
+        agents left.
         """
-        pool = static.pool
-        channel = entry.channel
-        pending = _Pending(static, channel, entry.units)
-        if not pool:
-            return pending, pool
         index = self._index
-        current = pool & index.online[channel]
-        if len(current) != len(pool):
-            pending.offline = tuple(pool - current)
-        if not current:
-            return pending, current
-        roomy = current & index.roomy[channel]
-        if len(roomy) != len(current):
-            pending.full = tuple(current - roomy)
-            current = roomy
         if current and entry.declined:
             kept = current - entry.declined
             if len(kept) != len(current):
@@ -1240,13 +1266,13 @@ class Router:
                     pending.off_shift = tuple(off)
                     current = current - off
         if current and entry.units > 1:
-            free = index.free_on[channel]
+            free = index.free_on[entry.channel]
             units = entry.units
             short = frozenset(a for a in current if free[a] < units)
             if short:
                 pending.short = tuple(short)
                 current = current - short
-        return pending, current
+        return current
 
     def _never_servable(self, entry: _Entry) -> str | None:
         """Why no agent could ever take the item at its widest stage, or ``None``."""

@@ -56,6 +56,29 @@ AccountCalendar = Callable[[str], str | None]
 """Returns the calendar name of an account (or its nearest ancestor), if any."""
 
 _STOPPING_STATES = frozenset({CaseState.RESOLVED, CaseState.CLOSED})
+NO_LONGER_APPLIES = "no longer applies"
+"""Reason prefix of clocks cancelled because their definition stopped applying; such a
+clock starts a new cycle if the definition applies again."""
+CANCELLED_BY = "cancelled by"
+"""Reason prefix of clocks cancelled by a ``cancel_on`` event: cancelled for good."""
+
+
+def _lapsed(clock: SlaClock | None) -> bool:
+    return (
+        clock is not None
+        and clock.stage is SlaStage.CANCELLED
+        and clock.reason.startswith(NO_LONGER_APPLIES)
+    )
+
+
+def _final(clock: SlaClock | None) -> bool:
+    return (
+        clock is not None
+        and clock.stage is SlaStage.CANCELLED
+        and clock.reason.startswith(CANCELLED_BY)
+    )
+
+
 _RESTARTING = frozenset({SlaMetric.NEXT_RESPONSE, SlaMetric.PERIODIC_UPDATE, SlaMetric.CUSTOM})
 
 
@@ -236,9 +259,15 @@ class _Run:
             return
         metric = definition.metric
         names = {e.name for e in events}
+        if _final(clock):
+            return
         if clock is not None and active and self.cancelled_or_reset(definition, clock, None, names):
             return
         stopping = case.state in _STOPPING_STATES
+        if _lapsed(clock) and metric in (SlaMetric.RESOLUTION, SlaMetric.FIRST_RESPONSE):
+            if case.state.is_active:  # the definition applies again: a new cycle
+                self.start(definition, self.key(definition, None, cycles), None, self.now)
+            return
         if metric is SlaMetric.RESOLUTION:
             if clock is None:
                 if case.state.is_active:
@@ -285,7 +314,7 @@ class _Run:
             stops = _agent_replied(events) or stopping
         elif metric is SlaMetric.PERIODIC_UPDATE:
             stops = _agent_replied(events) or stopping
-            starts = case.state.is_active and (clock is None or stops)
+            starts = case.state.is_active and (clock is None or stops or not active)
         else:
             starts = bool(names & definition.start_on) and not stopping
             stops = bool(names & definition.stop_on)
@@ -303,7 +332,7 @@ class _Run:
     ) -> bool:
         """Apply ``cancel_on`` / ``reset_on`` to an active clock; True if either did."""
         if names & definition.cancel_on:
-            self.cancel(clock, f"cancelled by {', '.join(sorted(names & definition.cancel_on))}")
+            self.cancel(clock, f"{CANCELLED_BY} {', '.join(sorted(names & definition.cancel_on))}")
             return True
         if names & definition.reset_on:
             self.cancel(clock, f"reset by {', '.join(sorted(names & definition.reset_on))}")
@@ -313,13 +342,19 @@ class _Run:
         return False
 
     def task_clock(self, definition: SlaDefinition, task: Task, names: set[str]) -> None:
-        clock, _ = self.latest(definition, task)
-        if clock is None:
-            if not task.state.is_finished and self.case.state is not CaseState.CANCELLED:
-                start = task.created_at if definition.retroactive else self.now
-                self.start(definition, self.key(definition, task, 0), task, start)
+        clock, cycles = self.latest(definition, task)
+        workable = not task.state.is_finished and not self.case.state.is_terminal
+        if clock is None or _lapsed(clock):
+            if workable:
+                retro = definition.retroactive and clock is None
+                start = task.created_at if retro else self.now
+                self.start(definition, self.key(definition, task, cycles), task, start)
             return
         if not clock.stage.is_active or self.cancelled_or_reset(definition, clock, task, names):
+            return
+        if self.case.state.is_terminal and not task.state.is_finished:
+            # The case closed with the task unfinished: it can never be worked again.
+            self.cancel(clock, f"case {self.case.state.value}")
             return
         if task.state is TaskState.DONE:
             self.stop(clock)
@@ -351,7 +386,11 @@ def react(
             ``CalendarSource.ACCOUNT``.
     """
     run = _Run(case, now, policy, actor, account_calendar)
-    names = {event.name for event in events}
+    # A task clock reacts to its own task's events and to the case's, not to siblings'.
+    task_names = {
+        task.id: {e.name for e in events if getattr(e, "task_id", task.id) == task.id}
+        for task in case.tasks
+    }
     for selection in policy.select(case):
         definition = selection.definition
         if selection.selected:
@@ -359,16 +398,16 @@ def react(
             continue
         clock, _ = run.latest(definition, None)
         if clock is not None and clock.stage.is_active:
-            run.cancel(clock, f"no longer applies: {selection.reason}")
+            run.cancel(clock, f"{NO_LONGER_APPLIES}: {selection.reason}")
     for task in case.tasks:
         for selection in policy.select(run.case, task):
             definition = selection.definition
             if selection.selected:
-                run.task_clock(definition, run.case.task(task.id), names)
+                run.task_clock(definition, run.case.task(task.id), task_names[task.id])
                 continue
             clock, _ = run.latest(definition, task)
             if clock is not None and clock.stage.is_active:
-                run.cancel(clock, f"no longer applies: {selection.reason}")
+                run.cancel(clock, f"{NO_LONGER_APPLIES}: {selection.reason}")
     return run.out, run.case
 
 

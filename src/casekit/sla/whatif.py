@@ -196,6 +196,8 @@ class ResolutionSpans:
         pause_case: Row index of the case each pause belongs to.
         pause_starts: Pause starts (awaiting info), ``datetime64[us]``.
         pause_ends: Pause ends; ``NaT`` while still paused.
+        cancelled: Whether each case was cancelled (its clock stops there and it
+            never counts as breached).
     """
 
     case_ids: tuple[str, ...]
@@ -205,6 +207,7 @@ class ResolutionSpans:
     pause_case: Any
     pause_starts: Any
     pause_ends: Any
+    cancelled: Any
 
     @classmethod
     def from_logs(
@@ -227,6 +230,7 @@ class ResolutionSpans:
         p_case: list[int] = []
         p_start: list[datetime] = []
         p_end: list[datetime | None] = []
+        cancelled: list[int] = []
         for row, log in enumerate(logs):
             pause_open: datetime | None = None
             stop: datetime | None = None
@@ -248,6 +252,9 @@ class ResolutionSpans:
                         pause_open = None
                     if event.new.value in ("resolved", "closed"):
                         stop = event.at
+                    elif event.new.value == "cancelled":
+                        stop = event.at
+                        cancelled.append(row)
             if pause_open is not None:
                 p_case.append(row)
                 p_start.append(pause_open)
@@ -261,6 +268,7 @@ class ResolutionSpans:
             pause_case=np_.asarray(p_case, dtype=np_.int64),
             pause_starts=_instants(np_, p_start),
             pause_ends=_instants(np_, p_end),
+            cancelled=np_.isin(np_.arange(len(ids)), np_.asarray(cancelled, dtype=np_.int64)),
         )
 
     def evaluate(
@@ -281,13 +289,15 @@ class ResolutionSpans:
 
         Returns:
             Columns as numpy arrays: ``case_id``, ``elapsed_hours``, ``paused_hours``,
-            ``target_hours``, ``percentage``, ``breached``, ``resolved``. Pass it to
+            ``target_hours``, ``percentage``, ``breached``, ``resolved``, ``cancelled``. Pass it to
             ``pandas.DataFrame`` as is.
         """
         np_ = _numpy()
         now = np_.datetime64(to_utc(as_of, "as_of").replace(tzinfo=None), "us")
-        resolved = ~np_.isnat(self.stops) & (self.stops <= now)
-        stops = np_.where(resolved, self.stops, now)  # later resolutions had not happened
+        ended = ~np_.isnat(self.stops) & (self.stops <= now)
+        stops = np_.where(ended, self.stops, now)  # later resolutions had not happened
+        cancelled = ended & self.cancelled
+        resolved = ended & ~self.cancelled
         running = np_.asarray(calendar.elapsed_many(self.starts, stops), dtype=np_.int64)
         running = np_.maximum(running, 0)  # cases opened after as_of count nothing
         paused = np_.zeros(len(self.case_ids), dtype=np_.int64)
@@ -307,7 +317,7 @@ class ResolutionSpans:
         hour = 3_600_000_000
         with np_.errstate(invalid="ignore"):
             percentage = elapsed / target_us * 100
-            breached = elapsed > target_us
+            breached = (elapsed > target_us) & ~cancelled
         return {
             "case_id": np_.asarray(self.case_ids),
             "elapsed_hours": elapsed / hour,
@@ -316,6 +326,7 @@ class ResolutionSpans:
             "percentage": percentage,
             "breached": breached,
             "resolved": resolved,
+            "cancelled": cancelled,
         }
 
 
