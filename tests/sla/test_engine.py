@@ -514,3 +514,17 @@ def test_reset_on_restarts_and_cancel_on_stops_for_good(clock: ManualClock) -> N
     assert last.reason == "cancelled by case.priority_changed"  # type: ignore[union-attr]
     desk.assign(case_id, actor=AGENT, group="other")
     assert list(clocks(desk, case_id)) == ["pickup", "pickup#2"]  # cancelled for good
+
+
+def test_a_clock_whose_calendar_left_the_policy_does_not_block_tick(clock: ManualClock) -> None:
+    desk = make_desk(clock, resolution())
+    orphan = open_case(desk)
+    on_24x7 = SlaPolicy(definitions=(resolution(calendar="24x7"),))
+    later = Desk(desk.store, clock=clock, sla=on_24x7, discover=False)
+    other = open_case(later)  # a clock on the always-open calendar
+    fired = later.tick(at(20, 9))  # both clocks' moments are due by now
+    assert {r.case_id for r in fired} == {other}
+    # The orphan's timer was dropped rather than coming back on every tick.
+    assert later.store.due_timers(at(30, 9)) == []
+    with pytest.raises(InvalidDefinition, match="unknown calendar 'office'"):
+        later.sla_status(orphan, actor=AGENT)

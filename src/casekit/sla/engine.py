@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 import attrs
 
+from casekit.exceptions import InvalidDefinition
 from casekit.model._enums import CaseState, Direction, TaskState
 from casekit.model.actors import ActorRef
 from casekit.model.case import Case, Task
@@ -449,7 +450,9 @@ def due_events(case: Case, *, now: datetime, policy: SlaPolicy, actor: ActorRef)
     out: list[Event] = []
     header: EventHeader = {"case_id": case.id, "at": now, "actor": actor}
     for clock in case.slas:
-        calendar = policy.calendar(clock.calendar)
+        calendar = _watched(clock, policy)
+        if calendar is None:
+            continue
         due = clock.due_at
         for moment in _moments(clock, policy.definition(clock.sla_id), calendar):
             if moment.at > now or due is None:
@@ -495,12 +498,29 @@ def _next_moment(
     return calendar.add(clock.due_at, min(pending)) if pending else None
 
 
+def _watched(clock: SlaClock, policy: SlaPolicy) -> BusinessCalendar | None:
+    """The calendar of a running clock, or ``None`` if there is nothing to watch.
+
+    A clock whose calendar is no longer in the policy (it was removed after the clock
+    started) cannot be computed; it is left alone rather than blocking ``tick`` for
+    every other case. ``status`` on it raises InvalidDefinition naming the calendar.
+    """
+    if not clock.stage.is_active:
+        return None
+    try:
+        return policy.calendar(clock.calendar)
+    except InvalidDefinition:
+        return None
+
+
 def timers(case: Case, policy: SlaPolicy) -> list[Timer]:
     """One timer per running clock: its next warning, breach or escalation instant."""
     result = []
     for clock in case.slas:
-        definition = policy.definition(clock.sla_id)
-        at = _next_moment(clock, definition, policy.calendar(clock.calendar))
+        calendar = _watched(clock, policy)
+        if calendar is None:
+            continue
+        at = _next_moment(clock, policy.definition(clock.sla_id), calendar)
         if at is not None:
             result.append(Timer(case.id, f"{TIMER_PREFIX}:{clock.key}", at))
     return result
