@@ -76,7 +76,7 @@ def test_forgotten_items_raise_unknown_work_item_saying_why() -> None:
 
 def test_unknown_item_before_anything_was_forgotten_keeps_the_plain_message() -> None:
     router = Router([Agent("ann", capacity={"chat": 1})])
-    with pytest.raises(UnknownWorkItem, match="not found$"):
+    with pytest.raises(UnknownWorkItem, match=r"not found$"):
         router.status("nope")
     with pytest.raises(UnknownWorkItem):
         router.decisions("nope")

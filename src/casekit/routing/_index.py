@@ -83,6 +83,8 @@ class AgentIndex:
             (channel, units, self.free_on[channel], self.roomy[channel])
             for channel, units in agent.capacity.items()
         )
+        for channel in agent.capacity:
+            load.used.setdefault(channel, 0)
         for skill, level in agent.skills.items():
             buckets = self.skill_at_least.get(skill)
             if buckets is None:
@@ -191,36 +193,60 @@ class AgentIndex:
         load = self.loads[agent_id]
         used = load.used
         used[channel] = used.get(channel, 0) + units
-        load.total += units
         load.active += 1
         free = load.free
-        if not load.capped and channel in free:
+        if load.capped:
+            # The cap is shared: any channel's room may shrink. ``used`` and ``free``
+            # hold every channel of the plan (see put and refresh_room).
+            load.total = total = load.total + units
+            overall = load.cap - total
+            for each, cap, free_on, roomy in load.plan:
+                left = cap - used[each]
+                if left > overall:  # noqa: PLR1730 - a comparison is cheaper than min()
+                    left = overall
+                if free[each] != left:
+                    free[each] = left
+                    free_on[agent_id] = left
+                    if left < 1:
+                        roomy.discard(agent_id)
+            return
+        load.total += units
+        if channel in free:
             # Only this channel's room changed.
             left = free[channel] - units
             free[channel] = left
             self.free_on[channel][agent_id] = left
             if left < 1:
                 self.roomy[channel].discard(agent_id)
-            return
-        self._republish(agent_id, load)
 
     def release(self, agent_id: str, channel: Channel, units: int) -> None:
         """Give back what :meth:`reserve` took."""
         load = self.loads[agent_id]
         used = load.used
         used[channel] -= units
-        load.total -= units
         load.active -= 1
         free = load.free
-        if not load.capped and channel in free:
+        if load.capped:
+            load.total = total = load.total - units
+            overall = load.cap - total
+            for each, cap, free_on, roomy in load.plan:
+                left = cap - used[each]
+                if left > overall:  # noqa: PLR1730 - a comparison is cheaper than min()
+                    left = overall
+                if free[each] != left:
+                    free[each] = left
+                    free_on[agent_id] = left
+                    if left >= 1:
+                        roomy.add(agent_id)
+            return
+        load.total -= units
+        if channel in free:
             # Only this channel's room changed.
             left = free[channel] + units
             free[channel] = left
             self.free_on[channel][agent_id] = left
             if left >= 1:
                 self.roomy[channel].add(agent_id)
-            return
-        self._republish(agent_id, load)
 
     def refresh_room(self, agent_id: str) -> None:
         """Recompute the agent's free units per channel and where it has a free unit."""
@@ -229,13 +255,7 @@ class AgentIndex:
         if mine is None:
             mine = self.free_by_agent[agent_id] = {}
         load.free = mine
-        self._republish(agent_id, load)
-
-    @staticmethod
-    def _republish(agent_id: str, load: Load) -> None:
-        """Publish the free units of every channel the agent has capacity on."""
         in_use = load.used.get
-        mine = load.free
         known = mine.get
         overall = load.cap - load.total
         for channel, units, free_on, roomy in load.plan:

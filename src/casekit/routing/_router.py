@@ -51,6 +51,7 @@ from casekit.routing._items import WorkItem
 from casekit.routing._queues import Queue, QueueOrder, Stage, check_ladder, resolved_groups
 from casekit.routing._strategies import (
     MostCapacityStrategy,
+    RoundRobinCursor,
     RoundRobinStrategy,
     RoutingStrategy,
     Score,
@@ -128,6 +129,8 @@ class _StaticPool:
         "first_spec",
         "outside",
         "pool",
+        "present",
+        "present_gen",
         "restricted",
         "small",
     )
@@ -150,6 +153,10 @@ class _StaticPool:
         self._label: str | None = None
         self._removed: tuple[Removal, ...] | None = None
         self._blocker: str | None = None
+        # The pool's agents available on its channel, for the index generation
+        # ``present_gen`` (presence changes far less often than routing decides).
+        self.present: frozenset[str] = EMPTY
+        self.present_gen = -1
 
     @property
     def label(self) -> str:
@@ -246,7 +253,6 @@ class _Entry:
         "pool_gen",
         "pool_until",
         "queue",
-        "sig",
         "stage",
         "status",
         "units",
@@ -259,16 +265,7 @@ class _Entry:
         self.queue = queue
         self.key = key
         self.units = units
-        self.channel = channel = item.channel
-        # What the static filters depend on: the key of the static pool caches.
-        self.sig = (
-            tuple(item.required_skills.items()),
-            item.language,
-            item.service_orgs,
-            item.internal_allowed,
-            channel,
-            units,
-        )
+        self.channel = item.channel
         self.status = _QUEUED
         self.agent_id: str | None = None
         self.offer_no = 0
@@ -282,17 +279,38 @@ class _Entry:
         self.pool_until = _NEVER
 
 
+def _signature(entry: _Entry) -> tuple[Any, ...]:
+    """What the static filters depend on: the key of the static pool caches.
+
+    Worked out when needed, not kept: a kept tuple holding the channel and the
+    organisations would stay in the garbage collector's view for the entry's life.
+    """
+    item = entry.item
+    return (
+        tuple(item.required_skills.items()),
+        item.language,
+        item.service_orgs,
+        item.internal_allowed,
+        entry.channel,
+        entry.units,
+    )
+
+
 class _Pending:
     """A decision's funnel and scores as taken at decision time, expanded on demand.
 
     Kept compact because a router keeps many decisions, and cheap to take because
-    every decision takes one: ``present`` and ``roomy`` are the agents left after the
-    presence and room filters (the frozensets the funnel computed anyway; whom each
-    removed is worked out when the record is read), and for the rarer filters
+    every decision takes one. ``present`` is the pool's agents available on the
+    channel: a frozenset shared by every decision on that static pool until presence
+    changes (see :attr:`_StaticPool.present`), so it costs a decision nothing. Whom
+    the room filter removed is not stored for a ranked decision: the agents with room
+    were the ranked ones plus those the rarer filters removed after it; a decision
+    that ranked nobody keeps ``roomy``, the agents with room. For the rarer filters
     (rejections, shift, size) the agents each removed (``None`` if nobody). Then the
     agents the strategies ranked and the score columns in strategy order (``None``
     for a strategy with no preference). Which agents each later column covers
-    follows from the earlier columns, so only the columns are kept. All of these are
+    follows from the earlier columns, so only the columns are kept. Tuples of
+    strings and numbers drop out of the garbage collector's view. All of these are
     immutable snapshots, so the record reads the same however the router changes.
     """
 
@@ -329,6 +347,12 @@ class _Pending:
         before = pool
         channel = self.channel.value
         present, roomy = self.present, self.roomy
+        if roomy is None and self.ranked is not None:
+            # Ranked: the agents with room were the ranked ones and those the rarer
+            # filters removed after the room filter.
+            roomy = frozenset(self.ranked).union(
+                self.declined or (), self.off_shift or (), self.short or ()
+            )
         offline = full = None
         if present is not None:
             if len(present) != len(pool):
@@ -438,6 +462,10 @@ class _Scorer:
             free_on = router._index.free_on
 
             def most_free(item: WorkItem, _: Router, ids: Sequence[str]) -> Sequence[Any] | None:
+                if len(ids) > 1:
+                    # A tuple straight from C (tuple(map(...)) grows one in steps).
+                    values: tuple[int, ...] = itemgetter(*ids)(free_on[item.channel])
+                    return values
                 return tuple(map(free_on[item.channel].__getitem__, ids))
 
             self.column = most_free
@@ -463,7 +491,12 @@ class _Scorer:
             robin = strategy
 
             def advance(_: WorkItem, agent_id: str) -> None:
-                robin.cursor.advance(agent_id)
+                cursor = robin.cursor
+                if type(cursor) is RoundRobinCursor:
+                    cursor.tick = tick = cursor.tick + 1
+                    cursor.last_served[agent_id] = tick
+                else:
+                    cursor.advance(agent_id)
 
             self.hook = advance
         elif callable(on_assigned):
@@ -538,6 +571,8 @@ class Router:
         self._scorers: dict[str, list[_Scorer]] = {}
         self._names: dict[str, tuple[str, ...]] = {}
         self._hooks: dict[str, list[Callable[[WorkItem, str], None]]] = {}
+        # (hooks, strategy names) per queue: what a winner is told and recorded with.
+        self._told: dict[str, tuple[list[Callable[[WorkItem, str], None]], tuple[str, ...]]] = {}
         self._widest: dict[str, frozenset[str] | None] = {}
         # The queues, in order, that agents with these groups may ever serve.
         self._serving: dict[frozenset[str], tuple[str, ...]] = {}
@@ -588,6 +623,7 @@ class Router:
         self._scorers[queue.name] = scorers
         self._names[queue.name] = tuple(scorer.name for scorer in scorers)
         self._hooks[queue.name] = [s.hook for s in scorers if s.hook is not None]
+        self._told[queue.name] = (self._hooks[queue.name], self._names[queue.name])
 
     def _rebuild_rules(self) -> None:
         groups_of = {name: q.groups for name, q in self._queues.items()}
@@ -628,7 +664,7 @@ class Router:
             self._rebuild_rules()
         except Exception:
             del self._queues[queue.name], self._queued[queue.name], self._scorers[queue.name]
-            del self._names[queue.name], self._hooks[queue.name]
+            del self._names[queue.name], self._hooks[queue.name], self._told[queue.name]
             self._rebuild_rules()
             raise
 
@@ -865,6 +901,7 @@ class Router:
         else:
             target = self._select_queue(item, None)
         self._seq = seq = self._seq + 1
+        key: tuple[int, ...]
         if target is None or target.order is not _SLA_DUE:
             key = (item.priority.rank, (item.created_at - _EPOCH) // _ONE_US, seq)
         else:
@@ -943,24 +980,38 @@ class Router:
         entry.stage = stage
         rule = self._rules[name][stage]
         index = self._index
-        static = rule.cache.get(entry.sig) if self._static_gen == index.static_generation else None
+        channel = entry.channel
+        units = entry.units
+        static = None
+        if self._static_gen == index.static_generation:
+            required = item.required_skills
+            signature = (
+                tuple(required.items()) if required else (),
+                item.language,
+                item.service_orgs,
+                item.internal_allowed,
+                channel,
+                units,
+            )
+            static = rule.cache.get(signature)
         if static is None:
             static = self._static(entry, rule)
         # The dynamic filters; presence and room are the common case, kept inline.
         pool = static.pool
-        channel = entry.channel
-        pending = _Pending(static, channel, entry.units)
+        pending = _Pending(static, channel, units)
         if not pool:
             return self._wait(entry, now, trigger, pending)
-        present = pool & index.online[channel]
-        pending.present = present
+        if static.present_gen != index.generation:
+            static.present = pool & index.online[channel]
+            static.present_gen = index.generation
+        present = pending.present = static.present
         if not present:
             return self._wait(entry, now, trigger, pending)
-        candidates = present & index.roomy[channel]
-        pending.roomy = candidates
-        if candidates and (entry.declined or index.shifted or entry.units > 1):
+        candidates = roomy = present & index.roomy[channel]
+        if candidates and (entry.declined or index.shifted or units > 1):
             candidates = self._funnel(entry, pending, candidates, now)
         if not candidates:
+            pending.roomy = roomy
             return self._wait(entry, now, trigger, pending)
         if len(candidates) == 1:
             (winner,) = candidates
@@ -970,6 +1021,7 @@ class Router:
                 winner = self._rank(item, candidates, self._scorers[name], pending)
             except _StrategyFailed as failed:
                 self._enqueue(entry)
+                pending.roomy = roomy
                 pending.ranked = None
                 pending.columns = ()
                 _, removed, _, _ = pending.build()
@@ -1086,7 +1138,7 @@ class Router:
             hooks = self._default_hooks
         else:
             queue_name = queue.name
-            hooks, names = self._hooks[queue_name], self._names[queue_name]
+            hooks, names = self._told[queue_name]
         if hooks and outcome is not _O_CLAIMED:
             for hook in hooks:
                 hook(item, agent_id)
@@ -1150,14 +1202,13 @@ class Router:
         Cached per rule and (skills, language, organisations, channel, size) until an
         agent's skills, groups, languages, organisation or capacity change.
         """
-        item = entry.item
         if self._static_gen != self._index.static_generation:
             self._static_gen = self._index.static_generation
             self._restricted.clear()
             for rules in self._rules.values():
                 for each in rules:
                     each.cache.clear()
-        key = entry.sig
+        key = _signature(entry)
         cached = rule.cache.get(key)
         if cached is None:
             cached = self._build_static(entry, rule)
@@ -1278,6 +1329,8 @@ class Router:
         """Why no agent could ever take the item at its widest stage, or ``None``."""
         assert entry.queue is not None
         static = self._static(entry, self._rules[entry.queue.name][-1])
+        if static.pool:
+            return None  # somebody passes: no need to word the blocker
         return static.blocker or None
 
     def _pool_at(self, entry: _Entry, now: datetime) -> frozenset[str]:
@@ -1349,9 +1402,17 @@ class Router:
         lookups: its channel's free units, its rejections, and membership of its
         cached static pool.
         """
-        if not self._waiting:
+        waiting = self._waiting
+        if not waiting:
             return None
         index = self._index
+        groups = index.agents[agent_id].groups
+        serving = self._serving.get(groups)
+        if serving is None:
+            serving = self._serving[groups] = self._serving_for(groups)
+        names = [name for name in serving if name in waiting]
+        if not names:
+            return None
         online = index.online
         room = {
             channel: units
@@ -1362,20 +1423,13 @@ class Router:
             return None
         if agent_id in index.shifted and not index.on_shift(agent_id, now):
             return None
-        groups = index.agents[agent_id].groups
-        serving = self._serving.get(groups)
-        if serving is None:
-            serving = self._serving[groups] = self._serving_for(groups)
         entries = self._entries
         gen = index.static_generation
-        waiting = self._waiting
-        for name in serving:
-            if name not in waiting:
-                continue
-            for _, item_id in self._queued[name]:
+        queued = self._queued
+        for name in names:
+            for _, item_id in queued[name]:
                 entry = entries[item_id]
-                units = room.get(entry.channel, 0)
-                if units < entry.units:
+                if room.get(entry.channel, 0) < entry.units:
                     continue
                 if not pulling and agent_id in entry.declined:
                     continue
