@@ -455,6 +455,7 @@ def tiled(spans: ResolutionSpans, copies: int, period: timedelta) -> ResolutionS
         pause_case=(spans.pause_case[None, :] + offsets).ravel(),
         pause_starts=shifted(spans.pause_starts),
         pause_ends=shifted(spans.pause_ends),
+        cancelled=np.tile(spans.cancelled, copies),
     )
 
 
