@@ -1154,15 +1154,7 @@ class Router:
             pending,
             reason,
         )
-        history = self._history.get(item_id)
-        if history is None:
-            self._history[item_id] = decision
-            if len(self._history) > self.history_limit:
-                self._history.popitem(last=False)
-        elif isinstance(history, list):
-            history.append(decision)
-        else:
-            self._history[item_id] = [history, decision]
+        self._record(decision)
         if outcome is _O_CLAIMED:
             self._finish(item_id)
         return decision
