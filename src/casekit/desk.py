@@ -39,6 +39,7 @@ from casekit.model._enums import (
     ActorKind,
     CaseState,
     Channel,
+    ContactRole,
     Direction,
     Priority,
     RelationshipKind,
@@ -47,7 +48,7 @@ from casekit.model._enums import (
 from casekit.model.access import Action
 from casekit.model.accounts import Account, Consumer, Contact, Relationship
 from casekit.model.actors import SYSTEM, Actor
-from casekit.model.case import Case, Task
+from casekit.model.case import Assignment, Case, Task
 from casekit.model.commands import (
     AddInteraction,
     Assign,
@@ -361,9 +362,18 @@ class Desk:
             self._check_service_org(case, command.service_org, now)
         if isinstance(command, CreateTask):
             self._check_skills(command.skills, "task.skills")
-        new = self._apply(snapshot, command, actor, now)[0]
+        rules = self.rules
+        if (
+            isinstance(command, AddInteraction)
+            and actor.is_customer
+            and case.state is CaseState.RESOLVED
+            and not self.can(actor, Action.RESPOND, case)
+        ):
+            # The message is recorded, but only someone who may respond reopens the case.
+            rules = attrs.evolve(rules, inbound_reopens_resolved=False)
+        new = self._apply(snapshot, command, actor, now, rules=rules)[0]
         self._follow_up(case, new, command)
-        return new
+        return _redact(new, actor)
 
     def _follow_up(self, before: Case, after: Case, command: Command | None) -> None:
         """Keep the router in step with a committed change (no-op without a router).
@@ -377,6 +387,18 @@ class Desk:
         now = self._now()
         if isinstance(command, Assign) and (command.agent or command.service_org):
             self._release(after.id, done=False)
+        elif isinstance(command, Assign) and after.state.is_active:
+            self._reroute(after, None, now)  # put back in the pool
+        if after.state.is_active and not before.state.is_active:
+            # Reopened: work that kept its claim when it finished becomes claimable again.
+            self._unclaim(after.id)
+            for task in after.tasks:
+                if not task.state.is_finished:
+                    self._unclaim(task.id)
+                    if _unheld(task.assignment):
+                        self._reroute(after, task, now)
+            if _unheld(after.assignment):
+                self._reroute(after, None, now)
         if isinstance(command, AssignTask) and (command.agent or command.service_org):
             self._release(command.task_id, done=False)
         if before.state.is_active and not after.state.is_active:
@@ -394,16 +416,63 @@ class Desk:
             elif closing and not task.state.is_finished:
                 self._release(task.id, done=False)
 
+    def _reroute(self, case: Case, task: Task | None, now: datetime) -> None:
+        """Route an item again (after it was put back in the pool or reopened)."""
+        router = self._require_router()
+        item_id = task.id if task else case.id
+        with contextlib.suppress(UnknownWorkItem):
+            self._record(router.withdraw(item_id, now), now)
+        self._unclaim(item_id)
+        if task is None:
+            item = work_item_for_case(case, now=now, directory=self.store)
+        else:
+            item = work_item_for_task(case, task, now=now, directory=self.store)
+        self._route(item, now)
+
+    def _unclaim(self, item_id: str) -> None:
+        """Release a claim that finished work kept, so the item can be claimed again."""
+        claims = self.router.claims if self.router is not None else None
+        if claims is None:
+            return
+        holder = claims.holder(item_id)
+        if holder is not None:
+            with contextlib.suppress(ClaimConflict):
+                claims.release(item_id, holder, claims.version(item_id))
+
+    def _check_contact(self, contact_id: str, account_id: str | None) -> None:
+        """A case's contact belongs to its account, or administers an ancestor of it."""
+        contact = self.store.get_contact(contact_id)
+        if contact.account_id == account_id:
+            return
+        if account_id is not None and ContactRole.ADMIN in contact.roles:
+            current: str | None = account_id
+            seen: set[str] = set()
+            while current is not None and current not in seen:
+                seen.add(current)
+                if current == contact.account_id:
+                    return
+                current = self.store.get_account(current).parent_id
+        raise InvalidCommand(f"contact {contact_id!r} does not belong to account {account_id!r}")
+
     def _check_skills(self, skills: Mapping[str, int], where: str) -> None:
         """Refuse skills the router's catalog does not know, before anything is written."""
         if self.router is not None and self.router.catalog is not None and skills:
             self.router.catalog.check(dict(skills), where)
 
     def _apply(
-        self, snapshot: Snapshot, command: Command, actor: Actor, now: datetime
+        self,
+        snapshot: Snapshot,
+        command: Command,
+        actor: Actor,
+        now: datetime,
+        *,
+        rules: LifecycleRules | None = None,
     ) -> tuple[Case, list[EventRecord]]:
         """Decide and commit: the write path of every command on an existing case."""
-        events = decide(snapshot.case, command, self._context(actor, now))
+        ctx = self._context(actor, now)
+        if rules is not None:
+            ctx = attrs.evolve(ctx, rules=rules)
+        events = decide(snapshot.case, command, ctx)
         return self._commit(snapshot, events, actor, now)
 
     def _commit(
@@ -527,10 +596,8 @@ class Desk:
         )
         if account_id is not None:
             self.store.get_account(account_id)
-        if contact_id is not None and self.store.get_contact(contact_id).account_id != account_id:
-            raise InvalidCommand(
-                f"contact {contact_id!r} does not belong to account {account_id!r}"
-            )
+        if contact_id is not None:
+            self._check_contact(contact_id, account_id)
         if consumer_id is not None:
             self.store.get_consumer(consumer_id)
         now = self._now()
@@ -546,7 +613,7 @@ class Desk:
         if self.router is not None:
             self._route(work_item_for_case(case, now=now, directory=self.store), now)
             case = self.store.load(case.id).case
-        return case
+        return _redact(case, actor)
 
     def update(
         self,
@@ -915,7 +982,7 @@ class Desk:
             return None  # the case or task finished meanwhile
 
     def _check_routing_actor(self, actor: Actor, agent_id: str) -> None:
-        if actor.kind is ActorKind.SYSTEM or actor.roles & {"admin", "supervisor"}:
+        if _oversees_routing(actor):
             return
         if actor.kind is ActorKind.AGENT and actor.id == agent_id:
             return
@@ -930,7 +997,7 @@ class Desk:
         assignment exclusive. Returns how many items were routed.
         """
         router = self._require_router()
-        if not (actor.kind is ActorKind.SYSTEM or actor.roles & {"admin", "supervisor"}):
+        if not _oversees_routing(actor):
             raise AccessDenied(str(actor), "route", "open work", "only a supervisor or the system")
         routed = 0
         after: str | None = None
@@ -940,21 +1007,23 @@ class Desk:
             now = self._now()
             for case in page.items:
                 items = (
-                    []
-                    if case.assignment.agent
-                    else [work_item_for_case(case, now=now, directory=self.store)]
+                    [work_item_for_case(case, now=now, directory=self.store)]
+                    if _unheld(case.assignment)
+                    else []
                 )
                 items += [
                     work_item_for_task(case, task, now=now, directory=self.store)
                     for task in case.tasks
-                    if not task.state.is_finished and task.assignment.agent is None
+                    if not task.state.is_finished and _unheld(task.assignment)
                 ]
                 for item in items:
                     try:
-                        router.status(item.id)
+                        if router.status(item.id) not in _ROUTER_DONE:
+                            continue  # this router already works on it
                     except UnknownWorkItem:
-                        self._route(item, now)
-                        routed += 1
+                        pass
+                    self._route(item, now)
+                    routed += 1
             if page.next_cursor is None:
                 return routed
             after = page.next_cursor
@@ -995,7 +1064,11 @@ class Desk:
                 self._commit(snapshot, events, SYSTEM, now)
 
         retry_on_conflict(assign)
-        return self._item(item_id)
+        item = self._item(item_id)
+        if item.assignment.agent != agent_id:
+            # Someone assigned it by hand meanwhile; the router let it go.
+            raise ClaimConflict(item_id, 0, 0)
+        return item
 
     def _decisions_since(
         self, item_id: str, before: int, conflict: ClaimConflict | None = None
@@ -1158,6 +1231,21 @@ class _FinishedStayClaimed:
             return False
 
 
+_ROUTER_DONE = frozenset({ItemStatus.COMPLETED, ItemStatus.WITHDRAWN, ItemStatus.CLAIMED_ELSEWHERE})
+
+
+def _unheld(assignment: Assignment) -> bool:
+    """Nobody holds the work: no agent, and not handed to an outsourcer."""
+    return assignment.agent is None and assignment.service_org is None
+
+
+def _oversees_routing(actor: Actor) -> bool:
+    """The system, admins, and the organisation's own supervisors (not an outsourcer's)."""
+    if actor.kind is ActorKind.SYSTEM or "admin" in actor.roles:
+        return True
+    return "supervisor" in actor.roles and actor.service_org is None
+
+
 def _supports_claims(store: object) -> bool:
     return all(
         callable(getattr(store, name, None)) for name in ("version", "claim", "release", "holder")
@@ -1179,6 +1267,8 @@ def _visible_to_customer(event: Event, case: Case) -> bool:
     """Whether a customer may see ``event`` in the case's history."""
     if isinstance(event, InteractionAdded):
         return event.interaction.direction is not Direction.INTERNAL
+    if isinstance(event, RoutingDecided):
+        return False  # agents' names and scores are internal
     if isinstance(event, SlaStarted):
         return event.clock.kind is SlaKind.SLA
     if isinstance(event, SlaEvent):

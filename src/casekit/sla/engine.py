@@ -64,11 +64,25 @@ CANCELLED_BY = "cancelled by"
 """Reason prefix of clocks cancelled by a ``cancel_on`` event: cancelled for good."""
 
 
+CASE_CLOSED = "case closed"
+"""Reason of task clocks cancelled because their case closed; they start a new cycle
+if the case is reopened with the task still unfinished."""
+
+
 def _lapsed(clock: SlaClock | None) -> bool:
+    """Cancelled for a reason that can pass: the definition stopped applying, or the
+    task's case closed. Such a clock starts a new cycle when it applies again."""
     return (
         clock is not None
         and clock.stage is SlaStage.CANCELLED
-        and clock.reason.startswith(NO_LONGER_APPLIES)
+        and clock.reason.startswith((NO_LONGER_APPLIES, CASE_CLOSED))
+    )
+
+
+def _responded(case: Case) -> bool:
+    """Whether an agent ever wrote to the customer on this case."""
+    return any(
+        i.direction is Direction.OUTBOUND and not _is_customer(i.author) for i in case.interactions
     )
 
 
@@ -266,7 +280,8 @@ class _Run:
             return
         stopping = case.state in _STOPPING_STATES
         if _lapsed(clock) and metric in (SlaMetric.RESOLUTION, SlaMetric.FIRST_RESPONSE):
-            if case.state.is_active:  # the definition applies again: a new cycle
+            responded = metric is SlaMetric.FIRST_RESPONSE and _responded(case)
+            if case.state.is_active and not responded:  # it applies again: a new cycle
                 self.start(definition, self.key(definition, None, cycles), None, self.now)
             return
         if metric is SlaMetric.RESOLUTION:
@@ -287,7 +302,7 @@ class _Run:
             return
         if metric is SlaMetric.FIRST_RESPONSE:
             if clock is None:
-                if case.state.is_active and not _agent_replied(events):
+                if case.state.is_active and not _responded(case):
                     start = case.opened_at if definition.retroactive else self.now
                     self.start(definition, self.key(definition, None, 0), None, start)
             elif active and (stopping or _agent_replied(events)):
@@ -354,8 +369,11 @@ class _Run:
         if not clock.stage.is_active or self.cancelled_or_reset(definition, clock, task, names):
             return
         if self.case.state.is_terminal and not task.state.is_finished:
-            # The case closed with the task unfinished: it can never be worked again.
-            self.cancel(clock, f"case {self.case.state.value}")
+            # The case closed with the task unfinished: nobody can work it unless the
+            # case is reopened, when a new cycle starts.
+            self.cancel(
+                clock, CASE_CLOSED if self.case.state is CaseState.CLOSED else "case cancelled"
+            )
             return
         if task.state is TaskState.DONE:
             self.stop(clock)
