@@ -577,8 +577,9 @@ class Desk:
         """Open a case for an account (and contact) or for a consumer.
 
         The account, contact and consumer must exist in the directory; a contact must
-        belong to the account, or be an ``admin`` contact of one of its ancestors. ``skills`` and ``language`` are what working the case
-        needs; with a router, the case is routed at once.
+        belong to the account, or be an ``admin`` contact of one of its ancestors.
+        ``skills`` and ``language`` are what working the case needs; with a router, the
+        case is routed at once.
         """
         command = OpenCase(
             subject=subject,
