@@ -45,7 +45,7 @@ from casekit.model._enums import (
     RelationshipKind,
     TaskState,
 )
-from casekit.model.access import Action
+from casekit.model.access import Action, account_lineage, holds_relationship
 from casekit.model.accounts import Account, Consumer, Contact, Relationship
 from casekit.model.actors import SYSTEM, Actor
 from casekit.model.case import Assignment, Case, Task
@@ -444,14 +444,12 @@ class Desk:
         contact = self.store.get_contact(contact_id)
         if contact.account_id == account_id:
             return
-        if account_id is not None and ContactRole.ADMIN in contact.roles:
-            current: str | None = account_id
-            seen: set[str] = set()
-            while current is not None and current not in seen:
-                seen.add(current)
-                if current == contact.account_id:
-                    return
-                current = self.store.get_account(current).parent_id
+        if (
+            account_id is not None
+            and ContactRole.ADMIN in contact.roles
+            and contact.account_id in account_lineage(self.store, account_id)
+        ):
+            return
         raise InvalidCommand(f"contact {contact_id!r} does not belong to account {account_id!r}")
 
     def _check_skills(self, skills: Mapping[str, int], where: str) -> None:
@@ -517,17 +515,13 @@ class Desk:
 
     def _account_calendar(self, account_id: str) -> str | None:
         """The calendar of the account or its nearest ancestor that has one."""
-        seen: set[str] = set()
-        current: str | None = account_id
-        while current is not None and current not in seen:
-            seen.add(current)
+        for ancestor in account_lineage(self.store, account_id):
             try:
-                account = self.store.get_account(current)
+                calendar = self.store.get_account(ancestor).calendar
             except NotFound:
                 return None
-            if account.calendar is not None:
-                return account.calendar
-            current = account.parent_id
+            if calendar is not None:
+                return calendar
         return None
 
     def _check_service_org(self, case: Case, org_id: str, now: datetime) -> None:
@@ -538,17 +532,8 @@ class Desk:
             )
         if case.account_id is None:
             return
-        targets = {case.account_id}
-        current = self.store.get_account(case.account_id)
-        while current.parent_id is not None and current.parent_id not in targets:
-            targets.add(current.parent_id)
-            current = self.store.get_account(current.parent_id)
-        if not any(
-            rel.kind is RelationshipKind.OUTSOURCER_FOR
-            and rel.target in targets
-            and rel.is_valid_at(now)
-            for rel in self.store.relationships_of(org_id)
-            if rel.source == org_id
+        if not holds_relationship(
+            self.store, org_id, RelationshipKind.OUTSOURCER_FOR, case.account_id, now
         ):
             raise InvalidCommand(
                 f"{org_id!r} has no valid outsourcer_for relationship "

@@ -37,7 +37,14 @@ from casekit.model.accounts import Account, Contact, Relationship
 from casekit.model.actors import Actor
 from casekit.model.case import Case, Task
 
-__all__ = ["AccessPolicy", "Action", "Decision", "Directory"]
+__all__ = [
+    "AccessPolicy",
+    "Action",
+    "Decision",
+    "Directory",
+    "account_lineage",
+    "holds_relationship",
+]
 
 _MAX_DEPTH = 32
 
@@ -140,7 +147,7 @@ class AccessPolicy:
             org = actor.service_org
             if case.assignment.service_org != org:
                 return Decision.deny(f"case is not routed to service organisation {org!r}")
-            if case.account_id is not None and not _related(
+            if case.account_id is not None and not holds_relationship(
                 directory, org, RelationshipKind.OUTSOURCER_FOR, case.account_id, now
             ):
                 return Decision.deny(
@@ -197,7 +204,7 @@ class AccessPolicy:
             directory, case.account_id, contact.account_id
         ):
             scope = "a child account of the contact's account (admin role)"
-        elif _related(
+        elif holds_relationship(
             directory, contact.account_id, RelationshipKind.PARTNER_OF, case.account_id, now
         ):
             if action in _RESPONDING:
@@ -213,7 +220,7 @@ class AccessPolicy:
         return Decision.allow(scope)
 
 
-def _ancestors(directory: Directory, account_id: str) -> list[str]:
+def account_lineage(directory: Directory, account_id: str) -> list[str]:
     """The account and its ancestors, nearest first (stops on a cycle or a gap)."""
     chain = [account_id]
     current = account_id
@@ -230,14 +237,14 @@ def _ancestors(directory: Directory, account_id: str) -> list[str]:
 
 
 def _is_descendant(directory: Directory, account_id: str, ancestor_id: str) -> bool:
-    return ancestor_id in _ancestors(directory, account_id)[1:]
+    return ancestor_id in account_lineage(directory, account_id)[1:]
 
 
-def _related(
+def holds_relationship(
     directory: Directory, source: str, kind: RelationshipKind, account_id: str, now: datetime
 ) -> bool:
     """Whether ``source kind (account or an ancestor)`` holds at ``now``."""
-    targets = set(_ancestors(directory, account_id))
+    targets = set(account_lineage(directory, account_id))
     return any(
         rel.source == source and rel.kind is kind and rel.target in targets and rel.is_valid_at(now)
         for rel in directory.relationships_of(source)

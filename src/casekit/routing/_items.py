@@ -12,12 +12,10 @@ from casekit._convert import str_frozenset
 from casekit._time import require_aware, validate_aware
 from casekit.exceptions import InvalidValue
 from casekit.model import Channel, Priority, RelationshipKind
-from casekit.model.access import Directory
+from casekit.model.access import Directory, account_lineage
 from casekit.routing._agents import check_levels
 
 __all__ = ["SizeRule", "WorkItem", "WorkKind", "service_orgs_for"]
-
-_MAX_DEPTH = 32
 
 
 class WorkKind(StrEnum):
@@ -153,10 +151,6 @@ class WorkItem:
         return frozenset(self.required_skills) | frozenset(self.optional_skills)
 
 
-def _holds(valid_from: datetime | None, valid_to: datetime | None, now: datetime) -> bool:
-    return (valid_from is None or valid_from <= now) and (valid_to is None or now < valid_to)
-
-
 def service_orgs_for(directory: Directory, account_id: str, now: datetime) -> frozenset[str]:
     """The outsourcers allowed to work an account's items at ``now``.
 
@@ -165,20 +159,11 @@ def service_orgs_for(directory: Directory, account_id: str, now: datetime) -> fr
     an outsourcer's agents. Pass the result as :attr:`WorkItem.service_orgs`.
     """
     require_aware(now, "now")
-    orgs: set[str] = set()
-    seen: list[str] = []
-    current: str | None = account_id
-    while current is not None and current not in seen and len(seen) < _MAX_DEPTH:
-        seen.append(current)
-        for rel in directory.relationships_of(current):
-            if (
-                rel.kind is RelationshipKind.OUTSOURCER_FOR
-                and rel.target == current
-                and _holds(rel.valid_from, rel.valid_to, now)
-            ):
-                orgs.add(rel.source)
-        try:
-            current = directory.get_account(current).parent_id
-        except LookupError:
-            break
-    return frozenset(orgs)
+    return frozenset(
+        rel.source
+        for ancestor in account_lineage(directory, account_id)
+        for rel in directory.relationships_of(ancestor)
+        if rel.kind is RelationshipKind.OUTSOURCER_FOR
+        and rel.target == ancestor
+        and rel.is_valid_at(now)
+    )
