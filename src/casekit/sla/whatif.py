@@ -66,6 +66,10 @@ class SlaOutcome:
     percentage: float
 
 
+_STATUS = tuple(field.name for field in attrs.fields(SlaOutcome) if field.name != "case_id")
+"""The outcome's fields that come straight from :class:`SlaStatus`."""
+
+
 def _event(item: Event | EventRecord) -> Event:
     return item.event if isinstance(item, EventRecord) else item
 
@@ -116,23 +120,9 @@ def evaluate(
         return []
     outcomes = []
     for clock in case.slas:
-        now = max(as_of, clock.started_at)
-        state = status(clock, now=now, policy=policy)
-        outcomes.append(
-            SlaOutcome(
-                case_id=case.id,
-                key=clock.key,
-                sla_id=clock.sla_id,
-                task_id=clock.task_id,
-                stage=clock.stage,
-                target=clock.target,
-                elapsed=state.elapsed,
-                paused=state.paused,
-                due_at=clock.due_at,
-                breached=state.breached,
-                percentage=state.percentage,
-            )
-        )
+        state = status(clock, now=max(as_of, clock.started_at), policy=policy)
+        # An outcome is the clock's status at ``as_of``, tagged with its case.
+        outcomes.append(SlaOutcome(case_id=case.id, **{f: getattr(state, f) for f in _STATUS}))
     return outcomes
 
 
