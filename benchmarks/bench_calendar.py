@@ -27,8 +27,6 @@ from __future__ import annotations
 import argparse
 import random
 import sys
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from datetime import time as clock_time
 from functools import partial
@@ -39,23 +37,13 @@ import businesstimedelta as btd
 import holidays
 import numpy as np
 import pandas as pd
+from _timing import best_of
 from pandas.tseries.offsets import CustomBusinessHour
 
 from casekit.sla import BusinessCalendar
 
 AMS = ZoneInfo("Europe/Amsterdam")
 SEED = 20260101
-
-
-def best_of(repeats: int, func: Callable[[], Any]) -> tuple[float, Any]:
-    """Smallest wall time of ``repeats`` runs, and the last result."""
-    best = float("inf")
-    result: Any = None
-    for _ in range(repeats):
-        began = time.perf_counter()
-        result = func()
-        best = min(best, time.perf_counter() - began)
-    return best, result
 
 
 def local_naive(t: datetime) -> datetime:

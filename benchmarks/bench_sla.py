@@ -46,7 +46,7 @@ import random
 import sys
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
 from datetime import time as clock_time
@@ -59,6 +59,7 @@ import businesstimedelta as btd
 import holidays
 import numpy as np
 import pandas as pd
+from _timing import best_of
 
 from casekit import Account, Actor, Contact, Desk, Direction, ManualClock, Priority
 from casekit.audit import EventRecord
@@ -423,17 +424,6 @@ def naive_elapsed(frame: Any, rules: Any) -> Any:
 
 
 # --- helpers ----------------------------------------------------------------------------
-
-
-def best_of(repeats: int, func: Callable[[], Any]) -> tuple[float, Any]:
-    """Smallest wall time of ``repeats`` runs, and the last result."""
-    best = float("inf")
-    result: Any = None
-    for _ in range(repeats):
-        began = time.perf_counter()
-        result = func()
-        best = min(best, time.perf_counter() - began)
-    return best, result
 
 
 def tiled(spans: ResolutionSpans, copies: int, period: timedelta) -> ResolutionSpans:
