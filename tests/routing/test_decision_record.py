@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from casekit.routing import (
+    AffinityStrategy,
     Agent,
     Candidate,
     Filter,
@@ -208,3 +209,45 @@ def test_records_read_late_equal_records_read_at_once(
     for data in late:
         decision = RoutingDecision.from_dict(data)
         assert decision.to_dict() == data
+
+
+class _Affinity(AffinityStrategy):
+    """The built-in, under another type: the router ranks it one strategy at a time."""
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(1, 4), st.booleans(), st.sampled_from(["acct1", "acct2", None])),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_the_one_pass_default_ranking_decides_as_the_strategies_do(
+    steps: Sequence[tuple[int, bool, str | None]],
+) -> None:
+    # The default tie-breakers run in one pass when affinity has nothing to say; the
+    # same strategies ranked one at a time must pick the same winners, with the same
+    # scores on record, whatever the load and the round-robin cursor look like.
+    def team() -> list[Agent]:
+        return [chat(f"a{n}", units) for n, units in enumerate((1, 2, 2, 3, 3, 1))]
+
+    teams = {"acct2": ["a3", "a4"]}
+    fused = Router(team(), strategies=[AffinityStrategy(teams), "most_capacity", "round_robin"])
+    stepwise = Router(team(), strategies=[_Affinity(teams), "most_capacity", "round_robin"])
+    assert fused._trio["default"] is not None
+    assert stepwise._trio["default"] is None
+    for number, (finish_every, previous, account) in enumerate(steps):
+        now = T0 + number * S
+        work = item(f"w{number}", account_id=account, previous_agent="a1" if previous else None)
+        one, other = fused.route(work, now), stepwise.route(work, now)
+        assert (one.agent_id, one.candidates, one.eligible, one.removed) == (
+            other.agent_id,
+            other.candidates,
+            other.eligible,
+            other.removed,
+        )
+        if number % finish_every == 0 and one.agent_id is not None:
+            assert [d.agent_id for d in fused.complete(work.id, now)] == [
+                d.agent_id for d in stepwise.complete(work.id, now)
+            ]

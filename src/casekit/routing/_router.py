@@ -16,7 +16,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from itertools import compress, repeat
-from operator import eq, itemgetter
+from operator import eq, itemgetter, neg
 from types import MappingProxyType
 from typing import Any
 
@@ -50,6 +50,7 @@ from casekit.routing._index import EMPTY, AgentIndex
 from casekit.routing._items import WorkItem
 from casekit.routing._queues import Queue, QueueOrder, Stage, check_ladder, resolved_groups
 from casekit.routing._strategies import (
+    AffinityStrategy,
     MostCapacityStrategy,
     RoundRobinCursor,
     RoundRobinStrategy,
@@ -258,12 +259,12 @@ class _Entry:
         "units",
     )
 
-    def __init__(
-        self, item: WorkItem, queue: Queue | None, key: tuple[int, ...], units: int
-    ) -> None:
+    def __init__(self, item: WorkItem, queue: Queue | None, units: int) -> None:
         self.item = item
         self.queue = queue
-        self.key = key
+        # The place in its queue, set when first queued and kept for good (so an item
+        # that comes back keeps its age); most items are given out at once.
+        self.key: tuple[int, ...] = ()
         self.units = units
         self.channel = item.channel
         self.status = _QUEUED
@@ -438,6 +439,46 @@ def _scores_of(agent_id: str, stages: list[tuple[list[str], list[Any]]]) -> tupl
     return tuple(scores)
 
 
+def _rank_default(
+    free: dict[str, int], candidates: frozenset[str], robin: RoundRobinStrategy, pending: _Pending
+) -> str:
+    """The default tie-breakers (affinity, most capacity, round robin) in one pass.
+
+    For an item affinity has no preference for (no previous agent, no account team),
+    with the built-in strategies: the same winner and score columns as :meth:`Router._rank`
+    gives, without a strategy call per column. ``free`` is the channel's free units;
+    ``candidates`` has at least two agents.
+    """
+    alive = tuple(candidates)
+    pending.ranked = alive
+    frees: tuple[int, ...] = itemgetter(*alive)(free)
+    best = max(frees)
+    if frees.count(best) == 1:
+        pending.columns = (None, frees)
+        return alive[frees.index(best)]
+    tied = tuple(compress(alive, map(eq, frees, repeat(best))))
+    lasts = tuple(map(neg, map(robin.cursor.last_served.get, tied, repeat(0))))
+    pending.columns = (None, frees, lasts)
+    latest = max(lasts)
+    if lasts.count(latest) == 1:
+        return tied[lasts.index(latest)]
+    return min(compress(tied, map(eq, lasts, repeat(latest))))
+
+
+def _default_trio(scorers: list[_Scorer]) -> tuple[AffinityStrategy, RoundRobinStrategy] | None:
+    """The affinity and round-robin strategies if ``scorers`` are the built-in defaults."""
+    if len(scorers) != 3:
+        return None
+    affinity, most, robin = (scorer.strategy for scorer in scorers)
+    if (
+        type(affinity) is AffinityStrategy
+        and type(most) is MostCapacityStrategy
+        and type(robin) is RoundRobinStrategy
+    ):
+        return affinity, robin
+    return None
+
+
 class _StrategyFailed(Exception):
     def __init__(self, name: str, exc: Exception) -> None:
         self.name = name
@@ -574,6 +615,8 @@ class Router:
         # (hooks, strategy names) per queue: what a winner is told and recorded with.
         self._told: dict[str, tuple[list[Callable[[WorkItem, str], None]], tuple[str, ...]]] = {}
         self._widest: dict[str, frozenset[str] | None] = {}
+        # Queues ranking with the default tie-breakers as built in: their strategies.
+        self._trio: dict[str, tuple[AffinityStrategy, RoundRobinStrategy] | None] = {}
         # The queues, in order, that agents with these groups may ever serve.
         self._serving: dict[frozenset[str], tuple[str, ...]] = {}
         self._static_gen = -1
@@ -624,6 +667,7 @@ class Router:
         self._names[queue.name] = tuple(scorer.name for scorer in scorers)
         self._hooks[queue.name] = [s.hook for s in scorers if s.hook is not None]
         self._told[queue.name] = (self._hooks[queue.name], self._names[queue.name])
+        self._trio[queue.name] = _default_trio(scorers)
 
     def _rebuild_rules(self) -> None:
         groups_of = {name: q.groups for name, q in self._queues.items()}
@@ -665,6 +709,7 @@ class Router:
         except Exception:
             del self._queues[queue.name], self._queued[queue.name], self._scorers[queue.name]
             del self._names[queue.name], self._hooks[queue.name], self._told[queue.name]
+            del self._trio[queue.name]
             self._rebuild_rules()
             raise
 
@@ -900,13 +945,7 @@ class Router:
                 raise UnknownQueue(queue)
         else:
             target = self._select_queue(item, None)
-        self._seq = seq = self._seq + 1
-        key: tuple[int, ...]
-        if target is None or target.order is not _SLA_DUE:
-            key = (item.priority.rank, (item.created_at - _EPOCH) // _ONE_US, seq)
-        else:
-            key = self._key(item, target)
-        entry = _Entry(item, target, key, item.units)
+        entry = _Entry(item, target, item.units)
         if self.claims is not None:
             entry.claim_version = self.claims.version(item_id)
         entries[item_id] = entry
@@ -940,12 +979,14 @@ class Router:
         self._queue_cache[signature] = found
         return found
 
-    def _key(self, item: WorkItem, queue: Queue | None) -> tuple[int, ...]:
+    def _key(self, item: WorkItem, queue: Queue) -> tuple[int, ...]:
+        """The item's place in ``queue``: (SLA due,) priority, age, then first queued."""
         created = (item.created_at - _EPOCH) // _ONE_US
-        if queue is not None and queue.order is _SLA_DUE:
+        seq = self._tick()
+        if queue.order is _SLA_DUE:
             due = _MAX_KEY if item.sla_due is None else _us(item.sla_due)
-            return (due, item.priority.rank, created, self._seq)
-        return (item.priority.rank, created, self._seq)
+            return (due, item.priority.rank, created, seq)
+        return (item.priority.rank, created, seq)
 
     def _stage(self, queue: Queue, item: WorkItem, now: datetime) -> int:
         """The ladder stage in force for ``item`` at ``now`` (0 without a ladder)."""
@@ -1017,31 +1058,17 @@ class Router:
             (winner,) = candidates
             pending.ranked = (winner,)
         else:
-            try:
-                winner = self._rank(item, candidates, self._scorers[name], pending)
-            except _StrategyFailed as failed:
-                self._enqueue(entry)
-                pending.roomy = roomy
-                pending.ranked = None
-                pending.columns = ()
-                _, removed, _, _ = pending.build()
-                self._record(
-                    RoutingDecision(
-                        item.id,
-                        _O_QUEUED,
-                        now,
-                        trigger,
-                        name,
-                        stage,
-                        None,
-                        self._names[name],
-                        static.label,
-                        removed,
-                        reason="a strategy failed; the item waits in the queue",
-                        error=f"strategy {failed.name!r} raised {failed}",
-                    )
+            trio = self._trio[name]
+            if (
+                trio is not None
+                and item.previous_agent is None
+                and item.account_id not in trio[0].account_teams
+            ):
+                winner = _rank_default(self._index.free_on[channel], candidates, trio[1], pending)
+            else:
+                winner = self._rank_or_queue(
+                    entry, candidates, roomy, pending, now=now, trigger=trigger
                 )
-                raise
         pending.limit = self.record_candidates
         return self._give(entry, winner, now, trigger, pending)
 
@@ -1073,6 +1100,50 @@ class Router:
                 reason,
             )
         )
+
+    def _rank_or_queue(
+        self,
+        entry: _Entry,
+        candidates: frozenset[str],
+        roomy: frozenset[str],
+        pending: _Pending,
+        *,
+        now: datetime,
+        trigger: Trigger,
+    ) -> str:
+        """:meth:`_rank` with the queue's strategies; if one raises, queue the entry.
+
+        The failure is recorded (the decision names the strategy and its error) and
+        re-raised as :class:`_StrategyFailed`.
+        """
+        queue = entry.queue
+        assert queue is not None
+        name = queue.name
+        try:
+            return self._rank(entry.item, candidates, self._scorers[name], pending)
+        except _StrategyFailed as failed:
+            self._enqueue(entry)
+            pending.roomy = roomy
+            pending.ranked = None
+            pending.columns = ()
+            _, removed, _, _ = pending.build()
+            self._record(
+                RoutingDecision(
+                    entry.item.id,
+                    _O_QUEUED,
+                    now,
+                    trigger,
+                    name,
+                    entry.stage,
+                    None,
+                    self._names[name],
+                    pending.static.label,
+                    removed,
+                    reason="a strategy failed; the item waits in the queue",
+                    error=f"strategy {failed.name!r} raised {failed}",
+                )
+            )
+            raise
 
     def _rank(
         self, item: WorkItem, candidates: frozenset[str], scorers: list[_Scorer], pending: _Pending
@@ -1201,12 +1272,18 @@ class Router:
                 for each in rules:
                     each.cache.clear()
         key = _signature(entry)
-        cached = rule.cache.get(key)
+        cache = rule.cache
+        cached = cache.get(key)
         if cached is None:
-            cached = self._build_static(entry, rule)
-            if len(rule.cache) > 50_000:
-                rule.cache.clear()
-            rule.cache[key] = cached
+            # The same skills named in another order make the same pool.
+            canonical = (tuple(sorted(key[0])), *key[1:])
+            cached = cache.get(canonical)
+            if cached is None:
+                cached = self._build_static(entry, rule)
+                if len(cache) > 50_000:
+                    cache.clear()
+                cache[canonical] = cached
+            cache[key] = cached
         return cached
 
     def _build_static(self, entry: _Entry, rule: _Rule) -> _StaticPool:  # noqa: PLR0915
@@ -1227,7 +1304,7 @@ class Router:
             filters.append((len(members), Filter.GROUP, group_spec, members, None))
         if rule.skills:
             floor = rule.floor
-            for skill, minimum in item.required_skills.items():
+            for skill, minimum in sorted(item.required_skills.items()):
                 level = minimum if minimum > floor else floor
                 buckets = index.skill_at_least.get(skill)
                 if buckets is None:
@@ -1354,6 +1431,8 @@ class Router:
         entry.status = _QUEUED
         entry.agent_id = None
         name = entry.queue.name
+        if not entry.key:
+            entry.key = self._key(entry.item, entry.queue)
         bisect.insort(self._queued[name], (entry.key, entry.item.id))
         self._waiting.add(name)
         ladder = entry.queue.ladder
