@@ -1643,7 +1643,7 @@ class Router:
         self._begin(now)
         entry = self._entries.get(item_id)
         if entry is None:
-            raise UnknownWorkItem(item_id)
+            raise self._unknown(item_id)
         if entry.status is not _ASSIGNED:
             raise InvalidCommand(f"work item {item_id!r} is {entry.status.value}, not assigned")
         agent_id = entry.agent_id
