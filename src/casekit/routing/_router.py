@@ -988,12 +988,6 @@ class Router:
             return (due, item.priority.rank, created, seq)
         return (item.priority.rank, created, seq)
 
-    def _stage(self, queue: Queue, item: WorkItem, now: datetime) -> int:
-        """The ladder stage in force for ``item`` at ``now`` (0 without a ladder)."""
-        if not queue.ladder:
-            return 0
-        return queue.stage_at(now - item.created_at)
-
     def _place(self, entry: _Entry, now: datetime, trigger: Trigger) -> RoutingDecision:
         """Decide for a queued entry (not in its queue list): give it out or queue it.
 
