@@ -61,6 +61,17 @@ def test_every_hook_is_documented_with_its_signature() -> None:
         assert f"{name}({params})" in text, f"{name}({params}) missing from hooks.md"
 
 
+def test_every_hook_is_exercised_by_a_test() -> None:
+    # Tests, and the docs' examples (executed above), each implement every hook somewhere.
+    sources = [
+        path.read_text(encoding="utf-8")
+        for path in [*(ROOT / "tests").rglob("*.py"), *DOCS]
+        if path.name != "test_docs.py"
+    ]
+    for name in (name for name in dir(hookspecs) if name.startswith("casekit_")):
+        assert any(f"def {name}(" in text for text in sources), f"no test implements {name}"
+
+
 def test_transition_tables_match_the_code() -> None:
     text = (ROOT / "docs/reference/lifecycle.md").read_text(encoding="utf-8")
     rows = set(re.findall(r"^\| `(\w+)` \| (.+?) \| `(\w+)` \|", text, re.MULTILINE))

@@ -77,7 +77,10 @@ def store(folder: pathlib.Path) -> Iterator[JsonStore]:
 def test_entry_point_names_the_module_with_the_hook() -> None:
     meta = tomllib.loads((PLUGIN / "pyproject.toml").read_text(encoding="utf-8"))
     assert meta["project"]["name"] == "casekit-jsonstore"
-    assert meta["project"]["entry-points"]["casekit"] == {"jsonstore": "casekit_jsonstore"}
+    assert meta["project"]["entry-points"]["casekit"] == {
+        "jsonstore": "casekit_jsonstore",
+        "jsonstore-followers": "casekit_jsonstore.followers",
+    }
     assert (PLUGIN / "src" / "casekit_jsonstore" / "py.typed").exists()
     assert callable(casekit_jsonstore.casekit_register_stores)
 

@@ -20,6 +20,7 @@ from casekit import (
     AccessDenied,
     Actor,
     CaseAction,
+    CaseNotFound,
     CaseState,
     Channel,
     Desk,
@@ -37,7 +38,8 @@ from tests.conftest import populate
 
 AGENT = Actor.agent("alice", roles={"admin"})
 CUSTOMERS = [Actor.contact("wile"), Actor.consumer("jan")]
-DOMAIN_ERRORS = (InvalidTransition, InvalidCommand, TaskNotFound, AccessDenied)
+# A case a customer may not see reads as missing (CaseNotFound), see the access docs.
+DOMAIN_ERRORS = (InvalidTransition, InvalidCommand, TaskNotFound, AccessDenied, CaseNotFound)
 
 
 class DeskMachine(RuleBasedStateMachine):

@@ -1,9 +1,11 @@
-"""The built-in plugin: registers casekit's own stores and access policy through the
-same hooks a third-party plugin uses."""
+"""The built-in plugin: registers casekit's own stores, reactors (auto-close, the SLA
+engine), routing follow-up and access policy through the same hooks a third-party
+plugin uses."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from casekit._plugins import StoreRegistry
 from casekit.exceptions import InvalidValue
@@ -11,7 +13,11 @@ from casekit.hookspecs import hookimpl
 from casekit.model.access import AccessPolicy, Action, Decision, Directory
 from casekit.model.actors import Actor
 from casekit.model.case import Case, Task
+from casekit.reactors import ORDER_FIRST, ORDER_LAST, ReactorRegistry, SubscriberRegistry
 from casekit.storage.base import Store
+
+if TYPE_CHECKING:
+    from casekit.desk import Desk
 
 _POLICY = AccessPolicy()
 
@@ -34,6 +40,22 @@ def _sqlite(url: str) -> Store:
 def casekit_register_stores(registry: StoreRegistry) -> None:
     registry.add("memory", _memory)
     registry.add("sqlite", _sqlite)
+
+
+@hookimpl
+def casekit_register_reactors(registry: ReactorRegistry, desk: Desk) -> None:
+    from casekit._autoclose import AutoCloseReactor  # noqa: PLC0415
+    from casekit.sla._reactor import SlaReactor  # noqa: PLC0415
+
+    registry.add(AutoCloseReactor(desk.rules, desk.fields), order=ORDER_FIRST)
+    if desk.sla is not None:
+        registry.add(SlaReactor(desk.sla), order=ORDER_LAST)
+
+
+@hookimpl
+def casekit_register_subscribers(registry: SubscriberRegistry, desk: Desk) -> None:
+    if desk.routing is not None:
+        registry.add(desk.routing.name, desk.routing)
 
 
 @hookimpl(trylast=True)

@@ -5,17 +5,21 @@ from __future__ import annotations
 import importlib.metadata
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 from casekit import hookspecs
-from casekit.exceptions import PluginError, UnknownStoreScheme
+from casekit.exceptions import CasekitError, PluginError, UnknownStoreScheme
 from casekit.model.access import Action, Decision, Directory
 from casekit.model.actors import Actor
 from casekit.model.case import Case, Task
+from casekit.reactors import ReactorRegistry, SubscriberRegistry
 from casekit.routing import StrategyRegistry
 from casekit.storage.base import Store
+
+if TYPE_CHECKING:
+    from casekit.desk import Desk
 
 __all__ = ["ENTRY_POINT_GROUP", "Plugins", "StoreFactory", "StoreRegistry"]
 
@@ -64,7 +68,21 @@ class StoreRegistry:
                 f"no store registered for {scheme!r}:// (registered: {known}); "
                 "install the plugin that provides it",
             ) from None
-        return factory(url)
+        try:
+            store = factory(url)
+        except CasekitError as exc:
+            exc.add_note(f"raised by the {scheme!r} store factory of plugin {_owner}")
+            raise
+        except Exception as exc:
+            raise PluginError(
+                f"the {scheme!r} store factory of plugin {_owner} failed on {url!r}: {exc!r}"
+            ) from exc
+        if not isinstance(store, Store):
+            raise PluginError(
+                f"the {scheme!r} store factory of plugin {_owner} returned {store!r}, "
+                "not a casekit Store (see casekit.storage.Store)"
+            )
+        return store
 
 
 class Plugins:
@@ -128,6 +146,18 @@ class Plugins:
         for impl in self.manager.hook.casekit_register_strategies.get_hookimpls():
             _call_impl(impl, registry=registry)
 
+    def register_reactors(self, registry: ReactorRegistry, *, desk: Desk) -> None:
+        """Let every plugin add its reactors (built-ins first)."""
+        for impl in self.manager.hook.casekit_register_reactors.get_hookimpls():
+            registry._current_plugin = _label(impl)
+            _call_impl(impl, registry=registry, desk=desk)
+
+    def register_subscribers(self, registry: SubscriberRegistry, *, desk: Desk) -> None:
+        """Let every plugin add its subscribers (built-ins first)."""
+        for impl in self.manager.hook.casekit_register_subscribers.get_hookimpls():
+            registry._current_plugin = _label(impl)
+            _call_impl(impl, registry=registry, desk=desk)
+
     def check_access(
         self,
         *,
@@ -143,6 +173,9 @@ class Plugins:
             decision = self.manager.hook.casekit_check_access(
                 actor=actor, action=action, case=case, directory=directory, now=now, task=task
             )
+        except CasekitError as exc:  # e.g. CorruptRecord from the directory: keep it
+            exc.add_note("raised while deciding access (casekit_check_access)")
+            raise
         except Exception as exc:
             raise PluginError(f"casekit_check_access raised: {exc!r}") from exc
         if not isinstance(decision, Decision):

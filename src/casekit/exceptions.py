@@ -24,6 +24,7 @@ exception, the casekit error inherits it too, so ``except LookupError`` keeps wo
     ├── StoreError
     │   └── CorruptRecord
     └── PluginError
+        └── ReactorError
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ __all__ = [
     "NaiveDatetimeError",
     "NotFound",
     "PluginError",
+    "ReactorError",
     "StoreError",
     "TaskNotFound",
     "UnknownStoreScheme",
@@ -239,3 +241,17 @@ class CorruptRecord(StoreError):
 
 class PluginError(CasekitError):
     """A plugin is broken: missing hooks, duplicate registration, or it raised."""
+
+
+class ReactorError(PluginError):
+    """An in-commit reactor failed; the command was aborted and nothing was written.
+
+    Attributes:
+        reactor: The reactor's name.
+        case_id: The case the command was on.
+    """
+
+    def __init__(self, reactor: str, case_id: str, detail: str) -> None:
+        self.reactor = reactor
+        self.case_id = case_id
+        super().__init__(f"reactor {reactor!r} failed on case {case_id!r}: {detail}")

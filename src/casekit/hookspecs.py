@@ -15,9 +15,11 @@ import pluggy
 
 if TYPE_CHECKING:
     from casekit._plugins import StoreRegistry
+    from casekit.desk import Desk
     from casekit.model.access import Action, Decision, Directory
     from casekit.model.actors import Actor
     from casekit.model.case import Case, Task
+    from casekit.reactors import ReactorRegistry, SubscriberRegistry
     from casekit.routing import StrategyRegistry
 
 __all__ = ["hookimpl", "hookspec"]
@@ -50,6 +52,38 @@ def casekit_register_strategies(registry: StrategyRegistry) -> None:
     Args:
         registry: Call ``registry.add(strategy)``; a strategy is any object with a
             ``name`` and a ``score(item, agent, ctx)`` method (higher wins).
+    """
+
+
+@hookspec
+def casekit_register_reactors(registry: ReactorRegistry, desk: Desk) -> None:
+    """Add in-commit reactors (see :mod:`casekit.reactors`).
+
+    Called once when a desk is built, after its store, rules, SLA policy and router are
+    set. casekit's own reactors (``auto_close``, and ``sla`` when the desk has an SLA
+    policy) register here too, first.
+
+    Args:
+        registry: Call ``registry.add(reactor, order=...)``; a reactor has a ``name``
+            (also the kind of timer it owns) and ``react``, ``timers`` and ``fire``
+            methods. A reactor of the wrong shape or a name registered twice raises
+            :class:`~casekit.exceptions.PluginError`.
+        desk: The desk being built (read its ``rules``, ``fields``, ``sla``, ``store``).
+    """
+
+
+@hookspec
+def casekit_register_subscribers(registry: SubscriberRegistry, desk: Desk) -> None:
+    """Add after-commit subscribers (see :mod:`casekit.reactors`).
+
+    Called once when a desk is built; casekit's routing follow-up (``routing``, when the
+    desk has a router) registers here too, first. A host can also call
+    ``desk.subscribe(name, fn)`` at any time.
+
+    Args:
+        registry: Call ``registry.add(name, fn)``; ``fn(committed)`` is called after
+            every commit of the desk with a :class:`~casekit.reactors.Committed`.
+        desk: The desk being built.
     """
 
 

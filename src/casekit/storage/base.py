@@ -26,7 +26,7 @@ from casekit.model._enums import CaseState, Priority
 from casekit.model.accounts import Account, Consumer, Contact, Relationship
 from casekit.model.case import Case
 
-__all__ = ["CaseQuery", "Commit", "Page", "Snapshot", "Store", "Timer"]
+__all__ = ["CaseQuery", "Commit", "Page", "Snapshot", "Store", "Timer", "TimerQuarantine"]
 
 MAX_PAGE = 1000
 
@@ -218,4 +218,25 @@ class Store(Protocol):
 
     def close(self) -> None:
         """Release connections and files. The store is unusable afterwards."""
+        ...
+
+
+@runtime_checkable
+class TimerQuarantine(Protocol):
+    """A store capability: take a timer that cannot fire out of the due index.
+
+    ``desk.tick`` quarantines a due timer that has no owner, whose case is gone or
+    unreadable, or whose owner fails on it, so that it stops coming back and never
+    holds up the other timers. A store without this capability keeps reporting such a
+    timer on every tick (the others still fire).
+    """
+
+    def quarantine_timer(self, timer: Timer, reason: str) -> None:
+        """Remove ``timer`` from the due index and keep it, with ``reason``, for
+        inspection in :meth:`quarantined_timers`. A timer not (or no longer) stored is
+        ignored."""
+        ...
+
+    def quarantined_timers(self) -> list[tuple[Timer, str]]:
+        """The quarantined timers and why, oldest first."""
         ...

@@ -1,0 +1,226 @@
+"""The one write path every change takes: reactors, timers, commit, subscribers, tick.
+
+See :mod:`casekit.reactors` for the contract this module carries out. The Desk owns one
+:class:`Pipeline`; routing and every other follower commit through it too, so no
+capability has a special case here.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Sequence
+from datetime import datetime
+
+from casekit.audit import GENESIS, EventRecord, chain
+from casekit.exceptions import (
+    CasekitError,
+    ConflictError,
+    CorruptRecord,
+    InvalidValue,
+    NotFound,
+    PluginError,
+    ReactorError,
+)
+from casekit.model.actors import SYSTEM, ActorRef
+from casekit.model.case import Case
+from casekit.model.events import Event
+from casekit.model.lifecycle import replay
+from casekit.reactors import (
+    Change,
+    Committed,
+    Reactor,
+    SubscriberRegistry,
+    TimerFailure,
+    timer_kind,
+)
+from casekit.storage.base import Commit, Snapshot, Store, Timer, TimerQuarantine
+
+__all__ = ["Pipeline", "TickResult"]
+
+
+class TickResult(list[EventRecord]):
+    """The records ``desk.tick`` committed, oldest first, plus the timers that failed.
+
+    It is a list of :class:`~casekit.audit.EventRecord` (so ``desk.tick(now) == []``
+    reads naturally); ``failures`` lists each due timer that could not fire.
+    """
+
+    failures: list[TimerFailure]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failures = []
+
+
+class Pipeline:
+    """Decided events → reactors → one atomic commit → subscribers."""
+
+    def __init__(
+        self,
+        store: Store,
+        reactors: Sequence[Reactor],
+        subscribers: SubscriberRegistry,
+    ) -> None:
+        self.store = store
+        self.reactors = tuple(reactors)
+        self.subscribers = subscribers
+        self._owners = {reactor.name: reactor for reactor in self.reactors}
+        self._local = threading.local()
+
+    # --- commit -------------------------------------------------------------------
+
+    def commit(
+        self,
+        snapshot: Snapshot | None,
+        events: Sequence[Event],
+        actor: ActorRef,
+        now: datetime,
+        *,
+        origin: str | None = None,
+    ) -> tuple[Case, list[EventRecord]]:
+        """Fold ``events``, let the reactors follow, commit atomically, notify.
+
+        ``snapshot`` is ``None`` for a new case; ``origin`` is passed to subscribers
+        (see :class:`~casekit.reactors.Committed`). Returns the case as committed and the
+        new records (none, and the case unchanged, when ``events`` is empty).
+        """
+        before = snapshot.case if snapshot is not None else None
+        if not events:
+            assert before is not None
+            return before, []
+        after = replay(events, before)
+        decided = list(events)
+        for reactor in self.reactors:
+            change = Change(before, tuple(decided), after, now, actor, self.store)
+            more = self._react(reactor, change)
+            if more:
+                after = self._fold(reactor, more, after)
+                decided += more
+        version = before.version if before is not None else 0
+        records = chain(
+            after.id,
+            decided,
+            after_seq=version,
+            prev_hash=snapshot.head_hash if snapshot is not None else GENESIS,
+        )
+        self.store.commit(Commit(after, version, tuple(records), self.timers(after)))
+        self._publish(Committed(before, after, tuple(records), now, origin))
+        return after, records
+
+    def _react(self, reactor: Reactor, change: Change) -> list[Event]:
+        try:
+            out = reactor.react(change)
+        except CasekitError as error:
+            error.add_note(f"raised by reactor {reactor.name!r}")
+            raise
+        except Exception as error:
+            raise ReactorError(reactor.name, change.after.id, repr(error)) from error
+        return self._events_of(reactor, out, change.after)
+
+    def _events_of(self, reactor: Reactor, out: object, case: Case) -> list[Event]:
+        """Check that a reactor returned a sequence of events of ``case``."""
+        if not isinstance(out, list | tuple):
+            raise ReactorError(reactor.name, case.id, f"returned {out!r}, not a list of events")
+        for event in out:
+            if not isinstance(event, Event):
+                raise ReactorError(reactor.name, case.id, f"returned {event!r}, not an event")
+            if event.case_id != case.id:
+                raise ReactorError(
+                    reactor.name, case.id, f"returned an event of case {event.case_id!r}"
+                )
+        return list(out)
+
+    def _fold(self, reactor: Reactor, events: list[Event], case: Case) -> Case:
+        try:
+            return replay(events, case)
+        except Exception as error:
+            raise ReactorError(
+                reactor.name, case.id, f"its events do not apply: {error!r}"
+            ) from error
+
+    def timers(self, case: Case) -> tuple[Timer, ...]:
+        """Every reactor's timers for ``case``, each checked to be of its owner's kind."""
+        out: list[Timer] = []
+        for reactor in self.reactors:
+            try:
+                wanted = list(reactor.timers(case))
+            except CasekitError as error:
+                error.add_note(f"raised by reactor {reactor.name!r} (timers)")
+                raise
+            except Exception as error:
+                raise ReactorError(reactor.name, case.id, f"timers: {error!r}") from error
+            for timer in wanted:
+                if (
+                    not isinstance(timer, Timer)
+                    or timer.case_id != case.id
+                    or timer_kind(timer.key) != reactor.name
+                ):
+                    raise ReactorError(
+                        reactor.name,
+                        case.id,
+                        f"wants timer {timer!r}; a reactor's timers are of its own case and "
+                        f"their keys are {reactor.name!r} or start with '{reactor.name}:'",
+                    )
+                out.append(timer)
+        return tuple(out)
+
+    # --- subscribers --------------------------------------------------------------
+
+    def _publish(self, committed: Committed) -> None:
+        """Notify subscribers; commits they make meanwhile queue behind this one."""
+        queue: deque[Committed] | None = getattr(self._local, "queue", None)
+        if queue is not None:
+            queue.append(committed)  # a subscriber is committing: deliver after
+            return
+        queue = self._local.queue = deque([committed])
+        try:
+            while queue:
+                self.subscribers.notify(queue.popleft())
+        finally:
+            self._local.queue = None
+
+    # --- timers -------------------------------------------------------------------
+
+    def tick(self, now: datetime, limit: int, result: TickResult) -> None:
+        """Fire the store's timers due at ``now``; report and quarantine bad ones."""
+        for timer in self.store.due_timers(now, limit=limit):
+            try:
+                self._fire(timer, now, result)
+            except ConflictError:
+                continue  # another writer changed the case; the next tick re-evaluates it
+            except (NotFound, CorruptRecord, InvalidValue, PluginError) as error:
+                result.failures.append(self._quarantine(timer, error))
+            except CasekitError as error:  # e.g. a store that failed for now: retry later
+                result.failures.append(TimerFailure(timer, error, quarantined=False))
+
+    def _fire(self, timer: Timer, now: datetime, result: TickResult) -> None:
+        owner = self._owners.get(timer_kind(timer.key))
+        if owner is None:
+            raise PluginError(
+                f"timer {timer.key!r} of case {timer.case_id!r} has no owner: no reactor "
+                f"is named {timer_kind(timer.key)!r} (known: {', '.join(self._owners)})"
+            )
+        snapshot = self.store.load(timer.case_id)
+        case = snapshot.case
+        try:
+            fired = owner.fire(case, timer, now)
+        except CasekitError as error:
+            error.add_note(f"raised by reactor {owner.name!r} firing {timer.key!r}")
+            raise
+        except Exception as error:
+            raise ReactorError(owner.name, case.id, f"fire({timer.key!r}): {error!r}") from error
+        events = self._events_of(owner, fired, case)
+        if events:
+            result.extend(self.commit(snapshot, events, SYSTEM.ref, now, origin=owner.name)[1])
+        else:
+            # Nothing is due any more (the policy changed since the timer was written):
+            # rewrite the case's timers so it stops coming back.
+            self.store.commit(Commit(case, case.version, (), self.timers(case)))
+
+    def _quarantine(self, timer: Timer, error: Exception) -> TimerFailure:
+        store = self.store
+        if isinstance(store, TimerQuarantine):
+            store.quarantine_timer(timer, str(error))
+            return TimerFailure(timer, error, quarantined=True)
+        return TimerFailure(timer, error, quarantined=False)

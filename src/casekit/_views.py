@@ -1,0 +1,105 @@
+"""What an actor is shown: which action a command needs, and how a case and its
+history are redacted for the actor."""
+
+from __future__ import annotations
+
+import attrs
+
+from casekit.exceptions import InvalidCommand
+from casekit.model._enums import Direction
+from casekit.model.access import Action
+from casekit.model.actors import Actor
+from casekit.model.case import Case, Task
+from casekit.model.commands import (
+    AddInteraction,
+    Assign,
+    AssignTask,
+    BlockTask,
+    CancelTask,
+    CaseAction,
+    ChangePriority,
+    Command,
+    CompleteTask,
+    CreateTask,
+    OpenCase,
+    StartTask,
+    Transition,
+    UpdateCase,
+)
+from casekit.model.events import Event, InteractionAdded, RoutingDecided, SlaEvent, SlaStarted
+from casekit.model.sla import SlaKind
+
+__all__ = ["action_of", "redact", "restrict", "task_case_id", "visible_to_customer"]
+
+_RESPONSES = {CaseAction.ACCEPT: Action.RESPOND, CaseAction.REJECT: Action.RESPOND}
+
+
+def task_case_id(task_id: str) -> str:
+    """The case of a task id (``<case id>-T<n>``)."""
+    case_id, sep, number = task_id.rpartition("-T")
+    if not sep or not number.isdigit():
+        raise InvalidCommand(f"{task_id!r} is not a task id (expected <case id>-T<n>)")
+    return case_id
+
+
+def action_of(command: Command) -> Action:
+    """The access action a command needs."""
+    match command:
+        case OpenCase():
+            return Action.OPEN
+        case UpdateCase() | ChangePriority():
+            return Action.UPDATE
+        case AddInteraction():
+            return Action.NOTE if command.direction is Direction.INTERNAL else Action.INTERACT
+        case Assign():
+            return Action.ASSIGN
+        case Transition():
+            if command.action is CaseAction.REOPEN:
+                return Action.REOPEN
+            return _RESPONSES.get(command.action, Action.TRANSITION)
+        case AssignTask():
+            return Action.ASSIGN
+        case CreateTask() | StartTask() | BlockTask() | CompleteTask() | CancelTask():
+            return Action.WORK_TASKS
+    raise InvalidCommand(f"unknown command {command!r}")  # pragma: no cover
+
+
+def redact(case: Case, actor: Actor) -> Case:
+    """Hide internal work notes and internal (OLA, underpinning) clocks from customers."""
+    if not actor.is_customer:
+        return case
+    return attrs.evolve(
+        case,
+        interactions=tuple(i for i in case.interactions if i.direction is not Direction.INTERNAL),
+        slas=tuple(clock for clock in case.slas if clock.kind is SlaKind.SLA),
+    )
+
+
+def restrict(case: Case, tasks: tuple[Task, ...]) -> Case:
+    """The case as shown to someone who may not view it but may see some of its tasks:
+    its id, state and version, and those tasks with their clocks; nothing else."""
+    ids = {task.id for task in tasks}
+    return attrs.evolve(
+        case,
+        subject="",
+        description="",
+        custom={},
+        interactions=(),
+        tasks=tasks,
+        resolution=None,
+        slas=tuple(clock for clock in case.slas if clock.task_id in ids),
+    )
+
+
+def visible_to_customer(event: Event, case: Case) -> bool:
+    """Whether a customer may see ``event`` in the case's history."""
+    if isinstance(event, InteractionAdded):
+        return event.interaction.direction is not Direction.INTERNAL
+    if isinstance(event, RoutingDecided):
+        return False  # agents' names and scores are internal
+    if isinstance(event, SlaStarted):
+        return event.clock.kind is SlaKind.SLA
+    if isinstance(event, SlaEvent):
+        clock = case.sla(event.key)
+        return clock is not None and clock.kind is SlaKind.SLA
+    return True
