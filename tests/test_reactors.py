@@ -316,6 +316,10 @@ def test_a_timer_without_owner_is_reported_and_the_others_fire() -> None:
     assert [record.case_id for record in fired] == [keep.id]
     assert [failure.timer.key for failure in fired.failures] == ["gone:x"]
     assert "no owner" in str(fired.failures[0].error)
+    assert fired.failures[0].quarantined
+    assert [timer.key for timer, _ in desk.store.quarantined_timers()] == ["gone:x"]  # type: ignore[attr-defined]
+    later = desk.tick(T0 + timedelta(days=1))
+    assert later.failures == []  # quarantined: it does not come back
 
 
 def test_auto_close_is_a_reactor_owning_its_timer() -> None:

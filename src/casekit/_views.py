@@ -3,11 +3,14 @@ history are redacted for the actor."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import attrs
 
-from casekit.exceptions import InvalidCommand
+from casekit._plugins import Plugins
+from casekit.exceptions import AccessDenied, CaseNotFound, InvalidCommand
 from casekit.model._enums import Direction
-from casekit.model.access import Action
+from casekit.model.access import Action, Directory
 from casekit.model.actors import Actor
 from casekit.model.case import Case, Task
 from casekit.model.commands import (
@@ -29,7 +32,7 @@ from casekit.model.commands import (
 from casekit.model.events import Event, InteractionAdded, RoutingDecided, SlaEvent, SlaStarted
 from casekit.model.sla import SlaKind
 
-__all__ = ["action_of", "redact", "restrict", "task_case_id", "visible_to_customer"]
+__all__ = ["Gate", "action_of", "redact", "restrict", "task_case_id", "visible_to_customer"]
 
 _RESPONSES = {CaseAction.ACCEPT: Action.RESPOND, CaseAction.REJECT: Action.RESPOND}
 
@@ -103,3 +106,46 @@ def visible_to_customer(event: Event, case: Case) -> bool:
         clock = case.sla(event.key)
         return clock is not None and clock.kind is SlaKind.SLA
     return True
+
+
+class Gate:
+    """Access decisions for one desk: the plugins' ``casekit_check_access`` over its
+    directory, and what each actor is shown."""
+
+    def __init__(self, plugins: Plugins, directory: Directory) -> None:
+        self._plugins = plugins
+        self._directory = directory
+
+    def can(
+        self, actor: Actor, action: Action, case: Case, now: datetime, *, task: Task | None = None
+    ) -> bool:
+        return self._plugins.check_access(
+            actor=actor, action=action, case=case, directory=self._directory, now=now, task=task
+        ).allowed
+
+    def authorize(
+        self, actor: Actor, action: Action, case: Case, now: datetime, *, task: Task | None = None
+    ) -> None:
+        """Raise AccessDenied, or CaseNotFound toward a customer who may not see the case."""
+        decision = self._plugins.check_access(
+            actor=actor, action=action, case=case, directory=self._directory, now=now, task=task
+        )
+        if decision.allowed:
+            return
+        denied = AccessDenied(str(actor), action.value, case.id, decision.reason)
+        if (
+            actor.is_customer
+            and action is not Action.OPEN
+            and not self.can(actor, Action.VIEW, case, now)
+        ):
+            raise CaseNotFound(case.id) from denied
+        raise denied
+
+    def view(self, case: Case, actor: Actor, now: datetime) -> Case:
+        """The case as ``actor`` may see it: redacted for customers; only the tasks it
+        may see for an actor who may not view the case (say, given one task)."""
+        if self.can(actor, Action.VIEW, case, now):
+            return redact(case, actor)
+        return restrict(
+            case, tuple(t for t in case.tasks if self.can(actor, Action.VIEW, case, now, task=t))
+        )

@@ -23,30 +23,26 @@ from typing import Self
 import attrs
 
 from casekit._autoclose import AUTO_CLOSE
+from casekit._checks import check_contact, check_service_org
 from casekit._commit import Pipeline, TickResult
 from casekit._plugins import Plugins
 from casekit._retry import retry_on_conflict
 from casekit._time import to_utc
-from casekit._views import action_of, redact, restrict, task_case_id, visible_to_customer
+from casekit._views import Gate, action_of, redact, task_case_id, visible_to_customer
 from casekit.audit import ChainReport, EventRecord, verify_chain
 from casekit.clock import Clock, SystemClock
 from casekit.exceptions import (
-    AccessDenied,
-    CaseNotFound,
     ConflictError,
     InvalidCommand,
     InvalidValue,
 )
 from casekit.model._enums import (
-    AccountKind,
     CaseState,
     Channel,
-    ContactRole,
     Direction,
     Priority,
-    RelationshipKind,
 )
-from casekit.model.access import Action, account_lineage, holds_relationship
+from casekit.model.access import Action
 from casekit.model.accounts import Account, Consumer, Contact, Relationship
 from casekit.model.actors import Actor
 from casekit.model.case import Case, Task
@@ -131,6 +127,7 @@ class Desk:
                 where="Desk.store",
             )
         self.store: Store = store if store is not None else MemoryStore()
+        self._gate = Gate(self.plugins, self.store)
         self.clock: Clock = clock or SystemClock()
         self.rules = rules or LifecycleRules()
         self.fields = FieldSchema.of(fields)
@@ -263,42 +260,11 @@ class Desk:
         does not exist: they get :class:`CaseNotFound`, whose ``__cause__`` is the
         :class:`AccessDenied` with the reason (for the host's logs).
         """
-        decision = self.plugins.check_access(
-            actor=actor,
-            action=action,
-            case=case,
-            directory=self.store,
-            now=now or self._now(),
-            task=task,
-        )
-        if decision.allowed:
-            return
-        denied = AccessDenied(str(actor), action.value, case.id, decision.reason)
-        if (
-            actor.is_customer
-            and action is not Action.OPEN
-            and not self.can(actor, Action.VIEW, case)
-        ):
-            raise CaseNotFound(case.id) from denied
-        raise denied
+        self._gate.authorize(actor, action, case, now or self._now(), task=task)
 
     def can(self, actor: Actor, action: Action, case: Case, *, task: Task | None = None) -> bool:
         """Whether ``actor`` may do ``action`` on ``case`` (or its ``task``), no exception."""
-        return self.plugins.check_access(
-            actor=actor,
-            action=action,
-            case=case,
-            directory=self.store,
-            now=self._now(),
-            task=task,
-        ).allowed
-
-    def _view(self, case: Case, actor: Actor) -> Case:
-        """The case as ``actor`` may see it (a command's result)."""
-        if self.can(actor, Action.VIEW, case):
-            return redact(case, actor)
-        tasks = tuple(t for t in case.tasks if self.can(actor, Action.VIEW, case, task=t))
-        return restrict(case, tasks)
+        return self._gate.can(actor, action, case, self._now(), task=task)
 
     def execute(
         self,
@@ -331,7 +297,7 @@ class Desk:
         if expected_version is not None and expected_version != case.version:
             raise ConflictError(case_id, expected_version, case.version)
         if isinstance(command, Assign | AssignTask) and command.service_org is not None:
-            self._check_service_org(case, command.service_org, now)
+            check_service_org(self.store, case, command.service_org, now)
         if isinstance(command, CreateTask) and self.routing is not None:
             self.routing.check_skills(command.skills, "task.skills")
         ctx = self._context(actor, now)
@@ -339,41 +305,12 @@ class Desk:
             isinstance(command, AddInteraction)
             and actor.is_customer
             and case.state is CaseState.RESOLVED
-            and not self.can(actor, Action.RESPOND, case)
+            and not self._gate.can(actor, Action.RESPOND, case, now)
         ):
             # The message is recorded, but only someone who may respond reopens the case.
             ctx = attrs.evolve(ctx, rules=attrs.evolve(self.rules, inbound_reopens_resolved=False))
         new = self._pipeline.commit(snapshot, decide(case, command, ctx), actor.ref, now)[0]
-        return self._view(new, actor)
-
-    def _check_contact(self, contact_id: str, account_id: str | None) -> None:
-        """A case's contact belongs to its account, or administers an ancestor of it."""
-        contact = self.store.get_contact(contact_id)
-        if contact.account_id == account_id:
-            return
-        if (
-            account_id is not None
-            and ContactRole.ADMIN in contact.roles
-            and contact.account_id in account_lineage(self.store, account_id)
-        ):
-            return
-        raise InvalidCommand(f"contact {contact_id!r} does not belong to account {account_id!r}")
-
-    def _check_service_org(self, case: Case, org_id: str, now: datetime) -> None:
-        org = self.store.get_account(org_id)
-        if org.kind is not AccountKind.SERVICE_ORGANIZATION:
-            raise InvalidCommand(
-                f"account {org_id!r} is a {org.kind.value}, not a service organization"
-            )
-        if case.account_id is None:
-            return
-        if not holds_relationship(
-            self.store, org_id, RelationshipKind.OUTSOURCER_FOR, case.account_id, now
-        ):
-            raise InvalidCommand(
-                f"{org_id!r} has no valid outsourcer_for relationship "
-                f"with account {case.account_id!r}"
-            )
+        return self._gate.view(new, actor, now)
 
     # --- commands -----------------------------------------------------------------
 
@@ -418,7 +355,7 @@ class Desk:
         if account_id is not None:
             self.store.get_account(account_id)
         if contact_id is not None:
-            self._check_contact(contact_id, account_id)
+            check_contact(self.store, contact_id, account_id)
         if consumer_id is not None:
             self.store.get_consumer(consumer_id)
         now = self._now()
@@ -615,8 +552,6 @@ class Desk:
 
     # --- queries ------------------------------------------------------------------
 
-    # --- queries ------------------------------------------------------------------
-
     def get(self, case_id: str, *, actor: Actor) -> Case:
         """Return a case the actor may see (customers do not see internal notes)."""
         case = self.store.load(case_id).case
@@ -665,9 +600,7 @@ class Desk:
         while True:
             page = self.store.find(query)
             for case in page.items:
-                if self.plugins.check_access(
-                    actor=actor, action=Action.VIEW, case=case, directory=self.store, now=now
-                ).allowed:
+                if self._gate.can(actor, Action.VIEW, case, now):
                     visible.append(redact(case, actor))
                     if len(visible) == limit:
                         more = case.id != page.items[-1].id or page.next_cursor is not None

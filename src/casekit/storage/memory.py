@@ -42,6 +42,7 @@ class MemoryStore:
         self._consumers: dict[str, Consumer] = {}
         self._relationships: dict[str, list[Relationship]] = {}
         self._claims: dict[str, tuple[int, str | None]] = {}
+        self._quarantine: list[tuple[Timer, str]] = []
 
     def __repr__(self) -> str:
         return f"MemoryStore({len(self._cases)} cases)"
@@ -113,6 +114,21 @@ class MemoryStore:
         with self._lock:
             end = bisect.bisect_right(self._due, (now, "\uffff", "\uffff"))
             return [Timer(case_id, key, due) for due, case_id, key in self._due[: min(end, limit)]]
+
+    def quarantine_timer(self, timer: Timer, reason: str) -> None:
+        with self._lock:
+            entry = (timer.due_at, timer.case_id, timer.key)
+            index = bisect.bisect_left(self._due, entry)
+            if index == len(self._due) or self._due[index] != entry:
+                return
+            del self._due[index]
+            timers = self._timers.get(timer.case_id, ())
+            self._timers[timer.case_id] = tuple(t for t in timers if t.key != timer.key)
+            self._quarantine.append((timer, reason))
+
+    def quarantined_timers(self) -> list[tuple[Timer, str]]:
+        with self._lock:
+            return list(self._quarantine)
 
     def save_account(self, account: Account) -> None:
         with self._lock:
