@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from types import TracebackType
-from typing import Self
+from typing import Self, TypedDict, Unpack
 
 import attrs
 
@@ -31,37 +31,14 @@ from casekit._time import to_utc
 from casekit._views import Gate, action_of, redact, task_case_id, visible_to_customer
 from casekit.audit import ChainReport, EventRecord, verify_chain
 from casekit.clock import Clock, SystemClock
-from casekit.exceptions import (
-    ConflictError,
-    InvalidCommand,
-    InvalidValue,
-)
-from casekit.model._enums import (
-    CaseState,
-    Channel,
-    Direction,
-    Priority,
-)
+from casekit.exceptions import ConflictError, InvalidCommand, InvalidValue
+from casekit.model import commands as cmd
+from casekit.model._enums import CaseState, Channel, Direction, Priority
 from casekit.model.access import Action
 from casekit.model.accounts import Account, Consumer, Contact, Relationship
 from casekit.model.actors import Actor
 from casekit.model.case import Case, Task
-from casekit.model.commands import (
-    AddInteraction,
-    Assign,
-    AssignTask,
-    BlockTask,
-    CancelTask,
-    CaseAction,
-    ChangePriority,
-    Command,
-    CompleteTask,
-    CreateTask,
-    OpenCase,
-    StartTask,
-    Transition,
-    UpdateCase,
-)
+from casekit.model.commands import CaseAction, Command
 from casekit.model.fields import CustomField, FieldSchema
 from casekit.model.lifecycle import Context, LifecycleRules, decide, replay
 from casekit.reactors import ReactorRegistry, Subscriber, SubscriberRegistry
@@ -74,7 +51,19 @@ from casekit.sla.policy import SlaPolicy
 from casekit.storage.base import CaseQuery, Page, Store
 from casekit.storage.memory import MemoryStore
 
-__all__ = ["AUTO_CLOSE", "Desk", "TickResult", "retry_on_conflict"]
+__all__ = ["AUTO_CLOSE", "Desk", "DeskOptions", "TickResult", "retry_on_conflict"]
+
+
+class DeskOptions(TypedDict, total=False):
+    """The keyword options of :class:`Desk` (and :meth:`Desk.open`)."""
+
+    clock: Clock | None
+    rules: LifecycleRules | None
+    fields: Iterable[CustomField]
+    plugins: Iterable[object]
+    discover: bool
+    sla: SlaPolicy | None
+    router: Router | Callable[[StrategyRegistry], Router] | None
 
 
 class Desk:
@@ -149,33 +138,13 @@ class Desk:
         self.plugins.register_subscribers(self._subscribers, desk=self)
 
     @classmethod
-    def open(
-        cls,
-        url: str,
-        *,
-        clock: Clock | None = None,
-        rules: LifecycleRules | None = None,
-        fields: Iterable[CustomField] = (),
-        plugins: Iterable[object] = (),
-        discover: bool = True,
-        sla: SlaPolicy | None = None,
-        router: Router | Callable[[StrategyRegistry], Router] | None = None,
-    ) -> Desk:
+    def open(cls, url: str, **options: Unpack[DeskOptions]) -> Desk:
         """Open a desk on the store at ``url`` (``sqlite:///cases.db``, ``memory://``).
 
-        The store is closed with the desk (``desk.close()`` or ``with``). Other
-        arguments as for :class:`Desk`.
+        The store is closed with the desk (``desk.close()`` or ``with``). The options
+        are those of :class:`Desk`.
         """
-        return cls(
-            url,
-            clock=clock,
-            rules=rules,
-            fields=fields,
-            plugins=plugins,
-            discover=discover,
-            sla=sla,
-            router=router,
-        )
+        return cls(url, **options)
 
     def close(self) -> None:
         """Close the store if this desk opened it from a URL."""
@@ -296,13 +265,13 @@ class Desk:
         self.authorize(actor, action_of(command), case, now, task=task)
         if expected_version is not None and expected_version != case.version:
             raise ConflictError(case_id, expected_version, case.version)
-        if isinstance(command, Assign | AssignTask) and command.service_org is not None:
+        if isinstance(command, cmd.Assign | cmd.AssignTask) and command.service_org is not None:
             check_service_org(self.store, case, command.service_org, now)
-        if isinstance(command, CreateTask) and self.routing is not None:
+        if isinstance(command, cmd.CreateTask) and self.routing is not None:
             self.routing.check_skills(command.skills, "task.skills")
         ctx = self._context(actor, now)
         if (
-            isinstance(command, AddInteraction)
+            isinstance(command, cmd.AddInteraction)
             and actor.is_customer
             and case.state is CaseState.RESOLVED
             and not self._gate.can(actor, Action.RESPOND, case, now)
@@ -338,7 +307,7 @@ class Desk:
         ``skills`` and ``language`` are what working the case needs; with a router, the
         case is routed at once.
         """
-        command = OpenCase(
+        command = cmd.OpenCase(
             subject=subject,
             description=description,
             channel=channel,
@@ -385,7 +354,7 @@ class Desk:
         expected_version: int | None = None,
     ) -> Case:
         """Change descriptive fields (``None`` leaves a field as it is)."""
-        command = UpdateCase(
+        command = cmd.UpdateCase(
             subject=subject, description=description, category=category, custom=dict(custom or {})
         )
         return self.execute(case_id, command, actor=actor, expected_version=expected_version)
@@ -394,7 +363,9 @@ class Desk:
         self, case_id: str, priority: Priority, *, actor: Actor, reason: str = ""
     ) -> Case:
         """Set a new priority."""
-        return self.execute(case_id, ChangePriority(priority=priority, reason=reason), actor=actor)
+        return self.execute(
+            case_id, cmd.ChangePriority(priority=priority, reason=reason), actor=actor
+        )
 
     def add_interaction(
         self,
@@ -414,7 +385,7 @@ class Desk:
         """
         if direction is None:
             direction = Direction.INBOUND if actor.is_customer else Direction.OUTBOUND
-        command = AddInteraction(body=body, channel=channel, direction=direction, at=at)
+        command = cmd.AddInteraction(body=body, channel=channel, direction=direction, at=at)
         return self.execute(case_id, command, actor=actor)
 
     def assign(
@@ -428,7 +399,7 @@ class Desk:
     ) -> Case:
         """Route the case to a group, an agent, and/or an outsourcer."""
         return self.execute(
-            case_id, Assign(group=group, agent=agent, service_org=service_org), actor=actor
+            case_id, cmd.Assign(group=group, agent=agent, service_org=service_org), actor=actor
         )
 
     def transition(
@@ -443,7 +414,7 @@ class Desk:
         expected_version: int | None = None,
     ) -> Case:
         """Take any lifecycle transition (the named methods below are shortcuts)."""
-        command = Transition(action=action, reason=reason, code=code, notes=notes)
+        command = cmd.Transition(action=action, reason=reason, code=code, notes=notes)
         return self.execute(case_id, command, actor=actor, expected_version=expected_version)
 
     def start(self, case_id: str, *, actor: Actor) -> Case:
@@ -506,7 +477,7 @@ class Desk:
         With a router, the new task is routed at once; the returned task shows the
         agent it went to.
         """
-        command = CreateTask(
+        command = cmd.CreateTask(
             title=title,
             description=description,
             group=group,
@@ -523,7 +494,9 @@ class Desk:
         return task
 
     def _task_command(
-        self, command: AssignTask | StartTask | BlockTask | CompleteTask | CancelTask, actor: Actor
+        self,
+        command: cmd.AssignTask | cmd.StartTask | cmd.BlockTask | cmd.CompleteTask | cmd.CancelTask,
+        actor: Actor,
     ) -> Task:
         case = self.execute(task_case_id(command.task_id), command, actor=actor)
         return case.task(command.task_id)
@@ -532,23 +505,23 @@ class Desk:
         self, task_id: str, *, actor: Actor, group: str | None = None, agent: str | None = None
     ) -> Task:
         """Route a task to a group and/or agent."""
-        return self._task_command(AssignTask(task_id=task_id, group=group, agent=agent), actor)
+        return self._task_command(cmd.AssignTask(task_id=task_id, group=group, agent=agent), actor)
 
     def start_task(self, task_id: str, *, actor: Actor) -> Task:
         """Start (or resume after blocking) a task whose dependencies are finished."""
-        return self._task_command(StartTask(task_id=task_id), actor)
+        return self._task_command(cmd.StartTask(task_id=task_id), actor)
 
     def block_task(self, task_id: str, *, actor: Actor, reason: str) -> Task:
         """Mark a task as waiting on something outside it."""
-        return self._task_command(BlockTask(task_id=task_id, reason=reason), actor)
+        return self._task_command(cmd.BlockTask(task_id=task_id, reason=reason), actor)
 
     def complete_task(self, task_id: str, *, actor: Actor, notes: str = "") -> Task:
         """Finish a task."""
-        return self._task_command(CompleteTask(task_id=task_id, notes=notes), actor)
+        return self._task_command(cmd.CompleteTask(task_id=task_id, notes=notes), actor)
 
     def cancel_task(self, task_id: str, *, actor: Actor, reason: str = "") -> Task:
         """Drop a task."""
-        return self._task_command(CancelTask(task_id=task_id, reason=reason), actor)
+        return self._task_command(cmd.CancelTask(task_id=task_id, reason=reason), actor)
 
     # --- queries ------------------------------------------------------------------
 
