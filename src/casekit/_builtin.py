@@ -19,7 +19,8 @@ from casekit.storage.base import Store
 if TYPE_CHECKING:
     from casekit.desk import Desk
 
-_POLICY = AccessPolicy()
+POLICY = AccessPolicy()
+"""The default access policy, consulted last."""
 
 
 def _memory(url: str) -> Store:
@@ -67,4 +68,4 @@ def casekit_check_access(  # noqa: PLR0917 - pluggy calls hooks with keywords
     now: datetime,
     task: Task | None,
 ) -> Decision:
-    return _POLICY.decide(actor, action, case, directory, now, task=task)
+    return POLICY.decide(actor, action, case, directory, now, task=task)

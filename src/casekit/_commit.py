@@ -169,6 +169,8 @@ class Pipeline:
 
     def _publish(self, committed: Committed) -> None:
         """Notify subscribers; commits they make meanwhile queue behind this one."""
+        if not self.subscribers:
+            return
         queue: deque[Committed] | None = getattr(self._local, "queue", None)
         if queue is not None:
             queue.append(committed)  # a subscriber is committing: deliver after

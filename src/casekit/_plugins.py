@@ -11,7 +11,7 @@ import pluggy
 
 from casekit import hookspecs
 from casekit.exceptions import CasekitError, PluginError, UnknownStoreScheme
-from casekit.model.access import Action, Decision, Directory
+from casekit.model.access import AccessPolicy, Action, Decision, Directory
 from casekit.model.actors import Actor
 from casekit.model.case import Case, Task
 from casekit.reactors import ReactorRegistry, SubscriberRegistry
@@ -158,6 +158,11 @@ class Plugins:
             registry._current_plugin = _label(impl)
             _call_impl(impl, registry=registry, desk=desk)
 
+    @property
+    def default_access_only(self) -> bool:
+        """Whether the built-in :class:`AccessPolicy` is the only access hook."""
+        return len(self.manager.hook.casekit_check_access.get_hookimpls()) == 1
+
     def check_access(
         self,
         *,
@@ -169,8 +174,11 @@ class Plugins:
         task: Task | None = None,
     ) -> Decision:
         """Ask the access hooks; the built-in policy answers when no plugin does."""
+        hook = self.manager.hook.casekit_check_access
         try:
-            decision = self.manager.hook.casekit_check_access(
+            if self.default_access_only:  # skip the dispatch
+                return _builtin_policy().decide(actor, action, case, directory, now, task=task)
+            decision = hook(
                 actor=actor, action=action, case=case, directory=directory, now=now, task=task
             )
         except CasekitError as exc:  # e.g. CorruptRecord from the directory: keep it
@@ -181,6 +189,12 @@ class Plugins:
         if not isinstance(decision, Decision):
             raise PluginError(f"casekit_check_access returned {decision!r}, not a Decision")
         return decision
+
+
+def _builtin_policy() -> AccessPolicy:
+    from casekit._builtin import POLICY  # noqa: PLC0415 - avoids an import cycle
+
+    return POLICY
 
 
 def _call_impl(impl: pluggy.HookImpl, **kwargs: Any) -> Any:

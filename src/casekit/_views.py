@@ -141,10 +141,17 @@ class Gate:
             raise CaseNotFound(case.id) from denied
         raise denied
 
-    def view(self, case: Case, actor: Actor, now: datetime) -> Case:
+    def view(self, case: Case, actor: Actor, now: datetime, *, acted_on_case: bool) -> Case:
         """The case as ``actor`` may see it: redacted for customers; only the tasks it
-        may see for an actor who may not view the case (say, given one task)."""
-        if self.can(actor, Action.VIEW, case, now):
+        may see for an actor who may not view the case (say, given one task).
+
+        ``acted_on_case``: the actor was just allowed an action on the case itself (not
+        on one of its tasks). Under the built-in policy that implies it may view the
+        case, which saves asking again; any other policy is asked.
+        """
+        if (acted_on_case and self._plugins.default_access_only) or self.can(
+            actor, Action.VIEW, case, now
+        ):
             return redact(case, actor)
         return restrict(
             case, tuple(t for t in case.tasks if self.can(actor, Action.VIEW, case, now, task=t))

@@ -279,7 +279,7 @@ class Desk:
             # The message is recorded, but only someone who may respond reopens the case.
             ctx = attrs.evolve(ctx, rules=attrs.evolve(self.rules, inbound_reopens_resolved=False))
         new = self._pipeline.commit(snapshot, decide(case, command, ctx), actor.ref, now)[0]
-        return self._gate.view(new, actor, now)
+        return self._gate.view(new, actor, now, acted_on_case=task is None)
 
     # --- commands -----------------------------------------------------------------
 

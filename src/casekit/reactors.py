@@ -267,6 +267,9 @@ class SubscriberRegistry:
     def names(self) -> list[str]:
         return list(self._subscribers)
 
+    def __bool__(self) -> bool:
+        return bool(self._subscribers)
+
     def notify(self, committed: Committed) -> None:
         """Call every subscriber; a failure is logged and does not stop the others."""
         for name, subscriber in list(self._subscribers.items()):

@@ -164,7 +164,7 @@ class AccessPolicy:
             return Decision.allow("case is unassigned")
         if assigned.group in actor.groups:
             return Decision.allow(f"case is assigned to the agent's group {assigned.group!r}")
-        if action is Action.WORK_TASKS and task is not None:
+        if action in (Action.WORK_TASKS, Action.VIEW) and task is not None:
             if task.assignment.group in actor.groups:
                 return Decision.allow(
                     f"task {task.id} is assigned to the agent's group {task.assignment.group!r}"
