@@ -1,9 +1,17 @@
 """The hooks casekit calls. Implement them in a plugin with ``@casekit.hookimpl``.
 
-Hooks are for **registration** (stores by URL scheme) and for **decisions a host may
-override** (access). They are never used for CRUD: a store is a plain object that
-implements :class:`casekit.storage.Store`. Call hooks with keyword arguments; an
-implementation may accept fewer arguments than the spec lists, so specs can grow.
+Hooks are for **registration** (stores by URL scheme, routing strategies, reactors,
+subscribers) and for **decisions a host may override** (access). They are never used
+for CRUD: a store is a plain object that implements :class:`casekit.storage.Store`.
+casekit calls hooks with keyword arguments; an implementation may accept fewer
+arguments than the spec lists, so specs can grow.
+
+Every registration hook is called once per desk, for every plugin (built-ins first:
+they register through the same hooks), and returns nothing; what a plugin hands the
+registry is checked there, and a broken plugin raises
+:class:`~casekit.exceptions.PluginError` naming it. ``casekit_check_access`` is the
+one ``firstresult`` hook. This module is a contract: ``docs/reference/hooks.md``
+documents each hook with its exact signature, and a test checks both.
 """
 
 from __future__ import annotations
@@ -33,6 +41,8 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 def casekit_register_stores(registry: StoreRegistry) -> None:
     """Register store factories by URL scheme.
 
+    Called once per desk, the first time it opens a store URL. Not ``firstresult``.
+
     Args:
         registry: Call ``registry.add("scheme", factory)`` where ``factory(url)``
             returns a :class:`~casekit.storage.Store`. A scheme registered twice
@@ -44,8 +54,9 @@ def casekit_register_stores(registry: StoreRegistry) -> None:
 def casekit_register_strategies(registry: StrategyRegistry) -> None:
     """Add routing strategies (tie-breakers) that queues can name.
 
-    Called when a desk builds its router from a factory
-    (``Desk(router=lambda registry: Router(..., registry=registry))``). The registry
+    Called once when a desk builds its router from a factory
+    (``Desk(router=lambda registry: Router(..., registry=registry))``); not
+    ``firstresult``. The registry
     already holds the built-in strategies; adding a name twice raises
     :class:`~casekit.routing.DuplicateStrategy`.
 
@@ -98,10 +109,15 @@ def casekit_check_access(  # noqa: PLR0917 - pluggy calls hooks with keywords
 ) -> Decision | None:
     """Decide whether ``actor`` may do ``action`` on ``case``.
 
-    Return a :class:`~casekit.model.access.Decision` to decide, or ``None`` to leave
-    the decision to the next implementation. The built-in
+    Called for every command and query, and for each case a ``find`` returns.
+    ``firstresult``: return a :class:`~casekit.model.access.Decision` to decide, or
+    ``None`` to leave the decision to the next implementation. The built-in
     :class:`~casekit.model.access.AccessPolicy` runs last (``trylast``), so a host
-    plugin wins. For ``Action.OPEN``, ``case`` is the case as it would be opened.
+    plugin wins. For ``Action.OPEN``, ``case`` is the case as it would be opened. An
+    implementation that raises a :class:`~casekit.exceptions.CasekitError` (say,
+    ``CorruptRecord`` from the directory) lets it through unchanged; any other
+    exception, or a return value that is not a ``Decision``, becomes
+    :class:`~casekit.exceptions.PluginError`.
 
     Args:
         actor: Who asks.
