@@ -78,9 +78,7 @@ GAP = st.one_of(
 HISTORY = st.tuples(
     st.integers(0, 7 * 24 * 4).map(lambda q: T0 + q * timedelta(minutes=15)),  # opening
     st.sampled_from(list(Priority)),
-    st.lists(
-        st.tuples(GAP, STEP, st.integers(0, 2), st.sampled_from(list(Priority))), max_size=14
-    ),
+    st.lists(st.tuples(GAP, STEP, st.integers(0, 2), st.sampled_from(list(Priority))), max_size=14),
 )
 TARGETS = st.one_of(
     st.integers(1, 40).map(lambda h: h * H),
@@ -111,7 +109,10 @@ def _command(step: str, priority: Priority) -> tuple[Command, bool]:
 
 
 def build_log(
-    case_id: str, opened: datetime, priority: Priority, steps: list[tuple[timedelta, str, int, Priority]]
+    case_id: str,
+    opened: datetime,
+    priority: Priority,
+    steps: list[tuple[timedelta, str, int, Priority]],
 ) -> list[Event]:
     """A valid log: each step is decided by the lifecycle; refused steps are skipped."""
     now = opened

@@ -206,6 +206,9 @@ def to_records(outcomes: Iterable[SlaOutcome]) -> list[dict[str, Any]]:
 
 # --- the vectorized path ----------------------------------------------------------------
 
+Targets = Mapping[str, timedelta] | Mapping[Priority, timedelta] | timedelta
+"""One target for every priority, or one per priority (by value or enum member)."""
+
 SPANS_SLA_ID = "resolution"
 """The definition id (and clock key prefix) that :class:`ResolutionSpans` reports."""
 
@@ -270,12 +273,13 @@ class _ClockBuilder:
         self.s_end: list[int] = []
         self.s_dropped: list[bool] = []
 
-    def case(  # noqa: C901, PLR0912 - one branch per rule of the engine
+    def case(
         self,
         row: int,
         ats: Sequence[int],
         states: Sequence[int],
         priorities: Sequence[int],
+        *,
         selected: frozenset[int] | None,
         pausing: frozenset[int],
     ) -> None:
@@ -314,7 +318,7 @@ class _ClockBuilder:
             elif active:
                 target = priority  # retargeted to the current priority
                 pause = state in pausing
-                if pause and stage == _RUNNING or not pause and stage == _PAUSED:
+                if (pause and stage == _RUNNING) or (not pause and stage == _PAUSED):
                     close(at, False)
                     stage, since = (_PAUSED if pause else _RUNNING), at
             elif stage == _STOPPED and state in _ACTIVE:  # reopened: it resumes
@@ -387,12 +391,10 @@ class ResolutionSpans:
     group_category: Any
     clocks: _Clocks
     replays: Mapping[int, tuple[Event, ...]] = attrs.field(factory=dict)
-    _partial: dict[frozenset[int], _Clocks] = attrs.field(
-        factory=dict, init=False, repr=False
-    )
+    _cache: dict[object, Any] = attrs.field(factory=dict, init=False, repr=False)
 
     @classmethod
-    def from_logs(  # noqa: C901, PLR0912, PLR0915 - one pass over every event
+    def from_logs(  # noqa: PLR0915 - one pass over every event
         cls,
         logs: Iterable[Sequence[Event | EventRecord]],
         *,
@@ -448,7 +450,7 @@ class ResolutionSpans:
             cats: list[int] = []
             previous: tuple[datetime, object] | None = None
             in_order = True
-            for event in domain:
+            for position, event in enumerate(domain):
                 key = (event.at, event.actor)
                 if key != previous:
                     if previous is not None:
@@ -465,7 +467,7 @@ class ResolutionSpans:
                     priority = event.new
                 elif isinstance(event, CaseUpdated) and event.category is not None:
                     category = event.category or None
-                elif isinstance(event, CaseOpened) and event is not opened:
+                elif isinstance(event, CaseOpened) and position:
                     raise InvalidValue("opens its case twice", where=where)
             assert previous is not None
             ats.append(_micros(previous[0]))
@@ -478,7 +480,7 @@ class ResolutionSpans:
                 # log: the engine computes this case.
                 replays[row] = tuple(domain)
                 continue
-            builder.case(row, ats, states, prios, None, pause_codes)
+            builder.case(row, ats, states, prios, selected=None, pausing=pause_codes)
             g_case.extend([row] * len(ats))
             g_at.extend(ats)
             g_state.extend(states)
@@ -500,9 +502,7 @@ class ResolutionSpans:
             replays=replays,
         )
 
-    def policy(
-        self, calendar: BusinessCalendar, targets: Mapping[str, timedelta] | timedelta
-    ) -> SlaPolicy:
+    def policy(self, calendar: BusinessCalendar, targets: Targets) -> SlaPolicy:
         """The engine policy whose resolution clocks :meth:`evaluate` reports.
 
         ``evaluate(log, spans.policy(calendar, targets), as_of=...)`` gives, for each
@@ -518,10 +518,10 @@ class ResolutionSpans:
         )
         return SlaPolicy(definitions=(definition,), calendars={"what-if": calendar})
 
-    def evaluate(  # noqa: PLR0915 - a straight line of array operations
+    def evaluate(
         self,
         calendar: BusinessCalendar,
-        targets: Mapping[str | Priority, timedelta] | timedelta,
+        targets: Targets,
         *,
         as_of: datetime,
     ) -> dict[str, Any]:
@@ -564,41 +564,38 @@ class ResolutionSpans:
         table = _target_table(targets)
         clocks = self._clocks_for(frozenset(table), np_)
         n = len(self.case_ids)
-        cases = np_.arange(n)
-        first = np_.searchsorted(self.group_case, cases)
         total = np_.bincount(self.group_case, minlength=n)
+        first = np_.cumsum(total) - total  # the cases' commands are in order of rows
         count = np_.bincount(self.group_case[self.group_at <= now], minlength=n)
         seen = count > 0
-        last = np_.where(seen, first + count - 1, first)[seen]
+        # The command in force at ``as_of`` (the opening one for a case opened later).
+        current = first + np_.maximum(count - 1, 0)
+        last = current[seen]
         cycle = np_.full(n, -1, dtype=np_.int64)
         cycle[seen] = clocks.group_cycle[last]
         stage = np_.zeros(n, dtype=np_.int8)
         stage[seen] = clocks.group_stage[last]
         target_code = np_.zeros(n, dtype=np_.int64)
         target_code[seen] = clocks.group_target[last]
-        # The case's attributes at ``as_of``, or as opened when it was opened later.
-        at_as_of = np_.where(seen, first + count - 1, first)
         has = total > 0
         priority = np_.full(n, None, dtype=object)
         category = np_.full(n, None, dtype=object)
-        priority_names = np_.asarray([p.value for p in _PRIORITIES], dtype=object)
-        category_names = np_.asarray(self.categories, dtype=object)
-        priority[has] = priority_names[self.group_priority[at_as_of[has]]]
-        category[has] = category_names[self.group_category[at_as_of[has]]]
+        names = np_.asarray([p.value for p in _PRIORITIES], dtype=object)
+        priority[has] = names[self.group_priority[current[has]]]
+        category[has] = np_.asarray(self.categories, dtype=object)[
+            self.group_category[current[has]]
+        ]
 
         spans = clocks
         counted = (spans.span_start <= now) & (spans.span_cycle == cycle[spans.span_case])
         ongoing = np_.isnat(spans.span_end) | (spans.span_end > now)
         counted &= ongoing | ~spans.span_dropped
         ends = np_.where(ongoing, now, spans.span_end)[counted]
-        used = np_.asarray(
-            calendar.elapsed_many(spans.span_start[counted], ends), dtype=np_.int64
-        )
-        sums = np_.zeros((2, n), dtype=np_.int64)
-        np_.add.at(
-            sums, (spans.span_paused[counted].astype(np_.int64), spans.span_case[counted]), used
-        )
-        elapsed_us, paused_us = sums[0], sums[1]
+        used = np_.asarray(calendar.elapsed_many(spans.span_start[counted], ends), dtype=np_.int64)
+        rows, paused = spans.span_case[counted], spans.span_paused[counted]
+        # Exact: integer microseconds are exact in float64 up to 285 years.
+        elapsed_us = np_.bincount(rows[~paused], used[~paused], minlength=n).astype(np_.int64)
+        paused_us = np_.bincount(rows[paused], used[paused], minlength=n).astype(np_.int64)
 
         lookup = np_.full(len(_PRIORITIES), np_.nan)
         for code, us in table.items():
@@ -614,12 +611,13 @@ class ResolutionSpans:
         keys[cycle == 0] = SPANS_SLA_ID
         for row in np_.flatnonzero(cycle > 0):
             keys[row] = f"{SPANS_SLA_ID}#{cycle[row] + 1}"
+        constant = self._constant_columns(np_)
         result = {
-            "case_id": np_.asarray(self.case_ids, dtype=object),
+            "case_id": constant["case_id"].copy(),
             "priority": priority,
             "category": category,
-            "channel": np_.asarray(self.channels, dtype=object),
-            "account_id": np_.asarray(self.account_ids, dtype=object),
+            "channel": constant["channel"].copy(),
+            "account_id": constant["account_id"].copy(),
             "key": keys,
             "stage": stages,
             "elapsed_hours": np_.where(clocked, elapsed_us / _HOUR_US, np_.nan),
@@ -639,11 +637,11 @@ class ResolutionSpans:
         self,
         result: dict[str, Any],
         calendar: BusinessCalendar,
-        targets: Mapping[str | Priority, timedelta] | timedelta,
+        targets: Targets,
         as_of: datetime,
     ) -> None:
         """Fill the rows of :attr:`replays` through the engine."""
-        policy = self.policy(calendar, targets)  # type: ignore[arg-type]
+        policy = self.policy(calendar, targets)
         as_of = to_utc(as_of, "as_of")
         for row, events in self.replays.items():
             result["replayed"][row] = True
@@ -665,13 +663,25 @@ class ResolutionSpans:
             result["resolved"][row] = outcome.stage in (SlaStage.MET, SlaStage.BREACHED)
             result["cancelled"][row] = outcome.stage is SlaStage.CANCELLED
 
+    def _constant_columns(self, np_: Any) -> dict[str, Any]:
+        """The columns that do not depend on the question asked, made once."""
+        columns = self._cache.get("columns")
+        if columns is None:
+            columns = {
+                "case_id": np_.asarray(self.case_ids, dtype=object),
+                "channel": np_.asarray(self.channels, dtype=object),
+                "account_id": np_.asarray(self.account_ids, dtype=object),
+            }
+            self._cache["columns"] = columns
+        return columns  # type: ignore[return-value]
+
     def _clocks_for(self, selected: frozenset[int], np_: Any) -> _Clocks:
         """The clocks when only the ``selected`` priorities have a target."""
         if len(selected) == len(_PRIORITIES):
             return self.clocks
-        cached = self._partial.get(selected)
+        cached = self._cache.get(selected)
         if cached is not None:
-            return cached
+            return cached  # type: ignore[no-any-return]
         full = self.clocks
         # Only cases that ever had a priority without a target behave differently.
         missing = ~np_.isin(self.group_priority, np_.asarray(sorted(selected), dtype=np_.int8))
@@ -686,8 +696,8 @@ class ResolutionSpans:
                 times[lo:hi].tolist(),
                 self.group_state[lo:hi].tolist(),
                 self.group_priority[lo:hi].tolist(),
-                selected,
-                pausing,
+                selected=selected,
+                pausing=pausing,
             )
         redone = builder.build(np_)
         in_affected = np_.isin(self.group_case, affected)
@@ -714,7 +724,7 @@ class ResolutionSpans:
                 )
             },
         )
-        self._partial[selected] = merged
+        self._cache[selected] = merged
         return merged
 
 
@@ -733,10 +743,11 @@ def _pause_states(values: Iterable[str | CaseState] | None) -> frozenset[CaseSta
     return frozenset(states)
 
 
-def _target_table(targets: Mapping[str | Priority, timedelta] | timedelta) -> dict[int, int]:
+def _target_table(targets: Targets) -> dict[int, int]:
     """Target microseconds by priority code; only priorities that have a target."""
+    items: Iterable[tuple[str, timedelta]]
     if isinstance(targets, timedelta):
-        items: Iterable[tuple[str | Priority, timedelta]] = [(p, targets) for p in _PRIORITIES]
+        items = [(p.value, targets) for p in _PRIORITIES]
         single = True
     else:
         items = targets.items()
