@@ -673,7 +673,7 @@ class ResolutionSpans:
                 "account_id": np_.asarray(self.account_ids, dtype=object),
             }
             self._cache["columns"] = columns
-        return columns  # type: ignore[return-value]
+        return columns
 
     def _clocks_for(self, selected: frozenset[int], np_: Any) -> _Clocks:
         """The clocks when only the ``selected`` priorities have a target."""
