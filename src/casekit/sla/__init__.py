@@ -5,7 +5,9 @@
 * :class:`SlaDefinition` and :class:`SlaPolicy`: what is measured, on what, how long is
   allowed, on which calendar; pass a policy as ``Desk(sla=...)``;
 * :mod:`casekit.sla.engine`: the pure functions the desk runs on every change and tick;
-* :mod:`casekit.sla.whatif`: replay recorded logs under other policies.
+* :mod:`casekit.sla.whatif`: replay recorded logs under other policies
+  (:func:`evaluate`, :func:`evaluate_many`), or measure every case's resolution clock
+  at once with numpy (:class:`ResolutionSpans`).
 """
 
 from casekit.model.sla import SlaClock, SlaKind, SlaMetric, SlaStage
@@ -36,7 +38,7 @@ from casekit.sla.policy import (
     SlaPolicy,
     Subject,
 )
-from casekit.sla.whatif import SlaOutcome, evaluate, evaluate_many, to_records
+from casekit.sla.whatif import ResolutionSpans, SlaOutcome, evaluate, evaluate_many, to_records
 
 __all__ = [
     "ALWAYS_OPEN",
@@ -54,6 +56,7 @@ __all__ = [
     "Opening",
     "OverrideSpec",
     "PartialDay",
+    "ResolutionSpans",
     "Selection",
     "SlaClock",
     "SlaDefinition",

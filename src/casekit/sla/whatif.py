@@ -25,12 +25,21 @@ import attrs
 
 from casekit._time import to_utc
 from casekit.audit import EventRecord
-from casekit.model.events import Event
+from casekit.exceptions import InvalidValue
+from casekit.model._enums import CaseState, Channel, Priority
+from casekit.model.case import Case
+from casekit.model.events import (
+    CaseOpened,
+    CaseStateChanged,
+    CaseUpdated,
+    Event,
+    PriorityChanged,
+)
 from casekit.model.lifecycle import replay
-from casekit.model.sla import SlaStage
+from casekit.model.sla import SlaClock, SlaStage
 from casekit.sla.calendar import BusinessCalendar
-from casekit.sla.engine import AccountCalendar, react, status
-from casekit.sla.policy import SlaPolicy
+from casekit.sla.engine import AccountCalendar, SlaStatus, react, status
+from casekit.sla.policy import SlaDefinition, SlaPolicy
 
 __all__ = ["ResolutionSpans", "SlaOutcome", "evaluate", "evaluate_many", "to_records"]
 
@@ -51,6 +60,10 @@ class SlaOutcome:
         due_at: When it breaches if it keeps running (``None`` unless running).
         breached: Whether it passed its target.
         percentage: ``elapsed / target * 100``.
+        priority: The case's priority at ``as_of``.
+        category: The case's category at ``as_of``.
+        channel: The channel the case came in on.
+        account_id: The case's account (``None`` for a consumer case).
     """
 
     case_id: str
@@ -64,9 +77,13 @@ class SlaOutcome:
     due_at: datetime | None
     breached: bool
     percentage: float
+    priority: Priority
+    category: str | None
+    channel: Channel
+    account_id: str | None
 
 
-_STATUS = tuple(field.name for field in attrs.fields(SlaOutcome) if field.name != "case_id")
+_STATUS = tuple(f.name for f in attrs.fields(SlaStatus) if f.name in attrs.fields_dict(SlaOutcome))
 """The outcome's fields that come straight from :class:`SlaStatus`."""
 
 
@@ -101,8 +118,20 @@ def evaluate(
         account_calendar: Account calendar lookup for ``CalendarSource.ACCOUNT``.
     """
     as_of = to_utc(as_of, "as_of")
+    case = _replayed([_event(item) for item in log], policy, as_of, account_calendar)
+    if case is None:
+        return []
+    return [_outcome(case, clock, policy, as_of) for clock in case.slas]
+
+
+def _replayed(
+    events: Iterable[Event],
+    policy: SlaPolicy,
+    as_of: datetime,
+    account_calendar: AccountCalendar | None = None,
+) -> Case | None:
+    """The case as it stood at ``as_of``, its clocks re-derived under ``policy``."""
     lookup = account_calendar or _no_calendar
-    events = [_event(item) for item in log]
     # Only what had happened by ``as_of`` counts; recorded SLA events are re-derived.
     domain = [e for e in events if not e.name.startswith("sla.") and e.at <= as_of]
     case = None
@@ -116,14 +145,20 @@ def evaluate(
             actor=command[0].actor,
             account_calendar=lookup,
         )
-    if case is None:
-        return []
-    outcomes = []
-    for clock in case.slas:
-        state = status(clock, now=max(as_of, clock.started_at), policy=policy)
-        # An outcome is the clock's status at ``as_of``, tagged with its case.
-        outcomes.append(SlaOutcome(case_id=case.id, **{f: getattr(state, f) for f in _STATUS}))
-    return outcomes
+    return case
+
+
+def _outcome(case: Case, clock: SlaClock, policy: SlaPolicy, as_of: datetime) -> SlaOutcome:
+    """The clock's status at ``as_of``, tagged with its case and the case's attributes."""
+    state = status(clock, now=max(as_of, clock.started_at), policy=policy)
+    return SlaOutcome(
+        case_id=case.id,
+        priority=case.priority,
+        category=case.category,
+        channel=case.channel,
+        account_id=case.account_id,
+        **{f: getattr(state, f) for f in _STATUS},
+    )
 
 
 def evaluate_many(
@@ -161,7 +196,8 @@ def to_records(outcomes: Iterable[SlaOutcome]) -> list[dict[str, Any]]:
     rows = []
     for outcome in outcomes:
         row = attrs.asdict(outcome)
-        row["stage"] = outcome.stage.value
+        for name in ("stage", "priority", "channel"):
+            row[name] = getattr(outcome, name).value
         for name in ("target", "elapsed", "paused"):
             row[f"{name}_hours"] = row.pop(name) / timedelta(hours=1)
         rows.append(row)
@@ -170,157 +206,566 @@ def to_records(outcomes: Iterable[SlaOutcome]) -> list[dict[str, Any]]:
 
 # --- the vectorized path ----------------------------------------------------------------
 
+Targets = Mapping[str, timedelta] | Mapping[Priority, timedelta] | timedelta
+"""One target for every priority, or one per priority (by value or enum member)."""
 
-@attrs.frozen
+SPANS_SLA_ID = "resolution"
+"""The definition id (and clock key prefix) that :class:`ResolutionSpans` reports."""
+
+_STATES = tuple(CaseState)
+_PRIORITIES = tuple(Priority)
+_STATE_CODE = {state: code for code, state in enumerate(_STATES)}
+_PRIORITY_CODE = {priority: code for code, priority in enumerate(_PRIORITIES)}
+_ACTIVE = frozenset(_STATE_CODE[s] for s in _STATES if s.is_active)
+_STOPPING = frozenset({_STATE_CODE[CaseState.RESOLVED], _STATE_CODE[CaseState.CLOSED]})
+_CANCELLED_CASE = _STATE_CODE[CaseState.CANCELLED]
+
+# Where a clock stands after a command (codes in ``_Clocks.group_stage``).
+_NONE, _RUNNING, _PAUSED, _STOPPED, _CANCELLED = range(5)
+_STAGE_NAMES = ("", SlaStage.IN_PROGRESS.value, SlaStage.PAUSED.value, "", "cancelled")
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
+_NAT = -(2**63)
+_HOUR_US = 3_600_000_000
+
+
+def _micros(value: datetime) -> int:
+    return (value - _EPOCH) // _US
+
+
+@attrs.frozen(eq=False)
+class _Clocks:
+    """The resolution clock of every case after each of its commands, and the stretches
+    it ran or was paused, for one set of priorities that have a target.
+
+    ``group_*`` are aligned with :attr:`ResolutionSpans.group_at`; ``span_*`` hold one
+    row per running or paused stretch.
+    """
+
+    group_cycle: Any  # the clock's cycle (0, 1, ...; -1: no clock yet)
+    group_stage: Any  # _NONE ... _CANCELLED
+    group_target: Any  # the priority code whose target the clock holds
+    span_case: Any
+    span_cycle: Any
+    span_paused: Any  # a paused stretch (else a running one)
+    span_start: Any
+    span_end: Any  # NaT while it lasts
+    span_dropped: Any  # ended by a cancellation, which records no time (as the engine)
+
+
+class _ClockBuilder:
+    """Replays the engine's rules for one resolution definition, command by command.
+
+    Mirrors ``casekit.sla.engine._Run.case_clock`` for ``SlaMetric.RESOLUTION`` with the
+    definition's defaults (``on_reopen=RESUME``, not retroactive, no ``cancel_on`` or
+    ``reset_on``), given ``pause_states`` and the priorities that have a target.
+    """
+
+    def __init__(self) -> None:
+        self.cycle: list[int] = []
+        self.stage: list[int] = []
+        self.target: list[int] = []
+        self.s_case: list[int] = []
+        self.s_cycle: list[int] = []
+        self.s_paused: list[bool] = []
+        self.s_start: list[int] = []
+        self.s_end: list[int] = []
+        self.s_dropped: list[bool] = []
+
+    def case(
+        self,
+        row: int,
+        ats: Sequence[int],
+        states: Sequence[int],
+        priorities: Sequence[int],
+        *,
+        selected: frozenset[int] | None,
+        pausing: frozenset[int],
+    ) -> None:
+        cycle, stage, target, since = -1, _NONE, -1, 0
+        lapsed = False  # cancelled because the priority lost its target
+
+        def close(at: int, dropped: bool) -> None:
+            self.s_case.append(row)
+            self.s_cycle.append(cycle)
+            self.s_paused.append(stage == _PAUSED)
+            self.s_start.append(since)
+            self.s_end.append(at)
+            self.s_dropped.append(dropped)
+
+        for at, state, priority in zip(ats, states, priorities, strict=True):
+            active = stage in (_RUNNING, _PAUSED)
+            if selected is not None and priority not in selected:
+                if active:  # "no longer applies": cancelled, a new cycle if it applies again
+                    close(at, True)
+                    stage, lapsed = _CANCELLED, True
+            elif state == _CANCELLED_CASE:
+                if active:
+                    close(at, True)
+                    stage, lapsed = _CANCELLED, False
+            elif stage == _CANCELLED:
+                if lapsed and state in _ACTIVE:
+                    cycle += 1
+                    stage, target, since = (_PAUSED if state in pausing else _RUNNING), priority, at
+            elif stage == _NONE:
+                if state in _ACTIVE:
+                    cycle = 0
+                    stage, target, since = (_PAUSED if state in pausing else _RUNNING), priority, at
+            elif active and state in _STOPPING:
+                close(at, False)
+                stage = _STOPPED
+            elif active:
+                target = priority  # retargeted to the current priority
+                pause = state in pausing
+                if (pause and stage == _RUNNING) or (not pause and stage == _PAUSED):
+                    close(at, False)
+                    stage, since = (_PAUSED if pause else _RUNNING), at
+            elif stage == _STOPPED and state in _ACTIVE:  # reopened: it resumes
+                stage, target, since = (_PAUSED if state in pausing else _RUNNING), priority, at
+            self.cycle.append(cycle)
+            self.stage.append(stage)
+            self.target.append(target)
+        if stage in (_RUNNING, _PAUSED):
+            close(_NAT, False)
+
+    def build(self, np_: Any) -> _Clocks:
+        return _Clocks(
+            group_cycle=np_.asarray(self.cycle, dtype=np_.int64),
+            group_stage=np_.asarray(self.stage, dtype=np_.int8),
+            group_target=np_.asarray(self.target, dtype=np_.int64),
+            span_case=np_.asarray(self.s_case, dtype=np_.int64),
+            span_cycle=np_.asarray(self.s_cycle, dtype=np_.int64),
+            span_paused=np_.asarray(self.s_paused, dtype=bool),
+            span_start=_instants(np_, self.s_start),
+            span_end=_instants(np_, self.s_end),
+            span_dropped=np_.asarray(self.s_dropped, dtype=bool),
+        )
+
+
+@attrs.frozen(kw_only=True, eq=False)
 class ResolutionSpans:
-    """Resolution clocks of many cases as flat arrays (numpy), for vectorized what-ifs.
+    """Resolution clocks of many cases as flat numpy arrays, for vectorized what-ifs.
 
-    Built by :meth:`from_logs`; each case contributes one row, its pauses one row each
-    in the ``pause_*`` arrays, linked by ``pause_case`` (the row index of the case).
+    Built by :meth:`from_logs`. :meth:`evaluate` gives, for each case, exactly what the
+    engine replay (:func:`evaluate`) gives for its resolution clock under the policy
+    :meth:`policy` describes: one resolution definition with the calendar and targets
+    tried, the ``pause_states`` given here, and the other settings at their defaults
+    (resume on reopen, not retroactive). Reopens, rejections, pauses, priority changes
+    (retargeting, and cancellation when the new priority has no target), cancellation,
+    closing and auto-close are all followed command by command, as the engine does.
+
+    Each case's commands (consecutive events with the same instant and actor) are kept
+    as one row each in the ``group_*`` arrays; the clock they produce is precomputed
+    for the case where every priority has a target, and recomputed (for the few cases
+    concerned) when some priority has none.
 
     Attributes:
-        case_ids: One per case.
-        priorities: The priority at the end of the log (the target's key).
-        starts: Opening instants (``datetime64[us]``, UTC).
-        stops: Resolution instants; ``NaT`` while unresolved.
-        pause_case: Row index of the case each pause belongs to.
-        pause_starts: Pause starts (awaiting info), ``datetime64[us]``.
-        pause_ends: Pause ends; ``NaT`` while still paused.
-        cancelled: Whether each case was cancelled (its clock stops there and it
-            never counts as breached).
+        case_ids: One per case, in the order of the logs.
+        priorities: Each case's priority at the end of its log.
+        channels: The channel each case came in on.
+        account_ids: Each case's account (``None`` for a consumer case).
+        categories: The categories the ``group_category`` codes stand for.
+        pause_states: Case states that pause the clock.
+        group_case: Row of the case each command belongs to (ascending).
+        group_at: Instant of each command (``datetime64[us]``, UTC).
+        group_state: Case state after each command (index into ``CaseState``).
+        group_priority: Priority after each command (index into ``Priority``).
+        group_category: Category after each command (index into ``categories``).
+        clocks: The clocks when every priority has a target.
+        replays: Cases whose events are out of time order (a clock stepped back while
+            they were recorded), by row: ``evaluate`` computes them through the engine
+            and marks them in its ``replayed`` column.
     """
 
     case_ids: tuple[str, ...]
     priorities: tuple[str, ...]
-    starts: Any
-    stops: Any
-    pause_case: Any
-    pause_starts: Any
-    pause_ends: Any
-    cancelled: Any
+    channels: tuple[str, ...]
+    account_ids: tuple[str | None, ...]
+    categories: tuple[str | None, ...]
+    pause_states: frozenset[str]
+    group_case: Any
+    group_at: Any
+    group_state: Any
+    group_priority: Any
+    group_category: Any
+    clocks: _Clocks
+    replays: Mapping[int, tuple[Event, ...]] = attrs.field(factory=dict)
+    _cache: dict[object, Any] = attrs.field(factory=dict, init=False, repr=False)
 
     @classmethod
-    def from_logs(
-        cls, logs: Iterable[Sequence[Event | EventRecord]], *, pause_states: Iterable[str] = ()
+    def from_logs(  # noqa: PLR0915 - one pass over every event
+        cls,
+        logs: Iterable[Sequence[Event | EventRecord]],
+        *,
+        pause_states: Iterable[str | CaseState] | None = None,
     ) -> ResolutionSpans:
-        """Extract opening, first resolution and pauses from recorded case logs.
+        """Extract every case's commands from recorded case logs.
 
         Args:
-            logs: Each case's events or records, in order.
-            pause_states: Case states that pause the clock (default: awaiting info).
-        """
-        from casekit.model.events import CaseOpened, CaseStateChanged, PriorityChanged  # noqa: PLC0415
+            logs: Each case's events or records, in order, as recorded (SLA events are
+                ignored). An empty list gives empty spans.
+            pause_states: Case states that pause the clock (default: awaiting info, as
+                :class:`SlaDefinition`); an empty iterable: the clock never pauses.
 
+        Raises:
+            InvalidValue: A log is empty, does not start with ``case.opened`` or opens
+                its case twice (``where`` names the log: ``logs[3]``), or a pause state
+                is not a case state.
+        """
         np_ = _numpy()
-        paused_in = set(pause_states) or {"awaiting_info"}
+        pausing = _pause_states(pause_states)
+        pause_codes = frozenset(_STATE_CODE[s] for s in pausing)
         ids: list[str] = []
-        priorities: list[str] = []
-        starts: list[datetime] = []
-        stops: list[datetime | None] = []
-        p_case: list[int] = []
-        p_start: list[datetime] = []
-        p_end: list[datetime | None] = []
-        cancelled: list[int] = []
+        final: list[str] = []
+        channels: list[str] = []
+        accounts: list[str | None] = []
+        category_code: dict[str | None, int] = {}
+        g_case: list[int] = []
+        g_at: list[int] = []
+        g_state: list[int] = []
+        g_priority: list[int] = []
+        g_category: list[int] = []
+        replays: dict[int, tuple[Event, ...]] = {}
+        builder = _ClockBuilder()
         for row, log in enumerate(logs):
-            pause_open: datetime | None = None
-            stop: datetime | None = None
-            for item in log:
-                event = item.event if isinstance(item, EventRecord) else item
-                if isinstance(event, CaseOpened):
-                    ids.append(event.case_id)
-                    priorities.append(event.priority.value)
-                    starts.append(event.at)
+            where = f"logs[{row}]"
+            domain = [
+                event
+                for event in (item.event if isinstance(item, EventRecord) else item for item in log)
+                if not event.name.startswith("sla.")
+            ]
+            if not domain:
+                raise InvalidValue("the log has no case events: there is no case", where=where)
+            opened = domain[0]
+            if not isinstance(opened, CaseOpened):
+                raise InvalidValue(f"starts with {opened.name}, not case.opened", where=where)
+            ids.append(opened.case_id)
+            channels.append(opened.channel.value)
+            accounts.append(opened.account_id)
+            state, priority, category = CaseState.NEW, opened.priority, opened.category
+            ats: list[int] = []
+            states: list[int] = []
+            prios: list[int] = []
+            cats: list[int] = []
+            previous: tuple[datetime, object] | None = None
+            in_order = True
+            for position, event in enumerate(domain):
+                key = (event.at, event.actor)
+                if key != previous:
+                    if previous is not None:
+                        if event.at < previous[0]:
+                            in_order = False
+                        ats.append(_micros(previous[0]))
+                        states.append(_STATE_CODE[state])
+                        prios.append(_PRIORITY_CODE[priority])
+                        cats.append(category_code.setdefault(category, len(category_code)))
+                    previous = key
+                if isinstance(event, CaseStateChanged):
+                    state = event.new
                 elif isinstance(event, PriorityChanged):
-                    priorities[row] = event.new.value
-                elif isinstance(event, CaseStateChanged) and stop is None:
-                    if event.new.value in paused_in and pause_open is None:
-                        pause_open = event.at
-                    elif event.new.value not in paused_in and pause_open is not None:
-                        p_case.append(row)
-                        p_start.append(pause_open)
-                        p_end.append(event.at)
-                        pause_open = None
-                    if event.new.value in ("resolved", "closed"):
-                        stop = event.at
-                    elif event.new.value == "cancelled":
-                        stop = event.at
-                        cancelled.append(row)
-            if pause_open is not None:
-                p_case.append(row)
-                p_start.append(pause_open)
-                p_end.append(None)
-            stops.append(stop)
+                    priority = event.new
+                elif isinstance(event, CaseUpdated) and event.category is not None:
+                    category = event.category or None
+                elif isinstance(event, CaseOpened) and position:
+                    raise InvalidValue("opens its case twice", where=where)
+            assert previous is not None
+            ats.append(_micros(previous[0]))
+            states.append(_STATE_CODE[state])
+            prios.append(_PRIORITY_CODE[priority])
+            cats.append(category_code.setdefault(category, len(category_code)))
+            final.append(priority.value)
+            if not in_order:
+                # Which commands had happened by ``as_of`` is no longer a prefix of the
+                # log: the engine computes this case.
+                replays[row] = tuple(domain)
+                continue
+            builder.case(row, ats, states, prios, selected=None, pausing=pause_codes)
+            g_case.extend([row] * len(ats))
+            g_at.extend(ats)
+            g_state.extend(states)
+            g_priority.extend(prios)
+            g_category.extend(cats)
         return cls(
             case_ids=tuple(ids),
-            priorities=tuple(priorities),
-            starts=_instants(np_, starts),
-            stops=_instants(np_, stops),
-            pause_case=np_.asarray(p_case, dtype=np_.int64),
-            pause_starts=_instants(np_, p_start),
-            pause_ends=_instants(np_, p_end),
-            cancelled=np_.isin(np_.arange(len(ids)), np_.asarray(cancelled, dtype=np_.int64)),
+            priorities=tuple(final),
+            channels=tuple(channels),
+            account_ids=tuple(accounts),
+            categories=tuple(category_code),
+            pause_states=frozenset(s.value for s in pausing),
+            group_case=np_.asarray(g_case, dtype=np_.int64),
+            group_at=_instants(np_, g_at),
+            group_state=np_.asarray(g_state, dtype=np_.int8),
+            group_priority=np_.asarray(g_priority, dtype=np_.int8),
+            group_category=np_.asarray(g_category, dtype=np_.int64),
+            clocks=builder.build(np_),
+            replays=replays,
         )
+
+    def policy(self, calendar: BusinessCalendar, targets: Targets) -> SlaPolicy:
+        """The engine policy whose resolution clocks :meth:`evaluate` reports.
+
+        ``evaluate(log, spans.policy(calendar, targets), as_of=...)`` gives, for each
+        case, the same clock (the last outcome) as ``spans.evaluate(calendar, targets,
+        as_of=...)`` gives in that case's row.
+        """
+        table = _target_table(targets)
+        definition = SlaDefinition(
+            id=SPANS_SLA_ID,
+            targets={_PRIORITIES[code]: timedelta(microseconds=us) for code, us in table.items()},
+            calendar="what-if",
+            pause_states=frozenset(CaseState(s) for s in self.pause_states),
+        )
+        return SlaPolicy(definitions=(definition,), calendars={"what-if": calendar})
 
     def evaluate(
         self,
         calendar: BusinessCalendar,
-        targets: Mapping[str, timedelta] | timedelta,
+        targets: Targets,
         *,
         as_of: datetime,
     ) -> dict[str, Any]:
-        """Business time used, paused and breached per case, all at once.
+        """Every case's resolution clock at ``as_of``, all at once.
 
         Args:
             calendar: The calendar to try.
-            targets: One target for all, or one per priority value (``"high"``...);
-                cases whose priority has no target get ``NaN`` percentage and are not
-                counted as breached.
-            as_of: Measures unresolved cases (and open pauses) up to this instant.
+            targets: One target for all, or one per priority (``"high"`` or
+                ``Priority.HIGH``). As in the engine, a case has a clock only while its
+                priority has a target: the clock is cancelled when the priority changes
+                to one without, and a new cycle (``resolution#2``) starts if it
+                changes back.
+            as_of: Commands after this instant have not happened yet.
 
         Returns:
-            Columns as numpy arrays: ``case_id``, ``elapsed_hours``, ``paused_hours``,
-            ``target_hours``, ``percentage``, ``breached``, ``resolved``, ``cancelled``. Pass it to
-            ``pandas.DataFrame`` as is.
+            Columns as numpy arrays, one row per case in the order of the logs; pass it
+            to ``pandas.DataFrame`` as is:
+
+            * ``case_id``, and the case's ``priority`` and ``category`` at ``as_of``
+              (as opened, for a case opened later), ``channel``, ``account_id``;
+            * ``key``: the clock (``"resolution"``, ``"resolution#2"``...) or ``""``
+              when the case has no clock at ``as_of`` (not opened yet, or its priority
+              has no target); ``stage``: ``in_progress``, ``paused``, ``met``,
+              ``breached``, ``cancelled``, or ``""``;
+            * ``elapsed_hours``, ``paused_hours``, ``target_hours``, ``percentage``:
+              business time used, spent paused, allowed, and ``elapsed / target *
+              100`` (``NaN`` without a clock). As in the engine, a cancelled clock
+              keeps the time recorded when it last paused or started;
+            * ``breached``: elapsed beyond the target; ``resolved``: the clock stopped
+              (met or breached); ``cancelled``: the clock was cancelled;
+            * ``replayed``: the row was computed through the engine (see
+              :attr:`replays`).
+
+        Raises:
+            InvalidValue: A target is not positive or names an unknown priority.
         """
         np_ = _numpy()
-        now = np_.datetime64(to_utc(as_of, "as_of").replace(tzinfo=None), "us")
-        ended = ~np_.isnat(self.stops) & (self.stops <= now)
-        stops = np_.where(ended, self.stops, now)  # later resolutions had not happened
-        cancelled = ended & self.cancelled
-        resolved = ended & ~self.cancelled
-        running = np_.asarray(calendar.elapsed_many(self.starts, stops), dtype=np_.int64)
-        running = np_.maximum(running, 0)  # cases opened after as_of count nothing
-        paused = np_.zeros(len(self.case_ids), dtype=np_.int64)
-        if len(self.pause_case):
-            ends = np_.where(np_.isnat(self.pause_ends), now, self.pause_ends)
-            ends = np_.minimum(ends, stops[self.pause_case])
-            spans = np_.asarray(calendar.elapsed_many(self.pause_starts, ends), dtype=np_.int64)
-            np_.add.at(paused, self.pause_case, np_.maximum(spans, 0))
-        elapsed = running - paused
-        if isinstance(targets, timedelta):
-            target_us = np_.full(len(self.case_ids), targets // _US, dtype=np_.float64)
-        else:
-            table = {name: value // _US for name, value in targets.items()}
-            target_us = np_.asarray(
-                [table.get(p, np_.nan) for p in self.priorities], dtype=np_.float64
-            )
-        hour = 3_600_000_000
-        with np_.errstate(invalid="ignore"):
-            percentage = elapsed / target_us * 100
-            breached = (elapsed > target_us) & ~cancelled
-        return {
-            "case_id": np_.asarray(self.case_ids),
-            "elapsed_hours": elapsed / hour,
-            "paused_hours": paused / hour,
-            "target_hours": target_us / hour,
-            "percentage": percentage,
+        now_us = _micros(to_utc(as_of, "as_of"))
+        now = np_.datetime64(now_us, "us")
+        table = _target_table(targets)
+        clocks = self._clocks_for(frozenset(table), np_)
+        n = len(self.case_ids)
+        total = np_.bincount(self.group_case, minlength=n)
+        first = np_.cumsum(total) - total  # the cases' commands are in order of rows
+        count = np_.bincount(self.group_case[self.group_at <= now], minlength=n)
+        seen = count > 0
+        # The command in force at ``as_of`` (the opening one for a case opened later).
+        current = first + np_.maximum(count - 1, 0)
+        last = current[seen]
+        cycle = np_.full(n, -1, dtype=np_.int64)
+        cycle[seen] = clocks.group_cycle[last]
+        stage = np_.zeros(n, dtype=np_.int8)
+        stage[seen] = clocks.group_stage[last]
+        target_code = np_.zeros(n, dtype=np_.int64)
+        target_code[seen] = clocks.group_target[last]
+        has = total > 0
+        priority = np_.full(n, None, dtype=object)
+        category = np_.full(n, None, dtype=object)
+        names = np_.asarray([p.value for p in _PRIORITIES], dtype=object)
+        priority[has] = names[self.group_priority[current[has]]]
+        category[has] = np_.asarray(self.categories, dtype=object)[
+            self.group_category[current[has]]
+        ]
+
+        spans = clocks
+        counted = (spans.span_start <= now) & (spans.span_cycle == cycle[spans.span_case])
+        ongoing = np_.isnat(spans.span_end) | (spans.span_end > now)
+        counted &= ongoing | ~spans.span_dropped
+        ends = np_.where(ongoing, now, spans.span_end)[counted]
+        used = np_.asarray(calendar.elapsed_many(spans.span_start[counted], ends), dtype=np_.int64)
+        rows, paused = spans.span_case[counted], spans.span_paused[counted]
+        # Exact: integer microseconds are exact in float64 up to 285 years.
+        elapsed_us = np_.bincount(rows[~paused], used[~paused], minlength=n).astype(np_.int64)
+        paused_us = np_.bincount(rows[paused], used[paused], minlength=n).astype(np_.int64)
+
+        lookup = np_.full(len(_PRIORITIES), np_.nan)
+        for code, us in table.items():
+            lookup[code] = us
+        clocked = stage != _NONE
+        target_us = np_.where(clocked, lookup[target_code], np_.nan)
+        breached = clocked & (elapsed_us > np_.nan_to_num(target_us, nan=np_.inf))
+        stages = np_.asarray(_STAGE_NAMES, dtype=object)[stage]
+        stopped = stage == _STOPPED
+        stages[stopped & breached] = SlaStage.BREACHED.value
+        stages[stopped & ~breached] = SlaStage.MET.value
+        keys = np_.full(n, "", dtype=object)
+        keys[cycle == 0] = SPANS_SLA_ID
+        for row in np_.flatnonzero(cycle > 0):
+            keys[row] = f"{SPANS_SLA_ID}#{cycle[row] + 1}"
+        constant = self._constant_columns(np_)
+        result = {
+            "case_id": constant["case_id"].copy(),
+            "priority": priority,
+            "category": category,
+            "channel": constant["channel"].copy(),
+            "account_id": constant["account_id"].copy(),
+            "key": keys,
+            "stage": stages,
+            "elapsed_hours": np_.where(clocked, elapsed_us / _HOUR_US, np_.nan),
+            "paused_hours": np_.where(clocked, paused_us / _HOUR_US, np_.nan),
+            "target_hours": target_us / _HOUR_US,
+            "percentage": np_.where(clocked, elapsed_us / target_us * 100, np_.nan),
             "breached": breached,
-            "resolved": resolved,
-            "cancelled": cancelled,
+            "resolved": stopped,
+            "cancelled": stage == _CANCELLED,
+            "replayed": np_.zeros(n, dtype=bool),
         }
+        if self.replays:
+            self._replay_rows(result, calendar, targets, as_of)
+        return result
+
+    def _replay_rows(
+        self,
+        result: dict[str, Any],
+        calendar: BusinessCalendar,
+        targets: Targets,
+        as_of: datetime,
+    ) -> None:
+        """Fill the rows of :attr:`replays` through the engine."""
+        policy = self.policy(calendar, targets)
+        as_of = to_utc(as_of, "as_of")
+        for row, events in self.replays.items():
+            result["replayed"][row] = True
+            case = _replayed(events, policy, as_of)
+            opened = events[0]
+            assert isinstance(opened, CaseOpened)
+            result["priority"][row] = (case.priority if case else opened.priority).value
+            result["category"][row] = case.category if case else opened.category
+            if case is None or not case.slas:
+                continue
+            outcome = _outcome(case, case.slas[-1], policy, as_of)
+            result["key"][row] = outcome.key
+            result["stage"][row] = outcome.stage.value
+            result["elapsed_hours"][row] = outcome.elapsed / timedelta(hours=1)
+            result["paused_hours"][row] = outcome.paused / timedelta(hours=1)
+            result["target_hours"][row] = outcome.target / timedelta(hours=1)
+            result["percentage"][row] = outcome.elapsed / outcome.target * 100
+            result["breached"][row] = outcome.breached
+            result["resolved"][row] = outcome.stage in (SlaStage.MET, SlaStage.BREACHED)
+            result["cancelled"][row] = outcome.stage is SlaStage.CANCELLED
+
+    def _constant_columns(self, np_: Any) -> dict[str, Any]:
+        """The columns that do not depend on the question asked, made once."""
+        columns = self._cache.get("columns")
+        if columns is None:
+            columns = {
+                "case_id": np_.asarray(self.case_ids, dtype=object),
+                "channel": np_.asarray(self.channels, dtype=object),
+                "account_id": np_.asarray(self.account_ids, dtype=object),
+            }
+            self._cache["columns"] = columns
+        return columns
+
+    def _clocks_for(self, selected: frozenset[int], np_: Any) -> _Clocks:
+        """The clocks when only the ``selected`` priorities have a target."""
+        if len(selected) == len(_PRIORITIES):
+            return self.clocks
+        cached = self._cache.get(selected)
+        if cached is not None:
+            return cached  # type: ignore[no-any-return]
+        full = self.clocks
+        # Only cases that ever had a priority without a target behave differently.
+        missing = ~np_.isin(self.group_priority, np_.asarray(sorted(selected), dtype=np_.int8))
+        affected = np_.unique(self.group_case[missing])
+        builder = _ClockBuilder()
+        pausing = frozenset(_STATE_CODE[CaseState(s)] for s in self.pause_states)
+        bounds = np_.searchsorted(self.group_case, np_.stack([affected, affected + 1]))
+        times = self.group_at.astype(np_.int64)
+        for row, lo, hi in zip(affected.tolist(), *bounds.tolist(), strict=True):
+            builder.case(
+                row,
+                times[lo:hi].tolist(),
+                self.group_state[lo:hi].tolist(),
+                self.group_priority[lo:hi].tolist(),
+                selected=selected,
+                pausing=pausing,
+            )
+        redone = builder.build(np_)
+        in_affected = np_.isin(self.group_case, affected)
+        group_cycle = full.group_cycle.copy()
+        group_stage = full.group_stage.copy()
+        group_target = full.group_target.copy()
+        group_cycle[in_affected] = redone.group_cycle
+        group_stage[in_affected] = redone.group_stage
+        group_target[in_affected] = redone.group_target
+        keep = ~np_.isin(full.span_case, affected)
+        merged = _Clocks(
+            group_cycle=group_cycle,
+            group_stage=group_stage,
+            group_target=group_target,
+            **{
+                name: np_.concatenate([getattr(full, name)[keep], getattr(redone, name)])
+                for name in (
+                    "span_case",
+                    "span_cycle",
+                    "span_paused",
+                    "span_start",
+                    "span_end",
+                    "span_dropped",
+                )
+            },
+        )
+        self._cache[selected] = merged
+        return merged
 
 
-_US = timedelta(microseconds=1)
+def _pause_states(values: Iterable[str | CaseState] | None) -> frozenset[CaseState]:
+    if values is None:
+        return frozenset({CaseState.AWAITING_INFO})
+    states = set()
+    for value in values:
+        try:
+            states.add(CaseState(value))
+        except ValueError:
+            allowed = ", ".join(s.value for s in CaseState)
+            raise InvalidValue(
+                f"{value!r} is not a case state (allowed: {allowed})", where="pause_states"
+            ) from None
+    return frozenset(states)
+
+
+def _target_table(targets: Targets) -> dict[int, int]:
+    """Target microseconds by priority code; only priorities that have a target."""
+    items: Iterable[tuple[str, timedelta]]
+    if isinstance(targets, timedelta):
+        items = [(p.value, targets) for p in _PRIORITIES]
+        single = True
+    else:
+        items = targets.items()
+        single = False
+    table = {}
+    for name, target in items:
+        where = "targets" if single else f"targets.{name}"
+        try:
+            priority = Priority(name)
+        except ValueError:
+            allowed = ", ".join(p.value for p in Priority)
+            raise InvalidValue(
+                f"{name!r} is not a priority (allowed: {allowed})", where="targets"
+            ) from None
+        if not isinstance(target, timedelta) or target <= timedelta(0):
+            raise InvalidValue(f"must be a positive timedelta, not {target!r}", where=where)
+        table[_PRIORITY_CODE[priority]] = target // _US
+    return table
 
 
 def _numpy() -> Any:
@@ -333,13 +778,6 @@ def _numpy() -> Any:
     return numpy
 
 
-def _instants(np_: Any, values: Sequence[datetime | None]) -> Any:
-    return np_.asarray(
-        [
-            np_.datetime64("NaT", "us")
-            if v is None
-            else np_.datetime64(v.astimezone(UTC).replace(tzinfo=None), "us")
-            for v in values
-        ],
-        dtype="datetime64[us]",
-    )
+def _instants(np_: Any, micros: Sequence[int]) -> Any:
+    """Microseconds since the epoch (``_NAT``: not a time) as ``datetime64[us]``."""
+    return np_.asarray(micros, dtype=np_.int64).view("datetime64[us]")
