@@ -50,11 +50,11 @@ from casekit.model.actors import Actor
 from casekit.model.case import Case, Task
 
 __all__ = [
+    "AGENT_ROLES",
     "AccessPolicy",
     "Action",
     "Decision",
     "Directory",
-    "AGENT_ROLES",
     "account_lineage",
     "holds_relationship",
     "oversees_routing",
@@ -151,7 +151,7 @@ class AccessPolicy:
             return Decision.allow("the system may do anything")
         if actor.kind is ActorKind.AGENT:
             if actor.service_org is not None:
-                return self._outsourcer(actor, action, case, directory, now, task=task)
+                return self._outsourcer(actor.service_org, action, case, directory, now, task=task)
             return self._agent(actor, action, case, task=task)
         if actor.kind is ActorKind.CONSUMER:
             return self._consumer(actor, action, case)
@@ -159,7 +159,7 @@ class AccessPolicy:
 
     def _outsourcer(
         self,
-        actor: Actor,
+        org: str,
         action: Action,
         case: Case,
         directory: Directory,
@@ -167,8 +167,7 @@ class AccessPolicy:
         *,
         task: Task | None,
     ) -> Decision:
-        # Roles and groups are not looked at: they never reach past the service org.
-        org = actor.service_org
+        # Only the service org is looked at: roles and groups never reach past it.
         if case.assignment.service_org == org:
             routed = "case"
         elif task is not None and action in _TASK_ACTIONS and task.assignment.service_org == org:
@@ -180,8 +179,7 @@ class AccessPolicy:
             directory, org, RelationshipKind.OUTSOURCER_FOR, case.account_id, now
         ):
             return Decision.deny(
-                f"{org!r} has no valid outsourcer_for relationship with "
-                f"account {case.account_id!r}"
+                f"{org!r} has no valid outsourcer_for relationship with account {case.account_id!r}"
             )
         return Decision.allow(f"{routed} is routed to service organisation {org!r}")
 
