@@ -787,7 +787,7 @@ class Desk:
         return _redact(case, actor)
 
     def get_task(self, task_id: str, *, actor: Actor) -> Task:
-        """Return a task the actor may see (its case's, or the task alone if it holds it)."""
+        """Return a task the actor may see (of a case it sees, or a task it holds)."""
         case = self.store.load(_task_case_id(task_id)).case
         task = next((t for t in case.tasks if t.id == task_id), None)
         self.authorize(actor, Action.VIEW, case, task=task)
