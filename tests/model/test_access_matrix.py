@@ -154,8 +154,11 @@ TASKS = [name for name, s in SITUATIONS.items() if isinstance(s, TaskOf)]
 # --- the expected decisions -------------------------------------------------------------
 
 COLUMNS = "view open update interact note assign transition respond reopen work_tasks"
+"""The Actions, in the order of the cells below ("Y" allowed, "." refused)."""
 ANY = "*"
-#                                    view open upd int note asgn trns resp reop work
+"""The row for every situation an actor's table does not name."""
+# the columns:      v o u i n a t r r w   (view open update interact note assign
+#                                          transition respond reopen work_tasks)
 ALL = "Y Y Y Y Y Y Y Y Y Y"
 NONE = ". . . . . . . . . ."
 CUSTOMER = "Y Y . Y . . . Y Y ."  # its own case: see, open, write, respond
