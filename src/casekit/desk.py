@@ -532,11 +532,11 @@ class Desk:
         return redact(case, actor)
 
     def get_task(self, task_id: str, *, actor: Actor) -> Task:
-        """Return a task the actor may see (on a case it may see, or given to it)."""
+        """Return a task the actor may see (of a case it sees, or a task it holds)."""
         case = self.store.load(task_case_id(task_id)).case
-        task = case.task(task_id)
+        task = next((t for t in case.tasks if t.id == task_id), None)
         self.authorize(actor, Action.VIEW, case, task=task)
-        return task
+        return redact(case, actor).task(task_id)
 
     def find(
         self,

@@ -152,8 +152,10 @@ def test_system_may_do_anything(desk: Desk) -> None:
 def test_agent_admin_may_do_anything(desk: Desk) -> None:
     case = desk.assign(acme_case(desk).id, actor=ADMIN, group="l2", service_org="outsource")
     assert allowed(desk, ADMIN, case) == set(Action)
-    # admin wins even for an outsourcer's agent
-    admin_outsourced = Actor.agent("x", roles={"admin"}, service_org="shortco")
+    # An outsourcer's admin is held to its service organisation (issue 8, H8).
+    admin_elsewhere = Actor.agent("x", roles={"admin"}, service_org="shortco")
+    assert allowed(desk, admin_elsewhere, case) == set()
+    admin_outsourced = Actor.agent("x", roles={"admin"}, service_org="outsource")
     assert allowed(desk, admin_outsourced, case) == set(Action)
 
 

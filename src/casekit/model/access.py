@@ -4,15 +4,19 @@ The default :class:`AccessPolicy` implements these rules (a host replaces or ext
 them through the ``casekit_check_access`` hook):
 
 * the **system** may do anything;
-* an **agent** with role ``admin`` may do anything; one with role ``supervisor`` may
-  see and work every case of the organisation;
+* an agent of the organisation (no ``service_org``) with role ``admin`` may do
+  anything; one with role ``supervisor`` may see and work every case of the
+  organisation;
 * an internal **agent** sees and works cases that are unassigned, assigned to one of
   its groups or to itself; on other cases it sees them and writes notes when one of
-  their tasks is its group's, and works only the tasks assigned to its groups or to
-  itself (it creates no tasks there);
-* an **outsourcer's agent** (``Actor.service_org`` set) sees and works only cases
-  routed to its service organisation, and only while that organisation has a valid
-  ``outsourcer_for`` relationship with the case's account (or an ancestor of it);
+  their tasks is its group's, and sees and works only the tasks assigned to its groups
+  or to itself (it creates no tasks there);
+* an **outsourcer's agent** (``Actor.service_org`` set) sees and works only the work
+  routed to its service organisation: a case routed there (the whole case), or a task
+  routed there (that task only: it sees and works the task, not the case, its other
+  tasks or its notes); and only while that organisation has a valid ``outsourcer_for``
+  relationship with the case's account (or an ancestor of it). Its roles and groups
+  widen nothing: an outsourcer's ``admin`` or ``supervisor`` is held to the same rule;
 * a **contact** sees its own account's cases, the cases of child accounts if it has
   the ``admin`` role, and the cases of customers its account serves through a valid
   ``partner_of`` relationship (a partner may write to those cases but not open them
@@ -20,6 +24,14 @@ them through the ``casekit_check_access`` hook):
   it sees, and accepts or rejects a resolution on cases it raised (or on any of its
   account's cases with the ``approver`` or ``admin`` role);
 * a **consumer** sees, writes to and responds on its own cases only.
+
+A customer's powers come from the directory (its contact record's roles), never from
+the roles, groups or ``service_org`` its :class:`Actor` carries: customers never get
+agent work or routing powers.
+
+Routing (:func:`oversees_routing`): the system and the organisation's own ``admin``
+and ``supervisor`` agents direct routing for any agent (presence, pulling work, routing
+the open work); every other agent only for itself; customers never.
 """
 
 from __future__ import annotations
@@ -38,15 +50,21 @@ from casekit.model.actors import Actor
 from casekit.model.case import Case, Task
 
 __all__ = [
+    "AGENT_ROLES",
     "AccessPolicy",
     "Action",
     "Decision",
     "Directory",
     "account_lineage",
     "holds_relationship",
+    "oversees_routing",
 ]
 
 _MAX_DEPTH = 32
+
+AGENT_ROLES = frozenset({"admin", "supervisor"})
+"""The agent roles the default policy knows. They count only for the organisation's
+own agents: an outsourcer's agent or a customer carrying them gains nothing."""
 
 
 class Action(StrEnum):
@@ -103,9 +121,10 @@ class Decision:
         return self.allowed
 
 
-_AGENT_WORK = frozenset(Action) - {Action.VIEW}
 _CUSTOMER_ACTIONS = frozenset({Action.VIEW, Action.OPEN, Action.INTERACT})
 _RESPONDING = frozenset({Action.RESPOND, Action.REOPEN})
+_TASK_ACTIONS = frozenset({Action.VIEW, Action.WORK_TASKS})
+"""What a task's assignee may do with that task alone (``decide(..., task=...)``)."""
 
 
 class AccessPolicy:
@@ -121,19 +140,26 @@ class AccessPolicy:
         *,
         task: Task | None = None,
     ) -> Decision:
-        """Decide whether ``actor`` may do ``action`` on ``case`` (or on its ``task``,
-        for task work) at ``now``."""
+        """Decide whether ``actor`` may do ``action`` on ``case`` at ``now``.
+
+        With ``task``, the question is about that task of the case: seeing it
+        (:attr:`Action.VIEW`) or working it (:attr:`Action.WORK_TASKS`). An agent that
+        holds only the task (assigned to it or its group, or routed to its service
+        organisation) may do those two things with it and nothing else.
+        """
         if actor.kind is ActorKind.SYSTEM:
             return Decision.allow("the system may do anything")
         if actor.kind is ActorKind.AGENT:
-            return self._agent(actor, action, case, directory, now, task=task)
+            if actor.service_org is not None:
+                return self._outsourcer(actor.service_org, action, case, directory, now, task=task)
+            return self._agent(actor, action, case, task=task)
         if actor.kind is ActorKind.CONSUMER:
             return self._consumer(actor, action, case)
         return self._contact(actor, action, case, directory, now)
 
-    def _agent(
+    def _outsourcer(
         self,
-        actor: Actor,
+        org: str,
         action: Action,
         case: Case,
         directory: Directory,
@@ -141,20 +167,25 @@ class AccessPolicy:
         *,
         task: Task | None,
     ) -> Decision:
+        # Only the service org is looked at: roles and groups never reach past it.
+        if case.assignment.service_org == org:
+            routed = "case"
+        elif task is not None and action in _TASK_ACTIONS and task.assignment.service_org == org:
+            routed = f"task {task.id}"
+        else:
+            what = "case" if task is None or action not in _TASK_ACTIONS else f"task {task.id}"
+            return Decision.deny(f"{what} is not routed to service organisation {org!r}")
+        if case.account_id is not None and not holds_relationship(
+            directory, org, RelationshipKind.OUTSOURCER_FOR, case.account_id, now
+        ):
+            return Decision.deny(
+                f"{org!r} has no valid outsourcer_for relationship with account {case.account_id!r}"
+            )
+        return Decision.allow(f"{routed} is routed to service organisation {org!r}")
+
+    def _agent(self, actor: Actor, action: Action, case: Case, *, task: Task | None) -> Decision:
         if "admin" in actor.roles:
             return Decision.allow("agent has the admin role")
-        if actor.service_org is not None:
-            org = actor.service_org
-            if case.assignment.service_org != org:
-                return Decision.deny(f"case is not routed to service organisation {org!r}")
-            if case.account_id is not None and not holds_relationship(
-                directory, org, RelationshipKind.OUTSOURCER_FOR, case.account_id, now
-            ):
-                return Decision.deny(
-                    f"{org!r} has no valid outsourcer_for relationship with "
-                    f"account {case.account_id!r}"
-                )
-            return Decision.allow(f"case is routed to service organisation {org!r}")
         if "supervisor" in actor.roles:
             return Decision.allow("agent has the supervisor role")
         assigned = case.assignment
@@ -164,7 +195,7 @@ class AccessPolicy:
             return Decision.allow("case is unassigned")
         if assigned.group in actor.groups:
             return Decision.allow(f"case is assigned to the agent's group {assigned.group!r}")
-        if action in (Action.WORK_TASKS, Action.VIEW) and task is not None:
+        if action in _TASK_ACTIONS and task is not None:
             if task.assignment.group in actor.groups:
                 return Decision.allow(
                     f"task {task.id} is assigned to the agent's group {task.assignment.group!r}"
@@ -218,6 +249,23 @@ class AccessPolicy:
         ):
             return Decision.deny("only the case's contact or an approver may respond")
         return Decision.allow(scope)
+
+
+def oversees_routing(actor: Actor) -> bool:
+    """Whether ``actor`` may direct routing for any agent: set another agent's presence,
+    pull work for it, accept or reject offers for it, route the open work.
+
+    Only the system and the organisation's own agents with the ``admin`` or
+    ``supervisor`` role do; an outsourcer's agent or a customer never does, whatever
+    roles it carries. Every agent may still do these things for itself.
+    """
+    if actor.kind is ActorKind.SYSTEM:
+        return True
+    return (
+        actor.kind is ActorKind.AGENT
+        and actor.service_org is None
+        and bool(actor.roles & AGENT_ROLES)
+    )
 
 
 def account_lineage(directory: Directory, account_id: str) -> list[str]:

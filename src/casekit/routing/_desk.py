@@ -19,6 +19,7 @@ from casekit._retry import retry_on_conflict
 from casekit.audit import EventRecord
 from casekit.exceptions import AccessDenied, InvalidTransition, NotFound
 from casekit.model._enums import ActorKind, CaseState, Channel, TaskState
+from casekit.model.access import oversees_routing
 from casekit.model.actors import SYSTEM, Actor
 from casekit.model.case import Assignment, Case, Task
 from casekit.model.commands import Assign, AssignTask, Command
@@ -40,25 +41,10 @@ from casekit.routing._router import Router
 from casekit.routing._work import case_of, work_item_for_case, work_item_for_task
 from casekit.storage.base import CaseQuery, Store
 
-__all__ = ["DeskRouting", "oversees_routing"]
+__all__ = ["DeskRouting", "explain"]
 
 _ROUTER_DONE = frozenset({ItemStatus.COMPLETED, ItemStatus.WITHDRAWN, ItemStatus.CLAIMED_ELSEWHERE})
 _ACTIVE = frozenset({CaseState.NEW, CaseState.OPEN, CaseState.AWAITING_INFO})
-
-
-def oversees_routing(actor: Actor) -> bool:
-    """The system, and the organisation's own admins and supervisors.
-
-    Roles never reach past their holder's kind: a customer contact with an ``admin``
-    role has no routing powers, nor does an outsourcer's admin or supervisor.
-    """
-    if actor.kind is ActorKind.SYSTEM:
-        return True
-    return (
-        actor.kind is ActorKind.AGENT
-        and actor.service_org is None
-        and bool({"admin", "supervisor"} & set(actor.roles))
-    )
 
 
 def _unheld(assignment: Assignment) -> bool:
