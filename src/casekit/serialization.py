@@ -228,13 +228,32 @@ def load_toml(source: str | bytes | os.PathLike[str]) -> dict[str, Any]:
     """Read TOML text, or a TOML file given as a path.
 
     A ``str`` is read as TOML text when it contains ``=`` or a newline, otherwise as a
-    file name. Malformed TOML raises :class:`InvalidDefinition`.
+    file name. Files and bytes must be UTF-8 (as TOML requires). Malformed TOML,
+    bytes that are not UTF-8 and a file name holding a NUL character raise
+    :class:`InvalidDefinition`; a file that cannot be read raises the ``OSError``.
     """
+    origin = "TOML text"
     if isinstance(source, os.PathLike) or (
         isinstance(source, str) and "=" not in source and "\n" not in source
     ):
-        source = Path(source).read_bytes()
-    text = source.decode("utf-8") if isinstance(source, bytes) else source
+        origin = repr(os.fspath(source))
+        try:
+            source = Path(source).read_bytes()
+        except ValueError as exc:  # a NUL in the path
+            raise InvalidDefinition(
+                "unreadable file name", where="$", errors=[f"$: {origin}: {exc}"]
+            ) from exc
+    if isinstance(source, bytes):
+        try:
+            text = source.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InvalidDefinition(
+                "TOML is not UTF-8",
+                where="$",
+                errors=[f"$: {origin}: byte {exc.start} is not UTF-8 ({exc.reason})"],
+            ) from exc
+    else:
+        text = source
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
