@@ -13,11 +13,11 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Mapping
 from datetime import timedelta
-from enum import StrEnum
 from typing import Any
 
 import attrs
 
+from casekit._convert import CasekitEnum
 from casekit.exceptions import InvalidDefinition
 from casekit.model._enums import CaseState, Channel, Priority
 from casekit.model.case import Case, Task
@@ -41,14 +41,14 @@ ALWAYS_OPEN = "24x7"
 """The name of the built-in always-open calendar."""
 
 
-class Subject(StrEnum):
+class Subject(CasekitEnum):
     """What a definition's clocks run on."""
 
     CASE = "case"
     TASK = "task"
 
 
-class CalendarSource(StrEnum):
+class CalendarSource(CasekitEnum):
     """Where a clock's calendar comes from (falling back to the definition's)."""
 
     DEFINITION = "definition"
@@ -58,7 +58,7 @@ class CalendarSource(StrEnum):
     """``SlaPolicy.group_calendars`` for the case's (or task's) assignment group."""
 
 
-class OnReopen(StrEnum):
+class OnReopen(CasekitEnum):
     """What a stopped resolution clock does when its case is reopened."""
 
     RESUME = "resume"
