@@ -17,6 +17,7 @@ problem, each naming the path to the bad field (``$.tasks[0].state: ...``).
 from __future__ import annotations
 
 import json
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -93,7 +94,12 @@ def _structure_timedelta(value: Any, _: type) -> timedelta:
         return value
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise TypeError(f"expected a number of seconds, got {type(value).__name__}")
-    return timedelta(seconds=value)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"expected a finite number of seconds, got {value}")
+    try:
+        return timedelta(seconds=value)
+    except OverflowError:
+        raise ValueError(f"{value} seconds is beyond the longest duration") from None
 
 
 _MAX_EXACT_FRACTIONAL_MICROS = 2**32 * 1_000_000
