@@ -172,27 +172,25 @@ BAD_ENUMS: list[tuple[str, Callable[[Desk], object], str, str]] = [
     ),
     (
         "Account.kind",
-        lambda d: d.save_account(Account(id="r", name="R", kind="reseller")),  # type: ignore[arg-type]
+        lambda d: d.save_account(Account(id="r", name="R", kind="reseller")),
         "Account.kind",
         "service_organization",
     ),
     (
         "Contact.roles",
-        lambda d: d.save_contact(
-            Contact(id="c", account_id="acme", name="C", roles={"superuser"})  # type: ignore[arg-type]
-        ),
+        lambda d: d.save_contact(Contact(id="c", account_id="acme", name="C", roles={"superuser"})),
         "Contact.roles",
         "approver",
     ),
     (
         "Relationship.kind",
-        lambda d: d.save_relationship(Relationship("acme", "owner_of", "globex")),  # type: ignore[arg-type]
+        lambda d: d.save_relationship(Relationship("acme", "owner_of", "globex")),
         "Relationship.kind",
         "partner_of",
     ),
     (
         "Actor.kind",
-        lambda d: d.get(CASE, actor=Actor("robot", "r2")),  # type: ignore[arg-type]
+        lambda d: d.get(CASE, actor=Actor("robot", "r2")),
         "Actor.kind",
         "agent",
     ),
@@ -236,10 +234,10 @@ def test_enum_values_are_accepted_as_strings_and_read_back_as_members(desk: Desk
     desk.add_interaction(case.id, "note", actor=ADMIN, direction="internal", channel="chat")  # type: ignore[arg-type]
     desk.create_task(case.id, "t", actor=ADMIN, channel="chat")  # type: ignore[arg-type]
     desk.transition(case.id, "start", actor=ADMIN)  # type: ignore[arg-type]
-    desk.save_account(Account(id="p", name="P", kind="partner"))  # type: ignore[arg-type]
-    desk.save_contact(Contact(id="b", account_id="acme", name="B", roles={"admin", "billing"}))  # type: ignore[arg-type]
-    desk.save_relationship(Relationship("p", "partner_of", "acme"))  # type: ignore[arg-type]
-    desk.set_presence("alice", "away", actor=ADMIN, channel="chat")
+    desk.save_account(Account(id="p", name="P", kind="partner"))
+    desk.save_contact(Contact(id="b", account_id="acme", name="B", roles={"admin", "billing"}))
+    desk.save_relationship(Relationship("p", "partner_of", "acme"))
+    desk.set_presence("alice", "away", actor=ADMIN, channel="chat")  # type: ignore[arg-type]
 
     found = desk.find(actor=ADMIN, states=["open"], priorities=["low"])  # type: ignore[list-item]
     assert [c.id for c in found.items] == [case.id]
@@ -496,12 +494,15 @@ def test_an_interaction_time_outside_the_utc_range_is_refused(desk: Desk, value:
 
 @pytest.mark.parametrize("name", ["auto_close_after", "reopen_closed_within"])
 def test_lifecycle_durations_are_bounded_where_the_rules_are_built(name: str) -> None:
+    def rules(value: Any) -> LifecycleRules:
+        return LifecycleRules(**{name: value})
+
     with pytest.raises(InvalidValue) as caught:
-        LifecycleRules(**{name: timedelta(days=999_999_999)})
+        rules(timedelta(days=999_999_999))
     assert caught.value.where == f"LifecycleRules.{name}"
     with pytest.raises(InvalidValue, match="expected a timedelta"):
-        LifecycleRules(**{name: 3600})
-    LifecycleRules(**{name: timedelta(days=36_525)})  # 100 years is the limit
+        rules(3600)
+    rules(timedelta(days=36_525))  # 100 years is the limit
 
 
 @pytest.mark.parametrize("store", ["memory", "sqlite"])
