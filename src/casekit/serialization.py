@@ -17,6 +17,7 @@ problem, each naming the path to the bad field (``$.tasks[0].state: ...``).
 from __future__ import annotations
 
 import json
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -93,7 +94,12 @@ def _structure_timedelta(value: Any, _: type) -> timedelta:
         return value
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise TypeError(f"expected a number of seconds, got {type(value).__name__}")
-    return timedelta(seconds=value)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"expected a finite number of seconds, got {value}")
+    try:
+        return timedelta(seconds=value)
+    except OverflowError:
+        raise ValueError(f"{value} seconds is beyond the longest duration") from None
 
 
 _MAX_EXACT_FRACTIONAL_MICROS = 2**32 * 1_000_000
@@ -228,13 +234,32 @@ def load_toml(source: str | bytes | os.PathLike[str]) -> dict[str, Any]:
     """Read TOML text, or a TOML file given as a path.
 
     A ``str`` is read as TOML text when it contains ``=`` or a newline, otherwise as a
-    file name. Malformed TOML raises :class:`InvalidDefinition`.
+    file name. Files and bytes must be UTF-8 (as TOML requires). Malformed TOML,
+    bytes that are not UTF-8 and a file name holding a NUL character raise
+    :class:`InvalidDefinition`; a file that cannot be read raises the ``OSError``.
     """
+    origin = "TOML text"
     if isinstance(source, os.PathLike) or (
         isinstance(source, str) and "=" not in source and "\n" not in source
     ):
-        source = Path(source).read_bytes()
-    text = source.decode("utf-8") if isinstance(source, bytes) else source
+        origin = repr(os.fspath(source))
+        try:
+            source = Path(source).read_bytes()
+        except ValueError as exc:  # a NUL in the path
+            raise InvalidDefinition(
+                "unreadable file name", where="$", errors=[f"$: {origin}: {exc}"]
+            ) from exc
+    if isinstance(source, bytes):
+        try:
+            text = source.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InvalidDefinition(
+                "TOML is not UTF-8",
+                where="$",
+                errors=[f"$: {origin}: byte {exc.start} is not UTF-8 ({exc.reason})"],
+            ) from exc
+    else:
+        text = source
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

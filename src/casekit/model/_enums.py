@@ -1,8 +1,12 @@
-"""Enumerations shared by the model."""
+"""Enumerations shared by the model.
+
+Looking one up by an unknown value (``Priority("urgent")``) raises
+:class:`~casekit.exceptions.InvalidValue` naming the allowed values.
+"""
 
 from __future__ import annotations
 
-from enum import StrEnum
+from casekit._convert import CasekitEnum
 
 __all__ = [
     "AccountKind",
@@ -17,7 +21,7 @@ __all__ = [
 ]
 
 
-class CaseState(StrEnum):
+class CaseState(CasekitEnum):
     """Where a case is in its lifecycle (see :mod:`casekit.model.lifecycle`)."""
 
     NEW = "new"
@@ -38,7 +42,7 @@ class CaseState(StrEnum):
         return self in (CaseState.NEW, CaseState.OPEN, CaseState.AWAITING_INFO)
 
 
-class TaskState(StrEnum):
+class TaskState(CasekitEnum):
     """Where a task is in its lifecycle."""
 
     OPEN = "open"
@@ -52,7 +56,7 @@ class TaskState(StrEnum):
         return self in (TaskState.DONE, TaskState.CANCELLED)
 
 
-class Channel(StrEnum):
+class Channel(CasekitEnum):
     """The channel a case came in on or an interaction used."""
 
     PHONE = "phone"
@@ -65,7 +69,7 @@ class Channel(StrEnum):
     API = "api"
 
 
-class Direction(StrEnum):
+class Direction(CasekitEnum):
     """Who an interaction went from and to."""
 
     INBOUND = "inbound"
@@ -76,7 +80,7 @@ class Direction(StrEnum):
     """A work note the customer does not see."""
 
 
-class Priority(StrEnum):
+class Priority(CasekitEnum):
     """Case priority, most urgent first. Compare with :attr:`rank` (1 = most urgent)."""
 
     CRITICAL = "critical"
@@ -93,7 +97,7 @@ class Priority(StrEnum):
 _PRIORITY_RANK = {priority: rank for rank, priority in enumerate(Priority, start=1)}
 
 
-class ActorKind(StrEnum):
+class ActorKind(CasekitEnum):
     """Who is acting: an agent of the organisation (or of an outsourcer), a customer
     contact, a consumer (B2C person), or the system itself (timers, automations)."""
 
@@ -103,7 +107,7 @@ class ActorKind(StrEnum):
     SYSTEM = "system"
 
 
-class AccountKind(StrEnum):
+class AccountKind(CasekitEnum):
     """The part an account plays for the organisation."""
 
     CUSTOMER = "customer"
@@ -113,7 +117,7 @@ class AccountKind(StrEnum):
     """An outsourcer whose agents work cases on the organisation's behalf."""
 
 
-class RelationshipKind(StrEnum):
+class RelationshipKind(CasekitEnum):
     """Typed relationships between accounts (source *kind* target)."""
 
     PARTNER_OF = "partner_of"
@@ -124,7 +128,7 @@ class RelationshipKind(StrEnum):
     """The source service organisation works the target customer's cases."""
 
 
-class ContactRole(StrEnum):
+class ContactRole(CasekitEnum):
     """Roles of a contact within its account."""
 
     MEMBER = "member"

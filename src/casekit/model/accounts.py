@@ -1,26 +1,69 @@
-"""Accounts, contacts, consumers and the relationships between accounts."""
+"""Accounts, contacts, consumers and the relationships between accounts.
+
+Each is checked when built: text must be valid Unicode without NUL characters, enums
+are given as members or their value strings (``kind="partner"``), and anything else
+raises :class:`~casekit.exceptions.InvalidValue` naming the field.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 import attrs
 
-from casekit._convert import str_tuple
+from casekit._convert import (
+    check_scalar,
+    enum_converter,
+    enum_set_converter,
+    optional_text,
+    str_tuple,
+    text,
+    text_keys,
+    texts,
+)
 from casekit._time import validate_aware
+from casekit.exceptions import InvalidValue
 from casekit.model._enums import AccountKind, ContactRole, RelationshipKind
 
 __all__ = ["Account", "Consumer", "Contact", "Relationship"]
 
 
 def _non_empty(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
-    if not value or not value.strip():
-        raise ValueError(f"{type(instance).__name__}.{attribute.name} must not be empty")
+    text(instance, attribute, value)
+    if not value.strip():
+        raise InvalidValue("must not be empty", where=f"{type(instance).__name__}.{attribute.name}")
 
 
-def _roles(roles: Iterable[ContactRole]) -> frozenset[ContactRole]:
-    return frozenset(roles)
+_ACCOUNT_KIND = enum_converter(AccountKind, "Account.kind")
+_ROLES = enum_set_converter(ContactRole, "Contact.roles")
+_RELATIONSHIP_KIND = enum_converter(RelationshipKind, "Relationship.kind")
+
+
+def _account_kind(value: AccountKind | str) -> AccountKind:
+    return _ACCOUNT_KIND(value)
+
+
+def _roles(roles: Iterable[ContactRole | str]) -> frozenset[ContactRole]:
+    return _ROLES(roles)
+
+
+def _relationship_kind(value: RelationshipKind | str) -> RelationshipKind:
+    return _RELATIONSHIP_KIND(value)
+
+
+def _attributes(
+    instance: Account,
+    attribute: attrs.Attribute[dict[str, str | int | float | bool | None]],
+    value: Mapping[str, object],
+) -> None:
+    if not isinstance(value, Mapping):
+        raise InvalidValue(
+            f"expected a mapping, got {type(value).__name__}", where="Account.attributes"
+        )
+    text_keys(instance, attribute, value)
+    for key, item in value.items():
+        check_scalar(item, f"Account.attributes[{key!r}]")
 
 
 @attrs.frozen
@@ -37,15 +80,19 @@ class Account:
     """
 
     id: str = attrs.field(validator=_non_empty)
-    name: str
-    kind: AccountKind = AccountKind.CUSTOMER
-    parent_id: str | None = None
-    calendar: str | None = None
-    attributes: dict[str, str | int | float | bool | None] = attrs.field(factory=dict)
+    name: str = attrs.field(validator=text)
+    kind: AccountKind = attrs.field(default=AccountKind.CUSTOMER, converter=_account_kind)
+    parent_id: str | None = attrs.field(default=None, validator=optional_text)
+    calendar: str | None = attrs.field(default=None, validator=optional_text)
+    attributes: dict[str, str | int | float | bool | None] = attrs.field(
+        factory=dict, validator=_attributes
+    )
 
     def __attrs_post_init__(self) -> None:
         if self.parent_id == self.id:
-            raise ValueError(f"account {self.id!r} cannot be its own parent")
+            raise InvalidValue(
+                f"account {self.id!r} cannot be its own parent", where="Account.parent_id"
+            )
 
 
 @attrs.frozen
@@ -64,14 +111,16 @@ class Contact:
     """
 
     id: str = attrs.field(validator=_non_empty)
-    account_id: str
-    name: str
-    email: str | None = None
-    phone: str | None = None
+    account_id: str = attrs.field(validator=text)
+    name: str = attrs.field(validator=text)
+    email: str | None = attrs.field(default=None, validator=optional_text)
+    phone: str | None = attrs.field(default=None, validator=optional_text)
     roles: frozenset[ContactRole] = attrs.field(
         default=frozenset({ContactRole.MEMBER}), converter=_roles
     )
-    responsibilities: tuple[str, ...] = attrs.field(default=(), converter=str_tuple)
+    responsibilities: tuple[str, ...] = attrs.field(
+        default=(), converter=str_tuple, validator=texts
+    )
 
 
 @attrs.frozen
@@ -86,9 +135,9 @@ class Consumer:
     """
 
     id: str = attrs.field(validator=_non_empty)
-    name: str
-    email: str | None = None
-    phone: str | None = None
+    name: str = attrs.field(validator=text)
+    email: str | None = attrs.field(default=None, validator=optional_text)
+    phone: str | None = attrs.field(default=None, validator=optional_text)
 
 
 @attrs.frozen
@@ -104,23 +153,25 @@ class Relationship:
         valid_to: First instant it no longer holds (``None`` = open-ended).
     """
 
-    source: str
-    kind: RelationshipKind
-    target: str
+    source: str = attrs.field(validator=text)
+    kind: RelationshipKind = attrs.field(converter=_relationship_kind)
+    target: str = attrs.field(validator=text)
     valid_from: datetime | None = attrs.field(default=None, validator=validate_aware)
     valid_to: datetime | None = attrs.field(default=None, validator=validate_aware)
 
     def __attrs_post_init__(self) -> None:
         if self.source == self.target:
-            raise ValueError(f"relationship of account {self.source!r} with itself")
+            raise InvalidValue(
+                f"relationship of account {self.source!r} with itself", where="Relationship.target"
+            )
         if (
             self.valid_from is not None
             and self.valid_to is not None
             and self.valid_to <= self.valid_from
         ):
-            raise ValueError(
-                f"Relationship.valid_to ({self.valid_to}) must be after "
-                f"valid_from ({self.valid_from})"
+            raise InvalidValue(
+                f"{self.valid_to} must be after valid_from ({self.valid_from})",
+                where="Relationship.valid_to",
             )
 
     def is_valid_at(self, when: datetime) -> bool:

@@ -6,10 +6,16 @@ from collections.abc import Iterable
 
 import attrs
 
-from casekit._convert import str_frozenset
+from casekit._convert import enum_converter, optional_text, str_frozenset, text, texts
 from casekit.model._enums import ActorKind
 
 __all__ = ["SYSTEM", "Actor", "ActorRef"]
+
+_ACTOR_KIND = enum_converter(ActorKind, "Actor.kind")
+
+
+def _actor_kind(value: ActorKind | str) -> ActorKind:
+    return _ACTOR_KIND(value)
 
 
 @attrs.frozen
@@ -21,7 +27,7 @@ class ActorRef:
         id: The host's identifier for the actor.
     """
 
-    kind: ActorKind
+    kind: ActorKind = attrs.field(converter=_actor_kind)
     id: str
 
     def __str__(self) -> str:
@@ -44,11 +50,15 @@ class Actor:
             organisation; ``None`` for the organisation's own agents.
     """
 
-    kind: ActorKind
-    id: str
-    groups: frozenset[str] = attrs.field(default=frozenset(), converter=str_frozenset)
-    roles: frozenset[str] = attrs.field(default=frozenset(), converter=str_frozenset)
-    service_org: str | None = None
+    kind: ActorKind = attrs.field(converter=_actor_kind)
+    id: str = attrs.field(validator=text)
+    groups: frozenset[str] = attrs.field(
+        default=frozenset(), converter=str_frozenset, validator=texts
+    )
+    roles: frozenset[str] = attrs.field(
+        default=frozenset(), converter=str_frozenset, validator=texts
+    )
+    service_org: str | None = attrs.field(default=None, validator=optional_text)
 
     @classmethod
     def agent(

@@ -1,15 +1,29 @@
-"""Commands: what a caller asks a case to do. Pure values, checked by ``decide``."""
+"""Commands: what a caller asks a case to do. Pure values, checked by ``decide``.
+
+Building a command already refuses malformed input with
+:class:`~casekit.exceptions.InvalidValue` naming the field (``OpenCase.channel``):
+enums are given as members or their value strings (``channel="phone"``), and text must
+be valid Unicode without NUL characters (see :mod:`casekit._convert`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from enum import StrEnum
 from typing import TypeAlias
 
 import attrs
 
-from casekit._convert import str_tuple
+from casekit._convert import (
+    CasekitEnum,
+    enum_converter,
+    optional_enum_converter,
+    optional_text,
+    str_tuple,
+    text,
+    text_keys,
+    texts,
+)
 from casekit._time import validate_aware
 from casekit.model._enums import Channel, Direction, Priority
 
@@ -31,7 +45,7 @@ __all__ = [
 ]
 
 
-class CaseAction(StrEnum):
+class CaseAction(CasekitEnum):
     """The lifecycle transitions of a case (see :data:`~casekit.model.lifecycle.TRANSITIONS`)."""
 
     START = "start"
@@ -54,49 +68,88 @@ def _levels(value: Mapping[str, int]) -> dict[str, int]:
     return dict(value)
 
 
+# mypy's attrs plugin types a converter only when it is a named function, hence the
+# small wrappers around the shared converters.
+_OPEN_CHANNEL = enum_converter(Channel, "OpenCase.channel")
+_OPEN_PRIORITY = enum_converter(Priority, "OpenCase.priority")
+_NEW_PRIORITY = enum_converter(Priority, "ChangePriority.priority")
+_INTERACTION_CHANNEL = enum_converter(Channel, "AddInteraction.channel")
+_DIRECTION = enum_converter(Direction, "AddInteraction.direction")
+_ACTION = enum_converter(CaseAction, "Transition.action")
+_TASK_CHANNEL = optional_enum_converter(Channel, "CreateTask.channel")
+
+
+def _open_channel(value: Channel | str) -> Channel:
+    return _OPEN_CHANNEL(value)
+
+
+def _open_priority(value: Priority | str) -> Priority:
+    return _OPEN_PRIORITY(value)
+
+
+def _new_priority(value: Priority | str) -> Priority:
+    return _NEW_PRIORITY(value)
+
+
+def _interaction_channel(value: Channel | str) -> Channel:
+    return _INTERACTION_CHANNEL(value)
+
+
+def _direction(value: Direction | str) -> Direction:
+    return _DIRECTION(value)
+
+
+def _action(value: CaseAction | str) -> CaseAction:
+    return _ACTION(value)
+
+
+def _task_channel(value: Channel | str | None) -> Channel | None:
+    return _TASK_CHANNEL(value)
+
+
 @attrs.frozen(kw_only=True)
 class OpenCase:
     """Open a new case. Needs an account (B2B) or a consumer (B2C)."""
 
-    subject: str
-    description: str = ""
-    channel: Channel = Channel.PORTAL
-    priority: Priority = Priority.MODERATE
-    category: str | None = None
-    account_id: str | None = None
-    contact_id: str | None = None
-    consumer_id: str | None = None
-    group: str | None = None
-    custom: dict[str, object] = attrs.field(factory=dict, converter=_mapping)
-    skills: dict[str, int] = attrs.field(factory=dict, converter=_levels)
-    language: str | None = None
+    subject: str = attrs.field(validator=text)
+    description: str = attrs.field(default="", validator=text)
+    channel: Channel = attrs.field(default=Channel.PORTAL, converter=_open_channel)
+    priority: Priority = attrs.field(default=Priority.MODERATE, converter=_open_priority)
+    category: str | None = attrs.field(default=None, validator=optional_text)
+    account_id: str | None = attrs.field(default=None, validator=optional_text)
+    contact_id: str | None = attrs.field(default=None, validator=optional_text)
+    consumer_id: str | None = attrs.field(default=None, validator=optional_text)
+    group: str | None = attrs.field(default=None, validator=optional_text)
+    custom: dict[str, object] = attrs.field(factory=dict, converter=_mapping, validator=text_keys)
+    skills: dict[str, int] = attrs.field(factory=dict, converter=_levels, validator=text_keys)
+    language: str | None = attrs.field(default=None, validator=optional_text)
 
 
 @attrs.frozen(kw_only=True)
 class UpdateCase:
     """Change descriptive fields; ``None`` leaves a field unchanged, ``category=""`` clears."""
 
-    subject: str | None = None
-    description: str | None = None
-    category: str | None = None
-    custom: dict[str, object] = attrs.field(factory=dict, converter=_mapping)
+    subject: str | None = attrs.field(default=None, validator=optional_text)
+    description: str | None = attrs.field(default=None, validator=optional_text)
+    category: str | None = attrs.field(default=None, validator=optional_text)
+    custom: dict[str, object] = attrs.field(factory=dict, converter=_mapping, validator=text_keys)
 
 
 @attrs.frozen(kw_only=True)
 class ChangePriority:
     """Set a new priority."""
 
-    priority: Priority
-    reason: str = ""
+    priority: Priority = attrs.field(converter=_new_priority)
+    reason: str = attrs.field(default="", validator=text)
 
 
 @attrs.frozen(kw_only=True)
 class AddInteraction:
     """Log a contact with the customer or an internal note."""
 
-    body: str
-    channel: Channel = Channel.EMAIL
-    direction: Direction = Direction.INBOUND
+    body: str = attrs.field(validator=text)
+    channel: Channel = attrs.field(default=Channel.EMAIL, converter=_interaction_channel)
+    direction: Direction = attrs.field(default=Direction.INBOUND, converter=_direction)
     at: datetime | None = attrs.field(default=None, validator=validate_aware)
 
 
@@ -104,9 +157,9 @@ class AddInteraction:
 class Assign:
     """Route the case to a group, an agent and/or an outsourcer (replaces all three)."""
 
-    group: str | None = None
-    agent: str | None = None
-    service_org: str | None = None
+    group: str | None = attrs.field(default=None, validator=optional_text)
+    agent: str | None = attrs.field(default=None, validator=optional_text)
+    service_org: str | None = attrs.field(default=None, validator=optional_text)
 
 
 @attrs.frozen(kw_only=True)
@@ -117,66 +170,66 @@ class Transition:
     need a ``reason``.
     """
 
-    action: CaseAction
-    reason: str = ""
-    code: str | None = None
-    notes: str | None = None
+    action: CaseAction = attrs.field(converter=_action)
+    reason: str = attrs.field(default="", validator=text)
+    code: str | None = attrs.field(default=None, validator=optional_text)
+    notes: str | None = attrs.field(default=None, validator=optional_text)
 
 
 @attrs.frozen(kw_only=True)
 class CreateTask:
     """Add a task for a team."""
 
-    title: str
-    description: str = ""
-    group: str | None = None
-    agent: str | None = None
+    title: str = attrs.field(validator=text)
+    description: str = attrs.field(default="", validator=text)
+    group: str | None = attrs.field(default=None, validator=optional_text)
+    agent: str | None = attrs.field(default=None, validator=optional_text)
     mandatory: bool = True
-    depends_on: tuple[str, ...] = attrs.field(default=(), converter=str_tuple)
-    skills: dict[str, int] = attrs.field(factory=dict, converter=_levels)
-    language: str | None = None
-    channel: Channel | None = None
+    depends_on: tuple[str, ...] = attrs.field(default=(), converter=str_tuple, validator=texts)
+    skills: dict[str, int] = attrs.field(factory=dict, converter=_levels, validator=text_keys)
+    language: str | None = attrs.field(default=None, validator=optional_text)
+    channel: Channel | None = attrs.field(default=None, converter=_task_channel)
 
 
 @attrs.frozen(kw_only=True)
 class AssignTask:
     """Route a task to a group, an agent and/or an outsourcer (replaces all three)."""
 
-    task_id: str
-    group: str | None = None
-    agent: str | None = None
-    service_org: str | None = None
+    task_id: str = attrs.field(validator=text)
+    group: str | None = attrs.field(default=None, validator=optional_text)
+    agent: str | None = attrs.field(default=None, validator=optional_text)
+    service_org: str | None = attrs.field(default=None, validator=optional_text)
 
 
 @attrs.frozen(kw_only=True)
 class StartTask:
     """Start (or resume) work on a task."""
 
-    task_id: str
+    task_id: str = attrs.field(validator=text)
 
 
 @attrs.frozen(kw_only=True)
 class BlockTask:
     """Mark a task as waiting on something outside it."""
 
-    task_id: str
-    reason: str
+    task_id: str = attrs.field(validator=text)
+    reason: str = attrs.field(validator=text)
 
 
 @attrs.frozen(kw_only=True)
 class CompleteTask:
     """Finish a task."""
 
-    task_id: str
-    notes: str = ""
+    task_id: str = attrs.field(validator=text)
+    notes: str = attrs.field(default="", validator=text)
 
 
 @attrs.frozen(kw_only=True)
 class CancelTask:
     """Drop a task."""
 
-    task_id: str
-    reason: str = ""
+    task_id: str = attrs.field(validator=text)
+    reason: str = attrs.field(default="", validator=text)
 
 
 Command: TypeAlias = (

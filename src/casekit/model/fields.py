@@ -3,19 +3,29 @@
 A host declares its fields once (``Desk(fields=[CustomField(...)])``); every value is
 checked against the declaration before it reaches an event, so stored data never holds
 a value of the wrong type. Values are stored as JSON scalars: dates and datetimes as
-ISO 8601 strings (datetimes aware and in UTC).
+ISO 8601 strings (datetimes aware and in UTC). Text must be valid Unicode without NUL
+characters, integers fit a signed 64-bit integer, and numbers are finite (NaN and the
+infinities are refused: JSON cannot hold them, and NaN is not equal to itself).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
-from enum import StrEnum
 from typing import TypeAlias
 
 import attrs
 
-from casekit._convert import str_tuple
+from casekit._convert import (
+    CasekitEnum,
+    check_integer,
+    check_number,
+    check_text,
+    enum_converter,
+    show,
+    str_tuple,
+    texts,
+)
 from casekit.exceptions import InvalidFieldValue, NaiveDatetimeError
 
 __all__ = ["CustomField", "FieldSchema", "FieldType", "FieldValue"]
@@ -24,7 +34,7 @@ FieldValue: TypeAlias = str | int | float | bool | None
 """What a custom field holds once validated (JSON scalars)."""
 
 
-class FieldType(StrEnum):
+class FieldType(CasekitEnum):
     """The declared type of a custom field."""
 
     TEXT = "text"
@@ -34,6 +44,13 @@ class FieldType(StrEnum):
     DATE = "date"
     DATETIME = "datetime"
     CHOICE = "choice"
+
+
+_FIELD_TYPE = enum_converter(FieldType, "CustomField.type")
+
+
+def _field_type(value: FieldType | str) -> FieldType:
+    return _FIELD_TYPE(value)
 
 
 @attrs.frozen
@@ -49,14 +66,16 @@ class CustomField:
     """
 
     name: str
-    type: FieldType = FieldType.TEXT
+    type: FieldType = attrs.field(default=FieldType.TEXT, converter=_field_type)
     required: bool = False
-    choices: tuple[str, ...] = attrs.field(default=(), converter=str_tuple)
+    choices: tuple[str, ...] = attrs.field(default=(), converter=str_tuple, validator=texts)
     max_length: int | None = None
 
     def __attrs_post_init__(self) -> None:
-        if not self.name.isidentifier():
-            raise InvalidFieldValue("field name must be an identifier", where=self.name)
+        if not isinstance(self.name, str) or not self.name.isidentifier():
+            raise InvalidFieldValue(
+                f"field name {show(self.name)} must be an identifier", where="CustomField.name"
+            )
         if self.type is FieldType.CHOICE and not self.choices:
             raise InvalidFieldValue("a choice field needs choices", where=self.name)
 
@@ -69,23 +88,24 @@ class CustomField:
             return None
         kind = self.type
         if kind is FieldType.TEXT and isinstance(value, str):
+            check_text(value, where, InvalidFieldValue)
             if self.max_length is not None and len(value) > self.max_length:
                 raise InvalidFieldValue(f"longer than {self.max_length} characters", where=where)
             return value
         if kind is FieldType.INTEGER and isinstance(value, int) and not isinstance(value, bool):
-            return value
+            return check_integer(value, where, InvalidFieldValue)
         if (
             kind is FieldType.NUMBER
             and isinstance(value, int | float)
             and not isinstance(value, bool)
         ):
-            return float(value)
+            return check_number(value, where, InvalidFieldValue)
         if kind is FieldType.BOOLEAN and isinstance(value, bool):
             return value
         if kind is FieldType.CHOICE and isinstance(value, str):
             if value not in self.choices:
                 raise InvalidFieldValue(
-                    f"{value!r} is not one of {', '.join(self.choices)}", where=where
+                    f"{show(value)} is not one of {', '.join(self.choices)}", where=where
                 )
             return value
         if kind is FieldType.DATE:
@@ -93,7 +113,7 @@ class CustomField:
         if kind is FieldType.DATETIME:
             return _check_datetime(value, where)
         raise InvalidFieldValue(
-            f"expected {kind.value}, got {type(value).__name__} {value!r}", where=where
+            f"expected {kind.value}, got {type(value).__name__} {show(value)}", where=where
         )
 
 
@@ -106,7 +126,7 @@ def _check_date(value: object, where: str) -> str:
         try:
             return date.fromisoformat(value).isoformat()
         except ValueError as exc:
-            raise InvalidFieldValue(f"{value!r} is not an ISO date", where=where) from exc
+            raise InvalidFieldValue(f"{show(value)} is not an ISO date", where=where) from exc
     raise InvalidFieldValue(f"expected a date, got {type(value).__name__}", where=where)
 
 
@@ -115,12 +135,17 @@ def _check_datetime(value: object, where: str) -> str:
         try:
             value = datetime.fromisoformat(value)
         except ValueError as exc:
-            raise InvalidFieldValue(f"{value!r} is not an ISO datetime", where=where) from exc
+            raise InvalidFieldValue(f"{show(value)} is not an ISO datetime", where=where) from exc
     if not isinstance(value, datetime):
         raise InvalidFieldValue(f"expected a datetime, got {type(value).__name__}", where=where)
     if value.tzinfo is None or value.utcoffset() is None:
         raise NaiveDatetimeError(where, value)
-    return value.astimezone(UTC).isoformat()
+    try:
+        return value.astimezone(UTC).isoformat()
+    except OverflowError:  # within a day of datetime.min or datetime.max
+        raise InvalidFieldValue(
+            f"{value.isoformat()} is outside the representable range once in UTC", where=where
+        ) from None
 
 
 def _fields(fields: Iterable[CustomField]) -> tuple[CustomField, ...]:
@@ -155,7 +180,11 @@ class FieldSchema:
                 known = ", ".join(sorted(self._by_name)) or "none declared"
                 raise InvalidFieldValue(
                     f"unknown custom field (known: {known}); declare it with CustomField",
-                    where=f"custom.{name}",
+                    where=(
+                        f"custom.{name}"
+                        if isinstance(name, str) and name.isidentifier()
+                        else f"custom[{show(name)}]"
+                    ),
                 )
             checked[name] = spec.check(value)
         if opening:

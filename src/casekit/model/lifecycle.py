@@ -68,6 +68,7 @@ from casekit.model.fields import FieldSchema
 from casekit.model.sla import SlaClock, SlaStage
 
 __all__ = [
+    "MAX_RULE_DURATION",
     "TASK_TRANSITIONS",
     "TRANSITIONS",
     "Context",
@@ -117,13 +118,19 @@ TASK_TRANSITIONS: Mapping[str, tuple[frozenset[TaskState], TaskState]] = {
 """``action -> (states it is allowed from, state it leads to)``: the task lifecycle."""
 
 
+MAX_RULE_DURATION = timedelta(days=36_525)
+"""The longest :class:`LifecycleRules` duration (100 years): longer ones would push
+instants past ``datetime.max``; ``None`` says "never"."""
+
+
 @attrs.frozen
 class LifecycleRules:
     """The configurable parts of the lifecycle.
 
     Attributes:
         auto_close_after: A resolved case closes by itself this long after resolution
-            unless the customer responds (``None``: never).
+            unless the customer responds (``None``: never). Durations are at most
+            :data:`MAX_RULE_DURATION` (100 years).
         require_tasks_finished: Whether unfinished mandatory tasks block resolving.
         reopen_closed_within: A closed case may be reopened this long after it closed
             (``None``: closed cases can never be reopened). Cancelled cases never reopen.
@@ -144,8 +151,34 @@ class LifecycleRules:
     def __attrs_post_init__(self) -> None:
         for name in ("auto_close_after", "reopen_closed_within"):
             value = getattr(self, name)
-            if value is not None and value < timedelta(0):
-                raise InvalidValue("must not be negative", where=f"LifecycleRules.{name}")
+            where = f"LifecycleRules.{name}"
+            if value is None:
+                continue
+            if not isinstance(value, timedelta):
+                raise InvalidValue(
+                    f"expected a timedelta or None, got {type(value).__name__}", where=where
+                )
+            if value < timedelta(0):
+                raise InvalidValue("must not be negative", where=where)
+            if value > MAX_RULE_DURATION:
+                raise InvalidValue(
+                    f"{value} is longer than {MAX_RULE_DURATION.days} days (100 years); "
+                    "use None for never",
+                    where=where,
+                )
+        for name in ("require_tasks_finished", "inbound_resumes", "inbound_reopens_resolved"):
+            if not isinstance(getattr(self, name), bool):
+                raise InvalidValue(
+                    f"expected True or False, got {getattr(self, name)!r}",
+                    where=f"LifecycleRules.{name}",
+                )
+        if self.max_reopens is not None and (
+            isinstance(self.max_reopens, bool) or not isinstance(self.max_reopens, int)
+        ):
+            raise InvalidValue(
+                f"expected a whole number or None, got {self.max_reopens!r}",
+                where="LifecycleRules.max_reopens",
+            )
         if self.max_reopens is not None and self.max_reopens < 0:
             raise InvalidValue("must not be negative", where="LifecycleRules.max_reopens")
 
@@ -384,7 +417,13 @@ def _transition(case: Case, command: Transition, ctx: Context) -> CaseStateChang
             code=command.code, notes=command.notes, resolved_at=ctx.now, resolved_by=ctx.actor.ref
         )
         if rules.auto_close_after is not None:
-            auto_close_at = ctx.now + rules.auto_close_after
+            try:
+                auto_close_at = ctx.now + rules.auto_close_after
+            except OverflowError:
+                raise InvalidValue(
+                    f"resolving at {ctx.now.isoformat()} would auto-close after datetime.max",
+                    where="LifecycleRules.auto_close_after",
+                ) from None
     if action is CaseAction.AUTO_CLOSE and (
         case.auto_close_at is None or ctx.now < case.auto_close_at
     ):

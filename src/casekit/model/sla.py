@@ -9,16 +9,16 @@ calendar or policy never rewrites history.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from enum import StrEnum
 
 import attrs
 
+from casekit._convert import CasekitEnum
 from casekit._time import validate_aware
 
 __all__ = ["SlaClock", "SlaKind", "SlaMetric", "SlaStage"]
 
 
-class SlaKind(StrEnum):
+class SlaKind(CasekitEnum):
     """Who the promise is made to."""
 
     SLA = "sla"
@@ -29,7 +29,7 @@ class SlaKind(StrEnum):
     """With a supplier or outsourcer that the organisation depends on."""
 
 
-class SlaMetric(StrEnum):
+class SlaMetric(CasekitEnum):
     """What a clock measures."""
 
     FIRST_RESPONSE = "first_response"
@@ -44,7 +44,7 @@ class SlaMetric(StrEnum):
     """Between a start event and a stop event named in the definition."""
 
 
-class SlaStage(StrEnum):
+class SlaStage(CasekitEnum):
     """Where a clock is."""
 
     IN_PROGRESS = "in_progress"

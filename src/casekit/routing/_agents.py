@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from enum import StrEnum
 from typing import Any
 
 import attrs
 
-from casekit._convert import str_frozenset
+from casekit._convert import CasekitEnum, enum_converter, optional_enum_converter, str_frozenset
 from casekit.exceptions import InvalidValue
 from casekit.model import Channel
 from casekit.routing._errors import InvalidSkillLevel, NegativeCapacity, UnknownSkill
@@ -29,7 +28,7 @@ MAX_LEVEL = 10
 """The highest skill level."""
 
 
-class Presence(StrEnum):
+class Presence(CasekitEnum):
     """Whether an agent takes new work on a channel."""
 
     AVAILABLE = "available"
@@ -53,12 +52,24 @@ def _levels(value: Mapping[str, int]) -> dict[str, int]:
     return dict(value)
 
 
+_CAPACITY_CHANNEL = enum_converter(Channel, "Agent.capacity")
+_PRESENCE = enum_converter(Presence, "Agent.presence")
+_PRESENCE_CHANNEL = enum_converter(Channel, "Agent.channel_presence")
+_CHANNEL_PRESENCE = enum_converter(Presence, "Agent.channel_presence")
+_NEW_PRESENCE = enum_converter(Presence, "presence")
+_NEW_PRESENCE_CHANNEL = optional_enum_converter(Channel, "channel")
+
+
 def _capacity(value: Mapping[Any, int]) -> dict[Channel, int]:
-    return {Channel(channel): units for channel, units in value.items()}
+    return {_CAPACITY_CHANNEL(channel): units for channel, units in value.items()}
+
+
+def _presence(value: Presence | str) -> Presence:
+    return _PRESENCE(value)
 
 
 def _channel_presence(value: Mapping[Any, Presence | str]) -> dict[Channel, Presence]:
-    return {Channel(channel): Presence(p) for channel, p in value.items()}
+    return {_PRESENCE_CHANNEL(channel): _CHANNEL_PRESENCE(p) for channel, p in value.items()}
 
 
 def _non_empty(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
@@ -123,7 +134,7 @@ class Agent:
         factory=dict, converter=_capacity, validator=_check_capacity
     )
     max_units: int | None = attrs.field(default=None, validator=_check_cap)
-    presence: Presence = attrs.field(default=Presence.AVAILABLE, converter=Presence)
+    presence: Presence = attrs.field(default=Presence.AVAILABLE, converter=_presence)
     channel_presence: dict[Channel, Presence] = attrs.field(
         factory=dict, converter=_channel_presence
     )
@@ -142,11 +153,17 @@ class Agent:
     def with_presence(
         self, presence: Presence | str, channel: Channel | str | None = None
     ) -> Agent:
-        """A copy with ``presence`` on ``channel``, or on every channel if ``None``."""
-        if channel is None:
-            return attrs.evolve(self, presence=Presence(presence), channel_presence={})
+        """A copy with ``presence`` on ``channel``, or on every channel if ``None``.
+
+        Raises:
+            InvalidValue: ``presence`` or ``channel`` is not a known value.
+        """
+        new = _NEW_PRESENCE(presence)
+        on = _NEW_PRESENCE_CHANNEL(channel)
+        if on is None:
+            return attrs.evolve(self, presence=new, channel_presence={})
         overrides = dict(self.channel_presence)
-        overrides[Channel(channel)] = Presence(presence)
+        overrides[on] = new
         return attrs.evolve(self, channel_presence=overrides)
 
 

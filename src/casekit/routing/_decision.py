@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
+from casekit._convert import CasekitEnum
 from casekit.serialization import structure, unstructure
 
 __all__ = [
@@ -21,7 +21,7 @@ __all__ = [
 ]
 
 
-class Outcome(StrEnum):
+class Outcome(CasekitEnum):
     """What a routing decision did with the item."""
 
     ASSIGNED = "assigned"
@@ -36,7 +36,7 @@ class Outcome(StrEnum):
     """Another router won the compare-and-set claim; this router let the item go."""
 
 
-class ItemStatus(StrEnum):
+class ItemStatus(CasekitEnum):
     """Where an item is; every item the router was given is in exactly one status."""
 
     QUEUED = "queued"
@@ -48,7 +48,7 @@ class ItemStatus(StrEnum):
     CLAIMED_ELSEWHERE = "claimed_elsewhere"
 
 
-class Filter(StrEnum):
+class Filter(CasekitEnum):
     """The eligibility filters, each of which can remove an agent from the candidates."""
 
     GROUP = "group"
@@ -71,7 +71,7 @@ class Filter(StrEnum):
     """The agent already rejected the item or let its offer time out."""
 
 
-class Trigger(StrEnum):
+class Trigger(CasekitEnum):
     """What made the router decide."""
 
     ROUTE = "route"

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from enum import StrEnum
 
 import attrs
 
-from casekit._convert import str_frozenset
+from casekit._convert import (
+    CasekitEnum,
+    enum_converter,
+    optional_enum_converter,
+    str_frozenset,
+)
 from casekit._time import require_aware, validate_aware
 from casekit.exceptions import InvalidValue
 from casekit.model import Channel, Priority, RelationshipKind
@@ -18,7 +22,7 @@ from casekit.routing._agents import check_levels
 __all__ = ["SizeRule", "WorkItem", "WorkKind", "service_orgs_for"]
 
 
-class WorkKind(StrEnum):
+class WorkKind(CasekitEnum):
     """What kind of work an item is."""
 
     CASE = "case"
@@ -37,12 +41,31 @@ def _positive(instance: object, attribute: attrs.Attribute[int], value: int) -> 
         )
 
 
+_RULE_CHANNEL = optional_enum_converter(Channel, "SizeRule.channel")
+_RULE_PRIORITY = optional_enum_converter(Priority, "SizeRule.priority")
+_ITEM_CHANNEL = enum_converter(Channel, "WorkItem.channel")
+_ITEM_KIND = enum_converter(WorkKind, "WorkItem.kind")
+_ITEM_PRIORITY = enum_converter(Priority, "WorkItem.priority")
+
+
 def _optional_channel(value: Channel | str | None) -> Channel | None:
-    return None if value is None else Channel(value)
+    return _RULE_CHANNEL(value)
 
 
 def _optional_priority(value: Priority | str | None) -> Priority | None:
-    return None if value is None else Priority(value)
+    return _RULE_PRIORITY(value)
+
+
+def _channel(value: Channel | str) -> Channel:
+    return _ITEM_CHANNEL(value)
+
+
+def _kind(value: WorkKind | str) -> WorkKind:
+    return _ITEM_KIND(value)
+
+
+def _priority(value: Priority | str) -> Priority:
+    return _ITEM_PRIORITY(value)
 
 
 @attrs.frozen
@@ -118,10 +141,10 @@ class WorkItem:
     """
 
     id: str = attrs.field(validator=_non_empty)
-    channel: Channel = attrs.field(converter=Channel)
+    channel: Channel = attrs.field(converter=_channel)
     created_at: datetime = attrs.field(validator=validate_aware)
-    kind: WorkKind = attrs.field(default=WorkKind.CASE, converter=WorkKind)
-    priority: Priority = attrs.field(default=Priority.MODERATE, converter=Priority)
+    kind: WorkKind = attrs.field(default=WorkKind.CASE, converter=_kind)
+    priority: Priority = attrs.field(default=Priority.MODERATE, converter=_priority)
     size: int = attrs.field(default=1, validator=_positive)
     size_rules: tuple[SizeRule, ...] = attrs.field(default=(), converter=_rules)
     required_skills: dict[str, int] = attrs.field(

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import timedelta
-from enum import StrEnum
 
 import attrs
 
-from casekit._convert import str_frozenset, str_tuple
+from casekit._convert import CasekitEnum, str_frozenset, str_tuple
 from casekit.exceptions import InvalidValue
 from casekit.model import Channel, Priority
 from casekit.routing._agents import MAX_LEVEL
@@ -18,7 +17,7 @@ from casekit.routing._items import WorkItem, WorkKind
 __all__ = ["Condition", "Queue", "QueueOrder", "Stage"]
 
 
-class QueueOrder(StrEnum):
+class QueueOrder(CasekitEnum):
     """How items are ordered inside a queue (ties: older first, then arrival)."""
 
     PRIORITY_AGE = "priority_age"

@@ -13,11 +13,15 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Mapping
 from datetime import timedelta
-from enum import StrEnum
 from typing import Any
 
 import attrs
 
+from casekit._convert import (
+    CasekitEnum,
+    enum_converter,
+    enum_set_converter,
+)
 from casekit.exceptions import InvalidDefinition
 from casekit.model._enums import CaseState, Channel, Priority
 from casekit.model.case import Case, Task
@@ -41,14 +45,14 @@ ALWAYS_OPEN = "24x7"
 """The name of the built-in always-open calendar."""
 
 
-class Subject(StrEnum):
+class Subject(CasekitEnum):
     """What a definition's clocks run on."""
 
     CASE = "case"
     TASK = "task"
 
 
-class CalendarSource(StrEnum):
+class CalendarSource(CasekitEnum):
     """Where a clock's calendar comes from (falling back to the definition's)."""
 
     DEFINITION = "definition"
@@ -58,13 +62,63 @@ class CalendarSource(StrEnum):
     """``SlaPolicy.group_calendars`` for the case's (or task's) assignment group."""
 
 
-class OnReopen(StrEnum):
+class OnReopen(CasekitEnum):
     """What a stopped resolution clock does when its case is reopened."""
 
     RESUME = "resume"
     """Carry on from the business time already used."""
     RESTART = "restart"
     """Start a new cycle from zero."""
+
+
+# Enums are given as members or their value strings (``kind="ola"``) and converted
+# once here; anything else is refused naming the field. Named wrappers, because mypy's
+# attrs plugin types only named converter functions.
+_CONDITION_PRIORITIES = enum_set_converter(Priority, "Condition.priorities")
+_CONDITION_CHANNELS = enum_set_converter(Channel, "Condition.channels")
+_KIND = enum_converter(SlaKind, "SlaDefinition.kind")
+_METRIC = enum_converter(SlaMetric, "SlaDefinition.metric")
+_SUBJECT = enum_converter(Subject, "SlaDefinition.subject")
+_TARGET_PRIORITY = enum_converter(Priority, "SlaDefinition.targets")
+_CALENDAR_SOURCE = enum_converter(CalendarSource, "SlaDefinition.calendar_source")
+_PAUSE_STATES = enum_set_converter(CaseState, "SlaDefinition.pause_states")
+_ON_REOPEN = enum_converter(OnReopen, "SlaDefinition.on_reopen")
+
+
+def _condition_priorities(values: Iterable[Priority | str]) -> frozenset[Priority]:
+    return _CONDITION_PRIORITIES(values)
+
+
+def _condition_channels(values: Iterable[Channel | str]) -> frozenset[Channel]:
+    return _CONDITION_CHANNELS(values)
+
+
+def _kind(value: SlaKind | str) -> SlaKind:
+    return _KIND(value)
+
+
+def _metric(value: SlaMetric | str) -> SlaMetric:
+    return _METRIC(value)
+
+
+def _subject(value: Subject | str) -> Subject:
+    return _SUBJECT(value)
+
+
+def _targets(value: Mapping[Any, timedelta]) -> dict[Priority, timedelta]:
+    return {_TARGET_PRIORITY(priority): target for priority, target in value.items()}
+
+
+def _calendar_source(value: CalendarSource | str) -> CalendarSource:
+    return _CALENDAR_SOURCE(value)
+
+
+def _pause_states(values: Iterable[CaseState | str]) -> frozenset[CaseState]:
+    return _PAUSE_STATES(values)
+
+
+def _on_reopen(value: OnReopen | str) -> OnReopen:
+    return _ON_REOPEN(value)
 
 
 @attrs.frozen(kw_only=True)
@@ -81,9 +135,11 @@ class Condition:
         custom: Custom fields must equal these values.
     """
 
-    priorities: frozenset[Priority] = frozenset()
+    priorities: frozenset[Priority] = attrs.field(
+        default=frozenset(), converter=_condition_priorities
+    )
     categories: frozenset[str] = frozenset()
-    channels: frozenset[Channel] = frozenset()
+    channels: frozenset[Channel] = attrs.field(default=frozenset(), converter=_condition_channels)
     account_ids: frozenset[str] = frozenset()
     groups: frozenset[str] = frozenset()
     custom: dict[str, str | int | float | bool | None] = attrs.field(factory=dict)
@@ -169,20 +225,24 @@ class SlaDefinition:
 
     id: str
     name: str = ""
-    kind: SlaKind = SlaKind.SLA
-    metric: SlaMetric = SlaMetric.RESOLUTION
-    subject: Subject = Subject.CASE
+    kind: SlaKind = attrs.field(default=SlaKind.SLA, converter=_kind)
+    metric: SlaMetric = attrs.field(default=SlaMetric.RESOLUTION, converter=_metric)
+    subject: Subject = attrs.field(default=Subject.CASE, converter=_subject)
     family: str | None = None
     condition: Condition = Condition()
-    targets: dict[Priority, timedelta]
+    targets: dict[Priority, timedelta] = attrs.field(converter=_targets)
     calendar: str = ALWAYS_OPEN
-    calendar_source: CalendarSource = CalendarSource.DEFINITION
-    pause_states: frozenset[CaseState] = frozenset({CaseState.AWAITING_INFO})
+    calendar_source: CalendarSource = attrs.field(
+        default=CalendarSource.DEFINITION, converter=_calendar_source
+    )
+    pause_states: frozenset[CaseState] = attrs.field(
+        default=frozenset({CaseState.AWAITING_INFO}), converter=_pause_states
+    )
     pause_when_task_blocked: bool = True
     warnings: tuple[float, ...] = attrs.field(default=(0.5, 0.75, 0.9), converter=_thresholds)
     escalations: tuple[Escalation, ...] = ()
     retroactive: bool = False
-    on_reopen: OnReopen = OnReopen.RESUME
+    on_reopen: OnReopen = attrs.field(default=OnReopen.RESUME, converter=_on_reopen)
     start_on: frozenset[str] = frozenset()
     stop_on: frozenset[str] = frozenset()
     reset_on: frozenset[str] = frozenset()

@@ -18,7 +18,7 @@ from typing import Protocol, runtime_checkable
 
 import attrs
 
-from casekit._convert import str_frozenset
+from casekit._convert import enum_set_converter, optional_text, str_frozenset, texts
 from casekit._time import validate_aware
 from casekit.audit import EventRecord
 from casekit.exceptions import InvalidValue
@@ -92,17 +92,25 @@ class Commit:
         return self.records[-1].hash
 
 
-def _states(values: Iterable[CaseState]) -> frozenset[CaseState]:
-    return frozenset(values)
+_STATES = enum_set_converter(CaseState, "CaseQuery.states")
+_PRIORITIES = enum_set_converter(Priority, "CaseQuery.priorities")
 
 
-def _priorities(values: Iterable[Priority]) -> frozenset[Priority]:
-    return frozenset(values)
+def _states(values: Iterable[CaseState | str]) -> frozenset[CaseState]:
+    return _STATES(values)
+
+
+def _priorities(values: Iterable[Priority | str]) -> frozenset[Priority]:
+    return _PRIORITIES(values)
 
 
 @attrs.frozen(kw_only=True)
 class CaseQuery:
     """Filters for :meth:`Store.find`. Empty filters match everything.
+
+    States and priorities are given as members or their value strings
+    (``states={"open"}``); anything else, and text that is not valid Unicode or holds
+    a NUL character, raises :class:`~casekit.exceptions.InvalidValue` naming the field.
 
     Results are ordered by case id (the order cases were opened), which keeps
     pagination stable while cases change: pass the previous page's ``next_cursor``
@@ -111,15 +119,21 @@ class CaseQuery:
 
     states: frozenset[CaseState] = attrs.field(default=frozenset(), converter=_states)
     priorities: frozenset[Priority] = attrs.field(default=frozenset(), converter=_priorities)
-    account_ids: frozenset[str] = attrs.field(default=frozenset(), converter=str_frozenset)
-    group: str | None = None
-    agent: str | None = None
-    consumer_id: str | None = None
+    account_ids: frozenset[str] = attrs.field(
+        default=frozenset(), converter=str_frozenset, validator=texts
+    )
+    group: str | None = attrs.field(default=None, validator=optional_text)
+    agent: str | None = attrs.field(default=None, validator=optional_text)
+    consumer_id: str | None = attrs.field(default=None, validator=optional_text)
     updated_since: datetime | None = attrs.field(default=None, validator=validate_aware)
-    after: str | None = None
+    after: str | None = attrs.field(default=None, validator=optional_text)
     limit: int = 50
 
     def __attrs_post_init__(self) -> None:
+        if isinstance(self.limit, bool) or not isinstance(self.limit, int):
+            raise InvalidValue(
+                f"expected a whole number, got {self.limit!r}", where="CaseQuery.limit"
+            )
         if not 1 <= self.limit <= MAX_PAGE:
             raise InvalidValue(f"must be between 1 and {MAX_PAGE}", where="CaseQuery.limit")
 
