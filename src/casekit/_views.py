@@ -7,6 +7,7 @@ from datetime import datetime
 
 import attrs
 
+from casekit._convert import enum_converter
 from casekit._plugins import Plugins
 from casekit.exceptions import AccessDenied, CaseNotFound, InvalidCommand
 from casekit.model._enums import Direction
@@ -35,10 +36,13 @@ from casekit.model.sla import SlaKind
 __all__ = ["Gate", "action_of", "redact", "restrict", "task_case_id", "visible_to_customer"]
 
 _RESPONSES = {CaseAction.ACCEPT: Action.RESPOND, CaseAction.REJECT: Action.RESPOND}
+_action = enum_converter(Action, "action")
 
 
 def task_case_id(task_id: str) -> str:
     """The case of a task id (``<case id>-T<n>``)."""
+    if not isinstance(task_id, str):
+        raise InvalidCommand(f"{task_id!r} is not a task id (expected <case id>-T<n>)")
     case_id, sep, number = task_id.rpartition("-T")
     if not sep or not number.isdigit():
         raise InvalidCommand(f"{task_id!r} is not a task id (expected <case id>-T<n>)")
@@ -119,6 +123,7 @@ class Gate:
     def can(
         self, actor: Actor, action: Action, case: Case, now: datetime, *, task: Task | None = None
     ) -> bool:
+        action = _action(action)
         return self._plugins.check_access(
             actor=actor, action=action, case=case, directory=self._directory, now=now, task=task
         ).allowed
@@ -127,6 +132,7 @@ class Gate:
         self, actor: Actor, action: Action, case: Case, now: datetime, *, task: Task | None = None
     ) -> None:
         """Raise AccessDenied, or CaseNotFound toward a customer who may not see the case."""
+        action = _action(action)
         decision = self._plugins.check_access(
             actor=actor, action=action, case=case, directory=self._directory, now=now, task=task
         )

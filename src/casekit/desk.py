@@ -25,6 +25,7 @@ import attrs
 from casekit._autoclose import AUTO_CLOSE
 from casekit._checks import check_contact, check_service_org
 from casekit._commit import Pipeline, TickResult
+from casekit._convert import check_text
 from casekit._plugins import Plugins
 from casekit._retry import retry_on_conflict
 from casekit._time import to_utc
@@ -48,7 +49,7 @@ from casekit.routing._work import case_of
 from casekit.sla import engine as sla_engine
 from casekit.sla.engine import SlaStatus
 from casekit.sla.policy import SlaPolicy
-from casekit.storage.base import CaseQuery, Page, Store
+from casekit.storage.base import CaseQuery, Page, Snapshot, Store
 from casekit.storage.memory import MemoryStore
 
 __all__ = ["AUTO_CLOSE", "Desk", "DeskOptions", "TickResult", "retry_on_conflict"]
@@ -207,6 +208,10 @@ class Desk:
 
     # --- the command path ---------------------------------------------------------
 
+    def _load(self, case_id: str, where: str = "case_id") -> Snapshot:
+        """Load a case by an id given by the caller (checked as text first)."""
+        return self.store.load(check_text(case_id, where))
+
     def _now(self) -> datetime:
         return to_utc(self.clock.now(), "clock.now()")
 
@@ -258,7 +263,7 @@ class Desk:
             an actor who may work on a task but not view the case sees only that task.
         """
         now = self._now()
-        snapshot = self.store.load(case_id)
+        snapshot = self._load(case_id)
         case = snapshot.case
         task_id = getattr(command, "task_id", None)
         task = case.task(task_id) if isinstance(task_id, str) else None
@@ -292,8 +297,8 @@ class Desk:
         contact_id: str | None = None,
         consumer_id: str | None = None,
         description: str = "",
-        channel: Channel = Channel.PORTAL,
-        priority: Priority = Priority.MODERATE,
+        channel: Channel | str = Channel.PORTAL,
+        priority: Priority | str = Priority.MODERATE,
         category: str | None = None,
         group: str | None = None,
         custom: Mapping[str, object] | None = None,
@@ -360,7 +365,7 @@ class Desk:
         return self.execute(case_id, command, actor=actor, expected_version=expected_version)
 
     def change_priority(
-        self, case_id: str, priority: Priority, *, actor: Actor, reason: str = ""
+        self, case_id: str, priority: Priority | str, *, actor: Actor, reason: str = ""
     ) -> Case:
         """Set a new priority."""
         return self.execute(
@@ -373,8 +378,8 @@ class Desk:
         body: str,
         *,
         actor: Actor,
-        channel: Channel = Channel.EMAIL,
-        direction: Direction | None = None,
+        channel: Channel | str = Channel.EMAIL,
+        direction: Direction | str | None = None,
         at: datetime | None = None,
     ) -> Case:
         """Log a contact with the customer, or an internal note.
@@ -405,7 +410,7 @@ class Desk:
     def transition(
         self,
         case_id: str,
-        action: CaseAction,
+        action: CaseAction | str,
         *,
         actor: Actor,
         reason: str = "",
@@ -468,7 +473,7 @@ class Desk:
         depends_on: Iterable[str] = (),
         skills: Mapping[str, int] | None = None,
         language: str | None = None,
-        channel: Channel | None = None,
+        channel: Channel | str | None = None,
     ) -> Task:
         """Add a task for a team; returns the new task (its id is ``<case>-T<n>``).
 
@@ -527,13 +532,13 @@ class Desk:
 
     def get(self, case_id: str, *, actor: Actor) -> Case:
         """Return a case the actor may see (customers do not see internal notes)."""
-        case = self.store.load(case_id).case
+        case = self._load(case_id).case
         self.authorize(actor, Action.VIEW, case)
         return redact(case, actor)
 
     def get_task(self, task_id: str, *, actor: Actor) -> Task:
         """Return a task the actor may see (of a case it sees, or a task it holds)."""
-        case = self.store.load(task_case_id(task_id)).case
+        case = self._load(task_case_id(check_text(task_id, "task_id")), "task_id").case
         task = next((t for t in case.tasks if t.id == task_id), None)
         self.authorize(actor, Action.VIEW, case, task=task)
         return redact(case, actor).task(task_id)
@@ -542,8 +547,8 @@ class Desk:
         self,
         *,
         actor: Actor,
-        states: Iterable[CaseState] = (),
-        priorities: Iterable[Priority] = (),
+        states: Iterable[CaseState | str] = (),
+        priorities: Iterable[Priority | str] = (),
         account_ids: Iterable[str] = (),
         group: str | None = None,
         agent: str | None = None,
@@ -588,7 +593,7 @@ class Desk:
         Customers do not see internal notes, nor the events of internal clocks (OLAs,
         underpinning contracts).
         """
-        case = self.store.load(case_id).case
+        case = self._load(case_id).case
         self.authorize(actor, Action.VIEW, case)
         records = self.store.history(case_id)
         if not actor.is_customer:
@@ -597,7 +602,7 @@ class Desk:
 
     def verify(self, case_id: str) -> ChainReport:
         """Check the case's audit chain, and that replaying it rebuilds the stored state."""
-        snapshot = self.store.load(case_id)
+        snapshot = self._load(case_id)
         records = self.store.history(case_id)
         report = verify_chain(records, head_hash=snapshot.head_hash)
         if not report.ok:
@@ -651,7 +656,7 @@ class Desk:
     ) -> None:
         """Change an agent's presence; becoming available hands it queued work."""
         routing = self._require_routing()
-        routing.set_presence(agent_id, presence, actor=actor, channel=channel)  # type: ignore[arg-type]
+        routing.set_presence(agent_id, presence, actor=actor, channel=channel)
 
     def explain_routing(self, item_id: str, *, actor: Actor) -> str:
         """Why the item went where it did: every recorded decision, oldest first."""

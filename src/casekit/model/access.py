@@ -38,11 +38,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from enum import StrEnum
 from typing import Protocol
 
 import attrs
 
+from casekit._convert import CasekitEnum
 from casekit.exceptions import NotFound
 from casekit.model._enums import ActorKind, ContactRole, RelationshipKind
 from casekit.model.accounts import Account, Contact, Relationship
@@ -67,7 +67,7 @@ AGENT_ROLES = frozenset({"admin", "supervisor"})
 own agents: an outsourcer's agent or a customer carrying them gains nothing."""
 
 
-class Action(StrEnum):
+class Action(CasekitEnum):
     """What an actor may ask to do with a case."""
 
     VIEW = "view"

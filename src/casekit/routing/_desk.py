@@ -357,7 +357,12 @@ class DeskRouting:
         self._record(self.router.reject(item_id, agent_id, now, reason), now)
 
     def set_presence(
-        self, agent_id: str, presence: Presence | str, *, actor: Actor, channel: Channel | None
+        self,
+        agent_id: str,
+        presence: Presence | str,
+        *,
+        actor: Actor,
+        channel: Channel | str | None,
     ) -> None:
         """See :meth:`casekit.Desk.set_presence`."""
         self._check_actor(actor, agent_id)
