@@ -292,16 +292,24 @@ def _spec_from_data(data: object, where: str) -> Spec:
     return structure(_prepare(data), CalendarSpec, where=where)
 
 
-def _prune(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {
-            key: _prune(item)
-            for key, item in value.items()
-            if item is not None and item not in ([], ()) and not (key == "fold" and item == 0)
-        }
-    if isinstance(value, list | tuple):
-        return [_prune(item) for item in value]
-    return value
+def _fields_to_data(value: Any) -> Any:
+    """Plain data of a definition value: each attrs field that differs from its default.
+
+    Only defaults are left out, so reading the data back gives an equal definition;
+    in particular ``week=()`` (no weekly hours, written ``week = []``) stays apart from
+    ``week=None`` (hours inherited from an override's parent, written as no ``week``).
+    """
+    if attrs.has(type(value)):
+        out: dict[str, Any] = {}
+        for field in attrs.fields(type(value)):
+            item = getattr(value, field.name)
+            if field.default is not attrs.NOTHING and item == field.default:
+                continue
+            out[field.name] = _fields_to_data(item)
+        return out
+    if isinstance(value, tuple | list):
+        return [_fields_to_data(item) for item in value]
+    return unstructure(value)
 
 
 def _spec_to_data(spec: Spec) -> dict[str, Any]:
@@ -310,13 +318,8 @@ def _spec_to_data(spec: Spec) -> dict[str, Any]:
     if isinstance(spec, IntersectionSpec):
         return {"intersection": [_spec_to_data(m) for m in spec.members]}
     if isinstance(spec, OverrideSpec):
-        return {"parent": _spec_to_data(spec.parent), **_spec_to_data(spec.child)}
-    data = unstructure(spec)
-    for seg in data.get("week") or ():
-        seg["days"] = list(seg["days"])
-    for key in ("holidays",):
-        data[key] = list(data[key])
-    return cast(dict[str, Any], _prune(data))
+        return {"parent": _spec_to_data(spec.parent), **_fields_to_data(spec.child)}
+    return cast(dict[str, Any], _fields_to_data(spec))
 
 
 # ---------------------------------------------------------------------------
