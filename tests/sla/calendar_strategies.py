@@ -25,7 +25,7 @@ from casekit.sla import BusinessCalendar
 
 from .test_calendar_properties import PIVOTS, day_hours, ranges
 
-__all__ = ["ANCHORS", "build", "calendar_data", "dates_near"]
+__all__ = ["ANCHORS", "ERAS", "build", "calendar_data", "dates_near", "sparse_data"]
 
 ZONES = sorted({zone for zone, _ in PIVOTS} | {"UTC"})
 NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -62,7 +62,24 @@ COUNTRIES: list[dict[str, Any]] = [
 ]
 
 
-def dates_near(spread: int = 20) -> st.SearchStrategy[date]:
+ERAS = [
+    [date(1900, 1, 1), date(1901, 1, 1), date(1925, 6, 1), date(1950, 1, 1), date(1951, 1, 1)],
+    [date(1999, 12, 31), date(2000, 1, 1), date(2025, 6, 1), date(2049, 12, 31), date(2050, 1, 1)],
+    [date(2150, 1, 1), date(2151, 1, 1), date(2175, 6, 1), date(2199, 12, 31), date(2200, 12, 31)],
+]
+"""Anchors in groups about 50 years wide, so that one example compiles few years; a
+stretch from one of the first two anchors to one of the last two holds 49-51 whole
+UTC years, around the limit on searches."""
+
+WEEKS: list[list[dict[str, Any]]] = [
+    [],
+    [{"days": "mon-fri", "start": "09:00", "end": "17:00"}],
+    [{"days": "mon-sun", "start": "00:00", "end": "00:00"}],
+    [{"days": "sat", "start": "22:00", "end": "02:00"}],
+]
+
+
+def dates_near(spread: int = 20, anchors: list[date] | None = None) -> st.SearchStrategy[date]:
     """A date within ``spread`` days of an anchor, inside the horizon."""
 
     def near(anchor: date, days: int) -> date:
@@ -70,9 +87,42 @@ def dates_near(spread: int = 20) -> st.SearchStrategy[date]:
 
     return st.builds(
         near,
-        st.sampled_from(ANCHORS),
+        st.sampled_from(ANCHORS if anchors is None else anchors),
         st.integers(-spread, spread),
     )
+
+
+@st.composite
+def sparse_data(draw: st.DrawFn, anchors: list[date], *, depth: int = 1) -> dict[str, Any]:
+    """Plain data of calendars with long closed (or open) stretches near ``anchors``.
+
+    Simple weekly hours (none, office hours, 24x7, one overnight shift) with holiday
+    ranges of about 50 years and openings far apart, alone or combined.
+    """
+    if depth and draw(st.integers(0, 3)) == 0:
+        kind = draw(st.sampled_from(["union", "intersection"]))
+        members = draw(st.lists(sparse_data(anchors, depth=depth - 1), min_size=2, max_size=2))
+        return {kind: members}
+    days = dates_near(3, anchors)
+    data: dict[str, Any] = {
+        "zone": draw(st.sampled_from(["UTC", "Pacific/Kiritimati", "America/New_York"]))
+    }
+    data["week"] = draw(st.sampled_from(WEEKS))
+    starts, ends = dates_near(3, anchors[:2]), dates_near(3, anchors[-2:])
+    data["holiday_ranges"] = [
+        {"start": first, "end": last}
+        for first, last in draw(st.lists(st.tuples(starts, ends | days), max_size=2))
+        if first <= last
+    ]
+    data["openings"] = [
+        {"date": d, "start": "10:00", "end": "11:00"} for d in draw(st.sets(days, max_size=3))
+    ]
+    data["closures"] = [{"date": d} for d in draw(st.sets(days, max_size=2))]
+    if depth and draw(st.integers(0, 3)) == 0:
+        child = draw(sparse_data(anchors, depth=0))
+        del child["zone"]
+        return {"parent": data, **child}
+    return data
 
 
 def _fmt(rng: tuple[time, time, int]) -> dict[str, Any]:
