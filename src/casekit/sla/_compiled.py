@@ -15,6 +15,21 @@ A query is then one or two ``bisect`` calls. Loops over days happen only in
 The four arrays and the coverage live in one immutable :data:`Snapshot` tuple; growing
 the timeline publishes a new snapshot, so concurrent readers need no lock (see
 :class:`Timeline`).
+
+The horizon rule (documented for users in ``docs/explanation/time-semantics.md``) is
+stated in terms of the calendar alone, never of what happens to be compiled, so a call
+gives the same answer on a fresh timeline and on one warmed by any earlier calls:
+
+* every instant argument and every instant result lies in ``[MIN_US, MAX_US)``
+  (1900-01-01 to 2201-01-01 UTC), else :class:`CalendarHorizonError`;
+* a search (``add``, ``subtract``, ``next_open``) fails if the stretch of time it
+  walks, from its argument to its answer, holds :data:`MAX_EMPTY_YEARS` consecutive
+  whole UTC years without open time; ``next_close`` fails likewise if the open period
+  holds that many whole UTC years without a closing time. A search that would have to
+  go past the horizon also fails. A statically empty definition fails at once.
+
+Gaps between intervals long enough to hold such a run are listed in each snapshot
+(``walls``), so the check costs nothing when there are none.
 """
 
 from __future__ import annotations
@@ -45,6 +60,7 @@ __all__ = [
     "MAX_EMPTY_YEARS",
     "MAX_US",
     "MIN_US",
+    "ONE_US",
     "YEAR_MAX",
     "YEAR_MIN",
     "Interval",
@@ -56,6 +72,7 @@ __all__ = [
     "position",
     "subtract",
     "union",
+    "whole_years",
 ]
 
 Interval = tuple[int, int]
@@ -65,7 +82,7 @@ ONE_US = timedelta(microseconds=1)
 YEAR_MIN = 1900
 YEAR_MAX = 2200
 MAX_EMPTY_YEARS = 50
-"""Searching for open (or closed) time gives up after this many years without any."""
+"""A search gives up on a run of this many whole UTC years without open (or closed) time."""
 
 _YEAR_STARTS = [
     (datetime(year, 1, 1, tzinfo=UTC) - EPOCH) // ONE_US for year in range(YEAR_MIN, YEAR_MAX + 2)
@@ -73,6 +90,8 @@ _YEAR_STARTS = [
 MIN_US = _YEAR_STARTS[0]
 MAX_US = _YEAR_STARTS[-1]
 _ONE_DAY = timedelta(days=1)
+_MIN_WALL_US = MAX_EMPTY_YEARS * 365 * 86_400_000_000
+"""No gap shorter than this can hold MAX_EMPTY_YEARS whole years."""
 
 
 def year_of(us: int) -> int:
@@ -83,6 +102,16 @@ def year_of(us: int) -> int:
 def year_window(year: int) -> Interval:
     """``[start, end)`` of a UTC year in microseconds."""
     return _YEAR_STARTS[year - YEAR_MIN], _YEAR_STARTS[year - YEAR_MIN + 1]
+
+
+def whole_years(a: int, b: int) -> int:
+    """How many whole UTC years of the horizon lie inside ``[a, b]``."""
+    return max(0, bisect_right(_YEAR_STARTS, b) - bisect_left(_YEAR_STARTS, a) - 1)
+
+
+def year_starts() -> list[int]:
+    """The first instant of each UTC year of the horizon, and the horizon's end."""
+    return list(_YEAR_STARTS)
 
 
 # ---------------------------------------------------------------------------
@@ -325,16 +354,42 @@ def build_source(spec: Spec) -> Source:
 
 
 def horizon_error(where: str) -> CalendarHorizonError:
-    """The error for instants outside the supported years."""
+    """The error for instants (given or answered) outside the supported years."""
     return CalendarHorizonError(
         f"outside the supported horizon {YEAR_MIN}-01-01 .. {YEAR_MAX + 1}-01-01 UTC", where=where
     )
 
 
+def check_horizon(us: int, where: str) -> None:
+    """Raise :func:`horizon_error` unless ``us`` lies in ``[MIN_US, MAX_US)``."""
+    if not MIN_US <= us < MAX_US:
+        raise horizon_error(where)
+
+
+def empty_error(where: str) -> CalendarHorizonError:
+    """The error for a search that would cross too many years without open time."""
+    return CalendarHorizonError(
+        f"no open time in {MAX_EMPTY_YEARS} consecutive years; the calendar looks empty",
+        where=where,
+    )
+
+
+def never_closes_error(where: str) -> CalendarHorizonError:
+    """The error for a search that would cross too many years without a closing time."""
+    return CalendarHorizonError(
+        f"no closing time in {MAX_EMPTY_YEARS} consecutive years; the calendar never closes",
+        where=where,
+    )
+
+
 Snapshot: TypeAlias = tuple[
-    tuple[int, ...], tuple[int, ...], tuple[int, ...], tuple[int, ...], int, int
+    tuple[int, ...], tuple[int, ...], tuple[int, ...], tuple[int, ...], int, int, tuple[int, ...]
 ]
-"""``(starts, ends, cum, cumend, lo, hi)``: compiled intervals covering ``[lo, hi)``.
+"""``(starts, ends, cum, cumend, lo, hi, walls)``: compiled intervals covering ``[lo, hi)``.
+
+``walls`` lists the gaps that hold :data:`MAX_EMPTY_YEARS` whole UTC years without open
+time: gap ``k`` runs from ``ends[k - 1]`` (``lo`` for ``k == 0``) to ``starts[k]``
+(``hi`` for ``k == len(starts)``). It is empty for any ordinary calendar.
 
 A snapshot is never modified: growing the timeline builds a new one and publishes it
 with a single assignment, so a reader that loads ``Timeline.snap`` once into locals
@@ -342,7 +397,7 @@ sees consistent arrays however other threads grow the timeline meanwhile. Each
 published snapshot covers a superset of the years of the previous one.
 """
 
-EMPTY: Snapshot = ((), (), (), (), 0, 0)
+EMPTY: Snapshot = ((), (), (), (), 0, 0, ())
 
 
 def _columns(intervals: Iterable[Interval], total: int) -> tuple[list[int], ...]:
@@ -365,15 +420,34 @@ def _columns(intervals: Iterable[Interval], total: int) -> tuple[list[int], ...]
     return starts, ends, cum, cumend
 
 
+def _walls(
+    starts: tuple[int, ...], ends: tuple[int, ...], lo: int, hi: int, first: int = 0
+) -> list[int]:
+    """Indices ``k >= first`` of the gaps that hold MAX_EMPTY_YEARS whole years.
+
+    Gap ``k`` runs from ``ends[k - 1]`` (``lo`` for ``k == 0``) to ``starts[k]``
+    (``hi`` for ``k == len(starts)``).
+    """
+    n = len(starts)
+    found: list[int] = []
+    for k in range(first, n + 1):
+        a = ends[k - 1] if k else lo
+        b = starts[k] if k < n else hi
+        if b - a >= _MIN_WALL_US and whole_years(a, b) >= MAX_EMPTY_YEARS:
+            found.append(k)
+    return found
+
+
 def _compile(intervals: Iterable[Interval], lo: int, hi: int) -> Snapshot:
     """A snapshot of sorted intervals covering ``[lo, hi)``, positions counted from 0."""
-    starts, ends, cum, cumend = _columns(intervals, 0)
-    return tuple(starts), tuple(ends), tuple(cum), tuple(cumend), lo, hi
+    columns = _columns(intervals, 0)
+    starts, ends, cum, cumend = (tuple(column) for column in columns)
+    return starts, ends, cum, cumend, lo, hi, tuple(_walls(starts, ends, lo, hi))
 
 
 def _append(snap: Snapshot, intervals: list[Interval], hi: int) -> Snapshot:
     """``snap`` extended forwards with the sorted ``intervals`` (all at or after its end)."""
-    starts, ends, cum, cumend, lo, _ = snap
+    starts, ends, cum, cumend, lo, _, walls = snap
     keep = len(starts)
     total = cumend[-1] if cumend else 0
     if intervals and ends and intervals[0][0] == ends[-1]:
@@ -382,19 +456,24 @@ def _append(snap: Snapshot, intervals: list[Interval], hi: int) -> Snapshot:
         total = cum[-1]
         intervals = [(starts[-1], intervals[0][1]), *intervals[1:]]
     s, e, c, ce = _columns(intervals, total)
+    new_starts = starts[:keep] + tuple(s)
+    new_ends = ends[:keep] + tuple(e)
+    # Gaps before the first kept interval's successor are unchanged; scan the rest.
+    kept = [k for k in walls if k < keep]
     return (
-        starts[:keep] + tuple(s),
-        ends[:keep] + tuple(e),
+        new_starts,
+        new_ends,
         cum[:keep] + tuple(c),
         cumend[:keep] + tuple(ce),
         lo,
         hi,
+        (*kept, *_walls(new_starts, new_ends, lo, hi, keep)),
     )
 
 
 def position(snap: Snapshot, us: int) -> int:
     """Business microseconds from the first interval of ``snap`` to ``us``."""
-    starts, ends, cum, _, _, _ = snap
+    starts, ends, cum, _, _, _, _ = snap
     i = bisect_right(starts, us) - 1
     if i < 0:
         return 0
@@ -428,13 +507,13 @@ class Timeline:
     @property
     def ylo(self) -> int:
         """First compiled UTC year (0 before the first query)."""
-        _, _, _, _, lo, hi = self.snap
+        lo, hi = self.snap[4:6]
         return year_of(lo) if hi > lo else 0
 
     @property
     def yhi(self) -> int:
         """Last compiled UTC year (-1 before the first query)."""
-        _, _, _, _, lo, hi = self.snap
+        lo, hi = self.snap[4:6]
         return year_of(hi - 1) if hi > lo else -1
 
     # -- growing (under the lock) -------------------------------------------------------
@@ -490,39 +569,44 @@ class Timeline:
                 snap = self.snap = _compile(intervals, year_window(year)[0], snap[5])
         return snap
 
-    def grow(
-        self, forward: bool, seen: Snapshot, empty_run: int, where: str
-    ) -> tuple[Snapshot, int]:
-        """Compile one more year beyond ``seen`` in a search.
+    def grow(self, forward: bool, seen: Snapshot, since: int, where: str) -> Snapshot:
+        """Compile one more year beyond ``seen`` for a search from ``since`` that needs it.
 
-        Returns the new snapshot and the run of empty years at the searched end among
-        the years added since ``seen`` (by this thread or another) plus ``empty_run``;
-        gives up on a long run of empty years.
+        The search's answer lies beyond ``seen``, so it walks the closed time between
+        ``since`` (or the last open time before the searched end) and that end. Raises
+        if that stretch already holds MAX_EMPTY_YEARS whole years, if the horizon is
+        reached, or if the calendar can never be open.
         """
         if self.empty:
             raise CalendarHorizonError("the calendar is never open", where=where)
+        starts, ends, _, _, lo, hi, _ = seen
         if forward:
-            snap = self._forward(seen, where)
-            last = year_of(snap[5] - 1)
-            ends = snap[1]
-            if ends and ends[-1] > seen[5]:  # open time in the new years
-                empty_run = last - year_of(ends[-1] - 1)
-            else:
-                empty_run += last - year_of(seen[5] - 1)
-        else:
-            snap = self._backward(seen, where)
-            first = year_of(snap[4])
-            starts = snap[0]
-            if starts and starts[0] < seen[4]:
-                empty_run = year_of(starts[0]) - first
-            else:
-                empty_run += year_of(seen[4]) - first
-        if empty_run >= MAX_EMPTY_YEARS:
-            raise CalendarHorizonError(
-                f"no open time in {MAX_EMPTY_YEARS} consecutive years; the calendar looks empty",
-                where=where,
-            )
-        return snap, empty_run
+            closed_from = max(since, ends[-1]) if ends else since
+            if whole_years(closed_from, hi) >= MAX_EMPTY_YEARS:
+                raise empty_error(where)
+            if hi >= MAX_US:
+                raise horizon_error(where)
+            return self._forward(seen, where)
+        closed_to = min(since, starts[0]) if starts else since
+        if whole_years(lo, closed_to) >= MAX_EMPTY_YEARS:
+            raise empty_error(where)
+        if lo <= MIN_US:
+            raise horizon_error(where)
+        return self._backward(seen, where)
+
+    @staticmethod
+    def check_path(snap: Snapshot, a: int, b: int, where: str) -> None:
+        """Raise if the closed time within ``[a, b]`` holds MAX_EMPTY_YEARS whole years.
+
+        ``[a, b]`` must lie within the snapshot; only its ``walls`` can hold such a run.
+        """
+        starts, ends, _, _, lo, hi, walls = snap
+        n = len(starts)
+        for k in walls:
+            gap_start = ends[k - 1] if k else lo
+            gap_end = starts[k] if k < n else hi
+            if whole_years(max(a, gap_start), min(b, gap_end)) >= MAX_EMPTY_YEARS:
+                raise empty_error(where)
 
     # -- scalar queries (all in microseconds) -------------------------------------------
 
@@ -537,26 +621,32 @@ class Timeline:
     def add(self, us: int, delta: int, where: str) -> int:
         """The earliest instant with ``delta`` business microseconds after ``us``."""
         snap = self.cover(us, where)
-        empty_run = 0
         while True:
-            starts, _, cum, cumend, _, _ = snap
+            starts, _, cum, cumend, _, _, walls = snap
             target = position(snap, us) + delta
             if cumend and target <= cumend[-1]:
                 j = bisect_left(cumend, target)
-                return starts[j] + target - cum[j]
-            snap, empty_run = self.grow(True, snap, empty_run, where)
+                result = starts[j] + target - cum[j]
+                if walls:
+                    self.check_path(snap, us, result, where)
+                if result >= MAX_US:
+                    raise horizon_error(where)
+                return result
+            snap = self.grow(True, snap, us, where)
 
     def subtract(self, us: int, delta: int, where: str) -> int:
         """The latest instant with ``delta`` business microseconds before ``us``."""
         snap = self.cover(us, where)
-        empty_run = 0
         while True:
-            starts, _, cum, _, _, _ = snap
+            starts, _, cum, _, _, _, walls = snap
             target = position(snap, us) - delta
             if cum and target >= 0:
                 j = bisect_right(cum, target) - 1
-                return starts[j] + target - cum[j]
-            snap, empty_run = self.grow(False, snap, empty_run, where)
+                result = starts[j] + target - cum[j]
+                if walls:
+                    self.check_path(snap, result, us, where)
+                return result
+            snap = self.grow(False, snap, us, where)
 
     def elapsed(self, a: int, b: int) -> int:
         self.cover(a, "a")
@@ -565,37 +655,37 @@ class Timeline:
 
     def next_open(self, us: int, where: str) -> int:
         snap = self.cover(us, where)
-        empty_run = 0
         while True:
-            starts, ends, _, _, _, _ = snap
+            starts, ends, _, _, _, _, walls = snap
             i = bisect_right(starts, us)
             if i > 0 and us < ends[i - 1]:
                 return us
             if i < len(starts):
+                if walls:
+                    self.check_path(snap, us, starts[i], where)
                 return starts[i]
-            snap, empty_run = self.grow(True, snap, empty_run, where)
+            snap = self.grow(True, snap, us, where)
 
     def next_close(self, us: int, where: str) -> int:
         start = self.next_open(us, where)
         snap = self.snap  # covers ``start``
-        open_run = 0
         while True:
-            starts, ends, _, _, _, hi = snap
+            starts, ends, _, _, _, hi, _ = snap
             end = ends[bisect_right(starts, start) - 1]
+            if whole_years(start, end) >= MAX_EMPTY_YEARS:
+                raise never_closes_error(where)
             if end < hi:
                 return end
-            if year_of(hi - 1) >= YEAR_MAX:
+            if hi >= MAX_US:
                 raise CalendarHorizonError("the calendar never closes", where=where)
             snap = self._forward(snap, where)
-            open_run += year_of(snap[5] - 1) - year_of(hi - 1)
-            if open_run >= MAX_EMPTY_YEARS:
-                raise CalendarHorizonError(
-                    f"no closing time in {MAX_EMPTY_YEARS} consecutive years", where=where
-                )
 
     def intervals(self, a: int, b: int) -> list[Interval]:
         self.cover(a, "a")
-        starts, ends, _, _, _, _ = self.cover(b - 1 if b > a else a, "b")
+        check_horizon(b, "b")
+        if b <= a:
+            return []
+        starts, ends = self.cover(b - 1, "b")[:2]
         out: list[Interval] = []
         i = bisect_right(ends, a)
         while i < len(starts) and starts[i] < b:

@@ -22,7 +22,18 @@ import attrs
 from casekit._time import require_aware
 from casekit.exceptions import InvalidCalendar, InvalidDefinition
 from casekit.serialization import load_toml, structure, unstructure
-from casekit.sla._compiled import EPOCH, ONE_US, Timeline
+from casekit.sla._compiled import (
+    EPOCH,
+    MAX_EMPTY_YEARS,
+    MAX_US,
+    MIN_US,
+    ONE_US,
+    Timeline,
+    check_horizon,
+    empty_error,
+    horizon_error,
+    year_starts,
+)
 from casekit.sla._rules import (
     CalendarSpec,
     Closure,
@@ -292,16 +303,24 @@ def _spec_from_data(data: object, where: str) -> Spec:
     return structure(_prepare(data), CalendarSpec, where=where)
 
 
-def _prune(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {
-            key: _prune(item)
-            for key, item in value.items()
-            if item is not None and item not in ([], ()) and not (key == "fold" and item == 0)
-        }
-    if isinstance(value, list | tuple):
-        return [_prune(item) for item in value]
-    return value
+def _fields_to_data(value: Any) -> Any:
+    """Plain data of a definition value: each attrs field that differs from its default.
+
+    Only defaults are left out, so reading the data back gives an equal definition;
+    in particular ``week=()`` (no weekly hours, written ``week = []``) stays apart from
+    ``week=None`` (hours inherited from an override's parent, written as no ``week``).
+    """
+    if attrs.has(type(value)):
+        out: dict[str, Any] = {}
+        for field in attrs.fields(type(value)):
+            item = getattr(value, field.name)
+            if field.default is not attrs.NOTHING and item == field.default:
+                continue
+            out[field.name] = _fields_to_data(item)
+        return out
+    if isinstance(value, tuple | list):
+        return [_fields_to_data(item) for item in value]
+    return unstructure(value)
 
 
 def _spec_to_data(spec: Spec) -> dict[str, Any]:
@@ -310,13 +329,8 @@ def _spec_to_data(spec: Spec) -> dict[str, Any]:
     if isinstance(spec, IntersectionSpec):
         return {"intersection": [_spec_to_data(m) for m in spec.members]}
     if isinstance(spec, OverrideSpec):
-        return {"parent": _spec_to_data(spec.parent), **_spec_to_data(spec.child)}
-    data = unstructure(spec)
-    for seg in data.get("week") or ():
-        seg["days"] = list(seg["days"])
-    for key in ("holidays",):
-        data[key] = list(data[key])
-    return cast(dict[str, Any], _prune(data))
+        return {"parent": _spec_to_data(spec.parent), **_fields_to_data(spec.child)}
+    return cast(dict[str, Any], _fields_to_data(spec))
 
 
 # ---------------------------------------------------------------------------
@@ -342,6 +356,20 @@ class BusinessCalendar:
     Every instant argument must be an aware datetime (a naive one raises
     :class:`~casekit.exceptions.NaiveDatetimeError` naming the argument); every
     instant returned is an aware UTC datetime.
+
+    One horizon rule holds for every query, single or batch
+    (``docs/explanation/time-semantics.md``), and raises
+    :class:`~casekit.exceptions.CalendarHorizonError`:
+
+    * every instant given or returned lies in ``[1900-01-01, 2201-01-01)`` UTC;
+    * a search (:meth:`add`, :meth:`subtract`, :meth:`next_open`) fails when the time
+      it walks from its argument to its answer holds 50 consecutive whole UTC years
+      without open time, and :meth:`next_close` when the open period it walks holds
+      50 whole UTC years without a closing time;
+    * a definition that can never be open fails any search at once.
+
+    The rule depends only on the definition and the call, never on what the instance
+    has compiled before: a call answers the same on a fresh calendar and a used one.
 
     Attributes:
         spec: The validated definition.
@@ -490,18 +518,29 @@ class BusinessCalendar:
     # -- queries ---------------------------------------------------------------------------
 
     def is_open(self, t: datetime) -> bool:
-        """Whether business time runs at instant ``t`` (intervals are ``[open, close)``)."""
+        """Whether business time runs at instant ``t`` (intervals are ``[open, close)``).
+
+        Raises:
+            CalendarHorizonError: ``t`` outside the horizon (see the class docstring).
+        """
         return self._timeline.is_open(_us(t, "t"))
 
     def next_open(self, t: datetime) -> datetime:
-        """``t`` if open, else the next opening time."""
+        """``t`` if open, else the next opening time.
+
+        Raises:
+            CalendarHorizonError: ``t`` or the answer outside the horizon, 50 whole
+                closed years on the way, or a calendar that is never open.
+        """
         return _instant(self._timeline.next_open(_us(t, "t"), "t"))
 
     def next_close(self, t: datetime) -> datetime:
         """The end of the open period containing ``t``, or of the next one if closed.
 
         Raises:
-            CalendarHorizonError: If the calendar never closes (for example 24x7).
+            CalendarHorizonError: If the calendar never closes (for example 24x7): 50
+                whole open years on the way, or open up to the horizon; or as for
+                :meth:`next_open`.
         """
         return _instant(self._timeline.next_close(_us(t, "t"), "t"))
 
@@ -513,7 +552,9 @@ class BusinessCalendar:
         ``d`` is :meth:`subtract`.
 
         Raises:
-            CalendarHorizonError: Beyond the supported years, or no open time at all.
+            CalendarHorizonError: ``t`` (even with ``d == 0``) or the answer outside the
+                horizon, 50 whole closed years between ``t`` and the answer, or a
+                calendar that is never open.
         """
         # The hot path, inlined: two bisects on the compiled year(s), no datetime
         # objects except the result. Anything unusual falls through to Timeline.add.
@@ -533,20 +574,24 @@ class BusinessCalendar:
             start = _us(t, "t")
             delta = _duration_us(d, "d")
         if delta > 0:
-            starts, ends, cum, cumend, lo, hi = tl.snap
-            if lo <= start < hi:
+            starts, ends, cum, cumend, lo, hi, walls = tl.snap
+            if lo <= start < hi and not walls:
                 i = bisect_right(starts, start) - 1
                 if i >= 0:
                     end = ends[i]
                     target = cum[i] + (start if start < end else end) - starts[i] + delta
                 else:
                     target = delta
-                if cumend and target <= cumend[-1]:
+                # Strictly inside: a result at the snapshot's last closing time may be
+                # the horizon's end, which Timeline.add refuses.
+                if cumend and target < cumend[-1]:
                     j = bisect_left(cumend, target)
                     return EPOCH + ONE_US * (starts[j] + target - cum[j])
             return EPOCH + ONE_US * tl.add(start, delta, "t")
         if delta < 0:
             return EPOCH + ONE_US * tl.subtract(start, -delta, "t")
+        if not MIN_US <= start < MAX_US:
+            raise horizon_error("t")
         return EPOCH + ONE_US * start
 
     def subtract(self, t: datetime, d: timedelta) -> datetime:
@@ -554,11 +599,18 @@ class BusinessCalendar:
 
         A result at a gap between periods is the later opening time, so
         ``subtract(Mon 10:00, 1h)`` on 09:00-17:00 is Mon 09:00, not Fri 17:00.
+
+        Raises:
+            CalendarHorizonError: As for :meth:`add`.
         """
         return self.add(t, -d)
 
     def elapsed(self, a: datetime, b: datetime) -> timedelta:
-        """Business time from ``a`` to ``b`` (negative if ``b < a``)."""
+        """Business time from ``a`` to ``b`` (negative if ``b < a``).
+
+        Raises:
+            CalendarHorizonError: ``a`` or ``b`` outside the horizon.
+        """
         try:
             x = a - EPOCH
             y = b - EPOCH
@@ -569,7 +621,7 @@ class BusinessCalendar:
         lo = (x.days * 86_400 + x.seconds) * 1_000_000 + x.microseconds
         hi = (y.days * 86_400 + y.seconds) * 1_000_000 + y.microseconds
         tl = self._timeline
-        starts, ends, cum, _, first, last = tl.snap
+        starts, ends, cum, _, first, last, _ = tl.snap
         if not (first <= lo < last and first <= hi < last):
             return ONE_US * tl.elapsed(lo, hi)
         i = bisect_right(starts, lo) - 1
@@ -579,10 +631,12 @@ class BusinessCalendar:
         return ONE_US * (pos_b - pos_a)
 
     def intervals(self, a: datetime, b: datetime) -> list[tuple[datetime, datetime]]:
-        """The open periods within ``[a, b)``, clipped, as UTC ``(start, end)`` pairs."""
+        """The open periods within ``[a, b)``, clipped, as UTC ``(start, end)`` pairs.
+
+        Raises:
+            CalendarHorizonError: ``a`` or ``b`` outside the horizon (even if ``b <= a``).
+        """
         lo, hi = _us(a, "a"), _us(b, "b")
-        if hi <= lo:
-            return []
         return [(_instant(s), _instant(e)) for s, e in self._timeline.intervals(lo, hi)]
 
     # -- batch ---------------------------------------------------------------------------
@@ -599,37 +653,57 @@ class BusinessCalendar:
         Returns:
             A ``datetime64[us]`` array (UTC) when numpy is installed, else a list of
             aware UTC datetimes.
+
+        Raises:
+            CalendarHorizonError: If :meth:`add` raises for any start (``where`` is
+                ``"starts"`` with numpy).
         """
         np_ = _load_numpy()
         delta = _duration_us(d, "d")
         if np_ is None:
             return [self.add(t, d) for t in cast(Sequence[datetime], starts)]
         values = _as_us_array(np_, starts, "starts")
-        tl = self._timeline
-        if len(values) == 0 or delta == 0:
+        if len(values) == 0:
             return cast("npt.NDArray[np.datetime64]", values.view("datetime64[us]"))
-        tl.cover(int(values.min()), "starts")
-        snap = tl.cover(int(values.max()), "starts")  # published last: covers both
-        empty_run = 0
+        tl = self._timeline
+        first, last = int(values.min()), int(values.max())
+        if delta == 0:
+            check_horizon(first, "starts")
+            check_horizon(last, "starts")
+            return cast("npt.NDArray[np.datetime64]", values.view("datetime64[us]"))
+        tl.cover(first, "starts")
+        snap = tl.cover(last, "starts")  # published last: covers both
+        # Grow as Timeline.add/subtract do, for the unfinished search that walks the
+        # longest stretch (the earliest start forwards, the latest backwards).
         if delta > 0:
             while True:
                 s, e, c, ce = tl.arrays(np_, snap)
+                since = first
                 if len(s):
                     target = _positions(np_, values, s, e, c) + delta
-                    if int(target.max()) <= int(ce[-1]):
+                    beyond = target > ce[-1]
+                    if not beyond.any():
                         break
-                snap, empty_run = tl.grow(True, snap, empty_run, "starts")
+                    since = int(values[beyond].min())
+                snap = tl.grow(True, snap, since, "starts")
             j = np_.searchsorted(ce, target, side="left")
         else:
             while True:
                 s, e, c, ce = tl.arrays(np_, snap)
+                since = last
                 if len(s):
                     target = _positions(np_, values, s, e, c) + delta
-                    if int(target.min()) >= 0:
+                    before = target < 0
+                    if not before.any():
                         break
-                snap, empty_run = tl.grow(False, snap, empty_run, "starts")
+                    since = int(values[before].max())
+                snap = tl.grow(False, snap, since, "starts")
             j = np_.searchsorted(c, target, side="right") - 1
         result = s[j] + (target - c[j])
+        if snap[6]:
+            _check_paths(np_, snap, np_.minimum(values, result), np_.maximum(values, result))
+        if delta > 0 and int(result.max()) >= MAX_US:
+            raise horizon_error("starts")
         return cast("npt.NDArray[np.datetime64]", result.view("datetime64[us]"))
 
     def elapsed_many(
@@ -646,6 +720,9 @@ class BusinessCalendar:
         Returns:
             Business microseconds as an ``int64`` array when numpy is installed, else a
             list of timedeltas.
+
+        Raises:
+            CalendarHorizonError: If any instant lies outside the horizon.
         """
         np_ = _load_numpy()
         if np_ is None:
@@ -699,6 +776,23 @@ def _as_us_array(np_: Any, values: object, where: str) -> Any:
     return np_.fromiter(
         (_us(t, f"{where}[{i}]") for i, t in enumerate(items)), dtype=np_.int64, count=len(items)
     )
+
+
+def _check_paths(np_: Any, snap: Any, a: Any, b: Any) -> None:
+    """Vectorised Timeline.check_path over the spans ``[a[k], b[k]]``."""
+    starts, ends, _, _, lo, hi, walls = snap
+    years = np_.asarray(year_starts(), dtype=np_.int64)
+    n = len(starts)
+    for k in walls:
+        gap_start = np_.maximum(a, ends[k - 1] if k else lo)
+        gap_end = np_.minimum(b, starts[k] if k < n else hi)
+        whole = (
+            np_.searchsorted(years, gap_end, side="right")
+            - np_.searchsorted(years, gap_start, side="left")
+            - 1
+        )
+        if int(whole.max()) >= MAX_EMPTY_YEARS:
+            raise empty_error("starts")
 
 
 def _positions(np_: Any, values: Any, s: Any, e: Any, c: Any) -> Any:
