@@ -384,8 +384,8 @@ def test_commits_made_by_a_subscriber_are_delivered_after_the_current_one(desk: 
     assert order == [
         ("starter", 1, None),
         ("tail", 1, None),
-        ("starter", 2, None),
-        ("tail", 2, None),
+        ("starter", 2, "starter"),  # the subscriber's own commit carries its name
+        ("tail", 2, "starter"),
     ]
 
 

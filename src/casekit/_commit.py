@@ -67,6 +67,10 @@ class Pipeline:
         self.subscribers = subscribers
         self._owners = {reactor.name: reactor for reactor in self.reactors}
         self._local = threading.local()
+        # Held from a commit until its subscribers ran, so that subscribers see the
+        # commits of this desk in commit order even when threads commit concurrently
+        # (re-entrant: subscribers commit too, and their commits queue behind).
+        self._order = threading.RLock()
 
     # --- commit -------------------------------------------------------------------
 
@@ -104,8 +108,12 @@ class Pipeline:
             after_seq=version,
             prev_hash=snapshot.head_hash if snapshot is not None else GENESIS,
         )
-        self.store.commit(Commit(after, version, tuple(records), self.timers(after)))
-        self._publish(Committed(before, after, tuple(records), now, origin))
+        commit = Commit(after, version, tuple(records), self.timers(after))
+        if origin is None:
+            origin = self.subscribers.current  # a subscriber's own commit
+        with self._order:  # commit and notify in one order, desk-wide
+            self.store.commit(commit)
+            self._publish(Committed(before, after, tuple(records), now, origin))
         return after, records
 
     def _react(self, reactor: Reactor, change: Change) -> list[Event]:
@@ -116,10 +124,10 @@ class Pipeline:
             raise
         except Exception as error:
             raise ReactorError(reactor.name, change.after.id, repr(error)) from error
-        return self._events_of(reactor, out, change.after)
+        return self._events_of(reactor, out, change.after, change.now)
 
-    def _events_of(self, reactor: Reactor, out: object, case: Case) -> list[Event]:
-        """Check that a reactor returned a sequence of events of ``case``."""
+    def _events_of(self, reactor: Reactor, out: object, case: Case, now: datetime) -> list[Event]:
+        """Check that a reactor returned a sequence of events of ``case`` at ``now``."""
         if not isinstance(out, list | tuple):
             raise ReactorError(reactor.name, case.id, f"returned {out!r}, not a list of events")
         for event in out:
@@ -128,6 +136,15 @@ class Pipeline:
             if event.case_id != case.id:
                 raise ReactorError(
                     reactor.name, case.id, f"returned an event of case {event.case_id!r}"
+                )
+            if event.at != now:
+                # A backdated event would move updated_at back and hide the change from
+                # find(updated_since=...), the way hosts follow cases.
+                raise ReactorError(
+                    reactor.name,
+                    case.id,
+                    f"returned a {event.name} event at {event.at.isoformat()}, "
+                    f"not at the instant of the change ({now.isoformat()})",
                 )
         return list(out)
 
@@ -142,6 +159,7 @@ class Pipeline:
     def timers(self, case: Case) -> tuple[Timer, ...]:
         """Every reactor's timers for ``case``, each checked to be of its owner's kind."""
         out: list[Timer] = []
+        keys: set[str] = set()
         for reactor in self.reactors:
             try:
                 wanted = list(reactor.timers(case))
@@ -162,6 +180,9 @@ class Pipeline:
                         f"wants timer {timer!r}; a reactor's timers are of its own case and "
                         f"their keys are {reactor.name!r} or start with '{reactor.name}:'",
                     )
+                if timer.key in keys:
+                    raise ReactorError(reactor.name, case.id, f"wants timer {timer.key!r} twice")
+                keys.add(timer.key)
                 out.append(timer)
         return tuple(out)
 
@@ -212,13 +233,20 @@ class Pipeline:
             raise
         except Exception as error:
             raise ReactorError(owner.name, case.id, f"fire({timer.key!r}): {error!r}") from error
-        events = self._events_of(owner, fired, case)
+        events = self._events_of(owner, fired, case, now)
         if events:
             result.extend(self.commit(snapshot, events, SYSTEM.ref, now, origin=owner.name)[1])
         else:
             # Nothing is due any more (the policy changed since the timer was written):
             # rewrite the case's timers so it stops coming back.
-            self.store.commit(Commit(case, case.version, (), self.timers(case)))
+            timers = self.timers(case)
+            if any(t.key == timer.key and t.due_at <= now for t in timers):
+                raise ReactorError(
+                    owner.name,
+                    case.id,
+                    f"timer {timer.key!r} is still due, but fire() returned no events",
+                )
+            self.store.commit(Commit(case, case.version, (), timers))
 
     def _quarantine(self, timer: Timer, error: Exception) -> TimerFailure:
         store = self.store

@@ -77,7 +77,7 @@ class StoreRegistry:
             raise PluginError(
                 f"the {scheme!r} store factory of plugin {_owner} failed on {url!r}: {exc!r}"
             ) from exc
-        if not isinstance(store, Store):
+        if isinstance(store, type) or not isinstance(store, Store):
             raise PluginError(
                 f"the {scheme!r} store factory of plugin {_owner} returned {store!r}, "
                 "not a casekit Store (see casekit.storage.Store)"

@@ -11,7 +11,7 @@ from casekit._convert import enum_converter
 from casekit._plugins import Plugins
 from casekit.exceptions import AccessDenied, CaseNotFound, InvalidCommand
 from casekit.model._enums import Direction
-from casekit.model.access import Action, Directory
+from casekit.model.access import Action, Directory, access_fields
 from casekit.model.actors import Actor
 from casekit.model.case import Case, Task
 from casekit.model.commands import (
@@ -147,18 +147,21 @@ class Gate:
             raise CaseNotFound(case.id) from denied
         raise denied
 
-    def view(self, case: Case, actor: Actor, now: datetime, *, acted_on_case: bool) -> Case:
+    def view(self, case: Case, actor: Actor, now: datetime, *, before: Case | None) -> Case:
         """The case as ``actor`` may see it: redacted for customers; only the tasks it
         may see for an actor who may not view the case (say, given one task).
 
-        ``acted_on_case``: the actor was just allowed an action on the case itself (not
-        on one of its tasks). Under the built-in policy that implies it may view the
-        case, which saves asking again; any other policy is asked.
+        ``before``: the case as it was when the actor was just allowed an action on it
+        (not on one of its tasks). Under the built-in policy that implies it may view
+        it, and if the command left every field the policy reads as it was, the actor
+        still may; that saves asking again. Otherwise, or under any other policy, the
+        policy is asked about the case as it is now.
         """
-        if (acted_on_case and self._plugins.default_access_only) or self.can(
-            actor, Action.VIEW, case, now
-        ):
+        if (
+            before is not None
+            and self._plugins.default_access_only
+            and access_fields(before) == access_fields(case)
+        ) or self.can(actor, Action.VIEW, case, now):
             return redact(case, actor)
-        return restrict(
-            case, tuple(t for t in case.tasks if self.can(actor, Action.VIEW, case, now, task=t))
-        )
+        tasks = tuple(t for t in case.tasks if self.can(actor, Action.VIEW, case, now, task=t))
+        return restrict(case, tasks)

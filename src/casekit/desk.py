@@ -32,7 +32,7 @@ from casekit._time import to_utc
 from casekit._views import Gate, action_of, redact, task_case_id, visible_to_customer
 from casekit.audit import ChainReport, EventRecord, verify_chain
 from casekit.clock import Clock, SystemClock
-from casekit.exceptions import ConflictError, InvalidCommand, InvalidValue
+from casekit.exceptions import ConflictError, InvalidCommand, InvalidValue, TaskNotFound
 from casekit.model import commands as cmd
 from casekit.model._enums import CaseState, Channel, Direction, Priority
 from casekit.model.access import Action
@@ -52,7 +52,10 @@ from casekit.sla.policy import SlaPolicy
 from casekit.storage.base import CaseQuery, Page, Snapshot, Store
 from casekit.storage.memory import MemoryStore
 
-__all__ = ["AUTO_CLOSE", "Desk", "DeskOptions", "TickResult", "retry_on_conflict"]
+__all__ = ["AUTO_CLOSE", "MAX_TICK", "Desk", "DeskOptions", "TickResult", "retry_on_conflict"]
+
+MAX_TICK = 100_000
+"""The most timers one ``desk.tick`` call handles."""
 
 
 class DeskOptions(TypedDict, total=False):
@@ -111,7 +114,7 @@ class Desk:
         self._owns_store = isinstance(store, str) or store is None
         if isinstance(store, str):
             store = self.plugins.stores.open(store)
-        elif store is not None and not isinstance(store, Store):
+        elif store is not None and (isinstance(store, type) or not isinstance(store, Store)):
             raise InvalidValue(
                 f"{type(store).__name__} is not a casekit Store (see casekit.storage.Store)",
                 where="Desk.store",
@@ -266,8 +269,11 @@ class Desk:
         snapshot = self._load(case_id)
         case = snapshot.case
         task_id = getattr(command, "task_id", None)
-        task = case.task(task_id) if isinstance(task_id, str) else None
+        task = next((t for t in case.tasks if t.id == task_id), None)
+        # Access first: a task id on a case the actor may not see reveals nothing.
         self.authorize(actor, action_of(command), case, now, task=task)
+        if task_id is not None and task is None:
+            raise TaskNotFound(task_id)
         if expected_version is not None and expected_version != case.version:
             raise ConflictError(case_id, expected_version, case.version)
         if isinstance(command, cmd.Assign | cmd.AssignTask) and command.service_org is not None:
@@ -284,7 +290,7 @@ class Desk:
             # The message is recorded, but only someone who may respond reopens the case.
             ctx = attrs.evolve(ctx, rules=attrs.evolve(self.rules, inbound_reopens_resolved=False))
         new = self._pipeline.commit(snapshot, decide(case, command, ctx), actor.ref, now)[0]
-        return self._gate.view(new, actor, now, acted_on_case=task is None)
+        return self._gate.view(new, actor, now, before=case if task is None else None)
 
     # --- commands -----------------------------------------------------------------
 
@@ -326,19 +332,21 @@ class Desk:
             skills=dict(skills or {}),
             language=language,
         )
-        if account_id is not None:
-            self.store.get_account(account_id)
-        if contact_id is not None:
-            check_contact(self.store, contact_id, account_id)
-        if consumer_id is not None:
-            self.store.get_consumer(consumer_id)
         now = self._now()
         if self.routing is not None:
             self.routing.check_skills(command.skills, "skills")
         # Validate before allocating a number, so bad input does not burn one. Access is
         # decided on the case with its real id (hooks may log it); a refusal leaves a gap
         # in the numbering, which the store contract allows.
-        decide(None, command, self._context(actor, now, case_id="CS0000000"))
+        draft = decide(None, command, self._context(actor, now, case_id="CS0000000"))
+        if actor.is_customer:  # before the directory, so a refusal tells nothing of it
+            self.authorize(actor, Action.OPEN, replay(draft), now)
+        if account_id is not None:
+            self.store.get_account(account_id)
+        if contact_id is not None:
+            check_contact(self.store, contact_id, account_id)
+        if consumer_id is not None:
+            self.store.get_consumer(consumer_id)
         case_id = f"CS{self.store.next_case_number():07d}"
         events = decide(None, command, self._context(actor, now, case_id=case_id))
         self.authorize(actor, Action.OPEN, replay(events), now)
@@ -675,6 +683,8 @@ class Desk:
         ``failures`` and quarantined in the store; the others still fire.
         """
         now = to_utc(now, "tick(now)") if now is not None else self._now()
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_TICK:
+            raise InvalidValue(f"must be a whole number from 1 to {MAX_TICK}", where="tick.limit")
         fired = TickResult()
         if self.routing is not None:
             fired.extend(self.routing.tick(now))

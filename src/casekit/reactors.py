@@ -48,6 +48,7 @@ which is durable and resumable.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Protocol, runtime_checkable
@@ -242,6 +243,13 @@ class SubscriberRegistry:
     def __init__(self) -> None:
         self._subscribers: dict[str, Subscriber] = {}
         self._current_plugin = "?"
+        self._local = threading.local()
+
+    @property
+    def current(self) -> str | None:
+        """The name of the subscriber being notified on this thread, if any."""
+        name: str | None = getattr(self._local, "name", None)
+        return name
 
     def add(self, name: str, subscriber: Subscriber) -> None:
         """Call ``subscriber(committed)`` after every commit.
@@ -272,7 +280,11 @@ class SubscriberRegistry:
 
     def notify(self, committed: Committed) -> None:
         """Call every subscriber; a failure is logged and does not stop the others."""
-        for name, subscriber in list(self._subscribers.items()):
+        for name in list(self._subscribers):
+            subscriber = self._subscribers.get(name)
+            if subscriber is None:
+                continue  # removed by an earlier subscriber of this commit
+            self._local.name = name
             try:
                 subscriber(committed)
             except Exception:
@@ -283,3 +295,5 @@ class SubscriberRegistry:
                     committed.records[0].seq if committed.records else "-",
                     committed.records[-1].seq if committed.records else "-",
                 )
+            finally:
+                self._local.name = None

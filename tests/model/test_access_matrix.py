@@ -37,6 +37,7 @@ from casekit import (
     ActorKind,
     CasekitError,
     CaseNotFound,
+    CaseState,
     Channel,
     Consumer,
     Contact,
@@ -48,7 +49,7 @@ from casekit import (
     Relationship,
     RelationshipKind,
 )
-from casekit.model.access import AGENT_ROLES
+from casekit.model.access import AGENT_ROLES, access_fields
 from casekit.model.case import Case, Task
 from casekit.model.commands import AssignTask, BlockTask, Command, CompleteTask, StartTask
 from casekit.routing import Agent, Router
@@ -437,6 +438,36 @@ def test_any_case_level_allowance_implies_view(world: World, actor: str) -> None
         }
         if allowed - {Action.OPEN}:
             assert Action.VIEW in allowed, (actor, situation, allowed)
+
+
+@pytest.mark.parametrize("actor", list(ACTORS))
+def test_the_policy_reads_only_the_access_fields(world: World, actor: str) -> None:
+    """The Desk relies on this too: two cases equal in ``access_fields`` get the same
+    decisions, so a command that leaves them alone leaves access as it was."""
+    policy = AccessPolicy()
+    for situation in SITUATIONS:
+        case, task = world.case(situation), world.task(situation)
+        other = attrs.evolve(
+            case,
+            subject="changed",
+            description="changed",
+            priority=Priority.CRITICAL,
+            state=CaseState.AWAITING_INFO,
+            category="other",
+            interactions=(),
+            custom={},
+            slas=(),
+            version=case.version + 5,
+        )
+        assert access_fields(other) == access_fields(case)
+        for action in Action:
+            decide = policy.decide
+            assert (
+                decide(ACTORS[actor], action, case, world.desk.store, CHECK_AT, task=task).allowed
+                == decide(
+                    ACTORS[actor], action, other, world.desk.store, CHECK_AT, task=task
+                ).allowed
+            ), (situation, action)
 
 
 @pytest.mark.parametrize("actor", list(ACTORS))

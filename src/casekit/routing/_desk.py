@@ -90,15 +90,19 @@ class DeskRouting:
     # --- following commits --------------------------------------------------------
 
     def __call__(self, committed: Committed) -> None:
-        """Keep the router in step with a committed change (the subscriber)."""
-        if committed.origin == self.name:
-            return  # the router's own records and assignments
+        """Keep the router in step with a committed change (the subscriber).
+
+        In the router's own commits (``origin == "routing"``) its decisions and
+        assignments are skipped, but whatever reactors added to them (a task a playbook
+        creates when the case is assigned, say) is followed like any change.
+        """
+        own = committed.origin == self.name
         before, after = committed.before, committed.after
         now = self._now()
         if before is None:
             self._route(work_item_for_case(after, now=now, directory=self._store), now)
             return
-        for event in committed.events:
+        for event in () if own else committed.events:
             if isinstance(event, CaseAssigned) and not _unheld(event.new):
                 self._release(after.id, done=False)
             elif isinstance(event, CaseAssigned) and after.state.is_active:
@@ -113,7 +117,7 @@ class DeskRouting:
                         self._reroute(after, task, now)
             if _unheld(after.assignment):
                 self._reroute(after, None, now)
-        for event in committed.events:
+        for event in () if own else committed.events:
             if isinstance(event, TaskAssigned) and not _unheld(event.new):
                 self._release(event.task_id, done=False)
         if before.state.is_active and not after.state.is_active:
