@@ -50,7 +50,9 @@ from casekit.routing._index import EMPTY, AgentIndex
 from casekit.routing._items import WorkItem
 from casekit.routing._queues import Queue, QueueOrder, Stage, check_ladder, resolved_groups
 from casekit.routing._strategies import (
+    BUILT_IN,
     AffinityStrategy,
+    InvalidScores,
     MostCapacityStrategy,
     RoundRobinCursor,
     RoundRobinStrategy,
@@ -58,6 +60,8 @@ from casekit.routing._strategies import (
     Score,
     StrategyRegistry,
     as_score,
+    check_column,
+    score_column,
 )
 
 __all__ = ["DEFAULT_STRATEGIES", "Router"]
@@ -480,10 +484,17 @@ def _default_trio(scorers: list[_Scorer]) -> tuple[AffinityStrategy, RoundRobinS
 
 
 class _StrategyFailed(Exception):
+    """A strategy raised or returned junk (:class:`InvalidScores`) while scoring."""
+
     def __init__(self, name: str, exc: Exception) -> None:
         self.name = name
         self.exc = exc
-        super().__init__(f"{type(exc).__name__}: {exc}")
+        if isinstance(exc, InvalidScores):
+            super().__init__(f"invalid scores: {exc}")
+            self.what = f"returned {self}"
+        else:
+            super().__init__(f"{type(exc).__name__}: {exc}")
+            self.what = f"raised {self}"
 
 
 class _Scorer:
@@ -497,6 +508,7 @@ class _Scorer:
         agents = router._index.agents
         columns = getattr(strategy, "column", None)
         fast = getattr(strategy, "key", None)
+        trusted = type(strategy) in BUILT_IN
         self.column: Callable[[WorkItem, Router, Sequence[str]], Sequence[Any] | None]
         if type(strategy) is MostCapacityStrategy:
             # The built-in reads the load map directly (no mapping proxy per decision).
@@ -519,12 +531,30 @@ class _Scorer:
                 return None if key is None else list(map(key, ids))
 
             self.column = column
-        else:
+        elif trusted:
 
             def score(item: WorkItem, ctx: Router, ids: Sequence[str]) -> Sequence[Any] | None:
                 return [as_score(strategy.score(item, agents[a], ctx)) for a in ids]
 
             self.column = score
+        else:
+
+            def checked_score(
+                item: WorkItem, ctx: Router, ids: Sequence[str]
+            ) -> Sequence[Any] | None:
+                return score_column([strategy.score(item, agents[a], ctx) for a in ids])
+
+            self.column = checked_score
+        if not trusted and (callable(columns) or callable(fast)):
+            # Another's scores are checked (the built-ins are trusted: no cost there);
+            # junk fails the strategy like an exception would.
+            raw = self.column
+
+            def checked(item: WorkItem, ctx: Router, ids: Sequence[str]) -> Sequence[Any] | None:
+                values = raw(item, ctx, ids)
+                return None if values is None else check_column(values, len(ids))
+
+            self.column = checked
         self.hook: Callable[[WorkItem, str], None] | None = None
         on_assigned = getattr(strategy, "on_assigned", None)
         if type(strategy) is RoundRobinStrategy:
@@ -1134,7 +1164,7 @@ class Router:
                     pending.static.label,
                     removed,
                     reason="a strategy failed; the item waits in the queue",
-                    error=f"strategy {failed.name!r} raised {failed}",
+                    error=f"strategy {failed.name!r} {failed.what}",
                 )
             )
             raise
