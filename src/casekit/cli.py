@@ -26,7 +26,7 @@ def _demo(args: argparse.Namespace) -> int:
         run_demo(path)
         return 0
     with tempfile.TemporaryDirectory(prefix="casekit-demo-") as folder:
-        run_demo(Path(folder) / "demo.db")
+        run_demo(Path(folder) / "demo.db", keep=False)
     return 0
 
 

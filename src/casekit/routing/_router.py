@@ -14,7 +14,7 @@ import bisect
 import heapq
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from itertools import compress, repeat
 from operator import eq, itemgetter, neg
 from types import MappingProxyType
@@ -22,6 +22,7 @@ from typing import Any
 
 import attrs
 
+from casekit._text import count
 from casekit._time import require_aware
 from casekit.exceptions import InvalidCommand, InvalidValue
 from casekit.model import Channel
@@ -167,7 +168,8 @@ class _StaticPool:
     def label(self) -> str:
         """The pool: the first filter and how many agents passed it."""
         if self._label is None:
-            self._label = f"{self.first}: {_describe(self.first_spec)} ({len(self.base)} agents)"
+            agents = count(len(self.base), "agent")
+            self._label = f"{self.first}: {_describe(self.first_spec)} ({agents})"
         return self._label
 
     @property
@@ -239,7 +241,7 @@ def _describe(spec: tuple[Any, ...]) -> str:
         return " or ".join(parts) if parts else "none allowed"
     if what == "channel":
         return f"capacity on {spec[1]}"
-    return f"{spec[1]} units on {spec[2]}"
+    return f"{count(spec[1], 'unit')} on {spec[2]}"
 
 
 class _Entry:
@@ -369,7 +371,7 @@ class _Pending:
             (full, Filter.CAPACITY, f"a free unit on {channel}"),
             (self.declined, Filter.DECLINED, "rejected or let the offer time out"),
             (self.off_shift, Filter.SHIFT, "shift calendar open"),
-            (self.short, Filter.CAPACITY, f"{self.units} free units on {channel}"),
+            (self.short, Filter.CAPACITY, f"{count(self.units, 'free unit')} on {channel}"),
         )
         for agents, kind, label in steps:
             if agents:
@@ -860,8 +862,12 @@ class Router:
             raise self._unknown(item_id)
         return tuple(self._history_of(item_id))
 
-    def explain(self, item_id: str) -> str:
+    def explain(self, item_id: str, tz: tzinfo | None = None) -> str:
         """Why the item is where it is: the latest decision, filters, scores and winner.
+
+        Args:
+            item_id: The work item.
+            tz: Show instants in this zone (default: UTC, as recorded).
 
         Raises:
             UnknownWorkItem: The router does not know the item (see :meth:`status`).
@@ -871,9 +877,9 @@ class Router:
         if not history:
             return f"work item {item_id!r} is {entry.status.value}; no decision kept"
         decided = next((d for d in reversed(history) if d.agent_id is not None), history[-1])
-        text = decided.explain()
+        text = decided.explain(tz)
         now = f"now {entry.status.value}" + (f" ({entry.agent_id!r})" if entry.agent_id else "")
-        return f"{text}\n  {now}; {len(history)} decision(s) on record"
+        return f"{text}\n  {now}; {count(len(history), 'decision')} on record"
 
     # -- agents ---------------------------------------------------------------------------
 
