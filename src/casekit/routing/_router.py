@@ -530,7 +530,7 @@ class _Scorer:
 
             def column(item: WorkItem, ctx: Router, ids: Sequence[str]) -> Sequence[Any] | None:
                 key = fast(item, ctx)
-                return None if key is None else list(map(key, ids))
+                return None if key is None else tuple(map(key, ids))
 
             self.column = column
         elif trusted:

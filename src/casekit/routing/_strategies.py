@@ -137,6 +137,7 @@ class InvalidScores(ValueError):
 
 
 _PLAIN = frozenset({int, float, bool})
+_INTEGRAL = frozenset({int, bool})
 _UNORDERED = (str, bytes, bytearray, Mapping, Set)
 
 
@@ -151,34 +152,42 @@ def check_column(values: object, count: int) -> tuple[Any, ...]:
     Raises:
         InvalidScores: Saying what is wrong with them.
     """
-    if type(values) is tuple:
-        column: tuple[Any, ...] = values
-    elif isinstance(values, _UNORDERED) or not isinstance(values, Iterable):
+    kind = type(values)
+    if kind is tuple:
+        column: tuple[Any, ...] = values  # type: ignore[assignment]
+    elif kind is list or (isinstance(values, Iterable) and not isinstance(values, _UNORDERED)):
+        column = tuple(values)  # type: ignore[arg-type]
+    else:
         raise InvalidScores(
             f"expected {count} scores (one per agent, in order), got {_show(values)}"
         )
-    else:
-        column = tuple(values)
     if len(column) != count:
         raise InvalidScores(f"expected {count} scores (one per agent), got {len(column)}")
     types = set(map(type, column))
-    numbers: Iterable[Any] = column
-    if tuple in types and len(types) > 1:
-        raise InvalidScores("a mix of numbers and tuples")
-    if types == {tuple}:
+    if types <= _INTEGRAL:
+        return column  # whole numbers: nothing more to check
+    numbers: tuple[Any, ...] = column
+    if tuple in types:
+        if len(types) > 1:
+            raise InvalidScores("a mix of numbers and tuples")
         widths = set(map(len, column))
         if len(widths) > 1:
             raise InvalidScores(f"tuples of different lengths {sorted(widths)}")
         numbers = tuple(chain.from_iterable(column))
         types = set(map(type, numbers))
+    _check_numbers(numbers, types)
+    return column
+
+
+def _check_numbers(numbers: tuple[Any, ...], types: set[type]) -> None:
+    """Every one of ``numbers`` (of ``types``) is a real number and none is NaN."""
     if not types <= _PLAIN:
         for kind in types - _PLAIN:
             if not issubclass(kind, Real):
                 bad = next(v for v in numbers if type(v) is kind)
                 raise InvalidScores(f"expected numbers or tuples of numbers, got {_show(bad)}")
-    if any(map(ne, numbers, numbers)):
+    if not types <= _INTEGRAL and any(map(ne, numbers, numbers)):
         raise InvalidScores("NaN is not a score")
-    return column
 
 
 def score_column(values: Sequence[object]) -> tuple[Score, ...]:
@@ -190,8 +199,14 @@ def score_column(values: Sequence[object]) -> tuple[Score, ...]:
     Raises:
         InvalidScores: As :func:`check_column`, or for a number too large for a float.
     """
-    column = check_column(tuple(v if type(v) is tuple else (v,) for v in values), len(values))
+    column: tuple[Any, ...] = tuple(values)
+    types = set(map(type, column))
     try:
+        if tuple not in types:
+            # Plain numbers, the common case: checked, then made 1-tuples, in C.
+            _check_numbers(column, types)
+            return tuple(zip(map(float, column), strict=True))
+        column = check_column(tuple(v if type(v) is tuple else (v,) for v in column), len(column))
         return tuple(tuple(map(float, score)) for score in column)
     except OverflowError as exc:
         raise InvalidScores(f"a score too large: {exc}") from None
