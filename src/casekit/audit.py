@@ -14,6 +14,7 @@ from typing import Any
 
 import attrs
 
+from casekit._text import count
 from casekit.model.events import Event
 from casekit.serialization import dumps, unstructure
 
@@ -90,7 +91,7 @@ class ChainReport:
 
     def __str__(self) -> str:
         if self.ok:
-            return f"audit chain verified: {self.checked} events, no tampering"
+            return f"audit chain verified: {count(self.checked, 'event')}, no tampering"
         return f"audit chain BROKEN at event {self.first_bad_seq}: {self.problem}"
 
 

@@ -6,6 +6,7 @@ import argparse
 import sys
 import tempfile
 from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from casekit.desk import Desk
@@ -25,7 +26,7 @@ def _demo(args: argparse.Namespace) -> int:
         run_demo(path)
         return 0
     with tempfile.TemporaryDirectory(prefix="casekit-demo-") as folder:
-        run_demo(Path(folder) / "demo.db")
+        run_demo(Path(folder) / "demo.db", keep=False)
     return 0
 
 
@@ -39,9 +40,18 @@ def _verify(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _version() -> str:
+    """The installed distribution's version (``unknown`` when run from a bare tree)."""
+    try:
+        return version("casekit")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``casekit`` console script."""
     parser = argparse.ArgumentParser(prog="casekit", description="Embeddable case management.")
+    parser.add_argument("--version", action="version", version=f"casekit {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="run the lost-credit-card scenario on SQLite")
     demo.add_argument("path", nargs="?", help="SQLite file to create (default: a temp file)")

@@ -1,7 +1,7 @@
 """The scripted demo: a customer phones about a lost credit card.
 
 Run it with ``casekit demo [PATH]``. It uses the real SQLite store and a manual clock,
-so the output is the same on every run.
+so the output is the same on every run. Every time it prints is Europe/Amsterdam time.
 """
 
 from __future__ import annotations
@@ -11,11 +11,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from casekit._text import count
 from casekit.clock import ManualClock
 from casekit.desk import Desk
 from casekit.model import Actor, Channel, Consumer, Direction, Priority
+from casekit.model.events import RoutingDecided
 from casekit.model.sla import SlaKind, SlaMetric
-from casekit.routing import Agent, Router
+from casekit.routing import Agent, Router, RoutingDecision
 from casekit.sla.calendar import BusinessCalendar
 from casekit.sla.policy import Condition, Escalation, SlaDefinition, SlaPolicy, Subject
 from casekit.timeline import describe, format_timeline
@@ -24,11 +26,12 @@ __all__ = ["run_demo"]
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 
-SERVICE_HOURS = BusinessCalendar.weekly(
-    "Europe/Amsterdam",
-    {"mon-fri": "08:00-18:00", "sat": "09:00-13:00"},
-    holidays=["2026-04-03", "2026-04-06", "2026-04-27", "2026-12-25", "2026-12-26"],
-)
+HOURS = {"mon-fri": "08:00-18:00", "sat": "09:00-13:00"}
+HOLIDAYS = ["2026-04-03", "2026-04-06", "2026-04-27", "2026-12-25", "2026-12-26"]
+SERVICE_HOURS = BusinessCalendar.weekly("Europe/Amsterdam", HOURS, holidays=HOLIDAYS)
+
+TICK_EVERY = timedelta(minutes=5)
+"""How often the demo's scheduler calls ``desk.tick()``."""
 
 POLICY = SlaPolicy(
     definitions=(
@@ -69,11 +72,26 @@ POLICY = SlaPolicy(
 )
 
 
-def _tick(desk: Desk, clock: ManualClock, say: Callable[[str], None]) -> None:
-    say(f"{clock.now().astimezone(AMSTERDAM):%H:%M} the scheduler calls desk.tick():")
-    for record in desk.tick():
-        say(f"  {describe(record.event, AMSTERDAM)}")
-    say("")
+def _tick_until(
+    desk: Desk, clock: ManualClock, until: datetime, say: Callable[[str], None]
+) -> None:
+    """Run the scheduler up to ``until`` as a cron job would, then set the clock there.
+
+    It ticks on the :data:`TICK_EVERY` marks of the clock (09:15, 09:20, ...), and
+    shows the ticks that fire something.
+    """
+    step = int(TICK_EVERY.total_seconds())
+    now = clock.now()
+    mark = now + timedelta(seconds=step - int(now.timestamp()) % step)
+    while mark <= until:
+        clock.set(mark)
+        fired = desk.tick()
+        if fired:
+            say(f"{mark.astimezone(AMSTERDAM):%H:%M} desk.tick() fires:")
+            for record in fired:
+                say(f"  {describe(record.event, AMSTERDAM)}")
+        mark += TICK_EVERY
+    clock.set(until)
 
 
 def _router() -> Router:
@@ -97,7 +115,28 @@ def _routing(desk: Desk, case_id: str, actor: Actor, say: Callable[[str], None])
     for task in case.tasks:
         say(f"  {task.id:<14} -> {task.assignment.agent}")
     say("")
-    say(desk.explain_routing(case.tasks[0].id, actor=actor))
+    # desk.explain_routing() shows instants as recorded (UTC); the demo speaks local time.
+    first = case.tasks[0].id
+    for record in desk.history(case_id, actor=actor):
+        event = record.event
+        if isinstance(event, RoutingDecided) and event.item_id == first:
+            say(RoutingDecision.from_dict(event.decision).explain(AMSTERDAM))
+    say("")
+
+
+def _intro(store: str, now: datetime, say: Callable[[str], None]) -> None:
+    """What happens, where, when, and the hours the clocks count."""
+    say(f"casekit demo: a customer phones about a lost credit card (store: {store})")
+    say(f"It is {now.astimezone(AMSTERDAM):%A %d %B %Y, %H:%M}; all times are Europe/Amsterdam.")
+    say("")
+    _calendar(say)
+
+
+def _calendar(say: Callable[[str], None]) -> None:
+    hours = ", ".join(f"{days} {span}" for days, span in HOURS.items())
+    say(f"Service hours: {hours}; closed on Sundays and on the holidays")
+    say(f"  {', '.join(HOLIDAYS)}.")
+    say("SLA and OLA clocks count only these hours.")
     say("")
 
 
@@ -116,16 +155,64 @@ def _hhmm(value: timedelta) -> str:
     return f"{'-' if value < timedelta(0) else ''}{minutes // 60}h{minutes % 60:02d}"
 
 
+def _clocks(
+    desk: Desk, case_id: str, block_id: str, actor: Actor, say: Callable[[str], None]
+) -> None:
+    """The clocks with their due times, then what the scheduler will do about them."""
+    say("SLA and OLA clocks after the call:")
+    fraud = ""
+    for status in desk.sla_status(case_id, actor=actor):
+        target = _hhmm(status.target)
+        if status.due_at is None:
+            due = f"stopped after {_hhmm(status.elapsed)}"
+        else:
+            due = f"due {status.due_at.astimezone(AMSTERDAM):%a %H:%M}"
+        if status.task_id == block_id:
+            minutes = int(status.target.total_seconds() // 60)
+            fraud = f"of its {minutes} minutes are used and breaches at 100% ({due})"
+        say(f"  {status.key:<28} {status.stage.value:<12} target {target:>6}  {due}")
+    say("")
+    every = int(TICK_EVERY.total_seconds() // 60)
+    say(f"The scheduler calls desk.tick() every {every} minutes. The fraud team's OLA warns")
+    say(f"when 50%, 75% and 90% {fraud};")
+    say("each fires at the first tick after its moment:")
+
+
+def _customer_view(
+    desk: Desk, case_id: str, customer: Actor, agent: Actor, say: Callable[[str], None]
+) -> None:
+    seen = len(desk.get(case_id, actor=customer).interactions)
+    every = len(desk.get(case_id, actor=agent).interactions)
+    say(
+        f"What the customer sees: {seen} of {count(every, 'interaction')} "
+        f"({count(every - seen, 'internal note')} hidden)."
+    )
+
+
+def _keep_and_verify(path: Path, case_id: str, *, keep: bool, say: Callable[[str], None]) -> None:
+    """How to keep the database and check it later."""
+    if keep:
+        say(f"The database is kept in {path}. Check its audit chain again at any time:")
+        say(f"  casekit verify {_url(path)} {case_id}")
+        return
+    say("The database was temporary. To keep it, give the demo a new file name, then")
+    say("check its audit chain again at any time:")
+    say("  casekit demo demo.db")
+    say(f"  casekit verify sqlite:///demo.db {case_id}")
+
+
 def _url(path: Path) -> str:
     return "memory://" if str(path) == ":memory:" else f"sqlite:///{path}"
 
 
-def run_demo(path: Path, *, write: Callable[[str], None] = print) -> str:
+def run_demo(path: Path, *, write: Callable[[str], None] = print, keep: bool = True) -> str:
     """Run the lost-card scenario on a SQLite file at ``path``; return the case id.
 
     Args:
         path: The SQLite file to create.
         write: Where each output line goes (default: ``print``).
+        keep: Whether ``path`` outlives the demo (the closing lines say how to use
+            it); ``casekit demo`` without a path passes ``False`` for its temp file.
     """
 
     def say(text: str = "") -> None:
@@ -141,8 +228,7 @@ def run_demo(path: Path, *, write: Callable[[str], None] = print) -> str:
         farid = Actor.agent("farid", groups={"fraud"})
         olga = Actor.agent("olga", groups={"card-ops"})
 
-        say(f"casekit demo: a customer phones about a lost credit card (store: {path})")
-        say()
+        _intro(str(path) if keep else "a temporary SQLite file", clock.now(), say)
         case = desk.open_case(
             actor=alice,
             subject="Lost credit card",
@@ -186,17 +272,12 @@ def run_demo(path: Path, *, write: Callable[[str], None] = print) -> str:
             channel=Channel.PHONE,
         )
         _routing(desk, case.id, alice, say)
-        say("SLA and OLA clocks after the call (Europe/Amsterdam):")
-        for status in desk.sla_status(case.id, actor=alice):
-            due = f"{status.due_at.astimezone(AMSTERDAM):%a %H:%M}" if status.due_at else "-"
-            target = _hhmm(status.target)
-            say(f"  {status.key:<28} {status.stage.value:<12} target {target:>6}  due {due}")
-        say()
-
-        clock.advance(timedelta(minutes=25))
+        _clocks(desk, case.id, block.id, alice, say)
+        _tick_until(desk, clock, clock.now() + timedelta(minutes=25), say)
         desk.start_task(block.id, actor=farid)
-        clock.advance(timedelta(minutes=8))
-        _tick(desk, clock, say)
+        say(f"{clock.now().astimezone(AMSTERDAM):%H:%M} farid starts blocking the card")
+        _tick_until(desk, clock, clock.now() + timedelta(minutes=8), say)
+        say()
         desk.add_interaction(
             case.id,
             "Two contactless payments after 08:40 look fraudulent; charged back.",
@@ -231,13 +312,11 @@ def run_demo(path: Path, *, write: Callable[[str], None] = print) -> str:
         say(f"Case {closed.id} ({closed.subject}) is {closed.state.value}.")
         say(f"Tasks: {', '.join(f'{t.id} {t.state.value}' for t in closed.tasks)}")
         say()
-        say("Timeline (Europe/Amsterdam):")
+        say("Timeline:")
         say(format_timeline(desk.history(case.id, actor=alice), AMSTERDAM))
         say()
-        say(
-            f"What the customer sees: {len(desk.get(case.id, actor=jan).interactions)} of "
-            f"{len(closed.interactions)} interactions (internal notes hidden)."
-        )
-        report = desk.verify(case.id)
-        say(str(report))
+        _customer_view(desk, case.id, jan, alice, say)
+        say(str(desk.verify(case.id)))
+        say()
+        _keep_and_verify(path, closed.id, keep=keep and _url(path) != "memory://", say=say)
         return closed.id

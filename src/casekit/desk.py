@@ -16,7 +16,7 @@ in :mod:`casekit.reactors` and the capability's package (routing in
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, tzinfo
 from types import TracebackType
 from typing import Self, TypedDict, Unpack
 
@@ -666,9 +666,10 @@ class Desk:
         routing = self._require_routing()
         routing.set_presence(agent_id, presence, actor=actor, channel=channel)
 
-    def explain_routing(self, item_id: str, *, actor: Actor) -> str:
-        """Why the item went where it did: every recorded decision, oldest first."""
-        return explain(self.history(case_of(item_id), actor=actor), item_id)
+    def explain_routing(self, item_id: str, *, actor: Actor, tz: tzinfo | None = None) -> str:
+        """Why the item went where it did: every recorded decision, oldest first (times
+        in ``tz``, default UTC)."""
+        return explain(self.history(case_of(item_id), actor=actor), item_id, tz)
 
     # --- timers -------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 
 import attrs
 
+from casekit._text import count
 from casekit.exceptions import InvalidCommand, InvalidTransition, InvalidValue
 from casekit.model._enums import CaseState, Direction, TaskState
 from casekit.model.actors import Actor
@@ -435,7 +436,7 @@ def _transition(case: Case, command: Transition, ctx: Context) -> CaseStateChang
                 case.id,
                 case.state,
                 action.value,
-                f"it was already reopened {case.reopen_count} times (max_reopens)",
+                f"it was already reopened {count(case.reopen_count, 'time')} (max_reopens)",
             )
         if action is CaseAction.REOPEN and case.state is S.CLOSED:
             window = rules.reopen_closed_within

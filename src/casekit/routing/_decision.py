@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
 from casekit._convert import CasekitEnum
+from casekit._text import count
 from casekit.serialization import structure, unstructure
 
 __all__ = [
@@ -232,15 +233,20 @@ class RoutingDecision:
         """
         return structure(data, cls, where=where)
 
-    def explain(self) -> str:
-        """A few lines of text: who got the item and why, or why nobody did."""
+    def explain(self, tz: tzinfo | None = None) -> str:
+        """A few lines of text: who got the item and why, or why nobody did.
+
+        Args:
+            tz: Show the decision's instant in this zone (default: as recorded, UTC).
+        """
         where = f"queue {self.queue!r} stage {self.stage}" if self.queue else "no queue"
         if self.agent_id is not None:
             head = f"{self.outcome.value} to {self.agent_id!r}"
         else:
             head = self.outcome.value
+        at = self.at if tz is None else self.at.astimezone(tz)
         lines = [
-            f"work item {self.item_id!r}: {head} at {self.at.isoformat()} "
+            f"work item {self.item_id!r}: {head} at {at.isoformat()} "
             f"({where}; trigger {self.trigger.value})"
         ]
         if self.reason:
@@ -255,9 +261,8 @@ class RoutingDecision:
             names = f": {listed}" + (f" and {more} more" if more > 0 and listed else "")
             if not removal.agent_ids:
                 names = " (outside the pool)"
-            lines.append(
-                f"  removed by {removal.filter.value} ({removal.detail}): {removal.count}{names}"
-            )
+            agents = count(removal.count, "agent")
+            lines.append(f"  removed by {removal.filter.value} ({removal.detail}): {agents}{names}")
         if self.candidates:
             lines.append(
                 f"  {len(self.eligible) or len(self.candidates)} eligible; best scored "

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 from casekit._commit import Pipeline
 from casekit._retry import retry_on_conflict
@@ -382,8 +382,9 @@ class DeskRouting:
         return case if item_id == case.id else case.task(item_id)
 
 
-def explain(records: Iterable[EventRecord], item_id: str) -> str:
-    """Why the item went where it did: every decision recorded in ``records``."""
+def explain(records: Iterable[EventRecord], item_id: str, tz: tzinfo | None = None) -> str:
+    """Why the item went where it did: every decision recorded in ``records`` (instants
+    in ``tz``, default UTC)."""
     decisions = [
         RoutingDecision.from_dict(record.event.decision)
         for record in records
@@ -391,7 +392,7 @@ def explain(records: Iterable[EventRecord], item_id: str) -> str:
     ]
     if not decisions:
         return f"work item {item_id!r} was never routed"
-    return "\n\n".join(decision.explain() for decision in decisions)
+    return "\n\n".join(decision.explain(tz) for decision in decisions)
 
 
 class _FinishedStayClaimed:

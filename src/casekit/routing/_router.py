@@ -14,7 +14,7 @@ import bisect
 import heapq
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from itertools import compress, repeat
 from operator import eq, itemgetter, neg
 from types import MappingProxyType
@@ -22,6 +22,7 @@ from typing import Any
 
 import attrs
 
+from casekit._text import count
 from casekit._time import require_aware
 from casekit.exceptions import InvalidCommand, InvalidValue
 from casekit.model import Channel
@@ -50,7 +51,9 @@ from casekit.routing._index import EMPTY, AgentIndex
 from casekit.routing._items import WorkItem
 from casekit.routing._queues import Queue, QueueOrder, Stage, check_ladder, resolved_groups
 from casekit.routing._strategies import (
+    BUILT_IN,
     AffinityStrategy,
+    InvalidScores,
     MostCapacityStrategy,
     RoundRobinCursor,
     RoundRobinStrategy,
@@ -58,6 +61,8 @@ from casekit.routing._strategies import (
     Score,
     StrategyRegistry,
     as_score,
+    check_column,
+    score_column,
 )
 
 __all__ = ["DEFAULT_STRATEGIES", "Router"]
@@ -163,7 +168,8 @@ class _StaticPool:
     def label(self) -> str:
         """The pool: the first filter and how many agents passed it."""
         if self._label is None:
-            self._label = f"{self.first}: {_describe(self.first_spec)} ({len(self.base)} agents)"
+            agents = count(len(self.base), "agent")
+            self._label = f"{self.first}: {_describe(self.first_spec)} ({agents})"
         return self._label
 
     @property
@@ -235,7 +241,7 @@ def _describe(spec: tuple[Any, ...]) -> str:
         return " or ".join(parts) if parts else "none allowed"
     if what == "channel":
         return f"capacity on {spec[1]}"
-    return f"{spec[1]} units on {spec[2]}"
+    return f"{count(spec[1], 'unit')} on {spec[2]}"
 
 
 class _Entry:
@@ -365,7 +371,7 @@ class _Pending:
             (full, Filter.CAPACITY, f"a free unit on {channel}"),
             (self.declined, Filter.DECLINED, "rejected or let the offer time out"),
             (self.off_shift, Filter.SHIFT, "shift calendar open"),
-            (self.short, Filter.CAPACITY, f"{self.units} free units on {channel}"),
+            (self.short, Filter.CAPACITY, f"{count(self.units, 'free unit')} on {channel}"),
         )
         for agents, kind, label in steps:
             if agents:
@@ -480,10 +486,17 @@ def _default_trio(scorers: list[_Scorer]) -> tuple[AffinityStrategy, RoundRobinS
 
 
 class _StrategyFailed(Exception):
+    """A strategy raised or returned junk (:class:`InvalidScores`) while scoring."""
+
     def __init__(self, name: str, exc: Exception) -> None:
         self.name = name
         self.exc = exc
-        super().__init__(f"{type(exc).__name__}: {exc}")
+        if isinstance(exc, InvalidScores):
+            super().__init__(f"invalid scores: {exc}")
+            self.what = f"returned {self}"
+        else:
+            super().__init__(f"{type(exc).__name__}: {exc}")
+            self.what = f"raised {self}"
 
 
 class _Scorer:
@@ -497,6 +510,7 @@ class _Scorer:
         agents = router._index.agents
         columns = getattr(strategy, "column", None)
         fast = getattr(strategy, "key", None)
+        trusted = type(strategy) in BUILT_IN
         self.column: Callable[[WorkItem, Router, Sequence[str]], Sequence[Any] | None]
         if type(strategy) is MostCapacityStrategy:
             # The built-in reads the load map directly (no mapping proxy per decision).
@@ -516,15 +530,33 @@ class _Scorer:
 
             def column(item: WorkItem, ctx: Router, ids: Sequence[str]) -> Sequence[Any] | None:
                 key = fast(item, ctx)
-                return None if key is None else list(map(key, ids))
+                return None if key is None else tuple(map(key, ids))
 
             self.column = column
-        else:
+        elif trusted:
 
             def score(item: WorkItem, ctx: Router, ids: Sequence[str]) -> Sequence[Any] | None:
                 return [as_score(strategy.score(item, agents[a], ctx)) for a in ids]
 
             self.column = score
+        else:
+
+            def checked_score(
+                item: WorkItem, ctx: Router, ids: Sequence[str]
+            ) -> Sequence[Any] | None:
+                return score_column([strategy.score(item, agents[a], ctx) for a in ids])
+
+            self.column = checked_score
+        if not trusted and (callable(columns) or callable(fast)):
+            # Another's scores are checked (the built-ins are trusted: no cost there);
+            # junk fails the strategy like an exception would.
+            raw = self.column
+
+            def checked(item: WorkItem, ctx: Router, ids: Sequence[str]) -> Sequence[Any] | None:
+                values = raw(item, ctx, ids)
+                return None if values is None else check_column(values, len(ids))
+
+            self.column = checked
         self.hook: Callable[[WorkItem, str], None] | None = None
         on_assigned = getattr(strategy, "on_assigned", None)
         if type(strategy) is RoundRobinStrategy:
@@ -830,8 +862,12 @@ class Router:
             raise self._unknown(item_id)
         return tuple(self._history_of(item_id))
 
-    def explain(self, item_id: str) -> str:
+    def explain(self, item_id: str, tz: tzinfo | None = None) -> str:
         """Why the item is where it is: the latest decision, filters, scores and winner.
+
+        Args:
+            item_id: The work item.
+            tz: Show instants in this zone (default: UTC, as recorded).
 
         Raises:
             UnknownWorkItem: The router does not know the item (see :meth:`status`).
@@ -841,9 +877,9 @@ class Router:
         if not history:
             return f"work item {item_id!r} is {entry.status.value}; no decision kept"
         decided = next((d for d in reversed(history) if d.agent_id is not None), history[-1])
-        text = decided.explain()
+        text = decided.explain(tz)
         now = f"now {entry.status.value}" + (f" ({entry.agent_id!r})" if entry.agent_id else "")
-        return f"{text}\n  {now}; {len(history)} decision(s) on record"
+        return f"{text}\n  {now}; {count(len(history), 'decision')} on record"
 
     # -- agents ---------------------------------------------------------------------------
 
@@ -1134,7 +1170,7 @@ class Router:
                     pending.static.label,
                     removed,
                     reason="a strategy failed; the item waits in the queue",
-                    error=f"strategy {failed.name!r} raised {failed}",
+                    error=f"strategy {failed.name!r} {failed.what}",
                 )
             )
             raise

@@ -17,6 +17,13 @@ Two optional methods make a strategy faster or stateful:
 * ``on_assigned(item, agent, ctx)`` is told of each winner (round robin uses it).
 
 A router looks for ``column``, then ``key``, then falls back to ``score``.
+
+Whatever the path, the scores of one decision must be numbers (``bool`` counts as
+0 or 1; NaN is refused, it compares unequal to everything) or tuples of numbers, all
+of the same length, and a column must hold exactly one score per agent it was asked
+about. Anything else is junk: the router treats it like a strategy that raised (a
+:class:`~casekit.routing.StrategyError`, the item stays queued). The built-in
+strategies are trusted and not checked, so the default path pays nothing for this.
 """
 
 # Strategies implement a fixed protocol signature; not every one needs every argument.
@@ -24,10 +31,12 @@ A router looks for ``column``, then ``key``, then falls back to ``score``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from datetime import datetime, timedelta
-from itertools import repeat
-from operator import neg
+from itertools import chain, repeat
+from math import isnan
+from numbers import Real
+from operator import ne, neg
 from typing import Any, Protocol, runtime_checkable
 
 import attrs
@@ -107,6 +116,7 @@ def as_score(value: object) -> Score:
 
     Raises:
         TypeError: If it is neither a number nor a tuple of numbers.
+        ValueError: If a number is NaN.
     """
     if isinstance(value, tuple):
         return tuple(_number(v) for v in value)
@@ -116,7 +126,98 @@ def as_score(value: object) -> Score:
 def _number(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise TypeError(f"scores must be numbers, got {value!r}")
-    return float(value)
+    number = float(value)
+    if isnan(number):
+        raise ValueError("scores must not be NaN")
+    return number
+
+
+class InvalidScores(ValueError):
+    """A strategy returned junk instead of scores (internal: the router wraps it)."""
+
+
+_PLAIN = frozenset({int, float, bool})
+_INTEGRAL = frozenset({int, bool})
+_UNORDERED = (str, bytes, bytearray, Mapping, Set)
+
+
+def check_column(values: object, count: int) -> tuple[Any, ...]:
+    """A strategy's scores for ``count`` agents, checked; returned as a tuple.
+
+    The scores must be an ordered collection (a tuple is kept as is) of ``count``
+    numbers, or of ``count`` tuples of numbers all of one length; no NaN. A number is
+    any :class:`numbers.Real` (``bool`` included: it orders as 0 and 1).
+    A few C-level passes over the column: cheap beside computing it.
+
+    Raises:
+        InvalidScores: Saying what is wrong with them.
+    """
+    kind = type(values)
+    if kind is tuple:
+        column: tuple[Any, ...] = values  # type: ignore[assignment]
+    elif kind is list or (isinstance(values, Iterable) and not isinstance(values, _UNORDERED)):
+        column = tuple(values)  # type: ignore[arg-type]
+    else:
+        raise InvalidScores(
+            f"expected {count} scores (one per agent, in order), got {_show(values)}"
+        )
+    if len(column) != count:
+        raise InvalidScores(f"expected {count} scores (one per agent), got {len(column)}")
+    types = set(map(type, column))
+    if types <= _INTEGRAL:
+        return column  # whole numbers: nothing more to check
+    numbers: tuple[Any, ...] = column
+    if tuple in types:
+        if len(types) > 1:
+            raise InvalidScores("a mix of numbers and tuples")
+        widths = set(map(len, column))
+        if len(widths) > 1:
+            raise InvalidScores(f"tuples of different lengths {sorted(widths)}")
+        numbers = tuple(chain.from_iterable(column))
+        types = set(map(type, numbers))
+    _check_numbers(numbers, types)
+    return column
+
+
+def _check_numbers(numbers: tuple[Any, ...], types: set[type]) -> None:
+    """Every one of ``numbers`` (of ``types``) is a real number and none is NaN."""
+    if not types <= _PLAIN:
+        for kind in types - _PLAIN:
+            if not issubclass(kind, Real):
+                bad = next(v for v in numbers if type(v) is kind)
+                raise InvalidScores(f"expected numbers or tuples of numbers, got {_show(bad)}")
+    if not types <= _INTEGRAL and any(map(ne, numbers, numbers)):
+        raise InvalidScores("NaN is not a score")
+
+
+def score_column(values: Sequence[object]) -> tuple[Score, ...]:
+    """The return values of ``score`` for several agents, checked and normalised.
+
+    Each is a number or a tuple of numbers (a number counts as a 1-tuple); each
+    comes back as a tuple of floats, like :func:`as_score` makes it.
+
+    Raises:
+        InvalidScores: As :func:`check_column`, or for a number too large for a float.
+    """
+    column: tuple[Any, ...] = tuple(values)
+    types = set(map(type, column))
+    try:
+        if tuple not in types:
+            # Plain numbers, the common case: checked, then made 1-tuples, in C.
+            _check_numbers(column, types)
+            return tuple(zip(map(float, column), strict=True))
+        column = check_column(tuple(v if type(v) is tuple else (v,) for v in column), len(column))
+        return tuple(tuple(map(float, score)) for score in column)
+    except OverflowError as exc:
+        raise InvalidScores(f"a score too large: {exc}") from None
+
+
+def _show(value: object) -> str:
+    """``value`` for an error message: its type and a short repr."""
+    text = repr(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{type(value).__name__} {text}"
 
 
 @attrs.define
@@ -306,6 +407,19 @@ class ShiftStrategy:
         if left is None:
             return (_DAY_SECONDS,)
         return (min(left.total_seconds(), _DAY_SECONDS),)
+
+
+BUILT_IN: frozenset[type] = frozenset(
+    {
+        RoundRobinStrategy,
+        MostCapacityStrategy,
+        LeastActiveStrategy,
+        SkillMatchStrategy,
+        AffinityStrategy,
+        ShiftStrategy,
+    }
+)
+"""The built-in strategy classes, whose scores the router trusts (subclasses excluded)."""
 
 
 class StrategyRegistry:

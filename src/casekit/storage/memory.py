@@ -7,6 +7,7 @@ import threading
 from collections.abc import Sequence
 from datetime import datetime
 
+from casekit._text import count
 from casekit.audit import GENESIS, EventRecord
 from casekit.exceptions import (
     AccountNotFound,
@@ -45,7 +46,7 @@ class MemoryStore:
         self._quarantine: list[tuple[Timer, str]] = []
 
     def __repr__(self) -> str:
-        return f"MemoryStore({len(self._cases)} cases)"
+        return f"MemoryStore({count(len(self._cases), 'case')})"
 
     def next_case_number(self) -> int:
         with self._lock:
