@@ -100,7 +100,8 @@ def verify_chain(records: Sequence[EventRecord], *, head_hash: str | None = None
     Args:
         records: The case's records in stored order.
         head_hash: The hash the store recorded for the case's latest event, if known;
-            catches deletion of the newest records.
+            catches deletion of the newest records, a rewritten log, and records
+            appended after the head (even with correct links and hashes).
     """
     prev = GENESIS
     for index, record in enumerate(records):
@@ -129,13 +130,36 @@ def verify_chain(records: Sequence[EventRecord], *, head_hash: str | None = None
         if digest != record.hash:
             return ChainReport(False, index, record.seq, "content does not match its hash: edited")
         prev = record.hash
-    if head_hash is not None and records and head_hash != prev:
+    if head_hash is not None and head_hash != prev:
+        return _past_head(records, head_hash)
+    return ChainReport(True, len(records))
+
+
+def _past_head(records: Sequence[EventRecord], head_hash: str) -> ChainReport:
+    """The report for a well-linked log whose last hash is not the recorded head."""
+    at: int | None = -1 if head_hash == GENESIS else None
+    for index in range(len(records) - 1, -1, -1):
+        if at is not None:
+            break
+        if records[index].hash == head_hash:
+            at = index
+    if at is not None and records:
+        # The head is in the log and records follow it: they were never committed.
+        first = records[at + 1]
+        head = "the start" if at < 0 else f"event {records[at].seq}"
         return ChainReport(
             False,
-            len(records),
-            len(records) + 1,
-            "the log ends before the case's recorded head: newest events deleted",
+            at + 1,
+            first.seq,
+            f"event {first.seq} comes after the case's recorded head ({head}): "
+            f"{len(records) - at - 1} record(s) appended or forged",
         )
-    if head_hash is not None and not records and head_hash != GENESIS:
+    if not records:
         return ChainReport(False, 0, 1, "the log is empty but the case has events: deleted")
-    return ChainReport(True, len(records))
+    return ChainReport(
+        False,
+        len(records),
+        len(records) + 1,
+        "the log does not reach the case's recorded head: newest events deleted "
+        "(or the log was rewritten)",
+    )
