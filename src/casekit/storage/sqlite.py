@@ -26,6 +26,7 @@ a time, and :meth:`SQLiteStore.close` closes them all.
 
 from __future__ import annotations
 
+import math
 import os
 import sqlite3
 import threading
@@ -54,7 +55,7 @@ from casekit.routing._errors import ClaimConflict
 from casekit.serialization import dumps, from_json, loads, structure, to_json
 from casekit.storage.base import CaseQuery, Commit, Page, Snapshot, Timer
 
-__all__ = ["SCHEMA_VERSION", "SQLiteStore"]
+__all__ = ["MAX_TIMEOUT", "SCHEMA_VERSION", "SQLiteStore"]
 
 T = TypeVar("T")
 
@@ -62,6 +63,9 @@ _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _MICRO: Final = timedelta(microseconds=1)
 _CACHE_SIZE: Final = 512
 _MIN_SQLITE = (3, 35, 0)  # UPSERT ... RETURNING
+
+MAX_TIMEOUT: Final = 2_147_483
+"""The longest lock timeout in seconds (SQLite's busy timeout is a 32-bit millisecond count)."""
 
 _V1: Final = """
 CREATE TABLE cases (
@@ -181,36 +185,95 @@ def _instant(micros: int) -> datetime:
     return _EPOCH + timedelta(microseconds=micros)
 
 
-def _parse_url(url: str) -> tuple[str, float | None]:
-    """Split ``sqlite:///path?timeout=5`` into the file path and the timeout."""
-    scheme, sep, rest = url.partition("://")
-    problem = ""
-    if not sep or scheme.lower() != "sqlite":
-        problem = "not an sqlite:// URL"
-    elif not rest.startswith("/"):
-        problem = "has a host part; SQLite URLs have none (sqlite:///relative or sqlite:////abs)"
-    path, _, query = rest[1:].partition("?")
-    if not problem and not path:
-        problem = "names no database file"
-    if not problem and "#" in path:
-        problem = "has a fragment"
-    timeout: float | None = None
-    if not problem and query:
-        for name, value in parse_qsl(query, keep_blank_values=True):
-            if name != "timeout":
-                problem = f"has an unknown option {name!r} (only timeout=<seconds>)"
-                break
-            try:
-                timeout = float(value)
-            except ValueError:
-                problem = f"has a timeout that is not a number: {value!r}"
-                break
-    if problem:
+_URL_FORMS: Final = "use sqlite:///relative/path.db or sqlite:////absolute/path.db"
+
+
+def _check_path(path: object, where: str) -> str:
+    """The database file name as text, refused if no file system can hold it."""
+    if not isinstance(path, str | os.PathLike):
+        raise InvalidValue(f"must be a file path, not {type(path).__name__}", where=where)
+    text = os.fspath(path)
+    if not isinstance(text, str):
+        raise InvalidValue("must be a text path, not bytes", where=where)
+    if "\x00" in text:
+        raise InvalidValue(f"{text!r} contains a NUL character", where=where)
+    try:
+        os.fsencode(text)
+    except UnicodeEncodeError as exc:
+        raise InvalidValue(f"{text!r} cannot be a file name: {exc.reason}", where=where) from None
+    if text in ("", ":memory:") or text.startswith("file:"):
         raise InvalidValue(
-            f"{url!r} {problem}; use sqlite:///relative/path.db or sqlite:////absolute/path.db",
-            where="sqlite store URL",
+            f"{text!r} is not a database file; use MemoryStore for an in-memory store",
+            where=where,
         )
-    return path, timeout
+    return text
+
+
+def _check_timeout(value: object, where: str) -> float:
+    """Seconds to wait for a lock: finite, 0 .. what SQLite's busy timeout can hold."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidValue(f"must be a number of seconds, not {value!r}", where=where)
+    if not (math.isfinite(value) and 0 <= value <= MAX_TIMEOUT):
+        raise InvalidValue(
+            f"must be a number of seconds from 0 to {MAX_TIMEOUT:,}, not {value!r}", where=where
+        )
+    return float(value)
+
+
+def _url_timeout(value: str, where: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise InvalidValue(f"is not a number: {value!r}", where=where) from None
+    return _check_timeout(seconds, where)
+
+
+# URL parameter -> (keyword argument of SQLiteStore, parser of the text value).
+_URL_OPTIONS: Final[dict[str, tuple[str, Callable[[str, str], object]]]] = {
+    "timeout": ("timeout", _url_timeout),
+}
+
+
+def _parse_url(url: str) -> tuple[str, dict[str, Any]]:
+    """Split ``sqlite:///path?timeout=5`` into the file path and keyword arguments.
+
+    Raises:
+        InvalidValue: The URL is malformed; ``where`` names the path or the parameter.
+    """
+
+    def refuse(problem: str, where: str = "sqlite store URL") -> InvalidValue:
+        return InvalidValue(f"{url!r} {problem}; {_URL_FORMS}", where=where)
+
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.lower() != "sqlite":
+        raise refuse("is not an sqlite:// URL")
+    if not rest.startswith("/"):
+        raise refuse(
+            "has a host part; SQLite URLs have none (sqlite:///relative or sqlite:////abs)"
+        )
+    path, _, query = rest[1:].partition("?")
+    if not path:
+        raise refuse("names no database file")
+    if "#" in path:
+        raise refuse("has a fragment")
+    try:
+        _check_path(path, "")
+    except InvalidValue as exc:
+        raise refuse(f"has an unusable path: {exc}", "sqlite store URL path") from None
+    options: dict[str, Any] = {}
+    known = ", ".join(f"{name}=" for name in _URL_OPTIONS)
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        where = f"sqlite store URL ?{name}"
+        if name not in _URL_OPTIONS:
+            raise refuse(f"has an unknown parameter {name!r} (known: {known})", where)
+        keyword, parse = _URL_OPTIONS[name]
+        if keyword in options:
+            raise refuse(f"gives {name!r} twice", where)
+        try:
+            options[keyword] = parse(value, name)
+        except InvalidValue as exc:
+            raise refuse(f"has a bad {exc}", where) from None
+    return path, options
 
 
 class SQLiteStore:
@@ -219,11 +282,13 @@ class SQLiteStore:
     Args:
         path: The database file; created (with its schema) if missing.
         timeout: Seconds a writer waits for another writer's lock before giving up
-            with :class:`~casekit.exceptions.StoreError`.
+            with :class:`~casekit.exceptions.StoreError` (0 to :data:`MAX_TIMEOUT`).
 
     Raises:
         StoreError: The file is not a database, or its schema is newer than this code.
-        InvalidValue: ``path`` is ``":memory:"`` (use :class:`~casekit.MemoryStore`).
+        InvalidValue: ``path`` is ``":memory:"`` (use :class:`~casekit.MemoryStore`),
+            or no file can have that name (a NUL character, a lone surrogate); or
+            ``timeout`` is not a finite number in range.
     """
 
     # Durability settings; the benchmark overrides them to measure SQLite's defaults.
@@ -231,14 +296,8 @@ class SQLiteStore:
     _synchronous: ClassVar[str] = "NORMAL"
 
     def __init__(self, path: str | os.PathLike[str], *, timeout: float = 30.0) -> None:
-        text = os.fspath(path)
-        if text in ("", ":memory:") or text.startswith("file:"):
-            raise InvalidValue(
-                f"{text!r} is not a database file; use MemoryStore for an in-memory store",
-                where="SQLiteStore.path",
-            )
-        if timeout < 0:
-            raise InvalidValue("must not be negative", where="SQLiteStore.timeout")
+        text = _check_path(path, "SQLiteStore.path")
+        timeout = _check_timeout(timeout, "SQLiteStore.timeout")
         if sqlite3.sqlite_version_info < _MIN_SQLITE:
             raise StoreError(
                 f"SQLite {sqlite3.sqlite_version} is too old; casekit needs 3.35 or newer"
@@ -263,8 +322,8 @@ class SQLiteStore:
         Raises:
             InvalidValue: The URL is not of that form (the message names it).
         """
-        path, timeout = _parse_url(url)
-        return cls(path) if timeout is None else cls(path, timeout=timeout)
+        path, options = _parse_url(url)
+        return cls(path, **options)
 
     def __repr__(self) -> str:
         return f"SQLiteStore({str(self.path)!r})"
