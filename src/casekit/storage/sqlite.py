@@ -185,6 +185,39 @@ def _instant(micros: int) -> datetime:
     return _EPOCH + timedelta(microseconds=micros)
 
 
+# Connections return TEXT values as bytes (``text_factory = bytes``), so that a value
+# that is not UTF-8 reaches these helpers, which name its row, instead of failing the
+# whole query with a generic error.
+
+
+def _text(table: str, key: str, value: object) -> str:
+    """A TEXT column's value, decoded; CorruptRecord if it is not UTF-8 text."""
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise CorruptRecord(table, key, f"text that is not UTF-8 ({exc})") from None
+    raise CorruptRecord(table, key, f"expected text, found {value!r}")
+
+
+def _optional_text(table: str, key: str, value: object) -> str | None:
+    return None if value is None else _text(table, key, value)
+
+
+def _integer(table: str, key: str, value: object) -> int:
+    """An INTEGER column's value; CorruptRecord if it holds anything else."""
+    if type(value) is not int:
+        raise CorruptRecord(table, key, f"expected an integer, found {value!r}")
+    return value
+
+
+def _key(value: object) -> str:
+    """A key column's value for naming its row, even if the key itself is damaged."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "backslashreplace")
+    return str(value)
+
+
 _URL_FORMS: Final = "use sqlite:///relative/path.db or sqlite:////absolute/path.db"
 
 
@@ -341,6 +374,7 @@ class SQLiteStore:
             )
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open SQLite database {str(self.path)!r}: {exc}") from exc
+        conn.text_factory = bytes  # decoded per column by _text, which names the row
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
             conn.execute("PRAGMA foreign_keys = ON")
@@ -396,13 +430,13 @@ class SQLiteStore:
         try:
             wanted = self._journal_mode
             mode = conn.execute(f"PRAGMA journal_mode = {wanted}").fetchall()
-            if not mode or str(mode[0][0]).lower() != wanted:
+            if not mode or _key(mode[0][0]).lower() != wanted:
                 got = mode[0][0] if mode else "nothing"
                 raise StoreError(f"cannot switch {str(self.path)!r} to {wanted} (got {got})")
             conn.execute("BEGIN IMMEDIATE")
             conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
             rows = conn.execute("SELECT version FROM schema_version").fetchall()
-            current = int(rows[0][0]) if rows else 0
+            current = _integer("schema_version", "version", rows[0][0]) if rows else 0
             if current > SCHEMA_VERSION:
                 raise StoreError(
                     f"{str(self.path)!r} has schema version {current}, newer than "
@@ -447,12 +481,14 @@ class SQLiteStore:
         except Exception as exc:  # any failure to read a row back means the row is bad
             raise CorruptRecord(table, key, str(exc)) from exc
 
-    def _case(self, case_id: str, version: int, body: str) -> Case:
+    def _case(self, case_id: str, version: object, raw: object) -> Case:
+        number = _integer("cases", case_id, version)
+        body = _text("cases", case_id, raw)
         cached = self._cache.get(case_id)
         if cached is not None and cached[0] == body:
             return cached[1]
         case = self._decode("cases", case_id, lambda: from_json(body, Case))
-        if case.id != case_id or case.version != version:
+        if case.id != case_id or case.version != number:
             raise CorruptRecord(
                 "cases",
                 case_id,
@@ -467,19 +503,27 @@ class SQLiteStore:
                 del self._cache[next(iter(self._cache))]
             self._cache[case_id] = (body, case)
 
-    def _record(self, case_id: str, seq: int, payload: str, prev: str, digest: str) -> EventRecord:
-        def decode() -> EventRecord:
-            event = cast(Event, structure(loads(payload), cast(type[Any], Event)))
-            return EventRecord(case_id, seq, event, prev, digest)
+    def _record(
+        self, case_id: str, seq: object, payload: object, prev: object, digest: object
+    ) -> EventRecord:
+        key = f"{case_id}#{_key(seq)}"
+        number = _integer("events", key, seq)
+        text = _text("events", key, payload)
+        prev_hash = _text("events", key, prev)
+        hash_ = _text("events", key, digest)
 
-        return self._decode("events", f"{case_id}#{seq}", decode)
+        def decode() -> EventRecord:
+            event = cast(Event, structure(loads(text), cast(type[Any], Event)))
+            return EventRecord(case_id, number, event, prev_hash, hash_)
+
+        return self._decode("events", key, decode)
 
     # --- cases --------------------------------------------------------------------------
 
     def next_case_number(self) -> int:
         with self._connection() as conn:
             rows = conn.execute(_NEXT_NUMBER).fetchall()
-        return int(rows[0][0])
+        return _integer("counters", "case", rows[0][0])
 
     def load(self, case_id: str) -> Snapshot:
         with self._connection() as conn:
@@ -489,7 +533,7 @@ class SQLiteStore:
         if not rows:
             raise CaseNotFound(case_id)
         version, head_hash, body = rows[0]
-        return Snapshot(self._case(case_id, version, body), head_hash)
+        return Snapshot(self._case(case_id, version, body), _text("cases", case_id, head_hash))
 
     def commit(self, commit: Commit) -> None:
         case = commit.case
@@ -564,23 +608,20 @@ class SQLiteStore:
         with self._connection() as conn:
             rows = conn.execute("SELECT version FROM claims WHERE item_id = ?", (item_id,))
             row = rows.fetchone()
-        return int(row[0]) if row else 0
+        return _integer("claims", item_id, row[0]) if row else 0
 
     def holder(self, item_id: str) -> str | None:
         """The agent holding the work item's claim, if any."""
         with self._connection() as conn:
             row = conn.execute("SELECT holder FROM claims WHERE item_id = ?", (item_id,)).fetchone()
-        return None if row is None or row[0] is None else str(row[0])
+        return None if row is None else _optional_text("claims", item_id, row[0])
 
     def claim(self, item_id: str, agent_id: str, expected_version: int) -> int:
         """Compare-and-set: give the item to ``agent_id`` if nobody holds it and its
         version is still ``expected_version`` (one ``BEGIN IMMEDIATE`` transaction)."""
         with self._write() as conn:
-            row = conn.execute(
-                "SELECT version, holder FROM claims WHERE item_id = ?", (item_id,)
-            ).fetchone()
-            actual = int(row[0]) if row else 0
-            if actual != expected_version or (row is not None and row[1] is not None):
+            actual, holder = self._claim_row(conn, item_id)
+            if actual != expected_version or holder is not None:
                 raise ClaimConflict(item_id, expected_version, actual)
             conn.execute(
                 "INSERT INTO claims (item_id, version, holder) VALUES (?, ?, ?) "
@@ -593,11 +634,8 @@ class SQLiteStore:
     def release(self, item_id: str, agent_id: str, expected_version: int) -> int:
         """Free the claim ``agent_id`` holds at ``expected_version``."""
         with self._write() as conn:
-            row = conn.execute(
-                "SELECT version, holder FROM claims WHERE item_id = ?", (item_id,)
-            ).fetchone()
-            actual = int(row[0]) if row else 0
-            if row is None or actual != expected_version or row[1] != agent_id:
+            actual, holder = self._claim_row(conn, item_id)
+            if actual != expected_version or holder is None or holder != agent_id:
                 raise ClaimConflict(item_id, expected_version, actual)
             conn.execute(
                 "UPDATE claims SET version = ?, holder = NULL WHERE item_id = ?",
@@ -606,9 +644,19 @@ class SQLiteStore:
         return actual + 1
 
     @staticmethod
+    def _claim_row(conn: sqlite3.Connection, item_id: str) -> tuple[int, str | None]:
+        """The claim's version and holder ((0, None) if it was never claimed)."""
+        row = conn.execute(
+            "SELECT version, holder FROM claims WHERE item_id = ?", (item_id,)
+        ).fetchone()
+        if row is None:
+            return 0, None
+        return _integer("claims", item_id, row[0]), _optional_text("claims", item_id, row[1])
+
+    @staticmethod
     def _version(conn: sqlite3.Connection, case_id: str) -> int:
         rows = conn.execute("SELECT version FROM cases WHERE id = ?", (case_id,)).fetchall()
-        return int(rows[0][0]) if rows else 0
+        return _integer("cases", case_id, rows[0][0]) if rows else 0
 
     def history(self, case_id: str, *, after_seq: int = 0) -> list[EventRecord]:
         with self._connection() as conn:
@@ -653,7 +701,9 @@ class SQLiteStore:
         params.append(query.limit + 1)
         with self._connection() as conn:
             rows = conn.execute(sql, params).fetchall()
-        items = [self._case(case_id, version, body) for case_id, version, body in rows]
+        items = [
+            self._case(_text("cases", _key(key), key), version, body) for key, version, body in rows
+        ]
         more = len(items) > query.limit
         items = items[: query.limit]
         return Page(tuple(items), items[-1].id if more else None)
@@ -665,7 +715,18 @@ class SQLiteStore:
                 "ORDER BY due_at, case_id, key LIMIT ?",
                 (_micros(now), limit),
             ).fetchall()
-        return [Timer(case_id, key, _instant(due)) for case_id, key, due in rows]
+        return [self._timer(*row) for row in rows]
+
+    @staticmethod
+    def _timer(case: object, key: object, due: object) -> Timer:
+        name = f"{_key(case)} {_key(key)}"
+        case_id = _text("timers", name, case)
+        timer_key = _text("timers", name, key)
+        micros = _integer("timers", name, due)
+        try:
+            return Timer(case_id, timer_key, _instant(micros))
+        except OverflowError:
+            raise CorruptRecord("timers", name, f"due_at {micros} is out of range") from None
 
     # --- directory ----------------------------------------------------------------------
 
@@ -674,7 +735,7 @@ class SQLiteStore:
             rows = conn.execute(f"SELECT body FROM {table} WHERE id = ?", (key,)).fetchall()
         if not rows:
             return None
-        body: str = rows[0][0]
+        body = _text(table, key, rows[0][0])
         return self._decode(table, key, lambda: from_json(body, cls))
 
     @staticmethod
@@ -751,5 +812,6 @@ class SQLiteStore:
             ).fetchall()
         return tuple(self._relationship(rowid, body) for rowid, body in rows)
 
-    def _relationship(self, rowid: int, body: str) -> Relationship:
+    def _relationship(self, rowid: int, raw: object) -> Relationship:
+        body = _text("relationships", str(rowid), raw)
         return self._decode("relationships", str(rowid), lambda: from_json(body, Relationship))
