@@ -91,6 +91,8 @@ class ChainReport:
     def __str__(self) -> str:
         if self.ok:
             return f"audit chain verified: {self.checked} events, no tampering"
+        if self.first_bad_seq is None:
+            return f"audit chain BROKEN: {self.problem}"
         return f"audit chain BROKEN at event {self.first_bad_seq}: {self.problem}"
 
 

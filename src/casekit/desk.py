@@ -29,6 +29,7 @@ from casekit.clock import Clock, SystemClock
 from casekit.exceptions import (
     AccessDenied,
     ConflictError,
+    CorruptRecord,
     InvalidCommand,
     InvalidTransition,
     InvalidValue,
@@ -850,9 +851,16 @@ class Desk:
         return [record for record in records if _visible_to_customer(record.event, case)]
 
     def verify(self, case_id: str) -> ChainReport:
-        """Check the case's audit chain, and that replaying it rebuilds the stored state."""
-        snapshot = self.store.load(case_id)
-        records = self.store.history(case_id)
+        """Check the case's audit chain, and that replaying it rebuilds the stored state.
+
+        A stored record that cannot be read back intact (for instance a query column
+        that disagrees with the case it indexes) is reported, not raised.
+        """
+        try:
+            snapshot = self.store.load(case_id)
+            records = self.store.history(case_id)
+        except CorruptRecord as exc:
+            return ChainReport(False, 0, None, str(exc))
         report = verify_chain(records, head_hash=snapshot.head_hash)
         if not report.ok:
             return report

@@ -157,7 +157,16 @@ class Store(Protocol):
         ...
 
     def load(self, case_id: str) -> Snapshot:
-        """Return the case and its head hash, or raise CaseNotFound."""
+        """Return the case and its head hash, or raise CaseNotFound.
+
+        Raises:
+            CaseNotFound: No case has that id.
+            CorruptRecord: The stored case cannot be read back intact. A store that
+                keeps copies of case fields for its queries (index columns) checks them
+                against the case it returns and refuses a row where they disagree, so
+                that ``desk.verify`` (which compares the case with its replayed log)
+                vouches for what the queries see too.
+        """
         ...
 
     def commit(self, commit: Commit) -> None:
@@ -175,7 +184,11 @@ class Store(Protocol):
         ...
 
     def find(self, query: CaseQuery) -> Page:
-        """Return the cases matching ``query``, ordered by id, after ``query.after``."""
+        """Return the cases matching ``query``, ordered by id, after ``query.after``.
+
+        Every case returned matches ``query`` (:meth:`CaseQuery.matches`); a row whose
+        index columns disagree with its case raises CorruptRecord, as in :meth:`load`.
+        """
         ...
 
     def due_timers(self, now: datetime, *, limit: int = 100) -> list[Timer]:

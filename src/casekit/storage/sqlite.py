@@ -157,6 +157,19 @@ _CASE_COLUMNS = (
     "version, head_hash, state, priority, account_id, consumer_id, assigned_group, "
     "agent, service_org, updated_at, body"
 )
+_PROJECTED: Final = (
+    "version",
+    "state",
+    "priority",
+    "account_id",
+    "consumer_id",
+    "assigned_group",
+    "agent",
+    "service_org",
+    "updated_at",
+)
+"""The columns of ``cases`` that repeat what the body says, for the query filters."""
+_READ_CASE: Final = f"body, {', '.join(_PROJECTED)}"
 _INSERT_CASE = (
     f"INSERT INTO cases (id, {_CASE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (id) DO NOTHING"
@@ -183,6 +196,35 @@ def _micros(when: datetime) -> int:
 
 def _instant(micros: int) -> datetime:
     return _EPOCH + timedelta(microseconds=micros)
+
+
+_Projection = tuple[int | bytes | None, ...]
+"""A case's :data:`_PROJECTED` columns as a connection reads them back."""
+
+
+def _columns(case: Case) -> tuple[str | int | None, ...]:
+    """The query columns of a case's row (:data:`_PROJECTED` after ``version``)."""
+    assignment = case.assignment
+    return (
+        case.state.value,
+        case.priority.value,
+        case.account_id,
+        case.consumer_id,
+        assignment.group,
+        assignment.agent,
+        assignment.service_org,
+        _micros(case.updated_at),
+    )
+
+
+def _projection(case: Case) -> _Projection:
+    """What the row of ``case`` must hold in its :data:`_PROJECTED` columns."""
+    columns = (v.encode() if isinstance(v, str) else v for v in _columns(case))
+    return (case.version, *columns)
+
+
+def _show(value: object) -> str:
+    return repr(value.decode("utf-8", "backslashreplace") if isinstance(value, bytes) else value)
 
 
 # Connections return TEXT values as bytes (``text_factory = bytes``), so that a value
@@ -341,7 +383,8 @@ class SQLiteStore:
         self._idle: list[sqlite3.Connection] = []
         self._all: list[sqlite3.Connection] = []
         self._closed = threading.Event()
-        self._cache: dict[str, tuple[str, Case]] = {}
+        # case id -> (body, case, projection) of rows read or written lately
+        self._cache: dict[str, tuple[str, Case, _Projection]] = {}
         self._migrate()
 
     @classmethod
@@ -481,27 +524,35 @@ class SQLiteStore:
         except Exception as exc:  # any failure to read a row back means the row is bad
             raise CorruptRecord(table, key, str(exc)) from exc
 
-    def _case(self, case_id: str, version: object, raw: object) -> Case:
-        number = _integer("cases", case_id, version)
+    def _case(self, case_id: str, raw: object, *projected: object) -> Case:
+        """Decode a row of ``cases`` (``_READ_CASE``): the body, and the query columns,
+        which must say what the body says: a filter relies on them."""
         body = _text("cases", case_id, raw)
         cached = self._cache.get(case_id)
-        if cached is not None and cached[0] == body:
-            return cached[1]
-        case = self._decode("cases", case_id, lambda: from_json(body, Case))
-        if case.id != case_id or case.version != number:
+        if cached is None or cached[0] != body:
+            case = self._decode("cases", case_id, lambda: from_json(body, Case))
+            if case.id != case_id:
+                raise CorruptRecord("cases", case_id, f"body describes case {case.id!r}")
+            cached = (body, case, _projection(case))
+            self._remember(case_id, cached)
+        if projected != cached[2]:
+            column, found, expected = next(
+                (column, found, expected)
+                for column, found, expected in zip(_PROJECTED, projected, cached[2], strict=True)
+                if found != expected
+            )
             raise CorruptRecord(
                 "cases",
                 case_id,
-                f"body describes {case.id!r} version {case.version}, row says version {version}",
+                f"column {column} holds {_show(found)} but the body says {_show(expected)}",
             )
-        self._remember(case_id, body, case)
-        return case
+        return cached[1]
 
-    def _remember(self, case_id: str, body: str, case: Case) -> None:
+    def _remember(self, case_id: str, entry: tuple[str, Case, _Projection]) -> None:
         with self._lock:
             if len(self._cache) >= _CACHE_SIZE and case_id not in self._cache:
                 del self._cache[next(iter(self._cache))]
-            self._cache[case_id] = (body, case)
+            self._cache[case_id] = entry
 
     def _record(
         self, case_id: str, seq: object, payload: object, prev: object, digest: object
@@ -528,12 +579,12 @@ class SQLiteStore:
     def load(self, case_id: str) -> Snapshot:
         with self._connection() as conn:
             rows = conn.execute(
-                "SELECT version, head_hash, body FROM cases WHERE id = ?", (case_id,)
+                f"SELECT head_hash, {_READ_CASE} FROM cases WHERE id = ?", (case_id,)
             ).fetchall()
         if not rows:
             raise CaseNotFound(case_id)
-        version, head_hash, body = rows[0]
-        return Snapshot(self._case(case_id, version, body), _text("cases", case_id, head_hash))
+        head_hash, *columns = rows[0]
+        return Snapshot(self._case(case_id, *columns), _text("cases", case_id, head_hash))
 
     def commit(self, commit: Commit) -> None:
         case = commit.case
@@ -541,20 +592,8 @@ class SQLiteStore:
             self._reschedule(commit)
             return
         body = to_json(case)
-        assignment = case.assignment
-        row = (
-            case.version,
-            commit.head_hash,
-            case.state.value,
-            case.priority.value,
-            case.account_id,
-            case.consumer_id,
-            assignment.group,
-            assignment.agent,
-            assignment.service_org,
-            _micros(case.updated_at),
-            body,
-        )
+        columns = _columns(case)
+        row = (case.version, commit.head_hash, *columns, body)
         events = [
             (
                 record.case_id,
@@ -585,7 +624,8 @@ class SQLiteStore:
                 conn.executemany(
                     "INSERT INTO timers (case_id, key, due_at) VALUES (?, ?, ?)", timers
                 )
-        self._remember(case.id, body, case)
+        encoded = (v.encode() if isinstance(v, str) else v for v in columns)
+        self._remember(case.id, (body, case, (case.version, *encoded)))
 
     def _reschedule(self, commit: Commit) -> None:
         """A timers-only commit: replace the case's timers if its version still holds."""
@@ -694,16 +734,14 @@ class SQLiteStore:
         if query.after is not None:
             where.append("id > ?")
             params.append(query.after)
-        sql = "SELECT id, version, body FROM cases"
+        sql = f"SELECT id, {_READ_CASE} FROM cases"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY id LIMIT ?"
         params.append(query.limit + 1)
         with self._connection() as conn:
             rows = conn.execute(sql, params).fetchall()
-        items = [
-            self._case(_text("cases", _key(key), key), version, body) for key, version, body in rows
-        ]
+        items = [self._case(_text("cases", _key(row[0]), row[0]), *row[1:]) for row in rows]
         more = len(items) > query.limit
         items = items[: query.limit]
         return Page(tuple(items), items[-1].id if more else None)
