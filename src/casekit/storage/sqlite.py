@@ -28,9 +28,10 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -68,7 +69,7 @@ MAX_TIMEOUT: Final = 2_147_483
 """The longest lock timeout in seconds (SQLite's busy timeout is a 32-bit millisecond count)."""
 
 _V1: Final = """
-CREATE TABLE cases (
+CREATE TABLE {p}cases (
     id TEXT PRIMARY KEY,
     version INTEGER NOT NULL CHECK (version >= 1),
     head_hash TEXT NOT NULL,
@@ -82,16 +83,16 @@ CREATE TABLE cases (
     updated_at INTEGER NOT NULL,
     body TEXT NOT NULL
 );
-CREATE INDEX cases_state ON cases (state, id);
-CREATE INDEX cases_priority ON cases (priority, id);
-CREATE INDEX cases_account ON cases (account_id, id);
-CREATE INDEX cases_consumer ON cases (consumer_id, id);
-CREATE INDEX cases_group ON cases (assigned_group, id);
-CREATE INDEX cases_agent ON cases (agent, id);
-CREATE INDEX cases_updated ON cases (updated_at);
+CREATE INDEX {p}cases_state ON {p}cases (state, id);
+CREATE INDEX {p}cases_priority ON {p}cases (priority, id);
+CREATE INDEX {p}cases_account ON {p}cases (account_id, id);
+CREATE INDEX {p}cases_consumer ON {p}cases (consumer_id, id);
+CREATE INDEX {p}cases_group ON {p}cases (assigned_group, id);
+CREATE INDEX {p}cases_agent ON {p}cases (agent, id);
+CREATE INDEX {p}cases_updated ON {p}cases (updated_at);
 
-CREATE TABLE events (
-    case_id TEXT NOT NULL REFERENCES cases (id),
+CREATE TABLE {p}events (
+    case_id TEXT NOT NULL REFERENCES {p}cases (id),
     seq INTEGER NOT NULL CHECK (seq >= 1),
     name TEXT NOT NULL,
     at INTEGER NOT NULL,
@@ -101,46 +102,46 @@ CREATE TABLE events (
     PRIMARY KEY (case_id, seq)
 ) WITHOUT ROWID;
 
-CREATE TABLE timers (
-    case_id TEXT NOT NULL REFERENCES cases (id),
+CREATE TABLE {p}timers (
+    case_id TEXT NOT NULL REFERENCES {p}cases (id),
     key TEXT NOT NULL,
     due_at INTEGER NOT NULL
 );
-CREATE INDEX timers_case ON timers (case_id);
-CREATE INDEX timers_due ON timers (due_at, case_id, key);
+CREATE INDEX {p}timers_case ON {p}timers (case_id);
+CREATE INDEX {p}timers_due ON {p}timers (due_at, case_id, key);
 
-CREATE TABLE counters (
+CREATE TABLE {p}counters (
     name TEXT PRIMARY KEY,
     value INTEGER NOT NULL
 ) WITHOUT ROWID;
 
-CREATE TABLE accounts (
+CREATE TABLE {p}accounts (
     id TEXT PRIMARY KEY,
     parent_id TEXT,
     body TEXT NOT NULL
 );
-CREATE TABLE contacts (
+CREATE TABLE {p}contacts (
     id TEXT PRIMARY KEY,
-    account_id TEXT NOT NULL REFERENCES accounts (id),
+    account_id TEXT NOT NULL REFERENCES {p}accounts (id),
     body TEXT NOT NULL
 );
-CREATE INDEX contacts_account ON contacts (account_id);
-CREATE TABLE consumers (
+CREATE INDEX {p}contacts_account ON {p}contacts (account_id);
+CREATE TABLE {p}consumers (
     id TEXT PRIMARY KEY,
     body TEXT NOT NULL
 );
-CREATE TABLE relationships (
+CREATE TABLE {p}relationships (
     body TEXT NOT NULL UNIQUE,
-    source TEXT NOT NULL REFERENCES accounts (id),
+    source TEXT NOT NULL REFERENCES {p}accounts (id),
     kind TEXT NOT NULL,
-    target TEXT NOT NULL REFERENCES accounts (id)
+    target TEXT NOT NULL REFERENCES {p}accounts (id)
 );
-CREATE INDEX relationships_source ON relationships (source);
-CREATE INDEX relationships_target ON relationships (target);
+CREATE INDEX {p}relationships_source ON {p}relationships (source);
+CREATE INDEX {p}relationships_target ON {p}relationships (target);
 """
 
 _V2 = """
-CREATE TABLE claims (
+CREATE TABLE {p}claims (
     item_id TEXT PRIMARY KEY,
     version INTEGER NOT NULL,
     holder TEXT
@@ -152,6 +153,11 @@ MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2)
 
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 """The schema version this code writes."""
+
+_NAMES: Final = frozenset(
+    re.findall(r"CREATE (?:UNIQUE )?(?:TABLE|INDEX) \{p\}(\w+)", "".join(MIGRATIONS))
+)
+"""Every table and index the migrations create (without the prefix)."""
 
 _CASE_COLUMNS = (
     "version, head_hash, state, priority, account_id, consumer_id, assigned_group, "
@@ -171,20 +177,20 @@ _PROJECTED: Final = (
 """The columns of ``cases`` that repeat what the body says, for the query filters."""
 _READ_CASE: Final = f"body, {', '.join(_PROJECTED)}"
 _INSERT_CASE = (
-    f"INSERT INTO cases (id, {_CASE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    f"INSERT INTO {{p}}cases (id, {_CASE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (id) DO NOTHING"
 )
 _UPDATE_CASE = (
-    "UPDATE cases SET version = ?, head_hash = ?, state = ?, priority = ?, account_id = ?, "
+    "UPDATE {p}cases SET version = ?, head_hash = ?, state = ?, priority = ?, account_id = ?, "
     "consumer_id = ?, assigned_group = ?, agent = ?, service_org = ?, updated_at = ?, body = ? "
     "WHERE id = ? AND version = ? AND head_hash = ?"
 )
 _INSERT_EVENT = (
-    "INSERT INTO events (case_id, seq, name, at, payload, prev_hash, hash) "
+    "INSERT INTO {p}events (case_id, seq, name, at, payload, prev_hash, hash) "
     "VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
 _NEXT_NUMBER = (
-    "INSERT INTO counters (name, value) VALUES ('case', 1) "
+    "INSERT INTO {p}counters (name, value) VALUES ('case', 1) "
     "ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value"
 )
 
@@ -303,9 +309,26 @@ def _url_timeout(value: str, where: str) -> float:
     return _check_timeout(seconds, where)
 
 
+_PREFIX: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,31}")
+
+
+def _check_prefix(value: object, where: str) -> str:
+    """A table-name prefix: empty, or an SQL identifier of up to 32 characters."""
+    if not isinstance(value, str) or not (value == "" or _PREFIX.fullmatch(value)):
+        raise InvalidValue(
+            f"must be letters, digits and underscores, not starting with a digit "
+            f"(up to 32), like 'casekit_'; got {value!r}",
+            where=where,
+        )
+    if value.lower().startswith("sqlite_"):
+        raise InvalidValue(f"{value!r}: names starting with sqlite_ are SQLite's", where=where)
+    return value
+
+
 # URL parameter -> (keyword argument of SQLiteStore, parser of the text value).
 _URL_OPTIONS: Final[dict[str, tuple[str, Callable[[str, str], object]]]] = {
     "timeout": ("timeout", _url_timeout),
+    "prefix": ("prefix", _check_prefix),
 }
 
 
@@ -351,6 +374,33 @@ def _parse_url(url: str) -> tuple[str, dict[str, Any]]:
     return path, options
 
 
+class _Session:
+    """A borrowed connection that puts the store's table prefix into each statement.
+
+    Statements name casekit's tables and indexes as ``{p}cases``; the prefixed text of
+    each statement is computed once per store.
+    """
+
+    __slots__ = ("_prefix", "_statements", "conn")
+
+    def __init__(self, conn: sqlite3.Connection, prefix: str, statements: dict[str, str]) -> None:
+        self.conn = conn
+        self._prefix = prefix
+        self._statements = statements
+
+    def _sql(self, template: str) -> str:
+        sql = self._statements.get(template)
+        if sql is None:
+            sql = self._statements[template] = template.replace("{p}", self._prefix)
+        return sql
+
+    def execute(self, template: str, params: Sequence[object] = ()) -> sqlite3.Cursor:
+        return self.conn.execute(self._sql(template), params)
+
+    def executemany(self, template: str, rows: Iterable[Sequence[object]]) -> sqlite3.Cursor:
+        return self.conn.executemany(self._sql(template), rows)
+
+
 class SQLiteStore:
     """The :class:`~casekit.storage.Store` protocol on one SQLite database file.
 
@@ -358,21 +408,31 @@ class SQLiteStore:
         path: The database file; created (with its schema) if missing.
         timeout: Seconds a writer waits for another writer's lock before giving up
             with :class:`~casekit.exceptions.StoreError` (0 to :data:`MAX_TIMEOUT`).
+        prefix: Put before the name of each of casekit's tables and indexes, so that
+            they can live in a database file the host uses for its own tables
+            (``"casekit_"`` gives ``casekit_cases``, ``casekit_events``, ...). Letters,
+            digits and underscores; empty by default. A file may hold several stores
+            under different prefixes; each is migrated on its own.
 
     Raises:
         StoreError: The file is not a database, or its schema is newer than this code.
         InvalidValue: ``path`` is ``":memory:"`` (use :class:`~casekit.MemoryStore`),
-            or no file can have that name (a NUL character, a lone surrogate); or
-            ``timeout`` is not a finite number in range.
+            or no file can have that name (a NUL character, a lone surrogate);
+            ``timeout`` is not a finite number in range; or ``prefix`` is not an
+            identifier.
     """
 
     # Durability settings; the benchmark overrides them to measure SQLite's defaults.
     _journal_mode: ClassVar[str] = "wal"
     _synchronous: ClassVar[str] = "NORMAL"
 
-    def __init__(self, path: str | os.PathLike[str], *, timeout: float = 30.0) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, timeout: float = 30.0, prefix: str = ""
+    ) -> None:
         text = _check_path(path, "SQLiteStore.path")
         timeout = _check_timeout(timeout, "SQLiteStore.timeout")
+        self.prefix = _check_prefix(prefix, "SQLiteStore.prefix")
+        self._statements: dict[str, str] = {}
         if sqlite3.sqlite_version_info < _MIN_SQLITE:
             raise StoreError(
                 f"SQLite {sqlite3.sqlite_version} is too old; casekit needs 3.35 or newer"
@@ -428,7 +488,7 @@ class SQLiteStore:
         return conn
 
     @contextmanager
-    def _connection(self) -> Iterator[sqlite3.Connection]:
+    def _connection(self) -> Iterator[_Session]:
         """Borrow a connection from the pool (a new one if none is idle)."""
         if self._closed.is_set():
             raise StoreError(f"{self!r} is closed")
@@ -442,7 +502,7 @@ class SQLiteStore:
                     raise StoreError(f"{self!r} is closed") from None
                 self._all.append(conn)
         try:
-            yield conn
+            yield _Session(conn, self.prefix, self._statements)
         except sqlite3.Error as exc:
             if conn.in_transaction:
                 conn.rollback()
@@ -458,7 +518,7 @@ class SQLiteStore:
                 self._idle.append(conn)
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
+    def _write(self) -> Iterator[_Session]:
         """A connection inside ``BEGIN IMMEDIATE``; commits on success, else rolls back."""
         with self._connection() as conn:
             conn.execute("BEGIN IMMEDIATE")
@@ -476,9 +536,13 @@ class SQLiteStore:
             if not mode or _key(mode[0][0]).lower() != wanted:
                 got = mode[0][0] if mode else "nothing"
                 raise StoreError(f"cannot switch {str(self.path)!r} to {wanted} (got {got})")
-            conn.execute("BEGIN IMMEDIATE")
-            conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-            rows = conn.execute("SELECT version FROM schema_version").fetchall()
+            session = _Session(conn, self.prefix, self._statements)
+            session.execute("BEGIN IMMEDIATE")
+            self._refuse_foreign_tables(session)
+            session.execute(
+                "CREATE TABLE IF NOT EXISTS {p}schema_version (version INTEGER NOT NULL)"
+            )
+            rows = session.execute("SELECT version FROM {p}schema_version").fetchall()
             current = _integer("schema_version", "version", rows[0][0]) if rows else 0
             if current > SCHEMA_VERSION:
                 raise StoreError(
@@ -488,12 +552,14 @@ class SQLiteStore:
             for script in MIGRATIONS[current:]:
                 for statement in script.split(";"):
                     if statement.strip():
-                        conn.execute(statement)
+                        session.execute(statement)
             if not rows:
-                conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
+                session.execute(
+                    "INSERT INTO {p}schema_version (version) VALUES (?)", (SCHEMA_VERSION,)
+                )
             elif current != SCHEMA_VERSION:
-                conn.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
-            conn.execute("COMMIT")
+                session.execute("UPDATE {p}schema_version SET version = ?", (SCHEMA_VERSION,))
+            session.execute("COMMIT")
         except sqlite3.Error as exc:
             if conn.in_transaction:
                 conn.rollback()
@@ -505,6 +571,26 @@ class SQLiteStore:
             self.close()
             raise
         self._idle.append(conn)
+
+    def _refuse_foreign_tables(self, session: _Session) -> None:
+        """Refuse a file whose tables under casekit's names are not casekit's."""
+        rows = session.execute("SELECT name FROM sqlite_master").fetchall()
+        names = {_key(row[0]) for row in rows}
+        version = f"{self.prefix}schema_version"
+        taken = sorted(names & {self.prefix + name for name in _NAMES | {"schema_version"}})
+        if version in names:
+            info = session.execute("PRAGMA table_info({p}schema_version)").fetchall()
+            columns = [_key(row[1]) for row in info]
+            count = session.execute("SELECT count(*) FROM {p}schema_version").fetchall()[0][0]
+            if columns == ["version"] and count == 1:
+                return
+        elif not taken:
+            return
+        raise StoreError(
+            f"{str(self.path)!r} already has tables named {', '.join(taken)} that are not "
+            "casekit's; give casekit's tables a prefix (sqlite:///file.db?prefix=casekit_, "
+            "SQLiteStore(..., prefix='casekit_'))"
+        )
 
     def close(self) -> None:
         """Close every connection; the store is unusable afterwards."""
@@ -579,7 +665,7 @@ class SQLiteStore:
     def load(self, case_id: str) -> Snapshot:
         with self._connection() as conn:
             rows = conn.execute(
-                f"SELECT head_hash, {_READ_CASE} FROM cases WHERE id = ?", (case_id,)
+                f"SELECT head_hash, {_READ_CASE} FROM {{p}}cases WHERE id = ?", (case_id,)
             ).fetchall()
         if not rows:
             raise CaseNotFound(case_id)
@@ -618,11 +704,11 @@ class SQLiteStore:
                 written = conn.execute(_UPDATE_CASE, (*row, case.id, expected, prev_hash)).rowcount
                 if written != 1:
                     raise ConflictError(case.id, expected, self._version(conn, case.id))
-                conn.execute("DELETE FROM timers WHERE case_id = ?", (case.id,))
+                conn.execute("DELETE FROM {p}timers WHERE case_id = ?", (case.id,))
             conn.executemany(_INSERT_EVENT, events)
             if timers:
                 conn.executemany(
-                    "INSERT INTO timers (case_id, key, due_at) VALUES (?, ?, ?)", timers
+                    "INSERT INTO {p}timers (case_id, key, due_at) VALUES (?, ?, ?)", timers
                 )
         encoded = (v.encode() if isinstance(v, str) else v for v in columns)
         self._remember(case.id, (body, case, (case.version, *encoded)))
@@ -635,10 +721,10 @@ class SQLiteStore:
             actual = self._version(conn, case_id)
             if actual == 0 or actual != commit.expected_version:
                 raise ConflictError(case_id, commit.expected_version, actual)
-            conn.execute("DELETE FROM timers WHERE case_id = ?", (case_id,))
+            conn.execute("DELETE FROM {p}timers WHERE case_id = ?", (case_id,))
             if timers:
                 conn.executemany(
-                    "INSERT INTO timers (case_id, key, due_at) VALUES (?, ?, ?)", timers
+                    "INSERT INTO {p}timers (case_id, key, due_at) VALUES (?, ?, ?)", timers
                 )
 
     # --- claims (casekit.routing.ClaimStore) -------------------------------------------
@@ -646,14 +732,16 @@ class SQLiteStore:
     def version(self, item_id: str) -> int:
         """The work item's claim version (0 if it was never claimed)."""
         with self._connection() as conn:
-            rows = conn.execute("SELECT version FROM claims WHERE item_id = ?", (item_id,))
+            rows = conn.execute("SELECT version FROM {p}claims WHERE item_id = ?", (item_id,))
             row = rows.fetchone()
         return _integer("claims", item_id, row[0]) if row else 0
 
     def holder(self, item_id: str) -> str | None:
         """The agent holding the work item's claim, if any."""
         with self._connection() as conn:
-            row = conn.execute("SELECT holder FROM claims WHERE item_id = ?", (item_id,)).fetchone()
+            row = conn.execute(
+                "SELECT holder FROM {p}claims WHERE item_id = ?", (item_id,)
+            ).fetchone()
         return None if row is None else _optional_text("claims", item_id, row[0])
 
     def claim(self, item_id: str, agent_id: str, expected_version: int) -> int:
@@ -664,7 +752,7 @@ class SQLiteStore:
             if actual != expected_version or holder is not None:
                 raise ClaimConflict(item_id, expected_version, actual)
             conn.execute(
-                "INSERT INTO claims (item_id, version, holder) VALUES (?, ?, ?) "
+                "INSERT INTO {p}claims (item_id, version, holder) VALUES (?, ?, ?) "
                 "ON CONFLICT (item_id) DO UPDATE SET version = excluded.version, "
                 "holder = excluded.holder",
                 (item_id, actual + 1, agent_id),
@@ -678,30 +766,30 @@ class SQLiteStore:
             if actual != expected_version or holder is None or holder != agent_id:
                 raise ClaimConflict(item_id, expected_version, actual)
             conn.execute(
-                "UPDATE claims SET version = ?, holder = NULL WHERE item_id = ?",
+                "UPDATE {p}claims SET version = ?, holder = NULL WHERE item_id = ?",
                 (actual + 1, item_id),
             )
         return actual + 1
 
     @staticmethod
-    def _claim_row(conn: sqlite3.Connection, item_id: str) -> tuple[int, str | None]:
+    def _claim_row(conn: _Session, item_id: str) -> tuple[int, str | None]:
         """The claim's version and holder ((0, None) if it was never claimed)."""
         row = conn.execute(
-            "SELECT version, holder FROM claims WHERE item_id = ?", (item_id,)
+            "SELECT version, holder FROM {p}claims WHERE item_id = ?", (item_id,)
         ).fetchone()
         if row is None:
             return 0, None
         return _integer("claims", item_id, row[0]), _optional_text("claims", item_id, row[1])
 
     @staticmethod
-    def _version(conn: sqlite3.Connection, case_id: str) -> int:
-        rows = conn.execute("SELECT version FROM cases WHERE id = ?", (case_id,)).fetchall()
+    def _version(conn: _Session, case_id: str) -> int:
+        rows = conn.execute("SELECT version FROM {p}cases WHERE id = ?", (case_id,)).fetchall()
         return _integer("cases", case_id, rows[0][0]) if rows else 0
 
     def history(self, case_id: str, *, after_seq: int = 0) -> list[EventRecord]:
         with self._connection() as conn:
             rows = conn.execute(
-                "SELECT seq, payload, prev_hash, hash FROM events "
+                "SELECT seq, payload, prev_hash, hash FROM {p}events "
                 "WHERE case_id = ? AND seq > ? ORDER BY seq",
                 (case_id, after_seq),
             ).fetchall()
@@ -734,7 +822,7 @@ class SQLiteStore:
         if query.after is not None:
             where.append("id > ?")
             params.append(query.after)
-        sql = f"SELECT id, {_READ_CASE} FROM cases"
+        sql = f"SELECT id, {_READ_CASE} FROM {{p}}cases"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY id LIMIT ?"
@@ -749,7 +837,7 @@ class SQLiteStore:
     def due_timers(self, now: datetime, *, limit: int = 100) -> list[Timer]:
         with self._connection() as conn:
             rows = conn.execute(
-                "SELECT case_id, key, due_at FROM timers WHERE due_at <= ? "
+                "SELECT case_id, key, due_at FROM {p}timers WHERE due_at <= ? "
                 "ORDER BY due_at, case_id, key LIMIT ?",
                 (_micros(now), limit),
             ).fetchall()
@@ -770,21 +858,21 @@ class SQLiteStore:
 
     def _get(self, table: str, key: str, cls: type[T]) -> T | None:
         with self._connection() as conn:
-            rows = conn.execute(f"SELECT body FROM {table} WHERE id = ?", (key,)).fetchall()
+            rows = conn.execute(f"SELECT body FROM {{p}}{table} WHERE id = ?", (key,)).fetchall()
         if not rows:
             return None
         body = _text(table, key, rows[0][0])
         return self._decode(table, key, lambda: from_json(body, cls))
 
     @staticmethod
-    def _require_account(conn: sqlite3.Connection, account_id: str) -> None:
-        if not conn.execute("SELECT 1 FROM accounts WHERE id = ?", (account_id,)).fetchall():
+    def _require_account(conn: _Session, account_id: str) -> None:
+        if not conn.execute("SELECT 1 FROM {p}accounts WHERE id = ?", (account_id,)).fetchall():
             raise AccountNotFound(account_id)
 
     def save_account(self, account: Account) -> None:
         with self._write() as conn:
             conn.execute(
-                "INSERT INTO accounts (id, parent_id, body) VALUES (?, ?, ?) "
+                "INSERT INTO {p}accounts (id, parent_id, body) VALUES (?, ?, ?) "
                 "ON CONFLICT (id) DO UPDATE SET parent_id = excluded.parent_id, "
                 "body = excluded.body",
                 (account.id, account.parent_id, to_json(account)),
@@ -800,7 +888,7 @@ class SQLiteStore:
         with self._write() as conn:
             self._require_account(conn, contact.account_id)
             conn.execute(
-                "INSERT INTO contacts (id, account_id, body) VALUES (?, ?, ?) "
+                "INSERT INTO {p}contacts (id, account_id, body) VALUES (?, ?, ?) "
                 "ON CONFLICT (id) DO UPDATE SET account_id = excluded.account_id, "
                 "body = excluded.body",
                 (contact.id, contact.account_id, to_json(contact)),
@@ -815,7 +903,7 @@ class SQLiteStore:
     def save_consumer(self, consumer: Consumer) -> None:
         with self._write() as conn:
             conn.execute(
-                "INSERT INTO consumers (id, body) VALUES (?, ?) "
+                "INSERT INTO {p}consumers (id, body) VALUES (?, ?) "
                 "ON CONFLICT (id) DO UPDATE SET body = excluded.body",
                 (consumer.id, to_json(consumer)),
             )
@@ -831,7 +919,7 @@ class SQLiteStore:
             self._require_account(conn, relationship.source)
             self._require_account(conn, relationship.target)
             conn.execute(
-                "INSERT INTO relationships (body, source, kind, target) VALUES (?, ?, ?, ?) "
+                "INSERT INTO {p}relationships (body, source, kind, target) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (body) DO NOTHING",
                 (
                     to_json(relationship),
@@ -844,8 +932,8 @@ class SQLiteStore:
     def relationships_of(self, account_id: str) -> Sequence[Relationship]:
         with self._connection() as conn:
             rows = conn.execute(
-                "SELECT rowid, body FROM relationships WHERE source = ? "
-                "UNION SELECT rowid, body FROM relationships WHERE target = ? ORDER BY rowid",
+                "SELECT rowid, body FROM {p}relationships WHERE source = ? "
+                "UNION SELECT rowid, body FROM {p}relationships WHERE target = ? ORDER BY rowid",
                 (account_id, account_id),
             ).fetchall()
         return tuple(self._relationship(rowid, body) for rowid, body in rows)
