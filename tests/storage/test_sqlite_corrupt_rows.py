@@ -81,7 +81,7 @@ READS: dict[str, Callable[[SQLiteStore], object]] = {
             f"{CASE}#2",
         ),
         (f"UPDATE events SET hash = {BAD_UTF8} WHERE seq = 1", ["history"], "events", f"{CASE}#1"),
-        (f"UPDATE events SET prev_hash = X'00ff' WHERE seq = 2", ["history"], "events", f"{CASE}#2"),
+        ("UPDATE events SET prev_hash = X'00ff' WHERE seq = 2", ["history"], "events", f"{CASE}#2"),
         ("UPDATE events SET seq = 'two' WHERE seq = 2", ["history"], "events", f"{CASE}#two"),
         (f"UPDATE cases SET body = {BAD_UTF8}", ["load", "find"], "cases", CASE),
         (f"UPDATE cases SET head_hash = {BAD_UTF8}", ["load"], "cases", CASE),
@@ -114,7 +114,7 @@ READS: dict[str, Callable[[SQLiteStore], object]] = {
     ],
 )
 def test_bad_rows_raise_corrupt_record_naming_table_and_key(
-    store: SQLiteStore, db: pathlib.Path, sql: str, reads: list[str], table: str, key: str
+    store: SQLiteStore, db: pathlib.Path, *, sql: str, reads: list[str], table: str, key: str
 ) -> None:
     tamper(db, sql)
     for read in reads:

@@ -110,7 +110,9 @@ def test_a_desk_lives_beside_the_host_tables(db: pathlib.Path) -> None:
 
 def test_without_a_prefix_the_host_file_is_refused_with_a_hint(db: pathlib.Path) -> None:
     before = host_rows(db)
-    with pytest.raises(StoreError, match=r"already has tables named.*not casekit.s.*prefix=casekit_"):
+    with pytest.raises(
+        StoreError, match=r"already has tables named.*not casekit.s.*prefix=casekit_"
+    ):
         SQLiteStore(db)
     assert host_rows(db) == before
     assert tables(db) == set(CASEKIT_NAMES)  # the failed migration left nothing behind
