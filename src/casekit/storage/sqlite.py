@@ -325,10 +325,20 @@ def _check_prefix(value: object, where: str) -> str:
     return value
 
 
+_MODES: Final = ("rwc", "rw", "ro")
+
+
+def _check_mode(value: object, where: str) -> str:
+    if value not in _MODES:
+        raise InvalidValue(f"must be one of {', '.join(_MODES)}, not {value!r}", where=where)
+    return str(value)
+
+
 # URL parameter -> (keyword argument of SQLiteStore, parser of the text value).
 _URL_OPTIONS: Final[dict[str, tuple[str, Callable[[str, str], object]]]] = {
     "timeout": ("timeout", _url_timeout),
     "prefix": ("prefix", _check_prefix),
+    "mode": ("mode", _check_mode),
 }
 
 
@@ -413,13 +423,20 @@ class SQLiteStore:
             (``"casekit_"`` gives ``casekit_cases``, ``casekit_events``, ...). Letters,
             digits and underscores; empty by default. A file may hold several stores
             under different prefixes; each is migrated on its own.
+        mode: ``"rwc"`` (the default) reads and writes, creating the file and the
+            schema if missing; ``"rw"`` reads and writes an existing file only;
+            ``"ro"`` reads an existing store and writes nothing at all (every write
+            raises :class:`~casekit.exceptions.StoreError`): for tools such as
+            ``casekit verify`` that must never create a store by mistake.
 
     Raises:
-        StoreError: The file is not a database, or its schema is newer than this code.
+        StoreError: The file is not a database, or its schema is newer than this code;
+            with ``mode="rw"`` or ``"ro"``, the file does not exist; with ``"ro"``, it
+            holds no store of this schema version.
         InvalidValue: ``path`` is ``":memory:"`` (use :class:`~casekit.MemoryStore`),
             or no file can have that name (a NUL character, a lone surrogate);
-            ``timeout`` is not a finite number in range; or ``prefix`` is not an
-            identifier.
+            ``timeout`` is not a finite number in range; ``prefix`` is not an
+            identifier; or ``mode`` is not one of the three.
     """
 
     # Durability settings; the benchmark overrides them to measure SQLite's defaults.
@@ -427,11 +444,19 @@ class SQLiteStore:
     _synchronous: ClassVar[str] = "NORMAL"
 
     def __init__(
-        self, path: str | os.PathLike[str], *, timeout: float = 30.0, prefix: str = ""
+        self,
+        path: str | os.PathLike[str],
+        *,
+        timeout: float = 30.0,
+        prefix: str = "",
+        mode: str = "rwc",
     ) -> None:
         text = _check_path(path, "SQLiteStore.path")
         timeout = _check_timeout(timeout, "SQLiteStore.timeout")
         self.prefix = _check_prefix(prefix, "SQLiteStore.prefix")
+        self.mode = _check_mode(mode, "SQLiteStore.mode")
+        # Every connection opens the same file, whatever the working directory then is.
+        self._uri = f"{Path(os.path.abspath(text)).as_uri()}?mode={self.mode}"
         self._statements: dict[str, str] = {}
         if sqlite3.sqlite_version_info < _MIN_SQLITE:
             raise StoreError(
@@ -469,7 +494,8 @@ class SQLiteStore:
     def _connect(self) -> sqlite3.Connection:
         try:
             conn = sqlite3.connect(
-                self.path,
+                self._uri,
+                uri=True,
                 timeout=self.timeout,
                 isolation_level=None,  # we issue BEGIN IMMEDIATE / COMMIT ourselves
                 check_same_thread=False,  # pooled: one thread at a time, any thread
@@ -520,17 +546,28 @@ class SQLiteStore:
     @contextmanager
     def _write(self) -> Iterator[_Session]:
         """A connection inside ``BEGIN IMMEDIATE``; commits on success, else rolls back."""
+        self._refuse_writes()
         with self._connection() as conn:
             conn.execute("BEGIN IMMEDIATE")
             yield conn
             conn.execute("COMMIT")
 
     def _migrate(self) -> None:
-        """Apply the missing migrations in one transaction (safe against concurrent opens)."""
+        """Apply the missing migrations in one transaction (safe against concurrent opens);
+        in read-only mode only check that the schema is the one this code reads."""
+        if self.mode != "rwc" and not self.path.exists():
+            raise StoreError(
+                f"{str(self.path)!r} does not exist (mode={self.mode} opens an existing "
+                "store and never creates one)"
+            )
         conn = self._connect()
         with self._lock:
             self._all.append(conn)
         try:
+            if self.mode == "ro":
+                self._check_read_only(_Session(conn, self.prefix, self._statements))
+                self._idle.append(conn)
+                return
             wanted = self._journal_mode
             mode = conn.execute(f"PRAGMA journal_mode = {wanted}").fetchall()
             if not mode or _key(mode[0][0]).lower() != wanted:
@@ -538,17 +575,13 @@ class SQLiteStore:
                 raise StoreError(f"cannot switch {str(self.path)!r} to {wanted} (got {got})")
             session = _Session(conn, self.prefix, self._statements)
             session.execute("BEGIN IMMEDIATE")
-            self._refuse_foreign_tables(session)
+            self._is_store(session)
             session.execute(
                 "CREATE TABLE IF NOT EXISTS {p}schema_version (version INTEGER NOT NULL)"
             )
             rows = session.execute("SELECT version FROM {p}schema_version").fetchall()
             current = _integer("schema_version", "version", rows[0][0]) if rows else 0
-            if current > SCHEMA_VERSION:
-                raise StoreError(
-                    f"{str(self.path)!r} has schema version {current}, newer than "
-                    f"version {SCHEMA_VERSION} that this casekit supports; upgrade casekit"
-                )
+            self._refuse_newer(current)
             for script in MIGRATIONS[current:]:
                 for statement in script.split(";"):
                     if statement.strip():
@@ -572,8 +605,42 @@ class SQLiteStore:
             raise
         self._idle.append(conn)
 
-    def _refuse_foreign_tables(self, session: _Session) -> None:
-        """Refuse a file whose tables under casekit's names are not casekit's."""
+    def _check_read_only(self, session: _Session) -> None:
+        """Read-only mode: the file must hold a store of exactly this schema version."""
+        session.execute("BEGIN")  # one snapshot for the checks
+        if not self._is_store(session):
+            named = f" with table prefix {self.prefix!r}" if self.prefix else ""
+            raise StoreError(
+                f"{str(self.path)!r} holds no casekit store{named} (mode=ro never creates one)"
+            )
+        rows = session.execute("SELECT version FROM {p}schema_version").fetchall()
+        current = _integer("schema_version", "version", rows[0][0])
+        self._refuse_newer(current)
+        if current < SCHEMA_VERSION:
+            raise StoreError(
+                f"{str(self.path)!r} has schema version {current}, older than version "
+                f"{SCHEMA_VERSION} that this casekit reads; open it once without mode=ro "
+                "to migrate it"
+            )
+        session.execute("COMMIT")
+
+    def _refuse_newer(self, current: int) -> None:
+        if current > SCHEMA_VERSION:
+            raise StoreError(
+                f"{str(self.path)!r} has schema version {current}, newer than "
+                f"version {SCHEMA_VERSION} that this casekit supports; upgrade casekit"
+            )
+
+    def _refuse_writes(self) -> None:
+        if self.mode == "ro":
+            raise StoreError(f"{self!r} is read-only (opened with mode=ro)")
+
+    def _is_store(self, session: _Session) -> bool:
+        """Whether the file holds casekit's tables under this prefix (False: none of them).
+
+        Raises:
+            StoreError: Tables under casekit's names exist but are not casekit's.
+        """
         rows = session.execute("SELECT name FROM sqlite_master").fetchall()
         names = {_key(row[0]) for row in rows}
         version = f"{self.prefix}schema_version"
@@ -583,9 +650,9 @@ class SQLiteStore:
             columns = [_key(row[1]) for row in info]
             count = session.execute("SELECT count(*) FROM {p}schema_version").fetchall()[0][0]
             if columns == ["version"] and count == 1:
-                return
+                return True
         elif not taken:
-            return
+            return False
         raise StoreError(
             f"{str(self.path)!r} already has tables named {', '.join(taken)} that are not "
             "casekit's; give casekit's tables a prefix (sqlite:///file.db?prefix=casekit_, "
@@ -658,6 +725,7 @@ class SQLiteStore:
     # --- cases --------------------------------------------------------------------------
 
     def next_case_number(self) -> int:
+        self._refuse_writes()
         with self._connection() as conn:
             rows = conn.execute(_NEXT_NUMBER).fetchall()
         return _integer("counters", "case", rows[0][0])
