@@ -63,7 +63,7 @@ from casekit.model import (
     Task,
     TaskState,
 )
-from casekit.storage import CaseQuery, MemoryStore, Page, Store
+from casekit.storage import CaseQuery, ChangePage, MemoryStore, Page, Store
 
 __version__ = "0.1.0.dev0"
 
@@ -86,6 +86,7 @@ __all__ = [
     "CaseState",
     "CasekitError",
     "ChainReport",
+    "ChangePage",
     "Channel",
     "Clock",
     "ConflictError",

@@ -6,18 +6,22 @@ readers never block the writer. Each command is one ``BEGIN IMMEDIATE`` transact
 that checks the case version and head hash, writes the state, appends the records and
 replaces the timers; on any failure it rolls back completely.
 
-Layout (schema version 1):
+Layout (schema version 3; every name carries the store's table prefix, if any):
 
 * ``cases`` -- one row per case: key columns for the query filters (state, priority,
   account, consumer, group, agent, service organisation, ``updated_at`` in integer
   microseconds since the epoch, UTC), the version and head hash, and the case as
-  canonical JSON (:func:`casekit.serialization.to_json`);
+  canonical JSON (:func:`casekit.serialization.to_json`); reads check the key columns
+  against the JSON;
 * ``events`` -- the hash-chained log, ``PRIMARY KEY (case_id, seq)``, each event's JSON
-  written once;
+  written once, and ``pos``: the record's place in the change feed, ``max(pos) + 1``
+  assigned inside the commit's ``BEGIN IMMEDIATE`` transaction (so positions are
+  unique, follow commit order, and become visible in order), with a unique index;
 * ``timers`` -- pending timers, indexed by ``due_at`` for ``desk.tick``;
 * ``counters`` -- the case-number counter;
 * ``accounts``, ``contacts``, ``consumers``, ``relationships`` -- the directory, each a
   JSON body plus key columns;
+* ``claims`` -- routing claims (version and holder per work item);
 * ``schema_version`` -- one row; forward migrations run in one transaction at open.
 
 Connections are pooled: a call borrows one, so each connection is used by one thread at
@@ -54,7 +58,15 @@ from casekit.model.case import Case
 from casekit.model.events import Event
 from casekit.routing._errors import ClaimConflict
 from casekit.serialization import dumps, from_json, loads, structure, to_json
-from casekit.storage.base import CaseQuery, Commit, Page, Snapshot, Timer
+from casekit.storage.base import (
+    CaseQuery,
+    ChangePage,
+    Commit,
+    Page,
+    Snapshot,
+    Timer,
+    check_changes_args,
+)
 
 __all__ = ["MAX_TIMEOUT", "SCHEMA_VERSION", "SQLiteStore"]
 
@@ -148,7 +160,20 @@ CREATE TABLE {p}claims (
 );
 """
 
-MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2)
+# The change feed. Records written before it get positions in the order their cases
+# were opened (the cases' rowids), each case's records in seq order.
+_V3 = """
+ALTER TABLE {p}events ADD COLUMN pos INTEGER;
+UPDATE {p}events SET pos = numbered.n FROM (
+    SELECT e.case_id AS case_id, e.seq AS seq,
+        row_number() OVER (ORDER BY c.rowid, e.seq) AS n
+    FROM {p}events AS e JOIN {p}cases AS c ON c.id = e.case_id
+) AS numbered
+WHERE {p}events.case_id = numbered.case_id AND {p}events.seq = numbered.seq;
+CREATE UNIQUE INDEX {p}events_pos ON {p}events (pos);
+"""
+
+MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2, _V3)
 """Forward migrations; ``MIGRATIONS[n]`` takes a database from version ``n`` to ``n + 1``."""
 
 SCHEMA_VERSION: Final = len(MIGRATIONS)
@@ -186,9 +211,10 @@ _UPDATE_CASE = (
     "WHERE id = ? AND version = ? AND head_hash = ?"
 )
 _INSERT_EVENT = (
-    "INSERT INTO {p}events (case_id, seq, name, at, payload, prev_hash, hash) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO {p}events (case_id, seq, name, at, payload, prev_hash, hash, pos) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
+_FEED_POSITION: Final = re.compile(r"[0-9]{1,18}")
 _NEXT_NUMBER = (
     "INSERT INTO {p}counters (name, value) VALUES ('case', 1) "
     "ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value"
@@ -773,7 +799,11 @@ class SQLiteStore:
                 if written != 1:
                     raise ConflictError(case.id, expected, self._version(conn, case.id))
                 conn.execute("DELETE FROM {p}timers WHERE case_id = ?", (case.id,))
-            conn.executemany(_INSERT_EVENT, events)
+            top = conn.execute("SELECT max(pos) FROM {p}events").fetchall()[0][0]
+            last = 0 if top is None else _integer("events", "max(pos)", top)
+            conn.executemany(
+                _INSERT_EVENT, [(*event, last + n) for n, event in enumerate(events, 1)]
+            )
             if timers:
                 conn.executemany(
                     "INSERT INTO {p}timers (case_id, key, due_at) VALUES (?, ?, ?)", timers
@@ -853,6 +883,34 @@ class SQLiteStore:
     def _version(conn: _Session, case_id: str) -> int:
         rows = conn.execute("SELECT version FROM {p}cases WHERE id = ?", (case_id,)).fetchall()
         return _integer("cases", case_id, rows[0][0]) if rows else 0
+
+    def changes(self, after: str | None = None, *, limit: int = 100) -> ChangePage:
+        check_changes_args(after, limit)
+        start = 0
+        if after is not None:
+            if not _FEED_POSITION.fullmatch(after):
+                raise InvalidValue(f"{after!r} is not a change feed cursor", where="changes.after")
+            start = int(after)
+        with self._connection() as conn:
+            rows = conn.execute(
+                "SELECT pos, case_id, seq, payload, prev_hash, hash FROM {p}events "
+                "WHERE pos > ? ORDER BY pos LIMIT ?",
+                (start, limit),
+            ).fetchall()
+            if not rows:
+                top = conn.execute("SELECT max(pos) FROM {p}events").fetchall()[0][0]
+        if not rows:
+            if start > (0 if top is None else _integer("events", "max(pos)", top)):
+                raise InvalidValue(
+                    f"{after!r} is ahead of this store's change feed (a cursor of another store?)",
+                    where="changes.after",
+                )
+            return ChangePage((), after)
+        records = tuple(
+            self._record(_text("events", f"pos {pos}", case_id), seq, payload, prev, digest)
+            for pos, case_id, seq, payload, prev, digest in rows
+        )
+        return ChangePage(records, str(_integer("events", "pos", rows[-1][0])))
 
     def history(self, case_id: str, *, after_seq: int = 0) -> list[EventRecord]:
         with self._connection() as conn:
