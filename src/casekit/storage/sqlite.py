@@ -212,7 +212,7 @@ _UPDATE_CASE = (
 )
 _INSERT_EVENT = (
     "INSERT INTO {p}events (case_id, seq, name, at, payload, prev_hash, hash, pos) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    "VALUES (?, ?, ?, ?, ?, ?, ?, (SELECT coalesce(max(pos), 0) + 1 FROM {p}events))"
 )
 _FEED_POSITION: Final = re.compile(r"[0-9]{1,18}")
 _NEXT_NUMBER = (
@@ -799,11 +799,7 @@ class SQLiteStore:
                 if written != 1:
                     raise ConflictError(case.id, expected, self._version(conn, case.id))
                 conn.execute("DELETE FROM {p}timers WHERE case_id = ?", (case.id,))
-            top = conn.execute("SELECT max(pos) FROM {p}events").fetchall()[0][0]
-            last = 0 if top is None else _integer("events", "max(pos)", top)
-            conn.executemany(
-                _INSERT_EVENT, [(*event, last + n) for n, event in enumerate(events, 1)]
-            )
+            conn.executemany(_INSERT_EVENT, events)
             if timers:
                 conn.executemany(
                     "INSERT INTO {p}timers (case_id, key, due_at) VALUES (?, ?, ?)", timers
