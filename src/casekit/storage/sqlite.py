@@ -424,17 +424,17 @@ class _Session:
         self._prefix = prefix
         self._statements = statements
 
-    def _sql(self, template: str) -> str:
-        sql = self._statements.get(template)
-        if sql is None:
-            sql = self._statements[template] = template.replace("{p}", self._prefix)
+    def _prefixed(self, template: str) -> str:
+        sql = self._statements[template] = template.replace("{p}", self._prefix)
         return sql
 
     def execute(self, template: str, params: Sequence[object] = ()) -> sqlite3.Cursor:
-        return self.conn.execute(self._sql(template), params)
+        sql = self._statements.get(template) or self._prefixed(template)  # the hot path
+        return self.conn.execute(sql, params)
 
     def executemany(self, template: str, rows: Iterable[Sequence[object]]) -> sqlite3.Cursor:
-        return self.conn.executemany(self._sql(template), rows)
+        sql = self._statements.get(template) or self._prefixed(template)
+        return self.conn.executemany(sql, rows)
 
 
 class SQLiteStore:
@@ -491,7 +491,7 @@ class SQLiteStore:
         self.path = Path(text)
         self.timeout = timeout
         self._lock = threading.Lock()
-        self._idle: list[sqlite3.Connection] = []
+        self._idle: list[_Session] = []
         self._all: list[sqlite3.Connection] = []
         self._closed = threading.Event()
         # case id -> (body, case, projection) of rows read or written lately
@@ -503,17 +503,25 @@ class SQLiteStore:
         """Open the store named by ``url``.
 
         ``sqlite:///cases.db`` is relative to the working directory,
-        ``sqlite:////var/lib/cases.db`` absolute (the SQLAlchemy convention). An
-        optional ``?timeout=<seconds>`` sets the lock timeout.
+        ``sqlite:////var/lib/cases.db`` absolute (the SQLAlchemy convention).
+        Parameters set the keyword arguments of the same names: ``?timeout=<seconds>``,
+        ``?prefix=<table prefix>``, ``?mode=rwc|rw|ro``, combined with ``&``.
 
         Raises:
-            InvalidValue: The URL is not of that form (the message names it).
+            InvalidValue: The URL is not of that form, or a parameter is unknown,
+                repeated or bad (``where`` names it: ``"sqlite store URL ?timeout"``).
+            StoreError: As the constructor.
         """
         path, options = _parse_url(url)
         return cls(path, **options)
 
     def __repr__(self) -> str:
-        return f"SQLiteStore({str(self.path)!r})"
+        options = "".join(
+            f", {name}={value!r}"
+            for name, value, default in (("prefix", self.prefix, ""), ("mode", self.mode, "rwc"))
+            if value != default
+        )
+        return f"SQLiteStore({str(self.path)!r}{options})"
 
     # --- connections ----------------------------------------------------------------
 
@@ -539,22 +547,26 @@ class SQLiteStore:
             raise StoreError(f"cannot configure SQLite database {str(self.path)!r}: {exc}") from exc
         return conn
 
+    def _session(self, conn: sqlite3.Connection) -> _Session:
+        return _Session(conn, self.prefix, self._statements)
+
     @contextmanager
     def _connection(self) -> Iterator[_Session]:
         """Borrow a connection from the pool (a new one if none is idle)."""
         if self._closed.is_set():
             raise StoreError(f"{self!r} is closed")
         try:
-            conn = self._idle.pop()
+            session = self._idle.pop()
         except IndexError:
-            conn = self._connect()
+            session = self._session(self._connect())
             with self._lock:
                 if self._closed.is_set():
-                    conn.close()
+                    session.conn.close()
                     raise StoreError(f"{self!r} is closed") from None
-                self._all.append(conn)
+                self._all.append(session.conn)
+        conn = session.conn
         try:
-            yield _Session(conn, self.prefix, self._statements)
+            yield session
         except sqlite3.Error as exc:
             if conn.in_transaction:
                 conn.rollback()
@@ -567,7 +579,7 @@ class SQLiteStore:
             if self._closed.is_set():
                 conn.close()
             else:
-                self._idle.append(conn)
+                self._idle.append(session)
 
     @contextmanager
     def _write(self) -> Iterator[_Session]:
@@ -587,19 +599,19 @@ class SQLiteStore:
                 "store and never creates one)"
             )
         conn = self._connect()
+        session = self._session(conn)
         with self._lock:
             self._all.append(conn)
         try:
             if self.mode == "ro":
-                self._check_read_only(_Session(conn, self.prefix, self._statements))
-                self._idle.append(conn)
+                self._check_read_only(session)
+                self._idle.append(session)
                 return
             wanted = self._journal_mode
             mode = conn.execute(f"PRAGMA journal_mode = {wanted}").fetchall()
             if not mode or _key(mode[0][0]).lower() != wanted:
                 got = mode[0][0] if mode else "nothing"
                 raise StoreError(f"cannot switch {str(self.path)!r} to {wanted} (got {got})")
-            session = _Session(conn, self.prefix, self._statements)
             session.execute("BEGIN IMMEDIATE")
             self._is_store(session)
             session.execute(
@@ -629,7 +641,7 @@ class SQLiteStore:
                 conn.rollback()
             self.close()
             raise
-        self._idle.append(conn)
+        self._idle.append(session)
 
     def _check_read_only(self, session: _Session) -> None:
         """Read-only mode: the file must hold a store of exactly this schema version."""
@@ -804,7 +816,7 @@ class SQLiteStore:
                 conn.executemany(
                     "INSERT INTO {p}timers (case_id, key, due_at) VALUES (?, ?, ?)", timers
                 )
-        encoded = (v.encode() if isinstance(v, str) else v for v in columns)
+        encoded = [v.encode() if isinstance(v, str) else v for v in columns]
         self._remember(case.id, (body, case, (case.version, *encoded)))
 
     def _reschedule(self, commit: Commit) -> None:
