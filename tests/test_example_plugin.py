@@ -24,6 +24,7 @@ from casekit import (
     Consumer,
     CorruptRecord,
     Desk,
+    EventRecord,
     InvalidValue,
     NaiveDatetimeError,
     StoreError,
@@ -39,6 +40,7 @@ from casekit.testing.conformance import (
     make_commit,
     note,
     open_case,
+    read_changes,
 )
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -150,8 +152,11 @@ def test_one_file_per_case_and_readable_json(folder: pathlib.Path, store: JsonSt
         ".lock",
         "accounts.json",
         "cases",
+        "changes.log",
         "jsonstore.json",
     ]
+    assert (folder / "changes.log").read_text(encoding="ascii") == "1 CS0000001 1\n"
+    assert data["records"][0]["pos"] == 1
 
 
 def test_any_case_id_is_a_safe_file_name_and_sorts_by_id(
@@ -292,6 +297,91 @@ def test_due_timers_need_an_aware_instant(store: JsonStore) -> None:
         store.due_timers(datetime(2026, 1, 5, 9, 0))  # noqa: DTZ001 - naive on purpose
 
 
+# --- the change feed ------------------------------------------------------------------------
+
+
+def write_interleaved(store: JsonStore) -> list[EventRecord]:
+    written = list(open_case(store, 1).records)
+    written += open_case(store, 2).records
+    written += apply_command(store, case_id_for(1), note("a")).records
+    written += apply_command(store, case_id_for(2), note("b")).records
+    return written
+
+
+def test_a_format_1_store_is_upgraded_with_its_records_numbered(
+    folder: pathlib.Path, store: JsonStore
+) -> None:
+    write_interleaved(store)
+    history = {n: store.history(case_id_for(n)) for n in (1, 2)}
+    store.close()
+    # What format 1 wrote: no positions, no changes.log.
+    for path in (folder / "cases").iterdir():
+        data = json.loads(path.read_text(encoding="utf-8"))
+        for record in data["records"]:
+            del record["pos"]
+        path.write_text(json.dumps(data), encoding="utf-8")
+    (folder / "changes.log").unlink()
+    (folder / "jsonstore.json").write_text('{"format": 1}', encoding="utf-8")
+    again = JsonStore(folder, fsync=False)
+    try:
+        assert json.loads((folder / "jsonstore.json").read_text(encoding="utf-8")) == {"format": 2}
+        records, cursor = read_changes(again, limit=3)
+        assert records == history[1] + history[2]  # case by case, in id order
+        later = apply_command(again, case_id_for(1), note("c")).records
+        assert again.changes(cursor).records == later
+    finally:
+        again.close()
+
+
+def test_lines_of_a_crashed_commit_are_skipped(folder: pathlib.Path, store: JsonStore) -> None:
+    written = write_interleaved(store)
+    _, cursor = read_changes(store)
+    log = folder / "changes.log"
+    # A commit that appended its line and died before its case file; then one that died
+    # in the middle of its line.
+    with log.open("a", encoding="ascii") as file:
+        file.write(f"5 {case_id_for(1)} 3\n6 CS00")
+    assert store.changes(cursor).records == ()
+    assert read_changes(store)[0] == written
+    # The next commit cuts the half line, numbers after the dead one, and its record
+    # (seq 3 of case 1, like the dead one's) comes once.
+    later = apply_command(store, case_id_for(1), note("c")).records
+    assert log.read_text(encoding="ascii").splitlines()[-2:] == [
+        f"5 {case_id_for(1)} 3",
+        f"6 {case_id_for(1)} 3",
+    ]
+    records, _ = read_changes(store, cursor)
+    assert records == list(later)
+    assert read_changes(store, limit=1)[0] == [*written, *later]
+
+
+def test_cursors_survive_reopening_and_must_be_line_starts(
+    folder: pathlib.Path, store: JsonStore
+) -> None:
+    written = write_interleaved(store)
+    page = store.changes(limit=2)
+    store.close()
+    again = JsonStore(folder, fsync=False)
+    try:
+        assert page.cursor is not None
+        assert read_changes(again, page.cursor)[0] == written[2:]
+        with pytest.raises(InvalidValue, match="not a change feed cursor"):
+            again.changes(str(int(page.cursor) - 1))
+        with pytest.raises(InvalidValue, match="ahead of this store's change feed"):
+            again.changes(str((folder / "changes.log").stat().st_size + 1))
+    finally:
+        again.close()
+
+
+def test_a_damaged_feed_line_is_a_corrupt_record(folder: pathlib.Path, store: JsonStore) -> None:
+    write_interleaved(store)
+    log = folder / "changes.log"
+    log.write_bytes(log.read_bytes().replace(b"2 CS0000002 1", b"2 CS\xff00002 1"))
+    with pytest.raises(CorruptRecord) as info:
+        read_changes(store)
+    assert info.value.table == "changes"
+
+
 # --- several processes --------------------------------------------------------------------
 
 WORKER = textwrap.dedent(
@@ -342,6 +432,7 @@ def test_processes_share_the_counter_and_serialise_commits(
     assert verify_chain(history, head_hash=snapshot.head_hash).ok
     bodies = sorted(i.body for i in snapshot.case.interactions)
     assert bodies == sorted(f"{w}/{i}" for w in range(3) for i in range(10))
+    assert read_changes(store, limit=7)[0] == history
 
 
 def test_two_stores_on_one_directory_in_one_process(folder: pathlib.Path, store: JsonStore) -> None:

@@ -317,7 +317,7 @@ def test_a_timer_without_owner_is_reported_and_the_others_fire() -> None:
     assert [failure.timer.key for failure in fired.failures] == ["gone:x"]
     assert "no owner" in str(fired.failures[0].error)
     assert fired.failures[0].quarantined
-    assert [timer.key for timer, _ in desk.store.quarantined_timers()] == ["gone:x"]  # type: ignore[attr-defined]
+    assert [timer.key for timer in desk.store.quarantined_timers()] == ["gone:x"]  # type: ignore[attr-defined]
     later = desk.tick(T0 + timedelta(days=1))
     assert later.failures == []  # quarantined: it does not come back
 

@@ -64,7 +64,7 @@ from casekit.model import (
     Task,
     TaskState,
 )
-from casekit.storage import CaseQuery, MemoryStore, Page, Store
+from casekit.storage import CaseQuery, ChangePage, MemoryStore, Page, Store
 
 __version__ = "0.1.0.dev0"
 
@@ -87,6 +87,7 @@ __all__ = [
     "CaseState",
     "CasekitError",
     "ChainReport",
+    "ChangePage",
     "Channel",
     "Clock",
     "ConflictError",

@@ -10,15 +10,28 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from casekit._text import count
+from casekit.exceptions import CorruptRecord
 from casekit.model.events import Event
+from casekit.model.lifecycle import replay
 from casekit.serialization import dumps, unstructure
 
-__all__ = ["GENESIS", "ChainReport", "EventRecord", "chain", "record_hash", "verify_chain"]
+if TYPE_CHECKING:
+    from casekit.storage.base import Store
+
+__all__ = [
+    "GENESIS",
+    "ChainReport",
+    "EventRecord",
+    "chain",
+    "record_hash",
+    "verify_chain",
+    "verify_stored",
+]
 
 GENESIS = "0" * 64
 """The ``prev_hash`` of a case's first record."""
@@ -92,6 +105,8 @@ class ChainReport:
     def __str__(self) -> str:
         if self.ok:
             return f"audit chain verified: {count(self.checked, 'event')}, no tampering"
+        if self.first_bad_seq is None:
+            return f"audit chain BROKEN: {self.problem}"
         return f"audit chain BROKEN at event {self.first_bad_seq}: {self.problem}"
 
 
@@ -101,7 +116,8 @@ def verify_chain(records: Sequence[EventRecord], *, head_hash: str | None = None
     Args:
         records: The case's records in stored order.
         head_hash: The hash the store recorded for the case's latest event, if known;
-            catches deletion of the newest records.
+            catches deletion of the newest records, a rewritten log, and records
+            appended after the head (even with correct links and hashes).
     """
     prev = GENESIS
     for index, record in enumerate(records):
@@ -130,13 +146,56 @@ def verify_chain(records: Sequence[EventRecord], *, head_hash: str | None = None
         if digest != record.hash:
             return ChainReport(False, index, record.seq, "content does not match its hash: edited")
         prev = record.hash
-    if head_hash is not None and records and head_hash != prev:
+    if head_hash is not None and head_hash != prev:
+        return _past_head(records, head_hash)
+    return ChainReport(True, len(records))
+
+
+def _past_head(records: Sequence[EventRecord], head_hash: str) -> ChainReport:
+    """The report for a well-linked log whose last hash is not the recorded head."""
+    at: int | None = -1 if head_hash == GENESIS else None
+    for index in range(len(records) - 1, -1, -1):
+        if at is not None:
+            break
+        if records[index].hash == head_hash:
+            at = index
+    if at is not None and records:
+        # The head is in the log and records follow it: they were never committed.
+        first = records[at + 1]
+        head = "the start" if at < 0 else f"event {records[at].seq}"
         return ChainReport(
             False,
-            len(records),
-            len(records) + 1,
-            "the log ends before the case's recorded head: newest events deleted",
+            at + 1,
+            first.seq,
+            f"event {first.seq} comes after the case's recorded head ({head}): "
+            f"{len(records) - at - 1} record(s) appended or forged",
         )
-    if head_hash is not None and not records and head_hash != GENESIS:
+    if not records:
         return ChainReport(False, 0, 1, "the log is empty but the case has events: deleted")
-    return ChainReport(True, len(records))
+    return ChainReport(
+        False,
+        len(records),
+        len(records) + 1,
+        "the log does not reach the case's recorded head: newest events deleted "
+        "(or the log was rewritten)",
+    )
+
+
+def verify_stored(store: Store, case_id: str) -> ChainReport:
+    """Check a stored case: its audit chain, and that replaying the log rebuilds the
+    stored state.
+
+    A stored record that cannot be read back intact (for instance a query column that
+    disagrees with the case it indexes) is reported, not raised.
+    """
+    try:
+        snapshot = store.load(case_id)
+        records = store.history(case_id)
+    except CorruptRecord as exc:
+        return ChainReport(False, 0, None, str(exc))
+    report = verify_chain(records, head_hash=snapshot.head_hash)
+    if not report.ok:
+        return report
+    if replay(record.event for record in records) != snapshot.case:
+        return ChainReport(False, len(records), None, "stored state differs from the replayed log")
+    return report

@@ -8,6 +8,7 @@ import tempfile
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from urllib.parse import parse_qsl
 
 from casekit.desk import Desk
 from casekit.exceptions import CasekitError
@@ -30,8 +31,17 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_only(url: str) -> str:
+    """``url`` opened read-only where the store supports it (SQLite: ``mode=ro``), so
+    that verifying a mistyped path reports it instead of creating an empty store."""
+    scheme, _, rest = url.partition("://")
+    if scheme.lower() != "sqlite" or "mode" in dict(parse_qsl(rest.partition("?")[2])):
+        return url
+    return f"{url}{'&' if '?' in rest else '?'}mode=ro"
+
+
 def _verify(args: argparse.Namespace) -> int:
-    with Desk.open(args.url) as desk:
+    with Desk.open(_read_only(args.url)) as desk:
         failed = 0
         for case_id in args.case_ids:
             report = desk.verify(case_id)

@@ -5,6 +5,10 @@ Usage::
     python _writer.py cases DB CASES INTERACTIONS   # open cases, add interactions, exit
     python _writer.py forever DB                    # same, until killed
     python _writer.py numbers DB COUNT              # allocate case numbers
+    python _writer.py feed DB INDEX CASES INTERACTIONS SHARED
+        # open cases, each with interactions, and after each interaction one on the
+        # shared case (retried on conflicts); events say "w<INDEX> n<k>", k counting
+        # this process's commits
 
 After every committed command it prints ``<case id> <version>`` (or the allocated
 number) and flushes, so the parent knows exactly what was committed before it kills us.
@@ -13,11 +17,12 @@ It prints ``ready`` once the store is open.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import sys
 from datetime import UTC, datetime, timedelta
 
-from casekit import Account, Actor, Desk, ManualClock
+from casekit import Account, Actor, Desk, ManualClock, retry_on_conflict
 from casekit.storage.sqlite import SQLiteStore
 
 AGENT = Actor.agent("writer", groups={"support"})
@@ -33,6 +38,24 @@ def write_cases(desk: Desk, clock: ManualClock, cases: int | None, interactions:
             clock.advance(timedelta(seconds=1))
             case = desk.add_interaction(case.id, f"batch {index} item {i}", actor=AGENT)
             print(case.id, case.version, flush=True)
+
+
+def write_feed(desk: Desk, index: int, cases: int, interactions: int, shared: str) -> None:
+    """Commits on own cases and on a shared one, each labelled in the order made."""
+    counter = itertools.count()
+
+    def label() -> str:
+        return f"w{index} n{next(counter)}"
+
+    for _ in range(cases):
+        case = desk.open_case(actor=AGENT, subject=label(), account_id="acme")
+        print(case.id, case.version, flush=True)
+        for _ in range(interactions):
+            case = desk.add_interaction(case.id, label(), actor=AGENT)
+            print(case.id, case.version, flush=True)
+            add = functools.partial(desk.add_interaction, shared, label(), actor=AGENT)
+            on_shared = retry_on_conflict(add, attempts=12, backoff=0.001)
+            print(on_shared.id, on_shared.version, flush=True)
 
 
 def main(argv: list[str]) -> None:
@@ -52,6 +75,8 @@ def main(argv: list[str]) -> None:
             write_cases(desk, clock, int(argv[2]), int(argv[3]))
         elif mode == "forever":
             write_cases(desk, clock, None, 20)
+        elif mode == "feed":
+            write_feed(desk, int(argv[2]), int(argv[3]), int(argv[4]), argv[5])
         else:
             raise SystemExit(f"unknown mode {mode!r}")
     store.close()

@@ -11,11 +11,11 @@ from casekit import Desk, ManualClock
 from casekit.storage import MemoryStore, Store
 from casekit.storage.sqlite import SQLiteStore
 from casekit.testing import conformance
-from casekit.testing.conformance import ClaimStoreTests, StoreTests
+from casekit.testing.conformance import ClaimStoreTests, StoreTests, TimerQuarantineTests
 from casekit.testing.pytest_plugin import CASEKIT_EPOCH
 
 
-class TestMemoryStore(StoreTests, ClaimStoreTests):
+class TestMemoryStore(StoreTests, ClaimStoreTests, TimerQuarantineTests):
     @pytest.fixture
     def store(self) -> Iterator[Store]:
         store = MemoryStore()
@@ -23,7 +23,7 @@ class TestMemoryStore(StoreTests, ClaimStoreTests):
         store.close()
 
 
-class TestSQLiteStore(StoreTests, ClaimStoreTests):
+class TestSQLiteStore(StoreTests, ClaimStoreTests, TimerQuarantineTests):
     @pytest.fixture
     def store(self, tmp_path: pathlib.Path) -> Iterator[Store]:
         store = SQLiteStore(tmp_path / "cases.db")

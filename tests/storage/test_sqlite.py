@@ -322,7 +322,7 @@ def test_from_url_relative_and_absolute(
         "sqlite://",
         "postgresql:///cases.db",
         "cases.db",
-        "sqlite:///cases.db?mode=ro",
+        "sqlite:///cases.db?mode=memory",
         "sqlite:///cases.db?timeout=soon",
         "sqlite:///:memory:",
     ],

@@ -1,10 +1,22 @@
 """Storage: the :class:`Store` protocol and the built-in memory and SQLite stores."""
 
-from casekit.storage.base import CaseQuery, Commit, Page, Snapshot, Store, Timer
+from casekit.storage.base import (
+    MAX_PAGE,
+    CaseQuery,
+    ChangePage,
+    Commit,
+    Page,
+    Snapshot,
+    Store,
+    Timer,
+    check_changes_args,
+)
 from casekit.storage.memory import MemoryStore
 
 __all__ = [
+    "MAX_PAGE",
     "CaseQuery",
+    "ChangePage",
     "Commit",
     "MemoryStore",
     "Page",
@@ -12,6 +24,7 @@ __all__ = [
     "Snapshot",
     "Store",
     "Timer",
+    "check_changes_args",
 ]
 
 

@@ -2,9 +2,11 @@
 
 A store keeps, per case, the current state, the hash-chained event log and the case's
 pending timers, and writes all three in **one atomic operation** (:meth:`Store.commit`)
-guarded by an optimistic version check. It also keeps the directory of accounts,
-contacts, consumers and relationships. Stores are plain objects; plugins make them
-available by URL scheme through the ``casekit_register_stores`` hook.
+guarded by an optimistic version check. Across cases it keeps the order in which
+records were committed: the change feed (:meth:`Store.changes`). It also keeps the
+directory of accounts, contacts, consumers and relationships. Stores are plain
+objects; plugins make them available by URL scheme through the
+``casekit_register_stores`` hook.
 
 The conformance suite in :mod:`casekit.testing.conformance` is the executable form of
 this contract: a third-party store passes it or is broken.
@@ -26,9 +28,22 @@ from casekit.model._enums import CaseState, Priority
 from casekit.model.accounts import Account, Consumer, Contact, Relationship
 from casekit.model.case import Case
 
-__all__ = ["CaseQuery", "Commit", "Page", "Snapshot", "Store", "Timer", "TimerQuarantine"]
+__all__ = [
+    "MAX_PAGE",
+    "CaseQuery",
+    "ChangePage",
+    "Commit",
+    "Page",
+    "QuarantinedTimer",
+    "Snapshot",
+    "Store",
+    "Timer",
+    "TimerQuarantine",
+    "check_changes_args",
+]
 
 MAX_PAGE = 1000
+"""The largest ``limit`` of a :class:`CaseQuery` or a :meth:`Store.changes` call."""
 
 
 @attrs.frozen
@@ -158,6 +173,42 @@ class Page:
     next_cursor: str | None
 
 
+@attrs.frozen
+class ChangePage:
+    """One page of the change feed (:meth:`Store.changes`).
+
+    Attributes:
+        records: Committed records of any cases, in commit order.
+        cursor: Pass it as ``after`` to get what was committed after these records.
+            When ``records`` is empty it is the ``after`` that was given (``None``
+            while the feed is still empty), so a follower keeps polling with it and
+            gets each record once, as it is committed.
+    """
+
+    records: tuple[EventRecord, ...]
+    cursor: str | None
+
+
+def check_changes_args(after: object, limit: object) -> None:
+    """Refuse the arguments of :meth:`Store.changes` that no store accepts.
+
+    For store authors: call it first in ``changes``; then parse ``after`` (a string
+    here) and refuse what your store did not hand out with :class:`InvalidValue`
+    (``where="changes.after"``).
+
+    Raises:
+        InvalidValue: ``after`` is not a string or ``None``, or ``limit`` is not an
+            integer from 1 to :data:`MAX_PAGE`.
+    """
+    if after is not None and not isinstance(after, str):
+        raise InvalidValue(
+            f"must be a cursor from an earlier page (a string) or None, not {after!r}",
+            where="changes.after",
+        )
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
+        raise InvalidValue(f"must be an integer from 1 to {MAX_PAGE}", where="changes.limit")
+
+
 @runtime_checkable
 class Store(Protocol):
     """What casekit needs from a storage backend.
@@ -171,7 +222,16 @@ class Store(Protocol):
         ...
 
     def load(self, case_id: str) -> Snapshot:
-        """Return the case and its head hash, or raise CaseNotFound."""
+        """Return the case and its head hash, or raise CaseNotFound.
+
+        Raises:
+            CaseNotFound: No case has that id.
+            CorruptRecord: The stored case cannot be read back intact. A store that
+                keeps copies of case fields for its queries (index columns) checks them
+                against the case it returns and refuses a row where they disagree, so
+                that ``desk.verify`` (which compares the case with its replayed log)
+                vouches for what the queries see too.
+        """
         ...
 
     def commit(self, commit: Commit) -> None:
@@ -189,7 +249,45 @@ class Store(Protocol):
         ...
 
     def find(self, query: CaseQuery) -> Page:
-        """Return the cases matching ``query``, ordered by id, after ``query.after``."""
+        """Return the cases matching ``query``, ordered by id, after ``query.after``.
+
+        Every case returned matches ``query`` (:meth:`CaseQuery.matches`); a row whose
+        index columns disagree with its case raises CorruptRecord, as in :meth:`load`.
+        """
+        ...
+
+    def changes(self, after: str | None = None, *, limit: int = 100) -> ChangePage:
+        """Return up to ``limit`` records committed after cursor ``after``, of all
+        cases, in commit order: the durable change feed a host follows to sync another
+        system, drain an outbox or rebuild a cache.
+
+        The feed is the store's history of commits:
+
+        * **Order.** Records come in the order their commits took effect; within one
+          commit, in ``seq`` order. The records of one case therefore come in ``seq``
+          order, and a record never comes before one committed earlier.
+        * **Exactly once, no gaps.** Each committed record is in the feed exactly
+          once. Following the feed page by page (each page's ``cursor`` as the next
+          ``after``) yields every committed record once, whatever other threads and
+          processes commit meanwhile: the store never makes a record visible at a
+          position a follower has already passed. Records are identical (``==``) to
+          the case's :meth:`history`. A commit that failed, and a timers-only commit,
+          adds nothing.
+        * **Cursors** are opaque strings. A cursor stays valid for its store as long
+          as the store's data exists: across restarts, in other processes, in other
+          store objects on the same data. ``None`` is the start of the feed.
+        * An empty page's ``cursor`` is the ``after`` given, so polling with it costs
+          nothing and misses nothing.
+
+        Args:
+            after: A cursor from an earlier page, or ``None`` for the start.
+            limit: The most records to return, 1 to :data:`MAX_PAGE`.
+
+        Raises:
+            InvalidValue: ``after`` is not a cursor this store handed out (``where``
+                is ``"changes.after"``), or ``limit`` is out of range
+                (``"changes.limit"``).
+        """
         ...
 
     def due_timers(self, now: datetime, *, limit: int = 100) -> list[Timer]:
@@ -251,6 +349,23 @@ class TimerQuarantine(Protocol):
         ignored."""
         ...
 
-    def quarantined_timers(self) -> list[tuple[Timer, str]]:
+    def quarantined_timers(self) -> list[QuarantinedTimer]:
         """The quarantined timers and why, oldest first."""
         ...
+
+
+@attrs.frozen
+class QuarantinedTimer:
+    """A timer taken out of the due index because it could not fire.
+
+    Attributes:
+        case_id: The case it names (possibly one that does not exist).
+        key: Its key.
+        due_at: When it was due (``None`` if the stored value was unreadable).
+        reason: Why it was quarantined.
+    """
+
+    case_id: str
+    key: str
+    due_at: datetime | None
+    reason: str

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import re
 import threading
 from collections.abc import Sequence
 from datetime import datetime
@@ -15,19 +16,33 @@ from casekit.exceptions import (
     ConflictError,
     ConsumerNotFound,
     ContactNotFound,
+    InvalidValue,
 )
 from casekit.model.accounts import Account, Consumer, Contact, Relationship
 from casekit.routing._errors import ClaimConflict
-from casekit.storage.base import CaseQuery, Commit, Page, Snapshot, Timer
+from casekit.storage.base import (
+    CaseQuery,
+    ChangePage,
+    Commit,
+    Page,
+    QuarantinedTimer,
+    Snapshot,
+    Timer,
+    check_changes_args,
+)
 
 __all__ = ["MemoryStore"]
+
+_POSITION = re.compile(r"[0-9]{1,18}")
 
 
 class MemoryStore:
     """Keeps everything in dictionaries behind one lock.
 
     Cases are immutable values, so reads hand them out without copying. Timers are
-    kept in a sorted list, so ``due_timers`` costs O(log n + due).
+    kept in a sorted list, so ``due_timers`` costs O(log n + due). The change feed is
+    one list of every committed record, appended under the lock; a cursor is a
+    position in it.
     """
 
     def __init__(self) -> None:
@@ -36,6 +51,7 @@ class MemoryStore:
         self._cases: dict[str, Snapshot] = {}
         self._ids: list[str] = []
         self._logs: dict[str, list[EventRecord]] = {}
+        self._feed: list[EventRecord] = []
         self._timers: dict[str, tuple[Timer, ...]] = {}
         self._due: list[tuple[datetime, str, str]] = []
         self._accounts: dict[str, Account] = {}
@@ -43,7 +59,7 @@ class MemoryStore:
         self._consumers: dict[str, Consumer] = {}
         self._relationships: dict[str, list[Relationship]] = {}
         self._claims: dict[str, tuple[int, str | None]] = {}
-        self._quarantine: list[tuple[Timer, str]] = []
+        self._quarantine: list[QuarantinedTimer] = []
 
     def __repr__(self) -> str:
         return f"MemoryStore({count(len(self._cases), 'case')})"
@@ -75,6 +91,7 @@ class MemoryStore:
                     self._logs[case.id] = []
                 self._cases[case.id] = Snapshot(case, commit.head_hash)
                 self._logs[case.id].extend(commit.records)
+                self._feed.extend(commit.records)
             elif current is None:
                 raise ConflictError(case.id, commit.expected_version, actual)
             for timer in self._timers.get(case.id, ()):
@@ -95,6 +112,22 @@ class MemoryStore:
         except KeyError:
             raise CaseNotFound(case_id) from None
         return list(log[after_seq:])
+
+    def changes(self, after: str | None = None, *, limit: int = 100) -> ChangePage:
+        check_changes_args(after, limit)
+        start = 0
+        if after is not None:
+            if not _POSITION.fullmatch(after):
+                raise InvalidValue(f"{after!r} is not a change feed cursor", where="changes.after")
+            start = int(after)
+        with self._lock:
+            if start > len(self._feed):
+                raise InvalidValue(
+                    f"{after!r} is ahead of this store's change feed (a cursor of another store?)",
+                    where="changes.after",
+                )
+            records = tuple(self._feed[start : start + limit])
+        return ChangePage(records, str(start + len(records)) if records else after)
 
     def find(self, query: CaseQuery) -> Page:
         with self._lock:
@@ -125,9 +158,11 @@ class MemoryStore:
             del self._due[index]
             timers = self._timers.get(timer.case_id, ())
             self._timers[timer.case_id] = tuple(t for t in timers if t.key != timer.key)
-            self._quarantine.append((timer, reason))
+            self._quarantine.append(
+                QuarantinedTimer(timer.case_id, timer.key, timer.due_at, reason)
+            )
 
-    def quarantined_timers(self) -> list[tuple[Timer, str]]:
+    def quarantined_timers(self) -> list[QuarantinedTimer]:
         with self._lock:
             return list(self._quarantine)
 

@@ -6,18 +6,22 @@ readers never block the writer. Each command is one ``BEGIN IMMEDIATE`` transact
 that checks the case version and head hash, writes the state, appends the records and
 replaces the timers; on any failure it rolls back completely.
 
-Layout (schema version 1):
+Layout (schema version 3; every name carries the store's table prefix, if any):
 
 * ``cases`` -- one row per case: key columns for the query filters (state, priority,
   account, consumer, group, agent, service organisation, ``updated_at`` in integer
   microseconds since the epoch, UTC), the version and head hash, and the case as
-  canonical JSON (:func:`casekit.serialization.to_json`);
+  canonical JSON (:func:`casekit.serialization.to_json`); reads check the key columns
+  against the JSON;
 * ``events`` -- the hash-chained log, ``PRIMARY KEY (case_id, seq)``, each event's JSON
-  written once;
+  written once, and ``pos``: the record's place in the change feed, ``max(pos) + 1``
+  assigned inside the commit's ``BEGIN IMMEDIATE`` transaction (so positions are
+  unique, follow commit order, and become visible in order), with a unique index;
 * ``timers`` -- pending timers, indexed by ``due_at`` for ``desk.tick``;
 * ``counters`` -- the case-number counter;
 * ``accounts``, ``contacts``, ``consumers``, ``relationships`` -- the directory, each a
   JSON body plus key columns;
+* ``claims`` -- routing claims (version and holder per work item);
 * ``schema_version`` -- one row; forward migrations run in one transaction at open.
 
 Connections are pooled: a call borrows one, so each connection is used by one thread at
@@ -26,10 +30,13 @@ a time, and :meth:`SQLiteStore.close` closes them all.
 
 from __future__ import annotations
 
+import logging
+import math
 import os
+import re
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -52,19 +59,33 @@ from casekit.model.case import Case
 from casekit.model.events import Event
 from casekit.routing._errors import ClaimConflict
 from casekit.serialization import dumps, from_json, loads, structure, to_json
-from casekit.storage.base import CaseQuery, Commit, Page, Snapshot, Timer
+from casekit.storage.base import (
+    CaseQuery,
+    ChangePage,
+    Commit,
+    Page,
+    QuarantinedTimer,
+    Snapshot,
+    Timer,
+    check_changes_args,
+)
 
-__all__ = ["SCHEMA_VERSION", "SQLiteStore"]
+__all__ = ["MAX_TIMEOUT", "SCHEMA_VERSION", "SQLiteStore"]
 
 T = TypeVar("T")
+
+logger = logging.getLogger("casekit.storage")
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _MICRO: Final = timedelta(microseconds=1)
 _CACHE_SIZE: Final = 512
 _MIN_SQLITE = (3, 35, 0)  # UPSERT ... RETURNING
 
+MAX_TIMEOUT: Final = 2_147_483
+"""The longest lock timeout in seconds (SQLite's busy timeout is a 32-bit millisecond count)."""
+
 _V1: Final = """
-CREATE TABLE cases (
+CREATE TABLE {p}cases (
     id TEXT PRIMARY KEY,
     version INTEGER NOT NULL CHECK (version >= 1),
     head_hash TEXT NOT NULL,
@@ -78,16 +99,16 @@ CREATE TABLE cases (
     updated_at INTEGER NOT NULL,
     body TEXT NOT NULL
 );
-CREATE INDEX cases_state ON cases (state, id);
-CREATE INDEX cases_priority ON cases (priority, id);
-CREATE INDEX cases_account ON cases (account_id, id);
-CREATE INDEX cases_consumer ON cases (consumer_id, id);
-CREATE INDEX cases_group ON cases (assigned_group, id);
-CREATE INDEX cases_agent ON cases (agent, id);
-CREATE INDEX cases_updated ON cases (updated_at);
+CREATE INDEX {p}cases_state ON {p}cases (state, id);
+CREATE INDEX {p}cases_priority ON {p}cases (priority, id);
+CREATE INDEX {p}cases_account ON {p}cases (account_id, id);
+CREATE INDEX {p}cases_consumer ON {p}cases (consumer_id, id);
+CREATE INDEX {p}cases_group ON {p}cases (assigned_group, id);
+CREATE INDEX {p}cases_agent ON {p}cases (agent, id);
+CREATE INDEX {p}cases_updated ON {p}cases (updated_at);
 
-CREATE TABLE events (
-    case_id TEXT NOT NULL REFERENCES cases (id),
+CREATE TABLE {p}events (
+    case_id TEXT NOT NULL REFERENCES {p}cases (id),
     seq INTEGER NOT NULL CHECK (seq >= 1),
     name TEXT NOT NULL,
     at INTEGER NOT NULL,
@@ -97,77 +118,119 @@ CREATE TABLE events (
     PRIMARY KEY (case_id, seq)
 ) WITHOUT ROWID;
 
-CREATE TABLE timers (
-    case_id TEXT NOT NULL REFERENCES cases (id),
+CREATE TABLE {p}timers (
+    case_id TEXT NOT NULL REFERENCES {p}cases (id),
     key TEXT NOT NULL,
     due_at INTEGER NOT NULL
 );
-CREATE INDEX timers_case ON timers (case_id);
-CREATE INDEX timers_due ON timers (due_at, case_id, key);
+CREATE INDEX {p}timers_case ON {p}timers (case_id);
+CREATE INDEX {p}timers_due ON {p}timers (due_at, case_id, key);
 
-CREATE TABLE counters (
+CREATE TABLE {p}counters (
     name TEXT PRIMARY KEY,
     value INTEGER NOT NULL
 ) WITHOUT ROWID;
 
-CREATE TABLE accounts (
+CREATE TABLE {p}accounts (
     id TEXT PRIMARY KEY,
     parent_id TEXT,
     body TEXT NOT NULL
 );
-CREATE TABLE contacts (
+CREATE TABLE {p}contacts (
     id TEXT PRIMARY KEY,
-    account_id TEXT NOT NULL REFERENCES accounts (id),
+    account_id TEXT NOT NULL REFERENCES {p}accounts (id),
     body TEXT NOT NULL
 );
-CREATE INDEX contacts_account ON contacts (account_id);
-CREATE TABLE consumers (
+CREATE INDEX {p}contacts_account ON {p}contacts (account_id);
+CREATE TABLE {p}consumers (
     id TEXT PRIMARY KEY,
     body TEXT NOT NULL
 );
-CREATE TABLE relationships (
+CREATE TABLE {p}relationships (
     body TEXT NOT NULL UNIQUE,
-    source TEXT NOT NULL REFERENCES accounts (id),
+    source TEXT NOT NULL REFERENCES {p}accounts (id),
     kind TEXT NOT NULL,
-    target TEXT NOT NULL REFERENCES accounts (id)
+    target TEXT NOT NULL REFERENCES {p}accounts (id)
 );
-CREATE INDEX relationships_source ON relationships (source);
-CREATE INDEX relationships_target ON relationships (target);
+CREATE INDEX {p}relationships_source ON {p}relationships (source);
+CREATE INDEX {p}relationships_target ON {p}relationships (target);
 """
 
 _V2 = """
-CREATE TABLE claims (
+CREATE TABLE {p}claims (
     item_id TEXT PRIMARY KEY,
     version INTEGER NOT NULL,
     holder TEXT
 );
 """
 
-MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2)
+# The change feed. Records written before it get positions in the order their cases
+# were opened (the cases' rowids), each case's records in seq order.
+_V3 = """
+ALTER TABLE {p}events ADD COLUMN pos INTEGER;
+UPDATE {p}events SET pos = numbered.n FROM (
+    SELECT e.case_id AS case_id, e.seq AS seq,
+        row_number() OVER (ORDER BY c.rowid, e.seq) AS n
+    FROM {p}events AS e JOIN {p}cases AS c ON c.id = e.case_id
+) AS numbered
+WHERE {p}events.case_id = numbered.case_id AND {p}events.seq = numbered.seq;
+CREATE UNIQUE INDEX {p}events_pos ON {p}events (pos);
+"""
+
+# Timers that could not fire, kept for inspection (desk.tick quarantines them).
+_V4 = """
+CREATE TABLE {p}quarantined_timers (
+    case_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    due_at,
+    reason TEXT NOT NULL
+);
+"""
+
+MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2, _V3, _V4)
 """Forward migrations; ``MIGRATIONS[n]`` takes a database from version ``n`` to ``n + 1``."""
 
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 """The schema version this code writes."""
 
+_NAMES: Final = frozenset(
+    re.findall(r"CREATE (?:UNIQUE )?(?:TABLE|INDEX) \{p\}(\w+)", "".join(MIGRATIONS))
+)
+"""Every table and index the migrations create (without the prefix)."""
+
 _CASE_COLUMNS = (
     "version, head_hash, state, priority, account_id, consumer_id, assigned_group, "
     "agent, service_org, updated_at, body"
 )
+_PROJECTED: Final = (
+    "version",
+    "state",
+    "priority",
+    "account_id",
+    "consumer_id",
+    "assigned_group",
+    "agent",
+    "service_org",
+    "updated_at",
+)
+"""The columns of ``cases`` that repeat what the body says, for the query filters."""
+_READ_CASE: Final = f"body, {', '.join(_PROJECTED)}"
 _INSERT_CASE = (
-    f"INSERT INTO cases (id, {_CASE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    f"INSERT INTO {{p}}cases (id, {_CASE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (id) DO NOTHING"
 )
 _UPDATE_CASE = (
-    "UPDATE cases SET version = ?, head_hash = ?, state = ?, priority = ?, account_id = ?, "
+    "UPDATE {p}cases SET version = ?, head_hash = ?, state = ?, priority = ?, account_id = ?, "
     "consumer_id = ?, assigned_group = ?, agent = ?, service_org = ?, updated_at = ?, body = ? "
     "WHERE id = ? AND version = ? AND head_hash = ?"
 )
 _INSERT_EVENT = (
-    "INSERT INTO events (case_id, seq, name, at, payload, prev_hash, hash) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO {p}events (case_id, seq, name, at, payload, prev_hash, hash, pos) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, (SELECT coalesce(max(pos), 0) + 1 FROM {p}events))"
 )
+_FEED_POSITION: Final = re.compile(r"[0-9]{1,18}")
 _NEXT_NUMBER = (
-    "INSERT INTO counters (name, value) VALUES ('case', 1) "
+    "INSERT INTO {p}counters (name, value) VALUES ('case', 1) "
     "ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value"
 )
 
@@ -181,36 +244,211 @@ def _instant(micros: int) -> datetime:
     return _EPOCH + timedelta(microseconds=micros)
 
 
-def _parse_url(url: str) -> tuple[str, float | None]:
-    """Split ``sqlite:///path?timeout=5`` into the file path and the timeout."""
-    scheme, sep, rest = url.partition("://")
-    problem = ""
-    if not sep or scheme.lower() != "sqlite":
-        problem = "not an sqlite:// URL"
-    elif not rest.startswith("/"):
-        problem = "has a host part; SQLite URLs have none (sqlite:///relative or sqlite:////abs)"
-    path, _, query = rest[1:].partition("?")
-    if not problem and not path:
-        problem = "names no database file"
-    if not problem and "#" in path:
-        problem = "has a fragment"
-    timeout: float | None = None
-    if not problem and query:
-        for name, value in parse_qsl(query, keep_blank_values=True):
-            if name != "timeout":
-                problem = f"has an unknown option {name!r} (only timeout=<seconds>)"
-                break
-            try:
-                timeout = float(value)
-            except ValueError:
-                problem = f"has a timeout that is not a number: {value!r}"
-                break
-    if problem:
+_Projection = tuple[int | bytes | None, ...]
+"""A case's :data:`_PROJECTED` columns as a connection reads them back."""
+
+
+def _columns(case: Case) -> tuple[str | int | None, ...]:
+    """The query columns of a case's row (:data:`_PROJECTED` after ``version``)."""
+    assignment = case.assignment
+    return (
+        case.state.value,
+        case.priority.value,
+        case.account_id,
+        case.consumer_id,
+        assignment.group,
+        assignment.agent,
+        assignment.service_org,
+        _micros(case.updated_at),
+    )
+
+
+def _projection(case: Case) -> _Projection:
+    """What the row of ``case`` must hold in its :data:`_PROJECTED` columns."""
+    columns = (v.encode() if isinstance(v, str) else v for v in _columns(case))
+    return (case.version, *columns)
+
+
+def _show(value: object) -> str:
+    return repr(value.decode("utf-8", "backslashreplace") if isinstance(value, bytes) else value)
+
+
+# Connections return TEXT values as bytes (``text_factory = bytes``), so that a value
+# that is not UTF-8 reaches these helpers, which name its row, instead of failing the
+# whole query with a generic error.
+
+
+def _text(table: str, key: str, value: object) -> str:
+    """A TEXT column's value, decoded; CorruptRecord if it is not UTF-8 text."""
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise CorruptRecord(table, key, f"text that is not UTF-8 ({exc})") from None
+    raise CorruptRecord(table, key, f"expected text, found {value!r}")
+
+
+def _optional_text(table: str, key: str, value: object) -> str | None:
+    return None if value is None else _text(table, key, value)
+
+
+def _integer(table: str, key: str, value: object) -> int:
+    """An INTEGER column's value; CorruptRecord if it holds anything else."""
+    if type(value) is not int:
+        raise CorruptRecord(table, key, f"expected an integer, found {value!r}")
+    return value
+
+
+def _key(value: object) -> str:
+    """A key column's value for naming its row, even if the key itself is damaged."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "backslashreplace")
+    return str(value)
+
+
+_URL_FORMS: Final = "use sqlite:///relative/path.db or sqlite:////absolute/path.db"
+
+
+def _check_path(path: object, where: str) -> str:
+    """The database file name as text, refused if no file system can hold it."""
+    if not isinstance(path, str | os.PathLike):
+        raise InvalidValue(f"must be a file path, not {type(path).__name__}", where=where)
+    text = os.fspath(path)
+    if not isinstance(text, str):
+        raise InvalidValue("must be a text path, not bytes", where=where)
+    if "\x00" in text:
+        raise InvalidValue(f"{text!r} contains a NUL character", where=where)
+    try:
+        os.fsencode(text)
+    except UnicodeEncodeError as exc:
+        raise InvalidValue(f"{text!r} cannot be a file name: {exc.reason}", where=where) from None
+    if text in ("", ":memory:") or text.startswith("file:"):
         raise InvalidValue(
-            f"{url!r} {problem}; use sqlite:///relative/path.db or sqlite:////absolute/path.db",
-            where="sqlite store URL",
+            f"{text!r} is not a database file; use MemoryStore for an in-memory store",
+            where=where,
         )
-    return path, timeout
+    return text
+
+
+def _check_timeout(value: object, where: str) -> float:
+    """Seconds to wait for a lock: finite, 0 .. what SQLite's busy timeout can hold."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidValue(f"must be a number of seconds, not {value!r}", where=where)
+    if not (math.isfinite(value) and 0 <= value <= MAX_TIMEOUT):
+        raise InvalidValue(
+            f"must be a number of seconds from 0 to {MAX_TIMEOUT:,}, not {value!r}", where=where
+        )
+    return float(value)
+
+
+def _url_timeout(value: str, where: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise InvalidValue(f"is not a number: {value!r}", where=where) from None
+    return _check_timeout(seconds, where)
+
+
+_PREFIX: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,31}")
+
+
+def _check_prefix(value: object, where: str) -> str:
+    """A table-name prefix: empty, or an SQL identifier of up to 32 characters."""
+    if not isinstance(value, str) or not (value == "" or _PREFIX.fullmatch(value)):
+        raise InvalidValue(
+            f"must be letters, digits and underscores, not starting with a digit "
+            f"(up to 32), like 'casekit_'; got {value!r}",
+            where=where,
+        )
+    if value.lower().startswith("sqlite_"):
+        raise InvalidValue(f"{value!r}: names starting with sqlite_ are SQLite's", where=where)
+    return value
+
+
+_MODES: Final = ("rwc", "rw", "ro")
+
+
+def _check_mode(value: object, where: str) -> str:
+    if value not in _MODES:
+        raise InvalidValue(f"must be one of {', '.join(_MODES)}, not {value!r}", where=where)
+    return str(value)
+
+
+# URL parameter -> (keyword argument of SQLiteStore, parser of the text value).
+_URL_OPTIONS: Final[dict[str, tuple[str, Callable[[str, str], object]]]] = {
+    "timeout": ("timeout", _url_timeout),
+    "prefix": ("prefix", _check_prefix),
+    "mode": ("mode", _check_mode),
+}
+
+
+def _parse_url(url: str) -> tuple[str, dict[str, Any]]:
+    """Split ``sqlite:///path?timeout=5`` into the file path and keyword arguments.
+
+    Raises:
+        InvalidValue: The URL is malformed; ``where`` names the path or the parameter.
+    """
+
+    def refuse(problem: str, where: str = "sqlite store URL") -> InvalidValue:
+        return InvalidValue(f"{url!r} {problem}; {_URL_FORMS}", where=where)
+
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.lower() != "sqlite":
+        raise refuse("is not an sqlite:// URL")
+    if not rest.startswith("/"):
+        raise refuse(
+            "has a host part; SQLite URLs have none (sqlite:///relative or sqlite:////abs)"
+        )
+    path, _, query = rest[1:].partition("?")
+    if not path:
+        raise refuse("names no database file")
+    if "#" in path:
+        raise refuse("has a fragment")
+    try:
+        _check_path(path, "")
+    except InvalidValue as exc:
+        raise refuse(f"has an unusable path: {exc}", "sqlite store URL path") from None
+    options: dict[str, Any] = {}
+    known = ", ".join(f"{name}=" for name in _URL_OPTIONS)
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        where = f"sqlite store URL ?{name}"
+        if name not in _URL_OPTIONS:
+            raise refuse(f"has an unknown parameter {name!r} (known: {known})", where)
+        keyword, parse = _URL_OPTIONS[name]
+        if keyword in options:
+            raise refuse(f"gives {name!r} twice", where)
+        try:
+            options[keyword] = parse(value, name)
+        except InvalidValue as exc:
+            raise refuse(f"has a bad {exc}", where) from None
+    return path, options
+
+
+class _Session:
+    """A borrowed connection that puts the store's table prefix into each statement.
+
+    Statements name casekit's tables and indexes as ``{p}cases``; the prefixed text of
+    each statement is computed once per store.
+    """
+
+    __slots__ = ("_prefix", "_statements", "conn")
+
+    def __init__(self, conn: sqlite3.Connection, prefix: str, statements: dict[str, str]) -> None:
+        self.conn = conn
+        self._prefix = prefix
+        self._statements = statements
+
+    def _prefixed(self, template: str) -> str:
+        sql = self._statements[template] = template.replace("{p}", self._prefix)
+        return sql
+
+    def execute(self, template: str, params: Sequence[object] = ()) -> sqlite3.Cursor:
+        sql = self._statements.get(template) or self._prefixed(template)  # the hot path
+        return self.conn.execute(sql, params)
+
+    def executemany(self, template: str, rows: Iterable[Sequence[object]]) -> sqlite3.Cursor:
+        sql = self._statements.get(template) or self._prefixed(template)
+        return self.conn.executemany(sql, rows)
 
 
 class SQLiteStore:
@@ -219,26 +457,47 @@ class SQLiteStore:
     Args:
         path: The database file; created (with its schema) if missing.
         timeout: Seconds a writer waits for another writer's lock before giving up
-            with :class:`~casekit.exceptions.StoreError`.
+            with :class:`~casekit.exceptions.StoreError` (0 to :data:`MAX_TIMEOUT`).
+        prefix: Put before the name of each of casekit's tables and indexes, so that
+            they can live in a database file the host uses for its own tables
+            (``"casekit_"`` gives ``casekit_cases``, ``casekit_events``, ...). Letters,
+            digits and underscores; empty by default. A file may hold several stores
+            under different prefixes; each is migrated on its own.
+        mode: ``"rwc"`` (the default) reads and writes, creating the file and the
+            schema if missing; ``"rw"`` reads and writes an existing file only;
+            ``"ro"`` reads an existing store and writes nothing at all (every write
+            raises :class:`~casekit.exceptions.StoreError`): for tools such as
+            ``casekit verify`` that must never create a store by mistake.
 
     Raises:
-        StoreError: The file is not a database, or its schema is newer than this code.
-        InvalidValue: ``path`` is ``":memory:"`` (use :class:`~casekit.MemoryStore`).
+        StoreError: The file is not a database, or its schema is newer than this code;
+            with ``mode="rw"`` or ``"ro"``, the file does not exist; with ``"ro"``, it
+            holds no store of this schema version.
+        InvalidValue: ``path`` is ``":memory:"`` (use :class:`~casekit.MemoryStore`),
+            or no file can have that name (a NUL character, a lone surrogate);
+            ``timeout`` is not a finite number in range; ``prefix`` is not an
+            identifier; or ``mode`` is not one of the three.
     """
 
     # Durability settings; the benchmark overrides them to measure SQLite's defaults.
     _journal_mode: ClassVar[str] = "wal"
     _synchronous: ClassVar[str] = "NORMAL"
 
-    def __init__(self, path: str | os.PathLike[str], *, timeout: float = 30.0) -> None:
-        text = os.fspath(path)
-        if text in ("", ":memory:") or text.startswith("file:"):
-            raise InvalidValue(
-                f"{text!r} is not a database file; use MemoryStore for an in-memory store",
-                where="SQLiteStore.path",
-            )
-        if timeout < 0:
-            raise InvalidValue("must not be negative", where="SQLiteStore.timeout")
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        timeout: float = 30.0,
+        prefix: str = "",
+        mode: str = "rwc",
+    ) -> None:
+        text = _check_path(path, "SQLiteStore.path")
+        timeout = _check_timeout(timeout, "SQLiteStore.timeout")
+        self.prefix = _check_prefix(prefix, "SQLiteStore.prefix")
+        self.mode = _check_mode(mode, "SQLiteStore.mode")
+        # Every connection opens the same file, whatever the working directory then is.
+        self._uri = f"{Path(os.path.abspath(text)).as_uri()}?mode={self.mode}"
+        self._statements: dict[str, str] = {}
         if sqlite3.sqlite_version_info < _MIN_SQLITE:
             raise StoreError(
                 f"SQLite {sqlite3.sqlite_version} is too old; casekit needs 3.35 or newer"
@@ -246,10 +505,11 @@ class SQLiteStore:
         self.path = Path(text)
         self.timeout = timeout
         self._lock = threading.Lock()
-        self._idle: list[sqlite3.Connection] = []
+        self._idle: list[_Session] = []
         self._all: list[sqlite3.Connection] = []
         self._closed = threading.Event()
-        self._cache: dict[str, tuple[str, Case]] = {}
+        # case id -> (body, case, projection) of rows read or written lately
+        self._cache: dict[str, tuple[str, Case, _Projection]] = {}
         self._migrate()
 
     @classmethod
@@ -257,24 +517,33 @@ class SQLiteStore:
         """Open the store named by ``url``.
 
         ``sqlite:///cases.db`` is relative to the working directory,
-        ``sqlite:////var/lib/cases.db`` absolute (the SQLAlchemy convention). An
-        optional ``?timeout=<seconds>`` sets the lock timeout.
+        ``sqlite:////var/lib/cases.db`` absolute (the SQLAlchemy convention).
+        Parameters set the keyword arguments of the same names: ``?timeout=<seconds>``,
+        ``?prefix=<table prefix>``, ``?mode=rwc|rw|ro``, combined with ``&``.
 
         Raises:
-            InvalidValue: The URL is not of that form (the message names it).
+            InvalidValue: The URL is not of that form, or a parameter is unknown,
+                repeated or bad (``where`` names it: ``"sqlite store URL ?timeout"``).
+            StoreError: As the constructor.
         """
-        path, timeout = _parse_url(url)
-        return cls(path) if timeout is None else cls(path, timeout=timeout)
+        path, options = _parse_url(url)
+        return cls(path, **options)
 
     def __repr__(self) -> str:
-        return f"SQLiteStore({str(self.path)!r})"
+        options = "".join(
+            f", {name}={value!r}"
+            for name, value, default in (("prefix", self.prefix, ""), ("mode", self.mode, "rwc"))
+            if value != default
+        )
+        return f"SQLiteStore({str(self.path)!r}{options})"
 
     # --- connections ----------------------------------------------------------------
 
     def _connect(self) -> sqlite3.Connection:
         try:
             conn = sqlite3.connect(
-                self.path,
+                self._uri,
+                uri=True,
                 timeout=self.timeout,
                 isolation_level=None,  # we issue BEGIN IMMEDIATE / COMMIT ourselves
                 check_same_thread=False,  # pooled: one thread at a time, any thread
@@ -282,6 +551,7 @@ class SQLiteStore:
             )
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open SQLite database {str(self.path)!r}: {exc}") from exc
+        conn.text_factory = bytes  # decoded per column by _text, which names the row
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
             conn.execute("PRAGMA foreign_keys = ON")
@@ -291,22 +561,26 @@ class SQLiteStore:
             raise StoreError(f"cannot configure SQLite database {str(self.path)!r}: {exc}") from exc
         return conn
 
+    def _session(self, conn: sqlite3.Connection) -> _Session:
+        return _Session(conn, self.prefix, self._statements)
+
     @contextmanager
-    def _connection(self) -> Iterator[sqlite3.Connection]:
+    def _connection(self) -> Iterator[_Session]:
         """Borrow a connection from the pool (a new one if none is idle)."""
         if self._closed.is_set():
             raise StoreError(f"{self!r} is closed")
         try:
-            conn = self._idle.pop()
+            session = self._idle.pop()
         except IndexError:
-            conn = self._connect()
+            session = self._session(self._connect())
             with self._lock:
                 if self._closed.is_set():
-                    conn.close()
+                    session.conn.close()
                     raise StoreError(f"{self!r} is closed") from None
-                self._all.append(conn)
+                self._all.append(session.conn)
+        conn = session.conn
         try:
-            yield conn
+            yield session
         except sqlite3.Error as exc:
             if conn.in_transaction:
                 conn.rollback()
@@ -319,45 +593,58 @@ class SQLiteStore:
             if self._closed.is_set():
                 conn.close()
             else:
-                self._idle.append(conn)
+                self._idle.append(session)
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
+    def _write(self) -> Iterator[_Session]:
         """A connection inside ``BEGIN IMMEDIATE``; commits on success, else rolls back."""
+        self._refuse_writes()
         with self._connection() as conn:
             conn.execute("BEGIN IMMEDIATE")
             yield conn
             conn.execute("COMMIT")
 
     def _migrate(self) -> None:
-        """Apply the missing migrations in one transaction (safe against concurrent opens)."""
+        """Apply the missing migrations in one transaction (safe against concurrent opens);
+        in read-only mode only check that the schema is the one this code reads."""
+        if self.mode != "rwc" and not self.path.exists():
+            raise StoreError(
+                f"{str(self.path)!r} does not exist (mode={self.mode} opens an existing "
+                "store and never creates one)"
+            )
         conn = self._connect()
+        session = self._session(conn)
         with self._lock:
             self._all.append(conn)
         try:
+            if self.mode == "ro":
+                self._check_read_only(session)
+                self._idle.append(session)
+                return
             wanted = self._journal_mode
             mode = conn.execute(f"PRAGMA journal_mode = {wanted}").fetchall()
-            if not mode or str(mode[0][0]).lower() != wanted:
+            if not mode or _key(mode[0][0]).lower() != wanted:
                 got = mode[0][0] if mode else "nothing"
                 raise StoreError(f"cannot switch {str(self.path)!r} to {wanted} (got {got})")
-            conn.execute("BEGIN IMMEDIATE")
-            conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-            rows = conn.execute("SELECT version FROM schema_version").fetchall()
-            current = int(rows[0][0]) if rows else 0
-            if current > SCHEMA_VERSION:
-                raise StoreError(
-                    f"{str(self.path)!r} has schema version {current}, newer than "
-                    f"version {SCHEMA_VERSION} that this casekit supports; upgrade casekit"
-                )
+            session.execute("BEGIN IMMEDIATE")
+            self._is_store(session)
+            session.execute(
+                "CREATE TABLE IF NOT EXISTS {p}schema_version (version INTEGER NOT NULL)"
+            )
+            rows = session.execute("SELECT version FROM {p}schema_version").fetchall()
+            current = _integer("schema_version", "version", rows[0][0]) if rows else 0
+            self._refuse_newer(current)
             for script in MIGRATIONS[current:]:
                 for statement in script.split(";"):
                     if statement.strip():
-                        conn.execute(statement)
+                        session.execute(statement)
             if not rows:
-                conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
+                session.execute(
+                    "INSERT INTO {p}schema_version (version) VALUES (?)", (SCHEMA_VERSION,)
+                )
             elif current != SCHEMA_VERSION:
-                conn.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
-            conn.execute("COMMIT")
+                session.execute("UPDATE {p}schema_version SET version = ?", (SCHEMA_VERSION,))
+            session.execute("COMMIT")
         except sqlite3.Error as exc:
             if conn.in_transaction:
                 conn.rollback()
@@ -368,7 +655,61 @@ class SQLiteStore:
                 conn.rollback()
             self.close()
             raise
-        self._idle.append(conn)
+        self._idle.append(session)
+
+    def _check_read_only(self, session: _Session) -> None:
+        """Read-only mode: the file must hold a store of exactly this schema version."""
+        session.execute("BEGIN")  # one snapshot for the checks
+        if not self._is_store(session):
+            named = f" with table prefix {self.prefix!r}" if self.prefix else ""
+            raise StoreError(
+                f"{str(self.path)!r} holds no casekit store{named} (mode=ro never creates one)"
+            )
+        rows = session.execute("SELECT version FROM {p}schema_version").fetchall()
+        current = _integer("schema_version", "version", rows[0][0])
+        self._refuse_newer(current)
+        if current < SCHEMA_VERSION:
+            raise StoreError(
+                f"{str(self.path)!r} has schema version {current}, older than version "
+                f"{SCHEMA_VERSION} that this casekit reads; open it once without mode=ro "
+                "to migrate it"
+            )
+        session.execute("COMMIT")
+
+    def _refuse_newer(self, current: int) -> None:
+        if current > SCHEMA_VERSION:
+            raise StoreError(
+                f"{str(self.path)!r} has schema version {current}, newer than "
+                f"version {SCHEMA_VERSION} that this casekit supports; upgrade casekit"
+            )
+
+    def _refuse_writes(self) -> None:
+        if self.mode == "ro":
+            raise StoreError(f"{self!r} is read-only (opened with mode=ro)")
+
+    def _is_store(self, session: _Session) -> bool:
+        """Whether the file holds casekit's tables under this prefix (False: none of them).
+
+        Raises:
+            StoreError: Tables under casekit's names exist but are not casekit's.
+        """
+        rows = session.execute("SELECT name FROM sqlite_master").fetchall()
+        names = {_key(row[0]) for row in rows}
+        version = f"{self.prefix}schema_version"
+        taken = sorted(names & {self.prefix + name for name in _NAMES | {"schema_version"}})
+        if version in names:
+            info = session.execute("PRAGMA table_info({p}schema_version)").fetchall()
+            columns = [_key(row[1]) for row in info]
+            count = session.execute("SELECT count(*) FROM {p}schema_version").fetchall()[0][0]
+            if columns == ["version"] and count == 1:
+                return True
+        elif not taken:
+            return False
+        raise StoreError(
+            f"{str(self.path)!r} already has tables named {', '.join(taken)} that are not "
+            "casekit's; give casekit's tables a prefix (sqlite:///file.db?prefix=casekit_, "
+            "SQLiteStore(..., prefix='casekit_'))"
+        )
 
     def close(self) -> None:
         """Close every connection; the store is unusable afterwards."""
@@ -388,49 +729,68 @@ class SQLiteStore:
         except Exception as exc:  # any failure to read a row back means the row is bad
             raise CorruptRecord(table, key, str(exc)) from exc
 
-    def _case(self, case_id: str, version: int, body: str) -> Case:
+    def _case(self, case_id: str, raw: object, *projected: object) -> Case:
+        """Decode a row of ``cases`` (``_READ_CASE``): the body, and the query columns,
+        which must say what the body says: a filter relies on them."""
+        body = _text("cases", case_id, raw)
         cached = self._cache.get(case_id)
-        if cached is not None and cached[0] == body:
-            return cached[1]
-        case = self._decode("cases", case_id, lambda: from_json(body, Case))
-        if case.id != case_id or case.version != version:
+        if cached is None or cached[0] != body:
+            case = self._decode("cases", case_id, lambda: from_json(body, Case))
+            if case.id != case_id:
+                raise CorruptRecord("cases", case_id, f"body describes case {case.id!r}")
+            cached = (body, case, _projection(case))
+            self._remember(case_id, cached)
+        if projected != cached[2]:
+            column, found, expected = next(
+                (column, found, expected)
+                for column, found, expected in zip(_PROJECTED, projected, cached[2], strict=True)
+                if found != expected
+            )
             raise CorruptRecord(
                 "cases",
                 case_id,
-                f"body describes {case.id!r} version {case.version}, row says version {version}",
+                f"column {column} holds {_show(found)} but the body says {_show(expected)}",
             )
-        self._remember(case_id, body, case)
-        return case
+        return cached[1]
 
-    def _remember(self, case_id: str, body: str, case: Case) -> None:
+    def _remember(self, case_id: str, entry: tuple[str, Case, _Projection]) -> None:
         with self._lock:
             if len(self._cache) >= _CACHE_SIZE and case_id not in self._cache:
                 del self._cache[next(iter(self._cache))]
-            self._cache[case_id] = (body, case)
+            self._cache[case_id] = entry
 
-    def _record(self, case_id: str, seq: int, payload: str, prev: str, digest: str) -> EventRecord:
+    def _record(
+        self, case_id: str, seq: object, payload: object, prev: object, digest: object
+    ) -> EventRecord:
+        key = f"{case_id}#{_key(seq)}"
+        number = _integer("events", key, seq)
+        text = _text("events", key, payload)
+        prev_hash = _text("events", key, prev)
+        hash_ = _text("events", key, digest)
+
         def decode() -> EventRecord:
-            event = cast(Event, structure(loads(payload), cast(type[Any], Event)))
-            return EventRecord(case_id, seq, event, prev, digest)
+            event = cast(Event, structure(loads(text), cast(type[Any], Event)))
+            return EventRecord(case_id, number, event, prev_hash, hash_)
 
-        return self._decode("events", f"{case_id}#{seq}", decode)
+        return self._decode("events", key, decode)
 
     # --- cases --------------------------------------------------------------------------
 
     def next_case_number(self) -> int:
+        self._refuse_writes()
         with self._connection() as conn:
             rows = conn.execute(_NEXT_NUMBER).fetchall()
-        return int(rows[0][0])
+        return _integer("counters", "case", rows[0][0])
 
     def load(self, case_id: str) -> Snapshot:
         with self._connection() as conn:
             rows = conn.execute(
-                "SELECT version, head_hash, body FROM cases WHERE id = ?", (case_id,)
+                f"SELECT head_hash, {_READ_CASE} FROM {{p}}cases WHERE id = ?", (case_id,)
             ).fetchall()
         if not rows:
             raise CaseNotFound(case_id)
-        version, head_hash, body = rows[0]
-        return Snapshot(self._case(case_id, version, body), head_hash)
+        head_hash, *columns = rows[0]
+        return Snapshot(self._case(case_id, *columns), _text("cases", case_id, head_hash))
 
     def commit(self, commit: Commit) -> None:
         case = commit.case
@@ -438,20 +798,8 @@ class SQLiteStore:
             self._reschedule(commit)
             return
         body = to_json(case)
-        assignment = case.assignment
-        row = (
-            case.version,
-            commit.head_hash,
-            case.state.value,
-            case.priority.value,
-            case.account_id,
-            case.consumer_id,
-            assignment.group,
-            assignment.agent,
-            assignment.service_org,
-            _micros(case.updated_at),
-            body,
-        )
+        columns = _columns(case)
+        row = (case.version, commit.head_hash, *columns, body)
         events = [
             (
                 record.case_id,
@@ -476,13 +824,14 @@ class SQLiteStore:
                 written = conn.execute(_UPDATE_CASE, (*row, case.id, expected, prev_hash)).rowcount
                 if written != 1:
                     raise ConflictError(case.id, expected, self._version(conn, case.id))
-                conn.execute("DELETE FROM timers WHERE case_id = ?", (case.id,))
+                conn.execute("DELETE FROM {p}timers WHERE case_id = ?", (case.id,))
             conn.executemany(_INSERT_EVENT, events)
             if timers:
                 conn.executemany(
-                    "INSERT INTO timers (case_id, key, due_at) VALUES (?, ?, ?)", timers
+                    "INSERT INTO {p}timers (case_id, key, due_at) VALUES (?, ?, ?)", timers
                 )
-        self._remember(case.id, body, case)
+        encoded = [v.encode() if isinstance(v, str) else v for v in columns]
+        self._remember(case.id, (body, case, (case.version, *encoded)))
 
     def _reschedule(self, commit: Commit) -> None:
         """A timers-only commit: replace the case's timers if its version still holds."""
@@ -492,10 +841,10 @@ class SQLiteStore:
             actual = self._version(conn, case_id)
             if actual == 0 or actual != commit.expected_version:
                 raise ConflictError(case_id, commit.expected_version, actual)
-            conn.execute("DELETE FROM timers WHERE case_id = ?", (case_id,))
+            conn.execute("DELETE FROM {p}timers WHERE case_id = ?", (case_id,))
             if timers:
                 conn.executemany(
-                    "INSERT INTO timers (case_id, key, due_at) VALUES (?, ?, ?)", timers
+                    "INSERT INTO {p}timers (case_id, key, due_at) VALUES (?, ?, ?)", timers
                 )
 
     # --- claims (casekit.routing.ClaimStore) -------------------------------------------
@@ -503,28 +852,27 @@ class SQLiteStore:
     def version(self, item_id: str) -> int:
         """The work item's claim version (0 if it was never claimed)."""
         with self._connection() as conn:
-            rows = conn.execute("SELECT version FROM claims WHERE item_id = ?", (item_id,))
+            rows = conn.execute("SELECT version FROM {p}claims WHERE item_id = ?", (item_id,))
             row = rows.fetchone()
-        return int(row[0]) if row else 0
+        return _integer("claims", item_id, row[0]) if row else 0
 
     def holder(self, item_id: str) -> str | None:
         """The agent holding the work item's claim, if any."""
         with self._connection() as conn:
-            row = conn.execute("SELECT holder FROM claims WHERE item_id = ?", (item_id,)).fetchone()
-        return None if row is None or row[0] is None else str(row[0])
+            row = conn.execute(
+                "SELECT holder FROM {p}claims WHERE item_id = ?", (item_id,)
+            ).fetchone()
+        return None if row is None else _optional_text("claims", item_id, row[0])
 
     def claim(self, item_id: str, agent_id: str, expected_version: int) -> int:
         """Compare-and-set: give the item to ``agent_id`` if nobody holds it and its
         version is still ``expected_version`` (one ``BEGIN IMMEDIATE`` transaction)."""
         with self._write() as conn:
-            row = conn.execute(
-                "SELECT version, holder FROM claims WHERE item_id = ?", (item_id,)
-            ).fetchone()
-            actual = int(row[0]) if row else 0
-            if actual != expected_version or (row is not None and row[1] is not None):
+            actual, holder = self._claim_row(conn, item_id)
+            if actual != expected_version or holder is not None:
                 raise ClaimConflict(item_id, expected_version, actual)
             conn.execute(
-                "INSERT INTO claims (item_id, version, holder) VALUES (?, ?, ?) "
+                "INSERT INTO {p}claims (item_id, version, holder) VALUES (?, ?, ?) "
                 "ON CONFLICT (item_id) DO UPDATE SET version = excluded.version, "
                 "holder = excluded.holder",
                 (item_id, actual + 1, agent_id),
@@ -534,27 +882,62 @@ class SQLiteStore:
     def release(self, item_id: str, agent_id: str, expected_version: int) -> int:
         """Free the claim ``agent_id`` holds at ``expected_version``."""
         with self._write() as conn:
-            row = conn.execute(
-                "SELECT version, holder FROM claims WHERE item_id = ?", (item_id,)
-            ).fetchone()
-            actual = int(row[0]) if row else 0
-            if row is None or actual != expected_version or row[1] != agent_id:
+            actual, holder = self._claim_row(conn, item_id)
+            if actual != expected_version or holder is None or holder != agent_id:
                 raise ClaimConflict(item_id, expected_version, actual)
             conn.execute(
-                "UPDATE claims SET version = ?, holder = NULL WHERE item_id = ?",
+                "UPDATE {p}claims SET version = ?, holder = NULL WHERE item_id = ?",
                 (actual + 1, item_id),
             )
         return actual + 1
 
     @staticmethod
-    def _version(conn: sqlite3.Connection, case_id: str) -> int:
-        rows = conn.execute("SELECT version FROM cases WHERE id = ?", (case_id,)).fetchall()
-        return int(rows[0][0]) if rows else 0
+    def _claim_row(conn: _Session, item_id: str) -> tuple[int, str | None]:
+        """The claim's version and holder ((0, None) if it was never claimed)."""
+        row = conn.execute(
+            "SELECT version, holder FROM {p}claims WHERE item_id = ?", (item_id,)
+        ).fetchone()
+        if row is None:
+            return 0, None
+        return _integer("claims", item_id, row[0]), _optional_text("claims", item_id, row[1])
+
+    @staticmethod
+    def _version(conn: _Session, case_id: str) -> int:
+        rows = conn.execute("SELECT version FROM {p}cases WHERE id = ?", (case_id,)).fetchall()
+        return _integer("cases", case_id, rows[0][0]) if rows else 0
+
+    def changes(self, after: str | None = None, *, limit: int = 100) -> ChangePage:
+        check_changes_args(after, limit)
+        start = 0
+        if after is not None:
+            if not _FEED_POSITION.fullmatch(after):
+                raise InvalidValue(f"{after!r} is not a change feed cursor", where="changes.after")
+            start = int(after)
+        with self._connection() as conn:
+            rows = conn.execute(
+                "SELECT pos, case_id, seq, payload, prev_hash, hash FROM {p}events "
+                "WHERE pos > ? ORDER BY pos LIMIT ?",
+                (start, limit),
+            ).fetchall()
+            if not rows:
+                top = conn.execute("SELECT max(pos) FROM {p}events").fetchall()[0][0]
+        if not rows:
+            if start > (0 if top is None else _integer("events", "max(pos)", top)):
+                raise InvalidValue(
+                    f"{after!r} is ahead of this store's change feed (a cursor of another store?)",
+                    where="changes.after",
+                )
+            return ChangePage((), after)
+        records = tuple(
+            self._record(_text("events", f"pos {pos}", case_id), seq, payload, prev, digest)
+            for pos, case_id, seq, payload, prev, digest in rows
+        )
+        return ChangePage(records, str(_integer("events", "pos", rows[-1][0])))
 
     def history(self, case_id: str, *, after_seq: int = 0) -> list[EventRecord]:
         with self._connection() as conn:
             rows = conn.execute(
-                "SELECT seq, payload, prev_hash, hash FROM events "
+                "SELECT seq, payload, prev_hash, hash FROM {p}events "
                 "WHERE case_id = ? AND seq > ? ORDER BY seq",
                 (case_id, after_seq),
             ).fetchall()
@@ -587,14 +970,14 @@ class SQLiteStore:
         if query.after is not None:
             where.append("id > ?")
             params.append(query.after)
-        sql = "SELECT id, version, body FROM cases"
+        sql = f"SELECT id, {_READ_CASE} FROM {{p}}cases"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY id LIMIT ?"
         params.append(query.limit + 1)
         with self._connection() as conn:
             rows = conn.execute(sql, params).fetchall()
-        items = [self._case(case_id, version, body) for case_id, version, body in rows]
+        items = [self._case(_text("cases", _key(row[0]), row[0]), *row[1:]) for row in rows]
         more = len(items) > query.limit
         items = items[: query.limit]
         return Page(tuple(items), items[-1].id if more else None)
@@ -602,31 +985,93 @@ class SQLiteStore:
     def due_timers(self, now: datetime, *, limit: int = 100) -> list[Timer]:
         with self._connection() as conn:
             rows = conn.execute(
-                "SELECT case_id, key, due_at FROM timers WHERE due_at <= ? "
+                "SELECT rowid, case_id, key, due_at FROM {p}timers WHERE due_at <= ? "
                 "ORDER BY due_at, case_id, key LIMIT ?",
                 (_micros(now), limit),
             ).fetchall()
-        return [Timer(case_id, key, _instant(due)) for case_id, key, due in rows]
+        timers: list[Timer] = []
+        unreadable: list[tuple[int, str]] = []
+        for rowid, case, key, due in rows:
+            try:
+                timers.append(self._timer(case, key, due))
+            except CorruptRecord as exc:  # quarantined: it must never hold up the others
+                unreadable.append((rowid, str(exc)))
+        if unreadable and self.mode != "ro":
+            self._quarantine_rows(unreadable)
+        return timers
+
+    def _quarantine_rows(self, rows: list[tuple[int, str]]) -> None:
+        with self._write() as conn:
+            for rowid, reason in rows:
+                conn.execute(
+                    "INSERT INTO {p}quarantined_timers (case_id, key, due_at, reason) "
+                    "SELECT CAST(case_id AS TEXT), CAST(key AS TEXT), due_at, ? "
+                    "FROM {p}timers WHERE rowid = ?",
+                    (reason, rowid),
+                )
+                conn.execute("DELETE FROM {p}timers WHERE rowid = ?", (rowid,))
+                logger.warning("quarantined an unreadable timer row: %s", reason)
+
+    def quarantine_timer(self, timer: Timer, reason: str) -> None:
+        with self._write() as conn:
+            deleted = conn.execute(
+                "DELETE FROM {p}timers WHERE case_id = ? AND key = ? AND due_at = ?",
+                (timer.case_id, timer.key, _micros(timer.due_at)),
+            ).rowcount
+            if deleted:
+                conn.execute(
+                    "INSERT INTO {p}quarantined_timers (case_id, key, due_at, reason) "
+                    "VALUES (?, ?, ?, ?)",
+                    (timer.case_id, timer.key, _micros(timer.due_at), reason),
+                )
+
+    def quarantined_timers(self) -> list[QuarantinedTimer]:
+        with self._connection() as conn:
+            rows = conn.execute(
+                "SELECT case_id, key, due_at, reason FROM {p}quarantined_timers ORDER BY rowid"
+            ).fetchall()
+        out = []
+        for case, key, due, reason in rows:
+            case_id = case.decode("utf-8", "replace") if isinstance(case, bytes) else str(case)
+            timer_key = key.decode("utf-8", "replace") if isinstance(key, bytes) else str(key)
+            why = reason.decode("utf-8", "replace") if isinstance(reason, bytes) else str(reason)
+            try:
+                due_at = _instant(due) if type(due) is int else None
+            except OverflowError:
+                due_at = None
+            out.append(QuarantinedTimer(case_id, timer_key, due_at, why))
+        return out
+
+    @staticmethod
+    def _timer(case: object, key: object, due: object) -> Timer:
+        name = f"{_key(case)} {_key(key)}"
+        case_id = _text("timers", name, case)
+        timer_key = _text("timers", name, key)
+        micros = _integer("timers", name, due)
+        try:
+            return Timer(case_id, timer_key, _instant(micros))
+        except OverflowError:
+            raise CorruptRecord("timers", name, f"due_at {micros} is out of range") from None
 
     # --- directory ----------------------------------------------------------------------
 
     def _get(self, table: str, key: str, cls: type[T]) -> T | None:
         with self._connection() as conn:
-            rows = conn.execute(f"SELECT body FROM {table} WHERE id = ?", (key,)).fetchall()
+            rows = conn.execute(f"SELECT body FROM {{p}}{table} WHERE id = ?", (key,)).fetchall()
         if not rows:
             return None
-        body: str = rows[0][0]
+        body = _text(table, key, rows[0][0])
         return self._decode(table, key, lambda: from_json(body, cls))
 
     @staticmethod
-    def _require_account(conn: sqlite3.Connection, account_id: str) -> None:
-        if not conn.execute("SELECT 1 FROM accounts WHERE id = ?", (account_id,)).fetchall():
+    def _require_account(conn: _Session, account_id: str) -> None:
+        if not conn.execute("SELECT 1 FROM {p}accounts WHERE id = ?", (account_id,)).fetchall():
             raise AccountNotFound(account_id)
 
     def save_account(self, account: Account) -> None:
         with self._write() as conn:
             conn.execute(
-                "INSERT INTO accounts (id, parent_id, body) VALUES (?, ?, ?) "
+                "INSERT INTO {p}accounts (id, parent_id, body) VALUES (?, ?, ?) "
                 "ON CONFLICT (id) DO UPDATE SET parent_id = excluded.parent_id, "
                 "body = excluded.body",
                 (account.id, account.parent_id, to_json(account)),
@@ -642,7 +1087,7 @@ class SQLiteStore:
         with self._write() as conn:
             self._require_account(conn, contact.account_id)
             conn.execute(
-                "INSERT INTO contacts (id, account_id, body) VALUES (?, ?, ?) "
+                "INSERT INTO {p}contacts (id, account_id, body) VALUES (?, ?, ?) "
                 "ON CONFLICT (id) DO UPDATE SET account_id = excluded.account_id, "
                 "body = excluded.body",
                 (contact.id, contact.account_id, to_json(contact)),
@@ -657,7 +1102,7 @@ class SQLiteStore:
     def save_consumer(self, consumer: Consumer) -> None:
         with self._write() as conn:
             conn.execute(
-                "INSERT INTO consumers (id, body) VALUES (?, ?) "
+                "INSERT INTO {p}consumers (id, body) VALUES (?, ?) "
                 "ON CONFLICT (id) DO UPDATE SET body = excluded.body",
                 (consumer.id, to_json(consumer)),
             )
@@ -673,7 +1118,7 @@ class SQLiteStore:
             self._require_account(conn, relationship.source)
             self._require_account(conn, relationship.target)
             conn.execute(
-                "INSERT INTO relationships (body, source, kind, target) VALUES (?, ?, ?, ?) "
+                "INSERT INTO {p}relationships (body, source, kind, target) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (body) DO NOTHING",
                 (
                     to_json(relationship),
@@ -686,11 +1131,12 @@ class SQLiteStore:
     def relationships_of(self, account_id: str) -> Sequence[Relationship]:
         with self._connection() as conn:
             rows = conn.execute(
-                "SELECT rowid, body FROM relationships WHERE source = ? "
-                "UNION SELECT rowid, body FROM relationships WHERE target = ? ORDER BY rowid",
+                "SELECT rowid, body FROM {p}relationships WHERE source = ? "
+                "UNION SELECT rowid, body FROM {p}relationships WHERE target = ? ORDER BY rowid",
                 (account_id, account_id),
             ).fetchall()
         return tuple(self._relationship(rowid, body) for rowid, body in rows)
 
-    def _relationship(self, rowid: int, body: str) -> Relationship:
+    def _relationship(self, rowid: int, raw: object) -> Relationship:
+        body = _text("relationships", str(rowid), raw)
         return self._decode("relationships", str(rowid), lambda: from_json(body, Relationship))

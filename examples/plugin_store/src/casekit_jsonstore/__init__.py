@@ -9,7 +9,7 @@ casekit's conformance suite. Once the package is installed, any desk opens it by
 Layout of a store directory (every file is canonical JSON written with
 :mod:`casekit.serialization`)::
 
-    jsonstore.json        {"format": 1}: marks the directory as a store
+    jsonstore.json        {"format": 2}: marks the directory as a store
     .lock                 empty; fcntl.flock on it serialises writers across processes
     counter.json          {"case": <the last case number handed out>}
     timers.json           the due-timer index, sorted: [[due_at, case_id, key], ...]
@@ -17,6 +17,9 @@ Layout of a store directory (every file is canonical JSON written with
     accounts.json         {"<id>": account, ...}; contacts.json and consumers.json alike
     relationships.json    [relationship, ...] in the order they were added
     cases/<case id>.json  {"case": ..., "head_hash": ..., "records": [...], "timers": [...]}
+                          (each record also carries "pos", its change feed position)
+    changes.log           the change feed: one line "<pos> <case id> <seq>" per record,
+                          in commit order (case ids percent-encoded); appended only
 
 How it stays correct:
 
@@ -34,6 +37,13 @@ How it stays correct:
   file, then drops the case's old timers from the index. A crash between those steps
   leaves only *extra* index entries, which ``due_timers`` discards after checking the
   due cases' files, and which the case's next commit removes.
+* **The change feed is a superset too.** A commit numbers its records after the last
+  line of ``changes.log``, appends their lines (fsynced), then writes the case file
+  with each record's position. A line counts only if its case file holds that record
+  *with that position*: lines of a commit that crashed before its case file was written
+  (and a half-written last line, which the next writer cuts off) are skipped. Feed
+  reads take the lock, so they never see a commit in flight: a cursor (a byte offset
+  into ``changes.log``) never passes a record that is still to come.
 
 POSIX only (``fcntl``). Case ids become file names (percent-encoded where needed), so
 on a case-insensitive file system two ids differing only in case would collide; the
@@ -45,7 +55,9 @@ from __future__ import annotations
 import bisect
 import contextlib
 import fcntl
+import functools
 import os
+import re
 import tempfile
 import threading
 import weakref
@@ -77,20 +89,31 @@ from casekit import (
 )
 from casekit.audit import GENESIS
 from casekit.serialization import dumps, loads, structure, unstructure
-from casekit.storage import CaseQuery, Commit, Page, Snapshot, Timer
+from casekit.storage import (
+    CaseQuery,
+    ChangePage,
+    Commit,
+    Page,
+    Snapshot,
+    Timer,
+    check_changes_args,
+)
 
 __all__ = ["FORMAT", "JsonStore", "casekit_register_stores"]
 
 T = TypeVar("T")
 
-FORMAT: Final = 1
-"""The layout version this code writes (kept in ``jsonstore.json``)."""
+FORMAT: Final = 2
+"""The layout version this code writes (kept in ``jsonstore.json``); format 1 had no
+change feed and is upgraded when opened."""
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _MICRO: Final = timedelta(microseconds=1)
 _CASE_KEYS: Final = frozenset({"case", "head_hash", "records", "timers"})
 _TRUE: Final = frozenset({"1", "true", "yes", "on"})
 _FALSE: Final = frozenset({"0", "false", "no", "off"})
+_OFFSET: Final = re.compile(r"[0-9]{1,18}")
+_LINE: Final = re.compile(rb"([0-9]{1,18}) (\S+) ([0-9]{1,18})\n")
 
 _IndexEntry = tuple[int, str, str]
 """One line of ``timers.json``: (due_at in microseconds, case id, timer key)."""
@@ -187,6 +210,7 @@ class JsonStore:
         self._cases = self.path / "cases"
         self._index = self.path / "timers.json"
         self._counter = self.path / "counter.json"
+        self._log = self.path / "changes.log"
         self._closed = True
         try:
             self.path.mkdir(parents=True, exist_ok=True)
@@ -255,7 +279,8 @@ class JsonStore:
                 raise StoreError(f"{str(self.path)!r} is not empty and is not a JSON store")
 
     def _prepare(self) -> None:
-        """Remove temporary files a crashed writer left; mark a new directory as a store."""
+        """Remove temporary files a crashed writer left; mark a new directory as a store;
+        upgrade a store of format 1."""
         for folder in (self.path, self._cases):
             with contextlib.suppress(FileNotFoundError):
                 for name in os.listdir(folder):
@@ -267,13 +292,41 @@ class JsonStore:
             self._refuse_foreign_directory()  # again, now that no other writer runs
             self._write(marker, {"format": FORMAT})
         elif not isinstance(data, dict) or not isinstance(data.get("format"), int):
-            raise CorruptRecord("jsonstore", marker.name, f"expected {{'format': 1}}, got {data!r}")
+            raise CorruptRecord("jsonstore", marker.name, f"expected {{'format': 2}}, got {data!r}")
         elif data["format"] > FORMAT:
             raise StoreError(
                 f"{str(self.path)!r} has format {data['format']}, newer than format "
                 f"{FORMAT} that this casekit-jsonstore writes; upgrade casekit-jsonstore"
             )
         self._cases.mkdir(exist_ok=True)
+        if data is not None and data["format"] < FORMAT:
+            self._number_records()
+            self._write(marker, {"format": FORMAT})
+
+    def _case_ids(self) -> list[str]:
+        """Every case id with a file, sorted."""
+        names = os.listdir(self._cases)
+        return sorted(unquote(n.removesuffix(".json")) for n in names if n.endswith(".json"))
+
+    def _number_records(self) -> None:
+        """Format 1 -> 2: give every record a change feed position, case by case in id
+        order (the order the desk opens cases), each case's records in seq order.
+
+        Idempotent: a crash before the new marker is written makes the next open number
+        everything again, the same way.
+        """
+        lines: list[str] = []
+        for case_id in self._case_ids():
+            data = self._case_file(case_id)
+            if data is None:
+                continue
+            for item in data["records"]:
+                if not isinstance(item, dict) or type(item.get("seq")) is not int:
+                    raise CorruptRecord("cases", case_id, f"a record is malformed: {item!r}")
+                item["pos"] = len(lines) + 1
+                lines.append(f"{item['pos']} {quote(case_id, safe='')} {item['seq']}\n")
+            self._write(self._case_path(case_id), data)
+        self._write_text(self._log, "".join(lines))
 
     def _read(self, path: Path, table: str, key: str) -> Any:
         """The parsed contents of one file, or ``None`` if it does not exist."""
@@ -288,7 +341,10 @@ class JsonStore:
 
     def _write(self, path: Path, data: Any) -> None:
         """Replace ``path`` atomically with ``data`` as canonical JSON (under the lock)."""
-        text = dumps(data)
+        self._write_text(path, dumps(data))
+
+    def _write_text(self, path: Path, text: str) -> None:
+        """Replace ``path`` atomically with ``text`` (under the lock)."""
         fd, temporary = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=path.parent)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as file:
@@ -377,10 +433,17 @@ class JsonStore:
                 if commit.records[0].prev_hash != head:
                     raise ConflictError(case_id, commit.expected_version, actual)
                 records = [] if data is None else data["records"]
+                first = self._append_changes(case_id, [record.seq for record in commit.records])
                 data = {
                     "case": unstructure(commit.case),
                     "head_hash": commit.head_hash,
-                    "records": [*records, *(unstructure(record) for record in commit.records)],
+                    "records": [
+                        *records,
+                        *(
+                            {**unstructure(record), "pos": pos}
+                            for pos, record in enumerate(commit.records, first)
+                        ),
+                    ],
                     "timers": timers,
                 }
             elif data is None:  # a timers-only commit needs an existing case
@@ -405,12 +468,101 @@ class JsonStore:
         if data is None:
             raise CaseNotFound(case_id)
         records = _decode(
-            "cases", case_id, lambda: [structure(item, EventRecord) for item in data["records"]]
+            "cases", case_id, lambda: [_event_record(item) for item in data["records"]]
         )
         numbering = [(record.case_id, record.seq) for record in records]
         if numbering != [(case_id, seq) for seq in range(1, len(records) + 1)]:
             raise CorruptRecord("cases", case_id, "the log is not numbered 1, 2, 3, ...")
         return [record for record in records if record.seq > after_seq]
+
+    # --- the change feed ------------------------------------------------------------------
+
+    def _log_end(self) -> tuple[int, int]:
+        """The last position in ``changes.log`` and the length of its complete lines.
+
+        A last line without its newline was left by a writer that crashed mid-append
+        (its commit never happened): it is cut off. Call under the lock.
+        """
+        try:
+            file = open(self._log, "r+b")  # noqa: SIM115 - closed by the with below
+        except FileNotFoundError:
+            return 0, 0
+        with file:
+            size = file.seek(0, os.SEEK_END)
+            start, tail = size, b""
+            # Read backwards until the tail holds the whole last complete line.
+            while start > 0 and tail[: tail.rfind(b"\n")].count(b"\n") < 1:
+                start = max(0, start - 4096)
+                file.seek(start)
+                tail = file.read(size - start)
+            end = start + tail.rfind(b"\n") + 1  # the end of the last complete line
+            if end < size:
+                file.truncate(end)
+            if end == 0:
+                return 0, 0
+            line = tail[tail.rfind(b"\n", 0, end - start - 1) + 1 : end - start]
+        return self._log_line(line, end - len(line))[0], end
+
+    @staticmethod
+    def _log_line(line: bytes, offset: int) -> tuple[int, str, int]:
+        """Parse one line of ``changes.log``: (position, case id, seq)."""
+        match = _LINE.fullmatch(line)
+        if match is None:
+            raise CorruptRecord("changes", f"byte {offset}", f"not a feed line: {line!r}")
+        pos, case, seq = match.groups()
+        case_id = _decode("changes", f"byte {offset}", lambda: unquote(case.decode("ascii")))
+        return int(pos), case_id, int(seq)
+
+    def _append_changes(self, case_id: str, seqs: Sequence[int]) -> int:
+        """Append feed lines for a commit's records; return the first one's position."""
+        last, _ = self._log_end()
+        name = quote(case_id, safe="")
+        text = "".join(f"{last + n} {name} {seq}\n" for n, seq in enumerate(seqs, 1))
+        with open(self._log, "ab") as file:
+            file.write(text.encode("ascii"))
+            if self.fsync:
+                file.flush()
+                os.fsync(file.fileno())
+        return last + 1
+
+    def changes(self, after: str | None = None, *, limit: int = 100) -> ChangePage:
+        check_changes_args(after, limit)
+        if after is not None and not _OFFSET.fullmatch(after):
+            raise InvalidValue(f"{after!r} is not a change feed cursor", where="changes.after")
+        offset = 0 if after is None else int(after)
+        records: list[EventRecord] = []
+        cases: dict[str, list[Any]] = {}  # the records of each case file read
+        with self._locked():  # no commit in flight while we read
+            _, end = self._log_end()
+            if offset > end:
+                raise InvalidValue(
+                    f"{after!r} is ahead of this store's change feed", where="changes.after"
+                )
+            if offset == end:
+                return ChangePage((), after)
+            with open(self._log, "rb") as file:
+                if offset:
+                    file.seek(offset - 1)
+                    if file.read(1) != b"\n":
+                        raise InvalidValue(
+                            f"{after!r} is not a change feed cursor", where="changes.after"
+                        )
+                while offset < end and len(records) < limit:
+                    line = file.readline()
+                    pos, case_id, seq = self._log_line(line, offset)
+                    offset += len(line)
+                    if case_id not in cases:
+                        data = self._case_file(case_id)
+                        cases[case_id] = [] if data is None else data["records"]
+                    stored = cases[case_id]
+                    item = stored[seq - 1] if 0 < seq <= len(stored) else None
+                    if isinstance(item, dict) and item.get("pos") == pos:
+                        decode = functools.partial(_event_record, item)
+                        records.append(_decode("cases", case_id, decode))
+                    # else: left by a commit that crashed before writing its case file
+        if not records:
+            return ChangePage((), after)
+        return ChangePage(tuple(records), str(offset))
 
     def find(self, query: CaseQuery) -> Page:
         self._check_open()
@@ -573,6 +725,13 @@ class JsonStore:
     @staticmethod
     def _relationship(position: int, raw: dict[str, Any]) -> Relationship:
         return _decode("relationships", str(position), lambda: structure(raw, Relationship))
+
+
+def _event_record(item: Any) -> EventRecord:
+    """A record of a case file (its change feed position aside)."""
+    if not isinstance(item, dict):
+        raise TypeError(f"expected a record, got {item!r}")
+    return structure({k: v for k, v in item.items() if k != "pos"}, EventRecord)
 
 
 @casekit.hookimpl
