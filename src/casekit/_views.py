@@ -11,7 +11,7 @@ from casekit._convert import enum_converter
 from casekit._plugins import Plugins
 from casekit.exceptions import AccessDenied, CaseNotFound, InvalidCommand
 from casekit.model._enums import Direction
-from casekit.model.access import Action, Directory, access_fields
+from casekit.model.access import Action, Directory, same_access_fields
 from casekit.model.actors import Actor
 from casekit.model.case import Case, Task
 from casekit.model.commands import (
@@ -160,7 +160,7 @@ class Gate:
         if (
             before is not None
             and self._plugins.default_access_only
-            and access_fields(before) == access_fields(case)
+            and same_access_fields(before, case)
         ) or self.can(actor, Action.VIEW, case, now):
             return redact(case, actor)
         tasks = tuple(t for t in case.tasks if self.can(actor, Action.VIEW, case, now, task=t))

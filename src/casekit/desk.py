@@ -49,7 +49,7 @@ from casekit.routing._work import case_of
 from casekit.sla import engine as sla_engine
 from casekit.sla.engine import SlaStatus
 from casekit.sla.policy import SlaPolicy
-from casekit.storage.base import CaseQuery, Page, Snapshot, Store
+from casekit.storage.base import CaseQuery, ChangePage, Page, Snapshot, Store
 from casekit.storage.memory import MemoryStore
 
 __all__ = ["AUTO_CLOSE", "MAX_TICK", "Desk", "DeskOptions", "TickResult", "retry_on_conflict"]
@@ -184,6 +184,15 @@ class Desk:
         """
         self._subscribers.add(name, subscriber)
         return lambda: self._subscribers.remove(name)
+
+    def changes(self, after: str | None = None, *, limit: int = 100) -> ChangePage:
+        """The store's change feed: records of every case committed after cursor
+        ``after``, in commit order (see :meth:`casekit.storage.Store.changes`).
+
+        For the host's own integrations: it is not filtered by access (internal notes
+        included). Keep the page's ``cursor`` with what you did with the records.
+        """
+        return self.store.changes(after, limit=limit)
 
     # --- directory ----------------------------------------------------------------
 

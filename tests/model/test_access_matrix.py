@@ -49,7 +49,7 @@ from casekit import (
     Relationship,
     RelationshipKind,
 )
-from casekit.model.access import AGENT_ROLES, access_fields
+from casekit.model.access import AGENT_ROLES, access_fields, same_access_fields
 from casekit.model.case import Case, Task
 from casekit.model.commands import AssignTask, BlockTask, Command, CompleteTask, StartTask
 from casekit.routing import Agent, Router
@@ -460,6 +460,7 @@ def test_the_policy_reads_only_the_access_fields(world: World, actor: str) -> No
             version=case.version + 5,
         )
         assert access_fields(other) == access_fields(case)
+        assert same_access_fields(other, case)
         for action in Action:
             decide = policy.decide
             assert (

@@ -59,6 +59,7 @@ __all__ = [
     "account_lineage",
     "holds_relationship",
     "oversees_routing",
+    "same_access_fields",
 ]
 
 _MAX_DEPTH = 32
@@ -261,6 +262,20 @@ def access_fields(case: Case) -> tuple[object, ...]:
         case.contact_id,
         case.consumer_id,
         tuple(task.assignment for task in case.tasks),
+    )
+
+
+def same_access_fields(one: Case, other: Case) -> bool:
+    """``access_fields(one) == access_fields(other)``, without building either."""
+    return (
+        one.assignment == other.assignment
+        and one.account_id == other.account_id
+        and one.contact_id == other.contact_id
+        and one.consumer_id == other.consumer_id
+        and (
+            one.tasks is other.tasks
+            or [t.assignment for t in one.tasks] == [t.assignment for t in other.tasks]
+        )
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
 import attrs
@@ -87,9 +88,9 @@ class Actor:
         """The system itself: timers, automations, imports."""
         return cls(ActorKind.SYSTEM, id)
 
-    @property
+    @functools.cached_property
     def ref(self) -> ActorRef:
-        """The identity recorded in events."""
+        """The identity recorded in events (made once per actor)."""
         return ActorRef(self.kind, self.id)
 
     @property
