@@ -481,7 +481,7 @@ def _backfill_v5(session: _Session) -> None:
     for rowid, raw in session.execute("SELECT rowid, body FROM {p}cases").fetchall():
         try:
             case = from_json(raw.decode("utf-8"), Case)
-        except Exception:  # noqa: BLE001, S112 - the row stays unreadable, as it was
+        except Exception:  # noqa: S112 - the row stays unreadable, as it was
             continue
         session.execute(update, (*_columns(case)[8:], rowid))
 
@@ -1032,14 +1032,14 @@ class SQLiteStore:
             if value is not None:
                 where.append(f"{column} = ?")
                 params.append(value)
-        for column, bound, value in (
+        for column, bound, instant in (
             ("updated_at", ">=", query.updated_since),
             ("opened_at", ">=", query.opened_since),
             ("opened_at", "<", query.opened_before),
         ):
-            if value is not None:
+            if instant is not None:
                 where.append(f"{column} {bound} ?")
-                params.append(_micros(value))
+                params.append(_micros(instant))
         key = _ORDER_KEYS.get(query.order)
         position = query.position()
         if position is not None:

@@ -820,7 +820,6 @@ class FindTests(StoreFixture):
         assert seen == [case_id_for(n) for n in range(1, 12)]
         assert len(set(seen)) == len(seen)
 
-
     # --- the desk UI's filters and orders -------------------------------------------
 
     @pytest.fixture
@@ -847,7 +846,12 @@ class FindTests(StoreFixture):
             {"contact_id": "ann", "category": "billing", "channel": "email", "priority": "low"},
             {"contact_id": "bob", "category": "outage", "channel": "phone", "priority": "critical"},
             {"consumer_id": "jan", "category": "billing", "channel": "chat"},
-            {"account_id": "globex", "contact_id": "cid", "channel": "email", "priority": "critical"},
+            {
+                "account_id": "globex",
+                "contact_id": "cid",
+                "channel": "email",
+                "priority": "critical",
+            },
             {"contact_id": "ann", "category": "outage", "priority": "high"},
             {"priority": "low"},
             {"priority": "critical"},
@@ -857,9 +861,7 @@ class FindTests(StoreFixture):
         at = {n: T0 + n * hour for n in range(1, 8)}
         start_clock(store, case_id_for(2), "resolve", T0 + 30 * hour, at=at[2])
         start_clock(store, case_id_for(3), "resolve", T0 + 10 * hour, at=at[3])
-        apply_command(
-            store, case_id_for(4), Assign(group="field", service_org="bpo"), at=at[4]
-        )
+        apply_command(store, case_id_for(4), Assign(group="field", service_org="bpo"), at=at[4])
         start_clock(store, case_id_for(4), "resolve", T0 + 10 * hour, at=at[4])
         start_clock(store, case_id_for(5), "resolve", T0 + 8 * hour, at=at[5])
         apply_events(
@@ -962,9 +964,7 @@ class FindTests(StoreFixture):
         ]
 
     @staticmethod
-    def walk(
-        store: Store, limit: int, after: str | None = None, **filters: Any
-    ) -> list[list[str]]:
+    def walk(store: Store, limit: int, after: str | None = None, **filters: Any) -> list[list[str]]:
         """Every page of the query from ``after`` on, following the cursors."""
         pages: list[list[str]] = []
         query = CaseQuery(limit=limit, after=after, **filters)
@@ -986,19 +986,19 @@ class FindTests(StoreFixture):
         everything = store.find(CaseQuery(order=order, limit=MAX_PAGE)).items
         pages = self.walk(store, limit, order=order)
         assert [i for page in pages for i in page] == [case.id for case in everything]
-        assert all(pages[:-1]) and len(pages) == -(-len(everything) // limit)
+        assert all(pages[:-1])
+        assert len(pages) == -(-len(everything) // limit)
 
     @pytest.mark.parametrize("order", list(CaseOrder))
-    def test_pagination_through_ties_under_each_order(
-        self, store: Store, order: CaseOrder
-    ) -> None:
+    def test_pagination_through_ties_under_each_order(self, store: Store, order: CaseOrder) -> None:
         # Twelve cases in four groups that tie on every order's key.
         for number in range(1, 13):
             group = number % 4
             at = T0 + timedelta(hours=group)
             open_case(store, number, at=at, priority=list(Priority)[group])
             if group:
-                start_clock(store, case_id_for(number), "resolve", T0 + timedelta(days=group), at=at)
+                due = T0 + timedelta(days=group)
+                start_clock(store, case_id_for(number), "resolve", due, at=at)
         cases = [store.load(case_id_for(n)).case for n in range(1, 13)]
         query = CaseQuery(order=order)
         expected = [case.id for case in sorted(cases, key=query.sort_key)]
