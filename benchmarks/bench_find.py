@@ -18,6 +18,7 @@ few seconds: 1,000 cases).
 from __future__ import annotations
 
 import argparse
+import functools
 import pathlib
 import sqlite3
 import tempfile
@@ -113,12 +114,13 @@ def main(argv: list[str] | None = None) -> int:
         rows: list[tuple[str, str, float, float, float, float]] = []
         results: dict[str, float] = {}
         for order in (CaseOrder.ID, CaseOrder.PRIORITY):
-            for what, run, limit in (
+            queries: tuple[tuple[str, Callable[[Desk, CaseOrder], int], int | None], ...] = (
                 ("first page", first_page, 50),
                 ("all pages", all_pages, None),
-            ):
-                t_new, n_new = best_of(repeats, lambda run=run, o=order: run(narrowed, o))
-                t_old, n_old = best_of(repeats, lambda run=run, o=order: run(scanning, o))
+            )
+            for what, run, limit in queries:
+                t_new, n_new = best_of(repeats, functools.partial(run, narrowed, order))
+                t_old, n_old = best_of(repeats, functools.partial(run, scanning, order))
                 t_raw, n_raw = best_of(repeats, raw_select(path, limit))
                 assert n_new == n_old == n_raw == min(limit or cases, per_account), (n_new, n_old)
                 rows.append((order.value, what, t_new, t_old, t_raw, t_old / t_new))
