@@ -26,6 +26,7 @@ from casekit._autoclose import AUTO_CLOSE
 from casekit._checks import check_contact, check_service_org
 from casekit._commit import Pipeline, TickResult
 from casekit._convert import check_text
+from casekit._find import find_visible
 from casekit._plugins import Plugins
 from casekit._retry import retry_on_conflict
 from casekit._time import to_utc
@@ -49,7 +50,7 @@ from casekit.routing._work import case_of
 from casekit.sla import engine as sla_engine
 from casekit.sla.engine import SlaStatus
 from casekit.sla.policy import SlaPolicy
-from casekit.storage.base import CaseQuery, ChangePage, Page, Snapshot, Store
+from casekit.storage.base import CaseOrder, CaseQuery, ChangePage, Page, Snapshot, Store
 from casekit.storage.memory import MemoryStore
 
 __all__ = ["AUTO_CLOSE", "MAX_TICK", "Desk", "DeskOptions", "TickResult", "retry_on_conflict"]
@@ -570,14 +571,25 @@ class Desk:
         group: str | None = None,
         agent: str | None = None,
         consumer_id: str | None = None,
+        contact_id: str | None = None,
+        categories: Iterable[str] = (),
+        channels: Iterable[Channel | str] = (),
+        service_org: str | None = None,
         updated_since: datetime | None = None,
+        opened_since: datetime | None = None,
+        opened_before: datetime | None = None,
+        order: CaseOrder | str = CaseOrder.ID,
         after: str | None = None,
         limit: int = 50,
     ) -> Page:
-        """Return a page of the cases the actor may see, ordered by case id.
+        """Return a page of the cases the actor may see, in ``order`` (see
+        :class:`~casekit.storage.CaseQuery` for the filters and orders).
 
-        Pass the page's ``next_cursor`` as ``after`` for the next page; pages stay
-        stable while cases change because the order is by id, not by update time.
+        Pass the page's ``next_cursor`` as ``after`` for the next page: keyset pages
+        never repeat or skip a case whose sort key stays as it is (under the default
+        order, by case id, that is every case). Under the built-in access policy the
+        store query is narrowed to the actor's scope, so a customer's query costs what
+        its own cases cost.
         """
         query = CaseQuery(
             states=states,
@@ -586,23 +598,19 @@ class Desk:
             group=group,
             agent=agent,
             consumer_id=consumer_id,
+            contact_id=contact_id,
+            categories=categories,
+            channels=channels,
+            service_org=service_org,
             updated_since=updated_since,
+            opened_since=opened_since,
+            opened_before=opened_before,
+            order=order,
             after=after,
             limit=limit,
         )
-        now = self._now()
-        visible: list[Case] = []
-        while True:
-            page = self.store.find(query)
-            for case in page.items:
-                if self._gate.can(actor, Action.VIEW, case, now):
-                    visible.append(redact(case, actor))
-                    if len(visible) == limit:
-                        more = case.id != page.items[-1].id or page.next_cursor is not None
-                        return Page(tuple(visible), case.id if more else None)
-            if page.next_cursor is None:
-                return Page(tuple(visible), None)
-            query = attrs.evolve(query, after=page.next_cursor)
+        narrowed = self.plugins.default_access_only
+        return find_visible(self.store, self._gate, query, actor, self._now(), narrowed=narrowed)
 
     def history(self, case_id: str, *, actor: Actor) -> list[EventRecord]:
         """The case's audit trail, oldest first.

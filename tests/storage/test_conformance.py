@@ -11,11 +11,16 @@ from casekit import Desk, ManualClock
 from casekit.storage import MemoryStore, Store
 from casekit.storage.sqlite import SQLiteStore
 from casekit.testing import conformance
-from casekit.testing.conformance import ClaimStoreTests, StoreTests, TimerQuarantineTests
+from casekit.testing.conformance import (
+    AccountTreeTests,
+    ClaimStoreTests,
+    StoreTests,
+    TimerQuarantineTests,
+)
 from casekit.testing.pytest_plugin import CASEKIT_EPOCH
 
 
-class TestMemoryStore(StoreTests, ClaimStoreTests, TimerQuarantineTests):
+class TestMemoryStore(StoreTests, ClaimStoreTests, TimerQuarantineTests, AccountTreeTests):
     @pytest.fixture
     def store(self) -> Iterator[Store]:
         store = MemoryStore()
@@ -23,7 +28,7 @@ class TestMemoryStore(StoreTests, ClaimStoreTests, TimerQuarantineTests):
         store.close()
 
 
-class TestSQLiteStore(StoreTests, ClaimStoreTests, TimerQuarantineTests):
+class TestSQLiteStore(StoreTests, ClaimStoreTests, TimerQuarantineTests, AccountTreeTests):
     @pytest.fixture
     def store(self, tmp_path: pathlib.Path) -> Iterator[Store]:
         store = SQLiteStore(tmp_path / "cases.db")

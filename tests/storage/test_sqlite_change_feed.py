@@ -41,6 +41,18 @@ def raw(db: pathlib.Path, sql: str) -> list[tuple[object, ...]]:
         conn.close()
 
 
+def downgrade_to_v4(db: pathlib.Path) -> None:
+    """Undo schema version 5 (the desk UI's query columns and indexes)."""
+    for name in ("contact", "category", "service_org", "opened"):
+        raw(db, f"DROP INDEX cases_{name}")
+    for name in ("priority", "updated", "sla_due"):
+        raw(db, f"DROP INDEX cases_order_{name}")
+    raw(db, "DROP INDEX accounts_parent")
+    for column in ("contact_id", "category", "channel", "opened_at", "sla_due"):
+        raw(db, f"ALTER TABLE cases DROP COLUMN {column}")
+    raw(db, "UPDATE schema_version SET version = 4")
+
+
 def interleave(store: Store) -> list[EventRecord]:
     """Commits on three cases, interleaved; their records in commit order."""
     written = list(open_case(store, 1).records)
@@ -57,6 +69,7 @@ def test_a_store_from_before_the_feed_is_numbered_by_case_then_seq(db: pathlib.P
     written = interleave(store)
     store.close()
     # What schema version 2 looked like: no feed positions (nor later tables).
+    downgrade_to_v4(db)
     raw(db, "DROP TABLE quarantined_timers")
     raw(db, "DROP INDEX events_pos")
     raw(db, "ALTER TABLE events DROP COLUMN pos")

@@ -2,6 +2,8 @@
 
 from casekit.storage.base import (
     MAX_PAGE,
+    AccountTree,
+    CaseOrder,
     CaseQuery,
     ChangePage,
     Commit,
@@ -15,6 +17,8 @@ from casekit.storage.memory import MemoryStore
 
 __all__ = [
     "MAX_PAGE",
+    "AccountTree",
+    "CaseOrder",
     "CaseQuery",
     "ChangePage",
     "Commit",

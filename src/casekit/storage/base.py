@@ -14,22 +14,33 @@ this contract: a third-party store passes it or is broken.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
-from datetime import datetime
-from typing import Protocol, runtime_checkable
+from datetime import UTC, datetime, timedelta
+from typing import Final, Protocol, runtime_checkable
 
 import attrs
 
-from casekit._convert import enum_set_converter, optional_text, str_frozenset, texts
+from casekit._convert import (
+    CasekitEnum,
+    enum_converter,
+    enum_set_converter,
+    optional_text,
+    str_frozenset,
+    texts,
+)
 from casekit._time import validate_aware
 from casekit.audit import EventRecord
 from casekit.exceptions import InvalidValue
-from casekit.model._enums import CaseState, Priority
+from casekit.model._enums import CaseState, Channel, Priority
 from casekit.model.accounts import Account, Consumer, Contact, Relationship
 from casekit.model.case import Case
 
 __all__ = [
     "MAX_PAGE",
+    "NO_SLA_DUE",
+    "AccountTree",
+    "CaseOrder",
     "CaseQuery",
     "ChangePage",
     "Commit",
@@ -40,6 +51,8 @@ __all__ = [
     "Timer",
     "TimerQuarantine",
     "check_changes_args",
+    "sla_due",
+    "to_micros",
 ]
 
 MAX_PAGE = 1000
@@ -107,8 +120,59 @@ class Commit:
         return self.records[-1].hash
 
 
+class CaseOrder(CasekitEnum):
+    """The order of :meth:`Store.find` results. Every order but ``ID`` breaks ties by
+    case id, so each is a total order and keyset pagination never repeats or skips a
+    case whose sort key stays as it is."""
+
+    ID = "id"
+    """By case id: the order cases were opened (the default)."""
+    PRIORITY = "priority"
+    """Most urgent first (critical, high, moderate, low, planning)."""
+    UPDATED = "updated"
+    """Most recently changed first."""
+    SLA_DUE = "sla_due"
+    """Earliest due running SLA/OLA clock first (:func:`sla_due`); cases without a
+    running clock last."""
+
+
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_MICRO: Final = timedelta(microseconds=1)
+
+NO_SLA_DUE: Final = 2**63 - 1
+"""The ``SLA_DUE`` sort key of a case without a running clock (sorts last)."""
+
+
+def to_micros(when: datetime) -> int:
+    """An aware instant as integer microseconds since the epoch (sortable, exact)."""
+    return (when - _EPOCH) // _MICRO
+
+
+def sla_due(case: Case) -> datetime | None:
+    """When the case's first running SLA/OLA clock (of the case or of a task) breaches:
+    the earliest ``due_at`` of its clocks in progress (``None`` if none runs)."""
+    dues = [clock.due_at for clock in case.slas if clock.due_at is not None]
+    return min(dues) if dues else None
+
+
+def _order_key(case: Case, order: CaseOrder) -> int:
+    if order is CaseOrder.PRIORITY:
+        return case.priority.rank
+    if order is CaseOrder.UPDATED:
+        return -to_micros(case.updated_at)
+    if order is CaseOrder.SLA_DUE:
+        due = sla_due(case)
+        return NO_SLA_DUE if due is None else to_micros(due)
+    return 0
+
+
+_CURSOR: Final = re.compile(r"(?P<order>[a-z_]+)~(?P<key>-?[0-9]{1,19})~(?P<id>.+)", re.DOTALL)
+_INT64: Final = range(-(2**63), 2**63)
+
 _STATES = enum_set_converter(CaseState, "CaseQuery.states")
 _PRIORITIES = enum_set_converter(Priority, "CaseQuery.priorities")
+_CHANNELS = enum_set_converter(Channel, "CaseQuery.channels")
+_ORDER = enum_converter(CaseOrder, "CaseQuery.order")
 
 
 def _states(values: Iterable[CaseState | str]) -> frozenset[CaseState]:
@@ -119,17 +183,32 @@ def _priorities(values: Iterable[Priority | str]) -> frozenset[Priority]:
     return _PRIORITIES(values)
 
 
+def _channels(values: Iterable[Channel | str]) -> frozenset[Channel]:
+    return _CHANNELS(values)
+
+
+def _order(value: CaseOrder | str) -> CaseOrder:
+    return _ORDER(value)
+
+
 @attrs.frozen(kw_only=True)
 class CaseQuery:
-    """Filters for :meth:`Store.find`. Empty filters match everything.
+    """Filters and order for :meth:`Store.find`. Empty filters match everything.
 
-    States and priorities are given as members or their value strings
-    (``states={"open"}``); anything else, and text that is not valid Unicode or holds
-    a NUL character, raises :class:`~casekit.exceptions.InvalidValue` naming the field.
+    States, priorities, channels and the order are given as members or their value
+    strings (``states={"open"}``, ``order="priority"``); anything else, and text that
+    is not valid Unicode or holds a NUL character, raises
+    :class:`~casekit.exceptions.InvalidValue` naming the field.
 
-    Results are ordered by case id (the order cases were opened), which keeps
-    pagination stable while cases change: pass the previous page's ``next_cursor``
-    as ``after``.
+    ``opened_since`` and ``updated_since`` are inclusive, ``opened_before`` exclusive.
+
+    Results come in ``order`` (:class:`CaseOrder`), ties broken by case id. Pages
+    are keyset pages: pass the previous page's ``next_cursor`` as ``after``. Under
+    the ``id`` order the cursor is the last case id (any id may be given); under the
+    other orders it is an opaque string (:meth:`cursor`) holding the last case's sort
+    key and id. A walk page by page sees every case whose sort key does not change
+    meanwhile exactly once, in order; a case whose key changes between pages may be
+    missed or seen again at its new place (under ``id`` the key never changes).
     """
 
     states: frozenset[CaseState] = attrs.field(default=frozenset(), converter=_states)
@@ -140,7 +219,16 @@ class CaseQuery:
     group: str | None = attrs.field(default=None, validator=optional_text)
     agent: str | None = attrs.field(default=None, validator=optional_text)
     consumer_id: str | None = attrs.field(default=None, validator=optional_text)
+    contact_id: str | None = attrs.field(default=None, validator=optional_text)
+    categories: frozenset[str] = attrs.field(
+        default=frozenset(), converter=str_frozenset, validator=texts
+    )
+    channels: frozenset[Channel] = attrs.field(default=frozenset(), converter=_channels)
+    service_org: str | None = attrs.field(default=None, validator=optional_text)
     updated_since: datetime | None = attrs.field(default=None, validator=validate_aware)
+    opened_since: datetime | None = attrs.field(default=None, validator=validate_aware)
+    opened_before: datetime | None = attrs.field(default=None, validator=validate_aware)
+    order: CaseOrder = attrs.field(default=CaseOrder.ID, converter=_order)
     after: str | None = attrs.field(default=None, validator=optional_text)
     limit: int = 50
 
@@ -151,18 +239,58 @@ class CaseQuery:
             )
         if not 1 <= self.limit <= MAX_PAGE:
             raise InvalidValue(f"must be between 1 and {MAX_PAGE}", where="CaseQuery.limit")
+        self.position()  # refuse a malformed cursor now
 
     def matches(self, case: Case) -> bool:
         """Whether ``case`` passes the filters (cursor and limit aside)."""
+        assignment = case.assignment
         return (
             (not self.states or case.state in self.states)
             and (not self.priorities or case.priority in self.priorities)
             and (not self.account_ids or case.account_id in self.account_ids)
-            and (self.group is None or case.assignment.group == self.group)
-            and (self.agent is None or case.assignment.agent == self.agent)
+            and (self.group is None or assignment.group == self.group)
+            and (self.agent is None or assignment.agent == self.agent)
             and (self.consumer_id is None or case.consumer_id == self.consumer_id)
+            and (self.contact_id is None or case.contact_id == self.contact_id)
+            and (not self.categories or case.category in self.categories)
+            and (not self.channels or case.channel in self.channels)
+            and (self.service_org is None or assignment.service_org == self.service_org)
             and (self.updated_since is None or case.updated_at >= self.updated_since)
+            and (self.opened_since is None or case.opened_at >= self.opened_since)
+            and (self.opened_before is None or case.opened_at < self.opened_before)
         )
+
+    def sort_key(self, case: Case) -> tuple[int, str]:
+        """The case's place in :attr:`order`: an integer key, then the case id (both
+        ascending). Stores order by it; the key is ``0`` under the ``id`` order."""
+        return _order_key(case, self.order), case.id
+
+    def cursor(self, case: Case) -> str:
+        """The ``after`` that continues a walk past ``case`` in this query's order."""
+        if self.order is CaseOrder.ID:
+            return case.id
+        return f"{self.order.value}~{_order_key(case, self.order)}~{case.id}"
+
+    def position(self) -> tuple[int, str] | None:
+        """The sort key (:meth:`sort_key`) that ``after`` points past, ``None`` without
+        a cursor.
+
+        Raises:
+            InvalidValue: ``after`` is not a cursor of this order (``where`` is
+                ``"CaseQuery.after"``).
+        """
+        if self.after is None:
+            return None
+        if self.order is CaseOrder.ID:
+            return 0, self.after
+        match = _CURSOR.fullmatch(self.after)
+        if match is None or match["order"] != self.order.value or int(match["key"]) not in _INT64:
+            raise InvalidValue(
+                f"{self.after!r} is not a cursor of a page ordered by {self.order.value!r} "
+                "(pass the next_cursor of the previous page)",
+                where="CaseQuery.after",
+            )
+        return int(match["key"]), match["id"]
 
 
 @attrs.frozen
@@ -249,10 +377,14 @@ class Store(Protocol):
         ...
 
     def find(self, query: CaseQuery) -> Page:
-        """Return the cases matching ``query``, ordered by id, after ``query.after``.
+        """Return up to ``query.limit`` cases matching ``query`` in its order, after
+        ``query.after``.
 
-        Every case returned matches ``query`` (:meth:`CaseQuery.matches`); a row whose
-        index columns disagree with its case raises CorruptRecord, as in :meth:`load`.
+        Every case returned matches ``query`` (:meth:`CaseQuery.matches`); they come in
+        ascending :meth:`CaseQuery.sort_key`, each greater than
+        :meth:`CaseQuery.position`. ``next_cursor`` is :meth:`CaseQuery.cursor` of the
+        last case when more may follow, else ``None``. A row whose index columns
+        disagree with its case raises CorruptRecord, as in :meth:`load`.
         """
         ...
 
@@ -330,6 +462,19 @@ class Store(Protocol):
 
     def close(self) -> None:
         """Release connections and files. The store is unusable afterwards."""
+        ...
+
+
+@runtime_checkable
+class AccountTree(Protocol):
+    """A store capability: list an account's children (through an index).
+
+    ``desk.find`` uses it to narrow a customer admin's or partner's query to the
+    accounts it may see; without it such a query scans every case.
+    """
+
+    def child_accounts(self, account_id: str) -> list[str]:
+        """The ids of the accounts whose ``parent_id`` is ``account_id``, sorted."""
         ...
 
 

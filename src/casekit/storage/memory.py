@@ -21,6 +21,7 @@ from casekit.exceptions import (
 from casekit.model.accounts import Account, Consumer, Contact, Relationship
 from casekit.routing._errors import ClaimConflict
 from casekit.storage.base import (
+    CaseOrder,
     CaseQuery,
     ChangePage,
     Commit,
@@ -132,6 +133,8 @@ class MemoryStore:
     def find(self, query: CaseQuery) -> Page:
         with self._lock:
             ids = list(self._ids)
+        if query.order is not CaseOrder.ID:
+            return self._find_ordered(ids, query)
         start = 0 if query.after is None else bisect.bisect_right(ids, query.after)
         items = []
         for case_id in ids[start:]:
@@ -142,7 +145,27 @@ class MemoryStore:
                     break
         more = len(items) > query.limit
         items = items[: query.limit]
-        return Page(tuple(items), items[-1].id if more else None)
+        return Page(tuple(items), query.cursor(items[-1]) if more else None)
+
+    def _find_ordered(self, ids: list[str], query: CaseQuery) -> Page:
+        """Any order but by id: sort the matching cases by their keys."""
+        position = query.position()
+        keyed = [
+            (query.sort_key(case), case)
+            for case in (self._cases[case_id].case for case_id in ids)
+            if query.matches(case)
+        ]
+        keyed.sort(key=lambda pair: pair[0])
+        start = 0 if position is None else bisect.bisect_right(keyed, position, key=lambda p: p[0])
+        items = [case for _, case in keyed[start : start + query.limit + 1]]
+        more = len(items) > query.limit
+        items = items[: query.limit]
+        return Page(tuple(items), query.cursor(items[-1]) if more else None)
+
+    def child_accounts(self, account_id: str) -> list[str]:
+        """The ids of the account's children (:class:`~casekit.storage.AccountTree`)."""
+        with self._lock:
+            return sorted(a.id for a in self._accounts.values() if a.parent_id == account_id)
 
     def due_timers(self, now: datetime, *, limit: int = 100) -> list[Timer]:
         with self._lock:

@@ -6,13 +6,14 @@ readers never block the writer. Each command is one ``BEGIN IMMEDIATE`` transact
 that checks the case version and head hash, writes the state, appends the records and
 replaces the timers; on any failure it rolls back completely.
 
-Layout (schema version 3; every name carries the store's table prefix, if any):
+Layout (schema version 5; every name carries the store's table prefix, if any):
 
-* ``cases`` -- one row per case: key columns for the query filters (state, priority,
-  account, consumer, group, agent, service organisation, ``updated_at`` in integer
-  microseconds since the epoch, UTC), the version and head hash, and the case as
-  canonical JSON (:func:`casekit.serialization.to_json`); reads check the key columns
-  against the JSON;
+* ``cases`` -- one row per case: key columns for the query filters and orders (state,
+  priority, account, consumer, contact, category, channel, group, agent, service
+  organisation; ``updated_at``, ``opened_at`` and ``sla_due``, the earliest due time
+  of a running clock, in integer microseconds since the epoch, UTC), the version and
+  head hash, and the case as canonical JSON (:func:`casekit.serialization.to_json`);
+  reads check the key columns against the JSON; an index per order's sort key;
 * ``events`` -- the hash-chained log, ``PRIMARY KEY (case_id, seq)``, each event's JSON
   written once, and ``pos``: the record's place in the change feed, ``max(pos) + 1``
   assigned inside the commit's ``BEGIN IMMEDIATE`` transaction (so positions are
@@ -20,7 +21,7 @@ Layout (schema version 3; every name carries the store's table prefix, if any):
 * ``timers`` -- pending timers, indexed by ``due_at`` for ``desk.tick``;
 * ``counters`` -- the case-number counter;
 * ``accounts``, ``contacts``, ``consumers``, ``relationships`` -- the directory, each a
-  JSON body plus key columns;
+  JSON body plus key columns (accounts indexed by parent);
 * ``claims`` -- routing claims (version and holder per work item);
 * ``schema_version`` -- one row; forward migrations run in one transaction at open.
 
@@ -54,12 +55,15 @@ from casekit.exceptions import (
     InvalidValue,
     StoreError,
 )
+from casekit.model._enums import Priority
 from casekit.model.accounts import Account, Consumer, Contact, Relationship
 from casekit.model.case import Case
 from casekit.model.events import Event
 from casekit.routing._errors import ClaimConflict
 from casekit.serialization import dumps, from_json, loads, structure, to_json
 from casekit.storage.base import (
+    NO_SLA_DUE,
+    CaseOrder,
     CaseQuery,
     ChangePage,
     Commit,
@@ -68,6 +72,8 @@ from casekit.storage.base import (
     Snapshot,
     Timer,
     check_changes_args,
+    sla_due,
+    to_micros,
 )
 
 __all__ = ["MAX_TIMEOUT", "SCHEMA_VERSION", "SQLiteStore"]
@@ -77,7 +83,6 @@ T = TypeVar("T")
 logger = logging.getLogger("casekit.storage")
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
-_MICRO: Final = timedelta(microseconds=1)
 _CACHE_SIZE: Final = 512
 _MIN_SQLITE = (3, 35, 0)  # UPSERT ... RETURNING
 
@@ -187,7 +192,42 @@ CREATE TABLE {p}quarantined_timers (
 );
 """
 
-MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2, _V3, _V4)
+# The desk UI's filters and orders (desk.find): more query columns, backfilled from the
+# bodies by _backfill_v5 in the same transaction, and indexes for each order's key
+# (the expressions of _ORDER_KEYS) and for the actor scopes desk.find narrows to.
+_V5 = """
+ALTER TABLE {p}cases ADD COLUMN contact_id TEXT;
+ALTER TABLE {p}cases ADD COLUMN category TEXT;
+ALTER TABLE {p}cases ADD COLUMN channel TEXT;
+ALTER TABLE {p}cases ADD COLUMN opened_at INTEGER;
+ALTER TABLE {p}cases ADD COLUMN sla_due INTEGER;
+CREATE INDEX {p}cases_contact ON {p}cases (contact_id, id);
+CREATE INDEX {p}cases_category ON {p}cases (category, id);
+CREATE INDEX {p}cases_service_org ON {p}cases (service_org, id);
+CREATE INDEX {p}cases_opened ON {p}cases (opened_at, id);
+CREATE INDEX {p}cases_order_priority ON {p}cases (%(priority)s, id);
+CREATE INDEX {p}cases_order_updated ON {p}cases (%(updated)s, id);
+CREATE INDEX {p}cases_order_sla_due ON {p}cases (%(sla_due)s, id);
+CREATE INDEX {p}accounts_parent ON {p}accounts (parent_id, id);
+"""
+
+_ORDER_KEYS: Final = {
+    CaseOrder.PRIORITY: "(CASE priority "
+    + " ".join(f"WHEN '{p.value}' THEN {p.rank}" for p in Priority)
+    + " END)",
+    CaseOrder.UPDATED: "(-updated_at)",
+    CaseOrder.SLA_DUE: f"coalesce(sla_due, {NO_SLA_DUE})",
+}
+"""Each order's integer sort key (:meth:`CaseQuery.sort_key`) as an SQL expression;
+the ``cases_order_*`` indexes are on exactly these expressions, so SQLite uses them."""
+
+MIGRATIONS: Final[tuple[str, ...]] = (
+    _V1,
+    _V2,
+    _V3,
+    _V4,
+    _V5 % {order.value: sql for order, sql in _ORDER_KEYS.items()},
+)
 """Forward migrations; ``MIGRATIONS[n]`` takes a database from version ``n`` to ``n + 1``."""
 
 SCHEMA_VERSION: Final = len(MIGRATIONS)
@@ -198,10 +238,6 @@ _NAMES: Final = frozenset(
 )
 """Every table and index the migrations create (without the prefix)."""
 
-_CASE_COLUMNS = (
-    "version, head_hash, state, priority, account_id, consumer_id, assigned_group, "
-    "agent, service_org, updated_at, body"
-)
 _PROJECTED: Final = (
     "version",
     "state",
@@ -212,16 +248,22 @@ _PROJECTED: Final = (
     "agent",
     "service_org",
     "updated_at",
+    "contact_id",
+    "category",
+    "channel",
+    "opened_at",
+    "sla_due",
 )
 """The columns of ``cases`` that repeat what the body says, for the query filters."""
 _READ_CASE: Final = f"body, {', '.join(_PROJECTED)}"
+_WRITTEN: Final = ("version", "head_hash", *_PROJECTED[1:], "body")
+"""The columns a commit writes, in the order of its row (after ``id`` on insert)."""
 _INSERT_CASE = (
-    f"INSERT INTO {{p}}cases (id, {_CASE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-    "ON CONFLICT (id) DO NOTHING"
+    f"INSERT INTO {{p}}cases (id, {', '.join(_WRITTEN)}) "
+    f"VALUES ({', '.join('?' * (len(_WRITTEN) + 1))}) ON CONFLICT (id) DO NOTHING"
 )
 _UPDATE_CASE = (
-    "UPDATE {p}cases SET version = ?, head_hash = ?, state = ?, priority = ?, account_id = ?, "
-    "consumer_id = ?, assigned_group = ?, agent = ?, service_org = ?, updated_at = ?, body = ? "
+    f"UPDATE {{p}}cases SET {', '.join(f'{column} = ?' for column in _WRITTEN)} "
     "WHERE id = ? AND version = ? AND head_hash = ?"
 )
 _INSERT_EVENT = (
@@ -235,9 +277,7 @@ _NEXT_NUMBER = (
 )
 
 
-def _micros(when: datetime) -> int:
-    """An aware instant as integer microseconds since the epoch (sortable, exact)."""
-    return (when - _EPOCH) // _MICRO
+_micros = to_micros
 
 
 def _instant(micros: int) -> datetime:
@@ -251,6 +291,7 @@ _Projection = tuple[int | bytes | None, ...]
 def _columns(case: Case) -> tuple[str | int | None, ...]:
     """The query columns of a case's row (:data:`_PROJECTED` after ``version``)."""
     assignment = case.assignment
+    due = sla_due(case)
     return (
         case.state.value,
         case.priority.value,
@@ -260,6 +301,11 @@ def _columns(case: Case) -> tuple[str | int | None, ...]:
         assignment.agent,
         assignment.service_org,
         _micros(case.updated_at),
+        case.contact_id,
+        case.category,
+        case.channel.value,
+        _micros(case.opened_at),
+        None if due is None else _micros(due),
     )
 
 
@@ -422,6 +468,22 @@ def _parse_url(url: str) -> tuple[str, dict[str, Any]]:
         except InvalidValue as exc:
             raise refuse(f"has a bad {exc}", where) from None
     return path, options
+
+
+def _backfill_v5(session: _Session) -> None:
+    """Fill the query columns that schema version 5 adds from each case's body.
+
+    A row whose body cannot be read keeps them empty: reads refuse it with
+    CorruptRecord, as they refused it before.
+    """
+    added = _PROJECTED[9:]
+    update = f"UPDATE {{p}}cases SET {', '.join(f'{c} = ?' for c in added)} WHERE rowid = ?"
+    for rowid, raw in session.execute("SELECT rowid, body FROM {p}cases").fetchall():
+        try:
+            case = from_json(raw.decode("utf-8"), Case)
+        except Exception:  # noqa: S112 - the row stays unreadable, as it was
+            continue
+        session.execute(update, (*_columns(case)[8:], rowid))
 
 
 class _Session:
@@ -634,10 +696,12 @@ class SQLiteStore:
             rows = session.execute("SELECT version FROM {p}schema_version").fetchall()
             current = _integer("schema_version", "version", rows[0][0]) if rows else 0
             self._refuse_newer(current)
-            for script in MIGRATIONS[current:]:
+            for version, script in enumerate(MIGRATIONS[current:], start=current + 1):
                 for statement in script.split(";"):
                     if statement.strip():
                         session.execute(statement)
+                if version == 5 and rows:  # an existing store: fill the new columns
+                    _backfill_v5(session)
             if not rows:
                 session.execute(
                     "INSERT INTO {p}schema_version (version) VALUES (?)", (SCHEMA_VERSION,)
@@ -952,6 +1016,8 @@ class SQLiteStore:
             ("state", sorted(state.value for state in query.states)),
             ("priority", sorted(priority.value for priority in query.priorities)),
             ("account_id", sorted(query.account_ids)),
+            ("category", sorted(query.categories)),
+            ("channel", sorted(channel.value for channel in query.channels)),
         ):
             if values:
                 where.append(f"{column} IN ({', '.join('?' * len(values))})")
@@ -960,27 +1026,49 @@ class SQLiteStore:
             ("assigned_group", query.group),
             ("agent", query.agent),
             ("consumer_id", query.consumer_id),
+            ("contact_id", query.contact_id),
+            ("service_org", query.service_org),
         ):
             if value is not None:
                 where.append(f"{column} = ?")
                 params.append(value)
-        if query.updated_since is not None:
-            where.append("updated_at >= ?")
-            params.append(_micros(query.updated_since))
-        if query.after is not None:
-            where.append("id > ?")
-            params.append(query.after)
+        for column, bound, instant in (
+            ("updated_at", ">=", query.updated_since),
+            ("opened_at", ">=", query.opened_since),
+            ("opened_at", "<", query.opened_before),
+        ):
+            if instant is not None:
+                where.append(f"{column} {bound} ?")
+                params.append(_micros(instant))
+        key = _ORDER_KEYS.get(query.order)
+        position = query.position()
+        if position is not None:
+            if key is None:
+                where.append("id > ?")
+                params.append(position[1])
+            else:
+                where.append(f"({key}, id) > (?, ?)")
+                params.extend(position)
         sql = f"SELECT id, {_READ_CASE} FROM {{p}}cases"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY id LIMIT ?"
+        sql += f" ORDER BY {key}, id LIMIT ?" if key else " ORDER BY id LIMIT ?"
         params.append(query.limit + 1)
         with self._connection() as conn:
             rows = conn.execute(sql, params).fetchall()
         items = [self._case(_text("cases", _key(row[0]), row[0]), *row[1:]) for row in rows]
         more = len(items) > query.limit
         items = items[: query.limit]
-        return Page(tuple(items), items[-1].id if more else None)
+        return Page(tuple(items), query.cursor(items[-1]) if more else None)
+
+    def child_accounts(self, account_id: str) -> list[str]:
+        """The ids of the account's children (:class:`~casekit.storage.AccountTree`),
+        through the index on ``parent_id``."""
+        with self._connection() as conn:
+            rows = conn.execute(
+                "SELECT id FROM {p}accounts WHERE parent_id = ? ORDER BY id", (account_id,)
+            ).fetchall()
+        return [_text("accounts", _key(row[0]), row[0]) for row in rows]
 
     def due_timers(self, now: datetime, *, limit: int = 100) -> list[Timer]:
         with self._connection() as conn:

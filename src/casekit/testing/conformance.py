@@ -62,16 +62,21 @@ from casekit.model.commands import (
     AddInteraction,
     Assign,
     CaseAction,
+    ChangePriority,
     Command,
     CreateTask,
     OpenCase,
     Transition,
 )
+from casekit.model.events import Event, SlaPaused, SlaStarted, SlaStopped
 from casekit.model.fields import CustomField, FieldSchema, FieldType
 from casekit.model.lifecycle import Context, decide, replay
+from casekit.model.sla import SlaClock, SlaStage
 from casekit.routing import ClaimConflict, ClaimStore
 from casekit.storage.base import (
     MAX_PAGE,
+    AccountTree,
+    CaseOrder,
     CaseQuery,
     Commit,
     QuarantinedTimer,
@@ -85,6 +90,7 @@ __all__ = [
     "AGENT",
     "FIELDS",
     "T0",
+    "AccountTreeTests",
     "AllocationTests",
     "ChangeFeedTests",
     "ClaimStoreTests",
@@ -97,12 +103,14 @@ __all__ = [
     "TimerQuarantineTests",
     "TimerTests",
     "apply_command",
+    "apply_events",
     "case_id_for",
     "make_commit",
     "note",
     "open_case",
     "read_changes",
     "run_threads",
+    "start_clock",
 ]
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -202,6 +210,35 @@ def apply_command(
     commit = make_commit(store.load(case_id), command, at=at, timers=timers)
     store.commit(commit)
     return commit
+
+
+def apply_events(store: Store, case_id: str, events: Iterable[Event]) -> Commit:
+    """Commit ``events`` (built by hand, say SLA clock events) on an existing case."""
+    snapshot = store.load(case_id)
+    events = list(events)
+    new = replay(events, snapshot.case)
+    records = chain(case_id, events, after_seq=snapshot.case.version, prev_hash=snapshot.head_hash)
+    commit = Commit(new, snapshot.case.version, tuple(records))
+    store.commit(commit)
+    return commit
+
+
+def start_clock(
+    store: Store, case_id: str, key: str, due_at: datetime, *, at: datetime = T0
+) -> Commit:
+    """Start a running SLA clock ``key`` on the case, due at ``due_at``."""
+    clock = SlaClock(
+        key=key,
+        sla_id=key,
+        calendar="24x7",
+        target=due_at - at,
+        started_at=at,
+        running_since=at,
+        due_at=due_at,
+    )
+    return apply_events(
+        store, case_id, [SlaStarted(case_id=case_id, at=at, actor=AGENT.ref, clock=clock)]
+    )
 
 
 def note(body: str) -> AddInteraction:
@@ -783,6 +820,230 @@ class FindTests(StoreFixture):
         assert seen == [case_id_for(n) for n in range(1, 12)]
         assert len(set(seen)) == len(seen)
 
+    # --- the desk UI's filters and orders -------------------------------------------
+
+    @pytest.fixture
+    def desk_cases(self, store: Store) -> None:
+        """Seven cases with contacts, categories, channels, SLA clocks and ties:
+
+        ====  ========  =======  ========  =======  ========  =======  ========
+        case  account   contact  category  channel  priority  updated  sla due
+        ====  ========  =======  ========  =======  ========  =======  ========
+        1     acme      ann      billing   email    low       +1h      --
+        2     acme      bob      outage    phone    critical  +2h      +30h
+        3     (jan)     --       billing   chat     moderate  +3h      +10h
+        4     globex    cid      --        email    critical  +4h      +10h
+        5     acme      ann      outage    portal   high      +9h      -- (met)
+        6     acme      --       --        portal   low       +6h      +20h
+        7     acme      --       --        portal   critical  +7h      --
+        ====  ========  =======  ========  =======  ========  =======  ========
+
+        Case *n* is opened at ``T0 + n hours``; case 4 is routed to ``bpo``; case 6
+        has a paused clock besides two running ones.
+        """
+        hour = timedelta(hours=1)
+        specs: list[dict[str, Any]] = [
+            {"contact_id": "ann", "category": "billing", "channel": "email", "priority": "low"},
+            {"contact_id": "bob", "category": "outage", "channel": "phone", "priority": "critical"},
+            {"consumer_id": "jan", "category": "billing", "channel": "chat"},
+            {
+                "account_id": "globex",
+                "contact_id": "cid",
+                "channel": "email",
+                "priority": "critical",
+            },
+            {"contact_id": "ann", "category": "outage", "priority": "high"},
+            {"priority": "low"},
+            {"priority": "critical"},
+        ]
+        for number, fields in enumerate(specs, start=1):
+            open_case(store, number, at=T0 + number * hour, **fields)
+        at = {n: T0 + n * hour for n in range(1, 8)}
+        start_clock(store, case_id_for(2), "resolve", T0 + 30 * hour, at=at[2])
+        start_clock(store, case_id_for(3), "resolve", T0 + 10 * hour, at=at[3])
+        apply_command(store, case_id_for(4), Assign(group="field", service_org="bpo"), at=at[4])
+        start_clock(store, case_id_for(4), "resolve", T0 + 10 * hour, at=at[4])
+        start_clock(store, case_id_for(5), "resolve", T0 + 8 * hour, at=at[5])
+        apply_events(
+            store,
+            case_id_for(5),
+            [
+                SlaStopped(
+                    case_id=case_id_for(5),
+                    at=at[5] + hour / 2,
+                    actor=AGENT.ref,
+                    key="resolve",
+                    stage=SlaStage.MET,
+                    consumed=hour / 2,
+                )
+            ],
+        )
+        apply_command(store, case_id_for(5), note("later"), at=T0 + 9 * hour)
+        start_clock(store, case_id_for(6), "resolve", T0 + 50 * hour, at=at[6])
+        start_clock(store, case_id_for(6), "respond", T0 + 20 * hour, at=at[6])
+        start_clock(store, case_id_for(6), "ola", T0 + 8 * hour, at=at[6])
+        apply_events(
+            store,
+            case_id_for(6),
+            [
+                SlaPaused(
+                    case_id=case_id_for(6), at=at[6], actor=AGENT.ref, key="ola", consumed=hour
+                )
+            ],
+        )
+
+    @staticmethod
+    def numbers(store: Store, **filters: Any) -> list[int]:
+        """Numbers of the cases matching ``filters``, all on one page."""
+        page = store.find(CaseQuery(**filters))
+        assert page.next_cursor is None
+        return [int(case.id[2:]) for case in page.items]
+
+    @pytest.mark.usefixtures("desk_cases")
+    def test_filter_by_contact(self, store: Store) -> None:
+        assert self.numbers(store, contact_id="ann") == [1, 5]
+        assert self.numbers(store, contact_id="nobody") == []
+
+    @pytest.mark.usefixtures("desk_cases")
+    def test_filter_by_category(self, store: Store) -> None:
+        assert self.numbers(store, categories={"billing"}) == [1, 3]
+        assert self.numbers(store, categories={"billing", "outage"}) == [1, 2, 3, 5]
+        assert self.numbers(store, categories="outage") == [2, 5]
+        assert self.numbers(store, categories={"none"}) == []
+
+    @pytest.mark.usefixtures("desk_cases")
+    def test_filter_by_channel(self, store: Store) -> None:
+        assert self.numbers(store, channels={Channel.EMAIL}) == [1, 4]
+        assert self.numbers(store, channels={"phone", "chat"}) == [2, 3]
+        assert self.numbers(store, channels={Channel.SMS}) == []
+
+    @pytest.mark.usefixtures("desk_cases")
+    def test_filter_by_service_org(self, store: Store) -> None:
+        assert self.numbers(store, service_org="bpo") == [4]
+        assert self.numbers(store, service_org="other") == []
+
+    @pytest.mark.usefixtures("desk_cases")
+    def test_filter_by_opened_since_inclusive_and_before_exclusive(self, store: Store) -> None:
+        hour = timedelta(hours=1)
+        assert self.numbers(store, opened_since=T0 + 3 * hour) == [3, 4, 5, 6, 7]
+        assert self.numbers(store, opened_before=T0 + 3 * hour) == [1, 2]
+        assert self.numbers(store, opened_since=T0 + 2 * hour, opened_before=T0 + 4 * hour) == [
+            2,
+            3,
+        ]
+        plus_5 = timezone(timedelta(hours=5))
+        assert self.numbers(store, opened_since=(T0 + 6 * hour).astimezone(plus_5)) == [6, 7]
+        later = T0 + 3 * hour + timedelta(microseconds=1)
+        assert self.numbers(store, opened_since=later) == [4, 5, 6, 7]
+        assert self.numbers(store, opened_before=later) == [1, 2, 3]
+
+    @pytest.mark.usefixtures("desk_cases")
+    def test_order_by_priority_most_urgent_first_ties_by_id(self, store: Store) -> None:
+        assert self.numbers(store, order=CaseOrder.PRIORITY) == [2, 4, 7, 5, 3, 1, 6]
+
+    @pytest.mark.usefixtures("desk_cases")
+    def test_order_by_last_update_most_recent_first(self, store: Store) -> None:
+        assert self.numbers(store, order="updated") == [5, 7, 6, 4, 3, 2, 1]
+
+    @pytest.mark.usefixtures("desk_cases")
+    def test_order_by_sla_due_earliest_running_clock_first_none_last(self, store: Store) -> None:
+        # 3 and 4 tie (by id); 6's earliest running clock (its paused one does not
+        # count); 5's clock was met, so it has none, like 1 and 7.
+        assert self.numbers(store, order=CaseOrder.SLA_DUE) == [3, 4, 6, 2, 1, 5, 7]
+
+    @pytest.mark.usefixtures("desk_cases")
+    def test_orders_combine_with_filters(self, store: Store) -> None:
+        acme = {"account_ids": {"acme"}}
+        assert self.numbers(store, order="priority", **acme) == [2, 7, 5, 1, 6]
+        assert self.numbers(store, order="updated", channels={"portal"}) == [5, 7, 6]
+        assert self.numbers(store, order="sla_due", categories={"billing", "outage"}) == [
+            3,
+            2,
+            1,
+            5,
+        ]
+
+    @staticmethod
+    def walk(store: Store, limit: int, after: str | None = None, **filters: Any) -> list[list[str]]:
+        """Every page of the query from ``after`` on, following the cursors."""
+        pages: list[list[str]] = []
+        query = CaseQuery(limit=limit, after=after, **filters)
+        while True:
+            page = store.find(query)
+            assert len(page.items) <= limit
+            pages.append([case.id for case in page.items])
+            if page.next_cursor is None:
+                return pages
+            assert page.next_cursor == query.cursor(page.items[-1])
+            query = CaseQuery(limit=limit, after=page.next_cursor, **filters)
+
+    @pytest.mark.usefixtures("desk_cases")
+    @pytest.mark.parametrize("order", list(CaseOrder))
+    @pytest.mark.parametrize("limit", [1, 2, 3, 6, 7])
+    def test_pagination_under_each_order_walks_every_case_once(
+        self, store: Store, order: CaseOrder, limit: int
+    ) -> None:
+        everything = store.find(CaseQuery(order=order, limit=MAX_PAGE)).items
+        pages = self.walk(store, limit, order=order)
+        assert [i for page in pages for i in page] == [case.id for case in everything]
+        assert all(pages[:-1])
+        assert len(pages) == -(-len(everything) // limit)
+
+    @pytest.mark.parametrize("order", list(CaseOrder))
+    def test_pagination_through_ties_under_each_order(self, store: Store, order: CaseOrder) -> None:
+        # Twelve cases in four groups that tie on every order's key.
+        for number in range(1, 13):
+            group = number % 4
+            at = T0 + timedelta(hours=group)
+            open_case(store, number, at=at, priority=list(Priority)[group])
+            if group:
+                due = T0 + timedelta(days=group)
+                start_clock(store, case_id_for(number), "resolve", due, at=at)
+        cases = [store.load(case_id_for(n)).case for n in range(1, 13)]
+        query = CaseQuery(order=order)
+        expected = [case.id for case in sorted(cases, key=query.sort_key)]
+        for limit in (1, 2, 3, 5):
+            pages = self.walk(store, limit, order=order)
+            assert [i for page in pages for i in page] == expected
+        pages = self.walk(store, 2, order=order, states={"new"}, account_ids={"acme"})
+        assert [i for page in pages for i in page] == expected
+
+    @pytest.mark.parametrize("order", list(CaseOrder))
+    def test_pagination_under_each_order_is_stable_while_cases_change(
+        self, store: Store, order: CaseOrder
+    ) -> None:
+        for number in range(1, 11):
+            open_case(store, number, priority="moderate")
+        first = store.find(CaseQuery(order=order, limit=4))
+        seen = [case.id for case in first.items]
+        # Cases on both sides of the cursor move ahead in the order; a new case arrives.
+        later = T0 + timedelta(hours=1)
+        changed = {case_id_for(n) for n in (2, 7)}
+        for case_id in sorted(changed):
+            apply_command(store, case_id, ChangePriority(priority="critical"), at=later)
+            start_clock(store, case_id, "resolve", later + timedelta(hours=1), at=later)
+        open_case(store, 11, at=later, priority="low")
+        after = first.next_cursor
+        while after is not None:
+            page = store.find(CaseQuery(order=order, after=after, limit=4))
+            seen += [case.id for case in page.items]
+            after = page.next_cursor
+        assert len(set(seen)) == len(seen)
+        unchanged = [case_id_for(n) for n in (1, 3, 4, 5, 6, 8, 9, 10)]
+        assert [i for i in seen if i in unchanged] == unchanged
+        if order is CaseOrder.ID:
+            assert seen == [case_id_for(n) for n in range(1, 12)]
+
+    @pytest.mark.usefixtures("desk_cases")
+    def test_a_cursor_continues_after_its_case_was_deleted_from_the_results(
+        self, store: Store
+    ) -> None:
+        first = store.find(CaseQuery(order="priority", limit=2))
+        assert [c.id for c in first.items] == [case_id_for(2), case_id_for(4)]
+        apply_command(store, case_id_for(4), ChangePriority(priority="planning"))
+        rest = self.walk(store, 10, order="priority", after=first.next_cursor)
+        assert rest == [[case_id_for(n) for n in (7, 5, 3, 1, 6, 4)]]
+
 
 class ChangeFeedTests(StoreFixture):
     """``changes``: every committed record of every case, once, in commit order, behind a
@@ -1184,6 +1445,34 @@ class TimerQuarantineTests(StoreFixture):
         cast(TimerQuarantine, store).quarantine_timer(Timer(case_id, "a", T0), "owner failed")
         apply_command(store, case_id, note("x"), timers=[Timer(case_id, "a", T0)])
         assert store.due_timers(T0) == [Timer(case_id, "a", T0)]
+
+
+class AccountTreeTests(StoreFixture):
+    """The :class:`~casekit.storage.AccountTree` capability: an account's children."""
+
+    def test_children_of_each_account(self, store: Store) -> None:
+        assert isinstance(store, AccountTree)
+        for account in (
+            Account("root", "Root"),
+            Account("b", "B", parent_id="root"),
+            Account("a", "A", parent_id="root"),
+            Account("a1", "A1", parent_id="a"),
+            Account("other", "Other"),
+        ):
+            store.save_account(account)
+        assert store.child_accounts("root") == ["a", "b"]
+        assert store.child_accounts("a") == ["a1"]
+        assert store.child_accounts("a1") == []
+        assert store.child_accounts("missing") == []
+
+    def test_a_moved_account_leaves_its_old_parent(self, store: Store) -> None:
+        assert isinstance(store, AccountTree)
+        store.save_account(Account("p", "P"))
+        store.save_account(Account("q", "Q"))
+        store.save_account(Account("c", "C", parent_id="p"))
+        store.save_account(Account("c", "C", parent_id="q"))
+        assert store.child_accounts("p") == []
+        assert store.child_accounts("q") == ["c"]
 
 
 class StoreTests(

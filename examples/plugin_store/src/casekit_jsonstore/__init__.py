@@ -61,7 +61,7 @@ import re
 import tempfile
 import threading
 import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -90,6 +90,7 @@ from casekit import (
 from casekit.audit import GENESIS
 from casekit.serialization import dumps, loads, structure, unstructure
 from casekit.storage import (
+    CaseOrder,
     CaseQuery,
     ChangePage,
     Commit,
@@ -573,20 +574,26 @@ class JsonStore:
         ids = sorted(
             unquote(name.removesuffix(".json")) for name in names if name.endswith(".json")
         )
-        start = 0 if query.after is None else bisect.bisect_right(ids, query.after)
+        position = query.position()
+        if query.order is CaseOrder.ID:
+            start = 0 if position is None else bisect.bisect_right(ids, position[1])
+            candidates: Iterable[str] = ids[start:]
+        else:  # a plain scan: read every case, sort the matching ones by their keys
+            candidates = ids
         items: list[Case] = []
-        for case_id in ids[start:]:
+        for case_id in candidates:
             data = self._case_file(case_id)
             if data is None:
                 continue
             case = self._snapshot(case_id, data).case
-            if query.matches(case):
+            if query.matches(case) and (position is None or query.sort_key(case) > position):
                 items.append(case)
-                if len(items) > query.limit:
+                if query.order is CaseOrder.ID and len(items) > query.limit:
                     break
+        items.sort(key=query.sort_key)
         more = len(items) > query.limit
         items = items[: query.limit]
-        return Page(tuple(items), items[-1].id if more else None)
+        return Page(tuple(items), query.cursor(items[-1]) if more else None)
 
     # --- timers -------------------------------------------------------------------------
 
