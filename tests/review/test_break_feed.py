@@ -31,7 +31,7 @@ def _fill(store: SQLiteStore, subject: str, cases: int = 1) -> list[str]:
 
 
 def test_prefixes_differing_only_in_case_are_isolated_stores(tmp_path: pathlib.Path) -> None:
-    """Defect: SQLite names are case-insensitive, so prefixes 'tenant_' and 'Tenant_' share one store."""
+    """Defect: names are case-insensitive: prefixes tenant_ and Tenant_ are one store."""
     db = tmp_path / "host.db"
     lower = SQLiteStore(db, prefix="tenant_")
     upper = SQLiteStore(db, prefix="Tenant_")
@@ -47,7 +47,7 @@ def test_prefixes_differing_only_in_case_are_isolated_stores(tmp_path: pathlib.P
 
 
 def test_a_prefixed_store_can_share_a_file_with_the_default_store(tmp_path: pathlib.Path) -> None:
-    """Defect: prefix 'quarantined_' names its timers table 'quarantined_timers', the default store's quarantine table, so the two cannot share a file."""
+    """Defect: prefix quarantined_ + timers is the default store's quarantine table."""
     db = tmp_path / "host.db"
     default = SQLiteStore(db)
     try:
@@ -64,7 +64,7 @@ def test_a_prefixed_store_can_share_a_file_with_the_default_store(tmp_path: path
 
 
 def test_read_only_mode_writes_nothing_to_the_database_directory(tmp_path: pathlib.Path) -> None:
-    """Defect: mode=ro ('writes nothing at all') creates -wal and -shm files beside the database."""
+    """Defect: mode=ro ("writes nothing at all") leaves -wal and -shm files behind."""
     db = tmp_path / "cases.db"
     store = SQLiteStore(db)
     (case_id,) = _fill(store, "printer")
@@ -84,7 +84,7 @@ def test_read_only_mode_writes_nothing_to_the_database_directory(tmp_path: pathl
 
 
 def test_a_cursor_of_another_store_is_refused(tmp_path: pathlib.Path) -> None:
-    """Defect: changes() silently accepts a cursor another store handed out, so a follower skips this store's records."""
+    """Defect: changes() takes another store's cursor and silently skips records."""
     db = tmp_path / "host.db"
     first = SQLiteStore(db, prefix="first_")
     second = SQLiteStore(db, prefix="second_")
