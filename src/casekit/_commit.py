@@ -251,6 +251,10 @@ class Pipeline:
     def _quarantine(self, timer: Timer, error: Exception) -> TimerFailure:
         store = self.store
         if isinstance(store, TimerQuarantine):
-            store.quarantine_timer(timer, str(error))
+            try:
+                store.quarantine_timer(timer, str(error))
+            except CasekitError as failed:  # read-only, busy: report it, go on
+                error.add_note(f"could not quarantine the timer: {failed}")
+                return TimerFailure(timer, error, quarantined=False)
             return TimerFailure(timer, error, quarantined=True)
         return TimerFailure(timer, error, quarantined=False)

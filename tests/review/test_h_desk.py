@@ -247,3 +247,29 @@ def test_tick_reports_without_quarantine_on_a_store_that_cannot() -> None:
     )
     fired = desk.tick(T0 + timedelta(minutes=1))
     assert [(f.timer.key, f.quarantined) for f in fired.failures] == [("ghost", False)]
+
+
+def test_a_store_that_cannot_quarantine_now_does_not_stop_tick() -> None:
+    """The breaker's note: quarantine_timer failing (read-only, busy) must not escape
+    tick and skip the other due timers."""
+
+    class Stubborn(MemoryStore):
+        def quarantine_timer(self, timer: casekit.storage.Timer, reason: str) -> None:
+            raise casekit.StoreError("database is locked")
+
+    store = Stubborn()
+    desk = make_desk(store, rules=LifecycleRules(auto_close_after=timedelta(hours=1)))
+    ghost = desk.open_case(actor=SYSTEM, subject="ghost", account_id="acme")
+    keep = desk.open_case(actor=SYSTEM, subject="keep", account_id="acme")
+    desk.resolve(keep.id, actor=SYSTEM, code="fixed", notes="done")
+    snapshot = store.load(ghost.id)
+    store.commit(
+        casekit.storage.Commit(
+            snapshot.case, 1, (), (casekit.storage.Timer(ghost.id, "ghost", T0),)
+        )
+    )
+    fired = desk.tick(T0 + timedelta(hours=2))
+    assert [r.case_id for r in fired] == [keep.id]
+    (failure,) = fired.failures
+    assert not failure.quarantined
+    assert any("could not quarantine" in note for note in failure.error.__notes__)

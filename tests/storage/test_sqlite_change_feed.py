@@ -70,7 +70,7 @@ def test_a_store_from_before_the_feed_is_numbered_by_case_then_seq(db: pathlib.P
     store.close()
     # What schema version 2 looked like: no feed positions (nor later tables).
     downgrade_to_v4(db)
-    raw(db, "DROP TABLE quarantined_timers")
+    raw(db, "DROP TABLE timers_quarantined")
     raw(db, "DROP INDEX events_pos")
     raw(db, "ALTER TABLE events DROP COLUMN pos")
     raw(db, "UPDATE schema_version SET version = 2")
@@ -108,10 +108,16 @@ def test_a_cursor_ahead_of_the_feed_is_refused(db: pathlib.Path, kind: str) -> N
         interleave(store)
         _, cursor = read_changes(store)
         assert cursor is not None
+        feed, position = cursor.split(".")
         with pytest.raises(InvalidValue, match="ahead of this store's change feed"):
-            store.changes(str(int(cursor) + 1))
+            store.changes(f"{feed}.{int(position) + 1}")
         with pytest.raises(InvalidValue, match="not a change feed cursor"):
-            store.changes("9" * 40)  # would overflow SQLite's integers
+            store.changes(f"{feed}.{'9' * 40}")  # would overflow SQLite's integers
+        with pytest.raises(InvalidValue, match="not a change feed cursor"):
+            store.changes(position)  # a bare position, as cursors once were
+        other = "0" * 8 if feed != "0" * 8 else "1" * 8
+        with pytest.raises(InvalidValue, match="cursor of another store"):
+            store.changes(f"{other}.{position}")
     finally:
         store.close()
 

@@ -132,7 +132,7 @@ def test_two_prefixes_are_two_stores(tmp_path: pathlib.Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "prefix", ["1x", "a-b", "a b", "x;DROP TABLE cases", "sqlite_x", "é", "a" * 33]
+    "prefix", ["1x", "a-b", "a b", "x;DROP TABLE cases", "sqlite_x", "é", "a" * 33, "Tenant_"]
 )
 def test_prefix_must_be_an_identifier(prefix: str, tmp_path: pathlib.Path) -> None:
     with pytest.raises(InvalidValue) as info:
@@ -142,3 +142,12 @@ def test_prefix_must_be_an_identifier(prefix: str, tmp_path: pathlib.Path) -> No
         SQLiteStore.from_url(f"sqlite:///{tmp_path}/x.db?prefix={prefix}")
     assert "prefix" in info.value.where
     assert list(tmp_path.iterdir()) == []
+
+
+def test_no_prefix_can_make_two_stores_share_a_name() -> None:
+    """prefix + name == other name would need one of casekit's names to end with another
+    (``quarantined_`` + ``timers`` once did): none may."""
+    from casekit.storage.sqlite import _NAMES  # noqa: PLC0415 - the private list of names
+
+    names = _NAMES | {"schema_version"}
+    assert not [(a, b) for a in names for b in names if a != b and b.endswith(a)]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import bisect
-import re
 import threading
 from collections.abc import Sequence
 from datetime import datetime
@@ -20,6 +19,7 @@ from casekit.exceptions import (
 )
 from casekit.model.accounts import Account, Consumer, Contact, Relationship
 from casekit.routing._errors import ClaimConflict
+from casekit.storage._cursor import make_cursor, new_feed_id, read_cursor
 from casekit.storage.base import (
     CaseOrder,
     CaseQuery,
@@ -33,8 +33,6 @@ from casekit.storage.base import (
 )
 
 __all__ = ["MemoryStore"]
-
-_POSITION = re.compile(r"[0-9]{1,18}")
 
 
 class MemoryStore:
@@ -61,6 +59,7 @@ class MemoryStore:
         self._relationships: dict[str, list[Relationship]] = {}
         self._claims: dict[str, tuple[int, str | None]] = {}
         self._quarantine: list[QuarantinedTimer] = []
+        self._feed_id = new_feed_id()
 
     def __repr__(self) -> str:
         return f"MemoryStore({count(len(self._cases), 'case')})"
@@ -116,11 +115,7 @@ class MemoryStore:
 
     def changes(self, after: str | None = None, *, limit: int = 100) -> ChangePage:
         check_changes_args(after, limit)
-        start = 0
-        if after is not None:
-            if not _POSITION.fullmatch(after):
-                raise InvalidValue(f"{after!r} is not a change feed cursor", where="changes.after")
-            start = int(after)
+        start = read_cursor(after, self._feed_id)
         with self._lock:
             if start > len(self._feed):
                 raise InvalidValue(
@@ -128,7 +123,8 @@ class MemoryStore:
                     where="changes.after",
                 )
             records = tuple(self._feed[start : start + limit])
-        return ChangePage(records, str(start + len(records)) if records else after)
+        cursor = make_cursor(self._feed_id, start + len(records))
+        return ChangePage(records, cursor if records else after)
 
     def find(self, query: CaseQuery) -> Page:
         with self._lock:

@@ -61,6 +61,7 @@ from casekit.model.case import Case
 from casekit.model.events import Event
 from casekit.routing._errors import ClaimConflict
 from casekit.serialization import dumps, from_json, loads, structure, to_json
+from casekit.storage._cursor import make_cursor, read_cursor
 from casekit.storage.base import (
     NO_SLA_DUE,
     CaseOrder,
@@ -182,14 +183,16 @@ WHERE {p}events.case_id = numbered.case_id AND {p}events.seq = numbered.seq;
 CREATE UNIQUE INDEX {p}events_pos ON {p}events (pos);
 """
 
-# Timers that could not fire, kept for inspection (desk.tick quarantines them).
+# Timers that could not fire, kept for inspection (desk.tick quarantines them); and the
+# change feed's random id, which its cursors carry so that another store refuses them.
 _V4 = """
-CREATE TABLE {p}quarantined_timers (
+CREATE TABLE {p}timers_quarantined (
     case_id TEXT NOT NULL,
     key TEXT NOT NULL,
     due_at,
     reason TEXT NOT NULL
 );
+INSERT OR IGNORE INTO {p}counters (name, value) VALUES ('feed', abs(random()) % 4294967296);
 """
 
 # The desk UI's filters and orders (desk.find): more query columns, backfilled from the
@@ -270,7 +273,6 @@ _INSERT_EVENT = (
     "INSERT INTO {p}events (case_id, seq, name, at, payload, prev_hash, hash, pos) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, (SELECT coalesce(max(pos), 0) + 1 FROM {p}events))"
 )
-_FEED_POSITION: Final = re.compile(r"[0-9]{1,18}")
 _NEXT_NUMBER = (
     "INSERT INTO {p}counters (name, value) VALUES ('case', 1) "
     "ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value"
@@ -408,6 +410,9 @@ def _check_prefix(value: object, where: str) -> str:
         )
     if value.lower().startswith("sqlite_"):
         raise InvalidValue(f"{value!r}: names starting with sqlite_ are SQLite's", where=where)
+    if value != value.lower():
+        # SQLite's names ignore case: Tenant_ and tenant_ would be one store.
+        raise InvalidValue(f"{value!r}: a prefix is lower case (SQLite ignores case)", where=where)
     return value
 
 
@@ -527,9 +532,12 @@ class SQLiteStore:
             under different prefixes; each is migrated on its own.
         mode: ``"rwc"`` (the default) reads and writes, creating the file and the
             schema if missing; ``"rw"`` reads and writes an existing file only;
-            ``"ro"`` reads an existing store and writes nothing at all (every write
+            ``"ro"`` reads an existing store and never changes it (every write
             raises :class:`~casekit.exceptions.StoreError`): for tools such as
-            ``casekit verify`` that must never create a store by mistake.
+            ``casekit verify`` that must never create a store by mistake. The
+            database file is left byte for byte as it was; SQLite's WAL mode still
+            needs its ``-wal`` and ``-shm`` side files, which a reader creates (empty)
+            if they are missing, so the folder must be writable.
 
     Raises:
         StoreError: The file is not a database, or its schema is newer than this code;
@@ -556,6 +564,7 @@ class SQLiteStore:
         text = _check_path(path, "SQLiteStore.path")
         timeout = _check_timeout(timeout, "SQLiteStore.timeout")
         self.prefix = _check_prefix(prefix, "SQLiteStore.prefix")
+        self._feed: str | None = None
         self.mode = _check_mode(mode, "SQLiteStore.mode")
         # Every connection opens the same file, whatever the working directory then is.
         self._uri = f"{Path(os.path.abspath(text)).as_uri()}?mode={self.mode}"
@@ -972,11 +981,7 @@ class SQLiteStore:
 
     def changes(self, after: str | None = None, *, limit: int = 100) -> ChangePage:
         check_changes_args(after, limit)
-        start = 0
-        if after is not None:
-            if not _FEED_POSITION.fullmatch(after):
-                raise InvalidValue(f"{after!r} is not a change feed cursor", where="changes.after")
-            start = int(after)
+        start = read_cursor(after, self._feed_id())
         with self._connection() as conn:
             rows = conn.execute(
                 "SELECT pos, case_id, seq, payload, prev_hash, hash FROM {p}events "
@@ -996,7 +1001,17 @@ class SQLiteStore:
             self._record(_text("events", f"pos {pos}", case_id), seq, payload, prev, digest)
             for pos, case_id, seq, payload, prev, digest in rows
         )
-        return ChangePage(records, str(_integer("events", "pos", rows[-1][0])))
+        position = _integer("events", "pos", rows[-1][0])
+        return ChangePage(records, make_cursor(self._feed_id(), position))
+
+    def _feed_id(self) -> str:
+        """This store's feed id (random, written by the migration that made the feed)."""
+        if self._feed is None:
+            with self._connection() as conn:
+                rows = conn.execute("SELECT value FROM {p}counters WHERE name = 'feed'").fetchall()
+            value = _integer("counters", "feed", rows[0][0]) if rows else 0
+            self._feed = f"{value % 2**32:08x}"
+        return self._feed
 
     def history(self, case_id: str, *, after_seq: int = 0) -> list[EventRecord]:
         with self._connection() as conn:
@@ -1092,7 +1107,7 @@ class SQLiteStore:
         with self._write() as conn:
             for rowid, reason in rows:
                 conn.execute(
-                    "INSERT INTO {p}quarantined_timers (case_id, key, due_at, reason) "
+                    "INSERT INTO {p}timers_quarantined (case_id, key, due_at, reason) "
                     "SELECT CAST(case_id AS TEXT), CAST(key AS TEXT), due_at, ? "
                     "FROM {p}timers WHERE rowid = ?",
                     (reason, rowid),
@@ -1108,7 +1123,7 @@ class SQLiteStore:
             ).rowcount
             if deleted:
                 conn.execute(
-                    "INSERT INTO {p}quarantined_timers (case_id, key, due_at, reason) "
+                    "INSERT INTO {p}timers_quarantined (case_id, key, due_at, reason) "
                     "VALUES (?, ?, ?, ?)",
                     (timer.case_id, timer.key, _micros(timer.due_at), reason),
                 )
@@ -1116,7 +1131,7 @@ class SQLiteStore:
     def quarantined_timers(self) -> list[QuarantinedTimer]:
         with self._connection() as conn:
             rows = conn.execute(
-                "SELECT case_id, key, due_at, reason FROM {p}quarantined_timers ORDER BY rowid"
+                "SELECT case_id, key, due_at, reason FROM {p}timers_quarantined ORDER BY rowid"
             ).fetchall()
         out = []
         for case, key, due, reason in rows:
