@@ -449,3 +449,44 @@ def test_auto_close_timer_fires_through_the_desk(db: pathlib.Path) -> None:
         assert [r.name for r in fired] == ["case.state_changed"]
         assert store.due_timers(clock.now() + timedelta(days=30)) == []
     store.close()
+
+
+def test_updates_that_set_only_changed_columns_keep_every_query_column_true(
+    tmp_path: pathlib.Path,
+) -> None:
+    """A commit sets only the query columns that changed since the version the store
+    last saw; a fresh store (no cache) checks every column against the body on read."""
+    from casekit import Account, Actor, Desk, ManualClock, Priority  # noqa: PLC0415
+    from casekit.storage import CaseQuery  # noqa: PLC0415
+
+    db = tmp_path / "cases.db"
+    admin = Actor.agent("root", roles={"admin"})
+    desk = Desk(f"sqlite:///{db}", clock=ManualClock(T0), discover=False)
+    desk.save_account(Account(id="acme", name="Acme"))
+    case = desk.open_case(actor=admin, subject="x", account_id="acme", category="billing")
+    desk.start(case.id, actor=admin)
+    desk.change_priority(case.id, Priority.HIGH, actor=admin)
+    desk.assign(case.id, actor=admin, group="l2", agent="bob")
+    desk.update(case.id, actor=admin, category="refunds")
+    desk.await_info(case.id, actor=admin, reason="need receipt")
+    other = SQLiteStore(db)  # sees the rows only as stored
+    try:
+        stored = other.load(case.id).case
+        assert (stored.priority, stored.assignment.agent, stored.category) == (
+            Priority.HIGH,
+            "bob",
+            "refunds",
+        )
+        for query in (
+            CaseQuery(priorities={"high"}),
+            CaseQuery(agent="bob"),
+            CaseQuery(group="l2"),
+            CaseQuery(categories={"refunds"}),
+            CaseQuery(states={"awaiting_info"}),
+        ):
+            assert [c.id for c in other.find(query).items] == [case.id], query
+        assert other.find(CaseQuery(categories={"billing"})).items == ()
+    finally:
+        other.close()
+    assert desk.verify(case.id).ok
+    desk.close()

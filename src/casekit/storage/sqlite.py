@@ -265,10 +265,13 @@ _INSERT_CASE = (
     f"INSERT INTO {{p}}cases (id, {', '.join(_WRITTEN)}) "
     f"VALUES ({', '.join('?' * (len(_WRITTEN) + 1))}) ON CONFLICT (id) DO NOTHING"
 )
-_UPDATE_CASE = (
-    f"UPDATE {{p}}cases SET {', '.join(f'{column} = ?' for column in _WRITTEN)} "
+_UPDATE_ALL = (
+    "UPDATE {p}cases SET version = ?, head_hash = ?, body = ?, "
+    f"{', '.join(f'{column} = ?' for column in _WRITTEN[2:-1])} "
     "WHERE id = ? AND version = ? AND head_hash = ?"
 )
+_UPDATES: dict[tuple[int, ...], str] = {}
+"""UPDATE statements by the indexes (into :func:`_columns`) of the columns they set."""
 _INSERT_EVENT = (
     "INSERT INTO {p}events (case_id, seq, name, at, payload, prev_hash, hash, pos) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, (SELECT coalesce(max(pos), 0) + 1 FROM {p}events))"
@@ -894,7 +897,11 @@ class SQLiteStore:
                 if written != 1 or prev_hash != GENESIS:
                     raise ConflictError(case.id, expected, self._version(conn, case.id))
             else:
-                written = conn.execute(_UPDATE_CASE, (*row, case.id, expected, prev_hash)).rowcount
+                sql, values = self._update(case.id, expected, columns)
+                written = conn.execute(
+                    sql,
+                    (case.version, commit.head_hash, body, *values, case.id, expected, prev_hash),
+                ).rowcount
                 if written != 1:
                     raise ConflictError(case.id, expected, self._version(conn, case.id))
                 conn.execute("DELETE FROM {p}timers WHERE case_id = ?", (case.id,))
@@ -905,6 +912,31 @@ class SQLiteStore:
                 )
         encoded = [v.encode() if isinstance(v, str) else v for v in columns]
         self._remember(case.id, (body, case, (case.version, *encoded)))
+
+    def _update(
+        self, case_id: str, expected: int, columns: tuple[str | int | None, ...]
+    ) -> tuple[str, tuple[str | int | None, ...]]:
+        """The UPDATE of a case's row, setting only the query columns that changed since
+        the version this process last saw (SQLite rewrites an index entry only for a
+        column the statement sets); all of them if it has not seen that version."""
+        with self._lock:
+            cached = self._cache.get(case_id)
+        if cached is None or cached[2][0] != expected:
+            return _UPDATE_ALL, columns
+        old = cached[2][1:]
+        changed = tuple(
+            i
+            for i, (new, was) in enumerate(zip(columns, old, strict=True))
+            if (new.encode() if isinstance(new, str) else new) != was
+        )
+        sql = _UPDATES.get(changed)
+        if sql is None:
+            sets = "".join(f", {_WRITTEN[2 + i]} = ?" for i in changed)
+            sql = _UPDATES[changed] = (
+                f"UPDATE {{p}}cases SET version = ?, head_hash = ?, body = ?{sets} "
+                "WHERE id = ? AND version = ? AND head_hash = ?"
+            )
+        return sql, tuple(columns[i] for i in changed)
 
     def _reschedule(self, commit: Commit) -> None:
         """A timers-only commit: replace the case's timers if its version still holds."""
