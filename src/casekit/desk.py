@@ -55,7 +55,7 @@ from casekit.storage.memory import MemoryStore
 
 __all__ = ["AUTO_CLOSE", "MAX_TICK", "Desk", "DeskOptions", "TickResult", "retry_on_conflict"]
 
-MAX_TICK = 100_000
+MAX_TICK = 1_000_000
 """The most timers one ``desk.tick`` call handles."""
 
 
