@@ -22,10 +22,10 @@ import functools
 import pathlib
 import sqlite3
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from _timing import best_of
+from _timing import best_of, table_row
 
 import casekit
 from casekit import Account, Actor, Desk, ManualClock
@@ -85,14 +85,6 @@ def raw_select(path: pathlib.Path, limit: int | None) -> Callable[[], int]:
     if limit is not None:
         sql += f" LIMIT {limit}"
     return lambda: len(conn.execute(sql, ("acct07",)).fetchall())
-
-
-def table_row(cells: Sequence[object], widths: Sequence[int]) -> str:
-    """Cells padded to ``widths`` (negative: left-aligned)."""
-    return " ".join(
-        f"{cell!s:<{-width}}" if width < 0 else f"{cell!s:>{width}}"
-        for cell, width in zip(cells, widths, strict=True)
-    ).rstrip()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -60,7 +60,7 @@ import businesstimedelta as btd
 import holidays
 import numpy as np
 import pandas as pd
-from _timing import best_of
+from _timing import best_of, table_row
 
 from casekit import Account, Actor, Contact, Desk, Direction, ManualClock, Priority
 from casekit.audit import EventRecord
@@ -512,14 +512,6 @@ def domain_events(logs: Sequence[Sequence[EventRecord]]) -> list[list[Event]]:
 
 def resolution_outcomes(outcomes: Sequence[SlaOutcome]) -> dict[str, SlaOutcome]:
     return {o.case_id: o for o in outcomes if o.key == "resolution"}
-
-
-def table_row(cells: Sequence[object], widths: Sequence[int]) -> str:
-    """Cells padded to ``widths`` (negative: left-aligned)."""
-    return " ".join(
-        f"{cell!s:<{-width}}" if width < 0 else f"{cell!s:>{width}}"
-        for cell, width in zip(cells, widths, strict=True)
-    ).rstrip()
 
 
 def fail(message: str) -> NoReturn:

@@ -33,6 +33,8 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
+from _timing import table_row
+
 from casekit import Account, Actor, Desk, ManualClock, MemoryStore
 from casekit.audit import EventRecord
 from casekit.exceptions import CaseNotFound, ConflictError
@@ -149,14 +151,6 @@ def raw_commits(store: Store, commits: Sequence[Commit]) -> tuple[int, float]:
     for commit in commits:
         store.commit(commit)
     return len(commits), time.perf_counter() - began
-
-
-def table_row(cells: Sequence[object], widths: Sequence[int]) -> str:
-    """Cells padded to ``widths`` (negative: left-aligned)."""
-    return " ".join(
-        f"{cell!s:<{-width}}" if width < 0 else f"{cell!s:>{width}}"
-        for cell, width in zip(cells, widths, strict=True)
-    ).rstrip()
 
 
 def main(argv: list[str] | None = None) -> int:
