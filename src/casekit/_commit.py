@@ -7,9 +7,10 @@ capability has a special case here.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 
 from casekit.audit import GENESIS, EventRecord, chain
@@ -51,6 +52,20 @@ class TickResult(list[EventRecord]):
     def __init__(self) -> None:
         super().__init__()
         self.failures = []
+
+
+@contextlib.contextmanager
+def _blamed(reactor: Reactor, case_id: str, call: str | None = None) -> Iterator[None]:
+    """Name ``reactor`` (and the ``call``, other than ``react``) in whatever it raises:
+    a CasekitError passes through with a note, anything else becomes a ReactorError."""
+    try:
+        yield
+    except CasekitError as error:
+        error.add_note(f"raised by reactor {reactor.name!r}" + (f" in {call}" if call else ""))
+        raise
+    except Exception as error:
+        detail = f"{call}: {error!r}" if call else repr(error)
+        raise ReactorError(reactor.name, case_id, detail) from error
 
 
 class Pipeline:
@@ -117,13 +132,8 @@ class Pipeline:
         return after, records
 
     def _react(self, reactor: Reactor, change: Change) -> list[Event]:
-        try:
+        with _blamed(reactor, change.after.id):
             out = reactor.react(change)
-        except CasekitError as error:
-            error.add_note(f"raised by reactor {reactor.name!r}")
-            raise
-        except Exception as error:
-            raise ReactorError(reactor.name, change.after.id, repr(error)) from error
         return self._events_of(reactor, out, change.after, change.now)
 
     def _events_of(self, reactor: Reactor, out: object, case: Case, now: datetime) -> list[Event]:
@@ -161,13 +171,8 @@ class Pipeline:
         out: list[Timer] = []
         keys: set[str] = set()
         for reactor in self.reactors:
-            try:
+            with _blamed(reactor, case.id, "timers"):
                 wanted = list(reactor.timers(case))
-            except CasekitError as error:
-                error.add_note(f"raised by reactor {reactor.name!r} (timers)")
-                raise
-            except Exception as error:
-                raise ReactorError(reactor.name, case.id, f"timers: {error!r}") from error
             for timer in wanted:
                 if (
                     not isinstance(timer, Timer)
@@ -226,13 +231,8 @@ class Pipeline:
             )
         snapshot = self.store.load(timer.case_id)
         case = snapshot.case
-        try:
+        with _blamed(owner, case.id, f"fire({timer.key!r})"):
             fired = owner.fire(case, timer, now)
-        except CasekitError as error:
-            error.add_note(f"raised by reactor {owner.name!r} firing {timer.key!r}")
-            raise
-        except Exception as error:
-            raise ReactorError(owner.name, case.id, f"fire({timer.key!r}): {error!r}") from error
         events = self._events_of(owner, fired, case, now)
         if events:
             result.extend(self.commit(snapshot, events, SYSTEM.ref, now, origin=owner.name)[1])

@@ -16,7 +16,7 @@ from casekit.model.actors import Actor
 from casekit.model.case import Case, Task
 from casekit.reactors import ReactorRegistry, SubscriberRegistry
 from casekit.routing import StrategyRegistry
-from casekit.storage.base import Store
+from casekit.storage.base import Store, is_store
 
 if TYPE_CHECKING:
     from casekit.desk import Desk
@@ -77,7 +77,7 @@ class StoreRegistry:
             raise PluginError(
                 f"the {scheme!r} store factory of plugin {_owner} failed on {url!r}: {exc!r}"
             ) from exc
-        if isinstance(store, type) or not isinstance(store, Store):
+        if not is_store(store):
             raise PluginError(
                 f"the {scheme!r} store factory of plugin {_owner} returned {store!r}, "
                 "not a casekit Store (see casekit.storage.Store)"

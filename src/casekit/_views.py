@@ -32,6 +32,7 @@ from casekit.model.commands import (
 )
 from casekit.model.events import Event, InteractionAdded, RoutingDecided, SlaEvent, SlaStarted
 from casekit.model.sla import SlaKind
+from casekit.routing._work import case_of
 
 __all__ = ["Gate", "action_of", "redact", "restrict", "task_case_id", "visible_to_customer"]
 
@@ -41,12 +42,9 @@ _action = enum_converter(Action, "action")
 
 def task_case_id(task_id: str) -> str:
     """The case of a task id (``<case id>-T<n>``)."""
-    if not isinstance(task_id, str):
-        raise InvalidCommand(f"{task_id!r} is not a task id (expected <case id>-T<n>)")
-    case_id, sep, number = task_id.rpartition("-T")
-    if not sep or not number.isdigit():
-        raise InvalidCommand(f"{task_id!r} is not a task id (expected <case id>-T<n>)")
-    return case_id
+    if isinstance(task_id, str) and (case_id := case_of(task_id)) != task_id:
+        return case_id
+    raise InvalidCommand(f"{task_id!r} is not a task id (expected <case id>-T<n>)")
 
 
 def action_of(command: Command) -> Action:

@@ -50,7 +50,15 @@ from casekit.routing._work import case_of
 from casekit.sla import engine as sla_engine
 from casekit.sla.engine import SlaStatus
 from casekit.sla.policy import SlaPolicy
-from casekit.storage.base import CaseOrder, CaseQuery, ChangePage, Page, Snapshot, Store
+from casekit.storage.base import (
+    CaseOrder,
+    CaseQuery,
+    ChangePage,
+    Page,
+    Snapshot,
+    Store,
+    is_store,
+)
 from casekit.storage.memory import MemoryStore
 
 __all__ = ["AUTO_CLOSE", "MAX_TICK", "Desk", "DeskOptions", "TickResult", "retry_on_conflict"]
@@ -115,7 +123,7 @@ class Desk:
         self._owns_store = isinstance(store, str) or store is None
         if isinstance(store, str):
             store = self.plugins.stores.open(store)
-        elif store is not None and (isinstance(store, type) or not isinstance(store, Store)):
+        elif store is not None and not is_store(store):
             raise InvalidValue(
                 f"{type(store).__name__} is not a casekit Store (see casekit.storage.Store)",
                 where="Desk.store",
@@ -180,7 +188,7 @@ class Desk:
 
         See :mod:`casekit.reactors` for what is guaranteed (in-process, at most once
         per commit, in commit order per case; failures are logged, never raised). For
-        a durable feed, follow ``desk.store.changes(...)`` instead. Returns a function
+        a durable feed, follow :meth:`changes` instead. Returns a function
         that unsubscribes.
         """
         self._subscribers.add(name, subscriber)

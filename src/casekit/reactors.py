@@ -271,10 +271,6 @@ class SubscriberRegistry:
         """Stop calling the subscriber ``name`` (no error if there is none)."""
         self._subscribers.pop(name, None)
 
-    @property
-    def names(self) -> list[str]:
-        return list(self._subscribers)
-
     def __bool__(self) -> bool:
         return bool(self._subscribers)
 

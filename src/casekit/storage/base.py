@@ -51,6 +51,7 @@ __all__ = [
     "Timer",
     "TimerQuarantine",
     "check_changes_args",
+    "is_store",
     "sla_due",
     "to_micros",
 ]
@@ -476,6 +477,12 @@ class AccountTree(Protocol):
     def child_accounts(self, account_id: str) -> list[str]:
         """The ids of the accounts whose ``parent_id`` is ``account_id``, sorted."""
         ...
+
+
+def is_store(value: object) -> bool:
+    """Whether ``value`` is a store instance (not a store class, which has the methods
+    too)."""
+    return not isinstance(value, type) and isinstance(value, Store)
 
 
 @runtime_checkable
