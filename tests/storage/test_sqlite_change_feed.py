@@ -41,8 +41,17 @@ def raw(db: pathlib.Path, sql: str) -> list[tuple[object, ...]]:
         conn.close()
 
 
+def downgrade_to_v5(db: pathlib.Path) -> None:
+    """Undo schema version 6 (the work ledger: holdings and agents)."""
+    raw(db, "DROP TABLE holdings")
+    raw(db, "DROP TABLE agents")
+    raw(db, "DELETE FROM counters WHERE name = 'agents'")
+    raw(db, "UPDATE schema_version SET version = 5")
+
+
 def downgrade_to_v4(db: pathlib.Path) -> None:
-    """Undo schema version 5 (the desk UI's query columns and indexes)."""
+    """Undo schema versions 6 and 5 (the desk UI's query columns and indexes)."""
+    downgrade_to_v5(db)
     for name in ("contact", "category", "service_org", "opened"):
         raw(db, f"DROP INDEX cases_{name}")
     for name in ("priority", "updated", "sla_due"):
