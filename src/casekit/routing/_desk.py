@@ -165,10 +165,9 @@ class DeskRouting:
 
     def __call__(self, committed: Committed) -> None:
         """Keep the router in step with a commit of this desk (the subscriber)."""
-        if not self._started:
-            self._start()
-            return  # the start reconciled every live case, this one included
         after = committed.after
+        if not self._started:
+            self._start(but=after.id)  # then this case, as this desk's own change
         self._reconcile(after)
         if self._ledger is not None:
             self._seen[after.id] = after.version
@@ -186,25 +185,26 @@ class DeskRouting:
             for case_id in sorted(self._dirty):
                 self._dirty.discard(case_id)
                 with contextlib.suppress(NotFound):
-                    routed += self._reconcile(self._store.load(case_id).case)
+                    routed += self._reconcile(self._store.load(case_id).case, mirror=True)
             return routed
 
-    def _start(self) -> int:
-        """Build the router from the store: agents, then every live case."""
+    def _start(self, but: str | None = None) -> int:
+        """Build the router from the store: agents, then every live case (``but`` one)."""
         self._started = True
         if self._ledger is not None:
             self._cursor = self._ledger.feed_head()  # before the scan: nothing is missed
             self._seed_agents()
             self._sync_agents()
-        return self._rescan()
+        return self._rescan(but=but)
 
-    def _rescan(self, batch: int = 500) -> int:
+    def _rescan(self, batch: int = 500, but: str | None = None) -> int:
         routed = 0
         after: str | None = None
         while True:
             page = self._store.find(CaseQuery(states=_LIVE, after=after, limit=batch))
             for case in page.items:
-                routed += self._reconcile(case)
+                if case.id != but:
+                    routed += self._reconcile(case, mirror=True)
             if page.next_cursor is None:
                 return routed
             after = page.next_cursor
@@ -227,7 +227,7 @@ class DeskRouting:
                 touched[record.case_id] = None
             for case_id in touched:
                 with contextlib.suppress(NotFound):
-                    routed += self._reconcile(self._store.load(case_id).case)
+                    routed += self._reconcile(self._store.load(case_id).case, mirror=True)
 
     def reconcile(self, case: Case) -> int:
         """Make the router agree with ``case`` as stored (see the module docs); record
@@ -235,7 +235,10 @@ class DeskRouting:
         with self._lock:
             return self._reconcile(case)
 
-    def _reconcile(self, case: Case) -> int:
+    def _reconcile(self, case: Case, *, mirror: bool = False) -> int:
+        """See :meth:`reconcile`. ``mirror``: the case changed elsewhere (another
+        process, before a restart); an item this router merely queues then leaves no
+        record (whoever made it unheld recorded why it waits), what it decides does."""
         now = self._now()
         router = self.router
         held = {holding.item_id: holding.agent_id for holding in holdings_of(case)}
@@ -258,7 +261,10 @@ class DeskRouting:
                     # The router gave it to an agent the store does not show: another
                     # process put it back, or this desk's commit of it was refused.
                     decisions += router.withdraw(item_id, now)
-                decisions += self._route(self._work_item(case, task, now), now)
+                made = self._route(self._work_item(case, task, now), now)
+                if mirror:
+                    made = [d for d in made if d.outcome is not Outcome.QUEUED]
+                decisions += made
                 routed += 1
             elif status is not None:
                 if status is ItemStatus.ASSIGNED and _done(case, task):
@@ -270,11 +276,10 @@ class DeskRouting:
 
     def _status(self, item_id: str) -> ItemStatus | None:
         """The item's status in the router; ``None`` if it is not active there."""
-        try:
-            status = self.router.status(item_id)
-        except UnknownWorkItem:
+        entry = self.router._entries.get(item_id)
+        if entry is None or entry.status in _GONE:
             return None
-        return None if status in _GONE else status
+        return entry.status
 
     def _agent_ids(self) -> Mapping[str, object]:
         return self.router._index.agents
