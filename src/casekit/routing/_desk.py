@@ -198,15 +198,18 @@ class DeskRouting:
         return self._rescan(but=but)
 
     def _rescan(self, batch: int = 500, but: str | None = None) -> int:
-        routed = 0
+        return sum(
+            self._reconcile(case, mirror=True) for case in self._live_cases(batch) if case.id != but
+        )
+
+    def _live_cases(self, batch: int = 500) -> Iterator[Case]:
+        """Every case whose work an agent may hold, page by page."""
         after: str | None = None
         while True:
             page = self._store.find(CaseQuery(states=_LIVE, after=after, limit=batch))
-            for case in page.items:
-                if case.id != but:
-                    routed += self._reconcile(case, mirror=True)
+            yield from page.items
             if page.next_cursor is None:
-                return routed
+                return
             after = page.next_cursor
 
     def _follow_feed(self) -> int:
@@ -403,10 +406,21 @@ class DeskRouting:
     def _held_in_store(self, agent_id: str) -> list[str]:
         if self._ledger is not None:
             return [holding.item_id for holding in self._ledger.holdings(agent_id)]
-        page = self._store.find(CaseQuery(states=_LIVE, agent=agent_id, limit=500))
-        return [
-            h.item_id for case in page.items for h in holdings_of(case) if h.agent_id == agent_id
-        ]
+        # A store without the ledger: every live case (the agent may hold a task of a
+        # case someone else holds).
+        held: list[str] = []
+        after: str | None = None
+        while True:
+            page = self._store.find(CaseQuery(states=_LIVE, after=after, limit=500))
+            held += [
+                h.item_id
+                for case in page.items
+                for h in holdings_of(case)
+                if h.agent_id == agent_id
+            ]
+            if page.next_cursor is None:
+                return held
+            after = page.next_cursor
 
     def _put_back(self, case_id: str, agent_id: str, now: datetime) -> None:
         """Unassign what a removed agent still holds on the case; it is routed again."""
