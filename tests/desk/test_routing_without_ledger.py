@@ -38,7 +38,7 @@ def desk_on(store: PlainStore, capacity: int = 2) -> Desk:
         Agent(id="ann", capacity={Channel.PORTAL: capacity, Channel.API: 2}),
         Agent(id="bo", capacity={Channel.PORTAL: 0, Channel.API: 2}, presence="offline"),
     ]
-    return Desk(store, clock=ManualClock(T0), router=Router(agents=agents), discover=False)  # type: ignore[arg-type]
+    return Desk(store, clock=ManualClock(T0), router=Router(agents=agents), discover=False)
 
 
 def test_a_restart_counts_the_work_agents_already_hold() -> None:
