@@ -106,6 +106,10 @@ class Desk:
     Attributes:
         routing: The routing operations behind the desk's routing methods (``None``
             without a router).
+        router: The router itself, for queries (``status``, ``queued``, ``explain``).
+            Change agents and work through the desk's methods: a change made on the
+            router directly is not written to the store, and the next sync puts the
+            router back in step with the store.
     """
 
     def __init__(
