@@ -108,7 +108,7 @@ class Desk:
             without a router).
         router: The router itself, for queries (``status``, ``queued``, ``explain``).
             Change agents and work through the desk's methods: a change made on the
-            router directly is not written to the store, and the next sync puts the
+            router directly is not written to the store; ``route_open_work`` puts the
             router back in step with the store.
     """
 
