@@ -237,6 +237,13 @@ class DeskRouting:
 
     def _reconcile(self, case: Case) -> int:
         now = self._now()
+        decisions, routed = self._agree(case, now)
+        self._record(decisions, now)
+        return routed
+
+    def _agree(self, case: Case, now: datetime) -> tuple[list[RoutingDecision], int]:
+        """Make the router agree with ``case``; the decisions that took (unrecorded),
+        and how many items were routed."""
         router = self.router
         held = {holding.item_id: holding.agent_id for holding in holdings_of(case)}
         decisions: list[RoutingDecision] = []
@@ -265,8 +272,7 @@ class DeskRouting:
                     decisions += router.complete(item_id, now)
                 else:
                     decisions += router.withdraw(item_id, now)
-        self._record(decisions, now)
-        return routed
+        return decisions, routed
 
     def _status(self, item_id: str) -> ItemStatus | None:
         """The item's status in the router; ``None`` if it is not active there."""
@@ -385,15 +391,28 @@ class DeskRouting:
         self._check_supervisor(actor, "remove agents")
         with self._lock:
             self.sync()
-            self.router.agent(agent_id)  # UnknownAgent
+            agent = self.router.agent(agent_id)  # UnknownAgent
             now = self._now()
+            # No room left first (no process gives it more work), then its work back to
+            # the pool, then gone from the store: a removal cut short can be run again,
+            # and no work is left with an agent that no longer exists.
             if self._ledger is not None:
-                self._save(agent_id, None)
-            decisions = self.router.remove_agent(agent_id, now)
-            self._record(decisions, now)
-            # Work the store still shows with the agent (adopted or not): back to the pool.
-            for case_id in sorted({case_of(i) for i in self._held_in_store(agent_id)}):
-                self._put_back(case_id, agent_id, now)
+                self._save(agent_id, dumps(agent_to_data(attrs.evolve(agent, capacity={}))))
+            given_back = {case_of(item_id) for item_id in self._held_by(agent_id)}
+            try:
+                self._record(self.router.remove_agent(agent_id, now), now)
+                # Work the store still shows with the agent (adopted or not): to the pool.
+                for case_id in sorted({case_of(i) for i in self._held_in_store(agent_id)}):
+                    self._put_back(case_id, agent_id, now)
+                if self._ledger is not None:
+                    self._save(agent_id, None)
+            except BaseException:
+                # Cut short: the next sync takes the stored agent (without room) again,
+                # and the cases whose work the router gave back follow the store again.
+                self._versions.pop(agent_id, None)
+                self._generation = -1
+                self._dirty.update(given_back)
+                raise
 
     def _held_in_store(self, agent_id: str) -> list[str]:
         if self._ledger is not None:
@@ -461,7 +480,7 @@ class DeskRouting:
         for decision in decisions:
             by_case.setdefault(case_of(decision.item_id), []).append(decision)
         records: list[EventRecord] = []
-        later: list[RoutingDecision] = []  # what letting go of stale items decided
+        later: list[RoutingDecision] = []  # what following the store on stale items decided
         for case_id, group in by_case.items():
             try:
                 records += retry_on_conflict(partial(self._record_on, case_id, group, now, later))
@@ -510,15 +529,15 @@ class DeskRouting:
             case = replay(step, case)
             events += step
         try:
-            records = self._pipeline.commit(
+            committed, records = self._pipeline.commit(
                 snapshot, events, SYSTEM.ref, now, origin=self.name, guards=tuple(guards)
-            )[1]
+            )
         except CapacityConflict as conflict:
             raise _Refused(conflict) from conflict  # not a conflict to retry as it is
-        for item_id in stale:
-            # The store says someone else holds the item or it finished: let it go here.
-            with contextlib.suppress(UnknownWorkItem):
-                later += self.router.withdraw(item_id, now)
+        if stale:
+            # The store says someone else holds an item or it finished: follow the store
+            # (the subscriber may have done so already; agreeing again changes nothing).
+            later += self._agree(committed, now)[0]
         return records
 
     def _assignment_of(
