@@ -72,6 +72,7 @@ from casekit.routing._items import WorkItem
 from casekit.routing._router import Router
 from casekit.routing._work import case_of, work_item_for_case, work_item_for_task
 from casekit.serialization import dumps, loads
+from casekit.sla import BusinessCalendar
 from casekit.storage.base import CapacityGuard, CaseQuery, Store, WorkLedger, holdings_of
 
 __all__ = ["DeskRouting", "explain"]
@@ -375,13 +376,16 @@ class DeskRouting:
             )
         with self._lock:
             self.sync()
-            current = self.router.agent(agent_id)  # UnknownAgent
-            try:
-                agent = attrs.evolve(current, **changes)
-            except InvalidValue:
-                raise
-            except (TypeError, ValueError, AttributeError) as exc:
-                raise InvalidValue(str(exc), where=f"update_agent({agent_id!r})") from None
+            agent = self.router.agent(agent_id)  # UnknownAgent
+            for name, value in changes.items():  # one at a time: an error names its field
+                try:
+                    agent = attrs.evolve(agent, **{name: value})
+                except InvalidValue:
+                    raise
+                except (TypeError, ValueError, AttributeError) as exc:
+                    raise InvalidValue(
+                        str(exc), where=f"update_agent({agent_id!r}).{name}"
+                    ) from None
             self._check_agent(agent)
             self._put(agent)
             return agent
@@ -461,6 +465,20 @@ class DeskRouting:
     def _check_agent(self, agent: Agent) -> None:
         if not isinstance(agent, Agent):
             raise InvalidValue(f"must be an Agent, not {type(agent).__name__}", where="agent")
+        # What the Agent class takes as given, but the store could not keep or read back.
+        where = f"Agent(id={agent.id!r})"
+        for name in ("groups", "languages"):
+            odd = sorted(repr(v) for v in getattr(agent, name) if not isinstance(v, str))
+            if odd:
+                raise InvalidValue(f"must be strings, not {odd[0]}", where=f"{where}.{name}")
+        given: dict[str, object] = {"shift": agent.shift, "service_org": agent.service_org}
+        for name, kind in (("shift", BusinessCalendar), ("service_org", str)):
+            value = given[name]
+            if value is not None and not isinstance(value, kind):
+                wanted = "a BusinessCalendar" if kind is BusinessCalendar else "an account id"
+                raise InvalidValue(
+                    f"must be {wanted} or None, not {type(value).__name__}", where=f"{where}.{name}"
+                )
         if self.router.catalog is not None:
             self.router.catalog.check(agent.skills, f"Agent(id={agent.id!r}).skills")
 
