@@ -264,3 +264,20 @@ def test_withdraw_and_return() -> None:
     router.withdraw("w1", T0 + 2 * S)
     assert router.status("w1") is ItemStatus.WITHDRAWN
     assert router.held("bob") == frozenset()
+
+
+def test_removing_an_agent_never_hands_its_work_back_to_it() -> None:
+    router = Router([chat_agent("a"), chat_agent("b")])
+    router.route(WorkItem("w1", "chat", T0), T0)
+    router.route(WorkItem("w2", "chat", T0 + S), T0 + S)
+    holder = router.assignee("w1")
+    assert holder is not None
+    decisions = router.remove_agent(holder, T0 + 2 * S)
+    assert [(d.item_id, d.outcome, d.agent_id) for d in decisions] == [
+        ("w1", Outcome.QUEUED, None)  # the other agent is full: it waits, not with `holder`
+    ]
+    assert router.status("w1") is ItemStatus.QUEUED
+    assert holder not in {agent.id for agent in router.agents}
+    other = "b" if holder == "a" else "a"
+    router.complete("w2", T0 + 3 * S)
+    assert router.assignee("w1") == other

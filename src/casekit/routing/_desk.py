@@ -72,6 +72,7 @@ from casekit.routing._items import WorkItem
 from casekit.routing._router import Router
 from casekit.routing._work import case_of, work_item_for_case, work_item_for_task
 from casekit.serialization import dumps, loads
+from casekit.sla import BusinessCalendar
 from casekit.storage.base import CapacityGuard, CaseQuery, Store, WorkLedger, holdings_of
 
 __all__ = ["DeskRouting", "explain"]
@@ -243,6 +244,13 @@ class DeskRouting:
         process, before a restart); an item this router merely queues then leaves no
         record (whoever made it unheld recorded why it waits), what it decides does."""
         now = self._now()
+        decisions, routed = self._agree(case, now)
+        self._record(decisions, now)
+        return routed
+
+    def _agree(self, case: Case, now: datetime) -> tuple[list[RoutingDecision], int]:
+        """Make the router agree with ``case``; the decisions that took (unrecorded),
+        and how many items were routed."""
         router = self.router
         held = {holding.item_id: holding.agent_id for holding in holdings_of(case)}
         decisions: list[RoutingDecision] = []
@@ -274,8 +282,7 @@ class DeskRouting:
                     decisions += router.complete(item_id, now)
                 else:
                     decisions += router.withdraw(item_id, now)
-        self._record(decisions, now)
-        return routed
+        return decisions, routed
 
     def _status(self, item_id: str) -> ItemStatus | None:
         """The item's status in the router; ``None`` if it is not active there."""
@@ -377,13 +384,16 @@ class DeskRouting:
             )
         with self._lock:
             self.sync()
-            current = self.router.agent(agent_id)  # UnknownAgent
-            try:
-                agent = attrs.evolve(current, **changes)
-            except InvalidValue:
-                raise
-            except (TypeError, ValueError, AttributeError) as exc:
-                raise InvalidValue(str(exc), where=f"update_agent({agent_id!r})") from None
+            agent = self.router.agent(agent_id)  # UnknownAgent
+            for name, value in changes.items():  # one at a time: an error names its field
+                try:
+                    agent = attrs.evolve(agent, **{name: value})
+                except InvalidValue:
+                    raise
+                except (TypeError, ValueError, AttributeError) as exc:
+                    raise InvalidValue(
+                        str(exc), where=f"update_agent({agent_id!r}).{name}"
+                    ) from None
             self._check_agent(agent)
             self._put(agent)
             return agent
@@ -393,15 +403,28 @@ class DeskRouting:
         self._check_supervisor(actor, "remove agents")
         with self._lock:
             self.sync()
-            self.router.agent(agent_id)  # UnknownAgent
+            agent = self.router.agent(agent_id)  # UnknownAgent
             now = self._now()
+            # No room left first (no process gives it more work), then its work back to
+            # the pool, then gone from the store: a removal cut short can be run again,
+            # and no work is left with an agent that no longer exists.
             if self._ledger is not None:
-                self._save(agent_id, None)
-            decisions = self.router.remove_agent(agent_id, now)
-            self._record(decisions, now)
-            # Work the store still shows with the agent (adopted or not): back to the pool.
-            for case_id in sorted({case_of(i) for i in self._held_in_store(agent_id)}):
-                self._put_back(case_id, agent_id, now)
+                self._save(agent_id, dumps(agent_to_data(attrs.evolve(agent, capacity={}))))
+            given_back = {case_of(item_id) for item_id in self._held_by(agent_id)}
+            try:
+                self._record(self.router.remove_agent(agent_id, now), now)
+                # Work the store still shows with the agent (adopted or not): to the pool.
+                for case_id in sorted({case_of(i) for i in self._held_in_store(agent_id)}):
+                    self._put_back(case_id, agent_id, now)
+                if self._ledger is not None:
+                    self._save(agent_id, None)
+            except BaseException:
+                # Cut short: the next sync takes the stored agent (without room) again,
+                # and the cases whose work the router gave back follow the store again.
+                self._versions.pop(agent_id, None)
+                self._generation = -1
+                self._dirty.update(given_back)
+                raise
 
     def _held_in_store(self, agent_id: str) -> list[str]:
         if self._ledger is not None:
@@ -461,6 +484,20 @@ class DeskRouting:
     def _check_agent(self, agent: Agent) -> None:
         if not isinstance(agent, Agent):
             raise InvalidValue(f"must be an Agent, not {type(agent).__name__}", where="agent")
+        # What the Agent class takes as given, but the store could not keep or read back.
+        where = f"Agent(id={agent.id!r})"
+        for name in ("groups", "languages"):
+            odd = sorted(repr(v) for v in getattr(agent, name) if not isinstance(v, str))
+            if odd:
+                raise InvalidValue(f"must be strings, not {odd[0]}", where=f"{where}.{name}")
+        given: dict[str, object] = {"shift": agent.shift, "service_org": agent.service_org}
+        for name, kind in (("shift", BusinessCalendar), ("service_org", str)):
+            value = given[name]
+            if value is not None and not isinstance(value, kind):
+                wanted = "a BusinessCalendar" if kind is BusinessCalendar else "an account id"
+                raise InvalidValue(
+                    f"must be {wanted} or None, not {type(value).__name__}", where=f"{where}.{name}"
+                )
         if self.router.catalog is not None:
             self.router.catalog.check(agent.skills, f"Agent(id={agent.id!r}).skills")
 
@@ -480,7 +517,7 @@ class DeskRouting:
         for decision in decisions:
             by_case.setdefault(case_of(decision.item_id), []).append(decision)
         records: list[EventRecord] = []
-        later: list[RoutingDecision] = []  # what letting go of stale items decided
+        later: list[RoutingDecision] = []  # what following the store on stale items decided
         for case_id, group in by_case.items():
             try:
                 records += retry_on_conflict(partial(self._record_on, case_id, group, now, later))
@@ -529,15 +566,15 @@ class DeskRouting:
             case = replay(step, case)
             events += step
         try:
-            records = self._pipeline.commit(
+            committed, records = self._pipeline.commit(
                 snapshot, events, SYSTEM.ref, now, origin=self.name, guards=tuple(guards)
-            )[1]
+            )
         except CapacityConflict as conflict:
             raise _Refused(conflict) from conflict  # not a conflict to retry as it is
-        for item_id in stale:
-            # The store says someone else holds the item or it finished: let it go here.
-            with contextlib.suppress(UnknownWorkItem):
-                later += self.router.withdraw(item_id, now)
+        if stale:
+            # The store says someone else holds an item or it finished: follow the store
+            # (the subscriber may have done so already; agreeing again changes nothing).
+            later += self._agree(committed, now)[0]
         return records
 
     def _assignment_of(

@@ -905,14 +905,17 @@ class Router:
         """Remove an agent; everything it held goes back to its queue, original age kept."""
         self._begin(now)
         self.agent(agent_id)
-        decisions: list[RoutingDecision] = []
-        for item_id in sorted(self._held.get(agent_id, ())):
-            entry = self._entries[item_id]
+        entries = [self._entries[item_id] for item_id in sorted(self._held.get(agent_id, ()))]
+        for entry in entries:
             if entry.status is ItemStatus.ASSIGNED:
                 self._release_claim(entry, agent_id)
-            decisions += self._give_back(entry, now, Trigger.RETURNED, "agent removed")
+            entry.agent_id = None  # its units leave with the agent
+        # Gone before its work is routed again, so none of it comes straight back to it.
         self._index.remove(agent_id)
         self._held.pop(agent_id, None)
+        decisions: list[RoutingDecision] = []
+        for entry in entries:
+            decisions += self._give_back(entry, now, Trigger.RETURNED, "agent removed")
         return decisions
 
     def set_presence(

@@ -597,7 +597,9 @@ class AgentRecord:
 
     Attributes:
         agent_id: The agent's id.
-        version: Its version (1 when first saved, one more per change).
+        version: Its version: positive, greater after every change, and never given
+            to the agent again, not even after it is deleted and saved anew (the
+            stores use the :meth:`WorkLedger.agents_generation` of the change).
         body: The agent as JSON (the store does not read it).
     """
 
@@ -635,7 +637,9 @@ class WorkLedger(Protocol):
 
     def save_agent_record(self, agent_id: str, body: str | None, expected_version: int) -> int:
         """Save (or with ``body=None`` delete) an agent if its stored version is still
-        ``expected_version`` (0: not stored). Returns the new version (0 once deleted).
+        ``expected_version`` (0: not stored). Returns the new version (0 once deleted),
+        which the agent never had before: a process that saw an older version of the
+        agent (deleted since, or changed) never mistakes it for this one.
 
         Raises:
             ConflictError: The stored version differs (key ``"agent <id>"``).

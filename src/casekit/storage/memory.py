@@ -321,8 +321,10 @@ class MemoryStore:
             if body is None:
                 self._agents.pop(agent_id, None)
                 return 0
-            self._agents[agent_id] = AgentRecord(agent_id, actual + 1, body)
-            return actual + 1
+            # The generation: never reused, not even by an agent deleted and saved again.
+            version = self._agents_generation
+            self._agents[agent_id] = AgentRecord(agent_id, version, body)
+            return version
 
     def feed_head(self) -> str | None:
         with self._lock:

@@ -1099,12 +1099,14 @@ class SQLiteStore:
             if body is None:
                 conn.execute("DELETE FROM {p}agents WHERE id = ?", (agent_id,))
                 return 0
+            # The generation: never reused, not even by an agent deleted and saved again.
+            version = self._agents_generation(conn)
             conn.execute(
                 "INSERT INTO {p}agents (id, version, body) VALUES (?, ?, ?) "
                 "ON CONFLICT (id) DO UPDATE SET version = excluded.version, body = excluded.body",
-                (agent_id, actual + 1, body),
+                (agent_id, version, body),
             )
-            return actual + 1
+            return version
 
     def feed_head(self) -> str | None:
         with self._connection() as conn:
