@@ -244,11 +244,13 @@ class DeskRouting:
         process, before a restart); an item this router merely queues then leaves no
         record (whoever made it unheld recorded why it waits), what it decides does."""
         now = self._now()
-        decisions, routed = self._agree(case, now)
+        decisions, routed = self._agree(case, now, mirror=mirror)
         self._record(decisions, now)
         return routed
 
-    def _agree(self, case: Case, now: datetime) -> tuple[list[RoutingDecision], int]:
+    def _agree(
+        self, case: Case, now: datetime, *, mirror: bool = False
+    ) -> tuple[list[RoutingDecision], int]:
         """Make the router agree with ``case``; the decisions that took (unrecorded),
         and how many items were routed."""
         router = self.router

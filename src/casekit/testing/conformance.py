@@ -1602,20 +1602,28 @@ class WorkLedgerTests(StoreFixture):
         ledger = self.ledger(store)
         generation = ledger.agents_generation()
         assert ledger.agent_records() == (generation, [])
-        assert ledger.save_agent_record("bob", '{"id": "bob"}', 0) == 1
-        assert ledger.save_agent_record("ann", '{"id": "ann"}', 0) == 1
+        bob = ledger.save_agent_record("bob", '{"id": "bob"}', 0)
+        ann = ledger.save_agent_record("ann", '{"id": "ann"}', 0)
+        assert bob > 0
+        assert ann > 0
         with pytest.raises(ConflictError):
             ledger.save_agent_record("ann", '{"id": "ann"}', 0)
-        assert ledger.save_agent_record("ann", '{"id": "ann", "groups": ["x"]}', 1) == 2
+        with pytest.raises(ConflictError):
+            ledger.save_agent_record("ann", '{"id": "ann"}', ann + 1000)
+        changed = ledger.save_agent_record("ann", '{"id": "ann", "groups": ["x"]}', ann)
+        assert changed not in (0, ann)
         later, records = ledger.agent_records()
         assert later > generation
         assert records == [
-            AgentRecord("ann", 2, '{"id": "ann", "groups": ["x"]}'),
-            AgentRecord("bob", 1, '{"id": "bob"}'),
+            AgentRecord("ann", changed, '{"id": "ann", "groups": ["x"]}'),
+            AgentRecord("bob", bob, '{"id": "bob"}'),
         ]
-        assert ledger.save_agent_record("bob", None, 1) == 0
+        assert ledger.save_agent_record("bob", None, bob) == 0
         assert [r.agent_id for r in ledger.agent_records()[1]] == ["ann"]
         assert ledger.agents_generation() > later
+        # Deleted and added again: a version it never had, so no stale view matches it.
+        again = ledger.save_agent_record("bob", '{"id": "bob"}', 0)
+        assert again not in (0, bob)
 
     def test_concurrent_guarded_assignments_never_exceed_capacity(self, store: Store) -> None:
         ledger = self.ledger(store)
