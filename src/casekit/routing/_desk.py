@@ -552,7 +552,20 @@ class DeskRouting:
         events: list[Event] = []
         guards: list[CapacityGuard] = []
         stale: list[str] = []
-        for decision in decisions:
+        for decided in decisions:
+            before = len(stale)
+            assigning = self._assignment_of(case, decided, ctx, guards, stale)
+            decision = decided
+            if len(stale) > before:
+                # The store overtook the decision: record what happened, not what the
+                # router meant to do.
+                decision = attrs.evolve(
+                    decided,
+                    outcome=Outcome.CLAIMED_ELSEWHERE,
+                    agent_id=None,
+                    reason=f"meant for {decided.agent_id!r}, but the case changed first "
+                    "(another agent holds it, or it finished)",
+                )
             step: list[Event] = [
                 RoutingDecided(
                     case_id=case_id,
@@ -562,9 +575,9 @@ class DeskRouting:
                     outcome=decision.outcome.value,
                     agent_id=decision.agent_id,
                     decision=decision.to_dict(),
-                )
+                ),
+                *assigning,
             ]
-            step += self._assignment_of(case, decision, ctx, guards, stale)
             case = replay(step, case)
             events += step
         try:
