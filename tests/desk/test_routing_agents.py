@@ -162,7 +162,7 @@ def test_agents_the_store_could_not_keep_are_not_added(desk: Desk, field: str, v
     with pytest.raises(CasekitError) as caught:
         desk.add_agent(Agent("dan", **{field: value}), actor=LEAD)
     assert isinstance(caught.value, InvalidValue), repr(caught.value)
-    assert caught.value.where == f"Agent(id='dan').{field}"
+    assert caught.value.where.endswith(f".{field}"), caught.value.where
     assert stored(desk) == before
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from casekit.exceptions import InvalidCommand, InvalidDefinition
+from casekit.exceptions import InvalidCommand, InvalidDefinition, InvalidValue
 from casekit.model import Account, AccountKind, Priority, Relationship, RelationshipKind
 from casekit.routing import (
     Agent,
@@ -281,3 +281,23 @@ def test_removing_an_agent_never_hands_its_work_back_to_it() -> None:
     other = "b" if holder == "a" else "a"
     router.complete("w2", T0 + 3 * S)
     assert router.assignee("w1") == other
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("capacity", "lots"),
+        ("skills", "x"),
+        ("channel_presence", 3),
+        ("groups", 5),
+        ("languages", [1]),
+        ("shift", "9-5"),
+        ("service_org", 3),
+    ],
+)
+def test_an_agent_of_wrong_types_is_an_invalid_value_naming_the_field(
+    field: str, value: object
+) -> None:
+    with pytest.raises(InvalidValue) as caught:
+        Agent(id="a", **{field: value})  # type: ignore[arg-type]
+    assert field in caught.value.where

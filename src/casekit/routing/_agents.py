@@ -7,7 +7,14 @@ from typing import Any
 
 import attrs
 
-from casekit._convert import CasekitEnum, enum_converter, optional_enum_converter, str_frozenset
+from casekit._convert import (
+    CasekitEnum,
+    enum_converter,
+    optional_enum_converter,
+    optional_text,
+    str_frozenset,
+    texts,
+)
 from casekit.exceptions import InvalidValue
 from casekit.model import Channel
 from casekit.routing._errors import InvalidSkillLevel, NegativeCapacity, UnknownSkill
@@ -50,8 +57,33 @@ def check_levels(levels: Mapping[str, int], where: str) -> None:
             raise InvalidSkillLevel(skill, level, where=f"{where}[{skill!r}]")
 
 
+def _mapping(value: object, where: str) -> Mapping[Any, Any]:
+    if not isinstance(value, Mapping):
+        raise InvalidValue(f"must be a mapping, not {type(value).__name__}", where=where)
+    return value
+
+
+def _names(value: object, where: str) -> frozenset[str]:
+    if isinstance(value, str):
+        return frozenset((value,))
+    if not isinstance(value, Iterable) or isinstance(value, Mapping | bytes):
+        raise InvalidValue(
+            f"must be a string or a collection of strings, not {type(value).__name__}",
+            where=where,
+        )
+    return frozenset(value)
+
+
+def _groups(value: Iterable[str]) -> frozenset[str]:
+    return _names(value, "Agent.groups")
+
+
+def _languages(value: Iterable[str]) -> frozenset[str]:
+    return _names(value, "Agent.languages")
+
+
 def _levels(value: Mapping[str, int]) -> dict[str, int]:
-    return dict(value)
+    return dict(_mapping(value, "Agent.skills"))
 
 
 _CAPACITY_CHANNEL = enum_converter(Channel, "Agent.capacity")
@@ -63,7 +95,10 @@ _NEW_PRESENCE_CHANNEL = optional_enum_converter(Channel, "channel")
 
 
 def _capacity(value: Mapping[Any, int]) -> dict[Channel, int]:
-    return {_CAPACITY_CHANNEL(channel): units for channel, units in value.items()}
+    return {
+        _CAPACITY_CHANNEL(channel): units
+        for channel, units in _mapping(value, "Agent.capacity").items()
+    }
 
 
 def _presence(value: Presence | str) -> Presence:
@@ -71,7 +106,10 @@ def _presence(value: Presence | str) -> Presence:
 
 
 def _channel_presence(value: Mapping[Any, Presence | str]) -> dict[Channel, Presence]:
-    return {_PRESENCE_CHANNEL(channel): _CHANNEL_PRESENCE(p) for channel, p in value.items()}
+    return {
+        _PRESENCE_CHANNEL(channel): _CHANNEL_PRESENCE(p)
+        for channel, p in _mapping(value, "Agent.channel_presence").items()
+    }
 
 
 def _non_empty(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
@@ -105,6 +143,14 @@ def _check_cap(instance: Agent, attribute: attrs.Attribute[int | None], value: i
         raise NegativeCapacity(value, where=_where(instance, attribute.name))
 
 
+def _check_shift(instance: object, attribute: Any, value: object) -> None:
+    if value is not None and not isinstance(value, BusinessCalendar):
+        raise InvalidValue(
+            f"must be a BusinessCalendar or None, not {type(value).__name__}",
+            where=_where(instance, attribute.name),
+        )
+
+
 @attrs.frozen
 class Agent:
     """Someone who works items: skills, capacity, presence, shift and organisation.
@@ -129,9 +175,11 @@ class Agent:
     """
 
     id: str = attrs.field(validator=_non_empty)
-    groups: frozenset[str] = attrs.field(default=frozenset(), converter=str_frozenset)
+    groups: frozenset[str] = attrs.field(default=frozenset(), converter=_groups, validator=texts)
     skills: dict[str, int] = attrs.field(factory=dict, converter=_levels, validator=_check_skills)
-    languages: frozenset[str] = attrs.field(default=frozenset(), converter=str_frozenset)
+    languages: frozenset[str] = attrs.field(
+        default=frozenset(), converter=_languages, validator=texts
+    )
     capacity: dict[Channel, int] = attrs.field(
         factory=dict, converter=_capacity, validator=_check_capacity
     )
@@ -140,8 +188,8 @@ class Agent:
     channel_presence: dict[Channel, Presence] = attrs.field(
         factory=dict, converter=_channel_presence
     )
-    shift: BusinessCalendar | None = None
-    service_org: str | None = None
+    shift: BusinessCalendar | None = attrs.field(default=None, validator=_check_shift)
+    service_org: str | None = attrs.field(default=None, validator=optional_text)
 
     def presence_on(self, channel: Channel) -> Presence:
         """The agent's presence on ``channel``."""
