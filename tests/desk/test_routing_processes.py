@@ -622,6 +622,20 @@ def test_a_host_killed_around_open_case_leaves_no_work_behind(world: Any, commit
 
 
 @pytest.mark.slow
+def test_a_store_failing_on_the_routing_commit_leaves_no_work_behind(world: Any) -> None:
+    db, start = world
+    ann = [body(Agent(id="ann", capacity={Channel.API: 1}))]
+    flaky = start(agents=ann, fail_commit=2)  # the case commits, its assignment fails
+    case_id, agent = flaky.call("open_case")
+    assert agent is None
+    # The store is back: the same host gives the work out at its next sync.
+    flaky.call("sync")
+    (case,) = agreed(db, [flaky])
+    assert case.assignment.agent == "ann"
+    assert flaky.call("work_of", agent="ann") == [case_id]
+
+
+@pytest.mark.slow
 def test_a_store_failure_is_recovered_by_a_restarted_host(world: Any) -> None:
     db, start = world
     ann = [body(Agent(id="ann", capacity={Channel.API: 1}))]

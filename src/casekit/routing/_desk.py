@@ -44,6 +44,7 @@ from casekit.audit import EventRecord
 from casekit.exceptions import (
     AccessDenied,
     CapacityConflict,
+    CasekitError,
     ConflictError,
     CorruptRecord,
     InvalidTransition,
@@ -474,6 +475,11 @@ class DeskRouting:
                         partial(self._record_on, case_id, kept, now, later)
                     )
                 records += self._decide_again(refused, now, attempt)
+            except CasekitError:
+                # The store failed (or kept conflicting): the router decided what the case
+                # does not say. The next sync puts that right.
+                self._dirty.add(case_id)
+                raise
         if later:
             records += self._record(later, now, attempt)
         return records
