@@ -15,11 +15,13 @@ import json
 import os
 import pathlib
 import queue
+import random
 import signal
 import socket
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -27,11 +29,12 @@ from typing import Any
 
 import pytest
 
-from casekit import Account, Actor, Channel, Desk, ManualClock
+from casekit import Account, Actor, Channel, Desk, InvalidTransition, ManualClock
 from casekit.model.case import Case
 from casekit.model.events import RoutingDecided
-from casekit.routing import Agent
+from casekit.routing import Agent, Router
 from casekit.routing._agents import agent_from_data, agent_to_data
+from casekit.routing._work import case_of
 from casekit.serialization import dumps, loads
 from casekit.storage.base import MAX_PAGE, CaseQuery, holdings_of
 from casekit.storage.sqlite import SQLiteStore
@@ -699,3 +702,107 @@ def test_hosts_that_put_back_and_reassign_a_case_agree_on_one_agent(world: Any) 
     c.call("finish", item=first)
     cases = agreed(db, [a, b, c])
     assert agent_of(cases, third[0]) is not None
+
+
+# --- hosts killed and restarted at random ---------------------------------------------
+
+
+def check_capacity(db: pathlib.Path, agents: dict[str, Agent]) -> None:
+    """No agent over capacity, no item held twice: one read of the ledger (consistent
+    while the hosts write)."""
+    store = SQLiteStore(db, mode="ro")
+    try:
+        held = store.holdings()
+    finally:
+        store.close()
+    assert len({h.item_id for h in held}) == len(held), "an item is held twice"
+    for agent_id, agent in agents.items():
+        mine = [h for h in held if h.agent_id == agent_id]
+        for channel, used in Counter(h.channel for h in mine).items():
+            assert used <= agent.capacity.get(channel, 0), (agent_id, channel, mine)
+        assert agent.max_units is None or len(mine) <= agent.max_units, (agent_id, mine)
+
+
+def local_view(desk: Desk, cases: list[Case]) -> dict[str, Any]:
+    """What ``view`` in a host answers, for a desk in this process."""
+    router = desk.router
+    assert router is not None
+    desk.sync_routing()
+    items: dict[str, list[str | None]] = {}
+    for case in cases:
+        for item_id, _, _ in items_of(case):
+            status = router.status(item_id).value if item_id in router.item_ids() else None
+            items[item_id] = [status, router.assignee(item_id) if status else None]
+    held = {agent.id: sorted(router.held(agent.id)) for agent in router.agents}
+    return {"items": items, "held": held}
+
+
+def work_off(desk: Desk, names: list[str]) -> None:
+    """Every agent does its work and pulls more until nothing changes (a case waits for
+    its mandatory tasks)."""
+    for _ in range(200):
+        done = 0
+        for name in names:
+            for item in desk.work_of(name, actor=SYSTEM):
+                with contextlib.suppress(InvalidTransition):
+                    case_id = case_of(item.id)
+                    if item.id != case_id:
+                        if desk.get_task(item.id, actor=SYSTEM).state.value == "new":
+                            desk.start_task(item.id, actor=SYSTEM)
+                        desk.complete_task(item.id, actor=SYSTEM)
+                    else:
+                        if desk.get(case_id, actor=SYSTEM).state.value == "new":
+                            desk.start(case_id, actor=SYSTEM)
+                        desk.resolve(case_id, actor=SYSTEM, code="fixed", notes="done")
+                    done += 1
+            done += desk.next_work(name, actor=SYSTEM) is not None
+        if not done:
+            return
+
+
+@pytest.mark.slow
+def test_hosts_killed_and_restarted_at_random_keep_routing_consistent(world: Any) -> None:
+    db, start = world
+    seed = int(os.environ.get("CASEKIT_ROUTING_SEED", random.randrange(2**32)))
+    try:
+        _random_hosts(db, start, random.Random(seed))
+    except BaseException as failure:
+        failure.add_note(f"seed: CASEKIT_ROUTING_SEED={seed}")
+        raise
+
+
+def _random_hosts(db: pathlib.Path, start: Any, rng: random.Random) -> None:
+    agents = {agent.id: agent for agent in AGENTS}
+    bodies = [body(agent) for agent in AGENTS]  # seeded by the first hosts to start
+    slots = [start(agents=bodies) for _ in range(4)]
+    kills = 0
+    for _ in range(8):
+        for n, host in enumerate(slots):
+            if host.gone:
+                slots[n] = start(agents=bodies)  # a restart, while the others run
+        for host in slots:
+            host.send("run", n=rng.randint(5, 20), seed=rng.randrange(2**32))
+        began = time.monotonic()
+        victims = rng.sample(range(4), k=rng.choice([0, 1, 1, 2]))
+        for at, victim in sorted((rng.uniform(0, 0.4), v) for v in victims):
+            while time.monotonic() < began + at:
+                check_capacity(db, agents)  # observed while the hosts write
+            slots[victim].kill()
+            kills += 1
+        for host in slots:
+            if not host.gone:
+                host.answer()
+        check_capacity(db, agents)
+        agreed(db, [host for host in slots if not host.gone])
+    for host in slots:
+        host.stop()
+    assert kills > 0
+    # A fresh host: every live item is held by one agent or waits in its router...
+    with Desk.open(f"sqlite:///{db}", router=Router(), discover=False) as desk:
+        cases = check_store(db)
+        assert len(cases) > 10
+        check_view(local_view(desk, cases), cases, "a fresh host")
+        # ...and none is stuck: the agents work everything off.
+        work_off(desk, sorted(agents))
+        cases = check_store(db)
+        assert [item for c in cases for item, _, live in items_of(c) if live] == []

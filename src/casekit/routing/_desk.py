@@ -161,16 +161,27 @@ class DeskRouting:
         self._seen: dict[str, int] = {}  # case id -> version this desk reconciled itself
         self._dirty: set[str] = set()  # cases to reconcile at the next sync
         self._catching_up = False
+        # Stale copies of a case may still come while a commit's subscribers run (commits
+        # they make are delivered after them) or a rescan walks a page read earlier:
+        # case id -> the newest version reconciled meanwhile, so none is taken back.
+        self._latest: dict[str, int] = {}
+        self._tracking = 0
 
     # --- the cache: start, follow, reconcile --------------------------------------------
 
     def __call__(self, committed: Committed) -> None:
         """Keep the router in step with a commit of this desk (the subscriber)."""
-        if not self._started:
-            self._start()
-            return  # the start reconciled every live case, this one included
         after = committed.after
-        self._reconcile(after)
+        self._tracking += 1
+        try:
+            if not self._started:
+                self._start()
+                return  # the start reconciled every live case, this one included
+            if self._latest.get(after.id, -1) <= after.version:
+                # (An older copy than a catch-up meanwhile reconciled would undo it.)
+                self._reconcile(after, delivered=True)
+        finally:
+            self._tracking -= 1
         if self._ledger is not None:
             self._seen[after.id] = after.version
 
@@ -178,16 +189,24 @@ class DeskRouting:
         """Catch up with the store: agents changed and cases committed by other
         processes since the last sync. Returns how many items were routed."""
         with self._lock:
+            if not self._tracking:
+                self._latest.clear()  # no stale copy is on its way any more
             if not self._started:
-                return self._start()
-            routed = 0
-            if self._ledger is not None:
-                self._sync_agents()
-                routed += self._follow_feed()
-            for case_id in sorted(self._dirty):
-                self._dirty.discard(case_id)
-                with contextlib.suppress(NotFound):
-                    routed += self._reconcile(self._store.load(case_id).case)
+                routed = self._start()
+            else:
+                routed = 0
+                if self._ledger is not None:
+                    self._sync_agents()
+                    routed += self._follow_feed()
+            # Cases whose decisions the store kept refusing (this sync's too: a router
+            # that has just started may route before it adopted what an agent holds).
+            for _ in range(_ATTEMPTS):
+                if not self._dirty:
+                    break
+                for case_id in sorted(self._dirty):
+                    self._dirty.discard(case_id)
+                    with contextlib.suppress(NotFound):
+                        routed += self._reconcile(self._store.load(case_id).case)
             return routed
 
     def _start(self) -> int:
@@ -202,13 +221,20 @@ class DeskRouting:
     def _rescan(self, batch: int = 500) -> int:
         routed = 0
         after: str | None = None
-        while True:
-            page = self._store.find(CaseQuery(states=_LIVE, after=after, limit=batch))
-            for case in page.items:
-                routed += self._reconcile(case)
-            if page.next_cursor is None:
-                return routed
-            after = page.next_cursor
+        self._tracking += 1
+        try:
+            while True:
+                page = self._store.find(CaseQuery(states=_LIVE, after=after, limit=batch))
+                for case in page.items:
+                    if self._latest.get(case.id, -1) <= case.version:
+                        routed += self._reconcile(case)
+                if page.next_cursor is None:
+                    return routed
+                after = page.next_cursor
+        finally:
+            self._tracking -= 1
+            if not self._tracking:
+                self._latest.clear()
 
     def _follow_feed(self) -> int:
         """Reconcile each case another process committed since the last sync."""
@@ -236,7 +262,9 @@ class DeskRouting:
         with self._lock:
             return self._reconcile(case)
 
-    def _reconcile(self, case: Case) -> int:
+    def _reconcile(self, case: Case, *, delivered: bool = False) -> int:
+        if self._tracking and not delivered:  # (deliveries come in commit order)
+            self._latest[case.id] = max(case.version, self._latest.get(case.id, -1))
         now = self._now()
         router = self.router
         held = {holding.item_id: holding.agent_id for holding in holdings_of(case)}
@@ -499,7 +527,7 @@ class DeskRouting:
         ctx = self._context(SYSTEM, now)
         events: list[Event] = []
         guards: list[CapacityGuard] = []
-        stale: list[str] = []
+        stale: list[tuple[str, str]] = []  # (item, agent) decided against the store
         for decision in decisions:
             step: list[Event] = [
                 RoutingDecided(
@@ -521,9 +549,13 @@ class DeskRouting:
             )[1]
         except CapacityConflict as conflict:
             raise _Refused(conflict) from conflict  # not a conflict to retry as it is
-        for item_id in stale:
-            # The store says someone else holds the item or it finished: let it go here.
-            with contextlib.suppress(UnknownWorkItem):
+        for item_id, agent_id in stale:
+            # The store says someone else holds the item or it finished: let it go here
+            # (unless the commit's reconcile, if it ran already, put it right).
+            if (
+                self._status(item_id) is ItemStatus.ASSIGNED
+                and self.router.assignee(item_id) == agent_id
+            ):
                 later += self.router.withdraw(item_id, now)
         return records
 
@@ -533,7 +565,7 @@ class DeskRouting:
         decision: RoutingDecision,
         ctx: Context,
         guards: list[CapacityGuard],
-        stale: list[str],
+        stale: list[tuple[str, str]],
     ) -> list[Event]:
         """The events that make the case say what ``decision`` decided."""
         item_id = decision.item_id
@@ -546,12 +578,12 @@ class DeskRouting:
         if decision.outcome is Outcome.ASSIGNED and decision.agent_id is not None:
             agent_id = decision.agent_id
             if current is not None and current != agent_id and not departed:
-                stale.append(item_id)  # someone else holds it (by hand, another process)
+                stale.append((item_id, agent_id))  # someone else holds it (by hand, elsewhere)
                 return []
             try:
                 events = self._assign_events(case, item_id, agent_id, ctx)
             except InvalidTransition:
-                stale.append(item_id)  # the case or task finished meanwhile
+                stale.append((item_id, agent_id))  # the case or task finished meanwhile
                 return []
             if current != agent_id and self._ledger is not None:
                 guards.append(self._guard(agent_id, task.channel if task else None, case))
@@ -637,15 +669,22 @@ class DeskRouting:
         if agent_id not in self._agent_ids():
             return decisions
         for holding in self._ledger.holdings(agent_id):
-            if self._status(holding.item_id) is not None:
-                if self.router.assignee(holding.item_id) != agent_id:
-                    self._dirty.add(holding.case_id)
+            item_id = holding.item_id
+            status = self._status(item_id)
+            if status is ItemStatus.ASSIGNED and self.router.assignee(item_id) == agent_id:
                 continue
             try:
                 case = self._store.load(holding.case_id).case
-                task = None if holding.item_id == case.id else case.task(holding.item_id)
+                task = None if item_id == case.id else case.task(item_id)
             except NotFound:
                 continue
+            if (item_id, agent_id) not in {(h.item_id, h.agent_id) for h in holdings_of(case)}:
+                self._dirty.add(case.id)  # changed since: the next sync reconciles it
+                continue
+            # The router has it elsewhere (queued, with another agent): it would keep
+            # deciding work for this agent that the store refuses.
+            if status is not None:
+                decisions += self.router.withdraw(item_id, now)
             self.router.adopt(self._work_item(case, task, now), agent_id, now)
         return decisions
 
