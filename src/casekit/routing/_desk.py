@@ -44,6 +44,7 @@ from casekit.audit import EventRecord
 from casekit.exceptions import (
     AccessDenied,
     CapacityConflict,
+    CasekitError,
     ConflictError,
     CorruptRecord,
     InvalidTransition,
@@ -160,6 +161,11 @@ class DeskRouting:
         self._cursor: str | None = None  # how far the change feed was followed
         self._seen: dict[str, int] = {}  # case id -> version this desk reconciled itself
         self._dirty: set[str] = set()  # cases to reconcile at the next sync
+        # Stale copies of a case may still come while a commit's subscribers run (commits
+        # they make are delivered after them) or a rescan walks a page read earlier:
+        # case id -> the newest version reconciled meanwhile, so none is taken back.
+        self._latest: dict[str, int] = {}
+        self._tracking = 0
         self._catching_up = False
 
     # --- the cache: start, follow, reconcile --------------------------------------------
@@ -167,9 +173,15 @@ class DeskRouting:
     def __call__(self, committed: Committed) -> None:
         """Keep the router in step with a commit of this desk (the subscriber)."""
         after = committed.after
-        if not self._started:
-            self._start(but=after.id)  # then this case, as this desk's own change
-        self._reconcile(after)
+        self._tracking += 1
+        try:
+            if not self._started:
+                self._start(but=after.id)  # then this case, as this desk's own change
+            if self._latest.get(after.id, -1) <= after.version:
+                # (An older copy than a catch-up meanwhile reconciled would undo it.)
+                self._reconcile(after, delivered=True)
+        finally:
+            self._tracking -= 1
         if self._ledger is not None:
             self._seen[after.id] = after.version
 
@@ -177,16 +189,24 @@ class DeskRouting:
         """Catch up with the store: agents changed and cases committed by other
         processes since the last sync. Returns how many items were routed."""
         with self._lock:
+            if not self._tracking:
+                self._latest.clear()  # no stale copy is on its way any more
             if not self._started:
-                return self._start()
-            routed = 0
-            if self._ledger is not None:
-                self._sync_agents()
-                routed += self._follow_feed()
-            for case_id in sorted(self._dirty):
-                self._dirty.discard(case_id)
-                with contextlib.suppress(NotFound):
-                    routed += self._reconcile(self._store.load(case_id).case, mirror=True)
+                routed = self._start()
+            else:
+                routed = 0
+                if self._ledger is not None:
+                    self._sync_agents()
+                    routed += self._follow_feed()
+            # Cases whose decisions the store kept refusing (this sync's too: a router
+            # that has just started may route before it adopted what an agent holds).
+            for _ in range(_ATTEMPTS):
+                if not self._dirty:
+                    break
+                for case_id in sorted(self._dirty):
+                    self._dirty.discard(case_id)
+                    with contextlib.suppress(NotFound):
+                        routed += self._reconcile(self._store.load(case_id).case, mirror=True)
             return routed
 
     def _start(self, but: str | None = None) -> int:
@@ -199,9 +219,17 @@ class DeskRouting:
         return self._rescan(but=but)
 
     def _rescan(self, batch: int = 500, but: str | None = None) -> int:
-        return sum(
-            self._reconcile(case, mirror=True) for case in self._live_cases(batch) if case.id != but
-        )
+        routed = 0
+        self._tracking += 1
+        try:
+            for case in self._live_cases(batch):
+                if case.id != but and self._latest.get(case.id, -1) <= case.version:
+                    routed += self._reconcile(case, mirror=True)
+            return routed
+        finally:
+            self._tracking -= 1
+            if not self._tracking:
+                self._latest.clear()
 
     def _live_cases(self, batch: int = 500) -> Iterator[Case]:
         """Every case whose work an agent may hold, page by page."""
@@ -239,10 +267,13 @@ class DeskRouting:
         with self._lock:
             return self._reconcile(case)
 
-    def _reconcile(self, case: Case, *, mirror: bool = False) -> int:
+    def _reconcile(self, case: Case, *, mirror: bool = False, delivered: bool = False) -> int:
         """See :meth:`reconcile`. ``mirror``: the case changed elsewhere (another
         process, before a restart); an item this router merely queues then leaves no
-        record (whoever made it unheld recorded why it waits), what it decides does."""
+        record (whoever made it unheld recorded why it waits), what it decides does.
+        ``delivered``: the case comes from the subscriber (in commit order)."""
+        if self._tracking and not delivered:
+            self._latest[case.id] = max(case.version, self._latest.get(case.id, -1))
         now = self._now()
         decisions, routed = self._agree(case, now, mirror=mirror)
         self._record(decisions, now)
@@ -532,6 +563,11 @@ class DeskRouting:
                         partial(self._record_on, case_id, kept, now, later)
                     )
                 records += self._decide_again(refused, now, attempt)
+            except CasekitError:
+                # The store failed (or kept conflicting): the router decided what the case
+                # does not say. The next sync puts that right.
+                self._dirty.add(case_id)
+                raise
         if later:
             records += self._record(later, now, attempt)
         return records
@@ -702,15 +738,22 @@ class DeskRouting:
         if agent_id not in self._agent_ids():
             return decisions
         for holding in self._ledger.holdings(agent_id):
-            if self._status(holding.item_id) is not None:
-                if self.router.assignee(holding.item_id) != agent_id:
-                    self._dirty.add(holding.case_id)
+            item_id = holding.item_id
+            status = self._status(item_id)
+            if status is ItemStatus.ASSIGNED and self.router.assignee(item_id) == agent_id:
                 continue
             try:
                 case = self._store.load(holding.case_id).case
-                task = None if holding.item_id == case.id else case.task(holding.item_id)
+                task = None if item_id == case.id else case.task(item_id)
             except NotFound:
                 continue
+            if (item_id, agent_id) not in {(h.item_id, h.agent_id) for h in holdings_of(case)}:
+                self._dirty.add(case.id)  # changed since: the next sync reconciles it
+                continue
+            # The router has it elsewhere (queued, with another agent): it would keep
+            # deciding work for this agent that the store refuses.
+            if status is not None:
+                decisions += self.router.withdraw(item_id, now)
             self.router.adopt(self._work_item(case, task, now), agent_id, now)
         return decisions
 
