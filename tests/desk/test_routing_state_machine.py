@@ -479,11 +479,14 @@ class DeskRoutingMachine(RuleBasedStateMachine):
         agents = self.stored_agents()
         for agent_id, agent in agents.items():
             mine = [h for h in held if h.agent_id == agent_id]
-            if not over(agent, mine):
+            where = over(agent, mine)
+            if not where:
                 self.exempt.pop(agent_id, None)
                 continue
+            # Capacity is per channel (and overall with max_units): an agent over on one
+            # channel may still take work on another where it has room.
             allowed = self.exempt.get(agent_id, set())
-            gained = {h.item_id for h in mine} - allowed
+            gained = {h.item_id for h in mine if None in where or h.channel in where} - allowed
             assert not gained, (
                 f"{agent_id} is over capacity {agent.capacity} max {agent.max_units} "
                 f"holding {units(mine)}; new since its capacity was lowered: {sorted(gained)}"

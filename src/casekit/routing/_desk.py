@@ -646,6 +646,9 @@ class DeskRouting:
         departed = current is not None and self._departed(current)
         if decision.outcome is Outcome.ASSIGNED and decision.agent_id is not None:
             agent_id = decision.agent_id
+            if agent_id not in self._agent_ids():
+                stale.append(item_id)  # the agent left since (the same sync removed it)
+                return []
             if current is not None and current != agent_id and not departed:
                 stale.append(item_id)  # someone else holds it (by hand, another process)
                 return []
