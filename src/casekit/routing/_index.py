@@ -206,16 +206,20 @@ class AgentIndex:
         used[channel] -= units
         load.active -= 1
         load.total = total = load.total - units
-        self._publish(agent_id, load, load.cap - total)
+        overall = load.cap - total
+        for each, cap, free_on, roomy in load.plan:
+            left = cap - used[each]
+            if left > overall:  # noqa: PLR1730 - a comparison is cheaper than min()
+                left = overall
+            free_on[agent_id] = left
+            if left >= 1:
+                roomy.add(agent_id)
 
     def refresh_room(self, agent_id: str) -> None:
         """Recompute the agent's free units per channel and where it has a free unit."""
         load = self.loads[agent_id]
-        self._publish(agent_id, load, load.cap - load.total)
-
-    @staticmethod
-    def _publish(agent_id: str, load: Load, overall: int) -> None:
         used = load.used
+        overall = load.cap - load.total
         for channel, cap, free_on, roomy in load.plan:
             left = cap - used[channel]
             if left > overall:  # noqa: PLR1730 - a comparison is cheaper than min()

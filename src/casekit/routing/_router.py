@@ -255,9 +255,6 @@ class _Entry:
         "key",
         "offer_no",
         "pool",
-        "pool_from",
-        "pool_gen",
-        "pool_until",
         "queue",
         "stage",
         "status",
@@ -278,11 +275,11 @@ class _Entry:
         self.declined: frozenset[str] = EMPTY
         self.claim_version = 0
         self.stage = 0
-        # The static pool at the stage in force during [pool_from, pool_until).
-        self.pool: frozenset[str] = EMPTY
-        self.pool_gen = -1
-        self.pool_from = _FOREVER
-        self.pool_until = _NEVER
+        # (index generation, from, until, static pool at the stage in force then).
+        self.pool = _NO_POOL
+
+
+_NO_POOL: tuple[int, datetime, datetime, frozenset[str]] = (-1, _FOREVER, _NEVER, EMPTY)
 
 
 def _signature(entry: _Entry) -> tuple[Any, ...]:
@@ -1395,11 +1392,9 @@ class Router:
 
     def _pool_at(self, entry: _Entry, now: datetime) -> frozenset[str]:
         """The entry's static pool at the ladder stage in force at ``now`` (cached)."""
-        if (
-            entry.pool_gen == self._index.static_generation
-            and entry.pool_from <= now < entry.pool_until
-        ):
-            return entry.pool
+        gen, start, until, pool = entry.pool
+        if gen == self._index.static_generation and start <= now < until:
+            return pool
         queue = entry.queue
         assert queue is not None
         created = entry.item.created_at
@@ -1411,8 +1406,7 @@ class Router:
             start = created + ladder[stage].after if stage else _NEVER
             until = created + ladder[stage + 1].after if stage + 1 < len(ladder) else _FOREVER
         pool = self._static(entry, self._plans[queue.name].rules[stage]).pool
-        entry.pool, entry.pool_gen = pool, self._index.static_generation
-        entry.pool_from, entry.pool_until = start, until
+        entry.pool = (self._index.static_generation, start, until, pool)
         return pool
 
     # -- queue lists --------------------------------------------------------------------
@@ -1472,8 +1466,7 @@ class Router:
         serving = self._serving.get(groups)
         if serving is None:
             serving = self._serving[groups] = self._serving_for(groups)
-        names = [name for name in serving if name in waiting]
-        if not names:
+        if waiting.isdisjoint(serving):
             return None
         online = index.online
         room = {
@@ -1488,16 +1481,15 @@ class Router:
         entries = self._entries
         gen = index.static_generation
         queued = self._queued
-        for name in names:
+        for name in serving:
             for _, item_id in queued[name]:
                 entry = entries[item_id]
                 if room.get(entry.channel, 0) < entry.units:
                     continue
                 if not pulling and agent_id in entry.declined:
                     continue
-                if entry.pool_gen == gen and entry.pool_from <= now < entry.pool_until:
-                    pool = entry.pool
-                else:
+                pool_gen, start, until, pool = entry.pool
+                if pool_gen != gen or not start <= now < until:
                     pool = self._pool_at(entry, now)
                 if agent_id in pool:
                     return entry
@@ -1633,7 +1625,9 @@ class Router:
         Raises:
             InvalidCommand: The item is not assigned.
         """
-        self._begin(now)
+        if type(now) is not datetime or now.tzinfo is not UTC:
+            require_aware(now, "now")
+        self._now = now
         entry = self._entries.get(item_id)
         if entry is None:
             raise self._unknown(item_id)
@@ -1644,8 +1638,9 @@ class Router:
         if self.claims is not None:
             self._release_claim(entry, agent_id)
         # An assigned entry is in no queue list and not unroutable: just free its room.
-        if agent_id in self._index.agents:
-            self._index.release(agent_id, entry.channel, entry.units)
+        index = self._index
+        if agent_id in index.agents:
+            index.release(agent_id, entry.channel, entry.units)
             self._held[agent_id].discard(item_id)
         entry.agent_id = None
         entry.status = _COMPLETED
