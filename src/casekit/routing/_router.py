@@ -1017,17 +1017,17 @@ class Router:
             static = self._static(entry, rule)
         # The dynamic filters; presence and room are the common case, kept inline.
         pool = static.pool
-        present = roomy = declined = off_shift = short = None
-        candidates: frozenset[str] = pool
-        if pool:
-            if static.present_gen != index.generation:
-                static.present = pool & index.online[channel]
-                static.present_gen = index.generation
-            present = candidates = static.present
-        if candidates:
-            candidates = roomy = present & index.roomy[channel]  # type: ignore[operator]
-            if candidates and (entry.declined or index.shifted or units > 1):
-                candidates, declined, off_shift, short = self._funnel(entry, candidates, now)
+        if not pool:
+            funnel = _Funnel((static, channel, units, None, None, None, None, None, None, (), 0))
+            return self._wait(entry, now, trigger, plan, funnel)
+        if static.present_gen != index.generation:
+            static.present = pool & index.online[channel]
+            static.present_gen = index.generation
+        present = static.present
+        candidates = roomy = present & index.roomy[channel]
+        declined = off_shift = short = None
+        if candidates and (entry.declined or index.shifted or units > 1):
+            candidates, declined, off_shift, short = self._funnel(entry, candidates, now)
         if not candidates:
             funnel = _Funnel(
                 (static, channel, units, present, roomy, declined, off_shift, short, None, (), 0)
