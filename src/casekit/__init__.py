@@ -14,6 +14,7 @@ from casekit.desk import Desk, retry_on_conflict
 from casekit.exceptions import (
     AccessDenied,
     AccountNotFound,
+    CapacityConflict,
     CasekitError,
     CaseNotFound,
     ConflictError,
@@ -80,6 +81,7 @@ __all__ = [
     "ActorKind",
     "ActorRef",
     "Assignment",
+    "CapacityConflict",
     "Case",
     "CaseAction",
     "CaseNotFound",

@@ -35,7 +35,7 @@ from casekit.reactors import (
     TimerFailure,
     timer_kind,
 )
-from casekit.storage.base import Commit, Snapshot, Store, Timer, TimerQuarantine
+from casekit.storage.base import CapacityGuard, Commit, Snapshot, Store, Timer, TimerQuarantine
 
 __all__ = ["Pipeline", "TickResult"]
 
@@ -87,6 +87,12 @@ class Pipeline:
         # (re-entrant: subscribers commit too, and their commits queue behind).
         self._order = threading.RLock()
 
+    @property
+    def lock(self) -> threading.RLock:
+        """The desk-wide re-entrant lock held from a commit until its subscribers ran;
+        followers that keep in-process state (routing) hold it around their changes."""
+        return self._order
+
     # --- commit -------------------------------------------------------------------
 
     def commit(
@@ -97,12 +103,14 @@ class Pipeline:
         now: datetime,
         *,
         origin: str | None = None,
+        guards: tuple[CapacityGuard, ...] = (),
     ) -> tuple[Case, list[EventRecord]]:
         """Fold ``events``, let the reactors follow, commit atomically, notify.
 
         ``snapshot`` is ``None`` for a new case; ``origin`` is passed to subscribers
-        (see :class:`~casekit.reactors.Committed`). Returns the case as committed and the
-        new records (none, and the case unchanged, when ``events`` is empty).
+        (see :class:`~casekit.reactors.Committed`); ``guards`` go with the commit to
+        the store (see :class:`~casekit.storage.base.WorkLedger`). Returns the case as
+        committed and the new records (none, and the case unchanged, when ``events`` is empty).
         """
         before = snapshot.case if snapshot is not None else None
         if not events:
@@ -123,7 +131,7 @@ class Pipeline:
             after_seq=version,
             prev_hash=snapshot.head_hash if snapshot is not None else GENESIS,
         )
-        commit = Commit(after, version, tuple(records), self.timers(after))
+        commit = Commit(after, version, tuple(records), self.timers(after), guards)
         if origin is None:
             origin = self.subscribers.current  # a subscriber's own commit
         with self._order:  # commit and notify in one order, desk-wide

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, tzinfo
 from types import TracebackType
-from typing import Self, TypedDict, Unpack
+from typing import Any, Self, TypedDict, Unpack
 
 import attrs
 
@@ -44,7 +44,7 @@ from casekit.model.commands import CaseAction, Command
 from casekit.model.fields import CustomField, FieldSchema
 from casekit.model.lifecycle import Context, LifecycleRules, decide, replay
 from casekit.reactors import ReactorRegistry, Subscriber, SubscriberRegistry
-from casekit.routing import Presence, Router, StrategyRegistry
+from casekit.routing import Agent, Presence, Router, StrategyRegistry
 from casekit.routing._desk import DeskRouting, explain
 from casekit.routing._work import case_of
 from casekit.sla import engine as sla_engine
@@ -95,9 +95,10 @@ class Desk:
         router: Routes every new case and task to agents (none by default): a
             :class:`~casekit.routing.Router`, or a function that builds one from a
             strategy registry holding the built-ins plus the plugins' strategies
-            (``casekit_register_strategies``). When the store supports claims and the
-            router has no claim store, the store becomes its claim store, so
-            assignments are exclusive across processes.
+            (``casekit_register_strategies``). The router is a cache of the store:
+            it rebuilds itself from the cases on first use, and with a store that
+            keeps the work ledger (memory, SQLite) any number of processes route on
+            one store with no agent over capacity and no item assigned twice.
 
     Every command and query takes a keyword-only ``actor``: the access policy decides
     with it, and events record it. Use ``Actor.system()`` for the host's own jobs.
@@ -646,14 +647,73 @@ class Desk:
         return self.routing
 
     def route_open_work(self, *, actor: Actor, batch: int = 500) -> int:
-        """Hand this desk's router the open work that no agent holds yet.
+        """Build this desk's router from the store now, or catch it up.
 
-        Call it when a host process starts (its router is empty): active cases and
-        their unfinished tasks without an agent are routed in case order. Items other
-        processes route at the same time are safe: claims in the store make each
-        assignment exclusive. Returns how many items were routed.
+        The router is a cache of the store (see
+        ``docs/explanation/routing-decisions.md``): it rebuilds itself on its first use
+        anyway, by adopting the work agents hold and routing the live work nobody
+        holds; call this at start-up to do that eagerly. Later calls look at every
+        live case again. Returns how many items were routed.
         """
         return self._require_routing().route_open_work(actor=actor, batch=batch)
+
+    def sync_routing(self) -> int:
+        """Catch the router up with the store: agents and cases other processes changed.
+
+        Routing calls it itself before it hands out work (:meth:`next_work`,
+        :meth:`tick`); a host with several processes may call it more often to route
+        their new work sooner. Returns how many items were routed.
+        """
+        return self._require_routing().sync()
+
+    def work_of(self, agent_id: str, *, actor: Actor) -> list[Case | Task]:
+        """The cases and tasks ``agent_id`` holds, as the store has them (live cases
+        assigned to it, and their unfinished tasks assigned to it), by id.
+
+        This is the truth across processes; the router's own view may lag behind
+        until it syncs. The agent itself or a supervisor may ask.
+        """
+        return self._require_routing().work_of(agent_id, actor=actor)
+
+    def agents(self) -> list[Agent]:
+        """The routing agents, ordered by id."""
+        return self._require_routing().agents()
+
+    def add_agent(self, agent: Agent, *, actor: Actor) -> None:
+        """Add a routing agent (a supervisor's or the system's call); it is given queued
+        work it may take, and every decision is recorded on the cases.
+
+        With a store that keeps agents (SQLite, memory), every process on the store
+        routes with it and it survives restarts.
+
+        Raises:
+            InvalidValue: An agent with that id exists.
+            UnknownSkill: The agent names a skill outside the router's catalog.
+        """
+        self._require_routing().add_agent(agent, actor=actor)
+
+    def update_agent(self, agent_id: str, *, actor: Actor, **changes: Any) -> Agent:
+        """Change an agent's ``groups``, ``skills``, ``languages``, ``capacity``,
+        ``max_units``, ``shift`` or ``service_org``; returns the agent as changed.
+
+        Work the agent holds stays with it, even if it no longer fits: an agent whose
+        capacity drops below what it holds finishes that work and takes nothing new
+        until it is under its capacity again. Gaining room hands it queued work.
+
+        Raises:
+            UnknownAgent: No agent has that id.
+            InvalidValue: An unknown field or an invalid value (the error names it).
+        """
+        return self._require_routing().update_agent(agent_id, changes, actor=actor)
+
+    def remove_agent(self, agent_id: str, *, actor: Actor) -> None:
+        """Remove an agent. Everything it held goes back to its queue with its original
+        age and is routed again; each step is recorded on the cases.
+
+        Raises:
+            UnknownAgent: No agent has that id.
+        """
+        self._require_routing().remove_agent(agent_id, actor=actor)
 
     def next_work(self, agent_id: str, *, actor: Actor) -> Case | Task | None:
         """Pull: give ``agent_id`` the best queued item it may take (``None`` if none)."""

@@ -21,6 +21,7 @@ exception, the casekit error inherits it too, so ``except LookupError`` keeps wo
     ├── InvalidCommand (ValueError)
     ├── AccessDenied (PermissionError)
     ├── ConflictError
+    │   └── CapacityConflict
     ├── StoreError
     │   └── CorruptRecord
     └── PluginError
@@ -36,6 +37,7 @@ __all__ = [
     "AccessDenied",
     "AccountNotFound",
     "CalendarHorizonError",
+    "CapacityConflict",
     "CaseNotFound",
     "CasekitError",
     "ConflictError",
@@ -219,6 +221,25 @@ class ConflictError(CasekitError):
         self.actual = actual
         found = "" if actual is None else f", store has version {actual}"
         super().__init__(f"{key!r} changed concurrently: expected version {expected}{found}")
+
+
+class CapacityConflict(ConflictError):
+    """A routed assignment was refused: the agent would go over its capacity, or the
+    router decided on a stale view of the agent (another process changed it or
+    assigned it work meanwhile). Routing behind a Desk handles it itself: it reloads
+    what the agent holds and decides again.
+
+    Attributes:
+        key: The agent id.
+        reason: What failed.
+    """
+
+    def __init__(self, agent_id: str, reason: str) -> None:
+        self.key = agent_id
+        self.expected = 0
+        self.actual = None
+        self.reason = reason
+        CasekitError.__init__(self, f"agent {agent_id!r} cannot take the work: {reason}")
 
 
 class StoreError(CasekitError):

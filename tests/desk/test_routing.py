@@ -203,11 +203,23 @@ while not os.path.exists(path + ".go"):  # start together with the other workers
     time.sleep(0.005)
 with Desk.open(f"sqlite:///{path}", clock=clock, router=router, discover=False) as desk:
     desk.route_open_work(actor=system)
-    while True:
-        held = sorted(router.held(agent_id))
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        # Every process routes for every agent (they share the store's agents): work
+        # may come to this agent from another process, so look until none is left.
+        held = [item.id for item in desk.work_of(agent_id, actor=system)]
         if not held:
-            if desk.next_work(agent_id, actor=system) is None:
-                break
+            if desk.next_work(agent_id, actor=system) is None and not desk.work_of(
+                agent_id, actor=system
+            ):
+                left = [
+                    task for case in desk.find(actor=system).items for task in case.tasks
+                    if task.state.value != "done"
+                ]
+                if not left:
+                    break
+                time.sleep(0.01)
+                desk.sync_routing()
             continue
         for item_id in held:
             # Other processes write to the same cases: retry on a version conflict.

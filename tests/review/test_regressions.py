@@ -236,10 +236,32 @@ def test_accept_offer_reports_claim_conflict_with_retain_finished_zero() -> None
     b = Desk(store, clock=ManualClock(T0), discover=False, router=rb)
     a.save_account(Account(id="acme", name="Acme"))
     case = a.open_case(actor=SYSTEM, subject="x", account_id="acme")  # offered to alice
-    assert b.route_open_work(actor=SYSTEM) == 1  # offered to bob in the other process
-    b.accept_offer(case.id, agent_id="bob", actor=SYSTEM)  # bob's claim lands
+    # Both processes route with the store's agents: B offers the case too.
+    assert b.route_open_work(actor=SYSTEM) == 1
+    b.assign(case.id, actor=SYSTEM, agent="bob")  # and a supervisor there gives it to bob
     with pytest.raises(ClaimConflict):
         a.accept_offer(case.id, agent_id="alice", actor=SYSTEM)
+    assert store.load(case.id).case.assignment.agent == "bob"
+
+
+def test_an_offer_accepted_in_another_process_is_accepted_here_too() -> None:
+    store = MemoryStore()
+    agents = [Agent(id="alice", capacity={Channel.PORTAL: 1})]
+    a, b = (
+        Desk(
+            store,
+            clock=ManualClock(T0),
+            discover=False,
+            router=Router(agents=agents, offer_timeout=timedelta(minutes=5)),
+        )
+        for _ in range(2)
+    )
+    a.save_account(Account(id="acme", name="Acme"))
+    case = a.open_case(actor=SYSTEM, subject="x", account_id="acme")  # offered to alice
+    assert b.route_open_work(actor=SYSTEM) == 1  # offered to alice by B as well
+    b.accept_offer(case.id, agent_id="alice", actor=SYSTEM)
+    taken = a.accept_offer(case.id, agent_id="alice", actor=SYSTEM)
+    assert taken.assignment.agent == "alice"
 
 
 # 13. A manual assignment does not touch the claim, so another process's router that

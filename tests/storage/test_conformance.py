@@ -16,11 +16,14 @@ from casekit.testing.conformance import (
     ClaimStoreTests,
     StoreTests,
     TimerQuarantineTests,
+    WorkLedgerTests,
 )
 from casekit.testing.pytest_plugin import CASEKIT_EPOCH
 
 
-class TestMemoryStore(StoreTests, ClaimStoreTests, TimerQuarantineTests, AccountTreeTests):
+class TestMemoryStore(
+    StoreTests, ClaimStoreTests, TimerQuarantineTests, AccountTreeTests, WorkLedgerTests
+):
     @pytest.fixture
     def store(self) -> Iterator[Store]:
         store = MemoryStore()
@@ -28,7 +31,9 @@ class TestMemoryStore(StoreTests, ClaimStoreTests, TimerQuarantineTests, Account
         store.close()
 
 
-class TestSQLiteStore(StoreTests, ClaimStoreTests, TimerQuarantineTests, AccountTreeTests):
+class TestSQLiteStore(
+    StoreTests, ClaimStoreTests, TimerQuarantineTests, AccountTreeTests, WorkLedgerTests
+):
     @pytest.fixture
     def store(self, tmp_path: pathlib.Path) -> Iterator[Store]:
         store = SQLiteStore(tmp_path / "cases.db")

@@ -11,10 +11,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from casekit import InvalidValue, MemoryStore
+from casekit import Channel, InvalidValue, MemoryStore
 from casekit.audit import EventRecord
+from casekit.model.commands import Assign, AssignTask, CreateTask
 from casekit.model.events import CaseOpened, InteractionAdded
 from casekit.storage import Store
+from casekit.storage.base import Holding
 from casekit.storage.sqlite import SCHEMA_VERSION, SQLiteStore
 from casekit.testing.conformance import apply_command, case_id_for, note, open_case, read_changes
 
@@ -41,8 +43,17 @@ def raw(db: pathlib.Path, sql: str) -> list[tuple[object, ...]]:
         conn.close()
 
 
+def downgrade_to_v5(db: pathlib.Path) -> None:
+    """Undo schema version 6 (the work ledger: holdings and agents)."""
+    raw(db, "DROP TABLE holdings")
+    raw(db, "DROP TABLE agents")
+    raw(db, "DELETE FROM counters WHERE name = 'agents'")
+    raw(db, "UPDATE schema_version SET version = 5")
+
+
 def downgrade_to_v4(db: pathlib.Path) -> None:
-    """Undo schema version 5 (the desk UI's query columns and indexes)."""
+    """Undo schema versions 6 and 5 (the desk UI's query columns and indexes)."""
+    downgrade_to_v5(db)
     for name in ("contact", "category", "service_org", "opened"):
         raw(db, f"DROP INDEX cases_{name}")
     for name in ("priority", "updated", "sla_due"):
@@ -215,3 +226,24 @@ def test_four_processes_write_while_a_follower_reads(db: pathlib.Path) -> None:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+
+
+def test_a_store_from_before_the_work_ledger_gets_its_holdings(db: pathlib.Path) -> None:
+    store = SQLiteStore(db)
+    open_case(store, 1, channel=Channel.CHAT)
+    open_case(store, 2)
+    apply_command(store, case_id_for(1), Assign(agent="ann"))
+    apply_command(store, case_id_for(2), CreateTask(title="Visit"))
+    apply_command(store, case_id_for(2), AssignTask(task_id=f"{case_id_for(2)}-T1", agent="bob"))
+    store.close()
+    downgrade_to_v5(db)
+    store = SQLiteStore(db)
+    try:
+        assert raw(db, "SELECT version FROM schema_version") == [(SCHEMA_VERSION,)]
+        assert store.holdings() == [
+            Holding(case_id_for(1), case_id_for(1), "ann", Channel.CHAT),
+            Holding(f"{case_id_for(2)}-T1", case_id_for(2), "bob", Channel.PORTAL),
+        ]
+        assert store.agent_records() == (0, [])
+    finally:
+        store.close()

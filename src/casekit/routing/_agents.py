@@ -19,6 +19,8 @@ __all__ = [
     "Agent",
     "Presence",
     "SkillCatalog",
+    "agent_from_data",
+    "agent_to_data",
     "check_levels",
 ]
 
@@ -187,3 +189,59 @@ class SkillCatalog:
 
     def __contains__(self, name: object) -> bool:
         return name in self.skills
+
+
+_AGENT_KEYS = frozenset(
+    {
+        "id",
+        "groups",
+        "skills",
+        "languages",
+        "capacity",
+        "max_units",
+        "presence",
+        "channel_presence",
+        "shift",
+        "service_org",
+    }
+)
+
+
+def agent_to_data(agent: Agent) -> dict[str, Any]:
+    """The agent as JSON-ready data (how a store keeps it; see :func:`agent_from_data`)."""
+    return {
+        "id": agent.id,
+        "groups": sorted(agent.groups),
+        "skills": dict(sorted(agent.skills.items())),
+        "languages": sorted(agent.languages),
+        "capacity": {channel.value: units for channel, units in agent.capacity.items()},
+        "max_units": agent.max_units,
+        "presence": agent.presence.value,
+        "channel_presence": {c.value: p.value for c, p in agent.channel_presence.items()},
+        "shift": None if agent.shift is None else agent.shift.to_dict(),
+        "service_org": agent.service_org,
+    }
+
+
+def agent_from_data(data: object, where: str = "agent") -> Agent:
+    """An agent from :func:`agent_to_data`'s form; every field is checked.
+
+    Raises:
+        InvalidValue: The data is not such a mapping, has unknown keys, or a field is
+            invalid (the error names it).
+    """
+    if not isinstance(data, Mapping):
+        raise InvalidValue(f"must be a mapping, not {type(data).__name__}", where=where)
+    unknown = sorted(set(data) - _AGENT_KEYS)
+    if unknown:
+        raise InvalidValue(f"unknown keys {unknown}", where=where)
+    fields = dict(data)
+    shift = fields.pop("shift", None)
+    try:
+        if shift is not None:
+            fields["shift"] = BusinessCalendar.from_dict(shift, where=f"{where}.shift")
+        return Agent(**fields)
+    except InvalidValue:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise InvalidValue(str(exc), where=where) from None

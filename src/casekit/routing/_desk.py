@@ -1,37 +1,69 @@
-"""Routing behind a Desk: the router kept in step with committed changes, its decisions
-recorded on the cases, and the agent-facing operations (pull, offers, presence).
+"""Routing behind a Desk: the store is the truth, the router a cache of it.
 
-:class:`DeskRouting` is an after-commit subscriber (see :mod:`casekit.reactors`): new
-cases and tasks nobody holds are routed, finished work frees the agent's room, a case
-that closes takes its unfinished tasks out of routing, a manual assignment takes the
-item out of routing. Every decision is written on its case through the desk's one
-commit path, so reactors (the SLA engine) follow it like any change.
+Who holds what is what the cases say: a case or task assigned to an agent is held by
+that agent (:func:`~casekit.storage.base.holdings_of`). :class:`DeskRouting` keeps
+its :class:`Router` a cache of that:
+
+* **One rule per case** (:meth:`DeskRouting.reconcile`): for each of a case's work
+  items the router is made to agree with the stored case. Held by an agent: the router
+  has it assigned to that agent (adopting it if it was assigned elsewhere). Active and
+  held by nobody: the router has it queued, offered or unroutable (routing it if not).
+  Finished: the router lets it go. The rule is idempotent, so it is applied after
+  every commit of this desk (the subscriber), to every case another process changed
+  (following the change feed), and to every active case when the router starts.
+* **Decisions are commits.** An assignment the router decides is written on the case
+  with a :class:`~casekit.storage.base.CapacityGuard`; a
+  :class:`~casekit.storage.base.WorkLedger` store checks it in the commit's
+  transaction, so no agent goes over capacity however many processes assign at once,
+  and the case's version check means no item is assigned twice. A refused commit
+  tells the router its view was stale: it reloads what the agent holds and decides
+  again. Nothing is claimed outside the case, so nothing can dangle: a process that
+  dies between deciding and committing leaves the work unheld, and the next router to
+  look routes it.
+* **Agents** live in the store (with a ``WorkLedger``), so every process routes with
+  the same agents and a restart keeps runtime changes; agents a host names in code
+  are added to the store when missing.
+
+See ``docs/explanation/routing-decisions.md`` for the invariant and recovery path.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable, Mapping
+import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime, tzinfo
+from functools import partial
+from typing import Any
+
+import attrs
 
 from casekit._commit import Pipeline
 from casekit._retry import retry_on_conflict
 from casekit.audit import EventRecord
-from casekit.exceptions import AccessDenied, InvalidTransition, NotFound
+from casekit.exceptions import (
+    AccessDenied,
+    CapacityConflict,
+    ConflictError,
+    CorruptRecord,
+    InvalidTransition,
+    InvalidValue,
+    NotFound,
+)
 from casekit.model._enums import ActorKind, CaseState, Channel, TaskState
 from casekit.model.access import oversees_routing
 from casekit.model.actors import SYSTEM, Actor
 from casekit.model.case import Assignment, Case, Task
 from casekit.model.commands import Assign, AssignTask, Command
-from casekit.model.events import CaseAssigned, Event, RoutingDecided, TaskAssigned
+from casekit.model.events import Event, RoutingDecided
 from casekit.model.lifecycle import Context, decide, replay
 from casekit.reactors import Committed
-from casekit.routing._agents import Presence
-from casekit.routing._claims import ClaimStore
-from casekit.routing._decision import ItemStatus, Outcome, RoutingDecision, Trigger
+from casekit.routing._agents import Agent, Presence, agent_from_data, agent_to_data
+from casekit.routing._decision import ItemStatus, Outcome, RoutingDecision
 from casekit.routing._errors import (
     ClaimConflict,
     DuplicateWorkItem,
+    NoSuchOffer,
     StrategyError,
     UnknownAgent,
     UnknownWorkItem,
@@ -39,12 +71,22 @@ from casekit.routing._errors import (
 from casekit.routing._items import WorkItem
 from casekit.routing._router import Router
 from casekit.routing._work import case_of, work_item_for_case, work_item_for_task
-from casekit.storage.base import CaseQuery, Store
+from casekit.serialization import dumps, loads
+from casekit.storage.base import CapacityGuard, CaseQuery, Store, WorkLedger, holdings_of
 
 __all__ = ["DeskRouting", "explain"]
 
-_ROUTER_DONE = frozenset({ItemStatus.COMPLETED, ItemStatus.WITHDRAWN, ItemStatus.CLAIMED_ELSEWHERE})
-_ACTIVE = frozenset({CaseState.NEW, CaseState.OPEN, CaseState.AWAITING_INFO})
+log = logging.getLogger("casekit.routing")
+
+_GONE = frozenset({ItemStatus.COMPLETED, ItemStatus.WITHDRAWN, ItemStatus.CLAIMED_ELSEWHERE})
+_WAITING = frozenset({ItemStatus.QUEUED, ItemStatus.OFFERED, ItemStatus.UNROUTABLE})
+# Cases whose work an agent may hold: active ones, and resolved ones' unfinished tasks.
+_LIVE = frozenset({CaseState.NEW, CaseState.OPEN, CaseState.AWAITING_INFO, CaseState.RESOLVED})
+_CHANGEABLE = frozenset(
+    {"groups", "skills", "languages", "capacity", "max_units", "shift", "service_org"}
+)
+_ATTEMPTS = 3
+"""How often a refused assignment is decided again before it waits for the next sync."""
 
 
 def _unheld(assignment: Assignment) -> bool:
@@ -52,17 +94,40 @@ def _unheld(assignment: Assignment) -> bool:
     return assignment.agent is None and assignment.service_org is None
 
 
-def _supports_claims(store: object) -> bool:
-    return all(
-        callable(getattr(store, name, None)) for name in ("version", "claim", "release", "holder")
-    )
+def _items(case: Case) -> Iterator[tuple[str, Task | None]]:
+    """The case's work items: the case itself, then its tasks."""
+    yield case.id, None
+    for task in case.tasks:
+        yield task.id, task
+
+
+def _routable(case: Case, task: Task | None) -> bool:
+    """Work that should be with a router: live and held by nobody."""
+    if task is None:
+        return case.state.is_active and _unheld(case.assignment)
+    return not task.state.is_finished and not case.state.is_terminal and _unheld(task.assignment)
+
+
+def _done(case: Case, task: Task | None) -> bool:
+    """Finished by doing it (the agent's room goes to queued work as a completion)."""
+    if task is None:
+        return case.state in (CaseState.RESOLVED, CaseState.CLOSED)
+    return task.state is TaskState.DONE
+
+
+class _Refused(Exception):
+    """The store refused a commit's capacity guard (carried past ``retry_on_conflict``)."""
+
+    def __init__(self, conflict: CapacityConflict) -> None:
+        super().__init__(str(conflict))
+        self.conflict = conflict
 
 
 class DeskRouting:
-    """A :class:`Router` wired to a desk's store and commit path.
+    """A :class:`Router` kept a cache of a desk's store, and the routing operations.
 
     Args:
-        router: The router (a cache of who works on what in this process).
+        router: The router (this process's cache of who works on what).
         pipeline: The desk's commit path; decisions are committed through it.
         now: The desk's clock.
         context: Builds the lifecycle context for an actor at an instant.
@@ -82,171 +147,433 @@ class DeskRouting:
         self.router = router
         self._pipeline = pipeline
         self._store: Store = pipeline.store
+        self._ledger: WorkLedger | None = (
+            pipeline.store if isinstance(pipeline.store, WorkLedger) else None
+        )
         self._now = now
         self._context = context
-        if router.claims is None and _supports_claims(self._store):
-            router.claims = _FinishedStayClaimed(self._store)
+        self._lock = pipeline.lock
+        self._started = False
+        self._versions: dict[str, int] = {}  # agent id -> its version in the store
+        self._generation = -1  # the stored agents' generation the router reflects
+        self._cursor: str | None = None  # how far the change feed was followed
+        self._seen: dict[str, int] = {}  # case id -> version this desk reconciled itself
+        self._dirty: set[str] = set()  # cases to reconcile at the next sync
+        self._catching_up = False
 
-    # --- following commits --------------------------------------------------------
+    # --- the cache: start, follow, reconcile --------------------------------------------
 
     def __call__(self, committed: Committed) -> None:
-        """Keep the router in step with a committed change (the subscriber).
+        """Keep the router in step with a commit of this desk (the subscriber)."""
+        if not self._started:
+            self._start()
+            return  # the start reconciled every live case, this one included
+        after = committed.after
+        self._reconcile(after)
+        if self._ledger is not None:
+            self._seen[after.id] = after.version
 
-        In the router's own commits (``origin == "routing"``) its decisions and
-        assignments are skipped, but whatever reactors added to them (a task a playbook
-        creates when the case is assigned, say) is followed like any change.
-        """
-        own = committed.origin == self.name
-        before, after = committed.before, committed.after
+    def sync(self) -> int:
+        """Catch up with the store: agents changed and cases committed by other
+        processes since the last sync. Returns how many items were routed."""
+        with self._lock:
+            if not self._started:
+                return self._start()
+            routed = 0
+            if self._ledger is not None:
+                self._sync_agents()
+                routed += self._follow_feed()
+            for case_id in sorted(self._dirty):
+                self._dirty.discard(case_id)
+                with contextlib.suppress(NotFound):
+                    routed += self._reconcile(self._store.load(case_id).case)
+            return routed
+
+    def _start(self) -> int:
+        """Build the router from the store: agents, then every live case."""
+        self._started = True
+        if self._ledger is not None:
+            self._cursor = self._ledger.feed_head()  # before the scan: nothing is missed
+            self._seed_agents()
+            self._sync_agents()
+        return self._rescan()
+
+    def _rescan(self, batch: int = 500) -> int:
+        routed = 0
+        after: str | None = None
+        while True:
+            page = self._store.find(CaseQuery(states=_LIVE, after=after, limit=batch))
+            for case in page.items:
+                routed += self._reconcile(case)
+            if page.next_cursor is None:
+                return routed
+            after = page.next_cursor
+
+    def _follow_feed(self) -> int:
+        """Reconcile each case another process committed since the last sync."""
+        routed = 0
+        while True:
+            page = self._store.changes(self._cursor, limit=500)
+            if not page.records:
+                return routed
+            self._cursor = page.cursor
+            touched: dict[str, None] = {}
+            for record in page.records:
+                own = self._seen.get(record.case_id)
+                if own is not None and record.seq <= own:
+                    if record.seq == own:
+                        del self._seen[record.case_id]  # passed our last commit of it
+                    continue
+                touched[record.case_id] = None
+            for case_id in touched:
+                with contextlib.suppress(NotFound):
+                    routed += self._reconcile(self._store.load(case_id).case)
+
+    def reconcile(self, case: Case) -> int:
+        """Make the router agree with ``case`` as stored (see the module docs); record
+        the decisions that takes. Returns how many of its items were routed."""
+        with self._lock:
+            return self._reconcile(case)
+
+    def _reconcile(self, case: Case) -> int:
         now = self._now()
-        if before is None:
-            self._route(work_item_for_case(after, now=now, directory=self._store), now)
-            return
-        for event in () if own else committed.events:
-            if isinstance(event, CaseAssigned) and not _unheld(event.new):
-                self._release(after.id, done=False)
-            elif isinstance(event, CaseAssigned) and after.state.is_active:
-                self._reroute(after, None, now)  # put back in the pool
-        if after.state.is_active and not before.state.is_active:
-            # Reopened: work that kept its claim when it finished becomes claimable again.
-            self._unclaim(after.id)
-            for task in after.tasks:
-                if not task.state.is_finished:
-                    self._unclaim(task.id)
-                    if _unheld(task.assignment):
-                        self._reroute(after, task, now)
-            if _unheld(after.assignment):
-                self._reroute(after, None, now)
-        for event in () if own else committed.events:
-            if isinstance(event, TaskAssigned) and not _unheld(event.new):
-                self._release(event.task_id, done=False)
-        if before.state.is_active and not after.state.is_active:
-            self._release(after.id, done=after.state in (CaseState.RESOLVED, CaseState.CLOSED))
-        closing = after.state.is_terminal and not before.state.is_terminal
-        old_tasks = {task.id: task for task in before.tasks}
-        for task in after.tasks:
-            old = old_tasks.get(task.id)
-            if old is None:
-                if _unheld(task.assignment):
-                    item = work_item_for_task(after, task, now=now, directory=self._store)
-                    self._route(item, now)
-            elif task.state.is_finished and not old.state.is_finished:
-                self._release(task.id, done=task.state is TaskState.DONE)
-            elif closing and not task.state.is_finished:
-                self._release(task.id, done=False)
+        router = self.router
+        held = {holding.item_id: holding.agent_id for holding in holdings_of(case)}
+        decisions: list[RoutingDecision] = []
+        routed = 0
+        for item_id, task in _items(case):
+            status = self._status(item_id)
+            holder = held.get(item_id)
+            if holder is not None:
+                if status is ItemStatus.ASSIGNED and router.assignee(item_id) == holder:
+                    continue
+                if status is not None:
+                    decisions += router.withdraw(item_id, now)
+                if holder in self._agent_ids():
+                    router.adopt(self._work_item(case, task, now), holder, now)
+            elif _routable(case, task):
+                if status in _WAITING:
+                    continue
+                if status is ItemStatus.ASSIGNED:
+                    # The router gave it to an agent the store does not show: another
+                    # process put it back, or this desk's commit of it was refused.
+                    decisions += router.withdraw(item_id, now)
+                decisions += self._route(self._work_item(case, task, now), now)
+                routed += 1
+            elif status is not None:
+                if status is ItemStatus.ASSIGNED and _done(case, task):
+                    decisions += router.complete(item_id, now)
+                else:
+                    decisions += router.withdraw(item_id, now)
+        self._record(decisions, now)
+        return routed
+
+    def _status(self, item_id: str) -> ItemStatus | None:
+        """The item's status in the router; ``None`` if it is not active there."""
+        try:
+            status = self.router.status(item_id)
+        except UnknownWorkItem:
+            return None
+        return None if status in _GONE else status
+
+    def _agent_ids(self) -> Mapping[str, object]:
+        return self.router._index.agents
+
+    def _work_item(self, case: Case, task: Task | None, now: datetime) -> WorkItem:
+        if task is None:
+            return work_item_for_case(case, now=now, directory=self._store)
+        return work_item_for_task(case, task, now=now, directory=self._store)
+
+    def _route(self, item: WorkItem, now: datetime) -> list[RoutingDecision]:
+        try:
+            return [self.router.route(item, now)]
+        except DuplicateWorkItem:
+            return []  # this router already has it
+        except StrategyError as error:
+            # The item stays queued; the failure is recorded with the decision.
+            return [error.decision] if error.decision is not None else []
+
+    # --- agents -------------------------------------------------------------------------
+
+    def _seed_agents(self) -> None:
+        """Add the agents the host gave the router in code and the store lacks."""
+        assert self._ledger is not None
+        _, records = self._ledger.agent_records()
+        stored = {record.agent_id for record in records}
+        for agent in self.router.agents:
+            if agent.id not in stored:
+                # Another process seeding the same agent at once wins; keep its version.
+                with contextlib.suppress(ConflictError):
+                    self._ledger.save_agent_record(agent.id, dumps(agent_to_data(agent)), 0)
+
+    def _sync_agents(self) -> None:
+        """Bring the router's agents to what the store holds (if it changed)."""
+        now = self._now()
+        self._record(self._agent_changes(now), now)
+
+    def _agent_changes(self, now: datetime) -> list[RoutingDecision]:
+        """Apply the stored agents' changes to the router; its decisions, unrecorded."""
+        assert self._ledger is not None
+        if self._ledger.agents_generation() == self._generation:
+            return []
+        generation, records = self._ledger.agent_records()
+        decisions: list[RoutingDecision] = []
+        present = set()
+        for record in records:
+            present.add(record.agent_id)
+            if self._versions.get(record.agent_id) == record.version:
+                continue
+            try:
+                agent = agent_from_data(loads(record.body), f"agents[{record.agent_id!r}]")
+            except InvalidValue as exc:
+                raise CorruptRecord("agents", record.agent_id, str(exc)) from None
+            decisions += self.router.put_agent(agent, now)
+            self._versions[record.agent_id] = record.version
+        for agent_id in [a for a in self._versions if a not in present]:
+            del self._versions[agent_id]
+            with contextlib.suppress(UnknownAgent):
+                decisions += self.router.remove_agent(agent_id, now)
+        for agent in list(self.router.agents):
+            if agent.id not in present:
+                decisions += self.router.remove_agent(agent.id, now)
+        self._generation = generation
+        return decisions
+
+    def _departed(self, agent_id: str) -> bool:
+        """The agent is gone: work the store still shows it holding may be taken."""
+        return agent_id not in self._agent_ids()
+
+    def agents(self) -> list[Agent]:
+        """The routing agents, ordered by id (after catching up with the store)."""
+        self.sync()
+        return sorted(self.router.agents, key=lambda agent: agent.id)
+
+    def add_agent(self, agent: Agent, *, actor: Actor) -> None:
+        """See :meth:`casekit.Desk.add_agent`."""
+        self._check_supervisor(actor, "add agents")
+        self._check_agent(agent)
+        with self._lock:
+            self.sync()
+            if agent.id in self._agent_ids():
+                raise InvalidValue(f"agent {agent.id!r} exists; update it", where="agent.id")
+            self._put(agent)
+
+    def update_agent(self, agent_id: str, changes: Mapping[str, Any], *, actor: Actor) -> Agent:
+        """See :meth:`casekit.Desk.update_agent`."""
+        self._check_supervisor(actor, "update agents")
+        unknown = sorted(set(changes) - _CHANGEABLE)
+        if unknown:
+            raise InvalidValue(
+                f"cannot change {unknown} (changeable: {sorted(_CHANGEABLE)})",
+                where=f"update_agent({agent_id!r})",
+            )
+        with self._lock:
+            self.sync()
+            current = self.router.agent(agent_id)  # UnknownAgent
+            try:
+                agent = attrs.evolve(current, **changes)
+            except InvalidValue:
+                raise
+            except (TypeError, ValueError, AttributeError) as exc:
+                raise InvalidValue(str(exc), where=f"update_agent({agent_id!r})") from None
+            self._check_agent(agent)
+            self._put(agent)
+            return agent
+
+    def remove_agent(self, agent_id: str, *, actor: Actor) -> None:
+        """See :meth:`casekit.Desk.remove_agent`."""
+        self._check_supervisor(actor, "remove agents")
+        with self._lock:
+            self.sync()
+            self.router.agent(agent_id)  # UnknownAgent
+            now = self._now()
+            if self._ledger is not None:
+                self._save(agent_id, None)
+            decisions = self.router.remove_agent(agent_id, now)
+            self._record(decisions, now)
+            # Work the store still shows with the agent (adopted or not): back to the pool.
+            for case_id in sorted({case_of(i) for i in self._held_in_store(agent_id)}):
+                self._put_back(case_id, agent_id, now)
+
+    def _held_in_store(self, agent_id: str) -> list[str]:
+        if self._ledger is not None:
+            return [holding.item_id for holding in self._ledger.holdings(agent_id)]
+        page = self._store.find(CaseQuery(states=_LIVE, agent=agent_id, limit=500))
+        return [
+            h.item_id for case in page.items for h in holdings_of(case) if h.agent_id == agent_id
+        ]
+
+    def _put_back(self, case_id: str, agent_id: str, now: datetime) -> None:
+        """Unassign what a removed agent still holds on the case; it is routed again."""
+
+        def write() -> None:
+            snapshot = self._store.load(case_id)
+            case = snapshot.case
+            ctx = self._context(SYSTEM, now)
+            events: list[Event] = []
+            for item_id, task in _items(case):
+                assignment = case.assignment if task is None else task.assignment
+                if assignment.agent == agent_id:
+                    with contextlib.suppress(InvalidTransition):
+                        step = self._assign_events(case, item_id, None, ctx)
+                        case = replay(step, case)
+                        events += step
+            if events:
+                self._pipeline.commit(snapshot, events, SYSTEM.ref, now, origin=self.name)
+
+        retry_on_conflict(write)
+
+    def _put(self, agent: Agent) -> None:
+        """Save the agent (with a ledger) and give it to the router."""
+        now = self._now()
+        if self._ledger is not None:
+            self._save(agent.id, dumps(agent_to_data(agent)))
+        self._record(self.router.put_agent(agent, now), now)
+
+    def _save(self, agent_id: str, body: str | None) -> None:
+        assert self._ledger is not None
+        version = self._ledger.save_agent_record(agent_id, body, self._versions.get(agent_id, 0))
+        if body is None:
+            self._versions.pop(agent_id, None)
+        else:
+            self._versions[agent_id] = version
+        self._generation = -1  # our own change: the next sync reads the generation again
+
+    def _check_agent(self, agent: Agent) -> None:
+        if not isinstance(agent, Agent):
+            raise InvalidValue(f"must be an Agent, not {type(agent).__name__}", where="agent")
+        if self.router.catalog is not None:
+            self.router.catalog.check(agent.skills, f"Agent(id={agent.id!r}).skills")
 
     def check_skills(self, skills: Mapping[str, int], where: str) -> None:
         """Refuse skills the router's catalog does not know, before anything is written."""
         if self.router.catalog is not None and skills:
             self.router.catalog.check(dict(skills), where)
 
-    def _route(self, item: WorkItem, now: datetime) -> None:
-        """Route a new work item and record the decision on its case."""
-        try:
-            decisions = [self.router.route(item, now)]
-        except DuplicateWorkItem:
-            return  # this router already has it
-        except StrategyError as error:
-            # The item stays queued; the failure is recorded with the decision.
-            decisions = [error.decision] if error.decision is not None else []
-        self._record(decisions, now)
+    # --- recording decisions ------------------------------------------------------------
 
-    def _reroute(self, case: Case, task: Task | None, now: datetime) -> None:
-        """Route an item again (after it was put back in the pool or reopened)."""
-        item_id = task.id if task else case.id
-        with contextlib.suppress(UnknownWorkItem):
-            self._record(self.router.withdraw(item_id, now), now)
-        self._unclaim(item_id)
-        if task is None:
-            item = work_item_for_case(case, now=now, directory=self._store)
-        else:
-            item = work_item_for_task(case, task, now=now, directory=self._store)
-        self._route(item, now)
-
-    def _unclaim(self, item_id: str) -> None:
-        """Release a claim that finished work kept, so the item can be claimed again."""
-        claims = self.router.claims
-        if claims is None:
-            return
-        holder = claims.holder(item_id)
-        if holder is not None:
-            with contextlib.suppress(ClaimConflict):
-                claims.release(item_id, holder, claims.version(item_id))
-
-    def _release(self, item_id: str, *, done: bool) -> None:
-        """The item is finished, cancelled or taken by hand: free the agent's room."""
-        now = self._now()
-        try:
-            if done and self.router.status(item_id) is ItemStatus.ASSIGNED:
-                decisions = self.router.complete(item_id, now)
-            else:
-                decisions = self.router.withdraw(item_id, now)
-        except UnknownWorkItem:
-            return  # routed by another process, or never routed
-        self._record(decisions, now)
-
-    # --- recording decisions ------------------------------------------------------
-
-    def _record(self, decisions: Iterable[RoutingDecision], now: datetime) -> list[EventRecord]:
-        """Write each decision on its case, with the assignment it made."""
+    def _record(
+        self, decisions: Iterable[RoutingDecision], now: datetime, attempt: int = 0
+    ) -> list[EventRecord]:
+        """Write each decision on its case, with the assignment it made; decide again
+        the assignments the store refuses (see :meth:`_decide_again`)."""
         by_case: dict[str, list[RoutingDecision]] = {}
         for decision in decisions:
             by_case.setdefault(case_of(decision.item_id), []).append(decision)
         records: list[EventRecord] = []
+        later: list[RoutingDecision] = []  # what letting go of stale items decided
         for case_id, group in by_case.items():
-
-            def write(case_id: str = case_id, group: list[RoutingDecision] = group) -> None:
-                records.extend(self._record_on(case_id, group, now))
-
-            retry_on_conflict(write)
+            try:
+                records += retry_on_conflict(partial(self._record_on, case_id, group, now, later))
+            except _Refused as refusal:
+                log.info("routing: %s; deciding again", refusal.conflict)
+                refused = [d for d in group if d.outcome is Outcome.ASSIGNED]
+                kept = [d for d in group if d.outcome is not Outcome.ASSIGNED]
+                if kept:
+                    records += retry_on_conflict(
+                        partial(self._record_on, case_id, kept, now, later)
+                    )
+                records += self._decide_again(refused, now, attempt)
+        if later:
+            records += self._record(later, now, attempt)
         return records
 
     def _record_on(
-        self, case_id: str, decisions: list[RoutingDecision], now: datetime
+        self,
+        case_id: str,
+        decisions: list[RoutingDecision],
+        now: datetime,
+        later: list[RoutingDecision],
     ) -> list[EventRecord]:
-        snapshot = self._store.load(case_id)
+        try:
+            snapshot = self._store.load(case_id)
+        except NotFound:
+            return []  # the case is gone (a store the host cleaned): nothing to record on
         case = snapshot.case
         ctx = self._context(SYSTEM, now)
         events: list[Event] = []
+        guards: list[CapacityGuard] = []
         stale: list[str] = []
         for decision in decisions:
-            decided = RoutingDecided(
-                case_id=case_id,
-                at=now,
-                actor=SYSTEM.ref,
-                item_id=decision.item_id,
-                outcome=decision.outcome.value,
-                agent_id=decision.agent_id,
-                decision=decision.to_dict(),
-            )
-            step: list[Event] = [decided]
-            if decision.outcome is Outcome.ASSIGNED and decision.agent_id is not None:
-                assignment = self._assignment(case, decision.item_id, decision.agent_id, ctx)
-                if assignment is None:
-                    stale.append(decision.item_id)
-                else:
-                    step += assignment
+            step: list[Event] = [
+                RoutingDecided(
+                    case_id=case_id,
+                    at=now,
+                    actor=SYSTEM.ref,
+                    item_id=decision.item_id,
+                    outcome=decision.outcome.value,
+                    agent_id=decision.agent_id,
+                    decision=decision.to_dict(),
+                )
+            ]
+            step += self._assignment_of(case, decision, ctx, guards, stale)
             case = replay(step, case)
             events += step
-        records = self._pipeline.commit(snapshot, events, SYSTEM.ref, now, origin=self.name)[1]
+        try:
+            records = self._pipeline.commit(
+                snapshot, events, SYSTEM.ref, now, origin=self.name, guards=tuple(guards)
+            )[1]
+        except CapacityConflict as conflict:
+            raise _Refused(conflict) from conflict  # not a conflict to retry as it is
         for item_id in stale:
-            # The store says the item is someone else's or finished: free this agent.
+            # The store says someone else holds the item or it finished: let it go here.
             with contextlib.suppress(UnknownWorkItem):
-                self.router.withdraw(item_id, now)
+                later += self.router.withdraw(item_id, now)
         return records
 
-    def _assignment(
-        self, case: Case, item_id: str, agent_id: str, ctx: Context
-    ) -> list[Event] | None:
-        """The events that give the item to ``agent_id``; ``None`` if the store says
-        someone else holds it (a manual assignment, another process) or it finished."""
-        current = case.assignment if item_id == case.id else case.task(item_id).assignment
-        if current.agent is not None and current.agent != agent_id:
-            return None
+    def _assignment_of(
+        self,
+        case: Case,
+        decision: RoutingDecision,
+        ctx: Context,
+        guards: list[CapacityGuard],
+        stale: list[str],
+    ) -> list[Event]:
+        """The events that make the case say what ``decision`` decided."""
+        item_id = decision.item_id
         try:
-            org = self.router.agent(agent_id).service_org or current.service_org
-        except UnknownAgent:
-            org = current.service_org  # the agent left the router since
+            task = None if item_id == case.id else case.task(item_id)
+        except NotFound:
+            return []
+        current = (case.assignment if task is None else task.assignment).agent
+        departed = current is not None and self._departed(current)
+        if decision.outcome is Outcome.ASSIGNED and decision.agent_id is not None:
+            agent_id = decision.agent_id
+            if current is not None and current != agent_id and not departed:
+                stale.append(item_id)  # someone else holds it (by hand, another process)
+                return []
+            try:
+                events = self._assign_events(case, item_id, agent_id, ctx)
+            except InvalidTransition:
+                stale.append(item_id)  # the case or task finished meanwhile
+                return []
+            if current != agent_id and self._ledger is not None:
+                guards.append(self._guard(agent_id, task.channel if task else None, case))
+            return events
+        if departed and decision.outcome in (Outcome.QUEUED, Outcome.UNROUTABLE):
+            with contextlib.suppress(InvalidTransition):
+                return self._assign_events(case, item_id, None, ctx)  # back in the pool
+        return []
+
+    def _guard(self, agent_id: str, channel: Channel | None, case: Case) -> CapacityGuard:
+        agent = self.router.agent(agent_id)
+        on = channel or case.channel
+        return CapacityGuard(
+            agent_id,
+            self._versions.get(agent_id, 0),
+            on,
+            agent.capacity.get(on, 0),
+            agent.max_units,
+        )
+
+    def _assign_events(
+        self, case: Case, item_id: str, agent_id: str | None, ctx: Context
+    ) -> list[Event]:
+        current = case.assignment if item_id == case.id else case.task(item_id).assignment
+        org = current.service_org
+        if agent_id is not None:
+            with contextlib.suppress(UnknownAgent):
+                org = self.router.agent(agent_id).service_org or org
         command: Command
         if item_id == case.id:
             command = Assign(group=current.group, agent=agent_id, service_org=org)
@@ -254,12 +581,75 @@ class DeskRouting:
             command = AssignTask(
                 task_id=item_id, group=current.group, agent=agent_id, service_org=org
             )
-        try:
-            return decide(case, command, ctx)
-        except InvalidTransition:
-            return None  # the case or task finished meanwhile
+        return decide(case, command, ctx)
 
-    # --- operations ---------------------------------------------------------------
+    def _decide_again(
+        self, refused: list[RoutingDecision], now: datetime, attempt: int
+    ) -> list[EventRecord]:
+        """Assignments the store refused: the router's view of their agents was stale.
+        Reload what the agents hold, then decide again (up to ``_ATTEMPTS`` times; then
+        the item waits for the next sync)."""
+        decisions: list[RoutingDecision] = []
+        if self._ledger is not None and not self._catching_up:
+            # Other processes assigned work this router has not seen: catch up first.
+            self._catching_up = True
+            try:
+                self._follow_feed()
+            finally:
+                self._catching_up = False
+        for agent_id in sorted({d.agent_id for d in refused if d.agent_id is not None}):
+            decisions += self._refresh_agent(agent_id, now)
+        for decision in refused:
+            item_id = decision.item_id
+            with contextlib.suppress(UnknownWorkItem):
+                decisions += self.router.withdraw(item_id, now)
+            if attempt + 1 >= _ATTEMPTS:
+                self._dirty.add(case_of(item_id))
+                continue
+            try:
+                case = self._store.load(case_of(item_id)).case
+                task = None if item_id == case.id else case.task(item_id)
+            except NotFound:
+                continue
+            if _routable(case, task):
+                decisions += self._route(self._work_item(case, task, now), now)
+        if attempt >= 2 * _ATTEMPTS:
+            # Still refused: leave the rest to the next sync, which reconciles the cases.
+            self._dirty.update(case_of(d.item_id) for d in decisions)
+            return []
+        return self._record(decisions, now, attempt + 1)
+
+    def _refresh_agent(self, agent_id: str, now: datetime) -> list[RoutingDecision]:
+        """Bring the router's view of one agent to the store's, deciding nothing new
+        but what an agent change decides (returned, for the caller to record): the
+        agent's stored version, and the work the store shows it holding (adopted;
+        work this router has elsewhere is reconciled at the next sync)."""
+        if self._ledger is None:
+            return []
+        self._generation = -1
+        decisions = self._agent_changes(now)
+        if agent_id not in self._agent_ids():
+            return decisions
+        for holding in self._ledger.holdings(agent_id):
+            if self._status(holding.item_id) is not None:
+                if self.router.assignee(holding.item_id) != agent_id:
+                    self._dirty.add(holding.case_id)
+                continue
+            try:
+                case = self._store.load(holding.case_id).case
+                task = None if holding.item_id == case.id else case.task(holding.item_id)
+            except NotFound:
+                continue
+            self.router.adopt(self._work_item(case, task, now), agent_id, now)
+        return decisions
+
+    def _held_by(self, agent_id: str) -> frozenset[str]:
+        try:
+            return self.router.held(agent_id)
+        except UnknownAgent:
+            return frozenset()
+
+    # --- operations ---------------------------------------------------------------------
 
     def _check_actor(self, actor: Actor, agent_id: str) -> None:
         if oversees_routing(actor):
@@ -268,97 +658,117 @@ class DeskRouting:
             return
         raise AccessDenied(str(actor), "route", agent_id, "only the agent itself or a supervisor")
 
+    @staticmethod
+    def _check_supervisor(actor: Actor, what: str) -> None:
+        if not oversees_routing(actor):
+            raise AccessDenied(str(actor), what, "routing", "only a supervisor or the system")
+
+    def work_of(self, agent_id: str, *, actor: Actor) -> list[Case | Task]:
+        """See :meth:`casekit.Desk.work_of`."""
+        self._check_actor(actor, agent_id)
+        if self._ledger is not None:
+            ids = [holding.item_id for holding in self._ledger.holdings(agent_id)]
+        else:
+            ids = self._held_in_store(agent_id)
+        items: list[Case | Task] = []
+        for item_id in ids:
+            with contextlib.suppress(NotFound):
+                items.append(self._item(item_id))
+        return items
+
     def route_open_work(self, *, actor: Actor, batch: int = 500) -> int:
         """See :meth:`casekit.Desk.route_open_work`."""
-        if not oversees_routing(actor):
-            raise AccessDenied(str(actor), "route", "open work", "only a supervisor or the system")
-        routed = 0
-        after: str | None = None
-        while True:
-            page = self._store.find(CaseQuery(states=_ACTIVE, after=after, limit=batch))
-            now = self._now()
-            for case in page.items:
-                items = (
-                    [work_item_for_case(case, now=now, directory=self._store)]
-                    if _unheld(case.assignment)
-                    else []
-                )
-                items += [
-                    work_item_for_task(case, task, now=now, directory=self._store)
-                    for task in case.tasks
-                    if not task.state.is_finished and _unheld(task.assignment)
-                ]
-                for item in items:
-                    try:
-                        if self.router.status(item.id) not in _ROUTER_DONE:
-                            continue  # this router already works on it
-                    except UnknownWorkItem:
-                        pass
-                    self._route(item, now)
-                    routed += 1
-            if page.next_cursor is None:
-                return routed
-            after = page.next_cursor
+        self._check_supervisor(actor, "route")
+        with self._lock:
+            if not self._started:
+                return self._start()
+            self.sync()
+            return self._rescan(batch)
 
     def next_work(self, agent_id: str, *, actor: Actor) -> Case | Task | None:
         """See :meth:`casekit.Desk.next_work`."""
         self._check_actor(actor, agent_id)
-        now = self._now()
-        decision = self.router.next_work(agent_id, now)
-        if decision is None:
+        with self._lock:
+            self.sync()
+            for _ in range(_ATTEMPTS):
+                now = self._now()
+                decision = self.router.next_work(agent_id, now)
+                if decision is None:
+                    return None
+                self._record([decision], now, _ATTEMPTS - 1)
+                item = self._item(decision.item_id)
+                if item.assignment.agent == agent_id:
+                    return item
+                # Refused (the agent is full in the store) or taken meanwhile: again.
             return None
-        self._record([decision], now)
-        return self._item(decision.item_id) if decision.agent_id == agent_id else None
 
     def accept_offer(self, item_id: str, *, agent_id: str, actor: Actor) -> Case | Task:
         """See :meth:`casekit.Desk.accept_offer`."""
         self._check_actor(actor, agent_id)
-        now = self._now()
-        before = len(self.router.decisions(item_id))
+        with self._lock:
+            self.sync()
+            now = self._now()
+            try:
+                self.router.accept(item_id, agent_id, now)
+            except NoSuchOffer:
+                # The router caught up with the store: maybe another process assigned it.
+                try:
+                    taken = self._item(item_id)
+                except NotFound:
+                    raise
+                holder = taken.assignment.agent
+                if holder == agent_id:
+                    return taken  # accepted already (in another process)
+                if holder is not None:
+                    raise ClaimConflict(item_id, 0, 0) from None  # someone else has it
+                raise
+
+            def assign() -> None:
+                snapshot = self._store.load(case_of(item_id))
+                case = snapshot.case
+                task = None if item_id == case.id else case.task(item_id)
+                current = (case.assignment if task is None else task.assignment).agent
+                if current is not None and current != agent_id:
+                    return  # someone else holds it
+                with contextlib.suppress(InvalidTransition):
+                    events = self._assign_events(
+                        case, item_id, agent_id, self._context(SYSTEM, now)
+                    )
+                    guards: tuple[CapacityGuard, ...] = ()
+                    if current != agent_id and self._ledger is not None:
+                        guards = (self._guard(agent_id, task.channel if task else None, case),)
+                    self._pipeline.commit(
+                        snapshot, events, SYSTEM.ref, now, origin=self.name, guards=guards
+                    )
+
+            try:
+                retry_on_conflict(assign)
+            except CapacityConflict:
+                # The agent is full in the store (work another process gave it).
+                self._record(self._refresh_agent(agent_id, now), now, _ATTEMPTS)
+                self._dirty.add(case_of(item_id))
+                raise
+            item = self._item(item_id)
+            if item.assignment.agent != agent_id:
+                # Someone assigned it meanwhile (by hand, another process).
+                with contextlib.suppress(UnknownWorkItem):
+                    self._record(self.router.withdraw(item_id, now), now)
+                self._dirty.add(case_of(item_id))
+                raise ClaimConflict(item_id, 0, 0)
+            return item
+
+    def _decisions(self, item_id: str) -> tuple[RoutingDecision, ...]:
         try:
-            self.router.accept(item_id, agent_id, now)
-        except ClaimConflict as conflict:
-            self._record(self._decisions_since(item_id, before, conflict), now)
-            raise
-        self._record(self._decisions_since(item_id, before), now)
-
-        def assign() -> None:
-            snapshot = self._store.load(case_of(item_id))
-            events = self._assignment(snapshot.case, item_id, agent_id, self._context(SYSTEM, now))
-            if events:
-                self._pipeline.commit(snapshot, events, SYSTEM.ref, now, origin=self.name)
-
-        retry_on_conflict(assign)
-        item = self._item(item_id)
-        if item.assignment.agent != agent_id:
-            # Someone assigned it by hand meanwhile; the router let it go.
-            raise ClaimConflict(item_id, 0, 0)
-        return item
-
-    def _decisions_since(
-        self, item_id: str, before: int, conflict: ClaimConflict | None = None
-    ) -> list[RoutingDecision]:
-        """The router's new decisions on ``item_id`` (it may have forgotten the item)."""
-        try:
-            return list(self.router.decisions(item_id)[before:])
+            return self.router.decisions(item_id)
         except UnknownWorkItem:
-            if conflict is None:
-                return []
-            return [
-                RoutingDecision(
-                    item_id,
-                    Outcome.CLAIMED_ELSEWHERE,
-                    self._now(),
-                    Trigger.PULL,
-                    reason="another router claimed the item first",
-                )
-            ]
+            return ()
 
     def reject_offer(self, item_id: str, *, agent_id: str, actor: Actor, reason: str = "") -> None:
         """See :meth:`casekit.Desk.reject_offer`."""
         self._check_actor(actor, agent_id)
-        now = self._now()
-        self._record(self.router.reject(item_id, agent_id, now, reason), now)
+        with self._lock:
+            now = self._now()
+            self._record(self.router.reject(item_id, agent_id, now, reason), now)
 
     def set_presence(
         self,
@@ -370,12 +780,15 @@ class DeskRouting:
     ) -> None:
         """See :meth:`casekit.Desk.set_presence`."""
         self._check_actor(actor, agent_id)
-        now = self._now()
-        self._record(self.router.set_presence(agent_id, presence, now, channel), now)
+        with self._lock:
+            self.sync()
+            self._put(self.router.agent(agent_id).with_presence(presence, channel))
 
     def tick(self, now: datetime) -> list[EventRecord]:
-        """Expire offers and the like; record what the router decided."""
-        return self._record(self.router.tick(now), now)
+        """Catch up with the store, expire offers; record what the router decided."""
+        with self._lock:
+            self.sync()
+            return self._record(self.router.tick(now), now)
 
     def _item(self, item_id: str) -> Case | Task:
         case = self._store.load(case_of(item_id)).case
@@ -393,44 +806,3 @@ def explain(records: Iterable[EventRecord], item_id: str, tz: tzinfo | None = No
     if not decisions:
         return f"work item {item_id!r} was never routed"
     return "\n\n".join(decision.explain(tz) for decision in decisions)
-
-
-class _FinishedStayClaimed:
-    """The store's claims, except that finished work keeps its claim.
-
-    The router releases an item's claim when the agent completes it or the item is
-    withdrawn. Released, the item could be claimed again by a router in another
-    process that still has it queued from before. So the claim of an item whose task
-    is finished (or whose case is resolved, closed or cancelled) is kept: nobody can
-    claim finished work.
-    """
-
-    def __init__(self, store: Store) -> None:
-        self._claims: ClaimStore = store  # type: ignore[assignment]
-        self._store = store
-
-    def version(self, item_id: str) -> int:
-        return self._claims.version(item_id)
-
-    def holder(self, item_id: str) -> str | None:
-        return self._claims.holder(item_id)
-
-    def claim(self, item_id: str, agent_id: str, expected_version: int) -> int:
-        return self._claims.claim(item_id, agent_id, expected_version)
-
-    def release(self, item_id: str, agent_id: str, expected_version: int) -> int:
-        if self._finished(item_id):
-            return expected_version
-        return self._claims.release(item_id, agent_id, expected_version)
-
-    def _finished(self, item_id: str) -> bool:
-        try:
-            case = self._store.load(case_of(item_id)).case
-        except NotFound:
-            return False
-        if item_id == case.id:
-            return not case.state.is_active
-        try:
-            return case.task(item_id).state.is_finished or case.state.is_terminal
-        except NotFound:
-            return False

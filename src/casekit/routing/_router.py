@@ -1772,6 +1772,33 @@ class Router:
                 history.pop(gone, None)
                 self._forgotten += 1
 
+    # -- following a store -----------------------------------------------------------------
+
+    def adopt(self, item: WorkItem, agent_id: str, now: datetime) -> None:
+        """Take note that ``agent_id`` already holds ``item``: it was assigned by hand,
+        by another process or before a restart. The agent's capacity is taken (it may
+        go over, and then it gets no new work until it is under again); no decision is
+        made or recorded.
+
+        Raises:
+            UnknownAgent: The router does not know the agent.
+            DuplicateWorkItem: The item is queued, offered or assigned here.
+        """
+        self._begin(now)
+        self.agent(agent_id)
+        item_id = item.id
+        old = self._entries.get(item_id)
+        if old is not None:
+            if old.status not in _FINISHED:
+                raise DuplicateWorkItem(item_id)
+            del self._finished[item_id]
+        entry = _Entry(item, self._select_queue(item, None), item.units)
+        entry.status = _ASSIGNED
+        entry.agent_id = agent_id
+        self._entries[item_id] = entry
+        self._index.reserve(agent_id, entry.channel, entry.units)
+        self._held[agent_id].add(item_id)
+
 
 _FINISHED = frozenset({ItemStatus.COMPLETED, ItemStatus.WITHDRAWN, ItemStatus.CLAIMED_ELSEWHERE})
 

@@ -31,7 +31,7 @@ from casekit._convert import (
 )
 from casekit._time import validate_aware
 from casekit.audit import EventRecord
-from casekit.exceptions import InvalidValue
+from casekit.exceptions import CapacityConflict, InvalidValue
 from casekit.model._enums import CaseState, Channel, Priority
 from casekit.model.accounts import Account, Consumer, Contact, Relationship
 from casekit.model.case import Case
@@ -40,17 +40,22 @@ __all__ = [
     "MAX_PAGE",
     "NO_SLA_DUE",
     "AccountTree",
+    "AgentRecord",
+    "CapacityGuard",
     "CaseOrder",
     "CaseQuery",
     "ChangePage",
     "Commit",
+    "Holding",
     "Page",
     "QuarantinedTimer",
     "Snapshot",
     "Store",
     "Timer",
     "TimerQuarantine",
+    "WorkLedger",
     "check_changes_args",
+    "holdings_of",
     "is_store",
     "sla_due",
     "to_micros",
@@ -84,6 +89,24 @@ class Timer:
 
 
 @attrs.frozen
+class CapacityGuard:
+    """A condition a routed assignment commits under (see :class:`WorkLedger`).
+
+    After the commit, the units ``agent_id`` holds on ``channel`` must be at most
+    ``channel_units``, and over all channels at most ``total_units`` (if set); and the
+    agent's stored record must still be at ``agent_version`` (the router decided on
+    that view of the agent). Otherwise the store refuses the whole commit with
+    :class:`~casekit.exceptions.CapacityConflict`.
+    """
+
+    agent_id: str
+    agent_version: int
+    channel: Channel
+    channel_units: int
+    total_units: int | None = None
+
+
+@attrs.frozen
 class Commit:
     """Everything one command writes, atomically.
 
@@ -97,12 +120,16 @@ class Commit:
             timers are replaced (``desk.tick`` uses this when a timer is stale).
         timers: The case's pending timers after the command (they replace the old ones);
             each belongs to ``case`` and has a key unique among them.
+        guards: Capacity conditions the commit is refused without (routing sets them
+            on the assignments it decides). Only a :class:`WorkLedger` store checks
+            them; the Desk sets none for a store without that capability.
     """
 
     case: Case
     expected_version: int
     records: tuple[EventRecord, ...]
     timers: tuple[Timer, ...] = ()
+    guards: tuple[CapacityGuard, ...] = ()
 
     def __attrs_post_init__(self) -> None:
         seqs = [record.seq for record in self.records]
@@ -521,3 +548,143 @@ class QuarantinedTimer:
     key: str
     due_at: datetime | None
     reason: str
+
+
+@attrs.frozen
+class Holding:
+    """Work an agent holds: an active case, or an unfinished task of a case that is not
+    closed or cancelled, assigned to the agent (see :func:`holdings_of`).
+
+    Attributes:
+        item_id: The case id, or the task id (``<case id>-T<n>``).
+        case_id: The case.
+        agent_id: The agent holding it.
+        channel: The channel whose capacity it takes.
+        units: The capacity units it takes.
+    """
+
+    item_id: str
+    case_id: str
+    agent_id: str
+    channel: Channel
+    units: int = 1
+
+
+def holdings_of(case: Case) -> tuple[Holding, ...]:
+    """The work agents hold on ``case``, derived from its state alone.
+
+    The case counts while it is new, open or awaiting info and assigned to an agent;
+    each task counts while it is not done or cancelled, the case is not closed or
+    cancelled, and it is assigned to an agent. This is the projection a
+    :class:`WorkLedger` store keeps current in every commit, and what a router's
+    capacity is rebuilt from.
+    """
+    held: list[Holding] = []
+    agent = case.assignment.agent
+    if agent is not None and case.state.is_active:
+        held.append(Holding(case.id, case.id, agent, case.channel))
+    if case.tasks and not case.state.is_terminal:
+        for task in case.tasks:
+            agent = task.assignment.agent
+            if agent is not None and not task.state.is_finished:
+                held.append(Holding(task.id, case.id, agent, task.channel or case.channel))
+    return tuple(held)
+
+
+@attrs.frozen
+class AgentRecord:
+    """A routing agent as a :class:`WorkLedger` store keeps it.
+
+    Attributes:
+        agent_id: The agent's id.
+        version: Its version (1 when first saved, one more per change).
+        body: The agent as JSON (the store does not read it).
+    """
+
+    agent_id: str
+    version: int
+    body: str
+
+
+@runtime_checkable
+class WorkLedger(Protocol):
+    """A store capability: who holds what work, and the routing agents, shared by every
+    process on the store.
+
+    With it, routing behind a Desk keeps no state of its own that matters: a router
+    is a cache rebuilt from :meth:`holdings` and :meth:`agent_records`, and followed
+    through the change feed. The store keeps :func:`holdings_of` of every case
+    current in the same transaction as each commit, and checks the commit's
+    :class:`CapacityGuard` conditions in that transaction, so no agent goes over
+    capacity however many processes assign at once. A store without this capability
+    routes for one process only.
+    """
+
+    def holdings(self, agent_id: str | None = None) -> list[Holding]:
+        """The work held, by one agent or by all, ordered by item id."""
+        ...
+
+    def agent_records(self) -> tuple[int, list[AgentRecord]]:
+        """Every stored agent, ordered by id, with the :meth:`agents_generation` they
+        were read at."""
+        ...
+
+    def agents_generation(self) -> int:
+        """A number that grows with every change to the stored agents (cheap to read)."""
+        ...
+
+    def save_agent_record(self, agent_id: str, body: str | None, expected_version: int) -> int:
+        """Save (or with ``body=None`` delete) an agent if its stored version is still
+        ``expected_version`` (0: not stored). Returns the new version (0 once deleted).
+
+        Raises:
+            ConflictError: The stored version differs (key ``"agent <id>"``).
+        """
+        ...
+
+    def feed_head(self) -> str | None:
+        """The change-feed cursor of the newest record (``None`` while it is empty):
+        following :meth:`Store.changes` from it yields what is committed later."""
+        ...
+
+
+def check_guards(
+    guards: Iterable[CapacityGuard],
+    versions: dict[str, int],
+    held: Iterable[Holding],
+) -> None:
+    """Refuse a commit whose capacity guards fail (for :class:`WorkLedger` stores that
+    check in Python): ``versions`` maps agent ids to their stored versions and ``held``
+    is every holding of the guarded agents as the commit would leave them.
+
+    Raises:
+        CapacityConflict: The first guard that fails.
+    """
+    held = list(held)
+    for guard in guards:
+        actual = versions.get(guard.agent_id, 0)
+        if actual != guard.agent_version:
+            raise CapacityConflict(
+                guard.agent_id,
+                f"the agent is at version {actual} in the store, not "
+                f"{guard.agent_version} (it changed in another process)",
+            )
+        mine = [h for h in held if h.agent_id == guard.agent_id]
+        on_channel = sum(h.units for h in mine if h.channel is guard.channel)
+        total = sum(h.units for h in mine)
+        check_load(guard, on_channel, total)
+
+
+def check_load(guard: CapacityGuard, on_channel: int, total: int) -> None:
+    """Raise :class:`CapacityConflict` if the loads break ``guard``'s limits."""
+    if on_channel > guard.channel_units:
+        raise CapacityConflict(
+            guard.agent_id,
+            f"it would hold {on_channel} units on {guard.channel.value}, "
+            f"its capacity there is {guard.channel_units}",
+        )
+    if guard.total_units is not None and total > guard.total_units:
+        raise CapacityConflict(
+            guard.agent_id,
+            f"it would hold {total} units in all, its cap is {guard.total_units}",
+        )

@@ -21,15 +21,19 @@ from casekit.model.accounts import Account, Consumer, Contact, Relationship
 from casekit.routing._errors import ClaimConflict
 from casekit.storage._cursor import make_cursor, new_feed_id, read_cursor
 from casekit.storage.base import (
+    AgentRecord,
     CaseOrder,
     CaseQuery,
     ChangePage,
     Commit,
+    Holding,
     Page,
     QuarantinedTimer,
     Snapshot,
     Timer,
     check_changes_args,
+    check_guards,
+    holdings_of,
 )
 
 __all__ = ["MemoryStore"]
@@ -58,6 +62,12 @@ class MemoryStore:
         self._consumers: dict[str, Consumer] = {}
         self._relationships: dict[str, list[Relationship]] = {}
         self._claims: dict[str, tuple[int, str | None]] = {}
+        # The work ledger: who holds what (by item, and the items by agent) and agents.
+        self._holdings: dict[str, Holding] = {}
+        self._held_by: dict[str, set[str]] = {}
+        self._case_holdings: dict[str, tuple[Holding, ...]] = {}
+        self._agents: dict[str, AgentRecord] = {}
+        self._agents_generation = 0
         self._quarantine: list[QuarantinedTimer] = []
         self._feed_id = new_feed_id()
 
@@ -86,6 +96,9 @@ class MemoryStore:
                 prev = current.head_hash if current else GENESIS
                 if commit.records[0].prev_hash != prev:
                     raise ConflictError(case.id, commit.expected_version, actual)
+                held = holdings_of(case)
+                if commit.guards:
+                    self._check_guards(case.id, held, commit)
                 if current is None:
                     bisect.insort(self._ids, case.id)
                     self._logs[case.id] = []
@@ -94,6 +107,8 @@ class MemoryStore:
                 self._feed.extend(commit.records)
             elif current is None:
                 raise ConflictError(case.id, commit.expected_version, actual)
+            if commit.records:
+                self._hold(case.id, held)
             for timer in self._timers.get(case.id, ()):
                 index = bisect.bisect_left(self._due, (timer.due_at, timer.case_id, timer.key))
                 if index < len(self._due) and self._due[index] == (
@@ -105,6 +120,28 @@ class MemoryStore:
             self._timers[case.id] = commit.timers
             for timer in commit.timers:
                 bisect.insort(self._due, (timer.due_at, timer.case_id, timer.key))
+
+    def _check_guards(self, case_id: str, held: tuple[Holding, ...], commit: Commit) -> None:
+        agents = {guard.agent_id for guard in commit.guards}
+        others = [
+            self._holdings[item]
+            for agent in agents
+            for item in self._held_by.get(agent, ())
+            if self._holdings[item].case_id != case_id
+        ]
+        versions = {a: r.version for a in agents if (r := self._agents.get(a)) is not None}
+        check_guards(commit.guards, versions, [*others, *held])
+
+    def _hold(self, case_id: str, held: tuple[Holding, ...]) -> None:
+        """Replace the case's holdings in the ledger (under the lock)."""
+        for old in self._case_holdings.pop(case_id, ()):
+            del self._holdings[old.item_id]
+            self._held_by[old.agent_id].discard(old.item_id)
+        if held:
+            self._case_holdings[case_id] = held
+        for holding in held:
+            self._holdings[holding.item_id] = holding
+            self._held_by.setdefault(holding.agent_id, set()).add(holding.item_id)
 
     def history(self, case_id: str, *, after_seq: int = 0) -> list[EventRecord]:
         try:
@@ -257,5 +294,47 @@ class MemoryStore:
             self._claims[item_id] = (actual + 1, None)
             return actual + 1
 
+    # --- the work ledger (casekit.storage.WorkLedger) ----------------------------------
+
+    def holdings(self, agent_id: str | None = None) -> list[Holding]:
+        with self._lock:
+            if agent_id is None:
+                return sorted(self._holdings.values(), key=_item_id)
+            return sorted(
+                (self._holdings[i] for i in self._held_by.get(agent_id, ())), key=_item_id
+            )
+
+    def agent_records(self) -> tuple[int, list[AgentRecord]]:
+        with self._lock:
+            return self._agents_generation, sorted(self._agents.values(), key=_agent_id)
+
+    def agents_generation(self) -> int:
+        return self._agents_generation
+
+    def save_agent_record(self, agent_id: str, body: str | None, expected_version: int) -> int:
+        with self._lock:
+            current = self._agents.get(agent_id)
+            actual = 0 if current is None else current.version
+            if actual != expected_version:
+                raise ConflictError(f"agent {agent_id}", expected_version, actual)
+            self._agents_generation += 1
+            if body is None:
+                self._agents.pop(agent_id, None)
+                return 0
+            self._agents[agent_id] = AgentRecord(agent_id, actual + 1, body)
+            return actual + 1
+
+    def feed_head(self) -> str | None:
+        with self._lock:
+            return make_cursor(self._feed_id, len(self._feed)) if self._feed else None
+
     def close(self) -> None:
         """Nothing to release."""
+
+
+def _item_id(holding: Holding) -> str:
+    return holding.item_id
+
+
+def _agent_id(record: AgentRecord) -> str:
+    return record.agent_id

@@ -47,6 +47,7 @@ from urllib.parse import parse_qsl
 from casekit.audit import GENESIS, EventRecord, event_payload
 from casekit.exceptions import (
     AccountNotFound,
+    CapacityConflict,
     CaseNotFound,
     ConflictError,
     ConsumerNotFound,
@@ -55,7 +56,7 @@ from casekit.exceptions import (
     InvalidValue,
     StoreError,
 )
-from casekit.model._enums import Priority
+from casekit.model._enums import Channel, Priority
 from casekit.model.accounts import Account, Consumer, Contact, Relationship
 from casekit.model.case import Case
 from casekit.model.events import Event
@@ -64,15 +65,20 @@ from casekit.serialization import dumps, from_json, loads, structure, to_json
 from casekit.storage._cursor import make_cursor, read_cursor
 from casekit.storage.base import (
     NO_SLA_DUE,
+    AgentRecord,
+    CapacityGuard,
     CaseOrder,
     CaseQuery,
     ChangePage,
     Commit,
+    Holding,
     Page,
     QuarantinedTimer,
     Snapshot,
     Timer,
     check_changes_args,
+    check_load,
+    holdings_of,
     sla_due,
     to_micros,
 )
@@ -214,6 +220,27 @@ CREATE INDEX {p}cases_order_sla_due ON {p}cases (%(sla_due)s, id);
 CREATE INDEX {p}accounts_parent ON {p}accounts (parent_id, id);
 """
 
+# The work ledger (casekit.storage.WorkLedger): who holds what, kept current by every
+# commit and backfilled by _backfill_v6; and the routing agents, with a generation
+# counter that grows with every change to them.
+_V6 = """
+CREATE TABLE {p}holdings (
+    item_id TEXT PRIMARY KEY,
+    case_id TEXT NOT NULL,
+    agent_id TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    units INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX {p}holdings_case ON {p}holdings (case_id);
+CREATE INDEX {p}holdings_agent ON {p}holdings (agent_id, channel);
+CREATE TABLE {p}agents (
+    id TEXT PRIMARY KEY,
+    version INTEGER NOT NULL,
+    body TEXT NOT NULL
+) WITHOUT ROWID;
+INSERT OR IGNORE INTO {p}counters (name, value) VALUES ('agents', 0);
+"""
+
 _ORDER_KEYS: Final = {
     CaseOrder.PRIORITY: "(CASE priority "
     + " ".join(f"WHEN '{p.value}' THEN {p.rank}" for p in Priority)
@@ -230,6 +257,7 @@ MIGRATIONS: Final[tuple[str, ...]] = (
     _V3,
     _V4,
     _V5 % {order.value: sql for order, sql in _ORDER_KEYS.items()},
+    _V6,
 )
 """Forward migrations; ``MIGRATIONS[n]`` takes a database from version ``n`` to ``n + 1``."""
 
@@ -478,6 +506,23 @@ def _parse_url(url: str) -> tuple[str, dict[str, Any]]:
     return path, options
 
 
+def _holding(
+    item_id: object, case_id: object, agent_id: object, channel: object, units: object
+) -> Holding:
+    where = f"item {item_id!r}"
+    try:
+        on = Channel(_text("holdings", where, channel))
+    except ValueError:
+        raise CorruptRecord("holdings", where, f"unknown channel {channel!r}") from None
+    return Holding(
+        _text("holdings", where, item_id),
+        _text("holdings", where, case_id),
+        _text("holdings", where, agent_id),
+        on,
+        _integer("holdings", where, units),
+    )
+
+
 def _backfill_v5(session: _Session) -> None:
     """Fill the query columns that schema version 5 adds from each case's body.
 
@@ -492,6 +537,26 @@ def _backfill_v5(session: _Session) -> None:
         except Exception:  # noqa: S112 - the row stays unreadable, as it was
             continue
         session.execute(update, (*_columns(case)[8:], rowid))
+
+
+_INSERT_HOLDING = (
+    "INSERT INTO {p}holdings (item_id, case_id, agent_id, channel, units) VALUES (?, ?, ?, ?, ?)"
+)
+
+
+def _holding_rows(held: Iterable[Holding]) -> list[tuple[str, str, str, str, int]]:
+    return [(h.item_id, h.case_id, h.agent_id, h.channel.value, h.units) for h in held]
+
+
+def _backfill_v6(session: _Session) -> None:
+    """Fill the holdings table that schema version 6 adds from each case's body (a row
+    whose body cannot be read holds nothing, as routing could not read it either)."""
+    for raw in session.execute("SELECT body FROM {p}cases").fetchall():
+        try:
+            case = from_json(raw[0].decode("utf-8"), Case)
+        except Exception:  # noqa: S112 - the row stays unreadable, as it was
+            continue
+        session.executemany(_INSERT_HOLDING, _holding_rows(holdings_of(case)))
 
 
 class _Session:
@@ -714,6 +779,8 @@ class SQLiteStore:
                         session.execute(statement)
                 if version == 5 and rows:  # an existing store: fill the new columns
                     _backfill_v5(session)
+                if version == 6 and rows:
+                    _backfill_v6(session)
             if not rows:
                 session.execute(
                     "INSERT INTO {p}schema_version (version) VALUES (?)", (SCHEMA_VERSION,)
@@ -891,6 +958,12 @@ class SQLiteStore:
         timers = [(case.id, timer.key, _micros(timer.due_at)) for timer in commit.timers]
         expected = commit.expected_version
         prev_hash = commit.records[0].prev_hash
+        held = holdings_of(case)
+        with self._lock:
+            cached = self._cache.get(case.id)
+        # The holdings rows change only when the case's holdings do (most commits keep
+        # them); without the case as last written, rewrite them.
+        rehold = cached is None or cached[1].version != expected or holdings_of(cached[1]) != held
         with self._write() as conn:
             if expected == 0:
                 written = conn.execute(_INSERT_CASE, (case.id, *row)).rowcount
@@ -910,6 +983,13 @@ class SQLiteStore:
                 conn.executemany(
                     "INSERT INTO {p}timers (case_id, key, due_at) VALUES (?, ?, ?)", timers
                 )
+            if rehold or expected == 0:
+                if expected:
+                    conn.execute("DELETE FROM {p}holdings WHERE case_id = ?", (case.id,))
+                if held:
+                    conn.executemany(_INSERT_HOLDING, _holding_rows(held))
+            for guard in commit.guards:
+                self._check_guard(conn, guard)
         encoded = [v.encode() if isinstance(v, str) else v for v in columns]
         self._remember(case.id, (body, case, (case.version, *encoded)))
 
@@ -951,6 +1031,85 @@ class SQLiteStore:
                 conn.executemany(
                     "INSERT INTO {p}timers (case_id, key, due_at) VALUES (?, ?, ?)", timers
                 )
+
+    @staticmethod
+    def _check_guard(conn: _Session, guard: CapacityGuard) -> None:
+        """Refuse the commit in progress if it breaks ``guard`` (it is rolled back)."""
+        rows = conn.execute(
+            "SELECT version FROM {p}agents WHERE id = ?", (guard.agent_id,)
+        ).fetchall()
+        version = _integer("agents", guard.agent_id, rows[0][0]) if rows else 0
+        if version != guard.agent_version:
+            raise CapacityConflict(
+                guard.agent_id,
+                f"the agent is at version {version} in the store, not "
+                f"{guard.agent_version} (it changed in another process)",
+            )
+        on_channel, total = conn.execute(
+            "SELECT coalesce(sum(units) FILTER (WHERE channel = ?), 0), coalesce(sum(units), 0) "
+            "FROM {p}holdings WHERE agent_id = ?",
+            (guard.channel.value, guard.agent_id),
+        ).fetchall()[0]
+        check_load(guard, on_channel, total)
+
+    # --- the work ledger (casekit.storage.WorkLedger) ----------------------------------
+
+    def holdings(self, agent_id: str | None = None) -> list[Holding]:
+        sql = "SELECT item_id, case_id, agent_id, channel, units FROM {p}holdings"
+        params: tuple[str, ...] = ()
+        if agent_id is not None:
+            sql += " WHERE agent_id = ?"
+            params = (agent_id,)
+        with self._connection() as conn:
+            rows = conn.execute(sql + " ORDER BY item_id", params).fetchall()
+        return [_holding(*row) for row in rows]
+
+    def agent_records(self) -> tuple[int, list[AgentRecord]]:
+        with self._connection() as conn:
+            conn.execute("BEGIN")
+            generation = self._agents_generation(conn)
+            rows = conn.execute("SELECT id, version, body FROM {p}agents ORDER BY id").fetchall()
+            conn.execute("COMMIT")
+        return generation, [
+            AgentRecord(
+                _text("agents", "id", agent_id),
+                _integer("agents", agent_id, version),
+                _text("agents", agent_id, body),
+            )
+            for agent_id, version, body in rows
+        ]
+
+    def agents_generation(self) -> int:
+        with self._connection() as conn:
+            return self._agents_generation(conn)
+
+    @staticmethod
+    def _agents_generation(conn: _Session) -> int:
+        rows = conn.execute("SELECT value FROM {p}counters WHERE name = 'agents'").fetchall()
+        return _integer("counters", "agents", rows[0][0]) if rows else 0
+
+    def save_agent_record(self, agent_id: str, body: str | None, expected_version: int) -> int:
+        with self._write() as conn:
+            rows = conn.execute("SELECT version FROM {p}agents WHERE id = ?", (agent_id,))
+            found = rows.fetchall()
+            actual = _integer("agents", agent_id, found[0][0]) if found else 0
+            if actual != expected_version:
+                raise ConflictError(f"agent {agent_id}", expected_version, actual)
+            conn.execute("UPDATE {p}counters SET value = value + 1 WHERE name = 'agents'")
+            if body is None:
+                conn.execute("DELETE FROM {p}agents WHERE id = ?", (agent_id,))
+                return 0
+            conn.execute(
+                "INSERT INTO {p}agents (id, version, body) VALUES (?, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET version = excluded.version, body = excluded.body",
+                (agent_id, actual + 1, body),
+            )
+            return actual + 1
+
+    def feed_head(self) -> str | None:
+        with self._connection() as conn:
+            top = conn.execute("SELECT max(pos) FROM {p}events").fetchall()[0][0]
+        return None if top is None else make_cursor(self._feed_id(), _integer("events", "pos", top))
 
     # --- claims (casekit.routing.ClaimStore) -------------------------------------------
 
