@@ -280,6 +280,20 @@ class RoutingDecision:
         return "\n".join(lines)
 
 
+class _Draft(RoutingDecision):
+    """A writable twin of :class:`RoutingDecision` (the same slots) to fill one in.
+
+    Storing into a slot of a class with the plain ``__setattr__`` and ``__delattr__``
+    is one bytecode; the frozen class needs a descriptor call per field. A draft is
+    filled in, then given its real class (the layout is the same), so nothing else
+    ever sees one.
+    """
+
+    __slots__ = ()
+    __setattr__ = object.__setattr__
+    __delattr__ = object.__delattr__
+
+
 def lazy_decision(  # noqa: PLR0917 - mirrors the record's fields
     item_id: str,
     outcome: Outcome,
@@ -294,60 +308,27 @@ def lazy_decision(  # noqa: PLR0917 - mirrors the record's fields
 ) -> RoutingDecision:
     """A decision whose pool, removals, candidates and eligible agents come from ``pending``.
 
-    Skips the generated ``__init__`` (the router passes values it built itself) and
-    writes the slots through their descriptors (cheaper than ``object.__setattr__``).
+    Skips the generated ``__init__`` (the router passes values it built itself).
     """
-    decision: RoutingDecision = _new(RoutingDecision)
-    _set_item_id(decision, item_id)
-    _set_outcome(decision, outcome)
-    _set_at(decision, at)
-    _set_trigger(decision, trigger)
-    _set_queue(decision, queue)
-    _set_stage(decision, stage)
-    _set_agent_id(decision, agent_id)
-    _set_strategies(decision, strategies)
-    _set_reason(decision, reason)
-    _set_error(decision, None)
-    _set_pending(decision, pending)
+    draft: Any = _new(_Draft)  # frozen to the type checker; writable here
+    draft.item_id = item_id
+    draft.outcome = outcome
+    draft.at = at
+    draft.trigger = trigger
+    draft.queue = queue
+    draft.stage = stage
+    draft.agent_id = agent_id
+    draft.strategies = strategies
+    draft.reason = reason
+    draft.error = None
+    draft._pending = pending
+    draft.__class__ = RoutingDecision
+    decision: RoutingDecision = draft
     return decision
 
 
 _new = object.__new__
 _set = object.__setattr__
-
-
-def _slot_setter(name: str) -> Any:
-    return RoutingDecision.__dict__[name].__set__
-
-
-(
-    _set_item_id,
-    _set_outcome,
-    _set_at,
-    _set_trigger,
-    _set_queue,
-    _set_stage,
-    _set_agent_id,
-    _set_strategies,
-    _set_reason,
-    _set_error,
-    _set_pending,
-) = map(
-    _slot_setter,
-    (
-        "item_id",
-        "outcome",
-        "at",
-        "trigger",
-        "queue",
-        "stage",
-        "agent_id",
-        "strategies",
-        "reason",
-        "error",
-        "_pending",
-    ),
-)
 
 
 def _fmt(score: tuple[float, ...]) -> str:

@@ -25,21 +25,19 @@ _NO_LIMIT = 1 << 62
 class Load:
     """One agent's load, and where its free room is published.
 
-    ``free`` is the agent's ``{channel: free units}`` (the same dict as
-    ``AgentIndex.free_by_agent[agent_id]``); ``plan`` holds, per channel it has
-    capacity on, ``(channel, units, free_on[channel], roomy[channel])``, so a reserve
-    or release updates the published maps without looking anything up.
+    ``plan`` holds, per channel the agent has capacity on, ``(channel, units,
+    free_on[channel], roomy[channel])``: a reserve or a release works out every such
+    channel's free units (its own room, capped by what ``max_units`` leaves) and
+    publishes them in one pass, without looking anything up.
     """
 
-    __slots__ = ("active", "cap", "capped", "free", "plan", "total", "used")
+    __slots__ = ("active", "cap", "plan", "total", "used")
 
     def __init__(self) -> None:
         self.used: dict[Channel, int] = {}
         self.total = 0
         self.active = 0
-        self.free: dict[Channel, int] = {}
         self.cap = _NO_LIMIT
-        self.capped = False
         self.plan: tuple[tuple[Channel, int, dict[str, int], set[str]], ...] = ()
 
 
@@ -57,7 +55,6 @@ class AgentIndex:
         self.online: dict[Channel, set[str]] = {c: set() for c in Channel}
         self.roomy: dict[Channel, set[str]] = {c: set() for c in Channel}
         self.free_on: dict[Channel, dict[str, int]] = {c: {} for c in Channel}
-        self.free_by_agent: dict[str, dict[Channel, int]] = {}
         self.shifted: set[str] = set()
         self.loads: dict[str, Load] = {}
         self.generation = 0
@@ -78,7 +75,6 @@ class AgentIndex:
         if load is None:
             load = self.loads[agent.id] = Load()
         load.cap = _NO_LIMIT if agent.max_units is None else agent.max_units
-        load.capped = agent.max_units is not None
         load.plan = tuple(
             (channel, units, self.free_on[channel], self.roomy[channel])
             for channel, units in agent.capacity.items()
@@ -121,7 +117,6 @@ class AgentIndex:
             self.roomy[channel].discard(agent_id)
             self.free_on[channel].pop(agent_id, None)
         del self.loads[agent_id]
-        self.free_by_agent.pop(agent_id, None)
         self.generation += 1
         self.static_generation += 1
         self._union_cache.clear()
@@ -143,7 +138,6 @@ class AgentIndex:
             self.free_on[channel].pop(aid, None)
         self.shifted.discard(aid)
         self._shift_cache.pop(aid, None)
-        self.free_by_agent.pop(aid, None)
 
     # -- cached unions -------------------------------------------------------------------
 
@@ -182,7 +176,7 @@ class AgentIndex:
 
     def free_of(self, agent_id: str) -> dict[Channel, int]:
         """``{channel: free units}`` of ``agent_id`` on the channels it has capacity on."""
-        return self.free_by_agent[agent_id]
+        return {channel: free_on[agent_id] for channel, _, free_on, _ in self.loads[agent_id].plan}
 
     def active_count(self, agent_id: str) -> int:
         """Items offered or assigned to the agent."""
@@ -194,30 +188,16 @@ class AgentIndex:
         used = load.used
         used[channel] = used.get(channel, 0) + units
         load.active += 1
-        free = load.free
-        if load.capped:
-            # The cap is shared: any channel's room may shrink. ``used`` and ``free``
-            # hold every channel of the plan (see put and refresh_room).
-            load.total = total = load.total + units
-            overall = load.cap - total
-            for each, cap, free_on, roomy in load.plan:
-                left = cap - used[each]
-                if left > overall:  # noqa: PLR1730 - a comparison is cheaper than min()
-                    left = overall
-                if free[each] != left:
-                    free[each] = left
-                    free_on[agent_id] = left
-                    if left < 1:
-                        roomy.discard(agent_id)
-            return
-        load.total += units
-        if channel in free:
-            # Only this channel's room changed.
-            left = free[channel] - units
-            free[channel] = left
-            self.free_on[channel][agent_id] = left
+        load.total = total = load.total + units
+        # Any channel's room may shrink: the overall cap is shared.
+        overall = load.cap - total
+        for each, cap, free_on, roomy in load.plan:
+            left = cap - used[each]
+            if left > overall:  # noqa: PLR1730 - a comparison is cheaper than min()
+                left = overall
+            free_on[agent_id] = left
             if left < 1:
-                self.roomy[channel].discard(agent_id)
+                roomy.discard(agent_id)
 
     def release(self, agent_id: str, channel: Channel, units: int) -> None:
         """Give back what :meth:`reserve` took."""
@@ -225,48 +205,27 @@ class AgentIndex:
         used = load.used
         used[channel] -= units
         load.active -= 1
-        free = load.free
-        if load.capped:
-            load.total = total = load.total - units
-            overall = load.cap - total
-            for each, cap, free_on, roomy in load.plan:
-                left = cap - used[each]
-                if left > overall:  # noqa: PLR1730 - a comparison is cheaper than min()
-                    left = overall
-                if free[each] != left:
-                    free[each] = left
-                    free_on[agent_id] = left
-                    if left >= 1:
-                        roomy.add(agent_id)
-            return
-        load.total -= units
-        if channel in free:
-            # Only this channel's room changed.
-            left = free[channel] + units
-            free[channel] = left
-            self.free_on[channel][agent_id] = left
+        load.total = total = load.total - units
+        overall = load.cap - total
+        for each, cap, free_on, roomy in load.plan:
+            left = cap - used[each]
+            if left > overall:  # noqa: PLR1730 - a comparison is cheaper than min()
+                left = overall
+            free_on[agent_id] = left
             if left >= 1:
-                self.roomy[channel].add(agent_id)
+                roomy.add(agent_id)
 
     def refresh_room(self, agent_id: str) -> None:
         """Recompute the agent's free units per channel and where it has a free unit."""
         load = self.loads[agent_id]
-        mine = self.free_by_agent.get(agent_id)
-        if mine is None:
-            mine = self.free_by_agent[agent_id] = {}
-        load.free = mine
-        in_use = load.used.get
-        known = mine.get
+        used = load.used
         overall = load.cap - load.total
-        for channel, units, free_on, roomy in load.plan:
-            free = units - in_use(channel, 0)
-            if free > overall:  # noqa: PLR1730 - a comparison is cheaper than min() here
-                free = overall
-            if known(channel) == free:
-                continue
-            mine[channel] = free
-            free_on[agent_id] = free
-            if free >= 1:
+        for channel, cap, free_on, roomy in load.plan:
+            left = cap - used[channel]
+            if left > overall:  # noqa: PLR1730 - a comparison is cheaper than min()
+                left = overall
+            free_on[agent_id] = left
+            if left >= 1:
                 roomy.add(agent_id)
             else:
                 roomy.discard(agent_id)

@@ -16,7 +16,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
 from itertools import compress, repeat
-from operator import eq, itemgetter, neg
+from operator import eq, itemgetter
 from types import MappingProxyType
 from typing import Any
 
@@ -52,7 +52,6 @@ from casekit.routing._items import WorkItem
 from casekit.routing._queues import Queue, QueueOrder, Stage, check_ladder, resolved_groups
 from casekit.routing._strategies import (
     BUILT_IN,
-    AffinityStrategy,
     InvalidScores,
     MostCapacityStrategy,
     RoundRobinCursor,
@@ -256,9 +255,6 @@ class _Entry:
         "key",
         "offer_no",
         "pool",
-        "pool_from",
-        "pool_gen",
-        "pool_until",
         "queue",
         "stage",
         "status",
@@ -279,11 +275,11 @@ class _Entry:
         self.declined: frozenset[str] = EMPTY
         self.claim_version = 0
         self.stage = 0
-        # The static pool at the stage in force during [pool_from, pool_until).
-        self.pool: frozenset[str] = EMPTY
-        self.pool_gen = -1
-        self.pool_from = _FOREVER
-        self.pool_until = _NEVER
+        # (index generation, from, until, static pool at the stage in force then).
+        self.pool = _NO_POOL
+
+
+_NO_POOL: tuple[int, datetime, datetime, frozenset[str]] = (-1, _FOREVER, _NEVER, EMPTY)
 
 
 def _signature(entry: _Entry) -> tuple[Any, ...]:
@@ -303,63 +299,49 @@ def _signature(entry: _Entry) -> tuple[Any, ...]:
     )
 
 
-class _Pending:
+class _Funnel(tuple[Any, ...]):
     """A decision's funnel and scores as taken at decision time, expanded on demand.
 
-    Kept compact because a router keeps many decisions, and cheap to take because
-    every decision takes one. ``present`` is the pool's agents available on the
-    channel: a frozenset shared by every decision on that static pool until presence
-    changes (see :attr:`_StaticPool.present`), so it costs a decision nothing. Whom
-    the room filter removed is not stored for a ranked decision: the agents with room
-    were the ranked ones plus those the rarer filters removed after it; a decision
-    that ranked nobody keeps ``roomy``, the agents with room. For the rarer filters
-    (rejections, shift, size) the agents each removed (``None`` if nobody). Then the
-    agents the strategies ranked and the score columns in strategy order (``None``
-    for a strategy with no preference). Which agents each later column covers
-    follows from the earlier columns, so only the columns are kept. Tuples of
-    strings and numbers drop out of the garbage collector's view. All of these are
+    One tuple, built once per decision: ``(static, channel, units, present, roomy,
+    declined, off_shift, short, ranked, columns, limit)``. ``static`` is the
+    :class:`_StaticPool`; ``present`` its agents available on the channel (a
+    frozenset shared by every decision on that pool until presence changes, see
+    :attr:`_StaticPool.present`), ``None`` if the pool was empty. Whom the room
+    filter removed is not stored for a ranked decision: the agents with room were
+    the ranked ones plus those the rarer filters removed after it; a decision that
+    ranked nobody keeps ``roomy``, the agents with room. For the rarer filters
+    (rejections, shift, size) the agents each removed (``None`` if nobody). Then
+    ``ranked``, the agents the strategies ranked (``None`` if none were), and
+    ``columns``, the score columns in strategy order (``None`` for a strategy with no
+    preference): which agents each later column covers follows from the earlier
+    columns. ``limit`` is how many candidates the record lists. All of these are
     immutable snapshots, so the record reads the same however the router changes.
     """
 
-    __slots__ = (
-        "channel",
-        "columns",
-        "declined",
-        "limit",
-        "off_shift",
-        "present",
-        "ranked",
-        "roomy",
-        "short",
-        "static",
-        "units",
-    )
-
-    def __init__(self, static: _StaticPool, channel: Channel, units: int) -> None:
-        self.static = static
-        self.channel = channel
-        self.units = units
-        self.present: frozenset[str] | None = None
-        self.roomy: frozenset[str] | None = None
-        self.declined: tuple[str, ...] | None = None
-        self.off_shift: tuple[str, ...] | None = None
-        self.short: tuple[str, ...] | None = None
-        self.ranked: tuple[str, ...] | None = None
-        self.columns: Sequence[Sequence[Any] | None] = ()
-        self.limit = 0
+    __slots__ = ()
 
     def build(self) -> tuple[str, tuple[Removal, ...], tuple[Candidate, ...], frozenset[str]]:
-        removed = list(self.static.removed)
-        pool = self.static.pool
+        (
+            static,
+            channel,
+            units,
+            present,
+            roomy,
+            declined,
+            off_shift,
+            short,
+            ranked,
+            columns,
+            limit,
+        ) = self
+        removed = list(static.removed)
+        pool = static.pool
         before = pool
-        channel = self.channel.value
-        present, roomy = self.present, self.roomy
-        if roomy is None and self.ranked is not None:
+        on = channel.value
+        if roomy is None and ranked is not None:
             # Ranked: the agents with room were the ranked ones and those the rarer
             # filters removed after the room filter.
-            roomy = frozenset(self.ranked).union(
-                self.declined or (), self.off_shift or (), self.short or ()
-            )
+            roomy = frozenset(ranked).union(declined or (), off_shift or (), short or ())
         offline = full = None
         if present is not None:
             if len(present) != len(pool):
@@ -367,28 +349,28 @@ class _Pending:
             if roomy is not None and len(roomy) != len(present):
                 full = present - roomy
         steps = (
-            (offline, Filter.PRESENCE, f"available on {channel}"),
-            (full, Filter.CAPACITY, f"a free unit on {channel}"),
-            (self.declined, Filter.DECLINED, "rejected or let the offer time out"),
-            (self.off_shift, Filter.SHIFT, "shift calendar open"),
-            (self.short, Filter.CAPACITY, f"{count(self.units, 'free unit')} on {channel}"),
+            (offline, Filter.PRESENCE, f"available on {on}"),
+            (full, Filter.CAPACITY, f"a free unit on {on}"),
+            (declined, Filter.DECLINED, "rejected or let the offer time out"),
+            (off_shift, Filter.SHIFT, "shift calendar open"),
+            (short, Filter.CAPACITY, f"{count(units, 'free unit')} on {on}"),
         )
         for agents, kind, label in steps:
             if agents:
                 gone = frozenset(agents)
                 removed.append(Removal(kind, label, len(gone), gone))
                 before = before - gone
-        label = self.static.label
-        if self.ranked is None:
+        label = static.label
+        if ranked is None:
             return label, tuple(removed), (), frozenset()
         stages: list[tuple[Sequence[str], Sequence[Any] | None]] = []
-        alive: Sequence[str] = self.ranked
-        for column in self.columns:
+        alive: Sequence[str] = ranked
+        for column in columns:
             stages.append((alive, column))
             if column is not None:
                 best = max(column)
                 alive = [a for a, value in zip(alive, column, strict=True) if value == best]
-        candidates = _ranked(stages, alive, self.limit)
+        candidates = _ranked(stages, alive, limit)
         return label, tuple(removed), candidates, frozenset(before)
 
 
@@ -445,46 +427,6 @@ def _scores_of(agent_id: str, stages: list[tuple[list[str], list[Any]]]) -> tupl
     return tuple(scores)
 
 
-def _rank_default(
-    free: dict[str, int], candidates: frozenset[str], robin: RoundRobinStrategy, pending: _Pending
-) -> str:
-    """The default tie-breakers (affinity, most capacity, round robin) in one pass.
-
-    For an item affinity has no preference for (no previous agent, no account team),
-    with the built-in strategies: the same winner and score columns as :meth:`Router._rank`
-    gives, without a strategy call per column. ``free`` is the channel's free units;
-    ``candidates`` has at least two agents.
-    """
-    alive = tuple(candidates)
-    pending.ranked = alive
-    frees: tuple[int, ...] = itemgetter(*alive)(free)
-    best = max(frees)
-    if frees.count(best) == 1:
-        pending.columns = (None, frees)
-        return alive[frees.index(best)]
-    tied = tuple(compress(alive, map(eq, frees, repeat(best))))
-    lasts = tuple(map(neg, map(robin.cursor.last_served.get, tied, repeat(0))))
-    pending.columns = (None, frees, lasts)
-    latest = max(lasts)
-    if lasts.count(latest) == 1:
-        return tied[lasts.index(latest)]
-    return min(compress(tied, map(eq, lasts, repeat(latest))))
-
-
-def _default_trio(scorers: list[_Scorer]) -> tuple[AffinityStrategy, RoundRobinStrategy] | None:
-    """The affinity and round-robin strategies if ``scorers`` are the built-in defaults."""
-    if len(scorers) != 3:
-        return None
-    affinity, most, robin = (scorer.strategy for scorer in scorers)
-    if (
-        type(affinity) is AffinityStrategy
-        and type(most) is MostCapacityStrategy
-        and type(robin) is RoundRobinStrategy
-    ):
-        return affinity, robin
-    return None
-
-
 class _StrategyFailed(Exception):
     """A strategy raised or returned junk (:class:`InvalidScores`) while scoring."""
 
@@ -511,12 +453,12 @@ class _Scorer:
         columns = getattr(strategy, "column", None)
         fast = getattr(strategy, "key", None)
         trusted = type(strategy) in BUILT_IN
-        self.column: Callable[[WorkItem, Router, Sequence[str]], Sequence[Any] | None]
+        self.column: Callable[[WorkItem, Router, Sequence[str]], tuple[Any, ...] | None]
         if type(strategy) is MostCapacityStrategy:
             # The built-in reads the load map directly (no mapping proxy per decision).
             free_on = router._index.free_on
 
-            def most_free(item: WorkItem, _: Router, ids: Sequence[str]) -> Sequence[Any] | None:
+            def most_free(item: WorkItem, _: Router, ids: Sequence[str]) -> tuple[Any, ...] | None:
                 if len(ids) > 1:
                     # A tuple straight from C (tuple(map(...)) grows one in steps).
                     values: tuple[int, ...] = itemgetter(*ids)(free_on[item.channel])
@@ -528,22 +470,22 @@ class _Scorer:
             self.column = columns
         elif callable(fast):
 
-            def column(item: WorkItem, ctx: Router, ids: Sequence[str]) -> Sequence[Any] | None:
+            def column(item: WorkItem, ctx: Router, ids: Sequence[str]) -> tuple[Any, ...] | None:
                 key = fast(item, ctx)
                 return None if key is None else tuple(map(key, ids))
 
             self.column = column
         elif trusted:
 
-            def score(item: WorkItem, ctx: Router, ids: Sequence[str]) -> Sequence[Any] | None:
-                return [as_score(strategy.score(item, agents[a], ctx)) for a in ids]
+            def score(item: WorkItem, ctx: Router, ids: Sequence[str]) -> tuple[Any, ...] | None:
+                return tuple([as_score(strategy.score(item, agents[a], ctx)) for a in ids])
 
             self.column = score
         else:
 
             def checked_score(
                 item: WorkItem, ctx: Router, ids: Sequence[str]
-            ) -> Sequence[Any] | None:
+            ) -> tuple[Any, ...] | None:
                 return score_column([strategy.score(item, agents[a], ctx) for a in ids])
 
             self.column = checked_score
@@ -552,7 +494,7 @@ class _Scorer:
             # junk fails the strategy like an exception would.
             raw = self.column
 
-            def checked(item: WorkItem, ctx: Router, ids: Sequence[str]) -> Sequence[Any] | None:
+            def checked(item: WorkItem, ctx: Router, ids: Sequence[str]) -> tuple[Any, ...] | None:
                 values = raw(item, ctx, ids)
                 return None if values is None else check_column(values, len(ids))
 
@@ -578,6 +520,24 @@ class _Scorer:
                 on_assigned(item, agents[agent_id], router)
 
             self.hook = tell
+
+
+class _Plan:
+    """A queue prepared for routing: its ladder rules and its tie-breakers.
+
+    ``columns`` are the strategies' column functions in order, ``names`` their names
+    and ``hooks`` what a winner is told; ``widest`` is the groups of the last ladder
+    stage (``None``: anyone).
+    """
+
+    __slots__ = ("columns", "hooks", "names", "rules", "widest")
+
+    def __init__(self, scorers: Sequence[_Scorer]) -> None:
+        self.columns = tuple(scorer.column for scorer in scorers)
+        self.names = tuple(scorer.name for scorer in scorers)
+        self.hooks = tuple(scorer.hook for scorer in scorers if scorer.hook is not None)
+        self.rules: list[_Rule] = []
+        self.widest: frozenset[str] | None = None
 
 
 class Router:
@@ -637,18 +597,10 @@ class Router:
         self._index = AgentIndex()
         self._queues: dict[str, Queue] = {}
         self._queue_order: list[Queue] = []
-        self._rules: dict[str, list[_Rule]] = {}
+        self._plans: dict[str, _Plan] = {}
         self._queued: dict[str, list[tuple[tuple[int, ...], str]]] = {}
         self._waiting: set[str] = set()
         self._queue_cache: dict[object, Queue | None] = {}
-        self._scorers: dict[str, list[_Scorer]] = {}
-        self._names: dict[str, tuple[str, ...]] = {}
-        self._hooks: dict[str, list[Callable[[WorkItem, str], None]]] = {}
-        # (hooks, strategy names) per queue: what a winner is told and recorded with.
-        self._told: dict[str, tuple[list[Callable[[WorkItem, str], None]], tuple[str, ...]]] = {}
-        self._widest: dict[str, frozenset[str] | None] = {}
-        # Queues ranking with the default tie-breakers as built in: their strategies.
-        self._trio: dict[str, tuple[AffinityStrategy, RoundRobinStrategy] | None] = {}
         # The queues, in order, that agents with these groups may ever serve.
         self._serving: dict[frozenset[str], tuple[str, ...]] = {}
         self._static_gen = -1
@@ -668,7 +620,8 @@ class Router:
         self._seq = 0
         self._now: datetime = datetime.min.replace(tzinfo=UTC)
         self._default = self._resolve_strategies(strategies)
-        self._default_hooks = [s.hook for s in self._default if s.hook is not None]
+        # Told of a winner that has no queue (an item adopted outside any queue).
+        self._default_plan = _Plan(self._default)
         queues = list(queues)
         for queue in queues or [Queue("default")]:
             self._add_queue(queue)
@@ -695,11 +648,7 @@ class Router:
         self._queues[queue.name] = queue
         self._queued.setdefault(queue.name, [])
         scorers = self._resolve_strategies(queue.strategies) if queue.strategies else self._default
-        self._scorers[queue.name] = scorers
-        self._names[queue.name] = tuple(scorer.name for scorer in scorers)
-        self._hooks[queue.name] = [s.hook for s in scorers if s.hook is not None]
-        self._told[queue.name] = (self._hooks[queue.name], self._names[queue.name])
-        self._trio[queue.name] = _default_trio(scorers)
+        self._plans[queue.name] = _Plan(scorers)
 
     def _rebuild_rules(self) -> None:
         groups_of = {name: q.groups for name, q in self._queues.items()}
@@ -722,8 +671,9 @@ class Router:
                 skills = True if rung is None else rung.skills
                 label = "" if rung is None else f"after {rung.after.total_seconds():g} s"
                 rules.append(_Rule(groups, floor, skills, label))
-            self._rules[queue.name] = rules
-            self._widest[queue.name] = rules[-1].groups
+            plan = self._plans[queue.name]
+            plan.rules = rules
+            plan.widest = rules[-1].groups
         self._serving.clear()
         # New rules: every cached static pool (per rule and per queued entry) is stale.
         self._index.static_generation += 1
@@ -739,9 +689,7 @@ class Router:
         try:
             self._rebuild_rules()
         except Exception:
-            del self._queues[queue.name], self._queued[queue.name], self._scorers[queue.name]
-            del self._names[queue.name], self._hooks[queue.name], self._told[queue.name]
-            del self._trio[queue.name]
+            del self._queues[queue.name], self._queued[queue.name], self._plans[queue.name]
             self._rebuild_rules()
             raise
 
@@ -1032,8 +980,8 @@ class Router:
 
         The hot path: the static pool comes from the cache, the dynamic filters are
         set intersections, the strategies score whole columns at once, and the
-        decision keeps those sets and columns instead of building its funnel and
-        candidates (see :class:`_Pending`).
+        decision keeps those sets and columns in one tuple instead of building its
+        funnel and candidates (see :class:`_Funnel`).
         """
         item = entry.item
         queue = entry.queue
@@ -1049,10 +997,10 @@ class Router:
                     reason="no queue's condition matches the item",
                 )
             )
-        name = queue.name
+        plan = self._plans[queue.name]
         stage = 0 if not queue.ladder else queue.stage_at(now - item.created_at)
         entry.stage = stage
-        rule = self._rules[name][stage]
+        rule = plan.rules[stage]
         index = self._index
         channel = entry.channel
         units = entry.units
@@ -1072,41 +1020,65 @@ class Router:
             static = self._static(entry, rule)
         # The dynamic filters; presence and room are the common case, kept inline.
         pool = static.pool
-        pending = _Pending(static, channel, units)
         if not pool:
-            return self._wait(entry, now, trigger, pending)
+            funnel = _Funnel((static, channel, units, None, None, None, None, None, None, (), 0))
+            return self._wait(entry, now, trigger, plan, funnel)
         if static.present_gen != index.generation:
             static.present = pool & index.online[channel]
             static.present_gen = index.generation
-        present = pending.present = static.present
-        if not present:
-            return self._wait(entry, now, trigger, pending)
+        present = static.present
         candidates = roomy = present & index.roomy[channel]
+        declined = off_shift = short = None
         if candidates and (entry.declined or index.shifted or units > 1):
-            candidates = self._funnel(entry, pending, candidates, now)
+            candidates, declined, off_shift, short = self._funnel(entry, candidates, now)
         if not candidates:
-            pending.roomy = roomy
-            return self._wait(entry, now, trigger, pending)
+            funnel = _Funnel(
+                (static, channel, units, present, roomy, declined, off_shift, short, None, (), 0)
+            )
+            return self._wait(entry, now, trigger, plan, funnel)
         if len(candidates) == 1:
-            (winner,) = candidates
-            pending.ranked = (winner,)
+            (winner,) = ranked = tuple(candidates)
+            columns: tuple[tuple[Any, ...] | None, ...] = ()
         else:
-            trio = self._trio[name]
-            if (
-                trio is not None
-                and item.previous_agent is None
-                and item.account_id not in trio[0].account_teams
-            ):
-                winner = _rank_default(self._index.free_on[channel], candidates, trio[1], pending)
-            else:
-                winner = self._rank_or_queue(
-                    entry, candidates, roomy, pending, now=now, trigger=trigger
+            try:
+                winner, ranked, columns = self._rank(item, candidates, plan)
+            except _StrategyFailed as failed:
+                funnel = _Funnel(
+                    (
+                        static,
+                        channel,
+                        units,
+                        present,
+                        roomy,
+                        declined,
+                        off_shift,
+                        short,
+                        None,
+                        (),
+                        0,
+                    )
                 )
-        pending.limit = self.record_candidates
-        return self._give(entry, winner, now, trigger, pending)
+                self._strategy_failed(entry, now, trigger, plan, funnel, failed)
+                raise
+        funnel = _Funnel(
+            (
+                static,
+                channel,
+                units,
+                present,
+                None,
+                declined,
+                off_shift,
+                short,
+                ranked,
+                columns,
+                self.record_candidates,
+            )
+        )
+        return self._give(entry, winner, now, trigger, funnel, plan)
 
     def _wait(
-        self, entry: _Entry, now: datetime, trigger: Trigger, pending: _Pending
+        self, entry: _Entry, now: datetime, trigger: Trigger, plan: _Plan, funnel: _Funnel
     ) -> RoutingDecision:
         """Nobody may take the entry now: queue it, or report it unroutable."""
         queue = entry.queue
@@ -1128,98 +1100,87 @@ class Router:
                 queue.name,
                 entry.stage,
                 None,
-                self._names[queue.name],
-                pending,
+                plan.names,
+                funnel,
                 reason,
             )
         )
 
-    def _rank_or_queue(
+    def _strategy_failed(  # noqa: PLR0917 - the decision's parts
         self,
         entry: _Entry,
-        candidates: frozenset[str],
-        roomy: frozenset[str],
-        pending: _Pending,
-        *,
         now: datetime,
         trigger: Trigger,
-    ) -> str:
-        """:meth:`_rank` with the queue's strategies; if one raises, queue the entry.
-
-        The failure is recorded (the decision names the strategy and its error) and
-        re-raised as :class:`_StrategyFailed`.
-        """
-        queue = entry.queue
-        assert queue is not None
-        name = queue.name
-        try:
-            return self._rank(entry.item, candidates, self._scorers[name], pending)
-        except _StrategyFailed as failed:
-            self._enqueue(entry)
-            pending.roomy = roomy
-            pending.ranked = None
-            pending.columns = ()
-            _, removed, _, _ = pending.build()
-            self._record(
-                RoutingDecision(
-                    entry.item.id,
-                    _O_QUEUED,
-                    now,
-                    trigger,
-                    name,
-                    entry.stage,
-                    None,
-                    self._names[name],
-                    pending.static.label,
-                    removed,
-                    reason="a strategy failed; the item waits in the queue",
-                    error=f"strategy {failed.name!r} {failed.what}",
-                )
+        plan: _Plan,
+        funnel: _Funnel,
+        failed: _StrategyFailed,
+    ) -> None:
+        """A strategy failed: queue the entry and record the failure (no candidates)."""
+        self._enqueue(entry)
+        _, removed, _, _ = funnel.build()
+        assert entry.queue is not None
+        self._record(
+            RoutingDecision(
+                entry.item.id,
+                _O_QUEUED,
+                now,
+                trigger,
+                entry.queue.name,
+                entry.stage,
+                None,
+                plan.names,
+                funnel[0].label,
+                removed,
+                reason="a strategy failed; the item waits in the queue",
+                error=f"strategy {failed.name!r} {failed.what}",
             )
-            raise
+        )
 
     def _rank(
-        self, item: WorkItem, candidates: frozenset[str], scorers: list[_Scorer], pending: _Pending
-    ) -> str:
-        """Apply the tie-breakers in order, each only to the agents still tied.
+        self, item: WorkItem, candidates: frozenset[str], plan: _Plan
+    ) -> tuple[str, tuple[str, ...], tuple[tuple[Any, ...] | None, ...]]:
+        """Apply the queue's tie-breakers in order, each only to the agents still tied.
 
-        Each strategy scores the remaining agents as one column; only the agents at
-        the column's maximum go on. The final tie goes to the smallest agent id. The
-        columns are kept on ``pending`` for the record. Returns the winner.
+        Each strategy scores the remaining agents as one column (``None``: no
+        preference); only the agents at the column's maximum go on. The final tie
+        goes to the smallest agent id.
+
+        Returns:
+            The winner, the agents ranked, and the columns, for the record.
+
+        Raises:
+            _StrategyFailed: A strategy raised or returned junk.
         """
-        alive = tuple(candidates)
-        pending.ranked = alive
+        alive = ranked = tuple(candidates)
         columns: list[tuple[Any, ...] | None] = []
         try:
-            for scorer in scorers:
-                try:
-                    scored = scorer.column(item, self, alive)
-                    if scored is None:
-                        columns.append(None)
-                        continue
-                    column = scored if type(scored) is tuple else tuple(scored)
-                    best = max(column)
-                    columns.append(column)
-                    if column.count(best) == 1:
-                        return alive[column.index(best)]
-                    alive = tuple(compress(alive, map(eq, column, repeat(best))))
-                except Exception as exc:
-                    raise _StrategyFailed(scorer.name, exc) from exc
-            return min(alive)
-        finally:
-            pending.columns = tuple(columns)
+            for column_of in plan.columns:
+                column = column_of(item, self, alive)
+                if column is None:
+                    columns.append(None)
+                    continue
+                best = max(column)
+                columns.append(column)
+                if column.count(best) == 1:
+                    return alive[column.index(best)], ranked, tuple(columns)
+                alive = tuple(compress(alive, map(eq, column, repeat(best))))
+        except Exception as exc:
+            # The strategy that failed is the one whose column is missing.
+            raise _StrategyFailed(plan.names[len(columns)], exc) from exc
+        return min(alive), ranked, tuple(columns)
 
-    def _give(
+    def _give(  # noqa: PLR0917 - the decision's parts
         self,
         entry: _Entry,
         agent_id: str,
         now: datetime,
         trigger: Trigger,
-        pending: _Pending | _HandOver,
+        record: _Funnel | _HandOver,
+        plan: _Plan,
     ) -> RoutingDecision:
+        """Offer or assign the entry to ``agent_id``, reserving its room, and record it."""
         item = entry.item
         item_id = item.id
-        queue = entry.queue
         self._index.reserve(agent_id, entry.channel, entry.units)
         self._held[agent_id].add(item_id)
         entry.agent_id = agent_id
@@ -1236,26 +1197,20 @@ class Router:
             if self.claims is not None and not self._claim(entry, agent_id):
                 outcome = _O_CLAIMED
                 reason = "another router claimed the item first"
-        names: tuple[str, ...] = ()
-        queue_name: str | None = None
-        if queue is None:
-            hooks = self._default_hooks
-        else:
-            queue_name = queue.name
-            hooks, names = self._told[queue_name]
-        if hooks and outcome is not _O_CLAIMED:
-            for hook in hooks:
+        if outcome is not _O_CLAIMED:
+            for hook in plan.hooks:
                 hook(item, agent_id)
+        queue = entry.queue
         decision = lazy_decision(
             item_id,
             outcome,
             now,
             trigger,
-            queue_name,
+            None if queue is None else queue.name,
             entry.stage,
             agent_id if outcome is not _O_CLAIMED else None,
-            names,
-            pending,
+            () if queue is None else plan.names,
+            record,
             reason,
         )
         self._record(decision)
@@ -1301,8 +1256,8 @@ class Router:
         if self._static_gen != self._index.static_generation:
             self._static_gen = self._index.static_generation
             self._restricted.clear()
-            for rules in self._rules.values():
-                for each in rules:
+            for plan in self._plans.values():
+                for each in plan.rules:
                     each.cache.clear()
         key = _signature(entry)
         cache = rule.cache
@@ -1398,50 +1353,51 @@ class Router:
         return kept
 
     def _funnel(
-        self, entry: _Entry, pending: _Pending, current: frozenset[str], now: datetime
-    ) -> frozenset[str]:
+        self, entry: _Entry, current: frozenset[str], now: datetime
+    ) -> tuple[
+        frozenset[str], tuple[str, ...] | None, tuple[str, ...] | None, tuple[str, ...] | None
+    ]:
         """The rarer dynamic filters, after presence and room: rejections, shift, size.
 
-        Each is one set operation; ``pending`` keeps whom each removed. Returns the
-        agents left.
+        Each is one set operation. Returns the agents left, then whom each filter
+        removed (``None`` if nobody).
         """
         index = self._index
+        declined = off_shift = short = None
         if current and entry.declined:
             kept = current - entry.declined
             if len(kept) != len(current):
-                pending.declined = tuple(current - kept)
+                declined = tuple(current - kept)
                 current = kept
         if current and index.shifted:
             shifted = current & index.shifted
             if shifted:
                 off = frozenset(a for a in shifted if not index.on_shift(a, now))
                 if off:
-                    pending.off_shift = tuple(off)
+                    off_shift = tuple(off)
                     current = current - off
         if current and entry.units > 1:
             free = index.free_on[entry.channel]
             units = entry.units
-            short = frozenset(a for a in current if free[a] < units)
-            if short:
-                pending.short = tuple(short)
-                current = current - short
-        return current
+            small = frozenset(a for a in current if free[a] < units)
+            if small:
+                short = tuple(small)
+                current = current - small
+        return current, declined, off_shift, short
 
     def _never_servable(self, entry: _Entry) -> str | None:
         """Why no agent could ever take the item at its widest stage, or ``None``."""
         assert entry.queue is not None
-        static = self._static(entry, self._rules[entry.queue.name][-1])
+        static = self._static(entry, self._plans[entry.queue.name].rules[-1])
         if static.pool:
             return None  # somebody passes: no need to word the blocker
         return static.blocker or None
 
     def _pool_at(self, entry: _Entry, now: datetime) -> frozenset[str]:
         """The entry's static pool at the ladder stage in force at ``now`` (cached)."""
-        if (
-            entry.pool_gen == self._index.static_generation
-            and entry.pool_from <= now < entry.pool_until
-        ):
-            return entry.pool
+        gen, start, until, pool = entry.pool
+        if gen == self._index.static_generation and start <= now < until:
+            return pool
         queue = entry.queue
         assert queue is not None
         created = entry.item.created_at
@@ -1452,9 +1408,8 @@ class Router:
             stage = queue.stage_at(now - created)
             start = created + ladder[stage].after if stage else _NEVER
             until = created + ladder[stage + 1].after if stage + 1 < len(ladder) else _FOREVER
-        pool = self._static(entry, self._rules[queue.name][stage]).pool
-        entry.pool, entry.pool_gen = pool, self._index.static_generation
-        entry.pool_from, entry.pool_until = start, until
+        pool = self._static(entry, self._plans[queue.name].rules[stage]).pool
+        entry.pool = (self._index.static_generation, start, until, pool)
         return pool
 
     # -- queue lists --------------------------------------------------------------------
@@ -1514,8 +1469,7 @@ class Router:
         serving = self._serving.get(groups)
         if serving is None:
             serving = self._serving[groups] = self._serving_for(groups)
-        names = [name for name in serving if name in waiting]
-        if not names:
+        if waiting.isdisjoint(serving):
             return None
         online = index.online
         room = {
@@ -1530,16 +1484,15 @@ class Router:
         entries = self._entries
         gen = index.static_generation
         queued = self._queued
-        for name in names:
+        for name in serving:
             for _, item_id in queued[name]:
                 entry = entries[item_id]
                 if room.get(entry.channel, 0) < entry.units:
                     continue
                 if not pulling and agent_id in entry.declined:
                     continue
-                if entry.pool_gen == gen and entry.pool_from <= now < entry.pool_until:
-                    pool = entry.pool
-                else:
+                pool_gen, start, until, pool = entry.pool
+                if pool_gen != gen or not start <= now < until:
                     pool = self._pool_at(entry, now)
                 if agent_id in pool:
                     return entry
@@ -1549,7 +1502,7 @@ class Router:
         """The queues, in order, whose widest stage admits an agent of ``groups``."""
         names = []
         for queue in self._queue_order:
-            widest = self._widest[queue.name]
+            widest = self._plans[queue.name].widest
             if widest is None or not groups.isdisjoint(widest):
                 names.append(queue.name)
         return tuple(names)
@@ -1562,7 +1515,9 @@ class Router:
         assert queue is not None
         entry.stage = 0 if not queue.ladder else queue.stage_at(now - entry.item.created_at)
         why = _PULLED if trigger is _PULL else _GAINED
-        return self._give(entry, agent_id, now, trigger, _HandOver(agent_id, why))
+        return self._give(
+            entry, agent_id, now, trigger, _HandOver(agent_id, why), self._plans[queue.name]
+        )
 
     def _fill(self, agent_id: str, now: datetime) -> list[RoutingDecision]:
         """Give an agent with room the best queued items it may take."""
@@ -1673,7 +1628,9 @@ class Router:
         Raises:
             InvalidCommand: The item is not assigned.
         """
-        self._begin(now)
+        if type(now) is not datetime or now.tzinfo is not UTC:
+            require_aware(now, "now")
+        self._now = now
         entry = self._entries.get(item_id)
         if entry is None:
             raise self._unknown(item_id)
@@ -1684,8 +1641,9 @@ class Router:
         if self.claims is not None:
             self._release_claim(entry, agent_id)
         # An assigned entry is in no queue list and not unroutable: just free its room.
-        if agent_id in self._index.agents:
-            self._index.release(agent_id, entry.channel, entry.units)
+        index = self._index
+        if agent_id in index.agents:
+            index.release(agent_id, entry.channel, entry.units)
             self._held[agent_id].discard(item_id)
         entry.agent_id = None
         entry.status = _COMPLETED
