@@ -54,7 +54,8 @@ def write_feed(desk: Desk, index: int, cases: int, interactions: int, shared: st
             case = desk.add_interaction(case.id, label(), actor=AGENT)
             print(case.id, case.version, flush=True)
             add = functools.partial(desk.add_interaction, shared, label(), actor=AGENT)
-            on_shared = retry_on_conflict(add, attempts=12, backoff=0.001)
+            # Four writers race for this case: on a loaded machine one may lose many times.
+            on_shared = retry_on_conflict(add, attempts=40, backoff=0.001)
             print(on_shared.id, on_shared.version, flush=True)
 
 
