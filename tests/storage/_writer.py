@@ -55,7 +55,7 @@ def write_feed(desk: Desk, index: int, cases: int, interactions: int, shared: st
             print(case.id, case.version, flush=True)
             add = functools.partial(desk.add_interaction, shared, label(), actor=AGENT)
             # Four writers race for this case: on a loaded machine one may lose many times.
-            on_shared = retry_on_conflict(add, attempts=40, backoff=0.001)
+            on_shared = retry_on_conflict(add, attempts=16, backoff=0.001)
             print(on_shared.id, on_shared.version, flush=True)
 
 
