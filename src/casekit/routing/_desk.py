@@ -44,7 +44,6 @@ from casekit.audit import EventRecord
 from casekit.exceptions import (
     AccessDenied,
     CapacityConflict,
-    CasekitError,
     ConflictError,
     CorruptRecord,
     InvalidTransition,
@@ -214,9 +213,14 @@ class DeskRouting:
         self._started = True
         if self._ledger is not None:
             self._cursor = self._ledger.feed_head()  # before the scan: nothing is missed
-            self._seed_agents()
-            self._sync_agents()
-        return self._rescan(but=but)
+        try:
+            if self._ledger is not None:
+                self._seed_agents()
+                self._sync_agents()
+            return self._rescan(but=but)
+        except BaseException:
+            self._started = False  # cut short: the next use starts again (it is idempotent)
+            raise
 
     def _rescan(self, batch: int = 500, but: str | None = None) -> int:
         routed = 0
@@ -257,9 +261,13 @@ class DeskRouting:
                         del self._seen[record.case_id]  # passed our last commit of it
                     continue
                 touched[record.case_id] = None
+            # The cursor has passed them: until reconciled, they are the next sync's to do
+            # (a failure part way through the page loses none of them).
+            self._dirty.update(touched)
             for case_id in touched:
                 with contextlib.suppress(NotFound):
                     routed += self._reconcile(self._store.load(case_id).case, mirror=True)
+                self._dirty.discard(case_id)
 
     def reconcile(self, case: Case) -> int:
         """Make the router agree with ``case`` as stored (see the module docs); record
@@ -563,10 +571,11 @@ class DeskRouting:
                         partial(self._record_on, case_id, kept, now, later)
                     )
                 records += self._decide_again(refused, now, attempt)
-            except CasekitError:
-                # The store failed (or kept conflicting): the router decided what the case
-                # does not say. The next sync puts that right.
-                self._dirty.add(case_id)
+            except BaseException:
+                # The store failed (or kept conflicting): the router decided what the cases
+                # (this one, and those not written yet) do not say. The next sync puts
+                # that right.
+                self._dirty.update(by_case)
                 raise
         if later:
             records += self._record(later, now, attempt)
