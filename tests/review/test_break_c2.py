@@ -20,6 +20,7 @@ from casekit import (
     ManualClock,
     StoreError,
 )
+from casekit.model.events import RoutingDecided
 from casekit.routing import Agent, ItemStatus, Router
 from casekit.storage.base import Commit
 from casekit.storage.sqlite import SQLiteStore
@@ -149,3 +150,33 @@ def test_a_start_cut_short_is_started_again(
         restarted.sync_routing()
     agrees(restarted, cases)
     assert [assigned(restarted, case_id) for case_id in cases] == ["ann", "ann", "ann"]
+
+
+def outcomes(desk: Desk, case_id: str) -> list[str]:
+    return [
+        record.event.outcome
+        for record in desk.store.history(case_id)
+        if isinstance(record.event, RoutingDecided)
+    ]
+
+
+def test_unroutable_work_is_not_recorded_again_by_every_worker_and_restart(
+    db: pathlib.Path, clock: ManualClock, workers: list[Desk]
+) -> None:
+    """Defect: each worker that saw an unroutable case (through the feed, or at a
+    restart) recorded "unroutable" on it again, a commit each: four workers restarting
+    daily grew every unroutable case's history (and version) without end."""
+    agents = [Agent("ann", capacity={Channel.API: 1})]
+    a = worker(db, clock, agents)
+    workers.append(a)
+    chat = a.open_case(actor=SYSTEM, subject="x", account_id="bank", channel="chat").id
+    assert outcomes(a, chat) == ["unroutable"]
+    version = a.store.load(chat).case.version
+    for _ in range(3):  # other workers start, or this one restarts
+        other = worker(db, clock, agents)
+        workers.append(other)
+        other.sync_routing()
+        assert other.router is not None
+        assert other.router.status(chat) is ItemStatus.UNROUTABLE
+    assert outcomes(a, chat) == ["unroutable"]
+    assert a.store.load(chat).case.version == version

@@ -81,6 +81,7 @@ log = logging.getLogger("casekit.routing")
 
 _GONE = frozenset({ItemStatus.COMPLETED, ItemStatus.WITHDRAWN, ItemStatus.CLAIMED_ELSEWHERE})
 _WAITING = frozenset({ItemStatus.QUEUED, ItemStatus.OFFERED, ItemStatus.UNROUTABLE})
+_UNRECORDED = frozenset({Outcome.QUEUED, Outcome.UNROUTABLE})
 # Cases whose work an agent may hold: active ones, and resolved ones' unfinished tasks.
 _LIVE = frozenset({CaseState.NEW, CaseState.OPEN, CaseState.AWAITING_INFO, CaseState.RESOLVED})
 _CHANGEABLE = frozenset(
@@ -277,8 +278,9 @@ class DeskRouting:
 
     def _reconcile(self, case: Case, *, mirror: bool = False, delivered: bool = False) -> int:
         """See :meth:`reconcile`. ``mirror``: the case changed elsewhere (another
-        process, before a restart); an item this router merely queues then leaves no
-        record (whoever made it unheld recorded why it waits), what it decides does.
+        process, before a restart); an item this router merely queues (or finds
+        unroutable) then leaves no record (whoever made it unheld recorded why it
+        waits), what it decides does.
         ``delivered``: the case comes from the subscriber (in commit order)."""
         if self._tracking and not delivered:
             self._latest[case.id] = max(case.version, self._latest.get(case.id, -1))
@@ -315,7 +317,9 @@ class DeskRouting:
                     decisions += router.withdraw(item_id, now)
                 made = self._route(self._work_item(case, task, now), now)
                 if mirror:
-                    made = [d for d in made if d.outcome is not Outcome.QUEUED]
+                    # Waiting, as whoever made it unheld recorded (every worker and
+                    # restart would record it again).
+                    made = [d for d in made if d.outcome not in _UNRECORDED]
                 decisions += made
                 routed += 1
             elif status is not None:
