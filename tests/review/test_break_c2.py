@@ -7,6 +7,7 @@ Each test failed on the code it was written against and names the defect it prov
 from __future__ import annotations
 
 import pathlib
+import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -16,6 +17,7 @@ from casekit import (
     Account,
     Actor,
     Channel,
+    CorruptRecord,
     Desk,
     ManualClock,
     StoreError,
@@ -180,3 +182,26 @@ def test_unroutable_work_is_not_recorded_again_by_every_worker_and_restart(
         assert other.router.status(chat) is ItemStatus.UNROUTABLE
     assert outcomes(a, chat) == ["unroutable"]
     assert a.store.load(chat).case.version == version
+
+
+def test_an_agent_row_whose_body_names_another_agent_is_corrupt(
+    db: pathlib.Path, clock: ManualClock, workers: list[Desk]
+) -> None:
+    """Defect: a row ``ann`` whose body says ``bob`` was taken silently: one worker kept
+    its stale ann, a new one routed with no agent at all (bob added, then dropped)."""
+    a = worker(db, clock, [Agent("ann", capacity={Channel.API: 1})])
+    workers.append(a)
+    a.sync_routing()
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "UPDATE agents SET body = ?, version = version + 100",
+            ('{"id": "bob", "capacity": {"api": 5}}',),
+        )
+        conn.execute("UPDATE counters SET value = value + 100 WHERE name = 'agents'")
+    conn.close()
+    fresh = worker(db, clock, [])
+    workers.append(fresh)
+    for desk in (a, fresh):
+        with pytest.raises(CorruptRecord) as caught:
+            desk.sync_routing()
+        assert "bob" in str(caught.value)

@@ -387,6 +387,8 @@ class DeskRouting:
                 agent = agent_from_data(loads(record.body), f"agents[{record.agent_id!r}]")
             except InvalidValue as exc:
                 raise CorruptRecord("agents", record.agent_id, str(exc)) from None
+            if agent.id != record.agent_id:
+                raise CorruptRecord("agents", record.agent_id, f"the body is agent {agent.id!r}")
             decisions += self.router.put_agent(agent, now)
             self._versions[record.agent_id] = record.version
         for agent_id in [a for a in self._versions if a not in present]:
