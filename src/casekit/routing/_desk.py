@@ -44,7 +44,6 @@ from casekit.audit import EventRecord
 from casekit.exceptions import (
     AccessDenied,
     CapacityConflict,
-    CasekitError,
     ConflictError,
     CorruptRecord,
     InvalidTransition,
@@ -82,6 +81,7 @@ log = logging.getLogger("casekit.routing")
 
 _GONE = frozenset({ItemStatus.COMPLETED, ItemStatus.WITHDRAWN, ItemStatus.CLAIMED_ELSEWHERE})
 _WAITING = frozenset({ItemStatus.QUEUED, ItemStatus.OFFERED, ItemStatus.UNROUTABLE})
+_UNRECORDED = frozenset({Outcome.QUEUED, Outcome.UNROUTABLE})
 # Cases whose work an agent may hold: active ones, and resolved ones' unfinished tasks.
 _LIVE = frozenset({CaseState.NEW, CaseState.OPEN, CaseState.AWAITING_INFO, CaseState.RESOLVED})
 _CHANGEABLE = frozenset(
@@ -214,9 +214,14 @@ class DeskRouting:
         self._started = True
         if self._ledger is not None:
             self._cursor = self._ledger.feed_head()  # before the scan: nothing is missed
-            self._seed_agents()
-            self._sync_agents()
-        return self._rescan(but=but)
+        try:
+            if self._ledger is not None:
+                self._seed_agents()
+                self._sync_agents()
+            return self._rescan(but=but)
+        except BaseException:
+            self._started = False  # cut short: the next use starts again (it is idempotent)
+            raise
 
     def _rescan(self, batch: int = 500, but: str | None = None) -> int:
         routed = 0
@@ -257,9 +262,13 @@ class DeskRouting:
                         del self._seen[record.case_id]  # passed our last commit of it
                     continue
                 touched[record.case_id] = None
+            # The cursor has passed them: until reconciled, they are the next sync's to do
+            # (a failure part way through the page loses none of them).
+            self._dirty.update(touched)
             for case_id in touched:
                 with contextlib.suppress(NotFound):
                     routed += self._reconcile(self._store.load(case_id).case, mirror=True)
+                self._dirty.discard(case_id)
 
     def reconcile(self, case: Case) -> int:
         """Make the router agree with ``case`` as stored (see the module docs); record
@@ -269,8 +278,9 @@ class DeskRouting:
 
     def _reconcile(self, case: Case, *, mirror: bool = False, delivered: bool = False) -> int:
         """See :meth:`reconcile`. ``mirror``: the case changed elsewhere (another
-        process, before a restart); an item this router merely queues then leaves no
-        record (whoever made it unheld recorded why it waits), what it decides does.
+        process, before a restart); an item this router merely queues (or finds
+        unroutable) then leaves no record (whoever made it unheld recorded why it
+        waits), what it decides does.
         ``delivered``: the case comes from the subscriber (in commit order)."""
         if self._tracking and not delivered:
             self._latest[case.id] = max(case.version, self._latest.get(case.id, -1))
@@ -307,7 +317,9 @@ class DeskRouting:
                     decisions += router.withdraw(item_id, now)
                 made = self._route(self._work_item(case, task, now), now)
                 if mirror:
-                    made = [d for d in made if d.outcome is not Outcome.QUEUED]
+                    # Waiting, as whoever made it unheld recorded (every worker and
+                    # restart would record it again).
+                    made = [d for d in made if d.outcome not in _UNRECORDED]
                 decisions += made
                 routed += 1
             elif status is not None:
@@ -375,6 +387,8 @@ class DeskRouting:
                 agent = agent_from_data(loads(record.body), f"agents[{record.agent_id!r}]")
             except InvalidValue as exc:
                 raise CorruptRecord("agents", record.agent_id, str(exc)) from None
+            if agent.id != record.agent_id:
+                raise CorruptRecord("agents", record.agent_id, f"the body is agent {agent.id!r}")
             decisions += self.router.put_agent(agent, now)
             self._versions[record.agent_id] = record.version
         for agent_id in [a for a in self._versions if a not in present]:
@@ -563,10 +577,11 @@ class DeskRouting:
                         partial(self._record_on, case_id, kept, now, later)
                     )
                 records += self._decide_again(refused, now, attempt)
-            except CasekitError:
-                # The store failed (or kept conflicting): the router decided what the case
-                # does not say. The next sync puts that right.
-                self._dirty.add(case_id)
+            except BaseException:
+                # The store failed (or kept conflicting): the router decided what the cases
+                # (this one, and those not written yet) do not say. The next sync puts
+                # that right.
+                self._dirty.update(by_case)
                 raise
         if later:
             records += self._record(later, now, attempt)
