@@ -768,9 +768,11 @@ class Desk:
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_TICK:
             raise InvalidValue(f"must be a whole number from 1 to {MAX_TICK}", where="tick.limit")
         fired = TickResult()
-        if self.routing is not None:
-            fired.extend(self.routing.tick(now))
-        self._pipeline.tick(now, limit, fired)
+        try:
+            if self.routing is not None:
+                fired.extend(self.routing.tick(now))
+        finally:  # a routing failure (raised after) never holds up the timers
+            self._pipeline.tick(now, limit, fired)
         return fired
 
     def sla_status(

@@ -22,6 +22,7 @@ from casekit import (
     ManualClock,
     StoreError,
 )
+from casekit._commit import TickResult
 from casekit.model.events import RoutingDecided
 from casekit.routing import Agent, ItemStatus, Router
 from casekit.storage.base import Commit
@@ -202,6 +203,45 @@ def test_an_agent_row_whose_body_names_another_agent_is_corrupt(
     fresh = worker(db, clock, [])
     workers.append(fresh)
     for desk in (a, fresh):
-        with pytest.raises(CorruptRecord) as caught:
-            desk.sync_routing()
-        assert "bob" in str(caught.value)
+        desk.sync_routing()  # the row is skipped, routing goes on
+        assert desk.routing is not None
+        assert "bob" in desk.routing.unusable["ann"]
+    # The worker that knew ann keeps her as she was; the fresh one has nobody, and
+    # no work was moved because of the bad row.
+    assert [agent.id for agent in a.agents()] == ["ann"]
+    assert fresh.agents() == []
+    # A supervisor overwrites the bad row; every worker takes the repaired agent.
+    fresh.add_agent(Agent("ann", capacity={Channel.API: 2}), actor=LEAD)
+    for desk in (a, fresh):
+        desk.sync_routing()
+        assert desk.routing is not None
+        assert desk.routing.unusable == {}
+        assert [agent.capacity for agent in desk.agents()] == [{Channel.API: 2}]
+
+
+def test_a_failing_router_does_not_stop_the_timers(
+    db: pathlib.Path, clock: ManualClock, workers: list[Desk]
+) -> None:
+    """Defect: Desk.tick ran routing first, so a routing failure stopped SLA timers."""
+    a = worker(db, clock, [Agent("ann", capacity={Channel.API: 1})])
+    workers.append(a)
+    fired: list[str] = []
+
+    class Boom:
+        def sync(self) -> int:
+            raise CorruptRecord("agents", "ann", "unreadable")
+
+        def tick(self, now: object) -> list[object]:
+            raise CorruptRecord("agents", "ann", "unreadable")
+
+    real = a._pipeline.tick
+
+    def tick(now: datetime, limit: int, result: TickResult) -> None:
+        fired.append("timers")
+        real(now, limit, result)
+
+    a._pipeline.tick = tick  # type: ignore[method-assign]
+    a.routing = Boom()  # type: ignore[assignment]
+    with pytest.raises(CorruptRecord):
+        a.tick()
+    assert fired == ["timers"]

@@ -161,6 +161,8 @@ class DeskRouting:
         self._cursor: str | None = None  # how far the change feed was followed
         self._seen: dict[str, int] = {}  # case id -> version this desk reconciled itself
         self._dirty: set[str] = set()  # cases to reconcile at the next sync
+        self.unusable: dict[str, str] = {}
+        """Stored agents this router could not use (id -> why), skipped until fixed."""
         # Stale copies of a case may still come while a commit's subscribers run (commits
         # they make are delivered after them) or a rescan walks a page read earlier:
         # case id -> the newest version reconciled meanwhile, so none is taken back.
@@ -384,15 +386,20 @@ class DeskRouting:
             if self._versions.get(record.agent_id) == record.version:
                 continue
             try:
-                agent = agent_from_data(loads(record.body), f"agents[{record.agent_id!r}]")
-            except InvalidValue as exc:
-                raise CorruptRecord("agents", record.agent_id, str(exc)) from None
-            if agent.id != record.agent_id:
-                raise CorruptRecord("agents", record.agent_id, f"the body is agent {agent.id!r}")
-            decisions += self.router.put_agent(agent, now)
+                agent = self._stored_agent(record.agent_id, record.body)
+                decisions += self.router.put_agent(agent, now)
+            except (CorruptRecord, InvalidValue) as exc:
+                # One unusable row must not stop routing (nor the desk's timers, which
+                # tick after it): keep what the router had for the agent, touch none of
+                # its work, and let add_agent or update_agent overwrite the row.
+                self.unusable[record.agent_id] = str(exc)
+                log.error("routing: agent %r in the store is unusable: %s", record.agent_id, exc)
+            else:
+                self.unusable.pop(record.agent_id, None)
             self._versions[record.agent_id] = record.version
         for agent_id in [a for a in self._versions if a not in present]:
             del self._versions[agent_id]
+            self.unusable.pop(agent_id, None)
             with contextlib.suppress(UnknownAgent):
                 decisions += self.router.remove_agent(agent_id, now)
         for agent in list(self.router.agents):
@@ -400,6 +407,21 @@ class DeskRouting:
                 decisions += self.router.remove_agent(agent.id, now)
         self._generation = generation
         return decisions
+
+    @staticmethod
+    def _stored_agent(agent_id: str, body: str) -> Agent:
+        """The agent a stored row holds.
+
+        Raises:
+            CorruptRecord: The row is not an agent, or not this one.
+        """
+        try:
+            agent = agent_from_data(loads(body), f"agents[{agent_id!r}]")
+        except InvalidValue as exc:
+            raise CorruptRecord("agents", agent_id, str(exc)) from None
+        if agent.id != agent_id:
+            raise CorruptRecord("agents", agent_id, f"the body is agent {agent.id!r}")
+        return agent
 
     def _departed(self, agent_id: str) -> bool:
         """The agent is gone: work the store still shows it holding may be taken."""
@@ -526,6 +548,7 @@ class DeskRouting:
             self._versions.pop(agent_id, None)
         else:
             self._versions[agent_id] = version
+        self.unusable.pop(agent_id, None)
         self._generation = -1  # our own change: the next sync reads the generation again
 
     def _check_agent(self, agent: Agent) -> None:
