@@ -560,6 +560,42 @@ class Router:
         UnknownSkill, UnknownStrategy, UnknownQueue, InvalidLadder: Bad definitions.
     """
 
+    # Slots: with 30 attributes an instance's __dict__ no longer fits CPython's shared
+    # keys, and every ``self.x`` and ``self.method()`` on the hot path becomes a dict
+    # lookup instead of a specialised slot read.
+    __slots__ = (
+        "_default",
+        "_default_plan",
+        "_entries",
+        "_finished",
+        "_forgotten",
+        "_held",
+        "_history",
+        "_index",
+        "_now",
+        "_offers",
+        "_plans",
+        "_queue_cache",
+        "_queue_order",
+        "_queued",
+        "_queues",
+        "_restricted",
+        "_seq",
+        "_serving",
+        "_shift_state",
+        "_stages",
+        "_static_gen",
+        "_unroutable",
+        "_waiting",
+        "catalog",
+        "claims",
+        "history_limit",
+        "offer_timeout",
+        "record_candidates",
+        "registry",
+        "retain_finished",
+    )
+
     def __init__(
         self,
         agents: Iterable[Agent] = (),
