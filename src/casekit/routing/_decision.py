@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, tzinfo
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -130,12 +130,13 @@ class Removal:
     agent_ids: frozenset[str] = frozenset()
 
 
-class PendingRecord(Protocol):
-    """The compact form of a decision's funnel and scores, expanded on first use."""
+Parts = tuple[str, tuple[Removal, ...], tuple[Candidate, ...], frozenset[str]]
+"""A decision's lazily built fields: ``(pool, removed, candidates, eligible)``."""
 
-    def build(self) -> tuple[str, tuple[Removal, ...], tuple[Candidate, ...], frozenset[str]]:
-        """``(pool, removed, candidates, eligible)``."""
-        ...
+PendingRecord = tuple[Any, ...]
+"""The compact form of a decision's funnel and scores, expanded on first use: a plain
+tuple ``(build, *arguments)``; ``build(*arguments)`` returns the :data:`Parts`.
+A plain tuple costs less to make than an object with a method."""
 
 
 _LAZY_FIELDS = frozenset({"pool", "removed", "candidates", "eligible"})
@@ -198,7 +199,8 @@ class RoutingDecision:
             pending = self._pending
             if pending is None or name not in _LAZY_FIELDS:
                 raise AttributeError(name)
-            pool, removed, candidates, eligible = pending.build()
+            build, *arguments = pending
+            pool, removed, candidates, eligible = build(*arguments)
             _set(self, "pool", pool)
             _set(self, "removed", removed)
             _set(self, "candidates", candidates)

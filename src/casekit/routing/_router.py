@@ -33,6 +33,8 @@ from casekit.routing._decision import (
     Filter,
     ItemStatus,
     Outcome,
+    Parts,
+    PendingRecord,
     Removal,
     RoutingDecision,
     Trigger,
@@ -299,12 +301,25 @@ def _signature(entry: _Entry) -> tuple[Any, ...]:
     )
 
 
-class _Funnel(tuple[Any, ...]):
+def _funnel_record(  # noqa: PLR0917 - the funnel's parts
+    static: _StaticPool,
+    channel: Channel,
+    units: int,
+    present: frozenset[str] | None,
+    roomy: frozenset[str] | None,
+    declined: Sequence[str] | None,
+    off_shift: Sequence[str] | None,
+    short: Sequence[str] | None,
+    ranked: Sequence[str] | None,
+    columns: Sequence[Sequence[Any] | None],
+    limit: int,
+) -> Parts:
     """A decision's funnel and scores as taken at decision time, expanded on demand.
 
-    One tuple, built once per decision: ``(static, channel, units, present, roomy,
-    declined, off_shift, short, ranked, columns, limit)``. ``static`` is the
-    :class:`_StaticPool`; ``present`` its agents available on the channel (a
+    A decision keeps ``(_funnel_record, static, channel, units, present, roomy,
+    declined, off_shift, short, ranked, columns, limit)``, one plain tuple built once
+    per decision (see :data:`~casekit.routing._decision.PendingRecord`). ``static``
+    is the :class:`_StaticPool`; ``present`` its agents available on the channel (a
     frozenset shared by every decision on that pool until presence changes, see
     :attr:`_StaticPool.present`), ``None`` if the pool was empty. Whom the room
     filter removed is not stored for a ranked decision: the agents with room were
@@ -317,75 +332,53 @@ class _Funnel(tuple[Any, ...]):
     columns. ``limit`` is how many candidates the record lists. All of these are
     immutable snapshots, so the record reads the same however the router changes.
     """
-
-    __slots__ = ()
-
-    def build(self) -> tuple[str, tuple[Removal, ...], tuple[Candidate, ...], frozenset[str]]:
-        (
-            static,
-            channel,
-            units,
-            present,
-            roomy,
-            declined,
-            off_shift,
-            short,
-            ranked,
-            columns,
-            limit,
-        ) = self
-        removed = list(static.removed)
-        pool = static.pool
-        before = pool
-        on = channel.value
-        if roomy is None and ranked is not None:
-            # Ranked: the agents with room were the ranked ones and those the rarer
-            # filters removed after the room filter.
-            roomy = frozenset(ranked).union(declined or (), off_shift or (), short or ())
-        offline = full = None
-        if present is not None:
-            if len(present) != len(pool):
-                offline = pool - present
-            if roomy is not None and len(roomy) != len(present):
-                full = present - roomy
-        steps = (
-            (offline, Filter.PRESENCE, f"available on {on}"),
-            (full, Filter.CAPACITY, f"a free unit on {on}"),
-            (declined, Filter.DECLINED, "rejected or let the offer time out"),
-            (off_shift, Filter.SHIFT, "shift calendar open"),
-            (short, Filter.CAPACITY, f"{count(units, 'free unit')} on {on}"),
-        )
-        for agents, kind, label in steps:
-            if agents:
-                gone = frozenset(agents)
-                removed.append(Removal(kind, label, len(gone), gone))
-                before = before - gone
-        label = static.label
-        if ranked is None:
-            return label, tuple(removed), (), frozenset()
-        stages: list[tuple[Sequence[str], Sequence[Any] | None]] = []
-        alive: Sequence[str] = ranked
-        for column in columns:
-            stages.append((alive, column))
-            if column is not None:
-                best = max(column)
-                alive = [a for a, value in zip(alive, column, strict=True) if value == best]
-        candidates = _ranked(stages, alive, limit)
-        return label, tuple(removed), candidates, frozenset(before)
+    removed = list(static.removed)
+    pool = static.pool
+    before = pool
+    on = channel.value
+    if roomy is None and ranked is not None:
+        # Ranked: the agents with room were the ranked ones and those the rarer
+        # filters removed after the room filter.
+        roomy = frozenset(ranked).union(declined or (), off_shift or (), short or ())
+    offline = full = None
+    if present is not None:
+        if len(present) != len(pool):
+            offline = pool - present
+        if roomy is not None and len(roomy) != len(present):
+            full = present - roomy
+    steps = (
+        (offline, Filter.PRESENCE, f"available on {on}"),
+        (full, Filter.CAPACITY, f"a free unit on {on}"),
+        (declined, Filter.DECLINED, "rejected or let the offer time out"),
+        (off_shift, Filter.SHIFT, "shift calendar open"),
+        (short, Filter.CAPACITY, f"{count(units, 'free unit')} on {on}"),
+    )
+    for agents, kind, label in steps:
+        if agents:
+            gone = frozenset(agents)
+            removed.append(Removal(kind, label, len(gone), gone))
+            before = before - gone
+    label = static.label
+    if ranked is None:
+        return label, tuple(removed), (), frozenset()
+    stages: list[tuple[Sequence[str], Sequence[Any] | None]] = []
+    alive: Sequence[str] = ranked
+    for column in columns:
+        stages.append((alive, column))
+        if column is not None:
+            best = max(column)
+            alive = [a for a, value in zip(alive, column, strict=True) if value == best]
+    candidates = _ranked(stages, alive, limit)
+    return label, tuple(removed), candidates, frozenset(before)
 
 
-class _HandOver:
-    """The record of a pull or a capacity hand-over: one candidate, no funnel."""
+def _hand_over_record(agent_id: str, why: str) -> Parts:
+    """The record of a pull or a capacity hand-over: one candidate, no funnel.
 
-    __slots__ = ("agent_id", "why")
-
-    def __init__(self, agent_id: str, why: str) -> None:
-        self.agent_id = agent_id
-        self.why = why
-
-    def build(self) -> tuple[str, tuple[Removal, ...], tuple[Candidate, ...], frozenset[str]]:
-        pool = f"agent {self.agent_id!r}: {self.why}"
-        return pool, (), (Candidate(self.agent_id),), frozenset()
+    A decision keeps ``(_hand_over_record, agent_id, why)``.
+    """
+    pool = f"agent {agent_id!r}: {why}"
+    return pool, (), (Candidate(agent_id),), frozenset()
 
 
 def _ranked(
@@ -566,6 +559,42 @@ class Router:
     Raises:
         UnknownSkill, UnknownStrategy, UnknownQueue, InvalidLadder: Bad definitions.
     """
+
+    # Slots: with 30 attributes an instance's __dict__ no longer fits CPython's shared
+    # keys, and every ``self.x`` and ``self.method()`` on the hot path becomes a dict
+    # lookup instead of a specialised slot read.
+    __slots__ = (
+        "_default",
+        "_default_plan",
+        "_entries",
+        "_finished",
+        "_forgotten",
+        "_held",
+        "_history",
+        "_index",
+        "_now",
+        "_offers",
+        "_plans",
+        "_queue_cache",
+        "_queue_order",
+        "_queued",
+        "_queues",
+        "_restricted",
+        "_seq",
+        "_serving",
+        "_shift_state",
+        "_stages",
+        "_static_gen",
+        "_unroutable",
+        "_waiting",
+        "catalog",
+        "claims",
+        "history_limit",
+        "offer_timeout",
+        "record_candidates",
+        "registry",
+        "retain_finished",
+    )
 
     def __init__(
         self,
@@ -981,7 +1010,7 @@ class Router:
         The hot path: the static pool comes from the cache, the dynamic filters are
         set intersections, the strategies score whole columns at once, and the
         decision keeps those sets and columns in one tuple instead of building its
-        funnel and candidates (see :class:`_Funnel`).
+        funnel and candidates (see :func:`_funnel_record`).
         """
         item = entry.item
         queue = entry.queue
@@ -1020,8 +1049,22 @@ class Router:
             static = self._static(entry, rule)
         # The dynamic filters; presence and room are the common case, kept inline.
         pool = static.pool
+        funnel: PendingRecord
         if not pool:
-            funnel = _Funnel((static, channel, units, None, None, None, None, None, None, (), 0))
+            funnel = (
+                _funnel_record,
+                static,
+                channel,
+                units,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                (),
+                0,
+            )
             return self._wait(entry, now, trigger, plan, funnel)
         if static.present_gen != index.generation:
             static.present = pool & index.online[channel]
@@ -1032,8 +1075,19 @@ class Router:
         if candidates and (entry.declined or index.shifted or units > 1):
             candidates, declined, off_shift, short = self._funnel(entry, candidates, now)
         if not candidates:
-            funnel = _Funnel(
-                (static, channel, units, present, roomy, declined, off_shift, short, None, (), 0)
+            funnel = (
+                _funnel_record,
+                static,
+                channel,
+                units,
+                present,
+                roomy,
+                declined,
+                off_shift,
+                short,
+                None,
+                (),
+                0,
             )
             return self._wait(entry, now, trigger, plan, funnel)
         if len(candidates) == 1:
@@ -1043,42 +1097,40 @@ class Router:
             try:
                 winner, ranked, columns = self._rank(item, candidates, plan)
             except _StrategyFailed as failed:
-                funnel = _Funnel(
-                    (
-                        static,
-                        channel,
-                        units,
-                        present,
-                        roomy,
-                        declined,
-                        off_shift,
-                        short,
-                        None,
-                        (),
-                        0,
-                    )
+                funnel = (
+                    _funnel_record,
+                    static,
+                    channel,
+                    units,
+                    present,
+                    roomy,
+                    declined,
+                    off_shift,
+                    short,
+                    None,
+                    (),
+                    0,
                 )
                 self._strategy_failed(entry, now, trigger, plan, funnel, failed)
                 raise
-        funnel = _Funnel(
-            (
-                static,
-                channel,
-                units,
-                present,
-                None,
-                declined,
-                off_shift,
-                short,
-                ranked,
-                columns,
-                self.record_candidates,
-            )
+        funnel = (
+            _funnel_record,
+            static,
+            channel,
+            units,
+            present,
+            None,
+            declined,
+            off_shift,
+            short,
+            ranked,
+            columns,
+            self.record_candidates,
         )
         return self._give(entry, winner, now, trigger, funnel, plan)
 
     def _wait(
-        self, entry: _Entry, now: datetime, trigger: Trigger, plan: _Plan, funnel: _Funnel
+        self, entry: _Entry, now: datetime, trigger: Trigger, plan: _Plan, funnel: PendingRecord
     ) -> RoutingDecision:
         """Nobody may take the entry now: queue it, or report it unroutable."""
         queue = entry.queue
@@ -1112,12 +1164,13 @@ class Router:
         now: datetime,
         trigger: Trigger,
         plan: _Plan,
-        funnel: _Funnel,
+        funnel: PendingRecord,
         failed: _StrategyFailed,
     ) -> None:
         """A strategy failed: queue the entry and record the failure (no candidates)."""
         self._enqueue(entry)
-        _, removed, _, _ = funnel.build()
+        build, *arguments = funnel
+        _, removed, _, _ = build(*arguments)
         assert entry.queue is not None
         self._record(
             RoutingDecision(
@@ -1129,7 +1182,7 @@ class Router:
                 entry.stage,
                 None,
                 plan.names,
-                funnel[0].label,
+                funnel[1].label,
                 removed,
                 reason="a strategy failed; the item waits in the queue",
                 error=f"strategy {failed.name!r} {failed.what}",
@@ -1175,7 +1228,7 @@ class Router:
         agent_id: str,
         now: datetime,
         trigger: Trigger,
-        record: _Funnel | _HandOver,
+        record: PendingRecord,
         plan: _Plan,
     ) -> RoutingDecision:
         """Offer or assign the entry to ``agent_id``, reserving its room, and record it."""
@@ -1516,7 +1569,12 @@ class Router:
         entry.stage = 0 if not queue.ladder else queue.stage_at(now - entry.item.created_at)
         why = _PULLED if trigger is _PULL else _GAINED
         return self._give(
-            entry, agent_id, now, trigger, _HandOver(agent_id, why), self._plans[queue.name]
+            entry,
+            agent_id,
+            now,
+            trigger,
+            (_hand_over_record, agent_id, why),
+            self._plans[queue.name],
         )
 
     def _fill(self, agent_id: str, now: datetime) -> list[RoutingDecision]:
