@@ -34,9 +34,11 @@ from __future__ import annotations
 import logging
 import math
 import os
+import random
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -761,7 +763,7 @@ class SQLiteStore:
                 self._idle.append(session)
                 return
             wanted = self._journal_mode
-            mode = conn.execute(f"PRAGMA journal_mode = {wanted}").fetchall()
+            mode = self._switch_journal(conn, wanted)
             if not mode or _key(mode[0][0]).lower() != wanted:
                 got = mode[0][0] if mode else "nothing"
                 raise StoreError(f"cannot switch {str(self.path)!r} to {wanted} (got {got})")
@@ -799,6 +801,19 @@ class SQLiteStore:
             self.close()
             raise
         self._idle.append(session)
+
+    def _switch_journal(self, conn: sqlite3.Connection, wanted: str) -> list[Any]:
+        """``PRAGMA journal_mode``, retried while another connection holds the lock: the
+        switch can fail at once with "database is locked" (no busy wait) while a
+        concurrent opener migrates a new file."""
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                return conn.execute(f"PRAGMA journal_mode = {wanted}").fetchall()
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.005 + random.random() * 0.02)
 
     def _check_read_only(self, session: _Session) -> None:
         """Read-only mode: the file must hold a store of exactly this schema version."""
