@@ -301,6 +301,23 @@ def _signature(entry: _Entry) -> tuple[Any, ...]:
     )
 
 
+def _unranked(  # noqa: PLR0917 - the funnel's parts
+    static: _StaticPool,
+    channel: Channel,
+    units: int,
+    present: frozenset[str] | None = None,
+    roomy: frozenset[str] | None = None,
+    declined: Sequence[str] | None = None,
+    off_shift: Sequence[str] | None = None,
+    short: Sequence[str] | None = None,
+) -> PendingRecord:
+    """The compact record of a decision that ranked nobody (see :func:`_funnel_record`)."""
+    return (
+        _funnel_record, static, channel, units, present, roomy, declined, off_shift, short,
+        None, (), 0,
+    )  # fmt: skip
+
+
 def _funnel_record(  # noqa: PLR0917 - the funnel's parts
     static: _StaticPool,
     channel: Channel,
@@ -1051,21 +1068,7 @@ class Router:
         pool = static.pool
         funnel: PendingRecord
         if not pool:
-            funnel = (
-                _funnel_record,
-                static,
-                channel,
-                units,
-                None,
-                None,
-                None,
-                None,
-                None,
-                None,
-                (),
-                0,
-            )
-            return self._wait(entry, now, trigger, plan, funnel)
+            return self._wait(entry, now, trigger, plan, _unranked(static, channel, units))
         if static.present_gen != index.generation:
             static.present = pool & index.online[channel]
             static.present_gen = index.generation
@@ -1075,20 +1078,7 @@ class Router:
         if candidates and (entry.declined or index.shifted or units > 1):
             candidates, declined, off_shift, short = self._funnel(entry, candidates, now)
         if not candidates:
-            funnel = (
-                _funnel_record,
-                static,
-                channel,
-                units,
-                present,
-                roomy,
-                declined,
-                off_shift,
-                short,
-                None,
-                (),
-                0,
-            )
+            funnel = _unranked(static, channel, units, present, roomy, declined, off_shift, short)
             return self._wait(entry, now, trigger, plan, funnel)
         if len(candidates) == 1:
             (winner,) = ranked = tuple(candidates)
@@ -1097,19 +1087,8 @@ class Router:
             try:
                 winner, ranked, columns = self._rank(item, candidates, plan)
             except _StrategyFailed as failed:
-                funnel = (
-                    _funnel_record,
-                    static,
-                    channel,
-                    units,
-                    present,
-                    roomy,
-                    declined,
-                    off_shift,
-                    short,
-                    None,
-                    (),
-                    0,
+                funnel = _unranked(
+                    static, channel, units, present, roomy, declined, off_shift, short
                 )
                 self._strategy_failed(entry, now, trigger, plan, funnel, failed)
                 raise
