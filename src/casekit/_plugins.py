@@ -14,6 +14,7 @@ from casekit.exceptions import CasekitError, PluginError, UnknownStoreScheme
 from casekit.model.access import AccessPolicy, Action, Decision, Directory
 from casekit.model.actors import Actor
 from casekit.model.case import Case, Task
+from casekit.notify._channel import ChannelRegistry
 from casekit.reactors import ReactorRegistry, SubscriberRegistry
 from casekit.routing import StrategyRegistry
 from casekit.storage.base import Store, is_store
@@ -151,6 +152,13 @@ class Plugins:
         for impl in self.manager.hook.casekit_register_reactors.get_hookimpls():
             registry._current_plugin = _label(impl)
             _call_impl(impl, registry=registry, desk=desk)
+
+    def register_channels(self, registry: ChannelRegistry, *, desk: Desk) -> None:
+        """Let every plugin add its notification channels (built-ins first)."""
+        for impl in self.manager.hook.casekit_register_channels.get_hookimpls():
+            registry._current_plugin = _label(impl)
+            _call_impl(impl, registry=registry, desk=desk)
+        registry._current_plugin = "the host"
 
     def register_subscribers(self, registry: SubscriberRegistry, *, desk: Desk) -> None:
         """Let every plugin add its subscribers (built-ins first)."""

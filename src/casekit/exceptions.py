@@ -10,13 +10,15 @@ exception, the casekit error inherits it too, so ``except LookupError`` keeps wo
     │   ├── AccountNotFound
     │   ├── ContactNotFound
     │   ├── ConsumerNotFound
-    │   └── UnknownStoreScheme
+    │   ├── UnknownStoreScheme
+    │   └── UnknownChannel
     ├── InvalidValue (ValueError)
     │   ├── NaiveDatetimeError
     │   ├── InvalidFieldValue
     │   ├── InvalidDefinition
     │   ├── InvalidCalendar
-    │   └── CalendarHorizonError
+    │   ├── CalendarHorizonError
+    │   └── InvalidAddress
     ├── InvalidTransition (ValueError)
     ├── InvalidCommand (ValueError)
     ├── AccessDenied (PermissionError)
@@ -24,6 +26,7 @@ exception, the casekit error inherits it too, so ``except LookupError`` keeps wo
     │   └── CapacityConflict
     ├── StoreError
     │   └── CorruptRecord
+    ├── DeliveryFailed
     └── PluginError
         └── ReactorError
 """
@@ -44,6 +47,8 @@ __all__ = [
     "ConsumerNotFound",
     "ContactNotFound",
     "CorruptRecord",
+    "DeliveryFailed",
+    "InvalidAddress",
     "InvalidCalendar",
     "InvalidCommand",
     "InvalidDefinition",
@@ -56,6 +61,7 @@ __all__ = [
     "ReactorError",
     "StoreError",
     "TaskNotFound",
+    "UnknownChannel",
     "UnknownStoreScheme",
 ]
 
@@ -115,6 +121,12 @@ class UnknownStoreScheme(NotFound):
     kind = "store URL scheme"
 
 
+class UnknownChannel(NotFound):
+    """No notification channel is registered under that name."""
+
+    kind = "notification channel"
+
+
 class InvalidValue(CasekitError, ValueError):
     """A value is not acceptable where it was given.
 
@@ -125,6 +137,10 @@ class InvalidValue(CasekitError, ValueError):
     def __init__(self, message: str, *, where: str = "") -> None:
         self.where = where
         super().__init__(f"{where}: {message}" if where else message)
+
+
+class InvalidAddress(InvalidValue):
+    """An address a channel cannot send to (a malformed e-mail, phone number or URL)."""
 
 
 class NaiveDatetimeError(InvalidValue):
@@ -276,3 +292,25 @@ class ReactorError(PluginError):
         self.reactor = reactor
         self.case_id = case_id
         super().__init__(f"reactor {reactor!r} failed on case {case_id!r}: {detail}")
+
+
+class DeliveryFailed(CasekitError):
+    """A notification channel could not send a message.
+
+    Channels raise it to say how a failure should be treated; any other exception a
+    channel raises counts as a transient failure. The outbox records every attempt.
+
+    Attributes:
+        channel: The channel's name.
+        permanent: ``True`` when retrying cannot help (the receiver refused the message:
+            an invalid address, an HTTP 4xx answer); the entry is dead-lettered at once.
+            ``False`` for failures that may pass (a timeout, a refused connection, an
+            HTTP 5xx answer); the entry is retried with backoff up to its attempt limit.
+    """
+
+    def __init__(self, channel: str, reason: str, *, permanent: bool = False) -> None:
+        self.channel = channel
+        self.reason = reason
+        self.permanent = permanent
+        kind = "permanent" if permanent else "transient"
+        super().__init__(f"channel {channel!r} failed ({kind}): {reason}")

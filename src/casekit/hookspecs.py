@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from casekit.model.access import Action, Decision, Directory
     from casekit.model.actors import Actor
     from casekit.model.case import Case, Task
+    from casekit.notify import ChannelRegistry
     from casekit.reactors import ReactorRegistry, SubscriberRegistry
     from casekit.routing import StrategyRegistry
 
@@ -94,6 +95,23 @@ def casekit_register_subscribers(registry: SubscriberRegistry, desk: Desk) -> No
     Args:
         registry: Call ``registry.add(name, fn)``; ``fn(committed)`` is called after
             every commit of the desk with a :class:`~casekit.reactors.Committed`.
+        desk: The desk being built.
+    """
+
+
+@hookspec
+def casekit_register_channels(registry: ChannelRegistry, desk: Desk) -> None:
+    """Add notification channels (e-mail, SMS, chat, webhooks; see :mod:`casekit.notify`).
+
+    Called once when a desk is built, before its notification rules are checked (a rule
+    naming a channel nobody registered is refused then). casekit's own ``log`` channel
+    registers here too, first; the host's channels (``Desk(channels=[...])``) last.
+
+    Args:
+        registry: Call ``registry.add(channel)``; a channel has a ``name``, an
+            ``address_kind`` and ``check_address`` and ``send`` methods. A channel of the
+            wrong shape or a name registered twice raises
+            :class:`~casekit.exceptions.PluginError` naming the plugin.
         desk: The desk being built.
     """
 

@@ -1,0 +1,32 @@
+"""Notifications: rules that follow changes, templates, preferences, a transactional
+outbox and channel plugins (e-mail, SMS, chat, webhooks).
+
+The parts, in the order a notification meets them:
+
+* a **rule** matches an event of a committed change and names a notification kind,
+  recipients and channels;
+* the notification rules run as a reactor, so the outbox entries they queue are written
+  in the same transaction as the change (a crash never separates them);
+* ``desk.deliver()`` (driven by the host's scheduler, like ``tick``) leases due entries,
+  renders their **templates** in the recipient's locale, and hands them to the
+  **channel**; every attempt is recorded, failures are retried with backoff and
+  dead-lettered after the attempt limit.
+"""
+
+from casekit.notify._channel import (
+    ADDRESS_KINDS,
+    Channel,
+    ChannelRegistry,
+    Message,
+    Recipient,
+    RecipientKind,
+)
+
+__all__ = [
+    "ADDRESS_KINDS",
+    "Channel",
+    "ChannelRegistry",
+    "Message",
+    "Recipient",
+    "RecipientKind",
+]
