@@ -30,7 +30,14 @@ from casekit.model.commands import (
     Transition,
     UpdateCase,
 )
-from casekit.model.events import Event, InteractionAdded, RoutingDecided, SlaEvent, SlaStarted
+from casekit.model.events import (
+    Event,
+    InteractionAdded,
+    NotificationQueued,
+    RoutingDecided,
+    SlaEvent,
+    SlaStarted,
+)
 from casekit.model.sla import SlaKind
 from casekit.routing._work import case_of
 
@@ -100,8 +107,8 @@ def visible_to_customer(event: Event, case: Case) -> bool:
     """Whether a customer may see ``event`` in the case's history."""
     if isinstance(event, InteractionAdded):
         return event.interaction.direction is not Direction.INTERNAL
-    if isinstance(event, RoutingDecided):
-        return False  # agents' names and scores are internal
+    if isinstance(event, RoutingDecided | NotificationQueued):
+        return False  # agents' names and scores, other recipients' addresses are internal
     if isinstance(event, SlaStarted):
         return event.clock.kind is SlaKind.SLA
     if isinstance(event, SlaEvent):

@@ -11,7 +11,8 @@ exception, the casekit error inherits it too, so ``except LookupError`` keeps wo
     │   ├── ContactNotFound
     │   ├── ConsumerNotFound
     │   ├── UnknownStoreScheme
-    │   └── UnknownChannel
+    │   ├── UnknownChannel
+    │   └── OutboxEntryNotFound
     ├── InvalidValue (ValueError)
     │   ├── NaiveDatetimeError
     │   ├── InvalidFieldValue
@@ -57,6 +58,7 @@ __all__ = [
     "InvalidValue",
     "NaiveDatetimeError",
     "NotFound",
+    "OutboxEntryNotFound",
     "PluginError",
     "ReactorError",
     "StoreError",
@@ -119,6 +121,12 @@ class UnknownStoreScheme(NotFound):
     """No store plugin handles the URL's scheme."""
 
     kind = "store URL scheme"
+
+
+class OutboxEntryNotFound(NotFound):
+    """No outbox entry has that id."""
+
+    kind = "outbox entry"
 
 
 class UnknownChannel(NotFound):

@@ -15,6 +15,7 @@ from casekit.model.events import (
     CaseUpdated,
     Event,
     InteractionAdded,
+    NotificationQueued,
     PriorityChanged,
     RoutingDecided,
     SlaBreached,
@@ -105,6 +106,9 @@ def describe(event: Event, zone: ZoneInfo | None = None) -> str:
             reason = event.decision.get("reason") or ""
             detail = f" ({_short(str(reason), 40)})" if reason and not who else ""
             return f"{event.item_id} {event.outcome}{who}{detail}"
+        case NotificationQueued():
+            held = f", held until {when(event.not_before)}" if event.not_before else ""
+            return f"{event.kind} queued for {event.recipient} via {event.channel}{held}"
         case SlaStarted():
             clock = event.clock
             due = f", due {when(clock.due_at)}" if clock.due_at else " (paused)"

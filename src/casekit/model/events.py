@@ -32,6 +32,7 @@ __all__ = [
     "Event",
     "EventHeader",
     "InteractionAdded",
+    "NotificationQueued",
     "PriorityChanged",
     "RoutingDecided",
     "SlaBreached",
@@ -241,6 +242,46 @@ class RoutingDecided(CaseEvent):
 
 
 @attrs.frozen(kw_only=True)
+class NotificationQueued(CaseEvent):
+    """A notification rule promised a message; the store's outbox delivers it.
+
+    The event is the outbox entry: the store writes the entry in the same transaction
+    as this record, and ``desk.deliver`` sends it after the commit (see
+    :mod:`casekit.notify`). It changes nothing else on the case.
+
+    Attributes:
+        kind: The notification kind (``"case.resolved"``): which template renders it.
+        rule: The rule that queued it.
+        cause: The name of the event that triggered the rule (``"case.state_changed"``).
+        recipient: Who it is for, as ``"kind:id"`` (``"contact:c-1"``, ``"agent:ann"``,
+            ``"address:desk@example.com"``).
+        channel: The channel's name.
+        address: Where to send it, resolved when queued (``None`` if the recipient has
+            no address for the channel: the delivery then fails permanently, recorded).
+        locale: The locale to render in.
+        data: The template's data (plain JSON values).
+        dedupe_key: Handed to the channel on every attempt.
+        not_before: Held until then (quiet hours, a digest window); ``None``: at once.
+        digest: Messages with the same digest key due together are sent as one.
+        urgent: Whether the kind bypasses quiet hours (recorded for the audit trail).
+    """
+
+    name: ClassVar[str] = "notification.queued"
+    kind: str
+    rule: str
+    cause: str
+    recipient: str
+    channel: str
+    address: str | None = None
+    locale: str = "en"
+    data: dict[str, Any] = attrs.field(factory=dict)
+    dedupe_key: str
+    not_before: datetime | None = attrs.field(default=None, validator=validate_aware)
+    digest: str | None = None
+    urgent: bool = False
+
+
+@attrs.frozen(kw_only=True)
 class SlaEvent(CaseEvent):
     """Fields of every SLA event: the clock it concerns."""
 
@@ -353,6 +394,7 @@ Event: TypeAlias = (
     | TaskCompleted
     | TaskCancelled
     | RoutingDecided
+    | NotificationQueued
     | AnySlaEvent
 )
 """Any event casekit records on a case."""
@@ -371,6 +413,7 @@ EVENT_TYPES: tuple[type[CaseEvent], ...] = (
     TaskCompleted,
     TaskCancelled,
     RoutingDecided,
+    NotificationQueued,
     SlaStarted,
     SlaPaused,
     SlaResumed,

@@ -24,12 +24,12 @@ exception) when it may pass (the message is retried with backoff).
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterator, Mapping
 from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
+from casekit._convert import CasekitEnum
 from casekit.exceptions import PluginError, UnknownChannel
 
 __all__ = [
@@ -50,7 +50,7 @@ recipient's id as given.
 """
 
 
-class RecipientKind(enum.StrEnum):
+class RecipientKind(CasekitEnum):
     """Who a notification is for."""
 
     CONTACT = "contact"

@@ -5,7 +5,9 @@ from __future__ import annotations
 import bisect
 import threading
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
+
+import attrs
 
 from casekit._text import count
 from casekit.audit import GENESIS, EventRecord
@@ -16,6 +18,7 @@ from casekit.exceptions import (
     ConsumerNotFound,
     ContactNotFound,
     InvalidValue,
+    OutboxEntryNotFound,
 )
 from casekit.model.accounts import Account, Consumer, Contact, Relationship
 from casekit.routing._errors import ClaimConflict
@@ -34,6 +37,13 @@ from casekit.storage.base import (
     check_changes_args,
     check_guards,
     holdings_of,
+)
+from casekit.storage.outbox import (
+    DeliveryAttempt,
+    OutboxEntry,
+    OutboxState,
+    entries_of,
+    leasable,
 )
 
 __all__ = ["MemoryStore"]
@@ -69,6 +79,10 @@ class MemoryStore:
         self._agents: dict[str, AgentRecord] = {}
         self._agents_generation = 0
         self._quarantine: list[QuarantinedTimer] = []
+        # The outbox: every entry by id, the pending ones by case, every attempt.
+        self._outbox: dict[str, OutboxEntry] = {}
+        self._pending: dict[str, dict[str, OutboxEntry]] = {}
+        self._attempts: list[DeliveryAttempt] = []
         self._feed_id = new_feed_id()
 
     def __repr__(self) -> str:
@@ -109,6 +123,9 @@ class MemoryStore:
                 raise ConflictError(case.id, commit.expected_version, actual)
             if commit.records:
                 self._hold(case.id, held)
+                for entry in entries_of(commit.records):
+                    self._outbox[entry.id] = entry
+                    self._pending.setdefault(entry.case_id, {})[entry.id] = entry
             for timer in self._timers.get(case.id, ()):
                 index = bisect.bisect_left(self._due, (timer.due_at, timer.case_id, timer.key))
                 if index < len(self._due) and self._due[index] == (
@@ -329,6 +346,119 @@ class MemoryStore:
     def feed_head(self) -> str | None:
         with self._lock:
             return make_cursor(self._feed_id, len(self._feed)) if self._feed else None
+
+    # --- the outbox -----------------------------------------------------------------
+
+    def lease_outbox(
+        self, now: datetime, *, limit: int, lease: timedelta, owner: str
+    ) -> list[OutboxEntry]:
+        with self._lock:
+            pending = [entry for entries in self._pending.values() for entry in entries.values()]
+            chosen = leasable(pending, now, limit)
+            until = now + lease
+            leased = []
+            for chosen_entry in chosen:
+                entry = attrs.evolve(chosen_entry, lease_owner=owner, lease_until=until)
+                self._put(entry)
+                leased.append(entry)
+            return leased
+
+    def settle_outbox(
+        self,
+        entry_id: str,
+        *,
+        owner: str,
+        attempt: DeliveryAttempt,
+        state: OutboxState,
+        next_at: datetime | None = None,
+    ) -> bool:
+        with self._lock:
+            entry = self._entry(entry_id)
+            self._attempts.append(attempt)
+            if entry.state is not OutboxState.PENDING or entry.lease_owner != owner:
+                return False
+            settled = state is not OutboxState.PENDING
+            self._put(
+                attrs.evolve(
+                    entry,
+                    state=state,
+                    attempts=entry.attempts + 1,
+                    next_at=next_at if next_at is not None else entry.next_at,
+                    lease_until=None,
+                    last_error=attempt.error if attempt.error is not None else entry.last_error,
+                    settled_at=attempt.started_at + attempt.duration if settled else None,
+                )
+            )
+            return True
+
+    def requeue_outbox(self, entry_id: str, now: datetime) -> OutboxEntry:
+        with self._lock:
+            entry = self._entry(entry_id)
+            if entry.state is not OutboxState.DEAD:
+                raise InvalidValue(
+                    f"outbox entry {entry_id!r} is {entry.state.value}, only a dead entry "
+                    "can be requeued",
+                    where="entry_id",
+                )
+            entry = attrs.evolve(
+                entry,
+                state=OutboxState.PENDING,
+                attempts=0,
+                hold_until=min(entry.hold_until, now),
+                next_at=now,
+                lease_owner=None,
+                lease_until=None,
+                settled_at=None,
+            )
+            self._put(entry)
+            return entry
+
+    def outbox_entries(
+        self,
+        *,
+        state: OutboxState | None = None,
+        case_id: str | None = None,
+        limit: int = 100,
+    ) -> list[OutboxEntry]:
+        state = OutboxState(state) if state is not None else None
+        with self._lock:
+            entries = [
+                entry
+                for entry in self._outbox.values()
+                if (state is None or entry.state is state)
+                and (case_id is None or entry.case_id == case_id)
+            ]
+        entries.sort(key=lambda entry: (entry.case_id, entry.seq))
+        return entries[:limit]
+
+    def delivery_attempts(
+        self, *, entry_id: str | None = None, case_id: str | None = None, limit: int = 1000
+    ) -> list[DeliveryAttempt]:
+        with self._lock:
+            attempts = [
+                attempt
+                for attempt in self._attempts
+                if (entry_id is None or attempt.entry_id == entry_id)
+                and (case_id is None or attempt.case_id == case_id)
+            ]
+        return attempts[:limit]
+
+    def _entry(self, entry_id: str) -> OutboxEntry:
+        try:
+            return self._outbox[entry_id]
+        except KeyError:
+            raise OutboxEntryNotFound(entry_id) from None
+
+    def _put(self, entry: OutboxEntry) -> None:
+        """Store ``entry``'s new state (under the lock)."""
+        self._outbox[entry.id] = entry
+        pending = self._pending.setdefault(entry.case_id, {})
+        if entry.state is OutboxState.PENDING:
+            pending[entry.id] = entry
+        else:
+            pending.pop(entry.id, None)
+            if not pending:
+                del self._pending[entry.case_id]
 
     def close(self) -> None:
         """Nothing to release."""

@@ -1,0 +1,265 @@
+"""The outbox: a store capability that keeps notifications promised by committed changes
+until a channel has taken them.
+
+An entry is born in :meth:`~casekit.storage.Store.commit`: every
+:class:`~casekit.model.events.NotificationQueued` record of a commit becomes an entry in
+the same transaction (:func:`entries_of`), so a change and the messages it promises are
+written together or not at all. ``desk.deliver`` then drains the outbox with the methods
+of :class:`Outbox`:
+
+* :meth:`Outbox.lease_outbox` hands out due entries under a lease: until the lease
+  ends, no other caller gets them, so two processes never send one entry at the same
+  time; a process that dies holding a lease loses it when the lease ends;
+* :meth:`Outbox.settle_outbox` records the attempt and moves the entry on (delivered,
+  retried later, or dead-lettered); it is refused (``False``) for a caller whose lease
+  was taken over, though its attempt is still recorded;
+* :meth:`Outbox.requeue_outbox` gives a dead-lettered entry a fresh set of attempts.
+
+**Order per case.** An entry is not handed out while an earlier entry of the same case
+(by ``seq``) is still pending and released from its hold (``hold_until`` passed), even
+if that one waits for a retry or is leased: a case's messages go out in the order its
+events happened. Entries held for later (quiet hours, a digest window) do not block the
+ones after them, and digest entries neither block nor wait.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Protocol, runtime_checkable
+
+import attrs
+
+from casekit._convert import CasekitEnum
+from casekit._time import validate_aware
+from casekit.audit import EventRecord
+from casekit.model.events import NotificationQueued
+
+__all__ = [
+    "AttemptOutcome",
+    "DeliveryAttempt",
+    "Outbox",
+    "OutboxEntry",
+    "OutboxState",
+    "entries_of",
+    "entry_id",
+    "is_outbox",
+]
+
+
+class OutboxState(CasekitEnum):
+    """Where an outbox entry stands."""
+
+    PENDING = "pending"
+    """Waiting to be sent (held, due, leased, or waiting for a retry)."""
+    DELIVERED = "delivered"
+    """A channel took it."""
+    DEAD = "dead"
+    """Dead-lettered: failed permanently or ran out of attempts; ``requeue`` revives it."""
+
+
+class AttemptOutcome(CasekitEnum):
+    """What came of one delivery attempt."""
+
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    """Failed; the entry will be retried."""
+    DEAD = "dead"
+    """Failed; the entry was dead-lettered (permanent failure or last attempt)."""
+
+
+def entry_id(case_id: str, seq: int) -> str:
+    """The id of the entry born from record ``seq`` of ``case_id``."""
+    return f"{case_id}/{seq}"
+
+
+@attrs.frozen(kw_only=True)
+class OutboxEntry:
+    """One promised notification and where its delivery stands.
+
+    Attributes:
+        id: ``"<case id>/<seq>"``: the record it was born from.
+        case_id: The case.
+        seq: The record's sequence number in the case's log.
+        notification: The record's event: recipient, channel, data, dedupe key, ...
+        state: Pending, delivered or dead.
+        attempts: Attempts since it was queued or last requeued.
+        hold_until: Not sent before this instant (the notification's ``not_before``,
+            or the instant it was queued).
+        next_at: When it is due next: ``hold_until``, or the time of its next retry.
+        lease_owner: Who holds it leased (``None`` if nobody ever did).
+        lease_until: When that lease ends.
+        last_error: The error of its last failed attempt.
+        settled_at: When it was delivered or dead-lettered.
+    """
+
+    id: str
+    case_id: str
+    seq: int
+    notification: NotificationQueued
+    state: OutboxState = OutboxState.PENDING
+    attempts: int = 0
+    hold_until: datetime = attrs.field(validator=validate_aware)
+    next_at: datetime = attrs.field(validator=validate_aware)
+    lease_owner: str | None = None
+    lease_until: datetime | None = attrs.field(default=None, validator=validate_aware)
+    last_error: str | None = None
+    settled_at: datetime | None = attrs.field(default=None, validator=validate_aware)
+
+    @property
+    def digest(self) -> str | None:
+        """The digest key, if the entry is to be bundled."""
+        return self.notification.digest
+
+    def leasable(self, now: datetime) -> bool:
+        """Pending, due, and not under another caller's lease at ``now``."""
+        return (
+            self.state is OutboxState.PENDING
+            and self.next_at <= now
+            and (self.lease_until is None or self.lease_until <= now)
+        )
+
+    def blocks(self, later: OutboxEntry, now: datetime) -> bool:
+        """Whether this entry keeps ``later`` (same case, later seq) from being sent."""
+        return (
+            later.digest is None
+            and self.digest is None
+            and self.case_id == later.case_id
+            and self.seq < later.seq
+            and self.state is OutboxState.PENDING
+            and self.hold_until <= now
+        )
+
+
+@attrs.frozen(kw_only=True)
+class DeliveryAttempt:
+    """One attempt to send an entry, as recorded.
+
+    Attributes:
+        entry_id: The entry.
+        case_id: Its case.
+        number: 1 for the entry's first attempt ever, counting across requeues.
+        channel: The channel tried.
+        owner: Who made the attempt (the lease owner).
+        started_at: When the attempt started.
+        duration: How long the channel took.
+        outcome: Delivered, failed (will retry) or dead.
+        error: The error, for a failed attempt.
+        next_at: For a failed attempt, when it is retried.
+    """
+
+    entry_id: str
+    case_id: str
+    number: int
+    channel: str
+    owner: str
+    started_at: datetime = attrs.field(validator=validate_aware)
+    duration: timedelta
+    outcome: AttemptOutcome
+    error: str | None = None
+    next_at: datetime | None = attrs.field(default=None, validator=validate_aware)
+
+
+def entries_of(records: Iterable[EventRecord]) -> list[OutboxEntry]:
+    """The outbox entries a commit's records create (one per ``notification.queued``)."""
+    entries = []
+    for record in records:
+        event = record.event
+        if isinstance(event, NotificationQueued):
+            hold = max(event.not_before, event.at) if event.not_before else event.at
+            entries.append(
+                OutboxEntry(
+                    id=entry_id(record.case_id, record.seq),
+                    case_id=record.case_id,
+                    seq=record.seq,
+                    notification=event,
+                    hold_until=hold,
+                    next_at=hold,
+                )
+            )
+    return entries
+
+
+def leasable(entries: Sequence[OutboxEntry], now: datetime, limit: int) -> list[OutboxEntry]:
+    """Of ``entries`` (every pending entry of the cases concerned), those that may be
+    leased at ``now``, oldest due first, at most ``limit``: for stores that choose in
+    Python."""
+    by_case: dict[str, list[OutboxEntry]] = {}
+    for entry in entries:
+        if entry.state is OutboxState.PENDING:
+            by_case.setdefault(entry.case_id, []).append(entry)
+    chosen = [
+        entry
+        for entry in entries
+        if entry.leasable(now)
+        and not any(other.blocks(entry, now) for other in by_case[entry.case_id])
+    ]
+    chosen.sort(key=lambda entry: (entry.next_at, entry.case_id, entry.seq))
+    return chosen[:limit]
+
+
+@runtime_checkable
+class Outbox(Protocol):
+    """A store capability: the transactional outbox of notifications.
+
+    A store with it writes :func:`entries_of` every commit in the commit's transaction.
+    ``casekit.testing.OutboxTests`` is its conformance suite.
+    """
+
+    def lease_outbox(
+        self, now: datetime, *, limit: int, lease: timedelta, owner: str
+    ) -> list[OutboxEntry]:
+        """Lease up to ``limit`` entries that may be sent at ``now`` to ``owner`` until
+        ``now + lease``, atomically (concurrent callers never get the same entry),
+        oldest due first, keeping each case's order (see the module docs)."""
+        ...
+
+    def settle_outbox(
+        self,
+        entry_id: str,
+        *,
+        owner: str,
+        attempt: DeliveryAttempt,
+        state: OutboxState,
+        next_at: datetime | None = None,
+    ) -> bool:
+        """Record ``attempt`` and move the entry to ``state`` (for a retry: ``PENDING``
+        with ``next_at``), releasing the lease. Returns ``False``, changing nothing but
+        recording the attempt, if ``owner`` no longer holds the entry's lease (another
+        caller leased it after this lease ended) or the entry is no longer pending.
+
+        Raises:
+            NotFound: No entry has that id.
+        """
+        ...
+
+    def requeue_outbox(self, entry_id: str, now: datetime) -> OutboxEntry:
+        """Make a dead entry pending again, due at ``now``, with a fresh count of
+        attempts (its recorded attempts stay). Returns the entry as it now is.
+
+        Raises:
+            NotFound: No entry has that id.
+            InvalidValue: The entry is not dead.
+        """
+        ...
+
+    def outbox_entries(
+        self,
+        *,
+        state: OutboxState | None = None,
+        case_id: str | None = None,
+        limit: int = 100,
+    ) -> list[OutboxEntry]:
+        """Entries, optionally of one state or case, in order of (case, seq)."""
+        ...
+
+    def delivery_attempts(
+        self, *, entry_id: str | None = None, case_id: str | None = None, limit: int = 1000
+    ) -> list[DeliveryAttempt]:
+        """Recorded attempts, optionally of one entry or case, oldest first."""
+        ...
+
+
+def is_outbox(store: object) -> bool:
+    """Whether ``store`` has the outbox capability."""
+    return isinstance(store, Outbox)
