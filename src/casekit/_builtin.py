@@ -51,6 +51,8 @@ def casekit_register_reactors(registry: ReactorRegistry, desk: Desk) -> None:
     registry.add(AutoCloseReactor(desk.rules, desk.fields), order=ORDER_FIRST)
     if desk.sla is not None:
         registry.add(SlaReactor(desk.sla), order=ORDER_LAST)
+    if desk.notifications is not None:  # after the SLA engine: it sees SLA events too
+        registry.add(desk.notifications.reactor, order=ORDER_LAST)
 
 
 @hookimpl

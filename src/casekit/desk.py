@@ -43,6 +43,8 @@ from casekit.model.case import Case, Task
 from casekit.model.commands import CaseAction, Command
 from casekit.model.fields import CustomField, FieldSchema
 from casekit.model.lifecycle import Context, LifecycleRules, decide, replay
+from casekit.notify import Channel as NotificationChannel
+from casekit.notify import ChannelRegistry, DeliveryReport, Notifications, Notifier
 from casekit.reactors import ReactorRegistry, Subscriber, SubscriberRegistry
 from casekit.routing import Agent, Presence, Router, StrategyRegistry
 from casekit.routing._desk import DeskRouting, explain
@@ -60,6 +62,7 @@ from casekit.storage.base import (
     is_store,
 )
 from casekit.storage.memory import MemoryStore
+from casekit.storage.outbox import Outbox
 
 __all__ = ["AUTO_CLOSE", "MAX_TICK", "Desk", "DeskOptions", "TickResult", "retry_on_conflict"]
 
@@ -77,6 +80,8 @@ class DeskOptions(TypedDict, total=False):
     discover: bool
     sla: SlaPolicy | None
     router: Router | Callable[[StrategyRegistry], Router] | None
+    notifications: Notifications | None
+    channels: Iterable[NotificationChannel]
 
 
 class Desk:
@@ -99,6 +104,11 @@ class Desk:
             it rebuilds itself from the cases on first use, and with a store that
             keeps the work ledger (memory, SQLite) any number of processes route on
             one store with no agent over capacity and no item assigned twice.
+        notifications: Notification rules, templates, preferences and addresses
+            (none by default; see :mod:`casekit.notify`). The store must keep an
+            outbox (memory and SQLite do); ``deliver`` sends what it holds.
+        channels: Notification channels of the host (e-mail, SMS, webhooks...), added
+            after those plugins register (``casekit_register_channels``).
 
     Every command and query takes a keyword-only ``actor``: the access policy decides
     with it, and events record it. Use ``Actor.system()`` for the host's own jobs.
@@ -106,6 +116,11 @@ class Desk:
     Attributes:
         routing: The routing operations behind the desk's routing methods (``None``
             without a router).
+        notifications: The outbox and its delivery (``None`` without notification
+            settings): ``desk.notifications.outbox(state="dead")``, ``attempts``,
+            ``requeue``.
+        channels: The notification channels, by name (built-in ``log``, the plugins',
+            the host's).
         router: The router itself, for queries (``status``, ``queued``, ``explain``).
             Change agents and work through the desk's methods: a change made on the
             router directly is not written to the store; ``route_open_work`` puts the
@@ -123,6 +138,8 @@ class Desk:
         discover: bool = True,
         sla: SlaPolicy | None = None,
         router: Router | Callable[[StrategyRegistry], Router] | None = None,
+        notifications: Notifications | None = None,
+        channels: Iterable[NotificationChannel] = (),
     ) -> None:
         self.plugins = Plugins(plugins, discover=discover)
         self._owns_store = isinstance(store, str) or store is None
@@ -144,6 +161,11 @@ class Desk:
             self.plugins.register_strategies(registry)
             router = router(registry)
         self.router = router
+        self.channels = ChannelRegistry()
+        self.plugins.register_channels(self.channels, desk=self)
+        for channel in channels:
+            self.channels.add(channel)
+        self.notifications = self._notifier(notifications)
         reactors = ReactorRegistry()
         self.plugins.register_reactors(reactors, desk=self)
         self._subscribers = SubscriberRegistry()
@@ -154,6 +176,26 @@ class Desk:
             else DeskRouting(router, self._pipeline, now=self._now, context=self._context)
         )
         self.plugins.register_subscribers(self._subscribers, desk=self)
+
+    def _notifier(self, settings: Notifications | None) -> Notifier | None:
+        if settings is None:
+            return None
+        if not isinstance(settings, Notifications):
+            raise InvalidValue(
+                f"{settings!r} is not casekit.notify.Notifications", where="Desk.notifications"
+            )
+        store = self.store
+        if not isinstance(store, Outbox):
+            raise InvalidValue(
+                f"{type(self.store).__name__} keeps no outbox (casekit.storage.outbox.Outbox); "
+                "notifications need one",
+                where="Desk.notifications",
+            )
+        settings.check_channels(self.channels)
+        names = {d.id: d.name or d.id for d in self.sla.definitions} if self.sla else {}
+        notifier = Notifier(settings, self.channels, store, sla_names=names)
+        notifier.reactor.bind(store)
+        return notifier
 
     @classmethod
     def open(cls, url: str, **options: Unpack[DeskOptions]) -> Desk:
@@ -774,6 +816,26 @@ class Desk:
         finally:  # a routing failure (raised after) never holds up the timers
             self._pipeline.tick(now, limit, fired)
         return fired
+
+    def deliver(self, now: datetime | None = None, *, limit: int = 100) -> DeliveryReport:
+        """Send up to ``limit`` notifications due at ``now`` (default: the clock).
+
+        Call it from the host's scheduler, like :meth:`tick`, from any number of
+        processes: each entry is leased to one caller at a time. Every attempt is
+        recorded; a failure is retried with backoff (a permanent one, or the last
+        attempt, dead-letters the entry: see ``notifications.outbox(state="dead")``
+        and ``notifications.requeue``). Delivery is at least once; the dedupe key
+        handed to the channel lets a channel deliver exactly once.
+
+        Raises:
+            InvalidCommand: The desk has no notification settings.
+        """
+        if self.notifications is None:
+            raise InvalidCommand(
+                "this desk has no notifications (Desk(notifications=Notifications(...)))"
+            )
+        when = to_utc(now, "deliver(now)") if now is not None else self._now()
+        return self.notifications.deliver(when, limit=limit)
 
     def sla_status(
         self, case_id: str, *, actor: Actor, at: datetime | None = None

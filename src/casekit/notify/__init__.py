@@ -21,12 +21,45 @@ from casekit.notify._channel import (
     Recipient,
     RecipientKind,
 )
+from casekit.notify._delivery import DeliveryReport, Notifier
+from casekit.notify._kinds import BUILTIN_KINDS, Kind, Template
+from casekit.notify._prefs import (
+    AddressBook,
+    AddressSource,
+    Preference,
+    Preferences,
+    PreferenceSource,
+)
+from casekit.notify._reactor import NotifyReactor
+from casekit.notify._rules import RECIPIENT_TOKENS, REMINDER, NotificationRules, Rule
+from casekit.notify._settings import DeliveryPolicy, Notifications
+from casekit.notify._templates import DIGEST, Rendered, Templates
 
 __all__ = [
     "ADDRESS_KINDS",
+    "BUILTIN_KINDS",
+    "DIGEST",
+    "RECIPIENT_TOKENS",
+    "REMINDER",
+    "AddressBook",
+    "AddressSource",
     "Channel",
     "ChannelRegistry",
+    "DeliveryPolicy",
+    "DeliveryReport",
+    "Kind",
     "Message",
+    "NotificationRules",
+    "Notifications",
+    "Notifier",
+    "NotifyReactor",
+    "Preference",
+    "PreferenceSource",
+    "Preferences",
     "Recipient",
     "RecipientKind",
+    "Rendered",
+    "Rule",
+    "Template",
+    "Templates",
 ]
