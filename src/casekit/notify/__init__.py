@@ -21,12 +21,30 @@ from casekit.notify._channel import (
     Recipient,
     RecipientKind,
 )
+from casekit.notify.channels import (
+    AppriseChannel,
+    LogChannel,
+    MemoryChannel,
+    SmtpChannel,
+    WebhookChannel,
+    chat_webhook,
+    sms_webhook,
+    verify_signature,
+)
 
 __all__ = [
     "ADDRESS_KINDS",
+    "AppriseChannel",
     "Channel",
     "ChannelRegistry",
+    "LogChannel",
+    "MemoryChannel",
     "Message",
     "Recipient",
     "RecipientKind",
+    "SmtpChannel",
+    "WebhookChannel",
+    "chat_webhook",
+    "sms_webhook",
+    "verify_signature",
 ]
