@@ -5,7 +5,9 @@ Needs the optional extra: ``pip install 'casekit[apprise]'``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import warnings
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from casekit.exceptions import DeliveryFailed, InvalidAddress, InvalidValue
@@ -15,9 +17,19 @@ from casekit.notify.channels._common import check_name, check_printable
 __all__ = ["AppriseChannel"]
 
 
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    # apprise loads its service plugins on first use; one imports imghdr, deprecated since
+    # Python 3.11. That warning is for apprise's authors, not for casekit's hosts.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "'imghdr' is deprecated", DeprecationWarning)
+        yield
+
+
 def _apprise() -> Any:
     try:
-        import apprise  # noqa: PLC0415 - optional dependency, imported when used
+        with _quiet():
+            import apprise  # noqa: PLC0415 - optional dependency, imported when used
     except ImportError:
         raise InvalidValue(
             "AppriseChannel needs the apprise package: pip install 'casekit[apprise]'",
@@ -59,7 +71,9 @@ class AppriseChannel:
             raise InvalidValue("give a list of URLs, not one string", where="urls")
         apprise = _apprise()
         for index, url in enumerate(urls):
-            if not isinstance(url, str) or apprise.Apprise.instantiate(url) is None:
+            with _quiet():
+                usable = isinstance(url, str) and apprise.Apprise.instantiate(url) is not None
+            if not usable:
                 raise InvalidValue("not an apprise URL apprise can use", where=f"urls[{index}]")
         self.urls = tuple(urls)
         self.address_kind = "any" if self.urls else "url"
@@ -67,7 +81,12 @@ class AppriseChannel:
     def check_address(self, address: str) -> None:
         """Refuse an address that is not an apprise URL (when no ``urls`` were given)."""
         check_printable(self.name, address)
-        if not self.urls and _apprise().Apprise.instantiate(address) is None:
+        if self.urls:
+            return
+        apprise = _apprise()
+        with _quiet():
+            usable = apprise.Apprise.instantiate(address) is not None
+        if not usable:
             raise InvalidAddress(
                 "not an apprise URL (scheme://... of a service apprise supports)",
                 where=f"{self.name}.address",
@@ -78,11 +97,13 @@ class AppriseChannel:
         apprise = _apprise()
         sender = apprise.Apprise()
         urls = self.urls or (message.address,)
-        for url in urls:
-            if not sender.add(url):
-                raise DeliveryFailed(self.name, "not an apprise URL", permanent=True)
         try:
-            ok = sender.notify(body=message.text, title=message.subject)
+            with _quiet():
+                if not all(sender.add(url) for url in urls):
+                    raise DeliveryFailed(self.name, "not an apprise URL", permanent=True)
+                ok = sender.notify(body=message.text, title=message.subject)
+        except DeliveryFailed:
+            raise
         except Exception as error:  # a service plugin's bug is a failed attempt
             raise DeliveryFailed(self.name, f"apprise raised {error!r}") from error
         if not ok:
