@@ -151,11 +151,12 @@ class SmtpChannel:
         mail["X-Casekit-Kind"] = _one_line(message.kind)
         if message.case_id is not None:
             mail["X-Casekit-Case"] = _one_line(message.case_id)
-        mail["Content-Language"] = _one_line(message.locale)
         mail["Auto-Submitted"] = "auto-generated"
         mail.set_content(message.text)
         if message.html is not None:
             mail.add_alternative(message.html, subtype="html")
+        # After the body: making the alternatives moves Content-* headers into the parts.
+        mail["Content-Language"] = _one_line(message.locale)
         return mail
 
     def _connect(self) -> smtplib.SMTP:
