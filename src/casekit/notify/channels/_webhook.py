@@ -233,8 +233,9 @@ class WebhookChannel:
         payload: The profile that makes the JSON body.
         timeout: Seconds to wait for each network operation.
         headers: Extra headers (an ``Authorization`` token, say).
-        address_check: Raises :class:`~casekit.exceptions.InvalidAddress` for an
-            address that can never work (any printable, non-empty address by default).
+        address_check: Called as ``address_check(channel_name, address)``; raises
+            :class:`~casekit.exceptions.InvalidAddress` for an address that can never
+            work (by default any non-empty address without control characters passes).
         clock: The time source for the timestamp (the system clock).
         ssl_context: TLS settings for ``https`` (``ssl.create_default_context()``).
 
