@@ -24,6 +24,10 @@ PUBLIC_MODULES = [
     "casekit.sla",
     "casekit.routing",
     "casekit.testing.conformance",
+    "casekit.testing",
+    "casekit.testing.channels",
+    "casekit.notify",
+    "casekit.notify.channels",
 ]
 
 

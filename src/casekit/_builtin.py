@@ -13,6 +13,7 @@ from casekit.hookspecs import hookimpl
 from casekit.model.access import AccessPolicy, Action, Decision, Directory
 from casekit.model.actors import Actor
 from casekit.model.case import Case, Task
+from casekit.notify._channel import ChannelRegistry
 from casekit.reactors import ORDER_FIRST, ORDER_LAST, ReactorRegistry, SubscriberRegistry
 from casekit.storage.base import Store
 
@@ -53,6 +54,15 @@ def casekit_register_reactors(registry: ReactorRegistry, desk: Desk) -> None:
         registry.add(SlaReactor(desk.sla), order=ORDER_LAST)
     if desk.notifications is not None:  # after the SLA engine: it sees SLA events too
         registry.add(desk.notifications.reactor, order=ORDER_LAST)
+
+
+@hookimpl
+def casekit_register_channels(registry: ChannelRegistry) -> None:
+    # The other built-in channels need configuration (a server, a URL, a secret): the
+    # host creates them and passes them to the desk.
+    from casekit.notify.channels import LogChannel  # noqa: PLC0415
+
+    registry.add(LogChannel())
 
 
 @hookimpl

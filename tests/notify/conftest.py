@@ -1,4 +1,6 @@
-"""Shared parts of the notification tests: a recording channel, a desk with a customer."""
+"""Shared parts of the notification tests: a recording channel, a desk with a customer,
+and the loopback receivers (SMTP, HTTP), started once per session and reset before each
+test."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import pytest
 
 from casekit import Account, Actor, Contact, DeliveryFailed, Desk, ManualClock
 from casekit.notify import Message, NotificationRules, Notifications
+from tests.notify.receivers import HttpReceiver, SmtpServers, http_receiver, smtp_servers
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday
 AGENT = Actor.agent("ann", roles={"agent"})
@@ -106,3 +109,27 @@ def make_desk(
 def desk(url: str, clock: ManualClock, email: Recorder) -> Iterator[Desk]:
     with make_desk(url, clock, [email]) as d:
         yield d
+
+
+@pytest.fixture(scope="session")
+def _smtp_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SmtpServers]:
+    with smtp_servers(tmp_path_factory.mktemp("smtp-tls")) as servers:
+        yield servers
+
+
+@pytest.fixture
+def smtp(_smtp_session: SmtpServers) -> SmtpServers:
+    _smtp_session.receiver.reset()
+    return _smtp_session
+
+
+@pytest.fixture(scope="session")
+def _http_session() -> Iterator[HttpReceiver]:
+    with http_receiver() as receiver:
+        yield receiver
+
+
+@pytest.fixture
+def http(_http_session: HttpReceiver) -> HttpReceiver:
+    _http_session.reset()
+    return _http_session

@@ -34,6 +34,16 @@ from casekit.notify._reactor import NotifyReactor
 from casekit.notify._rules import RECIPIENT_TOKENS, REMINDER, NotificationRules, Rule
 from casekit.notify._settings import DeliveryPolicy, Notifications
 from casekit.notify._templates import DIGEST, Rendered, Templates
+from casekit.notify.channels import (
+    AppriseChannel,
+    LogChannel,
+    MemoryChannel,
+    SmtpChannel,
+    WebhookChannel,
+    chat_webhook,
+    sms_webhook,
+    verify_signature,
+)
 
 __all__ = [
     "ADDRESS_KINDS",
@@ -43,11 +53,14 @@ __all__ = [
     "REMINDER",
     "AddressBook",
     "AddressSource",
+    "AppriseChannel",
     "Channel",
     "ChannelRegistry",
     "DeliveryPolicy",
     "DeliveryReport",
     "Kind",
+    "LogChannel",
+    "MemoryChannel",
     "Message",
     "NotificationRules",
     "Notifications",
@@ -60,6 +73,11 @@ __all__ = [
     "RecipientKind",
     "Rendered",
     "Rule",
+    "SmtpChannel",
     "Template",
     "Templates",
+    "WebhookChannel",
+    "chat_webhook",
+    "sms_webhook",
+    "verify_signature",
 ]

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 __all__ = ["CASEKIT_EPOCH", "casekit_clock", "casekit_desk"]
 
 # Plain ``assert`` statements in the conformance suite report their operands.
-pytest.register_assert_rewrite("casekit.testing.conformance")
+pytest.register_assert_rewrite("casekit.testing.conformance", "casekit.testing.channels")
 
 CASEKIT_EPOCH = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 """Where ``casekit_clock`` starts: a Monday, 09:00 UTC."""
