@@ -11,12 +11,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from casekit._demo_mail import Mailbox, local_mail
 from casekit._text import count
 from casekit.clock import ManualClock
 from casekit.desk import Desk
-from casekit.model import Actor, Channel, Consumer, Direction, Priority
+from casekit.model import Actor, Case, Channel, Consumer, Direction, Priority
 from casekit.model.events import RoutingDecided
 from casekit.model.sla import SlaKind, SlaMetric
+from casekit.notify import AddressBook, NotificationRules, Notifications, Rule
 from casekit.routing import Agent, Router, RoutingDecision
 from casekit.sla.calendar import BusinessCalendar
 from casekit.sla.policy import Condition, Escalation, SlaDefinition, SlaPolicy, Subject
@@ -70,6 +72,47 @@ POLICY = SlaPolicy(
     ),
     calendars={"service-hours": SERVICE_HOURS},
 )
+
+
+def _notifications() -> Notifications:
+    """Who hears what: the standard rules, plus OLA warnings to the team's lead."""
+    standard = NotificationRules.standard(customer_channel="email", agent_channel="email")
+    lead_warned = Rule(
+        name="ola-warning-to-lead",
+        on="sla.warning",
+        kind="sla.warning",
+        to="supervisor",
+        channel="email",
+        when=Condition(groups=frozenset({"fraud"})),
+    )
+    people = {"alice": "Alice", "bram": "Bram", "farid": "Farid", "fiona": "Fiona"}
+    people |= {"olga": "Olga", "oscar": "Oscar", "lena": "Lena (team lead)"}
+    return Notifications(
+        NotificationRules([*standard.rules, lead_warned]),
+        addresses=AddressBook(
+            {
+                f"agent:{agent}": {"email": f"{agent}@bank.example", "name": name}
+                for agent, name in people.items()
+            },
+            supervisors={"card-services": "agent:lena", "fraud": "agent:lena"},
+        ),
+        links={
+            "case": "https://help.bank.example/cases/{case_id}",
+            "survey": "https://help.bank.example/survey?case={case_id}",
+        },
+        zone="Europe/Amsterdam",
+    )
+
+
+def _mail(desk: Desk, mailbox: Mailbox, say: Callable[[str], None], show: str = "") -> None:
+    """Deliver what the outbox holds, then show what the mail server received (with the
+    body of each mail whose subject contains ``show``)."""
+    desk.deliver()
+    for to, subject, body in mailbox.take():
+        say(f"  mail to {to}: {subject}")
+        if show and show in subject:
+            for line in body.strip().splitlines():
+                say(f"    | {line}" if line else "    |")
 
 
 def _tick_until(
@@ -205,6 +248,51 @@ def _url(path: Path) -> str:
     return "memory://" if str(path) == ":memory:" else f"sqlite:///{path}"
 
 
+def _to_closure(  # noqa: PLR0917 - one call site, the scenario's actors and ids
+    desk: Desk,
+    clock: ManualClock,
+    mailbox: Mailbox,
+    case_id: str,
+    block_id: str,
+    replace_id: str,
+    say: Callable[[str], None],
+) -> Case:
+    """The rest of the day: the card is blocked, a new one shipped, the case resolved;
+    the next day the customer accepts."""
+    jan = Actor.consumer("c-1042")
+    alice = Actor.agent("alice", groups={"card-services"})
+    farid = Actor.agent("farid", groups={"fraud"})
+    olga = Actor.agent("olga", groups={"card-ops"})
+    clock.advance(timedelta(minutes=12))
+    desk.complete_task(block_id, actor=farid, notes="card blocked, 2 payments charged back")
+
+    clock.advance(timedelta(hours=3))
+    desk.start_task(replace_id, actor=olga)
+    clock.advance(timedelta(hours=1))
+    desk.complete_task(replace_id, actor=olga, notes="replacement shipped, tracking NL123")
+
+    desk.add_interaction(
+        case_id,
+        "Your new card is on its way and the two fraudulent payments were refunded.",
+        actor=alice,
+        channel=Channel.EMAIL,
+    )
+    desk.resolve(
+        case_id,
+        actor=alice,
+        code="card_replaced",
+        notes="Card blocked, fraudulent payments refunded, replacement shipped.",
+    )
+    say("Mail until the resolution:")
+    _mail(desk, mailbox, say, show="Resolved")
+    clock.advance(timedelta(days=1, hours=2))
+    closed = desk.accept(case_id, actor=jan)
+    say("Jan accepts; the closure notice carries the satisfaction survey:")
+    _mail(desk, mailbox, say, show="Closed")
+    say("")
+    return closed
+
+
 def run_demo(path: Path, *, write: Callable[[str], None] = print, keep: bool = True) -> str:
     """Run the lost-card scenario on a SQLite file at ``path``; return the case id.
 
@@ -219,14 +307,24 @@ def run_demo(path: Path, *, write: Callable[[str], None] = print, keep: bool = T
         write(text)
 
     clock = ManualClock(datetime(2026, 3, 2, 9, 12, tzinfo=AMSTERDAM))
-    with Desk.open(_url(path), clock=clock, discover=False, sla=POLICY, router=_router()) as desk:
+    with (
+        local_mail() as (email, mailbox),
+        Desk.open(
+            _url(path),
+            clock=clock,
+            discover=False,
+            sla=POLICY,
+            router=_router(),
+            notifications=_notifications(),
+            channels=[email],
+        ) as desk,
+    ):
         customer = desk.save_consumer(
             Consumer(id="c-1042", name="Jan de Vries", email="jan@example.org", phone="+31 6 1234")
         )
         jan = Actor.consumer(customer.id)
         alice = Actor.agent("alice", groups={"card-services"})
         farid = Actor.agent("farid", groups={"fraud"})
-        olga = Actor.agent("olga", groups={"card-ops"})
 
         _intro(str(path) if keep else "a temporary SQLite file", clock.now(), say)
         case = desk.open_case(
@@ -272,11 +370,16 @@ def run_demo(path: Path, *, write: Callable[[str], None] = print, keep: bool = T
             channel=Channel.PHONE,
         )
         _routing(desk, case.id, alice, say)
+        say(f"The scheduler calls desk.deliver(); the mail goes to {mailbox.where}:")
+        _mail(desk, mailbox, say)
+        say()
         _clocks(desk, case.id, block.id, alice, say)
         _tick_until(desk, clock, clock.now() + timedelta(minutes=25), say)
         desk.start_task(block.id, actor=farid)
         say(f"{clock.now().astimezone(AMSTERDAM):%H:%M} farid starts blocking the card")
         _tick_until(desk, clock, clock.now() + timedelta(minutes=8), say)
+        say("The warnings reach farid and his team lead, the breach goes to both at once:")
+        _mail(desk, mailbox, say)
         say()
         desk.add_interaction(
             case.id,
@@ -285,28 +388,7 @@ def run_demo(path: Path, *, write: Callable[[str], None] = print, keep: bool = T
             channel=Channel.API,
             direction=Direction.INTERNAL,
         )
-        clock.advance(timedelta(minutes=12))
-        desk.complete_task(block.id, actor=farid, notes="card blocked, 2 payments charged back")
-
-        clock.advance(timedelta(hours=3))
-        desk.start_task(replace.id, actor=olga)
-        clock.advance(timedelta(hours=1))
-        desk.complete_task(replace.id, actor=olga, notes="replacement shipped, tracking NL123")
-
-        desk.add_interaction(
-            case.id,
-            "Your new card is on its way and the two fraudulent payments were refunded.",
-            actor=alice,
-            channel=Channel.EMAIL,
-        )
-        desk.resolve(
-            case.id,
-            actor=alice,
-            code="card_replaced",
-            notes="Card blocked, fraudulent payments refunded, replacement shipped.",
-        )
-        clock.advance(timedelta(days=1, hours=2))
-        closed = desk.accept(case.id, actor=jan)
+        closed = _to_closure(desk, clock, mailbox, case.id, block.id, replace.id, say)
 
         _outcomes(desk, case.id, alice, say)
         say(f"Case {closed.id} ({closed.subject}) is {closed.state.value}.")

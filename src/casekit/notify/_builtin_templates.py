@@ -90,23 +90,23 @@ _EN = (
         "task.reminder",
         "en",
         "[{{ case.id }}] Still open: {{ task.title }}",
-        "Task {{ task.id }} of case {{ case.id }} has been open since {{ task.created_at }}:\n"
-        "{{ task.title }}\n" + _CASE_LINK,
+        "Task {{ task.id }} of case {{ case.id }} has been open since "
+        "{{ task.created_at | when }}:\n{{ task.title }}\n" + _CASE_LINK,
     ),
     _t(
         "sla.warning",
         "en",
-        "[{{ case.id }}] SLA warning: {{ sla.name }} due {{ sla.due_at }}",
+        "[{{ case.id }}] SLA warning: {{ sla.name }} due {{ sla.due_at | when }}",
         "Case {{ case.id }} ({{ case.priority }}): {{ sla.name }} has used "
         "{{ (sla.threshold * 100) | round | int }} % of its target and is due at "
-        "{{ sla.due_at }}.\n{{ case.subject }}\n" + _CASE_LINK,
+        "{{ sla.due_at | when }}.\n{{ case.subject }}\n" + _CASE_LINK,
     ),
     _t(
         "sla.breached",
         "en",
         "[{{ case.id }}] SLA BREACHED: {{ sla.name }}",
         "Case {{ case.id }} ({{ case.priority }}): {{ sla.name }} was due at "
-        "{{ sla.due_at }} and is breached.\n{{ case.subject }}\n" + _CASE_LINK,
+        "{{ sla.due_at | when }} and is breached.\n{{ case.subject }}\n" + _CASE_LINK,
     ),
     _t(
         "sla.escalated",
@@ -201,22 +201,22 @@ _FR = (
         "fr",
         "[{{ case.id }}] Toujours ouverte : {{ task.title }}",
         "La tâche {{ task.id }} du dossier {{ case.id }} est ouverte depuis "
-        "{{ task.created_at }} :\n{{ task.title }}\n" + _CASE_LINK,
+        "{{ task.created_at | when }} :\n{{ task.title }}\n" + _CASE_LINK,
     ),
     _t(
         "sla.warning",
         "fr",
-        "[{{ case.id }}] Alerte SLA : {{ sla.name }}, échéance {{ sla.due_at }}",
+        "[{{ case.id }}] Alerte SLA : {{ sla.name }}, échéance {{ sla.due_at | when }}",
         "Dossier {{ case.id }} ({{ case.priority }}) : {{ sla.name }} a consommé "
         "{{ (sla.threshold * 100) | round | int }} % de son objectif ; échéance "
-        "{{ sla.due_at }}.\n{{ case.subject }}\n" + _CASE_LINK,
+        "{{ sla.due_at | when }}.\n{{ case.subject }}\n" + _CASE_LINK,
     ),
     _t(
         "sla.breached",
         "fr",
         "[{{ case.id }}] SLA DÉPASSÉ : {{ sla.name }}",
         "Dossier {{ case.id }} ({{ case.priority }}) : {{ sla.name }} était dû le "
-        "{{ sla.due_at }} et est dépassé.\n{{ case.subject }}\n" + _CASE_LINK,
+        "{{ sla.due_at | when }} et est dépassé.\n{{ case.subject }}\n" + _CASE_LINK,
     ),
     _t(
         "sla.escalated",

@@ -230,7 +230,12 @@ class Notifier:
                             "case": entry.notification.data.get("case"),
                         }
                     )
-                data = {"items": items, "recipient": first.data.get("recipient"), "links": {}}
+                data = {
+                    "items": items,
+                    "recipient": first.data.get("recipient"),
+                    "links": {},
+                    "zone": first.data.get("zone"),
+                }
                 rendered = templates.render(DIGEST, first.locale, data)
                 kind = DIGEST
                 keys = "\n".join(sorted(entry.notification.dedupe_key for entry in group))

@@ -7,6 +7,7 @@ import os
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, Protocol, runtime_checkable
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 
@@ -41,6 +42,15 @@ def parse_recipient(token: str, *, where: str = "recipient") -> Recipient:
     return Recipient(RecipientKind(kind), ident)
 
 
+def check_zone(zone: str, where: str) -> str:
+    """Refuse a time zone name :mod:`zoneinfo` does not know."""
+    try:
+        ZoneInfo(check_text(zone, where, InvalidDefinition))
+    except (ValueError, ZoneInfoNotFoundError):
+        raise InvalidDefinition(f"unknown time zone {zone!r}", where=where) from None
+    return zone
+
+
 def _kinds(values: Any) -> frozenset[str]:
     return frozenset([values] if isinstance(values, str) else values)
 
@@ -59,6 +69,8 @@ class Preference:
         contact_hours: The name of a business calendar (in the notification settings'
             ``calendars``): non-urgent messages queued outside its open hours (the
             quiet hours) are held until it next opens.
+        zone: The IANA time zone instants are shown in (templates' ``when`` filter);
+            default: the notification settings' ``zone``.
     """
 
     locale: str | None = None
@@ -67,8 +79,11 @@ class Preference:
     opt_out: frozenset[str] = attrs.field(default=frozenset(), converter=_kinds)
     digest: timedelta | None = None
     contact_hours: str | None = None
+    zone: str | None = None
 
     def __attrs_post_init__(self) -> None:
+        if self.zone is not None:
+            check_zone(self.zone, "preference.zone")
         if self.digest is not None and self.digest <= timedelta(0):
             raise InvalidDefinition("must be positive", where="preference.digest")
         if self.locale is not None:

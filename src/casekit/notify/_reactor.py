@@ -284,6 +284,7 @@ class NotifyReactor:
                 )
                 for link in sorted(settings.templates.links)
             },
+            "zone": preference.zone or settings.zone,
         }
         if "task" in kind.scopes:
             data["task"] = _task_data(task) if task is not None else None

@@ -236,7 +236,8 @@ class NotificationRules:
                 Rule(name="resolved", on="case.state_changed", kind="case.resolved",
                      to="customer", channel=customer, match={"new": "resolved"}),
                 Rule(name="closed", on="case.state_changed", kind="case.closed",
-                     to="customer", channel=customer, match={"new": "closed"}),
+                     to="customer", channel=customer, match={"new": "closed"},
+                     notify_actor=True),  # the survey goes out however the case closed
                 Rule(name="progress", on="task.completed", kind="case.progress",
                      to="customer", channel=customer),
                 Rule(name="case-assigned", on="case.assigned", kind="case.assigned",

@@ -16,6 +16,7 @@ from casekit.notify._prefs import (
     AddressSource,
     Preferences,
     PreferenceSource,
+    check_zone,
 )
 from casekit.notify._rules import NotificationRules, Rule
 from casekit.notify._templates import DIGEST, Templates
@@ -76,6 +77,8 @@ class Notifications:
         links: URL patterns every template can read as ``links.<name>``, with
             ``{case_id}`` replaced: ``{"case": "https://help.example.com/c/{case_id}"}``.
         delivery: Retries, backoff and leases.
+        zone: The time zone templates show instants in (``{{ sla.due_at | when }}``)
+            for recipients whose preferences name none.
     """
 
     def __init__(
@@ -88,6 +91,7 @@ class Notifications:
         calendars: Mapping[str, BusinessCalendar] | None = None,
         links: Mapping[str, str] | None = None,
         delivery: DeliveryPolicy | None = None,
+        zone: str = "UTC",
     ) -> None:
         self.rules = rules if isinstance(rules, NotificationRules) else NotificationRules(rules)
         self.links = dict(links or {})
@@ -96,6 +100,7 @@ class Notifications:
         self.addresses = addresses or AddressBook()
         self.calendars = dict(calendars or {})
         self.delivery = delivery or DeliveryPolicy()
+        self.zone = check_zone(zone, "notifications.zone")
         self._check_own()
 
     def _check_own(self) -> None:

@@ -12,11 +12,14 @@ rendered: the delivery attempt is recorded as failed, with the error.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
-from jinja2 import StrictUndefined, TemplateError, nodes
+from jinja2 import StrictUndefined, TemplateError, nodes, pass_context
 from jinja2.meta import find_undeclared_variables
+from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
 from casekit._convert import check_text
@@ -30,10 +33,25 @@ DIGEST = "digest"
 """The kind of a digest message; its templates get ``items``: the bundled messages
 (each with ``kind``, ``subject``, ``text`` and ``case``) and ``recipient``."""
 
+
+def _when(context: Context, value: object, fmt: str = "%Y-%m-%d %H:%M %Z") -> str:
+    """Format an instant (ISO text, as template data holds it) in the data's ``zone``."""
+    if value is None or value == "":
+        return ""
+    try:
+        instant = datetime.fromisoformat(str(value))
+        zone = ZoneInfo(str(context.get("zone") or "UTC"))
+    except (ValueError, ZoneInfoNotFoundError) as exc:
+        raise TemplateError(f"cannot format {value!r} as an instant: {exc}") from None
+    return instant.astimezone(zone).strftime(fmt)
+
+
 _TEXT = SandboxedEnvironment(
     undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True
 )
 _HTML = SandboxedEnvironment(undefined=StrictUndefined, autoescape=True, keep_trailing_newline=True)
+for _environment in (_TEXT, _HTML):
+    _environment.filters["when"] = pass_context(_when)
 _PARTS = ("subject", "text", "html")
 
 
@@ -53,8 +71,15 @@ class Rendered:
 
 def _kind_fields(kind: Kind | None, links: Iterable[str]) -> Mapping[str, frozenset[str] | None]:
     if kind is None:  # the digest
-        return {"items": None, "recipient": frozenset({"kind", "id", "name"}), "links": None}
-    return kind.fields(links)
+        fields: dict[str, frozenset[str] | None] = {
+            "items": None,
+            "recipient": frozenset({"kind", "id", "name"}),
+            "links": None,
+        }
+    else:
+        fields = dict(kind.fields(links))
+    fields["zone"] = None  # the recipient's time zone, which the ``when`` filter uses
+    return fields
 
 
 def _check_reads(source: str, fields: Mapping[str, frozenset[str] | None], where: str) -> None:
