@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 
-from casekit import CapacityConflict, Channel, CorruptRecord
+from casekit import CapacityConflict, Channel, CorruptRecord, StoreError
 from casekit.audit import chain
 from casekit.model.lifecycle import replay
 from casekit.storage import Commit
@@ -220,3 +220,24 @@ def test_instants_are_stored_as_microseconds(settled: SQLiteStore, db: pathlib.P
     assert (hold, next_at, until) == (base, base + 60_000_000, None)
     ((started, duration),) = raw(db, "SELECT started_at, duration FROM outbox_attempts")
     assert (started, duration) == (base, 120_000)
+
+
+def test_a_read_only_store_reads_the_outbox_and_changes_nothing(
+    settled: SQLiteStore, db: pathlib.Path
+) -> None:
+    reader = SQLiteStore(db, mode="ro")
+    try:
+        assert reader.outbox_entries() == settled.outbox_entries()
+        assert reader.delivery_attempts() == settled.delivery_attempts()
+        (entry,) = reader.outbox_entries()
+        with pytest.raises(StoreError, match="read-only"):
+            reader.lease_outbox(T0 + timedelta(hours=1), limit=1, lease=LEASE, owner="r")
+        with pytest.raises(StoreError, match="read-only"):
+            reader.settle_outbox(
+                ENTRY, owner="a", attempt=attempt_of(entry, "a"), state=OutboxState.DELIVERED
+            )
+        with pytest.raises(StoreError, match="read-only"):
+            reader.requeue_outbox(ENTRY, T0)
+    finally:
+        reader.close()
+    assert settled.outbox_entries() == [entry]
