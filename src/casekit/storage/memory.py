@@ -372,6 +372,7 @@ class MemoryStore:
         state: OutboxState,
         next_at: datetime | None = None,
     ) -> bool:
+        state = OutboxState(state)
         with self._lock:
             entry = self._entry(entry_id)
             self._attempts.append(attempt)
