@@ -94,7 +94,7 @@ from casekit.storage.base import (
     sla_due,
     to_micros,
 )
-from casekit.storage.outbox import DeliveryAttempt, OutboxEntry, OutboxState
+from casekit.storage.outbox import DeliveryAttempt, OutboxEntry, OutboxState, check_lease_args
 
 __all__ = ["MAX_TIMEOUT", "SCHEMA_VERSION", "SQLiteStore"]
 
@@ -1110,6 +1110,7 @@ class SQLiteStore:
     def lease_outbox(
         self, now: datetime, *, limit: int, lease: timedelta, owner: str
     ) -> list[OutboxEntry]:
+        check_lease_args(now, limit, lease, owner)
         with self._write() as conn:
             return outbox_sql.lease(conn, now, limit, lease, owner)
 

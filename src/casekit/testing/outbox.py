@@ -162,6 +162,24 @@ class OutboxTests(StoreFixture):
             entry.id, owner=owner, attempt=attempt, state=state, next_at=next_at
         )
 
+    # --- bad arguments ------------------------------------------------------------------
+
+    def test_lease_refuses_bad_arguments_with_invalid_value(self, store: Store) -> None:
+        outbox = self.outbox(store)
+        for kwargs in (
+            {"now": T0.replace(tzinfo=None)},
+            {"limit": 0},
+            {"limit": -1},
+            {"limit": True},
+            {"lease": timedelta(0)},
+            {"owner": ""},
+        ):
+            arguments: dict[str, Any] = {"now": T0, "limit": 5, "lease": LEASE, "owner": "a"}
+            arguments.update(kwargs)
+            now = arguments.pop("now")
+            with pytest.raises(InvalidValue):
+                outbox.lease_outbox(now, **arguments)
+
     # --- entries are born with their commit -------------------------------------------
 
     def test_entries_are_born_with_their_commit(self, store: Store) -> None:
