@@ -206,6 +206,11 @@ class NotificationRules:
                     key: [value] if key in ("on", "to") and isinstance(value, str) else value
                     for key, value in item.items()
                 }
+                if isinstance(item.get("match"), Mapping):  # one allowed value may be bare
+                    item["match"] = {
+                        path: list(allowed) if isinstance(allowed, list | tuple) else [allowed]
+                        for path, allowed in item["match"].items()
+                    }
             rules.append(structure(item, Rule, where=f"{where}.rules[{label!r}]"))
         return cls(rules)
 

@@ -130,8 +130,9 @@ class Templates:
     Args:
         templates: The host's templates (added after the built-ins, checked now).
         kinds: Extra notification kinds the host defines.
-        links: Names of the links the host's ``links`` give every template
-            (``{"case", "survey"}``): templates may read ``links.<name>``.
+        links: Names of further links the host's ``links`` give every template
+            (``case`` and ``survey``, which the built-in templates read, are always
+            there): templates may read ``links.<name>``.
         default_locale: The last fallback.
     """
 
@@ -143,7 +144,7 @@ class Templates:
         links: Iterable[str] = ("case", "survey"),
         default_locale: str = "en",
     ) -> None:
-        self.links = frozenset(links)
+        self.links = frozenset(links) | {"case", "survey"}
         self.default_locale = default_locale
         self._kinds: dict[str, Kind] = {kind.name: kind for kind in BUILTIN_KINDS}
         for kind in kinds:
