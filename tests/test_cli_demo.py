@@ -115,6 +115,28 @@ def test_the_calendar_hours_are_shown_so_due_times_can_be_checked(temporary_run:
     )
 
 
+def test_the_customer_s_mail_goes_through_a_real_smtp_server(temporary_run: str) -> None:
+    assert re.search(r"the mail goes to an SMTP server on 127\.0\.0\.1:\d+", temporary_run)
+    customer = [
+        line.split(": ", 1)[1]
+        for line in temporary_run.splitlines()
+        if line.startswith("  mail to jan@example.org:")
+    ]
+    assert "[CS0000001] We received your request: Lost credit card" in customer
+    assert "[CS0000001] Resolved: Lost credit card" in customer
+    assert "[CS0000001] Closed: Lost credit card: how did we do?" in customer
+    assert "Please tell us how we did: https://help.bank.example/survey?case=CS0000001" in (
+        temporary_run
+    )
+
+
+def test_the_team_lead_hears_of_the_ola_warnings_and_the_breach(temporary_run: str) -> None:
+    lead = [line for line in temporary_run.splitlines() if "mail to lena@bank.example" in line]
+    assert len(lead) == 4
+    assert lead[0].endswith("SLA warning: Fraud team blocks the card due 2026-03-02 09:42 CET")
+    assert lead[-1].endswith("SLA BREACHED: Fraud team blocks the card")
+
+
 def test_a_temporary_run_says_how_to_keep_and_verify(temporary_run: str) -> None:
     assert "(store: a temporary SQLite file)" in temporary_run
     assert "  casekit demo demo.db" in temporary_run
@@ -131,7 +153,7 @@ def test_a_kept_run_says_how_to_verify_it_and_the_command_works(
     command = f"casekit verify sqlite:///{path} CS0000001"
     assert f"  {command}" in out
     assert main(command.split()[1:]) == 0
-    assert "CS0000001: audit chain verified: 32 events" in capsys.readouterr().out
+    assert "CS0000001: audit chain verified: 50 events" in capsys.readouterr().out
 
 
 def test_the_console_demo_without_a_path_says_it_was_temporary() -> None:

@@ -14,6 +14,7 @@ from casekit.testing import conformance
 from casekit.testing.conformance import (
     AccountTreeTests,
     ClaimStoreTests,
+    OutboxTests,
     StoreTests,
     TimerQuarantineTests,
     WorkLedgerTests,
@@ -22,7 +23,12 @@ from casekit.testing.pytest_plugin import CASEKIT_EPOCH
 
 
 class TestMemoryStore(
-    StoreTests, ClaimStoreTests, TimerQuarantineTests, AccountTreeTests, WorkLedgerTests
+    StoreTests,
+    ClaimStoreTests,
+    TimerQuarantineTests,
+    AccountTreeTests,
+    WorkLedgerTests,
+    OutboxTests,
 ):
     @pytest.fixture
     def store(self) -> Iterator[Store]:
@@ -32,7 +38,12 @@ class TestMemoryStore(
 
 
 class TestSQLiteStore(
-    StoreTests, ClaimStoreTests, TimerQuarantineTests, AccountTreeTests, WorkLedgerTests
+    StoreTests,
+    ClaimStoreTests,
+    TimerQuarantineTests,
+    AccountTreeTests,
+    WorkLedgerTests,
+    OutboxTests,
 ):
     @pytest.fixture
     def store(self, tmp_path: pathlib.Path) -> Iterator[Store]:

@@ -43,8 +43,16 @@ def raw(db: pathlib.Path, sql: str) -> list[tuple[object, ...]]:
         conn.close()
 
 
+def downgrade_to_v6(db: pathlib.Path) -> None:
+    """Undo schema version 7 (the outbox)."""
+    raw(db, "DROP TABLE outbox")
+    raw(db, "DROP TABLE outbox_attempts")
+    raw(db, "UPDATE schema_version SET version = 6")
+
+
 def downgrade_to_v5(db: pathlib.Path) -> None:
-    """Undo schema version 6 (the work ledger: holdings and agents)."""
+    """Undo schema versions 7 and 6 (the work ledger: holdings and agents)."""
+    downgrade_to_v6(db)
     raw(db, "DROP TABLE holdings")
     raw(db, "DROP TABLE agents")
     raw(db, "DELETE FROM counters WHERE name = 'agents'")
@@ -52,7 +60,7 @@ def downgrade_to_v5(db: pathlib.Path) -> None:
 
 
 def downgrade_to_v4(db: pathlib.Path) -> None:
-    """Undo schema versions 6 and 5 (the desk UI's query columns and indexes)."""
+    """Undo schema versions 7 to 5 (the desk UI's query columns and indexes)."""
     downgrade_to_v5(db)
     for name in ("contact", "category", "service_org", "opened"):
         raw(db, f"DROP INDEX cases_{name}")

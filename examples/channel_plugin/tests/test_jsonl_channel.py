@@ -147,3 +147,30 @@ def test_entry_point_names_the_module_with_the_hook() -> None:
     assert meta["project"]["name"] == "casekit-example-channel"
     assert meta["project"]["entry-points"]["casekit"] == {"jsonl-channel": "casekit_jsonl"}
     assert json.loads(json.dumps(meta["project"]["dependencies"])) == ["casekit>=0.1.0.dev0"]
+
+
+def test_a_desk_finds_the_channel_by_entry_point_and_delivers_through_it(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, datetime  # noqa: PLC0415
+
+    from casekit import Account, Actor, Contact, Desk, ManualClock  # noqa: PLC0415
+    from casekit.notify import NotificationRules, Notifications  # noqa: PLC0415
+
+    out = tmp_path / "out.jsonl"
+    monkeypatch.setenv(ENV_PATH, str(out))
+    rules = NotificationRules.standard(customer_channel="jsonl", agent_channel="jsonl")
+    clock = ManualClock(datetime(2026, 3, 2, 9, tzinfo=UTC))
+    with Desk.open(
+        f"sqlite:///{tmp_path / 'cases.db'}", clock=clock, notifications=Notifications(rules)
+    ) as desk:
+        assert "jsonl" in desk.channels.names
+        desk.save_account(Account(id="acme", name="ACME"))
+        desk.save_contact(Contact(id="zoe", account_id="acme", name="Zoé", email="z@x.org"))
+        case = desk.open_case(
+            actor=Actor.system(), subject="Lost card", account_id="acme", contact_id="zoe"
+        )
+        assert desk.deliver().delivered == 1
+        assert desk.deliver().delivered == 0
+    [line] = JsonLinesChannel(out).read()
+    assert line["subject"] == f"[{case.id}] We received your request: Lost card"

@@ -134,6 +134,7 @@ class NotifyReactor:
         self.channels = channels
         self._sla_names = dict(sla_names or {})
         self._rules = settings.rules
+        self._directory: Directory | None = None
 
     # --- the Reactor protocol ----------------------------------------------------------
 
@@ -179,9 +180,6 @@ class NotifyReactor:
             return ()
         change = _Reminder(after=case, now=now, actor=SYSTEM.ref, directory=self._directory)
         return self._queue(rule, case, task, None, change, seen=set())
-
-    # The directory for reminders comes from the desk (set by the desk after building).
-    _directory: Directory | None = None
 
     def bind(self, directory: Directory) -> None:
         """Give the reactor the desk's directory (for reminders fired by ``tick``)."""

@@ -96,8 +96,11 @@ class Rule:
     def __attrs_post_init__(self) -> None:
         where = f"rules.{self.name}"
         check_text(self.name, "rule.name", InvalidDefinition)
-        if not self.name:
-            raise InvalidDefinition("must not be empty", where="rule.name")
+        if not self.name or ":" in self.name or not self.name.isprintable():
+            raise InvalidDefinition(
+                f"{self.name!r}: a rule name is printable, not empty, without ':'",
+                where="rule.name",
+            )
         if not self.on:
             raise InvalidDefinition("names no event", where=f"{where}.on")
         if not self.to:

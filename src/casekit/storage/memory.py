@@ -42,6 +42,7 @@ from casekit.storage.outbox import (
     DeliveryAttempt,
     OutboxEntry,
     OutboxState,
+    check_lease_args,
     entries_of,
     leasable,
 )
@@ -352,6 +353,7 @@ class MemoryStore:
     def lease_outbox(
         self, now: datetime, *, limit: int, lease: timedelta, owner: str
     ) -> list[OutboxEntry]:
+        check_lease_args(now, limit, lease, owner)
         with self._lock:
             pending = [entry for entries in self._pending.values() for entry in entries.values()]
             chosen = leasable(pending, now, limit)
@@ -372,6 +374,7 @@ class MemoryStore:
         state: OutboxState,
         next_at: datetime | None = None,
     ) -> bool:
+        state = OutboxState(state)
         with self._lock:
             entry = self._entry(entry_id)
             self._attempts.append(attempt)

@@ -31,8 +31,9 @@ from typing import Protocol, runtime_checkable
 import attrs
 
 from casekit._convert import CasekitEnum
-from casekit._time import validate_aware
+from casekit._time import require_aware, validate_aware
 from casekit.audit import EventRecord
+from casekit.exceptions import InvalidValue
 from casekit.model.events import NotificationQueued
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "Outbox",
     "OutboxEntry",
     "OutboxState",
+    "check_lease_args",
     "entries_of",
     "entry_id",
     "is_outbox",
@@ -180,6 +182,24 @@ def entries_of(records: Iterable[EventRecord]) -> list[OutboxEntry]:
     return entries
 
 
+def check_lease_args(now: datetime, limit: int, lease: timedelta, owner: str) -> None:
+    """Refuse what :meth:`Outbox.lease_outbox` cannot work with (for stores).
+
+    Raises:
+        InvalidValue: A naive ``now``, a ``limit`` that is not a positive int, a lease
+            that is not a positive duration, or an empty owner.
+    """
+    require_aware(now, "lease_outbox.now")
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise InvalidValue(f"must be a positive int, got {limit!r}", where="lease_outbox.limit")
+    if not isinstance(lease, timedelta) or lease <= timedelta(0):
+        raise InvalidValue(
+            f"must be a positive duration, got {lease!r}", where="lease_outbox.lease"
+        )
+    if not isinstance(owner, str) or not owner:
+        raise InvalidValue(f"must be a non-empty string, got {owner!r}", where="lease_outbox.owner")
+
+
 def leasable(entries: Sequence[OutboxEntry], now: datetime, limit: int) -> list[OutboxEntry]:
     """Of ``entries`` (every pending entry of the cases concerned), those that may be
     leased at ``now``, oldest due first, at most ``limit``: for stores that choose in
@@ -211,7 +231,10 @@ class Outbox(Protocol):
     ) -> list[OutboxEntry]:
         """Lease up to ``limit`` entries that may be sent at ``now`` to ``owner`` until
         ``now + lease``, atomically (concurrent callers never get the same entry),
-        oldest due first, keeping each case's order (see the module docs)."""
+        oldest due first, keeping each case's order (see the module docs).
+
+        Raises:
+            InvalidValue: Bad arguments (see :func:`check_lease_args`)."""
         ...
 
     def settle_outbox(
@@ -229,7 +252,7 @@ class Outbox(Protocol):
         caller leased it after this lease ended) or the entry is no longer pending.
 
         Raises:
-            NotFound: No entry has that id.
+            OutboxEntryNotFound: No entry has that id.
         """
         ...
 
@@ -238,7 +261,7 @@ class Outbox(Protocol):
         attempts (its recorded attempts stay). Returns the entry as it now is.
 
         Raises:
-            NotFound: No entry has that id.
+            OutboxEntryNotFound: No entry has that id.
             InvalidValue: The entry is not dead.
         """
         ...

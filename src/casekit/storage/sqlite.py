@@ -6,7 +6,7 @@ readers never block the writer. Each command is one ``BEGIN IMMEDIATE`` transact
 that checks the case version and head hash, writes the state, appends the records and
 replaces the timers; on any failure it rolls back completely.
 
-Layout (schema version 5; every name carries the store's table prefix, if any):
+Layout (schema version 7; every name carries the store's table prefix, if any):
 
 * ``cases`` -- one row per case: key columns for the query filters and orders (state,
   priority, account, consumer, contact, category, channel, group, agent, service
@@ -23,6 +23,10 @@ Layout (schema version 5; every name carries the store's table prefix, if any):
 * ``accounts``, ``contacts``, ``consumers``, ``relationships`` -- the directory, each a
   JSON body plus key columns (accounts indexed by parent);
 * ``claims`` -- routing claims (version and holder per work item);
+* ``holdings``, ``agents`` -- the work ledger (schema version 6);
+* ``outbox``, ``outbox_attempts`` -- the outbox of notifications (schema version 7;
+  tables, indexes and statements in :mod:`casekit.storage._sqlite_outbox`), entries
+  written by the commit that queues them;
 * ``schema_version`` -- one row; forward migrations run in one transaction at open.
 
 Connections are pooled: a call borrows one, so each connection is used by one thread at
@@ -41,7 +45,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar, Final, TypeVar, cast
 from urllib.parse import parse_qsl
@@ -64,7 +68,13 @@ from casekit.model.case import Case
 from casekit.model.events import Event
 from casekit.routing._errors import ClaimConflict
 from casekit.serialization import dumps, from_json, loads, structure, to_json
+from casekit.storage import _sqlite_outbox as outbox_sql
 from casekit.storage._cursor import make_cursor, read_cursor
+from casekit.storage._sqlite_rows import instant as _instant
+from casekit.storage._sqlite_rows import integer as _integer
+from casekit.storage._sqlite_rows import key as _key
+from casekit.storage._sqlite_rows import optional_text as _optional_text
+from casekit.storage._sqlite_rows import text as _text
 from casekit.storage.base import (
     NO_SLA_DUE,
     AgentRecord,
@@ -84,6 +94,7 @@ from casekit.storage.base import (
     sla_due,
     to_micros,
 )
+from casekit.storage.outbox import DeliveryAttempt, OutboxEntry, OutboxState, check_lease_args
 
 __all__ = ["MAX_TIMEOUT", "SCHEMA_VERSION", "SQLiteStore"]
 
@@ -91,7 +102,6 @@ T = TypeVar("T")
 
 logger = logging.getLogger("casekit.storage")
 
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _CACHE_SIZE: Final = 512
 _MIN_SQLITE = (3, 35, 0)  # UPSERT ... RETURNING
 
@@ -260,6 +270,7 @@ MIGRATIONS: Final[tuple[str, ...]] = (
     _V4,
     _V5 % {order.value: sql for order, sql in _ORDER_KEYS.items()},
     _V6,
+    outbox_sql.V7,
 )
 """Forward migrations; ``MIGRATIONS[n]`` takes a database from version ``n`` to ``n + 1``."""
 
@@ -315,10 +326,6 @@ _NEXT_NUMBER = (
 _micros = to_micros
 
 
-def _instant(micros: int) -> datetime:
-    return _EPOCH + timedelta(microseconds=micros)
-
-
 _Projection = tuple[int | bytes | None, ...]
 """A case's :data:`_PROJECTED` columns as a connection reads them back."""
 
@@ -352,39 +359,6 @@ def _projection(case: Case) -> _Projection:
 
 def _show(value: object) -> str:
     return repr(value.decode("utf-8", "backslashreplace") if isinstance(value, bytes) else value)
-
-
-# Connections return TEXT values as bytes (``text_factory = bytes``), so that a value
-# that is not UTF-8 reaches these helpers, which name its row, instead of failing the
-# whole query with a generic error.
-
-
-def _text(table: str, key: str, value: object) -> str:
-    """A TEXT column's value, decoded; CorruptRecord if it is not UTF-8 text."""
-    if isinstance(value, bytes):
-        try:
-            return value.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise CorruptRecord(table, key, f"text that is not UTF-8 ({exc})") from None
-    raise CorruptRecord(table, key, f"expected text, found {value!r}")
-
-
-def _optional_text(table: str, key: str, value: object) -> str | None:
-    return None if value is None else _text(table, key, value)
-
-
-def _integer(table: str, key: str, value: object) -> int:
-    """An INTEGER column's value; CorruptRecord if it holds anything else."""
-    if type(value) is not int:
-        raise CorruptRecord(table, key, f"expected an integer, found {value!r}")
-    return value
-
-
-def _key(value: object) -> str:
-    """A key column's value for naming its row, even if the key itself is damaged."""
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "backslashreplace")
-    return str(value)
 
 
 _URL_FORMS: Final = "use sqlite:///relative/path.db or sqlite:////absolute/path.db"
@@ -971,6 +945,7 @@ class SQLiteStore:
             for record in commit.records
         ]
         timers = [(case.id, timer.key, _micros(timer.due_at)) for timer in commit.timers]
+        notifications = outbox_sql.entry_rows(commit.records)
         expected = commit.expected_version
         prev_hash = commit.records[0].prev_hash
         held = holdings_of(case)
@@ -1005,6 +980,8 @@ class SQLiteStore:
                     conn.executemany(_INSERT_HOLDING, _holding_rows(held))
             for guard in commit.guards:
                 self._check_guard(conn, guard)
+            if notifications:
+                conn.executemany(outbox_sql.INSERT_ENTRY, notifications)
         encoded = [v.encode() if isinstance(v, str) else v for v in columns]
         self._remember(case.id, (body, case, (case.version, *encoded)))
 
@@ -1127,6 +1104,49 @@ class SQLiteStore:
         with self._connection() as conn:
             top = conn.execute("SELECT max(pos) FROM {p}events").fetchall()[0][0]
         return None if top is None else make_cursor(self._feed_id(), _integer("events", "pos", top))
+
+    # --- the outbox (casekit.storage.outbox.Outbox; the SQL is in _sqlite_outbox) -----
+
+    def lease_outbox(
+        self, now: datetime, *, limit: int, lease: timedelta, owner: str
+    ) -> list[OutboxEntry]:
+        check_lease_args(now, limit, lease, owner)
+        with self._write() as conn:
+            return outbox_sql.lease(conn, now, limit, lease, owner)
+
+    def settle_outbox(
+        self,
+        entry_id: str,
+        *,
+        owner: str,
+        attempt: DeliveryAttempt,
+        state: OutboxState,
+        next_at: datetime | None = None,
+    ) -> bool:
+        with self._write() as conn:
+            return outbox_sql.settle(
+                conn, entry_id, owner=owner, attempt=attempt, state=state, next_at=next_at
+            )
+
+    def requeue_outbox(self, entry_id: str, now: datetime) -> OutboxEntry:
+        with self._write() as conn:
+            return outbox_sql.requeue(conn, entry_id, now)
+
+    def outbox_entries(
+        self,
+        *,
+        state: OutboxState | None = None,
+        case_id: str | None = None,
+        limit: int = 100,
+    ) -> list[OutboxEntry]:
+        with self._connection() as conn:
+            return outbox_sql.entries(conn, state, case_id, limit)
+
+    def delivery_attempts(
+        self, *, entry_id: str | None = None, case_id: str | None = None, limit: int = 1000
+    ) -> list[DeliveryAttempt]:
+        with self._connection() as conn:
+            return outbox_sql.attempts(conn, entry_id, case_id, limit)
 
     # --- claims (casekit.routing.ClaimStore) -------------------------------------------
 

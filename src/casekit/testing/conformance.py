@@ -19,7 +19,9 @@ The groups (each a plain class, all collected through :class:`StoreTests`) are
 :class:`AllocationTests`, :class:`CommitTests`, :class:`ConflictTests`,
 :class:`TimerTests`, :class:`FindTests`, :class:`ChangeFeedTests`,
 :class:`DirectoryTests` and :class:`ConcurrencyTests`. A store that also implements
-routing claims adds :class:`ClaimStoreTests`. Test data is built with the real core
+routing claims adds :class:`ClaimStoreTests`; one with the work ledger,
+:class:`WorkLedgerTests`; one with the outbox, :class:`OutboxTests` (in
+:mod:`casekit.testing.outbox`, re-exported here). Test data is built with the real core
 (:func:`~casekit.model.lifecycle.decide`, :func:`~casekit.model.lifecycle.replay`,
 :func:`~casekit.audit.chain`) through the builders below, which plugin authors may reuse
 in their own tests.
@@ -33,7 +35,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
@@ -94,6 +96,9 @@ from casekit.storage.base import (
     holdings_of,
 )
 
+if TYPE_CHECKING:
+    from casekit.testing.outbox import OutboxTests
+
 __all__ = [
     "AGENT",
     "FIELDS",
@@ -107,6 +112,7 @@ __all__ = [
     "ConflictTests",
     "DirectoryTests",
     "FindTests",
+    "OutboxTests",
     "StoreTests",
     "TimerQuarantineTests",
     "TimerTests",
@@ -1653,3 +1659,12 @@ class WorkLedgerTests(StoreFixture):
         assert store.changes(head).records == ()
         later = apply_command(store, case_id_for(1), note("x"))
         assert store.changes(head).records == later.records
+
+
+def __getattr__(name: str) -> Any:
+    # OutboxTests lives in casekit.testing.outbox, which builds on this module.
+    if name == "OutboxTests":
+        from casekit.testing.outbox import OutboxTests  # noqa: PLC0415 - import cycle
+
+        return OutboxTests
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
