@@ -463,6 +463,8 @@ def crash_run(root: pathlib.Path, *, hosts: int, seconds: float, seed: int) -> d
             victim = rng.randrange(hosts)
             os.kill(processes[victim].pid, signal.SIGKILL)
             processes[victim].join()
+            if processes[victim].exitcode != -signal.SIGKILL:
+                raise SystemExit(f"a host process failed: exit {processes[victim].exitcode}")
             kills += 1
             processes[victim] = spawn()
     finally:
@@ -475,7 +477,10 @@ def crash_run(root: pathlib.Path, *, hosts: int, seconds: float, seed: int) -> d
             if process.exitcode != -signal.SIGKILL:
                 raise SystemExit(f"a host process died of something else: {process.exitcode}")
 
-    return {"hosts": hosts, "processes": started, "kills": kills} | tally(db_path, receiver_path)
+    with sqlite3.connect(receiver_path) as db:
+        early = db.execute("SELECT count(*) FROM sends").fetchone()[0]
+    counts = {"hosts": hosts, "processes": started, "kills": kills, "sent_by_hosts": early}
+    return counts | tally(db_path, receiver_path)
 
 
 def tally(db_path: pathlib.Path, receiver_path: pathlib.Path) -> dict[str, int]:
@@ -533,7 +538,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     """Run the three parts; return everything ``report`` prints."""
     cases = 25 if args.quick else 150
     repeats = 2 if args.quick else 5
-    drain_cases = 50 if args.quick else 400
+    drain_cases = 25 if args.quick else 400
     out: dict[str, Any] = {
         "cases": cases,
         "repeats": repeats,
