@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 from jinja2 import StrictUndefined, TemplateError, nodes, pass_context
+from jinja2 import Template as JinjaTemplate
 from jinja2.meta import find_undeclared_variables
 from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
@@ -53,6 +54,15 @@ _HTML = SandboxedEnvironment(undefined=StrictUndefined, autoescape=True, keep_tr
 for _environment in (_TEXT, _HTML):
     _environment.filters["when"] = pass_context(_when)
 _PARTS = ("subject", "text", "html")
+
+
+@attrs.frozen
+class _Compiled:
+    """A template's parts, compiled."""
+
+    subject: JinjaTemplate
+    text: JinjaTemplate
+    html: JinjaTemplate | None
 
 
 class RenderError(Exception):
@@ -150,6 +160,7 @@ class Templates:
         for kind in kinds:
             self._kinds[kind.name] = kind
         self._templates: dict[tuple[str, str], Template] = {}
+        self._compiled: dict[tuple[str, str], _Compiled] = {}  # filled on first render
         for builtin in BUILTIN_TEMPLATES:
             self.add(builtin)
         for template in templates:
@@ -198,6 +209,7 @@ class Templates:
             check_text(source, f"{where}.{part}", InvalidDefinition)
             _check_reads(source, fields, f"{where}.{part}")
         self._templates[(template.kind, locale.lower())] = template
+        self._compiled.pop((template.kind, locale.lower()), None)
 
     def template(self, kind: str, locale: str | None) -> Template:
         """The template for ``kind`` in ``locale``, falling back (see the class docs).
@@ -238,12 +250,18 @@ class Templates:
             template = self.template(kind, locale)
         except InvalidDefinition as exc:
             raise RenderError(str(exc)) from None
+        key = (template.kind, template.locale.lower())
         try:
-            subject = _TEXT.from_string(template.subject).render(data)
-            text = _TEXT.from_string(template.text).render(data)
-            html = (
-                _HTML.from_string(template.html).render(data) if template.html is not None else None
-            )
+            compiled = self._compiled.get(key)
+            if compiled is None:  # compiled once: sources never change once added
+                compiled = self._compiled[key] = _Compiled(
+                    _TEXT.from_string(template.subject),
+                    _TEXT.from_string(template.text),
+                    _HTML.from_string(template.html) if template.html is not None else None,
+                )
+            subject = compiled.subject.render(data)
+            text = compiled.text.render(data)
+            html = compiled.html.render(data) if compiled.html is not None else None
         except TemplateError as exc:
             raise RenderError(
                 f"template {kind}/{template.locale} failed: {type(exc).__name__}: {exc}"

@@ -84,6 +84,7 @@ class MemoryStore:
         self._outbox: dict[str, OutboxEntry] = {}
         self._pending: dict[str, dict[str, OutboxEntry]] = {}
         self._attempts: list[DeliveryAttempt] = []
+        self._attempts_of: dict[str, list[DeliveryAttempt]] = {}  # by entry
         self._feed_id = new_feed_id()
 
     def __repr__(self) -> str:
@@ -378,6 +379,7 @@ class MemoryStore:
         with self._lock:
             entry = self._entry(entry_id)
             self._attempts.append(attempt)
+            self._attempts_of.setdefault(entry_id, []).append(attempt)
             if entry.state is not OutboxState.PENDING or entry.lease_owner != owner:
                 return False
             settled = state is not OutboxState.PENDING
@@ -438,9 +440,10 @@ class MemoryStore:
         self, *, entry_id: str | None = None, case_id: str | None = None, limit: int = 1000
     ) -> list[DeliveryAttempt]:
         with self._lock:
+            recorded = self._attempts if entry_id is None else self._attempts_of.get(entry_id, [])
             attempts = [
                 attempt
-                for attempt in self._attempts
+                for attempt in recorded
                 if (entry_id is None or attempt.entry_id == entry_id)
                 and (case_id is None or attempt.case_id == case_id)
             ]
