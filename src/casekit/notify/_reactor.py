@@ -8,7 +8,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from casekit.exceptions import NotFound, UnknownChannel
+from casekit._convert import check_text
+from casekit.exceptions import InvalidDefinition, NotFound, UnknownChannel
 from casekit.model.access import Directory
 from casekit.model.actors import SYSTEM, ActorRef
 from casekit.model.case import Case, Task
@@ -206,6 +207,11 @@ class NotifyReactor:
             if not rule.notify_actor and _is_actor(recipient, change.actor):
                 continue
             preference = settings.preferences.preference(recipient)
+            if not isinstance(preference, Preference):  # the host's source returned junk
+                raise InvalidDefinition(
+                    f"the preference source returned {preference!r}, not a Preference",
+                    where=f"preferences.{recipient}",
+                )
             if not kind.mandatory and not preference.wants(kind.name):
                 continue
             seen.add((kind.name, recipient))
@@ -313,6 +319,12 @@ class NotifyReactor:
         book = self.settings.addresses
         address = book.address(recipient, address_kind)
         name = book.name(recipient)
+        # The host's address source may return anything; the event must be storable.
+        where = f"addresses.{recipient}"
+        if address is not None:
+            check_text(address, f"{where}.{address_kind}", InvalidDefinition)
+        if name is not None:
+            check_text(name, f"{where}.name", InvalidDefinition)
         if recipient.kind is RecipientKind.ADDRESS:
             return recipient.id, name or recipient.id
         person: Any = None
@@ -369,7 +381,13 @@ class NotifyReactor:
                 end += window
             return end, f"{recipient}|{channel.name}|{end.isoformat()}"
         if not kind.urgent and preference.contact_hours is not None:
-            calendar = self.settings.calendars[preference.contact_hours]
+            calendar = self.settings.calendars.get(preference.contact_hours)
+            if calendar is None:  # a host's preference source is checked only here
+                raise InvalidDefinition(
+                    f"unknown calendar {preference.contact_hours!r} "
+                    f"(known: {', '.join(sorted(self.settings.calendars)) or 'none'})",
+                    where=f"preferences.{recipient}.contact_hours",
+                )
             if not calendar.is_open(now):
                 return calendar.next_open(now), None
         return None, None

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import http.client
 import json
+import math
 import re
 import ssl
 import time
@@ -162,9 +163,18 @@ def verify_signature(
 
     Raises:
         NaiveDatetimeError: ``now`` has no time zone.
+        InvalidValue: ``tolerance`` is not a finite number of seconds, 0 or more.
     """
     current = time.time() if now is None else require_aware(now, "verify_signature.now").timestamp()
-    if not header:
+    if (
+        isinstance(tolerance, bool)
+        or not isinstance(tolerance, int | float)
+        or not 0 <= tolerance < math.inf
+    ):
+        raise InvalidValue(
+            f"must be a finite number of seconds, 0 or more, not {tolerance!r}", where="tolerance"
+        )
+    if not header or not isinstance(header, str):
         return False
     parts: dict[str, list[str]] = {}
     for item in header.split(","):
@@ -172,7 +182,7 @@ def verify_signature(
         if sep:
             parts.setdefault(key, []).append(value)
     stamps = parts.get("t", [])
-    if len(stamps) != 1 or not stamps[0].isdigit() or len(stamps[0]) > 12:
+    if len(stamps) != 1 or not (stamps[0].isascii() and stamps[0].isdigit()) or len(stamps[0]) > 12:
         return False
     timestamp = int(stamps[0])
     if abs(current - timestamp) > tolerance:
