@@ -152,7 +152,7 @@ class Notifier:
             error = failure
         duration = timedelta(seconds=max(clock() - started, 0.0))
         for entry in group:
-            number = len(self.store.delivery_attempts(entry_id=entry.id)) + 1
+            number = len(self.store.delivery_attempts(entry_id=entry.id, limit=MAX_QUERY)) + 1
             if error is None:
                 state, outcome, next_at = OutboxState.DELIVERED, AttemptOutcome.DELIVERED, None
             elif error.permanent or entry.attempts + 1 >= self.settings.delivery.max_attempts:
