@@ -45,6 +45,7 @@ from casekit.notify import (
     verify_signature,
 )
 from casekit.notify._templates import RenderError
+from casekit.sla import SlaPolicy
 from casekit.sla.calendar import BusinessCalendar
 from casekit.storage.memory import MemoryStore
 from casekit.storage.outbox import AttemptOutcome, DeliveryAttempt, OutboxEntry, OutboxState
@@ -535,3 +536,78 @@ def _desk_on(store: MemoryStore, settings: Notifications) -> Desk:
     )
     desk.save_account(Account(id="acme", name="ACME"))
     return desk
+
+
+# --- one commit, several clocks ---------------------------------------------------------
+
+_TWO_SLAS = """
+[calendars.always]
+zone = "UTC"
+week = [{days = "mon-sun", start = "00:00", end = "00:00"}]
+
+[[definitions]]
+id = "response"
+calendar = "always"
+targets = {critical = 3600, high = 3600, moderate = 3600, low = 3600}
+
+[[definitions]]
+id = "resolution"
+calendar = "always"
+targets = {critical = 3600, high = 3600, moderate = 3600, low = 3600}
+"""
+
+
+def test_two_clocks_breaching_in_one_commit_are_two_notifications(url: str) -> None:
+    """Defect: the reactor kept one notification per (kind, recipient) per commit and
+    the dedupe key had no clock in it, so when two SLAs breached together only the
+    first clock's breach (a mandatory, urgent kind) was queued; the other was lost."""
+    channel = MemoryChannel(name="email")
+    clock = ManualClock(T0)
+    desk = Desk(
+        url,
+        clock=clock,
+        sla=SlaPolicy.from_toml(_TWO_SLAS),
+        notifications=Notifications(
+            NotificationRules.standard(),
+            addresses=AddressBook(supervisors={"cards": "agent:sue"}),
+        ),
+        channels=[channel],
+        discover=False,
+    )
+    desk.save_account(Account(id="acme", name="ACME"))
+    case_id = desk.open_case(actor=SYSTEM, subject="S", account_id="acme").id
+    desk.assign(case_id, actor=SYSTEM, agent="ann", group="cards")
+    clock.advance(timedelta(hours=2))
+    desk.tick()
+    desk.deliver()
+    breaches = sorted(
+        (str(m.recipient), m.data["sla"]["sla_id"])
+        for m in channel.sent
+        if m.kind == "sla.breached"
+    )
+    assert breaches == [
+        ("agent:ann", "resolution"),
+        ("agent:ann", "response"),
+        ("agent:sue", "resolution"),
+        ("agent:sue", "response"),
+    ]
+    assert channel.duplicates_suppressed == 0
+
+
+def test_a_supervisor_that_is_not_a_recipient_is_named() -> None:
+    """Defect: an address source whose supervisor() returned "agent:sue" (a token, not
+    a Recipient) failed the command with a ReactorError wrapping AttributeError."""
+
+    class Book(_Source):
+        def supervisor(self, group: str) -> Any:
+            return "agent:sue"
+
+    rules = NotificationRules(
+        [Rule(name="tell-lead", on="case.assigned", kind="case.assigned", to="supervisor",
+              channel="email")]
+    )  # fmt: skip
+    desk = _desk("memory://", Notifications(rules, addresses=Book()))
+    case_id = _open(desk)
+    with pytest.raises(InvalidDefinition) as caught:
+        desk.assign(case_id, actor=SYSTEM, agent="ann", group="cards")
+    assert caught.value.where == "supervisors.cards"

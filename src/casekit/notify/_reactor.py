@@ -141,7 +141,7 @@ class NotifyReactor:
 
     def react(self, change: Change) -> Sequence[Event]:
         queued: list[Event] = []
-        seen: set[tuple[str, Recipient]] = set()
+        seen: set[tuple[str, Recipient, str | None]] = set()
         for event in change.events:
             rules = self._rules.following(event.name)
             if not rules:
@@ -196,13 +196,14 @@ class NotifyReactor:
         event: CaseEvent | None,
         change: Change | _Reminder,
         *,
-        seen: set[tuple[str, Recipient]],
+        seen: set[tuple[str, Recipient, str | None]],
     ) -> list[Event]:
         settings = self.settings
         kind = settings.templates.kind(rule.kind)
         queued: list[Event] = []
         for recipient in self._recipients(rule, case, task):
-            if (kind.name, recipient) in seen:
+            about = _about(event)  # two clocks breaching in one commit are two messages
+            if (kind.name, recipient, about) in seen:
                 continue
             if not rule.notify_actor and _is_actor(recipient, change.actor):
                 continue
@@ -214,7 +215,7 @@ class NotifyReactor:
                 )
             if not kind.mandatory and not preference.wants(kind.name):
                 continue
-            seen.add((kind.name, recipient))
+            seen.add((kind.name, recipient, about))
             channel = self._channel(preference, kind, rule, recipient)
             queued.append(
                 self._notification(
@@ -242,6 +243,11 @@ class NotifyReactor:
             elif who == "supervisor":
                 group = assignment.group or case.assignment.group
                 supervisor = self.settings.addresses.supervisor(group) if group else None
+                if supervisor is not None and not isinstance(supervisor, Recipient):
+                    raise InvalidDefinition(
+                        f"the address source returned {supervisor!r}, not a Recipient",
+                        where=f"supervisors.{group}",
+                    )
                 if supervisor is not None:
                     yield supervisor
             else:
@@ -307,7 +313,8 @@ class NotifyReactor:
             address=address,
             locale=preference.locale or case.language or settings.templates.default_locale,
             data=data,
-            dedupe_key=f"{case.id}:{case.version}:{rule.name}:{recipient}",
+            dedupe_key=f"{case.id}:{case.version}:{rule.name}:{recipient}"
+            + (f":{about}" if (about := _about(event)) is not None else ""),
             not_before=not_before,
             digest=digest,
             urgent=kind.urgent,
@@ -415,6 +422,15 @@ def _reminder_event(now: datetime) -> dict[str, Any]:
         "state": None,
         "old_state": None,
     }
+
+
+def _about(event: CaseEvent | None) -> str | None:
+    """What a notification is about besides its case: an SLA clock or a task, so
+    that one commit's events about two clocks (or tasks) are two messages."""
+    if isinstance(event, SlaEvent):
+        return f"sla={event.key}"
+    task_id = getattr(event, "task_id", None)
+    return f"task={task_id}" if isinstance(task_id, str) else None
 
 
 def _is_actor(recipient: Recipient, actor: ActorRef) -> bool:
