@@ -225,7 +225,10 @@ class HttpReceiver:
             self.release.wait(5)
             return None
         if self.require_signature and not verify_signature(
-            SECRET, request.body, request.headers.get("X-Casekit-Signature")
+            SECRET,
+            request.body,
+            request.headers.get("X-Casekit-Signature"),
+            idempotency_key=request.headers.get("Idempotency-Key"),
         ):
             with self.lock:
                 self.refused.append(request)
@@ -247,7 +250,8 @@ def _handler(receiver: HttpReceiver) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
-            request = Request(self.path, dict(self.headers.items()), self.rfile.read(length))
+            headers = {name.title(): value for name, value in self.headers.items()}
+            request = Request(self.path, headers, self.rfile.read(length))
             status = receiver.handle(request)
             if status is None:
                 self.close_connection = True

@@ -318,8 +318,14 @@ def test_webhook_posts_the_whole_message_signed(http: HttpReceiver) -> None:
     }
     stamp = int(NOW.timestamp())
     assert request.headers["X-Casekit-Timestamp"] == str(stamp)
-    assert request.headers["X-Casekit-Signature"] == sign(SECRET, request.body, stamp)
-    assert verify_signature(SECRET, request.body, request.headers["X-Casekit-Signature"], now=NOW)
+    key = request.headers["Idempotency-Key"]
+    assert request.headers["X-Casekit-Signature"] == sign(SECRET, request.body, stamp, key)
+    assert verify_signature(
+        SECRET, request.body, request.headers["X-Casekit-Signature"], idempotency_key=key, now=NOW
+    )
+    assert not verify_signature(
+        SECRET, request.body, request.headers["X-Casekit-Signature"], idempotency_key="x", now=NOW
+    )
     assert request.headers["Idempotency-Key"] == message.dedupe_key
     assert request.headers["X-Casekit-Attempt"] == "3"
     assert request.headers["Authorization"] == "Bearer t"
@@ -395,16 +401,26 @@ def test_chat_payload_puts_the_subject_first(http: HttpReceiver) -> None:
 
 def test_verify_signature_accepts_fresh_and_refuses_stale_or_tampered() -> None:
     stamp = int(NOW.timestamp())
-    header = sign(SECRET, b'{"a":1}', stamp)
-    assert verify_signature(SECRET, b'{"a":1}', header, now=NOW)
-    assert verify_signature(SECRET, '{"a":1}', header, now=NOW + timedelta(seconds=300))
-    assert not verify_signature(SECRET, b'{"a":1}', header, now=NOW + timedelta(seconds=301))
-    assert not verify_signature(SECRET, b'{"a":1}', header, now=NOW - timedelta(seconds=301))
-    assert not verify_signature(SECRET, b'{"a":2}', header, now=NOW)
-    assert not verify_signature("another-secret-of-16+", b'{"a":1}', header, now=NOW)
-    assert not verify_signature(
-        SECRET, b'{"a":1}', header.replace(str(stamp), str(stamp + 1)), now=NOW
+    header = sign(SECRET, b'{"a":1}', stamp, "k")
+    assert verify_signature(SECRET, b'{"a":1}', header, idempotency_key="k", now=NOW)
+    assert verify_signature(
+        SECRET, '{"a":1}', header, idempotency_key="k", now=NOW + timedelta(seconds=300)
     )
+    assert not verify_signature(
+        SECRET, b'{"a":1}', header, idempotency_key="k", now=NOW + timedelta(seconds=301)
+    )
+    assert not verify_signature(
+        SECRET, b'{"a":1}', header, idempotency_key="k", now=NOW - timedelta(seconds=301)
+    )
+    assert not verify_signature(SECRET, b'{"a":2}', header, idempotency_key="k", now=NOW)
+    assert not verify_signature(
+        "another-secret-of-16+", b'{"a":1}', header, idempotency_key="k", now=NOW
+    )
+    assert not verify_signature(
+        SECRET, b'{"a":1}', header.replace(str(stamp), str(stamp + 1)), idempotency_key="k", now=NOW
+    )
+    assert not verify_signature(SECRET, b'{"a":1}', header, idempotency_key="k2", now=NOW)
+    assert not verify_signature(SECRET, b'{"a":1}', header, idempotency_key=None, now=NOW)
 
 
 @pytest.mark.parametrize(
@@ -412,21 +428,27 @@ def test_verify_signature_accepts_fresh_and_refuses_stale_or_tampered() -> None:
     [None, "", "v1=abc", "t=abc,v1=00", "t=1,t=2,v1=00", "garbage", "t=99999999999999,v1=0"],
 )
 def test_verify_signature_refuses_malformed_headers(header: str | None) -> None:
-    assert not verify_signature(SECRET, b"{}", header, now=NOW)
+    assert not verify_signature(SECRET, b"{}", header, idempotency_key="k", now=NOW)
 
 
 def test_verify_signature_accepts_any_of_several_signatures() -> None:
     stamp = int(NOW.timestamp())
-    old = sign("the-old-secret-16chars", b"{}", stamp)
-    new = sign(SECRET, b"{}", stamp)
+    old = sign("the-old-secret-16chars", b"{}", stamp, "k")
+    new = sign(SECRET, b"{}", stamp, "k")
     rotated = f"{new},v1={old.rpartition('v1=')[2]}"
-    assert verify_signature("the-old-secret-16chars", b"{}", rotated, now=NOW)
-    assert verify_signature(SECRET, b"{}", rotated, now=NOW)
+    assert verify_signature("the-old-secret-16chars", b"{}", rotated, idempotency_key="k", now=NOW)
+    assert verify_signature(SECRET, b"{}", rotated, idempotency_key="k", now=NOW)
 
 
 def test_verify_signature_needs_an_aware_now() -> None:
     with pytest.raises(NaiveDatetimeError):
-        verify_signature(SECRET, b"{}", "t=1,v1=0", now=datetime(2026, 1, 1))  # noqa: DTZ001
+        verify_signature(
+            SECRET,
+            b"{}",
+            "t=1,v1=0",
+            idempotency_key="k",
+            now=datetime(2026, 1, 1),  # noqa: DTZ001
+        )
 
 
 # --- log and memory ---------------------------------------------------------------------

@@ -150,19 +150,26 @@ class ChannelRegistry:
                 an unknown ``address_kind``, or its name is taken (naming both plugins).
         """
         plugin = self._current_plugin
-        missing = [attribute for attribute in _REQUIRED if not hasattr(channel, attribute)]
+        try:  # a plugin's properties may raise anything
+            missing = [attribute for attribute in _REQUIRED if not hasattr(channel, attribute)]
+            name, address_kind = (
+                (channel.name, channel.address_kind) if not missing else (None, None)
+            )
+        except Exception as exc:
+            raise PluginError(
+                f"{plugin} registered a channel whose attributes raise {type(exc).__name__}"
+            ) from exc
         if missing:
             raise PluginError(
                 f"{plugin} registered {channel!r} as a channel, but it has no "
                 f"{', '.join(missing)} (see casekit.notify.Channel)"
             )
-        name = channel.name
         if not isinstance(name, str) or not name or not name.isprintable():
             raise PluginError(f"{plugin} registered a channel with an invalid name {name!r}")
-        if channel.address_kind not in ADDRESS_KINDS:
+        if not isinstance(address_kind, str) or address_kind not in ADDRESS_KINDS:
             raise PluginError(
                 f"channel {name!r} of {plugin} declares address_kind "
-                f"{channel.address_kind!r}; expected one of {sorted(ADDRESS_KINDS)}"
+                f"{address_kind!r}; expected one of {sorted(ADDRESS_KINDS)}"
             )
         if not (callable(channel.send) and callable(channel.check_address)):
             raise PluginError(

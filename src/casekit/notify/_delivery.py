@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 import attrs
 
+from casekit._convert import check_text
 from casekit._time import require_aware
 from casekit.exceptions import (
     CasekitError,
@@ -25,7 +26,7 @@ from casekit.exceptions import (
 from casekit.notify._channel import Channel, ChannelRegistry, Message
 from casekit.notify._prefs import parse_recipient
 from casekit.notify._settings import Notifications
-from casekit.notify._templates import DIGEST, RenderError
+from casekit.notify._templates import DIGEST, RenderError, describe_error
 from casekit.storage.outbox import (
     AttemptOutcome,
     DeliveryAttempt,
@@ -110,6 +111,10 @@ class Notifier:
         require_aware(now, "deliver.now")
         if isinstance(limit, bool) or not isinstance(limit, int) or not 0 < limit <= MAX_DELIVER:
             raise InvalidValue(f"must be an int in 1..{MAX_DELIVER}, got {limit!r}", where="limit")
+        try:  # every lease and retry time computed from ``now`` must exist
+            now + max(self.settings.delivery.lease, self.settings.delivery.max_backoff)
+        except OverflowError:
+            raise InvalidValue(f"{now!r} is too close to the end of time", where="now") from None
         owner = owner or f"{self._host}:{uuid.uuid4().hex[:12]}"
         attempts: list[DeliveryAttempt] = []
         counts = {"delivered": 0, "retrying": 0, "dead": 0, "overtaken": 0}
@@ -147,7 +152,7 @@ class Notifier:
             error = failure
         duration = timedelta(seconds=max(clock() - started, 0.0))
         for entry in group:
-            number = len(self.store.delivery_attempts(entry_id=entry.id)) + 1
+            number = len(self.store.delivery_attempts(entry_id=entry.id, limit=MAX_QUERY)) + 1
             if error is None:
                 state, outcome, next_at = OutboxState.DELIVERED, AttemptOutcome.DELIVERED, None
             elif error.permanent or entry.attempts + 1 >= self.settings.delivery.max_attempts:
@@ -210,7 +215,9 @@ class Notifier:
         except InvalidAddress as exc:
             raise _Failure(f"invalid address {address!r}: {exc}", permanent=True) from None
         except Exception as exc:  # a plugin's check failing: it may pass
-            raise _Failure(f"check_address raised {exc!r}", permanent=False) from None
+            raise _Failure(
+                f"check_address raised {type(exc).__name__}: {describe_error(exc)}", permanent=False
+            ) from None
         templates = self.settings.templates
         try:
             if len(group) == 1:
@@ -269,30 +276,47 @@ class Notifier:
     ) -> list[OutboxEntry]:
         """Outbox entries, optionally of one state (``"dead"``) or case."""
         state = OutboxState(state) if state is not None else None
+        _check_query(limit, case_id=case_id)
         return self.store.outbox_entries(state=state, case_id=case_id, limit=limit)
 
     def attempts(
         self, *, entry_id: str | None = None, case_id: str | None = None, limit: int = 1000
     ) -> list[DeliveryAttempt]:
         """Recorded delivery attempts, oldest first."""
+        _check_query(limit, case_id=case_id, entry_id=entry_id)
         return self.store.delivery_attempts(entry_id=entry_id, case_id=case_id, limit=limit)
 
     def requeue(self, entry_id: str, now: datetime) -> OutboxEntry:
         """Give a dead-lettered entry a fresh set of attempts, due at ``now``."""
         require_aware(now, "requeue.now")
+        check_text(entry_id, "entry_id")
         return self.store.requeue_outbox(entry_id, now)
+
+
+MAX_QUERY = 1_000_000
+"""The most entries or attempts one inspection call returns."""
+
+
+def _check_query(limit: int, **ids: str | None) -> None:
+    """Refuse a limit or id the stores would read differently (or not at all)."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 0 < limit <= MAX_QUERY:
+        raise InvalidValue(f"must be an int in 1..{MAX_QUERY}, got {limit!r}", where="limit")
+    for where, value in ids.items():
+        if value is not None:
+            check_text(value, where)
 
 
 def _call_send(channel: Channel, message: Message) -> None:
     try:
         channel.send(message)
     except DeliveryFailed as exc:
-        raise _Failure(exc.reason, permanent=exc.permanent) from None
+        raise _Failure(str(exc.reason), permanent=bool(exc.permanent)) from None
     except CasekitError as exc:
-        raise _Failure(f"{type(exc).__name__}: {exc}", permanent=False) from None
+        raise _Failure(f"{type(exc).__name__}: {describe_error(exc)}", permanent=False) from None
     except Exception as exc:
         raise _Failure(
-            f"channel {channel.name!r} raised {type(exc).__name__}: {exc}", permanent=False
+            f"channel {channel.name!r} raised {type(exc).__name__}: {describe_error(exc)}",
+            permanent=False,
         ) from None
 
 

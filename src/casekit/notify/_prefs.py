@@ -4,7 +4,7 @@ recipient is reached (the address book)."""
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from typing import Any, Protocol, runtime_checkable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -32,6 +32,7 @@ def parse_recipient(token: str, *, where: str = "recipient") -> Recipient:
     Raises:
         InvalidDefinition: Not ``kind:id`` with a known kind.
     """
+    check_text(token, where, InvalidDefinition)
     kind, sep, ident = token.partition(":")
     if not sep or not ident or kind not in {k.value for k in RecipientKind}:
         raise InvalidDefinition(
@@ -52,7 +53,13 @@ def check_zone(zone: str, where: str) -> str:
 
 
 def _kinds(values: Any) -> frozenset[str]:
-    return frozenset([values] if isinstance(values, str) else values)
+    if isinstance(values, str):
+        values = [values]
+    elif isinstance(values, bytes | Mapping) or not isinstance(values, Iterable):
+        raise InvalidDefinition(
+            f"expected a kind or a list of kinds, got {values!r}", where="preference.opt_out"
+        )
+    return frozenset(check_text(value, "preference.opt_out", InvalidDefinition) for value in values)
 
 
 @attrs.frozen(kw_only=True)
@@ -82,6 +89,21 @@ class Preference:
     zone: str | None = None
 
     def __attrs_post_init__(self) -> None:
+        for field in ("channel", "contact_hours"):
+            if getattr(self, field) is not None:
+                check_text(getattr(self, field), f"preference.{field}", InvalidDefinition)
+        if not isinstance(self.channels, Mapping):
+            raise InvalidDefinition(
+                f"expected a mapping of kind to channel, got {self.channels!r}",
+                where="preference.channels",
+            )
+        for kind, channel in self.channels.items():
+            check_text(kind, "preference.channels", InvalidDefinition)
+            check_text(channel, f"preference.channels.{kind}", InvalidDefinition)
+        if self.digest is not None and not isinstance(self.digest, timedelta):
+            raise InvalidDefinition(
+                f"expected a timedelta, got {self.digest!r}", where="preference.digest"
+            )
         if self.zone is not None:
             check_zone(self.zone, "preference.zone")
         if self.digest is not None and self.digest <= timedelta(0):
@@ -151,8 +173,12 @@ class Preferences:
         *,
         default: Preference = NO_PREFERENCE,
     ) -> None:
+        if not isinstance(default, Preference):
+            raise InvalidDefinition(f"{default!r} is not a Preference", where="preferences.default")
         self.default = default
         self._by_recipient: dict[Recipient, Preference] = {}
+        if recipients is not None and not isinstance(recipients, Mapping):
+            raise InvalidDefinition(f"expected a mapping, got {recipients!r}", where="preferences")
         for token, preference in (recipients or {}).items():
             self.set(parse_recipient(token, where=f"preferences.{token}"), preference)
 
@@ -220,9 +246,16 @@ class AddressBook:
         supervisors: Mapping[str, str] | None = None,
     ) -> None:
         self._entries: dict[Recipient, dict[str, str]] = {}
+        for given, label in ((entries, "addresses"), (supervisors, "supervisors")):
+            if given is not None and not isinstance(given, Mapping):
+                raise InvalidDefinition(f"expected a mapping, got {given!r}", where=label)
         for token, entry in (entries or {}).items():
             where = f"addresses.{token}"
             recipient = parse_recipient(token, where=where)
+            if not isinstance(entry, Mapping):
+                raise InvalidDefinition(
+                    f"expected a mapping of address kind to address, got {entry!r}", where=where
+                )
             for key, value in entry.items():
                 check_text(value, f"{where}.{key}", InvalidDefinition)
             self._entries[recipient] = dict(entry)

@@ -8,7 +8,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from casekit.exceptions import NotFound, UnknownChannel
+from casekit._convert import check_text
+from casekit.exceptions import InvalidDefinition, NotFound, UnknownChannel
 from casekit.model.access import Directory
 from casekit.model.actors import SYSTEM, ActorRef
 from casekit.model.case import Case, Task
@@ -140,7 +141,7 @@ class NotifyReactor:
 
     def react(self, change: Change) -> Sequence[Event]:
         queued: list[Event] = []
-        seen: set[tuple[str, Recipient]] = set()
+        seen: set[tuple[str, Recipient, str | None]] = set()
         for event in change.events:
             rules = self._rules.following(event.name)
             if not rules:
@@ -195,20 +196,26 @@ class NotifyReactor:
         event: CaseEvent | None,
         change: Change | _Reminder,
         *,
-        seen: set[tuple[str, Recipient]],
+        seen: set[tuple[str, Recipient, str | None]],
     ) -> list[Event]:
         settings = self.settings
         kind = settings.templates.kind(rule.kind)
         queued: list[Event] = []
         for recipient in self._recipients(rule, case, task):
-            if (kind.name, recipient) in seen:
+            about = _about(event)  # two clocks breaching in one commit are two messages
+            if (kind.name, recipient, about) in seen:
                 continue
             if not rule.notify_actor and _is_actor(recipient, change.actor):
                 continue
             preference = settings.preferences.preference(recipient)
+            if not isinstance(preference, Preference):  # the host's source returned junk
+                raise InvalidDefinition(
+                    f"the preference source returned {preference!r}, not a Preference",
+                    where=f"preferences.{recipient}",
+                )
             if not kind.mandatory and not preference.wants(kind.name):
                 continue
-            seen.add((kind.name, recipient))
+            seen.add((kind.name, recipient, about))
             channel = self._channel(preference, kind, rule, recipient)
             queued.append(
                 self._notification(
@@ -236,6 +243,11 @@ class NotifyReactor:
             elif who == "supervisor":
                 group = assignment.group or case.assignment.group
                 supervisor = self.settings.addresses.supervisor(group) if group else None
+                if supervisor is not None and not isinstance(supervisor, Recipient):
+                    raise InvalidDefinition(
+                        f"the address source returned {supervisor!r}, not a Recipient",
+                        where=f"supervisors.{group}",
+                    )
                 if supervisor is not None:
                     yield supervisor
             else:
@@ -301,7 +313,8 @@ class NotifyReactor:
             address=address,
             locale=preference.locale or case.language or settings.templates.default_locale,
             data=data,
-            dedupe_key=f"{case.id}:{case.version}:{rule.name}:{recipient}",
+            dedupe_key=f"{case.id}:{case.version}:{rule.name}:{recipient}"
+            + (f":{about}" if (about := _about(event)) is not None else ""),
             not_before=not_before,
             digest=digest,
             urgent=kind.urgent,
@@ -313,6 +326,12 @@ class NotifyReactor:
         book = self.settings.addresses
         address = book.address(recipient, address_kind)
         name = book.name(recipient)
+        # The host's address source may return anything; the event must be storable.
+        where = f"addresses.{recipient}"
+        if address is not None:
+            check_text(address, f"{where}.{address_kind}", InvalidDefinition)
+        if name is not None:
+            check_text(name, f"{where}.name", InvalidDefinition)
         if recipient.kind is RecipientKind.ADDRESS:
             return recipient.id, name or recipient.id
         person: Any = None
@@ -369,7 +388,13 @@ class NotifyReactor:
                 end += window
             return end, f"{recipient}|{channel.name}|{end.isoformat()}"
         if not kind.urgent and preference.contact_hours is not None:
-            calendar = self.settings.calendars[preference.contact_hours]
+            calendar = self.settings.calendars.get(preference.contact_hours)
+            if calendar is None:  # a host's preference source is checked only here
+                raise InvalidDefinition(
+                    f"unknown calendar {preference.contact_hours!r} "
+                    f"(known: {', '.join(sorted(self.settings.calendars)) or 'none'})",
+                    where=f"preferences.{recipient}.contact_hours",
+                )
             if not calendar.is_open(now):
                 return calendar.next_open(now), None
         return None, None
@@ -397,6 +422,15 @@ def _reminder_event(now: datetime) -> dict[str, Any]:
         "state": None,
         "old_state": None,
     }
+
+
+def _about(event: CaseEvent | None) -> str | None:
+    """What a notification is about besides its case: an SLA clock or a task, so
+    that one commit's events about two clocks (or tasks) are two messages."""
+    if isinstance(event, SlaEvent):
+        return f"sla={event.key}"
+    task_id = getattr(event, "task_id", None)
+    return f"task={task_id}" if isinstance(task_id, str) else None
 
 
 def _is_actor(recipient: Recipient, actor: ActorRef) -> bool:

@@ -34,15 +34,30 @@ _EXPLICIT = ("agent", "group", "contact", "consumer", "address")
 Scalar = str | int | float | bool | None
 
 
+def _strings(values: str | Iterable[str], where: str) -> tuple[str, ...]:
+    """One string or several, each checked: a wrong type is refused naming ``where``."""
+    if isinstance(values, str):
+        values = (values,)
+    elif isinstance(values, bytes | Mapping) or not isinstance(values, Iterable):
+        raise InvalidDefinition(
+            f"expected a string or a list of strings, got {values!r}", where=where
+        )
+    return tuple(check_text(value, where, InvalidDefinition) for value in values)
+
+
 def _names(values: str | Iterable[str]) -> frozenset[str]:
-    return frozenset([values] if isinstance(values, str) else values)
+    return frozenset(_strings(values, "rule.on"))
 
 
 def _tokens(values: str | Iterable[str]) -> tuple[str, ...]:
-    return (values,) if isinstance(values, str) else tuple(values)
+    return _strings(values, "rule.to")
 
 
 def _match(values: Mapping[str, Any]) -> dict[str, tuple[Scalar, ...]]:
+    if not isinstance(values, Mapping):
+        raise InvalidDefinition(f"expected a mapping, got {values!r}", where="rule.match")
+    for path in values:
+        check_text(path, "rule.match", InvalidDefinition)
     return {
         path: tuple(allowed) if isinstance(allowed, list | tuple | set | frozenset) else (allowed,)
         for path, allowed in values.items()
@@ -101,6 +116,20 @@ class Rule:
                 f"{self.name!r}: a rule name is printable, not empty, without ':'",
                 where="rule.name",
             )
+        for field in ("kind", "channel"):
+            check_text(getattr(self, field), f"{where}.{field}", InvalidDefinition)
+        if not isinstance(self.when, Condition):
+            raise InvalidDefinition(
+                f"expected a Condition, got {self.when!r}", where=f"{where}.when"
+            )
+        if self.remind_after is not None and not isinstance(self.remind_after, timedelta):
+            raise InvalidDefinition(
+                f"expected a timedelta, got {self.remind_after!r}", where=f"{where}.remind_after"
+            )
+        if not isinstance(self.notify_actor, bool):
+            raise InvalidDefinition(
+                f"expected a bool, got {self.notify_actor!r}", where=f"{where}.notify_actor"
+            )
         if not self.on:
             raise InvalidDefinition("names no event", where=f"{where}.on")
         if not self.to:
@@ -150,6 +179,8 @@ class Rule:
 
 
 def _rule_tuple(rules: Iterable[Rule]) -> tuple[Rule, ...]:
+    if isinstance(rules, str | bytes | Mapping) or not isinstance(rules, Iterable):
+        raise InvalidDefinition(f"expected a sequence of Rule, got {rules!r}", where="rules")
     return tuple(rules)
 
 
@@ -197,6 +228,8 @@ class NotificationRules:
         Raises:
             InvalidDefinition: Naming the rule and field.
         """
+        if not isinstance(data, Mapping):
+            raise InvalidDefinition(f"expected a mapping, got {data!r}", where=where)
         raw = structure(dict(data), _RulesData, where=where)
         rules = []
         for index, item in enumerate(raw.rules):

@@ -4,8 +4,10 @@ calendars for quiet hours, links, and the delivery policy."""
 from __future__ import annotations
 
 import random
+import string
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import timedelta
+from typing import Any
 
 import attrs
 
@@ -46,6 +48,19 @@ class DeliveryPolicy:
     lease: timedelta = timedelta(minutes=2)
 
     def __attrs_post_init__(self) -> None:
+        if isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int):
+            raise InvalidDefinition(
+                f"expected an int, got {self.max_attempts!r}", where="delivery.max_attempts"
+            )
+        for name in ("backoff", "max_backoff", "lease"):
+            if not isinstance(getattr(self, name), timedelta):
+                raise InvalidDefinition(
+                    f"expected a timedelta, got {getattr(self, name)!r}", where=f"delivery.{name}"
+                )
+        if isinstance(self.jitter, bool) or not isinstance(self.jitter, int | float):
+            raise InvalidDefinition(
+                f"expected a number, got {self.jitter!r}", where="delivery.jitter"
+            )
         if self.max_attempts < 1:
             raise InvalidDefinition("must be 1 or more", where="delivery.max_attempts")
         if self.backoff <= timedelta(0) or self.max_backoff < self.backoff:
@@ -61,6 +76,14 @@ class DeliveryPolicy:
         """The wait before the next attempt, after ``attempts`` failed ones."""
         wait: timedelta = min(self.backoff * 2 ** (attempts - 1), self.max_backoff)
         return wait * (1 - self.jitter * rng.random())
+
+
+def _mapping(value: object, where: str) -> Mapping[Any, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InvalidDefinition(f"expected a mapping, got {value!r}", where=where)
+    return value
 
 
 class Notifications:
@@ -93,13 +116,32 @@ class Notifications:
         delivery: DeliveryPolicy | None = None,
         zone: str = "UTC",
     ) -> None:
-        self.rules = rules if isinstance(rules, NotificationRules) else NotificationRules(rules)
-        self.links = dict(links or {})
+        if not isinstance(rules, NotificationRules):
+            if not isinstance(rules, Iterable) or isinstance(rules, str | bytes):  # type: ignore[unreachable]
+                raise InvalidDefinition(
+                    f"expected NotificationRules or a sequence of Rule, got {rules!r}",
+                    where="notifications.rules",
+                )
+            rules = NotificationRules(rules)
+        self.rules = rules
+        self.links = dict(_mapping(links, "notifications.links"))
         self.templates = templates or Templates(links=set(self.links) | {"case", "survey"})
         self.preferences = preferences or Preferences()
         self.addresses = addresses or AddressBook()
-        self.calendars = dict(calendars or {})
+        self.calendars = dict(_mapping(calendars, "notifications.calendars"))
         self.delivery = delivery or DeliveryPolicy()
+        for value, cls, where in (
+            (self.templates, Templates, "notifications.templates"),
+            (self.delivery, DeliveryPolicy, "notifications.delivery"),
+        ):
+            if not isinstance(value, cls):
+                raise InvalidDefinition(f"expected {cls.__name__}, got {value!r}", where=where)
+        for name, calendar in self.calendars.items():
+            if not isinstance(calendar, BusinessCalendar):
+                raise InvalidDefinition(
+                    f"expected a BusinessCalendar, got {calendar!r}",
+                    where=f"notifications.calendars.{name}",
+                )
         self.zone = check_zone(zone, "notifications.zone")
         self._check_own()
 
@@ -121,8 +163,11 @@ class Notifications:
                     where=f"notifications.links.{name}",
                 )
             try:
+                fields = {field for _, field, _, _ in string.Formatter().parse(pattern) if field}
+                if fields - {"case_id"}:  # no attribute or index access: {case_id.__class__}
+                    raise KeyError(", ".join(sorted(fields - {"case_id"})))
                 pattern.format(case_id="x")
-            except (KeyError, IndexError, ValueError) as exc:
+            except (KeyError, IndexError, ValueError, AttributeError, TypeError) as exc:
                 raise InvalidDefinition(
                     f"{pattern!r} may only use {{case_id}} ({exc!r})",
                     where=f"notifications.links.{name}",

@@ -44,6 +44,8 @@ def _when(context: Context, value: object, fmt: str = "%Y-%m-%d %H:%M %Z") -> st
         zone = ZoneInfo(str(context.get("zone") or "UTC"))
     except (ValueError, ZoneInfoNotFoundError) as exc:
         raise TemplateError(f"cannot format {value!r} as an instant: {exc}") from None
+    if instant.utcoffset() is None:  # never read in the system's time zone
+        raise TemplateError(f"cannot format {value!r} as an instant: it has no UTC offset")
     return instant.astimezone(zone).strftime(fmt)
 
 
@@ -63,6 +65,14 @@ class _Compiled:
     subject: JinjaTemplate
     text: JinjaTemplate
     html: JinjaTemplate | None
+
+
+def describe_error(exc: BaseException) -> str:
+    """``str(exc)``, or a placeholder when even that fails."""
+    try:
+        return str(exc)
+    except Exception:  # an exception whose __str__ raises
+        return "(the error cannot be shown)"
 
 
 class RenderError(Exception):
@@ -155,9 +165,13 @@ class Templates:
         default_locale: str = "en",
     ) -> None:
         self.links = frozenset(links) | {"case", "survey"}
-        self.default_locale = default_locale
+        self.default_locale = check_text(
+            default_locale, "templates.default_locale", InvalidDefinition
+        )
         self._kinds: dict[str, Kind] = {kind.name: kind for kind in BUILTIN_KINDS}
         for kind in kinds:
+            if not isinstance(kind, Kind):
+                raise InvalidDefinition(f"{kind!r} is not a Kind", where="kinds")
             self._kinds[kind.name] = kind
         self._templates: dict[tuple[str, str], Template] = {}
         self._compiled: dict[tuple[str, str], _Compiled] = {}  # filled on first render
@@ -194,6 +208,8 @@ class Templates:
                 or reads data its kind does not have; ``where`` names it
                 (``templates.case.resolved.fr.subject``).
         """
+        if not isinstance(template, Template):
+            raise InvalidDefinition(f"{template!r} is not a Template", where="templates")
         where = f"templates.{template.kind}.{template.locale}"
         kind = None if template.kind == DIGEST else self.kind(template.kind)
         locale = check_text(template.locale, f"{where}.locale", InvalidDefinition)
@@ -204,7 +220,7 @@ class Templates:
         fields = _kind_fields(kind, self.links)
         for part in _PARTS:
             source = getattr(template, part)
-            if source is None:
+            if source is None and part == "html":
                 continue
             check_text(source, f"{where}.{part}", InvalidDefinition)
             _check_reads(source, fields, f"{where}.{part}")
@@ -262,9 +278,8 @@ class Templates:
             subject = compiled.subject.render(data)
             text = compiled.text.render(data)
             html = compiled.html.render(data) if compiled.html is not None else None
-        except TemplateError as exc:
-            raise RenderError(
-                f"template {kind}/{template.locale} failed: {type(exc).__name__}: {exc}"
-            ) from None
+        except Exception as exc:  # a template's arithmetic or filters may raise anything
+            failed = f"{type(exc).__name__}: {describe_error(exc)}"
+            raise RenderError(f"template {kind}/{template.locale} failed: {failed}") from None
         subject = " ".join(subject.split())
         return Rendered(subject, text, html, template.locale)

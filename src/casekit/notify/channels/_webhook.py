@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import http.client
 import json
+import math
 import re
 import ssl
 import time
@@ -126,13 +127,16 @@ def _as_bytes(value: str | bytes) -> bytes:
     return value.encode("utf-8") if isinstance(value, str) else value
 
 
-def sign(secret: str | bytes, body: str | bytes, timestamp: int) -> str:
+def sign(secret: str | bytes, body: str | bytes, timestamp: int, key: str) -> str:
     """The ``X-Casekit-Signature`` header: ``t=<unix seconds>,v1=<hex>``.
 
-    ``v1`` is HMAC-SHA256, keyed with ``secret``, of ``f"{timestamp}.{body}"`` (the
-    body as sent, bytes for bytes).
+    ``v1`` is HMAC-SHA256, keyed with ``secret``, of ``f"{timestamp}\n{key}\n"``
+    followed by the body as sent, bytes for bytes; ``key`` is the request's
+    ``Idempotency-Key`` (printable ASCII, so the line breaks are unambiguous). Signing
+    the key too means a captured request cannot be replayed under another key to get
+    past a receiver's deduplication.
     """
-    signed = str(timestamp).encode("ascii") + b"." + _as_bytes(body)
+    signed = f"{timestamp}\n{key}\n".encode() + _as_bytes(body)
     digest = hmac.new(_as_bytes(secret), signed, hashlib.sha256).hexdigest()
     return f"t={timestamp},v1={digest}"
 
@@ -142,29 +146,46 @@ def verify_signature(
     body: str | bytes,
     header: str | None,
     *,
+    idempotency_key: str | None,
     tolerance: float = 300,
     now: datetime | None = None,
 ) -> bool:
-    """Whether ``header`` is a valid, fresh ``X-Casekit-Signature`` of ``body``.
+    """Whether ``header`` is a valid, fresh ``X-Casekit-Signature`` of ``body`` and
+    ``idempotency_key``.
 
     For receivers of :class:`WebhookChannel` requests: pass the raw request body (before
-    any JSON parsing) and the header. True when one of its ``v1`` signatures matches
-    (compared in constant time; several are allowed while a secret is rotated) and its
-    timestamp is within ``tolerance`` seconds of ``now`` (either side), so a captured
-    request cannot be replayed later. Anything malformed is simply ``False``.
+    any JSON parsing), the signature header and the ``Idempotency-Key`` header (``None``
+    when absent: then only a request signed without one verifies). True when one of its
+    ``v1`` signatures matches (compared in constant time; several are allowed while a
+    secret is rotated) and its timestamp is within ``tolerance`` seconds of ``now``
+    (either side), so a captured request cannot be replayed later. Anything malformed is
+    simply ``False``.
 
     Args:
         secret: The shared secret the channel was configured with.
         body: The raw request body.
         header: The ``X-Casekit-Signature`` header (``None`` when absent).
+        idempotency_key: The ``Idempotency-Key`` header the request came with.
         tolerance: The largest accepted age in seconds.
         now: The current instant (aware); the system clock by default.
 
     Raises:
         NaiveDatetimeError: ``now`` has no time zone.
+        InvalidValue: ``tolerance`` is not a finite number of seconds, 0 or more.
     """
     current = time.time() if now is None else require_aware(now, "verify_signature.now").timestamp()
-    if not header:
+    if (
+        isinstance(tolerance, bool)
+        or not isinstance(tolerance, int | float)
+        or not 0 <= tolerance < math.inf
+    ):
+        raise InvalidValue(
+            f"must be a finite number of seconds, 0 or more, not {tolerance!r}", where="tolerance"
+        )
+    if not header or not isinstance(header, str):
+        return False
+    signed_key = "" if idempotency_key is None else idempotency_key
+    if not isinstance(signed_key, str) or not signed_key.isascii() or not signed_key.isprintable():
         return False
     parts: dict[str, list[str]] = {}
     for item in header.split(","):
@@ -172,12 +193,12 @@ def verify_signature(
         if sep:
             parts.setdefault(key, []).append(value)
     stamps = parts.get("t", [])
-    if len(stamps) != 1 or not stamps[0].isdigit() or len(stamps[0]) > 12:
+    if len(stamps) != 1 or not (stamps[0].isascii() and stamps[0].isdigit()) or len(stamps[0]) > 12:
         return False
     timestamp = int(stamps[0])
     if abs(current - timestamp) > tolerance:
         return False
-    expected = sign(secret, body, timestamp).rpartition("v1=")[2]
+    expected = sign(secret, body, timestamp, signed_key).rpartition("v1=")[2]
     matches = [hmac.compare_digest(expected, candidate) for candidate in parts.get("v1", [])]
     return any(matches)
 
@@ -297,12 +318,13 @@ class WebhookChannel:
             dict(self.payload(message)), ensure_ascii=False, separators=(",", ":")
         ).encode("utf-8")
         timestamp = int(self.clock.now().timestamp())
+        key = idempotency_key(message.dedupe_key)
         headers = {
             "Content-Type": "application/json; charset=utf-8",
             "User-Agent": f"casekit/{casekit.__version__}",
             "X-Casekit-Timestamp": str(timestamp),
-            "X-Casekit-Signature": sign(self._secret, body, timestamp),
-            "Idempotency-Key": idempotency_key(message.dedupe_key),
+            "X-Casekit-Signature": sign(self._secret, body, timestamp, key),
+            "Idempotency-Key": key,
             "X-Casekit-Attempt": str(message.attempt),
             "X-Casekit-Message-Id": idempotency_key(message.id),
             **self.headers,
