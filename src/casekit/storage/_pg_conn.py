@@ -16,6 +16,7 @@ the errors, and the statements' schema.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 import threading
@@ -304,9 +305,16 @@ class Database:
                     return work(_Conn(conn, self.statement))
             except psycopg.Error as exc:
                 if attempt == 1 and _transient(exc) and not isinstance(exc, PoolTimeout):
-                    continue  # the pool dropped the broken connection; try a fresh one
+                    # The server went away or restarted: the other idle connections
+                    # are probably dead too; drop them, and try once more.
+                    self._recheck()
+                    continue
                 raise self._fail(exc, "a read") from exc
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _recheck(self) -> None:
+        with contextlib.suppress(psycopg.Error):  # the retry reports a failure
+            self.pool.check()
 
     @contextmanager
     def write(self, what: str = "a write") -> Iterator[_Conn]:
@@ -321,4 +329,6 @@ class Database:
             with self.pool.connection() as conn, conn.transaction():
                 yield _Conn(conn, self.statement)
         except psycopg.Error as exc:
+            if _transient(exc) and not isinstance(exc, PoolTimeout):
+                self._recheck()  # so that the next call gets a live connection
             raise self._fail(exc, what) from exc
