@@ -58,11 +58,9 @@ from casekit.exceptions import (
     InvalidValue,
     StoreError,
 )
-from casekit.model._enums import Channel
 from casekit.model.accounts import Account, Consumer, Contact, Relationship
 from casekit.model.case import Case
 from casekit.model.events import Event
-from casekit.routing._errors import ClaimConflict
 from casekit.serialization import dumps, loads, structure, to_json
 from casekit.storage import _pg_outbox as outbox_sql
 from casekit.storage._pg_conn import (
@@ -74,10 +72,10 @@ from casekit.storage._pg_conn import (
     check_size,
     parse_url,
 )
+from casekit.storage._pg_routing import LOCK, RoutingTables
 from casekit.storage._pg_schema import MIGRATIONS, ORDER_KEYS, SCHEMA_VERSION
 from casekit.storage._sqlite_rows import instant
 from casekit.storage.base import (
-    AgentRecord,
     CapacityGuard,
     CaseQuery,
     ChangePage,
@@ -93,7 +91,6 @@ from casekit.storage.base import (
     sla_due,
     to_micros,
 )
-from casekit.storage.outbox import DeliveryAttempt, OutboxEntry, OutboxState, check_lease_args
 
 __all__ = ["SCHEMA_VERSION", "DatabaseUnavailable", "PostgresStore"]
 
@@ -140,7 +137,6 @@ _INSERT_HOLDING: Final = (
 )
 _HORIZON: Final = "xid < pg_snapshot_xmin(pg_current_snapshot())"
 """Records of transactions that have all ended: the part of the feed that is final."""
-_LOCK: Final = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
 
 
 def _columns(case: Case) -> tuple[str | int | None, ...]:
@@ -199,15 +195,6 @@ def _relationship(rowid: int, body: str) -> Relationship:
     return _decode("relationships", str(rowid), lambda: structure(loads(body), Relationship))
 
 
-def _holding(row: Sequence[Any]) -> Holding:
-    item_id, case_id, agent_id, channel, units = row
-    try:
-        on = Channel(channel)
-    except ValueError:
-        raise CorruptRecord("holdings", item_id, f"unknown channel {channel!r}") from None
-    return Holding(item_id, case_id, agent_id, on, units)
-
-
 def _holding_rows(held: Sequence[Holding]) -> list[tuple[str, str, str, str, int]]:
     return [(h.item_id, h.case_id, h.agent_id, h.channel.value, h.units) for h in held]
 
@@ -219,7 +206,7 @@ def _instant(table: str, key: str, micros: int) -> datetime:
         raise CorruptRecord(table, key, f"instant {micros} is out of range") from None
 
 
-class PostgresStore:
+class PostgresStore(RoutingTables):
     """The :class:`~casekit.storage.Store` protocol on a PostgreSQL database, with the
     capabilities of the SQLite store: timer quarantine, account tree, work ledger,
     outbox and routing claims.
@@ -316,7 +303,7 @@ class PostgresStore:
         """Create the schema or migrate it forward, in one transaction, under an advisory
         lock that makes concurrent openers migrate once."""
         with self._db.write("opening the store") as conn:
-            conn.execute(_LOCK, (f"casekit-migrate/{self.schema}",))
+            conn.execute(LOCK, (f"casekit-migrate/{self.schema}",))
             conn.execute("CREATE SCHEMA IF NOT EXISTS {s}")
             exists = conn.execute(
                 "SELECT to_regclass(%s) IS NOT NULL, EXISTS (SELECT 1 FROM "
@@ -447,7 +434,7 @@ class PostgresStore:
 
     def _check_guard(self, conn: _Conn, guard: CapacityGuard) -> None:
         """Refuse the commit in progress if it breaks ``guard`` (it is rolled back)."""
-        conn.execute(_LOCK, (f"casekit-agent/{self.schema}/{guard.agent_id}",))
+        conn.execute(LOCK, (f"casekit-agent/{self.schema}/{guard.agent_id}",))
         rows = conn.execute(
             "SELECT version FROM {s}.agents WHERE id = %s", (guard.agent_id,)
         ).fetchall()
@@ -751,170 +738,3 @@ class PostgresStore:
             ).fetchall()
         )
         return tuple(_relationship(rowid, body) for rowid, body in rows)
-
-    # --- the work ledger (casekit.storage.WorkLedger) ----------------------------------
-
-    def holdings(self, agent_id: str | None = None) -> list[Holding]:
-        statement = "SELECT item_id, case_id, agent_id, channel, units FROM {s}.holdings"
-        params: tuple[str, ...] = ()
-        if agent_id is not None:
-            statement += " WHERE agent_id = %s"
-            params = (agent_id,)
-        rows = self._db.read(
-            lambda c: c.execute(statement + " ORDER BY item_id", params).fetchall()
-        )
-        return [_holding(row) for row in rows]
-
-    def agent_records(self) -> tuple[int, list[AgentRecord]]:
-        def read(conn: _Conn) -> tuple[int, list[Any]]:
-            with conn.conn.transaction():
-                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-                generation = self._generation(conn)
-                rows = conn.execute(
-                    "SELECT id, version, body FROM {s}.agents ORDER BY id"
-                ).fetchall()
-            return generation, rows
-
-        generation, rows = self._db.read(read)
-        return generation, [AgentRecord(a, int(v), b) for a, v, b in rows]
-
-    def agents_generation(self) -> int:
-        return self._db.read(self._generation)
-
-    @staticmethod
-    def _generation(conn: _Conn) -> int:
-        rows = conn.execute("SELECT value FROM {s}.meta WHERE name = 'agents'").fetchall()
-        return int(rows[0][0]) if rows else 0
-
-    def save_agent_record(self, agent_id: str, body: str | None, expected_version: int) -> int:
-        with self._db.write("saving an agent") as conn:
-            conn.execute(_LOCK, (f"casekit-agent/{self.schema}/{agent_id}",))
-            found = conn.execute(
-                "SELECT version FROM {s}.agents WHERE id = %s", (agent_id,)
-            ).fetchall()
-            actual = int(found[0][0]) if found else 0
-            if actual != expected_version:
-                raise ConflictError(f"agent {agent_id}", expected_version, actual)
-            generation = conn.execute(
-                "UPDATE {s}.meta SET value = value + 1 WHERE name = 'agents' RETURNING value"
-            ).fetchall()
-            if body is None:
-                conn.execute("DELETE FROM {s}.agents WHERE id = %s", (agent_id,))
-                return 0
-            version = int(generation[0][0])  # never reused, not even after a delete
-            conn.execute(
-                "INSERT INTO {s}.agents (id, version, body) VALUES (%s, %s, %s) "
-                "ON CONFLICT (id) DO UPDATE SET version = excluded.version, body = excluded.body",
-                (agent_id, version, body),
-            )
-            return version
-
-    # --- the outbox (casekit.storage.outbox.Outbox; the SQL is in _pg_outbox) ---------
-
-    def lease_outbox(
-        self, now: datetime, *, limit: int, lease: timedelta, owner: str
-    ) -> list[OutboxEntry]:
-        check_lease_args(now, limit, lease, owner)
-        with self._db.write("leasing outbox entries") as conn:
-            return outbox_sql.lease(conn, now, limit, lease, owner)
-
-    def settle_outbox(
-        self,
-        entry_id: str,
-        *,
-        owner: str,
-        attempt: DeliveryAttempt,
-        state: OutboxState,
-        next_at: datetime | None = None,
-    ) -> bool:
-        with self._db.write("settling an outbox entry") as conn:
-            return outbox_sql.settle(
-                conn, entry_id, owner=owner, attempt=attempt, state=state, next_at=next_at
-            )
-
-    def requeue_outbox(self, entry_id: str, now: datetime) -> OutboxEntry:
-        with self._db.write("requeueing an outbox entry") as conn:
-            return outbox_sql.requeue(conn, entry_id, now)
-
-    def outbox_entries(
-        self,
-        *,
-        state: OutboxState | None = None,
-        case_id: str | None = None,
-        limit: int = 100,
-    ) -> list[OutboxEntry]:
-        return self._db.read(lambda c: outbox_sql.entries(c, state, case_id, limit))
-
-    def delivery_attempts(
-        self, *, entry_id: str | None = None, case_id: str | None = None, limit: int = 1000
-    ) -> list[DeliveryAttempt]:
-        return self._db.read(lambda c: outbox_sql.attempts(c, entry_id, case_id, limit))
-
-    # --- claims (casekit.routing.ClaimStore) -------------------------------------------
-
-    def version(self, item_id: str) -> int:
-        """The work item's claim version (0 if it was never claimed)."""
-        rows = self._db.read(
-            lambda c: c.execute(
-                "SELECT version FROM {s}.claims WHERE item_id = %s", (item_id,)
-            ).fetchall()
-        )
-        return int(rows[0][0]) if rows else 0
-
-    def holder(self, item_id: str) -> str | None:
-        """The agent holding the work item's claim (``None`` if nobody does, or its
-        holder's lease ended)."""
-        rows = self._db.read(
-            lambda c: c.execute(
-                "SELECT holder FROM {s}.claims WHERE item_id = %s "
-                "AND (lease_until IS NULL OR lease_until > clock_timestamp())",
-                (item_id,),
-            ).fetchall()
-        )
-        return rows[0][0] if rows else None
-
-    def claim(self, item_id: str, agent_id: str, expected_version: int) -> int:
-        """Compare-and-set: give the item to ``agent_id`` if nobody holds it (or its
-        holder's lease ended) and its version is still ``expected_version``."""
-        lease = None if self.claim_lease is None else self.claim_lease.total_seconds()
-        with self._db.write("a claim") as conn:
-            actual, holder = self._claim_row(conn, item_id)
-            if actual != expected_version or holder is not None:
-                raise ClaimConflict(item_id, expected_version, actual)
-            written = conn.execute(
-                "INSERT INTO {s}.claims (item_id, version, holder, lease_until) "
-                "VALUES (%s, %s, %s, clock_timestamp() + make_interval(secs => %s)) "
-                "ON CONFLICT (item_id) DO UPDATE SET version = excluded.version, "
-                "holder = excluded.holder, lease_until = excluded.lease_until "
-                "WHERE claims.version = %s",
-                (item_id, actual + 1, agent_id, lease, actual),
-            ).rowcount
-            if written != 1:  # inserted by a concurrent first claim
-                raise ClaimConflict(item_id, expected_version, actual + 1)
-        return actual + 1
-
-    def release(self, item_id: str, agent_id: str, expected_version: int) -> int:
-        """Free the claim ``agent_id`` holds at ``expected_version``."""
-        with self._db.write("a claim release") as conn:
-            actual, holder = self._claim_row(conn, item_id)
-            if actual != expected_version or holder is None or holder != agent_id:
-                raise ClaimConflict(item_id, expected_version, actual)
-            conn.execute(
-                "UPDATE {s}.claims SET version = %s, holder = NULL, lease_until = NULL "
-                "WHERE item_id = %s",
-                (actual + 1, item_id),
-            )
-        return actual + 1
-
-    @staticmethod
-    def _claim_row(conn: _Conn, item_id: str) -> tuple[int, str | None]:
-        """The claim's version and live holder, with its row locked ((0, None) if never
-        claimed)."""
-        row = conn.execute(
-            "SELECT version, CASE WHEN lease_until IS NULL OR lease_until > clock_timestamp() "
-            "THEN holder END FROM {s}.claims WHERE item_id = %s FOR UPDATE",
-            (item_id,),
-        ).fetchone()
-        if row is None:
-            return 0, None
-        return int(row[0]), row[1]
