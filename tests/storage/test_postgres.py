@@ -260,3 +260,71 @@ def test_store_works_from_many_threads_with_a_small_pool(make_pg_store: MakeStor
         thread.join(timeout=60)
     assert errors == []
     assert len(store.find(CaseQuery()).items) == 6
+
+
+def test_a_schema_restored_from_another_cluster_is_refused(
+    make_pg_store: MakeStore, pg_url: str, fresh_pg_schema: str
+) -> None:
+    store = make_pg_store(schema=fresh_pg_schema)
+    open_case(store, 1)
+    store.close()
+    with psycopg.connect(pg_url, autocommit=True) as conn:  # as a logical restore would
+        conn.execute(
+            sql.SQL("UPDATE {}.events SET xid = '999999999999999'::xid8").format(
+                sql.Identifier(fresh_pg_schema)
+            )
+        )
+    with pytest.raises(StoreError, match="ahead of this server's transaction counter"):
+        make_pg_store(schema=fresh_pg_schema)
+
+
+def test_cursors_of_another_schema_or_malformed_are_refused(
+    make_pg_store: MakeStore, fresh_pg_schema: str
+) -> None:
+    first, second = make_pg_store(), make_pg_store(schema=fresh_pg_schema)
+    open_case(first, 1)
+    open_case(second, 1)
+    cursor = first.changes().cursor
+    assert cursor is not None
+    with pytest.raises(InvalidValue, match="another store"):
+        second.changes(cursor)
+    feed = cursor.split(".")[0]
+    for bad in (f"{feed}.1", f"{feed}.x.1", f"{feed}.1.1.1", f"{feed}.{'9' * 20}.1"):
+        with pytest.raises(InvalidValue) as info:
+            first.changes(bad)
+        assert info.value.where == "changes.after"
+    with pytest.raises(InvalidValue, match="ahead"):
+        first.changes(f"{feed}.{2**62}.1")
+
+
+def test_a_record_committed_later_at_a_lower_position_is_not_skipped(
+    make_pg_store: MakeStore, pg_url: str
+) -> None:
+    """The feed's reason to read below the oldest running transaction: a transaction
+    that took its position first but commits last is still seen by a follower."""
+    store = make_pg_store()
+    open_case(store, 1)
+    open_case(store, 2)
+    _, cursor = read_all(store)
+    slow = psycopg.connect(pg_url)
+    try:
+        with store.bind(slow):  # takes the lower position, stays open
+            apply_command(store, case_id_for(1), note("slow"))
+        apply_command(store, case_id_for(2), note("fast"))  # higher position, committed
+        page = store.changes(cursor)
+        assert page.records == ()  # held back: an older transaction is still running
+        slow.commit()
+    finally:
+        slow.close()
+    records, _ = read_all(store, cursor)
+    assert [(r.case_id, r.seq) for r in records] == [(case_id_for(1), 2), (case_id_for(2), 2)]
+
+
+def read_all(store: PostgresStore, cursor: str | None = None) -> tuple[list[Any], str | None]:
+    records: list[Any] = []
+    while True:
+        page = store.changes(cursor)
+        if not page.records:
+            return records, cursor
+        records += page.records
+        cursor = page.cursor

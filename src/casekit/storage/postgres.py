@@ -340,6 +340,18 @@ class PostgresStore(RoutingTables):
                         conn.execute(statement)
             if current != SCHEMA_VERSION:
                 conn.execute("UPDATE {s}.schema_version SET version = %s", (SCHEMA_VERSION,))
+            ahead = conn.execute(
+                "SELECT max_xid::text FROM (SELECT xid AS max_xid FROM {s}.events "
+                "ORDER BY xid DESC LIMIT 1) AS top WHERE max_xid >= pg_current_xact_id()"
+            ).fetchone()
+            if ahead is not None:
+                raise StoreError(
+                    f"schema {self.schema!r} holds records written by transaction "
+                    f"{ahead[0]}, ahead of this server's transaction counter: it was "
+                    "restored from a logical dump of another cluster, and its change feed "
+                    "would skip new records; restore it physically (see the PostgreSQL "
+                    "how-to)"
+                )
 
     def schema_version(self) -> int:
         """The schema version of the store's tables."""
