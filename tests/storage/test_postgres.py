@@ -5,6 +5,7 @@ SQL-looking input, concurrent opens, and host transactions (``store.bind``)."""
 from __future__ import annotations
 
 import secrets
+import sys
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -328,3 +329,12 @@ def read_all(store: PostgresStore, cursor: str | None = None) -> tuple[list[Any]
             return records, cursor
         records += page.records
         cursor = page.cursor
+
+
+def test_without_psycopg_the_url_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    from casekit import _builtin  # noqa: PLC0415
+
+    monkeypatch.delitem(sys.modules, "casekit.storage.postgres")
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as if it were not installed
+    with pytest.raises(InvalidValue, match=r"casekit\[postgres\]"):
+        _builtin._postgres("postgresql://postgres@127.0.0.1/test")

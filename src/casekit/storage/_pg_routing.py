@@ -62,17 +62,15 @@ class RoutingTables:
         return [_holding(row) for row in rows]
 
     def agent_records(self) -> tuple[int, list[AgentRecord]]:
-        def read(conn: _Conn) -> tuple[int, list[Any]]:
-            with conn.conn.transaction():
-                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-                generation = self._generation(conn)
-                rows = conn.execute(
-                    "SELECT id, version, body FROM {s}.agents ORDER BY id"
-                ).fetchall()
-            return generation, rows
-
-        generation, rows = self._db.read(read)
-        return generation, [AgentRecord(a, int(v), b) for a, v, b in rows]
+        # One statement, one snapshot: the generation and the agents as of it.
+        rows = self._db.read(
+            lambda c: c.execute(
+                "SELECT m.value, a.id, a.version, a.body FROM {s}.meta AS m "
+                "LEFT JOIN {s}.agents AS a ON true WHERE m.name = 'agents' ORDER BY a.id"
+            ).fetchall()
+        )
+        generation = int(rows[0][0]) if rows else 0
+        return generation, [AgentRecord(a, int(v), b) for _, a, v, b in rows if a is not None]
 
     def agents_generation(self) -> int:
         return self._db.read(self._generation)
