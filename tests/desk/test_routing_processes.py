@@ -425,11 +425,24 @@ def url_of(db: str) -> str:
     return db if db.startswith("postgresql://") else f"sqlite:///{db}"
 
 
-def reader(db: str) -> SQLiteStore | PostgresStore:
+_READERS: dict[str, PostgresStore] = {}
+"""One PostgreSQL store per URL that the test process reads with (opening one costs a
+connection and a schema check; the checks below read many times a second)."""
+
+
+@contextlib.contextmanager
+def reader(db: str) -> Iterator[SQLiteStore | PostgresStore]:
     """A store on ``db`` that the test process reads with."""
     if db.startswith("postgresql://"):
-        return PostgresStore.open(db, min_size=0, max_size=2)
-    return SQLiteStore(db, mode="ro")
+        if db not in _READERS:
+            _READERS[db] = PostgresStore.open(db, min_size=1, max_size=2)
+        yield _READERS[db]
+        return
+    store = SQLiteStore(db, mode="ro")
+    try:
+        yield store
+    finally:
+        store.close()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -454,6 +467,8 @@ def world(
     yield db, start
     for host in hosts:
         host.stop()
+    if db in _READERS:
+        _READERS.pop(db).close()
 
 
 # --- reading the store from the test process ------------------------------------------
@@ -463,8 +478,7 @@ def read_store(
     db: str,
 ) -> tuple[list[Case], list[tuple[str, str, str, str]], dict[str, Agent]]:
     """Every case, the ledger's holdings and the stored agents, read from the store."""
-    store = reader(db)
-    try:
+    with reader(db) as store:
         cases: list[Case] = []
         after = None
         while True:
@@ -478,8 +492,6 @@ def read_store(
             record.agent_id: agent_from_data(loads(record.body), record.agent_id)
             for record in store.agent_records()[1]
         }
-    finally:
-        store.close()
     return cases, held, agents
 
 
@@ -747,11 +759,8 @@ def test_hosts_that_put_back_and_reassign_a_case_agree_on_one_agent(world: Any) 
 def check_capacity(db: str, agents: dict[str, Agent]) -> None:
     """No agent over capacity, no item held twice: one read of the ledger (consistent
     while the hosts write)."""
-    store = reader(db)
-    try:
+    with reader(db) as store:
         held = store.holdings()
-    finally:
-        store.close()
     assert len({h.item_id for h in held}) == len(held), "an item is held twice"
     for agent_id, agent in agents.items():
         mine = [h for h in held if h.agent_id == agent_id]

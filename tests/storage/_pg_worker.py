@@ -14,7 +14,9 @@ Usage::
         # claim the items (claim_lease=1.5 s) and lease the outbox at NOW, print
         # "holding", then wait to be killed
 
-Prints one JSON line with what it did.
+The update, drain and claim modes print ``ready`` once the store is open and wait
+for a line on stdin, so that the parent can start them all at once. Each prints one
+JSON line with what it did.
 """
 
 from __future__ import annotations
@@ -130,6 +132,9 @@ def main(url: str, schema: str, mode: str, *args: str) -> None:
         lease, args = float(args[2]), args[:2]
     store = PostgresStore.open(url, schema=schema, min_size=1, max_size=2, claim_lease=lease)
     try:
+        if mode in ("update", "drain", "claim"):  # start together (see start_together)
+            print("ready", flush=True)
+            sys.stdin.readline()
         if mode == "update":
             result: object = update(store, *args)
         elif mode == "drain":

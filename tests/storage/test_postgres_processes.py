@@ -14,6 +14,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import psycopg
 import pytest
@@ -40,12 +41,28 @@ def micros(delta: timedelta = timedelta(0)) -> int:
 
 
 def start(url: str, schema: str, *args: object) -> subprocess.Popen[str]:
-    return subprocess.Popen(
+    process = subprocess.Popen(
         [sys.executable, str(WORKER), url, schema, *map(str, args)],
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+    if args[0] in ("update", "drain", "claim"):
+        assert process.stdout is not None
+        assert process.stdout.readline() == "ready\n", process.stderr
+    return process
+
+
+def start_together(url: str, schema: str, *calls: tuple[object, ...]) -> list[Any]:
+    """Start a worker per call, wait until each has its store open, then let them go
+    at once (so that they really overlap, however slowly each starts)."""
+    workers = [start(url, schema, *args) for args in calls]
+    for worker in workers:
+        assert worker.stdin is not None
+        worker.stdin.write("go\n")
+        worker.stdin.flush()
+    return workers
 
 
 def finish(process: subprocess.Popen[str]) -> dict[str, object]:
@@ -62,9 +79,9 @@ def test_processes_updating_one_case_lose_no_update(
     open_case(store, 1)
     case_id = case_id_for(1)
     per_process = 4
-    workers = [
-        start(pg_url, pg_schema, "update", case_id, per_process, i) for i in range(PROCESSES)
-    ]
+    workers = start_together(
+        pg_url, pg_schema, *[("update", case_id, per_process, i) for i in range(PROCESSES)]
+    )
     for worker in workers:
         assert finish(worker) == {"done": per_process}
     case = store.load(case_id).case
@@ -114,7 +131,9 @@ def test_processes_drain_one_outbox_exactly_once_in_case_order(
     store = make_pg_store()
     keys = _fill_outbox(store, cases=16, per_case=4)  # 64 entries
     table = _make_receiver(pg_url, pg_schema)
-    workers = [start(pg_url, pg_schema, "drain", f"w{i}", micros()) for i in range(PROCESSES)]
+    workers = start_together(
+        pg_url, pg_schema, *[("drain", f"w{i}", micros()) for i in range(PROCESSES)]
+    )
     counts = [finish(worker) for worker in workers]
     got = _received(pg_url, table)
     assert sorted(key for key, *_ in got) == sorted(keys)  # all of them, once
@@ -135,11 +154,14 @@ def test_processes_claiming_from_one_queue_never_share_an_item(
 ) -> None:
     store = make_pg_store()
     items = 80
-    workers = [start(pg_url, pg_schema, "claim", f"agent-{i}", items) for i in range(PROCESSES)]
+    workers = start_together(
+        pg_url, pg_schema, *[("claim", f"agent-{i}", items) for i in range(PROCESSES)]
+    )
     won = [list(finish(worker)["won"]) for worker in workers]  # type: ignore[call-overload]
     claimed = Counter(item for items_won in won for item in items_won)
     assert [item for item, n in claimed.items() if n > 1] == []  # zero double claims
     assert len(claimed) == items  # and none left unclaimed
+    assert sum(1 for items_won in won if items_won) > 1  # they really competed
     for index, items_won in enumerate(won):
         for item in items_won:
             assert store.holder(item) == f"agent-{index}"
@@ -167,7 +189,7 @@ def test_a_killed_process_releases_its_claims_and_leases_when_they_end(
     # Once they have ended, another process takes all of it over.
     time.sleep(max(0.0, held["until"] - time.time()) + 0.05)  # the claim lease
     assert store.holder("item-0") is None
-    late = finish(start(pg_url, pg_schema, "claim", "rescuer", 5, 1.0))
+    late = finish(start_together(pg_url, pg_schema, ("claim", "rescuer", 5, 1.0))[0])
     assert sorted(late["won"]) == [f"item-{i}" for i in range(5)]  # type: ignore[call-overload]
     assert store.holder("item-0") == "rescuer"
     assert store.version("item-0") == 2
