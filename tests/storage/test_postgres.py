@@ -15,7 +15,16 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from casekit import Account, Actor, CaseNotFound, Desk, InvalidValue, ManualClock, StoreError
+from casekit import (
+    Account,
+    Actor,
+    CaseNotFound,
+    CorruptRecord,
+    Desk,
+    InvalidValue,
+    ManualClock,
+    StoreError,
+)
 from casekit.storage.base import CaseQuery
 from casekit.storage.postgres import SCHEMA_VERSION, DatabaseUnavailable, PostgresStore
 from casekit.testing.conformance import apply_command, case_id_for, note, open_case
@@ -338,3 +347,39 @@ def test_without_psycopg_the_url_names_the_extra(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setitem(sys.modules, "psycopg", None)  # as if it were not installed
     with pytest.raises(InvalidValue, match=r"casekit\[postgres\]"):
         _builtin._postgres("postgresql://postgres@127.0.0.1/test")
+
+
+def test_rows_changed_behind_the_store_are_refused_even_after_a_cached_read(
+    make_pg_store: MakeStore, pg_url: str
+) -> None:
+    store = make_pg_store()
+    open_case(store, 1)
+    open_case(store, 2, subject="Other")
+    assert store.load(case_id_for(1)).case.subject  # decoded and remembered
+    table = sql.SQL("{}.cases").format(sql.Identifier(store.schema))
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("UPDATE {} SET priority = 'planning' WHERE id = %s").format(table),
+            (case_id_for(1),),
+        )
+    with pytest.raises(CorruptRecord, match="column priority"):
+        store.load(case_id_for(1))
+    with pytest.raises(CorruptRecord, match="column priority"):
+        store.find(CaseQuery())
+    with psycopg.connect(pg_url, autocommit=True) as conn:  # another case's body
+        conn.execute(
+            sql.SQL(
+                "UPDATE {0} SET body = (SELECT body FROM {0} WHERE id = %s) WHERE id = %s"
+            ).format(table),
+            (case_id_for(2), case_id_for(1)),
+        )
+    with pytest.raises(CorruptRecord, match="describes case"):
+        store.load(case_id_for(1))
+    with psycopg.connect(pg_url, autocommit=True) as conn:  # a body that is not a case
+        conn.execute(
+            sql.SQL("UPDATE {} SET body = '{{\"x\": 1}}' WHERE id = %s").format(table),
+            (case_id_for(1),),
+        )
+    with pytest.raises(CorruptRecord):
+        store.load(case_id_for(1))
+    assert store.load(case_id_for(2)).case.subject == "Other"

@@ -268,16 +268,22 @@ class Database:
 
     # --- running statements -----------------------------------------------------------
 
-    def _fail(self, exc: psycopg.Error, what: str) -> StoreError:
+    def _fail(self, exc: psycopg.Error, what: str, *, write: bool = False) -> StoreError:
         if isinstance(exc, PoolTimeout):
             return StoreError(
                 f"no connection to PostgreSQL at {self.host}, database {self.database!r} "
                 f"became free within {self.timeout:g} s (raise max_size?)"
             )
         if _transient(exc):
+            outcome = (
+                " (PostgreSQL rolled the transaction back, unless the connection broke "
+                "while committing it: reload to see whether it landed)"
+                if write
+                else ""
+            )
             return StoreError(
                 f"lost the connection to PostgreSQL at {self.host}, database "
-                f"{self.database!r} during {what}: {_redact(str(exc)).strip()}"
+                f"{self.database!r} during {what}: {_redact(str(exc)).strip()}{outcome}"
             )
         return StoreError(
             f"PostgreSQL error at {self.host}, database {self.database!r} during {what}: "
@@ -331,4 +337,4 @@ class Database:
         except psycopg.Error as exc:
             if _transient(exc) and not isinstance(exc, PoolTimeout):
                 self._recheck()  # so that the next call gets a live connection
-            raise self._fail(exc, what) from exc
+            raise self._fail(exc, what, write=True) from exc

@@ -38,6 +38,7 @@ dies holding claims does not hold them for ever.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
@@ -115,16 +116,22 @@ _PROJECTED: Final = (
     "sla_due",
 )
 """The columns of ``cases`` that repeat what the body says, for the query filters."""
-_READ_CASE: Final = f"body, {', '.join(_PROJECTED)}"
+_READ_CASE: Final = f"md5(body::text), body::text, {', '.join(_PROJECTED)}"
+_DIGEST: Final = "md5(body::text)"
+"""The digest of a stored body (its JSONB text form): a case decoded from a body with
+the same digest is the same case, so a process decodes each body once (see ``_cache``)."""
+_CACHE_SIZE: Final = 1024
 _WRITTEN: Final = ("version", "head_hash", *_PROJECTED[1:], "body")
 _INSERT_CASE: Final = (
     f"INSERT INTO {{s}}.cases (id, {', '.join(_WRITTEN)}) "
-    f"VALUES ({', '.join(['%s'] * len(_WRITTEN))}, %s::jsonb) ON CONFLICT (id) DO NOTHING"
+    f"VALUES ({', '.join(['%s'] * len(_WRITTEN))}, %s::jsonb) ON CONFLICT (id) DO NOTHING "
+    f"RETURNING {_DIGEST}"
 )
 _UPDATE_CASE: Final = (
     "UPDATE {s}.cases SET "
     + ", ".join(f"{column} = %s" for column in _WRITTEN[:-1])
-    + ", body = %s::jsonb WHERE id = %s AND version = %s AND head_hash = %s"
+    + ", body = %s::jsonb WHERE id = %s AND version = %s AND head_hash = %s "
+    + f"RETURNING {_DIGEST}"
 )
 _INSERT_EVENT: Final = (
     "INSERT INTO {s}.events (case_id, seq, name, at, payload, prev_hash, hash) "
@@ -167,11 +174,14 @@ def _decode(table: str, key: str, decode: Callable[[], T]) -> T:
         raise CorruptRecord(table, key, str(exc)) from exc
 
 
-def _case(case_id: str, body: object, *projected: object) -> Case:
-    """Decode a row of ``cases`` (``_READ_CASE``) and check its query columns."""
-    case = _decode("cases", case_id, lambda: structure(body, Case))
-    if case.id != case_id:
-        raise CorruptRecord("cases", case_id, f"body describes case {case.id!r}")
+def _case(case_id: str, body: str, *projected: object, known: Case | None = None) -> Case:
+    """Decode a row of ``cases`` (``_READ_CASE`` after the digest) and check its query
+    columns; ``known``: the case a body of the same digest decoded to."""
+    case = known
+    if case is None:
+        case = _decode("cases", case_id, lambda: structure(loads(body), Case))
+        if case.id != case_id:
+            raise CorruptRecord("cases", case_id, f"body describes case {case.id!r}")
     expected = (case.version, *_columns(case))
     if projected != expected:
         column, found, wanted = next(
@@ -254,6 +264,10 @@ class PostgresStore(RoutingTables):
             conninfo, self.schema, min_size=min_size, max_size=max_size, timeout=timeout
         )
         self._feed: str | None = None
+        self._lock = threading.Lock()
+        # case id -> (digest of the body, the case it decodes to), for bodies this
+        # process wrote or decoded lately (see _DIGEST)
+        self._cache: dict[str, tuple[str, Case]] = {}
         try:
             self._migrate()
         except BaseException:
@@ -367,15 +381,41 @@ class PostgresStore(RoutingTables):
         return int(rows[0][0])
 
     def load(self, case_id: str) -> Snapshot:
+        cached = self._cache.get(case_id)
+        # The body travels only if this process has not decoded it already.
         rows = self._db.read(
             lambda c: c.execute(
-                f"SELECT head_hash, {_READ_CASE} FROM {{s}}.cases WHERE id = %s", (case_id,)
+                f"SELECT head_hash, {_DIGEST}, CASE WHEN {_DIGEST} = %s THEN NULL "
+                f"ELSE body::text END, {', '.join(_PROJECTED)} FROM {{s}}.cases WHERE id = %s",
+                (None if cached is None else cached[0], case_id),
             ).fetchall()
         )
         if not rows:
             raise CaseNotFound(case_id)
-        head_hash, *columns = rows[0]
-        return Snapshot(_case(case_id, *columns), head_hash)
+        head_hash, digest, body, *columns = rows[0]
+        return Snapshot(self._read_case(case_id, digest, body, columns, cached), head_hash)
+
+    def _read_case(
+        self,
+        case_id: str,
+        digest: str,
+        body: str | None,
+        columns: Sequence[object],
+        cached: tuple[str, Case] | None,
+    ) -> Case:
+        known = cached[1] if cached is not None and cached[0] == digest else None
+        if body is None and known is None:  # pragma: no cover - the cache changed meanwhile
+            return self.load(case_id).case
+        case = _case(case_id, body or "", *columns, known=known)
+        if known is None:
+            self._remember(case_id, digest, case)
+        return case
+
+    def _remember(self, case_id: str, digest: str, case: Case) -> None:
+        with self._lock:
+            if len(self._cache) >= _CACHE_SIZE and case_id not in self._cache:
+                del self._cache[next(iter(self._cache))]
+            self._cache[case_id] = (digest, case)
 
     def commit(self, commit: Commit) -> None:
         case = commit.case
@@ -405,14 +445,14 @@ class PostgresStore(RoutingTables):
         with self._db.write("a commit") as conn:
             try:
                 if expected == 0:
-                    written = conn.execute(_INSERT_CASE, (case.id, *row)).rowcount
-                    if written != 1 or prev_hash != GENESIS:
+                    written = conn.execute(_INSERT_CASE, (case.id, *row)).fetchone()
+                    if written is None or prev_hash != GENESIS:
                         raise ConflictError(case.id, expected, self._version(conn, case.id))
                 else:
                     written = conn.execute(
                         _UPDATE_CASE, (*row, case.id, expected, prev_hash)
-                    ).rowcount
-                    if written != 1:
+                    ).fetchone()
+                    if written is None:
                         raise ConflictError(case.id, expected, self._version(conn, case.id))
                     conn.execute("DELETE FROM {s}.timers WHERE case_id = %s", (case.id,))
                     conn.execute("DELETE FROM {s}.holdings WHERE case_id = %s", (case.id,))
@@ -428,6 +468,7 @@ class PostgresStore(RoutingTables):
             except (psycopg.errors.UniqueViolation, psycopg.errors.SerializationFailure):
                 # Another writer got there first (the version check makes this rare).
                 raise ConflictError(case.id, expected) from None
+        self._remember(case.id, written[0], case)  # the next load needs no decoding
 
     def _reschedule(self, commit: Commit) -> None:
         """A timers-only commit: replace the case's timers if its version still holds."""
@@ -530,7 +571,10 @@ class PostgresStore(RoutingTables):
         statement += f" ORDER BY {key}, id LIMIT %s" if key else " ORDER BY id LIMIT %s"
         params.append(query.limit + 1)
         rows = self._db.read(lambda c: c.execute(statement, params).fetchall())
-        items = [_case(row[0], *row[1:]) for row in rows]
+        cache = self._cache
+        items = [
+            self._read_case(row[0], row[1], row[2], row[3:], cache.get(row[0])) for row in rows
+        ]
         more = len(items) > query.limit
         items = items[: query.limit]
         return Page(tuple(items), query.cursor(items[-1]) if more else None)
