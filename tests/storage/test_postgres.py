@@ -383,3 +383,9 @@ def test_rows_changed_behind_the_store_are_refused_even_after_a_cached_read(
     with pytest.raises(CorruptRecord):
         store.load(case_id_for(1))
     assert store.load(case_id_for(2)).case.subject == "Other"
+
+
+def test_an_unknown_libpq_parameter_is_named(pg_url: str) -> None:
+    with pytest.raises(InvalidValue, match="colour") as info:
+        PostgresStore.open(f"{pg_url}?colour=blue")
+    assert info.value.where == "postgresql store URL"
