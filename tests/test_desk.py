@@ -268,7 +268,9 @@ def test_history_is_the_audit_trail(desk: Desk) -> None:
 
 
 def test_unknown_store_scheme_lists_known_ones() -> None:
-    with pytest.raises(UnknownStoreScheme, match="registered: memory, sqlite"):
+    with pytest.raises(
+        UnknownStoreScheme, match="registered: memory, postgres, postgresql, sqlite"
+    ):
         Desk.open("redis://localhost", discover=False)
     with pytest.raises(UnknownStoreScheme, match="no scheme"):
         Desk.open("cases.db", discover=False)

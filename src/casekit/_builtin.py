@@ -38,10 +38,24 @@ def _sqlite(url: str) -> Store:
     return SQLiteStore.from_url(url)
 
 
+def _postgres(url: str) -> Store:
+    try:
+        from casekit.storage.postgres import PostgresStore  # noqa: PLC0415
+    except ImportError as exc:
+        raise InvalidValue(
+            f"PostgreSQL stores need psycopg and psycopg_pool ({exc}); "
+            "install them with: pip install 'casekit[postgres]'",
+            where="url",
+        ) from None
+    return PostgresStore.open(url)
+
+
 @hookimpl
 def casekit_register_stores(registry: StoreRegistry) -> None:
     registry.add("memory", _memory)
     registry.add("sqlite", _sqlite)
+    registry.add("postgresql", _postgres)
+    registry.add("postgres", _postgres)
 
 
 @hookimpl

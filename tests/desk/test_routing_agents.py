@@ -31,6 +31,7 @@ from casekit.routing import (
     UnknownSkill,
 )
 from casekit.storage.base import WorkLedger
+from tests.postgres import pg_schema, pg_session_schema, pg_url  # noqa: F401 - fixtures
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 SYSTEM = Actor.system()
@@ -45,8 +46,10 @@ def agents() -> list[Agent]:
     ]
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 def url(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> str:
+    if request.param == "postgres":
+        return f"{request.getfixturevalue('pg_url')}?schema={request.getfixturevalue('pg_schema')}"
     return "memory://" if request.param == "memory" else f"sqlite:///{tmp_path / 'cases.db'}"
 
 

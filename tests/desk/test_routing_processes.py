@@ -1,4 +1,5 @@
-"""Routing behind Desks in several OS processes on one SQLite file: restarts, crashes
+"""Routing behind Desks in several OS processes on one store (an SQLite file, and a
+schema on the PostgreSQL server): restarts, crashes
 (SIGKILL), store failures and hosts that undo each other's work.
 
 Each host is a real process (``HOST`` below) that takes one JSON command per line on
@@ -37,7 +38,9 @@ from casekit.routing._agents import agent_from_data, agent_to_data
 from casekit.routing._work import case_of
 from casekit.serialization import dumps, loads
 from casekit.storage.base import MAX_PAGE, CaseQuery, holdings_of
+from casekit.storage.postgres import PostgresStore
 from casekit.storage.sqlite import SQLiteStore
+from tests.postgres import pg_schema, pg_session_schema, pg_url  # noqa: F401 - fixtures
 
 SYSTEM = Actor.system()
 _T0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
@@ -61,17 +64,33 @@ SYSTEM = Actor.system()
 config = {}  # this host's faults, set in the forked child
 
 
-class Store(SQLiteStore):
+class Faults:
     # Faults on the n-th commit of this process: fail it, or die right after it.
     commits = 0
 
     def commit(self, commit):
-        Store.commits += 1
-        if Store.commits == config.get("fail_commit"):
+        Faults.commits += 1
+        if Faults.commits == config.get("fail_commit"):
             raise StoreError("injected: the store is unavailable")
         super().commit(commit)
-        if Store.commits == config.get("die_after_commit"):
+        if Faults.commits == config.get("die_after_commit"):
             os.kill(os.getpid(), signal.SIGKILL)
+
+
+def Store(db):
+    # The store at db: a PostgreSQL URL (connections opened in this child) or a file.
+    if db.startswith("postgresql://"):
+        from casekit.storage.postgres import PostgresStore
+
+        class PgStore(Faults, PostgresStore):
+            pass
+
+        return PgStore.open(db, min_size=0, max_size=4)
+
+    class FileStore(Faults, SQLiteStore):
+        pass
+
+    return FileStore(db)
 
 
 class Boom:
@@ -328,7 +347,7 @@ class Server:
 class Host:
     """One host process on the store; ``call`` sends a command and waits for the answer."""
 
-    def __init__(self, server: Server, db: pathlib.Path, **config: Any) -> None:
+    def __init__(self, server: Server, db: str, **config: Any) -> None:
         self.server = server
         self.conn = socket.socket(socket.AF_UNIX)
         self.conn.connect(server.address)
@@ -401,11 +420,42 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     server.stop()
 
 
-@pytest.fixture
-def world(server: Server, tmp_path: pathlib.Path) -> Iterator[tuple[pathlib.Path, Any]]:
-    """The store file and a host factory; every host is stopped at the end."""
-    db = tmp_path / "cases.db"
-    with Desk.open(f"sqlite:///{db}", clock=ManualClock(_T0), discover=False) as desk:
+def url_of(db: str) -> str:
+    """The store URL of ``db``: a PostgreSQL URL as it is, else an SQLite file."""
+    return db if db.startswith("postgresql://") else f"sqlite:///{db}"
+
+
+_READERS: dict[str, PostgresStore] = {}
+"""One PostgreSQL store per URL that the test process reads with (opening one costs a
+connection and a schema check; the checks below read many times a second)."""
+
+
+@contextlib.contextmanager
+def reader(db: str) -> Iterator[SQLiteStore | PostgresStore]:
+    """A store on ``db`` that the test process reads with."""
+    if db.startswith("postgresql://"):
+        if db not in _READERS:
+            _READERS[db] = PostgresStore.open(db, min_size=1, max_size=2)
+        yield _READERS[db]
+        return
+    store = SQLiteStore(db, mode="ro")
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def world(
+    request: pytest.FixtureRequest, server: Server, tmp_path: pathlib.Path
+) -> Iterator[tuple[str, Any]]:
+    """The store (an SQLite file, or a schema on the PostgreSQL server) and a host
+    factory; every host is stopped at the end."""
+    db = str(tmp_path / "cases.db")
+    if request.param == "postgres":
+        pg_url, schema = request.getfixturevalue("pg_url"), request.getfixturevalue("pg_schema")
+        db = f"{pg_url}?schema={schema}"
+    with Desk.open(url_of(db), clock=ManualClock(_T0), discover=False) as desk:
         desk.save_account(Account(id="bank", name="Bank"))
     hosts: list[Host] = []
 
@@ -417,17 +467,18 @@ def world(server: Server, tmp_path: pathlib.Path) -> Iterator[tuple[pathlib.Path
     yield db, start
     for host in hosts:
         host.stop()
+    if db in _READERS:
+        _READERS.pop(db).close()
 
 
 # --- reading the store from the test process ------------------------------------------
 
 
 def read_store(
-    db: pathlib.Path,
+    db: str,
 ) -> tuple[list[Case], list[tuple[str, str, str, str]], dict[str, Agent]]:
-    """Every case, the ledger's holdings and the stored agents, read from the file."""
-    store = SQLiteStore(db, mode="ro")
-    try:
+    """Every case, the ledger's holdings and the stored agents, read from the store."""
+    with reader(db) as store:
         cases: list[Case] = []
         after = None
         while True:
@@ -441,8 +492,6 @@ def read_store(
             record.agent_id: agent_from_data(loads(record.body), record.agent_id)
             for record in store.agent_records()[1]
         }
-    finally:
-        store.close()
     return cases, held, agents
 
 
@@ -454,7 +503,7 @@ def items_of(case: Case) -> Iterator[tuple[str, str | None, bool]]:
         yield task.id, task.assignment.agent, live
 
 
-def check_store(db: pathlib.Path, *, overrides: frozenset[str] = frozenset()) -> list[Case]:
+def check_store(db: str, *, overrides: frozenset[str] = frozenset()) -> list[Case]:
     """The ledger equals the cases, no item is held twice, no agent is over capacity
     (``overrides``: agents a supervisor assigned by hand, who may be)."""
     cases, held, agents = read_store(db)
@@ -496,7 +545,7 @@ def check_view(view: dict[str, Any], cases: list[Case], who: str) -> None:
         assert set(items) == held_by.get(agent, set()), (who, agent)
 
 
-def agreed(db: pathlib.Path, hosts: list[Host], **kw: Any) -> list[Case]:
+def agreed(db: str, hosts: list[Host], **kw: Any) -> list[Case]:
     """Sync every host until a round changes nothing in the store, then check each
     host's view against the store."""
     for _ in range(6):
@@ -523,9 +572,9 @@ def holders(cases: list[Case]) -> Counter[str]:
     return Counter(agent for case in cases for _, agent, live in items_of(case) if live and agent)
 
 
-def routed(db: pathlib.Path, case_id: str) -> list[tuple[str, str | None]]:
+def routed(db: str, case_id: str) -> list[tuple[str, str | None]]:
     """The routing decisions recorded on the case: (outcome, agent)."""
-    with Desk.open(f"sqlite:///{db}", discover=False) as desk:
+    with Desk.open(url_of(db), discover=False) as desk:
         return [
             (record.event.outcome, record.event.agent_id)
             for record in desk.history(case_id, actor=SYSTEM)
@@ -707,14 +756,11 @@ def test_hosts_that_put_back_and_reassign_a_case_agree_on_one_agent(world: Any) 
 # --- hosts killed and restarted at random ---------------------------------------------
 
 
-def check_capacity(db: pathlib.Path, agents: dict[str, Agent]) -> None:
+def check_capacity(db: str, agents: dict[str, Agent]) -> None:
     """No agent over capacity, no item held twice: one read of the ledger (consistent
     while the hosts write)."""
-    store = SQLiteStore(db, mode="ro")
-    try:
+    with reader(db) as store:
         held = store.holdings()
-    finally:
-        store.close()
     assert len({h.item_id for h in held}) == len(held), "an item is held twice"
     for agent_id, agent in agents.items():
         mine = [h for h in held if h.agent_id == agent_id]
@@ -771,7 +817,7 @@ def test_hosts_killed_and_restarted_at_random_keep_routing_consistent(world: Any
         raise
 
 
-def _random_hosts(db: pathlib.Path, start: Any, rng: random.Random) -> None:
+def _random_hosts(db: str, start: Any, rng: random.Random) -> None:
     agents = {agent.id: agent for agent in AGENTS}
     bodies = [body(agent) for agent in AGENTS]  # seeded by the first hosts to start
     slots = [start(agents=bodies) for _ in range(4)]
@@ -798,7 +844,7 @@ def _random_hosts(db: pathlib.Path, start: Any, rng: random.Random) -> None:
         host.stop()
     assert kills > 0
     # A fresh host: every live item is held by one agent or waits in its router...
-    with Desk.open(f"sqlite:///{db}", router=Router(), discover=False) as desk:
+    with Desk.open(url_of(db), router=Router(), discover=False) as desk:
         cases = check_store(db)
         assert len(cases) > 10
         check_view(local_view(desk, cases), cases, "a fresh host")

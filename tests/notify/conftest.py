@@ -14,6 +14,7 @@ import pytest
 from casekit import Account, Actor, Contact, DeliveryFailed, Desk, ManualClock
 from casekit.notify import Message, NotificationRules, Notifications
 from tests.notify.receivers import HttpReceiver, SmtpServers, http_receiver, smtp_servers
+from tests.postgres import pg_schema, pg_session_schema, pg_url  # noqa: F401 - fixtures
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday
 AGENT = Actor.agent("ann", roles={"agent"})
@@ -63,8 +64,10 @@ def transient(reason: str = "451 try later") -> DeliveryFailed:
     return DeliveryFailed("email", reason, permanent=False)
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 def url(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> str:
+    if request.param == "postgres":
+        return f"{request.getfixturevalue('pg_url')}?schema={request.getfixturevalue('pg_schema')}"
     return "memory://" if request.param == "memory" else f"sqlite:///{tmp_path / 'cases.db'}"
 
 

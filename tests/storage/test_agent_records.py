@@ -8,13 +8,17 @@ from collections.abc import Iterator
 import pytest
 
 from casekit import ConflictError, MemoryStore
-from casekit.storage.base import WorkLedger
+from casekit.storage.base import Store, WorkLedger
 from casekit.storage.sqlite import SQLiteStore
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 def ledger(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> Iterator[WorkLedger]:
-    store = MemoryStore() if request.param == "memory" else SQLiteStore(tmp_path / "cases.db")
+    store: Store
+    if request.param == "postgres":
+        store = request.getfixturevalue("make_pg_store")()
+    else:
+        store = MemoryStore() if request.param == "memory" else SQLiteStore(tmp_path / "cases.db")
     assert isinstance(store, WorkLedger)
     yield store
     store.close()

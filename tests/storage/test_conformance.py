@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pathlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -48,6 +49,23 @@ class TestSQLiteStore(
     @pytest.fixture
     def store(self, tmp_path: pathlib.Path) -> Iterator[Store]:
         store = SQLiteStore(tmp_path / "cases.db")
+        yield store
+        store.close()
+
+
+class TestPostgresStore(
+    StoreTests,
+    ClaimStoreTests,
+    TimerQuarantineTests,
+    AccountTreeTests,
+    WorkLedgerTests,
+    OutboxTests,
+):
+    """Every suite on the PostgreSQL server (a fresh schema per test; see conftest)."""
+
+    @pytest.fixture
+    def store(self, make_pg_store: Callable[..., Any]) -> Iterator[Store]:
+        store: Store = make_pg_store()
         yield store
         store.close()
 

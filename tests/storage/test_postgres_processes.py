@@ -1,0 +1,197 @@
+"""PostgresStore under several OS processes (``_pg_worker.py``) on the real server:
+no lost update on one case, an outbox drained exactly once into a deduping receiver,
+claims never given twice, and a process killed (SIGKILL) while holding claims and
+outbox leases whose work is taken over once the leases end."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from casekit.routing import ClaimConflict
+from casekit.storage.outbox import OutboxState
+from casekit.storage.postgres import PostgresStore
+from casekit.testing.conformance import T0, apply_events, case_id_for, open_case
+from casekit.testing.outbox import queued
+
+pytestmark = pytest.mark.slow
+
+WORKER = pathlib.Path(__file__).with_name("_pg_worker.py")
+PROCESSES = 8
+LEASE = timedelta(seconds=60)  # the worker's outbox lease
+
+MakeStore = Callable[..., PostgresStore]
+
+
+def micros(delta: timedelta = timedelta(0)) -> int:
+    moment = T0 + delta
+    return int(moment.timestamp()) * 1_000_000 + moment.microsecond
+
+
+def start(url: str, schema: str, *args: object) -> subprocess.Popen[str]:
+    process = subprocess.Popen(
+        [sys.executable, str(WORKER), url, schema, *map(str, args)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    if args[0] in ("update", "drain", "claim"):
+        assert process.stdout is not None
+        assert process.stdout.readline() == "ready\n", process.stderr
+    return process
+
+
+def start_together(url: str, schema: str, *calls: tuple[object, ...]) -> list[Any]:
+    """Start a worker per call, wait until each has its store open, then let them go
+    at once (so that they really overlap, however slowly each starts)."""
+    workers = [start(url, schema, *args) for args in calls]
+    for worker in workers:
+        assert worker.stdin is not None
+        worker.stdin.write("go\n")
+        worker.stdin.flush()
+    return workers
+
+
+def finish(process: subprocess.Popen[str]) -> dict[str, object]:
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    result: dict[str, object] = json.loads(out)
+    return result
+
+
+def test_processes_updating_one_case_lose_no_update(
+    make_pg_store: MakeStore, pg_url: str, pg_schema: str
+) -> None:
+    store = make_pg_store()
+    open_case(store, 1)
+    case_id = case_id_for(1)
+    per_process = 4
+    workers = start_together(
+        pg_url, pg_schema, *[("update", case_id, per_process, i) for i in range(PROCESSES)]
+    )
+    for worker in workers:
+        assert finish(worker) == {"done": per_process}
+    case = store.load(case_id).case
+    assert case.version == 1 + PROCESSES * per_process
+    bodies = sorted(i.body for i in case.interactions)
+    assert bodies == sorted(f"p{p} {i}" for p in range(PROCESSES) for i in range(per_process))
+    history = store.history(case_id)
+    assert [r.seq for r in history] == list(range(1, case.version + 1))
+    assert [r.case_id for r in store.changes(limit=1000).records] == [case_id] * case.version
+
+
+def _fill_outbox(store: PostgresStore, cases: int, per_case: int) -> list[str]:
+    keys: list[str] = []
+    for number in range(1, cases + 1):
+        open_case(store, number)
+    for batch in range(per_case // 2):
+        for number in range(1, cases + 1):
+            case_id = case_id_for(number)
+            events = [queued(case_id, f"{batch}.{k}") for k in range(2)]
+            apply_events(store, case_id, events)
+            keys += [e.dedupe_key for e in events]
+    return keys
+
+
+def _make_receiver(url: str, schema: str) -> sql.Composed:
+    table = sql.SQL("{}.received").format(sql.Identifier(schema))
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL(
+                "CREATE TABLE {} (id bigserial PRIMARY KEY, dedupe_key text NOT NULL UNIQUE, "
+                "case_id text NOT NULL, seq bigint NOT NULL, owner text NOT NULL)"
+            ).format(table)
+        )
+    return table
+
+
+def _received(url: str, table: sql.Composed) -> list[tuple[str, str, int, str]]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            sql.SQL("SELECT dedupe_key, case_id, seq, owner FROM {} ORDER BY id").format(table)
+        ).fetchall()
+
+
+def test_processes_drain_one_outbox_exactly_once_in_case_order(
+    make_pg_store: MakeStore, pg_url: str, pg_schema: str
+) -> None:
+    store = make_pg_store()
+    keys = _fill_outbox(store, cases=16, per_case=4)  # 64 entries
+    table = _make_receiver(pg_url, pg_schema)
+    workers = start_together(
+        pg_url, pg_schema, *[("drain", f"w{i}", micros()) for i in range(PROCESSES)]
+    )
+    counts = [finish(worker) for worker in workers]
+    got = _received(pg_url, table)
+    assert sorted(key for key, *_ in got) == sorted(keys)  # all of them, once
+    assert sum(int(c["duplicates"]) for c in counts) == 0  # type: ignore[call-overload]
+    assert sum(int(c["sent"]) for c in counts) == len(keys)  # type: ignore[call-overload]
+    by_case: dict[str, list[int]] = {}
+    for _, case_id, seq, _ in got:
+        by_case.setdefault(case_id, []).append(seq)
+    assert all(seqs == sorted(seqs) for seqs in by_case.values())
+    assert len({owner for *_, owner in got}) > 1  # the work was shared
+    entries = store.outbox_entries(limit=1000)
+    assert {e.state for e in entries} == {OutboxState.DELIVERED}
+    assert len(entries) == len(keys)
+
+
+def test_processes_claiming_from_one_queue_never_share_an_item(
+    pg_url: str, pg_schema: str, make_pg_store: MakeStore
+) -> None:
+    store = make_pg_store()
+    items = 80
+    workers = start_together(
+        pg_url, pg_schema, *[("claim", f"agent-{i}", items) for i in range(PROCESSES)]
+    )
+    won = [list(finish(worker)["won"]) for worker in workers]  # type: ignore[call-overload]
+    claimed = Counter(item for items_won in won for item in items_won)
+    assert [item for item, n in claimed.items() if n > 1] == []  # zero double claims
+    assert len(claimed) == items  # and none left unclaimed
+    assert sum(1 for items_won in won if items_won) > 1  # they really competed
+    for index, items_won in enumerate(won):
+        for item in items_won:
+            assert store.holder(item) == f"agent-{index}"
+            assert store.version(item) == 1
+
+
+def test_a_killed_process_releases_its_claims_and_leases_when_they_end(
+    pg_url: str, pg_schema: str, make_pg_store: MakeStore
+) -> None:
+    store = make_pg_store()
+    _fill_outbox(store, cases=2, per_case=2)  # CS1/2, CS1/3, CS2/2, CS2/3
+    victim = start(pg_url, pg_schema, "hold", "victim", 5, micros())
+    assert victim.stdout is not None
+    held = json.loads(victim.stdout.readline())
+    assert sorted(held["won"]) == [f"item-{i}" for i in range(5)]
+    assert sorted(held["leased"]) == [f"{case_id_for(1)}/2", f"{case_id_for(2)}/2"]
+    victim.send_signal(signal.SIGKILL)
+    victim.communicate(timeout=30)
+    assert victim.returncode == -signal.SIGKILL
+    # While the leases last, nobody else gets the work.
+    assert store.lease_outbox(T0, limit=10, lease=LEASE, owner="early") == []
+    with pytest.raises(ClaimConflict):
+        store.claim("item-0", "rescuer", 1)
+    assert store.holder("item-0") == "victim"
+    # Once they have ended, another process takes all of it over.
+    time.sleep(max(0.0, held["until"] - time.time()) + 0.05)  # the claim lease
+    assert store.holder("item-0") is None
+    late = finish(start_together(pg_url, pg_schema, ("claim", "rescuer", 5, 1.0))[0])
+    assert sorted(late["won"]) == [f"item-{i}" for i in range(5)]  # type: ignore[call-overload]
+    assert store.holder("item-0") == "rescuer"
+    assert store.version("item-0") == 2
+    taken = store.lease_outbox(T0 + LEASE, limit=10, lease=LEASE, owner="late")
+    assert sorted(e.id for e in taken) == [f"{case_id_for(1)}/2", f"{case_id_for(2)}/2"]
