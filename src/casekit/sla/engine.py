@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 import attrs
 
@@ -34,10 +35,10 @@ from casekit.model.events import (
     SlaStopped,
     SlaWarned,
 )
-from casekit.model.lifecycle import apply
-from casekit.model.sla import SlaClock, SlaMetric, SlaStage
+from casekit.model.lifecycle import _sla_clocks
+from casekit.model.sla import SlaClock, SlaKind, SlaMetric, SlaStage
 from casekit.sla.calendar import BusinessCalendar
-from casekit.sla.policy import OnReopen, SlaDefinition, SlaPolicy
+from casekit.sla.policy import _MEMO_LIMIT, OnReopen, SlaDefinition, SlaPolicy
 from casekit.storage.base import Timer
 
 __all__ = [
@@ -144,20 +145,61 @@ def _is_customer(actor: ActorRef) -> bool:
     return actor.kind.value in ("contact", "consumer")
 
 
-@attrs.define
-class _Run:
-    """One reaction: the case as it evolves while SLA events are added."""
+class _ClockView:
+    """What :func:`casekit.model.lifecycle._sla_clocks` reads of a case: its id and
+    clocks. Folding an SLA event into this costs one clock, not a whole ``Case``."""
 
-    case: Case
-    now: datetime
-    policy: SlaPolicy
-    actor: ActorRef
-    account_calendar: AccountCalendar
-    out: list[Event] = attrs.field(factory=list)
+    __slots__ = ("id", "slas")
+
+    def __init__(self, case_id: str, slas: tuple[SlaClock, ...]) -> None:
+        self.id = case_id
+        self.slas = slas
+
+    def sla(self, key: str) -> SlaClock | None:
+        for clock in self.slas:
+            if clock.key == key:
+                return clock
+        return None
+
+
+class _Run:
+    """One reaction: the case's clocks as they evolve while SLA events are added.
+
+    SLA events change only the case's clocks (and its version and ``updated_at``), so
+    the clocks are folded on their own (with the lifecycle's own function) and the
+    case is rebuilt once, by :meth:`result`, for the callers that want it.
+    """
+
+    __slots__ = ("account_calendar", "actor", "case", "clocks", "now", "out", "policy")
+
+    def __init__(
+        self,
+        case: Case,
+        now: datetime,
+        policy: SlaPolicy,
+        actor: ActorRef,
+        account_calendar: AccountCalendar,
+    ) -> None:
+        self.case = case
+        self.now = now
+        self.policy = policy
+        self.actor = actor
+        self.account_calendar = account_calendar
+        self.out: list[Event] = []
+        self.clocks = _ClockView(case.id, case.slas)
 
     def emit(self, event: Event) -> None:
         self.out.append(event)
-        self.case = apply(self.case, event)
+        self.clocks.slas = _sla_clocks(self.clocks, event)  # type: ignore[arg-type]
+
+    def result(self) -> Case:
+        """The case with the emitted events applied (what ``replay`` gives)."""
+        if not self.out:
+            return self.case
+        case = self.case
+        return attrs.evolve(
+            case, slas=self.clocks.slas, version=case.version + len(self.out), updated_at=self.now
+        )
 
     def base(self) -> EventHeader:
         return {"case_id": self.case.id, "at": self.now, "actor": self.actor}
@@ -238,12 +280,15 @@ class _Run:
 
     def latest(self, definition: SlaDefinition, task: Task | None) -> tuple[SlaClock | None, int]:
         """The newest clock of ``definition`` (on ``task``) and how many cycles ran."""
-        clocks = [
-            c
-            for c in self.case.slas
-            if c.sla_id == definition.id and c.task_id == (task.id if task else None)
-        ]
-        return (clocks[-1] if clocks else None), len(clocks)
+        sla_id = definition.id
+        task_id = task.id if task else None
+        latest = None
+        count = 0
+        for c in self.clocks.slas:
+            if c.sla_id == sla_id and c.task_id == task_id:
+                latest = c
+                count += 1
+        return latest, count
 
     def key(self, definition: SlaDefinition, task: Task | None, cycle: int) -> str:
         key = definition.id if task is None else f"{definition.id}@{task.id}"
@@ -251,12 +296,12 @@ class _Run:
 
     def keep_running(self, definition: SlaDefinition, clock: SlaClock, task: Task | None) -> None:
         """Pause, resume or retarget an active clock to match the case."""
-        current = self.case.sla(clock.key)
+        current = self.clocks.sla(clock.key)
         assert current is not None
         target = definition.target_for(self.case.priority)
         if target is not None and target != current.target:
             self.retarget(current, target)
-            current = self.case.sla(clock.key)
+            current = self.clocks.sla(clock.key)
             assert current is not None
         pause = self.should_pause(definition, task)
         if pause and current.stage is SlaStage.IN_PROGRESS:
@@ -264,7 +309,9 @@ class _Run:
         elif not pause and current.stage is SlaStage.PAUSED:
             self.resume(current)
 
-    def case_clock(self, definition: SlaDefinition, events: Sequence[Event]) -> None:
+    def case_clock(
+        self, definition: SlaDefinition, events: Sequence[Event], names: set[str]
+    ) -> None:
         case = self.case
         clock, cycles = self.latest(definition, None)
         active = clock is not None and clock.stage.is_active
@@ -273,7 +320,6 @@ class _Run:
                 self.cancel(clock, "case cancelled")
             return
         metric = definition.metric
-        names = {e.name for e in events}
         if _final(clock):
             return
         if clock is not None and active and self.cancelled_or_reset(definition, clock, None, names):
@@ -404,30 +450,242 @@ def react(
         account_calendar: Looks up an account's calendar for
             ``CalendarSource.ACCOUNT``.
     """
+    run = _reaction(
+        case, events, now=now, policy=policy, actor=actor, account_calendar=account_calendar
+    )
+    return run.out, run.result()
+
+
+def react_events(
+    case: Case,
+    events: Sequence[Event],
+    *,
+    now: datetime,
+    policy: SlaPolicy,
+    actor: ActorRef,
+    account_calendar: AccountCalendar = _no_account_calendar,
+) -> list[Event]:
+    """:func:`react` without the case: what the reactor needs (the pipeline folds)."""
+    return _reaction(
+        case, events, now=now, policy=policy, actor=actor, account_calendar=account_calendar
+    ).out
+
+
+def _reaction(
+    case: Case,
+    events: Sequence[Event],
+    *,
+    now: datetime,
+    policy: SlaPolicy,
+    actor: ActorRef,
+    account_calendar: AccountCalendar,
+) -> _Run:
     run = _Run(case, now, policy, actor, account_calendar)
+    _rules(run, case, events, policy)
+    return run
+
+
+def _rules(run: _Run, case: Case, events: Sequence[Event], policy: SlaPolicy) -> None:
+    """Every definition's rules, for the case's clocks and each task's."""
     # A task clock reacts to its own task's events and to the case's, not to siblings'.
     task_names = {
         task.id: {e.name for e in events if getattr(e, "task_id", task.id) == task.id}
         for task in case.tasks
     }
-    for selection in policy.select(case):
+    names = {e.name for e in events}
+    for selection in policy.selections(case):
         definition = selection.definition
         if selection.selected:
-            run.case_clock(definition, events)
+            run.case_clock(definition, events, names)
             continue
         clock, _ = run.latest(definition, None)
         if clock is not None and clock.stage.is_active:
             run.cancel(clock, f"{NO_LONGER_APPLIES}: {selection.reason}")
     for task in case.tasks:
-        for selection in policy.select(run.case, task):
+        for selection in policy.selections(case, task):
             definition = selection.definition
             if selection.selected:
-                run.task_clock(definition, run.case.task(task.id), task_names[task.id])
+                run.task_clock(definition, task, task_names[task.id])
                 continue
             clock, _ = run.latest(definition, task)
             if clock is not None and clock.stage.is_active:
                 run.cancel(clock, f"{NO_LONGER_APPLIES}: {selection.reason}")
-    return run.out, run.case
+
+
+class ClockRecord:
+    """A mutable stand-in for :class:`SlaClock` in a replay that keeps no events.
+
+    The same attributes, changed in place the way the SLA events change a clock in
+    ``casekit.model.lifecycle``; :func:`status` and the rules read it as a clock.
+    """
+
+    __slots__ = (
+        "breached_at",
+        "calendar",
+        "consumed",
+        "due_at",
+        "escalations_fired",
+        "key",
+        "kind",
+        "metric",
+        "paused_business",
+        "paused_since",
+        "reason",
+        "running_since",
+        "sla_id",
+        "stage",
+        "started_at",
+        "stopped_at",
+        "target",
+        "task_id",
+        "warnings_fired",
+    )
+
+    def __init__(
+        self,
+        *,
+        key: str,
+        sla_id: str,
+        task_id: str | None,
+        kind: SlaKind,
+        metric: SlaMetric,
+        calendar: str,
+        target: timedelta,
+        stage: SlaStage,
+        started_at: datetime,
+        consumed: timedelta,
+        running_since: datetime | None,
+        due_at: datetime | None,
+        paused_since: datetime | None,
+    ) -> None:
+        self.key = key
+        self.sla_id = sla_id
+        self.task_id = task_id
+        self.kind = kind
+        self.metric = metric
+        self.calendar = calendar
+        self.target = target
+        self.stage = stage
+        self.started_at = started_at
+        self.consumed = consumed
+        self.running_since = running_since
+        self.due_at = due_at
+        self.paused_business = timedelta(0)
+        self.paused_since = paused_since
+        self.stopped_at: datetime | None = None
+        self.breached_at: datetime | None = None
+        self.warnings_fired: tuple[float, ...] = ()
+        self.escalations_fired: tuple[int, ...] = ()
+        self.reason = ""
+
+
+class _Replay(_Run):
+    """A reaction that changes :class:`ClockRecord` objects in place and builds no
+    events: what a what-if replay needs, at a fraction of the cost.
+
+    The rules are :class:`_Run`'s; only the clock operations differ, each doing to its
+    record what the event :class:`_Run` would emit does to an ``SlaClock`` when the
+    case folds it (see ``casekit.model.lifecycle._sla_clocks``), with the same values.
+    """
+
+    __slots__ = ()
+
+    def start(
+        self, definition: SlaDefinition, key: str, task: Task | None, started_at: datetime
+    ) -> None:
+        now = self.now
+        name = self.policy.calendar_for(definition, self.case, task, self.account_calendar)
+        calendar = self.policy.calendar(name)
+        target = definition.target_for(self.case.priority)
+        assert target is not None  # selection guarantees a target
+        consumed = calendar.elapsed(started_at, now) if started_at < now else timedelta(0)
+        paused = self.should_pause(definition, task)
+        record = ClockRecord(
+            key=key,
+            sla_id=definition.id,
+            task_id=task.id if task else None,
+            kind=definition.kind,
+            metric=definition.metric,
+            calendar=name,
+            target=target,
+            stage=SlaStage.PAUSED if paused else SlaStage.IN_PROGRESS,
+            started_at=started_at,
+            consumed=consumed,
+            running_since=None if paused else now,
+            due_at=None if paused else _due(calendar, now, target - consumed),
+            paused_since=now if paused else None,
+        )
+        clocks = self.clocks
+        clocks.slas = (*(c for c in clocks.slas if c.key != key), record)  # type: ignore[arg-type]
+        self.out.append(record)  # type: ignore[arg-type]  # only counted
+
+    def stop(self, clock: SlaClock) -> None:
+        record: ClockRecord = clock  # type: ignore[assignment]
+        calendar = self.policy.calendar(clock.calendar)
+        used = _used(clock, calendar, self.now)
+        record.paused_business = _paused(clock, calendar, self.now)
+        record.stage = SlaStage.MET if used <= clock.target else SlaStage.BREACHED
+        record.consumed = used
+        record.running_since = record.due_at = record.paused_since = None
+        record.stopped_at = self.now
+        self.out.append(record)  # type: ignore[arg-type]
+
+    def cancel(self, clock: SlaClock, reason: str) -> None:
+        record: ClockRecord = clock  # type: ignore[assignment]
+        record.stage = SlaStage.CANCELLED
+        record.running_since = record.due_at = record.paused_since = None
+        record.stopped_at = self.now
+        record.reason = reason
+        self.out.append(record)  # type: ignore[arg-type]
+
+    def pause(self, clock: SlaClock) -> None:
+        record: ClockRecord = clock  # type: ignore[assignment]
+        record.consumed = _used(clock, self.policy.calendar(clock.calendar), self.now)
+        record.stage = SlaStage.PAUSED
+        record.running_since = record.due_at = None
+        record.paused_since = self.now
+        self.out.append(record)  # type: ignore[arg-type]
+
+    def resume(self, clock: SlaClock) -> None:
+        record: ClockRecord = clock  # type: ignore[assignment]
+        calendar = self.policy.calendar(clock.calendar)
+        paused = _paused(clock, calendar, self.now)
+        record.due_at = _due(calendar, self.now, clock.target - clock.consumed)
+        record.stage = SlaStage.IN_PROGRESS
+        record.running_since = self.now
+        record.paused_since = record.stopped_at = None
+        record.paused_business = paused
+        self.out.append(record)  # type: ignore[arg-type]
+
+    def retarget(self, clock: SlaClock, target: timedelta) -> None:
+        record: ClockRecord = clock  # type: ignore[assignment]
+        due = None
+        if clock.running_since is not None:
+            calendar = self.policy.calendar(clock.calendar)
+            due = _due(calendar, clock.running_since, target - clock.consumed)
+        record.target = target
+        record.due_at = due
+        self.out.append(record)  # type: ignore[arg-type]
+
+
+def replay_clocks(
+    case: Any,
+    events: Sequence[Event],
+    *,
+    now: datetime,
+    policy: SlaPolicy,
+    account_calendar: AccountCalendar = _no_account_calendar,
+) -> None:
+    """:func:`react` for a what-if replay: ``case.slas`` (a tuple of
+    :class:`ClockRecord`) is brought up to date in place, and no events are built.
+
+    ``case`` is anything with the attributes of a :class:`Case` that the rules read
+    (``id``, ``state``, ``priority``, ``category``, ``channel``, ``account_id``,
+    ``assignment``, ``custom``, ``interactions``, ``tasks``, ``opened_at``, ``slas``).
+    """
+    run = _Replay(case, now, policy, None, account_calendar)  # type: ignore[arg-type]
+    _rules(run, case, events, policy)
+    case.slas = run.clocks.slas
 
 
 @attrs.frozen
@@ -534,13 +792,26 @@ def _watched(clock: SlaClock, policy: SlaPolicy) -> BusinessCalendar | None:
 def timers(case: Case, policy: SlaPolicy) -> list[Timer]:
     """One timer per running clock: its next warning, breach or escalation instant."""
     result = []
+    memo = policy._memo.moments  # the policy's own cache, kept here
     for clock in case.slas:
-        calendar = _watched(clock, policy)
-        if calendar is None:
+        if not clock.stage.is_active:
             continue
-        at = _next_moment(clock, policy.definition(clock.sla_id), calendar)
-        if at is not None:
-            result.append(Timer(case.id, f"{TIMER_PREFIX}:{clock.key}", at))
+        # A clock is immutable, so its next moment is computed once for the clock
+        # object (clocks an event did not touch are carried over as they are).
+        hit = memo.get(id(clock))
+        if hit is not None and hit[0] is clock and (hit[1] is None or hit[1].case_id == case.id):
+            timer = hit[1]
+        else:
+            calendar = _watched(clock, policy)
+            if calendar is None:
+                continue
+            at = _next_moment(clock, policy.definition(clock.sla_id), calendar)
+            timer = None if at is None else Timer(case.id, f"{TIMER_PREFIX}:{clock.key}", at)
+            if len(memo) >= _MEMO_LIMIT:
+                memo.clear()
+            memo[id(clock)] = (clock, timer)
+        if timer is not None:
+            result.append(timer)
     return result
 
 
