@@ -168,9 +168,26 @@ class _Run:
     SLA events change only the case's clocks (and its version and ``updated_at``), so
     the clocks are folded on their own (with the lifecycle's own function) and the
     case is rebuilt once, by :meth:`result`, for the callers that want it.
+
+    Folding is lazy: an emitted event waits in ``pending`` until the rules read a
+    clock of the same definition and task again (``dirty`` holds those pairs), or
+    the case is rebuilt. The reactor only needs the events, so on the command path
+    most events are never folded here (the pipeline folds them into the case).
+    Pending events are folded in the order they were emitted, so the clocks are those
+    an eager fold gives.
     """
 
-    __slots__ = ("account_calendar", "actor", "case", "clocks", "now", "out", "policy")
+    __slots__ = (
+        "account_calendar",
+        "actor",
+        "case",
+        "clocks",
+        "dirty",
+        "now",
+        "out",
+        "pending",
+        "policy",
+    )
 
     def __init__(
         self,
@@ -187,10 +204,28 @@ class _Run:
         self.account_calendar = account_calendar
         self.out: list[Event] = []
         self.clocks = _ClockView(case.id, case.slas)
+        self.pending: list[Event] = []
+        self.dirty: set[tuple[str, str | None]] = set()
 
-    def emit(self, event: Event) -> None:
+    def emit(self, event: Event, sla_id: str, task_id: str | None) -> None:
+        """Record ``event`` of a clock of definition ``sla_id`` (on ``task_id``)."""
         self.out.append(event)
-        self.clocks.slas = _sla_clocks(self.clocks, event)  # type: ignore[arg-type]
+        self.pending.append(event)
+        self.dirty.add((sla_id, task_id))
+        if isinstance(event, SlaStarted):
+            # A new clock replaces any clock with its key, whatever its definition.
+            key = event.clock.key
+            self.dirty.update((c.sla_id, c.task_id) for c in self.clocks.slas if c.key == key)
+
+    def fold(self) -> _ClockView:
+        """The clocks with every emitted event applied."""
+        clocks = self.clocks
+        if self.pending:
+            for event in self.pending:
+                clocks.slas = _sla_clocks(clocks, event)  # type: ignore[arg-type]
+            self.pending.clear()
+            self.dirty.clear()
+        return clocks
 
     def result(self) -> Case:
         """The case with the emitted events applied (what ``replay`` gives)."""
@@ -198,7 +233,7 @@ class _Run:
             return self.case
         case = self.case
         return attrs.evolve(
-            case, slas=self.clocks.slas, version=case.version + len(self.out), updated_at=self.now
+            case, slas=self.fold().slas, version=case.version + len(self.out), updated_at=self.now
         )
 
     def base(self) -> EventHeader:
@@ -230,7 +265,7 @@ class _Run:
             due_at=None if paused else _due(calendar, self.now, target - consumed),
             paused_since=self.now if paused else None,
         )
-        self.emit(SlaStarted(**self.base(), clock=clock))
+        self.emit(SlaStarted(**self.base(), clock=clock), clock.sla_id, clock.task_id)
 
     def stop(self, clock: SlaClock) -> None:
         calendar = self.policy.calendar(clock.calendar)
@@ -240,21 +275,31 @@ class _Run:
         self.emit(
             SlaStopped(
                 **self.base(), key=clock.key, stage=stage, consumed=used, paused_business=paused
-            )
+            ),
+            clock.sla_id,
+            clock.task_id,
         )
 
     def cancel(self, clock: SlaClock, reason: str) -> None:
-        self.emit(SlaCancelled(**self.base(), key=clock.key, reason=reason))
+        self.emit(
+            SlaCancelled(**self.base(), key=clock.key, reason=reason), clock.sla_id, clock.task_id
+        )
 
     def pause(self, clock: SlaClock) -> None:
         used = _used(clock, self.policy.calendar(clock.calendar), self.now)
-        self.emit(SlaPaused(**self.base(), key=clock.key, consumed=used))
+        self.emit(
+            SlaPaused(**self.base(), key=clock.key, consumed=used), clock.sla_id, clock.task_id
+        )
 
     def resume(self, clock: SlaClock) -> None:
         calendar = self.policy.calendar(clock.calendar)
         paused = _paused(clock, calendar, self.now)
         due = _due(calendar, self.now, clock.target - clock.consumed)
-        self.emit(SlaResumed(**self.base(), key=clock.key, due_at=due, paused_business=paused))
+        self.emit(
+            SlaResumed(**self.base(), key=clock.key, due_at=due, paused_business=paused),
+            clock.sla_id,
+            clock.task_id,
+        )
 
     def retarget(self, clock: SlaClock, target: timedelta) -> None:
         due = None
@@ -268,7 +313,9 @@ class _Run:
                 target=target,
                 due_at=due,
                 reason=f"priority is {self.case.priority.value}",
-            )
+            ),
+            clock.sla_id,
+            clock.task_id,
         )
 
     def should_pause(self, definition: SlaDefinition, task: Task | None) -> bool:
@@ -282,6 +329,8 @@ class _Run:
         """The newest clock of ``definition`` (on ``task``) and how many cycles ran."""
         sla_id = definition.id
         task_id = task.id if task else None
+        if (sla_id, task_id) in self.dirty:
+            self.fold()
         latest = None
         count = 0
         for c in self.clocks.slas:
@@ -296,12 +345,12 @@ class _Run:
 
     def keep_running(self, definition: SlaDefinition, clock: SlaClock, task: Task | None) -> None:
         """Pause, resume or retarget an active clock to match the case."""
-        current = self.clocks.sla(clock.key)
+        current = self.fold().sla(clock.key)
         assert current is not None
         target = definition.target_for(self.case.priority)
         if target is not None and target != current.target:
             self.retarget(current, target)
-            current = self.clocks.sla(clock.key)
+            current = self.fold().sla(clock.key)
             assert current is not None
         pause = self.should_pause(definition, task)
         if pause and current.stage is SlaStage.IN_PROGRESS:
@@ -485,14 +534,16 @@ def _reaction(
     return run
 
 
+_NO_NAMES: set[str] = set()
+"""The event names passed to rules that never read them (never modified)."""
+
+
 def _rules(run: _Run, case: Case, events: Sequence[Event], policy: SlaPolicy) -> None:
     """Every definition's rules, for the case's clocks and each task's."""
-    # A task clock reacts to its own task's events and to the case's, not to siblings'.
-    task_names = {
-        task.id: {e.name for e in events if getattr(e, "task_id", task.id) == task.id}
-        for task in case.tasks
-    }
-    names = {e.name for e in events}
+    # Event names matter only to the definitions that name events; the others get an
+    # empty set (their rules never look at it).
+    case_reads, task_reads = policy.names_read()
+    names = {e.name for e in events} if case_reads else _NO_NAMES
     for selection in policy.selections(case):
         definition = selection.definition
         if selection.selected:
@@ -502,10 +553,16 @@ def _rules(run: _Run, case: Case, events: Sequence[Event], policy: SlaPolicy) ->
         if clock is not None and clock.stage.is_active:
             run.cancel(clock, f"{NO_LONGER_APPLIES}: {selection.reason}")
     for task in case.tasks:
+        # A task clock reacts to its own task's events and to the case's, not to siblings'.
+        task_names = (
+            {e.name for e in events if getattr(e, "task_id", task.id) == task.id}
+            if task_reads
+            else _NO_NAMES
+        )
         for selection in policy.selections(case, task):
             definition = selection.definition
             if selection.selected:
-                run.task_clock(definition, task, task_names[task.id])
+                run.task_clock(definition, task, task_names)
                 continue
             clock, _ = run.latest(definition, task)
             if clock is not None and clock.stage.is_active:

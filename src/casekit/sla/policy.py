@@ -309,13 +309,14 @@ class _Memo:
             the clock itself to make sure the id was not reused.
     """
 
-    __slots__ = ("custom_names", "definitions", "moments", "selections")
+    __slots__ = ("custom_names", "definitions", "moments", "names_read", "selections")
 
     def __init__(self) -> None:
         self.selections: dict[tuple[Any, ...], tuple[Selection, ...]] = {}
         self.custom_names: tuple[str, ...] | None = None
         self.definitions: dict[str, SlaDefinition] | None = None
         self.moments: dict[int, tuple[Any, Any]] = {}
+        self.names_read: tuple[bool, bool] | None = None
 
     def __reduce__(self) -> tuple[type[_Memo], tuple[()]]:
         return (_Memo, ())
@@ -424,6 +425,23 @@ class SlaPolicy:
                 table.clear()
             cached = table[key] = tuple(self._select(case, task))
         return cached
+
+    def names_read(self) -> tuple[bool, bool]:
+        """Whether the rules of case (first) and task (second) clocks read the names
+        of a command's events: ``cancel_on``, ``reset_on``, custom ``start_on``/``stop_on``."""
+        read = self._memo.names_read
+        if read is None:
+            read = self._memo.names_read = (
+                any(
+                    d.cancel_on or d.reset_on or d.start_on or d.stop_on
+                    for d in self.definitions
+                    if d.subject is Subject.CASE
+                ),
+                any(
+                    d.cancel_on or d.reset_on for d in self.definitions if d.subject is Subject.TASK
+                ),
+            )
+        return read
 
     def _custom_names(self) -> tuple[str, ...]:
         names = self._memo.custom_names

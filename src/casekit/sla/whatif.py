@@ -128,7 +128,7 @@ def evaluate(
         account_calendar: Account calendar lookup for ``CalendarSource.ACCOUNT``.
     """
     as_of = to_utc(as_of, "as_of")
-    case = _replayed([_event(item) for item in log], policy, as_of, account_calendar)
+    case = _replayed(map(_event, log), policy, as_of, account_calendar)
     if case is None:
         return []
     return [_outcome(case, clock, policy, as_of) for clock in case.slas]
