@@ -4,6 +4,7 @@ policy that uses every rule; the policy's memoized selection equals ``select``."
 
 from __future__ import annotations
 
+import contextlib
 import random
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -128,10 +129,8 @@ def work(desk: Desk, clock: ManualClock, rng: random.Random, cases: int) -> list
     )
     for _ in range(cases * 14):
         clock.advance(timedelta(minutes=rng.choice([1, 20, 90, 600, 2000])))
-        try:
+        with contextlib.suppress(CasekitError, IndexError):  # not allowed now, or no task
             rng.choice(ops)(rng.choice(ids))
-        except (CasekitError, IndexError):
-            pass  # not allowed in this state, or no task yet
         if rng.random() < 0.2:
             desk.tick()
     return ids

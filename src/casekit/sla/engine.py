@@ -57,7 +57,12 @@ TIMER_PREFIX = "sla"
 AccountCalendar = Callable[[str], str | None]
 """Returns the calendar name of an account (or its nearest ancestor), if any."""
 
-_STOPPING_STATES = frozenset({CaseState.RESOLVED, CaseState.CLOSED})
+_STOPPING_STATES = (CaseState.RESOLVED, CaseState.CLOSED)
+# The enums' ``is_active`` & co. as tuples: membership by identity, no property call.
+_ACTIVE_STAGES = (SlaStage.IN_PROGRESS, SlaStage.PAUSED)
+_ACTIVE_STATES = tuple(s for s in CaseState if s.is_active)
+_TERMINAL_STATES = tuple(s for s in CaseState if s.is_terminal)
+_FINISHED_TASKS = tuple(s for s in TaskState if s.is_finished)
 NO_LONGER_APPLIES = "no longer applies"
 """Reason prefix of clocks cancelled because their definition stopped applying; such a
 clock starts a new cycle if the definition applies again."""
@@ -84,14 +89,6 @@ def _responded(case: Case) -> bool:
     """Whether an agent ever wrote to the customer on this case."""
     return any(
         i.direction is Direction.OUTBOUND and not _is_customer(i.author) for i in case.interactions
-    )
-
-
-def _final(clock: SlaClock | None) -> bool:
-    return (
-        clock is not None
-        and clock.stage is SlaStage.CANCELLED
-        and clock.reason.startswith(CANCELLED_BY)
     )
 
 
@@ -363,32 +360,36 @@ class _Run:
     ) -> None:
         case = self.case
         clock, cycles = self.latest(definition, None)
-        active = clock is not None and clock.stage.is_active
+        active = clock is not None and clock.stage in _ACTIVE_STAGES
         if case.state is CaseState.CANCELLED:
             if clock is not None and active:
                 self.cancel(clock, "case cancelled")
             return
         metric = definition.metric
-        if _final(clock):
-            return
+        if clock is not None and clock.stage is SlaStage.CANCELLED:
+            if clock.reason.startswith(CANCELLED_BY):  # cancelled for good
+                return
+            lapsed = clock.reason.startswith((NO_LONGER_APPLIES, CASE_CLOSED))
+        else:
+            lapsed = False
         if clock is not None and active and self.cancelled_or_reset(definition, clock, None, names):
             return
         stopping = case.state in _STOPPING_STATES
-        if _lapsed(clock) and metric in (SlaMetric.RESOLUTION, SlaMetric.FIRST_RESPONSE):
+        if lapsed and metric in (SlaMetric.RESOLUTION, SlaMetric.FIRST_RESPONSE):
             responded = metric is SlaMetric.FIRST_RESPONSE and _responded(case)
-            if case.state.is_active and not responded:  # it applies again: a new cycle
+            if case.state in _ACTIVE_STATES and not responded:  # it applies again: a new cycle
                 self.start(definition, self.key(definition, None, cycles), None, self.now)
             return
         if metric is SlaMetric.RESOLUTION:
             if clock is None:
-                if case.state.is_active:
+                if case.state in _ACTIVE_STATES:
                     start = case.opened_at if definition.retroactive else self.now
                     self.start(definition, self.key(definition, None, 0), None, start)
             elif active and stopping:
                 self.stop(clock)
             elif active:
                 self.keep_running(definition, clock, None)
-            elif clock.stage in (SlaStage.MET, SlaStage.BREACHED) and case.state.is_active:
+            elif clock.stage in (SlaStage.MET, SlaStage.BREACHED) and case.state in _ACTIVE_STATES:
                 if definition.on_reopen is OnReopen.RESUME:
                     self.resume(clock)
                     self.keep_running(definition, clock, None)
@@ -397,7 +398,7 @@ class _Run:
             return
         if metric is SlaMetric.FIRST_RESPONSE:
             if clock is None:
-                if case.state.is_active and not _responded(case):
+                if case.state in _ACTIVE_STATES and not _responded(case):
                     start = case.opened_at if definition.retroactive else self.now
                     self.start(definition, self.key(definition, None, 0), None, start)
             elif active and (stopping or _agent_replied(events)):
@@ -418,14 +419,14 @@ class _Run:
         """Restarting metrics: next response, periodic update, custom start/stop pairs."""
         case = self.case
         metric = definition.metric
-        active = clock is not None and clock.stage.is_active
+        active = clock is not None and clock.stage in _ACTIVE_STAGES
         stopping = case.state in _STOPPING_STATES
         if metric is SlaMetric.NEXT_RESPONSE:
-            starts = _customer_wrote(events) and case.state.is_active
+            starts = _customer_wrote(events) and case.state in _ACTIVE_STATES
             stops = _agent_replied(events) or stopping
         elif metric is SlaMetric.PERIODIC_UPDATE:
             stops = _agent_replied(events) or stopping
-            starts = case.state.is_active and (clock is None or stops or not active)
+            starts = case.state in _ACTIVE_STATES and (clock is None or stops or not active)
         else:
             starts = bool(names & definition.start_on) and not stopping
             stops = bool(names & definition.stop_on)
@@ -454,16 +455,18 @@ class _Run:
 
     def task_clock(self, definition: SlaDefinition, task: Task, names: set[str]) -> None:
         clock, cycles = self.latest(definition, task)
-        workable = not task.state.is_finished and not self.case.state.is_terminal
+        workable = task.state not in _FINISHED_TASKS and self.case.state not in _TERMINAL_STATES
         if clock is None or _lapsed(clock):
             if workable:
                 retro = definition.retroactive and clock is None
                 start = task.created_at if retro else self.now
                 self.start(definition, self.key(definition, task, cycles), task, start)
             return
-        if not clock.stage.is_active or self.cancelled_or_reset(definition, clock, task, names):
+        if clock.stage not in _ACTIVE_STAGES or self.cancelled_or_reset(
+            definition, clock, task, names
+        ):
             return
-        if self.case.state.is_terminal and not task.state.is_finished:
+        if self.case.state in _TERMINAL_STATES and task.state not in _FINISHED_TASKS:
             # The case closed with the task unfinished: nobody can work it unless the
             # case is reopened, when a new cycle starts.
             self.cancel(
@@ -550,7 +553,7 @@ def _rules(run: _Run, case: Case, events: Sequence[Event], policy: SlaPolicy) ->
             run.case_clock(definition, events, names)
             continue
         clock, _ = run.latest(definition, None)
-        if clock is not None and clock.stage.is_active:
+        if clock is not None and clock.stage in _ACTIVE_STAGES:
             run.cancel(clock, f"{NO_LONGER_APPLIES}: {selection.reason}")
     for task in case.tasks:
         # A task clock reacts to its own task's events and to the case's, not to siblings'.
@@ -565,7 +568,7 @@ def _rules(run: _Run, case: Case, events: Sequence[Event], policy: SlaPolicy) ->
                 run.task_clock(definition, task, task_names)
                 continue
             clock, _ = run.latest(definition, task)
-            if clock is not None and clock.stage.is_active:
+            if clock is not None and clock.stage in _ACTIVE_STAGES:
                 run.cancel(clock, f"{NO_LONGER_APPLIES}: {selection.reason}")
 
 
@@ -838,7 +841,7 @@ def _watched(clock: SlaClock, policy: SlaPolicy) -> BusinessCalendar | None:
     started) cannot be computed; it is left alone rather than blocking ``tick`` for
     every other case. ``status`` on it raises InvalidDefinition naming the calendar.
     """
-    if not clock.stage.is_active:
+    if clock.stage not in _ACTIVE_STAGES:
         return None
     try:
         return policy.calendar(clock.calendar)
@@ -851,7 +854,7 @@ def timers(case: Case, policy: SlaPolicy) -> list[Timer]:
     result = []
     memo = policy._memo.moments  # the policy's own cache, kept here
     for clock in case.slas:
-        if not clock.stage.is_active:
+        if clock.stage not in _ACTIVE_STAGES:
             continue
         # A clock is immutable, so its next moment is computed once for the clock
         # object (clocks an event did not touch are carried over as they are).
@@ -908,8 +911,10 @@ class SlaStatus:
 def status(clock: SlaClock, *, now: datetime, policy: SlaPolicy) -> SlaStatus:
     """The clock's numbers at ``now``."""
     calendar = policy.calendar(clock.calendar)
-    elapsed = _used(clock, calendar, now) if clock.stage.is_active else clock.consumed
-    paused = _paused(clock, calendar, now) if clock.stage.is_active else clock.paused_business
+    elapsed = _used(clock, calendar, now) if clock.stage in _ACTIVE_STAGES else clock.consumed
+    paused = (
+        _paused(clock, calendar, now) if clock.stage in _ACTIVE_STAGES else clock.paused_business
+    )
     return SlaStatus(
         key=clock.key,
         sla_id=clock.sla_id,
