@@ -728,24 +728,34 @@ class _Replay(_Run):
         self.out.append(record)  # type: ignore[arg-type]
 
 
-def replay_clocks(
-    case: Any,
-    events: Sequence[Event],
-    *,
-    now: datetime,
-    policy: SlaPolicy,
-    account_calendar: AccountCalendar = _no_account_calendar,
-) -> None:
-    """:func:`react` for a what-if replay: ``case.slas`` (a tuple of
-    :class:`ClockRecord`) is brought up to date in place, and no events are built.
+class ClockReplay:
+    """:func:`react` for a what-if replay, command after command: the case's clocks
+    are :class:`ClockRecord` objects changed in place, and no events are built.
 
     ``case`` is anything with the attributes of a :class:`Case` that the rules read
     (``id``, ``state``, ``priority``, ``category``, ``channel``, ``account_id``,
-    ``assignment``, ``custom``, ``interactions``, ``tasks``, ``opened_at``, ``slas``).
+    ``assignment``, ``custom``, ``interactions``, ``tasks``, ``opened_at``), folded
+    by the caller before each :meth:`react`; it starts without clocks.
     """
-    run = _Replay(case, now, policy, None, account_calendar)  # type: ignore[arg-type]
-    _rules(run, case, events, policy)
-    case.slas = run.clocks.slas
+
+    __slots__ = ("run",)
+
+    def __init__(
+        self, case: Any, policy: SlaPolicy, account_calendar: AccountCalendar = _no_account_calendar
+    ) -> None:
+        self.run = _Replay(case, case.opened_at, policy, None, account_calendar)  # type: ignore[arg-type]
+
+    def react(self, events: Sequence[Event], now: datetime) -> None:
+        """Follow one command's ``events`` (already folded into the case) at ``now``."""
+        run = self.run
+        run.now = now
+        _rules(run, run.case, events, run.policy)
+        run.out.clear()  # only counted, never read
+
+    @property
+    def slas(self) -> tuple[Any, ...]:
+        """The clocks, oldest first (as ``Case.slas``)."""
+        return self.run.clocks.slas
 
 
 @attrs.frozen

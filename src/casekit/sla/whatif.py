@@ -48,7 +48,7 @@ from casekit.model.events import (
 from casekit.model.lifecycle import replay
 from casekit.model.sla import SlaStage
 from casekit.sla.calendar import BusinessCalendar
-from casekit.sla.engine import AccountCalendar, SlaStatus, react, replay_clocks, status
+from casekit.sla.engine import AccountCalendar, ClockReplay, react, status
 from casekit.sla.policy import SlaDefinition, SlaPolicy
 
 __all__ = ["ResolutionSpans", "SlaOutcome", "evaluate", "evaluate_many", "to_records"]
@@ -93,10 +93,6 @@ class SlaOutcome:
     account_id: str | None
 
 
-_STATUS = tuple(f.name for f in attrs.fields(SlaStatus) if f.name in attrs.fields_dict(SlaOutcome))
-"""The outcome's fields that come straight from :class:`SlaStatus`."""
-
-
 def _event(item: Event | EventRecord) -> Event:
     return item.event if isinstance(item, EventRecord) else item
 
@@ -127,7 +123,8 @@ def evaluate(
         as_of: The instant at which clocks are measured; later events are ignored.
         account_calendar: Account calendar lookup for ``CalendarSource.ACCOUNT``.
     """
-    as_of = to_utc(as_of, "as_of")
+    if type(as_of) is not datetime or as_of.tzinfo is not UTC:  # else already in UTC
+        as_of = to_utc(as_of, "as_of")
     case = _replayed(map(_event, log), policy, as_of, account_calendar)
     if case is None:
         return []
@@ -147,18 +144,22 @@ def _replayed(
     # Only what had happened by ``as_of`` counts; recorded SLA events are re-derived.
     domain = [e for e in events if not e.name.startswith("sla.") and e.at <= as_of]
     case: _Sketch | None = None
+    clocks: ClockReplay | None = None
     try:
         for command in _commands(domain):
-            if case is None:
+            if case is None or clocks is None:
                 case = _Sketch.opened(command[0])
+                clocks = ClockReplay(case, policy, lookup)
                 rest: Sequence[Event] = command[1:]
             else:
                 rest = command
             for event in rest:
                 case.apply(event)
-            replay_clocks(case, command, now=command[0].at, policy=policy, account_calendar=lookup)
+            clocks.react(command, command[0].at)
     except _Unfollowed:
         return _replayed_cases(domain, policy, as_of, account_calendar)
+    if case is not None and clocks is not None:
+        case.slas = clocks.slas
     return case
 
 
@@ -292,11 +293,20 @@ def _outcome(case: Any, clock: Any, policy: SlaPolicy, as_of: datetime) -> SlaOu
     state = status(clock, now=max(as_of, clock.started_at), policy=policy)
     return SlaOutcome(
         case_id=case.id,
+        key=state.key,
+        sla_id=state.sla_id,
+        task_id=state.task_id,
+        stage=state.stage,
+        target=state.target,
+        elapsed=state.elapsed,
+        paused=state.paused,
+        due_at=state.due_at,
+        breached=state.breached,
+        percentage=state.percentage,
         priority=case.priority,
         category=case.category,
         channel=case.channel,
         account_id=case.account_id,
-        **{f: getattr(state, f) for f in _STATUS},
     )
 
 
@@ -315,7 +325,7 @@ def evaluate_many(
     (module-level functions, not lambdas).
     """
     work: Callable[[Sequence[Event | EventRecord]], list[SlaOutcome]] = partial(
-        evaluate, policy=policy, as_of=as_of, account_calendar=account_calendar
+        evaluate, policy=policy, as_of=to_utc(as_of, "as_of"), account_calendar=account_calendar
     )
     if executor is None:
         results: Iterable[list[SlaOutcome]] = map(work, logs)
