@@ -18,7 +18,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from itertools import groupby
 from typing import Any
 
 import attrs
@@ -99,8 +98,23 @@ def _event(item: Event | EventRecord) -> Event:
 
 def _commands(events: Sequence[Event]) -> Iterator[list[Event]]:
     """Consecutive events with the same instant and actor: one command's worth."""
-    for _, group in groupby(events, key=lambda e: (e.at, e.actor)):
-        yield list(group)
+    group: list[Event] = []
+    at = actor = None
+    for event in events:
+        # As equal (instant, actor) pairs, with the identity shortcut tuples take.
+        if (
+            group
+            and (event.at is at or event.at == at)
+            and (event.actor is actor or event.actor == actor)
+        ):
+            group.append(event)
+            continue
+        if group:
+            yield group
+        group = [event]
+        at, actor = event.at, event.actor
+    if group:
+        yield group
 
 
 def _no_calendar(account_id: str) -> str | None:
@@ -125,14 +139,14 @@ def evaluate(
     """
     if type(as_of) is not datetime or as_of.tzinfo is not UTC:  # else already in UTC
         as_of = to_utc(as_of, "as_of")
-    case = _replayed(map(_event, log), policy, as_of, account_calendar)
+    case = _replayed(log, policy, as_of, account_calendar)
     if case is None:
         return []
     return [_outcome(case, clock, policy, as_of) for clock in case.slas]
 
 
 def _replayed(
-    events: Iterable[Event],
+    events: Iterable[Event | EventRecord],
     policy: SlaPolicy,
     as_of: datetime,
     account_calendar: AccountCalendar | None = None,
@@ -142,7 +156,11 @@ def _replayed(
     log the sketch does not follow) a :class:`Case` from :func:`_replayed_cases`."""
     lookup = account_calendar or _no_calendar
     # Only what had happened by ``as_of`` counts; recorded SLA events are re-derived.
-    domain = [e for e in events if not e.name.startswith("sla.") and e.at <= as_of]
+    domain = []
+    for item in events:
+        event = item.event if isinstance(item, EventRecord) else item
+        if event.at <= as_of and not event.name.startswith("sla."):
+            domain.append(event)
     case: _Sketch | None = None
     clocks: ClockReplay | None = None
     try:
