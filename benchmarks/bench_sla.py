@@ -27,6 +27,38 @@ One run, two questions, each next to what a user would otherwise write:
    three (to the minute: businesstimedelta drops microseconds; all instants here are
    whole seconds, so in practice they agree exactly); the run stops with MISMATCH if not.
 
+The command path also runs on a third desk whose SLA reactor plays back the events
+and timers the real one returned, at no cost (``floor``): what is left is the
+pipeline's cost of carrying the SLA events (fold, hash chain, store), outside
+``casekit.sla``.
+
+Where the time goes (issue 15: SLA overhead <= 25 %, engine what-if >= 5x the pandas +
+businesstimedelta script). Wall times swing 2x on a shared machine; instruction
+counts do not (callgrind, the plan's first 100 cases, ticks off, 875 commands, 1.04
+domain and 0.77 SLA events per command; about 5-6k instructions per microsecond):
+
+* A command without SLAs: 470k instructions (~90 us).
+* With SLAs: 841k, +79 % (988k, +110 %, before the changes of issue 15).
+* Floor: 738k, +57 %. The 268k (~50 us) per command are spent outside ``casekit.sla``:
+  each SLA event is folded into the case (``lifecycle.apply``, an ``attrs.evolve`` of
+  the whole case) and hash-chained (cattrs unstructure, JSON, SHA-256), about 350k
+  instructions per event, as much as a domain event costs. ``<= 25 %`` is below this
+  floor: it needs a cheaper fold and chain (``casekit._commit``, ``casekit.audit``,
+  ``casekit.model.lifecycle``), not a faster SLA engine.
+* ``casekit.sla`` itself: 103k per command (~20 us; 250k before): the rules of two
+  case clocks and one per task, building the SLA events, the calendar arithmetic;
+  selection and timers are memoized (per policy, per clock object).
+
+What-if, per case (9.7 commands, 2.6 clocks): the engine replay (``evaluate``) costs
+745k instructions (2,755k before), pandas + businesstimedelta 1,707k: 2.3x (0.62x
+before). Of the 745k: dropping SLA events and grouping commands 57k, folding the
+case's events into a sketch 21k, the rules 534k (55k per command; 8.2 calendar calls
+per case at ~14k each are 114k of it), outcomes 133k (status and ``SlaOutcome``, 51k
+each). 5x needs <= 341k per case, about 35k per command for three definitions'
+rules: out of reach while the rules are interpreted command by command in Python.
+The vectorized path (``ResolutionSpans``) is how a what-if runs at numpy speed (the
+``whatif_speedup_vs_pandas_businesstimedelta`` line), for resolution clocks.
+
 businesstimedelta works on naive datetimes and treats them as UTC. It is given the
 *local Amsterdam wall time* of each instant. That is exact here: the opening hours
 (07:00-21:00) never touch the 02:00-03:00 hour that DST skips or repeats, so the

@@ -5,6 +5,7 @@ policy that uses every rule; the policy's memoized selection equals ``select``."
 from __future__ import annotations
 
 import contextlib
+import pickle
 import random
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -214,3 +215,17 @@ def test_memoized_selection_tells_equal_values_of_other_types_apart() -> None:
         reasons.append(policy.select(variant)[0].reason)
     assert reasons[0] == "conditions hold"
     assert reasons[1:] == ["conditions hold"] * 2 + ["custom.vip is [1], not 1"]
+
+
+def test_a_policy_ships_without_its_memo() -> None:
+    logs, _, end = record(5, cases=3)
+    policy = rich_policy()
+    whatif.evaluate_many(logs, policy, as_of=end, account_calendar=account_calendar)
+    assert policy._memo.selections  # warmed up
+    copy = pickle.loads(pickle.dumps(policy))  # noqa: S301 - our own bytes
+    assert copy == policy
+    assert not copy._memo.selections
+    assert len(pickle.dumps(policy)) == len(pickle.dumps(rich_policy()))
+    assert whatif.evaluate_many(
+        logs, copy, as_of=end, account_calendar=account_calendar
+    ) == whatif.evaluate_many(logs, rich_policy(), as_of=end, account_calendar=account_calendar)
