@@ -920,11 +920,7 @@ class SlaStatus:
 
 def status(clock: SlaClock, *, now: datetime, policy: SlaPolicy) -> SlaStatus:
     """The clock's numbers at ``now``."""
-    calendar = policy.calendar(clock.calendar)
-    elapsed = _used(clock, calendar, now) if clock.stage in _ACTIVE_STAGES else clock.consumed
-    paused = (
-        _paused(clock, calendar, now) if clock.stage in _ACTIVE_STAGES else clock.paused_business
-    )
+    elapsed, paused, percentage, breached = numbers(clock, now, policy)
     return SlaStatus(
         key=clock.key,
         sla_id=clock.sla_id,
@@ -934,8 +930,24 @@ def status(clock: SlaClock, *, now: datetime, policy: SlaPolicy) -> SlaStatus:
         elapsed=elapsed,
         paused=paused,
         remaining=clock.target - elapsed,
-        percentage=round(elapsed / clock.target * 100, 2),
+        percentage=percentage,
         due_at=clock.due_at,
-        breached=elapsed > clock.target or clock.stage is SlaStage.BREACHED,
+        breached=breached,
         at=now,
     )
+
+
+def numbers(
+    clock: SlaClock, now: datetime, policy: SlaPolicy
+) -> tuple[timedelta, timedelta, float, bool]:
+    """Business time used and paused by ``now``, the percentage of the target used,
+    and whether the clock breached: what :func:`status` reports."""
+    calendar = policy.calendar(clock.calendar)
+    if clock.stage in _ACTIVE_STAGES:
+        elapsed = _used(clock, calendar, now)
+        paused = _paused(clock, calendar, now)
+    else:
+        elapsed = clock.consumed
+        paused = clock.paused_business
+    breached = elapsed > clock.target or clock.stage is SlaStage.BREACHED
+    return elapsed, paused, round(elapsed / clock.target * 100, 2), breached

@@ -47,7 +47,7 @@ from casekit.model.events import (
 from casekit.model.lifecycle import replay
 from casekit.model.sla import SlaStage
 from casekit.sla.calendar import BusinessCalendar
-from casekit.sla.engine import AccountCalendar, ClockReplay, react, status
+from casekit.sla.engine import AccountCalendar, ClockReplay, numbers, react
 from casekit.sla.policy import SlaDefinition, SlaPolicy
 
 __all__ = ["ResolutionSpans", "SlaOutcome", "evaluate", "evaluate_many", "to_records"]
@@ -308,19 +308,19 @@ def _replayed_cases(
 
 def _outcome(case: Any, clock: Any, policy: SlaPolicy, as_of: datetime) -> SlaOutcome:
     """The clock's status at ``as_of``, tagged with its case and the case's attributes."""
-    state = status(clock, now=max(as_of, clock.started_at), policy=policy)
+    elapsed, paused, percentage, breached = numbers(clock, max(as_of, clock.started_at), policy)
     return SlaOutcome(
         case_id=case.id,
-        key=state.key,
-        sla_id=state.sla_id,
-        task_id=state.task_id,
-        stage=state.stage,
-        target=state.target,
-        elapsed=state.elapsed,
-        paused=state.paused,
-        due_at=state.due_at,
-        breached=state.breached,
-        percentage=state.percentage,
+        key=clock.key,
+        sla_id=clock.sla_id,
+        task_id=clock.task_id,
+        stage=clock.stage,
+        target=clock.target,
+        elapsed=elapsed,
+        paused=paused,
+        due_at=clock.due_at,
+        breached=breached,
+        percentage=percentage,
         priority=case.priority,
         category=case.category,
         channel=case.channel,
