@@ -209,12 +209,17 @@ def test_memoized_selection_tells_equal_values_of_other_types_apart() -> None:
         definitions=(SlaDefinition(id="vip", targets=ALL, condition=Condition(custom={"vip": 1})),)
     )
     reasons = []
-    for value in (1, True, 1.0, [1]):  # equal keys, and an unhashable value
+    for value in (1, True, 1.0, [1], 0.0, -0.0, 0, False):  # equal keys, other reasons
         variant = attrs.evolve(case, custom={"vip": value})
         assert list(policy.selections(variant)) == policy._select(variant, None)
         reasons.append(policy.select(variant)[0].reason)
-    assert reasons[0] == "conditions hold"
-    assert reasons[1:] == ["conditions hold"] * 2 + ["custom.vip is [1], not 1"]
+    assert reasons == ["conditions hold"] * 3 + [
+        "custom.vip is [1], not 1",
+        "custom.vip is 0.0, not 1",
+        "custom.vip is -0.0, not 1",
+        "custom.vip is 0, not 1",
+        "custom.vip is False, not 1",
+    ]
 
 
 def test_a_policy_ships_without_its_memo() -> None:

@@ -322,6 +322,17 @@ class _Memo:
         return (_Memo, ())
 
 
+def _tag(value: object) -> tuple[type, object]:
+    """A custom value as a memo key: equal keys give equal reasons, which quote the
+    value. So the type too (``1``, ``1.0`` and ``True`` are equal keys), and the
+    ``repr`` of anything but text, integers and ``None`` (``0.0 == -0.0``, and equal
+    datetimes in other zones)."""
+    kind = type(value)
+    return (kind, value if kind in _PLAIN else repr(value))
+
+
+_PLAIN = frozenset({str, int, bool, type(None)})
+
 _MEMO_LIMIT = 4096
 """Entries a memo table keeps before it starts over (a cheap bound on its memory)."""
 
@@ -413,11 +424,10 @@ class SlaPolicy:
                 case.channel,
                 case.account_id,
                 (task.assignment if task else case.assignment).group,
-                # The type too: 1, 1.0 and True are equal keys but give other reasons.
-                *[(type(v), v) for v in map(custom.get, self._custom_names())],
+                *map(_tag, map(custom.get, self._custom_names())),
             )
             cached = self._memo.selections.get(key)
-        except TypeError:  # an unhashable custom value: not memoized
+        except TypeError:  # an unhashable value (a subclass of str, say): not memoized
             return tuple(self._select(case, task))
         if cached is None:
             table = self._memo.selections
