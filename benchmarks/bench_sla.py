@@ -45,19 +45,26 @@ domain and 0.77 SLA events per command; about 5-6k instructions per microsecond)
   instructions per event, as much as a domain event costs. ``<= 25 %`` is below this
   floor: it needs a cheaper fold and chain (``casekit._commit``, ``casekit.audit``,
   ``casekit.model.lifecycle``), not a faster SLA engine.
-* ``casekit.sla`` itself: 103k per command (~20 us; 250k before): the rules of two
+* ``casekit.sla`` itself: 103k per command (10-20 us; 250k before): the rules of two
   case clocks and one per task, building the SLA events, the calendar arithmetic;
   selection and timers are memoized (per policy, per clock object).
 
+In wall time the floor is higher still (+66 % to +124 % in runs of 300 and 2,000 cases
+on this machine, against 57 % in instructions; +66 % with the garbage collector off):
+the SLA events' objects also weigh on allocation and on the collector's passes over
+a growing heap.
+
 What-if, per case (9.7 commands, 2.6 clocks): the engine replay (``evaluate``) costs
-745k instructions (2,755k before), pandas + businesstimedelta 1,707k: 2.3x (0.62x
-before). Of the 745k: dropping SLA events and grouping commands 57k, folding the
-case's events into a sketch 21k, the rules 534k (55k per command; 8.2 calendar calls
-per case at ~14k each are 114k of it), outcomes 133k (status and ``SlaOutcome``, 51k
-each). 5x needs <= 341k per case, about 35k per command for three definitions'
-rules: out of reach while the rules are interpreted command by command in Python.
-The vectorized path (``ResolutionSpans``) is how a what-if runs at numpy speed (the
-``whatif_speedup_vs_pandas_businesstimedelta`` line), for resolution clocks.
+698k instructions (2,755k before), pandas + businesstimedelta 1,707k: 2.4x (0.62x
+before; 2.4x in wall time too, on 2,000 cases). Of the 698k: dropping SLA events and
+grouping commands 57k, folding the case's events into a sketch 21k, the rules 534k
+(55k per command; 8.2 calendar calls per case at ~14k each are 114k of it), the
+outcomes 86k (33k per clock). 5x needs <= 341k per case, about 35k per command for
+three definitions' rules: out of reach while the rules are interpreted command by
+command in Python (55k is some twenty rule steps -- attribute reads, calls,
+comparisons -- of 2-3k instructions each). The vectorized path (``ResolutionSpans``)
+is how a what-if runs at numpy speed (the ``whatif_speedup_vs_pandas_businesstimedelta``
+line), for resolution clocks.
 
 businesstimedelta works on naive datetimes and treats them as UTC. It is given the
 *local Amsterdam wall time* of each instant. That is exact here: the opening hours
