@@ -27,6 +27,45 @@ One run, two questions, each next to what a user would otherwise write:
    three (to the minute: businesstimedelta drops microseconds; all instants here are
    whole seconds, so in practice they agree exactly); the run stops with MISMATCH if not.
 
+The command path also runs on a third desk whose SLA reactor plays back the events
+and timers the real one returned, at no cost (``floor``): what is left is the
+pipeline's cost of carrying the SLA events (fold, hash chain, store), outside
+``casekit.sla``.
+
+Where the time goes (issue 15: SLA overhead <= 25 %, engine what-if >= 5x the pandas +
+businesstimedelta script). Wall times swing 2x on a shared machine; instruction
+counts do not (callgrind, the plan's first 100 cases, ticks off, 875 commands, 1.04
+domain and 0.77 SLA events per command; about 5-6k instructions per microsecond):
+
+* A command without SLAs: 470k instructions (~90 us).
+* With SLAs: 841k, +79 % (988k, +110 %, before the changes of issue 15).
+* Floor: 738k, +57 %. The 268k (~50 us) per command are spent outside ``casekit.sla``:
+  each SLA event is folded into the case (``lifecycle.apply``, an ``attrs.evolve`` of
+  the whole case) and hash-chained (cattrs unstructure, JSON, SHA-256), about 350k
+  instructions per event, as much as a domain event costs. ``<= 25 %`` is below this
+  floor: it needs a cheaper fold and chain (``casekit._commit``, ``casekit.audit``,
+  ``casekit.model.lifecycle``), not a faster SLA engine.
+* ``casekit.sla`` itself: 103k per command (10-20 us; 250k before): the rules of two
+  case clocks and one per task, building the SLA events, the calendar arithmetic;
+  selection and timers are memoized (per policy, per clock object).
+
+In wall time the floor is higher still (+66 % to +124 % in runs of 300 and 2,000 cases
+on this machine, against 57 % in instructions; +66 % with the garbage collector off):
+the SLA events' objects also weigh on allocation and on the collector's passes over
+a growing heap.
+
+What-if, per case (9.7 commands, 2.6 clocks): the engine replay (``evaluate``) costs
+698k instructions (2,755k before), pandas + businesstimedelta 1,707k: 2.4x (0.62x
+before; 2.4x in wall time too, on 2,000 cases). Of the 698k: dropping SLA events and
+grouping commands 57k, folding the case's events into a sketch 21k, the rules 534k
+(55k per command; 8.2 calendar calls per case at ~14k each are 114k of it), the
+outcomes 86k (33k per clock). 5x needs <= 341k per case, about 35k per command for
+three definitions' rules: out of reach while the rules are interpreted command by
+command in Python (55k is some twenty rule steps -- attribute reads, calls,
+comparisons -- of 2-3k instructions each). The vectorized path (``ResolutionSpans``)
+is how a what-if runs at numpy speed (the ``whatif_speedup_vs_pandas_businesstimedelta``
+line), for resolution clocks.
+
 businesstimedelta works on naive datetimes and treats them as UTC. It is given the
 *local Amsterdam wall time* of each instant. That is exact here: the opening hours
 (07:00-21:00) never touch the 02:00-03:00 hour that DST skips or repeats, so the
@@ -62,9 +101,11 @@ import numpy as np
 import pandas as pd
 from _timing import best_of, table_row
 
-from casekit import Account, Actor, Contact, Desk, Direction, ManualClock, Priority
+from casekit import Account, Actor, Contact, Desk, Direction, ManualClock, Priority, hookimpl
 from casekit.audit import EventRecord
+from casekit.model.case import Case
 from casekit.model.events import CaseOpened, CaseStateChanged, Event
+from casekit.reactors import ORDER_LAST, Change, ReactorRegistry
 from casekit.sla import (
     BusinessCalendar,
     Escalation,
@@ -77,6 +118,8 @@ from casekit.sla import (
     Subject,
     evaluate_many,
 )
+from casekit.sla._reactor import SlaReactor
+from casekit.storage.base import Timer
 
 AMS = ZoneInfo("Europe/Amsterdam")
 SEED = 20260323
@@ -272,17 +315,91 @@ class Recording:
         return sum(self.seconds.values())
 
 
-def new_desk(clock: ManualClock, sla: SlaPolicy | None) -> Desk:
-    desk = Desk(clock=clock, discover=False, sla=sla)
+class Tape:
+    """What the SLA reactor returned, call by call: recorded once, played back to
+    time the command path with SLA events that cost nothing to compute."""
+
+    def __init__(self) -> None:
+        self.calls: dict[str, list[Any]] = {"react": [], "timers": [], "fire": []}
+        self.at = dict.fromkeys(self.calls, 0)
+
+    def rewind(self) -> None:
+        self.at = dict.fromkeys(self.calls, 0)
+
+    def next(self, kind: str) -> Any:
+        i = self.at[kind]
+        self.at[kind] = i + 1
+        return self.calls[kind][i]
+
+
+@attrs.frozen
+class TapingReactor:
+    """The real SLA reactor, its answers recorded on a tape."""
+
+    engine: SlaReactor
+    tape: Tape
+    name: str = "sla"
+
+    def react(self, change: Change) -> Sequence[Event]:
+        out = list(self.engine.react(change))
+        self.tape.calls["react"].append(out)
+        return out
+
+    def timers(self, case: Case) -> list[Timer]:
+        out = list(self.engine.timers(case))
+        self.tape.calls["timers"].append(out)
+        return out
+
+    def fire(self, case: Case, timer: Timer, now: datetime) -> Sequence[Event]:
+        out = list(self.engine.fire(case, timer, now))
+        self.tape.calls["fire"].append(out)
+        return out
+
+
+@attrs.frozen
+class PlaybackReactor:
+    """Returns what the real SLA reactor returned, at no cost: the floor of the SLA
+    overhead (what the pipeline spends folding, hashing and storing SLA events)."""
+
+    tape: Tape
+    name: str = "sla"
+
+    def react(self, change: Change) -> Sequence[Event]:  # noqa: ARG002 - played back
+        return self.tape.next("react")  # type: ignore[no-any-return]
+
+    def timers(self, case: Case) -> list[Timer]:  # noqa: ARG002 - played back
+        return self.tape.next("timers")  # type: ignore[no-any-return]
+
+    def fire(self, case: Case, timer: Timer, now: datetime) -> Sequence[Event]:  # noqa: ARG002
+        return self.tape.next("fire")  # type: ignore[no-any-return]
+
+
+@attrs.frozen
+class ReactorPlugin:
+    """Registers one reactor where the desk's SLA reactor would be."""
+
+    reactor: Any
+
+    @hookimpl
+    def casekit_register_reactors(self, registry: ReactorRegistry) -> None:
+        registry.add(self.reactor, order=ORDER_LAST)
+
+
+def new_desk(clock: ManualClock, sla: SlaPolicy | None, reactor: Any = None) -> Desk:
+    plugins = [ReactorPlugin(reactor)] if reactor is not None else []
+    desk = Desk(clock=clock, discover=False, sla=sla, plugins=plugins)
     desk.save_account(Account(id="acme", name="Acme"))
     desk.save_contact(Contact(id="c1", account_id="acme", name="Carla"))
     return desk
 
 
-def record(plan: Sequence[Step], end: datetime, sla: SlaPolicy | None) -> Recording:
-    """Run ``plan`` on a fresh memory-store desk, ticking every 15 simulated minutes."""
+def record(
+    plan: Sequence[Step], end: datetime, sla: SlaPolicy | None, reactor: Any = None
+) -> Recording:
+    """Run ``plan`` on a fresh memory-store desk, ticking every 15 simulated minutes
+    (with ``reactor`` in place of the SLA engine, if given)."""
     clock = ManualClock(T0)
-    desk = new_desk(clock, sla)
+    desk = new_desk(clock, sla, reactor)
     rec = Recording(desk, [])  # the desk, for the caller's use
     ids = rec.case_ids
     task_of: dict[int, str] = {}
@@ -532,28 +649,39 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - a linear scri
     warm_plan, warm_end = make_plan(30, SEED + 1)
     for sla in (None, policy_in_force()):  # imports, caches, calendar compilation
         record(warm_plan, warm_end, sla)
-    # Alternate the two desks and keep the faster run of each. Each desk is dropped (and
-    # collected) before the next starts, so its objects do not weigh on the next run's
-    # garbage collections; the last desk with SLAs is kept for its logs.
-    runs: dict[bool, Recording] = {}
-    tick_s = {False: math.inf, True: math.inf}
+    # The floor: the same SLA events and timers, played back by a reactor that
+    # computes nothing, so only the pipeline's cost of carrying them remains.
+    tape = Tape()
+    record(plan, end, None, TapingReactor(SlaReactor(policy_in_force()), tape))
+    # Alternate the three desks and keep the faster run of each. Each desk is dropped
+    # (and collected) before the next starts, so its objects do not weigh on the next
+    # run's garbage collections; the last desk with SLAs is kept for its logs.
+    runs: dict[str, Recording] = {}
+    tick_s = {"off": math.inf, "on": math.inf, "floor": math.inf}
     desk: Desk | None = None
     for _ in range(recordings):
-        for with_sla in (False, True):
-            desk = None  # only the last desk with SLAs survives the loop
+        for variant in ("off", "on", "floor"):
+            if variant == "on":
+                desk = None  # only the last desk with SLAs survives the loop
             gc.collect()
-            rec = record(plan, end, policy_in_force() if with_sla else None)
-            if with_sla:
+            tape.rewind()
+            rec = record(
+                plan,
+                end,
+                policy_in_force() if variant == "on" else None,
+                PlaybackReactor(tape) if variant == "floor" else None,
+            )
+            if variant == "on":
                 desk = rec.desk
             rec.desk = None
-            tick_s[with_sla] = min(tick_s[with_sla], rec.tick_seconds)
-            best = runs.get(with_sla)
+            tick_s[variant] = min(tick_s[variant], rec.tick_seconds)
+            best = runs.get(variant)
             if best is None or rec.command_seconds < best.command_seconds:
-                runs[with_sla] = rec
+                runs[variant] = rec
             del rec
-    off, on = runs[False], runs[True]
+    off, on, floor = runs["off"], runs["on"], runs["floor"]
     assert desk is not None
-    if off.commands != on.commands or off.counts != on.counts:
+    if off.counts != on.counts or floor.counts != on.counts:
         fail(f"the plan ran {off.commands} commands without SLAs but {on.commands} with")
     ids = on.case_ids
     logs = [desk.history(case_id, actor=AGENT) for case_id in ids]
@@ -637,32 +765,61 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - a linear scri
     # -- report ----------------------------------------------------------------------------
     on_rate, off_rate = on.commands / on.command_seconds, off.commands / off.command_seconds
     overhead = (on.command_seconds / off.command_seconds - 1) * 100
+    floor_pct = (floor.command_seconds / off.command_seconds - 1) * 100
+    engine_us = (on.command_seconds - floor.command_seconds) / on.commands * 1e6
+    carry_us = (floor.command_seconds - off.command_seconds) / on.commands * 1e6
     print(
         f"Recording: {n_cases:,} cases, {on.commands:,} commands over {(end - T0).days} "
         f"simulated days, {events:,} events ({sla_events:,} of them sla.*); best of "
         f"{recordings} alternating runs per desk"
     )
-    widths = (-14, 7, 12, 12, 9)
-    print(table_row(("command", "count", "SLA off us", "SLA on us", "overhead"), widths))
-    print("-" * 58)
+    widths = (-14, 7, 12, 12, 9, 10, 9)
+    print(
+        table_row(
+            ("command", "count", "SLA off us", "SLA on us", "overhead", "floor us", "floor"),
+            widths,
+        )
+    )
+    print("-" * 78)
     per_op = [
-        (op, count, off.seconds[op] / count * 1e6, on.seconds[op] / count * 1e6)
+        (
+            op,
+            count,
+            off.seconds[op] / count * 1e6,
+            on.seconds[op] / count * 1e6,
+            floor.seconds[op] / count * 1e6,
+        )
         for op, count in sorted(on.counts.items(), key=lambda kv: -kv[1])
     ]
-    per_op.append(("all commands", on.commands, 1e6 / off_rate, 1e6 / on_rate))
-    for op, count, us_off, us_on in per_op:
+    per_op.append(
+        (
+            "all commands",
+            on.commands,
+            1e6 / off_rate,
+            1e6 / on_rate,
+            floor.command_seconds / on.commands * 1e6,
+        )
+    )
+    for op, count, us_off, us_on, us_floor in per_op:
         pct = f"{us_on / us_off - 1:+.0%}"
-        print(table_row((op, count, f"{us_off:,.0f}", f"{us_on:,.0f}", pct), widths))
+        low = f"{us_floor / us_off - 1:+.0%}"
+        cells = (op, count, f"{us_off:,.0f}", f"{us_on:,.0f}", pct, f"{us_floor:,.0f}", low)
+        print(table_row(cells, widths))
     print(
         f"commands/s: {off_rate:,.0f} without SLAs, {on_rate:,.0f} with (3 clocks per case "
         "+ 1 per task, Mon-Fri 09-17 Amsterdam)"
     )
-    tick_rate = on.timers / tick_s[True]
+    print(
+        f"floor = the same SLA events and timers played back by a reactor that computes "
+        f"nothing: {carry_us:,.1f} us/command carrying them through the pipeline (fold, "
+        f"hash chain, store), {engine_us:,.1f} us/command computing them (casekit.sla)"
+    )
+    tick_rate = on.timers / tick_s["on"]
     print(
         f"scheduler tick every 15 min: {on.ticks:,} ticks handled {on.timers:,} due timers "
-        f"({on.tick_events:,} events) in {tick_s[True]:.2f} s = {tick_rate:,.0f} timers/s, "
-        f"{tick_s[True] / on.ticks * 1e6:,.0f} us/tick; without SLAs {off.timers:,} "
-        f"auto-close timers, {tick_s[False] / off.ticks * 1e6:,.0f} us/tick"
+        f"({on.tick_events:,} events) in {tick_s['on']:.2f} s = {tick_rate:,.0f} timers/s, "
+        f"{tick_s['on'] / on.ticks * 1e6:,.0f} us/tick; without SLAs {off.timers:,} "
+        f"auto-close timers, {tick_s['off'] / off.ticks * 1e6:,.0f} us/tick"
     )
     catchup_rate = backlog / catchup_s
     print(
@@ -702,6 +859,9 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - a linear scri
     print(f"RESULT commands_per_s_sla_off={off_rate:.0f}")
     print(f"RESULT commands_per_s_sla_on={on_rate:.0f}")
     print(f"RESULT sla_command_overhead_pct={overhead:.1f}")
+    print(f"RESULT sla_command_floor_pct={floor_pct:.1f}")
+    print(f"RESULT sla_command_engine_us={engine_us:.1f}")
+    print(f"RESULT sla_command_carry_us={carry_us:.1f}")
     print(f"RESULT tick_timers_per_s={tick_rate:.0f}")
     print(f"RESULT tick_catchup_timers_per_s={catchup_rate:.0f}")
     print(f"RESULT whatif_engine_cases_per_s={engine_rate:.0f}")

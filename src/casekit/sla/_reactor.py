@@ -42,7 +42,7 @@ class SlaReactor:
 
     def react(self, change: Change) -> Sequence[Event]:
         directory = change.directory
-        events, _ = engine.react(
+        return engine.react_events(
             change.after,
             change.events,
             now=change.now,
@@ -50,7 +50,6 @@ class SlaReactor:
             actor=change.actor,
             account_calendar=lambda account_id: account_calendar(directory, account_id),
         )
-        return events
 
     def timers(self, case: Case) -> Iterable[Timer]:
         return engine.timers(case, self.policy)

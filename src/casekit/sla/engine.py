@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 import attrs
 
@@ -34,10 +35,10 @@ from casekit.model.events import (
     SlaStopped,
     SlaWarned,
 )
-from casekit.model.lifecycle import apply
-from casekit.model.sla import SlaClock, SlaMetric, SlaStage
+from casekit.model.lifecycle import _sla_clocks
+from casekit.model.sla import SlaClock, SlaKind, SlaMetric, SlaStage
 from casekit.sla.calendar import BusinessCalendar
-from casekit.sla.policy import OnReopen, SlaDefinition, SlaPolicy
+from casekit.sla.policy import _MEMO_LIMIT, OnReopen, SlaDefinition, SlaPolicy
 from casekit.storage.base import Timer
 
 __all__ = [
@@ -56,7 +57,12 @@ TIMER_PREFIX = "sla"
 AccountCalendar = Callable[[str], str | None]
 """Returns the calendar name of an account (or its nearest ancestor), if any."""
 
-_STOPPING_STATES = frozenset({CaseState.RESOLVED, CaseState.CLOSED})
+_STOPPING_STATES = (CaseState.RESOLVED, CaseState.CLOSED)
+# The enums' ``is_active`` & co. as tuples: membership by identity, no property call.
+_ACTIVE_STAGES = (SlaStage.IN_PROGRESS, SlaStage.PAUSED)
+_ACTIVE_STATES = tuple(s for s in CaseState if s.is_active)
+_TERMINAL_STATES = tuple(s for s in CaseState if s.is_terminal)
+_FINISHED_TASKS = tuple(s for s in TaskState if s.is_finished)
 NO_LONGER_APPLIES = "no longer applies"
 """Reason prefix of clocks cancelled because their definition stopped applying; such a
 clock starts a new cycle if the definition applies again."""
@@ -83,14 +89,6 @@ def _responded(case: Case) -> bool:
     """Whether an agent ever wrote to the customer on this case."""
     return any(
         i.direction is Direction.OUTBOUND and not _is_customer(i.author) for i in case.interactions
-    )
-
-
-def _final(clock: SlaClock | None) -> bool:
-    return (
-        clock is not None
-        and clock.stage is SlaStage.CANCELLED
-        and clock.reason.startswith(CANCELLED_BY)
     )
 
 
@@ -144,20 +142,96 @@ def _is_customer(actor: ActorRef) -> bool:
     return actor.kind.value in ("contact", "consumer")
 
 
-@attrs.define
+class _ClockView:
+    """What :func:`casekit.model.lifecycle._sla_clocks` reads of a case: its id and
+    clocks. Folding an SLA event into this costs one clock, not a whole ``Case``."""
+
+    __slots__ = ("id", "slas")
+
+    def __init__(self, case_id: str, slas: tuple[SlaClock, ...]) -> None:
+        self.id = case_id
+        self.slas = slas
+
+    def sla(self, key: str) -> SlaClock | None:
+        for clock in self.slas:
+            if clock.key == key:
+                return clock
+        return None
+
+
 class _Run:
-    """One reaction: the case as it evolves while SLA events are added."""
+    """One reaction: the case's clocks as they evolve while SLA events are added.
 
-    case: Case
-    now: datetime
-    policy: SlaPolicy
-    actor: ActorRef
-    account_calendar: AccountCalendar
-    out: list[Event] = attrs.field(factory=list)
+    SLA events change only the case's clocks (and its version and ``updated_at``), so
+    the clocks are folded on their own (with the lifecycle's own function) and the
+    case is rebuilt once, by :meth:`result`, for the callers that want it.
 
-    def emit(self, event: Event) -> None:
+    Folding is lazy: an emitted event waits in ``pending`` until the rules read a
+    clock of the same definition and task again (``dirty`` holds those pairs), or
+    the case is rebuilt. The reactor only needs the events, so on the command path
+    most events are never folded here (the pipeline folds them into the case).
+    Pending events are folded in the order they were emitted, so the clocks are those
+    an eager fold gives.
+    """
+
+    __slots__ = (
+        "account_calendar",
+        "actor",
+        "case",
+        "clocks",
+        "dirty",
+        "now",
+        "out",
+        "pending",
+        "policy",
+    )
+
+    def __init__(
+        self,
+        case: Case,
+        now: datetime,
+        policy: SlaPolicy,
+        actor: ActorRef,
+        account_calendar: AccountCalendar,
+    ) -> None:
+        self.case = case
+        self.now = now
+        self.policy = policy
+        self.actor = actor
+        self.account_calendar = account_calendar
+        self.out: list[Event] = []
+        self.clocks = _ClockView(case.id, case.slas)
+        self.pending: list[Event] = []
+        self.dirty: set[tuple[str, str | None]] = set()
+
+    def emit(self, event: Event, sla_id: str, task_id: str | None) -> None:
+        """Record ``event`` of a clock of definition ``sla_id`` (on ``task_id``)."""
         self.out.append(event)
-        self.case = apply(self.case, event)
+        self.pending.append(event)
+        self.dirty.add((sla_id, task_id))
+        if isinstance(event, SlaStarted):
+            # A new clock replaces any clock with its key, whatever its definition.
+            key = event.clock.key
+            self.dirty.update((c.sla_id, c.task_id) for c in self.clocks.slas if c.key == key)
+
+    def fold(self) -> _ClockView:
+        """The clocks with every emitted event applied."""
+        clocks = self.clocks
+        if self.pending:
+            for event in self.pending:
+                clocks.slas = _sla_clocks(clocks, event)  # type: ignore[arg-type]
+            self.pending.clear()
+            self.dirty.clear()
+        return clocks
+
+    def result(self) -> Case:
+        """The case with the emitted events applied (what ``replay`` gives)."""
+        if not self.out:
+            return self.case
+        case = self.case
+        return attrs.evolve(
+            case, slas=self.fold().slas, version=case.version + len(self.out), updated_at=self.now
+        )
 
     def base(self) -> EventHeader:
         return {"case_id": self.case.id, "at": self.now, "actor": self.actor}
@@ -188,7 +262,7 @@ class _Run:
             due_at=None if paused else _due(calendar, self.now, target - consumed),
             paused_since=self.now if paused else None,
         )
-        self.emit(SlaStarted(**self.base(), clock=clock))
+        self.emit(SlaStarted(**self.base(), clock=clock), clock.sla_id, clock.task_id)
 
     def stop(self, clock: SlaClock) -> None:
         calendar = self.policy.calendar(clock.calendar)
@@ -198,21 +272,31 @@ class _Run:
         self.emit(
             SlaStopped(
                 **self.base(), key=clock.key, stage=stage, consumed=used, paused_business=paused
-            )
+            ),
+            clock.sla_id,
+            clock.task_id,
         )
 
     def cancel(self, clock: SlaClock, reason: str) -> None:
-        self.emit(SlaCancelled(**self.base(), key=clock.key, reason=reason))
+        self.emit(
+            SlaCancelled(**self.base(), key=clock.key, reason=reason), clock.sla_id, clock.task_id
+        )
 
     def pause(self, clock: SlaClock) -> None:
         used = _used(clock, self.policy.calendar(clock.calendar), self.now)
-        self.emit(SlaPaused(**self.base(), key=clock.key, consumed=used))
+        self.emit(
+            SlaPaused(**self.base(), key=clock.key, consumed=used), clock.sla_id, clock.task_id
+        )
 
     def resume(self, clock: SlaClock) -> None:
         calendar = self.policy.calendar(clock.calendar)
         paused = _paused(clock, calendar, self.now)
         due = _due(calendar, self.now, clock.target - clock.consumed)
-        self.emit(SlaResumed(**self.base(), key=clock.key, due_at=due, paused_business=paused))
+        self.emit(
+            SlaResumed(**self.base(), key=clock.key, due_at=due, paused_business=paused),
+            clock.sla_id,
+            clock.task_id,
+        )
 
     def retarget(self, clock: SlaClock, target: timedelta) -> None:
         due = None
@@ -226,7 +310,9 @@ class _Run:
                 target=target,
                 due_at=due,
                 reason=f"priority is {self.case.priority.value}",
-            )
+            ),
+            clock.sla_id,
+            clock.task_id,
         )
 
     def should_pause(self, definition: SlaDefinition, task: Task | None) -> bool:
@@ -238,12 +324,17 @@ class _Run:
 
     def latest(self, definition: SlaDefinition, task: Task | None) -> tuple[SlaClock | None, int]:
         """The newest clock of ``definition`` (on ``task``) and how many cycles ran."""
-        clocks = [
-            c
-            for c in self.case.slas
-            if c.sla_id == definition.id and c.task_id == (task.id if task else None)
-        ]
-        return (clocks[-1] if clocks else None), len(clocks)
+        sla_id = definition.id
+        task_id = task.id if task else None
+        if (sla_id, task_id) in self.dirty:
+            self.fold()
+        latest = None
+        count = 0
+        for c in self.clocks.slas:
+            if c.sla_id == sla_id and c.task_id == task_id:
+                latest = c
+                count += 1
+        return latest, count
 
     def key(self, definition: SlaDefinition, task: Task | None, cycle: int) -> str:
         key = definition.id if task is None else f"{definition.id}@{task.id}"
@@ -251,12 +342,12 @@ class _Run:
 
     def keep_running(self, definition: SlaDefinition, clock: SlaClock, task: Task | None) -> None:
         """Pause, resume or retarget an active clock to match the case."""
-        current = self.case.sla(clock.key)
+        current = self.fold().sla(clock.key)
         assert current is not None
         target = definition.target_for(self.case.priority)
         if target is not None and target != current.target:
             self.retarget(current, target)
-            current = self.case.sla(clock.key)
+            current = self.fold().sla(clock.key)
             assert current is not None
         pause = self.should_pause(definition, task)
         if pause and current.stage is SlaStage.IN_PROGRESS:
@@ -264,36 +355,41 @@ class _Run:
         elif not pause and current.stage is SlaStage.PAUSED:
             self.resume(current)
 
-    def case_clock(self, definition: SlaDefinition, events: Sequence[Event]) -> None:
+    def case_clock(
+        self, definition: SlaDefinition, events: Sequence[Event], names: set[str]
+    ) -> None:
         case = self.case
         clock, cycles = self.latest(definition, None)
-        active = clock is not None and clock.stage.is_active
+        active = clock is not None and clock.stage in _ACTIVE_STAGES
         if case.state is CaseState.CANCELLED:
             if clock is not None and active:
                 self.cancel(clock, "case cancelled")
             return
         metric = definition.metric
-        names = {e.name for e in events}
-        if _final(clock):
-            return
+        if clock is not None and clock.stage is SlaStage.CANCELLED:
+            if clock.reason.startswith(CANCELLED_BY):  # cancelled for good
+                return
+            lapsed = clock.reason.startswith((NO_LONGER_APPLIES, CASE_CLOSED))
+        else:
+            lapsed = False
         if clock is not None and active and self.cancelled_or_reset(definition, clock, None, names):
             return
         stopping = case.state in _STOPPING_STATES
-        if _lapsed(clock) and metric in (SlaMetric.RESOLUTION, SlaMetric.FIRST_RESPONSE):
+        if lapsed and metric in (SlaMetric.RESOLUTION, SlaMetric.FIRST_RESPONSE):
             responded = metric is SlaMetric.FIRST_RESPONSE and _responded(case)
-            if case.state.is_active and not responded:  # it applies again: a new cycle
+            if case.state in _ACTIVE_STATES and not responded:  # it applies again: a new cycle
                 self.start(definition, self.key(definition, None, cycles), None, self.now)
             return
         if metric is SlaMetric.RESOLUTION:
             if clock is None:
-                if case.state.is_active:
+                if case.state in _ACTIVE_STATES:
                     start = case.opened_at if definition.retroactive else self.now
                     self.start(definition, self.key(definition, None, 0), None, start)
             elif active and stopping:
                 self.stop(clock)
             elif active:
                 self.keep_running(definition, clock, None)
-            elif clock.stage in (SlaStage.MET, SlaStage.BREACHED) and case.state.is_active:
+            elif clock.stage in (SlaStage.MET, SlaStage.BREACHED) and case.state in _ACTIVE_STATES:
                 if definition.on_reopen is OnReopen.RESUME:
                     self.resume(clock)
                     self.keep_running(definition, clock, None)
@@ -302,7 +398,7 @@ class _Run:
             return
         if metric is SlaMetric.FIRST_RESPONSE:
             if clock is None:
-                if case.state.is_active and not _responded(case):
+                if case.state in _ACTIVE_STATES and not _responded(case):
                     start = case.opened_at if definition.retroactive else self.now
                     self.start(definition, self.key(definition, None, 0), None, start)
             elif active and (stopping or _agent_replied(events)):
@@ -323,14 +419,14 @@ class _Run:
         """Restarting metrics: next response, periodic update, custom start/stop pairs."""
         case = self.case
         metric = definition.metric
-        active = clock is not None and clock.stage.is_active
+        active = clock is not None and clock.stage in _ACTIVE_STAGES
         stopping = case.state in _STOPPING_STATES
         if metric is SlaMetric.NEXT_RESPONSE:
-            starts = _customer_wrote(events) and case.state.is_active
+            starts = _customer_wrote(events) and case.state in _ACTIVE_STATES
             stops = _agent_replied(events) or stopping
         elif metric is SlaMetric.PERIODIC_UPDATE:
             stops = _agent_replied(events) or stopping
-            starts = case.state.is_active and (clock is None or stops or not active)
+            starts = case.state in _ACTIVE_STATES and (clock is None or stops or not active)
         else:
             starts = bool(names & definition.start_on) and not stopping
             stops = bool(names & definition.stop_on)
@@ -359,16 +455,18 @@ class _Run:
 
     def task_clock(self, definition: SlaDefinition, task: Task, names: set[str]) -> None:
         clock, cycles = self.latest(definition, task)
-        workable = not task.state.is_finished and not self.case.state.is_terminal
+        workable = task.state not in _FINISHED_TASKS and self.case.state not in _TERMINAL_STATES
         if clock is None or _lapsed(clock):
             if workable:
                 retro = definition.retroactive and clock is None
                 start = task.created_at if retro else self.now
                 self.start(definition, self.key(definition, task, cycles), task, start)
             return
-        if not clock.stage.is_active or self.cancelled_or_reset(definition, clock, task, names):
+        if clock.stage not in _ACTIVE_STAGES or self.cancelled_or_reset(
+            definition, clock, task, names
+        ):
             return
-        if self.case.state.is_terminal and not task.state.is_finished:
+        if self.case.state in _TERMINAL_STATES and task.state not in _FINISHED_TASKS:
             # The case closed with the task unfinished: nobody can work it unless the
             # case is reopened, when a new cycle starts.
             self.cancel(
@@ -404,30 +502,260 @@ def react(
         account_calendar: Looks up an account's calendar for
             ``CalendarSource.ACCOUNT``.
     """
+    run = _reaction(
+        case, events, now=now, policy=policy, actor=actor, account_calendar=account_calendar
+    )
+    return run.out, run.result()
+
+
+def react_events(
+    case: Case,
+    events: Sequence[Event],
+    *,
+    now: datetime,
+    policy: SlaPolicy,
+    actor: ActorRef,
+    account_calendar: AccountCalendar = _no_account_calendar,
+) -> list[Event]:
+    """:func:`react` without the case: what the reactor needs (the pipeline folds)."""
+    return _reaction(
+        case, events, now=now, policy=policy, actor=actor, account_calendar=account_calendar
+    ).out
+
+
+def _reaction(
+    case: Case,
+    events: Sequence[Event],
+    *,
+    now: datetime,
+    policy: SlaPolicy,
+    actor: ActorRef,
+    account_calendar: AccountCalendar,
+) -> _Run:
     run = _Run(case, now, policy, actor, account_calendar)
-    # A task clock reacts to its own task's events and to the case's, not to siblings'.
-    task_names = {
-        task.id: {e.name for e in events if getattr(e, "task_id", task.id) == task.id}
-        for task in case.tasks
-    }
-    for selection in policy.select(case):
+    _rules(run, case, events, policy)
+    return run
+
+
+_NO_NAMES: set[str] = set()
+"""The event names passed to rules that never read them (never modified)."""
+
+
+def _rules(run: _Run, case: Case, events: Sequence[Event], policy: SlaPolicy) -> None:
+    """Every definition's rules, for the case's clocks and each task's."""
+    # Event names matter only to the definitions that name events; the others get an
+    # empty set (their rules never look at it).
+    case_reads, task_reads = policy.names_read()
+    names = {e.name for e in events} if case_reads else _NO_NAMES
+    for selection in policy.selections(case):
         definition = selection.definition
         if selection.selected:
-            run.case_clock(definition, events)
+            run.case_clock(definition, events, names)
             continue
         clock, _ = run.latest(definition, None)
-        if clock is not None and clock.stage.is_active:
+        if clock is not None and clock.stage in _ACTIVE_STAGES:
             run.cancel(clock, f"{NO_LONGER_APPLIES}: {selection.reason}")
     for task in case.tasks:
-        for selection in policy.select(run.case, task):
+        # A task clock reacts to its own task's events and to the case's, not to siblings'.
+        task_names = (
+            {e.name for e in events if getattr(e, "task_id", task.id) == task.id}
+            if task_reads
+            else _NO_NAMES
+        )
+        for selection in policy.selections(case, task):
             definition = selection.definition
             if selection.selected:
-                run.task_clock(definition, run.case.task(task.id), task_names[task.id])
+                run.task_clock(definition, task, task_names)
                 continue
             clock, _ = run.latest(definition, task)
-            if clock is not None and clock.stage.is_active:
+            if clock is not None and clock.stage in _ACTIVE_STAGES:
                 run.cancel(clock, f"{NO_LONGER_APPLIES}: {selection.reason}")
-    return run.out, run.case
+
+
+class ClockRecord:
+    """A mutable stand-in for :class:`SlaClock` in a replay that keeps no events.
+
+    The same attributes, changed in place the way the SLA events change a clock in
+    ``casekit.model.lifecycle``; :func:`status` and the rules read it as a clock.
+    """
+
+    __slots__ = (
+        "breached_at",
+        "calendar",
+        "consumed",
+        "due_at",
+        "escalations_fired",
+        "key",
+        "kind",
+        "metric",
+        "paused_business",
+        "paused_since",
+        "reason",
+        "running_since",
+        "sla_id",
+        "stage",
+        "started_at",
+        "stopped_at",
+        "target",
+        "task_id",
+        "warnings_fired",
+    )
+
+    def __init__(
+        self,
+        *,
+        key: str,
+        sla_id: str,
+        task_id: str | None,
+        kind: SlaKind,
+        metric: SlaMetric,
+        calendar: str,
+        target: timedelta,
+        stage: SlaStage,
+        started_at: datetime,
+        consumed: timedelta,
+        running_since: datetime | None,
+        due_at: datetime | None,
+        paused_since: datetime | None,
+    ) -> None:
+        self.key = key
+        self.sla_id = sla_id
+        self.task_id = task_id
+        self.kind = kind
+        self.metric = metric
+        self.calendar = calendar
+        self.target = target
+        self.stage = stage
+        self.started_at = started_at
+        self.consumed = consumed
+        self.running_since = running_since
+        self.due_at = due_at
+        self.paused_business = timedelta(0)
+        self.paused_since = paused_since
+        self.stopped_at: datetime | None = None
+        self.breached_at: datetime | None = None
+        self.warnings_fired: tuple[float, ...] = ()
+        self.escalations_fired: tuple[int, ...] = ()
+        self.reason = ""
+
+
+class _Replay(_Run):
+    """A reaction that changes :class:`ClockRecord` objects in place and builds no
+    events: what a what-if replay needs, at a fraction of the cost.
+
+    The rules are :class:`_Run`'s; only the clock operations differ, each doing to its
+    record what the event :class:`_Run` would emit does to an ``SlaClock`` when the
+    case folds it (see ``casekit.model.lifecycle._sla_clocks``), with the same values.
+    """
+
+    __slots__ = ()
+
+    def start(
+        self, definition: SlaDefinition, key: str, task: Task | None, started_at: datetime
+    ) -> None:
+        now = self.now
+        name = self.policy.calendar_for(definition, self.case, task, self.account_calendar)
+        calendar = self.policy.calendar(name)
+        target = definition.target_for(self.case.priority)
+        assert target is not None  # selection guarantees a target
+        consumed = calendar.elapsed(started_at, now) if started_at < now else timedelta(0)
+        paused = self.should_pause(definition, task)
+        record = ClockRecord(
+            key=key,
+            sla_id=definition.id,
+            task_id=task.id if task else None,
+            kind=definition.kind,
+            metric=definition.metric,
+            calendar=name,
+            target=target,
+            stage=SlaStage.PAUSED if paused else SlaStage.IN_PROGRESS,
+            started_at=started_at,
+            consumed=consumed,
+            running_since=None if paused else now,
+            due_at=None if paused else _due(calendar, now, target - consumed),
+            paused_since=now if paused else None,
+        )
+        clocks = self.clocks
+        clocks.slas = (*(c for c in clocks.slas if c.key != key), record)  # type: ignore[arg-type]
+        self.out.append(record)  # type: ignore[arg-type]  # only counted
+
+    def stop(self, clock: SlaClock) -> None:
+        record: ClockRecord = clock  # type: ignore[assignment]
+        calendar = self.policy.calendar(clock.calendar)
+        used = _used(clock, calendar, self.now)
+        record.paused_business = _paused(clock, calendar, self.now)
+        record.stage = SlaStage.MET if used <= clock.target else SlaStage.BREACHED
+        record.consumed = used
+        record.running_since = record.due_at = record.paused_since = None
+        record.stopped_at = self.now
+        self.out.append(record)  # type: ignore[arg-type]
+
+    def cancel(self, clock: SlaClock, reason: str) -> None:
+        record: ClockRecord = clock  # type: ignore[assignment]
+        record.stage = SlaStage.CANCELLED
+        record.running_since = record.due_at = record.paused_since = None
+        record.stopped_at = self.now
+        record.reason = reason
+        self.out.append(record)  # type: ignore[arg-type]
+
+    def pause(self, clock: SlaClock) -> None:
+        record: ClockRecord = clock  # type: ignore[assignment]
+        record.consumed = _used(clock, self.policy.calendar(clock.calendar), self.now)
+        record.stage = SlaStage.PAUSED
+        record.running_since = record.due_at = None
+        record.paused_since = self.now
+        self.out.append(record)  # type: ignore[arg-type]
+
+    def resume(self, clock: SlaClock) -> None:
+        record: ClockRecord = clock  # type: ignore[assignment]
+        calendar = self.policy.calendar(clock.calendar)
+        paused = _paused(clock, calendar, self.now)
+        record.due_at = _due(calendar, self.now, clock.target - clock.consumed)
+        record.stage = SlaStage.IN_PROGRESS
+        record.running_since = self.now
+        record.paused_since = record.stopped_at = None
+        record.paused_business = paused
+        self.out.append(record)  # type: ignore[arg-type]
+
+    def retarget(self, clock: SlaClock, target: timedelta) -> None:
+        record: ClockRecord = clock  # type: ignore[assignment]
+        due = None
+        if clock.running_since is not None:
+            calendar = self.policy.calendar(clock.calendar)
+            due = _due(calendar, clock.running_since, target - clock.consumed)
+        record.target = target
+        record.due_at = due
+        self.out.append(record)  # type: ignore[arg-type]
+
+
+class ClockReplay:
+    """:func:`react` for a what-if replay, command after command: the case's clocks
+    are :class:`ClockRecord` objects changed in place, and no events are built.
+
+    ``case`` is anything with the attributes of a :class:`Case` that the rules read
+    (``id``, ``state``, ``priority``, ``category``, ``channel``, ``account_id``,
+    ``assignment``, ``custom``, ``interactions``, ``tasks``, ``opened_at``), folded
+    by the caller before each :meth:`react`; it starts without clocks.
+    """
+
+    __slots__ = ("run",)
+
+    def __init__(
+        self, case: Any, policy: SlaPolicy, account_calendar: AccountCalendar = _no_account_calendar
+    ) -> None:
+        self.run = _Replay(case, case.opened_at, policy, None, account_calendar)  # type: ignore[arg-type]
+
+    def react(self, events: Sequence[Event], now: datetime) -> None:
+        """Follow one command's ``events`` (already folded into the case) at ``now``."""
+        run = self.run
+        run.now = now
+        _rules(run, run.case, events, run.policy)
+        run.out.clear()  # only counted, never read
+
+    @property
+    def slas(self) -> tuple[Any, ...]:
+        """The clocks, oldest first (as ``Case.slas``)."""
+        return self.run.clocks.slas
 
 
 @attrs.frozen
@@ -523,7 +851,7 @@ def _watched(clock: SlaClock, policy: SlaPolicy) -> BusinessCalendar | None:
     started) cannot be computed; it is left alone rather than blocking ``tick`` for
     every other case. ``status`` on it raises InvalidDefinition naming the calendar.
     """
-    if not clock.stage.is_active:
+    if clock.stage not in _ACTIVE_STAGES:
         return None
     try:
         return policy.calendar(clock.calendar)
@@ -534,13 +862,26 @@ def _watched(clock: SlaClock, policy: SlaPolicy) -> BusinessCalendar | None:
 def timers(case: Case, policy: SlaPolicy) -> list[Timer]:
     """One timer per running clock: its next warning, breach or escalation instant."""
     result = []
+    memo = policy._memo.moments  # the policy's own cache, kept here
     for clock in case.slas:
-        calendar = _watched(clock, policy)
-        if calendar is None:
+        if clock.stage not in _ACTIVE_STAGES:
             continue
-        at = _next_moment(clock, policy.definition(clock.sla_id), calendar)
-        if at is not None:
-            result.append(Timer(case.id, f"{TIMER_PREFIX}:{clock.key}", at))
+        # A clock is immutable, so its next moment is computed once for the clock
+        # object (clocks an event did not touch are carried over as they are).
+        hit = memo.get(id(clock))
+        if hit is not None and hit[0] is clock and (hit[1] is None or hit[1].case_id == case.id):
+            timer = hit[1]
+        else:
+            calendar = _watched(clock, policy)
+            if calendar is None:
+                continue
+            at = _next_moment(clock, policy.definition(clock.sla_id), calendar)
+            timer = None if at is None else Timer(case.id, f"{TIMER_PREFIX}:{clock.key}", at)
+            if len(memo) >= _MEMO_LIMIT:
+                memo.clear()
+            memo[id(clock)] = (clock, timer)
+        if timer is not None:
+            result.append(timer)
     return result
 
 
@@ -579,9 +920,7 @@ class SlaStatus:
 
 def status(clock: SlaClock, *, now: datetime, policy: SlaPolicy) -> SlaStatus:
     """The clock's numbers at ``now``."""
-    calendar = policy.calendar(clock.calendar)
-    elapsed = _used(clock, calendar, now) if clock.stage.is_active else clock.consumed
-    paused = _paused(clock, calendar, now) if clock.stage.is_active else clock.paused_business
+    elapsed, paused, percentage, breached = numbers(clock, now, policy)
     return SlaStatus(
         key=clock.key,
         sla_id=clock.sla_id,
@@ -591,8 +930,24 @@ def status(clock: SlaClock, *, now: datetime, policy: SlaPolicy) -> SlaStatus:
         elapsed=elapsed,
         paused=paused,
         remaining=clock.target - elapsed,
-        percentage=round(elapsed / clock.target * 100, 2),
+        percentage=percentage,
         due_at=clock.due_at,
-        breached=elapsed > clock.target or clock.stage is SlaStage.BREACHED,
+        breached=breached,
         at=now,
     )
+
+
+def numbers(
+    clock: SlaClock, now: datetime, policy: SlaPolicy
+) -> tuple[timedelta, timedelta, float, bool]:
+    """Business time used and paused by ``now``, the percentage of the target used,
+    and whether the clock breached: what :func:`status` reports."""
+    calendar = policy.calendar(clock.calendar)
+    if clock.stage in _ACTIVE_STAGES:
+        elapsed = _used(clock, calendar, now)
+        paused = _paused(clock, calendar, now)
+    else:
+        elapsed = clock.consumed
+        paused = clock.paused_business
+    breached = elapsed > clock.target or clock.stage is SlaStage.BREACHED
+    return elapsed, paused, round(elapsed / clock.target * 100, 2), breached

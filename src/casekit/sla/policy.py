@@ -296,6 +296,47 @@ class Selection:
     reason: str
 
 
+class _Memo:
+    """Values a policy derives again and again, computed once per policy.
+
+    Never pickled (a process pool ships the policy, not its caches) nor compared.
+
+    Attributes:
+        selections: :meth:`SlaPolicy.select` results by the case (and task) fields
+            the definitions' conditions read.
+        definitions: Definitions by id.
+        moments: The engine's next timer instant of a clock, by ``id(clock)``, with
+            the clock itself to make sure the id was not reused.
+    """
+
+    __slots__ = ("custom_names", "definitions", "moments", "names_read", "selections")
+
+    def __init__(self) -> None:
+        self.selections: dict[tuple[Any, ...], tuple[Selection, ...]] = {}
+        self.custom_names: tuple[str, ...] | None = None
+        self.definitions: dict[str, SlaDefinition] | None = None
+        self.moments: dict[int, tuple[Any, Any]] = {}
+        self.names_read: tuple[bool, bool] | None = None
+
+    def __reduce__(self) -> tuple[type[_Memo], tuple[()]]:
+        return (_Memo, ())
+
+
+def _tag(value: object) -> tuple[type, object]:
+    """A custom value as a memo key: equal keys give equal reasons, which quote the
+    value. So the type too (``1``, ``1.0`` and ``True`` are equal keys), and the
+    ``repr`` of anything but text, integers and ``None`` (``0.0 == -0.0``, and equal
+    datetimes in other zones)."""
+    kind = type(value)
+    return (kind, value if kind in _PLAIN else repr(value))
+
+
+_PLAIN = frozenset({str, int, bool, type(None)})
+
+_MEMO_LIMIT = 4096
+"""Entries a memo table keeps before it starts over (a cheap bound on its memory)."""
+
+
 @attrs.frozen(kw_only=True)
 class _SlaPolicy:
     definitions: tuple[SlaDefinition, ...] = ()
@@ -316,6 +357,7 @@ class SlaPolicy:
     definitions: tuple[SlaDefinition, ...] = ()
     calendars: dict[str, BusinessCalendar] = attrs.field(factory=dict)
     group_calendars: dict[str, str] = attrs.field(factory=dict)
+    _memo: _Memo = attrs.field(init=False, factory=_Memo, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         ids = [d.id for d in self.definitions]
@@ -369,6 +411,56 @@ class SlaPolicy:
 
     def select(self, case: Case, task: Task | None = None) -> list[Selection]:
         """Every definition for this subject, selected or skipped, with the reason."""
+        return list(self.selections(case, task))
+
+    def selections(self, case: Case, task: Task | None = None) -> tuple[Selection, ...]:
+        """:meth:`select`, memoized on the fields the conditions read (do not mutate)."""
+        custom = case.custom
+        try:
+            key = (
+                task is not None,
+                case.priority,
+                case.category,
+                case.channel,
+                case.account_id,
+                (task.assignment if task else case.assignment).group,
+                *map(_tag, map(custom.get, self._custom_names())),
+            )
+            cached = self._memo.selections.get(key)
+        except TypeError:  # an unhashable value (a subclass of str, say): not memoized
+            return tuple(self._select(case, task))
+        if cached is None:
+            table = self._memo.selections
+            if len(table) >= _MEMO_LIMIT:
+                table.clear()
+            cached = table[key] = tuple(self._select(case, task))
+        return cached
+
+    def names_read(self) -> tuple[bool, bool]:
+        """Whether the rules of case (first) and task (second) clocks read the names
+        of a command's events: ``cancel_on``, ``reset_on``, custom ``start_on``/``stop_on``."""
+        read = self._memo.names_read
+        if read is None:
+            read = self._memo.names_read = (
+                any(
+                    d.cancel_on or d.reset_on or d.start_on or d.stop_on
+                    for d in self.definitions
+                    if d.subject is Subject.CASE
+                ),
+                any(
+                    d.cancel_on or d.reset_on for d in self.definitions if d.subject is Subject.TASK
+                ),
+            )
+        return read
+
+    def _custom_names(self) -> tuple[str, ...]:
+        names = self._memo.custom_names
+        if names is None:
+            found = sorted({n for d in self.definitions for n in d.condition.custom})
+            names = self._memo.custom_names = tuple(found)
+        return names
+
+    def _select(self, case: Case, task: Task | None) -> list[Selection]:
         subject = Subject.TASK if task is not None else Subject.CASE
         taken: dict[str, str] = {}
         result = []
@@ -394,10 +486,10 @@ class SlaPolicy:
 
     def definition(self, sla_id: str) -> SlaDefinition | None:
         """The definition with ``sla_id``, if it is in the policy."""
-        for definition in self.definitions:
-            if definition.id == sla_id:
-                return definition
-        return None
+        by_id = self._memo.definitions
+        if by_id is None:
+            by_id = self._memo.definitions = {d.id: d for d in self.definitions}
+        return by_id.get(sla_id)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, where: str = "$") -> SlaPolicy:

@@ -18,7 +18,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from itertools import groupby
 from typing import Any
 
 import attrs
@@ -26,19 +25,29 @@ import attrs
 from casekit._time import to_utc
 from casekit.audit import EventRecord
 from casekit.exceptions import InvalidValue
-from casekit.model._enums import CaseState, Channel, Priority
+from casekit.model._enums import CaseState, Channel, Priority, TaskState
 from casekit.model.case import Case
 from casekit.model.events import (
+    CaseAssigned,
     CaseOpened,
     CaseStateChanged,
     CaseUpdated,
     Event,
+    InteractionAdded,
+    NotificationQueued,
     PriorityChanged,
+    RoutingDecided,
+    TaskAssigned,
+    TaskBlocked,
+    TaskCancelled,
+    TaskCompleted,
+    TaskCreated,
+    TaskStarted,
 )
 from casekit.model.lifecycle import replay
-from casekit.model.sla import SlaClock, SlaStage
+from casekit.model.sla import SlaStage
 from casekit.sla.calendar import BusinessCalendar
-from casekit.sla.engine import AccountCalendar, SlaStatus, react, status
+from casekit.sla.engine import AccountCalendar, ClockReplay, numbers, react
 from casekit.sla.policy import SlaDefinition, SlaPolicy
 
 __all__ = ["ResolutionSpans", "SlaOutcome", "evaluate", "evaluate_many", "to_records"]
@@ -83,18 +92,29 @@ class SlaOutcome:
     account_id: str | None
 
 
-_STATUS = tuple(f.name for f in attrs.fields(SlaStatus) if f.name in attrs.fields_dict(SlaOutcome))
-"""The outcome's fields that come straight from :class:`SlaStatus`."""
-
-
 def _event(item: Event | EventRecord) -> Event:
     return item.event if isinstance(item, EventRecord) else item
 
 
 def _commands(events: Sequence[Event]) -> Iterator[list[Event]]:
     """Consecutive events with the same instant and actor: one command's worth."""
-    for _, group in groupby(events, key=lambda e: (e.at, e.actor)):
-        yield list(group)
+    group: list[Event] = []
+    at = actor = None
+    for event in events:
+        # As equal (instant, actor) pairs, with the identity shortcut tuples take.
+        if (
+            group
+            and (event.at is at or event.at == at)
+            and (event.actor is actor or event.actor == actor)
+        ):
+            group.append(event)
+            continue
+        if group:
+            yield group
+        group = [event]
+        at, actor = event.at, event.actor
+    if group:
+        yield group
 
 
 def _no_calendar(account_id: str) -> str | None:
@@ -117,22 +137,160 @@ def evaluate(
         as_of: The instant at which clocks are measured; later events are ignored.
         account_calendar: Account calendar lookup for ``CalendarSource.ACCOUNT``.
     """
-    as_of = to_utc(as_of, "as_of")
-    case = _replayed([_event(item) for item in log], policy, as_of, account_calendar)
+    if type(as_of) is not datetime or as_of.tzinfo is not UTC:  # else already in UTC
+        as_of = to_utc(as_of, "as_of")
+    case = _replayed(log, policy, as_of, account_calendar)
     if case is None:
         return []
     return [_outcome(case, clock, policy, as_of) for clock in case.slas]
 
 
 def _replayed(
+    events: Iterable[Event | EventRecord],
+    policy: SlaPolicy,
+    as_of: datetime,
+    account_calendar: AccountCalendar | None = None,
+) -> Any:
+    """The case as it stood at ``as_of``, its clocks re-derived under ``policy``: a
+    :class:`_Sketch` with :class:`~casekit.sla.engine.ClockRecord` clocks, or (for a
+    log the sketch does not follow) a :class:`Case` from :func:`_replayed_cases`."""
+    lookup = account_calendar or _no_calendar
+    # Only what had happened by ``as_of`` counts; recorded SLA events are re-derived.
+    domain = []
+    for item in events:
+        event = item.event if isinstance(item, EventRecord) else item
+        if event.at <= as_of and not event.name.startswith("sla."):
+            domain.append(event)
+    case: _Sketch | None = None
+    clocks: ClockReplay | None = None
+    try:
+        for command in _commands(domain):
+            if case is None or clocks is None:
+                case = _Sketch.opened(command[0])
+                clocks = ClockReplay(case, policy, lookup)
+                rest: Sequence[Event] = command[1:]
+            else:
+                rest = command
+            for event in rest:
+                case.apply(event)
+            clocks.react(command, command[0].at)
+    except _Unfollowed:
+        return _replayed_cases(domain, policy, as_of, account_calendar)
+    if case is not None and clocks is not None:
+        case.slas = clocks.slas
+    return case
+
+
+class _Unfollowed(Exception):
+    """The log does something :class:`_Sketch` leaves to the full fold (which then
+    raises the specific error, e.g. a task event naming an unknown task)."""
+
+
+class _SketchTask:
+    """What the SLA rules read of a task."""
+
+    __slots__ = ("assignment", "created_at", "id", "state")
+
+    def __init__(self, event: TaskCreated) -> None:
+        self.id = event.task_id
+        self.assignment = event.assignment
+        self.state = TaskState.OPEN
+        self.created_at = event.at
+
+
+class _Sketch:
+    """What the SLA rules read of a case, folded in place from the case's events.
+
+    The fields follow ``casekit.model.lifecycle.apply`` for the events that change
+    them; anything it cannot follow raises :class:`_Unfollowed`.
+    """
+
+    __slots__ = (
+        "account_id",
+        "assignment",
+        "category",
+        "channel",
+        "custom",
+        "id",
+        "interactions",
+        "opened_at",
+        "priority",
+        "slas",
+        "state",
+        "tasks",
+    )
+
+    def __init__(self, event: CaseOpened) -> None:
+        self.id = event.case_id
+        self.channel = event.channel
+        self.priority = event.priority
+        self.category = event.category
+        self.account_id = event.account_id
+        self.state = CaseState.NEW
+        self.assignment = event.assignment
+        self.custom = dict(event.custom)
+        self.interactions: list[Any] = []
+        self.tasks: list[_SketchTask] = []
+        self.opened_at = event.at
+        self.slas: tuple[Any, ...] = ()
+
+    @classmethod
+    def opened(cls, event: Event) -> _Sketch:
+        if type(event) is not CaseOpened:
+            raise _Unfollowed
+        return cls(event)
+
+    def task(self, task_id: str) -> _SketchTask:
+        for task in self.tasks:
+            if task.id == task_id:
+                return task
+        raise _Unfollowed
+
+    def apply(self, event: Any) -> None:
+        """Fold one of the case's own events (read as ``Any``: dispatched on its type)."""
+        kind = type(event)
+        if kind is InteractionAdded:
+            self.interactions.append(event.interaction)
+        elif kind is CaseStateChanged:
+            self.state = event.new
+        elif kind is TaskStarted:
+            self.task(event.task_id).state = TaskState.IN_PROGRESS
+        elif kind is TaskCompleted:
+            self.task(event.task_id).state = TaskState.DONE
+        elif kind is TaskBlocked:
+            self.task(event.task_id).state = TaskState.BLOCKED
+        elif kind is TaskCancelled:
+            self.task(event.task_id).state = TaskState.CANCELLED
+        elif kind is TaskCreated:
+            self.tasks.append(_SketchTask(event))
+        elif kind is TaskAssigned:
+            self.task(event.task_id).assignment = event.new
+        elif kind is PriorityChanged:
+            self.priority = event.new
+        elif kind is CaseAssigned:
+            self.assignment = event.new
+        elif kind is CaseUpdated:
+            if event.category is not None:
+                self.category = event.category or None
+            if event.custom:
+                self.custom = {**self.custom, **event.custom}
+        elif kind is CaseOpened or kind not in _UNREAD:
+            raise _Unfollowed  # opened twice, or an event type this sketch does not know
+
+
+_UNREAD: frozenset[type] = frozenset({RoutingDecided, NotificationQueued})
+"""Event types that change nothing the SLA rules read."""
+
+
+def _replayed_cases(
     events: Iterable[Event],
     policy: SlaPolicy,
     as_of: datetime,
     account_calendar: AccountCalendar | None = None,
 ) -> Case | None:
-    """The case as it stood at ``as_of``, its clocks re-derived under ``policy``."""
+    """The case as it stood at ``as_of`` through the production fold and reaction:
+    what :func:`_replayed` computes, the long way (the reference it is tested against)."""
     lookup = account_calendar or _no_calendar
-    # Only what had happened by ``as_of`` counts; recorded SLA events are re-derived.
     domain = [e for e in events if not e.name.startswith("sla.") and e.at <= as_of]
     case = None
     for command in _commands(domain):
@@ -148,16 +306,25 @@ def _replayed(
     return case
 
 
-def _outcome(case: Case, clock: SlaClock, policy: SlaPolicy, as_of: datetime) -> SlaOutcome:
+def _outcome(case: Any, clock: Any, policy: SlaPolicy, as_of: datetime) -> SlaOutcome:
     """The clock's status at ``as_of``, tagged with its case and the case's attributes."""
-    state = status(clock, now=max(as_of, clock.started_at), policy=policy)
+    elapsed, paused, percentage, breached = numbers(clock, max(as_of, clock.started_at), policy)
     return SlaOutcome(
         case_id=case.id,
+        key=clock.key,
+        sla_id=clock.sla_id,
+        task_id=clock.task_id,
+        stage=clock.stage,
+        target=clock.target,
+        elapsed=elapsed,
+        paused=paused,
+        due_at=clock.due_at,
+        breached=breached,
+        percentage=percentage,
         priority=case.priority,
         category=case.category,
         channel=case.channel,
         account_id=case.account_id,
-        **{f: getattr(state, f) for f in _STATUS},
     )
 
 
@@ -176,7 +343,7 @@ def evaluate_many(
     (module-level functions, not lambdas).
     """
     work: Callable[[Sequence[Event | EventRecord]], list[SlaOutcome]] = partial(
-        evaluate, policy=policy, as_of=as_of, account_calendar=account_calendar
+        evaluate, policy=policy, as_of=to_utc(as_of, "as_of"), account_calendar=account_calendar
     )
     if executor is None:
         results: Iterable[list[SlaOutcome]] = map(work, logs)
