@@ -157,7 +157,7 @@ def both(log: list[EventRecord], policy: SlaPolicy, as_of: datetime) -> tuple[ob
     events: list[Event] = [r.event for r in log]
     fast = whatif._replayed(events, policy, as_of, account_calendar)
     full = whatif._replayed_cases(events, policy, as_of, account_calendar)
-    outcomes = []
+    outcomes: list[object] = []
     for case in (fast, full):
         if case is None:
             outcomes.append(None)
@@ -210,7 +210,7 @@ def test_memoized_selection_tells_equal_values_of_other_types_apart() -> None:
     )
     reasons = []
     for value in (1, True, 1.0, [1], 0.0, -0.0, 0, False):  # equal keys, other reasons
-        variant = attrs.evolve(case, custom={"vip": value})
+        variant = attrs.evolve(case, custom={"vip": value})  # type: ignore[dict-item]
         assert list(policy.selections(variant)) == policy._select(variant, None)
         reasons.append(policy.select(variant)[0].reason)
     assert reasons == ["conditions hold"] * 3 + [
