@@ -16,7 +16,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
 from itertools import compress, repeat
-from operator import eq, itemgetter
+from operator import eq, itemgetter, neg
 from types import MappingProxyType
 from typing import Any
 
@@ -54,6 +54,7 @@ from casekit.routing._items import WorkItem
 from casekit.routing._queues import Queue, QueueOrder, Stage, check_ladder, resolved_groups
 from casekit.routing._strategies import (
     BUILT_IN,
+    AffinityStrategy,
     InvalidScores,
     MostCapacityStrategy,
     RoundRobinCursor,
@@ -540,14 +541,58 @@ class _Plan:
     stage (``None``: anyone).
     """
 
-    __slots__ = ("columns", "hooks", "names", "rules", "widest")
+    __slots__ = ("columns", "fused", "hooks", "names", "rules", "widest")
 
-    def __init__(self, scorers: Sequence[_Scorer]) -> None:
+    def __init__(
+        self, scorers: Sequence[_Scorer], free_on: Mapping[Channel, dict[str, int]]
+    ) -> None:
         self.columns = tuple(scorer.column for scorer in scorers)
         self.names = tuple(scorer.name for scorer in scorers)
         self.hooks = tuple(scorer.hook for scorer in scorers if scorer.hook is not None)
         self.rules: list[_Rule] = []
         self.widest: frozenset[str] | None = None
+        self.fused = _fused_default(scorers, free_on)
+
+
+_Fused = Callable[[WorkItem, tuple[str, ...]], tuple[str, tuple[Any, ...]] | None]
+
+
+def _fused_default(
+    scorers: Sequence[_Scorer], free_on: Mapping[Channel, dict[str, int]]
+) -> _Fused | None:
+    """The default chain (affinity, most capacity, round robin; the built-ins) in one call.
+
+    :meth:`Router._rank` calls one column function per strategy; for the default
+    chain this does the same work inline when affinity has no preference for the
+    item (no previous agent, no account team), which is most items, and returns
+    ``None`` otherwise (the caller then ranks the general way). It returns the winner
+    and the columns exactly as :meth:`Router._rank` would.
+    """
+    kinds = tuple(type(scorer.strategy) for scorer in scorers)
+    if kinds != (AffinityStrategy, MostCapacityStrategy, RoundRobinStrategy):
+        return None
+    affinity = scorers[0].strategy
+    robin = scorers[2].strategy
+    assert isinstance(affinity, AffinityStrategy)
+    assert isinstance(robin, RoundRobinStrategy)
+
+    def fused(item: WorkItem, alive: tuple[str, ...]) -> tuple[str, tuple[Any, ...]] | None:
+        if item.previous_agent is not None or (
+            item.account_id is not None and item.account_id in affinity.account_teams
+        ):
+            return None
+        frees: tuple[int, ...] = itemgetter(*alive)(free_on[item.channel])
+        best = max(frees)
+        if frees.count(best) == 1:
+            return alive[frees.index(best)], (None, frees)
+        tied = tuple(compress(alive, map(eq, frees, repeat(best))))
+        lasts = tuple(map(neg, map(robin.cursor.last_served.get, tied, repeat(0))))
+        top = max(lasts)
+        if lasts.count(top) == 1:
+            return tied[lasts.index(top)], (None, frees, lasts)
+        return min(compress(tied, map(eq, lasts, repeat(top)))), (None, frees, lasts)
+
+    return fused
 
 
 class Router:
@@ -667,7 +712,7 @@ class Router:
         self._now: datetime = datetime.min.replace(tzinfo=UTC)
         self._default = self._resolve_strategies(strategies)
         # Told of a winner that has no queue (an item adopted outside any queue).
-        self._default_plan = _Plan(self._default)
+        self._default_plan = _Plan(self._default, self._index.free_on)
         queues = list(queues)
         for queue in queues or [Queue("default")]:
             self._add_queue(queue)
@@ -694,7 +739,7 @@ class Router:
         self._queues[queue.name] = queue
         self._queued.setdefault(queue.name, [])
         scorers = self._resolve_strategies(queue.strategies) if queue.strategies else self._default
-        self._plans[queue.name] = _Plan(scorers)
+        self._plans[queue.name] = _Plan(scorers, self._index.free_on)
 
     def _rebuild_rules(self) -> None:
         groups_of = {name: q.groups for name, q in self._queues.items()}
@@ -1080,12 +1125,15 @@ class Router:
         if not candidates:
             funnel = _unranked(static, channel, units, present, roomy, declined, off_shift, short)
             return self._wait(entry, now, trigger, plan, funnel)
-        if len(candidates) == 1:
-            (winner,) = ranked = tuple(candidates)
-            columns: tuple[tuple[Any, ...] | None, ...] = ()
+        ranked = tuple(candidates)
+        columns: tuple[tuple[Any, ...] | None, ...] = ()
+        if len(ranked) == 1:
+            winner = ranked[0]
+        elif plan.fused is not None and (fused := plan.fused(item, ranked)) is not None:
+            winner, columns = fused
         else:
             try:
-                winner, ranked, columns = self._rank(item, candidates, plan)
+                winner, columns = self._rank(item, ranked, plan)
             except _StrategyFailed as failed:
                 funnel = _unranked(
                     static, channel, units, present, roomy, declined, off_shift, short
@@ -1169,8 +1217,8 @@ class Router:
         )
 
     def _rank(
-        self, item: WorkItem, candidates: frozenset[str], plan: _Plan
-    ) -> tuple[str, tuple[str, ...], tuple[tuple[Any, ...] | None, ...]]:
+        self, item: WorkItem, ranked: tuple[str, ...], plan: _Plan
+    ) -> tuple[str, tuple[tuple[Any, ...] | None, ...]]:
         """Apply the queue's tie-breakers in order, each only to the agents still tied.
 
         Each strategy scores the remaining agents as one column (``None``: no
@@ -1178,12 +1226,12 @@ class Router:
         goes to the smallest agent id.
 
         Returns:
-            The winner, the agents ranked, and the columns, for the record.
+            The winner and the columns, for the record.
 
         Raises:
             _StrategyFailed: A strategy raised or returned junk.
         """
-        alive = ranked = tuple(candidates)
+        alive = ranked
         columns: list[tuple[Any, ...] | None] = []
         try:
             for column_of in plan.columns:
@@ -1194,12 +1242,12 @@ class Router:
                 best = max(column)
                 columns.append(column)
                 if column.count(best) == 1:
-                    return alive[column.index(best)], ranked, tuple(columns)
+                    return alive[column.index(best)], tuple(columns)
                 alive = tuple(compress(alive, map(eq, column, repeat(best))))
         except Exception as exc:
             # The strategy that failed is the one whose column is missing.
             raise _StrategyFailed(plan.names[len(columns)], exc) from exc
-        return min(alive), ranked, tuple(columns)
+        return min(alive), tuple(columns)
 
     def _give(  # noqa: PLR0917 - the decision's parts
         self,
