@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, tzinfo
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 
@@ -190,24 +190,6 @@ class RoutingDecision:
     error: str | None = None
     _pending: PendingRecord | None = attrs.field(default=None, init=False, eq=False, repr=False)
 
-    if not TYPE_CHECKING:
-
-        def __getattr__(self, name: str) -> Any:
-            # Only reached for an empty slot: a lazy field not expanded yet.
-            if name == "_pending":
-                raise AttributeError(name)
-            pending = self._pending
-            if pending is None or name not in _LAZY_FIELDS:
-                raise AttributeError(name)
-            build, *arguments = pending
-            pool, removed, candidates, eligible = build(*arguments)
-            _set(self, "pool", pool)
-            _set(self, "removed", removed)
-            _set(self, "candidates", candidates)
-            _set(self, "eligible", eligible)
-            _set(self, "_pending", None)
-            return getattr(self, name)
-
     def removed_by(self, agent_id: str) -> Filter | None:
         """The filter that removed ``agent_id``, or ``None`` if it was a candidate.
 
@@ -280,6 +262,50 @@ class RoutingDecision:
             if len(self.candidates) > 10:
                 lines.append(f"    ... and {len(self.candidates) - 10} more")
         return "\n".join(lines)
+
+
+class _Lazy:
+    """A lazy field of :class:`RoutingDecision`: its slot, read through.
+
+    Reading an unset slot expands the decision's pending record into the four lazy
+    fields first. A descriptor on those four fields only, rather than a
+    ``__getattr__`` on the class: with ``__getattr__`` every attribute read of every
+    decision (``decision.agent_id``) goes through a slower lookup.
+    """
+
+    __slots__ = ("name", "slot")
+
+    def __init__(self, name: str, slot: Any) -> None:
+        self.name = name
+        self.slot = slot
+
+    def __get__(self, obj: RoutingDecision | None, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        try:
+            return self.slot.__get__(obj, owner)
+        except AttributeError:
+            pending = obj._pending
+            if pending is None:
+                raise
+        build, *arguments = pending
+        pool, removed, candidates, eligible = build(*arguments)
+        _set(obj, "pool", pool)
+        _set(obj, "removed", removed)
+        _set(obj, "candidates", candidates)
+        _set(obj, "eligible", eligible)
+        _set(obj, "_pending", None)
+        return self.slot.__get__(obj, owner)
+
+    def __set__(self, obj: RoutingDecision, value: Any) -> None:
+        self.slot.__set__(obj, value)
+
+    def __delete__(self, obj: RoutingDecision) -> None:
+        self.slot.__delete__(obj)
+
+
+for _name in _LAZY_FIELDS:
+    setattr(RoutingDecision, _name, _Lazy(_name, RoutingDecision.__dict__[_name]))
 
 
 class _Draft(RoutingDecision):

@@ -1553,9 +1553,9 @@ class Router:
             return None
         online = index.online
         room = {
-            channel: units
-            for channel, units in index.free_of(agent_id).items()
-            if units >= 1 and agent_id in online[channel]
+            channel: free[agent_id]
+            for channel, _, free, _ in index.loads[agent_id].plan
+            if free[agent_id] >= 1 and agent_id in online[channel]
         }
         if not room:
             return None
@@ -1727,14 +1727,26 @@ class Router:
             self._release_claim(entry, agent_id)
         # An assigned entry is in no queue list and not unroutable: just free its room.
         index = self._index
-        if agent_id in index.agents:
+        agent = index.agents.get(agent_id)
+        if agent is not None:
             index.release(agent_id, entry.channel, entry.units)
             self._held[agent_id].discard(item_id)
         entry.agent_id = None
         entry.status = _COMPLETED
-        self._finish(item_id)
-        if not self._waiting:
+        # _finish, inline (the hot path)
+        history = self._history
+        if item_id in history:
+            history.move_to_end(item_id, last=False)
+        finished = self._finished
+        finished[item_id] = None
+        if len(finished) > self.retain_finished:
+            self._forget()
+        waiting = self._waiting
+        if not waiting or agent is None:
             return []
+        serving = self._serving.get(agent.groups)
+        if serving is not None and waiting.isdisjoint(serving):
+            return []  # nothing waits where the agent may serve
         return self._fill(agent_id, now)
 
     def withdraw(self, item_id: str, now: datetime) -> list[RoutingDecision]:
@@ -1852,13 +1864,19 @@ class Router:
         finished = self._finished
         finished[item_id] = None
         if len(finished) > self.retain_finished:
-            entries = self._entries
-            limit = self.retain_finished
-            while len(finished) > limit:
-                gone, _ = finished.popitem(last=False)
-                del entries[gone]
-                history.pop(gone, None)
-                self._forgotten += 1
+            self._forget()
+
+    def _forget(self) -> None:
+        """Forget the oldest finished items beyond ``retain_finished``."""
+        finished = self._finished
+        entries = self._entries
+        history = self._history
+        limit = self.retain_finished
+        while len(finished) > limit:
+            gone, _ = finished.popitem(last=False)
+            del entries[gone]
+            history.pop(gone, None)
+            self._forgotten += 1
 
     # -- following a store -----------------------------------------------------------------
 
