@@ -264,25 +264,45 @@ class _Entry:
         "units",
     )
 
-    def __init__(self, item: WorkItem, queue: Queue | None, units: int) -> None:
-        self.item = item
-        self.queue = queue
-        # The place in its queue, set when first queued and kept for good (so an item
-        # that comes back keeps its age); most items are given out at once.
-        self.key: tuple[int, ...] = ()
-        self.units = units
-        self.channel = item.channel
-        self.status = _QUEUED
-        self.agent_id: str | None = None
-        self.offer_no = 0
-        self.declined: frozenset[str] = EMPTY
-        self.claim_version = 0
-        self.stage = 0
-        # (index generation, from, until, static pool at the stage in force then).
-        self.pool = _NO_POOL
+    item: WorkItem
+    queue: Queue | None
+    key: tuple[int, ...]
+    """The place in its queue, set when first queued and kept for good (so an item that
+    comes back keeps its age); most items are given out at once."""
+    units: int
+    channel: Channel
+    status: ItemStatus
+    agent_id: str | None
+    offer_no: int
+    declined: frozenset[str]
+    claim_version: int
+    stage: int
+    pool: tuple[int, datetime, datetime, frozenset[str]]
+    """(index generation, from, until, static pool at the stage in force then)."""
 
 
 _NO_POOL: tuple[int, datetime, datetime, frozenset[str]] = (-1, _FOREVER, _NEVER, EMPTY)
+
+
+def _new_entry(item: WorkItem, queue: Queue | None) -> _Entry:
+    """A fresh, queued entry (a plain function: cheaper than calling the class)."""
+    entry = _new(_Entry)
+    entry.item = item
+    entry.queue = queue
+    entry.key = ()
+    entry.units = item.units
+    entry.channel = item.channel
+    entry.status = _QUEUED
+    entry.agent_id = None
+    entry.offer_no = 0
+    entry.declined = EMPTY
+    entry.claim_version = 0
+    entry.stage = 0
+    entry.pool = _NO_POOL
+    return entry
+
+
+_new = object.__new__
 
 
 def _signature(entry: _Entry) -> tuple[Any, ...]:
@@ -1023,7 +1043,7 @@ class Router:
                 raise UnknownQueue(queue)
         else:
             target = self._select_queue(item, None)
-        entry = _Entry(item, target, item.units)
+        entry = _new_entry(item, target)
         if self.claims is not None:
             entry.claim_version = self.claims.version(item_id)
         entries[item_id] = entry
@@ -1293,7 +1313,13 @@ class Router:
             record,
             reason,
         )
-        self._record(decision)
+        history = self._history
+        if item_id in history:
+            self._record(decision)
+        else:  # _record, inline (the hot path: an item's first decision)
+            history[item_id] = decision
+            if len(history) > self.history_limit:
+                history.popitem(last=False)
         if outcome is _O_CLAIMED:
             self._finish(item_id)
         return decision
@@ -1898,7 +1924,7 @@ class Router:
             if old.status not in _FINISHED:
                 raise DuplicateWorkItem(item_id)
             del self._finished[item_id]
-        entry = _Entry(item, self._select_queue(item, None), item.units)
+        entry = _new_entry(item, self._select_queue(item, None))
         entry.status = _ASSIGNED
         entry.agent_id = agent_id
         self._entries[item_id] = entry
