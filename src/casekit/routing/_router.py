@@ -133,6 +133,7 @@ class _StaticPool:
         "_label",
         "_removed",
         "base",
+        "channel",
         "first",
         "first_spec",
         "outside",
@@ -141,6 +142,7 @@ class _StaticPool:
         "present_gen",
         "restricted",
         "small",
+        "units",
     )
 
     def __init__(  # noqa: PLR0917 - built in one place
@@ -151,8 +153,13 @@ class _StaticPool:
         outside: int,
         restricted: tuple[Any, ...],
         small: tuple[tuple[Any, ...], frozenset[str]] | None,
+        channel: Channel,
+        units: int,
     ) -> None:
         self.pool = pool
+        # The kind of item the pool is for (part of the caches' key).
+        self.channel = channel
+        self.units = units
         self.base = base
         self.first, self.first_spec = first
         self.outside = outside
@@ -331,7 +338,7 @@ def _unranked(  # noqa: PLR0917 - the funnel's parts
     declined: Sequence[str] | None = None,
     off_shift: Sequence[str] | None = None,
     short: Sequence[str] | None = None,
-) -> PendingRecord:
+) -> tuple[Any, ...]:
     """The compact record of a decision that ranked nobody (see :func:`_funnel_record`)."""
     return (
         _funnel_record, static, channel, units, present, roomy, declined, off_shift, short,
@@ -408,6 +415,39 @@ def _funnel_record(  # noqa: PLR0917 - the funnel's parts
             alive = [a for a, value in zip(alive, column, strict=True) if value == best]
     candidates = _ranked(stages, alive, limit)
     return label, tuple(removed), candidates, frozenset(before)
+
+
+def _ranked_record(limit: int) -> Callable[[Any, Any, Any, Any], Parts]:
+    """The record builder of a ranked decision with no rarer filter at work.
+
+    Such a decision parks ``(static, present, ranked, columns)`` in its own lazy
+    slots (no record tuple, see :func:`~casekit.routing._decision.lazy_decision`);
+    the builder, one per ``limit``, adds what :func:`_funnel_record` needs besides.
+    """
+    build = _RANKED_RECORDS.get(limit)
+    if build is None:
+
+        def build(
+            static: _StaticPool,
+            present: frozenset[str],
+            ranked: tuple[str, ...],
+            columns: tuple[tuple[Any, ...] | None, ...],
+        ) -> Parts:
+            return _funnel_record(
+                static, static.channel, static.units, present, None, None, None, None,
+                ranked, columns, limit,
+            )  # fmt: skip
+
+        _RANKED_RECORDS[limit] = build
+    return build
+
+
+_RANKED_RECORDS: dict[int, Callable[[Any, Any, Any, Any], Parts]] = {}
+
+
+def _hand_over_parked(agent_id: str, why: str, _: None, __: None) -> Parts:
+    """:func:`_hand_over_record` with its arguments parked in the decision."""
+    return _hand_over_record(agent_id, why)
 
 
 def _hand_over_record(agent_id: str, why: str) -> Parts:
@@ -1131,7 +1171,7 @@ class Router:
             static = self._static(entry, rule)
         # The dynamic filters; presence and room are the common case, kept inline.
         pool = static.pool
-        funnel: PendingRecord
+        funnel: tuple[Any, ...]
         if not pool:
             return self._wait(entry, now, trigger, plan, _unranked(static, channel, units))
         if static.present_gen != index.generation:
@@ -1160,6 +1200,13 @@ class Router:
                 )
                 self._strategy_failed(entry, now, trigger, plan, funnel, failed)
                 raise
+        if declined is None and off_shift is None and short is None:
+            # The common case: the record's arguments are parked in the decision.
+            limit = self.record_candidates
+            build = _RANKED_RECORDS.get(limit) or _ranked_record(limit)
+            return self._give(
+                entry, winner, now, trigger, build, plan, static, present, ranked, columns
+            )
         funnel = (
             _funnel_record,
             static,
@@ -1211,7 +1258,7 @@ class Router:
         now: datetime,
         trigger: Trigger,
         plan: _Plan,
-        funnel: PendingRecord,
+        funnel: tuple[Any, ...],
         failed: _StrategyFailed,
     ) -> None:
         """A strategy failed: queue the entry and record the failure (no candidates)."""
@@ -1277,8 +1324,16 @@ class Router:
         trigger: Trigger,
         record: PendingRecord,
         plan: _Plan,
+        first: Any = None,
+        second: Any = None,
+        third: Any = None,
+        fourth: Any = None,
     ) -> RoutingDecision:
-        """Offer or assign the entry to ``agent_id``, reserving its room, and record it."""
+        """Offer or assign the entry to ``agent_id``, reserving its room, and record it.
+
+        ``record`` and ``first`` to ``fourth`` are the decision's pending record, as
+        :func:`~casekit.routing._decision.lazy_decision` takes them.
+        """
         item = entry.item
         item_id = item.id
         self._index.reserve(agent_id, entry.channel, entry.units)
@@ -1312,6 +1367,10 @@ class Router:
             () if queue is None else plan.names,
             record,
             reason,
+            first,
+            second,
+            third,
+            fourth,
         )
         history = self._history
         if item_id in history:
@@ -1441,7 +1500,7 @@ class Router:
                 pool = pool - short
         outside = len(index.world) - len(base)
         first = (first_filter.value, first_spec)
-        return _StaticPool(pool, base, first, outside, tuple(restricted), small)
+        return _StaticPool(pool, base, first, outside, tuple(restricted), small, channel, units)
 
     def _restrict(self, first: Any, agents: Any) -> frozenset[str]:
         """``first & agents`` as a frozenset, cached for the current index generation.
@@ -1626,8 +1685,10 @@ class Router:
             agent_id,
             now,
             trigger,
-            (_hand_over_record, agent_id, why),
+            _hand_over_parked,
             self._plans[queue.name],
+            agent_id,
+            why,
         )
 
     def _fill(self, agent_id: str, now: datetime) -> list[RoutingDecision]:
