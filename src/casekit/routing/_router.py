@@ -601,7 +601,7 @@ class _Plan:
     stage (``None``: anyone).
     """
 
-    __slots__ = ("columns", "fused", "hooks", "names", "rules", "widest")
+    __slots__ = ("columns", "fused", "hooks", "names", "robin", "rules", "widest")
 
     def __init__(
         self, scorers: Sequence[_Scorer], free_on: Mapping[Channel, dict[str, int]]
@@ -612,6 +612,9 @@ class _Plan:
         self.rules: list[_Rule] = []
         self.widest: frozenset[str] | None = None
         self.fused = _fused_default(scorers, free_on)
+        # The built-in round robin when it is the only strategy told of winners.
+        told = [scorer.strategy for scorer in scorers if scorer.hook is not None]
+        self.robin = told[0] if len(told) == 1 and type(told[0]) is RoundRobinStrategy else None
 
 
 _Fused = Callable[[WorkItem, tuple[str, ...]], tuple[str, tuple[Any, ...]] | None]
@@ -1353,8 +1356,14 @@ class Router:
                 outcome = _O_CLAIMED
                 reason = "another router claimed the item first"
         if outcome is not _O_CLAIMED:
-            for hook in plan.hooks:
-                hook(item, agent_id)
+            robin = plan.robin
+            if robin is not None and type(cursor := robin.cursor) is RoundRobinCursor:
+                # The built-in round robin is the only hook: move its cursor inline.
+                cursor.tick = tick = cursor.tick + 1
+                cursor.last_served[agent_id] = tick
+            else:
+                for hook in plan.hooks:
+                    hook(item, agent_id)
         queue = entry.queue
         decision = lazy_decision(
             item_id,
@@ -1827,7 +1836,13 @@ class Router:
         finished = self._finished
         finished[item_id] = None
         if len(finished) > self.retain_finished:
-            self._forget()
+            # Forget the oldest finished item (one, usually: _forget does the rest).
+            gone, _ = finished.popitem(last=False)
+            del self._entries[gone]
+            history.pop(gone, None)
+            self._forgotten += 1
+            if len(finished) > self.retain_finished:
+                self._forget()
         waiting = self._waiting
         if not waiting or agent is None:
             return []
