@@ -45,9 +45,16 @@ completion included); the router's log must equal the floor's item by item, and 
 the naive scan's 2,000 items the router's, the floor's and the naive scan's logs
 must all be equal, or the benchmark fails.
 
-Each router run is repeated (``--repeat``, 3 by default, 1 with ``--quick``, on a
+Each router run is repeated (``--repeat``, 3 by default, with ``--quick`` too, on a
 fresh router; the router and the floor take turns) and the fastest counts: on a
-shared machine the slower runs measure the neighbours. Usage::
+shared machine the slower runs measure the neighbours. The garbage collector is
+treated the same way for both: once the world (agents, items) is built it is
+collected and frozen (:func:`gc.freeze`), and every run starts after a full
+collection. Otherwise each full collection during a run would scan the world's
+100,000s of objects, none of them a router's, and whether such a pause (0.2 s at
+5,000 agents) lands in a 10,000-item timed window is luck; frozen, a collection scans
+what the run itself keeps alive, so a router pays for the objects it keeps, and no
+more. Usage::
 
     python benchmarks/bench_routing.py            # 100,000 items
     python benchmarks/bench_routing.py --quick    # 10,000 items, one run each
@@ -56,6 +63,7 @@ shared machine the slower runs measure the neighbours. Usage::
 from __future__ import annotations
 
 import argparse
+import gc
 import heapq
 import random
 import time
@@ -531,12 +539,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="10,000 items instead of 100,000")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument(
-        "--repeat", type=int, default=None, help="runs per router, best counts (3; 1 if quick)"
-    )
+    parser.add_argument("--repeat", type=int, default=None, help="runs per router, best counts (3)")
     args = parser.parse_args(argv)
     count = 10_000 if args.quick else 100_000
-    repeat = args.repeat if args.repeat is not None else 1 if args.quick else 3
+    repeat = args.repeat if args.repeat is not None else 3
     naive_count = 2_000
     results: dict[str, float] = {}
     for size in (500, 5000):
@@ -544,9 +550,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         agents = make_agents(size, rng)
         warm = warm_up(size)
         items = make_items(warm + count, size, rng)
+        gc.collect()
+        gc.freeze()  # the world is not the routers' to scan (see the docstring)
         runs, floor_runs = [], []
         for _ in range(repeat):
+            gc.collect()
             runs.append(run_router(agents, items, warm))
+            gc.collect()
             floor_runs.append(run_floor(agents, items, warm))
         check_same(f"floor ({size} agents)", runs[0][2], floor_runs[0][2])
         best = min(runs, key=lambda run: run[1] / run[0])
@@ -570,6 +580,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         report("naive", size, n_decisions, n_seconds, f"first {naive_count} items")
         results[f"naive_decisions_per_s_{size}"] = n_decisions / n_seconds
         print(f"router / floor at {size} agents: {each / floor_each:.2f}x (target <= 1.3x)")
+        del agents, items
+        gc.unfreeze()
     print("all three routers made the same decisions, item by item")
     ratio = results["decisions_per_s_500"] / results["decisions_per_s_5000"]
     print(f"cost per decision, 5000 vs 500 agents: {ratio:.2f}x (target < 2x)")
