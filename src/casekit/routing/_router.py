@@ -29,13 +29,10 @@ from casekit.model import Channel
 from casekit.routing._agents import Agent, Presence, SkillCatalog
 from casekit.routing._claims import ClaimStore
 from casekit.routing._decision import (
-    Candidate,
     Filter,
     ItemStatus,
     Outcome,
-    Parts,
     PendingRecord,
-    Removal,
     RoutingDecision,
     Trigger,
     lazy_decision,
@@ -52,6 +49,14 @@ from casekit.routing._errors import (
 from casekit.routing._index import EMPTY, AgentIndex
 from casekit.routing._items import WorkItem
 from casekit.routing._queues import Queue, QueueOrder, Stage, check_ladder, resolved_groups
+from casekit.routing._records import (
+    RANKED_RECORDS,
+    StaticPool,
+    funnel_record,
+    hand_over_parked,
+    ranked_record,
+    unranked,
+)
 from casekit.routing._strategies import (
     BUILT_IN,
     AffinityStrategy,
@@ -60,7 +65,6 @@ from casekit.routing._strategies import (
     RoundRobinCursor,
     RoundRobinStrategy,
     RoutingStrategy,
-    Score,
     StrategyRegistry,
     as_score,
     check_column,
@@ -106,151 +110,14 @@ def _us(value: datetime) -> int:
 class _Rule:
     """A ladder stage resolved against the router's queues (hashed by identity).
 
-    ``cache`` maps an item's static signature to its :class:`_StaticPool`.
+    ``cache`` maps an item's static signature to its :class:`StaticPool`.
     """
 
     groups: frozenset[str] | None
     floor: int
     skills: bool
     label: str
-    cache: dict[object, _StaticPool] = attrs.field(factory=dict)
-
-
-class _StaticPool:
-    """The static filters' result for one kind of item: the pool, and how it was cut.
-
-    ``base`` is the first (smallest) filter's set; ``restricted`` holds, flat and in
-    order, ``(filter, requirement, kept, wider)`` for every later filter: the agents
-    of ``base`` it keeps and, for a level filter, the agents of ``base`` with the
-    skill at any level. These are immutable snapshots, so the pool label, the
-    removals and the "unroutable" reason can be worded on first use, however the
-    agents changed since. Everything but the sets is strings and numbers, so the
-    garbage collector tracks few objects per cached kind of item.
-    """
-
-    __slots__ = (
-        "_blocker",
-        "_label",
-        "_removed",
-        "base",
-        "channel",
-        "first",
-        "first_spec",
-        "outside",
-        "pool",
-        "present",
-        "present_gen",
-        "restricted",
-        "small",
-        "units",
-    )
-
-    def __init__(  # noqa: PLR0917 - built in one place
-        self,
-        pool: frozenset[str],
-        base: frozenset[str],
-        first: tuple[str, tuple[Any, ...]],
-        outside: int,
-        restricted: tuple[Any, ...],
-        small: tuple[tuple[Any, ...], frozenset[str]] | None,
-        channel: Channel,
-        units: int,
-    ) -> None:
-        self.pool = pool
-        # The kind of item the pool is for (part of the caches' key).
-        self.channel = channel
-        self.units = units
-        self.base = base
-        self.first, self.first_spec = first
-        self.outside = outside
-        self.restricted = restricted
-        self.small = small
-        self._label: str | None = None
-        self._removed: tuple[Removal, ...] | None = None
-        self._blocker: str | None = None
-        # The pool's agents available on its channel, for the index generation
-        # ``present_gen`` (presence changes far less often than routing decides).
-        self.present: frozenset[str] = EMPTY
-        self.present_gen = -1
-
-    @property
-    def label(self) -> str:
-        """The pool: the first filter and how many agents passed it."""
-        if self._label is None:
-            agents = count(len(self.base), "agent")
-            self._label = f"{self.first}: {_describe(self.first_spec)} ({agents})"
-        return self._label
-
-    @property
-    def removed(self) -> tuple[Removal, ...]:
-        """The first filter's count, then the agents each later static filter removed."""
-        if self._removed is None:
-            self._word()
-        assert self._removed is not None
-        return self._removed
-
-    @property
-    def blocker(self) -> str:
-        """Why nobody passes the static filters ("" if somebody does)."""
-        if self._blocker is None:
-            self._word()
-        assert self._blocker is not None
-        return self._blocker
-
-    def _word(self) -> None:
-        first_label = _describe(self.first_spec)
-        removed = [Removal(Filter(self.first), first_label, self.outside)]
-        blocker = f"no agent passes {self.first} ({first_label})"
-        pool = self.base
-        steps = self.restricted
-        for number in range(0, len(steps), 4):
-            if not pool:
-                break
-            name, spec, agents, wider = steps[number : number + 4]
-            kept = pool & agents
-            if len(kept) == len(pool):
-                continue
-            gone = pool - kept
-            pool = kept
-            kind = Filter(name)
-            label = _describe(spec)
-            blocker = f"no agent passes {name} ({label}) among those passing the rest"
-            if wider is None:
-                removed.append(Removal(kind, label, len(gone), gone))
-                continue
-            lacking = gone - wider
-            if lacking:
-                removed.append(Removal(Filter.SKILL, label, len(lacking), lacking))
-            if len(lacking) != len(gone):
-                removed.append(Removal(kind, label, len(gone) - len(lacking), gone - lacking))
-        if self.small is not None:
-            spec, small = self.small
-            label = _describe(spec)
-            removed.append(Removal(Filter.CHANNEL, label, len(small), small))
-            blocker = f"no eligible agent can hold {label}"
-        self._removed = tuple(removed)
-        self._blocker = "" if self.pool else blocker
-
-
-def _describe(spec: tuple[Any, ...]) -> str:
-    """Word a static filter's requirement (see :meth:`Router._build_static`)."""
-    what = spec[0]
-    if what == "group":
-        return "group " + " or ".join(repr(g) for g in spec[1])
-    if what == "skill":
-        return f"skill {spec[1]!r}"
-    if what == "level":
-        return f"skill {spec[1]!r} >= {spec[2]}"
-    if what == "language":
-        return f"language {spec[1]!r}"
-    if what == "org":
-        parts = [repr(org) for org in spec[1]]
-        if spec[2]:
-            parts.insert(0, "internal")
-        return " or ".join(parts) if parts else "none allowed"
-    if what == "channel":
-        return f"capacity on {spec[1]}"
-    return f"{count(spec[1], 'unit')} on {spec[2]}"
+    cache: dict[object, StaticPool] = attrs.field(factory=dict)
 
 
 class _Entry:
@@ -327,175 +194,6 @@ def _signature(entry: _Entry) -> tuple[Any, ...]:
         entry.channel,
         entry.units,
     )
-
-
-def _unranked(  # noqa: PLR0917 - the funnel's parts
-    static: _StaticPool,
-    channel: Channel,
-    units: int,
-    present: frozenset[str] | None = None,
-    roomy: frozenset[str] | None = None,
-    declined: Sequence[str] | None = None,
-    off_shift: Sequence[str] | None = None,
-    short: Sequence[str] | None = None,
-) -> tuple[Any, ...]:
-    """The compact record of a decision that ranked nobody (see :func:`_funnel_record`)."""
-    return (
-        _funnel_record, static, channel, units, present, roomy, declined, off_shift, short,
-        None, (), 0,
-    )  # fmt: skip
-
-
-def _funnel_record(  # noqa: PLR0917 - the funnel's parts
-    static: _StaticPool,
-    channel: Channel,
-    units: int,
-    present: frozenset[str] | None,
-    roomy: frozenset[str] | None,
-    declined: Sequence[str] | None,
-    off_shift: Sequence[str] | None,
-    short: Sequence[str] | None,
-    ranked: Sequence[str] | None,
-    columns: Sequence[Sequence[Any] | None],
-    limit: int,
-) -> Parts:
-    """A decision's funnel and scores as taken at decision time, expanded on demand.
-
-    A decision keeps ``(_funnel_record, static, channel, units, present, roomy,
-    declined, off_shift, short, ranked, columns, limit)``, one plain tuple built once
-    per decision (see :data:`~casekit.routing._decision.PendingRecord`). ``static``
-    is the :class:`_StaticPool`; ``present`` its agents available on the channel (a
-    frozenset shared by every decision on that pool until presence changes, see
-    :attr:`_StaticPool.present`), ``None`` if the pool was empty. Whom the room
-    filter removed is not stored for a ranked decision: the agents with room were
-    the ranked ones plus those the rarer filters removed after it; a decision that
-    ranked nobody keeps ``roomy``, the agents with room. For the rarer filters
-    (rejections, shift, size) the agents each removed (``None`` if nobody). Then
-    ``ranked``, the agents the strategies ranked (``None`` if none were), and
-    ``columns``, the score columns in strategy order (``None`` for a strategy with no
-    preference): which agents each later column covers follows from the earlier
-    columns. ``limit`` is how many candidates the record lists. All of these are
-    immutable snapshots, so the record reads the same however the router changes.
-    """
-    removed = list(static.removed)
-    pool = static.pool
-    before = pool
-    on = channel.value
-    if roomy is None and ranked is not None:
-        # Ranked: the agents with room were the ranked ones and those the rarer
-        # filters removed after the room filter.
-        roomy = frozenset(ranked).union(declined or (), off_shift or (), short or ())
-    offline = full = None
-    if present is not None:
-        if len(present) != len(pool):
-            offline = pool - present
-        if roomy is not None and len(roomy) != len(present):
-            full = present - roomy
-    steps = (
-        (offline, Filter.PRESENCE, f"available on {on}"),
-        (full, Filter.CAPACITY, f"a free unit on {on}"),
-        (declined, Filter.DECLINED, "rejected or let the offer time out"),
-        (off_shift, Filter.SHIFT, "shift calendar open"),
-        (short, Filter.CAPACITY, f"{count(units, 'free unit')} on {on}"),
-    )
-    for agents, kind, label in steps:
-        if agents:
-            gone = frozenset(agents)
-            removed.append(Removal(kind, label, len(gone), gone))
-            before = before - gone
-    label = static.label
-    if ranked is None:
-        return label, tuple(removed), (), frozenset()
-    stages: list[tuple[Sequence[str], Sequence[Any] | None]] = []
-    alive: Sequence[str] = ranked
-    for column in columns:
-        stages.append((alive, column))
-        if column is not None:
-            best = max(column)
-            alive = [a for a, value in zip(alive, column, strict=True) if value == best]
-    candidates = _ranked(stages, alive, limit)
-    return label, tuple(removed), candidates, frozenset(before)
-
-
-def _ranked_record(limit: int) -> Callable[[Any, Any, Any, Any], Parts]:
-    """The record builder of a ranked decision with no rarer filter at work.
-
-    Such a decision parks ``(static, present, ranked, columns)`` in its own lazy
-    slots (no record tuple, see :func:`~casekit.routing._decision.lazy_decision`);
-    the builder, one per ``limit``, adds what :func:`_funnel_record` needs besides.
-    """
-    build = _RANKED_RECORDS.get(limit)
-    if build is None:
-
-        def build(
-            static: _StaticPool,
-            present: frozenset[str],
-            ranked: tuple[str, ...],
-            columns: tuple[tuple[Any, ...] | None, ...],
-        ) -> Parts:
-            return _funnel_record(
-                static, static.channel, static.units, present, None, None, None, None,
-                ranked, columns, limit,
-            )  # fmt: skip
-
-        _RANKED_RECORDS[limit] = build
-    return build
-
-
-_RANKED_RECORDS: dict[int, Callable[[Any, Any, Any, Any], Parts]] = {}
-
-
-def _hand_over_parked(agent_id: str, why: str, _: None, __: None) -> Parts:
-    """:func:`_hand_over_record` with its arguments parked in the decision."""
-    return _hand_over_record(agent_id, why)
-
-
-def _hand_over_record(agent_id: str, why: str) -> Parts:
-    """The record of a pull or a capacity hand-over: one candidate, no funnel.
-
-    A decision keeps ``(_hand_over_record, agent_id, why)``.
-    """
-    pool = f"agent {agent_id!r}: {why}"
-    return pool, (), (Candidate(agent_id),), frozenset()
-
-
-def _ranked(
-    stages: list[tuple[Sequence[str], Sequence[Any] | None]], alive: Sequence[str], limit: int
-) -> tuple[Candidate, ...]:
-    """The best ``limit`` candidates, winner first, with their scores.
-
-    Ties at the end go to the smallest agent id; behind the last tied group come the
-    best of each earlier stage. An agent's scores stop at the strategy that put it
-    behind the winner.
-    """
-    ordered: list[tuple[list[str], list[Any]]] = []
-    for members, column in stages:
-        if column is None:
-            ids = sorted(members)
-            ordered.append((ids, [None] * len(ids)))
-        else:
-            pairs = sorted(zip(members, column, strict=True), key=itemgetter(0))
-            ordered.append(([a for a, _ in pairs], [v for _, v in pairs]))
-    order = sorted(alive)[:limit]
-    for members, values in reversed(ordered):
-        if len(order) >= limit:
-            break
-        seen = set(order)
-        behind = [(v, a) for a, v in zip(members, values, strict=True) if a not in seen]
-        best_behind = heapq.nlargest(limit - len(order), behind, key=itemgetter(0))
-        order.extend(a for _, a in best_behind)
-    return tuple(Candidate(a, _scores_of(a, ordered)) for a in order)
-
-
-def _scores_of(agent_id: str, stages: list[tuple[list[str], list[Any]]]) -> tuple[Score, ...]:
-    scores: list[Score] = []
-    for members, column in stages:
-        position = bisect.bisect_left(members, agent_id)
-        if position == len(members) or members[position] != agent_id:
-            break
-        value = column[position]
-        scores.append(() if value is None else value if isinstance(value, tuple) else (value,))
-    return tuple(scores)
 
 
 class _StrategyFailed(Exception):
@@ -1135,7 +833,7 @@ class Router:
         The hot path: the static pool comes from the cache, the dynamic filters are
         set intersections, the strategies score whole columns at once, and the
         decision keeps those sets and columns in one tuple instead of building its
-        funnel and candidates (see :func:`_funnel_record`).
+        funnel and candidates (see :func:`funnel_record`).
         """
         item = entry.item
         queue = entry.queue
@@ -1176,7 +874,7 @@ class Router:
         pool = static.pool
         funnel: tuple[Any, ...]
         if not pool:
-            return self._wait(entry, now, trigger, plan, _unranked(static, channel, units))
+            return self._wait(entry, now, trigger, plan, unranked(static, channel, units))
         if static.present_gen != index.generation:
             static.present = pool & index.online[channel]
             static.present_gen = index.generation
@@ -1186,7 +884,7 @@ class Router:
         if candidates and (entry.declined or index.shifted or units > 1):
             candidates, declined, off_shift, short = self._funnel(entry, candidates, now)
         if not candidates:
-            funnel = _unranked(static, channel, units, present, roomy, declined, off_shift, short)
+            funnel = unranked(static, channel, units, present, roomy, declined, off_shift, short)
             return self._wait(entry, now, trigger, plan, funnel)
         ranked = tuple(candidates)
         columns: tuple[tuple[Any, ...] | None, ...] = ()
@@ -1198,7 +896,7 @@ class Router:
             try:
                 winner, columns = self._rank(item, ranked, plan)
             except _StrategyFailed as failed:
-                funnel = _unranked(
+                funnel = unranked(
                     static, channel, units, present, roomy, declined, off_shift, short
                 )
                 self._strategy_failed(entry, now, trigger, plan, funnel, failed)
@@ -1206,12 +904,12 @@ class Router:
         if declined is None and off_shift is None and short is None:
             # The common case: the record's arguments are parked in the decision.
             limit = self.record_candidates
-            build = _RANKED_RECORDS.get(limit) or _ranked_record(limit)
+            build = RANKED_RECORDS.get(limit) or ranked_record(limit)
             return self._give(
                 entry, winner, now, trigger, build, plan, static, present, ranked, columns
             )
         funnel = (
-            _funnel_record,
+            funnel_record,
             static,
             channel,
             units,
@@ -1421,7 +1119,7 @@ class Router:
 
     # -- the eligibility funnel ---------------------------------------------------------
 
-    def _static(self, entry: _Entry, rule: _Rule) -> _StaticPool:
+    def _static(self, entry: _Entry, rule: _Rule) -> StaticPool:
         """The agents that pass the filters that do not change with load or presence.
 
         Cached per rule and (skills, language, organisations, channel, size) until an
@@ -1448,7 +1146,7 @@ class Router:
             cache[key] = cached
         return cached
 
-    def _build_static(self, entry: _Entry, rule: _Rule) -> _StaticPool:  # noqa: PLR0915
+    def _build_static(self, entry: _Entry, rule: _Rule) -> StaticPool:  # noqa: PLR0915
         """Apply the static filters, smallest set first (the rarest skill first).
 
         The first set is the pool; every later filter is intersected with it once
@@ -1509,7 +1207,7 @@ class Router:
                 pool = pool - short
         outside = len(index.world) - len(base)
         first = (first_filter.value, first_spec)
-        return _StaticPool(pool, base, first, outside, tuple(restricted), small, channel, units)
+        return StaticPool(pool, base, first, outside, tuple(restricted), small, channel, units)
 
     def _restrict(self, first: Any, agents: Any) -> frozenset[str]:
         """``first & agents`` as a frozenset, cached for the current index generation.
@@ -1694,7 +1392,7 @@ class Router:
             agent_id,
             now,
             trigger,
-            _hand_over_parked,
+            hand_over_parked,
             self._plans[queue.name],
             agent_id,
             why,
