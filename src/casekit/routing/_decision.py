@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, tzinfo
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 
@@ -133,10 +134,13 @@ class Removal:
 Parts = tuple[str, tuple[Removal, ...], tuple[Candidate, ...], frozenset[str]]
 """A decision's lazily built fields: ``(pool, removed, candidates, eligible)``."""
 
-PendingRecord = tuple[Any, ...]
+PendingRecord = tuple[Any, ...] | Callable[[Any, Any, Any, Any], Parts]
 """The compact form of a decision's funnel and scores, expanded on first use: a plain
-tuple ``(build, *arguments)``; ``build(*arguments)`` returns the :data:`Parts`.
-A plain tuple costs less to make than an object with a method."""
+tuple ``(build, *arguments)``, and ``build(*arguments)`` returns the :data:`Parts`; or
+just ``build``, whose (up to four) arguments are parked in the decision's own unset
+lazy slots (see :func:`lazy_decision`). A plain tuple costs less to make than an
+object with a method, and parking costs less than a tuple: no object at all, and none
+for the garbage collector to follow for the life of the decision."""
 
 
 _LAZY_FIELDS = frozenset({"pool", "removed", "candidates", "eligible"})
@@ -189,24 +193,6 @@ class RoutingDecision:
     reason: str = ""
     error: str | None = None
     _pending: PendingRecord | None = attrs.field(default=None, init=False, eq=False, repr=False)
-
-    if not TYPE_CHECKING:
-
-        def __getattr__(self, name: str) -> Any:
-            # Only reached for an empty slot: a lazy field not expanded yet.
-            if name == "_pending":
-                raise AttributeError(name)
-            pending = self._pending
-            if pending is None or name not in _LAZY_FIELDS:
-                raise AttributeError(name)
-            build, *arguments = pending
-            pool, removed, candidates, eligible = build(*arguments)
-            _set(self, "pool", pool)
-            _set(self, "removed", removed)
-            _set(self, "candidates", candidates)
-            _set(self, "eligible", eligible)
-            _set(self, "_pending", None)
-            return getattr(self, name)
 
     def removed_by(self, agent_id: str) -> Filter | None:
         """The filter that removed ``agent_id``, or ``None`` if it was a candidate.
@@ -282,6 +268,57 @@ class RoutingDecision:
         return "\n".join(lines)
 
 
+class _Lazy:
+    """A lazy field of :class:`RoutingDecision`: its slot, read through.
+
+    Reading an unset slot expands the decision's pending record into the four lazy
+    fields first. A descriptor on those four fields only, rather than a
+    ``__getattr__`` on the class: with ``__getattr__`` every attribute read of every
+    decision (``decision.agent_id``) goes through a slower lookup.
+    """
+
+    __slots__ = ("name", "slot")
+
+    def __init__(self, name: str, slot: Any) -> None:
+        self.name = name
+        self.slot = slot
+
+    def __get__(self, obj: RoutingDecision | None, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        pending = obj._pending
+        if pending is None:
+            return self.slot.__get__(obj, owner)
+        if isinstance(pending, tuple):
+            build, *arguments = pending
+            pool, removed, candidates, eligible = build(*arguments)
+        else:  # the arguments are parked in the lazy slots
+            pool, removed, candidates, eligible = pending(
+                _get_pool(obj), _get_removed(obj), _get_candidates(obj), _get_eligible(obj)
+            )
+        _set(obj, "pool", pool)
+        _set(obj, "removed", removed)
+        _set(obj, "candidates", candidates)
+        _set(obj, "eligible", eligible)
+        _set(obj, "_pending", None)
+        return self.slot.__get__(obj, owner)
+
+    def __set__(self, obj: RoutingDecision, value: Any) -> None:
+        self.slot.__set__(obj, value)
+
+    def __delete__(self, obj: RoutingDecision) -> None:
+        self.slot.__delete__(obj)
+
+
+_SLOTS = {name: RoutingDecision.__dict__[name] for name in _LAZY_FIELDS}
+_get_pool = _SLOTS["pool"].__get__
+_get_removed = _SLOTS["removed"].__get__
+_get_candidates = _SLOTS["candidates"].__get__
+_get_eligible = _SLOTS["eligible"].__get__
+for _name, _slot in _SLOTS.items():
+    setattr(RoutingDecision, _name, _Lazy(_name, _slot))
+
+
 class _Draft(RoutingDecision):
     """A writable twin of :class:`RoutingDecision` (the same slots) to fill one in.
 
@@ -294,6 +331,11 @@ class _Draft(RoutingDecision):
     __slots__ = ()
     __setattr__ = object.__setattr__
     __delattr__ = object.__delattr__
+    # The lazy fields' plain slots: the draft parks the record's arguments there.
+    pool = _SLOTS["pool"]
+    removed = _SLOTS["removed"]
+    candidates = _SLOTS["candidates"]
+    eligible = _SLOTS["eligible"]
 
 
 def lazy_decision(  # noqa: PLR0917 - mirrors the record's fields
@@ -307,10 +349,16 @@ def lazy_decision(  # noqa: PLR0917 - mirrors the record's fields
     strategies: tuple[str, ...],
     pending: PendingRecord,
     reason: str = "",
+    first: Any = None,
+    second: Any = None,
+    third: Any = None,
+    fourth: Any = None,
 ) -> RoutingDecision:
     """A decision whose pool, removals, candidates and eligible agents come from ``pending``.
 
-    Skips the generated ``__init__`` (the router passes values it built itself).
+    Skips the generated ``__init__`` (the router passes values it built itself). With
+    ``pending`` a function rather than a tuple, ``first`` to ``fourth`` are its
+    arguments, parked in the lazy slots until it runs.
     """
     draft: Any = _new(_Draft)  # frozen to the type checker; writable here
     draft.item_id = item_id
@@ -324,6 +372,11 @@ def lazy_decision(  # noqa: PLR0917 - mirrors the record's fields
     draft.reason = reason
     draft.error = None
     draft._pending = pending
+    if type(pending) is not tuple:
+        draft.pool = first
+        draft.removed = second
+        draft.candidates = third
+        draft.eligible = fourth
     draft.__class__ = RoutingDecision
     decision: RoutingDecision = draft
     return decision

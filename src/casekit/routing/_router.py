@@ -16,7 +16,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
 from itertools import compress, repeat
-from operator import eq, itemgetter
+from operator import eq, itemgetter, neg
 from types import MappingProxyType
 from typing import Any
 
@@ -29,13 +29,10 @@ from casekit.model import Channel
 from casekit.routing._agents import Agent, Presence, SkillCatalog
 from casekit.routing._claims import ClaimStore
 from casekit.routing._decision import (
-    Candidate,
     Filter,
     ItemStatus,
     Outcome,
-    Parts,
     PendingRecord,
-    Removal,
     RoutingDecision,
     Trigger,
     lazy_decision,
@@ -52,14 +49,22 @@ from casekit.routing._errors import (
 from casekit.routing._index import EMPTY, AgentIndex
 from casekit.routing._items import WorkItem
 from casekit.routing._queues import Queue, QueueOrder, Stage, check_ladder, resolved_groups
+from casekit.routing._records import (
+    RANKED_RECORDS,
+    StaticPool,
+    funnel_record,
+    hand_over_parked,
+    ranked_record,
+    unranked,
+)
 from casekit.routing._strategies import (
     BUILT_IN,
+    AffinityStrategy,
     InvalidScores,
     MostCapacityStrategy,
     RoundRobinCursor,
     RoundRobinStrategy,
     RoutingStrategy,
-    Score,
     StrategyRegistry,
     as_score,
     check_column,
@@ -105,144 +110,14 @@ def _us(value: datetime) -> int:
 class _Rule:
     """A ladder stage resolved against the router's queues (hashed by identity).
 
-    ``cache`` maps an item's static signature to its :class:`_StaticPool`.
+    ``cache`` maps an item's static signature to its :class:`StaticPool`.
     """
 
     groups: frozenset[str] | None
     floor: int
     skills: bool
     label: str
-    cache: dict[object, _StaticPool] = attrs.field(factory=dict)
-
-
-class _StaticPool:
-    """The static filters' result for one kind of item: the pool, and how it was cut.
-
-    ``base`` is the first (smallest) filter's set; ``restricted`` holds, flat and in
-    order, ``(filter, requirement, kept, wider)`` for every later filter: the agents
-    of ``base`` it keeps and, for a level filter, the agents of ``base`` with the
-    skill at any level. These are immutable snapshots, so the pool label, the
-    removals and the "unroutable" reason can be worded on first use, however the
-    agents changed since. Everything but the sets is strings and numbers, so the
-    garbage collector tracks few objects per cached kind of item.
-    """
-
-    __slots__ = (
-        "_blocker",
-        "_label",
-        "_removed",
-        "base",
-        "first",
-        "first_spec",
-        "outside",
-        "pool",
-        "present",
-        "present_gen",
-        "restricted",
-        "small",
-    )
-
-    def __init__(  # noqa: PLR0917 - built in one place
-        self,
-        pool: frozenset[str],
-        base: frozenset[str],
-        first: tuple[str, tuple[Any, ...]],
-        outside: int,
-        restricted: tuple[Any, ...],
-        small: tuple[tuple[Any, ...], frozenset[str]] | None,
-    ) -> None:
-        self.pool = pool
-        self.base = base
-        self.first, self.first_spec = first
-        self.outside = outside
-        self.restricted = restricted
-        self.small = small
-        self._label: str | None = None
-        self._removed: tuple[Removal, ...] | None = None
-        self._blocker: str | None = None
-        # The pool's agents available on its channel, for the index generation
-        # ``present_gen`` (presence changes far less often than routing decides).
-        self.present: frozenset[str] = EMPTY
-        self.present_gen = -1
-
-    @property
-    def label(self) -> str:
-        """The pool: the first filter and how many agents passed it."""
-        if self._label is None:
-            agents = count(len(self.base), "agent")
-            self._label = f"{self.first}: {_describe(self.first_spec)} ({agents})"
-        return self._label
-
-    @property
-    def removed(self) -> tuple[Removal, ...]:
-        """The first filter's count, then the agents each later static filter removed."""
-        if self._removed is None:
-            self._word()
-        assert self._removed is not None
-        return self._removed
-
-    @property
-    def blocker(self) -> str:
-        """Why nobody passes the static filters ("" if somebody does)."""
-        if self._blocker is None:
-            self._word()
-        assert self._blocker is not None
-        return self._blocker
-
-    def _word(self) -> None:
-        first_label = _describe(self.first_spec)
-        removed = [Removal(Filter(self.first), first_label, self.outside)]
-        blocker = f"no agent passes {self.first} ({first_label})"
-        pool = self.base
-        steps = self.restricted
-        for number in range(0, len(steps), 4):
-            if not pool:
-                break
-            name, spec, agents, wider = steps[number : number + 4]
-            kept = pool & agents
-            if len(kept) == len(pool):
-                continue
-            gone = pool - kept
-            pool = kept
-            kind = Filter(name)
-            label = _describe(spec)
-            blocker = f"no agent passes {name} ({label}) among those passing the rest"
-            if wider is None:
-                removed.append(Removal(kind, label, len(gone), gone))
-                continue
-            lacking = gone - wider
-            if lacking:
-                removed.append(Removal(Filter.SKILL, label, len(lacking), lacking))
-            if len(lacking) != len(gone):
-                removed.append(Removal(kind, label, len(gone) - len(lacking), gone - lacking))
-        if self.small is not None:
-            spec, small = self.small
-            label = _describe(spec)
-            removed.append(Removal(Filter.CHANNEL, label, len(small), small))
-            blocker = f"no eligible agent can hold {label}"
-        self._removed = tuple(removed)
-        self._blocker = "" if self.pool else blocker
-
-
-def _describe(spec: tuple[Any, ...]) -> str:
-    """Word a static filter's requirement (see :meth:`Router._build_static`)."""
-    what = spec[0]
-    if what == "group":
-        return "group " + " or ".join(repr(g) for g in spec[1])
-    if what == "skill":
-        return f"skill {spec[1]!r}"
-    if what == "level":
-        return f"skill {spec[1]!r} >= {spec[2]}"
-    if what == "language":
-        return f"language {spec[1]!r}"
-    if what == "org":
-        parts = [repr(org) for org in spec[1]]
-        if spec[2]:
-            parts.insert(0, "internal")
-        return " or ".join(parts) if parts else "none allowed"
-    if what == "channel":
-        return f"capacity on {spec[1]}"
-    return f"{count(spec[1], 'unit')} on {spec[2]}"
+    cache: dict[object, StaticPool] = attrs.field(factory=dict)
 
 
 class _Entry:
@@ -263,25 +138,45 @@ class _Entry:
         "units",
     )
 
-    def __init__(self, item: WorkItem, queue: Queue | None, units: int) -> None:
-        self.item = item
-        self.queue = queue
-        # The place in its queue, set when first queued and kept for good (so an item
-        # that comes back keeps its age); most items are given out at once.
-        self.key: tuple[int, ...] = ()
-        self.units = units
-        self.channel = item.channel
-        self.status = _QUEUED
-        self.agent_id: str | None = None
-        self.offer_no = 0
-        self.declined: frozenset[str] = EMPTY
-        self.claim_version = 0
-        self.stage = 0
-        # (index generation, from, until, static pool at the stage in force then).
-        self.pool = _NO_POOL
+    item: WorkItem
+    queue: Queue | None
+    key: tuple[int, ...]
+    """The place in its queue, set when first queued and kept for good (so an item that
+    comes back keeps its age); most items are given out at once."""
+    units: int
+    channel: Channel
+    status: ItemStatus
+    agent_id: str | None
+    offer_no: int
+    declined: frozenset[str]
+    claim_version: int
+    stage: int
+    pool: tuple[int, datetime, datetime, frozenset[str]]
+    """(index generation, from, until, static pool at the stage in force then)."""
 
 
 _NO_POOL: tuple[int, datetime, datetime, frozenset[str]] = (-1, _FOREVER, _NEVER, EMPTY)
+
+
+def _new_entry(item: WorkItem, queue: Queue | None) -> _Entry:
+    """A fresh, queued entry (a plain function: cheaper than calling the class)."""
+    entry = _new(_Entry)
+    entry.item = item
+    entry.queue = queue
+    entry.key = ()
+    entry.units = item.units
+    entry.channel = item.channel
+    entry.status = _QUEUED
+    entry.agent_id = None
+    entry.offer_no = 0
+    entry.declined = EMPTY
+    entry.claim_version = 0
+    entry.stage = 0
+    entry.pool = _NO_POOL
+    return entry
+
+
+_new = object.__new__
 
 
 def _signature(entry: _Entry) -> tuple[Any, ...]:
@@ -299,142 +194,6 @@ def _signature(entry: _Entry) -> tuple[Any, ...]:
         entry.channel,
         entry.units,
     )
-
-
-def _unranked(  # noqa: PLR0917 - the funnel's parts
-    static: _StaticPool,
-    channel: Channel,
-    units: int,
-    present: frozenset[str] | None = None,
-    roomy: frozenset[str] | None = None,
-    declined: Sequence[str] | None = None,
-    off_shift: Sequence[str] | None = None,
-    short: Sequence[str] | None = None,
-) -> PendingRecord:
-    """The compact record of a decision that ranked nobody (see :func:`_funnel_record`)."""
-    return (
-        _funnel_record, static, channel, units, present, roomy, declined, off_shift, short,
-        None, (), 0,
-    )  # fmt: skip
-
-
-def _funnel_record(  # noqa: PLR0917 - the funnel's parts
-    static: _StaticPool,
-    channel: Channel,
-    units: int,
-    present: frozenset[str] | None,
-    roomy: frozenset[str] | None,
-    declined: Sequence[str] | None,
-    off_shift: Sequence[str] | None,
-    short: Sequence[str] | None,
-    ranked: Sequence[str] | None,
-    columns: Sequence[Sequence[Any] | None],
-    limit: int,
-) -> Parts:
-    """A decision's funnel and scores as taken at decision time, expanded on demand.
-
-    A decision keeps ``(_funnel_record, static, channel, units, present, roomy,
-    declined, off_shift, short, ranked, columns, limit)``, one plain tuple built once
-    per decision (see :data:`~casekit.routing._decision.PendingRecord`). ``static``
-    is the :class:`_StaticPool`; ``present`` its agents available on the channel (a
-    frozenset shared by every decision on that pool until presence changes, see
-    :attr:`_StaticPool.present`), ``None`` if the pool was empty. Whom the room
-    filter removed is not stored for a ranked decision: the agents with room were
-    the ranked ones plus those the rarer filters removed after it; a decision that
-    ranked nobody keeps ``roomy``, the agents with room. For the rarer filters
-    (rejections, shift, size) the agents each removed (``None`` if nobody). Then
-    ``ranked``, the agents the strategies ranked (``None`` if none were), and
-    ``columns``, the score columns in strategy order (``None`` for a strategy with no
-    preference): which agents each later column covers follows from the earlier
-    columns. ``limit`` is how many candidates the record lists. All of these are
-    immutable snapshots, so the record reads the same however the router changes.
-    """
-    removed = list(static.removed)
-    pool = static.pool
-    before = pool
-    on = channel.value
-    if roomy is None and ranked is not None:
-        # Ranked: the agents with room were the ranked ones and those the rarer
-        # filters removed after the room filter.
-        roomy = frozenset(ranked).union(declined or (), off_shift or (), short or ())
-    offline = full = None
-    if present is not None:
-        if len(present) != len(pool):
-            offline = pool - present
-        if roomy is not None and len(roomy) != len(present):
-            full = present - roomy
-    steps = (
-        (offline, Filter.PRESENCE, f"available on {on}"),
-        (full, Filter.CAPACITY, f"a free unit on {on}"),
-        (declined, Filter.DECLINED, "rejected or let the offer time out"),
-        (off_shift, Filter.SHIFT, "shift calendar open"),
-        (short, Filter.CAPACITY, f"{count(units, 'free unit')} on {on}"),
-    )
-    for agents, kind, label in steps:
-        if agents:
-            gone = frozenset(agents)
-            removed.append(Removal(kind, label, len(gone), gone))
-            before = before - gone
-    label = static.label
-    if ranked is None:
-        return label, tuple(removed), (), frozenset()
-    stages: list[tuple[Sequence[str], Sequence[Any] | None]] = []
-    alive: Sequence[str] = ranked
-    for column in columns:
-        stages.append((alive, column))
-        if column is not None:
-            best = max(column)
-            alive = [a for a, value in zip(alive, column, strict=True) if value == best]
-    candidates = _ranked(stages, alive, limit)
-    return label, tuple(removed), candidates, frozenset(before)
-
-
-def _hand_over_record(agent_id: str, why: str) -> Parts:
-    """The record of a pull or a capacity hand-over: one candidate, no funnel.
-
-    A decision keeps ``(_hand_over_record, agent_id, why)``.
-    """
-    pool = f"agent {agent_id!r}: {why}"
-    return pool, (), (Candidate(agent_id),), frozenset()
-
-
-def _ranked(
-    stages: list[tuple[Sequence[str], Sequence[Any] | None]], alive: Sequence[str], limit: int
-) -> tuple[Candidate, ...]:
-    """The best ``limit`` candidates, winner first, with their scores.
-
-    Ties at the end go to the smallest agent id; behind the last tied group come the
-    best of each earlier stage. An agent's scores stop at the strategy that put it
-    behind the winner.
-    """
-    ordered: list[tuple[list[str], list[Any]]] = []
-    for members, column in stages:
-        if column is None:
-            ids = sorted(members)
-            ordered.append((ids, [None] * len(ids)))
-        else:
-            pairs = sorted(zip(members, column, strict=True), key=itemgetter(0))
-            ordered.append(([a for a, _ in pairs], [v for _, v in pairs]))
-    order = sorted(alive)[:limit]
-    for members, values in reversed(ordered):
-        if len(order) >= limit:
-            break
-        seen = set(order)
-        behind = [(v, a) for a, v in zip(members, values, strict=True) if a not in seen]
-        best_behind = heapq.nlargest(limit - len(order), behind, key=itemgetter(0))
-        order.extend(a for _, a in best_behind)
-    return tuple(Candidate(a, _scores_of(a, ordered)) for a in order)
-
-
-def _scores_of(agent_id: str, stages: list[tuple[list[str], list[Any]]]) -> tuple[Score, ...]:
-    scores: list[Score] = []
-    for members, column in stages:
-        position = bisect.bisect_left(members, agent_id)
-        if position == len(members) or members[position] != agent_id:
-            break
-        value = column[position]
-        scores.append(() if value is None else value if isinstance(value, tuple) else (value,))
-    return tuple(scores)
 
 
 class _StrategyFailed(Exception):
@@ -540,14 +299,61 @@ class _Plan:
     stage (``None``: anyone).
     """
 
-    __slots__ = ("columns", "hooks", "names", "rules", "widest")
+    __slots__ = ("columns", "fused", "hooks", "names", "robin", "rules", "widest")
 
-    def __init__(self, scorers: Sequence[_Scorer]) -> None:
+    def __init__(
+        self, scorers: Sequence[_Scorer], free_on: Mapping[Channel, dict[str, int]]
+    ) -> None:
         self.columns = tuple(scorer.column for scorer in scorers)
         self.names = tuple(scorer.name for scorer in scorers)
         self.hooks = tuple(scorer.hook for scorer in scorers if scorer.hook is not None)
         self.rules: list[_Rule] = []
         self.widest: frozenset[str] | None = None
+        self.fused = _fused_default(scorers, free_on)
+        # The built-in round robin when it is the only strategy told of winners.
+        told = [scorer.strategy for scorer in scorers if scorer.hook is not None]
+        self.robin = told[0] if len(told) == 1 and type(told[0]) is RoundRobinStrategy else None
+
+
+_Fused = Callable[[WorkItem, tuple[str, ...]], tuple[str, tuple[Any, ...]] | None]
+
+
+def _fused_default(
+    scorers: Sequence[_Scorer], free_on: Mapping[Channel, dict[str, int]]
+) -> _Fused | None:
+    """The default chain (affinity, most capacity, round robin; the built-ins) in one call.
+
+    :meth:`Router._rank` calls one column function per strategy; for the default
+    chain this does the same work inline when affinity has no preference for the
+    item (no previous agent, no account team), which is most items, and returns
+    ``None`` otherwise (the caller then ranks the general way). It returns the winner
+    and the columns exactly as :meth:`Router._rank` would.
+    """
+    kinds = tuple(type(scorer.strategy) for scorer in scorers)
+    if kinds != (AffinityStrategy, MostCapacityStrategy, RoundRobinStrategy):
+        return None
+    affinity = scorers[0].strategy
+    robin = scorers[2].strategy
+    assert isinstance(affinity, AffinityStrategy)
+    assert isinstance(robin, RoundRobinStrategy)
+
+    def fused(item: WorkItem, alive: tuple[str, ...]) -> tuple[str, tuple[Any, ...]] | None:
+        if item.previous_agent is not None or (
+            item.account_id is not None and item.account_id in affinity.account_teams
+        ):
+            return None
+        frees: tuple[int, ...] = itemgetter(*alive)(free_on[item.channel])
+        best = max(frees)
+        if frees.count(best) == 1:
+            return alive[frees.index(best)], (None, frees)
+        tied = tuple(compress(alive, map(eq, frees, repeat(best))))
+        lasts = tuple(map(neg, map(robin.cursor.last_served.get, tied, repeat(0))))
+        top = max(lasts)
+        if lasts.count(top) == 1:
+            return tied[lasts.index(top)], (None, frees, lasts)
+        return min(compress(tied, map(eq, lasts, repeat(top)))), (None, frees, lasts)
+
+    return fused
 
 
 class Router:
@@ -667,7 +473,7 @@ class Router:
         self._now: datetime = datetime.min.replace(tzinfo=UTC)
         self._default = self._resolve_strategies(strategies)
         # Told of a winner that has no queue (an item adopted outside any queue).
-        self._default_plan = _Plan(self._default)
+        self._default_plan = _Plan(self._default, self._index.free_on)
         queues = list(queues)
         for queue in queues or [Queue("default")]:
             self._add_queue(queue)
@@ -694,7 +500,7 @@ class Router:
         self._queues[queue.name] = queue
         self._queued.setdefault(queue.name, [])
         scorers = self._resolve_strategies(queue.strategies) if queue.strategies else self._default
-        self._plans[queue.name] = _Plan(scorers)
+        self._plans[queue.name] = _Plan(scorers, self._index.free_on)
 
     def _rebuild_rules(self) -> None:
         groups_of = {name: q.groups for name, q in self._queues.items()}
@@ -978,7 +784,7 @@ class Router:
                 raise UnknownQueue(queue)
         else:
             target = self._select_queue(item, None)
-        entry = _Entry(item, target, item.units)
+        entry = _new_entry(item, target)
         if self.claims is not None:
             entry.claim_version = self.claims.version(item_id)
         entries[item_id] = entry
@@ -1027,7 +833,7 @@ class Router:
         The hot path: the static pool comes from the cache, the dynamic filters are
         set intersections, the strategies score whole columns at once, and the
         decision keeps those sets and columns in one tuple instead of building its
-        funnel and candidates (see :func:`_funnel_record`).
+        funnel and candidates (see :func:`funnel_record`).
         """
         item = entry.item
         queue = entry.queue
@@ -1066,9 +872,9 @@ class Router:
             static = self._static(entry, rule)
         # The dynamic filters; presence and room are the common case, kept inline.
         pool = static.pool
-        funnel: PendingRecord
+        funnel: tuple[Any, ...]
         if not pool:
-            return self._wait(entry, now, trigger, plan, _unranked(static, channel, units))
+            return self._wait(entry, now, trigger, plan, unranked(static, channel, units))
         if static.present_gen != index.generation:
             static.present = pool & index.online[channel]
             static.present_gen = index.generation
@@ -1078,22 +884,32 @@ class Router:
         if candidates and (entry.declined or index.shifted or units > 1):
             candidates, declined, off_shift, short = self._funnel(entry, candidates, now)
         if not candidates:
-            funnel = _unranked(static, channel, units, present, roomy, declined, off_shift, short)
+            funnel = unranked(static, channel, units, present, roomy, declined, off_shift, short)
             return self._wait(entry, now, trigger, plan, funnel)
-        if len(candidates) == 1:
-            (winner,) = ranked = tuple(candidates)
-            columns: tuple[tuple[Any, ...] | None, ...] = ()
+        ranked = tuple(candidates)
+        columns: tuple[tuple[Any, ...] | None, ...] = ()
+        if len(ranked) == 1:
+            winner = ranked[0]
+        elif plan.fused is not None and (fused := plan.fused(item, ranked)) is not None:
+            winner, columns = fused
         else:
             try:
-                winner, ranked, columns = self._rank(item, candidates, plan)
+                winner, columns = self._rank(item, ranked, plan)
             except _StrategyFailed as failed:
-                funnel = _unranked(
+                funnel = unranked(
                     static, channel, units, present, roomy, declined, off_shift, short
                 )
                 self._strategy_failed(entry, now, trigger, plan, funnel, failed)
                 raise
+        if declined is None and off_shift is None and short is None:
+            # The common case: the record's arguments are parked in the decision.
+            limit = self.record_candidates
+            build = RANKED_RECORDS.get(limit) or ranked_record(limit)
+            return self._give(
+                entry, winner, now, trigger, build, plan, static, present, ranked, columns
+            )
         funnel = (
-            _funnel_record,
+            funnel_record,
             static,
             channel,
             units,
@@ -1143,7 +959,7 @@ class Router:
         now: datetime,
         trigger: Trigger,
         plan: _Plan,
-        funnel: PendingRecord,
+        funnel: tuple[Any, ...],
         failed: _StrategyFailed,
     ) -> None:
         """A strategy failed: queue the entry and record the failure (no candidates)."""
@@ -1169,8 +985,8 @@ class Router:
         )
 
     def _rank(
-        self, item: WorkItem, candidates: frozenset[str], plan: _Plan
-    ) -> tuple[str, tuple[str, ...], tuple[tuple[Any, ...] | None, ...]]:
+        self, item: WorkItem, ranked: tuple[str, ...], plan: _Plan
+    ) -> tuple[str, tuple[tuple[Any, ...] | None, ...]]:
         """Apply the queue's tie-breakers in order, each only to the agents still tied.
 
         Each strategy scores the remaining agents as one column (``None``: no
@@ -1178,12 +994,12 @@ class Router:
         goes to the smallest agent id.
 
         Returns:
-            The winner, the agents ranked, and the columns, for the record.
+            The winner and the columns, for the record.
 
         Raises:
             _StrategyFailed: A strategy raised or returned junk.
         """
-        alive = ranked = tuple(candidates)
+        alive = ranked
         columns: list[tuple[Any, ...] | None] = []
         try:
             for column_of in plan.columns:
@@ -1194,12 +1010,12 @@ class Router:
                 best = max(column)
                 columns.append(column)
                 if column.count(best) == 1:
-                    return alive[column.index(best)], ranked, tuple(columns)
+                    return alive[column.index(best)], tuple(columns)
                 alive = tuple(compress(alive, map(eq, column, repeat(best))))
         except Exception as exc:
             # The strategy that failed is the one whose column is missing.
             raise _StrategyFailed(plan.names[len(columns)], exc) from exc
-        return min(alive), ranked, tuple(columns)
+        return min(alive), tuple(columns)
 
     def _give(  # noqa: PLR0917 - the decision's parts
         self,
@@ -1209,8 +1025,16 @@ class Router:
         trigger: Trigger,
         record: PendingRecord,
         plan: _Plan,
+        first: Any = None,
+        second: Any = None,
+        third: Any = None,
+        fourth: Any = None,
     ) -> RoutingDecision:
-        """Offer or assign the entry to ``agent_id``, reserving its room, and record it."""
+        """Offer or assign the entry to ``agent_id``, reserving its room, and record it.
+
+        ``record`` and ``first`` to ``fourth`` are the decision's pending record, as
+        :func:`~casekit.routing._decision.lazy_decision` takes them.
+        """
         item = entry.item
         item_id = item.id
         self._index.reserve(agent_id, entry.channel, entry.units)
@@ -1230,8 +1054,14 @@ class Router:
                 outcome = _O_CLAIMED
                 reason = "another router claimed the item first"
         if outcome is not _O_CLAIMED:
-            for hook in plan.hooks:
-                hook(item, agent_id)
+            robin = plan.robin
+            if robin is not None and type(cursor := robin.cursor) is RoundRobinCursor:
+                # The built-in round robin is the only hook: move its cursor inline.
+                cursor.tick = tick = cursor.tick + 1
+                cursor.last_served[agent_id] = tick
+            else:
+                for hook in plan.hooks:
+                    hook(item, agent_id)
         queue = entry.queue
         decision = lazy_decision(
             item_id,
@@ -1244,8 +1074,18 @@ class Router:
             () if queue is None else plan.names,
             record,
             reason,
+            first,
+            second,
+            third,
+            fourth,
         )
-        self._record(decision)
+        history = self._history
+        if item_id in history:
+            self._record(decision)
+        else:  # _record, inline (the hot path: an item's first decision)
+            history[item_id] = decision
+            if len(history) > self.history_limit:
+                history.popitem(last=False)
         if outcome is _O_CLAIMED:
             self._finish(item_id)
         return decision
@@ -1279,7 +1119,7 @@ class Router:
 
     # -- the eligibility funnel ---------------------------------------------------------
 
-    def _static(self, entry: _Entry, rule: _Rule) -> _StaticPool:
+    def _static(self, entry: _Entry, rule: _Rule) -> StaticPool:
         """The agents that pass the filters that do not change with load or presence.
 
         Cached per rule and (skills, language, organisations, channel, size) until an
@@ -1306,7 +1146,7 @@ class Router:
             cache[key] = cached
         return cached
 
-    def _build_static(self, entry: _Entry, rule: _Rule) -> _StaticPool:  # noqa: PLR0915
+    def _build_static(self, entry: _Entry, rule: _Rule) -> StaticPool:  # noqa: PLR0915
         """Apply the static filters, smallest set first (the rarest skill first).
 
         The first set is the pool; every later filter is intersected with it once
@@ -1367,7 +1207,7 @@ class Router:
                 pool = pool - short
         outside = len(index.world) - len(base)
         first = (first_filter.value, first_spec)
-        return _StaticPool(pool, base, first, outside, tuple(restricted), small)
+        return StaticPool(pool, base, first, outside, tuple(restricted), small, channel, units)
 
     def _restrict(self, first: Any, agents: Any) -> frozenset[str]:
         """``first & agents`` as a frozenset, cached for the current index generation.
@@ -1505,9 +1345,9 @@ class Router:
             return None
         online = index.online
         room = {
-            channel: units
-            for channel, units in index.free_of(agent_id).items()
-            if units >= 1 and agent_id in online[channel]
+            channel: free[agent_id]
+            for channel, _, free, _ in index.loads[agent_id].plan
+            if free[agent_id] >= 1 and agent_id in online[channel]
         }
         if not room:
             return None
@@ -1552,8 +1392,10 @@ class Router:
             agent_id,
             now,
             trigger,
-            (_hand_over_record, agent_id, why),
+            hand_over_parked,
             self._plans[queue.name],
+            agent_id,
+            why,
         )
 
     def _fill(self, agent_id: str, now: datetime) -> list[RoutingDecision]:
@@ -1679,14 +1521,32 @@ class Router:
             self._release_claim(entry, agent_id)
         # An assigned entry is in no queue list and not unroutable: just free its room.
         index = self._index
-        if agent_id in index.agents:
+        agent = index.agents.get(agent_id)
+        if agent is not None:
             index.release(agent_id, entry.channel, entry.units)
             self._held[agent_id].discard(item_id)
         entry.agent_id = None
         entry.status = _COMPLETED
-        self._finish(item_id)
-        if not self._waiting:
+        # _finish, inline (the hot path)
+        history = self._history
+        if item_id in history:
+            history.move_to_end(item_id, last=False)
+        finished = self._finished
+        finished[item_id] = None
+        if len(finished) > self.retain_finished:
+            # Forget the oldest finished item (one, usually: _forget does the rest).
+            gone, _ = finished.popitem(last=False)
+            del self._entries[gone]
+            history.pop(gone, None)
+            self._forgotten += 1
+            if len(finished) > self.retain_finished:
+                self._forget()
+        waiting = self._waiting
+        if not waiting or agent is None:
             return []
+        serving = self._serving.get(agent.groups)
+        if serving is not None and waiting.isdisjoint(serving):
+            return []  # nothing waits where the agent may serve
         return self._fill(agent_id, now)
 
     def withdraw(self, item_id: str, now: datetime) -> list[RoutingDecision]:
@@ -1804,13 +1664,19 @@ class Router:
         finished = self._finished
         finished[item_id] = None
         if len(finished) > self.retain_finished:
-            entries = self._entries
-            limit = self.retain_finished
-            while len(finished) > limit:
-                gone, _ = finished.popitem(last=False)
-                del entries[gone]
-                history.pop(gone, None)
-                self._forgotten += 1
+            self._forget()
+
+    def _forget(self) -> None:
+        """Forget the oldest finished items beyond ``retain_finished``."""
+        finished = self._finished
+        entries = self._entries
+        history = self._history
+        limit = self.retain_finished
+        while len(finished) > limit:
+            gone, _ = finished.popitem(last=False)
+            del entries[gone]
+            history.pop(gone, None)
+            self._forgotten += 1
 
     # -- following a store -----------------------------------------------------------------
 
@@ -1832,7 +1698,7 @@ class Router:
             if old.status not in _FINISHED:
                 raise DuplicateWorkItem(item_id)
             del self._finished[item_id]
-        entry = _Entry(item, self._select_queue(item, None), item.units)
+        entry = _new_entry(item, self._select_queue(item, None))
         entry.status = _ASSIGNED
         entry.agent_id = agent_id
         self._entries[item_id] = entry
