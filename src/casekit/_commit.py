@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 
-from casekit.audit import GENESIS, EventRecord, chain
+from casekit.audit import GENESIS, EventRecord, chain_json
 from casekit.exceptions import (
     CasekitError,
     ConflictError,
@@ -125,13 +125,13 @@ class Pipeline:
                 after = self._fold(reactor, more, after)
                 decided += more
         version = before.version if before is not None else 0
-        records = chain(
+        records, payloads = chain_json(
             after.id,
             decided,
             after_seq=version,
             prev_hash=snapshot.head_hash if snapshot is not None else GENESIS,
         )
-        commit = Commit(after, version, tuple(records), self.timers(after), guards)
+        commit = Commit(after, version, tuple(records), self.timers(after), guards, tuple(payloads))
         if origin is None:
             origin = self.subscribers.current  # a subscriber's own commit
         with self._order:  # commit and notify in one order, desk-wide

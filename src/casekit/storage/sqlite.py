@@ -50,7 +50,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Final, TypeVar, cast
 from urllib.parse import parse_qsl
 
-from casekit.audit import GENESIS, EventRecord, event_payload
+from casekit.audit import GENESIS, EventRecord, payload_json
 from casekit.exceptions import (
     AccountNotFound,
     CapacityConflict,
@@ -67,7 +67,7 @@ from casekit.model.accounts import Account, Consumer, Contact, Relationship
 from casekit.model.case import Case
 from casekit.model.events import Event
 from casekit.routing._errors import ClaimConflict
-from casekit.serialization import dumps, from_json, loads, structure, to_json
+from casekit.serialization import from_json, loads, structure, to_json
 from casekit.storage import _sqlite_outbox as outbox_sql
 from casekit.storage._cursor import make_cursor, read_cursor
 from casekit.storage._sqlite_rows import instant as _instant
@@ -932,17 +932,18 @@ class SQLiteStore:
         body = to_json(case)
         columns = _columns(case)
         row = (case.version, commit.head_hash, *columns, body)
+        payloads = commit.payloads or [payload_json(record.event) for record in commit.records]
         events = [
             (
                 record.case_id,
                 record.seq,
                 record.event.name,
                 _micros(record.event.at),
-                dumps(event_payload(record.event)),
+                payload,
                 record.prev_hash,
                 record.hash,
             )
-            for record in commit.records
+            for record, payload in zip(commit.records, payloads, strict=True)
         ]
         timers = [(case.id, timer.key, _micros(timer.due_at)) for timer in commit.timers]
         notifications = outbox_sql.entry_rows(commit.records)
