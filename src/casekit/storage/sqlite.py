@@ -950,18 +950,21 @@ class SQLiteStore:
         expected = commit.expected_version
         prev_hash = commit.records[0].prev_hash
         held = holdings_of(case)
+        encoded = tuple(v.encode() if isinstance(v, str) else v for v in columns)
         with self._lock:
             cached = self._cache.get(case.id)
+        if cached is not None and cached[2][0] != expected:
+            cached = None  # not the version this commit follows: as if unseen
         # The holdings rows change only when the case's holdings do (most commits keep
         # them); without the case as last written, rewrite them.
-        rehold = cached is None or cached[1].version != expected or holdings_of(cached[1]) != held
+        rehold = cached is None or holdings_of(cached[1]) != held
         with self._write() as conn:
             if expected == 0:
                 written = conn.execute(_INSERT_CASE, (case.id, *row)).rowcount
                 if written != 1 or prev_hash != GENESIS:
                     raise ConflictError(case.id, expected, self._version(conn, case.id))
             else:
-                sql, values = self._update(case.id, expected, columns)
+                sql, values = self._update(cached, columns, encoded)
                 written = conn.execute(
                     sql,
                     (case.version, commit.head_hash, body, *values, case.id, expected, prev_hash),
@@ -983,25 +986,23 @@ class SQLiteStore:
                 self._check_guard(conn, guard)
             if notifications:
                 conn.executemany(outbox_sql.INSERT_ENTRY, notifications)
-        encoded = [v.encode() if isinstance(v, str) else v for v in columns]
         self._remember(case.id, (body, case, (case.version, *encoded)))
 
+    @staticmethod
     def _update(
-        self, case_id: str, expected: int, columns: tuple[str | int | None, ...]
+        cached: tuple[str, Case, _Projection] | None,
+        columns: tuple[str | int | None, ...],
+        encoded: _Projection,
     ) -> tuple[str, tuple[str | int | None, ...]]:
         """The UPDATE of a case's row, setting only the query columns that changed since
-        the version this process last saw (SQLite rewrites an index entry only for a
-        column the statement sets); all of them if it has not seen that version."""
-        with self._lock:
-            cached = self._cache.get(case_id)
-        if cached is None or cached[2][0] != expected:
+        the version this process last saw (``cached``, the row at the version the commit
+        follows; SQLite rewrites an index entry only for a column the statement sets);
+        all of them if it has not seen that version. ``encoded``: ``columns`` as the
+        connection reads them back."""
+        if cached is None:
             return _UPDATE_ALL, columns
-        old = cached[2][1:]
-        changed = tuple(
-            i
-            for i, (new, was) in enumerate(zip(columns, old, strict=True))
-            if (new.encode() if isinstance(new, str) else new) != was
-        )
+        old = cached[2]
+        changed = tuple(i for i, new in enumerate(encoded) if new != old[i + 1])
         sql = _UPDATES.get(changed)
         if sql is None:
             sets = "".join(f", {_WRITTEN[2 + i]} = ?" for i in changed)
