@@ -16,6 +16,42 @@ commit). Every store gets the same commands at the same (manual) clock. Compared
 Then the raw store commit rate: the same commits built in advance, so only
 ``store.commit`` is timed.
 
+Last, each database of :data:`COLUMNS` against its raw-driver floor, in the same
+process, interleaved chunk by chunk (best of ``--rounds``): the Desk runs the mix on
+casekit's store while :class:`SQLiteFloor` commits, with ``sqlite3`` alone, the very
+bytes casekit wrote for the same commands (serialized before the clock starts) on
+casekit's own schema; ``RESULT sqlite_vs_raw_ratio=`` is Desk commands/s over floor
+transactions/s. Add a database with one more :class:`Column` (a store factory and a
+:class:`Floor`).
+
+Where a command's time goes on SQLite (process time, us per command of this mix,
+best of 5 rounds of 30 cases, on a shared, loaded 2-core VM, December 2026; the same
+run put the floor at ~200 us wall, the Desk at ~650 us wall, ratio ~0.30):
+
+* ~70 -- SQL the floor runs too (BEGIN IMMEDIATE, the case row, the events with
+  their feed position, holdings and timers when changed, COMMIT);
+* ~25 -- the same statements' time inside the store above the floor's (profiled:
+  the timers DELETE each update does ~3; the rest is the same SQL running slower
+  between Python work);
+* ~27 -- the case as its canonical JSON body (``to_json``; unstructuring ~45 %);
+* ~30 -- the rest of ``SQLiteStore.commit`` (event rows, query columns, holdings,
+  the row cache, the UPDATE's columns, context managers);
+* ~20 -- ``load``: the row read in a read transaction of its own, the query
+  columns checked against the body;
+* ~9 -- the directory and the counter on open (the account read, the case number's
+  own transaction), spread over the 11 commands;
+* ~110 -- the Desk and the pipeline: the access gate, decide, the fold (attrs
+  evolve), reactors and timers, chaining and hashing (``chain_json`` ~15), the
+  view (~60 alone on the memory store, with a warm CPU cache);
+* ~290 in all.
+
+So a 0.5 ratio is out of reach for this design in pure Python: with a store that
+cost nothing beyond the floor's own SQL, the pure-Python command path (~60), the
+case's JSON (~27) and the load (~20) would still put the Desk at ~180 us to the
+floor's ~70 (about 0.4 by CPU). Closing the gap needs the path itself to shrink
+(serializing only what a command changed, skipping the read transaction when this
+process knows the row, a lighter fold), not the SQL.
+
 Run ``python benchmarks/bench_store.py`` (about half a minute) or with ``--quick`` (a
 few seconds). Files go to a temporary directory next to this script (``--dir`` to
 choose), so fsync hits a real disk rather than a tmpfs.
@@ -170,6 +206,7 @@ class Written:
     changed: tuple[int, ...]  # which of them changed since the case's previous commit
     events: list[tuple[str, int, str, int, str, str, str]]  # the event rows
     holdings: list[tuple[str, str, str, str, int]] | None  # the case's, when they changed
+    timers: list[tuple[str, str, int]] | None  # the case's timers, when they changed
 
 
 class RecordingStore(MemoryStore):
@@ -187,7 +224,7 @@ class RecordingStore(MemoryStore):
 def written(commits: Sequence[Commit]) -> list[Written]:
     """The commits of a desk run as rows (serialized outside any timing)."""
     out: list[Written] = []
-    last: dict[str, tuple[tuple[str | int | None, ...], list[Any]]] = {}
+    last: dict[str, tuple[tuple[str | int | None, ...], list[Any], list[Any]]] = {}
     for commit in commits:
         case = commit.case
         if not commit.records:
@@ -215,6 +252,8 @@ def written(commits: Sequence[Commit]) -> list[Written]:
             for r in commit.records
         ]
         moved = before is None or before[1] != held
+        timers = [(case.id, t.key, to_micros(t.due_at)) for t in commit.timers]
+        rescheduled = timers != (before[2] if before is not None else [])
         out.append(
             Written(
                 case.id,
@@ -227,9 +266,10 @@ def written(commits: Sequence[Commit]) -> list[Written]:
                 changed,
                 events,
                 held if moved else None,
+                timers if rescheduled else None,
             )
         )
-        last[case.id] = (columns, held)
+        last[case.id] = (columns, held, timers)
     return out
 
 
@@ -254,7 +294,8 @@ class SQLiteFloor:
     ``BEGIN IMMEDIATE``; for a new case the counter upsert and the row's INSERT; else
     an UPDATE of version, head hash, body and the changed query columns ``WHERE id = ?
     AND version = ?`` (the version check: rowcount 1); the event rows with their change
-    feed position (``max(pos) + 1``); the holdings rows when they changed; ``COMMIT``.
+    feed position (``max(pos) + 1``); the timers and the holdings rows when they
+    changed; ``COMMIT``.
     The rows are the bytes casekit wrote, serialized before the clock starts.
     """
 
@@ -302,6 +343,10 @@ class SQLiteFloor:
                 "VALUES (?, ?, ?, ?, ?, ?, ?, (SELECT coalesce(max(pos), 0) + 1 FROM events))",
                 c.events,
             )
+            if c.timers is not None:
+                if c.expected:
+                    execute("DELETE FROM timers WHERE case_id = ?", (c.case_id,))
+                executemany("INSERT INTO timers VALUES (?, ?, ?)", c.timers)
             if c.holdings is not None:
                 if c.expected:
                     execute("DELETE FROM holdings WHERE case_id = ?", (c.case_id,))
