@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
+from json.encoder import encode_basestring as _json_string  # what dumps writes for a str
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -84,7 +85,7 @@ def record_hash(case_id: str, seq: int, payload: dict[str, Any], prev_hash: str)
 def _json_hash(case_id: str, seq: int, payload: str, prev_hash: str) -> str:
     """:func:`record_hash` from the event's canonical JSON ``payload`` (byte for byte
     the same text: the canonical form sorts the keys ``case_id``, ``event``, ``seq``)."""
-    body = f'{{"case_id":{dumps(case_id)},"event":{payload},"seq":{int(seq)}}}'
+    body = f'{{"case_id":{_json_string(case_id)},"event":{payload},"seq":{int(seq)}}}'
     return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
 
 
