@@ -69,6 +69,7 @@ from casekit.model.events import Event
 from casekit.routing._errors import ClaimConflict
 from casekit.serialization import from_json, loads, structure, to_json
 from casekit.storage import _sqlite_outbox as outbox_sql
+from casekit.storage._case_json import case_json
 from casekit.storage._cursor import make_cursor, read_cursor
 from casekit.storage._sqlite_rows import instant as _instant
 from casekit.storage._sqlite_rows import integer as _integer
@@ -929,7 +930,7 @@ class SQLiteStore:
         if not commit.records:
             self._reschedule(commit)
             return
-        body = to_json(case)
+        body = case_json(case)  # to_json(case), reusing the JSON of unchanged parts
         columns = _columns(case)
         row = (case.version, commit.head_hash, *columns, body)
         payloads = commit.payloads or [payload_json(record.event) for record in commit.records]
