@@ -301,6 +301,7 @@ _PROJECTED: Final = (
 )
 """The columns of ``cases`` that repeat what the body says, for the query filters."""
 _READ_CASE: Final = f"body, {', '.join(_PROJECTED)}"
+_LOAD: Final = f"SELECT head_hash, {_READ_CASE} FROM {{p}}cases WHERE id = ?"
 _WRITTEN: Final = ("version", "head_hash", *_PROJECTED[1:], "body")
 """The columns a commit writes, in the order of its row (after ``id`` on insert)."""
 _INSERT_CASE = (
@@ -917,9 +918,7 @@ class SQLiteStore:
 
     def load(self, case_id: str) -> Snapshot:
         with self._connection() as conn:
-            rows = conn.execute(
-                f"SELECT head_hash, {_READ_CASE} FROM {{p}}cases WHERE id = ?", (case_id,)
-            ).fetchall()
+            rows = conn.execute(_LOAD, (case_id,)).fetchall()
         if not rows:
             raise CaseNotFound(case_id)
         head_hash, *columns = rows[0]
@@ -951,7 +950,7 @@ class SQLiteStore:
         expected = commit.expected_version
         prev_hash = commit.records[0].prev_hash
         held = holdings_of(case)
-        encoded = tuple(v.encode() if isinstance(v, str) else v for v in columns)
+        encoded = tuple([v.encode() if isinstance(v, str) else v for v in columns])
         with self._lock:
             cached = self._cache.get(case.id)
         if cached is not None and cached[2][0] != expected:
