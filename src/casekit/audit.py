@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
+from json.encoder import encode_basestring as _json_string  # what dumps writes for a str
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -28,6 +29,8 @@ __all__ = [
     "ChainReport",
     "EventRecord",
     "chain",
+    "chain_json",
+    "payload_json",
     "record_hash",
     "verify_chain",
     "verify_stored",
@@ -67,9 +70,22 @@ def event_payload(event: Event) -> dict[str, Any]:
     return data
 
 
+def payload_json(event: Event) -> str:
+    """The event's canonical JSON (:func:`event_payload` through
+    :func:`~casekit.serialization.dumps`): what stores write, and what the hash covers."""
+    return dumps(event_payload(event))
+
+
 def record_hash(case_id: str, seq: int, payload: dict[str, Any], prev_hash: str) -> str:
     """The SHA-256 of a record, over a canonical serialization and the previous hash."""
     body = dumps({"case_id": case_id, "seq": seq, "event": payload})
+    return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
+
+
+def _json_hash(case_id: str, seq: int, payload: str, prev_hash: str) -> str:
+    """:func:`record_hash` from the event's canonical JSON ``payload`` (byte for byte
+    the same text: the canonical form sorts the keys ``case_id``, ``event``, ``seq``)."""
+    body = f'{{"case_id":{_json_string(case_id)},"event":{payload},"seq":{int(seq)}}}'
     return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
 
 
@@ -77,13 +93,24 @@ def chain(
     case_id: str, events: Iterable[Event], *, after_seq: int, prev_hash: str
 ) -> list[EventRecord]:
     """Turn new events into records that continue a log ending at ``after_seq``."""
+    return chain_json(case_id, events, after_seq=after_seq, prev_hash=prev_hash)[0]
+
+
+def chain_json(
+    case_id: str, events: Iterable[Event], *, after_seq: int, prev_hash: str
+) -> tuple[list[EventRecord], list[str]]:
+    """:func:`chain`, and each record's :func:`payload_json` (serialized once, for the
+    hash and for the store's row)."""
     records = []
+    payloads = []
     for offset, event in enumerate(events, start=1):
         seq = after_seq + offset
-        digest = record_hash(case_id, seq, event_payload(event), prev_hash)
+        payload = payload_json(event)
+        digest = _json_hash(case_id, seq, payload, prev_hash)
         records.append(EventRecord(case_id, seq, event, prev_hash, digest))
+        payloads.append(payload)
         prev_hash = digest
-    return records
+    return records, payloads
 
 
 @attrs.frozen

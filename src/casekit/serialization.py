@@ -23,10 +23,12 @@ import tomllib
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from types import UnionType
+from typing import Any, TypeVar, Union, cast, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import cattrs
+from cattrs.fns import identity
 from cattrs.preconf.json import make_converter
 
 from casekit.exceptions import InvalidDefinition, InvalidValue, NaiveDatetimeError
@@ -61,6 +63,8 @@ def _structure_datetime(value: Any, _: type) -> datetime:
 
 
 def _unstructure_datetime(value: datetime) -> str:
+    if value.tzinfo is UTC:  # the common case (casekit keeps instants in UTC): as below
+        return value.isoformat()
     if value.tzinfo is None or value.utcoffset() is None:
         raise NaiveDatetimeError("datetime", value)
     try:
@@ -156,6 +160,19 @@ converter.register_structure_hook(timedelta, _structure_timedelta)
 converter.register_unstructure_hook(timedelta, _unstructure_timedelta)
 converter.register_structure_hook(ZoneInfo, _structure_zone)
 converter.register_unstructure_hook(ZoneInfo, lambda value: value.key)
+
+
+def _optional_passthrough(type_: Any) -> bool:
+    """Whether ``type_`` is ``X | None`` for an ``X`` written as it is (str, int, ...):
+    then ``None`` and ``X`` both pass through, and cattrs inlines the field."""
+    args = getattr(type_, "__args__", ())
+    if len(args) != 2 or type(None) not in args or get_origin(type_) not in (Union, UnionType):
+        return False
+    (other,) = (arg for arg in args if arg is not type(None))
+    return other in (str, int, bool) and converter.get_unstructure_hook(other) is identity
+
+
+converter.register_unstructure_hook_factory(_optional_passthrough, lambda _: identity)
 converter.register_structure_hook_func(
     lambda t: getattr(t, "__origin__", None) is frozenset or t is frozenset,
     _structure_frozenset,
@@ -215,9 +232,14 @@ def unstructure(obj: Any, cls: Any = None) -> Any:
     return converter.unstructure(obj, cls) if cls is not None else converter.unstructure(obj)
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+"""What ``json.dumps`` builds for these options on every call (it keeps no state
+between calls, so one serves every thread)."""
+
+
 def dumps(data: Any) -> str:
     """Canonical JSON: sorted keys, no whitespace, UTF-8 kept (used for hashing too)."""
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _CANONICAL.encode(data)
 
 
 def loads(text: str | bytes, *, where: str = "$") -> Any:

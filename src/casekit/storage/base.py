@@ -123,6 +123,10 @@ class Commit:
         guards: Capacity conditions the commit is refused without (routing sets them
             on the assignments it decides). Only a :class:`WorkLedger` store checks
             them; the Desk sets none for a store without that capability.
+        payloads: Each record's event as canonical JSON
+            (:func:`casekit.audit.payload_json`), when the maker has it already
+            (:func:`casekit.audit.chain_json`): a store that writes JSON uses it
+            instead of serializing the event again. Empty: the store serializes.
     """
 
     case: Case
@@ -130,8 +134,13 @@ class Commit:
     records: tuple[EventRecord, ...]
     timers: tuple[Timer, ...] = ()
     guards: tuple[CapacityGuard, ...] = ()
+    payloads: tuple[str, ...] = attrs.field(default=(), eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
+        if self.payloads and len(self.payloads) != len(self.records):
+            raise ValueError(
+                f"commit carries {len(self.payloads)} payloads for {len(self.records)} records"
+            )
         seqs = [record.seq for record in self.records]
         expected = list(range(self.expected_version + 1, self.case.version + 1))
         if seqs != expected:

@@ -50,7 +50,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Final, TypeVar, cast
 from urllib.parse import parse_qsl
 
-from casekit.audit import GENESIS, EventRecord, event_payload
+from casekit.audit import GENESIS, EventRecord, payload_json
 from casekit.exceptions import (
     AccountNotFound,
     CapacityConflict,
@@ -67,8 +67,9 @@ from casekit.model.accounts import Account, Consumer, Contact, Relationship
 from casekit.model.case import Case
 from casekit.model.events import Event
 from casekit.routing._errors import ClaimConflict
-from casekit.serialization import dumps, from_json, loads, structure, to_json
+from casekit.serialization import from_json, loads, structure, to_json
 from casekit.storage import _sqlite_outbox as outbox_sql
+from casekit.storage._case_json import case_json
 from casekit.storage._cursor import make_cursor, read_cursor
 from casekit.storage._sqlite_rows import instant as _instant
 from casekit.storage._sqlite_rows import integer as _integer
@@ -300,6 +301,7 @@ _PROJECTED: Final = (
 )
 """The columns of ``cases`` that repeat what the body says, for the query filters."""
 _READ_CASE: Final = f"body, {', '.join(_PROJECTED)}"
+_LOAD: Final = f"SELECT head_hash, {_READ_CASE} FROM {{p}}cases WHERE id = ?"
 _WRITTEN: Final = ("version", "head_hash", *_PROJECTED[1:], "body")
 """The columns a commit writes, in the order of its row (after ``id`` on insert)."""
 _INSERT_CASE = (
@@ -916,9 +918,7 @@ class SQLiteStore:
 
     def load(self, case_id: str) -> Snapshot:
         with self._connection() as conn:
-            rows = conn.execute(
-                f"SELECT head_hash, {_READ_CASE} FROM {{p}}cases WHERE id = ?", (case_id,)
-            ).fetchall()
+            rows = conn.execute(_LOAD, (case_id,)).fetchall()
         if not rows:
             raise CaseNotFound(case_id)
         head_hash, *columns = rows[0]
@@ -929,38 +929,42 @@ class SQLiteStore:
         if not commit.records:
             self._reschedule(commit)
             return
-        body = to_json(case)
+        body = case_json(case)  # to_json(case), reusing the JSON of unchanged parts
         columns = _columns(case)
         row = (case.version, commit.head_hash, *columns, body)
+        payloads = commit.payloads or [payload_json(record.event) for record in commit.records]
         events = [
             (
                 record.case_id,
                 record.seq,
                 record.event.name,
                 _micros(record.event.at),
-                dumps(event_payload(record.event)),
+                payload,
                 record.prev_hash,
                 record.hash,
             )
-            for record in commit.records
+            for record, payload in zip(commit.records, payloads, strict=True)
         ]
         timers = [(case.id, timer.key, _micros(timer.due_at)) for timer in commit.timers]
         notifications = outbox_sql.entry_rows(commit.records)
         expected = commit.expected_version
         prev_hash = commit.records[0].prev_hash
         held = holdings_of(case)
+        encoded = tuple([v.encode() if isinstance(v, str) else v for v in columns])
         with self._lock:
             cached = self._cache.get(case.id)
+        if cached is not None and cached[2][0] != expected:
+            cached = None  # not the version this commit follows: as if unseen
         # The holdings rows change only when the case's holdings do (most commits keep
         # them); without the case as last written, rewrite them.
-        rehold = cached is None or cached[1].version != expected or holdings_of(cached[1]) != held
+        rehold = cached is None or holdings_of(cached[1]) != held
         with self._write() as conn:
             if expected == 0:
                 written = conn.execute(_INSERT_CASE, (case.id, *row)).rowcount
                 if written != 1 or prev_hash != GENESIS:
                     raise ConflictError(case.id, expected, self._version(conn, case.id))
             else:
-                sql, values = self._update(case.id, expected, columns)
+                sql, values = self._update(cached, columns, encoded)
                 written = conn.execute(
                     sql,
                     (case.version, commit.head_hash, body, *values, case.id, expected, prev_hash),
@@ -982,25 +986,23 @@ class SQLiteStore:
                 self._check_guard(conn, guard)
             if notifications:
                 conn.executemany(outbox_sql.INSERT_ENTRY, notifications)
-        encoded = [v.encode() if isinstance(v, str) else v for v in columns]
         self._remember(case.id, (body, case, (case.version, *encoded)))
 
+    @staticmethod
     def _update(
-        self, case_id: str, expected: int, columns: tuple[str | int | None, ...]
+        cached: tuple[str, Case, _Projection] | None,
+        columns: tuple[str | int | None, ...],
+        encoded: _Projection,
     ) -> tuple[str, tuple[str | int | None, ...]]:
         """The UPDATE of a case's row, setting only the query columns that changed since
-        the version this process last saw (SQLite rewrites an index entry only for a
-        column the statement sets); all of them if it has not seen that version."""
-        with self._lock:
-            cached = self._cache.get(case_id)
-        if cached is None or cached[2][0] != expected:
+        the version this process last saw (``cached``, the row at the version the commit
+        follows; SQLite rewrites an index entry only for a column the statement sets);
+        all of them if it has not seen that version. ``encoded``: ``columns`` as the
+        connection reads them back."""
+        if cached is None:
             return _UPDATE_ALL, columns
-        old = cached[2][1:]
-        changed = tuple(
-            i
-            for i, (new, was) in enumerate(zip(columns, old, strict=True))
-            if (new.encode() if isinstance(new, str) else new) != was
-        )
+        old = cached[2]
+        changed = tuple(i for i, new in enumerate(encoded) if new != old[i + 1])
         sql = _UPDATES.get(changed)
         if sql is None:
             sets = "".join(f", {_WRITTEN[2 + i]} = ?" for i in changed)
