@@ -12,6 +12,12 @@ commit). Every store gets the same commands at the same (manual) clock. Compared
 * ``json-files`` -- what a user would write by hand: one JSON file per case (state and
   log), read, parsed and rewritten on each command, replaced atomically, never fsynced,
   no cross-process version check.
+* ``postgres`` -- :class:`casekit.storage.postgres.PostgresStore` on the server of
+  ``--postgres-url`` (default ``$CASEKIT_TEST_POSTGRES`` or
+  ``postgresql://postgres@127.0.0.1:5432/test``), each side in a fresh schema
+  ``bench_<random>_<side>``, all dropped at the end. A server that cannot be reached
+  (or psycopg missing) prints one line saying so and skips every PostgreSQL part (exit
+  0), unless ``--require-postgres`` (exit 2).
 
 Then the raw store commit rate: the same commits built in advance, so only
 ``store.commit`` is timed.
@@ -23,8 +29,23 @@ bytes casekit wrote for the same commands (serialized before the clock starts) o
 casekit's own schema; ``RESULT sqlite_vs_raw_ratio=`` is Desk commands/s over floor
 transactions/s, by the wall clock. ``sqlite_vs_raw_cpu_ratio`` is the same in this
 process's CPU time, steadier on a shared machine (an in-process database only: a
-server's work is not in it). Add a database with one more :class:`Column` (a store
+server's work is not in it). :class:`PostgresFloor` does the same on PostgreSQL with
+psycopg alone, on one connection, in casekit's schema (``RESULT
+postgres_vs_raw_ratio=``); with the server's default ``synchronous_commit = on``
+both sides wait for the WAL flush on each commit, so on a slow disk the ratio is
+mostly the fsync and understates the Python overhead (``us/cmd over`` in the table
+is the absolute cost). Add a database with one more :class:`Column` (a store
 factory and a :class:`Floor`).
+
+Last of all, claims across processes (PostgreSQL only): 8 worker processes (``fork``,
+each with its own :class:`PostgresStore` and pool) wait at a barrier, then pull work
+items ``item-0 .. item-<N-1>`` from one queue through the routing claim API
+(:class:`casekit.routing.ClaimStore`: read the version, skip a held item, else
+``claim`` -- compare-and-set), as the multi-process test does. ``RESULT
+postgres_claims_per_s_8_workers=`` is items claimed over the wall time from the
+barrier to the last worker's end; ``RESULT postgres_double_claims=`` counts the items
+that two workers both won. The run exits 1 if any item was claimed twice, is held in
+the database by another worker than the one that won it, or was left unclaimed.
 
 Where a command's time goes on SQLite (process time, us per command of this mix,
 best of 5 rounds of 30 cases, on a shared, loaded 2-core VM, December 2026; the same
@@ -57,8 +78,8 @@ process knows the row, a lighter fold), not the SQL. (callgrind, instructions pe
 command of this mix: Desk on SQLite 962,000, on memory 418,000; the floor 200,000
 per transaction.)
 
-Run ``python benchmarks/bench_store.py`` (about half a minute) or with ``--quick`` (a
-few seconds). Files go to a temporary directory next to this script (``--dir`` to
+Run ``python benchmarks/bench_store.py`` (about a minute with PostgreSQL) or with
+``--quick`` (under 20 s). Files go to a temporary directory next to this script (``--dir`` to
 choose), so fsync hits a real disk rather than a tmpfs.
 """
 
@@ -66,11 +87,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import pathlib
+import secrets
 import sqlite3
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -80,9 +104,10 @@ from _timing import table_row
 
 from casekit import Account, Actor, Desk, ManualClock, MemoryStore
 from casekit.audit import EventRecord, event_payload
-from casekit.exceptions import CaseNotFound, ConflictError
+from casekit.exceptions import CaseNotFound, ConflictError, StoreError
 from casekit.model.case import Case
 from casekit.model.commands import OpenCase
+from casekit.routing import ClaimConflict
 from casekit.serialization import dumps, structure, to_json, unstructure
 from casekit.storage import Commit, Snapshot, Store
 from casekit.storage.base import holdings_of, to_micros
@@ -370,6 +395,7 @@ class Column:
     name: str
     store: Callable[[pathlib.Path], Store]  # casekit's store on a fresh database
     floor: Callable[[pathlib.Path], Floor]  # the raw driver on another fresh database
+    in_process: bool = True  # False for a server: its work is not in this process's CPU time
 
 
 @dataclass(frozen=True)
@@ -382,6 +408,7 @@ class VersusFloor:
     floor: float  # transactions/s, wall clock
     desk_cpu: float  # commands per second of this process's CPU time
     floor_cpu: float
+    in_process: bool  # whether the CPU ratio means anything (not for a server)
 
     @property
     def ratio(self) -> float:
@@ -423,7 +450,11 @@ def versus_floor(column: Column, root: pathlib.Path, rounds: int, chunk: int) ->
     finally:
         store.close()
         floor.close()
-    return VersusFloor(column.name, rounds * chunk * COMMANDS_PER_CASE, *best)
+    commands = rounds * chunk * COMMANDS_PER_CASE
+    desk, floor_rate, desk_cpu, floor_cpu = best
+    return VersusFloor(
+        column.name, commands, desk, floor_rate, desk_cpu, floor_cpu, column.in_process
+    )
 
 
 COLUMNS: list[Column] = [
@@ -431,6 +462,229 @@ COLUMNS: list[Column] = [
            lambda path: SQLiteFloor(path.with_suffix(".db"))),
 ]  # fmt: skip
 """The databases measured against their raw-driver floor; ``RESULT <name>_vs_raw_ratio=``."""
+
+
+# --- PostgreSQL -------------------------------------------------------------------------
+
+DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
+_PG_SCHEMAS: list[str] = []  # the schemas this run created, dropped at the end
+
+
+def pg_schema(prefix: str, path: pathlib.Path) -> str:
+    """A schema of this run for ``path`` (a column's side): ``<prefix>_<side>``."""
+    schema = f"{prefix}_{path.name}".replace("-", "_")
+    _PG_SCHEMAS.append(schema)
+    return schema
+
+
+def pg_unavailable(url: str) -> str | None:
+    """Why the PostgreSQL part cannot run (``None``: it can)."""
+    try:
+        import psycopg  # noqa: PLC0415 - optional dependency
+    except ImportError:
+        return "psycopg is not installed (pip install 'casekit[postgres]')"
+    try:
+        with psycopg.connect(url, connect_timeout=3) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.Error as exc:
+        return f"cannot connect to {url}: {' '.join(str(exc).split())}"
+    return None
+
+
+def drop_pg_schemas(url: str) -> None:
+    import psycopg  # noqa: PLC0415
+    from psycopg import sql  # noqa: PLC0415
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        for schema in _PG_SCHEMAS:
+            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+    _PG_SCHEMAS.clear()
+
+
+class PostgresFloor:
+    """One casekit command as a minimal psycopg transaction on casekit's own schema
+    (created by :class:`PostgresStore`: same tables, indexes, foreign keys, JSONB
+    bodies, the change feed's ``xid`` and ``pos`` defaults), on one connection:
+
+    ``BEGIN``; for a new case ``nextval`` of the case numbers and the row's INSERT;
+    else an UPDATE of version, head hash, body and the changed query columns ``WHERE
+    id = %s AND version = %s`` (rowcount 1); the event rows; the timers and the
+    holdings (DELETE, INSERT) when they changed; ``COMMIT``. psycopg prepares the
+    statements after a few runs, as it does for the store.
+    """
+
+    def __init__(self, url: str, schema: str) -> None:
+        import psycopg  # noqa: PLC0415
+        from psycopg import sql  # noqa: PLC0415
+
+        from casekit.storage.postgres import PostgresStore  # noqa: PLC0415
+
+        PostgresStore(url, schema=schema, min_size=1, max_size=1).close()  # the schema
+        self.conn = psycopg.connect(url, autocommit=True)
+        self.s = sql.Identifier(schema).as_string(self.conn)
+        columns = ", ".join(_CASE_COLUMNS)
+        self.next_number = f"SELECT nextval('{self.s}.case_numbers')"
+        self.insert_case = (
+            f"INSERT INTO {self.s}.cases (id, version, head_hash, {columns}, body) "
+            f"VALUES ({', '.join(['%s'] * (len(_CASE_COLUMNS) + 3))}, %s::jsonb)"
+        )
+        self.insert_event = (
+            f"INSERT INTO {self.s}.events (case_id, seq, name, at, payload, prev_hash, hash) "
+            "VALUES (%s, %s, %s, %s, %s::jsonb, %s, %s)"
+        )
+        self.updates: dict[tuple[int, ...], str] = {}
+
+    def update(self, changed: tuple[int, ...]) -> str:
+        statement = self.updates.get(changed)
+        if statement is None:
+            sets = "".join(f", {_CASE_COLUMNS[i]} = %s" for i in changed)
+            statement = self.updates[changed] = (
+                f"UPDATE {self.s}.cases SET version = %s, head_hash = %s, body = %s::jsonb"
+                f"{sets} WHERE id = %s AND version = %s"
+            )
+        return statement
+
+    def run(self, commits: Sequence[Written]) -> float:
+        conn, s = self.conn, self.s
+        execute = conn.execute
+        statements = [self.update(c.changed) for c in commits]
+        began = time.perf_counter()
+        with conn.cursor() as cur:
+            for c, update in zip(commits, statements, strict=True):
+                execute("BEGIN")
+                if c.expected == 0:
+                    execute(self.next_number).fetchall()
+                    params = (c.case_id, c.version, c.head_hash, *c.columns, c.body)
+                    execute(self.insert_case, params)
+                else:
+                    values = [c.columns[i] for i in c.changed]
+                    params = (c.version, c.head_hash, c.body, *values, c.case_id, c.expected)
+                    if execute(update, params).rowcount != 1:
+                        raise ConflictError(c.case_id, c.expected, -1)
+                cur.executemany(self.insert_event, c.events)
+                if c.timers is not None:
+                    if c.expected:
+                        execute(f"DELETE FROM {s}.timers WHERE case_id = %s", (c.case_id,))
+                    if c.timers:
+                        cur.executemany(f"INSERT INTO {s}.timers VALUES (%s, %s, %s)", c.timers)
+                if c.holdings is not None:
+                    if c.expected:
+                        execute(f"DELETE FROM {s}.holdings WHERE case_id = %s", (c.case_id,))
+                    if c.holdings:
+                        cur.executemany(
+                            f"INSERT INTO {s}.holdings VALUES (%s, %s, %s, %s, %s)", c.holdings
+                        )
+                execute("COMMIT")
+        return time.perf_counter() - began
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def postgres_column(url: str, prefix: str) -> Column:
+    """PostgreSQL against :class:`PostgresFloor`, each side in a fresh schema."""
+    from casekit.storage.postgres import PostgresStore  # noqa: PLC0415
+
+    return Column(
+        "postgres",
+        lambda path: PostgresStore(url, schema=pg_schema(prefix, path), min_size=1, max_size=2),
+        lambda path: PostgresFloor(url, pg_schema(prefix, path)),
+        in_process=False,
+    )
+
+
+# --- claims from one queue, by several processes ---------------------------------------
+
+
+@dataclass(frozen=True)
+class ClaimRun:
+    workers: int
+    items: int
+    seconds: float  # from the start signal to the last worker's end
+    claimed: int  # distinct items claimed
+    double_claims: int  # items that two workers both believe they won
+    wrong_holder: int  # items whose holder in the database is not the worker that won
+    attempts: int  # claim calls, won or lost
+
+    @property
+    def rate(self) -> float:
+        return self.claimed / self.seconds
+
+
+def _claim_worker(
+    url: str, schema: str, owner: str, items: int, *, start: Any, results: Any
+) -> None:
+    """Pull work items item-0 .. item-<items - 1> through the routing claim API (read
+    the version, skip an item held, else compare-and-set), as routers in separate
+    processes do; send back what was won."""
+    from casekit.storage.postgres import PostgresStore  # noqa: PLC0415
+
+    store = PostgresStore(url, schema=schema, min_size=1, max_size=2)
+    try:
+        start.wait()  # every worker has its pool open: go together
+        began = time.monotonic()
+        won: list[str] = []
+        attempts = 0
+        for i in range(items):
+            item = f"item-{i}"
+            version = store.version(item)
+            if store.holder(item) is not None:
+                continue
+            attempts += 1
+            try:
+                store.claim(item, owner, version)
+            except ClaimConflict:
+                continue
+            won.append(item)
+        results.put((owner, began, time.monotonic(), won, attempts))
+    finally:
+        store.close()
+
+
+def claims_run(url: str, prefix: str, workers: int, items: int) -> ClaimRun:
+    """``workers`` forked processes, each with its own store and pool, claiming from one
+    queue of ``items`` work items; every item claimed once, none twice."""
+    from casekit.storage.postgres import PostgresStore  # noqa: PLC0415
+
+    schema = pg_schema(prefix, pathlib.Path("claims"))
+    PostgresStore(url, schema=schema, min_size=1, max_size=1).close()  # create, no pool left
+    context = multiprocessing.get_context("fork")
+    start = context.Barrier(workers + 1)
+    results = context.Queue()
+    processes = [
+        context.Process(
+            target=_claim_worker,
+            args=(url, schema, f"agent-{i}", items),
+            kwargs={"start": start, "results": results},
+        )
+        for i in range(workers)
+    ]
+    for process in processes:
+        process.start()
+    start.wait(timeout=60)
+    done = [results.get(timeout=120) for _ in processes]
+    for process in processes:
+        process.join(timeout=30)
+        if process.exitcode != 0:
+            raise StoreError(f"a claim worker ended with exit code {process.exitcode}")
+    won_by = Counter(item for _, _, _, won, _ in done for item in won)
+    seconds = max(end for _, _, end, _, _ in done) - min(began for _, began, _, _, _ in done)
+    store = PostgresStore(url, schema=schema, min_size=1, max_size=1)
+    try:
+        wrong = sum(
+            1 for owner, _, _, won, _ in done for item in won if store.holder(item) != owner
+        )
+    finally:
+        store.close()
+    return ClaimRun(
+        workers,
+        items,
+        seconds,
+        len(won_by),
+        sum(1 for n in won_by.values() if n > 1),
+        wrong,
+        sum(attempts for *_, attempts in done),
+    )
 
 
 def prebuilt_commits(cases: int) -> list[Commit]:
@@ -464,51 +718,39 @@ def print_floors(floors: Sequence[VersusFloor], rounds: int) -> None:
     for f in floors:
         over = 1e6 / f.desk - 1e6 / f.floor
         cells = (f.name, f.commands, f"{f.desk:,.0f}", f"{f.floor:,.0f}", f"{over:,.0f}",
-                 f"{f.ratio:.2f}", f"{f.cpu_ratio:.2f}")  # fmt: skip
+                 f"{f.ratio:.2f}", f"{f.cpu_ratio:.2f}" if f.in_process else "-")  # fmt: skip
         print(table_row(cells, widths))
     print()
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="a few seconds instead of ~30")
-    parser.add_argument("--dir", type=pathlib.Path, default=pathlib.Path(__file__).parent)
-    parser.add_argument("--rounds", type=int, default=None, help="rounds against the floor")
-    args = parser.parse_args(argv)
-    cases = 40 if args.quick else 300
-    rounds = args.rounds or (3 if args.quick else 7)
-    chunk = 20 if args.quick else 40  # cases per round against the floor
-    slow_cases = 10 if args.quick else 40  # for the fsync-bound store
+Row = tuple[str, int, float, float, float, str]
 
-    with tempfile.TemporaryDirectory(prefix="bench-store-", dir=args.dir) as tmp:
-        root = pathlib.Path(tmp)
-        factories: dict[str, tuple[Callable[[str], Store], int, str]] = {
-            "memory": (lambda _: MemoryStore(), cases, "no (process memory)"),
-            "sqlite": (lambda n: SQLiteStore(root / f"{n}.db"), cases, "yes, process crash"),
-            "sqlite-defaults": (
-                lambda n: SQLiteDefaultsStore(root / f"{n}.db"),
-                slow_cases,
-                "yes, power loss",
-            ),
-            "json-files": (lambda n: JsonFileStore(root / n), cases, "no (no fsync, no lock)"),
-        }
-        commits = prebuilt_commits(cases)
-        rows = []
-        results: dict[str, float] = {}
-        for name, (factory, n_cases, durable) in factories.items():
-            store = factory(f"desk-{name}")
-            n, seconds = desk_workload(store, n_cases)
-            store.close()
-            store = factory(f"raw-{name}")
-            raw_n = min(len(commits), n_cases * COMMANDS_PER_CASE)
-            m, raw_seconds = raw_commits(store, commits[:raw_n])
-            store.close()
-            desk_rate, raw_rate = n / seconds, m / raw_seconds
-            results[name] = desk_rate
-            results[f"{name}-raw"] = raw_rate
-            rows.append((name, n, desk_rate, 1e6 / desk_rate, raw_rate, durable))
-        floors = [versus_floor(c, root, rounds, chunk) for c in COLUMNS]
 
+Factories = dict[str, tuple[Callable[[str], Store], int, str]]
+
+
+def measure_stores(
+    factories: Factories, commits: Sequence[Commit]
+) -> tuple[list[Row], dict[str, float]]:
+    """The Desk's mix and the raw commits on each store; the table's rows and the rates."""
+    rows: list[Row] = []
+    results: dict[str, float] = {}
+    for name, (factory, n_cases, durable) in factories.items():
+        store = factory(f"desk-{name}")
+        n, seconds = desk_workload(store, n_cases)
+        store.close()
+        store = factory(f"raw-{name}")
+        raw_n = min(len(commits), n_cases * COMMANDS_PER_CASE)
+        m, raw_seconds = raw_commits(store, commits[:raw_n])
+        store.close()
+        desk_rate, raw_rate = n / seconds, m / raw_seconds
+        results[name] = desk_rate
+        results[f"{name}-raw"] = raw_rate
+        rows.append((name, n, desk_rate, 1e6 / desk_rate, raw_rate, durable))
+    return rows, results
+
+
+def print_stores(rows: Sequence[Row], results: dict[str, float]) -> None:
     widths = (-16, 8, 11, 11, 14, -24)
     header = ("store", "commands", "commands/s", "us/command", "raw commits/s", "durable")
     print(table_row(header, widths))
@@ -521,7 +763,27 @@ def main(argv: list[str] | None = None) -> int:
         f"sqlite (WAL, NORMAL) is {sqlite / results['sqlite-defaults']:.0f}x the SQLite "
         f"defaults and {sqlite / results['json-files']:.1f}x JSON files per case."
     )
-    print_floors(floors, rounds)
+
+
+def print_claims(claims: ClaimRun) -> bool:
+    """Print the claims run; return whether it failed (an item claimed twice, by the
+    wrong holder in the database, or not at all)."""
+    print(
+        f"Claims: {claims.workers} processes (fork, a store and pool each) pulling "
+        f"{claims.items} work items from one queue through the routing claim API: "
+        f"{claims.claimed} claimed in {claims.seconds:.2f} s ({claims.rate:,.0f}/s, "
+        f"{claims.attempts} compare-and-set attempts); double claims "
+        f"{claims.double_claims}, wrong holder {claims.wrong_holder}, unclaimed "
+        f"{claims.items - claims.claimed}."
+    )
+    print()
+    return bool(claims.double_claims or claims.wrong_holder or claims.claimed != claims.items)
+
+
+def print_results(
+    results: dict[str, float], claims: ClaimRun | None, floors: Sequence[VersusFloor]
+) -> None:
+    sqlite = results["sqlite"]
     print(f"RESULT memory_commands_per_s={results['memory']:.0f}")
     print(f"RESULT sqlite_commands_per_s={sqlite:.0f}")
     print(f"RESULT sqlite_defaults_commands_per_s={results['sqlite-defaults']:.0f}")
@@ -530,11 +792,99 @@ def main(argv: list[str] | None = None) -> int:
     print(f"RESULT sqlite_raw_commits_per_s={results['sqlite-raw']:.0f}")
     print(f"RESULT sqlite_defaults_raw_commits_per_s={results['sqlite-defaults-raw']:.0f}")
     print(f"RESULT json_files_raw_commits_per_s={results['json-files-raw']:.0f}")
+    if "postgres" in results:
+        print(f"RESULT postgres_raw_commits_per_s={results['postgres-raw']:.0f}")
+        print(f"RESULT postgres_commands_per_s={results['postgres']:.0f}")
+    if claims is not None:
+        print(f"RESULT postgres_claims_per_s_{claims.workers}_workers={claims.rate:.0f}")
+        print(f"RESULT postgres_double_claims={claims.double_claims}")
     for f in floors:
         print(f"RESULT {f.name}_raw_floor_tx_per_s={f.floor:.0f}")
-        if f.name == "sqlite":  # in-process: its CPU time is all of the work
+        if f.in_process:  # its CPU time is all of the work
             print(f"RESULT {f.name}_vs_raw_cpu_ratio={f.cpu_ratio:.3f}")
         print(f"RESULT {f.name}_vs_raw_ratio={f.ratio:.3f}")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a few seconds instead of ~30")
+    parser.add_argument("--dir", type=pathlib.Path, default=pathlib.Path(__file__).parent)
+    parser.add_argument("--rounds", type=int, default=None, help="rounds against the floor")
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get("CASEKIT_TEST_POSTGRES", DEFAULT_PG_URL),
+        help="the PostgreSQL server (a fresh schema per run, dropped at the end)",
+    )
+    parser.add_argument(
+        "--require-postgres",
+        action="store_true",
+        help="fail (exit 2) rather than skip the PostgreSQL part when the server is unreachable",
+    )
+    parser.add_argument("--claim-items", type=int, default=None, help="work items to claim")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    cases = 40 if args.quick else 300
+    rounds = args.rounds or (3 if args.quick else 7)
+    chunk = 20 if args.quick else 40  # cases per round against the floor
+    slow_cases = 10 if args.quick else 40  # for the fsync-bound store
+    pg_cases = 15 if args.quick else 80  # for the server store
+    claim_items = args.claim_items or (160 if args.quick else 800)
+    workers = 8
+
+    url = args.postgres_url
+    unavailable = pg_unavailable(url)
+    if unavailable is not None:
+        print(f"PostgreSQL: {unavailable}", flush=True)
+        if args.require_postgres:
+            print("PostgreSQL is required (--require-postgres): stopping.")
+            return 2
+        print("Skipping the PostgreSQL part (--require-postgres to fail instead).\n")
+    prefix = f"bench_{secrets.token_hex(4)}"
+    columns = list(COLUMNS)
+    claims: ClaimRun | None = None
+
+    with tempfile.TemporaryDirectory(prefix="bench-store-", dir=args.dir) as tmp:
+        root = pathlib.Path(tmp)
+        factories: Factories = {
+            "memory": (lambda _: MemoryStore(), cases, "no (process memory)"),
+            "sqlite": (lambda n: SQLiteStore(root / f"{n}.db"), cases, "yes, process crash"),
+            "sqlite-defaults": (
+                lambda n: SQLiteDefaultsStore(root / f"{n}.db"),
+                slow_cases,
+                "yes, power loss",
+            ),
+            "json-files": (lambda n: JsonFileStore(root / n), cases, "no (no fsync, no lock)"),
+        }
+        if unavailable is None:
+            from casekit.storage.postgres import PostgresStore  # noqa: PLC0415
+
+            factories["postgres"] = (
+                lambda n: PostgresStore(
+                    url, schema=pg_schema(prefix, pathlib.Path(n)), min_size=1, max_size=2
+                ),
+                pg_cases,
+                "yes, server (fsync on commit)",
+            )
+            columns.append(postgres_column(url, prefix))
+        try:
+            rows, results = measure_stores(factories, prebuilt_commits(cases))
+            floors = [versus_floor(c, root, rounds, chunk) for c in columns]
+            if unavailable is None:
+                claims = claims_run(url, prefix, workers, claim_items)
+        finally:
+            if unavailable is None:
+                drop_pg_schemas(url)
+
+    print_stores(rows, results)
+    print_floors(floors, rounds)
+    failed = claims is not None and print_claims(claims)
+    print_results(results, claims, floors)
+    if failed:
+        print("FAILED: a work item was claimed twice, by the wrong holder, or not at all.")
+        return 1
     return 0
 
 
