@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any, Final, LiteralString, TypeVar
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 import psycopg
 import psycopg.errors
@@ -149,7 +149,8 @@ def parse_url(url: str) -> tuple[str, dict[str, Any]]:
         options[name] = _URL_OPTIONS[name](value, where)
     conninfo = f"postgresql://{base}"
     if passed:
-        conninfo += "?" + urlencode(passed)
+        # %20, not "+", for a space: libpq does not decode "+"
+        conninfo += "?" + urlencode(passed, quote_via=quote)
     return conninfo, options
 
 
@@ -185,7 +186,9 @@ class _Conn:
     def execute(
         self, template: str, params: Sequence[object] | dict[str, object] = ()
     ) -> psycopg.Cursor[Any]:
-        return self.conn.execute(self._statements(template), params or None, prepare=None)
+        # Always with parameters (even none), so that psycopg reads "%%" in a quoted
+        # schema name as "%" in every statement alike.
+        return self.conn.execute(self._statements(template), params, prepare=None)
 
     def executemany(self, template: str, rows: Iterable[Sequence[object]]) -> None:
         with self.conn.cursor() as cur:
@@ -225,6 +228,8 @@ class Database:
             self.pool.close()
             raise DatabaseUnavailable(self.host, self.database, _redact(str(exc))) from None
         self.quoted = sql.Identifier(schema).as_string(None)
+        # in statement templates, which psycopg parses for placeholders ("%" -> "%%")
+        self._in_statements = self.quoted.replace("%", "%%")
         self.closed = False
 
     def _probe(self, conninfo: str) -> None:
@@ -244,7 +249,7 @@ class Database:
     def statement(self, template: str) -> LiteralString:
         text = self._cache.get(template)
         if text is None:
-            text = self._cache[template] = template.replace("{s}", self.quoted)
+            text = self._cache[template] = template.replace("{s}", self._in_statements)
         return text
 
     def close(self) -> None:
@@ -329,6 +334,14 @@ class Database:
         bound = self._bound()
         try:
             if bound is not None:
+                if (
+                    not bound.autocommit
+                    and bound.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+                ):
+                    # Nothing ran on the host's connection yet: start the host's
+                    # (implicit) transaction, so that ours is a savepoint inside it
+                    # rather than a transaction of its own that commits at once.
+                    bound.execute("SELECT 1")
                 with bound.transaction():
                     yield _Conn(bound, self.statement)
                 return

@@ -318,7 +318,13 @@ class PostgresStore(RoutingTables):
         lock that makes concurrent openers migrate once."""
         with self._db.write("opening the store") as conn:
             conn.execute(LOCK, (f"casekit-migrate/{self.schema}",))
-            conn.execute("CREATE SCHEMA IF NOT EXISTS {s}")
+            # Only when missing: CREATE SCHEMA IF NOT EXISTS needs CREATE on the database
+            # even when the schema exists, and later opens need only rights on the schema.
+            found = conn.execute(
+                "SELECT 1 FROM pg_namespace WHERE nspname = %s", (self.schema,)
+            ).fetchall()
+            if not found:
+                conn.execute("CREATE SCHEMA {s}")
             exists = conn.execute(
                 "SELECT to_regclass(%s) IS NOT NULL, EXISTS (SELECT 1 FROM "
                 "information_schema.tables WHERE table_schema = %s)",
@@ -377,7 +383,10 @@ class PostgresStore(RoutingTables):
     # --- cases --------------------------------------------------------------------------
 
     def next_case_number(self) -> int:
-        rows = self._db.read(lambda c: c.execute("SELECT nextval('{s}.case_numbers')").fetchall())
+        sequence = f"{self._db.quoted}.case_numbers"  # a value: the name may hold "'"
+        rows = self._db.read(
+            lambda c: c.execute("SELECT nextval(%s::regclass)", (sequence,)).fetchall()
+        )
         return int(rows[0][0])
 
     def load(self, case_id: str) -> Snapshot:
