@@ -526,11 +526,11 @@ class PostgresFloor:
         self.next_number = f"SELECT nextval('{self.s}.case_numbers')"
         self.insert_case = (
             f"INSERT INTO {self.s}.cases (id, version, head_hash, {columns}, body) "
-            f"VALUES ({', '.join(['%s'] * (len(_CASE_COLUMNS) + 3))}, %s::jsonb)"
+            f"VALUES ({', '.join(['%s'] * (len(_CASE_COLUMNS) + 3))}, %s::json)"
         )
         self.insert_event = (
             f"INSERT INTO {self.s}.events (case_id, seq, name, at, payload, prev_hash, hash) "
-            "VALUES (%s, %s, %s, %s, %s::jsonb, %s, %s)"
+            "VALUES (%s, %s, %s, %s, %s::json, %s, %s)"
         )
         self.updates: dict[tuple[int, ...], str] = {}
 
@@ -539,7 +539,7 @@ class PostgresFloor:
         if statement is None:
             sets = "".join(f", {_CASE_COLUMNS[i]} = %s" for i in changed)
             statement = self.updates[changed] = (
-                f"UPDATE {self.s}.cases SET version = %s, head_hash = %s, body = %s::jsonb"
+                f"UPDATE {self.s}.cases SET version = %s, head_hash = %s, body = %s::json"
                 f"{sets} WHERE id = %s AND version = %s"
             )
         return statement

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -15,7 +16,15 @@ import psycopg.conninfo
 import pytest
 from psycopg import sql
 
-from casekit import Account, AccountNotFound
+from casekit import (
+    Account,
+    AccountNotFound,
+    Actor,
+    CustomField,
+    Desk,
+    FieldType,
+    ManualClock,
+)
 from casekit.storage._pg_conn import parse_url
 from casekit.storage.postgres import PostgresStore
 from casekit.testing.conformance import case_id_for, open_case
@@ -29,6 +38,8 @@ from tests.postgres import (  # noqa: F401 - fixtures
 )
 
 MakeStore = Callable[..., PostgresStore]
+AGENT = Actor.agent("ann", groups={"support"})
+T0 = datetime(2026, 1, 5, 9, tzinfo=UTC)
 
 
 def test_url_parameters_for_libpq_keep_their_spaces(pg_url: str, pg_schema: str) -> None:
@@ -124,3 +135,26 @@ def store_records(url: str, schema: str) -> list[Any]:
         return list(store.changes().records)
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("score", [1e16, 1e300, -0.0])
+def test_numbers_come_back_as_written_and_the_chain_verifies(
+    make_pg_store: MakeStore, score: float
+) -> None:
+    # Bodies and payloads were jsonb, which normalises numbers: 1e16 came back as the
+    # integer 10000000000000000 and -0.0 as 0.0, so the canonical JSON of a reloaded
+    # record differed from the one hashed at commit and verify() called an untouched
+    # case tampered.
+    store = make_pg_store()
+    fields = [CustomField("score", FieldType.NUMBER)]
+    with Desk(store, clock=ManualClock(T0), fields=fields, discover=False) as desk:
+        desk.save_account(Account(id="acme", name="Acme"))
+        case = desk.open_case(
+            actor=AGENT, subject="Score", account_id="acme", custom={"score": score}
+        )
+    other = make_pg_store()  # nothing cached: everything decoded from the rows
+    stored = other.load(case.id).case.custom["score"]
+    assert isinstance(stored, float)
+    assert str(stored) == str(score)
+    with Desk(other, clock=ManualClock(T0), fields=fields, discover=False) as desk:
+        assert desk.verify(case.id).ok

@@ -5,13 +5,17 @@ with its schema name, quoted by :class:`psycopg.sql.Identifier`, once per statem
 Instants are integer microseconds since the epoch (UTC), as in the SQLite store, so
 that the sort keys and cursors of both stores are the same numbers.
 
+Bodies and payloads are ``json``, not ``jsonb``: ``json`` keeps the text as written,
+while ``jsonb`` normalises numbers (``1e16`` comes back as ``10000000000000000``,
+``-0.0`` as ``0.0``), so a record read back would no longer hash to its stored hash.
+
 Layout (schema version 1):
 
-* ``cases`` -- one row per case: the case as JSONB (``body``), its version and head
+* ``cases`` -- one row per case: the case as JSON (``body``), its version and head
   hash, and the query columns of :meth:`Store.find` with an index per filter and per
   order's sort key (the expressions of :data:`ORDER_KEYS`);
 * ``events`` -- the hash-chained log, ``PRIMARY KEY (case_id, seq)``, each event as
-  JSONB; ``xid`` (the writing transaction's id, ``xid8``) and ``pos`` (a ``bigserial``)
+  JSON; ``xid`` (the writing transaction's id, ``xid8``) and ``pos`` (a ``bigserial``)
   place the record in the change feed, which is read in ``(xid, pos)`` order and only
   below the oldest transaction still running (see :mod:`casekit.storage.postgres`);
 * ``timers`` (indexed by ``due_at``) and ``timers_quarantined``;
@@ -62,7 +66,7 @@ CREATE TABLE {{s}}.cases (
     channel text NOT NULL,
     opened_at bigint NOT NULL,
     sla_due bigint,
-    body jsonb NOT NULL
+    body json NOT NULL
 );
 CREATE INDEX cases_state ON {{s}}.cases (state, id);
 CREATE INDEX cases_priority ON {{s}}.cases (priority, id);
@@ -84,7 +88,7 @@ CREATE TABLE {{s}}.events (
     seq bigint NOT NULL CHECK (seq >= 1),
     name text NOT NULL,
     at bigint NOT NULL,
-    payload jsonb NOT NULL,
+    payload json NOT NULL,
     prev_hash text NOT NULL,
     hash text NOT NULL,
     xid xid8 NOT NULL DEFAULT pg_current_xact_id(),

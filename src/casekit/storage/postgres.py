@@ -118,24 +118,24 @@ _PROJECTED: Final = (
 """The columns of ``cases`` that repeat what the body says, for the query filters."""
 _READ_CASE: Final = f"md5(body::text), body::text, {', '.join(_PROJECTED)}"
 _DIGEST: Final = "md5(body::text)"
-"""The digest of a stored body (its JSONB text form): a case decoded from a body with
+"""The digest of a stored body (its JSON text, as written): a case decoded from a body with
 the same digest is the same case, so a process decodes each body once (see ``_cache``)."""
 _CACHE_SIZE: Final = 1024
 _WRITTEN: Final = ("version", "head_hash", *_PROJECTED[1:], "body")
 _INSERT_CASE: Final = (
     f"INSERT INTO {{s}}.cases (id, {', '.join(_WRITTEN)}) "
-    f"VALUES ({', '.join(['%s'] * len(_WRITTEN))}, %s::jsonb) ON CONFLICT (id) DO NOTHING "
+    f"VALUES ({', '.join(['%s'] * len(_WRITTEN))}, %s::json) ON CONFLICT (id) DO NOTHING "
     f"RETURNING {_DIGEST}"
 )
 _UPDATE_CASE: Final = (
     "UPDATE {s}.cases SET "
     + ", ".join(f"{column} = %s" for column in _WRITTEN[:-1])
-    + ", body = %s::jsonb WHERE id = %s AND version = %s AND head_hash = %s "
+    + ", body = %s::json WHERE id = %s AND version = %s AND head_hash = %s "
     + f"RETURNING {_DIGEST}"
 )
 _INSERT_EVENT: Final = (
     "INSERT INTO {s}.events (case_id, seq, name, at, payload, prev_hash, hash) "
-    "VALUES (%s, %s, %s, %s, %s::jsonb, %s, %s)"
+    "VALUES (%s, %s, %s, %s, %s::json, %s, %s)"
 )
 _INSERT_TIMER: Final = "INSERT INTO {s}.timers (case_id, key, due_at) VALUES (%s, %s, %s)"
 _INSERT_HOLDING: Final = (
