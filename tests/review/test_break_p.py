@@ -158,3 +158,13 @@ def test_numbers_come_back_as_written_and_the_chain_verifies(
     assert str(stored) == str(score)
     with Desk(other, clock=ManualClock(T0), fields=fields, discover=False) as desk:
         assert desk.verify(case.id).ok
+
+
+def test_account_attributes_keep_their_number_types(make_pg_store: MakeStore) -> None:
+    # jsonb turned a float attribute of 1e16 into an int (the memory and SQLite stores
+    # give the float back).
+    store = make_pg_store()
+    store.save_account(Account(id="acme", name="Acme", attributes={"revenue": 1e16}))
+    revenue = store.get_account("acme").attributes["revenue"]
+    assert isinstance(revenue, float)
+    assert revenue == 1e16

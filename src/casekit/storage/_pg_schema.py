@@ -5,9 +5,10 @@ with its schema name, quoted by :class:`psycopg.sql.Identifier`, once per statem
 Instants are integer microseconds since the epoch (UTC), as in the SQLite store, so
 that the sort keys and cursors of both stores are the same numbers.
 
-Bodies and payloads are ``json``, not ``jsonb``: ``json`` keeps the text as written,
-while ``jsonb`` normalises numbers (``1e16`` comes back as ``10000000000000000``,
-``-0.0`` as ``0.0``), so a record read back would no longer hash to its stored hash.
+Bodies (of cases, accounts, contacts, consumers) and payloads are ``json``, not
+``jsonb``: ``json`` keeps the text as written, while ``jsonb`` normalises numbers
+(``1e16`` comes back as ``10000000000000000``, ``-0.0`` as ``0.0``), so a record read
+back would no longer hash to its stored hash, and a float would come back an int.
 
 Layout (schema version 1):
 
@@ -123,18 +124,18 @@ INSERT INTO {{s}}.meta (name, value) VALUES
 CREATE TABLE {{s}}.accounts (
     id text PRIMARY KEY,
     parent_id text,
-    body jsonb NOT NULL
+    body json NOT NULL
 );
 CREATE INDEX accounts_parent ON {{s}}.accounts (parent_id, id);
 CREATE TABLE {{s}}.contacts (
     id text PRIMARY KEY,
     account_id text NOT NULL REFERENCES {{s}}.accounts (id),
-    body jsonb NOT NULL
+    body json NOT NULL
 );
 CREATE INDEX contacts_account ON {{s}}.contacts (account_id);
 CREATE TABLE {{s}}.consumers (
     id text PRIMARY KEY,
-    body jsonb NOT NULL
+    body json NOT NULL
 );
 CREATE TABLE {{s}}.relationships (
     id bigserial PRIMARY KEY,

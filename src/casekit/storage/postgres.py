@@ -728,7 +728,7 @@ class PostgresStore(RoutingTables):
     def save_account(self, account: Account) -> None:
         with self._db.write("saving an account") as conn:
             conn.execute(
-                "INSERT INTO {s}.accounts (id, parent_id, body) VALUES (%s, %s, %s::jsonb) "
+                "INSERT INTO {s}.accounts (id, parent_id, body) VALUES (%s, %s, %s::json) "
                 "ON CONFLICT (id) DO UPDATE SET parent_id = excluded.parent_id, "
                 "body = excluded.body",
                 (account.id, account.parent_id, to_json(account)),
@@ -753,7 +753,7 @@ class PostgresStore(RoutingTables):
         with self._db.write("saving a contact") as conn:
             self._require_account(conn, contact.account_id)
             conn.execute(
-                "INSERT INTO {s}.contacts (id, account_id, body) VALUES (%s, %s, %s::jsonb) "
+                "INSERT INTO {s}.contacts (id, account_id, body) VALUES (%s, %s, %s::json) "
                 "ON CONFLICT (id) DO UPDATE SET account_id = excluded.account_id, "
                 "body = excluded.body",
                 (contact.id, contact.account_id, to_json(contact)),
@@ -768,7 +768,7 @@ class PostgresStore(RoutingTables):
     def save_consumer(self, consumer: Consumer) -> None:
         with self._db.write("saving a consumer") as conn:
             conn.execute(
-                "INSERT INTO {s}.consumers (id, body) VALUES (%s, %s::jsonb) "
+                "INSERT INTO {s}.consumers (id, body) VALUES (%s, %s::json) "
                 "ON CONFLICT (id) DO UPDATE SET body = excluded.body",
                 (consumer.id, to_json(consumer)),
             )
