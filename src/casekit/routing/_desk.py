@@ -620,6 +620,7 @@ class DeskRouting:
                 # (this one, and those not written yet) do not say. The next sync puts
                 # that right.
                 self._dirty.update(by_case)
+                self._dirty.update(case_of(d.item_id) for d in later)
                 raise
         if later:
             records += self._record(later, now, attempt)
@@ -753,6 +754,27 @@ class DeskRouting:
         Reload what the agents hold, then decide again (up to ``_ATTEMPTS`` times; then
         the item waits for the next sync)."""
         decisions: list[RoutingDecision] = []
+        try:
+            self._redecide(refused, now, attempt, decisions)
+        except BaseException:
+            # Cut short: what the router decided meanwhile is not on the cases.
+            self._dirty.update(case_of(d.item_id) for d in (*refused, *decisions))
+            raise
+        if attempt >= 2 * _ATTEMPTS:
+            # Still refused: leave the rest to the next sync, which reconciles the cases.
+            self._dirty.update(case_of(d.item_id) for d in decisions)
+            return []
+        return self._record(decisions, now, attempt + 1)
+
+    def _redecide(
+        self,
+        refused: list[RoutingDecision],
+        now: datetime,
+        attempt: int,
+        decisions: list[RoutingDecision],
+    ) -> None:
+        """Catch up, refresh the refused agents and decide the refused items again; the
+        decisions that takes go to ``decisions`` (unrecorded)."""
         if self._ledger is not None and not self._catching_up:
             # Other processes assigned work this router has not seen: catch up first.
             self._catching_up = True
@@ -793,11 +815,6 @@ class DeskRouting:
             elif holder is not None and holder in self._agent_ids():
                 # Taken meanwhile (by hand, another process): the router follows the store.
                 self.router.adopt(self._work_item(case, task, now), holder, now)
-        if attempt >= 2 * _ATTEMPTS:
-            # Still refused: leave the rest to the next sync, which reconciles the cases.
-            self._dirty.update(case_of(d.item_id) for d in decisions)
-            return []
-        return self._record(decisions, now, attempt + 1)
 
     def _refresh_agent(self, agent_id: str, now: datetime) -> list[RoutingDecision]:
         """Bring the router's view of one agent to the store's, deciding nothing new
