@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from casekit import Account, Actor, Channel, Desk, ManualClock, MemoryStore, StoreError
+from casekit.exceptions import CapacityConflict
 from casekit.routing import Agent, ItemStatus, Outcome, Router
 from casekit.storage.base import Commit, Store, WorkLedger
 
@@ -112,3 +113,81 @@ def test_a_removal_cut_short_leaves_the_agent_to_remove_again(clock: ManualClock
     assert router is not None
     assert router.status(case_id) is ItemStatus.UNROUTABLE
     assert [d.outcome for d in router.decisions(case_id)][-1] is Outcome.UNROUTABLE
+
+
+class RefusingStore:
+    """A desk's commit path whose store refuses the next ``times`` guarded commits (the
+    agent filled up in another process meanwhile); ``meanwhile`` runs at each refusal."""
+
+    def __init__(self, store: Store, times: int, meanwhile: Any = None) -> None:
+        self._store = store
+        self.times = times
+        self.meanwhile = meanwhile
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def commit(self, commit: Commit) -> None:
+        if commit.guards and self.times > 0:
+            self.times -= 1
+            if self.meanwhile is not None:
+                self.meanwhile()
+            raise CapacityConflict(commit.guards[0].agent_id, "full in the store (test)")
+        self._store.commit(commit)
+
+
+def test_work_the_store_refused_while_following_the_feed_is_routed_in_the_same_sync(
+    clock: ManualClock,
+) -> None:
+    # Desk a follows the feed to a case another desk put back, and routes it again; the
+    # store refuses all three attempts of that reconcile, so the router drops it and
+    # leaves the case to the sync's second pass. That pass must still see it (the feed
+    # used to take it off the list after reconciling it): routed, not lost.
+    store = MemoryStore()
+    a = Desk(store, clock=clock, router=Router([Agent("ann", capacity={Channel.API: 1})]))
+    b = Desk(store, clock=clock, discover=False)  # no routing: a supervisor's host
+    a.save_account(Account(id="bank", name="Bank"))
+    case_id = a.open_case(actor=SYSTEM, subject="x", account_id="bank", channel=Channel.API).id
+    assert a.get(case_id, actor=LEAD).assignment.agent == "ann"
+    b.assign(case_id, actor=SYSTEM, group="support")  # back in the pool, from b
+    refusing = RefusingStore(store, times=3)
+    a._pipeline.store = refusing
+    a.sync_routing()
+    assert refusing.times == 0
+    assert a.get(case_id, actor=LEAD).assignment.agent == "ann"
+    router = a.router
+    assert router is not None
+    assert router.status(case_id) is ItemStatus.ASSIGNED
+    assert router.assignee(case_id) == "ann"
+
+
+def test_a_refused_item_taken_elsewhere_meanwhile_is_adopted_not_dropped(
+    clock: ManualClock,
+) -> None:
+    # Desk a's assignment is refused; while it catches up, another desk assigns the
+    # case by hand. The router must end with the case with that agent, not withdrawn.
+    store = MemoryStore()
+    agents = [Agent("ann", capacity={Channel.API: 1}), Agent("bob", capacity={Channel.API: 1})]
+    a = Desk(store, clock=clock, router=Router(agents))
+    b = Desk(store, clock=clock, discover=False)
+    a.save_account(Account(id="bank", name="Bank"))
+    a.sync_routing()
+    holder: list[str] = []
+
+    def by_hand() -> None:
+        case = a.find(actor=LEAD).items[0]
+        b.assign(case.id, actor=SYSTEM, group="support", agent="bob")
+        holder.append(case.id)
+
+    a._pipeline.store = RefusingStore(store, times=1, meanwhile=by_hand)
+    case_id = a.open_case(actor=SYSTEM, subject="x", account_id="bank", channel=Channel.API).id
+    a._pipeline.store = store
+    assert holder == [case_id]
+    assert a.get(case_id, actor=LEAD).assignment.agent == "bob"
+    router = a.router
+    assert router is not None
+    assert router.status(case_id) is ItemStatus.ASSIGNED
+    assert router.assignee(case_id) == "bob"
+    a.sync_routing()
+    assert router.status(case_id) is ItemStatus.ASSIGNED
+    assert router.assignee(case_id) == "bob"

@@ -182,6 +182,9 @@ class DeskRouting:
             if self._latest.get(after.id, -1) <= after.version:
                 # (An older copy than a catch-up meanwhile reconciled would undo it.)
                 self._reconcile(after, delivered=True)
+        except BaseException:
+            self._dirty.add(after.id)  # cut short (the error is logged): the next sync's
+            raise
         finally:
             self._tracking -= 1
         if self._ledger is not None:
@@ -206,9 +209,7 @@ class DeskRouting:
                 if not self._dirty:
                     break
                 for case_id in sorted(self._dirty):
-                    self._dirty.discard(case_id)
-                    with contextlib.suppress(NotFound):
-                        routed += self._reconcile(self._store.load(case_id).case, mirror=True)
+                    routed += self._reconcile_stored(case_id)
             return routed
 
     def _start(self, but: str | None = None) -> int:
@@ -268,9 +269,20 @@ class DeskRouting:
             # (a failure part way through the page loses none of them).
             self._dirty.update(touched)
             for case_id in touched:
-                with contextlib.suppress(NotFound):
-                    routed += self._reconcile(self._store.load(case_id).case, mirror=True)
-                self._dirty.discard(case_id)
+                routed += self._reconcile_stored(case_id)
+
+    def _reconcile_stored(self, case_id: str) -> int:
+        """Reconcile the case as stored now, taking it off ``_dirty`` first: what the
+        reconcile itself leaves to the next sync (a decision the store kept refusing)
+        stays there, and so does the case if the reconcile fails."""
+        self._dirty.discard(case_id)
+        try:
+            return self._reconcile(self._store.load(case_id).case, mirror=True)
+        except NotFound:
+            return 0
+        except BaseException:
+            self._dirty.add(case_id)
+            raise
 
     def reconcile(self, case: Case) -> int:
         """Make the router agree with ``case`` as stored (see the module docs); record
@@ -590,21 +602,25 @@ class DeskRouting:
         later: list[RoutingDecision] = []  # what following the store on stale items decided
         for case_id, group in by_case.items():
             try:
-                records += retry_on_conflict(partial(self._record_on, case_id, group, now, later))
-            except _Refused as refusal:
-                log.info("routing: %s; deciding again", refusal.conflict)
-                refused = [d for d in group if d.outcome is Outcome.ASSIGNED]
-                kept = [d for d in group if d.outcome is not Outcome.ASSIGNED]
-                if kept:
+                try:
                     records += retry_on_conflict(
-                        partial(self._record_on, case_id, kept, now, later)
+                        partial(self._record_on, case_id, group, now, later)
                     )
-                records += self._decide_again(refused, now, attempt)
+                except _Refused as refusal:
+                    log.info("routing: %s; deciding again", refusal.conflict)
+                    refused = [d for d in group if d.outcome is Outcome.ASSIGNED]
+                    kept = [d for d in group if d.outcome is not Outcome.ASSIGNED]
+                    if kept:
+                        records += retry_on_conflict(
+                            partial(self._record_on, case_id, kept, now, later)
+                        )
+                    records += self._decide_again(refused, now, attempt)
             except BaseException:
                 # The store failed (or kept conflicting): the router decided what the cases
                 # (this one, and those not written yet) do not say. The next sync puts
                 # that right.
                 self._dirty.update(by_case)
+                self._dirty.update(case_of(d.item_id) for d in later)
                 raise
         if later:
             records += self._record(later, now, attempt)
@@ -738,6 +754,27 @@ class DeskRouting:
         Reload what the agents hold, then decide again (up to ``_ATTEMPTS`` times; then
         the item waits for the next sync)."""
         decisions: list[RoutingDecision] = []
+        try:
+            self._redecide(refused, now, attempt, decisions)
+        except BaseException:
+            # Cut short: what the router decided meanwhile is not on the cases.
+            self._dirty.update(case_of(d.item_id) for d in (*refused, *decisions))
+            raise
+        if attempt >= 2 * _ATTEMPTS:
+            # Still refused: leave the rest to the next sync, which reconciles the cases.
+            self._dirty.update(case_of(d.item_id) for d in decisions)
+            return []
+        return self._record(decisions, now, attempt + 1)
+
+    def _redecide(
+        self,
+        refused: list[RoutingDecision],
+        now: datetime,
+        attempt: int,
+        decisions: list[RoutingDecision],
+    ) -> None:
+        """Catch up, refresh the refused agents and decide the refused items again; the
+        decisions that takes go to ``decisions`` (unrecorded)."""
         if self._ledger is not None and not self._catching_up:
             # Other processes assigned work this router has not seen: catch up first.
             self._catching_up = True
@@ -749,23 +786,35 @@ class DeskRouting:
             decisions += self._refresh_agent(agent_id, now)
         for decision in refused:
             item_id = decision.item_id
+            case: Case | None
+            task: Task | None
+            try:
+                case = self._store.load(case_of(item_id)).case
+                task = None if item_id == case.id else case.task(item_id)
+            except NotFound:
+                case, task = None, None
+            holder = None
+            if case is not None:
+                holder = {h.item_id: h.agent_id for h in holdings_of(case)}.get(item_id)
+                status = self._status(item_id)
+                if (holder is not None and status is ItemStatus.ASSIGNED) and (
+                    self.router.assignee(item_id) == holder
+                ):
+                    continue  # the catch-up made the router agree with the store already
+                if holder is None and _routable(case, task) and status in _WAITING:
+                    continue
             with contextlib.suppress(UnknownWorkItem):
                 decisions += self.router.withdraw(item_id, now)
             if attempt + 1 >= _ATTEMPTS:
                 self._dirty.add(case_of(item_id))
                 continue
-            try:
-                case = self._store.load(case_of(item_id)).case
-                task = None if item_id == case.id else case.task(item_id)
-            except NotFound:
+            if case is None:
                 continue
             if _routable(case, task):
                 decisions += self._route(self._work_item(case, task, now), now)
-        if attempt >= 2 * _ATTEMPTS:
-            # Still refused: leave the rest to the next sync, which reconciles the cases.
-            self._dirty.update(case_of(d.item_id) for d in decisions)
-            return []
-        return self._record(decisions, now, attempt + 1)
+            elif holder is not None and holder in self._agent_ids():
+                # Taken meanwhile (by hand, another process): the router follows the store.
+                self.router.adopt(self._work_item(case, task, now), holder, now)
 
     def _refresh_agent(self, agent_id: str, now: datetime) -> list[RoutingDecision]:
         """Bring the router's view of one agent to the store's, deciding nothing new
@@ -900,15 +949,15 @@ class DeskRouting:
                 retry_on_conflict(assign)
             except CapacityConflict:
                 # The agent is full in the store (work another process gave it).
+                self._dirty.add(case_of(item_id))  # first: recording may fail too
                 self._record(self._refresh_agent(agent_id, now), now, _ATTEMPTS)
-                self._dirty.add(case_of(item_id))
                 raise
             item = self._item(item_id)
             if item.assignment.agent != agent_id:
                 # Someone assigned it meanwhile (by hand, another process).
+                self._dirty.add(case_of(item_id))
                 with contextlib.suppress(UnknownWorkItem):
                     self._record(self.router.withdraw(item_id, now), now)
-                self._dirty.add(case_of(item_id))
                 raise ClaimConflict(item_id, 0, 0)
             return item
 
