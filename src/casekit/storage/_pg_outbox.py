@@ -176,24 +176,7 @@ def lease(
             "WHERE case_id = %s AND seq = %s",
             [(owner, to_micros(until), e.case_id, e.seq) for e in chosen],
         )
-    return [_leased(entry, owner, until) for entry in chosen]
-
-
-def _leased(entry: OutboxEntry, owner: str, until: datetime) -> OutboxEntry:
-    return OutboxEntry(
-        id=entry.id,
-        case_id=entry.case_id,
-        seq=entry.seq,
-        notification=entry.notification,
-        state=entry.state,
-        attempts=entry.attempts,
-        hold_until=entry.hold_until,
-        next_at=entry.next_at,
-        lease_owner=owner,
-        lease_until=until,
-        last_error=entry.last_error,
-        settled_at=entry.settled_at,
-    )
+    return [entry.leased_to(owner, until) for entry in chosen]
 
 
 def settle(

@@ -34,20 +34,11 @@ from __future__ import annotations
 
 from typing import Final
 
-from casekit.model._enums import Priority
-from casekit.storage.base import NO_SLA_DUE, CaseOrder
+from casekit.storage._case_sql import ORDER_KEYS  # shared with SQLite; indexed below
+from casekit.storage.base import CaseOrder
 
 __all__ = ["MIGRATIONS", "ORDER_KEYS", "SCHEMA_VERSION"]
 
-ORDER_KEYS: Final = {
-    CaseOrder.PRIORITY: "(CASE priority "
-    + " ".join(f"WHEN '{p.value}' THEN {p.rank}" for p in Priority)
-    + " END)",
-    CaseOrder.UPDATED: "(-updated_at)",
-    CaseOrder.SLA_DUE: f"coalesce(sla_due, {NO_SLA_DUE})",
-}
-"""Each order's integer sort key (:meth:`CaseQuery.sort_key`) as an SQL expression;
-the ``cases_order_*`` indexes are on exactly these expressions."""
 
 _V1: Final = f"""
 CREATE TABLE {{s}}.cases (

@@ -361,7 +361,7 @@ class MemoryStore:
             until = now + lease
             leased = []
             for chosen_entry in chosen:
-                entry = attrs.evolve(chosen_entry, lease_owner=owner, lease_until=until)
+                entry = chosen_entry.leased_to(owner, until)
                 self._put(entry)
                 leased.append(entry)
             return leased

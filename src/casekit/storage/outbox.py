@@ -113,6 +113,10 @@ class OutboxEntry:
         """The digest key, if the entry is to be bundled."""
         return self.notification.digest
 
+    def leased_to(self, owner: str, until: datetime) -> OutboxEntry:
+        """This entry as leased to ``owner`` until ``until``."""
+        return attrs.evolve(self, lease_owner=owner, lease_until=until)
+
     def leasable(self, now: datetime) -> bool:
         """Pending, due, and not under another caller's lease at ``now``."""
         return (

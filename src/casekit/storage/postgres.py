@@ -64,6 +64,7 @@ from casekit.model.case import Case
 from casekit.model.events import Event
 from casekit.serialization import dumps, loads, structure, to_json
 from casekit.storage import _pg_outbox as outbox_sql
+from casekit.storage._case_sql import case_select
 from casekit.storage._pg_conn import (
     Database,
     DatabaseUnavailable,
@@ -74,7 +75,7 @@ from casekit.storage._pg_conn import (
     parse_url,
 )
 from casekit.storage._pg_routing import LOCK, RoutingTables
-from casekit.storage._pg_schema import MIGRATIONS, ORDER_KEYS, SCHEMA_VERSION
+from casekit.storage._pg_schema import MIGRATIONS, SCHEMA_VERSION
 from casekit.storage._sqlite_rows import instant
 from casekit.storage.base import (
     CapacityGuard,
@@ -535,49 +536,12 @@ class PostgresStore(RoutingTables):
         return [_record(case_id, *row) for row in rows]
 
     def find(self, query: CaseQuery) -> Page:
-        where: list[str] = []
-        params: list[object] = []
-        for column, values in (
-            ("state", sorted(state.value for state in query.states)),
-            ("priority", sorted(priority.value for priority in query.priorities)),
-            ("account_id", sorted(query.account_ids)),
-            ("category", sorted(query.categories)),
-            ("channel", sorted(channel.value for channel in query.channels)),
-        ):
-            if values:
-                where.append(f"{column} = ANY(%s)")
-                params.append(values)
-        for column, value in (
-            ("assigned_group", query.group),
-            ("agent", query.agent),
-            ("consumer_id", query.consumer_id),
-            ("contact_id", query.contact_id),
-            ("service_org", query.service_org),
-        ):
-            if value is not None:
-                where.append(f"{column} = %s")
-                params.append(value)
-        for column, bound, when in (
-            ("updated_at", ">=", query.updated_since),
-            ("opened_at", ">=", query.opened_since),
-            ("opened_at", "<", query.opened_before),
-        ):
-            if when is not None:
-                where.append(f"{column} {bound} %s")
-                params.append(to_micros(when))
-        key = ORDER_KEYS.get(query.order)
-        position = query.position()
-        if position is not None:
-            if key is None:
-                where.append("id > %s")
-                params.append(position[1])
-            else:
-                where.append(f"({key}, id) > (%s::bigint, %s)")
-                params.extend(position)
+        select = case_select(query, mark="%s", one_of=_one_of, position_marks="(%s::bigint, %s)")
+        params = select.params
         statement = f"SELECT id, {_READ_CASE} FROM {{s}}.cases"
-        if where:
-            statement += " WHERE " + " AND ".join(where)
-        statement += f" ORDER BY {key}, id LIMIT %s" if key else " ORDER BY id LIMIT %s"
+        if select.where:
+            statement += " WHERE " + " AND ".join(select.where)
+        statement += f" ORDER BY {select.order_by} LIMIT %s"
         params.append(query.limit + 1)
         rows = self._db.read(lambda c: c.execute(statement, params).fetchall())
         cache = self._cache
@@ -803,3 +767,7 @@ class PostgresStore(RoutingTables):
             ).fetchall()
         )
         return tuple(_relationship(rowid, body) for rowid, body in rows)
+
+
+def _one_of(column: str, values: list[object]) -> tuple[str, list[object]]:
+    return f"{column} = ANY(%s)", [values]

@@ -62,7 +62,7 @@ from casekit.exceptions import (
     InvalidValue,
     StoreError,
 )
-from casekit.model._enums import Channel, Priority
+from casekit.model._enums import Channel
 from casekit.model.accounts import Account, Consumer, Contact, Relationship
 from casekit.model.case import Case
 from casekit.model.events import Event
@@ -70,6 +70,7 @@ from casekit.routing._errors import ClaimConflict
 from casekit.serialization import from_json, loads, structure, to_json
 from casekit.storage import _sqlite_outbox as outbox_sql
 from casekit.storage._case_json import case_json
+from casekit.storage._case_sql import ORDER_KEYS, case_select
 from casekit.storage._cursor import make_cursor, read_cursor
 from casekit.storage._sqlite_rows import instant as _instant
 from casekit.storage._sqlite_rows import integer as _integer
@@ -77,10 +78,8 @@ from casekit.storage._sqlite_rows import key as _key
 from casekit.storage._sqlite_rows import optional_text as _optional_text
 from casekit.storage._sqlite_rows import text as _text
 from casekit.storage.base import (
-    NO_SLA_DUE,
     AgentRecord,
     CapacityGuard,
-    CaseOrder,
     CaseQuery,
     ChangePage,
     Commit,
@@ -254,15 +253,14 @@ CREATE TABLE {p}agents (
 INSERT OR IGNORE INTO {p}counters (name, value) VALUES ('agents', 0);
 """
 
-_ORDER_KEYS: Final = {
-    CaseOrder.PRIORITY: "(CASE priority "
-    + " ".join(f"WHEN '{p.value}' THEN {p.rank}" for p in Priority)
-    + " END)",
-    CaseOrder.UPDATED: "(-updated_at)",
-    CaseOrder.SLA_DUE: f"coalesce(sla_due, {NO_SLA_DUE})",
-}
-"""Each order's integer sort key (:meth:`CaseQuery.sort_key`) as an SQL expression;
-the ``cases_order_*`` indexes are on exactly these expressions, so SQLite uses them."""
+_ORDER_KEYS: Final = ORDER_KEYS
+"""Each order's sort key as SQL (shared with PostgreSQL); the ``cases_order_*`` indexes
+are on exactly these expressions, so SQLite uses them."""
+
+
+def _one_of(column: str, values: list[object]) -> tuple[str, list[object]]:
+    return f"{column} IN ({', '.join('?' * len(values))})", values
+
 
 MIGRATIONS: Final[tuple[str, ...]] = (
     _V1,
@@ -1255,49 +1253,12 @@ class SQLiteStore:
         return [self._record(case_id, *row) for row in rows]
 
     def find(self, query: CaseQuery) -> Page:
-        where: list[str] = []
-        params: list[object] = []
-        for column, values in (
-            ("state", sorted(state.value for state in query.states)),
-            ("priority", sorted(priority.value for priority in query.priorities)),
-            ("account_id", sorted(query.account_ids)),
-            ("category", sorted(query.categories)),
-            ("channel", sorted(channel.value for channel in query.channels)),
-        ):
-            if values:
-                where.append(f"{column} IN ({', '.join('?' * len(values))})")
-                params.extend(values)
-        for column, value in (
-            ("assigned_group", query.group),
-            ("agent", query.agent),
-            ("consumer_id", query.consumer_id),
-            ("contact_id", query.contact_id),
-            ("service_org", query.service_org),
-        ):
-            if value is not None:
-                where.append(f"{column} = ?")
-                params.append(value)
-        for column, bound, instant in (
-            ("updated_at", ">=", query.updated_since),
-            ("opened_at", ">=", query.opened_since),
-            ("opened_at", "<", query.opened_before),
-        ):
-            if instant is not None:
-                where.append(f"{column} {bound} ?")
-                params.append(_micros(instant))
-        key = _ORDER_KEYS.get(query.order)
-        position = query.position()
-        if position is not None:
-            if key is None:
-                where.append("id > ?")
-                params.append(position[1])
-            else:
-                where.append(f"({key}, id) > (?, ?)")
-                params.extend(position)
+        select = case_select(query, mark="?", one_of=_one_of, position_marks="(?, ?)")
+        params = select.params
         sql = f"SELECT id, {_READ_CASE} FROM {{p}}cases"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += f" ORDER BY {key}, id LIMIT ?" if key else " ORDER BY id LIMIT ?"
+        if select.where:
+            sql += " WHERE " + " AND ".join(select.where)
+        sql += f" ORDER BY {select.order_by} LIMIT ?"
         params.append(query.limit + 1)
         with self._connection() as conn:
             rows = conn.execute(sql, params).fetchall()
