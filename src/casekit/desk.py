@@ -62,7 +62,6 @@ from casekit.storage.base import (
     is_store,
 )
 from casekit.storage.memory import MemoryStore
-from casekit.storage.outbox import Outbox
 
 __all__ = ["AUTO_CLOSE", "MAX_TICK", "Desk", "DeskOptions", "TickResult", "retry_on_conflict"]
 
@@ -165,7 +164,7 @@ class Desk:
         self.plugins.register_channels(self.channels, desk=self)
         for channel in channels:
             self.channels.add(channel)
-        self.notifications = self._notifier(notifications)
+        self.notifications = Notifier.for_desk(notifications, self.channels, self.store, self.sla)
         reactors = ReactorRegistry()
         self.plugins.register_reactors(reactors, desk=self)
         self._subscribers = SubscriberRegistry()
@@ -176,26 +175,6 @@ class Desk:
             else DeskRouting(router, self._pipeline, now=self._now, context=self._context)
         )
         self.plugins.register_subscribers(self._subscribers, desk=self)
-
-    def _notifier(self, settings: Notifications | None) -> Notifier | None:
-        if settings is None:
-            return None
-        if not isinstance(settings, Notifications):
-            raise InvalidValue(
-                f"{settings!r} is not casekit.notify.Notifications", where="Desk.notifications"
-            )
-        store = self.store
-        if not isinstance(store, Outbox):
-            raise InvalidValue(
-                f"{type(self.store).__name__} keeps no outbox (casekit.storage.outbox.Outbox); "
-                "notifications need one",
-                where="Desk.notifications",
-            )
-        settings.check_channels(self.channels)
-        names = {d.id: d.name or d.id for d in self.sla.definitions} if self.sla else {}
-        notifier = Notifier(settings, self.channels, store, sla_names=names)
-        notifier.reactor.bind(store)
-        return notifier
 
     @classmethod
     def open(cls, url: str, **options: Unpack[DeskOptions]) -> Desk:

@@ -27,6 +27,8 @@ from casekit.notify._channel import Channel, ChannelRegistry, Message
 from casekit.notify._prefs import parse_recipient
 from casekit.notify._settings import Notifications
 from casekit.notify._templates import DIGEST, RenderError, describe_error
+from casekit.sla.policy import SlaPolicy
+from casekit.storage.base import Store
 from casekit.storage.outbox import (
     AttemptOutcome,
     DeliveryAttempt,
@@ -98,6 +100,40 @@ class Notifier:
         self.reactor = NotifyReactor(settings, channels, sla_names)
         self._rng = rng or random.Random()
         self._host = f"{socket.gethostname()}:{os.getpid()}"
+
+    @classmethod
+    def for_desk(
+        cls,
+        settings: Notifications | None,
+        channels: ChannelRegistry,
+        store: Store,
+        sla: SlaPolicy | None,
+    ) -> Notifier | None:
+        """The notifier of a desk built with ``notifications=settings`` (``None``
+        without settings), checked against the desk's store and channels.
+
+        Raises:
+            InvalidValue: ``settings`` is not :class:`Notifications`, or the store
+                keeps no outbox.
+            InvalidDefinition: A rule or preference names a channel nobody registered.
+        """
+        if settings is None:
+            return None
+        if not isinstance(settings, Notifications):
+            raise InvalidValue(
+                f"{settings!r} is not casekit.notify.Notifications", where="Desk.notifications"
+            )
+        if not isinstance(store, Outbox):
+            raise InvalidValue(
+                f"{type(store).__name__} keeps no outbox (casekit.storage.outbox.Outbox); "
+                "notifications need one",
+                where="Desk.notifications",
+            )
+        settings.check_channels(channels)
+        names = {d.id: d.name or d.id for d in sla.definitions} if sla is not None else {}
+        notifier = cls(settings, channels, store, sla_names=names)
+        notifier.reactor.bind(store)  # the store is the desk's directory
+        return notifier
 
     def deliver(
         self,
