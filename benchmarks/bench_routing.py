@@ -537,10 +537,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="10,000 items instead of 100,000")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--repeat", type=int, default=None, help="runs per router, best counts (3)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per router, best counts")
     args = parser.parse_args(argv)
     count = 10_000 if args.quick else 100_000
-    repeat = args.repeat if args.repeat is not None else 3
+    repeat = args.repeat
     naive_count = 2_000
     results: dict[str, float] = {}
     for size in (500, 5000):

@@ -32,6 +32,12 @@ HOURS = {"mon-fri": "08:00-18:00", "sat": "09:00-13:00"}
 HOLIDAYS = ["2026-04-03", "2026-04-06", "2026-04-27", "2026-12-25", "2026-12-26"]
 SERVICE_HOURS = BusinessCalendar.weekly("Europe/Amsterdam", HOURS, holidays=HOLIDAYS)
 
+JAN = Actor.consumer("c-1042")
+ALICE = Actor.agent("alice", groups={"card-services"})
+FARID = Actor.agent("farid", groups={"fraud"})
+OLGA = Actor.agent("olga", groups={"card-ops"})
+"""The customer and the agents of the scenario."""
+
 TICK_EVERY = timedelta(minutes=5)
 """How often the demo's scheduler calls ``desk.tick()``."""
 
@@ -259,34 +265,30 @@ def _to_closure(  # noqa: PLR0917 - one call site, the scenario's actors and ids
 ) -> Case:
     """The rest of the day: the card is blocked, a new one shipped, the case resolved;
     the next day the customer accepts."""
-    jan = Actor.consumer("c-1042")
-    alice = Actor.agent("alice", groups={"card-services"})
-    farid = Actor.agent("farid", groups={"fraud"})
-    olga = Actor.agent("olga", groups={"card-ops"})
     clock.advance(timedelta(minutes=12))
-    desk.complete_task(block_id, actor=farid, notes="card blocked, 2 payments charged back")
+    desk.complete_task(block_id, actor=FARID, notes="card blocked, 2 payments charged back")
 
     clock.advance(timedelta(hours=3))
-    desk.start_task(replace_id, actor=olga)
+    desk.start_task(replace_id, actor=OLGA)
     clock.advance(timedelta(hours=1))
-    desk.complete_task(replace_id, actor=olga, notes="replacement shipped, tracking NL123")
+    desk.complete_task(replace_id, actor=OLGA, notes="replacement shipped, tracking NL123")
 
     desk.add_interaction(
         case_id,
         "Your new card is on its way and the two fraudulent payments were refunded.",
-        actor=alice,
+        actor=ALICE,
         channel=Channel.EMAIL,
     )
     desk.resolve(
         case_id,
-        actor=alice,
+        actor=ALICE,
         code="card_replaced",
         notes="Card blocked, fraudulent payments refunded, replacement shipped.",
     )
     say("Mail until the resolution:")
     _mail(desk, mailbox, say, show="Resolved")
     clock.advance(timedelta(days=1, hours=2))
-    closed = desk.accept(case_id, actor=jan)
+    closed = desk.accept(case_id, actor=JAN)
     say("Jan accepts; the closure notice carries the satisfaction survey:")
     _mail(desk, mailbox, say, show="Closed")
     say("")
@@ -322,13 +324,11 @@ def run_demo(path: Path, *, write: Callable[[str], None] = print, keep: bool = T
         customer = desk.save_consumer(
             Consumer(id="c-1042", name="Jan de Vries", email="jan@example.org", phone="+31 6 1234")
         )
-        jan = Actor.consumer(customer.id)
-        alice = Actor.agent("alice", groups={"card-services"})
-        farid = Actor.agent("farid", groups={"fraud"})
+        assert customer.id == JAN.id
 
         _intro(str(path) if keep else "a temporary SQLite file", clock.now(), say)
         case = desk.open_case(
-            actor=alice,
+            actor=ALICE,
             subject="Lost credit card",
             consumer_id=customer.id,
             channel=Channel.PHONE,
@@ -341,15 +341,15 @@ def run_demo(path: Path, *, write: Callable[[str], None] = print, keep: bool = T
         desk.add_interaction(
             case.id,
             "I lost my wallet with my credit card on the train, please block it.",
-            actor=jan,
+            actor=JAN,
             channel=Channel.PHONE,
             at=clock.now(),
         )
-        desk.start(case.id, actor=alice)
+        desk.start(case.id, actor=ALICE)
         block = desk.create_task(
             case.id,
             "Block the card and review recent transactions",
-            actor=alice,
+            actor=ALICE,
             group="fraud",
             skills={"fraud": 6},
             channel=Channel.API,
@@ -357,7 +357,7 @@ def run_demo(path: Path, *, write: Callable[[str], None] = print, keep: bool = T
         replace = desk.create_task(
             case.id,
             "Issue and ship a replacement card",
-            actor=alice,
+            actor=ALICE,
             group="card-ops",
             depends_on=[block.id],
             skills={"card-issuing": 5},
@@ -366,16 +366,16 @@ def run_demo(path: Path, *, write: Callable[[str], None] = print, keep: bool = T
         desk.add_interaction(
             case.id,
             "Your card is blocked; we will send a new one.",
-            actor=alice,
+            actor=ALICE,
             channel=Channel.PHONE,
         )
-        _routing(desk, case.id, alice, say)
+        _routing(desk, case.id, ALICE, say)
         say(f"The scheduler calls desk.deliver(); the mail goes to {mailbox.where}:")
         _mail(desk, mailbox, say)
         say()
-        _clocks(desk, case.id, block.id, alice, say)
+        _clocks(desk, case.id, block.id, ALICE, say)
         _tick_until(desk, clock, clock.now() + timedelta(minutes=25), say)
-        desk.start_task(block.id, actor=farid)
+        desk.start_task(block.id, actor=FARID)
         say(f"{clock.now().astimezone(AMSTERDAM):%H:%M} farid starts blocking the card")
         _tick_until(desk, clock, clock.now() + timedelta(minutes=8), say)
         say("The warnings reach farid and his team lead, the breach goes to both at once:")
@@ -384,20 +384,20 @@ def run_demo(path: Path, *, write: Callable[[str], None] = print, keep: bool = T
         desk.add_interaction(
             case.id,
             "Two contactless payments after 08:40 look fraudulent; charged back.",
-            actor=farid,
+            actor=FARID,
             channel=Channel.API,
             direction=Direction.INTERNAL,
         )
         closed = _to_closure(desk, clock, mailbox, case.id, block.id, replace.id, say)
 
-        _outcomes(desk, case.id, alice, say)
+        _outcomes(desk, case.id, ALICE, say)
         say(f"Case {closed.id} ({closed.subject}) is {closed.state.value}.")
         say(f"Tasks: {', '.join(f'{t.id} {t.state.value}' for t in closed.tasks)}")
         say()
         say("Timeline:")
-        say(format_timeline(desk.history(case.id, actor=alice), AMSTERDAM))
+        say(format_timeline(desk.history(case.id, actor=ALICE), AMSTERDAM))
         say()
-        _customer_view(desk, case.id, jan, alice, say)
+        _customer_view(desk, case.id, JAN, ALICE, say)
         say(str(desk.verify(case.id)))
         say()
         _keep_and_verify(path, closed.id, keep=keep and _url(path) != "memory://", say=say)

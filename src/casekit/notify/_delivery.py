@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 import attrs
 
@@ -26,7 +27,7 @@ from casekit.exceptions import (
 from casekit.notify._channel import Channel, ChannelRegistry, Message
 from casekit.notify._prefs import parse_recipient
 from casekit.notify._settings import Notifications
-from casekit.notify._templates import DIGEST, RenderError, describe_error
+from casekit.notify._templates import DIGEST, Rendered, RenderError, Templates, describe_error
 from casekit.sla.policy import SlaPolicy
 from casekit.storage.base import Store
 from casekit.storage.outbox import (
@@ -68,6 +69,14 @@ class DeliveryReport:
         return bool(self.attempts)
 
 
+_COUNTED_AS = {
+    OutboxState.DELIVERED: "delivered",
+    OutboxState.DEAD: "dead",
+    OutboxState.PENDING: "retrying",
+}
+"""The :class:`DeliveryReport` count an entry settled in each state adds to."""
+
+
 class _Failure(Exception):
     """Why one send failed, and whether retrying can help."""
 
@@ -87,7 +96,7 @@ class Notifier:
         self,
         settings: Notifications,
         channels: ChannelRegistry,
-        store: Outbox,
+        store: Store,
         *,
         sla_names: dict[str, str] | None = None,
         rng: random.Random | None = None,
@@ -96,8 +105,14 @@ class Notifier:
 
         self.settings = settings
         self.channels = channels
-        self.store = store
-        self.reactor = NotifyReactor(settings, channels, sla_names)
+        if not isinstance(store, Outbox):
+            raise InvalidValue(
+                f"{type(store).__name__} keeps no outbox (casekit.storage.outbox.Outbox); "
+                "notifications need one",
+                where="Desk.notifications",
+            )
+        self.store: Outbox = store
+        self.reactor = NotifyReactor(settings, channels, store, sla_names)  # store: directory
         self._rng = rng or random.Random()
         self._host = f"{socket.gethostname()}:{os.getpid()}"
 
@@ -123,17 +138,9 @@ class Notifier:
             raise InvalidValue(
                 f"{settings!r} is not casekit.notify.Notifications", where="Desk.notifications"
             )
-        if not isinstance(store, Outbox):
-            raise InvalidValue(
-                f"{type(store).__name__} keeps no outbox (casekit.storage.outbox.Outbox); "
-                "notifications need one",
-                where="Desk.notifications",
-            )
         settings.check_channels(channels)
         names = {d.id: d.name or d.id for d in sla.definitions} if sla is not None else {}
-        notifier = cls(settings, channels, store, sla_names=names)
-        notifier.reactor.bind(store)  # the store is the desk's directory
-        return notifier
+        return cls(settings, channels, store, sla_names=names)
 
     def deliver(
         self,
@@ -214,12 +221,7 @@ class Notifier:
             ):
                 counts["overtaken"] += 1
                 continue
-            key = {
-                OutboxState.DELIVERED: "delivered",
-                OutboxState.DEAD: "dead",
-                OutboxState.PENDING: "retrying",
-            }[state]
-            counts[key] += 1
+            counts[_COUNTED_AS[state]] += 1
             if error is not None:
                 logger.log(
                     logging.WARNING if state is OutboxState.DEAD else logging.INFO,
@@ -258,31 +260,10 @@ class Notifier:
         try:
             if len(group) == 1:
                 rendered = templates.render(first.kind, first.locale, first.data)
-                kind, dedupe_key, data = first.kind, first.dedupe_key, first.data
+                kind, dedupe_key, data = first.kind, first.dedupe_key, dict(first.data)
             else:
-                items = []
-                for entry in group:
-                    item = templates.render(
-                        entry.notification.kind, entry.notification.locale, entry.notification.data
-                    )
-                    items.append(
-                        {
-                            "kind": entry.notification.kind,
-                            "subject": item.subject,
-                            "text": item.text,
-                            "case": entry.notification.data.get("case"),
-                        }
-                    )
-                data = {
-                    "items": items,
-                    "recipient": first.data.get("recipient"),
-                    "links": {},
-                    "zone": first.data.get("zone"),
-                }
-                rendered = templates.render(DIGEST, first.locale, data)
+                rendered, data, dedupe_key = _digest(group, templates)
                 kind = DIGEST
-                keys = "\n".join(sorted(entry.notification.dedupe_key for entry in group))
-                dedupe_key = "digest:" + hashlib.sha256(keys.encode()).hexdigest()[:32]
         except RenderError as exc:
             raise _Failure(str(exc), permanent=True) from None
         return Message(
@@ -354,6 +335,39 @@ def _call_send(channel: Channel, message: Message) -> None:
             f"channel {channel.name!r} raised {type(exc).__name__}: {describe_error(exc)}",
             permanent=False,
         ) from None
+
+
+def _digest(
+    group: Sequence[OutboxEntry], templates: Templates
+) -> tuple[Rendered, dict[str, Any], str]:
+    """One message for a digest group: each entry rendered as an item of the ``digest``
+    template; its dedupe key is derived from the entries' own keys.
+
+    Raises:
+        RenderError: An entry's template or the digest template failed.
+    """
+    first = group[0].notification
+    items = []
+    for entry in group:
+        notification = entry.notification
+        item = templates.render(notification.kind, notification.locale, notification.data)
+        items.append(
+            {
+                "kind": notification.kind,
+                "subject": item.subject,
+                "text": item.text,
+                "case": notification.data.get("case"),
+            }
+        )
+    data: dict[str, Any] = {
+        "items": items,
+        "recipient": first.data.get("recipient"),
+        "links": {},
+        "zone": first.data.get("zone"),
+    }
+    keys = "\n".join(sorted(entry.notification.dedupe_key for entry in group))
+    dedupe_key = "digest:" + hashlib.sha256(keys.encode()).hexdigest()[:32]
+    return templates.render(DIGEST, first.locale, data), data, dedupe_key
 
 
 def _groups(entries: Sequence[OutboxEntry]) -> list[list[OutboxEntry]]:

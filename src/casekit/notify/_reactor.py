@@ -129,30 +129,29 @@ class NotifyReactor:
         self,
         settings: Notifications,
         channels: ChannelRegistry,
+        directory: Directory,
         sla_names: Mapping[str, str] | None = None,
     ) -> None:
         self.settings = settings
         self.channels = channels
+        self._directory = directory
         self._sla_names = dict(sla_names or {})
         self._rules = settings.rules
-        self._directory: Directory | None = None
 
     # --- the Reactor protocol ----------------------------------------------------------
 
     def react(self, change: Change) -> Sequence[Event]:
         queued: list[Event] = []
         seen: set[tuple[str, Recipient, str | None]] = set()
+        case = change.after
         for event in change.events:
             rules = self._rules.following(event.name)
             if not rules:
                 continue
+            task = _task_of(case, event)
             for rule in rules:
-                if not rule.matches_event(event):
-                    continue
-                task = _task_of(change.after, event)
-                if rule.when.why_not(change.after, task) is not None:
-                    continue
-                queued.extend(self._queue(rule, change.after, task, event, change, seen=seen))
+                if rule.matches_event(event) and rule.when.why_not(case, task) is None:
+                    queued += self._queue(rule, change, task, event, seen)
         return queued
 
     def timers(self, case: Case) -> Iterable[Timer]:
@@ -179,33 +178,37 @@ class NotifyReactor:
             return ()
         if task.state.is_finished or rule.when.why_not(case, task) is not None:
             return ()
-        change = _Reminder(after=case, now=now, actor=SYSTEM.ref, directory=self._directory)
-        return self._queue(rule, case, task, None, change, seen=set())
-
-    def bind(self, directory: Directory) -> None:
-        """Give the reactor the desk's directory (for reminders fired by ``tick``)."""
-        self._directory = directory
+        reminder = Change(
+            before=case,
+            events=(),
+            after=case,
+            now=now,
+            actor=SYSTEM.ref,
+            directory=self._directory,
+        )
+        return self._queue(rule, reminder, task, None, set())
 
     # --- queueing ------------------------------------------------------------------------
 
     def _queue(
         self,
         rule: Rule,
-        case: Case,
+        change: Change,
         task: Task | None,
         event: CaseEvent | None,
-        change: Change | _Reminder,
-        *,
         seen: set[tuple[str, Recipient, str | None]],
     ) -> list[Event]:
+        """What ``rule`` queues for ``event`` (``None``: a reminder) on ``change``'s case;
+        ``seen`` holds what this commit already queued, so nobody hears it twice."""
         settings = self.settings
+        case, actor = change.after, change.actor
         kind = settings.templates.kind(rule.kind)
         queued: list[Event] = []
         for recipient in self._recipients(rule, case, task):
             about = _about(event)  # two clocks breaching in one commit are two messages
             if (kind.name, recipient, about) in seen:
                 continue
-            if not rule.notify_actor and _is_actor(recipient, change.actor):
+            if not rule.notify_actor and _is_actor(recipient, actor):
                 continue
             preference = settings.preferences.preference(recipient)
             if not isinstance(preference, Preference):  # the host's source returned junk
@@ -218,9 +221,7 @@ class NotifyReactor:
             seen.add((kind.name, recipient, about))
             channel = self._channel(preference, kind, rule, recipient)
             queued.append(
-                self._notification(
-                    rule, kind, recipient, channel, preference, case, task, event, change
-                )
+                self._notification(rule, kind, recipient, channel, preference, change, task, event)
             )
         return queued
 
@@ -276,14 +277,13 @@ class NotifyReactor:
         recipient: Recipient,
         channel: Channel,
         preference: Preference,
-        case: Case,
+        change: Change,
         task: Task | None,
         event: CaseEvent | None,
-        change: Change | _Reminder,
     ) -> NotificationQueued:
-        now = change.now
+        case, now = change.after, change.now
         settings = self.settings
-        address, name = self._address(recipient, channel.address_kind, change.directory)
+        address, name = self._address(recipient, channel.address_kind)
         data: dict[str, Any] = {
             "case": _case_data(case),
             "recipient": {"kind": recipient.kind.value, "id": recipient.id, "name": name},
@@ -320,9 +320,8 @@ class NotifyReactor:
             urgent=kind.urgent,
         )
 
-    def _address(
-        self, recipient: Recipient, address_kind: str, directory: Directory | None
-    ) -> tuple[str | None, str]:
+    def _address(self, recipient: Recipient, address_kind: str) -> tuple[str | None, str]:
+        directory = self._directory
         book = self.settings.addresses
         address = book.address(recipient, address_kind)
         name = book.name(recipient)
@@ -335,7 +334,7 @@ class NotifyReactor:
         if recipient.kind is RecipientKind.ADDRESS:
             return recipient.id, name or recipient.id
         person: Any = None
-        if directory is not None and recipient.kind in (
+        if recipient.kind in (
             RecipientKind.CONTACT,
             RecipientKind.CONSUMER,
         ):
@@ -398,18 +397,6 @@ class NotifyReactor:
             if not calendar.is_open(now):
                 return calendar.next_open(now), None
         return None, None
-
-
-class _Reminder:
-    """What ``fire`` knows, shaped like the parts of a :class:`Change` queueing reads."""
-
-    def __init__(
-        self, *, after: Case, now: datetime, actor: ActorRef, directory: Directory | None
-    ) -> None:
-        self.after = after
-        self.now = now
-        self.actor = actor
-        self.directory = directory
 
 
 def _reminder_event(now: datetime) -> dict[str, Any]:

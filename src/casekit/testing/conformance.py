@@ -37,6 +37,7 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, cast
 
+import attrs
 import pytest
 
 from casekit.audit import GENESIS, EventRecord, chain, verify_chain
@@ -1507,7 +1508,7 @@ class StoreTests(
 def _guarded(store: Store, case_id: str, command: Command, *guards: CapacityGuard) -> Commit:
     """Commit ``command`` on the case under ``guards``."""
     plain = make_commit(store.load(case_id), command)
-    commit = Commit(plain.case, plain.expected_version, plain.records, plain.timers, guards)
+    commit = attrs.evolve(plain, guards=guards)
     store.commit(commit)
     return commit
 

@@ -7,8 +7,8 @@ import threading
 from collections.abc import Callable
 
 from casekit.exceptions import DeliveryFailed, InvalidValue
-from casekit.notify._channel import ADDRESS_KINDS, Message
-from casekit.notify.channels._common import check_name, check_printable
+from casekit.notify._channel import Message
+from casekit.notify.channels._common import check_address_kind, check_name, check_printable
 
 __all__ = ["LogChannel", "MemoryChannel"]
 
@@ -109,11 +109,7 @@ class MemoryChannel:
         self, name: str = "memory", *, address_kind: str = "any", dedupe: bool = True
     ) -> None:
         self.name = check_name(name)
-        if address_kind not in ADDRESS_KINDS:
-            raise InvalidValue(
-                f"{address_kind!r} is not one of {sorted(ADDRESS_KINDS)}", where="address_kind"
-            )
-        self.address_kind = address_kind
+        self.address_kind = check_address_kind(address_kind)
         self.dedupe = bool(dedupe)
         self._lock = threading.Lock()
         self._sent: list[Message] = []

@@ -7,19 +7,27 @@ import re
 from collections.abc import Mapping
 
 from casekit.exceptions import InvalidAddress, InvalidValue
+from casekit.notify._channel import ADDRESS_KINDS
 
 __all__ = [
+    "check_address_kind",
     "check_handle",
-    "check_header_value",
+    "check_headers",
     "check_name",
     "check_phone",
     "check_printable",
     "check_timeout",
-    "normalize_phone",
 ]
 
 _PHONE = re.compile(r"\+[1-9][0-9]{6,14}")
 _PHONE_SEPARATORS = re.compile(r"[ \-.()]")
+
+
+def check_address_kind(value: object, where: str = "address_kind") -> str:
+    """One of :data:`~casekit.notify.ADDRESS_KINDS`."""
+    if not isinstance(value, str) or value not in ADDRESS_KINDS:
+        raise InvalidValue(f"{value!r} is not one of {sorted(ADDRESS_KINDS)}", where=where)
+    return value
 
 
 def check_name(name: object, where: str = "name") -> str:

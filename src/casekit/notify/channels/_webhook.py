@@ -19,8 +19,9 @@ import casekit
 from casekit._time import require_aware
 from casekit.clock import Clock, SystemClock
 from casekit.exceptions import DeliveryFailed, InvalidAddress, InvalidValue
-from casekit.notify._channel import ADDRESS_KINDS, Message
+from casekit.notify._channel import Message
 from casekit.notify.channels._common import (
+    check_address_kind,
     check_handle,
     check_headers,
     check_name,
@@ -233,9 +234,9 @@ class WebhookChannel:
     * ``Content-Type: application/json; charset=utf-8`` and the body that ``payload``
       makes (:func:`full_payload` by default: the whole message);
     * ``X-Casekit-Timestamp``: the Unix time of the attempt;
-    * ``X-Casekit-Signature``: ``t=<timestamp>,v1=<hex>``, HMAC-SHA256 of
-      ``f"{timestamp}.{body}"`` with ``secret`` (receivers check it with
-      :func:`verify_signature`);
+    * ``X-Casekit-Signature``: ``t=<timestamp>,v1=<hex>``, HMAC-SHA256 with ``secret``
+      of the timestamp, the ``Idempotency-Key`` and the body (see :func:`sign`;
+      receivers check it with :func:`verify_signature`);
     * ``Idempotency-Key``: the dedupe key (see :func:`idempotency_key`), the same on
       every attempt, so a receiver that remembers keys acts once;
     * ``X-Casekit-Attempt`` and ``X-Casekit-Message-Id``, and any ``headers`` given.
@@ -284,10 +285,7 @@ class WebhookChannel:
             raise InvalidValue(
                 "the signing secret must be a string of at least 16 characters", where="secret"
             )
-        if address_kind not in ADDRESS_KINDS:
-            raise InvalidValue(
-                f"{address_kind!r} is not one of {sorted(ADDRESS_KINDS)}", where="address_kind"
-            )
+        check_address_kind(address_kind)
         if not callable(payload):
             raise InvalidValue(f"not a function of a message: {payload!r}", where="payload")
         if address_check is not None and not callable(address_check):
