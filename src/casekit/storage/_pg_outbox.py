@@ -18,7 +18,6 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final, cast
 
-from casekit.audit import EventRecord
 from casekit.exceptions import CorruptRecord, InvalidValue, OutboxEntryNotFound
 from casekit.model.events import Event, NotificationQueued
 from casekit.serialization import structure
@@ -30,12 +29,13 @@ from casekit.storage.outbox import (
     OutboxEntry,
     OutboxState,
     entry_id,
+    parse_entry_id,
 )
 
 if TYPE_CHECKING:
     from casekit.storage._pg_conn import _Conn
 
-__all__ = ["INSERT_ENTRY", "attempts", "entries", "entry_rows", "lease", "requeue", "settle"]
+__all__ = ["INSERT_ENTRY", "attempts", "entries", "lease", "requeue", "settle"]
 
 INSERT_ENTRY: Final = (
     "INSERT INTO {s}.outbox (case_id, seq, digest, hold_until, next_at) VALUES (%s, %s, %s, %s, %s)"
@@ -67,30 +67,6 @@ _INSERT_ATTEMPT: Final = (
     "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
 )
 _MICROSECOND: Final = timedelta(microseconds=1)
-
-
-def entry_rows(records: Sequence[EventRecord]) -> list[tuple[str, int, str | None, int, int]]:
-    """The ``outbox`` rows a commit's records create (as ``entries_of`` would)."""
-    rows = []
-    for record in records:
-        event = record.event
-        if isinstance(event, NotificationQueued):
-            hold = max(event.not_before, event.at) if event.not_before else event.at
-            micros = to_micros(hold)
-            rows.append((record.case_id, record.seq, event.digest, micros, micros))
-    return rows
-
-
-def _parse_id(value: str) -> tuple[str, int]:
-    """The (case id, seq) an entry id names; OutboxEntryNotFound if it names none."""
-    case_id, _, seq = value.rpartition("/")
-    try:
-        number = int(seq)
-    except ValueError:
-        raise OutboxEntryNotFound(value) from None
-    if not case_id or entry_id(case_id, number) != value or not -(2**63) <= number < 2**63:
-        raise OutboxEntryNotFound(value)
-    return case_id, number
 
 
 def _at(table: str, key: str, column: str, micros: int) -> datetime:
@@ -190,7 +166,7 @@ def settle(
 ) -> bool:
     """Record the attempt and, if ``owner`` still holds the pending entry, settle it
     (inside the caller's transaction, with the entry's row locked)."""
-    case_id, seq = _parse_id(entry)
+    case_id, seq = parse_entry_id(entry)
     rows = conn.execute(
         "SELECT state, lease_owner FROM {s}.outbox WHERE case_id = %s AND seq = %s FOR UPDATE",
         (case_id, seq),
@@ -238,7 +214,7 @@ def settle(
 
 def requeue(conn: _Conn, entry: str, now: datetime) -> OutboxEntry:
     """Make a dead entry pending again (inside the caller's transaction)."""
-    case_id, seq = _parse_id(entry)
+    case_id, seq = parse_entry_id(entry)
     rows = conn.execute(
         "SELECT state FROM {s}.outbox WHERE case_id = %s AND seq = %s FOR UPDATE",
         (case_id, seq),

@@ -48,6 +48,11 @@ class RoutingTables:
     schema: str
     claim_lease: timedelta | None
 
+    def lock_agent(self, conn: _Conn, agent_id: str) -> None:
+        """Hold ``agent_id``'s advisory lock until the transaction ends: saving the agent
+        and checking a capacity guard on it exclude each other through this one key."""
+        conn.execute(LOCK, (f"casekit-agent/{self.schema}/{agent_id}",))
+
     # --- the work ledger (casekit.storage.WorkLedger) ----------------------------------
 
     def holdings(self, agent_id: str | None = None) -> list[Holding]:
@@ -82,7 +87,7 @@ class RoutingTables:
 
     def save_agent_record(self, agent_id: str, body: str | None, expected_version: int) -> int:
         with self._db.write("saving an agent") as conn:
-            conn.execute(LOCK, (f"casekit-agent/{self.schema}/{agent_id}",))
+            self.lock_agent(conn, agent_id)
             found = conn.execute(
                 "SELECT version FROM {s}.agents WHERE id = %s", (agent_id,)
             ).fetchall()

@@ -13,7 +13,8 @@ version 7) and statements (:class:`casekit.storage.outbox.Outbox`).
   entry and by case; durations in integer microseconds.
 
 Entries are inserted by the commit's ``BEGIN IMMEDIATE`` transaction
-(:func:`entry_rows` is only an ``isinstance`` scan for a commit with no notification);
+(:func:`~casekit.storage.outbox.entry_rows` is only an ``isinstance`` scan for a commit
+with no notification);
 a lease is one ``BEGIN IMMEDIATE`` transaction that selects and marks, so two
 processes never lease one entry; settle and requeue check the row in theirs.
 """
@@ -24,7 +25,6 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final, cast
 
-from casekit.audit import EventRecord
 from casekit.exceptions import CorruptRecord, InvalidValue, OutboxEntryNotFound
 from casekit.model.events import Event, NotificationQueued
 from casekit.serialization import loads, structure
@@ -36,6 +36,7 @@ from casekit.storage.outbox import (
     OutboxEntry,
     OutboxState,
     entry_id,
+    parse_entry_id,
 )
 
 if TYPE_CHECKING:
@@ -118,30 +119,6 @@ _INSERT_ATTEMPT: Final = (
 )
 
 _MICROSECOND: Final = timedelta(microseconds=1)
-
-
-def entry_rows(records: Sequence[EventRecord]) -> list[tuple[str, int, str | None, int, int]]:
-    """The ``outbox`` rows a commit's records create (as ``entries_of`` would)."""
-    rows = []
-    for record in records:
-        event = record.event
-        if isinstance(event, NotificationQueued):
-            hold = max(event.not_before, event.at) if event.not_before else event.at
-            micros = to_micros(hold)
-            rows.append((record.case_id, record.seq, event.digest, micros, micros))
-    return rows
-
-
-def _parse_id(value: str) -> tuple[str, int]:
-    """The (case id, seq) an entry id names; OutboxEntryNotFound if it names none."""
-    case_id, _, seq = value.rpartition("/")
-    try:
-        number = int(seq)
-    except ValueError:
-        raise OutboxEntryNotFound(value) from None
-    if not case_id or entry_id(case_id, number) != value:
-        raise OutboxEntryNotFound(value)
-    return case_id, number
 
 
 def _at(table: str, key: str, column: str, value: object) -> datetime:
@@ -241,7 +218,7 @@ def settle(
 ) -> bool:
     """Record the attempt and, if ``owner`` still holds the pending entry, settle it
     (inside the caller's ``BEGIN IMMEDIATE`` transaction)."""
-    case_id, seq = _parse_id(entry)
+    case_id, seq = parse_entry_id(entry)
     rows = conn.execute(
         "SELECT state, lease_owner FROM {p}outbox WHERE case_id = ? AND seq = ?", (case_id, seq)
     ).fetchall()
@@ -289,7 +266,7 @@ def settle(
 
 def requeue(conn: _Session, entry: str, now: datetime) -> OutboxEntry:
     """Make a dead entry pending again (inside the caller's transaction)."""
-    case_id, seq = _parse_id(entry)
+    case_id, seq = parse_entry_id(entry)
     rows = conn.execute(
         "SELECT state FROM {p}outbox WHERE case_id = ? AND seq = ?", (case_id, seq)
     ).fetchall()

@@ -33,8 +33,9 @@ import attrs
 from casekit._convert import CasekitEnum
 from casekit._time import require_aware, validate_aware
 from casekit.audit import EventRecord
-from casekit.exceptions import InvalidValue
+from casekit.exceptions import InvalidValue, OutboxEntryNotFound
 from casekit.model.events import NotificationQueued
+from casekit.storage.base import to_micros
 
 __all__ = [
     "AttemptOutcome",
@@ -45,7 +46,10 @@ __all__ = [
     "check_lease_args",
     "entries_of",
     "entry_id",
+    "entry_rows",
+    "hold_of",
     "is_outbox",
+    "parse_entry_id",
 ]
 
 
@@ -166,13 +170,48 @@ class DeliveryAttempt:
     next_at: datetime | None = attrs.field(default=None, validator=validate_aware)
 
 
+def hold_of(event: NotificationQueued) -> datetime:
+    """When an entry born from ``event`` may first be sent: its ``not_before``, but never
+    before the event itself."""
+    return max(event.not_before, event.at) if event.not_before else event.at
+
+
+def parse_entry_id(value: str) -> tuple[str, int]:
+    """The (case id, seq) an entry id names (for SQL stores, whose keys are the two).
+
+    Raises:
+        OutboxEntryNotFound: ``value`` names no entry (not ``<case>/<seq>`` with a seq
+            that fits a 64-bit column).
+    """
+    case_id, _, seq = value.rpartition("/")
+    try:
+        number = int(seq)
+    except ValueError:
+        raise OutboxEntryNotFound(value) from None
+    if not case_id or entry_id(case_id, number) != value or not -(2**63) <= number < 2**63:
+        raise OutboxEntryNotFound(value)
+    return case_id, number
+
+
+def entry_rows(records: Sequence[EventRecord]) -> list[tuple[str, int, str | None, int, int]]:
+    """The rows ``(case_id, seq, digest, hold_until, next_at)`` in microseconds that an
+    SQL store's ``outbox`` table gets for a commit's records (as :func:`entries_of`)."""
+    rows = []
+    for record in records:
+        event = record.event
+        if isinstance(event, NotificationQueued):
+            micros = to_micros(hold_of(event))
+            rows.append((record.case_id, record.seq, event.digest, micros, micros))
+    return rows
+
+
 def entries_of(records: Iterable[EventRecord]) -> list[OutboxEntry]:
     """The outbox entries a commit's records create (one per ``notification.queued``)."""
     entries = []
     for record in records:
         event = record.event
         if isinstance(event, NotificationQueued):
-            hold = max(event.not_before, event.at) if event.not_before else event.at
+            hold = hold_of(event)
             entries.append(
                 OutboxEntry(
                     id=entry_id(record.case_id, record.seq),

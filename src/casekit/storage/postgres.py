@@ -47,7 +47,7 @@ from typing import Any, Final, TypeVar, cast
 import psycopg
 import psycopg.errors
 
-from casekit.audit import GENESIS, EventRecord, event_payload
+from casekit.audit import GENESIS, EventRecord, payload_json
 from casekit.exceptions import (
     AccountNotFound,
     CapacityConflict,
@@ -62,8 +62,9 @@ from casekit.exceptions import (
 from casekit.model.accounts import Account, Consumer, Contact, Relationship
 from casekit.model.case import Case
 from casekit.model.events import Event
-from casekit.serialization import dumps, loads, structure, to_json
+from casekit.serialization import loads, structure, to_json
 from casekit.storage import _pg_outbox as outbox_sql
+from casekit.storage._case_json import case_json
 from casekit.storage._case_sql import case_select
 from casekit.storage._pg_conn import (
     Database,
@@ -93,6 +94,7 @@ from casekit.storage.base import (
     sla_due,
     to_micros,
 )
+from casekit.storage.outbox import entry_rows
 
 __all__ = ["SCHEMA_VERSION", "DatabaseUnavailable", "PostgresStore"]
 
@@ -432,22 +434,23 @@ class PostgresStore(RoutingTables):
         if not commit.records:
             self._reschedule(commit)
             return
-        body = to_json(case)
+        body = case_json(case)  # to_json(case), reusing the JSON of unchanged parts
         columns = _columns(case)
+        payloads = commit.payloads or [payload_json(record.event) for record in commit.records]
         events = [
             (
                 record.case_id,
                 record.seq,
                 record.event.name,
                 to_micros(record.event.at),
-                dumps(event_payload(record.event)),
+                payload,
                 record.prev_hash,
                 record.hash,
             )
-            for record in commit.records
+            for record, payload in zip(commit.records, payloads, strict=True)
         ]
         timers = [(case.id, timer.key, to_micros(timer.due_at)) for timer in commit.timers]
-        notifications = outbox_sql.entry_rows(commit.records)
+        notifications = entry_rows(commit.records)
         expected = commit.expected_version
         prev_hash = commit.records[0].prev_hash
         held = holdings_of(case)
@@ -497,7 +500,7 @@ class PostgresStore(RoutingTables):
 
     def _check_guard(self, conn: _Conn, guard: CapacityGuard) -> None:
         """Refuse the commit in progress if it breaks ``guard`` (it is rolled back)."""
-        conn.execute(LOCK, (f"casekit-agent/{self.schema}/{guard.agent_id}",))
+        self.lock_agent(conn, guard.agent_id)
         rows = conn.execute(
             "SELECT version FROM {s}.agents WHERE id = %s", (guard.agent_id,)
         ).fetchall()

@@ -94,7 +94,13 @@ from casekit.storage.base import (
     sla_due,
     to_micros,
 )
-from casekit.storage.outbox import DeliveryAttempt, OutboxEntry, OutboxState, check_lease_args
+from casekit.storage.outbox import (
+    DeliveryAttempt,
+    OutboxEntry,
+    OutboxState,
+    check_lease_args,
+    entry_rows,
+)
 
 __all__ = ["MAX_TIMEOUT", "SCHEMA_VERSION", "SQLiteStore"]
 
@@ -944,7 +950,7 @@ class SQLiteStore:
             for record, payload in zip(commit.records, payloads, strict=True)
         ]
         timers = [(case.id, timer.key, _micros(timer.due_at)) for timer in commit.timers]
-        notifications = outbox_sql.entry_rows(commit.records)
+        notifications = entry_rows(commit.records)
         expected = commit.expected_version
         prev_hash = commit.records[0].prev_hash
         held = holdings_of(case)

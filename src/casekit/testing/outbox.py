@@ -504,7 +504,8 @@ class OutboxTests(StoreFixture):
         outbox = self.outbox(store)
         (case_id,) = self.open_cases(store, 1)
         (entry,) = queue(store, case_id, queued(case_id))
-        for unknown in (f"{case_id}/9", "nobody/1", "no-slash", f"{case_id}/02", ""):
+        too_big = f"{case_id}/{'9' * 25}"  # no 64-bit column holds it
+        for unknown in (f"{case_id}/9", "nobody/1", "no-slash", f"{case_id}/02", "", too_big):
             ghost = attrs.evolve(entry, id=unknown)
             with pytest.raises(OutboxEntryNotFound):
                 self.settle(outbox, ghost)
@@ -529,8 +530,9 @@ class OutboxTests(StoreFixture):
             with pytest.raises(InvalidValue):
                 outbox.requeue_outbox(entry.id, T0 + _SECOND)
         assert self.settle(outbox, pending)
-        with pytest.raises(OutboxEntryNotFound):
-            outbox.requeue_outbox(f"{case_id}/99", T0)
+        for unknown in (f"{case_id}/99", f"{case_id}/{'9' * 25}"):
+            with pytest.raises(OutboxEntryNotFound):
+                outbox.requeue_outbox(unknown, T0)
         now = T0 + timedelta(hours=1, microseconds=9)
         revived = outbox.requeue_outbox(dead.id, now)
         assert revived.state is OutboxState.PENDING
