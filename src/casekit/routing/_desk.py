@@ -916,10 +916,7 @@ class DeskRouting:
                 self.router.accept(item_id, agent_id, now)
             except NoSuchOffer:
                 # The router caught up with the store: maybe another process assigned it.
-                try:
-                    taken = self._item(item_id)
-                except NotFound:
-                    raise
+                taken = self._item(item_id)
                 holder = taken.assignment.agent
                 if holder == agent_id:
                     return taken  # accepted already (in another process)
@@ -960,12 +957,6 @@ class DeskRouting:
                     self._record(self.router.withdraw(item_id, now), now)
                 raise ClaimConflict(item_id, 0, 0)
             return item
-
-    def _decisions(self, item_id: str) -> tuple[RoutingDecision, ...]:
-        try:
-            return self.router.decisions(item_id)
-        except UnknownWorkItem:
-            return ()
 
     def reject_offer(self, item_id: str, *, agent_id: str, actor: Actor, reason: str = "") -> None:
         """See :meth:`casekit.Desk.reject_offer`."""

@@ -50,7 +50,6 @@ from casekit.routing._index import EMPTY, AgentIndex
 from casekit.routing._items import WorkItem
 from casekit.routing._queues import Queue, QueueOrder, Stage, check_ladder, resolved_groups
 from casekit.routing._records import (
-    RANKED_RECORDS,
     StaticPool,
     funnel_record,
     hand_over_parked,
@@ -904,7 +903,7 @@ class Router:
         if declined is None and off_shift is None and short is None:
             # The common case: the record's arguments are parked in the decision.
             limit = self.record_candidates
-            build = RANKED_RECORDS.get(limit) or ranked_record(limit)
+            build = ranked_record(limit)
             return self._give(
                 entry, winner, now, trigger, build, plan, static, present, ranked, columns
             )
