@@ -64,6 +64,8 @@ def casekit_register_reactors(registry: ReactorRegistry, desk: Desk) -> None:
     from casekit.sla._reactor import SlaReactor  # noqa: PLC0415
 
     registry.add(AutoCloseReactor(desk.rules, desk.fields), order=ORDER_FIRST)
+    if desk.playbooks is not None:  # before the SLA engine: it times the tasks opened
+        registry.add(desk.playbooks.reactor)
     if desk.sla is not None:
         registry.add(SlaReactor(desk.sla), order=ORDER_LAST)
     if desk.notifications is not None:  # after the SLA engine: it sees SLA events too
@@ -83,6 +85,8 @@ def casekit_register_channels(registry: ChannelRegistry) -> None:
 def casekit_register_subscribers(registry: SubscriberRegistry, desk: Desk) -> None:
     if desk.routing is not None:
         registry.add(desk.routing.name, desk.routing)
+    if desk.playbooks is not None:
+        registry.add(desk.playbooks.name, desk.playbooks)
 
 
 @hookimpl(trylast=True)

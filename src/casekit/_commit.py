@@ -247,6 +247,14 @@ class Pipeline:
             except CasekitError as error:  # e.g. a store that failed for now: retry later
                 result.failures.append(TimerFailure(timer, error, quarantined=False))
 
+    def fire(self, timer: Timer, now: datetime) -> TickResult:
+        """Fire one timer now, as ``tick`` would (for a follower that must not wait for
+        the host's scheduler); returns what it committed. A timer whose case moved on
+        fires nothing."""
+        result = TickResult()
+        self._fire(timer, now, result)
+        return result
+
     def _fire(self, timer: Timer, now: datetime, result: TickResult) -> None:
         owner = self._owners.get(timer_kind(timer.key))
         if owner is None:

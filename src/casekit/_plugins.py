@@ -21,6 +21,7 @@ from casekit.storage.base import Store, is_store
 
 if TYPE_CHECKING:
     from casekit.desk import Desk
+    from casekit.playbook import ActionRegistry
 
 __all__ = ["ENTRY_POINT_GROUP", "Plugins", "StoreFactory", "StoreRegistry"]
 
@@ -156,6 +157,13 @@ class Plugins:
     def register_channels(self, registry: ChannelRegistry, *, desk: Desk) -> None:
         """Let every plugin add its notification channels (built-ins first)."""
         for impl in self.manager.hook.casekit_register_channels.get_hookimpls():
+            registry._current_plugin = _label(impl)
+            _call_impl(impl, registry=registry, desk=desk)
+        registry._current_plugin = "the host"
+
+    def register_actions(self, registry: ActionRegistry, *, desk: Desk) -> None:
+        """Let every plugin add its playbook actions (built-ins first)."""
+        for impl in self.manager.hook.casekit_register_actions.get_hookimpls():
             registry._current_plugin = _label(impl)
             _call_impl(impl, registry=registry, desk=desk)
         registry._current_plugin = "the host"

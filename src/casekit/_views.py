@@ -77,13 +77,15 @@ def action_of(command: Command) -> Action:
 
 
 def redact(case: Case, actor: Actor) -> Case:
-    """Hide internal work notes and internal (OLA, underpinning) clocks from customers."""
+    """Hide internal work notes, internal (OLA, underpinning) clocks and playbook runs
+    (internal work, host action results) from customers."""
     if not actor.is_customer:
         return case
     return attrs.evolve(
         case,
         interactions=tuple(i for i in case.interactions if i.direction is not Direction.INTERNAL),
         slas=tuple(clock for clock in case.slas if clock.kind is SlaKind.SLA),
+        playbooks=(),
     )
 
 

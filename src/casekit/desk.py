@@ -45,6 +45,7 @@ from casekit.model.fields import CustomField, FieldSchema
 from casekit.model.lifecycle import Context, LifecycleRules, decide, replay
 from casekit.notify import Channel as NotificationChannel
 from casekit.notify import ChannelRegistry, DeliveryReport, Notifications, Notifier
+from casekit.playbook import ActionRegistry, DeskPlaybooks, PlaybookReactor, Playbooks
 from casekit.reactors import ReactorRegistry, Subscriber, SubscriberRegistry
 from casekit.routing import Agent, Presence, Router, StrategyRegistry
 from casekit.routing._desk import DeskRouting, explain
@@ -108,6 +109,9 @@ class Desk:
             outbox (memory and SQLite do); ``deliver`` sends what it holds.
         channels: Notification channels of the host (e-mail, SMS, webhooks...), added
             after those plugins register (``casekit_register_channels``).
+        playbooks: Playbook definitions and host actions (none by default; see
+            :mod:`casekit.playbook`): cases of their categories start them, and
+            ``desk.playbooks`` starts, answers and guides them.
 
     Every command and query takes a keyword-only ``actor``: the access policy decides
     with it, and events record it. Use ``Actor.system()`` for the host's own jobs.
@@ -115,6 +119,8 @@ class Desk:
     Attributes:
         routing: The routing operations behind the desk's routing methods (``None``
             without a router).
+        playbooks: Playbook runs (``None`` without playbooks): ``start``, ``answer``,
+            ``add_activity``, ``go_back``, ``cancel``, ``migrate``, ``current``.
         notifications: The outbox and its delivery (``None`` without notification
             settings): ``desk.notifications.outbox(state="dead")``, ``attempts``,
             ``requeue``.
@@ -139,6 +145,7 @@ class Desk:
         router: Router | Callable[[StrategyRegistry], Router] | None = None,
         notifications: Notifications | None = None,
         channels: Iterable[NotificationChannel] = (),
+        playbooks: Playbooks | None = None,
     ) -> None:
         self.plugins = Plugins(plugins, discover=discover)
         self._owns_store = isinstance(store, str) or store is None
@@ -165,6 +172,7 @@ class Desk:
         for channel in channels:
             self.channels.add(channel)
         self.notifications = Notifier.for_desk(notifications, self.channels, self.store, self.sla)
+        self.playbooks = None if playbooks is None else self._playbooks(playbooks)
         reactors = ReactorRegistry()
         self.plugins.register_reactors(reactors, desk=self)
         self._subscribers = SubscriberRegistry()
@@ -174,7 +182,32 @@ class Desk:
             if router is None
             else DeskRouting(router, self._pipeline, now=self._now, context=self._context)
         )
+        if self.playbooks is not None:
+            self.playbooks.bind(self._pipeline)
         self.plugins.register_subscribers(self._subscribers, desk=self)
+
+    def _playbooks(self, settings: Playbooks) -> DeskPlaybooks:
+        if not isinstance(settings, Playbooks):
+            raise InvalidValue(
+                f"expected casekit.playbook.Playbooks, got {type(settings).__name__}",
+                where="Desk.playbooks",
+            )
+        actions = ActionRegistry()
+        self.plugins.register_actions(actions, desk=self)
+        actions.update(settings.actions)
+        DeskPlaybooks.check(settings, actions, self.sla)
+        reactor = PlaybookReactor(
+            settings.library, actions, self.rules, self.fields, self.sla, settings.fallback_group
+        )
+        return DeskPlaybooks(
+            settings,
+            actions,
+            reactor,
+            load=self._load,
+            authorize=self.authorize,
+            view=lambda case, actor, now: self._gate.view(case, actor, now, before=None),
+            now=self._now,
+        )
 
     @classmethod
     def open(cls, url: str, **options: Unpack[DeskOptions]) -> Desk:

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from casekit.model.actors import Actor
     from casekit.model.case import Case, Task
     from casekit.notify import ChannelRegistry
+    from casekit.playbook import ActionRegistry
     from casekit.reactors import ReactorRegistry, SubscriberRegistry
     from casekit.routing import StrategyRegistry
 
@@ -111,6 +112,24 @@ def casekit_register_channels(registry: ChannelRegistry, desk: Desk) -> None:
         registry: Call ``registry.add(channel)``; a channel has a ``name``, an
             ``address_kind`` and ``check_address`` and ``send`` methods. A channel of the
             wrong shape or a name registered twice raises
+            :class:`~casekit.exceptions.PluginError` naming the plugin.
+        desk: The desk being built.
+    """
+
+
+@hookspec
+def casekit_register_actions(registry: ActionRegistry, desk: Desk) -> None:
+    """Add host actions that playbooks' automated activities name (see
+    :mod:`casekit.playbook`).
+
+    Called once when a desk with playbooks is built, before its definitions are checked
+    (an activity naming an action nobody registered is refused then); the host's
+    actions (``Playbooks(actions=...)``) are added last.
+
+    Args:
+        registry: Call ``registry.add(name, fn)``; ``fn(ctx)`` takes an
+            :class:`~casekit.playbook.ActionContext` and returns plain data or ``None``.
+            A name registered twice or an object that is not callable raises
             :class:`~casekit.exceptions.PluginError` naming the plugin.
         desk: The desk being built.
     """

@@ -2,20 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from casekit.audit import EventRecord
 from casekit.model.case import Assignment
 from casekit.model.events import (
+    AnyPlaybookEvent,
     CaseAssigned,
     CaseOpened,
     CaseStateChanged,
     CaseUpdated,
+    CatalogRequested,
     Event,
     InteractionAdded,
     NotificationQueued,
+    PlaybookActionAttempted,
+    PlaybookActivityAdded,
+    PlaybookActivityFinished,
+    PlaybookActivityScheduled,
+    PlaybookActivityStarted,
+    PlaybookEnded,
+    PlaybookMigrated,
+    PlaybookNotice,
+    PlaybookStageStarted,
+    PlaybookStalled,
+    PlaybookStarted,
+    PlaybookWentBack,
     PriorityChanged,
     RoutingDecided,
     SlaBreached,
@@ -129,6 +143,74 @@ def describe(event: Event, zone: ZoneInfo | None = None) -> str:
             return f"{event.key} breached (was due {when(event.due_at)})"
         case SlaEscalated():
             return f"{event.key} escalation {event.level}: {event.action}"
+        case (
+            PlaybookStarted()
+            | PlaybookStageStarted()
+            | PlaybookActivityScheduled()
+            | PlaybookActivityStarted()
+            | PlaybookActionAttempted()
+            | PlaybookActivityFinished()
+            | PlaybookActivityAdded()
+            | PlaybookWentBack()
+            | PlaybookNotice()
+            | PlaybookEnded()
+            | PlaybookMigrated()
+            | PlaybookStalled()
+            | CatalogRequested()
+        ):
+            return _describe_playbook(event, when)
+
+
+def _describe_playbook(
+    event: AnyPlaybookEvent | CatalogRequested, when: Callable[[datetime], str]
+) -> str:
+    match event:
+        case PlaybookStarted():
+            return f"{event.run_id} started {event.playbook} v{event.version} ({event.reason})"
+        case PlaybookStageStarted():
+            again = f" (entry {event.entry})" if event.entry > 1 else ""
+            return f"{event.run_id} stage {event.stage}{again}"
+        case PlaybookActivityScheduled():
+            return f"{event.run_id} {event.activity} starts at {when(event.due_at)}"
+        case PlaybookActivityStarted():
+            task = f", task {event.task_id}" if event.task_id else ""
+            return f"{event.run_id} {event.activity} started ({event.kind}{task})"
+        case PlaybookActionAttempted():
+            if event.ok:
+                return f"{event.run_id} {event.activity} attempt {event.attempt} succeeded"
+            then = (
+                f"; retry at {when(event.retry_at)}"
+                if event.retry_at
+                else f"; task {event.fallback_task} for a human"
+                if event.fallback_task
+                else ""
+            )
+            return (
+                f"{event.run_id} {event.activity} attempt {event.attempt} failed: "
+                f"{_short(event.error, 40)}{then}"
+            )
+        case PlaybookActivityFinished():
+            answer = f" {event.answer!r}" if event.answer is not None else ""
+            why = f" ({_short(event.reason, 40)})" if event.reason else ""
+            return f"{event.run_id} {event.activity} {event.outcome}{answer}{why}"
+        case PlaybookActivityAdded():
+            return f"{event.run_id} {event.definition.get('id')} added to {event.stage}"
+        case PlaybookWentBack():
+            to = event.activity or event.stage
+            return f"{event.run_id} went back to {to}: {_short(event.reason, 40)}"
+        case PlaybookNotice():
+            return f"{event.run_id} notice {event.notice}: {_short(event.message, 40)}"
+        case PlaybookEnded():
+            return f"{event.run_id} {event.outcome}" + (
+                f" ({event.reason})" if event.reason else ""
+            )
+        case PlaybookMigrated():
+            return f"{event.run_id} migrated v{event.old_version} -> v{event.new_version}"
+        case PlaybookStalled():
+            return f"{event.run_id} stalled: {event.reason}"
+        case CatalogRequested():
+            how = "on behalf of" if event.on_behalf else "by"
+            return f"requested {event.item} {how} {event.requested_for or 'the requester'}"
 
 
 def format_timeline(records: Iterable[EventRecord], zone: ZoneInfo | None = None) -> str:

@@ -11,6 +11,7 @@ from casekit.exceptions import TaskNotFound
 from casekit.model._enums import CaseState, Channel, Direction, Priority, TaskState
 from casekit.model.actors import ActorRef
 from casekit.model.fields import FieldValue
+from casekit.model.playbook import PlaybookRun
 from casekit.model.sla import SlaClock
 
 __all__ = ["Assignment", "Case", "Interaction", "Resolution", "Task"]
@@ -145,6 +146,8 @@ class Case:
         slas: The SLA and OLA clocks running or run on the case and its tasks.
         skills: Skills working the case needs, ``{name: minimum level}`` (routing).
         language: The language the customer needs, if any (routing).
+        playbooks: The playbook runs on the case, in start order (see
+            :mod:`casekit.playbook`).
         version: How many events the case has; increases with every change.
     """
 
@@ -173,6 +176,7 @@ class Case:
     slas: tuple[SlaClock, ...] = ()
     skills: dict[str, int] = attrs.field(factory=dict)
     language: str | None = None
+    playbooks: tuple[PlaybookRun, ...] = ()
 
     def task(self, task_id: str) -> Task:
         """Return the task with ``task_id`` or raise :class:`TaskNotFound`."""
@@ -180,6 +184,13 @@ class Case:
             if task.id == task_id:
                 return task
         raise TaskNotFound(task_id)
+
+    def playbook_run(self, run_id: str) -> PlaybookRun | None:
+        """Return the playbook run with ``run_id``, if the case has one."""
+        for run in self.playbooks:
+            if run.id == run_id:
+                return run
+        return None
 
     def sla(self, key: str) -> SlaClock | None:
         """Return the SLA clock with ``key``, if the case has one."""

@@ -23,16 +23,31 @@ from casekit.model.sla import SlaClock, SlaStage
 
 __all__ = [
     "EVENT_TYPES",
+    "AnyPlaybookEvent",
     "AnySlaEvent",
     "CaseAssigned",
     "CaseEvent",
     "CaseOpened",
     "CaseStateChanged",
     "CaseUpdated",
+    "CatalogRequested",
     "Event",
     "EventHeader",
     "InteractionAdded",
     "NotificationQueued",
+    "PlaybookActionAttempted",
+    "PlaybookActivityAdded",
+    "PlaybookActivityFinished",
+    "PlaybookActivityScheduled",
+    "PlaybookActivityStarted",
+    "PlaybookEnded",
+    "PlaybookEvent",
+    "PlaybookMigrated",
+    "PlaybookNotice",
+    "PlaybookStageStarted",
+    "PlaybookStalled",
+    "PlaybookStarted",
+    "PlaybookWentBack",
     "PriorityChanged",
     "RoutingDecided",
     "SlaBreached",
@@ -367,6 +382,195 @@ class SlaEscalated(SlaEvent):
     action: str
 
 
+@attrs.frozen(kw_only=True)
+class PlaybookEvent(CaseEvent):
+    """Fields of every playbook event: the run it concerns."""
+
+    run_id: str
+
+
+@attrs.frozen(kw_only=True)
+class PlaybookStarted(CaseEvent):
+    """A playbook run started on the case (see :mod:`casekit.playbook`).
+
+    Attributes:
+        run_id: ``<case id>-P<n>``.
+        playbook: The definition's name.
+        version: The version the run follows.
+        reason: ``category``, ``catalog``, ``explicit`` or ``sub-playbook``.
+        inputs: What it was started with (a catalog request's variables).
+        parent_run: For a sub-playbook: the run that started it.
+        parent_activity: For a sub-playbook: the activity that started it.
+    """
+
+    name: ClassVar[str] = "playbook.started"
+    run_id: str
+    playbook: str
+    version: int
+    reason: str = "explicit"
+    inputs: dict[str, Any] = attrs.field(factory=dict)
+    parent_run: str | None = None
+    parent_activity: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class PlaybookStageStarted(PlaybookEvent):
+    """A run entered a stage (``entry`` counts the times; ``reset`` lists the activities
+    a re-entry put back to pending, by their restart rules)."""
+
+    name: ClassVar[str] = "playbook.stage_started"
+    stage: str
+    entry: int = 1
+    reset: tuple[str, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class PlaybookActivityScheduled(PlaybookEvent):
+    """An activity whose start rule has a delay will start at ``due_at``."""
+
+    name: ClassVar[str] = "playbook.activity_scheduled"
+    activity: str
+    stage: str
+    kind: str
+    due_at: datetime = attrs.field(validator=validate_aware)
+
+
+@attrs.frozen(kw_only=True)
+class PlaybookActivityStarted(PlaybookEvent):
+    """An activity started: ``task_id`` is the task it opened, ``due_at`` its timer (an
+    action attempt, a delay's end, a decision's time limit), ``child_run`` the run of
+    its sub-playbook."""
+
+    name: ClassVar[str] = "playbook.activity_started"
+    activity: str
+    stage: str
+    kind: str
+    task_id: str | None = None
+    due_at: datetime | None = attrs.field(default=None, validator=validate_aware)
+    child_run: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class PlaybookActionAttempted(PlaybookEvent):
+    """The host action of an activity was attempted.
+
+    Attributes:
+        activity: The activity.
+        attempt: 1 for the first attempt.
+        key: The idempotency key the action was handed (run, activity and attempt).
+        ok: Whether it succeeded.
+        error: Why it failed.
+        result: What it returned (plain JSON values).
+        retry_at: When the next attempt is due (``None``: no more attempts).
+        fallback_task: The task opened for a human after the last failed attempt.
+    """
+
+    name: ClassVar[str] = "playbook.action_attempted"
+    activity: str
+    attempt: int
+    key: str
+    ok: bool
+    error: str = ""
+    result: dict[str, Any] = attrs.field(factory=dict)
+    retry_at: datetime | None = attrs.field(default=None, validator=validate_aware)
+    fallback_task: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class PlaybookActivityFinished(PlaybookEvent):
+    """An activity finished: ``outcome`` is ``done``, ``answered`` (a decision; see
+    ``answer``), ``timed_out`` (a decision given its default), ``fallback`` (done by a
+    human after its action failed), ``skipped``, ``cancelled`` or ``failed``."""
+
+    name: ClassVar[str] = "playbook.activity_finished"
+    activity: str
+    outcome: str
+    answer: str | None = None
+    reason: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class PlaybookActivityAdded(PlaybookEvent):
+    """An agent added an optional activity to a running playbook (``definition`` is
+    the activity as plain data)."""
+
+    name: ClassVar[str] = "playbook.activity_added"
+    stage: str
+    definition: dict[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.frozen(kw_only=True)
+class PlaybookWentBack(PlaybookEvent):
+    """The run went back to an earlier stage or activity; ``reset`` lists what goes
+    back to pending (by the activities' restart rules)."""
+
+    name: ClassVar[str] = "playbook.went_back"
+    stage: str
+    activity: str | None = None
+    reason: str = ""
+    reset: tuple[str, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class PlaybookNotice(PlaybookEvent):
+    """A notify activity ran: notification rules follow ``playbook.notice`` events
+    (``match={"notice": "..."}``) to tell whom it concerns."""
+
+    name: ClassVar[str] = "playbook.notice"
+    activity: str
+    notice: str
+    message: str = ""
+    data: dict[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.frozen(kw_only=True)
+class PlaybookEnded(PlaybookEvent):
+    """The run ended: ``outcome`` is ``completed`` or ``cancelled``."""
+
+    name: ClassVar[str] = "playbook.ended"
+    outcome: str
+    reason: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class PlaybookMigrated(PlaybookEvent):
+    """The host moved the run to another version of its definition; ``renamed`` maps
+    old activity ids to new ones, ``dropped`` lists those the new version lacks."""
+
+    name: ClassVar[str] = "playbook.migrated"
+    old_version: int
+    new_version: int
+    renamed: dict[str, str] = attrs.field(factory=dict)
+    dropped: tuple[str, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class PlaybookStalled(PlaybookEvent):
+    """The runner cannot go on with the run (its definition version is not loaded);
+    recorded once, cleared by the run's next step."""
+
+    name: ClassVar[str] = "playbook.stalled"
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class CatalogRequested(CaseEvent):
+    """The case was opened from a service catalog item.
+
+    Attributes:
+        item: The catalog item's id.
+        variables: The request's values, as checked.
+        requested_for: Whom it is for (``contact:<id>`` or ``consumer:<id>``).
+        on_behalf: Whether an agent filed it on the customer's behalf.
+    """
+
+    name: ClassVar[str] = "catalog.requested"
+    item: str
+    variables: dict[str, Any] = attrs.field(factory=dict)
+    requested_for: str | None = None
+    on_behalf: bool = False
+
+
 AnySlaEvent: TypeAlias = (
     SlaStarted
     | SlaPaused
@@ -379,6 +583,22 @@ AnySlaEvent: TypeAlias = (
     | SlaEscalated
 )
 """Any event of an SLA clock (written by the SLA engine)."""
+
+AnyPlaybookEvent: TypeAlias = (
+    PlaybookStarted
+    | PlaybookStageStarted
+    | PlaybookActivityScheduled
+    | PlaybookActivityStarted
+    | PlaybookActionAttempted
+    | PlaybookActivityFinished
+    | PlaybookActivityAdded
+    | PlaybookWentBack
+    | PlaybookNotice
+    | PlaybookEnded
+    | PlaybookMigrated
+    | PlaybookStalled
+)
+"""Any event of a playbook run (written by the playbook runner)."""
 
 Event: TypeAlias = (
     CaseOpened
@@ -396,6 +616,8 @@ Event: TypeAlias = (
     | RoutingDecided
     | NotificationQueued
     | AnySlaEvent
+    | AnyPlaybookEvent
+    | CatalogRequested
 )
 """Any event casekit records on a case."""
 
@@ -423,6 +645,19 @@ EVENT_TYPES: tuple[type[CaseEvent], ...] = (
     SlaWarned,
     SlaBreached,
     SlaEscalated,
+    PlaybookStarted,
+    PlaybookStageStarted,
+    PlaybookActivityScheduled,
+    PlaybookActivityStarted,
+    PlaybookActionAttempted,
+    PlaybookActivityFinished,
+    PlaybookActivityAdded,
+    PlaybookWentBack,
+    PlaybookNotice,
+    PlaybookEnded,
+    PlaybookMigrated,
+    PlaybookStalled,
+    CatalogRequested,
 )
 """Every event class, in the order of the :data:`Event` union."""
 

@@ -21,6 +21,7 @@ import attrs
 from casekit._text import count
 from casekit.exceptions import InvalidCommand, InvalidTransition, InvalidValue
 from casekit.model._enums import CaseState, Direction, TaskState
+from casekit.model._playbook_fold import fold_playbook
 from casekit.model.actors import Actor
 from casekit.model.case import Assignment, Case, Interaction, Resolution, Task
 from casekit.model.commands import (
@@ -48,6 +49,17 @@ from casekit.model.events import (
     Event,
     EventHeader,
     InteractionAdded,
+    PlaybookActionAttempted,
+    PlaybookActivityAdded,
+    PlaybookActivityFinished,
+    PlaybookActivityScheduled,
+    PlaybookActivityStarted,
+    PlaybookEnded,
+    PlaybookMigrated,
+    PlaybookStageStarted,
+    PlaybookStalled,
+    PlaybookStarted,
+    PlaybookWentBack,
     PriorityChanged,
     SlaBreached,
     SlaCancelled,
@@ -672,6 +684,20 @@ def apply(case: Case | None, event: Event) -> Case:
             | SlaEscalated()
         ):
             changes["slas"] = _sla_clocks(case, event)
+        case (
+            PlaybookStarted()
+            | PlaybookStageStarted()
+            | PlaybookActivityScheduled()
+            | PlaybookActivityStarted()
+            | PlaybookActionAttempted()
+            | PlaybookActivityFinished()
+            | PlaybookActivityAdded()
+            | PlaybookWentBack()
+            | PlaybookEnded()
+            | PlaybookMigrated()
+            | PlaybookStalled()
+        ):
+            changes["playbooks"] = fold_playbook(case, event)
     return attrs.evolve(case, **changes)  # type: ignore[arg-type]
 
 

@@ -1,0 +1,639 @@
+"""The desk's playbook operations: start, answer, add, go back, cancel, migrate, and the
+guidance query; the subscriber that runs host actions right after their commit."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+import attrs
+
+from casekit._convert import check_text
+from casekit.exceptions import (
+    CasekitError,
+    ConflictError,
+    InvalidCommand,
+    InvalidDefinition,
+    InvalidValue,
+)
+from casekit.model.access import Action as Access
+from casekit.model.actors import Actor
+from casekit.model.case import Case
+from casekit.model.events import (
+    Event,
+    PlaybookActivityAdded,
+    PlaybookActivityFinished,
+    PlaybookActivityStarted,
+    PlaybookEnded,
+    PlaybookMigrated,
+    PlaybookWentBack,
+    TaskCancelled,
+)
+from casekit.model.playbook import ActivityState, PlaybookRun, RunState
+from casekit.playbook._actions import ActionRegistry, HostAction
+from casekit.playbook._definition import (
+    Action,
+    Activity,
+    Decision,
+    ManualTask,
+    Playbook,
+    Stage,
+    activity_from_dict,
+    activity_problems,
+    activity_to_dict,
+)
+from casekit.playbook._guidance import RunGuide, guide
+from casekit.playbook._library import PlaybookLibrary
+from casekit.playbook._runner import PlaybookReactor, timer_key
+from casekit.reactors import Committed
+from casekit.sla.policy import SlaPolicy, Subject
+from casekit.storage.base import Snapshot, Timer
+
+if TYPE_CHECKING:
+    from casekit._commit import Pipeline
+
+__all__ = ["DeskPlaybooks", "Playbooks", "RunNotFound"]
+
+logger = logging.getLogger("casekit.playbook")
+
+
+class RunNotFound(InvalidCommand):
+    """The case has no such playbook run (or no running one where one is needed)."""
+
+
+def _library(value: PlaybookLibrary | Iterable[Playbook]) -> PlaybookLibrary:
+    return value if isinstance(value, PlaybookLibrary) else PlaybookLibrary(value)
+
+
+def _run_actions(value: str) -> Literal["inline", "tick"]:
+    if value not in ("inline", "tick"):
+        raise InvalidValue(
+            f"must be 'inline' or 'tick', not {value!r}", where="Playbooks.run_actions"
+        )
+    return value  # type: ignore[return-value]
+
+
+@attrs.frozen(kw_only=True)
+class Playbooks:
+    """A desk's playbook settings.
+
+    Attributes:
+        library: The definitions (every version runs may still be on).
+        actions: Host actions by name (plugins add theirs through
+            ``casekit_register_actions``).
+        run_actions: ``inline`` (default): a host action runs right after the commit
+            that started it, in the caller's thread; ``tick``: only from
+            ``desk.tick`` (the host's scheduler). Retries always wait for ``tick``.
+        fallback_group: The group of the tasks opened when an automated step fails
+            (an action's own ``fallback_group`` wins).
+        groups: The assignment groups activities may name (checked when the desk is
+            built); ``None``: any.
+        skills: The skills activities may name; ``None``: any.
+    """
+
+    library: PlaybookLibrary = attrs.field(converter=_library)
+    actions: Mapping[str, HostAction] = attrs.field(factory=dict)
+    run_actions: Literal["inline", "tick"] = attrs.field(default="inline", converter=_run_actions)
+    fallback_group: str | None = None
+    groups: frozenset[str] | None = None
+    skills: frozenset[str] | None = None
+
+
+class DeskPlaybooks:
+    """``desk.playbooks``: playbook runs on the desk's cases.
+
+    Every operation is a command on the case: checked by the access policy, committed
+    with the steps it causes (the runner is a reactor), recorded in the audit trail.
+    """
+
+    name = "playbooks"
+
+    def __init__(
+        self,
+        settings: Playbooks,
+        registry: ActionRegistry,
+        reactor: PlaybookReactor,
+        *,
+        load: Callable[[str], Snapshot],
+        authorize: Callable[[Actor, Access, Case, datetime], None],
+        view: Callable[[Case, Actor, datetime], Case],
+        now: Callable[[], datetime],
+    ) -> None:
+        self.settings = settings
+        self.library = settings.library
+        self.actions = registry
+        self.reactor = reactor
+        self._load = load
+        self._authorize = authorize
+        self._view = view
+        self._now = now
+        self._pipeline: Pipeline | None = None
+
+    def bind(self, pipeline: Pipeline) -> None:
+        self._pipeline = pipeline
+
+    @property
+    def pipeline(self) -> Pipeline:
+        assert self._pipeline is not None, "bound when the desk is built"
+        return self._pipeline
+
+    # --- checks when the desk is built ----------------------------------------------
+
+    @staticmethod
+    def check(
+        settings: Playbooks,
+        registry: ActionRegistry,
+        sla: SlaPolicy | None,
+    ) -> None:
+        """Every reference the definitions make to the desk: actions, calendars, OLAs,
+        groups and skills. All problems at once."""
+        problems: list[str] = []
+        calendars = set(sla.calendars) | {"24x7"} if sla is not None else set()
+        olas = {d.id: d for d in sla.definitions} if sla is not None else {}
+        groups = settings.groups
+        for playbook in settings.library:
+            for stage, activity in playbook.activities():
+                where = (
+                    f"playbook[{playbook.name}].v{playbook.version}.stages[{stage.id}]"
+                    f".activities[{activity.id}]"
+                )
+                problems += _desk_problems(
+                    activity,
+                    where,
+                    registry,
+                    calendars,
+                    olas,
+                    groups,
+                    settings.skills,
+                    sla is not None,
+                )
+        if problems:
+            raise InvalidDefinition("the playbooks do not fit this desk", errors=problems)
+
+    # --- commands -------------------------------------------------------------------
+
+    def _commit(self, snapshot: Snapshot, events: list[Event], actor: Actor, now: datetime) -> Case:
+        case = self.pipeline.commit(snapshot, events, actor.ref, now)[0]
+        return self._view(case, actor, now)
+
+    def _case(self, case_id: str, actor: Actor, access: Access, now: datetime) -> Snapshot:
+        snapshot = self._load(check_text(case_id, "case_id"))
+        self._authorize(actor, access, snapshot.case, now)
+        return snapshot
+
+    def start(
+        self,
+        case_id: str,
+        playbook: str,
+        *,
+        actor: Actor,
+        inputs: Mapping[str, Any] | None = None,
+    ) -> PlaybookRun:
+        """Start the latest version of ``playbook`` on the case; returns the run.
+
+        Raises:
+            PlaybookNotFound: No such playbook is loaded.
+            InvalidCommand: It is already running on the case, or the case is closed.
+        """
+        now = self._now()
+        snapshot = self._case(case_id, actor, Access.UPDATE, now)
+        case = snapshot.case
+        definition = self.library.latest(check_text(playbook, "playbook"))
+        self.refuse_second_start(case, definition.name)
+        if case.state.is_terminal:
+            raise InvalidCommand(f"case {case.id} is {case.state.value}: no playbook can start")
+        event = self.reactor.start_event(
+            case, definition, actor.ref, now, reason="explicit", inputs=_plain(inputs)
+        )
+        self.pipeline.commit(snapshot, [event], actor.ref, now)
+        return self._run(case.id, event.run_id)
+
+    @staticmethod
+    def refuse_second_start(case: Case, playbook: str) -> None:
+        """Raise :class:`InvalidCommand` if ``playbook`` is running on ``case``."""
+        for run in case.playbooks:
+            if run.playbook == playbook and run.state is RunState.RUNNING:
+                raise InvalidCommand(
+                    f"playbook {playbook!r} is already running on {case.id} (run {run.id})"
+                )
+
+    def answer(
+        self,
+        case_id: str,
+        activity: str,
+        choice: str,
+        *,
+        actor: Actor,
+        run_id: str | None = None,
+        comment: str = "",
+    ) -> Case:
+        """Answer a decision activity with one of its choices (recorded).
+
+        Raises:
+            InvalidCommand: The decision is not waiting for an answer.
+            InvalidValue: ``choice`` is not one of its choices (the error lists them).
+        """
+        now = self._now()
+        snapshot = self._case(case_id, actor, Access.WORK_TASKS, now)
+        run, state = self._open_activity(snapshot.case, activity, run_id)
+        decision = self.reactor._activity(self._definition(run), run, activity)
+        if not isinstance(decision, Decision):
+            raise InvalidCommand(f"activity {activity!r} of run {run.id} is not a decision")
+        if decision.choice(check_text(choice, "choice")) is None:
+            raise InvalidValue(
+                f"{choice!r} is not a choice of {activity!r} "
+                f"(choices: {', '.join(c.value for c in decision.choices)})",
+                where="choice",
+            )
+        del state
+        event = PlaybookActivityFinished(
+            case_id=snapshot.case.id, at=now, actor=actor.ref, run_id=run.id,
+            activity=activity, outcome="answered", answer=choice,
+            reason=check_text(comment, "comment"),
+        )  # fmt: skip
+        return self._commit(snapshot, [event], actor, now)
+
+    def complete(self, case_id: str, activity: str, *, actor: Actor, run_id: str | None = None,
+                 notes: str = "") -> Case:  # fmt: skip
+        """Mark a wait (or any active activity without a task) done by hand.
+
+        Raises:
+            InvalidCommand: The activity is not active, or has a task (complete the task),
+                or is a decision (answer it).
+        """
+        now = self._now()
+        snapshot = self._case(case_id, actor, Access.WORK_TASKS, now)
+        run, state = self._open_activity(snapshot.case, activity, run_id)
+        if state.task_id is not None:
+            raise InvalidCommand(
+                f"activity {activity!r} is done by completing task {state.task_id}"
+            )
+        if state.kind == "decision":
+            raise InvalidCommand(f"activity {activity!r} is a decision: answer it")
+        event = PlaybookActivityFinished(
+            case_id=snapshot.case.id, at=now, actor=actor.ref, run_id=run.id,
+            activity=activity, outcome="done", reason=check_text(notes, "notes"),
+        )  # fmt: skip
+        return self._commit(snapshot, [event], actor, now)
+
+    def add_activity(
+        self,
+        case_id: str,
+        activity: Activity | Mapping[str, Any],
+        *,
+        actor: Actor,
+        run_id: str | None = None,
+        stage: str | None = None,
+    ) -> Case:
+        """Add an optional activity to a running playbook's stage (default: the current).
+
+        Raises:
+            InvalidDefinition: The activity is invalid, mandatory, or its id is taken.
+        """
+        now = self._now()
+        snapshot = self._case(case_id, actor, Access.UPDATE, now)
+        run = self._running(snapshot.case, run_id)
+        definition = self._definition(run)
+        stage_id = stage or run.stage
+        target = definition.stage(stage_id or "")
+        if target is None:
+            raise InvalidCommand(f"playbook {run.playbook!r} has no stage {stage_id!r}")
+        if isinstance(activity, Mapping):
+            activity = activity_from_dict(activity, where="activity")
+        problems = []
+        if activity.mandatory:
+            problems.append("activity.mandatory: agents add optional activities only")
+        taken = {a.id for _, a in definition.activities()} | {d.get("id") for d in run.added}
+        if activity.id in taken:
+            problems.append(f"activity.id: {activity.id!r} is taken in run {run.id}")
+        siblings = {a.id: a for a in self.reactor._activities(target, run)}
+        problems += activity_problems(
+            activity, "activity", siblings, {s.id for s in definition.stages}
+        )
+        if isinstance(activity, Action) and activity.action not in self.actions:
+            problems.append(f"activity.action: no action {activity.action!r} is registered")
+        if problems:
+            raise InvalidDefinition("cannot add this activity", errors=problems)
+        event = PlaybookActivityAdded(
+            case_id=snapshot.case.id, at=now, actor=actor.ref, run_id=run.id,
+            stage=target.id, definition=activity_to_dict(activity),
+        )  # fmt: skip
+        return self._commit(snapshot, [event], actor, now)
+
+    def go_back(
+        self,
+        case_id: str,
+        *,
+        to: str,
+        actor: Actor,
+        reason: str,
+        run_id: str | None = None,
+    ) -> Case:
+        """Go back to an earlier stage, or to an activity (and its stage): open
+        activities of the current stage are cancelled, and the target's activities
+        run again as their restart rules say (``to`` an activity always reruns it).
+
+        Raises:
+            InvalidCommand: Unknown stage or activity, or no reason given.
+        """
+        now = self._now()
+        snapshot = self._case(case_id, actor, Access.UPDATE, now)
+        if not check_text(reason, "reason").strip():
+            raise InvalidCommand("going back needs a reason")
+        case = snapshot.case
+        run = self._running(case, run_id)
+        definition = self._definition(run)
+        target_stage: Stage | None = definition.stage(check_text(to, "to"))
+        activity_id: str | None = None
+        if target_stage is None:
+            found = definition.find(to)
+            if found is None:
+                raise InvalidCommand(f"playbook {run.playbook!r} has no stage or activity {to!r}")
+            target_stage, activity_id = found[0], to
+        ran = [a.id for a in run.activities if a.stage == target_stage.id]
+        reset = set(self.reactor.reset(run, target_stage, ran))
+        if activity_id is not None:
+            reset = {
+                a for a in ran if a == activity_id or _depends_on(target_stage, a, activity_id)
+            }
+            reset |= {activity_id} & set(ran)
+        events: list[Event] = []
+        for state in run.open_activities:
+            if state.task_id is not None and not case.task(state.task_id).state.is_finished:
+                events.append(
+                    TaskCancelled(
+                        case_id=case.id,
+                        at=now,
+                        actor=actor.ref,
+                        task_id=state.task_id,
+                        reason=f"went back: {reason}",
+                    )
+                )
+            events.append(PlaybookActivityFinished(
+                case_id=case.id, at=now, actor=actor.ref, run_id=run.id, activity=state.id,
+                outcome="cancelled", reason=f"went back: {reason}",
+            ))  # fmt: skip
+        reset |= _open_ids(run, target_stage)  # interrupted: they run again
+        events.append(PlaybookWentBack(
+            case_id=case.id, at=now, actor=actor.ref, run_id=run.id, stage=target_stage.id,
+            activity=activity_id, reason=reason, reset=tuple(sorted(reset)),
+        ))  # fmt: skip
+        return self._commit(snapshot, events, actor, now)
+
+    def cancel(self, case_id: str, *, actor: Actor, reason: str, run_id: str | None = None) -> Case:
+        """Cancel a running playbook and its open tasks."""
+        now = self._now()
+        snapshot = self._case(case_id, actor, Access.UPDATE, now)
+        if not check_text(reason, "reason").strip():
+            raise InvalidCommand("cancelling a playbook needs a reason")
+        case = snapshot.case
+        run = self._running(case, run_id)
+        events: list[Event] = []
+        for state in run.open_activities:
+            if state.task_id is not None and not case.task(state.task_id).state.is_finished:
+                events.append(
+                    TaskCancelled(
+                        case_id=case.id,
+                        at=now,
+                        actor=actor.ref,
+                        task_id=state.task_id,
+                        reason=reason,
+                    )
+                )
+            events.append(PlaybookActivityFinished(
+                case_id=case.id, at=now, actor=actor.ref, run_id=run.id, activity=state.id,
+                outcome="cancelled", reason=reason,
+            ))  # fmt: skip
+        events.append(
+            PlaybookEnded(
+                case_id=case.id,
+                at=now,
+                actor=actor.ref,
+                run_id=run.id,
+                outcome="cancelled",
+                reason=reason,
+            )
+        )
+        return self._commit(snapshot, events, actor, now)
+
+    def migrate(
+        self,
+        case_id: str,
+        *,
+        to_version: int,
+        actor: Actor,
+        run_id: str | None = None,
+        rename: Mapping[str, str] | None = None,
+    ) -> Case:
+        """Move a running playbook to another loaded version of its definition.
+
+        Activities keep their state by id (``rename`` maps old ids to new ones); those
+        the new version lacks are dropped (cancelled first if open); the run stays in
+        its stage if the new version has it, else it starts the new version's first.
+
+        Raises:
+            PlaybookNotFound: That version is not loaded.
+            InvalidCommand: ``rename`` names activities neither version has.
+        """
+        now = self._now()
+        snapshot = self._case(case_id, actor, Access.UPDATE, now)
+        case = snapshot.case
+        run = self._running(case, run_id, stalled_ok=True)
+        target = self.library.get(run.playbook, to_version)
+        if target is None:
+            from casekit.playbook._library import PlaybookNotFound  # noqa: PLC0415
+
+            raise PlaybookNotFound(run.playbook, to_version)
+        renamed = dict(rename or {})
+        new_ids = {a.id for _, a in target.activities()} | {d.get("id") for d in run.added}
+        for old, new in renamed.items():
+            if run.activity(old) is None or new not in new_ids:
+                raise InvalidCommand(
+                    f"rename {old!r} -> {new!r}: the run has no activity {old!r} "
+                    f"or v{to_version} has no {new!r}"
+                )
+        dropped = tuple(a.id for a in run.activities if renamed.get(a.id, a.id) not in new_ids)
+        events: list[Event] = []
+        for state in run.open_activities:
+            if state.id in dropped:
+                if state.task_id is not None and not case.task(state.task_id).state.is_finished:
+                    events.append(
+                        TaskCancelled(
+                            case_id=case.id,
+                            at=now,
+                            actor=actor.ref,
+                            task_id=state.task_id,
+                            reason="playbook migrated",
+                        )
+                    )
+                events.append(PlaybookActivityFinished(
+                    case_id=case.id, at=now, actor=actor.ref, run_id=run.id, activity=state.id,
+                    outcome="cancelled", reason=f"not in v{to_version}",
+                ))  # fmt: skip
+        events.append(PlaybookMigrated(
+            case_id=case.id, at=now, actor=actor.ref, run_id=run.id, old_version=run.version,
+            new_version=to_version, renamed=renamed, dropped=dropped,
+        ))  # fmt: skip
+        return self._commit(snapshot, events, actor, now)
+
+    # --- queries --------------------------------------------------------------------
+
+    def runs(self, case_id: str, *, actor: Actor) -> tuple[PlaybookRun, ...]:
+        """The case's playbook runs."""
+        now = self._now()
+        return self._case(case_id, actor, Access.VIEW, now).case.playbooks
+
+    def current(self, case_id: str, *, actor: Actor) -> list[RunGuide]:
+        """For each running playbook: the stage, what is waiting on whom and why, the
+        guidance to show and the suggested next steps."""
+        now = self._now()
+        case = self._case(case_id, actor, Access.VIEW, now).case
+        return [
+            guide(case, run, self.library.get(run.playbook, run.version), self.reactor)
+            for run in case.playbooks
+            if run.state is RunState.RUNNING
+        ]
+
+    def _run(self, case_id: str, run_id: str) -> PlaybookRun:
+        run = self._load(case_id).case.playbook_run(run_id)
+        assert run is not None
+        return run
+
+    def _running(self, case: Case, run_id: str | None, *, stalled_ok: bool = False) -> PlaybookRun:
+        running = [r for r in case.playbooks if r.state is RunState.RUNNING]
+        if run_id is not None:
+            check_text(run_id, "run_id")
+            running = [r for r in running if r.id == run_id]
+        if not running:
+            what = f"run {run_id!r}" if run_id else "playbook"
+            raise RunNotFound(f"case {case.id} has no running {what}")
+        if len(running) > 1:
+            raise RunNotFound(
+                f"case {case.id} has several running playbooks "
+                f"({', '.join(r.id for r in running)}): name the run_id"
+            )
+        run = running[0]
+        if not stalled_ok and self.library.get(run.playbook, run.version) is None:
+            raise RunNotFound(
+                f"run {run.id} follows {run.playbook!r} v{run.version}, which is not loaded "
+                "(load it, or migrate the run)"
+            )
+        return run
+
+    def _definition(self, run: PlaybookRun) -> Playbook:
+        definition = self.library.get(run.playbook, run.version)
+        if definition is None:
+            raise RunNotFound(f"run {run.id}: {run.playbook!r} v{run.version} is not loaded")
+        return definition
+
+    def _open_activity(
+        self, case: Case, activity: str, run_id: str | None
+    ) -> tuple[PlaybookRun, Any]:
+        check_text(activity, "activity")
+        candidates = [r for r in case.playbooks if r.state is RunState.RUNNING
+                      and (run_id is None or r.id == run_id)]  # fmt: skip
+        for run in candidates:
+            state = run.activity(activity)
+            if state is not None and state.state is ActivityState.ACTIVE:
+                self._definition(run)
+                return run, state
+        raise InvalidCommand(f"no running playbook of {case.id} waits on activity {activity!r}")
+
+    # --- host actions right after the commit ----------------------------------------
+
+    def __call__(self, committed: Committed) -> None:
+        """Run the host actions that the commit made due now (``run_actions="inline"``)."""
+        if self.settings.run_actions != "inline":
+            return
+        started = [
+            r.event for r in committed.records
+            if isinstance(r.event, PlaybookActivityStarted) and r.event.kind == "action"
+        ]  # fmt: skip
+        for event in started:
+            timer = Timer(committed.case_id, timer_key(event.run_id, event.activity), committed.now)
+            try:
+                self.pipeline.fire(timer, committed.now)
+            except ConflictError:
+                continue  # someone else moved the case on; tick picks the action up
+            except CasekitError:
+                logger.exception("playbook action %s of %s failed to run inline; tick retries",
+                                 event.activity, committed.case_id)  # fmt: skip
+
+
+def _plain(values: Mapping[str, Any] | None) -> dict[str, Any]:
+    import json  # noqa: PLC0415
+
+    data = dict(values or {})
+    try:
+        return dict(json.loads(json.dumps(data, allow_nan=False)))
+    except (TypeError, ValueError) as error:
+        raise InvalidValue(f"must be plain JSON data: {error}", where="inputs") from None
+
+
+def _depends_on(stage: Stage, activity_id: str, root: str) -> bool:
+    """Whether ``activity_id`` waits (directly or not) on ``root`` by start rules."""
+    deps = {a.id: {d.partition("=")[0] for d in a.after} for a in stage.activities}
+    todo, seen = [activity_id], set()
+    while todo:
+        node = todo.pop()
+        for dep in deps.get(node, ()):
+            if dep == root:
+                return True
+            if dep not in seen:
+                seen.add(dep)
+                todo.append(dep)
+    return False
+
+
+def _open_ids(run: PlaybookRun, stage: Stage) -> set[str]:
+    ids = {a.id for a in stage.activities}
+    return {a.id for a in run.open_activities if a.id in ids}
+
+
+def _desk_problems(  # noqa: PLR0917
+    activity: Activity,
+    where: str,
+    registry: ActionRegistry,
+    calendars: set[str],
+    olas: Mapping[str, Any],
+    groups: frozenset[str] | None,
+    skills: frozenset[str] | None,
+    has_sla: bool,
+) -> list[str]:
+    problems = []
+    if isinstance(activity, Action) and activity.action not in registry:
+        known = ", ".join(registry.names()) or "none"
+        problems.append(
+            f"{where}.action: no action {activity.action!r} is registered (known: {known})"
+        )
+    calendar = activity.calendar
+    if calendar is not None and (not has_sla or calendar not in calendars):
+        problems.append(f"{where}.calendar: unknown calendar {calendar!r} (the SLA policy's: "
+                        f"{', '.join(sorted(calendars)) or 'none'})")  # fmt: skip
+    for name in ("group", "fallback_group"):
+        group = getattr(activity, name, None)
+        if group is not None and groups is not None and group not in groups:
+            problems.append(
+                f"{where}.{name}: unknown group {group!r} (known: {', '.join(sorted(groups))})"
+            )
+    if isinstance(activity, ManualTask):
+        if skills is not None:
+            problems.extend(
+                f"{where}.skills: unknown skill {skill!r}"
+                for skill in activity.skills
+                if skill not in skills
+            )
+        if activity.ola is not None:
+            definition = olas.get(activity.ola)
+            if definition is None:
+                problems.append(f"{where}.ola: the SLA policy has no definition {activity.ola!r}")
+            elif definition.subject is not Subject.TASK:
+                problems.append(f"{where}.ola: {activity.ola!r} times cases, not tasks")
+            elif definition.condition.groups and activity.group not in definition.condition.groups:
+                problems.append(
+                    f"{where}.ola: {activity.ola!r} selects tasks of groups "
+                    f"{sorted(definition.condition.groups)}, not {activity.group!r}"
+                )
+    return problems

@@ -1,0 +1,667 @@
+"""The playbook runner: a reactor that turns what happened into the next steps.
+
+On every commit it advances each running playbook of the case to a fixed point: it
+notices what finished (a task done, an answer, an event waited for, a sub-playbook
+ended), starts what is now due (by start rules, run conditions and restart rules),
+ends stages whose exit criteria hold and enters the next. Each step is an event in
+the same commit, so a crash never separates a change from the steps it caused, and
+replaying the log rebuilds every run.
+
+Timers of kind ``playbook`` (``playbook:<run>:<activity>``) carry what waits on time:
+a delayed start, a wait's duration, a decision's time limit, and the next attempt of a
+host action. Host actions run in :meth:`PlaybookReactor.fire` — from ``desk.tick`` or
+right after the commit that started them — outside any transaction, with an
+idempotency key per attempt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import attrs
+
+from casekit.exceptions import CasekitError, InvalidDefinition
+from casekit.model._enums import CaseState, Priority, TaskState
+from casekit.model.actors import SYSTEM, Actor, ActorRef
+from casekit.model.case import Assignment, Case
+from casekit.model.commands import AddInteraction, ChangePriority, Transition, UpdateCase
+from casekit.model.commands import Assign as AssignCommand
+from casekit.model.commands import CaseAction as LifecycleAction
+from casekit.model.events import (
+    CaseEvent,
+    Event,
+    PlaybookActionAttempted,
+    PlaybookActivityFinished,
+    PlaybookActivityScheduled,
+    PlaybookActivityStarted,
+    PlaybookEnded,
+    PlaybookNotice,
+    PlaybookStageStarted,
+    PlaybookStalled,
+    PlaybookStarted,
+    TaskCancelled,
+    TaskCreated,
+)
+from casekit.model.fields import FieldSchema
+from casekit.model.lifecycle import Context, LifecycleRules, decide, replay
+from casekit.model.playbook import ActivityRun, ActivityState, PlaybookRun, RunState
+from casekit.playbook._actions import ActionContext, ActionRegistry
+from casekit.playbook._definition import (
+    END,
+    Action,
+    Activity,
+    CaseAction,
+    CaseStep,
+    Decision,
+    ManualTask,
+    Notify,
+    Playbook,
+    Restart,
+    Stage,
+    SubPlaybook,
+    Wait,
+    activity_from_dict,
+)
+from casekit.playbook._library import PlaybookLibrary
+from casekit.reactors import Change
+from casekit.sla.policy import SlaPolicy
+from casekit.storage.base import Timer
+
+__all__ = ["KIND", "MAX_STEPS", "PlaybookReactor", "timer_key"]
+
+KIND = "playbook"
+"""The reactor's name and the kind of its timers."""
+
+MAX_STEPS = 10_000
+"""Steps one commit may take before the runner gives up (a definition that never settles)."""
+
+
+def timer_key(run_id: str, activity_id: str) -> str:
+    return f"{KIND}:{run_id}:{activity_id}"
+
+
+def idempotency_key(run_id: str, activity_id: str, attempt: int) -> str:
+    """The key a host action is handed: one per run, activity and attempt."""
+    return f"{run_id}:{activity_id}:{attempt}"
+
+
+class _Steps:
+    """One commit's working state: the case as the steps so far left it, the events
+    seen (the command's, then the runner's), and where each wait started in them."""
+
+    def __init__(self, case: Case, seen: Sequence[Event], now: datetime, actor: ActorRef) -> None:
+        self.case = case
+        self.seen: list[Event] = list(seen)
+        self.now = now
+        self.actor = actor
+        self.out: list[Event] = []
+        self.wait_from: dict[tuple[str, str], int] = {}
+
+    def take(self, batch: list[Event]) -> None:
+        for event in batch:
+            if isinstance(event, PlaybookActivityStarted) and event.kind == "wait":
+                self.wait_from[(event.run_id, event.activity)] = len(self.seen) + 1
+            self.seen.append(event)
+        self.case = replay(batch, self.case)
+        self.out.extend(batch)
+
+    def header(self) -> dict[str, Any]:
+        return {"case_id": self.case.id, "at": self.now, "actor": self.actor}
+
+
+@attrs.frozen
+class PlaybookReactor:
+    """Runs the desk's playbooks (see the module docs)."""
+
+    library: PlaybookLibrary
+    actions: ActionRegistry
+    rules: LifecycleRules
+    fields: FieldSchema
+    sla: SlaPolicy | None = None
+    fallback_group: str | None = None
+    name: str = KIND
+
+    # --- the reactor protocol -----------------------------------------------------
+
+    def react(self, change: Change) -> Sequence[Event]:
+        case = change.after
+        steps = _Steps(case, change.events, change.now, change.actor)
+        if change.before is None and case.category is not None:
+            for playbook in self.library.for_category(case.category):
+                if not any(r.playbook == playbook.name for r in steps.case.playbooks):
+                    steps.take(
+                        [
+                            self.start_event(
+                                steps.case, playbook, change.actor, change.now, reason="category"
+                            )
+                        ]
+                    )
+        if not steps.case.playbooks:
+            return ()
+        for _ in range(MAX_STEPS):
+            batch = self._step(steps)
+            if not batch:
+                return steps.out
+            steps.take(batch)
+        raise InvalidDefinition(
+            f"the playbooks of {case.id} did not settle after {MAX_STEPS} steps",
+            where="playbook",
+        )
+
+    def timers(self, case: Case) -> Iterable[Timer]:
+        for run in case.playbooks:
+            if (
+                run.state is not RunState.RUNNING
+                or self.library.get(run.playbook, run.version) is None
+            ):
+                continue
+            for activity in run.activities:
+                if activity.due_at is not None and activity.state in (
+                    ActivityState.ACTIVE,
+                    ActivityState.SCHEDULED,
+                ):
+                    yield Timer(case.id, timer_key(run.id, activity.id), activity.due_at)
+
+    def fire(self, case: Case, timer: Timer, now: datetime) -> Sequence[Event]:
+        _, run_id, activity_id = timer.key.split(":", 2)
+        run = case.playbook_run(run_id)
+        if run is None or run.state is not RunState.RUNNING:
+            return ()
+        state = run.activity(activity_id)
+        playbook = self.library.get(run.playbook, run.version)
+        if state is None or playbook is None or state.due_at is None or state.due_at > now:
+            return ()
+        activity = self._activity(playbook, run, activity_id)
+        if activity is None:
+            return ()
+        steps = _Steps(case, (), now, SYSTEM.ref)
+        if state.state is ActivityState.SCHEDULED:
+            return self._start(steps, run, activity)
+        if state.state is not ActivityState.ACTIVE:
+            return ()
+        match activity:
+            case Action():
+                return self._attempt(steps, run, activity, state)
+            case Decision():
+                return [
+                    PlaybookActivityFinished(
+                        **steps.header(),
+                        run_id=run.id,
+                        activity=activity.id,
+                        outcome="timed_out",
+                        answer=activity.default,
+                        reason=f"nobody answered within {activity.timeout}",
+                    )
+                ]
+            case Wait():
+                return [self._finished(steps, run, activity.id, "done", "the wait is over")]
+        return ()
+
+    # --- starting runs --------------------------------------------------------------
+
+    def start_event(
+        self,
+        case: Case,
+        playbook: Playbook,
+        actor: ActorRef,
+        now: datetime,
+        *,
+        reason: str,
+        inputs: dict[str, Any] | None = None,
+        parent: tuple[str, str] | None = None,
+    ) -> PlaybookStarted:
+        """The event that starts ``playbook`` on ``case`` (its first stage follows)."""
+        return PlaybookStarted(
+            case_id=case.id,
+            at=now,
+            actor=actor,
+            run_id=f"{case.id}-P{len(case.playbooks) + 1}",
+            playbook=playbook.name,
+            version=playbook.version,
+            reason=reason,
+            inputs=dict(inputs or {}),
+            parent_run=parent[0] if parent else None,
+            parent_activity=parent[1] if parent else None,
+        )
+
+    # --- one step -------------------------------------------------------------------
+
+    def _step(self, steps: _Steps) -> list[Event]:
+        for run in steps.case.playbooks:
+            if run.state is RunState.RUNNING:
+                batch = self._step_run(steps, run)
+                if batch:
+                    return batch
+        return []
+
+    def _step_run(self, steps: _Steps, run: PlaybookRun) -> list[Event]:
+        playbook = self.library.get(run.playbook, run.version)
+        if playbook is None:
+            if run.stalled is None:
+                return [
+                    PlaybookStalled(
+                        **steps.header(),
+                        run_id=run.id,
+                        reason=f"playbook {run.playbook!r} v{run.version} is not loaded",
+                    )
+                ]
+            return []
+        case = steps.case
+        if case.state is CaseState.CANCELLED:
+            return self._end(steps, run, "cancelled", "the case was cancelled")
+        if run.stage is None:
+            first = playbook.stages[0].id
+            return [PlaybookStageStarted(**steps.header(), run_id=run.id, stage=first)]
+        stage = playbook.stage(run.stage)
+        if stage is None:
+            if run.stalled is None:
+                return [
+                    PlaybookStalled(
+                        **steps.header(),
+                        run_id=run.id,
+                        reason=f"stage {run.stage!r} is not in {run.playbook!r} v{run.version}",
+                    )
+                ]
+            return []
+        activities = self._activities(stage, run)
+        batch: list[Event] = []
+        for activity in activities:
+            state = run.activity(activity.id)
+            if state is not None and state.state is ActivityState.ACTIVE:
+                batch += self._check_done(steps, run, activity, state)
+        if batch:
+            return batch
+        for activity in activities:
+            state = run.activity(activity.id)
+            if state is None or state.state is ActivityState.PENDING:
+                batch += self._maybe_start(steps, run, activity, state)
+                if batch:
+                    return batch  # one start at a time: task numbers follow the fold
+        if self._stage_done(run, stage, activities):
+            return self._exit_stage(steps, run, playbook, stage, activities)
+        return []
+
+    def _activities(self, stage: Stage, run: PlaybookRun) -> list[Activity]:
+        added = [
+            activity_from_dict({k: v for k, v in data.items() if k != "stage"})
+            for data in run.added
+            if data.get("stage") == stage.id
+        ]
+        return [*stage.activities, *added]
+
+    def _activity(self, playbook: Playbook, run: PlaybookRun, activity_id: str) -> Activity | None:
+        found = playbook.find(activity_id)
+        if found is not None:
+            return found[1]
+        for data in run.added:
+            if data.get("id") == activity_id:
+                return activity_from_dict({k: v for k, v in data.items() if k != "stage"})
+        return None
+
+    # --- finishing ------------------------------------------------------------------
+
+    def _check_done(
+        self, steps: _Steps, run: PlaybookRun, activity: Activity, state: ActivityRun
+    ) -> list[Event]:
+        case = steps.case
+        if state.task_id is not None and isinstance(activity, ManualTask | Action | CaseStep):
+            task = case.task(state.task_id)
+            if task.state is TaskState.DONE:
+                outcome = "done" if isinstance(activity, ManualTask) else "fallback"
+                return [self._finished(steps, run, activity.id, outcome, task.notes)]
+            if task.state is TaskState.CANCELLED:
+                return [self._finished(steps, run, activity.id, "cancelled", task.notes)]
+            return []
+        match activity:
+            case Wait() if activity.event is not None:
+                start = steps.wait_from.get((run.id, activity.id), 0)
+                for event in steps.seen[start:]:
+                    if activity.matches(event):
+                        return [self._finished(steps, run, activity.id, "done", f"{event.name}")]
+            case Wait() if activity.condition is not None:
+                if activity.condition.why_not(case) is None:
+                    return [self._finished(steps, run, activity.id, "done", "the condition holds")]
+            case SubPlaybook():
+                child = case.playbook_run(state.child_run or "")
+                if child is not None and child.state is not RunState.RUNNING:
+                    outcome = "done" if child.state is RunState.COMPLETED else "cancelled"
+                    return [self._finished(steps, run, activity.id, outcome, child.outcome)]
+        return []
+
+    def _finished(
+        self, steps: _Steps, run: PlaybookRun, activity_id: str, outcome: str, reason: str = ""
+    ) -> PlaybookActivityFinished:
+        return PlaybookActivityFinished(
+            **steps.header(), run_id=run.id, activity=activity_id, outcome=outcome, reason=reason
+        )
+
+    # --- starting -------------------------------------------------------------------
+
+    def _maybe_start(
+        self, steps: _Steps, run: PlaybookRun, activity: Activity, state: ActivityRun | None
+    ) -> list[Event]:
+        for dep in activity.after:
+            name, _, answer = dep.partition("=")
+            done = run.activity(name)
+            if done is None or not done.state.is_finished:
+                return []  # not yet
+            if answer and done.answer != answer:
+                return [
+                    self._finished(
+                        steps,
+                        run,
+                        activity.id,
+                        "skipped",
+                        f"{name} was answered {done.answer!r}, not {answer!r}",
+                    )
+                ]
+        runs = state.runs if state is not None else 0
+        if activity.restart is Restart.ON_RESTART and run.entries <= 1 and runs == 0:
+            return [self._finished(steps, run, activity.id, "skipped", "runs only on a restart")]
+        if activity.when is not None:
+            why = activity.when.why_not(steps.case)
+            if why is not None:
+                return [self._finished(steps, run, activity.id, "skipped", f"run condition: {why}")]
+        if isinstance(activity, ManualTask) and steps.case.state.is_terminal:
+            return [self._finished(steps, run, activity.id, "skipped", "the case is closed")]
+        if activity.delay is not None:
+            return [
+                PlaybookActivityScheduled(
+                    **steps.header(),
+                    run_id=run.id,
+                    activity=activity.id,
+                    stage=run.stage or "",
+                    kind=activity.kind,
+                    due_at=self._after(steps.now, activity.delay, activity.calendar),
+                )
+            ]
+        return self._start(steps, run, activity)
+
+    def _start(self, steps: _Steps, run: PlaybookRun, activity: Activity) -> list[Event]:
+        header = steps.header()
+        started: dict[str, Any] = {
+            "run_id": run.id,
+            "activity": activity.id,
+            "stage": run.stage or "",
+            "kind": activity.kind,
+        }
+        match activity:
+            case ManualTask():
+                task = self._task(
+                    steps,
+                    activity.label,
+                    activity.instructions,
+                    activity.group,
+                    mandatory=activity.mandatory,
+                    skills=activity.skills,
+                    language=activity.language,
+                )
+                return [task, PlaybookActivityStarted(**header, **started, task_id=task.task_id)]
+            case Action():
+                return [PlaybookActivityStarted(**header, **started, due_at=steps.now)]
+            case Decision():
+                due = steps.now + activity.timeout if activity.timeout is not None else None
+                return [PlaybookActivityStarted(**header, **started, due_at=due)]
+            case Wait():
+                due = (
+                    self._after(steps.now, activity.duration, activity.calendar)
+                    if activity.duration is not None
+                    else None
+                )
+                return [PlaybookActivityStarted(**header, **started, due_at=due)]
+            case Notify():
+                return [
+                    PlaybookActivityStarted(**header, **started),
+                    PlaybookNotice(
+                        **header,
+                        run_id=run.id,
+                        activity=activity.id,
+                        notice=activity.notice,
+                        message=activity.message,
+                        data=dict(activity.data),
+                    ),
+                    self._finished(steps, run, activity.id, "done"),
+                ]
+            case CaseStep():
+                return self._case_step(steps, run, activity, started)
+            case SubPlaybook():
+                child = self.library.latest(activity.playbook)
+                begin = self.start_event(
+                    steps.case,
+                    child,
+                    steps.actor,
+                    steps.now,
+                    reason="sub-playbook",
+                    inputs=run.inputs,
+                    parent=(run.id, activity.id),
+                )
+                return [begin, PlaybookActivityStarted(**header, **started, child_run=begin.run_id)]
+        raise InvalidDefinition(
+            f"unknown activity {activity!r}", where="playbook"
+        )  # pragma: no cover
+
+    def _task(
+        self,
+        steps: _Steps,
+        title: str,
+        description: str,
+        group: str | None,
+        *,
+        mandatory: bool = True,
+        skills: dict[str, int] | None = None,
+        language: str | None = None,
+    ) -> TaskCreated:
+        return TaskCreated(
+            **steps.header(),
+            task_id=f"{steps.case.id}-T{len(steps.case.tasks) + 1}",
+            title=title,
+            description=description,
+            assignment=Assignment(group=group),
+            mandatory=mandatory,
+            skills=dict(skills or {}),
+            language=language,
+        )
+
+    def _case_step(
+        self, steps: _Steps, run: PlaybookRun, activity: CaseStep, started: dict[str, Any]
+    ) -> list[Event]:
+        ctx = Context(
+            now=steps.now,
+            actor=Actor(id=steps.actor.id, kind=steps.actor.kind),
+            rules=self.rules,
+            fields=self.fields,
+        )
+        try:
+            events = decide(steps.case, _command(activity), ctx)
+            replay(events, steps.case)  # they must apply
+        except CasekitError as error:
+            task = self._task(
+                steps,
+                f"Do by hand: {activity.label}",
+                f"casekit could not {activity.do.value} the case: {error}",
+                self.fallback_group,
+                mandatory=False,
+            )
+            return [
+                task,
+                PlaybookActivityStarted(**steps.header(), **started, task_id=task.task_id),
+                PlaybookActionAttempted(
+                    **steps.header(),
+                    run_id=run.id,
+                    activity=activity.id,
+                    attempt=1,
+                    key=idempotency_key(run.id, activity.id, 1),
+                    ok=False,
+                    error=str(error),
+                    fallback_task=task.task_id,
+                ),
+            ]
+        return [
+            PlaybookActivityStarted(**steps.header(), **started),
+            *events,
+            self._finished(steps, run, activity.id, "done"),
+        ]
+
+    def _after(self, now: datetime, delay: timedelta, calendar: str | None) -> datetime:
+        if calendar is None or self.sla is None:
+            return now + delay
+        return self.sla.calendar(calendar).add(now, delay)
+
+    # --- host actions ---------------------------------------------------------------
+
+    def _attempt(
+        self, steps: _Steps, run: PlaybookRun, activity: Action, state: ActivityRun
+    ) -> list[Event]:
+        attempt = state.attempts + 1
+        key = idempotency_key(run.id, activity.id, attempt)
+        ctx = ActionContext(
+            key=key,
+            case=steps.case,
+            run_id=run.id,
+            playbook=run.playbook,
+            activity=activity.id,
+            attempt=attempt,
+            params=dict(activity.params),
+            inputs=dict(run.inputs),
+            now=steps.now,
+        )
+        outcome = self.actions.run(activity.action, ctx, activity.time_limit)
+        attempted: dict[str, Any] = {
+            "run_id": run.id,
+            "activity": activity.id,
+            "attempt": attempt,
+            "key": key,
+            "ok": outcome.ok,
+            "error": outcome.error,
+            "result": outcome.result,
+        }
+        header = steps.header()
+        if outcome.ok:
+            return [
+                PlaybookActionAttempted(**header, **attempted),
+                self._finished(steps, run, activity.id, "done"),
+            ]
+        if attempt < activity.attempts and not outcome.permanent:
+            retry_at = steps.now + activity.backoff * (2 ** (attempt - 1))
+            return [PlaybookActionAttempted(**header, **attempted, retry_at=retry_at)]
+        task = self._task(
+            steps,
+            activity.fallback_title or f"Do by hand: {activity.label}",
+            f"The automated action {activity.action!r} failed after {attempt} attempt(s): "
+            f"{outcome.error}",
+            activity.fallback_group or self.fallback_group,
+            mandatory=activity.mandatory,
+        )
+        return [task, PlaybookActionAttempted(**header, **attempted, fallback_task=task.task_id)]
+
+    # --- stages ---------------------------------------------------------------------
+
+    def _stage_done(self, run: PlaybookRun, stage: Stage, activities: list[Activity]) -> bool:
+        def finished(activity_id: str) -> bool:
+            state = run.activity(activity_id)
+            return state is not None and state.state.is_finished
+
+        if stage.exit_after:
+            return all(finished(a) for a in stage.exit_after)
+        return all(finished(a.id) for a in activities if a.mandatory)
+
+    def _exit_stage(
+        self,
+        steps: _Steps,
+        run: PlaybookRun,
+        playbook: Playbook,
+        stage: Stage,
+        activities: list[Activity],
+    ) -> list[Event]:
+        batch = self._cancel_open(steps, run, {a.id for a in activities}, "the stage ended")
+        target = playbook.stage_after(stage.id)
+        for activity in activities:
+            if isinstance(activity, Decision):
+                state = run.activity(activity.id)
+                choice = activity.choice(state.answer) if state and state.answer else None
+                if choice is not None and choice.goto is not None:
+                    target = choice.goto
+                    break
+        if target == END:
+            return [*batch, *self._end(steps, run, "completed", f"stage {stage.id} ended")]
+        target_stage = playbook.stage(target)
+        assert target_stage is not None  # checked with the definition
+        return [*batch, self._enter(steps, run, target_stage)]
+
+    def _enter(self, steps: _Steps, run: PlaybookRun, stage: Stage) -> PlaybookStageStarted:
+        previous = [a for a in run.activities if a.stage == stage.id]
+        entry = 1 + max((a.runs for a in previous), default=0) if previous else 1
+        return PlaybookStageStarted(
+            **steps.header(),
+            run_id=run.id,
+            stage=stage.id,
+            entry=entry,
+            reset=self.reset(run, stage, [a.id for a in previous]),
+        )
+
+    def reset(self, run: PlaybookRun, stage: Stage, ids: Iterable[str]) -> tuple[str, ...]:
+        """Which of ``ids`` (activities of ``stage`` that ran) a restart puts back to
+        pending, by their restart rules."""
+        out = []
+        for activity_id in ids:
+            activity = stage.activity(activity_id)
+            state = run.activity(activity_id)
+            if state is None:
+                continue
+            once = activity is None or activity.restart is Restart.ONCE
+            if once and state.state is ActivityState.DONE:
+                continue
+            out.append(activity_id)
+        return tuple(out)
+
+    def _cancel_open(
+        self, steps: _Steps, run: PlaybookRun, ids: set[str] | None, reason: str
+    ) -> list[Event]:
+        """Cancel the run's open activities (of ``ids``; all if ``None``) and their tasks."""
+        out: list[Event] = []
+        for state in run.open_activities:
+            if ids is not None and state.id not in ids:
+                continue
+            if state.task_id is not None:
+                task = steps.case.task(state.task_id)
+                if not task.state.is_finished:
+                    out.append(TaskCancelled(**steps.header(), task_id=task.id, reason=reason))
+            out.append(self._finished(steps, run, state.id, "cancelled", reason))
+        return out
+
+    def _end(self, steps: _Steps, run: PlaybookRun, outcome: str, reason: str) -> list[Event]:
+        batch = self._cancel_open(steps, run, None, reason) if outcome == "cancelled" else []
+        return [
+            *batch,
+            PlaybookEnded(**steps.header(), run_id=run.id, outcome=outcome, reason=reason),
+        ]
+
+
+def _command(step: CaseStep) -> Any:
+    """The lifecycle command a case step makes."""
+    match step.do:
+        case CaseAction.START:
+            return Transition(action=LifecycleAction.START)
+        case CaseAction.AWAIT_INFO:
+            return Transition(action=LifecycleAction.AWAIT_INFO, reason=step.reason)
+        case CaseAction.RESUME:
+            return Transition(action=LifecycleAction.RESUME)
+        case CaseAction.RESOLVE:
+            return Transition(action=LifecycleAction.RESOLVE, code=step.code, notes=step.notes)
+        case CaseAction.CLOSE:
+            return Transition(action=LifecycleAction.CLOSE)
+        case CaseAction.SET_PRIORITY:
+            return ChangePriority(priority=step.priority or Priority.MODERATE, reason=step.reason)
+        case CaseAction.ASSIGN:
+            return AssignCommand(group=step.group, agent=step.agent)
+        case CaseAction.UPDATE:
+            return UpdateCase(custom=dict(step.custom))
+        case CaseAction.NOTE:
+            return AddInteraction(body=step.notes or "", direction="internal", channel="portal")
+    raise InvalidDefinition(f"unknown case step {step.do!r}", where="playbook")  # pragma: no cover
+
+
+def matches_any(activity: Wait, events: Iterable[CaseEvent]) -> bool:
+    return any(activity.matches(event) for event in events)
