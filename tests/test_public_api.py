@@ -28,6 +28,7 @@ PUBLIC_MODULES = [
     "casekit.testing.channels",
     "casekit.notify",
     "casekit.notify.channels",
+    "casekit.playbook",
 ]
 
 

@@ -5,13 +5,17 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl
 
+import attrs
+
 from casekit.desk import Desk
-from casekit.exceptions import CasekitError
+from casekit.exceptions import CasekitError, InvalidDefinition
+from casekit.serialization import load_toml
 
 __all__ = ["main"]
 
@@ -50,6 +54,105 @@ def _verify(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+KINDS = ("calendar", "sla", "rules", "catalog", "playbook")
+"""What ``casekit validate`` checks: a business calendar, an SLA policy, notification
+rules, a service catalog or a playbook."""
+
+
+def detect_kind(data: Mapping[str, Any]) -> str | None:
+    """The kind of definition a file's top-level keys show, or ``None``.
+
+    The first that applies wins: ``items`` is a service catalog; ``stages`` a
+    playbook; ``rules`` notification rules; ``definitions``, ``calendars`` or
+    ``group_calendars`` an SLA policy; a calendar field (``zone``, ``week``,
+    ``holidays``, ... or ``union``, ``intersection``, ``parent``) a calendar.
+    """
+    from casekit.sla._rules import CalendarSpec  # noqa: PLC0415 - only validate needs them
+    from casekit.sla.policy import _SlaPolicy  # noqa: PLC0415
+
+    keys = set(data)
+    if "items" in keys:
+        return "catalog"
+    if "stages" in keys:
+        return "playbook"
+    if "rules" in keys:
+        return "rules"
+    if keys & {field.name for field in attrs.fields(_SlaPolicy)}:
+        return "sla"
+    calendar = {field.name for field in attrs.fields(CalendarSpec)}
+    if keys & (calendar | {"union", "intersection", "parent"}):
+        return "calendar"
+    return None
+
+
+def _loader(kind: str) -> Callable[[dict[str, Any], Path], object] | None:
+    """The function that builds ``kind`` from a file's data (``None``: not available)."""
+    if kind == "calendar":
+        from casekit.sla.calendar import BusinessCalendar  # noqa: PLC0415
+
+        return lambda data, _: BusinessCalendar.from_dict(data)
+    if kind == "sla":
+        from casekit.sla.policy import SlaPolicy  # noqa: PLC0415
+
+        return lambda data, _: SlaPolicy.from_dict(data)
+    if kind == "rules":
+        from casekit.notify import NotificationRules  # noqa: PLC0415
+
+        return lambda data, _: NotificationRules.from_dict(data)
+    if kind == "catalog":
+        from casekit.playbook import Catalog  # noqa: PLC0415
+
+        return lambda data, _: Catalog.from_dict(data)
+    from casekit.playbook import Playbook  # noqa: PLC0415
+
+    return lambda _, path: Playbook.from_toml(path)
+
+
+def _problems(exc: CasekitError) -> list[str]:
+    if isinstance(exc, InvalidDefinition) and exc.errors:
+        return list(exc.errors)
+    return [str(exc)]
+
+
+def _validate_one(name: str, kind: str | None) -> int:
+    """Check one file; print its result; return its exit status."""
+    path = Path(name)
+    try:
+        content = path.read_bytes()
+    except OSError as exc:
+        print(f"{name}: cannot read: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    try:
+        data = load_toml(content)
+    except InvalidDefinition as exc:
+        for line in _problems(exc):
+            print(f"{name}: {line}")
+        return 1
+    kind = kind or detect_kind(data)
+    if kind is None:
+        print(
+            f"{name}: cannot tell what it defines from its keys "
+            f"({', '.join(sorted(data)) or 'none'}); pass --kind ({'|'.join(KINDS)})"
+        )
+        return 1
+    load = _loader(kind)
+    if load is None:
+        print(f"{name}: playbook validation not available")
+        return 1
+    try:
+        load(data, path)
+    except CasekitError as exc:
+        for line in _problems(exc):
+            print(f"{name}: {line}")
+        return 1
+    print(f"{name}: OK ({kind})")
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    return max(_validate_one(name, args.kind) for name in args.files)
+
+
 def _version() -> str:
     """The installed distribution's version (``unknown`` when run from a bare tree)."""
     try:
@@ -70,6 +173,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     verify.add_argument("url", help="store URL, e.g. sqlite:///cases.db")
     verify.add_argument("case_ids", nargs="+", metavar="CASE")
     verify.set_defaults(run=_verify)
+    validate = commands.add_parser(
+        "validate",
+        help="check calendar, SLA policy, notification rules, catalog or playbook files",
+        description="Check definition files: print 'FILE: OK (kind)' or every problem with "
+        "its path. Exit status 1 on problems, 2 when a file cannot be read.",
+    )
+    validate.add_argument("files", nargs="+", metavar="FILE")
+    validate.add_argument(
+        "--kind", choices=KINDS, help="what the files define (default: told by their keys)"
+    )
+    validate.set_defaults(run=_validate)
     args = parser.parse_args(argv)
     try:
         result: int = args.run(args)

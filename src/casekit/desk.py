@@ -41,11 +41,13 @@ from casekit.model.accounts import Account, Consumer, Contact, Relationship
 from casekit.model.actors import Actor
 from casekit.model.case import Case, Task
 from casekit.model.commands import CaseAction, Command
+from casekit.model.events import Event
 from casekit.model.fields import CustomField, FieldSchema
 from casekit.model.lifecycle import Context, LifecycleRules, decide, replay
 from casekit.notify import Channel as NotificationChannel
 from casekit.notify import ChannelRegistry, DeliveryReport, Notifications, Notifier
 from casekit.playbook import ActionRegistry, DeskPlaybooks, PlaybookReactor, Playbooks
+from casekit.playbook._request import DeskCatalog
 from casekit.reactors import ReactorRegistry, Subscriber, SubscriberRegistry
 from casekit.routing import Agent, Presence, Router, StrategyRegistry
 from casekit.routing._desk import DeskRouting, explain
@@ -121,6 +123,7 @@ class Desk:
             without a router).
         playbooks: Playbook runs (``None`` without playbooks): ``start``, ``answer``,
             ``add_activity``, ``go_back``, ``cancel``, ``migrate``, ``current``.
+        catalog: The service catalog (``None`` without one): ``items``, ``request``.
         notifications: The outbox and its delivery (``None`` without notification
             settings): ``desk.notifications.outbox(state="dead")``, ``attempts``,
             ``requeue``.
@@ -173,6 +176,13 @@ class Desk:
             self.channels.add(channel)
         self.notifications = Notifier.for_desk(notifications, self.channels, self.store, self.sla)
         self.playbooks = None if playbooks is None else self._playbooks(playbooks)
+        self.catalog = (
+            None
+            if self.playbooks is None or self.playbooks.settings.catalog is None
+            else DeskCatalog(
+                self.playbooks.settings.catalog, self.playbooks, self.store, self._open
+            )
+        )
         reactors = ReactorRegistry()
         self.plugins.register_reactors(reactors, desk=self)
         self._subscribers = SubscriberRegistry()
@@ -409,6 +419,21 @@ class Desk:
             skills=dict(skills or {}),
             language=language,
         )
+        return self._open(command, actor)
+
+    def _open(
+        self,
+        command: cmd.OpenCase,
+        actor: Actor,
+        follow: Callable[[Case, datetime], list[Event]] | None = None,
+    ) -> Case:
+        """Open a case; ``follow(case, now)`` adds events to the opening commit (a
+        catalog request records itself and starts its playbook)."""
+        account_id, contact_id, consumer_id = (
+            command.account_id,
+            command.contact_id,
+            command.consumer_id,
+        )
         now = self._now()
         if self.routing is not None:
             self.routing.check_skills(command.skills, "skills")
@@ -427,9 +452,11 @@ class Desk:
         case_id = f"CS{self.store.next_case_number():07d}"
         events = decide(None, command, self._context(actor, now, case_id=case_id))
         self.authorize(actor, Action.OPEN, replay(events), now)
+        if follow is not None:
+            events = [*events, *follow(replay(events), now)]
         case = self._pipeline.commit(None, events, actor.ref, now)[0]
-        if self.routing is not None:  # routed at once: show the assignment
-            case = self.store.load(case.id).case
+        if self.routing is not None or self.playbooks is not None:
+            case = self.store.load(case.id).case  # routed, or host actions ran: show it
         return redact(case, actor)
 
     def update(

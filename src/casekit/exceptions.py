@@ -12,11 +12,13 @@ exception, the casekit error inherits it too, so ``except LookupError`` keeps wo
     │   ├── ConsumerNotFound
     │   ├── UnknownStoreScheme
     │   ├── UnknownChannel
-    │   └── OutboxEntryNotFound
+    │   ├── OutboxEntryNotFound
+    │   └── CatalogItemNotFound
     ├── InvalidValue (ValueError)
     │   ├── NaiveDatetimeError
     │   ├── InvalidFieldValue
     │   ├── InvalidDefinition
+    │   ├── InvalidRequest
     │   ├── InvalidCalendar
     │   ├── CalendarHorizonError
     │   └── InvalidAddress
@@ -44,6 +46,7 @@ __all__ = [
     "CapacityConflict",
     "CaseNotFound",
     "CasekitError",
+    "CatalogItemNotFound",
     "ConflictError",
     "ConsumerNotFound",
     "ContactNotFound",
@@ -54,6 +57,7 @@ __all__ = [
     "InvalidCommand",
     "InvalidDefinition",
     "InvalidFieldValue",
+    "InvalidRequest",
     "InvalidTransition",
     "InvalidValue",
     "NaiveDatetimeError",
@@ -135,6 +139,12 @@ class UnknownChannel(NotFound):
     kind = "notification channel"
 
 
+class CatalogItemNotFound(NotFound):
+    """The service catalog has no item with that id."""
+
+    kind = "catalog item"
+
+
 class InvalidValue(CasekitError, ValueError):
     """A value is not acceptable where it was given.
 
@@ -172,6 +182,19 @@ class InvalidDefinition(InvalidValue):
 
     Attributes:
         errors: One line per problem, each starting with the path to the bad field.
+    """
+
+    def __init__(self, message: str, *, where: str = "", errors: Sequence[str] = ()) -> None:
+        self.errors = tuple(errors)
+        detail = "".join(f"\n  {line}" for line in self.errors)
+        super().__init__(message + detail, where=where)
+
+
+class InvalidRequest(InvalidValue):
+    """A service catalog request's values do not fit the item's variables.
+
+    Attributes:
+        errors: Every problem, one ``variables.<name>: <message>`` line each.
     """
 
     def __init__(self, message: str, *, where: str = "", errors: Sequence[str] = ()) -> None:

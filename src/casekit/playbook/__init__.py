@@ -22,6 +22,14 @@ from casekit.playbook._actions import (
     ActionRegistry,
     HostAction,
 )
+from casekit.playbook._catalog import (
+    Catalog,
+    CatalogItem,
+    Requester,
+    Variable,
+    VariableType,
+    VariableValue,
+)
 from casekit.playbook._definition import (
     END,
     Action,
@@ -59,6 +67,8 @@ __all__ = [
     "CaseAction",
     "CaseCondition",
     "CaseStep",
+    "Catalog",
+    "CatalogItem",
     "Choice",
     "Decision",
     "DeskPlaybooks",
@@ -72,6 +82,7 @@ __all__ = [
     "PlaybookReactor",
     "PlaybookRun",
     "Playbooks",
+    "Requester",
     "Restart",
     "RunGuide",
     "RunNotFound",
@@ -79,6 +90,9 @@ __all__ = [
     "Stage",
     "Step",
     "SubPlaybook",
+    "Variable",
+    "VariableType",
+    "VariableValue",
     "Wait",
     "activity_from_dict",
     "idempotency_key",

@@ -33,6 +33,7 @@ from casekit.model.events import (
 )
 from casekit.model.playbook import ActivityState, PlaybookRun, RunState
 from casekit.playbook._actions import ActionRegistry, HostAction
+from casekit.playbook._catalog import Catalog
 from casekit.playbook._definition import (
     Action,
     Activity,
@@ -81,6 +82,8 @@ class Playbooks:
 
     Attributes:
         library: The definitions (every version runs may still be on).
+        catalog: The service catalog (``desk.catalog``); its items name playbooks
+            of ``library``.
         actions: Host actions by name (plugins add theirs through
             ``casekit_register_actions``).
         run_actions: ``inline`` (default): a host action runs right after the commit
@@ -94,6 +97,7 @@ class Playbooks:
     """
 
     library: PlaybookLibrary = attrs.field(converter=_library)
+    catalog: Catalog | None = None
     actions: Mapping[str, HostAction] = attrs.field(factory=dict)
     run_actions: Literal["inline", "tick"] = attrs.field(default="inline", converter=_run_actions)
     fallback_group: str | None = None
