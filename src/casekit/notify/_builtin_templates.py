@@ -80,6 +80,12 @@ _EN = (
         "{{ task.title }}.\n" + _CASE_LINK,
     ),
     _t(
+        "playbook.notice",
+        "en",
+        "[{{ case.id }}] {{ case.subject }}",
+        "Hello {{ recipient.name }},\n\n{{ event.message }}\n" + _CASE_LINK,
+    ),
+    _t(
         "task.assigned",
         "en",
         "[{{ case.id }}] Task for you: {{ task.title }}",
@@ -188,6 +194,12 @@ _FR = (
         "[{{ case.id }}] Avancement : {{ task.title }}",
         "Bonjour {{ recipient.name }},\n\nUne étape de votre demande {{ case.id }} est "
         "terminée : {{ task.title }}.\n" + _CASE_LINK,
+    ),
+    _t(
+        "playbook.notice",
+        "fr",
+        "[{{ case.id }}] {{ case.subject }}",
+        "Bonjour {{ recipient.name }},\n\n{{ event.message }}\n" + _CASE_LINK,
     ),
     _t(
         "task.assigned",

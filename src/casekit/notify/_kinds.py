@@ -45,10 +45,13 @@ CASE_FIELDS = frozenset(
 RECIPIENT_FIELDS = frozenset({"kind", "id", "name"})
 """What ``recipient`` holds (``name`` is the contact's, consumer's or address book's)."""
 
-EVENT_FIELDS = frozenset({"name", "at", "actor", "reason", "body", "state", "old_state"})
+EVENT_FIELDS = frozenset(
+    {"name", "at", "actor", "reason", "body", "state", "old_state", "notice", "message"}
+)
 """What ``event`` holds: the triggering event's name, instant and actor id, and where
 they apply the reason (state changes, task blocks), the public reply's body
-(``case.interaction_added``) and the new and old state (``case.state_changed``)."""
+(``case.interaction_added``), the new and old state (``case.state_changed``) and a
+playbook notice's name and message (``playbook.notice``)."""
 
 TASK_FIELDS = frozenset({"id", "title", "state", "group", "agent", "created_at", "notes"})
 """What ``task`` holds, for kinds about a task."""
@@ -169,6 +172,10 @@ BUILTIN_KINDS: tuple[Kind, ...] = (
         description="A task is still open (to the responsible team).",
         scopes={"task"},
         digest=True,
+    ),
+    Kind(
+        name="playbook.notice",
+        description="A playbook step tells someone something (its message).",
     ),
     Kind(
         name="sla.warning",

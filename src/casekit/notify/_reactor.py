@@ -18,6 +18,7 @@ from casekit.model.events import (
     CaseStateChanged,
     Event,
     InteractionAdded,
+    PlaybookNotice,
     NotificationQueued,
     SlaEscalated,
     SlaEvent,
@@ -89,6 +90,8 @@ def _event_data(event: CaseEvent, now: datetime) -> dict[str, Any]:
         "body": None,
         "state": None,
         "old_state": None,
+        "notice": None,
+        "message": None,
     }
     if isinstance(event, InteractionAdded):
         data["body"] = event.interaction.body
@@ -96,6 +99,8 @@ def _event_data(event: CaseEvent, now: datetime) -> dict[str, Any]:
         data["state"], data["old_state"] = event.new.value, event.old.value
     if isinstance(event, TaskBlocked):
         data["reason"] = event.reason
+    if isinstance(event, PlaybookNotice):
+        data["notice"], data["message"] = event.notice, event.message
     return data
 
 

@@ -127,6 +127,8 @@ class PlaybookReactor:
 
     def react(self, change: Change) -> Sequence[Event]:
         case = change.after
+        if not case.playbooks and (change.before is not None or case.category is None):
+            return ()  # the common case: nothing to run
         steps = _Steps(case, change.events, change.now, change.actor)
         if change.before is None and case.category is not None:
             for playbook in self.library.for_category(case.category):
