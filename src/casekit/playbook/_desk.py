@@ -28,10 +28,10 @@ from casekit.model.events import (
     PlaybookActivityStarted,
     PlaybookEnded,
     PlaybookMigrated,
+    PlaybookStageStarted,
     PlaybookWentBack,
-    TaskCancelled,
 )
-from casekit.model.playbook import ActivityState, PlaybookRun, RunState
+from casekit.model.playbook import ActivityRun, ActivityState, PlaybookRun, RunState
 from casekit.playbook._actions import ActionRegistry, HostAction
 from casekit.playbook._catalog import Catalog
 from casekit.playbook._definition import (
@@ -47,7 +47,7 @@ from casekit.playbook._definition import (
 )
 from casekit.playbook._guidance import RunGuide, guide
 from casekit.playbook._library import PlaybookLibrary
-from casekit.playbook._runner import PlaybookReactor, timer_key
+from casekit.playbook._runner import PlaybookReactor, cancel_open, timer_key
 from casekit.reactors import Committed
 from casekit.sla.policy import SlaPolicy, Subject
 from casekit.storage.base import Snapshot, Timer
@@ -242,7 +242,7 @@ class DeskPlaybooks:
         now = self._now()
         snapshot = self._case(case_id, actor, Access.WORK_TASKS, now)
         run, state = self._open_activity(snapshot.case, activity, run_id)
-        decision = self.reactor._activity(self._definition(run), run, activity)
+        decision = self.reactor.activity_of(self._definition(run), run, activity)
         if not isinstance(decision, Decision):
             raise InvalidCommand(f"activity {activity!r} of run {run.id} is not a decision")
         if decision.choice(check_text(choice, "choice")) is None:
@@ -253,14 +253,24 @@ class DeskPlaybooks:
             )
         del state
         event = PlaybookActivityFinished(
-            case_id=snapshot.case.id, at=now, actor=actor.ref, run_id=run.id,
-            activity=activity, outcome="answered", answer=choice,
+            **_header(snapshot.case, now, actor),
+            run_id=run.id,
+            activity=activity,
+            outcome="answered",
+            answer=choice,
             reason=check_text(comment, "comment"),
-        )  # fmt: skip
+        )
         return self._commit(snapshot, [event], actor, now)
 
-    def complete(self, case_id: str, activity: str, *, actor: Actor, run_id: str | None = None,
-                 notes: str = "") -> Case:  # fmt: skip
+    def complete(
+        self,
+        case_id: str,
+        activity: str,
+        *,
+        actor: Actor,
+        run_id: str | None = None,
+        notes: str = "",
+    ) -> Case:
         """Mark a wait (or any active activity without a task) done by hand.
 
         Raises:
@@ -277,9 +287,12 @@ class DeskPlaybooks:
         if state.kind == "decision":
             raise InvalidCommand(f"activity {activity!r} is a decision: answer it")
         event = PlaybookActivityFinished(
-            case_id=snapshot.case.id, at=now, actor=actor.ref, run_id=run.id,
-            activity=activity, outcome="done", reason=check_text(notes, "notes"),
-        )  # fmt: skip
+            **_header(snapshot.case, now, actor),
+            run_id=run.id,
+            activity=activity,
+            outcome="done",
+            reason=check_text(notes, "notes"),
+        )
         return self._commit(snapshot, [event], actor, now)
 
     def add_activity(
@@ -312,7 +325,7 @@ class DeskPlaybooks:
         taken = {a.id for _, a in definition.activities()} | {d.get("id") for d in run.added}
         if activity.id in taken:
             problems.append(f"activity.id: {activity.id!r} is taken in run {run.id}")
-        siblings = {a.id: a for a in self.reactor._activities(target, run)}
+        siblings = {a.id: a for a in self.reactor.activities_of(target, run)}
         problems += activity_problems(
             activity, "activity", siblings, {s.id for s in definition.stages}
         )
@@ -321,9 +334,11 @@ class DeskPlaybooks:
         if problems:
             raise InvalidDefinition("cannot add this activity", errors=problems)
         event = PlaybookActivityAdded(
-            case_id=snapshot.case.id, at=now, actor=actor.ref, run_id=run.id,
-            stage=target.id, definition=activity_to_dict(activity),
-        )  # fmt: skip
+            **_header(snapshot.case, now, actor),
+            run_id=run.id,
+            stage=target.id,
+            definition=activity_to_dict(activity),
+        )
         return self._commit(snapshot, [event], actor, now)
 
     def go_back(
@@ -363,27 +378,19 @@ class DeskPlaybooks:
                 a for a in ran if a == activity_id or _depends_on(target_stage, a, activity_id)
             }
             reset |= {activity_id} & set(ran)
-        events: list[Event] = []
-        for state in run.open_activities:
-            if state.task_id is not None and not case.task(state.task_id).state.is_finished:
-                events.append(
-                    TaskCancelled(
-                        case_id=case.id,
-                        at=now,
-                        actor=actor.ref,
-                        task_id=state.task_id,
-                        reason=f"went back: {reason}",
-                    )
-                )
-            events.append(PlaybookActivityFinished(
-                case_id=case.id, at=now, actor=actor.ref, run_id=run.id, activity=state.id,
-                outcome="cancelled", reason=f"went back: {reason}",
-            ))  # fmt: skip
+        header = _header(case, now, actor)
+        events = cancel_open(case, run, f"went back: {reason}", header)
         reset |= _open_ids(run, target_stage)  # interrupted: they run again
-        events.append(PlaybookWentBack(
-            case_id=case.id, at=now, actor=actor.ref, run_id=run.id, stage=target_stage.id,
-            activity=activity_id, reason=reason, reset=tuple(sorted(reset)),
-        ))  # fmt: skip
+        events.append(
+            PlaybookWentBack(
+                **header,
+                run_id=run.id,
+                stage=target_stage.id,
+                activity=activity_id,
+                reason=reason,
+                reset=tuple(sorted(reset)),
+            )
+        )
         return self._commit(snapshot, events, actor, now)
 
     def cancel(self, case_id: str, *, actor: Actor, reason: str, run_id: str | None = None) -> Case:
@@ -394,32 +401,9 @@ class DeskPlaybooks:
             raise InvalidCommand("cancelling a playbook needs a reason")
         case = snapshot.case
         run = self._running(case, run_id)
-        events: list[Event] = []
-        for state in run.open_activities:
-            if state.task_id is not None and not case.task(state.task_id).state.is_finished:
-                events.append(
-                    TaskCancelled(
-                        case_id=case.id,
-                        at=now,
-                        actor=actor.ref,
-                        task_id=state.task_id,
-                        reason=reason,
-                    )
-                )
-            events.append(PlaybookActivityFinished(
-                case_id=case.id, at=now, actor=actor.ref, run_id=run.id, activity=state.id,
-                outcome="cancelled", reason=reason,
-            ))  # fmt: skip
-        events.append(
-            PlaybookEnded(
-                case_id=case.id,
-                at=now,
-                actor=actor.ref,
-                run_id=run.id,
-                outcome="cancelled",
-                reason=reason,
-            )
-        )
+        header = _header(case, now, actor)
+        events = cancel_open(case, run, reason, header)
+        events.append(PlaybookEnded(**header, run_id=run.id, outcome="cancelled", reason=reason))
         return self._commit(snapshot, events, actor, now)
 
     def migrate(
@@ -459,27 +443,21 @@ class DeskPlaybooks:
                     f"or v{to_version} has no {new!r}"
                 )
         dropped = tuple(a.id for a in run.activities if renamed.get(a.id, a.id) not in new_ids)
-        events: list[Event] = []
-        for state in run.open_activities:
-            if state.id in dropped:
-                if state.task_id is not None and not case.task(state.task_id).state.is_finished:
-                    events.append(
-                        TaskCancelled(
-                            case_id=case.id,
-                            at=now,
-                            actor=actor.ref,
-                            task_id=state.task_id,
-                            reason="playbook migrated",
-                        )
-                    )
-                events.append(PlaybookActivityFinished(
-                    case_id=case.id, at=now, actor=actor.ref, run_id=run.id, activity=state.id,
-                    outcome="cancelled", reason=f"not in v{to_version}",
-                ))  # fmt: skip
-        events.append(PlaybookMigrated(
-            case_id=case.id, at=now, actor=actor.ref, run_id=run.id, old_version=run.version,
-            new_version=to_version, renamed=renamed, dropped=dropped,
-        ))  # fmt: skip
+        header = _header(case, now, actor)
+        events = cancel_open(case, run, f"not in v{to_version}", header, set(dropped))
+        events.append(
+            PlaybookMigrated(
+                **header,
+                run_id=run.id,
+                old_version=run.version,
+                new_version=to_version,
+                renamed=renamed,
+                dropped=dropped,
+            )
+        )
+        if run.stage is not None and target.stage(run.stage) is None:
+            first = target.stages[0].id
+            events.append(PlaybookStageStarted(**header, run_id=run.id, stage=first))
         return self._commit(snapshot, events, actor, now)
 
     # --- queries --------------------------------------------------------------------
@@ -534,11 +512,11 @@ class DeskPlaybooks:
 
     def _open_activity(
         self, case: Case, activity: str, run_id: str | None
-    ) -> tuple[PlaybookRun, Any]:
+    ) -> tuple[PlaybookRun, ActivityRun]:
         check_text(activity, "activity")
-        candidates = [r for r in case.playbooks if r.state is RunState.RUNNING
-                      and (run_id is None or r.id == run_id)]  # fmt: skip
-        for run in candidates:
+        for run in case.playbooks:
+            if run.state is not RunState.RUNNING or run_id not in (None, run.id):
+                continue
             state = run.activity(activity)
             if state is not None and state.state is ActivityState.ACTIVE:
                 self._definition(run)
@@ -551,19 +529,25 @@ class DeskPlaybooks:
         """Run the host actions that the commit made due now (``run_actions="inline"``)."""
         if self.settings.run_actions != "inline":
             return
-        started = [
-            r.event for r in committed.records
-            if isinstance(r.event, PlaybookActivityStarted) and r.event.kind == "action"
-        ]  # fmt: skip
-        for event in started:
+        for record in committed.records:
+            event = record.event
+            if not (isinstance(event, PlaybookActivityStarted) and event.kind == "action"):
+                continue
             timer = Timer(committed.case_id, timer_key(event.run_id, event.activity), committed.now)
             try:
                 self.pipeline.fire(timer, committed.now)
             except ConflictError:
                 continue  # someone else moved the case on; tick picks the action up
             except CasekitError:
-                logger.exception("playbook action %s of %s failed to run inline; tick retries",
-                                 event.activity, committed.case_id)  # fmt: skip
+                logger.exception(
+                    "playbook action %s of %s failed to run inline; tick retries",
+                    event.activity,
+                    committed.case_id,
+                )
+
+
+def _header(case: Case, now: datetime, actor: Actor) -> dict[str, Any]:
+    return {"case_id": case.id, "at": now, "actor": actor.ref}
 
 
 def _plain(values: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -614,8 +598,10 @@ def _desk_problems(  # noqa: PLR0917
         )
     calendar = activity.calendar
     if calendar is not None and (not has_sla or calendar not in calendars):
-        problems.append(f"{where}.calendar: unknown calendar {calendar!r} (the SLA policy's: "
-                        f"{', '.join(sorted(calendars)) or 'none'})")  # fmt: skip
+        known = ", ".join(sorted(calendars)) or "none"
+        problems.append(
+            f"{where}.calendar: unknown calendar {calendar!r} (the SLA policy's: {known})"
+        )
     for name in ("group", "fallback_group"):
         group = getattr(activity, name, None)
         if group is not None and groups is not None and group not in groups:

@@ -115,10 +115,15 @@ def guide(
         )
     stage = playbook.stage(run.stage or "")
     if stage is None:
-        return RunGuide(run_id=run.id, playbook=run.playbook, version=run.version,
-                        stage=run.stage, stalled=run.stalled)  # fmt: skip
+        return RunGuide(
+            run_id=run.id,
+            playbook=run.playbook,
+            version=run.version,
+            stage=run.stage,
+            stalled=run.stalled,
+        )
     current, upcoming = [], []
-    for activity in reactor._activities(stage, run):
+    for activity in reactor.activities_of(stage, run):
         state = run.activity(activity.id)
         if state is not None and state.state in (ActivityState.ACTIVE, ActivityState.SCHEDULED):
             current.append(_step(case, activity, state))

@@ -30,7 +30,6 @@ from casekit.model.commands import AddInteraction, ChangePriority, Transition, U
 from casekit.model.commands import Assign as AssignCommand
 from casekit.model.commands import CaseAction as LifecycleAction
 from casekit.model.events import (
-    CaseEvent,
     Event,
     PlaybookActionAttempted,
     PlaybookActivityFinished,
@@ -69,7 +68,7 @@ from casekit.reactors import Change
 from casekit.sla.policy import SlaPolicy
 from casekit.storage.base import Timer
 
-__all__ = ["KIND", "MAX_STEPS", "PlaybookReactor", "timer_key"]
+__all__ = ["KIND", "MAX_STEPS", "PlaybookReactor", "cancel_open", "idempotency_key", "timer_key"]
 
 KIND = "playbook"
 """The reactor's name and the kind of its timers."""
@@ -175,7 +174,7 @@ class PlaybookReactor:
         playbook = self.library.get(run.playbook, run.version)
         if state is None or playbook is None or state.due_at is None or state.due_at > now:
             return ()
-        activity = self._activity(playbook, run, activity_id)
+        activity = self.activity_of(playbook, run, activity_id)
         if activity is None:
             return ()
         steps = _Steps(case, (), now, SYSTEM.ref)
@@ -267,7 +266,7 @@ class PlaybookReactor:
                     )
                 ]
             return []
-        activities = self._activities(stage, run)
+        activities = self.activities_of(stage, run)
         batch: list[Event] = []
         for activity in activities:
             state = run.activity(activity.id)
@@ -285,7 +284,7 @@ class PlaybookReactor:
             return self._exit_stage(steps, run, playbook, stage, activities)
         return []
 
-    def _activities(self, stage: Stage, run: PlaybookRun) -> list[Activity]:
+    def activities_of(self, stage: Stage, run: PlaybookRun) -> list[Activity]:
         added = [
             activity_from_dict({k: v for k, v in data.items() if k != "stage"})
             for data in run.added
@@ -293,7 +292,7 @@ class PlaybookReactor:
         ]
         return [*stage.activities, *added]
 
-    def _activity(self, playbook: Playbook, run: PlaybookRun, activity_id: str) -> Activity | None:
+    def activity_of(self, playbook: Playbook, run: PlaybookRun, activity_id: str) -> Activity | None:
         found = playbook.find(activity_id)
         if found is not None:
             return found[1]
@@ -621,17 +620,7 @@ class PlaybookReactor:
     def _cancel_open(
         self, steps: _Steps, run: PlaybookRun, ids: set[str] | None, reason: str
     ) -> list[Event]:
-        """Cancel the run's open activities (of ``ids``; all if ``None``) and their tasks."""
-        out: list[Event] = []
-        for state in run.open_activities:
-            if ids is not None and state.id not in ids:
-                continue
-            if state.task_id is not None:
-                task = steps.case.task(state.task_id)
-                if not task.state.is_finished:
-                    out.append(TaskCancelled(**steps.header(), task_id=task.id, reason=reason))
-            out.append(self._finished(steps, run, state.id, "cancelled", reason))
-        return out
+        return cancel_open(steps.case, run, reason, steps.header(), ids)
 
     def _end(self, steps: _Steps, run: PlaybookRun, outcome: str, reason: str) -> list[Event]:
         batch = self._cancel_open(steps, run, None, reason) if outcome == "cancelled" else []
@@ -639,6 +628,30 @@ class PlaybookReactor:
             *batch,
             PlaybookEnded(**steps.header(), run_id=run.id, outcome=outcome, reason=reason),
         ]
+
+
+def cancel_open(
+    case: Case,
+    run: PlaybookRun,
+    reason: str,
+    header: dict[str, Any],
+    ids: set[str] | None = None,
+) -> list[Event]:
+    """The events that cancel the run's open activities (those of ``ids``; all if
+    ``None``) and their unfinished tasks; ``header`` is every event's case, instant and
+    actor."""
+    out: list[Event] = []
+    for state in run.open_activities:
+        if ids is not None and state.id not in ids:
+            continue
+        if state.task_id is not None and not case.task(state.task_id).state.is_finished:
+            out.append(TaskCancelled(**header, task_id=state.task_id, reason=reason))
+        out.append(
+            PlaybookActivityFinished(
+                **header, run_id=run.id, activity=state.id, outcome="cancelled", reason=reason
+            )
+        )
+    return out
 
 
 def _command(step: CaseStep) -> Any:
@@ -663,7 +676,3 @@ def _command(step: CaseStep) -> Any:
         case CaseAction.NOTE:
             return AddInteraction(body=step.notes or "", direction="internal", channel="portal")
     raise InvalidDefinition(f"unknown case step {step.do!r}", where="playbook")  # pragma: no cover
-
-
-def matches_any(activity: Wait, events: Iterable[CaseEvent]) -> bool:
-    return any(activity.matches(event) for event in events)
