@@ -285,6 +285,8 @@ class PlaybookReactor:
         return []
 
     def activities_of(self, stage: Stage, run: PlaybookRun) -> list[Activity]:
+        """The activities of ``stage`` in ``run``: the definition's, then those agents
+        added to the run."""
         added = [
             activity_from_dict({k: v for k, v in data.items() if k != "stage"})
             for data in run.added
@@ -292,7 +294,10 @@ class PlaybookReactor:
         ]
         return [*stage.activities, *added]
 
-    def activity_of(self, playbook: Playbook, run: PlaybookRun, activity_id: str) -> Activity | None:
+    def activity_of(
+        self, playbook: Playbook, run: PlaybookRun, activity_id: str
+    ) -> Activity | None:
+        """The definition of ``activity_id`` in ``run`` (an added one too), if any."""
         found = playbook.find(activity_id)
         if found is not None:
             return found[1]
