@@ -13,7 +13,8 @@ exception, the casekit error inherits it too, so ``except LookupError`` keeps wo
     │   ├── UnknownStoreScheme
     │   ├── UnknownChannel
     │   ├── OutboxEntryNotFound
-    │   └── CatalogItemNotFound
+    │   ├── CatalogItemNotFound
+    │   └── PlaybookNotFound
     ├── InvalidValue (ValueError)
     │   ├── NaiveDatetimeError
     │   ├── InvalidFieldValue
@@ -24,12 +25,14 @@ exception, the casekit error inherits it too, so ``except LookupError`` keeps wo
     │   └── InvalidAddress
     ├── InvalidTransition (ValueError)
     ├── InvalidCommand (ValueError)
+    │   └── RunNotFound
     ├── AccessDenied (PermissionError)
     ├── ConflictError
     │   └── CapacityConflict
     ├── StoreError
     │   └── CorruptRecord
     ├── DeliveryFailed
+    ├── ActionFailed
     └── PluginError
         └── ReactorError
 """
@@ -42,6 +45,7 @@ from typing import Any
 __all__ = [
     "AccessDenied",
     "AccountNotFound",
+    "ActionFailed",
     "CalendarHorizonError",
     "CapacityConflict",
     "CaseNotFound",
@@ -63,8 +67,10 @@ __all__ = [
     "NaiveDatetimeError",
     "NotFound",
     "OutboxEntryNotFound",
+    "PlaybookNotFound",
     "PluginError",
     "ReactorError",
+    "RunNotFound",
     "StoreError",
     "TaskNotFound",
     "UnknownChannel",
@@ -89,6 +95,23 @@ class NotFound(CasekitError, LookupError):
     def __init__(self, key: str, message: str | None = None) -> None:
         self.key = key
         super().__init__(message or f"{self.kind} {key!r} not found")
+
+
+class PlaybookNotFound(NotFound):
+    """No playbook of that name (or no such version of it) is loaded.
+
+    Attributes:
+        name: The playbook's name.
+        version: The version asked for (``None``: any).
+    """
+
+    kind = "playbook"
+
+    def __init__(self, name: str, version: int | None = None) -> None:
+        what = f"{name!r}" if version is None else f"{name!r} v{version}"
+        super().__init__(name, f"no playbook {what} is loaded")
+        self.name = name
+        self.version = version
 
 
 class CaseNotFound(NotFound):
@@ -235,6 +258,10 @@ class InvalidCommand(CasekitError, ValueError):
     """A command is malformed or contradicts the aggregate (e.g. unknown dependency)."""
 
 
+class RunNotFound(InvalidCommand):
+    """The case has no such playbook run (or no running one where one is needed)."""
+
+
 class AccessDenied(CasekitError, PermissionError):
     """The acting party may not perform the action.
 
@@ -323,6 +350,19 @@ class ReactorError(PluginError):
         self.reactor = reactor
         self.case_id = case_id
         super().__init__(f"reactor {reactor!r} failed on case {case_id!r}: {detail}")
+
+
+class ActionFailed(CasekitError):
+    """Raised by a playbook's host action to fail with a message (see
+    :mod:`casekit.playbook`); ``permanent`` skips the retries.
+
+    Attributes:
+        permanent: No further attempt can succeed (a human takes over at once).
+    """
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
 
 
 class DeliveryFailed(CasekitError):

@@ -221,6 +221,6 @@ def format_timeline(records: Iterable[EventRecord], zone: ZoneInfo | None = None
         at = event.at.astimezone(zone) if zone else event.at
         lines.append(
             f"{record.seq:>3}  {at:%Y-%m-%d %H:%M}  {event.actor!s:<22} "
-            f"{event.name:<22} {describe(event, zone)}"
+            f"{event.name:<26} {describe(event, zone)}"
         )
     return "\n".join(lines)

@@ -14,10 +14,10 @@ the change that caused it, and runs are part of the case
 rebuilds them and a restarted process goes on where the store says.
 """
 
+from casekit.exceptions import ActionFailed, PlaybookNotFound, RunNotFound
 from casekit.model.playbook import ActivityRun, ActivityState, PlaybookRun, RunState
 from casekit.playbook._actions import (
     ActionContext,
-    ActionFailed,
     ActionOutcome,
     ActionRegistry,
     HostAction,
@@ -49,9 +49,9 @@ from casekit.playbook._definition import (
     Wait,
     activity_from_dict,
 )
-from casekit.playbook._desk import DeskPlaybooks, Playbooks, RunNotFound
+from casekit.playbook._desk import DeskPlaybooks, Playbooks
 from casekit.playbook._guidance import RunGuide, Step
-from casekit.playbook._library import PlaybookLibrary, PlaybookNotFound
+from casekit.playbook._library import PlaybookLibrary
 from casekit.playbook._runner import PlaybookReactor, idempotency_key
 
 __all__ = [

@@ -19,22 +19,10 @@ from typing import Any
 
 import attrs
 
-from casekit.exceptions import CasekitError, PluginError
+from casekit.exceptions import ActionFailed, PluginError
 from casekit.model.case import Case
 
 __all__ = ["ActionContext", "ActionFailed", "ActionOutcome", "ActionRegistry", "HostAction"]
-
-
-class ActionFailed(CasekitError):
-    """Raised by a host action to fail with a message; ``permanent`` skips the retries.
-
-    Attributes:
-        permanent: No further attempt can succeed (a human takes over at once).
-    """
-
-    def __init__(self, message: str, *, permanent: bool = False) -> None:
-        super().__init__(message)
-        self.permanent = permanent
 
 
 @attrs.frozen(kw_only=True)
@@ -133,7 +121,9 @@ class ActionRegistry:
             return _call(action, ctx)
         box: list[ActionOutcome] = []
         # A daemon thread, so an action that never returns cannot hold up the host or
-        # its exit; it is abandoned after the limit (its key keeps a late finish harmless).
+        # its exit. It is abandoned after the limit and may still finish later, while
+        # the next attempt (with its own key) runs: an action with a time limit checks
+        # whether its work is already done before doing it.
         worker = threading.Thread(
             target=lambda: box.append(_call(action, ctx)),
             name=f"casekit-action-{name}",

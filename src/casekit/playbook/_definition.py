@@ -510,9 +510,27 @@ def activity_to_dict(activity: Activity) -> dict[str, Any]:
     return data
 
 
+def _one_or_many(data: Mapping[str, Any], *names: str) -> dict[str, Any]:
+    """``data`` with a lone string given for a list field made a list of one, as the
+    Python constructors accept (the converter would split it into characters)."""
+    out = dict(data)
+    for name in names:
+        if isinstance(out.get(name), str):
+            out[name] = [out[name]]
+    return out
+
+
+def _structure_stage(data: Any, _: Any) -> Stage:
+    if not isinstance(data, Mapping):
+        raise TypeError(f"expected a stage table, got {type(data).__name__}")
+    stage: Stage = _STAGE(_one_or_many(data, "exit_after"), Stage)
+    return stage
+
+
 def _structure_activity(data: Any, _: Any) -> Activity:
     if not isinstance(data, Mapping):
         raise TypeError(f"expected an activity table, got {type(data).__name__}")
+    data = _one_or_many(data, "after")
     kind = data.get("kind")
     cls = ACTIVITY_KINDS.get(kind) if isinstance(kind, str) else None
     if cls is None:
@@ -529,6 +547,8 @@ def _unstructure_activity(activity: _Common) -> dict[str, Any]:
     return {"kind": activity.KIND, **converter.unstructure(activity, type(activity))}
 
 
+_STAGE = converter.get_structure_hook(Stage)
+converter.register_structure_hook(Stage, _structure_stage)
 converter.register_structure_hook(Activity, _structure_activity)
 converter.register_unstructure_hook(Activity, _unstructure_activity)
 
@@ -586,9 +606,13 @@ def _problems(playbook: Playbook) -> Iterator[str]:
             if activity.id in activity_ids:
                 yield f"{here}.id: activity {activity.id!r} appears twice in the playbook"
             activity_ids.add(activity.id)
+    broken_flow = False
     for stage in playbook.stages:
-        yield from _stage_problems(playbook, stage, f"{root}.stages[{stage.id}]", stage_ids)
-    yield from _flow_problems(playbook, root)
+        for problem in _stage_problems(playbook, stage, f"{root}.stages[{stage.id}]", stage_ids):
+            broken_flow = broken_flow or "unknown stage" in problem
+            yield problem
+    if not broken_flow:  # a flow with unknown targets would only echo them
+        yield from _flow_problems(playbook, root)
 
 
 def _stage_problems(

@@ -17,6 +17,8 @@ from casekit.exceptions import (
     InvalidCommand,
     InvalidDefinition,
     InvalidValue,
+    PlaybookNotFound,
+    RunNotFound,
 )
 from casekit.model.access import Action as Access
 from casekit.model.actors import Actor
@@ -55,13 +57,9 @@ from casekit.storage.base import Snapshot, Timer
 if TYPE_CHECKING:
     from casekit._commit import Pipeline
 
-__all__ = ["DeskPlaybooks", "Playbooks", "RunNotFound"]
+__all__ = ["DeskPlaybooks", "Playbooks"]
 
 logger = logging.getLogger("casekit.playbook")
-
-
-class RunNotFound(InvalidCommand):
-    """The case has no such playbook run (or no running one where one is needed)."""
 
 
 def _library(value: PlaybookLibrary | Iterable[Playbook]) -> PlaybookLibrary:
@@ -431,8 +429,6 @@ class DeskPlaybooks:
         run = self._running(case, run_id, stalled_ok=True)
         target = self.library.get(run.playbook, to_version)
         if target is None:
-            from casekit.playbook._library import PlaybookNotFound  # noqa: PLC0415
-
             raise PlaybookNotFound(run.playbook, to_version)
         renamed = dict(rename or {})
         new_ids = {a.id for _, a in target.activities()} | {d.get("id") for d in run.added}

@@ -6,20 +6,10 @@ import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from casekit.exceptions import InvalidDefinition, NotFound
+from casekit.exceptions import InvalidDefinition, PlaybookNotFound
 from casekit.playbook._definition import Playbook, SubPlaybook
 
 __all__ = ["PlaybookLibrary", "PlaybookNotFound"]
-
-
-class PlaybookNotFound(NotFound):
-    """No playbook (or no such version of it) is loaded."""
-
-    def __init__(self, name: str, version: int | None = None) -> None:
-        what = f"{name!r}" if version is None else f"{name!r} v{version}"
-        super().__init__(f"no playbook {what} is loaded")
-        self.name = name
-        self.version = version
 
 
 class PlaybookLibrary:
