@@ -83,10 +83,10 @@ def test_demo_on_a_named_file(tmp_path: pathlib.Path, capsys: pytest.CaptureFixt
     out = capsys.readouterr().out
     assert "Case CS0000001 (Lost credit card) is closed." in out
     assert "task.completed" in out
-    assert "audit chain verified: 50 events, no tampering" in out
-    assert "fraud-ola@CS0000001-T1 breached" in out
-    assert "CS0000001-T1   -> farid" in out
-    assert "CS0000001-T2   -> olga" in out
+    assert "audit chain verified: 104 events, no tampering" in out
+    assert "fraud-ola@CS0000001-T2 breached" in out
+    assert "CS0000001-T1   -> olga" in out
+    assert "CS0000001-T2   -> farid" in out
     assert "resolution                   met" in out
     assert path.exists()
     assert main(["verify", f"sqlite:///{path}", "CS0000001"]) == 0
