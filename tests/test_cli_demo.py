@@ -61,7 +61,8 @@ def test_routing_explanations_are_in_local_time(temporary_run: str) -> None:
     assert explained
     for line in explained:
         assert "+00:00" not in line
-        assert "at 2026-03-02T09:12:00+01:00" in line  # the call is at 09:12 Amsterdam
+        # the fraud review starts at 09:22 Amsterdam, when olga blocked the card by hand
+        assert "at 2026-03-02T09:22:00+01:00" in line
 
 
 def test_every_printed_time_is_local(temporary_run: str) -> None:
@@ -75,7 +76,7 @@ def test_counts_are_pluralised(temporary_run: str) -> None:
         r"\b1 [a-z]+s\b", temporary_run
     )
     assert "(1 agent)" in temporary_run
-    assert "5 agents (outside the pool)" in temporary_run
+    assert "6 agents (outside the pool)" in temporary_run
     assert "3 of 4 interactions (1 internal note hidden)" in temporary_run
 
 
@@ -85,16 +86,17 @@ def test_each_warning_and_the_breach_fire_at_their_own_tick(temporary_run: str) 
     for line in temporary_run.splitlines():
         if line.endswith(" desk.tick() fires:"):
             tick = line.split()[0]
-        elif tick and line.startswith("  fraud-ola@CS0000001-T1 "):
-            fired.append((tick, line.split()[1]))
-        else:
+        elif not line.startswith("  "):
             tick = ""
-    # 50 % used at 09:27, 75 % at 09:34:30, 90 % at 09:39, due 09:42; a tick every 5 min
+        elif tick and line.startswith("  fraud-ola@CS0000001-T2 "):
+            fired.append((tick, line.split()[1]))
+    # the review starts at 09:22: 50 % used at 09:37, 75 % at 09:44:30, 90 % at 09:49,
+    # due 09:52; a tick every 5 min
     assert fired == [
-        ("09:30", "50%"),
-        ("09:35", "75%"),
-        ("09:40", "90%"),
-        ("09:45", "breached"),
+        ("09:40", "50%"),
+        ("09:45", "75%"),
+        ("09:50", "90%"),
+        ("09:55", "breached"),
     ]
     assert f"every {int(TICK_EVERY.total_seconds() // 60)} minutes" in temporary_run
     assert "each fires at the first tick after its moment" in temporary_run
@@ -105,12 +107,12 @@ def test_the_calendar_hours_are_shown_so_due_times_can_be_checked(temporary_run:
         assert f"{days} {span}" in temporary_run
     for holiday in HOLIDAYS:
         assert holiday in temporary_run
-    # the card-ops OLA (10 h of service hours from Mon 09:12) is due Tue 09:12: the
+    # the resolution SLA (10 h of service hours from Mon 09:12) is due Tue 09:12: the
     # printed hours are the ones the engine uses
     start = datetime(2026, 3, 2, 9, 12, tzinfo=AMSTERDAM)
     due = SERVICE_HOURS.add(start, timedelta(hours=10)).astimezone(AMSTERDAM)
     assert f"{due:%a %H:%M}" == "Tue 09:12"
-    assert "card-ops-ola@CS0000001-T2    in_progress  target  10h00  due Tue 09:12" in (
+    assert "resolution                   in_progress  target  10h00  due Tue 09:12" in (
         temporary_run
     )
 
@@ -133,8 +135,63 @@ def test_the_customer_s_mail_goes_through_a_real_smtp_server(temporary_run: str)
 def test_the_team_lead_hears_of_the_ola_warnings_and_the_breach(temporary_run: str) -> None:
     lead = [line for line in temporary_run.splitlines() if "mail to lena@bank.example" in line]
     assert len(lead) == 4
-    assert lead[0].endswith("SLA warning: Fraud team blocks the card due 2026-03-02 09:42 CET")
-    assert lead[-1].endswith("SLA BREACHED: Fraud team blocks the card")
+    assert lead[0].endswith(
+        "SLA warning: Fraud team reviews the card payments due 2026-03-02 09:52 CET"
+    )
+    assert lead[-1].endswith("SLA BREACHED: Fraud team reviews the card payments")
+
+
+def test_the_playbook_runs_the_case_from_the_catalog_request(temporary_run: str) -> None:
+    assert "Alice files the catalog item 'Report a lost or stolen card' for Jan (phone);" in (
+        temporary_run
+    )
+    assert "  09:12 CS0000001-P1 started lost-card v1 (catalog)" in temporary_run
+    assert "  09:12 CS0000001-P1 freeze-accounts attempt 1 succeeded" in temporary_run
+    assert "  frozen in the core system: NL91BANK0417164300, NL12BANK0123456789" in temporary_run
+
+
+def test_the_failing_action_is_retried_then_falls_back_to_a_human(temporary_run: str) -> None:
+    lines = temporary_run.splitlines()
+    failed = [line for line in lines if "freeze-cards attempt" in line and "failed" in line]
+    # attempt 1 with the call, 2 and 3 on the ticks after each backoff (1 min, then 2)
+    assert [line.split("attempt ")[1][0] for line in failed[:3]] == ["1", "2", "3"]
+    assert "retry at 2026-03-02 09:13" in failed[0]
+    assert "retry at 2026-03-02 09:17" in failed[1]
+    assert failed[2].endswith("task CS0000001-T1 for a human")
+    assert "  task CS0000001-T1 created for group card-ops: Block the cards by hand" in (
+        temporary_run
+    )
+    assert "  CS0000001-T1   -> olga" in temporary_run
+    assert "09:22 olga blocks the card by hand (CS0000001-T1);" in temporary_run
+    assert "  secure   freeze-cards     fallback, 3 attempts, task CS0000001-T1" in lines
+    keys = "CS0000001-P1:freeze-cards:1, CS0000001-P1:freeze-cards:2, CS0000001-P1:freeze-cards:3"
+    assert f"Card processor calls that failed (idempotency keys): {keys}" in temporary_run
+
+
+def test_the_reviews_run_in_parallel_routed_by_skill(temporary_run: str) -> None:
+    assert "  CS0000001-T2   -> farid" in temporary_run
+    assert "  CS0000001-T3   -> dana" in temporary_run
+    assert "  disputes-ola@CS0000001-T3    in_progress  target   0h30  due Mon 09:52" in (
+        temporary_run
+    )
+    assert "  mail to fraud@bank.example: [CS0000001] Still open: Review recent card" in (
+        temporary_run
+    )
+    assert "Alice answers 'fraud': CS0000001-T4 'Refund the fraudulent payments' -> dana" in (
+        temporary_run
+    )
+
+
+def test_the_run_completes_with_survey_and_watch_list(temporary_run: str) -> None:
+    assert "Playbook run CS0000001-P1 (lost-card v1): completed" in temporary_run
+    assert "  mail to jan@example.org: [CS0000001] How did we do? Lost credit card" in (
+        temporary_run
+    )
+    assert "Watch list: consumer:c-1042: lost card (90 days)" in temporary_run
+    assert "playbook.ended         CS0000001-P1 completed (stage close ended)" in temporary_run
+    assert "Tasks: CS0000001-T1 done, CS0000001-T2 done, CS0000001-T3 done, CS0000001-T4 done" in (
+        temporary_run
+    )
 
 
 def test_a_temporary_run_says_how_to_keep_and_verify(temporary_run: str) -> None:
@@ -153,7 +210,7 @@ def test_a_kept_run_says_how_to_verify_it_and_the_command_works(
     command = f"casekit verify sqlite:///{path} CS0000001"
     assert f"  {command}" in out
     assert main(command.split()[1:]) == 0
-    assert "CS0000001: audit chain verified: 50 events" in capsys.readouterr().out
+    assert "CS0000001: audit chain verified: 104 events" in capsys.readouterr().out
 
 
 def test_the_console_demo_without_a_path_says_it_was_temporary() -> None:

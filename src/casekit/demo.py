@@ -2,6 +2,10 @@
 
 Run it with ``casekit demo [PATH]``. It uses the real SQLite store and a manual clock,
 so the output is the same on every run. Every time it prints is Europe/Amsterdam time.
+The agent files the catalog item "Report a lost or stolen card" on the customer's
+behalf and the lost-card playbook (:mod:`casekit._demo_playbook`, the same definitions
+and host actions as ``examples/lost_card/``) runs the case: the card processor is down,
+so blocking the card falls back to a human task after its last attempt.
 """
 
 from __future__ import annotations
@@ -11,17 +15,20 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from casekit import _demo_playbook as lost_card
 from casekit._demo_mail import Mailbox, local_mail
 from casekit._text import count
 from casekit.clock import ManualClock
 from casekit.desk import Desk
 from casekit.model import Actor, Case, Channel, Consumer, Direction, Priority
 from casekit.model.events import RoutingDecided
-from casekit.model.sla import SlaKind, SlaMetric
+from casekit.model.sla import SlaMetric
 from casekit.notify import AddressBook, NotificationRules, Notifications, Rule
-from casekit.routing import Agent, Router, RoutingDecision
+from casekit.playbook import Playbooks
+from casekit.routing import Agent, Queue, Router, RoutingDecision
+from casekit.routing import Condition as Serves
 from casekit.sla.calendar import BusinessCalendar
-from casekit.sla.policy import Condition, Escalation, SlaDefinition, SlaPolicy, Subject
+from casekit.sla.policy import Condition, Escalation, SlaDefinition, SlaPolicy
 from casekit.timeline import describe, format_timeline
 
 __all__ = ["run_demo"]
@@ -35,6 +42,7 @@ SERVICE_HOURS = BusinessCalendar.weekly("Europe/Amsterdam", HOURS, holidays=HOLI
 JAN = Actor.consumer("c-1042")
 ALICE = Actor.agent("alice", groups={"card-services"})
 FARID = Actor.agent("farid", groups={"fraud"})
+DANA = Actor.agent("dana", groups={"disputes"})
 OLGA = Actor.agent("olga", groups={"card-ops"})
 """The customer and the agents of the scenario."""
 
@@ -53,35 +61,19 @@ POLICY = SlaPolicy(
         SlaDefinition(
             id="resolution",
             name="Resolve the case",
-            targets={Priority.HIGH: timedelta(hours=8), Priority.MODERATE: timedelta(hours=24)},
+            targets={Priority.HIGH: timedelta(hours=10), Priority.MODERATE: timedelta(hours=24)},
             calendar="service-hours",
             escalations=(Escalation(level=1, action="notify:card-services-lead"),),
         ),
-        SlaDefinition(
-            id="fraud-ola",
-            name="Fraud team blocks the card",
-            kind=SlaKind.OLA,
-            subject=Subject.TASK,
-            condition=Condition(groups=frozenset({"fraud"})),
-            targets={Priority.HIGH: timedelta(minutes=30)},
-            calendar="service-hours",
-        ),
-        SlaDefinition(
-            id="card-ops-ola",
-            name="Card operations ships a new card",
-            kind=SlaKind.OLA,
-            subject=Subject.TASK,
-            condition=Condition(groups=frozenset({"card-ops"})),
-            targets={Priority.HIGH: timedelta(hours=10)},
-            calendar="service-hours",
-        ),
+        *lost_card.olas("service-hours"),  # fraud-ola and disputes-ola: 30 min (high)
     ),
     calendars={"service-hours": SERVICE_HOURS},
 )
 
 
 def _notifications() -> Notifications:
-    """Who hears what: the standard rules, plus OLA warnings to the team's lead."""
+    """Who hears what: the standard rules, OLA warnings of the fraud team to its lead,
+    reminders of open verification tasks to their team, and the playbook's survey."""
     standard = NotificationRules.standard(customer_channel="email", agent_channel="email")
     lead_warned = Rule(
         name="ola-warning-to-lead",
@@ -91,20 +83,27 @@ def _notifications() -> Notifications:
         channel="email",
         when=Condition(groups=frozenset({"fraud"})),
     )
+    reminded = lost_card.reminder_rule(timedelta(minutes=20))
     people = {"alice": "Alice", "bram": "Bram", "farid": "Farid", "fiona": "Fiona"}
-    people |= {"olga": "Olga", "oscar": "Oscar", "lena": "Lena (team lead)"}
+    people |= {"dana": "Dana", "olga": "Olga", "oscar": "Oscar", "lena": "Lena (team lead)"}
+    teams = {"fraud": "Fraud team", "disputes": "Disputes team"}
     return Notifications(
-        NotificationRules([*standard.rules, lead_warned]),
+        NotificationRules([*standard.rules, lead_warned, reminded, lost_card.survey_rule()]),
+        templates=lost_card.templates(["case"]),
         addresses=AddressBook(
             {
                 f"agent:{agent}": {"email": f"{agent}@bank.example", "name": name}
                 for agent, name in people.items()
+            }
+            | {
+                f"group:{team}": {"email": f"{team}@bank.example", "name": name}
+                for team, name in teams.items()
             },
             supervisors={"card-services": "agent:lena", "fraud": "agent:lena"},
         ),
         links={
             "case": "https://help.bank.example/cases/{case_id}",
-            "survey": "https://help.bank.example/survey?case={case_id}",
+            "feedback": "https://help.bank.example/survey?case={case_id}",
         },
         zone="Europe/Amsterdam",
     )
@@ -144,31 +143,39 @@ def _tick_until(
 
 
 def _router() -> Router:
-    """The bank's agents: skills decide who gets which work."""
+    """The bank's agents and queues: skills decide who gets which work; the playbook's
+    "do by hand" tasks (no skills) go to card operations."""
     return Router(
+        queues=[
+            Queue("cases", Serves(kinds={"case"}), groups={"card-services"}),
+            Queue("reviews", Serves(skills={"fraud", "disputes"}), groups={"fraud", "disputes"}),
+            Queue("by-hand", Serves(kinds={"task"}), rank=1, groups={"card-ops"}),
+        ],
         agents=[
             Agent("alice", groups={"card-services"}, skills={"cards": 7}, capacity={"phone": 1}),
             Agent("bram", groups={"card-services"}, skills={"cards": 3}, capacity={"phone": 1}),
-            Agent("farid", groups={"fraud"}, skills={"fraud": 8}, capacity={"api": 2}),
-            Agent("fiona", groups={"fraud"}, skills={"fraud": 4}, capacity={"api": 2}),
-            Agent("olga", groups={"card-ops"}, skills={"card-issuing": 6}, capacity={"api": 3}),
-            Agent("oscar", groups={"card-ops"}, skills={"card-issuing": 2}, capacity={"api": 3}),
-        ]
+            Agent("farid", groups={"fraud"}, skills={"fraud": 8}, capacity={"phone": 2}),
+            Agent("fiona", groups={"fraud"}, skills={"fraud": 4}, capacity={"phone": 2}),
+            Agent("dana", groups={"disputes"}, skills={"disputes": 7}, capacity={"phone": 2}),
+            Agent("olga", groups={"card-ops"}, skills={"card-issuing": 6}, capacity={"phone": 3}),
+            Agent("oscar", groups={"card-ops"}, skills={"card-issuing": 2}, capacity={"phone": 3}),
+        ],
     )
 
 
-def _routing(desk: Desk, case_id: str, actor: Actor, say: Callable[[str], None]) -> None:
-    say("Routing by skill (who got what, and why not the others):")
+def _routing(
+    desk: Desk, case_id: str, explain: str, actor: Actor, say: Callable[[str], None]
+) -> None:
+    say("Routing by queue and skill (who got what, and why not the others):")
     case = desk.get(case_id, actor=actor)
     say(f"  {case.id:<14} -> {case.assignment.agent}")
     for task in case.tasks:
         say(f"  {task.id:<14} -> {task.assignment.agent}")
     say("")
     # desk.explain_routing() shows instants as recorded (UTC); the demo speaks local time.
-    first = case.tasks[0].id
     for record in desk.history(case_id, actor=actor):
         event = record.event
-        if isinstance(event, RoutingDecided) and event.item_id == first:
+        if isinstance(event, RoutingDecided) and event.item_id == explain:
             say(RoutingDecision.from_dict(event.decision).explain(AMSTERDAM))
     say("")
 
@@ -254,43 +261,135 @@ def _url(path: Path) -> str:
     return "memory://" if str(path) == ":memory:" else f"sqlite:///{path}"
 
 
+def _bank() -> lost_card.CoreBanking:
+    """The bank's core system: Jan's accounts and cards; the card processor is down."""
+    jan = f"consumer:{JAN.id}"
+    return lost_card.CoreBanking(
+        accounts={jan: ["NL91BANK0417164300", "NL12BANK0123456789"]},
+        cards={jan: ["credit **** 4242"]},
+        down={lost_card.CARD_PROCESSOR},
+    )
+
+
+def _playbook_steps(
+    desk: Desk, case_id: str, actor: Actor, say: Callable[[str], None], since: int = 0
+) -> int:
+    """Show the playbook's steps recorded after position ``since``; return the end."""
+    records = desk.history(case_id, actor=actor)
+    for record in records[since:]:
+        if record.event.name.startswith("playbook.") or record.event.name == "task.created":
+            when = record.event.at.astimezone(AMSTERDAM)
+            say(f"  {when:%H:%M} {describe(record.event, AMSTERDAM)}")
+    return len(records)
+
+
+def _the_call(desk: Desk, bank: lost_card.CoreBanking, say: Callable[[str], None]) -> str:
+    """Alice files the catalog item for Jan; the playbook freezes what it can."""
+    assert desk.catalog is not None  # the demo's desk has one
+    case = desk.catalog.request(
+        "lost-card",
+        {"card": "credit", "lost_on": "2026-03-02", "where": "on the train"},
+        actor=ALICE,
+        consumer_id=JAN.id,
+        channel=Channel.PHONE,
+        description="Customer lost his wallet on the train this morning.",
+    )
+    desk.add_interaction(
+        case.id,
+        "I lost my wallet with my credit card on the train, please block it.",
+        actor=JAN,
+        channel=Channel.PHONE,
+        at=case.opened_at,
+    )
+    desk.start(case.id, actor=ALICE)
+    desk.add_interaction(
+        case.id,
+        "Your accounts are frozen; we are blocking the card and checking your payments.",
+        actor=ALICE,
+        channel=Channel.PHONE,
+    )
+    say("Alice files the catalog item 'Report a lost or stolen card' for Jan (phone);")
+    say(f"it opens {case.id} and starts the lost-card playbook. Its first steps:")
+    _playbook_steps(desk, case.id, ALICE, say)
+    say(f"  frozen in the core system: {', '.join(bank.frozen)}")
+    say("The card processor is down: the runner retries with backoff on the next ticks.")
+    say("")
+    return case.id
+
+
+def _playbook_report(
+    desk: Desk, case_id: str, bank: lost_card.CoreBanking, say: Callable[[str], None]
+) -> None:
+    """How the run went, activity by activity, and what the core system did."""
+    for run in desk.get(case_id, actor=ALICE).playbooks:
+        say(f"Playbook run {run.id} ({run.playbook} v{run.version}): {run.state.value}")
+        for activity in run.activities:
+            task = f", task {activity.task_id}" if activity.task_id else ""
+            tries = f", {count(activity.attempts, 'attempt')}" if activity.attempts else ""
+            say(f"  {activity.stage:<8} {activity.id:<16} {activity.outcome}{tries}{task}")
+    failed = [key for name, key, result in bank.calls if name == "freeze_cards" and result != "ok"]
+    say(f"Card processor calls that failed (idempotency keys): {', '.join(failed)}")
+    say(f"Watch list: {', '.join(f'{who}: {why}' for who, why in bank.watch_list.items())}")
+    say("")
+
+
+def _verify_and_triage(
+    desk: Desk, clock: ManualClock, mailbox: Mailbox, case_id: str, say: Callable[[str], None]
+) -> tuple[str, str]:
+    """Olga blocks the card by hand; the reviews start, and the clocks with them."""
+    case = desk.get(case_id, actor=ALICE)
+    fallback = next(t for t in case.open_tasks if t.assignment.group == "card-ops")
+    clock.set(clock.now() + timedelta(minutes=2))
+    since = len(desk.history(case_id, actor=ALICE))
+    desk.complete_task(fallback.id, actor=OLGA, notes="card blocked by phone with the processor")
+    say(f"{clock.now().astimezone(AMSTERDAM):%H:%M} olga blocks the card by hand ({fallback.id});")
+    say("the secure stage ends and the fraud and disputes reviews start in parallel:")
+    _playbook_steps(desk, case_id, ALICE, say, since)
+    say("")
+    case = desk.get(case_id, actor=ALICE)
+    reviews = {t.assignment.group: t.id for t in case.open_tasks}
+    _routing(desk, case_id, reviews["fraud"], ALICE, say)
+    say(f"The scheduler calls desk.deliver(); the mail goes to {mailbox.where}:")
+    _mail(desk, mailbox, say)
+    say("")
+    return reviews["fraud"], reviews["disputes"]
+
+
 def _to_closure(  # noqa: PLR0917 - one call site, the scenario's actors and ids
     desk: Desk,
     clock: ManualClock,
     mailbox: Mailbox,
     case_id: str,
-    block_id: str,
-    replace_id: str,
+    fraud_id: str,
     say: Callable[[str], None],
 ) -> Case:
-    """The rest of the day: the card is blocked, a new one shipped, the case resolved;
-    the next day the customer accepts."""
+    """The rest of the day: the reviews end, Alice answers the triage question, the
+    refund is made, the playbook resolves the case; the next day the customer accepts
+    and the playbook sends the survey and puts the account on the watch list."""
+    assert desk.playbooks is not None  # the demo's desk has them
     clock.advance(timedelta(minutes=12))
-    desk.complete_task(block_id, actor=FARID, notes="card blocked, 2 payments charged back")
-
-    clock.advance(timedelta(hours=3))
-    desk.start_task(replace_id, actor=OLGA)
-    clock.advance(timedelta(hours=1))
-    desk.complete_task(replace_id, actor=OLGA, notes="replacement shipped, tracking NL123")
-
+    desk.complete_task(fraud_id, actor=FARID, notes="card blocked, 2 payments charged back")
+    for guide in desk.playbooks.current(case_id, actor=ALICE):
+        say(f"{clock.now().astimezone(AMSTERDAM):%H:%M} the reviews are done; Alice's guide:")
+        for line in str(guide).splitlines():
+            say(f"  {line}")
+    desk.playbooks.answer(case_id, "outcome", "fraud", actor=ALICE)
+    refund = desk.get(case_id, actor=ALICE).open_tasks[0]
+    say(f"Alice answers 'fraud': {refund.id} '{refund.title}' -> {refund.assignment.agent}")
     desk.add_interaction(
         case_id,
-        "Your new card is on its way and the two fraudulent payments were refunded.",
+        "Your new card is on its way and the two fraudulent payments will be refunded.",
         actor=ALICE,
         channel=Channel.EMAIL,
     )
-    desk.resolve(
-        case_id,
-        actor=ALICE,
-        code="card_replaced",
-        notes="Card blocked, fraudulent payments refunded, replacement shipped.",
-    )
-    say("Mail until the resolution:")
+    clock.advance(timedelta(minutes=25))
+    desk.complete_task(refund.id, actor=DANA, notes="EUR 312.40 refunded")
+    say("Dana refunds the payments; the playbook resolves the case. Mail until then:")
     _mail(desk, mailbox, say, show="Resolved")
     clock.advance(timedelta(days=1, hours=2))
     closed = desk.accept(case_id, actor=JAN)
-    say("Jan accepts; the closure notice carries the satisfaction survey:")
-    _mail(desk, mailbox, say, show="Closed")
+    say("Jan accepts; the closure notice, and the playbook's survey:")
+    _mail(desk, mailbox, say, show="How did we do")
     say("")
     return closed
 
@@ -309,6 +408,7 @@ def run_demo(path: Path, *, write: Callable[[str], None] = print, keep: bool = T
         write(text)
 
     clock = ManualClock(datetime(2026, 3, 2, 9, 12, tzinfo=AMSTERDAM))
+    bank = _bank()
     with (
         local_mail() as (email, mailbox),
         Desk.open(
@@ -319,6 +419,13 @@ def run_demo(path: Path, *, write: Callable[[str], None] = print, keep: bool = T
             router=_router(),
             notifications=_notifications(),
             channels=[email],
+            playbooks=Playbooks(
+                library=lost_card.playbooks(),
+                catalog=lost_card.catalog(),
+                actions=bank.actions(),
+                groups=frozenset({"card-services", "card-ops", "fraud", "disputes"}),
+                skills=frozenset({"fraud", "disputes"}),
+            ),
         ) as desk,
     ):
         customer = desk.save_consumer(
@@ -327,78 +434,40 @@ def run_demo(path: Path, *, write: Callable[[str], None] = print, keep: bool = T
         assert customer.id == JAN.id
 
         _intro(str(path) if keep else "a temporary SQLite file", clock.now(), say)
-        case = desk.open_case(
-            actor=ALICE,
-            subject="Lost credit card",
-            consumer_id=customer.id,
-            channel=Channel.PHONE,
-            priority=Priority.HIGH,
-            category="lost-card",
-            group="card-services",
-            description="Customer lost his wallet on the train this morning.",
-            skills={"cards": 5},
-        )
-        desk.add_interaction(
-            case.id,
-            "I lost my wallet with my credit card on the train, please block it.",
-            actor=JAN,
-            channel=Channel.PHONE,
-            at=clock.now(),
-        )
-        desk.start(case.id, actor=ALICE)
-        block = desk.create_task(
-            case.id,
-            "Block the card and review recent transactions",
-            actor=ALICE,
-            group="fraud",
-            skills={"fraud": 6},
-            channel=Channel.API,
-        )
-        replace = desk.create_task(
-            case.id,
-            "Issue and ship a replacement card",
-            actor=ALICE,
-            group="card-ops",
-            depends_on=[block.id],
-            skills={"card-issuing": 5},
-            channel=Channel.API,
-        )
-        desk.add_interaction(
-            case.id,
-            "Your card is blocked; we will send a new one.",
-            actor=ALICE,
-            channel=Channel.PHONE,
-        )
-        _routing(desk, case.id, ALICE, say)
-        say(f"The scheduler calls desk.deliver(); the mail goes to {mailbox.where}:")
-        _mail(desk, mailbox, say)
-        say()
-        _clocks(desk, case.id, block.id, ALICE, say)
-        _tick_until(desk, clock, clock.now() + timedelta(minutes=25), say)
-        desk.start_task(block.id, actor=FARID)
-        say(f"{clock.now().astimezone(AMSTERDAM):%H:%M} farid starts blocking the card")
+        case_id = _the_call(desk, bank, say)
         _tick_until(desk, clock, clock.now() + timedelta(minutes=8), say)
-        say("The warnings reach farid and his team lead, the breach goes to both at once:")
+        fraud_id, disputes_id = _verify_and_triage(desk, clock, mailbox, case_id, say)
+        _clocks(desk, case_id, fraud_id, ALICE, say)
+        _tick_until(desk, clock, clock.now() + timedelta(minutes=25), say)
+        desk.start_task(fraud_id, actor=FARID)
+        say(f"{clock.now().astimezone(AMSTERDAM):%H:%M} farid starts reviewing the payments")
+        clock.advance(timedelta(minutes=1))
+        desk.complete_task(disputes_id, actor=DANA, notes="2 unrecognised payments disputed")
+        say(f"{clock.now().astimezone(AMSTERDAM):%H:%M} dana files the disputes ({disputes_id})")
+        _tick_until(desk, clock, clock.now() + timedelta(minutes=7), say)
+        say("The warnings reach farid and his team lead, the breach goes to both at once;")
+        say("the reminders go to the teams:")
         _mail(desk, mailbox, say)
         say()
         desk.add_interaction(
-            case.id,
+            case_id,
             "Two contactless payments after 08:40 look fraudulent; charged back.",
             actor=FARID,
             channel=Channel.API,
             direction=Direction.INTERNAL,
         )
-        closed = _to_closure(desk, clock, mailbox, case.id, block.id, replace.id, say)
+        closed = _to_closure(desk, clock, mailbox, case_id, fraud_id, say)
 
-        _outcomes(desk, case.id, ALICE, say)
+        _playbook_report(desk, case_id, bank, say)
+        _outcomes(desk, case_id, ALICE, say)
         say(f"Case {closed.id} ({closed.subject}) is {closed.state.value}.")
         say(f"Tasks: {', '.join(f'{t.id} {t.state.value}' for t in closed.tasks)}")
         say()
         say("Timeline:")
-        say(format_timeline(desk.history(case.id, actor=ALICE), AMSTERDAM))
+        say(format_timeline(desk.history(case_id, actor=ALICE), AMSTERDAM))
         say()
-        _customer_view(desk, case.id, JAN, ALICE, say)
-        say(str(desk.verify(case.id)))
+        _customer_view(desk, case_id, JAN, ALICE, say)
+        say(str(desk.verify(case_id)))
         say()
         _keep_and_verify(path, closed.id, keep=keep and _url(path) != "memory://", say=say)
         return closed.id
