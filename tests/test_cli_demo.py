@@ -188,7 +188,7 @@ def test_the_run_completes_with_survey_and_watch_list(temporary_run: str) -> Non
         temporary_run
     )
     assert "Watch list: consumer:c-1042: lost card (90 days)" in temporary_run
-    assert "playbook.ended         CS0000001-P1 completed (stage close ended)" in temporary_run
+    assert "playbook.ended             CS0000001-P1 completed (stage close ended)" in temporary_run
     assert "Tasks: CS0000001-T1 done, CS0000001-T2 done, CS0000001-T3 done, CS0000001-T4 done" in (
         temporary_run
     )

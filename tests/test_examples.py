@@ -64,7 +64,7 @@ def test_lost_card_example_output() -> None:
     assert "the case is closed, the run completed" in out
     assert "watch list: {'consumer:c-77': 'lost card (90 days)'}" in out
     assert "[CS0000002] Closed: Statement copy: 2026-02" in out
-    assert "playbook.ended         CS0000001-P1 completed" in out
+    assert "playbook.ended             CS0000001-P1 completed" in out
     assert "no tampering" in out
     assert "replaying the log rebuilds the case" in out
 
