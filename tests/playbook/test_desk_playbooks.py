@@ -389,6 +389,8 @@ def test_customers_do_not_see_runs(desk: Desk) -> None:
     case = open_case(desk, contact_id="wile")
     assert desk.get(case.id, actor=AGENT).playbooks
     assert desk.get(case.id, actor=CUSTOMER).playbooks == ()
+    assert ops(desk).runs(case.id, actor=CUSTOMER) == ()
+    assert ops(desk).current(case.id, actor=CUSTOMER) == []
     assert ops(desk).current(case.id, actor=AGENT)
 
 

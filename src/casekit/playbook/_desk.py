@@ -463,15 +463,17 @@ class DeskPlaybooks:
     # --- queries --------------------------------------------------------------------
 
     def runs(self, case_id: str, *, actor: Actor) -> tuple[PlaybookRun, ...]:
-        """The case's playbook runs."""
+        """The case's playbook runs (none for customers: runs are internal)."""
         now = self._now()
-        return self._case(case_id, actor, Access.VIEW, now).case.playbooks
+        case = self._case(case_id, actor, Access.VIEW, now).case
+        return self._view(case, actor, now).playbooks
 
     def current(self, case_id: str, *, actor: Actor) -> list[RunGuide]:
         """For each running playbook: the stage, what is waiting on whom and why, the
         guidance to show and the suggested next steps."""
         now = self._now()
         case = self._case(case_id, actor, Access.VIEW, now).case
+        case = self._view(case, actor, now)  # customers see no runs
         return [
             guide(case, run, self.library.get(run.playbook, run.version), self.reactor)
             for run in case.playbooks
