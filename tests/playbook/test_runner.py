@@ -413,7 +413,7 @@ def test_notify_records_a_notice_that_notification_rules_follow(clock: ManualClo
     templates = Templates(
         [
             Template(
-                kind="card.replaced", locale="en", subject="Card news", text="{{ case.subject }}"
+                kind="card.replaced", locale="en", subject="Card news", text="{{ event.message }}"
             )
         ],
         kinds=[Kind(name="card.replaced")],
@@ -448,6 +448,7 @@ def test_notify_records_a_notice_that_notification_rules_follow(clock: ManualClo
         [message] = email.sent
         assert message.kind == "card.replaced"
         assert message.subject == "Card news"
+        assert message.text.strip() == "New card sent"
 
 
 def test_case_steps_change_the_case_as_the_system(url: str, clock: ManualClock) -> None:
