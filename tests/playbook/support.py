@@ -14,7 +14,7 @@ from casekit.playbook import Playbook, PlaybookRun, Playbooks
 from tests.conftest import populate
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday
-AGENT = Actor.agent("ann", groups={"support"})
+AGENT = Actor.agent("ann", groups={"support", "backoffice"})
 CUSTOMER = Actor.contact("wile")
 
 
