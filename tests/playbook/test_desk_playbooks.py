@@ -455,3 +455,19 @@ def test_a_name_registered_twice_names_both(clock: ManualClock) -> None:
                   actions={"freeze": lambda ctx: None})  # fmt: skip
     assert "the host" in str(raised.value)
     assert "FreezePlugin" in str(raised.value)
+
+
+def test_migrating_to_a_version_without_the_current_stage_starts_its_first(
+    clock: ManualClock,
+) -> None:
+    fresh = playbook("p", stage("fresh", task("b")), version=3, categories=["pb"])
+    with make_desk(clock, [FLOW, fresh]) as desk:
+        case = open_case(desk, category=None)
+        ops(desk).start(case.id, "p", actor=AGENT)  # v3, stage fresh
+        first_b = task_of(desk, case.id, "b")
+        ops(desk).migrate(case.id, to_version=1, actor=AGENT)
+        run = run_of(desk, case.id)
+        assert (run.version, run.stage, run.stalled) == (1, "s", None)
+        assert states(run) == {"triage": "active", "hold": "active"}
+        assert desk.get_task(first_b, actor=AGENT).state is TaskState.CANCELLED
+        assert_replays(desk, case.id)
