@@ -769,3 +769,59 @@ def test_inputs_reach_the_action(clock: ManualClock) -> None:
         assert desk.playbooks is not None
         desk.playbooks.start(case.id, "p", actor=AGENT, inputs={"card": "1234"})
         assert dict(calls.contexts[0].inputs) == {"card": "1234"}
+
+
+def _family(clock: ManualClock, mandatory: bool = True) -> Desk:
+    child = playbook("child", stage("c", task("inner")))
+    parent = playbook(
+        "parent",
+        stage(
+            "s",
+            act("playbook", "sub", playbook="child", mandatory=mandatory),
+            task("main"),
+        ),
+        stage("t", task("last")),
+        categories=["pb"],
+    )
+    return make_desk(clock, [parent, child])
+
+
+def test_cancelling_a_run_cancels_its_sub_playbook_run_and_tasks(clock: ManualClock) -> None:
+    with _family(clock) as desk:
+        case = open_case(desk)
+        inner = task_of(desk, case.id, "inner", index=1)
+        assert desk.playbooks is not None
+        desk.playbooks.cancel(case.id, actor=AGENT, reason="not needed", run_id=f"{case.id}-P1")
+        case = desk.get(case.id, actor=AGENT)
+        assert [r.state for r in case.playbooks] == [RunState.CANCELLED, RunState.CANCELLED]
+        assert desk.get_task(inner, actor=AGENT).state is TaskState.CANCELLED
+        assert_replays(desk, case.id)
+
+
+def test_a_stage_ending_cancels_an_optional_sub_playbook_run(clock: ManualClock) -> None:
+    with _family(clock, mandatory=False) as desk:
+        case = open_case(desk)
+        inner = task_of(desk, case.id, "inner", index=1)
+        finish(desk, case.id, "main")
+        case = desk.get(case.id, actor=AGENT)
+        assert case.playbooks[0].stage == "t"
+        assert case.playbooks[1].state is RunState.CANCELLED
+        assert desk.get_task(inner, actor=AGENT).state is TaskState.CANCELLED
+        assert_replays(desk, case.id)
+
+
+def test_going_back_over_a_sub_playbook_replaces_its_run(clock: ManualClock) -> None:
+    with _family(clock) as desk:
+        case = open_case(desk)
+        assert desk.playbooks is not None
+        desk.playbooks.go_back(case.id, to="sub", actor=AGENT, reason="redo",
+                               run_id=f"{case.id}-P1")  # fmt: skip
+        case = desk.get(case.id, actor=AGENT)
+        assert [(r.playbook, r.state) for r in case.playbooks] == [
+            ("parent", RunState.RUNNING),
+            ("child", RunState.CANCELLED),
+            ("child", RunState.RUNNING),
+        ]
+        assert case.playbooks[0].activity("sub").child_run == case.playbooks[2].id  # type: ignore[union-attr]
+        assert len(case.open_tasks) == 2  # main and the new inner
+        assert_replays(desk, case.id)
