@@ -84,6 +84,7 @@ class DeskOptions(TypedDict, total=False):
     router: Router | Callable[[StrategyRegistry], Router] | None
     notifications: Notifications | None
     channels: Iterable[NotificationChannel]
+    playbooks: Playbooks | None
 
 
 class Desk:

@@ -4,6 +4,7 @@ host actions from plugins."""
 
 from __future__ import annotations
 
+import inspect
 import pathlib
 from typing import Any
 
@@ -471,3 +472,15 @@ def test_migrating_to_a_version_without_the_current_stage_starts_its_first(
         assert states(run) == {"triage": "active", "hold": "active"}
         assert desk.get_task(first_b, actor=AGENT).state is TaskState.CANCELLED
         assert_replays(desk, case.id)
+
+
+def test_desk_open_is_typed_for_every_desk_option() -> None:
+    # Desk.open(url, **options) is typed by DeskOptions: playbooks=... must be in it.
+    from casekit.desk import DeskOptions  # noqa: PLC0415
+
+    keyword_only = {
+        name
+        for name, parameter in inspect.signature(Desk.__init__).parameters.items()
+        if parameter.kind is inspect.Parameter.KEYWORD_ONLY
+    }
+    assert set(DeskOptions.__annotations__) == keyword_only
