@@ -28,6 +28,7 @@ from casekit.playbook import (
     RunNotFound,
     RunState,
 )
+from casekit.sla import BusinessCalendar, SlaPolicy
 from tests.playbook.support import (
     AGENT,
     CUSTOMER,
@@ -205,7 +206,7 @@ def test_adding_refuses_mandatory_taken_or_invalid_activities(desk: Desk) -> Non
         )  # fmt: skip
     assert list(raised.value.errors) == [
         "activity.after: unknown activity 'ghost' (start rules name activities of the same stage)",
-        "activity.action: no action 'nope' is registered",
+        "activity.action: no action 'nope' is registered (known: none)",
     ]
     with pytest.raises(InvalidCommand, match="has no stage 'nowhere'"):
         ops(desk).add_activity(
@@ -484,3 +485,24 @@ def test_desk_open_is_typed_for_every_desk_option() -> None:
         if parameter.kind is inspect.Parameter.KEYWORD_ONLY
     }
     assert set(DeskOptions.__annotations__) == keyword_only
+
+
+def test_added_activities_are_checked_against_the_desk(clock: ManualClock) -> None:
+    sla = SlaPolicy(calendars={"office": BusinessCalendar.always_open()})
+    with make_desk(
+        clock, [FLOW], sla=sla, groups=frozenset({"support", "fraud"}), skills=frozenset({"cards"})
+    ) as desk:
+        case = open_case(desk)
+        with pytest.raises(InvalidDefinition) as raised:
+            ops(desk).add_activity(
+                case.id,
+                {"kind": "task", "id": "x", "mandatory": False, "group": "martians",
+                 "skills": {"german": 3}, "delay": 60, "calendar": "nope"},
+                actor=AGENT,
+            )  # fmt: skip
+        assert list(raised.value.errors) == [
+            "activity.calendar: unknown calendar 'nope' (the SLA policy's: 24x7, office)",
+            "activity.group: unknown group 'martians' (known: fraud, support)",
+            "activity.skills: unknown skill 'german'",
+        ]
+        assert "x" not in states(run_of(desk, case.id))
