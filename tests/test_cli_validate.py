@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pathlib
-import sys
 
 import pytest
 
@@ -146,14 +145,64 @@ def test_the_kind_given_wins_over_the_keys(
     assert "unknown field(s) rules" in capsys.readouterr().out
 
 
-def test_playbook_files_without_playbooks(
-    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+PLAYBOOK = """
+name = "lost-card"
+categories = ["lost_card"]
+
+[[stages]]
+id = "verify"
+
+[[stages.activities]]
+kind = "decision"
+id = "triage"
+question = "Fraud?"
+default = "no"
+choices = [{ value = "yes" }, { value = "no" }]
+
+[[stages.activities]]
+kind = "task"
+id = "fraud"
+after = ["triage=yes"]
+"""
+
+
+def test_a_good_playbook_file_is_ok(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = write(tmp_path, "playbook.toml", 'name = "lost-card"\nstages = []\n')
-    assert detect_kind({"name": "x", "stages": []}) == "playbook"
-    monkeypatch.setitem(sys.modules, "casekit.playbook", None)  # import fails
+    path = write(tmp_path, "playbook.toml", PLAYBOOK)
+    assert main(["validate", path]) == 0
+    assert capsys.readouterr().out == f"{path}: OK (playbook)\n"
+    assert main(["validate", "--kind", "playbook", path]) == 0
+
+
+def test_a_broken_playbook_file_prints_each_problem_with_its_path(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = PLAYBOOK.replace('after = ["triage=yes"]', 'after = ["triage=maybe", "ghost"]')
+    text = text.replace('default = "no"\n', "")
+    path = write(tmp_path, "playbook.toml", text)
     assert main(["validate", path]) == 1
-    assert capsys.readouterr().out == f"{path}: playbook validation not available\n"
+    where = "playbook[lost-card].stages[verify].activities"
+    assert capsys.readouterr().out.splitlines() == [
+        f"{path}: {where}[triage].default: a decision needs a default choice",
+        f"{path}: {where}[fraud].after: decision 'triage' has no choice 'maybe'",
+        f"{path}: {where}[fraud].after: unknown activity 'ghost' "
+        "(start rules name activities of the same stage)",
+    ]
+    assert detect_kind({"name": "x", "stages": []}) == "playbook"
+
+
+def test_a_playbook_file_with_an_unknown_key_or_kind(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(tmp_path, "playbook.toml", PLAYBOOK.replace('kind = "task"', 'kind = "meeting"'))
+    assert main(["validate", path]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith(f"{path}: ")
+    assert "kind 'meeting' is not an activity kind" in out
+    path = write(tmp_path, "colour.toml", PLAYBOOK + 'colour = "red"\n')
+    assert main(["validate", path]) == 1
+    assert "colour" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(

@@ -152,8 +152,7 @@ class DeskPlaybooks:
         """Every reference the definitions make to the desk: actions, calendars, OLAs,
         groups and skills. All problems at once."""
         problems: list[str] = []
-        calendars = set(sla.calendars) | {"24x7"} if sla is not None else set()
-        olas = {d.id: d for d in sla.definitions} if sla is not None else {}
+        calendars, olas = _vocabulary(sla)
         groups = settings.groups
         for playbook in settings.library:
             for stage, activity in playbook.activities():
@@ -327,8 +326,18 @@ class DeskPlaybooks:
         problems += activity_problems(
             activity, "activity", siblings, {s.id for s in definition.stages}
         )
-        if isinstance(activity, Action) and activity.action not in self.actions:
-            problems.append(f"activity.action: no action {activity.action!r} is registered")
+        sla = self.reactor.sla
+        calendars, olas = _vocabulary(sla)
+        problems += _desk_problems(
+            activity,
+            "activity",
+            self.actions,
+            calendars,
+            olas,
+            self.settings.groups,
+            self.settings.skills,
+            sla is not None,
+        )
         if problems:
             raise InvalidDefinition("cannot add this activity", errors=problems)
         event = PlaybookActivityAdded(
@@ -459,15 +468,17 @@ class DeskPlaybooks:
     # --- queries --------------------------------------------------------------------
 
     def runs(self, case_id: str, *, actor: Actor) -> tuple[PlaybookRun, ...]:
-        """The case's playbook runs."""
+        """The case's playbook runs (none for customers: runs are internal)."""
         now = self._now()
-        return self._case(case_id, actor, Access.VIEW, now).case.playbooks
+        case = self._case(case_id, actor, Access.VIEW, now).case
+        return self._view(case, actor, now).playbooks
 
     def current(self, case_id: str, *, actor: Actor) -> list[RunGuide]:
         """For each running playbook: the stage, what is waiting on whom and why, the
         guidance to show and the suggested next steps."""
         now = self._now()
         case = self._case(case_id, actor, Access.VIEW, now).case
+        case = self._view(case, actor, now)  # customers see no runs
         return [
             guide(case, run, self.library.get(run.playbook, run.version), self.reactor)
             for run in case.playbooks
@@ -574,6 +585,13 @@ def _depends_on(stage: Stage, activity_id: str, root: str) -> bool:
 def _open_ids(run: PlaybookRun, stage: Stage) -> set[str]:
     ids = {a.id for a in stage.activities}
     return {a.id for a in run.open_activities if a.id in ids}
+
+
+def _vocabulary(sla: SlaPolicy | None) -> tuple[set[str], dict[str, Any]]:
+    """The calendars and OLA definitions activities may name."""
+    if sla is None:
+        return set(), {}
+    return set(sla.calendars) | {"24x7"}, {d.id: d for d in sla.definitions}
 
 
 def _desk_problems(  # noqa: PLR0917

@@ -238,6 +238,9 @@ class PlaybookReactor:
         return []
 
     def _step_run(self, steps: _Steps, run: PlaybookRun) -> list[Event]:
+        orphaned = _orphaned(steps.case, run)
+        if orphaned is not None and steps.case.state is not CaseState.CANCELLED:
+            return self._end(steps, run, "cancelled", orphaned)
         playbook = self.library.get(run.playbook, run.version)
         if playbook is None:
             if run.stalled is None:
@@ -657,6 +660,18 @@ def cancel_open(
             )
         )
     return out
+
+
+def _orphaned(case: Case, run: PlaybookRun) -> str | None:
+    """Why a sub-playbook's run must end: the activity that started it no longer waits
+    on it (its run was cancelled, its stage ended, the run went back or migrated)."""
+    if run.parent_run is None:
+        return None
+    parent = case.playbook_run(run.parent_run)
+    holder = parent.activity(run.parent_activity or "") if parent is not None else None
+    if holder is None or holder.state is not ActivityState.ACTIVE or holder.child_run != run.id:
+        return f"activity {run.parent_activity} of run {run.parent_run} no longer waits on it"
+    return None
 
 
 def _command(step: CaseStep) -> Any:
