@@ -85,27 +85,27 @@ def detect_kind(data: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _loader(kind: str) -> Callable[[dict[str, Any], Path], object] | None:
-    """The function that builds ``kind`` from a file's data (``None``: not available)."""
+def _loader(kind: str) -> Callable[[dict[str, Any]], object]:
+    """The function that builds ``kind`` from a file's data."""
     if kind == "calendar":
         from casekit.sla.calendar import BusinessCalendar  # noqa: PLC0415
 
-        return lambda data, _: BusinessCalendar.from_dict(data)
+        return BusinessCalendar.from_dict
     if kind == "sla":
         from casekit.sla.policy import SlaPolicy  # noqa: PLC0415
 
-        return lambda data, _: SlaPolicy.from_dict(data)
+        return SlaPolicy.from_dict
     if kind == "rules":
         from casekit.notify import NotificationRules  # noqa: PLC0415
 
-        return lambda data, _: NotificationRules.from_dict(data)
+        return NotificationRules.from_dict
     if kind == "catalog":
         from casekit.playbook import Catalog  # noqa: PLC0415
 
-        return lambda data, _: Catalog.from_dict(data)
+        return Catalog.from_dict
     from casekit.playbook import Playbook  # noqa: PLC0415
 
-    return lambda _, path: Playbook.from_toml(path)
+    return Playbook.from_dict
 
 
 def _problems(exc: CasekitError) -> list[str]:
@@ -135,12 +135,8 @@ def _validate_one(name: str, kind: str | None) -> int:
             f"({', '.join(sorted(data)) or 'none'}); pass --kind ({'|'.join(KINDS)})"
         )
         return 1
-    load = _loader(kind)
-    if load is None:
-        print(f"{name}: playbook validation not available")
-        return 1
     try:
-        load(data, path)
+        _loader(kind)(data)
     except CasekitError as exc:
         for line in _problems(exc):
             print(f"{name}: {line}")

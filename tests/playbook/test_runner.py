@@ -226,6 +226,29 @@ def test_restart_rules_on_going_back_to_a_stage(url: str, clock: ManualClock) ->
         assert_replays(desk, case.id)
 
 
+def test_a_stage_entered_again_by_a_goto_counts_as_a_restart(clock: ManualClock) -> None:
+    # Every activity of stage "s" was skipped the first time, so no activity "ran"
+    # there; entering it again through the decision's goto is still its second visit.
+    loop = (
+        stage(
+            "s",
+            task("retry", restart="on_restart"),
+            task("never", when={"priorities": ["critical"]}),
+        ),
+        stage("t", decision("again", "yes", "no", default="no", gotos={"yes": "s", "no": "end"})),
+    )
+    with desk_for(clock, *loop) as desk:
+        case = open_case(desk)
+        assert states(run_of(desk, case.id))["retry"] == "skipped"
+        assert desk.playbooks is not None
+        desk.playbooks.answer(case.id, "again", "yes", actor=AGENT)
+        run = run_of(desk, case.id)
+        assert run.stage == "s"
+        assert run.visits == {"s": 2, "t": 1}
+        assert states(run)["retry"] == "active"  # on_restart runs on the second visit
+        assert_replays(desk, case.id)
+
+
 def test_going_back_to_an_activity_reruns_it_and_what_follows_it(clock: ManualClock) -> None:
     with desk_for(clock, *RESTARTS) as desk:
         case = open_case(desk)
@@ -796,6 +819,17 @@ def test_cancelling_a_run_cancels_its_sub_playbook_run_and_tasks(clock: ManualCl
         assert [r.state for r in case.playbooks] == [RunState.CANCELLED, RunState.CANCELLED]
         assert desk.get_task(inner, actor=AGENT).state is TaskState.CANCELLED
         assert_replays(desk, case.id)
+
+
+def test_without_a_run_id_the_desk_acts_on_the_run_that_started_the_sub_playbook(
+    clock: ManualClock,
+) -> None:
+    with _family(clock) as desk:
+        case = open_case(desk)
+        assert desk.playbooks is not None
+        desk.playbooks.cancel(case.id, actor=AGENT, reason="not needed")
+        case = desk.get(case.id, actor=AGENT)
+        assert [r.state for r in case.playbooks] == [RunState.CANCELLED, RunState.CANCELLED]
 
 
 def test_a_stage_ending_cancels_an_optional_sub_playbook_run(clock: ManualClock) -> None:

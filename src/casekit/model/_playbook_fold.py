@@ -69,11 +69,20 @@ def _fold_run(run: PlaybookRun, event: AnyPlaybookEvent) -> PlaybookRun:
     match event:
         case PlaybookStageStarted():
             return attrs.evolve(
-                run, stage=event.stage, entries=event.entry, activities=_reset(run, event.reset)
+                run,
+                stage=event.stage,
+                entries=event.entry,
+                visits={**run.visits, event.stage: event.entry},
+                activities=_reset(run, event.reset),
             )
         case PlaybookWentBack():
+            entry = run.visits.get(event.stage, 0) + 1
             return attrs.evolve(
-                run, stage=event.stage, entries=run.entries + 1, activities=_reset(run, event.reset)
+                run,
+                stage=event.stage,
+                entries=entry,
+                visits={**run.visits, event.stage: entry},
+                activities=_reset(run, event.reset),
             )
         case PlaybookActivityScheduled():
             return _put(

@@ -113,6 +113,7 @@ class PlaybookRun:
         state: See :class:`RunState`.
         stage: The current stage (``None`` before the first starts and after the end).
         entries: How many times the current stage was entered (restarts count).
+        visits: How many times each stage was entered.
         activities: The activities that started at least once, in start order.
         added: Activities agents added to this run, as definition data.
         inputs: What the run was started with (a catalog request's variables).
@@ -132,6 +133,7 @@ class PlaybookRun:
     state: RunState = RunState.RUNNING
     stage: str | None = None
     entries: int = 0
+    visits: dict[str, int] = attrs.field(factory=dict)
     activities: tuple[ActivityRun, ...] = ()
     added: tuple[dict[str, Any], ...] = ()
     inputs: dict[str, Any] = attrs.field(factory=dict)

@@ -53,8 +53,9 @@ _EVENTS: dict[str, type[CaseEvent]] = {cls.name: cls for cls in EVENT_TYPES}
 class Restart(CasekitEnum):
     """What an activity does when the run goes back to it (or to its stage).
 
-    ``once``: a finished activity is not run again; ``always``: it runs again;
-    ``on_restart``: it is skipped the first time and runs only on a restart.
+    ``once``: an activity that was done is not run again (one that was skipped or
+    cancelled gets another chance); ``always``: it runs again; ``on_restart``: it is
+    skipped the first time its stage runs and runs only on a restart.
     """
 
     ONCE = "once"

@@ -495,12 +495,14 @@ class DeskPlaybooks:
         if run_id is not None:
             check_text(run_id, "run_id")
             running = [r for r in running if r.id == run_id]
+        elif len(running) > 1:  # sub-playbooks run on behalf of their parent
+            running = [r for r in running if r.parent_run is None] or running
         if not running:
             what = f"run {run_id!r}" if run_id else "playbook"
             raise RunNotFound(f"case {case.id} has no running {what}")
         if len(running) > 1:
             raise RunNotFound(
-                f"case {case.id} has several running playbooks "
+                f"case {case.id} has several running playbooks of its own "
                 f"({', '.join(r.id for r in running)}): name the run_id"
             )
         run = running[0]

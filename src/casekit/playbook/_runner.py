@@ -601,7 +601,7 @@ class PlaybookReactor:
 
     def _enter(self, steps: _Steps, run: PlaybookRun, stage: Stage) -> PlaybookStageStarted:
         previous = [a for a in run.activities if a.stage == stage.id]
-        entry = 1 + max((a.runs for a in previous), default=0) if previous else 1
+        entry = run.visits.get(stage.id, 0) + 1
         return PlaybookStageStarted(
             **steps.header(),
             run_id=run.id,
