@@ -141,15 +141,19 @@ class Commit:
             raise ValueError(
                 f"commit carries {len(self.payloads)} payloads for {len(self.records)} records"
             )
-        seqs = [record.seq for record in self.records]
-        expected = list(range(self.expected_version + 1, self.case.version + 1))
-        if seqs != expected:
+        records, timers = self.records, self.timers
+        expected = range(self.expected_version + 1, self.case.version + 1)
+        if len(records) != len(expected) or any(
+            record.seq != seq for record, seq in zip(records, expected, strict=True)
+        ):
+            seqs = [record.seq for record in records]
             raise ValueError(f"commit records {seqs} do not lead to version {self.case.version}")
-        keys = [timer.key for timer in self.timers]
-        if any(timer.case_id != self.case.id for timer in self.timers):
-            raise ValueError(f"commit of {self.case.id!r} carries timers of another case")
-        if len(set(keys)) != len(keys):
-            raise ValueError(f"commit of {self.case.id!r} repeats a timer key: {keys}")
+        if timers:  # most commits have none
+            keys = [timer.key for timer in timers]
+            if any(timer.case_id != self.case.id for timer in timers):
+                raise ValueError(f"commit of {self.case.id!r} carries timers of another case")
+            if len(set(keys)) != len(keys):
+                raise ValueError(f"commit of {self.case.id!r} repeats a timer key: {keys}")
 
     @property
     def head_hash(self) -> str:
