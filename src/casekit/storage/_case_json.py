@@ -2,24 +2,22 @@
 
 A command changes a case a little: most of its fields, interactions, tasks and clocks
 are the very objects the previous version held (cases are immutable and share what
-did not change). The case is written as *parts* in canonical (sorted-key) order: runs
-of plain fields (each run one sorted object, its braces dropped) with the shared
-arrays between. Each part's text is kept per case, with the objects it was built
-from: a part whose objects are all the same (``is``) as last time is reused as it
-is, and an array that changed is joined from the kept JSON of each item. The text is
-the same, byte for byte, as ``to_json(case)``.
+did not change). The text of each field (``"name":value``, in canonical sorted-key
+order) is kept per case with the value it was built from: a field whose value is the
+same object (``is``) as last time is reused as it is, and a shared array that changed
+is joined from the kept JSON of each item. The text is the same, byte for byte, as
+``to_json(case)``.
 
 Sameness is identity, never equality: ``1 == True`` and two equal instants in
 different zones are written differently. The dict fields (``custom``, ``skills``) are
-mutable, so their parts also compare each key and value, by identity.
-"""
+mutable, so for them each key and value must be the same object too."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
 from json.encoder import encode_basestring
-from operator import attrgetter, is_
+from operator import is_
 from typing import Any, Final
 
 import attrs
@@ -36,82 +34,33 @@ _KEEP: Final = 4096
 _SHARED: Final[dict[str, type]] = {"interactions": Interaction, "tasks": Task, "slas": SlaClock}
 """The tuple fields whose items a new version of a case shares with the old one."""
 
-_Run = tuple[tuple[str, Callable[[Any], Any]], ...]
-"""Fields written as one object: (name, unstructure hook of its type)."""
 
-
-def _layout() -> tuple[tuple[_Run, str | None, type | None], ...]:
-    """The case's fields in canonical (sorted) order, as runs of plain fields, each
-    followed by a shared tuple field (its name and item type) or by nothing (last)."""
+def _fields() -> tuple[tuple[str, str, Callable[[Any], Any], type | None, bool], ...]:
+    """The case's fields in canonical (sorted) order: name, ``"name":`` as JSON, the
+    unstructure hook of its type, the item type of a shared tuple field, and whether
+    it is a (mutable) dict."""
     attrs.resolve_types(Case)  # as cattrs does: the annotations are strings
-    layout: list[tuple[_Run, str | None, type | None]] = []
-    run: list[tuple[str, Callable[[Any], Any]]] = []
     fields: tuple[attrs.Attribute[Any], ...] = attrs.fields(Case)
-    for field in sorted(fields, key=lambda f: f.name):
-        if field.name in _SHARED:
-            layout.append((tuple(run), field.name, _SHARED[field.name]))
-            run = []
-        else:
-            run.append((field.name, converter.get_unstructure_hook(field.type)))
-    layout.append((tuple(run), None, None))
-    assert all(run for run, _, _ in layout), "two shared fields must not be adjacent"
-    return tuple(layout)
-
-
-_LAYOUT: Final = _layout()
-_DICTS: Final = frozenset(
-    field.name for field in attrs.fields(Case) if getattr(field.type, "__origin__", None) is dict
-)
-"""The mutable fields: their keys and values are part of what must be the same."""
-
-
-class _Part:
-    """One part of the case's text: a run of plain fields, or a shared array."""
-
-    __slots__ = ("get", "hooks", "names", "objects", "shared", "watch")
-
-    def __init__(self, run: _Run | None, shared: tuple[str, type] | None) -> None:
-        self.hooks = run or ()
-        self.shared = shared
-        self.names = tuple(name for name, _ in self.hooks) if run else (shared or ("",))[:1]
-        # attrgetter of several names returns a tuple (at C speed), of one name the
-        # value: a lone field is got with its class, a pair as well.
-        names = self.names
-        self.get: Callable[[Case], tuple[object, ...]] = (
-            attrgetter(*names) if len(names) > 1 else attrgetter(f"{names[0]}.__class__", names[0])
+    return tuple(
+        (
+            field.name,
+            encode_basestring(field.name) + ":",
+            converter.get_unstructure_hook(field.type),
+            _SHARED.get(field.name),
+            getattr(field.type, "__origin__", None) is dict,
         )
-        self.watch = tuple(i for i, name in enumerate(names) if name in _DICTS)
-        self.objects = self._with_dicts if self.watch else self.get
-        """What the part's text is built from, to compare by identity."""
-
-    def _with_dicts(self, case: Case) -> tuple[object, ...]:
-        values = self.get(case)
-        for i in self.watch:
-            mapping: dict[str, object] = values[i]  # type: ignore[assignment]
-            values += tuple(item for pair in mapping.items() for item in pair)
-        return values
-
-    def text(self, case: Case) -> str:
-        if self.shared is not None:
-            name, cls = self.shared
-            items = ",".join([_item_json(item, cls) for item in getattr(case, name)])
-            return f"{encode_basestring(name)}:[{items}]"
-        return dumps({name: hook(getattr(case, name)) for name, hook in self.hooks})[1:-1]
+        for field in sorted(fields, key=lambda f: f.name)
+    )
 
 
-def _parts() -> tuple[_Part, ...]:
-    parts: list[_Part] = []
-    for run, shared, cls in _LAYOUT:
-        parts.append(_Part(run, None))
-        if shared is not None and cls is not None:
-            parts.append(_Part(None, (shared, cls)))
-    return tuple(parts)
+_FIELDS: Final = _fields()
 
 
-_PARTS: Final = _parts()
 _fragments: dict[int, tuple[object, str]] = {}
-_cases: dict[str, list[tuple[tuple[object, ...], str]]] = {}
-"""Case id -> each part's objects and text, as last written."""
+_Kept = tuple[object, tuple[object, ...] | None, str]
+"""A field as last written: its value, a dict's keys and values, its text."""
+_cases: dict[str, list[_Kept]] = {}
+"""Case id -> each field as last written."""
 _lock = threading.Lock()
 
 
@@ -127,22 +76,38 @@ def _item_json(item: object, cls: type) -> str:
     return text
 
 
+def _field_text(
+    case: Case, name: str, key: str, hook: Callable[[Any], Any], item: type | None
+) -> str:
+    if item is not None:
+        items = ",".join([_item_json(value, item) for value in getattr(case, name)])
+        return f"{key}[{items}]"
+    return key + dumps(hook(getattr(case, name)))
+
+
+def _same(old: _Kept, value: object, contents: tuple[object, ...] | None) -> bool:
+    """Whether a field's ``value`` (and a dict's ``contents``) is what ``old`` was."""
+    if old[0] is not value:
+        return False
+    if contents is None:
+        return True
+    before = old[1]
+    return before is not None and len(contents) == len(before) and all(map(is_, contents, before))
+
+
 def case_json(case: Case) -> str:
-    """``to_json(case)``, reusing the text of parts and items written before."""
+    """``to_json(case)``, reusing the text of fields and items written before."""
     kept = _cases.get(case.id)
-    if kept is None:
-        written = [(part.objects(case), part.text(case)) for part in _PARTS]
-    else:
-        written = []
-        for part, old in zip(_PARTS, kept, strict=True):
-            objects = part.objects(case)
-            before = old[0]
-            if len(objects) == len(before) and all(map(is_, objects, before)):
-                written.append(old)
-            else:
-                written.append((objects, part.text(case)))
+    written: list[_Kept] = []
+    for index, (name, key, hook, item, is_dict) in enumerate(_FIELDS):
+        value = getattr(case, name)
+        contents = tuple(x for pair in value.items() for x in pair) if is_dict else None
+        if kept is not None and _same(kept[index], value, contents):
+            written.append(kept[index])
+        else:
+            written.append((value, contents, _field_text(case, name, key, hook, item)))
     with _lock:
         if len(_cases) >= _KEEP and case.id not in _cases:
             _cases.clear()
         _cases[case.id] = written
-    return "{" + ",".join([text for _, text in written]) + "}"
+    return "{" + ",".join([text for _, _, text in written]) + "}"
