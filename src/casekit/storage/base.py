@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Final, Protocol, runtime_checkable
 
@@ -43,6 +44,7 @@ __all__ = [
     "AgentRecord",
     "CapacityGuard",
     "CaseOrder",
+    "CasePuller",
     "CaseQuery",
     "ChangePage",
     "Commit",
@@ -619,6 +621,29 @@ class AgentRecord:
     agent_id: str
     version: int
     body: str
+
+
+@runtime_checkable
+class CasePuller(Protocol):
+    """A store capability: pulling work from a queue shared by several processes
+    without their contending for the same case (PostgreSQL's ``SELECT ... FOR UPDATE
+    SKIP LOCKED``).
+
+    ``desk.next_work`` asks its router for the cases of the items the agent may take,
+    best first, and pulls: the store locks the first of them that no other
+    transaction holds, skipping the locked ones, and the assignment commits inside
+    that transaction. Two processes pulling at once so take different cases instead
+    of both deciding on the oldest and one losing the version check. The version
+    check, the capacity guards and the work ledger still decide what is correct; the
+    lock only keeps pullers apart.
+    """
+
+    def pull_case(self, case_ids: Sequence[str]) -> AbstractContextManager[str | None]:
+        """A transaction holding the row lock of the first of ``case_ids`` that no
+        other transaction holds (``None``: all are held, or none exists). This
+        thread's writes inside the block join that transaction (as savepoints); it
+        commits when the block ends, and rolls back if the block raises."""
+        ...
 
 
 @runtime_checkable
