@@ -339,9 +339,9 @@ def _columns(case: Case) -> tuple[str | int | None, ...]:
     """The query columns of a case's row (:data:`_PROJECTED` after ``version``)."""
     assignment = case.assignment
     due = sla_due(case)
-    return (
-        case.state.value,
-        case.priority.value,
+    return (  # an enum's _value_ is its value without the descriptor (on every commit)
+        case.state._value_,
+        case.priority._value_,
         case.account_id,
         case.consumer_id,
         assignment.group,
@@ -350,7 +350,7 @@ def _columns(case: Case) -> tuple[str | int | None, ...]:
         _micros(case.updated_at),
         case.contact_id,
         case.category,
-        case.channel.value,
+        case.channel._value_,
         _micros(case.opened_at),
         None if due is None else _micros(due),
     )
