@@ -5,13 +5,16 @@ UPDATE SKIP LOCKED``), and the block's writes in that transaction."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from casekit import Desk, ManualClock
+from casekit import Account, Actor, Desk, ManualClock
+from casekit.model import Channel
 from casekit.model.actors import SYSTEM
+from casekit.routing import Agent, Router
 from casekit.storage.base import CasePuller
 from casekit.storage.postgres import PostgresStore
 from casekit.testing.conformance import case_id_for, open_case
@@ -87,3 +90,37 @@ def test_writes_in_the_block_commit_or_roll_back_with_the_pull(
         desk.assign(case_id, actor=SYSTEM, group="support", agent="ann")
     assert store.load(queue[0]).case.assignment.agent == "ann"
     assert store.load(queue[0]).case.version == 2
+
+
+def test_next_work_pulls_through_the_store(
+    make_pg_store: MakeStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An item the agent declined is not pushed to it again, but asking for work
+    overrides the refusal: the Desk pulls it through pull_case."""
+    store = make_pg_store()
+    pulled: list[tuple[list[str], str | None]] = []
+    pull_case = PostgresStore.pull_case
+
+    @contextmanager
+    def spy(self: PostgresStore, case_ids: Sequence[str]) -> Iterator[str | None]:
+        with pull_case(self, case_ids) as case_id:
+            pulled.append((list(case_ids), case_id))
+            yield case_id
+
+    monkeypatch.setattr(PostgresStore, "pull_case", spy)
+    ann = Agent(id="ann", groups={"support"}, capacity={Channel.API: 1})
+    router = Router(agents=[ann], offer_timeout=timedelta(minutes=2))
+    clock = ManualClock(datetime(2026, 1, 5, 9, tzinfo=UTC))
+    with Desk(store, clock=clock, router=router, discover=False) as desk:
+        desk.save_account(Account(id="bank", name="Bank"))
+        case = desk.open_case(
+            actor=SYSTEM, subject="x", account_id="bank", channel=Channel.API, group="support"
+        )
+        assert router.assignee(case.id) == "ann"  # offered
+        desk.reject_offer(case.id, agent_id="ann", actor=Actor.agent("ann"), reason="busy")
+        assert store.load(case.id).case.assignment.agent is None
+        taken = desk.next_work("ann", actor=SYSTEM)
+    assert taken is not None
+    assert taken.id == case.id
+    assert pulled == [([case.id], case.id)]
+    assert store.load(case.id).case.assignment.agent == "ann"
