@@ -56,8 +56,9 @@ kind of run puts the floor at ~130-200 us wall and the Desk at ~330-650 us wall)
 * ~20 -- the same statements' time inside the store above the floor's (profiled:
   the timers DELETE each update does ~3; the rest is the same SQL running slower
   between Python work);
-* ~20 -- the case as its canonical JSON body (``case_json``: ``to_json`` reusing the
-  JSON of the interactions, tasks and clocks written before; ~35 without);
+* ~12 -- the case as its canonical JSON body (``case_json``: ``to_json`` reusing the
+  text of every field whose value is the object written before, and the JSON of the
+  interactions, tasks and clocks; ~20 reusing only the latter, ~35 without);
 * ~28 -- the rest of ``SQLiteStore.commit`` (event rows, query columns, holdings,
   the row cache, the UPDATE's columns, context managers);
 * ~18 -- ``load``: the row read in a read transaction of its own, the query
@@ -75,8 +76,11 @@ case's JSON (~20) and the load (~18) would still put the Desk at ~146 us to the
 floor's ~60 (about 0.4 by CPU). Closing the gap needs the path itself to shrink
 (serializing only what a command changed, skipping the read transaction when this
 process knows the row, a lighter fold), not the SQL. (callgrind, instructions per
-command of this mix: Desk on SQLite 962,000, on memory 418,000; the floor 200,000
-per transaction.)
+command of this mix, the difference of a 25- and a 5-case run: Desk on SQLite 847,000
+-- 967,000 before the per-field case JSON, ``dumps`` calling the C encoder directly
+and a class context manager for the store's connections --, on memory 407,000
+(419,000); the floor 137,000 per transaction. Same-run CPU ratio 0.27-0.28 before,
+0.30-0.31 after; the wall ratio swings 0.40-0.59 from run to run on this machine.)
 
 Run ``python benchmarks/bench_store.py`` (about a minute with PostgreSQL) or with
 ``--quick`` (under 20 s). Files go to a temporary directory next to this script (``--dir`` to

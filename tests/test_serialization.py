@@ -477,3 +477,27 @@ def test_in_range_bad_scalars_are_invalid_definitions() -> None:
         with pytest.raises(InvalidDefinition) as info:
             from_json(text, cls)
         assert info.value.errors[0].startswith("$: "), text
+
+
+def test_dumps_is_canonical_json_dumps() -> None:
+    """dumps runs the C encoder directly: the text is json.dumps's with the canonical
+    options, and a circular value is refused as json.dumps refuses it."""
+    import json  # noqa: PLC0415
+
+    from casekit.serialization import dumps  # noqa: PLC0415
+
+    values: list[object] = [
+        {"b": [1, 2.5, None, True], "a": {"z": "é 😀 \x00 \u2028", "y": -0.0}},
+        ["x", {"k": float("nan")}],
+        "plain text",
+        12,
+        {},
+    ]
+    for value in values:
+        expected = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        assert dumps(value) == expected
+    loop: list[object] = []
+    loop.append(loop)
+    with pytest.raises(ValueError, match="Circular"):
+        dumps(loop)
+    assert dumps([1]) == "[1]"  # nothing left behind by the failure

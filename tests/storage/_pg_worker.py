@@ -10,11 +10,15 @@ Usage::
     python _pg_worker.py URL SCHEMA claim OWNER ITEMS [LEASE]
         # try to claim work items item-0 .. item-<ITEMS - 1> (with a claim lease of
         # LEASE seconds); print the ones won
+    python _pg_worker.py URL SCHEMA pull OWNER CASES
+        # pull cases 1 .. CASES as one queue, best first, through pull_case (FOR UPDATE
+        # SKIP LOCKED), assigning each one locked and still unassigned to OWNER inside
+        # the pull's transaction; print the ones won
     python _pg_worker.py URL SCHEMA hold OWNER ITEMS NOW
         # claim the items (claim_lease=1.5 s) and lease the outbox at NOW, print
         # "holding", then wait to be killed
 
-The update, drain and claim modes print ``ready`` once the store is open and wait
+The update, drain, claim and pull modes print ``ready`` once the store is open and wait
 for a line on stdin, so that the parent can start them all at once. Each prints one
 JSON line with what it did.
 """
@@ -31,9 +35,11 @@ import psycopg
 from psycopg import sql
 
 from casekit import Actor, Desk, ManualClock, retry_on_conflict
+from casekit.model.actors import SYSTEM
 from casekit.routing import ClaimConflict
 from casekit.storage.outbox import AttemptOutcome, DeliveryAttempt, OutboxEntry, OutboxState
 from casekit.storage.postgres import PostgresStore
+from casekit.testing.conformance import case_id_for
 
 LEASE = timedelta(seconds=60)
 HOLD_LEASE = 1.5  # seconds: the claim lease of a "hold" process
@@ -118,6 +124,28 @@ def claim(store: PostgresStore, owner: str, items: str) -> dict[str, list[str]]:
     return {"won": won}
 
 
+def pull(store: PostgresStore, owner: str, cases: str) -> dict[str, object]:
+    """Every process sees the same queue (as routers that synced alike do) and pulls
+    from its head; a case found assigned under the lock was won by another process."""
+    order = [case_id_for(n) for n in range(1, int(cases) + 1)]
+    won: list[str] = []
+    taken = busy = 0
+    clock = ManualClock(datetime(2026, 1, 5, 9, tzinfo=UTC))
+    with Desk(store, clock=clock, discover=False) as desk:
+        while order:
+            with store.pull_case(order) as case_id:
+                if case_id is None:  # the rest are locked by others: they assign them
+                    busy += 1
+                    continue
+                order.remove(case_id)
+                if store.load(case_id).case.assignment.agent is not None:
+                    taken += 1
+                    continue
+                desk.assign(case_id, actor=SYSTEM, group="support", agent=owner)
+                won.append(case_id)
+    return {"won": won, "taken": taken, "busy": busy}
+
+
 def hold(store: PostgresStore, owner: str, items: str, micros: str) -> None:
     won = claim(store, owner, items)["won"]
     until = time.time() + HOLD_LEASE  # the claims' leases end before this
@@ -132,7 +160,7 @@ def main(url: str, schema: str, mode: str, *args: str) -> None:
         lease, args = float(args[2]), args[:2]
     store = PostgresStore.open(url, schema=schema, min_size=1, max_size=2, claim_lease=lease)
     try:
-        if mode in ("update", "drain", "claim"):  # start together (see start_together)
+        if mode in ("update", "drain", "claim", "pull"):  # start together (see start_together)
             print("ready", flush=True)
             sys.stdin.readline()
         if mode == "update":
@@ -141,6 +169,8 @@ def main(url: str, schema: str, mode: str, *args: str) -> None:
             result = drain(store, url, *args)
         elif mode == "claim":
             result = claim(store, *args)
+        elif mode == "pull":
+            result = pull(store, *args)
         elif mode == "hold":
             hold(store, *args)
             return

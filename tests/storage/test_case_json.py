@@ -70,3 +70,25 @@ def test_unusual_text_and_instants(tmp_path: Path) -> None:
         closed_at=datetime(2026, 3, 1, 12, 0, 0, 1, tzinfo=UTC),
     )
     assert case_json(odd) == to_json(odd)
+
+
+def test_a_dict_changed_in_place_is_written_again(tmp_path: Path) -> None:
+    case = attrs.evolve(_demo_cases(tmp_path)[-1], custom={"a": 1})
+    assert case_json(case) == to_json(case)
+    case.custom["a"] = True  # the same dict and key: 1 == True, but not the same JSON
+    assert '"a":true' in case_json(case)
+    case.custom["b"] = "x"
+    assert case_json(case) == to_json(case)
+    del case.custom["a"]
+    assert case_json(case) == to_json(case)
+    case.skills["python"] = 3
+    assert case_json(case) == to_json(case)
+
+
+def test_a_field_is_reused_only_for_the_same_object(tmp_path: Path) -> None:
+    case = _demo_cases(tmp_path)[-1]
+    case_json(case)
+    # A new subject: that field is written again, every other one reused.
+    moved = attrs.evolve(case, subject=case.subject + "!")
+    assert case_json(moved) == to_json(moved) != to_json(case)
+    assert case_json(case) == to_json(case)  # and back

@@ -1,6 +1,7 @@
 """PostgresStore under several OS processes (``_pg_worker.py``) on the real server:
 no lost update on one case, an outbox drained exactly once into a deduping receiver,
-claims never given twice, and a process killed (SIGKILL) while holding claims and
+claims never given twice, cases pulled from one queue (``FOR UPDATE SKIP LOCKED``)
+never given twice, and a process killed (SIGKILL) while holding claims and
 outbox leases whose work is taken over once the leases end."""
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def start(url: str, schema: str, *args: object) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
     )
-    if args[0] in ("update", "drain", "claim"):
+    if args[0] in ("update", "drain", "claim", "pull"):
         assert process.stdout is not None
         assert process.stdout.readline() == "ready\n", process.stderr
     return process
@@ -166,6 +167,29 @@ def test_processes_claiming_from_one_queue_never_share_an_item(
         for item in items_won:
             assert store.holder(item) == f"agent-{index}"
             assert store.version(item) == 1
+
+
+def test_processes_pulling_from_one_queue_never_share_a_case(
+    pg_url: str, pg_schema: str, make_pg_store: MakeStore
+) -> None:
+    store = make_pg_store()
+    cases = 40
+    for number in range(1, cases + 1):
+        open_case(store, number)
+    workers = start_together(
+        pg_url, pg_schema, *[("pull", f"agent-{i}", cases) for i in range(PROCESSES)]
+    )
+    results = [finish(worker) for worker in workers]  # a ConflictError would fail one
+    won = [list(result["won"]) for result in results]  # type: ignore[call-overload]
+    pulled = Counter(case_id for cases_won in won for case_id in cases_won)
+    assert [case_id for case_id, n in pulled.items() if n > 1] == []  # zero double claims
+    assert len(pulled) == cases  # and none left behind
+    assert sum(1 for cases_won in won if cases_won) > 1  # they really competed
+    for index, cases_won in enumerate(won):
+        for case_id in cases_won:
+            case = store.load(case_id).case
+            assert case.assignment.agent == f"agent-{index}"
+            assert case.version == 2  # opened, assigned once
 
 
 def test_a_killed_process_releases_its_claims_and_leases_when_they_end(

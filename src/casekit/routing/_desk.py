@@ -73,7 +73,14 @@ from casekit.routing._router import Router
 from casekit.routing._work import case_of, work_item_for_case, work_item_for_task
 from casekit.serialization import dumps, loads
 from casekit.sla import BusinessCalendar
-from casekit.storage.base import CapacityGuard, CaseQuery, Store, WorkLedger, holdings_of
+from casekit.storage.base import (
+    CapacityGuard,
+    CasePuller,
+    CaseQuery,
+    Store,
+    WorkLedger,
+    holdings_of,
+)
 
 __all__ = ["DeskRouting", "explain"]
 
@@ -89,6 +96,9 @@ _CHANGEABLE = frozenset(
 )
 _ATTEMPTS = 3
 """How often a refused assignment is decided again before it waits for the next sync."""
+_PULL_WINDOW = 32
+"""How many cases of the best items ``next_work`` offers a store that pulls (the
+first one no other process holds is taken)."""
 
 
 def _unheld(assignment: Assignment) -> bool:
@@ -896,15 +906,46 @@ class DeskRouting:
             self.sync()
             for _ in range(_ATTEMPTS):
                 now = self._now()
-                decision = self.router.next_work(agent_id, now)
+                if isinstance(self._store, CasePuller):
+                    decision = self._pull(self._store, agent_id, now)
+                else:
+                    decision = self.router.next_work(agent_id, now)
+                    if decision is not None:
+                        self._record([decision], now, _ATTEMPTS - 1)
                 if decision is None:
                     return None
-                self._record([decision], now, _ATTEMPTS - 1)
                 item = self._item(decision.item_id)
                 if item.assignment.agent == agent_id:
                     return item
                 # Refused (the agent is full in the store) or taken meanwhile: again.
             return None
+
+    def _pull(self, store: CasePuller, agent_id: str, now: datetime) -> RoutingDecision | None:
+        """Hand the agent the best item of a case no other process is pulling from (see
+        :class:`~casekit.storage.base.CasePuller`): the store locks the first free
+        case of the router's order (``FOR UPDATE SKIP LOCKED``), and the assignment
+        commits in that transaction."""
+        order = self.router.pull_order(agent_id, now, limit=_PULL_WINDOW)
+        if not order:
+            return None
+        try:
+            with store.pull_case(order) as case_id:
+                if case_id is not None:
+                    decision = self.router.pull(agent_id, now, cases=(case_id,))
+                    if decision is not None:
+                        self._record([decision], now, _ATTEMPTS - 1)
+                    return decision
+        except BaseException:
+            # The transaction did not commit: the router may have decided what the cases
+            # do not say. The next sync puts that right.
+            self._dirty.update(order)
+            raise
+        # Other processes are pulling from every one of them: decide as without the
+        # capability (the version check and the capacity guards keep it right).
+        decision = self.router.next_work(agent_id, now)
+        if decision is not None:
+            self._record([decision], now, _ATTEMPTS - 1)
+        return decision
 
     def accept_offer(self, item_id: str, *, agent_id: str, actor: Actor) -> Case | Task:
         """See :meth:`casekit.Desk.accept_offer`."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import bisect
 import heapq
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
 from itertools import compress, repeat
 from operator import eq, itemgetter, neg
@@ -69,6 +69,7 @@ from casekit.routing._strategies import (
     check_column,
     score_column,
 )
+from casekit.routing._work import case_of
 
 __all__ = ["DEFAULT_STRATEGIES", "Router"]
 
@@ -1317,15 +1318,46 @@ class Router:
         pass every filter except "declined" (asking for work overrides an earlier
         rejection).
         """
+        return self.pull(agent_id, now)
+
+    def pull(
+        self, agent_id: str, now: datetime, *, cases: Container[str] | None = None
+    ) -> RoutingDecision | None:
+        """:meth:`next_work`, among the items of ``cases`` only (all if ``None``): a
+        store that locks the case rows a process pulls from (PostgreSQL's ``FOR UPDATE
+        SKIP LOCKED``) names the one it locked for this process."""
         self._begin(now)
         self.agent(agent_id)
-        entry = self._best_for(agent_id, now, pulling=True)
+        entry = next(self._eligible(agent_id, now, pulling=True, cases=cases), None)
         if entry is None:
             return None
         return self._hand_over(entry, agent_id, now, Trigger.PULL)
 
+    def pull_order(self, agent_id: str, now: datetime, *, limit: int) -> list[str]:
+        """The cases of the first ``limit`` queued items the agent may take, in the
+        order :meth:`next_work` would hand them over (each case once)."""
+        self._begin(now)
+        self.agent(agent_id)
+        cases: dict[str, None] = {}
+        for entry in self._eligible(agent_id, now, pulling=True):
+            cases[case_of(entry.item.id)] = None
+            if len(cases) >= limit:
+                break
+        return list(cases)
+
     def _best_for(self, agent_id: str, now: datetime, *, pulling: bool) -> _Entry | None:
-        """The first queued entry (queues in order, items in order) the agent may take.
+        """The first queued entry (queues in order, items in order) the agent may take."""
+        return next(self._eligible(agent_id, now, pulling=pulling), None)
+
+    def _eligible(
+        self,
+        agent_id: str,
+        now: datetime,
+        *,
+        pulling: bool,
+        cases: Container[str] | None = None,
+    ) -> Iterator[_Entry]:
+        """The queued entries (queues in order, items in order) the agent may take.
 
         What depends only on the agent (presence, free units per channel, shift) is
         worked out once; each waiting item then costs a few dictionary and set
@@ -1334,14 +1366,14 @@ class Router:
         """
         waiting = self._waiting
         if not waiting:
-            return None
+            return
         index = self._index
         groups = index.agents[agent_id].groups
         serving = self._serving.get(groups)
         if serving is None:
             serving = self._serving[groups] = self._serving_for(groups)
         if waiting.isdisjoint(serving):
-            return None
+            return
         online = index.online
         room = {
             channel: free[agent_id]
@@ -1349,9 +1381,9 @@ class Router:
             if free[agent_id] >= 1 and agent_id in online[channel]
         }
         if not room:
-            return None
+            return
         if agent_id in index.shifted and not index.on_shift(agent_id, now):
-            return None
+            return
         entries = self._entries
         gen = index.static_generation
         queued = self._queued
@@ -1362,12 +1394,13 @@ class Router:
                     continue
                 if not pulling and agent_id in entry.declined:
                     continue
+                if cases is not None and case_of(item_id) not in cases:
+                    continue
                 pool_gen, start, until, pool = entry.pool
                 if pool_gen != gen or not start <= now < until:
                     pool = self._pool_at(entry, now)
                 if agent_id in pool:
-                    return entry
-        return None
+                    yield entry
 
     def _serving_for(self, groups: frozenset[str]) -> tuple[str, ...]:
         """The queues, in order, whose widest stage admits an agent of ``groups``."""

@@ -1,7 +1,15 @@
 """The routing side of :class:`~casekit.storage.postgres.PostgresStore`: the work ledger
-(:class:`~casekit.storage.base.WorkLedger`), the outbox
+(:class:`~casekit.storage.base.WorkLedger`), pulling work
+(:class:`~casekit.storage.base.CasePuller`), the outbox
 (:class:`~casekit.storage.outbox.Outbox`, statements in :mod:`casekit.storage._pg_outbox`)
 and routing claims (:class:`~casekit.routing.ClaimStore`), as a base class.
+
+``desk.next_work`` pulls: the router lists the cases of the items the agent may take,
+best first; :meth:`RoutingTables.pull_case` locks the first of them whose row no other
+transaction holds (``SELECT ... FOR UPDATE SKIP LOCKED``) and binds that transaction
+to the thread, so the assignment commits in it (a savepoint) and the lock holds until
+it does. Processes pulling at once take different cases rather than all deciding on
+the oldest and all but one losing the version check.
 
 Claims are rows checked and set under ``SELECT ... FOR UPDATE`` (a first claim inserts
 with ``ON CONFLICT``, so two first claims cannot both win). With ``claim_lease`` a claim
@@ -14,7 +22,8 @@ takes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any, Final
 
@@ -30,6 +39,13 @@ __all__ = ["LOCK", "RoutingTables"]
 
 LOCK: Final = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
 """A transaction-level advisory lock on a text key (released at commit or rollback)."""
+
+_PULL: Final = (
+    "SELECT id FROM {s}.cases WHERE id = ANY(%s) "
+    "ORDER BY array_position(%s::text[], id) LIMIT 1 FOR UPDATE SKIP LOCKED"
+)
+"""The first of the given cases (in their order) whose row no other transaction has
+locked, locked for this one."""
 
 
 def _holding(row: Sequence[Any]) -> Holding:
@@ -107,6 +123,19 @@ class RoutingTables:
                 (agent_id, version, body),
             )
             return version
+
+    # --- pulling work (casekit.storage.base.CasePuller) --------------------------------
+
+    @contextmanager
+    def pull_case(self, case_ids: Sequence[str]) -> Iterator[str | None]:
+        """Lock the first of ``case_ids`` that no other transaction holds
+        (``FOR UPDATE SKIP LOCKED``, in the given order) and run the block's writes
+        in that transaction."""
+        ids = list(dict.fromkeys(case_ids))
+        with self._db.write("pulling work") as conn:
+            row = conn.execute(_PULL, (ids, ids)).fetchone() if ids else None
+            with self._db.bind(conn.conn):
+                yield None if row is None else str(row[0])
 
     # --- the outbox (casekit.storage.outbox.Outbox; the SQL is in _pg_outbox) ---------
 

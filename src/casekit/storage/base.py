@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Final, Protocol, runtime_checkable
 
@@ -43,6 +44,7 @@ __all__ = [
     "AgentRecord",
     "CapacityGuard",
     "CaseOrder",
+    "CasePuller",
     "CaseQuery",
     "ChangePage",
     "Commit",
@@ -141,15 +143,19 @@ class Commit:
             raise ValueError(
                 f"commit carries {len(self.payloads)} payloads for {len(self.records)} records"
             )
-        seqs = [record.seq for record in self.records]
-        expected = list(range(self.expected_version + 1, self.case.version + 1))
-        if seqs != expected:
+        records, timers = self.records, self.timers
+        expected = range(self.expected_version + 1, self.case.version + 1)
+        if len(records) != len(expected) or any(
+            record.seq != seq for record, seq in zip(records, expected, strict=True)
+        ):
+            seqs = [record.seq for record in records]
             raise ValueError(f"commit records {seqs} do not lead to version {self.case.version}")
-        keys = [timer.key for timer in self.timers]
-        if any(timer.case_id != self.case.id for timer in self.timers):
-            raise ValueError(f"commit of {self.case.id!r} carries timers of another case")
-        if len(set(keys)) != len(keys):
-            raise ValueError(f"commit of {self.case.id!r} repeats a timer key: {keys}")
+        if timers:  # most commits have none
+            keys = [timer.key for timer in timers]
+            if any(timer.case_id != self.case.id for timer in timers):
+                raise ValueError(f"commit of {self.case.id!r} carries timers of another case")
+            if len(set(keys)) != len(keys):
+                raise ValueError(f"commit of {self.case.id!r} repeats a timer key: {keys}")
 
     @property
     def head_hash(self) -> str:
@@ -615,6 +621,29 @@ class AgentRecord:
     agent_id: str
     version: int
     body: str
+
+
+@runtime_checkable
+class CasePuller(Protocol):
+    """A store capability: pulling work from a queue shared by several processes
+    without their contending for the same case (PostgreSQL's ``SELECT ... FOR UPDATE
+    SKIP LOCKED``).
+
+    ``desk.next_work`` asks its router for the cases of the items the agent may take,
+    best first, and pulls: the store locks the first of them that no other
+    transaction holds, skipping the locked ones, and the assignment commits inside
+    that transaction. Two processes pulling at once so take different cases instead
+    of both deciding on the oldest and one losing the version check. The version
+    check, the capacity guards and the work ledger still decide what is correct; the
+    lock only keeps pullers apart.
+    """
+
+    def pull_case(self, case_ids: Sequence[str]) -> AbstractContextManager[str | None]:
+        """A transaction holding the row lock of the first of ``case_ids`` that no
+        other transaction holds (``None``: all are held, or none exists). This
+        thread's writes inside the block join that transaction (as savepoints); it
+        commits when the block ends, and rolls back if the block raises."""
+        ...
 
 
 @runtime_checkable

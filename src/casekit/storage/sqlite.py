@@ -43,8 +43,7 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar, Final, TypeVar, cast
@@ -340,9 +339,9 @@ def _columns(case: Case) -> tuple[str | int | None, ...]:
     """The query columns of a case's row (:data:`_PROJECTED` after ``version``)."""
     assignment = case.assignment
     due = sla_due(case)
-    return (
-        case.state.value,
-        case.priority.value,
+    return (  # an enum's _value_ is its value without the descriptor (on every commit)
+        case.state._value_,
+        case.priority._value_,
         case.account_id,
         case.consumer_id,
         assignment.group,
@@ -351,7 +350,7 @@ def _columns(case: Case) -> tuple[str | int | None, ...]:
         _micros(case.updated_at),
         case.contact_id,
         case.category,
-        case.channel.value,
+        case.channel._value_,
         _micros(case.opened_at),
         None if due is None else _micros(due),
     )
@@ -568,6 +567,60 @@ class _Session:
         return self.conn.executemany(sql, rows)
 
 
+class _Borrowed:
+    """``with store._connection() as session``: a pooled connection, rolled back on any
+    failure (an ``sqlite3.Error`` becomes :class:`StoreError`) and returned to the pool;
+    with ``write``, inside ``BEGIN IMMEDIATE`` and committed on success.
+
+    A class rather than a generator context manager: every command passes here twice
+    (load, commit), and this costs a fraction of one."""
+
+    __slots__ = ("session", "store", "write")
+
+    def __init__(self, store: SQLiteStore, *, write: bool) -> None:
+        self.store = store
+        self.write = write
+
+    def __enter__(self) -> _Session:
+        session = self.session = self.store._borrow()
+        if self.write:
+            try:
+                session.execute("BEGIN IMMEDIATE")
+            except BaseException as exc:
+                self.__exit__(type(exc), exc, None)
+                raise
+        return session
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, _: object
+    ) -> None:
+        session, store = self.session, self.store
+        conn = session.conn
+        try:
+            if error is None:
+                if self.write:
+                    try:
+                        session.execute("COMMIT")
+                    except sqlite3.Error as exc:
+                        if conn.in_transaction:
+                            conn.rollback()
+                        raise StoreError(f"SQLite error on {str(store.path)!r}: {exc}") from exc
+                    except BaseException:
+                        if conn.in_transaction:
+                            conn.rollback()
+                        raise
+                return
+            if conn.in_transaction:
+                conn.rollback()
+            if isinstance(error, sqlite3.Error):
+                raise StoreError(f"SQLite error on {str(store.path)!r}: {error}") from error
+        finally:
+            if store._closed.is_set():
+                conn.close()
+            else:
+                store._idle.append(session)
+
+
 class SQLiteStore:
     """The :class:`~casekit.storage.Store` protocol on one SQLite database file.
 
@@ -685,13 +738,20 @@ class SQLiteStore:
     def _session(self, conn: sqlite3.Connection) -> _Session:
         return _Session(conn, self.prefix, self._statements)
 
-    @contextmanager
-    def _connection(self) -> Iterator[_Session]:
+    def _connection(self) -> _Borrowed:
         """Borrow a connection from the pool (a new one if none is idle)."""
+        return _Borrowed(self, write=False)
+
+    def _write(self) -> _Borrowed:
+        """A connection inside ``BEGIN IMMEDIATE``; commits on success, else rolls back."""
+        self._refuse_writes()
+        return _Borrowed(self, write=True)
+
+    def _borrow(self) -> _Session:
         if self._closed.is_set():
             raise StoreError(f"{self!r} is closed")
         try:
-            session = self._idle.pop()
+            return self._idle.pop()
         except IndexError:
             session = self._session(self._connect())
             with self._lock:
@@ -699,31 +759,7 @@ class SQLiteStore:
                     session.conn.close()
                     raise StoreError(f"{self!r} is closed") from None
                 self._all.append(session.conn)
-        conn = session.conn
-        try:
-            yield session
-        except sqlite3.Error as exc:
-            if conn.in_transaction:
-                conn.rollback()
-            raise StoreError(f"SQLite error on {str(self.path)!r}: {exc}") from exc
-        except BaseException:
-            if conn.in_transaction:
-                conn.rollback()
-            raise
-        finally:
-            if self._closed.is_set():
-                conn.close()
-            else:
-                self._idle.append(session)
-
-    @contextmanager
-    def _write(self) -> Iterator[_Session]:
-        """A connection inside ``BEGIN IMMEDIATE``; commits on success, else rolls back."""
-        self._refuse_writes()
-        with self._connection() as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            yield conn
-            conn.execute("COMMIT")
+            return session
 
     def _migrate(self) -> None:
         """Apply the missing migrations in one transaction (safe against concurrent opens);
@@ -955,8 +991,7 @@ class SQLiteStore:
         prev_hash = commit.records[0].prev_hash
         held = holdings_of(case)
         encoded = tuple([v.encode() if isinstance(v, str) else v for v in columns])
-        with self._lock:
-            cached = self._cache.get(case.id)
+        cached = self._cache.get(case.id)  # one dict read: atomic, no lock
         if cached is not None and cached[2][0] != expected:
             cached = None  # not the version this commit follows: as if unseen
         # The holdings rows change only when the case's holdings do (most commits keep
