@@ -35,7 +35,7 @@ from casekit.model.events import (
     SlaStopped,
     SlaWarned,
 )
-from casekit.model.lifecycle import _sla_clocks
+from casekit.model.lifecycle import _ClockView, _sla_clocks
 from casekit.model.sla import SlaClock, SlaKind, SlaMetric, SlaStage
 from casekit.sla.calendar import BusinessCalendar
 from casekit.sla.policy import _MEMO_LIMIT, OnReopen, SlaDefinition, SlaPolicy
@@ -140,23 +140,6 @@ def _customer_wrote(events: Iterable[Event]) -> bool:
 
 def _is_customer(actor: ActorRef) -> bool:
     return actor.kind.value in ("contact", "consumer")
-
-
-class _ClockView:
-    """What :func:`casekit.model.lifecycle._sla_clocks` reads of a case: its id and
-    clocks. Folding an SLA event into this costs one clock, not a whole ``Case``."""
-
-    __slots__ = ("id", "slas")
-
-    def __init__(self, case_id: str, slas: tuple[SlaClock, ...]) -> None:
-        self.id = case_id
-        self.slas = slas
-
-    def sla(self, key: str) -> SlaClock | None:
-        for clock in self.slas:
-            if clock.key == key:
-                return clock
-        return None
 
 
 class _Run:
