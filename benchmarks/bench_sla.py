@@ -37,15 +37,22 @@ businesstimedelta script). Wall times swing 2x on a shared machine; instruction
 counts do not (callgrind, the plan's first 100 cases, ticks off, 875 commands, 1.04
 domain and 0.77 SLA events per command; about 5-6k instructions per microsecond):
 
-* A command without SLAs: 470k instructions (~90 us).
-* With SLAs: 841k, +79 % (988k, +110 %, before the changes of issue 15).
-* Floor: 738k, +57 %. The 268k (~50 us) per command are spent outside ``casekit.sla``:
-  each SLA event is folded into the case (``lifecycle.apply``, an ``attrs.evolve`` of
-  the whole case) and hash-chained (cattrs unstructure, JSON, SHA-256), about 350k
-  instructions per event, as much as a domain event costs. ``<= 25 %`` is below this
-  floor: it needs a cheaper fold and chain (``casekit._commit``, ``casekit.audit``,
-  ``casekit.model.lifecycle``), not a faster SLA engine.
-* ``casekit.sla`` itself: 103k per command (10-20 us; 250k before): the rules of two
+* A command without SLAs: 440-470k instructions (~90 us).
+* With SLAs: 782k, +78 % (799k, +78 % in the same measurement before the last round;
+  988k, +110 %, before the changes of issue 15).
+* A reactor that returns nothing costs +22k (+5 %): the ``Change``, the checks of
+  its answer, its ``timers`` call.
+* Floor: 672k, +53 % (697k, +56 %, before folding a reaction's SLA events into the case
+  at once). The ~210k per command beyond an idle reactor are spent outside
+  ``casekit.sla``: each SLA event is hash-chained (cattrs unstructure, JSON, SHA-256:
+  ~136k per event measured alone) and folded into the case (~107k event by event, an
+  ``attrs.evolve`` of a clock and of the whole case; a reaction's run of SLA events is
+  now folded into the clocks and the case rebuilt once), and its timers are checked and
+  indexed. ``<= 25 %`` (110k per command for everything SLA) is below this floor: it
+  needs a cheaper chain and fold (``casekit.audit``: an encoder per SLA event type instead
+  of cattrs' tagged union; ``casekit._commit``: the reactor's already-folded clocks
+  instead of a second fold), not a faster SLA engine.
+* ``casekit.sla`` itself: ~105k per command (10-20 us; 250k before): the rules of two
   case clocks and one per task, building the SLA events, the calendar arithmetic;
   selection and timers are memoized (per policy, per clock object).
 

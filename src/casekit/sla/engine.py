@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 
@@ -35,7 +35,7 @@ from casekit.model.events import (
     SlaStopped,
     SlaWarned,
 )
-from casekit.model.lifecycle import _sla_clocks
+from casekit.model.lifecycle import _ClockView, _sla_clocks
 from casekit.model.sla import SlaClock, SlaKind, SlaMetric, SlaStage
 from casekit.sla.calendar import BusinessCalendar
 from casekit.sla.policy import _MEMO_LIMIT, OnReopen, SlaDefinition, SlaPolicy
@@ -142,23 +142,6 @@ def _is_customer(actor: ActorRef) -> bool:
     return actor.kind.value in ("contact", "consumer")
 
 
-class _ClockView:
-    """What :func:`casekit.model.lifecycle._sla_clocks` reads of a case: its id and
-    clocks. Folding an SLA event into this costs one clock, not a whole ``Case``."""
-
-    __slots__ = ("id", "slas")
-
-    def __init__(self, case_id: str, slas: tuple[SlaClock, ...]) -> None:
-        self.id = case_id
-        self.slas = slas
-
-    def sla(self, key: str) -> SlaClock | None:
-        for clock in self.slas:
-            if clock.key == key:
-                return clock
-        return None
-
-
 class _Run:
     """One reaction: the case's clocks as they evolve while SLA events are added.
 
@@ -237,38 +220,51 @@ class _Run:
         return {"case_id": self.case.id, "at": self.now, "actor": self.actor}
 
     # --- clock operations -------------------------------------------------------
+    # Each operation computes the clock's numbers once; the ``on_*`` methods record
+    # them (here as an event; a replay that keeps no events changes its record in place).
+
+    clock_type: ClassVar[Callable[..., SlaClock]] = SlaClock
 
     def start(
         self, definition: SlaDefinition, key: str, task: Task | None, started_at: datetime
     ) -> None:
+        now = self.now
         name = self.policy.calendar_for(definition, self.case, task, self.account_calendar)
         calendar = self.policy.calendar(name)
         target = definition.target_for(self.case.priority)
         assert target is not None  # selection guarantees a target
-        consumed = calendar.elapsed(started_at, self.now) if started_at < self.now else timedelta(0)
+        consumed = calendar.elapsed(started_at, now) if started_at < now else timedelta(0)
         paused = self.should_pause(definition, task)
-        clock = SlaClock(
-            key=key,
-            sla_id=definition.id,
-            task_id=task.id if task else None,
-            kind=definition.kind,
-            metric=definition.metric,
-            calendar=name,
-            target=target,
-            stage=SlaStage.PAUSED if paused else SlaStage.IN_PROGRESS,
-            started_at=started_at,
-            consumed=consumed,
-            running_since=None if paused else self.now,
-            due_at=None if paused else _due(calendar, self.now, target - consumed),
-            paused_since=self.now if paused else None,
+        self.on_started(
+            self.clock_type(
+                key=key,
+                sla_id=definition.id,
+                task_id=task.id if task else None,
+                kind=definition.kind,
+                metric=definition.metric,
+                calendar=name,
+                target=target,
+                stage=SlaStage.PAUSED if paused else SlaStage.IN_PROGRESS,
+                started_at=started_at,
+                consumed=consumed,
+                running_since=None if paused else now,
+                due_at=None if paused else _due(calendar, now, target - consumed),
+                paused_since=now if paused else None,
+            )
         )
+
+    def on_started(self, clock: SlaClock) -> None:
         self.emit(SlaStarted(**self.base(), clock=clock), clock.sla_id, clock.task_id)
 
     def stop(self, clock: SlaClock) -> None:
         calendar = self.policy.calendar(clock.calendar)
         used = _used(clock, calendar, self.now)
         stage = SlaStage.MET if used <= clock.target else SlaStage.BREACHED
-        paused = _paused(clock, calendar, self.now)
+        self.on_stopped(clock, stage, used, _paused(clock, calendar, self.now))
+
+    def on_stopped(
+        self, clock: SlaClock, stage: SlaStage, used: timedelta, paused: timedelta
+    ) -> None:
         self.emit(
             SlaStopped(
                 **self.base(), key=clock.key, stage=stage, consumed=used, paused_business=paused
@@ -283,7 +279,9 @@ class _Run:
         )
 
     def pause(self, clock: SlaClock) -> None:
-        used = _used(clock, self.policy.calendar(clock.calendar), self.now)
+        self.on_paused(clock, _used(clock, self.policy.calendar(clock.calendar), self.now))
+
+    def on_paused(self, clock: SlaClock, used: timedelta) -> None:
         self.emit(
             SlaPaused(**self.base(), key=clock.key, consumed=used), clock.sla_id, clock.task_id
         )
@@ -291,7 +289,9 @@ class _Run:
     def resume(self, clock: SlaClock) -> None:
         calendar = self.policy.calendar(clock.calendar)
         paused = _paused(clock, calendar, self.now)
-        due = _due(calendar, self.now, clock.target - clock.consumed)
+        self.on_resumed(clock, _due(calendar, self.now, clock.target - clock.consumed), paused)
+
+    def on_resumed(self, clock: SlaClock, due: datetime, paused: timedelta) -> None:
         self.emit(
             SlaResumed(**self.base(), key=clock.key, due_at=due, paused_business=paused),
             clock.sla_id,
@@ -303,6 +303,9 @@ class _Run:
         if clock.running_since is not None:
             calendar = self.policy.calendar(clock.calendar)
             due = _due(calendar, clock.running_since, target - clock.consumed)
+        self.on_retargeted(clock, target, due)
+
+    def on_retargeted(self, clock: SlaClock, target: timedelta, due: datetime | None) -> None:
         self.emit(
             SlaRetargeted(
                 **self.base(),
@@ -643,48 +646,26 @@ class _Replay(_Run):
     """A reaction that changes :class:`ClockRecord` objects in place and builds no
     events: what a what-if replay needs, at a fraction of the cost.
 
-    The rules are :class:`_Run`'s; only the clock operations differ, each doing to its
-    record what the event :class:`_Run` would emit does to an ``SlaClock`` when the
-    case folds it (see ``casekit.model.lifecycle._sla_clocks``), with the same values.
+    The rules and the clock arithmetic are :class:`_Run`'s; only the ``on_*`` methods
+    differ, each doing to its record what the event :class:`_Run` would emit does to an
+    ``SlaClock`` when the case folds it (see ``casekit.model.lifecycle._sla_clocks``).
     """
 
     __slots__ = ()
 
-    def start(
-        self, definition: SlaDefinition, key: str, task: Task | None, started_at: datetime
-    ) -> None:
-        now = self.now
-        name = self.policy.calendar_for(definition, self.case, task, self.account_calendar)
-        calendar = self.policy.calendar(name)
-        target = definition.target_for(self.case.priority)
-        assert target is not None  # selection guarantees a target
-        consumed = calendar.elapsed(started_at, now) if started_at < now else timedelta(0)
-        paused = self.should_pause(definition, task)
-        record = ClockRecord(
-            key=key,
-            sla_id=definition.id,
-            task_id=task.id if task else None,
-            kind=definition.kind,
-            metric=definition.metric,
-            calendar=name,
-            target=target,
-            stage=SlaStage.PAUSED if paused else SlaStage.IN_PROGRESS,
-            started_at=started_at,
-            consumed=consumed,
-            running_since=None if paused else now,
-            due_at=None if paused else _due(calendar, now, target - consumed),
-            paused_since=now if paused else None,
-        )
-        clocks = self.clocks
-        clocks.slas = (*(c for c in clocks.slas if c.key != key), record)  # type: ignore[arg-type]
-        self.out.append(record)  # type: ignore[arg-type]  # only counted
+    clock_type = ClockRecord  # type: ignore[assignment]  # read as a clock by the rules
 
-    def stop(self, clock: SlaClock) -> None:
+    def on_started(self, clock: SlaClock) -> None:
+        clocks = self.clocks
+        clocks.slas = (*(c for c in clocks.slas if c.key != clock.key), clock)
+        self.out.append(clock)  # type: ignore[arg-type]  # only counted
+
+    def on_stopped(
+        self, clock: SlaClock, stage: SlaStage, used: timedelta, paused: timedelta
+    ) -> None:
         record: ClockRecord = clock  # type: ignore[assignment]
-        calendar = self.policy.calendar(clock.calendar)
-        used = _used(clock, calendar, self.now)
-        record.paused_business = _paused(clock, calendar, self.now)
-        record.stage = SlaStage.MET if used <= clock.target else SlaStage.BREACHED
+        record.paused_business = paused
+        record.stage = stage
         record.consumed = used
         record.running_since = record.due_at = record.paused_since = None
         record.stopped_at = self.now
@@ -698,31 +679,25 @@ class _Replay(_Run):
         record.reason = reason
         self.out.append(record)  # type: ignore[arg-type]
 
-    def pause(self, clock: SlaClock) -> None:
+    def on_paused(self, clock: SlaClock, used: timedelta) -> None:
         record: ClockRecord = clock  # type: ignore[assignment]
-        record.consumed = _used(clock, self.policy.calendar(clock.calendar), self.now)
+        record.consumed = used
         record.stage = SlaStage.PAUSED
         record.running_since = record.due_at = None
         record.paused_since = self.now
         self.out.append(record)  # type: ignore[arg-type]
 
-    def resume(self, clock: SlaClock) -> None:
+    def on_resumed(self, clock: SlaClock, due: datetime, paused: timedelta) -> None:
         record: ClockRecord = clock  # type: ignore[assignment]
-        calendar = self.policy.calendar(clock.calendar)
-        paused = _paused(clock, calendar, self.now)
-        record.due_at = _due(calendar, self.now, clock.target - clock.consumed)
+        record.due_at = due
         record.stage = SlaStage.IN_PROGRESS
         record.running_since = self.now
         record.paused_since = record.stopped_at = None
         record.paused_business = paused
         self.out.append(record)  # type: ignore[arg-type]
 
-    def retarget(self, clock: SlaClock, target: timedelta) -> None:
+    def on_retargeted(self, clock: SlaClock, target: timedelta, due: datetime | None) -> None:
         record: ClockRecord = clock  # type: ignore[assignment]
-        due = None
-        if clock.running_since is not None:
-            calendar = self.policy.calendar(clock.calendar)
-            due = _due(calendar, clock.running_since, target - clock.consumed)
         record.target = target
         record.due_at = due
         self.out.append(record)  # type: ignore[arg-type]
