@@ -136,10 +136,13 @@ def test_deferred_fold_and_memoized_timers_equal_the_plain_paths(seed: int, cale
     desk, clock = _desk(checked)
     ids = work(desk, clock, random.Random(seed), cases=3)
     assert checked.reactions > 0
-    assert checked.emitted > 0
+    # Some random histories start no clock (seed 679134: 19 reactions, no SLA event);
+    # test_the_checks_see_reactions_that_emit_several_events makes sure the checks
+    # do see reactions that emit.
     logs = [desk.history(case_id, actor=AGENT) for case_id in ids]
     assert all(desk.verify(case_id).ok for case_id in ids)
-    assert sum(r.name.startswith("sla.") for log in logs for r in log) > 0
+    emitted = sum(r.name.startswith("sla.") for log in logs for r in log)
+    assert emitted >= checked.emitted  # tick fires more
 
 
 def test_the_checks_see_reactions_that_emit_several_events() -> None:
