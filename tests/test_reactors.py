@@ -28,11 +28,12 @@ from casekit import (
 )
 from casekit.model.commands import ChangePriority, UpdateCase
 from casekit.model.events import CaseUpdated, Event, InteractionAdded, TaskStarted
-from casekit.model.lifecycle import Context, decide
+from casekit.model.lifecycle import Context, decide, replay
 from casekit.reactors import (
     ORDER_LAST,
     Change,
     Committed,
+    Folded,
     ReactorRegistry,
     SubscriberRegistry,
 )
@@ -104,6 +105,34 @@ def test_reactor_events_commit_with_the_command() -> None:
     names = [record.name for record in desk.history(case.id, actor=SYSTEM)]
     assert names == ["case.opened", "case.updated"]
     assert desk.verify(case.id).ok
+
+
+@attrs.define
+class Folding(Recorder):
+    """A recorder that returns its events already folded (``Folded``), with a base that
+    is either the case it was shown or a stale copy."""
+
+    stale: bool = False
+
+    def react(self, change: Change) -> Sequence[Event]:
+        events = super().react(change)
+        if not events:
+            return ()
+        after = replay(events, change.after)
+        base = attrs.evolve(change.after) if self.stale else change.after
+        return Folded(events, base=base, after=after)
+
+
+@pytest.mark.parametrize("stale", [False, True])
+def test_a_reactor_may_hand_its_folded_case_to_the_pipeline(stale: bool) -> None:
+    # The pipeline takes a Folded's case only if it was folded from the case the
+    # reactor was shown; either way the stored case is what its log replays to.
+    folding = Folding("folding", emit={"hits": 3}, stale=stale)
+    desk = make_desk(Plugin(folding))
+    case = open_case(desk)
+    assert case.custom["hits"] == 3
+    log = [record.event for record in desk.history(case.id, actor=SYSTEM)]
+    assert replay(log) == desk.get(case.id, actor=SYSTEM)
 
 
 def test_reactors_run_in_order_and_never_see_their_own_events() -> None:

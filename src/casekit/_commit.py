@@ -30,6 +30,7 @@ from casekit.model.lifecycle import replay
 from casekit.reactors import (
     Change,
     Committed,
+    Folded,
     Reactor,
     SubscriberRegistry,
     TimerFailure,
@@ -137,9 +138,9 @@ class Pipeline:
         decided = list(events)
         for reactor in self.reactors:
             change = Change(before, tuple(decided), after, now, actor, self.store)
-            more = self._react(reactor, change)
+            more, folded = self._react(reactor, change)
             if more:
-                after = self._fold(reactor, more, after)
+                after = folded if folded is not None else self._fold(reactor, more, after)
                 decided += more
         version = before.version if before is not None else 0
         records, payloads = chain_json(
@@ -156,10 +157,14 @@ class Pipeline:
             self._publish(Committed(before, after, tuple(records), now, origin))
         return after, records
 
-    def _react(self, reactor: Reactor, change: Change) -> list[Event]:
+    def _react(self, reactor: Reactor, change: Change) -> tuple[list[Event], Case | None]:
+        """The reactor's events, and the case they lead to when it folded them itself."""
         with _blamed(reactor, change.after.id):
             out = reactor.react(change)
-        return self._events_of(reactor, out, change.after, change.now)
+        events = self._events_of(reactor, out, change.after, change.now)
+        if type(out) is Folded and out.base is change.after:
+            return events, out.after
+        return events, None
 
     def _events_of(self, reactor: Reactor, out: object, case: Case, now: datetime) -> list[Event]:
         """Check that a reactor returned a sequence of events of ``case`` at ``now``."""

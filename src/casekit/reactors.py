@@ -69,6 +69,7 @@ __all__ = [
     "ORDER_LAST",
     "Change",
     "Committed",
+    "Folded",
     "Reactor",
     "ReactorRegistry",
     "Subscriber",
@@ -111,6 +112,26 @@ class Change:
     now: datetime
     actor: ActorRef
     directory: Directory
+
+
+class Folded(tuple[Event, ...]):
+    """A reactor's events together with the case they lead to.
+
+    A reactor that folds its events as it decides them (casekit's SLA engine and
+    playbook runner do) returns ``Folded(events, base=change.after, after=case)``, and
+    the pipeline takes ``after`` instead of folding the events a second time. ``after``
+    must be exactly what folding ``events`` onto ``base`` gives; the pipeline uses it
+    only when ``base`` is the very case it showed the reactor.
+    """
+
+    base: Case
+    after: Case
+
+    def __new__(cls, events: Iterable[Event], *, base: Case, after: Case) -> Folded:
+        folded = super().__new__(cls, events)
+        folded.base = base
+        folded.after = after
+        return folded
 
 
 @runtime_checkable

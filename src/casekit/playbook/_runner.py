@@ -64,7 +64,7 @@ from casekit.playbook._definition import (
     activity_from_dict,
 )
 from casekit.playbook._library import PlaybookLibrary
-from casekit.reactors import Change
+from casekit.reactors import Change, Folded
 from casekit.sla.policy import SlaPolicy
 from casekit.storage.base import Timer
 
@@ -144,7 +144,9 @@ class PlaybookReactor:
         for _ in range(MAX_STEPS):
             batch = self._step(steps)
             if not batch:
-                return steps.out
+                if not steps.out:
+                    return ()
+                return Folded(steps.out, base=change.after, after=steps.case)
             steps.take(batch)
         raise InvalidDefinition(
             f"the playbooks of {case.id} did not settle after {MAX_STEPS} steps",

@@ -13,7 +13,7 @@ from casekit.model.access import Directory, account_lineage
 from casekit.model.actors import SYSTEM
 from casekit.model.case import Case
 from casekit.model.events import Event
-from casekit.reactors import Change
+from casekit.reactors import Change, Folded
 from casekit.sla import engine
 from casekit.sla.policy import SlaPolicy
 from casekit.storage.base import Timer
@@ -42,7 +42,7 @@ class SlaReactor:
 
     def react(self, change: Change) -> Sequence[Event]:
         directory = change.directory
-        return engine.react_events(
+        out, after = engine.react(
             change.after,
             change.events,
             now=change.now,
@@ -50,6 +50,7 @@ class SlaReactor:
             actor=change.actor,
             account_calendar=lambda account_id: account_calendar(directory, account_id),
         )
+        return Folded(out, base=change.after, after=after) if out else ()
 
     def timers(self, case: Case) -> Iterable[Timer]:
         return engine.timers(case, self.policy)
