@@ -298,7 +298,7 @@ class _Plan:
     stage (``None``: anyone).
     """
 
-    __slots__ = ("columns", "fused", "hooks", "names", "robin", "rules", "widest")
+    __slots__ = ("columns", "fused", "hooks", "names", "rules", "widest")
 
     def __init__(
         self, scorers: Sequence[_Scorer], free_on: Mapping[Channel, dict[str, int]]
@@ -309,9 +309,6 @@ class _Plan:
         self.rules: list[_Rule] = []
         self.widest: frozenset[str] | None = None
         self.fused = _fused_default(scorers, free_on)
-        # The built-in round robin when it is the only strategy told of winners.
-        told = [scorer.strategy for scorer in scorers if scorer.hook is not None]
-        self.robin = told[0] if len(told) == 1 and type(told[0]) is RoundRobinStrategy else None
 
 
 _Fused = Callable[[WorkItem, tuple[str, ...]], tuple[str, tuple[Any, ...]] | None]
@@ -400,6 +397,8 @@ class Router:
         "_queue_order",
         "_queued",
         "_queues",
+        "_ranked_record",
+        "_record_candidates",
         "_restricted",
         "_seq",
         "_serving",
@@ -412,7 +411,6 @@ class Router:
         "claims",
         "history_limit",
         "offer_timeout",
-        "record_candidates",
         "registry",
         "retain_finished",
     )
@@ -438,8 +436,6 @@ class Router:
         self.offer_timeout = offer_timeout
         self.claims = claims
         self.history_limit = history_limit
-        if record_candidates < 1:
-            raise InvalidValue("must be at least 1", where="Router.record_candidates")
         self.record_candidates = record_candidates
         if retain_finished < 0:
             raise InvalidValue("must be at least 0", where="Router.retain_finished")
@@ -480,6 +476,18 @@ class Router:
         for agent in agents:
             self._check_agent(agent)
             self._index.put(agent)
+
+    @property
+    def record_candidates(self) -> int:
+        """How many of the best-scored candidates a decision lists with their scores."""
+        return self._record_candidates
+
+    @record_candidates.setter
+    def record_candidates(self, value: int) -> None:
+        if value < 1:
+            raise InvalidValue("must be at least 1", where="Router.record_candidates")
+        self._record_candidates = value
+        self._ranked_record = ranked_record(value)
 
     # -- definitions ---------------------------------------------------------------------
 
@@ -907,10 +915,17 @@ class Router:
                 raise
         if declined is None and off_shift is None and short is None:
             # The common case: the record's arguments are parked in the decision.
-            limit = self.record_candidates
-            build = ranked_record(limit)
             return self._give(
-                entry, winner, now, trigger, build, plan, static, present, ranked, columns
+                entry,
+                winner,
+                now,
+                trigger,
+                self._ranked_record,
+                plan,
+                static,
+                present,
+                ranked,
+                columns,
             )
         funnel = (
             funnel_record,
@@ -1057,14 +1072,8 @@ class Router:
                 outcome = _O_CLAIMED
                 reason = "another router claimed the item first"
         if outcome is not _O_CLAIMED:
-            robin = plan.robin
-            if robin is not None and type(cursor := robin.cursor) is RoundRobinCursor:
-                # The built-in round robin is the only hook: move its cursor inline.
-                cursor.tick = tick = cursor.tick + 1
-                cursor.last_served[agent_id] = tick
-            else:
-                for hook in plan.hooks:
-                    hook(item, agent_id)
+            for hook in plan.hooks:
+                hook(item, agent_id)
         queue = entry.queue
         decision = lazy_decision(
             item_id,
@@ -1082,13 +1091,7 @@ class Router:
             third,
             fourth,
         )
-        history = self._history
-        if item_id in history:
-            self._record(decision)
-        else:  # _record, inline (the hot path: an item's first decision)
-            history[item_id] = decision
-            if len(history) > self.history_limit:
-                history.popitem(last=False)
+        self._record(decision)
         if outcome is _O_CLAIMED:
             self._finish(entry)
         return decision
@@ -1617,15 +1620,16 @@ class Router:
 
     def _record(self, decision: RoutingDecision) -> RoutingDecision:
         item_id = decision.item_id
-        history = self._history.get(item_id)
-        if history is None:
-            self._history[item_id] = decision
-            if len(self._history) > self.history_limit:
-                self._history.popitem(last=False)
-        elif isinstance(history, list):
-            history.append(decision)
+        history = self._history
+        kept = history.get(item_id)
+        if kept is None:  # an item's first decision (the common case)
+            history[item_id] = decision
+            if len(history) > self.history_limit:
+                history.popitem(last=False)
+        elif isinstance(kept, list):
+            kept.append(decision)
         else:
-            self._history[item_id] = [history, decision]
+            history[item_id] = [kept, decision]
         return decision
 
     def _history_of(self, item_id: str) -> list[RoutingDecision]:
