@@ -1110,11 +1110,15 @@ class Router:
     def _drop(self, entry: _Entry, status: ItemStatus) -> None:
         """Take the entry out of every structure and give back its capacity."""
         agent_id = entry.agent_id
-        if agent_id is not None and agent_id in self._index.agents:
-            self._index.release(agent_id, entry.channel, entry.units, entry.item.id)
-        if entry.status is _QUEUED and entry.queue is not None:
-            self._dequeue(entry)
-        self._unroutable.discard(entry.item.id)
+        index = self._index
+        if agent_id is not None and agent_id in index.agents:
+            index.release(agent_id, entry.channel, entry.units, entry.item.id)
+        was = entry.status
+        if was is _QUEUED:
+            if entry.queue is not None:
+                self._dequeue(entry)
+        elif was is _UNROUTABLE:
+            self._unroutable.discard(entry.item.id)
         entry.agent_id = None
         entry.status = status
 
