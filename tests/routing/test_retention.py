@@ -43,7 +43,7 @@ def test_memory_stays_bounded_over_100k_routed_and_completed_items() -> None:
         if n % 10_000 == 0:
             assert len(router.item_ids()) <= 1_001
     assert len(router.item_ids()) == 1_001  # the last 1,000 finished and the one assigned
-    assert len(router._entries) == 1_001
+    assert len(router._entries) == 1  # active; the finished are kept as statuses
     assert len(router._finished) == 1_000
     assert len(router._history) == 1_001
     assert router.status("w99999") is ItemStatus.ASSIGNED
@@ -152,6 +152,7 @@ class RetentionMachine(RuleBasedStateMachine):
         self.items: dict[str, WorkItem] = {}
         self.kept: list[str] = []  # finished and still known, oldest first
         self.forgotten: set[str] = set()
+        self.how: dict[str, ItemStatus] = {}  # how each kept item finished
 
     def active(self) -> set[str]:
         return set(self.items) - set(self.kept) - self.forgotten
@@ -160,7 +161,8 @@ class RetentionMachine(RuleBasedStateMachine):
         self.now += seconds * S
         return self.now
 
-    def finish(self, item_id: str) -> None:
+    def finish(self, item_id: str, how: ItemStatus) -> None:
+        self.how[item_id] = how
         self.kept.append(item_id)
         while len(self.kept) > self.retain:
             self.forgotten.add(self.kept.pop(0))
@@ -189,11 +191,10 @@ class RetentionMachine(RuleBasedStateMachine):
         item_id = sorted(self.active())[pick % len(self.active())]
         if done and self.router.status(item_id) is ItemStatus.ASSIGNED:
             self.router.complete(item_id, self.now)
+            self.finish(item_id, ItemStatus.COMPLETED)
         elif not done:
             self.router.withdraw(item_id, self.now)
-        else:
-            return
-        self.finish(item_id)
+            self.finish(item_id, ItemStatus.WITHDRAWN)
 
     @precondition(lambda self: bool(self.active()))
     @rule(pick=st.integers(0, 100), accept=st.booleans())
@@ -225,7 +226,8 @@ class RetentionMachine(RuleBasedStateMachine):
             assert self.router.status(item_id) in ACTIVE
             assert self.router.decisions(item_id)
         for item_id in self.kept:
-            assert self.router.status(item_id) not in ACTIVE
+            assert self.router.status(item_id) is self.how[item_id]
+            assert self.router.assignee(item_id) is None
         for item_id in self.forgotten:
             with pytest.raises(UnknownWorkItem):
                 self.router.status(item_id)

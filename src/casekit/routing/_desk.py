@@ -86,7 +86,6 @@ __all__ = ["DeskRouting", "explain"]
 
 log = logging.getLogger("casekit.routing")
 
-_GONE = frozenset({ItemStatus.COMPLETED, ItemStatus.WITHDRAWN, ItemStatus.CLAIMED_ELSEWHERE})
 _WAITING = frozenset({ItemStatus.QUEUED, ItemStatus.OFFERED, ItemStatus.UNROUTABLE})
 _UNRECORDED = frozenset({Outcome.QUEUED, Outcome.UNROUTABLE})
 # Cases whose work an agent may hold: active ones, and resolved ones' unfinished tasks.
@@ -355,10 +354,8 @@ class DeskRouting:
 
     def _status(self, item_id: str) -> ItemStatus | None:
         """The item's status in the router; ``None`` if it is not active there."""
-        entry = self.router._entries.get(item_id)
-        if entry is None or entry.status in _GONE:
-            return None
-        return entry.status
+        entry = self.router._entries.get(item_id)  # the active items only
+        return None if entry is None else entry.status
 
     def _agent_ids(self) -> Mapping[str, object]:
         return self.router._index.agents

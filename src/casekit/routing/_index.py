@@ -23,7 +23,8 @@ _NO_LIMIT = 1 << 62
 
 
 class Load:
-    """One agent's load, and where its free room is published.
+    """One agent's load (the items it holds and the units they take), and where its
+    free room is published.
 
     ``plan`` holds, per channel the agent has capacity on, ``(channel, units,
     free_on[channel], roomy[channel])``: a reserve or a release works out every such
@@ -31,12 +32,13 @@ class Load:
     publishes them in one pass, without looking anything up.
     """
 
-    __slots__ = ("active", "cap", "plan", "total", "used")
+    __slots__ = ("cap", "held", "plan", "total", "used")
 
     def __init__(self) -> None:
+        self.held: set[str] = set()
+        """The items offered or assigned to the agent."""
         self.used: dict[Channel, int] = {}
         self.total = 0
-        self.active = 0
         self.cap = _NO_LIMIT
         self.plan: tuple[tuple[Channel, int, dict[str, int], set[str]], ...] = ()
 
@@ -180,14 +182,14 @@ class AgentIndex:
 
     def active_count(self, agent_id: str) -> int:
         """Items offered or assigned to the agent."""
-        return self.loads[agent_id].active
+        return len(self.loads[agent_id].held)
 
-    def reserve(self, agent_id: str, channel: Channel, units: int) -> None:
-        """Take ``units`` of the agent's capacity on ``channel`` for one item."""
+    def reserve(self, agent_id: str, channel: Channel, units: int, item_id: str) -> None:
+        """The agent holds ``item_id``, which takes ``units`` of its capacity on ``channel``."""
         load = self.loads[agent_id]
+        load.held.add(item_id)
         used = load.used
         used[channel] = used.get(channel, 0) + units
-        load.active += 1
         load.total = total = load.total + units
         # Any channel's room may shrink: the overall cap is shared.
         overall = load.cap - total
@@ -199,12 +201,12 @@ class AgentIndex:
             if left < 1:
                 roomy.discard(agent_id)
 
-    def release(self, agent_id: str, channel: Channel, units: int) -> None:
+    def release(self, agent_id: str, channel: Channel, units: int, item_id: str) -> None:
         """Give back what :meth:`reserve` took."""
         load = self.loads[agent_id]
+        load.held.discard(item_id)
         used = load.used
         used[channel] -= units
-        load.active -= 1
         load.total = total = load.total - units
         overall = load.cap - total
         for each, cap, free_on, roomy in load.plan:

@@ -299,7 +299,7 @@ class _Plan:
     stage (``None``: anyone).
     """
 
-    __slots__ = ("columns", "fused", "hooks", "names", "robin", "rules", "widest")
+    __slots__ = ("columns", "fused", "hooks", "names", "rules", "widest")
 
     def __init__(
         self, scorers: Sequence[_Scorer], free_on: Mapping[Channel, dict[str, int]]
@@ -310,9 +310,6 @@ class _Plan:
         self.rules: list[_Rule] = []
         self.widest: frozenset[str] | None = None
         self.fused = _fused_default(scorers, free_on)
-        # The built-in round robin when it is the only strategy told of winners.
-        told = [scorer.strategy for scorer in scorers if scorer.hook is not None]
-        self.robin = told[0] if len(told) == 1 and type(told[0]) is RoundRobinStrategy else None
 
 
 _Fused = Callable[[WorkItem, tuple[str, ...]], tuple[str, tuple[Any, ...]] | None]
@@ -392,7 +389,6 @@ class Router:
         "_entries",
         "_finished",
         "_forgotten",
-        "_held",
         "_history",
         "_index",
         "_now",
@@ -402,6 +398,8 @@ class Router:
         "_queue_order",
         "_queued",
         "_queues",
+        "_ranked_record",
+        "_record_candidates",
         "_restricted",
         "_seq",
         "_serving",
@@ -414,7 +412,6 @@ class Router:
         "claims",
         "history_limit",
         "offer_timeout",
-        "record_candidates",
         "registry",
         "retain_finished",
     )
@@ -440,8 +437,6 @@ class Router:
         self.offer_timeout = offer_timeout
         self.claims = claims
         self.history_limit = history_limit
-        if record_candidates < 1:
-            raise InvalidValue("must be at least 1", where="Router.record_candidates")
         self.record_candidates = record_candidates
         if retain_finished < 0:
             raise InvalidValue("must be at least 0", where="Router.retain_finished")
@@ -457,14 +452,15 @@ class Router:
         self._serving: dict[frozenset[str], tuple[str, ...]] = {}
         self._static_gen = -1
         self._restricted: dict[tuple[int, int], tuple[Any, Any, frozenset[str]]] = {}
+        # The active items (queued, offered, assigned, unroutable).
         self._entries: dict[str, _Entry] = {}
-        self._held: dict[str, set[str]] = {}
         self._unroutable: set[str] = set()
         # An item's decisions: the decision itself while it has one (most items), then
         # a list. Oldest items first; finished items are moved to the front.
         self._history: OrderedDict[str, RoutingDecision | list[RoutingDecision]] = OrderedDict()
-        # Finished items still kept, in the order they finished (see _finish).
-        self._finished: OrderedDict[str, None] = OrderedDict()
+        # Finished items still kept, in the order they finished, with how they finished
+        # (see _finish): a status, not the entry, so a finished item costs little.
+        self._finished: OrderedDict[str, ItemStatus] = OrderedDict()
         self._forgotten = 0
         self._offers: list[tuple[datetime, int, str, int]] = []
         self._stages: list[tuple[datetime, int, str]] = []
@@ -481,7 +477,18 @@ class Router:
         for agent in agents:
             self._check_agent(agent)
             self._index.put(agent)
-            self._held.setdefault(agent.id, set())
+
+    @property
+    def record_candidates(self) -> int:
+        """How many of the best-scored candidates a decision lists with their scores."""
+        return self._record_candidates
+
+    @record_candidates.setter
+    def record_candidates(self, value: int) -> None:
+        if value < 1:
+            raise InvalidValue("must be at least 1", where="Router.record_candidates")
+        self._record_candidates = value
+        self._ranked_record = ranked_record(value)
 
     # -- definitions ---------------------------------------------------------------------
 
@@ -598,11 +605,16 @@ class Router:
 
     # -- queries -------------------------------------------------------------------------
 
-    def _entry(self, item_id: str) -> _Entry:
-        try:
-            return self._entries[item_id]
-        except KeyError:
-            raise self._unknown(item_id) from None
+    def _entry(self, item_id: str) -> _Entry | None:
+        """The item's entry while it is active; ``None`` once it finished.
+
+        Raises:
+            UnknownWorkItem: The router does not know the item (any more).
+        """
+        entry = self._entries.get(item_id)
+        if entry is None and item_id not in self._finished:
+            raise self._unknown(item_id)
+        return entry
 
     def _unknown(self, item_id: str) -> UnknownWorkItem:
         """The error for an item this router does not know (any more)."""
@@ -623,16 +635,18 @@ class Router:
             UnknownWorkItem: The router does not know the item (never routed here, or
                 finished and forgotten; see ``retain_finished``).
         """
-        return self._entry(item_id).status
+        entry = self._entry(item_id)
+        return self._finished[item_id] if entry is None else entry.status
 
     def assignee(self, item_id: str) -> str | None:
         """The agent the item is offered or assigned to, if any."""
-        return self._entry(item_id).agent_id
+        entry = self._entry(item_id)
+        return None if entry is None else entry.agent_id
 
     def held(self, agent_id: str) -> frozenset[str]:
         """The items offered or assigned to ``agent_id``."""
         self.agent(agent_id)
-        return frozenset(self._held.get(agent_id, ()))
+        return frozenset(self._index.loads[agent_id].held)
 
     def queued(self, queue: str) -> list[str]:
         """The items waiting in ``queue``, in the order they will be served."""
@@ -649,7 +663,7 @@ class Router:
 
         Finished items beyond ``retain_finished`` are forgotten, oldest first.
         """
-        return frozenset(self._entries)
+        return frozenset(self._entries).union(self._finished)
 
     def decisions(self, item_id: str) -> tuple[RoutingDecision, ...]:
         """The decisions recorded for the item, oldest first (bounded by history_limit).
@@ -658,8 +672,7 @@ class Router:
             UnknownWorkItem: The router does not know the item (never routed here, or
                 finished and forgotten; see ``retain_finished``).
         """
-        if item_id not in self._entries:
-            raise self._unknown(item_id)
+        self._entry(item_id)
         return tuple(self._history_of(item_id))
 
     def explain(self, item_id: str, tz: tzinfo | None = None) -> str:
@@ -672,13 +685,14 @@ class Router:
         Raises:
             UnknownWorkItem: The router does not know the item (see :meth:`status`).
         """
-        entry = self._entry(item_id)
+        status = self.status(item_id)
+        agent_id = self.assignee(item_id)
         history = self._history_of(item_id)
         if not history:
-            return f"work item {item_id!r} is {entry.status.value}; no decision kept"
+            return f"work item {item_id!r} is {status.value}; no decision kept"
         decided = next((d for d in reversed(history) if d.agent_id is not None), history[-1])
         text = decided.explain(tz)
-        now = f"now {entry.status.value}" + (f" ({entry.agent_id!r})" if entry.agent_id else "")
+        now = f"now {status.value}" + (f" ({agent_id!r})" if agent_id else "")
         return f"{text}\n  {now}; {count(len(history), 'decision')} on record"
 
     # -- agents ---------------------------------------------------------------------------
@@ -693,7 +707,6 @@ class Router:
         self._begin(now)
         self._check_agent(agent)
         old = self._index.put(agent)
-        self._held.setdefault(agent.id, set())
         decisions: list[RoutingDecision] = []
         if old is not None:
             decisions += self._return_offline_offers(agent, now)
@@ -705,14 +718,14 @@ class Router:
         """Remove an agent; everything it held goes back to its queue, original age kept."""
         self._begin(now)
         self.agent(agent_id)
-        entries = [self._entries[item_id] for item_id in sorted(self._held.get(agent_id, ()))]
+        held = sorted(self._index.loads[agent_id].held)
+        entries = [self._entries[item_id] for item_id in held]
         for entry in entries:
             if entry.status is ItemStatus.ASSIGNED:
                 self._release_claim(entry, agent_id)
             entry.agent_id = None  # its units leave with the agent
         # Gone before its work is routed again, so none of it comes straight back to it.
         self._index.remove(agent_id)
-        self._held.pop(agent_id, None)
         decisions: list[RoutingDecision] = []
         for entry in entries:
             decisions += self._give_back(entry, now, Trigger.RETURNED, "agent removed")
@@ -734,7 +747,7 @@ class Router:
 
     def _return_offline_offers(self, agent: Agent, now: datetime) -> list[RoutingDecision]:
         decisions: list[RoutingDecision] = []
-        for item_id in sorted(self._held.get(agent.id, ())):
+        for item_id in sorted(self._index.loads[agent.id].held):
             entry = self._entries[item_id]
             if (
                 entry.status is ItemStatus.OFFERED
@@ -765,11 +778,11 @@ class Router:
         self._now = now
         item_id = item.id
         entries = self._entries
-        old = entries.get(item_id)
-        if old is not None:
-            if old.status not in _FINISHED:
-                raise DuplicateWorkItem(item_id)
-            del self._finished[item_id]
+        if item_id in entries:
+            raise DuplicateWorkItem(item_id)
+        finished = self._finished
+        if item_id in finished:
+            del finished[item_id]  # routed again
         catalog = self.catalog
         if catalog is not None and not (
             catalog.skills.issuperset(item.required_skills)
@@ -903,10 +916,17 @@ class Router:
                 raise
         if declined is None and off_shift is None and short is None:
             # The common case: the record's arguments are parked in the decision.
-            limit = self.record_candidates
-            build = ranked_record(limit)
             return self._give(
-                entry, winner, now, trigger, build, plan, static, present, ranked, columns
+                entry,
+                winner,
+                now,
+                trigger,
+                self._ranked_record,
+                plan,
+                static,
+                present,
+                ranked,
+                columns,
             )
         funnel = (
             funnel_record,
@@ -1037,8 +1057,7 @@ class Router:
         """
         item = entry.item
         item_id = item.id
-        self._index.reserve(agent_id, entry.channel, entry.units)
-        self._held[agent_id].add(item_id)
+        self._index.reserve(agent_id, entry.channel, entry.units, item_id)
         entry.agent_id = agent_id
         reason = ""
         if self.offer_timeout is not None and trigger is not _PULL:
@@ -1054,14 +1073,8 @@ class Router:
                 outcome = _O_CLAIMED
                 reason = "another router claimed the item first"
         if outcome is not _O_CLAIMED:
-            robin = plan.robin
-            if robin is not None and type(cursor := robin.cursor) is RoundRobinCursor:
-                # The built-in round robin is the only hook: move its cursor inline.
-                cursor.tick = tick = cursor.tick + 1
-                cursor.last_served[agent_id] = tick
-            else:
-                for hook in plan.hooks:
-                    hook(item, agent_id)
+            for hook in plan.hooks:
+                hook(item, agent_id)
         queue = entry.queue
         decision = lazy_decision(
             item_id,
@@ -1079,15 +1092,9 @@ class Router:
             third,
             fourth,
         )
-        history = self._history
-        if item_id in history:
-            self._record(decision)
-        else:  # _record, inline (the hot path: an item's first decision)
-            history[item_id] = decision
-            if len(history) > self.history_limit:
-                history.popitem(last=False)
+        self._record(decision)
         if outcome is _O_CLAIMED:
-            self._finish(item_id)
+            self._finish(entry)
         return decision
 
     def _claim(self, entry: _Entry, agent_id: str) -> bool:
@@ -1104,12 +1111,15 @@ class Router:
     def _drop(self, entry: _Entry, status: ItemStatus) -> None:
         """Take the entry out of every structure and give back its capacity."""
         agent_id = entry.agent_id
-        if agent_id is not None and agent_id in self._index.agents:
-            self._index.release(agent_id, entry.channel, entry.units)
-            self._held[agent_id].discard(entry.item.id)
-        if entry.status is _QUEUED and entry.queue is not None:
-            self._dequeue(entry)
-        self._unroutable.discard(entry.item.id)
+        index = self._index
+        if agent_id is not None and agent_id in index.agents:
+            index.release(agent_id, entry.channel, entry.units, entry.item.id)
+        was = entry.status
+        if was is _QUEUED:
+            if entry.queue is not None:
+                self._dequeue(entry)
+        elif was is _UNROUTABLE:
+            self._unroutable.discard(entry.item.id)
         entry.agent_id = None
         entry.status = status
 
@@ -1444,7 +1454,7 @@ class Router:
 
     def _offered(self, item_id: str, agent_id: str) -> _Entry:
         entry = self._entry(item_id)
-        if entry.status is not ItemStatus.OFFERED or entry.agent_id != agent_id:
+        if entry is None or entry.status is not ItemStatus.OFFERED or entry.agent_id != agent_id:
             raise NoSuchOffer(
                 f"{item_id}/{agent_id}", f"work item {item_id!r} is not offered to {agent_id!r}"
             )
@@ -1476,7 +1486,7 @@ class Router:
                         reason="another router claimed the item first",
                     )
                 )
-                self._finish(item_id)
+                self._finish(entry)
                 raise
 
     def reject(
@@ -1543,10 +1553,9 @@ class Router:
             require_aware(now, "now")
         self._now = now
         entry = self._entries.get(item_id)
-        if entry is None:
-            raise self._unknown(item_id)
-        if entry.status is not _ASSIGNED:
-            raise InvalidCommand(f"work item {item_id!r} is {entry.status.value}, not assigned")
+        if entry is None or entry.status is not _ASSIGNED:
+            status = self.status(item_id)
+            raise InvalidCommand(f"work item {item_id!r} is {status.value}, not assigned")
         agent_id = entry.agent_id
         assert agent_id is not None
         if self.claims is not None:
@@ -1555,24 +1564,10 @@ class Router:
         index = self._index
         agent = index.agents.get(agent_id)
         if agent is not None:
-            index.release(agent_id, entry.channel, entry.units)
-            self._held[agent_id].discard(item_id)
+            index.release(agent_id, entry.channel, entry.units, item_id)
         entry.agent_id = None
         entry.status = _COMPLETED
-        # _finish, inline (the hot path)
-        history = self._history
-        if item_id in history:
-            history.move_to_end(item_id, last=False)
-        finished = self._finished
-        finished[item_id] = None
-        if len(finished) > self.retain_finished:
-            # Forget the oldest finished item (one, usually: _forget does the rest).
-            gone, _ = finished.popitem(last=False)
-            del self._entries[gone]
-            history.pop(gone, None)
-            self._forgotten += 1
-            if len(finished) > self.retain_finished:
-                self._forget()
+        self._finish(entry)
         waiting = self._waiting
         if not waiting or agent is None:
             return []
@@ -1585,13 +1580,13 @@ class Router:
         """Take an item out of routing (case closed, task cancelled) in any status."""
         self._begin(now)
         entry = self._entry(item_id)
-        if entry.status in _FINISHED:
-            return []
+        if entry is None:
+            return []  # finished already
         agent_id = entry.agent_id
         if agent_id is not None and entry.status is ItemStatus.ASSIGNED:
             self._release_claim(entry, agent_id)
         self._drop(entry, ItemStatus.WITHDRAWN)
-        self._finish(item_id)
+        self._finish(entry)
         return self._fill(agent_id, now) if agent_id is not None else []
 
     def return_item(
@@ -1604,7 +1599,7 @@ class Router:
         """
         self._begin(now)
         entry = self._entry(item_id)
-        if entry.status is not ItemStatus.ASSIGNED or entry.agent_id != agent_id:
+        if entry is None or entry.status is not ItemStatus.ASSIGNED or entry.agent_id != agent_id:
             raise InvalidCommand(f"work item {item_id!r} is not assigned to {agent_id!r}")
         self._release_claim(entry, agent_id)
         entry.declined = entry.declined | {agent_id}
@@ -1622,8 +1617,7 @@ class Router:
         """Release the holder's capacity and route the entry again (age kept)."""
         agent_id = entry.agent_id
         if agent_id is not None:
-            self._index.release(agent_id, entry.item.channel, entry.units)
-            self._held[agent_id].discard(entry.item.id)
+            self._index.release(agent_id, entry.channel, entry.units, entry.item.id)
         entry.agent_id = None
         entry.status = ItemStatus.QUEUED
         decision = self._place_quietly(entry, now, trigger)
@@ -1663,15 +1657,16 @@ class Router:
 
     def _record(self, decision: RoutingDecision) -> RoutingDecision:
         item_id = decision.item_id
-        history = self._history.get(item_id)
-        if history is None:
-            self._history[item_id] = decision
-            if len(self._history) > self.history_limit:
-                self._history.popitem(last=False)
-        elif isinstance(history, list):
-            history.append(decision)
+        history = self._history
+        kept = history.get(item_id)
+        if kept is None:  # an item's first decision (the common case)
+            history[item_id] = decision
+            if len(history) > self.history_limit:
+                history.popitem(last=False)
+        elif isinstance(kept, list):
+            kept.append(decision)
         else:
-            self._history[item_id] = [history, decision]
+            history[item_id] = [kept, decision]
         return decision
 
     def _history_of(self, item_id: str) -> list[RoutingDecision]:
@@ -1684,29 +1679,23 @@ class Router:
         history = self._history[item_id]
         return history[-1] if isinstance(history, list) else history
 
-    def _finish(self, item_id: str) -> None:
-        """The item finished: keep it among the last ``retain_finished``, forget the oldest.
+    def _finish(self, entry: _Entry) -> None:
+        """The entry finished (its status says how): the item leaves the active ones and
+        is kept, as its status, among the last ``retain_finished``; the oldest beyond
+        that are forgotten.
 
         Its history moves to the front of the history list, so it ages out before the
         histories of active items.
         """
+        item_id = entry.item.id
+        del self._entries[item_id]
         history = self._history
         if item_id in history:
             history.move_to_end(item_id, last=False)
         finished = self._finished
-        finished[item_id] = None
-        if len(finished) > self.retain_finished:
-            self._forget()
-
-    def _forget(self) -> None:
-        """Forget the oldest finished items beyond ``retain_finished``."""
-        finished = self._finished
-        entries = self._entries
-        history = self._history
-        limit = self.retain_finished
-        while len(finished) > limit:
+        finished[item_id] = entry.status
+        while len(finished) > self.retain_finished:
             gone, _ = finished.popitem(last=False)
-            del entries[gone]
             history.pop(gone, None)
             self._forgotten += 1
 
@@ -1725,20 +1714,14 @@ class Router:
         self._begin(now)
         self.agent(agent_id)
         item_id = item.id
-        old = self._entries.get(item_id)
-        if old is not None:
-            if old.status not in _FINISHED:
-                raise DuplicateWorkItem(item_id)
-            del self._finished[item_id]
+        if item_id in self._entries:
+            raise DuplicateWorkItem(item_id)
+        self._finished.pop(item_id, None)
         entry = _new_entry(item, self._select_queue(item, None))
         entry.status = _ASSIGNED
         entry.agent_id = agent_id
         self._entries[item_id] = entry
-        self._index.reserve(agent_id, entry.channel, entry.units)
-        self._held[agent_id].add(item_id)
-
-
-_FINISHED = frozenset({ItemStatus.COMPLETED, ItemStatus.WITHDRAWN, ItemStatus.CLAIMED_ELSEWHERE})
+        self._index.reserve(agent_id, entry.channel, entry.units, item_id)
 
 
 def _queue_key(queue: Queue) -> tuple[int, str]:
