@@ -21,6 +21,7 @@ from casekit.exceptions import InvalidDefinition
 from casekit.model._enums import CaseState, Priority
 from casekit.model.case import Case, Task
 from casekit.model.events import EVENT_TYPES, CaseEvent
+from casekit.playbook._actions import MAX_NESTING, too_deep
 from casekit.serialization import converter, load_toml, structure, unstructure
 from casekit.sla.policy import Condition
 
@@ -650,6 +651,9 @@ def activity_problems(
                 yield f"{where}.after: decision {name!r} has no choice {answer!r}"
     if activity.delay is not None and activity.delay <= timedelta(0):
         yield f"{where}.delay: must be positive"
+    for name in ("params", "data", "custom", "match"):
+        if too_deep(getattr(activity, name, None)):
+            yield f"{where}.{name}: nests more than {MAX_NESTING} levels deep"
     match activity:
         case Action():
             yield from _action_problems(activity, where)

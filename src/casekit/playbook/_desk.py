@@ -34,7 +34,7 @@ from casekit.model.events import (
     PlaybookWentBack,
 )
 from casekit.model.playbook import ActivityRun, ActivityState, PlaybookRun, RunState
-from casekit.playbook._actions import ActionRegistry, HostAction
+from casekit.playbook._actions import MAX_NESTING, ActionRegistry, HostAction, too_deep
 from casekit.playbook._catalog import Catalog
 from casekit.playbook._definition import (
     Action,
@@ -563,6 +563,8 @@ def _plain(values: Mapping[str, Any] | None) -> dict[str, Any]:
     import json  # noqa: PLC0415
 
     data = dict(values or {})
+    if too_deep(data):  # would exhaust the stack when recorded
+        raise InvalidValue(f"nests more than {MAX_NESTING} levels deep", where="inputs")
     try:
         return dict(json.loads(json.dumps(data, allow_nan=False)))
     except (TypeError, ValueError) as error:

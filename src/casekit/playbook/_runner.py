@@ -16,6 +16,7 @@ idempotency key per attempt.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -525,15 +526,17 @@ class PlaybookReactor:
     ) -> list[Event]:
         attempt = state.attempts + 1
         key = idempotency_key(run.id, activity.id, attempt)
+        # Copies: host code that changes what it is handed must not change the
+        # definition (every later run's parameters) or the case the store holds.
         ctx = ActionContext(
             key=key,
-            case=steps.case,
+            case=copy.deepcopy(steps.case),
             run_id=run.id,
             playbook=run.playbook,
             activity=activity.id,
             attempt=attempt,
-            params=dict(activity.params),
-            inputs=dict(run.inputs),
+            params=copy.deepcopy(activity.params),
+            inputs=copy.deepcopy(run.inputs),
             now=steps.now,
         )
         outcome = self.actions.run(activity.action, ctx, activity.time_limit)

@@ -1,0 +1,137 @@
+"""Adversarial review of playbooks and the service catalog (issue D): a host embedding
+casekit, a data team replaying histories, and an attacker writing definitions or
+requests.
+
+Each test failed on the code it was written against and names the defect it proves
+(the ``xfail`` ones still fail: see their reason).
+"""
+
+from __future__ import annotations
+
+import pathlib
+from typing import Any
+
+import pytest
+
+from casekit import ManualClock
+from casekit.exceptions import InvalidDefinition, InvalidValue
+from casekit.playbook import ActionContext
+from tests.playbook.support import (
+    AGENT,
+    T0,
+    act,
+    assert_replays,
+    make_desk,
+    open_case,
+    playbook,
+    run_of,
+    stage,
+    states,
+    task,
+)
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def url(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> str:
+    return "memory://" if request.param == "memory" else f"sqlite:///{tmp_path / 'd.db'}"
+
+
+def _nested(depth: int) -> dict[str, Any]:
+    value: dict[str, Any] = {}
+    for _ in range(depth):
+        value = {"a": value}
+    return value
+
+
+# --- host actions that misbehave -----------------------------------------------------
+
+
+def test_an_action_changing_what_it_is_handed_changes_neither_definition_nor_case(
+    url: str,
+) -> None:
+    """Defect: ActionContext handed the action the definition's own params (a shallow
+    copy), the run's inputs and the loaded case: an action appending to a list
+    parameter changed the playbook for every later run, and one writing to
+    ctx.case.custom changed the stored case with no event (replay mismatch)."""
+    seen: list[list[str]] = []
+
+    def meddle(ctx: ActionContext) -> None:
+        seen.append(list(ctx.params["tags"]))
+        ctx.params["tags"].append("meddled")
+        ctx.inputs.get("extra", []).append("meddled")
+        ctx.case.custom["meddled"] = True
+
+    definition = playbook(
+        "pb",
+        stage("s", act("action", "a", action="meddle", params={"tags": ["a"]}), task("t")),
+        categories=["pb"],
+    )
+    desk = make_desk(ManualClock(T0), [definition], url=url, actions={"meddle": meddle})
+    first = open_case(desk, category=None)
+    desk.playbooks.start(first.id, "pb", actor=AGENT, inputs={"extra": ["x"]})
+    second = open_case(desk)
+
+    assert seen == [["a"], ["a"]]
+    assert definition.to_dict()["stages"][0]["activities"][0]["params"] == {"tags": ["a"]}
+    for case_id in (first.id, second.id):
+        case = desk.get(case_id, actor=AGENT)
+        assert "meddled" not in case.custom
+        assert states(case.playbooks[0])["a"] == "done"
+        assert_replays(desk, case_id)
+    assert run_of(desk, first.id).inputs == {"extra": ["x"]}
+
+
+@pytest.mark.parametrize("depth", [600, 100_000])
+def test_an_action_returning_data_nested_too_deep_falls_back_to_a_person(
+    url: str, depth: int
+) -> None:
+    """Defect: a result nested 100 000 deep raised RecursionError in the JSON check
+    (only TypeError/ValueError were caught); one 600 deep passed it and then blew the
+    stack when the attempt was recorded. Either way the commit failed, the activity
+    stayed active with no attempt and no fallback task, and desk.tick raised the
+    RecursionError (not a CasekitError) at every later tick."""
+    definition = playbook(
+        "pb",
+        stage("s", act("action", "a", action="deep", time_limit=None, attempts=1)),
+        categories=["pb"],
+    )
+    desk = make_desk(
+        ManualClock(T0),
+        [definition],
+        url=url,
+        actions={"deep": lambda ctx: _nested(depth)},
+        run_actions="tick",
+    )
+    case_id = open_case(desk).id
+    desk.tick()
+    state = run_of(desk, case_id).activity("a")
+    assert state is not None
+    assert state.task_id is not None  # the person's fallback task
+    assert "nested" in state.detail or "recursion" in state.detail
+    assert_replays(desk, case_id)
+
+
+def test_run_inputs_nested_too_deep_are_refused_as_invalid_value(url: str) -> None:
+    """Defect: desk.playbooks.start(inputs=...) nested 600 deep passed the JSON check
+    and raised RecursionError (not a CasekitError) from the commit."""
+    desk = make_desk(ManualClock(T0), [playbook("pb", stage("s", task("t")))], url=url)
+    case_id = open_case(desk, category=None).id
+    with pytest.raises(InvalidValue, match="levels deep"):
+        desk.playbooks.start(case_id, "pb", actor=AGENT, inputs={"x": _nested(600)})
+    assert desk.get(case_id, actor=AGENT).playbooks == ()
+
+
+@pytest.mark.parametrize(
+    ("kind", "field"),
+    [("notify", "data"), ("action", "params"), ("case", "custom")],
+)
+def test_definition_data_nested_too_deep_is_refused_when_built(kind: str, field: str) -> None:
+    """Defect: a notify's data (recorded in playbook.notice) nested 600 deep built a
+    valid playbook, and every case of its category then failed to open with
+    RecursionError; params and custom fields are plain data of the same kind."""
+    extra = {"notice": "n"} if kind == "notify" else {}
+    extra |= {"action": "x"} if kind == "action" else {}
+    extra |= {"do": "update"} if kind == "case" else {}
+    with pytest.raises(InvalidDefinition) as caught:
+        playbook("pb", stage("s", act(kind, "a", **extra, **{field: {"x": _nested(600)}})))
+    assert any(f"a].{field}: nests more than" in line for line in caught.value.errors)
