@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from casekit import ManualClock
-from casekit.exceptions import InvalidDefinition, InvalidValue
-from casekit.playbook import ActionContext
+from casekit import Actor, Desk, ManualClock
+from casekit.exceptions import InvalidDefinition, InvalidRequest, InvalidValue
+from casekit.playbook import ActionContext, Catalog
 from tests.playbook.support import (
     AGENT,
     T0,
@@ -135,3 +135,75 @@ def test_definition_data_nested_too_deep_is_refused_when_built(kind: str, field:
     with pytest.raises(InvalidDefinition) as caught:
         playbook("pb", stage("s", act(kind, "a", **extra, **{field: {"x": _nested(600)}})))
     assert any(f"a].{field}: nests more than" in line for line in caught.value.errors)
+
+
+# --- the catalog: one customer naming another's accounts and contacts -----------------
+
+
+def _catalog_desk(url: str) -> Desk:
+    catalog = Catalog.from_dict(
+        {
+            "items": [
+                {
+                    "id": "statement-copy",
+                    "title": "Statement copy",
+                    "category": "billing",
+                    "playbook": "pb",
+                    "variables": [
+                        {"name": "account", "type": "account", "label": "A", "required": False},
+                        {"name": "who", "type": "contact", "label": "C", "required": False},
+                    ],
+                }
+            ]
+        }
+    )
+    return make_desk(
+        ManualClock(T0), [playbook("pb", stage("s", task("t")))], url=url, catalog=catalog
+    )
+
+
+@pytest.mark.parametrize(
+    ("requester", "values"),
+    [
+        (Actor.contact("wile"), {"account": "globex"}),  # another customer's account
+        (Actor.contact("wile"), {"who": "pat"}),  # a partner's contact
+        (Actor.consumer("jan"), {"account": "acme"}),
+        (Actor.consumer("jan"), {"who": "wile"}),
+    ],
+    ids=["contact-account", "contact-contact", "consumer-account", "consumer-contact"],
+)
+def test_a_self_service_request_cannot_name_another_customers_account_or_contact(
+    url: str, requester: Actor, values: dict[str, str]
+) -> None:
+    """Defect: an ``account`` variable accepted any existing account and, for a
+    consumer, a ``contact`` variable any contact: a contact of acme could request a
+    statement copy of globex (the id reaching the host action in ctx.inputs), and the
+    different answers for existing and unknown ids told a customer which ids exist."""
+    desk = _catalog_desk(url)
+    name, value = next(iter(values.items()))
+    with pytest.raises(InvalidRequest) as named:
+        desk.catalog.request("statement-copy", values, actor=requester)
+    with pytest.raises(InvalidRequest) as unknown:
+        desk.catalog.request("statement-copy", {name: "no-such-id"}, actor=requester)
+    assert list(named.value.errors) == [
+        line.replace("no-such-id", value) for line in unknown.value.errors
+    ]
+    assert desk.find(actor=Actor.system()).items == ()
+
+
+@pytest.mark.parametrize(
+    ("requester", "values"),
+    [
+        (Actor.contact("wile"), {"account": "acme", "who": "boss"}),
+        (Actor.contact("boss"), {"account": "acme-nl"}),  # admin: child accounts
+        (Actor.contact("pat"), {"account": "acme"}),  # a partner of acme
+    ],
+    ids=["own", "admin-child", "partner"],
+)
+def test_a_self_service_request_names_the_accounts_its_requester_may_see(
+    url: str, requester: Actor, values: dict[str, str]
+) -> None:
+    """The fix keeps what the access policy lets the requester see."""
+    desk = _catalog_desk(url)
+    case = desk.catalog.request("statement-copy", values, actor=requester)
+    assert run_of(desk, case.id).inputs == {"account": None, "who": None} | values
