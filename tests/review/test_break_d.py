@@ -15,7 +15,7 @@ import pytest
 
 from casekit import Actor, Desk, ManualClock
 from casekit.exceptions import InvalidDefinition, InvalidRequest, InvalidValue
-from casekit.playbook import ActionContext, Catalog
+from casekit.playbook import ActionContext, Catalog, Playbook
 from tests.playbook.support import (
     AGENT,
     T0,
@@ -207,3 +207,41 @@ def test_a_self_service_request_names_the_accounts_its_requester_may_see(
     desk = _catalog_desk(url)
     case = desk.catalog.request("statement-copy", values, actor=requester)
     assert run_of(desk, case.id).inputs == {"account": None, "who": None} | values
+
+
+# --- replaying histories --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "field", "value"),
+    [
+        ("notify", "data", "{ when = 1979-05-27T07:32:00Z }"),
+        ("notify", "data", "{ day = 1979-05-27 }"),
+        ("notify", "data", "{ at = 07:32:00 }"),
+        ("notify", "data", "{ ratio = nan }"),
+        ("action", "params", "{ until = 1979-05-27 }"),
+    ],
+    ids=["datetime", "date", "time", "nan", "params-date"],
+)
+def test_definition_data_that_is_not_plain_json_is_refused_when_built(
+    kind: str, field: str, value: str
+) -> None:
+    """Defect: TOML dates and times (and NaN) in a notify's data were recorded as they
+    were in playbook.notice: the memory store kept a datetime, a SQL store read back
+    text (or NaN, which PostgreSQL's JSON refuses), so the history of one case differed
+    by store and an event did not survive casekit.serialization's round trip. Params
+    reach the same events through desk.playbooks.add_activity."""
+    extra = 'notice = "n"' if kind == "notify" else 'action = "x"'
+    source = f"""
+name = "pb"
+[[stages]]
+id = "s"
+[[stages.activities]]
+kind = "{kind}"
+id = "a"
+{extra}
+{field} = {value}
+"""
+    with pytest.raises(InvalidDefinition) as caught:
+        Playbook.from_toml(source)
+    assert any(f"a].{field}: must be plain JSON data" in line for line in caught.value.errors)
