@@ -15,6 +15,7 @@ import pytest
 
 from casekit import Actor, Desk, ManualClock
 from casekit.exceptions import InvalidDefinition, InvalidRequest, InvalidValue
+from casekit.model.playbook import ActivityRun, PlaybookRun
 from casekit.playbook import ActionContext, Catalog, Playbook
 from tests.playbook.support import (
     AGENT,
@@ -245,3 +246,34 @@ id = "a"
     with pytest.raises(InvalidDefinition) as caught:
         Playbook.from_toml(source)
     assert any(f"a].{field}: must be plain JSON data" in line for line in caught.value.errors)
+
+
+# --- definitions as an attacker writes them -------------------------------------------
+
+
+def test_a_stage_of_many_activities_costs_linear_lookups_per_step(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Defect: every step of the runner looked each activity of the stage up in the
+    run (a linear scan) twice, and a stage of n activities takes n steps: opening a
+    case whose playbook had 1000 notify activities took 13 s (0.7 s now), 2000 about
+    two minutes. Counted rather than timed: lookups of a run's activity by id."""
+    size = 200
+    definition = playbook(
+        "pb",
+        stage("s", *[act("notify", f"n{i}", notice="x") for i in range(size)]),
+        categories=["pb"],
+    )
+    desk = make_desk(ManualClock(T0), [definition])
+    lookups = 0
+    original = PlaybookRun.activity
+
+    def counted(run: PlaybookRun, activity_id: str) -> ActivityRun | None:
+        nonlocal lookups
+        lookups += 1
+        return original(run, activity_id)
+
+    monkeypatch.setattr(PlaybookRun, "activity", counted)
+    case_id = open_case(desk).id
+    assert desk.get(case_id, actor=AGENT).playbooks[0].state.value == "completed"
+    assert lookups < 10 * size
