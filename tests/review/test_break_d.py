@@ -9,6 +9,7 @@ Each test failed on the code it was written against and names the defect it prov
 from __future__ import annotations
 
 import pathlib
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -22,6 +23,7 @@ from tests.playbook.support import (
     T0,
     act,
     assert_replays,
+    decision,
     make_desk,
     open_case,
     playbook,
@@ -277,3 +279,104 @@ def test_a_stage_of_many_activities_costs_linear_lookups_per_step(
     case_id = open_case(desk).id
     assert desk.get(case_id, actor=AGENT).playbooks[0].state.value == "completed"
     assert lookups < 10 * size
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="not fixed: the flow check counts a decision's goto as a way out even when its "
+    "run condition can skip it, and the runner has no guard but MAX_STEPS; fix: stall the "
+    "run (PlaybookStalled) when one commit enters a stage it already entered without any "
+    "activity of the loop waiting (a task, decision, wait, delay or action)",
+)
+def test_a_stage_loop_that_never_waits_does_not_brick_the_case() -> None:
+    """Defect: stage ``review``'s only way out is a decision that its run condition
+    skips, and ``next`` loops it back to itself. The definition is accepted; once the
+    task before it is done the runner goes round 10 000 times and fails the commit, so
+    nobody can ever complete the task (every try costs those steps again)."""
+    definition = playbook(
+        "pb",
+        stage("work", task("t")),
+        stage(
+            "review",
+            decision("d", "again", "stop", gotos={"stop": "end"}, when={"states": ["closed"]}),
+            next="review",
+        ),
+        categories=["pb"],
+    )
+    desk = make_desk(ManualClock(T0), [definition])
+    case_id = open_case(desk).id
+    work = run_of(desk, case_id).activity("t")
+    assert work is not None
+    assert work.task_id is not None
+    desk.complete_task(work.task_id, actor=AGENT)
+    run = run_of(desk, case_id)
+    assert run.stalled is not None or run.state.value != "running"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="not fixed: a regex pattern is compiled and matched as written; fix: refuse, "
+    "when the variable is built, patterns with a repeat inside a repeat of variable "
+    "width (the nested-quantifier ReDoS shape, found by walking re._parser's tree), "
+    "suggesting possessive quantifiers or atomic groups (Python 3.11+)",
+)
+def test_a_pattern_that_backtracks_exponentially_is_refused_when_built() -> None:
+    """Defect: ``([a-z]+ ?)+`` (words separated by spaces, as a form might ask) takes
+    0.4 s on 22 letters and a '!', four times more per two letters: a self-service
+    customer sending 40 characters holds a worker for days. The value's length is not
+    bounded unless the variable sets max_length, and even 40 is enough."""
+    with pytest.raises(InvalidDefinition, match="pattern"):
+        Catalog.from_dict(
+            {
+                "items": [
+                    {
+                        "id": "x",
+                        "title": "X",
+                        "category": "c",
+                        "variables": [
+                            {"name": "u", "type": "text", "label": "U", "pattern": "([a-z]+ ?)+"}
+                        ],
+                    }
+                ]
+            }
+        )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="not fixed: the runner loads the case, runs the action, and commits its "
+    "attempt on that snapshot; an action that commits to its own case makes that commit "
+    "conflict, which tick and the inline runner drop, so the attempt is never recorded "
+    "and every tick runs it again; fix: on a conflict after the action ran, reload and "
+    "record the same outcome if the activity still waits on that attempt (or refuse "
+    "commits to the case from inside its action with a clear error)",
+)
+def test_an_action_that_writes_to_its_own_case_runs_once(url: str) -> None:
+    """Defect: an action adding a note to its case through the desk (a natural thing
+    to do) ran at every tick with the same key, adding a note each time, and the
+    activity never finished or fell back. Inline (the default) it is worse: the action
+    thread waits for the desk lock its caller holds, so the caller's command blocks
+    for the whole time limit and the attempt is recorded as timed out."""
+    calls: list[str] = []
+    desks: list[Desk] = []
+
+    def note(ctx: ActionContext) -> None:
+        calls.append(ctx.key)
+        desks[0].add_interaction(
+            ctx.case.id, "reset sent", actor=AGENT, direction="internal", channel="portal"
+        )
+
+    definition = playbook(
+        "pb", stage("s", act("action", "a", action="note"), task("t", after=["a"])),
+        categories=["pb"],
+    )  # fmt: skip
+    clock = ManualClock(T0)
+    desk = make_desk(clock, [definition], url=url, actions={"note": note}, run_actions="tick")
+    desks.append(desk)
+    case_id = open_case(desk).id
+    for _ in range(3):
+        desk.tick()
+        clock.advance(timedelta(minutes=5))
+    assert calls == [f"{case_id}-P1:a:1"]
+    assert states(run_of(desk, case_id))["a"] == "done"
+    assert len(desk.get(case_id, actor=AGENT).interactions) == 1
