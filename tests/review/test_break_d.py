@@ -17,7 +17,7 @@ import pytest
 from casekit import Actor, Desk, ManualClock
 from casekit.exceptions import InvalidDefinition, InvalidRequest, InvalidValue
 from casekit.model.playbook import ActivityRun, PlaybookRun
-from casekit.playbook import ActionContext, Catalog, Playbook
+from casekit.playbook import ActionContext, Catalog, Playbook, PlaybookLibrary
 from tests.playbook.support import (
     AGENT,
     T0,
@@ -380,3 +380,49 @@ def test_an_action_that_writes_to_its_own_case_runs_once(url: str) -> None:
     assert calls == [f"{case_id}-P1:a:1"]
     assert states(run_of(desk, case_id))["a"] == "done"
     assert len(desk.get(case_id, actor=AGENT).interactions) == 1
+
+
+def test_a_version_added_to_a_built_library_that_runs_itself_is_refused() -> None:
+    """Defect: PlaybookLibrary.add checked nothing once the library was built (its
+    docs say it refuses a sub-playbook that names an unknown playbook or includes
+    itself): a host hot-loading ``b`` v2, which runs ``a``, which runs ``b``, made the
+    next case of ``a``'s category spin through thousands of nested runs in one
+    commit (still going after five minutes)."""
+    a = playbook("a", stage("s", act("playbook", "sub", playbook="b")), categories=["pb"])
+    b = playbook("b", stage("s", task("t")))
+    library = PlaybookLibrary([a, b])
+    looping = playbook("b", stage("s", act("playbook", "sub", playbook="a")), version=2)
+    with pytest.raises(InvalidDefinition, match="refer to each other"):
+        library.add(looping)
+    unknown = playbook("c", stage("s", act("playbook", "sub", playbook="nope")))
+    with pytest.raises(InvalidDefinition, match="refer to each other"):
+        library.add(unknown)
+    assert library.latest("b") == b
+    assert library.names() == ["a", "b"]
+    library.add(playbook("b", stage("s", task("t2")), version=2))  # a good version loads
+    assert library.latest("b").version == 2
+
+
+@pytest.mark.parametrize(
+    ("child", "problem"),
+    [("nope", "unknown playbook"), ("pb", "inside itself"), ("outer", "inside itself")],
+)
+def test_an_added_sub_playbook_is_checked_like_a_defined_one(child: str, problem: str) -> None:
+    """Defect: desk.playbooks.add_activity took a sub-playbook naming no loaded
+    playbook (with a delay it committed, then its timer failed with PlaybookNotFound
+    at every tick and was quarantined, the activity scheduled for ever), or naming
+    the run's own playbook (a second run of it inside the first), which the library
+    refuses in definitions."""
+    inner = playbook("pb", stage("s", task("t")))
+    outer = playbook("outer", stage("s", act("playbook", "sub", playbook="pb")), categories=["pb"])
+    clock = ManualClock(T0)
+    desk = make_desk(clock, [inner, outer])
+    case_id = open_case(desk).id
+    child_run = desk.get(case_id, actor=AGENT).playbooks[1]
+    added = {"kind": "playbook", "id": "x", "playbook": child, "mandatory": False, "delay": 60}
+    with pytest.raises(InvalidDefinition) as caught:
+        desk.playbooks.add_activity(case_id, added, actor=AGENT, run_id=child_run.id)
+    assert any(problem in line for line in caught.value.errors)
+    clock.advance(timedelta(minutes=2))
+    assert desk.tick().failures == []
+    assert [r.playbook for r in desk.get(case_id, actor=AGENT).playbooks] == ["outer", "pb"]
