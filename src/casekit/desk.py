@@ -181,7 +181,7 @@ class Desk:
             None
             if self.playbooks is None or self.playbooks.settings.catalog is None
             else DeskCatalog(
-                self.playbooks.settings.catalog, self.playbooks, self.store, self._open
+                self.playbooks.settings.catalog, self.playbooks, self.store, self._open, self._now
             )
         )
         reactors = ReactorRegistry()

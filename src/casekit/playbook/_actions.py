@@ -22,7 +22,38 @@ import attrs
 from casekit.exceptions import ActionFailed, PluginError
 from casekit.model.case import Case
 
-__all__ = ["ActionContext", "ActionFailed", "ActionOutcome", "ActionRegistry", "HostAction"]
+__all__ = [
+    "MAX_NESTING",
+    "ActionContext",
+    "ActionFailed",
+    "ActionOutcome",
+    "ActionRegistry",
+    "HostAction",
+    "too_deep",
+]
+
+MAX_NESTING = 64
+"""How deep plain data (a host action's result, a run's inputs, an activity's
+parameters or data) may nest: deeper data would exhaust the stack when it is
+recorded and read back."""
+
+
+def too_deep(value: object, limit: int = MAX_NESTING) -> bool:
+    """Whether lists and mappings in ``value`` nest more than ``limit`` levels deep
+    (checked without recursion)."""
+    todo: list[tuple[object, int]] = [(value, 0)]
+    while todo:
+        item, depth = todo.pop()
+        if isinstance(item, Mapping):
+            children: Iterable[object] = item.values()
+        elif isinstance(item, list | tuple):
+            children = item
+        else:
+            continue
+        if depth >= limit:
+            return True
+        todo.extend((child, depth + 1) for child in children)
+    return False
 
 
 @attrs.frozen(kw_only=True)
@@ -158,8 +189,12 @@ def _call(action: HostAction, ctx: ActionContext) -> ActionOutcome:
         )
     try:
         plain = json.loads(json.dumps(dict(result), allow_nan=False))
-    except (TypeError, ValueError) as error:
+    except Exception as error:  # not JSON, too deep (RecursionError), a broken mapping
         return ActionOutcome(
             False, error=f"returned data that is not plain JSON: {error}", permanent=True
+        )
+    if too_deep(plain):
+        return ActionOutcome(
+            False, error=f"returned data nested more than {MAX_NESTING} levels deep", permanent=True
         )
     return ActionOutcome(True, result=plain)

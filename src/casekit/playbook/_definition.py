@@ -8,6 +8,7 @@ listing every problem with its path (``lost-card.stages[verify].activities[fraud
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping
@@ -21,6 +22,7 @@ from casekit.exceptions import InvalidDefinition
 from casekit.model._enums import CaseState, Priority
 from casekit.model.case import Case, Task
 from casekit.model.events import EVENT_TYPES, CaseEvent
+from casekit.playbook._actions import MAX_NESTING, too_deep
 from casekit.serialization import converter, load_toml, structure, unstructure
 from casekit.sla.policy import Condition
 
@@ -650,6 +652,13 @@ def activity_problems(
                 yield f"{where}.after: decision {name!r} has no choice {answer!r}"
     if activity.delay is not None and activity.delay <= timedelta(0):
         yield f"{where}.delay: must be positive"
+    for name in ("params", "data", "custom", "match"):
+        if too_deep(getattr(activity, name, None)):
+            yield f"{where}.{name}: nests more than {MAX_NESTING} levels deep"
+        elif name in ("params", "data") and (
+            problem := _json_problem(getattr(activity, name, None))
+        ):
+            yield f"{where}.{name}: {problem}"
     match activity:
         case Action():
             yield from _action_problems(activity, where)
@@ -672,6 +681,29 @@ def activity_problems(
             for skill, level in activity.skills.items():
                 if isinstance(level, bool) or not isinstance(level, int) or not 1 <= level <= 10:
                     yield f"{where}.skills.{skill}: a level is a whole number from 1 to 10"
+
+
+def _json_problem(value: object) -> str | None:
+    """Why ``value`` (recorded in events, or handed to host code as recorded) is not
+    plain JSON data, which reads back as it was written (a date would read back as
+    text, NaN not at all)."""
+    todo = [value]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, Mapping):
+            if not all(isinstance(key, str) for key in item):
+                return "must be plain JSON data: a table's keys are text"
+            todo.extend(item.values())
+        elif isinstance(item, list | tuple):
+            todo.extend(item)
+        elif isinstance(item, float) and not math.isfinite(item):
+            return f"must be plain JSON data: {item!r} is not a finite number"
+        elif item is not None and not isinstance(item, str | int | float):
+            return (
+                "must be plain JSON data (text, numbers, booleans, lists, tables), "
+                f"not {type(item).__name__} {item!r}"
+            )
+    return None
 
 
 def _action_problems(activity: Action, where: str) -> Iterator[str]:

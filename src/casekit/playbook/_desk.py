@@ -34,7 +34,7 @@ from casekit.model.events import (
     PlaybookWentBack,
 )
 from casekit.model.playbook import ActivityRun, ActivityState, PlaybookRun, RunState
-from casekit.playbook._actions import ActionRegistry, HostAction
+from casekit.playbook._actions import MAX_NESTING, ActionRegistry, HostAction, too_deep
 from casekit.playbook._catalog import Catalog
 from casekit.playbook._definition import (
     Action,
@@ -43,6 +43,7 @@ from casekit.playbook._definition import (
     ManualTask,
     Playbook,
     Stage,
+    SubPlaybook,
     activity_from_dict,
     activity_problems,
     activity_to_dict,
@@ -338,6 +339,8 @@ class DeskPlaybooks:
             self.settings.skills,
             sla is not None,
         )
+        if isinstance(activity, SubPlaybook):
+            problems += _sub_playbook_problems(activity, snapshot.case, run, self.library)
         if problems:
             raise InvalidDefinition("cannot add this activity", errors=problems)
         event = PlaybookActivityAdded(
@@ -563,6 +566,8 @@ def _plain(values: Mapping[str, Any] | None) -> dict[str, Any]:
     import json  # noqa: PLC0415
 
     data = dict(values or {})
+    if too_deep(data):  # would exhaust the stack when recorded
+        raise InvalidValue(f"nests more than {MAX_NESTING} levels deep", where="inputs")
     try:
         return dict(json.loads(json.dumps(data, allow_nan=False)))
     except (TypeError, ValueError) as error:
@@ -643,3 +648,30 @@ def _desk_problems(  # noqa: PLR0917
                     f"{sorted(definition.condition.groups)}, not {activity.group!r}"
                 )
     return problems
+
+
+def _sub_playbook_problems(
+    activity: SubPlaybook, case: Case, run: PlaybookRun, library: PlaybookLibrary
+) -> list[str]:
+    """An added sub-playbook must be loaded and must not run the run's own playbook
+    (or one of its parents') again, as the library refuses for definitions."""
+    if activity.playbook not in library.names():
+        return [f"activity.playbook: unknown playbook {activity.playbook!r}"]
+    running = set()
+    current: PlaybookRun | None = run
+    while current is not None and current.playbook not in running:
+        running.add(current.playbook)
+        current = case.playbook_run(current.parent_run) if current.parent_run else None
+    calls = {
+        p.name: {a.playbook for _, a in p.activities() if isinstance(a, SubPlaybook)}
+        for p in library
+    }
+    seen, todo = set(), [activity.playbook]
+    while todo:
+        name = todo.pop()
+        if name in running:
+            return [f"activity.playbook: {activity.playbook!r} would run {name!r} inside itself"]
+        if name not in seen:
+            seen.add(name)
+            todo.extend(calls.get(name, ()))
+    return []

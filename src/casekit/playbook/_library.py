@@ -27,12 +27,20 @@ class PlaybookLibrary:
 
     def __init__(self, playbooks: Iterable[Playbook] = ()) -> None:
         self._versions: dict[str, dict[int, Playbook]] = {}
+        self._checking = False  # the given playbooks may name each other in any order
         for playbook in playbooks:
             self.add(playbook)
         self.check()
+        self._checking = True
 
     def add(self, playbook: Playbook) -> None:
-        """Load ``playbook`` (a version already loaded with the same content is ignored)."""
+        """Load ``playbook`` (a version already loaded with the same content is ignored).
+
+        Raises:
+            InvalidDefinition: Other content under a loaded version, or (once the
+                library is built) a sub-playbook naming an unknown playbook or running
+                itself; the library is left as it was.
+        """
         if not isinstance(playbook, Playbook):
             raise InvalidDefinition(
                 f"expected a Playbook, got {type(playbook).__name__}", where="playbooks"
@@ -46,6 +54,14 @@ class PlaybookLibrary:
                 where=f"playbook[{playbook.name}].version",
             )
         versions[playbook.version] = playbook
+        if self._checking and loaded is None:
+            try:
+                self.check()
+            except InvalidDefinition:
+                del versions[playbook.version]
+                if not versions:
+                    del self._versions[playbook.name]
+                raise
 
     @classmethod
     def from_files(cls, paths: Iterable[str | os.PathLike[str]]) -> PlaybookLibrary:

@@ -4,15 +4,16 @@ one commit."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from casekit._convert import check_text
-from casekit.exceptions import InvalidCommand, InvalidDefinition
+from casekit.exceptions import AccountNotFound, ContactNotFound, InvalidCommand, InvalidDefinition
 from casekit.model import commands as cmd
-from casekit.model._enums import ActorKind, Channel
-from casekit.model.access import Directory
+from casekit.model._enums import ActorKind, Channel, ContactRole, RelationshipKind
+from casekit.model.access import Directory, account_lineage, holds_relationship
+from casekit.model.accounts import Account, Contact, Relationship
 from casekit.model.actors import Actor
 from casekit.model.case import Case
 from casekit.model.events import CatalogRequested, Event
@@ -35,8 +36,10 @@ class DeskCatalog:
         playbooks: DeskPlaybooks,
         directory: Directory,
         open_case: OpenCase,
+        now: Callable[[], datetime],
     ) -> None:
         self.catalog = catalog
+        self._now = now
         self._playbooks = playbooks
         self._directory = directory
         self._open = open_case
@@ -101,7 +104,11 @@ class DeskCatalog:
                 account_id = self._directory.get_contact(
                     check_text(contact_id, "contact_id")
                 ).account_id
-        checked = item.check(values, self._directory, account_id=account_id)
+        directory: Directory = self._directory
+        if actor.is_customer:
+            requester = self._directory.get_contact(actor.id) if contact_id else None
+            directory = _CustomerView(self._directory, requester, self._now())
+        checked = item.check(values, directory, account_id=account_id)
         command = cmd.OpenCase(
             subject=item.subject_for(checked),
             description=description,
@@ -137,3 +144,45 @@ class DeskCatalog:
             return events
 
         return self._open(command, actor, follow)
+
+
+class _CustomerView:
+    """The directory as a self-service requester may name it in a request's
+    ``account`` and ``contact`` variables: the accounts whose cases it may see (its
+    own; with the admin role, its account's children; those its account is a partner
+    of) and their contacts. A consumer names none. Any other id reads as unknown, so
+    a request cannot tell another customer's ids from ids that do not exist."""
+
+    def __init__(self, directory: Directory, contact: Contact | None, now: datetime) -> None:
+        self._directory = directory
+        self._contact = contact
+        self._now = now
+
+    def _visible(self, account_id: str) -> bool:
+        contact = self._contact
+        if contact is None:
+            return False
+        if account_id == contact.account_id:
+            return True
+        if (
+            ContactRole.ADMIN in contact.roles
+            and contact.account_id in (account_lineage(self._directory, account_id)[1:])
+        ):
+            return True
+        return holds_relationship(
+            self._directory, contact.account_id, RelationshipKind.PARTNER_OF, account_id, self._now
+        )
+
+    def get_account(self, account_id: str) -> Account:
+        if not self._visible(account_id):
+            raise AccountNotFound(account_id)
+        return self._directory.get_account(account_id)
+
+    def get_contact(self, contact_id: str) -> Contact:
+        contact = self._directory.get_contact(contact_id)
+        if not self._visible(contact.account_id):
+            raise ContactNotFound(contact_id)
+        return contact
+
+    def relationships_of(self, account_id: str) -> Sequence[Relationship]:
+        return self._directory.relationships_of(account_id)

@@ -16,6 +16,7 @@ idempotency key per attempt.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -272,20 +273,23 @@ class PlaybookReactor:
                 ]
             return []
         activities = self.activities_of(stage, run)
+        # By id, once per step: looking each up in the run would make a step quadratic
+        # in the stage's size, and a stage of n activities takes n steps.
+        ran = {a.id: a for a in run.activities}
         batch: list[Event] = []
         for activity in activities:
-            state = run.activity(activity.id)
+            state = ran.get(activity.id)
             if state is not None and state.state is ActivityState.ACTIVE:
                 batch += self._check_done(steps, run, activity, state)
         if batch:
             return batch
         for activity in activities:
-            state = run.activity(activity.id)
+            state = ran.get(activity.id)
             if state is None or state.state is ActivityState.PENDING:
                 batch += self._maybe_start(steps, run, activity, state)
                 if batch:
                     return batch  # one start at a time: task numbers follow the fold
-        if self._stage_done(run, stage, activities):
+        if self._stage_done(ran, stage, activities):
             return self._exit_stage(steps, run, playbook, stage, activities)
         return []
 
@@ -527,15 +531,17 @@ class PlaybookReactor:
     ) -> list[Event]:
         attempt = state.attempts + 1
         key = idempotency_key(run.id, activity.id, attempt)
+        # Copies: host code that changes what it is handed must not change the
+        # definition (every later run's parameters) or the case the store holds.
         ctx = ActionContext(
             key=key,
-            case=steps.case,
+            case=copy.deepcopy(steps.case),
             run_id=run.id,
             playbook=run.playbook,
             activity=activity.id,
             attempt=attempt,
-            params=dict(activity.params),
-            inputs=dict(run.inputs),
+            params=copy.deepcopy(activity.params),
+            inputs=copy.deepcopy(run.inputs),
             now=steps.now,
         )
         outcome = self.actions.run(activity.action, ctx, activity.time_limit)
@@ -569,9 +575,11 @@ class PlaybookReactor:
 
     # --- stages ---------------------------------------------------------------------
 
-    def _stage_done(self, run: PlaybookRun, stage: Stage, activities: list[Activity]) -> bool:
+    def _stage_done(
+        self, ran: dict[str, ActivityRun], stage: Stage, activities: list[Activity]
+    ) -> bool:
         def finished(activity_id: str) -> bool:
-            state = run.activity(activity_id)
+            state = ran.get(activity_id)
             return state is not None and state.state.is_finished
 
         if stage.exit_after:
