@@ -151,6 +151,41 @@ def _unstructure_frozenset(value: frozenset[Any]) -> list[Any]:
         return sorted(items, key=lambda item: json.dumps(item, sort_keys=True))
 
 
+def _structure_bool(value: Any, _: type) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise TypeError(f"expected true or false, got {type(value).__name__} {value!r}")
+
+
+def _structure_int(value: Any, cls: type) -> Any:
+    if cls is not int:  # an int enum: its own lookup refuses what it does not know
+        return cls(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise TypeError(f"expected a whole number, got {type(value).__name__} {value!r}")
+
+
+def _structure_float(value: Any, _: type) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    raise TypeError(f"expected a number, got {type(value).__name__} {value!r}")
+
+
+def _structure_str(value: Any, cls: type) -> Any:
+    if cls is not str:  # a str enum (casekit's refuse unknown values, naming them)
+        return cls(value)
+    if isinstance(value, str):
+        return value
+    raise TypeError(f"expected text, got {type(value).__name__} {value!r}")
+
+
+# Strict scalars: a definition file saying ``mandatory = "false"`` or ``version = 1.5``
+# is refused, not read as the opposite of what it says (cattrs' own hooks call bool(),
+# int() and str()). Registered before any class hook is built, which captures them.
+converter.register_structure_hook(bool, _structure_bool)
+converter.register_structure_hook(int, _structure_int)
+converter.register_structure_hook(float, _structure_float)
+converter.register_structure_hook(str, _structure_str)
 converter.register_structure_hook(datetime, _structure_datetime)
 converter.register_unstructure_hook(datetime, _unstructure_datetime)
 converter.register_structure_hook(date, _structure_date)
