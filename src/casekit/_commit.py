@@ -7,9 +7,10 @@ capability has a special case here.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Literal
 
@@ -39,6 +40,8 @@ from casekit.reactors import (
 from casekit.storage.base import CapacityGuard, Commit, Snapshot, Store, Timer, TimerQuarantine
 
 __all__ = ["Pipeline", "TickResult"]
+
+logger = logging.getLogger("casekit.subscribers")
 
 
 class TickResult(list[EventRecord]):
@@ -86,6 +89,50 @@ class _blamed:  # noqa: N801 - used as a function: with _blamed(reactor, case_id
         return False
 
 
+class _Order:
+    """The desk-wide re-entrant lock held from a commit until its subscribers ran.
+
+    Work handed to :meth:`defer` while a thread holds it runs when that thread's
+    outermost hold ends, outside the lock: so a follower may start something that takes
+    time and calls back into the desk from another thread (a playbook's host action)
+    without holding up every other writer, or waiting for itself.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._local = threading.local()
+
+    def __enter__(self) -> None:
+        self._lock.acquire()
+        self._local.depth = getattr(self._local, "depth", 0) + 1
+
+    def __exit__(self, *_: object) -> None:
+        self._local.depth -= 1
+        outermost = self._local.depth == 0
+        self._lock.release()
+        if outermost:
+            self._drain()
+
+    def defer(self, work: Callable[[], object]) -> None:
+        """Run ``work`` once this thread holds the lock no more (now if it does not)."""
+        if getattr(self._local, "depth", 0) == 0:
+            work()
+            return
+        pending: list[Callable[[], object]] | None = getattr(self._local, "deferred", None)
+        if pending is None:
+            pending = self._local.deferred = []
+        pending.append(work)
+
+    def _drain(self) -> None:
+        while pending := getattr(self._local, "deferred", None):
+            self._local.deferred = None
+            for work in pending:
+                try:
+                    work()
+                except Exception:
+                    logger.exception("deferred work %r failed; the commit stands", work)
+
+
 class Pipeline:
     """Decided events → reactors → one atomic commit → subscribers."""
 
@@ -103,13 +150,18 @@ class Pipeline:
         # Held from a commit until its subscribers ran, so that subscribers see the
         # commits of this desk in commit order even when threads commit concurrently
         # (re-entrant: subscribers commit too, and their commits queue behind).
-        self._order = threading.RLock()
+        self._order = _Order()
 
     @property
-    def lock(self) -> threading.RLock:
+    def lock(self) -> _Order:
         """The desk-wide re-entrant lock held from a commit until its subscribers ran;
         followers that keep in-process state (routing) hold it around their changes."""
         return self._order
+
+    def defer(self, work: Callable[[], object]) -> None:
+        """Run ``work`` after this thread's outermost commit (or hold of :attr:`lock`)
+        ends, outside the lock; at once if there is none. A failure is logged."""
+        self._order.defer(work)
 
     # --- commit -------------------------------------------------------------------
 
@@ -260,7 +312,19 @@ class Pipeline:
         self._fire(timer, now, result)
         return result
 
-    def _fire(self, timer: Timer, now: datetime, result: TickResult) -> None:
+    def _fire(self, timer: Timer, now: datetime, result: TickResult, tries: int = 3) -> None:
+        """Fire ``timer``; a conflict (the case moved on while its owner worked: a
+        host action that wrote to its own case) is tried again on the case as it now
+        is, up to ``tries`` times (owners keep what they did, so nothing runs twice)."""
+        for attempt in range(tries):
+            try:
+                self._fire_once(timer, now, result)
+                return
+            except ConflictError:
+                if attempt == tries - 1:
+                    raise
+
+    def _fire_once(self, timer: Timer, now: datetime, result: TickResult) -> None:
         owner = self._owners.get(timer_kind(timer.key))
         if owner is None:
             raise PluginError(

@@ -729,7 +729,7 @@ def test_run_actions_tick_waits_for_the_scheduler(url: str, clock: ManualClock) 
         assert states(run_of(desk, case.id)) == {"freeze": "done", "then": "active"}
 
 
-def test_the_key_is_the_same_when_a_conflict_makes_the_attempt_run_again(
+def test_a_conflict_records_the_attempt_without_running_the_action_again(
     tmp_path: pathlib.Path, clock: ManualClock
 ) -> None:
     url = f"sqlite:///{tmp_path}/x.db"
@@ -748,13 +748,13 @@ def test_the_key_is_the_same_when_a_conflict_makes_the_attempt_run_again(
                                actions={"freeze": meddling}))  # fmt: skip
         try:
             case = open_case(desk)
-            desk.tick()  # the attempt's commit conflicts: nothing recorded
-            assert states(run_of(desk, case.id)) == {"freeze": "active"}
-            desk.tick()
+            desk.tick()  # the attempt's commit conflicts; its outcome is recorded again
             run = run_of(desk, case.id)
-            assert seen == [f"{run.id}:freeze:1", f"{run.id}:freeze:1"]
-            assert run.activity("freeze").result == {"n": 2}  # type: ignore[union-attr]
+            assert states(run)["freeze"] == "done"
+            assert seen == [f"{run.id}:freeze:1"]  # the action ran once
+            assert run.activity("freeze").result == {"n": 1}  # type: ignore[union-attr]
             assert len(events_named(desk, case.id, "playbook.action_attempted")) == 1
+            assert len(desk.get(case.id, actor=AGENT).interactions) == 1
         finally:
             other[0].close()
 

@@ -281,13 +281,6 @@ def test_a_stage_of_many_activities_costs_linear_lookups_per_step(
     assert lookups < 10 * size
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="not fixed: the flow check counts a decision's goto as a way out even when its "
-    "run condition can skip it, and the runner has no guard but MAX_STEPS; fix: stall the "
-    "run (PlaybookStalled) when one commit enters a stage it already entered without any "
-    "activity of the loop waiting (a task, decision, wait, delay or action)",
-)
 def test_a_stage_loop_that_never_waits_does_not_brick_the_case() -> None:
     """Defect: stage ``review``'s only way out is a decision that its run condition
     skips, and ``next`` loops it back to itself. The definition is accepted; once the
@@ -311,6 +304,15 @@ def test_a_stage_loop_that_never_waits_does_not_brick_the_case() -> None:
     desk.complete_task(work.task_id, actor=AGENT)
     run = run_of(desk, case_id)
     assert run.stalled is not None or run.state.value != "running"
+    assert run.halted
+    # The case stays usable; going back lets the run go on, which here loops again
+    # (the definition is what it is) and halts again, in one bounded commit.
+    desk.add_interaction(case_id, "still here", actor=AGENT, direction="internal", channel="portal")
+    assert desk.playbooks is not None
+    desk.playbooks.go_back(case_id, to="work", actor=AGENT, reason="try again")
+    assert run_of(desk, case_id).halted
+    desk.playbooks.cancel(case_id, actor=AGENT, reason="the definition loops")
+    assert run_of(desk, case_id).state.value == "cancelled"
 
 
 @pytest.mark.xfail(
@@ -342,15 +344,6 @@ def test_a_pattern_that_backtracks_exponentially_is_refused_when_built() -> None
         )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="not fixed: the runner loads the case, runs the action, and commits its "
-    "attempt on that snapshot; an action that commits to its own case makes that commit "
-    "conflict, which tick and the inline runner drop, so the attempt is never recorded "
-    "and every tick runs it again; fix: on a conflict after the action ran, reload and "
-    "record the same outcome if the activity still waits on that attempt (or refuse "
-    "commits to the case from inside its action with a clear error)",
-)
 def test_an_action_that_writes_to_its_own_case_runs_once(url: str) -> None:
     """Defect: an action adding a note to its case through the desk (a natural thing
     to do) ran at every tick with the same key, adding a note each time, and the
@@ -380,6 +373,32 @@ def test_an_action_that_writes_to_its_own_case_runs_once(url: str) -> None:
     assert calls == [f"{case_id}-P1:a:1"]
     assert states(run_of(desk, case_id))["a"] == "done"
     assert len(desk.get(case_id, actor=AGENT).interactions) == 1
+
+
+def test_an_inline_action_may_call_back_into_the_desk_without_waiting_for_itself() -> None:
+    """Defect: run inline (the default), the action ran while its caller held the desk
+    lock; an action thread calling the desk waited for that lock until its time limit,
+    and the attempt was recorded as timed out. Inline actions now run once the lock is
+    released."""
+    desks: list[Desk] = []
+
+    def note(ctx: ActionContext) -> dict[str, Any]:
+        desks[0].add_interaction(
+            ctx.case.id, "reset sent", actor=AGENT, direction="internal", channel="portal"
+        )
+        return {"sent": True}
+
+    definition = playbook(
+        "pb", stage("s", act("action", "a", action="note", time_limit=5), task("t", after=["a"])),
+        categories=["pb"],
+    )  # fmt: skip
+    desk = make_desk(ManualClock(T0), [definition], actions={"note": note})
+    desks.append(desk)
+    case = open_case(desk)
+    run = case.playbooks[0]
+    assert states(run) == {"a": "done", "t": "active"}
+    assert run.activity("a").result == {"sent": True}  # type: ignore[union-attr]
+    assert len(case.interactions) == 1
 
 
 def test_a_version_added_to_a_built_library_that_runs_itself_is_refused() -> None:
@@ -428,13 +447,6 @@ def test_an_added_sub_playbook_is_checked_like_a_defined_one(child: str, problem
     assert [r.playbook for r in desk.get(case_id, actor=AGENT).playbooks] == ["outer", "pb"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="not fixed: casekit.serialization's shared converter structures bool, int "
-    "and str fields with bool(), int() and str(); fix: strict structure hooks there "
-    "(a bool only from a bool, an int from an int, text from text), checked against "
-    "the other definition readers (SLA policies, notification rules) that share it",
-)
 @pytest.mark.parametrize(
     ("field", "value"),
     [("mandatory", "false"), ("title", {"a": 1})],

@@ -64,8 +64,8 @@ def fold_playbook(case: Case, event: AnyPlaybookEvent) -> tuple[PlaybookRun, ...
 
 def _fold_run(run: PlaybookRun, event: AnyPlaybookEvent) -> PlaybookRun:
     at = event.at
-    if not isinstance(event, PlaybookStalled):
-        run = attrs.evolve(run, stalled=None) if run.stalled is not None else run
+    if not isinstance(event, PlaybookStalled) and run.stalled is not None:
+        run = attrs.evolve(run, stalled=None, halted=False)
     match event:
         case PlaybookStageStarted():
             return attrs.evolve(
@@ -168,7 +168,7 @@ def _fold_run(run: PlaybookRun, event: AnyPlaybookEvent) -> PlaybookRun:
             )
             return attrs.evolve(run, version=event.new_version, activities=activities)
         case PlaybookStalled():
-            return attrs.evolve(run, stalled=event.reason)
+            return attrs.evolve(run, stalled=event.reason, halted=event.halted)
     return run  # playbook.notice changes nothing on the run
 
 

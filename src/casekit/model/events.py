@@ -546,11 +546,14 @@ class PlaybookMigrated(PlaybookEvent):
 
 @attrs.frozen(kw_only=True)
 class PlaybookStalled(PlaybookEvent):
-    """The runner cannot go on with the run (its definition version is not loaded);
-    recorded once, cleared by the run's next step."""
+    """The runner cannot go on with the run: its definition version is not loaded
+    (it goes on by itself once it is), or, with ``halted``, its stages loop with
+    nothing to wait for (it stays put until someone goes back, migrates or cancels).
+    Recorded once; the run's next event clears it."""
 
     name: ClassVar[str] = "playbook.stalled"
     reason: str
+    halted: bool = False
 
 
 @attrs.frozen(kw_only=True)

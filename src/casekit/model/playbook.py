@@ -124,7 +124,10 @@ class PlaybookRun:
         started_by: Who started it.
         finished_at: When it ended.
         outcome: Why it ended.
-        stalled: Why the runner cannot go on (its definition is not loaded), if so.
+        stalled: Why the runner cannot go on (its definition is not loaded, or its
+            stages loop with nothing to wait for), if so.
+        halted: The runner stopped it (a loop): it waits for someone to go back,
+            migrate or cancel it.
     """
 
     id: str
@@ -145,6 +148,7 @@ class PlaybookRun:
     finished_at: datetime | None = attrs.field(default=None, validator=validate_aware)
     outcome: str = ""
     stalled: str | None = None
+    halted: bool = False
 
     def activity(self, activity_id: str) -> ActivityRun | None:
         """The activity ``activity_id`` if it ever started (``None`` if not)."""

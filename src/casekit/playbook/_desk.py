@@ -3,6 +3,7 @@ guidance query; the subscriber that runs host actions right after their commit."
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
@@ -538,24 +539,29 @@ class DeskPlaybooks:
     # --- host actions right after the commit ----------------------------------------
 
     def __call__(self, committed: Committed) -> None:
-        """Run the host actions that the commit made due now (``run_actions="inline"``)."""
+        """Run the host actions that the commit made due now (``run_actions="inline"``),
+        once the desk's lock is released: an action may call back into the desk."""
         if self.settings.run_actions != "inline":
             return
         for record in committed.records:
             event = record.event
-            if not (isinstance(event, PlaybookActivityStarted) and event.kind == "action"):
-                continue
-            timer = Timer(committed.case_id, timer_key(event.run_id, event.activity), committed.now)
-            try:
-                self.pipeline.fire(timer, committed.now)
-            except ConflictError:
-                continue  # someone else moved the case on; tick picks the action up
-            except CasekitError:
-                logger.exception(
-                    "playbook action %s of %s failed to run inline; tick retries",
-                    event.activity,
-                    committed.case_id,
+            if isinstance(event, PlaybookActivityStarted) and event.kind == "action":
+                timer = Timer(
+                    committed.case_id, timer_key(event.run_id, event.activity), committed.now
                 )
+                self.pipeline.defer(functools.partial(self._fire, timer))
+
+    def _fire(self, timer: Timer) -> None:
+        try:
+            self.pipeline.fire(timer, timer.due_at)
+        except ConflictError:
+            pass  # the case kept moving under it; tick runs what is still due
+        except CasekitError:
+            logger.exception(
+                "playbook timer %s of %s failed to fire inline; tick retries",
+                timer.key,
+                timer.case_id,
+            )
 
 
 def _header(case: Case, now: datetime, actor: Actor) -> dict[str, Any]:

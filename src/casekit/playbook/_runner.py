@@ -47,7 +47,7 @@ from casekit.model.events import (
 from casekit.model.fields import FieldSchema
 from casekit.model.lifecycle import Context, LifecycleRules, decide, replay
 from casekit.model.playbook import ActivityRun, ActivityState, PlaybookRun, RunState
-from casekit.playbook._actions import ActionContext, ActionRegistry
+from casekit.playbook._actions import ActionContext, ActionOutcome, ActionRegistry
 from casekit.playbook._definition import (
     END,
     Action,
@@ -78,6 +78,14 @@ MAX_STEPS = 10_000
 """Steps one commit may take before the runner gives up (a definition that never settles)."""
 
 
+MAX_ENTRIES_PER_COMMIT = 2
+"""How often one change may enter the same stage of a run before the run halts: more
+means its stages loop without waiting for anyone."""
+
+MAX_REMEMBERED = 4096
+"""Recent action outcomes the runner keeps, to record one again after a conflict."""
+
+
 def timer_key(run_id: str, activity_id: str) -> str:
     return f"{KIND}:{run_id}:{activity_id}"
 
@@ -98,11 +106,15 @@ class _Steps:
         self.actor = actor
         self.out: list[Event] = []
         self.wait_from: dict[tuple[str, str], int] = {}
+        self.entered: dict[tuple[str, str], int] = {}
 
     def take(self, batch: list[Event]) -> None:
         for event in batch:
             if isinstance(event, PlaybookActivityStarted) and event.kind == "wait":
                 self.wait_from[(event.run_id, event.activity)] = len(self.seen) + 1
+            if isinstance(event, PlaybookStageStarted):
+                key = (event.run_id, event.stage)
+                self.entered[key] = self.entered.get(key, 0) + 1
             self.seen.append(event)
         self.case = replay(batch, self.case)
         self.out.extend(batch)
@@ -122,6 +134,12 @@ class PlaybookReactor:
     sla: SlaPolicy | None = None
     fallback_group: str | None = None
     name: str = KIND
+    # What each recent attempt did, by its idempotency key: when its record conflicts
+    # (the action wrote to its own case), the timer fires again on the new case and the
+    # same outcome is recorded without running the action a second time.
+    _outcomes: dict[str, ActionOutcome] = attrs.field(
+        factory=dict, init=False, eq=False, repr=False
+    )
 
     # --- the reactor protocol -----------------------------------------------------
 
@@ -234,11 +252,28 @@ class PlaybookReactor:
 
     def _step(self, steps: _Steps) -> list[Event]:
         for run in steps.case.playbooks:
-            if run.state is RunState.RUNNING:
+            if run.state is RunState.RUNNING and not run.halted:
                 batch = self._step_run(steps, run)
                 if batch:
-                    return batch
+                    return self._unless_looping(steps, run, batch)
         return []
+
+    def _unless_looping(self, steps: _Steps, run: PlaybookRun, batch: list[Event]) -> list[Event]:
+        """``batch``, unless it enters a stage this commit entered twice already: then
+        the stages loop with nothing to wait for, and the run halts (recorded)."""
+        for event in batch:
+            if (
+                isinstance(event, PlaybookStageStarted)
+                and steps.entered.get((run.id, event.stage), 0) >= MAX_ENTRIES_PER_COMMIT
+            ):
+                reason = (
+                    f"stage {event.stage!r} entered {MAX_ENTRIES_PER_COMMIT + 1} times in "
+                    "one change with nothing to wait for: its stages loop (go back, "
+                    "migrate or cancel the run)"
+                )
+                header = steps.header()
+                return [PlaybookStalled(**header, run_id=run.id, reason=reason, halted=True)]
+        return batch
 
     def _step_run(self, steps: _Steps, run: PlaybookRun) -> list[Event]:
         orphaned = _orphaned(steps.case, run)
@@ -526,11 +561,9 @@ class PlaybookReactor:
 
     # --- host actions ---------------------------------------------------------------
 
-    def _attempt(
-        self, steps: _Steps, run: PlaybookRun, activity: Action, state: ActivityRun
-    ) -> list[Event]:
-        attempt = state.attempts + 1
-        key = idempotency_key(run.id, activity.id, attempt)
+    def _run_action(
+        self, steps: _Steps, run: PlaybookRun, activity: Action, attempt: int, key: str
+    ) -> ActionOutcome:
         # Copies: host code that changes what it is handed must not change the
         # definition (every later run's parameters) or the case the store holds.
         ctx = ActionContext(
@@ -544,7 +577,19 @@ class PlaybookReactor:
             inputs=copy.deepcopy(run.inputs),
             now=steps.now,
         )
-        outcome = self.actions.run(activity.action, ctx, activity.time_limit)
+        return self.actions.run(activity.action, ctx, activity.time_limit)
+
+    def _attempt(
+        self, steps: _Steps, run: PlaybookRun, activity: Action, state: ActivityRun
+    ) -> list[Event]:
+        attempt = state.attempts + 1
+        key = idempotency_key(run.id, activity.id, attempt)
+        outcome = self._outcomes.get(key)
+        if outcome is None:
+            outcome = self._run_action(steps, run, activity, attempt, key)
+            if len(self._outcomes) >= MAX_REMEMBERED:
+                del self._outcomes[next(iter(self._outcomes))]  # the oldest
+            self._outcomes[key] = outcome
         attempted: dict[str, Any] = {
             "run_id": run.id,
             "activity": activity.id,
