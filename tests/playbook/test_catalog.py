@@ -484,3 +484,27 @@ def test_a_catalog_file_on_disk(tmp_path: pathlib.Path) -> None:
     path = tmp_path / "catalog.toml"
     path.write_text(toml_blocks(DOC)[0], encoding="utf-8")
     assert len(Catalog.from_toml(path)) == len(Catalog.from_toml(toml_blocks(DOC)[0]))
+
+
+@pytest.mark.parametrize(
+    ("pattern", "refused"),
+    [
+        ("([a-z]+ ?)+", True),
+        ("(a*)*", True),
+        (r"(\w+\s?)+$", True),
+        ("(a{1,3})+", True),
+        ("(?:[a-z]++ ?)+", False),  # possessive
+        ("(?>[a-z]+ ?)+", False),  # atomic
+        ("[A-Z]{2}[0-9]{2}( ?[0-9A-Z]{4})*", False),  # the inner count is fixed
+        (r"^[^@]+@[^@]+\.[a-z]{2,}$", False),
+        ("(a+){3}", False),  # a fixed outer count
+    ],
+)
+def test_patterns_that_can_backtrack_exponentially_are_refused(pattern: str, refused: bool) -> None:
+    item = {"id": "x", "title": "X", "category": "c"}
+    variable = {"name": "u", "type": "text", "label": "U", "pattern": pattern}
+    if refused:
+        with pytest.raises(InvalidDefinition, match="possessive"):
+            Catalog.from_dict({"items": [{**item, "variables": [variable]}]})
+    else:
+        Catalog.from_dict({"items": [{**item, "variables": [variable]}]})

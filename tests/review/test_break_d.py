@@ -315,13 +315,6 @@ def test_a_stage_loop_that_never_waits_does_not_brick_the_case() -> None:
     assert run_of(desk, case_id).state.value == "cancelled"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="not fixed: a regex pattern is compiled and matched as written; fix: refuse, "
-    "when the variable is built, patterns with a repeat inside a repeat of variable "
-    "width (the nested-quantifier ReDoS shape, found by walking re._parser's tree), "
-    "suggesting possessive quantifiers or atomic groups (Python 3.11+)",
-)
 def test_a_pattern_that_backtracks_exponentially_is_refused_when_built() -> None:
     """Defect: ``([a-z]+ ?)+`` (words separated by spaces, as a form might ask) takes
     0.4 s on 22 letters and a '!', four times more per two letters: a self-service

@@ -17,6 +17,7 @@ contacts only through the :class:`~casekit.model.access.Directory` it is handed.
 
 from __future__ import annotations
 
+import importlib
 import math
 import os
 import re
@@ -146,6 +147,46 @@ def _text_problem(value: object, *, empty: bool = True) -> str | None:
     return None
 
 
+def _nested_repeat(pattern: str) -> str | None:
+    """Why ``pattern`` may backtrack exponentially, or ``None``.
+
+    A repeat of variable length inside another (``(a+)+``, ``([a-z]+ ?)*``; not
+    ``( ?[0-9]{4})*``, whose inner count is fixed) makes the regex engine try
+    every way of splitting a value that almost matches: a customer's 40 characters can
+    hold a worker for days. Possessive repeats (``a++``) and atomic groups
+    (``(?>...)``) do not backtrack, so they are allowed.
+    """
+    # The stdlib's own regex parser (private, typed as Any: typeshed lacks it).
+    parser: Any = importlib.import_module("re._parser")
+    c: Any = importlib.import_module("re._constants")
+
+    repeats = (c.MAX_REPEAT, c.MIN_REPEAT)
+
+    def walk(items: Any, inside: bool) -> bool:
+        for op, arg in items:
+            if op in repeats:
+                low, high, body = arg
+                many = low != high and (high is c.MAXREPEAT or high > 1)  # variable, > 1
+                if inside and many:
+                    return True
+                if walk(body, inside or many):
+                    return True
+            elif op in (c.POSSESSIVE_REPEAT, c.ATOMIC_GROUP):
+                continue  # never backtracks into
+            elif (op is c.SUBPATTERN and walk(arg[-1], inside)) or (
+                op is c.BRANCH and any(walk(branch, inside) for branch in arg[1])
+            ):
+                return True
+        return False
+
+    if walk(parser.parse(pattern), inside=False):
+        return (
+            "a repeat inside a repeat can take exponential time on a value that almost "
+            "matches; make the inner one possessive (a++, [a-z]*+) or atomic ((?>...))"
+        )
+    return None
+
+
 @attrs.frozen(kw_only=True)
 class Variable:
     """One value a requester fills in.
@@ -263,6 +304,9 @@ class Variable:
                     object.__setattr__(self, "_regex", re.compile(self.pattern))
                 except re.error as exc:
                     problems.append(("pattern", f"not a regular expression: {exc}"))
+                else:
+                    if nested := _nested_repeat(self.pattern):
+                        problems.append(("pattern", nested))
         return problems
 
     def convert(
