@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from casekit import Contact, CustomField, Desk, ManualClock, Priority
+from casekit.exceptions import InvalidDefinition
 from casekit.model import CaseState, TaskState
 from casekit.notify import Kind, NotificationRules, Notifications, Rule, Template, Templates
 from casekit.notify.channels import MemoryChannel
@@ -859,3 +860,35 @@ def test_going_back_over_a_sub_playbook_replaces_its_run(clock: ManualClock) -> 
         assert case.playbooks[0].activity("sub").child_run == case.playbooks[2].id  # type: ignore[union-attr]
         assert len(case.open_tasks) == 2  # main and the new inner
         assert_replays(desk, case.id)
+
+
+def test_the_backoff_doubles_up_to_a_day(clock: ManualClock) -> None:
+    def failing(ctx: ActionContext) -> None:
+        raise RuntimeError("down")
+
+    with action_desk(clock, failing, attempts=20, backoff=3600, run_actions="tick") as desk:
+        case = open_case(desk)
+        gaps = []
+        for _ in range(12):
+            clock.set(run_of(desk, case.id).activity("freeze").due_at)  # type: ignore[arg-type, union-attr]
+            before = clock.now()
+            desk.tick()
+            due = run_of(desk, case.id).activity("freeze").due_at  # type: ignore[union-attr]
+            gaps.append((due - before).total_seconds() / 3600)
+        assert gaps[:6] == [1, 2, 4, 8, 16, 24]  # attempt 1 ran on the commit
+        assert set(gaps[6:]) == {24}
+
+
+def test_a_version_loaded_into_a_running_desk_is_checked_like_the_others(
+    clock: ManualClock,
+) -> None:
+    with desk_for(clock, stage("s", task("a"))) as desk:
+        assert desk.playbooks is not None
+        unknown = playbook("p", stage("s", act("action", "x", action="nope")), version=2)
+        with pytest.raises(InvalidDefinition, match="does not fit") as caught:
+            desk.playbooks.load(unknown)
+        assert any("no action 'nope'" in line for line in caught.value.errors)
+        assert desk.playbooks.library.latest("p").version == 1
+        desk.playbooks.load(playbook("p", stage("s", task("b")), version=2, categories=["pb"]))
+        case = open_case(desk)
+        assert run_of(desk, case.id).version == 2

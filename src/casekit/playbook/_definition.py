@@ -48,6 +48,9 @@ __all__ = [
 END = "end"
 """The stage name that ends the playbook (``next = "end"``, a choice's ``goto``)."""
 
+MAX_ATTEMPTS = 100
+"""The most attempts a host action may have before a human takes over."""
+
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
 _EVENTS: dict[str, type[CaseEvent]] = {cls.name: cls for cls in EVENT_TYPES}
 
@@ -709,8 +712,8 @@ def _json_problem(value: object) -> str | None:
 def _action_problems(activity: Action, where: str) -> Iterator[str]:
     if not activity.action:
         yield f"{where}.action: names no action"
-    if isinstance(activity.attempts, bool) or activity.attempts < 1:
-        yield f"{where}.attempts: must be 1 or more"
+    if isinstance(activity.attempts, bool) or not 1 <= activity.attempts <= MAX_ATTEMPTS:
+        yield f"{where}.attempts: must be from 1 to {MAX_ATTEMPTS}"
     if activity.time_limit is not None and activity.time_limit <= timedelta(0):
         yield f"{where}.time_limit: must be positive"
     if activity.backoff < timedelta(0):

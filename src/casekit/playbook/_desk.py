@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -153,27 +153,28 @@ class DeskPlaybooks:
     ) -> None:
         """Every reference the definitions make to the desk: actions, calendars, OLAs,
         groups and skills. All problems at once."""
-        problems: list[str] = []
-        calendars, olas = _vocabulary(sla)
-        groups = settings.groups
-        for playbook in settings.library:
-            for stage, activity in playbook.activities():
-                where = (
-                    f"playbook[{playbook.name}].v{playbook.version}.stages[{stage.id}]"
-                    f".activities[{activity.id}]"
-                )
-                problems += _desk_problems(
-                    activity,
-                    where,
-                    registry,
-                    calendars,
-                    olas,
-                    groups,
-                    settings.skills,
-                    sla is not None,
-                )
+        problems = [
+            line
+            for playbook in settings.library
+            for line in _playbook_problems(playbook, settings, registry, sla)
+        ]
         if problems:
             raise InvalidDefinition("the playbooks do not fit this desk", errors=problems)
+
+    def load(self, playbook: Playbook) -> None:
+        """Load a definition into the running desk: a new playbook, or a new version of
+        one (new runs start on it; runs in flight stay on theirs). It is checked as
+        those the desk was built with were.
+
+        Raises:
+            InvalidDefinition: It does not fit the desk (actions, calendars, OLAs,
+                groups, skills) or the library (a changed version, an unknown or
+                recursive sub-playbook); nothing is loaded then.
+        """
+        problems = list(_playbook_problems(playbook, self.settings, self.actions, self.reactor.sla))
+        if problems:
+            raise InvalidDefinition("the playbook does not fit this desk", errors=problems)
+        self.library.add(playbook)
 
     # --- commands -------------------------------------------------------------------
 
@@ -562,6 +563,27 @@ class DeskPlaybooks:
                 timer.key,
                 timer.case_id,
             )
+
+
+def _playbook_problems(
+    playbook: Playbook, settings: Playbooks, registry: ActionRegistry, sla: SlaPolicy | None
+) -> Iterator[str]:
+    calendars, olas = _vocabulary(sla)
+    for stage, activity in playbook.activities():
+        where = (
+            f"playbook[{playbook.name}].v{playbook.version}.stages[{stage.id}]"
+            f".activities[{activity.id}]"
+        )
+        yield from _desk_problems(
+            activity,
+            where,
+            registry,
+            calendars,
+            olas,
+            settings.groups,
+            settings.skills,
+            sla is not None,
+        )
 
 
 def _header(case: Case, now: datetime, actor: Actor) -> dict[str, Any]:

@@ -82,6 +82,9 @@ MAX_ENTRIES_PER_COMMIT = 2
 """How often one change may enter the same stage of a run before the run halts: more
 means its stages loop without waiting for anyone."""
 
+MAX_BACKOFF = timedelta(days=1)
+"""The longest wait between two attempts of a host action (the backoff doubles up to it)."""
+
 MAX_REMEMBERED = 4096
 """Recent action outcomes the runner keeps, to record one again after a conflict."""
 
@@ -606,7 +609,7 @@ class PlaybookReactor:
                 self._finished(steps, run, activity.id, "done"),
             ]
         if attempt < activity.attempts and not outcome.permanent:
-            retry_at = steps.now + activity.backoff * (2 ** (attempt - 1))
+            retry_at = steps.now + min(activity.backoff * (2 ** (attempt - 1)), MAX_BACKOFF)
             return [PlaybookActionAttempted(**header, **attempted, retry_at=retry_at)]
         task = self._task(
             steps,
