@@ -165,7 +165,7 @@ CASES: dict[str, tuple[list[dict[str, Any]], str]] = {
     ),
     "action without attempts": (
         [stage("s", act("action", "x", action="f", attempts=0))],
-        f"{S}.activities[x].attempts: must be 1 or more",
+        f"{S}.activities[x].attempts: must be from 1 to 100",
     ),
     "action time limit": (
         [stage("s", act("action", "x", action="f", time_limit=0))],
