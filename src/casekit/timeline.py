@@ -47,6 +47,7 @@ from casekit.model.events import (
     TaskCompleted,
     TaskCreated,
     TaskStarted,
+    is_playbook_event,
 )
 
 __all__ = ["describe", "format_timeline"]
@@ -143,22 +144,11 @@ def describe(event: Event, zone: ZoneInfo | None = None) -> str:
             return f"{event.key} breached (was due {when(event.due_at)})"
         case SlaEscalated():
             return f"{event.key} escalation {event.level}: {event.action}"
-        case (
-            PlaybookStarted()
-            | PlaybookStageStarted()
-            | PlaybookActivityScheduled()
-            | PlaybookActivityStarted()
-            | PlaybookActionAttempted()
-            | PlaybookActivityFinished()
-            | PlaybookActivityAdded()
-            | PlaybookWentBack()
-            | PlaybookNotice()
-            | PlaybookEnded()
-            | PlaybookMigrated()
-            | PlaybookStalled()
-            | CatalogRequested()
-        ):
+        case CatalogRequested():
             return _describe_playbook(event, when)
+        case _ if is_playbook_event(event):
+            return _describe_playbook(event, when)
+    raise AssertionError(f"no description for {event!r}")  # pragma: no cover
 
 
 def _describe_playbook(

@@ -10,7 +10,7 @@ log rebuilds exactly the same state whatever the configuration is at replay time
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, ClassVar, TypeAlias, TypedDict
+from typing import Any, ClassVar, TypeAlias, TypedDict, TypeGuard
 
 import attrs
 
@@ -23,6 +23,7 @@ from casekit.model.sla import SlaClock, SlaStage
 
 __all__ = [
     "EVENT_TYPES",
+    "PLAYBOOK_EVENT_TYPES",
     "AnyPlaybookEvent",
     "AnySlaEvent",
     "CaseAssigned",
@@ -67,6 +68,7 @@ __all__ = [
     "TaskCreated",
     "TaskStarted",
     "event_type",
+    "is_playbook_event",
 ]
 
 
@@ -602,6 +604,28 @@ AnyPlaybookEvent: TypeAlias = (
     | PlaybookStalled
 )
 """Any event of a playbook run (written by the playbook runner)."""
+
+PLAYBOOK_EVENT_TYPES: tuple[type[CaseEvent], ...] = (
+    PlaybookStarted,
+    PlaybookStageStarted,
+    PlaybookActivityScheduled,
+    PlaybookActivityStarted,
+    PlaybookActionAttempted,
+    PlaybookActivityFinished,
+    PlaybookActivityAdded,
+    PlaybookWentBack,
+    PlaybookNotice,
+    PlaybookEnded,
+    PlaybookMigrated,
+    PlaybookStalled,
+)
+"""The classes of :data:`AnyPlaybookEvent`, for ``isinstance``."""
+
+
+def is_playbook_event(event: object) -> TypeGuard[AnyPlaybookEvent]:
+    """Whether ``event`` is one of a playbook run."""
+    return isinstance(event, PLAYBOOK_EVENT_TYPES)
+
 
 Event: TypeAlias = (
     CaseOpened

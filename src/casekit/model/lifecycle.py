@@ -49,17 +49,7 @@ from casekit.model.events import (
     Event,
     EventHeader,
     InteractionAdded,
-    PlaybookActionAttempted,
-    PlaybookActivityAdded,
-    PlaybookActivityFinished,
-    PlaybookActivityScheduled,
-    PlaybookActivityStarted,
-    PlaybookEnded,
-    PlaybookMigrated,
-    PlaybookStageStarted,
-    PlaybookStalled,
-    PlaybookStarted,
-    PlaybookWentBack,
+    PlaybookNotice,
     PriorityChanged,
     SlaBreached,
     SlaCancelled,
@@ -76,6 +66,7 @@ from casekit.model.events import (
     TaskCompleted,
     TaskCreated,
     TaskStarted,
+    is_playbook_event,
 )
 from casekit.model.fields import FieldSchema
 from casekit.model.sla import SlaClock, SlaStage
@@ -684,19 +675,7 @@ def apply(case: Case | None, event: Event) -> Case:
             | SlaEscalated()
         ):
             changes["slas"] = _sla_clocks(case, event)
-        case (
-            PlaybookStarted()
-            | PlaybookStageStarted()
-            | PlaybookActivityScheduled()
-            | PlaybookActivityStarted()
-            | PlaybookActionAttempted()
-            | PlaybookActivityFinished()
-            | PlaybookActivityAdded()
-            | PlaybookWentBack()
-            | PlaybookEnded()
-            | PlaybookMigrated()
-            | PlaybookStalled()
-        ):
+        case _ if is_playbook_event(event) and not isinstance(event, PlaybookNotice):
             changes["playbooks"] = fold_playbook(case, event)
     return attrs.evolve(case, **changes)  # type: ignore[arg-type]
 

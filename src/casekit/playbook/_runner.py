@@ -284,15 +284,7 @@ class PlaybookReactor:
             return self._end(steps, run, "cancelled", orphaned)
         playbook = self.library.get(run.playbook, run.version)
         if playbook is None:
-            if run.stalled is None:
-                return [
-                    PlaybookStalled(
-                        **steps.header(),
-                        run_id=run.id,
-                        reason=f"playbook {run.playbook!r} v{run.version} is not loaded",
-                    )
-                ]
-            return []
+            return _stall(steps, run, f"playbook {run.playbook!r} v{run.version} is not loaded")
         case = steps.case
         if case.state is CaseState.CANCELLED:
             return self._end(steps, run, "cancelled", "the case was cancelled")
@@ -301,15 +293,9 @@ class PlaybookReactor:
             return [PlaybookStageStarted(**steps.header(), run_id=run.id, stage=first)]
         stage = playbook.stage(run.stage)
         if stage is None:
-            if run.stalled is None:
-                return [
-                    PlaybookStalled(
-                        **steps.header(),
-                        run_id=run.id,
-                        reason=f"stage {run.stage!r} is not in {run.playbook!r} v{run.version}",
-                    )
-                ]
-            return []
+            return _stall(
+                steps, run, f"stage {run.stage!r} is not in {run.playbook!r} v{run.version}"
+            )
         activities = self.activities_of(stage, run)
         # By id, once per step: looking each up in the run would make a step quadratic
         # in the stage's size, and a stage of n activities takes n steps.
@@ -694,6 +680,14 @@ class PlaybookReactor:
             *batch,
             PlaybookEnded(**steps.header(), run_id=run.id, outcome=outcome, reason=reason),
         ]
+
+
+def _stall(steps: _Steps, run: PlaybookRun, reason: str) -> list[Event]:
+    """The event that records why the run cannot go on (once: nothing if it is already
+    stalled)."""
+    if run.stalled is not None:
+        return []
+    return [PlaybookStalled(**steps.header(), run_id=run.id, reason=reason)]
 
 
 def cancel_open(
