@@ -45,9 +45,10 @@ def test_embed_example_output() -> None:
     assert "audit chain verified" in out
 
 
-def test_lost_card_example_output() -> None:
+@pytest.mark.parametrize("store", ["sqlite", "memory"])
+def test_lost_card_example_output(store: str) -> None:
     result = subprocess.run(
-        [sys.executable, str(ROOT / "examples/lost_card/run.py")],
+        [sys.executable, str(ROOT / "examples/lost_card/run.py"), store],
         capture_output=True,
         text=True,
         timeout=120,

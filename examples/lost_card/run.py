@@ -17,8 +17,8 @@ lost or stolen card" on her behalf; the playbook (``lost_card.toml``) takes over
 Then the audit report: the timeline and the verified hash chain. The same customer
 also asks for a statement copy, a fully automated catalog item (``catalog.toml``).
 
-Run ``python examples/lost_card/run.py``; it checks what it shows and exits non-zero if
-anything is off.
+Run ``python examples/lost_card/run.py`` (add ``memory`` to run it on the memory store);
+it checks what it shows and exits non-zero if anything is off.
 """
 
 from __future__ import annotations
@@ -118,7 +118,9 @@ def mail(desk: Desk, channel: MemoryChannel, seen: list[str]) -> list[str]:
     return sent
 
 
-def main(directory: pathlib.Path) -> None:  # noqa: PLR0915 - one story, told in order
+def main(directory: pathlib.Path, store: str = "sqlite") -> None:  # noqa: PLR0915 - one story
+    """Tell the story on a SQLite file in ``directory`` (or, with ``store="memory"``,
+    in memory)."""
     clock = ManualClock(START)
     bank, actions = bank_and_actions(card_processor_down=True)
     hours = BusinessCalendar.weekly("Europe/Amsterdam", {"mon-fri": "08:00-18:00"})
@@ -134,7 +136,7 @@ def main(directory: pathlib.Path) -> None:  # noqa: PLR0915 - one story, told in
         skills=frozenset({"fraud", "disputes"}),
     )
     with Desk.open(
-        f"sqlite:///{directory / 'lost_card.db'}",
+        f"sqlite:///{directory / 'lost_card.db'}" if store == "sqlite" else "memory://",
         clock=clock,
         discover=False,
         sla=SlaPolicy(definitions=olas("service-hours"), calendars={"service-hours": hours}),
@@ -255,4 +257,4 @@ def main(directory: pathlib.Path) -> None:  # noqa: PLR0915 - one story, told in
 
 if __name__ == "__main__":
     with tempfile.TemporaryDirectory() as tmp:
-        main(pathlib.Path(tmp))
+        main(pathlib.Path(tmp), *sys.argv[1:2])
