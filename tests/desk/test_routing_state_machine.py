@@ -419,11 +419,15 @@ class DeskRoutingMachine(RuleBasedStateMachine):
         """A commit of the desk fails (before or after writing); the desk's process
         then dies, or carries on."""
         self.tick()
+        desk = self.desks[d]
         if action == "remove":
-            # A removal cut short leaves the agent with no room, holding its work.
+            # A removal cut short leaves the agent with no room, holding its work: what
+            # it held when its room went. The removal syncs first, which may still give
+            # it work while it has room (work left unrouted by an earlier crash), so
+            # sync here, as update_agent does, before taking what it holds.
+            desk.sync_routing()
             agent_id = AGENT_IDS[pick % 3]
             self.exempt[agent_id] = {h.item_id for h in self.ledger.holdings(agent_id)}
-        desk = self.desks[d]
         pipeline = desk._pipeline  # the commit path is what fails
         real = pipeline.store
         pipeline.store = FlakyStore(real, fail_at, after=after)

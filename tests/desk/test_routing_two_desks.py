@@ -3,13 +3,16 @@ and a removal cut short loses no work."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from casekit import Account, Actor, Channel, Desk, ManualClock, MemoryStore, StoreError
 from casekit.exceptions import CapacityConflict
+from casekit.model.events import RoutingDecided
 from casekit.routing import Agent, ItemStatus, Outcome, Router
 from casekit.storage.base import Commit, Store, WorkLedger
 
@@ -191,3 +194,117 @@ def test_a_refused_item_taken_elsewhere_meanwhile_is_adopted_not_dropped(
     a.sync_routing()
     assert router.status(case_id) is ItemStatus.ASSIGNED
     assert router.assignee(case_id) == "bob"
+
+
+class DyingStore:
+    """A desk's commit path whose ``fail_at``-th commit (0: the next) fails: before
+    writing (nothing lands), or after (it lands; the process never hears, and what
+    should follow the commit, routing included, never runs)."""
+
+    def __init__(self, store: Store, fail_at: int, *, after: bool) -> None:
+        self._store = store
+        self._left = fail_at
+        self._after = after
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def commit(self, commit: Commit) -> None:
+        left, self._left = self._left, self._left - 1
+        if left == 0 and not self._after:
+            raise StoreError("the store failed (test): nothing written")
+        self._store.commit(commit)
+        if left == 0:
+            raise StoreError("the process died (test) right after its commit")
+
+
+def failing(desk: Desk, fail_at: int, *, after: bool, action: Callable[[], object]) -> None:
+    pipeline = desk._pipeline
+    real = pipeline.store
+    pipeline.store = DyingStore(real, fail_at, after=after)
+    try:
+        with pytest.raises(StoreError):
+            action()
+    finally:
+        pipeline.store = real
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_work_a_removal_routes_to_the_agent_before_its_room_goes_is_given_back_when_run_again(
+    kind: str, clock: ManualClock, tmp_path: Path
+) -> None:
+    # Found by the routing state machine. A task's commit lands but its process hears an
+    # error, so it is never routed; the removal of bob syncs first and gives it to bob
+    # (who has room then), takes bob's room, and fails recording the give-back. Bob
+    # keeps the task he got before his room went (with no room: nothing more comes), the
+    # routers follow the store, and the removal run again gives the task back.
+    code = [
+        Agent("ann", skills={"s": 5}, capacity={Channel.CHAT: 2}),
+        Agent("bob", skills={"t": 6}, capacity={Channel.CHAT: 1}, max_units=2),
+    ]
+    if kind == "memory":
+        store = MemoryStore()
+        a, b = (Desk(store, clock=clock, router=Router(n), discover=False) for n in (code, []))
+    else:
+        url = f"sqlite:///{tmp_path / 'cases.db'}"
+        a, b = (Desk.open(url, clock=clock, router=Router(n), discover=False) for n in (code, []))
+    try:
+        a.save_account(Account(id="bank", name="Bank"))
+        a.sync_routing()
+        b.sync_routing()
+        case_id = a.open_case(
+            actor=SYSTEM, subject="x", account_id="bank", channel=Channel.CHAT, skills={"s": 1}
+        ).id
+        clock.advance(timedelta(seconds=7))
+
+        def new_task() -> object:
+            return a.create_task(case_id, "t", actor=SYSTEM, skills={"t": 1})
+
+        failing(a, 0, after=True, action=new_task)
+        (task,) = a.get(case_id, actor=LEAD).tasks
+        assert task.assignment.agent is None  # in the store, never routed
+        clock.advance(timedelta(seconds=7))
+        failing(a, 1, after=False, action=lambda: a.remove_agent("bob", actor=LEAD))
+
+        ledger = a.store
+        assert isinstance(ledger, WorkLedger)
+        assert [h.item_id for h in ledger.holdings("bob")] == [task.id]
+        history = a.history(case_id, actor=LEAD)
+        given = [
+            r.event
+            for r in history
+            if isinstance(r.event, RoutingDecided) and r.event.item_id == task.id
+        ]
+        assert [(e.outcome, e.agent_id) for e in given] == [("assigned", "bob")]
+        # Both routers follow the store: bob, with no room, holds the task.
+        for desk in (a, b):
+            assert [(x.id, x.capacity) for x in desk.agents()] == [
+                ("ann", {Channel.CHAT: 2}),
+                ("bob", {}),
+            ]
+            router = desk.router
+            assert router is not None
+            assert router.assignee(task.id) == "bob"
+            assert router.held("bob") == {task.id}
+        other = b.create_task(case_id, "u", actor=SYSTEM, skills={"t": 1}).id
+        assert b.get_task(other, actor=LEAD).assignment.agent is None  # nothing more
+        # Run again (from the other desk): the task goes back, its age kept, recorded.
+        b.remove_agent("bob", actor=LEAD)
+        assert ledger.holdings("bob") == []
+        back = a.get_task(task.id, actor=LEAD)
+        assert back.assignment.agent is None
+        assert back.created_at == task.created_at
+        last = [
+            r.event
+            for r in a.history(case_id, actor=LEAD)
+            if isinstance(r.event, RoutingDecided) and r.event.item_id == task.id
+        ][-1]
+        assert (last.outcome, last.decision["trigger"]) == ("unroutable", "returned")
+        for desk in (a, b):
+            assert [x.id for x in desk.agents()] == ["ann"]
+            router = desk.router
+            assert router is not None
+            assert router.status(task.id) is ItemStatus.UNROUTABLE
+    finally:
+        a.close()
+        b.close()
