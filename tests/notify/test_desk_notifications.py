@@ -435,6 +435,28 @@ def test_a_case_s_messages_go_out_in_event_order(
     assert [m.kind for m in email.sent] == ["case.acknowledged", "case.resolved"]
 
 
+def test_a_failed_entry_stops_its_case_s_run_and_gives_the_rest_back(
+    desk: Desk, email: Recorder, clock: ManualClock
+) -> None:
+    case = desk.open_case(actor=SYSTEM, subject="x", account_id="acme", contact_id="zoe")
+    desk.resolve(case.id, actor=AGENT, code="done", notes="Done.")
+    notifications = desk.notifications
+    assert notifications is not None
+    acknowledged, resolved = notifications.outbox(case_id=case.id)
+    email.failures = [transient()]
+    first = desk.deliver()  # one lease: the case's run of two
+    assert [a.entry_id for a in first.attempts] == [acknowledged.id]
+    assert (first.retrying, first.delivered) == (1, 0)
+    after = {e.id: e for e in notifications.outbox(case_id=case.id)}
+    assert after[resolved.id].lease_until is None  # given back unsent, not left leased
+    assert after[resolved.id].attempts == 0
+    assert notifications.attempts(entry_id=resolved.id) == []
+    clock.advance(timedelta(minutes=1))
+    second = desk.deliver()
+    assert [a.entry_id for a in second.attempts] == [acknowledged.id, resolved.id]
+    assert [m.kind for m in email.sent] == ["case.acknowledged", "case.resolved"]
+
+
 def test_task_reminders_repeat_while_the_task_is_open(
     url: str, clock: ManualClock, email: Recorder
 ) -> None:

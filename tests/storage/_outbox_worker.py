@@ -11,7 +11,7 @@ refused and counted, and counts as delivered: the receiver has it). MODE:
 
 * ``drain`` -- until the outbox has no pending entry (or nothing could be leased for
   half a second); the first attempt at every entry whose seq is a multiple of 5 fails
-  and is retried (due at once);
+  and is retried (due at once), and the rest of its case's run is released unsent;
 * ``die`` -- lease one entry, send it, and SIGKILL this process before settling.
 
 Prints one JSON line: ``{"sent": .., "duplicates": .., "failed": ..}``.
@@ -79,13 +79,19 @@ def main(db: str, receiver_path: str, owner: str, micros: str, mode: str) -> Non
             time.sleep(0.002)
             continue
         idle_since = time.monotonic()
+        stopped: set[str] = set()  # a case's run stops at its first failed entry
+        unsent: list[str] = []
         for entry in entries:
+            if entry.case_id in stopped:
+                unsent.append(entry.id)
+                continue
             if mode == "drain" and entry.seq % 5 == 0 and entry.attempts == 0:
                 counts["failed"] += 1
                 done = attempt(entry, owner, now, AttemptOutcome.FAILED)
                 store.settle_outbox(
                     entry.id, owner=owner, attempt=done, state=OutboxState.PENDING, next_at=now
                 )
+                stopped.add(entry.case_id)
                 continue
             if send(receiver, entry, owner):
                 counts["sent"] += 1
@@ -97,6 +103,8 @@ def main(db: str, receiver_path: str, owner: str, micros: str, mode: str) -> Non
             assert store.settle_outbox(
                 entry.id, owner=owner, attempt=done, state=OutboxState.DELIVERED
             ), entry.id
+        if unsent:
+            store.release_outbox(unsent, owner=owner)
     print(json.dumps(counts), flush=True)
     store.close()
     receiver.close()

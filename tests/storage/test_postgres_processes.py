@@ -197,11 +197,12 @@ def test_a_killed_process_releases_its_claims_and_leases_when_they_end(
 ) -> None:
     store = make_pg_store()
     _fill_outbox(store, cases=2, per_case=2)  # CS1/2, CS1/3, CS2/2, CS2/3
+    every = [f"{case_id_for(c)}/{s}" for c in (1, 2) for s in (2, 3)]
     victim = start(pg_url, pg_schema, "hold", "victim", 5, micros())
     assert victim.stdout is not None
     held = json.loads(victim.stdout.readline())
     assert sorted(held["won"]) == [f"item-{i}" for i in range(5)]
-    assert sorted(held["leased"]) == [f"{case_id_for(1)}/2", f"{case_id_for(2)}/2"]
+    assert sorted(held["leased"]) == every  # both cases' runs
     victim.send_signal(signal.SIGKILL)
     victim.communicate(timeout=30)
     assert victim.returncode == -signal.SIGKILL
@@ -218,4 +219,4 @@ def test_a_killed_process_releases_its_claims_and_leases_when_they_end(
     assert store.holder("item-0") == "rescuer"
     assert store.version("item-0") == 2
     taken = store.lease_outbox(T0 + LEASE, limit=10, lease=LEASE, owner="late")
-    assert sorted(e.id for e in taken) == [f"{case_id_for(1)}/2", f"{case_id_for(2)}/2"]
+    assert sorted(e.id for e in taken) == every

@@ -169,8 +169,21 @@ class Notifier:
             if not entries:
                 break
             sent += len(entries)
+            # A lease may hold a run of a case's entries, in order: once one of them is
+            # not delivered or dead-lettered (it waits for a retry, or another process
+            # took it over), the rest of the case waits for it: given back unsent.
+            stopped: set[str] = set()
+            unsent: list[str] = []
             for group in _groups(entries):
-                self._send(group, now, owner, clock=clock, attempts=attempts, counts=counts)
+                ordered = group[0].digest is None
+                if ordered and group[0].case_id in stopped:
+                    unsent.append(group[0].id)
+                    continue
+                done = self._send(group, now, owner, clock=clock, attempts=attempts, counts=counts)
+                if ordered and not done:
+                    stopped.add(group[0].case_id)
+            if unsent:
+                self.store.release_outbox(unsent, owner=owner)
         return DeliveryReport(tuple(attempts), **counts)
 
     def _send(
@@ -182,8 +195,11 @@ class Notifier:
         clock: Callable[[], float],
         attempts: list[DeliveryAttempt],
         counts: dict[str, int],
-    ) -> None:
+    ) -> bool:
+        """Send one group and settle its entries; whether every one of them is now
+        delivered or dead (settled by this owner)."""
         first = group[0]
+        done = True
         channel_name = first.notification.channel
         started = clock()
         error: _Failure | None = None
@@ -220,8 +236,10 @@ class Notifier:
                 entry.id, owner=owner, attempt=attempt, state=state, next_at=next_at
             ):
                 counts["overtaken"] += 1
+                done = False
                 continue
             counts[_COUNTED_AS[state]] += 1
+            done = done and state is not OutboxState.PENDING
             if error is not None:
                 logger.log(
                     logging.WARNING if state is OutboxState.DEAD else logging.INFO,
@@ -231,6 +249,7 @@ class Notifier:
                     "dead-lettered" if state is OutboxState.DEAD else "will be retried",
                     error,
                 )
+        return done
 
     def _channel(self, name: str) -> Channel:
         try:

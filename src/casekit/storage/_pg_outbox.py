@@ -29,13 +29,15 @@ from casekit.storage.outbox import (
     OutboxEntry,
     OutboxState,
     entry_id,
+    lease_order,
     parse_entry_id,
+    run_after,
 )
 
 if TYPE_CHECKING:
     from casekit.storage._pg_conn import _Conn
 
-__all__ = ["INSERT_ENTRY", "attempts", "entries", "lease", "requeue", "settle"]
+__all__ = ["INSERT_ENTRY", "attempts", "entries", "lease", "release", "requeue", "settle"]
 
 INSERT_ENTRY: Final = (
     "INSERT INTO {s}.outbox (case_id, seq, digest, hold_until, next_at) VALUES (%s, %s, %s, %s, %s)"
@@ -56,6 +58,16 @@ _LEASABLE: Final = (
     "AND p.digest IS NULL AND p.hold_until <= %(now)s)) "
     "ORDER BY o.next_at, o.case_id, o.seq LIMIT %(limit)s FOR UPDATE OF o SKIP LOCKED"
 )
+"""The heads of a lease (:meth:`~casekit.storage.outbox.Outbox.lease_outbox`)."""
+
+_RUN: Final = (
+    _ENTRY + " WHERE o.state = 'pending' AND o.digest IS NULL AND o.case_id = %s "
+    "AND o.seq > %s ORDER BY o.seq LIMIT %s FOR UPDATE OF o"
+)
+"""The pending non-digest entries of a case after a seq, in order, locked: a run's
+candidates. Not ``SKIP LOCKED``: a row skipped would let the run pass over an entry
+that must go first; the wait is for a settle or requeue of one row, which holds no
+other lock."""
 
 _ATTEMPTS: Final = (
     "SELECT id, entry_id, case_id, number, channel, owner, started_at, duration, outcome, "
@@ -142,10 +154,20 @@ def lease(
     conn: _Conn, now: datetime, limit: int, duration: timedelta, owner: str
 ) -> list[OutboxEntry]:
     """Choose and lease, inside the caller's transaction (a row that cannot be read
-    raises CorruptRecord, and the transaction leases nothing)."""
+    raises CorruptRecord, and the transaction leases nothing): the heads in one
+    statement, then each head's run while ``limit`` allows."""
     until = now + duration
     rows = conn.execute(_LEASABLE, {"now": to_micros(now), "limit": limit}).fetchall()
-    chosen = [_entry(row) for row in rows]
+    heads = [_entry(row) for row in rows]
+    budget = limit - len(heads)
+    runs: dict[str, list[OutboxEntry]] = {}
+    for head in heads:
+        if budget <= 0:
+            break
+        if head.digest is None:
+            runs[head.id] = _run(conn, head, now, budget)
+            budget -= len(runs[head.id])
+    chosen = lease_order(heads, runs)
     if chosen:
         conn.executemany(
             "UPDATE {s}.outbox SET lease_owner = %s, lease_until = %s "
@@ -153,6 +175,23 @@ def lease(
             [(owner, to_micros(until), e.case_id, e.seq) for e in chosen],
         )
     return [entry.leased_to(owner, until) for entry in chosen]
+
+
+def _run(conn: _Conn, head: OutboxEntry, now: datetime, budget: int) -> list[OutboxEntry]:
+    """``head``'s run (:func:`~casekit.storage.outbox.run_after`), read and locked in
+    batches of ``budget`` rows (more only when held entries are passed over)."""
+    run: list[OutboxEntry] = []
+    after = head.seq
+    while len(run) < budget:
+        rows = conn.execute(_RUN, (head.case_id, after, budget)).fetchall()
+        batch = [_entry(row) for row in rows]
+        more = run_after(head, batch, now, budget - len(run))
+        run += more
+        stopped = len(more) < sum(1 for e in batch if e.hold_until <= now)
+        if stopped or len(rows) < budget:
+            break
+        after = batch[-1].seq
+    return run
 
 
 def settle(
@@ -210,6 +249,23 @@ def settle(
         ),
     )
     return True
+
+
+def release(conn: _Conn, entries: Sequence[str], owner: str) -> int:
+    """End ``owner``'s leases on the pending ``entries`` it holds (inside the caller's
+    transaction); how many."""
+    released = 0
+    for entry in entries:
+        try:
+            case_id, seq = parse_entry_id(entry)
+        except OutboxEntryNotFound:
+            continue
+        released += conn.execute(
+            "UPDATE {s}.outbox SET lease_until = NULL WHERE case_id = %s AND seq = %s "
+            "AND state = 'pending' AND lease_owner = %s AND lease_until IS NOT NULL",
+            (case_id, seq, owner),
+        ).rowcount
+    return released
 
 
 def requeue(conn: _Conn, entry: str, now: datetime) -> OutboxEntry:

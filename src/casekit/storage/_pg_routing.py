@@ -146,6 +146,10 @@ class RoutingTables:
         with self._db.write("leasing outbox entries") as conn:
             return outbox_sql.lease(conn, now, limit, lease, owner)
 
+    def release_outbox(self, entry_ids: Sequence[str], *, owner: str) -> int:
+        with self._db.write("releasing outbox entries") as conn:
+            return outbox_sql.release(conn, entry_ids, owner)
+
     def settle_outbox(
         self,
         entry_id: str,

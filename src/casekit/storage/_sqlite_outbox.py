@@ -36,7 +36,9 @@ from casekit.storage.outbox import (
     OutboxEntry,
     OutboxState,
     entry_id,
+    lease_order,
     parse_entry_id,
+    run_after,
 )
 
 if TYPE_CHECKING:
@@ -108,6 +110,16 @@ _LEASABLE: Final = (
     "AND b.case_id = o.case_id AND b.seq < o.seq AND b.hold_until <= ?1)) "
     "ORDER BY o.next_at, o.case_id, o.seq LIMIT ?2"
 )
+"""The heads of a lease (:meth:`~casekit.storage.outbox.Outbox.lease_outbox`)."""
+
+_RUN: Final = (
+    _COLUMNS
+    + "INDEXED BY {p}outbox_order "
+    + _JOIN
+    + " WHERE o.state = 'pending' AND o.digest IS NULL AND o.case_id = ? AND o.seq > ? "
+    "ORDER BY o.seq LIMIT ?"
+)
+"""The pending non-digest entries of a case after a seq, in order: a run's candidates."""
 
 _ATTEMPTS: Final = (
     "SELECT rowid, entry_id, case_id, number, channel, owner, started_at, duration, "
@@ -196,15 +208,42 @@ def lease(
     conn: _Session, now: datetime, limit: int, duration: timedelta, owner: str
 ) -> list[OutboxEntry]:
     """Choose and lease, inside the caller's ``BEGIN IMMEDIATE`` transaction (a row that
-    cannot be read raises CorruptRecord, and the transaction leases nothing)."""
+    cannot be read raises CorruptRecord, and the transaction leases nothing): the heads
+    in one statement, then each head's run while ``limit`` allows."""
     until = now + duration
     rows = conn.execute(_LEASABLE, (to_micros(now), limit)).fetchall()
-    entries = [_entry(row) for row in rows]
+    heads = [_entry(row) for row in rows]
+    budget = limit - len(heads)
+    runs: dict[str, list[OutboxEntry]] = {}
+    for head in heads:
+        if budget <= 0:
+            break
+        if head.digest is None:
+            runs[head.id] = _run(conn, head, now, budget)
+            budget -= len(runs[head.id])
+    chosen = lease_order(heads, runs)
     conn.executemany(
         "UPDATE {p}outbox SET lease_owner = ?, lease_until = ? WHERE case_id = ? AND seq = ?",
-        [(owner, to_micros(until), e.case_id, e.seq) for e in entries],
+        [(owner, to_micros(until), e.case_id, e.seq) for e in chosen],
     )
-    return [entry.leased_to(owner, until) for entry in entries]
+    return [entry.leased_to(owner, until) for entry in chosen]
+
+
+def _run(conn: _Session, head: OutboxEntry, now: datetime, budget: int) -> list[OutboxEntry]:
+    """``head``'s run (:func:`~casekit.storage.outbox.run_after`), read in batches of
+    ``budget`` rows (more only when held entries are passed over)."""
+    run: list[OutboxEntry] = []
+    after = head.seq
+    while len(run) < budget:
+        rows = conn.execute(_RUN, (head.case_id, after, budget)).fetchall()
+        batch = [_entry(row) for row in rows]
+        more = run_after(head, batch, now, budget - len(run))
+        run += more
+        stopped = len(more) < sum(1 for e in batch if e.hold_until <= now)
+        if stopped or len(rows) < budget:
+            break
+        after = batch[-1].seq
+    return run
 
 
 def settle(
@@ -262,6 +301,23 @@ def settle(
         ),
     )
     return True
+
+
+def release(conn: _Session, entries: Sequence[str], owner: str) -> int:
+    """End ``owner``'s leases on the pending ``entries`` it holds (inside the caller's
+    ``BEGIN IMMEDIATE`` transaction); how many."""
+    released = 0
+    for entry in entries:
+        try:
+            case_id, seq = parse_entry_id(entry)
+        except OutboxEntryNotFound:
+            continue
+        released += conn.execute(
+            "UPDATE {p}outbox SET lease_until = NULL WHERE case_id = ? AND seq = ? "
+            "AND state = 'pending' AND lease_owner = ? AND lease_until IS NOT NULL",
+            (case_id, seq, owner),
+        ).rowcount
+    return released
 
 
 def requeue(conn: _Session, entry: str, now: datetime) -> OutboxEntry:

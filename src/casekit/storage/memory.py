@@ -396,6 +396,21 @@ class MemoryStore:
             )
             return True
 
+    def release_outbox(self, entry_ids: Sequence[str], *, owner: str) -> int:
+        released = 0
+        with self._lock:
+            for entry_id in entry_ids:
+                entry = self._outbox.get(entry_id)
+                if (
+                    entry is not None
+                    and entry.state is OutboxState.PENDING
+                    and entry.lease_owner == owner
+                    and entry.lease_until is not None
+                ):
+                    self._put(attrs.evolve(entry, lease_until=None))
+                    released += 1
+        return released
+
     def requeue_outbox(self, entry_id: str, now: datetime) -> OutboxEntry:
         with self._lock:
             entry = self._entry(entry_id)

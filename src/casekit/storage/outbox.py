@@ -13,13 +13,22 @@ of :class:`Outbox`:
 * :meth:`Outbox.settle_outbox` records the attempt and moves the entry on (delivered,
   retried later, or dead-lettered); it is refused (``False``) for a caller whose lease
   was taken over, though its attempt is still recorded;
+* :meth:`Outbox.release_outbox` ends a caller's lease on entries it will not send now;
 * :meth:`Outbox.requeue_outbox` gives a dead-lettered entry a fresh set of attempts.
 
 **Order per case.** An entry is not handed out while an earlier entry of the same case
 (by ``seq``) is still pending and released from its hold (``hold_until`` passed), even
-if that one waits for a retry or is leased: a case's messages go out in the order its
-events happened. Entries held for later (quiet hours, a digest window) do not block the
-ones after them, and digest entries neither block nor wait.
+if that one waits for a retry or is leased by another call: a case's messages go out in
+the order its events happened. Entries held for later (quiet hours, a digest window) do
+not block the ones after them, and digest entries neither block nor wait.
+
+**Runs.** One lease call may hand out several entries of a case at once: the case's
+*run*, its first released entry and the released entries after it, in ``seq`` order, up
+to the first released entry that is not leasable (waiting for a retry, or leased by
+another call); held entries in between are passed over. The caller sends a run in the
+order given and stops at the first entry of it that is not delivered or dead-lettered
+and gives the rest back (:meth:`Outbox.release_outbox`; the failed entry blocks them
+again), so n entries of one case cost about ``n / limit`` lease calls, not n.
 """
 
 from __future__ import annotations
@@ -49,7 +58,10 @@ __all__ = [
     "entry_rows",
     "hold_of",
     "is_outbox",
+    "leasable",
+    "lease_order",
     "parse_entry_id",
+    "run_after",
 ]
 
 
@@ -243,22 +255,80 @@ def check_lease_args(now: datetime, limit: int, lease: timedelta, owner: str) ->
         raise InvalidValue(f"must be a non-empty string, got {owner!r}", where="lease_outbox.owner")
 
 
+def _released(entry: OutboxEntry, now: datetime) -> bool:
+    """A pending non-digest entry past its hold: one that keeps later entries waiting."""
+    return entry.digest is None and entry.hold_until <= now
+
+
+def run_after(
+    head: OutboxEntry, later: Iterable[OutboxEntry], now: datetime, budget: int
+) -> list[OutboxEntry]:
+    """The entries leased with ``head`` (the first released entry of its case, leasable):
+    of ``later``, the case's pending non-digest entries after it in ``seq`` order, the
+    leasable ones up to the first released one that is not leasable, at most ``budget``.
+    Held entries are passed over. For stores that walk the run in Python."""
+    run: list[OutboxEntry] = []
+    for entry in later:
+        if len(run) >= budget:
+            break
+        if entry.state is not OutboxState.PENDING or entry.digest is not None:
+            continue
+        if entry.seq <= head.seq or entry.case_id != head.case_id:
+            continue
+        if not _released(entry, now):
+            continue
+        if not entry.leasable(now):
+            break
+        run.append(entry)
+    return run
+
+
+def lease_order(
+    heads: Sequence[OutboxEntry], runs: dict[str, list[OutboxEntry]]
+) -> list[OutboxEntry]:
+    """The entries of one lease in the order to send them: each head followed by its run
+    (``runs`` by head id)."""
+    ordered: list[OutboxEntry] = []
+    for head in heads:
+        ordered.append(head)
+        ordered += runs.get(head.id, ())
+    return ordered
+
+
 def leasable(entries: Sequence[OutboxEntry], now: datetime, limit: int) -> list[OutboxEntry]:
-    """Of ``entries`` (every pending entry of the cases concerned), those that may be
-    leased at ``now``, oldest due first, at most ``limit``: for stores that choose in
-    Python."""
+    """Of ``entries`` (every pending entry of the cases concerned), those that one lease
+    at ``now`` hands out, at most ``limit``, in the order to send them (see the module
+    docs): the heads -- digest entries and each case's first released entry, if
+    leasable -- oldest due first, at most ``limit`` of them; then, while ``limit``
+    allows, each head's run, in the heads' order. For stores that choose in Python."""
     by_case: dict[str, list[OutboxEntry]] = {}
+    heads: list[OutboxEntry] = []
     for entry in entries:
-        if entry.state is OutboxState.PENDING:
+        if entry.state is not OutboxState.PENDING:
+            continue
+        if entry.digest is not None:
+            if entry.leasable(now):
+                heads.append(entry)
+        else:
             by_case.setdefault(entry.case_id, []).append(entry)
-    chosen = [
-        entry
-        for entry in entries
-        if entry.leasable(now)
-        and not any(other.blocks(entry, now) for other in by_case[entry.case_id])
-    ]
-    chosen.sort(key=lambda entry: (entry.next_at, entry.case_id, entry.seq))
-    return chosen[:limit]
+    ordered: dict[str, list[OutboxEntry]] = {}
+    for case_id, pending in by_case.items():
+        pending.sort(key=lambda entry: entry.seq)
+        first = next((entry for entry in pending if _released(entry, now)), None)
+        if first is not None and first.leasable(now):
+            heads.append(first)
+            ordered[case_id] = pending
+    heads.sort(key=lambda entry: (entry.next_at, entry.case_id, entry.seq))
+    del heads[limit:]
+    budget = limit - len(heads)
+    runs: dict[str, list[OutboxEntry]] = {}
+    for head in heads:
+        if budget <= 0:
+            break
+        if head.digest is None:
+            runs[head.id] = run_after(head, ordered[head.case_id], now, budget)
+            budget -= len(runs[head.id])
+    return lease_order(heads, runs)
 
 
 @runtime_checkable
@@ -273,8 +343,18 @@ class Outbox(Protocol):
         self, now: datetime, *, limit: int, lease: timedelta, owner: str
     ) -> list[OutboxEntry]:
         """Lease up to ``limit`` entries that may be sent at ``now`` to ``owner`` until
-        ``now + lease``, atomically (concurrent callers never get the same entry),
-        oldest due first, keeping each case's order (see the module docs).
+        ``now + lease``, atomically: concurrent callers never get the same entry, and an
+        entry is never handed out while an earlier entry of its case is pending, released
+        from its hold and not handed out earlier in this same result (module docs).
+
+        The result is in the order to send: the *heads* (digest entries, and each case's
+        first released entry when it is leasable) oldest due first (``next_at``, then
+        case id and ``seq``), at most ``limit`` of them, each followed by its case's
+        *run* -- the leasable released entries after it in ``seq`` order, up to the
+        first released one that is not leasable (held entries passed over) -- as far as
+        ``limit`` allows, runs filled in the heads' order. With ``limit`` heads or more
+        due, no run is leased: the result is the heads alone. :func:`leasable` is the
+        rule in Python; ``casekit.testing.OutboxTests`` checks it.
 
         Raises:
             InvalidValue: Bad arguments (see :func:`check_lease_args`)."""
@@ -297,6 +377,15 @@ class Outbox(Protocol):
         Raises:
             OutboxEntryNotFound: No entry has that id.
         """
+        ...
+
+    def release_outbox(self, entry_ids: Sequence[str], *, owner: str) -> int:
+        """End ``owner``'s lease on those of ``entry_ids`` it still holds that are
+        pending, recording no attempt: a caller that leased a run and stops at an entry
+        that is not delivered or dead-lettered gives the rest back, so they go as soon
+        as that entry does rather than when the lease ends. Entries another owner holds,
+        settled entries and ids of no entry are passed over. Returns how many it
+        released."""
         ...
 
     def requeue_outbox(self, entry_id: str, now: datetime) -> OutboxEntry:

@@ -1155,6 +1155,10 @@ class SQLiteStore:
         with self._write() as conn:
             return outbox_sql.lease(conn, now, limit, lease, owner)
 
+    def release_outbox(self, entry_ids: Sequence[str], *, owner: str) -> int:
+        with self._write() as conn:
+            return outbox_sql.release(conn, entry_ids, owner)
+
     def settle_outbox(
         self,
         entry_id: str,

@@ -336,7 +336,8 @@ class OutboxTests(StoreFixture):
             store, one, queued(one, "1"), queued(one, "2"), queued(one, "3")
         )
         (other,) = queue(store, two, queued(two))
-        assert self.leased(outbox, T0) == [first.id, other.id]
+        # two heads fill the limit: no run
+        assert self.leased(outbox, T0, limit=2) == [first.id, other.id]
         assert self.settle(outbox, other)
         # first is leased: the others still wait, even after asking again
         assert self.leased(outbox, T0 + _SECOND, "b") == []
@@ -344,9 +345,9 @@ class OutboxTests(StoreFixture):
         retry = T0 + timedelta(minutes=5)
         assert self.settle(outbox, first, state=OutboxState.PENDING, next_at=retry, error="421")
         assert self.leased(outbox, T0 + timedelta(minutes=1), "b") == []
-        assert self.leased(outbox, retry, "b") == [first.id]
+        assert self.leased(outbox, retry, "b", limit=1) == [first.id]
         assert self.settle(outbox, first, "b", at=retry)
-        assert self.leased(outbox, retry, "c") == [second.id]
+        assert self.leased(outbox, retry, "c", limit=1) == [second.id]
         assert self.settle(outbox, second, "c", at=retry, state=OutboxState.DEAD, error="bad")
         # a dead entry holds nothing back
         assert self.leased(outbox, retry, "d") == [third.id]
@@ -362,7 +363,7 @@ class OutboxTests(StoreFixture):
         assert self.settle(outbox, due)
         # once its hold has passed it is due, and it holds back those after it
         (after,) = queue(store, case_id, queued(case_id, "after", at=night))
-        assert self.leased(outbox, night, "b") == [held.id]
+        assert self.leased(outbox, night, "b", limit=1) == [held.id]
         assert self.leased(outbox, night, "c") == []
         assert self.settle(outbox, held, "b", at=night)
         assert self.leased(outbox, night, "c") == [after.id]
@@ -374,7 +375,7 @@ class OutboxTests(StoreFixture):
         first, _ = queue(
             store, case_id, queued(case_id, "1", not_before=hold), queued(case_id, "2", at=hold)
         )
-        assert self.leased(outbox, hold) == [first.id]
+        assert self.leased(outbox, hold, limit=1) == [first.id]
         retry = hold + timedelta(hours=1)
         assert self.settle(outbox, first, at=hold, state=OutboxState.PENDING, next_at=retry)
         assert self.leased(outbox, hold + timedelta(minutes=30), "b") == []
@@ -390,7 +391,8 @@ class OutboxTests(StoreFixture):
             queued(case_id, "d2", digest="daily:ann"),
             queued(case_id, "p2"),
         )
-        assert self.leased(outbox, T0) == [digest.id, plain.id, later_digest.id]
+        # three heads fill the limit: no run
+        assert self.leased(outbox, T0, limit=3) == [digest.id, plain.id, later_digest.id]
         assert self.settle(outbox, plain)
         assert self.leased(outbox, T0, "b") == [last.id]
 
@@ -398,7 +400,112 @@ class OutboxTests(StoreFixture):
         outbox = self.outbox(store)
         cases = self.open_cases(store, 4)
         firsts = [queue(store, c, queued(c, "1"), queued(c, "2"))[0] for c in cases]
-        assert self.leased(outbox, T0) == _ids(firsts)
+        assert self.leased(outbox, T0, limit=4) == _ids(firsts)
+
+    # --- runs: a case's consecutive entries in one lease ----------------------------
+
+    def test_a_lease_hands_out_each_case_s_run_in_order(self, store: Store) -> None:
+        outbox = self.outbox(store)
+        one, two = self.open_cases(store, 2)
+        later = queue(store, two, *(queued(two, str(k)) for k in range(3)))
+        first = queue(store, one, *(queued(one, str(k)) for k in range(4)))
+        got = outbox.lease_outbox(T0, limit=100, lease=LEASE, owner="a")
+        # the heads oldest due first (a tie: by case), each followed by its run
+        assert _ids(got) == _ids([*first, *later])
+        assert all((e.lease_owner, e.lease_until) == ("a", T0 + LEASE) for e in got)
+        assert outbox.outbox_entries() == got
+        assert self.leased(outbox, T0, "b") == []
+
+    def test_the_limit_takes_the_heads_first_then_runs_in_their_order(self, store: Store) -> None:
+        outbox = self.outbox(store)
+        cases = self.open_cases(store, 3)
+        entries = [queue(store, c, *(queued(c, str(k)) for k in range(3))) for c in cases]
+        (a, b, c) = entries
+        assert self.leased(outbox, T0, limit=5) == _ids([*a, b[0], c[0]])
+        assert self.leased(outbox, T0, "b", limit=5) == []  # each case's head is leased
+        for entry in a:
+            assert self.settle(outbox, entry)
+        assert self.settle(outbox, b[0])
+        assert self.leased(outbox, T0, "b", limit=5) == _ids(b[1:])
+
+    def test_a_run_stops_at_an_entry_waiting_for_a_retry(self, store: Store) -> None:
+        outbox = self.outbox(store)
+        (case_id,) = self.open_cases(store, 1)
+        entries = queue(store, case_id, *(queued(case_id, str(k)) for k in range(5)))
+        assert self.leased(outbox, T0, limit=3) == _ids(entries[:3])
+        assert self.settle(outbox, entries[0])
+        retry = T0 + timedelta(minutes=5)
+        assert self.settle(outbox, entries[1], state=OutboxState.PENDING, next_at=retry)
+        # the caller stops at the failed entry and gives the rest of its run back
+        assert outbox.release_outbox([entries[2].id], owner="a") == 1
+        assert self.leased(outbox, T0 + timedelta(minutes=1), "b") == []
+        assert self.leased(outbox, retry, "b") == _ids(entries[1:])
+
+    def test_a_run_stops_at_an_entry_leased_by_another_call(self, store: Store) -> None:
+        outbox = self.outbox(store)
+        (case_id,) = self.open_cases(store, 1)
+        first, second, third = queue(
+            store, case_id, queued(case_id, "1"), queued(case_id, "2"), queued(case_id, "3")
+        )
+        assert self.leased(outbox, T0, limit=2) == [first.id, second.id]
+        assert self.settle(outbox, first, state=OutboxState.DEAD)
+        # the dead first entry comes back while second is still leased to "a"
+        now = T0 + _SECOND
+        outbox.requeue_outbox(first.id, now)
+        assert self.leased(outbox, now, "b") == [first.id]  # neither second nor third
+        assert self.settle(outbox, second, at=now)
+        assert self.leased(outbox, now, "c") == []  # first, leased to "b", holds third
+        assert self.settle(outbox, first, "b", at=now)
+        assert self.leased(outbox, now, "c") == [third.id]
+
+    def test_a_run_passes_over_held_and_digest_entries(self, store: Store) -> None:
+        outbox = self.outbox(store)
+        (case_id,) = self.open_cases(store, 1)
+        night = T0 + timedelta(hours=12)
+        first, held, digest, last = queue(
+            store,
+            case_id,
+            queued(case_id, "1"),
+            queued(case_id, "held", not_before=night),
+            queued(case_id, "d", digest="daily:ann"),
+            queued(case_id, "4"),
+        )
+        assert self.leased(outbox, T0) == [first.id, last.id, digest.id]
+        for entry in (first, last, digest):
+            assert self.settle(outbox, entry)
+        assert self.leased(outbox, night, "b") == [held.id]
+
+    def test_a_run_after_a_retry_keeps_the_case_order(self, store: Store) -> None:
+        outbox = self.outbox(store)
+        (case_id,) = self.open_cases(store, 1)
+        first, second = queue(store, case_id, queued(case_id, "1"), queued(case_id, "2"))
+        assert self.leased(outbox, T0, limit=1) == [first.id]
+        retry = T0 + timedelta(minutes=5)
+        assert self.settle(outbox, first, state=OutboxState.PENDING, next_at=retry)
+        # second is due long before first's retry, yet comes after it
+        later = retry + timedelta(hours=1)
+        assert self.leased(outbox, later, "b", limit=1) == [first.id]
+        assert self.leased(outbox, later, "c") == []
+        assert outbox.release_outbox([first.id], owner="b") == 1
+        assert self.leased(outbox, later, "c") == [first.id, second.id]
+
+    def test_release_ends_only_the_owner_s_leases_on_pending_entries(self, store: Store) -> None:
+        outbox = self.outbox(store)
+        one, two = self.open_cases(store, 2)
+        a1, a2 = queue(store, one, queued(one, "1", digest="d"), queued(one, "2", digest="d"))
+        (b1,) = queue(store, two, queued(two))
+        assert self.leased(outbox, T0, "a", limit=2) == [a1.id, a2.id]
+        assert self.leased(outbox, T0, "b") == [b1.id]
+        assert self.settle(outbox, a2)
+        before = outbox.outbox_entries()
+        # b's entry, a settled entry, an unknown id: nothing to release
+        assert outbox.release_outbox([b1.id, a2.id, f"{one}/99", "no-slash"], owner="a") == 0
+        assert outbox.outbox_entries() == before
+        assert outbox.release_outbox([a1.id, a1.id], owner="a") == 1
+        (released,) = outbox.outbox_entries(case_id=one, state=OutboxState.PENDING)
+        assert released == attrs.evolve(a1, lease_owner="a", lease_until=None)
+        assert outbox.delivery_attempts(entry_id=a1.id) == []
+        assert self.leased(outbox, T0, "c") == [a1.id]
 
     # --- settling ----------------------------------------------------------------------
 
@@ -591,7 +698,9 @@ class OutboxTests(StoreFixture):
         entries = queue(store, case_id, *(queued(case_id, str(k)) for k in range(3)))
         assert [e.seq for e in entries] == [9, 10, 11]
         assert outbox.outbox_entries() == entries
-        assert self.leased(outbox, T0) == [f"{case_id}/9"]
+        assert self.leased(outbox, T0, limit=1) == [f"{case_id}/9"]
+        assert self.settle(outbox, entries[0])
+        assert self.leased(outbox, T0, "b") == [f"{case_id}/10", f"{case_id}/11"]
 
     def test_delivery_attempts_filters_order_and_exact_values(self, store: Store) -> None:
         outbox = self.outbox(store)
@@ -665,3 +774,28 @@ class OutboxTests(StoreFixture):
         assert sorted(leased) == sorted(expected)
         owners = {e.id: e.lease_owner for e in outbox.outbox_entries(limit=1000)}
         assert all(owners[e] == f"t{i}" for i, ids in enumerate(got) for e in ids)
+
+    def test_threads_leasing_runs_never_share_an_entry_and_keep_each_case_s_order(
+        self, store: Store
+    ) -> None:
+        outbox = self.outbox(store)
+        cases = self.open_cases(store, 6)
+        expected = {c: _ids(queue(store, c, *(queued(c, str(k)) for k in range(8)))) for c in cases}
+        total = sum(len(ids) for ids in expected.values())
+        sent: dict[str, list[str]] = {c: [] for c in cases}
+        leased: list[str] = []
+
+        def drain(index: int) -> None:
+            owner = f"t{index}"
+            for _ in range(total * 100):  # bounded, should leases fail to exclude
+                entries = outbox.lease_outbox(T0, limit=5, lease=LEASE, owner=owner)
+                if not entries and not outbox.outbox_entries(state=OutboxState.PENDING):
+                    return
+                for entry in entries:
+                    leased.append(entry.id)
+                    sent[entry.case_id].append(entry.id)  # "sent" before it is settled
+                    assert self.settle(outbox, entry, owner)
+
+        run_threads(6, drain)
+        assert len(leased) == len(set(leased)), "an entry was leased to two owners"
+        assert sent == expected
