@@ -874,6 +874,7 @@ def test_the_backoff_doubles_up_to_a_day(clock: ManualClock) -> None:
             before = clock.now()
             desk.tick()
             due = run_of(desk, case.id).activity("freeze").due_at  # type: ignore[union-attr]
+            assert due is not None
             gaps.append((due - before).total_seconds() / 3600)
         assert gaps[:6] == [1, 2, 4, 8, 16, 24]  # attempt 1 ran on the commit
         assert set(gaps[6:]) == {24}

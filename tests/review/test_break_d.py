@@ -71,6 +71,7 @@ def test_an_action_changing_what_it_is_handed_changes_neither_definition_nor_cas
     )
     desk = make_desk(ManualClock(T0), [definition], url=url, actions={"meddle": meddle})
     first = open_case(desk, category=None)
+    assert desk.playbooks is not None
     desk.playbooks.start(first.id, "pb", actor=AGENT, inputs={"extra": ["x"]})
     second = open_case(desk)
 
@@ -119,6 +120,7 @@ def test_run_inputs_nested_too_deep_are_refused_as_invalid_value(url: str) -> No
     and raised RecursionError (not a CasekitError) from the commit."""
     desk = make_desk(ManualClock(T0), [playbook("pb", stage("s", task("t")))], url=url)
     case_id = open_case(desk, category=None).id
+    assert desk.playbooks is not None
     with pytest.raises(InvalidValue, match="levels deep"):
         desk.playbooks.start(case_id, "pb", actor=AGENT, inputs={"x": _nested(600)})
     assert desk.get(case_id, actor=AGENT).playbooks == ()
@@ -184,6 +186,7 @@ def test_a_self_service_request_cannot_name_another_customers_account_or_contact
     different answers for existing and unknown ids told a customer which ids exist."""
     desk = _catalog_desk(url)
     name, value = next(iter(values.items()))
+    assert desk.catalog is not None
     with pytest.raises(InvalidRequest) as named:
         desk.catalog.request("statement-copy", values, actor=requester)
     with pytest.raises(InvalidRequest) as unknown:
@@ -208,6 +211,7 @@ def test_a_self_service_request_names_the_accounts_its_requester_may_see(
 ) -> None:
     """The fix keeps what the access policy lets the requester see."""
     desk = _catalog_desk(url)
+    assert desk.catalog is not None
     case = desk.catalog.request("statement-copy", values, actor=requester)
     assert run_of(desk, case.id).inputs == {"account": None, "who": None} | values
 
@@ -432,6 +436,7 @@ def test_an_added_sub_playbook_is_checked_like_a_defined_one(child: str, problem
     case_id = open_case(desk).id
     child_run = desk.get(case_id, actor=AGENT).playbooks[1]
     added = {"kind": "playbook", "id": "x", "playbook": child, "mandatory": False, "delay": 60}
+    assert desk.playbooks is not None
     with pytest.raises(InvalidDefinition) as caught:
         desk.playbooks.add_activity(case_id, added, actor=AGENT, run_id=child_run.id)
     assert any(problem in line for line in caught.value.errors)
