@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from casekit.exceptions import InvalidCommand, InvalidDefinition, InvalidValue
+from casekit.exceptions import InvalidCommand, InvalidDefinition, InvalidValue, NaiveDatetimeError
 from casekit.model import Account, AccountKind, Priority, Relationship, RelationshipKind
 from casekit.routing import (
     Agent,
@@ -301,3 +301,28 @@ def test_an_agent_of_wrong_types_is_an_invalid_value_naming_the_field(
     with pytest.raises(InvalidValue) as caught:
         Agent(id="a", **{field: value})  # type: ignore[arg-type]
     assert field in caught.value.where
+
+
+def test_now_is_checked_on_every_call_not_only_the_first_of_an_instant() -> None:
+    router = Router([chat_agent("ann", units=2)])
+    router.route(item("w1"), T0)
+    naive = datetime(2026, 3, 2, 9, 1)  # noqa: DTZ001 - the point of the test
+    with pytest.raises(NaiveDatetimeError):
+        router.route(item("w2"), naive)
+    with pytest.raises(NaiveDatetimeError):
+        router.complete("w1", naive)
+    assert router.status("w1") is ItemStatus.ASSIGNED
+    assert router.route(item("w2"), T0).agent_id == "ann"  # the same instant again
+
+
+def test_an_agent_given_new_groups_while_full_serves_their_queues_on_completion() -> None:
+    queues = [Queue("a", groups={"a"}), Queue("b", groups={"b"})]
+    router = Router([chat_agent("ann", groups={"a"})], queues)
+    router.route(item("w1"), T0, queue="a")
+    router.route(item("w2"), T0, queue="a")
+    assert router.complete("w1", T0 + S)[0].item_id == "w2"  # ann served queue "a"
+    # Full, with nothing waiting, ann joins group "b"; then work comes to "b".
+    router.put_agent(chat_agent("ann", groups={"a", "b"}), T0 + 2 * S)
+    assert router.route(item("w3"), T0 + 2 * S, queue="b").outcome is Outcome.QUEUED
+    given = router.complete("w2", T0 + 3 * S)
+    assert [(d.item_id, d.agent_id) for d in given] == [("w3", "ann")]

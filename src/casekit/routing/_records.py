@@ -260,9 +260,10 @@ def funnel_record(  # noqa: PLR0917 - the funnel's parts
 def ranked_record(limit: int) -> Callable[[Any, Any, Any, Any], Parts]:
     """The record builder of a ranked decision with no rarer filter at work.
 
-    Such a decision parks ``(static, present, ranked, columns)`` in its own lazy
-    slots (no record tuple, see :func:`~casekit.routing._decision.lazy_decision`);
-    the builder, one per ``limit``, adds what :func:`funnel_record` needs besides.
+    Such a decision parks ``(static, present, ranked, scored)`` in its own lazy slots
+    (no record tuple, see :func:`~casekit.routing._decision.lazy_decision`), ``scored``
+    being the winner then the score columns; the builder, one per ``limit``, adds what
+    :func:`funnel_record` needs besides.
     """
     build = RANKED_RECORDS.get(limit)
     if build is None:
@@ -271,11 +272,11 @@ def ranked_record(limit: int) -> Callable[[Any, Any, Any, Any], Parts]:
             static: StaticPool,
             present: frozenset[str],
             ranked: tuple[str, ...],
-            columns: tuple[tuple[Any, ...] | None, ...],
+            scored: tuple[Any, ...],
         ) -> Parts:
             return funnel_record(
                 static, static.channel, static.units, present, None, None, None, None,
-                ranked, columns, limit,
+                ranked, scored[1:], limit,
             )  # fmt: skip
 
         RANKED_RECORDS[limit] = build

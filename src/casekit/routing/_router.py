@@ -312,7 +312,7 @@ class _Plan:
         self.fused = _fused_default(scorers, free_on)
 
 
-_Fused = Callable[[WorkItem, tuple[str, ...]], tuple[str, tuple[Any, ...]] | None]
+_Fused = Callable[[WorkItem, tuple[str, ...]], tuple[Any, ...] | None]
 
 
 def _fused_default(
@@ -324,7 +324,7 @@ def _fused_default(
     chain this does the same work inline when affinity has no preference for the
     item (no previous agent, no account team), which is most items, and returns
     ``None`` otherwise (the caller then ranks the general way). It returns the winner
-    and the columns exactly as :meth:`Router._rank` would.
+    and the columns in one tuple exactly as :meth:`Router._rank` would.
     """
     kinds = tuple(type(scorer.strategy) for scorer in scorers)
     if kinds != (AffinityStrategy, MostCapacityStrategy, RoundRobinStrategy):
@@ -334,7 +334,7 @@ def _fused_default(
     assert isinstance(affinity, AffinityStrategy)
     assert isinstance(robin, RoundRobinStrategy)
 
-    def fused(item: WorkItem, alive: tuple[str, ...]) -> tuple[str, tuple[Any, ...]] | None:
+    def fused(item: WorkItem, alive: tuple[str, ...]) -> tuple[Any, ...] | None:
         if item.previous_agent is not None or (
             item.account_id is not None and item.account_id in affinity.account_teams
         ):
@@ -342,13 +342,13 @@ def _fused_default(
         frees: tuple[int, ...] = itemgetter(*alive)(free_on[item.channel])
         best = max(frees)
         if frees.count(best) == 1:
-            return alive[frees.index(best)], (None, frees)
+            return alive[frees.index(best)], None, frees
         tied = tuple(compress(alive, map(eq, frees, repeat(best))))
         lasts = tuple(map(neg, map(robin.cursor.last_served.get, tied, repeat(0))))
         top = max(lasts)
         if lasts.count(top) == 1:
-            return tied[lasts.index(top)], (None, frees, lasts)
-        return min(compress(tied, map(eq, lasts, repeat(top)))), (None, frees, lasts)
+            return tied[lasts.index(top)], None, frees, lasts
+        return min(compress(tied, map(eq, lasts, repeat(top)))), None, frees, lasts
 
     return fused
 
@@ -448,8 +448,10 @@ class Router:
         self._queued: dict[str, list[tuple[tuple[int, ...], str]]] = {}
         self._waiting: set[str] = set()
         self._queue_cache: dict[object, Queue | None] = {}
-        # The queues, in order, that agents with these groups may ever serve.
-        self._serving: dict[frozenset[str], tuple[str, ...]] = {}
+        # Per agent: its groups and the queues, in order, it may ever serve. Keyed by
+        # agent and checked by the groups' identity: agents' equal group sets are
+        # different objects, and a dict keyed by them compares sets on every lookup.
+        self._serving: dict[str, tuple[frozenset[str], tuple[str, ...]]] = {}
         self._static_gen = -1
         self._restricted: dict[tuple[int, int], tuple[Any, Any, frozenset[str]]] = {}
         # The active items (queued, offered, assigned, unroutable).
@@ -726,6 +728,7 @@ class Router:
             entry.agent_id = None  # its units leave with the agent
         # Gone before its work is routed again, so none of it comes straight back to it.
         self._index.remove(agent_id)
+        self._serving.pop(agent_id, None)
         decisions: list[RoutingDecision] = []
         for entry in entries:
             decisions += self._give_back(entry, now, Trigger.RETURNED, "agent removed")
@@ -773,9 +776,10 @@ class Router:
             StrategyError: A strategy raised; the item is queued (the decision records
                 the error and is on the exception).
         """
-        if type(now) is not datetime or now.tzinfo is not UTC:
-            require_aware(now, "now")
-        self._now = now
+        if now is not self._now:  # checked once per instant (as in _begin)
+            if type(now) is not datetime or now.tzinfo is not UTC:
+                require_aware(now, "now")
+            self._now = now
         item_id = item.id
         entries = self._entries
         if item_id in entries:
@@ -900,20 +904,22 @@ class Router:
             funnel = unranked(static, channel, units, present, roomy, declined, off_shift, short)
             return self._wait(entry, now, trigger, plan, funnel)
         ranked = tuple(candidates)
-        columns: tuple[tuple[Any, ...] | None, ...] = ()
+        # The winner, then the score columns: one tuple (see _rank).
+        scored: tuple[Any, ...]
         if len(ranked) == 1:
-            winner = ranked[0]
+            scored = ranked
         elif plan.fused is not None and (fused := plan.fused(item, ranked)) is not None:
-            winner, columns = fused
+            scored = fused
         else:
             try:
-                winner, columns = self._rank(item, ranked, plan)
+                scored = self._rank(item, ranked, plan)
             except _StrategyFailed as failed:
                 funnel = unranked(
                     static, channel, units, present, roomy, declined, off_shift, short
                 )
                 self._strategy_failed(entry, now, trigger, plan, funnel, failed)
                 raise
+        winner = scored[0]
         if declined is None and off_shift is None and short is None:
             # The common case: the record's arguments are parked in the decision.
             return self._give(
@@ -926,7 +932,7 @@ class Router:
                 static,
                 present,
                 ranked,
-                columns,
+                scored,
             )
         funnel = (
             funnel_record,
@@ -939,7 +945,7 @@ class Router:
             off_shift,
             short,
             ranked,
-            columns,
+            scored[1:],
             self.record_candidates,
         )
         return self._give(entry, winner, now, trigger, funnel, plan)
@@ -1004,9 +1010,7 @@ class Router:
             )
         )
 
-    def _rank(
-        self, item: WorkItem, ranked: tuple[str, ...], plan: _Plan
-    ) -> tuple[str, tuple[tuple[Any, ...] | None, ...]]:
+    def _rank(self, item: WorkItem, ranked: tuple[str, ...], plan: _Plan) -> tuple[Any, ...]:
         """Apply the queue's tie-breakers in order, each only to the agents still tied.
 
         Each strategy scores the remaining agents as one column (``None``: no
@@ -1014,7 +1018,7 @@ class Router:
         goes to the smallest agent id.
 
         Returns:
-            The winner and the columns, for the record.
+            ``(winner, *columns)``: the winner, then the columns for the record.
 
         Raises:
             _StrategyFailed: A strategy raised or returned junk.
@@ -1030,12 +1034,12 @@ class Router:
                 best = max(column)
                 columns.append(column)
                 if column.count(best) == 1:
-                    return alive[column.index(best)], tuple(columns)
+                    return (alive[column.index(best)], *columns)
                 alive = tuple(compress(alive, map(eq, column, repeat(best))))
         except Exception as exc:
             # The strategy that failed is the one whose column is missing.
             raise _StrategyFailed(plan.names[len(columns)], exc) from exc
-        return min(alive), tuple(columns)
+        return (min(alive), *columns)
 
     def _give(  # noqa: PLR0917 - the decision's parts
         self,
@@ -1379,9 +1383,10 @@ class Router:
             return
         index = self._index
         groups = index.agents[agent_id].groups
-        serving = self._serving.get(groups)
-        if serving is None:
-            serving = self._serving[groups] = self._serving_for(groups)
+        known = self._serving.get(agent_id)
+        if known is None or known[0] is not groups:
+            known = self._serving[agent_id] = (groups, self._serving_for(groups))
+        serving = known[1]
         if waiting.isdisjoint(serving):
             return
         online = index.online
@@ -1549,9 +1554,10 @@ class Router:
         Raises:
             InvalidCommand: The item is not assigned.
         """
-        if type(now) is not datetime or now.tzinfo is not UTC:
-            require_aware(now, "now")
-        self._now = now
+        if now is not self._now:  # checked once per instant (as in _begin)
+            if type(now) is not datetime or now.tzinfo is not UTC:
+                require_aware(now, "now")
+            self._now = now
         entry = self._entries.get(item_id)
         if entry is None or entry.status is not _ASSIGNED:
             status = self.status(item_id)
@@ -1571,8 +1577,8 @@ class Router:
         waiting = self._waiting
         if not waiting or agent is None:
             return []
-        serving = self._serving.get(agent.groups)
-        if serving is not None and waiting.isdisjoint(serving):
+        known = self._serving.get(agent_id)
+        if known is not None and known[0] is agent.groups and waiting.isdisjoint(known[1]):
             return []  # nothing waits where the agent may serve
         return self._fill(agent_id, now)
 
@@ -1651,9 +1657,10 @@ class Router:
     # -- bookkeeping ---------------------------------------------------------------------
 
     def _begin(self, now: datetime) -> None:
-        if type(now) is not datetime or now.tzinfo is not UTC:
-            require_aware(now, "now")
-        self._now = now
+        if now is not self._now:  # checked once per instant
+            if type(now) is not datetime or now.tzinfo is not UTC:
+                require_aware(now, "now")
+            self._now = now
 
     def _record(self, decision: RoutingDecision) -> RoutingDecision:
         item_id = decision.item_id
