@@ -46,7 +46,7 @@ from casekit.model.fields import CustomField, FieldSchema
 from casekit.model.lifecycle import Context, LifecycleRules, decide, replay
 from casekit.notify import Channel as NotificationChannel
 from casekit.notify import ChannelRegistry, DeliveryReport, Notifications, Notifier
-from casekit.playbook import ActionRegistry, DeskPlaybooks, PlaybookReactor, Playbooks
+from casekit.playbook import DeskPlaybooks, Playbooks
 from casekit.playbook._request import DeskCatalog
 from casekit.reactors import ReactorRegistry, Subscriber, SubscriberRegistry
 from casekit.routing import Agent, Presence, Router, StrategyRegistry
@@ -176,14 +176,8 @@ class Desk:
         for channel in channels:
             self.channels.add(channel)
         self.notifications = Notifier.for_desk(notifications, self.channels, self.store, self.sla)
-        self.playbooks = None if playbooks is None else self._playbooks(playbooks)
-        self.catalog = (
-            None
-            if self.playbooks is None or self.playbooks.settings.catalog is None
-            else DeskCatalog(
-                self.playbooks.settings.catalog, self.playbooks, self.store, self._open, self._now
-            )
-        )
+        self.playbooks = DeskPlaybooks.for_desk(playbooks, self)
+        self.catalog = DeskCatalog.for_desk(self.playbooks, self)
         reactors = ReactorRegistry()
         self.plugins.register_reactors(reactors, desk=self)
         self._subscribers = SubscriberRegistry()
@@ -196,29 +190,6 @@ class Desk:
         if self.playbooks is not None:
             self.playbooks.bind(self._pipeline)
         self.plugins.register_subscribers(self._subscribers, desk=self)
-
-    def _playbooks(self, settings: Playbooks) -> DeskPlaybooks:
-        if not isinstance(settings, Playbooks):
-            raise InvalidValue(
-                f"expected casekit.playbook.Playbooks, got {type(settings).__name__}",
-                where="Desk.playbooks",
-            )
-        actions = ActionRegistry()
-        self.plugins.register_actions(actions, desk=self)
-        actions.update(settings.actions)
-        DeskPlaybooks.check(settings, actions, self.sla)
-        reactor = PlaybookReactor(
-            settings.library, actions, self.rules, self.fields, self.sla, settings.fallback_group
-        )
-        return DeskPlaybooks(
-            settings,
-            actions,
-            reactor,
-            load=self._load,
-            authorize=self.authorize,
-            view=lambda case, actor, now: self._gate.view(case, actor, now, before=None),
-            now=self._now,
-        )
 
     @classmethod
     def open(cls, url: str, **options: Unpack[DeskOptions]) -> Desk:

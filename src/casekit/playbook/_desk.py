@@ -58,6 +58,7 @@ from casekit.storage.base import Snapshot, Timer
 
 if TYPE_CHECKING:
     from casekit._commit import Pipeline
+    from casekit.desk import Desk
 
 __all__ = ["DeskPlaybooks", "Playbooks"]
 
@@ -134,6 +135,35 @@ class DeskPlaybooks:
         self._view = view
         self._now = now
         self._pipeline: Pipeline | None = None
+
+    @classmethod
+    def for_desk(cls, settings: Playbooks | None, desk: Desk) -> DeskPlaybooks | None:
+        """The playbook operations of ``desk`` (``None`` without settings): the host
+        actions registered (plugins first, then the host's), the definitions checked
+        against the desk, and the runner built."""
+        if settings is None:
+            return None
+        if not isinstance(settings, Playbooks):
+            raise InvalidValue(
+                f"expected casekit.playbook.Playbooks, got {type(settings).__name__}",
+                where="Desk.playbooks",
+            )
+        actions = ActionRegistry()
+        desk.plugins.register_actions(actions, desk=desk)
+        actions.update(settings.actions)
+        cls.check(settings, actions, desk.sla)
+        reactor = PlaybookReactor(
+            settings.library, actions, desk.rules, desk.fields, desk.sla, settings.fallback_group
+        )
+        return cls(
+            settings,
+            actions,
+            reactor,
+            load=desk._load,
+            authorize=desk.authorize,
+            view=lambda case, actor, now: desk._gate.view(case, actor, now, before=None),
+            now=desk._now,
+        )
 
     def bind(self, pipeline: Pipeline) -> None:
         self._pipeline = pipeline

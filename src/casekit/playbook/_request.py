@@ -20,6 +20,7 @@ from casekit.model.events import CatalogRequested, Event
 from casekit.playbook._catalog import Catalog, CatalogItem, Requester
 
 if TYPE_CHECKING:
+    from casekit.desk import Desk
     from casekit.playbook._desk import DeskPlaybooks
 
 __all__ = ["DeskCatalog"]
@@ -50,6 +51,13 @@ class DeskCatalog:
         ]
         if problems:
             raise InvalidDefinition("the catalog names unknown playbooks", errors=problems)
+
+    @classmethod
+    def for_desk(cls, playbooks: DeskPlaybooks | None, desk: Desk) -> DeskCatalog | None:
+        """The catalog operations of ``desk`` (``None`` without a catalog)."""
+        if playbooks is None or playbooks.settings.catalog is None:
+            return None
+        return cls(playbooks.settings.catalog, playbooks, desk.store, desk._open, desk._now)
 
     def items(self, *, actor: Actor) -> list[CatalogItem]:
         """The items ``actor`` may request: self-service items for customers, items open
