@@ -37,6 +37,7 @@ from casekit.model.events import (
 from casekit.model.playbook import ActivityRun, ActivityState, PlaybookRun, RunState
 from casekit.playbook._actions import MAX_NESTING, ActionRegistry, HostAction, too_deep
 from casekit.playbook._catalog import Catalog
+from casekit.playbook._checks import activity_problems
 from casekit.playbook._definition import (
     Action,
     Activity,
@@ -46,7 +47,6 @@ from casekit.playbook._definition import (
     Stage,
     SubPlaybook,
     activity_from_dict,
-    activity_problems,
     activity_to_dict,
 )
 from casekit.playbook._guidance import RunGuide, guide
