@@ -8,10 +8,11 @@ from typing import Final
 
 import attrs
 
+from casekit.audit import payload_json
 from casekit.model._enums import Priority
-from casekit.storage.base import NO_SLA_DUE, CaseOrder, CaseQuery, to_micros
+from casekit.storage.base import NO_SLA_DUE, CaseOrder, CaseQuery, Commit, to_micros
 
-__all__ = ["ORDER_KEYS", "CaseSelect", "case_select"]
+__all__ = ["ORDER_KEYS", "CaseSelect", "EventRow", "TimerRow", "case_select", "commit_rows"]
 
 ORDER_KEYS: Final = {
     CaseOrder.PRIORITY: "(CASE priority "
@@ -92,3 +93,30 @@ def case_select(
             where.append(f"({key}, id) > {position_marks}")
             params.extend(position)
     return CaseSelect(where, params, f"{key}, id" if key else "id")
+
+
+EventRow = tuple[str, int, str, int, str, str, str]
+"""An ``events`` row: case, seq, name, instant (µs), payload JSON, previous hash, hash."""
+TimerRow = tuple[str, str, int]
+"""A ``timers`` row: case, key, due instant (µs)."""
+
+
+def commit_rows(commit: Commit) -> tuple[list[EventRow], list[TimerRow]]:
+    """The ``events`` and ``timers`` rows a commit writes (both SQL stores), reusing the
+    event JSON the pipeline already wrote for the hash chain."""
+    payloads = commit.payloads or [payload_json(record.event) for record in commit.records]
+    events = [
+        (
+            record.case_id,
+            record.seq,
+            record.event.name,
+            to_micros(record.event.at),
+            payload,
+            record.prev_hash,
+            record.hash,
+        )
+        for record, payload in zip(commit.records, payloads, strict=True)
+    ]
+    case_id = commit.case.id
+    timers = [(case_id, timer.key, to_micros(timer.due_at)) for timer in commit.timers]
+    return events, timers

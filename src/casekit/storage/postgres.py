@@ -47,7 +47,7 @@ from typing import Any, Final, TypeVar, cast
 import psycopg
 import psycopg.errors
 
-from casekit.audit import GENESIS, EventRecord, payload_json
+from casekit.audit import GENESIS, EventRecord
 from casekit.exceptions import (
     AccountNotFound,
     CapacityConflict,
@@ -65,7 +65,7 @@ from casekit.model.events import Event
 from casekit.serialization import loads, structure, to_json
 from casekit.storage import _pg_outbox as outbox_sql
 from casekit.storage._case_json import case_json
-from casekit.storage._case_sql import case_select
+from casekit.storage._case_sql import case_select, commit_rows
 from casekit.storage._pg_conn import (
     Database,
     DatabaseUnavailable,
@@ -436,20 +436,7 @@ class PostgresStore(RoutingTables):
             return
         body = case_json(case)  # to_json(case), reusing the JSON of unchanged parts
         columns = _columns(case)
-        payloads = commit.payloads or [payload_json(record.event) for record in commit.records]
-        events = [
-            (
-                record.case_id,
-                record.seq,
-                record.event.name,
-                to_micros(record.event.at),
-                payload,
-                record.prev_hash,
-                record.hash,
-            )
-            for record, payload in zip(commit.records, payloads, strict=True)
-        ]
-        timers = [(case.id, timer.key, to_micros(timer.due_at)) for timer in commit.timers]
+        events, timers = commit_rows(commit)
         notifications = entry_rows(commit.records)
         expected = commit.expected_version
         prev_hash = commit.records[0].prev_hash

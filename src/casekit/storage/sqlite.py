@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Final, TypeVar, cast
 from urllib.parse import parse_qsl
 
-from casekit.audit import GENESIS, EventRecord, payload_json
+from casekit.audit import GENESIS, EventRecord
 from casekit.exceptions import (
     AccountNotFound,
     CapacityConflict,
@@ -69,7 +69,7 @@ from casekit.routing._errors import ClaimConflict
 from casekit.serialization import from_json, loads, structure, to_json
 from casekit.storage import _sqlite_outbox as outbox_sql
 from casekit.storage._case_json import case_json
-from casekit.storage._case_sql import ORDER_KEYS, case_select
+from casekit.storage._case_sql import ORDER_KEYS, case_select, commit_rows
 from casekit.storage._cursor import make_cursor, read_cursor
 from casekit.storage._sqlite_rows import instant as _instant
 from casekit.storage._sqlite_rows import integer as _integer
@@ -972,20 +972,7 @@ class SQLiteStore:
         body = case_json(case)  # to_json(case), reusing the JSON of unchanged parts
         columns = _columns(case)
         row = (case.version, commit.head_hash, *columns, body)
-        payloads = commit.payloads or [payload_json(record.event) for record in commit.records]
-        events = [
-            (
-                record.case_id,
-                record.seq,
-                record.event.name,
-                _micros(record.event.at),
-                payload,
-                record.prev_hash,
-                record.hash,
-            )
-            for record, payload in zip(commit.records, payloads, strict=True)
-        ]
-        timers = [(case.id, timer.key, _micros(timer.due_at)) for timer in commit.timers]
+        events, timers = commit_rows(commit)
         notifications = entry_rows(commit.records)
         expected = commit.expected_version
         prev_hash = commit.records[0].prev_hash
