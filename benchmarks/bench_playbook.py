@@ -43,20 +43,19 @@ import pathlib
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import attrs
+from _tape import PlaybackReactor, Tape, TapingReactor
 from _timing import table_row
 
 from casekit import Account, Actor, Desk, ManualClock, hookimpl
-from casekit.model.case import Case
-from casekit.model.events import Event
 from casekit.playbook import ActionRegistry, Playbook, PlaybookReactor, Playbooks, RunState
-from casekit.reactors import Change, ReactorRegistry
+from casekit.reactors import ReactorRegistry
 from casekit.storage import MemoryStore
-from casekit.storage.base import Store, Timer
+from casekit.storage.base import Store
 from casekit.storage.sqlite import SQLiteStore
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
@@ -92,61 +91,6 @@ PLAYBOOK = Playbook.from_dict(
 # --- the floor: the runner's answers, played back ---------------------------------------
 
 
-@attrs.define
-class Tape:
-    """What a reactor answered, call by call, in order."""
-
-    calls: dict[str, list[Any]] = attrs.field(factory=lambda: {"react": [], "timers": []})
-    at: dict[str, int] = attrs.field(factory=lambda: {"react": 0, "timers": 0})
-
-    def next(self, kind: str) -> Any:
-        i = self.at[kind]
-        self.at[kind] = i + 1
-        return self.calls[kind][i]
-
-    def rewind(self) -> None:
-        self.at = {"react": 0, "timers": 0}
-
-
-@attrs.frozen
-class TapingReactor:
-    """The real playbook runner, its answers recorded on a tape."""
-
-    engine: PlaybookReactor
-    tape: Tape
-    name: str = "playbook"
-
-    def react(self, change: Change) -> Sequence[Event]:
-        out = list(self.engine.react(change))
-        self.tape.calls["react"].append(out)
-        return out
-
-    def timers(self, case: Case) -> list[Timer]:
-        out = list(self.engine.timers(case))
-        self.tape.calls["timers"].append(out)
-        return out
-
-    def fire(self, case: Case, timer: Timer, now: datetime) -> Sequence[Event]:
-        return self.engine.fire(case, timer, now)
-
-
-@attrs.frozen
-class PlaybackReactor:
-    """Returns what the taped runner returned, computing nothing."""
-
-    tape: Tape
-    name: str = "playbook"
-
-    def react(self, change: Change) -> Sequence[Event]:  # noqa: ARG002 - played back
-        return self.tape.next("react")  # type: ignore[no-any-return]
-
-    def timers(self, case: Case) -> list[Timer]:  # noqa: ARG002 - played back
-        return self.tape.next("timers")  # type: ignore[no-any-return]
-
-    def fire(self, case: Case, timer: Timer, now: datetime) -> Sequence[Event]:  # noqa: ARG002
-        return ()  # the workload sets no playbook timers
-
-
 @attrs.frozen
 class ReactorPlugin:
     """Registers a reactor where the desk's playbook runner would be."""
@@ -173,12 +117,12 @@ def new_desk(store: Store, variant: str, tape: Tape | None = None) -> Desk:
             runner = PlaybookReactor(
                 Playbooks(library=[PLAYBOOK]).library, ActionRegistry(), desk.rules, desk.fields
             )
-            return TapingReactor(runner, tape)
+            return TapingReactor(runner, tape, "playbook")
 
         plugins.append(ReactorPlugin(taping))
     elif variant == "floor":
         assert tape is not None
-        plugins.append(ReactorPlugin(lambda _desk: PlaybackReactor(tape)))
+        plugins.append(ReactorPlugin(lambda _desk: PlaybackReactor(tape, "playbook")))
     desk = Desk(store, clock=ManualClock(T0), discover=False, plugins=plugins, playbooks=playbooks)
     desk.save_account(Account(id="acme", name="Acme"))
     return desk

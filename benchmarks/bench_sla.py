@@ -106,13 +106,13 @@ import businesstimedelta as btd
 import holidays
 import numpy as np
 import pandas as pd
+from _tape import PlaybackReactor, Tape, TapingReactor
 from _timing import best_of, table_row
 
 from casekit import Account, Actor, Contact, Desk, Direction, ManualClock, Priority, hookimpl
 from casekit.audit import EventRecord
-from casekit.model.case import Case
 from casekit.model.events import CaseOpened, CaseStateChanged, Event
-from casekit.reactors import ORDER_LAST, Change, ReactorRegistry
+from casekit.reactors import ORDER_LAST, ReactorRegistry
 from casekit.sla import (
     BusinessCalendar,
     Escalation,
@@ -126,7 +126,6 @@ from casekit.sla import (
     evaluate_many,
 )
 from casekit.sla._reactor import SlaReactor
-from casekit.storage.base import Timer
 
 AMS = ZoneInfo("Europe/Amsterdam")
 SEED = 20260323
@@ -320,65 +319,6 @@ class Recording:
     @property
     def command_seconds(self) -> float:
         return sum(self.seconds.values())
-
-
-class Tape:
-    """What the SLA reactor returned, call by call: recorded once, played back to
-    time the command path with SLA events that cost nothing to compute."""
-
-    def __init__(self) -> None:
-        self.calls: dict[str, list[Any]] = {"react": [], "timers": [], "fire": []}
-        self.at = dict.fromkeys(self.calls, 0)
-
-    def rewind(self) -> None:
-        self.at = dict.fromkeys(self.calls, 0)
-
-    def next(self, kind: str) -> Any:
-        i = self.at[kind]
-        self.at[kind] = i + 1
-        return self.calls[kind][i]
-
-
-@attrs.frozen
-class TapingReactor:
-    """The real SLA reactor, its answers recorded on a tape."""
-
-    engine: SlaReactor
-    tape: Tape
-    name: str = "sla"
-
-    def react(self, change: Change) -> Sequence[Event]:
-        out = list(self.engine.react(change))
-        self.tape.calls["react"].append(out)
-        return out
-
-    def timers(self, case: Case) -> list[Timer]:
-        out = list(self.engine.timers(case))
-        self.tape.calls["timers"].append(out)
-        return out
-
-    def fire(self, case: Case, timer: Timer, now: datetime) -> Sequence[Event]:
-        out = list(self.engine.fire(case, timer, now))
-        self.tape.calls["fire"].append(out)
-        return out
-
-
-@attrs.frozen
-class PlaybackReactor:
-    """Returns what the real SLA reactor returned, at no cost: the floor of the SLA
-    overhead (what the pipeline spends folding, hashing and storing SLA events)."""
-
-    tape: Tape
-    name: str = "sla"
-
-    def react(self, change: Change) -> Sequence[Event]:  # noqa: ARG002 - played back
-        return self.tape.next("react")  # type: ignore[no-any-return]
-
-    def timers(self, case: Case) -> list[Timer]:  # noqa: ARG002 - played back
-        return self.tape.next("timers")  # type: ignore[no-any-return]
-
-    def fire(self, case: Case, timer: Timer, now: datetime) -> Sequence[Event]:  # noqa: ARG002
-        return self.tape.next("fire")  # type: ignore[no-any-return]
 
 
 @attrs.frozen
@@ -659,7 +599,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - a linear scri
     # The floor: the same SLA events and timers, played back by a reactor that
     # computes nothing, so only the pipeline's cost of carrying them remains.
     tape = Tape()
-    record(plan, end, None, TapingReactor(SlaReactor(policy_in_force()), tape))
+    record(plan, end, None, TapingReactor(SlaReactor(policy_in_force()), tape, "sla"))
     # Alternate the three desks and keep the faster run of each. Each desk is dropped
     # (and collected) before the next starts, so its objects do not weigh on the next
     # run's garbage collections; the last desk with SLAs is kept for its logs.
@@ -676,7 +616,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - a linear scri
                 plan,
                 end,
                 policy_in_force() if variant == "on" else None,
-                PlaybackReactor(tape) if variant == "floor" else None,
+                PlaybackReactor(tape, "sla") if variant == "floor" else None,
             )
             if variant == "on":
                 desk = rec.desk
