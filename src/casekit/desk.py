@@ -34,6 +34,7 @@ from casekit._views import Gate, action_of, redact, task_case_id, visible_to_cus
 from casekit.audit import ChainReport, EventRecord, verify_stored
 from casekit.clock import Clock, SystemClock
 from casekit.exceptions import ConflictError, InvalidCommand, InvalidValue, TaskNotFound
+from casekit.links import DeskLinks, Links
 from casekit.model import commands as cmd
 from casekit.model._enums import CaseState, Channel, Direction, Priority
 from casekit.model.access import Action
@@ -85,6 +86,7 @@ class DeskOptions(TypedDict, total=False):
     notifications: Notifications | None
     channels: Iterable[NotificationChannel]
     playbooks: Playbooks | None
+    links: Links | None
 
 
 class Desk:
@@ -115,6 +117,9 @@ class Desk:
         playbooks: Playbook definitions and host actions (none by default; see
             :mod:`casekit.playbook`): cases of their categories start them, and
             ``desk.playbooks`` starts, answers and guides them.
+        links: Parent/child links and major cases (off by default; see
+            :mod:`casekit.links`): ``desk.links`` proposes, accepts and links, and a
+            major case's children follow it.
 
     Every command and query takes a keyword-only ``actor``: the access policy decides
     with it, and events record it. Use ``Actor.system()`` for the host's own jobs.
@@ -125,6 +130,9 @@ class Desk:
         playbooks: Playbook runs (``None`` without playbooks): ``start``, ``answer``,
             ``add_activity``, ``go_back``, ``cancel``, ``migrate``, ``current``.
         catalog: The service catalog (``None`` without one): ``items``, ``request``.
+        links: Links and major cases (``None`` without ``links``): ``link``,
+            ``unlink``, ``children``, ``propose_major``, ``accept_major``,
+            ``reject_major``, ``create_children``, ``sync``.
         notifications: The outbox and its delivery (``None`` without notification
             settings): ``desk.notifications.outbox(state="dead")``, ``attempts``,
             ``requeue``.
@@ -150,6 +158,7 @@ class Desk:
         notifications: Notifications | None = None,
         channels: Iterable[NotificationChannel] = (),
         playbooks: Playbooks | None = None,
+        links: Links | None = None,
     ) -> None:
         self.plugins = Plugins(plugins, discover=discover)
         self._owns_store = isinstance(store, str) or store is None
@@ -178,6 +187,7 @@ class Desk:
         self.notifications = Notifier.for_desk(notifications, self.channels, self.store, self.sla)
         self.playbooks = DeskPlaybooks.for_desk(playbooks, self)
         self.catalog = DeskCatalog.for_desk(self.playbooks, self)
+        self.links = DeskLinks.for_desk(links, self)
         reactors = ReactorRegistry()
         self.plugins.register_reactors(reactors, desk=self)
         self._subscribers = SubscriberRegistry()
@@ -189,6 +199,8 @@ class Desk:
         )
         if self.playbooks is not None:
             self.playbooks.bind(self._pipeline)
+        if self.links is not None:
+            self.links.bind(self._pipeline)
         self.plugins.register_subscribers(self._subscribers, desk=self)
 
     @classmethod
@@ -339,6 +351,8 @@ class Desk:
             check_service_org(self.store, case, command.service_org, now)
         if isinstance(command, cmd.CreateTask) and self.routing is not None:
             self.routing.check_skills(command.skills, "task.skills")
+        if self.links is not None:
+            self.links.check_command(case, command)
         ctx = self._context(actor, now)
         if (
             isinstance(command, cmd.AddInteraction)
