@@ -100,8 +100,7 @@ def major_after(major: MajorCase, event: Event, version: int) -> MajorCase | Non
     if major.state is not MajorState.ACCEPTED:
         return None
     if isinstance(event, PriorityChanged | CaseStateChanged | CaseUpdated) or (
-        isinstance(event, InteractionAdded)
-        and event.interaction.direction is not Direction.INBOUND
+        isinstance(event, InteractionAdded) and event.interaction.direction is not Direction.INBOUND
     ):
         return attrs.evolve(major, changed=version)
     return None
