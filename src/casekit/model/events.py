@@ -41,6 +41,7 @@ __all__ = [
     "Event",
     "EventHeader",
     "InteractionAdded",
+    "LinkConfirmed",
     "MajorAccepted",
     "MajorChildrenSynced",
     "MajorProposed",
@@ -649,6 +650,15 @@ class CaseLinked(CaseEvent):
 
 
 @attrs.frozen(kw_only=True)
+class LinkConfirmed(CaseEvent):
+    """The link to ``parent_id`` passed its check against links made at the same moment:
+    it stays (the major case's child of its account)."""
+
+    name: ClassVar[str] = "case.link_confirmed"
+    parent_id: str
+
+
+@attrs.frozen(kw_only=True)
 class CaseUnlinked(CaseEvent):
     """The case is no longer a child of ``parent_id``."""
 
@@ -737,6 +747,7 @@ AnyLinkEvent: TypeAlias = (
     | MajorSyncRequested
     | MajorChildrenSynced
     | CaseLinked
+    | LinkConfirmed
     | CaseUnlinked
     | ParentSynced
 )
@@ -758,6 +769,7 @@ LINK_EVENT_TYPES: tuple[type[CaseEvent], ...] = (
     MajorSyncRequested,
     MajorChildrenSynced,
     CaseLinked,
+    LinkConfirmed,
     CaseUnlinked,
     ParentSynced,
 )

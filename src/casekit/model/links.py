@@ -100,6 +100,9 @@ class ParentLink:
             considered for mirroring (the parent's interactions only grow).
         cascaded: Whether the child was resolved because its major case was (so
             closing the major case closes it too).
+        confirmed: Whether the link was checked after its commit against links made
+            at the same moment (see :mod:`casekit.links`): an unconfirmed major-case
+            child may still be undone by the process that linked it.
     """
 
     parent_id: str
@@ -109,3 +112,4 @@ class ParentLink:
     synced_version: int = 0
     synced_interactions: int = 0
     cascaded: bool = False
+    confirmed: bool = False
