@@ -32,6 +32,8 @@ __all__ = [
     "CaseStateChanged",
     "CaseUpdated",
     "CatalogRequested",
+    "EntitlementApplied",
+    "EntitlementMissing",
     "Event",
     "EventHeader",
     "InteractionAdded",
@@ -576,6 +578,37 @@ class CatalogRequested(CaseEvent):
     on_behalf: bool = False
 
 
+@attrs.frozen(kw_only=True)
+class EntitlementApplied(CaseEvent):
+    """The case was opened under an entitlement (or a configured default service level).
+
+    Attributes:
+        entitlement_id: The entitlement chosen (``None``: none applied, and
+            ``service_level`` is the desk's configured default).
+        service_level: The service level the case gets.
+        units: The units the entitlement grants (``None``: unlimited); the case uses one.
+        explanation: Every candidate considered and why it was or was not chosen.
+    """
+
+    name: ClassVar[str] = "entitlement.applied"
+    entitlement_id: str | None
+    service_level: str
+    units: int | None = None
+    explanation: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class EntitlementMissing(CaseEvent):
+    """The case was opened although no entitlement covers it (the desk warns).
+
+    Attributes:
+        explanation: Every candidate considered and why it did not apply.
+    """
+
+    name: ClassVar[str] = "entitlement.missing"
+    explanation: str = ""
+
+
 AnySlaEvent: TypeAlias = (
     SlaStarted
     | SlaPaused
@@ -645,6 +678,8 @@ Event: TypeAlias = (
     | AnySlaEvent
     | AnyPlaybookEvent
     | CatalogRequested
+    | EntitlementApplied
+    | EntitlementMissing
 )
 """Any event casekit records on a case."""
 
@@ -685,6 +720,8 @@ EVENT_TYPES: tuple[type[CaseEvent], ...] = (
     PlaybookMigrated,
     PlaybookStalled,
     CatalogRequested,
+    EntitlementApplied,
+    EntitlementMissing,
 )
 """Every event class, in the order of the :data:`Event` union."""
 

@@ -27,6 +27,8 @@ Layout (schema version 7; every name carries the store's table prefix, if any):
 * ``outbox``, ``outbox_attempts`` -- the outbox of notifications (schema version 7;
   tables, indexes and statements in :mod:`casekit.storage._sqlite_outbox`), entries
   written by the commit that queues them;
+* ``products``, ``assets``, ``entitlements`` -- the install base (schema version 9;
+  :mod:`casekit.storage._sqlite_install_base`);
 * ``schema_version`` -- one row; forward migrations run in one transaction at open.
 
 Connections are pooled: a call borrows one, so each connection is used by one thread at
@@ -71,6 +73,8 @@ from casekit.storage import _sqlite_outbox as outbox_sql
 from casekit.storage._case_json import case_json
 from casekit.storage._case_sql import ORDER_KEYS, case_select, commit_rows
 from casekit.storage._cursor import make_cursor, read_cursor
+from casekit.storage._sqlite_install_base import V9 as _V9
+from casekit.storage._sqlite_install_base import SQLiteInstallBase, check_unit_guard
 from casekit.storage._sqlite_rows import instant as _instant
 from casekit.storage._sqlite_rows import integer as _integer
 from casekit.storage._sqlite_rows import key as _key
@@ -275,6 +279,7 @@ MIGRATIONS: Final[tuple[str, ...]] = (
     _V5 % {order.value: sql for order, sql in _ORDER_KEYS.items()},
     _V6,
     outbox_sql.V7,
+    _V9,
 )
 """Forward migrations; ``MIGRATIONS[n]`` takes a database from version ``n`` to ``n + 1``."""
 
@@ -621,7 +626,7 @@ class _Borrowed:
                 store._idle.append(session)
 
 
-class SQLiteStore:
+class SQLiteStore(SQLiteInstallBase):
     """The :class:`~casekit.storage.Store` protocol on one SQLite database file.
 
     Args:
@@ -1009,7 +1014,10 @@ class SQLiteStore:
                 if held:
                     conn.executemany(_INSERT_HOLDING, _holding_rows(held))
             for guard in commit.guards:
-                self._check_guard(conn, guard)
+                if isinstance(guard, CapacityGuard):
+                    self._check_guard(conn, guard)
+                else:
+                    check_unit_guard(conn, guard)
             if notifications:
                 conn.executemany(outbox_sql.INSERT_ENTRY, notifications)
         self._remember(case.id, (body, case, (case.version, *encoded)))
