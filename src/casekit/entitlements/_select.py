@@ -141,29 +141,32 @@ def choose(
             pass every other check and have units).
     """
     order = {(scope.kind, scope.id): tier for tier, scope in enumerate(path)}
-    considered: list[tuple[tuple[int, int, str], Entitlement, Scope, str | None, str]] = []
-    for entitlement in entitlements:
-        tier = order.get((entitlement.scope.value, entitlement.scope_id))
-        if tier is None:
-            continue
-        why, checked = _why_not(
-            entitlement, channel=channel, now=now, product_id=product_id, units_used=units_used
-        )
-        key = (tier, entitlement.rank, entitlement.id)
-        considered.append((key, entitlement, path[tier], why, checked))
-    considered.sort(key=lambda item: item[0])
-    winner = next((item for item in considered if item[3] is None), None)
+    keyed = sorted(
+        ((tier, e.rank, e.id), e)
+        for e in entitlements
+        if (tier := order.get((e.scope.value, e.scope_id))) is not None
+    )
+    winner: tuple[tuple[int, int, str], Entitlement] | None = None
     candidates = []
-    for key, entitlement, scope, why, checked in considered:
+    for key, entitlement in keyed:
+        scope = path[key[0]]
+        # Once one is chosen, the rest are not asked for their units (a store read).
+        why, checked = _why_not(
+            entitlement,
+            channel=channel,
+            now=now,
+            product_id=product_id,
+            units_used=units_used if winner is None else lambda _: 0,
+        )
         if why is not None:
             candidates.append(Candidate(entitlement, scope, False, why))
-        elif winner is not None and entitlement is winner[1]:
+        elif winner is None:
+            winner = key, entitlement
             candidates.append(Candidate(entitlement, scope, True, checked))
         else:
-            assert winner is not None
             first = winner[1]
             reason = (
-                f"{first.id} is more specific ({winner[2]})"
+                f"{first.id} is more specific ({path[winner[0][0]]})"
                 if key[0] != winner[0][0]
                 else f"{first.id} ranks first (rank {first.rank})"
             )
