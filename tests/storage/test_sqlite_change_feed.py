@@ -15,7 +15,7 @@ from casekit import Channel, InvalidValue, MemoryStore
 from casekit.audit import EventRecord
 from casekit.model.commands import Assign, AssignTask, CreateTask
 from casekit.model.events import CaseOpened, InteractionAdded
-from casekit.storage import Store
+from casekit.storage import CaseQuery, Store
 from casekit.storage.base import Holding
 from casekit.storage.sqlite import SCHEMA_VERSION, SQLiteStore
 from casekit.testing.conformance import apply_command, case_id_for, note, open_case, read_changes
@@ -43,8 +43,26 @@ def raw(db: pathlib.Path, sql: str) -> list[tuple[object, ...]]:
         conn.close()
 
 
+def downgrade_to_v8(db: pathlib.Path) -> None:
+    """Undo schema version 9 (the install base: products, assets, entitlements)."""
+    for table in ("products", "assets", "entitlements"):
+        raw(db, f"DROP TABLE {table}")
+    raw(db, "UPDATE schema_version SET version = 8")
+
+
+def downgrade_to_v7(db: pathlib.Path) -> None:
+    """Undo schema versions 9 and 8 (the link, asset and entitlement columns of cases)."""
+    downgrade_to_v8(db)
+    for name in ("parent", "asset", "entitlement"):
+        raw(db, f"DROP INDEX cases_{name}")
+    for column in ("parent_id", "asset_id", "entitlement_id"):
+        raw(db, f"ALTER TABLE cases DROP COLUMN {column}")
+    raw(db, "UPDATE schema_version SET version = 7")
+
+
 def downgrade_to_v6(db: pathlib.Path) -> None:
-    """Undo schema version 7 (the outbox)."""
+    """Undo schema versions 8 and 7 (the outbox)."""
+    downgrade_to_v7(db)
     raw(db, "DROP TABLE outbox")
     raw(db, "DROP TABLE outbox_attempts")
     raw(db, "UPDATE schema_version SET version = 6")
@@ -253,5 +271,22 @@ def test_a_store_from_before_the_work_ledger_gets_its_holdings(db: pathlib.Path)
             Holding(f"{case_id_for(2)}-T1", case_id_for(2), "bob", Channel.PORTAL),
         ]
         assert store.agent_records() == (0, [])
+    finally:
+        store.close()
+
+
+def test_a_version_7_store_gains_the_link_columns(db: pathlib.Path) -> None:
+    store = SQLiteStore(db)
+    written = interleave(store)
+    store.close()
+    downgrade_to_v7(db)
+    store = SQLiteStore(db)
+    try:
+        assert raw(db, "SELECT version FROM schema_version") == [(SCHEMA_VERSION,)]
+        assert raw(db, "SELECT DISTINCT parent_id, asset_id, entitlement_id FROM cases") == [
+            (None, None, None)
+        ]
+        assert read_changes(store)[0] == written
+        assert list(store.find(CaseQuery(parent_id="CS0000001")).items) == []
     finally:
         store.close()

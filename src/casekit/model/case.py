@@ -11,6 +11,7 @@ from casekit.exceptions import TaskNotFound
 from casekit.model._enums import CaseState, Channel, Direction, Priority, TaskState
 from casekit.model.actors import ActorRef
 from casekit.model.fields import FieldValue
+from casekit.model.links import MajorCase, ParentLink
 from casekit.model.playbook import PlaybookRun
 from casekit.model.sla import SlaClock
 
@@ -148,6 +149,12 @@ class Case:
         language: The language the customer needs, if any (routing).
         playbooks: The playbook runs on the case, in start order (see
             :mod:`casekit.playbook`).
+        link: The case's parent, if it is a child (of a major case or a plain parent).
+        major: Its standing as a major case, once proposed (see :mod:`casekit.links`).
+        asset_id: The installed asset the case is about, if any (install base).
+        entitlement_id: The entitlement the case was opened under, if any.
+        service_level: The service level of that entitlement (SLA conditions select
+            on it).
         version: How many events the case has; increases with every change.
     """
 
@@ -177,6 +184,17 @@ class Case:
     skills: dict[str, int] = attrs.field(factory=dict)
     language: str | None = None
     playbooks: tuple[PlaybookRun, ...] = ()
+    link: ParentLink | None = None
+    major: MajorCase | None = None
+    asset_id: str | None = None
+    entitlement_id: str | None = None
+    service_level: str | None = None
+
+    @property
+    def parent_id(self) -> str | None:
+        """The parent case's id, if the case is a child."""
+        link = self.link
+        return None if link is None else link.parent_id
 
     def task(self, task_id: str) -> Task:
         """Return the task with ``task_id`` or raise :class:`TaskNotFound`."""

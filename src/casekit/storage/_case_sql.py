@@ -71,6 +71,9 @@ def case_select(
         ("consumer_id", query.consumer_id),
         ("contact_id", query.contact_id),
         ("service_org", query.service_org),
+        ("parent_id", query.parent_id),
+        ("asset_id", query.asset_id),
+        ("entitlement_id", query.entitlement_id),
     ):
         if value is not None:
             where.append(f"{column} = {mark}")

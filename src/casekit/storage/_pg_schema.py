@@ -198,7 +198,18 @@ CREATE INDEX outbox_attempts_entry ON {{s}}.outbox_attempts (entry_id);
 CREATE INDEX outbox_attempts_case ON {{s}}.outbox_attempts (case_id)
 """
 
-MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V3)
+# Links between cases (a child's parent), the install base and entitlements: query
+# columns of cases (a case written before them has none of the three).
+_V2: Final = """
+ALTER TABLE {s}.cases ADD COLUMN parent_id text;
+ALTER TABLE {s}.cases ADD COLUMN asset_id text;
+ALTER TABLE {s}.cases ADD COLUMN entitlement_id text;
+CREATE INDEX cases_parent ON {s}.cases (parent_id, id);
+CREATE INDEX cases_asset ON {s}.cases (asset_id, id);
+CREATE INDEX cases_entitlement ON {s}.cases (entitlement_id, id)
+"""
+
+MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2, _V3)
 """Forward migrations; ``MIGRATIONS[n]`` takes a schema from version ``n`` to ``n + 1``.
 A later version appends a script here (never edits one that shipped)."""
 

@@ -119,6 +119,9 @@ _PROJECTED: Final = (
     "channel",
     "opened_at",
     "sla_due",
+    "parent_id",
+    "asset_id",
+    "entitlement_id",
 )
 """The columns of ``cases`` that repeat what the body says, for the query filters."""
 _READ_CASE: Final = f"md5(body::text), body::text, {', '.join(_PROJECTED)}"
@@ -169,6 +172,9 @@ def _columns(case: Case) -> tuple[str | int | None, ...]:
         case.channel.value,
         to_micros(case.opened_at),
         None if due is None else to_micros(due),
+        case.parent_id,
+        case.asset_id,
+        case.entitlement_id,
     )
 
 

@@ -6,7 +6,7 @@ readers never block the writer. Each command is one ``BEGIN IMMEDIATE`` transact
 that checks the case version and head hash, writes the state, appends the records and
 replaces the timers; on any failure it rolls back completely.
 
-Layout (schema version 7; every name carries the store's table prefix, if any):
+Layout (schema version 9; every name carries the store's table prefix, if any):
 
 * ``cases`` -- one row per case: key columns for the query filters and orders (state,
   priority, account, consumer, contact, category, channel, group, agent, service
@@ -262,6 +262,17 @@ CREATE TABLE {p}agents (
 INSERT OR IGNORE INTO {p}counters (name, value) VALUES ('agents', 0);
 """
 
+# Links between cases (a child's parent), the install base and entitlements: query
+# columns of cases. No backfill: a case written before them has none of the three.
+_V8 = """
+ALTER TABLE {p}cases ADD COLUMN parent_id TEXT;
+ALTER TABLE {p}cases ADD COLUMN asset_id TEXT;
+ALTER TABLE {p}cases ADD COLUMN entitlement_id TEXT;
+CREATE INDEX {p}cases_parent ON {p}cases (parent_id, id);
+CREATE INDEX {p}cases_asset ON {p}cases (asset_id, id);
+CREATE INDEX {p}cases_entitlement ON {p}cases (entitlement_id, id);
+"""
+
 _ORDER_KEYS: Final = ORDER_KEYS
 """Each order's sort key as SQL (shared with PostgreSQL); the ``cases_order_*`` indexes
 are on exactly these expressions, so SQLite uses them."""
@@ -279,6 +290,7 @@ MIGRATIONS: Final[tuple[str, ...]] = (
     _V5 % {order.value: sql for order, sql in _ORDER_KEYS.items()},
     _V6,
     outbox_sql.V7,
+    _V8,
     _V9,
 )
 """Forward migrations; ``MIGRATIONS[n]`` takes a database from version ``n`` to ``n + 1``."""
@@ -306,6 +318,9 @@ _PROJECTED: Final = (
     "channel",
     "opened_at",
     "sla_due",
+    "parent_id",
+    "asset_id",
+    "entitlement_id",
 )
 """The columns of ``cases`` that repeat what the body says, for the query filters."""
 _READ_CASE: Final = f"body, {', '.join(_PROJECTED)}"
@@ -358,6 +373,9 @@ def _columns(case: Case) -> tuple[str | int | None, ...]:
         case.channel._value_,
         _micros(case.opened_at),
         None if due is None else _micros(due),
+        case.parent_id,
+        case.asset_id,
+        case.entitlement_id,
     )
 
 
@@ -515,14 +533,14 @@ def _backfill_v5(session: _Session) -> None:
     A row whose body cannot be read keeps them empty: reads refuse it with
     CorruptRecord, as they refused it before.
     """
-    added = _PROJECTED[9:]
+    added = _PROJECTED[9:14]  # the later columns do not exist yet at version 5
     update = f"UPDATE {{p}}cases SET {', '.join(f'{c} = ?' for c in added)} WHERE rowid = ?"
     for rowid, raw in session.execute("SELECT rowid, body FROM {p}cases").fetchall():
         try:
             case = from_json(raw.decode("utf-8"), Case)
         except Exception:  # noqa: S112 - the row stays unreadable, as it was
             continue
-        session.execute(update, (*_columns(case)[8:], rowid))
+        session.execute(update, (*_columns(case)[8:13], rowid))
 
 
 _INSERT_HOLDING = (
