@@ -10,6 +10,7 @@ from casekit.audit import EventRecord
 from casekit.model.case import Assignment
 from casekit.model.events import (
     AnyPlaybookEvent,
+    AssetSet,
     CaseAssigned,
     CaseOpened,
     CaseStateChanged,
@@ -153,6 +154,8 @@ def describe(event: Event, zone: ZoneInfo | None = None) -> str:
                 return f"no entitlement: default service level {event.service_level}"
             units = "" if event.units is None else f" (uses 1 of {event.units} units)"
             return f"entitlement {event.entitlement_id} applied: {event.service_level}{units}"
+        case AssetSet():
+            return f"about asset {event.asset_id}" if event.asset_id else "about no asset"
         case EntitlementMissing():
             return f"no entitlement covers the case: {_short(event.explanation, 60)}"
         case _ if is_playbook_event(event):

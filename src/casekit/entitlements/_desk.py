@@ -38,7 +38,13 @@ from casekit.model._enums import ActorKind, Channel, ContactRole, RelationshipKi
 from casekit.model.access import account_lineage, holds_relationship
 from casekit.model.actors import Actor, ActorRef
 from casekit.model.case import Case
-from casekit.model.events import EntitlementApplied, EntitlementMissing, Event, EventHeader
+from casekit.model.events import (
+    AssetSet,
+    EntitlementApplied,
+    EntitlementMissing,
+    Event,
+    EventHeader,
+)
 from casekit.model.install_base import Asset, Entitlement, Product
 from casekit.storage.base import Store, UnitGuard
 from casekit.storage.install_base import MAX_ASSET_DEPTH, InstallBase
@@ -58,31 +64,37 @@ class Opening:
         service_level: The level the case gets (``None``: none).
         guards: The unit guard of the chosen entitlement, if it has units.
         outcome: ``"applied"``, ``"default"``, ``"missing"`` or ``"none"``.
+        asset_id: The asset the case is about, if any.
     """
 
     choice: EntitlementChoice | None
     service_level: str | None
     guards: tuple[UnitGuard, ...]
     outcome: str
+    asset_id: str | None = None
 
     def events(self, case_id: str, at: datetime, actor: ActorRef) -> list[Event]:
         """The events to record in the opening commit of ``case_id``."""
         header = EventHeader(case_id=case_id, at=at, actor=actor)
+        events: list[Event] = []
+        if self.asset_id is not None:
+            events.append(AssetSet(**header, asset_id=self.asset_id))
         choice = self.choice
         if choice is None or self.outcome == "none":
-            return []
+            return events
         if self.outcome == "missing":
-            return [EntitlementMissing(**header, explanation=choice.explain())]
+            return [*events, EntitlementMissing(**header, explanation=choice.explain())]
         chosen = choice.chosen
         assert self.service_level is not None
         return [
+            *events,
             EntitlementApplied(
                 **header,
                 entitlement_id=None if chosen is None else chosen.id,
                 service_level=self.service_level,
                 units=None if chosen is None else chosen.units,
                 explanation=choice.explain(),
-            )
+            ),
         ]
 
 
@@ -378,17 +390,17 @@ class DeskInstallBase:
         asset = self._asset_of(case, asset_id)
         settings = self.settings
         if settings is None or case.account_id is None:
-            return _NOTHING
+            return Opening(None, None, (), "none", asset_id) if asset_id else _NOTHING
         choice = self.choose(case, asset, now)
         chosen = choice.chosen
         if chosen is not None:
             guards = () if chosen.units is None else (UnitGuard(chosen.id, chosen.units),)
-            return Opening(choice, chosen.service_level, guards, "applied")
+            return Opening(choice, chosen.service_level, guards, "applied", asset_id)
         if settings.on_missing is OnMissing.REFUSE:
             raise NoEntitlement(case.account_id, case.contact_id, asset_id, choice.explain())
         if settings.on_missing is OnMissing.DEFAULT:
-            return Opening(choice, settings.default_level, (), "default")
-        return Opening(choice, None, (), "missing")
+            return Opening(choice, settings.default_level, (), "default", asset_id)
+        return Opening(choice, None, (), "missing", asset_id)
 
 
 def _probe(account_id: str, contact_id: str | None, channel: Channel, now: datetime) -> Case:

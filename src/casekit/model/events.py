@@ -26,6 +26,7 @@ __all__ = [
     "PLAYBOOK_EVENT_TYPES",
     "AnyPlaybookEvent",
     "AnySlaEvent",
+    "AssetSet",
     "CaseAssigned",
     "CaseEvent",
     "CaseOpened",
@@ -598,6 +599,18 @@ class EntitlementApplied(CaseEvent):
 
 
 @attrs.frozen(kw_only=True)
+class AssetSet(CaseEvent):
+    """The case now concerns an installed asset of its account (or, with ``None``, none).
+
+    Attributes:
+        asset_id: The asset (see :class:`~casekit.model.Asset`).
+    """
+
+    name: ClassVar[str] = "asset.set"
+    asset_id: str | None
+
+
+@attrs.frozen(kw_only=True)
 class EntitlementMissing(CaseEvent):
     """The case was opened although no entitlement covers it (the desk warns).
 
@@ -680,6 +693,7 @@ Event: TypeAlias = (
     | CatalogRequested
     | EntitlementApplied
     | EntitlementMissing
+    | AssetSet
 )
 """Any event casekit records on a case."""
 
@@ -722,6 +736,7 @@ EVENT_TYPES: tuple[type[CaseEvent], ...] = (
     CatalogRequested,
     EntitlementApplied,
     EntitlementMissing,
+    AssetSet,
 )
 """Every event class, in the order of the :data:`Event` union."""
 

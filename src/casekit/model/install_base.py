@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import TypeGuard
 
 import attrs
 
@@ -24,8 +25,17 @@ from casekit._convert import CasekitEnum, enum_converter, enum_set_converter, op
 from casekit._time import validate_aware
 from casekit.exceptions import InvalidValue
 from casekit.model._enums import Channel
+from casekit.model.events import AssetSet, EntitlementApplied, EntitlementMissing
 
-__all__ = ["Asset", "Entitlement", "EntitlementScope", "Product", "ProductKind"]
+__all__ = [
+    "Asset",
+    "Entitlement",
+    "EntitlementScope",
+    "Product",
+    "ProductKind",
+    "install_base_changes",
+    "is_install_base_event",
+]
 
 
 class ProductKind(CasekitEnum):
@@ -221,3 +231,25 @@ class Entitlement:
     def allows(self, channel: Channel) -> bool:
         """Whether a case on ``channel`` is covered (no channels: every one is)."""
         return not self.channels or channel in self.channels
+
+
+_EVENTS = (EntitlementApplied, EntitlementMissing, AssetSet)
+
+
+def is_install_base_event(
+    event: object,
+) -> TypeGuard[EntitlementApplied | EntitlementMissing | AssetSet]:
+    """Whether ``event`` is one of the install base's (``entitlement.*``, ``asset.set``)."""
+    return isinstance(event, _EVENTS)
+
+
+def install_base_changes(
+    event: EntitlementApplied | EntitlementMissing | AssetSet,
+) -> dict[str, object]:
+    """The case fields an install-base event sets (the fold, for
+    :func:`casekit.model.lifecycle.apply`)."""
+    if isinstance(event, EntitlementApplied):
+        return {"entitlement_id": event.entitlement_id, "service_level": event.service_level}
+    if isinstance(event, AssetSet):
+        return {"asset_id": event.asset_id}
+    return {}  # entitlement.missing records the explanation only

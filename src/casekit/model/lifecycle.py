@@ -69,6 +69,7 @@ from casekit.model.events import (
     is_playbook_event,
 )
 from casekit.model.fields import FieldSchema
+from casekit.model.install_base import install_base_changes, is_install_base_event
 from casekit.model.sla import SlaClock, SlaStage
 
 __all__ = [
@@ -677,6 +678,8 @@ def apply(case: Case | None, event: Event) -> Case:
             changes["slas"] = _sla_clocks(case, event)
         case _ if is_playbook_event(event) and not isinstance(event, PlaybookNotice):
             changes["playbooks"] = fold_playbook(case, event)
+        case _ if is_install_base_event(event):
+            changes.update(install_base_changes(event))
     return attrs.evolve(case, **changes)  # type: ignore[arg-type]
 
 
