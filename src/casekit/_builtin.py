@@ -66,6 +66,8 @@ def casekit_register_reactors(registry: ReactorRegistry, desk: Desk) -> None:
     registry.add(AutoCloseReactor(desk.rules, desk.fields), order=ORDER_FIRST)
     if desk.playbooks is not None:  # before the SLA engine: it times the tasks opened
         registry.add(desk.playbooks.reactor)
+    if desk.links is not None:
+        registry.add(desk.links.reactor)
     if desk.sla is not None:
         registry.add(SlaReactor(desk.sla), order=ORDER_LAST)
     if desk.notifications is not None:  # after the SLA engine: it sees SLA events too
@@ -87,6 +89,8 @@ def casekit_register_subscribers(registry: SubscriberRegistry, desk: Desk) -> No
         registry.add(desk.routing.name, desk.routing)
     if desk.playbooks is not None:
         registry.add(desk.playbooks.name, desk.playbooks)
+    if desk.links is not None:
+        registry.add(desk.links.name, desk.links)
 
 
 @hookimpl(trylast=True)

@@ -31,6 +31,7 @@ from casekit.model.commands import (
     UpdateCase,
 )
 from casekit.model.events import (
+    MAJOR_EVENT_TYPES,
     Event,
     InteractionAdded,
     NotificationQueued,
@@ -77,8 +78,9 @@ def action_of(command: Command) -> Action:
 
 
 def redact(case: Case, actor: Actor) -> Case:
-    """Hide internal work notes, internal (OLA, underpinning) clocks and playbook runs
-    (internal work, host action results) from customers."""
+    """Hide internal work notes, internal (OLA, underpinning) clocks, playbook runs
+    (internal work, host action results) and the case's standing as a major case (who
+    proposed and decided it) from customers."""
     if not actor.is_customer:
         return case
     return attrs.evolve(
@@ -86,6 +88,7 @@ def redact(case: Case, actor: Actor) -> Case:
         interactions=tuple(i for i in case.interactions if i.direction is not Direction.INTERNAL),
         slas=tuple(clock for clock in case.slas if clock.kind is SlaKind.SLA),
         playbooks=(),
+        major=None,
     )
 
 
@@ -111,6 +114,8 @@ def visible_to_customer(event: Event, case: Case) -> bool:
         return event.interaction.direction is not Direction.INTERNAL
     if isinstance(event, RoutingDecided | NotificationQueued):
         return False  # agents' names and scores, other recipients' addresses are internal
+    if isinstance(event, MAJOR_EVENT_TYPES):
+        return False  # the major-case decision and its bookkeeping are internal
     if isinstance(event, SlaStarted):
         return event.clock.kind is SlaKind.SLA
     if isinstance(event, SlaEvent):

@@ -35,6 +35,7 @@ from casekit.audit import ChainReport, EventRecord, verify_stored
 from casekit.clock import Clock, SystemClock
 from casekit.entitlements import DeskInstallBase, EntitlementSettings
 from casekit.exceptions import ConflictError, InvalidCommand, InvalidValue, TaskNotFound
+from casekit.links import DeskLinks, Links
 from casekit.model import commands as cmd
 from casekit.model._enums import CaseState, Channel, Direction, Priority
 from casekit.model.access import Action
@@ -87,6 +88,7 @@ class DeskOptions(TypedDict, total=False):
     channels: Iterable[NotificationChannel]
     playbooks: Playbooks | None
     entitlements: EntitlementSettings | None
+    links: Links | None
 
 
 class Desk:
@@ -119,6 +121,9 @@ class Desk:
             ``desk.playbooks`` starts, answers and guides them.
         entitlements: Entitlement selection when a case is opened (none by default;
             see :mod:`casekit.entitlements`): the store must keep the install base.
+        links: Parent/child links and major cases (off by default; see
+            :mod:`casekit.links`): ``desk.links`` proposes, accepts and links, and a
+            major case's children follow it.
 
     Every command and query takes a keyword-only ``actor``: the access policy decides
     with it, and events record it. Use ``Actor.system()`` for the host's own jobs.
@@ -131,6 +136,9 @@ class Desk:
         catalog: The service catalog (``None`` without one): ``items``, ``request``.
         install_base: Products, assets and entitlements (``None`` if the store keeps
             no install base): ``save_asset``, ``assets``, ``explain``...
+        links: Links and major cases (``None`` without ``links``): ``link``,
+            ``unlink``, ``children``, ``propose_major``, ``accept_major``,
+            ``reject_major``, ``create_children``, ``sync``.
         notifications: The outbox and its delivery (``None`` without notification
             settings): ``desk.notifications.outbox(state="dead")``, ``attempts``,
             ``requeue``.
@@ -157,6 +165,7 @@ class Desk:
         channels: Iterable[NotificationChannel] = (),
         playbooks: Playbooks | None = None,
         entitlements: EntitlementSettings | None = None,
+        links: Links | None = None,
     ) -> None:
         self.plugins = Plugins(plugins, discover=discover)
         self._owns_store = isinstance(store, str) or store is None
@@ -186,6 +195,7 @@ class Desk:
         self.playbooks = DeskPlaybooks.for_desk(playbooks, self)
         self.catalog = DeskCatalog.for_desk(self.playbooks, self)
         self.install_base = DeskInstallBase.for_desk(entitlements, self)
+        self.links = DeskLinks.for_desk(links, self)
         reactors = ReactorRegistry()
         self.plugins.register_reactors(reactors, desk=self)
         self._subscribers = SubscriberRegistry()
@@ -197,6 +207,8 @@ class Desk:
         )
         if self.playbooks is not None:
             self.playbooks.bind(self._pipeline)
+        if self.links is not None:
+            self.links.bind(self._pipeline)
         self.plugins.register_subscribers(self._subscribers, desk=self)
 
     @classmethod
@@ -347,6 +359,8 @@ class Desk:
             check_service_org(self.store, case, command.service_org, now)
         if isinstance(command, cmd.CreateTask) and self.routing is not None:
             self.routing.check_skills(command.skills, "task.skills")
+        if self.links is not None:
+            self.links.check_command(case, command)
         ctx = self._context(actor, now)
         if (
             isinstance(command, cmd.AddInteraction)

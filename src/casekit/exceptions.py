@@ -30,7 +30,8 @@ exception, the casekit error inherits it too, so ``except LookupError`` keeps wo
     │   └── ForeignAsset
     ├── InvalidTransition (ValueError)
     ├── InvalidCommand (ValueError)
-    │   └── RunNotFound
+    │   ├── RunNotFound
+    │   └── InvalidLink
     ├── AccessDenied (PermissionError)
     ├── ConflictError
     │   └── CapacityConflict
@@ -73,6 +74,7 @@ __all__ = [
     "InvalidCommand",
     "InvalidDefinition",
     "InvalidFieldValue",
+    "InvalidLink",
     "InvalidRequest",
     "InvalidTransition",
     "InvalidValue",
@@ -330,6 +332,29 @@ class InvalidCommand(CasekitError, ValueError):
 
 class RunNotFound(InvalidCommand):
     """The case has no such playbook run (or no running one where one is needed)."""
+
+
+class InvalidLink(InvalidCommand):
+    """Two cases cannot be linked (or a link cannot be undone) as asked.
+
+    Attributes:
+        child_id: The case that would be the child.
+        parent_id: The case that would be its parent.
+        problem: What stands in the way, one of ``"self"`` (a case cannot be its own
+            parent), ``"cycle"`` (the parent descends from the child),
+            ``"already_linked"`` (the child has a parent), ``"not_linked"`` (it has
+            none, or another), ``"account_taken"`` (the major case already has a child
+            of that account), ``"not_major"`` (the parent is not an accepted major
+            case), ``"finished"`` (the parent or child is resolved, closed or
+            cancelled), ``"major_child"`` (a major case cannot be a child, nor a
+            child a major case).
+    """
+
+    def __init__(self, child_id: str, parent_id: str, problem: str, why: str) -> None:
+        self.child_id = child_id
+        self.parent_id = parent_id
+        self.problem = problem
+        super().__init__(f"cannot link {child_id} to {parent_id}: {why}")
 
 
 class AccessDenied(CasekitError, PermissionError):

@@ -49,6 +49,7 @@ from casekit import (
     Relationship,
     RelationshipKind,
 )
+from casekit.links import Links
 from casekit.model.access import AGENT_ROLES, access_fields, same_access_fields
 from casekit.model.case import Case, Task
 from casekit.model.commands import AssignTask, BlockTask, Command, CompleteTask, StartTask
@@ -67,6 +68,7 @@ ACTORS: dict[str, Actor] = {
     "admin": Actor.agent("root", roles={"admin"}),
     "supervisor": Actor.agent("sue", roles={"supervisor"}),
     "agent of l1": Actor.agent("alice", groups={"l1"}),
+    "major case manager in l1": Actor.agent("mia", groups={"l1"}, roles={"major_case_manager"}),
     "outsourcer": Actor.agent("olga", service_org="bpo"),
     "outsourcer in l1, l2": Actor.agent("oz", groups={"l1", "l2"}, service_org="bpo"),
     "outsourcer admin": Actor.agent("oad", roles={"admin"}, service_org="bpo"),
@@ -152,22 +154,24 @@ TASKS = [name for name, s in SITUATIONS.items() if isinstance(s, TaskOf)]
 
 # --- the expected decisions -------------------------------------------------------------
 
-COLUMNS = "view open update interact note assign transition respond reopen work_tasks"
+COLUMNS = "view open update interact note assign transition respond reopen work_tasks manage_major"
 """The Actions, in the order of the cells below ("Y" allowed, "." refused)."""
 ANY = "*"
 """The row for every situation an actor's table does not name."""
-# the columns:      v o u i n a t r r w   (view open update interact note assign
-#                                          transition respond reopen work_tasks)
-ALL = "Y Y Y Y Y Y Y Y Y Y"
-NONE = ". . . . . . . . . ."
-CUSTOMER = "Y Y . Y . . . Y Y ."  # its own case: see, open, write, respond
-APPROVES = "Y . . Y . . . Y Y ."  # an approver or admin on a case someone else raised
-SEES = "Y . . Y . . . . . ."  # sees and writes; may not respond (a colleague, a partner)
-TASK_ONLY = "Y . . . . . . . . Y"  # sees and works that one task, nothing else
+# the columns:      v o u i n a t r r w m   (view open update interact note assign
+#                                          transition respond reopen work_tasks
+#                                          manage_major)
+ALL = "Y Y Y Y Y Y Y Y Y Y Y"
+WORKS = "Y Y Y Y Y Y Y Y Y Y ."  # everything but deciding on major cases
+NONE = ". . . . . . . . . . ."
+CUSTOMER = "Y Y . Y . . . Y Y . ."  # its own case: see, open, write, respond
+APPROVES = "Y . . Y . . . Y Y . ."  # an approver or admin on a case someone else raised
+SEES = "Y . . Y . . . . . . ."  # sees and writes; may not respond (a colleague, a partner)
+TASK_ONLY = "Y . . . . . . . . Y ."  # sees and works that one task, nothing else
 
 _OUTSOURCER = {
     ANY: NONE,
-    "routed to bpo": ALL,
+    "routed to bpo": WORKS,
     "the task routed to bpo": TASK_ONLY,
 }
 _CONTACT = {
@@ -182,6 +186,14 @@ _CONTACT = {
     "consumer con2": NONE,
 }
 _CONSUMER = {ANY: NONE, "consumer con1": CUSTOMER}
+_AGENT_OF_L1 = {
+    ANY: NONE,
+    "unassigned": WORKS,
+    "group l1": WORKS,
+    "group l2 with a task of l1": "Y . . . Y . . . . . .",
+    "the task of l1": "Y . . . Y . . . . Y .",
+    "the task for alice": TASK_ONLY,
+}
 
 EXPECTED: dict[str, dict[str, str]] = {
     # The system, the organisation's admins and supervisors: everything.
@@ -191,13 +203,15 @@ EXPECTED: dict[str, dict[str, str]] = {
     # An internal agent: unassigned cases and its group's; on another group's case with
     # a task of its group it sees the case and writes notes, and works that task; a
     # task assigned to it personally it sees and works, and nothing else of the case.
-    "agent of l1": {
-        ANY: NONE,
+    "agent of l1": _AGENT_OF_L1,
+    # With the major_case_manager role it also decides on major cases where it may
+    # update the case (and nowhere else).
+    # (The task for alice is alice's own, not mia's.)
+    "major case manager in l1": {
+        **_AGENT_OF_L1,
         "unassigned": ALL,
         "group l1": ALL,
-        "group l2 with a task of l1": "Y . . . Y . . . . .",
-        "the task of l1": "Y . . . Y . . . . Y",
-        "the task for alice": TASK_ONLY,
+        "the task for alice": NONE,
     },
     # An outsourcer's agent: only what is routed to its organisation, while the
     # contract holds; its groups and roles widen nothing.
@@ -389,7 +403,7 @@ def open_situation(desk: Desk, spec: CaseOf) -> tuple[str, list[str]]:
 def make_world(*, resolved: bool = False) -> World:
     clock = ManualClock(T0)
     sla = SlaPolicy(definitions=(SlaDefinition(id="res", targets={Priority.MODERATE: 8 * H}),))
-    desk = Desk("memory://", clock=clock, sla=sla, discover=False)
+    desk = Desk("memory://", clock=clock, sla=sla, discover=False, links=Links())
     populate(desk)
     opened: dict[str, tuple[str, list[str]]] = {}
     items: dict[str, tuple[str, str | None]] = {}
@@ -494,7 +508,7 @@ def test_policy_decides_as_the_table_says(world: World, actor: str) -> None:
 def clone(template: World) -> World:
     """A fresh desk holding the template's cases (cheaper than opening them again)."""
     clock = ManualClock(CHECK_AT)
-    desk = Desk(MemoryStore(), clock=clock, sla=template.desk.sla, discover=False)
+    desk = Desk(MemoryStore(), clock=clock, sla=template.desk.sla, discover=False, links=Links())
     populate(desk)
     case_ids = sorted({case_id for case_id, _ in template.items.values()})
     for case_id in case_ids:
@@ -542,6 +556,12 @@ def _open_like(desk: Desk, actor: Actor, case_id: str, task_id: str | None) -> C
         consumer_id=template.consumer_id,
         group=template.assignment.group,
     )
+
+
+def _accept_major(desk: Desk, actor: Actor, case_id: str, task_id: str | None) -> Case:
+    assert desk.links is not None
+    desk.links.propose_major(case_id, actor=SYSTEM)
+    return desk.links.accept_major(case_id, actor=actor)
 
 
 def _task(task_id: str | None) -> str:
@@ -599,6 +619,7 @@ OPS: dict[str, Op] = {
     "complete_task": Op(
         Action.WORK_TASKS, lambda d, a, c, t: d.complete_task(_task(t), actor=a), on="task"
     ),
+    "accept_major": Op(Action.MANAGE_MAJOR, _accept_major),
 }
 
 
@@ -688,6 +709,7 @@ ROUTING: dict[str, str] = {
     "supervisor": EVERYTHING,
     # Every other agent only for itself, whatever roles an outsourcer's agent carries.
     "agent of l1": ONLY_ITSELF,
+    "major case manager in l1": ONLY_ITSELF,
     "outsourcer": ONLY_ITSELF,
     "outsourcer in l1, l2": ONLY_ITSELF,
     "outsourcer admin": ONLY_ITSELF,

@@ -23,7 +23,11 @@ them through the ``casekit_check_access`` hook):
   or respond to resolutions); a contact opens cases on its own behalf for the accounts
   it sees, and accepts or rejects a resolution on cases it raised (or on any of its
   account's cases with the ``approver`` or ``admin`` role);
-* a **consumer** sees, writes to and responds on its own cases only.
+* a **consumer** sees, writes to and responds on its own cases only;
+* accepting or rejecting a **major case** candidate (:attr:`Action.MANAGE_MAJOR`)
+  takes an agent of the organisation with the ``admin``, ``supervisor`` or
+  ``major_case_manager`` role; proposing one, and linking a child, takes ``update``
+  on the cases concerned.
 
 A customer's powers come from the directory (its contact record's roles), never from
 the roles, groups or ``service_org`` its :class:`Actor` carries: customers never get
@@ -86,6 +90,9 @@ class Action(CasekitEnum):
     """Accept or reject a resolution (the customer's side)."""
     REOPEN = "reopen"
     WORK_TASKS = "work_tasks"
+    MANAGE_MAJOR = "manage_major"
+    """Accept or reject a major-case candidate (see :mod:`casekit.links`): the
+    default policy asks for an agent role that allows it and for ``update``."""
 
 
 class Directory(Protocol):
@@ -151,6 +158,11 @@ class AccessPolicy:
         """
         if actor.kind is ActorKind.SYSTEM:
             return Decision.allow("the system may do anything")
+        if action is Action.MANAGE_MAJOR:  # a role, and the right to update the case
+            refusal = _major_refusal(actor)
+            if refusal is not None:
+                return refusal
+            return self.decide(actor, Action.UPDATE, case, directory, now, task=task)
         if actor.kind is ActorKind.AGENT:
             if actor.service_org is not None:
                 return self._outsourcer(actor.service_org, action, case, directory, now, task=task)
@@ -251,6 +263,19 @@ class AccessPolicy:
         ):
             return Decision.deny("only the case's contact or an approver may respond")
         return Decision.allow(scope)
+
+
+_MAJOR_CASE_ROLES = frozenset({"admin", "supervisor", "major_case_manager"})
+
+
+def _major_refusal(actor: Actor) -> Decision | None:
+    if actor.kind is not ActorKind.AGENT or actor.service_org is not None:
+        return Decision.deny("only the organisation's own agents decide on major cases")
+    if actor.roles & _MAJOR_CASE_ROLES:
+        return None
+    return Decision.deny(
+        "deciding on major cases needs the admin, supervisor or major_case_manager role"
+    )
 
 
 def access_fields(case: Case) -> tuple[object, ...]:

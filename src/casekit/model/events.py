@@ -19,18 +19,24 @@ from casekit.model._enums import CaseState, Channel, Priority
 from casekit.model.actors import ActorRef
 from casekit.model.case import Assignment, Interaction, Resolution
 from casekit.model.fields import FieldValue
+from casekit.model.links import LinkKind
 from casekit.model.sla import SlaClock, SlaStage
 
 __all__ = [
     "EVENT_TYPES",
+    "LINK_EVENT_TYPES",
+    "MAJOR_EVENT_TYPES",
     "PLAYBOOK_EVENT_TYPES",
+    "AnyLinkEvent",
     "AnyPlaybookEvent",
     "AnySlaEvent",
     "AssetSet",
     "CaseAssigned",
     "CaseEvent",
+    "CaseLinked",
     "CaseOpened",
     "CaseStateChanged",
+    "CaseUnlinked",
     "CaseUpdated",
     "CatalogRequested",
     "EntitlementApplied",
@@ -38,7 +44,13 @@ __all__ = [
     "Event",
     "EventHeader",
     "InteractionAdded",
+    "MajorAccepted",
+    "MajorChildrenSynced",
+    "MajorProposed",
+    "MajorRejected",
+    "MajorSyncRequested",
     "NotificationQueued",
+    "ParentSynced",
     "PlaybookActionAttempted",
     "PlaybookActivityAdded",
     "PlaybookActivityFinished",
@@ -71,6 +83,7 @@ __all__ = [
     "TaskCreated",
     "TaskStarted",
     "event_type",
+    "is_link_event",
     "is_playbook_event",
 ]
 
@@ -580,6 +593,96 @@ class CatalogRequested(CaseEvent):
 
 
 @attrs.frozen(kw_only=True)
+class MajorProposed(CaseEvent):
+    """The case was proposed as a major case (a candidate)."""
+
+    name: ClassVar[str] = "major.proposed"
+    reason: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class MajorAccepted(CaseEvent):
+    """The candidate was accepted: it is a major case, children may follow it."""
+
+    name: ClassVar[str] = "major.accepted"
+    reason: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class MajorRejected(CaseEvent):
+    """The candidate was rejected: it is not a major case."""
+
+    name: ClassVar[str] = "major.rejected"
+    reason: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class MajorSyncRequested(CaseEvent):
+    """``desk.tick`` found the children behind the major case at ``version`` and asked
+    for them to be brought up to date (the sync had not finished after the change)."""
+
+    name: ClassVar[str] = "major.sync_requested"
+    version: int
+
+
+@attrs.frozen(kw_only=True)
+class MajorChildrenSynced(CaseEvent):
+    """Every child follows the major case up to ``version``.
+
+    Attributes:
+        version: The major case's version the children were brought to.
+        children: How many children it has.
+        changed: How many of them needed a change.
+    """
+
+    name: ClassVar[str] = "major.children_synced"
+    version: int
+    children: int = 0
+    changed: int = 0
+
+
+@attrs.frozen(kw_only=True)
+class CaseLinked(CaseEvent):
+    """The case became a child of ``parent_id`` (a major case's, or a plain child)."""
+
+    name: ClassVar[str] = "case.linked"
+    parent_id: str
+    kind: LinkKind
+    reason: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class CaseUnlinked(CaseEvent):
+    """The case is no longer a child of ``parent_id``."""
+
+    name: ClassVar[str] = "case.unlinked"
+    parent_id: str
+    reason: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class ParentSynced(CaseEvent):
+    """The case (a child) now follows its major case up to ``version``.
+
+    The changes themselves (priority, state, interactions) are the events recorded
+    before this one in the same commit.
+
+    Attributes:
+        parent_id: The major case.
+        version: The major case's version the child now follows.
+        interactions: How many of the major case's interactions it has considered.
+        cascaded: Whether this sync resolved the child because the major case was
+            resolved (closing the major case then closes it too).
+    """
+
+    name: ClassVar[str] = "case.parent_synced"
+    parent_id: str
+    version: int
+    interactions: int
+    cascaded: bool = False
+
+
+@attrs.frozen(kw_only=True)
 class EntitlementApplied(CaseEvent):
     """The case was opened under an entitlement (or a configured default service level).
 
@@ -673,6 +776,45 @@ def is_playbook_event(event: object) -> TypeGuard[AnyPlaybookEvent]:
     return isinstance(event, PLAYBOOK_EVENT_TYPES)
 
 
+AnyLinkEvent: TypeAlias = (
+    MajorProposed
+    | MajorAccepted
+    | MajorRejected
+    | MajorSyncRequested
+    | MajorChildrenSynced
+    | CaseLinked
+    | CaseUnlinked
+    | ParentSynced
+)
+"""Any event of a case's links: its standing as a major case, its parent."""
+
+MAJOR_EVENT_TYPES: tuple[type[CaseEvent], ...] = (
+    MajorProposed,
+    MajorAccepted,
+    MajorRejected,
+    MajorSyncRequested,
+    MajorChildrenSynced,
+)
+"""The events of a case's standing as a major case (internal: customers never see them)."""
+
+LINK_EVENT_TYPES: tuple[type[CaseEvent], ...] = (
+    MajorProposed,
+    MajorAccepted,
+    MajorRejected,
+    MajorSyncRequested,
+    MajorChildrenSynced,
+    CaseLinked,
+    CaseUnlinked,
+    ParentSynced,
+)
+"""The classes of :data:`AnyLinkEvent`, for ``isinstance``."""
+
+
+def is_link_event(event: object) -> TypeGuard[AnyLinkEvent]:
+    """Whether ``event`` is one of a case's links."""
+    return isinstance(event, LINK_EVENT_TYPES)
+
+
 Event: TypeAlias = (
     CaseOpened
     | CaseUpdated
@@ -694,6 +836,7 @@ Event: TypeAlias = (
     | EntitlementApplied
     | EntitlementMissing
     | AssetSet
+    | AnyLinkEvent
 )
 """Any event casekit records on a case."""
 
@@ -737,6 +880,7 @@ EVENT_TYPES: tuple[type[CaseEvent], ...] = (
     EntitlementApplied,
     EntitlementMissing,
     AssetSet,
+    *LINK_EVENT_TYPES,
 )
 """Every event class, in the order of the :data:`Event` union."""
 

@@ -21,6 +21,7 @@ import attrs
 from casekit._text import count
 from casekit.exceptions import InvalidCommand, InvalidTransition, InvalidValue
 from casekit.model._enums import CaseState, Direction, TaskState
+from casekit.model._links_fold import fold_link, major_after
 from casekit.model._playbook_fold import fold_playbook
 from casekit.model.actors import Actor
 from casekit.model.case import Assignment, Case, Interaction, Resolution, Task
@@ -66,6 +67,7 @@ from casekit.model.events import (
     TaskCompleted,
     TaskCreated,
     TaskStarted,
+    is_link_event,
     is_playbook_event,
 )
 from casekit.model.fields import FieldSchema
@@ -678,8 +680,14 @@ def apply(case: Case | None, event: Event) -> Case:
             changes["slas"] = _sla_clocks(case, event)
         case _ if is_playbook_event(event) and not isinstance(event, PlaybookNotice):
             changes["playbooks"] = fold_playbook(case, event)
+        case _ if is_link_event(event):
+            changes.update(fold_link(case, event))
         case _ if is_install_base_event(event):
             changes.update(install_base_changes(event))
+    if case.major is not None and "major" not in changes:
+        followed = major_after(case.major, event, case.version + 1)
+        if followed is not None:
+            changes["major"] = followed
     return attrs.evolve(case, **changes)  # type: ignore[arg-type]
 
 

@@ -1,0 +1,272 @@
+"""What a major case's child must do to follow it: a pure plan, from the two cases.
+
+The plan is *state-based*: it compares the child with the major case as it stands (and
+records in ``case.parent_synced`` up to which version of the major case the child now
+follows), instead of replaying the major case's events. So running it twice, or late,
+or after a crash, gives the same child: nothing is mirrored twice, nothing is lost.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import attrs
+
+from casekit.exceptions import CasekitError, InvalidValue
+from casekit.model._enums import CaseState, Channel, Direction
+from casekit.model.actors import Actor
+from casekit.model.case import Case, Interaction
+from casekit.model.commands import (
+    CaseAction,
+    ChangePriority,
+    Command,
+    Transition,
+    UpdateCase,
+)
+from casekit.model.events import Event, InteractionAdded, ParentSynced
+from casekit.model.fields import FieldSchema
+from casekit.model.lifecycle import Context, decide, replay
+from casekit.model.links import LinkKind
+
+__all__ = [
+    "DEFAULT_SYNC",
+    "LINKS_ACTOR",
+    "SYNC_FIELDS",
+    "check_sync_fields",
+    "plan_child",
+]
+
+SYNC_FIELDS: Final = frozenset(
+    {
+        "priority",
+        "state",
+        "comments",
+        "work_notes",
+        "close_notes",
+        "resolution_code",
+        "subject",
+        "description",
+        "category",
+    }
+)
+"""What a major case's children may follow (and ``custom.<name>`` for a custom field):
+
+* ``priority``: the child takes the major case's priority;
+* ``state``: the child starts when the major case starts, is resolved when it is
+  resolved and closed when it is closed (awaiting info is each child's own
+  conversation with its customer, and is not mirrored);
+* ``comments``: the major case's customer-visible (outbound) interactions are added to
+  each child, so the child's contacts are told through the notification rules;
+* ``work_notes``: its internal notes are added to each child;
+* ``close_notes`` and ``resolution_code``: a child resolved with the major case takes
+  its resolution notes and code (else "Resolved with major case ..." and
+  ``"major_case"``);
+* ``subject``, ``description``, ``category``: the descriptive fields.
+
+A customer's own (inbound) words on the major case are never mirrored."""
+
+DEFAULT_SYNC: Final = frozenset(
+    {"priority", "state", "comments", "work_notes", "close_notes", "resolution_code"}
+)
+"""What children follow unless the desk says otherwise (ServiceNow's default set)."""
+
+LINKS_ACTOR: Final = Actor.system("links")
+"""The actor recorded on what the links machinery does on its own (mirroring)."""
+
+_FINISHED: Final = frozenset({CaseState.RESOLVED, CaseState.CLOSED, CaseState.CANCELLED})
+
+
+def check_sync_fields(fields: object, schema: FieldSchema, where: str) -> frozenset[str]:
+    """The sync field names, checked: each a :data:`SYNC_FIELDS` name or
+    ``custom.<name>`` of a declared custom field.
+
+    Raises:
+        InvalidValue: Not a collection of text, or an unknown field (named).
+    """
+    if isinstance(fields, str) or not isinstance(fields, frozenset | set | list | tuple):
+        raise InvalidValue(
+            f"expected a set of field names, got {type(fields).__name__}", where=where
+        )
+    names: set[str] = set()
+    for name in fields:
+        if not isinstance(name, str):
+            raise InvalidValue(f"expected a field name, got {name!r}", where=where)
+        custom = name.removeprefix("custom.")
+        if name.startswith("custom."):
+            if custom not in {spec.name for spec in schema.fields}:
+                raise InvalidValue(
+                    f"{name!r}: the desk declares no custom field {custom!r}", where=where
+                )
+        elif name not in SYNC_FIELDS:
+            known = ", ".join(sorted(SYNC_FIELDS))
+            raise InvalidValue(
+                f"{name!r} is not a field children can follow ({known}, custom.<name>)",
+                where=where,
+            )
+        names.add(name)
+    return frozenset(names)
+
+
+@attrs.define
+class _Plan:
+    """The events decided so far and the child they lead to."""
+
+    child: Case
+    ctx: Context
+    events: list[Event] = attrs.Factory(list)
+    problems: list[str] = attrs.Factory(list)
+
+    def run(self, command: Command, what: str) -> bool:
+        """Decide ``command`` on the child as it now is; a refusal is noted, not raised."""
+        try:
+            events = decide(self.child, command, self.ctx)
+        except CasekitError as exc:
+            self.problems.append(f"{what}: {exc}")
+            return False
+        self.add(events)
+        return True
+
+    def add(self, events: list[Event]) -> None:
+        if events:
+            self.events += events
+            self.child = replay(events, self.child)
+
+
+def _mirrored(child: Case, source: Interaction, ctx: Context) -> InteractionAdded:
+    """The major case's interaction as one of the child's (same words, author, instant)."""
+    return InteractionAdded(
+        case_id=child.id,
+        at=ctx.now,
+        actor=ctx.actor.ref,
+        interaction=attrs.evolve(source, id=f"{child.id}-I{len(child.interactions) + 1}"),
+    )
+
+
+def plan_child(
+    major: Case,
+    child: Case,
+    sync: frozenset[str],
+    ctx: Context,
+    *,
+    linking: bool = False,
+) -> list[Event]:
+    """The events that make ``child`` follow ``major`` as it now stands (empty when it
+    already does, or has nothing to follow: a finished child is skipped).
+
+    ``linking``: the child is being linked in the same commit (it receives the major
+    case's current state, comments included). Steps the child's lifecycle refuses (a
+    child with unfinished mandatory tasks cannot be resolved) are skipped and reported
+    on the child as an internal note, so an agent sees why it did not follow.
+    """
+    link = child.link
+    if link is None or link.parent_id != major.id or link.kind is not LinkKind.MAJOR:
+        return []
+    if link.synced_version >= major.version and not linking:
+        return []
+    plan = _Plan(child, ctx)
+    cascaded = False
+    if child.state in _FINISHED:
+        # Skipped; but a child resolved *because* the major case was follows it to closed.
+        if (
+            "state" in sync
+            and major.state is CaseState.CLOSED
+            and child.state is CaseState.RESOLVED
+            and link.cascaded
+        ):
+            plan.run(Transition(action=CaseAction.CLOSE), "close")
+        if not plan.events:
+            return []
+    else:
+        _follow_fields(plan, major, sync)
+        _follow_interactions(plan, major, link.synced_interactions, sync)
+        cascaded = _follow_state(plan, major, sync)
+    if plan.problems:
+        note = f"Could not follow major case {major.id} in everything: " + "; ".join(plan.problems)
+        plan.add([_note(plan.child, note, ctx)])
+    if not plan.events and not linking:
+        return []
+    plan.add(
+        [
+            ParentSynced(
+                case_id=child.id,
+                at=ctx.now,
+                actor=ctx.actor.ref,
+                parent_id=major.id,
+                version=major.version,
+                interactions=len(major.interactions),
+                cascaded=cascaded,
+            )
+        ]
+    )
+    return plan.events
+
+
+def _note(child: Case, body: str, ctx: Context) -> InteractionAdded:
+    return InteractionAdded(
+        case_id=child.id,
+        at=ctx.now,
+        actor=ctx.actor.ref,
+        interaction=Interaction(
+            id=f"{child.id}-I{len(child.interactions) + 1}",
+            channel=Channel.PORTAL,
+            direction=Direction.INTERNAL,
+            author=ctx.actor.ref,
+            body=body,
+            at=ctx.now,
+        ),
+    )
+
+
+def _follow_fields(plan: _Plan, major: Case, sync: frozenset[str]) -> None:
+    child = plan.child
+    if "priority" in sync and child.priority is not major.priority:
+        reason = f"follows major case {major.id}"
+        plan.run(ChangePriority(priority=major.priority, reason=reason), "priority")
+    custom: dict[str, object] = {}
+    for name in sorted(sync):
+        field = name.removeprefix("custom.")
+        if field != name and major.custom.get(field) is not None:
+            custom[field] = major.custom[field]  # equal values are dropped by decide
+    update = UpdateCase(
+        subject=major.subject if "subject" in sync else None,
+        description=major.description if "description" in sync else None,
+        category=(major.category or "") if "category" in sync else None,
+        custom=custom,
+    )
+    if update != UpdateCase():
+        plan.run(update, "fields")
+
+
+def _follow_interactions(plan: _Plan, major: Case, seen: int, sync: frozenset[str]) -> None:
+    wanted = set()
+    if "comments" in sync:
+        wanted.add(Direction.OUTBOUND)
+    if "work_notes" in sync:
+        wanted.add(Direction.INTERNAL)
+    for source in major.interactions[seen:]:
+        if source.direction in wanted:
+            plan.add([_mirrored(plan.child, source, plan.ctx)])
+
+
+def _follow_state(plan: _Plan, major: Case, sync: frozenset[str]) -> bool:
+    """Start, resolve or close the child as the major case is; whether it resolved it."""
+    if "state" not in sync:
+        return False
+    if major.state is CaseState.OPEN and plan.child.state is CaseState.NEW:
+        plan.run(Transition(action=CaseAction.START), "start")
+        return False
+    if major.state not in (CaseState.RESOLVED, CaseState.CLOSED):
+        return False
+    resolution = major.resolution
+    code = "major_case"
+    notes = f"Resolved with major case {major.id}."
+    if resolution is not None:
+        if "resolution_code" in sync:
+            code = resolution.code
+        if "close_notes" in sync:
+            notes = resolution.notes
+    if not plan.run(Transition(action=CaseAction.RESOLVE, code=code, notes=notes), "resolve"):
+        return False
+    if major.state is CaseState.CLOSED:
+        plan.run(Transition(action=CaseAction.CLOSE), "close")
+    return True
