@@ -37,7 +37,7 @@ from casekit.reactors import (
     TimerFailure,
     timer_kind,
 )
-from casekit.storage.base import CapacityGuard, Commit, Snapshot, Store, Timer, TimerQuarantine
+from casekit.storage.base import Commit, Guard, Snapshot, Store, Timer, TimerQuarantine
 
 __all__ = ["Pipeline", "TickResult"]
 
@@ -173,7 +173,7 @@ class Pipeline:
         now: datetime,
         *,
         origin: str | None = None,
-        guards: tuple[CapacityGuard, ...] = (),
+        guards: tuple[Guard, ...] = (),
     ) -> tuple[Case, list[EventRecord]]:
         """Fold ``events``, let the reactors follow, commit atomically, notify.
 

@@ -33,6 +33,7 @@ from casekit._time import to_utc
 from casekit._views import Gate, action_of, redact, task_case_id, visible_to_customer
 from casekit.audit import ChainReport, EventRecord, verify_stored
 from casekit.clock import Clock, SystemClock
+from casekit.entitlements import DeskInstallBase, EntitlementSettings
 from casekit.exceptions import ConflictError, InvalidCommand, InvalidValue, TaskNotFound
 from casekit.links import DeskLinks, Links
 from casekit.model import commands as cmd
@@ -86,6 +87,7 @@ class DeskOptions(TypedDict, total=False):
     notifications: Notifications | None
     channels: Iterable[NotificationChannel]
     playbooks: Playbooks | None
+    entitlements: EntitlementSettings | None
     links: Links | None
 
 
@@ -117,6 +119,8 @@ class Desk:
         playbooks: Playbook definitions and host actions (none by default; see
             :mod:`casekit.playbook`): cases of their categories start them, and
             ``desk.playbooks`` starts, answers and guides them.
+        entitlements: Entitlement selection when a case is opened (none by default;
+            see :mod:`casekit.entitlements`): the store must keep the install base.
         links: Parent/child links and major cases (off by default; see
             :mod:`casekit.links`): ``desk.links`` proposes, accepts and links, and a
             major case's children follow it.
@@ -130,6 +134,8 @@ class Desk:
         playbooks: Playbook runs (``None`` without playbooks): ``start``, ``answer``,
             ``add_activity``, ``go_back``, ``cancel``, ``migrate``, ``current``.
         catalog: The service catalog (``None`` without one): ``items``, ``request``.
+        install_base: Products, assets and entitlements (``None`` if the store keeps
+            no install base): ``save_asset``, ``assets``, ``explain``...
         links: Links and major cases (``None`` without ``links``): ``link``,
             ``unlink``, ``children``, ``propose_major``, ``accept_major``,
             ``reject_major``, ``create_children``, ``sync``.
@@ -158,6 +164,7 @@ class Desk:
         notifications: Notifications | None = None,
         channels: Iterable[NotificationChannel] = (),
         playbooks: Playbooks | None = None,
+        entitlements: EntitlementSettings | None = None,
         links: Links | None = None,
     ) -> None:
         self.plugins = Plugins(plugins, discover=discover)
@@ -187,6 +194,7 @@ class Desk:
         self.notifications = Notifier.for_desk(notifications, self.channels, self.store, self.sla)
         self.playbooks = DeskPlaybooks.for_desk(playbooks, self)
         self.catalog = DeskCatalog.for_desk(self.playbooks, self)
+        self.install_base = DeskInstallBase.for_desk(entitlements, self)
         self.links = DeskLinks.for_desk(links, self)
         reactors = ReactorRegistry()
         self.plugins.register_reactors(reactors, desk=self)
@@ -383,13 +391,23 @@ class Desk:
         custom: Mapping[str, object] | None = None,
         skills: Mapping[str, int] | None = None,
         language: str | None = None,
+        asset_id: str | None = None,
     ) -> Case:
         """Open a case for an account (and contact) or for a consumer.
 
         The account, contact and consumer must exist in the directory; a contact must
         belong to the account, or be an ``admin`` contact of one of its ancestors.
         ``skills`` and ``language`` are what working the case needs; with a router, the
-        case is routed at once.
+        case is routed at once. ``asset_id`` names the account's asset the case is
+        about; with entitlement settings the case gets its entitlement (see
+        :mod:`casekit.entitlements`).
+
+        Raises:
+            AssetNotFound: No such asset.
+            ForeignAsset: The asset is not of the case's account.
+            NoEntitlement: None covers the case and the desk refuses such cases.
+            EntitlementExhausted: Another opening used the entitlement's last unit
+                meanwhile (nothing was written; opening again chooses anew).
         """
         command = cmd.OpenCase(
             subject=subject,
@@ -405,13 +423,15 @@ class Desk:
             skills=dict(skills or {}),
             language=language,
         )
-        return self._open(command, actor)
+        return self._open(command, actor, asset_id=asset_id)
 
     def _open(
         self,
         command: cmd.OpenCase,
         actor: Actor,
         follow: Callable[[Case, datetime], list[Event]] | None = None,
+        *,
+        asset_id: str | None = None,
     ) -> Case:
         """Open a case; ``follow(case, now)`` adds events to the opening commit (a
         catalog request records itself and starts its playbook)."""
@@ -435,12 +455,20 @@ class Desk:
             check_contact(self.store, contact_id, account_id)
         if consumer_id is not None:
             self.store.get_consumer(consumer_id)
+        opening = None
+        if self.install_base is not None:
+            opening = self.install_base.opening(replay(draft), asset_id, now)
+        elif asset_id is not None:
+            raise InvalidCommand(f"{self.store!r} keeps no install base (asset_id)")
         case_id = f"CS{self.store.next_case_number():07d}"
         events = decide(None, command, self._context(actor, now, case_id=case_id))
         self.authorize(actor, Action.OPEN, replay(events), now)
+        if opening is not None:
+            events = [*events, *opening.events(case_id, now, actor.ref)]
         if follow is not None:
             events = [*events, *follow(replay(events), now)]
-        case = self._pipeline.commit(None, events, actor.ref, now)[0]
+        guards = () if opening is None else opening.guards
+        case = self._pipeline.commit(None, events, actor.ref, now, guards=guards)[0]
         if self.routing is not None or self.playbooks is not None:
             case = self.store.load(case.id).case  # routed, or host actions ran: show it
         return redact(case, actor)

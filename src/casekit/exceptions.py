@@ -14,7 +14,10 @@ exception, the casekit error inherits it too, so ``except LookupError`` keeps wo
     │   ├── UnknownChannel
     │   ├── OutboxEntryNotFound
     │   ├── CatalogItemNotFound
-    │   └── PlaybookNotFound
+    │   ├── PlaybookNotFound
+    │   ├── ProductNotFound
+    │   ├── AssetNotFound
+    │   └── EntitlementNotFound
     ├── InvalidValue (ValueError)
     │   ├── NaiveDatetimeError
     │   ├── InvalidFieldValue
@@ -22,7 +25,9 @@ exception, the casekit error inherits it too, so ``except LookupError`` keeps wo
     │   ├── InvalidRequest
     │   ├── InvalidCalendar
     │   ├── CalendarHorizonError
-    │   └── InvalidAddress
+    │   ├── InvalidAddress
+    │   ├── EntitlementConflict
+    │   └── ForeignAsset
     ├── InvalidTransition (ValueError)
     ├── InvalidCommand (ValueError)
     │   ├── RunNotFound
@@ -34,6 +39,8 @@ exception, the casekit error inherits it too, so ``except LookupError`` keeps wo
     │   └── CorruptRecord
     ├── DeliveryFailed
     ├── ActionFailed
+    ├── EntitlementExhausted
+    ├── NoEntitlement
     └── PluginError
         └── ReactorError
 """
@@ -47,6 +54,7 @@ __all__ = [
     "AccessDenied",
     "AccountNotFound",
     "ActionFailed",
+    "AssetNotFound",
     "CalendarHorizonError",
     "CapacityConflict",
     "CaseNotFound",
@@ -57,6 +65,10 @@ __all__ = [
     "ContactNotFound",
     "CorruptRecord",
     "DeliveryFailed",
+    "EntitlementConflict",
+    "EntitlementExhausted",
+    "EntitlementNotFound",
+    "ForeignAsset",
     "InvalidAddress",
     "InvalidCalendar",
     "InvalidCommand",
@@ -67,10 +79,12 @@ __all__ = [
     "InvalidTransition",
     "InvalidValue",
     "NaiveDatetimeError",
+    "NoEntitlement",
     "NotFound",
     "OutboxEntryNotFound",
     "PlaybookNotFound",
     "PluginError",
+    "ProductNotFound",
     "ReactorError",
     "RunNotFound",
     "StoreError",
@@ -170,6 +184,24 @@ class CatalogItemNotFound(NotFound):
     kind = "catalog item"
 
 
+class ProductNotFound(NotFound):
+    """No product has that id."""
+
+    kind = "product"
+
+
+class AssetNotFound(NotFound):
+    """No asset has that id."""
+
+    kind = "asset"
+
+
+class EntitlementNotFound(NotFound):
+    """No entitlement has that id."""
+
+    kind = "entitlement"
+
+
 class InvalidValue(CasekitError, ValueError):
     """A value is not acceptable where it was given.
 
@@ -234,6 +266,44 @@ class InvalidCalendar(InvalidValue):
 
 class CalendarHorizonError(InvalidValue):
     """Calendar arithmetic would leave the supported horizon (or the calendar is empty)."""
+
+
+class EntitlementConflict(InvalidValue):
+    """An entitlement overlaps in time with another of the same scope, product and
+    service level; it was not saved.
+
+    Attributes:
+        entitlement_id: The entitlement refused.
+        other_id: The stored entitlement it overlaps.
+    """
+
+    def __init__(self, entitlement_id: str, other_id: str) -> None:
+        self.entitlement_id = entitlement_id
+        self.other_id = other_id
+        super().__init__(
+            f"entitlement {entitlement_id!r} overlaps {other_id!r}, which covers the same "
+            "scope, product and service level over part of the same period",
+            where="Entitlement.valid_from",
+        )
+
+
+class ForeignAsset(InvalidValue):
+    """A case names an asset of another account than its own.
+
+    Attributes:
+        asset_id: The asset.
+        account_id: The case's account (``None``: a consumer case).
+        owner: The account the asset belongs to.
+    """
+
+    def __init__(self, asset_id: str, account_id: str | None, owner: str) -> None:
+        self.asset_id = asset_id
+        self.account_id = account_id
+        self.owner = owner
+        whose = "a consumer case" if account_id is None else f"account {account_id!r}"
+        super().__init__(
+            f"asset {asset_id!r} belongs to account {owner!r}, not to {whose}", where="asset_id"
+        )
 
 
 class InvalidTransition(CasekitError, ValueError):
@@ -388,6 +458,52 @@ class ActionFailed(CasekitError):
     def __init__(self, message: str, *, permanent: bool = False) -> None:
         super().__init__(message)
         self.permanent = permanent
+
+
+class EntitlementExhausted(CasekitError):
+    """Opening the case would use more units of an entitlement than it grants; nothing
+    was written.
+
+    Attributes:
+        entitlement_id: The entitlement.
+        units: The units it grants.
+        used: The cases that used them already, as far as the store knows (``None`` if
+            it did not count).
+    """
+
+    def __init__(self, entitlement_id: str, units: int, used: int | None = None) -> None:
+        self.entitlement_id = entitlement_id
+        self.units = units
+        self.used = used
+        detail = (
+            f"all {units} units are used" if used is None else f"{used} of {units} units are used"
+        )
+        super().__init__(f"entitlement {entitlement_id!r} is exhausted: {detail}")
+
+
+class NoEntitlement(CasekitError):
+    """No entitlement covers the case and the desk is configured to refuse it; nothing
+    was written.
+
+    Attributes:
+        account_id: The case's account.
+        contact_id: Its contact.
+        asset_id: The asset it names.
+        explanation: Every candidate considered and why it did not apply.
+    """
+
+    def __init__(
+        self,
+        account_id: str | None,
+        contact_id: str | None,
+        asset_id: str | None,
+        explanation: str,
+    ) -> None:
+        self.account_id = account_id
+        self.contact_id = contact_id
+        self.asset_id = asset_id
+        self.explanation = explanation
+        super().__init__(f"no entitlement covers this case: {explanation}")
 
 
 class DeliveryFailed(CasekitError):

@@ -10,11 +10,14 @@ from casekit.audit import EventRecord
 from casekit.model.case import Assignment
 from casekit.model.events import (
     AnyPlaybookEvent,
+    AssetSet,
     CaseAssigned,
     CaseOpened,
     CaseStateChanged,
     CaseUpdated,
     CatalogRequested,
+    EntitlementApplied,
+    EntitlementMissing,
     Event,
     InteractionAdded,
     NotificationQueued,
@@ -146,6 +149,15 @@ def describe(event: Event, zone: ZoneInfo | None = None) -> str:
             return f"{event.key} escalation {event.level}: {event.action}"
         case CatalogRequested():
             return _describe_playbook(event, when)
+        case EntitlementApplied():
+            if event.entitlement_id is None:
+                return f"no entitlement: default service level {event.service_level}"
+            units = "" if event.units is None else f" (uses 1 of {event.units} units)"
+            return f"entitlement {event.entitlement_id} applied: {event.service_level}{units}"
+        case AssetSet():
+            return f"about asset {event.asset_id}" if event.asset_id else "about no asset"
+        case EntitlementMissing():
+            return f"no entitlement covers the case: {_short(event.explanation, 60)}"
         case _ if is_playbook_event(event):
             return _describe_playbook(event, when)
     raise AssertionError(f"no description for {event!r}")  # pragma: no cover

@@ -14,7 +14,7 @@ from casekit import Account, Actor, Channel, Desk, ManualClock, MemoryStore, Sto
 from casekit.exceptions import CapacityConflict
 from casekit.model.events import RoutingDecided
 from casekit.routing import Agent, ItemStatus, Outcome, Router
-from casekit.storage.base import Commit, Store, WorkLedger
+from casekit.storage.base import CapacityGuard, Commit, Store, WorkLedger
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 SYSTEM = Actor.system()
@@ -135,7 +135,9 @@ class RefusingStore:
             self.times -= 1
             if self.meanwhile is not None:
                 self.meanwhile()
-            raise CapacityConflict(commit.guards[0].agent_id, "full in the store (test)")
+            guard = commit.guards[0]
+            assert isinstance(guard, CapacityGuard)
+            raise CapacityConflict(guard.agent_id, "full in the store (test)")
         self._store.commit(commit)
 
 

@@ -15,6 +15,7 @@ from casekit.testing import conformance
 from casekit.testing.conformance import (
     AccountTreeTests,
     ClaimStoreTests,
+    InstallBaseTests,
     OutboxTests,
     StoreTests,
     TimerQuarantineTests,
@@ -30,6 +31,7 @@ class TestMemoryStore(
     AccountTreeTests,
     WorkLedgerTests,
     OutboxTests,
+    InstallBaseTests,
 ):
     @pytest.fixture
     def store(self) -> Iterator[Store]:
@@ -45,6 +47,7 @@ class TestSQLiteStore(
     AccountTreeTests,
     WorkLedgerTests,
     OutboxTests,
+    InstallBaseTests,
 ):
     @pytest.fixture
     def store(self, tmp_path: pathlib.Path) -> Iterator[Store]:
@@ -60,6 +63,7 @@ class TestPostgresStore(
     AccountTreeTests,
     WorkLedgerTests,
     OutboxTests,
+    InstallBaseTests,
 ):
     """Every suite on the PostgreSQL server (a fresh schema per test; see conftest)."""
 

@@ -43,8 +43,16 @@ def raw(db: pathlib.Path, sql: str) -> list[tuple[object, ...]]:
         conn.close()
 
 
+def downgrade_to_v8(db: pathlib.Path) -> None:
+    """Undo schema version 9 (the install base: products, assets, entitlements)."""
+    for table in ("products", "assets", "entitlements"):
+        raw(db, f"DROP TABLE {table}")
+    raw(db, "UPDATE schema_version SET version = 8")
+
+
 def downgrade_to_v7(db: pathlib.Path) -> None:
-    """Undo schema version 8 (the link, asset and entitlement columns of cases)."""
+    """Undo schema versions 9 and 8 (the link, asset and entitlement columns of cases)."""
+    downgrade_to_v8(db)
     for name in ("parent", "asset", "entitlement"):
         raw(db, f"DROP INDEX cases_{name}")
     for column in ("parent_id", "asset_id", "entitlement_id"):

@@ -21,6 +21,7 @@ from casekit.model.case import Assignment, Case, Interaction, Resolution, Task
 from casekit.model.commands import CaseAction
 from casekit.model.events import EVENT_TYPES, CaseEvent, Event
 from casekit.model.fields import CustomField, FieldSchema, FieldType
+from casekit.model.install_base import Asset, Entitlement, EntitlementScope, Product, ProductKind
 from casekit.model.lifecycle import TASK_TRANSITIONS, TRANSITIONS, LifecycleRules
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "Actor",
     "ActorKind",
     "ActorRef",
+    "Asset",
     "Assignment",
     "Case",
     "CaseAction",
@@ -48,12 +50,16 @@ __all__ = [
     "Decision",
     "Direction",
     "Directory",
+    "Entitlement",
+    "EntitlementScope",
     "Event",
     "FieldSchema",
     "FieldType",
     "Interaction",
     "LifecycleRules",
     "Priority",
+    "Product",
+    "ProductKind",
     "Relationship",
     "RelationshipKind",
     "Resolution",

@@ -30,6 +30,7 @@ __all__ = [
     "AnyLinkEvent",
     "AnyPlaybookEvent",
     "AnySlaEvent",
+    "AssetSet",
     "CaseAssigned",
     "CaseEvent",
     "CaseLinked",
@@ -38,6 +39,8 @@ __all__ = [
     "CaseUnlinked",
     "CaseUpdated",
     "CatalogRequested",
+    "EntitlementApplied",
+    "EntitlementMissing",
     "Event",
     "EventHeader",
     "InteractionAdded",
@@ -689,6 +692,49 @@ class ParentSynced(CaseEvent):
     cascaded: bool = False
 
 
+@attrs.frozen(kw_only=True)
+class EntitlementApplied(CaseEvent):
+    """The case was opened under an entitlement (or a configured default service level).
+
+    Attributes:
+        entitlement_id: The entitlement chosen (``None``: none applied, and
+            ``service_level`` is the desk's configured default).
+        service_level: The service level the case gets.
+        units: The units the entitlement grants (``None``: unlimited); the case uses one.
+        explanation: Every candidate considered and why it was or was not chosen.
+    """
+
+    name: ClassVar[str] = "entitlement.applied"
+    entitlement_id: str | None
+    service_level: str
+    units: int | None = None
+    explanation: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class AssetSet(CaseEvent):
+    """The case now concerns an installed asset of its account (or, with ``None``, none).
+
+    Attributes:
+        asset_id: The asset (see :class:`~casekit.model.Asset`).
+    """
+
+    name: ClassVar[str] = "asset.set"
+    asset_id: str | None
+
+
+@attrs.frozen(kw_only=True)
+class EntitlementMissing(CaseEvent):
+    """The case was opened although no entitlement covers it (the desk warns).
+
+    Attributes:
+        explanation: Every candidate considered and why it did not apply.
+    """
+
+    name: ClassVar[str] = "entitlement.missing"
+    explanation: str = ""
+
+
 AnySlaEvent: TypeAlias = (
     SlaStarted
     | SlaPaused
@@ -799,6 +845,9 @@ Event: TypeAlias = (
     | AnySlaEvent
     | AnyPlaybookEvent
     | CatalogRequested
+    | EntitlementApplied
+    | EntitlementMissing
+    | AssetSet
     | AnyLinkEvent
 )
 """Any event casekit records on a case."""
@@ -840,6 +889,9 @@ EVENT_TYPES: tuple[type[CaseEvent], ...] = (
     PlaybookMigrated,
     PlaybookStalled,
     CatalogRequested,
+    EntitlementApplied,
+    EntitlementMissing,
+    AssetSet,
     *LINK_EVENT_TYPES,
 )
 """Every event class, in the order of the :data:`Event` union."""

@@ -71,6 +71,7 @@ from casekit.model.events import (
     is_playbook_event,
 )
 from casekit.model.fields import FieldSchema
+from casekit.model.install_base import install_base_changes, is_install_base_event
 from casekit.model.sla import SlaClock, SlaStage
 
 __all__ = [
@@ -681,6 +682,8 @@ def apply(case: Case | None, event: Event) -> Case:
             changes["playbooks"] = fold_playbook(case, event)
         case _ if is_link_event(event):
             changes.update(fold_link(case, event))
+        case _ if is_install_base_event(event):
+            changes.update(install_base_changes(event))
     if case.major is not None and "major" not in changes:
         followed = major_after(case.major, event, case.version + 1)
         if followed is not None:

@@ -132,6 +132,9 @@ class Condition:
         account_ids: The case belongs to one of these accounts.
         groups: The case (for case clocks) or task (for task clocks) is assigned to
             one of these groups.
+        service_levels: The case's service level (from its entitlement, see
+            :mod:`casekit.entitlements`) is one of these.
+        entitlement_ids: The case was opened under one of these entitlements.
         custom: Custom fields must equal these values.
     """
 
@@ -142,6 +145,8 @@ class Condition:
     channels: frozenset[Channel] = attrs.field(default=frozenset(), converter=_condition_channels)
     account_ids: frozenset[str] = frozenset()
     groups: frozenset[str] = frozenset()
+    service_levels: frozenset[str] = frozenset()
+    entitlement_ids: frozenset[str] = frozenset()
     custom: dict[str, str | int | float | bool | None] = attrs.field(factory=dict)
 
     def why_not(self, case: Case, task: Task | None = None) -> str | None:
@@ -159,9 +164,24 @@ class Condition:
         group = (task.assignment if task else case.assignment).group
         if self.groups and group not in self.groups:
             return f"group {group!r} not in {sorted(self.groups)}"
+        if self.service_levels or self.entitlement_ids:
+            why = self._why_not_entitled(case)
+            if why is not None:
+                return why
         for name, value in self.custom.items():
             if case.custom.get(name) != value:
                 return f"custom.{name} is {case.custom.get(name)!r}, not {value!r}"
+        return None
+
+    def _why_not_entitled(self, case: Case) -> str | None:
+        # getattr: the what-if replay's sketches of a case have no entitlement (a log
+        # with entitlement events is replayed on real cases).
+        level = getattr(case, "service_level", None)
+        if self.service_levels and level not in self.service_levels:
+            return f"service level {level!r} not in {sorted(self.service_levels)}"
+        entitlement = getattr(case, "entitlement_id", None)
+        if self.entitlement_ids and entitlement not in self.entitlement_ids:
+            return f"entitlement {entitlement!r} not in {sorted(self.entitlement_ids)}"
         return None
 
 
@@ -424,6 +444,8 @@ class SlaPolicy:
                 case.channel,
                 case.account_id,
                 (task.assignment if task else case.assignment).group,
+                getattr(case, "service_level", None),
+                getattr(case, "entitlement_id", None),
                 *map(_tag, map(custom.get, self._custom_names())),
             )
             cached = self._memo.selections.get(key)

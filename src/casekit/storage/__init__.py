@@ -11,8 +11,10 @@ from casekit.storage.base import (
     Snapshot,
     Store,
     Timer,
+    UnitGuard,
     check_changes_args,
 )
+from casekit.storage.install_base import InstallBase
 from casekit.storage.memory import MemoryStore
 
 __all__ = [
@@ -22,12 +24,14 @@ __all__ = [
     "CaseQuery",
     "ChangePage",
     "Commit",
+    "InstallBase",
     "MemoryStore",
     "Page",
     "SQLiteStore",
     "Snapshot",
     "Store",
     "Timer",
+    "UnitGuard",
     "check_changes_args",
 ]
 

@@ -26,6 +26,8 @@ Layout (schema version 1):
 * ``holdings``, ``agents`` -- the work ledger;
 * ``outbox``, ``outbox_attempts`` -- the outbox (statements in
   :mod:`casekit.storage._pg_outbox`);
+* ``products``, ``assets``, ``entitlements`` -- the install base (schema version 3;
+  statements in :mod:`casekit.storage._pg_install_base`);
 * ``schema_version`` -- one row; forward migrations run in one transaction at open,
   under an advisory lock so that concurrent openers migrate once.
 """
@@ -35,6 +37,7 @@ from __future__ import annotations
 from typing import Final
 
 from casekit.storage._case_sql import ORDER_KEYS  # shared with SQLite; indexed below
+from casekit.storage._pg_install_base import V3 as _V3
 from casekit.storage.base import CaseOrder
 
 __all__ = ["MIGRATIONS", "ORDER_KEYS", "SCHEMA_VERSION"]
@@ -206,7 +209,7 @@ CREATE INDEX cases_asset ON {s}.cases (asset_id, id);
 CREATE INDEX cases_entitlement ON {s}.cases (entitlement_id, id)
 """
 
-MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2)
+MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2, _V3)
 """Forward migrations; ``MIGRATIONS[n]`` takes a schema from version ``n`` to ``n + 1``.
 A later version appends a script here (never edits one that shipped)."""
 

@@ -48,6 +48,7 @@ __all__ = [
     "CaseQuery",
     "ChangePage",
     "Commit",
+    "Guard",
     "Holding",
     "Page",
     "QuarantinedTimer",
@@ -55,6 +56,7 @@ __all__ = [
     "Store",
     "Timer",
     "TimerQuarantine",
+    "UnitGuard",
     "WorkLedger",
     "check_changes_args",
     "holdings_of",
@@ -109,6 +111,26 @@ class CapacityGuard:
 
 
 @attrs.frozen
+class UnitGuard:
+    """A condition a case opened under a unit-limited entitlement commits under (see
+    :class:`~casekit.storage.InstallBase`).
+
+    After the commit, at most ``units`` cases may have ``entitlement_id`` as their
+    :attr:`~casekit.model.Case.entitlement_id`; otherwise the store refuses the whole
+    commit with :class:`~casekit.exceptions.EntitlementExhausted`. The units used are
+    thus counted from the cases themselves, in the commit's transaction: no counter
+    can drift, and two processes opening cases at once never use one unit twice.
+    """
+
+    entitlement_id: str
+    units: int
+
+
+Guard = CapacityGuard | UnitGuard
+"""A condition a :class:`Commit` is refused without."""
+
+
+@attrs.frozen
 class Commit:
     """Everything one command writes, atomically.
 
@@ -122,9 +144,11 @@ class Commit:
             timers are replaced (``desk.tick`` uses this when a timer is stale).
         timers: The case's pending timers after the command (they replace the old ones);
             each belongs to ``case`` and has a key unique among them.
-        guards: Capacity conditions the commit is refused without (routing sets them
-            on the assignments it decides). Only a :class:`WorkLedger` store checks
-            them; the Desk sets none for a store without that capability.
+        guards: Conditions the commit is refused without: capacity guards (routing
+            sets them on the assignments it decides; only a :class:`WorkLedger` store
+            checks them, and the Desk sets none for a store without that capability)
+            and unit guards (set on the opening of a case under an entitlement with
+            units; checked by an :class:`~casekit.storage.InstallBase` store).
         payloads: Each record's event as canonical JSON
             (:func:`casekit.audit.payload_json`), when the maker has it already
             (:func:`casekit.audit.chain_json`): a store that writes JSON uses it
@@ -135,7 +159,7 @@ class Commit:
     expected_version: int
     records: tuple[EventRecord, ...]
     timers: tuple[Timer, ...] = ()
-    guards: tuple[CapacityGuard, ...] = ()
+    guards: tuple[Guard, ...] = ()
     payloads: tuple[str, ...] = attrs.field(default=(), eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:

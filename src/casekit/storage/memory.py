@@ -23,8 +23,10 @@ from casekit.exceptions import (
 from casekit.model.accounts import Account, Consumer, Contact, Relationship
 from casekit.routing._errors import ClaimConflict
 from casekit.storage._cursor import make_cursor, new_feed_id, read_cursor
+from casekit.storage._memory_install_base import MemoryInstallBase
 from casekit.storage.base import (
     AgentRecord,
+    CapacityGuard,
     CaseOrder,
     CaseQuery,
     ChangePage,
@@ -50,7 +52,7 @@ from casekit.storage.outbox import (
 __all__ = ["MemoryStore"]
 
 
-class MemoryStore:
+class MemoryStore(MemoryInstallBase):
     """Keeps everything in dictionaries behind one lock.
 
     Cases are immutable values, so reads hand them out without copying. Timers are
@@ -86,6 +88,7 @@ class MemoryStore:
         self._attempts: list[DeliveryAttempt] = []
         self._attempts_of: dict[str, list[DeliveryAttempt]] = {}  # by entry
         self._feed_id = new_feed_id()
+        self._init_install_base()
 
     def __repr__(self) -> str:
         return f"MemoryStore({count(len(self._cases), 'case')})"
@@ -115,10 +118,12 @@ class MemoryStore:
                 held = holdings_of(case)
                 if commit.guards:
                     self._check_guards(case.id, held, commit)
+                    self._check_units(case, commit.guards)
                 if current is None:
                     bisect.insort(self._ids, case.id)
                     self._logs[case.id] = []
                 self._cases[case.id] = Snapshot(case, commit.head_hash)
+                self._count_units(current.case if current else None, case)
                 self._logs[case.id].extend(commit.records)
                 self._feed.extend(commit.records)
             elif current is None:
@@ -141,7 +146,10 @@ class MemoryStore:
                 bisect.insort(self._due, (timer.due_at, timer.case_id, timer.key))
 
     def _check_guards(self, case_id: str, held: tuple[Holding, ...], commit: Commit) -> None:
-        agents = {guard.agent_id for guard in commit.guards}
+        guards = [guard for guard in commit.guards if isinstance(guard, CapacityGuard)]
+        if not guards:
+            return
+        agents = {guard.agent_id for guard in guards}
         others = [
             self._holdings[item]
             for agent in agents
@@ -149,7 +157,7 @@ class MemoryStore:
             if self._holdings[item].case_id != case_id
         ]
         versions = {a: r.version for a in agents if (r := self._agents.get(a)) is not None}
-        check_guards(commit.guards, versions, [*others, *held])
+        check_guards(guards, versions, [*others, *held])
 
     def _hold(self, case_id: str, held: tuple[Holding, ...]) -> None:
         """Replace the case's holdings in the ledger (under the lock)."""

@@ -75,6 +75,7 @@ from casekit.storage._pg_conn import (
     check_size,
     parse_url,
 )
+from casekit.storage._pg_install_base import PgInstallBase
 from casekit.storage._pg_routing import LOCK, RoutingTables
 from casekit.storage._pg_schema import MIGRATIONS, SCHEMA_VERSION
 from casekit.storage._sqlite_rows import instant
@@ -83,6 +84,7 @@ from casekit.storage.base import (
     CaseQuery,
     ChangePage,
     Commit,
+    Guard,
     Holding,
     Page,
     QuarantinedTimer,
@@ -218,6 +220,13 @@ def _holding_rows(held: Sequence[Holding]) -> list[tuple[str, str, str, str, int
     return [(h.item_id, h.case_id, h.agent_id, h.channel.value, h.units) for h in held]
 
 
+def _guard_key(guard: Guard) -> tuple[int, str]:
+    """The order guards take their advisory locks in (one order: no deadlock)."""
+    if isinstance(guard, CapacityGuard):
+        return 0, guard.agent_id
+    return 1, guard.entitlement_id
+
+
 def _instant(table: str, key: str, micros: int) -> datetime:
     try:
         return instant(micros)
@@ -225,7 +234,7 @@ def _instant(table: str, key: str, micros: int) -> datetime:
         raise CorruptRecord(table, key, f"instant {micros} is out of range") from None
 
 
-class PostgresStore(RoutingTables):
+class PostgresStore(RoutingTables, PgInstallBase):
     """The :class:`~casekit.storage.Store` protocol on a PostgreSQL database, with the
     capabilities of the SQLite store: timer quarantine, account tree, work ledger,
     outbox and routing claims.
@@ -467,8 +476,11 @@ class PostgresStore(RoutingTables):
                     conn.executemany(_INSERT_TIMER, timers)
                 if held:
                     conn.executemany(_INSERT_HOLDING, _holding_rows(held))
-                for guard in sorted(commit.guards, key=lambda g: g.agent_id):
-                    self._check_guard(conn, guard)
+                for guard in sorted(commit.guards, key=_guard_key):
+                    if isinstance(guard, CapacityGuard):
+                        self._check_guard(conn, guard)
+                    else:
+                        self.check_unit_guard(conn, guard)
                 if notifications:
                     conn.executemany(outbox_sql.INSERT_ENTRY, notifications)
             except (psycopg.errors.UniqueViolation, psycopg.errors.SerializationFailure):

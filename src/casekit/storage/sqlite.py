@@ -6,7 +6,7 @@ readers never block the writer. Each command is one ``BEGIN IMMEDIATE`` transact
 that checks the case version and head hash, writes the state, appends the records and
 replaces the timers; on any failure it rolls back completely.
 
-Layout (schema version 7; every name carries the store's table prefix, if any):
+Layout (schema version 9; every name carries the store's table prefix, if any):
 
 * ``cases`` -- one row per case: key columns for the query filters and orders (state,
   priority, account, consumer, contact, category, channel, group, agent, service
@@ -27,6 +27,8 @@ Layout (schema version 7; every name carries the store's table prefix, if any):
 * ``outbox``, ``outbox_attempts`` -- the outbox of notifications (schema version 7;
   tables, indexes and statements in :mod:`casekit.storage._sqlite_outbox`), entries
   written by the commit that queues them;
+* ``products``, ``assets``, ``entitlements`` -- the install base (schema version 9;
+  :mod:`casekit.storage._sqlite_install_base`);
 * ``schema_version`` -- one row; forward migrations run in one transaction at open.
 
 Connections are pooled: a call borrows one, so each connection is used by one thread at
@@ -71,6 +73,8 @@ from casekit.storage import _sqlite_outbox as outbox_sql
 from casekit.storage._case_json import case_json
 from casekit.storage._case_sql import ORDER_KEYS, case_select, commit_rows
 from casekit.storage._cursor import make_cursor, read_cursor
+from casekit.storage._sqlite_install_base import V9 as _V9
+from casekit.storage._sqlite_install_base import SQLiteInstallBase, check_unit_guard
 from casekit.storage._sqlite_rows import instant as _instant
 from casekit.storage._sqlite_rows import integer as _integer
 from casekit.storage._sqlite_rows import key as _key
@@ -287,6 +291,7 @@ MIGRATIONS: Final[tuple[str, ...]] = (
     _V6,
     outbox_sql.V7,
     _V8,
+    _V9,
 )
 """Forward migrations; ``MIGRATIONS[n]`` takes a database from version ``n`` to ``n + 1``."""
 
@@ -639,7 +644,7 @@ class _Borrowed:
                 store._idle.append(session)
 
 
-class SQLiteStore:
+class SQLiteStore(SQLiteInstallBase):
     """The :class:`~casekit.storage.Store` protocol on one SQLite database file.
 
     Args:
@@ -1027,7 +1032,10 @@ class SQLiteStore:
                 if held:
                     conn.executemany(_INSERT_HOLDING, _holding_rows(held))
             for guard in commit.guards:
-                self._check_guard(conn, guard)
+                if isinstance(guard, CapacityGuard):
+                    self._check_guard(conn, guard)
+                else:
+                    check_unit_guard(conn, guard)
             if notifications:
                 conn.executemany(outbox_sql.INSERT_ENTRY, notifications)
         self._remember(case.id, (body, case, (case.version, *encoded)))

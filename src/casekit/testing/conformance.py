@@ -21,7 +21,9 @@ The groups (each a plain class, all collected through :class:`StoreTests`) are
 :class:`DirectoryTests` and :class:`ConcurrencyTests`. A store that also implements
 routing claims adds :class:`ClaimStoreTests`; one with the work ledger,
 :class:`WorkLedgerTests`; one with the outbox, :class:`OutboxTests` (in
-:mod:`casekit.testing.outbox`, re-exported here). Test data is built with the real core
+:mod:`casekit.testing.outbox`, re-exported here); one with the install base,
+:class:`InstallBaseTests` (in :mod:`casekit.testing.install_base`, re-exported here).
+Test data is built with the real core
 (:func:`~casekit.model.lifecycle.decide`, :func:`~casekit.model.lifecycle.replay`,
 :func:`~casekit.audit.chain`) through the builders below, which plugin authors may reuse
 in their own tests.
@@ -98,6 +100,7 @@ from casekit.storage.base import (
 )
 
 if TYPE_CHECKING:
+    from casekit.testing.install_base import InstallBaseTests
     from casekit.testing.outbox import OutboxTests
 
 __all__ = [
@@ -113,6 +116,7 @@ __all__ = [
     "ConflictTests",
     "DirectoryTests",
     "FindTests",
+    "InstallBaseTests",
     "OutboxTests",
     "StoreTests",
     "TimerQuarantineTests",
@@ -1668,4 +1672,8 @@ def __getattr__(name: str) -> Any:
         from casekit.testing.outbox import OutboxTests  # noqa: PLC0415 - import cycle
 
         return OutboxTests
+    if name == "InstallBaseTests":
+        from casekit.testing.install_base import InstallBaseTests  # noqa: PLC0415 - import cycle
+
+        return InstallBaseTests
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,414 @@
+"""``desk.install_base``: products, assets and entitlements behind a desk, with access.
+
+The desk builds it with :meth:`DeskInstallBase.for_desk` when its store keeps the
+install base (:class:`~casekit.storage.InstallBase`); ``open_case`` asks it for the
+events and guards of the opening (:meth:`DeskInstallBase.opening`).
+
+Who sees what (the account scoping of the default access policy):
+
+* the system and the organisation's own agents see every account's install base;
+* an outsourcer's agent sees the accounts its service organisation holds a valid
+  ``outsourcer_for`` relationship with (or with an ancestor of);
+* a contact sees its own account's, and with the ``admin`` role its child accounts';
+* a consumer sees none.
+
+Toward a customer an asset it may not see does not exist (:class:`AssetNotFound`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import attrs
+
+from casekit._convert import check_text
+from casekit.entitlements._select import EntitlementChoice, Scope, choose
+from casekit.entitlements._settings import EntitlementSettings, OnMissing
+from casekit.exceptions import (
+    AccessDenied,
+    AssetNotFound,
+    ForeignAsset,
+    InvalidValue,
+    NoEntitlement,
+    NotFound,
+)
+from casekit.model._enums import ActorKind, Channel, ContactRole, RelationshipKind
+from casekit.model.access import account_lineage, holds_relationship
+from casekit.model.actors import Actor, ActorRef
+from casekit.model.case import Case
+from casekit.model.events import (
+    AssetSet,
+    EntitlementApplied,
+    EntitlementMissing,
+    Event,
+    EventHeader,
+)
+from casekit.model.install_base import Asset, Entitlement, Product
+from casekit.storage.base import Store, UnitGuard
+from casekit.storage.install_base import MAX_ASSET_DEPTH, InstallBase
+
+if TYPE_CHECKING:
+    from casekit.desk import Desk
+
+__all__ = ["DeskInstallBase", "Opening"]
+
+
+@attrs.frozen
+class Opening:
+    """What the install base adds to a case's opening commit.
+
+    Attributes:
+        choice: The entitlement selection (``None``: none was made).
+        service_level: The level the case gets (``None``: none).
+        guards: The unit guard of the chosen entitlement, if it has units.
+        outcome: ``"applied"``, ``"default"``, ``"missing"`` or ``"none"``.
+        asset_id: The asset the case is about, if any.
+    """
+
+    choice: EntitlementChoice | None
+    service_level: str | None
+    guards: tuple[UnitGuard, ...]
+    outcome: str
+    asset_id: str | None = None
+
+    def events(self, case_id: str, at: datetime, actor: ActorRef) -> list[Event]:
+        """The events to record in the opening commit of ``case_id``."""
+        header = EventHeader(case_id=case_id, at=at, actor=actor)
+        events: list[Event] = []
+        if self.asset_id is not None:
+            events.append(AssetSet(**header, asset_id=self.asset_id))
+        choice = self.choice
+        if choice is None or self.outcome == "none":
+            return events
+        if self.outcome == "missing":
+            return [*events, EntitlementMissing(**header, explanation=choice.explain())]
+        chosen = choice.chosen
+        assert self.service_level is not None
+        return [
+            *events,
+            EntitlementApplied(
+                **header,
+                entitlement_id=None if chosen is None else chosen.id,
+                service_level=self.service_level,
+                units=None if chosen is None else chosen.units,
+                explanation=choice.explain(),
+            ),
+        ]
+
+
+_NOTHING = Opening(None, None, (), "none")
+
+
+class DeskInstallBase:
+    """The install base of a desk: ``desk.install_base``.
+
+    Saving (products, assets, entitlements) is the host's directory work, like
+    ``desk.save_account``; reading takes an ``actor`` and shows only what it may see
+    (see the module docstring).
+    """
+
+    def __init__(
+        self,
+        store: InstallBase,
+        directory: Store,
+        settings: EntitlementSettings | None,
+        now: Callable[[], datetime],
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self._directory = directory
+        self._now = now
+
+    @classmethod
+    def for_desk(cls, settings: EntitlementSettings | None, desk: Desk) -> DeskInstallBase | None:
+        """The install base of ``desk`` (``None`` if its store keeps none).
+
+        Raises:
+            InvalidValue: ``settings`` are not :class:`EntitlementSettings`, or are given
+                for a store without the install base.
+        """
+        if settings is not None and not isinstance(settings, EntitlementSettings):
+            raise InvalidValue(
+                f"expected casekit.entitlements.EntitlementSettings, got {type(settings).__name__}",
+                where="Desk.entitlements",
+            )
+        store = desk.store
+        if not isinstance(store, InstallBase):
+            if settings is not None:
+                raise InvalidValue(
+                    f"{type(store).__name__} keeps no install base (casekit.storage.InstallBase)",
+                    where="Desk.entitlements",
+                )
+            return None
+        return cls(store, desk.store, settings, desk._now)
+
+    def __repr__(self) -> str:
+        return f"DeskInstallBase(settings={self.settings!r})"
+
+    # --- the host's directory work ------------------------------------------------------
+
+    def save_product(self, product: Product) -> Product:
+        """Create or replace a product."""
+        self._check(product, Product)
+        self.store.save_product(product)
+        return product
+
+    def save_asset(self, asset: Asset) -> Asset:
+        """Create or replace an asset (see :meth:`InstallBase.save_asset` for the checks)."""
+        self._check(asset, Asset)
+        self.store.save_asset(asset)
+        return asset
+
+    def save_entitlement(self, entitlement: Entitlement) -> Entitlement:
+        """Create or replace an entitlement.
+
+        Raises:
+            EntitlementConflict: Another of the same scope, product and service level
+                overlaps it in time.
+        """
+        self._check(entitlement, Entitlement)
+        self.store.save_entitlement(entitlement)
+        return entitlement
+
+    @staticmethod
+    def _check(value: object, cls: type) -> None:
+        if not isinstance(value, cls):
+            raise InvalidValue(
+                f"expected a casekit {cls.__name__}, got {type(value).__name__}",
+                where=cls.__name__,
+            )
+
+    def product(self, product_id: str) -> Product:
+        """The product (products are the catalogue: anyone may read them)."""
+        return self.store.get_product(check_text(product_id, "product_id"))
+
+    def units_used(self, entitlement_id: str) -> int:
+        """How many cases have used the entitlement's units."""
+        return self.store.units_used(check_text(entitlement_id, "entitlement_id"))
+
+    # --- reads, by actor -------------------------------------------------------------
+
+    def may_see(self, actor: Actor, account_id: str, now: datetime | None = None) -> bool:
+        """Whether ``actor`` sees the install base of ``account_id``."""
+        return self._scope(actor, account_id, now or self._now()) is None
+
+    def _scope(self, actor: Actor, account_id: str, now: datetime) -> str | None:
+        """``None`` if ``actor`` sees ``account_id``'s install base, else why not."""
+        kind = actor.kind
+        if kind is ActorKind.SYSTEM:
+            return None
+        if kind is ActorKind.AGENT:
+            org = actor.service_org
+            if org is None or holds_relationship(
+                self._directory, org, RelationshipKind.OUTSOURCER_FOR, account_id, now
+            ):
+                return None
+            return f"{org!r} has no valid outsourcer_for relationship with {account_id!r}"
+        if kind is ActorKind.CONTACT:
+            try:
+                contact = self._directory.get_contact(actor.id)
+            except NotFound:
+                return f"unknown contact {actor.id!r}"
+            if contact.account_id == account_id:
+                return None
+            if ContactRole.ADMIN in contact.roles and contact.account_id in account_lineage(
+                self._directory, account_id
+            ):
+                return None
+            return f"account {account_id!r} is not the contact's"
+        return "consumers have no install base"
+
+    def _deny(self, actor: Actor, what: str, why: str, missing: NotFound) -> None:
+        if actor.is_customer:
+            raise missing from AccessDenied(actor.id, "view", what, why)
+        raise AccessDenied(actor.id, "view", what, why)
+
+    def asset(self, asset_id: str, *, actor: Actor) -> Asset:
+        """The asset, if ``actor`` sees its account.
+
+        Raises:
+            AssetNotFound: No such asset, or (toward a customer) one it may not see.
+            AccessDenied: An agent that may not see the asset's account.
+        """
+        asset = self.store.get_asset(check_text(asset_id, "asset_id"))
+        why = self._scope(actor, asset.account_id, self._now())
+        if why is not None:
+            self._deny(actor, asset_id, why, AssetNotFound(asset_id))
+        return asset
+
+    def assets(self, *, actor: Actor, account_id: str | None = None) -> list[Asset]:
+        """The assets of ``account_id`` (default: a contact's own account), by id.
+
+        Raises:
+            InvalidValue: No ``account_id`` for an actor that is not a contact.
+            AccessDenied: ``actor`` may not see that account's install base.
+        """
+        account_id = self._account_of(actor, account_id)
+        why = self._scope(actor, account_id, self._now())
+        if why is not None:
+            raise AccessDenied(actor.id, "view", f"assets of {account_id}", why)
+        return self.store.assets_of(account_id)
+
+    def entitlements(
+        self, *, actor: Actor, account_id: str | None = None, contact_id: str | None = None
+    ) -> list[Entitlement]:
+        """The entitlements of ``account_id`` (default: a contact's own account) and of
+        its assets, and those of ``contact_id`` (default: a contact actor itself), by id,
+        whatever their validity.
+
+        Raises:
+            InvalidValue: No ``account_id`` for an actor that is not a contact, or a
+                ``contact_id`` of another account.
+            AccessDenied: ``actor`` may not see that account's install base.
+        """
+        account_id = self._account_of(actor, account_id)
+        why = self._scope(actor, account_id, self._now())
+        if why is not None:
+            raise AccessDenied(actor.id, "view", f"entitlements of {account_id}", why)
+        if contact_id is None and actor.kind is ActorKind.CONTACT:
+            contact_id = actor.id
+        contacts: list[str] = []
+        if contact_id is not None:
+            contact = self._directory.get_contact(check_text(contact_id, "contact_id"))
+            if contact.account_id == account_id:
+                contacts.append(contact.id)
+            elif contact_id != actor.id:
+                raise InvalidValue(
+                    f"contact {contact_id!r} is not of account {account_id!r}", where="contact_id"
+                )
+        assets = [asset.id for asset in self.store.assets_of(account_id)]
+        return self.store.entitlements_of(
+            account_ids=[account_id], contact_ids=contacts, asset_ids=assets
+        )
+
+    def _account_of(self, actor: Actor, account_id: str | None) -> str:
+        if account_id is not None:
+            return check_text(account_id, "account_id")
+        if actor.kind is ActorKind.CONTACT:
+            try:
+                return self._directory.get_contact(actor.id).account_id
+            except NotFound:
+                raise AccessDenied(
+                    actor.id, "view", "install base", f"unknown contact {actor.id!r}"
+                ) from None
+        raise InvalidValue("needed for an actor that is not a contact", where="account_id")
+
+    # --- selection ----------------------------------------------------------------------
+
+    def path(self, case: Case, asset: Asset | None) -> list[Scope]:
+        """The scope path of ``case`` (see :func:`casekit.entitlements.choose`)."""
+        settings = self.settings or EntitlementSettings()
+        path: list[Scope] = []
+        if asset is not None:
+            path.append(Scope("asset", asset.id, "the case's asset"))
+            current = asset
+            while settings.parent_assets and current.parent_id is not None:
+                if len(path) > MAX_ASSET_DEPTH:
+                    break
+                try:
+                    current = self.store.get_asset(current.parent_id)
+                except AssetNotFound:
+                    break
+                path.append(Scope("asset", current.id, "the asset it is part of,"))
+        if case.contact_id is not None:
+            path.append(Scope("contact", case.contact_id, "the case's contact"))
+        if case.account_id is not None:
+            lineage = account_lineage(self._directory, case.account_id)
+            path.append(Scope("account", case.account_id, "the case's account"))
+            if settings.parent_accounts:
+                path += [Scope("account", a, "its parent account") for a in lineage[1:]]
+        return path
+
+    def choose(
+        self,
+        case: Case,
+        asset: Asset | None,
+        now: datetime,
+    ) -> EntitlementChoice:
+        """Choose the entitlement for ``case`` (about ``asset``) at ``now``."""
+        path = self.path(case, asset)
+        by_kind: dict[str, list[str]] = {"account": [], "contact": [], "asset": []}
+        for scope in path:
+            by_kind[scope.kind].append(scope.id)
+        found = self.store.entitlements_of(
+            account_ids=by_kind["account"],
+            contact_ids=by_kind["contact"],
+            asset_ids=by_kind["asset"],
+        )
+        return choose(
+            path,
+            found,
+            channel=case.channel,
+            now=now,
+            product_id=None if asset is None else asset.product_id,
+            units_used=self.store.units_used,
+        )
+
+    def explain(
+        self,
+        *,
+        actor: Actor,
+        account_id: str,
+        contact_id: str | None = None,
+        asset_id: str | None = None,
+        channel: Channel | str = Channel.PORTAL,
+        at: datetime | None = None,
+    ) -> EntitlementChoice:
+        """Which entitlement a case would get, and why (changes nothing).
+
+        Raises:
+            AccessDenied: ``actor`` may not see the account's install base.
+            AssetNotFound, ForeignAsset: As for ``open_case``.
+        """
+        now = at or self._now()
+        account_id = check_text(account_id, "account_id")
+        why = self._scope(actor, account_id, now)
+        if why is not None:
+            raise AccessDenied(actor.id, "view", f"entitlements of {account_id}", why)
+        probe = _probe(account_id, contact_id, Channel(channel), now)
+        return self.choose(probe, self._asset_of(probe, asset_id), now)
+
+    def _asset_of(self, case: Case, asset_id: str | None) -> Asset | None:
+        if asset_id is None:
+            return None
+        asset = self.store.get_asset(check_text(asset_id, "asset_id"))
+        if asset.account_id != case.account_id:
+            raise ForeignAsset(asset.id, case.account_id, asset.account_id)
+        return asset
+
+    def opening(self, case: Case, asset_id: str | None, now: datetime) -> Opening:
+        """What opening ``case`` (a draft: its id is not allocated yet) about
+        ``asset_id`` adds to the opening commit.
+
+        Raises:
+            AssetNotFound: The asset does not exist.
+            ForeignAsset: The asset is not of the case's account.
+            NoEntitlement: None covers the case and the settings refuse it.
+        """
+        asset = self._asset_of(case, asset_id)
+        settings = self.settings
+        if settings is None or case.account_id is None:
+            return Opening(None, None, (), "none", asset_id) if asset_id else _NOTHING
+        choice = self.choose(case, asset, now)
+        chosen = choice.chosen
+        if chosen is not None:
+            guards = () if chosen.units is None else (UnitGuard(chosen.id, chosen.units),)
+            return Opening(choice, chosen.service_level, guards, "applied", asset_id)
+        if settings.on_missing is OnMissing.REFUSE:
+            raise NoEntitlement(case.account_id, case.contact_id, asset_id, choice.explain())
+        if settings.on_missing is OnMissing.DEFAULT:
+            return Opening(choice, settings.default_level, (), "default", asset_id)
+        return Opening(choice, None, (), "missing", asset_id)
+
+
+def _probe(account_id: str, contact_id: str | None, channel: Channel, now: datetime) -> Case:
+    """A case of ``account_id`` for :meth:`DeskInstallBase.explain` (never stored)."""
+    from casekit.model.commands import OpenCase  # noqa: PLC0415 - keeps the import light
+    from casekit.model.lifecycle import Context, decide, replay  # noqa: PLC0415
+
+    command = OpenCase(
+        subject="(explain)", account_id=account_id, contact_id=contact_id, channel=channel
+    )
+    return replay(decide(None, command, Context(now=now, actor=Actor.system(), case_id="CS0")))

@@ -1,0 +1,169 @@
+"""The install-base capability of a store: products, assets and entitlements.
+
+A store that implements :class:`InstallBase` keeps the install base beside the
+directory and checks the :class:`~casekit.storage.base.UnitGuard` conditions of a
+commit in the commit's transaction (memory, SQLite and PostgreSQL do). ``Desk`` offers
+``desk.install_base`` and entitlement selection only on such a store.
+
+Decisions the contract fixes:
+
+* :meth:`InstallBase.assets_of_product` lists the assets *of* the product only, not the
+  assets inside them (a terminal's card reader is an asset of the reader product);
+  follow :attr:`~casekit.model.Asset.parent_id` for containment.
+* An asset's parent must be an asset of the same account, and the parents of an asset
+  never lead back to it.
+* Units used are counted from the cases (:meth:`InstallBase.units_used`): a case opened
+  under an entitlement keeps using its unit whatever becomes of it (cancelled cases
+  included), as a contract's incident count does.
+
+The conformance suite :class:`casekit.testing.install_base.InstallBaseTests` is the
+executable form of this contract.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Protocol, runtime_checkable
+
+from casekit.exceptions import AssetNotFound, EntitlementConflict, InvalidValue
+from casekit.model.install_base import Asset, Entitlement, Product
+from casekit.storage.base import UnitGuard
+
+__all__ = [
+    "MAX_ASSET_DEPTH",
+    "InstallBase",
+    "UnitGuard",
+    "check_asset_parents",
+    "check_overlap",
+    "is_install_base",
+]
+
+MAX_ASSET_DEPTH = 32
+"""The deepest an asset may sit inside other assets."""
+
+
+@runtime_checkable
+class InstallBase(Protocol):
+    """A store capability: products, assets and entitlements, and unit guards.
+
+    Every method is safe to call from several threads and processes. Lists come
+    ordered by id.
+    """
+
+    def save_product(self, product: Product) -> None:
+        """Create or replace a product."""
+        ...
+
+    def get_product(self, product_id: str) -> Product:
+        """Return the product or raise ProductNotFound."""
+        ...
+
+    def save_asset(self, asset: Asset) -> None:
+        """Create or replace an asset.
+
+        Raises:
+            ProductNotFound: Its product does not exist.
+            AccountNotFound: Its account does not exist.
+            ContactNotFound: Its contact does not exist.
+            AssetNotFound: Its parent asset does not exist.
+            InvalidValue: Its contact is of another account, its parent is an asset
+                of another account, or its parents lead back to it or deeper than
+                :data:`MAX_ASSET_DEPTH` (``where`` names the field).
+        """
+        ...
+
+    def get_asset(self, asset_id: str) -> Asset:
+        """Return the asset or raise AssetNotFound."""
+        ...
+
+    def assets_of(self, account_id: str) -> list[Asset]:
+        """The account's assets."""
+        ...
+
+    def assets_of_product(self, product_id: str) -> list[Asset]:
+        """The assets of the product (not the assets inside them)."""
+        ...
+
+    def save_entitlement(self, entitlement: Entitlement) -> None:
+        """Create or replace an entitlement.
+
+        Raises:
+            AccountNotFound, ContactNotFound, AssetNotFound: What it covers does not
+                exist.
+            ProductNotFound: Its product does not exist.
+            EntitlementConflict: Another entitlement of the same scope, product and
+                service level overlaps it in time (checked in the transaction that
+                saves it, so two processes cannot both save overlapping ones).
+        """
+        ...
+
+    def get_entitlement(self, entitlement_id: str) -> Entitlement:
+        """Return the entitlement or raise EntitlementNotFound."""
+        ...
+
+    def entitlements_of(
+        self,
+        *,
+        account_ids: Iterable[str] = (),
+        contact_ids: Iterable[str] = (),
+        asset_ids: Iterable[str] = (),
+    ) -> list[Entitlement]:
+        """The entitlements that cover any of these accounts, contacts or assets
+        (whatever their validity)."""
+        ...
+
+    def units_used(self, entitlement_id: str) -> int:
+        """How many cases have ``entitlement_id`` (through an index)."""
+        ...
+
+
+def is_install_base(store: object) -> bool:
+    """Whether ``store`` keeps the install base."""
+    return isinstance(store, InstallBase)
+
+
+def check_asset_parents(asset: Asset, parent_of: Callable[[str], Asset | None]) -> None:
+    """Refuse an asset whose parent is missing, of another account, or whose parents
+    lead back to it (for store authors: ``parent_of`` reads a stored asset, ``None`` if
+    there is none, in the transaction that saves ``asset``).
+
+    Raises:
+        AssetNotFound: The parent (or one of its parents) does not exist.
+        InvalidValue: A parent of another account, a cycle, or too deep.
+    """
+    seen = [asset.id]
+    current = asset.parent_id
+    while current is not None:
+        if current in seen:
+            raise InvalidValue(
+                f"asset {asset.id!r} would be inside itself ({' < '.join([*seen, current])})",
+                where="Asset.parent_id",
+            )
+        if len(seen) > MAX_ASSET_DEPTH:
+            raise InvalidValue(
+                f"asset {asset.id!r} would sit deeper than {MAX_ASSET_DEPTH} assets",
+                where="Asset.parent_id",
+            )
+        parent = parent_of(current)
+        if parent is None:
+            raise AssetNotFound(current)
+        if parent.account_id != asset.account_id:
+            raise InvalidValue(
+                f"parent asset {current!r} belongs to account {parent.account_id!r}, "
+                f"not {asset.account_id!r}",
+                where="Asset.parent_id",
+            )
+        seen.append(current)
+        current = parent.parent_id
+
+
+def check_overlap(entitlement: Entitlement, stored: Sequence[Entitlement]) -> None:
+    """Refuse ``entitlement`` if it overlaps one of ``stored`` (another id of the same
+    scope, product and service level over part of the same period).
+
+    Raises:
+        EntitlementConflict: The first it overlaps.
+    """
+    for other in stored:
+        if other.id != entitlement.id and entitlement.overlaps(other):
+            raise EntitlementConflict(entitlement.id, other.id)
