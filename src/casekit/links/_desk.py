@@ -178,8 +178,13 @@ class DeskLinks:
 
     # --- major cases --------------------------------------------------------------
 
-    def propose_major(self, case_id: str, *, actor: Actor, reason: str = "") -> Case:
+    def propose_major(
+        self, case_id: str, *, actor: Actor, reason: str = "", source: str | None = None
+    ) -> Case:
         """Propose the case as a major case (a candidate). Needs ``update`` on it.
+
+        ``source`` names what it is about when the host's monitoring reported it
+        (:mod:`casekit.proactive` sets it).
 
         Raises:
             InvalidTransition: The case is closed or cancelled, already a candidate or
@@ -204,7 +209,11 @@ class DeskLinks:
                 f"it is a child of {case.link.parent_id}",
             )
         now = self._now()
-        event = MajorProposed(case_id=case.id, at=now, actor=actor.ref, reason=reason)
+        if source is not None:
+            source = check_text(source, "source")
+        event = MajorProposed(
+            case_id=case.id, at=now, actor=actor.ref, reason=reason, source=source
+        )
         return self._view(self._commit(snapshot, [event], actor), actor)
 
     def accept_major(self, case_id: str, *, actor: Actor, reason: str = "") -> Case:

@@ -40,6 +40,7 @@ def fold_link(case: Case, event: AnyLinkEvent) -> dict[str, object]:
                     proposed_at=event.at,
                     proposed_by=event.actor,
                     reason=event.reason,
+                    source=event.source,
                 )
             }
         case MajorAccepted() | MajorRejected():

@@ -595,10 +595,12 @@ class CatalogRequested(CaseEvent):
 
 @attrs.frozen(kw_only=True)
 class MajorProposed(CaseEvent):
-    """The case was proposed as a major case (a candidate)."""
+    """The case was proposed as a major case (a candidate); ``source`` names what it is
+    about when the host's monitoring reported it (``"product:<id>"``, ``"asset:<id>"``)."""
 
     name: ClassVar[str] = "major.proposed"
     reason: str = ""
+    source: str | None = None
 
 
 @attrs.frozen(kw_only=True)

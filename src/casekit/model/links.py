@@ -63,6 +63,8 @@ class MajorCase:
         synced: The version up to which every child follows it.
         sync_requested_at: When ``desk.tick`` last asked for the children to be
             brought up to date (the sync paces its retries from it).
+        source: What it is about, when the host's monitoring reported it
+            (``"product:<id>"``, ``"asset:<id>"``; see :mod:`casekit.proactive`).
     """
 
     state: MajorState
@@ -75,6 +77,7 @@ class MajorCase:
     changed: int = 0
     synced: int = 0
     sync_requested_at: datetime | None = attrs.field(default=None, validator=validate_aware)
+    source: str | None = None
 
     @property
     def is_accepted(self) -> bool:
