@@ -343,7 +343,7 @@ class DeskLinks:
         if account_id is None:
             return None
         settled = self._now() - self.settings.sync_after
-        for case in self._children(parent_id):
+        for case in self._children(parent_id, account_id):
             if case.account_id != account_id or case.id == but or case.link is None:
                 continue
             if not confirmed or case.link.confirmed or case.link.linked_at <= settled:
@@ -445,10 +445,15 @@ class DeskLinks:
             if self._can(actor, Action.VIEW, case)
         ]
 
-    def _children(self, parent_id: str) -> Iterator[Case]:
+    def _children(self, parent_id: str, account_id: str | None = None) -> Iterator[Case]:
+        """The parent's children (of ``account_id`` only, if given), by case id."""
+        accounts = () if account_id is None else (account_id,)
         after: str | None = None
         while True:
-            page = self._store.find(CaseQuery(parent_id=parent_id, after=after, limit=MAX_PAGE))
+            query = CaseQuery(
+                parent_id=parent_id, account_ids=accounts, after=after, limit=MAX_PAGE
+            )
+            page = self._store.find(query)
             yield from page.items
             if page.next_cursor is None:
                 return
