@@ -16,7 +16,13 @@ from casekit._convert import check_text
 from casekit._retry import retry_on_conflict
 from casekit.exceptions import CasekitError, InvalidLink, InvalidTransition, InvalidValue
 from casekit.links._reactor import LinksReactor
-from casekit.links._sync import DEFAULT_SYNC, LINKS_ACTOR, check_sync_fields, plan_child
+from casekit.links._sync import (
+    DEFAULT_SYNC,
+    LINKS_ACTOR,
+    check_sync_fields,
+    plan_child,
+    plan_followed,
+)
 from casekit.model._enums import CaseState
 from casekit.model.access import Action
 from casekit.model.actors import Actor
@@ -581,10 +587,10 @@ class DeskLinks:
             snapshot = self._store.load(child_id)
             child = snapshot.case
             ctx = self._ctx(LINKS_ACTOR)
-            events = plan_child(major, child, self.settings.sync, ctx)
+            events, after = plan_followed(major, child, self.settings.sync, ctx)
             if not events:
                 return False
-            self._commit(snapshot, events, LINKS_ACTOR)
+            self.pipeline.commit(snapshot, events, LINKS_ACTOR.ref, ctx.now, folded=after)
             return True
 
         return retry_on_conflict(once)
