@@ -24,7 +24,7 @@ import attrs
 
 from casekit._time import to_utc
 from casekit.audit import EventRecord
-from casekit.exceptions import InvalidValue
+from casekit.exceptions import CasekitError, InvalidValue
 from casekit.model._enums import CaseState, Channel, Priority, TaskState
 from casekit.model.case import Case
 from casekit.model.events import (
@@ -46,6 +46,7 @@ from casekit.model.events import (
 )
 from casekit.model.lifecycle import replay
 from casekit.model.sla import SlaStage
+from casekit.sla import _vector
 from casekit.sla.calendar import BusinessCalendar
 from casekit.sla.engine import AccountCalendar, ClockReplay, numbers, react
 from casekit.sla.policy import SlaDefinition, SlaPolicy
@@ -139,6 +140,27 @@ def evaluate(
     """
     if type(as_of) is not datetime or as_of.tzinfo is not UTC:  # else already in UTC
         as_of = to_utc(as_of, "as_of")
+    plan = _vector.plan(policy)
+    if plan is not None:
+        questions = _vector.Questions(plan.calendars)
+        followed = _vector.follow(plan, log, as_of, questions)
+        if followed is not None:
+            try:
+                questions.answer(None)
+            except CasekitError:
+                pass  # the engine raises it where it arises
+            else:
+                return _followed_outcomes(followed, questions)
+    return _exact(log, policy, as_of, account_calendar)
+
+
+def _exact(
+    log: Iterable[Event | EventRecord],
+    policy: SlaPolicy,
+    as_of: datetime,
+    account_calendar: AccountCalendar | None,
+) -> list[SlaOutcome]:
+    """:func:`evaluate` through the engine, event by event (``as_of`` in UTC)."""
     case = _replayed(log, policy, as_of, account_calendar)
     if case is None:
         return []
@@ -328,6 +350,35 @@ def _outcome(case: Any, clock: Any, policy: SlaPolicy, as_of: datetime) -> SlaOu
     )
 
 
+def _followed_outcomes(case: _vector.Followed, questions: _vector.Questions) -> list[SlaOutcome]:
+    """:func:`_outcome` of each clock of a case followed by ``casekit.sla._vector``."""
+    out = []
+    breached_stage = SlaStage.BREACHED
+    for clock in case.clocks:
+        stage, elapsed, paused, due = questions.numbers(clock)
+        target = clock.target
+        out.append(
+            SlaOutcome(
+                case_id=case.id,
+                key=clock.key,
+                sla_id=clock.definition.id,
+                task_id=clock.task_id,
+                stage=stage,
+                target=target,
+                elapsed=elapsed,
+                paused=paused,
+                due_at=due,
+                breached=elapsed > target or stage is breached_stage,
+                percentage=round(elapsed / target * 100, 2),
+                priority=case.priority,
+                category=case.category,
+                channel=case.channel,
+                account_id=case.account_id,
+            )
+        )
+    return out
+
+
 def evaluate_many(
     logs: Iterable[Sequence[Event | EventRecord]],
     policy: SlaPolicy,
@@ -346,6 +397,9 @@ def evaluate_many(
         evaluate, policy=policy, as_of=to_utc(as_of, "as_of"), account_calendar=account_calendar
     )
     if executor is None:
+        plan = _vector.plan(policy)
+        if plan is not None:
+            return _followed_many(logs, plan, to_utc(as_of, "as_of"), work)
         results: Iterable[list[SlaOutcome]] = map(work, logs)
     else:
         # Ship only what evaluate reads: the case's own events, not the recorded SLA
@@ -356,6 +410,37 @@ def evaluate_many(
         )
         results = executor.map(work, slim, chunksize=chunksize)
     return [outcome for outcomes in results for outcome in outcomes]
+
+
+def _followed_many(
+    logs: Iterable[Sequence[Event | EventRecord]],
+    plan: _vector.Plan,
+    as_of: datetime,
+    work: Callable[[Sequence[Event | EventRecord]], list[SlaOutcome]],
+) -> list[SlaOutcome]:
+    """:func:`evaluate_many` in two passes: every case's rules, then every calendar
+    question at once (with numpy), then the outcomes; the logs not followed go through
+    :func:`evaluate` one by one, in their place."""
+    questions = _vector.Questions(plan.calendars)
+    logs = list(logs)
+    followed = [_vector.follow(plan, log, as_of, questions) for log in logs]
+    try:
+        questions.answer(_numpy_or_none())
+    except CasekitError:
+        # Some case raises: the engine, case by case, raises the same at the same case.
+        return [outcome for log in logs for outcome in work(log)]
+    out: list[SlaOutcome] = []
+    for log, case in zip(logs, followed, strict=True):
+        out.extend(work(log) if case is None else _followed_outcomes(case, questions))
+    return out
+
+
+def _numpy_or_none() -> Any:
+    try:
+        import numpy  # noqa: PLC0415 - optional dependency
+    except ImportError:  # pragma: no cover - numpy is in the test extra
+        return None
+    return numpy
 
 
 def to_records(outcomes: Iterable[SlaOutcome]) -> list[dict[str, Any]]:
