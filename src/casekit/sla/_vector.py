@@ -82,6 +82,12 @@ _BLOCKED = TaskState.BLOCKED
 _DONE = TaskState.DONE
 _TASK_CANCELLED = TaskState.CANCELLED
 
+# What a command changed, for Case.react: the case's state or priority (every rule
+# reads them), an outbound interaction (read by first-response rules), some task's state.
+_CASE, _TALK, _TASKS = 1, 2, 4
+_CASE_OR_TALK = _CASE | _TALK
+_CASE_OR_TASKS = _CASE | _TASKS
+
 # Event types by what they change; any other type (but ``sla.*``) is not followed.
 (_OPENED, _INTERACTION, _STATE, _PRIORITY, _UPDATED, _TASK, _NEW_TASK, _TASK_ONLY, _NONE, _SKIP) = (
     range(10)
@@ -284,7 +290,7 @@ class Questions:
         self.target: list[list[timedelta]] = [[] for _ in range(n)]
         self.minus: list[list[tuple[int, ...]]] = [[] for _ in range(n)]
         self.elapsed: list[list[int]] = []  # microseconds, after answer()
-        self.due: list[list[datetime]] = []
+        self.due: list[list[datetime | int]] = []  # int: microseconds since the epoch
 
     def span(self, calendar: int, a: datetime, b: datetime) -> int:
         starts = self.a[calendar]
@@ -322,7 +328,9 @@ class Questions:
                 for target, minus in zip(self.target[k], self.minus[k], strict=True)
             ]
             if np_ is None or len(since) < 4:
-                due = [calendar.add(t, _US * d) for t, d in zip(since, deltas, strict=True)]
+                due: list[datetime | int] = [
+                    calendar.add(t, _US * d) for t, d in zip(since, deltas, strict=True)
+                ]
             else:
                 due = self._due_many(np_, calendar, since, deltas)
             self.due.append(due)
@@ -330,10 +338,10 @@ class Questions:
     @staticmethod
     def _due_many(
         np_: Any, calendar: Any, since: list[datetime], deltas: list[int]
-    ) -> list[datetime]:
+    ) -> list[datetime | int]:
         starts = _micros(np_, since)
         result, ok = add_each(np_, calendar._timeline, starts, np_.asarray(deltas, np_.int64))
-        out = [_EPOCH + _US * us for us in result.tolist()]
+        out: list[datetime | int] = result.tolist()  # made datetimes by numbers()
         for i in np_.flatnonzero(~ok).tolist():  # beyond what is compiled: the scalar way
             out[i] = calendar.add(since[i], _US * deltas[i])
         return out
@@ -346,11 +354,12 @@ class Questions:
         used = sum([answers[i] for i in clock.used])
         idle = sum([answers[i] for i in clock.idle])
         stage = clock.stage
-        due = None
+        due: datetime | None = None
         if stage == _RUNNING:
             if clock.tail >= 0:
                 used += answers[clock.tail]
-            due = self.due[clock.calendar][clock.due]
+            answer = self.due[clock.calendar][clock.due]
+            due = _EPOCH + _US * answer if isinstance(answer, int) else answer
         elif stage == _PAUSED and clock.tail >= 0:
             idle += answers[clock.tail]
         elapsed = _US * used
@@ -367,12 +376,13 @@ def _micros(np_: Any, values: list[datetime]) -> Any:
 
 
 class _Task:
-    __slots__ = ("clocks", "created_at", "id", "state")
+    __slots__ = ("clocks", "created_at", "dirty", "id", "state")
 
     def __init__(self, event: TaskCreated, n: int) -> None:
         self.id = event.task_id
         self.state = TaskState.OPEN
         self.created_at = event.at
+        self.dirty = True  # its state changed since its clocks' rules last ran
         self.clocks: list[list[Clock]] = [[] for _ in range(n)]
 
 
@@ -413,22 +423,33 @@ class _Case(Followed):
                 return task
         return None
 
-    def react(self, now: datetime, replied: bool) -> None:
-        """Every definition's rules after one command (``engine._rules``); ``replied``:
-        an agent wrote to the customer in it (``engine._agent_replied``)."""
+    def react(self, now: datetime, replied: bool, what: int) -> None:
+        """The rules after one command (``engine._rules``), for the clocks whose rules
+        read what the command changed (``what``: ``_CASE``, ``_TALK``, ``_TASKS``);
+        ``replied``: an agent wrote to the customer in it (``engine._agent_replied``).
+
+        The rules of the other clocks would change nothing: a rule run leaves its clock
+        where the same rule, run again on the same case, state, priority, task state
+        and interactions, leaves it alone.
+        """
         plan = self.plan
-        selected = plan.case_selected[self.priority]
-        for definition in plan.case_defs:
-            cycles = self.cycles[definition.index]
-            clock = cycles[-1] if cycles else None
-            if selected[definition.index]:
-                self.case_clock(definition, clock, cycles, now, replied)
-            elif clock is not None and clock.stage <= _PAUSED:
-                self.cancel(clock, lapsed=True)  # no longer applies
-        if not self.tasks:
+        if what & _CASE_OR_TALK:
+            selected = plan.case_selected[self.priority]
+            for definition in plan.case_defs:
+                cycles = self.cycles[definition.index]
+                clock = cycles[-1] if cycles else None
+                if selected[definition.index]:
+                    self.case_clock(definition, clock, cycles, now, replied)
+                elif clock is not None and clock.stage <= _PAUSED:
+                    self.cancel(clock, lapsed=True)  # no longer applies
+        if not what & _CASE_OR_TASKS or not self.tasks:
             return
+        everyone = what & _CASE
         selected = plan.task_selected[self.priority]
         for task in self.tasks:
+            if not (everyone or task.dirty):
+                continue
+            task.dirty = False
             for definition in plan.task_defs:
                 cycles = task.clocks[definition.index]
                 clock = cycles[-1] if cycles else None
@@ -597,7 +618,8 @@ def follow(  # noqa: PLR0915 - one pass over the events, read as they come
     case: _Case | None = None
     at: Any = None
     actor: Any = None
-    relevant = replied = False
+    what = 0  # what the current command changed
+    replied = False
     for item in log:
         # Read as ``Any``: dispatched on its type (the codes of ``_KINDS``).
         event: Any = item.event if isinstance(item, EventRecord) else item
@@ -615,22 +637,23 @@ def follow(  # noqa: PLR0915 - one pass over the events, read as they come
             if code != _OPENED:
                 return None
             case = _Case(event, plan, questions)
-            at, actor, relevant = when, event.actor, True
+            at, actor, what = when, event.actor, _CASE
             continue
         # A command: consecutive events with the same instant and actor.
         who = event.actor
         if not ((when is at or when == at) and (who is actor or who == actor)):
-            if relevant:
-                case.react(at, replied)
-                relevant = replied = False
+            if what:
+                case.react(at, replied, what)
+                what = 0
+                replied = False
             at, actor = when, who
         if code == _STATE:
             case.state = event.new
-            relevant = True
+            what |= _CASE
         elif code == _INTERACTION:
-            relevant = True
             interaction = event.interaction
             if interaction.direction is _OUTBOUND:
+                what |= _TALK
                 if interaction.author.kind.value not in _CUSTOMERS:
                     case.responded = True
                 if who.kind.value not in _CUSTOMERS:
@@ -640,10 +663,11 @@ def follow(  # noqa: PLR0915 - one pass over the events, read as they come
             if task is None:
                 return None
             task.state = _TASK_STATES[type(event)]
-            relevant = True
+            task.dirty = True
+            what |= _TASKS
         elif code == _PRIORITY:
             case.priority = event.new
-            relevant = True
+            what |= _CASE
         elif code == _UPDATED:
             if event.category is not None:
                 case.category = event.category or None
@@ -651,7 +675,7 @@ def follow(  # noqa: PLR0915 - one pass over the events, read as they come
             if "#" in event.task_id or case.task(event.task_id) is not None:
                 return None  # a key that could name another clock; the engine knows
             case.tasks.append(_Task(event, len(plan.task_defs)))
-            relevant = True
+            what |= _TASKS
         elif code == _TASK_ONLY:
             if case.task(event.task_id) is None:
                 return None
@@ -659,8 +683,8 @@ def follow(  # noqa: PLR0915 - one pass over the events, read as they come
             return None  # opened twice: the engine says what is wrong
     if case is None:
         return NOTHING
-    if relevant:
-        case.react(at, replied)
+    if what:
+        case.react(at, replied, what)
     for clock in case.clocks:
         if clock.stage <= _PAUSED:
             since = clock.since
