@@ -27,10 +27,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
+from itertools import chain
 from typing import Any
 
 from casekit.audit import EventRecord
-from casekit.model._enums import CaseState, Direction, Priority, TaskState
+from casekit.model._enums import ActorKind, CaseState, Direction, Priority, TaskState
 from casekit.model.events import (
     CaseAssigned,
     CaseOpened,
@@ -67,14 +68,14 @@ _US = timedelta(microseconds=1)
 _ZERO = timedelta(0)
 
 # Clock stages while following the rules (MET and BREACHED are told apart at the end).
-_RUNNING, _PAUSED, _STOPPED, _CANCELLED = range(4)
+_RUNNING, _PAUSED, _STOPPED, _CANCELLED, _NO_CLOCK = range(5)
 _STAGES = (SlaStage.IN_PROGRESS, SlaStage.PAUSED, None, SlaStage.CANCELLED)
 
 _ACTIVE = frozenset(s for s in CaseState if s.is_active)
 _TERMINAL = frozenset(s for s in CaseState if s.is_terminal)
 _STOPPING = frozenset({CaseState.RESOLVED, CaseState.CLOSED})
 _FINISHED = frozenset(s for s in TaskState if s.is_finished)
-_CUSTOMERS = ("contact", "consumer")
+_CUSTOMERS = (ActorKind.CONTACT, ActorKind.CONSUMER)
 _OUTBOUND = Direction.OUTBOUND
 _CANCELLED_CASE = CaseState.CANCELLED
 _CLOSED = CaseState.CLOSED
@@ -274,37 +275,30 @@ class Clock:
 class Questions:
     """The calendar questions of the rules, by calendar, answered by :meth:`answer`.
 
-    ``a``/``b``: the stretches whose business time is asked; ``since``/``target``/
-    ``minus``: the due instants asked (``target`` less the stretches ``minus`` from
-    ``since``).
+    ``spans``: the stretches ``(a, b)`` whose business time is asked; ``dues``: the due
+    instants asked, as ``(since, target, minus)``: ``target`` less the business time
+    of the stretches ``minus``, from ``since``.
     """
 
-    __slots__ = ("a", "b", "calendars", "due", "elapsed", "minus", "since", "target")
+    __slots__ = ("calendars", "due", "dues", "elapsed", "spans")
 
     def __init__(self, calendars: Sequence[Any]) -> None:
         self.calendars = calendars
         n = len(calendars)
-        self.a: list[list[datetime]] = [[] for _ in range(n)]
-        self.b: list[list[datetime]] = [[] for _ in range(n)]
-        self.since: list[list[datetime]] = [[] for _ in range(n)]
-        self.target: list[list[timedelta]] = [[] for _ in range(n)]
-        self.minus: list[list[tuple[int, ...]]] = [[] for _ in range(n)]
+        self.spans: list[list[tuple[datetime, datetime]]] = [[] for _ in range(n)]
+        self.dues: list[list[tuple[datetime, timedelta, tuple[int, ...]]]] = [[] for _ in range(n)]
         self.elapsed: list[list[int]] = []  # microseconds, after answer()
         self.due: list[list[datetime | int]] = []  # int: microseconds since the epoch
 
     def span(self, calendar: int, a: datetime, b: datetime) -> int:
-        starts = self.a[calendar]
-        starts.append(a)
-        self.b[calendar].append(b)
-        return len(starts) - 1
+        spans = self.spans[calendar]
+        spans.append((a, b))
+        return len(spans) - 1
 
     def due_at(self, clock: Clock) -> None:
-        calendar = clock.calendar
-        since = self.since[calendar]
-        since.append(clock.since)  # type: ignore[arg-type]  # a running clock's
-        self.target[calendar].append(clock.target)
-        self.minus[calendar].append(tuple(clock.used))
-        clock.due = len(since) - 1
+        dues = self.dues[clock.calendar]
+        clock.due = len(dues)
+        dues.append((clock.since, clock.target, tuple(clock.used)))  # type: ignore[arg-type]
 
     def answer(self, np_: Any | None) -> None:
         """Answer every question (with numpy: one batch per calendar and kind).
@@ -315,35 +309,38 @@ class Questions:
         """
         self.elapsed = []
         self.due = []
-        for k, calendar in enumerate(self.calendars):
-            a, b = self.a[k], self.b[k]
-            if np_ is None or len(a) < 4:
-                used = [calendar.elapsed(x, y) // _US for x, y in zip(a, b, strict=True)]
+        for calendar, spans, dues in zip(self.calendars, self.spans, self.dues, strict=True):
+            if np_ is None or len(spans) < 4:
+                used = [calendar.elapsed(a, b) // _US for a, b in spans]
             else:
-                used = calendar.elapsed_many(_micros(np_, a), _micros(np_, b)).tolist()
+                ends = _micros(np_, chain.from_iterable(spans), 2 * len(spans)).reshape(-1, 2)
+                used = calendar.elapsed_many(ends[:, 0], ends[:, 1]).tolist()
             self.elapsed.append(used)
-            since = self.since[k]
             deltas = [
-                target // _US - sum([used[i] for i in minus])
-                for target, minus in zip(self.target[k], self.minus[k], strict=True)
+                target // _US - sum([used[i] for i in minus]) if minus else target // _US
+                for _, target, minus in dues
             ]
-            if np_ is None or len(since) < 4:
+            if np_ is None or len(dues) < 4:
                 due: list[datetime | int] = [
-                    calendar.add(t, _US * d) for t, d in zip(since, deltas, strict=True)
+                    calendar.add(since, _US * d)
+                    for (since, _, _), d in zip(dues, deltas, strict=True)
                 ]
             else:
-                due = self._due_many(np_, calendar, since, deltas)
+                due = self._due_many(np_, calendar, dues, deltas)
             self.due.append(due)
 
     @staticmethod
     def _due_many(
-        np_: Any, calendar: Any, since: list[datetime], deltas: list[int]
+        np_: Any,
+        calendar: Any,
+        dues: list[tuple[datetime, timedelta, tuple[int, ...]]],
+        deltas: list[int],
     ) -> list[datetime | int]:
-        starts = _micros(np_, since)
+        starts = _micros(np_, [since for since, _, _ in dues], len(dues))
         result, ok = add_each(np_, calendar._timeline, starts, np_.asarray(deltas, np_.int64))
         out: list[datetime | int] = result.tolist()  # made datetimes by numbers()
         for i in np_.flatnonzero(~ok).tolist():  # beyond what is compiled: the scalar way
-            out[i] = calendar.add(since[i], _US * deltas[i])
+            out[i] = calendar.add(dues[i][0], _US * deltas[i])
         return out
 
     def numbers(self, clock: Clock) -> tuple[SlaStage, timedelta, timedelta, datetime | None]:
@@ -370,9 +367,9 @@ class Questions:
         return result, elapsed, _US * idle, due
 
 
-def _micros(np_: Any, values: list[datetime]) -> Any:
+def _micros(np_: Any, values: Iterable[datetime], count: int) -> Any:
     """Aware datetimes as int64 microseconds since the epoch."""
-    return np_.fromiter(((v - _EPOCH) // _US for v in values), dtype=np_.int64, count=len(values))
+    return np_.fromiter(((v - _EPOCH) // _US for v in values), dtype=np_.int64, count=count)
 
 
 class _Task:
@@ -434,11 +431,11 @@ class _Case(Followed):
         """
         plan = self.plan
         if what & _CASE_OR_TALK:
-            selected = plan.case_selected[self.priority]
-            for definition in plan.case_defs:
-                cycles = self.cycles[definition.index]
+            for definition, chosen, cycles in zip(
+                plan.case_defs, plan.case_selected[self.priority], self.cycles, strict=True
+            ):
                 clock = cycles[-1] if cycles else None
-                if selected[definition.index]:
+                if chosen:
                     self.case_clock(definition, clock, cycles, now, replied)
                 elif clock is not None and clock.stage <= _PAUSED:
                     self.cancel(clock, lapsed=True)  # no longer applies
@@ -450,10 +447,11 @@ class _Case(Followed):
             if not (everyone or task.dirty):
                 continue
             task.dirty = False
-            for definition in plan.task_defs:
-                cycles = task.clocks[definition.index]
+            for definition, chosen, cycles in zip(
+                plan.task_defs, selected, task.clocks, strict=True
+            ):
                 clock = cycles[-1] if cycles else None
-                if selected[definition.index]:
+                if chosen:
                     self.task_clock(definition, task, clock, cycles, now)
                 elif clock is not None and clock.stage <= _PAUSED:
                     self.cancel(clock, lapsed=True)
@@ -467,7 +465,23 @@ class _Case(Followed):
         replied: bool,
     ) -> None:
         state = self.state
-        active = clock is not None and clock.stage <= _PAUSED
+        stage = _NO_CLOCK if clock is None else clock.stage
+        if stage <= _PAUSED and state is not _CANCELLED_CASE:  # the usual: it runs on
+            assert clock is not None
+            if state in _STOPPING or (replied and definition.first_response):
+                self.stop(clock, now)
+                return
+            # keep_running, inlined
+            target = definition.targets.get(self.priority)
+            if target is not None and target != clock.target:
+                self.retarget(clock, target)
+            if state in definition.pausing:
+                if clock.stage == _RUNNING:
+                    self.pause(clock, now)
+            elif clock.stage == _PAUSED:
+                self.resume(clock, now)
+            return
+        active = stage <= _PAUSED
         if state is _CANCELLED_CASE:
             if active:
                 self.cancel(clock, lapsed=False)  # type: ignore[arg-type]
@@ -582,16 +596,19 @@ class _Case(Followed):
         clock.since = now
         self.questions.due_at(clock)
 
+    def retarget(self, clock: Clock, target: timedelta) -> None:
+        clock.target = target
+        if clock.stage == _RUNNING:
+            self.questions.due_at(clock)
+        else:
+            clock.due = -1
+
     def keep_running(
         self, definition: _Definition, clock: Clock, task: _Task | None, now: datetime
     ) -> None:
         target = definition.targets.get(self.priority)
         if target is not None and target != clock.target:
-            clock.target = target
-            if clock.stage == _RUNNING:
-                self.questions.due_at(clock)
-            else:
-                clock.due = -1
+            self.retarget(clock, target)
         if task is not None:
             pause = definition.pause_blocked and task.state is _BLOCKED
         else:
@@ -654,9 +671,9 @@ def follow(  # noqa: PLR0915 - one pass over the events, read as they come
             interaction = event.interaction
             if interaction.direction is _OUTBOUND:
                 what |= _TALK
-                if interaction.author.kind.value not in _CUSTOMERS:
+                if interaction.author.kind not in _CUSTOMERS:
                     case.responded = True
-                if who.kind.value not in _CUSTOMERS:
+                if who.kind not in _CUSTOMERS:
                     replied = True
         elif code == _TASK:
             task = case.task(event.task_id)
