@@ -201,7 +201,11 @@ def engine_outcomes(
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(shape=shapes, seed=st.integers(0, 3), cut=st.sampled_from([0.1, 0.35, 0.6, 1.0, 1.3]))
+@given(
+    shape=shapes,
+    seed=st.integers(0, 3),
+    cut=st.sampled_from([-0.01, 0.003, 0.02, 0.1, 0.35, 0.6, 1.0, 1.3]),
+)
 def test_two_passes_equal_the_engine(shape: PolicyShape, seed: int, cut: float) -> None:
     logs, end = histories(seed)
     policy = policy_of(shape)

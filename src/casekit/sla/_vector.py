@@ -25,10 +25,10 @@ random histories.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from itertools import chain
-from typing import Any
+from typing import Any, TypeVar
 
 from casekit.audit import EventRecord
 from casekit.model._enums import ActorKind, CaseState, Direction, Priority, TaskState
@@ -63,6 +63,8 @@ from casekit.sla.policy import CalendarSource, Condition, OnReopen, SlaPolicy, S
 
 __all__ = ["Clock", "Plan", "Questions", "follow", "plan"]
 
+T = TypeVar("T")
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
 _ZERO = timedelta(0)
@@ -90,7 +92,8 @@ _CASE_OR_TALK = _CASE | _TALK
 _CASE_OR_TASKS = _CASE | _TASKS
 
 # Event types by what they change; any other type (but ``sla.*``) is not followed.
-(_OPENED, _INTERACTION, _STATE, _PRIORITY, _UPDATED, _TASK, _NEW_TASK, _TASK_ONLY, _NONE, _SKIP) = (
+# ``_SKIP``: ``sla.*`` events (re-derived); an unknown type (-1) is not followed.
+(_SKIP, _OPENED, _INTERACTION, _STATE, _PRIORITY, _UPDATED, _TASK, _NEW_TASK, _TASK_ONLY, _NONE) = (
     range(10)
 )
 _TASK_STATES = {
@@ -343,28 +346,57 @@ class Questions:
             out[i] = calendar.add(dues[i][0], _US * deltas[i])
         return out
 
-    def numbers(self, clock: Clock) -> tuple[SlaStage, timedelta, timedelta, datetime | None]:
-        """The clock's stage, business time used and paused at ``as_of`` (see
-        :func:`follow`), and due instant:
-        what ``casekit.sla.engine.numbers`` and the clock give."""
-        answers = self.elapsed[clock.calendar]
-        used = sum([answers[i] for i in clock.used])
-        idle = sum([answers[i] for i in clock.idle])
-        stage = clock.stage
-        due: datetime | None = None
-        if stage == _RUNNING:
-            if clock.tail >= 0:
-                used += answers[clock.tail]
-            answer = self.due[clock.calendar][clock.due]
-            due = _EPOCH + _US * answer if isinstance(answer, int) else answer
-        elif stage == _PAUSED and clock.tail >= 0:
-            idle += answers[clock.tail]
-        elapsed = _US * used
-        if stage == _STOPPED:
-            result = SlaStage.MET if elapsed <= clock.target else SlaStage.BREACHED
-        else:
-            result = _STAGES[stage]  # type: ignore[assignment]
-        return result, elapsed, _US * idle, due
+    def outcomes(self, case: Followed, make: Callable[..., T]) -> list[T]:
+        """``make(...)`` with the fields of ``casekit.sla.whatif.SlaOutcome``, in order,
+        for each clock of ``case`` at ``as_of`` (see :func:`follow`): what
+        ``casekit.sla.engine.numbers`` and the clock give."""
+        out: list[T] = []
+        if not case.clocks:
+            return out  # perhaps no case at all (NOTHING)
+        case_id, priority, category = case.id, case.priority, case.category
+        channel, account_id = case.channel, case.account_id
+        for clock in case.clocks:
+            answers = self.elapsed[clock.calendar]
+            used = sum([answers[i] for i in clock.used]) if clock.used else 0
+            idle = sum([answers[i] for i in clock.idle]) if clock.idle else 0
+            stage = clock.stage
+            due: datetime | None = None
+            if stage == _RUNNING:
+                if clock.tail >= 0:
+                    used += answers[clock.tail]
+                answer = self.due[clock.calendar][clock.due]
+                due = _EPOCH + _US * answer if isinstance(answer, int) else answer
+            elif stage == _PAUSED and clock.tail >= 0:
+                idle += answers[clock.tail]
+            elapsed = _US * used
+            target = clock.target
+            # A stopped clock breached if it used more than its target when it stopped:
+            # what it used still (its target changes only while it runs).
+            breached = elapsed > target
+            if stage == _STOPPED:
+                state = SlaStage.BREACHED if breached else SlaStage.MET
+            else:
+                state = _STAGES[stage]  # type: ignore[assignment]
+            out.append(
+                make(
+                    case_id,
+                    clock.key,
+                    clock.definition.id,
+                    clock.task_id,
+                    state,
+                    target,
+                    elapsed,
+                    _US * idle,
+                    due,
+                    breached,
+                    round(elapsed / target * 100, 2),
+                    priority,
+                    category,
+                    channel,
+                    account_id,
+                )
+            )
+        return out
 
 
 def _micros(np_: Any, values: Iterable[datetime], count: int) -> Any:
@@ -373,14 +405,14 @@ def _micros(np_: Any, values: Iterable[datetime], count: int) -> Any:
 
 
 class _Task:
-    __slots__ = ("clocks", "created_at", "dirty", "id", "state")
+    __slots__ = ("created_at", "dirty", "id", "live", "state")
 
-    def __init__(self, event: TaskCreated, n: int) -> None:
+    def __init__(self, event: TaskCreated, definitions: list[_Definition]) -> None:
         self.id = event.task_id
         self.state = TaskState.OPEN
         self.created_at = event.at
         self.dirty = True  # its state changed since its clocks' rules last ran
-        self.clocks: list[list[Clock]] = [[] for _ in range(n)]
+        self.live: list[tuple[_Definition, list[Clock]]] = [(d, []) for d in definitions]
 
 
 class Followed:
@@ -402,7 +434,16 @@ class _Case(Followed):
     """A case while it is followed, with the rules of ``casekit.sla.engine._Run`` for
     the definitions :func:`plan` accepts (the same decisions, in the same order)."""
 
-    __slots__ = ("cycles", "opened_at", "plan", "questions", "responded", "state", "tasks")
+    __slots__ = (
+        "finished",
+        "live",
+        "opened_at",
+        "plan",
+        "questions",
+        "responded",
+        "state",
+        "tasks",
+    )
 
     def __init__(self, opened: CaseOpened, plan: Plan, questions: Questions) -> None:
         super().__init__(opened)
@@ -412,7 +453,9 @@ class _Case(Followed):
         self.state = CaseState.NEW
         self.responded = False  # an agent wrote to the customer (engine._responded)
         self.tasks: list[_Task] = []
-        self.cycles: list[list[Clock]] = [[] for _ in plan.case_defs]
+        # The definitions whose rules can still change a clock, with their clocks.
+        self.live: list[tuple[_Definition, list[Clock]]] = [(d, []) for d in plan.case_defs]
+        self.finished = False  # a clock became inert (see _inert)
 
     def task(self, task_id: str) -> _Task | None:
         for task in self.tasks:
@@ -431,14 +474,16 @@ class _Case(Followed):
         """
         plan = self.plan
         if what & _CASE_OR_TALK:
-            for definition, chosen, cycles in zip(
-                plan.case_defs, plan.case_selected[self.priority], self.cycles, strict=True
-            ):
+            selected = plan.case_selected[self.priority]
+            for definition, cycles in self.live:
                 clock = cycles[-1] if cycles else None
-                if chosen:
+                if selected[definition.index]:
                     self.case_clock(definition, clock, cycles, now, replied)
                 elif clock is not None and clock.stage <= _PAUSED:
                     self.cancel(clock, lapsed=True)  # no longer applies
+            if self.finished:
+                self.finished = False
+                self.live = [(d, c) for d, c in self.live if not _inert(d, c)]
         if not what & _CASE_OR_TASKS or not self.tasks:
             return
         everyone = what & _CASE
@@ -447,14 +492,15 @@ class _Case(Followed):
             if not (everyone or task.dirty):
                 continue
             task.dirty = False
-            for definition, chosen, cycles in zip(
-                plan.task_defs, selected, task.clocks, strict=True
-            ):
+            for definition, cycles in task.live:
                 clock = cycles[-1] if cycles else None
-                if chosen:
+                if selected[definition.index]:
                     self.task_clock(definition, task, clock, cycles, now)
                 elif clock is not None and clock.stage <= _PAUSED:
                     self.cancel(clock, lapsed=True)
+            if self.finished:
+                self.finished = False
+                task.live = [(d, c) for d, c in task.live if not _inert(d, c)]
 
     def case_clock(
         self,
@@ -572,8 +618,12 @@ class _Case(Followed):
         clock.stage = _STOPPED
         clock.since = None
         clock.due = -1
+        if clock.task_id is not None or clock.definition.first_response:
+            self.finished = True  # for good
 
     def cancel(self, clock: Clock, *, lapsed: bool) -> None:
+        if not lapsed:
+            self.finished = True  # for good
         clock.stage = _CANCELLED
         clock.lapsed = lapsed
         clock.since = None
@@ -620,6 +670,17 @@ class _Case(Followed):
             self.resume(clock, now)
 
 
+def _inert(definition: _Definition, cycles: list[Clock]) -> bool:
+    """Whether the rules of ``definition`` can no longer change its clock (so need not
+    run): cancelled for good, or a first-response or task clock that stopped."""
+    if not cycles:
+        return False
+    clock = cycles[-1]
+    if clock.stage == _CANCELLED:
+        return not clock.lapsed
+    return clock.stage == _STOPPED and (definition.first_response or clock.task_id is not None)
+
+
 NOTHING = Followed.__new__(Followed)
 """What :func:`follow` gives for a log without events by ``as_of``: no case, no clocks."""
 NOTHING.clocks = []
@@ -632,29 +693,35 @@ def follow(  # noqa: PLR0915 - one pass over the events, read as they come
     ``questions`` what the clocks' numbers need; ``None`` if the log is not followed
     here (replay it with the engine)."""
     kinds = _KINDS
-    case: _Case | None = None
-    at: Any = None
-    actor: Any = None
-    what = 0  # what the current command changed
-    replied = False
-    for item in log:
+    items = iter(log)
+    for item in items:  # up to the opening
         # Read as ``Any``: dispatched on its type (the codes of ``_KINDS``).
         event: Any = item.event if isinstance(item, EventRecord) else item
-        code = kinds.get(type(event))
-        if code is None:
-            if event.name.startswith("sla."):
+        code = kinds.get(type(event), -1)
+        if code <= _SKIP:
+            if code == _SKIP or event.name.startswith("sla."):
                 continue
             return None
-        if code == _SKIP:
+        if event.at > as_of:
             continue
+        if code != _OPENED:
+            return None
+        case = _Case(event, plan, questions)
+        at, actor = event.at, event.actor
+        break
+    else:
+        return NOTHING
+    what = _CASE  # what the current command changed
+    replied = False
+    for item in items:
+        event = item.event if isinstance(item, EventRecord) else item
+        code = kinds.get(type(event), -1)
+        if code <= _SKIP:
+            if code == _SKIP or event.name.startswith("sla."):
+                continue
+            return None
         when = event.at
         if when > as_of:
-            continue
-        if case is None:
-            if code != _OPENED:
-                return None
-            case = _Case(event, plan, questions)
-            at, actor, what = when, event.actor, _CASE
             continue
         # A command: consecutive events with the same instant and actor.
         who = event.actor
@@ -691,15 +758,13 @@ def follow(  # noqa: PLR0915 - one pass over the events, read as they come
         elif code == _NEW_TASK:
             if "#" in event.task_id or case.task(event.task_id) is not None:
                 return None  # a key that could name another clock; the engine knows
-            case.tasks.append(_Task(event, len(plan.task_defs)))
+            case.tasks.append(_Task(event, plan.task_defs))
             what |= _TASKS
         elif code == _TASK_ONLY:
             if case.task(event.task_id) is None:
                 return None
         elif code == _OPENED:
             return None  # opened twice: the engine says what is wrong
-    if case is None:
-        return NOTHING
     if what:
         case.react(at, replied, what)
     for clock in case.clocks:

@@ -150,7 +150,7 @@ def evaluate(
             except CasekitError:
                 pass  # the engine raises it where it arises
             else:
-                return _followed_outcomes(followed, questions)
+                return questions.outcomes(followed, SlaOutcome)
     return _exact(log, policy, as_of, account_calendar)
 
 
@@ -350,35 +350,6 @@ def _outcome(case: Any, clock: Any, policy: SlaPolicy, as_of: datetime) -> SlaOu
     )
 
 
-def _followed_outcomes(case: _vector.Followed, questions: _vector.Questions) -> list[SlaOutcome]:
-    """:func:`_outcome` of each clock of a case followed by ``casekit.sla._vector``."""
-    out = []
-    breached_stage = SlaStage.BREACHED
-    for clock in case.clocks:
-        stage, elapsed, paused, due = questions.numbers(clock)
-        target = clock.target
-        out.append(
-            SlaOutcome(
-                case_id=case.id,
-                key=clock.key,
-                sla_id=clock.definition.id,
-                task_id=clock.task_id,
-                stage=stage,
-                target=target,
-                elapsed=elapsed,
-                paused=paused,
-                due_at=due,
-                breached=elapsed > target or stage is breached_stage,
-                percentage=round(elapsed / target * 100, 2),
-                priority=case.priority,
-                category=case.category,
-                channel=case.channel,
-                account_id=case.account_id,
-            )
-        )
-    return out
-
-
 def evaluate_many(
     logs: Iterable[Sequence[Event | EventRecord]],
     policy: SlaPolicy,
@@ -431,7 +402,7 @@ def _followed_many(
         return [outcome for log in logs for outcome in work(log)]
     out: list[SlaOutcome] = []
     for log, case in zip(logs, followed, strict=True):
-        out.extend(work(log) if case is None else _followed_outcomes(case, questions))
+        out.extend(work(log) if case is None else questions.outcomes(case, SlaOutcome))
     return out
 
 
