@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import random
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import attrs
@@ -30,6 +30,7 @@ from casekit.exceptions import CalendarHorizonError, CasekitError
 from casekit.model._enums import CaseState
 from casekit.model.events import Event
 from casekit.sla import _vector, whatif
+from casekit.sla._compiled import EPOCH, ONE_US, add_each
 from casekit.sla.calendar import BusinessCalendar
 from casekit.sla.policy import Condition, OnReopen, SlaDefinition, SlaPolicy
 from casekit.sla.policy import Subject as On
@@ -212,7 +213,7 @@ def test_two_passes_equal_the_engine(shape: PolicyShape, seed: int, cut: float) 
     as_of = START + (end - START) * cut
     plan = _vector.plan(policy)
     assert plan is not None  # the policy is followed in two passes...
-    questions = _vector.Questions(plan.calendars)
+    questions = _vector.Questions(plan)
     assert all(_vector.follow(plan, log, as_of, questions) for log in logs)  # ...every log
     expected = engine_outcomes(logs, policy, as_of)
     assert whatif.evaluate_many(logs, policy, as_of=as_of) == expected
@@ -261,3 +262,54 @@ def test_policies_the_two_passes_do_not_follow_go_through_the_engine() -> None:
     assert whatif.evaluate_many(logs, conditioned, as_of=end) == engine_outcomes(
         logs, conditioned, end
     )
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    name=st.sampled_from(sorted(CALENDARS)),
+    starts=st.lists(st.integers(0, 400 * 24 * 3600), min_size=1, max_size=30),
+    deltas=st.lists(st.integers(-900 * 3600, 900 * 3600), min_size=30, max_size=30),
+)
+def test_add_each_equals_the_scalar_add(name: str, starts: list[int], deltas: list[int]) -> None:
+    """The batch due instants: where computed, what ``BusinessCalendar.add`` gives."""
+    np = pytest.importorskip("numpy")
+    calendar = CALENDARS[name]
+    base = START.astimezone(UTC) - timedelta(days=100)
+    instants = [base + timedelta(seconds=s) for s in starts]
+    amounts = [timedelta(seconds=d) for d in deltas[: len(starts)]]
+    micros = np.asarray([(t - EPOCH) // ONE_US for t in instants], dtype=np.int64)
+    result, ok = add_each(
+        np, calendar._timeline, micros, np.asarray([d // ONE_US for d in amounts], np.int64)
+    )
+    for k, (t, d) in enumerate(zip(instants, amounts, strict=True)):
+        if ok[k]:
+            assert EPOCH + ONE_US * int(result[k]) == calendar.add(t, d)
+
+
+def test_a_calendar_closed_for_decades_goes_through_the_engine() -> None:
+    """Due instants the engine computes on the way might cross 50 closed years where
+    the ones reported do not: such calendars are left to the engine."""
+    logs, end = histories(2)
+    closed = BusinessCalendar.weekly(
+        "Europe/Amsterdam",
+        {"mon-fri": "09:00-17:00"},
+        holidays=[(date(2026, 4, 10), date(2090, 1, 1))],
+    )
+    policy = SlaPolicy(
+        definitions=(
+            SlaDefinition(id="resolution", targets=dict.fromkeys(Priority, H), calendar="closed"),
+        ),
+        calendars={"closed": closed},
+    )
+    plan = _vector.plan(policy)
+    assert plan is not None
+    questions = _vector.Questions(plan)
+    for log in logs:
+        _vector.follow(plan, log, end, questions)
+    with pytest.raises(CasekitError):
+        questions.answer(None, end)
+    with pytest.raises(CalendarHorizonError) as expected:
+        engine_outcomes(logs, policy, end)
+    with pytest.raises(CalendarHorizonError) as many:
+        whatif.evaluate_many(logs, policy, as_of=end)
+    assert str(many.value) == str(expected.value)

@@ -25,12 +25,13 @@ random histories.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from itertools import chain
 from typing import Any, TypeVar
 
 from casekit.audit import EventRecord
+from casekit.exceptions import CasekitError
 from casekit.model._enums import ActorKind, CaseState, Direction, Priority, TaskState
 from casekit.model.events import (
     CaseAssigned,
@@ -66,6 +67,7 @@ __all__ = ["Clock", "Plan", "Questions", "follow", "plan"]
 T = TypeVar("T")
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_FAR = datetime.max.replace(tzinfo=UTC)
 _US = timedelta(microseconds=1)
 _ZERO = timedelta(0)
 
@@ -162,7 +164,15 @@ class Plan:
     """A policy compiled for :func:`follow`: its definitions, calendars, and which
     definitions each priority selects (for cases, and for tasks)."""
 
-    __slots__ = ("calendars", "case_defs", "case_selected", "policy", "task_defs", "task_selected")
+    __slots__ = (
+        "calendars",
+        "case_defs",
+        "case_selected",
+        "longest",
+        "policy",
+        "task_defs",
+        "task_selected",
+    )
 
     def __init__(self, policy: SlaPolicy) -> None:
         self.policy = policy
@@ -175,6 +185,10 @@ class Plan:
             group = self.task_defs if on_task else self.case_defs
             group.append(_Definition(definition, len(group), calendar))
         self.calendars = [policy.calendar(name) for name in names]
+        self.longest = [
+            max(max(d.targets.values()) for d in policy.definitions if d.calendar == name)
+            for name in names
+        ]
         self.case_selected = {p: self._selected(policy, Subject.CASE, p) for p in Priority}
         self.task_selected = {p: self._selected(policy, Subject.TASK, p) for p in Priority}
 
@@ -275,19 +289,33 @@ class Clock:
         self.lapsed = False
 
 
+class Unsure(CasekitError):
+    """A due instant the engine asks on the way might raise where the ones asked here do
+    not (a calendar closed for decades): replay with the engine."""
+
+
 class Questions:
     """The calendar questions of the rules, by calendar, answered by :meth:`answer`.
 
     ``spans``: the stretches ``(a, b)`` whose business time is asked; ``dues``: the due
-    instants asked, as ``(since, target, minus)``: ``target`` less the business time
-    of the stretches ``minus``, from ``since``.
+    instants of the clocks running at ``as_of``, as ``(since, target, minus)``:
+    ``target`` less the business time of the stretches ``minus``, from ``since``.
+
+    The engine also computes a due instant whenever a clock starts, resumes or is
+    retargeted; only the last one is reported. Those it computes on the way can only
+    raise (beyond the horizon, or across 50 closed years) where the latest start
+    (``as_of``) with the longest target, or the earliest instant (``earliest``), does:
+    :meth:`answer` asks those two instead, and refuses calendars closed for decades.
     """
 
-    __slots__ = ("calendars", "due", "dues", "elapsed", "spans")
+    __slots__ = ("calendars", "clocked", "due", "dues", "earliest", "elapsed", "longest", "spans")
 
-    def __init__(self, calendars: Sequence[Any]) -> None:
-        self.calendars = calendars
-        n = len(calendars)
+    def __init__(self, plan: Plan) -> None:
+        self.calendars: list[Any] = plan.calendars
+        n = len(self.calendars)
+        self.longest = plan.longest
+        self.clocked = [False] * n  # whether a clock ran on the calendar
+        self.earliest = _FAR  # of the commands followed
         self.spans: list[list[tuple[datetime, datetime]]] = [[] for _ in range(n)]
         self.dues: list[list[tuple[datetime, timedelta, tuple[int, ...]]]] = [[] for _ in range(n)]
         self.elapsed: list[list[int]] = []  # microseconds, after answer()
@@ -303,13 +331,25 @@ class Questions:
         clock.due = len(dues)
         dues.append((clock.since, clock.target, tuple(clock.used)))  # type: ignore[arg-type]
 
-    def answer(self, np_: Any | None) -> None:
+    def answer(self, np_: Any | None, as_of: datetime) -> None:
         """Answer every question (with numpy: one batch per calendar and kind).
 
         Raises:
             CasekitError: As the calendar raises for the first question it cannot
-                answer (not necessarily the engine's first: replay with the engine).
+                answer (not necessarily the engine's first: replay with the engine);
+                :class:`Unsure` if the engine might raise on the way.
         """
+        for calendar, clocked, longest in zip(
+            self.calendars, self.clocked, self.longest, strict=True
+        ):
+            if clocked:
+                # Every due instant asked on the way starts between ``earliest`` and
+                # ``as_of`` and is at most ``longest`` away (a subtraction lands after
+                # its clock's start), and add is monotonic in both.
+                calendar.elapsed(self.earliest, self.earliest)  # compiled from there on
+                calendar.add(as_of, longest)
+                if calendar._timeline.snap[6]:  # 50 closed years somewhere: be sure
+                    raise Unsure("a calendar closed for decades")
         self.elapsed = []
         self.due = []
         for calendar, spans, dues in zip(self.calendars, self.spans, self.dues, strict=True):
@@ -520,7 +560,7 @@ class _Case(Followed):
             # keep_running, inlined
             target = definition.targets.get(self.priority)
             if target is not None and target != clock.target:
-                self.retarget(clock, target)
+                clock.target = target  # retarget, inlined
             if state in definition.pausing:
                 if clock.stage == _RUNNING:
                     self.pause(clock, now)
@@ -604,8 +644,7 @@ class _Case(Followed):
             paused = self.state in definition.pausing
         if paused:
             clock.stage = _PAUSED
-        else:
-            self.questions.due_at(clock)
+        self.questions.clocked[clock.calendar] = True
         cycles.append(clock)
         self.clocks.append(clock)
 
@@ -617,7 +656,6 @@ class _Case(Followed):
             (clock.used if clock.stage == _RUNNING else clock.idle).append(span)
         clock.stage = _STOPPED
         clock.since = None
-        clock.due = -1
         if clock.task_id is not None or clock.definition.first_response:
             self.finished = True  # for good
 
@@ -627,7 +665,6 @@ class _Case(Followed):
         clock.stage = _CANCELLED
         clock.lapsed = lapsed
         clock.since = None
-        clock.due = -1
 
     def pause(self, clock: Clock, now: datetime) -> None:
         since = clock.since
@@ -636,7 +673,6 @@ class _Case(Followed):
             clock.used.append(self.questions.span(clock.calendar, since, now))
         clock.stage = _PAUSED
         clock.since = now
-        clock.due = -1
 
     def resume(self, clock: Clock, now: datetime) -> None:
         since = clock.since  # None when it resumes from a stop (a reopened case)
@@ -644,14 +680,9 @@ class _Case(Followed):
             clock.idle.append(self.questions.span(clock.calendar, since, now))
         clock.stage = _RUNNING
         clock.since = now
-        self.questions.due_at(clock)
 
     def retarget(self, clock: Clock, target: timedelta) -> None:
-        clock.target = target
-        if clock.stage == _RUNNING:
-            self.questions.due_at(clock)
-        else:
-            clock.due = -1
+        clock.target = target  # and the due instant, asked at the end if it runs then
 
     def keep_running(
         self, definition: _Definition, clock: Clock, task: _Task | None, now: datetime
@@ -708,6 +739,7 @@ def follow(  # noqa: PLR0915 - one pass over the events, read as they come
             return None
         case = _Case(event, plan, questions)
         at, actor = event.at, event.actor
+        first = at  # the earliest command
         break
     else:
         return NOTHING
@@ -731,6 +763,8 @@ def follow(  # noqa: PLR0915 - one pass over the events, read as they come
                 what = 0
                 replied = False
             at, actor = when, who
+            if when < first:  # noqa: PLR1730 - no call in the loop
+                first = when
         if code == _STATE:
             case.state = event.new
             what |= _CASE
@@ -774,4 +808,7 @@ def follow(  # noqa: PLR0915 - one pass over the events, read as they come
             now = max(as_of, clock.started_at)
             if now > since:
                 clock.tail = questions.span(clock.calendar, since, now)
+            if clock.stage == _RUNNING:
+                questions.due_at(clock)
+    questions.earliest = min(questions.earliest, first)
     return case

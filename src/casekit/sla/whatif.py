@@ -142,11 +142,11 @@ def evaluate(
         as_of = to_utc(as_of, "as_of")
     plan = _vector.plan(policy)
     if plan is not None:
-        questions = _vector.Questions(plan.calendars)
+        questions = _vector.Questions(plan)
         followed = _vector.follow(plan, log, as_of, questions)
         if followed is not None:
             try:
-                questions.answer(None)
+                questions.answer(None, as_of)
             except CasekitError:
                 pass  # the engine raises it where it arises
             else:
@@ -392,11 +392,11 @@ def _followed_many(
     """:func:`evaluate_many` in two passes: every case's rules, then every calendar
     question at once (with numpy), then the outcomes; the logs not followed go through
     :func:`evaluate` one by one, in their place."""
-    questions = _vector.Questions(plan.calendars)
+    questions = _vector.Questions(plan)
     logs = list(logs)
     followed = [_vector.follow(plan, log, as_of, questions) for log in logs]
     try:
-        questions.answer(_numpy_or_none())
+        questions.answer(_numpy_or_none(), as_of)
     except CasekitError:
         # Some case raises: the engine, case by case, raises the same at the same case.
         return [outcome for log in logs for outcome in work(log)]
