@@ -6,6 +6,12 @@ you want to try. The result is one :class:`SlaOutcome` per clock, as it stands a
 ``as_of``: ready for a DataFrame (``pandas.DataFrame(map(attrs.asdict, outcomes))`` or
 :func:`to_records`).
 
+For the policies most what-ifs try (definitions selected by priority, resolution and
+first-response clocks, task OLAs) the rules run in two passes (``casekit.sla._vector``):
+command by command without a calendar, then every case's business-time arithmetic at
+once; the outcomes are the engine's, to the microsecond. Anything else is replayed event
+by event.
+
 Evaluating many cases fans out over any :class:`concurrent.futures.Executor` (a process
 pool locally, ``distributed.Client.get_executor()`` on a cluster). For the common
 question "what if the calendar or the resolution targets change?", :class:`ResolutionSpans`
