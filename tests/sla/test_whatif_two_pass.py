@@ -313,3 +313,13 @@ def test_a_calendar_closed_for_decades_goes_through_the_engine() -> None:
     with pytest.raises(CalendarHorizonError) as many:
         whatif.evaluate_many(logs, policy, as_of=end)
     assert str(many.value) == str(expected.value)
+
+
+def test_a_log_given_as_an_iterator_is_read_again_by_the_engine() -> None:
+    logs, end = histories(3)
+    events = list(logs[1])
+    policy = policy_of(PolicyShape())
+    expected = whatif._exact(events, policy, end, None)
+    assert whatif.evaluate(iter(events), policy, as_of=end) == expected
+    with pytest.raises(CasekitError, match="opened twice"):  # the first pass does not follow
+        whatif.evaluate(iter([*events, events[0]]), policy, as_of=end)

@@ -148,6 +148,8 @@ def evaluate(
         as_of = to_utc(as_of, "as_of")
     plan = _vector.plan(policy)
     if plan is not None:
+        if not isinstance(log, list | tuple):
+            log = list(log)  # read twice if the engine replays it after all
         questions = _vector.Questions(plan)
         followed = _vector.follow(plan, log, as_of, questions)
         if followed is not None:
