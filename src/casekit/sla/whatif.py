@@ -401,7 +401,7 @@ def _followed_many(
     question at once (with numpy), then the outcomes; the logs not followed go through
     :func:`evaluate` one by one, in their place."""
     questions = _vector.Questions(plan)
-    logs = list(logs)
+    logs = [log if isinstance(log, list | tuple) else list(log) for log in logs]
     followed = [_vector.follow(plan, log, as_of, questions) for log in logs]
     try:
         questions.answer(_numpy_or_none(), as_of)
