@@ -3,11 +3,15 @@
 The engine's rules decide *what* happens to a clock (start, pause, resume, retarget,
 stop, cancel) from the case's state, priority, tasks and interactions alone; the
 business time they record never feeds back into a decision. So a replay can follow the
-rules first, writing down every calendar question the engine would ask (the business
-time of a stretch, the due instant after a start, resume or retarget), and answer them
-afterwards: for one case with the scalar calendar, for many cases with one numpy call
-per calendar (:meth:`BusinessCalendar.elapsed_many` and
-:func:`casekit.sla._compiled.add_each`).
+rules first, writing down the calendar questions whose answers are reported (the
+business time of each stretch a clock ran or was paused, the due instant of a clock
+running at ``as_of``), and answer them afterwards: for one case with the scalar
+calendar, for many cases with one numpy call per calendar
+(:meth:`BusinessCalendar.elapsed_many` and :func:`casekit.sla._compiled.add_each`).
+
+A command runs only the rules that read what it changed (its state, priority, an
+outbound interaction, a task's state), and only for clocks that can still change: the
+rules of the others would leave them as they are.
 
 :func:`plan` says whether a policy is followed here: every definition selected by
 priority alone (no conditions), on its own calendar, with the resolution or first-
@@ -16,8 +20,10 @@ response metric (task clocks: resolution) and none of ``cancel_on``, ``reset_on`
 (an event type it does not know, a task event naming an unknown task, a second
 opening...). Either way the caller replays through the engine instead; and when a
 calendar question raises, the caller replays everything through the engine, which
-raises the same error at the same place. Every question the engine asks is asked
-here too, so errors are neither lost nor invented.
+raises the same error at the same place. The engine asks the calendar more than is
+asked here (a due instant at every start, resume and retarget); :meth:`Questions.answer`
+makes sure none of those could raise (see :class:`Questions`), so errors are neither
+lost nor invented.
 
 ``tests/sla/test_whatif_two_pass.py`` compares the outcomes with the engine's on
 random histories.
