@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import random
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -214,10 +215,25 @@ def test_two_passes_equal_the_engine(shape: PolicyShape, seed: int, cut: float) 
     plan = _vector.plan(policy)
     assert plan is not None  # the policy is followed in two passes...
     questions = _vector.Questions(plan)
-    assert all(_vector.follow(plan, log, as_of, questions) for log in logs)  # ...every log
-    expected = engine_outcomes(logs, policy, as_of)
-    assert whatif.evaluate_many(logs, policy, as_of=as_of) == expected
-    assert [o for log in logs for o in whatif.evaluate(log, policy, as_of=as_of)] == expected
+    # ...every log in time order (in the last one an event may come before the opening).
+    assert all(_vector.follow(plan, log, as_of, questions) for log in logs[:-1])
+    expected = outcomes_or_error(lambda: engine_outcomes(logs, policy, as_of))
+    assert outcomes_or_error(lambda: whatif.evaluate_many(logs, policy, as_of=as_of)) == expected
+    assert (
+        outcomes_or_error(
+            lambda: [o for log in logs for o in whatif.evaluate(log, policy, as_of=as_of)]
+        )
+        == expected
+    )
+
+
+def outcomes_or_error(run: Callable[[], list[whatif.SlaOutcome]]) -> object:
+    """What ``run`` returns, or the error it raises (the last log, cut before its
+    opening but after an event moved back before it, is refused by the engine)."""
+    try:
+        return run()
+    except CasekitError as error:
+        return type(error), str(error)
 
 
 def test_the_histories_cover_what_the_rules_do() -> None:
