@@ -64,9 +64,10 @@ a growing heap.
 
 What-if, per case (9.7 commands, 2.6 clocks; callgrind, the plan's first 300 cases, the
 difference between one ``evaluate_many`` over them and none): ``evaluate_many`` costs
-271k instructions, pandas + businesstimedelta 1,563k: 5.8x (771k and 2.0x event by event,
-before issue P; 2,755k before issue 15). In CPU time (``time.process_time``, best of 7,
-same process, 2,000 cases) 36 us against 158 us per case: 4.3x -- Python's per-object
+259-271k instructions (two runs), pandas + businesstimedelta 1,563k: 5.8-6.0x (771k and
+2.0x event by event, before issue P; 2,755k before issue 15). In CPU time
+(``time.process_time``, best of 7, same process, 2,000 cases) 36-41 us against 158-171 us
+per case: 4.1-4.4x (the engine event by event: 106 us) -- Python's per-object
 costs weigh more in time than in instructions (building the 2.6 ``SlaOutcome`` of a case
 alone takes ~2.6 us). The replay runs in two passes (``casekit.sla._vector``): the rules
 first, command by command but without a calendar (the business time a clock uses never
