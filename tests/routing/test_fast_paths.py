@@ -29,8 +29,10 @@ from casekit.routing import (
     Router,
     RoutingDecision,
     RoutingStrategy,
+    SizeRule,
     WorkItem,
 )
+from casekit.routing._router import _Entry, _new_entry
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 SKILLS = ["s0", "s1", "s2", "s3"]
@@ -129,3 +131,20 @@ def test_a_routed_decision_has_every_field_set() -> None:
         assert decision == RoutingDecision(**fields)
     assert assigned.agent_id == "a1"
     assert queued.agent_id is None
+
+
+def test_a_routed_entry_starts_as_a_fresh_entry() -> None:
+    """route() makes its entry inline: every slot as :func:`_new_entry` sets it."""
+    rules = (SizeRule(3, channel=Channel.EMAIL),)
+    for item in (
+        WorkItem("w1", Channel.CHAT, T0, size=2),
+        WorkItem("w2", Channel.EMAIL, T0, size_rules=rules),
+    ):
+        router = Router([Agent("a1", capacity={Channel.CHAT: 1}, presence="offline")])
+        router.route(item, T0)
+        entry = router._entries[item.id]
+        fresh = _new_entry(item, router.queues[0])
+        fresh.status = entry.status
+        fresh.key = entry.key
+        for slot in _Entry.__slots__:
+            assert getattr(entry, slot) == getattr(fresh, slot), slot
