@@ -1122,7 +1122,7 @@ class Router:
             else:
                 for hook in plan.hooks:
                     hook(item, agent_id)
-        # lazy_decision, inline (test_decision_record checks every field is set).
+        # lazy_decision, inline (tests/routing/test_fast_paths.py checks every field is set).
         queue = entry.queue
         draft: Any = _new(_Draft)  # frozen to the type checker; writable here
         draft.item_id = item_id
