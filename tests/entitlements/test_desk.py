@@ -434,3 +434,20 @@ def test_a_customer_opens_a_case_about_its_asset(entitled: Desk) -> None:
         entitled.open_case(
             actor=ann, subject="Not mine", account_id="acme", contact_id="ann", asset_id="g1"
         )
+
+
+def test_set_asset_changes_the_cases_asset_only(entitled: Desk) -> None:
+    base = entitled.install_base
+    assert base is not None
+    case = entitled.open_case(actor=AGENT, subject="x", account_id="acme")
+    moved = base.set_asset(case.id, "t1", actor=AGENT)
+    assert (moved.asset_id, moved.entitlement_id, moved.version) == ("t1", "acme-gold", 3)
+    assert base.set_asset(case.id, "t1", actor=AGENT).version == 3  # nothing to record
+    with pytest.raises(ForeignAsset):
+        base.set_asset(case.id, "g1", actor=AGENT)
+    with pytest.raises(AccessDenied):
+        base.set_asset(case.id, None, actor=Actor.contact("wile"))
+    cleared = base.set_asset(case.id, None, actor=AGENT)
+    assert cleared.asset_id is None
+    assert describe(entitlement_events(entitled, case.id)[-1]) == "about no asset"
+    assert entitled.verify(case.id).ok

@@ -35,7 +35,7 @@ from casekit.exceptions import (
     NotFound,
 )
 from casekit.model._enums import ActorKind, Channel, ContactRole, RelationshipKind
-from casekit.model.access import account_lineage, holds_relationship
+from casekit.model.access import Action, account_lineage, holds_relationship
 from casekit.model.actors import Actor, ActorRef
 from casekit.model.case import Case
 from casekit.model.events import (
@@ -115,11 +115,13 @@ class DeskInstallBase:
         directory: Store,
         settings: EntitlementSettings | None,
         now: Callable[[], datetime],
+        desk: Desk | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
         self._directory = directory
         self._now = now
+        self._desk = desk
 
     @classmethod
     def for_desk(cls, settings: EntitlementSettings | None, desk: Desk) -> DeskInstallBase | None:
@@ -142,7 +144,7 @@ class DeskInstallBase:
                     where="Desk.entitlements",
                 )
             return None
-        return cls(store, desk.store, settings, desk._now)
+        return cls(store, desk.store, settings, desk._now, desk)
 
     def __repr__(self) -> str:
         return f"DeskInstallBase(settings={self.settings!r})"
@@ -294,6 +296,32 @@ class DeskInstallBase:
                     actor.id, "view", "install base", f"unknown contact {actor.id!r}"
                 ) from None
         raise InvalidValue("needed for an actor that is not a contact", where="account_id")
+
+    # --- a case's asset ----------------------------------------------------------------
+
+    def set_asset(self, case_id: str, asset_id: str | None, *, actor: Actor) -> Case:
+        """Make the case about another asset of its account (``None``: about none),
+        recorded as ``asset.set``. The entitlement chosen at the opening stays.
+
+        Raises:
+            CaseNotFound, AccessDenied: As for ``desk.update`` (the actor must be
+                allowed to update the case).
+            AssetNotFound: No such asset.
+            ForeignAsset: The asset is not of the case's account.
+        """
+        desk = self._desk
+        assert desk is not None, "built by for_desk"
+        now = self._now()
+        snapshot = desk._load(case_id)
+        case = snapshot.case
+        desk.authorize(actor, Action.UPDATE, case, now)
+        if asset_id is not None:
+            self._asset_of(case, asset_id)
+        if case.asset_id == asset_id:
+            return desk._gate.view(case, actor, now, before=case)
+        event = AssetSet(case_id=case.id, at=now, actor=actor.ref, asset_id=asset_id)
+        new = desk._pipeline.commit(snapshot, [event], actor.ref, now)[0]
+        return desk._gate.view(new, actor, now, before=case)
 
     # --- selection ----------------------------------------------------------------------
 
