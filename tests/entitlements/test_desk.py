@@ -29,6 +29,7 @@ from casekit import (
     Product,
     Relationship,
     RelationshipKind,
+    TaskNotFound,
 )
 from casekit.entitlements import DeskInstallBase, EntitlementSettings, OnMissing
 from casekit.model.events import AssetSet, EntitlementApplied, EntitlementMissing
@@ -450,4 +451,20 @@ def test_set_asset_changes_the_cases_asset_only(entitled: Desk) -> None:
     cleared = base.set_asset(case.id, None, actor=AGENT)
     assert cleared.asset_id is None
     assert describe(entitlement_events(entitled, case.id)[-1]) == "about no asset"
+    assert entitled.verify(case.id).ok
+
+
+def test_a_task_may_refer_to_an_asset(entitled: Desk) -> None:
+    base = entitled.install_base
+    assert base is not None
+    case = entitled.open_case(actor=AGENT, subject="x", account_id="acme", asset_id="t1")
+    task = entitled.create_task(case.id, "Swap the reader", actor=AGENT, group="field")
+    changed = base.set_asset(case.id, "r1", actor=AGENT, task_id=task.id)
+    assert (changed.asset_id, changed.task(task.id).asset_id) == ("t1", "r1")
+    assert describe(entitlement_events(entitled, case.id)[-1]) == f"task {task.id} about asset r1"
+    with pytest.raises(TaskNotFound):
+        base.set_asset(case.id, "r1", actor=AGENT, task_id=f"{case.id}-T9")
+    field = Actor.agent("fred", groups={"field"})
+    cleared = base.set_asset(case.id, None, actor=field, task_id=task.id)
+    assert cleared.tasks[0].asset_id is None
     assert entitled.verify(case.id).ok

@@ -299,13 +299,17 @@ class DeskInstallBase:
 
     # --- a case's asset ----------------------------------------------------------------
 
-    def set_asset(self, case_id: str, asset_id: str | None, *, actor: Actor) -> Case:
-        """Make the case about another asset of its account (``None``: about none),
-        recorded as ``asset.set``. The entitlement chosen at the opening stays.
+    def set_asset(
+        self, case_id: str, asset_id: str | None, *, actor: Actor, task_id: str | None = None
+    ) -> Case:
+        """Make the case, or its task ``task_id``, about another asset of the case's
+        account (``None``: about none), recorded as ``asset.set``. The entitlement
+        chosen at the opening stays.
 
         Raises:
-            CaseNotFound, AccessDenied: As for ``desk.update`` (the actor must be
-                allowed to update the case).
+            CaseNotFound, AccessDenied: The actor may not update the case (for a task:
+                work the task).
+            TaskNotFound: The case has no task ``task_id``.
             AssetNotFound: No such asset.
             ForeignAsset: The asset is not of the case's account.
         """
@@ -314,14 +318,23 @@ class DeskInstallBase:
         now = self._now()
         snapshot = desk._load(case_id)
         case = snapshot.case
-        desk.authorize(actor, Action.UPDATE, case, now)
+        if task_id is None:
+            desk.authorize(actor, Action.UPDATE, case, now)
+            current = case.asset_id
+        else:
+            task = next((t for t in case.tasks if t.id == task_id), None)
+            desk.authorize(actor, Action.WORK_TASKS, case, now, task=task)
+            current = case.task(task_id).asset_id
         if asset_id is not None:
             self._asset_of(case, asset_id)
-        if case.asset_id == asset_id:
-            return desk._gate.view(case, actor, now, before=case)
-        event = AssetSet(case_id=case.id, at=now, actor=actor.ref, asset_id=asset_id)
+        before = case if task_id is None else None
+        if current == asset_id:
+            return desk._gate.view(case, actor, now, before=before)
+        event = AssetSet(
+            case_id=case.id, at=now, actor=actor.ref, asset_id=asset_id, task_id=task_id
+        )
         new = desk._pipeline.commit(snapshot, [event], actor.ref, now)[0]
-        return desk._gate.view(new, actor, now, before=case)
+        return desk._gate.view(new, actor, now, before=before)
 
     # --- selection ----------------------------------------------------------------------
 
