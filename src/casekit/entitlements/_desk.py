@@ -17,7 +17,7 @@ Toward a customer an asset it may not see does not exist (:class:`AssetNotFound`
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -30,6 +30,7 @@ from casekit.exceptions import (
     AccessDenied,
     AssetNotFound,
     ForeignAsset,
+    InvalidCommand,
     InvalidValue,
     NoEntitlement,
     NotFound,
@@ -46,6 +47,8 @@ from casekit.model.events import (
     EventHeader,
 )
 from casekit.model.install_base import Asset, Entitlement, Product
+from casekit.model.commands import OpenCase
+from casekit.model.lifecycle import Context, decide, replay
 from casekit.storage.base import Store, UnitGuard
 from casekit.storage.install_base import MAX_ASSET_DEPTH, InstallBase
 
@@ -419,6 +422,25 @@ class DeskInstallBase:
             raise ForeignAsset(asset.id, case.account_id, asset.account_id)
         return asset
 
+    @staticmethod
+    def before_open(
+        base: DeskInstallBase | None, draft: Sequence[Event], asset_id: str | None, now: datetime
+    ) -> Opening | None:
+        """What opening the case of the ``draft`` events adds to the opening commit:
+        ``None`` (nothing, at no cost) without an asset and without settings.
+
+        Raises:
+            InvalidCommand: An ``asset_id`` on a desk whose store keeps no install base.
+            AssetNotFound, ForeignAsset, NoEntitlement: As :meth:`opening`.
+        """
+        if base is None:
+            if asset_id is not None:
+                raise InvalidCommand("this desk's store keeps no install base (asset_id)")
+            return None
+        if asset_id is None and base.settings is None:
+            return None
+        return base.opening(replay(draft), asset_id, now)
+
     def opening(self, case: Case, asset_id: str | None, now: datetime) -> Opening:
         """What opening ``case`` (a draft: its id is not allocated yet) about
         ``asset_id`` adds to the opening commit.
@@ -446,9 +468,6 @@ class DeskInstallBase:
 
 def _probe(account_id: str, contact_id: str | None, channel: Channel, now: datetime) -> Case:
     """A case of ``account_id`` for :meth:`DeskInstallBase.explain` (never stored)."""
-    from casekit.model.commands import OpenCase  # noqa: PLC0415 - keeps the import light
-    from casekit.model.lifecycle import Context, decide, replay  # noqa: PLC0415
-
     command = OpenCase(
         subject="(explain)", account_id=account_id, contact_id=contact_id, channel=channel
     )

@@ -53,14 +53,14 @@ class MemoryInstallBase:
             if isinstance(guard, UnitGuard):
                 cases = self._used.get(guard.entitlement_id, set())
                 used = len(cases - {case.id})
-                mine = getattr(case, "entitlement_id", None) == guard.entitlement_id
+                mine = case.entitlement_id == guard.entitlement_id
                 if used + mine > guard.units:
                     raise EntitlementExhausted(guard.entitlement_id, guard.units, used)
 
     def _count_units(self, before: Case | None, after: Case) -> None:
         """Keep the entitlement index current (under the lock, after a commit)."""
-        old = getattr(before, "entitlement_id", None)
-        new = getattr(after, "entitlement_id", None)
+        old = None if before is None else before.entitlement_id
+        new = after.entitlement_id
         if old == new:
             return
         if old is not None:
