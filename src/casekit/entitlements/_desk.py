@@ -39,6 +39,7 @@ from casekit.model._enums import ActorKind, Channel, ContactRole, RelationshipKi
 from casekit.model.access import Action, account_lineage, holds_relationship
 from casekit.model.actors import Actor, ActorRef
 from casekit.model.case import Case
+from casekit.model.commands import OpenCase
 from casekit.model.events import (
     AssetSet,
     EntitlementApplied,
@@ -47,7 +48,6 @@ from casekit.model.events import (
     EventHeader,
 )
 from casekit.model.install_base import Asset, Entitlement, Product
-from casekit.model.commands import OpenCase
 from casekit.model.lifecycle import Context, decide, replay
 from casekit.storage.base import Store, UnitGuard
 from casekit.storage.install_base import MAX_ASSET_DEPTH, InstallBase
