@@ -50,6 +50,7 @@ from casekit.notify import Channel as NotificationChannel
 from casekit.notify import ChannelRegistry, DeliveryReport, Notifications, Notifier
 from casekit.playbook import DeskPlaybooks, Playbooks
 from casekit.playbook._request import DeskCatalog
+from casekit.proactive import DeskProactive, Proactive
 from casekit.reactors import ReactorRegistry, Subscriber, SubscriberRegistry
 from casekit.routing import Agent, Presence, Router, StrategyRegistry
 from casekit.routing._desk import DeskRouting, explain
@@ -89,6 +90,7 @@ class DeskOptions(TypedDict, total=False):
     playbooks: Playbooks | None
     entitlements: EntitlementSettings | None
     links: Links | None
+    proactive: Proactive | None
 
 
 class Desk:
@@ -124,6 +126,9 @@ class Desk:
         links: Parent/child links and major cases (off by default; see
             :mod:`casekit.links`): ``desk.links`` proposes, accepts and links, and a
             major case's children follow it.
+        proactive: Health reports from the host's monitoring become major cases for
+            the affected accounts (off by default; see :mod:`casekit.proactive`):
+            needs ``links`` and a store that keeps the install base.
 
     Every command and query takes a keyword-only ``actor``: the access policy decides
     with it, and events record it. Use ``Actor.system()`` for the host's own jobs.
@@ -139,6 +144,7 @@ class Desk:
         links: Links and major cases (``None`` without ``links``): ``link``,
             ``unlink``, ``children``, ``propose_major``, ``accept_major``,
             ``reject_major``, ``create_children``, ``sync``.
+        proactive: Health reports (``None`` without ``proactive``): ``report``.
         notifications: The outbox and its delivery (``None`` without notification
             settings): ``desk.notifications.outbox(state="dead")``, ``attempts``,
             ``requeue``.
@@ -166,6 +172,7 @@ class Desk:
         playbooks: Playbooks | None = None,
         entitlements: EntitlementSettings | None = None,
         links: Links | None = None,
+        proactive: Proactive | None = None,
     ) -> None:
         self.plugins = Plugins(plugins, discover=discover)
         self._owns_store = isinstance(store, str) or store is None
@@ -196,6 +203,7 @@ class Desk:
         self.catalog = DeskCatalog.for_desk(self.playbooks, self)
         self.install_base = DeskInstallBase.for_desk(entitlements, self)
         self.links = DeskLinks.for_desk(links, self)
+        self.proactive = DeskProactive.for_desk(proactive, self)
         reactors = ReactorRegistry()
         self.plugins.register_reactors(reactors, desk=self)
         self._subscribers = SubscriberRegistry()

@@ -4,6 +4,8 @@ case's children following it."""
 from __future__ import annotations
 
 import logging
+import random
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Final
@@ -24,12 +26,13 @@ from casekit.model.events import (
     CaseLinked,
     CaseUnlinked,
     Event,
+    LinkConfirmed,
     MajorAccepted,
     MajorChildrenSynced,
     MajorProposed,
     MajorRejected,
 )
-from casekit.model.lifecycle import Context, replay
+from casekit.model.lifecycle import Context, decide, replay
 from casekit.model.links import LinkKind, MajorState
 from casekit.reactors import Committed
 from casekit.storage.base import MAX_PAGE, CaseQuery, Snapshot, Store
@@ -44,6 +47,8 @@ logger = logging.getLogger("casekit.links")
 
 _MAX_DEPTH: Final = 32
 """How far up a chain of parents the cycle check looks (deeper chains are refused)."""
+_CONTENDED: Final = 8
+"""How many times ``create_children`` opens an account's child while other hosts race."""
 _ACTIVE: Final = frozenset({CaseState.NEW, CaseState.OPEN, CaseState.AWAITING_INFO})
 
 
@@ -173,8 +178,13 @@ class DeskLinks:
 
     # --- major cases --------------------------------------------------------------
 
-    def propose_major(self, case_id: str, *, actor: Actor, reason: str = "") -> Case:
+    def propose_major(
+        self, case_id: str, *, actor: Actor, reason: str = "", source: str | None = None
+    ) -> Case:
         """Propose the case as a major case (a candidate). Needs ``update`` on it.
+
+        ``source`` names what it is about when the host's monitoring reported it
+        (:mod:`casekit.proactive` sets it).
 
         Raises:
             InvalidTransition: The case is closed or cancelled, already a candidate or
@@ -199,7 +209,11 @@ class DeskLinks:
                 f"it is a child of {case.link.parent_id}",
             )
         now = self._now()
-        event = MajorProposed(case_id=case.id, at=now, actor=actor.ref, reason=reason)
+        if source is not None:
+            source = check_text(source, "source")
+        event = MajorProposed(
+            case_id=case.id, at=now, actor=actor.ref, reason=reason, source=source
+        )
         return self._view(self._commit(snapshot, [event], actor), actor)
 
     def accept_major(self, case_id: str, *, actor: Actor, reason: str = "") -> Case:
@@ -300,7 +314,8 @@ class DeskLinks:
             if taken is not None:
                 raise refuse(
                     "account_taken",
-                    f"{taken} is already the child of account {child.account_id!r} on {parent.id}",
+                    f"{taken.id} is already the child of account {child.account_id!r} "
+                    f"on {parent.id}",
                 )
         self._check_no_cycle(child, parent)
         return kind
@@ -319,41 +334,64 @@ class DeskLinks:
             child.id, parent.id, "cycle", f"the chain of parents above {parent.id} is too deep"
         )
 
-    def _child_of_account(self, parent_id: str, account_id: str | None, *, but: str) -> str | None:
+    def _child_of_account(
+        self, parent_id: str, account_id: str | None, *, but: str, confirmed: bool = False
+    ) -> Case | None:
+        """The parent's child of ``account_id`` other than ``but``; with ``confirmed``,
+        only one that is confirmed, or linked long enough ago (``sync_after``) that the
+        process that linked it must have died before confirming it."""
         if account_id is None:
             return None
+        settled = self._now() - self.settings.sync_after
         for case in self._children(parent_id):
-            if case.account_id == account_id and case.id != but:
-                return case.id
+            if case.account_id != account_id or case.id == but or case.link is None:
+                continue
+            if not confirmed or case.link.confirmed or case.link.linked_at <= settled:
+                return case
         return None
 
     def _after_link(self, child: Case) -> None:
-        """Checks that two concurrent links could both pass (each on its own case): a
-        cycle, or two children of one account. The later link is undone and refused."""
+        """Checks that two concurrent links could both pass (each commits on its own
+        case): a cycle, or two children of one account on a major case. A link that
+        finds either after its commit undoes itself and is refused. So of two racing
+        links at most one stays (both may be refused if each sees the other; the
+        callers may try again). A major case's child that passes is then confirmed
+        (``case.link_confirmed``): from then on nothing undoes it."""
         link = child.link
         assert link is not None
+        one_per_account = link.kind is LinkKind.MAJOR and self.settings.one_child_per_account
         try:
             parent = self._store.load(link.parent_id).case
             self._check_no_cycle(child, parent)
-            if link.kind is LinkKind.MAJOR and self.settings.one_child_per_account:
-                rivals = [
-                    case
-                    for case in self._children(parent.id)
-                    if case.account_id == child.account_id and case.link is not None
-                ]
-                first = min(rivals, key=lambda c: (c.link.linked_at, c.id))  # type: ignore[union-attr]
-                if child.account_id is not None and first.id != child.id:
+            if one_per_account:
+                rival = self._child_of_account(parent.id, child.account_id, but=child.id)
+                if rival is not None:
                     raise InvalidLink(
                         child.id,
                         parent.id,
                         "account_taken",
-                        f"{first.id} was linked first for account {child.account_id!r}",
+                        f"{rival.id} was linked at the same time for account {child.account_id!r}",
                     )
         except InvalidLink:
             self._undo_link(child.id, link.parent_id, "a concurrent link won")
             raise
+        if one_per_account:
+            self._confirm(child.id, parent.id)
         if link.kind is LinkKind.MAJOR and parent.version > link.synced_version:
             self._sync_child(parent, child.id)  # the major case moved on meanwhile
+
+    def _confirm(self, child_id: str, parent_id: str) -> None:
+        def once() -> None:
+            snapshot = self._store.load(child_id)
+            link = snapshot.case.link
+            if link is None or link.parent_id != parent_id or link.confirmed:
+                return
+            event = LinkConfirmed(
+                case_id=child_id, at=self._now(), actor=LINKS_ACTOR.ref, parent_id=parent_id
+            )
+            self._commit(snapshot, [event], LINKS_ACTOR)
+
+        retry_on_conflict(once)
 
     def _undo_link(self, child_id: str, parent_id: str, reason: str) -> None:
         def undo() -> None:
@@ -438,19 +476,19 @@ class DeskLinks:
                 "-", major.id, "not_major", f"{major.id} is not an accepted major case"
             )
         contacts = dict(accounts) if isinstance(accounts, Mapping) else dict.fromkeys(accounts)
-        existing = {case.account_id: case for case in self._children(major.id)}
-        out = []
-        for given, contact_id in contacts.items():
-            account_id = check_text(given, "accounts")
-            if account_id in existing:
-                out.append(existing[account_id])
-                continue
-            out.append(self._open_child(major, account_id, contact_id, actor))
-        return [self._view(case, actor) for case in out]
+        return [
+            self._view(
+                self._open_child(major, check_text(account_id, "accounts"), contact_id, actor),
+                actor,
+            )
+            for account_id, contact_id in contacts.items()
+        ]
 
     def _open_child(
         self, major: Case, account_id: str, contact_id: str | None, actor: Actor
     ) -> Case:
+        """The account's confirmed child of the major case: the one there is, or a new
+        one opened linked and following (in one commit), then confirmed."""
         command = OpenCase(
             subject=major.subject,
             description=major.description,
@@ -473,10 +511,37 @@ class DeskLinks:
                 *plan_child(current, replay([linked], case), self.settings.sync, ctx, linking=True),
             ]
 
-        child = self._open(command, actor, follow)
-        stored = self._store.load(child.id).case
-        self._after_link(stored)
-        return self._store.load(child.id).case
+        for attempt in range(_CONTENDED):
+            winner = self._child_of_account(major.id, account_id, but="", confirmed=True)
+            if winner is not None:
+                return winner
+            child = self._open(command, actor, follow)
+            try:
+                self._after_link(self._store.load(child.id).case)
+            except InvalidLink:
+                # Another host opened this account's child at the same moment: ours is
+                # a duplicate. Cancel it and take theirs once it is confirmed.
+                self._cancel_duplicate(child.id)
+                time.sleep(random.uniform(0, 0.01 * 2**attempt))
+                continue
+            return self._store.load(child.id).case
+        raise InvalidLink(
+            "-", major.id, "account_taken", f"could not open a child for {account_id!r}: contended"
+        )
+
+    def _cancel_duplicate(self, case_id: str) -> None:
+        def once() -> None:
+            snapshot = self._store.load(case_id)
+            if not snapshot.case.state.is_active:
+                return
+            events = decide(
+                snapshot.case,
+                Transition(action=CaseAction.CANCEL, reason="duplicate child of a major case"),
+                self._ctx(LINKS_ACTOR),
+            )
+            self._commit(snapshot, events, LINKS_ACTOR)
+
+        retry_on_conflict(once)
 
     # --- keeping children in step -------------------------------------------------
 

@@ -15,6 +15,7 @@ from casekit.model.events import (
     CaseUpdated,
     Event,
     InteractionAdded,
+    LinkConfirmed,
     MajorAccepted,
     MajorChildrenSynced,
     MajorProposed,
@@ -39,6 +40,7 @@ def fold_link(case: Case, event: AnyLinkEvent) -> dict[str, object]:
                     proposed_at=event.at,
                     proposed_by=event.actor,
                     reason=event.reason,
+                    source=event.source,
                 )
             }
         case MajorAccepted() | MajorRejected():
@@ -77,6 +79,11 @@ def fold_link(case: Case, event: AnyLinkEvent) -> dict[str, object]:
             }
         case CaseUnlinked():
             return {"link": None}
+        case LinkConfirmed():
+            link = case.link
+            if link is None or link.parent_id != event.parent_id:
+                raise InvalidCommand(f"{event.name} on {case.id}, not a child of {event.parent_id}")
+            return {"link": attrs.evolve(link, confirmed=True)}
         case ParentSynced():
             link = case.link
             if link is None or link.parent_id != event.parent_id:

@@ -44,6 +44,7 @@ __all__ = [
     "Event",
     "EventHeader",
     "InteractionAdded",
+    "LinkConfirmed",
     "MajorAccepted",
     "MajorChildrenSynced",
     "MajorProposed",
@@ -594,10 +595,12 @@ class CatalogRequested(CaseEvent):
 
 @attrs.frozen(kw_only=True)
 class MajorProposed(CaseEvent):
-    """The case was proposed as a major case (a candidate)."""
+    """The case was proposed as a major case (a candidate); ``source`` names what it is
+    about when the host's monitoring reported it (``"product:<id>"``, ``"asset:<id>"``)."""
 
     name: ClassVar[str] = "major.proposed"
     reason: str = ""
+    source: str | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -649,6 +652,15 @@ class CaseLinked(CaseEvent):
     parent_id: str
     kind: LinkKind
     reason: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class LinkConfirmed(CaseEvent):
+    """The link to ``parent_id`` passed its check against links made at the same moment:
+    it stays (the major case's child of its account)."""
+
+    name: ClassVar[str] = "case.link_confirmed"
+    parent_id: str
 
 
 @attrs.frozen(kw_only=True)
@@ -786,6 +798,7 @@ AnyLinkEvent: TypeAlias = (
     | MajorSyncRequested
     | MajorChildrenSynced
     | CaseLinked
+    | LinkConfirmed
     | CaseUnlinked
     | ParentSynced
 )
@@ -807,6 +820,7 @@ LINK_EVENT_TYPES: tuple[type[CaseEvent], ...] = (
     MajorSyncRequested,
     MajorChildrenSynced,
     CaseLinked,
+    LinkConfirmed,
     CaseUnlinked,
     ParentSynced,
 )

@@ -63,6 +63,8 @@ class MajorCase:
         synced: The version up to which every child follows it.
         sync_requested_at: When ``desk.tick`` last asked for the children to be
             brought up to date (the sync paces its retries from it).
+        source: What it is about, when the host's monitoring reported it
+            (``"product:<id>"``, ``"asset:<id>"``; see :mod:`casekit.proactive`).
     """
 
     state: MajorState
@@ -75,6 +77,7 @@ class MajorCase:
     changed: int = 0
     synced: int = 0
     sync_requested_at: datetime | None = attrs.field(default=None, validator=validate_aware)
+    source: str | None = None
 
     @property
     def is_accepted(self) -> bool:
@@ -100,6 +103,9 @@ class ParentLink:
             considered for mirroring (the parent's interactions only grow).
         cascaded: Whether the child was resolved because its major case was (so
             closing the major case closes it too).
+        confirmed: Whether the link was checked after its commit against links made
+            at the same moment (see :mod:`casekit.links`): an unconfirmed major-case
+            child may still be undone by the process that linked it.
     """
 
     parent_id: str
@@ -109,3 +115,4 @@ class ParentLink:
     synced_version: int = 0
     synced_interactions: int = 0
     cascaded: bool = False
+    confirmed: bool = False
