@@ -22,7 +22,11 @@ from casekit.model.accounts import Account, Contact
 from casekit.model.case import Case
 from casekit.model.install_base import Asset, Entitlement, Product
 from casekit.storage.base import Guard, Snapshot, UnitGuard
-from casekit.storage.install_base import check_asset_parents, check_overlap
+from casekit.storage.install_base import (
+    check_asset_children,
+    check_asset_parents,
+    check_overlap,
+)
 
 __all__ = ["MemoryInstallBase"]
 
@@ -97,6 +101,15 @@ class MemoryInstallBase:
                         where="Asset.contact_id",
                     )
             check_asset_parents(asset, self._assets.get)
+            foreign = next(
+                (
+                    a.id
+                    for a in sorted(self._assets.values(), key=_id)
+                    if a.parent_id == asset.id and a.account_id != asset.account_id
+                ),
+                None,
+            )
+            check_asset_children(asset, foreign)
             self._assets[asset.id] = asset
 
     def get_asset(self, asset_id: str) -> Asset:

@@ -201,6 +201,19 @@ class InstallBaseTests(StoreFixture):
         assert "inside itself" in str(info.value)
         assert base.get_asset("a") == a
 
+    def test_an_asset_with_assets_inside_keeps_its_account(self, base: InstallBase) -> None:
+        terminal = Asset(id="t1", product_id="terminal", account_id="acme")
+        base.save_asset(terminal)
+        base.save_asset(Asset(id="r1", product_id="terminal", account_id="acme", parent_id="t1"))
+        with pytest.raises(InvalidValue) as info:
+            base.save_asset(Asset(id="t1", product_id="terminal", account_id="globex"))
+        assert info.value.where == "Asset.account_id"
+        assert "'r1'" in str(info.value)
+        assert base.get_asset("t1") == terminal
+        base.save_asset(Asset(id="r1", product_id="terminal", account_id="acme"))
+        base.save_asset(Asset(id="t1", product_id="terminal", account_id="globex"))
+        assert [a.id for a in base.assets_of("globex")] == ["t1"]
+
     # --- entitlements ---------------------------------------------------------------
 
     def test_entitlement_round_trip_and_lists(self, base: InstallBase) -> None:
