@@ -16,7 +16,13 @@ from casekit._convert import check_text
 from casekit._retry import retry_on_conflict
 from casekit.exceptions import CasekitError, InvalidLink, InvalidTransition, InvalidValue
 from casekit.links._reactor import LinksReactor
-from casekit.links._sync import DEFAULT_SYNC, LINKS_ACTOR, check_sync_fields, plan_child
+from casekit.links._sync import (
+    DEFAULT_SYNC,
+    LINKS_ACTOR,
+    check_sync_fields,
+    plan_child,
+    plan_followed,
+)
 from casekit.model._enums import CaseState
 from casekit.model.access import Action
 from casekit.model.actors import Actor
@@ -343,7 +349,7 @@ class DeskLinks:
         if account_id is None:
             return None
         settled = self._now() - self.settings.sync_after
-        for case in self._children(parent_id):
+        for case in self._children(parent_id, account_id):
             if case.account_id != account_id or case.id == but or case.link is None:
                 continue
             if not confirmed or case.link.confirmed or case.link.linked_at <= settled:
@@ -445,10 +451,15 @@ class DeskLinks:
             if self._can(actor, Action.VIEW, case)
         ]
 
-    def _children(self, parent_id: str) -> Iterator[Case]:
+    def _children(self, parent_id: str, account_id: str | None = None) -> Iterator[Case]:
+        """The parent's children (of ``account_id`` only, if given), by case id."""
+        accounts = () if account_id is None else (account_id,)
         after: str | None = None
         while True:
-            page = self._store.find(CaseQuery(parent_id=parent_id, after=after, limit=MAX_PAGE))
+            query = CaseQuery(
+                parent_id=parent_id, account_ids=accounts, after=after, limit=MAX_PAGE
+            )
+            page = self._store.find(query)
             yield from page.items
             if page.next_cursor is None:
                 return
@@ -576,10 +587,10 @@ class DeskLinks:
             snapshot = self._store.load(child_id)
             child = snapshot.case
             ctx = self._ctx(LINKS_ACTOR)
-            events = plan_child(major, child, self.settings.sync, ctx)
+            events, after = plan_followed(major, child, self.settings.sync, ctx)
             if not events:
                 return False
-            self._commit(snapshot, events, LINKS_ACTOR)
+            self.pipeline.commit(snapshot, events, LINKS_ACTOR.ref, ctx.now, folded=after)
             return True
 
         return retry_on_conflict(once)
