@@ -42,20 +42,25 @@ from casekit.model.case import Case
 from casekit.model.commands import OpenCase
 from casekit.model.events import (
     AssetSet,
+    CaseOpened,
     EntitlementApplied,
     EntitlementMissing,
     Event,
     EventHeader,
 )
 from casekit.model.install_base import Asset, Entitlement, Product
-from casekit.model.lifecycle import Context, decide, replay
+from casekit.model.lifecycle import Context, decide
 from casekit.storage.base import Store, UnitGuard
 from casekit.storage.install_base import MAX_ASSET_DEPTH, InstallBase
 
 if TYPE_CHECKING:
     from casekit.desk import Desk
 
-__all__ = ["DeskInstallBase", "Opening"]
+__all__ = ["DeskInstallBase", "Opened", "Opening"]
+
+Opened = Case | CaseOpened
+"""What the selection reads of a case (``account_id``, ``contact_id``, ``channel``): the
+case, or the event that opens it."""
 
 
 @attrs.frozen
@@ -341,7 +346,7 @@ class DeskInstallBase:
 
     # --- selection ----------------------------------------------------------------------
 
-    def path(self, case: Case, asset: Asset | None) -> list[Scope]:
+    def path(self, case: Opened, asset: Asset | None) -> list[Scope]:
         """The scope path of ``case`` (see :func:`casekit.entitlements.choose`)."""
         settings = self.settings or EntitlementSettings()
         path: list[Scope] = []
@@ -367,7 +372,7 @@ class DeskInstallBase:
 
     def choose(
         self,
-        case: Case,
+        case: Opened,
         asset: Asset | None,
         now: datetime,
     ) -> EntitlementChoice:
@@ -414,7 +419,7 @@ class DeskInstallBase:
         probe = _probe(account_id, contact_id, Channel(channel), now)
         return self.choose(probe, self._asset_of(probe, asset_id), now)
 
-    def _asset_of(self, case: Case, asset_id: str | None) -> Asset | None:
+    def _asset_of(self, case: Opened, asset_id: str | None) -> Asset | None:
         if asset_id is None:
             return None
         asset = self.store.get_asset(check_text(asset_id, "asset_id"))
@@ -439,9 +444,11 @@ class DeskInstallBase:
             return None
         if asset_id is None and base.settings is None:
             return None
-        return base.opening(replay(draft), asset_id, now)
+        opened = draft[0]
+        assert isinstance(opened, CaseOpened), "the opening's first event"
+        return base.opening(opened, asset_id, now)
 
-    def opening(self, case: Case, asset_id: str | None, now: datetime) -> Opening:
+    def opening(self, case: Opened, asset_id: str | None, now: datetime) -> Opening:
         """What opening ``case`` (a draft: its id is not allocated yet) about
         ``asset_id`` adds to the opening commit.
 
@@ -466,9 +473,12 @@ class DeskInstallBase:
         return Opening(choice, None, (), "missing", asset_id)
 
 
-def _probe(account_id: str, contact_id: str | None, channel: Channel, now: datetime) -> Case:
-    """A case of ``account_id`` for :meth:`DeskInstallBase.explain` (never stored)."""
+def _probe(account_id: str, contact_id: str | None, channel: Channel, now: datetime) -> Opened:
+    """The opening of a case of ``account_id`` for :meth:`DeskInstallBase.explain`
+    (never stored)."""
     command = OpenCase(
         subject="(explain)", account_id=account_id, contact_id=contact_id, channel=channel
     )
-    return replay(decide(None, command, Context(now=now, actor=Actor.system(), case_id="CS0")))
+    opened = decide(None, command, Context(now=now, actor=Actor.system(), case_id="CS0"))[0]
+    assert isinstance(opened, CaseOpened)
+    return opened
