@@ -47,6 +47,8 @@ class MemoryInstallBase:
         self._products: dict[str, Product] = {}
         self._assets: dict[str, Asset] = {}
         self._entitlements: dict[str, Entitlement] = {}
+        # (scope, scope id) -> {entitlement id: entitlement}
+        self._by_scope: dict[tuple[str, str], dict[str, Entitlement]] = {}
         self._used: dict[str, set[str]] = {}  # entitlement id -> ids of its cases
 
     # --- unit guards (under the lock, in commit) -------------------------------------
@@ -138,8 +140,13 @@ class MemoryInstallBase:
                 raise AccountNotFound(entitlement.account_id)
             if entitlement.product_id is not None and entitlement.product_id not in self._products:
                 raise ProductNotFound(entitlement.product_id)
-            check_overlap(entitlement, sorted(self._entitlements.values(), key=_id))
+            key = (entitlement.scope.value, entitlement.scope_id)
+            check_overlap(entitlement, sorted(self._by_scope.get(key, {}).values(), key=_id))
+            old = self._entitlements.get(entitlement.id)
+            if old is not None:
+                self._by_scope[(old.scope.value, old.scope_id)].pop(old.id, None)
             self._entitlements[entitlement.id] = entitlement
+            self._by_scope.setdefault(key, {})[entitlement.id] = entitlement
 
     def get_entitlement(self, entitlement_id: str) -> Entitlement:
         try:
@@ -154,20 +161,18 @@ class MemoryInstallBase:
         contact_ids: Iterable[str] = (),
         asset_ids: Iterable[str] = (),
     ) -> list[Entitlement]:
-        accounts, contacts, assets = (
-            set(_many(account_ids)),
-            set(_many(contact_ids)),
-            set(_many(asset_ids)),
-        )
-        with self._lock:
-            return sorted(
-                (
-                    e
-                    for e in self._entitlements.values()
-                    if e.account_id in accounts or e.contact_id in contacts or e.asset_id in assets
-                ),
-                key=_id,
+        wanted = [
+            (scope, scope_id)
+            for scope, ids in (
+                ("account", account_ids),
+                ("contact", contact_ids),
+                ("asset", asset_ids),
             )
+            for scope_id in _many(ids)
+        ]
+        with self._lock:
+            found = {e.id: e for key in wanted for e in self._by_scope.get(key, {}).values()}
+        return sorted(found.values(), key=_id)
 
     def units_used(self, entitlement_id: str) -> int:
         with self._lock:
