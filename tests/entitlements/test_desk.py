@@ -468,3 +468,23 @@ def test_a_task_may_refer_to_an_asset(entitled: Desk) -> None:
     cleared = base.set_asset(case.id, None, actor=field, task_id=task.id)
     assert cleared.tasks[0].asset_id is None
     assert entitled.verify(case.id).ok
+
+
+def test_what_if_replays_select_on_the_service_level_too(clock: ManualClock) -> None:
+    from casekit.sla import evaluate_many  # noqa: PLC0415
+
+    policy = SlaPolicy(
+        definitions=(
+            SlaDefinition(
+                id="gold",
+                condition=Condition(service_levels=frozenset({"gold"})),
+                targets={Priority.MODERATE: timedelta(hours=4)},
+            ),
+        )
+    )
+    with make_desk(clock, entitlements=EntitlementSettings(), sla=policy) as desk:
+        gold = desk.open_case(actor=AGENT, subject="x", account_id="acme")
+        plain = desk.open_case(actor=AGENT, subject="x", account_id="globex")
+        logs = [desk.store.history(gold.id), desk.store.history(plain.id)]
+        outcomes = evaluate_many(logs, policy, as_of=T0 + timedelta(hours=5))
+        assert [(o.case_id, o.sla_id, o.breached) for o in outcomes] == [(gold.id, "gold", True)]
