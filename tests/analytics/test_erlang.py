@@ -397,6 +397,8 @@ def test_per_interval_plan() -> None:
     assert isinstance(plan, StaffingPlan)
     assert [s.agents for s in plan] == [0, 8, 14, 24]
     assert plan[2].scheduled_agents == 20
+    assert isinstance(plan[1:3], StaffingPlan)
+    assert [s.agents for s in plan[1:3]] == [8, 14]
     assert plan.peak_scheduled_agents == max(s.scheduled_agents for s in plan)
     assert len(plan.to_dicts()) == 4
     assert "StaffingPlan 4 intervals" in repr(plan)
@@ -458,6 +460,8 @@ def test_per_interval_errors_name_the_interval() -> None:
         (lambda: required_agents(**REF, service_level=1.2), "service_level"),
         (lambda: required_agents(**REF, max_occupancy=0.0), "max_occupancy"),
         (lambda: required_agents(1e9, HALF_HOUR, AHT), "arrivals"),
+        (lambda: erlang_b(-1, 2.0), "agents"),
+        (lambda: erlang_b(3, -2.0), "load"),
     ],
 )
 def test_bad_input_names_the_parameter(call: object, where: str) -> None:

@@ -29,7 +29,7 @@ import math
 import numbers
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 import attrs
 
@@ -64,12 +64,14 @@ _MAX_ITERATIONS = 1_000_000
 # --------------------------------------------------------------------------- checks
 
 
-def _check_agents(agents: object) -> int:
+def _check_agents(agents: object, *, allow_zero: bool = False) -> int:
     if isinstance(agents, bool) or not isinstance(agents, numbers.Integral):
         raise InvalidValue(f"must be a whole number of agents, got {agents!r}", where="agents")
     agents = int(agents)
-    if agents <= 0:
-        raise InvalidValue(f"must be at least 1, got {agents}", where="agents")
+    if agents < (0 if allow_zero else 1):
+        raise InvalidValue(
+            f"must be at least {0 if allow_zero else 1}, got {agents}", where="agents"
+        )
     if agents > MAX_AGENTS:
         raise InvalidValue(f"must be at most {MAX_AGENTS:,}, got {agents:,}", where="agents")
     return agents
@@ -121,7 +123,13 @@ def erlang_b(agents: int, load: float) -> float:
 
     Returns:
         The probability that all ``agents`` servers are busy in the loss system.
+
+    Raises:
+        InvalidValue: ``agents`` is not a whole number from 0 to ``MAX_AGENTS``, or
+            ``load`` is negative or not finite.
     """
+    agents = _check_agents(agents, allow_zero=True)
+    load = _check_number(load, "load", allow_zero=True)
     blocking = 1.0
     for k in range(1, agents + 1):
         blocking = load * blocking / (k + load * blocking)
@@ -696,7 +704,15 @@ class StaffingPlan(Sequence[Staffing]):
     def __iter__(self) -> Iterator[Staffing]:
         return iter(self.intervals)
 
-    def __getitem__(self, index: Any) -> Any:
+    @overload
+    def __getitem__(self, index: int) -> Staffing: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> StaffingPlan: ...
+
+    def __getitem__(self, index: int | slice) -> Staffing | StaffingPlan:
+        if isinstance(index, slice):
+            return StaffingPlan(self.intervals[index])
         return self.intervals[index]
 
     @property
@@ -709,7 +725,10 @@ class StaffingPlan(Sequence[Staffing]):
         return [s.to_dict() for s in self.intervals]
 
     def to_frame(self) -> pd.DataFrame:
-        """The plan as a pandas DataFrame, one row per interval (labels as the index).
+        """The plan as a pandas DataFrame, one row per interval.
+
+        The labels (the index of the Series or DataFrame the plan was made from) become
+        the index, named ``interval``; durations are in seconds.
 
         Raises:
             ImportError: pandas is not installed (``pip install 'casekit[notebook]'``).
@@ -723,6 +742,7 @@ class StaffingPlan(Sequence[Staffing]):
         frame = pd.DataFrame(self.to_dicts())
         if "label" in frame.columns:
             frame = frame.set_index("label")
+            frame.index.name = "interval"
         return frame
 
     def __repr__(self) -> str:
