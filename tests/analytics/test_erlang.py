@@ -524,6 +524,17 @@ def test_answered_wait_series_window_matches_the_full_sum(x: float, y: float) ->
     assert _answered_wait(x, y) == pytest.approx(expected, rel=1e-10)
 
 
+@pytest.mark.parametrize(
+    ("x", "y"), [(5_000.0, 400_000.0), (300_000.0, 300_500.0), (8.0, 90_000.0)]
+)
+def test_answered_wait_grid_matches_the_exact_sum(x: float, y: float) -> None:
+    # Extreme patience (millions of handle times) switches to a grid; it must agree.
+    from casekit.analytics._erlang import _answered_wait  # noqa: PLC0415
+
+    exact = _answered_wait(x, y, exact_up_to=10**9)
+    assert _answered_wait(x, y, exact_up_to=0) == pytest.approx(exact, rel=1e-6)
+
+
 def test_required_agents_near_the_bound_is_quick() -> None:
     # Galloping then bisecting: a few dozen evaluations, not one per agent count.
     staffing = required_agents(

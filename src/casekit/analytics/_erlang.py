@@ -456,7 +456,7 @@ def _digamma(z: float) -> float:
     return shift + math.log(z) - 0.5 / z - series
 
 
-def _answered_wait(x: float, y: float) -> float:
+def _answered_wait(x: float, y: float, *, exact_up_to: int = 200_000) -> float:
     """``E[wait; answered | the call waits]`` in units of the mean patience.
 
     A waiting call that finds ``j`` calls ahead of it leaves stage ``i`` (``i`` ahead)
@@ -466,8 +466,15 @@ def _answered_wait(x: float, y: float) -> float:
     ``y^j / ((x+1)...(x+j))`` (PASTA): ``x + j`` is then Poisson(``y``) conditioned to
     be at least ``x``, so the sum starts 12 standard deviations below the mode (the
     harmonic sum up to there from the digamma function) and is rescaled as it grows.
+    When that still means more than ``exact_up_to`` terms (a patience millions of times
+    the handle time), the smooth sum is taken on an even grid of 20,000 points instead
+    (trapezoid rule, weights from ``lgamma``).
     """
-    first = max(0, math.floor(y - x - 12 * math.sqrt(y)))
+    sd = math.sqrt(y)
+    first = max(0, math.floor(y - x - 12 * sd))
+    last = max(0.0, y - x) + 12 * sd + 50
+    if last - first > exact_up_to:
+        return _answered_wait_grid(x, y, first, math.ceil(last))
     harmonic = _digamma(x + first + 1) - _digamma(x + 1) if first else 0.0
     weight = 1.0
     total_weight = 0.0
@@ -490,6 +497,34 @@ def _answered_wait(x: float, y: float) -> float:
         if j > y - x and weight < peak * _EPS:
             break
     return total / total_weight
+
+
+def _answered_wait_grid(x: float, y: float, first: int, last: int, points: int = 20_000) -> float:
+    """``_answered_wait`` for a very long queue: the same sum on an even grid.
+
+    The sum over the integers is the trapezoid integral plus half the two end terms
+    (Euler-Maclaurin; the end at an empty queue can carry weight near critical load).
+    """
+    step = (last - first) / points
+    mode = max(float(first), min(float(last), y - x))
+    log_y = math.log(y)
+    base = math.lgamma(x + mode + 1)
+    digamma_x = _digamma(x + 1)
+    total_weight = 0.0
+    total = 0.0
+    ends_weight = 0.0
+    ends = 0.0
+    for k in range(points + 1):
+        j = first + k * step
+        weight = math.exp((j - mode) * log_y - (math.lgamma(x + j + 1) - base))
+        value = x / (x + j + 1) * (_digamma(x + j + 2) - digamma_x)
+        if k in {0, points}:
+            ends_weight += weight / 2
+            ends += weight * value / 2
+            weight /= 2
+        total_weight += weight
+        total += weight * value
+    return (step * total + ends) / (step * total_weight + ends_weight)
 
 
 def _erlang_a(
