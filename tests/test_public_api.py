@@ -30,6 +30,9 @@ PUBLIC_MODULES = [
     "casekit.notify.channels",
     "casekit.playbook",
     "casekit.entitlements",
+    "casekit.analytics",
+    "casekit.links",
+    "casekit.proactive",
 ]
 
 

@@ -1,0 +1,1023 @@
+"""Staffing formulas: Erlang C (M/M/c) and Erlang A (M/M/c+M, Palm's model).
+
+Everything here is pure Python and ``math``: no numpy, no scipy. Loads are handled
+without factorials, so thousands of agents are as cheap and as accurate as ten:
+
+* Erlang B by its recursion ``B(0) = 1``, ``B(k) = a B(k-1) / (k + a B(k-1))``, which
+  stays in ``[0, 1]`` at every step (``a`` is the offered load in Erlangs).
+* Erlang C from Erlang B: ``C = c B / (c - a (1 - B))``.
+* Erlang A from Erlang B and the lower incomplete gamma function, computed in
+  logarithms (series below its mode, Lentz's continued fraction above it).
+
+Sources of the formulas (both are summarised in docs/reference/staffing.md):
+
+* Erlang C: the textbook M/M/c results, e.g. G. Koole, *Call Center Optimization*
+  (2013), chapter 5; the worked example in the tests (100 calls per 30 minutes,
+  180 s handle time) is the classic one that call-centre texts and calculators share.
+* Erlang A: A. Mandelbaum and S. Zeltyn, *The M/M/n+G queue: summary of performance
+  measures* (Technion, 2004/2009), section "Exponential patience"; O. Garnett,
+  A. Mandelbaum and M. Reiman, *Designing a call center with impatient customers*,
+  Manufacturing & Service Operations Management 4(3), 2002.
+"""
+
+# ruff: noqa: RUF002, RUF003 - the formulas keep the papers' Greek letters (λ μ θ ρ γ)
+
+from __future__ import annotations
+
+import html
+import math
+import numbers
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, overload
+
+import attrs
+
+from casekit.exceptions import InvalidValue
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "MAX_AGENTS",
+    "ErlangA",
+    "ErlangC",
+    "Staffing",
+    "StaffingPlan",
+    "erlang_a",
+    "erlang_b",
+    "erlang_c",
+    "required_agents",
+    "required_agents_per_interval",
+]
+
+MAX_AGENTS = 100_000
+"""The largest agent count the helpers compute with (a sanity bound, not a limit of the
+formulas): asking for more, or for a load that needs more, raises ``InvalidValue``."""
+
+_DEFAULT_ANSWER_WITHIN = timedelta(seconds=20)
+_EPS = 1e-16
+_TINY = 1e-300
+_MAX_ITERATIONS = 1_000_000
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def _check_agents(agents: object, *, allow_zero: bool = False) -> int:
+    if isinstance(agents, bool) or not isinstance(agents, numbers.Integral):
+        raise InvalidValue(f"must be a whole number of agents, got {agents!r}", where="agents")
+    agents = int(agents)
+    if agents < (0 if allow_zero else 1):
+        raise InvalidValue(
+            f"must be at least {0 if allow_zero else 1}, got {agents}", where="agents"
+        )
+    if agents > MAX_AGENTS:
+        raise InvalidValue(f"must be at most {MAX_AGENTS:,}, got {agents:,}", where="agents")
+    return agents
+
+
+def _check_number(value: object, where: str, *, allow_zero: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise InvalidValue(f"must be a number, got {value!r}", where=where)
+    number = float(value)
+    if not math.isfinite(number) or number < 0 or (number == 0 and not allow_zero):
+        bound = "zero or more" if allow_zero else "more than zero"
+        raise InvalidValue(f"must be {bound}, got {value!r}", where=where)
+    return number
+
+
+def _check_duration(value: object, where: str) -> float:
+    if not isinstance(value, timedelta):
+        raise InvalidValue(f"must be a timedelta, got {value!r}", where=where)
+    if value <= timedelta(0):
+        raise InvalidValue(f"must be longer than zero, got {value}", where=where)
+    return value.total_seconds()
+
+
+def _check_fraction(value: object, where: str, *, low_open: bool, high_open: bool) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise InvalidValue(f"must be a number, got {value!r}", where=where)
+    number = float(value)
+    low_ok = number > 0 if low_open else number >= 0
+    high_ok = number < 1 if high_open else number <= 1
+    if not (math.isfinite(number) and low_ok and high_ok):
+        interval = f"{'(' if low_open else '['}0, 1{')' if high_open else ']'}"
+        raise InvalidValue(f"must lie in {interval}, got {value!r}", where=where)
+    return number
+
+
+# ------------------------------------------------------------------------- formulas
+
+
+def erlang_b(agents: int, load: float) -> float:
+    """The Erlang B blocking probability for ``agents`` servers offered ``load`` Erlangs.
+
+    Computed by the recursion ``B(k) = a B(k-1) / (k + a B(k-1))``: no factorials and no
+    powers, so it is exact to rounding for any agent count (each step keeps the value
+    in ``[0, 1]``).
+
+    Args:
+        agents: Number of servers (0 or more).
+        load: Offered load in Erlangs (arrival rate times mean handle time), 0 or more.
+
+    Returns:
+        The probability that all ``agents`` servers are busy in the loss system.
+
+    Raises:
+        InvalidValue: ``agents`` is not a whole number from 0 to ``MAX_AGENTS``, or
+            ``load`` is negative or not finite.
+    """
+    agents = _check_agents(agents, allow_zero=True)
+    load = _check_number(load, "load", allow_zero=True)
+    blocking = 1.0
+    for k in range(1, agents + 1):
+        blocking = load * blocking / (k + load * blocking)
+    return blocking
+
+
+def _log_a(x: float, y: float) -> float:
+    """``log A(x, y)`` with ``A(x, y) = x e^y y^-x γ(x, y) = Σ_j y^j / ((x+1)...(x+j))``.
+
+    This is Mandelbaum and Zeltyn's ``A`` function (γ the lower incomplete gamma
+    function): the sum over the queue states of the M/M/n+M chain relative to the state
+    where all agents are busy and no one waits. Below the mode (``y < x + 1``) the
+    series converges geometrically; above it, ``γ = Γ(x) - Γ(x, y)`` with ``Γ(x, y)``
+    from its continued fraction (modified Lentz), where the regularised upper part is
+    at most about one half, so nothing cancels. The large terms ``x log y``, ``y`` and
+    ``log Γ(x)`` are combined through Stirling's series so that no digits are lost
+    when the patience is long (``x`` and ``y`` in the millions).
+    """
+    if y < x + 1:
+        term = 1.0
+        total = 1.0
+        for j in range(1, _MAX_ITERATIONS):
+            term *= y / (x + j)
+            total += term
+            if term < total * _EPS:
+                break
+        return math.log(total)
+    b = y + 1 - x
+    c = 1 / _TINY
+    d = 1 / b
+    h = d
+    for i in range(1, _MAX_ITERATIONS):
+        an = -i * (i - x)
+        b += 2
+        d = an * d + b
+        d = _TINY if abs(d) < _TINY else d
+        c = b + an / c
+        c = _TINY if abs(c) < _TINY else c
+        d = 1 / d
+        delta = d * c
+        h *= delta
+        if abs(delta - 1) < _EPS:
+            break
+    # log Γ(x) - x log y + y, without subtracting large numbers.
+    spread = _log_gamma_shifted(x, y)
+    # log A = log x + spread + log(1 - Γ(x, y) / Γ(x)), Γ(x, y) = y^x e^-y h.
+    return math.log(x) + spread + math.log1p(-math.exp(math.log(h) - spread))
+
+
+def _log_gamma_shifted(x: float, y: float) -> float:
+    """``log Γ(x) - x log y + y``, accurate when ``x`` and ``y`` are large."""
+    if x < 10:
+        return math.lgamma(x) - x * math.log(y) + y
+    # Stirling: log Γ(x) = (x - 1/2) log x - x + log(2π)/2 + 1/(12x) - 1/(360x³) + ...
+    inv = 1 / x
+    stirling = 0.5 * math.log(2 * math.pi) + inv / 12 - inv**3 / 360 + inv**5 / 1260
+    u = (y - x) / x
+    return -0.5 * math.log(x) + stirling + x * (u - math.log1p(u))
+
+
+# -------------------------------------------------------------------------- results
+
+
+def _seconds(value: float | None) -> timedelta | None:
+    return None if value is None else timedelta(seconds=value)
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    if isinstance(value, timedelta):
+        return f"{value.total_seconds():.2f} s"
+    if value is None:
+        return "—"
+    return str(value)
+
+
+def _html_table(title: str, rows: Iterable[tuple[str, object]]) -> str:
+    body = "".join(
+        f"<tr><th style='text-align:left'>{html.escape(name)}</th>"
+        f"<td style='text-align:right'>{html.escape(_fmt(value))}</td></tr>"
+        for name, value in rows
+    )
+    return f"<table><caption>{html.escape(title)}</caption><tbody>{body}</tbody></table>"
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    return value
+
+
+@attrs.frozen(repr=False)
+class ErlangC:
+    """The performance of an M/M/c queue (Erlang C): no one hangs up while waiting.
+
+    Attributes:
+        agents: Agents answering calls (on the phones, after shrinkage).
+        arrivals: Calls offered per ``interval``.
+        interval: The interval ``arrivals`` are counted over.
+        handle_time: Mean handle time (talk plus wrap-up), exponentially distributed.
+        answer_within: The service-level target time.
+        offered_load: Offered load in Erlangs: arrival rate times handle time.
+        probability_of_wait: Probability that a call waits at all (the Erlang C formula).
+        service_level: Share of calls answered within ``answer_within``.
+        average_speed_of_answer: Mean wait over all calls (those answered at once count
+            zero); ``None`` when the queue is unstable.
+        occupancy: Share of the agents' time spent handling calls.
+        is_stable: ``False`` when ``agents <= offered_load``: the queue then grows
+            without bound, so ``probability_of_wait`` is 1, ``service_level`` 0,
+            ``occupancy`` 1 and ``average_speed_of_answer`` ``None``.
+    """
+
+    agents: int
+    arrivals: float
+    interval: timedelta
+    handle_time: timedelta
+    answer_within: timedelta
+    offered_load: float
+    probability_of_wait: float
+    service_level: float
+    average_speed_of_answer: timedelta | None
+    occupancy: float
+    is_stable: bool
+
+    def to_dict(self) -> dict[str, object]:
+        """The figures as plain values (durations in seconds), ready for a DataFrame row."""
+        return {field.name: _plain(getattr(self, field.name)) for field in attrs.fields(ErlangC)}
+
+    def __repr__(self) -> str:
+        asa = _fmt(self.average_speed_of_answer)
+        return (
+            f"<ErlangC agents={self.agents} load={self.offered_load:.2f} "
+            f"P(wait)={self.probability_of_wait:.4f} SL={self.service_level:.4f} "
+            f"ASA={asa} occupancy={self.occupancy:.3f}>"
+        )
+
+    def _repr_html_(self) -> str:
+        return _html_table(
+            f"Erlang C, {self.agents} agents",
+            [(name, getattr(self, name)) for name in _SHOWN_C],
+        )
+
+
+_SHOWN_C = (
+    "offered_load",
+    "probability_of_wait",
+    "service_level",
+    "answer_within",
+    "average_speed_of_answer",
+    "occupancy",
+)
+
+
+@attrs.frozen(repr=False)
+class ErlangA:
+    """The performance of an M/M/c+M queue (Erlang A, Palm's model): callers hang up.
+
+    Callers wait at most an exponentially distributed patience with mean ``patience``;
+    the queue is therefore stable for any number of agents.
+
+    Attributes:
+        agents: Agents answering calls.
+        arrivals: Calls offered per ``interval``.
+        interval: The interval ``arrivals`` are counted over.
+        handle_time: Mean handle time, exponentially distributed.
+        patience: Mean patience of a waiting caller, exponentially distributed.
+        answer_within: The service-level target time.
+        offered_load: Offered load in Erlangs.
+        probability_of_wait: Probability that a call waits at all.
+        probability_of_abandon: Probability that a call hangs up before an answer.
+        service_level: Share of *all offered* calls answered within ``answer_within``
+            (a call that abandons is not answered, whenever it hangs up).
+        average_speed_of_answer: Mean wait of the calls that are answered.
+        average_wait: Mean time in the queue over all calls, until answer or hang-up.
+        occupancy: Share of the agents' time spent handling calls (answered calls only).
+    """
+
+    agents: int
+    arrivals: float
+    interval: timedelta
+    handle_time: timedelta
+    patience: timedelta
+    answer_within: timedelta
+    offered_load: float
+    probability_of_wait: float
+    probability_of_abandon: float
+    service_level: float
+    average_speed_of_answer: timedelta
+    average_wait: timedelta
+    occupancy: float
+
+    @property
+    def is_stable(self) -> bool:
+        """Always ``True``: abandonment keeps an Erlang A queue finite."""
+        return True
+
+    def to_dict(self) -> dict[str, object]:
+        """The figures as plain values (durations in seconds), ready for a DataFrame row."""
+        return {field.name: _plain(getattr(self, field.name)) for field in attrs.fields(ErlangA)}
+
+    def __repr__(self) -> str:
+        return (
+            f"<ErlangA agents={self.agents} load={self.offered_load:.2f} "
+            f"P(wait)={self.probability_of_wait:.4f} "
+            f"P(abandon)={self.probability_of_abandon:.4f} SL={self.service_level:.4f} "
+            f"ASA={_fmt(self.average_speed_of_answer)} occupancy={self.occupancy:.3f}>"
+        )
+
+    def _repr_html_(self) -> str:
+        return _html_table(
+            f"Erlang A, {self.agents} agents",
+            [(name, getattr(self, name)) for name in _SHOWN_A],
+        )
+
+
+_SHOWN_A = (
+    "offered_load",
+    "probability_of_wait",
+    "probability_of_abandon",
+    "service_level",
+    "answer_within",
+    "average_speed_of_answer",
+    "average_wait",
+    "patience",
+    "occupancy",
+)
+
+
+# ------------------------------------------------------------------------- Erlang C
+
+
+def _erlang_c(
+    agents: int,
+    *,
+    arrivals: float,
+    interval: float,
+    handle: float,
+    target: float,
+    blocking: float,
+) -> tuple[float, float, float | None, float, bool]:
+    load = arrivals * handle / interval
+    if agents <= load:
+        return 1.0, 0.0, None, 1.0, False
+    pwait = agents * blocking / (agents - load * (1 - blocking))
+    service_level = 1 - pwait * math.exp(-(agents - load) * target / handle)
+    asa = pwait * handle / (agents - load)
+    return pwait, service_level, asa, load / agents, True
+
+
+def erlang_c(
+    agents: int,
+    *,
+    arrivals: float,
+    interval: timedelta,
+    handle_time: timedelta,
+    answer_within: timedelta = _DEFAULT_ANSWER_WITHIN,
+) -> ErlangC:
+    """Erlang C: how ``agents`` agents serve Poisson arrivals with no abandonment.
+
+    With offered load ``a = λ h`` (λ the arrival rate, h the mean handle time) and ``c``
+    agents: ``P(wait) = c B / (c - a (1 - B))`` with ``B`` Erlang B,
+    ``SL(t) = 1 - P(wait) e^{-(c - a) t / h}``, ``ASA = P(wait) h / (c - a)`` and
+    occupancy ``a / c``.
+
+    When ``agents <= a`` the queue is unstable (it grows without bound): the result then
+    says so with ``is_stable=False``, ``probability_of_wait=1``, ``service_level=0``,
+    ``occupancy=1`` and ``average_speed_of_answer=None``; no exception is raised, so a
+    sweep over agent counts can include too few agents.
+
+    Args:
+        agents: Agents answering calls (1 to ``MAX_AGENTS``).
+        arrivals: Calls offered per ``interval`` (more than zero).
+        interval: The interval the arrivals are counted over, e.g. 30 minutes.
+        handle_time: Mean handle time.
+        answer_within: The service-level target time (20 seconds unless given).
+
+    Returns:
+        The figures as an ``ErlangC`` value.
+
+    Raises:
+        InvalidValue: A parameter is out of range; ``where`` names it.
+    """
+    agents = _check_agents(agents)
+    rate = _check_number(arrivals, "arrivals")
+    length = _check_duration(interval, "interval")
+    handle = _check_duration(handle_time, "handle_time")
+    target = _check_duration(answer_within, "answer_within")
+    load = rate * handle / length
+    pwait, service_level, asa, occupancy, stable = _erlang_c(
+        agents,
+        arrivals=rate,
+        interval=length,
+        handle=handle,
+        target=target,
+        blocking=erlang_b(agents, load),
+    )
+    return ErlangC(
+        agents=agents,
+        arrivals=rate,
+        interval=interval,
+        handle_time=handle_time,
+        answer_within=answer_within,
+        offered_load=load,
+        probability_of_wait=pwait,
+        service_level=service_level,
+        average_speed_of_answer=_seconds(asa),
+        occupancy=occupancy,
+        is_stable=stable,
+    )
+
+
+# ------------------------------------------------------------------------- Erlang A
+
+
+def _digamma(z: float) -> float:
+    """ψ(z) for ``z > 0``: recurrence up to 10, then the asymptotic series (~1e-13)."""
+    shift = 0.0
+    while z < 10:
+        shift -= 1 / z
+        z += 1
+    inv2 = 1 / (z * z)
+    series = inv2 * (1 / 12 - inv2 * (1 / 120 - inv2 * (1 / 252 - inv2 / 240)))
+    return shift + math.log(z) - 0.5 / z - series
+
+
+def _answered_wait(x: float, y: float, *, exact_up_to: int = 200_000) -> float:
+    """``E[wait; answered | the call waits]`` in units of the mean patience.
+
+    A waiting call that finds ``j`` calls ahead of it leaves stage ``i`` (``i`` ahead)
+    at rate ``x + i + 1`` (services, the abandonments ahead, its own patience), reaches
+    an agent with probability ``x / (x + j + 1)`` and, given that, has waited
+    ``Σ_{i<=j} 1 / (x + i + 1)`` on average. Arrivals see ``j`` ahead with weight
+    ``y^j / ((x+1)...(x+j))`` (PASTA): ``x + j`` is then Poisson(``y``) conditioned to
+    be at least ``x``, so the sum starts 12 standard deviations below the mode (the
+    harmonic sum up to there from the digamma function) and is rescaled as it grows.
+    When that still means more than ``exact_up_to`` terms (a patience millions of times
+    the handle time), the smooth sum is taken on an even grid of 20,000 points instead
+    (trapezoid rule, weights from ``lgamma``).
+    """
+    sd = math.sqrt(y)
+    first = max(0, math.floor(y - x - 12 * sd))
+    last = max(0.0, y - x) + 12 * sd + 50
+    if last - first > exact_up_to:
+        return _answered_wait_grid(x, y, first, math.ceil(last))
+    harmonic = _digamma(x + first + 1) - _digamma(x + 1) if first else 0.0
+    weight = 1.0
+    total_weight = 0.0
+    total = 0.0
+    peak = 0.0
+    for j in range(first, first + _MAX_ITERATIONS):
+        if j > first:
+            weight *= y / (x + j)
+        harmonic += 1 / (x + j + 1)
+        total_weight += weight
+        total += weight * x / (x + j + 1) * harmonic
+        if weight > 1e200:
+            weight, total_weight, total, peak = (
+                weight / 1e200,
+                total_weight / 1e200,
+                total / 1e200,
+                peak / 1e200,
+            )
+        peak = max(peak, weight)
+        if j > y - x and weight < peak * _EPS:
+            break
+    return total / total_weight
+
+
+def _answered_wait_grid(x: float, y: float, first: int, last: int, points: int = 20_000) -> float:
+    """``_answered_wait`` for a very long queue: the same sum on an even grid.
+
+    The sum over the integers is the trapezoid integral plus half the two end terms
+    (Euler-Maclaurin; the end at an empty queue can carry weight near critical load).
+    """
+    step = (last - first) / points
+    mode = max(float(first), min(float(last), y - x))
+    log_y = math.log(y)
+    base = math.lgamma(x + mode + 1)
+    digamma_x = _digamma(x + 1)
+    total_weight = 0.0
+    total = 0.0
+    ends_weight = 0.0
+    ends = 0.0
+    for k in range(points + 1):
+        j = first + k * step
+        weight = math.exp((j - mode) * log_y - (math.lgamma(x + j + 1) - base))
+        value = x / (x + j + 1) * (_digamma(x + j + 2) - digamma_x)
+        if k in {0, points}:
+            ends_weight += weight / 2
+            ends += weight * value / 2
+            weight /= 2
+        total_weight += weight
+        total += weight * value
+    return (step * total + ends) / (step * total_weight + ends_weight)
+
+
+def _erlang_a(
+    agents: int,
+    *,
+    arrivals: float,
+    interval: float,
+    handle: float,
+    patience: float,
+    target: float,
+    blocking: float,
+) -> tuple[float, float, float, float, float, float]:
+    lam = arrivals / interval  # calls per second
+    mu = 1 / handle
+    theta = 1 / patience
+    x = agents * mu / theta  # n μ / θ
+    y = lam / theta  # λ / θ
+    rho = lam / (agents * mu)
+    log_a = _log_a(x, y)
+    # P(W > 0) = A B / (1 + (A - 1) B), written to survive a huge A.
+    if blocking == 0.0:
+        pwait = 0.0
+    else:
+        inv = (1 - blocking) / blocking * math.exp(-log_a) if log_a < 700 else 0.0
+        pwait = 1 / (1 + inv)
+    # P(Ab | W > 0) = 1/(ρ A) + 1 - 1/ρ; the second form avoids cancellation near ρ = 1.
+    served_if_wait = -math.expm1(-log_a) / rho
+    abandon = pwait * (1 - served_if_wait)
+    # Answered within t among the waiting: γ(x+1, y) - γ(x+1, y e^{-θt}) over y γ(x, y).
+    decay = math.expm1(-theta * target)  # e^{-θt} - 1, exact for a long patience
+    z = y * (1 + decay)
+    late = (
+        x / (x + 1) * math.exp(_log_a(x + 1, z) - log_a - theta * target * (x + 1) - y * decay)
+        if z > 0
+        else 0.0
+    )
+    service_level = (1 - pwait) + pwait * max(served_if_wait - late, 0.0)
+    average_wait = abandon / theta  # Little's law: E[Q] θ = λ P(Ab) and E[Q] = λ E[W]
+    answered = 1 - abandon
+    asa = pwait * _answered_wait(x, y) / theta / answered if answered > 0 else math.inf
+    occupancy = lam * answered * handle / agents
+    return pwait, abandon, service_level, asa, average_wait, occupancy
+
+
+def erlang_a(
+    agents: int,
+    *,
+    arrivals: float,
+    interval: timedelta,
+    handle_time: timedelta,
+    patience: timedelta,
+    answer_within: timedelta = _DEFAULT_ANSWER_WITHIN,
+) -> ErlangA:
+    """Erlang A: ``agents`` agents, Poisson arrivals, callers who hang up.
+
+    The M/M/n+M model (Palm): exponential handle times with mean ``h`` (rate μ),
+    exponential patience with mean ``patience`` (rate θ), arrival rate λ. With Erlang B
+    ``B`` for ``n`` agents and ``A(x, y) = x e^y y^-x γ(x, y)`` (γ the lower incomplete
+    gamma function), ``x = nμ/θ``, ``y = λ/θ``, ``ρ = λ/(nμ)``:
+
+    * ``P(wait) = A B / (1 + (A - 1) B)``
+    * ``P(abandon) = P(wait) (1/(ρA) + 1 - 1/ρ)``
+    * ``P(answered within t) = 1 - P(wait)
+      + P(wait) (γ(x+1, y) - γ(x+1, y e^{-θt})) / (y γ(x, y))``
+    * ``average_wait = P(abandon) / θ``
+
+    (Mandelbaum and Zeltyn, *The M/M/n+G queue: summary of performance measures*,
+    exponential patience; Garnett, Mandelbaum and Reiman, MSOM 2002.) The mean wait of
+    the answered calls is the series in ``_answered_wait``. As ``patience`` grows the
+    figures tend to Erlang C's (for a stable Erlang C queue).
+
+    Args:
+        agents: Agents answering calls (1 to ``MAX_AGENTS``).
+        arrivals: Calls offered per ``interval`` (more than zero).
+        interval: The interval the arrivals are counted over.
+        handle_time: Mean handle time.
+        patience: Mean time a caller is willing to wait.
+        answer_within: The service-level target time (20 seconds unless given).
+
+    Returns:
+        The figures as an ``ErlangA`` value.
+
+    Raises:
+        InvalidValue: A parameter is out of range; ``where`` names it.
+    """
+    agents = _check_agents(agents)
+    rate = _check_number(arrivals, "arrivals")
+    length = _check_duration(interval, "interval")
+    handle = _check_duration(handle_time, "handle_time")
+    mean_patience = _check_duration(patience, "patience")
+    target = _check_duration(answer_within, "answer_within")
+    load = rate * handle / length
+    pwait, abandon, service_level, asa, wait, occupancy = _erlang_a(
+        agents,
+        arrivals=rate,
+        interval=length,
+        handle=handle,
+        patience=mean_patience,
+        target=target,
+        blocking=erlang_b(agents, load),
+    )
+    return ErlangA(
+        agents=agents,
+        arrivals=rate,
+        interval=interval,
+        handle_time=handle_time,
+        patience=patience,
+        answer_within=answer_within,
+        offered_load=load,
+        probability_of_wait=pwait,
+        probability_of_abandon=abandon,
+        service_level=service_level,
+        average_speed_of_answer=timedelta(seconds=asa),
+        average_wait=timedelta(seconds=wait),
+        occupancy=occupancy,
+    )
+
+
+# ------------------------------------------------------------------------- staffing
+
+
+@attrs.frozen(repr=False)
+class Staffing:
+    """How many agents an interval needs, and what they achieve.
+
+    Attributes:
+        agents: Agents needed on the phones (0 for an interval without calls).
+        scheduled_agents: Agents to schedule so that ``agents`` remain after
+            shrinkage: ``ceil(agents / (1 - shrinkage))``.
+        shrinkage: Share of scheduled time not spent available for calls (breaks,
+            training, absence), in ``[0, 1)``.
+        service_level_target: The target share of calls answered within
+            ``answer_within``.
+        answer_within: The service-level target time.
+        max_occupancy: The occupancy cap, if any.
+        figures: The Erlang C (or, with a patience, Erlang A) figures for ``agents``;
+            ``None`` for an interval without calls.
+        label: The interval's label in a plan (its index), else ``None``.
+    """
+
+    agents: int
+    scheduled_agents: int
+    shrinkage: float
+    service_level_target: float
+    answer_within: timedelta
+    max_occupancy: float | None
+    figures: ErlangC | ErlangA | None
+    label: object = None
+
+    @property
+    def service_level(self) -> float:
+        """The service level ``agents`` achieve (1.0 without calls)."""
+        return 1.0 if self.figures is None else self.figures.service_level
+
+    @property
+    def occupancy(self) -> float:
+        """The occupancy ``agents`` work at (0.0 without calls)."""
+        return 0.0 if self.figures is None else self.figures.occupancy
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain values: the staffing, then the figures (durations in seconds)."""
+        row: dict[str, object] = {} if self.label is None else {"label": self.label}
+        row |= {
+            "agents": self.agents,
+            "scheduled_agents": self.scheduled_agents,
+            "shrinkage": self.shrinkage,
+            "service_level_target": self.service_level_target,
+            "max_occupancy": self.max_occupancy,
+        }
+        if self.figures is not None:
+            figures = self.figures.to_dict()
+            figures.pop("agents")
+            row |= figures
+        else:
+            row |= {"arrivals": 0.0, "service_level": 1.0, "occupancy": 0.0}
+        return row
+
+    def __repr__(self) -> str:
+        label = "" if self.label is None else f" {self.label!s}"
+        return (
+            f"<Staffing{label} agents={self.agents} scheduled={self.scheduled_agents} "
+            f"SL={self.service_level:.4f} occupancy={self.occupancy:.3f}>"
+        )
+
+    def _repr_html_(self) -> str:
+        rows: list[tuple[str, object]] = [
+            ("agents", self.agents),
+            ("scheduled_agents", self.scheduled_agents),
+            ("shrinkage", self.shrinkage),
+            ("service_level_target", self.service_level_target),
+            ("max_occupancy", self.max_occupancy),
+        ]
+        if self.figures is not None:
+            shown = _SHOWN_A if isinstance(self.figures, ErlangA) else _SHOWN_C
+            rows += [(name, getattr(self.figures, name)) for name in shown]
+        return _html_table("Staffing", rows)
+
+
+@attrs.frozen(repr=False)
+class StaffingPlan(Sequence[Staffing]):
+    """The staffing of consecutive intervals: a sequence of ``Staffing`` values.
+
+    Attributes:
+        intervals: One ``Staffing`` per interval, in the order given.
+    """
+
+    intervals: tuple[Staffing, ...]
+
+    def __len__(self) -> int:
+        return len(self.intervals)
+
+    def __iter__(self) -> Iterator[Staffing]:
+        return iter(self.intervals)
+
+    @overload
+    def __getitem__(self, index: int) -> Staffing: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> StaffingPlan: ...
+
+    def __getitem__(self, index: int | slice) -> Staffing | StaffingPlan:
+        if isinstance(index, slice):
+            return StaffingPlan(self.intervals[index])
+        return self.intervals[index]
+
+    @property
+    def peak_scheduled_agents(self) -> int:
+        """The most agents any interval needs scheduled (0 for an empty plan)."""
+        return max((s.scheduled_agents for s in self.intervals), default=0)
+
+    def to_dicts(self) -> list[dict[str, object]]:
+        """One ``Staffing.to_dict()`` row per interval."""
+        return [s.to_dict() for s in self.intervals]
+
+    def to_frame(self) -> pd.DataFrame:
+        """The plan as a pandas DataFrame, one row per interval.
+
+        The labels (the index of the Series or DataFrame the plan was made from) become
+        the index, named ``interval``; durations are in seconds.
+
+        Raises:
+            ImportError: pandas is not installed (``pip install 'casekit[notebook]'``).
+        """
+        try:
+            import pandas as pd  # noqa: PLC0415 - optional dependency, imported on use
+        except ImportError as error:  # pragma: no cover - depends on the environment
+            raise ImportError(
+                "StaffingPlan.to_frame() needs pandas: pip install 'casekit[notebook]'"
+            ) from error
+        frame = pd.DataFrame(self.to_dicts())
+        if "label" in frame.columns:
+            frame = frame.set_index("label")
+            frame.index.name = "interval"
+        return frame
+
+    def __repr__(self) -> str:
+        agents = ", ".join(str(s.scheduled_agents) for s in self.intervals[:12])
+        more = ", …" if len(self.intervals) > 12 else ""
+        return f"<StaffingPlan {len(self.intervals)} intervals, scheduled [{agents}{more}]>"
+
+    def _repr_html_(self) -> str:
+        head = "".join(
+            f"<th>{html.escape(name)}</th>"
+            for name in ("interval", "arrivals", "agents", "scheduled", "SL", "occupancy")
+        )
+        rows = "".join(
+            "<tr>"
+            + "".join(
+                f"<td>{html.escape(_fmt(value))}</td>"
+                for value in (
+                    index if s.label is None else s.label,
+                    0.0 if s.figures is None else s.figures.arrivals,
+                    s.agents,
+                    s.scheduled_agents,
+                    s.service_level,
+                    s.occupancy,
+                )
+            )
+            + "</tr>"
+            for index, s in enumerate(self.intervals)
+        )
+        return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+
+
+def _meets(
+    agents: int,
+    *,
+    rate: float,
+    length: float,
+    handle: float,
+    target: float,
+    patience: float | None,
+    service_level: float,
+    max_occupancy: float | None,
+) -> bool:
+    load = rate * handle / length
+    blocking = erlang_b(agents, load)
+    if patience is None:
+        _, achieved, _, occupancy, stable = _erlang_c(
+            agents, arrivals=rate, interval=length, handle=handle, target=target, blocking=blocking
+        )
+        if not stable:
+            return False
+    else:
+        _, _, achieved, _, _, occupancy = _erlang_a(
+            agents,
+            arrivals=rate,
+            interval=length,
+            handle=handle,
+            patience=patience,
+            target=target,
+            blocking=blocking,
+        )
+    # A hair of tolerance so a target met to rounding (0.8 vs 0.7999999999) counts.
+    return achieved >= service_level - 1e-12 and (
+        max_occupancy is None or occupancy <= max_occupancy + 1e-12
+    )
+
+
+def required_agents(
+    arrivals: float,
+    interval: timedelta,
+    handle_time: timedelta,
+    *,
+    service_level: float = 0.8,
+    answer_within: timedelta = _DEFAULT_ANSWER_WITHIN,
+    max_occupancy: float | None = None,
+    shrinkage: float = 0.0,
+    patience: timedelta | None = None,
+) -> Staffing:
+    """The fewest agents that answer ``service_level`` of the calls within the target.
+
+    Uses Erlang C, or Erlang A when a mean ``patience`` is given. The service level
+    grows with the agent count, so the answer is found by doubling then bisecting
+    (O(n log n) arithmetic for ``n`` agents).
+
+    Args:
+        arrivals: Calls offered per ``interval`` (zero gives zero agents).
+        interval: The interval the arrivals are counted over.
+        handle_time: Mean handle time.
+        service_level: Target share answered within ``answer_within``, in ``(0, 1]``.
+        answer_within: The service-level target time.
+        max_occupancy: Optional cap on occupancy, in ``(0, 1]``: more agents are added
+            until both the service level and the cap hold.
+        shrinkage: Share of scheduled time agents are not available, in ``[0, 1)``.
+        patience: Mean patience of a waiting caller; use Erlang A when given.
+
+    Returns:
+        A ``Staffing`` with the agents on the phones, the agents to schedule and the
+        figures they achieve.
+
+    Raises:
+        InvalidValue: A parameter is out of range, or the load needs more than
+            ``MAX_AGENTS`` agents (``where="arrivals"``).
+    """
+    rate = _check_number(arrivals, "arrivals", allow_zero=True)
+    length = _check_duration(interval, "interval")
+    handle = _check_duration(handle_time, "handle_time")
+    target_time = _check_duration(answer_within, "answer_within")
+    goal = _check_fraction(service_level, "service_level", low_open=True, high_open=False)
+    cap = (
+        None
+        if max_occupancy is None
+        else _check_fraction(max_occupancy, "max_occupancy", low_open=True, high_open=False)
+    )
+    lost = _check_fraction(shrinkage, "shrinkage", low_open=False, high_open=True)
+    mean_patience = None if patience is None else _check_duration(patience, "patience")
+    if rate == 0:
+        return Staffing(0, 0, lost, goal, answer_within, cap, None)
+    load = rate * handle / length
+    if load >= MAX_AGENTS:
+        raise InvalidValue(
+            f"an offered load of {load:,.0f} Erlangs needs more than {MAX_AGENTS:,} agents",
+            where="arrivals",
+        )
+
+    def meets(agents: int) -> bool:
+        return _meets(
+            agents,
+            rate=rate,
+            length=length,
+            handle=handle,
+            target=target_time,
+            patience=mean_patience,
+            service_level=goal,
+            max_occupancy=cap,
+        )
+
+    # Gallop from a count known to fail (fewer agents than the load cannot meet an
+    # Erlang C target; any count may do for Erlang A), then bisect.
+    low = 0 if mean_patience is not None else math.floor(load)
+    step = 1
+    high = low + step
+    while not meets(high):
+        if high == MAX_AGENTS:
+            raise InvalidValue(
+                f"an offered load of {load:,.1f} Erlangs needs more than {MAX_AGENTS:,} "
+                "agents for this target",
+                where="arrivals",
+            )
+        low = high
+        step *= 2
+        high = min(MAX_AGENTS, low + step)
+    while high - low > 1:
+        middle = (low + high) // 2
+        if meets(middle):
+            high = middle
+        else:
+            low = middle
+    figures: ErlangC | ErlangA
+    if mean_patience is None:
+        figures = erlang_c(
+            high,
+            arrivals=rate,
+            interval=interval,
+            handle_time=handle_time,
+            answer_within=answer_within,
+        )
+    else:
+        assert patience is not None
+        figures = erlang_a(
+            high,
+            arrivals=rate,
+            interval=interval,
+            handle_time=handle_time,
+            patience=patience,
+            answer_within=answer_within,
+        )
+    scheduled = math.ceil(high / (1 - lost) - 1e-9)
+    return Staffing(high, scheduled, lost, goal, answer_within, cap, figures)
+
+
+def required_agents_per_interval(
+    arrivals: Iterable[float] | pd.Series | pd.DataFrame,
+    interval: timedelta,
+    handle_time: timedelta,
+    *,
+    service_level: float = 0.8,
+    answer_within: timedelta = _DEFAULT_ANSWER_WITHIN,
+    max_occupancy: float | None = None,
+    shrinkage: float = 0.0,
+    patience: timedelta | None = None,
+) -> StaffingPlan:
+    """``required_agents`` for each interval of a forecast.
+
+    Args:
+        arrivals: Calls offered per interval: numbers, a pandas Series (its index
+            becomes the labels), or a DataFrame with an ``arrivals`` column.
+        interval: The length of each interval.
+        handle_time: Mean handle time.
+        service_level: Target share answered within ``answer_within``.
+        answer_within: The service-level target time.
+        max_occupancy: Optional occupancy cap.
+        shrinkage: Share of scheduled time agents are not available.
+        patience: Mean patience; use Erlang A when given.
+
+    Returns:
+        A ``StaffingPlan``; ``plan.to_frame()`` turns it into a DataFrame.
+
+    Raises:
+        InvalidValue: As ``required_agents``; ``where`` names the interval
+            (``"arrivals[3]"``).
+    """
+    labels: list[object] | None = None
+    source: Any = arrivals
+    if hasattr(source, "columns"):  # a DataFrame
+        if "arrivals" not in source.columns:
+            raise InvalidValue("a DataFrame needs an 'arrivals' column", where="arrivals")
+        source = source["arrivals"]
+    if hasattr(source, "index") and hasattr(source, "to_list"):  # a Series
+        labels = list(source.index)
+        source = source.to_list()
+    if isinstance(source, str | bytes) or not isinstance(source, Iterable):
+        raise InvalidValue(f"must be a sequence of counts, got {arrivals!r}", where="arrivals")
+    plan = []
+    for index, count in enumerate(source):
+        try:
+            staffing = required_agents(
+                count,
+                interval,
+                handle_time,
+                service_level=service_level,
+                answer_within=answer_within,
+                max_occupancy=max_occupancy,
+                shrinkage=shrinkage,
+                patience=patience,
+            )
+        except InvalidValue as error:
+            if error.where != "arrivals":
+                raise
+            message = str(error).removeprefix("arrivals: ")
+            raise InvalidValue(message, where=f"arrivals[{index}]") from error
+        if labels is not None:
+            staffing = attrs.evolve(staffing, label=labels[index])
+        plan.append(staffing)
+    return StaffingPlan(tuple(plan))
