@@ -26,7 +26,7 @@ from casekit.model.commands import (
 from casekit.model.events import Event, InteractionAdded, ParentSynced
 from casekit.model.fields import FieldSchema
 from casekit.model.lifecycle import Context, decide, replay
-from casekit.model.links import LinkKind
+from casekit.model.links import LinkKind, ParentLink
 
 __all__ = [
     "DEFAULT_SYNC",
@@ -177,9 +177,13 @@ def plan_child(
         if not plan.events:
             return []
     else:
-        _follow_fields(plan, major, sync)
-        _follow_interactions(plan, major, link.synced_interactions, sync)
-        cascaded = _follow_state(plan, major, sync)
+        _follow_fields(plan, major, sync, link if not linking else None)
+        standing = major.major
+        seen = max(
+            link.synced_interactions, 0 if standing is None else standing.accepted_interactions
+        )
+        _follow_interactions(plan, major, seen, sync, dedupe=linking)
+        cascaded = _follow_state(plan, major, sync, link)
     if plan.problems:
         note = f"Could not follow major case {major.id} in everything: " + "; ".join(plan.problems)
         plan.add([_note(plan.child, note, ctx)])
@@ -217,9 +221,16 @@ def _note(child: Case, body: str, ctx: Context) -> InteractionAdded:
     )
 
 
-def _follow_fields(plan: _Plan, major: Case, sync: frozenset[str]) -> None:
+def _follow_fields(plan: _Plan, major: Case, sync: frozenset[str], link: ParentLink | None) -> None:
+    """The major case's fields onto the child; its priority only when it changed since
+    the child last followed it (``link``; ``None`` when linking), so a priority the
+    child's own agent set stays until the major case's changes."""
     child = plan.child
-    if "priority" in sync and child.priority is not major.priority:
+    if (
+        "priority" in sync
+        and child.priority is not major.priority
+        and (link is None or link.followed_priority is not major.priority)
+    ):
         reason = f"follows major case {major.id}"
         plan.run(ChangePriority(priority=major.priority, reason=reason), "priority")
     custom: dict[str, object] = {}
@@ -237,25 +248,53 @@ def _follow_fields(plan: _Plan, major: Case, sync: frozenset[str]) -> None:
         plan.run(update, "fields")
 
 
-def _follow_interactions(plan: _Plan, major: Case, seen: int, sync: frozenset[str]) -> None:
+def _follow_interactions(
+    plan: _Plan, major: Case, seen: int, sync: frozenset[str], *, dedupe: bool
+) -> None:
+    """The major case's interactions after the first ``seen`` onto the child; with
+    ``dedupe`` (linking: a child linked again may hold them from before) those the
+    child already holds are skipped."""
     wanted = set()
     if "comments" in sync:
         wanted.add(Direction.OUTBOUND)
     if "work_notes" in sync:
         wanted.add(Direction.INTERNAL)
+    held = {_content(i) for i in plan.child.interactions} if dedupe else set()
     for source in major.interactions[seen:]:
-        if source.direction in wanted:
+        if source.direction in wanted and _content(source) not in held:
             plan.add([_mirrored(plan.child, source, plan.ctx)])
 
 
-def _follow_state(plan: _Plan, major: Case, sync: frozenset[str]) -> bool:
-    """Start, resolve or close the child as the major case is; whether it resolved it."""
+def _content(interaction: Interaction) -> tuple[object, ...]:
+    """An interaction but its id (a mirrored copy has the source's content)."""
+    return (
+        interaction.channel,
+        interaction.direction,
+        interaction.author,
+        interaction.body,
+        interaction.at,
+    )
+
+
+def _follow_state(plan: _Plan, major: Case, sync: frozenset[str], link: ParentLink) -> bool:
+    """Start, resolve or close the child as the major case is; whether it resolved it.
+
+    A child reopened after it followed the major case's resolution is not resolved
+    again for that same resolution (only closing the major case, or resolving it anew,
+    takes it along)."""
     if "state" not in sync:
         return False
     if major.state is CaseState.OPEN and plan.child.state is CaseState.NEW:
         plan.run(Transition(action=CaseAction.START), "start")
         return False
     if major.state not in (CaseState.RESOLVED, CaseState.CLOSED):
+        return False
+    standing = major.major
+    if (
+        major.state is CaseState.RESOLVED
+        and standing is not None
+        and 0 < standing.resolved_version <= link.cascaded_version
+    ):
         return False
     resolution = major.resolution
     code = "major_case"

@@ -1,0 +1,133 @@
+"""Adversarial review of major cases and parent/child links (issue M): regressions for
+what broke. Memory store unless a defect needs another."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from casekit import Actor, CaseState, Desk, ManualClock, Priority
+from casekit.links import DeskLinks
+from casekit.model.case import Case
+from tests.conftest import T0
+from tests.links.conftest import AGENT, MANAGER, SYSTEM, open_desk
+
+
+@pytest.fixture
+def desk() -> Iterator[Desk]:
+    with open_desk("memory://", ManualClock(T0)) as desk:
+        yield desk
+
+
+def links(desk: Desk) -> DeskLinks:
+    assert desk.links is not None
+    return desk.links
+
+
+def bank_case(desk: Desk, bank: str, subject: str = "Payments failing") -> Case:
+    return desk.open_case(
+        actor=Actor.contact(f"{bank}-ops"),
+        subject=subject,
+        account_id=bank,
+        contact_id=f"{bank}-ops",
+        channel="email",
+    )
+
+
+def accepted(desk: Desk, case_id: str) -> None:
+    links(desk).propose_major(case_id, actor=AGENT, reason="many customers")
+    links(desk).accept_major(case_id, actor=MANAGER)
+
+
+def outage(desk: Desk, priority: str = "high") -> Case:
+    case = desk.open_case(
+        actor=AGENT, subject="Outage", account_id="provider", group="ops", priority=priority
+    )
+    accepted(desk, case.id)
+    return case
+
+
+def bodies(desk: Desk, case_id: str, actor: Actor = SYSTEM) -> list[str]:
+    return [i.body for i in desk.get(case_id, actor=actor).interactions]
+
+
+def test_a_customers_case_made_major_does_not_show_its_replies_to_other_customers(
+    desk: Desk,
+) -> None:
+    # Any case can be proposed: here bank A's own case, where an agent already replied
+    # to bank A. Bank B's child must not receive that conversation.
+    original = bank_case(desk, "bank-a", "Our terminals fail")
+    desk.add_interaction(
+        original.id,
+        actor=AGENT,
+        body="Dear Bank A, your merchant id 998877 is blocked.",
+        direction="outbound",
+    )
+    accepted(desk, original.id)
+    desk.add_interaction(original.id, actor=AGENT, body="We are on it.", direction="outbound")
+    (child,) = links(desk).create_children(original.id, ["bank-b"], actor=AGENT)
+    late = links(desk).link(bank_case(desk, "bank-c").id, original.id, actor=AGENT)
+    bank_b = Actor.contact("bank-b-ops")
+    assert bodies(desk, child.id, bank_b) == ["We are on it."]
+    assert bodies(desk, late.id) == ["We are on it."]
+    desk.add_interaction(original.id, actor=AGENT, body="Fixed soon.", direction="outbound")
+    assert bodies(desk, child.id, bank_b) == ["We are on it.", "Fixed soon."]
+    for case_id in (original.id, child.id, late.id):
+        assert desk.verify(case_id).ok
+
+
+def test_a_child_unlinked_and_linked_again_is_not_told_everything_twice(desk: Desk) -> None:
+    major = outage(desk)
+    desk.add_interaction(major.id, actor=AGENT, body="ETA 14:00 UTC", direction="outbound")
+    desk.add_interaction(major.id, actor=AGENT, body="Vendor V-1", direction="internal")
+    case = bank_case(desk, "bank-c")
+    links(desk).link(case.id, major.id, actor=AGENT)
+    links(desk).unlink(case.id, actor=AGENT, reason="by mistake")
+    desk.add_interaction(major.id, actor=AGENT, body="ETA 15:00 UTC", direction="outbound")
+    links(desk).link(case.id, major.id, actor=AGENT, reason="it was right")
+    assert bodies(desk, case.id) == ["ETA 14:00 UTC", "Vendor V-1", "ETA 15:00 UTC"]
+    assert desk.verify(case.id).ok
+
+
+def test_a_child_reopened_after_the_cascade_is_not_resolved_again_by_a_work_note(
+    desk: Desk,
+) -> None:
+    major = outage(desk)
+    (child,) = links(desk).create_children(major.id, {"bank-c": "bank-c-ops"}, actor=AGENT)
+    desk.resolve(major.id, actor=AGENT, code="fixed", notes="Back.")
+    assert desk.get(child.id, actor=SYSTEM).state is CaseState.RESOLVED
+    desk.add_interaction(
+        child.id,
+        actor=Actor.contact("bank-c-ops"),
+        body="Still broken for us.",
+        direction="inbound",
+    )
+    assert desk.get(child.id, actor=SYSTEM).state is CaseState.OPEN
+    desk.add_interaction(major.id, actor=AGENT, body="Post-mortem draft", direction="internal")
+    assert desk.get(child.id, actor=SYSTEM).state is CaseState.OPEN
+    # A new resolution of the major case is followed again; closing it closes them.
+    desk.reopen(major.id, actor=AGENT, reason="it came back")
+    desk.resolve(major.id, actor=AGENT, code="fixed", notes="Back for good.")
+    resolved = desk.get(child.id, actor=SYSTEM)
+    assert resolved.state is CaseState.RESOLVED
+    assert resolved.resolution is not None
+    assert resolved.resolution.notes == "Back for good."
+    desk.close_case(major.id, actor=AGENT)
+    assert desk.get(child.id, actor=SYSTEM).state is CaseState.CLOSED
+    for case_id in (major.id, child.id):
+        assert desk.verify(case_id).ok
+
+
+def test_a_childs_own_priority_survives_an_unrelated_change_of_the_major_case(
+    desk: Desk,
+) -> None:
+    major = outage(desk, priority="moderate")
+    (child,) = links(desk).create_children(major.id, ["bank-a"], actor=AGENT)
+    desk.change_priority(child.id, actor=AGENT, priority="critical", reason="their payroll day")
+    desk.add_interaction(major.id, actor=AGENT, body="Vendor called back", direction="internal")
+    assert desk.get(child.id, actor=SYSTEM).priority is Priority.CRITICAL
+    # When the major case's priority changes, the child follows it again.
+    desk.change_priority(major.id, actor=AGENT, priority="high", reason="spreading")
+    assert desk.get(child.id, actor=SYSTEM).priority is Priority.HIGH
+    assert desk.verify(child.id).ok
