@@ -131,3 +131,25 @@ def test_a_childs_own_priority_survives_an_unrelated_change_of_the_major_case(
     desk.change_priority(major.id, actor=AGENT, priority="high", reason="spreading")
     assert desk.get(child.id, actor=SYSTEM).priority is Priority.HIGH
     assert desk.verify(child.id).ok
+
+
+def test_creating_children_again_after_a_crash_before_confirmation_takes_the_child(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The process that opened bank A's child died between the link's commit and its
+    # confirmation; the host retries at once. It must get that child, not fail for a
+    # minute while opening (and cancelling) cases in bank A's account.
+    major = outage(desk)
+
+    def died(*_: object) -> bool:
+        raise RuntimeError("the process died")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(DeskLinks, "_confirm", died)
+        with pytest.raises(RuntimeError):
+            links(desk).create_children(major.id, ["bank-a"], actor=AGENT)
+    (child,) = links(desk).create_children(major.id, ["bank-a"], actor=AGENT)
+    assert child.link is not None
+    assert child.link.confirmed
+    assert [c.id for c in desk.find(actor=SYSTEM, account_ids=["bank-a"]).items] == [child.id]
+    assert desk.verify(child.id).ok

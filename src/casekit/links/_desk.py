@@ -334,19 +334,12 @@ class DeskLinks:
             child.id, parent.id, "cycle", f"the chain of parents above {parent.id} is too deep"
         )
 
-    def _child_of_account(
-        self, parent_id: str, account_id: str | None, *, but: str, confirmed: bool = False
-    ) -> Case | None:
-        """The parent's child of ``account_id`` other than ``but``; with ``confirmed``,
-        only one that is confirmed, or linked long enough ago (``sync_after``) that the
-        process that linked it must have died before confirming it."""
+    def _child_of_account(self, parent_id: str, account_id: str | None, *, but: str) -> Case | None:
+        """The parent's child of ``account_id`` other than ``but``."""
         if account_id is None:
             return None
-        settled = self._now() - self.settings.sync_after
         for case in self._children(parent_id):
-            if case.account_id != account_id or case.id == but or case.link is None:
-                continue
-            if not confirmed or case.link.confirmed or case.link.linked_at <= settled:
+            if case.account_id == account_id and case.id != but and case.link is not None:
                 return case
         return None
 
@@ -373,32 +366,43 @@ class DeskLinks:
                         f"{rival.id} was linked at the same time for account {child.account_id!r}",
                     )
         except InvalidLink:
-            self._undo_link(child.id, link.parent_id, "a concurrent link won")
-            raise
+            if self._undo_link(child.id, link.parent_id, "a concurrent link won"):
+                raise
+            # Another process confirmed it meanwhile (see _open_child): it stays.
         if one_per_account:
             self._confirm(child.id, parent.id)
         if link.kind is LinkKind.MAJOR and parent.version > link.synced_version:
             self._sync_child(parent, child.id)  # the major case moved on meanwhile
 
-    def _confirm(self, child_id: str, parent_id: str) -> None:
-        def once() -> None:
+    def _confirm(self, child_id: str, parent_id: str) -> bool:
+        """Confirm the child's link to ``parent_id``; whether it is confirmed (``False``:
+        it was undone meanwhile)."""
+
+        def once() -> bool:
             snapshot = self._store.load(child_id)
             link = snapshot.case.link
-            if link is None or link.parent_id != parent_id or link.confirmed:
-                return
+            if link is None or link.parent_id != parent_id:
+                return False
+            if link.confirmed:
+                return True
             event = LinkConfirmed(
                 case_id=child_id, at=self._now(), actor=LINKS_ACTOR.ref, parent_id=parent_id
             )
             self._commit(snapshot, [event], LINKS_ACTOR)
+            return True
 
-        retry_on_conflict(once)
+        return retry_on_conflict(once)
 
-    def _undo_link(self, child_id: str, parent_id: str, reason: str) -> None:
-        def undo() -> None:
+    def _undo_link(self, child_id: str, parent_id: str, reason: str) -> bool:
+        """Undo an unconfirmed link; whether it was undone (a confirmed one stays)."""
+
+        def undo() -> bool:
             snapshot = self._store.load(child_id)
             case = snapshot.case
             if case.link is None or case.link.parent_id != parent_id:
-                return
+                return True
+            if case.link.confirmed:
+                return False
             event = CaseUnlinked(
                 case_id=case.id,
                 at=self._now(),
@@ -407,8 +411,9 @@ class DeskLinks:
                 reason=reason,
             )
             self._commit(snapshot, [event], LINKS_ACTOR)
+            return True
 
-        retry_on_conflict(undo)
+        return retry_on_conflict(undo)
 
     def unlink(self, child_id: str, *, actor: Actor, reason: str = "") -> Case:
         """Undo the child's link (it keeps what it received); returns the child.
@@ -512,9 +517,28 @@ class DeskLinks:
             ]
 
         for attempt in range(_CONTENDED):
-            winner = self._child_of_account(major.id, account_id, but="", confirmed=True)
-            if winner is not None:
-                return winner
+            existing = [
+                c
+                for c in self._children(major.id)
+                if c.account_id == account_id and c.link is not None
+            ]
+            if existing and not self.settings.one_child_per_account:
+                return existing[0]
+            settled = self._now() - self.settings.sync_after
+            for case in existing:
+                assert case.link is not None
+                if case.link.confirmed or case.link.linked_at <= settled:
+                    return case
+            if len(existing) == 1:
+                # Unconfirmed: its process is confirming it, or died before it could. It
+                # is the account's only child, the check its process makes: confirm it.
+                if self._confirm(existing[0].id, major.id):
+                    self._after_confirm(existing[0].id)
+                    return self._store.load(existing[0].id).case
+                continue
+            if existing:  # several at once: their processes settle it
+                time.sleep(random.uniform(0, 0.01 * 2**attempt))
+                continue
             child = self._open(command, actor, follow)
             try:
                 self._after_link(self._store.load(child.id).case)
@@ -528,6 +552,17 @@ class DeskLinks:
         raise InvalidLink(
             "-", major.id, "account_taken", f"could not open a child for {account_id!r}: contended"
         )
+
+    def _after_confirm(self, child_id: str) -> None:
+        """A child confirmed by another process than the one that linked it: bring it
+        up to date if the major case moved on before its link was committed."""
+        child = self._store.load(child_id).case
+        link = child.link
+        if link is None or link.kind is not LinkKind.MAJOR:
+            return
+        parent = self._store.load(link.parent_id).case
+        if parent.version > link.synced_version:
+            self._sync_child(parent, child.id)
 
     def _cancel_duplicate(self, case_id: str) -> None:
         def once() -> None:
