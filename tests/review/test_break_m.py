@@ -3,15 +3,18 @@ what broke. Memory store unless a defect needs another."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 
 import pytest
 
 from casekit import Actor, CaseState, Desk, ManualClock, Priority
-from casekit.links import DeskLinks
+from casekit.links import DeskLinks, Links
 from casekit.model.case import Case
+from casekit.model.install_base import Asset, Product
+from casekit.proactive import HealthEvent, Proactive
 from tests.conftest import T0
-from tests.links.conftest import AGENT, MANAGER, SYSTEM, open_desk
+from tests.links.conftest import AGENT, MANAGER, SYSTEM, open_desk, populate
 
 
 @pytest.fixture
@@ -153,3 +156,37 @@ def test_creating_children_again_after_a_crash_before_confirmation_takes_the_chi
     assert child.link.confirmed
     assert [c.id for c in desk.find(actor=SYSTEM, account_ids=["bank-a"]).items] == [child.id]
     assert desk.verify(child.id).ok
+
+
+def test_a_health_report_retried_after_a_crash_opens_one_major_case(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The monitoring's first report died after the major case was opened (and proposed)
+    # but before it was accepted; the monitoring sends the report again.
+    with Desk(
+        clock=ManualClock(T0),
+        discover=False,
+        links=Links(),
+        proactive=Proactive(account_id="provider", group="ops"),
+    ) as desk:
+        populate(desk)
+        assert desk.install_base is not None
+        assert desk.proactive is not None
+        desk.install_base.save_product(Product(id="cards", name="Card processing"))
+        desk.install_base.save_asset(Asset(id="a-cards", product_id="cards", account_id="bank-a"))
+        down = HealthEvent(product_id="cards", status="down", message="Payments fail.")
+
+        def died(*_: object, **__: object) -> Case:
+            raise RuntimeError("the process died")
+
+        with monkeypatch.context() as patch:
+            patch.setattr(DeskLinks, "accept_major", died)
+            with contextlib.suppress(RuntimeError):
+                desk.proactive.report(down)
+        report = desk.proactive.report(down)
+        opened = desk.find(actor=SYSTEM, account_ids=["provider"]).items
+        assert [case.id for case in opened] == [report.major_id]
+        major = opened[0].major
+        assert major is not None
+        assert major.is_accepted
+        assert desk.verify(opened[0].id).ok
