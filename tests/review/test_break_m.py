@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from casekit import Actor, CaseState, Desk, ManualClock, Priority
+from casekit import AccessDenied, Actor, CaseState, Desk, InvalidValue, ManualClock, Priority
 from casekit.links import DeskLinks, Links
 from casekit.model.case import Case
 from casekit.model.install_base import Asset, Product
@@ -190,3 +190,26 @@ def test_a_health_report_retried_after_a_crash_opens_one_major_case(
         assert major is not None
         assert major.is_accepted
         assert desk.verify(opened[0].id).ok
+
+
+def test_creating_children_for_something_not_a_collection_of_accounts_is_refused(
+    desk: Desk,
+) -> None:
+    major = outage(desk)
+    for accounts in (None, 5, "bank-a", b"bank-a"):
+        with pytest.raises(InvalidValue, match="accounts"):
+            links(desk).create_children(major.id, accounts, actor=AGENT)  # type: ignore[arg-type]
+    assert links(desk).children(major.id, actor=SYSTEM) == []
+
+
+def test_unlinking_takes_the_right_to_update_the_parent_as_linking_does(desk: Desk) -> None:
+    major = outage(desk)
+    case = bank_case(desk, "bank-a")
+    links(desk).link(case.id, major.id, actor=AGENT)
+    desk.assign(case.id, actor=AGENT, group="field")
+    field = Actor.agent("fred", groups={"field"})  # works the child, not the major case
+    with pytest.raises(AccessDenied):
+        links(desk).link(bank_case(desk, "bank-b").id, major.id, actor=field)
+    with pytest.raises(AccessDenied):
+        links(desk).unlink(case.id, actor=field, reason="not ours")
+    assert desk.get(case.id, actor=SYSTEM).parent_id == major.id

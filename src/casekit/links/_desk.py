@@ -416,7 +416,8 @@ class DeskLinks:
         return retry_on_conflict(undo)
 
     def unlink(self, child_id: str, *, actor: Actor, reason: str = "") -> Case:
-        """Undo the child's link (it keeps what it received); returns the child.
+        """Undo the child's link (it keeps what it received); returns the child. Needs
+        ``update`` on both cases, as linking does.
 
         Raises:
             InvalidLink: The case has no parent (``problem`` ``"not_linked"``).
@@ -429,6 +430,7 @@ class DeskLinks:
             self._authorize(actor, Action.UPDATE, case)
             if case.link is None:
                 raise InvalidLink(case.id, "-", "not_linked", f"{case.id} has no parent")
+            self._authorize(actor, Action.UPDATE, self._store.load(case.link.parent_id).case)
             event = CaseUnlinked(
                 case_id=case.id,
                 at=self._now(),
@@ -479,6 +481,12 @@ class DeskLinks:
         if major.major is None or not major.major.is_accepted:
             raise InvalidLink(
                 "-", major.id, "not_major", f"{major.id} is not an accepted major case"
+            )
+        if isinstance(accounts, str | bytes) or not isinstance(accounts, Iterable):
+            raise InvalidValue(
+                f"expected account ids (or a mapping of account id to contact id), "
+                f"got {type(accounts).__name__}",
+                where="accounts",
             )
         contacts = dict(accounts) if isinstance(accounts, Mapping) else dict.fromkeys(accounts)
         return [
