@@ -338,7 +338,7 @@ class DeskLinks:
         """The parent's child of ``account_id`` other than ``but``."""
         if account_id is None:
             return None
-        for case in self._children(parent_id):
+        for case in self._children(parent_id, account_id):
             if case.account_id == account_id and case.id != but and case.link is not None:
                 return case
         return None
@@ -452,10 +452,14 @@ class DeskLinks:
             if self._can(actor, Action.VIEW, case)
         ]
 
-    def _children(self, parent_id: str) -> Iterator[Case]:
+    def _children(self, parent_id: str, account_id: str | None = None) -> Iterator[Case]:
+        """The parent's children (of ``account_id`` only, if given), oldest first."""
+        accounts = frozenset() if account_id is None else frozenset({account_id})
         after: str | None = None
         while True:
-            page = self._store.find(CaseQuery(parent_id=parent_id, after=after, limit=MAX_PAGE))
+            page = self._store.find(
+                CaseQuery(parent_id=parent_id, account_ids=accounts, after=after, limit=MAX_PAGE)
+            )
             yield from page.items
             if page.next_cursor is None:
                 return
@@ -527,7 +531,7 @@ class DeskLinks:
         for attempt in range(_CONTENDED):
             existing = [
                 c
-                for c in self._children(major.id)
+                for c in self._children(major.id, account_id)
                 if c.account_id == account_id and c.link is not None
             ]
             if existing and not self.settings.one_child_per_account:
