@@ -250,3 +250,21 @@ def test_creating_many_children_reads_each_child_a_few_times_not_all_of_them_eac
     )
     assert len({child.id for child in children}) == count
     assert read <= 4 * count
+
+
+def test_a_child_resolved_again_by_its_own_agent_is_not_closed_with_the_major_case(
+    desk: Desk,
+) -> None:
+    major = outage(desk)
+    (child,) = links(desk).create_children(major.id, {"bank-a": "bank-a-ops"}, actor=AGENT)
+    desk.resolve(major.id, actor=AGENT, code="fixed", notes="Back.")
+    desk.add_interaction(
+        child.id, actor=Actor.contact("bank-a-ops"), body="Not for us.", direction="inbound"
+    )
+    desk.resolve(child.id, actor=AGENT, code="workaround", notes="Use the backup line.")
+    desk.close_case(major.id, actor=AGENT)
+    own = desk.get(child.id, actor=SYSTEM)
+    assert own.state is CaseState.RESOLVED  # on its own now: left as it is
+    assert own.resolution is not None
+    assert own.resolution.code == "workaround"
+    assert desk.verify(child.id).ok

@@ -166,12 +166,15 @@ def plan_child(
     plan = _Plan(child, ctx)
     cascaded = False
     if child.state in _FINISHED:
-        # Skipped; but a child resolved *because* the major case was follows it to closed.
+        # Skipped; but a child resolved *because* the major case was (and not resolved
+        # again on its own since) follows it to closed.
         if (
             "state" in sync
             and major.state is CaseState.CLOSED
             and child.state is CaseState.RESOLVED
             and link.cascaded
+            and child.resolution is not None
+            and child.resolution.resolved_by == LINKS_ACTOR.ref
         ):
             plan.run(Transition(action=CaseAction.CLOSE), "close")
         if not plan.events:
