@@ -268,3 +268,23 @@ def test_a_child_resolved_again_by_its_own_agent_is_not_closed_with_the_major_ca
     assert own.resolution is not None
     assert own.resolution.code == "workaround"
     assert desk.verify(child.id).ok
+
+
+def test_a_link_retried_after_a_crash_before_confirmation_completes_it(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    major = outage(desk)
+    case = bank_case(desk, "bank-a")
+
+    def died(*_: object) -> bool:
+        raise RuntimeError("the process died")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(DeskLinks, "_confirm", died)
+        with pytest.raises(RuntimeError):
+            links(desk).link(case.id, major.id, actor=AGENT)
+    linked = links(desk).link(case.id, major.id, actor=AGENT)  # the host retries
+    assert linked.link is not None
+    assert linked.link.parent_id == major.id
+    assert linked.link.confirmed
+    assert desk.verify(case.id).ok

@@ -247,6 +247,8 @@ class DeskLinks:
         An accepted major case's child follows it at once (its current priority, state,
         comments: a child linked late gets what the others got); any other parent gets
         a plain child. Needs ``update`` on both cases. One commit, on the child.
+        Linking a child to its parent again changes nothing (a retry after a crash
+        completes what the first call left undone).
 
         Raises:
             InvalidLink: The link is impossible (see its ``problem``): the case itself,
@@ -269,6 +271,8 @@ class DeskLinks:
         child = snapshot.case
         self._authorize(actor, Action.UPDATE, child)
         parent = self._case(parent_id, "parent_id").case
+        if child.link is not None and child.link.parent_id == parent.id:
+            return child  # linked already (a retry): the checks after the link complete it
         kind = self._check_link(child, parent)
         ctx = self._ctx(actor)
         linked = CaseLinked(
