@@ -63,7 +63,8 @@ SYNC_FIELDS: Final = frozenset(
   ``"major_case"``);
 * ``subject``, ``description``, ``category``: the descriptive fields.
 
-A customer's own (inbound) words on the major case are never mirrored."""
+A customer's own (inbound) words on the major case are never mirrored, nor its
+interactions from before it was accepted (said to its own customer)."""
 
 DEFAULT_SYNC: Final = frozenset(
     {"priority", "state", "comments", "work_notes", "close_notes", "resolution_code"}
