@@ -288,3 +288,21 @@ def test_a_link_retried_after_a_crash_before_confirmation_completes_it(
     assert linked.link.parent_id == major.id
     assert linked.link.confirmed
     assert desk.verify(case.id).ok
+
+
+def test_a_major_cases_child_waiting_for_its_own_children_is_not_resolved_by_the_cascade() -> None:
+    with open_desk(
+        "memory://", ManualClock(T0), links=Links(parent_waits_for_children=True)
+    ) as desk:
+        major = outage(desk)
+        (child,) = links(desk).create_children(major.id, ["bank-a"], actor=AGENT)
+        grandchild = bank_case(desk, "bank-a", "Branch 12 terminals")
+        links(desk).link(grandchild.id, child.id, actor=AGENT)  # a plain child of the child
+        desk.resolve(major.id, actor=AGENT, code="fixed", notes="Back.")
+        waiting = desk.get(child.id, actor=SYSTEM)
+        assert waiting.state is not CaseState.RESOLVED
+        assert grandchild.id in waiting.interactions[-1].body  # an internal note says why
+        desk.resolve(grandchild.id, actor=AGENT, code="fixed", notes="Back.")
+        desk.close_case(major.id, actor=AGENT)
+        assert desk.get(child.id, actor=SYSTEM).state is CaseState.CLOSED
+        assert desk.verify(child.id).ok

@@ -50,6 +50,8 @@ _MAX_DEPTH: Final = 32
 _CONTENDED: Final = 8
 """How many times ``create_children`` opens an account's child while other hosts race."""
 _ACTIVE: Final = frozenset({CaseState.NEW, CaseState.OPEN, CaseState.AWAITING_INFO})
+_FINISHING: Final = frozenset({CaseState.RESOLVED, CaseState.CLOSED})
+"""A major case's states its children follow by finishing (resolved, closed)."""
 
 
 def _duration(value: object, where: str) -> timedelta:
@@ -623,11 +625,15 @@ class DeskLinks:
         return SyncReport(major_id, major.version, count, tuple(changed), tuple(failed))
 
     def _sync_child(self, major: Case, child_id: str) -> bool:
+        finishing = "state" in self.settings.sync and major.state in _FINISHING
+        waits = self.settings.parent_waits_for_children and finishing
+
         def once() -> bool:
             snapshot = self._store.load(child_id)
             child = snapshot.case
             ctx = self._ctx(LINKS_ACTOR)
-            events = plan_child(major, child, self.settings.sync, ctx)
+            waits_for = self._open_plain_children(child_id) if waits else ()
+            events = plan_child(major, child, self.settings.sync, ctx, waits_for=waits_for)
             if not events:
                 return False
             self._commit(snapshot, events, LINKS_ACTOR)
@@ -664,6 +670,14 @@ class DeskLinks:
 
     # --- the plain parent's rule --------------------------------------------------
 
+    def _open_plain_children(self, parent_id: str) -> tuple[str, ...]:
+        """The parent's plain children that are new, open or awaiting info."""
+        return tuple(
+            c.id
+            for c in self._children(parent_id)
+            if c.state in _ACTIVE and c.link is not None and c.link.kind is LinkKind.PARENT
+        )
+
     def check_command(self, case: Case, command: Command) -> None:
         """Refuse resolving or closing a plain parent with open children when the desk
         says a parent waits for its children."""
@@ -671,11 +685,7 @@ class DeskLinks:
             return
         if command.action not in (CaseAction.RESOLVE, CaseAction.CLOSE):
             return
-        open_children = [
-            c.id
-            for c in self._children(case.id)
-            if c.state in _ACTIVE and c.link is not None and c.link.kind is LinkKind.PARENT
-        ]
+        open_children = self._open_plain_children(case.id)
         if open_children:
             raise InvalidTransition(
                 "case",

@@ -150,6 +150,7 @@ def plan_child(
     ctx: Context,
     *,
     linking: bool = False,
+    waits_for: tuple[str, ...] = (),
 ) -> list[Event]:
     """The events that make ``child`` follow ``major`` as it now stands (empty when it
     already does, or has nothing to follow: a finished child is skipped).
@@ -158,6 +159,10 @@ def plan_child(
     case's current state, comments included). Steps the child's lifecycle refuses (a
     child with unfinished mandatory tasks cannot be resolved) are skipped and reported
     on the child as an internal note, so an agent sees why it did not follow.
+
+    ``waits_for``: the child's own open plain children, when the desk says a parent
+    waits for its children (``Links.parent_waits_for_children``): the child is then
+    neither resolved nor closed.
     """
     link = child.link
     if link is None or link.parent_id != major.id or link.kind is not LinkKind.MAJOR:
@@ -177,7 +182,10 @@ def plan_child(
             and child.resolution is not None
             and child.resolution.resolved_by == LINKS_ACTOR.ref
         ):
-            plan.run(Transition(action=CaseAction.CLOSE), "close")
+            if waits_for:
+                plan.problems.append(f"close: {_waiting(waits_for)}")
+            else:
+                plan.run(Transition(action=CaseAction.CLOSE), "close")
         if not plan.events:
             return []
     else:
@@ -187,7 +195,7 @@ def plan_child(
             link.synced_interactions, 0 if standing is None else standing.accepted_interactions
         )
         _follow_interactions(plan, major, seen, sync, dedupe=linking)
-        cascaded = _follow_state(plan, major, sync, link)
+        cascaded = _follow_state(plan, major, sync, link, waits_for)
     if plan.problems:
         note = f"Could not follow major case {major.id} in everything: " + "; ".join(plan.problems)
         plan.add([_note(plan.child, note, ctx)])
@@ -280,7 +288,15 @@ def _content(interaction: Interaction) -> tuple[object, ...]:
     )
 
 
-def _follow_state(plan: _Plan, major: Case, sync: frozenset[str], link: ParentLink) -> bool:
+def _waiting(children: tuple[str, ...]) -> str:
+    return (
+        f"its children {', '.join(children[:10])} are still open (Links.parent_waits_for_children)"
+    )
+
+
+def _follow_state(
+    plan: _Plan, major: Case, sync: frozenset[str], link: ParentLink, waits_for: tuple[str, ...]
+) -> bool:
     """Start, resolve or close the child as the major case is; whether it resolved it.
 
     A child reopened after it followed the major case's resolution is not resolved
@@ -299,6 +315,9 @@ def _follow_state(plan: _Plan, major: Case, sync: frozenset[str], link: ParentLi
         and standing is not None
         and 0 < standing.resolved_version <= link.cascaded_version
     ):
+        return False
+    if waits_for:
+        plan.problems.append(f"resolve: {_waiting(waits_for)}")
         return False
     resolution = major.resolution
     code = "major_case"
