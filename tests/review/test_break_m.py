@@ -13,7 +13,9 @@ from casekit import (
     Account,
     Actor,
     CaseState,
+    CustomField,
     Desk,
+    FieldType,
     InvalidValue,
     ManualClock,
     Priority,
@@ -139,6 +141,8 @@ def test_a_childs_own_priority_survives_an_unrelated_change_of_the_major_case(
     (child,) = links(desk).create_children(major.id, ["bank-a"], actor=AGENT)
     desk.change_priority(child.id, actor=AGENT, priority="critical", reason="their payroll day")
     desk.add_interaction(major.id, actor=AGENT, body="Vendor called back", direction="internal")
+    assert desk.get(child.id, actor=SYSTEM).priority is Priority.CRITICAL
+    desk.add_interaction(major.id, actor=AGENT, body="Vendor again", direction="internal")
     assert desk.get(child.id, actor=SYSTEM).priority is Priority.CRITICAL
     # When the major case's priority changes, the child follows it again.
     desk.change_priority(major.id, actor=AGENT, priority="high", reason="spreading")
@@ -305,4 +309,46 @@ def test_a_major_cases_child_waiting_for_its_own_children_is_not_resolved_by_the
         desk.resolve(grandchild.id, actor=AGENT, code="fixed", notes="Back.")
         desk.close_case(major.id, actor=AGENT)
         assert desk.get(child.id, actor=SYSTEM).state is CaseState.CLOSED
+        assert desk.verify(child.id).ok
+
+
+def test_a_childs_own_descriptive_fields_survive_an_unrelated_change_of_the_major_case() -> None:
+    sync = frozenset({"priority", "subject", "description", "category", "custom.region"})
+    with open_desk(
+        "memory://",
+        ManualClock(T0),
+        links=Links(sync=sync),
+        fields=[CustomField(name="region", type=FieldType.TEXT)],
+    ) as desk:
+        major = desk.open_case(
+            actor=AGENT,
+            subject="Outage",
+            account_id="provider",
+            group="ops",
+            category="network",
+            custom={"region": "EU"},
+        )
+        accepted(desk, major.id)
+        (child,) = links(desk).create_children(major.id, ["bank-a"], actor=AGENT)
+        desk.update(
+            child.id,
+            actor=AGENT,
+            subject="Outage: branch 12 too",
+            description="Also their ATMs",
+            category="branch",
+            custom={"region": "EU-West"},
+        )
+        desk.change_priority(major.id, actor=AGENT, priority="critical", reason="spreading")
+        own = desk.get(child.id, actor=SYSTEM)
+        assert own.priority is Priority.CRITICAL
+        assert (own.subject, own.description, own.category) == (
+            "Outage: branch 12 too",
+            "Also their ATMs",
+            "branch",
+        )
+        assert own.custom == {"region": "EU-West"}
+        desk.update(major.id, actor=AGENT, subject="Outage in Europe", custom={"region": "EU*"})
+        followed = desk.get(child.id, actor=SYSTEM)
+        assert (followed.subject, followed.category) == ("Outage in Europe", "branch")
+        assert followed.custom == {"region": "EU*"}
         assert desk.verify(child.id).ok

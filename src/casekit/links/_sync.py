@@ -24,7 +24,7 @@ from casekit.model.commands import (
     UpdateCase,
 )
 from casekit.model.events import Event, InteractionAdded, ParentSynced
-from casekit.model.fields import FieldSchema
+from casekit.model.fields import FieldSchema, FieldValue
 from casekit.model.lifecycle import Context, decide, replay
 from casekit.model.links import LinkKind, ParentLink
 
@@ -211,6 +211,8 @@ def plan_child(
                 version=major.version,
                 interactions=len(major.interactions),
                 cascaded=cascaded,
+                priority=major.priority if "priority" in sync else None,
+                fields=_followed_fields(major, sync),
             )
         ]
     )
@@ -235,8 +237,8 @@ def _note(child: Case, body: str, ctx: Context) -> InteractionAdded:
 
 def _follow_fields(plan: _Plan, major: Case, sync: frozenset[str], link: ParentLink | None) -> None:
     """The major case's fields onto the child; its priority only when it changed since
-    the child last followed it (``link``; ``None`` when linking), so a priority the
-    child's own agent set stays until the major case's changes."""
+    the child last followed it (``link``; ``None`` when linking), so a priority (or a
+    descriptive field) the child's own agent set stays until the major case's changes."""
     child = plan.child
     if (
         "priority" in sync
@@ -245,19 +247,38 @@ def _follow_fields(plan: _Plan, major: Case, sync: frozenset[str], link: ParentL
     ):
         reason = f"follows major case {major.id}"
         plan.run(ChangePriority(priority=major.priority, reason=reason), "priority")
+
+    now = _followed_fields(major, sync)
+
+    def changed(name: str) -> bool:
+        """Whether the child takes the major case's field ``name``: it is followed, and
+        the major case's changed since the child last followed it."""
+        return name in now and (link is None or link.followed.get(name) != now[name])
+
     custom: dict[str, object] = {}
     for name in sorted(sync):
         field = name.removeprefix("custom.")
-        if field != name and major.custom.get(field) is not None:
+        if field != name and major.custom.get(field) is not None and changed(name):
             custom[field] = major.custom[field]  # equal values are dropped by decide
     update = UpdateCase(
-        subject=major.subject if "subject" in sync else None,
-        description=major.description if "description" in sync else None,
-        category=(major.category or "") if "category" in sync else None,
+        subject=major.subject if changed("subject") else None,
+        description=major.description if changed("description") else None,
+        category=(major.category or "") if changed("category") else None,
         custom=custom,
     )
     if update != UpdateCase():
         plan.run(update, "fields")
+
+
+def _followed_fields(major: Case, sync: frozenset[str]) -> dict[str, FieldValue]:
+    """The major case's descriptive fields its children follow, by sync name."""
+    fields: dict[str, FieldValue] = {}
+    for name in sync:
+        if name in ("subject", "description", "category"):
+            fields[name] = getattr(major, name)
+        elif name.startswith("custom."):
+            fields[name] = major.custom.get(name.removeprefix("custom."))
+    return fields
 
 
 def _follow_interactions(

@@ -95,7 +95,10 @@ def fold_link(case: Case, event: AnyLinkEvent) -> dict[str, object]:
                     synced_version=event.version,
                     synced_interactions=event.interactions,
                     cascaded=link.cascaded or event.cascaded,
-                    followed_priority=case.priority,
+                    followed_priority=(
+                        link.followed_priority if event.priority is None else event.priority
+                    ),
+                    followed={**link.followed, **event.fields},
                     cascaded_version=event.version if event.cascaded else link.cascaded_version,
                 )
             }

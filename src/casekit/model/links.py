@@ -23,6 +23,7 @@ from casekit._convert import CasekitEnum
 from casekit._time import validate_aware
 from casekit.model._enums import Priority
 from casekit.model.actors import ActorRef
+from casekit.model.fields import FieldValue
 
 __all__ = ["LinkKind", "MajorCase", "MajorState", "ParentLink"]
 
@@ -115,10 +116,11 @@ class ParentLink:
         confirmed: Whether the link was checked after its commit against links made
             at the same moment (see :mod:`casekit.links`): an unconfirmed major-case
             child may still be undone by the process that linked it.
-        followed_priority: The child's priority when it last followed its major case
-            (major only): the major case's priority then, unless the child could not
-            take it. The child's own agent may change it; the child takes the major
-            case's again only when that differs from this (the major case's changed).
+        followed_priority: The major case's priority when the child last followed it
+            (major only). The child's own agent may change the child's; the child takes
+            the major case's again only when that differs from this (it changed).
+        followed: The same for the descriptive fields the child follows (``subject``,
+            ``description``, ``category``, ``custom.<name>``).
         cascaded_version: The major case's version when this child was resolved
             because the major case was (0: never).
     """
@@ -132,4 +134,5 @@ class ParentLink:
     cascaded: bool = False
     confirmed: bool = False
     followed_priority: Priority | None = None
+    followed: dict[str, FieldValue] = attrs.Factory(dict)
     cascaded_version: int = 0
