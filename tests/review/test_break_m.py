@@ -352,3 +352,16 @@ def test_a_childs_own_descriptive_fields_survive_an_unrelated_change_of_the_majo
         assert (followed.subject, followed.category) == ("Outage in Europe", "branch")
         assert followed.custom == {"region": "EU*"}
         assert desk.verify(child.id).ok
+
+
+def test_a_customer_does_not_read_the_agents_reasons_for_linking_in_its_history(
+    desk: Desk,
+) -> None:
+    major = outage(desk)
+    case = bank_case(desk, "bank-a")
+    links(desk).link(case.id, major.id, actor=AGENT, reason="same as bank-b's CS0000099")
+    links(desk).unlink(case.id, actor=AGENT, reason="bank-b's CFO says it is different")
+    customer = Actor.contact("bank-a-ops")
+    shown = repr([record.event for record in desk.history(case.id, actor=customer)])
+    assert "bank-b" not in shown
+    assert "bank-b" in repr([record.event for record in desk.history(case.id, actor=AGENT)])
