@@ -16,6 +16,7 @@ from casekit import (
     CustomField,
     Desk,
     FieldType,
+    InvalidTransition,
     InvalidValue,
     ManualClock,
     Priority,
@@ -170,6 +171,20 @@ def test_creating_children_again_after_a_crash_before_confirmation_takes_the_chi
     assert child.link.confirmed
     assert [c.id for c in desk.find(actor=SYSTEM, account_ids=["bank-a"]).items] == [child.id]
     assert desk.verify(child.id).ok
+
+
+def proactive_desk() -> Desk:
+    desk = Desk(
+        clock=ManualClock(T0),
+        discover=False,
+        links=Links(),
+        proactive=Proactive(account_id="provider", group="ops"),
+    )
+    populate(desk)
+    assert desk.install_base is not None
+    desk.install_base.save_product(Product(id="cards", name="Card processing"))
+    desk.install_base.save_asset(Asset(id="a-cards", product_id="cards", account_id="bank-a"))
+    return desk
 
 
 def test_a_health_report_retried_after_a_crash_opens_one_major_case(
@@ -365,3 +380,26 @@ def test_a_customer_does_not_read_the_agents_reasons_for_linking_in_its_history(
     shown = repr([record.event for record in desk.history(case.id, actor=customer)])
     assert "bank-b" not in shown
     assert "bank-b" in repr([record.event for record in desk.history(case.id, actor=AGENT)])
+
+
+def test_a_recovery_the_major_case_cannot_take_tells_no_customer_and_is_told_once_on_retry() -> (
+    None
+):
+    with proactive_desk() as desk:
+        assert desk.proactive is not None
+        down = desk.proactive.report(
+            HealthEvent(product_id="cards", status="down", message="Payments fail.")
+        )
+        assert down.major_id is not None
+        (child_id,) = down.children
+        task = desk.create_task(down.major_id, actor=AGENT, title="Post-mortem", group="ops")
+        restored = HealthEvent(product_id="cards", status="restored", message="Works again.")
+        told = len(desk.get(child_id, actor=SYSTEM).interactions)
+        with pytest.raises(InvalidTransition):
+            desk.proactive.report(restored)  # a mandatory task is open on the major case
+        assert len(desk.get(child_id, actor=SYSTEM).interactions) == told
+        desk.complete_task(task.id, actor=AGENT)
+        assert desk.proactive.report(restored).resolved
+        child = desk.get(child_id, actor=SYSTEM)
+        assert [i.body for i in child.interactions].count("Works again.") == 1
+        assert child.state is CaseState.RESOLVED

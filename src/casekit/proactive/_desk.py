@@ -302,14 +302,25 @@ class DeskProactive:
         return True
 
     def _restore(self, major: Case, event: HealthEvent, actor: Actor) -> Report:
+        """Tell the customers it works again and resolve everything. A major case that
+        cannot be resolved (say, a mandatory task is open on it) is refused first, so no
+        customer is told; a retry does not tell them twice."""
         children = tuple(c.id for c in self._links.children(major.id, actor=SYSTEM))
-        self._desk.add_interaction(
-            major.id,
-            actor=actor,
-            body=event.message,
-            direction=Direction.OUTBOUND,
-            channel=Channel.API,
+        resolve = Transition(
+            action=CaseAction.RESOLVE, code=self.settings.resolution_code, notes=event.message
         )
+        now = self._now()
+        self._desk.authorize(actor, Action.TRANSITION, major, now)
+        decide(major, resolve, self._desk._context(actor, now))  # raises if it cannot be
+        said = [i.body for i in major.interactions if i.direction is Direction.OUTBOUND]
+        if not said or said[-1] != event.message:
+            self._desk.add_interaction(
+                major.id,
+                actor=actor,
+                body=event.message,
+                direction=Direction.OUTBOUND,
+                channel=Channel.API,
+            )
         self._desk.resolve(
             major.id, actor=actor, code=self.settings.resolution_code, notes=event.message
         )
