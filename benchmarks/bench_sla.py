@@ -14,8 +14,9 @@ One run, two questions, each next to what a user would otherwise write:
 2. **What-if (the data team).** The recorded logs are evaluated under another policy
    (other targets, Mon-Sat 07:00-21:00) at the end of the recording:
 
-   * ``evaluate_many``: the production engine replays every case (serially, and on a
-     ``ProcessPoolExecutor(2)``, workers warmed up first);
+   * ``evaluate_many``: the engine's rules replay every case (serially, and on a
+     ``ProcessPoolExecutor(2)``, workers warmed up first), in two passes (the rules, then
+     the calendar arithmetic of all cases at once);
    * ``ResolutionSpans``: every case's commands as numpy arrays, with the resolution
      clock they produce (the engine's rules, command by command), evaluated at once, on
      the N cases and on the spans tiled to ~100,000 cases (copies shifted back by whole
@@ -61,17 +62,23 @@ on this machine, against 57 % in instructions; +66 % with the garbage collector 
 the SLA events' objects also weigh on allocation and on the collector's passes over
 a growing heap.
 
-What-if, per case (9.7 commands, 2.6 clocks): the engine replay (``evaluate``) costs
-698k instructions (2,755k before), pandas + businesstimedelta 1,707k: 2.4x (0.62x
-before; 2.4x in wall time too, on 2,000 cases). Of the 698k: dropping SLA events and
-grouping commands 57k, folding the case's events into a sketch 21k, the rules 534k
-(55k per command; 8.2 calendar calls per case at ~14k each are 114k of it), the
-outcomes 86k (33k per clock). 5x needs <= 341k per case, about 35k per command for
-three definitions' rules: out of reach while the rules are interpreted command by
-command in Python (55k is some twenty rule steps -- attribute reads, calls,
-comparisons -- of 2-3k instructions each). The vectorized path (``ResolutionSpans``)
-is how a what-if runs at numpy speed (the ``whatif_speedup_vs_pandas_businesstimedelta``
-line), for resolution clocks.
+What-if, per case (9.7 commands, 2.6 clocks; callgrind, the plan's first 300 cases, the
+difference between one ``evaluate_many`` over them and none): ``evaluate_many`` costs
+259-271k instructions (two runs), pandas + businesstimedelta 1,563k: 5.8-6.0x (771k and
+2.0x event by event, before issue P; 2,755k before issue 15). In CPU time
+(``time.process_time``, best of 7, same process, 2,000 cases) 36-41 us against 158-171 us
+per case: 4.1-4.4x (the engine event by event: 106 us) -- Python's per-object
+costs weigh more in time than in instructions (building the 2.6 ``SlaOutcome`` of a case
+alone takes ~2.6 us). The replay runs in two passes (``casekit.sla._vector``): the rules
+first, command by command but without a calendar (the business time a clock uses never
+changes what the rules decide), and only for the clocks whose rules read what the
+command changed, writing down the business-time questions they meet; then every question
+of every case at once, one numpy batch per calendar (``elapsed_many``, ``add_each``);
+then the outcomes. Policies the first pass does not follow (conditions, account or group
+calendars, next-response, periodic-update and custom metrics, ``cancel_on``/``reset_on``)
+and logs with events it does not know are replayed event by event, as before. The
+vectorized path (``ResolutionSpans``) is how a what-if of resolution clocks runs at numpy
+speed (the ``whatif_speedup_vs_pandas_businesstimedelta`` line).
 
 businesstimedelta works on naive datetimes and treats them as UTC. It is given the
 *local Amsterdam wall time* of each instant. That is exact here: the opening hours

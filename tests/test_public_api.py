@@ -29,6 +29,7 @@ PUBLIC_MODULES = [
     "casekit.notify",
     "casekit.notify.channels",
     "casekit.playbook",
+    "casekit.entitlements",
 ]
 
 

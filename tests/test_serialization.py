@@ -41,6 +41,7 @@ from casekit import (
     RelationshipKind,
 )
 from casekit.exceptions import InvalidValue
+from casekit.links import Links
 from casekit.model.events import EVENT_TYPES, CaseEvent, CaseOpened, Event
 from casekit.serialization import dumps, from_json, loads, structure, to_json, unstructure
 
@@ -107,7 +108,7 @@ def sample(tp: Any, depth: int = 0) -> Any:
 def scenario() -> tuple[Desk, str]:
     """One case whose log holds every event type, plus a directory."""
     clock = ManualClock(T0)
-    desk = Desk(MemoryStore(), clock=clock, discover=False)
+    desk = Desk(MemoryStore(), clock=clock, discover=False, links=Links())
     desk.save_account(Account("acme", "Acme", attributes={"tier": "gold", "seats": 12}))
     desk.save_contact(Contact("ann", "acme", "Ann", email="ann@acme.test"))
     case_id = desk.open_case(
@@ -125,6 +126,14 @@ def scenario() -> tuple[Desk, str]:
     desk.add_interaction(case_id, "note", actor=ADMIN, direction=Direction.INTERNAL)
     desk.assign(case_id, actor=ADMIN, group="l1", agent="alice")
     desk.start(case_id, actor=ADMIN)
+    # A spell as a major case's child: linked, following, confirmed, unlinked.
+    assert desk.links is not None
+    major = desk.open_case(actor=ADMIN, subject="Outage", account_id="acme", priority="critical")
+    desk.links.propose_major(major.id, actor=ADMIN)
+    desk.links.accept_major(major.id, actor=ADMIN)
+    desk.add_interaction(major.id, "We are on it", actor=ADMIN)
+    desk.links.link(case_id, major.id, actor=ADMIN, reason="same outage")
+    desk.links.unlink(case_id, actor=ADMIN, reason="another cause")
     at(4)
     first = desk.create_task(case_id, "Order", actor=ADMIN, group="ops", mandatory=False)
     second = desk.create_task(case_id, "Fit", actor=ADMIN, depends_on=[first.id])

@@ -174,19 +174,22 @@ class Pipeline:
         *,
         origin: str | None = None,
         guards: tuple[Guard, ...] = (),
+        folded: Case | None = None,
     ) -> tuple[Case, list[EventRecord]]:
         """Fold ``events``, let the reactors follow, commit atomically, notify.
 
         ``snapshot`` is ``None`` for a new case; ``origin`` is passed to subscribers
         (see :class:`~casekit.reactors.Committed`); ``guards`` go with the commit to
-        the store (see :class:`~casekit.storage.base.WorkLedger`). Returns the case as
+        the store (see :class:`~casekit.storage.base.WorkLedger`); ``folded`` is the case
+        ``events`` lead to from ``snapshot``, when the caller folded them already (it
+        must be exactly that). Returns the case as
         committed and the new records (none, and the case unchanged, when ``events`` is empty).
         """
         before = snapshot.case if snapshot is not None else None
         if not events:
             assert before is not None
             return before, []
-        after = replay(events, before)
+        after = folded if folded is not None else replay(events, before)
         decided = list(events)
         for reactor in self.reactors:
             change = Change(before, tuple(decided), after, now, actor, self.store)

@@ -463,11 +463,7 @@ class Desk:
             check_contact(self.store, contact_id, account_id)
         if consumer_id is not None:
             self.store.get_consumer(consumer_id)
-        opening = None
-        if self.install_base is not None:
-            opening = self.install_base.opening(replay(draft), asset_id, now)
-        elif asset_id is not None:
-            raise InvalidCommand(f"{self.store!r} keeps no install base (asset_id)")
+        opening = DeskInstallBase.before_open(self.install_base, draft, asset_id, now)
         case_id = f"CS{self.store.next_case_number():07d}"
         events = decide(None, command, self._context(actor, now, case_id=case_id))
         self.authorize(actor, Action.OPEN, replay(events), now)

@@ -155,7 +155,10 @@ def describe(event: Event, zone: ZoneInfo | None = None) -> str:
             units = "" if event.units is None else f" (uses 1 of {event.units} units)"
             return f"entitlement {event.entitlement_id} applied: {event.service_level}{units}"
         case AssetSet():
-            return f"about asset {event.asset_id}" if event.asset_id else "about no asset"
+            what = "" if event.task_id is None else f"task {event.task_id} "
+            return (
+                f"{what}about asset {event.asset_id}" if event.asset_id else f"{what}about no asset"
+            )
         case EntitlementMissing():
             return f"no entitlement covers the case: {_short(event.explanation, 60)}"
         case _ if is_playbook_event(event):

@@ -29,6 +29,7 @@ from casekit import (
     Product,
     Relationship,
     RelationshipKind,
+    TaskNotFound,
 )
 from casekit.entitlements import DeskInstallBase, EntitlementSettings, OnMissing
 from casekit.model.events import AssetSet, EntitlementApplied, EntitlementMissing
@@ -434,3 +435,56 @@ def test_a_customer_opens_a_case_about_its_asset(entitled: Desk) -> None:
         entitled.open_case(
             actor=ann, subject="Not mine", account_id="acme", contact_id="ann", asset_id="g1"
         )
+
+
+def test_set_asset_changes_the_cases_asset_only(entitled: Desk) -> None:
+    base = entitled.install_base
+    assert base is not None
+    case = entitled.open_case(actor=AGENT, subject="x", account_id="acme")
+    moved = base.set_asset(case.id, "t1", actor=AGENT)
+    assert (moved.asset_id, moved.entitlement_id, moved.version) == ("t1", "acme-gold", 3)
+    assert base.set_asset(case.id, "t1", actor=AGENT).version == 3  # nothing to record
+    with pytest.raises(ForeignAsset):
+        base.set_asset(case.id, "g1", actor=AGENT)
+    with pytest.raises(AccessDenied):
+        base.set_asset(case.id, None, actor=Actor.contact("wile"))
+    cleared = base.set_asset(case.id, None, actor=AGENT)
+    assert cleared.asset_id is None
+    assert describe(entitlement_events(entitled, case.id)[-1]) == "about no asset"
+    assert entitled.verify(case.id).ok
+
+
+def test_a_task_may_refer_to_an_asset(entitled: Desk) -> None:
+    base = entitled.install_base
+    assert base is not None
+    case = entitled.open_case(actor=AGENT, subject="x", account_id="acme", asset_id="t1")
+    task = entitled.create_task(case.id, "Swap the reader", actor=AGENT, group="field")
+    changed = base.set_asset(case.id, "r1", actor=AGENT, task_id=task.id)
+    assert (changed.asset_id, changed.task(task.id).asset_id) == ("t1", "r1")
+    assert describe(entitlement_events(entitled, case.id)[-1]) == f"task {task.id} about asset r1"
+    with pytest.raises(TaskNotFound):
+        base.set_asset(case.id, "r1", actor=AGENT, task_id=f"{case.id}-T9")
+    field = Actor.agent("fred", groups={"field"})
+    cleared = base.set_asset(case.id, None, actor=field, task_id=task.id)
+    assert cleared.tasks[0].asset_id is None
+    assert entitled.verify(case.id).ok
+
+
+def test_what_if_replays_select_on_the_service_level_too(clock: ManualClock) -> None:
+    from casekit.sla import evaluate_many  # noqa: PLC0415
+
+    policy = SlaPolicy(
+        definitions=(
+            SlaDefinition(
+                id="gold",
+                condition=Condition(service_levels=frozenset({"gold"})),
+                targets={Priority.MODERATE: timedelta(hours=4)},
+            ),
+        )
+    )
+    with make_desk(clock, entitlements=EntitlementSettings(), sla=policy) as desk:
+        gold = desk.open_case(actor=AGENT, subject="x", account_id="acme")
+        plain = desk.open_case(actor=AGENT, subject="x", account_id="globex")
+        logs = [desk.store.history(gold.id), desk.store.history(plain.id)]
+        outcomes = evaluate_many(logs, policy, as_of=T0 + timedelta(hours=5))
+        assert [(o.case_id, o.sla_id, o.breached) for o in outcomes] == [(gold.id, "gold", True)]

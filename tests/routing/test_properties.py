@@ -172,6 +172,26 @@ class RoutingMachine(RuleBasedStateMachine):
                 assert sum(used.values()) <= agent.max_units, agent.id
 
     @invariant()
+    def free_units_match_a_recount(self) -> None:
+        """The published room equals a recount from the held items (the router
+        reserves and releases inline on its hot path, not through the index)."""
+        if not hasattr(self, "router"):
+            return
+        for agent in self.router.agents:
+            used: Counter[Channel] = Counter()
+            for item_id in self.router.held(agent.id):
+                item = self.known[item_id]
+                used[item.channel] += item.units
+            total = sum(used.values())
+            for channel, units in agent.capacity.items():
+                left = units - used[channel]
+                if agent.max_units is not None:
+                    left = min(left, agent.max_units - total)
+                assert self.router.free_units(agent.id, channel) == left, (agent.id, channel)
+                roomy = self.router._index.roomy[channel]
+                assert (agent.id in roomy) == (left >= 1), (agent.id, channel)
+
+    @invariant()
     def one_assignee_and_nothing_lost(self) -> None:
         if not hasattr(self, "router"):
             return

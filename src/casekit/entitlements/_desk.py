@@ -17,7 +17,7 @@ Toward a customer an asset it may not see does not exist (:class:`AssetNotFound`
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -30,29 +30,37 @@ from casekit.exceptions import (
     AccessDenied,
     AssetNotFound,
     ForeignAsset,
+    InvalidCommand,
     InvalidValue,
     NoEntitlement,
     NotFound,
 )
 from casekit.model._enums import ActorKind, Channel, ContactRole, RelationshipKind
-from casekit.model.access import account_lineage, holds_relationship
+from casekit.model.access import Action, account_lineage, holds_relationship
 from casekit.model.actors import Actor, ActorRef
 from casekit.model.case import Case
+from casekit.model.commands import OpenCase
 from casekit.model.events import (
     AssetSet,
+    CaseOpened,
     EntitlementApplied,
     EntitlementMissing,
     Event,
     EventHeader,
 )
 from casekit.model.install_base import Asset, Entitlement, Product
+from casekit.model.lifecycle import Context, decide
 from casekit.storage.base import Store, UnitGuard
 from casekit.storage.install_base import MAX_ASSET_DEPTH, InstallBase
 
 if TYPE_CHECKING:
     from casekit.desk import Desk
 
-__all__ = ["DeskInstallBase", "Opening"]
+__all__ = ["DeskInstallBase", "Opened", "Opening"]
+
+Opened = Case | CaseOpened
+"""What the selection reads of a case (``account_id``, ``contact_id``, ``channel``): the
+case, or the event that opens it."""
 
 
 @attrs.frozen
@@ -115,11 +123,13 @@ class DeskInstallBase:
         directory: Store,
         settings: EntitlementSettings | None,
         now: Callable[[], datetime],
+        desk: Desk | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
         self._directory = directory
         self._now = now
+        self._desk = desk
 
     @classmethod
     def for_desk(cls, settings: EntitlementSettings | None, desk: Desk) -> DeskInstallBase | None:
@@ -142,7 +152,7 @@ class DeskInstallBase:
                     where="Desk.entitlements",
                 )
             return None
-        return cls(store, desk.store, settings, desk._now)
+        return cls(store, desk.store, settings, desk._now, desk)
 
     def __repr__(self) -> str:
         return f"DeskInstallBase(settings={self.settings!r})"
@@ -295,9 +305,48 @@ class DeskInstallBase:
                 ) from None
         raise InvalidValue("needed for an actor that is not a contact", where="account_id")
 
+    # --- a case's asset ----------------------------------------------------------------
+
+    def set_asset(
+        self, case_id: str, asset_id: str | None, *, actor: Actor, task_id: str | None = None
+    ) -> Case:
+        """Make the case, or its task ``task_id``, about another asset of the case's
+        account (``None``: about none), recorded as ``asset.set``. The entitlement
+        chosen at the opening stays.
+
+        Raises:
+            CaseNotFound, AccessDenied: The actor may not update the case (for a task:
+                work the task).
+            TaskNotFound: The case has no task ``task_id``.
+            AssetNotFound: No such asset.
+            ForeignAsset: The asset is not of the case's account.
+        """
+        desk = self._desk
+        assert desk is not None, "built by for_desk"
+        now = self._now()
+        snapshot = desk._load(case_id)
+        case = snapshot.case
+        if task_id is None:
+            desk.authorize(actor, Action.UPDATE, case, now)
+            current = case.asset_id
+        else:
+            task = next((t for t in case.tasks if t.id == task_id), None)
+            desk.authorize(actor, Action.WORK_TASKS, case, now, task=task)
+            current = case.task(task_id).asset_id
+        if asset_id is not None:
+            self._asset_of(case, asset_id)
+        before = case if task_id is None else None
+        if current == asset_id:
+            return desk._gate.view(case, actor, now, before=before)
+        event = AssetSet(
+            case_id=case.id, at=now, actor=actor.ref, asset_id=asset_id, task_id=task_id
+        )
+        new = desk._pipeline.commit(snapshot, [event], actor.ref, now)[0]
+        return desk._gate.view(new, actor, now, before=before)
+
     # --- selection ----------------------------------------------------------------------
 
-    def path(self, case: Case, asset: Asset | None) -> list[Scope]:
+    def path(self, case: Opened, asset: Asset | None) -> list[Scope]:
         """The scope path of ``case`` (see :func:`casekit.entitlements.choose`)."""
         settings = self.settings or EntitlementSettings()
         path: list[Scope] = []
@@ -323,7 +372,7 @@ class DeskInstallBase:
 
     def choose(
         self,
-        case: Case,
+        case: Opened,
         asset: Asset | None,
         now: datetime,
     ) -> EntitlementChoice:
@@ -370,7 +419,7 @@ class DeskInstallBase:
         probe = _probe(account_id, contact_id, Channel(channel), now)
         return self.choose(probe, self._asset_of(probe, asset_id), now)
 
-    def _asset_of(self, case: Case, asset_id: str | None) -> Asset | None:
+    def _asset_of(self, case: Opened, asset_id: str | None) -> Asset | None:
         if asset_id is None:
             return None
         asset = self.store.get_asset(check_text(asset_id, "asset_id"))
@@ -378,7 +427,28 @@ class DeskInstallBase:
             raise ForeignAsset(asset.id, case.account_id, asset.account_id)
         return asset
 
-    def opening(self, case: Case, asset_id: str | None, now: datetime) -> Opening:
+    @staticmethod
+    def before_open(
+        base: DeskInstallBase | None, draft: Sequence[Event], asset_id: str | None, now: datetime
+    ) -> Opening | None:
+        """What opening the case of the ``draft`` events adds to the opening commit:
+        ``None`` (nothing, at no cost) without an asset and without settings.
+
+        Raises:
+            InvalidCommand: An ``asset_id`` on a desk whose store keeps no install base.
+            AssetNotFound, ForeignAsset, NoEntitlement: As :meth:`opening`.
+        """
+        if base is None:
+            if asset_id is not None:
+                raise InvalidCommand("this desk's store keeps no install base (asset_id)")
+            return None
+        if asset_id is None and base.settings is None:
+            return None
+        opened = draft[0]
+        assert isinstance(opened, CaseOpened), "the opening's first event"
+        return base.opening(opened, asset_id, now)
+
+    def opening(self, case: Opened, asset_id: str | None, now: datetime) -> Opening:
         """What opening ``case`` (a draft: its id is not allocated yet) about
         ``asset_id`` adds to the opening commit.
 
@@ -403,12 +473,12 @@ class DeskInstallBase:
         return Opening(choice, None, (), "missing", asset_id)
 
 
-def _probe(account_id: str, contact_id: str | None, channel: Channel, now: datetime) -> Case:
-    """A case of ``account_id`` for :meth:`DeskInstallBase.explain` (never stored)."""
-    from casekit.model.commands import OpenCase  # noqa: PLC0415 - keeps the import light
-    from casekit.model.lifecycle import Context, decide, replay  # noqa: PLC0415
-
+def _probe(account_id: str, contact_id: str | None, channel: Channel, now: datetime) -> Opened:
+    """The opening of a case of ``account_id`` for :meth:`DeskInstallBase.explain`
+    (never stored)."""
     command = OpenCase(
         subject="(explain)", account_id=account_id, contact_id=contact_id, channel=channel
     )
-    return replay(decide(None, command, Context(now=now, actor=Actor.system(), case_id="CS0")))
+    opened = decide(None, command, Context(now=now, actor=Actor.system(), case_id="CS0"))[0]
+    assert isinstance(opened, CaseOpened)
+    return opened

@@ -16,7 +16,13 @@ from casekit._convert import check_text
 from casekit._retry import retry_on_conflict
 from casekit.exceptions import CasekitError, InvalidLink, InvalidTransition, InvalidValue
 from casekit.links._reactor import LinksReactor
-from casekit.links._sync import DEFAULT_SYNC, LINKS_ACTOR, check_sync_fields, plan_child
+from casekit.links._sync import (
+    DEFAULT_SYNC,
+    LINKS_ACTOR,
+    check_sync_fields,
+    plan_child,
+    plan_followed,
+)
 from casekit.model._enums import CaseState
 from casekit.model.access import Action
 from casekit.model.actors import Actor
@@ -459,13 +465,14 @@ class DeskLinks:
         ]
 
     def _children(self, parent_id: str, account_id: str | None = None) -> Iterator[Case]:
-        """The parent's children (of ``account_id`` only, if given), oldest first."""
-        accounts = frozenset() if account_id is None else frozenset({account_id})
+        """The parent's children (of ``account_id`` only, if given), by case id."""
+        accounts = () if account_id is None else (account_id,)
         after: str | None = None
         while True:
-            page = self._store.find(
-                CaseQuery(parent_id=parent_id, account_ids=accounts, after=after, limit=MAX_PAGE)
+            query = CaseQuery(
+                parent_id=parent_id, account_ids=accounts, after=after, limit=MAX_PAGE
             )
+            page = self._store.find(query)
             yield from page.items
             if page.next_cursor is None:
                 return
@@ -633,10 +640,12 @@ class DeskLinks:
             child = snapshot.case
             ctx = self._ctx(LINKS_ACTOR)
             waits_for = self._open_plain_children(child_id) if waits else ()
-            events = plan_child(major, child, self.settings.sync, ctx, waits_for=waits_for)
+            events, after = plan_followed(
+                major, child, self.settings.sync, ctx, waits_for=waits_for
+            )
             if not events:
                 return False
-            self._commit(snapshot, events, LINKS_ACTOR)
+            self.pipeline.commit(snapshot, events, LINKS_ACTOR.ref, ctx.now, folded=after)
             return True
 
         return retry_on_conflict(once)

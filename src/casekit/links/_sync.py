@@ -34,6 +34,7 @@ __all__ = [
     "SYNC_FIELDS",
     "check_sync_fields",
     "plan_child",
+    "plan_followed",
 ]
 
 SYNC_FIELDS: Final = frozenset(
@@ -143,7 +144,7 @@ def _mirrored(child: Case, source: Interaction, ctx: Context) -> InteractionAdde
     )
 
 
-def plan_child(
+def plan_followed(
     major: Case,
     child: Case,
     sync: frozenset[str],
@@ -151,9 +152,10 @@ def plan_child(
     *,
     linking: bool = False,
     waits_for: tuple[str, ...] = (),
-) -> list[Event]:
+) -> tuple[list[Event], Case]:
     """The events that make ``child`` follow ``major`` as it now stands (empty when it
-    already does, or has nothing to follow: a finished child is skipped).
+    already does, or has nothing to follow: a finished child is skipped), and the child
+    they lead to.
 
     ``linking``: the child is being linked in the same commit (it receives the major
     case's current state, comments included). Steps the child's lifecycle refuses (a
@@ -166,9 +168,9 @@ def plan_child(
     """
     link = child.link
     if link is None or link.parent_id != major.id or link.kind is not LinkKind.MAJOR:
-        return []
+        return [], child
     if link.synced_version >= major.version and not linking:
-        return []
+        return [], child
     plan = _Plan(child, ctx)
     cascaded = False
     if child.state in _FINISHED:
@@ -187,7 +189,7 @@ def plan_child(
             else:
                 plan.run(Transition(action=CaseAction.CLOSE), "close")
         if not plan.events:
-            return []
+            return [], child
     else:
         _follow_fields(plan, major, sync, link if not linking else None)
         standing = major.major
@@ -200,7 +202,7 @@ def plan_child(
         note = f"Could not follow major case {major.id} in everything: " + "; ".join(plan.problems)
         plan.add([_note(plan.child, note, ctx)])
     if not plan.events and not linking:
-        return []
+        return [], child
     plan.add(
         [
             ParentSynced(
@@ -216,7 +218,21 @@ def plan_child(
             )
         ]
     )
-    return plan.events
+    return plan.events, plan.child
+
+
+def plan_child(
+    major: Case,
+    child: Case,
+    sync: frozenset[str],
+    ctx: Context,
+    *,
+    linking: bool = False,
+    waits_for: tuple[str, ...] = (),
+) -> list[Event]:
+    """The events that make ``child`` follow ``major`` as it now stands (see
+    :func:`plan_followed`, which also gives the child they lead to)."""
+    return plan_followed(major, child, sync, ctx, linking=linking, waits_for=waits_for)[0]
 
 
 def _note(child: Case, body: str, ctx: Context) -> InteractionAdded:

@@ -97,6 +97,7 @@ class Task:
         skills: Skills the work needs, ``{name: minimum level 1-10}`` (for routing).
         language: The language the work needs, if any (for routing).
         channel: The channel whose capacity the work uses (default: the case's).
+        asset_id: The installed asset the task is about, if any (install base).
     """
 
     id: str
@@ -113,6 +114,7 @@ class Task:
     skills: dict[str, int] = attrs.field(factory=dict)
     language: str | None = None
     channel: Channel | None = None
+    asset_id: str | None = None
 
 
 @attrs.frozen(kw_only=True)

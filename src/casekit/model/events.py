@@ -723,14 +723,17 @@ class EntitlementApplied(CaseEvent):
 
 @attrs.frozen(kw_only=True)
 class AssetSet(CaseEvent):
-    """The case now concerns an installed asset of its account (or, with ``None``, none).
+    """The case (or one of its tasks) now concerns an installed asset of the case's
+    account (or, with ``None``, none).
 
     Attributes:
         asset_id: The asset (see :class:`~casekit.model.Asset`).
+        task_id: The task whose asset it is (``None``: the case's).
     """
 
     name: ClassVar[str] = "asset.set"
     asset_id: str | None
+    task_id: str | None = None
 
 
 @attrs.frozen(kw_only=True)

@@ -25,6 +25,7 @@ from casekit._convert import CasekitEnum, enum_converter, enum_set_converter, op
 from casekit._time import validate_aware
 from casekit.exceptions import InvalidValue
 from casekit.model._enums import Channel
+from casekit.model.case import Case
 from casekit.model.events import AssetSet, EntitlementApplied, EntitlementMissing
 
 __all__ = [
@@ -244,12 +245,20 @@ def is_install_base_event(
 
 
 def install_base_changes(
-    event: EntitlementApplied | EntitlementMissing | AssetSet,
+    case: Case, event: EntitlementApplied | EntitlementMissing | AssetSet
 ) -> dict[str, object]:
     """The case fields an install-base event sets (the fold, for
-    :func:`casekit.model.lifecycle.apply`)."""
+    :func:`casekit.model.lifecycle.apply`).
+
+    Raises:
+        TaskNotFound: ``asset.set`` names a task the case does not have.
+    """
     if isinstance(event, EntitlementApplied):
         return {"entitlement_id": event.entitlement_id, "service_level": event.service_level}
     if isinstance(event, AssetSet):
-        return {"asset_id": event.asset_id}
+        if event.task_id is None:
+            return {"asset_id": event.asset_id}
+        task = case.task(event.task_id)
+        changed = attrs.evolve(task, asset_id=event.asset_id, updated_at=event.at)
+        return {"tasks": tuple(changed if t is task else t for t in case.tasks)}
     return {}  # entitlement.missing records the explanation only

@@ -683,7 +683,7 @@ def apply(case: Case | None, event: Event) -> Case:
         case _ if is_link_event(event):
             changes.update(fold_link(case, event))
         case _ if is_install_base_event(event):
-            changes.update(install_base_changes(event))
+            changes.update(install_base_changes(case, event))
     if case.major is not None and "major" not in changes:
         followed = major_after(case.major, event, case.version + 1)
         if followed is not None:

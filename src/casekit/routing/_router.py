@@ -35,6 +35,7 @@ from casekit.routing._decision import (
     PendingRecord,
     RoutingDecision,
     Trigger,
+    _Draft,
     lazy_decision,
 )
 from casekit.routing._errors import (
@@ -296,10 +297,11 @@ class _Plan:
 
     ``columns`` are the strategies' column functions in order, ``names`` their names
     and ``hooks`` what a winner is told; ``widest`` is the groups of the last ladder
-    stage (``None``: anyone).
+    stage (``None``: anyone). ``robin`` is the built-in round robin when it is the
+    only strategy with a hook: :meth:`Router._give` then moves its cursor inline.
     """
 
-    __slots__ = ("columns", "fused", "hooks", "names", "rules", "widest")
+    __slots__ = ("columns", "fused", "hooks", "names", "robin", "rules", "widest")
 
     def __init__(
         self, scorers: Sequence[_Scorer], free_on: Mapping[Channel, dict[str, int]]
@@ -307,6 +309,11 @@ class _Plan:
         self.columns = tuple(scorer.column for scorer in scorers)
         self.names = tuple(scorer.name for scorer in scorers)
         self.hooks = tuple(scorer.hook for scorer in scorers if scorer.hook is not None)
+        hooked = [scorer.strategy for scorer in scorers if scorer.hook is not None]
+        robin = hooked[0] if len(hooked) == 1 else None
+        self.robin = robin if isinstance(robin, RoundRobinStrategy) else None
+        if type(robin) is not RoundRobinStrategy:  # a subclass takes the general path
+            self.robin = None
         self.rules: list[_Rule] = []
         self.widest: frozenset[str] | None = None
         self.fused = _fused_default(scorers, free_on)
@@ -801,7 +808,20 @@ class Router:
                 raise UnknownQueue(queue)
         else:
             target = self._select_queue(item, None)
-        entry = _new_entry(item, target)
+        # _new_entry, inline (tests/routing/test_fast_paths.py compares the two).
+        entry = _new(_Entry)
+        entry.item = item
+        entry.queue = target
+        entry.key = ()
+        entry.units = item.size if not item.size_rules else item.units
+        entry.channel = item.channel
+        entry.status = _QUEUED
+        entry.agent_id = None
+        entry.offer_no = 0
+        entry.declined = EMPTY
+        entry.claim_version = 0
+        entry.stage = 0
+        entry.pool = _NO_POOL
         if self.claims is not None:
             entry.claim_version = self.claims.version(item_id)
         entries[item_id] = entry
@@ -1041,7 +1061,7 @@ class Router:
             raise _StrategyFailed(plan.names[len(columns)], exc) from exc
         return (min(alive), *columns)
 
-    def _give(  # noqa: PLR0917 - the decision's parts
+    def _give(  # noqa: PLR0915, PLR0917 - the hot path, inline; the decision's parts
         self,
         entry: _Entry,
         agent_id: str,
@@ -1061,7 +1081,23 @@ class Router:
         """
         item = entry.item
         item_id = item.id
-        self._index.reserve(agent_id, entry.channel, entry.units, item_id)
+        channel = entry.channel
+        units = entry.units
+        # AgentIndex.reserve, inline (the hot path; test_properties checks the index
+        # against a recount after every step).
+        load = self._index.loads[agent_id]
+        load.held.add(item_id)
+        used = load.used
+        used[channel] = used.get(channel, 0) + units
+        load.total = total = load.total + units
+        overall = load.cap - total
+        for each, cap, free_on, roomy in load.plan:
+            left = cap - used[each]
+            if left > overall:  # noqa: PLR1730 - a comparison is cheaper than min()
+                left = overall
+            free_on[agent_id] = left
+            if left < 1:
+                roomy.discard(agent_id)
         entry.agent_id = agent_id
         reason = ""
         if self.offer_timeout is not None and trigger is not _PULL:
@@ -1077,28 +1113,50 @@ class Router:
                 outcome = _O_CLAIMED
                 reason = "another router claimed the item first"
         if outcome is not _O_CLAIMED:
-            for hook in plan.hooks:
-                hook(item, agent_id)
+            robin = plan.robin
+            if robin is not None and type(cursor := robin.cursor) is RoundRobinCursor:
+                # The built-in round robin's hook, inline (tests/routing/test_fast_paths.py
+                # routes through it and through the general path and compares).
+                cursor.tick = tick = cursor.tick + 1
+                cursor.last_served[agent_id] = tick
+            else:
+                for hook in plan.hooks:
+                    hook(item, agent_id)
+        # lazy_decision, inline (tests/routing/test_fast_paths.py checks every field is set).
         queue = entry.queue
-        decision = lazy_decision(
-            item_id,
-            outcome,
-            now,
-            trigger,
-            None if queue is None else queue.name,
-            entry.stage,
-            agent_id if outcome is not _O_CLAIMED else None,
-            () if queue is None else plan.names,
-            record,
-            reason,
-            first,
-            second,
-            third,
-            fourth,
-        )
-        self._record(decision)
+        draft: Any = _new(_Draft)  # frozen to the type checker; writable here
+        draft.item_id = item_id
+        draft.outcome = outcome
+        draft.at = now
+        draft.trigger = trigger
+        if queue is None:
+            draft.queue = None
+            draft.strategies = ()
+        else:
+            draft.queue = queue.name
+            draft.strategies = plan.names
+        draft.stage = entry.stage
+        draft.agent_id = agent_id if outcome is not _O_CLAIMED else None
+        draft.reason = reason
+        draft.error = None
+        draft._pending = record
+        if type(record) is not tuple:
+            draft.pool = first
+            draft.removed = second
+            draft.candidates = third
+            draft.eligible = fourth
+        draft.__class__ = RoutingDecision
+        decision: RoutingDecision = draft
+        # _record, inline for an item's first decision (the common case).
+        history = self._history
+        if item_id in history:
+            self._record(decision)
+        else:
+            history[item_id] = decision
+            if len(history) > self.history_limit:
+                history.popitem(last=False)
         if outcome is _O_CLAIMED:
-            self._finish(entry)
+            self._finish(item_id, entry.status)
         return decision
 
     def _claim(self, entry: _Entry, agent_id: str) -> bool:
@@ -1491,7 +1549,7 @@ class Router:
                         reason="another router claimed the item first",
                     )
                 )
-                self._finish(entry)
+                self._finish(item_id, entry.status)
                 raise
 
     def reject(
@@ -1570,10 +1628,24 @@ class Router:
         index = self._index
         agent = index.agents.get(agent_id)
         if agent is not None:
-            index.release(agent_id, entry.channel, entry.units, item_id)
+            # AgentIndex.release, inline (the hot path; test_properties checks the
+            # index against a recount after every step).
+            load = index.loads[agent_id]
+            load.held.discard(item_id)
+            used = load.used
+            used[entry.channel] -= entry.units
+            load.total = total = load.total - entry.units
+            overall = load.cap - total
+            for each, cap, free_on, roomy in load.plan:
+                left = cap - used[each]
+                if left > overall:  # noqa: PLR1730 - a comparison is cheaper than min()
+                    left = overall
+                free_on[agent_id] = left
+                if left >= 1:
+                    roomy.add(agent_id)
         entry.agent_id = None
         entry.status = _COMPLETED
-        self._finish(entry)
+        self._finish(item_id, _COMPLETED)
         waiting = self._waiting
         if not waiting or agent is None:
             return []
@@ -1592,7 +1664,7 @@ class Router:
         if agent_id is not None and entry.status is ItemStatus.ASSIGNED:
             self._release_claim(entry, agent_id)
         self._drop(entry, ItemStatus.WITHDRAWN)
-        self._finish(entry)
+        self._finish(item_id, ItemStatus.WITHDRAWN)
         return self._fill(agent_id, now) if agent_id is not None else []
 
     def return_item(
@@ -1686,21 +1758,20 @@ class Router:
         history = self._history[item_id]
         return history[-1] if isinstance(history, list) else history
 
-    def _finish(self, entry: _Entry) -> None:
-        """The entry finished (its status says how): the item leaves the active ones and
+    def _finish(self, item_id: str, status: ItemStatus) -> None:
+        """The item finished (``status`` says how): it leaves the active ones and
         is kept, as its status, among the last ``retain_finished``; the oldest beyond
         that are forgotten.
 
         Its history moves to the front of the history list, so it ages out before the
         histories of active items.
         """
-        item_id = entry.item.id
         del self._entries[item_id]
         history = self._history
         if item_id in history:
             history.move_to_end(item_id, last=False)
         finished = self._finished
-        finished[item_id] = entry.status
+        finished[item_id] = status
         while len(finished) > self.retain_finished:
             gone, _ = finished.popitem(last=False)
             history.pop(gone, None)

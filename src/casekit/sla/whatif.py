@@ -6,6 +6,12 @@ you want to try. The result is one :class:`SlaOutcome` per clock, as it stands a
 ``as_of``: ready for a DataFrame (``pandas.DataFrame(map(attrs.asdict, outcomes))`` or
 :func:`to_records`).
 
+For the policies most what-ifs try (definitions selected by priority, resolution and
+first-response clocks, task OLAs) the rules run in two passes (``casekit.sla._vector``):
+command by command without a calendar, then every case's business-time arithmetic at
+once; the outcomes are the engine's, to the microsecond. Anything else is replayed event
+by event.
+
 Evaluating many cases fans out over any :class:`concurrent.futures.Executor` (a process
 pool locally, ``distributed.Client.get_executor()`` on a cluster). For the common
 question "what if the calendar or the resolution targets change?", :class:`ResolutionSpans`
@@ -24,7 +30,7 @@ import attrs
 
 from casekit._time import to_utc
 from casekit.audit import EventRecord
-from casekit.exceptions import InvalidValue
+from casekit.exceptions import CasekitError, InvalidValue
 from casekit.model._enums import CaseState, Channel, Priority, TaskState
 from casekit.model.case import Case
 from casekit.model.events import (
@@ -46,6 +52,7 @@ from casekit.model.events import (
 )
 from casekit.model.lifecycle import replay
 from casekit.model.sla import SlaStage
+from casekit.sla import _vector
 from casekit.sla.calendar import BusinessCalendar
 from casekit.sla.engine import AccountCalendar, ClockReplay, numbers, react
 from casekit.sla.policy import SlaDefinition, SlaPolicy
@@ -139,6 +146,29 @@ def evaluate(
     """
     if type(as_of) is not datetime or as_of.tzinfo is not UTC:  # else already in UTC
         as_of = to_utc(as_of, "as_of")
+    plan = _vector.plan(policy)
+    if plan is not None:
+        if not isinstance(log, list | tuple):
+            log = list(log)  # read twice if the engine replays it after all
+        questions = _vector.Questions(plan)
+        followed = _vector.follow(plan, log, as_of, questions)
+        if followed is not None:
+            try:
+                questions.answer(None, as_of)
+            except CasekitError:
+                pass  # the engine raises it where it arises
+            else:
+                return questions.outcomes(followed, SlaOutcome)
+    return _exact(log, policy, as_of, account_calendar)
+
+
+def _exact(
+    log: Iterable[Event | EventRecord],
+    policy: SlaPolicy,
+    as_of: datetime,
+    account_calendar: AccountCalendar | None,
+) -> list[SlaOutcome]:
+    """:func:`evaluate` through the engine, event by event (``as_of`` in UTC)."""
     case = _replayed(log, policy, as_of, account_calendar)
     if case is None:
         return []
@@ -346,6 +376,9 @@ def evaluate_many(
         evaluate, policy=policy, as_of=to_utc(as_of, "as_of"), account_calendar=account_calendar
     )
     if executor is None:
+        plan = _vector.plan(policy)
+        if plan is not None:
+            return _followed_many(logs, plan, to_utc(as_of, "as_of"), work)
         results: Iterable[list[SlaOutcome]] = map(work, logs)
     else:
         # Ship only what evaluate reads: the case's own events, not the recorded SLA
@@ -356,6 +389,37 @@ def evaluate_many(
         )
         results = executor.map(work, slim, chunksize=chunksize)
     return [outcome for outcomes in results for outcome in outcomes]
+
+
+def _followed_many(
+    logs: Iterable[Sequence[Event | EventRecord]],
+    plan: _vector.Plan,
+    as_of: datetime,
+    work: Callable[[Sequence[Event | EventRecord]], list[SlaOutcome]],
+) -> list[SlaOutcome]:
+    """:func:`evaluate_many` in two passes: every case's rules, then every calendar
+    question at once (with numpy), then the outcomes; the logs not followed go through
+    :func:`evaluate` one by one, in their place."""
+    questions = _vector.Questions(plan)
+    logs = [log if isinstance(log, list | tuple) else list(log) for log in logs]
+    followed = [_vector.follow(plan, log, as_of, questions) for log in logs]
+    try:
+        questions.answer(_numpy_or_none(), as_of)
+    except CasekitError:
+        # Some case raises: the engine, case by case, raises the same at the same case.
+        return [outcome for log in logs for outcome in work(log)]
+    out: list[SlaOutcome] = []
+    for log, case in zip(logs, followed, strict=True):
+        out.extend(work(log) if case is None else questions.outcomes(case, SlaOutcome))
+    return out
+
+
+def _numpy_or_none() -> Any:
+    try:
+        import numpy  # noqa: PLC0415 - optional dependency
+    except ImportError:  # pragma: no cover - numpy is in the test extra
+        return None
+    return numpy
 
 
 def to_records(outcomes: Iterable[SlaOutcome]) -> list[dict[str, Any]]:

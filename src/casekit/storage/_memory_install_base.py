@@ -22,7 +22,11 @@ from casekit.model.accounts import Account, Contact
 from casekit.model.case import Case
 from casekit.model.install_base import Asset, Entitlement, Product
 from casekit.storage.base import Guard, Snapshot, UnitGuard
-from casekit.storage.install_base import check_asset_parents, check_overlap
+from casekit.storage.install_base import (
+    check_asset_children,
+    check_asset_parents,
+    check_overlap,
+)
 
 __all__ = ["MemoryInstallBase"]
 
@@ -43,6 +47,8 @@ class MemoryInstallBase:
         self._products: dict[str, Product] = {}
         self._assets: dict[str, Asset] = {}
         self._entitlements: dict[str, Entitlement] = {}
+        # (scope, scope id) -> {entitlement id: entitlement}
+        self._by_scope: dict[tuple[str, str], dict[str, Entitlement]] = {}
         self._used: dict[str, set[str]] = {}  # entitlement id -> ids of its cases
 
     # --- unit guards (under the lock, in commit) -------------------------------------
@@ -53,14 +59,14 @@ class MemoryInstallBase:
             if isinstance(guard, UnitGuard):
                 cases = self._used.get(guard.entitlement_id, set())
                 used = len(cases - {case.id})
-                mine = getattr(case, "entitlement_id", None) == guard.entitlement_id
+                mine = case.entitlement_id == guard.entitlement_id
                 if used + mine > guard.units:
                     raise EntitlementExhausted(guard.entitlement_id, guard.units, used)
 
     def _count_units(self, before: Case | None, after: Case) -> None:
         """Keep the entitlement index current (under the lock, after a commit)."""
-        old = getattr(before, "entitlement_id", None)
-        new = getattr(after, "entitlement_id", None)
+        old = None if before is None else before.entitlement_id
+        new = after.entitlement_id
         if old == new:
             return
         if old is not None:
@@ -97,6 +103,15 @@ class MemoryInstallBase:
                         where="Asset.contact_id",
                     )
             check_asset_parents(asset, self._assets.get)
+            foreign = next(
+                (
+                    a.id
+                    for a in sorted(self._assets.values(), key=_id)
+                    if a.parent_id == asset.id and a.account_id != asset.account_id
+                ),
+                None,
+            )
+            check_asset_children(asset, foreign)
             self._assets[asset.id] = asset
 
     def get_asset(self, asset_id: str) -> Asset:
@@ -125,8 +140,13 @@ class MemoryInstallBase:
                 raise AccountNotFound(entitlement.account_id)
             if entitlement.product_id is not None and entitlement.product_id not in self._products:
                 raise ProductNotFound(entitlement.product_id)
-            check_overlap(entitlement, sorted(self._entitlements.values(), key=_id))
+            key = (entitlement.scope.value, entitlement.scope_id)
+            check_overlap(entitlement, sorted(self._by_scope.get(key, {}).values(), key=_id))
+            old = self._entitlements.get(entitlement.id)
+            if old is not None:
+                self._by_scope[(old.scope.value, old.scope_id)].pop(old.id, None)
             self._entitlements[entitlement.id] = entitlement
+            self._by_scope.setdefault(key, {})[entitlement.id] = entitlement
 
     def get_entitlement(self, entitlement_id: str) -> Entitlement:
         try:
@@ -141,20 +161,18 @@ class MemoryInstallBase:
         contact_ids: Iterable[str] = (),
         asset_ids: Iterable[str] = (),
     ) -> list[Entitlement]:
-        accounts, contacts, assets = (
-            set(_many(account_ids)),
-            set(_many(contact_ids)),
-            set(_many(asset_ids)),
-        )
-        with self._lock:
-            return sorted(
-                (
-                    e
-                    for e in self._entitlements.values()
-                    if e.account_id in accounts or e.contact_id in contacts or e.asset_id in assets
-                ),
-                key=_id,
+        wanted = [
+            (scope, scope_id)
+            for scope, ids in (
+                ("account", account_ids),
+                ("contact", contact_ids),
+                ("asset", asset_ids),
             )
+            for scope_id in _many(ids)
+        ]
+        with self._lock:
+            found = {e.id: e for key in wanted for e in self._by_scope.get(key, {}).values()}
+        return sorted(found.values(), key=_id)
 
     def units_used(self, entitlement_id: str) -> int:
         with self._lock:

@@ -1,14 +1,16 @@
 """The install base (:class:`~casekit.storage.InstallBase`) of the PostgreSQL store.
 
-Tables (schema version 3): ``products``; ``assets`` indexed by account and by product;
+Tables (schema version 3): ``products``; ``assets`` indexed by account, by product and
+by parent;
 ``entitlements`` indexed by what they cover (``scope``, ``scope_id``); bodies are
 ``json`` as elsewhere in the store.
 
 Concurrency: PostgreSQL runs these transactions under READ COMMITTED, so each check
 that must see the others' saves takes a transaction-level advisory lock first:
 
-* saving an asset locks its account's assets (an asset's parents are of its account,
-  so two saves that could make a cycle together queue on one key);
+* saving an asset locks its account's assets, and those of the account it moves from
+  (an asset's parents and children are of its account, so two saves that could make a
+  cycle, or strand a child in another account, queue on one key);
 * saving an entitlement locks its scope (two overlapping ones queue, and the second
   sees the first);
 * a commit carrying a :class:`~casekit.storage.base.UnitGuard` locks the entitlement
@@ -37,7 +39,11 @@ from casekit.serialization import structure, to_json
 from casekit.storage._pg_conn import Database, _Conn
 from casekit.storage._pg_routing import LOCK
 from casekit.storage.base import UnitGuard
-from casekit.storage.install_base import check_asset_parents, check_overlap
+from casekit.storage.install_base import (
+    check_asset_children,
+    check_asset_parents,
+    check_overlap,
+)
 
 __all__ = ["V3", "PgInstallBase"]
 
@@ -57,6 +63,7 @@ CREATE TABLE {s}.assets (
 );
 CREATE INDEX assets_account ON {s}.assets (account_id, id);
 CREATE INDEX assets_product ON {s}.assets (product_id, id);
+CREATE INDEX assets_parent ON {s}.assets (parent_id, id);
 CREATE TABLE {s}.entitlements (
     id text PRIMARY KEY,
     scope text NOT NULL,
@@ -128,7 +135,12 @@ class PgInstallBase:
 
     def save_asset(self, asset: Asset) -> None:
         with self._db.write("saving an asset") as conn:
-            conn.execute(LOCK, (f"casekit-assets/{self.schema}/{asset.account_id}",))
+            # The asset's account, and the account it moves from: in one order.
+            old = conn.execute(
+                "SELECT account_id FROM {s}.assets WHERE id = %s", (asset.id,)
+            ).fetchall()
+            for account_id in sorted({asset.account_id, *(row[0] for row in old)}):
+                conn.execute(LOCK, (f"casekit-assets/{self.schema}/{account_id}",))
             if not self._require(conn, "products", asset.product_id):
                 raise ProductNotFound(asset.product_id)
             if not self._require(conn, "accounts", asset.account_id):
@@ -147,6 +159,12 @@ class PgInstallBase:
                         where="Asset.contact_id",
                     )
             check_asset_parents(asset, lambda key: self._one(conn, "assets", key, Asset))
+            rows = conn.execute(
+                "SELECT id FROM {s}.assets WHERE parent_id = %s AND account_id <> %s "
+                "ORDER BY id LIMIT 1",
+                (asset.id, asset.account_id),
+            ).fetchall()
+            check_asset_children(asset, rows[0][0] if rows else None)
             conn.execute(
                 "INSERT INTO {s}.assets (id, product_id, account_id, parent_id, body) "
                 "VALUES (%s, %s, %s, %s, %s::json) ON CONFLICT (id) DO UPDATE SET "

@@ -1,6 +1,7 @@
 """The install base (:class:`~casekit.storage.InstallBase`) of the SQLite store.
 
-Tables (schema version 9): ``products``; ``assets`` indexed by account and by product;
+Tables (schema version 9): ``products``; ``assets`` indexed by account, by product and
+by parent;
 ``entitlements`` indexed by what they cover (``scope``, ``scope_id``). Each row holds
 the object as JSON plus the key columns. Saves run in one ``BEGIN IMMEDIATE``
 transaction, so the checks (the parents of an asset, overlapping entitlements) see
@@ -30,7 +31,11 @@ from casekit.model.install_base import Asset, Entitlement, Product
 from casekit.serialization import from_json, to_json
 from casekit.storage._sqlite_rows import integer, text
 from casekit.storage.base import UnitGuard
-from casekit.storage.install_base import check_asset_parents, check_overlap
+from casekit.storage.install_base import (
+    check_asset_children,
+    check_asset_parents,
+    check_overlap,
+)
 
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
@@ -55,6 +60,7 @@ CREATE TABLE {p}assets (
 );
 CREATE INDEX {p}assets_account ON {p}assets (account_id, id);
 CREATE INDEX {p}assets_product ON {p}assets (product_id, id);
+CREATE INDEX {p}assets_parent ON {p}assets (parent_id, id);
 CREATE TABLE {p}entitlements (
     id TEXT PRIMARY KEY,
     scope TEXT NOT NULL,
@@ -127,6 +133,12 @@ class SQLiteInstallBase:
             if asset.contact_id is not None:
                 self._check_contact(conn, asset)
             check_asset_parents(asset, lambda asset_id: self._asset(conn, asset_id))
+            rows = conn.execute(
+                "SELECT id FROM {p}assets WHERE parent_id = ? AND account_id <> ? "
+                "ORDER BY id LIMIT 1",
+                (asset.id, asset.account_id),
+            ).fetchall()
+            check_asset_children(asset, text("assets", asset.id, rows[0][0]) if rows else None)
             conn.execute(
                 "INSERT INTO {p}assets (id, product_id, account_id, parent_id, body) "
                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "

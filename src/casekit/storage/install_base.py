@@ -33,6 +33,7 @@ __all__ = [
     "MAX_ASSET_DEPTH",
     "InstallBase",
     "UnitGuard",
+    "check_asset_children",
     "check_asset_parents",
     "check_overlap",
     "is_install_base",
@@ -67,7 +68,8 @@ class InstallBase(Protocol):
             ContactNotFound: Its contact does not exist.
             AssetNotFound: Its parent asset does not exist.
             InvalidValue: Its contact is of another account, its parent is an asset
-                of another account, or its parents lead back to it or deeper than
+                of another account, assets of another account sit inside it (moving
+                it to another account), or its parents lead back to it or deeper than
                 :data:`MAX_ASSET_DEPTH` (``where`` names the field).
         """
         ...
@@ -155,6 +157,23 @@ def check_asset_parents(asset: Asset, parent_of: Callable[[str], Asset | None]) 
             )
         seen.append(current)
         current = parent.parent_id
+
+
+def check_asset_children(asset: Asset, foreign_child: str | None) -> None:
+    """Refuse moving ``asset`` to another account while assets of its old account sit
+    inside it (for store authors: ``foreign_child`` is the id of one asset whose
+    ``parent_id`` is ``asset.id`` and whose account is not ``asset.account_id``, read
+    in the saving transaction; ``None`` if there is none).
+
+    Raises:
+        InvalidValue: There is such a child.
+    """
+    if foreign_child is not None:
+        raise InvalidValue(
+            f"asset {foreign_child!r} inside {asset.id!r} is of another account than "
+            f"{asset.account_id!r}; move it first",
+            where="Asset.account_id",
+        )
 
 
 def check_overlap(entitlement: Entitlement, stored: Sequence[Entitlement]) -> None:

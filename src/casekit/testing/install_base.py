@@ -14,6 +14,7 @@ by hand (:func:`open_entitled`), so the suite needs no entitlement settings.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -200,6 +201,42 @@ class InstallBaseTests(StoreFixture):
         assert info.value.where == "Asset.parent_id"
         assert "inside itself" in str(info.value)
         assert base.get_asset("a") == a
+
+    def test_concurrent_saves_never_make_a_cycle(self, base: InstallBase) -> None:
+        pairs = self.threads // 2
+        for pair in range(pairs):
+            for side in "ab":
+                base.save_asset(Asset(id=f"{side}{pair}", product_id="terminal", account_id="acme"))
+
+        def save(index: int) -> None:
+            pair, mine, other = index // 2, "ab"[index % 2], "ba"[index % 2]
+            with contextlib.suppress(InvalidValue):
+                base.save_asset(
+                    Asset(
+                        id=f"{mine}{pair}",
+                        product_id="terminal",
+                        account_id="acme",
+                        parent_id=f"{other}{pair}",
+                    )
+                )
+
+        run_threads(pairs * 2, save)
+        for pair in range(pairs):
+            a, b = base.get_asset(f"a{pair}"), base.get_asset(f"b{pair}")
+            assert [a.parent_id, b.parent_id].count(None) == 1, (a, b)
+
+    def test_an_asset_with_assets_inside_keeps_its_account(self, base: InstallBase) -> None:
+        terminal = Asset(id="t1", product_id="terminal", account_id="acme")
+        base.save_asset(terminal)
+        base.save_asset(Asset(id="r1", product_id="terminal", account_id="acme", parent_id="t1"))
+        with pytest.raises(InvalidValue) as info:
+            base.save_asset(Asset(id="t1", product_id="terminal", account_id="globex"))
+        assert info.value.where == "Asset.account_id"
+        assert "'r1'" in str(info.value)
+        assert base.get_asset("t1") == terminal
+        base.save_asset(Asset(id="r1", product_id="terminal", account_id="acme"))
+        base.save_asset(Asset(id="t1", product_id="terminal", account_id="globex"))
+        assert [a.id for a in base.assets_of("globex")] == ["t1"]
 
     # --- entitlements ---------------------------------------------------------------
 

@@ -1,0 +1,820 @@
+"""The what-if replay in two passes: the rules without a calendar, then the arithmetic.
+
+The engine's rules decide *what* happens to a clock (start, pause, resume, retarget,
+stop, cancel) from the case's state, priority, tasks and interactions alone; the
+business time they record never feeds back into a decision. So a replay can follow the
+rules first, writing down the calendar questions whose answers are reported (the
+business time of each stretch a clock ran or was paused, the due instant of a clock
+running at ``as_of``), and answer them afterwards: for one case with the scalar
+calendar, for many cases with one numpy call per calendar
+(:meth:`BusinessCalendar.elapsed_many` and :func:`casekit.sla._compiled.add_each`).
+
+A command runs only the rules that read what it changed (its state, priority, an
+outbound interaction, a task's state), and only for clocks that can still change: the
+rules of the others would leave them as they are.
+
+:func:`plan` says whether a policy is followed here: every definition selected by
+priority alone (no conditions), on its own calendar, with the resolution or first-
+response metric (task clocks: resolution) and none of ``cancel_on``, ``reset_on``,
+``start_on``, ``stop_on``. :func:`follow` returns ``None`` for a log it does not follow
+(an event type it does not know, a task event naming an unknown task, a second
+opening...). Either way the caller replays through the engine instead; and when a
+calendar question raises, the caller replays everything through the engine, which
+raises the same error at the same place. The engine asks the calendar more than is
+asked here (a due instant at every start, resume and retarget); :meth:`Questions.answer`
+makes sure none of those could raise (see :class:`Questions`), so errors are neither
+lost nor invented.
+
+``tests/sla/test_whatif_two_pass.py`` compares the outcomes with the engine's on
+random histories.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from itertools import chain
+from typing import Any, TypeVar
+
+from casekit.audit import EventRecord
+from casekit.exceptions import CasekitError
+from casekit.model._enums import ActorKind, CaseState, Direction, Priority, TaskState
+from casekit.model.events import (
+    CaseAssigned,
+    CaseOpened,
+    CaseStateChanged,
+    CaseUpdated,
+    InteractionAdded,
+    NotificationQueued,
+    PriorityChanged,
+    RoutingDecided,
+    SlaBreached,
+    SlaCancelled,
+    SlaEscalated,
+    SlaPaused,
+    SlaResumed,
+    SlaRetargeted,
+    SlaStarted,
+    SlaStopped,
+    SlaWarned,
+    TaskAssigned,
+    TaskBlocked,
+    TaskCancelled,
+    TaskCompleted,
+    TaskCreated,
+    TaskStarted,
+)
+from casekit.model.sla import SlaMetric, SlaStage
+from casekit.sla._compiled import add_each
+from casekit.sla.policy import CalendarSource, Condition, OnReopen, SlaPolicy, Subject
+
+__all__ = ["Clock", "Plan", "Questions", "follow", "plan"]
+
+T = TypeVar("T")
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_FAR = datetime.max.replace(tzinfo=UTC)
+_US = timedelta(microseconds=1)
+_ZERO = timedelta(0)
+
+# Clock stages while following the rules (MET and BREACHED are told apart at the end).
+_RUNNING, _PAUSED, _STOPPED, _CANCELLED, _NO_CLOCK = range(5)
+_STAGES = (SlaStage.IN_PROGRESS, SlaStage.PAUSED, None, SlaStage.CANCELLED)
+
+_ACTIVE = frozenset(s for s in CaseState if s.is_active)
+_TERMINAL = frozenset(s for s in CaseState if s.is_terminal)
+_STOPPING = frozenset({CaseState.RESOLVED, CaseState.CLOSED})
+_FINISHED = frozenset(s for s in TaskState if s.is_finished)
+_CUSTOMERS = (ActorKind.CONTACT, ActorKind.CONSUMER)
+_OUTBOUND = Direction.OUTBOUND
+_CANCELLED_CASE = CaseState.CANCELLED
+_CLOSED = CaseState.CLOSED
+_BLOCKED = TaskState.BLOCKED
+_DONE = TaskState.DONE
+_TASK_CANCELLED = TaskState.CANCELLED
+
+# What a command changed, for Case.react: the case's state or priority (every rule
+# reads them), an outbound interaction (read by first-response rules), some task's state.
+_CASE, _TALK, _TASKS = 1, 2, 4
+_CASE_OR_TALK = _CASE | _TALK
+_CASE_OR_TASKS = _CASE | _TASKS
+
+# Event types by what they change; any other type (but ``sla.*``) is not followed.
+# ``_SKIP``: ``sla.*`` events (re-derived); an unknown type (-1) is not followed.
+(_SKIP, _OPENED, _INTERACTION, _STATE, _PRIORITY, _UPDATED, _TASK, _NEW_TASK, _TASK_ONLY, _NONE) = (
+    range(10)
+)
+_TASK_STATES = {
+    TaskStarted: TaskState.IN_PROGRESS,
+    TaskCompleted: TaskState.DONE,
+    TaskBlocked: TaskState.BLOCKED,
+    TaskCancelled: TaskState.CANCELLED,
+}
+_KINDS: dict[type, int] = {
+    CaseOpened: _OPENED,
+    InteractionAdded: _INTERACTION,
+    CaseStateChanged: _STATE,
+    PriorityChanged: _PRIORITY,
+    CaseUpdated: _UPDATED,
+    CaseAssigned: _NONE,
+    TaskCreated: _NEW_TASK,
+    TaskAssigned: _TASK_ONLY,
+    RoutingDecided: _NONE,
+    NotificationQueued: _NONE,
+    **dict.fromkeys(_TASK_STATES, _TASK),
+    **dict.fromkeys(
+        (
+            SlaStarted,
+            SlaPaused,
+            SlaResumed,
+            SlaRetargeted,
+            SlaStopped,
+            SlaCancelled,
+            SlaWarned,
+            SlaBreached,
+            SlaEscalated,
+        ),
+        _SKIP,
+    ),
+}
+
+
+class _Definition:
+    """What the rules read of one definition."""
+
+    __slots__ = (
+        "calendar",
+        "first_response",
+        "id",
+        "index",
+        "pause_blocked",
+        "pausing",
+        "restart",
+        "retroactive",
+        "targets",
+    )
+
+    def __init__(self, definition: Any, index: int, calendar: int) -> None:
+        self.id: str = definition.id
+        self.index = index
+        self.calendar = calendar
+        self.first_response = definition.metric is SlaMetric.FIRST_RESPONSE
+        self.targets: dict[Priority, timedelta] = dict(definition.targets)
+        self.pausing: frozenset[CaseState] = definition.pause_states
+        self.pause_blocked: bool = definition.pause_when_task_blocked
+        self.retroactive: bool = definition.retroactive
+        self.restart = definition.on_reopen is OnReopen.RESTART
+
+
+class Plan:
+    """A policy compiled for :func:`follow`: its definitions, calendars, and which
+    definitions each priority selects (for cases, and for tasks)."""
+
+    __slots__ = (
+        "calendars",
+        "case_defs",
+        "case_selected",
+        "longest",
+        "policy",
+        "task_defs",
+        "task_selected",
+    )
+
+    def __init__(self, policy: SlaPolicy) -> None:
+        self.policy = policy
+        names: dict[str, int] = {}
+        self.case_defs: list[_Definition] = []
+        self.task_defs: list[_Definition] = []
+        for definition in policy.definitions:
+            calendar = names.setdefault(definition.calendar, len(names))
+            on_task = definition.subject is Subject.TASK
+            group = self.task_defs if on_task else self.case_defs
+            group.append(_Definition(definition, len(group), calendar))
+        self.calendars = [policy.calendar(name) for name in names]
+        self.longest = [
+            max(max(d.targets.values()) for d in policy.definitions if d.calendar == name)
+            for name in names
+        ]
+        self.case_selected = {p: self._selected(policy, Subject.CASE, p) for p in Priority}
+        self.task_selected = {p: self._selected(policy, Subject.TASK, p) for p in Priority}
+
+    @staticmethod
+    def _selected(policy: SlaPolicy, subject: Subject, priority: Priority) -> tuple[bool, ...]:
+        """``SlaPolicy._select`` for definitions without conditions: by priority alone."""
+        taken: set[str] = set()
+        out = []
+        for definition in policy.definitions:
+            if definition.subject is not subject:
+                continue
+            family = definition.family
+            selected = definition.target_for(priority) is not None and family not in taken
+            if selected and family is not None:
+                taken.add(family)
+            out.append(selected)
+        return tuple(out)
+
+
+_PLAN: tuple[object, Plan | None] = (None, None)
+"""The last policy asked about and its plan (one entry: a what-if tries one policy)."""
+_NO_CONDITION = Condition()
+
+
+def plan(policy: SlaPolicy) -> Plan | None:
+    """The policy compiled for :func:`follow`, or ``None`` if its rules are not followed
+    here (the engine replays its cases)."""
+    global _PLAN  # noqa: PLW0603 - a one-entry cache, replaced in one assignment
+    cached = _PLAN
+    if cached[0] is policy:
+        return cached[1]
+    result: Plan | None = Plan(policy)
+    for definition in policy.definitions:
+        if (
+            definition.condition != _NO_CONDITION
+            or definition.calendar_source is not CalendarSource.DEFINITION
+            or definition.metric not in (SlaMetric.RESOLUTION, SlaMetric.FIRST_RESPONSE)
+            or definition.cancel_on
+            or definition.reset_on
+            or definition.start_on
+            or definition.stop_on
+            # Keys stay unique (a new clock never replaces another one).
+            or "#" in definition.id
+            or "@" in definition.id
+        ):
+            result = None
+            break
+    if result is not None and any(cal._timeline.empty for cal in result.calendars):
+        result = None  # the engine raises on every clock: let it
+    _PLAN = (policy, result)
+    return result
+
+
+class Clock:
+    """One clock as the rules leave it; its numbers are indices of questions.
+
+    ``used`` and ``idle`` list the stretches (question numbers on the clock's
+    calendar) whose business time adds up to the clock's consumed and paused time;
+    ``due`` is the question whose answer is its due instant while it runs.
+    """
+
+    __slots__ = (
+        "calendar",
+        "definition",
+        "due",
+        "idle",
+        "key",
+        "lapsed",
+        "since",
+        "stage",
+        "started_at",
+        "tail",
+        "target",
+        "task_id",
+        "used",
+    )
+
+    def __init__(
+        self,
+        definition: _Definition,
+        key: str,
+        task_id: str | None,
+        target: timedelta,
+        started_at: datetime,
+    ) -> None:
+        self.definition = definition
+        self.calendar = definition.calendar
+        self.key = key
+        self.task_id = task_id
+        self.target = target
+        self.started_at = started_at
+        self.stage = _RUNNING
+        self.since: datetime | None = None  # running_since or paused_since
+        self.used: list[int] = []
+        self.idle: list[int] = []
+        self.due = -1
+        self.tail = -1  # the stretch from ``since`` to ``as_of``, if asked
+        self.lapsed = False
+
+
+class Unsure(CasekitError):
+    """A due instant the engine asks on the way might raise where the ones asked here do
+    not (a calendar closed for decades): replay with the engine."""
+
+
+class Questions:
+    """The calendar questions of the rules, by calendar, answered by :meth:`answer`.
+
+    ``spans``: the stretches ``(a, b)`` whose business time is asked; ``dues``: the due
+    instants of the clocks running at ``as_of``, as ``(since, target, minus)``:
+    ``target`` less the business time of the stretches ``minus``, from ``since``.
+
+    The engine also computes a due instant whenever a clock starts, resumes or is
+    retargeted; only the last one is reported. Those it computes on the way can only
+    raise (beyond the horizon, or across 50 closed years) where the latest start
+    (``as_of``) with the longest target, or the earliest instant (``earliest``), does:
+    :meth:`answer` asks those two instead, and refuses calendars closed for decades.
+    """
+
+    __slots__ = ("calendars", "clocked", "due", "dues", "earliest", "elapsed", "longest", "spans")
+
+    def __init__(self, plan: Plan) -> None:
+        self.calendars: list[Any] = plan.calendars
+        n = len(self.calendars)
+        self.longest = plan.longest
+        self.clocked = [False] * n  # whether a clock ran on the calendar
+        self.earliest = _FAR  # of the commands followed
+        self.spans: list[list[tuple[datetime, datetime]]] = [[] for _ in range(n)]
+        self.dues: list[list[tuple[datetime, timedelta, tuple[int, ...]]]] = [[] for _ in range(n)]
+        self.elapsed: list[list[int]] = []  # microseconds, after answer()
+        self.due: list[list[datetime | int]] = []  # int: microseconds since the epoch
+
+    def span(self, calendar: int, a: datetime, b: datetime) -> int:
+        spans = self.spans[calendar]
+        spans.append((a, b))
+        return len(spans) - 1
+
+    def due_at(self, clock: Clock) -> None:
+        dues = self.dues[clock.calendar]
+        clock.due = len(dues)
+        dues.append((clock.since, clock.target, tuple(clock.used)))  # type: ignore[arg-type]
+
+    def answer(self, np_: Any | None, as_of: datetime) -> None:
+        """Answer every question (with numpy: one batch per calendar and kind).
+
+        Raises:
+            CasekitError: As the calendar raises for the first question it cannot
+                answer (not necessarily the engine's first: replay with the engine);
+                :class:`Unsure` if the engine might raise on the way.
+        """
+        for calendar, clocked, longest in zip(
+            self.calendars, self.clocked, self.longest, strict=True
+        ):
+            if clocked:
+                # Every due instant asked on the way starts between ``earliest`` and
+                # ``as_of`` and is at most ``longest`` away (a subtraction lands after
+                # its clock's start), and add is monotonic in both.
+                calendar.elapsed(self.earliest, self.earliest)  # compiled from there on
+                calendar.add(as_of, longest)
+                if calendar._timeline.snap[6]:  # 50 closed years somewhere: be sure
+                    raise Unsure("a calendar closed for decades")
+        self.elapsed = []
+        self.due = []
+        for calendar, spans, dues in zip(self.calendars, self.spans, self.dues, strict=True):
+            if np_ is None or len(spans) < 4:
+                used = [calendar.elapsed(a, b) // _US for a, b in spans]
+            else:
+                ends = _micros(np_, chain.from_iterable(spans), 2 * len(spans)).reshape(-1, 2)
+                used = calendar.elapsed_many(ends[:, 0], ends[:, 1]).tolist()
+            self.elapsed.append(used)
+            deltas = [
+                target // _US - sum([used[i] for i in minus]) if minus else target // _US
+                for _, target, minus in dues
+            ]
+            if np_ is None or len(dues) < 4:
+                due: list[datetime | int] = [
+                    calendar.add(since, _US * d)
+                    for (since, _, _), d in zip(dues, deltas, strict=True)
+                ]
+            else:
+                due = self._due_many(np_, calendar, dues, deltas)
+            self.due.append(due)
+
+    @staticmethod
+    def _due_many(
+        np_: Any,
+        calendar: Any,
+        dues: list[tuple[datetime, timedelta, tuple[int, ...]]],
+        deltas: list[int],
+    ) -> list[datetime | int]:
+        starts = _micros(np_, [since for since, _, _ in dues], len(dues))
+        result, ok = add_each(np_, calendar._timeline, starts, np_.asarray(deltas, np_.int64))
+        out: list[datetime | int] = result.tolist()  # made datetimes by numbers()
+        for i in np_.flatnonzero(~ok).tolist():  # beyond what is compiled: the scalar way
+            out[i] = calendar.add(dues[i][0], _US * deltas[i])
+        return out
+
+    def outcomes(self, case: Followed, make: Callable[..., T]) -> list[T]:
+        """``make(...)`` with the fields of ``casekit.sla.whatif.SlaOutcome``, in order,
+        for each clock of ``case`` at ``as_of`` (see :func:`follow`): what
+        ``casekit.sla.engine.numbers`` and the clock give."""
+        out: list[T] = []
+        if not case.clocks:
+            return out  # perhaps no case at all (NOTHING)
+        case_id, priority, category = case.id, case.priority, case.category
+        channel, account_id = case.channel, case.account_id
+        for clock in case.clocks:
+            answers = self.elapsed[clock.calendar]
+            used = sum([answers[i] for i in clock.used]) if clock.used else 0
+            idle = sum([answers[i] for i in clock.idle]) if clock.idle else 0
+            stage = clock.stage
+            due: datetime | None = None
+            if stage == _RUNNING:
+                if clock.tail >= 0:
+                    used += answers[clock.tail]
+                answer = self.due[clock.calendar][clock.due]
+                due = _EPOCH + _US * answer if isinstance(answer, int) else answer
+            elif stage == _PAUSED and clock.tail >= 0:
+                idle += answers[clock.tail]
+            elapsed = _US * used
+            target = clock.target
+            # A stopped clock breached if it used more than its target when it stopped:
+            # what it used still (its target changes only while it runs).
+            breached = elapsed > target
+            if stage == _STOPPED:
+                state = SlaStage.BREACHED if breached else SlaStage.MET
+            else:
+                state = _STAGES[stage]  # type: ignore[assignment]
+            out.append(
+                make(
+                    case_id,
+                    clock.key,
+                    clock.definition.id,
+                    clock.task_id,
+                    state,
+                    target,
+                    elapsed,
+                    _US * idle,
+                    due,
+                    breached,
+                    round(elapsed / target * 100, 2),
+                    priority,
+                    category,
+                    channel,
+                    account_id,
+                )
+            )
+        return out
+
+
+def _micros(np_: Any, values: Iterable[datetime], count: int) -> Any:
+    """Aware datetimes as int64 microseconds since the epoch."""
+    return np_.fromiter(((v - _EPOCH) // _US for v in values), dtype=np_.int64, count=count)
+
+
+class _Task:
+    __slots__ = ("created_at", "dirty", "id", "live", "state")
+
+    def __init__(self, event: TaskCreated, definitions: list[_Definition]) -> None:
+        self.id = event.task_id
+        self.state = TaskState.OPEN
+        self.created_at = event.at
+        self.dirty = True  # its state changed since its clocks' rules last ran
+        self.live: list[tuple[_Definition, list[Clock]]] = [(d, []) for d in definitions]
+
+
+class Followed:
+    """A case followed to ``as_of``: its clocks (oldest first) and what the outcomes
+    report of the case."""
+
+    __slots__ = ("account_id", "category", "channel", "clocks", "id", "priority")
+
+    def __init__(self, opened: CaseOpened) -> None:
+        self.id = opened.case_id
+        self.channel = opened.channel
+        self.account_id = opened.account_id
+        self.priority = opened.priority
+        self.category = opened.category
+        self.clocks: list[Clock] = []
+
+
+class _Case(Followed):
+    """A case while it is followed, with the rules of ``casekit.sla.engine._Run`` for
+    the definitions :func:`plan` accepts (the same decisions, in the same order)."""
+
+    __slots__ = (
+        "finished",
+        "live",
+        "opened_at",
+        "plan",
+        "questions",
+        "responded",
+        "state",
+        "tasks",
+    )
+
+    def __init__(self, opened: CaseOpened, plan: Plan, questions: Questions) -> None:
+        super().__init__(opened)
+        self.plan = plan
+        self.questions = questions
+        self.opened_at = opened.at
+        self.state = CaseState.NEW
+        self.responded = False  # an agent wrote to the customer (engine._responded)
+        self.tasks: list[_Task] = []
+        # The definitions whose rules can still change a clock, with their clocks.
+        self.live: list[tuple[_Definition, list[Clock]]] = [(d, []) for d in plan.case_defs]
+        self.finished = False  # a clock became inert (see _inert)
+
+    def task(self, task_id: str) -> _Task | None:
+        for task in self.tasks:
+            if task.id == task_id:
+                return task
+        return None
+
+    def react(self, now: datetime, replied: bool, what: int) -> None:
+        """The rules after one command (``engine._rules``), for the clocks whose rules
+        read what the command changed (``what``: ``_CASE``, ``_TALK``, ``_TASKS``);
+        ``replied``: an agent wrote to the customer in it (``engine._agent_replied``).
+
+        The rules of the other clocks would change nothing: a rule run leaves its clock
+        where the same rule, run again on the same case, state, priority, task state
+        and interactions, leaves it alone.
+        """
+        plan = self.plan
+        if what & _CASE_OR_TALK:
+            selected = plan.case_selected[self.priority]
+            for definition, cycles in self.live:
+                clock = cycles[-1] if cycles else None
+                if selected[definition.index]:
+                    self.case_clock(definition, clock, cycles, now, replied)
+                elif clock is not None and clock.stage <= _PAUSED:
+                    self.cancel(clock, lapsed=True)  # no longer applies
+            if self.finished:
+                self.finished = False
+                self.live = [(d, c) for d, c in self.live if not _inert(d, c)]
+        if not what & _CASE_OR_TASKS or not self.tasks:
+            return
+        everyone = what & _CASE
+        selected = plan.task_selected[self.priority]
+        for task in self.tasks:
+            if not (everyone or task.dirty):
+                continue
+            task.dirty = False
+            for definition, cycles in task.live:
+                clock = cycles[-1] if cycles else None
+                if selected[definition.index]:
+                    self.task_clock(definition, task, clock, cycles, now)
+                elif clock is not None and clock.stage <= _PAUSED:
+                    self.cancel(clock, lapsed=True)
+            if self.finished:
+                self.finished = False
+                task.live = [(d, c) for d, c in task.live if not _inert(d, c)]
+
+    def case_clock(
+        self,
+        definition: _Definition,
+        clock: Clock | None,
+        cycles: list[Clock],
+        now: datetime,
+        replied: bool,
+    ) -> None:
+        state = self.state
+        stage = _NO_CLOCK if clock is None else clock.stage
+        if stage <= _PAUSED and state is not _CANCELLED_CASE:  # the usual: it runs on
+            assert clock is not None
+            if state in _STOPPING or (replied and definition.first_response):
+                self.stop(clock, now)
+                return
+            # keep_running, inlined
+            target = definition.targets.get(self.priority)
+            if target is not None and target != clock.target:
+                clock.target = target  # retarget, inlined
+            if state in definition.pausing:
+                if clock.stage == _RUNNING:
+                    self.pause(clock, now)
+            elif clock.stage == _PAUSED:
+                self.resume(clock, now)
+            return
+        active = stage <= _PAUSED
+        if state is _CANCELLED_CASE:
+            if active:
+                self.cancel(clock, lapsed=False)  # type: ignore[arg-type]
+            return
+        first_response = definition.first_response
+        if clock is None or (clock.stage == _CANCELLED and clock.lapsed):
+            # No clock yet, or one that lapsed: (again) a new cycle, if it applies.
+            if state in _ACTIVE and not (first_response and self.responded):
+                retro = clock is None and definition.retroactive
+                self.start(definition, None, cycles, self.opened_at if retro else now, now)
+        elif active:
+            if state in _STOPPING or (first_response and replied):
+                self.stop(clock, now)
+            else:
+                self.keep_running(definition, clock, None, now)
+        elif clock.stage == _STOPPED and state in _ACTIVE and not first_response:
+            if definition.restart:
+                self.start(definition, None, cycles, now, now)
+            else:
+                self.resume(clock, now)
+                self.keep_running(definition, clock, None, now)
+
+    def task_clock(
+        self,
+        definition: _Definition,
+        task: _Task,
+        clock: Clock | None,
+        cycles: list[Clock],
+        now: datetime,
+    ) -> None:
+        state = self.state
+        if clock is None or (clock.stage == _CANCELLED and clock.lapsed):
+            if task.state not in _FINISHED and state not in _TERMINAL:
+                retro = clock is None and definition.retroactive
+                self.start(definition, task, cycles, task.created_at if retro else now, now)
+            return
+        if clock.stage > _PAUSED:
+            return
+        if state in _TERMINAL and task.state not in _FINISHED:
+            self.cancel(clock, lapsed=state is _CLOSED)  # "case closed" lapses
+        elif task.state is _DONE:
+            self.stop(clock, now)
+        elif task.state is _TASK_CANCELLED:
+            self.cancel(clock, lapsed=False)
+        else:
+            self.keep_running(definition, clock, task, now)
+
+    # --- clock operations (engine._Run and engine._Replay, with questions for numbers) --
+
+    def start(
+        self,
+        definition: _Definition,
+        task: _Task | None,
+        cycles: list[Clock],
+        started_at: datetime,
+        now: datetime,
+    ) -> None:
+        key = definition.id if task is None else f"{definition.id}@{task.id}"
+        if cycles:
+            key = f"{key}#{len(cycles) + 1}"
+        clock = Clock(
+            definition,
+            key,
+            None if task is None else task.id,
+            definition.targets[self.priority],
+            started_at,
+        )
+        if started_at < now:
+            clock.used.append(self.questions.span(clock.calendar, started_at, now))
+        clock.since = now
+        if task is not None:
+            paused = definition.pause_blocked and task.state is _BLOCKED
+        else:
+            paused = self.state in definition.pausing
+        if paused:
+            clock.stage = _PAUSED
+        self.questions.clocked[clock.calendar] = True
+        cycles.append(clock)
+        self.clocks.append(clock)
+
+    def stop(self, clock: Clock, now: datetime) -> None:
+        since = clock.since
+        assert since is not None
+        if now > since:
+            span = self.questions.span(clock.calendar, since, now)
+            (clock.used if clock.stage == _RUNNING else clock.idle).append(span)
+        clock.stage = _STOPPED
+        clock.since = None
+        if clock.task_id is not None or clock.definition.first_response:
+            self.finished = True  # for good
+
+    def cancel(self, clock: Clock, *, lapsed: bool) -> None:
+        if not lapsed:
+            self.finished = True  # for good
+        clock.stage = _CANCELLED
+        clock.lapsed = lapsed
+        clock.since = None
+
+    def pause(self, clock: Clock, now: datetime) -> None:
+        since = clock.since
+        assert since is not None
+        if now > since:
+            clock.used.append(self.questions.span(clock.calendar, since, now))
+        clock.stage = _PAUSED
+        clock.since = now
+
+    def resume(self, clock: Clock, now: datetime) -> None:
+        since = clock.since  # None when it resumes from a stop (a reopened case)
+        if since is not None and now > since:
+            clock.idle.append(self.questions.span(clock.calendar, since, now))
+        clock.stage = _RUNNING
+        clock.since = now
+
+    def retarget(self, clock: Clock, target: timedelta) -> None:
+        clock.target = target  # and the due instant, asked at the end if it runs then
+
+    def keep_running(
+        self, definition: _Definition, clock: Clock, task: _Task | None, now: datetime
+    ) -> None:
+        target = definition.targets.get(self.priority)
+        if target is not None and target != clock.target:
+            self.retarget(clock, target)
+        if task is not None:
+            pause = definition.pause_blocked and task.state is _BLOCKED
+        else:
+            pause = self.state in definition.pausing
+        if pause:
+            if clock.stage == _RUNNING:
+                self.pause(clock, now)
+        elif clock.stage == _PAUSED:
+            self.resume(clock, now)
+
+
+def _inert(definition: _Definition, cycles: list[Clock]) -> bool:
+    """Whether the rules of ``definition`` can no longer change its clock (so need not
+    run): cancelled for good, or a first-response or task clock that stopped."""
+    if not cycles:
+        return False
+    clock = cycles[-1]
+    if clock.stage == _CANCELLED:
+        return not clock.lapsed
+    return clock.stage == _STOPPED and (definition.first_response or clock.task_id is not None)
+
+
+NOTHING = Followed.__new__(Followed)
+"""What :func:`follow` gives for a log without events by ``as_of``: no case, no clocks."""
+NOTHING.clocks = []
+
+
+def follow(  # noqa: PLR0915 - one pass over the events, read as they come
+    plan: Plan, log: Iterable[Any], as_of: datetime, questions: Questions
+) -> Followed | None:
+    """Follow one case's log to ``as_of`` (events after it are ignored), asking
+    ``questions`` what the clocks' numbers need; ``None`` if the log is not followed
+    here (replay it with the engine)."""
+    kinds = _KINDS
+    items = iter(log)
+    for item in items:  # up to the opening
+        # Read as ``Any``: dispatched on its type (the codes of ``_KINDS``).
+        event: Any = item.event if isinstance(item, EventRecord) else item
+        code = kinds.get(type(event), -1)
+        if code <= _SKIP:
+            if code == _SKIP or event.name.startswith("sla."):
+                continue
+            return None
+        if event.at > as_of:
+            continue
+        if code != _OPENED:
+            return None
+        case = _Case(event, plan, questions)
+        at, actor = event.at, event.actor
+        first = at  # the earliest command
+        break
+    else:
+        return NOTHING
+    what = _CASE  # what the current command changed
+    replied = False
+    for item in items:
+        event = item.event if isinstance(item, EventRecord) else item
+        code = kinds.get(type(event), -1)
+        if code <= _SKIP:
+            if code == _SKIP or event.name.startswith("sla."):
+                continue
+            return None
+        when = event.at
+        if when > as_of:
+            continue
+        # A command: consecutive events with the same instant and actor.
+        who = event.actor
+        if not ((when is at or when == at) and (who is actor or who == actor)):
+            if what:
+                case.react(at, replied, what)
+                what = 0
+                replied = False
+            at, actor = when, who
+            if when < first:  # noqa: PLR1730 - no call in the loop
+                first = when
+        if code == _STATE:
+            case.state = event.new
+            what |= _CASE
+        elif code == _INTERACTION:
+            interaction = event.interaction
+            if interaction.direction is _OUTBOUND:
+                what |= _TALK
+                if interaction.author.kind not in _CUSTOMERS:
+                    case.responded = True
+                if who.kind not in _CUSTOMERS:
+                    replied = True
+        elif code == _TASK:
+            task = case.task(event.task_id)
+            if task is None:
+                return None
+            task.state = _TASK_STATES[type(event)]
+            task.dirty = True
+            what |= _TASKS
+        elif code == _PRIORITY:
+            case.priority = event.new
+            what |= _CASE
+        elif code == _UPDATED:
+            if event.category is not None:
+                case.category = event.category or None
+        elif code == _NEW_TASK:
+            if "#" in event.task_id or case.task(event.task_id) is not None:
+                return None  # a key that could name another clock; the engine knows
+            case.tasks.append(_Task(event, plan.task_defs))
+            what |= _TASKS
+        elif code == _TASK_ONLY:
+            if case.task(event.task_id) is None:
+                return None
+        elif code == _OPENED:
+            return None  # opened twice: the engine says what is wrong
+    if what:
+        case.react(at, replied, what)
+    for clock in case.clocks:
+        if clock.stage <= _PAUSED:
+            since = clock.since
+            assert since is not None
+            now = max(as_of, clock.started_at)
+            if now > since:
+                clock.tail = questions.span(clock.calendar, since, now)
+            if clock.stage == _RUNNING:
+                questions.due_at(clock)
+    questions.earliest = min(questions.earliest, first)
+    return case
