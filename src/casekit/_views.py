@@ -31,7 +31,7 @@ from casekit.model.commands import (
     UpdateCase,
 )
 from casekit.model.events import (
-    MAJOR_EVENT_TYPES,
+    LINK_EVENT_TYPES,
     Event,
     InteractionAdded,
     NotificationQueued,
@@ -114,8 +114,11 @@ def visible_to_customer(event: Event, case: Case) -> bool:
         return event.interaction.direction is not Direction.INTERNAL
     if isinstance(event, RoutingDecided | NotificationQueued):
         return False  # agents' names and scores, other recipients' addresses are internal
-    if isinstance(event, MAJOR_EVENT_TYPES):
-        return False  # the major-case decision and its bookkeeping are internal
+    if isinstance(event, LINK_EVENT_TYPES):
+        # The major-case decision, the agents' reasons for linking and unlinking (which
+        # may name other customers) and the links' bookkeeping are internal; the
+        # customer sees what they did (the mirrored replies, the state changes).
+        return False
     if isinstance(event, SlaStarted):
         return event.clock.kind is SlaKind.SLA
     if isinstance(event, SlaEvent):

@@ -56,6 +56,8 @@ _MAX_DEPTH: Final = 32
 _CONTENDED: Final = 8
 """How many times ``create_children`` opens an account's child while other hosts race."""
 _ACTIVE: Final = frozenset({CaseState.NEW, CaseState.OPEN, CaseState.AWAITING_INFO})
+_FINISHING: Final = frozenset({CaseState.RESOLVED, CaseState.CLOSED})
+"""A major case's states its children follow by finishing (resolved, closed)."""
 
 
 def _duration(value: object, where: str) -> timedelta:
@@ -253,6 +255,8 @@ class DeskLinks:
         An accepted major case's child follows it at once (its current priority, state,
         comments: a child linked late gets what the others got); any other parent gets
         a plain child. Needs ``update`` on both cases. One commit, on the child.
+        Linking a child to its parent again changes nothing (a retry after a crash
+        completes what the first call left undone).
 
         Raises:
             InvalidLink: The link is impossible (see its ``problem``): the case itself,
@@ -275,6 +279,8 @@ class DeskLinks:
         child = snapshot.case
         self._authorize(actor, Action.UPDATE, child)
         parent = self._case(parent_id, "parent_id").case
+        if child.link is not None and child.link.parent_id == parent.id:
+            return child  # linked already (a retry): the checks after the link complete it
         kind = self._check_link(child, parent)
         ctx = self._ctx(actor)
         linked = CaseLinked(
@@ -340,19 +346,12 @@ class DeskLinks:
             child.id, parent.id, "cycle", f"the chain of parents above {parent.id} is too deep"
         )
 
-    def _child_of_account(
-        self, parent_id: str, account_id: str | None, *, but: str, confirmed: bool = False
-    ) -> Case | None:
-        """The parent's child of ``account_id`` other than ``but``; with ``confirmed``,
-        only one that is confirmed, or linked long enough ago (``sync_after``) that the
-        process that linked it must have died before confirming it."""
+    def _child_of_account(self, parent_id: str, account_id: str | None, *, but: str) -> Case | None:
+        """The parent's child of ``account_id`` other than ``but``."""
         if account_id is None:
             return None
-        settled = self._now() - self.settings.sync_after
         for case in self._children(parent_id, account_id):
-            if case.account_id != account_id or case.id == but or case.link is None:
-                continue
-            if not confirmed or case.link.confirmed or case.link.linked_at <= settled:
+            if case.account_id == account_id and case.id != but and case.link is not None:
                 return case
         return None
 
@@ -379,32 +378,43 @@ class DeskLinks:
                         f"{rival.id} was linked at the same time for account {child.account_id!r}",
                     )
         except InvalidLink:
-            self._undo_link(child.id, link.parent_id, "a concurrent link won")
-            raise
+            if self._undo_link(child.id, link.parent_id, "a concurrent link won"):
+                raise
+            # Another process confirmed it meanwhile (see _open_child): it stays.
         if one_per_account:
             self._confirm(child.id, parent.id)
         if link.kind is LinkKind.MAJOR and parent.version > link.synced_version:
             self._sync_child(parent, child.id)  # the major case moved on meanwhile
 
-    def _confirm(self, child_id: str, parent_id: str) -> None:
-        def once() -> None:
+    def _confirm(self, child_id: str, parent_id: str) -> bool:
+        """Confirm the child's link to ``parent_id``; whether it is confirmed (``False``:
+        it was undone meanwhile)."""
+
+        def once() -> bool:
             snapshot = self._store.load(child_id)
             link = snapshot.case.link
-            if link is None or link.parent_id != parent_id or link.confirmed:
-                return
+            if link is None or link.parent_id != parent_id:
+                return False
+            if link.confirmed:
+                return True
             event = LinkConfirmed(
                 case_id=child_id, at=self._now(), actor=LINKS_ACTOR.ref, parent_id=parent_id
             )
             self._commit(snapshot, [event], LINKS_ACTOR)
+            return True
 
-        retry_on_conflict(once)
+        return retry_on_conflict(once)
 
-    def _undo_link(self, child_id: str, parent_id: str, reason: str) -> None:
-        def undo() -> None:
+    def _undo_link(self, child_id: str, parent_id: str, reason: str) -> bool:
+        """Undo an unconfirmed link; whether it was undone (a confirmed one stays)."""
+
+        def undo() -> bool:
             snapshot = self._store.load(child_id)
             case = snapshot.case
             if case.link is None or case.link.parent_id != parent_id:
-                return
+                return True
+            if case.link.confirmed:
+                return False
             event = CaseUnlinked(
                 case_id=case.id,
                 at=self._now(),
@@ -413,11 +423,13 @@ class DeskLinks:
                 reason=reason,
             )
             self._commit(snapshot, [event], LINKS_ACTOR)
+            return True
 
-        retry_on_conflict(undo)
+        return retry_on_conflict(undo)
 
     def unlink(self, child_id: str, *, actor: Actor, reason: str = "") -> Case:
-        """Undo the child's link (it keeps what it received); returns the child.
+        """Undo the child's link (it keeps what it received); returns the child. Needs
+        ``update`` on both cases, as linking does.
 
         Raises:
             InvalidLink: The case has no parent (``problem`` ``"not_linked"``).
@@ -430,6 +442,7 @@ class DeskLinks:
             self._authorize(actor, Action.UPDATE, case)
             if case.link is None:
                 raise InvalidLink(case.id, "-", "not_linked", f"{case.id} has no parent")
+            self._authorize(actor, Action.UPDATE, self._store.load(case.link.parent_id).case)
             event = CaseUnlinked(
                 case_id=case.id,
                 at=self._now(),
@@ -486,6 +499,12 @@ class DeskLinks:
             raise InvalidLink(
                 "-", major.id, "not_major", f"{major.id} is not an accepted major case"
             )
+        if isinstance(accounts, str | bytes) or not isinstance(accounts, Iterable):
+            raise InvalidValue(
+                f"expected account ids (or a mapping of account id to contact id), "
+                f"got {type(accounts).__name__}",
+                where="accounts",
+            )
         contacts = dict(accounts) if isinstance(accounts, Mapping) else dict.fromkeys(accounts)
         return [
             self._view(
@@ -523,9 +542,28 @@ class DeskLinks:
             ]
 
         for attempt in range(_CONTENDED):
-            winner = self._child_of_account(major.id, account_id, but="", confirmed=True)
-            if winner is not None:
-                return winner
+            existing = [
+                c
+                for c in self._children(major.id, account_id)
+                if c.account_id == account_id and c.link is not None
+            ]
+            if existing and not self.settings.one_child_per_account:
+                return existing[0]
+            settled = self._now() - self.settings.sync_after
+            for case in existing:
+                assert case.link is not None
+                if case.link.confirmed or case.link.linked_at <= settled:
+                    return case
+            if len(existing) == 1:
+                # Unconfirmed: its process is confirming it, or died before it could. It
+                # is the account's only child, the check its process makes: confirm it.
+                if self._confirm(existing[0].id, major.id):
+                    self._after_confirm(existing[0].id)
+                    return self._store.load(existing[0].id).case
+                continue
+            if existing:  # several at once: their processes settle it
+                time.sleep(random.uniform(0, 0.01 * 2**attempt))
+                continue
             child = self._open(command, actor, follow)
             try:
                 self._after_link(self._store.load(child.id).case)
@@ -539,6 +577,17 @@ class DeskLinks:
         raise InvalidLink(
             "-", major.id, "account_taken", f"could not open a child for {account_id!r}: contended"
         )
+
+    def _after_confirm(self, child_id: str) -> None:
+        """A child confirmed by another process than the one that linked it: bring it
+        up to date if the major case moved on before its link was committed."""
+        child = self._store.load(child_id).case
+        link = child.link
+        if link is None or link.kind is not LinkKind.MAJOR:
+            return
+        parent = self._store.load(link.parent_id).case
+        if parent.version > link.synced_version:
+            self._sync_child(parent, child.id)
 
     def _cancel_duplicate(self, case_id: str) -> None:
         def once() -> None:
@@ -583,11 +632,17 @@ class DeskLinks:
         return SyncReport(major_id, major.version, count, tuple(changed), tuple(failed))
 
     def _sync_child(self, major: Case, child_id: str) -> bool:
+        finishing = "state" in self.settings.sync and major.state in _FINISHING
+        waits = self.settings.parent_waits_for_children and finishing
+
         def once() -> bool:
             snapshot = self._store.load(child_id)
             child = snapshot.case
             ctx = self._ctx(LINKS_ACTOR)
-            events, after = plan_followed(major, child, self.settings.sync, ctx)
+            waits_for = self._open_plain_children(child_id) if waits else ()
+            events, after = plan_followed(
+                major, child, self.settings.sync, ctx, waits_for=waits_for
+            )
             if not events:
                 return False
             self.pipeline.commit(snapshot, events, LINKS_ACTOR.ref, ctx.now, folded=after)
@@ -624,6 +679,14 @@ class DeskLinks:
 
     # --- the plain parent's rule --------------------------------------------------
 
+    def _open_plain_children(self, parent_id: str) -> tuple[str, ...]:
+        """The parent's plain children that are new, open or awaiting info."""
+        return tuple(
+            c.id
+            for c in self._children(parent_id)
+            if c.state in _ACTIVE and c.link is not None and c.link.kind is LinkKind.PARENT
+        )
+
     def check_command(self, case: Case, command: Command) -> None:
         """Refuse resolving or closing a plain parent with open children when the desk
         says a parent waits for its children."""
@@ -631,11 +694,7 @@ class DeskLinks:
             return
         if command.action not in (CaseAction.RESOLVE, CaseAction.CLOSE):
             return
-        open_children = [
-            c.id
-            for c in self._children(case.id)
-            if c.state in _ACTIVE and c.link is not None and c.link.kind is LinkKind.PARENT
-        ]
+        open_children = self._open_plain_children(case.id)
         if open_children:
             raise InvalidTransition(
                 "case",

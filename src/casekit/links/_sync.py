@@ -24,9 +24,9 @@ from casekit.model.commands import (
     UpdateCase,
 )
 from casekit.model.events import Event, InteractionAdded, ParentSynced
-from casekit.model.fields import FieldSchema
+from casekit.model.fields import FieldSchema, FieldValue
 from casekit.model.lifecycle import Context, decide, replay
-from casekit.model.links import LinkKind
+from casekit.model.links import LinkKind, ParentLink
 
 __all__ = [
     "DEFAULT_SYNC",
@@ -64,7 +64,8 @@ SYNC_FIELDS: Final = frozenset(
   ``"major_case"``);
 * ``subject``, ``description``, ``category``: the descriptive fields.
 
-A customer's own (inbound) words on the major case are never mirrored."""
+A customer's own (inbound) words on the major case are never mirrored, nor its
+interactions from before it was accepted (said to its own customer)."""
 
 DEFAULT_SYNC: Final = frozenset(
     {"priority", "state", "comments", "work_notes", "close_notes", "resolution_code"}
@@ -150,6 +151,7 @@ def plan_followed(
     ctx: Context,
     *,
     linking: bool = False,
+    waits_for: tuple[str, ...] = (),
 ) -> tuple[list[Event], Case]:
     """The events that make ``child`` follow ``major`` as it now stands (empty when it
     already does, or has nothing to follow: a finished child is skipped), and the child
@@ -159,6 +161,10 @@ def plan_followed(
     case's current state, comments included). Steps the child's lifecycle refuses (a
     child with unfinished mandatory tasks cannot be resolved) are skipped and reported
     on the child as an internal note, so an agent sees why it did not follow.
+
+    ``waits_for``: the child's own open plain children, when the desk says a parent
+    waits for its children (``Links.parent_waits_for_children``): the child is then
+    neither resolved nor closed.
     """
     link = child.link
     if link is None or link.parent_id != major.id or link.kind is not LinkKind.MAJOR:
@@ -168,20 +174,30 @@ def plan_followed(
     plan = _Plan(child, ctx)
     cascaded = False
     if child.state in _FINISHED:
-        # Skipped; but a child resolved *because* the major case was follows it to closed.
+        # Skipped; but a child resolved *because* the major case was (and not resolved
+        # again on its own since) follows it to closed.
         if (
             "state" in sync
             and major.state is CaseState.CLOSED
             and child.state is CaseState.RESOLVED
             and link.cascaded
+            and child.resolution is not None
+            and child.resolution.resolved_by == LINKS_ACTOR.ref
         ):
-            plan.run(Transition(action=CaseAction.CLOSE), "close")
+            if waits_for:
+                plan.problems.append(f"close: {_waiting(waits_for)}")
+            else:
+                plan.run(Transition(action=CaseAction.CLOSE), "close")
         if not plan.events:
             return [], child
     else:
-        _follow_fields(plan, major, sync)
-        _follow_interactions(plan, major, link.synced_interactions, sync)
-        cascaded = _follow_state(plan, major, sync)
+        _follow_fields(plan, major, sync, link if not linking else None)
+        standing = major.major
+        seen = max(
+            link.synced_interactions, 0 if standing is None else standing.accepted_interactions
+        )
+        _follow_interactions(plan, major, seen, sync, dedupe=linking)
+        cascaded = _follow_state(plan, major, sync, link, waits_for)
     if plan.problems:
         note = f"Could not follow major case {major.id} in everything: " + "; ".join(plan.problems)
         plan.add([_note(plan.child, note, ctx)])
@@ -197,6 +213,8 @@ def plan_followed(
                 version=major.version,
                 interactions=len(major.interactions),
                 cascaded=cascaded,
+                priority=major.priority if "priority" in sync else None,
+                fields=_followed_fields(major, sync),
             )
         ]
     )
@@ -210,10 +228,11 @@ def plan_child(
     ctx: Context,
     *,
     linking: bool = False,
+    waits_for: tuple[str, ...] = (),
 ) -> list[Event]:
     """The events that make ``child`` follow ``major`` as it now stands (see
     :func:`plan_followed`, which also gives the child they lead to)."""
-    return plan_followed(major, child, sync, ctx, linking=linking)[0]
+    return plan_followed(major, child, sync, ctx, linking=linking, waits_for=waits_for)[0]
 
 
 def _note(child: Case, body: str, ctx: Context) -> InteractionAdded:
@@ -232,45 +251,110 @@ def _note(child: Case, body: str, ctx: Context) -> InteractionAdded:
     )
 
 
-def _follow_fields(plan: _Plan, major: Case, sync: frozenset[str]) -> None:
+def _follow_fields(plan: _Plan, major: Case, sync: frozenset[str], link: ParentLink | None) -> None:
+    """The major case's fields onto the child; its priority only when it changed since
+    the child last followed it (``link``; ``None`` when linking), so a priority (or a
+    descriptive field) the child's own agent set stays until the major case's changes."""
     child = plan.child
-    if "priority" in sync and child.priority is not major.priority:
+    if (
+        "priority" in sync
+        and child.priority is not major.priority
+        and (link is None or link.followed_priority is not major.priority)
+    ):
         reason = f"follows major case {major.id}"
         plan.run(ChangePriority(priority=major.priority, reason=reason), "priority")
+
+    now = _followed_fields(major, sync)
+
+    def changed(name: str) -> bool:
+        """Whether the child takes the major case's field ``name``: it is followed, and
+        the major case's changed since the child last followed it."""
+        return name in now and (link is None or link.followed.get(name) != now[name])
+
     custom: dict[str, object] = {}
     for name in sorted(sync):
         field = name.removeprefix("custom.")
-        if field != name and major.custom.get(field) is not None:
+        if field != name and major.custom.get(field) is not None and changed(name):
             custom[field] = major.custom[field]  # equal values are dropped by decide
     update = UpdateCase(
-        subject=major.subject if "subject" in sync else None,
-        description=major.description if "description" in sync else None,
-        category=(major.category or "") if "category" in sync else None,
+        subject=major.subject if changed("subject") else None,
+        description=major.description if changed("description") else None,
+        category=(major.category or "") if changed("category") else None,
         custom=custom,
     )
     if update != UpdateCase():
         plan.run(update, "fields")
 
 
-def _follow_interactions(plan: _Plan, major: Case, seen: int, sync: frozenset[str]) -> None:
+def _followed_fields(major: Case, sync: frozenset[str]) -> dict[str, FieldValue]:
+    """The major case's descriptive fields its children follow, by sync name."""
+    fields: dict[str, FieldValue] = {}
+    for name in sync:
+        if name in ("subject", "description", "category"):
+            fields[name] = getattr(major, name)
+        elif name.startswith("custom."):
+            fields[name] = major.custom.get(name.removeprefix("custom."))
+    return fields
+
+
+def _follow_interactions(
+    plan: _Plan, major: Case, seen: int, sync: frozenset[str], *, dedupe: bool
+) -> None:
+    """The major case's interactions after the first ``seen`` onto the child; with
+    ``dedupe`` (linking: a child linked again may hold them from before) those the
+    child already holds are skipped."""
     wanted = set()
     if "comments" in sync:
         wanted.add(Direction.OUTBOUND)
     if "work_notes" in sync:
         wanted.add(Direction.INTERNAL)
+    held = {_content(i) for i in plan.child.interactions} if dedupe else set()
     for source in major.interactions[seen:]:
-        if source.direction in wanted:
+        if source.direction in wanted and _content(source) not in held:
             plan.add([_mirrored(plan.child, source, plan.ctx)])
 
 
-def _follow_state(plan: _Plan, major: Case, sync: frozenset[str]) -> bool:
-    """Start, resolve or close the child as the major case is; whether it resolved it."""
+def _content(interaction: Interaction) -> tuple[object, ...]:
+    """An interaction but its id (a mirrored copy has the source's content)."""
+    return (
+        interaction.channel,
+        interaction.direction,
+        interaction.author,
+        interaction.body,
+        interaction.at,
+    )
+
+
+def _waiting(children: tuple[str, ...]) -> str:
+    return (
+        f"its children {', '.join(children[:10])} are still open (Links.parent_waits_for_children)"
+    )
+
+
+def _follow_state(
+    plan: _Plan, major: Case, sync: frozenset[str], link: ParentLink, waits_for: tuple[str, ...]
+) -> bool:
+    """Start, resolve or close the child as the major case is; whether it resolved it.
+
+    A child reopened after it followed the major case's resolution is not resolved
+    again for that same resolution (only closing the major case, or resolving it anew,
+    takes it along)."""
     if "state" not in sync:
         return False
     if major.state is CaseState.OPEN and plan.child.state is CaseState.NEW:
         plan.run(Transition(action=CaseAction.START), "start")
         return False
     if major.state not in (CaseState.RESOLVED, CaseState.CLOSED):
+        return False
+    standing = major.major
+    if (
+        major.state is CaseState.RESOLVED
+        and standing is not None
+        and 0 < standing.resolved_version <= link.cascaded_version
+    ):
+        return False
+    if waits_for:
+        plan.problems.append(f"resolve: {_waiting(waits_for)}")
         return False
     resolution = major.resolution
     code = "major_case"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import attrs
 
 from casekit.exceptions import InvalidCommand
-from casekit.model._enums import Direction
+from casekit.model._enums import CaseState, Direction
 from casekit.model.case import Case
 from casekit.model.events import (
     AnyLinkEvent,
@@ -54,6 +54,7 @@ def fold_link(case: Case, event: AnyLinkEvent) -> dict[str, object]:
                     decided_at=event.at,
                     decided_by=event.actor,
                     decision_reason=event.reason,
+                    accepted_interactions=len(case.interactions) if accepted else 0,
                 )
             }
         case MajorSyncRequested():
@@ -94,6 +95,11 @@ def fold_link(case: Case, event: AnyLinkEvent) -> dict[str, object]:
                     synced_version=event.version,
                     synced_interactions=event.interactions,
                     cascaded=link.cascaded or event.cascaded,
+                    followed_priority=(
+                        link.followed_priority if event.priority is None else event.priority
+                    ),
+                    followed={**link.followed, **event.fields},
+                    cascaded_version=event.version if event.cascaded else link.cascaded_version,
                 )
             }
     raise InvalidCommand(f"unknown link event {event!r}")  # pragma: no cover - exhaustive
@@ -106,6 +112,8 @@ def major_after(major: MajorCase, event: Event, version: int) -> MajorCase | Non
     one (a customer's words on the major case are never mirrored)."""
     if major.state is not MajorState.ACCEPTED:
         return None
+    if isinstance(event, CaseStateChanged) and event.new is CaseState.RESOLVED:
+        return attrs.evolve(major, changed=version, resolved_version=version)
     if isinstance(event, PriorityChanged | CaseStateChanged | CaseUpdated) or (
         isinstance(event, InteractionAdded) and event.interaction.direction is not Direction.INBOUND
     ):

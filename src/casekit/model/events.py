@@ -685,6 +685,12 @@ class ParentSynced(CaseEvent):
         interactions: How many of the major case's interactions it has considered.
         cascaded: Whether this sync resolved the child because the major case was
             resolved (closing the major case then closes it too).
+        priority: The major case's priority, when the child follows priority.
+        fields: The major case's descriptive fields the child follows (``subject``,
+            ``description``, ``category``, ``custom.<name>``), as they were. With
+            ``priority`` they tell the next sync which of them the major case changed
+            since: only those are given to the child again, so what the child's own
+            agent set in between stays.
     """
 
     name: ClassVar[str] = "case.parent_synced"
@@ -692,6 +698,8 @@ class ParentSynced(CaseEvent):
     version: int
     interactions: int
     cascaded: bool = False
+    priority: Priority | None = None
+    fields: dict[str, FieldValue] = attrs.field(factory=dict)
 
 
 @attrs.frozen(kw_only=True)

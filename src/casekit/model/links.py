@@ -21,7 +21,9 @@ import attrs
 
 from casekit._convert import CasekitEnum
 from casekit._time import validate_aware
+from casekit.model._enums import Priority
 from casekit.model.actors import ActorRef
+from casekit.model.fields import FieldValue
 
 __all__ = ["LinkKind", "MajorCase", "MajorState", "ParentLink"]
 
@@ -65,6 +67,12 @@ class MajorCase:
             brought up to date (the sync paces its retries from it).
         source: What it is about, when the host's monitoring reported it
             (``"product:<id>"``, ``"asset:<id>"``; see :mod:`casekit.proactive`).
+        accepted_interactions: How many interactions the case had when it was
+            accepted: its children follow only those after (what was said before
+            was said to the case's own customer, not to every affected one).
+        resolved_version: The version at which it was last resolved while accepted
+            (a child that followed that resolution and was reopened since is not
+            resolved again until the major case is resolved anew).
     """
 
     state: MajorState
@@ -78,6 +86,8 @@ class MajorCase:
     synced: int = 0
     sync_requested_at: datetime | None = attrs.field(default=None, validator=validate_aware)
     source: str | None = None
+    accepted_interactions: int = 0
+    resolved_version: int = 0
 
     @property
     def is_accepted(self) -> bool:
@@ -106,6 +116,13 @@ class ParentLink:
         confirmed: Whether the link was checked after its commit against links made
             at the same moment (see :mod:`casekit.links`): an unconfirmed major-case
             child may still be undone by the process that linked it.
+        followed_priority: The major case's priority when the child last followed it
+            (major only). The child's own agent may change the child's; the child takes
+            the major case's again only when that differs from this (it changed).
+        followed: The same for the descriptive fields the child follows (``subject``,
+            ``description``, ``category``, ``custom.<name>``).
+        cascaded_version: The major case's version when this child was resolved
+            because the major case was (0: never).
     """
 
     parent_id: str
@@ -116,3 +133,6 @@ class ParentLink:
     synced_interactions: int = 0
     cascaded: bool = False
     confirmed: bool = False
+    followed_priority: Priority | None = None
+    followed: dict[str, FieldValue] = attrs.Factory(dict)
+    cascaded_version: int = 0

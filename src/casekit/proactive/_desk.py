@@ -12,8 +12,12 @@ from casekit._convert import CasekitEnum, check_text, enum_converter, optional_t
 from casekit._time import validate_aware
 from casekit.exceptions import InvalidValue
 from casekit.model._enums import CaseState, Channel, Direction, Priority
+from casekit.model.access import Action
 from casekit.model.actors import SYSTEM, Actor
 from casekit.model.case import Case
+from casekit.model.commands import CaseAction, OpenCase, Transition
+from casekit.model.events import Event, MajorAccepted, MajorProposed
+from casekit.model.lifecycle import decide, replay
 from casekit.storage.base import MAX_PAGE, CaseQuery
 from casekit.storage.install_base import InstallBase
 
@@ -249,13 +253,14 @@ class DeskProactive:
             after = page.next_cursor
 
     def _new_major(self, event: HealthEvent, actor: Actor) -> Case:
+        """Open the major case: opened, proposed, accepted and started in one commit, so
+        a crash leaves either nothing or a major case the next report finds."""
         what = event.product_id if event.product_id is not None else event.asset_id
         assert what is not None
         name = (
             self._base.get_product(what).name if event.product_id is not None else f"asset {what}"
         )
-        case = self._desk.open_case(
-            actor=actor,
+        command = OpenCase(
             subject=f"{name} is {event.status.value}",
             description=event.message,
             account_id=self.settings.account_id,
@@ -264,11 +269,20 @@ class DeskProactive:
             category=self.settings.category,
             group=self.settings.group,
         )
-        self._links.propose_major(
-            case.id, actor=actor, reason="reported by monitoring", source=event.source
-        )
-        self._links.accept_major(case.id, actor=SYSTEM, reason="reported by monitoring")
-        self._desk.start(case.id, actor=actor)
+
+        def as_major(case: Case, now: datetime) -> list[Event]:
+            self._desk.authorize(actor, Action.UPDATE, case, now)  # what proposing takes
+            reason = "reported by monitoring"
+            events: list[Event] = [
+                MajorProposed(
+                    case_id=case.id, at=now, actor=actor.ref, reason=reason, source=event.source
+                ),
+                MajorAccepted(case_id=case.id, at=now, actor=SYSTEM.ref, reason=reason),
+            ]
+            ctx = self._desk._context(actor, now)
+            return events + decide(replay(events, case), Transition(action=CaseAction.START), ctx)
+
+        case = self._desk._open(command, actor, as_major)
         return self._desk.store.load(case.id).case
 
     def _update(self, major: Case, event: HealthEvent, actor: Actor) -> bool:
@@ -288,14 +302,25 @@ class DeskProactive:
         return True
 
     def _restore(self, major: Case, event: HealthEvent, actor: Actor) -> Report:
+        """Tell the customers it works again and resolve everything. A major case that
+        cannot be resolved (say, a mandatory task is open on it) is refused first, so no
+        customer is told; a retry does not tell them twice."""
         children = tuple(c.id for c in self._links.children(major.id, actor=SYSTEM))
-        self._desk.add_interaction(
-            major.id,
-            actor=actor,
-            body=event.message,
-            direction=Direction.OUTBOUND,
-            channel=Channel.API,
+        resolve = Transition(
+            action=CaseAction.RESOLVE, code=self.settings.resolution_code, notes=event.message
         )
+        now = self._now()
+        self._desk.authorize(actor, Action.TRANSITION, major, now)
+        decide(major, resolve, self._desk._context(actor, now))  # raises if it cannot be
+        said = [i.body for i in major.interactions if i.direction is Direction.OUTBOUND]
+        if not said or said[-1] != event.message:
+            self._desk.add_interaction(
+                major.id,
+                actor=actor,
+                body=event.message,
+                direction=Direction.OUTBOUND,
+                channel=Channel.API,
+            )
         self._desk.resolve(
             major.id, actor=actor, code=self.settings.resolution_code, notes=event.message
         )
