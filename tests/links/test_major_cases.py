@@ -355,3 +355,33 @@ def test_tick_brings_children_in_step_after_a_crash(desk: Desk, clock: ManualClo
     assert after.major is not None
     assert not after.major.sync_pending
     assert desk.store.due_timers(clock.now() + timedelta(days=1)) == []
+
+
+def test_children_do_not_get_the_major_cases_description(mem_desk: Desk) -> None:
+    """A customer's own case can become the major case: its words stay its own."""
+    own = bank_case(mem_desk, "bank-a", "Payments failing")
+    mem_desk.update(own.id, actor=AGENT, description="Merchant 998877 of bank-a cannot pay")
+    links(mem_desk).propose_major(own.id, actor=AGENT)
+    links(mem_desk).accept_major(own.id, actor=MANAGER)
+    (child,) = links(mem_desk).create_children(own.id, ["bank-b"], actor=AGENT)
+    assert child.subject == "Payments failing"
+    assert child.description == ""
+    (other,) = links(mem_desk).create_children(
+        own.id, ["bank-c"], actor=AGENT, subject="Card outage", description="We are on it."
+    )
+    assert (other.subject, other.description) == ("Card outage", "We are on it.")
+
+
+def test_a_child_that_cannot_follow_says_so_once(mem_desk: Desk) -> None:
+    major = outage(mem_desk)
+    (child,) = links(mem_desk).create_children(major.id, ["bank-a"], actor=AGENT)
+    mem_desk.create_task(child.id, actor=AGENT, title="Replace the reader", group="field")
+    mem_desk.resolve(major.id, actor=AGENT, code="fixed", notes="Back.")
+    for note in ("one", "two", "three"):
+        mem_desk.add_interaction(major.id, actor=AGENT, body=note, direction="internal")
+    notes = [
+        i.body
+        for i in mem_desk.get(child.id, actor=SYSTEM).interactions
+        if i.body.startswith("Could not follow")
+    ]
+    assert len(notes) == 1

@@ -484,10 +484,17 @@ class DeskLinks:
         accounts: Iterable[str] | Mapping[str, str | None],
         *,
         actor: Actor,
+        subject: str | None = None,
+        description: str = "",
     ) -> list[Case]:
         """Open a child of the major case for each account that has none yet (a mapping
         gives each account's contact); returns every account's child, in the order
         given. Each child opens linked and following, in one commit.
+
+        A child's ``subject`` is the major case's unless given, and its
+        ``description`` is empty unless given: every affected customer reads them, so
+        the major case's description (which may be one customer's own words, when a
+        customer's case became the major case) is never copied.
 
         Raises:
             InvalidLink: ``major_id`` is not an accepted major case.
@@ -506,29 +513,35 @@ class DeskLinks:
                 where="accounts",
             )
         contacts = dict(accounts) if isinstance(accounts, Mapping) else dict.fromkeys(accounts)
+        opening = OpenCase(
+            subject=major.subject if subject is None else subject,
+            description=description,
+            channel=major.channel,
+            priority=major.priority,
+            category=major.category,
+            account_id="-",
+            group=major.assignment.group,
+        )
         return [
             self._view(
-                self._open_child(major, check_text(account_id, "accounts"), contact_id, actor),
+                self._open_child(
+                    major,
+                    attrs.evolve(
+                        opening,
+                        account_id=check_text(account_id, "accounts"),
+                        contact_id=contact_id,
+                    ),
+                    actor,
+                ),
                 actor,
             )
             for account_id, contact_id in contacts.items()
         ]
 
-    def _open_child(
-        self, major: Case, account_id: str, contact_id: str | None, actor: Actor
-    ) -> Case:
+    def _open_child(self, major: Case, command: OpenCase, actor: Actor) -> Case:
         """The account's confirmed child of the major case: the one there is, or a new
-        one opened linked and following (in one commit), then confirmed."""
-        command = OpenCase(
-            subject=major.subject,
-            description=major.description,
-            channel=major.channel,
-            priority=major.priority,
-            category=major.category,
-            account_id=account_id,
-            contact_id=contact_id,
-            group=major.assignment.group,
-        )
+        one opened (``command``) linked and following in one commit, then confirmed."""
+        account_id = command.account_id
 
         def follow(case: Case, now: datetime) -> list[Event]:
             current = self._store.load(major.id).case

@@ -200,7 +200,9 @@ def plan_followed(
         cascaded = _follow_state(plan, major, sync, link, waits_for)
     if plan.problems:
         note = f"Could not follow major case {major.id} in everything: " + "; ".join(plan.problems)
-        plan.add([_note(plan.child, note, ctx)])
+        notes = [i.body for i in plan.child.interactions if i.author == ctx.actor.ref]
+        if not notes or notes[-1] != note:  # said once, not again on every later change
+            plan.add([_note(plan.child, note, ctx)])
     if not plan.events and not linking:
         return [], child
     plan.add(
