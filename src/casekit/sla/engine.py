@@ -19,6 +19,7 @@ import attrs
 
 from casekit.exceptions import InvalidDefinition
 from casekit.model._enums import CaseState, Direction, TaskState
+from casekit.model._evolve import evolve
 from casekit.model.actors import ActorRef
 from casekit.model.case import Case, Task
 from casekit.model.events import (
@@ -212,8 +213,13 @@ class _Run:
         if not self.out:
             return self.case
         case = self.case
-        return attrs.evolve(
-            case, slas=self.fold().slas, version=case.version + len(self.out), updated_at=self.now
+        return evolve(
+            case,
+            {
+                "slas": self.fold().slas,
+                "version": case.version + len(self.out),
+                "updated_at": self.now,
+            },
         )
 
     def base(self) -> EventHeader:
