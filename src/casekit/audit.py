@@ -9,15 +9,16 @@ inserting, deleting or reordering a stored event breaks the chain at that point,
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from json.encoder import encode_basestring as _json_string  # what dumps writes for a str
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from casekit._encoders import encoder
 from casekit._text import count
 from casekit.exceptions import CorruptRecord
-from casekit.model.events import Event
+from casekit.model.events import EVENT_TYPES, Event
 from casekit.model.lifecycle import replay
 from casekit.serialization import dumps, unstructure
 
@@ -72,8 +73,22 @@ def event_payload(event: Event) -> dict[str, Any]:
 
 def payload_json(event: Event) -> str:
     """The event's canonical JSON (:func:`event_payload` through
-    :func:`~casekit.serialization.dumps`): what stores write, and what the hash covers."""
-    return dumps(event_payload(event))
+    :func:`~casekit.serialization.dumps`): what stores write, and what the hash covers.
+
+    Written by a function generated per event class (:mod:`casekit._encoders`), which
+    gives the same text without building the dicts; an object that is not exactly one
+    of the event classes goes the long way (and is refused there)."""
+    encode = _EVENT_ENCODERS.get(event.__class__)
+    if encode is None:
+        if event.__class__ not in EVENT_TYPES:
+            return dumps(event_payload(event))
+        encode = _EVENT_ENCODERS[event.__class__] = encoder(
+            event.__class__, ("name", event.__class__.name)
+        )
+    return encode(event)
+
+
+_EVENT_ENCODERS: dict[type, Callable[[Any], str]] = {}
 
 
 def record_hash(case_id: str, seq: int, payload: dict[str, Any], prev_hash: str) -> str:
