@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import enum
 import math
+import threading
 import types
 import typing
 from collections.abc import Callable
@@ -42,7 +43,7 @@ NESTED: Final[set[type]] = set()
 """The attrs classes nested in events and cases that are written by their own generated
 function (filled in by :func:`_nested_classes` on first use)."""
 
-_encoders: dict[tuple[type, tuple[str, str] | None], Encoder] = {}
+_encoders: dict[tuple[type, tuple[str, str] | None, bool], Encoder] = {}
 _seconds: Callable[[timedelta], int | float] = converter.get_unstructure_hook(timedelta)
 
 
@@ -80,43 +81,85 @@ def _str_enum(tp: Any) -> bool:
     )
 
 
-def _fast(tp: Any, v: str, ns: dict[str, Any]) -> str | None:
-    """A Python expression writing ``v`` when it is exactly of type ``tp`` (the
-    condition and the text, as ``cond and text``-free pieces joined by the caller), or
-    ``None`` when no fast rule applies."""
+def _fast(tp: Any, v: str, ns: dict[str, Any], slow: str, shared: bool) -> str | None:
+    """A Python expression writing ``v``: by a fast rule when ``v`` is exactly of type
+    ``tp``, else by ``slow``; ``None`` when no fast rule applies to ``tp``."""
+    fast = None
     if tp is str:
-        return f"_s({v}) if {v}.__class__ is str"
-    if tp is int:
-        return f"_int({v}) if {v}.__class__ is int"
-    if tp is bool:
-        return f"'true' if {v} is True else 'false' if {v} is False"
-    if tp is float:
-        return f"_float({v}) if {v}.__class__ is float"
-    if tp is datetime:
-        return f"'\"' + {v}.isoformat() + '\"' if {v}.__class__ is _datetime and {v}.tzinfo is _UTC"
-    if tp is timedelta:
-        return f"_timedelta({v}) if {v}.__class__ is _timedelta_type"
-    if _str_enum(tp):
+        fast = f"_s({v}) if {v}.__class__ is str"
+    elif tp is int:
+        fast = f"_int({v}) if {v}.__class__ is int"
+    elif tp is bool:
+        fast = f"'true' if {v} is True else 'false' if {v} is False"
+    elif tp is float:
+        fast = f"_float({v}) if {v}.__class__ is float"
+    elif tp is datetime:
+        fast = f"'\"' + {v}.isoformat() + '\"' if {v}.__class__ is _datetime and {v}.tzinfo is _UTC"
+    elif tp is timedelta:
+        fast = f"_timedelta({v}) if {v}.__class__ is _timedelta_type"
+    elif _str_enum(tp):
         name = f"_enum_{tp.__name__}"
         ns[name] = tp
-        return f"_s({v}._value_) if {v}.__class__ is {name}"
-    if tp in NESTED:
+        fast = f"_s({v}._value_) if {v}.__class__ is {name}"
+    elif tp in NESTED:
         name = f"_class_{tp.__name__}"
         ns[name] = tp
         ns[f"_encode_{tp.__name__}"] = encoder(tp)
-        return f"_encode_{tp.__name__}({v}) if {v}.__class__ is {name}"
-    origin = typing.get_origin(tp)
-    if origin is tuple or tp is tuple:
-        return f"'[]' if {v}.__class__ is tuple and not {v}"
-    if origin is dict or tp is dict:
-        return f"'{{}}' if {v}.__class__ is dict and not {v}"
-    return None
+        fast = f"_encode_{tp.__name__}({v}) if {v}.__class__ is {name}"
+    elif typing.get_origin(tp) is tuple or tp is tuple:
+        args = typing.get_args(tp)
+        if shared and len(args) == 2 and args[1] is Ellipsis and args[0] in NESTED:
+            name = f"_items_{args[0].__name__}"
+            ns[name] = _Items(args[0])
+            return f"({name}({v}) if {v}.__class__ is tuple else None) or {slow}"
+        fast = f"'[]' if {v}.__class__ is tuple and not {v}"
+    elif typing.get_origin(tp) is dict or tp is dict:
+        fast = f"'{{}}' if {v}.__class__ is dict and not {v}"
+    return None if fast is None else f"{fast} else {slow}"
 
 
-def encoder(cls: type, tag: tuple[str, str] | None = None) -> Encoder:
+_KEEP: Final = 4096
+"""How many items' JSON an :class:`_Items` keeps (then all is dropped and built again)."""
+
+
+class _Items:
+    """Writes a tuple of a :data:`NESTED` class, keeping each item's JSON: a new version
+    of a case shares most of its interactions, tasks and clocks with the one before
+    (they are immutable), and an item that is the same object (``is``) as one written
+    before is written as it was."""
+
+    def __init__(self, cls: type) -> None:
+        self.cls = cls
+        self.encode = encoder(cls)
+        self.kept: dict[int, tuple[object, str]] = {}
+        self.lock = threading.Lock()
+
+    def __call__(self, items: tuple[Any, ...]) -> str | None:
+        """The JSON array; ``None`` if an item is not exactly of the class."""
+        kept = self.kept
+        texts = []
+        for item in items:
+            hit = kept.get(id(item))
+            if hit is not None and hit[0] is item:
+                texts.append(hit[1])
+                continue
+            if item.__class__ is not self.cls:
+                return None
+            text = self.encode(item)
+            with self.lock:
+                if len(kept) >= _KEEP:
+                    kept.clear()
+                kept[id(item)] = (item, text)  # kept alive, so the id stays its own
+            texts.append(text)
+        return "[" + ",".join(texts) + "]"
+
+
+def encoder(cls: type, tag: tuple[str, str] | None = None, *, shared: bool = False) -> Encoder:
     """The function writing an instance of ``cls`` as ``dumps(unstructure(obj, cls))``
-    does (with ``tag``'s key and value added, as the event union does)."""
-    cached = _encoders.get((cls, tag))
+    does (with ``tag``'s key and value added, as the event union does). ``shared``:
+    its tuple fields of :data:`NESTED` items keep each item's JSON (see
+    :class:`_Items`), for objects that share items with the ones written before."""
+    cached = _encoders.get((cls, tag, shared))
     if cached is not None:
         return cached
     if not NESTED:
@@ -151,8 +194,8 @@ def encoder(cls: type, tag: tuple[str, str] | None = None) -> Encoder:
         ns[f"_hook{index}"] = hook
         slow = f"_dumps(_hook{index}({v}))"
         inner, optional = _optional(field.type)
-        fast = _fast(inner, v, ns) if field.type is not Any else None
-        expr = slow if fast is None else f"{fast} else {slow}"
+        fast = _fast(inner, v, ns, slow, shared) if field.type is not Any else None
+        expr = slow if fast is None else fast
         if optional:
             expr = f"'null' if {v} is None else {expr}"
         lines.append(f"    {v} = obj.{field.name}")
@@ -163,5 +206,5 @@ def encoder(cls: type, tag: tuple[str, str] | None = None) -> Encoder:
     lines.append("    return ''.join((" + ", ".join(parts) + ",))")
     exec("\n".join(lines), ns)  # noqa: S102 - generated from the class's own fields
     encode: Encoder = ns["encode"]
-    _encoders[(cls, tag)] = encode
+    _encoders[(cls, tag, shared)] = encode
     return encode
