@@ -13,7 +13,7 @@ order, each value by its declared type. What it writes is the same, byte for byt
   with the field's own cattrs unstructure hook, which is what cattrs does for it;
 * texts go through the encoder's own string escaper, integers and floats through
   ``int.__repr__`` and ``float.__repr__`` (as the C encoder does), UTC instants are
-  ``isoformat()`` (ASCII, nothing to escape) in quotes;
+  ``isoformat()`` (ASCII, nothing to escape) in quotes, kept by identity;
 * a nested attrs class is written by its own generated function only when it is one
   of :data:`NESTED` (plain model classes whose cattrs hook is the generated one);
   any other goes through its hook.
@@ -43,6 +43,9 @@ NESTED: Final[set[type]] = set()
 """The attrs classes nested in events and cases that are written by their own generated
 function (filled in by :func:`_nested_classes` on first use)."""
 
+_KEEP: Final = 4096
+"""How many instants' and items' JSON is kept (then all is dropped and built again)."""
+
 _encoders: dict[tuple[type, tuple[str, str] | None, bool], Encoder] = {}
 _seconds: Callable[[timedelta], int | float] = converter.get_unstructure_hook(timedelta)
 
@@ -57,6 +60,24 @@ def _nested_classes() -> None:
 
 def _float(value: float) -> str:
     return float.__repr__(value) if math.isfinite(value) else dumps(value)
+
+
+_instants: dict[int, tuple[datetime, str]] = {}
+"""A UTC instant's JSON by ``id``, with the instant itself (kept alive, so the id
+stays its own): ``isoformat`` costs some 5,000 instructions, and a command writes the
+same few instants (its time, a clock's start and due times) again and again."""
+
+
+def _iso(value: datetime) -> str:
+    """A UTC instant as its JSON string (``isoformat()`` is ASCII: nothing to escape)."""
+    hit = _instants.get(id(value))
+    if hit is not None and hit[0] is value:
+        return hit[1]
+    text = '"' + value.isoformat() + '"'
+    if len(_instants) >= _KEEP:
+        _instants.clear()
+    _instants[id(value)] = (value, text)
+    return text
 
 
 def _timedelta(value: timedelta) -> str:
@@ -94,7 +115,7 @@ def _fast(tp: Any, v: str, ns: dict[str, Any], slow: str, shared: bool) -> str |
     elif tp is float:
         fast = f"_float({v}) if {v}.__class__ is float"
     elif tp is datetime:
-        fast = f"'\"' + {v}.isoformat() + '\"' if {v}.__class__ is _datetime and {v}.tzinfo is _UTC"
+        fast = f"_iso({v}) if {v}.__class__ is _datetime and {v}.tzinfo is _UTC"
     elif tp is timedelta:
         fast = f"_timedelta({v}) if {v}.__class__ is _timedelta_type"
     elif _str_enum(tp):
@@ -116,10 +137,6 @@ def _fast(tp: Any, v: str, ns: dict[str, Any], slow: str, shared: bool) -> str |
     elif typing.get_origin(tp) is dict or tp is dict:
         fast = f"'{{}}' if {v}.__class__ is dict and not {v}"
     return None if fast is None else f"{fast} else {slow}"
-
-
-_KEEP: Final = 4096
-"""How many items' JSON an :class:`_Items` keeps (then all is dropped and built again)."""
 
 
 class _Items:
@@ -172,6 +189,7 @@ def encoder(cls: type, tag: tuple[str, str] | None = None, *, shared: bool = Fal
         "_timedelta": _timedelta,
         "_timedelta_type": timedelta,
         "_datetime": datetime,
+        "_iso": _iso,
         "_UTC": UTC,
     }
     fields: tuple[attrs.Attribute[Any], ...] = attrs.fields(cls)
