@@ -9,7 +9,7 @@ import attrs
 import pytest
 
 from casekit.exceptions import NaiveDatetimeError
-from casekit.model._evolve import evolve
+from casekit.model._evolve import _Switch, evolve
 from casekit.model.case import Case
 from casekit.model.sla import SlaClock
 from tests.test_serialization import sample
@@ -61,3 +61,13 @@ def test_other_classes_go_through_attrs_evolve() -> None:
     assert evolve(Converted(1), {"x": "2"}) == Converted(2)
     assert evolve(Mutable(1), {"x": 2}) == Mutable(2)
     assert evolve(Mutable(1), {}) == Mutable(1)
+
+
+def test_the_fallback_switch_reads_attrs_public_api() -> None:
+    switch = _Switch()
+    assert switch._run_validators is True
+    attrs.validators.set_disabled(True)
+    try:
+        assert switch._run_validators is False
+    finally:
+        attrs.validators.set_disabled(False)

@@ -17,6 +17,7 @@ through ``attrs.evolve``.
 
 from __future__ import annotations
 
+import importlib
 import threading
 from collections.abc import Callable
 from typing import Any, Final, TypeVar, cast
@@ -34,9 +35,26 @@ _plain: dict[type, bool] = {}
 _lock: Final = threading.Lock()
 
 
-def _validators_on() -> bool:
-    """Whether attrs runs validators (``attrs.validators.set_disabled`` turns them off)."""
-    return not attrs.validators.get_disabled()
+class _Switch:
+    """Reads attrs' validators switch the public way (used if attrs' own module, which
+    its generated ``__init__`` reads, is not where it was)."""
+
+    @property
+    def _run_validators(self) -> bool:
+        return not attrs.validators.get_disabled()
+
+
+def _config() -> Any:
+    """The module holding attrs' switch ``_run_validators``
+    (``attrs.validators.set_disabled``), as attrs' own generated ``__init__`` reads it."""
+    try:
+        module = importlib.import_module("attr._config")
+    except ImportError:  # pragma: no cover - attrs moved it
+        return _Switch()
+    return module if isinstance(getattr(module, "_run_validators", None), bool) else _Switch()
+
+
+_CONFIG: Final = _config()
 
 
 def _is_plain(cls: type) -> bool:
@@ -66,7 +84,7 @@ def _builder(cls: type, names: tuple[str, ...]) -> _Builder:
     namespace: dict[str, Any] = {
         "_new": object.__new__,
         "_set": object.__setattr__,
-        "_run_validators": _validators_on,
+        "_config": _CONFIG,
         "cls": cls,
     }
     params = [f"v{index}" for index in range(len(names))]
@@ -83,7 +101,7 @@ def _builder(cls: type, names: tuple[str, ...]) -> _Builder:
             value = f"instance.{field.name}"
         lines.append(f"    _set(new, {field.name!r}, {value})")
     if checks:
-        lines += ["    if _run_validators():", *checks]
+        lines += ["    if _config._run_validators:", *checks]
     lines.append("    return new")
     exec("\n".join(lines), namespace)  # noqa: S102 - generated from the class's own fields
     build: _Builder = namespace["build"]
