@@ -18,7 +18,14 @@ import pytest
 
 from casekit import Actor, Consumer, Desk, ManualClock, Priority
 from casekit._encoders import encoder
-from casekit.audit import payload_json, verify_chain
+from casekit.audit import (
+    GENESIS,
+    chain_json,
+    event_payload,
+    payload_json,
+    record_hash,
+    verify_chain,
+)
 from casekit.exceptions import CasekitError
 from casekit.model._enums import CaseState
 from casekit.model.case import Interaction
@@ -162,3 +169,17 @@ def test_nested_classes_write_what_to_json_writes(cls: type[Any]) -> None:
 def test_a_tag_colliding_with_a_field_is_refused() -> None:
     with pytest.raises(ValueError, match="field named 'case_id'"):
         encoder(CaseOpened, ("case_id", "x"))
+
+
+def test_chain_json_hashes_what_record_hash_hashes() -> None:
+    desk, case_id = scenario()
+    events = [record.event for record in desk.store.history(case_id)]
+    records, payloads = chain_json(case_id, events, after_seq=0, prev_hash=GENESIS)
+    prev = GENESIS
+    for record, payload in zip(records, payloads, strict=True):
+        assert payload == old(record.event)
+        assert record.hash == record_hash(case_id, record.seq, event_payload(record.event), prev)
+        prev = record.hash
+    odd = 'quote " é \u2028'  # an id the JSON escapes, as record_hash's dumps does
+    (record,), _ = chain_json(odd, events[:1], after_seq=6, prev_hash=prev)
+    assert record.hash == record_hash(odd, 7, event_payload(events[0]), prev)

@@ -97,13 +97,6 @@ def record_hash(case_id: str, seq: int, payload: dict[str, Any], prev_hash: str)
     return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
 
 
-def _json_hash(case_id: str, seq: int, payload: str, prev_hash: str) -> str:
-    """:func:`record_hash` from the event's canonical JSON ``payload`` (byte for byte
-    the same text: the canonical form sorts the keys ``case_id``, ``event``, ``seq``)."""
-    body = f'{{"case_id":{_json_string(case_id)},"event":{payload},"seq":{int(seq)}}}'
-    return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
-
-
 def chain(
     case_id: str, events: Iterable[Event], *, after_seq: int, prev_hash: str
 ) -> list[EventRecord]:
@@ -115,13 +108,19 @@ def chain_json(
     case_id: str, events: Iterable[Event], *, after_seq: int, prev_hash: str
 ) -> tuple[list[EventRecord], list[str]]:
     """:func:`chain`, and each record's :func:`payload_json` (serialized once, for the
-    hash and for the store's row)."""
+    hash and for the store's row).
+
+    The hash is :func:`record_hash`'s, from the event's canonical JSON: byte for byte
+    the same text (the canonical form sorts the keys ``case_id``, ``event``, ``seq``)."""
     records = []
     payloads = []
+    head = f'{{"case_id":{_json_string(case_id)},"event":'
+    sha256 = hashlib.sha256
     for offset, event in enumerate(events, start=1):
         seq = after_seq + offset
         payload = payload_json(event)
-        digest = _json_hash(case_id, seq, payload, prev_hash)
+        body = f'{prev_hash}\n{head}{payload},"seq":{int(seq)}}}'
+        digest = sha256(body.encode()).hexdigest()
         records.append(EventRecord(case_id, seq, event, prev_hash, digest))
         payloads.append(payload)
         prev_hash = digest
