@@ -83,12 +83,16 @@ def _builder(cls: type, names: tuple[str, ...]) -> _Builder:
         )
     namespace: dict[str, Any] = {
         "_new": object.__new__,
-        "_set": object.__setattr__,
+        "_setter": object.__setattr__.__get__,  # as attrs' own __init__ sets slots
         "_config": _CONFIG,
         "cls": cls,
     }
     params = [f"v{index}" for index in range(len(names))]
-    lines = [f"def build(instance, {', '.join(params)}):", "    new = _new(cls)"]
+    lines = [
+        f"def build(instance, {', '.join(params)}):",
+        "    new = _new(cls)",
+        "    _set = _setter(new)",
+    ]
     checks = []
     for field in fields:
         if field.name in names:
@@ -99,7 +103,7 @@ def _builder(cls: type, names: tuple[str, ...]) -> _Builder:
                 checks.append(f"        _check_{field.name}(new, _field_{field.name}, {value})")
         else:
             value = f"instance.{field.name}"
-        lines.append(f"    _set(new, {field.name!r}, {value})")
+        lines.append(f"    _set({field.name!r}, {value})")
     if checks:
         lines += ["    if _config._run_validators:", *checks]
     lines.append("    return new")
