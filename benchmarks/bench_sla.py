@@ -37,15 +37,15 @@ businesstimedelta script). Wall times swing 2x on a shared machine; instruction
 counts do not (callgrind, the plan's first 100 cases, ticks off, 875 commands, 1.04
 domain and 0.77 SLA events per command; about 5-6k instructions per microsecond):
 
-* A command without SLAs: 336k instructions (446k before the round below; ~90 us then).
-* With SLAs: 583k, +73 % (780k, +75 % before that round; 988k, +110 %, before the
+* A command without SLAs: 329k instructions (446k before the round below; ~90 us then).
+* With SLAs: 573k, +74 % (780k, +75 % before that round; 988k, +110 %, before the
   changes of issue 15). The round (the fold's generated ``evolve``, one generated JSON
   encoder per event class, UTC instants' JSON kept by identity, kept SLA timers) took
-  88k per command off the SLA part (335k -> 247k) but as much off the rest, so the
+  92k per command off the SLA part (335k -> 243k) but as much off the rest, so the
   percentage barely moved.
 * A reactor that returns nothing costs +22k (+5 %): the ``Change``, the checks of
   its answer, its ``timers`` call.
-* Floor: 469k, +40 % (624k, +40 %, before the round). Where the 247k of the SLA part
+* Floor: 469k, +40 % (624k, +40 %, before the round). Where the ~245k of the SLA part
   go now (each component called through a C function of its own, its inclusive
   instructions per command read off callgrind, the plan's first 60 cases, SLAs on
   against off): the reaction (``SlaReactor.react``) ~138k, of which ~97k the rules and

@@ -82,7 +82,7 @@ and a class context manager for the store's connections --, on memory 407,000
 (419,000); the floor 137,000 per transaction. Same-run CPU ratio 0.27-0.28 before,
 0.30-0.31 after; the wall ratio swings 0.40-0.59 from run to run on this machine.)
 Next round (callgrind on the commands of 20 cases after 3 warm-up cases, the region
-toggled on by a wrapper, same process): Desk on SQLite 860,000 -> 669,000 per command
+toggled on by a wrapper, same process): Desk on SQLite 860,000 -> 659,000 per command
 (the case body by a generated encoder keeping each item's JSON, ~28 -> ~6.5 us; event
 JSON by a generated encoder per event class; UTC instants' JSON kept by identity --
 ``isoformat`` alone was ~49,000 per command --; the fold's generated ``evolve``), on
