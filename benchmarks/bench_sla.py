@@ -38,24 +38,28 @@ businesstimedelta script). Wall times swing 2x on a shared machine; instruction
 counts do not (callgrind, the plan's first 100 cases, ticks off, 875 commands, 1.04
 domain and 0.77 SLA events per command; about 5-6k instructions per microsecond):
 
-* A command without SLAs: 440-470k instructions (~90 us).
-* With SLAs: 782k, +78 % (799k, +78 % in the same measurement before the last round;
-  988k, +110 %, before the changes of issue 15).
+* A command without SLAs: 329k instructions (446k before the round below; ~90 us then).
+* With SLAs: 573k, +74 % (780k, +75 % before that round; 988k, +110 %, before the
+  changes of issue 15). The round (the fold's generated ``evolve``, one generated JSON
+  encoder per event class, UTC instants' JSON kept by identity, kept SLA timers) took
+  92k per command off the SLA part (335k -> 243k) but as much off the rest, so the
+  percentage barely moved.
 * A reactor that returns nothing costs +22k (+5 %): the ``Change``, the checks of
   its answer, its ``timers`` call.
-* Floor: 672k, +53 % (697k, +56 %, before folding a reaction's SLA events into the case
-  at once). The ~210k per command beyond an idle reactor are spent outside
-  ``casekit.sla``: each SLA event is hash-chained (cattrs unstructure, JSON, SHA-256:
-  ~136k per event measured alone) and folded into the case (~107k event by event, an
-  ``attrs.evolve`` of a clock and of the whole case; a reaction's run of SLA events is
-  now folded into the clocks and the case rebuilt once), and its timers are checked and
-  indexed. ``<= 25 %`` (110k per command for everything SLA) is below this floor: it
-  needs a cheaper chain and fold (``casekit.audit``: an encoder per SLA event type instead
-  of cattrs' tagged union; ``casekit._commit``: the reactor's already-folded clocks
-  instead of a second fold), not a faster SLA engine.
-* ``casekit.sla`` itself: ~105k per command (10-20 us; 250k before): the rules of two
-  case clocks and one per task, building the SLA events, the calendar arithmetic;
-  selection and timers are memoized (per policy, per clock object).
+* Floor: 469k, +40 % (624k, +40 %, before the round). Where the ~245k of the SLA part
+  go now (each component called through a C function of its own, its inclusive
+  instructions per command read off callgrind, the plan's first 60 cases, SLAs on
+  against off): the reaction (``SlaReactor.react``) ~138k, of which ~97k the rules and
+  ~48k folding its events into the clocks and the case; the hash chain ~48k more (now
+  ~51k per event: ~22k the generated encoder, ~16k SHA-256, ~6k the record); timers
+  ~27k more (the engine's ~20k, the pipeline's checks); the memory store ~8k more; the
+  ``Change``, the checks of the reactor's answer and the rest ~25k. ``<= 25 %`` (~84k
+  per command for everything SLA) stays out of reach: the engine's rules alone are
+  above it.
+* ``casekit.sla`` itself: ~105k per command (10-20 us; 250k before issue 15): the rules
+  of two case clocks and one per task, building the SLA events, the calendar
+  arithmetic; selection and timers are memoized (per policy, per clock object, per
+  clocks tuple).
 
 In wall time the floor is higher still (+66 % to +124 % in runs of 300 and 2,000 cases
 on this machine, against 57 % in instructions; +66 % with the garbage collector off):

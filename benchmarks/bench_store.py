@@ -81,6 +81,17 @@ command of this mix, the difference of a 25- and a 5-case run: Desk on SQLite 84
 and a class context manager for the store's connections --, on memory 407,000
 (419,000); the floor 137,000 per transaction. Same-run CPU ratio 0.27-0.28 before,
 0.30-0.31 after; the wall ratio swings 0.40-0.59 from run to run on this machine.)
+Next round (callgrind on the commands of 20 cases after 3 warm-up cases, the region
+toggled on by a wrapper, same process): Desk on SQLite 860,000 -> 659,000 per command
+(the case body by a generated encoder keeping each item's JSON, ~28 -> ~6.5 us; event
+JSON by a generated encoder per event class; UTC instants' JSON kept by identity --
+``isoformat`` alone was ~49,000 per command --; the fold's generated ``evolve``), on
+memory ~342,000; the floor 140,500 per transaction: 0.16 -> 0.21 in instructions.
+Under heavy load (load average ~10 on 2 cores) the same-run ratios went 0.19 -> 0.22
+(CPU) and 0.22 -> 0.26 (wall). Of the ~330,000 the SQLite store adds over memory,
+~175,000 are the statements and the fetch inside the sqlite3 module, about the
+floor's own cost; the rest is the store's Python (rows, columns, holdings, the
+pool's context managers, the load's checks).
 
 Run ``python benchmarks/bench_store.py`` (about a minute with PostgreSQL) or with
 ``--quick`` (under 20 s). Files go to a temporary directory next to this script (``--dir`` to

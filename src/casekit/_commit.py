@@ -78,15 +78,20 @@ class _blamed:  # noqa: N801 - used as a function: with _blamed(reactor, case_id
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, _: object
     ) -> Literal[False]:
-        call = self.call
-        if isinstance(error, CasekitError):
-            error.add_note(
-                f"raised by reactor {self.reactor.name!r}" + (f" in {call}" if call else "")
-            )
-        elif isinstance(error, Exception):
-            detail = f"{call}: {error!r}" if call else repr(error)
-            raise ReactorError(self.reactor.name, self.case_id, detail) from error
+        if error is not None:
+            _blame(self.reactor, self.case_id, self.call, error)
         return False
+
+
+def _blame(reactor: Reactor, case_id: str, call: str | None, error: BaseException) -> None:
+    """What :class:`_blamed` does with an error (for the hot paths, which catch it
+    themselves rather than enter a context manager): note the reactor in a
+    CasekitError, turn any other Exception into a ReactorError (raised)."""
+    if isinstance(error, CasekitError):
+        error.add_note(f"raised by reactor {reactor.name!r}" + (f" in {call}" if call else ""))
+    elif isinstance(error, Exception):
+        detail = f"{call}: {error!r}" if call else repr(error)
+        raise ReactorError(reactor.name, case_id, detail) from error
 
 
 class _Order:
@@ -214,8 +219,11 @@ class Pipeline:
 
     def _react(self, reactor: Reactor, change: Change) -> tuple[list[Event], Case | None]:
         """The reactor's events, and the case they lead to when it folded them itself."""
-        with _blamed(reactor, change.after.id):
+        try:
             out = reactor.react(change)
+        except BaseException as error:
+            _blame(reactor, change.after.id, None, error)
+            raise
         events = self._events_of(reactor, out, change.after, change.now)
         if type(out) is Folded and out.base is change.after:
             return events, out.after
@@ -256,13 +264,16 @@ class Pipeline:
         out: list[Timer] = []
         keys: set[str] = set()
         for reactor in self.reactors:
-            with _blamed(reactor, case.id, "timers"):
+            try:
                 wanted = list(reactor.timers(case))
+            except BaseException as error:
+                _blame(reactor, case.id, "timers", error)
+                raise
             for timer in wanted:
                 if (
                     not isinstance(timer, Timer)
                     or timer.case_id != case.id
-                    or timer_kind(timer.key) != reactor.name
+                    or timer.key.partition(":")[0] != reactor.name  # timer_kind, inlined
                 ):
                     raise ReactorError(
                         reactor.name,

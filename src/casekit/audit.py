@@ -9,15 +9,16 @@ inserting, deleting or reordering a stored event breaks the chain at that point,
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from json.encoder import encode_basestring as _json_string  # what dumps writes for a str
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from casekit._encoders import encoder
 from casekit._text import count
 from casekit.exceptions import CorruptRecord
-from casekit.model.events import Event
+from casekit.model.events import EVENT_TYPES, Event
 from casekit.model.lifecycle import replay
 from casekit.serialization import dumps, unstructure
 
@@ -72,20 +73,27 @@ def event_payload(event: Event) -> dict[str, Any]:
 
 def payload_json(event: Event) -> str:
     """The event's canonical JSON (:func:`event_payload` through
-    :func:`~casekit.serialization.dumps`): what stores write, and what the hash covers."""
-    return dumps(event_payload(event))
+    :func:`~casekit.serialization.dumps`): what stores write, and what the hash covers.
+
+    Written by a function generated per event class (:mod:`casekit._encoders`), which
+    gives the same text without building the dicts; an object that is not exactly one
+    of the event classes goes the long way (and is refused there)."""
+    encode = _EVENT_ENCODERS.get(event.__class__)
+    if encode is None:
+        if event.__class__ not in EVENT_TYPES:
+            return dumps(event_payload(event))
+        encode = _EVENT_ENCODERS[event.__class__] = encoder(
+            event.__class__, ("name", event.__class__.name)
+        )
+    return encode(event)
+
+
+_EVENT_ENCODERS: dict[type, Callable[[Any], str]] = {}
 
 
 def record_hash(case_id: str, seq: int, payload: dict[str, Any], prev_hash: str) -> str:
     """The SHA-256 of a record, over a canonical serialization and the previous hash."""
     body = dumps({"case_id": case_id, "seq": seq, "event": payload})
-    return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
-
-
-def _json_hash(case_id: str, seq: int, payload: str, prev_hash: str) -> str:
-    """:func:`record_hash` from the event's canonical JSON ``payload`` (byte for byte
-    the same text: the canonical form sorts the keys ``case_id``, ``event``, ``seq``)."""
-    body = f'{{"case_id":{_json_string(case_id)},"event":{payload},"seq":{int(seq)}}}'
     return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
 
 
@@ -100,13 +108,19 @@ def chain_json(
     case_id: str, events: Iterable[Event], *, after_seq: int, prev_hash: str
 ) -> tuple[list[EventRecord], list[str]]:
     """:func:`chain`, and each record's :func:`payload_json` (serialized once, for the
-    hash and for the store's row)."""
+    hash and for the store's row).
+
+    The hash is :func:`record_hash`'s, from the event's canonical JSON: byte for byte
+    the same text (the canonical form sorts the keys ``case_id``, ``event``, ``seq``)."""
     records = []
     payloads = []
+    head = f'{{"case_id":{_json_string(case_id)},"event":'
+    sha256 = hashlib.sha256
     for offset, event in enumerate(events, start=1):
         seq = after_seq + offset
         payload = payload_json(event)
-        digest = _json_hash(case_id, seq, payload, prev_hash)
+        body = f'{prev_hash}\n{head}{payload},"seq":{int(seq)}}}'
+        digest = sha256(body.encode()).hexdigest()
         records.append(EventRecord(case_id, seq, event, prev_hash, digest))
         payloads.append(payload)
         prev_hash = digest

@@ -21,6 +21,7 @@ import attrs
 from casekit._text import count
 from casekit.exceptions import InvalidCommand, InvalidTransition, InvalidValue
 from casekit.model._enums import CaseState, Direction, TaskState
+from casekit.model._evolve import evolve
 from casekit.model._links_fold import fold_link, major_after
 from casekit.model._playbook_fold import fold_playbook
 from casekit.model.actors import Actor
@@ -688,7 +689,7 @@ def apply(case: Case | None, event: Event) -> Case:
         followed = major_after(case.major, event, case.version + 1)
         if followed is not None:
             changes["major"] = followed
-    return attrs.evolve(case, **changes)  # type: ignore[arg-type]
+    return evolve(case, changes)
 
 
 def _sla_clocks(case: Case | _ClockView, event: AnySlaEvent) -> tuple[SlaClock, ...]:
@@ -766,10 +767,7 @@ def _clock(case: Case | _ClockView, key: str) -> SlaClock:
 
 def _with_clock(case: Case | _ClockView, key: str, **changes: object) -> tuple[SlaClock, ...]:
     _clock(case, key)
-    return tuple(
-        attrs.evolve(clock, **changes) if clock.key == key else clock  # type: ignore[arg-type]
-        for clock in case.slas
-    )
+    return tuple(evolve(clock, changes) if clock.key == key else clock for clock in case.slas)
 
 
 def _state_changes(case: Case, event: CaseStateChanged) -> dict[str, object]:
@@ -788,10 +786,7 @@ def _state_changes(case: Case, event: CaseStateChanged) -> dict[str, object]:
 
 def _with_task(case: Case, task_id: str, **changes: object) -> tuple[Task, ...]:
     case.task(task_id)  # raises TaskNotFound for a log that names an unknown task
-    return tuple(
-        attrs.evolve(task, **changes) if task.id == task_id else task  # type: ignore[arg-type]
-        for task in case.tasks
-    )
+    return tuple(evolve(task, changes) if task.id == task_id else task for task in case.tasks)
 
 
 _SLA_EVENTS = (
@@ -869,6 +864,11 @@ class _SlaRun:
     def result(self) -> Case:
         """The case as :func:`apply` leaves it after the same events, one by one."""
         case = self.case
-        return attrs.evolve(
-            case, slas=self.clocks.slas, version=case.version + self.events, updated_at=self.at
+        return evolve(
+            case,
+            {
+                "slas": self.clocks.slas,
+                "version": case.version + self.events,
+                "updated_at": self.at,
+            },
         )

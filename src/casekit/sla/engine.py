@@ -19,6 +19,7 @@ import attrs
 
 from casekit.exceptions import InvalidDefinition
 from casekit.model._enums import CaseState, Direction, TaskState
+from casekit.model._evolve import evolve
 from casekit.model.actors import ActorRef
 from casekit.model.case import Case, Task
 from casekit.model.events import (
@@ -212,8 +213,13 @@ class _Run:
         if not self.out:
             return self.case
         case = self.case
-        return attrs.evolve(
-            case, slas=self.fold().slas, version=case.version + len(self.out), updated_at=self.now
+        return evolve(
+            case,
+            {
+                "slas": self.fold().slas,
+                "version": case.version + len(self.out),
+                "updated_at": self.now,
+            },
         )
 
     def base(self) -> EventHeader:
@@ -836,9 +842,16 @@ def _watched(clock: SlaClock, policy: SlaPolicy) -> BusinessCalendar | None:
 
 def timers(case: Case, policy: SlaPolicy) -> list[Timer]:
     """One timer per running clock: its next warning, breach or escalation instant."""
-    result = []
     memo = policy._memo.moments  # the policy's own cache, kept here
-    for clock in case.slas:
+    slas = case.slas
+    # Most commands leave the clocks alone: the case keeps the very tuple, and its
+    # timers are those computed for it last time (kept under the tuple's id, with the
+    # tuple itself, next to the clocks' entries; both are kept alive, so ids differ).
+    kept = memo.get(id(slas))
+    if kept is not None and kept[0] is slas and kept[1][0] == case.id:
+        return list(kept[1][1])
+    result = []
+    for clock in slas:
         if clock.stage not in _ACTIVE_STAGES:
             continue
         # A clock is immutable, so its next moment is computed once for the clock
@@ -857,6 +870,10 @@ def timers(case: Case, policy: SlaPolicy) -> list[Timer]:
             memo[id(clock)] = (clock, timer)
         if timer is not None:
             result.append(timer)
+    if slas:
+        if len(memo) >= _MEMO_LIMIT:
+            memo.clear()
+        memo[id(slas)] = (slas, (case.id, tuple(result)))
     return result
 
 

@@ -1,0 +1,228 @@
+"""Canonical JSON of an attrs class, written by a function generated for the class.
+
+``dumps(unstructure(obj, cls))`` builds a dict per object (and per nested object)
+through cattrs, then the JSON encoder sorts each dict's keys and writes it. The
+function generated here writes the same text directly: the fields in sorted-key
+order, each value by its declared type. What it writes is the same, byte for byte
+(the audit chain hashes it):
+
+* every value is checked to be of exactly the type the fast path expects (``str``
+  for a ``str`` field, the enum class for an enum field, the very attrs class for a
+  nested object, ...); any other value -- a subclass, a non-UTC instant, a non-empty
+  dict or tuple, a type no rule below knows -- is written by ``dumps(hook(value))``
+  with the field's own cattrs unstructure hook, which is what cattrs does for it;
+* texts go through the encoder's own string escaper, integers and floats through
+  ``int.__repr__`` and ``float.__repr__`` (as the C encoder does), UTC instants are
+  ``isoformat()`` (ASCII, nothing to escape) in quotes, kept by identity;
+* a nested attrs class is written by its own generated function only when it is one
+  of :data:`NESTED` (plain model classes whose cattrs hook is the generated one);
+  any other goes through its hook.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import threading
+import types
+import typing
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from json.encoder import encode_basestring
+from typing import Any, Final
+
+import attrs
+
+from casekit.serialization import converter, dumps
+
+__all__ = ["NESTED", "encoder"]
+
+Encoder = Callable[[Any], str]
+
+NESTED: Final[set[type]] = set()
+"""The attrs classes nested in events and cases that are written by their own generated
+function (filled in by :func:`_nested_classes` on first use)."""
+
+_KEEP: Final = 4096
+"""How many instants' and items' JSON is kept (then all is dropped and built again)."""
+
+_encoders: dict[tuple[type, tuple[str, str] | None, bool], Encoder] = {}
+_seconds: Callable[[timedelta], int | float] = converter.get_unstructure_hook(timedelta)
+
+
+def _nested_classes() -> None:
+    from casekit.model.actors import ActorRef  # noqa: PLC0415 - the model imports serialization
+    from casekit.model.case import Assignment, Interaction, Resolution, Task  # noqa: PLC0415
+    from casekit.model.sla import SlaClock  # noqa: PLC0415
+
+    NESTED.update((ActorRef, Assignment, Interaction, Resolution, SlaClock, Task))
+
+
+def _float(value: float) -> str:
+    return float.__repr__(value) if math.isfinite(value) else dumps(value)
+
+
+_instants: dict[int, tuple[datetime, str]] = {}
+"""A UTC instant's JSON by ``id``, with the instant itself (kept alive, so the id
+stays its own): ``isoformat`` costs some 5,000 instructions, and a command writes the
+same few instants (its time, a clock's start and due times) again and again."""
+
+
+def _iso(value: datetime) -> str:
+    """A UTC instant as its JSON string (``isoformat()`` is ASCII: nothing to escape)."""
+    hit = _instants.get(id(value))
+    if hit is not None and hit[0] is value:
+        return hit[1]
+    text = '"' + value.isoformat() + '"'
+    if len(_instants) >= _KEEP:
+        _instants.clear()
+    _instants[id(value)] = (value, text)
+    return text
+
+
+def _timedelta(value: timedelta) -> str:
+    seconds = _seconds(value)
+    return int.__repr__(seconds) if type(seconds) is int else float.__repr__(seconds)
+
+
+def _optional(tp: Any) -> tuple[Any, bool]:
+    """``(X, True)`` for ``X | None``; ``(tp, False)`` otherwise."""
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if len(args) == 2 and type(None) in args:
+            return next(arg for arg in args if arg is not type(None)), True
+    return tp, False
+
+
+def _str_enum(tp: Any) -> bool:
+    return (
+        isinstance(tp, type)
+        and issubclass(tp, enum.Enum)
+        and all(type(member.value) is str for member in tp)
+    )
+
+
+def _fast(tp: Any, v: str, ns: dict[str, Any], slow: str, shared: bool) -> str | None:
+    """A Python expression writing ``v``: by a fast rule when ``v`` is exactly of type
+    ``tp``, else by ``slow``; ``None`` when no fast rule applies to ``tp``."""
+    fast = None
+    if tp is str:
+        fast = f"_s({v}) if {v}.__class__ is str"
+    elif tp is int:
+        fast = f"_int({v}) if {v}.__class__ is int"
+    elif tp is bool:
+        fast = f"'true' if {v} is True else 'false' if {v} is False"
+    elif tp is float:
+        fast = f"_float({v}) if {v}.__class__ is float"
+    elif tp is datetime:
+        fast = f"_iso({v}) if {v}.__class__ is _datetime and {v}.tzinfo is _UTC"
+    elif tp is timedelta:
+        fast = f"_timedelta({v}) if {v}.__class__ is _timedelta_type"
+    elif _str_enum(tp):
+        name = f"_enum_{tp.__name__}"
+        ns[name] = tp
+        fast = f"_s({v}._value_) if {v}.__class__ is {name}"
+    elif tp in NESTED:
+        name = f"_class_{tp.__name__}"
+        ns[name] = tp
+        ns[f"_encode_{tp.__name__}"] = encoder(tp)
+        fast = f"_encode_{tp.__name__}({v}) if {v}.__class__ is {name}"
+    elif typing.get_origin(tp) is tuple or tp is tuple:
+        args = typing.get_args(tp)
+        if shared and len(args) == 2 and args[1] is Ellipsis and args[0] in NESTED:
+            name = f"_items_{args[0].__name__}"
+            ns[name] = _Items(args[0])
+            return f"({name}({v}) if {v}.__class__ is tuple else None) or {slow}"
+        fast = f"'[]' if {v}.__class__ is tuple and not {v}"
+    elif typing.get_origin(tp) is dict or tp is dict:
+        fast = f"'{{}}' if {v}.__class__ is dict and not {v}"
+    return None if fast is None else f"{fast} else {slow}"
+
+
+class _Items:
+    """Writes a tuple of a :data:`NESTED` class, keeping each item's JSON: a new version
+    of a case shares most of its interactions, tasks and clocks with the one before
+    (they are immutable), and an item that is the same object (``is``) as one written
+    before is written as it was."""
+
+    def __init__(self, cls: type) -> None:
+        self.cls = cls
+        self.encode = encoder(cls)
+        self.kept: dict[int, tuple[object, str]] = {}
+        self.lock = threading.Lock()
+
+    def __call__(self, items: tuple[Any, ...]) -> str | None:
+        """The JSON array; ``None`` if an item is not exactly of the class."""
+        kept = self.kept
+        texts = []
+        for item in items:
+            hit = kept.get(id(item))
+            if hit is not None and hit[0] is item:
+                texts.append(hit[1])
+                continue
+            if item.__class__ is not self.cls:
+                return None
+            text = self.encode(item)
+            with self.lock:
+                if len(kept) >= _KEEP:
+                    kept.clear()
+                kept[id(item)] = (item, text)  # kept alive, so the id stays its own
+            texts.append(text)
+        return "[" + ",".join(texts) + "]"
+
+
+def encoder(cls: type, tag: tuple[str, str] | None = None, *, shared: bool = False) -> Encoder:
+    """The function writing an instance of ``cls`` as ``dumps(unstructure(obj, cls))``
+    does (with ``tag``'s key and value added, as the event union does). ``shared``:
+    its tuple fields of :data:`NESTED` items keep each item's JSON (see
+    :class:`_Items`), for objects that share items with the ones written before."""
+    cached = _encoders.get((cls, tag, shared))
+    if cached is not None:
+        return cached
+    if not NESTED:
+        _nested_classes()
+    attrs.resolve_types(cls)  # as cattrs does: the annotations may be strings
+    ns: dict[str, Any] = {
+        "_s": encode_basestring,
+        "_int": int.__repr__,
+        "_float": _float,
+        "_timedelta": _timedelta,
+        "_timedelta_type": timedelta,
+        "_datetime": datetime,
+        "_iso": _iso,
+        "_UTC": UTC,
+    }
+    fields: tuple[attrs.Attribute[Any], ...] = attrs.fields(cls)
+    keys: dict[str, attrs.Attribute[Any] | None] = {field.name: field for field in fields}
+    if tag is not None:
+        if tag[0] in keys:
+            raise ValueError(f"{cls.__name__} has a field named {tag[0]!r}, its tag's key")
+        keys[tag[0]] = None  # the tag's place in the sorted keys
+    lines = ["def encode(obj):"]
+    parts: list[str] = []
+    for index, key in enumerate(sorted(keys)):
+        prefix = ("{" if index == 0 else ",") + encode_basestring(key) + ":"
+        field = keys[key]
+        if field is None:
+            assert tag is not None
+            parts.append(repr(prefix + dumps(tag[1])))
+            continue
+        v = f"v{index}"
+        hook = converter.get_unstructure_hook(field.type)
+        ns[f"_hook{index}"] = hook
+        slow = f"_dumps(_hook{index}({v}))"
+        inner, optional = _optional(field.type)
+        fast = _fast(inner, v, ns, slow, shared) if field.type is not Any else None
+        expr = slow if fast is None else fast
+        if optional:
+            expr = f"'null' if {v} is None else {expr}"
+        lines.append(f"    {v} = obj.{field.name}")
+        parts.append(repr(prefix))
+        parts.append(f"({expr})")
+    parts.append("'}'" if keys else "'{}'")
+    ns["_dumps"] = dumps
+    lines.append("    return ''.join((" + ", ".join(parts) + ",))")
+    exec("\n".join(lines), ns)  # noqa: S102 - generated from the class's own fields
+    encode: Encoder = ns["encode"]
+    _encoders[(cls, tag, shared)] = encode
+    return encode

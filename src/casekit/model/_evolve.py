@@ -1,0 +1,130 @@
+"""``attrs.evolve`` for the fold's hot path: a copy of a frozen, slotted attrs instance
+with some fields changed, built by a function generated once per class and set of
+changed fields.
+
+``attrs.evolve`` walks every field in Python and calls ``__init__`` with all of them
+as keywords, which runs every validator again; the case has 27 fields and every
+command rebuilds it at least once. The generated function copies the unchanged
+fields slot by slot and runs the validators of the changed fields only: the unchanged
+values were validated when the instance was built (the instance is frozen), so the
+result is what ``attrs.evolve`` gives, and a bad new value is refused the same way.
+
+Only classes whose ``__init__`` does nothing but set (and validate) each field are
+rebuilt this way: slotted, frozen, without converters, ``__attrs_post_init__``,
+``__attrs_pre_init__`` or hidden (``init=False``) fields. Any other class goes
+through ``attrs.evolve``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from collections.abc import Callable
+from typing import Any, Final, TypeVar, cast
+
+import attrs
+
+__all__ = ["evolve"]
+
+T = TypeVar("T")
+
+_Builder = Callable[..., Any]
+
+_builders: dict[tuple[type, tuple[str, ...]], _Builder] = {}
+_plain: dict[type, bool] = {}
+_lock: Final = threading.Lock()
+
+
+class _Switch:
+    """Reads attrs' validators switch the public way (used if attrs' own module, which
+    its generated ``__init__`` reads, is not where it was)."""
+
+    @property
+    def _run_validators(self) -> bool:
+        return not attrs.validators.get_disabled()
+
+
+def _config() -> Any:
+    """The module holding attrs' switch ``_run_validators``
+    (``attrs.validators.set_disabled``), as attrs' own generated ``__init__`` reads it."""
+    try:
+        module = importlib.import_module("attr._config")
+    except ImportError:  # pragma: no cover - attrs moved it
+        return _Switch()
+    return module if isinstance(getattr(module, "_run_validators", None), bool) else _Switch()
+
+
+_CONFIG: Final = _config()
+
+
+def _is_plain(cls: type) -> bool:
+    """Whether ``cls``'s instances may be copied slot by slot (see the module doc)."""
+    fields: tuple[attrs.Attribute[Any], ...] = attrs.fields(cls)
+    return (
+        "__slots__" in cls.__dict__
+        and getattr(cls, "__setattr__", None) is not object.__setattr__  # frozen
+        and not hasattr(cls, "__attrs_post_init__")
+        and not hasattr(cls, "__attrs_pre_init__")
+        and "_attrs_cached_hash" not in getattr(cls, "__slots__", ())
+        and all(
+            field.init and field.converter is None and field.alias == field.name for field in fields
+        )
+    )
+
+
+def _builder(cls: type, names: tuple[str, ...]) -> _Builder:
+    """The function ``(instance, *new values of names) -> copy``, generated."""
+    fields: tuple[attrs.Attribute[Any], ...] = attrs.fields(cls)
+    known = {field.name for field in fields}
+    unknown = [name for name in names if name not in known]
+    if unknown:  # as attrs.evolve would: the class does not take such an argument
+        raise TypeError(
+            f"{cls.__name__}.__init__() got an unexpected keyword argument {unknown[0]!r}"
+        )
+    namespace: dict[str, Any] = {
+        "_new": object.__new__,
+        "_setter": object.__setattr__.__get__,  # as attrs' own __init__ sets slots
+        "_config": _CONFIG,
+        "cls": cls,
+    }
+    params = [f"v{index}" for index in range(len(names))]
+    lines = [
+        f"def build(instance, {', '.join(params)}):",
+        "    new = _new(cls)",
+        "    _set = _setter(new)",
+    ]
+    checks = []
+    for field in fields:
+        if field.name in names:
+            value = params[names.index(field.name)]
+            if field.validator is not None:  # run as __init__ does: once all are set
+                namespace[f"_check_{field.name}"] = field.validator
+                namespace[f"_field_{field.name}"] = field
+                checks.append(f"        _check_{field.name}(new, _field_{field.name}, {value})")
+        else:
+            value = f"instance.{field.name}"
+        lines.append(f"    _set({field.name!r}, {value})")
+    if checks:
+        lines += ["    if _config._run_validators:", *checks]
+    lines.append("    return new")
+    exec("\n".join(lines), namespace)  # noqa: S102 - generated from the class's own fields
+    build: _Builder = namespace["build"]
+    return build
+
+
+def evolve(instance: T, changes: dict[str, Any]) -> T:
+    """``attrs.evolve(instance, **changes)``, faster for plain frozen slotted classes."""
+    cls = type(instance)
+    names = tuple(changes)
+    build = _builders.get((cls, names))
+    if build is None:
+        plain = _plain.get(cls)
+        if plain is None:
+            plain = _plain[cls] = _is_plain(cls)
+        if not plain or not names:
+            return attrs.evolve(cast(Any, instance), **changes)  # type: ignore[no-any-return]
+        build = _builder(cls, names)
+        with _lock:
+            _builders[(cls, names)] = build
+    result: T = build(instance, *changes.values())
+    return result
