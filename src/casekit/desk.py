@@ -463,7 +463,7 @@ class Desk:
             check_contact(self.store, contact_id, account_id)
         if consumer_id is not None:
             self.store.get_consumer(consumer_id)
-        opening = DeskInstallBase.before_open(self.install_base, draft, asset_id, now)
+        opening = DeskInstallBase.before_open(self.install_base, draft, asset_id, now, actor)
         case_id = f"CS{self.store.next_case_number():07d}"
         events = decide(None, command, self._context(actor, now, case_id=case_id))
         self.authorize(actor, Action.OPEN, replay(events), now)
