@@ -728,13 +728,16 @@ class Desk:
         """The case's audit trail, oldest first.
 
         Customers do not see internal notes, nor the events of internal clocks (OLAs,
-        underpinning contracts).
+        underpinning contracts), nor the entitlement explanations of an account whose
+        install base they may not see.
         """
         case = self._load(case_id).case
         self.authorize(actor, Action.VIEW, case)
         records = self.store.history(case_id)
         if not actor.is_customer:
             return records
+        if self.install_base is not None:
+            records = self.install_base.visible_history(actor, case, records)
         return [record for record in records if visible_to_customer(record.event, case)]
 
     def verify(self, case_id: str) -> ChainReport:

@@ -215,6 +215,38 @@ def test_may_see_refuses_a_naive_instant_with_a_casekit_error(desk: Desk) -> Non
         )
 
 
+def test_a_partner_reading_a_case_history_sees_no_contract_list(desk: Desk) -> None:
+    """A partner's contact (partnerco is partner_of acme) may view acme's cases, but
+    not acme's install base: ``entitlements(actor=pat, account_id="acme")`` is
+    AccessDenied. Yet the case history showed it the entitlement.applied explanation,
+    which lists every entitlement of acme considered, applied or not, with its units
+    used ("acme-gold (the case's account acme): chosen: ...")."""
+    base = base_of(desk)
+    base.save_entitlement(
+        Entitlement(
+            id="acme-phone-only",
+            service_level="platinum",
+            account_id="acme",
+            channels={"phone"},
+            valid_from=YEAR,
+        )
+    )
+    pat = Actor.contact("pat")
+    with pytest.raises(AccessDenied):
+        base.entitlements(actor=pat, account_id="acme")
+    case = desk.open_case(actor=AGENT, subject="x", account_id="acme", contact_id="wile")
+    seen = [r.event for r in desk.history(case.id, actor=pat)]
+    assert seen  # pat does see the case
+    assert not [e for e in seen if "acme-phone-only" in repr(e)]
+    # The account's own contacts and the agents still see the explanation.
+    for actor in (WILE, AGENT):
+        assert [
+            e
+            for e in (r.event for r in desk.history(case.id, actor=actor))
+            if "acme-phone-only" in repr(e)
+        ]
+
+
 # --- host: time zones ----------------------------------------------------------------
 
 

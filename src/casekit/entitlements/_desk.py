@@ -26,6 +26,7 @@ import attrs
 from casekit._checks import check_contact
 from casekit._convert import check_text
 from casekit._time import to_utc
+from casekit.audit import EventRecord
 from casekit.entitlements._select import EntitlementChoice, Scope, choose
 from casekit.entitlements._settings import EntitlementSettings, OnMissing
 from casekit.exceptions import (
@@ -233,6 +234,22 @@ class DeskInstallBase:
                 return None
             return f"account {account_id!r} is not the contact's"
         return "consumers have no install base"
+
+    def visible_history(
+        self, actor: Actor, case: Case, records: list[EventRecord]
+    ) -> list[EventRecord]:
+        """The case's ``records`` as ``actor`` may see them: without the
+        ``entitlement.applied`` and ``entitlement.missing`` events, whose explanations
+        list the entitlements of the case's account (applied or not, with their units
+        used), toward a customer that may view the case but not the account's install
+        base (a partner's contact, say)."""
+        if not actor.is_customer or case.account_id is None:
+            return records
+        if self._scope(actor, case.account_id, self._now()) is None:
+            return records
+        return [
+            r for r in records if not isinstance(r.event, EntitlementApplied | EntitlementMissing)
+        ]
 
     def _deny(self, actor: Actor, what: str, why: str, missing: NotFound) -> None:
         if actor.is_customer:
