@@ -247,6 +247,54 @@ def test_a_partner_reading_a_case_history_sees_no_contract_list(desk: Desk) -> N
         ]
 
 
+def test_an_outage_reaches_every_affected_customer_whatever_its_contract() -> None:
+    """With Desk(entitlements=EntitlementSettings(on_missing="refuse")), a health report
+    raised NoEntitlement: the organisation's own major case has no entitlement (and
+    then, given one, the child of a bank whose incident units were used up), so the
+    report failed half-way, every time it was sent again, and the banks after it in
+    the list were never told of the outage."""
+    from casekit.links import Links  # noqa: PLC0415
+    from casekit.proactive import HealthEvent, Proactive  # noqa: PLC0415
+
+    with Desk(
+        "memory://",
+        clock=ManualClock(T0),
+        discover=False,
+        links=Links(),
+        proactive=Proactive(account_id="provider", group="ops"),
+        entitlements=EntitlementSettings(on_missing="refuse"),
+    ) as desk:
+        desk.save_account(Account(id="provider", name="Card Processing Ltd"))
+        base = base_of(desk)
+        base.save_product(Product(id="cards", name="Card processing", kind="service"))
+        for bank in ("bank-a", "bank-b", "bank-c"):
+            desk.save_account(Account(id=bank, name=bank))
+            base.save_asset(Asset(id=f"{bank}-cards", product_id="cards", account_id=bank))
+        base.save_entitlement(
+            Entitlement(
+                id="a-gold", service_level="gold", account_id="bank-a", valid_from=YEAR, units=1
+            )
+        )
+        base.save_entitlement(
+            Entitlement(id="c-gold", service_level="gold", account_id="bank-c", valid_from=YEAR)
+        )
+        desk.open_case(actor=AGENT, subject="earlier", account_id="bank-a")  # its one unit
+        assert desk.proactive is not None
+        report = desk.proactive.report(
+            HealthEvent(status="down", message="Card payments fail", product_id="cards")
+        )
+        assert report.major_id is not None
+        children = [desk.store.load(child).case for child in report.children]
+        assert [(c.account_id, c.entitlement_id) for c in children] == [
+            ("bank-a", None),
+            ("bank-b", None),
+            ("bank-c", "c-gold"),
+        ]
+        # A customer's own request is still refused.
+        with pytest.raises(NoEntitlement):
+            desk.open_case(actor=AGENT, subject="x", account_id="bank-b")
+
+
 # --- host: time zones ----------------------------------------------------------------
 
 

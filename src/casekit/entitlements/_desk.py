@@ -495,6 +495,8 @@ class DeskInstallBase:
         asset_id: str | None,
         now: datetime,
         actor: Actor | None = None,
+        *,
+        refuse: bool = True,
     ) -> Opening | None:
         """What opening the case of the ``draft`` events adds to the opening commit:
         ``None`` (nothing, at no cost) without an asset and without settings.
@@ -511,17 +513,26 @@ class DeskInstallBase:
             return None
         opened = draft[0]
         assert isinstance(opened, CaseOpened), "the opening's first event"
-        return base.opening(opened, asset_id, now, actor)
+        return base.opening(opened, asset_id, now, actor, refuse=refuse)
 
     def opening(
-        self, case: Opened, asset_id: str | None, now: datetime, actor: Actor | None = None
+        self,
+        case: Opened,
+        asset_id: str | None,
+        now: datetime,
+        actor: Actor | None = None,
+        *,
+        refuse: bool = True,
     ) -> Opening:
         """What opening ``case`` (a draft: its id is not allocated yet) about
         ``asset_id`` adds to the opening commit.
 
         This runs before the access policy decides on the opening (so that a refusal
         uses no case number): toward an ``actor`` that may not see an account's install
-        base, a refusal tells nothing of it.
+        base, a refusal tells nothing of it. Without ``refuse`` (a major case's child,
+        opened by the desk: the customers an incident hits are told whatever their
+        contract) a case that none covers gets ``entitlement.missing`` even where the
+        settings refuse it.
 
         Raises:
             AssetNotFound: The asset does not exist (or, toward a customer, is of an
@@ -529,7 +540,8 @@ class DeskInstallBase:
             ForeignAsset: The asset is not of the case's account.
             AccessDenied: An agent that may not see the asset's account, or that may
                 not see the case's account when none of its entitlements covers it.
-            NoEntitlement: None covers the case and the settings refuse it.
+            NoEntitlement: None covers the case and the settings (and ``refuse``)
+                refuse it.
         """
         asset = self._asset_of(case, asset_id, actor, now)
         settings = self.settings
@@ -540,7 +552,7 @@ class DeskInstallBase:
         if chosen is not None:
             guards = () if chosen.units is None else (UnitGuard(chosen.id, chosen.units),)
             return Opening(choice, chosen.service_level, guards, "applied", asset_id)
-        if settings.on_missing is OnMissing.REFUSE:
+        if settings.on_missing is OnMissing.REFUSE and refuse:
             why = None if actor is None else self._scope(actor, case.account_id, now)
             # The explanation lists the account's entitlements: not toward an actor
             # that may not see them (the access policy has not decided yet).

@@ -14,6 +14,7 @@ from casekit.exceptions import InvalidValue
 from casekit.model._enums import CaseState, Channel, Direction, Priority
 from casekit.model.actors import SYSTEM, Actor
 from casekit.model.case import Case
+from casekit.model.commands import OpenCase
 from casekit.storage.base import MAX_PAGE, CaseQuery
 from casekit.storage.install_base import InstallBase
 
@@ -254,8 +255,7 @@ class DeskProactive:
         name = (
             self._base.get_product(what).name if event.product_id is not None else f"asset {what}"
         )
-        case = self._desk.open_case(
-            actor=actor,
+        command = OpenCase(
             subject=f"{name} is {event.status.value}",
             description=event.message,
             account_id=self.settings.account_id,
@@ -264,6 +264,9 @@ class DeskProactive:
             category=self.settings.category,
             group=self.settings.group,
         )
+        # The organisation's own major case is no customer's request: it is not refused
+        # for want of an entitlement (Desk(entitlements=...) with on_missing="refuse").
+        case = self._desk._open(command, actor, refuse_unentitled=False)
         self._links.propose_major(
             case.id, actor=actor, reason="reported by monitoring", source=event.source
         )
