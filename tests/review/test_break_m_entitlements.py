@@ -364,6 +364,16 @@ def test_an_entitlement_refuses_a_validity_that_is_no_datetime() -> None:
         Entitlement(id="e", service_level="s", account_id="a", valid_from=YEAR, valid_to=20270101)  # type: ignore[arg-type]
 
 
+def test_a_blank_default_level_is_refused() -> None:
+    """EntitlementSettings(on_missing="default", default_level="  ") was accepted, and
+    cases opened at service level "  ", which Entitlement.service_level refuses
+    ("must not be empty")."""
+    with pytest.raises(InvalidValue, match="default_level"):
+        EntitlementSettings(on_missing="default", default_level="  ")
+    with pytest.raises(InvalidValue, match="service_level"):
+        Entitlement(id="e", service_level="  ", account_id="a", valid_from=YEAR)
+
+
 # --- host: the install base of the stores ---------------------------------------------
 
 
