@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pathlib
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -293,6 +293,38 @@ def test_an_outage_reaches_every_affected_customer_whatever_its_contract() -> No
         # A customer's own request is still refused.
         with pytest.raises(NoEntitlement):
             desk.open_case(actor=AGENT, subject="x", account_id="bank-b")
+
+
+def test_an_sla_condition_on_one_service_level_given_as_a_string() -> None:
+    """Condition(service_levels="gold") kept the string, so ``level in "gold"`` was a
+    substring test: a case at service level "old" got the gold SLA (the other typed
+    condition terms, priorities and channels, take a lone value as one item)."""
+    from casekit import Priority  # noqa: PLC0415
+    from casekit.sla import Condition, SlaDefinition, SlaPolicy  # noqa: PLC0415
+
+    gold = SlaDefinition(
+        id="gold-4h",
+        condition=Condition(service_levels="gold"),
+        targets={Priority.MODERATE: timedelta(hours=4)},
+    )
+    with Desk(
+        "memory://",
+        clock=ManualClock(T0),
+        discover=False,
+        sla=SlaPolicy(definitions=(gold,)),
+        entitlements=EntitlementSettings(on_missing="default", default_level="old"),
+    ) as desk:
+        desk.save_account(Account(id="acme", name="Acme"))
+        case = desk.open_case(actor=AGENT, subject="x", account_id="acme")
+        assert case.service_level == "old"
+        assert case.slas == ()
+    condition = Condition(service_levels="gold", entitlement_ids="acme-gold")
+    assert condition.service_levels == frozenset({"gold"})
+    assert condition.entitlement_ids == frozenset({"acme-gold"})
+    with pytest.raises(InvalidValue, match="service_levels"):
+        Condition(service_levels=[1])  # type: ignore[list-item]
+    with pytest.raises(InvalidValue, match="entitlement_ids"):
+        Condition(entitlement_ids=None)  # type: ignore[arg-type]
 
 
 # --- host: time zones ----------------------------------------------------------------
