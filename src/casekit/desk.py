@@ -440,9 +440,13 @@ class Desk:
         follow: Callable[[Case, datetime], list[Event]] | None = None,
         *,
         asset_id: str | None = None,
+        refuse_unentitled: bool = True,
     ) -> Case:
         """Open a case; ``follow(case, now)`` adds events to the opening commit (a
-        catalog request records itself and starts its playbook)."""
+        catalog request records itself and starts its playbook). Without
+        ``refuse_unentitled`` (a major case's child, opened by the desk) a case no
+        entitlement covers opens with ``entitlement.missing`` even where the settings
+        refuse such cases."""
         account_id, contact_id, consumer_id = (
             command.account_id,
             command.contact_id,
@@ -463,7 +467,9 @@ class Desk:
             check_contact(self.store, contact_id, account_id)
         if consumer_id is not None:
             self.store.get_consumer(consumer_id)
-        opening = DeskInstallBase.before_open(self.install_base, draft, asset_id, now)
+        opening = DeskInstallBase.before_open(
+            self.install_base, draft, asset_id, now, actor, refuse=refuse_unentitled
+        )
         case_id = f"CS{self.store.next_case_number():07d}"
         events = decide(None, command, self._context(actor, now, case_id=case_id))
         self.authorize(actor, Action.OPEN, replay(events), now)
@@ -728,13 +734,16 @@ class Desk:
         """The case's audit trail, oldest first.
 
         Customers do not see internal notes, nor the events of internal clocks (OLAs,
-        underpinning contracts).
+        underpinning contracts), nor the entitlement explanations of an account whose
+        install base they may not see.
         """
         case = self._load(case_id).case
         self.authorize(actor, Action.VIEW, case)
         records = self.store.history(case_id)
         if not actor.is_customer:
             return records
+        if self.install_base is not None:
+            records = self.install_base.visible_history(actor, case, records)
         return [record for record in records if visible_to_customer(record.event, case)]
 
     def verify(self, case_id: str) -> ChainReport:

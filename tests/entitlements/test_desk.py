@@ -431,10 +431,13 @@ def test_a_customer_opens_a_case_about_its_asset(entitled: Desk) -> None:
         actor=ann, subject="Mine", account_id="acme", contact_id="ann", asset_id="t1"
     )
     assert (case.asset_id, case.service_level) == ("t1", "gold")
-    with pytest.raises(ForeignAsset):
+    # Toward a customer another account's asset does not exist (ForeignAsset would
+    # name its account): AssetNotFound, with the refusal as its cause.
+    with pytest.raises(AssetNotFound) as info:
         entitled.open_case(
             actor=ann, subject="Not mine", account_id="acme", contact_id="ann", asset_id="g1"
         )
+    assert isinstance(info.value.__cause__, AccessDenied)
 
 
 def test_set_asset_changes_the_cases_asset_only(entitled: Desk) -> None:

@@ -23,7 +23,10 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from casekit._checks import check_contact
 from casekit._convert import check_text
+from casekit._time import to_utc
+from casekit.audit import EventRecord
 from casekit.entitlements._select import EntitlementChoice, Scope, choose
 from casekit.entitlements._settings import EntitlementSettings, OnMissing
 from casekit.exceptions import (
@@ -201,8 +204,10 @@ class DeskInstallBase:
     # --- reads, by actor -------------------------------------------------------------
 
     def may_see(self, actor: Actor, account_id: str, now: datetime | None = None) -> bool:
-        """Whether ``actor`` sees the install base of ``account_id``."""
-        return self._scope(actor, account_id, now or self._now()) is None
+        """Whether ``actor`` sees the install base of ``account_id`` (at ``now``, an aware
+        instant; default: the desk's clock)."""
+        when = self._now() if now is None else to_utc(now, "now")
+        return self._scope(actor, check_text(account_id, "account_id"), when) is None
 
     def _scope(self, actor: Actor, account_id: str, now: datetime) -> str | None:
         """``None`` if ``actor`` sees ``account_id``'s install base, else why not."""
@@ -229,6 +234,22 @@ class DeskInstallBase:
                 return None
             return f"account {account_id!r} is not the contact's"
         return "consumers have no install base"
+
+    def visible_history(
+        self, actor: Actor, case: Case, records: list[EventRecord]
+    ) -> list[EventRecord]:
+        """The case's ``records`` as ``actor`` may see them: without the
+        ``entitlement.applied`` and ``entitlement.missing`` events, whose explanations
+        list the entitlements of the case's account (applied or not, with their units
+        used), toward a customer that may view the case but not the account's install
+        base (a partner's contact, say)."""
+        if not actor.is_customer or case.account_id is None:
+            return records
+        if self._scope(actor, case.account_id, self._now()) is None:
+            return records
+        return [
+            r for r in records if not isinstance(r.event, EntitlementApplied | EntitlementMissing)
+        ]
 
     def _deny(self, actor: Actor, what: str, why: str, missing: NotFound) -> None:
         if actor.is_customer:
@@ -270,7 +291,9 @@ class DeskInstallBase:
 
         Raises:
             InvalidValue: No ``account_id`` for an actor that is not a contact, or a
-                ``contact_id`` of another account.
+                ``contact_id`` of another account (toward a customer, also one that
+                does not exist: the refusal tells nothing of other accounts).
+            ContactNotFound: No such contact (toward an agent).
             AccessDenied: ``actor`` may not see that account's install base.
         """
         account_id = self._account_of(actor, account_id)
@@ -281,8 +304,14 @@ class DeskInstallBase:
             contact_id = actor.id
         contacts: list[str] = []
         if contact_id is not None:
-            contact = self._directory.get_contact(check_text(contact_id, "contact_id"))
-            if contact.account_id == account_id:
+            contact_id = check_text(contact_id, "contact_id")
+            try:
+                contact = self._directory.get_contact(contact_id)
+            except NotFound:
+                if not actor.is_customer:
+                    raise
+                contact = None  # toward a customer: like another account's contact
+            if contact is not None and contact.account_id == account_id:
                 contacts.append(contact.id)
             elif contact_id != actor.id:
                 raise InvalidValue(
@@ -334,7 +363,7 @@ class DeskInstallBase:
             desk.authorize(actor, Action.WORK_TASKS, case, now, task=task)
             current = case.task(task_id).asset_id
         if asset_id is not None:
-            self._asset_of(case, asset_id)
+            self._asset_of(case, asset_id, actor, now)
         before = case if task_id is None else None
         if current == asset_id:
             return desk._gate.view(case, actor, now, before=before)
@@ -408,35 +437,73 @@ class DeskInstallBase:
         """Which entitlement a case would get, and why (changes nothing).
 
         Raises:
-            AccessDenied: ``actor`` may not see the account's install base.
+            AccessDenied: ``actor`` may not see the account's install base (now,
+                whatever ``at`` is).
             AssetNotFound, ForeignAsset: As for ``open_case``.
+            InvalidCommand: ``contact_id`` is not a contact of the account (or an
+                ``admin`` contact of an ancestor), as for ``open_case``.
         """
-        now = at or self._now()
+        # Who may see what is decided now, whatever instant the question is about: a
+        # relationship that ended does not come back for a question about the past.
+        current = self._now()
+        now = current if at is None else to_utc(at, "at")
         account_id = check_text(account_id, "account_id")
-        why = self._scope(actor, account_id, now)
+        why = self._scope(actor, account_id, current)
         if why is not None:
             raise AccessDenied(actor.id, "view", f"entitlements of {account_id}", why)
+        if contact_id is not None:
+            self._check_contact(actor, check_text(contact_id, "contact_id"), account_id)
         probe = _probe(account_id, contact_id, Channel(channel), now)
-        return self.choose(probe, self._asset_of(probe, asset_id), now)
+        return self.choose(probe, self._asset_of(probe, asset_id, actor, current), now)
 
-    def _asset_of(self, case: Opened, asset_id: str | None) -> Asset | None:
+    def _check_contact(self, actor: Actor, contact_id: str, account_id: str) -> None:
+        """Refuse a contact that is not the account's (as ``open_case`` does); toward a
+        customer an unknown contact and another account's are refused alike (the
+        refusal tells nothing of the other accounts)."""
+        try:
+            check_contact(self._directory, contact_id, account_id)
+        except NotFound:
+            if not actor.is_customer:
+                raise
+            raise InvalidCommand(
+                f"contact {contact_id!r} does not belong to account {account_id!r}"
+            ) from None
+
+    def _asset_of(
+        self, case: Opened, asset_id: str | None, actor: Actor | None, now: datetime
+    ) -> Asset | None:
+        """The asset ``asset_id`` of the case's account (``None`` if none is named).
+
+        Toward an ``actor`` that may not see the asset's account, the asset is not
+        there: :class:`AssetNotFound` for a customer, :class:`AccessDenied` for an
+        agent (never :class:`ForeignAsset`, which names the account it is of)."""
         if asset_id is None:
             return None
         asset = self.store.get_asset(check_text(asset_id, "asset_id"))
+        if actor is not None:
+            why = self._scope(actor, asset.account_id, now)
+            if why is not None:
+                self._deny(actor, asset.id, why, AssetNotFound(asset.id))
         if asset.account_id != case.account_id:
             raise ForeignAsset(asset.id, case.account_id, asset.account_id)
         return asset
 
     @staticmethod
     def before_open(
-        base: DeskInstallBase | None, draft: Sequence[Event], asset_id: str | None, now: datetime
+        base: DeskInstallBase | None,
+        draft: Sequence[Event],
+        asset_id: str | None,
+        now: datetime,
+        actor: Actor | None = None,
+        *,
+        refuse: bool = True,
     ) -> Opening | None:
         """What opening the case of the ``draft`` events adds to the opening commit:
         ``None`` (nothing, at no cost) without an asset and without settings.
 
         Raises:
             InvalidCommand: An ``asset_id`` on a desk whose store keeps no install base.
-            AssetNotFound, ForeignAsset, NoEntitlement: As :meth:`opening`.
+            AssetNotFound, ForeignAsset, AccessDenied, NoEntitlement: As :meth:`opening`.
         """
         if base is None:
             if asset_id is not None:
@@ -446,18 +513,37 @@ class DeskInstallBase:
             return None
         opened = draft[0]
         assert isinstance(opened, CaseOpened), "the opening's first event"
-        return base.opening(opened, asset_id, now)
+        return base.opening(opened, asset_id, now, actor, refuse=refuse)
 
-    def opening(self, case: Opened, asset_id: str | None, now: datetime) -> Opening:
+    def opening(
+        self,
+        case: Opened,
+        asset_id: str | None,
+        now: datetime,
+        actor: Actor | None = None,
+        *,
+        refuse: bool = True,
+    ) -> Opening:
         """What opening ``case`` (a draft: its id is not allocated yet) about
         ``asset_id`` adds to the opening commit.
 
+        This runs before the access policy decides on the opening (so that a refusal
+        uses no case number): toward an ``actor`` that may not see an account's install
+        base, a refusal tells nothing of it. Without ``refuse`` (a major case's child,
+        opened by the desk: the customers an incident hits are told whatever their
+        contract) a case that none covers gets ``entitlement.missing`` even where the
+        settings refuse it.
+
         Raises:
-            AssetNotFound: The asset does not exist.
+            AssetNotFound: The asset does not exist (or, toward a customer, is of an
+                account it may not see).
             ForeignAsset: The asset is not of the case's account.
-            NoEntitlement: None covers the case and the settings refuse it.
+            AccessDenied: An agent that may not see the asset's account, or that may
+                not see the case's account when none of its entitlements covers it.
+            NoEntitlement: None covers the case and the settings (and ``refuse``)
+                refuse it.
         """
-        asset = self._asset_of(case, asset_id)
+        asset = self._asset_of(case, asset_id, actor, now)
         settings = self.settings
         if settings is None or case.account_id is None:
             return Opening(None, None, (), "none", asset_id) if asset_id else _NOTHING
@@ -466,7 +552,12 @@ class DeskInstallBase:
         if chosen is not None:
             guards = () if chosen.units is None else (UnitGuard(chosen.id, chosen.units),)
             return Opening(choice, chosen.service_level, guards, "applied", asset_id)
-        if settings.on_missing is OnMissing.REFUSE:
+        if settings.on_missing is OnMissing.REFUSE and refuse:
+            why = None if actor is None else self._scope(actor, case.account_id, now)
+            # The explanation lists the account's entitlements: not toward an actor
+            # that may not see them (the access policy has not decided yet).
+            if actor is not None and why is not None:
+                raise AccessDenied(actor.id, "open", f"a case of {case.account_id}", why)
             raise NoEntitlement(case.account_id, case.contact_id, asset_id, choice.explain())
         if settings.on_missing is OnMissing.DEFAULT:
             return Opening(choice, settings.default_level, (), "default", asset_id)

@@ -53,6 +53,11 @@ class EntitlementSettings:
     parent_assets: bool = True
 
     def __attrs_post_init__(self) -> None:
+        if self.default_level is not None and not self.default_level.strip():
+            raise InvalidValue(
+                "must not be empty (a service level, as Entitlement.service_level)",
+                where="EntitlementSettings.default_level",
+            )
         if self.on_missing is OnMissing.DEFAULT and not self.default_level:
             raise InvalidValue(
                 'on_missing="default" needs a default_level',

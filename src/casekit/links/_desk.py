@@ -14,7 +14,13 @@ import attrs
 
 from casekit._convert import check_text
 from casekit._retry import retry_on_conflict
-from casekit.exceptions import CasekitError, InvalidLink, InvalidTransition, InvalidValue
+from casekit.exceptions import (
+    CasekitError,
+    EntitlementExhausted,
+    InvalidLink,
+    InvalidTransition,
+    InvalidValue,
+)
 from casekit.links._reactor import LinksReactor
 from casekit.links._sync import (
     DEFAULT_SYNC,
@@ -577,7 +583,13 @@ class DeskLinks:
             if existing:  # several at once: their processes settle it
                 time.sleep(random.uniform(0, 0.01 * 2**attempt))
                 continue
-            child = self._open(command, actor, follow)
+            try:
+                # The customers an incident hits are told whatever their contract: a
+                # child is not refused for want of an entitlement, and one that lost
+                # the last unit of its entitlement to another opening is opened again.
+                child = self._open(command, actor, follow, refuse_unentitled=False)
+            except EntitlementExhausted:
+                continue
             try:
                 self._after_link(self._store.load(child.id).case)
             except InvalidLink:

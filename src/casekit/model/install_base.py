@@ -22,7 +22,7 @@ from typing import TypeGuard
 import attrs
 
 from casekit._convert import CasekitEnum, enum_converter, enum_set_converter, optional_text, text
-from casekit._time import validate_aware
+from casekit._time import to_utc, validate_aware
 from casekit.exceptions import InvalidValue
 from casekit.model._enums import Channel
 from casekit.model.case import Case
@@ -82,6 +82,24 @@ def _product_kind(value: ProductKind | str) -> ProductKind:
 
 def _channels(values: Iterable[Channel | str]) -> frozenset[Channel]:
     return _CHANNELS(values)
+
+
+def _utc(value: object, where: str) -> datetime:
+    """``value`` in UTC. Instants are kept in UTC so that they compare as instants
+    whatever zone they were given in (Python compares two datetimes of one zone by
+    their wall times, wrong across a daylight-saving fold) and read back from every
+    store as they were saved."""
+    if not isinstance(value, datetime):
+        raise InvalidValue(f"expected an aware datetime, got {type(value).__name__}", where=where)
+    return to_utc(value, where)
+
+
+def _valid_from(value: datetime) -> datetime:
+    return _utc(value, "Entitlement.valid_from")
+
+
+def _valid_to(value: datetime | None) -> datetime | None:
+    return None if value is None else _utc(value, "Entitlement.valid_to")
 
 
 def _whole(where: str, value: object, *, minimum: int) -> None:
@@ -157,8 +175,8 @@ class Entitlement:
         product_id: Only cases about an asset of this product (``None``: any case).
         channels: The channels cases may come in on (empty: every channel).
         calendar: The name of the support-hours calendar, if the contract has one.
-        valid_from: First instant it holds.
-        valid_to: First instant it no longer holds (``None``: open-ended).
+        valid_from: First instant it holds (kept in UTC).
+        valid_to: First instant it no longer holds (``None``: open-ended; kept in UTC).
         units: How many cases it covers over its validity (``None``: unlimited). Each
             case opened under it consumes one, atomically with the opening.
         rank: Breaks ties between entitlements of the same scope level: the lowest
@@ -174,8 +192,10 @@ class Entitlement:
     product_id: str | None = attrs.field(default=None, validator=_optional_id)
     channels: frozenset[Channel] = attrs.field(default=frozenset(), converter=_channels)
     calendar: str | None = attrs.field(default=None, validator=_optional_id)
-    valid_from: datetime = attrs.field(validator=validate_aware)
-    valid_to: datetime | None = attrs.field(default=None, validator=validate_aware)
+    valid_from: datetime = attrs.field(converter=_valid_from, validator=validate_aware)
+    valid_to: datetime | None = attrs.field(
+        default=None, converter=_valid_to, validator=validate_aware
+    )
     units: int | None = None
     rank: int = 0
 

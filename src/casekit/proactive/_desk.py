@@ -282,7 +282,9 @@ class DeskProactive:
             ctx = self._desk._context(actor, now)
             return events + decide(replay(events, case), Transition(action=CaseAction.START), ctx)
 
-        case = self._desk._open(command, actor, as_major)
+        # The organisation's own major case is no customer's request: it is not refused
+        # for want of an entitlement (Desk(entitlements=...) with on_missing="refuse").
+        case = self._desk._open(command, actor, as_major, refuse_unentitled=False)
         return self._desk.store.load(case.id).case
 
     def _update(self, major: Case, event: HealthEvent, actor: Actor) -> bool:

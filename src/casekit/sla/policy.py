@@ -19,10 +19,12 @@ import attrs
 
 from casekit._convert import (
     CasekitEnum,
+    check_text,
     enum_converter,
     enum_set_converter,
+    show,
 )
-from casekit.exceptions import InvalidDefinition
+from casekit.exceptions import InvalidDefinition, InvalidValue
 from casekit.model._enums import CaseState, Channel, Priority
 from casekit.model.case import Case, Task
 from casekit.model.sla import SlaKind, SlaMetric
@@ -93,6 +95,35 @@ def _condition_channels(values: Iterable[Channel | str]) -> frozenset[Channel]:
     return _CONDITION_CHANNELS(values)
 
 
+def _names(where: str) -> Callable[[Iterable[str]], frozenset[str]]:
+    """A converter to a frozenset of names (a lone string is one name, not its
+    letters: ``service_levels="gold"`` must not match a level ``"old"``)."""
+
+    def convert(values: Iterable[str]) -> frozenset[str]:
+        if isinstance(values, str):
+            values = (values,)
+        elif not isinstance(values, Iterable):
+            raise InvalidValue(f"expected a collection of names, got {show(values)}", where=where)
+        names = list(values)
+        for name in names:
+            check_text(name, where)
+        return frozenset(names)
+
+    return convert
+
+
+_SERVICE_LEVELS = _names("Condition.service_levels")
+_ENTITLEMENT_IDS = _names("Condition.entitlement_ids")
+
+
+def _service_levels(values: Iterable[str]) -> frozenset[str]:
+    return _SERVICE_LEVELS(values)
+
+
+def _entitlement_ids(values: Iterable[str]) -> frozenset[str]:
+    return _ENTITLEMENT_IDS(values)
+
+
 def _kind(value: SlaKind | str) -> SlaKind:
     return _KIND(value)
 
@@ -145,8 +176,8 @@ class Condition:
     channels: frozenset[Channel] = attrs.field(default=frozenset(), converter=_condition_channels)
     account_ids: frozenset[str] = frozenset()
     groups: frozenset[str] = frozenset()
-    service_levels: frozenset[str] = frozenset()
-    entitlement_ids: frozenset[str] = frozenset()
+    service_levels: frozenset[str] = attrs.field(default=frozenset(), converter=_service_levels)
+    entitlement_ids: frozenset[str] = attrs.field(default=frozenset(), converter=_entitlement_ids)
     custom: dict[str, str | int | float | bool | None] = attrs.field(factory=dict)
 
     def why_not(self, case: Case, task: Task | None = None) -> str | None:

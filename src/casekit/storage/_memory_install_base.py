@@ -26,6 +26,7 @@ from casekit.storage.install_base import (
     check_asset_children,
     check_asset_parents,
     check_overlap,
+    levels_below,
 )
 
 __all__ = ["MemoryInstallBase"]
@@ -102,7 +103,11 @@ class MemoryInstallBase:
                         f"not {asset.account_id!r}",
                         where="Asset.contact_id",
                     )
-            check_asset_parents(asset, self._assets.get)
+            children: dict[str | None, list[str]] = {}
+            for stored in self._assets.values():
+                children.setdefault(stored.parent_id, []).append(stored.id)
+            below = levels_below(asset.id, lambda key: children.get(key, ()))
+            check_asset_parents(asset, self._assets.get, below)
             foreign = next(
                 (
                     a.id

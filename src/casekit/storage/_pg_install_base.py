@@ -40,6 +40,8 @@ from casekit.storage._pg_conn import Database, _Conn
 from casekit.storage._pg_routing import LOCK
 from casekit.storage.base import UnitGuard
 from casekit.storage.install_base import (
+    LEVELS_BELOW,
+    MAX_ASSET_DEPTH,
     check_asset_children,
     check_asset_parents,
     check_overlap,
@@ -73,6 +75,9 @@ CREATE TABLE {s}.entitlements (
 CREATE INDEX entitlements_scope ON {s}.entitlements (scope, scope_id, id)
 """
 """The install-base tables (a forward migration of :mod:`casekit.storage._pg_schema`)."""
+
+
+_LEVELS_BELOW: Final = LEVELS_BELOW.format(t="{s}.", v="%s", m=MAX_ASSET_DEPTH)
 
 
 def _decode(table: str, key: str, body: Any, cls: type[T]) -> T:
@@ -158,7 +163,9 @@ class PgInstallBase:
                         f"not {asset.account_id!r}",
                         where="Asset.contact_id",
                     )
-            check_asset_parents(asset, lambda key: self._one(conn, "assets", key, Asset))
+            row = conn.execute(_LEVELS_BELOW, (asset.id,)).fetchone()
+            below = 0 if row is None else int(row[0])
+            check_asset_parents(asset, lambda key: self._one(conn, "assets", key, Asset), below)
             rows = conn.execute(
                 "SELECT id FROM {s}.assets WHERE parent_id = %s AND account_id <> %s "
                 "ORDER BY id LIMIT 1",

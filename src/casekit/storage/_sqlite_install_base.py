@@ -14,7 +14,7 @@ being committed included (:func:`check_unit_guard`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Final, TypeVar
 
 from casekit.exceptions import (
@@ -32,6 +32,8 @@ from casekit.serialization import from_json, to_json
 from casekit.storage._sqlite_rows import integer, text
 from casekit.storage.base import UnitGuard
 from casekit.storage.install_base import (
+    LEVELS_BELOW,
+    MAX_ASSET_DEPTH,
     check_asset_children,
     check_asset_parents,
     check_overlap,
@@ -72,6 +74,9 @@ CREATE INDEX {p}entitlements_scope ON {p}entitlements (scope, scope_id, id);
 """The install-base tables (a forward migration of :mod:`casekit.storage.sqlite`)."""
 
 
+_LEVELS_BELOW: Final = LEVELS_BELOW.format(t="{p}", v="?", m=MAX_ASSET_DEPTH)
+
+
 def check_unit_guard(conn: _Session, guard: UnitGuard) -> None:
     """Refuse the commit in progress if more cases than ``guard.units`` would have its
     entitlement (the commit's own rows are written already; it is rolled back)."""
@@ -93,6 +98,27 @@ def _decode(table: str, key: str, raw: object, cls: type[T]) -> T:
 
 def _many(values: Iterable[str]) -> list[str]:
     return [values] if isinstance(values, str) else list(values)
+
+
+_CHUNK: Final = 256
+"""The most ids :meth:`SQLiteInstallBase.entitlements_of` asks for in one statement (an
+account with thousands of assets is read in several; SQLite bounds a statement's size)."""
+
+
+def _chunks(ids: list[str]) -> Iterator[list[str]]:
+    """``ids`` in chunks of at most :data:`_CHUNK`, each padded (with its last id) to a
+    power of two, so that few distinct statements are prepared."""
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        size = 1 << (len(chunk) - 1).bit_length()
+        yield chunk + [chunk[-1]] * (size - len(chunk))
+
+
+def _key(row: tuple[object, object]) -> str:
+    """A row's id as text, to order rows as ``ORDER BY id`` does (UTF-8 byte order is
+    code point order)."""
+    key = row[0]
+    return key.decode() if isinstance(key, bytes) else str(key)
 
 
 class SQLiteInstallBase:
@@ -132,7 +158,9 @@ class SQLiteInstallBase:
             self._require(conn, "accounts", asset.account_id, AccountNotFound)
             if asset.contact_id is not None:
                 self._check_contact(conn, asset)
-            check_asset_parents(asset, lambda asset_id: self._asset(conn, asset_id))
+            rows = conn.execute(_LEVELS_BELOW, (asset.id,)).fetchall()
+            below = integer("assets", asset.id, rows[0][0])
+            check_asset_parents(asset, lambda asset_id: self._asset(conn, asset_id), below)
             rows = conn.execute(
                 "SELECT id FROM {p}assets WHERE parent_id = ? AND account_id <> ? "
                 "ORDER BY id LIMIT 1",
@@ -242,24 +270,22 @@ class SQLiteInstallBase:
         contact_ids: Iterable[str] = (),
         asset_ids: Iterable[str] = (),
     ) -> list[Entitlement]:
-        wanted = [
-            (scope, scope_id)
+        found: dict[object, object] = {}
+        with self._connection() as conn:
             for scope, ids in (
                 ("account", account_ids),
                 ("contact", contact_ids),
                 ("asset", asset_ids),
-            )
-            for scope_id in _many(ids)
-        ]
-        if not wanted:
-            return []
-        terms = " OR ".join(["(scope = ? AND scope_id = ?)"] * len(wanted))
-        params = [value for pair in wanted for value in pair]
-        with self._connection() as conn:
-            rows = conn.execute(
-                f"SELECT id, body FROM {{p}}entitlements WHERE {terms} ORDER BY id", params
-            ).fetchall()
-        return self._entitlements(rows)
+            ):
+                for chunk in _chunks(list(dict.fromkeys(_many(ids)))):
+                    marks = ", ".join("?" * len(chunk))
+                    rows = conn.execute(
+                        "SELECT id, body FROM {p}entitlements "
+                        f"WHERE scope = ? AND scope_id IN ({marks})",
+                        [scope, *chunk],
+                    ).fetchall()
+                    found.update(rows)
+        return self._entitlements(sorted(found.items(), key=_key))
 
     def units_used(self, entitlement_id: str) -> int:
         with self._connection() as conn:

@@ -23,13 +23,14 @@ executable form of this contract.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import Protocol, runtime_checkable
+from typing import Final, Protocol, runtime_checkable
 
 from casekit.exceptions import AssetNotFound, EntitlementConflict, InvalidValue
 from casekit.model.install_base import Asset, Entitlement, Product
 from casekit.storage.base import UnitGuard
 
 __all__ = [
+    "LEVELS_BELOW",
     "MAX_ASSET_DEPTH",
     "InstallBase",
     "UnitGuard",
@@ -37,6 +38,7 @@ __all__ = [
     "check_asset_parents",
     "check_overlap",
     "is_install_base",
+    "levels_below",
 ]
 
 MAX_ASSET_DEPTH = 32
@@ -124,14 +126,19 @@ def is_install_base(store: object) -> bool:
     return isinstance(store, InstallBase)
 
 
-def check_asset_parents(asset: Asset, parent_of: Callable[[str], Asset | None]) -> None:
+def check_asset_parents(
+    asset: Asset, parent_of: Callable[[str], Asset | None], below: int = 0
+) -> None:
     """Refuse an asset whose parent is missing, of another account, or whose parents
     lead back to it (for store authors: ``parent_of`` reads a stored asset, ``None`` if
-    there is none, in the transaction that saves ``asset``).
+    there is none, in the transaction that saves ``asset``; ``below`` is how many
+    levels of stored assets sit inside ``asset``, :func:`levels_below`, so that moving
+    an asset with assets inside it keeps them within :data:`MAX_ASSET_DEPTH` too).
 
     Raises:
         AssetNotFound: The parent (or one of its parents) does not exist.
-        InvalidValue: A parent of another account, a cycle, or too deep.
+        InvalidValue: A parent of another account, a cycle, or too deep (the asset or
+            one inside it).
     """
     seen = [asset.id]
     current = asset.parent_id
@@ -157,6 +164,37 @@ def check_asset_parents(asset: Asset, parent_of: Callable[[str], Asset | None]) 
             )
         seen.append(current)
         current = parent.parent_id
+    if len(seen) - 1 + below > MAX_ASSET_DEPTH:
+        raise InvalidValue(
+            f"an asset inside {asset.id!r} would sit deeper than {MAX_ASSET_DEPTH} assets",
+            where="Asset.parent_id",
+        )
+
+
+LEVELS_BELOW: Final = """
+WITH RECURSIVE below (id, depth) AS (
+    SELECT id, 1 FROM {t}assets WHERE parent_id = {v}
+    UNION ALL
+    SELECT a.id, b.depth + 1 FROM {t}assets AS a JOIN below AS b ON a.parent_id = b.id
+    WHERE b.depth <= {m}
+)
+SELECT coalesce(max(depth), 0) FROM below
+"""
+"""How many levels of assets sit inside one (``{t}``: the table prefix, ``{v}``: the
+placeholder of its id), bounded just past :data:`MAX_ASSET_DEPTH`; for the SQL stores."""
+
+
+def levels_below(asset_id: str, children_of: Callable[[str], Iterable[str]]) -> int:
+    """How many levels of assets sit inside ``asset_id`` (0: none), counted just past
+    :data:`MAX_ASSET_DEPTH` at most (``children_of`` lists the ids of the assets
+    directly inside one)."""
+    level, depth = [asset_id], 0
+    while depth <= MAX_ASSET_DEPTH:
+        level = [child for parent in level for child in children_of(parent)]
+        if not level:
+            break
+        depth += 1
+    return depth
 
 
 def check_asset_children(asset: Asset, foreign_child: str | None) -> None:
