@@ -162,7 +162,9 @@ def main(url: str, schema: str, mode: str, *args: str) -> None:
     try:
         if mode in ("update", "drain", "claim", "pull"):  # start together (see start_together)
             print("ready", flush=True)
-            sys.stdin.readline()
+            go = sys.stdin.readline().split()  # "go <instant>": start then, all together
+            if len(go) > 1:
+                time.sleep(max(0.0, float(go[1]) - time.time()))
         if mode == "update":
             result: object = update(store, *args)
         elif mode == "drain":

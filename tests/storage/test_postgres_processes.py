@@ -59,9 +59,10 @@ def start_together(url: str, schema: str, *calls: tuple[object, ...]) -> list[An
     """Start a worker per call, wait until each has its store open, then let them go
     at once (so that they really overlap, however slowly each starts)."""
     workers = [start(url, schema, *args) for args in calls]
-    for worker in workers:
+    at = time.time() + 0.25  # each sleeps until then: a loaded machine hands out the
+    for worker in workers:  # "go" lines slowly, and the first would take everything
         assert worker.stdin is not None
-        worker.stdin.write("go\n")
+        worker.stdin.write(f"go {at}\n")
         worker.stdin.flush()
     return workers
 
