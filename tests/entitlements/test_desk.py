@@ -33,6 +33,7 @@ from casekit import (
 )
 from casekit.entitlements import DeskInstallBase, EntitlementSettings, OnMissing
 from casekit.model.events import AssetSet, EntitlementApplied, EntitlementMissing
+from casekit.sla.calendar import BusinessCalendar
 from casekit.sla.policy import Condition, SlaDefinition, SlaPolicy
 from casekit.timeline import describe
 from tests.conftest import AGENT, SYSTEM, T0, populate
@@ -491,3 +492,39 @@ def test_what_if_replays_select_on_the_service_level_too(clock: ManualClock) -> 
         logs = [desk.store.history(gold.id), desk.store.history(plain.id)]
         outcomes = evaluate_many(logs, policy, as_of=T0 + timedelta(hours=5))
         assert [(o.case_id, o.sla_id, o.breached) for o in outcomes] == [(gold.id, "gold", True)]
+
+
+def test_sla_clocks_run_on_the_entitlements_support_hours(clock: ManualClock) -> None:
+    """An entitlement's ``calendar`` is its support hours: a definition with
+    ``calendar_source="entitlement"`` runs its clock on it (else on its own)."""
+    office = BusinessCalendar.weekly("UTC", {"mon-fri": "09:00-17:00"})
+    policy = SlaPolicy(
+        definitions=(
+            SlaDefinition(
+                id="resolution",
+                targets={Priority.MODERATE: timedelta(hours=8)},
+                calendar="office",
+                calendar_source="entitlement",
+            ),
+        ),
+        calendars={"office": office},
+    )
+    with make_desk(clock, entitlements=EntitlementSettings(), sla=policy) as desk:
+        base = desk.install_base
+        assert base is not None
+        base.save_entitlement(
+            Entitlement(
+                id="globex-247",
+                service_level="platinum",
+                account_id="globex",
+                calendar="24x7",
+                valid_from=YEAR,
+            )
+        )
+        platinum = desk.open_case(actor=AGENT, subject="x", account_id="globex")
+        assert platinum.support_calendar == "24x7"
+        assert [c.calendar for c in platinum.slas] == ["24x7"]
+        gold = desk.open_case(actor=AGENT, subject="x", account_id="acme")  # no calendar
+        assert gold.support_calendar is None
+        assert [c.calendar for c in gold.slas] == ["office"]
+        assert desk.verify(platinum.id).ok

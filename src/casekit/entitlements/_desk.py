@@ -105,6 +105,7 @@ class Opening:
                 service_level=self.service_level,
                 units=None if chosen is None else chosen.units,
                 explanation=choice.explain(),
+                calendar=None if chosen is None else chosen.calendar,
             ),
         ]
 

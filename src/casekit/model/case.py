@@ -157,6 +157,8 @@ class Case:
         entitlement_id: The entitlement the case was opened under, if any.
         service_level: The service level of that entitlement (SLA conditions select
             on it).
+        support_calendar: That entitlement's support-hours calendar, if it names one
+            (SLA definitions with ``calendar_source="entitlement"`` run on it).
         version: How many events the case has; increases with every change.
     """
 
@@ -191,6 +193,7 @@ class Case:
     asset_id: str | None = None
     entitlement_id: str | None = None
     service_level: str | None = None
+    support_calendar: str | None = None
 
     @property
     def parent_id(self) -> str | None:

@@ -712,6 +712,8 @@ class EntitlementApplied(CaseEvent):
         service_level: The service level the case gets.
         units: The units the entitlement grants (``None``: unlimited); the case uses one.
         explanation: Every candidate considered and why it was or was not chosen.
+        calendar: The entitlement's support-hours calendar, if it names one (SLA
+            definitions with ``calendar_source="entitlement"`` run on it).
     """
 
     name: ClassVar[str] = "entitlement.applied"
@@ -719,6 +721,7 @@ class EntitlementApplied(CaseEvent):
     service_level: str
     units: int | None = None
     explanation: str = ""
+    calendar: str | None = None
 
 
 @attrs.frozen(kw_only=True)

@@ -274,7 +274,11 @@ def install_base_changes(
         TaskNotFound: ``asset.set`` names a task the case does not have.
     """
     if isinstance(event, EntitlementApplied):
-        return {"entitlement_id": event.entitlement_id, "service_level": event.service_level}
+        return {
+            "entitlement_id": event.entitlement_id,
+            "service_level": event.service_level,
+            "support_calendar": event.calendar,
+        }
     if isinstance(event, AssetSet):
         if event.task_id is None:
             return {"asset_id": event.asset_id}

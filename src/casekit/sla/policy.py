@@ -62,6 +62,9 @@ class CalendarSource(CasekitEnum):
     """The case account's ``calendar`` (or its nearest ancestor's)."""
     GROUP = "group"
     """``SlaPolicy.group_calendars`` for the case's (or task's) assignment group."""
+    ENTITLEMENT = "entitlement"
+    """The support-hours calendar of the entitlement the case was opened under
+    (``Entitlement.calendar``, see :mod:`casekit.entitlements`)."""
 
 
 class OnReopen(CasekitEnum):
@@ -258,7 +261,8 @@ class SlaDefinition:
         targets: Business time allowed, per case priority. A priority without a target
             means the definition does not apply.
         calendar: Name of the calendar in :attr:`SlaPolicy.calendars` (default 24x7).
-        calendar_source: Take the calendar from the account or group when they have one.
+        calendar_source: Take the calendar from the account, the group or the case's
+            entitlement when they have one (one the policy knows), else ``calendar``.
         pause_states: Case states in which the clock pauses (default: awaiting info).
         pause_when_task_blocked: Task clocks pause while their task is blocked.
         warnings: Fractions of the target at which to warn (``0.75`` = 75 %).
@@ -458,6 +462,10 @@ class SlaPolicy:
             group = (task.assignment if task else case.assignment).group
             if group is not None and group in self.group_calendars:
                 return self.group_calendars[group]
+        if source is CalendarSource.ENTITLEMENT:
+            name = case.support_calendar
+            if name is not None and (name in self.calendars or name == ALWAYS_OPEN):
+                return name
         return definition.calendar
 
     def select(self, case: Case, task: Task | None = None) -> list[Selection]:
