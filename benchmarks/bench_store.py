@@ -329,7 +329,7 @@ class Floor(Protocol):
 
 _CASE_COLUMNS = ("state", "priority", "account_id", "consumer_id", "assigned_group", "agent",
                  "service_org", "updated_at", "contact_id", "category", "channel", "opened_at",
-                 "sla_due")  # fmt: skip
+                 "sla_due", "parent_id", "asset_id", "entitlement_id")  # fmt: skip
 
 
 class SQLiteFloor:
