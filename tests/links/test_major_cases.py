@@ -216,7 +216,7 @@ def test_configured_fields_follow_and_others_do_not(clock: ManualClock) -> None:
     with open_desk(
         "memory://",
         clock,
-        links=Links(sync=frozenset({"subject", "category", "custom.region"})),
+        links=Links(sync=frozenset({"subject", "description", "category", "custom.region"})),
         fields=[CustomField("region", "text")],
     ) as desk:
         major = outage(desk)
@@ -225,14 +225,16 @@ def test_configured_fields_follow_and_others_do_not(clock: ManualClock) -> None:
             major.id,
             actor=AGENT,
             subject="Processor outage",
+            description="The processor's EU site is down.",
             category="payments",
             custom={"region": "EU"},
         )
         desk.change_priority(major.id, actor=AGENT, priority="critical")
         desk.add_interaction(major.id, actor=AGENT, body="not mirrored", direction="outbound")
         now = desk.get(child.id, actor=SYSTEM)
-        assert (now.subject, now.category, now.custom) == (
+        assert (now.subject, now.description, now.category, now.custom) == (
             "Processor outage",
+            "The processor's EU site is down.",
             "payments",
             {"region": "EU"},
         )
