@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import functools
 import json
+import random
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -110,9 +111,12 @@ def drain(store: PostgresStore, url: str, owner: str, micros: str) -> dict[str, 
 
 
 def claim(store: PostgresStore, owner: str, items: str) -> dict[str, list[str]]:
+    """Claim every free item, in an order of the owner's own: workers walking the same
+    order would trail the first one, finding each item just taken, and win nothing."""
     won: list[str] = []
-    for i in range(int(items)):
-        item = f"item-{i}"
+    order = [f"item-{i}" for i in range(int(items))]
+    random.Random(owner).shuffle(order)
+    for item in order:
         version = store.version(item)
         if store.holder(item) is not None:
             continue
