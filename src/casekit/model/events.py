@@ -825,11 +825,7 @@ MAJOR_EVENT_TYPES: tuple[type[CaseEvent], ...] = (
 """The events of a case's standing as a major case (internal: customers never see them)."""
 
 LINK_EVENT_TYPES: tuple[type[CaseEvent], ...] = (
-    MajorProposed,
-    MajorAccepted,
-    MajorRejected,
-    MajorSyncRequested,
-    MajorChildrenSynced,
+    *MAJOR_EVENT_TYPES,
     CaseLinked,
     LinkConfirmed,
     CaseUnlinked,
