@@ -10,7 +10,7 @@ log rebuilds exactly the same state whatever the configuration is at replay time
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, ClassVar, TypeAlias, TypedDict, TypeGuard
+from typing import Any, ClassVar, TypeAlias, TypedDict, TypeGuard, get_args
 
 import attrs
 
@@ -780,20 +780,7 @@ AnyPlaybookEvent: TypeAlias = (
 )
 """Any event of a playbook run (written by the playbook runner)."""
 
-PLAYBOOK_EVENT_TYPES: tuple[type[CaseEvent], ...] = (
-    PlaybookStarted,
-    PlaybookStageStarted,
-    PlaybookActivityScheduled,
-    PlaybookActivityStarted,
-    PlaybookActionAttempted,
-    PlaybookActivityFinished,
-    PlaybookActivityAdded,
-    PlaybookWentBack,
-    PlaybookNotice,
-    PlaybookEnded,
-    PlaybookMigrated,
-    PlaybookStalled,
-)
+PLAYBOOK_EVENT_TYPES: tuple[type[CaseEvent], ...] = get_args(AnyPlaybookEvent)
 """The classes of :data:`AnyPlaybookEvent`, for ``isinstance``."""
 
 
@@ -824,13 +811,7 @@ MAJOR_EVENT_TYPES: tuple[type[CaseEvent], ...] = (
 )
 """The events of a case's standing as a major case (internal: customers never see them)."""
 
-LINK_EVENT_TYPES: tuple[type[CaseEvent], ...] = (
-    *MAJOR_EVENT_TYPES,
-    CaseLinked,
-    LinkConfirmed,
-    CaseUnlinked,
-    ParentSynced,
-)
+LINK_EVENT_TYPES: tuple[type[CaseEvent], ...] = get_args(AnyLinkEvent)
 """The classes of :data:`AnyLinkEvent`, for ``isinstance``."""
 
 
@@ -864,49 +845,8 @@ Event: TypeAlias = (
 )
 """Any event casekit records on a case."""
 
-EVENT_TYPES: tuple[type[CaseEvent], ...] = (
-    CaseOpened,
-    CaseUpdated,
-    PriorityChanged,
-    InteractionAdded,
-    CaseAssigned,
-    CaseStateChanged,
-    TaskCreated,
-    TaskAssigned,
-    TaskStarted,
-    TaskBlocked,
-    TaskCompleted,
-    TaskCancelled,
-    RoutingDecided,
-    NotificationQueued,
-    SlaStarted,
-    SlaPaused,
-    SlaResumed,
-    SlaRetargeted,
-    SlaStopped,
-    SlaCancelled,
-    SlaWarned,
-    SlaBreached,
-    SlaEscalated,
-    PlaybookStarted,
-    PlaybookStageStarted,
-    PlaybookActivityScheduled,
-    PlaybookActivityStarted,
-    PlaybookActionAttempted,
-    PlaybookActivityFinished,
-    PlaybookActivityAdded,
-    PlaybookWentBack,
-    PlaybookNotice,
-    PlaybookEnded,
-    PlaybookMigrated,
-    PlaybookStalled,
-    CatalogRequested,
-    EntitlementApplied,
-    EntitlementMissing,
-    AssetSet,
-    *LINK_EVENT_TYPES,
-)
-"""Every event class, in the order of the :data:`Event` union."""
+EVENT_TYPES: tuple[type[CaseEvent], ...] = get_args(Event)
+"""Every event class, in the order of the :data:`Event` union (nested unions flattened)."""
 
 _BY_NAME = {cls.name: cls for cls in EVENT_TYPES}
 
