@@ -76,8 +76,10 @@ __all__ = [
     "InvalidFieldValue",
     "InvalidLink",
     "InvalidRequest",
+    "InvalidScenario",
     "InvalidTransition",
     "InvalidValue",
+    "MissingDependency",
     "NaiveDatetimeError",
     "NoEntitlement",
     "NotFound",
@@ -245,6 +247,11 @@ class InvalidDefinition(InvalidValue):
         self.errors = tuple(errors)
         detail = "".join(f"\n  {line}" for line in self.errors)
         super().__init__(message + detail, where=where)
+
+
+class InvalidScenario(InvalidDefinition):
+    """A simulation scenario (or a file describing one) is not valid; ``where`` names the
+    field (``$.case_types[2].handle_time.mean``)."""
 
 
 class InvalidRequest(InvalidValue):
@@ -526,3 +533,17 @@ class DeliveryFailed(CasekitError):
         self.permanent = permanent
         kind = "permanent" if permanent else "transient"
         super().__init__(f"channel {channel!r} failed ({kind}): {reason}")
+
+
+class MissingDependency(CasekitError, ImportError):
+    """An optional part needs a package that is not installed.
+
+    Attributes:
+        package: The package (``"pandas"``).
+        extra: The casekit extra that installs it (``"notebook"``).
+    """
+
+    def __init__(self, package: str, extra: str, what: str) -> None:
+        self.package = package
+        self.extra = extra
+        super().__init__(f"{what} needs {package}: pip install 'casekit[{extra}]'")

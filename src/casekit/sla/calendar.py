@@ -630,6 +630,23 @@ class BusinessCalendar:
         pos_b = 0 if j < 0 else cum[j] + (hi if hi < ends[j] else ends[j]) - starts[j]
         return ONE_US * (pos_b - pos_a)
 
+    def elapsed_us(self, lo: int, hi: int) -> int:
+        """:meth:`elapsed` on instants given as microseconds since 1970-01-01 UTC, in
+        microseconds: for callers that keep time as integers (the simulator).
+
+        Raises:
+            CalendarHorizonError: ``lo`` or ``hi`` outside the horizon.
+        """
+        tl = self._timeline
+        starts, ends, cum, _, first, last, _ = tl.snap
+        if not (first <= lo < last and first <= hi < last):
+            return tl.elapsed(lo, hi)  # type: ignore[no-any-return]
+        i = bisect_right(starts, lo) - 1
+        j = bisect_right(starts, hi) - 1
+        pos_a = 0 if i < 0 else cum[i] + (lo if lo < ends[i] else ends[i]) - starts[i]
+        pos_b = 0 if j < 0 else cum[j] + (hi if hi < ends[j] else ends[j]) - starts[j]
+        return pos_b - pos_a  # type: ignore[no-any-return]
+
     def intervals(self, a: datetime, b: datetime) -> list[tuple[datetime, datetime]]:
         """The open periods within ``[a, b)``, clipped, as UTC ``(start, end)`` pairs.
 

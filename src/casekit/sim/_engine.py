@@ -1,0 +1,936 @@
+"""The simulator: one event loop on a virtual clock, driving casekit's own router.
+
+Design (why it is fast): the simulated world is kept in flat arrays indexed by case
+number, the future in one heap of plain tuples ``(instant, seq, kind, case, work)``
+with instants in whole microseconds since the epoch (UTC), and nothing is built per
+arrival but the :class:`~casekit.routing.WorkItem` the router needs. No processes,
+generators or event objects per case, as a general-purpose simulation library would
+build. The decisions are the production router's (:class:`~casekit.routing.Router`:
+queues, skills, strategies, relaxation ladders, capacity, shifts), and the SLA clocks
+follow the production engine's rules with the production calendars, so a run's
+outcomes are those :func:`casekit.sla.whatif.evaluate` gives for the same case
+histories (``tests/sim/test_sla_agrees.py`` checks every clock of random runs).
+
+The case lifecycle as simulated (the events :meth:`SimResult.event_logs` writes):
+
+* a case arrives (``case.opened``) and is routed; a customer with ``patience`` gives up
+  if no agent took it in time (``cancel``);
+* an agent picks it up: the first pick-up starts the case (``start``) and answers the
+  customer (the first response); the agent works it for a drawn handle time;
+* the handling ends waiting for the customer (``await_info``, probability
+  ``awaiting_info``), who answers after ``answer_time`` (``resume``), and the case is
+  routed again (affinity prefers the same agent); or it is resolved;
+* a resolved case may be reopened by the customer after ``reopen_after`` (``reject``,
+  probability ``reopen``) and routed again.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+from array import array
+from bisect import bisect_right
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from itertools import accumulate
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from casekit.exceptions import InvalidScenario, MissingDependency
+from casekit.model import CaseState, Channel
+from casekit.model.actors import ActorRef
+from casekit.model.events import CaseOpened
+from casekit.model.lifecycle import replay
+from casekit.model.sla import SlaMetric
+from casekit.routing import Agent, Outcome, Presence, Queue, QueueOrder, Router, WorkItem
+from casekit.sim._dists import Sampler
+from casekit.sim._result import SimResult, SlaColumns
+from casekit.sim._scenario import CaseType, PoissonArrivals, ReplayArrivals, Scenario
+from casekit.sla import BusinessCalendar
+from casekit.sla.policy import OnReopen, Subject
+
+__all__ = ["simulate"]
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+US = timedelta(microseconds=1)
+HOUR_US = 3_600_000_000
+DAY_US = 24 * HOUR_US
+_BUCKET_US = 15 * 60 * 1_000_000
+"""Arrival rates are looked up per quarter hour (zones are at most quarter hours off)."""
+
+# Event kinds, in the order they run at one instant: a hand-out at an instant comes
+# after the arrivals and completions of that instant.
+ARRIVE, DONE, ANSWER, REOPEN, ABANDON, DAY, TICK, SAMPLE = range(8)
+# Case states (CaseState in declaration order).
+NEW, OPEN, AWAITING, RESOLVED, CLOSED, CANCELLED = range(6)
+STATES = tuple(CaseState)
+# Clock stages.
+NO_CLOCK, RUNNING, PAUSED, MET, BREACHED, CANCELLED_CLOCK = range(6)
+# What a case's trail records (for event logs).
+T_ASSIGNED, T_AWAIT, T_ANSWER, T_RESOLVE, T_REOPEN, T_CANCEL = range(6)
+
+_SAFETY_DAYS = 366
+"""How long after the last arrival a drained run may go on (work queued for shifts
+that never open again would otherwise keep the clock ticking)."""
+
+
+def _instant(us: int) -> datetime:
+    return EPOCH + US * us
+
+
+def _micros(value: datetime) -> int:
+    return (value - EPOCH) // US
+
+
+class _Definition:
+    """A selected SLA definition as the loop follows it."""
+
+    __slots__ = ("calendar", "elapsed", "first_response", "id", "pausing", "restart")
+
+    def __init__(
+        self,
+        sla_id: str,
+        calendar: BusinessCalendar,
+        first_response: bool,
+        pausing: frozenset[int],
+        restart: bool,
+    ) -> None:
+        self.id = sla_id
+        self.calendar = calendar
+        self.first_response = first_response
+        self.pausing = pausing
+        self.restart = restart
+        # Business microseconds from one instant to a later one.
+        self.elapsed: Callable[[int, int], int] = (
+            _real_time if calendar == _ALWAYS else calendar.elapsed_us
+        )
+
+
+class _Type:
+    """A case type compiled for the loop."""
+
+    __slots__ = (
+        "answer",
+        "first_response",
+        "handle",
+        "index",
+        "keys",
+        "make",
+        "p_await",
+        "p_reopen",
+        "patience",
+        "plain",
+        "queue",
+        "reopen_after",
+        "rework",
+        "spec",
+        "targets",
+    )
+
+    def __init__(
+        self,
+        index: int,
+        spec: CaseType,
+        definitions: list[_Definition],
+        clocks: list[tuple[int, int]],
+    ) -> None:
+        self.index = index
+        self.spec = spec
+        self.handle: Sampler = spec.handle_time.sampler()
+        self.rework: Sampler = (spec.rework_time or spec.handle_time).sampler()
+        self.answer: Sampler | None = spec.answer_time.sampler() if spec.answer_time else None
+        self.reopen_after: Sampler | None = (
+            spec.reopen_after.sampler() if spec.reopen_after else None
+        )
+        self.patience: Sampler | None = spec.patience.sampler() if spec.patience else None
+        self.p_await = spec.awaiting_info
+        self.p_reopen = spec.reopen
+        self.queue = spec.queue
+        template = WorkItem(
+            id="template",
+            channel=spec.channel,
+            created_at=EPOCH,
+            priority=spec.priority,
+            required_skills=spec.required_skills,
+            optional_skills=spec.optional_skills,
+            account_id=spec.account_id,
+            language=spec.language,
+        )
+        self.make = _item_factory(template)
+        self.keys = tuple(key for key, _ in clocks)
+        self.targets = dict(clocks)
+        self.first_response = tuple(k for k in self.keys if definitions[k].first_response)
+        # Plain: no clock pauses in NEW, OPEN or RESOLVED (the default pause state is
+        # awaiting info), so picking up and resolving take the inline paths.
+        self.plain = not any(definitions[k].pausing & {NEW, OPEN, RESOLVED} for k in self.keys)
+
+
+def _types(
+    scenario: Scenario, definitions: list[_Definition], names: dict[str, int]
+) -> list[_Type]:
+    policy = scenario.sla
+    out = []
+    for index, spec in enumerate(scenario.case_types):
+        clocks: list[tuple[int, int]] = []
+        if policy is not None:
+            case = replay(
+                [
+                    CaseOpened(
+                        case_id="sim",
+                        at=scenario.start,
+                        actor=_CUSTOMER,
+                        subject=spec.name,
+                        description="",
+                        channel=spec.channel,
+                        priority=spec.priority,
+                        category=spec.category,
+                        account_id=spec.account_id,
+                        language=spec.language,
+                    )
+                ]
+            )
+            for selection in policy.select(case):
+                definition = selection.definition
+                if not selection.selected:
+                    continue
+                target = definition.target_for(spec.priority)
+                assert target is not None  # selection guarantees one
+                name = policy.calendar_for(definition, case, None, _no_calendar)
+                key = names[definition.id]
+                while key >= len(definitions):
+                    definitions.append(_placeholder())
+                if definitions[key].id == "":
+                    definitions[key] = _Definition(
+                        definition.id,
+                        policy.calendar(name),
+                        definition.metric is SlaMetric.FIRST_RESPONSE,
+                        frozenset(STATES.index(s) for s in definition.pause_states),
+                        definition.on_reopen is OnReopen.RESTART,
+                    )
+                clocks.append((key, target // US))
+        out.append(_Type(index, spec, definitions, clocks))
+    return out
+
+
+def _placeholder() -> _Definition:
+    return _Definition("", _ALWAYS_CAL, False, frozenset(), False)
+
+
+_CUSTOMER = ActorRef("contact", "customer")
+_ALWAYS_CAL = BusinessCalendar.always_open()
+
+
+def _no_calendar(_account_id: str) -> str | None:
+    return None
+
+
+def _check_policy(scenario: Scenario) -> dict[str, int]:
+    """Definition ids by column number; refuses what the loop does not follow."""
+    names: dict[str, int] = {}
+    if scenario.sla is None:
+        return names
+    for definition in scenario.sla.definitions:
+        where = f"sla.definitions[{definition.id!r}]"
+        if definition.subject is Subject.TASK:
+            continue  # simulated cases have no tasks: task clocks never start
+        if definition.metric not in (SlaMetric.FIRST_RESPONSE, SlaMetric.RESOLUTION):
+            raise InvalidScenario(
+                f"the simulator follows first_response and resolution clocks, not "
+                f"{definition.metric.value}",
+                where=f"{where}.metric",
+            )
+        for field in ("start_on", "stop_on", "reset_on", "cancel_on"):
+            if getattr(definition, field):
+                raise InvalidScenario(
+                    "the simulator does not follow clocks driven by event names",
+                    where=f"{where}.{field}",
+                )
+        names.setdefault(definition.id, len(names))
+    return names
+
+
+def _rate_table(arrivals: PoissonArrivals, start_us: int, end_us: int) -> list[float]:
+    """Arrivals per microsecond in each quarter hour from ``start_us`` to ``end_us``."""
+    zone = ZoneInfo(arrivals.zone)
+    per_us = arrivals.per_hour / HOUR_US
+    table = []
+    at = start_us
+    while at < end_us + _BUCKET_US:
+        local = _instant(at + _BUCKET_US // 2).astimezone(zone)
+        table.append(per_us * arrivals.hourly[local.hour] * arrivals.weekdays[local.weekday()])
+        at += _BUCKET_US
+    return table
+
+
+def _agents(scenario: Scenario) -> tuple[list[Agent], list[tuple[int, float]]]:
+    channels = sorted({t.channel for t in scenario.case_types}, key=list(Channel).index)
+    agents = []
+    absence = []
+    for group in scenario.agents:
+        shift = scenario.calendars[group.shift] if group.shift is not None else None
+        for number in range(1, group.count + 1):
+            agents.append(
+                Agent(
+                    id=f"{group.name}-{number}",
+                    groups=group.routing_groups,
+                    skills=group.skills,
+                    languages=group.languages,
+                    capacity=group.routing_capacity(channels),
+                    max_units=group.routing_max_units,
+                    shift=shift,
+                )
+            )
+            if group.absence:
+                absence.append((len(agents) - 1, group.absence))
+    return agents, absence
+
+
+class _Progress:
+    """A tqdm bar when asked for (and installed), updated every ``step`` arrivals."""
+
+    def __init__(self, progress: bool | None, total: int | None, name: str) -> None:
+        self.bar: Any = None
+        if progress is False or (progress is None and (total is None or total < 200_000)):
+            return
+        try:
+            from tqdm.auto import tqdm  # type: ignore[import-untyped,unused-ignore]  # noqa: PLC0415
+        except ImportError:
+            if progress:
+                raise MissingDependency("tqdm", "notebook", "a progress bar") from None
+            return
+        self.bar = tqdm(total=total, desc=name, unit="case", leave=False)
+
+    def update(self, count: int) -> None:
+        if self.bar is not None:
+            self.bar.update(count)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def simulate(
+    scenario: Scenario,
+    *,
+    seed: int | None = None,
+    progress: bool | None = None,
+    record: bool = False,
+) -> SimResult:
+    """Run ``scenario`` and return what happened to every case, agent and queue.
+
+    Args:
+        scenario: What to simulate.
+        seed: Overrides ``scenario.seed`` (a sweep runs one scenario under many seeds).
+        progress: Show a progress bar (tqdm, ``casekit[notebook]``); ``None`` shows one
+            for runs of 200,000 arrivals or more when tqdm is installed.
+        record: Keep every case's history, so that :meth:`SimResult.event_logs` can
+            write it as casekit events (costs memory: use it for thousands of cases,
+            not millions).
+
+    Raises:
+        InvalidScenario: A policy the simulator cannot follow, or a replay arrival
+            outside the calendars' range.
+    """
+    if not isinstance(scenario, Scenario):
+        raise InvalidScenario(
+            f"must be a Scenario, not {type(scenario).__name__}", where="scenario"
+        )
+    run = _Run(scenario, scenario.seed if seed is None else seed, record)
+    bar = _Progress(progress, run.expected, scenario.name)
+    try:
+        run.loop(bar)
+    finally:
+        bar.close()
+    return run.result()
+
+
+class _Run:
+    def __init__(self, scenario: Scenario, seed: int, record: bool) -> None:
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise InvalidScenario(f"must be a whole number, got {seed!r}", where="seed")
+        self.scenario = scenario
+        self.seed = seed
+        self.rng = random.Random(seed)
+        self.record = record
+        names = _check_policy(scenario)
+        self.definitions: list[_Definition] = []
+        self.types = _types(scenario, self.definitions, names)
+        # Definitions no case type selects still get (empty) columns, in policy order.
+        for sla_id, key in sorted(names.items(), key=lambda kv: kv[1]):
+            if key >= len(self.definitions):
+                assert scenario.sla is not None
+                definition = scenario.sla.definition(sla_id)
+                assert definition is not None
+                self.definitions.append(
+                    _Definition(
+                        sla_id,
+                        scenario.sla.calendar(definition.calendar),
+                        False,
+                        frozenset(),
+                        False,
+                    )
+                )
+        self.start_us = _micros(scenario.start)
+        self.end_us = None if scenario.end is None else _micros(scenario.end)
+        agents, self.absence = _agents(scenario)
+        self.agent_ids = [a.id for a in agents]
+        self.agent_index = {a.id: n for n, a in enumerate(agents)}
+        self.router = Router(
+            agents,
+            scenario.queues or (Queue("default"),),
+            strategies=scenario.strategies,
+            history_limit=1,
+            record_candidates=1,
+            retain_finished=0,
+        )
+        self.by_due = any(q.order is QueueOrder.SLA_DUE for q in scenario.queues)
+        self.ladders = any(q.ladder for q in scenario.queues)
+        self.shifts: list[BusinessCalendar] = []
+        for agent in agents:
+            if agent.shift is not None and all(agent.shift is not s for s in self.shifts):
+                self.shifts.append(agent.shift)
+        # The case mix: cumulative weights for a bisect per arrival.
+        weights = [t.weight for t in scenario.case_types]
+        total = sum(weights)
+        self.mix = [w / total for w in accumulate(weights)]
+        self.type_names = {t.name: n for n, t in enumerate(scenario.case_types)}
+        self.replay: list[tuple[int, int]] = []
+        self.rates: list[float] = []
+        self.peak = 0.0
+        self.expected: int | None = self._arrivals()
+        self._columns()
+        # Per agent: handling time, cases handled, on-shift time lost to absence.
+        self.a_busy = [0] * len(agents)
+        self.a_handled = [0] * len(agents)
+        self.a_absent = [0] * len(agents)
+        # Over time.
+        self.samples: list[tuple[int, int, int, int]] = []  # at, queued, backlog, busy agents
+        self.heap: list[tuple[int, int, int, int, int]] = []
+        self.seq = 0
+        self.pending = 0  # work events in the heap (not ticks, samples or days)
+        self.queued = 0
+        self.backlog = 0
+        self.busy = 0
+        self.arrived = 0
+        self.unroutable = 0
+        self.now = self.start_us
+        self.items: dict[str, tuple[int, int]] = {}
+        self.last_arrival = self.start_us
+
+    def _columns(self) -> None:
+        # Per case, flat and zero-filled ahead (grown by doubling): 0 means "none" in
+        # every column (instants are microseconds since 1970, agents are numbered
+        # from 1), so an arrival writes two columns and its clocks' start.
+        self.capacity = 0
+        self.c_type = array("i")
+        self.c_created = array("q")
+        self.c_first = array("q")  # first pick-up
+        self.c_resolved = array("q")  # last resolution or cancellation
+        self.c_state = array("b")
+        self.c_agent = array("i")  # the agent who has it (last pick-up)
+        self.c_first_agent = array("i")
+        self.c_reopens = array("i")
+        self.c_waits = array("i")  # how many times it waited for an agent
+        self.c_wait = array("q")  # total time waiting for an agent
+        self.c_handled = array("q")  # total handling time
+        self.c_work = array("i")  # routings so far, minus one
+        self.c_queued_at = array("q")  # when its current routing started
+        self.trails: list[list[tuple[int, int, int]]] = []
+        ndef = len(self.definitions)
+        self.k_stage = [array("b") for _ in range(ndef)]
+        self.k_consumed = [array("q") for _ in range(ndef)]
+        self.k_since = [array("q") for _ in range(ndef)]
+        self.k_paused = [array("q") for _ in range(ndef)]
+        self.k_cycles = [array("i") for _ in range(ndef)]  # cycles after the first
+        self.k_breached = [array("b") for _ in range(ndef)]
+        self.columns = [
+            self.c_type, self.c_created, self.c_first, self.c_resolved, self.c_state,
+            self.c_agent, self.c_first_agent, self.c_reopens, self.c_waits, self.c_wait,
+            self.c_handled, self.c_work, self.c_queued_at,
+            *self.k_stage, *self.k_consumed, *self.k_since, *self.k_paused, *self.k_cycles,
+            *self.k_breached,
+        ]  # fmt: skip
+        self.grow(min(self.expected or 1024, 1 << 22))
+
+    def _arrivals(self) -> int | None:
+        """Prepare the arrivals; how many are expected (``None``: unknown)."""
+        scenario = self.scenario
+        arrivals = scenario.arrivals
+        if isinstance(arrivals, ReplayArrivals):
+            kinds = [self.type_names[k] for k in arrivals.case_types] or [-1] * len(arrivals.times)
+            replay = sorted(zip((_micros(t) for t in arrivals.times), kinds, strict=True))
+            end = self.end_us
+            self.replay = [
+                r for r in replay if self.start_us <= r[0] and (end is None or r[0] < end)
+            ]
+            if scenario.max_arrivals is not None:
+                self.replay = self.replay[: scenario.max_arrivals]
+            return len(self.replay)
+        assert isinstance(arrivals, PoissonArrivals)
+        # A week ahead to start with; next_arrival extends the table as time goes on.
+        horizon = self.end_us if self.end_us is not None else self.start_us + 7 * DAY_US
+        self.rates = _rate_table(arrivals, self.start_us, horizon)
+        self.peak = max(self.rates)
+        expected = scenario.max_arrivals
+        if self.end_us is not None:
+            buckets = (self.end_us - self.start_us) // _BUCKET_US + 1
+            estimate = int(sum(self.rates[:buckets]) * _BUCKET_US)
+            expected = estimate if expected is None else min(expected, estimate)
+        return expected
+
+    def grow(self, count: int) -> None:
+        """Room for ``count`` more cases in every column."""
+        for column in self.columns:
+            column.frombytes(bytes(column.itemsize * count))
+        self.capacity += count
+
+    # -- scheduling ---------------------------------------------------------------------
+
+    def push(self, at: int, kind: int, case: int, work: int) -> None:
+        self.seq += 1
+        heapq.heappush(self.heap, (at, kind, self.seq, case, work))
+        if kind <= ABANDON:
+            self.pending += 1
+
+    def next_arrival(self, after: int) -> None:
+        """Schedule the arrival after ``after`` (one at a time keeps the heap small)."""
+        scenario = self.scenario
+        if scenario.max_arrivals is not None and self.arrived >= scenario.max_arrivals:
+            return
+        if self.replay:
+            if self.arrived < len(self.replay):
+                self.push(
+                    self.replay[self.arrived][0], ARRIVE, self.arrived, self.replay[self.arrived][1]
+                )
+            return
+        # Thinning: candidates at the week's peak rate, kept with probability rate/peak.
+        rng, rates, peak, start = self.rng, self.rates, self.peak, self.start_us
+        at = after
+        while True:
+            at += int(rng.expovariate(peak)) + 1
+            bucket = (at - start) // _BUCKET_US
+            if self.end_us is not None and at >= self.end_us:
+                return
+            if bucket >= len(rates):
+                arrivals = scenario.arrivals
+                assert isinstance(arrivals, PoissonArrivals)
+                rates.extend(_rate_table(arrivals, start + len(rates) * _BUCKET_US, at + DAY_US))
+            rate = rates[bucket]
+            if rate >= peak or rng.random() * peak < rate:
+                self.push(at, ARRIVE, self.arrived, -1)
+                return
+
+    # -- the loop -----------------------------------------------------------------------
+
+    def loop(self, bar: _Progress) -> None:
+        heap = self.heap
+        pop = heapq.heappop
+        self.next_arrival(self.start_us)
+        self.push_periodic()
+        step = max(1, (self.expected or 0) // 100)
+        reported = 0
+        end = self.end_us if not self.scenario.drain else None
+        # Time-driven changes that can still hand queued work out: shifts opening,
+        # relaxation ladders, absent agents coming back.
+        timed = bool(self.shifts or self.ladders or self.absence)
+        while heap:
+            at, kind, _, case, work = pop(heap)
+            if end is not None and at > end:
+                break
+            if kind <= ABANDON:
+                self.pending -= 1
+            elif self.pending == 0 and (
+                self.queued == 0 or not timed or at > self.last_arrival + _SAFETY_DAYS * DAY_US
+            ):
+                break  # nothing left that could ever change
+            self.now = at
+            if kind == ARRIVE:
+                self.arrive(at, case, work)
+                if self.arrived - reported >= step:
+                    bar.update(self.arrived - reported)
+                    reported = self.arrived
+            elif kind == DONE:
+                self.done(at, case, work)
+            elif kind == ANSWER:
+                self.resume(at, case, T_ANSWER)
+            elif kind == REOPEN:
+                self.resume(at, case, T_REOPEN)
+            elif kind == ABANDON:
+                self.abandon(at, case, work)
+            elif kind == DAY:
+                self.day(at)
+            elif kind == TICK:
+                self.tick(at, case)
+            else:
+                self.sample(at)
+        bar.update(self.arrived - reported)
+        if end is not None:
+            self.now = max(self.now, end)
+
+    def push_periodic(self) -> None:
+        self.push(self.start_us, SAMPLE, 0, 0)
+        for number, calendar in enumerate(self.shifts):
+            self.push(self.boundary(calendar, self.start_us), TICK, number, 0)
+        if self.ladders:
+            self.push(self.start_us + self.scenario.tick_every // US, TICK, -1, 0)
+        if self.absence:
+            self.push(self.start_us, DAY, 0, 0)
+
+    def boundary(self, calendar: BusinessCalendar, at: int) -> int:
+        moment = _instant(at)
+        change = (
+            calendar.next_close(moment) if calendar.is_open(moment) else calendar.next_open(moment)
+        )
+        return max(at + 1, _micros(change))
+
+    # -- what happens -------------------------------------------------------------------
+
+    def arrive(self, at: int, case: int, kind_no: int) -> None:
+        if kind_no < 0:
+            kind_no = bisect_right(self.mix, self.rng.random())
+            if kind_no >= len(self.types):
+                kind_no = len(self.types) - 1
+        kind = self.types[kind_no]
+        self.arrived += 1
+        self.last_arrival = at
+        self.backlog += 1
+        if case >= self.capacity:
+            self.grow(self.capacity)
+        self.c_type[case] = kind_no
+        self.c_created[case] = at
+        if self.record:
+            self.trails.append([])
+        for number in kind.keys:
+            self.k_stage[number][case] = RUNNING
+            self.k_since[number][case] = at
+        self.next_arrival(at)
+        self.route(at, case, kind, 0)
+
+    def route(self, at: int, case: int, kind: _Type, work: int) -> None:
+        item_id = str(case) if work == 0 else f"{case}.{work}"
+        now = EPOCH + US * at
+        previous = None
+        if work:
+            agent = self.c_agent[case]
+            if agent:
+                previous = self.agent_ids[agent - 1]
+        item = kind.make(item_id, now, previous, self.due_of(case) if self.by_due else None)
+        self.items[item_id] = (case, work)
+        self.c_queued_at[case] = at
+        decision = self.router.route(item, now, queue=kind.queue)
+        outcome = decision.outcome
+        if outcome is _ASSIGNED:
+            self.assigned(at, case, work, decision.agent_id)  # type: ignore[arg-type]
+        elif outcome is _QUEUED:
+            self.queued += 1
+            self.c_waits[case] += 1
+            if work == 0 and kind.patience is not None:
+                self.push(at + kind.patience(self.rng), ABANDON, case, 0)
+        else:  # unroutable: no agent here could ever serve it
+            self.unroutable += 1
+            del self.items[item_id]
+
+    def due_of(self, case: int) -> datetime | None:
+        """The earliest due instant of the case's running clocks (earliest-due queues)."""
+        best = None
+        kind = self.types[self.c_type[case]]
+        for number in kind.keys:
+            if self.k_stage[number][case] != RUNNING:
+                continue
+            remaining = kind.targets[number] - self.k_consumed[number][case]
+            calendar = self.definitions[number].calendar
+            due = _due(calendar, _instant(self.k_since[number][case]), remaining)
+            if best is None or due < best:
+                best = due
+        return best
+
+    def assigned(self, at: int, case: int, work: int, agent_id: str) -> None:
+        agent = self.agent_index[agent_id]
+        self.c_wait[case] += at - self.c_queued_at[case]
+        previous = self.c_agent[case]
+        self.c_agent[case] = agent + 1
+        self.busy += 1
+        kind = self.types[self.c_type[case]]
+        if not self.c_first[case]:
+            self.c_first[case] = at
+            self.c_first_agent[case] = agent + 1
+            self.c_state[case] = OPEN
+            if kind.plain:
+                # The common case, inline: the first response stops the first-response
+                # clocks; NEW and OPEN pause nothing.
+                for key in kind.first_response:
+                    if self.k_stage[key][case] == RUNNING:
+                        self.stop(key, case, at, kind.targets[key])
+            elif kind.keys:
+                self.set_state(at, case, OPEN, first_response=True)
+        handle = kind.handle(self.rng) if work == 0 else kind.rework(self.rng)
+        self.c_handled[case] += handle
+        self.a_busy[agent] += handle
+        self.a_handled[agent] += 1
+        if self.record:
+            self.trails[case].append((at, T_ASSIGNED, agent if agent + 1 != previous else -1))
+        self.seq += 1
+        _push(self.heap, (at + handle, DONE, self.seq, case, work))
+        self.pending += 1
+
+    def done(self, at: int, case: int, work: int) -> None:
+        item_id = str(case) if work == 0 else f"{case}.{work}"
+        del self.items[item_id]
+        self.busy -= 1
+        decisions = self.router.complete(item_id, EPOCH + US * at)
+        kind = self.types[self.c_type[case]]
+        rng = self.rng
+        if kind.answer is not None and rng.random() < kind.p_await:
+            self.set_state(at, case, AWAITING)
+            if self.record:
+                self.trails[case].append((at, T_AWAIT, -1))
+            self.push(at + kind.answer(rng), ANSWER, case, 0)
+        else:
+            self.c_resolved[case] = at
+            if kind.plain:
+                self.c_state[case] = RESOLVED
+                for key in kind.keys:
+                    stage = self.k_stage[key][case]
+                    if stage in (RUNNING, PAUSED):
+                        self.stop(key, case, at, kind.targets[key])
+            else:
+                self.set_state(at, case, RESOLVED)
+            if self.record:
+                self.trails[case].append((at, T_RESOLVE, -1))
+            if kind.reopen_after is not None and rng.random() < kind.p_reopen:
+                self.push(at + kind.reopen_after(rng), REOPEN, case, 0)
+            else:
+                self.backlog -= 1
+        if decisions:
+            self.handed_out(at, decisions)
+
+    def handed_out(self, at: int, decisions: list[Any]) -> None:
+        for decision in decisions:
+            if decision.outcome is _ASSIGNED:
+                case, work = self.items[decision.item_id]
+                self.queued -= 1
+                self.assigned(at, case, work, decision.agent_id)
+
+    def resume(self, at: int, case: int, why: int) -> None:
+        if why == T_REOPEN:
+            self.c_reopens[case] += 1
+            self.c_resolved[case] = 0
+        if self.record:
+            self.trails[case].append((at, why, -1))
+        self.set_state(at, case, OPEN)
+        work = self.c_work[case] = self.c_work[case] + 1
+        self.route(at, case, self.types[self.c_type[case]], work)
+
+    def abandon(self, at: int, case: int, work: int) -> None:
+        item_id = str(case) if work == 0 else f"{case}.{work}"
+        if self.c_first[case] or item_id not in self.items:
+            return  # an agent took it in time
+        del self.items[item_id]
+        self.queued -= 1
+        self.backlog -= 1
+        self.c_wait[case] += at - self.c_queued_at[case]
+        self.router.withdraw(item_id, EPOCH + US * at)
+        self.set_state(at, case, CANCELLED)
+        self.c_resolved[case] = at
+        if self.record:
+            self.trails[case].append((at, T_CANCEL, -1))
+
+    def day(self, at: int) -> None:
+        rng = self.rng
+        now = EPOCH + US * at
+        tomorrow = at + DAY_US
+        for agent, probability in self.absence:
+            absent = rng.random() < probability
+            agent_id = self.agent_ids[agent]
+            presence = Presence.AWAY if absent else Presence.AVAILABLE
+            if self.router.agent(agent_id).presence is not presence:
+                self.handed_out(at, self.router.set_presence(agent_id, presence, now))
+            if absent:
+                shift = self.router.agent(agent_id).shift
+                lost = tomorrow - at if shift is None else shift.elapsed_us(at, tomorrow)
+                self.a_absent[agent] += lost
+        self.push(tomorrow, DAY, 0, 0)
+
+    def tick(self, at: int, calendar: int) -> None:
+        self.handed_out(at, self.router.tick(EPOCH + US * at))
+        if calendar >= 0:
+            self.push(self.boundary(self.shifts[calendar], at), TICK, calendar, 0)
+        else:
+            self.push(at + self.scenario.tick_every // US, TICK, -1, 0)
+
+    def sample(self, at: int) -> None:
+        self.samples.append((at, self.queued, self.backlog, self.busy))
+        self.push(at + self.scenario.sample_every // US, SAMPLE, 0, 0)
+
+    # -- SLA clocks ---------------------------------------------------------------------
+
+    def set_state(self, at: int, case: int, state: int, *, first_response: bool = False) -> None:
+        """Move the case to ``state`` and its clocks with it, as the engine's rules do
+        (``casekit.sla.engine``: start, stop, pause, resume and reopen)."""
+        self.c_state[case] = state
+        kind = self.types[self.c_type[case]]
+        for key in kind.keys:
+            definition = self.definitions[key]
+            target = kind.targets[key]
+            stages = self.k_stage[key]
+            stage = stages[case]
+            active = stage in (RUNNING, PAUSED)
+            if state == CANCELLED:
+                if active:
+                    self.stop(key, case, at, target, cancelled=True)
+            elif definition.first_response:
+                if active and (first_response or state == RESOLVED):
+                    self.stop(key, case, at, target)
+                elif active:
+                    self.pause_or_resume(key, case, at, state in definition.pausing)
+            elif state == RESOLVED:
+                if active:
+                    self.stop(key, case, at, target)
+            elif stage in (MET, BREACHED):  # reopened
+                if definition.restart:
+                    self.k_consumed[key][case] = 0
+                    self.k_paused[key][case] = 0
+                    self.k_breached[key][case] = 0
+                    self.k_cycles[key][case] += 1
+                stages[case] = RUNNING
+                self.k_since[key][case] = at
+                self.pause_or_resume(key, case, at, state in definition.pausing)
+            elif active:
+                self.pause_or_resume(key, case, at, state in definition.pausing)
+
+    def pause_or_resume(self, key: int, case: int, at: int, pause: bool) -> None:
+        stage = self.k_stage[key][case]
+        elapsed = self.definitions[key].elapsed
+        since = self.k_since[key][case]
+        if pause and stage == RUNNING:
+            self.k_consumed[key][case] += elapsed(since, at)
+            self.k_stage[key][case] = PAUSED
+            self.k_since[key][case] = at
+        elif not pause and stage == PAUSED:
+            self.k_paused[key][case] += elapsed(since, at)
+            self.k_stage[key][case] = RUNNING
+            self.k_since[key][case] = at
+
+    def stop(self, key: int, case: int, at: int, target: int, *, cancelled: bool = False) -> None:
+        stages = self.k_stage[key]
+        if cancelled:
+            # As the engine: a cancelled clock keeps what it had recorded at its last
+            # pause, and counts nothing more.
+            stages[case] = CANCELLED_CLOCK
+            return
+        since = self.k_since[key][case]
+        used = self.k_consumed[key]
+        if stages[case] == RUNNING:
+            used[case] += self.definitions[key].elapsed(since, at)
+        else:
+            self.k_paused[key][case] += self.definitions[key].elapsed(since, at)
+        self.k_since[key][case] = at
+        if used[case] <= target:
+            stages[case] = MET
+        else:
+            stages[case] = BREACHED
+            self.k_breached[key][case] = 1
+
+    # -- the result ---------------------------------------------------------------------
+
+    def result(self) -> SimResult:
+        as_of = self.now
+        count = self.arrived
+        for column in self.columns:
+            del column[count:]
+        columns = []
+        for key, definition in enumerate(self.definitions):
+            targets = [t.targets.get(key, 0) for t in self.types]
+            columns.append(
+                SlaColumns(
+                    sla_id=definition.id,
+                    calendar=definition.calendar,
+                    stage=self.k_stage[key],
+                    target=array("q", [targets[t] for t in self.c_type]),
+                    consumed=self.k_consumed[key],
+                    since=self.k_since[key],
+                    paused=self.k_paused[key],
+                    cycles=self.k_cycles[key],
+                    breached=self.k_breached[key],
+                )
+            )
+        available = []
+        end = max(as_of, self.start_us + 1)
+        for number, agent_id in enumerate(self.agent_ids):
+            shift = self.router.agent(agent_id).shift
+            span = (
+                end - self.start_us
+                if shift is None
+                else shift.elapsed(_instant(self.start_us), _instant(end)) // US
+            )
+            available.append(max(0, span - self.a_absent[number]))
+        return SimResult(
+            scenario=self.scenario,
+            seed=self.seed,
+            as_of=_instant(as_of),
+            start_us=self.start_us,
+            case_type=self.c_type,
+            created=self.c_created,
+            first=self.c_first,
+            resolved=self.c_resolved,
+            state=self.c_state,
+            agent=self.c_agent,
+            first_agent=self.c_first_agent,
+            reopens=self.c_reopens,
+            waits=self.c_waits,
+            wait=self.c_wait,
+            handled=self.c_handled,
+            agent_ids=tuple(self.agent_ids),
+            agent_busy=tuple(self.a_busy),
+            agent_handled=tuple(self.a_handled),
+            agent_available=tuple(available),
+            samples=tuple(self.samples),
+            sla=tuple(columns),
+            unroutable=self.unroutable,
+            trails=self.trails if self.record else None,
+        )
+
+
+_ALWAYS = _ALWAYS_CAL
+_ASSIGNED = Outcome.ASSIGNED
+_QUEUED = Outcome.QUEUED
+_push = heapq.heappush
+
+
+def _real_time(since: int, at: int) -> int:
+    return at - since
+
+
+def _item_factory(
+    template: WorkItem,
+) -> Callable[[str, datetime, str | None, datetime | None], WorkItem]:
+    """A function building a copy of ``template`` with a new id, creation instant,
+    previous agent and due instant, without running ``WorkItem``'s converters again
+    (they checked the template; the simulator builds one item per routing)."""
+    slots = [name for name in getattr(WorkItem, "__slots__", ()) if name != "__weakref__"]
+    fixed = {name: getattr(template, name) for name in slots}
+    setters = {name: WorkItem.__dict__[name].__set__ for name in slots}
+    lines = ["def make(item_id, created_at, previous_agent, sla_due):", "    item = new(cls)"]
+    for name in slots:
+        value = name if name in ("created_at", "previous_agent", "sla_due") else repr(name)
+        if name == "id":
+            value = "item_id"
+        elif name in ("created_at", "previous_agent", "sla_due"):
+            value = name
+        else:
+            value = f"fixed[{name!r}]"
+        lines.append(f"    set_{name}(item, {value})")
+    lines.append("    return item")
+    scope: dict[str, Any] = {"new": object.__new__, "cls": WorkItem, "fixed": fixed}
+    scope.update({f"set_{name}": setter for name, setter in setters.items()})
+    exec("\n".join(lines), scope)  # noqa: S102 - generated from the slot names above
+    return scope["make"]  # type: ignore[no-any-return]
+
+
+def _due(calendar: BusinessCalendar, since: datetime, remaining: int) -> datetime:
+    if remaining >= 0:
+        return calendar.add(since, US * remaining)
+    return calendar.subtract(since, US * -remaining)
+
+
+_ = Channel  # re-exported types used in annotations of the result

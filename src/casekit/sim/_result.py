@@ -1,0 +1,528 @@
+"""What a simulation run gives back: every case, every agent, the queue over time.
+
+A :class:`SimResult` holds the run's flat arrays and turns them into what a user wants:
+a :meth:`~SimResult.summary` (plain numbers), pandas DataFrames (:meth:`~SimResult.to_frame`
+per case, :meth:`~SimResult.sla_frame` per SLA clock with the columns of
+:class:`casekit.sla.whatif.SlaOutcome`, :meth:`~SimResult.agents_frame`,
+:meth:`~SimResult.timeline_frame`), the SLA outcomes themselves, and, for a run made
+with ``record=True``, each case's history as casekit events
+(:meth:`~SimResult.event_logs`) for the analytics or the what-if replay.
+"""
+
+from __future__ import annotations
+
+import html
+import statistics
+from array import array
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from casekit.exceptions import InvalidValue, MissingDependency
+from casekit.model import CaseState, Direction
+from casekit.model.actors import ActorRef
+from casekit.model.case import Assignment, Interaction, Resolution
+from casekit.model.events import (
+    CaseAssigned,
+    CaseOpened,
+    CaseStateChanged,
+    Event,
+    InteractionAdded,
+)
+from casekit.model.sla import SlaStage
+from casekit.sla import BusinessCalendar
+
+if TYPE_CHECKING:
+    from casekit.sim._scenario import Scenario
+    from casekit.sla.whatif import SlaOutcome
+
+__all__ = ["SimResult", "SlaColumns"]
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+US = timedelta(microseconds=1)
+_STATES = tuple(CaseState)
+# Clock stage codes of the loop (see _engine).
+_STAGES = (
+    None,
+    SlaStage.IN_PROGRESS,
+    SlaStage.PAUSED,
+    SlaStage.MET,
+    SlaStage.BREACHED,
+    SlaStage.CANCELLED,
+)
+_RUNNING, _PAUSED = 1, 2
+T_ASSIGNED, T_AWAIT, T_ANSWER, T_RESOLVE, T_REOPEN, T_CANCEL = range(6)
+_CUSTOMER_KIND = "contact"
+
+
+def _instant(us: int) -> datetime:
+    return EPOCH + US * us
+
+
+def _pandas() -> Any:
+    try:
+        import pandas  # noqa: PLC0415 - optional, notebook extra
+    except ImportError:
+        raise MissingDependency("pandas", "notebook", "a DataFrame of simulation results") from None
+    return pandas
+
+
+@attrs.frozen(eq=False)
+class SlaColumns:
+    """One SLA definition's clocks, one entry per case (stage code 0: not selected)."""
+
+    sla_id: str
+    calendar: BusinessCalendar
+    stage: array[int]
+    target: array[int]
+    consumed: array[int]
+    since: array[int]
+    paused: array[int]
+    cycles: array[int]
+    breached: array[int]
+
+
+@attrs.frozen(eq=False, repr=False)
+class SimResult:
+    """Everything one run produced. Times are UTC; durations in the frames are seconds.
+
+    Attributes:
+        scenario: What was simulated.
+        seed: The seed it ran with.
+        as_of: When the run ended (SLA clocks still running are measured to here).
+        agent_ids: The simulated agents.
+        unroutable: Routings no agent could ever serve (missing skills, say).
+    """
+
+    scenario: Scenario
+    seed: int
+    as_of: datetime
+    start_us: int
+    case_type: array[int]
+    created: array[int]
+    first: array[int]  # 0: never picked up
+    resolved: array[int]  # 0: not finished
+    state: array[int]
+    agent: array[int]  # agent number + 1 (0: none)
+    first_agent: array[int]
+    reopens: array[int]
+    waits: array[int]
+    wait: array[int]
+    handled: array[int]
+    agent_ids: tuple[str, ...]
+    agent_busy: tuple[int, ...]
+    agent_handled: tuple[int, ...]
+    agent_available: tuple[int, ...]
+    samples: tuple[tuple[int, int, int, int], ...]
+    sla: tuple[SlaColumns, ...]
+    unroutable: int
+    trails: list[list[tuple[int, int, int]]] | None
+
+    # -- numbers ------------------------------------------------------------------------
+
+    @property
+    def arrivals(self) -> int:
+        """How many cases arrived."""
+        return len(self.created)
+
+    def first_waits(self) -> list[float]:
+        """Each case's wait for its first agent, in seconds (an abandoned case: until it
+        was given up; a case never picked up: until the end of the run)."""
+        end = (self.as_of - EPOCH) // US
+        out = []
+        for created, first, resolved in zip(self.created, self.first, self.resolved, strict=True):
+            stop = first or resolved or end
+            out.append((stop - created) / 1e6)
+        return out
+
+    def summary(self, *, answer_within: timedelta = timedelta(seconds=20)) -> dict[str, Any]:
+        """The run in a few numbers.
+
+        Keys: ``arrivals``, ``resolved``, ``abandoned``, ``open``, ``unroutable``,
+        ``mean_wait_s`` (first wait, all arrivals), ``p_wait`` (share of arrivals that
+        waited at all), ``service_level`` (share first picked up within
+        ``answer_within``; abandoned cases count as not), ``mean_handle_s``,
+        ``utilisation`` (handling time over available agent time), ``reopen_rate``
+        and, per SLA definition, ``sla.<id>.compliance`` (met clocks over met and
+        breached ones, running clocks counted once they breached) and
+        ``sla.<id>.clocks``.
+        """
+        waits = self.first_waits()
+        count = len(waits)
+        within = answer_within.total_seconds()
+        states = self.state
+        answered = sum(1 for w, f in zip(waits, self.first, strict=True) if f and w <= within)
+        busy = sum(self.agent_busy)
+        available = sum(self.agent_available)
+        out: dict[str, Any] = {
+            "scenario": self.scenario.name,
+            "seed": self.seed,
+            "arrivals": count,
+            "resolved": sum(1 for s in states if s == 3),
+            "abandoned": sum(1 for s in states if s == 5),
+            "open": sum(1 for s in states if s < 3),
+            "unroutable": self.unroutable,
+            "mean_wait_s": statistics.fmean(waits) if waits else 0.0,
+            "p_wait": sum(1 for w in waits if w > 0) / count if count else 0.0,
+            "service_level": answered / count if count else 0.0,
+            "mean_handle_s": statistics.fmean(self.handled) / 1e6 if count else 0.0,
+            "utilisation": busy / available if available else 0.0,
+            "reopen_rate": sum(1 for r in self.reopens if r) / count if count else 0.0,
+        }
+        for columns in self.sla:
+            met = breached = 0
+            for key in range(count):
+                stage = self._stage(columns, key)
+                if stage is SlaStage.MET:
+                    met += 1
+                elif stage is SlaStage.BREACHED or (stage is not None and self._late(columns, key)):
+                    breached += 1
+            out[f"sla.{columns.sla_id}.clocks"] = met + breached
+            out[f"sla.{columns.sla_id}.compliance"] = (
+                met / (met + breached) if met + breached else 1.0
+            )
+        return out
+
+    # -- SLA clocks at the end of the run -------------------------------------------------
+
+    def _stage(self, columns: SlaColumns, key: int) -> SlaStage | None:
+        # As the engine reports a clock at an instant: a running clock past its target
+        # is still in progress (and ``breached``) until its timer records the breach.
+        return _STAGES[columns.stage[key]]
+
+    def _late(self, columns: SlaColumns, key: int) -> bool:
+        code = columns.stage[key]
+        if code != _RUNNING:
+            return bool(columns.breached[key])
+        return self._elapsed(columns, key)[0] > columns.target[key]
+
+    def _elapsed(self, columns: SlaColumns, key: int) -> tuple[int, int]:
+        """Business microseconds used and paused by ``as_of``."""
+        code = columns.stage[key]
+        used, paused = columns.consumed[key], columns.paused[key]
+        if code in (_RUNNING, _PAUSED):
+            since = _instant(columns.since[key])
+            if self.as_of > since:
+                extra = columns.calendar.elapsed(since, self.as_of) // US
+                if code == _RUNNING:
+                    used += extra
+                else:
+                    paused += extra
+        return used, paused
+
+    def sla_outcomes(self) -> list[SlaOutcome]:
+        """Every clock as :func:`casekit.sla.whatif.evaluate` reports it at ``as_of``
+        (the last cycle of each definition)."""
+        from casekit.sla.whatif import SlaOutcome  # noqa: PLC0415 - avoids an import cycle
+
+        types = self.scenario.case_types
+        out = []
+        for columns in self.sla:
+            for key in range(len(self.created)):
+                code = columns.stage[key]
+                if not code:
+                    continue
+                used, paused = self._elapsed(columns, key)
+                target = columns.target[key]
+                stage = self._stage(columns, key)
+                assert stage is not None
+                due = None
+                if code == _RUNNING:
+                    since = _instant(columns.since[key])
+                    remaining = US * (target - columns.consumed[key])
+                    due = (
+                        columns.calendar.add(since, remaining)
+                        if remaining >= timedelta(0)
+                        else columns.calendar.subtract(since, -remaining)
+                    )
+                kind = types[self.case_type[key]]
+                cycles = columns.cycles[key]
+                out.append(
+                    SlaOutcome(
+                        case_id=self.case_id(key),
+                        key=columns.sla_id if not cycles else f"{columns.sla_id}#{cycles + 1}",
+                        sla_id=columns.sla_id,
+                        task_id=None,
+                        stage=stage,
+                        target=US * target,
+                        elapsed=US * used,
+                        paused=US * paused,
+                        due_at=due,
+                        breached=used > target or bool(columns.breached[key]),
+                        percentage=round(US * used / (US * target) * 100, 2),
+                        priority=kind.priority,
+                        category=kind.category,
+                        channel=kind.channel,
+                        account_id=kind.account_id,
+                    )
+                )
+        return out
+
+    def case_id(self, key: int) -> str:
+        """The id the run gave case number ``key``."""
+        return f"sim-{key}"
+
+    # -- frames -------------------------------------------------------------------------
+
+    def to_frame(self) -> Any:
+        """One row per case (pandas): type, fields, timestamps, waits, agents, SLAs."""
+        pd = _pandas()
+        import numpy  # noqa: PLC0415 - pandas depends on it
+
+        types = self.scenario.case_types
+        kinds = (
+            numpy.frombuffer(self.case_type, dtype=numpy.int32)
+            if len(self.case_type)
+            else numpy.zeros(0, numpy.int32)
+        )
+
+        def stamps(values: array[int]) -> Any:
+            raw = numpy.array(values, dtype=numpy.int64)
+            out = raw.astype("datetime64[us]")
+            return pd.Series(
+                pd.to_datetime(numpy.where(raw > 0, out, numpy.datetime64("NaT")), utc=True)
+            )
+
+        def names(values: Sequence[Any]) -> Any:
+            return pd.Categorical.from_codes(kinds, categories=list(values)) if len(types) else []
+
+        agents = numpy.array(("", *self.agent_ids), dtype=object)
+        frame = pd.DataFrame(
+            {
+                "case_id": [self.case_id(k) for k in range(len(self.created))],
+                "case_type": names([t.name for t in types]),
+                "priority": numpy.array([t.priority.value for t in types], dtype=object)[kinds],
+                "channel": numpy.array([t.channel.value for t in types], dtype=object)[kinds],
+                "category": numpy.array([t.category for t in types], dtype=object)[kinds],
+                "account_id": numpy.array([t.account_id for t in types], dtype=object)[kinds],
+                "created_at": stamps(self.created),
+                "first_response_at": stamps(self.first),
+                "resolved_at": stamps(self.resolved),
+                "state": numpy.array([s.value for s in _STATES], dtype=object)[
+                    numpy.frombuffer(self.state, dtype=numpy.int8)
+                ],
+                "first_agent": agents[numpy.frombuffer(self.first_agent, dtype=numpy.int32)],
+                "agent": agents[numpy.frombuffer(self.agent, dtype=numpy.int32)],
+                "wait_s": self.first_waits(),
+                "total_wait_s": numpy.frombuffer(self.wait, dtype=numpy.int64) / 1e6,
+                "handle_s": numpy.frombuffer(self.handled, dtype=numpy.int64) / 1e6,
+                "routings": numpy.frombuffer(self.waits, dtype=numpy.int32),
+                "reopens": numpy.frombuffer(self.reopens, dtype=numpy.int32),
+            }
+        )
+        frame["agent"] = frame["agent"].replace("", None)
+        frame["first_agent"] = frame["first_agent"].replace("", None)
+        for columns in self.sla:
+            stages = [self._stage(columns, k) for k in range(len(self.created))]
+            frame[f"{columns.sla_id}.stage"] = [s.value if s is not None else None for s in stages]
+            frame[f"{columns.sla_id}.breached"] = [
+                None if s is None else (s is SlaStage.BREACHED or self._late(columns, k))
+                for k, s in enumerate(stages)
+            ]
+            frame[f"{columns.sla_id}.elapsed_s"] = [
+                self._elapsed(columns, k)[0] / 1e6 if s is not None else None
+                for k, s in enumerate(stages)
+            ]
+        return frame
+
+    def sla_frame(self) -> Any:
+        """One row per SLA clock, with :class:`~casekit.sla.whatif.SlaOutcome`'s columns
+        (as :func:`casekit.sla.whatif.to_records` writes them), so the same analysis
+        runs on simulated and on replayed history."""
+        from casekit.sla.whatif import to_records  # noqa: PLC0415
+
+        return _pandas().DataFrame(to_records(self.sla_outcomes()))
+
+    def agents_frame(self) -> Any:
+        """One row per agent: cases handled, busy and available time, utilisation."""
+        pd = _pandas()
+        group_of = {}
+        for group in self.scenario.agents:
+            for number in range(1, group.count + 1):
+                group_of[f"{group.name}-{number}"] = group.name
+        return pd.DataFrame(
+            {
+                "agent_id": list(self.agent_ids),
+                "group": [group_of[a] for a in self.agent_ids],
+                "handled": list(self.agent_handled),
+                "busy_s": [b / 1e6 for b in self.agent_busy],
+                "available_s": [a / 1e6 for a in self.agent_available],
+                "utilisation": [
+                    b / a if a else 0.0
+                    for b, a in zip(self.agent_busy, self.agent_available, strict=True)
+                ],
+            }
+        )
+
+    def timeline_frame(self) -> Any:
+        """Queue length, backlog (cases not yet finished) and busy agents over time,
+        sampled every ``scenario.sample_every``."""
+        pd = _pandas()
+        return pd.DataFrame(
+            {
+                "at": pd.to_datetime([s[0] for s in self.samples], unit="us", utc=True),
+                "queued": [s[1] for s in self.samples],
+                "backlog": [s[2] for s in self.samples],
+                "busy": [s[3] for s in self.samples],
+            }
+        )
+
+    # -- histories ----------------------------------------------------------------------
+
+    def event_logs(self) -> list[list[Event]]:
+        """Each case's history as the casekit events a Desk would have written (the SLA
+        events left out): for :func:`casekit.sla.whatif.evaluate`, the analytics, or a
+        store. Needs a run made with ``record=True``.
+
+        Raises:
+            InvalidValue: The run kept no histories.
+        """
+        if self.trails is None:
+            raise InvalidValue(
+                "the run kept no histories: simulate(..., record=True)", where="event_logs"
+            )
+        return [self._log(key) for key in range(len(self.created))]
+
+    def _log(self, key: int) -> list[Event]:
+        assert self.trails is not None
+        kind = self.scenario.case_types[self.case_type[key]]
+        case_id = self.case_id(key)
+        customer = ActorRef(_CUSTOMER_KIND, f"customer-{key}")
+        created = _instant(self.created[key])
+        events: list[Event] = [
+            CaseOpened(
+                case_id=case_id,
+                at=created,
+                actor=customer,
+                subject=kind.name,
+                description="",
+                channel=kind.channel,
+                priority=kind.priority,
+                category=kind.category,
+                account_id=kind.account_id,
+                contact_id=customer.id,
+                language=kind.language,
+                skills=dict(kind.required_skills),
+            )
+        ]
+        state = CaseState.NEW
+        agent: str | None = None
+        replied = False
+        count = 0
+
+        def step(at: datetime, actor: ActorRef, action: str, new: CaseState, **more: Any) -> None:
+            nonlocal state
+            events.append(
+                CaseStateChanged(
+                    case_id=case_id, at=at, actor=actor, action=action, old=state, new=new, **more
+                )
+            )
+            state = new
+
+        def say(at: datetime, actor: ActorRef, direction: Direction, body: str) -> None:
+            nonlocal count
+            count += 1
+            events.append(
+                InteractionAdded(
+                    case_id=case_id,
+                    at=at,
+                    actor=actor,
+                    interaction=Interaction(
+                        id=f"{case_id}-I{count}",
+                        channel=kind.channel,
+                        direction=direction,
+                        author=actor,
+                        body=body,
+                        at=at,
+                    ),
+                )
+            )
+
+        for at_us, what, who in self.trails[key]:
+            at = _instant(at_us)
+            if what == T_ASSIGNED:
+                if who >= 0:
+                    new = self.agent_ids[who]
+                    events.append(
+                        CaseAssigned(
+                            case_id=case_id,
+                            at=at,
+                            actor=ActorRef("system", "router"),
+                            old=Assignment(agent=agent),
+                            new=Assignment(agent=new),
+                        )
+                    )
+                    agent = new
+                assert agent is not None
+                actor = ActorRef("agent", agent)
+                if state is CaseState.NEW:
+                    step(at, actor, "start", CaseState.OPEN)
+                if not replied:
+                    say(at, actor, Direction.OUTBOUND, "first response")
+                    replied = True
+            elif what == T_AWAIT:
+                assert agent is not None
+                step(at, ActorRef("agent", agent), "await_info", CaseState.AWAITING_INFO)
+            elif what == T_ANSWER:
+                say(at, customer, Direction.INBOUND, "answer")
+                step(at, customer, "resume", CaseState.OPEN, reason="customer responded")
+            elif what == T_RESOLVE:
+                assert agent is not None
+                actor = ActorRef("agent", agent)
+                step(
+                    at,
+                    actor,
+                    "resolve",
+                    CaseState.RESOLVED,
+                    resolution=Resolution(
+                        code="solved", notes="", resolved_at=at, resolved_by=actor
+                    ),
+                )
+            elif what == T_REOPEN:
+                say(at, customer, Direction.INBOUND, "still broken")
+                step(
+                    at,
+                    customer,
+                    "reject",
+                    CaseState.OPEN,
+                    reason="customer responded",
+                    reopened=True,
+                )
+            else:  # T_CANCEL
+                step(at, customer, "cancel", CaseState.CANCELLED, reason="customer gave up")
+        return events
+
+    # -- display ------------------------------------------------------------------------
+
+    def __repr__(self) -> str:
+        s = self.summary()
+        return (
+            f"<SimResult {self.scenario.name!r} seed={self.seed}: {s['arrivals']:,} cases, "
+            f"mean wait {s['mean_wait_s']:.1f} s, utilisation {s['utilisation']:.0%}>"
+        )
+
+    def _repr_html_(self) -> str:
+        s = self.summary()
+        rows = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(str(k))}</th>"
+            f"<td style='text-align:right'>{html.escape(_show(v))}</td></tr>"
+            for k, v in s.items()
+        )
+        return (
+            f"<div><strong>Simulation {html.escape(self.scenario.name)}</strong> "
+            f"(seed {self.seed}, until {html.escape(self.as_of.isoformat())})"
+            f"<table>{rows}</table></div>"
+        )
+
+    def __iter__(self) -> Iterator[str]:  # pragma: no cover - guards against list(result)
+        raise TypeError("SimResult is not iterable; use to_frame() or summary()")
+
+
+def _show(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.0f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
