@@ -21,6 +21,7 @@ from casekit.sim._dists import (
 from casekit.sim._engine import simulate
 from casekit.sim._result import SimResult
 from casekit.sim._scenario import AgentGroup, CaseType, PoissonArrivals, ReplayArrivals, Scenario
+from casekit.sim._sweep import SweepResult, sweep
 
 __all__ = [
     "AgentGroup",
@@ -34,7 +35,9 @@ __all__ = [
     "ReplayArrivals",
     "Scenario",
     "SimResult",
+    "SweepResult",
     "Uniform",
     "distribution_from_data",
     "simulate",
+    "sweep",
 ]
