@@ -180,6 +180,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--kind", choices=KINDS, help="what the files define (default: told by their keys)"
     )
     validate.set_defaults(run=_validate)
+    from casekit.sim._cli import add_command as add_simulate  # noqa: PLC0415 - its own module
+
+    add_simulate(commands)
     args = parser.parse_args(argv)
     try:
         result: int = args.run(args)

@@ -19,6 +19,7 @@ from casekit.sim._dists import (
     distribution_from_data,
 )
 from casekit.sim._engine import simulate
+from casekit.sim._plots import plot_backlog, plot_waits
 from casekit.sim._result import SimResult
 from casekit.sim._scenario import AgentGroup, CaseType, PoissonArrivals, ReplayArrivals, Scenario
 from casekit.sim._sweep import SweepResult, sweep
@@ -38,6 +39,8 @@ __all__ = [
     "SweepResult",
     "Uniform",
     "distribution_from_data",
+    "plot_backlog",
+    "plot_waits",
     "simulate",
     "sweep",
 ]
