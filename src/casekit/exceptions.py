@@ -22,6 +22,7 @@ exception, the casekit error inherits it too, so ``except LookupError`` keeps wo
     │   ├── NaiveDatetimeError
     │   ├── InvalidFieldValue
     │   ├── InvalidDefinition
+    │   │   └── InvalidScenario
     │   ├── InvalidRequest
     │   ├── InvalidCalendar
     │   ├── CalendarHorizonError
@@ -41,6 +42,7 @@ exception, the casekit error inherits it too, so ``except LookupError`` keeps wo
     ├── ActionFailed
     ├── EntitlementExhausted
     ├── NoEntitlement
+    ├── MissingDependency (ImportError)
     └── PluginError
         └── ReactorError
 """

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import timedelta
+from typing import Any
 
 import attrs
 
@@ -70,6 +71,19 @@ class Condition:
         )
 
 
+def _condition(value: Condition | Mapping[str, Any]) -> Condition:
+    """A queue's condition as given, or built from a mapping (unknown keys refused)."""
+    if isinstance(value, Condition):
+        return value
+    if not isinstance(value, Mapping):
+        raise InvalidValue(
+            f"must be a Condition or a mapping, not {type(value).__name__}", where="Queue.condition"
+        )
+    from casekit.serialization import structure  # noqa: PLC0415 - serialization imports routing
+
+    return structure(dict(value), Condition, where="Queue.condition")
+
+
 def _optional_groups(value: Iterable[str] | None) -> frozenset[str] | None:
     return None if value is None else str_frozenset(value)
 
@@ -130,7 +144,7 @@ class Queue:
     """
 
     name: str = attrs.field(validator=_non_empty)
-    condition: Condition = Condition()
+    condition: Condition = attrs.field(default=Condition(), converter=_condition)
     rank: int = 0
     order: QueueOrder = attrs.field(default=QueueOrder.PRIORITY_AGE, converter=QueueOrder)
     groups: frozenset[str] = attrs.field(default=frozenset(), converter=str_frozenset)

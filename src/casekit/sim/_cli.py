@@ -36,7 +36,7 @@ def _table(rows: list[tuple[str, str]]) -> str:
 
 def _show(value: object) -> str:
     if isinstance(value, float):
-        return f"{value:,.4f}" if abs(value) < 10 else f"{value:,.1f}"  # noqa: PLR2004
+        return f"{value:,.4f}" if abs(value) < 10 else f"{value:,.1f}"
     if isinstance(value, int):
         return f"{value:,}"
     return str(value)

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 import attrs
 
-from casekit.exceptions import InvalidDefinition
+from casekit.exceptions import InvalidDefinition, InvalidScenario
 
 __all__ = [
     "Distribution",
@@ -42,11 +42,11 @@ def _seconds(value: object, where: str) -> float:
     elif isinstance(value, int | float) and not isinstance(value, bool):
         seconds = float(value)
     else:
-        raise InvalidDefinition(
+        raise InvalidScenario(
             f"must be a duration (seconds or timedelta), not {type(value).__name__}", where=where
         )
     if not math.isfinite(seconds):
-        raise InvalidDefinition(f"must be finite, got {seconds!r}", where=where)
+        raise InvalidScenario(f"must be finite, got {seconds!r}", where=where)
     return seconds
 
 
@@ -54,7 +54,7 @@ def _duration(where: str, *, allow_zero: bool = False) -> Callable[[object], tim
     def convert(value: object) -> timedelta:
         seconds = _seconds(value, where)
         if seconds < 0 or (seconds == 0 and not allow_zero):
-            raise InvalidDefinition(
+            raise InvalidScenario(
                 f"must be {'zero or more' if allow_zero else 'positive'}, got {seconds:g} s",
                 where=where,
             )
@@ -119,9 +119,9 @@ class LogNormal:
 
     def __attrs_post_init__(self) -> None:
         if isinstance(self.sigma, bool) or not isinstance(self.sigma, int | float):
-            raise InvalidDefinition("must be a number", where="lognormal.sigma")
+            raise InvalidScenario("must be a number", where="lognormal.sigma")
         if not 0 < self.sigma <= 5:  # beyond 5 the mean means little
-            raise InvalidDefinition(
+            raise InvalidScenario(
                 f"must be above 0 and at most 5, got {self.sigma!r}", where="lognormal.sigma"
             )
 
@@ -169,7 +169,7 @@ class Uniform:
 
     def __attrs_post_init__(self) -> None:
         if self.high <= self.low:
-            raise InvalidDefinition(
+            raise InvalidScenario(
                 f"must be above low ({self.low.total_seconds():g} s)", where="uniform.high"
             )
 
@@ -188,7 +188,7 @@ class Uniform:
 
 def _samples(value: object) -> tuple[timedelta, ...]:
     if isinstance(value, str | bytes) or not isinstance(value, Sequence):
-        raise InvalidDefinition(
+        raise InvalidScenario(
             f"must be a list of durations, not {type(value).__name__}", where="empirical.samples"
         )
     convert = _duration("empirical.samples", allow_zero=True)
@@ -197,11 +197,11 @@ def _samples(value: object) -> tuple[timedelta, ...]:
         try:
             out.append(convert(item))
         except InvalidDefinition as exc:
-            raise InvalidDefinition(
+            raise InvalidScenario(
                 str(exc).partition(": ")[2], where=f"empirical.samples[{number}]"
             ) from None
     if not out:
-        raise InvalidDefinition("needs at least one sample", where="empirical.samples")
+        raise InvalidScenario("needs at least one sample", where="empirical.samples")
     return tuple(out)
 
 
@@ -239,7 +239,7 @@ def distribution_from_data(data: object, where: str) -> Distribution:
     seconds (an exponential with that mean), or a distribution object as is.
 
     Raises:
-        InvalidDefinition: An unknown kind, an unknown or missing field, an impossible
+        InvalidScenario: An unknown kind, an unknown or missing field, an impossible
             value; ``where`` names the field.
     """
     if isinstance(data, Exponential | LogNormal | Fixed | Uniform | Empirical):
@@ -248,9 +248,9 @@ def distribution_from_data(data: object, where: str) -> Distribution:
         try:
             return Exponential(data)
         except InvalidDefinition as exc:
-            raise InvalidDefinition(str(exc).partition(": ")[2], where=where) from None
+            raise InvalidScenario(str(exc).partition(": ")[2], where=where) from None
     if not isinstance(data, Mapping):
-        raise InvalidDefinition(
+        raise InvalidScenario(
             "must be a distribution: {kind = 'exponential', mean = 300} or a number of seconds",
             where=where,
         )
@@ -258,20 +258,20 @@ def distribution_from_data(data: object, where: str) -> Distribution:
     kind = fields.pop("kind", None)
     cls = _KINDS.get(kind) if isinstance(kind, str) else None
     if cls is None:
-        raise InvalidDefinition(
+        raise InvalidScenario(
             f"unknown distribution kind {kind!r} (known: {sorted(_KINDS)})", where=f"{where}.kind"
         )
     names = {a.name for a in attrs.fields(cls)}
     unknown = sorted(set(fields) - names)
     if unknown:
-        raise InvalidDefinition(
+        raise InvalidScenario(
             f"unknown field {unknown[0]!r} for {kind}", where=f"{where}.{unknown[0]}"
         )
     missing = sorted(
         a.name for a in attrs.fields(cls) if a.default is attrs.NOTHING and a.name not in fields
     )
     if missing:
-        raise InvalidDefinition(
+        raise InvalidScenario(
             f"missing field {missing[0]!r} for {kind}", where=f"{where}.{missing[0]}"
         )
     try:
@@ -279,7 +279,7 @@ def distribution_from_data(data: object, where: str) -> Distribution:
     except InvalidDefinition as exc:
         message = str(exc)
         field = exc.where.partition(".")[2]
-        raise InvalidDefinition(
+        raise InvalidScenario(
             message.partition(": ")[2] or message, where=f"{where}.{field}"
         ) from None
 

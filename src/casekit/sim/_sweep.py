@@ -112,7 +112,8 @@ class SweepResult:
 
     def __repr__(self) -> str:
         names = sorted({s["scenario"] for s in self.summaries})
-        return f"<SweepResult {len(self.summaries)} runs of {len(names)} scenarios: {', '.join(names)[:80]}>"
+        shown = ", ".join(names)[:80]
+        return f"<SweepResult {len(self.summaries)} runs of {len(names)} scenarios: {shown}>"
 
     def _repr_html_(self) -> str:
         import html  # noqa: PLC0415
@@ -131,7 +132,8 @@ class SweepResult:
         )
         return (
             f"<div><strong>Sweep</strong>: {len(self.summaries)} runs<table>"
-            "<tr><th>scenario</th><th>mean wait (s)</th><th>service level</th><th>utilisation</th></tr>"
+            "<tr><th>scenario</th><th>mean wait (s)</th><th>service level</th>"
+            "<th>utilisation</th></tr>"
             f"{rows}</table></div>"
         )
 
@@ -209,10 +211,9 @@ def sweep(
             if not chosen or any(isinstance(s, bool) or not isinstance(s, int) for s in chosen):
                 raise InvalidScenario("must be a count or a list of whole numbers", where="seeds")
         runs.extend((scenario, seed) for seed in chosen)
-    own = executor is None
-    pool: Executor = (
-        ProcessPoolExecutor(max_workers=min(len(runs), os.cpu_count() or 1)) if own else executor
-    )  # type: ignore[assignment]
+    pool = executor
+    if pool is None:
+        pool = ProcessPoolExecutor(max_workers=min(len(runs), os.cpu_count() or 1))
     bar = _bar(progress, len(runs))
     try:
         futures: dict[Future[tuple[dict[str, Any], SimResult | None]], int] = {
@@ -227,7 +228,7 @@ def sweep(
     finally:
         if bar is not None:
             bar.close()
-        if own:
+        if executor is None:
             pool.shutdown(cancel_futures=True)
     summaries = tuple(done[n][0] for n in range(len(runs)))
     results = {
@@ -239,7 +240,7 @@ def sweep(
 
 
 def _bar(progress: bool | None, total: int) -> Any:
-    if progress is False or (progress is None and total < 4):  # noqa: PLR2004 - a few runs need no bar
+    if progress is False or (progress is None and total < 4):  # a few runs need no bar
         return None
     try:
         from tqdm.auto import tqdm  # type: ignore[import-untyped,unused-ignore]  # noqa: PLC0415

@@ -640,12 +640,12 @@ class BusinessCalendar:
         tl = self._timeline
         starts, ends, cum, _, first, last, _ = tl.snap
         if not (first <= lo < last and first <= hi < last):
-            return tl.elapsed(lo, hi)  # type: ignore[no-any-return]
+            return tl.elapsed(lo, hi)
         i = bisect_right(starts, lo) - 1
         j = bisect_right(starts, hi) - 1
         pos_a = 0 if i < 0 else cum[i] + (lo if lo < ends[i] else ends[i]) - starts[i]
         pos_b = 0 if j < 0 else cum[j] + (hi if hi < ends[j] else ends[j]) - starts[j]
-        return pos_b - pos_a  # type: ignore[no-any-return]
+        return pos_b - pos_a
 
     def intervals(self, a: datetime, b: datetime) -> list[tuple[datetime, datetime]]:
         """The open periods within ``[a, b)``, clipped, as UTC ``(start, end)`` pairs.

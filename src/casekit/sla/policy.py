@@ -139,8 +139,26 @@ def _subject(value: Subject | str) -> Subject:
     return _SUBJECT(value)
 
 
-def _targets(value: Mapping[Any, timedelta]) -> dict[Priority, timedelta]:
-    return {_TARGET_PRIORITY(priority): target for priority, target in value.items()}
+def _targets(value: Mapping[Any, timedelta | float]) -> dict[Priority, timedelta]:
+    """Targets per priority: timedeltas, or numbers of seconds (as in files)."""
+    if not isinstance(value, Mapping):
+        raise InvalidDefinition(
+            f"must be a mapping of priority to duration, not {type(value).__name__}",
+            where="SlaDefinition.targets",
+        )
+    out = {}
+    for priority, target in value.items():
+        key = _TARGET_PRIORITY(priority)
+        duration = target
+        if isinstance(target, int | float) and not isinstance(target, bool):
+            duration = timedelta(seconds=target)
+        if not isinstance(duration, timedelta):
+            raise InvalidDefinition(
+                f"must be a duration (timedelta or seconds), not {type(target).__name__}",
+                where=f"SlaDefinition.targets.{key.value}",
+            )
+        out[key] = duration
+    return out
 
 
 def _calendar_source(value: CalendarSource | str) -> CalendarSource:
@@ -245,6 +263,18 @@ def _thresholds(values: Iterable[float]) -> tuple[float, ...]:
     return tuple(sorted(float(v) for v in values))
 
 
+def _sla_condition(value: Condition | Mapping[str, Any]) -> Condition:
+    """A definition's condition as given, or built from a mapping (unknown keys refused)."""
+    if isinstance(value, Condition):
+        return value
+    if not isinstance(value, Mapping):
+        raise InvalidDefinition(
+            f"must be a Condition or a mapping, not {type(value).__name__}",
+            where="SlaDefinition.condition",
+        )
+    return structure(dict(value), Condition, where="SlaDefinition.condition")
+
+
 @attrs.frozen(kw_only=True)
 class SlaDefinition:
     """One SLA, OLA or underpinning contract.
@@ -284,7 +314,7 @@ class SlaDefinition:
     metric: SlaMetric = attrs.field(default=SlaMetric.RESOLUTION, converter=_metric)
     subject: Subject = attrs.field(default=Subject.CASE, converter=_subject)
     family: str | None = None
-    condition: Condition = Condition()
+    condition: Condition = attrs.field(default=Condition(), converter=_sla_condition)
     targets: dict[Priority, timedelta] = attrs.field(converter=_targets)
     calendar: str = ALWAYS_OPEN
     calendar_source: CalendarSource = attrs.field(
