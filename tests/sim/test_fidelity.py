@@ -13,9 +13,10 @@ import statistics
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import attrs
 import pytest
 
-from casekit.analytics import erlang_c
+from casekit.analytics import erlang_a, erlang_c
 from casekit.sim import AgentGroup, CaseType, Exponential, PoissonArrivals, Scenario, sweep
 from tests.sim.conftest import mmc
 
@@ -40,6 +41,25 @@ def test_mmc_waits_as_erlang_c_says() -> None:
     assert _z(service, theory.service_level) <= 3
     # The SLA clocks measure the same thing as the service level.
     assert [r["sla.answer.compliance"] for r in runs] == service
+
+
+def test_callers_who_hang_up_as_erlang_a_says() -> None:
+    scenario = mmc(agents=8, per_minute=7.0, handle=60.0, arrivals=10_000)
+    calls = scenario.case_types[0]
+    patient = scenario.evolve(case_types=[attrs.evolve(calls, patience=Exponential(120))])
+    runs = sweep(patient, seeds=6, progress=False).summaries
+    theory = erlang_a(
+        8,
+        arrivals=7,
+        interval=timedelta(minutes=1),
+        handle_time=timedelta(minutes=1),
+        patience=timedelta(minutes=2),
+    )
+    abandoned = [r["abandoned"] / r["arrivals"] for r in runs]
+    assert _z(abandoned, theory.probability_of_abandon) <= 3
+    assert _z([r["mean_wait_s"] for r in runs], theory.average_wait.total_seconds()) <= 3
+    assert _z([r["p_wait"] for r in runs], theory.probability_of_wait) <= 3
+    assert _z([r["service_level"] for r in runs], theory.service_level) <= 3
 
 
 def _simpy_waits(seed: int, arrivals: int) -> dict[tuple[str, str], list[float]]:

@@ -154,3 +154,26 @@ def test_a_run_is_reproducible_from_its_seed() -> None:
     other = simulate(_scenario(8)).summary()
     assert first == again
     assert first != other
+
+
+def test_records_and_frames_say_the_same() -> None:
+    result = simulate(_scenario(5, drain=False))
+    records = result.records()
+    frame = result.to_frame()
+    assert len(records) == len(frame) == result.arrivals
+    for record, (_, row) in zip(records[:50], frame.head(50).iterrows(), strict=True):
+        for name, value in record.items():
+            other = row[name]
+            if value is None:
+                assert other is None or other != other, name  # None or NaN/NaT
+            elif isinstance(value, float):
+                assert value == pytest.approx(other), name
+            else:
+                assert value == other, name
+    outcomes = result.sla_frame()
+    assert set(outcomes["sla_id"]) == {"answer", "resolve", "resolve-again", "chat-24x7"}
+    agents = result.agents_frame()
+    assert list(agents["agent_id"]) == list(result.agent_ids)
+    assert (agents["utilisation"] >= 0).all()
+    timeline = result.timeline_frame()
+    assert timeline["at"].is_monotonic_increasing

@@ -264,7 +264,49 @@ class SimResult:
         """The id the run gave case number ``key``."""
         return f"sim-{key}"
 
-    # -- frames -------------------------------------------------------------------------
+    # -- records and frames ---------------------------------------------------------------
+
+    def records(self) -> list[dict[str, Any]]:
+        """One plain dict per case (no pandas needed): the columns of :meth:`to_frame`,
+        with datetimes (``None`` where there is none) and seconds."""
+        types = self.scenario.case_types
+        waits = self.first_waits()
+        agents = ("", *self.agent_ids)
+        out = []
+        for key in range(len(self.created)):
+            kind = types[self.case_type[key]]
+            row: dict[str, Any] = {
+                "case_id": self.case_id(key),
+                "case_type": kind.name,
+                "priority": kind.priority.value,
+                "channel": kind.channel.value,
+                "category": kind.category,
+                "account_id": kind.account_id,
+                "created_at": _instant(self.created[key]),
+                "first_response_at": _instant(self.first[key]) if self.first[key] else None,
+                "resolved_at": _instant(self.resolved[key]) if self.resolved[key] else None,
+                "state": _STATES[self.state[key]].value,
+                "first_agent": agents[self.first_agent[key]] or None,
+                "agent": agents[self.agent[key]] or None,
+                "wait_s": waits[key],
+                "total_wait_s": self.wait[key] / 1e6,
+                "handle_s": self.handled[key] / 1e6,
+                "times_queued": self.waits[key],
+                "reopens": self.reopens[key],
+            }
+            for columns in self.sla:
+                stage = self._stage(columns, key)
+                row[f"{columns.sla_id}.stage"] = stage.value if stage is not None else None
+                row[f"{columns.sla_id}.breached"] = (
+                    None
+                    if stage is None
+                    else (stage is SlaStage.BREACHED or self._late(columns, key))
+                )
+                row[f"{columns.sla_id}.elapsed_s"] = (
+                    self._elapsed(columns, key)[0] / 1e6 if stage is not None else None
+                )
+            out.append(row)
+        return out
 
     def to_frame(self) -> Any:
         """One row per case (pandas): type, fields, timestamps, waits, agents, SLAs."""
@@ -308,7 +350,7 @@ class SimResult:
                 "wait_s": self.first_waits(),
                 "total_wait_s": numpy.frombuffer(self.wait, dtype=numpy.int64) / 1e6,
                 "handle_s": numpy.frombuffer(self.handled, dtype=numpy.int64) / 1e6,
-                "routings": numpy.frombuffer(self.waits, dtype=numpy.int32),
+                "times_queued": numpy.frombuffer(self.waits, dtype=numpy.int32),
                 "reopens": numpy.frombuffer(self.reopens, dtype=numpy.int32),
             }
         )
