@@ -178,3 +178,13 @@ def test_records_and_frames_say_the_same() -> None:
     assert (agents["utilisation"] >= 0).all()
     timeline = result.timeline_frame()
     assert timeline["at"].is_monotonic_increasing
+
+
+@pytest.mark.parametrize("seed", [1, 6])
+def test_recording_histories_changes_nothing(seed: int) -> None:
+    # record=True takes the general path of every event, record=False the inline one.
+    plain = simulate(_scenario(seed, drain=seed == 1))
+    recorded = simulate(_scenario(seed, drain=seed == 1), record=True)
+    assert plain.summary() == recorded.summary()
+    assert plain.records() == recorded.records()
+    assert plain.sla_outcomes() == recorded.sla_outcomes()

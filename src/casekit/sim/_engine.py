@@ -27,6 +27,7 @@ The case lifecycle as simulated (the events :meth:`SimResult.event_logs` writes)
 from __future__ import annotations
 
 import heapq
+import math
 import random
 from array import array
 from bisect import bisect_right
@@ -522,9 +523,19 @@ class _Run:
 
     # -- the loop -----------------------------------------------------------------------
 
-    def loop(self, bar: _Progress) -> None:
+    def loop(self, bar: _Progress) -> None:  # noqa: C901, PLR0912, PLR0915 - the hot path, inline
+        """Run events until nothing is left that could change.
+
+        Arrivals, pick-ups and completions of plain case types (no clock pauses while
+        new, open or resolved) run inline here, with everything they touch bound to
+        local names: they are nearly every event of a run. The rest (customers'
+        answers, reopens, abandonment, shifts, absence, samples, and runs that record
+        histories or order queues by SLA due) go through the methods, which do the same
+        for every case type; ``tests/sim`` compares the two on the same seeds.
+        """
         heap = self.heap
         pop = heapq.heappop
+        push = heapq.heappush
         self.next_arrival(self.start_us)
         self.push_periodic()
         step = max(1, (self.expected or 0) // 100)
@@ -533,33 +544,189 @@ class _Run:
         # Time-driven changes that can still hand queued work out: shifts opening,
         # relaxation ladders, absent agents coming back.
         timed = bool(self.shifts or self.ladders or self.absence)
+        inline = not self.record and not self.by_due
+        rng = self.rng
+        random_ = rng.random
+        log = math.log
+        router = self.router
+        route = router.route
+        complete = router.complete
+        items = self.items
+        types = self.types
+        single = types[0] if len(types) == 1 else None
+        mix = self.mix
+        last_type = len(types) - 1
+        c_type, c_created, c_first = self.c_type, self.c_created, self.c_first
+        c_resolved, c_state, c_agent = self.c_resolved, self.c_state, self.c_agent
+        c_first_agent, c_wait, c_handled = self.c_first_agent, self.c_wait, self.c_handled
+        c_waits, c_queued_at = self.c_waits, self.c_queued_at
+        k_stage, k_since, k_consumed = self.k_stage, self.k_since, self.k_consumed
+        k_breached = self.k_breached
+        elapsed = [d.elapsed for d in self.definitions]
+        agent_index = self.agent_index
+        a_busy, a_handled = self.a_busy, self.a_handled
+        max_arrivals = self.scenario.max_arrivals
+        # Arrivals at one rate all week need no thinning.
+        flat = not self.replay and min(self.rates) == self.peak
+        peak = self.peak
+        end_us = self.end_us
+        epoch = EPOCH
+        one_us = US
+
+        def pickup(at: int, case: int, work: int, agent_id: str, kind: _Type) -> None:
+            """An agent took the case: the first response, and the handling starts."""
+            agent = agent_index[agent_id]
+            c_wait[case] += at - c_queued_at[case]
+            c_agent[case] = agent + 1
+            self.busy += 1
+            if not c_first[case]:
+                c_first[case] = at
+                c_first_agent[case] = agent + 1
+                c_state[case] = OPEN
+                for key in kind.first_response:
+                    stages = k_stage[key]
+                    if stages[case] == RUNNING:
+                        used = k_consumed[key]
+                        used[case] += elapsed[key](k_since[key][case], at)
+                        k_since[key][case] = at
+                        if used[case] <= kind.targets[key]:
+                            stages[case] = MET
+                        else:
+                            stages[case] = BREACHED
+                            k_breached[key][case] = 1
+            handle = kind.handle(rng) if work == 0 else kind.rework(rng)
+            c_handled[case] += handle
+            a_busy[agent] += handle
+            a_handled[agent] += 1
+            self.seq = seq = self.seq + 1
+            push(heap, (at + handle, DONE, seq, case, work))
+            self.pending += 1
+
+        def handed_out(at: int, decisions: list[Any]) -> None:
+            for decision in decisions:
+                if decision.outcome is _ASSIGNED:
+                    case, work = items[decision.item_id]
+                    self.queued -= 1
+                    kind = types[c_type[case]]
+                    if kind.plain:
+                        pickup(at, case, work, decision.agent_id, kind)
+                    else:
+                        self.assigned(at, case, work, decision.agent_id)
+
         while heap:
-            at, kind, _, case, work = pop(heap)
+            at, what, _, case, work = pop(heap)
             if end is not None and at > end:
                 break
-            if kind <= ABANDON:
+            if what <= ABANDON:
                 self.pending -= 1
             elif self.pending == 0 and (
                 self.queued == 0 or not timed or at > self.last_arrival + _SAFETY_DAYS * DAY_US
             ):
                 break  # nothing left that could ever change
             self.now = at
-            if kind == ARRIVE:
+            if what == ARRIVE and inline:
+                # arrive(), inline
+                if single is not None:
+                    kind = single
+                    if work >= 0:
+                        kind = types[work]
+                else:
+                    number = work if work >= 0 else bisect_right(mix, random_())
+                    kind = types[number if number <= last_type else last_type]
+                self.arrived = arrived = self.arrived + 1
+                self.last_arrival = at
+                self.backlog += 1
+                if case >= self.capacity:
+                    self.grow(self.capacity)
+                c_type[case] = kind.index
+                c_created[case] = at
+                for key in kind.keys:
+                    k_stage[key][case] = RUNNING
+                    k_since[key][case] = at
+                # next_arrival(), inline for arrivals at one rate
+                if flat and (max_arrivals is None or arrived < max_arrivals):
+                    following = at + int(-log(1.0 - random_()) / peak) + 1
+                    if end_us is None or following < end_us:
+                        self.seq = seq = self.seq + 1
+                        push(heap, (following, ARRIVE, seq, arrived, -1))
+                        self.pending += 1
+                elif not flat:
+                    self.next_arrival(at)
+                # route(), inline
+                if kind.plain:
+                    item_id = str(case)
+                    now = epoch + one_us * at
+                    items[item_id] = (case, 0)
+                    c_queued_at[case] = at
+                    decision = route(kind.make(item_id, now, None, None), now, queue=kind.queue)
+                    outcome = decision.outcome
+                    if outcome is _ASSIGNED:
+                        pickup(at, case, 0, decision.agent_id, kind)  # type: ignore[arg-type]
+                    elif outcome is _QUEUED:
+                        self.queued += 1
+                        c_waits[case] += 1
+                        if kind.patience is not None:
+                            self.push(at + kind.patience(rng), ABANDON, case, 0)
+                    else:
+                        self.unroutable += 1
+                        del items[item_id]
+                else:
+                    self.route(at, case, kind, 0)
+                if arrived - reported >= step:
+                    bar.update(arrived - reported)
+                    reported = arrived
+            elif what == DONE and inline:
+                kind = types[c_type[case]]
+                if not kind.plain:
+                    self.done(at, case, work)
+                    continue
+                # done(), inline
+                item_id = str(case) if work == 0 else f"{case}.{work}"
+                del items[item_id]
+                self.busy -= 1
+                decisions = complete(item_id, epoch + one_us * at)
+                if kind.answer is not None and random_() < kind.p_await:
+                    self.set_state(at, case, AWAITING)
+                    self.push(at + kind.answer(rng), ANSWER, case, 0)
+                else:
+                    c_resolved[case] = at
+                    c_state[case] = RESOLVED
+                    for key in kind.keys:
+                        stages = k_stage[key]
+                        stage = stages[case]
+                        if stage == RUNNING:
+                            used = k_consumed[key]
+                            used[case] += elapsed[key](k_since[key][case], at)
+                            k_since[key][case] = at
+                            if used[case] <= kind.targets[key]:
+                                stages[case] = MET
+                            else:
+                                stages[case] = BREACHED
+                                k_breached[key][case] = 1
+                        elif stage == PAUSED:
+                            self.stop(key, case, at, kind.targets[key])
+                    if kind.reopen_after is not None and random_() < kind.p_reopen:
+                        self.push(at + kind.reopen_after(rng), REOPEN, case, 0)
+                    else:
+                        self.backlog -= 1
+                if decisions:
+                    handed_out(at, decisions)
+            elif what == ARRIVE:
                 self.arrive(at, case, work)
                 if self.arrived - reported >= step:
                     bar.update(self.arrived - reported)
                     reported = self.arrived
-            elif kind == DONE:
+            elif what == DONE:
                 self.done(at, case, work)
-            elif kind == ANSWER:
+            elif what == ANSWER:
                 self.resume(at, case, T_ANSWER)
-            elif kind == REOPEN:
+            elif what == REOPEN:
                 self.resume(at, case, T_REOPEN)
-            elif kind == ABANDON:
+            elif what == ABANDON:
                 self.abandon(at, case, work)
-            elif kind == DAY:
+            elif what == DAY:
                 self.day(at)
-            elif kind == TICK:
+            elif what == TICK:
                 self.tick(at, case)
             else:
                 self.sample(at)
@@ -587,7 +754,8 @@ class _Run:
 
     def arrive(self, at: int, case: int, kind_no: int) -> None:
         if kind_no < 0:
-            kind_no = bisect_right(self.mix, self.rng.random())
+            # One case type needs no draw (the inline path in loop() draws the same).
+            kind_no = bisect_right(self.mix, self.rng.random()) if len(self.types) > 1 else 0
             if kind_no >= len(self.types):
                 kind_no = len(self.types) - 1
         kind = self.types[kind_no]
