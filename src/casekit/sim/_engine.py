@@ -523,7 +523,7 @@ class _Run:
 
     # -- the loop -----------------------------------------------------------------------
 
-    def loop(self, bar: _Progress) -> None:  # noqa: C901, PLR0912, PLR0915 - the hot path, inline
+    def loop(self, bar: _Progress) -> None:  # noqa: PLR0915 - the hot path, inline
         """Run events until nothing is left that could change.
 
         Arrivals, pick-ups and completions of plain case types (no clock pauses while
