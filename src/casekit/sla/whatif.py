@@ -39,6 +39,7 @@ from casekit.model.events import (
     CaseStateChanged,
     CaseUpdated,
     Event,
+    HistoryImported,
     InteractionAdded,
     NotificationQueued,
     PriorityChanged,
@@ -308,7 +309,7 @@ class _Sketch:
             raise _Unfollowed  # opened twice, or an event type this sketch does not know
 
 
-_UNREAD: frozenset[type] = frozenset({RoutingDecided, NotificationQueued})
+_UNREAD: frozenset[type] = frozenset({RoutingDecided, NotificationQueued, HistoryImported})
 """Event types that change nothing the SLA rules read."""
 
 
