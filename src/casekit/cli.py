@@ -180,6 +180,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--kind", choices=KINDS, help="what the files define (default: told by their keys)"
     )
     validate.set_defaults(run=_validate)
+    from casekit.history._cli import register as register_import  # noqa: PLC0415
+
+    register_import(commands)
     args = parser.parse_args(argv)
     try:
         result: int = args.run(args)
