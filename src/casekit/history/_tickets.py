@@ -95,8 +95,8 @@ class _Cells:
 
     def text(self, column: str) -> str | None:
         value = self.row.text(column)
-        if value is not None and ("\x00" in value or not value.isprintable()):
-            self.problem(column, value, "holds control characters")
+        if value is not None and "\x00" in value:
+            self.problem(column, value, "holds a NUL character")
             return None
         return value
 
