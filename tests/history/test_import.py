@@ -1,0 +1,219 @@
+"""Importing history into memory, SQLite and PostgreSQL stores: hash-chained, in the
+change feed, marked as imported, idempotent, and what-iffed like native history."""
+
+from __future__ import annotations
+
+import pathlib
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
+
+import pytest
+
+from casekit import Desk, ManualClock
+from casekit.exceptions import CaseNotFound, InvalidValue
+from casekit.history import History, InvalidHistory, import_history, read_history
+from casekit.model.events import HistoryImported
+from casekit.sla import BusinessCalendar, ResolutionSpans
+from casekit.sla.policy import SlaDefinition, SlaPolicy
+from casekit.sla.whatif import evaluate, evaluate_many
+from casekit.storage.sqlite import SQLiteStore
+from tests.history import files
+from tests.postgres import pg_schema, pg_session_schema, pg_url  # noqa: F401 - fixtures
+
+NOW = datetime(2026, 3, 2, 9, tzinfo=UTC)
+AS_OF = datetime(2024, 6, 1, tzinfo=UTC)
+IDS = ["zendesk-1001", "zendesk-1002", "zendesk-1003", "zendesk-1004"]
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
+def url(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> str:
+    if request.param == "postgres":
+        return f"{request.getfixturevalue('pg_url')}?schema={request.getfixturevalue('pg_schema')}"
+    return "memory://" if request.param == "memory" else f"sqlite:///{tmp_path / 'cases.db'}"
+
+
+@pytest.fixture
+def desk(url: str) -> Iterator[Desk]:
+    with Desk(url, clock=ManualClock(NOW), discover=False) as desk:
+        yield desk
+
+
+@pytest.fixture
+def history(tmp_path: pathlib.Path) -> History:
+    return read_history(
+        files.tickets(tmp_path), source="zendesk", statuses=files.statuses(tmp_path)
+    )
+
+
+def policy() -> SlaPolicy:
+    hours = BusinessCalendar.weekly("Europe/Amsterdam", {"mon-fri": "09:00-17:00"})
+    return SlaPolicy(
+        definitions=(
+            SlaDefinition(
+                id="resolution",
+                targets={p: timedelta(hours=h) for p, h in zip(
+                    ("critical", "high", "moderate", "low"), (4, 8, 16, 40), strict=True
+                )},
+                calendar="hours",
+            ),
+            SlaDefinition(
+                id="first_response",
+                metric="first_response",
+                targets={"critical": timedelta(hours=1), "low": timedelta(hours=8)},
+                calendar="hours",
+            ),
+        ),
+        calendars={"hours": hours},
+    )  # fmt: skip
+
+
+def stored_logs(desk: Desk) -> list[list[Any]]:
+    return [desk.store.history(case_id) for case_id in IDS]
+
+
+def test_import_writes_chained_cases_in_the_feed(desk: Desk, history: History) -> None:
+    report = import_history(desk, history)
+    assert report.imported == tuple(IDS)
+    assert report.skipped == ()
+    assert report.bridged == 1
+    assert report.batch == history.digest[:12]
+    assert report.events == sum(len(log) for log in history.logs())
+    for case_id in IDS:
+        assert desk.verify(case_id).ok
+    feed = desk.changes(limit=500).records
+    assert len(feed) == report.events
+    assert {record.case_id for record in feed} == set(IDS)
+    # Written as the in-memory logs say, with the import's instant on the marker.
+    expected = history.logs(batch=report.batch, imported_at=NOW)
+    assert [[r.event for r in log] for log in stored_logs(desk)] == expected
+    marker = desk.store.history("zendesk-1003")[1].event
+    assert isinstance(marker, HistoryImported)
+    assert (marker.source, marker.ticket_id, marker.origin, marker.imported_at) == (
+        "zendesk",
+        "1003",
+        "tickets.csv line 4",
+        NOW,
+    )
+    case = desk.store.load("zendesk-1003").case
+    assert case.opened_at == datetime(2024, 5, 6, 12, tzinfo=UTC)
+    assert case.closed_at == datetime(2024, 5, 9, 13, tzinfo=UTC)
+    assert case.updated_at == case.closed_at  # history keeps its instants
+    assert desk.store.due_timers(NOW + timedelta(days=365)) == []  # nothing fires later
+
+
+def test_import_again_is_idempotent_and_says_why(desk: Desk, history: History) -> None:
+    first = import_history(desk, history, batch="first")
+    again = import_history(desk, history, batch="second")
+    assert again.imported == ()
+    assert again.events == 0
+    assert [p.message for p in again.skipped] == [
+        f"already imported as {case_id} (batch first; unchanged)" for case_id in IDS
+    ]
+    assert len(desk.changes(limit=500).records) == first.events
+
+
+def test_a_changed_export_is_reported_not_merged(
+    desk: Desk, history: History, tmp_path: pathlib.Path
+) -> None:
+    import_history(desk, history)
+    rows = [*files.TICKETS[:3], files.row(id="1005")]
+    later = read_history(files.tickets(tmp_path, rows), source="zendesk")
+    report = import_history(desk, later)
+    assert report.imported == ("zendesk-1005",)
+    reasons = {p.ticket_id: p.message for p in report.skipped}
+    assert "unchanged" in reasons["1001"]
+    assert "the export differs from what was imported: not updated" in reasons["1002"]
+
+
+def test_round_trip_evaluate_equals_the_in_memory_logs(desk: Desk, history: History) -> None:
+    import_history(desk, history)
+    logs = history.logs()
+    stored = stored_logs(desk)
+    tried = policy()
+    in_memory = evaluate_many(logs, tried, as_of=AS_OF)
+    assert in_memory
+    assert evaluate_many(stored, tried, as_of=AS_OF) == in_memory
+    assert [o for log in stored for o in evaluate(log, tried, as_of=AS_OF)] == in_memory
+    hours = BusinessCalendar.weekly("Europe/Amsterdam", {"mon-fri": "08:00-20:00"})
+    spans = ResolutionSpans.from_logs(stored).evaluate(hours, timedelta(hours=8), as_of=AS_OF)
+    again = ResolutionSpans.from_logs(logs).evaluate(hours, timedelta(hours=8), as_of=AS_OF)
+    assert spans["case_id"].tolist() == IDS
+    for name in ("stage", "elapsed_hours", "breached"):
+        assert spans[name].tolist() == again[name].tolist()
+    assert spans["stage"].tolist() == ["breached", "breached", "met", "in_progress"]
+
+
+def test_imported_cases_go_on_natively(desk: Desk, history: History) -> None:
+    from casekit import Actor  # noqa: PLC0415
+
+    import_history(desk, history)
+    agent = Actor.agent("ann", roles={"admin"})
+    case = desk.reject("zendesk-1001", actor=agent, reason="customer wrote back")
+    assert case.state.value == "open"
+    assert desk.verify("zendesk-1001").ok
+
+
+def test_a_race_with_another_import_is_a_skip(history: History, tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "race.db"
+
+    class Late(SQLiteStore):
+        """A store where another import writes each case between the check and the commit."""
+
+        seen: ClassVar[set[str]] = set()
+
+        def history(self, case_id: str, *, after_seq: int = 0) -> Any:
+            if case_id not in self.seen:
+                self.seen.add(case_id)
+                other = SQLiteStore(path)
+                try:
+                    import_history(other, _only(history, case_id))
+                finally:
+                    other.close()
+                raise CaseNotFound(case_id)
+            return super().history(case_id, after_seq=after_seq)
+
+    store = Late(path)
+    try:
+        report = import_history(store, history)
+    finally:
+        store.close()
+    assert report.imported == ()
+    assert all("already imported" in p.message for p in report.skipped)
+
+
+def _only(history: History, case_id: str) -> History:
+    import attrs  # noqa: PLC0415
+
+    kept = tuple(t for t in history.tickets if history.case_id(t.id) == case_id)
+    return attrs.evolve(history, tickets=kept)
+
+
+def test_bad_arguments_are_refused(history: History) -> None:
+    with pytest.raises(InvalidValue) as exc:
+        import_history("memory://", history)  # type: ignore[arg-type]
+    assert exc.value.where == "target"
+    with Desk("memory://", discover=False) as desk:
+        with pytest.raises(InvalidValue) as exc:
+            import_history(desk, [])  # type: ignore[arg-type]
+        assert exc.value.where == "history"
+
+
+def test_history_with_an_unfollowable_ticket_writes_nothing(history: History) -> None:
+    import attrs  # noqa: PLC0415
+
+    from casekit.history import Change  # noqa: PLC0415
+    from casekit.model import CaseState  # noqa: PLC0415
+
+    broken = attrs.evolve(
+        history.tickets[0],
+        changes=(
+            Change(at=history.tickets[0].created_at, status=CaseState.CANCELLED, where="x"),
+            Change(at=history.tickets[0].created_at, status=CaseState.OPEN, where="y"),
+        ),
+    )
+    bad = attrs.evolve(history, tickets=(*history.tickets, attrs.evolve(broken, id="9")))
+    with Desk("memory://", discover=False) as desk:
+        with pytest.raises(InvalidHistory, match="no way from cancelled to open"):
+            import_history(desk, bad)
+        assert desk.changes().records == ()
