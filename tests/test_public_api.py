@@ -31,6 +31,7 @@ PUBLIC_MODULES = [
     "casekit.playbook",
     "casekit.entitlements",
     "casekit.analytics",
+    "casekit.history",
     "casekit.links",
     "casekit.proactive",
 ]

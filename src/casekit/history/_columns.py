@@ -201,6 +201,8 @@ class Vocabulary:
     statuses: Mapping[str, CaseState]
     priorities: Mapping[str, Priority]
     channels: Mapping[str, Channel]
+    names: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict)
+    """The foreign values each mapping knows, as written (for messages)."""
 
     @classmethod
     def of(
@@ -219,6 +221,11 @@ class Vocabulary:
             _merged(DEFAULT_STATUSES, statuses, CaseState, "statuses"),
             _merged(DEFAULT_PRIORITIES, priorities, Priority, "priorities"),
             _merged(DEFAULT_CHANNELS, channels, Channel, "channels"),
+            {
+                "statuses": (*DEFAULT_STATUSES, *(statuses or {})),
+                "priorities": (*DEFAULT_PRIORITIES, *(priorities or {})),
+                "channels": (*DEFAULT_CHANNELS, *(channels or {})),
+            },
         )
 
     def status(self, value: str) -> CaseState | None:

@@ -116,7 +116,7 @@ class _Cells:
         if value is None:
             return None
         plural = {"status": "statuses", "priority": "priorities", "channel": "channels"}[kind]
-        table = getattr(lookup, plural)
+        table = lookup.names.get(plural, ())
         found = getattr(lookup, kind)(value)
         if found is None:
             self.problem(
