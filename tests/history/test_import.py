@@ -217,3 +217,16 @@ def test_history_with_an_unfollowable_ticket_writes_nothing(history: History) ->
         with pytest.raises(InvalidHistory, match="no way from cancelled to open"):
             import_history(desk, bad)
         assert desk.changes().records == ()
+
+
+def test_timelines_show_the_import(history: History) -> None:
+    from casekit.timeline import format_timeline  # noqa: PLC0415
+
+    with Desk("memory://", clock=ManualClock(NOW), discover=False) as desk:
+        report = import_history(desk, history)
+        text = format_timeline(desk.store.history("zendesk-1003"))
+    assert "system:import:zendesk" in text
+    assert (
+        f"imported from zendesk ticket 1003 (tickets.csv line 4), batch {report.batch}, "
+        "on 2026-03-02 09:00" in text
+    )
