@@ -219,8 +219,6 @@ def test_any_status_sequence_gives_a_lawful_log_or_a_named_problem(
     built = ticket_events(
         ticket,
         source="x",
-        batch="b",
-        imported_at=T0,
         columns=Columns(),
         status_columns=StatusColumns(),
         bridge=bridge,

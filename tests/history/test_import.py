@@ -6,17 +6,18 @@ from __future__ import annotations
 import pathlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 
 from casekit import Desk, ManualClock
-from casekit.exceptions import CaseNotFound, InvalidValue
+from casekit.exceptions import InvalidValue
 from casekit.history import History, InvalidHistory, import_history, read_history
 from casekit.model.events import HistoryImported
 from casekit.sla import BusinessCalendar, ResolutionSpans
 from casekit.sla.policy import SlaDefinition, SlaPolicy
 from casekit.sla.whatif import evaluate, evaluate_many
+from casekit.storage.base import Commit
 from casekit.storage.sqlite import SQLiteStore
 from tests.history import files
 from tests.postgres import pg_schema, pg_session_schema, pg_url  # noqa: F401 - fixtures
@@ -158,20 +159,15 @@ def test_a_race_with_another_import_is_a_skip(history: History, tmp_path: pathli
     path = tmp_path / "race.db"
 
     class Late(SQLiteStore):
-        """A store where another import writes each case between the check and the commit."""
+        """A store where another import writes each case just before this one commits."""
 
-        seen: ClassVar[set[str]] = set()
-
-        def history(self, case_id: str, *, after_seq: int = 0) -> Any:
-            if case_id not in self.seen:
-                self.seen.add(case_id)
-                other = SQLiteStore(path)
-                try:
-                    import_history(other, _only(history, case_id))
-                finally:
-                    other.close()
-                raise CaseNotFound(case_id)
-            return super().history(case_id, after_seq=after_seq)
+        def commit(self, commit: Commit) -> None:
+            other = SQLiteStore(path)
+            try:
+                import_history(other, _only(history, commit.case.id))
+            finally:
+                other.close()
+            super().commit(commit)
 
     store = Late(path)
     try:
@@ -179,7 +175,21 @@ def test_a_race_with_another_import_is_a_skip(history: History, tmp_path: pathli
     finally:
         store.close()
     assert report.imported == ()
+    assert [p.ticket_id for p in report.skipped] == ["1001", "1002", "1003", "1004"]
     assert all("already imported" in p.message for p in report.skipped)
+
+
+def test_a_case_that_was_not_imported_is_never_overwritten(history: History) -> None:
+    from casekit.history._import import _write  # noqa: PLC0415
+
+    with Desk("memory://", discover=False) as desk:
+        first = history.build()[0]
+        _write(desk.store, first.case_id, list(first.events))  # no history.imported
+        report = import_history(desk, history)
+        assert report.skipped[0].message == (
+            "case zendesk-1001 exists and was not imported: not overwritten"
+        )
+        assert len(report.imported) == 3
 
 
 def _only(history: History, case_id: str) -> History:

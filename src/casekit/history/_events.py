@@ -35,7 +35,7 @@ from casekit.model.lifecycle import (
     replay,
 )
 
-__all__ = ["IMPORT_RULES", "Built", "import_actor", "path_between", "ticket_events"]
+__all__ = ["IMPORT_RULES", "Built", "import_actor", "marked", "path_between", "ticket_events"]
 
 IMPORT_RULES = LifecycleRules(
     auto_close_after=None,
@@ -152,16 +152,14 @@ def ticket_events(
     ticket: Ticket,
     *,
     source: str,
-    batch: str,
-    imported_at: datetime,
     columns: Columns,
     status_columns: StatusColumns,
     bridge: bool = True,
 ) -> Built:
-    """The events of ``ticket``'s case, ``<source>-<ticket id>``.
+    """The events of ``ticket``'s case, ``<source>-<ticket id>``, but for the import's
+    record (:func:`marked` adds it).
 
-    The case opens at ``created_at`` (assigned to the group and agent, with a
-    :class:`~casekit.model.events.HistoryImported` record); the first reply is an
+    The case opens at ``created_at`` (assigned to the group and agent); the first reply is an
     outbound interaction (starting the case if it is still new); each status change
     takes the lifecycle's shortest run of transitions to the new state, all at the
     change's instant (``bridge=False``: a change that needs more than one is a
@@ -188,19 +186,6 @@ def ticket_events(
         group=ticket.group,
     )
     case = run(None, opening, ticket.created_at)
-    events.append(
-        HistoryImported(
-            case_id=case_id,
-            at=ticket.created_at,
-            actor=actor.ref,
-            source=source,
-            ticket_id=ticket.id,
-            batch=batch,
-            origin=ticket.where,
-            imported_at=imported_at,
-        )
-    )
-    case = replay(events[-1:], case)
     if ticket.agent is not None:
         case = run(case, Assign(group=ticket.group, agent=ticket.agent), ticket.created_at)
     for step in _steps(ticket, columns, status_columns):
@@ -238,6 +223,23 @@ def ticket_events(
             problem = HistoryProblem(step.where, step.column, step.value, _reason(exc), ticket.id)
             return Built(ticket, case_id, problem=problem)
     return Built(ticket, case_id, tuple(events), bridged=bridged)
+
+
+def marked(built: Built, *, source: str, batch: str, imported_at: datetime) -> list[Event]:
+    """``built``'s events with the :class:`~casekit.model.events.HistoryImported`
+    record in the opening command (after ``case.opened``, at its instant and actor)."""
+    opened, *rest = built.events
+    marker = HistoryImported(
+        case_id=built.case_id,
+        at=opened.at,
+        actor=opened.actor,
+        source=source,
+        ticket_id=built.ticket.id,
+        batch=batch,
+        origin=built.ticket.where,
+        imported_at=imported_at,
+    )
+    return [opened, marker, *rest]
 
 
 class _Refused(Exception):

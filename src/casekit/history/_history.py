@@ -15,7 +15,7 @@ from casekit._time import to_utc
 from casekit.exceptions import InvalidValue
 from casekit.history._columns import Columns, StatusColumns, Vocabulary
 from casekit.history._errors import HistoryProblem, InvalidHistory
-from casekit.history._events import Built, ticket_events
+from casekit.history._events import Built, marked, ticket_events
 from casekit.history._read import Source, column_problems, read_table, zone
 from casekit.history._tickets import Ticket, read_changes, read_tickets
 from casekit.model._enums import CaseState, Channel, Priority
@@ -53,6 +53,9 @@ class History:
     bridge: bool = True
     columns: Columns = Columns()
     status_columns: StatusColumns = StatusColumns()
+    _built: dict[str, tuple[Built, ...]] = attrs.field(
+        factory=dict, init=False, eq=False, repr=False
+    )
 
     @property
     def digest(self) -> str:
@@ -65,38 +68,45 @@ class History:
         """The case a ticket becomes."""
         return f"{self.source}-{ticket_id}"
 
-    def build(self, *, batch: str | None = None, imported_at: datetime) -> list[Built]:
-        """Every ticket's events (or the problem that stopped them)."""
-        imported_at = to_utc(imported_at, "imported_at")
-        batch = batch or self.digest[:12]
-        return [
-            ticket_events(
-                ticket,
-                source=self.source,
-                batch=batch,
-                imported_at=imported_at,
-                columns=self.columns,
-                status_columns=self.status_columns,
-                bridge=self.bridge,
+    def build(self) -> tuple[Built, ...]:
+        """Every ticket's events but the import's record (or the problem that stopped
+        them), decided once and kept."""
+        built = self._built.get("all")
+        if built is None:
+            built = self._built["all"] = tuple(
+                ticket_events(
+                    ticket,
+                    source=self.source,
+                    columns=self.columns,
+                    status_columns=self.status_columns,
+                    bridge=self.bridge,
+                )
+                for ticket in self.tickets
             )
-            for ticket in self.tickets
-        ]
+        return built
+
+    def marked(self, built: Built, *, batch: str, imported_at: datetime) -> list[Event]:
+        """A built ticket's case log, with its ``history.imported`` record."""
+        return marked(built, source=self.source, batch=batch, imported_at=imported_at)
 
     def logs(
         self, *, batch: str | None = None, imported_at: datetime | None = None
     ) -> list[list[Event]]:
-        """Each ticket's case log, as the import writes it (``imported_at`` defaults to
-        the epoch: it is only recorded, never read by the what-ifs).
+        """Each ticket's case log, as the import writes it (``batch`` defaults to the
+        first 12 characters of :attr:`digest`; ``imported_at`` to the epoch: it is only
+        recorded, never read by the what-ifs).
 
         Raises:
             InvalidHistory: A ticket's status changes cannot be followed (the problems
                 name the row, column and value).
         """
-        built = self.build(batch=batch, imported_at=imported_at or datetime(1970, 1, 1, tzinfo=UTC))
+        when = to_utc(imported_at or datetime(1970, 1, 1, tzinfo=UTC), "imported_at")
+        built = self.build()
         problems = [item.problem for item in built if item.problem is not None]
         if problems:
             raise InvalidHistory(problems)
-        return [list(item.events) for item in built]
+        batch = batch or self.digest[:12]
+        return [self.marked(item, batch=batch, imported_at=when) for item in built]
 
 
 def read_history(
@@ -229,13 +239,14 @@ def read_history(
         columns=names,
         status_columns=status_names,
     )
-    # The lifecycle's word on each ticket (illegal status changes), on a trial build.
-    trial = history.build(imported_at=datetime(1970, 1, 1, tzinfo=UTC))
-    problems += [item.problem for item in trial if item.problem is not None]
+    # The lifecycle's word on each ticket (illegal status changes), decided once.
+    problems += [item.problem for item in history.build() if item.problem is not None]
     if not problems:
         return history
     if errors == "raise":
         raise InvalidHistory(problems)
     bad = {problem.ticket_id for problem in problems}
     kept = tuple(ticket for ticket in history.tickets if ticket.id not in bad)
-    return attrs.evolve(history, tickets=kept, skipped=tuple(problems))
+    result = attrs.evolve(history, tickets=kept, skipped=tuple(problems))
+    result._built["all"] = tuple(item for item in history.build() if item.ticket.id not in bad)
+    return result

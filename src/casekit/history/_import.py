@@ -102,7 +102,7 @@ def import_history(
         )
     imported_at = to_utc((clock or SystemClock()).now(), "clock.now()")
     batch = batch or history.digest[:12]
-    built = history.build(batch=batch, imported_at=imported_at)
+    built = history.build()
     problems = [item.problem for item in built if item.problem is not None]
     if problems:
         raise InvalidHistory(problems)
@@ -111,13 +111,12 @@ def import_history(
     events = 0
     bridged = 0
     for item in built:
-        log = list(item.events)
-        reason = _existing(store, item.case_id, log)
-        if reason is None:
-            try:
-                _write(store, item.case_id, log)
-            except ConflictError:
-                reason = _existing(store, item.case_id, log) or "imported meanwhile"
+        log = history.marked(item, batch=batch, imported_at=imported_at)
+        reason = None
+        try:
+            _write(store, item.case_id, log)  # refused at version 0 if the case exists
+        except ConflictError:
+            reason = _existing(store, item.case_id, log) or "written meanwhile, then removed"
         if reason is not None:
             skipped.append(HistoryProblem(item.ticket.where, None, None, reason, item.ticket.id))
             continue
