@@ -12,6 +12,10 @@ command by command without a calendar, then every case's business-time arithmeti
 once; the outcomes are the engine's, to the microsecond. Anything else is replayed event
 by event.
 
+:func:`to_frame` (pandas) and :func:`to_records` join the results to their cases'
+attributes (group, agent, opening, resolution; source and ticket for imported history,
+see :mod:`casekit.history`) by case id: no hand-written join.
+
 Evaluating many cases fans out over any :class:`concurrent.futures.Executor` (a process
 pool locally, ``distributed.Client.get_executor()`` on a cluster). For the common
 question "what if the calendar or the resolution targets change?", :class:`ResolutionSpans`
