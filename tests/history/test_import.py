@@ -240,3 +240,26 @@ def test_timelines_show_the_import(history: History) -> None:
         f"imported from zendesk ticket 1003 (tickets.csv line 4), batch {report.batch}, "
         "on 2026-03-02 09:00" in text
     )
+
+
+def test_the_engine_replay_agrees_on_imported_logs(history: History) -> None:
+    from casekit.sla.whatif import _exact  # noqa: PLC0415 - the event-by-event reference
+
+    tried = policy()
+    for log in history.logs():
+        assert evaluate(log, tried, as_of=AS_OF) == _exact(log, tried, AS_OF, None)
+
+
+def test_a_dataframe_imports_like_the_file(tmp_path: pathlib.Path) -> None:
+    pd = pytest.importorskip("pandas")
+    path = files.tickets(tmp_path)
+    frame = pd.read_csv(path, dtype=str)
+    with Desk("memory://", clock=ManualClock(NOW), discover=False) as desk:
+        report = import_history(desk, read_history(frame, source="zendesk"))
+        assert report.imported == tuple(IDS)
+        marker = desk.store.history("zendesk-1001")[1].event
+        assert isinstance(marker, HistoryImported)
+        assert marker.origin == "row 0"
+        from_frame = evaluate_many(stored_logs(desk), policy(), as_of=AS_OF)
+    from_file = read_history(path, source="zendesk")
+    assert from_frame == evaluate_many(from_file.logs(), policy(), as_of=AS_OF)
