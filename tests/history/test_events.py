@@ -241,3 +241,23 @@ def test_any_status_sequence_gives_a_lawful_log_or_a_named_problem(
         assert final is CaseState.OPEN  # the reply started it
     else:
         assert final is last
+
+
+def test_final_status_takes_the_latest_instant_and_new_means_not_started(
+    tmp_path: pathlib.Path,
+) -> None:
+    cases = [
+        # updated_at before the resolution: the reopen comes after the resolution
+        ({"resolved_at": "2024-05-06T12:00:00Z", "status": "open"}, "2024-05-06T10:00:00Z"),
+        # exported as new, though someone replied: the reply started it
+        ({"id": "2002", "first_reply_at": "2024-05-06T10:00:00Z", "status": "new"}, ""),
+        ({"id": "2003", "status": "pending"}, "2024-05-07T10:00:00Z"),
+    ]
+    rows = [(*files.row(**cells), updated) for cells, updated in cases]
+    path = files.write(tmp_path / "t.csv", (*files.HEADER, "updated_at"), rows)
+    reopened, replied, pending = read_history(path, source="zendesk").logs()
+    assert states(reopened) == [("resolve", "new", "resolved"), ("reject", "resolved", "open")]
+    assert reopened[-1].at == datetime(2024, 5, 6, 12, tzinfo=UTC)
+    assert states(replied) == [("start", "new", "open")]
+    assert states(pending) == [("await_info", "new", "awaiting_info")]
+    assert pending[-1].at == datetime(2024, 5, 7, 10, tzinfo=UTC)

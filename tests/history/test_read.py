@@ -307,3 +307,13 @@ def test_dataframe_timestamps_naive_and_aware() -> None:
     assert [t.id for t in history.tickets] == ["1", "2"]
     assert history.tickets[0].first_reply_at is None
     assert history.tickets[1].first_reply_at == datetime(2024, 5, 6, 11, tzinfo=UTC)
+
+
+def test_a_column_named_twice_is_refused(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text("id,created_at,id\n1,2024-05-06T09:00:00Z,2\n", encoding="utf-8")
+    with pytest.raises(InvalidHistory) as exc:
+        read_history(path, source="zendesk")
+    (problem,) = exc.value.problems
+    assert (problem.where, problem.column) == ("t.csv", "id")
+    assert "appears 2 times in the header" in problem.message

@@ -140,9 +140,13 @@ def _steps(ticket: Ticket, columns: Columns, status_columns: StatusColumns) -> l
             at = getattr(ticket, name)
             if at is not None:
                 steps.append(_Step(at, getattr(columns, name), at.isoformat(), ticket.where, state))
-        if ticket.status is not None:
+        # The final status: at updated_at, or the ticket's last instant if that is later.
+        # ``new`` says only that nobody started it (a reply may have since).
+        if ticket.status is not None and ticket.status is not CaseState.NEW:
             known = [ticket.created_at, *(step.at for step in steps)]
-            at = ticket.updated_at or max(known)
+            if ticket.updated_at is not None:
+                known.append(ticket.updated_at)
+            at = max(known)
             steps.append(_Step(at, columns.status, ticket.status_raw, ticket.where, ticket.status))
     steps.sort(key=lambda step: step.at)  # stable: reply, then the changes in order
     return steps

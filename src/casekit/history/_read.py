@@ -212,10 +212,21 @@ def parse_time(value: object, tz: tzinfo | None) -> datetime | None:
 def column_problems(
     table: Table, wanted: Iterator[tuple[str, str]], required: Iterable[str]
 ) -> list[HistoryProblem]:
-    """A problem for each required field whose column the table lacks."""
+    """A problem for each required field whose column the table lacks, and for each
+    column the header names twice."""
     needed = set(required)
     problems = []
     for field, column in wanted:
+        if table.columns.count(column) > 1:
+            problems.append(
+                HistoryProblem(
+                    table.name,
+                    column,
+                    None,
+                    f"appears {table.columns.count(column)} times in the header: which "
+                    f"one is the {field}?",
+                )
+            )
         if field in needed and column not in table.columns:
             found = ", ".join(table.columns) or "none"
             problems.append(
