@@ -86,3 +86,25 @@ def test_the_console_script_runs(tmp_path: pathlib.Path) -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "imported 4 ticket(s) from zendesk" in done.stdout
+
+
+def test_an_sla_policy_records_the_clocks(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    policy = tmp_path / "sla.toml"
+    policy.write_text(
+        '[[definitions]]\nid = "resolution"\ntargets = { critical = 14400, high = 28800, '
+        "moderate = 57600, low = 144000 }\n",
+        encoding="utf-8",
+    )
+    store = f"sqlite:///{tmp_path / 'cases.db'}"
+    argv = ["import", str(files.tickets(tmp_path)), "--store", store, "--source", "zendesk"]
+    assert main([*argv, "--sla", str(policy)]) == 0
+    assert "imported 4 ticket(s)" in capsys.readouterr().out
+    with Desk(store, discover=False) as desk:
+        names = [r.event.name for r in desk.store.history("zendesk-1003")]
+        assert names.count("sla.started") == 1
+        assert names.count("sla.stopped") == 1
+        assert desk.verify("zendesk-1003").ok
+    assert main([*argv, "--sla", str(tmp_path / "absent.toml")]) == 1
+    assert "absent.toml" in capsys.readouterr().err

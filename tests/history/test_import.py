@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 
-from casekit import Desk, ManualClock
+from casekit import Actor, Desk, ManualClock
 from casekit.exceptions import InvalidValue
 from casekit.history import History, InvalidHistory, import_history, read_history
-from casekit.model.events import HistoryImported
+from casekit.model.events import HistoryImported, SlaBreached
+from casekit.model.lifecycle import replay
 from casekit.sla import BusinessCalendar, ResolutionSpans
 from casekit.sla.policy import SlaDefinition, SlaPolicy
 from casekit.sla.whatif import evaluate, evaluate_many
@@ -146,8 +147,6 @@ def test_round_trip_evaluate_equals_the_in_memory_logs(desk: Desk, history: Hist
 
 
 def test_imported_cases_go_on_natively(desk: Desk, history: History) -> None:
-    from casekit import Actor  # noqa: PLC0415
-
     import_history(desk, history)
     agent = Actor.agent("ann", roles={"admin"})
     case = desk.reject("zendesk-1001", actor=agent, reason="customer wrote back")
@@ -184,7 +183,8 @@ def test_a_case_that_was_not_imported_is_never_overwritten(history: History) -> 
 
     with Desk("memory://", discover=False) as desk:
         first = history.build()[0]
-        _write(desk.store, first.case_id, list(first.events))  # no history.imported
+        events = list(first.events)
+        _write(desk.store, replay(events), events, ())  # no history.imported
         report = import_history(desk, history)
         assert report.skipped[0].message == (
             "case zendesk-1001 exists and was not imported: not overwritten"
@@ -263,3 +263,56 @@ def test_a_dataframe_imports_like_the_file(tmp_path: pathlib.Path) -> None:
         from_frame = evaluate_many(stored_logs(desk), policy(), as_of=AS_OF)
     from_file = read_history(path, source="zendesk")
     assert from_frame == evaluate_many(from_file.logs(), policy(), as_of=AS_OF)
+
+
+def test_a_desk_with_slas_records_the_clocks_as_its_engine_would(history: History) -> None:
+    from casekit.sla import SlaStage  # noqa: PLC0415
+
+    tried = policy()
+    now = datetime(2024, 5, 10, 12, tzinfo=UTC)
+    with Desk("memory://", clock=ManualClock(now), discover=False, sla=tried) as desk:
+        report = import_history(desk, history)
+        assert report.events > sum(len(log) for log in history.logs())  # SLA events too
+        fired = 0
+        for case_id in IDS:
+            assert desk.verify(case_id).ok
+            log = desk.store.history(case_id)
+            case = desk.store.load(case_id).case
+            # The recorded clocks are the engine's replay of the same log, at the import.
+            outcomes = {o.key: o for o in evaluate(log, tried, as_of=now)}
+            assert {clock.key for clock in case.slas} == set(outcomes)
+            for clock in case.slas:
+                assert clock.stage is outcomes[clock.key].stage, (case_id, clock.key)
+            breaches = [r.event for r in log if isinstance(r.event, SlaBreached)]
+            assert all(b.at == b.due_at for b in breaches)  # fired when due, not later
+            fired += len(breaches)
+        assert fired == 3  # 1001's first response and resolution, 1002's resolution
+        # 1004 is still open: its clocks run on, with the desk's timers.
+        (timer,) = desk.store.due_timers(datetime(2030, 1, 1, tzinfo=UTC))
+        assert timer.case_id == "zendesk-1004"
+        status = desk.sla_status("zendesk-1004", actor=Actor.agent("ann", roles={"admin"}))
+        assert [s.stage for s in status] == [SlaStage.IN_PROGRESS]
+        assert desk.tick(now) == []  # nothing due that the import did not fire
+        # The what-ifs ignore recorded SLA events: the same answers as the bare logs.
+        stored = stored_logs(desk)
+    assert evaluate_many(stored, tried, as_of=AS_OF) == evaluate_many(
+        history.logs(), tried, as_of=AS_OF
+    )
+
+
+def test_sla_recording_can_be_chosen(history: History) -> None:
+    tried = policy()
+    with Desk("memory://", clock=ManualClock(NOW), discover=False, sla=tried) as desk:
+        import_history(desk, history, sla=None)
+        names = {r.event.name for r in desk.store.history("zendesk-1001")}
+        assert not any(name.startswith("sla.") for name in names)
+        again = import_history(desk, history)  # with clocks now: still the same tickets
+        assert "unchanged" in again.skipped[0].message
+    with Desk("memory://", clock=ManualClock(NOW), discover=False) as bare:
+        import_history(bare.store, history, sla=tried, clock=ManualClock(NOW))
+        names = {r.event.name for r in bare.store.history("zendesk-1001")}
+        assert "sla.started" in names
+        assert bare.store.due_timers(datetime(2030, 1, 1, tzinfo=UTC)) == []  # no owner
+        with pytest.raises(InvalidValue) as exc:
+            import_history(bare, history, sla="yes")  # type: ignore[arg-type]
+        assert exc.value.where == "sla"

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 from casekit.desk import Desk
 from casekit.history._errors import InvalidHistory
 from casekit.history._history import read_history
 from casekit.history._import import import_history
+from casekit.sla.policy import SlaPolicy
 
 __all__ = ["register"]
 
@@ -52,7 +54,12 @@ def _run(args: argparse.Namespace) -> int:
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
         return 1
-    with Desk.open(args.store) as desk:
+    try:
+        policy = None if args.sla is None else SlaPolicy.from_toml(Path(args.sla))
+    except OSError as exc:
+        print(f"casekit import: --sla {args.sla}: cannot read: {exc.strerror}", file=sys.stderr)
+        return 1
+    with Desk.open(args.store, sla=policy) as desk:
         report = import_history(desk, history, batch=args.batch)
     print(report)
     return 0
@@ -112,4 +119,9 @@ def register(commands: Any) -> None:
         "--skip-bad", action="store_true", help="import the good tickets, list the bad ones"
     )
     parser.add_argument("--batch", help="the batch id recorded (default: a digest of the file)")
+    parser.add_argument(
+        "--sla",
+        metavar="FILE",
+        help="an SLA policy (TOML): record the clocks its engine would have, with timers",
+    )
     parser.set_defaults(run=_run)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from functools import partial
+from typing import Literal
+
 import attrs
 
 from casekit._time import to_utc
@@ -11,9 +14,14 @@ from casekit.desk import Desk
 from casekit.exceptions import CaseNotFound, ConflictError, InvalidValue
 from casekit.history._errors import HistoryProblem, InvalidHistory
 from casekit.history._history import History
+from casekit.history._sla import with_clocks
+from casekit.model.case import Case
 from casekit.model.events import Event, HistoryImported
 from casekit.model.lifecycle import replay
-from casekit.storage.base import Commit, Store, is_store
+from casekit.sla import engine
+from casekit.sla._reactor import account_calendar
+from casekit.sla.policy import SlaPolicy
+from casekit.storage.base import Commit, Store, Timer, is_store
 
 __all__ = ["ImportReport", "import_history"]
 
@@ -61,6 +69,7 @@ def import_history(
     *,
     batch: str | None = None,
     clock: Clock | None = None,
+    sla: SlaPolicy | Literal["desk"] | None = "desk",
 ) -> ImportReport:
     """Write ``history`` into a desk's store (or a store), as imported cases.
 
@@ -70,7 +79,14 @@ def import_history(
     instants and the actor ``system:import:<source>``; its opening records
     :class:`~casekit.model.events.HistoryImported` (source, ticket, batch, row, when
     the import ran). The desk's reactors and subscribers do not run: importing sends
-    no notifications, routes nothing, starts no playbook or SLA timer.
+    no notifications, routes nothing, starts no playbook.
+
+    With an SLA policy (by default the desk's), each case also gets the SLA events the
+    engine would have recorded: clocks started, paused, stopped at each command's
+    instant, and each warning, breach and escalation at the instant it fell due (up to
+    when the import runs). When the policy is the desk's, the running clocks' timers
+    are written too, so ``desk.tick`` goes on from there. The what-ifs ignore recorded
+    SLA events, so this changes none of their answers.
 
     Importing again is safe: a ticket whose case exists is skipped (its reason says
     whether the export changed since), even when two imports race.
@@ -81,20 +97,30 @@ def import_history(
         batch: The batch id recorded (default: the first 12 characters of
             :attr:`History.digest`).
         clock: When the import runs (default: the desk's clock, else the system's).
+        sla: The policy whose clocks are recorded: ``"desk"`` (default) for the
+            desk's (none for a bare store, or a desk without one), ``None`` for none.
 
     Raises:
         InvalidHistory: A ticket's status changes cannot be followed (nothing is
             written then).
     """
+    timed = False
     if isinstance(target, Desk):
         store = target.store
         clock = clock or target.clock
+        if sla == "desk":
+            sla = target.sla
+        timed = sla is not None and sla is target.sla and engine.TIMER_PREFIX in target.reactors
     elif is_store(target):
         store = target
+        if sla == "desk":
+            sla = None
     else:
         raise InvalidValue(
             f"expected a Desk or a Store, not {type(target).__name__}", where="target"
         )
+    if sla is not None and not isinstance(sla, SlaPolicy):
+        raise InvalidValue(f"expected an SlaPolicy, 'desk' or None, not {sla!r}", where="sla")
     if not isinstance(history, History):
         raise InvalidValue(
             f"expected a History (see read_history), not {type(history).__name__}",
@@ -114,7 +140,16 @@ def import_history(
         log = history.marked(item, batch=batch, imported_at=imported_at)
         reason = None
         try:
-            _write(store, item.case_id, log)  # refused at version 0 if the case exists
+            if sla is not None:
+                log, case, timers = with_clocks(
+                    log,
+                    sla,
+                    until=imported_at,
+                    account_calendar=partial(account_calendar, store),
+                )
+                _write(store, case, log, timers if timed else ())
+            else:
+                _write(store, replay(log), log, ())  # refused at version 0 if it exists
         except ConflictError:
             reason = _existing(store, item.case_id, log) or "written meanwhile, then removed"
         if reason is not None:
@@ -134,10 +169,9 @@ def import_history(
     )
 
 
-def _write(store: Store, case_id: str, log: list[Event]) -> None:
-    case = replay(log)
-    records, payloads = chain_json(case_id, log, after_seq=0, prev_hash=GENESIS)
-    store.commit(Commit(case, 0, tuple(records), (), (), tuple(payloads)))
+def _write(store: Store, case: Case, log: list[Event], timers: tuple[Timer, ...]) -> None:
+    records, payloads = chain_json(case.id, log, after_seq=0, prev_hash=GENESIS)
+    store.commit(Commit(case, 0, tuple(records), timers, (), tuple(payloads)))
 
 
 def _existing(store: Store, case_id: str, log: list[Event]) -> str | None:
@@ -161,4 +195,9 @@ def _existing(store: Store, case_id: str, log: list[Event]) -> str | None:
 
 
 def _content(log: list[Event]) -> list[Event]:
-    return [event for event in log if not isinstance(event, HistoryImported)]
+    """What the export said: neither the import's record nor the SLA events."""
+    return [
+        event
+        for event in log
+        if not isinstance(event, HistoryImported) and not event.name.startswith("sla.")
+    ]
