@@ -334,3 +334,19 @@ def test_sla_recording_can_be_chosen(history: History) -> None:
         with pytest.raises(InvalidValue) as exc:
             import_history(bare, history, sla="yes")  # type: ignore[arg-type]
         assert exc.value.where == "sla"
+
+
+def test_customers_do_not_see_the_import_bookkeeping(history: History) -> None:
+    from tests.conftest import populate  # noqa: PLC0415
+
+    with Desk("memory://", clock=ManualClock(NOW), discover=False) as desk:
+        populate(desk)
+        import_history(desk, history)
+        agent = Actor.agent("ann", roles={"admin"})
+        customer = Actor.contact("wile")  # a contact of acme, the ticket's account
+        seen_by_agent = [r.event.name for r in desk.history("zendesk-1001", actor=agent)]
+        seen = [r.event.name for r in desk.history("zendesk-1001", actor=customer)]
+    assert "history.imported" in seen_by_agent
+    assert "history.imported" not in seen
+    assert "case.opened" in seen
+    assert "case.state_changed" in seen
