@@ -98,6 +98,11 @@ def test_import_writes_chained_cases_in_the_feed(desk: Desk, history: History) -
     assert report.skipped == ()
     assert report.bridged == 1
     assert report.batch == history.digest[:12]
+    assert repr(history) == "History(source='zendesk', file='tickets.csv', tickets=4, skipped=0)"
+    assert repr(report) == (
+        f"ImportReport(source='zendesk', batch={report.batch!r}, imported=4, "
+        f"events={report.events}, skipped=0)"
+    )
     assert report.events == sum(len(log) for log in history.logs())
     for case_id in IDS:
         assert desk.verify(case_id).ok

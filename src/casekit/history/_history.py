@@ -26,7 +26,7 @@ __all__ = ["History", "read_history"]
 _SOURCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.]*\Z")
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class History:
     """Tickets read from an export, ready to become case logs.
 
@@ -56,6 +56,12 @@ class History:
     _built: dict[str, tuple[Built, ...]] = attrs.field(
         factory=dict, init=False, eq=False, repr=False
     )
+
+    def __repr__(self) -> str:
+        return (
+            f"History(source={self.source!r}, file={self.file!r}, "
+            f"tickets={len(self.tickets)}, skipped={len(self.skipped)})"
+        )
 
     @property
     def digest(self) -> str:

@@ -26,7 +26,7 @@ from casekit.storage.base import Commit, Store, Timer, is_store
 __all__ = ["ImportReport", "import_history"]
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ImportReport:
     """What :func:`import_history` did.
 
@@ -48,6 +48,13 @@ class ImportReport:
     bridged: int
     skipped: tuple[HistoryProblem, ...]
     missing: tuple[str, ...] = ()
+
+    def __repr__(self) -> str:
+        return (
+            f"ImportReport(source={self.source!r}, batch={self.batch!r}, "
+            f"imported={len(self.imported)}, events={self.events}, "
+            f"skipped={len(self.skipped)})"
+        )
 
     def __str__(self) -> str:
         lines = [
