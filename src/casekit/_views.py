@@ -33,6 +33,7 @@ from casekit.model.commands import (
 from casekit.model.events import (
     LINK_EVENT_TYPES,
     Event,
+    HistoryImported,
     InteractionAdded,
     NotificationQueued,
     RoutingDecided,
@@ -112,8 +113,10 @@ def visible_to_customer(event: Event, case: Case) -> bool:
     """Whether a customer may see ``event`` in the case's history."""
     if isinstance(event, InteractionAdded):
         return event.interaction.direction is not Direction.INTERNAL
-    if isinstance(event, RoutingDecided | NotificationQueued):
-        return False  # agents' names and scores, other recipients' addresses are internal
+    if isinstance(event, RoutingDecided | NotificationQueued | HistoryImported):
+        # Agents' names and scores, other recipients' addresses, the import's files
+        # and batches are internal.
+        return False
     if isinstance(event, LINK_EVENT_TYPES):
         # The major-case decision, the agents' reasons for linking and unlinking (which
         # may name other customers) and the links' bookkeeping are internal; the

@@ -183,6 +183,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from casekit.sim._cli import add_command as add_simulate  # noqa: PLC0415 - its own module
 
     add_simulate(commands)
+    from casekit.history._cli import register as register_import  # noqa: PLC0415
+
+    register_import(commands)
     args = parser.parse_args(argv)
     try:
         result: int = args.run(args)

@@ -19,6 +19,7 @@ from casekit.model.events import (
     EntitlementApplied,
     EntitlementMissing,
     Event,
+    HistoryImported,
     InteractionAdded,
     NotificationQueued,
     PlaybookActionAttempted,
@@ -75,7 +76,7 @@ def _short(text: str, width: int = 60) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def describe(event: Event, zone: ZoneInfo | None = None) -> str:
+def describe(event: Event, zone: ZoneInfo | None = None) -> str:  # noqa: PLR0915 - a case per type
     """One line saying what ``event`` did; instants shown in ``zone`` (default UTC)."""
 
     def when(instant: datetime, fmt: str = "%Y-%m-%d %H:%M") -> str:
@@ -163,7 +164,17 @@ def describe(event: Event, zone: ZoneInfo | None = None) -> str:
             return f"no entitlement covers the case: {_short(event.explanation, 60)}"
         case _ if is_playbook_event(event):
             return _describe_playbook(event, when)
+        case HistoryImported():
+            return _describe_import(event, when)
     raise AssertionError(f"no description for {event!r}")  # pragma: no cover
+
+
+def _describe_import(event: HistoryImported, when: Callable[[datetime], str]) -> str:
+    origin = f" ({event.origin})" if event.origin else ""
+    return (
+        f"imported from {event.source} ticket {event.ticket_id}{origin}, "
+        f"batch {event.batch}, on {when(event.imported_at)}"
+    )
 
 
 def _describe_playbook(

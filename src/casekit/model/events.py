@@ -43,6 +43,7 @@ __all__ = [
     "EntitlementMissing",
     "Event",
     "EventHeader",
+    "HistoryImported",
     "InteractionAdded",
     "LinkConfirmed",
     "MajorAccepted",
@@ -751,6 +752,29 @@ class EntitlementMissing(CaseEvent):
     explanation: str = ""
 
 
+@attrs.frozen(kw_only=True)
+class HistoryImported(CaseEvent):
+    """The case was imported from another desk's ticket export (see
+    :mod:`casekit.history`): its events carry the ticket's historical instants.
+
+    Recorded in the opening command (the ticket's creation instant, the import actor).
+
+    Attributes:
+        source: The desk the ticket came from (``"zendesk"``), as the import named it.
+        ticket_id: The ticket's id there.
+        batch: The import batch (by default a digest of what was imported).
+        origin: Where the ticket was read (``"tickets.csv line 4"``).
+        imported_at: When the import ran.
+    """
+
+    name: ClassVar[str] = "history.imported"
+    source: str
+    ticket_id: str
+    batch: str
+    origin: str = ""
+    imported_at: datetime = attrs.field(validator=validate_aware)
+
+
 AnySlaEvent: TypeAlias = (
     SlaStarted
     | SlaPaused
@@ -842,6 +866,7 @@ Event: TypeAlias = (
     | EntitlementMissing
     | AssetSet
     | AnyLinkEvent
+    | HistoryImported
 )
 """Any event casekit records on a case."""
 

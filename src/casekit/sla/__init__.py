@@ -7,7 +7,8 @@
 * :mod:`casekit.sla.engine`: the pure functions the desk runs on every change and tick;
 * :mod:`casekit.sla.whatif`: replay recorded logs under other policies
   (:func:`evaluate`, :func:`evaluate_many`), or measure every case's resolution clock
-  at once with numpy (:class:`ResolutionSpans`).
+  at once with numpy (:class:`ResolutionSpans`); :func:`to_frame` joins the results
+  to their cases' attributes.
 """
 
 from casekit.model.sla import SlaClock, SlaKind, SlaMetric, SlaStage
@@ -38,13 +39,23 @@ from casekit.sla.policy import (
     SlaPolicy,
     Subject,
 )
-from casekit.sla.whatif import ResolutionSpans, SlaOutcome, evaluate, evaluate_many, to_records
+from casekit.sla.whatif import (
+    CaseAttributes,
+    ResolutionSpans,
+    SlaOutcome,
+    case_attributes,
+    evaluate,
+    evaluate_many,
+    to_frame,
+    to_records,
+)
 
 __all__ = [
     "ALWAYS_OPEN",
     "BusinessCalendar",
     "CalendarSource",
     "CalendarSpec",
+    "CaseAttributes",
     "Closure",
     "Condition",
     "CountryHolidays",
@@ -70,7 +81,9 @@ __all__ = [
     "TimeRange",
     "UnionSpec",
     "WeeklySegment",
+    "case_attributes",
     "evaluate",
     "evaluate_many",
+    "to_frame",
     "to_records",
 ]

@@ -44,6 +44,7 @@ from casekit.model.events import (
     CaseOpened,
     CaseStateChanged,
     CaseUpdated,
+    HistoryImported,
     InteractionAdded,
     NotificationQueued,
     PriorityChanged,
@@ -121,6 +122,7 @@ _KINDS: dict[type, int] = {
     TaskAssigned: _TASK_ONLY,
     RoutingDecided: _NONE,
     NotificationQueued: _NONE,
+    HistoryImported: _NONE,
     **dict.fromkeys(_TASK_STATES, _TASK),
     **dict.fromkeys(
         (

@@ -12,6 +12,10 @@ command by command without a calendar, then every case's business-time arithmeti
 once; the outcomes are the engine's, to the microsecond. Anything else is replayed event
 by event.
 
+:func:`to_frame` (pandas) and :func:`to_records` join the results to their cases'
+attributes (group, agent, opening, resolution; source and ticket for imported history,
+see :mod:`casekit.history`) by case id: no hand-written join.
+
 Evaluating many cases fans out over any :class:`concurrent.futures.Executor` (a process
 pool locally, ``distributed.Client.get_executor()`` on a cluster). For the common
 question "what if the calendar or the resolution targets change?", :class:`ResolutionSpans`
@@ -39,6 +43,7 @@ from casekit.model.events import (
     CaseStateChanged,
     CaseUpdated,
     Event,
+    HistoryImported,
     InteractionAdded,
     NotificationQueued,
     PriorityChanged,
@@ -52,12 +57,23 @@ from casekit.model.events import (
 )
 from casekit.model.lifecycle import replay
 from casekit.model.sla import SlaStage
-from casekit.sla import _vector
+from casekit.sla import _join, _vector
+from casekit.sla._join import CaseAttributes, MissingExtra, case_attributes
 from casekit.sla.calendar import BusinessCalendar
 from casekit.sla.engine import AccountCalendar, ClockReplay, numbers, react
 from casekit.sla.policy import SlaDefinition, SlaPolicy
 
-__all__ = ["ResolutionSpans", "SlaOutcome", "evaluate", "evaluate_many", "to_records"]
+__all__ = [
+    "CaseAttributes",
+    "MissingExtra",
+    "ResolutionSpans",
+    "SlaOutcome",
+    "case_attributes",
+    "evaluate",
+    "evaluate_many",
+    "to_frame",
+    "to_records",
+]
 
 
 @attrs.frozen
@@ -308,7 +324,7 @@ class _Sketch:
             raise _Unfollowed  # opened twice, or an event type this sketch does not know
 
 
-_UNREAD: frozenset[type] = frozenset({RoutingDecided, NotificationQueued})
+_UNREAD: frozenset[type] = frozenset({RoutingDecided, NotificationQueued, HistoryImported})
 """Event types that change nothing the SLA rules read."""
 
 
@@ -422,8 +438,21 @@ def _numpy_or_none() -> Any:
     return numpy
 
 
-def to_records(outcomes: Iterable[SlaOutcome]) -> list[dict[str, Any]]:
-    """Plain rows (durations in hours) for ``pandas.DataFrame(...)`` or CSV."""
+def to_records(
+    outcomes: Iterable[SlaOutcome],
+    *,
+    cases: Cases | None = None,
+    as_of: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """Plain rows (durations in hours) for ``pandas.DataFrame(...)`` or CSV.
+
+    With ``cases`` (the cases, their logs, or :func:`case_attributes`' mapping) each
+    row also carries its case's :class:`CaseAttributes` (``opened_at``, ``state``,
+    ``group``, ``agent``, ``consumer_id``, ``resolved_at``, ``closed_at``, and
+    ``source`` and ``ticket_id`` for an imported case), read from a log as it stood
+    at ``as_of``; the outcome's own ``priority``, ``category``, ``channel`` and
+    ``account_id`` stay as they are.
+    """
     rows = []
     for outcome in outcomes:
         row = attrs.asdict(outcome)
@@ -432,7 +461,56 @@ def to_records(outcomes: Iterable[SlaOutcome]) -> list[dict[str, Any]]:
         for name in ("target", "elapsed", "paused"):
             row[f"{name}_hours"] = row.pop(name) / timedelta(hours=1)
         rows.append(row)
+    if cases is not None:
+        rows = _join.joined(rows, cases, as_of)
     return rows
+
+
+def to_frame(
+    results: Iterable[SlaOutcome] | Mapping[str, Any],
+    *,
+    cases: Cases | None = None,
+    as_of: datetime | None = None,
+) -> Any:
+    """A pandas ``DataFrame`` of what-if results, joined to their cases' attributes.
+
+    Args:
+        results: Outcomes of :func:`evaluate` or :func:`evaluate_many` (one row per
+            clock, as :func:`to_records`), or the columns of
+            :meth:`ResolutionSpans.evaluate` (one row per case).
+        cases: The cases, their logs (the ones evaluated, say) or
+            :func:`case_attributes`' mapping: each row gains its case's attributes
+            (see :func:`to_records`), ``None`` for a case not among them.
+        as_of: The instant logs are read at (use the ``as_of`` the results were
+            evaluated at).
+
+    Raises:
+        MissingExtra: pandas is not installed (``pip install 'casekit[notebook]'``).
+    """
+    pd = _join.pandas()
+    if isinstance(results, Mapping):
+        frame = pd.DataFrame(dict(results))
+        if cases is not None:
+            table = _join.attribute_table(cases, as_of)
+            ids = frame["case_id"].tolist()
+            for name in _join.ATTRIBUTE_COLUMNS:
+                if name not in frame.columns:
+                    frame[name] = [getattr(table[i], name) if i in table else None for i in ids]
+        return frame
+    rows = to_records(results, cases=cases, as_of=as_of)
+    names = list(_RECORD_COLUMNS)
+    if cases is not None:
+        names += [name for name in _join.ATTRIBUTE_COLUMNS if name not in names]
+    return pd.DataFrame(rows, columns=names)
+
+
+_RECORD_COLUMNS = tuple(
+    f"{field.name}_hours" if field.name in ("target", "elapsed", "paused") else field.name
+    for field in attrs.fields(SlaOutcome)
+)
+
+Cases = Mapping[str, CaseAttributes] | Iterable[Case] | Iterable[Sequence[Event | EventRecord]]
+"""What the results are joined to: cases, their logs, or :func:`case_attributes`."""
 
 
 # --- the vectorized path ----------------------------------------------------------------
