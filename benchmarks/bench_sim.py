@@ -242,9 +242,9 @@ def skills(cases: int) -> Scenario:
                     id="first-response",
                     metric="first_response",
                     targets={
-                        "high": timedelta(minutes=5),
-                        "moderate": timedelta(minutes=30),
-                        "low": timedelta(hours=2),
+                        "high": timedelta(seconds=30),
+                        "moderate": timedelta(minutes=2),
+                        "low": timedelta(minutes=10),
                     },
                     calendar="office",
                 ),
