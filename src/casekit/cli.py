@@ -183,6 +183,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from casekit.sim._cli import add_command as add_simulate  # noqa: PLC0415 - its own module
 
     add_simulate(commands)
+    # casekit report: the KPIs of a store (casekit.analytics)
+    from casekit.analytics._cli import add_report_command  # noqa: PLC0415 - pandas only on use
+
+    add_report_command(commands)
     args = parser.parse_args(argv)
     try:
         result: int = args.run(args)

@@ -725,8 +725,9 @@ def agent_utilisation(
         return pd.DataFrame(columns=_UTIL_COLUMNS)
     lo = to_utc(start, "start") if start else min(case.opened_at for case in cases)
     hi = to_utc(end, "end") if end else (_as_of(history, None) or lo)
-    if hi <= lo:
+    if hi <= lo and start is not None and end is not None:
         raise InvalidValue("must be after start", where="end")
+    hi = max(hi, lo)
     spans: dict[str, list[tuple[datetime, datetime]]] = {}
     for case in cases:
         for span in case.holdings:
@@ -823,4 +824,10 @@ def summary(history: History | Iterable[CaseFacts], *, as_of: datetime | None = 
             "agent and group",
         ),
     ]
-    return pd.DataFrame(rows, columns=["kpi", "value", "detail"])
+    return pd.DataFrame(
+        {
+            "kpi": [row[0] for row in rows],
+            "value": pd.Series([row[1] for row in rows], dtype=object),
+            "detail": [row[2] for row in rows],
+        }
+    )
