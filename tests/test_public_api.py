@@ -32,6 +32,7 @@ PUBLIC_MODULES = [
     "casekit.entitlements",
     "casekit.analytics",
     "casekit.sim",
+    "casekit.analytics.plots",
     "casekit.links",
     "casekit.proactive",
 ]

@@ -594,9 +594,7 @@ class Desk:
         """Resolved or closed (within the reopen window) → open."""
         return self.transition(case_id, CaseAction.REOPEN, actor=actor, reason=reason)
 
-    def record_survey(
-        self, case_id: str, *, score: int, actor: Actor, comment: str = ""
-    ) -> Case:
+    def record_survey(self, case_id: str, *, score: int, actor: Actor, comment: str = "") -> Case:
         """Record the customer's satisfaction survey answer (``case.survey_answered``):
         ``score`` 1 (very dissatisfied) to 5 (very satisfied), on a resolved or closed
         case. It needs the ``respond`` access of accepting a resolution (the case's

@@ -437,8 +437,9 @@ class _Case:
         for item, agent in self.held.items():
             if now.get(item) != agent:
                 start = self.held_since.pop(item)
-                self.holdings.append(HoldingSpan(agent_id=agent, item_id=item, case_id=self.id,
-                                                 start=start, end=at))
+                self.holdings.append(
+                    HoldingSpan(agent_id=agent, item_id=item, case_id=self.id, start=start, end=at)
+                )
         for item, agent in now.items():
             if self.held.get(item) != agent:
                 self.held_since[item] = at
@@ -446,7 +447,7 @@ class _Case:
 
     # -- the fold -----------------------------------------------------------------------
 
-    def add(self, event: Event) -> None:  # noqa: C901, PLR0912 - one dispatch per event kind
+    def add(self, event: Event) -> None:
         at = event.at
         self.updated_at = at
         hold = True
@@ -481,32 +482,52 @@ class _Case:
                 self.survey = event
                 self.surveys += 1
                 hold = False
-            case TaskCreated():
-                self.tasks[event.task_id] = _Task(event)
-            case TaskAssigned():
-                task = self.tasks[event.task_id]
-                if task.agent is not None and event.new.agent != task.agent:
-                    task.reassignments += 1
-                task.group, task.agent = event.new.group, event.new.agent
-            case TaskStarted():
-                task = self.tasks[event.task_id]
-                if task.started_at is None:
-                    task.started_at = at
-                task.move(TaskState.IN_PROGRESS, at)
-            case TaskBlocked():
-                self.tasks[event.task_id].move(TaskState.BLOCKED, at)
-            case TaskCompleted() | TaskCancelled():
-                task = self.tasks[event.task_id]
-                task.move(
-                    TaskState.DONE if isinstance(event, TaskCompleted) else TaskState.CANCELLED,
-                    at,
-                )
-                task.finished_at = at
+            case (
+                TaskCreated()
+                | TaskAssigned()
+                | TaskStarted()
+                | TaskBlocked()
+                | TaskCompleted()
+                | TaskCancelled()
+            ):
+                self._task(event)
             case _:
                 self._other(event)
                 hold = False
         if hold:
             self._hold(at)
+
+    def _task(
+        self,
+        event: TaskCreated
+        | TaskAssigned
+        | TaskStarted
+        | TaskBlocked
+        | TaskCompleted
+        | TaskCancelled,
+    ) -> None:
+        at = event.at
+        if isinstance(event, TaskCreated):
+            self.tasks[event.task_id] = _Task(event)
+            return
+        task = self.tasks[event.task_id]
+        match event:
+            case TaskAssigned():
+                if task.agent is not None and event.new.agent != task.agent:
+                    task.reassignments += 1
+                task.group, task.agent = event.new.group, event.new.agent
+            case TaskStarted():
+                if task.started_at is None:
+                    task.started_at = at
+                task.move(TaskState.IN_PROGRESS, at)
+            case TaskBlocked():
+                task.move(TaskState.BLOCKED, at)
+            case TaskCompleted():
+                task.move(TaskState.DONE, at)
+                task.finished_at = at
+            case TaskCancelled():
+                task.move(TaskState.CANCELLED, at)
+                task.finished_at = at
 
     def _state(self, event: CaseStateChanged) -> None:
         at, new = event.at, event.new
@@ -535,7 +556,11 @@ class _Case:
                 self.clocks[event.clock.key] = _Clock(event, self.priority)
             case SlaPaused():
                 clock = self.clocks[event.key]
-                clock.stage, clock.consumed, clock.due_at = SlaStage.PAUSED.value, event.consumed, None
+                clock.stage, clock.consumed, clock.due_at = (
+                    SlaStage.PAUSED.value,
+                    event.consumed,
+                    None,
+                )
             case SlaResumed():
                 clock = self.clocks[event.key]
                 clock.stage, clock.due_at, clock.stopped_at = (
@@ -586,8 +611,15 @@ class _Case:
         survey = self.survey
         holdings = list(self.holdings)
         for item, agent in self.held.items():
-            holdings.append(HoldingSpan(agent_id=agent, item_id=item, case_id=self.id,
-                                        start=self.held_since[item], end=None))
+            holdings.append(
+                HoldingSpan(
+                    agent_id=agent,
+                    item_id=item,
+                    case_id=self.id,
+                    start=self.held_since[item],
+                    end=None,
+                )
+            )
         return CaseFacts(
             case_id=self.id,
             opened_at=opened.at,
@@ -630,7 +662,9 @@ class _Case:
                     finished_at=task.finished_at,
                     state=task.state.value,
                     blocked=task.blocked
-                    + (self.updated_at - task.blocked_since if task.blocked_since else timedelta(0)),
+                    + (
+                        self.updated_at - task.blocked_since if task.blocked_since else timedelta(0)
+                    ),
                     reassignments=task.reassignments,
                 )
                 for task_id, task in self.tasks.items()
@@ -657,7 +691,7 @@ def _source_store(source: Store | Desk) -> Store:
         raise InvalidValue(
             f"expected a Store or a Desk, not {type(source).__name__}", where="source"
         )
-    return store  # type: ignore[no-any-return]
+    return store  # type: ignore[return-value]
 
 
 class History:

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from casekit._convert import enum_converter
 from casekit._time import to_utc
 from casekit.analytics._facts import CaseFacts, History
 from casekit.analytics._optional import require
@@ -53,6 +54,8 @@ BY_COLUMNS = (
 """The names ``by=`` accepts (``definition``, ``kind`` and ``metric`` only for clocks)."""
 
 _CASE_BY = frozenset(BY_COLUMNS) - {"definition", "kind", "metric"}
+_KIND = enum_converter(SlaKind, "kind")
+_METRIC = enum_converter(SlaMetric, "metric")
 _QUANTILES = (("median", 0.5), ("p90", 0.9))
 
 
@@ -135,7 +138,9 @@ def _business(
         return result
     micros = calendar.elapsed_many([a for _, a, _ in pairs], [b for _, _, b in pairs])
     for (index, _, _), value in zip(pairs, micros, strict=True):
-        result[index] = value if isinstance(value, timedelta) else timedelta(microseconds=int(value))
+        result[index] = (
+            value if isinstance(value, timedelta) else timedelta(microseconds=int(value))
+        )
     return result
 
 
@@ -150,7 +155,10 @@ def _clock_business(case: CaseFacts, metric: SlaMetric, definition: str | None) 
             and clock.metric == metric.value
             and clock.stage in ("met", "breached")
             and (definition is None or clock.sla_id == definition)
-            and (best is None or (clock.stopped_at or clock.started_at) >= (best.stopped_at or best.started_at))
+            and (
+                best is None
+                or (clock.stopped_at or clock.started_at) >= (best.stopped_at or best.started_at)
+            )
         ):
             best = clock
     return None if best is None else best.consumed
@@ -205,7 +213,9 @@ def case_frame(
                 if case.first_response_at is None
                 else case.first_response_at - case.opened_at,
                 "first_response_business": response_business[index],
-                "resolution": None if case.resolved_at is None else case.resolved_at - case.opened_at,
+                "resolution": None
+                if case.resolved_at is None
+                else case.resolved_at - case.opened_at,
                 "resolution_business": resolution_business[index],
                 "agent_replies": case.agent_replies,
                 "inbound": case.inbound,
@@ -222,8 +232,14 @@ def case_frame(
     frame = pd.DataFrame(rows, columns=_CASE_COLUMNS)
     for name in ("first_response", "first_response_business", "resolution", "resolution_business"):
         frame[name] = pd.to_timedelta(frame[name])
-    for name in ("opened_at", "first_response_at", "first_resolved_at", "resolved_at",
-                 "closed_at", "cancelled_at"):
+    for name in (
+        "opened_at",
+        "first_response_at",
+        "first_resolved_at",
+        "resolved_at",
+        "closed_at",
+        "cancelled_at",
+    ):
         frame[name] = pd.to_datetime(frame[name], utc=True)
     frame["survey_score"] = frame["survey_score"].astype("Int64")
     return frame
@@ -243,31 +259,31 @@ def clock_frame(history: History | Iterable[CaseFacts], *, as_of: datetime | Non
     ``as_of`` (default: the history's latest event)."""
     pd = _pd("clock_frame")
     when = _as_of(history, as_of)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for case in _facts(history):
         keys = _case_keys(case)
-        for clock in case.clocks:
-            rows.append(
-                {
-                    "case_id": case.case_id,
-                    "key": clock.key,
-                    "definition": clock.sla_id,
-                    "task_id": clock.task_id,
-                    "kind": clock.kind,
-                    "metric": clock.metric,
-                    **keys,
-                    "priority": clock.priority,
-                    "calendar": clock.calendar,
-                    "target": clock.target,
-                    "started_at": clock.started_at,
-                    "stopped_at": clock.stopped_at,
-                    "consumed": clock.consumed,
-                    "due_at": clock.due_at,
-                    "breached_at": clock.breached_at,
-                    "stage": clock.stage,
-                    "outcome": clock.outcome(when),
-                }
-            )
+        rows.extend(
+            {
+                "case_id": case.case_id,
+                "key": clock.key,
+                "definition": clock.sla_id,
+                "task_id": clock.task_id,
+                "kind": clock.kind,
+                "metric": clock.metric,
+                **keys,
+                "priority": clock.priority,
+                "calendar": clock.calendar,
+                "target": clock.target,
+                "started_at": clock.started_at,
+                "stopped_at": clock.stopped_at,
+                "consumed": clock.consumed,
+                "due_at": clock.due_at,
+                "breached_at": clock.breached_at,
+                "stage": clock.stage,
+                "outcome": clock.outcome(when),
+            }
+            for clock in case.clocks
+        )
     frame = pd.DataFrame(rows, columns=_CLOCK_COLUMNS)
     for name in ("started_at", "stopped_at", "due_at", "breached_at"):
         frame[name] = pd.to_datetime(frame[name], utc=True)
@@ -397,9 +413,9 @@ def sla_compliance(
     names = _by(by, frozenset(BY_COLUMNS))
     frame = clock_frame(history, as_of=as_of)
     if kind is not None:
-        frame = frame[frame["kind"] == SlaKind(kind).value]
+        frame = frame[frame["kind"] == _KIND(kind).value]
     if metric is not None:
-        frame = frame[frame["metric"] == SlaMetric(metric).value]
+        frame = frame[frame["metric"] == _METRIC(metric).value]
     frame = frame[frame["outcome"] != "cancelled"]
 
     def agg(part: Any) -> dict[str, Any]:
@@ -569,7 +585,9 @@ def stage_times(
         }
 
     result = _grouped(frame, names, agg)
-    return result.sort_values("total", ascending=False, ignore_index=True) if len(result) else result
+    return (
+        result.sort_values("total", ascending=False, ignore_index=True) if len(result) else result
+    )
 
 
 def task_times(
@@ -695,8 +713,7 @@ def sla_breaches(
     cut = pd.cut(frame["breached_at"], edges, right=True)
     if not names:
         counts = frame.groupby(cut, observed=False).size()
-        out = pd.DataFrame({"end": edges[1:], "breaches": counts.to_numpy()})
-        return out
+        return pd.DataFrame({"end": edges[1:], "breaches": counts.to_numpy()})
     key = frame[names[0]].astype(object).where(frame[names[0]].notna(), "(none)")
     table = frame.groupby([cut, key], observed=False).size().unstack(fill_value=0)
     table = table.reindex(pd.CategoricalIndex(cut.cat.categories), fill_value=0)

@@ -22,8 +22,7 @@ class MissingDependency(CasekitError, ImportError):
         self.package = package
         self.extra = extra
         super().__init__(
-            f"{feature} needs {package}, which is not installed: "
-            f"pip install 'casekit[{extra}]'"
+            f"{feature} needs {package}, which is not installed: pip install 'casekit[{extra}]'"
         )
 
 

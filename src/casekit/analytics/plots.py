@@ -70,11 +70,16 @@ def plot_backlog(
     if len(frame):
         ends = frame["end"].dt.tz_convert("UTC").dt.tz_localize(None)
         width = (ends.iloc[1] - ends.iloc[0]) * 0.8 if len(ends) > 1 else timedelta(hours=1)
-        ax.bar(ends, frame["opened"] + frame["reopened"], width=-width, align="edge",
-               color="#90caf9", label="opened + reopened")
+        ax.bar(
+            ends,
+            frame["opened"] + frame["reopened"],
+            width=-width,
+            align="edge",
+            color="#90caf9",
+            label="opened + reopened",
+        )
         ax.bar(ends, -frame["left"], width=-width, align="edge", color="#ffcc80", label="left")
-        ax.plot(ends, frame["backlog"], marker="o", color="#0d47a1", linewidth=2,
-                label="backlog")
+        ax.plot(ends, frame["backlog"], marker="o", color="#0d47a1", linewidth=2, label="backlog")
         ax.axhline(0, color="#616161", linewidth=0.5)
     ax.set_title("Backlog")
     ax.set_xlabel(f"interval end (UTC, every {freq})")
@@ -127,8 +132,9 @@ def plot_resolution_times(
     ``by``; ``business`` plots business time (from the recorded SLA clocks, or on
     ``calendar``; see :func:`~casekit.analytics.case_frame`)."""
     if metric not in ("resolution", "first_response"):
-        raise InvalidValue(f"expected 'resolution' or 'first_response', not {metric!r}",
-                           where="metric")
+        raise InvalidValue(
+            f"expected 'resolution' or 'first_response', not {metric!r}", where="metric"
+        )
     if kind not in ("hist", "ecdf"):
         raise InvalidValue(f"expected 'hist' or 'ecdf', not {kind!r}", where="kind")
     _by(by, _CASE_BY)
@@ -312,15 +318,21 @@ def calendar_week(
     """
     days, grid, notes = week_grid(calendar, week_of, tz=tz)
     ax = _axes(ax, "calendar_week", (9.0, 3.6))
-    image = ax.imshow(grid, aspect="auto", cmap="Greens", vmin=0.0, vmax=1.0,
-                      extent=(0, 24, 6.5, -0.5))
+    image = ax.imshow(
+        grid, aspect="auto", cmap="Greens", vmin=0.0, vmax=1.0, extent=(0, 24, 6.5, -0.5)
+    )
     labels = []
     for index, (day, note) in enumerate(zip(days, notes, strict=True)):
         labels.append(f"{_DAYS[index]} {day.isoformat()}" + (f" ({note})" if note else ""))
         if note == "closed":
             ax.add_patch(
                 require("matplotlib.patches", "calendar_week").Rectangle(
-                    (0, index - 0.5), 24, 1, fill=False, hatch="xx", edgecolor="#c62828",
+                    (0, index - 0.5),
+                    24,
+                    1,
+                    fill=False,
+                    hatch="xx",
+                    edgecolor="#c62828",
                     linewidth=0,
                 )
             )

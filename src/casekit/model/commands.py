@@ -236,7 +236,10 @@ class CancelTask:
 
 def _score(instance: object, attribute: attrs.Attribute[int], value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 5:
-        raise InvalidValue(f"must be a whole number from 1 to 5, not {value!r}", where="score")
+        raise InvalidValue(
+            f"must be a whole number from 1 to 5, not {value!r}",
+            where=f"{type(instance).__name__}.{attribute.name}",
+        )
 
 
 @attrs.frozen(kw_only=True)
