@@ -118,6 +118,13 @@ def test_a_real_playbook_run_from_the_demo(tmp_path: pathlib.Path) -> None:
     assert stage_times(history)["visits"].sum() == len(visits)
 
 
+def test_empty_tables_keep_their_columns() -> None:
+    history = History()
+    assert list(stage_times(history).columns)[:3] == ["playbook", "stage", "visits"]
+    assert len(stage_times(history)) == 0
+    assert list(stage_frame(history).columns)[-2:] == ["left", "duration"]
+
+
 def test_events_out_of_order_or_of_another_kind_are_refused() -> None:
     history = History()
     with pytest.raises(InvalidValue, match=r"comes before its case\.opened") as info:

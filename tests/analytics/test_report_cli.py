@@ -59,3 +59,15 @@ def test_bad_arguments(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str
     with pytest.raises(SystemExit):
         main(["report", "--store", missing, "--since", "2026-03-03T09:00"])
     assert "has no time zone" in capsys.readouterr().err
+
+
+def test_an_empty_store(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from casekit import Desk  # noqa: PLC0415
+
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    Desk(url, discover=False).close()
+    assert main(["report", "--store", url, "--csv", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert "(empty store)" in out
+    assert "sla_compliance                  -" in out
+    assert pd.read_csv(tmp_path / "out" / "stage_times.csv").columns[0] == "playbook"

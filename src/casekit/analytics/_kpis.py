@@ -118,6 +118,8 @@ def _grouped(frame: Any, by: list[str], agg: Any) -> Any:
     for key, part in keyed.groupby(by, sort=True):
         values = key if isinstance(key, tuple) else (key,)
         rows.append({**dict(zip(by, values, strict=True)), **agg(part)})
+    if not rows:  # the columns still tell what would be there
+        return pd.DataFrame(columns=[*by, *agg(frame)])
     return pd.DataFrame(rows)
 
 
@@ -230,6 +232,8 @@ def case_frame(
             }
         )
     frame = pd.DataFrame(rows, columns=_CASE_COLUMNS)
+    for name in ("fcr", "fcr_strict", "breached"):
+        frame[name] = frame[name].astype(bool)
     for name in ("first_response", "first_response_business", "resolution", "resolution_business"):
         frame[name] = pd.to_timedelta(frame[name])
     for name in (
@@ -328,6 +332,7 @@ def task_frame(history: History | Iterable[CaseFacts], *, as_of: datetime | None
                 }
             )
     frame = pd.DataFrame(rows, columns=_TASK_COLUMNS)
+    frame["finished"] = frame["finished"].astype(bool)
     for name in ("wait", "cycle", "blocked"):
         frame[name] = pd.to_timedelta(frame[name])
     for name in ("created_at", "started_at", "finished_at"):
@@ -364,6 +369,7 @@ def stage_frame(history: History | Iterable[CaseFacts], *, as_of: datetime | Non
                 }
             )
     frame = pd.DataFrame(rows, columns=_STAGE_COLUMNS)
+    frame["left"] = frame["left"].astype(bool)
     frame["duration"] = pd.to_timedelta(frame["duration"])
     for name in ("entered_at", "left_at"):
         frame[name] = pd.to_datetime(frame[name], utc=True)
