@@ -33,6 +33,7 @@ PUBLIC_MODULES = [
     "casekit.analytics",
     "casekit.sim",
     "casekit.history",
+    "casekit.analytics.plots",
     "casekit.links",
     "casekit.proactive",
 ]

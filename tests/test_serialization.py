@@ -148,6 +148,7 @@ def scenario() -> tuple[Desk, str]:
     at(5)
     desk.add_interaction(case_id, "Fixed?", actor=ADMIN, at=T0 + timedelta(minutes=4))
     desk.resolve(case_id, actor=ADMIN, code="fixed", notes="New fuser.")
+    desk.record_survey(case_id, score=4, comment="Quick fix", actor=CUSTOMER)
     return desk, case_id
 
 

@@ -26,6 +26,7 @@ from casekit.model.commands import (
     CompleteTask,
     CreateTask,
     OpenCase,
+    RecordSurvey,
     StartTask,
     Transition,
     UpdateCase,
@@ -75,6 +76,8 @@ def action_of(command: Command) -> Action:
             return Action.ASSIGN
         case CreateTask() | StartTask() | BlockTask() | CompleteTask() | CancelTask():
             return Action.WORK_TASKS
+        case RecordSurvey():
+            return Action.RESPOND  # the customer's side, like accepting a resolution
     raise InvalidCommand(f"unknown command {command!r}")  # pragma: no cover
 
 

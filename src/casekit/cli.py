@@ -186,6 +186,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from casekit.history._cli import register as register_import  # noqa: PLC0415
 
     register_import(commands)
+    # casekit report: the KPIs of a store (casekit.analytics)
+    from casekit.analytics._cli import add_report_command  # noqa: PLC0415 - pandas only on use
+
+    add_report_command(commands)
     args = parser.parse_args(argv)
     try:
         result: int = args.run(args)

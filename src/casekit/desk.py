@@ -594,6 +594,14 @@ class Desk:
         """Resolved or closed (within the reopen window) → open."""
         return self.transition(case_id, CaseAction.REOPEN, actor=actor, reason=reason)
 
+    def record_survey(self, case_id: str, *, score: int, actor: Actor, comment: str = "") -> Case:
+        """Record the customer's satisfaction survey answer (``case.survey_answered``):
+        ``score`` 1 (very dissatisfied) to 5 (very satisfied), on a resolved or closed
+        case. It needs the ``respond`` access of accepting a resolution (the case's
+        contact, an approver, the consumer, or an agent or system acting for them).
+        Answering again records another answer; CSAT reads each case's latest."""
+        return self.execute(case_id, cmd.RecordSurvey(score=score, comment=comment), actor=actor)
+
     # --- tasks --------------------------------------------------------------------
 
     def create_task(

@@ -25,6 +25,7 @@ from casekit._convert import (
     texts,
 )
 from casekit._time import validate_aware
+from casekit.exceptions import InvalidValue
 from casekit.model._enums import Channel, Direction, Priority
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "CompleteTask",
     "CreateTask",
     "OpenCase",
+    "RecordSurvey",
     "StartTask",
     "Transition",
     "UpdateCase",
@@ -232,6 +234,22 @@ class CancelTask:
     reason: str = attrs.field(default="", validator=text)
 
 
+def _score(instance: object, attribute: attrs.Attribute[int], value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 5:
+        raise InvalidValue(
+            f"must be a whole number from 1 to 5, not {value!r}",
+            where=f"{type(instance).__name__}.{attribute.name}",
+        )
+
+
+@attrs.frozen(kw_only=True)
+class RecordSurvey:
+    """Record the customer's satisfaction survey answer (a resolved or closed case)."""
+
+    score: int = attrs.field(validator=_score)
+    comment: str = attrs.field(default="", validator=text)
+
+
 Command: TypeAlias = (
     OpenCase
     | UpdateCase
@@ -245,5 +263,6 @@ Command: TypeAlias = (
     | BlockTask
     | CompleteTask
     | CancelTask
+    | RecordSurvey
 )
 """Anything a case can be asked to do."""

@@ -78,6 +78,7 @@ __all__ = [
     "SlaStarted",
     "SlaStopped",
     "SlaWarned",
+    "SurveyAnswered",
     "TaskAssigned",
     "TaskBlocked",
     "TaskCancelled",
@@ -193,6 +194,24 @@ class CaseStateChanged(CaseEvent):
     resolution: Resolution | None = None
     auto_close_at: datetime | None = attrs.field(default=None, validator=validate_aware)
     reopened: bool = False
+
+
+@attrs.frozen(kw_only=True)
+class SurveyAnswered(CaseEvent):
+    """The customer answered the satisfaction survey of a resolved or closed case.
+
+    It changes nothing else on the case; a case may be surveyed again (after another
+    resolution, or a corrected answer): CSAT reads the latest answer of each case
+    (see ``docs/reference/kpis.md``).
+
+    Attributes:
+        score: 1 (very dissatisfied) to 5 (very satisfied).
+        comment: What the customer wrote, if anything.
+    """
+
+    name: ClassVar[str] = "case.survey_answered"
+    score: int
+    comment: str = ""
 
 
 @attrs.frozen(kw_only=True)
@@ -851,6 +870,7 @@ Event: TypeAlias = (
     | InteractionAdded
     | CaseAssigned
     | CaseStateChanged
+    | SurveyAnswered
     | TaskCreated
     | TaskAssigned
     | TaskStarted

@@ -38,6 +38,7 @@ from casekit.model.commands import (
     CompleteTask,
     CreateTask,
     OpenCase,
+    RecordSurvey,
     StartTask,
     Transition,
     UpdateCase,
@@ -62,6 +63,7 @@ from casekit.model.events import (
     SlaStarted,
     SlaStopped,
     SlaWarned,
+    SurveyAnswered,
     TaskAssigned,
     TaskBlocked,
     TaskCancelled,
@@ -250,6 +252,8 @@ def decide(case: Case | None, command: Command, ctx: Context) -> list[Event]:
             return _assign_task(case, command, ctx)
         case StartTask() | BlockTask() | CompleteTask() | CancelTask():
             return [_task_transition(case, command, ctx)]
+        case RecordSurvey():
+            return [_survey(case, command, ctx)]
     raise InvalidCommand(f"unknown command {command!r}")  # pragma: no cover - exhaustive
 
 
@@ -561,6 +565,14 @@ def _task_transition(
             return TaskCompleted(**base, task_id=task.id, notes=command.notes)
         case CancelTask():
             return TaskCancelled(**base, task_id=task.id, reason=command.reason)
+
+
+def _survey(case: Case, command: RecordSurvey, ctx: Context) -> SurveyAnswered:
+    if case.state not in (S.RESOLVED, S.CLOSED):
+        raise InvalidTransition(
+            "case", case.id, case.state, "answer the survey of", "it is not resolved or closed"
+        )
+    return SurveyAnswered(**_base(case.id, ctx), score=command.score, comment=command.comment)
 
 
 # --- the fold -----------------------------------------------------------------------
