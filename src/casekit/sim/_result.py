@@ -145,8 +145,9 @@ class SimResult:
         waited at all), ``service_level`` (share first picked up within
         ``answer_within``; abandoned cases count as not), ``mean_handle_s``,
         ``utilisation`` (handling time over available agent time), ``reopen_rate``
-        and, per SLA definition, ``sla.<id>.compliance`` (met clocks over met and
-        breached ones, running clocks counted once they breached) and
+        (cases reopened over cases ever resolved, as ``casekit.analytics``) and, per
+        SLA definition, ``sla.<id>.compliance`` (met clocks over met and breached
+        ones, running clocks counted once they breached; ``None`` without any) and
         ``sla.<id>.clocks``.
         """
         waits = self.first_waits()
@@ -156,6 +157,8 @@ class SimResult:
         answered = sum(1 for w, f in zip(waits, self.first, strict=True) if f and w <= within)
         busy = sum(self.agent_busy)
         available = sum(self.agent_available)
+        reopened = sum(1 for r in self.reopens if r)
+        ever = sum(1 for r, s in zip(self.reopens, self.state, strict=True) if r or s in (3, 4))
         out: dict[str, Any] = {
             "scenario": self.scenario.name,
             "seed": self.seed,
@@ -169,7 +172,8 @@ class SimResult:
             "service_level": answered / count if count else 0.0,
             "mean_handle_s": statistics.fmean(self.handled) / 1e6 if count else 0.0,
             "utilisation": busy / available if available else 0.0,
-            "reopen_rate": sum(1 for r in self.reopens if r) / count if count else 0.0,
+            # As casekit.analytics.reopen_rate: reopened cases over cases ever resolved.
+            "reopen_rate": reopened / ever if ever else 0.0,
         }
         for columns in self.sla:
             met = breached = 0
@@ -181,7 +185,7 @@ class SimResult:
                     breached += 1
             out[f"sla.{columns.sla_id}.clocks"] = met + breached
             out[f"sla.{columns.sla_id}.compliance"] = (
-                met / (met + breached) if met + breached else 1.0
+                met / (met + breached) if met + breached else None
             )
         return out
 
