@@ -343,10 +343,15 @@ def test_calendar_week_grid_is_deterministic_and_well_formed() -> None:
     assert "Mon 2025-12-22" in text
     assert "partial day 09:00-13:00" in text
     assert "closed" in text  # the holidays' hours
-    assert 'title="Tue 2025-12-23 12:00: closed"' in markup
+    assert 'aria-label="Tue 2025-12-23 12:00: closed"' in markup
     assert 'title="Tue 2025-12-23 11:00: open"' in markup
     assert 'title="Sat 2025-12-27 12:00: open 30 min"' in markup
-    assert "width:50%" in markup
+    assert "margin-left:0%;width:50%" in markup  # Saturday 12:00-12:30
+    early = BusinessCalendar.weekly("UTC", {"mon": "09:30-10:15"}).week(date(2025, 12, 22))
+    cells = early._repr_html_()
+    assert 'aria-label="Mon 2025-12-22 09:00: open 30 min"' in cells
+    assert "margin-left:50%;width:50%" in cells
+    assert "margin-left:0%;width:25%" in cells
 
 
 def test_calendar_html_shows_the_current_week() -> None:

@@ -147,7 +147,7 @@ _TABLE = (
 )
 _CELL = f"padding:0.15em 0.6em;text-align:left;vertical-align:top;border-bottom:{_RULE}"
 _HEAD = f"{_CELL};font-weight:600"
-_NARROW = f"padding:0.1em 1px;vertical-align:middle;border-bottom:{_RULE}"
+_NARROW = f"padding:0.1em 1px;min-width:1.2em;vertical-align:middle;border-bottom:{_RULE}"
 _NARROW_HEAD = f"{_NARROW};font-weight:400;font-size:0.75em;text-align:left"
 _CAPTION = "caption-side:top;text-align:left;font-weight:600;padding:0.2em 0"
 _BLOCK = "font-family:inherit;color:inherit;line-height:1.35"

@@ -355,15 +355,20 @@ def _minute(value: datetime, day: date) -> int:
 
 def _hour_cell(day: str, hour: int, spans: list[tuple[int, int]]) -> _html.Html:
     lo, hi = hour * 60, hour * 60 + 60
-    minutes = sum(max(0, min(end, hi) - max(start, lo)) for start, end in spans)
+    pieces = [(max(start, lo), min(end, hi)) for start, end in spans if start < hi and end > lo]
+    minutes = sum(end - start for start, end in pieces)
+    left = pieces[0][0] - lo if pieces else 0
     label = f"{day} {hour:02d}:00: " + (
         "open" if minutes == 60 else f"open {minutes} min" if minutes else "closed"
     )
     style = (
-        "display:block;height:0.9em;min-width:1.1em;background:currentColor;"
-        f"width:{minutes / 60 * 100:.0f}%"
+        "display:block;height:0.9em;background:currentColor;"
+        f"margin-left:{left / 60 * 100:.0f}%;width:{minutes / 60 * 100:.0f}%"
     )
-    return _html.Html(f'<span title="{_html.escape(label)}" style="{style}"></span>')
+    shown = _html.escape(label)
+    return _html.Html(
+        f'<span role="img" aria-label="{shown}" title="{shown}" style="{style}"></span>'
+    )
 
 
 def _notes(spec: Spec, day: date, prefix: str = "") -> list[str]:
