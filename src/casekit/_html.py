@@ -140,12 +140,12 @@ def instant(value: datetime) -> str:
 
 # -- markup ----------------------------------------------------------------------------
 
-_RULE = "1px solid rgba(128,128,128,0.35)"
+_RULE = "1px solid rgba(128,128,128,.35)"
 _TABLE = (
     "border-collapse:collapse;font-size:0.85em;margin:0.25em 0 0.6em 0;"
     "color:inherit;background:transparent"
 )
-_CELL = f"padding:0.15em 0.6em;text-align:left;vertical-align:top;border-bottom:{_RULE}"
+_CELL = f"padding:.15em .6em;text-align:left;vertical-align:top;border-bottom:{_RULE}"
 _HEAD = f"{_CELL};font-weight:600"
 _NARROW = f"padding:0.1em 1px;min-width:1.2em;vertical-align:middle;border-bottom:{_RULE}"
 _NARROW_HEAD = f"{_NARROW};font-weight:400;font-size:0.75em;text-align:left"
