@@ -346,12 +346,26 @@ def test_calendar_week_grid_is_deterministic_and_well_formed() -> None:
     assert 'aria-label="Tue 2025-12-23 12:00: closed"' in markup
     assert 'title="Tue 2025-12-23 11:00: open"' in markup
     assert 'title="Sat 2025-12-27 12:00: open 30 min"' in markup
-    assert "margin-left:0%;width:50%" in markup  # Saturday 12:00-12:30
+    saturday = 'title="Sat 2025-12-27 12:00: open 30 min" style="display:block;height:.9em;'
+    assert saturday + 'background:currentColor;width:50%"' in markup
     early = BusinessCalendar.weekly("UTC", {"mon": "09:30-10:15"}).week(date(2025, 12, 22))
     cells = early._repr_html_()
     assert 'aria-label="Mon 2025-12-22 09:00: open 30 min"' in cells
     assert "margin-left:50%;width:50%" in cells
-    assert "margin-left:0%;width:25%" in cells
+    assert (
+        'open 15 min" style="display:block;height:.9em;background:currentColor;width:25%"' in cells
+    )
+
+
+def test_calendar_week_counts_real_time_across_a_dst_change() -> None:
+    always = BusinessCalendar.weekly("Europe/Amsterdam", {"mon-sun": "00:00-00:00"})
+    week = always.week(date(2026, 3, 29))  # clocks go forward that Sunday
+    assert week.days[-1].open_time == timedelta(hours=23)
+    assert week.open_time == timedelta(days=7) - timedelta(hours=1)
+    assert week.days[-1].hours == "00:00-24:00"
+    text = text_of(week._repr_html_())
+    assert "day 00 01 02" in text
+    assert "6d 23h" in text
 
 
 def test_calendar_html_shows_the_current_week() -> None:

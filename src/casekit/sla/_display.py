@@ -142,7 +142,11 @@ class CalendarDay:
     @property
     def open_time(self) -> timedelta:
         """Business time on the date."""
-        return sum((end - start for start, end in self.open), timedelta(0))
+        # In UTC: the difference of two wall times of one zone ignores a DST change.
+        return sum(
+            (end.astimezone(UTC) - start.astimezone(UTC) for start, end in self.open),
+            timedelta(0),
+        )
 
     @property
     def hours(self) -> str:
@@ -361,14 +365,14 @@ def _hour_cell(day: str, hour: int, spans: list[tuple[int, int]]) -> _html.Html:
     label = f"{day} {hour:02d}:00: " + (
         "open" if minutes == 60 else f"open {minutes} min" if minutes else "closed"
     )
-    style = (
-        "display:block;height:0.9em;background:currentColor;"
-        f"margin-left:{left / 60 * 100:.0f}%;width:{minutes / 60 * 100:.0f}%"
-    )
+    style = ""
+    if minutes:
+        style = "display:block;height:.9em;background:currentColor"
+        style += f";margin-left:{left / 60 * 100:.0f}%" if left else ""
+        style += f";width:{minutes / 60 * 100:.0f}%" if minutes < 60 else ""
+        style = f' style="{style}"'
     shown = _html.escape(label)
-    return _html.Html(
-        f'<span role="img" aria-label="{shown}" title="{shown}" style="{style}"></span>'
-    )
+    return _html.Html(f'<span role="img" aria-label="{shown}" title="{shown}"{style}></span>')
 
 
 def _notes(spec: Spec, day: date, prefix: str = "") -> list[str]:
