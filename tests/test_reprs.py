@@ -11,9 +11,21 @@ from zoneinfo import ZoneInfo
 import attrs
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from casekit import Account, Actor, CasekitError, Desk, ManualClock, Priority
-from casekit._html import MissingOptionalDependency, bar, clip, duration, quoted, table
+from casekit._html import (
+    MissingOptionalDependency,
+    bar,
+    block,
+    clip,
+    duration,
+    fields,
+    quoted,
+    table,
+    tag,
+)
 from casekit.model import Case, CustomField
 from casekit.routing import Agent, Presence, Queue, Router, RoutingDecision, WorkItem
 from casekit.sla import BusinessCalendar, SlaPolicy, SlaStatus
@@ -196,6 +208,23 @@ def test_cells_are_escaped_and_bars_clipped() -> None:
     assert "dashed" in bar(1.7, "over")
     assert "solid" in bar(0.2, "under")
     assert "width:0.0%" in bar(-1, "nothing")
+
+
+@given(st.text(min_size=1), st.text(min_size=1))
+def test_any_text_comes_back_as_the_same_text(first: str, second: str) -> None:
+    markup = block(
+        first,
+        table((first,), [(second, first)], caption=second),
+        fields([(first, second)]),
+        tag("span", second, title=first),
+        bar(0.5, first),
+        note=second,
+    )
+    checker = check_html(markup)
+    assert "".join(checker.text) == "".join(
+        (first, second, first, second, first, first, second, second, second)
+    )
+    assert checker.values.count(first) == 3  # the span's title, the bar's label and tooltip
 
 
 # -- cases and tasks -------------------------------------------------------------------
