@@ -254,6 +254,7 @@ def test_case_html_shows_fields_clocks_tasks_and_latest_interactions(
     for expected in ("high", "support/alice", "acme", "custom: order A-1", "version"):
         assert expected in text
     assert "resolution" in text
+    assert "0s of 8h, running since 2026-03-06 15:00 UTC" in text
     assert "first-response" in text
     assert "Send a technician" in text
     assert "Tasks (1 open of 1)" in text

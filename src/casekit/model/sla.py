@@ -130,6 +130,10 @@ def clocks_html(clocks: tuple[SlaClock, ...], *, caption: str = "SLA clocks") ->
     for clock in clocks:
         fraction = clock.consumed / clock.target if clock.target else 1.0
         used = f"{_html.duration(clock.consumed)} of {_html.duration(clock.target)}"
+        if clock.stage is SlaStage.IN_PROGRESS and clock.running_since is not None:
+            used += f", running since {_html.instant(clock.running_since)}"
+        elif clock.stage is SlaStage.PAUSED and clock.paused_since is not None:
+            used += f", paused since {_html.instant(clock.paused_since)}"
         label = f"{fraction * 100:.0f}% of the target used (recorded)"
         rows.append(
             (
