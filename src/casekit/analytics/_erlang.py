@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, overload
 
 import attrs
 
-from casekit.exceptions import InvalidValue
+from casekit.exceptions import InvalidValue, MissingDependency
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -766,14 +766,12 @@ class StaffingPlan(Sequence[Staffing]):
         the index, named ``interval``; durations are in seconds.
 
         Raises:
-            ImportError: pandas is not installed (``pip install 'casekit[notebook]'``).
+            MissingDependency: pandas is not installed (``pip install 'casekit[notebook]'``).
         """
         try:
             import pandas as pd  # noqa: PLC0415 - optional dependency, imported on use
         except ImportError as error:  # pragma: no cover - depends on the environment
-            raise ImportError(
-                "StaffingPlan.to_frame() needs pandas: pip install 'casekit[notebook]'"
-            ) from error
+            raise MissingDependency("pandas", "notebook", "StaffingPlan.to_frame()") from error
         frame = pd.DataFrame(self.to_dicts())
         if "label" in frame.columns:
             frame = frame.set_index("label")

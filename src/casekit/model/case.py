@@ -6,6 +6,7 @@ from datetime import datetime
 
 import attrs
 
+from casekit import _html
 from casekit._time import validate_aware
 from casekit.exceptions import TaskNotFound
 from casekit.model._enums import CaseState, Channel, Direction, Priority, TaskState
@@ -13,7 +14,7 @@ from casekit.model.actors import ActorRef
 from casekit.model.fields import FieldValue
 from casekit.model.links import MajorCase, ParentLink
 from casekit.model.playbook import PlaybookRun
-from casekit.model.sla import SlaClock
+from casekit.model.sla import SlaClock, clocks_html
 
 __all__ = ["Assignment", "Case", "Interaction", "Resolution", "Task"]
 
@@ -115,6 +116,35 @@ class Task:
     language: str | None = None
     channel: Channel | None = None
     asset_id: str | None = None
+
+    def __repr__(self) -> str:
+        who = _html.clip(_assignee(self.assignment), 30)
+        return (
+            f"<Task {self.id} {self.state.value} {_html.quoted(self.title, 40)}"
+            f"{' ' + who if who else ''}>"
+        )
+
+    def _repr_html_(self) -> str:
+        return _html.block(
+            f"Task {self.id}: {_html.clip(self.title, 80)}",
+            _html.fields(
+                [
+                    ("state", self.state),
+                    ("mandatory", self.mandatory),
+                    ("assigned to", _assignee(self.assignment)),
+                    ("depends on", ", ".join(self.depends_on)),
+                    ("skills", _skills(self.skills)),
+                    ("language", self.language),
+                    ("channel", self.channel),
+                    ("asset", self.asset_id),
+                    ("created", self.created_at),
+                    ("updated", self.updated_at),
+                    ("finished", self.finished_at),
+                    ("description", _html.clip(self.description, _LONG_TEXT)),
+                    ("notes", _html.clip(self.notes, _LONG_TEXT)),
+                ]
+            ),
+        )
 
 
 @attrs.frozen(kw_only=True)
@@ -230,3 +260,116 @@ class Case:
     def is_open_task_blocking(self) -> bool:
         """Whether an unfinished mandatory task stands in the way of resolving."""
         return any(task.mandatory and not task.state.is_finished for task in self.tasks)
+
+    def __repr__(self) -> str:
+        who = _html.clip(_assignee(self.assignment), 30)
+        return (
+            f"<Case {self.id} {self.state.value} {self.priority.value} "
+            f"{_html.quoted(self.subject, 40)}{' ' + who if who else ''} v{self.version}>"
+        )
+
+    def _repr_html_(self) -> str:
+        return _case_html(self)
+
+
+_LONG_TEXT = 300
+"""Characters of a description, body or note shown in a notebook before ``…``."""
+
+_LAST_INTERACTIONS = 5
+"""How many of the latest interactions a case's HTML shows."""
+
+
+def _assignee(assignment: Assignment) -> str:
+    """``group/agent @org`` with the parts the assignment has."""
+    who = "/".join(part for part in (assignment.group, assignment.agent) if part)
+    if assignment.service_org:
+        who = f"{who} @{assignment.service_org}".strip()
+    return who
+
+
+def _skills(skills: dict[str, int]) -> str:
+    return ", ".join(f"{name} >= {level}" for name, level in sorted(skills.items()))
+
+
+def _case_html(case: Case) -> _html.Html:
+    """The notebook view of a case: its fields, SLA clocks, tasks and latest interactions."""
+    parent = case.parent_id
+    summary = _html.fields(
+        [
+            ("state", case.state),
+            ("priority", case.priority),
+            ("channel", case.channel),
+            ("category", case.category),
+            ("assigned to", _assignee(case.assignment)),
+            ("account", case.account_id),
+            ("contact", case.contact_id),
+            ("consumer", case.consumer_id),
+            ("parent", parent),
+            ("skills", _skills(case.skills)),
+            ("language", case.language),
+            ("asset", case.asset_id),
+            ("entitlement", case.entitlement_id),
+            ("opened", f"{_html.instant(case.opened_at)} by {case.opened_by}"),
+            ("updated", case.updated_at),
+            ("closed", case.closed_at),
+            ("auto-closes", case.auto_close_at),
+            ("reopened", case.reopen_count or None),
+            (
+                "resolution",
+                None
+                if case.resolution is None
+                else f"{case.resolution.code}: {_html.clip(case.resolution.notes, _LONG_TEXT)}",
+            ),
+            ("description", _html.clip(case.description, _LONG_TEXT)),
+            *((f"custom: {name}", value) for name, value in sorted(case.custom.items())),
+        ]
+    )
+    clocks = clocks_html(case.slas) if case.slas else ""
+    tasks = (
+        _html.table(
+            ("task", "title", "state", "assigned to", "mandatory", "finished"),
+            [
+                (
+                    task.id,
+                    _html.clip(task.title, 80),
+                    task.state,
+                    _assignee(task.assignment),
+                    task.mandatory,
+                    task.finished_at,
+                )
+                for task in case.tasks
+            ],
+            caption=f"Tasks ({len(case.open_tasks)} open of {len(case.tasks)})",
+        )
+        if case.tasks
+        else ""
+    )
+    latest = case.interactions[-_LAST_INTERACTIONS:]
+    interactions = (
+        _html.table(
+            ("at", "channel", "direction", "author", "text"),
+            [
+                (
+                    interaction.at,
+                    interaction.channel,
+                    interaction.direction,
+                    interaction.author,
+                    _html.clip(interaction.body, _LONG_TEXT),
+                )
+                for interaction in reversed(latest)
+            ],
+            caption=(
+                f"Latest {len(latest)} of {len(case.interactions)} interactions, newest first"
+            ),
+        )
+        if case.interactions
+        else ""
+    )
+    return _html.block(
+        f"Case {case.id}: {_html.clip(case.subject, 100)}",
+        summary,
+        clocks,
+        tasks,
+        interactions,
+        note=f"version {case.version}",
+    )

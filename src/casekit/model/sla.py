@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 import attrs
 
+from casekit import _html
 from casekit._convert import CasekitEnum
 from casekit._time import validate_aware
 
@@ -109,3 +110,40 @@ class SlaClock:
     warnings_fired: tuple[float, ...] = ()
     escalations_fired: tuple[int, ...] = ()
     reason: str = ""
+
+    def __repr__(self) -> str:
+        used = f"{_html.duration(self.consumed)}/{_html.duration(self.target)}"
+        due = f" due {_html.instant(self.due_at)}" if self.due_at is not None else ""
+        return f"<SlaClock {self.key} {self.stage.value} {used}{due}>"
+
+    def _repr_html_(self) -> str:
+        return clocks_html((self,), caption=f"SLA clock {self.key}")
+
+
+def clocks_html(clocks: tuple[SlaClock, ...], *, caption: str = "SLA clocks") -> _html.Html:
+    """A table of clocks as recorded on a case: business time used when last written.
+
+    The recorded ``consumed`` of a running clock stops at ``running_since``; the live
+    numbers are :meth:`casekit.Desk.sla_status`'s.
+    """
+    rows = []
+    for clock in clocks:
+        fraction = clock.consumed / clock.target if clock.target else 1.0
+        used = f"{_html.duration(clock.consumed)} of {_html.duration(clock.target)}"
+        if clock.stage is SlaStage.IN_PROGRESS and clock.running_since is not None:
+            used += f", running since {_html.instant(clock.running_since)}"
+        elif clock.stage is SlaStage.PAUSED and clock.paused_since is not None:
+            used += f", paused since {_html.instant(clock.paused_since)}"
+        label = f"{fraction * 100:.0f}% of the target used (recorded)"
+        rows.append(
+            (
+                clock.key,
+                f"{clock.kind.value} {clock.metric.value}",
+                clock.stage,
+                _html.Html(f"{_html.bar(fraction, label)} {_html.escape(used)}"),
+                clock.due_at,
+                clock.breached_at if clock.breached_at is not None else clock.stopped_at,
+            )
+        )
+    header = ("clock", "kind", "stage", "used (recorded)", "due", "breached / stopped")
+    return _html.table(header, rows, caption=caption)

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from casekit._convert import CasekitEnum
 from casekit._text import count
+from casekit.routing import _display
 from casekit.serialization import structure, unstructure
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "Candidate",
@@ -266,6 +270,24 @@ class RoutingDecision:
             if len(self.candidates) > 10:
                 lines.append(f"    ... and {len(self.candidates) - 10} more")
         return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return _display.decision_repr(self)
+
+    def _repr_html_(self) -> str:
+        """:meth:`explain` as tables: the pool, the removals per filter, the scores."""
+        return _display.decision_html(self)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The best-scored candidates: ``rank`` (index), ``agent_id``, ``winner``, and one
+        column per strategy (a single score as a number, several as a tuple, ``None``
+        where the strategy no longer separated the agent from the winner).
+
+        Raises:
+            MissingDependency: pandas is not installed
+                (``pip install 'casekit[notebook]'``).
+        """
+        return _display.candidates_frame(self)
 
 
 class _Lazy:

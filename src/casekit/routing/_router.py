@@ -1801,6 +1801,24 @@ class Router:
         self._entries[item_id] = entry
         self._index.reserve(agent_id, entry.channel, entry.units, item_id)
 
+    # -- notebooks ------------------------------------------------------------------------
+
+    def __repr__(self) -> str:
+        from casekit.routing._display import router_repr  # noqa: PLC0415 - notebooks only
+
+        return router_repr(self)
+
+    def _repr_html_(self) -> str:
+        """Agents with presence and capacity in use, and queues with their lengths."""
+        from casekit.routing._display import router_html  # noqa: PLC0415 - notebooks only
+
+        units: dict[str, dict[str, int]] = {}
+        for entry in self._entries.values():
+            if entry.agent_id is not None and entry.status in (_OFFERED, _ASSIGNED):
+                used = units.setdefault(entry.agent_id, {})
+                used[entry.channel.value] = used.get(entry.channel.value, 0) + entry.units
+        return router_html(self, units)
+
 
 def _queue_key(queue: Queue) -> tuple[int, str]:
     return (queue.rank, queue.name)

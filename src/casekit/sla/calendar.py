@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, TypeAlias, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -22,6 +22,7 @@ import attrs
 from casekit._time import require_aware
 from casekit.exceptions import InvalidCalendar, InvalidDefinition
 from casekit.serialization import load_toml, structure, unstructure
+from casekit.sla import _display
 from casekit.sla._compiled import (
     EPOCH,
     MAX_EMPTY_YEARS,
@@ -55,6 +56,7 @@ from casekit.sla._rules import (
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
+    import pandas as pd
 
 __all__ = ["BusinessCalendar", "DateLike"]
 
@@ -514,6 +516,36 @@ class BusinessCalendar:
     def zone(self) -> ZoneInfo | None:
         """The zone of a plain calendar or override (``None`` for unions/intersections)."""
         return leaf_zone(self.spec)
+
+    # -- notebooks -------------------------------------------------------------------------
+
+    def week(self, day: DateLike | datetime) -> _display.CalendarWeek:
+        """The open hours of the local week (Monday to Sunday) containing ``day``.
+
+        Args:
+            day: A local date, or an aware instant (its date in the calendar's zone).
+                Unions and intersections have no zone: their week is in UTC.
+        """
+        if isinstance(day, datetime):
+            local = require_aware(day, "week(day)").astimezone(self.zone or ZoneInfo("UTC"))
+            return _display.week(self, local.date())
+        return _display.week(self, _parse_date(day, "week(day)"))
+
+    def intervals_frame(self, a: datetime, b: datetime) -> pd.DataFrame:
+        """:meth:`intervals` as a DataFrame: UTC and local start and end, and duration.
+
+        Raises:
+            MissingDependency: pandas is not installed
+                (``pip install 'casekit[notebook]'``).
+        """
+        return _display.intervals_frame(self, self.intervals(a, b))
+
+    def __repr__(self) -> str:
+        return _display.calendar_repr(self)
+
+    def _repr_html_(self) -> str:
+        """The current week (in the calendar's zone) as a grid; ``week(day)`` for another."""
+        return self.week(datetime.now(UTC))._repr_html_()
 
     # -- queries ---------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 
@@ -38,9 +38,13 @@ from casekit.model.events import (
 )
 from casekit.model.lifecycle import _ClockView, _sla_clocks
 from casekit.model.sla import SlaClock, SlaKind, SlaMetric, SlaStage
+from casekit.sla import _display
 from casekit.sla.calendar import BusinessCalendar
 from casekit.sla.policy import _MEMO_LIMIT, OnReopen, SlaDefinition, SlaPolicy
 from casekit.storage.base import Timer
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "TIMER_PREFIX",
@@ -908,6 +912,26 @@ class SlaStatus:
     due_at: datetime | None
     breached: bool
     at: datetime
+
+    def __repr__(self) -> str:
+        return _display.status_repr(self)
+
+    def _repr_html_(self) -> str:
+        return _display.status_html(self)
+
+    def to_dict(self) -> dict[str, object]:
+        """The status as a flat row (durations as ``timedelta``, the stage by value)."""
+        return _display.status_row(self)
+
+    @staticmethod
+    def frame(statuses: Iterable[SlaStatus]) -> pd.DataFrame:
+        """Statuses (``desk.sla_status(...)``) as a DataFrame indexed by clock key.
+
+        Raises:
+            MissingDependency: pandas is not installed
+                (``pip install 'casekit[notebook]'``).
+        """
+        return _display.statuses_frame(statuses)
 
 
 def status(clock: SlaClock, *, now: datetime, policy: SlaPolicy) -> SlaStatus:
