@@ -444,6 +444,7 @@ class _Run:
         self.k_paused = [array("q") for _ in range(ndef)]
         self.k_cycles = [array("i") for _ in range(ndef)]  # cycles after the first
         self.k_breached = [array("b") for _ in range(ndef)]
+        self.k_ended = [[0, 0] for _ in range(ndef)]  # earlier cycles: met, breached
         self.columns = [
             self.c_type, self.c_created, self.c_first, self.c_resolved, self.c_state,
             self.c_agent, self.c_first_agent, self.c_reopens, self.c_waits, self.c_wait,
@@ -956,6 +957,8 @@ class _Run:
                     self.stop(key, case, at, target)
             elif stage in (MET, BREACHED):  # reopened
                 if definition.restart:
+                    # The cycle that ends here still counts in the summaries.
+                    self.k_ended[key][0 if stage == MET else 1] += 1
                     self.k_consumed[key][case] = 0
                     self.k_paused[key][case] = 0
                     self.k_breached[key][case] = 0
@@ -1020,6 +1023,8 @@ class _Run:
                     paused=self.k_paused[key],
                     cycles=self.k_cycles[key],
                     breached=self.k_breached[key],
+                    earlier_met=self.k_ended[key][0],
+                    earlier_breached=self.k_ended[key][1],
                 )
             )
         available = []

@@ -82,6 +82,9 @@ class SlaColumns:
     paused: array[int]
     cycles: array[int]
     breached: array[int]
+    earlier_met: int = 0
+    """Cycles that ended met before a reopen restarted the clock (``on_reopen="restart"``)."""
+    earlier_breached: int = 0
 
 
 @attrs.frozen(eq=False, repr=False)
@@ -176,7 +179,9 @@ class SimResult:
             "reopen_rate": reopened / ever if ever else 0.0,
         }
         for columns in self.sla:
-            met = breached = 0
+            # Every cycle counts, as in casekit.analytics: a reopen that restarts the
+            # clock ends one cycle (met or breached) and starts another.
+            met, breached = columns.earlier_met, columns.earlier_breached
             for key in range(count):
                 stage = self._stage(columns, key)
                 if stage is SlaStage.MET:
@@ -218,7 +223,8 @@ class SimResult:
 
     def sla_outcomes(self) -> list[SlaOutcome]:
         """Every clock as :func:`casekit.sla.whatif.evaluate` reports it at ``as_of``
-        (the last cycle of each definition)."""
+        (the last cycle of each definition: a reopen that restarts a clock replaces
+        the cycle it ends, which :meth:`summary` still counts)."""
         from casekit.sla.whatif import SlaOutcome  # noqa: PLC0415 - avoids an import cycle
 
         types = self.scenario.case_types
@@ -417,10 +423,16 @@ class SimResult:
 
     # -- histories ----------------------------------------------------------------------
 
-    def event_logs(self) -> list[list[Event]]:
-        """Each case's history as the casekit events a Desk would have written (the SLA
-        events left out): for :func:`casekit.sla.whatif.evaluate`, the analytics, or a
-        store. Needs a run made with ``record=True``.
+    def event_logs(self, *, sla: bool = False) -> list[list[Event]]:
+        """Each case's history as the casekit events a Desk would have written: for
+        :func:`casekit.sla.whatif.evaluate`, the analytics (``casekit.analytics.History``)
+        or a store. Needs a run made with ``record=True``.
+
+        Args:
+            sla: Also write the SLA events the engine would have recorded under the
+                scenario's policy (starts, pauses, stops, warnings and breaches at the
+                instants they fell due, up to ``as_of``), as a desk does; without it the
+                logs hold the cases' own events only (what a what-if replay wants).
 
         Raises:
             InvalidValue: The run kept no histories.
@@ -429,7 +441,16 @@ class SimResult:
             raise InvalidValue(
                 "the run kept no histories: simulate(..., record=True)", where="event_logs"
             )
-        return [self._log(key) for key in range(len(self.created))]
+        logs = [self._log(key) for key in range(len(self.created))]
+        policy = self.scenario.sla
+        if not sla or policy is None:
+            return logs
+        from casekit.history._sla import with_clocks  # noqa: PLC0415 - only this needs it
+
+        return [
+            with_clocks(log, policy, until=self.as_of, account_calendar=_no_calendar)[0]
+            for log in logs
+        ]
 
     def _log(self, key: int) -> list[Event]:
         assert self.trails is not None
@@ -564,6 +585,10 @@ class SimResult:
 
     def __iter__(self) -> Iterator[str]:  # pragma: no cover - guards against list(result)
         raise TypeError("SimResult is not iterable; use to_frame() or summary()")
+
+
+def _no_calendar(_account_id: str) -> str | None:
+    return None
 
 
 def _show(value: object) -> str:
