@@ -70,6 +70,11 @@ NO_CLOCK, RUNNING, PAUSED, MET, BREACHED, CANCELLED_CLOCK = range(6)
 # What a case's trail records (for event logs).
 T_ASSIGNED, T_AWAIT, T_ANSWER, T_RESOLVE, T_REOPEN, T_CANCEL = range(6)
 
+MAX_ARRIVALS = 100_000_000
+"""The most arrivals one run may expect (a run keeps about 100 bytes per case)."""
+MAX_SAMPLES = 10_000_000
+"""The most queue samples (``duration / sample_every``) one run may take."""
+
 _SAFETY_DAYS = 366
 """How long after the last arrival a drained run may go on (work queued for shifts
 that never open again would otherwise keep the clock ticking)."""
@@ -250,6 +255,26 @@ def _check_policy(scenario: Scenario) -> dict[str, int]:
     return names
 
 
+def _check_periods(scenario: Scenario) -> None:
+    """Refuses samples and ladder ticks so frequent that the run would never end."""
+    if scenario.duration is None:
+        return
+    samples = scenario.duration / scenario.sample_every
+    if samples > MAX_SAMPLES:
+        raise InvalidScenario(
+            f"would take {samples:,.0f} samples over the duration; at most "
+            f"{MAX_SAMPLES:,}: sample less often",
+            where="sample_every",
+        )
+    ticks = scenario.duration / scenario.tick_every
+    if any(q.ladder for q in scenario.queues) and ticks > MAX_SAMPLES:
+        raise InvalidScenario(
+            f"would take {ticks:,.0f} ladder ticks over the duration; at most "
+            f"{MAX_SAMPLES:,}: tick less often",
+            where="tick_every",
+        )
+
+
 def _rate_table(arrivals: PoissonArrivals, start_us: int, end_us: int) -> list[float]:
     """Arrivals per microsecond in each quarter hour from ``start_us`` to ``end_us``."""
     zone = ZoneInfo(arrivals.zone)
@@ -336,6 +361,7 @@ def simulate(
         raise InvalidScenario(
             f"must be a Scenario, not {type(scenario).__name__}", where="scenario"
         )
+    _check_periods(scenario)
     run = _Run(scenario, scenario.seed if seed is None else seed, record)
     bar = _Progress(progress, run.expected, scenario.name)
     try:
@@ -404,6 +430,7 @@ class _Run:
         self.a_busy = [0] * len(agents)
         self.a_handled = [0] * len(agents)
         self.a_absent = [0] * len(agents)
+        self.a_absent_until = [0] * len(agents)  # the end of the last absent day
         # Over time.
         self.samples: list[tuple[int, int, int, int]] = []  # at, queued, backlog, busy agents
         self.heap: list[tuple[int, int, int, int, int]] = []
@@ -466,6 +493,13 @@ class _Run:
             ]
             if scenario.max_arrivals is not None:
                 self.replay = self.replay[: scenario.max_arrivals]
+            if not self.replay:
+                raise InvalidScenario(
+                    f"none of the {len(replay):,} arrivals falls between the start "
+                    f"({scenario.start.isoformat()}) and the end "
+                    f"({'none' if scenario.end is None else scenario.end.isoformat()})",
+                    where="arrivals.times",
+                )
             return len(self.replay)
         assert isinstance(arrivals, PoissonArrivals)
         # A week ahead to start with; next_arrival extends the table as time goes on.
@@ -477,6 +511,12 @@ class _Run:
             buckets = (self.end_us - self.start_us) // _BUCKET_US + 1
             estimate = int(sum(self.rates[:buckets]) * _BUCKET_US)
             expected = estimate if expected is None else min(expected, estimate)
+        if expected is not None and expected > MAX_ARRIVALS:
+            raise InvalidScenario(
+                f"about {expected:.3g} arrivals expected; one run simulates at most "
+                f"{MAX_ARRIVALS:,}: lower per_hour or duration, or set max_arrivals",
+                where="arrivals.per_hour" if scenario.max_arrivals is None else "max_arrivals",
+            )
         return expected
 
     def grow(self, count: int) -> None:
@@ -735,6 +775,10 @@ class _Run:
             self.now = max(self.now, end)
 
     def push_periodic(self) -> None:
+        if not self.scenario.drain and self.end_us is not None:
+            # A sentinel the loop pops (and stops at) before any real event after the
+            # end, so that the work still in flight stays in the heap for result().
+            heapq.heappush(self.heap, (self.end_us + 1, -1, 0, 0, 0))
         self.push(self.start_us, SAMPLE, 0, 0)
         for number, calendar in enumerate(self.shifts):
             self.push(self.boundary(calendar, self.start_us), TICK, number, 0)
@@ -775,6 +819,12 @@ class _Run:
         self.route(at, case, kind, 0)
 
     def route(self, at: int, case: int, kind: _Type, work: int) -> None:
+        if work == 0 and not kind.plain:
+            # The clocks just started with the case NEW: those pausing in NEW start
+            # paused, as the engine starts them.
+            for key in kind.keys:
+                if NEW in self.definitions[key].pausing:
+                    self.pause_or_resume(key, case, at, True)
         item_id = str(case) if work == 0 else f"{case}.{work}"
         now = EPOCH + US * at
         previous = None
@@ -917,6 +967,7 @@ class _Run:
                 shift = self.router.agent(agent_id).shift
                 lost = tomorrow - at if shift is None else shift.elapsed_us(at, tomorrow)
                 self.a_absent[agent] += lost
+                self.a_absent_until[agent] = tomorrow
         self.push(tomorrow, DAY, 0, 0)
 
     def tick(self, at: int, calendar: int) -> None:
@@ -1022,6 +1073,12 @@ class _Run:
                     breached=self.k_breached[key],
                 )
             )
+        # Handling still in progress when the run stopped (drain=False) counts up to
+        # the end of the run only: its drawn handle time was added at the pick-up.
+        busy = list(self.a_busy)
+        for at, what, _, case, _work in self.heap:
+            if what == DONE and at > as_of and self.c_agent[case]:
+                busy[self.c_agent[case] - 1] -= at - as_of
         available = []
         end = max(as_of, self.start_us + 1)
         for number, agent_id in enumerate(self.agent_ids):
@@ -1031,7 +1088,11 @@ class _Run:
                 if shift is None
                 else shift.elapsed(_instant(self.start_us), _instant(end)) // US
             )
-            available.append(max(0, span - self.a_absent[number]))
+            absent = self.a_absent[number]
+            until = self.a_absent_until[number]
+            if until > end:  # the last absent day goes on after the run: not lost in it
+                absent -= until - end if shift is None else shift.elapsed_us(end, until)
+            available.append(max(0, span - absent))
         return SimResult(
             scenario=self.scenario,
             seed=self.seed,
@@ -1049,7 +1110,7 @@ class _Run:
             wait=self.c_wait,
             handled=self.c_handled,
             agent_ids=tuple(self.agent_ids),
-            agent_busy=tuple(self.a_busy),
+            agent_busy=tuple(busy),
             agent_handled=tuple(self.a_handled),
             agent_available=tuple(available),
             samples=tuple(self.samples),

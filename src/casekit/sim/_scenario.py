@@ -20,13 +20,19 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 
-from casekit._convert import enum_converter, show
-from casekit.exceptions import InvalidDefinition, InvalidScenario, NaiveDatetimeError
+from casekit._convert import enum_converter
+from casekit._convert import show as _show
+from casekit.exceptions import (
+    CalendarHorizonError,
+    InvalidDefinition,
+    InvalidScenario,
+    NaiveDatetimeError,
+)
 from casekit.model import Channel, Priority
-from casekit.routing import DEFAULT_STRATEGIES, Queue
+from casekit.routing import DEFAULT_STRATEGIES, Queue, StrategyRegistry, UnknownStrategy
 from casekit.routing._agents import check_levels
 from casekit.serialization import load_toml, structure
-from casekit.sim._dists import Distribution, distribution_from_data
+from casekit.sim._dists import MAX_SECONDS, Distribution, distribution_from_data
 from casekit.sla import BusinessCalendar, SlaPolicy
 
 __all__ = ["AgentGroup", "CaseType", "PoissonArrivals", "ReplayArrivals", "Scenario"]
@@ -34,8 +40,37 @@ __all__ = ["AgentGroup", "CaseType", "PoissonArrivals", "ReplayArrivals", "Scena
 _DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
+def show(value: object) -> str:
+    """``repr`` cut short; an integer too long to write is described instead."""
+    try:
+        return _show(value)
+    except ValueError:  # more digits than Python writes
+        return f"an integer of {value.bit_length()} bits" if isinstance(value, int) else "?"
+
+
 def _fail(message: str, where: str) -> InvalidScenario:
     return InvalidScenario(message, where=where)
+
+
+MAX_AGENTS = 100_000
+"""The most agents one scenario may have (the router keeps each in memory)."""
+
+
+def _finite(value: object) -> bool:
+    """A real number, not a bool, finite (an int too large for a float is not)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    if isinstance(value, int):
+        return abs(value) < 2**53
+    return math.isfinite(value)
+
+
+def _optional_text(where: str) -> Any:
+    def check(_instance: object, attribute: Any, value: Any) -> None:
+        if value is not None and not isinstance(value, str):
+            raise _fail(f"must be a string, not {show(value)}", f"{where}.{attribute.name}")
+
+    return check
 
 
 def _probability(where: str) -> Any:
@@ -60,12 +95,7 @@ def _weights(count: int, where: str) -> Any:
             raise _fail(f"must have {count} weights, got {len(items)}", where)
         out = []
         for number, item in enumerate(items):
-            if (
-                isinstance(item, bool)
-                or not isinstance(item, int | float)
-                or not math.isfinite(item)
-                or item < 0
-            ):
+            if not _finite(item) or item < 0:
                 raise _fail(
                     f"must be a weight of 0 or more, got {show(item)}", f"{where}[{number}]"
                 )
@@ -88,12 +118,7 @@ def _zone(value: object) -> str:
 
 
 def _positive_rate(_instance: object, _attribute: Any, value: Any) -> None:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not math.isfinite(value)
-        or value <= 0
-    ):
+    if not _finite(value) or value <= 0:
         raise _fail(
             f"must be a positive number of arrivals per hour, got {show(value)}",
             "arrivals.per_hour",
@@ -153,11 +178,36 @@ def _duration_field(value: Any) -> timedelta | None:
 
 
 def _sample_every(value: Any) -> timedelta:
-    return _positive("sample_every")(value)  # type: ignore[no-any-return]
+    return _at_least_a_second("sample_every", _positive("sample_every")(value))
 
 
 def _tick_every(value: Any) -> timedelta:
-    return _positive("tick_every")(value)  # type: ignore[no-any-return]
+    return _at_least_a_second("tick_every", _positive("tick_every")(value))
+
+
+def _at_least_a_second(where: str, value: timedelta) -> timedelta:
+    # Each sample or tick is an event of the loop: a microsecond period would run
+    # billions of them per simulated hour.
+    if value < timedelta(seconds=1):
+        raise _fail(f"must be at least 1 s, got {value.total_seconds():g} s", where)
+    return value
+
+
+def _strategy_names(value: object) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = (value,)
+    if isinstance(value, bytes) or not isinstance(value, Iterable):
+        raise _fail(f"must be a list of strategy names, not {show(value)}", "strategies")
+    names = tuple(value)
+    known = StrategyRegistry.with_defaults()
+    for number, name in enumerate(names):
+        if not isinstance(name, str):
+            raise _fail(f"must be a strategy name, not {show(name)}", f"strategies[{number}]")
+        try:
+            known.get(name)
+        except UnknownStrategy:
+            raise _fail(f"unknown routing strategy {name!r}", f"strategies[{number}]") from None
+    return names
 
 
 def _names(value: Iterable[str]) -> frozenset[str]:
@@ -388,12 +438,12 @@ class CaseType:
     weight: float = 1.0
     priority: Priority = attrs.field(default=Priority.MODERATE, converter=_priority)
     channel: Channel = attrs.field(default=Channel.EMAIL, converter=_channel)
-    category: str | None = None
-    account_id: str | None = None
-    language: str | None = None
+    category: str | None = attrs.field(default=None, validator=_optional_text("case_types"))
+    account_id: str | None = attrs.field(default=None, validator=_optional_text("case_types"))
+    language: str | None = attrs.field(default=None, validator=_optional_text("case_types"))
     required_skills: dict[str, int] = attrs.field(factory=dict, converter=_required_skills)
     optional_skills: dict[str, int] = attrs.field(factory=dict, converter=_optional_skills)
-    queue: str | None = None
+    queue: str | None = attrs.field(default=None, validator=_optional_text("case_types"))
     handle_time: Distribution = attrs.field(converter=_handle_time)
     awaiting_info: float = attrs.field(
         default=0.0, validator=_probability("case_types.awaiting_info")
@@ -408,12 +458,7 @@ class CaseType:
         where = f"case_types[{self.name!r}]"
         if not isinstance(self.name, str) or not self.name.strip():
             raise _fail("must be a non-empty string", "case_types.name")
-        if (
-            isinstance(self.weight, bool)
-            or not isinstance(self.weight, int | float)
-            or not math.isfinite(self.weight)
-            or self.weight <= 0
-        ):
+        if not _finite(self.weight) or self.weight <= 0:
             raise _fail(f"must be a positive number, got {show(self.weight)}", f"{where}.weight")
         if self.awaiting_info > 0 and self.answer_time is None:
             raise _fail("is needed when awaiting_info is above 0", f"{where}.answer_time")
@@ -430,6 +475,8 @@ def _count(_instance: object, _attribute: Any, value: Any) -> None:
         raise _fail(
             f"must be a whole number of agents, 0 or more, got {show(value)}", "agents.count"
         )
+    if value > MAX_AGENTS:
+        raise _fail(f"must be at most {MAX_AGENTS:,} agents", "agents.count")
 
 
 def _capacity(value: object) -> dict[Channel, int]:
@@ -474,7 +521,7 @@ class AgentGroup:
     languages: frozenset[str] = attrs.field(default=frozenset(), converter=_names)
     capacity: dict[Channel, int] = attrs.field(factory=dict, converter=_capacity)
     max_units: int | None = None
-    shift: str | None = None
+    shift: str | None = attrs.field(default=None, validator=_optional_text("agents"))
     absence: float = attrs.field(default=0.0, validator=_probability("agents.absence"))
 
     def __attrs_post_init__(self) -> None:
@@ -519,9 +566,11 @@ def _positive(where: str) -> Any:
         if isinstance(value, timedelta):
             seconds = value.total_seconds()
         elif isinstance(value, int | float) and not isinstance(value, bool):
-            seconds = float(value)
+            seconds = float(value) if isinstance(value, float) or abs(value) < 2**53 else math.inf
         else:
             raise _fail(f"must be a duration in seconds, not {show(value)}", where)
+        if seconds > MAX_SECONDS:
+            raise _fail(f"must be at most {MAX_SECONDS:,} s (100 years), got {seconds:g} s", where)
         if not math.isfinite(seconds) or seconds <= 0:
             raise _fail(f"must be a positive duration, got {seconds!r} s", where)
         return timedelta(seconds=seconds)
@@ -561,7 +610,7 @@ class Scenario:
     case_types: tuple[CaseType, ...] = attrs.field(converter=_case_types)
     agents: tuple[AgentGroup, ...] = attrs.field(converter=_agent_groups)
     queues: tuple[Queue, ...] = attrs.field(default=(), converter=_queues)
-    strategies: tuple[str, ...] = attrs.field(default=DEFAULT_STRATEGIES, converter=_strings)
+    strategies: tuple[str, ...] = attrs.field(default=DEFAULT_STRATEGIES, converter=_strategy_names)
     calendars: dict[str, BusinessCalendar] = attrs.field(factory=dict)
     sla: SlaPolicy | None = None
     seed: int = 0
@@ -605,6 +654,8 @@ class Scenario:
                     )
         if not self.agents or not sum(g.count for g in self.agents):
             raise _fail("the scenario has zero agents: no case could ever be handled", "agents")
+        if sum(g.count for g in self.agents) > MAX_AGENTS:
+            raise _fail(f"more than {MAX_AGENTS:,} agents in all", "agents")
         groups = [g.name for g in self.agents]
         for name in groups:
             if groups.count(name) > 1:
@@ -615,6 +666,15 @@ class Scenario:
                     f"names unknown calendar {group.shift!r} (known: {sorted(self.calendars)})",
                     f"agents[{group.name!r}].shift",
                 )
+        known = StrategyRegistry.with_defaults()
+        for queue in self.queues:
+            for name in queue.strategies:
+                try:
+                    known.get(name)
+                except UnknownStrategy:
+                    raise _fail(
+                        f"unknown routing strategy {name!r}", f"queues[{queue.name!r}].strategies"
+                    ) from None
         queue_names = {q.name for q in self.queues} or {"default"}
         for case_type in self.case_types:
             if case_type.queue is not None and case_type.queue not in queue_names:
@@ -629,6 +689,28 @@ class Scenario:
                 )
         if self.sla is not None and not isinstance(self.sla, SlaPolicy):
             raise _fail(f"must be an SlaPolicy, not {show(self.sla)}", "sla")
+        try:
+            _ = self.end
+        except OverflowError:
+            raise _fail("start + duration is beyond the year 9999", "duration") from None
+        self._check_calendars_open()
+
+    def _check_calendars_open(self) -> None:
+        """Shift and SLA calendars must open some day: the loop waits for them."""
+        used = {f"calendars.{g.shift}": self.calendars[g.shift] for g in self.agents if g.shift}
+        if self.sla is not None:
+            for definition in self.sla.definitions:
+                if definition.calendar in self.sla.calendars:
+                    used[f"sla.calendars.{definition.calendar}"] = self.sla.calendars[
+                        definition.calendar
+                    ]
+        for where, calendar in used.items():
+            try:
+                calendar.next_open(self.start)
+            except CalendarHorizonError:
+                raise _fail(
+                    f"is never open after the start ({self.start.isoformat()})", where
+                ) from None
 
     @property
     def end(self) -> datetime | None:
@@ -746,6 +828,8 @@ def _from_dict(data: Mapping[str, Any], where: str) -> Scenario:
                 k: arrivals.pop(k) for k in ("column", "type_column", "zone") if k in arrivals
             }
             path = arrivals.pop("file")
+            if not isinstance(path, str):
+                raise _fail(f"must be a file path, not {show(path)}", f"{where}.arrivals.file")
             if arrivals:
                 raise _fail(
                     f"unknown field {sorted(arrivals)[0]!r}",
