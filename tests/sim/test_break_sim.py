@@ -298,3 +298,19 @@ def test_only_casekit_errors_escape_from_bad_fields() -> None:
             except CasekitError:
                 refused += 1
     assert refused >= 40  # the rest (None for optional fields, say) are fine values
+
+
+def test_total_wait_includes_the_wait_still_going_on_at_the_end() -> None:
+    # A case still queued when a run stopped had wait_s (to the end) but a
+    # total_wait_s of 0: the total was shorter than its own first part.
+    scenario = Scenario(
+        start=START,
+        duration=timedelta(hours=2),
+        arrivals=PoissonArrivals(per_hour=30),
+        case_types=[CaseType(name="x", handle_time=Fixed(600))],
+        agents=[AgentGroup(name="a", count=1)],
+        drain=False,
+    )
+    records = simulate(scenario).records()
+    assert any(r["first_response_at"] is None for r in records)  # some still queued
+    assert all(r["total_wait_s"] >= r["wait_s"] - 1e-6 for r in records)

@@ -1052,11 +1052,20 @@ class _Run:
 
     # -- the result ---------------------------------------------------------------------
 
+    def _waits_in_progress(self, as_of: int) -> None:
+        """Cases still queued at the end have waited until then (as their first wait,
+        measured to the end, says)."""
+        handled = {(case, work) for _, what, _, case, work in self.heap if what == DONE}
+        for case, work in self.items.values():
+            if (case, work) not in handled:
+                self.c_wait[case] += max(0, as_of - self.c_queued_at[case])
+
     def result(self) -> SimResult:
         as_of = self.now
         count = self.arrived
         for column in self.columns:
             del column[count:]
+        self._waits_in_progress(as_of)
         columns = []
         for key, definition in enumerate(self.definitions):
             targets = [t.targets.get(key, 0) for t in self.types]
