@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from casekit.cli import main
-from casekit.exceptions import CasekitError, InvalidScenario
+from casekit.exceptions import CasekitError, InvalidScenario, InvalidValue
 from casekit.sim import (
     AgentGroup,
     CaseType,
@@ -20,6 +20,7 @@ from casekit.sim import (
     ReplayArrivals,
     Scenario,
     simulate,
+    sweep,
 )
 from casekit.sla import SlaDefinition, SlaPolicy
 from casekit.sla.whatif import evaluate
@@ -314,3 +315,98 @@ def test_total_wait_includes_the_wait_still_going_on_at_the_end() -> None:
     records = simulate(scenario).records()
     assert any(r["first_response_at"] is None for r in records)  # some still queued
     assert all(r["total_wait_s"] >= r["wait_s"] - 1e-6 for r in records)
+
+
+def _python_scenario(**changes: Any) -> Scenario:
+    fields: dict[str, Any] = {
+        "start": START,
+        "duration": timedelta(hours=1),
+        "arrivals": PoissonArrivals(per_hour=5),
+        "case_types": [CaseType(name="x", handle_time=60)],
+        "agents": [AgentGroup(name="a", count=1)],
+    }
+    return Scenario(**{**fields, **changes})
+
+
+@pytest.mark.parametrize(
+    ("changes", "where"),
+    [
+        ({"case_types": 5}, "case_types"),
+        ({"case_types": [5]}, "case_types[0]"),
+        ({"case_types": "x"}, "case_types"),
+        ({"agents": 5}, "agents"),
+        ({"agents": [5]}, "agents[0]"),
+        ({"queues": 5}, "queues"),
+        ({"queues": [5]}, "queues[0]"),
+        ({"calendars": 5}, "calendars"),
+        ({"calendars": [1]}, "calendars"),
+        ({"drain": "no"}, "drain"),
+        ({"name": 5}, "name"),
+    ],
+)
+def test_wrong_types_in_python_are_refused_with_the_field(
+    changes: dict[str, Any], where: str
+) -> None:
+    # TypeError / AttributeError escaped (tuple(5), 5.name, 5.items()), or the value
+    # was taken ("no" as drain, 5 as name).
+    with pytest.raises(InvalidScenario) as caught:
+        _python_scenario(**changes)
+    assert caught.value.where == where
+
+
+@pytest.mark.parametrize("value", [-1, "x", 2.5])
+def test_agent_max_units_is_checked_when_built(value: object) -> None:
+    # Taken as given, then refused at simulate() naming "Agent(id='a-1').max_units".
+    with pytest.raises(InvalidScenario) as caught:
+        AgentGroup(name="a", count=1, max_units=value)  # type: ignore[arg-type]
+    assert caught.value.where == "agents.max_units"
+
+
+def test_agent_languages_must_be_names() -> None:
+    # languages=5 escaped as TypeError: 'int' object is not iterable.
+    with pytest.raises(InvalidScenario):
+        AgentGroup(name="a", count=1, languages=5)  # type: ignore[arg-type]
+
+
+def test_evolve_with_an_unknown_field_names_it() -> None:
+    # TypeError: Scenario.__init__() got an unexpected keyword argument.
+    with pytest.raises(InvalidScenario) as caught:
+        _python_scenario().evolve(agent=3)
+    assert caught.value.where == "agent"
+
+
+def test_from_toml_of_a_missing_file_is_refused() -> None:
+    # FileNotFoundError escaped.
+    with pytest.raises(InvalidScenario):
+        Scenario.from_toml("/nonexistent/scenario.toml")
+
+
+def test_replay_csv_that_is_not_text_or_has_a_bad_zone_is_refused(tmp_path: Path) -> None:
+    # UnicodeDecodeError and ZoneInfoNotFoundError (a KeyError) escaped.
+    binary = tmp_path / "binary.csv"
+    binary.write_bytes(b"\xff\xfe\x00created_at\n")
+    with pytest.raises(InvalidScenario):
+        ReplayArrivals.from_csv(binary)
+    naive = tmp_path / "naive.csv"
+    naive.write_text("created_at\n2026-03-02T00:10:00\n")
+    with pytest.raises(InvalidScenario) as caught:
+        ReplayArrivals.from_csv(naive, zone="Nowhere/Nothing")
+    assert caught.value.where == "arrivals.zone"
+
+
+def test_sweep_seeds_of_a_wrong_type_are_refused() -> None:
+    # seeds=2.5 escaped as TypeError: 'float' object is not iterable.
+    with pytest.raises(InvalidScenario) as caught:
+        sweep(_python_scenario(), seeds=2.5)  # type: ignore[arg-type]
+    assert caught.value.where == "seeds"
+
+
+def test_summary_takes_seconds_and_refuses_nonsense() -> None:
+    # answer_within=5 escaped as AttributeError ('int' has no total_seconds).
+    result = simulate(_python_scenario())
+    assert result.summary(answer_within=5) == result.summary(  # type: ignore[arg-type]
+        answer_within=timedelta(seconds=5)
+    )
+    for bad in (float("nan"), -1, "x"):
+        with pytest.raises(InvalidValue):
+            result.summary(answer_within=bad)  # type: ignore[arg-type]

@@ -213,7 +213,7 @@ def _strategy_names(value: object) -> tuple[str, ...]:
 def _names(value: Iterable[str]) -> frozenset[str]:
     if isinstance(value, str):
         return frozenset((value,))
-    return frozenset(value)
+    return frozenset(_items(value, str, "a name", "agents.groups"))
 
 
 def _strings(value: Iterable[str]) -> tuple[str, ...]:
@@ -222,16 +222,50 @@ def _strings(value: Iterable[str]) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _items(value: object, kind: type[Any], what: str, where: str) -> tuple[Any, ...]:
+    """``value`` as a tuple of ``kind`` (a list given in Python), or refused."""
+    if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
+        raise _fail(f"must be a list of {what}s, not {show(value)}", where)
+    items = tuple(value)
+    for number, item in enumerate(items):
+        if not isinstance(item, kind):
+            raise _fail(f"must be {what}, not {show(item)}", f"{where}[{number}]")
+    return items
+
+
 def _case_types(value: Iterable[CaseType]) -> tuple[CaseType, ...]:
-    return tuple(value)
+    return _items(value, CaseType, "a CaseType", "case_types")
 
 
 def _agent_groups(value: Iterable[AgentGroup]) -> tuple[AgentGroup, ...]:
-    return tuple(value)
+    return _items(value, AgentGroup, "an AgentGroup", "agents")
 
 
 def _queues(value: Iterable[Queue]) -> tuple[Queue, ...]:
-    return tuple(value)
+    return _items(value, Queue, "a Queue", "queues")
+
+
+def _calendars(value: object) -> dict[str, BusinessCalendar]:
+    if not isinstance(value, Mapping):
+        raise _fail(
+            f"must be a mapping of name to BusinessCalendar, not {show(value)}", "calendars"
+        )
+    return dict(value)
+
+
+def _max_units(_instance: object, _attribute: Any, value: Any) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+        raise _fail(
+            f"must be a whole number of units, 0 or more, got {show(value)}", "agents.max_units"
+        )
+
+
+def _flag(where: str) -> Any:
+    def check(_instance: object, _attribute: Any, value: Any) -> None:
+        if not isinstance(value, bool):
+            raise _fail(f"must be true or false, not {show(value)}", where)
+
+    return check
 
 
 @attrs.frozen(kw_only=True)
@@ -330,17 +364,13 @@ class ReplayArrivals:
             handle = path.open(newline="", encoding="utf-8")
         except OSError as exc:
             raise _fail(f"cannot read {path}: {exc.strerror}", "arrivals") from None
-        with handle:
-            reader = csv.DictReader(handle)
-            fields = reader.fieldnames or []
-            for name in (column, type_column):
-                if name is not None and name not in fields:
-                    raise _fail(f"{path.name} has no column {name!r} (it has {fields})", "arrivals")
-            times, kinds = [], []
-            for row_no, row in enumerate(reader, start=2):
-                times.append(_parse_instant(row[column], zone, f"{path.name}:{row_no}:{column}"))
-                if type_column is not None:
-                    kinds.append(row[type_column])
+        try:
+            with handle:
+                times, kinds = _read_csv(handle, path.name, column, type_column, zone)
+        except UnicodeDecodeError as exc:
+            raise _fail(f"{path.name} is not UTF-8 text ({exc.reason})", "arrivals") from None
+        except csv.Error as exc:
+            raise _fail(f"{path.name} is not a readable CSV file ({exc})", "arrivals") from None
         return cls(times=times, case_types=kinds)
 
     @classmethod
@@ -364,6 +394,22 @@ class ReplayArrivals:
         return cls(times=times, case_types=kinds)
 
 
+def _read_csv(
+    handle: Iterable[str], name: str, column: str, type_column: str | None, zone: str | None
+) -> tuple[list[datetime], list[str]]:
+    reader = csv.DictReader(handle)
+    fields = reader.fieldnames or []
+    for wanted in (column, type_column):
+        if wanted is not None and wanted not in fields:
+            raise _fail(f"{name} has no column {wanted!r} (it has {fields})", "arrivals")
+    times, kinds = [], []
+    for row_no, row in enumerate(reader, start=2):
+        times.append(_parse_instant(row[column], zone, f"{name}:{row_no}:{column}"))
+        if type_column is not None:
+            kinds.append(row[type_column])
+    return times, kinds
+
+
 def _parse_instant(value: object, zone: str | None, where: str) -> datetime:
     if hasattr(value, "to_pydatetime"):
         value = value.to_pydatetime()
@@ -379,7 +425,10 @@ def _parse_instant(value: object, zone: str | None, where: str) -> datetime:
             raise _fail(
                 f"{value.isoformat()} has no time zone; give zone= to say which it is in", where
             )
-        value = value.replace(tzinfo=ZoneInfo(zone))
+        try:
+            value = value.replace(tzinfo=ZoneInfo(zone))
+        except (ZoneInfoNotFoundError, ValueError, TypeError):
+            raise _fail(f"unknown time zone {zone!r}", "arrivals.zone") from None
     return value.astimezone(UTC)
 
 
@@ -520,7 +569,7 @@ class AgentGroup:
     skills: dict[str, int] = attrs.field(factory=dict, converter=_agent_skills)
     languages: frozenset[str] = attrs.field(default=frozenset(), converter=_names)
     capacity: dict[Channel, int] = attrs.field(factory=dict, converter=_capacity)
-    max_units: int | None = None
+    max_units: int | None = attrs.field(default=None, validator=_max_units)
     shift: str | None = attrs.field(default=None, validator=_optional_text("agents"))
     absence: float = attrs.field(default=0.0, validator=_probability("agents.absence"))
 
@@ -611,14 +660,16 @@ class Scenario:
     agents: tuple[AgentGroup, ...] = attrs.field(converter=_agent_groups)
     queues: tuple[Queue, ...] = attrs.field(default=(), converter=_queues)
     strategies: tuple[str, ...] = attrs.field(default=DEFAULT_STRATEGIES, converter=_strategy_names)
-    calendars: dict[str, BusinessCalendar] = attrs.field(factory=dict)
+    calendars: dict[str, BusinessCalendar] = attrs.field(factory=dict, converter=_calendars)
     sla: SlaPolicy | None = None
     seed: int = 0
     sample_every: timedelta = attrs.field(default=timedelta(minutes=15), converter=_sample_every)
-    drain: bool = True
+    drain: bool = attrs.field(default=True, validator=_flag("drain"))
     tick_every: timedelta = attrs.field(default=timedelta(minutes=1), converter=_tick_every)
 
     def __attrs_post_init__(self) -> None:
+        if not isinstance(self.name, str):
+            raise _fail(f"must be a string, not {show(self.name)}", "name")
         if not isinstance(self.arrivals, PoissonArrivals | ReplayArrivals):
             raise _fail(
                 f"must be PoissonArrivals or ReplayArrivals, not {show(self.arrivals)}", "arrivals"
@@ -719,6 +770,9 @@ class Scenario:
 
     def evolve(self, **changes: Any) -> Scenario:
         """A copy with some fields changed (checked again): the what-if in one line."""
+        unknown = sorted(set(changes) - _FIELDS)
+        if unknown:
+            raise _fail(f"unknown field {unknown[0]!r} (known: {sorted(_FIELDS)})", unknown[0])
         return attrs.evolve(self, **changes)
 
     def with_agents(
@@ -758,7 +812,11 @@ class Scenario:
     @classmethod
     def from_toml(cls, source: str | os.PathLike[str]) -> Scenario:
         """A scenario from a TOML file path or TOML text (see :meth:`from_dict`)."""
-        return _from_dict(load_toml(source), "$")
+        try:
+            data = load_toml(source)
+        except OSError as exc:
+            raise _fail(f"cannot read {os.fspath(source)!r}: {exc.strerror}", "$") from None
+        return _from_dict(data, "$")
 
 
 _FIELDS = {a.name for a in attrs.fields(Scenario)}
