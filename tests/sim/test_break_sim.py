@@ -410,3 +410,28 @@ def test_summary_takes_seconds_and_refuses_nonsense() -> None:
     for bad in (float("nan"), -1, "x"):
         with pytest.raises(InvalidValue):
             result.summary(answer_within=bad)  # type: ignore[arg-type]
+
+
+def test_a_long_drain_stops_sampling_at_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Work queued for a shift kept shut by holidays keeps a drained run going for a
+    # year after the last arrival; with sample_every = 1 s that was 31.6 million
+    # samples (about 4.5 GB) from a 2 kB file. Here with the limit lowered to 1,000.
+    from casekit.sim import _engine  # noqa: PLC0415 - the limit under test
+
+    monkeypatch.setattr(_engine, "MAX_SAMPLES", 1_000)
+    holidays = [f"2026-03-{day:02d}" for day in (9, 16, 23, 30)]
+    data = _data(
+        sample_every=60,
+        agents=[{"name": "a", "count": 1, "shift": "mon"}],
+        calendars={
+            "mon": {
+                "zone": "UTC",
+                "week": [{"days": "mon", "start": "09:00", "end": "10:00"}],
+                "holidays": holidays,
+            }
+        },
+        start="2026-03-02T12:00:00+00:00",
+    )
+    result = simulate(Scenario.from_dict(data), progress=False)
+    assert len(result.samples) == 1_000
+    assert result.summary()["resolved"] == result.arrivals  # handled on 6 April

@@ -72,8 +72,9 @@ T_ASSIGNED, T_AWAIT, T_ANSWER, T_RESOLVE, T_REOPEN, T_CANCEL = range(6)
 
 MAX_ARRIVALS = 100_000_000
 """The most arrivals one run may expect (a run keeps about 100 bytes per case)."""
-MAX_SAMPLES = 10_000_000
-"""The most queue samples (``duration / sample_every``) one run may take."""
+MAX_SAMPLES = 1_000_000
+"""The most queue samples (and ladder ticks, ``duration / period``) a run may plan; a
+drain that goes on longer stops sampling there (about 100 MB of samples)."""
 
 _SAFETY_DAYS = 366
 """How long after the last arrival a drained run may go on (work queued for shifts
@@ -979,7 +980,8 @@ class _Run:
 
     def sample(self, at: int) -> None:
         self.samples.append((at, self.queued, self.backlog, self.busy))
-        self.push(at + self.scenario.sample_every // US, SAMPLE, 0, 0)
+        if len(self.samples) < MAX_SAMPLES:
+            self.push(at + self.scenario.sample_every // US, SAMPLE, 0, 0)
 
     # -- SLA clocks ---------------------------------------------------------------------
 
