@@ -61,14 +61,22 @@ def _simulate(args: argparse.Namespace) -> int:
         print(_table([(k, f"{_show(m)} ± {_show(se)}") for k, (m, se) in figures.items()]))
         if args.out:
             out = Path(args.out)
-            out.mkdir(parents=True, exist_ok=True)
-            swept.to_frame().to_csv(out / "runs.csv", index=False)
+            try:
+                out.mkdir(parents=True, exist_ok=True)
+                swept.to_frame().to_csv(out / "runs.csv", index=False)
+            except OSError as exc:
+                print(f"casekit simulate: cannot write to {out}: {exc.strerror}", file=sys.stderr)
+                return 2
             print(f"wrote {out / 'runs.csv'}")
         return 0
     result = simulate(scenario)
     print(_table([(k, _show(v)) for k, v in result.summary().items()]))
     if args.out:
-        _write(result, Path(args.out))
+        try:
+            _write(result, Path(args.out))
+        except OSError as exc:
+            print(f"casekit simulate: cannot write to {args.out}: {exc.strerror}", file=sys.stderr)
+            return 2
     return 0
 
 

@@ -34,16 +34,22 @@ Sampler = Callable[[random.Random], int]
 """Draws one duration, in microseconds (at least 1)."""
 
 _US = 1_000_000
+MAX_SECONDS = 100 * 366 * 86_400
+"""The longest duration a scenario may give (longer ones overflow the calendars)."""
 
 
 def _seconds(value: object, where: str) -> float:
     if isinstance(value, timedelta):
         seconds = value.total_seconds()
     elif isinstance(value, int | float) and not isinstance(value, bool):
-        seconds = float(value)
+        seconds = float(value) if isinstance(value, float) or abs(value) < 2**53 else math.inf
     else:
         raise InvalidScenario(
             f"must be a duration (seconds or timedelta), not {type(value).__name__}", where=where
+        )
+    if abs(seconds) > MAX_SECONDS and not math.isnan(seconds):
+        raise InvalidScenario(
+            f"must be at most {MAX_SECONDS:,} s (100 years), got {seconds:g} s", where=where
         )
     if not math.isfinite(seconds):
         raise InvalidScenario(f"must be finite, got {seconds!r}", where=where)
@@ -95,7 +101,7 @@ class Exponential:
     mean: timedelta = attrs.field(converter=_exponential_mean)
 
     def sampler(self) -> Sampler:
-        rate = 1 / _micros(self.mean)
+        rate = 1 / max(1, _micros(self.mean))
 
         def draw(rng: random.Random) -> int:
             return int(rng.expovariate(rate)) + 1
@@ -126,7 +132,7 @@ class LogNormal:
             )
 
     def sampler(self) -> Sampler:
-        mu = math.log(_micros(self.mean)) - self.sigma**2 / 2
+        mu = math.log(max(1, _micros(self.mean))) - self.sigma**2 / 2
         sigma = self.sigma
 
         def draw(rng: random.Random) -> int:
@@ -147,7 +153,7 @@ class Fixed:
     value: timedelta = attrs.field(converter=_fixed_value)
 
     def sampler(self) -> Sampler:
-        value = _micros(self.value)
+        value = max(1, _micros(self.value))
 
         def draw(_: random.Random) -> int:
             return value

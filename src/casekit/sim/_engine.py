@@ -70,6 +70,12 @@ NO_CLOCK, RUNNING, PAUSED, MET, BREACHED, CANCELLED_CLOCK = range(6)
 # What a case's trail records (for event logs).
 T_ASSIGNED, T_AWAIT, T_ANSWER, T_RESOLVE, T_REOPEN, T_CANCEL = range(6)
 
+MAX_ARRIVALS = 100_000_000
+"""The most arrivals one run may expect (a run keeps about 100 bytes per case)."""
+MAX_SAMPLES = 1_000_000
+"""The most queue samples (and ladder ticks, ``duration / period``) a run may plan; a
+drain that goes on longer stops sampling there (about 100 MB of samples)."""
+
 _SAFETY_DAYS = 366
 """How long after the last arrival a drained run may go on (work queued for shifts
 that never open again would otherwise keep the clock ticking)."""
@@ -250,6 +256,26 @@ def _check_policy(scenario: Scenario) -> dict[str, int]:
     return names
 
 
+def _check_periods(scenario: Scenario) -> None:
+    """Refuses samples and ladder ticks so frequent that the run would never end."""
+    if scenario.duration is None:
+        return
+    samples = scenario.duration / scenario.sample_every
+    if samples > MAX_SAMPLES:
+        raise InvalidScenario(
+            f"would take {samples:,.0f} samples over the duration; at most "
+            f"{MAX_SAMPLES:,}: sample less often",
+            where="sample_every",
+        )
+    ticks = scenario.duration / scenario.tick_every
+    if any(q.ladder for q in scenario.queues) and ticks > MAX_SAMPLES:
+        raise InvalidScenario(
+            f"would take {ticks:,.0f} ladder ticks over the duration; at most "
+            f"{MAX_SAMPLES:,}: tick less often",
+            where="tick_every",
+        )
+
+
 def _rate_table(arrivals: PoissonArrivals, start_us: int, end_us: int) -> list[float]:
     """Arrivals per microsecond in each quarter hour from ``start_us`` to ``end_us``."""
     zone = ZoneInfo(arrivals.zone)
@@ -336,6 +362,7 @@ def simulate(
         raise InvalidScenario(
             f"must be a Scenario, not {type(scenario).__name__}", where="scenario"
         )
+    _check_periods(scenario)
     run = _Run(scenario, scenario.seed if seed is None else seed, record)
     bar = _Progress(progress, run.expected, scenario.name)
     try:
@@ -404,6 +431,7 @@ class _Run:
         self.a_busy = [0] * len(agents)
         self.a_handled = [0] * len(agents)
         self.a_absent = [0] * len(agents)
+        self.a_absent_until = [0] * len(agents)  # the end of the last absent day
         # Over time.
         self.samples: list[tuple[int, int, int, int]] = []  # at, queued, backlog, busy agents
         self.heap: list[tuple[int, int, int, int, int]] = []
@@ -467,6 +495,13 @@ class _Run:
             ]
             if scenario.max_arrivals is not None:
                 self.replay = self.replay[: scenario.max_arrivals]
+            if not self.replay:
+                raise InvalidScenario(
+                    f"none of the {len(replay):,} arrivals falls between the start "
+                    f"({scenario.start.isoformat()}) and the end "
+                    f"({'none' if scenario.end is None else scenario.end.isoformat()})",
+                    where="arrivals.times",
+                )
             return len(self.replay)
         assert isinstance(arrivals, PoissonArrivals)
         # A week ahead to start with; next_arrival extends the table as time goes on.
@@ -478,6 +513,12 @@ class _Run:
             buckets = (self.end_us - self.start_us) // _BUCKET_US + 1
             estimate = int(sum(self.rates[:buckets]) * _BUCKET_US)
             expected = estimate if expected is None else min(expected, estimate)
+        if expected is not None and expected > MAX_ARRIVALS:
+            raise InvalidScenario(
+                f"about {expected:.3g} arrivals expected; one run simulates at most "
+                f"{MAX_ARRIVALS:,}: lower per_hour or duration, or set max_arrivals",
+                where="arrivals.per_hour" if scenario.max_arrivals is None else "max_arrivals",
+            )
         return expected
 
     def grow(self, count: int) -> None:
@@ -736,6 +777,10 @@ class _Run:
             self.now = max(self.now, end)
 
     def push_periodic(self) -> None:
+        if not self.scenario.drain and self.end_us is not None:
+            # A sentinel the loop pops (and stops at) before any real event after the
+            # end, so that the work still in flight stays in the heap for result().
+            heapq.heappush(self.heap, (self.end_us + 1, -1, 0, 0, 0))
         self.push(self.start_us, SAMPLE, 0, 0)
         for number, calendar in enumerate(self.shifts):
             self.push(self.boundary(calendar, self.start_us), TICK, number, 0)
@@ -776,6 +821,12 @@ class _Run:
         self.route(at, case, kind, 0)
 
     def route(self, at: int, case: int, kind: _Type, work: int) -> None:
+        if work == 0 and not kind.plain:
+            # The clocks just started with the case NEW: those pausing in NEW start
+            # paused, as the engine starts them.
+            for key in kind.keys:
+                if NEW in self.definitions[key].pausing:
+                    self.pause_or_resume(key, case, at, True)
         item_id = str(case) if work == 0 else f"{case}.{work}"
         now = EPOCH + US * at
         previous = None
@@ -918,6 +969,7 @@ class _Run:
                 shift = self.router.agent(agent_id).shift
                 lost = tomorrow - at if shift is None else shift.elapsed_us(at, tomorrow)
                 self.a_absent[agent] += lost
+                self.a_absent_until[agent] = tomorrow
         self.push(tomorrow, DAY, 0, 0)
 
     def tick(self, at: int, calendar: int) -> None:
@@ -929,7 +981,8 @@ class _Run:
 
     def sample(self, at: int) -> None:
         self.samples.append((at, self.queued, self.backlog, self.busy))
-        self.push(at + self.scenario.sample_every // US, SAMPLE, 0, 0)
+        if len(self.samples) < MAX_SAMPLES:
+            self.push(at + self.scenario.sample_every // US, SAMPLE, 0, 0)
 
     # -- SLA clocks ---------------------------------------------------------------------
 
@@ -1004,11 +1057,20 @@ class _Run:
 
     # -- the result ---------------------------------------------------------------------
 
+    def _waits_in_progress(self, as_of: int) -> None:
+        """Cases still queued at the end have waited until then (as their first wait,
+        measured to the end, says)."""
+        handled = {(case, work) for _, what, _, case, work in self.heap if what == DONE}
+        for case, work in self.items.values():
+            if (case, work) not in handled:
+                self.c_wait[case] += max(0, as_of - self.c_queued_at[case])
+
     def result(self) -> SimResult:
         as_of = self.now
         count = self.arrived
         for column in self.columns:
             del column[count:]
+        self._waits_in_progress(as_of)
         columns = []
         for key, definition in enumerate(self.definitions):
             targets = [t.targets.get(key, 0) for t in self.types]
@@ -1027,6 +1089,12 @@ class _Run:
                     earlier_breached=self.k_ended[key][1],
                 )
             )
+        # Handling still in progress when the run stopped (drain=False) counts up to
+        # the end of the run only: its drawn handle time was added at the pick-up.
+        busy = list(self.a_busy)
+        for at, what, _, case, _work in self.heap:
+            if what == DONE and at > as_of and self.c_agent[case]:
+                busy[self.c_agent[case] - 1] -= at - as_of
         available = []
         end = max(as_of, self.start_us + 1)
         for number, agent_id in enumerate(self.agent_ids):
@@ -1036,7 +1104,11 @@ class _Run:
                 if shift is None
                 else shift.elapsed(_instant(self.start_us), _instant(end)) // US
             )
-            available.append(max(0, span - self.a_absent[number]))
+            absent = self.a_absent[number]
+            until = self.a_absent_until[number]
+            if until > end:  # the last absent day goes on after the run: not lost in it
+                absent -= until - end if shift is None else shift.elapsed_us(end, until)
+            available.append(max(0, span - absent))
         return SimResult(
             scenario=self.scenario,
             seed=self.seed,
@@ -1054,7 +1126,7 @@ class _Run:
             wait=self.c_wait,
             handled=self.c_handled,
             agent_ids=tuple(self.agent_ids),
-            agent_busy=tuple(self.a_busy),
+            agent_busy=tuple(busy),
             agent_handled=tuple(self.a_handled),
             agent_available=tuple(available),
             samples=tuple(self.samples),

@@ -11,6 +11,7 @@ with ``record=True``, each case's history as casekit events
 
 from __future__ import annotations
 
+import contextlib
 import html
 import statistics
 from array import array
@@ -153,6 +154,16 @@ class SimResult:
         ones, running clocks counted once they breached; ``None`` without any) and
         ``sla.<id>.clocks``.
         """
+        given: object = answer_within  # seconds are taken too
+        if isinstance(given, int | float) and not isinstance(given, bool):
+            with contextlib.suppress(ValueError, OverflowError):  # NaN, inf: refused below
+                given = timedelta(seconds=given)
+        if not isinstance(given, timedelta) or given < timedelta(0):
+            raise InvalidValue(
+                f"must be a duration of 0 or more (timedelta or seconds), got {given!r}",
+                where="answer_within",
+            )
+        answer_within = given
         waits = self.first_waits()
         count = len(waits)
         within = answer_within.total_seconds()

@@ -10,7 +10,6 @@ Everything is checked when built, and a bad file names the field and the value.
 from __future__ import annotations
 
 import csv
-import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -20,12 +19,31 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 
-from casekit._convert import enum_converter, show
-from casekit.exceptions import InvalidDefinition, InvalidScenario, NaiveDatetimeError
+from casekit._convert import enum_converter
+from casekit.exceptions import CalendarHorizonError, InvalidDefinition, InvalidScenario
 from casekit.model import Channel, Priority
-from casekit.routing import DEFAULT_STRATEGIES, Queue
+from casekit.routing import DEFAULT_STRATEGIES, Queue, StrategyRegistry, UnknownStrategy
 from casekit.routing._agents import check_levels
 from casekit.serialization import load_toml, structure
+from casekit.sim._checks import (
+    MAX_AGENTS,
+    _at_least_a_second,
+    _aware,
+    _calendars,
+    _fail,
+    _finite,
+    _flag,
+    _items,
+    _max_units,
+    _optional_positive,
+    _optional_text,
+    _positive,
+    _probability,
+    _strategy_names,
+    _weights,
+    _zone,
+    show,
+)
 from casekit.sim._dists import Distribution, distribution_from_data
 from casekit.sla import BusinessCalendar, SlaPolicy
 
@@ -34,66 +52,8 @@ __all__ = ["AgentGroup", "CaseType", "PoissonArrivals", "ReplayArrivals", "Scena
 _DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
-def _fail(message: str, where: str) -> InvalidScenario:
-    return InvalidScenario(message, where=where)
-
-
-def _probability(where: str) -> Any:
-    def check(_instance: object, _attribute: Any, value: Any) -> None:
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not 0 <= value <= 1
-            or math.isnan(value)
-        ):
-            raise _fail(f"must be a probability between 0 and 1, got {show(value)}", where)
-
-    return check
-
-
-def _weights(count: int, where: str) -> Any:
-    def convert(value: object) -> tuple[float, ...]:
-        if isinstance(value, str | bytes) or not isinstance(value, Iterable):
-            raise _fail(f"must be a list of {count} weights, not {show(value)}", where)
-        items = tuple(value)
-        if len(items) != count:
-            raise _fail(f"must have {count} weights, got {len(items)}", where)
-        out = []
-        for number, item in enumerate(items):
-            if (
-                isinstance(item, bool)
-                or not isinstance(item, int | float)
-                or not math.isfinite(item)
-                or item < 0
-            ):
-                raise _fail(
-                    f"must be a weight of 0 or more, got {show(item)}", f"{where}[{number}]"
-                )
-            out.append(float(item))
-        if not any(out):
-            raise _fail("at least one weight must be above 0", where)
-        return tuple(out)
-
-    return convert
-
-
-def _zone(value: object) -> str:
-    if not isinstance(value, str):
-        raise _fail(f"must be a time-zone name, not {show(value)}", "arrivals.zone")
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise _fail(f"unknown time zone {value!r}", "arrivals.zone") from None
-    return value
-
-
 def _positive_rate(_instance: object, _attribute: Any, value: Any) -> None:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not math.isfinite(value)
-        or value <= 0
-    ):
+    if not _finite(value) or value <= 0:
         raise _fail(
             f"must be a positive number of arrivals per hour, got {show(value)}",
             "arrivals.per_hour",
@@ -153,17 +113,17 @@ def _duration_field(value: Any) -> timedelta | None:
 
 
 def _sample_every(value: Any) -> timedelta:
-    return _positive("sample_every")(value)  # type: ignore[no-any-return]
+    return _at_least_a_second("sample_every", _positive("sample_every")(value))
 
 
 def _tick_every(value: Any) -> timedelta:
-    return _positive("tick_every")(value)  # type: ignore[no-any-return]
+    return _at_least_a_second("tick_every", _positive("tick_every")(value))
 
 
 def _names(value: Iterable[str]) -> frozenset[str]:
     if isinstance(value, str):
         return frozenset((value,))
-    return frozenset(value)
+    return frozenset(_items(value, str, "a name", "agents.groups"))
 
 
 def _strings(value: Iterable[str]) -> tuple[str, ...]:
@@ -173,15 +133,15 @@ def _strings(value: Iterable[str]) -> tuple[str, ...]:
 
 
 def _case_types(value: Iterable[CaseType]) -> tuple[CaseType, ...]:
-    return tuple(value)
+    return _items(value, CaseType, "a CaseType", "case_types")
 
 
 def _agent_groups(value: Iterable[AgentGroup]) -> tuple[AgentGroup, ...]:
-    return tuple(value)
+    return _items(value, AgentGroup, "an AgentGroup", "agents")
 
 
 def _queues(value: Iterable[Queue]) -> tuple[Queue, ...]:
-    return tuple(value)
+    return _items(value, Queue, "a Queue", "queues")
 
 
 @attrs.frozen(kw_only=True)
@@ -209,19 +169,6 @@ class PoissonArrivals:
     def peak_per_hour(self) -> float:
         """The highest hourly rate of the week."""
         return self.per_hour * max(self.hourly) * max(self.weekdays)
-
-
-def _aware(value: object, where: str) -> datetime:
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value)
-        except ValueError:
-            raise _fail(f"is not an ISO 8601 instant: {show(value)}", where) from None
-    if not isinstance(value, datetime):
-        raise _fail(f"must be an aware datetime, not {show(value)}", where)
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise NaiveDatetimeError(where)
-    return value.astimezone(UTC)
 
 
 def _times(value: object) -> tuple[datetime, ...]:
@@ -280,17 +227,13 @@ class ReplayArrivals:
             handle = path.open(newline="", encoding="utf-8")
         except OSError as exc:
             raise _fail(f"cannot read {path}: {exc.strerror}", "arrivals") from None
-        with handle:
-            reader = csv.DictReader(handle)
-            fields = reader.fieldnames or []
-            for name in (column, type_column):
-                if name is not None and name not in fields:
-                    raise _fail(f"{path.name} has no column {name!r} (it has {fields})", "arrivals")
-            times, kinds = [], []
-            for row_no, row in enumerate(reader, start=2):
-                times.append(_parse_instant(row[column], zone, f"{path.name}:{row_no}:{column}"))
-                if type_column is not None:
-                    kinds.append(row[type_column])
+        try:
+            with handle:
+                times, kinds = _read_csv(handle, path.name, column, type_column, zone)
+        except UnicodeDecodeError as exc:
+            raise _fail(f"{path.name} is not UTF-8 text ({exc.reason})", "arrivals") from None
+        except csv.Error as exc:
+            raise _fail(f"{path.name} is not a readable CSV file ({exc})", "arrivals") from None
         return cls(times=times, case_types=kinds)
 
     @classmethod
@@ -314,6 +257,22 @@ class ReplayArrivals:
         return cls(times=times, case_types=kinds)
 
 
+def _read_csv(
+    handle: Iterable[str], name: str, column: str, type_column: str | None, zone: str | None
+) -> tuple[list[datetime], list[str]]:
+    reader = csv.DictReader(handle)
+    fields = reader.fieldnames or []
+    for wanted in (column, type_column):
+        if wanted is not None and wanted not in fields:
+            raise _fail(f"{name} has no column {wanted!r} (it has {fields})", "arrivals")
+    times, kinds = [], []
+    for row_no, row in enumerate(reader, start=2):
+        times.append(_parse_instant(row[column], zone, f"{name}:{row_no}:{column}"))
+        if type_column is not None:
+            kinds.append(row[type_column])
+    return times, kinds
+
+
 def _parse_instant(value: object, zone: str | None, where: str) -> datetime:
     if hasattr(value, "to_pydatetime"):
         value = value.to_pydatetime()
@@ -329,7 +288,10 @@ def _parse_instant(value: object, zone: str | None, where: str) -> datetime:
             raise _fail(
                 f"{value.isoformat()} has no time zone; give zone= to say which it is in", where
             )
-        value = value.replace(tzinfo=ZoneInfo(zone))
+        try:
+            value = value.replace(tzinfo=ZoneInfo(zone))
+        except (ZoneInfoNotFoundError, ValueError, TypeError):
+            raise _fail(f"unknown time zone {zone!r}", "arrivals.zone") from None
     return value.astimezone(UTC)
 
 
@@ -388,12 +350,12 @@ class CaseType:
     weight: float = 1.0
     priority: Priority = attrs.field(default=Priority.MODERATE, converter=_priority)
     channel: Channel = attrs.field(default=Channel.EMAIL, converter=_channel)
-    category: str | None = None
-    account_id: str | None = None
-    language: str | None = None
+    category: str | None = attrs.field(default=None, validator=_optional_text("case_types"))
+    account_id: str | None = attrs.field(default=None, validator=_optional_text("case_types"))
+    language: str | None = attrs.field(default=None, validator=_optional_text("case_types"))
     required_skills: dict[str, int] = attrs.field(factory=dict, converter=_required_skills)
     optional_skills: dict[str, int] = attrs.field(factory=dict, converter=_optional_skills)
-    queue: str | None = None
+    queue: str | None = attrs.field(default=None, validator=_optional_text("case_types"))
     handle_time: Distribution = attrs.field(converter=_handle_time)
     awaiting_info: float = attrs.field(
         default=0.0, validator=_probability("case_types.awaiting_info")
@@ -408,12 +370,7 @@ class CaseType:
         where = f"case_types[{self.name!r}]"
         if not isinstance(self.name, str) or not self.name.strip():
             raise _fail("must be a non-empty string", "case_types.name")
-        if (
-            isinstance(self.weight, bool)
-            or not isinstance(self.weight, int | float)
-            or not math.isfinite(self.weight)
-            or self.weight <= 0
-        ):
+        if not _finite(self.weight) or self.weight <= 0:
             raise _fail(f"must be a positive number, got {show(self.weight)}", f"{where}.weight")
         if self.awaiting_info > 0 and self.answer_time is None:
             raise _fail("is needed when awaiting_info is above 0", f"{where}.answer_time")
@@ -430,6 +387,8 @@ def _count(_instance: object, _attribute: Any, value: Any) -> None:
         raise _fail(
             f"must be a whole number of agents, 0 or more, got {show(value)}", "agents.count"
         )
+    if value > MAX_AGENTS:
+        raise _fail(f"must be at most {MAX_AGENTS:,} agents", "agents.count")
 
 
 def _capacity(value: object) -> dict[Channel, int]:
@@ -473,8 +432,8 @@ class AgentGroup:
     skills: dict[str, int] = attrs.field(factory=dict, converter=_agent_skills)
     languages: frozenset[str] = attrs.field(default=frozenset(), converter=_names)
     capacity: dict[Channel, int] = attrs.field(factory=dict, converter=_capacity)
-    max_units: int | None = None
-    shift: str | None = None
+    max_units: int | None = attrs.field(default=None, validator=_max_units)
+    shift: str | None = attrs.field(default=None, validator=_optional_text("agents"))
     absence: float = attrs.field(default=0.0, validator=_probability("agents.absence"))
 
     def __attrs_post_init__(self) -> None:
@@ -502,31 +461,6 @@ class AgentGroup:
 
 def _start(value: object) -> datetime:
     return _aware(value, "start")
-
-
-def _optional_positive(where: str) -> Any:
-    def convert(value: object) -> timedelta | None:
-        if value is None:
-            return None
-        result: timedelta = _positive(where)(value)
-        return result
-
-    return convert
-
-
-def _positive(where: str) -> Any:
-    def convert(value: object) -> timedelta:
-        if isinstance(value, timedelta):
-            seconds = value.total_seconds()
-        elif isinstance(value, int | float) and not isinstance(value, bool):
-            seconds = float(value)
-        else:
-            raise _fail(f"must be a duration in seconds, not {show(value)}", where)
-        if not math.isfinite(seconds) or seconds <= 0:
-            raise _fail(f"must be a positive duration, got {seconds!r} s", where)
-        return timedelta(seconds=seconds)
-
-    return convert
 
 
 @attrs.frozen(kw_only=True)
@@ -561,15 +495,17 @@ class Scenario:
     case_types: tuple[CaseType, ...] = attrs.field(converter=_case_types)
     agents: tuple[AgentGroup, ...] = attrs.field(converter=_agent_groups)
     queues: tuple[Queue, ...] = attrs.field(default=(), converter=_queues)
-    strategies: tuple[str, ...] = attrs.field(default=DEFAULT_STRATEGIES, converter=_strings)
-    calendars: dict[str, BusinessCalendar] = attrs.field(factory=dict)
+    strategies: tuple[str, ...] = attrs.field(default=DEFAULT_STRATEGIES, converter=_strategy_names)
+    calendars: dict[str, BusinessCalendar] = attrs.field(factory=dict, converter=_calendars)
     sla: SlaPolicy | None = None
     seed: int = 0
     sample_every: timedelta = attrs.field(default=timedelta(minutes=15), converter=_sample_every)
-    drain: bool = True
+    drain: bool = attrs.field(default=True, validator=_flag("drain"))
     tick_every: timedelta = attrs.field(default=timedelta(minutes=1), converter=_tick_every)
 
     def __attrs_post_init__(self) -> None:
+        if not isinstance(self.name, str):
+            raise _fail(f"must be a string, not {show(self.name)}", "name")
         if not isinstance(self.arrivals, PoissonArrivals | ReplayArrivals):
             raise _fail(
                 f"must be PoissonArrivals or ReplayArrivals, not {show(self.arrivals)}", "arrivals"
@@ -605,6 +541,8 @@ class Scenario:
                     )
         if not self.agents or not sum(g.count for g in self.agents):
             raise _fail("the scenario has zero agents: no case could ever be handled", "agents")
+        if sum(g.count for g in self.agents) > MAX_AGENTS:
+            raise _fail(f"more than {MAX_AGENTS:,} agents in all", "agents")
         groups = [g.name for g in self.agents]
         for name in groups:
             if groups.count(name) > 1:
@@ -615,6 +553,15 @@ class Scenario:
                     f"names unknown calendar {group.shift!r} (known: {sorted(self.calendars)})",
                     f"agents[{group.name!r}].shift",
                 )
+        known = StrategyRegistry.with_defaults()
+        for queue in self.queues:
+            for name in queue.strategies:
+                try:
+                    known.get(name)
+                except UnknownStrategy:
+                    raise _fail(
+                        f"unknown routing strategy {name!r}", f"queues[{queue.name!r}].strategies"
+                    ) from None
         queue_names = {q.name for q in self.queues} or {"default"}
         for case_type in self.case_types:
             if case_type.queue is not None and case_type.queue not in queue_names:
@@ -629,6 +576,28 @@ class Scenario:
                 )
         if self.sla is not None and not isinstance(self.sla, SlaPolicy):
             raise _fail(f"must be an SlaPolicy, not {show(self.sla)}", "sla")
+        try:
+            _ = self.end
+        except OverflowError:
+            raise _fail("start + duration is beyond the year 9999", "duration") from None
+        self._check_calendars_open()
+
+    def _check_calendars_open(self) -> None:
+        """Shift and SLA calendars must open some day: the loop waits for them."""
+        used = {f"calendars.{g.shift}": self.calendars[g.shift] for g in self.agents if g.shift}
+        if self.sla is not None:
+            for definition in self.sla.definitions:
+                if definition.calendar in self.sla.calendars:
+                    used[f"sla.calendars.{definition.calendar}"] = self.sla.calendars[
+                        definition.calendar
+                    ]
+        for where, calendar in used.items():
+            try:
+                calendar.next_open(self.start)
+            except CalendarHorizonError:
+                raise _fail(
+                    f"is never open after the start ({self.start.isoformat()})", where
+                ) from None
 
     @property
     def end(self) -> datetime | None:
@@ -637,6 +606,9 @@ class Scenario:
 
     def evolve(self, **changes: Any) -> Scenario:
         """A copy with some fields changed (checked again): the what-if in one line."""
+        unknown = sorted(set(changes) - _FIELDS)
+        if unknown:
+            raise _fail(f"unknown field {unknown[0]!r} (known: {sorted(_FIELDS)})", unknown[0])
         return attrs.evolve(self, **changes)
 
     def with_agents(
@@ -676,7 +648,11 @@ class Scenario:
     @classmethod
     def from_toml(cls, source: str | os.PathLike[str]) -> Scenario:
         """A scenario from a TOML file path or TOML text (see :meth:`from_dict`)."""
-        return _from_dict(load_toml(source), "$")
+        try:
+            data = load_toml(source)
+        except OSError as exc:
+            raise _fail(f"cannot read {os.fspath(source)!r}: {exc.strerror}", "$") from None
+        return _from_dict(data, "$")
 
 
 _FIELDS = {a.name for a in attrs.fields(Scenario)}
@@ -746,6 +722,8 @@ def _from_dict(data: Mapping[str, Any], where: str) -> Scenario:
                 k: arrivals.pop(k) for k in ("column", "type_column", "zone") if k in arrivals
             }
             path = arrivals.pop("file")
+            if not isinstance(path, str):
+                raise _fail(f"must be a file path, not {show(path)}", f"{where}.arrivals.file")
             if arrivals:
                 raise _fail(
                     f"unknown field {sorted(arrivals)[0]!r}",

@@ -207,7 +207,9 @@ def sweep(
                 raise InvalidScenario(f"must be 1 or more, got {seeds}", where="seeds")
             chosen: list[int] = list(range(scenario.seed, scenario.seed + seeds))
         else:
-            chosen = list(seeds)  # type: ignore[arg-type]
+            if isinstance(seeds, str | bytes) or not isinstance(seeds, Iterable):
+                raise InvalidScenario("must be a count or a list of whole numbers", where="seeds")
+            chosen = list(seeds)
             if not chosen or any(isinstance(s, bool) or not isinstance(s, int) for s in chosen):
                 raise InvalidScenario("must be a count or a list of whole numbers", where="seeds")
         runs.extend((scenario, seed) for seed in chosen)
