@@ -44,7 +44,7 @@ def test_mmc_waits_as_erlang_c_says() -> None:
 
 
 def test_callers_who_hang_up_as_erlang_a_says() -> None:
-    scenario = mmc(agents=8, per_minute=7.0, handle=60.0, arrivals=10_000)
+    scenario = mmc(agents=8, per_minute=7.0, handle=60.0, arrivals=20_000)
     calls = scenario.case_types[0]
     patient = scenario.evolve(case_types=[attrs.evolve(calls, patience=Exponential(120))])
     runs = sweep(patient, seeds=6, progress=False).summaries
