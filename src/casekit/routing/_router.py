@@ -160,8 +160,8 @@ _NO_POOL: tuple[int, datetime, datetime, frozenset[str]] = (-1, _FOREVER, _NEVER
 
 
 def _new_entry(item: WorkItem, queue: Queue | None) -> _Entry:
-    """A fresh, queued entry (a plain function: cheaper than calling the class)."""
-    entry = _new(_Entry)
+    """A fresh, queued entry."""
+    entry = _Entry()
     entry.item = item
     entry.queue = queue
     entry.key = ()
@@ -175,9 +175,6 @@ def _new_entry(item: WorkItem, queue: Queue | None) -> _Entry:
     entry.stage = 0
     entry.pool = _NO_POOL
     return entry
-
-
-_new = object.__new__
 
 
 def _signature(entry: _Entry) -> tuple[Any, ...]:
@@ -299,13 +296,12 @@ class _Plan:
     and ``hooks`` what a winner is told; ``widest`` is the groups of the last ladder
     stage (``None``: anyone). ``robin`` is the built-in round robin when it is the
     only strategy with a hook: :meth:`Router._give` then moves its cursor inline.
+    ``chain`` is the default chain's strategies (see :func:`_default_chain`).
     """
 
-    __slots__ = ("columns", "fused", "hooks", "names", "robin", "rules", "widest")
+    __slots__ = ("chain", "columns", "hooks", "names", "robin", "rules", "widest")
 
-    def __init__(
-        self, scorers: Sequence[_Scorer], free_on: Mapping[Channel, dict[str, int]]
-    ) -> None:
+    def __init__(self, scorers: Sequence[_Scorer]) -> None:
         self.columns = tuple(scorer.column for scorer in scorers)
         self.names = tuple(scorer.name for scorer in scorers)
         self.hooks = tuple(scorer.hook for scorer in scorers if scorer.hook is not None)
@@ -316,22 +312,18 @@ class _Plan:
             self.robin = None
         self.rules: list[_Rule] = []
         self.widest: frozenset[str] | None = None
-        self.fused = _fused_default(scorers, free_on)
+        self.chain = _default_chain(scorers)
 
 
-_Fused = Callable[[WorkItem, tuple[str, ...]], tuple[Any, ...] | None]
+def _default_chain(
+    scorers: Sequence[_Scorer],
+) -> tuple[AffinityStrategy, RoundRobinStrategy] | None:
+    """The strategies of the default chain (affinity, most capacity, round robin; the
+    built-ins), or ``None`` for any other chain.
 
-
-def _fused_default(
-    scorers: Sequence[_Scorer], free_on: Mapping[Channel, dict[str, int]]
-) -> _Fused | None:
-    """The default chain (affinity, most capacity, round robin; the built-ins) in one call.
-
-    :meth:`Router._rank` calls one column function per strategy; for the default
-    chain this does the same work inline when affinity has no preference for the
-    item (no previous agent, no account team), which is most items, and returns
-    ``None`` otherwise (the caller then ranks the general way). It returns the winner
-    and the columns in one tuple exactly as :meth:`Router._rank` would.
+    :meth:`Router._place` ranks for this chain inline when affinity has no preference
+    for the item (no previous agent, no account team), which is most items: the same
+    winner and columns as :meth:`Router._rank`, without a call per strategy.
     """
     kinds = tuple(type(scorer.strategy) for scorer in scorers)
     if kinds != (AffinityStrategy, MostCapacityStrategy, RoundRobinStrategy):
@@ -340,24 +332,7 @@ def _fused_default(
     robin = scorers[2].strategy
     assert isinstance(affinity, AffinityStrategy)
     assert isinstance(robin, RoundRobinStrategy)
-
-    def fused(item: WorkItem, alive: tuple[str, ...]) -> tuple[Any, ...] | None:
-        if item.previous_agent is not None or (
-            item.account_id is not None and item.account_id in affinity.account_teams
-        ):
-            return None
-        frees: tuple[int, ...] = itemgetter(*alive)(free_on[item.channel])
-        best = max(frees)
-        if frees.count(best) == 1:
-            return alive[frees.index(best)], None, frees
-        tied = tuple(compress(alive, map(eq, frees, repeat(best))))
-        lasts = tuple(map(neg, map(robin.cursor.last_served.get, tied, repeat(0))))
-        top = max(lasts)
-        if lasts.count(top) == 1:
-            return tied[lasts.index(top)], None, frees, lasts
-        return min(compress(tied, map(eq, lasts, repeat(top)))), None, frees, lasts
-
-    return fused
+    return affinity, robin
 
 
 class Router:
@@ -478,7 +453,7 @@ class Router:
         self._now: datetime = datetime.min.replace(tzinfo=UTC)
         self._default = self._resolve_strategies(strategies)
         # Told of a winner that has no queue (an item adopted outside any queue).
-        self._default_plan = _Plan(self._default, self._index.free_on)
+        self._default_plan = _Plan(self._default)
         queues = list(queues)
         for queue in queues or [Queue("default")]:
             self._add_queue(queue)
@@ -516,7 +491,7 @@ class Router:
         self._queues[queue.name] = queue
         self._queued.setdefault(queue.name, [])
         scorers = self._resolve_strategies(queue.strategies) if queue.strategies else self._default
-        self._plans[queue.name] = _Plan(scorers, self._index.free_on)
+        self._plans[queue.name] = _Plan(scorers)
 
     def _rebuild_rules(self) -> None:
         groups_of = {name: q.groups for name, q in self._queues.items()}
@@ -716,6 +691,7 @@ class Router:
         self._begin(now)
         self._check_agent(agent)
         old = self._index.put(agent)
+        self._serving.pop(agent.id, None)  # its groups may have changed
         decisions: list[RoutingDecision] = []
         if old is not None:
             decisions += self._return_offline_offers(agent, now)
@@ -809,7 +785,7 @@ class Router:
         else:
             target = self._select_queue(item, None)
         # _new_entry, inline (tests/routing/test_fast_paths.py compares the two).
-        entry = _new(_Entry)
+        entry = _Entry()
         entry.item = item
         entry.queue = target
         entry.key = ()
@@ -864,7 +840,9 @@ class Router:
             return (due, item.priority.rank, created, seq)
         return (item.priority.rank, created, seq)
 
-    def _place(self, entry: _Entry, now: datetime, trigger: Trigger) -> RoutingDecision:
+    def _place(  # noqa: PLR0915 - the hot path, inline
+        self, entry: _Entry, now: datetime, trigger: Trigger
+    ) -> RoutingDecision:
         """Decide for a queued entry (not in its queue list): give it out or queue it.
 
         The hot path: the static pool comes from the cache, the dynamic filters are
@@ -928,8 +906,26 @@ class Router:
         scored: tuple[Any, ...]
         if len(ranked) == 1:
             scored = ranked
-        elif plan.fused is not None and (fused := plan.fused(item, ranked)) is not None:
-            scored = fused
+        elif (
+            (chain := plan.chain) is not None
+            and item.previous_agent is None
+            and (item.account_id is None or item.account_id not in chain[0].account_teams)
+        ):
+            # The default chain, affinity without a preference (see _default_chain):
+            # most free units, then least recently served, then the smallest id.
+            frees: tuple[int, ...] = itemgetter(*ranked)(index.free_on[channel])
+            best = max(frees)
+            if frees.count(best) == 1:
+                scored = ranked[frees.index(best)], None, frees
+            else:
+                tied = tuple(compress(ranked, map(eq, frees, repeat(best))))
+                served = chain[1].cursor.last_served
+                lasts = tuple(map(neg, map(served.get, tied, repeat(0))))
+                top = max(lasts)
+                if lasts.count(top) == 1:
+                    scored = tied[lasts.index(top)], None, frees, lasts
+                else:
+                    scored = min(compress(tied, map(eq, lasts, repeat(top)))), None, frees, lasts
         else:
             try:
                 scored = self._rank(item, ranked, plan)
@@ -1124,7 +1120,7 @@ class Router:
                     hook(item, agent_id)
         # lazy_decision, inline (tests/routing/test_fast_paths.py checks every field is set).
         queue = entry.queue
-        draft: Any = _new(_Draft)  # frozen to the type checker; writable here
+        draft: Any = _Draft()  # frozen to the type checker; writable here
         draft.item_id = item_id
         draft.outcome = outcome
         draft.at = now
@@ -1625,12 +1621,11 @@ class Router:
         if self.claims is not None:
             self._release_claim(entry, agent_id)
         # An assigned entry is in no queue list and not unroutable: just free its room.
-        index = self._index
-        agent = index.agents.get(agent_id)
-        if agent is not None:
+        # The agent's load, if the agent is still known (not its Agent: a cold read).
+        load = self._index.loads.get(agent_id)
+        if load is not None:
             # AgentIndex.release, inline (the hot path; test_properties checks the
             # index against a recount after every step).
-            load = index.loads[agent_id]
             load.held.discard(item_id)
             used = load.used
             used[entry.channel] -= entry.units
@@ -1645,12 +1640,23 @@ class Router:
                     roomy.add(agent_id)
         entry.agent_id = None
         entry.status = _COMPLETED
-        self._finish(item_id, _COMPLETED)
+        # _finish, inline (tests/routing/test_retention.py covers both).
+        del self._entries[item_id]
+        history = self._history
+        if item_id in history:
+            history.move_to_end(item_id, last=False)
+        finished = self._finished
+        finished[item_id] = _COMPLETED
+        while len(finished) > self.retain_finished:  # one in, one out once full
+            gone, _ = finished.popitem(last=False)
+            history.pop(gone, None)
+            self._forgotten += 1
         waiting = self._waiting
-        if not waiting or agent is None:
+        if not waiting or load is None:
             return []
+        # Current: put_agent forgets it, as a new version of the agent may have new groups.
         known = self._serving.get(agent_id)
-        if known is not None and known[0] is agent.groups and waiting.isdisjoint(known[1]):
+        if known is not None and waiting.isdisjoint(known[1]):
             return []  # nothing waits where the agent may serve
         return self._fill(agent_id, now)
 
