@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import bisect
 import heapq
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
 from itertools import compress, repeat
@@ -369,6 +369,7 @@ class Router:
         "_default",
         "_default_plan",
         "_entries",
+        "_finish_order",
         "_finished",
         "_forgotten",
         "_history",
@@ -387,6 +388,7 @@ class Router:
         "_serving",
         "_shift_state",
         "_stages",
+        "_stale",
         "_static_gen",
         "_unroutable",
         "_waiting",
@@ -430,10 +432,11 @@ class Router:
         self._queued: dict[str, list[tuple[tuple[int, ...], str]]] = {}
         self._waiting: set[str] = set()
         self._queue_cache: dict[object, Queue | None] = {}
-        # Per agent: its groups and the queues, in order, it may ever serve. Keyed by
-        # agent and checked by the groups' identity: agents' equal group sets are
-        # different objects, and a dict keyed by them compares sets on every lookup.
-        self._serving: dict[str, tuple[frozenset[str], tuple[str, ...]]] = {}
+        # Per agent: its groups and the queues it may ever serve, in order and as a set.
+        # Keyed by agent and checked by the groups' identity (agents' equal group sets
+        # are different objects, and a dict keyed by them compares sets on every
+        # lookup); put_agent forgets an agent's, so completion skips the check.
+        self._serving: dict[str, tuple[frozenset[str], tuple[str, ...], frozenset[str]]] = {}
         self._static_gen = -1
         self._restricted: dict[tuple[int, int], tuple[Any, Any, frozenset[str]]] = {}
         # The active items (queued, offered, assigned, unroutable).
@@ -442,9 +445,13 @@ class Router:
         # An item's decisions: the decision itself while it has one (most items), then
         # a list. Oldest items first; finished items are moved to the front.
         self._history: OrderedDict[str, RoutingDecision | list[RoutingDecision]] = OrderedDict()
-        # Finished items still kept, in the order they finished, with how they finished
-        # (see _finish): a status, not the entry, so a finished item costs little.
-        self._finished: OrderedDict[str, ItemStatus] = OrderedDict()
+        # Finished items still kept, with how they finished (see _finish): a status, not
+        # the entry, so a finished item costs little. The order they finished in is a
+        # deque of ids beside the dict (cheaper than an OrderedDict); an item routed
+        # again leaves its id there, counted in _stale and skipped when it comes up.
+        self._finished: dict[str, ItemStatus] = {}
+        self._finish_order: deque[str] = deque()
+        self._stale: dict[str, int] = {}
         self._forgotten = 0
         self._offers: list[tuple[datetime, int, str, int]] = []
         self._stages: list[tuple[datetime, int, str]] = []
@@ -767,13 +774,13 @@ class Router:
         entries = self._entries
         if item_id in entries:
             raise DuplicateWorkItem(item_id)
-        finished = self._finished
-        if item_id in finished:
-            del finished[item_id]  # routed again
+        if item_id in self._finished:
+            self._unfinish(item_id)  # routed again
         catalog = self.catalog
+        # A dict's keys compared with a set: no temporary set (issuperset makes one).
         if catalog is not None and not (
-            catalog.skills.issuperset(item.required_skills)
-            and catalog.skills.issuperset(item.optional_skills)
+            item.required_skills.keys() <= catalog.skills
+            and item.optional_skills.keys() <= catalog.skills
         ):
             where = f"WorkItem(id={item.id!r})"
             catalog.check(item.required_skills, f"{where}.required_skills")
@@ -1439,9 +1446,10 @@ class Router:
         groups = index.agents[agent_id].groups
         known = self._serving.get(agent_id)
         if known is None or known[0] is not groups:
-            known = self._serving[agent_id] = (groups, self._serving_for(groups))
+            names = self._serving_for(groups)
+            known = self._serving[agent_id] = (groups, names, frozenset(names))
         serving = known[1]
-        if waiting.isdisjoint(serving):
+        if waiting.isdisjoint(known[2]):
             return
         online = index.online
         room = {
@@ -1647,16 +1655,15 @@ class Router:
             history.move_to_end(item_id, last=False)
         finished = self._finished
         finished[item_id] = _COMPLETED
-        while len(finished) > self.retain_finished:  # one in, one out once full
-            gone, _ = finished.popitem(last=False)
-            history.pop(gone, None)
-            self._forgotten += 1
+        self._finish_order.append(item_id)
+        if len(finished) > self.retain_finished:  # one in, one out once full
+            self._forget()
         waiting = self._waiting
         if not waiting or load is None:
             return []
         # Current: put_agent forgets it, as a new version of the agent may have new groups.
         known = self._serving.get(agent_id)
-        if known is not None and waiting.isdisjoint(known[1]):
+        if known is not None and waiting.isdisjoint(known[2]):
             return []  # nothing waits where the agent may serve
         return self._fill(agent_id, now)
 
@@ -1776,12 +1783,49 @@ class Router:
         history = self._history
         if item_id in history:
             history.move_to_end(item_id, last=False)
+        self._finished[item_id] = status
+        self._finish_order.append(item_id)
+        if len(self._finished) > self.retain_finished:
+            self._forget()
+
+    def _forget(self) -> None:
+        """Forget the oldest finished items beyond ``retain_finished``, and their history."""
         finished = self._finished
-        finished[item_id] = status
+        order = self._finish_order
+        stale = self._stale
         while len(finished) > self.retain_finished:
-            gone, _ = finished.popitem(last=False)
-            history.pop(gone, None)
+            gone = order.popleft()
+            if stale and gone in stale:
+                # Routed again after it finished then: a later id stands for it now.
+                left = stale.pop(gone) - 1
+                if left:
+                    stale[gone] = left
+                continue
+            del finished[gone]
+            self._history.pop(gone, None)
             self._forgotten += 1
+
+    def _unfinish(self, item_id: str) -> None:
+        """A finished item is routed or adopted again: it is no longer a finished one.
+
+        Its id stays in the finish order, counted as stale; should stale ids come to
+        outnumber the kept ones, the order is rebuilt without them (memory stays
+        bounded however often items come back).
+        """
+        del self._finished[item_id]
+        stale = self._stale
+        stale[item_id] = stale.get(item_id, 0) + 1
+        order = self._finish_order
+        if len(order) > 2 * len(self._finished) + 64:
+            kept: list[str] = []
+            seen: set[str] = set()
+            for each in reversed(order):
+                if each in self._finished and each not in seen:
+                    seen.add(each)
+                    kept.append(each)
+            kept.reverse()
+            self._finish_order = deque(kept)
+            stale.clear()
 
     # -- following a store -----------------------------------------------------------------
 
@@ -1800,7 +1844,8 @@ class Router:
         item_id = item.id
         if item_id in self._entries:
             raise DuplicateWorkItem(item_id)
-        self._finished.pop(item_id, None)
+        if item_id in self._finished:
+            self._unfinish(item_id)
         entry = _new_entry(item, self._select_queue(item, None))
         entry.status = _ASSIGNED
         entry.agent_id = agent_id
