@@ -13,7 +13,7 @@ from __future__ import annotations
 import bisect
 import heapq
 from collections import OrderedDict, deque
-from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Container, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
 from itertools import compress, repeat
 from operator import eq, itemgetter, neg
@@ -38,6 +38,7 @@ from casekit.routing._decision import (
     _Draft,
     lazy_decision,
 )
+from casekit.routing._entry import NO_POOL, Entry, new_entry, signature
 from casekit.routing._errors import (
     ClaimConflict,
     DuplicateWorkItem,
@@ -49,6 +50,7 @@ from casekit.routing._errors import (
 )
 from casekit.routing._index import EMPTY, AgentIndex
 from casekit.routing._items import WorkItem
+from casekit.routing._plans import Plan, Rule, Scorer, StrategyFailed
 from casekit.routing._queues import Queue, QueueOrder, Stage, check_ladder, resolved_groups
 from casekit.routing._records import (
     StaticPool,
@@ -58,17 +60,9 @@ from casekit.routing._records import (
     unranked,
 )
 from casekit.routing._strategies import (
-    BUILT_IN,
-    AffinityStrategy,
-    InvalidScores,
-    MostCapacityStrategy,
     RoundRobinCursor,
-    RoundRobinStrategy,
     RoutingStrategy,
     StrategyRegistry,
-    as_score,
-    check_column,
-    score_column,
 )
 from casekit.routing._work import case_of
 
@@ -105,234 +99,6 @@ _GAINED = "the agent gained room"
 
 def _us(value: datetime) -> int:
     return (value - _EPOCH) // _ONE_US
-
-
-@attrs.frozen(eq=False)
-class _Rule:
-    """A ladder stage resolved against the router's queues (hashed by identity).
-
-    ``cache`` maps an item's static signature to its :class:`StaticPool`.
-    """
-
-    groups: frozenset[str] | None
-    floor: int
-    skills: bool
-    label: str
-    cache: dict[object, StaticPool] = attrs.field(factory=dict)
-
-
-class _Entry:
-    """The router's state for one item (a plain slotted object: it changes often)."""
-
-    __slots__ = (
-        "agent_id",
-        "channel",
-        "claim_version",
-        "declined",
-        "item",
-        "key",
-        "offer_no",
-        "pool",
-        "queue",
-        "stage",
-        "status",
-        "units",
-    )
-
-    item: WorkItem
-    queue: Queue | None
-    key: tuple[int, ...]
-    """The place in its queue, set when first queued and kept for good (so an item that
-    comes back keeps its age); most items are given out at once."""
-    units: int
-    channel: Channel
-    status: ItemStatus
-    agent_id: str | None
-    offer_no: int
-    declined: frozenset[str]
-    claim_version: int
-    stage: int
-    pool: tuple[int, datetime, datetime, frozenset[str]]
-    """(index generation, from, until, static pool at the stage in force then)."""
-
-
-_NO_POOL: tuple[int, datetime, datetime, frozenset[str]] = (-1, _FOREVER, _NEVER, EMPTY)
-
-
-def _new_entry(item: WorkItem, queue: Queue | None) -> _Entry:
-    """A fresh, queued entry."""
-    entry = _Entry()
-    entry.item = item
-    entry.queue = queue
-    entry.key = ()
-    entry.units = item.units
-    entry.channel = item.channel
-    entry.status = _QUEUED
-    entry.agent_id = None
-    entry.offer_no = 0
-    entry.declined = EMPTY
-    entry.claim_version = 0
-    entry.stage = 0
-    entry.pool = _NO_POOL
-    return entry
-
-
-def _signature(entry: _Entry) -> tuple[Any, ...]:
-    """What the static filters depend on: the key of the static pool caches.
-
-    Worked out when needed, not kept: a kept tuple holding the channel and the
-    organisations would stay in the garbage collector's view for the entry's life.
-    """
-    item = entry.item
-    return (
-        tuple(item.required_skills.items()),
-        item.language,
-        item.service_orgs,
-        item.internal_allowed,
-        entry.channel,
-        entry.units,
-    )
-
-
-class _StrategyFailed(Exception):
-    """A strategy raised or returned junk (:class:`InvalidScores`) while scoring."""
-
-    def __init__(self, name: str, exc: Exception) -> None:
-        self.name = name
-        self.exc = exc
-        if isinstance(exc, InvalidScores):
-            super().__init__(f"invalid scores: {exc}")
-            self.what = f"returned {self}"
-        else:
-            super().__init__(f"{type(exc).__name__}: {exc}")
-            self.what = f"raised {self}"
-
-
-class _Scorer:
-    """A strategy prepared for the hot path: its column function and winner hook."""
-
-    __slots__ = ("column", "hook", "name", "strategy")
-
-    def __init__(self, strategy: RoutingStrategy, router: Router) -> None:
-        self.strategy = strategy
-        self.name = strategy.name
-        agents = router._index.agents
-        columns = getattr(strategy, "column", None)
-        fast = getattr(strategy, "key", None)
-        trusted = type(strategy) in BUILT_IN
-        self.column: Callable[[WorkItem, Router, Sequence[str]], tuple[Any, ...] | None]
-        if type(strategy) is MostCapacityStrategy:
-            # The built-in reads the load map directly (no mapping proxy per decision).
-            free_on = router._index.free_on
-
-            def most_free(item: WorkItem, _: Router, ids: Sequence[str]) -> tuple[Any, ...] | None:
-                if len(ids) > 1:
-                    # A tuple straight from C (tuple(map(...)) grows one in steps).
-                    values: tuple[int, ...] = itemgetter(*ids)(free_on[item.channel])
-                    return values
-                return tuple(map(free_on[item.channel].__getitem__, ids))
-
-            self.column = most_free
-        elif callable(columns):
-            self.column = columns
-        elif callable(fast):
-
-            def column(item: WorkItem, ctx: Router, ids: Sequence[str]) -> tuple[Any, ...] | None:
-                key = fast(item, ctx)
-                return None if key is None else tuple(map(key, ids))
-
-            self.column = column
-        elif trusted:
-
-            def score(item: WorkItem, ctx: Router, ids: Sequence[str]) -> tuple[Any, ...] | None:
-                return tuple([as_score(strategy.score(item, agents[a], ctx)) for a in ids])
-
-            self.column = score
-        else:
-
-            def checked_score(
-                item: WorkItem, ctx: Router, ids: Sequence[str]
-            ) -> tuple[Any, ...] | None:
-                return score_column([strategy.score(item, agents[a], ctx) for a in ids])
-
-            self.column = checked_score
-        if not trusted and (callable(columns) or callable(fast)):
-            # Another's scores are checked (the built-ins are trusted: no cost there);
-            # junk fails the strategy like an exception would.
-            raw = self.column
-
-            def checked(item: WorkItem, ctx: Router, ids: Sequence[str]) -> tuple[Any, ...] | None:
-                values = raw(item, ctx, ids)
-                return None if values is None else check_column(values, len(ids))
-
-            self.column = checked
-        self.hook: Callable[[WorkItem, str], None] | None = None
-        on_assigned = getattr(strategy, "on_assigned", None)
-        if type(strategy) is RoundRobinStrategy:
-            # The built-in only moves its cursor; skip the agent lookup and a call.
-            robin = strategy
-
-            def advance(_: WorkItem, agent_id: str) -> None:
-                cursor = robin.cursor
-                if type(cursor) is RoundRobinCursor:
-                    cursor.tick = tick = cursor.tick + 1
-                    cursor.last_served[agent_id] = tick
-                else:
-                    cursor.advance(agent_id)
-
-            self.hook = advance
-        elif callable(on_assigned):
-
-            def tell(item: WorkItem, agent_id: str) -> None:
-                on_assigned(item, agents[agent_id], router)
-
-            self.hook = tell
-
-
-class _Plan:
-    """A queue prepared for routing: its ladder rules and its tie-breakers.
-
-    ``columns`` are the strategies' column functions in order, ``names`` their names
-    and ``hooks`` what a winner is told; ``widest`` is the groups of the last ladder
-    stage (``None``: anyone). ``robin`` is the built-in round robin when it is the
-    only strategy with a hook: :meth:`Router._give` then moves its cursor inline.
-    ``chain`` is the default chain's strategies (see :func:`_default_chain`).
-    """
-
-    __slots__ = ("chain", "columns", "hooks", "names", "robin", "rules", "widest")
-
-    def __init__(self, scorers: Sequence[_Scorer]) -> None:
-        self.columns = tuple(scorer.column for scorer in scorers)
-        self.names = tuple(scorer.name for scorer in scorers)
-        self.hooks = tuple(scorer.hook for scorer in scorers if scorer.hook is not None)
-        hooked = [scorer.strategy for scorer in scorers if scorer.hook is not None]
-        robin = hooked[0] if len(hooked) == 1 else None
-        self.robin = robin if isinstance(robin, RoundRobinStrategy) else None
-        if type(robin) is not RoundRobinStrategy:  # a subclass takes the general path
-            self.robin = None
-        self.rules: list[_Rule] = []
-        self.widest: frozenset[str] | None = None
-        self.chain = _default_chain(scorers)
-
-
-def _default_chain(
-    scorers: Sequence[_Scorer],
-) -> tuple[AffinityStrategy, RoundRobinStrategy] | None:
-    """The strategies of the default chain (affinity, most capacity, round robin; the
-    built-ins), or ``None`` for any other chain.
-
-    :meth:`Router._place` ranks for this chain inline when affinity has no preference
-    for the item (no previous agent, no account team), which is most items: the same
-    winner and columns as :meth:`Router._rank`, without a call per strategy.
-    """
-    kinds = tuple(type(scorer.strategy) for scorer in scorers)
-    if kinds != (AffinityStrategy, MostCapacityStrategy, RoundRobinStrategy):
-        return None
-    affinity = scorers[0].strategy
-    robin = scorers[2].strategy
-    assert isinstance(affinity, AffinityStrategy)
-    assert isinstance(robin, RoundRobinStrategy)
-    return affinity, robin
 
 
 class Router:
@@ -428,7 +194,7 @@ class Router:
         self._index = AgentIndex()
         self._queues: dict[str, Queue] = {}
         self._queue_order: list[Queue] = []
-        self._plans: dict[str, _Plan] = {}
+        self._plans: dict[str, Plan] = {}
         self._queued: dict[str, list[tuple[tuple[int, ...], str]]] = {}
         self._waiting: set[str] = set()
         self._queue_cache: dict[object, Queue | None] = {}
@@ -440,7 +206,7 @@ class Router:
         self._static_gen = -1
         self._restricted: dict[tuple[int, int], tuple[Any, Any, frozenset[str]]] = {}
         # The active items (queued, offered, assigned, unroutable).
-        self._entries: dict[str, _Entry] = {}
+        self._entries: dict[str, Entry] = {}
         self._unroutable: set[str] = set()
         # An item's decisions: the decision itself while it has one (most items), then
         # a list. Oldest items first; finished items are moved to the front.
@@ -460,7 +226,7 @@ class Router:
         self._now: datetime = datetime.min.replace(tzinfo=UTC)
         self._default = self._resolve_strategies(strategies)
         # Told of a winner that has no queue (an item adopted outside any queue).
-        self._default_plan = _Plan(self._default)
+        self._default_plan = Plan(self._default)
         queues = list(queues)
         for queue in queues or [Queue("default")]:
             self._add_queue(queue)
@@ -483,11 +249,11 @@ class Router:
 
     # -- definitions ---------------------------------------------------------------------
 
-    def _resolve_strategies(self, strategies: Sequence[str | RoutingStrategy]) -> list[_Scorer]:
+    def _resolve_strategies(self, strategies: Sequence[str | RoutingStrategy]) -> list[Scorer]:
         resolved = []
         for strategy in strategies:
             obj = self.registry.get(strategy) if isinstance(strategy, str) else strategy
-            resolved.append(_Scorer(obj, self))
+            resolved.append(Scorer(obj, self))
         return resolved
 
     def _add_queue(self, queue: Queue) -> None:
@@ -498,7 +264,7 @@ class Router:
         self._queues[queue.name] = queue
         self._queued.setdefault(queue.name, [])
         scorers = self._resolve_strategies(queue.strategies) if queue.strategies else self._default
-        self._plans[queue.name] = _Plan(scorers)
+        self._plans[queue.name] = Plan(scorers)
 
     def _rebuild_rules(self) -> None:
         groups_of = {name: q.groups for name, q in self._queues.items()}
@@ -520,7 +286,7 @@ class Router:
                 floor = 1 if rung is None or rung.min_level is None else rung.min_level
                 skills = True if rung is None else rung.skills
                 label = "" if rung is None else f"after {rung.after.total_seconds():g} s"
-                rules.append(_Rule(groups, floor, skills, label))
+                rules.append(Rule(groups, floor, skills, label))
             plan = self._plans[queue.name]
             plan.rules = rules
             plan.widest = rules[-1].groups
@@ -596,7 +362,7 @@ class Router:
 
     # -- queries -------------------------------------------------------------------------
 
-    def _entry(self, item_id: str) -> _Entry | None:
+    def _entry(self, item_id: str) -> Entry | None:
         """The item's entry while it is active; ``None`` once it finished.
 
         Raises:
@@ -791,8 +557,8 @@ class Router:
                 raise UnknownQueue(queue)
         else:
             target = self._select_queue(item, None)
-        # _new_entry, inline (tests/routing/test_fast_paths.py compares the two).
-        entry = _Entry()
+        # new_entry, inline (tests/routing/test_fast_paths.py compares the two).
+        entry = Entry()
         entry.item = item
         entry.queue = target
         entry.key = ()
@@ -804,13 +570,13 @@ class Router:
         entry.declined = EMPTY
         entry.claim_version = 0
         entry.stage = 0
-        entry.pool = _NO_POOL
+        entry.pool = NO_POOL
         if self.claims is not None:
             entry.claim_version = self.claims.version(item_id)
         entries[item_id] = entry
         try:
             return self._place(entry, now, _ROUTE)
-        except _StrategyFailed as failed:
+        except StrategyFailed as failed:
             decision = self._last(item_id)
             raise StrategyError(failed.name, item_id, str(failed), decision) from failed.exc
 
@@ -848,7 +614,7 @@ class Router:
         return (item.priority.rank, created, seq)
 
     def _place(  # noqa: PLR0915 - the hot path, inline
-        self, entry: _Entry, now: datetime, trigger: Trigger
+        self, entry: Entry, now: datetime, trigger: Trigger
     ) -> RoutingDecision:
         """Decide for a queued entry (not in its queue list): give it out or queue it.
 
@@ -918,7 +684,7 @@ class Router:
             and item.previous_agent is None
             and (item.account_id is None or item.account_id not in chain[0].account_teams)
         ):
-            # The default chain, affinity without a preference (see _default_chain):
+            # The default chain, affinity without a preference (see default_chain):
             # most free units, then least recently served, then the smallest id.
             frees: tuple[int, ...] = itemgetter(*ranked)(index.free_on[channel])
             best = max(frees)
@@ -936,7 +702,7 @@ class Router:
         else:
             try:
                 scored = self._rank(item, ranked, plan)
-            except _StrategyFailed as failed:
+            except StrategyFailed as failed:
                 funnel = unranked(
                     static, channel, units, present, roomy, declined, off_shift, short
                 )
@@ -974,7 +740,7 @@ class Router:
         return self._give(entry, winner, now, trigger, funnel, plan)
 
     def _wait(
-        self, entry: _Entry, now: datetime, trigger: Trigger, plan: _Plan, funnel: PendingRecord
+        self, entry: Entry, now: datetime, trigger: Trigger, plan: Plan, funnel: PendingRecord
     ) -> RoutingDecision:
         """Nobody may take the entry now: queue it, or report it unroutable."""
         queue = entry.queue
@@ -1004,12 +770,12 @@ class Router:
 
     def _strategy_failed(  # noqa: PLR0917 - the decision's parts
         self,
-        entry: _Entry,
+        entry: Entry,
         now: datetime,
         trigger: Trigger,
-        plan: _Plan,
+        plan: Plan,
         funnel: tuple[Any, ...],
-        failed: _StrategyFailed,
+        failed: StrategyFailed,
     ) -> None:
         """A strategy failed: queue the entry and record the failure (no candidates)."""
         self._enqueue(entry)
@@ -1033,7 +799,7 @@ class Router:
             )
         )
 
-    def _rank(self, item: WorkItem, ranked: tuple[str, ...], plan: _Plan) -> tuple[Any, ...]:
+    def _rank(self, item: WorkItem, ranked: tuple[str, ...], plan: Plan) -> tuple[Any, ...]:
         """Apply the queue's tie-breakers in order, each only to the agents still tied.
 
         Each strategy scores the remaining agents as one column (``None``: no
@@ -1044,7 +810,7 @@ class Router:
             ``(winner, *columns)``: the winner, then the columns for the record.
 
         Raises:
-            _StrategyFailed: A strategy raised or returned junk.
+            StrategyFailed: A strategy raised or returned junk.
         """
         alive = ranked
         columns: list[tuple[Any, ...] | None] = []
@@ -1061,17 +827,17 @@ class Router:
                 alive = tuple(compress(alive, map(eq, column, repeat(best))))
         except Exception as exc:
             # The strategy that failed is the one whose column is missing.
-            raise _StrategyFailed(plan.names[len(columns)], exc) from exc
+            raise StrategyFailed(plan.names[len(columns)], exc) from exc
         return (min(alive), *columns)
 
     def _give(  # noqa: PLR0915, PLR0917 - the hot path, inline; the decision's parts
         self,
-        entry: _Entry,
+        entry: Entry,
         agent_id: str,
         now: datetime,
         trigger: Trigger,
         record: PendingRecord,
-        plan: _Plan,
+        plan: Plan,
         first: Any = None,
         second: Any = None,
         third: Any = None,
@@ -1162,7 +928,7 @@ class Router:
             self._finish(item_id, entry.status)
         return decision
 
-    def _claim(self, entry: _Entry, agent_id: str) -> bool:
+    def _claim(self, entry: Entry, agent_id: str) -> bool:
         """Claim through the claim store; on conflict let the item go. True on success."""
         if self.claims is None:
             return True
@@ -1173,7 +939,7 @@ class Router:
             return False
         return True
 
-    def _drop(self, entry: _Entry, status: ItemStatus) -> None:
+    def _drop(self, entry: Entry, status: ItemStatus) -> None:
         """Take the entry out of every structure and give back its capacity."""
         agent_id = entry.agent_id
         index = self._index
@@ -1194,7 +960,7 @@ class Router:
 
     # -- the eligibility funnel ---------------------------------------------------------
 
-    def _static(self, entry: _Entry, rule: _Rule) -> StaticPool:
+    def _static(self, entry: Entry, rule: Rule) -> StaticPool:
         """The agents that pass the filters that do not change with load or presence.
 
         Cached per rule and (skills, language, organisations, channel, size) until an
@@ -1206,7 +972,7 @@ class Router:
             for plan in self._plans.values():
                 for each in plan.rules:
                     each.cache.clear()
-        key = _signature(entry)
+        key = signature(entry)
         cache = rule.cache
         cached = cache.get(key)
         if cached is None:
@@ -1221,7 +987,7 @@ class Router:
             cache[key] = cached
         return cached
 
-    def _build_static(self, entry: _Entry, rule: _Rule) -> StaticPool:  # noqa: PLR0915
+    def _build_static(self, entry: Entry, rule: Rule) -> StaticPool:  # noqa: PLR0915
         """Apply the static filters, smallest set first (the rarest skill first).
 
         The first set is the pool; every later filter is intersected with it once
@@ -1300,7 +1066,7 @@ class Router:
         return kept
 
     def _funnel(
-        self, entry: _Entry, current: frozenset[str], now: datetime
+        self, entry: Entry, current: frozenset[str], now: datetime
     ) -> tuple[
         frozenset[str], tuple[str, ...] | None, tuple[str, ...] | None, tuple[str, ...] | None
     ]:
@@ -1332,7 +1098,7 @@ class Router:
                 current = current - small
         return current, declined, off_shift, short
 
-    def _never_servable(self, entry: _Entry) -> str | None:
+    def _never_servable(self, entry: Entry) -> str | None:
         """Why no agent could ever take the item at its widest stage, or ``None``."""
         assert entry.queue is not None
         static = self._static(entry, self._plans[entry.queue.name].rules[-1])
@@ -1340,7 +1106,7 @@ class Router:
             return None  # somebody passes: no need to word the blocker
         return static.blocker or None
 
-    def _pool_at(self, entry: _Entry, now: datetime) -> frozenset[str]:
+    def _pool_at(self, entry: Entry, now: datetime) -> frozenset[str]:
         """The entry's static pool at the ladder stage in force at ``now`` (cached)."""
         gen, start, until, pool = entry.pool
         if gen == self._index.static_generation and start <= now < until:
@@ -1361,7 +1127,7 @@ class Router:
 
     # -- queue lists --------------------------------------------------------------------
 
-    def _enqueue(self, entry: _Entry) -> None:
+    def _enqueue(self, entry: Entry) -> None:
         assert entry.queue is not None
         entry.status = _QUEUED
         entry.agent_id = None
@@ -1375,7 +1141,7 @@ class Router:
             due = entry.item.created_at + ladder[entry.stage + 1].after
             heapq.heappush(self._stages, (due, self._tick(), entry.item.id))
 
-    def _dequeue(self, entry: _Entry) -> None:
+    def _dequeue(self, entry: Entry) -> None:
         assert entry.queue is not None
         items = self._queued[entry.queue.name]
         position = bisect.bisect_left(items, (entry.key, entry.item.id))
@@ -1420,7 +1186,7 @@ class Router:
                 break
         return list(cases)
 
-    def _best_for(self, agent_id: str, now: datetime, *, pulling: bool) -> _Entry | None:
+    def _best_for(self, agent_id: str, now: datetime, *, pulling: bool) -> Entry | None:
         """The first queued entry (queues in order, items in order) the agent may take."""
         return next(self._eligible(agent_id, now, pulling=pulling), None)
 
@@ -1431,7 +1197,7 @@ class Router:
         *,
         pulling: bool,
         cases: Container[str] | None = None,
-    ) -> Iterator[_Entry]:
+    ) -> Iterator[Entry]:
         """The queued entries (queues in order, items in order) the agent may take.
 
         What depends only on the agent (presence, free units per channel, shift) is
@@ -1489,7 +1255,7 @@ class Router:
         return tuple(names)
 
     def _hand_over(
-        self, entry: _Entry, agent_id: str, now: datetime, trigger: Trigger
+        self, entry: Entry, agent_id: str, now: datetime, trigger: Trigger
     ) -> RoutingDecision:
         self._dequeue(entry)
         queue = entry.queue
@@ -1519,7 +1285,7 @@ class Router:
 
     # -- offers --------------------------------------------------------------------------
 
-    def _offered(self, item_id: str, agent_id: str) -> _Entry:
+    def _offered(self, item_id: str, agent_id: str) -> Entry:
         entry = self._entry(item_id)
         if entry is None or entry.status is not ItemStatus.OFFERED or entry.agent_id != agent_id:
             raise NoSuchOffer(
@@ -1698,12 +1464,12 @@ class Router:
         decisions = self._give_back(entry, now, Trigger.RETURNED, why)
         return decisions + self._fill(agent_id, now)
 
-    def _release_claim(self, entry: _Entry, agent_id: str) -> None:
+    def _release_claim(self, entry: Entry, agent_id: str) -> None:
         if self.claims is not None:
             entry.claim_version = self.claims.release(entry.item.id, agent_id, entry.claim_version)
 
     def _give_back(
-        self, entry: _Entry, now: datetime, trigger: Trigger, why: str
+        self, entry: Entry, now: datetime, trigger: Trigger, why: str
     ) -> list[RoutingDecision]:
         """Release the holder's capacity and route the entry again (age kept)."""
         agent_id = entry.agent_id
@@ -1721,11 +1487,11 @@ class Router:
                 self._history[entry.item.id] = decision
         return [decision]
 
-    def _place_quietly(self, entry: _Entry, now: datetime, trigger: Trigger) -> RoutingDecision:
+    def _place_quietly(self, entry: Entry, now: datetime, trigger: Trigger) -> RoutingDecision:
         """:meth:`_place`, recording a strategy failure instead of raising it."""
         try:
             return self._place(entry, now, trigger)
-        except _StrategyFailed:
+        except StrategyFailed:
             return self._last(entry.item.id)
 
     def _retry_unroutable(self, now: datetime) -> list[RoutingDecision]:
@@ -1846,7 +1612,7 @@ class Router:
             raise DuplicateWorkItem(item_id)
         if item_id in self._finished:
             self._unfinish(item_id)
-        entry = _new_entry(item, self._select_queue(item, None))
+        entry = new_entry(item, self._select_queue(item, None))
         entry.status = _ASSIGNED
         entry.agent_id = agent_id
         self._entries[item_id] = entry
