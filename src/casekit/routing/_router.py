@@ -543,10 +543,9 @@ class Router:
         if item_id in self._finished:
             self._unfinish(item_id)  # routed again
         catalog = self.catalog
-        # A dict's keys compared with a set: no temporary set (issuperset makes one).
         if catalog is not None and not (
-            item.required_skills.keys() <= catalog.skills
-            and item.optional_skills.keys() <= catalog.skills
+            catalog.skills.issuperset(item.required_skills)
+            and catalog.skills.issuperset(item.optional_skills)
         ):
             where = f"WorkItem(id={item.id!r})"
             catalog.check(item.required_skills, f"{where}.required_skills")
