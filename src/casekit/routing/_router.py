@@ -29,7 +29,6 @@ from casekit.model import Channel
 from casekit.routing._agents import Agent, Presence, SkillCatalog
 from casekit.routing._claims import ClaimStore
 from casekit.routing._decision import (
-    Filter,
     ItemStatus,
     Outcome,
     PendingRecord,
@@ -51,6 +50,7 @@ from casekit.routing._errors import (
 from casekit.routing._index import EMPTY, AgentIndex
 from casekit.routing._items import WorkItem
 from casekit.routing._plans import Plan, Rule, Scorer, StrategyFailed
+from casekit.routing._pools import PoolBuilder
 from casekit.routing._queues import Queue, QueueOrder, Stage, check_ladder, resolved_groups
 from casekit.routing._records import (
     StaticPool,
@@ -143,13 +143,13 @@ class Router:
         "_now",
         "_offers",
         "_plans",
+        "_pools",
         "_queue_cache",
         "_queue_order",
         "_queued",
         "_queues",
         "_ranked_record",
         "_record_candidates",
-        "_restricted",
         "_seq",
         "_serving",
         "_shift_state",
@@ -204,7 +204,7 @@ class Router:
         # lookup); put_agent forgets an agent's, so completion skips the check.
         self._serving: dict[str, tuple[frozenset[str], tuple[str, ...], frozenset[str]]] = {}
         self._static_gen = -1
-        self._restricted: dict[tuple[int, int], tuple[Any, Any, frozenset[str]]] = {}
+        self._pools = PoolBuilder(self._index)
         # The active items (queued, offered, assigned, unroutable).
         self._entries: dict[str, Entry] = {}
         self._unroutable: set[str] = set()
@@ -967,7 +967,7 @@ class Router:
         """
         if self._static_gen != self._index.static_generation:
             self._static_gen = self._index.static_generation
-            self._restricted.clear()
+            self._pools.clear()
             for plan in self._plans.values():
                 for each in plan.rules:
                     each.cache.clear()
@@ -979,90 +979,12 @@ class Router:
             canonical = (tuple(sorted(key[0])), *key[1:])
             cached = cache.get(canonical)
             if cached is None:
-                cached = self._build_static(entry, rule)
+                cached = self._pools.build(entry, rule)
                 if len(cache) > 50_000:
                     cache.clear()
                 cache[canonical] = cached
             cache[key] = cached
         return cached
-
-    def _build_static(self, entry: Entry, rule: Rule) -> StaticPool:  # noqa: PLR0915
-        """Apply the static filters, smallest set first (the rarest skill first).
-
-        The first set is the pool; every later filter is intersected with it once
-        per (first set, filter set) pair and that result is cached for the index
-        generation, so a new combination of skills costs a few small intersections,
-        not probes into agent-wide sets. The wording waits until a record needs it.
-        """
-        item = entry.item
-        index = self._index
-        channel = entry.channel
-        filters: list[tuple[int, Filter, tuple[Any, ...], Any, Any]] = []
-        if rule.groups is not None:
-            members = index.group_members(rule.groups)
-            group_spec = ("group", tuple(sorted(rule.groups)))
-            filters.append((len(members), Filter.GROUP, group_spec, members, None))
-        if rule.skills:
-            floor = rule.floor
-            for skill, minimum in sorted(item.required_skills.items()):
-                level = minimum if minimum > floor else floor
-                buckets = index.skill_at_least.get(skill)
-                if buckets is None:
-                    filters.append((0, Filter.SKILL, ("skill", skill), EMPTY, None))
-                elif level == 1:
-                    at_least = buckets[1]
-                    filters.append((len(at_least), Filter.SKILL, ("skill", skill), at_least, None))
-                else:
-                    at_least = buckets[level]
-                    level_spec = ("level", skill, level)
-                    filters.append((len(at_least), Filter.LEVEL, level_spec, at_least, buckets[1]))
-        if item.language is not None:
-            speakers = index.languages.get(item.language, EMPTY)
-            language_spec = ("language", item.language)
-            filters.append((len(speakers), Filter.LANGUAGE, language_spec, speakers, None))
-        orgs = index.org_members(item.service_orgs, item.internal_allowed)
-        org_spec = ("org", tuple(sorted(item.service_orgs)), item.internal_allowed)
-        filters.append((len(orgs), Filter.SERVICE_ORG, org_spec, orgs, None))
-        capable = index.capable[channel]
-        filters.append((len(capable), Filter.CHANNEL, ("channel", channel.value), capable, None))
-        filters.sort(key=_first)
-        _, first_filter, first_spec, first_set, _ = filters[0]
-        restrict = self._restrict
-        base = restrict(first_set, first_set)
-        pool = base
-        restricted: list[Any] = []
-        for _, kind, spec, agents, wider in filters[1:]:
-            kept = restrict(first_set, agents)
-            wider_kept = None if wider is None else restrict(first_set, wider)
-            restricted += (kind.value, spec, kept, wider_kept)
-            if pool and len(kept) != len(base):
-                pool = pool & kept
-        small = None
-        units = entry.units
-        if pool and units > 1:
-            agents_by_id = index.agents
-            short = frozenset(a for a in pool if agents_by_id[a].capacity_on(channel) < units)
-            if short:
-                small = (("units", units, channel.value), short)
-                pool = pool - short
-        outside = len(index.world) - len(base)
-        first = (first_filter.value, first_spec)
-        return StaticPool(pool, base, first, outside, tuple(restricted), small, channel, units)
-
-    def _restrict(self, first: Any, agents: Any) -> frozenset[str]:
-        """``first & agents`` as a frozenset, cached for the current index generation.
-
-        Keyed by identity; the entry holds both sets, so their ids stay theirs.
-        """
-        key = (id(first), id(agents))
-        cached = self._restricted.get(key)
-        if cached is not None and cached[0] is first and cached[1] is agents:
-            return cached[2]
-        kept = frozenset(first) if first is agents else frozenset(first & agents)
-        if len(self._restricted) > 50_000:
-            self._restricted.clear()
-        self._restricted[key] = (first, agents, kept)
-        return kept
 
     def _funnel(
         self, entry: Entry, current: frozenset[str], now: datetime
