@@ -1342,9 +1342,17 @@ class Router:
             history.move_to_end(item_id, last=False)
         finished = self._finished
         finished[item_id] = _COMPLETED
-        self._finish_order.append(item_id)
-        if len(finished) > self.retain_finished:  # one in, one out once full
-            self._forget()
+        order = self._finish_order
+        order.append(item_id)
+        if len(finished) > self.retain_finished:
+            if len(finished) == self.retain_finished + 1 and not self._stale:
+                # One in, one out (the steady state): _forget, inline.
+                gone = order.popleft()
+                del finished[gone]
+                history.pop(gone, None)
+                self._forgotten += 1
+            else:
+                self._forget()
         waiting = self._waiting
         if not waiting or load is None:
             return []
