@@ -1107,10 +1107,6 @@ class Router:
                 break
         return list(cases)
 
-    def _best_for(self, agent_id: str, now: datetime, *, pulling: bool) -> Entry | None:
-        """The first queued entry (queues in order, items in order) the agent may take."""
-        return next(self._eligible(agent_id, now, pulling=pulling), None)
-
     def _eligible(
         self,
         agent_id: str,
@@ -1139,11 +1135,11 @@ class Router:
         if waiting.isdisjoint(known[2]):
             return
         online = index.online
-        room = {
-            channel: free[agent_id]
-            for channel, _, free, _ in index.loads[agent_id].plan
-            if free[agent_id] >= 1 and agent_id in online[channel]
-        }
+        room: dict[Channel, int] = {}  # a loop, not a comprehension: no frame of its own
+        for channel, _, free, _ in index.loads[agent_id].plan:
+            left = free[agent_id]
+            if left >= 1 and agent_id in online[channel]:
+                room[channel] = left
         if not room:
             return
         if agent_id in index.shifted and not index.on_shift(agent_id, now):
@@ -1198,7 +1194,8 @@ class Router:
         """Give an agent with room the best queued items it may take."""
         decisions: list[RoutingDecision] = []
         while agent_id in self._index.agents:
-            entry = self._best_for(agent_id, now, pulling=False)
+            # The first queued entry (queues in order, items in order) it may take.
+            entry = next(self._eligible(agent_id, now, pulling=False), None)
             if entry is None:
                 break
             decisions.append(self._hand_over(entry, agent_id, now, Trigger.CAPACITY))
