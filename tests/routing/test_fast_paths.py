@@ -32,7 +32,8 @@ from casekit.routing import (
     SizeRule,
     WorkItem,
 )
-from casekit.routing._router import _Entry, _new_entry
+from casekit.routing._entry import Entry as _Entry
+from casekit.routing._entry import new_entry as _new_entry
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 SKILLS = ["s0", "s1", "s2", "s3"]

@@ -53,6 +53,31 @@ def test_memory_stays_bounded_over_100k_routed_and_completed_items() -> None:
         router.status("w98998")
 
 
+def test_items_routed_again_and_finished_again_keep_memory_bounded() -> None:
+    """An item that comes back after it finished leaves a stale id in the finish order:
+    it is skipped when it comes up, and the order is rebuilt before stale ids pile up."""
+    router = Router([Agent("ann", capacity={"chat": 1})], retain_finished=3)
+    for n in range(3):
+        router.route(chat(f"w{n}"), T0)
+        router.complete(f"w{n}", T0)
+    for _ in range(500):  # w0 comes back and finishes again, over and over
+        router.route(chat("w0"), T0)
+        assert router.status("w0") is ItemStatus.ASSIGNED
+        router.complete("w0", T0)
+        assert len(router._finish_order) <= 2 * len(router._finished) + 65
+    assert router.item_ids() == {"w0", "w1", "w2"}
+    # w0 finished last: the next two finished items push out w1 and w2, not w0.
+    for n in (3, 4):
+        router.route(chat(f"w{n}"), T0)
+        router.complete(f"w{n}", T0)
+    assert router.item_ids() == {"w0", "w3", "w4"}
+    router.route(chat("w5"), T0)
+    router.complete("w5", T0)
+    assert router.item_ids() == {"w3", "w4", "w5"}
+    with pytest.raises(UnknownWorkItem):
+        router.status("w0")
+
+
 def test_forgotten_items_raise_unknown_work_item_saying_why() -> None:
     router = Router([Agent("ann", capacity={"chat": 5})], retain_finished=2)
     for n in range(5):
@@ -231,6 +256,15 @@ class RetentionMachine(RuleBasedStateMachine):
         for item_id in self.forgotten:
             with pytest.raises(UnknownWorkItem):
                 self.router.status(item_id)
+
+    @invariant()
+    def finish_order_accounts_for_every_finished_item(self) -> None:
+        if not hasattr(self, "router"):
+            return
+        router = self.router
+        stale = sum(router._stale.values())
+        assert len(router._finish_order) == len(router._finished) + stale
+        assert set(router._finish_order) >= set(router._finished)
 
     @invariant()
     def holders_agree(self) -> None:

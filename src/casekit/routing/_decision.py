@@ -346,11 +346,14 @@ class _Draft(RoutingDecision):
 
     Storing into a slot of a class with the plain ``__setattr__`` and ``__delattr__``
     is one bytecode; the frozen class needs a descriptor call per field. A draft is
-    filled in, then given its real class (the layout is the same), so nothing else
-    ever sees one.
+    made with ``_Draft()``, filled in, then given its real class (the layout is the
+    same), so nothing else ever sees one.
     """
 
     __slots__ = ()
+    # Made empty by calling the class: object's own __init__ (a C slot, so the call
+    # costs less than object.__new__(_Draft), which goes through a checked wrapper).
+    __init__ = object.__init__
     __setattr__ = object.__setattr__
     __delattr__ = object.__delattr__
     # The lazy fields' plain slots: the draft parks the record's arguments there.
@@ -382,7 +385,7 @@ def lazy_decision(  # noqa: PLR0917 - mirrors the record's fields
     ``pending`` a function rather than a tuple, ``first`` to ``fourth`` are its
     arguments, parked in the lazy slots until it runs.
     """
-    draft: Any = _new(_Draft)  # frozen to the type checker; writable here
+    draft: Any = _Draft()  # frozen to the type checker; writable here
     draft.item_id = item_id
     draft.outcome = outcome
     draft.at = at
@@ -404,7 +407,6 @@ def lazy_decision(  # noqa: PLR0917 - mirrors the record's fields
     return decision
 
 
-_new = object.__new__
 _set = object.__setattr__
 
 

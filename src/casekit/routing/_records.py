@@ -149,7 +149,7 @@ class StaticPool:
 
 
 def _describe(spec: tuple[Any, ...]) -> str:
-    """Word a static filter's requirement (see :meth:`Router._build_static`)."""
+    """Word a static filter's requirement (see :meth:`PoolBuilder.build`)."""
     what = spec[0]
     if what == "group":
         return "group " + " or ".join(repr(g) for g in spec[1])

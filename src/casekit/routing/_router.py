@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import bisect
 import heapq
-from collections import OrderedDict
-from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
+from collections import OrderedDict, deque
+from collections.abc import Container, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
 from itertools import compress, repeat
 from operator import eq, itemgetter, neg
@@ -29,7 +29,6 @@ from casekit.model import Channel
 from casekit.routing._agents import Agent, Presence, SkillCatalog
 from casekit.routing._claims import ClaimStore
 from casekit.routing._decision import (
-    Filter,
     ItemStatus,
     Outcome,
     PendingRecord,
@@ -38,6 +37,7 @@ from casekit.routing._decision import (
     _Draft,
     lazy_decision,
 )
+from casekit.routing._entry import NO_POOL, Entry, new_entry, signature
 from casekit.routing._errors import (
     ClaimConflict,
     DuplicateWorkItem,
@@ -49,6 +49,8 @@ from casekit.routing._errors import (
 )
 from casekit.routing._index import EMPTY, AgentIndex
 from casekit.routing._items import WorkItem
+from casekit.routing._plans import Plan, Rule, Scorer, StrategyFailed
+from casekit.routing._pools import PoolBuilder
 from casekit.routing._queues import Queue, QueueOrder, Stage, check_ladder, resolved_groups
 from casekit.routing._records import (
     StaticPool,
@@ -58,17 +60,9 @@ from casekit.routing._records import (
     unranked,
 )
 from casekit.routing._strategies import (
-    BUILT_IN,
-    AffinityStrategy,
-    InvalidScores,
-    MostCapacityStrategy,
     RoundRobinCursor,
-    RoundRobinStrategy,
     RoutingStrategy,
     StrategyRegistry,
-    as_score,
-    check_column,
-    score_column,
 )
 from casekit.routing._work import case_of
 
@@ -107,259 +101,6 @@ def _us(value: datetime) -> int:
     return (value - _EPOCH) // _ONE_US
 
 
-@attrs.frozen(eq=False)
-class _Rule:
-    """A ladder stage resolved against the router's queues (hashed by identity).
-
-    ``cache`` maps an item's static signature to its :class:`StaticPool`.
-    """
-
-    groups: frozenset[str] | None
-    floor: int
-    skills: bool
-    label: str
-    cache: dict[object, StaticPool] = attrs.field(factory=dict)
-
-
-class _Entry:
-    """The router's state for one item (a plain slotted object: it changes often)."""
-
-    __slots__ = (
-        "agent_id",
-        "channel",
-        "claim_version",
-        "declined",
-        "item",
-        "key",
-        "offer_no",
-        "pool",
-        "queue",
-        "stage",
-        "status",
-        "units",
-    )
-
-    item: WorkItem
-    queue: Queue | None
-    key: tuple[int, ...]
-    """The place in its queue, set when first queued and kept for good (so an item that
-    comes back keeps its age); most items are given out at once."""
-    units: int
-    channel: Channel
-    status: ItemStatus
-    agent_id: str | None
-    offer_no: int
-    declined: frozenset[str]
-    claim_version: int
-    stage: int
-    pool: tuple[int, datetime, datetime, frozenset[str]]
-    """(index generation, from, until, static pool at the stage in force then)."""
-
-
-_NO_POOL: tuple[int, datetime, datetime, frozenset[str]] = (-1, _FOREVER, _NEVER, EMPTY)
-
-
-def _new_entry(item: WorkItem, queue: Queue | None) -> _Entry:
-    """A fresh, queued entry (a plain function: cheaper than calling the class)."""
-    entry = _new(_Entry)
-    entry.item = item
-    entry.queue = queue
-    entry.key = ()
-    entry.units = item.units
-    entry.channel = item.channel
-    entry.status = _QUEUED
-    entry.agent_id = None
-    entry.offer_no = 0
-    entry.declined = EMPTY
-    entry.claim_version = 0
-    entry.stage = 0
-    entry.pool = _NO_POOL
-    return entry
-
-
-_new = object.__new__
-
-
-def _signature(entry: _Entry) -> tuple[Any, ...]:
-    """What the static filters depend on: the key of the static pool caches.
-
-    Worked out when needed, not kept: a kept tuple holding the channel and the
-    organisations would stay in the garbage collector's view for the entry's life.
-    """
-    item = entry.item
-    return (
-        tuple(item.required_skills.items()),
-        item.language,
-        item.service_orgs,
-        item.internal_allowed,
-        entry.channel,
-        entry.units,
-    )
-
-
-class _StrategyFailed(Exception):
-    """A strategy raised or returned junk (:class:`InvalidScores`) while scoring."""
-
-    def __init__(self, name: str, exc: Exception) -> None:
-        self.name = name
-        self.exc = exc
-        if isinstance(exc, InvalidScores):
-            super().__init__(f"invalid scores: {exc}")
-            self.what = f"returned {self}"
-        else:
-            super().__init__(f"{type(exc).__name__}: {exc}")
-            self.what = f"raised {self}"
-
-
-class _Scorer:
-    """A strategy prepared for the hot path: its column function and winner hook."""
-
-    __slots__ = ("column", "hook", "name", "strategy")
-
-    def __init__(self, strategy: RoutingStrategy, router: Router) -> None:
-        self.strategy = strategy
-        self.name = strategy.name
-        agents = router._index.agents
-        columns = getattr(strategy, "column", None)
-        fast = getattr(strategy, "key", None)
-        trusted = type(strategy) in BUILT_IN
-        self.column: Callable[[WorkItem, Router, Sequence[str]], tuple[Any, ...] | None]
-        if type(strategy) is MostCapacityStrategy:
-            # The built-in reads the load map directly (no mapping proxy per decision).
-            free_on = router._index.free_on
-
-            def most_free(item: WorkItem, _: Router, ids: Sequence[str]) -> tuple[Any, ...] | None:
-                if len(ids) > 1:
-                    # A tuple straight from C (tuple(map(...)) grows one in steps).
-                    values: tuple[int, ...] = itemgetter(*ids)(free_on[item.channel])
-                    return values
-                return tuple(map(free_on[item.channel].__getitem__, ids))
-
-            self.column = most_free
-        elif callable(columns):
-            self.column = columns
-        elif callable(fast):
-
-            def column(item: WorkItem, ctx: Router, ids: Sequence[str]) -> tuple[Any, ...] | None:
-                key = fast(item, ctx)
-                return None if key is None else tuple(map(key, ids))
-
-            self.column = column
-        elif trusted:
-
-            def score(item: WorkItem, ctx: Router, ids: Sequence[str]) -> tuple[Any, ...] | None:
-                return tuple([as_score(strategy.score(item, agents[a], ctx)) for a in ids])
-
-            self.column = score
-        else:
-
-            def checked_score(
-                item: WorkItem, ctx: Router, ids: Sequence[str]
-            ) -> tuple[Any, ...] | None:
-                return score_column([strategy.score(item, agents[a], ctx) for a in ids])
-
-            self.column = checked_score
-        if not trusted and (callable(columns) or callable(fast)):
-            # Another's scores are checked (the built-ins are trusted: no cost there);
-            # junk fails the strategy like an exception would.
-            raw = self.column
-
-            def checked(item: WorkItem, ctx: Router, ids: Sequence[str]) -> tuple[Any, ...] | None:
-                values = raw(item, ctx, ids)
-                return None if values is None else check_column(values, len(ids))
-
-            self.column = checked
-        self.hook: Callable[[WorkItem, str], None] | None = None
-        on_assigned = getattr(strategy, "on_assigned", None)
-        if type(strategy) is RoundRobinStrategy:
-            # The built-in only moves its cursor; skip the agent lookup and a call.
-            robin = strategy
-
-            def advance(_: WorkItem, agent_id: str) -> None:
-                cursor = robin.cursor
-                if type(cursor) is RoundRobinCursor:
-                    cursor.tick = tick = cursor.tick + 1
-                    cursor.last_served[agent_id] = tick
-                else:
-                    cursor.advance(agent_id)
-
-            self.hook = advance
-        elif callable(on_assigned):
-
-            def tell(item: WorkItem, agent_id: str) -> None:
-                on_assigned(item, agents[agent_id], router)
-
-            self.hook = tell
-
-
-class _Plan:
-    """A queue prepared for routing: its ladder rules and its tie-breakers.
-
-    ``columns`` are the strategies' column functions in order, ``names`` their names
-    and ``hooks`` what a winner is told; ``widest`` is the groups of the last ladder
-    stage (``None``: anyone). ``robin`` is the built-in round robin when it is the
-    only strategy with a hook: :meth:`Router._give` then moves its cursor inline.
-    """
-
-    __slots__ = ("columns", "fused", "hooks", "names", "robin", "rules", "widest")
-
-    def __init__(
-        self, scorers: Sequence[_Scorer], free_on: Mapping[Channel, dict[str, int]]
-    ) -> None:
-        self.columns = tuple(scorer.column for scorer in scorers)
-        self.names = tuple(scorer.name for scorer in scorers)
-        self.hooks = tuple(scorer.hook for scorer in scorers if scorer.hook is not None)
-        hooked = [scorer.strategy for scorer in scorers if scorer.hook is not None]
-        robin = hooked[0] if len(hooked) == 1 else None
-        self.robin = robin if isinstance(robin, RoundRobinStrategy) else None
-        if type(robin) is not RoundRobinStrategy:  # a subclass takes the general path
-            self.robin = None
-        self.rules: list[_Rule] = []
-        self.widest: frozenset[str] | None = None
-        self.fused = _fused_default(scorers, free_on)
-
-
-_Fused = Callable[[WorkItem, tuple[str, ...]], tuple[Any, ...] | None]
-
-
-def _fused_default(
-    scorers: Sequence[_Scorer], free_on: Mapping[Channel, dict[str, int]]
-) -> _Fused | None:
-    """The default chain (affinity, most capacity, round robin; the built-ins) in one call.
-
-    :meth:`Router._rank` calls one column function per strategy; for the default
-    chain this does the same work inline when affinity has no preference for the
-    item (no previous agent, no account team), which is most items, and returns
-    ``None`` otherwise (the caller then ranks the general way). It returns the winner
-    and the columns in one tuple exactly as :meth:`Router._rank` would.
-    """
-    kinds = tuple(type(scorer.strategy) for scorer in scorers)
-    if kinds != (AffinityStrategy, MostCapacityStrategy, RoundRobinStrategy):
-        return None
-    affinity = scorers[0].strategy
-    robin = scorers[2].strategy
-    assert isinstance(affinity, AffinityStrategy)
-    assert isinstance(robin, RoundRobinStrategy)
-
-    def fused(item: WorkItem, alive: tuple[str, ...]) -> tuple[Any, ...] | None:
-        if item.previous_agent is not None or (
-            item.account_id is not None and item.account_id in affinity.account_teams
-        ):
-            return None
-        frees: tuple[int, ...] = itemgetter(*alive)(free_on[item.channel])
-        best = max(frees)
-        if frees.count(best) == 1:
-            return alive[frees.index(best)], None, frees
-        tied = tuple(compress(alive, map(eq, frees, repeat(best))))
-        lasts = tuple(map(neg, map(robin.cursor.last_served.get, tied, repeat(0))))
-        top = max(lasts)
-        if lasts.count(top) == 1:
-            return tied[lasts.index(top)], None, frees, lasts
-        return min(compress(tied, map(eq, lasts, repeat(top)))), None, frees, lasts
-
-    return fused
-
-
 class Router:
     """Routes work items to agents; push with :meth:`route`, pull with :meth:`next_work`.
 
@@ -394,6 +135,7 @@ class Router:
         "_default",
         "_default_plan",
         "_entries",
+        "_finish_order",
         "_finished",
         "_forgotten",
         "_history",
@@ -401,17 +143,18 @@ class Router:
         "_now",
         "_offers",
         "_plans",
+        "_pools",
         "_queue_cache",
         "_queue_order",
         "_queued",
         "_queues",
         "_ranked_record",
         "_record_candidates",
-        "_restricted",
         "_seq",
         "_serving",
         "_shift_state",
         "_stages",
+        "_stale",
         "_static_gen",
         "_unroutable",
         "_waiting",
@@ -451,25 +194,30 @@ class Router:
         self._index = AgentIndex()
         self._queues: dict[str, Queue] = {}
         self._queue_order: list[Queue] = []
-        self._plans: dict[str, _Plan] = {}
+        self._plans: dict[str, Plan] = {}
         self._queued: dict[str, list[tuple[tuple[int, ...], str]]] = {}
         self._waiting: set[str] = set()
         self._queue_cache: dict[object, Queue | None] = {}
-        # Per agent: its groups and the queues, in order, it may ever serve. Keyed by
-        # agent and checked by the groups' identity: agents' equal group sets are
-        # different objects, and a dict keyed by them compares sets on every lookup.
-        self._serving: dict[str, tuple[frozenset[str], tuple[str, ...]]] = {}
+        # Per agent: its groups and the queues it may ever serve, in order and as a set.
+        # Keyed by agent and checked by the groups' identity (agents' equal group sets
+        # are different objects, and a dict keyed by them compares sets on every
+        # lookup); put_agent forgets an agent's, so completion skips the check.
+        self._serving: dict[str, tuple[frozenset[str], tuple[str, ...], frozenset[str]]] = {}
         self._static_gen = -1
-        self._restricted: dict[tuple[int, int], tuple[Any, Any, frozenset[str]]] = {}
+        self._pools = PoolBuilder(self._index)
         # The active items (queued, offered, assigned, unroutable).
-        self._entries: dict[str, _Entry] = {}
+        self._entries: dict[str, Entry] = {}
         self._unroutable: set[str] = set()
         # An item's decisions: the decision itself while it has one (most items), then
         # a list. Oldest items first; finished items are moved to the front.
         self._history: OrderedDict[str, RoutingDecision | list[RoutingDecision]] = OrderedDict()
-        # Finished items still kept, in the order they finished, with how they finished
-        # (see _finish): a status, not the entry, so a finished item costs little.
-        self._finished: OrderedDict[str, ItemStatus] = OrderedDict()
+        # Finished items still kept, with how they finished (see _finish): a status, not
+        # the entry, so a finished item costs little. The order they finished in is a
+        # deque of ids beside the dict (cheaper than an OrderedDict); an item routed
+        # again leaves its id there, counted in _stale and skipped when it comes up.
+        self._finished: dict[str, ItemStatus] = {}
+        self._finish_order: deque[str] = deque()
+        self._stale: dict[str, int] = {}
         self._forgotten = 0
         self._offers: list[tuple[datetime, int, str, int]] = []
         self._stages: list[tuple[datetime, int, str]] = []
@@ -478,7 +226,7 @@ class Router:
         self._now: datetime = datetime.min.replace(tzinfo=UTC)
         self._default = self._resolve_strategies(strategies)
         # Told of a winner that has no queue (an item adopted outside any queue).
-        self._default_plan = _Plan(self._default, self._index.free_on)
+        self._default_plan = Plan(self._default)
         queues = list(queues)
         for queue in queues or [Queue("default")]:
             self._add_queue(queue)
@@ -501,11 +249,11 @@ class Router:
 
     # -- definitions ---------------------------------------------------------------------
 
-    def _resolve_strategies(self, strategies: Sequence[str | RoutingStrategy]) -> list[_Scorer]:
+    def _resolve_strategies(self, strategies: Sequence[str | RoutingStrategy]) -> list[Scorer]:
         resolved = []
         for strategy in strategies:
             obj = self.registry.get(strategy) if isinstance(strategy, str) else strategy
-            resolved.append(_Scorer(obj, self))
+            resolved.append(Scorer(obj, self))
         return resolved
 
     def _add_queue(self, queue: Queue) -> None:
@@ -516,7 +264,7 @@ class Router:
         self._queues[queue.name] = queue
         self._queued.setdefault(queue.name, [])
         scorers = self._resolve_strategies(queue.strategies) if queue.strategies else self._default
-        self._plans[queue.name] = _Plan(scorers, self._index.free_on)
+        self._plans[queue.name] = Plan(scorers)
 
     def _rebuild_rules(self) -> None:
         groups_of = {name: q.groups for name, q in self._queues.items()}
@@ -538,7 +286,7 @@ class Router:
                 floor = 1 if rung is None or rung.min_level is None else rung.min_level
                 skills = True if rung is None else rung.skills
                 label = "" if rung is None else f"after {rung.after.total_seconds():g} s"
-                rules.append(_Rule(groups, floor, skills, label))
+                rules.append(Rule(groups, floor, skills, label))
             plan = self._plans[queue.name]
             plan.rules = rules
             plan.widest = rules[-1].groups
@@ -614,7 +362,7 @@ class Router:
 
     # -- queries -------------------------------------------------------------------------
 
-    def _entry(self, item_id: str) -> _Entry | None:
+    def _entry(self, item_id: str) -> Entry | None:
         """The item's entry while it is active; ``None`` once it finished.
 
         Raises:
@@ -716,6 +464,7 @@ class Router:
         self._begin(now)
         self._check_agent(agent)
         old = self._index.put(agent)
+        self._serving.pop(agent.id, None)  # its groups may have changed
         decisions: list[RoutingDecision] = []
         if old is not None:
             decisions += self._return_offline_offers(agent, now)
@@ -791,9 +540,8 @@ class Router:
         entries = self._entries
         if item_id in entries:
             raise DuplicateWorkItem(item_id)
-        finished = self._finished
-        if item_id in finished:
-            del finished[item_id]  # routed again
+        if item_id in self._finished:
+            self._unfinish(item_id)  # routed again
         catalog = self.catalog
         if catalog is not None and not (
             catalog.skills.issuperset(item.required_skills)
@@ -808,8 +556,8 @@ class Router:
                 raise UnknownQueue(queue)
         else:
             target = self._select_queue(item, None)
-        # _new_entry, inline (tests/routing/test_fast_paths.py compares the two).
-        entry = _new(_Entry)
+        # new_entry, inline (tests/routing/test_fast_paths.py compares the two).
+        entry = Entry()
         entry.item = item
         entry.queue = target
         entry.key = ()
@@ -821,13 +569,13 @@ class Router:
         entry.declined = EMPTY
         entry.claim_version = 0
         entry.stage = 0
-        entry.pool = _NO_POOL
+        entry.pool = NO_POOL
         if self.claims is not None:
             entry.claim_version = self.claims.version(item_id)
         entries[item_id] = entry
         try:
             return self._place(entry, now, _ROUTE)
-        except _StrategyFailed as failed:
+        except StrategyFailed as failed:
             decision = self._last(item_id)
             raise StrategyError(failed.name, item_id, str(failed), decision) from failed.exc
 
@@ -864,7 +612,9 @@ class Router:
             return (due, item.priority.rank, created, seq)
         return (item.priority.rank, created, seq)
 
-    def _place(self, entry: _Entry, now: datetime, trigger: Trigger) -> RoutingDecision:
+    def _place(  # noqa: PLR0915 - the hot path, inline
+        self, entry: Entry, now: datetime, trigger: Trigger
+    ) -> RoutingDecision:
         """Decide for a queued entry (not in its queue list): give it out or queue it.
 
         The hot path: the static pool comes from the cache, the dynamic filters are
@@ -928,12 +678,30 @@ class Router:
         scored: tuple[Any, ...]
         if len(ranked) == 1:
             scored = ranked
-        elif plan.fused is not None and (fused := plan.fused(item, ranked)) is not None:
-            scored = fused
+        elif (
+            (chain := plan.chain) is not None
+            and item.previous_agent is None
+            and (item.account_id is None or item.account_id not in chain[0].account_teams)
+        ):
+            # The default chain, affinity without a preference (see default_chain):
+            # most free units, then least recently served, then the smallest id.
+            frees: tuple[int, ...] = itemgetter(*ranked)(index.free_on[channel])
+            best = max(frees)
+            if frees.count(best) == 1:
+                scored = ranked[frees.index(best)], None, frees
+            else:
+                tied = tuple(compress(ranked, map(eq, frees, repeat(best))))
+                served = chain[1].cursor.last_served
+                lasts = tuple(map(neg, map(served.get, tied, repeat(0))))
+                top = max(lasts)
+                if lasts.count(top) == 1:
+                    scored = tied[lasts.index(top)], None, frees, lasts
+                else:
+                    scored = min(compress(tied, map(eq, lasts, repeat(top)))), None, frees, lasts
         else:
             try:
                 scored = self._rank(item, ranked, plan)
-            except _StrategyFailed as failed:
+            except StrategyFailed as failed:
                 funnel = unranked(
                     static, channel, units, present, roomy, declined, off_shift, short
                 )
@@ -971,7 +739,7 @@ class Router:
         return self._give(entry, winner, now, trigger, funnel, plan)
 
     def _wait(
-        self, entry: _Entry, now: datetime, trigger: Trigger, plan: _Plan, funnel: PendingRecord
+        self, entry: Entry, now: datetime, trigger: Trigger, plan: Plan, funnel: PendingRecord
     ) -> RoutingDecision:
         """Nobody may take the entry now: queue it, or report it unroutable."""
         queue = entry.queue
@@ -1001,12 +769,12 @@ class Router:
 
     def _strategy_failed(  # noqa: PLR0917 - the decision's parts
         self,
-        entry: _Entry,
+        entry: Entry,
         now: datetime,
         trigger: Trigger,
-        plan: _Plan,
+        plan: Plan,
         funnel: tuple[Any, ...],
-        failed: _StrategyFailed,
+        failed: StrategyFailed,
     ) -> None:
         """A strategy failed: queue the entry and record the failure (no candidates)."""
         self._enqueue(entry)
@@ -1030,7 +798,7 @@ class Router:
             )
         )
 
-    def _rank(self, item: WorkItem, ranked: tuple[str, ...], plan: _Plan) -> tuple[Any, ...]:
+    def _rank(self, item: WorkItem, ranked: tuple[str, ...], plan: Plan) -> tuple[Any, ...]:
         """Apply the queue's tie-breakers in order, each only to the agents still tied.
 
         Each strategy scores the remaining agents as one column (``None``: no
@@ -1041,7 +809,7 @@ class Router:
             ``(winner, *columns)``: the winner, then the columns for the record.
 
         Raises:
-            _StrategyFailed: A strategy raised or returned junk.
+            StrategyFailed: A strategy raised or returned junk.
         """
         alive = ranked
         columns: list[tuple[Any, ...] | None] = []
@@ -1058,17 +826,17 @@ class Router:
                 alive = tuple(compress(alive, map(eq, column, repeat(best))))
         except Exception as exc:
             # The strategy that failed is the one whose column is missing.
-            raise _StrategyFailed(plan.names[len(columns)], exc) from exc
+            raise StrategyFailed(plan.names[len(columns)], exc) from exc
         return (min(alive), *columns)
 
     def _give(  # noqa: PLR0915, PLR0917 - the hot path, inline; the decision's parts
         self,
-        entry: _Entry,
+        entry: Entry,
         agent_id: str,
         now: datetime,
         trigger: Trigger,
         record: PendingRecord,
-        plan: _Plan,
+        plan: Plan,
         first: Any = None,
         second: Any = None,
         third: Any = None,
@@ -1124,7 +892,7 @@ class Router:
                     hook(item, agent_id)
         # lazy_decision, inline (tests/routing/test_fast_paths.py checks every field is set).
         queue = entry.queue
-        draft: Any = _new(_Draft)  # frozen to the type checker; writable here
+        draft: Any = _Draft()  # frozen to the type checker; writable here
         draft.item_id = item_id
         draft.outcome = outcome
         draft.at = now
@@ -1159,7 +927,7 @@ class Router:
             self._finish(item_id, entry.status)
         return decision
 
-    def _claim(self, entry: _Entry, agent_id: str) -> bool:
+    def _claim(self, entry: Entry, agent_id: str) -> bool:
         """Claim through the claim store; on conflict let the item go. True on success."""
         if self.claims is None:
             return True
@@ -1170,7 +938,7 @@ class Router:
             return False
         return True
 
-    def _drop(self, entry: _Entry, status: ItemStatus) -> None:
+    def _drop(self, entry: Entry, status: ItemStatus) -> None:
         """Take the entry out of every structure and give back its capacity."""
         agent_id = entry.agent_id
         index = self._index
@@ -1191,7 +959,7 @@ class Router:
 
     # -- the eligibility funnel ---------------------------------------------------------
 
-    def _static(self, entry: _Entry, rule: _Rule) -> StaticPool:
+    def _static(self, entry: Entry, rule: Rule) -> StaticPool:
         """The agents that pass the filters that do not change with load or presence.
 
         Cached per rule and (skills, language, organisations, channel, size) until an
@@ -1199,11 +967,11 @@ class Router:
         """
         if self._static_gen != self._index.static_generation:
             self._static_gen = self._index.static_generation
-            self._restricted.clear()
+            self._pools.clear()
             for plan in self._plans.values():
                 for each in plan.rules:
                     each.cache.clear()
-        key = _signature(entry)
+        key = signature(entry)
         cache = rule.cache
         cached = cache.get(key)
         if cached is None:
@@ -1211,93 +979,15 @@ class Router:
             canonical = (tuple(sorted(key[0])), *key[1:])
             cached = cache.get(canonical)
             if cached is None:
-                cached = self._build_static(entry, rule)
+                cached = self._pools.build(entry, rule)
                 if len(cache) > 50_000:
                     cache.clear()
                 cache[canonical] = cached
             cache[key] = cached
         return cached
 
-    def _build_static(self, entry: _Entry, rule: _Rule) -> StaticPool:  # noqa: PLR0915
-        """Apply the static filters, smallest set first (the rarest skill first).
-
-        The first set is the pool; every later filter is intersected with it once
-        per (first set, filter set) pair and that result is cached for the index
-        generation, so a new combination of skills costs a few small intersections,
-        not probes into agent-wide sets. The wording waits until a record needs it.
-        """
-        item = entry.item
-        index = self._index
-        channel = entry.channel
-        filters: list[tuple[int, Filter, tuple[Any, ...], Any, Any]] = []
-        if rule.groups is not None:
-            members = index.group_members(rule.groups)
-            group_spec = ("group", tuple(sorted(rule.groups)))
-            filters.append((len(members), Filter.GROUP, group_spec, members, None))
-        if rule.skills:
-            floor = rule.floor
-            for skill, minimum in sorted(item.required_skills.items()):
-                level = minimum if minimum > floor else floor
-                buckets = index.skill_at_least.get(skill)
-                if buckets is None:
-                    filters.append((0, Filter.SKILL, ("skill", skill), EMPTY, None))
-                elif level == 1:
-                    at_least = buckets[1]
-                    filters.append((len(at_least), Filter.SKILL, ("skill", skill), at_least, None))
-                else:
-                    at_least = buckets[level]
-                    level_spec = ("level", skill, level)
-                    filters.append((len(at_least), Filter.LEVEL, level_spec, at_least, buckets[1]))
-        if item.language is not None:
-            speakers = index.languages.get(item.language, EMPTY)
-            language_spec = ("language", item.language)
-            filters.append((len(speakers), Filter.LANGUAGE, language_spec, speakers, None))
-        orgs = index.org_members(item.service_orgs, item.internal_allowed)
-        org_spec = ("org", tuple(sorted(item.service_orgs)), item.internal_allowed)
-        filters.append((len(orgs), Filter.SERVICE_ORG, org_spec, orgs, None))
-        capable = index.capable[channel]
-        filters.append((len(capable), Filter.CHANNEL, ("channel", channel.value), capable, None))
-        filters.sort(key=_first)
-        _, first_filter, first_spec, first_set, _ = filters[0]
-        restrict = self._restrict
-        base = restrict(first_set, first_set)
-        pool = base
-        restricted: list[Any] = []
-        for _, kind, spec, agents, wider in filters[1:]:
-            kept = restrict(first_set, agents)
-            wider_kept = None if wider is None else restrict(first_set, wider)
-            restricted += (kind.value, spec, kept, wider_kept)
-            if pool and len(kept) != len(base):
-                pool = pool & kept
-        small = None
-        units = entry.units
-        if pool and units > 1:
-            agents_by_id = index.agents
-            short = frozenset(a for a in pool if agents_by_id[a].capacity_on(channel) < units)
-            if short:
-                small = (("units", units, channel.value), short)
-                pool = pool - short
-        outside = len(index.world) - len(base)
-        first = (first_filter.value, first_spec)
-        return StaticPool(pool, base, first, outside, tuple(restricted), small, channel, units)
-
-    def _restrict(self, first: Any, agents: Any) -> frozenset[str]:
-        """``first & agents`` as a frozenset, cached for the current index generation.
-
-        Keyed by identity; the entry holds both sets, so their ids stay theirs.
-        """
-        key = (id(first), id(agents))
-        cached = self._restricted.get(key)
-        if cached is not None and cached[0] is first and cached[1] is agents:
-            return cached[2]
-        kept = frozenset(first) if first is agents else frozenset(first & agents)
-        if len(self._restricted) > 50_000:
-            self._restricted.clear()
-        self._restricted[key] = (first, agents, kept)
-        return kept
-
     def _funnel(
-        self, entry: _Entry, current: frozenset[str], now: datetime
+        self, entry: Entry, current: frozenset[str], now: datetime
     ) -> tuple[
         frozenset[str], tuple[str, ...] | None, tuple[str, ...] | None, tuple[str, ...] | None
     ]:
@@ -1329,7 +1019,7 @@ class Router:
                 current = current - small
         return current, declined, off_shift, short
 
-    def _never_servable(self, entry: _Entry) -> str | None:
+    def _never_servable(self, entry: Entry) -> str | None:
         """Why no agent could ever take the item at its widest stage, or ``None``."""
         assert entry.queue is not None
         static = self._static(entry, self._plans[entry.queue.name].rules[-1])
@@ -1337,7 +1027,7 @@ class Router:
             return None  # somebody passes: no need to word the blocker
         return static.blocker or None
 
-    def _pool_at(self, entry: _Entry, now: datetime) -> frozenset[str]:
+    def _pool_at(self, entry: Entry, now: datetime) -> frozenset[str]:
         """The entry's static pool at the ladder stage in force at ``now`` (cached)."""
         gen, start, until, pool = entry.pool
         if gen == self._index.static_generation and start <= now < until:
@@ -1358,7 +1048,7 @@ class Router:
 
     # -- queue lists --------------------------------------------------------------------
 
-    def _enqueue(self, entry: _Entry) -> None:
+    def _enqueue(self, entry: Entry) -> None:
         assert entry.queue is not None
         entry.status = _QUEUED
         entry.agent_id = None
@@ -1372,7 +1062,7 @@ class Router:
             due = entry.item.created_at + ladder[entry.stage + 1].after
             heapq.heappush(self._stages, (due, self._tick(), entry.item.id))
 
-    def _dequeue(self, entry: _Entry) -> None:
+    def _dequeue(self, entry: Entry) -> None:
         assert entry.queue is not None
         items = self._queued[entry.queue.name]
         position = bisect.bisect_left(items, (entry.key, entry.item.id))
@@ -1417,10 +1107,6 @@ class Router:
                 break
         return list(cases)
 
-    def _best_for(self, agent_id: str, now: datetime, *, pulling: bool) -> _Entry | None:
-        """The first queued entry (queues in order, items in order) the agent may take."""
-        return next(self._eligible(agent_id, now, pulling=pulling), None)
-
     def _eligible(
         self,
         agent_id: str,
@@ -1428,7 +1114,7 @@ class Router:
         *,
         pulling: bool,
         cases: Container[str] | None = None,
-    ) -> Iterator[_Entry]:
+    ) -> Iterator[Entry]:
         """The queued entries (queues in order, items in order) the agent may take.
 
         What depends only on the agent (presence, free units per channel, shift) is
@@ -1443,16 +1129,17 @@ class Router:
         groups = index.agents[agent_id].groups
         known = self._serving.get(agent_id)
         if known is None or known[0] is not groups:
-            known = self._serving[agent_id] = (groups, self._serving_for(groups))
+            names = self._serving_for(groups)
+            known = self._serving[agent_id] = (groups, names, frozenset(names))
         serving = known[1]
-        if waiting.isdisjoint(serving):
+        if waiting.isdisjoint(known[2]):
             return
         online = index.online
-        room = {
-            channel: free[agent_id]
-            for channel, _, free, _ in index.loads[agent_id].plan
-            if free[agent_id] >= 1 and agent_id in online[channel]
-        }
+        room: dict[Channel, int] = {}  # a loop, not a comprehension: no frame of its own
+        for channel, _, free, _ in index.loads[agent_id].plan:
+            left = free[agent_id]
+            if left >= 1 and agent_id in online[channel]:
+                room[channel] = left
         if not room:
             return
         if agent_id in index.shifted and not index.on_shift(agent_id, now):
@@ -1485,7 +1172,7 @@ class Router:
         return tuple(names)
 
     def _hand_over(
-        self, entry: _Entry, agent_id: str, now: datetime, trigger: Trigger
+        self, entry: Entry, agent_id: str, now: datetime, trigger: Trigger
     ) -> RoutingDecision:
         self._dequeue(entry)
         queue = entry.queue
@@ -1507,7 +1194,8 @@ class Router:
         """Give an agent with room the best queued items it may take."""
         decisions: list[RoutingDecision] = []
         while agent_id in self._index.agents:
-            entry = self._best_for(agent_id, now, pulling=False)
+            # The first queued entry (queues in order, items in order) it may take.
+            entry = next(self._eligible(agent_id, now, pulling=False), None)
             if entry is None:
                 break
             decisions.append(self._hand_over(entry, agent_id, now, Trigger.CAPACITY))
@@ -1515,7 +1203,7 @@ class Router:
 
     # -- offers --------------------------------------------------------------------------
 
-    def _offered(self, item_id: str, agent_id: str) -> _Entry:
+    def _offered(self, item_id: str, agent_id: str) -> Entry:
         entry = self._entry(item_id)
         if entry is None or entry.status is not ItemStatus.OFFERED or entry.agent_id != agent_id:
             raise NoSuchOffer(
@@ -1625,12 +1313,11 @@ class Router:
         if self.claims is not None:
             self._release_claim(entry, agent_id)
         # An assigned entry is in no queue list and not unroutable: just free its room.
-        index = self._index
-        agent = index.agents.get(agent_id)
-        if agent is not None:
+        # The agent's load, if the agent is still known (not its Agent: a cold read).
+        load = self._index.loads.get(agent_id)
+        if load is not None:
             # AgentIndex.release, inline (the hot path; test_properties checks the
             # index against a recount after every step).
-            load = index.loads[agent_id]
             load.held.discard(item_id)
             used = load.used
             used[entry.channel] -= entry.units
@@ -1645,12 +1332,30 @@ class Router:
                     roomy.add(agent_id)
         entry.agent_id = None
         entry.status = _COMPLETED
-        self._finish(item_id, _COMPLETED)
+        # _finish, inline (tests/routing/test_retention.py covers both).
+        del self._entries[item_id]
+        history = self._history
+        if item_id in history:
+            history.move_to_end(item_id, last=False)
+        finished = self._finished
+        finished[item_id] = _COMPLETED
+        order = self._finish_order
+        order.append(item_id)
+        if len(finished) > self.retain_finished:
+            if len(finished) == self.retain_finished + 1 and not self._stale:
+                # One in, one out (the steady state): _forget, inline.
+                gone = order.popleft()
+                del finished[gone]
+                history.pop(gone, None)
+                self._forgotten += 1
+            else:
+                self._forget()
         waiting = self._waiting
-        if not waiting or agent is None:
+        if not waiting or load is None:
             return []
+        # Current: put_agent forgets it, as a new version of the agent may have new groups.
         known = self._serving.get(agent_id)
-        if known is not None and known[0] is agent.groups and waiting.isdisjoint(known[1]):
+        if known is not None and waiting.isdisjoint(known[2]):
             return []  # nothing waits where the agent may serve
         return self._fill(agent_id, now)
 
@@ -1685,12 +1390,12 @@ class Router:
         decisions = self._give_back(entry, now, Trigger.RETURNED, why)
         return decisions + self._fill(agent_id, now)
 
-    def _release_claim(self, entry: _Entry, agent_id: str) -> None:
+    def _release_claim(self, entry: Entry, agent_id: str) -> None:
         if self.claims is not None:
             entry.claim_version = self.claims.release(entry.item.id, agent_id, entry.claim_version)
 
     def _give_back(
-        self, entry: _Entry, now: datetime, trigger: Trigger, why: str
+        self, entry: Entry, now: datetime, trigger: Trigger, why: str
     ) -> list[RoutingDecision]:
         """Release the holder's capacity and route the entry again (age kept)."""
         agent_id = entry.agent_id
@@ -1708,11 +1413,11 @@ class Router:
                 self._history[entry.item.id] = decision
         return [decision]
 
-    def _place_quietly(self, entry: _Entry, now: datetime, trigger: Trigger) -> RoutingDecision:
+    def _place_quietly(self, entry: Entry, now: datetime, trigger: Trigger) -> RoutingDecision:
         """:meth:`_place`, recording a strategy failure instead of raising it."""
         try:
             return self._place(entry, now, trigger)
-        except _StrategyFailed:
+        except StrategyFailed:
             return self._last(entry.item.id)
 
     def _retry_unroutable(self, now: datetime) -> list[RoutingDecision]:
@@ -1770,12 +1475,49 @@ class Router:
         history = self._history
         if item_id in history:
             history.move_to_end(item_id, last=False)
+        self._finished[item_id] = status
+        self._finish_order.append(item_id)
+        if len(self._finished) > self.retain_finished:
+            self._forget()
+
+    def _forget(self) -> None:
+        """Forget the oldest finished items beyond ``retain_finished``, and their history."""
         finished = self._finished
-        finished[item_id] = status
+        order = self._finish_order
+        stale = self._stale
         while len(finished) > self.retain_finished:
-            gone, _ = finished.popitem(last=False)
-            history.pop(gone, None)
+            gone = order.popleft()
+            if stale and gone in stale:
+                # Routed again after it finished then: a later id stands for it now.
+                left = stale.pop(gone) - 1
+                if left:
+                    stale[gone] = left
+                continue
+            del finished[gone]
+            self._history.pop(gone, None)
             self._forgotten += 1
+
+    def _unfinish(self, item_id: str) -> None:
+        """A finished item is routed or adopted again: it is no longer a finished one.
+
+        Its id stays in the finish order, counted as stale; should stale ids come to
+        outnumber the kept ones, the order is rebuilt without them (memory stays
+        bounded however often items come back).
+        """
+        del self._finished[item_id]
+        stale = self._stale
+        stale[item_id] = stale.get(item_id, 0) + 1
+        order = self._finish_order
+        if len(order) > 2 * len(self._finished) + 64:
+            kept: list[str] = []
+            seen: set[str] = set()
+            for each in reversed(order):
+                if each in self._finished and each not in seen:
+                    seen.add(each)
+                    kept.append(each)
+            kept.reverse()
+            self._finish_order = deque(kept)
+            stale.clear()
 
     # -- following a store -----------------------------------------------------------------
 
@@ -1794,8 +1536,9 @@ class Router:
         item_id = item.id
         if item_id in self._entries:
             raise DuplicateWorkItem(item_id)
-        self._finished.pop(item_id, None)
-        entry = _new_entry(item, self._select_queue(item, None))
+        if item_id in self._finished:
+            self._unfinish(item_id)
+        entry = new_entry(item, self._select_queue(item, None))
         entry.status = _ASSIGNED
         entry.agent_id = agent_id
         self._entries[item_id] = entry
