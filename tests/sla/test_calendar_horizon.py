@@ -332,7 +332,7 @@ def scenarios(draw: st.DrawFn) -> Scenario:
 
 
 @settings(
-    max_examples=40,
+    max_examples=25,
     deadline=None,
     suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow],
     derandomize=True,

@@ -41,24 +41,34 @@ def micros(delta: timedelta = timedelta(0)) -> int:
     return int(moment.timestamp()) * 1_000_000 + moment.microsecond
 
 
-def start(url: str, schema: str, *args: object) -> subprocess.Popen[str]:
-    process = subprocess.Popen(
+def spawn(url: str, schema: str, *args: object) -> subprocess.Popen[str]:
+    return subprocess.Popen(
         [sys.executable, str(WORKER), url, schema, *map(str, args)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
-    if args[0] in ("update", "drain", "claim", "pull"):
+
+
+def ready(process: subprocess.Popen[str], mode: object) -> subprocess.Popen[str]:
+    """Wait until a worker that waits for "go" has its store open."""
+    if mode in ("update", "drain", "claim", "pull"):
         assert process.stdout is not None
         assert process.stdout.readline() == "ready\n", process.stderr
     return process
 
 
+def start(url: str, schema: str, *args: object) -> subprocess.Popen[str]:
+    return ready(spawn(url, schema, *args), args[0])
+
+
 def start_together(url: str, schema: str, *calls: tuple[object, ...]) -> list[Any]:
-    """Start a worker per call, wait until each has its store open, then let them go
-    at once (so that they really overlap, however slowly each starts)."""
-    workers = [start(url, schema, *args) for args in calls]
+    """Start a worker per call (all at once: their imports overlap), wait until each
+    has its store open, then let them go at once (so that they really overlap, however
+    slowly each starts)."""
+    spawned = [spawn(url, schema, *args) for args in calls]
+    workers = [ready(worker, args[0]) for worker, args in zip(spawned, calls, strict=True)]
     at = time.time() + 0.25  # each sleeps until then: a loaded machine hands out the
     for worker in workers:  # "go" lines slowly, and the first would take everything
         assert worker.stdin is not None
