@@ -40,7 +40,6 @@ from zoneinfo import ZoneInfo
 from casekit.exceptions import InvalidScenario, MissingDependency
 from casekit.model import CaseState, Channel
 from casekit.model.actors import ActorRef
-from casekit.model.events import CaseOpened
 from casekit.model.lifecycle import replay
 from casekit.model.sla import SlaMetric
 from casekit.routing import Agent, Outcome, Presence, Queue, QueueOrder, Router, WorkItem
@@ -180,22 +179,7 @@ def _types(
     for index, spec in enumerate(scenario.case_types):
         clocks: list[tuple[int, int]] = []
         if policy is not None:
-            case = replay(
-                [
-                    CaseOpened(
-                        case_id="sim",
-                        at=scenario.start,
-                        actor=_CUSTOMER,
-                        subject=spec.name,
-                        description="",
-                        channel=spec.channel,
-                        priority=spec.priority,
-                        category=spec.category,
-                        account_id=spec.account_id,
-                        language=spec.language,
-                    )
-                ]
-            )
+            case = replay([spec.opening("sim", scenario.start, _CUSTOMER)])
             for selection in policy.select(case):
                 definition = selection.definition
                 if not selection.selected:
@@ -602,9 +586,7 @@ class _Run:
         c_resolved, c_state, c_agent = self.c_resolved, self.c_state, self.c_agent
         c_first_agent, c_wait, c_handled = self.c_first_agent, self.c_wait, self.c_handled
         c_waits, c_queued_at = self.c_waits, self.c_queued_at
-        k_stage, k_since, k_consumed = self.k_stage, self.k_since, self.k_consumed
-        k_breached = self.k_breached
-        elapsed = [d.elapsed for d in self.definitions]
+        k_stage, k_since = self.k_stage, self.k_since
         agent_index = self.agent_index
         a_busy, a_handled = self.a_busy, self.a_handled
         max_arrivals = self.scenario.max_arrivals
@@ -626,16 +608,8 @@ class _Run:
                 c_first_agent[case] = agent + 1
                 c_state[case] = OPEN
                 for key in kind.first_response:
-                    stages = k_stage[key]
-                    if stages[case] == RUNNING:
-                        used = k_consumed[key]
-                        used[case] += elapsed[key](k_since[key][case], at)
-                        k_since[key][case] = at
-                        if used[case] <= kind.targets[key]:
-                            stages[case] = MET
-                        else:
-                            stages[case] = BREACHED
-                            k_breached[key][case] = 1
+                    if k_stage[key][case] == RUNNING:
+                        self.stop(key, case, at, kind.targets[key])
             handle = kind.handle(rng) if work == 0 else kind.rework(rng)
             c_handled[case] += handle
             a_busy[agent] += handle
@@ -734,18 +708,7 @@ class _Run:
                     c_resolved[case] = at
                     c_state[case] = RESOLVED
                     for key in kind.keys:
-                        stages = k_stage[key]
-                        stage = stages[case]
-                        if stage == RUNNING:
-                            used = k_consumed[key]
-                            used[case] += elapsed[key](k_since[key][case], at)
-                            k_since[key][case] = at
-                            if used[case] <= kind.targets[key]:
-                                stages[case] = MET
-                            else:
-                                stages[case] = BREACHED
-                                k_breached[key][case] = 1
-                        elif stage == PAUSED:
+                        if k_stage[key][case] in (RUNNING, PAUSED):
                             self.stop(key, case, at, kind.targets[key])
                     if kind.reopen_after is not None and random_() < kind.p_reopen:
                         self.push(at + kind.reopen_after(rng), REOPEN, case, 0)

@@ -27,7 +27,6 @@ from casekit.model.actors import ActorRef
 from casekit.model.case import Assignment, Interaction, Resolution
 from casekit.model.events import (
     CaseAssigned,
-    CaseOpened,
     CaseStateChanged,
     Event,
     InteractionAdded,
@@ -469,22 +468,7 @@ class SimResult:
         case_id = self.case_id(key)
         customer = ActorRef(_CUSTOMER_KIND, f"customer-{key}")
         created = _instant(self.created[key])
-        events: list[Event] = [
-            CaseOpened(
-                case_id=case_id,
-                at=created,
-                actor=customer,
-                subject=kind.name,
-                description="",
-                channel=kind.channel,
-                priority=kind.priority,
-                category=kind.category,
-                account_id=kind.account_id,
-                contact_id=customer.id,
-                language=kind.language,
-                skills=dict(kind.required_skills),
-            )
-        ]
+        events: list[Event] = [kind.opening(case_id, created, customer)]
         state = CaseState.NEW
         agent: str | None = None
         replied = False

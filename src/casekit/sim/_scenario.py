@@ -22,6 +22,8 @@ import attrs
 from casekit._convert import enum_converter
 from casekit.exceptions import CalendarHorizonError, InvalidDefinition, InvalidScenario
 from casekit.model import Channel, Priority
+from casekit.model.actors import ActorRef
+from casekit.model.events import CaseOpened
 from casekit.routing import DEFAULT_STRATEGIES, Queue, StrategyRegistry, UnknownStrategy
 from casekit.routing._agents import check_levels
 from casekit.serialization import load_toml, structure
@@ -380,6 +382,23 @@ class CaseType:
             raise _fail("is needed when reopen is above 0", f"{where}.reopen_after")
         if self.reopen >= 1:
             raise _fail("must be below 1, or cases reopen forever", f"{where}.reopen")
+
+    def opening(self, case_id: str, at: datetime, customer: ActorRef) -> CaseOpened:
+        """The ``case.opened`` event of a case of this type, opened by ``customer``."""
+        return CaseOpened(
+            case_id=case_id,
+            at=at,
+            actor=customer,
+            subject=self.name,
+            description="",
+            channel=self.channel,
+            priority=self.priority,
+            category=self.category,
+            account_id=self.account_id,
+            contact_id=customer.id if customer.kind.value == "contact" else None,
+            language=self.language,
+            skills=dict(self.required_skills),
+        )
 
 
 def _count(_instance: object, _attribute: Any, value: Any) -> None:
