@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from casekit.exceptions import InvalidScenario
+from casekit.sim._result import show as _show
 
 __all__ = ["add_command"]
 
@@ -32,14 +33,6 @@ def add_command(commands: Any) -> None:
 def _table(rows: list[tuple[str, str]]) -> str:
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k.ljust(width)}  {v}" for k, v in rows)
-
-
-def _show(value: object) -> str:
-    if isinstance(value, float):
-        return f"{value:,.4f}" if abs(value) < 10 else f"{value:,.1f}"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return str(value)
 
 
 def _simulate(args: argparse.Namespace) -> int:

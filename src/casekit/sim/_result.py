@@ -569,7 +569,7 @@ class SimResult:
         s = self.summary()
         rows = "".join(
             f"<tr><th style='text-align:left'>{html.escape(str(k))}</th>"
-            f"<td style='text-align:right'>{html.escape(_show(v))}</td></tr>"
+            f"<td style='text-align:right'>{html.escape(show(v))}</td></tr>"
             for k, v in s.items()
         )
         return (
@@ -586,7 +586,9 @@ def _no_calendar(_account_id: str) -> str | None:
     return None
 
 
-def _show(value: object) -> str:
+def show(value: object) -> str:
+    """A figure as the summaries print it: thousands separated, four significant
+    digits below 1,000."""
     if isinstance(value, float):
         return f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.0f}"
     if isinstance(value, int):
