@@ -14,23 +14,13 @@ from casekit.model.lifecycle import replay
 from casekit.sla import engine
 from casekit.sla.engine import AccountCalendar
 from casekit.sla.policy import SlaPolicy
+from casekit.sla.whatif import _commands as commands
 from casekit.storage.base import Timer
 
 __all__ = ["with_clocks"]
 
 _MAX_FIRINGS = 10_000
 """The most due moments fired between two commands (a guard, far above any policy's)."""
-
-
-def _commands(events: Sequence[Event]) -> list[list[Event]]:
-    """Consecutive events with the same instant and actor: one command each."""
-    out: list[list[Event]] = []
-    for event in events:
-        if out and out[-1][0].at == event.at and out[-1][0].actor == event.actor:
-            out[-1].append(event)
-        else:
-            out.append([event])
-    return out
 
 
 def _fire_due(case: Case, policy: SlaPolicy, until: datetime, out: list[Event]) -> Case:
@@ -61,7 +51,7 @@ def with_clocks(
     ``until`` (when the import runs)."""
     out: list[Event] = []
     case: Case | None = None
-    for command in _commands(log):
+    for command in commands(log):
         at = command[0].at
         if case is not None:
             case = _fire_due(case, policy, at, out)
