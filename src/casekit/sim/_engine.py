@@ -31,269 +31,58 @@ import math
 import random
 from array import array
 from bisect import bisect_right
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from itertools import accumulate
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from casekit.exceptions import InvalidScenario, MissingDependency
-from casekit.model import CaseState, Channel
-from casekit.model.actors import ActorRef
-from casekit.model.lifecycle import replay
-from casekit.model.sla import SlaMetric
-from casekit.routing import Agent, Outcome, Presence, Queue, QueueOrder, Router, WorkItem
-from casekit.sim._dists import Sampler
+from casekit.routing import Outcome, Presence, Queue, QueueOrder, Router
+from casekit.sim._compile import (
+    AWAITING,
+    BREACHED,
+    BUCKET_US,
+    CANCELLED,
+    CANCELLED_CLOCK,
+    DAY_US,
+    EPOCH,
+    MAX_SAMPLES,
+    MET,
+    NEW,
+    OPEN,
+    PAUSED,
+    RESOLVED,
+    RUNNING,
+    US,
+    Definition,
+    Kind,
+    build_agents,
+    check_periods,
+    check_policy,
+    compile_types,
+    due_at,
+    instant,
+    micros,
+    rate_table,
+)
 from casekit.sim._result import SimResult, SlaColumns
-from casekit.sim._scenario import CaseType, PoissonArrivals, ReplayArrivals, Scenario
+from casekit.sim._scenario import PoissonArrivals, ReplayArrivals, Scenario
 from casekit.sla import BusinessCalendar
-from casekit.sla.policy import OnReopen, Subject
 
 __all__ = ["simulate"]
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-US = timedelta(microseconds=1)
-HOUR_US = 3_600_000_000
-DAY_US = 24 * HOUR_US
-_BUCKET_US = 15 * 60 * 1_000_000
-"""Arrival rates are looked up per quarter hour (zones are at most quarter hours off)."""
 
 # Event kinds, in the order they run at one instant: a hand-out at an instant comes
 # after the arrivals and completions of that instant.
 ARRIVE, DONE, ANSWER, REOPEN, ABANDON, DAY, TICK, SAMPLE = range(8)
-# Case states (CaseState in declaration order).
-NEW, OPEN, AWAITING, RESOLVED, CLOSED, CANCELLED = range(6)
-STATES = tuple(CaseState)
-# Clock stages.
-NO_CLOCK, RUNNING, PAUSED, MET, BREACHED, CANCELLED_CLOCK = range(6)
 # What a case's trail records (for event logs).
 T_ASSIGNED, T_AWAIT, T_ANSWER, T_RESOLVE, T_REOPEN, T_CANCEL = range(6)
 
 MAX_ARRIVALS = 100_000_000
 """The most arrivals one run may expect (a run keeps about 100 bytes per case)."""
-MAX_SAMPLES = 1_000_000
-"""The most queue samples (and ladder ticks, ``duration / period``) a run may plan; a
-drain that goes on longer stops sampling there (about 100 MB of samples)."""
 
 _SAFETY_DAYS = 366
 """How long after the last arrival a drained run may go on (work queued for shifts
 that never open again would otherwise keep the clock ticking)."""
-
-
-def _instant(us: int) -> datetime:
-    return EPOCH + US * us
-
-
-def _micros(value: datetime) -> int:
-    return (value - EPOCH) // US
-
-
-class _Definition:
-    """A selected SLA definition as the loop follows it."""
-
-    __slots__ = ("calendar", "elapsed", "first_response", "id", "pausing", "restart")
-
-    def __init__(
-        self,
-        sla_id: str,
-        calendar: BusinessCalendar,
-        first_response: bool,
-        pausing: frozenset[int],
-        restart: bool,
-    ) -> None:
-        self.id = sla_id
-        self.calendar = calendar
-        self.first_response = first_response
-        self.pausing = pausing
-        self.restart = restart
-        # Business microseconds from one instant to a later one.
-        self.elapsed: Callable[[int, int], int] = (
-            _real_time if calendar == _ALWAYS else calendar.elapsed_us
-        )
-
-
-class _Type:
-    """A case type compiled for the loop."""
-
-    __slots__ = (
-        "answer",
-        "first_response",
-        "handle",
-        "index",
-        "keys",
-        "make",
-        "p_await",
-        "p_reopen",
-        "patience",
-        "plain",
-        "queue",
-        "reopen_after",
-        "rework",
-        "spec",
-        "targets",
-    )
-
-    def __init__(
-        self,
-        index: int,
-        spec: CaseType,
-        definitions: list[_Definition],
-        clocks: list[tuple[int, int]],
-    ) -> None:
-        self.index = index
-        self.spec = spec
-        self.handle: Sampler = spec.handle_time.sampler()
-        self.rework: Sampler = (spec.rework_time or spec.handle_time).sampler()
-        self.answer: Sampler | None = spec.answer_time.sampler() if spec.answer_time else None
-        self.reopen_after: Sampler | None = (
-            spec.reopen_after.sampler() if spec.reopen_after else None
-        )
-        self.patience: Sampler | None = spec.patience.sampler() if spec.patience else None
-        self.p_await = spec.awaiting_info
-        self.p_reopen = spec.reopen
-        self.queue = spec.queue
-        template = WorkItem(
-            id="template",
-            channel=spec.channel,
-            created_at=EPOCH,
-            priority=spec.priority,
-            required_skills=spec.required_skills,
-            optional_skills=spec.optional_skills,
-            account_id=spec.account_id,
-            language=spec.language,
-        )
-        self.make = _item_factory(template)
-        self.keys = tuple(key for key, _ in clocks)
-        self.targets = dict(clocks)
-        self.first_response = tuple(k for k in self.keys if definitions[k].first_response)
-        # Plain: no clock pauses in NEW, OPEN or RESOLVED (the default pause state is
-        # awaiting info), so picking up and resolving take the inline paths.
-        self.plain = not any(definitions[k].pausing & {NEW, OPEN, RESOLVED} for k in self.keys)
-
-
-def _types(
-    scenario: Scenario, definitions: list[_Definition], names: dict[str, int]
-) -> list[_Type]:
-    policy = scenario.sla
-    out = []
-    for index, spec in enumerate(scenario.case_types):
-        clocks: list[tuple[int, int]] = []
-        if policy is not None:
-            case = replay([spec.opening("sim", scenario.start, _CUSTOMER)])
-            for selection in policy.select(case):
-                definition = selection.definition
-                if not selection.selected:
-                    continue
-                target = definition.target_for(spec.priority)
-                assert target is not None  # selection guarantees one
-                name = policy.calendar_for(definition, case, None, _no_calendar)
-                key = names[definition.id]
-                while key >= len(definitions):
-                    definitions.append(_placeholder())
-                if definitions[key].id == "":
-                    definitions[key] = _Definition(
-                        definition.id,
-                        policy.calendar(name),
-                        definition.metric is SlaMetric.FIRST_RESPONSE,
-                        frozenset(STATES.index(s) for s in definition.pause_states),
-                        definition.on_reopen is OnReopen.RESTART,
-                    )
-                clocks.append((key, target // US))
-        out.append(_Type(index, spec, definitions, clocks))
-    return out
-
-
-def _placeholder() -> _Definition:
-    return _Definition("", _ALWAYS_CAL, False, frozenset(), False)
-
-
-_CUSTOMER = ActorRef("contact", "customer")
-_ALWAYS_CAL = BusinessCalendar.always_open()
-
-
-def _no_calendar(_account_id: str) -> str | None:
-    return None
-
-
-def _check_policy(scenario: Scenario) -> dict[str, int]:
-    """Definition ids by column number; refuses what the loop does not follow."""
-    names: dict[str, int] = {}
-    if scenario.sla is None:
-        return names
-    for definition in scenario.sla.definitions:
-        where = f"sla.definitions[{definition.id!r}]"
-        if definition.subject is Subject.TASK:
-            continue  # simulated cases have no tasks: task clocks never start
-        if definition.metric not in (SlaMetric.FIRST_RESPONSE, SlaMetric.RESOLUTION):
-            raise InvalidScenario(
-                f"the simulator follows first_response and resolution clocks, not "
-                f"{definition.metric.value}",
-                where=f"{where}.metric",
-            )
-        for field in ("start_on", "stop_on", "reset_on", "cancel_on"):
-            if getattr(definition, field):
-                raise InvalidScenario(
-                    "the simulator does not follow clocks driven by event names",
-                    where=f"{where}.{field}",
-                )
-        names.setdefault(definition.id, len(names))
-    return names
-
-
-def _check_periods(scenario: Scenario) -> None:
-    """Refuses samples and ladder ticks so frequent that the run would never end."""
-    if scenario.duration is None:
-        return
-    samples = scenario.duration / scenario.sample_every
-    if samples > MAX_SAMPLES:
-        raise InvalidScenario(
-            f"would take {samples:,.0f} samples over the duration; at most "
-            f"{MAX_SAMPLES:,}: sample less often",
-            where="sample_every",
-        )
-    ticks = scenario.duration / scenario.tick_every
-    if any(q.ladder for q in scenario.queues) and ticks > MAX_SAMPLES:
-        raise InvalidScenario(
-            f"would take {ticks:,.0f} ladder ticks over the duration; at most "
-            f"{MAX_SAMPLES:,}: tick less often",
-            where="tick_every",
-        )
-
-
-def _rate_table(arrivals: PoissonArrivals, start_us: int, end_us: int) -> list[float]:
-    """Arrivals per microsecond in each quarter hour from ``start_us`` to ``end_us``."""
-    zone = ZoneInfo(arrivals.zone)
-    per_us = arrivals.per_hour / HOUR_US
-    table = []
-    at = start_us
-    while at < end_us + _BUCKET_US:
-        local = _instant(at + _BUCKET_US // 2).astimezone(zone)
-        table.append(per_us * arrivals.hourly[local.hour] * arrivals.weekdays[local.weekday()])
-        at += _BUCKET_US
-    return table
-
-
-def _agents(scenario: Scenario) -> tuple[list[Agent], list[tuple[int, float]]]:
-    channels = sorted({t.channel for t in scenario.case_types}, key=list(Channel).index)
-    agents = []
-    absence = []
-    for group in scenario.agents:
-        shift = scenario.calendars[group.shift] if group.shift is not None else None
-        for number in range(1, group.count + 1):
-            agents.append(
-                Agent(
-                    id=f"{group.name}-{number}",
-                    groups=group.routing_groups,
-                    skills=group.skills,
-                    languages=group.languages,
-                    capacity=group.routing_capacity(channels),
-                    max_units=group.routing_max_units,
-                    shift=shift,
-                )
-            )
-            if group.absence:
-                absence.append((len(agents) - 1, group.absence))
-    return agents, absence
 
 
 class _Progress:
@@ -346,7 +135,7 @@ def simulate(
         raise InvalidScenario(
             f"must be a Scenario, not {type(scenario).__name__}", where="scenario"
         )
-    _check_periods(scenario)
+    check_periods(scenario)
     run = _Run(scenario, scenario.seed if seed is None else seed, record)
     bar = _Progress(progress, run.expected, scenario.name)
     try:
@@ -364,9 +153,9 @@ class _Run:
         self.seed = seed
         self.rng = random.Random(seed)
         self.record = record
-        names = _check_policy(scenario)
-        self.definitions: list[_Definition] = []
-        self.types = _types(scenario, self.definitions, names)
+        names = check_policy(scenario)
+        self.definitions: list[Definition] = []
+        self.types = compile_types(scenario, self.definitions, names)
         # Definitions no case type selects still get (empty) columns, in policy order.
         for sla_id, key in sorted(names.items(), key=lambda kv: kv[1]):
             if key >= len(self.definitions):
@@ -374,7 +163,7 @@ class _Run:
                 definition = scenario.sla.definition(sla_id)
                 assert definition is not None
                 self.definitions.append(
-                    _Definition(
+                    Definition(
                         sla_id,
                         scenario.sla.calendar(definition.calendar),
                         False,
@@ -382,9 +171,9 @@ class _Run:
                         False,
                     )
                 )
-        self.start_us = _micros(scenario.start)
-        self.end_us = None if scenario.end is None else _micros(scenario.end)
-        agents, self.absence = _agents(scenario)
+        self.start_us = micros(scenario.start)
+        self.end_us = None if scenario.end is None else micros(scenario.end)
+        agents, self.absence = build_agents(scenario)
         self.agent_ids = [a.id for a in agents]
         self.agent_index = {a.id: n for n, a in enumerate(agents)}
         self.router = Router(
@@ -472,7 +261,7 @@ class _Run:
         arrivals = scenario.arrivals
         if isinstance(arrivals, ReplayArrivals):
             kinds = [self.type_names[k] for k in arrivals.case_types] or [-1] * len(arrivals.times)
-            replay = sorted(zip((_micros(t) for t in arrivals.times), kinds, strict=True))
+            replay = sorted(zip((micros(t) for t in arrivals.times), kinds, strict=True))
             end = self.end_us
             self.replay = [
                 r for r in replay if self.start_us <= r[0] and (end is None or r[0] < end)
@@ -490,12 +279,12 @@ class _Run:
         assert isinstance(arrivals, PoissonArrivals)
         # A week ahead to start with; next_arrival extends the table as time goes on.
         horizon = self.end_us if self.end_us is not None else self.start_us + 7 * DAY_US
-        self.rates = _rate_table(arrivals, self.start_us, horizon)
+        self.rates = rate_table(arrivals, self.start_us, horizon)
         self.peak = max(self.rates)
         expected = scenario.max_arrivals
         if self.end_us is not None:
-            buckets = (self.end_us - self.start_us) // _BUCKET_US + 1
-            estimate = int(sum(self.rates[:buckets]) * _BUCKET_US)
+            buckets = (self.end_us - self.start_us) // BUCKET_US + 1
+            estimate = int(sum(self.rates[:buckets]) * BUCKET_US)
             expected = estimate if expected is None else min(expected, estimate)
         if expected is not None and expected > MAX_ARRIVALS:
             raise InvalidScenario(
@@ -535,13 +324,13 @@ class _Run:
         at = after
         while True:
             at += int(rng.expovariate(peak)) + 1
-            bucket = (at - start) // _BUCKET_US
+            bucket = (at - start) // BUCKET_US
             if self.end_us is not None and at >= self.end_us:
                 return
             if bucket >= len(rates):
                 arrivals = scenario.arrivals
                 assert isinstance(arrivals, PoissonArrivals)
-                rates.extend(_rate_table(arrivals, start + len(rates) * _BUCKET_US, at + DAY_US))
+                rates.extend(rate_table(arrivals, start + len(rates) * BUCKET_US, at + DAY_US))
             rate = rates[bucket]
             if rate >= peak or rng.random() * peak < rate:
                 self.push(at, ARRIVE, self.arrived, -1)
@@ -597,7 +386,7 @@ class _Run:
         epoch = EPOCH
         one_us = US
 
-        def pickup(at: int, case: int, work: int, agent_id: str, kind: _Type) -> None:
+        def pickup(at: int, case: int, work: int, agent_id: str, kind: Kind) -> None:
             """An agent took the case: the first response, and the handling starts."""
             agent = agent_index[agent_id]
             c_wait[case] += at - c_queued_at[case]
@@ -753,11 +542,11 @@ class _Run:
             self.push(self.start_us, DAY, 0, 0)
 
     def boundary(self, calendar: BusinessCalendar, at: int) -> int:
-        moment = _instant(at)
+        moment = instant(at)
         change = (
             calendar.next_close(moment) if calendar.is_open(moment) else calendar.next_open(moment)
         )
-        return max(at + 1, _micros(change))
+        return max(at + 1, micros(change))
 
     # -- what happens -------------------------------------------------------------------
 
@@ -783,7 +572,7 @@ class _Run:
         self.next_arrival(at)
         self.route(at, case, kind, 0)
 
-    def route(self, at: int, case: int, kind: _Type, work: int) -> None:
+    def route(self, at: int, case: int, kind: Kind, work: int) -> None:
         if work == 0 and not kind.plain:
             # The clocks just started with the case NEW: those pausing in NEW start
             # paused, as the engine starts them.
@@ -822,7 +611,7 @@ class _Run:
                 continue
             remaining = kind.targets[number] - self.k_consumed[number][case]
             calendar = self.definitions[number].calendar
-            due = _due(calendar, _instant(self.k_since[number][case]), remaining)
+            due = due_at(calendar, instant(self.k_since[number][case]), remaining)
             if best is None or due < best:
                 best = due
         return best
@@ -1065,7 +854,7 @@ class _Run:
             span = (
                 end - self.start_us
                 if shift is None
-                else shift.elapsed(_instant(self.start_us), _instant(end)) // US
+                else shift.elapsed(instant(self.start_us), instant(end)) // US
             )
             absent = self.a_absent[number]
             until = self.a_absent_until[number]
@@ -1075,7 +864,7 @@ class _Run:
         return SimResult(
             scenario=self.scenario,
             seed=self.seed,
-            as_of=_instant(as_of),
+            as_of=instant(as_of),
             start_us=self.start_us,
             case_type=self.c_type,
             created=self.c_created,
@@ -1099,46 +888,6 @@ class _Run:
         )
 
 
-_ALWAYS = _ALWAYS_CAL
 _ASSIGNED = Outcome.ASSIGNED
 _QUEUED = Outcome.QUEUED
 _push = heapq.heappush
-
-
-def _real_time(since: int, at: int) -> int:
-    return at - since
-
-
-def _item_factory(
-    template: WorkItem,
-) -> Callable[[str, datetime, str | None, datetime | None], WorkItem]:
-    """A function building a copy of ``template`` with a new id, creation instant,
-    previous agent and due instant, without running ``WorkItem``'s converters again
-    (they checked the template; the simulator builds one item per routing)."""
-    slots = [name for name in getattr(WorkItem, "__slots__", ()) if name != "__weakref__"]
-    fixed = {name: getattr(template, name) for name in slots}
-    setters = {name: WorkItem.__dict__[name].__set__ for name in slots}
-    lines = ["def make(item_id, created_at, previous_agent, sla_due):", "    item = new(cls)"]
-    for name in slots:
-        value = name if name in ("created_at", "previous_agent", "sla_due") else repr(name)
-        if name == "id":
-            value = "item_id"
-        elif name in ("created_at", "previous_agent", "sla_due"):
-            value = name
-        else:
-            value = f"fixed[{name!r}]"
-        lines.append(f"    set_{name}(item, {value})")
-    lines.append("    return item")
-    scope: dict[str, Any] = {"new": object.__new__, "cls": WorkItem, "fixed": fixed}
-    scope.update({f"set_{name}": setter for name, setter in setters.items()})
-    exec("\n".join(lines), scope)  # noqa: S102 - generated from the slot names above
-    return scope["make"]  # type: ignore[no-any-return]
-
-
-def _due(calendar: BusinessCalendar, since: datetime, remaining: int) -> datetime:
-    if remaining >= 0:
-        return calendar.add(since, US * remaining)
-    return calendar.subtract(since, US * -remaining)
-
-
-_ = Channel  # re-exported types used in annotations of the result
