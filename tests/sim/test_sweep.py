@@ -61,3 +61,13 @@ def test_a_sweep_runs_on_a_real_dask_cluster() -> None:
         result = sweep(mmc(arrivals=2_000), seeds=4, executor=client.get_executor(), progress=False)
     local = sweep(mmc(arrivals=2_000), seeds=4, progress=False)
     assert result.summaries == local.summaries
+
+
+def test_notebook_views_escape_scenario_names(small: Scenario) -> None:
+    marked = small.evolve(name="<script>alert(1)</script>")
+    html = simulate(marked)._repr_html_()
+    assert "<script>" not in html
+    assert "&lt;script&gt;" in html
+    swept = sweep(marked, seeds=2, executor=ThreadPoolExecutor(1))._repr_html_()
+    assert "<script>" not in swept
+    assert "± " in swept

@@ -12,10 +12,9 @@ with ``record=True``, each case's history as casekit events
 from __future__ import annotations
 
 import contextlib
-import html
 import statistics
 from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -566,20 +565,13 @@ class SimResult:
         )
 
     def _repr_html_(self) -> str:
-        s = self.summary()
-        rows = "".join(
-            f"<tr><th style='text-align:left'>{html.escape(str(k))}</th>"
-            f"<td style='text-align:right'>{html.escape(show(v))}</td></tr>"
-            for k, v in s.items()
-        )
-        return (
-            f"<div><strong>Simulation {html.escape(self.scenario.name)}</strong> "
-            f"(seed {self.seed}, until {html.escape(self.as_of.isoformat())})"
-            f"<table>{rows}</table></div>"
-        )
+        from casekit import _html  # noqa: PLC0415 - notebooks only
 
-    def __iter__(self) -> Iterator[str]:  # pragma: no cover - guards against list(result)
-        raise TypeError("SimResult is not iterable; use to_frame() or summary()")
+        return _html.block(
+            f"Simulation {self.scenario.name}",
+            _html.fields((name, show(value)) for name, value in self.summary().items()),
+            note=f"seed {self.seed}, until {_html.instant(self.as_of)}",
+        )
 
 
 def _no_calendar(_account_id: str) -> str | None:

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 
-from casekit._convert import enum_converter
+from casekit._convert import enum_converter, str_tuple
 from casekit.exceptions import CalendarHorizonError, InvalidDefinition, InvalidScenario
 from casekit.model import Channel, Priority
 from casekit.model.actors import ActorRef
@@ -128,12 +128,6 @@ def _names(value: Iterable[str]) -> frozenset[str]:
     return frozenset(_items(value, str, "a name", "agents.groups"))
 
 
-def _strings(value: Iterable[str]) -> tuple[str, ...]:
-    if isinstance(value, str):
-        return (value,)
-    return tuple(value)
-
-
 def _case_types(value: Iterable[CaseType]) -> tuple[CaseType, ...]:
     return _items(value, CaseType, "a CaseType", "case_types")
 
@@ -193,7 +187,7 @@ class ReplayArrivals:
 
     kind: ClassVar[str] = "replay"
     times: tuple[datetime, ...] = attrs.field(converter=_times)
-    case_types: tuple[str, ...] = attrs.field(default=(), converter=_strings)
+    case_types: tuple[str, ...] = attrs.field(default=(), converter=str_tuple)
 
     def __attrs_post_init__(self) -> None:
         if self.case_types and len(self.case_types) != len(self.times):

@@ -116,25 +116,19 @@ class SweepResult:
         return f"<SweepResult {len(self.summaries)} runs of {len(names)} scenarios: {shown}>"
 
     def _repr_html_(self) -> str:
-        import html  # noqa: PLC0415
+        from casekit import _html  # noqa: PLC0415 - notebooks only
 
-        compared = (
-            self.compare("mean_wait_s", "service_level", "utilisation") if self.summaries else {}
-        )
-        rows = "".join(
-            f"<tr><th style='text-align:left'>{html.escape(name)}</th>"
-            + "".join(
-                f"<td style='text-align:right'>{m:.4g} ± {se:.2g}</td>"
-                for m, se in figures.values()
-            )
-            + "</tr>"
+        metrics = ("mean_wait_s", "service_level", "utilisation")
+        compared = self.compare(*metrics) if self.summaries else {}
+        rows = [
+            (name, *(f"{mean:.4g} ± {se:.2g}" for mean, se in figures.values()))
             for name, figures in compared.items()
-        )
-        return (
-            f"<div><strong>Sweep</strong>: {len(self.summaries)} runs<table>"
-            "<tr><th>scenario</th><th>mean wait (s)</th><th>service level</th>"
-            "<th>utilisation</th></tr>"
-            f"{rows}</table></div>"
+        ]
+        header = ("scenario", "mean wait (s)", "service level", "utilisation")
+        return _html.block(
+            f"Sweep: {len(self.summaries)} runs",
+            _html.table(header, rows, row_headers=True),
+            note="mean ± standard error over seeds",
         )
 
 
