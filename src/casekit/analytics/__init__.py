@@ -19,13 +19,9 @@ from casekit.analytics._erlang import (
     MAX_AGENTS,
     ErlangA,
     ErlangC,
-    Staffing,
-    StaffingPlan,
     erlang_a,
     erlang_b,
     erlang_c,
-    required_agents,
-    required_agents_per_interval,
 )
 from casekit.analytics._facts import (
     CaseFacts,
@@ -56,6 +52,12 @@ from casekit.analytics._kpis import (
     task_times,
 )
 from casekit.analytics._optional import MissingDependency
+from casekit.analytics._staffing import (
+    Staffing,
+    StaffingPlan,
+    required_agents,
+    required_agents_per_interval,
+)
 
 __all__ = [
     "BY_COLUMNS",
