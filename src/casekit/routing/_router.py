@@ -885,7 +885,7 @@ class Router:
         else:
             outcome = self._offer_or_claim(entry, agent_id, now, trigger)
             if outcome is _O_CLAIMED:
-                decision = lazy_decision(
+                lost = lazy_decision(
                     item_id,
                     outcome,
                     now,
@@ -901,9 +901,9 @@ class Router:
                     third,
                     fourth,
                 )
-                self._record(decision)
+                self._record(lost)
                 self._finish(item_id, entry.status)
-                return decision
+                return lost
         robin = plan.robin
         if robin is not None and type(cursor := robin.cursor) is RoundRobinCursor:
             # The built-in round robin's hook, inline (tests/routing/test_fast_paths.py
