@@ -546,7 +546,7 @@ class Router:
         catalog = self.catalog
         if catalog is not None and not (
             catalog.skills.issuperset(item.required_skills)
-            and catalog.skills.issuperset(item.optional_skills)
+            and (not item.optional_skills or catalog.skills.issuperset(item.optional_skills))
         ):
             where = f"WorkItem(id={item.id!r})"
             catalog.check(item.required_skills, f"{where}.required_skills")
@@ -1375,9 +1375,8 @@ class Router:
                 free_on[agent_id] = left
                 if left >= 1:
                     roomy.add(agent_id)
-        entry.agent_id = None
-        entry.status = _COMPLETED
-        # _finish, inline (tests/routing/test_retention.py covers both).
+        # _finish, inline (tests/routing/test_retention.py covers both); nothing else
+        # refers to the entry, so it is not updated on its way out.
         del self._entries[item_id]
         history = self._history
         if item_id in history:
