@@ -638,9 +638,11 @@ class Router:
                 )
             )
         plan = self._plans[queue.name]
-        stage = 0 if not queue.ladder else queue.stage_at(now - item.created_at)
-        entry.stage = stage
-        rule = plan.rules[stage]
+        if queue.ladder:
+            entry.stage = stage = queue.stage_at(now - item.created_at)
+            rule = plan.rules[stage]
+        else:  # one stage: the entry's stays 0
+            rule = plan.rules[0]
         index = self._index
         channel = entry.channel
         units = entry.units
