@@ -134,7 +134,6 @@ class Router:
     # lookup instead of a specialised slot read.
     __slots__ = (
         "_default",
-        "_default_plan",
         "_entries",
         "_finish_order",
         "_finished",
@@ -226,8 +225,6 @@ class Router:
         self._seq = 0
         self._now: datetime = datetime.min.replace(tzinfo=UTC)
         self._default = self._resolve_strategies(strategies)
-        # Told of a winner that has no queue (an item adopted outside any queue).
-        self._default_plan = Plan(self._default)
         queues = list(queues)
         for queue in queues or [Queue("default")]:
             self._add_queue(queue)
@@ -265,7 +262,7 @@ class Router:
         self._queues[queue.name] = queue
         self._queued.setdefault(queue.name, [])
         scorers = self._resolve_strategies(queue.strategies) if queue.strategies else self._default
-        self._plans[queue.name] = Plan(scorers)
+        self._plans[queue.name] = Plan(queue.name, scorers)
 
     def _rebuild_rules(self) -> None:
         groups_of = {name: q.groups for name, q in self._queues.items()}
@@ -858,7 +855,8 @@ class Router:
     ) -> RoutingDecision:
         """Offer or assign the entry to ``agent_id``, reserving its room, and record it.
 
-        ``record`` and ``first`` to ``fourth`` are the decision's pending record, as
+        ``plan`` is the entry's queue's (every entry given out has a queue). ``record``
+        and ``first`` to ``fourth`` are the decision's pending record, as
         :func:`~casekit.routing._decision.lazy_decision` takes them.
         """
         item = entry.item
@@ -892,10 +890,10 @@ class Router:
                     outcome,
                     now,
                     trigger,
-                    entry.queue.name if entry.queue is not None else None,
+                    plan.queue,
                     entry.stage,
                     None,
-                    plan.names if entry.queue is not None else (),
+                    plan.names,
                     record,
                     "another router claimed the item first",
                     first,
@@ -916,18 +914,13 @@ class Router:
             for hook in plan.hooks:
                 hook(item, agent_id)
         # lazy_decision, inline (tests/routing/test_fast_paths.py checks every field is set).
-        queue = entry.queue
         draft: Any = _Draft()  # frozen to the type checker; writable here
         draft.item_id = item_id
         draft.outcome = outcome
         draft.at = now
         draft.trigger = trigger
-        if queue is None:
-            draft.queue = None
-            draft.strategies = ()
-        else:
-            draft.queue = queue.name
-            draft.strategies = plan.names
+        draft.queue = plan.queue
+        draft.strategies = plan.names
         draft.stage = entry.stage
         draft.agent_id = agent_id
         draft.reason = ""
