@@ -1133,7 +1133,7 @@ class Router:
         order :meth:`next_work` would hand them over (each case once)."""
         self._begin(now)
         self.agent(agent_id)
-        wanted = limit
+        limit = wanted = max(limit, 1)  # one case at least, as ever
         while True:  # several items may share a case: look further until enough
             found = self._eligible(agent_id, now, pulling=True, limit=wanted)
             cases = list(dict.fromkeys(case_of(entry.item.id) for entry in found))
