@@ -326,3 +326,22 @@ def test_an_agent_given_new_groups_while_full_serves_their_queues_on_completion(
     assert router.route(item("w3"), T0 + 2 * S, queue="b").outcome is Outcome.QUEUED
     given = router.complete("w2", T0 + 3 * S)
     assert [(d.item_id, d.agent_id) for d in given] == [("w3", "ann")]
+
+
+def test_pull_order_names_cases_once_looking_past_items_of_one_case() -> None:
+    """Items ann rejected wait while she has room; pulling overrides a rejection, so
+    pull_order lists them: each case once, in hand-over order, however many items of
+    one case come first."""
+    router = Router([chat_agent("ann")], offer_timeout=timedelta(minutes=1))
+    ids = ["c1-T1", "c1-T2", "c1-T3", "c2", "c3-T1", "c1-T4", "c4"]
+    for number, item_id in enumerate(ids):
+        at = T0 + number * S
+        assert router.route(item(item_id, at), at).outcome is Outcome.OFFERED
+        router.reject(item_id, "ann", at)
+    assert router.queued("default") == ids
+    assert router.pull_order("ann", T0 + 9 * S, limit=1) == ["c1"]
+    assert router.pull_order("ann", T0 + 9 * S, limit=2) == ["c1", "c2"]
+    assert router.pull_order("ann", T0 + 9 * S, limit=4) == ["c1", "c2", "c3", "c4"]
+    assert router.pull_order("ann", T0 + 9 * S, limit=10) == ["c1", "c2", "c3", "c4"]
+    assert router.next_work("ann", T0 + 9 * S).item_id == "c1-T1"  # type: ignore[union-attr]
+    assert router.pull_order("ann", T0 + 9 * S, limit=2) == []  # no room left

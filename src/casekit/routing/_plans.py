@@ -145,7 +145,7 @@ class Scorer:
 
 
 class Plan:
-    """A queue prepared for routing: its ladder rules and its tie-breakers.
+    """A queue (named ``queue``) prepared for routing: its ladder rules and its tie-breakers.
 
     ``columns`` are the strategies' column functions in order, ``names`` their names
     and ``hooks`` what a winner is told; ``widest`` is the groups of the last ladder
@@ -154,9 +154,10 @@ class Plan:
     ``chain`` is the default chain's strategies (see :func:`default_chain`).
     """
 
-    __slots__ = ("chain", "columns", "hooks", "names", "robin", "rules", "widest")
+    __slots__ = ("chain", "columns", "hooks", "names", "queue", "robin", "rules", "widest")
 
-    def __init__(self, scorers: Sequence[Scorer]) -> None:
+    def __init__(self, queue: str, scorers: Sequence[Scorer]) -> None:
+        self.queue = queue
         self.columns = tuple(scorer.column for scorer in scorers)
         self.names = tuple(scorer.name for scorer in scorers)
         self.hooks = tuple(scorer.hook for scorer in scorers if scorer.hook is not None)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import bisect
 import heapq
 from collections import OrderedDict, deque
-from collections.abc import Container, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
 from itertools import compress, repeat
 from operator import eq, itemgetter, neg
@@ -90,6 +90,7 @@ _O_UNROUTABLE = Outcome.UNROUTABLE
 _O_CLAIMED = Outcome.CLAIMED_ELSEWHERE
 _PULL = Trigger.PULL
 _ROUTE = Trigger.ROUTE
+_CAPACITY = Trigger.CAPACITY
 _AVAILABLE = Presence.AVAILABLE
 _SLA_DUE = QueueOrder.SLA_DUE
 _WAITING = "no eligible agent has room now; waiting in the queue"
@@ -133,7 +134,6 @@ class Router:
     # lookup instead of a specialised slot read.
     __slots__ = (
         "_default",
-        "_default_plan",
         "_entries",
         "_finish_order",
         "_finished",
@@ -225,8 +225,6 @@ class Router:
         self._seq = 0
         self._now: datetime = datetime.min.replace(tzinfo=UTC)
         self._default = self._resolve_strategies(strategies)
-        # Told of a winner that has no queue (an item adopted outside any queue).
-        self._default_plan = Plan(self._default)
         queues = list(queues)
         for queue in queues or [Queue("default")]:
             self._add_queue(queue)
@@ -264,7 +262,7 @@ class Router:
         self._queues[queue.name] = queue
         self._queued.setdefault(queue.name, [])
         scorers = self._resolve_strategies(queue.strategies) if queue.strategies else self._default
-        self._plans[queue.name] = Plan(scorers)
+        self._plans[queue.name] = Plan(queue.name, scorers)
 
     def _rebuild_rules(self) -> None:
         groups_of = {name: q.groups for name, q in self._queues.items()}
@@ -545,7 +543,7 @@ class Router:
         catalog = self.catalog
         if catalog is not None and not (
             catalog.skills.issuperset(item.required_skills)
-            and catalog.skills.issuperset(item.optional_skills)
+            and (not item.optional_skills or catalog.skills.issuperset(item.optional_skills))
         ):
             where = f"WorkItem(id={item.id!r})"
             catalog.check(item.required_skills, f"{where}.required_skills")
@@ -637,9 +635,11 @@ class Router:
                 )
             )
         plan = self._plans[queue.name]
-        stage = 0 if not queue.ladder else queue.stage_at(now - item.created_at)
-        entry.stage = stage
-        rule = plan.rules[stage]
+        if queue.ladder:
+            entry.stage = stage = queue.stage_at(now - item.created_at)
+            rule = plan.rules[stage]
+        else:  # one stage: the entry's stays 0
+            rule = plan.rules[0]
         index = self._index
         channel = entry.channel
         units = entry.units
@@ -672,7 +672,8 @@ class Router:
             candidates, declined, off_shift, short = self._funnel(entry, candidates, now)
         if not candidates:
             funnel = unranked(static, channel, units, present, roomy, declined, off_shift, short)
-            return self._wait(entry, now, trigger, plan, funnel)
+            # The pool is not empty: at the widest stage, the item is servable.
+            return self._wait(entry, now, trigger, plan, funnel, rule is plan.rules[-1])
         ranked = tuple(candidates)
         # The winner, then the score columns: one tuple (see _rank).
         scored: tuple[Any, ...]
@@ -738,13 +739,23 @@ class Router:
         )
         return self._give(entry, winner, now, trigger, funnel, plan)
 
-    def _wait(
-        self, entry: Entry, now: datetime, trigger: Trigger, plan: Plan, funnel: PendingRecord
+    def _wait(  # noqa: PLR0917 - the decision's parts
+        self,
+        entry: Entry,
+        now: datetime,
+        trigger: Trigger,
+        plan: Plan,
+        funnel: PendingRecord,
+        servable: bool = False,
     ) -> RoutingDecision:
-        """Nobody may take the entry now: queue it, or report it unroutable."""
+        """Nobody may take the entry now: queue it, or report it unroutable.
+
+        ``servable``: somebody passes the static filters of the widest stage (the caller
+        knows), so the entry waits without asking :meth:`_never_servable`.
+        """
         queue = entry.queue
         assert queue is not None
-        blocker = self._never_servable(entry)
+        blocker = None if servable else self._never_servable(entry)
         if blocker is not None:
             entry.status = _UNROUTABLE
             self._unroutable.add(entry.item.id)
@@ -844,19 +855,20 @@ class Router:
     ) -> RoutingDecision:
         """Offer or assign the entry to ``agent_id``, reserving its room, and record it.
 
-        ``record`` and ``first`` to ``fourth`` are the decision's pending record, as
+        ``plan`` is the entry's queue's (every entry given out has a queue). ``record``
+        and ``first`` to ``fourth`` are the decision's pending record, as
         :func:`~casekit.routing._decision.lazy_decision` takes them.
         """
         item = entry.item
         item_id = item.id
-        channel = entry.channel
         units = entry.units
         # AgentIndex.reserve, inline (the hot path; test_properties checks the index
-        # against a recount after every step).
+        # against a recount after every step). The winner has room on the channel, so
+        # it has capacity there and a count in ``used``.
         load = self._index.loads[agent_id]
         load.held.add(item_id)
         used = load.used
-        used[channel] = used.get(channel, 0) + units
+        used[entry.channel] += units
         load.total = total = load.total + units
         overall = load.cap - total
         for each, cap, free_on, roomy in load.plan:
@@ -867,45 +879,51 @@ class Router:
             if left < 1:
                 roomy.discard(agent_id)
         entry.agent_id = agent_id
-        reason = ""
-        if self.offer_timeout is not None and trigger is not _PULL:
-            entry.status = _OFFERED
-            # Unique across entries, so a stale timeout never matches a later offer.
-            entry.offer_no = offer_no = self._tick()
-            heapq.heappush(self._offers, (now + self.offer_timeout, offer_no, item_id, offer_no))
-            outcome = _O_OFFERED
-        else:
+        if self.offer_timeout is None and self.claims is None:
             entry.status = _ASSIGNED
             outcome = _O_ASSIGNED
-            if self.claims is not None and not self._claim(entry, agent_id):
-                outcome = _O_CLAIMED
-                reason = "another router claimed the item first"
-        if outcome is not _O_CLAIMED:
-            robin = plan.robin
-            if robin is not None and type(cursor := robin.cursor) is RoundRobinCursor:
-                # The built-in round robin's hook, inline (tests/routing/test_fast_paths.py
-                # routes through it and through the general path and compares).
-                cursor.tick = tick = cursor.tick + 1
-                cursor.last_served[agent_id] = tick
-            else:
-                for hook in plan.hooks:
-                    hook(item, agent_id)
+        else:
+            outcome = self._offer_or_claim(entry, agent_id, now, trigger)
+            if outcome is _O_CLAIMED:
+                lost = lazy_decision(
+                    item_id,
+                    outcome,
+                    now,
+                    trigger,
+                    plan.queue,
+                    entry.stage,
+                    None,
+                    plan.names,
+                    record,
+                    "another router claimed the item first",
+                    first,
+                    second,
+                    third,
+                    fourth,
+                )
+                self._record(lost)
+                self._finish(item_id, entry.status)
+                return lost
+        robin = plan.robin
+        if robin is not None and type(cursor := robin.cursor) is RoundRobinCursor:
+            # The built-in round robin's hook, inline (tests/routing/test_fast_paths.py
+            # routes through it and through the general path and compares).
+            cursor.tick = tick = cursor.tick + 1
+            cursor.last_served[agent_id] = tick
+        else:
+            for hook in plan.hooks:
+                hook(item, agent_id)
         # lazy_decision, inline (tests/routing/test_fast_paths.py checks every field is set).
-        queue = entry.queue
         draft: Any = _Draft()  # frozen to the type checker; writable here
         draft.item_id = item_id
         draft.outcome = outcome
         draft.at = now
         draft.trigger = trigger
-        if queue is None:
-            draft.queue = None
-            draft.strategies = ()
-        else:
-            draft.queue = queue.name
-            draft.strategies = plan.names
+        draft.queue = plan.queue
+        draft.strategies = plan.names
         draft.stage = entry.stage
-        draft.agent_id = agent_id if outcome is not _O_CLAIMED else None
-        draft.reason = reason
+        draft.agent_id = agent_id
+        draft.reason = ""
         draft.error = None
         draft._pending = record
         if type(record) is not tuple:
@@ -923,9 +941,24 @@ class Router:
             history[item_id] = decision
             if len(history) > self.history_limit:
                 history.popitem(last=False)
-        if outcome is _O_CLAIMED:
-            self._finish(item_id, entry.status)
         return decision
+
+    def _offer_or_claim(
+        self, entry: Entry, agent_id: str, now: datetime, trigger: Trigger
+    ) -> Outcome:
+        """:meth:`_give` with offers or claims: offer the entry (push decisions with an
+        offer timeout), or assign it and claim it through the claim store."""
+        if self.offer_timeout is not None and trigger is not _PULL:
+            entry.status = _OFFERED
+            # Unique across entries, so a stale timeout never matches a later offer.
+            entry.offer_no = offer_no = self._tick()
+            item_id = entry.item.id
+            heapq.heappush(self._offers, (now + self.offer_timeout, offer_no, item_id, offer_no))
+            return _O_OFFERED
+        entry.status = _ASSIGNED
+        if self.claims is not None and not self._claim(entry, agent_id):
+            return _O_CLAIMED
+        return _O_ASSIGNED
 
     def _claim(self, entry: Entry, agent_id: str) -> bool:
         """Claim through the claim store; on conflict let the item go. True on success."""
@@ -1090,22 +1123,23 @@ class Router:
         SKIP LOCKED``) names the one it locked for this process."""
         self._begin(now)
         self.agent(agent_id)
-        entry = next(self._eligible(agent_id, now, pulling=True, cases=cases), None)
-        if entry is None:
+        found = self._eligible(agent_id, now, pulling=True, cases=cases)
+        if not found:
             return None
-        return self._hand_over(entry, agent_id, now, Trigger.PULL)
+        return self._hand_over(found[0], agent_id, now, Trigger.PULL)
 
     def pull_order(self, agent_id: str, now: datetime, *, limit: int) -> list[str]:
         """The cases of the first ``limit`` queued items the agent may take, in the
         order :meth:`next_work` would hand them over (each case once)."""
         self._begin(now)
         self.agent(agent_id)
-        cases: dict[str, None] = {}
-        for entry in self._eligible(agent_id, now, pulling=True):
-            cases[case_of(entry.item.id)] = None
-            if len(cases) >= limit:
-                break
-        return list(cases)
+        limit = wanted = max(limit, 1)  # one case at least, as ever
+        while True:  # several items may share a case: look further until enough
+            found = self._eligible(agent_id, now, pulling=True, limit=wanted)
+            cases = list(dict.fromkeys(case_of(entry.item.id) for entry in found))
+            if len(cases) >= limit or len(found) < wanted:
+                return cases[:limit]
+            wanted *= 2
 
     def _eligible(
         self,
@@ -1114,26 +1148,29 @@ class Router:
         *,
         pulling: bool,
         cases: Container[str] | None = None,
-    ) -> Iterator[Entry]:
-        """The queued entries (queues in order, items in order) the agent may take.
+        limit: int = 1,
+    ) -> list[Entry]:
+        """The first ``limit`` queued entries (queues in order, items in order) the agent
+        may take.
 
         What depends only on the agent (presence, free units per channel, shift) is
         worked out once; each waiting item then costs a few dictionary and set
         lookups: its channel's free units, its rejections, and membership of its
-        cached static pool.
+        cached static pool. A list, not a generator: completion asks for one entry at a
+        time, and a generator costs a frame of its own per call.
         """
+        found: list[Entry] = []
         waiting = self._waiting
         if not waiting:
-            return
+            return found
         index = self._index
         groups = index.agents[agent_id].groups
         known = self._serving.get(agent_id)
         if known is None or known[0] is not groups:
             names = self._serving_for(groups)
             known = self._serving[agent_id] = (groups, names, frozenset(names))
-        serving = known[1]
         if waiting.isdisjoint(known[2]):
-            return
+            return found
         online = index.online
         room: dict[Channel, int] = {}  # a loop, not a comprehension: no frame of its own
         for channel, _, free, _ in index.loads[agent_id].plan:
@@ -1141,13 +1178,13 @@ class Router:
             if left >= 1 and agent_id in online[channel]:
                 room[channel] = left
         if not room:
-            return
+            return found
         if agent_id in index.shifted and not index.on_shift(agent_id, now):
-            return
+            return found
         entries = self._entries
         gen = index.static_generation
         queued = self._queued
-        for name in serving:
+        for name in known[1]:
             for _, item_id in queued[name]:
                 entry = entries[item_id]
                 if room.get(entry.channel, 0) < entry.units:
@@ -1160,7 +1197,10 @@ class Router:
                 if pool_gen != gen or not start <= now < until:
                     pool = self._pool_at(entry, now)
                 if agent_id in pool:
-                    yield entry
+                    found.append(entry)
+                    if len(found) == limit:
+                        return found
+        return found
 
     def _serving_for(self, groups: frozenset[str]) -> tuple[str, ...]:
         """The queues, in order, whose widest stage admits an agent of ``groups``."""
@@ -1195,10 +1235,10 @@ class Router:
         decisions: list[RoutingDecision] = []
         while agent_id in self._index.agents:
             # The first queued entry (queues in order, items in order) it may take.
-            entry = next(self._eligible(agent_id, now, pulling=False), None)
-            if entry is None:
+            found = self._eligible(agent_id, now, pulling=False)
+            if not found:
                 break
-            decisions.append(self._hand_over(entry, agent_id, now, Trigger.CAPACITY))
+            decisions.append(self._hand_over(found[0], agent_id, now, _CAPACITY))
         return decisions
 
     # -- offers --------------------------------------------------------------------------
@@ -1330,9 +1370,8 @@ class Router:
                 free_on[agent_id] = left
                 if left >= 1:
                     roomy.add(agent_id)
-        entry.agent_id = None
-        entry.status = _COMPLETED
-        # _finish, inline (tests/routing/test_retention.py covers both).
+        # _finish, inline (tests/routing/test_retention.py covers both); nothing else
+        # refers to the entry, so it is not updated on its way out.
         del self._entries[item_id]
         history = self._history
         if item_id in history:
