@@ -457,35 +457,43 @@ class PostgresStore(RoutingTables, PgInstallBase):
         prev_hash = commit.records[0].prev_hash
         held = holdings_of(case)
         row = (case.version, commit.head_hash, *columns, body)
-        with self._db.write("a commit") as conn:
-            try:
-                if expected == 0:
-                    written = conn.execute(_INSERT_CASE, (case.id, *row)).fetchone()
-                    if written is None or prev_hash != GENESIS:
-                        raise ConflictError(case.id, expected, self._version(conn, case.id))
+
+        def conflict(error: psycopg.Error) -> ConflictError | None:
+            # Another writer got there first (the version check makes this rare).
+            if isinstance(
+                error, psycopg.errors.UniqueViolation | psycopg.errors.SerializationFailure
+            ):
+                return ConflictError(case.id, expected)
+            return None
+
+        # Pipelined: BEGIN and the case row's write go out together, the client
+        # waits for the version check only, then the rest and COMMIT go out together
+        # (two round trips where each statement would take one).
+        with self._db.write("a commit", pipeline=True, translate=conflict) as conn:
+            if expected == 0:
+                written = conn.execute(_INSERT_CASE, (case.id, *row)).fetchone()
+                if written is None or prev_hash != GENESIS:
+                    raise ConflictError(case.id, expected, self._version(conn, case.id))
+            else:
+                written = conn.execute(
+                    _UPDATE_CASE, (*row, case.id, expected, prev_hash)
+                ).fetchone()
+                if written is None:
+                    raise ConflictError(case.id, expected, self._version(conn, case.id))
+                conn.execute("DELETE FROM {s}.timers WHERE case_id = %s", (case.id,))
+                conn.execute("DELETE FROM {s}.holdings WHERE case_id = %s", (case.id,))
+            conn.executemany(_INSERT_EVENT, events)
+            if timers:
+                conn.executemany(_INSERT_TIMER, timers)
+            if held:
+                conn.executemany(_INSERT_HOLDING, _holding_rows(held))
+            for guard in sorted(commit.guards, key=_guard_key):
+                if isinstance(guard, CapacityGuard):
+                    self._check_guard(conn, guard)
                 else:
-                    written = conn.execute(
-                        _UPDATE_CASE, (*row, case.id, expected, prev_hash)
-                    ).fetchone()
-                    if written is None:
-                        raise ConflictError(case.id, expected, self._version(conn, case.id))
-                    conn.execute("DELETE FROM {s}.timers WHERE case_id = %s", (case.id,))
-                    conn.execute("DELETE FROM {s}.holdings WHERE case_id = %s", (case.id,))
-                conn.executemany(_INSERT_EVENT, events)
-                if timers:
-                    conn.executemany(_INSERT_TIMER, timers)
-                if held:
-                    conn.executemany(_INSERT_HOLDING, _holding_rows(held))
-                for guard in sorted(commit.guards, key=_guard_key):
-                    if isinstance(guard, CapacityGuard):
-                        self._check_guard(conn, guard)
-                    else:
-                        self.check_unit_guard(conn, guard)
-                if notifications:
-                    conn.executemany(outbox_sql.INSERT_ENTRY, notifications)
-            except (psycopg.errors.UniqueViolation, psycopg.errors.SerializationFailure):
-                # Another writer got there first (the version check makes this rare).
-                raise ConflictError(case.id, expected) from None
+                    self.check_unit_guard(conn, guard)
+            if notifications:
+                conn.executemany(outbox_sql.INSERT_ENTRY, notifications)
         self._remember(case.id, written[0], case)  # the next load needs no decoding
 
     def _reschedule(self, commit: Commit) -> None:
