@@ -457,6 +457,10 @@ class PostgresStore(RoutingTables, PgInstallBase):
         prev_hash = commit.records[0].prev_hash
         held = holdings_of(case)
         row = (case.version, commit.head_hash, *columns, body)
+        cached = self._cache.get(case.id)  # one dict read: atomic, no lock
+        # The holdings rows change only when the case's holdings do (most commits keep
+        # them); without the case at the version this commit follows, rewrite them.
+        rehold = cached is None or cached[1].version != expected or holdings_of(cached[1]) != held
 
         def conflict(error: psycopg.Error) -> ConflictError | None:
             # Another writer got there first (the version check makes this rare).
@@ -481,11 +485,12 @@ class PostgresStore(RoutingTables, PgInstallBase):
                 if written is None:
                     raise ConflictError(case.id, expected, self._version(conn, case.id))
                 conn.execute("DELETE FROM {s}.timers WHERE case_id = %s", (case.id,))
-                conn.execute("DELETE FROM {s}.holdings WHERE case_id = %s", (case.id,))
+                if rehold:
+                    conn.execute("DELETE FROM {s}.holdings WHERE case_id = %s", (case.id,))
             conn.executemany(_INSERT_EVENT, events)
             if timers:
                 conn.executemany(_INSERT_TIMER, timers)
-            if held:
+            if held and rehold:
                 conn.executemany(_INSERT_HOLDING, _holding_rows(held))
             for guard in sorted(commit.guards, key=_guard_key):
                 if isinstance(guard, CapacityGuard):
