@@ -8,7 +8,9 @@ open. Each command is one transaction on a pooled connection (psycopg 3 and
 psycopg_pool): the case row is updated only ``WHERE version = <expected>`` (a
 concurrent writer waits for the row lock, then finds the version moved and gets
 :class:`~casekit.exceptions.ConflictError`: no update is ever lost), the records, the
-timers, the holdings and the outbox entries are written in the same transaction.
+timers, the holdings and the outbox entries are written in the same transaction, sent
+in pipeline mode: ``BEGIN`` with the row's update, then, once its version check is
+back, the other statements with ``COMMIT`` (two round trips to the server).
 
 **The change feed.** Each record carries ``pos`` (a ``bigserial``) and ``xid``, the id
 of the transaction that wrote it (``pg_current_xact_id()``). Sequence values are handed
