@@ -62,7 +62,7 @@ kind of run puts the floor at ~130-200 us wall and the Desk at ~330-650 us wall)
 * ~28 -- the rest of ``SQLiteStore.commit`` (event rows, query columns, holdings,
   the row cache, the UPDATE's columns, context managers);
 * ~18 -- ``load``: the row read in a read transaction of its own, the query
-  columns checked against the body;
+  columns checked against the body (since: ~8, see below);
 * ~8 -- the directory and the counter on open (the account read, the case number's
   own transaction), spread over the 11 commands;
 * ~86 -- the Desk and the pipeline: the access gate, decide, the fold (attrs
@@ -92,6 +92,21 @@ Under heavy load (load average ~10 on 2 cores) the same-run ratios went 0.19 -> 
 ~175,000 are the statements and the fetch inside the sqlite3 module, about the
 floor's own cost; the rest is the store's Python (rows, columns, holdings, the
 pool's context managers, the load's checks).
+Next round, the load: while ``PRAGMA data_version`` shows that no other connection
+has written to the file since this store last read or wrote the row, ``load`` returns
+the row from the store's cache instead of reading it (the PRAGMA still costs a read
+transaction, ~7 us against ~28 for the load with its read; any write by another
+store, process or connection makes every cached row be read again once). Desk on
+SQLite 689,700 -> 647,700 instructions per command (same callgrind region, the floor
+146,200 per transaction: 0.21 -> 0.23). On PostgreSQL, a commit in pipeline mode:
+``BEGIN`` and the row's UPDATE go out together, the client waits for the version
+check, then the timers, events, holdings and ``COMMIT`` go out together; the
+holdings are rewritten only when they changed, as on SQLite. Round trips (``recvfrom``
+calls per command, strace) 7.3 -> 3.1, to the floor's ~4; the client's instructions
+per command stay about the same (1,341,000 -> 1,376,000: pipeline mode costs a little
+per statement): the gain is the waits. That run's quick benchmark, at load average
+~9 with other work on the same server (its floor at ~200-600 tx/s), put the
+PostgreSQL ratio at 0.52 (0.17-0.44 before, which swings as widely).
 
 Run ``python benchmarks/bench_store.py`` (about a minute with PostgreSQL) or with
 ``--quick`` (under 20 s). Files go to a temporary directory next to this script (``--dir`` to

@@ -20,6 +20,7 @@ from casekit import (
     Account,
     Actor,
     CaseNotFound,
+    ConflictError,
     CorruptRecord,
     Desk,
     InvalidValue,
@@ -396,3 +397,33 @@ def test_an_unknown_libpq_parameter_is_named(pg_url: str) -> None:
     with pytest.raises(InvalidValue, match="colour") as info:
         PostgresStore.open(f"{pg_url}?colour=blue")
     assert info.value.where == "postgresql store URL"
+
+
+def test_a_commit_failing_after_its_version_check_rolls_back_whole(
+    make_pg_store: MakeStore, pg_url: str
+) -> None:
+    """The pipelined commit: the row's UPDATE passes, a later statement fails (an event
+    row someone else wrote at the next seq): nothing of the commit stays, the caller
+    gets ConflictError, and the pooled connection serves the next commit."""
+    store = make_pg_store(min_size=1, max_size=1)
+    case_id = case_id_for(1)
+    open_case(store, 1)
+    before = store.load(case_id)
+    events = sql.SQL("{}.events").format(sql.Identifier(store.schema))
+    with psycopg.connect(pg_url, autocommit=True) as conn:  # a record at seq 2, no case row
+        conn.execute(
+            sql.SQL(
+                "INSERT INTO {} (case_id, seq, name, at, payload, prev_hash, hash) "
+                "SELECT case_id, 2, name, at, payload, prev_hash, hash FROM {} "
+                "WHERE case_id = %s AND seq = 1"
+            ).format(events, events),
+            (case_id,),
+        )
+    with pytest.raises(ConflictError):
+        apply_command(store, case_id, note("lost"))
+    assert store.load(case_id) == before  # the UPDATE was rolled back with the rest
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DELETE FROM {} WHERE seq = 2").format(events))
+    written = apply_command(store, case_id, note("kept"))
+    assert store.load(case_id).case == written.case
+    assert [r.seq for r in store.history(case_id)] == [1, 2]

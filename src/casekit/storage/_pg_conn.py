@@ -202,6 +202,30 @@ def _transient(exc: BaseException) -> bool:
     )
 
 
+_IDLE: Final = psycopg.pq.TransactionStatus.IDLE
+
+
+@contextmanager
+def _pipelined(conn: psycopg.Connection[Any]) -> Iterator[None]:
+    """One transaction on an autocommit connection in pipeline mode: ``BEGIN`` goes
+    out with the first statements, ``COMMIT`` with the last (one round trip for both
+    unless the block reads a result in between). On any failure, of the block or of
+    the commit, the transaction is rolled back (after a failed statement the server
+    skips the rest, the ``COMMIT`` too, up to the pipeline's sync)."""
+    try:
+        with conn.pipeline():
+            conn.execute("BEGIN")
+            yield
+            conn.execute("COMMIT")
+    except BaseException:
+        if conn.pgconn.status == psycopg.pq.ConnStatus.OK and (
+            conn.info.transaction_status != _IDLE
+        ):
+            with contextlib.suppress(psycopg.Error):  # the pool discards a broken one
+                conn.rollback()
+        raise
+
+
 class Database:
     """The pool of one store and the statements in its schema."""
 
@@ -328,8 +352,23 @@ class Database:
             self.pool.check()
 
     @contextmanager
-    def write(self, what: str = "a write") -> Iterator[_Conn]:
-        """One transaction (a savepoint in a bound host connection's transaction)."""
+    def write(
+        self,
+        what: str = "a write",
+        *,
+        pipeline: bool = False,
+        translate: Callable[[psycopg.Error], BaseException | None] | None = None,
+    ) -> Iterator[_Conn]:
+        """One transaction (a savepoint in a bound host connection's transaction).
+
+        With ``pipeline``, a pooled connection sends the statements in pipeline mode:
+        each goes out at once, and the client waits only where the block reads a
+        result (``fetchone``: the server runs everything sent so far) and for the
+        ``COMMIT``, which travels with the statements after the last read. The block
+        must read what it decides on (a version check) before it returns, as without.
+        ``translate`` maps an error of the database (raised by a statement or by the
+        commit) to the exception to raise instead (``None``: a StoreError as usual).
+        """
         self._check_open()
         bound = self._bound()
         try:
@@ -345,9 +384,16 @@ class Database:
                 with bound.transaction():
                     yield _Conn(bound, self.statement)
                 return
+            if pipeline:
+                with self.pool.connection() as conn, _pipelined(conn):
+                    yield _Conn(conn, self.statement)
+                return
             with self.pool.connection() as conn, conn.transaction():
                 yield _Conn(conn, self.statement)
         except psycopg.Error as exc:
+            mapped = None if translate is None else translate(exc)
+            if mapped is not None:
+                raise mapped from None
             if _transient(exc) and not isinstance(exc, PoolTimeout):
                 self._recheck()  # so that the next call gets a live connection
             raise self._fail(exc, what, write=True) from exc

@@ -8,7 +8,9 @@ open. Each command is one transaction on a pooled connection (psycopg 3 and
 psycopg_pool): the case row is updated only ``WHERE version = <expected>`` (a
 concurrent writer waits for the row lock, then finds the version moved and gets
 :class:`~casekit.exceptions.ConflictError`: no update is ever lost), the records, the
-timers, the holdings and the outbox entries are written in the same transaction.
+timers, the holdings and the outbox entries are written in the same transaction, sent
+in pipeline mode: ``BEGIN`` with the row's update, then, once its version check is
+back, the other statements with ``COMMIT`` (two round trips to the server).
 
 **The change feed.** Each record carries ``pos`` (a ``bigserial``) and ``xid``, the id
 of the transaction that wrote it (``pg_current_xact_id()``). Sequence values are handed
@@ -457,35 +459,48 @@ class PostgresStore(RoutingTables, PgInstallBase):
         prev_hash = commit.records[0].prev_hash
         held = holdings_of(case)
         row = (case.version, commit.head_hash, *columns, body)
-        with self._db.write("a commit") as conn:
-            try:
-                if expected == 0:
-                    written = conn.execute(_INSERT_CASE, (case.id, *row)).fetchone()
-                    if written is None or prev_hash != GENESIS:
-                        raise ConflictError(case.id, expected, self._version(conn, case.id))
-                else:
-                    written = conn.execute(
-                        _UPDATE_CASE, (*row, case.id, expected, prev_hash)
-                    ).fetchone()
-                    if written is None:
-                        raise ConflictError(case.id, expected, self._version(conn, case.id))
-                    conn.execute("DELETE FROM {s}.timers WHERE case_id = %s", (case.id,))
+        cached = self._cache.get(case.id)  # one dict read: atomic, no lock
+        # The holdings rows change only when the case's holdings do (most commits keep
+        # them); without the case at the version this commit follows, rewrite them.
+        rehold = cached is None or cached[1].version != expected or holdings_of(cached[1]) != held
+
+        def conflict(error: psycopg.Error) -> ConflictError | None:
+            # Another writer got there first (the version check makes this rare).
+            if isinstance(
+                error, psycopg.errors.UniqueViolation | psycopg.errors.SerializationFailure
+            ):
+                return ConflictError(case.id, expected)
+            return None
+
+        # Pipelined: BEGIN and the case row's write go out together, the client
+        # waits for the version check only, then the rest and COMMIT go out together
+        # (two round trips where each statement would take one).
+        with self._db.write("a commit", pipeline=True, translate=conflict) as conn:
+            if expected == 0:
+                written = conn.execute(_INSERT_CASE, (case.id, *row)).fetchone()
+                if written is None or prev_hash != GENESIS:
+                    raise ConflictError(case.id, expected, self._version(conn, case.id))
+            else:
+                written = conn.execute(
+                    _UPDATE_CASE, (*row, case.id, expected, prev_hash)
+                ).fetchone()
+                if written is None:
+                    raise ConflictError(case.id, expected, self._version(conn, case.id))
+                conn.execute("DELETE FROM {s}.timers WHERE case_id = %s", (case.id,))
+                if rehold:
                     conn.execute("DELETE FROM {s}.holdings WHERE case_id = %s", (case.id,))
-                conn.executemany(_INSERT_EVENT, events)
-                if timers:
-                    conn.executemany(_INSERT_TIMER, timers)
-                if held:
-                    conn.executemany(_INSERT_HOLDING, _holding_rows(held))
-                for guard in sorted(commit.guards, key=_guard_key):
-                    if isinstance(guard, CapacityGuard):
-                        self._check_guard(conn, guard)
-                    else:
-                        self.check_unit_guard(conn, guard)
-                if notifications:
-                    conn.executemany(outbox_sql.INSERT_ENTRY, notifications)
-            except (psycopg.errors.UniqueViolation, psycopg.errors.SerializationFailure):
-                # Another writer got there first (the version check makes this rare).
-                raise ConflictError(case.id, expected) from None
+            conn.executemany(_INSERT_EVENT, events)
+            if timers:
+                conn.executemany(_INSERT_TIMER, timers)
+            if held and rehold:
+                conn.executemany(_INSERT_HOLDING, _holding_rows(held))
+            for guard in sorted(commit.guards, key=_guard_key):
+                if isinstance(guard, CapacityGuard):
+                    self._check_guard(conn, guard)
+                else:
+                    self.check_unit_guard(conn, guard)
+            if notifications:
+                conn.executemany(outbox_sql.INSERT_ENTRY, notifications)
         self._remember(case.id, written[0], case)  # the next load needs no decoding
 
     def _reschedule(self, commit: Commit) -> None:

@@ -4,7 +4,10 @@ The file is opened in WAL mode with ``synchronous=NORMAL``: a committed command
 survives a crash of the process (not necessarily a power cut between checkpoints), and
 readers never block the writer. Each command is one ``BEGIN IMMEDIATE`` transaction
 that checks the case version and head hash, writes the state, appends the records and
-replaces the timers; on any failure it rolls back completely.
+replaces the timers; on any failure it rolls back completely. ``load`` returns the row
+this store last read or wrote without reading it again while ``PRAGMA data_version``
+shows that no other connection (of this store, another store or another process) has
+written to the file since; after any such write it reads every row again once.
 
 Layout (schema version 9; every name carries the store's table prefix, if any):
 
@@ -354,6 +357,11 @@ _micros = to_micros
 _Projection = tuple[int | bytes | None, ...]
 """A case's :data:`_PROJECTED` columns as a connection reads them back."""
 
+_Entry = tuple[str, Case, _Projection, str | None, int]
+"""A row of the store's cache: the body, the case it decodes to, the query columns as
+read back; the head hash and the cache generation (see ``SQLiteStore._trust``) when
+the row was read by ``load`` or written by ``commit`` (``None``, 0: read by a query)."""
+
 
 def _columns(case: Case) -> tuple[str | int | None, ...]:
     """The query columns of a case's row (:data:`_PROJECTED` after ``version``)."""
@@ -598,11 +606,13 @@ class _Borrowed:
     A class rather than a generator context manager: every command passes here twice
     (load, commit), and this costs a fraction of one."""
 
-    __slots__ = ("session", "store", "write")
+    __slots__ = ("committed", "session", "store", "write")
 
     def __init__(self, store: SQLiteStore, *, write: bool) -> None:
         self.store = store
         self.write = write
+        self.committed: Callable[[], None] | None = None
+        """Called after the COMMIT, before the connection goes back to the pool."""
 
     def __enter__(self) -> _Session:
         session = self.session = self.store._borrow()
@@ -632,6 +642,8 @@ class _Borrowed:
                         if conn.in_transaction:
                             conn.rollback()
                         raise
+                    if self.committed is not None:
+                        self.committed()
                 return
             if conn.in_transaction:
                 conn.rollback()
@@ -705,8 +717,14 @@ class SQLiteStore(SQLiteInstallBase):
         self._idle: list[_Session] = []
         self._all: list[sqlite3.Connection] = []
         self._closed = threading.Event()
-        # case id -> (body, case, projection) of rows read or written lately
-        self._cache: dict[str, tuple[str, Case, _Projection]] = {}
+        # case id -> the row as read or written lately (_Entry)
+        self._cache: dict[str, _Entry] = {}
+        # (connection, its PRAGMA data_version, generation): while that connection
+        # reads that data_version, no other connection has committed to the file since
+        # the generation began, so a row the cache holds with the generation and a head
+        # hash (from load or commit) is the row in the file, and load needs no read.
+        self._trust: tuple[sqlite3.Connection, int, int] | None = None
+        self._generation = 0
         self._migrate()
 
     @classmethod
@@ -926,17 +944,26 @@ class SQLiteStore(SQLiteInstallBase):
         except Exception as exc:  # any failure to read a row back means the row is bad
             raise CorruptRecord(table, key, str(exc)) from exc
 
-    def _case(self, case_id: str, raw: object, *projected: object) -> Case:
+    def _case(
+        self,
+        case_id: str,
+        raw: object,
+        *projected: object,
+        head_hash: str | None = None,
+        generation: int = 0,
+    ) -> Case:
         """Decode a row of ``cases`` (``_READ_CASE``): the body, and the query columns,
-        which must say what the body says: a filter relies on them."""
+        which must say what the body says: a filter relies on them. ``head_hash`` and
+        ``generation``: the row was read by ``load`` in that cache generation."""
         body = _text("cases", case_id, raw)
         cached = self._cache.get(case_id)
-        if cached is None or cached[0] != body:
+        fresh = cached is None or cached[0] != body
+        if fresh:
             case = self._decode("cases", case_id, lambda: from_json(body, Case))
             if case.id != case_id:
                 raise CorruptRecord("cases", case_id, f"body describes case {case.id!r}")
-            cached = (body, case, _projection(case))
-            self._remember(case_id, cached)
+            cached = (body, case, _projection(case), None, 0)
+        assert cached is not None
         if projected != cached[2]:
             column, found, expected = next(
                 (column, found, expected)
@@ -948,13 +975,35 @@ class SQLiteStore(SQLiteInstallBase):
                 case_id,
                 f"column {column} holds {_show(found)} but the body says {_show(expected)}",
             )
+        if head_hash is not None:
+            self._remember(case_id, (body, cached[1], cached[2], head_hash, generation))
+        elif fresh:
+            self._remember(case_id, cached)
         return cached[1]
 
-    def _remember(self, case_id: str, entry: tuple[str, Case, _Projection]) -> None:
+    def _remember(self, case_id: str, entry: _Entry) -> None:
+        """Keep ``entry``, unless the cache holds a later version of the case (a row
+        read before another thread's commit must not replace the row it wrote)."""
         with self._lock:
-            if len(self._cache) >= _CACHE_SIZE and case_id not in self._cache:
-                del self._cache[next(iter(self._cache))]
+            old = self._cache.get(case_id)
+            if old is None:
+                if len(self._cache) >= _CACHE_SIZE:
+                    del self._cache[next(iter(self._cache))]
+            elif cast(int, old[2][0]) > cast(int, entry[2][0]):
+                return
             self._cache[case_id] = entry
+
+    def _current(self, session: _Session) -> int:
+        """The cache generation in which rows read on ``session`` may be trusted: the
+        current one if no other connection committed to the file since it began (the
+        connection's ``PRAGMA data_version`` is what it was), else a new one."""
+        version = session.conn.execute("PRAGMA data_version").fetchall()[0][0]
+        with self._lock:
+            trust = self._trust
+            if trust is None or trust[0] is not session.conn or trust[1] != version:
+                self._generation += 1
+                self._trust = (session.conn, version, self._generation)
+            return self._generation
 
     def _record(
         self, case_id: str, seq: object, payload: object, prev: object, digest: object
@@ -981,11 +1030,17 @@ class SQLiteStore(SQLiteInstallBase):
 
     def load(self, case_id: str) -> Snapshot:
         with self._connection() as conn:
+            generation = self._current(conn)
+            cached = self._cache.get(case_id)
+            if cached is not None and cached[4] == generation and cached[3] is not None:
+                # the row this process last read or wrote, and nobody else wrote since
+                return Snapshot(cached[1], cached[3])
             rows = conn.execute(_LOAD, (case_id,)).fetchall()
         if not rows:
             raise CaseNotFound(case_id)
         head_hash, *columns = rows[0]
-        return Snapshot(self._case(case_id, *columns), _text("cases", case_id, head_hash))
+        head = _text("cases", case_id, head_hash)
+        return Snapshot(self._case(case_id, *columns, head_hash=head, generation=generation), head)
 
     def commit(self, commit: Commit) -> None:
         case = commit.case
@@ -1007,7 +1062,8 @@ class SQLiteStore(SQLiteInstallBase):
         # The holdings rows change only when the case's holdings do (most commits keep
         # them); without the case as last written, rewrite them.
         rehold = cached is None or holdings_of(cached[1]) != held
-        with self._write() as conn:
+        writing = self._write()
+        with writing as conn:
             if expected == 0:
                 written = conn.execute(_INSERT_CASE, (case.id, *row)).rowcount
                 if written != 1 or prev_hash != GENESIS:
@@ -1038,11 +1094,15 @@ class SQLiteStore(SQLiteInstallBase):
                     check_unit_guard(conn, guard)
             if notifications:
                 conn.executemany(outbox_sql.INSERT_ENTRY, notifications)
-        self._remember(case.id, (body, case, (case.version, *encoded)))
+            # Kept once committed, before another thread can borrow the connection:
+            # a load there must find this row, not the one it replaced. Trusted in the
+            # generation of now, while this transaction holds the write lock.
+            entry = (body, case, (case.version, *encoded), commit.head_hash, self._generation)
+            writing.committed = lambda: self._remember(case.id, entry)
 
     @staticmethod
     def _update(
-        cached: tuple[str, Case, _Projection] | None,
+        cached: _Entry | None,
         columns: tuple[str | int | None, ...],
         encoded: _Projection,
     ) -> tuple[str, tuple[str | int | None, ...]]:
