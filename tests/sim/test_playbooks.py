@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -116,6 +117,10 @@ def test_the_same_seed_gives_the_same_run_and_record_changes_nothing() -> None:
     assert one.task_records() == two.task_records()
     assert one.stage_records() == two.stage_records()
     assert one.task_records() != other.task_records()
+    # A sweep hands results back from other processes.
+    copy = pickle.loads(pickle.dumps(two))  # noqa: S301 - our own result
+    assert copy.task_records() == two.task_records()
+    assert [e.name for e in copy.event_logs()[0]] == [e.name for e in two.event_logs()[0]]
 
 
 def test_times_agree_with_a_hand_computation() -> None:
@@ -320,6 +325,7 @@ def test_what_cannot_be_simulated_is_refused(changes: dict[str, Any], where: str
             "case_types['x'].awaiting_info",
         ),
         ({"playbook": "onboard", "patience": Fixed(1)}, "case_types['x'].patience"),
+        ({"playbook": "onboard", "queue": "front"}, "case_types['x'].queue"),
     ],
 )
 def test_case_type_fields_that_do_not_go_with_a_playbook(

@@ -348,7 +348,9 @@ class CaseType:
         priority, channel, category, account_id, language: The case's fields (SLA
             selection and routing read them as they would in production).
         required_skills, optional_skills: ``{skill: level}`` for routing.
-        queue: Route through this queue instead of the first whose condition matches.
+        queue: Route through this queue instead of the first whose condition matches
+            (not for a playbook case type: its tasks go where the queues' conditions
+            send them, as the desk's routing does).
         handle_time: How long an agent works the case each time it is handled.
         awaiting_info: Probability that a handling ends waiting for the customer.
         answer_time: How long the customer takes to answer (needed when
@@ -403,7 +405,7 @@ class CaseType:
                     raise _fail(
                         "is not simulated for a case type with a playbook", f"{where}.{name}"
                     )
-            for name in ("answer_time", "rework_time", "reopen_after", "patience"):
+            for name in ("queue", "answer_time", "rework_time", "reopen_after", "patience"):
                 if getattr(self, name) is not None:
                     raise _fail(
                         "is not simulated for a case type with a playbook", f"{where}.{name}"
