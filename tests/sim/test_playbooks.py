@@ -9,7 +9,18 @@ from typing import Any
 import pytest
 
 from casekit.exceptions import InvalidScenario
-from casekit.playbook import Action, Choice, Decision, ManualTask, Playbook, Stage, Wait
+from casekit.playbook import (
+    Action,
+    CaseStep,
+    Choice,
+    Decision,
+    ManualTask,
+    Notify,
+    Playbook,
+    Stage,
+    SubPlaybook,
+    Wait,
+)
 from casekit.routing import Condition, Queue
 from casekit.sim import (
     AgentGroup,
@@ -21,7 +32,7 @@ from casekit.sim import (
     Scenario,
     simulate,
 )
-from casekit.sla import SlaDefinition, SlaPolicy
+from casekit.sla import BusinessCalendar, SlaDefinition, SlaPolicy
 from casekit.sla.whatif import evaluate
 
 START = datetime(2026, 1, 5, 8, tzinfo=UTC)
@@ -390,3 +401,116 @@ def test_bad_scenario_files_name_the_field(
     with pytest.raises(InvalidScenario) as info:
         Scenario.from_dict(data)
     assert info.value.where.endswith(where), info.value.where
+
+
+FULL = (
+    Playbook(
+        name="dispute",
+        categories=["dispute"],
+        stages=(
+            Stage(
+                id="intake",
+                activities=(
+                    Notify(id="hello", notice="received"),
+                    ManualTask(id="review", group="fraud", ola="review-ola"),
+                    ManualTask(id="extra", after="review", delay=timedelta(minutes=10)),
+                ),
+            ),
+            Stage(id="deep", activities=(SubPlaybook(id="refund", playbook="refund"),)),
+            Stage(
+                id="close",
+                activities=(CaseStep(id="done", do="resolve", code="refunded", notes="paid"),),
+            ),
+        ),
+    ),
+    Playbook(
+        name="refund",
+        stages=(Stage(id="pay", activities=(ManualTask(id="pay-out"),)),),
+    ),
+)
+
+
+def _full(**changes: Any) -> Scenario:
+    office = BusinessCalendar.from_dict(
+        {"zone": "UTC", "week": [{"days": "mon-fri", "start": "08:00", "end": "18:00"}]}
+    )
+    policy = SlaPolicy(
+        definitions=(
+            SlaDefinition(id="resolve", targets={"moderate": timedelta(hours=3)}),
+            SlaDefinition(
+                id="review-ola",
+                subject="task",
+                targets={"moderate": timedelta(minutes=30)},
+                condition={"groups": ["fraud"]},
+            ),
+        )
+    )
+    fields: dict[str, Any] = {
+        "start": START,
+        "duration": timedelta(hours=12),
+        "arrivals": PoissonArrivals(per_hour=3),
+        "case_types": (
+            CaseType(
+                name="dispute",
+                category="dispute",
+                playbook="dispute",
+                handle_time=Exponential(1200),
+            ),
+            CaseType(name="question", handle_time=Exponential(600)),
+        ),
+        "agents": (AgentGroup(name="a", count=2, shift="office", absence=0.3),),
+        "queues": (Queue("due", order="sla_due"),),
+        "calendars": {"office": office},
+        "sla": policy,
+        "playbooks": FULL,
+        "seed": 3,
+    }
+    fields.update(changes)
+    return Scenario(**fields)
+
+
+def _clock(event: Any) -> str:
+    """The key of the SLA clock an event is about ("" for other events)."""
+    if not event.name.startswith("sla."):
+        return ""
+    return str(event.clock.key if hasattr(event, "clock") else event.key)
+
+
+def test_shifts_absence_ola_sub_playbooks_case_steps_and_delays() -> None:
+    result = simulate(_full(), record=True)
+    records = result.records()
+    disputes = [k for k, r in enumerate(records) if r["case_type"] == "dispute"]
+    assert disputes
+    tasks = result.task_records()
+    assert {t["activity"] for t in tasks} == {"review", "extra", "pay-out"}
+    assert all(t["done_at"] is not None for t in tasks)
+    assert {s["playbook"] for s in result.stage_records()} == {"dispute", "refund"}
+    logs = result.event_logs(sla=True)
+    for key in disputes:
+        names = [e.name for e in logs[key]]
+        # The runner resolved the case itself (a case step), with the OLA on the task.
+        assert records[key]["state"] == "resolved"
+        assert "playbook.notice" in names
+        olas = [e.name for e in logs[key] if _clock(e).startswith("review-ola@")]
+        assert olas[0] == "sla.started"
+        assert olas[-1] == "sla.stopped"
+        resolved = [e for e in logs[key] if getattr(e, "action", None) == "resolve"]
+        assert resolved[0].at == records[key]["resolved_at"]
+        assert resolved[0].resolution.code == "refunded"  # type: ignore[union-attr]
+    for task in tasks:  # only on shift, and the delayed task 10 minutes after the review
+        assert task["picked_up_at"].hour >= 8
+    reviews = {t["case_id"]: t for t in tasks if t["activity"] == "review"}
+    for extra in (t for t in tasks if t["activity"] == "extra"):
+        assert extra["created_at"] == reviews[extra["case_id"]]["done_at"] + timedelta(minutes=10)
+
+
+def test_a_run_that_stops_at_the_end_leaves_work_in_progress() -> None:
+    result = simulate(_full(drain=False, duration=timedelta(hours=2)))
+    assert result.as_of == START + timedelta(hours=2)
+    tasks = result.task_records()
+    assert any(t["done_at"] is None for t in tasks)
+    for task in tasks:
+        if task["picked_up_at"] is None:
+            assert task["wait_s"] == (result.as_of - task["created_at"]).total_seconds()
+    busy = result.agents_frame()["busy_s"]
+    assert (busy <= 2 * 3600).all()

@@ -199,14 +199,17 @@ class PlaybookDesk:
         run.c_wait[case] += at - self.t_created[number]
         run.c_agent[case] = agent + 1
         run.busy += 1
+        current = self.store.load(desk_id).case
         if not run.c_first[case]:
             run.c_first[case] = at
             run.c_first_agent[case] = agent + 1
-            if self.desk.store.load(desk_id).case.state is CaseState.NEW:
+            if current.state is CaseState.NEW:
                 self.desk.start(desk_id, actor=actor)
             self.desk.add_interaction(desk_id, "first response", actor=actor)
             run.set_state(at, case, OPEN, first_response=True)
-        self.desk.assign_task(task_id, agent=agent_id, actor=actor)
+        # The agent joins the task's group (an OLA that selects the group keeps it).
+        group = current.task(task_id).assignment.group
+        self.desk.assign_task(task_id, group=group, agent=agent_id, actor=actor)
         sampler = self.samplers[run.c_type[case]].get(self.t_activity[number])
         kind = run.types[run.c_type[case]]
         handle = (sampler or kind.handle)(run.rng)
