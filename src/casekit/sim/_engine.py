@@ -22,6 +22,10 @@ The case lifecycle as simulated (the events :meth:`SimResult.event_logs` writes)
   routed again (affinity prefers the same agent); or it is resolved;
 * a resolved case may be reopened by the customer after ``reopen_after`` (``reject``,
   probability ``reopen``) and routed again.
+
+Cases of a type that names a playbook take another path (``_playbooks``): each is a
+case on a real Desk driven at the loop's instants, its work the tasks the production
+runner opens (work numbers below zero), its timers events of kind ``PLAYBOOK``.
 """
 
 from __future__ import annotations
