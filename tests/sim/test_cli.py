@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import sys
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,22 @@ def test_simulate_prints_a_summary_and_writes_files(
         assert (out / name).stat().st_size > 100
     for name in ("backlog.png", "waits.png"):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_simulate_writes_tasks_and_stages_of_playbooks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # no plots: the test above draws
+    out = tmp_path / "out"
+    example = EXAMPLE.with_name("onboarding.toml")
+    assert main(["simulate", str(example), "--out", str(out)]) == 0
+    assert "tasks.csv, stages.csv" in capsys.readouterr().out
+    with (out / "tasks.csv").open() as handle:
+        tasks = list(csv.DictReader(handle))
+    assert {t["activity"] for t in tasks} == {"verify", "setup"}
+    assert {t["queue"] for t in tasks} == {"kyc", "setup"}
+    with (out / "stages.csv").open() as handle:
+        assert {s["stage"] for s in csv.DictReader(handle)} == {"verify", "setup"}
 
 
 def test_simulate_over_seeds(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

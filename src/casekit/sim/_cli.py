@@ -19,8 +19,9 @@ def add_command(commands: Any) -> None:
         "simulate",
         help="simulate a scenario file (arrivals, agents, routing, SLAs) and report",
         description="Run SCENARIO (TOML) and print a summary. With --out, write cases.csv, "
-        "sla.csv, agents.csv and timeline.csv there, and backlog.png and waits.png when "
-        "matplotlib is installed. With --seeds N, run N seeds and print each figure's mean "
+        "sla.csv, agents.csv and timeline.csv there (tasks.csv and stages.csv too for a "
+        "scenario with playbooks), and backlog.png and waits.png when matplotlib is "
+        "installed. With --seeds N, run N seeds and print each figure's mean "
         "and standard error.",
     )
     simulate.add_argument("scenario", metavar="SCENARIO")
@@ -81,6 +82,11 @@ def _write(result: Any, out: Path) -> None:
         ("sla.csv", result.sla_frame()),
         ("agents.csv", result.agents_frame()),
         ("timeline.csv", result.timeline_frame()),
+        *(
+            (("tasks.csv", result.tasks_frame()), ("stages.csv", result.stages_frame()))
+            if result.scenario.playbooks
+            else ()
+        ),
     ):
         frame.to_csv(out / name, index=False)
         written.append(name)

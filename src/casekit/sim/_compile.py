@@ -29,6 +29,10 @@ DAY_US = 24 * HOUR_US
 BUCKET_US = 15 * 60 * 1_000_000
 """Arrival rates are looked up per quarter hour (zones are at most quarter hours off)."""
 
+# The loop's event kinds, in the order they run at one instant: a hand-out at an
+# instant comes after the arrivals and completions of that instant. Those up to
+# PLAYBOOK (a desk timer of a playbook case) are work: they keep a drained run going.
+ARRIVE, DONE, ANSWER, REOPEN, ABANDON, PLAYBOOK, DAY, TICK, SAMPLE = range(9)
 # Case states (CaseState in declaration order).
 NEW, OPEN, AWAITING, RESOLVED, CLOSED, CANCELLED = range(6)
 STATES = tuple(CaseState)
@@ -86,6 +90,7 @@ class Kind:
         "p_reopen",
         "patience",
         "plain",
+        "playbook",
         "queue",
         "reopen_after",
         "rework",
@@ -128,7 +133,11 @@ class Kind:
         self.first_response = tuple(k for k in self.keys if definitions[k].first_response)
         # Plain: no clock pauses in NEW, OPEN or RESOLVED (the default pause state is
         # awaiting info), so picking up and resolving take the inline paths.
-        self.plain = not any(definitions[k].pausing & {NEW, OPEN, RESOLVED} for k in self.keys)
+        self.plain = spec.playbook is None and not any(
+            definitions[k].pausing & {NEW, OPEN, RESOLVED} for k in self.keys
+        )
+        # A playbook case type's work is its tasks (``_playbooks``): never plain.
+        self.playbook = spec.playbook
 
 
 def compile_types(

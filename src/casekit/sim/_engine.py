@@ -22,6 +22,10 @@ The case lifecycle as simulated (the events :meth:`SimResult.event_logs` writes)
   routed again (affinity prefers the same agent); or it is resolved;
 * a resolved case may be reopened by the customer after ``reopen_after`` (``reject``,
   probability ``reopen``) and routed again.
+
+Cases of a type that names a playbook take another path (``_playbooks``): each is a
+case on a real Desk driven at the loop's instants, its work the tasks the production
+runner opens (work numbers below zero), its timers events of kind ``PLAYBOOK``.
 """
 
 from __future__ import annotations
@@ -38,20 +42,29 @@ from typing import Any
 from casekit.exceptions import InvalidScenario, MissingDependency
 from casekit.routing import Outcome, Presence, Queue, QueueOrder, Router
 from casekit.sim._compile import (
+    ABANDON,
+    ANSWER,
+    ARRIVE,
     AWAITING,
     BREACHED,
     BUCKET_US,
     CANCELLED,
     CANCELLED_CLOCK,
+    DAY,
     DAY_US,
+    DONE,
     EPOCH,
     MAX_SAMPLES,
     MET,
     NEW,
     OPEN,
     PAUSED,
+    PLAYBOOK,
+    REOPEN,
     RESOLVED,
     RUNNING,
+    SAMPLE,
+    TICK,
     US,
     Definition,
     Kind,
@@ -64,6 +77,7 @@ from casekit.sim._compile import (
     micros,
     rate_table,
 )
+from casekit.sim._playbooks import PlaybookDesk
 from casekit.sim._result import SimResult, SlaColumns
 from casekit.sim._scenario import PoissonArrivals, ReplayArrivals, Scenario
 from casekit.sla import BusinessCalendar
@@ -71,9 +85,6 @@ from casekit.sla import BusinessCalendar
 __all__ = ["simulate"]
 
 
-# Event kinds, in the order they run at one instant: a hand-out at an instant comes
-# after the arrivals and completions of that instant.
-ARRIVE, DONE, ANSWER, REOPEN, ABANDON, DAY, TICK, SAMPLE = range(8)
 # What a case's trail records (for event logs).
 T_ASSIGNED, T_AWAIT, T_ANSWER, T_RESOLVE, T_REOPEN, T_CANCEL = range(6)
 
@@ -215,9 +226,10 @@ class _Run:
         self.busy = 0
         self.arrived = 0
         self.unroutable = 0
-        self.now = self.start_us
+        self.now = self.last_arrival = self.start_us
         self.items: dict[str, tuple[int, int]] = {}
-        self.last_arrival = self.start_us
+        # Playbook case types run on a real desk; their tasks are work numbered -1, -2...
+        self.desk = PlaybookDesk(self) if any(t.playbook for t in scenario.case_types) else None
 
     def _columns(self) -> None:
         # Per case, flat and zero-filled ahead (grown by doubling): 0 means "none" in
@@ -305,7 +317,7 @@ class _Run:
     def push(self, at: int, kind: int, case: int, work: int) -> None:
         self.seq += 1
         heapq.heappush(self.heap, (at, kind, self.seq, case, work))
-        if kind <= ABANDON:
+        if kind <= PLAYBOOK:
             self.pending += 1
 
     def next_arrival(self, after: int) -> None:
@@ -422,7 +434,7 @@ class _Run:
             at, what, _, case, work = pop(heap)
             if end is not None and at > end:
                 break
-            if what <= ABANDON:
+            if what <= PLAYBOOK:
                 self.pending -= 1
             elif self.pending == 0 and (
                 self.queued == 0 or not timed or at > self.last_arrival + _SAFETY_DAYS * DAY_US
@@ -518,6 +530,8 @@ class _Run:
                 self.resume(at, case, T_REOPEN)
             elif what == ABANDON:
                 self.abandon(at, case, work)
+            elif what == PLAYBOOK:
+                self.desk.fire(at, case)  # type: ignore[union-attr]
             elif what == DAY:
                 self.day(at)
             elif what == TICK:
@@ -579,6 +593,9 @@ class _Run:
             for key in kind.keys:
                 if NEW in self.definitions[key].pausing:
                     self.pause_or_resume(key, case, at, True)
+            if kind.playbook is not None:
+                self.desk.arrive(at, case, kind)  # type: ignore[union-attr]
+                return
         item_id = str(case) if work == 0 else f"{case}.{work}"
         now = EPOCH + US * at
         previous = None
@@ -617,6 +634,9 @@ class _Run:
         return best
 
     def assigned(self, at: int, case: int, work: int, agent_id: str) -> None:
+        if work < 0:
+            self.desk.assigned(at, case, work, agent_id)  # type: ignore[union-attr]
+            return
         agent = self.agent_index[agent_id]
         self.c_wait[case] += at - self.c_queued_at[case]
         previous = self.c_agent[case]
@@ -646,6 +666,9 @@ class _Run:
         self.pending += 1
 
     def done(self, at: int, case: int, work: int) -> None:
+        if work < 0:
+            self.desk.done(at, case, work)  # type: ignore[union-attr]
+            return
         item_id = str(case) if work == 0 else f"{case}.{work}"
         del self.items[item_id]
         self.busy -= 1
@@ -814,8 +837,10 @@ class _Run:
         measured to the end, says)."""
         handled = {(case, work) for _, what, _, case, work in self.heap if what == DONE}
         for case, work in self.items.values():
-            if (case, work) not in handled:
+            if work >= 0 and (case, work) not in handled:
                 self.c_wait[case] += max(0, as_of - self.c_queued_at[case])
+        if self.desk is not None:
+            self.desk.waits_in_progress(as_of)
 
     def result(self) -> SimResult:
         as_of = self.now
@@ -844,9 +869,10 @@ class _Run:
         # Handling still in progress when the run stopped (drain=False) counts up to
         # the end of the run only: its drawn handle time was added at the pick-up.
         busy = list(self.a_busy)
-        for at, what, _, case, _work in self.heap:
+        for at, what, _, case, work in self.heap:
             if what == DONE and at > as_of and self.c_agent[case]:
-                busy[self.c_agent[case] - 1] -= at - as_of
+                agent = self.c_agent[case] if work >= 0 else self.desk.agent_of(work)  # type: ignore[union-attr]
+                busy[agent - 1] -= at - as_of
         available = []
         end = max(as_of, self.start_us + 1)
         for number, agent_id in enumerate(self.agent_ids):
@@ -885,6 +911,7 @@ class _Run:
             sla=tuple(columns),
             unroutable=self.unroutable,
             trails=self.trails if self.record else None,
+            playbooks=None if self.desk is None else self.desk.trace(self.record),
         )
 
 

@@ -34,10 +34,11 @@ from casekit.model.sla import SlaStage
 from casekit.sla import BusinessCalendar
 
 if TYPE_CHECKING:
+    from casekit.sim._playbooks import PlaybookTrace
     from casekit.sim._scenario import Scenario
     from casekit.sla.whatif import SlaOutcome
 
-__all__ = ["SimResult", "SlaColumns"]
+__all__ = ["SimResult", "SlaColumns", "case_id"]
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 US = timedelta(microseconds=1)
@@ -54,6 +55,21 @@ _STAGES = (
 _RUNNING, _PAUSED = 1, 2
 T_ASSIGNED, T_AWAIT, T_ANSWER, T_RESOLVE, T_REOPEN, T_CANCEL = range(6)
 _CUSTOMER_KIND = "contact"
+
+
+def case_id(key: int) -> str:
+    """The id a run gives case number ``key``."""
+    return f"sim-{key}"
+
+
+_TASK_COLUMNS = (
+    "case_id", "desk_case_id", "task_id", "activity", "queue", "state", "created_at",
+    "picked_up_at", "done_at", "agent", "wait_s", "handle_s",
+)  # fmt: skip
+_STAGE_COLUMNS = (
+    "case_id", "desk_case_id", "run_id", "playbook", "stage", "entry", "started_at",
+    "ended_at", "duration_s",
+)  # fmt: skip
 
 
 def _instant(us: int) -> datetime:
@@ -96,6 +112,8 @@ class SimResult:
         as_of: When the run ended (SLA clocks still running are measured to here).
         agent_ids: The simulated agents.
         unroutable: Routings no agent could ever serve (missing skills, say).
+        playbooks: What the playbook cases left (``None`` when no case type names a
+            playbook): see :meth:`task_records` and :meth:`stage_records`.
     """
 
     scenario: Scenario
@@ -121,6 +139,7 @@ class SimResult:
     sla: tuple[SlaColumns, ...]
     unroutable: int
     trails: list[list[tuple[int, int, int]]] | None
+    playbooks: PlaybookTrace | None = None
 
     # -- numbers ------------------------------------------------------------------------
 
@@ -281,7 +300,7 @@ class SimResult:
 
     def case_id(self, key: int) -> str:
         """The id the run gave case number ``key``."""
-        return f"sim-{key}"
+        return case_id(key)
 
     # -- records and frames ---------------------------------------------------------------
 
@@ -388,6 +407,30 @@ class SimResult:
             ]
         return frame
 
+    def task_records(self) -> list[dict[str, Any]]:
+        """One plain dict per task the playbooks of the run opened, in order of
+        creation: ``case_id`` (and ``desk_case_id``, the id on the run's desk),
+        ``task_id``, ``activity`` (the playbook activity that opened it), ``queue``
+        (where the router put it), ``state`` at the end, ``created_at``,
+        ``picked_up_at``, ``done_at``, ``agent``, ``wait_s`` (for an agent, to the end
+        of the run if none took it) and ``handle_s``. Empty without playbooks."""
+        return [dict(row) for row in self.playbooks.tasks] if self.playbooks else []
+
+    def tasks_frame(self) -> Any:
+        """:meth:`task_records` as a DataFrame (pandas)."""
+        return _pandas().DataFrame(self.task_records(), columns=list(_TASK_COLUMNS))
+
+    def stage_records(self) -> list[dict[str, Any]]:
+        """One plain dict per playbook stage entered, from the runner's own events:
+        ``case_id``, ``desk_case_id``, ``run_id``, ``playbook``, ``stage``, ``entry``
+        (1 the first time, more after going back), ``started_at``, ``ended_at`` and
+        ``duration_s`` (``None`` while it goes on). Empty without playbooks."""
+        return [dict(row) for row in self.playbooks.stages] if self.playbooks else []
+
+    def stages_frame(self) -> Any:
+        """:meth:`stage_records` as a DataFrame (pandas)."""
+        return _pandas().DataFrame(self.stage_records(), columns=list(_STAGE_COLUMNS))
+
     def sla_frame(self) -> Any:
         """One row per SLA clock, with :class:`~casekit.sla.whatif.SlaOutcome`'s columns
         (as :func:`casekit.sla.whatif.to_records` writes them), so the same analysis
@@ -450,15 +493,25 @@ class SimResult:
             raise InvalidValue(
                 "the run kept no histories: simulate(..., record=True)", where="event_logs"
             )
-        logs = [self._log(key) for key in range(len(self.created))]
+        # A playbook case's log is the one its desk wrote (its own id, the runner's
+        # and the tasks' events, and the engine's SLA events when there is a policy).
+        desk_logs = self.playbooks.logs if self.playbooks is not None else None
+        logs = [
+            list(desk_logs[key]) if desk_logs and key in desk_logs else self._log(key)
+            for key in range(len(self.created))
+        ]
         policy = self.scenario.sla
         if not sla or policy is None:
+            if desk_logs and policy is not None:
+                logs = [[e for e in log if not e.name.startswith("sla.")] for log in logs]
             return logs
         from casekit.history._sla import with_clocks  # noqa: PLC0415 - only this needs it
 
         return [
-            with_clocks(log, policy, until=self.as_of, account_calendar=_no_calendar)[0]
-            for log in logs
+            list(desk_logs[key])
+            if desk_logs and key in desk_logs
+            else with_clocks(log, policy, until=self.as_of, account_calendar=_no_calendar)[0]
+            for key, log in enumerate(logs)
         ]
 
     def _log(self, key: int) -> list[Event]:

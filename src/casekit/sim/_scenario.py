@@ -24,6 +24,7 @@ from casekit.exceptions import CalendarHorizonError, InvalidDefinition, InvalidS
 from casekit.model import Channel, Priority
 from casekit.model.actors import ActorRef
 from casekit.model.events import CaseOpened
+from casekit.playbook import Playbook
 from casekit.routing import DEFAULT_STRATEGIES, Queue, StrategyRegistry, UnknownStrategy
 from casekit.routing._agents import check_levels
 from casekit.serialization import load_toml, structure
@@ -47,6 +48,7 @@ from casekit.sim._checks import (
     show,
 )
 from casekit.sim._dists import Distribution, distribution_from_data
+from casekit.sim._playbook_checks import check_playbooks
 from casekit.sla import BusinessCalendar, SlaPolicy
 
 __all__ = ["AgentGroup", "CaseType", "PoissonArrivals", "ReplayArrivals", "Scenario"]
@@ -98,6 +100,18 @@ def _patience(value: Any) -> Distribution | None:
     return _optional_distribution("case_types.patience")(value)  # type: ignore[no-any-return]
 
 
+def _task_times(value: Any) -> dict[str, Distribution]:
+    if not isinstance(value, Mapping):
+        raise _fail(
+            f"must be a mapping of activity id to distribution, not {show(value)}",
+            "case_types.task_times",
+        )
+    return {
+        str(key): distribution_from_data(item, f"case_types.task_times.{key}")
+        for key, item in value.items()
+    }
+
+
 def _priority(value: Any) -> Priority:
     return enum_converter(Priority, "case_types.priority")(value)
 
@@ -138,6 +152,10 @@ def _agent_groups(value: Iterable[AgentGroup]) -> tuple[AgentGroup, ...]:
 
 def _queues(value: Iterable[Queue]) -> tuple[Queue, ...]:
     return _items(value, Queue, "a Queue", "queues")
+
+
+def _playbooks(value: Iterable[Playbook]) -> tuple[Playbook, ...]:
+    return _items(value, Playbook, "a Playbook", "playbooks")
 
 
 @attrs.frozen(kw_only=True)
@@ -330,7 +348,9 @@ class CaseType:
         priority, channel, category, account_id, language: The case's fields (SLA
             selection and routing read them as they would in production).
         required_skills, optional_skills: ``{skill: level}`` for routing.
-        queue: Route through this queue instead of the first whose condition matches.
+        queue: Route through this queue instead of the first whose condition matches
+            (not for a playbook case type: its tasks go where the queues' conditions
+            send them, as the desk's routing does).
         handle_time: How long an agent works the case each time it is handled.
         awaiting_info: Probability that a handling ends waiting for the customer.
         answer_time: How long the customer takes to answer (needed when
@@ -340,6 +360,13 @@ class CaseType:
         reopen_after: How long after the resolution the customer reopens.
         patience: How long a customer waits for a first agent before giving up (the
             case is cancelled); ``None``: customers never give up.
+        playbook: The name of a playbook in :attr:`Scenario.playbooks` that guides
+            every case of this type: its work is then the tasks the production
+            playbook runner opens (each routed and handled on its own), and the case
+            is resolved when the playbook ends (see the simulation explanation).
+        task_times: For a playbook case type, how long an agent works each task, by
+            the id of the activity that opened it; tasks not named take
+            ``handle_time``.
     """
 
     name: str
@@ -361,11 +388,28 @@ class CaseType:
     reopen: float = attrs.field(default=0.0, validator=_probability("case_types.reopen"))
     reopen_after: Distribution | None = attrs.field(default=None, converter=_reopen_after)
     patience: Distribution | None = attrs.field(default=None, converter=_patience)
+    playbook: str | None = attrs.field(default=None, validator=_optional_text("case_types"))
+    task_times: dict[str, Distribution] = attrs.field(factory=dict, converter=_task_times)
 
     def __attrs_post_init__(self) -> None:
         where = f"case_types[{self.name!r}]"
         if not isinstance(self.name, str) or not self.name.strip():
             raise _fail("must be a non-empty string", "case_types.name")
+        if self.task_times and self.playbook is None:
+            raise _fail("is read only for a case type with a playbook", f"{where}.task_times")
+        if self.playbook is not None:
+            # A playbook says what happens to its cases: these customer behaviours are
+            # not simulated alongside one.
+            for name in ("awaiting_info", "reopen"):
+                if getattr(self, name):
+                    raise _fail(
+                        "is not simulated for a case type with a playbook", f"{where}.{name}"
+                    )
+            for name in ("queue", "answer_time", "rework_time", "reopen_after", "patience"):
+                if getattr(self, name) is not None:
+                    raise _fail(
+                        "is not simulated for a case type with a playbook", f"{where}.{name}"
+                    )
         if not _finite(self.weight) or self.weight <= 0:
             raise _fail(f"must be a positive number, got {show(self.weight)}", f"{where}.weight")
         if self.awaiting_info > 0 and self.answer_time is None:
@@ -498,6 +542,8 @@ class Scenario:
             can never be); otherwise stop at ``start + duration``.
         tick_every: How often the router applies relaxation ladders (only when a
             queue has one).
+        playbooks: Playbook definitions case types may name (``CaseType.playbook``);
+            they run on the production playbook runner (see :func:`simulate`).
     """
 
     name: str = "scenario"
@@ -515,6 +561,7 @@ class Scenario:
     sample_every: timedelta = attrs.field(default=timedelta(minutes=15), converter=_sample_every)
     drain: bool = attrs.field(default=True, validator=_flag("drain"))
     tick_every: timedelta = attrs.field(default=timedelta(minutes=1), converter=_tick_every)
+    playbooks: tuple[Playbook, ...] = attrs.field(default=(), converter=_playbooks)
 
     def __attrs_post_init__(self) -> None:
         if not isinstance(self.name, str):
@@ -594,6 +641,7 @@ class Scenario:
         except OverflowError:
             raise _fail("start + duration is beyond the year 9999", "duration") from None
         self._check_calendars_open()
+        check_playbooks(self)
 
     def _check_calendars_open(self) -> None:
         """Shift and SLA calendars must open some day: the loop waits for them."""
@@ -709,6 +757,15 @@ def _build(cls: type[Any], data: dict[str, Any], where: str) -> Any:
         raise _fail(str(exc), where) from None
 
 
+def _playbook(row: dict[str, Any], where: str) -> Playbook:
+    try:
+        return Playbook.from_dict(row, where=where)
+    except InvalidDefinition as exc:
+        raise InvalidScenario(
+            "is not a valid playbook", where=where, errors=exc.errors or (str(exc),)
+        ) from None
+
+
 def _from_dict(data: Mapping[str, Any], where: str) -> Scenario:
     raw = _table(data, where)
     unknown = sorted(set(raw) - _FIELDS)
@@ -770,6 +827,11 @@ def _from_dict(data: Mapping[str, Any], where: str) -> Scenario:
         own = _table(sla.get("calendars", {}), f"{where}.sla.calendars")
         fields["sla"] = SlaPolicy.from_dict(
             {**sla, "calendars": {**shared, **own}}, where=f"{where}.sla"
+        )
+    if "playbooks" in raw:
+        fields["playbooks"] = tuple(
+            _playbook(row, f"{where}.playbooks[{n}]")
+            for n, row in enumerate(_rows(raw["playbooks"], f"{where}.playbooks"))
         )
     for name in ("start",):
         fields[name] = _aware(raw[name], f"{where}.{name}")
