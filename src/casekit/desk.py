@@ -653,7 +653,12 @@ class Desk:
     def assign_task(
         self, task_id: str, *, actor: Actor, group: str | None = None, agent: str | None = None
     ) -> Task:
-        """Route a task to a group and/or agent."""
+        """Route a task to a group and/or agent.
+
+        The new assignment replaces the task's whole assignment: an agent given
+        without ``group`` leaves the task with no group (and an OLA selected by the
+        group stops applying); pass the group again to keep it.
+        """
         return self._task_command(cmd.AssignTask(task_id=task_id, group=group, agent=agent), actor)
 
     def start_task(self, task_id: str, *, actor: Actor) -> Task:
