@@ -223,6 +223,7 @@ def test_selection_without_conditions_is_memoized_by_priority_alone() -> None:
     assert set(policy._memo.selections) <= {(t, p) for t in (False, True) for p in Priority}
     assert rich_policy()._memo.unconditional is None  # not asked yet
     conditional = rich_policy()
+    assert case is not None
     conditional.selections(case)
     assert conditional._memo.unconditional is False
 
