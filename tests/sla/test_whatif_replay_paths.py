@@ -201,6 +201,33 @@ def test_memoized_selection_equals_select() -> None:
             assert policy.select(case, task) == policy._select(case, task)
 
 
+def test_selection_without_conditions_is_memoized_by_priority_alone() -> None:
+    logs, _, end = record(3, cases=6)
+    some = {Priority.HIGH: H, Priority.LOW: 8 * H}
+    policy = SlaPolicy(
+        definitions=(
+            SlaDefinition(id="a", targets=some, family="f"),
+            SlaDefinition(id="b", targets=ALL, family="f"),
+            SlaDefinition(id="c", targets=ALL),
+            SlaDefinition(id="t", subject=On.TASK, targets=some),
+        )
+    )
+    for log in logs:
+        case = whatif._replayed_cases([r.event for r in log], rich_policy(), end)
+        assert case is not None
+        for priority in Priority:  # the memo's key: whether a task, and the priority
+            variant = attrs.evolve(case, priority=priority)
+            for task in (None, *variant.tasks):
+                assert list(policy.selections(variant, task)) == policy._select(variant, task)
+    assert policy._memo.unconditional is True
+    assert set(policy._memo.selections) <= {(t, p) for t in (False, True) for p in Priority}
+    assert rich_policy()._memo.unconditional is None  # not asked yet
+    conditional = rich_policy()
+    assert case is not None
+    conditional.selections(case)
+    assert conditional._memo.unconditional is False
+
+
 def test_memoized_selection_tells_equal_values_of_other_types_apart() -> None:
     logs, _, end = record(4, cases=1)
     case = whatif._replayed_cases([r.event for r in logs[0]], rich_policy(), end)

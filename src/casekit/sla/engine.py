@@ -355,8 +355,11 @@ class _Run:
 
     def keep_running(self, definition: SlaDefinition, clock: SlaClock, task: Task | None) -> None:
         """Pause, resume or retarget an active clock to match the case."""
-        current = self.fold().sla(clock.key)
-        assert current is not None
+        if (clock.sla_id, clock.task_id) in self.dirty:
+            current = self.fold().sla(clock.key)
+            assert current is not None
+        else:
+            current = clock  # nothing emitted for it since it was read: it is current
         target = definition.target_for(self.case.priority)
         if target is not None and target != current.target:
             self.retarget(current, target)
@@ -385,7 +388,13 @@ class _Run:
             lapsed = clock.reason.startswith((NO_LONGER_APPLIES, CASE_CLOSED))
         else:
             lapsed = False
-        if clock is not None and active and self.cancelled_or_reset(definition, clock, None, names):
+        # Without event names (none, or a policy whose rules read none) neither applies.
+        if (
+            clock is not None
+            and active
+            and names
+            and self.cancelled_or_reset(definition, clock, None, names)
+        ):
             return
         stopping = case.state in _STOPPING_STATES
         if lapsed and metric in (SlaMetric.RESOLUTION, SlaMetric.FIRST_RESPONSE):
@@ -475,8 +484,8 @@ class _Run:
                 start = task.created_at if retro else self.now
                 self.start(definition, self.key(definition, task, cycles), task, start)
             return
-        if clock.stage not in _ACTIVE_STAGES or self.cancelled_or_reset(
-            definition, clock, task, names
+        if clock.stage not in _ACTIVE_STAGES or (
+            names and self.cancelled_or_reset(definition, clock, task, names)
         ):
             return
         if self.case.state in _TERMINAL_STATES and task.state not in _FINISHED_TASKS:

@@ -259,6 +259,9 @@ class Escalation:
             raise InvalidDefinition("must not be negative", where="escalation.after")
 
 
+_NO_CONDITION = Condition()
+
+
 def _thresholds(values: Iterable[float]) -> tuple[float, ...]:
     return tuple(sorted(float(v) for v in values))
 
@@ -392,11 +395,21 @@ class _Memo:
         definitions: Definitions by id.
         moments: The engine's next timer instant of a clock, by ``id(clock)``, with
             the clock itself to make sure the id was not reused.
+        unconditional: Whether no definition has a condition (the priority alone
+            selects), once known.
     """
 
-    __slots__ = ("custom_names", "definitions", "moments", "names_read", "selections")
+    __slots__ = (
+        "custom_names",
+        "definitions",
+        "moments",
+        "names_read",
+        "selections",
+        "unconditional",
+    )
 
     def __init__(self) -> None:
+        self.unconditional: bool | None = None
         self.selections: dict[tuple[Any, ...], tuple[Selection, ...]] = {}
         self.custom_names: tuple[str, ...] | None = None
         self.definitions: dict[str, SlaDefinition] | None = None
@@ -504,6 +517,22 @@ class SlaPolicy:
 
     def selections(self, case: Case, task: Task | None = None) -> tuple[Selection, ...]:
         """:meth:`select`, memoized on the fields the conditions read (do not mutate)."""
+        unconditional = self._memo.unconditional
+        if unconditional is None:
+            unconditional = self._memo.unconditional = all(
+                d.condition == _NO_CONDITION for d in self.definitions
+            )
+        if unconditional:
+            # No definition has a condition: the priority alone selects (whether it has
+            # a target, then the families), so it is the whole key.
+            key: tuple[Any, ...] = (task is not None, case.priority)
+            cached = self._memo.selections.get(key)
+            if cached is None:
+                table = self._memo.selections
+                if len(table) >= _MEMO_LIMIT:
+                    table.clear()
+                cached = table[key] = tuple(self._select(case, task))
+            return cached
         custom = case.custom
         try:
             key = (
