@@ -634,16 +634,19 @@ class _Borrowed:
                 if self.write:
                     try:
                         session.execute("COMMIT")
-                    except sqlite3.Error as exc:
+                        if self.committed is not None:
+                            self.committed()
+                    except BaseException as exc:
+                        # The COMMIT may have landed unknown to the cache (an interrupt
+                        # as it returned or in ``committed``), and a connection's own
+                        # commit leaves its data_version as it was: trust no cached row
+                        # (first, before any call that could be interrupted in turn).
+                        store._trust = None
                         if conn.in_transaction:
                             conn.rollback()
-                        raise StoreError(f"SQLite error on {str(store.path)!r}: {exc}") from exc
-                    except BaseException:
-                        if conn.in_transaction:
-                            conn.rollback()
+                        if isinstance(exc, sqlite3.Error):
+                            raise StoreError(f"SQLite error on {str(store.path)!r}: {exc}") from exc
                         raise
-                    if self.committed is not None:
-                        self.committed()
                 return
             if conn.in_transaction:
                 conn.rollback()

@@ -1,0 +1,136 @@
+"""The stores' fast paths under interruption and concurrency: SQLite's row cache
+(trusted while ``PRAGMA data_version`` stands still) must never serve a row the file
+does not hold; PostgreSQL's pipelined commit must fail whole and leave its connection
+usable."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import sqlite3
+from collections.abc import Iterator
+
+import pytest
+
+from casekit import ConflictError, StoreError
+from casekit.storage import sqlite as sqlite_module
+from casekit.storage.sqlite import SQLiteStore
+from casekit.testing.conformance import apply_command, case_id_for, make_commit, note, open_case
+
+CASE = case_id_for(1)
+
+
+@pytest.fixture
+def store(tmp_path: pathlib.Path) -> Iterator[SQLiteStore]:
+    opened = SQLiteStore(tmp_path / "cases.db")
+    yield opened
+    opened.close()
+
+
+def version_in_file(store: SQLiteStore) -> int:
+    conn = sqlite3.connect(store.path)
+    try:
+        return int(conn.execute("SELECT version FROM cases WHERE id = ?", (CASE,)).fetchone()[0])
+    finally:
+        conn.close()
+
+
+def test_an_interrupt_as_the_commit_returns_leaves_no_stale_row(
+    store: SQLiteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A signal delivered as COMMIT returns (KeyboardInterrupt, a SystemExit from a
+    SIGTERM handler) skips the cache update; the commit landed on the trusted
+    connection, whose data_version does not move for its own writes. The next load
+    must read the row, or every command on the case conflicts for ever."""
+    open_case(store, 1)
+    store.load(CASE)  # cached and trusted
+    execute = sqlite_module._Session.execute
+
+    def interrupted(session: sqlite_module._Session, template: str, params: object = ()) -> object:
+        cursor = execute(session, template, params)  # type: ignore[arg-type]
+        if template == "COMMIT":
+            raise KeyboardInterrupt
+        return cursor
+
+    monkeypatch.setattr(sqlite_module._Session, "execute", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        apply_command(store, CASE, note("landed"))
+    monkeypatch.undo()
+    assert version_in_file(store) == 2
+    assert store.load(CASE).case.version == 2
+    apply_command(store, CASE, note("next"))  # no ConflictError
+    assert [i.body for i in store.load(CASE).case.interactions] == ["landed", "next"]
+
+
+def test_an_interrupt_in_the_cache_update_leaves_no_stale_row(
+    store: SQLiteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    open_case(store, 1)
+    store.load(CASE)
+
+    def interrupted(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(store, "_remember", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        apply_command(store, CASE, note("landed"))
+    monkeypatch.undo()
+    assert store.load(CASE).case.version == version_in_file(store) == 2
+    apply_command(store, CASE, note("next"))
+
+
+def test_a_commit_failing_in_a_trigger_on_the_trusted_connection_changes_nothing(
+    store: SQLiteStore,
+) -> None:
+    """A disk-full-like error raised mid-commit (a trigger on the store's own
+    connection, so data_version does not move): rolled back whole, the cached row
+    still the file's."""
+    open_case(store, 1)
+    before = store.load(CASE)
+    with store._connection() as session:
+        session.conn.execute(
+            "CREATE TEMP TRIGGER full BEFORE INSERT ON main.timers "
+            "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
+        )
+        session.conn.execute(
+            "CREATE TEMP TRIGGER full_events BEFORE INSERT ON main.events "
+            "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
+        )
+    with pytest.raises(StoreError, match="disk is full"):
+        apply_command(store, CASE, note("lost"))
+    snapshot = store.load(CASE)
+    assert (snapshot.case, snapshot.head_hash) == (before.case, before.head_hash)
+    assert version_in_file(store) == 1
+    with store._connection() as session:
+        session.conn.execute("DROP TRIGGER temp.full")
+        session.conn.execute("DROP TRIGGER temp.full_events")
+    apply_command(store, CASE, note("kept"))
+    assert store.load(CASE).case.version == version_in_file(store) == 2
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_write_by_a_forked_process_is_seen_and_a_stale_decision_refused(
+    store: SQLiteStore,
+) -> None:
+    """Another process (forked after the store cached the row, with a store of its
+    own) writes the case: the parent's next load reads it, and a commit decided on
+    the row the parent had cached is refused, never landing over the child's."""
+    open_case(store, 1)
+    stale = store.load(CASE)
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        code = 1
+        try:
+            child = SQLiteStore(store.path)
+            apply_command(child, CASE, note("child"))
+            child.close()
+            code = 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    with pytest.raises(ConflictError):
+        store.commit(make_commit(stale, note("stale")))
+    assert store.load(CASE).case.version == 2
+    apply_command(store, CASE, note("parent"))
+    assert [i.body for i in store.load(CASE).case.interactions] == ["child", "parent"]
