@@ -8,7 +8,9 @@ from __future__ import annotations
 import os
 import pathlib
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import pytest
 
@@ -134,3 +136,100 @@ def test_a_write_by_a_forked_process_is_seen_and_a_stale_decision_refused(
     assert store.load(CASE).case.version == 2
     apply_command(store, CASE, note("parent"))
     assert [i.body for i in store.load(CASE).case.interactions] == ["child", "parent"]
+
+
+# --- PostgreSQL: the pipelined commit ---------------------------------------------------
+
+
+@contextmanager
+def trigger_on_events(
+    url: str, schema: str, body: str, *, deferred: bool = False
+) -> Iterator[None]:
+    """A trigger on ``events`` running the PL/pgSQL ``body`` for each row a commit
+    inserts (at COMMIT if ``deferred``), dropped after the block."""
+    import psycopg  # noqa: PLC0415 - optional dependency
+    from psycopg import sql  # noqa: PLC0415
+
+    name = sql.Identifier(schema)
+    kind = sql.SQL(
+        "CONSTRAINT TRIGGER s22 AFTER INSERT ON {}.events DEFERRABLE INITIALLY DEFERRED"
+        if deferred
+        else "TRIGGER s22 BEFORE INSERT ON {}.events"
+    ).format(name)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL(
+                "CREATE FUNCTION {}.s22() RETURNS trigger LANGUAGE plpgsql AS {}; "
+                "CREATE {} FOR EACH ROW EXECUTE FUNCTION {}.s22()"
+            ).format(name, sql.Literal(f"BEGIN {body}; RETURN NEW; END"), kind, name)
+        )
+        try:
+            yield
+        finally:
+            conn.execute(sql.SQL("DROP FUNCTION {}.s22() CASCADE").format(name))
+
+
+def test_pg_an_interrupt_as_the_pipeline_opens_pools_no_connection_in_pipeline_mode(
+    make_pg_store: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A signal delivered once psycopg has put the connection in pipeline mode, before
+    the block runs: the connection must not go back to the pool in that mode, where a
+    read's failed statement aborts the statements after it ("pipeline aborted")."""
+    import psycopg  # noqa: PLC0415 - optional dependency
+
+    store = make_pg_store(min_size=1, max_size=1)
+    open_case(store, 1)
+    wait = psycopg.Connection.wait
+
+    def interrupted(conn: psycopg.Connection[Any], gen: Any, *args: Any, **kwargs: Any) -> Any:
+        result = wait(conn, gen, *args, **kwargs)
+        if getattr(gen, "__qualname__", "") == "BasePipeline._enter_gen":
+            raise KeyboardInterrupt
+        return result
+
+    monkeypatch.setattr(psycopg.Connection, "wait", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        apply_command(store, CASE, note("interrupted"))
+    monkeypatch.undo()
+    with store._db.pool.connection() as conn:
+        assert conn.pgconn.pipeline_status == psycopg.pq.PipelineStatus.OFF
+        with pytest.raises(psycopg.errors.DivisionByZero):
+            conn.execute("SELECT 1 / 0")
+        assert conn.execute("SELECT 1").fetchall() == [(1,)]
+    assert store.load(CASE).case.version == 1
+    apply_command(store, CASE, note("next"))
+    assert store.load(CASE).case.version == 2
+
+
+def test_pg_a_serialization_failure_at_commit_is_a_conflict_and_nothing_stays(
+    make_pg_store: Callable[..., Any], pg_url: str
+) -> None:
+    store = make_pg_store(min_size=1, max_size=1)
+    open_case(store, 1)
+    before = store.load(CASE)
+    body = "RAISE EXCEPTION 'late' USING ERRCODE = 'serialization_failure'"
+    with trigger_on_events(pg_url, store.schema, body, deferred=True):
+        with pytest.raises(ConflictError):
+            apply_command(store, CASE, note("lost"))
+        assert store.load(CASE) == before
+    apply_command(store, CASE, note("kept"))  # the same pooled connection
+    assert [r.seq for r in store.history(CASE)] == [1, 2]
+
+
+@pytest.mark.parametrize("deferred", [False, True], ids=["second batch", "at commit"])
+def test_pg_a_connection_dropped_mid_commit_changes_nothing(
+    make_pg_store: Callable[..., Any], pg_url: str, deferred: bool
+) -> None:
+    """The server ends the commit's connection (pg_terminate_backend) after the version
+    check or at COMMIT: StoreError, nothing of the commit stays, and the pool serves
+    the next commit on a new connection."""
+    store = make_pg_store(min_size=1, max_size=1)
+    open_case(store, 1)
+    before = store.load(CASE)
+    body = "PERFORM pg_terminate_backend(pg_backend_pid())"
+    with trigger_on_events(pg_url, store.schema, body, deferred=deferred):
+        with pytest.raises(StoreError, match="lost the connection"):
+            apply_command(store, CASE, note("lost"))
+        assert store.load(CASE) == before
+    apply_command(store, CASE, note("kept"))
+    assert [i.body for i in store.load(CASE).case.interactions] == ["kept"]
