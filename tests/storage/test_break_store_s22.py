@@ -8,8 +8,10 @@ from __future__ import annotations
 import os
 import pathlib
 import sqlite3
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from types import FrameType
 from typing import Any
 
 import pytest
@@ -136,6 +138,44 @@ def test_a_write_by_a_forked_process_is_seen_and_a_stale_decision_refused(
     assert store.load(CASE).case.version == 2
     apply_command(store, CASE, note("parent"))
     assert [i.body for i in store.load(CASE).case.interactions] == ["child", "parent"]
+
+
+def test_an_interrupt_as_a_write_ends_does_not_keep_the_write_lock(
+    tmp_path: pathlib.Path,
+) -> None:
+    """A signal delivered as the write's ``__exit__`` is called (before its first line:
+    Python checks for signals on entering a function) used to leave the connection out
+    of the pool inside BEGIN IMMEDIATE: every writer of every process then got
+    "database is locked" until the store closed. Once the interrupt is handled, the
+    transaction is rolled back and the file writable again."""
+    path = tmp_path / "cases.db"
+    store = SQLiteStore(path, timeout=0.1)
+    other = SQLiteStore(path, timeout=0.1)
+    try:
+        open_case(store, 1)
+        exit_code = sqlite_module._Borrowed.__exit__.__code__
+
+        def signal_on_entry(frame: FrameType, event: str, _: object) -> None:
+            if frame.f_code is exit_code and frame.f_locals["self"].write:
+                sys.settrace(previous)
+                raise KeyboardInterrupt
+
+        previous = sys.gettrace()
+        sys.settrace(signal_on_entry)
+        try:
+            apply_command(store, CASE, note("interrupted"))
+        except KeyboardInterrupt:
+            pass
+        finally:
+            sys.settrace(previous)
+        apply_command(other, CASE, note("other"))  # not "database is locked"
+        apply_command(store, CASE, note("same"))
+        bodies = [i.body for i in store.load(CASE).case.interactions]
+        assert bodies == ["other", "same"]
+        assert all(not conn.in_transaction for conn in store._all)
+    finally:
+        store.close()
+        other.close()
 
 
 # --- PostgreSQL: the pipelined commit ---------------------------------------------------
