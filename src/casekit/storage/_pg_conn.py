@@ -211,14 +211,21 @@ def _pipelined(conn: psycopg.Connection[Any]) -> Iterator[None]:
     out with the first statements, ``COMMIT`` with the last (one round trip for both
     unless the block reads a result in between). On any failure, of the block or of
     the commit, the transaction is rolled back (after a failed statement the server
-    skips the rest, the ``COMMIT`` too, up to the pipeline's sync)."""
+    skips the rest, the ``COMMIT`` too, up to the pipeline's sync), and a connection
+    left in pipeline mode is closed."""
     try:
         with conn.pipeline():
             conn.execute("BEGIN")
             yield
             conn.execute("COMMIT")
     except BaseException:
-        if conn.pgconn.status == psycopg.pq.ConnStatus.OK and (
+        if conn.pgconn.pipeline_status != psycopg.pq.PipelineStatus.OFF:
+            # Interrupted inside psycopg's own pipeline steps (a signal as it entered
+            # or left pipeline mode): still in that mode, the connection would make a
+            # later read's failed statement abort the statements after it. Closed (the
+            # server rolls back), the pool replaces it.
+            conn.close()
+        elif conn.pgconn.status == psycopg.pq.ConnStatus.OK and (
             conn.info.transaction_status != _IDLE
         ):
             with contextlib.suppress(psycopg.Error):  # the pool discards a broken one

@@ -40,6 +40,7 @@ a time, and :meth:`SQLiteStore.close` closes them all.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
@@ -606,13 +607,28 @@ class _Borrowed:
     A class rather than a generator context manager: every command passes here twice
     (load, commit), and this costs a fraction of one."""
 
-    __slots__ = ("committed", "session", "store", "write")
+    __slots__ = ("committed", "released", "session", "store", "write")
 
     def __init__(self, store: SQLiteStore, *, write: bool) -> None:
         self.store = store
         self.write = write
         self.committed: Callable[[], None] | None = None
         """Called after the COMMIT, before the connection goes back to the pool."""
+        self.released = False
+
+    def __del__(self) -> None:
+        # __exit__ never ran: an interrupt (KeyboardInterrupt, a SystemExit from a
+        # signal handler) delivered as it was called, before its first line. The
+        # connection is out of the pool and, for a write, still inside BEGIN IMMEDIATE,
+        # holding the file's write lock against every connection of every process.
+        # Closed once the interrupt's traceback lets go of this object (a close rolls
+        # back; the pool opens another connection when needed).
+        if not self.released:
+            session = getattr(self, "session", None)
+            if session is not None:
+                with contextlib.suppress(ValueError):  # no lock: __del__ may run anywhere
+                    self.store._all.remove(session.conn)
+                session.conn.close()
 
     def __enter__(self) -> _Session:
         session = self.session = self.store._borrow()
@@ -634,22 +650,26 @@ class _Borrowed:
                 if self.write:
                     try:
                         session.execute("COMMIT")
-                    except sqlite3.Error as exc:
+                        if self.committed is not None:
+                            self.committed()
+                    except BaseException as exc:
+                        # The COMMIT may have landed unknown to the cache (an interrupt
+                        # as it returned or in ``committed``), and a connection's own
+                        # commit leaves its data_version as it was: trust no cached row
+                        # (first, before any call that could be interrupted in turn).
+                        store._trust = None
                         if conn.in_transaction:
                             conn.rollback()
-                        raise StoreError(f"SQLite error on {str(store.path)!r}: {exc}") from exc
-                    except BaseException:
-                        if conn.in_transaction:
-                            conn.rollback()
+                        if isinstance(exc, sqlite3.Error):
+                            raise StoreError(f"SQLite error on {str(store.path)!r}: {exc}") from exc
                         raise
-                    if self.committed is not None:
-                        self.committed()
                 return
             if conn.in_transaction:
                 conn.rollback()
             if isinstance(error, sqlite3.Error):
                 raise StoreError(f"SQLite error on {str(store.path)!r}: {error}") from error
         finally:
+            self.released = True
             if store._closed.is_set():
                 conn.close()
             else:
