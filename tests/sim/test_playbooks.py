@@ -161,8 +161,8 @@ def test_times_agree_with_a_hand_computation() -> None:
     ]
     waits = [t["wait_s"] for t in result.task_records()]
     assert waits == [0, 240, 0, 300]
-    fields = ("case_id", "stage", "started_at", "duration_s")
-    stages = [tuple(s[f] for f in fields) for s in result.stage_records()]
+    stage_fields = ("case_id", "stage", "started_at", "duration_s")
+    stages = [tuple(s[f] for f in stage_fields) for s in result.stage_records()]
     assert stages == [
         ("sim-0", "check", START, 65 * 60),
         ("sim-0", "fix", START + 65 * minute, 10 * 60),
