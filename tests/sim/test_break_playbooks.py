@@ -158,3 +158,12 @@ def test_the_log_says_when_each_task_was_started() -> None:
     }
     tasks = result.task_records()
     assert started == {t["task_id"]: t["picked_up_at"] for t in tasks}
+
+
+def test_a_playbook_not_in_a_list_is_refused_in_plain_words() -> None:
+    playbook = Playbook(name="p", stages=(Stage(id="a"),))
+    with pytest.raises(InvalidScenario, match=r"must be a list of Playbooks, not") as info:
+        _scenario(Stage(id="a"), playbooks=playbook)
+    assert info.value.where == "playbooks"
+    with pytest.raises(InvalidScenario, match=r"must be a list of AgentGroups, not"):
+        _scenario(Stage(id="a"), agents=AgentGroup(name="a", count=1))
