@@ -85,6 +85,11 @@ def test_stopped_sla_clocks_do_not_keep_a_drained_run_going() -> None:
     # It went on to the clocks' warning instants, 15 days later, when nothing was left.
     assert clocked.as_of == plain.as_of
     assert clocked.summary()["utilisation"] == plain.summary()["utilisation"]
+    # Nor to a stopped clock's instant between the last work and the next sample.
+    short = SlaPolicy(
+        definitions=(SlaDefinition(id="resolve", targets={"moderate": timedelta(minutes=12)}),)
+    )
+    assert simulate(_scenario(stage, sla=short)).as_of == plain.as_of
     # A case nobody can serve: the run ends as it does for a plain case type, not at
     # the clock's breach.
     nobody = Stage(id="a", activities=(ManualTask(id="t", skills={"nope": 1}),))

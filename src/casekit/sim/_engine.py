@@ -437,7 +437,8 @@ class _Run:
             at, what, _, case, work = pop(heap)
             if end is not None and at > end:
                 break
-            if what <= PLAYBOOK:
+            # Work; a desk timer is work only while a runner's timer is due by then.
+            if what <= PLAYBOOK and (what != PLAYBOOK or self.desk.is_work(at, case)):  # type: ignore[union-attr]
                 self.pending -= 1
             elif self.pending == 0 and (
                 self.queued == 0 or not timed or at > self.last_arrival + _SAFETY_DAYS * DAY_US

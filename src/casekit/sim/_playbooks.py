@@ -279,22 +279,25 @@ class PlaybookDesk:
         if decisions:
             run.handed_out(at, decisions)
 
+    def is_work(self, at: int, case: int) -> bool:
+        """Whether the loop's timer event of ``case`` at ``at`` is work: a runner's timer
+        is due by then. If not (only the SLA engine's, or none left), ``_schedule``
+        took it off the loop's ``pending`` already, and the loop treats it as it treats
+        a sample: it stops there when nothing else is left."""
+        key = (self.case_ids[case], at)
+        stale = self.stale.get(key)
+        if not stale:
+            self.scheduled[key[0]].discard(at)
+            return True
+        if stale == 1:
+            del self.stale[key]
+        else:
+            self.stale[key] = stale - 1
+        return False
+
     def fire(self, at: int, case: int) -> None:
         """A desk timer of case ``case`` fell due: tick the desk (it fires every timer
         due now) and follow each case it changed."""
-        desk_id = self.case_ids[case]
-        stale = self.stale.get((desk_id, at))
-        if stale:
-            # No runner's timer is due by now (only the SLA engine's, or none left):
-            # ``_schedule`` took it off the loop's work already, which the loop did again
-            # when it popped it. The desk still looks at what is due.
-            if stale == 1:
-                del self.stale[desk_id, at]
-            else:
-                self.stale[desk_id, at] = stale - 1
-            self.run.pending += 1
-        else:
-            self.scheduled[desk_id].discard(at)
         now = self._at(at)
         result = self.desk.tick(now, limit=1_000_000)
         if result.failures:
