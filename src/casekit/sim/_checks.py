@@ -120,7 +120,8 @@ def _strategy_names(value: object) -> tuple[str, ...]:
 def _items(value: object, kind: type[Any], what: str, where: str) -> tuple[Any, ...]:
     """``value`` as a tuple of ``kind`` (a list given in Python), or refused."""
     if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
-        raise _fail(f"must be a list of {what}s, not {show(value)}", where)
+        # "a Playbook" -> "a list of Playbooks"
+        raise _fail(f"must be a list of {what.partition(' ')[2]}s, not {show(value)}", where)
     items = tuple(value)
     for number, item in enumerate(items):
         if not isinstance(item, kind):

@@ -422,7 +422,10 @@ class _Run:
         def handed_out(at: int, decisions: list[Any]) -> None:
             for decision in decisions:
                 if decision.outcome is _ASSIGNED:
-                    case, work = items[decision.item_id]
+                    entry = items.get(decision.item_id)
+                    if entry is None:
+                        continue  # a playbook's task cancelled (and withdrawn) meanwhile
+                    case, work = entry
                     self.queued -= 1
                     kind = types[c_type[case]]
                     if kind.plain:
@@ -434,7 +437,8 @@ class _Run:
             at, what, _, case, work = pop(heap)
             if end is not None and at > end:
                 break
-            if what <= PLAYBOOK:
+            # Work; a desk timer is work only while a runner's timer is due by then.
+            if what <= PLAYBOOK and (what != PLAYBOOK or self.desk.is_work(at, case)):  # type: ignore[union-attr]
                 self.pending -= 1
             elif self.pending == 0 and (
                 self.queued == 0 or not timed or at > self.last_arrival + _SAFETY_DAYS * DAY_US
@@ -702,7 +706,13 @@ class _Run:
     def handed_out(self, at: int, decisions: list[Any]) -> None:
         for decision in decisions:
             if decision.outcome is _ASSIGNED:
-                case, work = self.items[decision.item_id]
+                entry = self.items.get(decision.item_id)
+                if entry is None:
+                    # A playbook's task its runner cancelled while this hand-out was
+                    # taken up: withdrawn from the router since, its agent's room given
+                    # to other work (``PlaybookDesk.sync``).
+                    continue
+                case, work = entry
                 self.queued -= 1
                 self.assigned(at, case, work, decision.agent_id)
 

@@ -11,10 +11,17 @@ simulator does to such a case is what people and the host's scheduler would do:
 * every task the runner opens becomes a work item (``work_item_for_task``, as the
   desk's own routing builds it) routed by the run's router; an agent picks it up
   (the first pick-up starts the case and answers the customer, as for every simulated
-  case), works it for a drawn time (``CaseType.task_times`` by activity, else
-  ``handle_time``) and completes it on the desk, so the runner goes on;
+  case), is assigned it and starts it on the desk, works it for a drawn time
+  (``CaseType.task_times`` by activity, else ``handle_time``) and completes it on the
+  desk, so the runner goes on (a simulated agent may act on a case a playbook assigned
+  elsewhere: the router said who works what);
 * the desk's timers (delayed starts, waits, decision time limits, SLA warnings and
   breaches) are events of the loop at their due instants, each firing ``desk.tick``;
+  only the runner's are work that keeps a drained run going (the SLA engine's too
+  while a playbook of the case waits, maybe for them);
+* a playbook run that enters its stages more than :data:`MAX_ENTRIES` times loops
+  without end (a decision's default going back): the run stops with
+  :class:`~casekit.exceptions.InvalidScenario` naming it;
 * the case is done when the desk says it is resolved, closed or cancelled; when its
   playbooks have all ended and it is still open, the agent who did the last task
   resolves it (code ``playbook``). Resolved cases are not auto-closed.
@@ -41,8 +48,9 @@ from casekit.model.actors import Actor
 from casekit.model.case import Case
 from casekit.model.events import Event, PlaybookEnded, PlaybookStageStarted, PlaybookStarted
 from casekit.model.lifecycle import LifecycleRules
-from casekit.model.playbook import RunState
+from casekit.model.playbook import ActivityState, RunState
 from casekit.playbook import Playbooks
+from casekit.playbook._runner import KIND
 from casekit.routing import Outcome
 from casekit.routing._work import work_item_for_task
 from casekit.sim._compile import (
@@ -65,27 +73,48 @@ from casekit.storage.memory import MemoryStore
 if TYPE_CHECKING:
     from casekit.sim._engine import _Run
 
-__all__ = ["PlaybookDesk", "PlaybookTrace"]
+__all__ = ["MAX_ENTRIES", "PlaybookDesk", "PlaybookTrace"]
 
 CUSTOMER = "customer"
 """The consumer that opens every playbook case that names no account."""
 
 _FINISHED = (CaseState.RESOLVED, CaseState.CLOSED, CaseState.CANCELLED)
 _OPEN_TASK = (TaskState.OPEN, TaskState.IN_PROGRESS, TaskState.BLOCKED)
+_RUNNER = f"{KIND}:"  # the keys of the playbook runner's timers
+
+MAX_ENTRIES = 1_000
+"""How many stage entries one playbook run may make in a simulation: more, and its
+stages loop without end (a drained run would never finish)."""
 
 
 class _WatchedStore(MemoryStore):
     """A memory store that tells the simulator about every timer a commit writes, so
-    that the loop can wake the desk when one falls due."""
+    that the loop can wake the desk when one falls due, and about the cases whose
+    timers a commit replaced (a commit carries all of a case's pending timers) with
+    the earliest of their runner's timers (delays, waits, decision time limits: the
+    work to come; the SLA engine's warnings and breaches are not work, unless one of
+    the case's playbooks is waiting, maybe for them)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.fresh: list[tuple[str, datetime]] = []
+        self.replaced: dict[str, datetime | None] = {}  # case id -> its earliest timer
 
     def commit(self, commit: Commit) -> None:
         super().commit(commit)
         for timer in commit.timers:
             self.fresh.append((timer.case_id, timer.due_at))
+        # A wait may wait for what the SLA engine's timers write (``sla.breached``).
+        waiting = any(
+            a.kind == "wait" and a.state is ActivityState.ACTIVE
+            for r in commit.case.playbooks
+            if r.state is RunState.RUNNING
+            for a in r.activities
+        )
+        self.replaced[commit.case.id] = min(
+            (t.due_at for t in commit.timers if waiting or t.key.startswith(_RUNNER)),
+            default=None,
+        )
 
 
 @attrs.frozen
@@ -135,7 +164,10 @@ class PlaybookDesk:
         self.case_ids: dict[int, str] = {}  # case number -> desk case id
         self.numbers: dict[str, int] = {}  # desk case id -> case number
         self.finished: set[int] = set()
-        self.scheduled: set[tuple[str, int]] = set()  # desk timers the heap holds
+        # The instants the heap holds an event for, by desk case id (counted as work in
+        # the loop's ``pending``), and those that no timer is due at any more.
+        self.scheduled: dict[str, set[int]] = {}
+        self.stale: dict[tuple[str, int], int] = {}  # (case id, at) -> heap events
         self.agents: dict[str, Actor] = {}
         # Per task, numbered in order of creation (the loop's work number is -1 - n).
         self.t_ids: list[str] = []
@@ -160,7 +192,13 @@ class PlaybookDesk:
         agent_id = self.run.agent_ids[agent]
         actor = self.agents.get(agent_id)
         if actor is None:
-            actor = self.agents[agent_id] = Actor.agent(agent_id)
+            # The agent of the router's groups. The run's router says who works what, as
+            # people would; the desk's access policy is the host's, and a case that a
+            # playbook assigned elsewhere (a case step) must not stop the run: the role
+            # lets the simulated agent act on it (events record the kind and id only).
+            actor = self.agents[agent_id] = Actor.agent(
+                agent_id, groups=self.run.router.agent(agent_id).groups, roles=("supervisor",)
+            )
         return actor
 
     def arrive(self, at: int, case: int, kind: Kind) -> None:
@@ -210,6 +248,8 @@ class PlaybookDesk:
         # The agent joins the task's group (an OLA that selects the group keeps it).
         group = current.task(task_id).assignment.group
         self.desk.assign_task(task_id, group=group, agent=agent_id, actor=actor)
+        # The agent starts it (``task.started``: the analytics' task wait ends there).
+        self.desk.start_task(task_id, actor=actor)
         sampler = self.samplers[run.c_type[case]].get(self.t_activity[number])
         kind = run.types[run.c_type[case]]
         handle = (sampler or kind.handle)(run.rng)
@@ -239,11 +279,26 @@ class PlaybookDesk:
         if decisions:
             run.handed_out(at, decisions)
 
+    def is_work(self, at: int, case: int) -> bool:
+        """Whether the loop's timer event of ``case`` at ``at`` is work: a runner's timer
+        is due by then. If not (only the SLA engine's, or none left), ``_schedule``
+        took it off the loop's ``pending`` already, and the loop treats it as it treats
+        a sample: it stops there when nothing else is left."""
+        key = (self.case_ids[case], at)
+        stale = self.stale.get(key)
+        if not stale:
+            self.scheduled[key[0]].discard(at)
+            return True
+        if stale == 1:
+            del self.stale[key]
+        else:
+            self.stale[key] = stale - 1
+        return False
+
     def fire(self, at: int, case: int) -> None:
         """A desk timer of case ``case`` fell due: tick the desk (it fires every timer
         due now) and follow each case it changed."""
         now = self._at(at)
-        self.scheduled.discard((self.case_ids[case], at))
         result = self.desk.tick(now, limit=1_000_000)
         if result.failures:
             failure = result.failures[0]
@@ -263,6 +318,16 @@ class PlaybookDesk:
         run = self.run
         desk_id = self.case_ids[case]
         current = self.store.load(desk_id).case
+        for playbook_run in current.playbooks:
+            if sum(playbook_run.visits.values()) > MAX_ENTRIES:
+                raise InvalidScenario(
+                    f"its stages were entered more than {MAX_ENTRIES:,} times on simulated "
+                    f"case {case_id(case)} ({desk_id}) by {instant(at).isoformat()}: they "
+                    "loop without end (nobody answers a decision in a simulation: its "
+                    "default is taken every time)",
+                    where=f"playbooks[{playbook_run.playbook!r}]",
+                )
+        freed: list[Any] = []
         for task in current.tasks:
             number = self.numbers_of.get(task.id)
             if number is None:
@@ -275,8 +340,11 @@ class PlaybookDesk:
             ):  # cancelled while queued: nobody will take it now
                 del run.items[task.id]
                 run.queued -= 1
-                run.router.withdraw(task.id, EPOCH + US * at)
                 self.t_done[number] = at
+                # The router may have given it to an agent already (a hand-out still
+                # being taken up: the loop skips it now it is gone): that agent's room
+                # goes to other queued work, once every cancelled task is out.
+                freed.extend(run.router.withdraw(task.id, EPOCH + US * at))
         if case not in self.finished:
             state = STATES.index(current.state)
             if state != run.c_state[case]:
@@ -288,6 +356,8 @@ class PlaybookDesk:
             ):
                 self._resolve(at, case, current)
         self._schedule()
+        if freed:
+            run.handed_out(at, freed)
 
     def _route(self, at: int, case: int, current: Case, task_id: str) -> None:
         run = self.run
@@ -341,16 +411,29 @@ class PlaybookDesk:
         self.run.backlog -= 1
 
     def _schedule(self) -> None:
-        """Put the timers the desk wrote since the last call in the loop's heap."""
-        fresh = self.store.fresh
-        if not fresh:
-            return
-        for desk_id, due in fresh:
-            at = max(micros(due), self.run.now)
-            if (desk_id, at) not in self.scheduled and desk_id in self.numbers:
-                self.scheduled.add((desk_id, at))
-                self.run.push(at, PLAYBOOK, self.numbers[desk_id], 0)
-        fresh.clear()
+        """Put the timers the desk wrote since the last call in the loop's heap, and
+        stop counting as work the events no runner's timer falls due by (a drained run
+        ends when the work does, not at the breach instant of an SLA clock: as for
+        every simulated case, the clocks' outcomes are figured at the end)."""
+        store, run = self.store, self.run
+        for desk_id, due in store.fresh:
+            at = max(micros(due), run.now)
+            ats = self.scheduled.setdefault(desk_id, set())
+            if at not in ats and desk_id in self.numbers:
+                ats.add(at)
+                run.push(at, PLAYBOOK, self.numbers[desk_id], 0)
+        store.fresh.clear()
+        for desk_id, first in store.replaced.items():
+            held = self.scheduled.get(desk_id)
+            if not held:
+                continue
+            # An event at or after the case's earliest runner's timer has one due by then.
+            earliest = None if first is None else micros(first)
+            for at in [a for a in held if earliest is None or a < earliest]:
+                held.discard(at)
+                self.stale[desk_id, at] = self.stale.get((desk_id, at), 0) + 1
+                run.pending -= 1
+        store.replaced.clear()
 
     # -- the result -----------------------------------------------------------------------
 
