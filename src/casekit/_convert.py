@@ -26,7 +26,7 @@ dict lookup, ASCII text two C-level scans.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from enum import Enum, StrEnum
 from typing import Any, TypeVar
 
@@ -41,7 +41,9 @@ __all__ = [
     "check_text",
     "enum_converter",
     "enum_set_converter",
+    "from_mapping",
     "optional_enum_converter",
+    "optional_from_mapping",
     "optional_text",
     "show",
     "str_frozenset",
@@ -52,6 +54,7 @@ __all__ = [
 ]
 
 E = TypeVar("E", bound=Enum)
+T = TypeVar("T")
 
 _SHOWN = 60
 """How much of a bad value an error message quotes."""
@@ -250,3 +253,32 @@ def str_tuple(items: Iterable[str]) -> tuple[str, ...]:
 def str_frozenset(items: Iterable[str]) -> frozenset[str]:
     """Freeze an iterable of strings into a frozenset (a lone string is one item)."""
     return frozenset((items,) if isinstance(items, str) else items)
+
+
+def from_mapping(
+    cls: type[T], where: str, error: type[InvalidValue] = InvalidValue
+) -> Callable[[object], T]:
+    """A converter taking a ``cls`` as it is, or building one from a mapping (unknown
+    keys refused, each problem naming its field under ``where``); anything else
+    raises ``error``."""
+
+    def convert(value: object) -> T:
+        if isinstance(value, cls):
+            return value
+        if not isinstance(value, Mapping):
+            raise error(
+                f"must be a {cls.__name__} or a mapping, not {type(value).__name__}", where=where
+            )
+        from casekit.serialization import structure  # noqa: PLC0415 - it imports the model
+
+        return structure(dict(value), cls, where=where)
+
+    return convert
+
+
+def optional_from_mapping(
+    cls: type[T], where: str, error: type[InvalidValue] = InvalidValue
+) -> Callable[[object], T | None]:
+    """:func:`from_mapping`, letting ``None`` through."""
+    convert = from_mapping(cls, where, error)
+    return lambda value: None if value is None else convert(value)

@@ -9,6 +9,7 @@ import pytest
 
 from casekit import ManualClock
 from casekit.exceptions import InvalidDefinition
+from casekit.model import CaseState
 from casekit.playbook import (
     Action,
     CaseStep,
@@ -474,3 +475,32 @@ def test_desk_checks_groups_and_skills_vocabularies() -> None:
     )
     assert desk.playbooks is not None
     desk.close()
+
+
+def test_conditions_given_as_mappings_in_python_are_converted_as_from_a_file() -> None:
+    # Built in Python with plain mappings, as the same definition read from TOML: the
+    # condition is a CaseCondition when built, not a dict failing at run time.
+    built = ManualTask(id="m", when={"priorities": ["high"], "states": ["open"]})
+    loaded = (
+        Playbook.from_dict(
+            {
+                "name": "p",
+                "stages": [
+                    stage("s", task("m", when={"priorities": ["high"], "states": ["open"]}))
+                ],
+            }
+        )
+        .stages[0]
+        .activities[0]
+    )
+    assert built.when == loaded.when
+    waiting = Wait(id="w", condition={"states": ["resolved"]})
+    assert waiting.condition is not None
+    assert waiting.condition.states == {CaseState.RESOLVED}
+    with pytest.raises(InvalidDefinition, match=r"Activity\.when") as raised:
+        ManualTask(id="m", when={"priority": ["high"]})
+    assert "unknown field(s) priority" in str(raised.value)
+    with pytest.raises(
+        InvalidDefinition, match=r"Wait\.condition: must be a CaseCondition or a mapping"
+    ):
+        Wait(id="w", condition=["resolved"])

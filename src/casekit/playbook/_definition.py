@@ -15,7 +15,12 @@ from typing import Any, ClassVar, TypeAlias
 
 import attrs
 
-from casekit._convert import CasekitEnum, enum_converter, enum_set_converter
+from casekit._convert import (
+    CasekitEnum,
+    enum_converter,
+    enum_set_converter,
+    optional_from_mapping,
+)
 from casekit.exceptions import InvalidDefinition
 from casekit.model._enums import CaseState, Priority
 from casekit.model.case import Case, Task
@@ -111,6 +116,18 @@ class CaseCondition(Condition):
         return super().why_not(case, task)
 
 
+_to_when = optional_from_mapping(CaseCondition, "Activity.when", InvalidDefinition)
+_to_wait_condition = optional_from_mapping(CaseCondition, "Wait.condition", InvalidDefinition)
+
+
+def _case_condition(value: object) -> CaseCondition | None:
+    return _to_when(value)
+
+
+def _wait_condition(value: object) -> CaseCondition | None:
+    return _to_wait_condition(value)
+
+
 @attrs.frozen(kw_only=True)
 class _Common:
     """Fields every activity has.
@@ -137,7 +154,7 @@ class _Common:
     after: tuple[str, ...] = attrs.field(default=(), converter=_strs)
     delay: timedelta | None = None
     calendar: str | None = None
-    when: CaseCondition | None = None
+    when: CaseCondition | None = attrs.field(default=None, converter=_case_condition)
     restart: Restart = attrs.field(default=Restart.ONCE, converter=_restart)
     mandatory: bool = True
     guidance: Guidance | None = None
@@ -259,7 +276,7 @@ class Wait(_Common):
     KIND: ClassVar[str] = "wait"
     event: str | None = None
     match: dict[str, Any] = attrs.field(factory=dict)
-    condition: CaseCondition | None = None
+    condition: CaseCondition | None = attrs.field(default=None, converter=_wait_condition)
     duration: timedelta | None = None
 
     def matches(self, event: CaseEvent) -> bool:

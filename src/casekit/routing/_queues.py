@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import timedelta
-from typing import Any
 
 import attrs
 
-from casekit._convert import CasekitEnum, str_frozenset, str_tuple
+from casekit._convert import CasekitEnum, from_mapping, str_frozenset, str_tuple
 from casekit.exceptions import InvalidValue
 from casekit.model import Channel, Priority
 from casekit.routing._agents import MAX_LEVEL
@@ -71,17 +70,11 @@ class Condition:
         )
 
 
-def _condition(value: Condition | Mapping[str, Any]) -> Condition:
-    """A queue's condition as given, or built from a mapping (unknown keys refused)."""
-    if isinstance(value, Condition):
-        return value
-    if not isinstance(value, Mapping):
-        raise InvalidValue(
-            f"must be a Condition or a mapping, not {type(value).__name__}", where="Queue.condition"
-        )
-    from casekit.serialization import structure  # noqa: PLC0415 - serialization imports routing
+_to_condition = from_mapping(Condition, "Queue.condition")
 
-    return structure(dict(value), Condition, where="Queue.condition")
+
+def _condition(value: object) -> Condition:
+    return _to_condition(value)
 
 
 def _optional_groups(value: Iterable[str] | None) -> frozenset[str] | None:

@@ -22,6 +22,7 @@ from casekit._convert import (
     check_text,
     enum_converter,
     enum_set_converter,
+    from_mapping,
     show,
 )
 from casekit.exceptions import InvalidDefinition, InvalidValue
@@ -266,16 +267,11 @@ def _thresholds(values: Iterable[float]) -> tuple[float, ...]:
     return tuple(sorted(float(v) for v in values))
 
 
-def _sla_condition(value: Condition | Mapping[str, Any]) -> Condition:
-    """A definition's condition as given, or built from a mapping (unknown keys refused)."""
-    if isinstance(value, Condition):
-        return value
-    if not isinstance(value, Mapping):
-        raise InvalidDefinition(
-            f"must be a Condition or a mapping, not {type(value).__name__}",
-            where="SlaDefinition.condition",
-        )
-    return structure(dict(value), Condition, where="SlaDefinition.condition")
+_to_condition = from_mapping(Condition, "SlaDefinition.condition", InvalidDefinition)
+
+
+def _sla_condition(value: object) -> Condition:
+    return _to_condition(value)
 
 
 @attrs.frozen(kw_only=True)
