@@ -522,15 +522,8 @@ class SlaPolicy:
             # No definition has a condition: the priority alone selects (whether it has
             # a target, then the families), so it is the whole key.
             key: tuple[Any, ...] = (task is not None, case.priority)
-            cached = self._memo.selections.get(key)
-            if cached is None:
-                table = self._memo.selections
-                if len(table) >= _MEMO_LIMIT:
-                    table.clear()
-                cached = table[key] = tuple(self._select(case, task))
-            return cached
-        custom = case.custom
-        try:
+        else:
+            custom = case.custom
             key = (
                 task is not None,
                 case.priority,
@@ -542,11 +535,12 @@ class SlaPolicy:
                 getattr(case, "entitlement_id", None),
                 *map(_tag, map(custom.get, self._custom_names())),
             )
-            cached = self._memo.selections.get(key)
+        table = self._memo.selections
+        try:
+            cached = table.get(key)
         except TypeError:  # an unhashable value (a subclass of str, say): not memoized
             return tuple(self._select(case, task))
         if cached is None:
-            table = self._memo.selections
             if len(table) >= _MEMO_LIMIT:
                 table.clear()
             cached = table[key] = tuple(self._select(case, task))
