@@ -231,6 +231,13 @@ class _Run:
         # Playbook case types run on a real desk; their tasks are work numbered -1, -2...
         self.desk = PlaybookDesk(self) if any(t.playbook for t in scenario.case_types) else None
 
+    @property
+    def playbooks(self) -> PlaybookDesk:
+        """The playbook desk: only work, events and cases of playbook types reach here,
+        and a run with such types has one."""
+        assert self.desk is not None
+        return self.desk
+
     def _columns(self) -> None:
         # Per case, flat and zero-filled ahead (grown by doubling): 0 means "none" in
         # every column (instants are microseconds since 1970, agents are numbered
@@ -438,7 +445,7 @@ class _Run:
             if end is not None and at > end:
                 break
             # Work; a desk timer is work only while a runner's timer is due by then.
-            if what <= PLAYBOOK and (what != PLAYBOOK or self.desk.is_work(at, case)):  # type: ignore[union-attr]
+            if what <= PLAYBOOK and (what != PLAYBOOK or self.playbooks.is_work(at, case)):
                 self.pending -= 1
             elif self.pending == 0 and (
                 self.queued == 0 or not timed or at > self.last_arrival + _SAFETY_DAYS * DAY_US
@@ -535,7 +542,7 @@ class _Run:
             elif what == ABANDON:
                 self.abandon(at, case, work)
             elif what == PLAYBOOK:
-                self.desk.fire(at, case)  # type: ignore[union-attr]
+                self.playbooks.fire(at, case)
             elif what == DAY:
                 self.day(at)
             elif what == TICK:
@@ -598,7 +605,7 @@ class _Run:
                 if NEW in self.definitions[key].pausing:
                     self.pause_or_resume(key, case, at, True)
             if kind.playbook is not None:
-                self.desk.arrive(at, case, kind)  # type: ignore[union-attr]
+                self.playbooks.arrive(at, case, kind)
                 return
         item_id = str(case) if work == 0 else f"{case}.{work}"
         now = EPOCH + US * at
@@ -639,7 +646,7 @@ class _Run:
 
     def assigned(self, at: int, case: int, work: int, agent_id: str) -> None:
         if work < 0:
-            self.desk.assigned(at, case, work, agent_id)  # type: ignore[union-attr]
+            self.playbooks.assigned(at, case, work, agent_id)
             return
         agent = self.agent_index[agent_id]
         self.c_wait[case] += at - self.c_queued_at[case]
@@ -671,7 +678,7 @@ class _Run:
 
     def done(self, at: int, case: int, work: int) -> None:
         if work < 0:
-            self.desk.done(at, case, work)  # type: ignore[union-attr]
+            self.playbooks.done(at, case, work)
             return
         item_id = str(case) if work == 0 else f"{case}.{work}"
         del self.items[item_id]
@@ -881,7 +888,7 @@ class _Run:
         busy = list(self.a_busy)
         for at, what, _, case, work in self.heap:
             if what == DONE and at > as_of and self.c_agent[case]:
-                agent = self.c_agent[case] if work >= 0 else self.desk.agent_of(work)  # type: ignore[union-attr]
+                agent = self.c_agent[case] if work >= 0 else self.playbooks.agent_of(work)
                 busy[agent - 1] -= at - as_of
         available = []
         end = max(as_of, self.start_us + 1)
