@@ -149,3 +149,35 @@ def test_a_routed_entry_starts_as_a_fresh_entry() -> None:
         fresh.key = entry.key
         for slot in _Entry.__slots__:
             assert getattr(entry, slot) == getattr(fresh, slot), slot
+
+
+def test_an_entry_reused_after_completion_starts_as_a_fresh_entry() -> None:
+    """route() reuses completed items' entries: nothing of the last item is left.
+
+    The completed item had waited in its queue (a key), been offered (an offer
+    number) and declined before it was assigned; the next item inherits none of it.
+    """
+    agents = [Agent(name, capacity={Channel.CHAT: 1}) for name in ("a1", "a2")]
+    router = Router(agents, offer_timeout=timedelta(minutes=1))
+    for busy, agent in (("busy1", "a1"), ("busy2", "a2")):
+        assert router.route(WorkItem(busy, Channel.CHAT, T0), T0).agent_id == agent
+        router.accept(busy, agent, T0)
+    assert router.route(WorkItem("old", Channel.CHAT, T0), T0).agent_id is None
+    assert router.complete("busy1", T0)[0].agent_id == "a1"  # offered to a1
+    router.reject("old", "a1", T0)
+    assert router.complete("busy2", T0)[0].agent_id == "a2"
+    router.accept("old", "a2", T0)
+    old = router._entries["old"]
+    assert old.key != ()
+    assert old.declined == {"a1"}
+    assert old.offer_no > 0
+    router.complete("old", T0)
+    item = WorkItem("new", Channel.CHAT, T0, priority=Priority.HIGH)
+    router.route(item, T0)
+    entry = router._entries["new"]
+    assert entry is old
+    fresh = _new_entry(item, router.queues[0])
+    for slot in ("status", "agent_id", "offer_no"):  # what the offer sets
+        setattr(fresh, slot, getattr(entry, slot))
+    for slot in _Entry.__slots__:
+        assert getattr(entry, slot) == getattr(fresh, slot), slot

@@ -96,6 +96,7 @@ _SLA_DUE = QueueOrder.SLA_DUE
 _WAITING = "no eligible agent has room now; waiting in the queue"
 _PULLED = "the agent asked for work"
 _GAINED = "the agent gained room"
+_SPARE = 1024  # completed items' entries kept for reuse (see Router._spare)
 
 
 def _us(value: datetime) -> int:
@@ -153,6 +154,7 @@ class Router:
         "_seq",
         "_serving",
         "_shift_state",
+        "_spare",
         "_stages",
         "_stale",
         "_static_gen",
@@ -207,6 +209,11 @@ class Router:
         self._pools = PoolBuilder(self._index)
         # The active items (queued, offered, assigned, unroutable).
         self._entries: dict[str, Entry] = {}
+        # Entries of completed items, reused by route(): every field is set again
+        # there, and nothing refers to an entry once its item finished. A new entry
+        # per item would be one more object for the garbage collector to track and
+        # promote for as long as the item is active.
+        self._spare: list[Entry] = []
         self._unroutable: set[str] = set()
         # An item's decisions: the decision itself while it has one (most items), then
         # a list. Oldest items first; finished items are moved to the front.
@@ -541,9 +548,10 @@ class Router:
         if item_id in self._finished:
             self._unfinish(item_id)  # routed again
         catalog = self.catalog
+        # Key views compare as sets without building one (issuperset of a dict would).
         if catalog is not None and not (
-            catalog.skills.issuperset(item.required_skills)
-            and (not item.optional_skills or catalog.skills.issuperset(item.optional_skills))
+            item.required_skills.keys() <= catalog.skills
+            and (not item.optional_skills or item.optional_skills.keys() <= catalog.skills)
         ):
             where = f"WorkItem(id={item.id!r})"
             catalog.check(item.required_skills, f"{where}.required_skills")
@@ -555,7 +563,8 @@ class Router:
         else:
             target = self._select_queue(item, None)
         # new_entry, inline (tests/routing/test_fast_paths.py compares the two).
-        entry = Entry()
+        spare = self._spare
+        entry = spare.pop() if spare else Entry()
         entry.item = item
         entry.queue = target
         entry.key = ()
@@ -1371,8 +1380,11 @@ class Router:
                 if left >= 1:
                     roomy.add(agent_id)
         # _finish, inline (tests/routing/test_retention.py covers both); nothing else
-        # refers to the entry, so it is not updated on its way out.
+        # refers to the entry, so it is not updated on its way out: it is kept for the
+        # next route() to fill in (see _spare).
         del self._entries[item_id]
+        if len(spare := self._spare) < _SPARE:
+            spare.append(entry)
         history = self._history
         if item_id in history:
             history.move_to_end(item_id, last=False)
