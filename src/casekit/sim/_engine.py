@@ -44,7 +44,6 @@ from casekit.routing import Outcome, Presence, Queue, QueueOrder, Router
 from casekit.sim._compile import (
     ABANDON,
     ANSWER,
-    ARRIVE,
     AWAITING,
     BREACHED,
     BUCKET_US,
@@ -212,6 +211,8 @@ class _Run:
         self.heap: list[tuple[int, int, int, int, int]] = []
         self.seq = 0
         self.pending = 0  # work events in the heap (not ticks, samples or days)
+        self.next_at = _NEVER  # the next arrival (next_arrival)
+        self.next_kind = -1
         self.queued = 0
         self.backlog = 0
         self.busy = 0
@@ -364,15 +365,17 @@ class _Run:
             self.pending += 1
 
     def next_arrival(self, after: int) -> None:
-        """Schedule the arrival after ``after`` (one at a time keeps the heap small)."""
+        """Draw the arrival after ``after``: ``next_at`` (``_NEVER``: none) and
+        ``next_kind`` (its case type, ``-1``: drawn as it arrives). Arrivals come one at a
+        time and before anything else at their instant: the loop keeps the next one out
+        of the heap, and compares."""
+        self.next_at = _NEVER
         scenario = self.scenario
         if scenario.max_arrivals is not None and self.arrived >= scenario.max_arrivals:
             return
         if self.replay:
             if self.arrived < len(self.replay):
-                self.push(
-                    self.replay[self.arrived][0], ARRIVE, self.arrived, self.replay[self.arrived][1]
-                )
+                self.next_at, self.next_kind = self.replay[self.arrived]
             return
         # Thinning: candidates at the week's peak rate, kept with probability rate/peak.
         rng, rates, peak, start = self.rng, self.rates, self.peak, self.start_us
@@ -388,7 +391,7 @@ class _Run:
                 rates.extend(rate_table(arrivals, start + len(rates) * BUCKET_US, at + DAY_US))
             rate = rates[bucket]
             if rate >= peak or rng.random() * peak < rate:
-                self.push(at, ARRIVE, self.arrived, -1)
+                self.next_at = at
                 return
 
     # -- the loop -----------------------------------------------------------------------
@@ -485,21 +488,34 @@ class _Run:
                     else:
                         self.assigned(at, case, work, decision.agent_id)
 
-        while heap:
-            at, what, _, case, work = pop(heap)
-            if at > stop_after:
-                break
-            if what == ARRIVE and inline:
+        next_at, next_kind = self.next_at, self.next_kind
+        while True:
+            if heap and heap[0][0] < next_at:
+                at, what, _, case, work = pop(heap)
+                if at > stop_after:
+                    break
+            elif next_at != _NEVER:
+                # The next arrival: at its instant, before anything in the heap.
+                at = next_at
+                case = self.arrived
+                if not inline:
+                    self.now = at
+                    self.arrive(at, case, next_kind)
+                    next_at, next_kind = self.next_at, self.next_kind
+                    if self.arrived - reported >= step:
+                        bar.update(self.arrived - reported)
+                        reported = self.arrived
+                    continue
                 # arrive(), inline
                 self.now = at
                 if single is not None:
                     kind = single
-                    if work >= 0:
-                        kind = types[work]
+                    if next_kind >= 0:
+                        kind = types[next_kind]
                 else:
-                    number = work if work >= 0 else bisect_right(mix, random_())
+                    number = next_kind if next_kind >= 0 else bisect_right(mix, random_())
                     kind = types[number if number <= last_type else last_type]
-                self.arrived = arrived = self.arrived + 1
+                self.arrived = arrived = case + 1
                 self.last_arrival = at
                 self.backlog += 1
                 if case >= self.capacity:
@@ -509,19 +525,16 @@ class _Run:
                 for stages, since in kind.starts:
                     stages[case] = RUNNING
                     since[case] = at
-                # next_arrival(), inline for arrivals at one rate: this arrival's event
-                # makes way for the next one's in ``pending``.
-                if flat and (max_arrivals is None or arrived < max_arrivals):
-                    following = at + int(-log(1.0 - random_()) / peak) + 1
-                    if end_us is None or following < end_us:
-                        self.seq = seq = self.seq + 1
-                        push(heap, (following, ARRIVE, seq, arrived, -1))
-                    else:
-                        self.pending -= 1
+                # next_arrival(), inline for arrivals at one rate
+                if not flat:
+                    self.next_arrival(at)
+                    next_at, next_kind = self.next_at, self.next_kind
+                elif max_arrivals is None or arrived < max_arrivals:
+                    next_at = at + int(-log(1.0 - random_()) / peak) + 1
+                    if end_us is not None and next_at >= end_us:
+                        next_at = _NEVER
                 else:
-                    self.pending -= 1
-                    if not flat:
-                        self.next_arrival(at)
+                    next_at = _NEVER
                 # route(), inline
                 if kind.plain:
                     item_id = str(case)
@@ -573,7 +586,10 @@ class _Run:
                 if arrived - reported >= step:
                     bar.update(arrived - reported)
                     reported = arrived
-            elif what == DONE and inline and (kind := types[c_type[case]]).plain:
+                continue
+            else:
+                break
+            if what == DONE and inline and (kind := types[c_type[case]]).plain:
                 # done(), inline
                 self.pending -= 1
                 self.now = at
@@ -598,36 +614,35 @@ class _Run:
                         self.backlog -= 1
                 if decisions:
                     handed_out(at, decisions)
-            else:
-                # Work; a desk timer is work only while a runner's timer is due by then.
-                if what <= PLAYBOOK and (what != PLAYBOOK or self.playbooks.is_work(at, case)):
-                    self.pending -= 1
-                elif self.pending == 0 and (
+                continue
+            # Work; a desk timer is work only while a runner's timer is due by then.
+            if what <= PLAYBOOK and (what != PLAYBOOK or self.playbooks.is_work(at, case)):
+                self.pending -= 1
+            elif (
+                self.pending == 0
+                and next_at == _NEVER
+                and (
                     self.queued == 0 or not timed or at > self.last_arrival + _SAFETY_DAYS * DAY_US
-                ):
-                    break  # nothing left that could ever change
-                self.now = at
-                if what == ARRIVE:
-                    self.arrive(at, case, work)
-                    if self.arrived - reported >= step:
-                        bar.update(self.arrived - reported)
-                        reported = self.arrived
-                elif what == DONE:
-                    self.done(at, case, work)
-                elif what == ANSWER:
-                    self.resume(at, case, T_ANSWER)
-                elif what == REOPEN:
-                    self.resume(at, case, T_REOPEN)
-                elif what == ABANDON:
-                    self.abandon(at, case, work)
-                elif what == PLAYBOOK:
-                    self.playbooks.fire(at, case)
-                elif what == DAY:
-                    self.day(at)
-                elif what == TICK:
-                    self.tick(at, case)
-                else:
-                    self.sample(at)
+                )
+            ):
+                break  # nothing left that could ever change
+            self.now = at
+            if what == DONE:
+                self.done(at, case, work)
+            elif what == ANSWER:
+                self.resume(at, case, T_ANSWER)
+            elif what == REOPEN:
+                self.resume(at, case, T_REOPEN)
+            elif what == ABANDON:
+                self.abandon(at, case, work)
+            elif what == PLAYBOOK:
+                self.playbooks.fire(at, case)
+            elif what == DAY:
+                self.day(at)
+            elif what == TICK:
+                self.tick(at, case)
+            else:
+                self.sample(at)
         bar.update(self.arrived - reported)
         if end is not None:
             self.now = max(self.now, end)
