@@ -1,11 +1,13 @@
 """The simulator: one event loop on a virtual clock, driving casekit's own router.
 
 Design (why it is fast): the simulated world is kept in flat arrays indexed by case
-number, the future in one heap of plain tuples ``(instant, seq, kind, case, work)``
-with instants in whole microseconds since the epoch (UTC), and nothing is built per
-arrival but the :class:`~casekit.routing.WorkItem` the router needs. No processes,
-generators or event objects per case, as a general-purpose simulation library would
-build. The decisions are the production router's (:class:`~casekit.routing.Router`:
+number, the future in one heap of plain tuples ``(instant, kind, seq, case, work)``
+with instants in whole microseconds since the epoch (UTC), the next arrival beside it,
+and nothing is built per arrival but the instant the router is told: the
+:class:`~casekit.routing.WorkItem` of a completed case is routed again as the next
+case of its type, with a new id and creation instant. No processes, generators or
+event objects per case, as a general-purpose simulation library would build. The
+decisions are the production router's (:class:`~casekit.routing.Router`:
 queues, skills, strategies, relaxation ladders, capacity, shifts), and the SLA clocks
 follow the production engine's rules with the production calendars, so a run's
 outcomes are those :func:`casekit.sla.whatif.evaluate` gives for the same case
