@@ -6,6 +6,7 @@ Everything here runs once per run; ``_engine`` runs the loop over what it builds
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,7 +18,7 @@ from casekit.model.actors import ActorRef
 from casekit.model.lifecycle import replay
 from casekit.model.sla import SlaMetric
 from casekit.routing import Agent, WorkItem
-from casekit.sim._dists import Sampler
+from casekit.sim._dists import Distribution, Exponential, Sampler, exponential_rate
 from casekit.sim._scenario import CaseType, PoissonArrivals, Scenario
 from casekit.sla import BusinessCalendar
 from casekit.sla.policy import OnReopen, Subject
@@ -81,8 +82,11 @@ class Kind:
 
     __slots__ = (
         "answer",
+        "clocks",
+        "first_clocks",
         "first_response",
         "handle",
+        "handle_rate",
         "index",
         "keys",
         "make",
@@ -94,8 +98,12 @@ class Kind:
         "queue",
         "reopen_after",
         "rework",
+        "rework_rate",
+        "spare",
         "spec",
+        "starts",
         "targets",
+        "template",
     )
 
     def __init__(
@@ -109,6 +117,9 @@ class Kind:
         self.spec = spec
         self.handle: Sampler = spec.handle_time.sampler()
         self.rework: Sampler = (spec.rework_time or spec.handle_time).sampler()
+        # Exponential handle times are drawn inline by the loop (exponential_rate).
+        self.handle_rate = _rate(spec.handle_time)
+        self.rework_rate = _rate(spec.rework_time or spec.handle_time)
         self.answer: Sampler | None = spec.answer_time.sampler() if spec.answer_time else None
         self.reopen_after: Sampler | None = (
             spec.reopen_after.sampler() if spec.reopen_after else None
@@ -116,6 +127,8 @@ class Kind:
         self.patience: Sampler | None = spec.patience.sampler() if spec.patience else None
         self.p_await = spec.awaiting_info
         self.p_reopen = spec.reopen
+        # The queue its items go to: the named one, or (``_Run._type_queues``) the one
+        # the router would select for them; ``None``: none matches (unroutable).
         self.queue = spec.queue
         template = WorkItem(
             id="template",
@@ -127,7 +140,11 @@ class Kind:
             account_id=spec.account_id,
             language=spec.language,
         )
+        self.template = template
         self.make = item_factory(template)
+        # Items the router is done with (completed), to route again with a new id and
+        # creation instant (SET_ID, SET_CREATED) instead of building another.
+        self.spare: list[WorkItem] = []
         self.keys = tuple(key for key, _ in clocks)
         self.targets = dict(clocks)
         self.first_response = tuple(k for k in self.keys if definitions[k].first_response)
@@ -138,6 +155,38 @@ class Kind:
         )
         # A playbook case type's work is its tasks (``_playbooks``): never plain.
         self.playbook = spec.playbook
+        # The run's clock columns for this type (``bind``).
+        self.starts: tuple[tuple[array[int], array[int]], ...] = ()
+        self.clocks: tuple[Clock, ...] = ()
+        self.first_clocks: tuple[Clock, ...] = ()
+
+    def bind(self, run_clocks: list[Clock]) -> None:
+        """Bind the run's clock columns (``run_clocks``: one per definition, target 0),
+        so that the loop starts and stops this type's clocks without looking them up."""
+        clocks = tuple(
+            (*run_clocks[key][:5], self.targets[key], run_clocks[key][6]) for key in self.keys
+        )
+        self.starts = tuple((clock[0], clock[2]) for clock in clocks)
+        self.clocks = clocks
+        self.first_clocks = tuple(
+            clock
+            for key, clock in zip(self.keys, clocks, strict=True)
+            if key in self.first_response
+        )
+
+
+Clock = tuple[
+    "array[int]",
+    "array[int]",
+    "array[int]",
+    "array[int]",
+    "array[int]",
+    int,
+    Callable[[int, int], int] | None,
+]
+"""A clock column set as the loop's inline paths use it: stage, consumed, since,
+paused and breached (the run's arrays for one definition), the type's target, and the
+definition's business-time function (``None``: real time, a subtraction)."""
 
 
 def compile_types(
@@ -170,6 +219,10 @@ def compile_types(
                 clocks.append((key, target // US))
         out.append(Kind(index, spec, definitions, clocks))
     return out
+
+
+def _rate(distribution: Distribution) -> float | None:
+    return exponential_rate(distribution) if isinstance(distribution, Exponential) else None
 
 
 def placeholder() -> Definition:
@@ -292,6 +345,18 @@ def item_factory(
     scope.update({f"set_{name}": setter for name, setter in setters.items()})
     exec("\n".join(lines), scope)  # noqa: S102 - generated from the slot names above
     return scope["make"]  # type: ignore[no-any-return]
+
+
+def _setter(name: str) -> Callable[[WorkItem, Any], None]:
+    return WorkItem.__dict__[name].__set__  # type: ignore[no-any-return]
+
+
+SET_ID = _setter("id")
+SET_CREATED = _setter("created_at")
+"""Set a spare item's id and creation instant (``Kind.spare``): an item the router
+completed is no longer referred to there (nor by the built-in strategies, the only
+ones a scenario names), so the loop routes it again as the next case of its type
+instead of building another; ``tests/sim`` checks no item is routed while held."""
 
 
 def due_at(calendar: BusinessCalendar, since: datetime, remaining: int) -> datetime:

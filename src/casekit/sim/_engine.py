@@ -1,11 +1,13 @@
 """The simulator: one event loop on a virtual clock, driving casekit's own router.
 
 Design (why it is fast): the simulated world is kept in flat arrays indexed by case
-number, the future in one heap of plain tuples ``(instant, seq, kind, case, work)``
-with instants in whole microseconds since the epoch (UTC), and nothing is built per
-arrival but the :class:`~casekit.routing.WorkItem` the router needs. No processes,
-generators or event objects per case, as a general-purpose simulation library would
-build. The decisions are the production router's (:class:`~casekit.routing.Router`:
+number, the future in one heap of plain tuples ``(instant, kind, seq, case, work)``
+with instants in whole microseconds since the epoch (UTC), the next arrival beside it,
+and nothing is built per arrival but the instant the router is told: the
+:class:`~casekit.routing.WorkItem` of a completed case is routed again as the next
+case of its type, with a new id and creation instant. No processes, generators or
+event objects per case, as a general-purpose simulation library would build. The
+decisions are the production router's (:class:`~casekit.routing.Router`:
 queues, skills, strategies, relaxation ladders, capacity, shifts), and the SLA clocks
 follow the production engine's rules with the production calendars, so a run's
 outcomes are those :func:`casekit.sla.whatif.evaluate` gives for the same case
@@ -44,7 +46,6 @@ from casekit.routing import Outcome, Presence, Queue, QueueOrder, Router
 from casekit.sim._compile import (
     ABANDON,
     ANSWER,
-    ARRIVE,
     AWAITING,
     BREACHED,
     BUCKET_US,
@@ -64,8 +65,11 @@ from casekit.sim._compile import (
     RESOLVED,
     RUNNING,
     SAMPLE,
+    SET_CREATED,
+    SET_ID,
     TICK,
     US,
+    Clock,
     Definition,
     Kind,
     build_agents,
@@ -76,6 +80,7 @@ from casekit.sim._compile import (
     instant,
     micros,
     rate_table,
+    real_time,
 )
 from casekit.sim._playbooks import PlaybookDesk
 from casekit.sim._result import SimResult, SlaColumns
@@ -167,21 +172,7 @@ class _Run:
         names = check_policy(scenario)
         self.definitions: list[Definition] = []
         self.types = compile_types(scenario, self.definitions, names)
-        # Definitions no case type selects still get (empty) columns, in policy order.
-        for sla_id, key in sorted(names.items(), key=lambda kv: kv[1]):
-            if key >= len(self.definitions):
-                assert scenario.sla is not None
-                definition = scenario.sla.definition(sla_id)
-                assert definition is not None
-                self.definitions.append(
-                    Definition(
-                        sla_id,
-                        scenario.sla.calendar(definition.calendar),
-                        False,
-                        frozenset(),
-                        False,
-                    )
-                )
+        self._unselected(names)
         self.start_us = micros(scenario.start)
         self.end_us = None if scenario.end is None else micros(scenario.end)
         agents, self.absence = build_agents(scenario)
@@ -195,6 +186,7 @@ class _Run:
             record_candidates=1,
             retain_finished=0,
         )
+        self._type_queues()
         self.by_due = any(q.order is QueueOrder.SLA_DUE for q in scenario.queues)
         self.ladders = any(q.ladder for q in scenario.queues)
         self.shifts: list[BusinessCalendar] = []
@@ -221,15 +213,48 @@ class _Run:
         self.heap: list[tuple[int, int, int, int, int]] = []
         self.seq = 0
         self.pending = 0  # work events in the heap (not ticks, samples or days)
+        self.next_at = _NEVER  # the next arrival (next_arrival)
+        self.next_kind = -1
         self.queued = 0
         self.backlog = 0
         self.busy = 0
         self.arrived = 0
         self.unroutable = 0
         self.now = self.last_arrival = self.start_us
+        # Work in the router's queues, by item id: (case, work number). A playbook's
+        # tasks stay here from routing to completion (``_playbooks``).
         self.items: dict[str, tuple[int, int]] = {}
         # Playbook case types run on a real desk; their tasks are work numbered -1, -2...
         self.desk = PlaybookDesk(self) if any(t.playbook for t in scenario.case_types) else None
+
+    def _unselected(self, names: dict[str, int]) -> None:
+        """Definitions no case type selects still get (empty) columns, in policy order."""
+        scenario = self.scenario
+        for sla_id, key in sorted(names.items(), key=lambda kv: kv[1]):
+            if key >= len(self.definitions):
+                assert scenario.sla is not None
+                definition = scenario.sla.definition(sla_id)
+                assert definition is not None
+                self.definitions.append(
+                    Definition(
+                        sla_id,
+                        scenario.sla.calendar(definition.calendar),
+                        False,
+                        frozenset(),
+                        False,
+                    )
+                )
+
+    def _type_queues(self) -> None:
+        """Each type's queue: the one it names, else the first whose condition its items
+        match (the router's rule; the fields it reads are the type's, the same for every
+        item), so that routing need not look for it per item."""
+        for kind in self.types:
+            if kind.queue is None:
+                kind.queue = next(
+                    (q.name for q in self.router.queues if q.condition.matches(kind.template)),
+                    None,
+                )
 
     @property
     def playbooks(self) -> PlaybookDesk:
@@ -257,6 +282,9 @@ class _Run:
         self.c_work = array("i")  # routings so far, minus one
         self.c_queued_at = array("q")  # when its current routing started
         self.trails: list[list[tuple[int, int, int]]] = []
+        # The work item each case had routed last (work numbers 0 and up): the loop
+        # gives it back to its type's spares once completed (see reuse()).
+        self.c_item: list[Any] = []  # WorkItem or None
         ndef = len(self.definitions)
         self.k_stage = [array("b") for _ in range(ndef)]
         self.k_consumed = [array("q") for _ in range(ndef)]
@@ -273,6 +301,16 @@ class _Run:
             *self.k_breached,
         ]  # fmt: skip
         self.grow(min(self.expected or 1024, 1 << 22))
+        clocks: list[Clock] = [
+            (
+                self.k_stage[key], self.k_consumed[key], self.k_since[key],
+                self.k_paused[key], self.k_breached[key], 0,
+                None if definition.elapsed is real_time else definition.elapsed,
+            )
+            for key, definition in enumerate(self.definitions)
+        ]  # fmt: skip
+        for kind in self.types:
+            kind.bind(clocks)
 
     def _arrivals(self) -> int | None:
         """Prepare the arrivals; how many are expected (``None``: unknown)."""
@@ -317,6 +355,7 @@ class _Run:
         """Room for ``count`` more cases in every column."""
         for column in self.columns:
             column.frombytes(bytes(column.itemsize * count))
+        self.c_item.extend([None] * count)
         self.capacity += count
 
     # -- scheduling ---------------------------------------------------------------------
@@ -328,15 +367,17 @@ class _Run:
             self.pending += 1
 
     def next_arrival(self, after: int) -> None:
-        """Schedule the arrival after ``after`` (one at a time keeps the heap small)."""
+        """Draw the arrival after ``after``: ``next_at`` (``_NEVER``: none) and
+        ``next_kind`` (its case type, ``-1``: drawn as it arrives). Arrivals come one at a
+        time and before anything else at their instant: the loop keeps the next one out
+        of the heap, and compares."""
+        self.next_at = _NEVER
         scenario = self.scenario
         if scenario.max_arrivals is not None and self.arrived >= scenario.max_arrivals:
             return
         if self.replay:
             if self.arrived < len(self.replay):
-                self.push(
-                    self.replay[self.arrived][0], ARRIVE, self.arrived, self.replay[self.arrived][1]
-                )
+                self.next_at, self.next_kind = self.replay[self.arrived]
             return
         # Thinning: candidates at the week's peak rate, kept with probability rate/peak.
         rng, rates, peak, start = self.rng, self.rates, self.peak, self.start_us
@@ -352,7 +393,7 @@ class _Run:
                 rates.extend(rate_table(arrivals, start + len(rates) * BUCKET_US, at + DAY_US))
             rate = rates[bucket]
             if rate >= peak or rng.random() * peak < rate:
-                self.push(at, ARRIVE, self.arrived, -1)
+                self.next_at = at
                 return
 
     # -- the loop -----------------------------------------------------------------------
@@ -375,6 +416,7 @@ class _Run:
         step = max(1, (self.expected or 0) // 100)
         reported = 0
         end = self.end_us if not self.scenario.drain else None
+        stop_after = _NEVER if end is None else end
         # Time-driven changes that can still hand queued work out: shifts opening,
         # relaxation ladders, absent agents coming back.
         timed = bool(self.shifts or self.ladders or self.absence)
@@ -393,8 +435,7 @@ class _Run:
         c_type, c_created, c_first = self.c_type, self.c_created, self.c_first
         c_resolved, c_state, c_agent = self.c_resolved, self.c_state, self.c_agent
         c_first_agent, c_wait, c_handled = self.c_first_agent, self.c_wait, self.c_handled
-        c_waits, c_queued_at = self.c_waits, self.c_queued_at
-        k_stage, k_since = self.k_stage, self.k_since
+        c_waits, c_queued_at, c_item = self.c_waits, self.c_queued_at, self.c_item
         agent_index = self.agent_index
         a_busy, a_handled = self.a_busy, self.a_handled
         max_arrivals = self.scenario.max_arrivals
@@ -404,9 +445,10 @@ class _Run:
         end_us = self.end_us
         epoch = EPOCH
         one_us = US
+        set_id, set_created = SET_ID, SET_CREATED
 
         def pickup(at: int, case: int, work: int, agent_id: str, kind: Kind) -> None:
-            """An agent took the case: the first response, and the handling starts."""
+            """An agent took queued work: the first response, and the handling starts."""
             agent = agent_index[agent_id]
             c_wait[case] += at - c_queued_at[case]
             c_agent[case] = agent + 1
@@ -415,10 +457,15 @@ class _Run:
                 c_first[case] = at
                 c_first_agent[case] = agent + 1
                 c_state[case] = OPEN
-                for key in kind.first_response:
-                    if k_stage[key][case] == RUNNING:
-                        self.stop(key, case, at, kind.targets[key])
-            handle = kind.handle(rng) if work == 0 else kind.rework(rng)
+                for clock in kind.first_clocks:
+                    if clock[0][case] == RUNNING:
+                        _stop(clock, case, at)
+            if work == 0:
+                rate = kind.handle_rate
+                handle = int(-log(1.0 - random_()) / rate) + 1 if rate else kind.handle(rng)
+            else:
+                rate = kind.rework_rate
+                handle = int(-log(1.0 - random_()) / rate) + 1 if rate else kind.rework(rng)
             c_handled[case] += handle
             a_busy[agent] += handle
             a_handled[agent] += 1
@@ -429,10 +476,13 @@ class _Run:
         def handed_out(at: int, decisions: list[Any]) -> None:
             for decision in decisions:
                 if decision.outcome is _ASSIGNED:
-                    entry = items.get(decision.item_id)
+                    item_id = decision.item_id
+                    entry = items.get(item_id)
                     if entry is None:
                         continue  # a playbook's task cancelled (and withdrawn) meanwhile
                     case, work = entry
+                    if work >= 0:
+                        del items[item_id]
                     self.queued -= 1
                     kind = types[c_type[case]]
                     if kind.plain:
@@ -440,100 +490,146 @@ class _Run:
                     else:
                         self.assigned(at, case, work, decision.agent_id)
 
-        while heap:
-            at, what, _, case, work = pop(heap)
-            if end is not None and at > end:
-                break
-            # Work; a desk timer is work only while a runner's timer is due by then.
-            if what <= PLAYBOOK and (what != PLAYBOOK or self.playbooks.is_work(at, case)):
-                self.pending -= 1
-            elif self.pending == 0 and (
-                self.queued == 0 or not timed or at > self.last_arrival + _SAFETY_DAYS * DAY_US
-            ):
-                break  # nothing left that could ever change
-            self.now = at
-            if what == ARRIVE and inline:
+        next_at, next_kind = self.next_at, self.next_kind
+        while True:
+            if heap and heap[0][0] < next_at:
+                at, what, _, case, work = pop(heap)
+                if at > stop_after:
+                    break
+            elif next_at != _NEVER:
+                # The next arrival: at its instant, before anything in the heap.
+                at = next_at
+                case = self.arrived
+                if not inline:
+                    self.now = at
+                    self.arrive(at, case, next_kind)
+                    next_at, next_kind = self.next_at, self.next_kind
+                    if self.arrived - reported >= step:
+                        bar.update(self.arrived - reported)
+                        reported = self.arrived
+                    continue
                 # arrive(), inline
+                self.now = at
                 if single is not None:
                     kind = single
-                    if work >= 0:
-                        kind = types[work]
+                    if next_kind >= 0:
+                        kind = types[next_kind]
                 else:
-                    number = work if work >= 0 else bisect_right(mix, random_())
+                    number = next_kind if next_kind >= 0 else bisect_right(mix, random_())
                     kind = types[number if number <= last_type else last_type]
-                self.arrived = arrived = self.arrived + 1
+                self.arrived = arrived = case + 1
                 self.last_arrival = at
                 self.backlog += 1
                 if case >= self.capacity:
                     self.grow(self.capacity)
                 c_type[case] = kind.index
                 c_created[case] = at
-                for key in kind.keys:
-                    k_stage[key][case] = RUNNING
-                    k_since[key][case] = at
+                for stages, since in kind.starts:
+                    stages[case] = RUNNING
+                    since[case] = at
                 # next_arrival(), inline for arrivals at one rate
-                if flat and (max_arrivals is None or arrived < max_arrivals):
-                    following = at + int(-log(1.0 - random_()) / peak) + 1
-                    if end_us is None or following < end_us:
-                        self.seq = seq = self.seq + 1
-                        push(heap, (following, ARRIVE, seq, arrived, -1))
-                        self.pending += 1
-                elif not flat:
+                if not flat:
                     self.next_arrival(at)
+                    next_at, next_kind = self.next_at, self.next_kind
+                elif max_arrivals is None or arrived < max_arrivals:
+                    next_at = at + int(-log(1.0 - random_()) / peak) + 1
+                    if end_us is not None and next_at >= end_us:
+                        next_at = _NEVER
+                else:
+                    next_at = _NEVER
                 # route(), inline
                 if kind.plain:
                     item_id = str(case)
                     now = epoch + one_us * at
-                    items[item_id] = (case, 0)
-                    c_queued_at[case] = at
-                    decision = route(kind.make(item_id, now, None, None), now, queue=kind.queue)
+                    spare = kind.spare
+                    if spare:
+                        item = spare.pop()
+                        set_id(item, item_id)
+                        set_created(item, now)
+                    else:
+                        item = kind.make(item_id, now, None, None)
+                    c_item[case] = item
+                    decision = route(item, now, queue=kind.queue)
                     outcome = decision.outcome
                     if outcome is _ASSIGNED:
-                        pickup(at, case, 0, decision.agent_id, kind)  # type: ignore[arg-type]
+                        # pickup(), inline for a new case: it waited for nothing, and
+                        # the first response stops its first-response clocks as they
+                        # start (this instant: they used nothing).
+                        agent = agent_index[decision.agent_id]  # type: ignore[index]
+                        c_agent[case] = c_first_agent[case] = agent + 1
+                        c_first[case] = at
+                        c_state[case] = OPEN
+                        for stages, used, _, _, breached, target, _ in kind.first_clocks:
+                            if used[case] <= target:
+                                stages[case] = MET
+                            else:
+                                stages[case] = BREACHED
+                                breached[case] = 1
+                        rate = kind.handle_rate
+                        handle = int(-log(1.0 - random_()) / rate) + 1 if rate else kind.handle(rng)
+                        c_handled[case] = handle
+                        a_busy[agent] += handle
+                        a_handled[agent] += 1
+                        self.busy += 1
+                        self.seq = seq = self.seq + 1
+                        push(heap, (at + handle, DONE, seq, case, 0))
+                        self.pending += 1
                     elif outcome is _QUEUED:
+                        items[item_id] = (case, 0)
+                        c_queued_at[case] = at
                         self.queued += 1
-                        c_waits[case] += 1
+                        c_waits[case] = 1
                         if kind.patience is not None:
                             self.push(at + kind.patience(rng), ABANDON, case, 0)
                     else:
                         self.unroutable += 1
-                        del items[item_id]
                 else:
                     self.route(at, case, kind, 0)
                 if arrived - reported >= step:
                     bar.update(arrived - reported)
                     reported = arrived
-            elif what == DONE and inline:
-                kind = types[c_type[case]]
-                if not kind.plain:
-                    self.done(at, case, work)
-                    continue
+                continue
+            else:
+                break
+            if what == DONE and inline and (kind := types[c_type[case]]).plain:
                 # done(), inline
-                item_id = str(case) if work == 0 else f"{case}.{work}"
-                del items[item_id]
+                self.pending -= 1
+                self.now = at
+                item = c_item[case]
+                item_id = item.id
                 self.busy -= 1
                 decisions = complete(item_id, epoch + one_us * at)
+                if item.previous_agent is None:
+                    kind.spare.append(item)  # the router is done with it
                 if kind.answer is not None and random_() < kind.p_await:
                     self.set_state(at, case, AWAITING)
                     self.push(at + kind.answer(rng), ANSWER, case, 0)
                 else:
                     c_resolved[case] = at
                     c_state[case] = RESOLVED
-                    for key in kind.keys:
-                        if k_stage[key][case] in (RUNNING, PAUSED):
-                            self.stop(key, case, at, kind.targets[key])
+                    for clock in kind.clocks:
+                        if clock[0][case] in _ACTIVE:
+                            _stop(clock, case, at)
                     if kind.reopen_after is not None and random_() < kind.p_reopen:
                         self.push(at + kind.reopen_after(rng), REOPEN, case, 0)
                     else:
                         self.backlog -= 1
                 if decisions:
                     handed_out(at, decisions)
-            elif what == ARRIVE:
-                self.arrive(at, case, work)
-                if self.arrived - reported >= step:
-                    bar.update(self.arrived - reported)
-                    reported = self.arrived
-            elif what == DONE:
+                continue
+            # Work; a desk timer is work only while a runner's timer is due by then.
+            if what <= PLAYBOOK and (what != PLAYBOOK or self.playbooks.is_work(at, case)):
+                self.pending -= 1
+            elif (
+                self.pending == 0
+                and next_at == _NEVER
+                and (
+                    self.queued == 0 or not timed or at > self.last_arrival + _SAFETY_DAYS * DAY_US
+                )
+            ):
+                break  # nothing left that could ever change
+            self.now = at
+            if what == DONE:
                 self.done(at, case, work)
             elif what == ANSWER:
                 self.resume(at, case, T_ANSWER)
@@ -614,21 +710,28 @@ class _Run:
             agent = self.c_agent[case]
             if agent:
                 previous = self.agent_ids[agent - 1]
-        item = kind.make(item_id, now, previous, self.due_of(case) if self.by_due else None)
-        self.items[item_id] = (case, work)
+        due = self.due_of(case) if self.by_due else None
+        spare = kind.spare
+        if spare and previous is None and due is None:
+            item = spare.pop()
+            SET_ID(item, item_id)
+            SET_CREATED(item, now)
+        else:
+            item = kind.make(item_id, now, previous, due)
+        self.c_item[case] = item
         self.c_queued_at[case] = at
         decision = self.router.route(item, now, queue=kind.queue)
         outcome = decision.outcome
         if outcome is _ASSIGNED:
             self.assigned(at, case, work, decision.agent_id)  # type: ignore[arg-type]
         elif outcome is _QUEUED:
+            self.items[item_id] = (case, work)
             self.queued += 1
             self.c_waits[case] += 1
             if work == 0 and kind.patience is not None:
                 self.push(at + kind.patience(self.rng), ABANDON, case, 0)
         else:  # unroutable: no agent here could ever serve it
             self.unroutable += 1
-            del self.items[item_id]
 
     def due_of(self, case: int) -> datetime | None:
         """The earliest due instant of the case's running clocks (earliest-due queues)."""
@@ -681,10 +784,12 @@ class _Run:
             self.playbooks.done(at, case, work)
             return
         item_id = str(case) if work == 0 else f"{case}.{work}"
-        del self.items[item_id]
         self.busy -= 1
         decisions = self.router.complete(item_id, EPOCH + US * at)
         kind = self.types[self.c_type[case]]
+        item = self.c_item[case]
+        if item is not None and item.previous_agent is None and item.sla_due is None:
+            kind.spare.append(item)  # the router is done with it
         rng = self.rng
         if kind.answer is not None and rng.random() < kind.p_await:
             self.set_state(at, case, AWAITING)
@@ -720,6 +825,8 @@ class _Run:
                     # to other work (``PlaybookDesk.sync``).
                     continue
                 case, work = entry
+                if work >= 0:
+                    del self.items[decision.item_id]
                 self.queued -= 1
                 self.assigned(at, case, work, decision.agent_id)
 
@@ -852,9 +959,8 @@ class _Run:
     def _waits_in_progress(self, as_of: int) -> None:
         """Cases still queued at the end have waited until then (as their first wait,
         measured to the end, says)."""
-        handled = {(case, work) for _, what, _, case, work in self.heap if what == DONE}
         for case, work in self.items.values():
-            if work >= 0 and (case, work) not in handled:
+            if work >= 0:
                 self.c_wait[case] += max(0, as_of - self.c_queued_at[case])
         if self.desk is not None:
             self.desk.waits_in_progress(as_of)
@@ -935,3 +1041,23 @@ class _Run:
 _ASSIGNED = Outcome.ASSIGNED
 _QUEUED = Outcome.QUEUED
 _push = heapq.heappush
+_ACTIVE = (RUNNING, PAUSED)
+_NEVER = 1 << 62
+"""Later than any instant of a run (microseconds since 1970: year 146,000)."""
+
+
+def _stop(clock: Clock, case: int, at: int) -> None:
+    """:meth:`_Run.stop` of a running or paused clock, on its bound columns."""
+    stages, used, since, paused, breached, target, elapsed = clock
+    began = since[case]
+    spent = at - began if elapsed is None else elapsed(began, at)
+    if stages[case] == RUNNING:
+        used[case] += spent
+    else:
+        paused[case] += spent
+    since[case] = at
+    if used[case] <= target:
+        stages[case] = MET
+    else:
+        stages[case] = BREACHED
+        breached[case] = 1
