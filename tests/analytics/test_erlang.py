@@ -542,3 +542,18 @@ def test_required_agents_near_the_bound_is_quick() -> None:
     )
     assert staffing.service_level >= 0.8
     assert staffing.agents < 99_000  # impatient callers leave: fewer agents than the load
+
+
+def test_a_queue_a_hair_short_of_unstable_waits_timedelta_max() -> None:
+    """Found by the property above: 2 agents for 1.99999999999997 Erlangs wait ~10^15 s
+    on average, beyond a timedelta; that raised OverflowError."""
+    result = erlang_c(
+        2,
+        arrivals=1.9999999999999716,
+        interval=timedelta(minutes=3),
+        handle_time=timedelta(minutes=3),
+        answer_within=timedelta(seconds=20),
+    )
+    assert result.is_stable
+    assert result.average_speed_of_answer == timedelta.max
+    assert 0.99 < result.probability_of_wait <= 1

@@ -189,8 +189,18 @@ def _log_gamma_shifted(x: float, y: float) -> float:
 # -------------------------------------------------------------------------- results
 
 
+_LONGEST = timedelta.max.total_seconds()
+
+
+def _duration(value: float) -> timedelta:
+    """``value`` seconds; a wait too long for a timedelta (a queue a hair short of
+    unstable: 2 agents for 1.99999999999997 Erlangs wait ~10^15 s on average) is
+    ``timedelta.max``."""
+    return timedelta.max if value >= _LONGEST else timedelta(seconds=value)
+
+
 def _seconds(value: float | None) -> timedelta | None:
-    return None if value is None else timedelta(seconds=value)
+    return None if value is None else _duration(value)
 
 
 def _fmt(value: object) -> str:
@@ -232,7 +242,8 @@ class ErlangC:
         probability_of_wait: Probability that a call waits at all (the Erlang C formula).
         service_level: Share of calls answered within ``answer_within``.
         average_speed_of_answer: Mean wait over all calls (those answered at once count
-            zero); ``None`` when the queue is unstable.
+            zero); ``None`` when the queue is unstable, ``timedelta.max`` when it is
+            stable by a margin so thin that the mean wait is beyond a timedelta.
         occupancy: Share of the agents' time spent handling calls.
         is_stable: ``False`` when ``agents <= offered_load``: the queue then grows
             without bound, so ``probability_of_wait`` is 1, ``service_level`` 0,
@@ -633,7 +644,7 @@ def erlang_a(
         probability_of_wait=pwait,
         probability_of_abandon=abandon,
         service_level=service_level,
-        average_speed_of_answer=timedelta(seconds=asa),
-        average_wait=timedelta(seconds=wait),
+        average_speed_of_answer=_duration(asa),
+        average_wait=_duration(wait),
         occupancy=occupancy,
     )
