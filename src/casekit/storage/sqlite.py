@@ -357,14 +357,11 @@ _NEXT_NUMBER = (
 _micros = to_micros
 
 
-def _update(
-    old: _Projection, columns: tuple[str | int | None, ...], encoded: _Projection
-) -> tuple[str, tuple[str | int | None, ...]]:
+def _update(old: _Columns, columns: _Columns) -> tuple[str, _Columns]:
     """The UPDATE of a case's row, setting only the query columns that changed since
-    the version this process last saw (``old``: that row's :data:`_PROJECTED` columns
-    as read back; SQLite rewrites an index entry only for a column the statement sets).
-    ``encoded``: the new row's, likewise (``columns``, as written, after the version)."""
-    changed = tuple([i for i in range(_N_COLUMNS) if encoded[i + 1] != old[i + 1]])
+    the version this process last saw (``old``: that row's columns; SQLite rewrites an
+    index entry only for a column the statement sets)."""
+    changed = tuple([i for i in range(_N_COLUMNS) if columns[i] != old[i]])
     sql = _UPDATES.get(changed)
     if sql is None:
         sets = "".join(f", {_WRITTEN[2 + i]} = ?" for i in changed)
@@ -378,14 +375,29 @@ def _update(
 _Projection = tuple[int | bytes | None, ...]
 """A case's :data:`_PROJECTED` columns as a connection reads them back."""
 
-_Entry = tuple[str, Case, _Projection, str | None, int, tuple[TimerRow, ...] | None]
-"""A row of the store's cache: the body, the case it decodes to, the query columns as
-read back; the head hash and the cache generation (see ``SQLiteStore._trust``) when
-the row was read by ``load`` or written by ``commit`` (``None``, 0: read by a query);
-the case's ``timers`` rows when ``commit`` wrote the row (``None``: not known)."""
+_Columns = tuple[str | int | None, ...]
+"""A case's query columns as written (:func:`_columns`)."""
+
+_Entry = tuple[
+    str,
+    Case,
+    _Projection | None,
+    str | None,
+    int,
+    tuple[TimerRow, ...] | None,
+    tuple[Holding, ...] | None,
+    _Columns | None,
+]
+"""A row of the store's cache: the body; the case it decodes to; the query columns as
+read back (``None`` until a read needs them: ``commit`` writes them as text); the
+head hash and the cache generation (see ``SQLiteStore._trust``) when the row was read
+by ``load`` or written by ``commit`` (``None``, 0: read by a query); the case's
+``timers`` rows when ``commit`` wrote the row (``None``: not known); the case's
+holdings and query columns as written, when ``commit`` wrote the row (``None``:
+derive them from the case)."""
 
 
-def _columns(case: Case) -> tuple[str | int | None, ...]:
+def _columns(case: Case) -> _Columns:
     """The query columns of a case's row (:data:`_PROJECTED` after ``version``)."""
     assignment = case.assignment
     due = sla_due(case)
@@ -1008,12 +1020,17 @@ class SQLiteStore(SQLiteInstallBase):
             case = self._decode("cases", case_id, lambda: from_json(body, Case))
             if case.id != case_id:
                 raise CorruptRecord("cases", case_id, f"body describes case {case.id!r}")
-            cached = (body, case, _projection(case), None, 0, None)
+            cached = (body, case, _projection(case), None, 0, None, None, None)
         assert cached is not None
-        if projected != cached[2]:
+        wanted = cached[2]
+        if wanted is None:  # as commit wrote it: the columns as read back, kept once
+            wanted = _projection(cached[1])
+            cached = (*cached[:2], wanted, *cached[3:])
+            fresh = True
+        if projected != wanted:
             column, found, expected = next(
                 (column, found, expected)
-                for column, found, expected in zip(_PROJECTED, projected, cached[2], strict=True)
+                for column, found, expected in zip(_PROJECTED, projected, wanted, strict=True)
                 if found != expected
             )
             raise CorruptRecord(
@@ -1022,7 +1039,8 @@ class SQLiteStore(SQLiteInstallBase):
                 f"column {column} holds {_show(found)} but the body says {_show(expected)}",
             )
         if head_hash is not None:
-            self._remember(case_id, (body, cached[1], cached[2], head_hash, generation, None))
+            entry = (body, cached[1], wanted, head_hash, generation, None, cached[6], cached[7])
+            self._remember(case_id, entry)
         elif fresh:
             self._remember(case_id, cached)
         return cached[1]
@@ -1035,7 +1053,7 @@ class SQLiteStore(SQLiteInstallBase):
             if old is None:
                 if len(self._cache) >= _CACHE_SIZE:
                     del self._cache[next(iter(self._cache))]
-            elif cast(int, old[2][0]) > cast(int, entry[2][0]):
+            elif old[1].version > entry[1].version:
                 return
             self._cache[case_id] = entry
 
@@ -1110,13 +1128,12 @@ class SQLiteStore(SQLiteInstallBase):
         prev_hash = records[0].prev_hash
         body = case_json(case)  # to_json(case), reusing the JSON of unchanged parts
         columns = _columns(case)
-        encoded = (case.version, *[v.encode() if isinstance(v, str) else v for v in columns])
         events, timers = commit_rows(commit)
         rows = tuple(timers)
         notifications = entry_rows(records)
         held = holdings_of(case)
         cached = self._cache.get(case_id)  # one dict read: atomic, no lock
-        if cached is not None and cached[2][0] != expected:
+        if cached is not None and cached[1].version != expected:
             cached = None  # not the version this commit follows: as if unseen
         writing = self._write()
         with writing as conn:
@@ -1134,7 +1151,8 @@ class SQLiteStore(SQLiteInstallBase):
                 if cached is None:
                     sql, values = _UPDATE_ALL, columns
                 else:
-                    sql, values = _update(cached[2], columns, encoded)
+                    old = cached[7]
+                    sql, values = _update(_columns(cached[1]) if old is None else old, columns)
                 written = conn.execute(
                     sql, (case.version, head_hash, body, *values, case_id, expected, prev_hash)
                 ).rowcount
@@ -1152,7 +1170,7 @@ class SQLiteStore(SQLiteInstallBase):
             # Kept once committed, before another thread can borrow the connection:
             # a load there must find this row, not the one it replaced. Trusted in the
             # generation of now, while this transaction holds the write lock.
-            entry = (body, case, encoded, head_hash, self._generation, rows)
+            entry = (body, case, None, head_hash, self._generation, rows, held, columns)
             writing.remember = (case_id, entry)
 
     def _replace(
@@ -1177,7 +1195,7 @@ class SQLiteStore(SQLiteInstallBase):
                 conn.executemany(_INSERT_TIMER, timers)
         # The holdings rows change only when the case's holdings do (most commits keep
         # them); without the case as last written, rewrite them.
-        if cached is None or holdings_of(cached[1]) != held:
+        if cached is None or (holdings_of(cached[1]) if cached[6] is None else cached[6]) != held:
             conn.execute("DELETE FROM {p}holdings WHERE case_id = ?", (case_id,))
             if held:
                 conn.executemany(_INSERT_HOLDING, _holding_rows(held))
