@@ -1061,12 +1061,16 @@ class SQLiteStore(SQLiteInstallBase):
         """The cache generation in which rows read on ``session`` may be trusted: the
         current one if no other connection committed to the file since it began (the
         connection's ``PRAGMA data_version`` is what it was), else a new one."""
-        version = session.conn.execute("PRAGMA data_version").fetchall()[0][0]
+        conn = session.conn
+        version = conn.execute("PRAGMA data_version").fetchall()[0][0]
+        trust = self._trust  # one read: atomic; every change sets the generation with it
+        if trust is not None and trust[0] is conn and trust[1] == version:
+            return trust[2]
         with self._lock:
             trust = self._trust
-            if trust is None or trust[0] is not session.conn or trust[1] != version:
+            if trust is None or trust[0] is not conn or trust[1] != version:
                 self._generation += 1
-                self._trust = (session.conn, version, self._generation)
+                self._trust = (conn, version, self._generation)
             return self._generation
 
     def _distrust(self) -> None:
@@ -1131,10 +1135,10 @@ class SQLiteStore(SQLiteInstallBase):
         events, timers = commit_rows(commit)
         rows = tuple(timers)
         notifications = entry_rows(records)
-        held = holdings_of(case)
         cached = self._cache.get(case_id)  # one dict read: atomic, no lock
         if cached is not None and cached[1].version != expected:
             cached = None  # not the version this commit follows: as if unseen
+        held = holdings_of(case)
         writing = self._write()
         with writing as conn:
             if expected == 0:
