@@ -4,10 +4,12 @@ The file is opened in WAL mode with ``synchronous=NORMAL``: a committed command
 survives a crash of the process (not necessarily a power cut between checkpoints), and
 readers never block the writer. Each command is one ``BEGIN IMMEDIATE`` transaction
 that checks the case version and head hash, writes the state, appends the records and
-replaces the timers; on any failure it rolls back completely. ``load`` returns the row
-this store last read or wrote without reading it again while ``PRAGMA data_version``
-shows that no other connection (of this store, another store or another process) has
-written to the file since; after any such write it reads every row again once.
+replaces the timers (left as they are when the commit keeps the ones this store wrote
+and no other connection has written since); on any failure it rolls back completely.
+``load`` returns the row this store last read or wrote without reading it again while
+``PRAGMA data_version`` shows that no other connection (of this store, another store
+or another process) has written to the file since; after any such write it reads
+every row again once.
 
 Layout (schema version 9; every name carries the store's table prefix, if any):
 
