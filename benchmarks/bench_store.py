@@ -107,6 +107,33 @@ per command stay about the same (1,341,000 -> 1,376,000: pipeline mode costs a l
 per statement): the gain is the waits. That run's quick benchmark, at load average
 ~9 with other work on the same server (its floor at ~200-600 tx/s), put the
 PostgreSQL ratio at 0.52 (0.17-0.44 before, which swings as widely).
+Next round, aiming at 0.5 on SQLite: where the gap is. Process time per command (30
+cases a round, best of 9 rounds interleaved with the floor's, load average ~9 on 2
+cores): the memory store ~43 us (the pure-Python command path), the floor ~43-48,
+the Desk on SQLite ~140-150. A store adding nothing to the floor's statements would
+put the Desk at ~43 + ~45, a ratio of ~0.5: the target leaves no room for any work
+the floor does not do. Beyond the floor's SQL, per command: statements of its own
+(the load's ``PRAGMA data_version``, a read transaction, ~1.5-3 us; the case number's
+own write transaction, ~20-45 us per case opened, ~2-4 per command; the account read
+of ``open_case``); the commit's Python, its SQL stubbed out, ~11 us (127,000
+instructions, the case's JSON ~59,000 of them) and the load's ~1-2; and ~10 us more
+in the Desk's own code on SQLite than on memory (the same code, timed around the
+store's calls: SQLite's work evicts it from the CPU caches). Cut: a commit keeping
+the case's timers leaves their rows alone, as the floor does (the DELETE ~2.4 us;
+knowing that no other connection touched them costs a ``PRAGMA data_version`` inside
+the write transaction, ~1/3 of it); a directory body read again is not decoded again
+(~16 us per case opened); the commit's cache entry keeps the query columns as
+written and the holdings (no encoding of the columns to bytes, no holdings of the
+previous version derived again); ``to_micros`` keeps each instant's value by
+identity; the case encoder keeps the assignment's, the opener's, the resolution's
+and each shared tuple's JSON. Callgrind (same region): Desk on SQLite 651,000 ->
+611,000 instructions per command (memory ~336,000, the floor 146,000: 0.224 ->
+0.239); the commit alone, SQL stubbed, 154,000 -> 127,000. Same-run CPU ratio, 8
+runs each, base and this round alternating: 0.295-0.313 -> 0.312-0.340 (every run
+higher); the wall ratio swung 0.42-0.70 on both. Left: the case number from a
+block reserved per store (a write transaction per N cases, but numbers out of
+opening order across processes and gaps at each restart: a contract decision); the
+rest of the way is the Desk's own path, not the store's.
 
 Run ``python benchmarks/bench_store.py`` (about a minute with PostgreSQL) or with
 ``--quick`` (under 20 s). Files go to a temporary directory next to this script (``--dir`` to

@@ -125,7 +125,7 @@ def _fast(tp: Any, v: str, ns: dict[str, Any], slow: str, shared: bool) -> str |
     elif tp in NESTED:
         name = f"_class_{tp.__name__}"
         ns[name] = tp
-        ns[f"_encode_{tp.__name__}"] = encoder(tp)
+        ns[f"_encode_{tp.__name__}"] = _One(tp) if shared else encoder(tp)
         fast = f"_encode_{tp.__name__}({v}) if {v}.__class__ is {name}"
     elif typing.get_origin(tp) is tuple or tp is tuple:
         args = typing.get_args(tp)
@@ -139,20 +139,56 @@ def _fast(tp: Any, v: str, ns: dict[str, Any], slow: str, shared: bool) -> str |
     return None if fast is None else f"{fast} else {slow}"
 
 
-class _Items:
-    """Writes a tuple of a :data:`NESTED` class, keeping each item's JSON: a new version
-    of a case shares most of its interactions, tasks and clocks with the one before
-    (they are immutable), and an item that is the same object (``is``) as one written
-    before is written as it was."""
+class _Kept:
+    """JSON texts kept by the ``id`` of the object written, with the object itself (kept
+    alive, so the id stays its own); all dropped once :data:`_KEEP` are kept."""
 
-    def __init__(self, cls: type) -> None:
-        self.cls = cls
-        self.encode = encoder(cls)
+    def __init__(self) -> None:
         self.kept: dict[int, tuple[object, str]] = {}
         self.lock = threading.Lock()
 
+    def keep(self, obj: object, text: str) -> None:
+        with self.lock:
+            if len(self.kept) >= _KEEP:
+                self.kept.clear()
+            self.kept[id(obj)] = (obj, text)
+
+
+class _One(_Kept):
+    """Writes an instance of a :data:`NESTED` class (the caller checked its class),
+    keeping its JSON: a new version of a case shares its assignment, its opener and its
+    resolution with the one before, unless the command changed them."""
+
+    def __init__(self, cls: type) -> None:
+        super().__init__()
+        self.encode = encoder(cls)
+
+    def __call__(self, obj: object) -> str:
+        hit = self.kept.get(id(obj))
+        if hit is not None and hit[0] is obj:
+            return hit[1]
+        text = self.encode(obj)
+        self.keep(obj, text)
+        return text
+
+
+class _Items(_Kept):
+    """Writes a tuple of a :data:`NESTED` class, keeping each item's JSON: a new version
+    of a case shares most of its interactions, tasks and clocks with the one before
+    (they are immutable), and an item that is the same object (``is``) as one written
+    before is written as it was; so is the whole tuple, when the case shares it."""
+
+    def __init__(self, cls: type) -> None:
+        super().__init__()
+        self.cls = cls
+        self.encode = encoder(cls)
+        self.tuples = _Kept()
+
     def __call__(self, items: tuple[Any, ...]) -> str | None:
         """The JSON array; ``None`` if an item is not exactly of the class."""
+        hit = self.tuples.kept.get(id(items))
+        if hit is not None and hit[0] is items:
+            return hit[1]
         kept = self.kept
         texts = []
         for item in items:
@@ -163,12 +199,11 @@ class _Items:
             if item.__class__ is not self.cls:
                 return None
             text = self.encode(item)
-            with self.lock:
-                if len(kept) >= _KEEP:
-                    kept.clear()
-                kept[id(item)] = (item, text)  # kept alive, so the id stays its own
+            self.keep(item, text)
             texts.append(text)
-        return "[" + ",".join(texts) + "]"
+        text = "[" + ",".join(texts) + "]"
+        self.tuples.keep(items, text)
+        return text
 
 
 def encoder(cls: type, tag: tuple[str, str] | None = None, *, shared: bool = False) -> Encoder:

@@ -92,3 +92,22 @@ def test_a_field_is_reused_only_for_the_same_object(tmp_path: Path) -> None:
     moved = attrs.evolve(case, subject=case.subject + "!")
     assert case_json(moved) == to_json(moved) != to_json(case)
     assert case_json(case) == to_json(case)  # and back
+
+
+def test_a_shared_tuple_or_nested_object_is_reused_only_while_the_same(tmp_path: Path) -> None:
+    """The interactions' array and the assignment are kept by identity as wholes: an
+    equal but new tuple, or a changed assignment, is written again."""
+    case = _demo_cases(tmp_path)[-1]
+    assert case.interactions
+    case_json(case)  # keeps the array and the assignment
+    first = case.interactions[0]
+    edited = attrs.evolve(first, body=first.body + " (edited)")
+    moved = attrs.evolve(
+        case,
+        interactions=(edited, *case.interactions[1:]),
+        assignment=attrs.evolve(case.assignment, agent="someone-else"),
+    )
+    assert case_json(moved) == to_json(moved) != to_json(case)
+    same = attrs.evolve(case, interactions=tuple(case.interactions))
+    assert case_json(same) == to_json(same) == to_json(case)
+    assert case_json(case) == to_json(case)  # and back

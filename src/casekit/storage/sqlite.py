@@ -4,10 +4,12 @@ The file is opened in WAL mode with ``synchronous=NORMAL``: a committed command
 survives a crash of the process (not necessarily a power cut between checkpoints), and
 readers never block the writer. Each command is one ``BEGIN IMMEDIATE`` transaction
 that checks the case version and head hash, writes the state, appends the records and
-replaces the timers; on any failure it rolls back completely. ``load`` returns the row
-this store last read or wrote without reading it again while ``PRAGMA data_version``
-shows that no other connection (of this store, another store or another process) has
-written to the file since; after any such write it reads every row again once.
+replaces the timers (left as they are when the commit keeps the ones this store wrote
+and no other connection has written since); on any failure it rolls back completely.
+``load`` returns the row this store last read or wrote without reading it again while
+``PRAGMA data_version`` shows that no other connection (of this store, another store
+or another process) has written to the file since; after any such write it reads
+every row again once.
 
 Layout (schema version 9; every name carries the store's table prefix, if any):
 
@@ -75,7 +77,7 @@ from casekit.routing._errors import ClaimConflict
 from casekit.serialization import from_json, loads, structure, to_json
 from casekit.storage import _sqlite_outbox as outbox_sql
 from casekit.storage._case_json import case_json
-from casekit.storage._case_sql import ORDER_KEYS, case_select, commit_rows
+from casekit.storage._case_sql import ORDER_KEYS, TimerRow, case_select, commit_rows
 from casekit.storage._cursor import make_cursor, read_cursor
 from casekit.storage._sqlite_install_base import V9 as _V9
 from casekit.storage._sqlite_install_base import SQLiteInstallBase, check_unit_guard
@@ -340,12 +342,14 @@ _UPDATE_ALL = (
     f"{', '.join(f'{column} = ?' for column in _WRITTEN[2:-1])} "
     "WHERE id = ? AND version = ? AND head_hash = ?"
 )
+_N_COLUMNS: Final = len(_PROJECTED) - 1
 _UPDATES: dict[tuple[int, ...], str] = {}
 """UPDATE statements by the indexes (into :func:`_columns`) of the columns they set."""
 _INSERT_EVENT = (
     "INSERT INTO {p}events (case_id, seq, name, at, payload, prev_hash, hash, pos) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, (SELECT coalesce(max(pos), 0) + 1 FROM {p}events))"
 )
+_INSERT_TIMER = "INSERT INTO {p}timers (case_id, key, due_at) VALUES (?, ?, ?)"
 _NEXT_NUMBER = (
     "INSERT INTO {p}counters (name, value) VALUES ('case', 1) "
     "ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value"
@@ -355,16 +359,47 @@ _NEXT_NUMBER = (
 _micros = to_micros
 
 
+def _update(old: _Columns, columns: _Columns) -> tuple[str, _Columns]:
+    """The UPDATE of a case's row, setting only the query columns that changed since
+    the version this process last saw (``old``: that row's columns; SQLite rewrites an
+    index entry only for a column the statement sets)."""
+    changed = tuple([i for i in range(_N_COLUMNS) if columns[i] != old[i]])
+    sql = _UPDATES.get(changed)
+    if sql is None:
+        sets = "".join(f", {_WRITTEN[2 + i]} = ?" for i in changed)
+        sql = _UPDATES[changed] = (
+            f"UPDATE {{p}}cases SET version = ?, head_hash = ?, body = ?{sets} "
+            "WHERE id = ? AND version = ? AND head_hash = ?"
+        )
+    return sql, tuple([columns[i] for i in changed])
+
+
 _Projection = tuple[int | bytes | None, ...]
 """A case's :data:`_PROJECTED` columns as a connection reads them back."""
 
-_Entry = tuple[str, Case, _Projection, str | None, int]
-"""A row of the store's cache: the body, the case it decodes to, the query columns as
-read back; the head hash and the cache generation (see ``SQLiteStore._trust``) when
-the row was read by ``load`` or written by ``commit`` (``None``, 0: read by a query)."""
+_Columns = tuple[str | int | None, ...]
+"""A case's query columns as written (:func:`_columns`)."""
+
+_Entry = tuple[
+    str,
+    Case,
+    _Projection | None,
+    str | None,
+    int,
+    tuple[TimerRow, ...] | None,
+    tuple[Holding, ...] | None,
+    _Columns | None,
+]
+"""A row of the store's cache: the body; the case it decodes to; the query columns as
+read back (``None`` until a read needs them: ``commit`` writes them as text); the
+head hash and the cache generation (see ``SQLiteStore._trust``) when the row was read
+by ``load`` or written by ``commit`` (``None``, 0: read by a query); the case's
+``timers`` rows when ``commit`` wrote the row (``None``: not known); the case's
+holdings and query columns as written, when ``commit`` wrote the row (``None``:
+derive them from the case)."""
 
 
-def _columns(case: Case) -> tuple[str | int | None, ...]:
+def _columns(case: Case) -> _Columns:
     """The query columns of a case's row (:data:`_PROJECTED` after ``version``)."""
     assignment = case.assignment
     due = sla_due(case)
@@ -607,13 +642,14 @@ class _Borrowed:
     A class rather than a generator context manager: every command passes here twice
     (load, commit), and this costs a fraction of one."""
 
-    __slots__ = ("committed", "released", "session", "store", "write")
+    __slots__ = ("released", "remember", "session", "store", "write")
 
     def __init__(self, store: SQLiteStore, *, write: bool) -> None:
         self.store = store
         self.write = write
-        self.committed: Callable[[], None] | None = None
-        """Called after the COMMIT, before the connection goes back to the pool."""
+        self.remember: tuple[str, _Entry] | None = None
+        """The cache entry of the case written: kept (``SQLiteStore._remember``) after
+        the COMMIT, before the connection goes back to the pool."""
         self.released = False
 
     def __del__(self) -> None:
@@ -650,11 +686,11 @@ class _Borrowed:
                 if self.write:
                     try:
                         session.execute("COMMIT")
-                        if self.committed is not None:
-                            self.committed()
+                        if self.remember is not None:
+                            store._remember(*self.remember)
                     except BaseException as exc:
                         # The COMMIT may have landed unknown to the cache (an interrupt
-                        # as it returned or in ``committed``), and a connection's own
+                        # as it returned or in ``_remember``), and a connection's own
                         # commit leaves its data_version as it was: trust no cached row
                         # (first, before any call that could be interrupted in turn).
                         store._trust = None
@@ -739,6 +775,9 @@ class SQLiteStore(SQLiteInstallBase):
         self._closed = threading.Event()
         # case id -> the row as read or written lately (_Entry)
         self._cache: dict[str, _Entry] = {}
+        # (table, id) -> a directory row's body as read and the object it decodes to
+        # (immutable), so that a body read again is not decoded again
+        self._bodies: dict[tuple[str, str], tuple[object, object]] = {}
         # (connection, its PRAGMA data_version, generation): while that connection
         # reads that data_version, no other connection has committed to the file since
         # the generation began, so a row the cache holds with the generation and a head
@@ -954,6 +993,7 @@ class SQLiteStore(SQLiteInstallBase):
         for conn in conns:
             conn.close()
         self._cache.clear()
+        self._bodies.clear()
 
     # --- decoding ---------------------------------------------------------------------
 
@@ -982,12 +1022,17 @@ class SQLiteStore(SQLiteInstallBase):
             case = self._decode("cases", case_id, lambda: from_json(body, Case))
             if case.id != case_id:
                 raise CorruptRecord("cases", case_id, f"body describes case {case.id!r}")
-            cached = (body, case, _projection(case), None, 0)
+            cached = (body, case, _projection(case), None, 0, None, None, None)
         assert cached is not None
-        if projected != cached[2]:
+        wanted = cached[2]
+        if wanted is None:  # as commit wrote it: the columns as read back, kept once
+            wanted = _projection(cached[1])
+            cached = (*cached[:2], wanted, *cached[3:])
+            fresh = True
+        if projected != wanted:
             column, found, expected = next(
                 (column, found, expected)
-                for column, found, expected in zip(_PROJECTED, projected, cached[2], strict=True)
+                for column, found, expected in zip(_PROJECTED, projected, wanted, strict=True)
                 if found != expected
             )
             raise CorruptRecord(
@@ -996,7 +1041,8 @@ class SQLiteStore(SQLiteInstallBase):
                 f"column {column} holds {_show(found)} but the body says {_show(expected)}",
             )
         if head_hash is not None:
-            self._remember(case_id, (body, cached[1], cached[2], head_hash, generation))
+            entry = (body, cached[1], wanted, head_hash, generation, None, cached[6], cached[7])
+            self._remember(case_id, entry)
         elif fresh:
             self._remember(case_id, cached)
         return cached[1]
@@ -1009,7 +1055,7 @@ class SQLiteStore(SQLiteInstallBase):
             if old is None:
                 if len(self._cache) >= _CACHE_SIZE:
                     del self._cache[next(iter(self._cache))]
-            elif cast(int, old[2][0]) > cast(int, entry[2][0]):
+            elif old[1].version > entry[1].version:
                 return
             self._cache[case_id] = entry
 
@@ -1017,13 +1063,27 @@ class SQLiteStore(SQLiteInstallBase):
         """The cache generation in which rows read on ``session`` may be trusted: the
         current one if no other connection committed to the file since it began (the
         connection's ``PRAGMA data_version`` is what it was), else a new one."""
-        version = session.conn.execute("PRAGMA data_version").fetchall()[0][0]
+        conn = session.conn
+        version = conn.execute("PRAGMA data_version").fetchall()[0][0]
+        trust = self._trust  # one read: atomic; every change sets the generation with it
+        if trust is not None and trust[0] is conn and trust[1] == version:
+            return trust[2]
         with self._lock:
             trust = self._trust
-            if trust is None or trust[0] is not session.conn or trust[1] != version:
+            if trust is None or trust[0] is not conn or trust[1] != version:
                 self._generation += 1
-                self._trust = (session.conn, version, self._generation)
+                self._trust = (conn, version, self._generation)
             return self._generation
+
+    def _distrust(self) -> None:
+        """Trust no cached row from now on (each is read again once): called inside a
+        write of timers rows other than ``commit``'s, which leaves the cached rows' case
+        as it was but not the timers ``commit`` remembers with them, and which the
+        writing connection's own ``PRAGMA data_version`` does not show. Inside the
+        write, while no other thread can use that connection: the trust that another
+        thread sets up afterwards there is set up after the write."""
+        with self._lock:
+            self._trust = None
 
     def _record(
         self, case_id: str, seq: object, payload: object, prev: object, digest: object
@@ -1064,49 +1124,48 @@ class SQLiteStore(SQLiteInstallBase):
 
     def commit(self, commit: Commit) -> None:
         case = commit.case
-        if not commit.records:
+        records = commit.records
+        if not records:
             self._reschedule(commit)
             return
+        case_id = case.id
+        expected = commit.expected_version
+        head_hash = records[-1].hash
+        prev_hash = records[0].prev_hash
         body = case_json(case)  # to_json(case), reusing the JSON of unchanged parts
         columns = _columns(case)
-        row = (case.version, commit.head_hash, *columns, body)
         events, timers = commit_rows(commit)
-        notifications = entry_rows(commit.records)
-        expected = commit.expected_version
-        prev_hash = commit.records[0].prev_hash
-        held = holdings_of(case)
-        encoded = tuple([v.encode() if isinstance(v, str) else v for v in columns])
-        cached = self._cache.get(case.id)  # one dict read: atomic, no lock
-        if cached is not None and cached[2][0] != expected:
+        rows = tuple(timers)
+        notifications = entry_rows(records)
+        cached = self._cache.get(case_id)  # one dict read: atomic, no lock
+        if cached is not None and cached[1].version != expected:
             cached = None  # not the version this commit follows: as if unseen
-        # The holdings rows change only when the case's holdings do (most commits keep
-        # them); without the case as last written, rewrite them.
-        rehold = cached is None or holdings_of(cached[1]) != held
+        held = holdings_of(case)
         writing = self._write()
         with writing as conn:
             if expected == 0:
-                written = conn.execute(_INSERT_CASE, (case.id, *row)).rowcount
-                if written != 1 or prev_hash != GENESIS:
-                    raise ConflictError(case.id, expected, self._version(conn, case.id))
-            else:
-                sql, values = self._update(cached, columns, encoded)
                 written = conn.execute(
-                    sql,
-                    (case.version, commit.head_hash, body, *values, case.id, expected, prev_hash),
+                    _INSERT_CASE, (case_id, case.version, head_hash, *columns, body)
                 ).rowcount
-                if written != 1:
-                    raise ConflictError(case.id, expected, self._version(conn, case.id))
-                conn.execute("DELETE FROM {p}timers WHERE case_id = ?", (case.id,))
-            conn.executemany(_INSERT_EVENT, events)
-            if timers:
-                conn.executemany(
-                    "INSERT INTO {p}timers (case_id, key, due_at) VALUES (?, ?, ?)", timers
-                )
-            if rehold or expected == 0:
-                if expected:
-                    conn.execute("DELETE FROM {p}holdings WHERE case_id = ?", (case.id,))
+                if written != 1 or prev_hash != GENESIS:
+                    raise ConflictError(case_id, expected, self._version(conn, case_id))
                 if held:
                     conn.executemany(_INSERT_HOLDING, _holding_rows(held))
+                if rows:
+                    conn.executemany(_INSERT_TIMER, rows)
+            else:
+                if cached is None:
+                    sql, values = _UPDATE_ALL, columns
+                else:
+                    old = cached[7]
+                    sql, values = _update(_columns(cached[1]) if old is None else old, columns)
+                written = conn.execute(
+                    sql, (case.version, head_hash, body, *values, case_id, expected, prev_hash)
+                ).rowcount
+                if written != 1:
+                    raise ConflictError(case_id, expected, self._version(conn, case_id))
+                self._replace(conn, case_id, cached, rows, held)
+            conn.executemany(_INSERT_EVENT, events)
             for guard in commit.guards:
                 if isinstance(guard, CapacityGuard):
                     self._check_guard(conn, guard)
@@ -1117,38 +1176,42 @@ class SQLiteStore(SQLiteInstallBase):
             # Kept once committed, before another thread can borrow the connection:
             # a load there must find this row, not the one it replaced. Trusted in the
             # generation of now, while this transaction holds the write lock.
-            entry = (body, case, (case.version, *encoded), commit.head_hash, self._generation)
-            writing.committed = lambda: self._remember(case.id, entry)
+            entry = (body, case, None, head_hash, self._generation, rows, held, columns)
+            writing.remember = (case_id, entry)
 
-    @staticmethod
-    def _update(
+    def _replace(
+        self,
+        conn: _Session,
+        case_id: str,
         cached: _Entry | None,
-        columns: tuple[str | int | None, ...],
-        encoded: _Projection,
-    ) -> tuple[str, tuple[str | int | None, ...]]:
-        """The UPDATE of a case's row, setting only the query columns that changed since
-        the version this process last saw (``cached``, the row at the version the commit
-        follows; SQLite rewrites an index entry only for a column the statement sets);
-        all of them if it has not seen that version. ``encoded``: ``columns`` as the
-        connection reads them back."""
-        if cached is None:
-            return _UPDATE_ALL, columns
-        old = cached[2]
-        changed = tuple(i for i, new in enumerate(encoded) if new != old[i + 1])
-        sql = _UPDATES.get(changed)
-        if sql is None:
-            sets = "".join(f", {_WRITTEN[2 + i]} = ?" for i in changed)
-            sql = _UPDATES[changed] = (
-                f"UPDATE {{p}}cases SET version = ?, head_hash = ?, body = ?{sets} "
-                "WHERE id = ? AND version = ? AND head_hash = ?"
-            )
-        return sql, tuple(columns[i] for i in changed)
+        timers: tuple[TimerRow, ...],
+        held: tuple[Holding, ...],
+    ) -> None:
+        """Replace the timers and holdings rows of a case the commit in progress updates,
+        where they change: ``cached``, the row of the version the commit follows."""
+        # The timers rows change only when the case's timers do (most commits keep
+        # them). The rows this store wrote with the version the commit follows are
+        # still there if no other connection has written to the file since (this
+        # store's own timers writes on the same connection distrust the cache): else
+        # rewrite them. (The PRAGMA, inside the write transaction, costs a third of
+        # the DELETE.)
+        if cached is None or cached[5] != timers or cached[4] != self._current(conn):
+            conn.execute("DELETE FROM {p}timers WHERE case_id = ?", (case_id,))
+            if timers:
+                conn.executemany(_INSERT_TIMER, timers)
+        # The holdings rows change only when the case's holdings do (most commits keep
+        # them); without the case as last written, rewrite them.
+        if cached is None or (holdings_of(cached[1]) if cached[6] is None else cached[6]) != held:
+            conn.execute("DELETE FROM {p}holdings WHERE case_id = ?", (case_id,))
+            if held:
+                conn.executemany(_INSERT_HOLDING, _holding_rows(held))
 
     def _reschedule(self, commit: Commit) -> None:
         """A timers-only commit: replace the case's timers if its version still holds."""
         case_id = commit.case.id
         timers = [(case_id, timer.key, _micros(timer.due_at)) for timer in commit.timers]
         with self._write() as conn:
+            self._distrust()
             actual = self._version(conn, case_id)
             if actual == 0 or actual != commit.expected_version:
                 raise ConflictError(case_id, commit.expected_version, actual)
@@ -1434,6 +1497,7 @@ class SQLiteStore(SQLiteInstallBase):
 
     def _quarantine_rows(self, rows: list[tuple[int, str]]) -> None:
         with self._write() as conn:
+            self._distrust()
             for rowid, reason in rows:
                 conn.execute(
                     "INSERT INTO {p}timers_quarantined (case_id, key, due_at, reason) "
@@ -1446,6 +1510,7 @@ class SQLiteStore(SQLiteInstallBase):
 
     def quarantine_timer(self, timer: Timer, reason: str) -> None:
         with self._write() as conn:
+            self._distrust()
             deleted = conn.execute(
                 "DELETE FROM {p}timers WHERE case_id = ? AND key = ? AND due_at = ?",
                 (timer.case_id, timer.key, _micros(timer.due_at)),
@@ -1492,8 +1557,17 @@ class SQLiteStore(SQLiteInstallBase):
             rows = conn.execute(f"SELECT body FROM {{p}}{table} WHERE id = ?", (key,)).fetchall()
         if not rows:
             return None
-        body = _text(table, key, rows[0][0])
-        return self._decode(table, key, lambda: from_json(body, cls))
+        raw = rows[0][0]
+        kept = self._bodies.get((table, key))  # one dict read: atomic, no lock
+        if kept is not None and kept[0] == raw:
+            return cast(T, kept[1])  # the object this body decoded to before
+        body = _text(table, key, raw)
+        value = self._decode(table, key, lambda: from_json(body, cls))
+        with self._lock:
+            if len(self._bodies) >= _CACHE_SIZE:
+                del self._bodies[next(iter(self._bodies))]
+            self._bodies[table, key] = (raw, value)
+        return value
 
     @staticmethod
     def _require_account(conn: _Session, account_id: str) -> None:
