@@ -56,6 +56,19 @@ def _temporary_files_in_memory() -> None:
 _temporary_files_in_memory()
 
 
+def _postgres_commits_without_waiting_for_the_disk() -> None:
+    """The PostgreSQL tests' sessions (this process's and its subprocesses') commit
+    with ``synchronous_commit = off``: a commit is as visible, locked and ordered as
+    before, only not flushed to the server's disk before the answer (which matters
+    only if the server itself crashes, which no test does). That flush takes ~3 ms a
+    commit here, ~0.1 ms without it. A ``PGOPTIONS`` set by the caller wins."""
+    if not os.environ.get("PGOPTIONS"):
+        os.environ["PGOPTIONS"] = "-c synchronous_commit=off"
+
+
+_postgres_commits_without_waiting_for_the_disk()
+
+
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 AGENT = Actor.agent("alice", groups={"support"})
