@@ -23,15 +23,21 @@ import socket
 import subprocess
 import sys
 import threading
-from typing import IO
+from collections.abc import Sequence
+from types import TracebackType
+from typing import IO, Self
 
 SERVER = r"""
-import importlib.util, json, os, runpy, selectors, signal, socket, sys, traceback
+import importlib, importlib.util, json, os, runpy, selectors, signal, socket, sys, traceback
 
-address, script = sys.argv[1], sys.argv[2]
-spec = importlib.util.spec_from_file_location("_forkserver_worker", script)
-module = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(module)  # the imports that every worker needs, done once
+address, script, preload = sys.argv[1], sys.argv[2], sys.argv[3:]
+if preload:  # the imports that every worker needs, done once
+    for name in preload:
+        importlib.import_module(name)
+else:  # the script's own imports (its body runs under if __name__ == "__main__")
+    spec = importlib.util.spec_from_file_location("_forkserver_worker", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
 server = socket.socket(socket.AF_UNIX)
 server.bind(address)
 server.listen(64)
@@ -116,14 +122,19 @@ reap(block=True)
 
 
 class ForkServer:
-    """The server process for ``script``; ``stop`` ends it (and any worker left)."""
+    """The server process for ``script``; ``stop`` ends it (and any worker left).
 
-    def __init__(self, script: pathlib.Path, folder: pathlib.Path) -> None:
+    The server imports ``preload`` (module names), or else ``script`` itself, which
+    then must do its work only under ``if __name__ == "__main__"``."""
+
+    def __init__(
+        self, script: pathlib.Path, folder: pathlib.Path, preload: Sequence[str] = ()
+    ) -> None:
         self.address = str(folder / "forkserver.sock")
         self.log = folder / "forkserver.log"
         with self.log.open("w") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-c", SERVER, self.address, str(script)],
+                [sys.executable, "-c", SERVER, self.address, str(script), *preload],
                 stdout=subprocess.PIPE,
                 stderr=log,
                 text=True,
@@ -170,9 +181,51 @@ class Forked:
         self.stdin = open(in_write, "w")  # noqa: SIM115 - closed by communicate
         self.stdout = open(out_read)  # noqa: SIM115
         self.stderr = open(err_read)  # noqa: SIM115
-        self.status = self.conn.makefile("r")
-        self.pid = int(self.status.readline())
+        self.answers = b""  # from the server: the pid, then the exit status
+        self.pid = int(self._answer(None))
         self.returncode: int | None = None
+
+    def _answer(self, timeout: float | None) -> bytes:
+        """The server's next line (blocking up to ``timeout``; ``b""`` at once if
+        ``timeout`` is 0 and none has come)."""
+        self.conn.settimeout(timeout)
+        while b"\n" not in self.answers:
+            try:
+                chunk = self.conn.recv(64)
+            except (TimeoutError, BlockingIOError):
+                if timeout == 0:
+                    return b""
+                raise
+            if not chunk:
+                raise ConnectionError("the fork server went away")
+            self.answers += chunk
+        line, self.answers = self.answers.split(b"\n", 1)
+        return line
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        for stream in (self.stdin, self.stdout, self.stderr):
+            with contextlib.suppress(OSError):
+                stream.close()
+        self.wait()
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            line = self._answer(0)
+            if line:
+                self._exited(line)
+        return self.returncode
+
+    def _exited(self, line: bytes) -> None:
+        self.returncode = int(line)
+        self.conn.close()
 
     def send_signal(self, sig: int) -> None:
         if self.returncode is None:
@@ -184,14 +237,12 @@ class Forked:
 
     def wait(self, timeout: float | None = None) -> int:
         if self.returncode is None:
-            self.conn.settimeout(timeout)
             try:
-                line = self.status.readline()
+                line = self._answer(timeout)
             except TimeoutError:
                 raise subprocess.TimeoutExpired(["forked", str(self.pid)], timeout or 0) from None
-            self.returncode = int(line)
-            self.status.close()
-            self.conn.close()
+            self._exited(line)
+        assert self.returncode is not None
         return self.returncode
 
     def communicate(self, timeout: float | None = None) -> tuple[str, str]:
