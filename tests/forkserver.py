@@ -1,12 +1,13 @@
 """A fork server for the multi-process tests: the worker script's imports (casekit,
 psycopg) are paid once, not once per worker process.
 
-``ForkServer(script, folder)`` starts one Python process that imports ``script``;
-``spawn(*args)`` then forks it and runs ``script`` as ``__main__`` with ``sys.argv[1:]
-== args`` in the child, whose standard input, output and error are pipes of the caller.
-Each worker is still a real OS process of its own (its own store, its own connections,
-killable with SIGKILL); what it answers is a ``subprocess.Popen`` look-alike with
-``stdin``, ``stdout``, ``stderr`` (text), ``pid``, ``send_signal``, ``communicate`` and
+``ForkServer(script, folder)`` starts one Python process that imports ``script`` (or
+the modules named in ``preload``); ``spawn(*args)`` then forks it and runs ``script`` as
+``__main__`` with ``sys.argv[1:] == args`` in the child, whose standard input, output
+and error are pipes of the caller. Each worker is still a real OS process of its own
+(its own store, its own connections, killable with SIGKILL); what it answers is a
+``subprocess.Popen`` look-alike with ``stdin``, ``stdout``, ``stderr`` (text), ``pid``,
+``send_signal``, ``poll``, ``wait``, ``communicate``, use in ``with``, and
 ``returncode`` (``-signal`` for a killed worker, as ``Popen`` says it). The server
 reaps its children and reports each exit status, so their CPU time is counted as the
 server's children's, and the server's as the test run's.
