@@ -160,7 +160,11 @@ def test_check_scalar_accepts_json_scalars(value: object) -> None:
     assert check_scalar(value, "a") == value
 
 
-@pytest.mark.parametrize("value", [math.nan, math.inf, "\ud800", b"x", [1], object()], ids=repr)
+@pytest.mark.parametrize(
+    "value",
+    [math.nan, math.inf, "\ud800", b"x", [1], object()],
+    ids=lambda v: "object()" if type(v) is object else repr(v),
+)
 def test_check_scalar_refuses_the_rest(value: object) -> None:
     with pytest.raises(InvalidValue) as caught:
         check_scalar(value, "a")

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import pathlib
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -28,6 +26,7 @@ from casekit import (
 from casekit.model.events import RoutingDecided
 from casekit.routing import Agent, Presence, Router
 from casekit.routing._work import case_of
+from tests.forkserver import ForkServer
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 SYSTEM = Actor.system()
@@ -249,21 +248,17 @@ def test_processes_pulling_from_one_store_never_claim_an_item_twice(
             ]
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
-    workers = [
-        subprocess.Popen(
-            [sys.executable, str(script), str(db), f"agent-{n}"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for n in range(4)
-    ]
-    (tmp_path / "cases.db.go").touch()
+    forks = ForkServer(script, tmp_path, preload=["casekit", "casekit.routing"])
     won: dict[str, list[str]] = {}
-    for n, worker in enumerate(workers):
-        out, err = worker.communicate(timeout=120)
-        assert worker.returncode == 0, err
-        won[f"agent-{n}"] = json.loads(out)
+    try:
+        workers = [forks.spawn(db, f"agent-{n}") for n in range(4)]
+        (tmp_path / "cases.db.go").touch()
+        for n, worker in enumerate(workers):
+            out, err = worker.communicate(timeout=120)
+            assert worker.returncode == 0, err
+            won[f"agent-{n}"] = json.loads(out)
+    finally:
+        forks.stop()
     claimed = [item for items in won.values() for item in items]
     assert sorted(claimed) == sorted(set(claimed)), "an item was worked twice"
     assert set(claimed) == set(ids), "an item was lost"

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import json
 import pathlib
-import subprocess
-import sys
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,6 +28,7 @@ from casekit import (
 from casekit.entitlements import EntitlementSettings
 from casekit.storage import InstallBase, Store
 from casekit.storage.sqlite import SQLiteStore
+from tests.forkserver import ForkServer
 
 WORKER = pathlib.Path(__file__).with_name("_open_worker.py")
 AGENT = Actor.agent("writer", groups={"support"})
@@ -106,17 +105,16 @@ def open_in_threads(make_store: Callable[[], Store]) -> tuple[list[str], Counter
     return opened, refused
 
 
-def open_in_processes(url: str) -> tuple[list[str], Counter[str]]:
-    workers = [
-        subprocess.Popen(
-            [sys.executable, str(WORKER), url, str(PER_PROCESS)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(PROCESSES)
-    ]
+@pytest.fixture(scope="module")
+def forks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ForkServer]:
+    """The worker processes are forked from one process that imported casekit."""
+    server = ForkServer(WORKER, tmp_path_factory.mktemp("open-workers"))
+    yield server
+    server.stop()
+
+
+def open_in_processes(forks: ForkServer, url: str) -> tuple[list[str], Counter[str]]:
+    workers = [forks.spawn(url, PER_PROCESS) for _ in range(PROCESSES)]
     for worker in workers:
         assert worker.stdout is not None
         assert worker.stdout.readline() == "ready\n", worker.stderr
@@ -152,8 +150,10 @@ def test_sqlite_threads_use_exactly_the_units(sqlite_path: pathlib.Path) -> None
 
 
 @pytest.mark.slow
-def test_sqlite_processes_use_exactly_the_units(sqlite_path: pathlib.Path) -> None:
-    opened, refused = open_in_processes(f"sqlite:///{sqlite_path}")
+def test_sqlite_processes_use_exactly_the_units(
+    sqlite_path: pathlib.Path, forks: ForkServer
+) -> None:
+    opened, refused = open_in_processes(forks, f"sqlite:///{sqlite_path}")
     store = SQLiteStore(sqlite_path)
     check(store, opened, refused, PROCESSES * PER_PROCESS)
     store.close()
@@ -168,9 +168,9 @@ def test_postgres_threads_use_exactly_the_units(make_pg_store: Callable[..., Sto
 
 @pytest.mark.slow
 def test_postgres_processes_use_exactly_the_units(
-    make_pg_store: Callable[..., Store], pg_url: str, pg_schema: str
+    make_pg_store: Callable[..., Store], pg_url: str, pg_schema: str, forks: ForkServer
 ) -> None:
     store = make_pg_store()
     prepare(store)
-    opened, refused = open_in_processes(f"{pg_url}?schema={pg_schema}")
+    opened, refused = open_in_processes(forks, f"{pg_url}?schema={pg_schema}")
     check(store, opened, refused, PROCESSES * PER_PROCESS)

@@ -574,7 +574,11 @@ def test_a_finite_number_written_and_verified_in_the_same_process(desk: Desk) ->
     _state(desk)
 
 
-@pytest.mark.parametrize("value", [math.nan, math.inf, object(), [1]], ids=repr)
+@pytest.mark.parametrize(
+    "value",
+    [math.nan, math.inf, object(), [1]],
+    ids=lambda v: "object()" if type(v) is object else repr(v),
+)
 def test_account_attributes_are_finite_json_scalars(desk: Desk, value: object) -> None:
     _refused(
         desk,

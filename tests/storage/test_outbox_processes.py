@@ -10,9 +10,8 @@ import json
 import pathlib
 import signal
 import sqlite3
-import subprocess
-import sys
 from collections import Counter
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -21,6 +20,7 @@ from casekit.storage.outbox import AttemptOutcome, OutboxState
 from casekit.storage.sqlite import SQLiteStore
 from casekit.testing.conformance import T0, apply_events, case_id_for, open_case
 from casekit.testing.outbox import queued
+from tests.forkserver import Forked, ForkServer
 
 pytestmark = pytest.mark.slow
 
@@ -53,18 +53,23 @@ def received(path: pathlib.Path) -> list[tuple[str, str, int, str]]:
         conn.close()
 
 
+@pytest.fixture(scope="module")
+def forks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ForkServer]:
+    """The worker processes are forked from one process that imported casekit."""
+    server = ForkServer(WORKER, tmp_path_factory.mktemp("outbox-workers"))
+    yield server
+    server.stop()
+
+
 def start(
-    db: pathlib.Path, receiver: pathlib.Path, owner: str, now: int, mode: str
-) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, str(WORKER), str(db), str(receiver), owner, str(now), mode],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    forks: ForkServer, db: pathlib.Path, receiver: pathlib.Path, owner: str, now: int, *, mode: str
+) -> Forked:
+    forked = forks.spawn(db, receiver, owner, now, mode)
+    forked.stdin.close()  # the worker reads nothing
+    return forked
 
 
-def finish(process: subprocess.Popen[str]) -> dict[str, int]:
+def finish(process: Forked) -> dict[str, int]:
     out, err = process.communicate(timeout=60)
     assert process.returncode == 0, err
     counts: dict[str, int] = json.loads(out)
@@ -94,12 +99,12 @@ def fill(db: pathlib.Path, cases: int, per_case: int) -> list[str]:
 
 
 def test_four_processes_drain_the_outbox_once_each_case_in_order(
-    tmp_path: pathlib.Path,
+    tmp_path: pathlib.Path, forks: ForkServer
 ) -> None:
     db, receiver = tmp_path / "cases.db", tmp_path / "receiver.db"
     keys = fill(db, cases=40, per_case=8)  # 320 entries
     make_receiver(receiver)
-    workers = [start(db, receiver, f"w{i}", micros(), "drain") for i in range(4)]
+    workers = [start(forks, db, receiver, f"w{i}", micros(), mode="drain") for i in range(4)]
     counts = [finish(worker) for worker in workers]
     got = received(receiver)
     # Every entry delivered, exactly once, none lost.
@@ -134,21 +139,23 @@ def test_four_processes_drain_the_outbox_once_each_case_in_order(
 
 
 def test_a_process_killed_after_sending_is_covered_by_another_once_the_lease_ends(
-    tmp_path: pathlib.Path,
+    tmp_path: pathlib.Path, forks: ForkServer
 ) -> None:
     db, receiver = tmp_path / "cases.db", tmp_path / "receiver.db"
     fill(db, cases=2, per_case=2)  # CS1/2, CS1/3 (order!), CS2/2, CS2/3
     make_receiver(receiver)
-    victim = start(db, receiver, "victim", micros(), "die")
+    victim = start(forks, db, receiver, "victim", micros(), mode="die")
     victim.communicate(timeout=60)
     assert victim.returncode == -signal.SIGKILL
     first = f"{case_id_for(1)}/2"
     assert [(case_id, seq) for _, case_id, seq, _ in received(receiver)] == [(case_id_for(1), 2)]
     # Before the lease ends: the other case goes out, the victim's case waits.
-    early = finish(start(db, receiver, "early", micros(LEASE - timedelta(microseconds=1)), "drain"))
+    early = finish(
+        start(forks, db, receiver, "early", micros(LEASE - timedelta(microseconds=1)), mode="drain")
+    )
     assert early == {"sent": 2, "duplicates": 0, "failed": 0}
     # Once it has ended: sent again (the receiver already has it), then the next one.
-    late = finish(start(db, receiver, "late", micros(LEASE), "drain"))
+    late = finish(start(forks, db, receiver, "late", micros(LEASE), mode="drain"))
     assert late == {"sent": 1, "duplicates": 1, "failed": 0}
     got = received(receiver)
     assert [key for key, *_ in got].count(f"{case_id_for(1)}:0.0") == 1

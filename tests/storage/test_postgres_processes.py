@@ -9,11 +9,9 @@ from __future__ import annotations
 import json
 import pathlib
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -26,6 +24,7 @@ from casekit.storage.outbox import OutboxState
 from casekit.storage.postgres import PostgresStore
 from casekit.testing.conformance import T0, apply_events, case_id_for, open_case
 from casekit.testing.outbox import queued
+from tests.forkserver import Forked, ForkServer
 
 pytestmark = pytest.mark.slow
 
@@ -41,17 +40,19 @@ def micros(delta: timedelta = timedelta(0)) -> int:
     return int(moment.timestamp()) * 1_000_000 + moment.microsecond
 
 
-def spawn(url: str, schema: str, *args: object) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, str(WORKER), url, schema, *map(str, args)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+@pytest.fixture(scope="module")
+def forks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ForkServer]:
+    """The workers are forked from one process that imported casekit and psycopg."""
+    server = ForkServer(WORKER, tmp_path_factory.mktemp("pg-workers"))
+    yield server
+    server.stop()
 
 
-def ready(process: subprocess.Popen[str], mode: object) -> subprocess.Popen[str]:
+def spawn(forks: ForkServer, url: str, schema: str, *args: object) -> Forked:
+    return forks.spawn(url, schema, *args)
+
+
+def ready(process: Forked, mode: object) -> Forked:
     """Wait until a worker that waits for "go" has its store open."""
     if mode in ("update", "drain", "claim", "pull"):
         assert process.stdout is not None
@@ -59,15 +60,17 @@ def ready(process: subprocess.Popen[str], mode: object) -> subprocess.Popen[str]
     return process
 
 
-def start(url: str, schema: str, *args: object) -> subprocess.Popen[str]:
-    return ready(spawn(url, schema, *args), args[0])
+def start(forks: ForkServer, url: str, schema: str, *args: object) -> Forked:
+    return ready(spawn(forks, url, schema, *args), args[0])
 
 
-def start_together(url: str, schema: str, *calls: tuple[object, ...]) -> list[Any]:
+def start_together(
+    forks: ForkServer, url: str, schema: str, *calls: tuple[object, ...]
+) -> list[Any]:
     """Start a worker per call (all at once: their imports overlap), wait until each
     has its store open, then let them go at once (so that they really overlap, however
     slowly each starts)."""
-    spawned = [spawn(url, schema, *args) for args in calls]
+    spawned = [spawn(forks, url, schema, *args) for args in calls]
     workers = [ready(worker, args[0]) for worker, args in zip(spawned, calls, strict=True)]
     at = time.time() + 0.25  # each sleeps until then: a loaded machine hands out the
     for worker in workers:  # "go" lines slowly, and the first would take everything
@@ -77,7 +80,7 @@ def start_together(url: str, schema: str, *calls: tuple[object, ...]) -> list[An
     return workers
 
 
-def finish(process: subprocess.Popen[str]) -> dict[str, object]:
+def finish(process: Forked) -> dict[str, object]:
     out, err = process.communicate(timeout=60)
     assert process.returncode == 0, err
     result: dict[str, object] = json.loads(out)
@@ -85,14 +88,14 @@ def finish(process: subprocess.Popen[str]) -> dict[str, object]:
 
 
 def test_processes_updating_one_case_lose_no_update(
-    make_pg_store: MakeStore, pg_url: str, pg_schema: str
+    make_pg_store: MakeStore, pg_url: str, pg_schema: str, forks: ForkServer
 ) -> None:
     store = make_pg_store()
     open_case(store, 1)
     case_id = case_id_for(1)
     per_process = 4
     workers = start_together(
-        pg_url, pg_schema, *[("update", case_id, per_process, i) for i in range(PROCESSES)]
+        forks, pg_url, pg_schema, *[("update", case_id, per_process, i) for i in range(PROCESSES)]
     )
     for worker in workers:
         assert finish(worker) == {"done": per_process}
@@ -138,13 +141,13 @@ def _received(url: str, table: sql.Composed) -> list[tuple[str, str, int, str]]:
 
 
 def test_processes_drain_one_outbox_exactly_once_in_case_order(
-    make_pg_store: MakeStore, pg_url: str, pg_schema: str
+    make_pg_store: MakeStore, pg_url: str, pg_schema: str, forks: ForkServer
 ) -> None:
     store = make_pg_store()
     keys = _fill_outbox(store, cases=16, per_case=4)  # 64 entries
     table = _make_receiver(pg_url, pg_schema)
     workers = start_together(
-        pg_url, pg_schema, *[("drain", f"w{i}", micros()) for i in range(PROCESSES)]
+        forks, pg_url, pg_schema, *[("drain", f"w{i}", micros()) for i in range(PROCESSES)]
     )
     counts = [finish(worker) for worker in workers]
     got = _received(pg_url, table)
@@ -162,12 +165,12 @@ def test_processes_drain_one_outbox_exactly_once_in_case_order(
 
 
 def test_processes_claiming_from_one_queue_never_share_an_item(
-    pg_url: str, pg_schema: str, make_pg_store: MakeStore
+    pg_url: str, pg_schema: str, make_pg_store: MakeStore, forks: ForkServer
 ) -> None:
     store = make_pg_store()
     items = 80
     workers = start_together(
-        pg_url, pg_schema, *[("claim", f"agent-{i}", items) for i in range(PROCESSES)]
+        forks, pg_url, pg_schema, *[("claim", f"agent-{i}", items) for i in range(PROCESSES)]
     )
     won = [list(finish(worker)["won"]) for worker in workers]  # type: ignore[call-overload]
     claimed = Counter(item for items_won in won for item in items_won)
@@ -181,14 +184,14 @@ def test_processes_claiming_from_one_queue_never_share_an_item(
 
 
 def test_processes_pulling_from_one_queue_never_share_a_case(
-    pg_url: str, pg_schema: str, make_pg_store: MakeStore
+    pg_url: str, pg_schema: str, make_pg_store: MakeStore, forks: ForkServer
 ) -> None:
     store = make_pg_store()
     cases = 40
     for number in range(1, cases + 1):
         open_case(store, number)
     workers = start_together(
-        pg_url, pg_schema, *[("pull", f"agent-{i}", cases) for i in range(PROCESSES)]
+        forks, pg_url, pg_schema, *[("pull", f"agent-{i}", cases) for i in range(PROCESSES)]
     )
     results = [finish(worker) for worker in workers]  # a ConflictError would fail one
     won = [list(result["won"]) for result in results]  # type: ignore[call-overload]
@@ -204,12 +207,12 @@ def test_processes_pulling_from_one_queue_never_share_a_case(
 
 
 def test_a_killed_process_releases_its_claims_and_leases_when_they_end(
-    pg_url: str, pg_schema: str, make_pg_store: MakeStore
+    pg_url: str, pg_schema: str, make_pg_store: MakeStore, forks: ForkServer
 ) -> None:
     store = make_pg_store()
     _fill_outbox(store, cases=2, per_case=2)  # CS1/2, CS1/3, CS2/2, CS2/3
     every = [f"{case_id_for(c)}/{s}" for c in (1, 2) for s in (2, 3)]
-    victim = start(pg_url, pg_schema, "hold", "victim", 5, micros())
+    victim = start(forks, pg_url, pg_schema, "hold", "victim", 5, micros())
     assert victim.stdout is not None
     held = json.loads(victim.stdout.readline())
     assert sorted(held["won"]) == [f"item-{i}" for i in range(5)]
@@ -225,7 +228,7 @@ def test_a_killed_process_releases_its_claims_and_leases_when_they_end(
     # Once they have ended, another process takes all of it over.
     time.sleep(max(0.0, held["until"] - time.time()) + 0.05)  # the claim lease
     assert store.holder("item-0") is None
-    late = finish(start_together(pg_url, pg_schema, ("claim", "rescuer", 5, 1.0))[0])
+    late = finish(start_together(forks, pg_url, pg_schema, ("claim", "rescuer", 5, 1.0))[0])
     assert sorted(late["won"]) == [f"item-{i}" for i in range(5)]  # type: ignore[call-overload]
     assert store.holder("item-0") == "rescuer"
     assert store.version("item-0") == 2

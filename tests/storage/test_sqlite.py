@@ -7,8 +7,6 @@ import os
 import pathlib
 import signal
 import sqlite3
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -30,6 +28,7 @@ from casekit.model.lifecycle import replay
 from casekit.storage import CaseQuery, Timer
 from casekit.storage.sqlite import SCHEMA_VERSION, SQLiteStore
 from casekit.testing.conformance import T0, apply_command, case_id_for, note, open_case
+from tests.forkserver import Forked, ForkServer
 
 WRITER = pathlib.Path(__file__).with_name("_writer.py")
 AGENT = Actor.agent("alice", groups={"support"})
@@ -47,13 +46,16 @@ def store(db: pathlib.Path) -> Iterator[SQLiteStore]:
     store.close()
 
 
-def writer(*args: object) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, str(WRITER), *map(str, args)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+@pytest.fixture(scope="module")
+def forks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ForkServer]:
+    """The writer processes are forked from one process that imported casekit."""
+    server = ForkServer(WRITER, tmp_path_factory.mktemp("writers"))
+    yield server
+    server.stop()
+
+
+def writer(forks: ForkServer, *args: object) -> Forked:
+    return forks.spawn(*args)
 
 
 def committed(lines: list[str]) -> dict[str, int]:
@@ -88,9 +90,11 @@ def raw(db: pathlib.Path, sql: str, params: tuple[object, ...] = ()) -> list[tup
 
 
 @pytest.mark.slow
-def test_another_process_writes_this_one_reads_while_it_writes(db: pathlib.Path) -> None:
+def test_another_process_writes_this_one_reads_while_it_writes(
+    db: pathlib.Path, forks: ForkServer
+) -> None:
     SQLiteStore(db).close()  # create the schema first so the reader can start at once
-    proc = writer("cases", db, 40, 5)
+    proc = writer(forks, "cases", db, 40, 5)
     reader = SQLiteStore(db)
     try:
         reads = 0
@@ -114,8 +118,8 @@ def test_another_process_writes_this_one_reads_while_it_writes(db: pathlib.Path)
 
 
 @pytest.mark.slow
-def test_sigkill_mid_batch_loses_no_committed_command(db: pathlib.Path) -> None:
-    with writer("forever", db) as proc:
+def test_sigkill_mid_batch_loses_no_committed_command(db: pathlib.Path, forks: ForkServer) -> None:
+    with writer(forks, "forever", db) as proc:
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == "ready"
         lines = [proc.stdout.readline().strip() for _ in range(250)]
@@ -142,9 +146,11 @@ def test_sigkill_mid_batch_loses_no_committed_command(db: pathlib.Path) -> None:
 
 
 @pytest.mark.slow
-def test_processes_allocating_case_numbers_never_collide(db: pathlib.Path) -> None:
+def test_processes_allocating_case_numbers_never_collide(
+    db: pathlib.Path, forks: ForkServer
+) -> None:
     SQLiteStore(db).close()
-    procs = [writer("numbers", db, 250) for _ in range(4)]
+    procs = [writer(forks, "numbers", db, 250) for _ in range(4)]
     numbers: list[int] = []
     for proc in procs:
         out, err = proc.communicate(timeout=60)

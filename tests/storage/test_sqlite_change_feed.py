@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import pathlib
 import sqlite3
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
@@ -19,6 +17,7 @@ from casekit.storage import CaseQuery, Store
 from casekit.storage.base import Holding
 from casekit.storage.sqlite import SCHEMA_VERSION, SQLiteStore
 from casekit.testing.conformance import apply_command, case_id_for, note, open_case, read_changes
+from tests.forkserver import Forked, ForkServer
 
 WRITER = pathlib.Path(__file__).with_name("_writer.py")
 
@@ -184,13 +183,16 @@ def test_the_feed_reads_through_its_index(store: SQLiteStore) -> None:
 # --- several processes ----------------------------------------------------------------
 
 
-def writer(*args: object) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, str(WRITER), *map(str, args)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+@pytest.fixture(scope="module")
+def forks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ForkServer]:
+    """The writer processes are forked from one process that imported casekit."""
+    server = ForkServer(WRITER, tmp_path_factory.mktemp("writers"))
+    yield server
+    server.stop()
+
+
+def writer(forks: ForkServer, *args: object) -> Forked:
+    return forks.spawn(*args)
 
 
 def label(record: EventRecord) -> str:
@@ -203,12 +205,14 @@ def label(record: EventRecord) -> str:
 
 
 @pytest.mark.slow
-def test_four_processes_write_while_a_follower_reads(db: pathlib.Path) -> None:
+def test_four_processes_write_while_a_follower_reads(db: pathlib.Path, forks: ForkServer) -> None:
     writers, cases, interactions = 4, 5, 8
     setup = SQLiteStore(db)
     shared = open_case(setup, 0, subject="shared").case.id  # the counter starts at 1
     setup.close()
-    procs = [writer("feed", db, index, cases, interactions, shared) for index in range(writers)]
+    procs = [
+        writer(forks, "feed", db, index, cases, interactions, shared) for index in range(writers)
+    ]
     reader = SQLiteStore(db)
     try:
         followed: list[EventRecord] = []
