@@ -77,12 +77,20 @@ a growing heap.
 What-if, per case (9.7 commands, 2.6 clocks; callgrind, the plan's first 300 cases, the
 difference between one ``evaluate_many`` over them and none): ``evaluate_many`` costs
 259-271k instructions (two runs), pandas + businesstimedelta 1,563k: 5.8-6.0x (771k and
-2.0x event by event, before issue P; 2,755k before issue 15). In CPU time
-(``time.process_time``, best of 7, same process, 2,000 cases) 36-41 us against 158-171 us
-per case: 4.1-4.4x (the engine event by event: 106 us) -- Python's per-object
-costs weigh more in time than in instructions (building the 2.6 ``SlaOutcome`` of a case
-alone takes ~2.6 us). The replay runs in two passes (``casekit.sla._vector``): the rules
-first, command by command but without a calendar (the business time a clock uses never
+2.0x event by event, before issue P; 2,755k before issue 15). Measured as two warm runs
+against none on the same 300 cases' logs (pickled), a later round took it from 265k to
+241k (-9 %): ``SlaOutcome`` no longer slotted (a frozen slotted class sets each of its 15
+fields through ``object.__setattr__``: ~15k instructions per outcome built and freed,
+~9k now), the percentage rounded without ``round``'s decimal conversions where that
+gives the same float, and no lists summed. In CPU time (``time.process_time``, best of 7,
+same process, 2,000 cases) 36-41 us against 158-171 us per case: 4.1-4.4x (the engine
+event by event: 106 us); that round moved the ratio by a few percent only (3.6x -> 3.6-3.7x
+in runs on a loaded machine, 28k cases/s against 7.7k): in the bench the recorded logs
+lie scattered over the heap the desk left, and the first pass alone takes 21-24 us per
+case there against 16-17 us on a compact (pickled) copy of the same logs in the same
+process (13 us in a small process). Python's per-object costs weigh more in time than in
+instructions. The replay runs in two passes (``casekit.sla._vector``): the rules first,
+command by command but without a calendar (the business time a clock uses never
 changes what the rules decide), and only for the clocks whose rules read what the
 command changed, writing down the business-time questions they meet; then every question
 of every case at once, one numpy batch per calendar (``elapsed_many``, ``add_each``);

@@ -339,3 +339,44 @@ def test_a_log_given_as_an_iterator_is_read_again_by_the_engine() -> None:
     assert whatif.evaluate(iter(events), policy, as_of=end) == expected
     with pytest.raises(CasekitError, match="opened twice"):  # the first pass does not follow
         whatif.evaluate(iter([*events, events[0]]), policy, as_of=end)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    target=st.integers(1, 10**13),
+    share=st.fractions(0, 5),
+    nudge=st.integers(-3, 3),
+)
+def test_the_percentage_is_the_engines_rounding(target: int, share: object, nudge: int) -> None:
+    """``_vector.percentage`` gives ``round(elapsed / target * 100, 2)`` (what
+    ``engine.numbers`` reports) to the bit, also next to the halves where its shortcut
+    hands over to ``round``: shares drawn as fractions land on and near them."""
+    used = max(0, int(share * target) + nudge)  # type: ignore[operator]
+    got = _vector.percentage(used, target)
+    want = round(timedelta(microseconds=used) / timedelta(microseconds=target) * 100, 2)
+    assert repr(got) == repr(want)
+
+
+def test_the_percentage_near_halves_and_at_the_ends() -> None:
+    """Whole hundredths and halfway values of common targets, zero, and shares too large
+    for the shortcut."""
+    for target in (1, 3, 7, 3600 * 10**6, 8 * 3600 * 10**6, 10**13 + 1):
+        for k in range(0, 20001, 7):
+            for used in (target * k // 20000 + d for d in (-1, 0, 1)):
+                if used < 0:
+                    continue
+                want = round(used / target * 100, 2)
+                assert repr(_vector.percentage(used, target)) == repr(want)
+    for used, target in ((10**18, 1), (0, 1), (2**62, 3)):
+        assert _vector.percentage(used, target) == round(used / target * 100, 2)
+
+
+def test_outcomes_stay_frozen() -> None:
+    """``SlaOutcome`` is a frozen value (no longer slotted, for speed)."""
+    logs, end = histories(2)
+    outcomes = whatif.evaluate_many(logs, policy_of(PolicyShape()), as_of=end)
+    assert outcomes
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        outcomes[0].elapsed = timedelta(0)  # type: ignore[misc]
+    assert outcomes == [attrs.evolve(o) for o in outcomes]
+    assert outcomes[0] in set(outcomes)

@@ -405,8 +405,11 @@ class Questions:
         channel, account_id = case.channel, case.account_id
         for clock in case.clocks:
             answers = self.elapsed[clock.calendar]
-            used = sum([answers[i] for i in clock.used]) if clock.used else 0
-            idle = sum([answers[i] for i in clock.idle]) if clock.idle else 0
+            used = idle = 0
+            for i in clock.used:  # one or two stretches, mostly: no sum(), no list
+                used += answers[i]
+            for i in clock.idle:
+                idle += answers[i]
             stage = clock.stage
             due: datetime | None = None
             if stage == _RUNNING:
@@ -434,10 +437,10 @@ class Questions:
                     state,
                     target,
                     elapsed,
-                    _US * idle,
+                    _US * idle if idle else _ZERO,
                     due,
                     breached,
-                    round(elapsed / target * 100, 2),
+                    percentage(used, target // _US),
                     priority,
                     category,
                     channel,
@@ -445,6 +448,25 @@ class Questions:
                 )
             )
         return out
+
+
+def percentage(used: int, target: int) -> float:
+    """``round(elapsed / target * 100, 2)`` (``casekit.sla.engine.numbers``) of two
+    durations given in microseconds, the same float, mostly without ``round``'s
+    decimal conversions.
+
+    ``round(x, 2)`` is the double nearest to ``k / 100``, ``k`` the integer nearest to
+    the exact ``100 * x``; ``k / 100`` of two integers is correctly rounded too. When
+    the computed ``100 * x`` (within half an ulp of the exact product, well under
+    0.01 below 2**40) is not within 0.49..0.51 of an integer, its nearest integer is
+    ``k``; otherwise ``round`` decides.
+    """
+    x = used / target * 100  # timedelta / timedelta divides the microseconds so
+    y = x * 100
+    k = round(y)
+    if -0.49 < y - k < 0.49 and 0 <= y < 1 << 40:  # see above
+        return k / 100
+    return round(x, 2)
 
 
 def _micros(np_: Any, values: Iterable[datetime], count: int) -> Any:
