@@ -163,6 +163,7 @@ _TEMPLATES: dict[type, Any] = {
         case_id="", at=_EPOCH, actor=_NOBODY, key="", due_at=_EPOCH, paused_business=timedelta(0)
     ),
     SlaRetargeted: SlaRetargeted(case_id="", at=_EPOCH, actor=_NOBODY, key="", target=timedelta(0)),
+    Timer: Timer("", TIMER_PREFIX, _EPOCH),
 }
 """An instance of each class the reaction builds, with the defaults of the fields it
 may leave out (and placeholders for the others, which it always gives)."""
@@ -175,6 +176,11 @@ def _new(cls: type[_T], fields: dict[str, Any]) -> _T:
     at a fraction of the cost of attrs' ``__init__``."""
     built: _T = evolve(_TEMPLATES[cls], fields)
     return built
+
+
+def _timer(case_id: str, clock_key: str, at: datetime) -> dict[str, Any]:
+    """The fields of the timer of clock ``clock_key``, due ``at``."""
+    return {"case_id": case_id, "key": f"{TIMER_PREFIX}:{clock_key}", "due_at": at}
 
 
 def _new_clock(**fields: Any) -> SlaClock:
@@ -989,7 +995,7 @@ def timers(case: Case, policy: SlaPolicy) -> list[Timer]:
             if calendar is None:
                 continue
             at = _next_moment(clock, policy.definition(clock.sla_id), calendar)
-            timer = None if at is None else Timer(case.id, f"{TIMER_PREFIX}:{clock.key}", at)
+            timer = None if at is None else _new(Timer, _timer(case.id, clock.key, at))
             if len(memo) >= _MEMO_LIMIT:
                 memo.clear()
             memo[id(clock)] = (clock, timer)
