@@ -12,15 +12,15 @@ never needs a calendar.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 
 from casekit.exceptions import InvalidDefinition
 from casekit.model._enums import CaseState, Direction, TaskState
 from casekit.model._evolve import evolve
-from casekit.model.actors import SYSTEM, ActorRef
+from casekit.model.actors import ActorRef
 from casekit.model.case import Case, Task
 from casekit.model.events import (
     Event,
@@ -58,8 +58,6 @@ __all__ = [
 
 TIMER_PREFIX = "sla"
 """Timer keys of SLA clocks are ``sla:<clock key>``."""
-
-_T = TypeVar("_T")
 
 AccountCalendar = Callable[[str], str | None]
 """Returns the calendar name of an account (or its nearest ancestor), if any."""
@@ -149,46 +147,6 @@ def _is_customer(actor: ActorRef) -> bool:
     return actor.kind.value in ("contact", "consumer")
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_CLOCK = SlaClock(key="", sla_id="", calendar="", target=timedelta(0), started_at=_EPOCH)
-_NOBODY = SYSTEM.ref
-_TEMPLATES: dict[type, Any] = {
-    SlaStarted: SlaStarted(case_id="", at=_EPOCH, actor=_NOBODY, clock=_CLOCK),
-    SlaStopped: SlaStopped(
-        case_id="", at=_EPOCH, actor=_NOBODY, key="", stage=SlaStage.MET, consumed=timedelta(0)
-    ),
-    SlaCancelled: SlaCancelled(case_id="", at=_EPOCH, actor=_NOBODY, key=""),
-    SlaPaused: SlaPaused(case_id="", at=_EPOCH, actor=_NOBODY, key="", consumed=timedelta(0)),
-    SlaResumed: SlaResumed(
-        case_id="", at=_EPOCH, actor=_NOBODY, key="", due_at=_EPOCH, paused_business=timedelta(0)
-    ),
-    SlaRetargeted: SlaRetargeted(case_id="", at=_EPOCH, actor=_NOBODY, key="", target=timedelta(0)),
-    Timer: Timer("", TIMER_PREFIX, _EPOCH),
-}
-"""An instance of each class the reaction builds, with the defaults of the fields it
-may leave out (and placeholders for the others, which it always gives)."""
-
-
-def _new(cls: type[_T], fields: dict[str, Any]) -> _T:
-    """``cls(**fields)``: the same object (every field the template does not hold a
-    default of is in ``fields``, and each given field is validated as ``__init__``
-    does), built by :func:`~casekit.model._evolve.evolve` from the class's template,
-    at a fraction of the cost of attrs' ``__init__``."""
-    built: _T = evolve(_TEMPLATES[cls], fields)
-    return built
-
-
-def _timer(case_id: str, clock_key: str, at: datetime) -> dict[str, Any]:
-    """The fields of the timer of clock ``clock_key``, due ``at``."""
-    return {"case_id": case_id, "key": f"{TIMER_PREFIX}:{clock_key}", "due_at": at}
-
-
-def _new_clock(**fields: Any) -> SlaClock:
-    """``SlaClock(**fields)`` (see :func:`_new`)."""
-    built: SlaClock = evolve(_CLOCK, fields)
-    return built
-
-
 class _Run:
     """One reaction: the case's clocks as they evolve while SLA events are added.
 
@@ -254,7 +212,7 @@ class _Run:
     # Each operation computes the clock's numbers once; the ``on_*`` methods record
     # them (here as an event; a replay that keeps no events changes its record in place).
 
-    clock_type: ClassVar[Callable[..., SlaClock]] = staticmethod(_new_clock)
+    clock_type: ClassVar[Callable[..., SlaClock]] = SlaClock
 
     def start(
         self, definition: SlaDefinition, key: str, task: Task | None, started_at: datetime
@@ -286,10 +244,7 @@ class _Run:
 
     def on_started(self, clock: SlaClock) -> None:
         self.out.append(
-            _new(
-                SlaStarted,
-                {"case_id": self.case.id, "at": self.now, "actor": self.actor, "clock": clock},
-            )
+            SlaStarted(case_id=self.case.id, at=self.now, actor=self.actor, clock=clock)
         )
         # A new clock replaces any clock with its key, whatever its definition.
         clocks = self.clocks
@@ -308,17 +263,14 @@ class _Run:
         now = self.now
         key = clock.key
         self.out.append(
-            _new(
-                SlaStopped,
-                {
-                    "case_id": self.case.id,
-                    "at": now,
-                    "actor": self.actor,
-                    "key": key,
-                    "stage": stage,
-                    "consumed": used,
-                    "paused_business": paused,
-                },
+            SlaStopped(
+                case_id=self.case.id,
+                at=now,
+                actor=self.actor,
+                key=key,
+                stage=stage,
+                consumed=used,
+                paused_business=paused,
             )
         )
         self.change(
@@ -338,15 +290,12 @@ class _Run:
         now = self.now
         key = clock.key
         self.out.append(
-            _new(
-                SlaCancelled,
-                {
-                    "case_id": self.case.id,
-                    "at": now,
-                    "actor": self.actor,
-                    "key": key,
-                    "reason": reason,
-                },
+            SlaCancelled(
+                case_id=self.case.id,
+                at=now,
+                actor=self.actor,
+                key=key,
+                reason=reason,
             )
         )
         self.change(
@@ -368,15 +317,12 @@ class _Run:
         now = self.now
         key = clock.key
         self.out.append(
-            _new(
-                SlaPaused,
-                {
-                    "case_id": self.case.id,
-                    "at": now,
-                    "actor": self.actor,
-                    "key": key,
-                    "consumed": used,
-                },
+            SlaPaused(
+                case_id=self.case.id,
+                at=now,
+                actor=self.actor,
+                key=key,
+                consumed=used,
             )
         )
         self.change(
@@ -399,16 +345,13 @@ class _Run:
         now = self.now
         key = clock.key
         self.out.append(
-            _new(
-                SlaResumed,
-                {
-                    "case_id": self.case.id,
-                    "at": now,
-                    "actor": self.actor,
-                    "key": key,
-                    "due_at": due,
-                    "paused_business": paused,
-                },
+            SlaResumed(
+                case_id=self.case.id,
+                at=now,
+                actor=self.actor,
+                key=key,
+                due_at=due,
+                paused_business=paused,
             )
         )
         self.change(
@@ -433,17 +376,14 @@ class _Run:
     def on_retargeted(self, clock: SlaClock, target: timedelta, due: datetime | None) -> None:
         key = clock.key
         self.out.append(
-            _new(
-                SlaRetargeted,
-                {
-                    "case_id": self.case.id,
-                    "at": self.now,
-                    "actor": self.actor,
-                    "key": key,
-                    "target": target,
-                    "due_at": due,
-                    "reason": f"priority is {self.case.priority.value}",
-                },
+            SlaRetargeted(
+                case_id=self.case.id,
+                at=self.now,
+                actor=self.actor,
+                key=key,
+                target=target,
+                due_at=due,
+                reason=f"priority is {self.case.priority.value}",
             )
         )
         self.change(key, {"target": target, "due_at": due})
@@ -995,7 +935,7 @@ def timers(case: Case, policy: SlaPolicy) -> list[Timer]:
             if calendar is None:
                 continue
             at = _next_moment(clock, policy.definition(clock.sla_id), calendar)
-            timer = None if at is None else _new(Timer, _timer(case.id, clock.key, at))
+            timer = None if at is None else Timer(case.id, f"{TIMER_PREFIX}:{clock.key}", at)
             if len(memo) >= _MEMO_LIMIT:
                 memo.clear()
             memo[id(clock)] = (clock, timer)
