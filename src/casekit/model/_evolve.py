@@ -79,6 +79,9 @@ def _draft(cls: type) -> type | None:
     ``None``."""
     if cls in _drafts:
         return _drafts[cls]
+    if any("__init_subclass__" in base.__dict__ for base in cls.__mro__[:-1]):
+        _drafts[cls] = None  # a class that follows its subclasses is not given one
+        return None
     # Both: the interpreter gives a class its generic attribute store only when
     # neither is a Python function (attrs' frozen classes define both).
     plain = {"__setattr__": object.__setattr__, "__delattr__": object.__delattr__}
