@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+import weakref
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -9,8 +11,9 @@ import attrs
 import pytest
 
 from casekit.exceptions import NaiveDatetimeError
-from casekit.model._evolve import _Switch, evolve
+from casekit.model._evolve import _draft, _Switch, evolve
 from casekit.model.case import Case
+from casekit.model.events import SlaPaused
 from casekit.model.sla import SlaClock
 from tests.test_serialization import sample
 
@@ -76,12 +79,6 @@ def test_the_fallback_switch_reads_attrs_public_api() -> None:
 def test_a_copy_is_built_as_a_draft_and_becomes_a_frozen_instance() -> None:
     """The copy is filled through a mutable subclass and then made an instance of the
     class itself: frozen, hashable, pickled and weakly referenced as any other."""
-    import pickle  # noqa: PLC0415
-    import weakref  # noqa: PLC0415
-
-    from casekit.model._evolve import _draft  # noqa: PLC0415
-    from casekit.model.events import SlaPaused  # noqa: PLC0415
-
     clock: SlaClock = sample(SlaClock)
     new = evolve(clock, {"target": timedelta(hours=3), "due_at": None})
     assert _draft(SlaClock) is not None
@@ -115,8 +112,6 @@ class _Followed:
 
 
 def test_a_class_that_follows_its_subclasses_is_copied_slot_by_slot() -> None:
-    from casekit.model._evolve import _draft  # noqa: PLC0415
-
     item = _Followed(value=1)
     assert evolve(item, {"value": 2}) == _Followed(value=2)
     assert _draft(_Followed) is None
