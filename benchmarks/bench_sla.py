@@ -64,6 +64,28 @@ SLA events per command; about 5-6k instructions per microsecond):
   command with SLAs, against 342k without, +70 % -> +68 % (callgrind collecting only
   inside the command loop, the plan's first 100 cases, ticks off). The floor measured
   the same way: 470k, +37 %: the pipeline's share alone is above 25 %.
+* The command-path round after it (callgrind collecting only inside the command loop:
+  the loop runs under ``functools.reduce`` and ``--toggle-collect=functools_reduce``;
+  the plan's first 100 cases, ticks off, the floor's tape recorded without ticks too):
+  without SLAs 354k -> 333k per command, with SLAs 590k -> 531k, +66.5 % -> +59.4 %;
+  floor 469k -> 415k, +32 % -> +24.5 %. Three changes: ``evolve`` fills a draft
+  subclass and assigns ``__class__`` (``object.__setattr__`` cost ~1,000 instructions a
+  field: an ``SlaClock`` evolve 24.5k -> 10.9k; this helps both desks); the reaction
+  folds each event into its clock where it builds it (its rebuild of the case 45k ->
+  9k per command); the reactor skips the rules for a command that cannot change a
+  clock (``casekit.sla._steady``: the case reads the same to the rules as when they
+  last left its clocks tuple; 242 of the 875 commands). Where the SLA part's ~198k per
+  command go now (each part read through a C function of its own, which adds a little):
+  the reaction ~106k (139k before), of which the rules ~68k (the calendar arithmetic
+  of starts, resumes and retargets among them); the hash chain ~47k (untouched); timers
+  ~26k (~12k of it the next warning instant of each new running clock, one calendar
+  step); the ``Commit``'s checks and the memory store ~16k (untouched); the rest
+  (``Change``, the checks of the reactor's answer) ~14k. Building the events and clocks
+  by evolving templates instead of ``__init__`` was tried: no gain (a 5-field event
+  costs the same, an ``SlaClock`` 26k -> 22k, a ``Timer`` 7k -> 11k). In CPU time
+  (``python benchmarks/bench_sla.py``, 2,000 cases, one run of each tree on a loaded
+  machine): overhead +115 % -> +111 %, floor +60 % -> +47 %, 124 -> 112 us per
+  command with SLAs, 58 -> 53 without.
 * ``casekit.sla`` itself: ~105k per command (10-20 us; 250k before issue 15): the rules
   of two case clocks and one per task, building the SLA events, the calendar
   arithmetic; selection and timers are memoized (per policy, per clock object, per

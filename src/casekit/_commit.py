@@ -196,12 +196,17 @@ class Pipeline:
             return before, []
         after = folded if folded is not None else replay(events, before)
         decided = list(events)
+        change: Change | None = None
         for reactor in self.reactors:
-            change = Change(before, tuple(decided), after, now, actor, self.store)
+            if change is None:
+                # A reactor that adds nothing leaves the next one the very same change
+                # (immutable): it is built again only after one that added events.
+                change = Change(before, tuple(decided), after, now, actor, self.store)
             more, folded = self._react(reactor, change)
             if more:
                 after = folded if folded is not None else self._fold(reactor, more, after)
                 decided += more
+                change = None
         version = before.version if before is not None else 0
         records, payloads = chain_json(
             after.id,

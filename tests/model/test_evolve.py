@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+import weakref
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -9,8 +11,9 @@ import attrs
 import pytest
 
 from casekit.exceptions import NaiveDatetimeError
-from casekit.model._evolve import _Switch, evolve
+from casekit.model._evolve import _draft, _Switch, evolve
 from casekit.model.case import Case
+from casekit.model.events import SlaPaused
 from casekit.model.sla import SlaClock
 from tests.test_serialization import sample
 
@@ -71,3 +74,44 @@ def test_the_fallback_switch_reads_attrs_public_api() -> None:
         assert switch._run_validators is False
     finally:
         attrs.validators.set_disabled(False)
+
+
+def test_a_copy_is_built_as_a_draft_and_becomes_a_frozen_instance() -> None:
+    """The copy is filled through a mutable subclass and then made an instance of the
+    class itself: frozen, hashable, pickled and weakly referenced as any other."""
+    clock: SlaClock = sample(SlaClock)
+    new = evolve(clock, {"target": timedelta(hours=3), "due_at": None})
+    assert _draft(SlaClock) is not None
+    assert type(new) is SlaClock
+    assert new == attrs.evolve(clock, target=timedelta(hours=3), due_at=None)
+    assert hash(new) == hash(attrs.evolve(clock, target=timedelta(hours=3), due_at=None))
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        new.target = timedelta(0)  # type: ignore[misc]
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        del new.target
+    assert pickle.loads(pickle.dumps(new)) == new  # noqa: S301 - our own bytes
+    assert weakref.ref(new)() is new
+    # A class with fields of its bases (an event) too.
+    event = SlaPaused(
+        case_id="c", at=T0, actor=sample(Case).opened_by, key="k", consumed=timedelta(1)
+    )
+    later = evolve(event, {"at": T0 + timedelta(hours=1)})
+    assert type(later) is SlaPaused
+    assert later == attrs.evolve(event, at=T0 + timedelta(hours=1))
+
+
+@attrs.frozen
+class _Followed:
+    """A class that follows its subclasses: it gets no draft."""
+
+    seen: Any = attrs.field(default=None)
+    value: int = 0
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        raise AssertionError(f"{cls} subclassed")
+
+
+def test_a_class_that_follows_its_subclasses_is_copied_slot_by_slot() -> None:
+    item = _Followed(value=1)
+    assert evolve(item, {"value": 2}) == _Followed(value=2)
+    assert _draft(_Followed) is None

@@ -32,6 +32,7 @@ _Builder = Callable[..., Any]
 
 _builders: dict[tuple[type, tuple[str, ...]], _Builder] = {}
 _plain: dict[type, bool] = {}
+_drafts: dict[type, type | None] = {}
 _lock: Final = threading.Lock()
 
 
@@ -72,6 +73,29 @@ def _is_plain(cls: type) -> bool:
     )
 
 
+def _draft(cls: type) -> type | None:
+    """A mutable subclass of ``cls`` (no slots of its own, the plain ``__setattr__``)
+    whose instances may become instances of ``cls`` by assigning ``__class__``, or
+    ``None``."""
+    if cls in _drafts:
+        return _drafts[cls]
+    if any("__init_subclass__" in base.__dict__ for base in cls.__mro__[:-1]):
+        _drafts[cls] = None  # a class that follows its subclasses is not given one
+        return None
+    # Both: the interpreter gives a class its generic attribute store only when
+    # neither is a Python function (attrs' frozen classes define both).
+    plain = {"__setattr__": object.__setattr__, "__delattr__": object.__delattr__}
+    candidate = type(f"{cls.__name__}Draft", (cls,), {"__slots__": (), **plain})
+    draft: type | None = candidate
+    try:
+        probe: Any = object.__new__(candidate)
+        probe.__class__ = cls  # the interpreter checks the layouts
+    except TypeError:  # pragma: no cover - a layout the interpreter refuses
+        draft = None
+    _drafts[cls] = draft
+    return draft
+
+
 def _builder(cls: type, names: tuple[str, ...]) -> _Builder:
     """The function ``(instance, *new values of names) -> copy``, generated."""
     fields: tuple[attrs.Attribute[Any], ...] = attrs.fields(cls)
@@ -88,11 +112,13 @@ def _builder(cls: type, names: tuple[str, ...]) -> _Builder:
         "cls": cls,
     }
     params = [f"v{index}" for index in range(len(names))]
-    lines = [
-        f"def build(instance, {', '.join(params)}):",
-        "    new = _new(cls)",
-        "    _set = _setter(new)",
-    ]
+    draft = _draft(cls)
+    namespace["draft"] = draft
+    lines = [f"def build(instance, {', '.join(params)}):"]
+    if draft is None:
+        lines += ["    new = _new(cls)", "    _set = _setter(new)"]
+    else:
+        lines += ["    new = _new(draft)"]
     checks = []
     for field in fields:
         if field.name in names:
@@ -103,7 +129,12 @@ def _builder(cls: type, names: tuple[str, ...]) -> _Builder:
                 checks.append(f"        _check_{field.name}(new, _field_{field.name}, {value})")
         else:
             value = f"instance.{field.name}"
-        lines.append(f"    _set({field.name!r}, {value})")
+        if draft is None:
+            lines.append(f"    _set({field.name!r}, {value})")
+        else:
+            lines.append(f"    new.{field.name} = {value}")
+    if draft is not None:
+        lines.append("    new.__class__ = cls")
     if checks:
         lines += ["    if _config._run_validators:", *checks]
     lines.append("    return new")

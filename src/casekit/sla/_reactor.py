@@ -15,6 +15,7 @@ from casekit.model.case import Case
 from casekit.model.events import Event
 from casekit.reactors import Change, Folded
 from casekit.sla import engine
+from casekit.sla._steady import steady_of
 from casekit.sla.policy import SlaPolicy
 from casekit.storage.base import Timer
 
@@ -41,16 +42,24 @@ class SlaReactor:
     name: str = engine.TIMER_PREFIX
 
     def react(self, change: Change) -> Sequence[Event]:
+        case = change.after
+        policy = self.policy
+        steady = steady_of(policy)
+        if steady is not None and steady.holds(case, change.events):
+            return ()  # no clock can change (see casekit.sla._steady)
         directory = change.directory
-        out, after = engine.react(
-            change.after,
-            change.events,
-            now=change.now,
-            policy=self.policy,
-            actor=change.actor,
-            account_calendar=lambda account_id: account_calendar(directory, account_id),
+        run = engine._Run(
+            case,
+            change.now,
+            policy,
+            change.actor,
+            lambda account_id: account_calendar(directory, account_id),
         )
-        return Folded(out, base=change.after, after=after) if out else ()
+        engine._rules(run, case, change.events, policy)
+        after = run.result()
+        if steady is not None:
+            steady.note(after)
+        return Folded(run.out, base=case, after=after) if run.out else ()
 
     def timers(self, case: Case) -> Iterable[Timer]:
         return engine.timers(case, self.policy)

@@ -36,7 +36,7 @@ from casekit.model.events import (
     SlaStopped,
     SlaWarned,
 )
-from casekit.model.lifecycle import _ClockView, _sla_clocks
+from casekit.model.lifecycle import _ClockView
 from casekit.model.sla import SlaClock, SlaKind, SlaMetric, SlaStage
 from casekit.sla import _display
 from casekit.sla.calendar import BusinessCalendar
@@ -151,15 +151,14 @@ class _Run:
     """One reaction: the case's clocks as they evolve while SLA events are added.
 
     SLA events change only the case's clocks (and its version and ``updated_at``), so
-    the clocks are folded on their own (with the lifecycle's own function) and the
-    case is rebuilt once, by :meth:`result`, for the callers that want it.
+    the clocks are kept on their own and the case is rebuilt once, by :meth:`result`,
+    for the callers that want it.
 
-    Folding is lazy: an emitted event waits in ``pending`` until the rules read a
-    clock of the same definition and task again (``dirty`` holds those pairs), or
-    the case is rebuilt. The reactor only needs the events, so on the command path
-    most events are never folded here (the pipeline folds them into the case).
-    Pending events are folded in the order they were emitted, so the clocks are those
-    an eager fold gives.
+    Each event is folded into the clocks as it is emitted, by the ``on_*`` method that
+    builds it: it knows which clock changes and how, so it changes that clock the way
+    ``casekit.model.lifecycle._sla_clocks`` does for the event (the same fields, the
+    same values), without dispatching on the event's class or looking the clock up
+    again. The rules therefore always read current clocks.
     """
 
     __slots__ = (
@@ -167,10 +166,8 @@ class _Run:
         "actor",
         "case",
         "clocks",
-        "dirty",
         "now",
         "out",
-        "pending",
         "policy",
     )
 
@@ -189,28 +186,13 @@ class _Run:
         self.account_calendar = account_calendar
         self.out: list[Event] = []
         self.clocks = _ClockView(case.id, case.slas)
-        self.pending: list[Event] = []
-        self.dirty: set[tuple[str, str | None]] = set()
 
-    def emit(self, event: Event, sla_id: str, task_id: str | None) -> None:
-        """Record ``event`` of a clock of definition ``sla_id`` (on ``task_id``)."""
-        self.out.append(event)
-        self.pending.append(event)
-        self.dirty.add((sla_id, task_id))
-        if isinstance(event, SlaStarted):
-            # A new clock replaces any clock with its key, whatever its definition.
-            key = event.clock.key
-            self.dirty.update((c.sla_id, c.task_id) for c in self.clocks.slas if c.key == key)
-
-    def fold(self) -> _ClockView:
-        """The clocks with every emitted event applied."""
+    def change(self, key: str, changes: dict[str, object]) -> None:
+        """Evolve the clock ``key`` with ``changes`` (what ``_with_clock`` does)."""
         clocks = self.clocks
-        if self.pending:
-            for event in self.pending:
-                clocks.slas = _sla_clocks(clocks, event)  # type: ignore[arg-type]
-            self.pending.clear()
-            self.dirty.clear()
-        return clocks
+        clocks.slas = tuple(
+            evolve(clock, changes) if clock.key == key else clock for clock in clocks.slas
+        )
 
     def result(self) -> Case:
         """The case with the emitted events applied (what ``replay`` gives)."""
@@ -220,14 +202,11 @@ class _Run:
         return evolve(
             case,
             {
-                "slas": self.fold().slas,
+                "slas": self.clocks.slas,
                 "version": case.version + len(self.out),
                 "updated_at": self.now,
             },
         )
-
-    def base(self) -> EventHeader:
-        return {"case_id": self.case.id, "at": self.now, "actor": self.actor}
 
     # --- clock operations -------------------------------------------------------
     # Each operation computes the clock's numbers once; the ``on_*`` methods record
@@ -264,7 +243,13 @@ class _Run:
         )
 
     def on_started(self, clock: SlaClock) -> None:
-        self.emit(SlaStarted(**self.base(), clock=clock), clock.sla_id, clock.task_id)
+        self.out.append(
+            SlaStarted(case_id=self.case.id, at=self.now, actor=self.actor, clock=clock)
+        )
+        # A new clock replaces any clock with its key, whatever its definition.
+        clocks = self.clocks
+        key = clock.key
+        clocks.slas = (*(c for c in clocks.slas if c.key != key), clock)
 
     def stop(self, clock: SlaClock) -> None:
         calendar = self.policy.calendar(clock.calendar)
@@ -275,25 +260,80 @@ class _Run:
     def on_stopped(
         self, clock: SlaClock, stage: SlaStage, used: timedelta, paused: timedelta
     ) -> None:
-        self.emit(
+        now = self.now
+        key = clock.key
+        self.out.append(
             SlaStopped(
-                **self.base(), key=clock.key, stage=stage, consumed=used, paused_business=paused
-            ),
-            clock.sla_id,
-            clock.task_id,
+                case_id=self.case.id,
+                at=now,
+                actor=self.actor,
+                key=key,
+                stage=stage,
+                consumed=used,
+                paused_business=paused,
+            )
+        )
+        self.change(
+            key,
+            {
+                "stage": stage,
+                "consumed": used,
+                "paused_business": paused,
+                "running_since": None,
+                "due_at": None,
+                "paused_since": None,
+                "stopped_at": now,
+            },
         )
 
     def cancel(self, clock: SlaClock, reason: str) -> None:
-        self.emit(
-            SlaCancelled(**self.base(), key=clock.key, reason=reason), clock.sla_id, clock.task_id
+        now = self.now
+        key = clock.key
+        self.out.append(
+            SlaCancelled(
+                case_id=self.case.id,
+                at=now,
+                actor=self.actor,
+                key=key,
+                reason=reason,
+            )
+        )
+        self.change(
+            key,
+            {
+                "stage": SlaStage.CANCELLED,
+                "running_since": None,
+                "due_at": None,
+                "paused_since": None,
+                "stopped_at": now,
+                "reason": reason,
+            },
         )
 
     def pause(self, clock: SlaClock) -> None:
         self.on_paused(clock, _used(clock, self.policy.calendar(clock.calendar), self.now))
 
     def on_paused(self, clock: SlaClock, used: timedelta) -> None:
-        self.emit(
-            SlaPaused(**self.base(), key=clock.key, consumed=used), clock.sla_id, clock.task_id
+        now = self.now
+        key = clock.key
+        self.out.append(
+            SlaPaused(
+                case_id=self.case.id,
+                at=now,
+                actor=self.actor,
+                key=key,
+                consumed=used,
+            )
+        )
+        self.change(
+            key,
+            {
+                "stage": SlaStage.PAUSED,
+                "consumed": used,
+                "running_since": None,
+                "due_at": None,
+                "paused_since": now,
+            },
         )
 
     def resume(self, clock: SlaClock) -> None:
@@ -302,10 +342,28 @@ class _Run:
         self.on_resumed(clock, _due(calendar, self.now, clock.target - clock.consumed), paused)
 
     def on_resumed(self, clock: SlaClock, due: datetime, paused: timedelta) -> None:
-        self.emit(
-            SlaResumed(**self.base(), key=clock.key, due_at=due, paused_business=paused),
-            clock.sla_id,
-            clock.task_id,
+        now = self.now
+        key = clock.key
+        self.out.append(
+            SlaResumed(
+                case_id=self.case.id,
+                at=now,
+                actor=self.actor,
+                key=key,
+                due_at=due,
+                paused_business=paused,
+            )
+        )
+        self.change(
+            key,
+            {
+                "stage": SlaStage.IN_PROGRESS,
+                "running_since": now,
+                "due_at": due,
+                "paused_since": None,
+                "stopped_at": None,
+                "paused_business": paused,
+            },
         )
 
     def retarget(self, clock: SlaClock, target: timedelta) -> None:
@@ -316,17 +374,19 @@ class _Run:
         self.on_retargeted(clock, target, due)
 
     def on_retargeted(self, clock: SlaClock, target: timedelta, due: datetime | None) -> None:
-        self.emit(
+        key = clock.key
+        self.out.append(
             SlaRetargeted(
-                **self.base(),
-                key=clock.key,
+                case_id=self.case.id,
+                at=self.now,
+                actor=self.actor,
+                key=key,
                 target=target,
                 due_at=due,
                 reason=f"priority is {self.case.priority.value}",
-            ),
-            clock.sla_id,
-            clock.task_id,
+            )
         )
+        self.change(key, {"target": target, "due_at": due})
 
     def should_pause(self, definition: SlaDefinition, task: Task | None) -> bool:
         if task is not None:
@@ -339,8 +399,6 @@ class _Run:
         """The newest clock of ``definition`` (on ``task``) and how many cycles ran."""
         sla_id = definition.id
         task_id = task.id if task else None
-        if (sla_id, task_id) in self.dirty:
-            self.fold()
         latest = None
         count = 0
         for c in self.clocks.slas:
@@ -355,15 +413,15 @@ class _Run:
 
     def keep_running(self, definition: SlaDefinition, clock: SlaClock, task: Task | None) -> None:
         """Pause, resume or retarget an active clock to match the case."""
-        if (clock.sla_id, clock.task_id) in self.dirty:
-            current = self.fold().sla(clock.key)
+        if self.out:  # ``clock`` may be older than an event emitted for it since
+            current = self.clocks.sla(clock.key)
             assert current is not None
         else:
-            current = clock  # nothing emitted for it since it was read: it is current
+            current = clock
         target = definition.target_for(self.case.priority)
         if target is not None and target != current.target:
             self.retarget(current, target)
-            current = self.fold().sla(clock.key)
+            current = self.clocks.sla(clock.key)
             assert current is not None
         pause = self.should_pause(definition, task)
         if pause and current.stage is SlaStage.IN_PROGRESS:

@@ -393,6 +393,8 @@ class _Memo:
             the clock itself to make sure the id was not reused.
         unconditional: Whether no definition has a condition (the priority alone
             selects), once known.
+        steady: The reactor's precheck for this policy (``casekit.sla._steady``):
+            ``None`` until built, ``False`` for a policy it does not serve.
     """
 
     __slots__ = (
@@ -401,6 +403,7 @@ class _Memo:
         "moments",
         "names_read",
         "selections",
+        "steady",
         "unconditional",
     )
 
@@ -411,6 +414,7 @@ class _Memo:
         self.definitions: dict[str, SlaDefinition] | None = None
         self.moments: dict[int, tuple[Any, Any]] = {}
         self.names_read: tuple[bool, bool] | None = None
+        self.steady: Any = None
 
     def __reduce__(self) -> tuple[type[_Memo], tuple[()]]:
         return (_Memo, ())
@@ -513,28 +517,7 @@ class SlaPolicy:
 
     def selections(self, case: Case, task: Task | None = None) -> tuple[Selection, ...]:
         """:meth:`select`, memoized on the fields the conditions read (do not mutate)."""
-        unconditional = self._memo.unconditional
-        if unconditional is None:
-            unconditional = self._memo.unconditional = all(
-                d.condition == _NO_CONDITION for d in self.definitions
-            )
-        if unconditional:
-            # No definition has a condition: the priority alone selects (whether it has
-            # a target, then the families), so it is the whole key.
-            key: tuple[Any, ...] = (task is not None, case.priority)
-        else:
-            custom = case.custom
-            key = (
-                task is not None,
-                case.priority,
-                case.category,
-                case.channel,
-                case.account_id,
-                (task.assignment if task else case.assignment).group,
-                getattr(case, "service_level", None),
-                getattr(case, "entitlement_id", None),
-                *map(_tag, map(custom.get, self._custom_names())),
-            )
+        key = self.selection_key(case, task)
         table = self._memo.selections
         try:
             cached = table.get(key)
@@ -545,6 +528,31 @@ class SlaPolicy:
                 table.clear()
             cached = table[key] = tuple(self._select(case, task))
         return cached
+
+    def selection_key(self, case: Case, task: Task | None = None) -> tuple[Any, ...]:
+        """Everything :meth:`select` reads of the case (and task): equal keys, equal
+        selections."""
+        unconditional = self._memo.unconditional
+        if unconditional is None:
+            unconditional = self._memo.unconditional = all(
+                d.condition == _NO_CONDITION for d in self.definitions
+            )
+        if unconditional:
+            # No definition has a condition: the priority alone selects (whether it has
+            # a target, then the families), so it is the whole key.
+            return (task is not None, case.priority)
+        custom = case.custom
+        return (
+            task is not None,
+            case.priority,
+            case.category,
+            case.channel,
+            case.account_id,
+            (task.assignment if task else case.assignment).group,
+            getattr(case, "service_level", None),
+            getattr(case, "entitlement_id", None),
+            *map(_tag, map(custom.get, self._custom_names())),
+        )
 
     def names_read(self) -> tuple[bool, bool]:
         """Whether the rules of case (first) and task (second) clocks read the names
