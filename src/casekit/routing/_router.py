@@ -913,15 +913,6 @@ class Router:
                 self._record(lost)
                 self._finish(item_id, entry.status)
                 return lost
-        robin = plan.robin
-        if robin is not None and type(cursor := robin.cursor) is RoundRobinCursor:
-            # The built-in round robin's hook, inline (tests/routing/test_fast_paths.py
-            # routes through it and through the general path and compares).
-            cursor.tick = tick = cursor.tick + 1
-            cursor.last_served[agent_id] = tick
-        else:
-            for hook in plan.hooks:
-                hook(item, agent_id)
         # lazy_decision, inline (tests/routing/test_fast_paths.py checks every field is set).
         draft: Any = _Draft()  # frozen to the type checker; writable here
         draft.item_id = item_id
@@ -942,6 +933,18 @@ class Router:
             draft.eligible = fourth
         draft.__class__ = RoutingDecision
         decision: RoutingDecision = draft
+        # The winner's hooks, once the decision has read the entry: a host's hook may
+        # call back into the router (complete the item, route another that takes this
+        # entry from the spares: see _spare).
+        robin = plan.robin
+        if robin is not None and type(cursor := robin.cursor) is RoundRobinCursor:
+            # The built-in round robin's hook, inline (tests/routing/test_fast_paths.py
+            # routes through it and through the general path and compares).
+            cursor.tick = tick = cursor.tick + 1
+            cursor.last_served[agent_id] = tick
+        else:
+            for hook in plan.hooks:
+                hook(item, agent_id)
         # _record, inline for an item's first decision (the common case).
         history = self._history
         if item_id in history:
@@ -1454,14 +1457,17 @@ class Router:
             self._index.release(agent_id, entry.channel, entry.units, entry.item.id)
         entry.agent_id = None
         entry.status = ItemStatus.QUEUED
+        # Read before placing: a winner's hook may complete the item, and another item
+        # routed from there take this entry from the spares.
+        item_id = entry.item.id
         decision = self._place_quietly(entry, now, trigger)
         if decision.reason == "" and decision.outcome is not Outcome.QUEUED:
             decision = attrs.evolve(decision, reason=why)
-            history = self._history[entry.item.id]
+            history = self._history[item_id]
             if isinstance(history, list):
                 history[-1] = decision
             else:
-                self._history[entry.item.id] = decision
+                self._history[item_id] = decision
         return [decision]
 
     def _place_quietly(self, entry: Entry, now: datetime, trigger: Trigger) -> RoutingDecision:
