@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from casekit.exceptions import InvalidCommand, InvalidDefinition, InvalidValue, NaiveDatetimeError
-from casekit.model import Account, AccountKind, Priority, Relationship, RelationshipKind
+from casekit.model import Account, AccountKind, Channel, Priority, Relationship, RelationshipKind
 from casekit.routing import (
     Agent,
     ClaimConflict,
@@ -345,3 +345,27 @@ def test_pull_order_names_cases_once_looking_past_items_of_one_case() -> None:
     assert router.pull_order("ann", T0 + 9 * S, limit=10) == ["c1", "c2", "c3", "c4"]
     assert router.next_work("ann", T0 + 9 * S).item_id == "c1-T1"  # type: ignore[union-attr]
     assert router.pull_order("ann", T0 + 9 * S, limit=2) == []  # no room left
+
+
+def test_adopting_with_a_claim_store_takes_or_keeps_the_claim() -> None:
+    """adopt() with claims: an unclaimed item is claimed for the agent, the agent's own
+    claim is kept, another agent's refuses; completing releases it (it raised
+    ClaimConflict, and remove_agent() then stopped half-way)."""
+    claims = MemoryClaimStore()
+    agents = [Agent(name, capacity={Channel.CHAT: 2}) for name in ("a1", "a2")]
+    router = Router(agents, claims=claims)
+    router.adopt(WorkItem("w1", Channel.CHAT, T0), "a1", T0)
+    assert claims.holder("w1") == "a1"
+    version = claims.claim("w2", "a1", claims.version("w2"))  # held before a restart
+    router.adopt(WorkItem("w2", Channel.CHAT, T0), "a1", T0)
+    assert claims.version("w2") == version
+    claims.claim("w3", "a2", 0)
+    with pytest.raises(ClaimConflict):
+        router.adopt(WorkItem("w3", Channel.CHAT, T0), "a1", T0)
+    assert "w3" not in router.item_ids()
+    assert router.held("a1") == {"w1", "w2"}
+    router.complete("w1", T0)
+    assert claims.holder("w1") is None
+    router.remove_agent("a1", T0)  # w2 goes back to routing: a2 has room
+    assert router.assignee("w2") == "a2"
+    assert claims.holder("w2") == "a2"

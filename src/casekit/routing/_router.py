@@ -1584,20 +1584,33 @@ class Router:
         go over, and then it gets no new work until it is under again); no decision is
         made or recorded.
 
+        With a claim store, the agent's claim on the item is taken as it is, or made
+        if nobody holds one, so that completing the item releases it.
+
         Raises:
             UnknownAgent: The router does not know the agent.
             DuplicateWorkItem: The item is queued, offered or assigned here.
+            ClaimConflict: Another agent holds the item's claim (or took it first).
         """
         self._begin(now)
         self.agent(agent_id)
         item_id = item.id
         if item_id in self._entries:
             raise DuplicateWorkItem(item_id)
+        claim_version = 0
+        if (claims := self.claims) is not None:
+            claim_version = claims.version(item_id)
+            holder = claims.holder(item_id)
+            if holder is None:
+                claim_version = claims.claim(item_id, agent_id, claim_version)
+            elif holder != agent_id:
+                raise ClaimConflict(item_id, claim_version, claim_version)
         if item_id in self._finished:
             self._unfinish(item_id)
         entry = new_entry(item, self._select_queue(item, None))
         entry.status = _ASSIGNED
         entry.agent_id = agent_id
+        entry.claim_version = claim_version
         self._entries[item_id] = entry
         self._index.reserve(agent_id, entry.channel, entry.units, item_id)
 
