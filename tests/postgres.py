@@ -127,12 +127,19 @@ def make_pg_store(pg_url: str, pg_schema: str) -> Iterator[Callable[..., Any]]:
 
     opened: list[PostgresStore] = []
 
-    def make(query: str = "", **options: Any) -> PostgresStore:
-        """A store on ``pg_url + query`` (``query``: URL parameters for libpq)."""
+    def make(query: str = "", *, settled: bool = False, **options: Any) -> PostgresStore:
+        """A store on ``pg_url + query`` (``query``: URL parameters for libpq);
+        ``settled``: one whose feed reads wait for transactions elsewhere on the server
+        (tests/storage/_pg_settled.py)."""
         options.setdefault("schema", pg_schema)
         options.setdefault("min_size", 1)
         options.setdefault("max_size", 10)
-        store = PostgresStore.open(pg_url + query, **options)
+        cls = PostgresStore
+        if settled:
+            from tests.storage._pg_settled import SettledPostgresStore  # noqa: PLC0415
+
+            cls = SettledPostgresStore
+        store = cls.open(pg_url + query, **options)
         opened.append(store)
         return store
 

@@ -65,11 +65,14 @@ class TestPostgresStore(
     OutboxTests,
     InstallBaseTests,
 ):
-    """Every suite on the PostgreSQL server (a fresh schema per test; see conftest)."""
+    """Every suite on the PostgreSQL server (a fresh schema per test; see conftest).
+
+    The feed's reads wait for transactions elsewhere on the server (other test runs)
+    that hold back what the test just committed (tests/storage/_pg_settled.py)."""
 
     @pytest.fixture
     def store(self, make_pg_store: Callable[..., Any]) -> Iterator[Store]:
-        store: Store = make_pg_store()
+        store: Store = make_pg_store(settled=True)
         yield store
         store.close()
 
