@@ -11,7 +11,7 @@ import attrs
 import pytest
 
 from casekit.exceptions import NaiveDatetimeError
-from casekit.model._evolve import _draft, _Switch, evolve
+from casekit.model._evolve import _builder, _draft, _Switch, evolve
 from casekit.model.case import Case
 from casekit.model.events import SlaPaused
 from casekit.model.sla import SlaClock
@@ -113,5 +113,8 @@ class _Followed:
 
 def test_a_class_that_follows_its_subclasses_is_copied_slot_by_slot() -> None:
     item = _Followed(value=1)
-    assert evolve(item, {"value": 2}) == _Followed(value=2)
+    assert evolve(item, {"value": 2}) == _Followed(value=2)  # not casekit's: attrs.evolve
     assert _draft(_Followed) is None
+    copy = _builder(_Followed, ("value",))(item, 2)  # the generated path without a draft
+    assert type(copy) is _Followed
+    assert copy == _Followed(value=2)

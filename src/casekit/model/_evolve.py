@@ -11,8 +11,10 @@ result is what ``attrs.evolve`` gives, and a bad new value is refused the same w
 
 Only classes whose ``__init__`` does nothing but set (and validate) each field are
 rebuilt this way: slotted, frozen, without converters, ``__attrs_post_init__``,
-``__attrs_pre_init__`` or hidden (``init=False``) fields. Any other class goes
-through ``attrs.evolve``.
+``__attrs_pre_init__`` or hidden (``init=False``) fields, and casekit's own (a class
+defined elsewhere, a host's subclass of a model class say, may have an ``__init__`` of
+its own or a validator that reads other fields, which only ``__init__`` runs again).
+Any other class goes through ``attrs.evolve``.
 """
 
 from __future__ import annotations
@@ -62,7 +64,9 @@ def _is_plain(cls: type) -> bool:
     """Whether ``cls``'s instances may be copied slot by slot (see the module doc)."""
     fields: tuple[attrs.Attribute[Any], ...] = attrs.fields(cls)
     return (
-        "__slots__" in cls.__dict__
+        cls.__module__.partition(".")[0] == "casekit"
+        and "__attrs_attrs__" in cls.__dict__  # its __init__ is attrs' (not a subclass's)
+        and "__slots__" in cls.__dict__
         and getattr(cls, "__setattr__", None) is not object.__setattr__  # frozen
         and not hasattr(cls, "__attrs_post_init__")
         and not hasattr(cls, "__attrs_pre_init__")
