@@ -14,6 +14,7 @@ from casekit import Account, Actor, Channel, Desk, ManualClock, MemoryStore, Sto
 from casekit.exceptions import CapacityConflict
 from casekit.model.events import RoutingDecided
 from casekit.routing import Agent, ItemStatus, Outcome, Router
+from casekit.routing._work import case_of
 from casekit.storage.base import CapacityGuard, Commit, Store, WorkLedger
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -307,6 +308,113 @@ def test_work_a_removal_routes_to_the_agent_before_its_room_goes_is_given_back_w
             router = desk.router
             assert router is not None
             assert router.status(task.id) is ItemStatus.UNROUTABLE
+    finally:
+        a.close()
+        b.close()
+
+
+def desks_on_one_store(
+    kind: str, clock: ManualClock, tmp_path: Path, *code: list[Agent]
+) -> tuple[Desk, Desk]:
+    """Two desks ("processes") on one store, each knowing only the agents it names."""
+    if kind == "memory":
+        store = MemoryStore()
+        a, b = (Desk(store, clock=clock, router=Router(n), discover=False) for n in code)
+    else:
+        url = f"sqlite:///{tmp_path / 'cases.db'}"
+        a, b = (Desk.open(url, clock=clock, router=Router(n), discover=False) for n in code)
+    a.save_account(Account(id="bank", name="Bank"))
+    return a, b
+
+
+def cards(agent_id: str) -> Agent:
+    return Agent(agent_id, skills={"cards": 5}, capacity={Channel.API: 1})
+
+
+def card_task(desk: Desk, case_id: str | None = None) -> str:
+    if case_id is None:
+        case_id = desk.open_case(actor=SYSTEM, subject="x", account_id="bank").id
+    return desk.create_task(case_id, "t", actor=SYSTEM, skills={"cards": 3}, channel=Channel.API).id
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_work_of_an_agent_another_process_added_since_is_not_taken_from_it(
+    kind: str, clock: ManualClock, tmp_path: Path
+) -> None:
+    # Each process seeds the agents its code names as it starts. Desk a started first
+    # and has not read the agents since, so it does not know bob; desk b routed the
+    # second task to bob. When ann finishes her task, a's router hands her room to the
+    # task it still has queued: bob's. a used to take bob for an agent gone from the
+    # store and give the task to ann, so both agents (in two processes) worked it.
+    a, b = desks_on_one_store(kind, clock, tmp_path, [cards("ann")], [cards("bob")])
+    try:
+        first, second = card_task(a), card_task(a)
+        a.route_open_work(actor=SYSTEM)  # a knows ann only: the second task waits
+        b.route_open_work(actor=SYSTEM)  # b knows both: the second task goes to bob
+        assert [item.id for item in a.work_of("ann", actor=SYSTEM)] == [first]
+        assert [item.id for item in b.work_of("bob", actor=SYSTEM)] == [second]
+        a.start_task(first, actor=SYSTEM)
+        a.complete_task(first, actor=SYSTEM)
+        assert a.get_task(second, actor=LEAD).assignment.agent == "bob"
+        assert a.work_of("ann", actor=SYSTEM) == []
+        decided = [
+            (r.event.outcome, r.event.agent_id)
+            for r in a.history(case_of(second), actor=LEAD)
+            if isinstance(r.event, RoutingDecided) and r.event.item_id == second
+        ]
+        assert decided == [("queued", None), ("assigned", "bob"), ("claimed_elsewhere", None)]
+        # Once a reads the agents, it routes for bob too and leaves his task with him.
+        a.sync_routing()
+        assert a.get_task(second, actor=LEAD).assignment.agent == "bob"
+    finally:
+        a.close()
+        b.close()
+
+
+class Meanwhile:
+    """A router's view of the store that runs ``meanwhile`` once, before the first load
+    of ``case_id`` after it is armed (another process commits in between)."""
+
+    def __init__(self, store: Store, case_id: str, meanwhile: Callable[[], object]) -> None:
+        self._store = store
+        self.case_id = case_id
+        self.meanwhile: Callable[[], object] | None = meanwhile
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def load(self, case_id: str) -> Any:
+        if case_id == self.case_id and self.meanwhile is not None:
+            meanwhile, self.meanwhile = self.meanwhile, None
+            meanwhile()
+        return self._store.load(case_id)
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_work_an_unknown_agent_took_meanwhile_is_not_put_back_in_the_pool(
+    kind: str, clock: ManualClock, tmp_path: Path
+) -> None:
+    # Desk a queues a new task (ann is busy) and goes to record that on the case; just
+    # before, desk b routes the task to bob, whom a does not know yet. a used to take
+    # bob for an agent gone from the store and put his task back in the pool while
+    # bob worked on it: done, with nobody assigned.
+    a, b = desks_on_one_store(kind, clock, tmp_path, [cards("ann")], [cards("bob")])
+    try:
+        busy = card_task(a)
+        a.route_open_work(actor=SYSTEM)
+        b.route_open_work(actor=SYSTEM)
+        assert a.get_task(busy, actor=LEAD).assignment.agent == "ann"
+        case_id = a.open_case(actor=SYSTEM, subject="x", account_id="bank").id
+        routing = a.routing
+        assert routing is not None
+        real = routing._store
+        routing._store = Meanwhile(real, case_id, b.sync_routing)
+        try:
+            task = card_task(a, case_id)
+        finally:
+            routing._store = real
+        assert a.get_task(task, actor=LEAD).assignment.agent == "bob"
+        assert [item.id for item in b.work_of("bob", actor=SYSTEM)] == [task]
     finally:
         a.close()
         b.close()

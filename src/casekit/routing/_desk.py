@@ -170,6 +170,7 @@ class DeskRouting:
         self._cursor: str | None = None  # how far the change feed was followed
         self._seen: dict[str, int] = {}  # case id -> version this desk reconciled itself
         self._dirty: set[str] = set()  # cases to reconcile at the next sync
+        self._removing: set[str] = set()  # agents this desk is removing (still stored)
         self.unusable: dict[str, str] = {}
         """Stored agents this router could not use (id -> why), skipped until fixed."""
         # Stale copies of a case may still come while a commit's subscribers run (commits
@@ -443,8 +444,21 @@ class DeskRouting:
         return agent
 
     def _departed(self, agent_id: str) -> bool:
-        """The agent is gone: work the store still shows it holding may be taken."""
-        return agent_id not in self._agent_ids()
+        """The agent is gone: work the store still shows it holding may be taken.
+
+        With a ledger the store says so, not the router: an agent this router does not
+        know may be one another process added since this router last read the agents
+        (every process seeds the agents its code names as it starts), and its work is
+        its own. Taking it would give one item to two agents, each in its own process.
+        """
+        if agent_id in self._agent_ids():
+            return False
+        if self._ledger is None or agent_id in self._removing:
+            return True  # (a removal deletes the stored agent once its work is back)
+        if self._ledger.agents_generation() == self._generation:
+            return agent_id not in self._versions  # the router read the agents as stored
+        _, records = self._ledger.agent_records()
+        return all(record.agent_id != agent_id for record in records)
 
     def agents(self) -> list[Agent]:
         """The routing agents, ordered by id (after catching up with the store)."""
@@ -499,6 +513,7 @@ class DeskRouting:
             if self._ledger is not None:
                 self._save(agent_id, dumps(agent_to_data(attrs.evolve(agent, capacity={}))))
             given_back = {case_of(item_id) for item_id in self._held_by(agent_id)}
+            self._removing.add(agent_id)
             try:
                 self._record(self.router.remove_agent(agent_id, now), now)
                 # Work the store still shows with the agent (adopted or not): to the pool.
@@ -513,6 +528,8 @@ class DeskRouting:
                 self._generation = -1
                 self._dirty.update(given_back)
                 raise
+            finally:
+                self._removing.discard(agent_id)
 
     def _held_in_store(self, agent_id: str) -> list[str]:
         if self._ledger is not None:
@@ -704,7 +721,8 @@ class DeskRouting:
         except NotFound:
             return []
         current = (case.assignment if task is None else task.assignment).agent
-        departed = current is not None and self._departed(current)
+        # (Asked only of an agent other than the decided one: it may read the store.)
+        departed = current is not None and current != decision.agent_id and self._departed(current)
         if decision.outcome is Outcome.ASSIGNED and decision.agent_id is not None:
             agent_id = decision.agent_id
             if agent_id not in self._agent_ids():
