@@ -2,7 +2,7 @@
 
 Usage::
 
-    python _outbox_worker.py DB RECEIVER OWNER NOW MODE
+    python _outbox_worker.py DB RECEIVER OWNER NOW MODE [GO]
 
 Leases at ``NOW`` (microseconds since the epoch; the processes share this fake clock)
 as ``OWNER``, and "sends" each entry by inserting its dedupe key into the receiver's
@@ -13,6 +13,9 @@ refused and counted, and counts as delivered: the receiver has it). MODE:
   half a second); the first attempt at every entry whose seq is a multiple of 5 fails
   and is retried (due at once), and the rest of its case's run is released unsent;
 * ``die`` -- lease one entry, send it, and SIGKILL this process before settling.
+
+With ``GO`` (a path), the worker waits until that file exists before it starts, so
+that several workers start together.
 
 Prints one JSON line: ``{"sent": .., "duplicates": .., "failed": ..}``.
 """
@@ -63,10 +66,14 @@ def attempt(
     )
 
 
-def main(db: str, receiver_path: str, owner: str, micros: str, mode: str) -> None:
+def main(  # noqa: PLR0917 - the command line, in order
+    db: str, receiver_path: str, owner: str, micros: str, mode: str, go: str = ""
+) -> None:
     now = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=int(micros))
     store = SQLiteStore(db)
     receiver = sqlite3.connect(receiver_path, isolation_level=None, timeout=30)
+    while go and not os.path.exists(go):  # start together with the other workers
+        time.sleep(0.002)
     counts = {"sent": 0, "duplicates": 0, "failed": 0}
     idle_since = time.monotonic()
     while True:

@@ -62,9 +62,17 @@ def forks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ForkServer]:
 
 
 def start(
-    forks: ForkServer, db: pathlib.Path, receiver: pathlib.Path, owner: str, now: int, *, mode: str
+    forks: ForkServer,
+    db: pathlib.Path,
+    receiver: pathlib.Path,
+    owner: str,
+    now: int,
+    *,
+    mode: str,
+    go: pathlib.Path | None = None,
 ) -> Forked:
-    forked = forks.spawn(db, receiver, owner, now, mode)
+    """A worker; with ``go``, it waits for that file before it starts."""
+    forked = forks.spawn(db, receiver, owner, now, mode, *([go] if go is not None else []))
     forked.stdin.close()  # the worker reads nothing
     return forked
 
@@ -104,7 +112,9 @@ def test_four_processes_drain_the_outbox_once_each_case_in_order(
     db, receiver = tmp_path / "cases.db", tmp_path / "receiver.db"
     keys = fill(db, cases=40, per_case=8)  # 320 entries
     make_receiver(receiver)
-    workers = [start(forks, db, receiver, f"w{i}", micros(), mode="drain") for i in range(4)]
+    go = tmp_path / "go"  # all four start together, or the first may drain it all
+    workers = [start(forks, db, receiver, f"w{i}", micros(), mode="drain", go=go) for i in range(4)]
+    go.touch()
     counts = [finish(worker) for worker in workers]
     got = received(receiver)
     # Every entry delivered, exactly once, none lost.
