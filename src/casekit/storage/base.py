@@ -18,6 +18,7 @@ import re
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
+from operator import attrgetter
 from typing import Final, Protocol, runtime_checkable
 
 import attrs
@@ -130,6 +131,9 @@ Guard = CapacityGuard | UnitGuard
 """A condition a :class:`Commit` is refused without."""
 
 
+_SEQ = attrgetter("seq")
+
+
 @attrs.frozen
 class Commit:
     """Everything one command writes, atomically.
@@ -168,12 +172,11 @@ class Commit:
                 f"commit carries {len(self.payloads)} payloads for {len(self.records)} records"
             )
         records, timers = self.records, self.timers
-        expected = range(self.expected_version + 1, self.case.version + 1)
-        if len(records) != len(expected) or any(
-            record.seq != seq for record, seq in zip(records, expected, strict=True)
-        ):
-            seqs = [record.seq for record in records]
-            raise ValueError(f"commit records {seqs} do not lead to version {self.case.version}")
+        seqs = tuple(map(_SEQ, records))
+        if seqs != tuple(range(self.expected_version + 1, self.case.version + 1)):
+            raise ValueError(
+                f"commit records {list(seqs)} do not lead to version {self.case.version}"
+            )
         if timers:  # most commits have none
             keys = [timer.key for timer in timers]
             if any(timer.case_id != self.case.id for timer in timers):

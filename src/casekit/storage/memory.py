@@ -133,17 +133,16 @@ class MemoryStore(MemoryInstallBase):
                 for entry in entries_of(commit.records):
                     self._outbox[entry.id] = entry
                     self._pending.setdefault(entry.case_id, {})[entry.id] = entry
-            for timer in self._timers.get(case.id, ()):
-                index = bisect.bisect_left(self._due, (timer.due_at, timer.case_id, timer.key))
-                if index < len(self._due) and self._due[index] == (
-                    timer.due_at,
-                    timer.case_id,
-                    timer.key,
-                ):
-                    del self._due[index]
-            self._timers[case.id] = commit.timers
-            for timer in commit.timers:
-                bisect.insort(self._due, (timer.due_at, timer.case_id, timer.key))
+            kept = self._timers.get(case.id, ())
+            if kept != commit.timers:  # most commits keep the case's timers as they are
+                for timer in kept:
+                    due = (timer.due_at, timer.case_id, timer.key)
+                    index = bisect.bisect_left(self._due, due)
+                    if index < len(self._due) and self._due[index] == due:
+                        del self._due[index]
+                self._timers[case.id] = commit.timers
+                for timer in commit.timers:
+                    bisect.insort(self._due, (timer.due_at, timer.case_id, timer.key))
 
     def _check_guards(self, case_id: str, held: tuple[Holding, ...], commit: Commit) -> None:
         guards = [guard for guard in commit.guards if isinstance(guard, CapacityGuard)]
