@@ -28,9 +28,8 @@ from casekit.model.lifecycle import replay
 from casekit.storage import CaseQuery, Timer
 from casekit.storage.sqlite import SCHEMA_VERSION, SQLiteStore
 from casekit.testing.conformance import T0, apply_command, case_id_for, note, open_case
-from tests.forkserver import Forked, ForkServer
+from tests.forkserver import ForkServer
 
-WRITER = pathlib.Path(__file__).with_name("_writer.py")
 AGENT = Actor.agent("alice", groups={"support"})
 
 
@@ -44,18 +43,6 @@ def store(db: pathlib.Path) -> Iterator[SQLiteStore]:
     store = SQLiteStore(db)
     yield store
     store.close()
-
-
-@pytest.fixture(scope="module")
-def forks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ForkServer]:
-    """The writer processes are forked from one process that imported casekit."""
-    server = ForkServer(WRITER, tmp_path_factory.mktemp("writers"))
-    yield server
-    server.stop()
-
-
-def writer(forks: ForkServer, *args: object) -> Forked:
-    return forks.spawn(*args)
 
 
 def committed(lines: list[str]) -> dict[str, int]:
@@ -91,10 +78,10 @@ def raw(db: pathlib.Path, sql: str, params: tuple[object, ...] = ()) -> list[tup
 
 @pytest.mark.slow
 def test_another_process_writes_this_one_reads_while_it_writes(
-    db: pathlib.Path, forks: ForkServer
+    db: pathlib.Path, writer_forks: ForkServer
 ) -> None:
     SQLiteStore(db).close()  # create the schema first so the reader can start at once
-    proc = writer(forks, "cases", db, 40, 5)
+    proc = writer_forks.spawn("cases", db, 40, 5)
     reader = SQLiteStore(db)
     try:
         reads = 0
@@ -118,8 +105,10 @@ def test_another_process_writes_this_one_reads_while_it_writes(
 
 
 @pytest.mark.slow
-def test_sigkill_mid_batch_loses_no_committed_command(db: pathlib.Path, forks: ForkServer) -> None:
-    with writer(forks, "forever", db) as proc:
+def test_sigkill_mid_batch_loses_no_committed_command(
+    db: pathlib.Path, writer_forks: ForkServer
+) -> None:
+    with writer_forks.spawn("forever", db) as proc:
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == "ready"
         lines = [proc.stdout.readline().strip() for _ in range(250)]
@@ -147,10 +136,10 @@ def test_sigkill_mid_batch_loses_no_committed_command(db: pathlib.Path, forks: F
 
 @pytest.mark.slow
 def test_processes_allocating_case_numbers_never_collide(
-    db: pathlib.Path, forks: ForkServer
+    db: pathlib.Path, writer_forks: ForkServer
 ) -> None:
     SQLiteStore(db).close()
-    procs = [writer(forks, "numbers", db, 250) for _ in range(4)]
+    procs = [writer_forks.spawn("numbers", db, 250) for _ in range(4)]
     numbers: list[int] = []
     for proc in procs:
         out, err = proc.communicate(timeout=60)

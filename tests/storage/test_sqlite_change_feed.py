@@ -17,9 +17,7 @@ from casekit.storage import CaseQuery, Store
 from casekit.storage.base import Holding
 from casekit.storage.sqlite import SCHEMA_VERSION, SQLiteStore
 from casekit.testing.conformance import apply_command, case_id_for, note, open_case, read_changes
-from tests.forkserver import Forked, ForkServer
-
-WRITER = pathlib.Path(__file__).with_name("_writer.py")
+from tests.forkserver import ForkServer
 
 
 @pytest.fixture
@@ -183,18 +181,6 @@ def test_the_feed_reads_through_its_index(store: SQLiteStore) -> None:
 # --- several processes ----------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def forks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ForkServer]:
-    """The writer processes are forked from one process that imported casekit."""
-    server = ForkServer(WRITER, tmp_path_factory.mktemp("writers"))
-    yield server
-    server.stop()
-
-
-def writer(forks: ForkServer, *args: object) -> Forked:
-    return forks.spawn(*args)
-
-
 def label(record: EventRecord) -> str:
     """The ``w<writer> n<k>`` text a _writer.py ``feed`` process put in the event."""
     event = record.event
@@ -205,13 +191,16 @@ def label(record: EventRecord) -> str:
 
 
 @pytest.mark.slow
-def test_four_processes_write_while_a_follower_reads(db: pathlib.Path, forks: ForkServer) -> None:
+def test_four_processes_write_while_a_follower_reads(
+    db: pathlib.Path, writer_forks: ForkServer
+) -> None:
     writers, cases, interactions = 4, 5, 8
     setup = SQLiteStore(db)
     shared = open_case(setup, 0, subject="shared").case.id  # the counter starts at 1
     setup.close()
     procs = [
-        writer(forks, "feed", db, index, cases, interactions, shared) for index in range(writers)
+        writer_forks.spawn("feed", db, index, cases, interactions, shared)
+        for index in range(writers)
     ]
     reader = SQLiteStore(db)
     try:
