@@ -35,6 +35,7 @@ from casekit.sla import engine
 from casekit.sla._reactor import SlaReactor, account_calendar
 from casekit.storage.base import Timer
 
+from ._checking import CheckingReactor, react_in_full
 from .test_whatif_replay_paths import AGENT, AMS, rich_policy, work
 
 
@@ -89,32 +90,20 @@ def _eager(change: Change, reactor: SlaReactor) -> _EagerRun:
 
 
 @attrs.define
-class _Checked:
+class _Checked(CheckingReactor):
     """The SLA reactor, each answer checked against the plain path."""
 
-    real: SlaReactor
     reactions: int = 0
     emitted: int = 0
     several: int = 0
     timers_checked: int = 0
-    failures: list[AssertionError] = attrs.field(factory=list)
-    name: str = engine.TIMER_PREFIX
 
-    def react(self, change: Change) -> Sequence[Event]:
-        # The pipeline turns what a reactor raises into a ReactorError, which the
-        # random commands let pass (as they do refused commands): keep it.
-        try:
-            return self._react(change)
-        except AssertionError as error:
-            self.failures.append(error)
-            raise
-
-    def _react(self, change: Change) -> Sequence[Event]:
+    def check(self, change: Change) -> Sequence[Event]:
         out = list(self.real.react(change))
         eager = _eager(change, self.real)
         assert out == eager.out
         folded = replay(out, change.after) if out else change.after
-        lazy_case, _ = _react_with_case(change, self.real)
+        _, lazy_case = react_in_full(change, self.real)
         assert lazy_case == folded
         assert eager.result() == folded
         self.reactions += 1
@@ -129,22 +118,6 @@ class _Checked:
         assert memoized == again == fresh
         self.timers_checked += len(fresh)
         return memoized
-
-    def fire(self, case: Case, timer: Timer, now: datetime) -> Sequence[Event]:
-        return self.real.fire(case, timer, now)
-
-
-def _react_with_case(change: Change, reactor: SlaReactor) -> tuple[Case, list[Event]]:
-    directory = change.directory
-    out, case = engine.react(
-        change.after,
-        change.events,
-        now=change.now,
-        policy=reactor.policy,
-        actor=change.actor,
-        account_calendar=lambda account_id: account_calendar(directory, account_id),
-    )
-    return case, out
 
 
 @attrs.frozen

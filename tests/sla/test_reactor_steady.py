@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import contextlib
 import random
-from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Callable, Sequence
+from datetime import timedelta
 from typing import Any
 
 import attrs
@@ -17,7 +17,6 @@ from hypothesis import strategies as st
 from casekit import Desk, Direction, ManualClock, Priority
 from casekit.exceptions import CasekitError
 from casekit.model._enums import CaseState
-from casekit.model.case import Case
 from casekit.model.events import Event
 from casekit.reactors import Change
 from casekit.sla import (
@@ -27,12 +26,11 @@ from casekit.sla import (
     SlaDefinition,
     SlaPolicy,
     Subject,
-    engine,
 )
-from casekit.sla._reactor import SlaReactor, account_calendar
+from casekit.sla._reactor import SlaReactor
 from casekit.sla._steady import steady_of
-from casekit.storage.base import Timer
 
+from ._checking import CheckingReactor, react_in_full
 from .test_engine_fold_paths import _desk
 from .test_whatif_replay_paths import AGENT, ALL, CUSTOMER, LONG, OFFICE, rich_policy
 
@@ -118,39 +116,19 @@ def unconditional_policy() -> SlaPolicy:
 
 
 @attrs.define
-class _Compared:
+class _Compared(CheckingReactor):
     """The SLA reactor, each answer compared with the rules run in full."""
 
-    real: SlaReactor
     reactions: int = 0
     skipped: int = 0
     emitted: int = 0
-    failures: list[AssertionError] = attrs.field(factory=list)
-    name: str = engine.TIMER_PREFIX
 
-    def react(self, change: Change) -> Sequence[Event]:
-        # The pipeline turns what a reactor raises into a ReactorError, which the
-        # random commands let pass (as they do refused commands): keep it.
-        try:
-            return self._react(change)
-        except AssertionError as error:
-            self.failures.append(error)
-            raise
-
-    def _react(self, change: Change) -> Sequence[Event]:
+    def check(self, change: Change) -> Sequence[Event]:
         steady = steady_of(self.real.policy)
         assert steady is not None
         skips = steady.holds(change.after, change.events)
         out = list(self.real.react(change))
-        directory = change.directory
-        full, _ = engine.react(
-            change.after,
-            change.events,
-            now=change.now,
-            policy=self.real.policy,
-            actor=change.actor,
-            account_calendar=lambda account_id: account_calendar(directory, account_id),
-        )
+        full, _ = react_in_full(change, self.real)
         assert out == full
         if skips:
             assert not out
@@ -158,12 +136,6 @@ class _Compared:
         self.skipped += skips
         self.emitted += len(out)
         return out
-
-    def timers(self, case: Case) -> Iterable[Timer]:
-        return self.real.timers(case)
-
-    def fire(self, case: Case, timer: Timer, now: datetime) -> Sequence[Event]:
-        return self.real.fire(case, timer, now)
 
 
 def _drive(desk: Desk, clock: ManualClock, rng: random.Random, cases: int) -> list[str]:
