@@ -4,7 +4,7 @@ After a reaction, the case's clocks are *steady*: running the rules again on the
 case, with no new events, changes nothing (each rule brings the clock it reads to what
 the case asks for: started, stopped, paused or resumed, retargeted, cancelled, and
 leaves it there). What the rules read of a case is few things: the fields the
-definitions' selection reads (:meth:`SlaPolicy.selection_key`), a handful of facts
+definitions' selection reads (:meth:`SlaPolicy._selection_key`), a handful of facts
 about the state (cancelled, closed, stopping, active, terminal, in each definition's
 pause states), each task's id and the same facts about its state, and whether an
 agent ever wrote to the customer. Their values are the case's *projection*.
@@ -156,12 +156,12 @@ class Steady:
             task_facts = self.task_facts
             task_part = tuple(
                 [
-                    (task.id, task_facts[task.state], policy.selection_key(case, task))
+                    (task.id, task_facts[task.state], policy._selection_key(case, task))
                     for task in tasks
                 ]
             )
         return (
-            policy.selection_key(case),
+            policy._selection_key(case),
             self.case_facts[case.state],
             task_part,
             _responded(case) if reads_reply else None,

@@ -517,7 +517,7 @@ class SlaPolicy:
 
     def selections(self, case: Case, task: Task | None = None) -> tuple[Selection, ...]:
         """:meth:`select`, memoized on the fields the conditions read (do not mutate)."""
-        key = self.selection_key(case, task)
+        key = self._selection_key(case, task)
         table = self._memo.selections
         try:
             cached = table.get(key)
@@ -529,7 +529,7 @@ class SlaPolicy:
             cached = table[key] = tuple(self._select(case, task))
         return cached
 
-    def selection_key(self, case: Case, task: Task | None = None) -> tuple[Any, ...]:
+    def _selection_key(self, case: Case, task: Task | None = None) -> tuple[Any, ...]:
         """Everything :meth:`select` reads of the case (and task): equal keys, equal
         selections."""
         unconditional = self._memo.unconditional
