@@ -33,6 +33,7 @@ runner opens (work numbers below zero), its timers events of kind ``PLAYBOOK``.
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
 import random
 from array import array
@@ -162,6 +163,75 @@ def simulate(
 
 
 class _Run:
+    # Slots: with more than 30 attributes an instance's __dict__ no longer fits
+    # CPython's shared keys, and every ``self.x`` of the loop would be a dict lookup.
+    __slots__ = (
+        "a_absent",
+        "a_absent_until",
+        "a_busy",
+        "a_handled",
+        "absence",
+        "agent_ids",
+        "agent_index",
+        "arrived",
+        "backlog",
+        "busy",
+        "by_due",
+        "c_agent",
+        "c_created",
+        "c_first",
+        "c_first_agent",
+        "c_handled",
+        "c_item",
+        "c_queued_at",
+        "c_reopens",
+        "c_resolved",
+        "c_state",
+        "c_type",
+        "c_wait",
+        "c_waits",
+        "c_work",
+        "capacity",
+        "columns",
+        "definitions",
+        "desk",
+        "end_us",
+        "expected",
+        "heap",
+        "items",
+        "k_breached",
+        "k_consumed",
+        "k_cycles",
+        "k_ended",
+        "k_paused",
+        "k_since",
+        "k_stage",
+        "ladders",
+        "last_arrival",
+        "mix",
+        "next_at",
+        "next_kind",
+        "next_seq",
+        "now",
+        "peak",
+        "pending",
+        "queued",
+        "rates",
+        "record",
+        "replay",
+        "rng",
+        "router",
+        "samples",
+        "scenario",
+        "seed",
+        "shifts",
+        "start_us",
+        "trails",
+        "type_names",
+        "types",
+        "unroutable",
+    )
+
     def __init__(self, scenario: Scenario, seed: int, record: bool) -> None:
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise InvalidScenario(f"must be a whole number, got {seed!r}", where="seed")
@@ -211,7 +281,8 @@ class _Run:
         # Over time.
         self.samples: list[tuple[int, int, int, int]] = []  # at, queued, backlog, busy agents
         self.heap: list[tuple[int, int, int, int, int]] = []
-        self.seq = 0
+        # Heap tie-breakers, in push order (1, 2, ...): the next one, as a C call.
+        self.next_seq = itertools.count(1).__next__
         self.pending = 0  # work events in the heap (not ticks, samples or days)
         self.next_at = _NEVER  # the next arrival (next_arrival)
         self.next_kind = -1
@@ -361,8 +432,7 @@ class _Run:
     # -- scheduling ---------------------------------------------------------------------
 
     def push(self, at: int, kind: int, case: int, work: int) -> None:
-        self.seq += 1
-        heapq.heappush(self.heap, (at, kind, self.seq, case, work))
+        heapq.heappush(self.heap, (at, kind, self.next_seq(), case, work))
         if kind <= PLAYBOOK:
             self.pending += 1
 
@@ -446,49 +516,7 @@ class _Run:
         epoch = EPOCH
         one_us = US
         set_id, set_created = SET_ID, SET_CREATED
-
-        def pickup(at: int, case: int, work: int, agent_id: str, kind: Kind) -> None:
-            """An agent took queued work: the first response, and the handling starts."""
-            agent = agent_index[agent_id]
-            c_wait[case] += at - c_queued_at[case]
-            c_agent[case] = agent + 1
-            self.busy += 1
-            if not c_first[case]:
-                c_first[case] = at
-                c_first_agent[case] = agent + 1
-                c_state[case] = OPEN
-                for clock in kind.first_clocks:
-                    if clock[0][case] == RUNNING:
-                        _stop(clock, case, at)
-            if work == 0:
-                rate = kind.handle_rate
-                handle = int(-log(1.0 - random_()) / rate) + 1 if rate else kind.handle(rng)
-            else:
-                rate = kind.rework_rate
-                handle = int(-log(1.0 - random_()) / rate) + 1 if rate else kind.rework(rng)
-            c_handled[case] += handle
-            a_busy[agent] += handle
-            a_handled[agent] += 1
-            self.seq = seq = self.seq + 1
-            push(heap, (at + handle, DONE, seq, case, work))
-            self.pending += 1
-
-        def handed_out(at: int, decisions: list[Any]) -> None:
-            for decision in decisions:
-                if decision.outcome is _ASSIGNED:
-                    item_id = decision.item_id
-                    entry = items.get(item_id)
-                    if entry is None:
-                        continue  # a playbook's task cancelled (and withdrawn) meanwhile
-                    case, work = entry
-                    if work >= 0:
-                        del items[item_id]
-                    self.queued -= 1
-                    kind = types[c_type[case]]
-                    if kind.plain:
-                        pickup(at, case, work, decision.agent_id, kind)
-                    else:
-                        self.assigned(at, case, work, decision.agent_id)
+        next_seq = self.next_seq
 
         next_at, next_kind = self.next_at, self.next_kind
         while True:
@@ -552,15 +580,15 @@ class _Run:
                     decision = route(item, now, queue=kind.queue)
                     outcome = decision.outcome
                     if outcome is _ASSIGNED:
-                        # pickup(), inline for a new case: it waited for nothing, and
+                        # assigned(), inline for a new case: it waited for nothing, and
                         # the first response stops its first-response clocks as they
                         # start (this instant: they used nothing).
                         agent = agent_index[decision.agent_id]  # type: ignore[index]
                         c_agent[case] = c_first_agent[case] = agent + 1
                         c_first[case] = at
                         c_state[case] = OPEN
-                        for stages, used, _, _, breached, target, _ in kind.first_clocks:
-                            if used[case] <= target:
+                        for stages, _, _, _, breached, target, _ in kind.first_clocks:
+                            if target >= 0:  # what it used (nothing) <= target
                                 stages[case] = MET
                             else:
                                 stages[case] = BREACHED
@@ -571,8 +599,7 @@ class _Run:
                         a_busy[agent] += handle
                         a_handled[agent] += 1
                         self.busy += 1
-                        self.seq = seq = self.seq + 1
-                        push(heap, (at + handle, DONE, seq, case, 0))
+                        push(heap, (at + handle, DONE, next_seq(), case, 0))
                         self.pending += 1
                     elif outcome is _QUEUED:
                         items[item_id] = (case, 0)
@@ -598,7 +625,7 @@ class _Run:
                 item = c_item[case]
                 item_id = item.id
                 self.busy -= 1
-                decisions = complete(item_id, epoch + one_us * at)
+                decisions: list[Any] = complete(item_id, epoch + one_us * at)
                 if item.previous_agent is None:
                     kind.spare.append(item)  # the router is done with it
                 if kind.answer is not None and random_() < kind.p_await:
@@ -614,8 +641,46 @@ class _Run:
                         self.push(at + kind.reopen_after(rng), REOPEN, case, 0)
                     else:
                         self.backlog -= 1
-                if decisions:
-                    handed_out(at, decisions)
+                # handed_out(), inline: queued work the agent's room went to.
+                for decision in decisions:
+                    if decision.outcome is not _ASSIGNED:
+                        continue
+                    item_id = decision.item_id
+                    entry = items.get(item_id)
+                    if entry is None:
+                        continue  # a playbook's task cancelled (and withdrawn) meanwhile
+                    case, work = entry
+                    if work >= 0:
+                        del items[item_id]
+                    self.queued -= 1
+                    kind = types[c_type[case]]
+                    if not kind.plain:
+                        self.assigned(at, case, work, decision.agent_id)
+                        continue
+                    # assigned(), inline for plain types: the first response, and the
+                    # handling starts.
+                    agent = agent_index[decision.agent_id]
+                    c_wait[case] += at - c_queued_at[case]
+                    c_agent[case] = agent + 1
+                    self.busy += 1
+                    if not c_first[case]:
+                        c_first[case] = at
+                        c_first_agent[case] = agent + 1
+                        c_state[case] = OPEN
+                        for clock in kind.first_clocks:
+                            if clock[0][case] == RUNNING:
+                                _stop(clock, case, at)
+                    if work == 0:
+                        rate = kind.handle_rate
+                        handle = int(-log(1.0 - random_()) / rate) + 1 if rate else kind.handle(rng)
+                    else:
+                        rate = kind.rework_rate
+                        handle = int(-log(1.0 - random_()) / rate) + 1 if rate else kind.rework(rng)
+                    c_handled[case] += handle
+                    a_busy[agent] += handle
+                    a_handled[agent] += 1
+                    push(heap, (at + handle, DONE, next_seq(), case, work))
+                    self.pending += 1
                 continue
             # Work; a desk timer is work only while a runner's timer is due by then.
             if what <= PLAYBOOK and (what != PLAYBOOK or self.playbooks.is_work(at, case)):
@@ -775,8 +840,7 @@ class _Run:
         self.a_handled[agent] += 1
         if self.record:
             self.trails[case].append((at, T_ASSIGNED, agent if agent + 1 != previous else -1))
-        self.seq += 1
-        _push(self.heap, (at + handle, DONE, self.seq, case, work))
+        _push(self.heap, (at + handle, DONE, self.next_seq(), case, work))
         self.pending += 1
 
     def done(self, at: int, case: int, work: int) -> None:
