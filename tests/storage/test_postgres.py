@@ -311,8 +311,12 @@ def test_cursors_of_another_schema_or_malformed_are_refused(
         with pytest.raises(InvalidValue) as info:
             first.changes(bad)
         assert info.value.where == "changes.after"
-    with pytest.raises(InvalidValue, match="ahead"):
+    with pytest.raises(InvalidValue, match="ahead") as info:
         first.changes(f"{feed}.{2**62}.1")
+    # Where the feed ends and what the reader saw, for a cursor that should not be there.
+    newest = cursor.split(".")[1]
+    assert f"its newest record is at xid {newest}, position" in str(info.value)
+    assert "server snapshot" in str(info.value)
 
 
 def test_a_record_committed_later_at_a_lower_position_is_not_skipped(
