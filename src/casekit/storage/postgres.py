@@ -632,8 +632,16 @@ class PostgresStore(RoutingTables, PgInstallBase):
         rows, top = self._db.read(read)
         if not rows:
             if (xid, pos) > ((int(top[0]), top[1]) if top else (0, 0)):
+                # What the reader saw, for whoever has to work out how (once seen in a
+                # test killing processes at random, never reproduced since).
+                snapshot = self._db.read(
+                    lambda c: c.execute("SELECT pg_current_snapshot()::text").fetchone()
+                )
+                newest = f"xid {top[0]}, position {top[1]}" if top else "none"
                 raise InvalidValue(
-                    f"{after!r} is ahead of this store's change feed (a cursor of another store?)",
+                    f"{after!r} is ahead of this store's change feed (a cursor of another "
+                    f"store?): its newest record is at {newest}; server snapshot "
+                    f"{snapshot[0] if snapshot else '?'}",
                     where="changes.after",
                 )
             return ChangePage((), after)
