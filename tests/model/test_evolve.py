@@ -10,8 +10,9 @@ from typing import Any
 import attrs
 import pytest
 
+from casekit.audit import GENESIS, EventRecord
 from casekit.exceptions import NaiveDatetimeError
-from casekit.model._evolve import _builder, _draft, _Switch, evolve
+from casekit.model._evolve import _builder, _draft, _Switch, evolve, maker
 from casekit.model.case import Case
 from casekit.model.events import SlaPaused
 from casekit.model.sla import SlaClock
@@ -118,3 +119,20 @@ def test_a_class_that_follows_its_subclasses_is_copied_slot_by_slot() -> None:
     copy = _builder(_Followed, ("value",))(item, 2)  # the generated path without a draft
     assert type(copy) is _Followed
     assert copy == _Followed(value=2)
+
+
+def test_a_maker_builds_what_init_builds() -> None:
+    event: SlaPaused = sample(SlaPaused)
+    make = maker(EventRecord)
+    assert make is not EventRecord  # a plain class without validators
+    record = make("C-1", 2, event, GENESIS, "ab" * 32)
+    assert type(record) is EventRecord
+    assert record == EventRecord("C-1", 2, event, GENESIS, "ab" * 32)
+    assert record.event is event
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        record.seq = 3  # type: ignore[misc]
+    assert pickle.loads(pickle.dumps(record)) == record  # noqa: S301 - our own bytes
+
+
+def test_a_class_with_validators_is_made_by_its_init() -> None:
+    assert maker(SlaClock) is SlaClock  # its instants are validated
