@@ -134,5 +134,40 @@ def test_a_maker_builds_what_init_builds() -> None:
     assert pickle.loads(pickle.dumps(record)) == record  # noqa: S301 - our own bytes
 
 
-def test_a_class_with_validators_is_made_by_its_init() -> None:
-    assert maker(SlaClock) is SlaClock  # its instants are validated
+def test_a_maker_takes_init_arguments_and_runs_the_validators() -> None:
+    make = maker(SlaClock)
+    assert make is not SlaClock
+    given: dict[str, Any] = {
+        "key": "r",
+        "sla_id": "r",
+        "calendar": "office",
+        "target": timedelta(hours=4),
+        "started_at": T0,
+        "due_at": T0 + timedelta(hours=4),
+    }
+    clock = make(**given)
+    assert type(clock) is SlaClock
+    assert clock == SlaClock(**given)  # the defaults too
+    naive = {**given, "due_at": datetime(2026, 3, 2, 9, 0)}  # noqa: DTZ001 - refused
+    with pytest.raises(NaiveDatetimeError, match=r"SlaClock\.due_at") as made:
+        make(**naive)
+    with pytest.raises(NaiveDatetimeError) as init:
+        SlaClock(**naive)
+    assert str(made.value) == str(init.value)
+    with pytest.raises(TypeError):
+        make(**{k: v for k, v in given.items() if k != "key"})  # a required field
+    with pytest.raises(TypeError):
+        make("r", **given)  # keyword-only, as __init__
+    attrs.validators.set_disabled(True)
+    try:
+        assert make(**naive).due_at == naive["due_at"]  # as __init__ with validators off
+    finally:
+        attrs.validators.set_disabled(False)
+
+
+def test_a_hosts_class_is_made_by_its_init() -> None:
+    @attrs.frozen
+    class Listed:
+        items: list[int] = attrs.Factory(list)
+
+    assert maker(Listed) is Listed  # not casekit's (and a factory default)

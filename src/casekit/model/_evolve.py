@@ -36,6 +36,7 @@ _builders: dict[tuple[type, tuple[str, ...]], _Builder] = {}
 _plain: dict[type, bool] = {}
 _drafts: dict[type, type | None] = {}
 _lock: Final = threading.Lock()
+_FACTORY: Final[type] = cast(Any, attrs.Factory)  # a class (typed as a function)
 
 
 class _Switch:
@@ -148,20 +149,38 @@ def _builder(cls: type, names: tuple[str, ...]) -> _Builder:
 
 
 def maker(cls: type[T]) -> Callable[..., T]:
-    """A function ``(*values) -> instance`` that builds what ``cls(*values)`` builds
-    (every field, positionally, in order) without ``__init__``'s ``object.__setattr__``
-    per field (~1,000 instructions each): for a plain class (see the module doc)
-    without validators, whose ``__init__`` would only set the fields; ``cls`` itself
-    for any other class."""
+    """A function that builds what ``cls(...)`` builds, taking the same arguments
+    (every field by its name, with the same defaults), without ``__init__``'s
+    ``object.__setattr__`` per field (~1,000 instructions each): the fields are set on a
+    draft (see :func:`_draft`) that then becomes a ``cls``, and the validators run
+    after, as ``__init__`` runs them. For a plain class (see the module doc) without
+    factory defaults; ``cls`` itself for any other class."""
     fields: tuple[attrs.Attribute[Any], ...] = attrs.fields(cast(Any, cls))
     draft = _draft(cls) if _is_plain(cls) else None
-    if draft is None or any(field.validator is not None for field in fields):
+    if draft is None or any(isinstance(field.default, _FACTORY) for field in fields):
         return cls
-    params = [f"v{index}" for index in range(len(fields))]
-    lines = [f"def make({', '.join(params)}):", "    new = _new(draft)"]
-    lines += [f"    new.{field.name} = {v}" for field, v in zip(fields, params, strict=True)]
-    lines += ["    new.__class__ = cls", "    return new"]
-    namespace: dict[str, Any] = {"_new": object.__new__, "draft": draft, "cls": cls}
+    namespace: dict[str, Any] = {"_new": object.__new__, "_draft": draft, "_cls": cls}
+    namespace["_config"] = _CONFIG
+    params: list[str] = []
+    keywords: list[str] = []
+    checks: list[str] = []
+    for field in fields:
+        param = field.name
+        if field.default is not attrs.NOTHING:
+            namespace[f"_default_{field.name}"] = field.default
+            param += f"=_default_{field.name}"
+        (keywords if field.kw_only else params).append(param)
+        if field.validator is not None:
+            namespace[f"_check_{field.name}"] = field.validator
+            namespace[f"_field_{field.name}"] = field
+            checks.append(f"        _check_{field.name}(_self, _field_{field.name}, {field.name})")
+    signature = ", ".join([*params, *(["*", *keywords] if keywords else [])])
+    lines = [f"def make({signature}):", "    _self = _new(_draft)"]
+    lines += [f"    _self.{field.name} = {field.name}" for field in fields]
+    lines.append("    _self.__class__ = _cls")
+    if checks:
+        lines += ["    if _config._run_validators:", *checks]
+    lines.append("    return _self")
     exec("\n".join(lines), namespace)  # noqa: S102 - generated from the class's own fields
     make: Callable[..., T] = namespace["make"]
     return make
