@@ -147,12 +147,15 @@ def _is_customer(actor: ActorRef) -> bool:
     return actor.kind.value in ("contact", "consumer")
 
 
-_NEW: dict[type, Callable[..., Event]] = {
-    cls: maker(cls)
-    for cls in (SlaStarted, SlaStopped, SlaCancelled, SlaPaused, SlaResumed, SlaRetargeted)
-}
-"""Each SLA event class's ``__init__``, without attrs' ``object.__setattr__`` per field
-(:func:`casekit.model._evolve.maker`): a reaction builds one or two events."""
+# The SLA events a reaction builds, by generated functions (casekit.model._evolve.maker):
+# the same arguments, defaults and validators as each class's __init__, without
+# object.__setattr__ per field.
+_new_sla_started = maker(SlaStarted)
+_new_sla_stopped = maker(SlaStopped)
+_new_sla_cancelled = maker(SlaCancelled)
+_new_sla_paused = maker(SlaPaused)
+_new_sla_resumed = maker(SlaResumed)
+_new_sla_retargeted = maker(SlaRetargeted)
 
 
 class _Run:
@@ -253,7 +256,7 @@ class _Run:
 
     def on_started(self, clock: SlaClock) -> None:
         self.out.append(
-            _NEW[SlaStarted](case_id=self.case.id, at=self.now, actor=self.actor, clock=clock)
+            _new_sla_started(case_id=self.case.id, at=self.now, actor=self.actor, clock=clock)
         )
         # A new clock replaces any clock with its key, whatever its definition.
         clocks = self.clocks
@@ -272,7 +275,7 @@ class _Run:
         now = self.now
         key = clock.key
         self.out.append(
-            _NEW[SlaStopped](
+            _new_sla_stopped(
                 case_id=self.case.id,
                 at=now,
                 actor=self.actor,
@@ -299,7 +302,7 @@ class _Run:
         now = self.now
         key = clock.key
         self.out.append(
-            _NEW[SlaCancelled](
+            _new_sla_cancelled(
                 case_id=self.case.id,
                 at=now,
                 actor=self.actor,
@@ -326,7 +329,7 @@ class _Run:
         now = self.now
         key = clock.key
         self.out.append(
-            _NEW[SlaPaused](
+            _new_sla_paused(
                 case_id=self.case.id,
                 at=now,
                 actor=self.actor,
@@ -354,7 +357,7 @@ class _Run:
         now = self.now
         key = clock.key
         self.out.append(
-            _NEW[SlaResumed](
+            _new_sla_resumed(
                 case_id=self.case.id,
                 at=now,
                 actor=self.actor,
@@ -385,7 +388,7 @@ class _Run:
     def on_retargeted(self, clock: SlaClock, target: timedelta, due: datetime | None) -> None:
         key = clock.key
         self.out.append(
-            _NEW[SlaRetargeted](
+            _new_sla_retargeted(
                 case_id=self.case.id,
                 at=self.now,
                 actor=self.actor,
