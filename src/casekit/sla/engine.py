@@ -156,6 +156,7 @@ _new_sla_cancelled = maker(SlaCancelled)
 _new_sla_paused = maker(SlaPaused)
 _new_sla_resumed = maker(SlaResumed)
 _new_sla_retargeted = maker(SlaRetargeted)
+_new_timer = maker(Timer)
 
 
 class _Run:
@@ -947,7 +948,7 @@ def timers(case: Case, policy: SlaPolicy) -> list[Timer]:
             if calendar is None:
                 continue
             at = _next_moment(clock, policy.definition(clock.sla_id), calendar)
-            timer = None if at is None else Timer(case.id, f"{TIMER_PREFIX}:{clock.key}", at)
+            timer = None if at is None else _new_timer(case.id, f"{TIMER_PREFIX}:{clock.key}", at)
             if len(memo) >= _MEMO_LIMIT:
                 memo.clear()
             memo[id(clock)] = (clock, timer)
