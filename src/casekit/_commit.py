@@ -24,6 +24,7 @@ from casekit.exceptions import (
     PluginError,
     ReactorError,
 )
+from casekit.model._evolve import maker
 from casekit.model.actors import SYSTEM, ActorRef
 from casekit.model.case import Case
 from casekit.model.events import EVENT_TYPES, Event
@@ -45,6 +46,9 @@ logger = logging.getLogger("casekit.subscribers")
 
 _EVENT_CLASSES = frozenset(EVENT_TYPES)
 _SEQUENCES = (list, tuple)  # a tuple: ``list | tuple`` would build a union on each call
+# Change(...) and Committed(...) without object.__setattr__ per field (see model._evolve).
+_new_change = maker(Change)
+_new_committed = maker(Committed)
 
 
 class TickResult(list[EventRecord]):
@@ -204,7 +208,7 @@ class Pipeline:
             if change is None:
                 # A reactor that adds nothing leaves the next one the very same change
                 # (immutable): it is built again only after one that added events.
-                change = Change(before, tuple(decided), after, now, actor, self.store)
+                change = _new_change(before, tuple(decided), after, now, actor, self.store)
             more, folded = self._react(reactor, change)
             if more:
                 after = folded if folded is not None else self._fold(reactor, more, after)
@@ -222,7 +226,8 @@ class Pipeline:
             origin = self.subscribers.current  # a subscriber's own commit
         with self._order:  # commit and notify in one order, desk-wide
             self.store.commit(commit)
-            self._publish(Committed(before, after, tuple(records), now, origin))
+            if self.subscribers:  # else nobody reads it: not built
+                self._publish(_new_committed(before, after, tuple(records), now, origin))
         return after, records
 
     def _react(self, reactor: Reactor, change: Change) -> tuple[list[Event], Case | None]:
