@@ -44,7 +44,10 @@ __all__ = ["Pipeline", "TickResult"]
 
 logger = logging.getLogger("casekit.subscribers")
 
-_EVENT_CLASSES = frozenset(EVENT_TYPES)
+# By id: an object's class (a metaclass's instance, or whatever a ``__class__`` property
+# gives) may be unhashable, and ``id(type(x))`` cannot fail; the event classes live for
+# good, so their ids are theirs.
+_EVENT_CLASS_IDS = frozenset(map(id, EVENT_TYPES))
 _SEQUENCES = (list, tuple)  # a tuple: ``list | tuple`` would build a union on each call
 # Change(...) and Committed(...) without object.__setattr__ per field (see model._evolve).
 _new_change = maker(Change)
@@ -249,7 +252,7 @@ class Pipeline:
         for event in out:
             # isinstance on the Event union tries its 50 classes one by one (~5,000
             # instructions); an event's class is nearly always one of them exactly.
-            if event.__class__ not in _EVENT_CLASSES and not isinstance(event, Event):
+            if id(type(event)) not in _EVENT_CLASS_IDS and not isinstance(event, Event):
                 raise ReactorError(reactor.name, case.id, f"returned {event!r}, not an event")
             if event.case_id != case.id:
                 raise ReactorError(
