@@ -171,3 +171,40 @@ def test_a_hosts_class_is_made_by_its_init() -> None:
         items: list[int] = attrs.Factory(list)
 
     assert maker(Listed) is Listed  # not casekit's (and a factory default)
+
+
+def _made() -> list[type]:
+    """The classes the command path builds through :func:`maker`."""
+    from casekit.model.case import Assignment, Interaction, Resolution  # noqa: PLC0415
+    from casekit.model.events import EVENT_TYPES  # noqa: PLC0415
+    from casekit.reactors import Committed  # noqa: PLC0415
+    from casekit.storage import Timer  # noqa: PLC0415
+
+    classes = [*EVENT_TYPES, Interaction, Assignment, Resolution, SlaClock, EventRecord]
+    return [cls for cls in [*classes, Timer, Committed] if maker(cls) is not cls]
+
+
+def _outcome(build: Any, given: dict[str, Any]) -> tuple[str, str]:
+    try:
+        return "built", repr(build(**given))
+    except Exception as error:  # compared, not handled
+        return type(error).__name__, str(error)
+
+
+@pytest.mark.parametrize("cls", _made(), ids=lambda cls: cls.__name__)
+def test_a_maker_refuses_what_init_refuses(cls: type[Any]) -> None:
+    """Each field swapped for values of other types: the same object or the same error,
+    with validators on and off."""
+    value = sample(cls)
+    given = {field.name: getattr(value, field.name) for field in attrs.fields(cls)}
+    made = maker(cls)(**given)
+    assert type(made) is cls
+    assert (made, repr(made), pickle.loads(pickle.dumps(made))) == (value, repr(value), value)  # noqa: S301
+    assert attrs.evolve(made) == value
+    swaps: list[object] = [None, 1, "x", datetime(2026, 1, 1), (), {}, object()]  # noqa: DTZ001
+    for field in attrs.fields(cls):
+        for swap in swaps:
+            changed = {**given, field.name: swap}
+            assert _outcome(maker(cls), changed) == _outcome(cls, changed)
+            with attrs.validators.disabled():
+                assert _outcome(maker(cls), changed) == _outcome(cls, changed)
