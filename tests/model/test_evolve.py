@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import pathlib
 import pickle
+import subprocess
+import sys
 import weakref
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -10,6 +14,7 @@ from typing import Any
 import attrs
 import pytest
 
+import casekit
 from casekit.audit import GENESIS, EventRecord
 from casekit.exceptions import NaiveDatetimeError
 from casekit.model._evolve import _builder, _draft, _Switch, evolve, maker
@@ -208,3 +213,44 @@ def test_a_maker_refuses_what_init_refuses(cls: type[Any]) -> None:
             assert _outcome(maker(cls), changed) == _outcome(cls, changed)
             with attrs.validators.disabled():
                 assert _outcome(maker(cls), changed) == _outcome(cls, changed)
+
+
+_WALK = """
+import casekit
+from casekit.model.events import EVENT_TYPES, CaseEvent
+
+def subclasses(cls):
+    out = []
+    for sub in cls.__subclasses__():
+        out += [sub, *subclasses(sub)]
+    return out
+
+desk = casekit.Desk(discover=False)
+desk.save_consumer(casekit.Consumer("c1", "Carla"))
+agent = casekit.Actor.agent("a", groups={"support"})
+case_id = desk.open_case(actor=agent, subject="x", consumer_id="c1", group="support").id
+desk.add_interaction(case_id, "hello", actor=agent)
+found = {cls.name: cls for cls in subclasses(CaseEvent) if cls.name}  # the concrete ones
+print(sorted(cls.__name__ for cls in found.values() if cls not in EVENT_TYPES))
+"""
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="cmd24: maker() gives event classes a draft subclass on import (SlaPausedDraft, "
+    "...); a host walking CaseEvent's subclasses to list the event types now finds the "
+    "drafts, and a name -> class map built that way maps 'sla.paused' to the draft "
+    "(on main only the case and the classes the fold evolves have drafts)",
+)
+def test_walking_the_event_classes_finds_the_event_classes() -> None:
+    """In a fresh process (this one's tests made drafts of every class)."""
+    src = pathlib.Path(casekit.__file__).parents[1]
+    result = subprocess.run(
+        [sys.executable, "-c", _WALK],
+        env={**os.environ, "PYTHONPATH": str(src)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert result.stdout.strip() == "[]"
