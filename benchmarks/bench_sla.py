@@ -86,6 +86,19 @@ SLA events per command; about 5-6k instructions per microsecond):
   (``python benchmarks/bench_sla.py``, 2,000 cases, one run of each tree on a loaded
   machine): overhead +115 % -> +111 %, floor +60 % -> +47 %, 124 -> 112 us per
   command with SLAs, 58 -> 53 without.
+* The round after (same callgrind region, the plan's first 100 cases, ticks off): without
+  SLAs 332k -> 301k per command, with SLAs 529k -> 480k: the SLA part 197k -> 179k, the
+  percentage unchanged (+59.2 % -> +59.5 %: the rest shrank as much). Frozen attrs
+  classes set each field through ``object.__setattr__`` (~1,000 instructions a field):
+  the SLA events and clocks a reaction builds, the domain events ``decide`` builds, the
+  records, ``Change`` and ``Committed`` are now built by ``casekit.model._evolve.maker``
+  (a draft subclass filled, then ``__class__`` assigned; the validators run as
+  ``__init__`` runs them); ``isinstance(event, Event)`` on the 50-class union cost ~5k
+  per reactor event (now a set look-up first); the actor's and each duration's JSON are
+  kept by identity; the steady precheck's ``note`` reuses the projection ``holds``
+  computed. What is left of the SLA part is mostly fixed costs: SHA-256 of each SLA
+  event's record (~21k per event), its canonical JSON (~28k for an ``sla.started``,
+  ``isoformat`` ~11k per new instant), the rules (~65k per command).
 * ``casekit.sla`` itself: ~105k per command (10-20 us; 250k before issue 15): the rules
   of two case clocks and one per task, building the SLA events, the calendar
   arithmetic; selection and timers are memoized (per policy, per clock object, per

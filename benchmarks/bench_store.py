@@ -134,6 +134,13 @@ higher); the wall ratio swung 0.42-0.70 on both. Left: the case number from a
 block reserved per store (a write transaction per N cases, but numbers out of
 opening order across processes and gaps at each restart: a contract decision); the
 rest of the way is the Desk's own path, not the store's.
+Next round, the Desk's path (callgrind, commands of 20 cases after 3 warm-up cases, the
+region toggled on by a wrapper): the events, records, ``Change`` and ``Committed`` built
+without attrs' ``object.__setattr__`` per field (``casekit.model._evolve.maker``), the
+actor's JSON kept by identity and shared with the case's, an event's interaction
+written once for the event and the case: Desk on SQLite 586,000 -> 559,000
+instructions per command, on memory 310,000 -> 292,000 (the floor ~146,000: 0.25 ->
+0.26). The per-object costs left are spread thin; 0.5 stays out of reach this way.
 
 Run ``python benchmarks/bench_store.py`` (about a minute with PostgreSQL) or with
 ``--quick`` (under 20 s). Files go to a temporary directory next to this script (``--dir`` to

@@ -9,6 +9,7 @@ collections, fractional durations), and on the events a real Desk writes.
 
 from __future__ import annotations
 
+import threading
 import typing
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -183,3 +184,39 @@ def test_chain_json_hashes_what_record_hash_hashes() -> None:
     odd = 'quote " é \u2028'  # an id the JSON escapes, as record_hash's dumps does
     (record,), _ = chain_json(odd, events[:1], after_seq=6, prev_hash=prev)
     assert record.hash == record_hash(odd, 7, event_payload(events[0]), prev)
+
+
+def test_nested_json_kept_for_every_encoder_is_the_objects_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Events and cases share each nested object's kept JSON (by identity): equal
+    objects of other values, objects freed and their ids reused, the kept texts dropped
+    every few writes, and threads writing at once all give what cattrs gives."""
+    from casekit import _encoders  # noqa: PLC0415
+    from casekit.model.events import InteractionAdded  # noqa: PLC0415
+    from casekit.serialization import to_json  # noqa: PLC0415
+    from casekit.storage._case_json import case_json  # noqa: PLC0415
+
+    monkeypatch.setattr(_encoders, "_KEEP", 3)  # the clear boundary, often
+    base: InteractionAdded = sample(InteractionAdded)
+    failures: list[str] = []
+
+    def write(worker: int) -> None:
+        for n in range(150):
+            at = T0 + timedelta(seconds=n % 7, microseconds=worker)
+            interaction = attrs.evolve(base.interaction, body=f"{worker}-{n % 5}", at=at)
+            event = attrs.evolve(base, interaction=interaction, at=at)
+            case = attrs.evolve(scenario_case, interactions=(interaction,) * (n % 3))
+            if payload_json(event) != old(event):
+                failures.append(f"event {worker} {n}")
+            if case_json(case) != to_json(case):
+                failures.append(f"case {worker} {n}")
+
+    desk, case_id = scenario()
+    scenario_case = desk.store.load(case_id).case
+    threads = [threading.Thread(target=write, args=(worker,)) for worker in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []

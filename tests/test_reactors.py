@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import attrs
 import pytest
@@ -212,6 +213,25 @@ class Junk:
         return ()
 
 
+class _Disguised:
+    """Not an event, and its ``__class__`` cannot be hashed (a proxy gone wrong)."""
+
+    @property  # type: ignore[misc]
+    def __class__(self) -> Any:
+        return []
+
+
+class _Unhashable(type):
+    def __eq__(cls, other: object) -> bool:
+        return cls is other
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class _Strange(metaclass=_Unhashable):
+    """Not an event, of a class that cannot be hashed."""
+
+
 def _foreign_event() -> Event:
     return CaseUpdated(case_id="CS9999999", at=T0, actor=SYSTEM.ref, subject="x")
 
@@ -222,9 +242,11 @@ def _foreign_event() -> Event:
         (None, "not a list of events"),
         ("case.updated", "not a list of events"),
         ([42], "not an event"),
+        ([_Disguised()], "not an event"),
+        ([_Strange()], "not an event"),
         ([_foreign_event()], "event of case 'CS9999999'"),
     ],
-    ids=["none", "text", "not-event", "other-case"],
+    ids=["none", "text", "not-event", "unhashable-class", "unhashable-type", "other-case"],
 )
 def test_junk_from_a_reactor_is_refused(out: object, message: str) -> None:
     desk = make_desk(Plugin(Junk("junk", out)))

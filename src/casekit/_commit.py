@@ -24,9 +24,10 @@ from casekit.exceptions import (
     PluginError,
     ReactorError,
 )
+from casekit.model._evolve import maker
 from casekit.model.actors import SYSTEM, ActorRef
 from casekit.model.case import Case
-from casekit.model.events import Event
+from casekit.model.events import EVENT_TYPES, Event
 from casekit.model.lifecycle import replay
 from casekit.reactors import (
     Change,
@@ -42,6 +43,15 @@ from casekit.storage.base import Commit, Guard, Snapshot, Store, Timer, TimerQua
 __all__ = ["Pipeline", "TickResult"]
 
 logger = logging.getLogger("casekit.subscribers")
+
+# By id: an object's class (a metaclass's instance, or whatever a ``__class__`` property
+# gives) may be unhashable, and ``id(type(x))`` cannot fail; the event classes live for
+# good, so their ids are theirs.
+_EVENT_CLASS_IDS = frozenset(map(id, EVENT_TYPES))
+_SEQUENCES = (list, tuple)  # a tuple: ``list | tuple`` would build a union on each call
+# Change(...) and Committed(...) without object.__setattr__ per field (see model._evolve).
+_new_change = maker(Change)
+_new_committed = maker(Committed)
 
 
 class TickResult(list[EventRecord]):
@@ -201,7 +211,7 @@ class Pipeline:
             if change is None:
                 # A reactor that adds nothing leaves the next one the very same change
                 # (immutable): it is built again only after one that added events.
-                change = Change(before, tuple(decided), after, now, actor, self.store)
+                change = _new_change(before, tuple(decided), after, now, actor, self.store)
             more, folded = self._react(reactor, change)
             if more:
                 after = folded if folded is not None else self._fold(reactor, more, after)
@@ -219,7 +229,8 @@ class Pipeline:
             origin = self.subscribers.current  # a subscriber's own commit
         with self._order:  # commit and notify in one order, desk-wide
             self.store.commit(commit)
-            self._publish(Committed(before, after, tuple(records), now, origin))
+            if self.subscribers:  # else nobody reads it: not built
+                self._publish(_new_committed(before, after, tuple(records), now, origin))
         return after, records
 
     def _react(self, reactor: Reactor, change: Change) -> tuple[list[Event], Case | None]:
@@ -236,10 +247,12 @@ class Pipeline:
 
     def _events_of(self, reactor: Reactor, out: object, case: Case, now: datetime) -> list[Event]:
         """Check that a reactor returned a sequence of events of ``case`` at ``now``."""
-        if not isinstance(out, list | tuple):
+        if not isinstance(out, _SEQUENCES):
             raise ReactorError(reactor.name, case.id, f"returned {out!r}, not a list of events")
         for event in out:
-            if not isinstance(event, Event):
+            # isinstance on the Event union tries its 50 classes one by one (~5,000
+            # instructions); an event's class is nearly always one of them exactly.
+            if id(type(event)) not in _EVENT_CLASS_IDS and not isinstance(event, Event):
                 raise ReactorError(reactor.name, case.id, f"returned {event!r}, not an event")
             if event.case_id != case.id:
                 raise ReactorError(

@@ -80,9 +80,22 @@ def _iso(value: datetime) -> str:
     return text
 
 
+_durations: dict[int, tuple[timedelta, str]] = {}
+"""A duration's JSON by ``id``, with the duration itself (as :data:`_instants`): most
+durations written are the very objects written before (a definition's targets, a
+field's default ``timedelta(0)``)."""
+
+
 def _timedelta(value: timedelta) -> str:
+    hit = _durations.get(id(value))
+    if hit is not None and hit[0] is value:
+        return hit[1]
     seconds = _seconds(value)
-    return int.__repr__(seconds) if type(seconds) is int else float.__repr__(seconds)
+    text = int.__repr__(seconds) if type(seconds) is int else float.__repr__(seconds)
+    if len(_durations) >= _KEEP:
+        _durations.clear()
+    _durations[id(value)] = (value, text)
+    return text
 
 
 def _optional(tp: Any) -> tuple[Any, bool]:
@@ -125,7 +138,7 @@ def _fast(tp: Any, v: str, ns: dict[str, Any], slow: str, shared: bool) -> str |
     elif tp in NESTED:
         name = f"_class_{tp.__name__}"
         ns[name] = tp
-        ns[f"_encode_{tp.__name__}"] = _One(tp) if shared else encoder(tp)
+        ns[f"_encode_{tp.__name__}"] = _one(tp)
         fast = f"_encode_{tp.__name__}({v}) if {v}.__class__ is {name}"
     elif typing.get_origin(tp) is tuple or tp is tuple:
         args = typing.get_args(tp)
@@ -157,7 +170,10 @@ class _Kept:
 class _One(_Kept):
     """Writes an instance of a :data:`NESTED` class (the caller checked its class),
     keeping its JSON: a new version of a case shares its assignment, its opener and its
-    resolution with the one before, unless the command changed them."""
+    resolution with the one before, unless the command changed them; events share
+    their actor with the command's other events, and the fold puts an event's
+    interaction, task or clock into the case as it is. One per class (:func:`_one`), for
+    every encoder, so the case's JSON reuses what its events' JSON wrote."""
 
     def __init__(self, cls: type) -> None:
         super().__init__()
@@ -172,16 +188,26 @@ class _One(_Kept):
         return text
 
 
-class _Items(_Kept):
+_ones: dict[type, _One] = {}
+
+
+def _one(cls: type) -> _One:
+    """The :class:`_One` of ``cls``, shared by every encoder."""
+    one = _ones.get(cls)
+    if one is None:
+        one = _ones.setdefault(cls, _One(cls))
+    return one
+
+
+class _Items:
     """Writes a tuple of a :data:`NESTED` class, keeping each item's JSON: a new version
     of a case shares most of its interactions, tasks and clocks with the one before
     (they are immutable), and an item that is the same object (``is``) as one written
     before is written as it was; so is the whole tuple, when the case shares it."""
 
     def __init__(self, cls: type) -> None:
-        super().__init__()
         self.cls = cls
-        self.encode = encoder(cls)
+        self.one = _one(cls)  # each item's JSON is kept there
         self.tuples = _Kept()
 
     def __call__(self, items: tuple[Any, ...]) -> str | None:
@@ -189,7 +215,8 @@ class _Items(_Kept):
         hit = self.tuples.kept.get(id(items))
         if hit is not None and hit[0] is items:
             return hit[1]
-        kept = self.kept
+        one = self.one
+        kept = one.kept
         texts = []
         for item in items:
             hit = kept.get(id(item))
@@ -198,8 +225,8 @@ class _Items(_Kept):
                 continue
             if item.__class__ is not self.cls:
                 return None
-            text = self.encode(item)
-            self.keep(item, text)
+            text = one.encode(item)
+            one.keep(item, text)
             texts.append(text)
         text = "[" + ",".join(texts) + "]"
         self.tuples.keep(items, text)

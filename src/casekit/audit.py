@@ -18,6 +18,7 @@ import attrs
 from casekit._encoders import encoder
 from casekit._text import count
 from casekit.exceptions import CorruptRecord
+from casekit.model._evolve import maker
 from casekit.model.events import EVENT_TYPES, Event
 from casekit.model.lifecycle import replay
 from casekit.serialization import dumps, unstructure
@@ -121,10 +122,14 @@ def chain_json(
         payload = payload_json(event)
         body = f'{prev_hash}\n{head}{payload},"seq":{int(seq)}}}'
         digest = sha256(body.encode()).hexdigest()
-        records.append(EventRecord(case_id, seq, event, prev_hash, digest))
+        records.append(_record(case_id, seq, event, prev_hash, digest))
         payloads.append(payload)
         prev_hash = digest
     return records, payloads
+
+
+_record = maker(EventRecord)
+"""``EventRecord(...)``, built without ``__init__``'s per-field ``object.__setattr__``."""
 
 
 @attrs.frozen

@@ -74,6 +74,8 @@ __all__ = ["AUTO_CLOSE", "MAX_TICK", "Desk", "DeskOptions", "TickResult", "retry
 MAX_TICK = 1_000_000
 """The most timers one ``desk.tick`` call handles."""
 
+_ASSIGNS = (cmd.Assign, cmd.AssignTask)  # a tuple: ``A | B`` would build a union per command
+
 
 class DeskOptions(TypedDict, total=False):
     """The keyword options of :class:`Desk` (and :meth:`Desk.open`)."""
@@ -363,7 +365,7 @@ class Desk:
             raise TaskNotFound(task_id)
         if expected_version is not None and expected_version != case.version:
             raise ConflictError(case_id, expected_version, case.version)
-        if isinstance(command, cmd.Assign | cmd.AssignTask) and command.service_org is not None:
+        if isinstance(command, _ASSIGNS) and command.service_org is not None:
             check_service_org(self.store, case, command.service_org, now)
         if isinstance(command, cmd.CreateTask) and self.routing is not None:
             self.routing.check_skills(command.skills, "task.skills")

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import pathlib
 import pickle
+import subprocess
+import sys
 import weakref
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -10,8 +14,10 @@ from typing import Any
 import attrs
 import pytest
 
+import casekit
+from casekit.audit import GENESIS, EventRecord
 from casekit.exceptions import NaiveDatetimeError
-from casekit.model._evolve import _builder, _draft, _Switch, evolve
+from casekit.model._evolve import _builder, _draft, _Switch, evolve, maker
 from casekit.model.case import Case
 from casekit.model.events import SlaPaused
 from casekit.model.sla import SlaClock
@@ -118,3 +124,133 @@ def test_a_class_that_follows_its_subclasses_is_copied_slot_by_slot() -> None:
     copy = _builder(_Followed, ("value",))(item, 2)  # the generated path without a draft
     assert type(copy) is _Followed
     assert copy == _Followed(value=2)
+
+
+def test_a_maker_builds_what_init_builds() -> None:
+    event: SlaPaused = sample(SlaPaused)
+    make = maker(EventRecord)
+    assert make is not EventRecord  # a plain class without validators
+    record = make("C-1", 2, event, GENESIS, "ab" * 32)
+    assert type(record) is EventRecord
+    assert record == EventRecord("C-1", 2, event, GENESIS, "ab" * 32)
+    assert record.event is event
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        record.seq = 3  # type: ignore[misc]
+    assert pickle.loads(pickle.dumps(record)) == record  # noqa: S301 - our own bytes
+
+
+def test_a_maker_takes_init_arguments_and_runs_the_validators() -> None:
+    make = maker(SlaClock)
+    assert make is not SlaClock
+    given: dict[str, Any] = {
+        "key": "r",
+        "sla_id": "r",
+        "calendar": "office",
+        "target": timedelta(hours=4),
+        "started_at": T0,
+        "due_at": T0 + timedelta(hours=4),
+    }
+    clock = make(**given)
+    assert type(clock) is SlaClock
+    assert clock == SlaClock(**given)  # the defaults too
+    naive = {**given, "due_at": datetime(2026, 3, 2, 9, 0)}  # noqa: DTZ001 - refused
+    with pytest.raises(NaiveDatetimeError, match=r"SlaClock\.due_at") as made:
+        make(**naive)
+    with pytest.raises(NaiveDatetimeError) as init:
+        SlaClock(**naive)
+    assert str(made.value) == str(init.value)
+    with pytest.raises(TypeError):
+        make(**{k: v for k, v in given.items() if k != "key"})  # a required field
+    with pytest.raises(TypeError):
+        make("r", **given)  # keyword-only, as __init__
+    attrs.validators.set_disabled(True)
+    try:
+        assert make(**naive).due_at == naive["due_at"]  # as __init__ with validators off
+    finally:
+        attrs.validators.set_disabled(False)
+
+
+def test_a_hosts_class_is_made_by_its_init() -> None:
+    @attrs.frozen
+    class Listed:
+        items: list[int] = attrs.Factory(list)
+
+    assert maker(Listed) is Listed  # not casekit's (and a factory default)
+
+
+def _made() -> list[type]:
+    """The classes the command path builds through :func:`maker`."""
+    from casekit.model.case import Assignment, Interaction, Resolution  # noqa: PLC0415
+    from casekit.model.events import EVENT_TYPES  # noqa: PLC0415
+    from casekit.reactors import Committed  # noqa: PLC0415
+    from casekit.storage import Timer  # noqa: PLC0415
+
+    classes = [*EVENT_TYPES, Interaction, Assignment, Resolution, SlaClock, EventRecord]
+    return [cls for cls in [*classes, Timer, Committed] if maker(cls) is not cls]
+
+
+def _outcome(build: Any, given: dict[str, Any]) -> tuple[str, str]:
+    try:
+        return "built", repr(build(**given))
+    except Exception as error:  # compared, not handled
+        return type(error).__name__, str(error)
+
+
+@pytest.mark.parametrize("cls", _made(), ids=lambda cls: cls.__name__)
+def test_a_maker_refuses_what_init_refuses(cls: type[Any]) -> None:
+    """Each field swapped for values of other types: the same object or the same error,
+    with validators on and off."""
+    value = sample(cls)
+    given = {field.name: getattr(value, field.name) for field in attrs.fields(cls)}
+    made = maker(cls)(**given)
+    assert type(made) is cls
+    assert (made, repr(made), pickle.loads(pickle.dumps(made))) == (value, repr(value), value)  # noqa: S301
+    assert attrs.evolve(made) == value
+    swaps: list[object] = [None, 1, "x", datetime(2026, 1, 1), (), {}, object()]  # noqa: DTZ001
+    for field in attrs.fields(cls):
+        for swap in swaps:
+            changed = {**given, field.name: swap}
+            assert _outcome(maker(cls), changed) == _outcome(cls, changed)
+            with attrs.validators.disabled():
+                assert _outcome(maker(cls), changed) == _outcome(cls, changed)
+
+
+_WALK = """
+import casekit
+from casekit.model.events import EVENT_TYPES, CaseEvent
+
+def subclasses(cls):
+    out = []
+    for sub in cls.__subclasses__():
+        out += [sub, *subclasses(sub)]
+    return out
+
+desk = casekit.Desk(discover=False)
+desk.save_consumer(casekit.Consumer("c1", "Carla"))
+agent = casekit.Actor.agent("a", groups={"support"})
+case_id = desk.open_case(actor=agent, subject="x", consumer_id="c1", group="support").id
+desk.add_interaction(case_id, "hello", actor=agent)
+found = {cls.name: cls for cls in subclasses(CaseEvent) if cls.name}  # the concrete ones
+print(sorted(cls.__name__ for cls in found.values() if cls not in EVENT_TYPES))
+"""
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="cmd24: maker() gives event classes a draft subclass on import (SlaPausedDraft, "
+    "...); a host walking CaseEvent's subclasses to list the event types now finds the "
+    "drafts, and a name -> class map built that way maps 'sla.paused' to the draft "
+    "(on main only the case and the classes the fold evolves have drafts)",
+)
+def test_walking_the_event_classes_finds_the_event_classes() -> None:
+    """In a fresh process (this one's tests made drafts of every class)."""
+    src = pathlib.Path(casekit.__file__).parents[1]
+    result = subprocess.run(
+        [sys.executable, "-c", _WALK],
+        env={**os.environ, "PYTHONPATH": str(src)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert result.stdout.strip() == "[]"

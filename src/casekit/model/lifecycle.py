@@ -21,7 +21,7 @@ import attrs
 from casekit._text import count
 from casekit.exceptions import InvalidCommand, InvalidTransition, InvalidValue
 from casekit.model._enums import CaseState, Direction, TaskState
-from casekit.model._evolve import evolve
+from casekit.model._evolve import evolve, maker
 from casekit.model._links_fold import fold_link, major_after
 from casekit.model._playbook_fold import fold_playbook
 from casekit.model.actors import Actor
@@ -257,6 +257,21 @@ def decide(case: Case | None, command: Command, ctx: Context) -> list[Event]:
     raise InvalidCommand(f"unknown command {command!r}")  # pragma: no cover - exhaustive
 
 
+# Built by generated functions (casekit.model._evolve.maker): the same arguments, defaults
+# and validators as each class's __init__, without object.__setattr__ per field.
+_new_interaction = maker(Interaction)
+_new_assignment = maker(Assignment)
+_new_resolution = maker(Resolution)
+_new_interaction_added = maker(InteractionAdded)
+_new_case_state_changed = maker(CaseStateChanged)
+_new_task_started = maker(TaskStarted)
+_new_task_blocked = maker(TaskBlocked)
+_new_task_completed = maker(TaskCompleted)
+_new_task_cancelled = maker(TaskCancelled)
+_new_priority_changed = maker(PriorityChanged)
+_new_case_assigned = maker(CaseAssigned)
+
+
 def _base(case_id: str, ctx: Context) -> EventHeader:
     return {"case_id": case_id, "at": ctx.now, "actor": ctx.actor.ref}
 
@@ -286,7 +301,7 @@ def _open(command: OpenCase, ctx: Context) -> CaseOpened:
         account_id=command.account_id,
         contact_id=command.contact_id,
         consumer_id=command.consumer_id,
-        assignment=Assignment(group=command.group),
+        assignment=_new_assignment(group=command.group),
         custom=custom,
         skills=dict(command.skills),
         language=command.language,
@@ -339,7 +354,7 @@ def _change_priority(case: Case, command: ChangePriority, ctx: Context) -> list[
     if command.priority is case.priority:
         return []
     return [
-        PriorityChanged(
+        _new_priority_changed(
             case_id=case.id,
             at=ctx.now,
             actor=ctx.actor.ref,
@@ -359,7 +374,7 @@ def _add_interaction(case: Case, command: AddInteraction, ctx: Context) -> list[
     at = command.at or ctx.now
     if at > ctx.now:
         raise InvalidValue("an interaction cannot happen in the future", where="interaction.at")
-    interaction = Interaction(
+    interaction = _new_interaction(
         id=f"{case.id}-I{len(case.interactions) + 1}",
         channel=command.channel,
         direction=command.direction,
@@ -368,12 +383,14 @@ def _add_interaction(case: Case, command: AddInteraction, ctx: Context) -> list[
         at=at,
     )
     events: list[Event] = [
-        InteractionAdded(case_id=case.id, at=ctx.now, actor=ctx.actor.ref, interaction=interaction)
+        _new_interaction_added(
+            case_id=case.id, at=ctx.now, actor=ctx.actor.ref, interaction=interaction
+        )
     ]
     from_customer = ctx.actor.is_customer
     if from_customer and case.state is S.AWAITING_INFO and ctx.rules.inbound_resumes:
         events.append(
-            CaseStateChanged(
+            _new_case_state_changed(
                 case_id=case.id,
                 at=ctx.now,
                 actor=ctx.actor.ref,
@@ -393,11 +410,13 @@ def _add_interaction(case: Case, command: AddInteraction, ctx: Context) -> list[
 
 def _assign(case: Case, command: Assign, ctx: Context) -> list[Event]:
     _require_not_terminal(case, "assign")
-    new = Assignment(group=command.group, agent=command.agent, service_org=command.service_org)
+    new = _new_assignment(group=command.group, agent=command.agent, service_org=command.service_org)
     if new == case.assignment:
         return []
     return [
-        CaseAssigned(case_id=case.id, at=ctx.now, actor=ctx.actor.ref, old=case.assignment, new=new)
+        _new_case_assigned(
+            case_id=case.id, at=ctx.now, actor=ctx.actor.ref, old=case.assignment, new=new
+        )
     ]
 
 
@@ -425,7 +444,7 @@ def _transition(case: Case, command: Transition, ctx: Context) -> CaseStateChang
                 action.value,
                 f"mandatory tasks are unfinished: {', '.join(blocking)}",
             )
-        resolution = Resolution(
+        resolution = _new_resolution(
             code=command.code, notes=command.notes, resolved_at=ctx.now, resolved_by=ctx.actor.ref
         )
         if rules.auto_close_after is not None:
@@ -464,7 +483,7 @@ def _transition(case: Case, command: Transition, ctx: Context) -> CaseStateChang
                     action.value,
                     f"it closed more than {window} ago (reopen_closed_within)",
                 )
-    return CaseStateChanged(
+    return _new_case_state_changed(
         case_id=case.id,
         at=ctx.now,
         actor=ctx.actor.ref,
@@ -503,7 +522,7 @@ def _create_task(case: Case, command: CreateTask, ctx: Context) -> list[Event]:
             task_id=f"{case.id}-T{len(case.tasks) + 1}",
             title=command.title,
             description=command.description,
-            assignment=Assignment(group=command.group, agent=command.agent),
+            assignment=_new_assignment(group=command.group, agent=command.agent),
             mandatory=command.mandatory,
             depends_on=command.depends_on,
             skills=dict(command.skills),
@@ -518,7 +537,7 @@ def _assign_task(case: Case, command: AssignTask, ctx: Context) -> list[Event]:
     task = case.task(command.task_id)
     if task.state.is_finished:
         raise InvalidTransition("task", task.id, task.state, "assign")
-    new = Assignment(group=command.group, agent=command.agent, service_org=command.service_org)
+    new = _new_assignment(group=command.group, agent=command.agent, service_org=command.service_org)
     if new == task.assignment:
         return []
     return [
@@ -556,15 +575,15 @@ def _task_transition(
     base = _base(case.id, ctx)
     match command:
         case StartTask():
-            return TaskStarted(**base, task_id=task.id)
+            return _new_task_started(**base, task_id=task.id)
         case BlockTask():
             if not command.reason.strip():
                 raise InvalidCommand("blocking a task needs a reason")
-            return TaskBlocked(**base, task_id=task.id, reason=command.reason)
+            return _new_task_blocked(**base, task_id=task.id, reason=command.reason)
         case CompleteTask():
-            return TaskCompleted(**base, task_id=task.id, notes=command.notes)
+            return _new_task_completed(**base, task_id=task.id, notes=command.notes)
         case CancelTask():
-            return TaskCancelled(**base, task_id=task.id, reason=command.reason)
+            return _new_task_cancelled(**base, task_id=task.id, reason=command.reason)
 
 
 def _survey(case: Case, command: RecordSurvey, ctx: Context) -> SurveyAnswered:

@@ -58,7 +58,7 @@ class SlaReactor:
         engine._rules(run, case, change.events, policy)
         after = run.result()
         if steady is not None:
-            steady.note(after)
+            steady.note(after, case)
         return Folded(run.out, base=case, after=after) if run.out else ()
 
     def timers(self, case: Case) -> Iterable[Timer]:

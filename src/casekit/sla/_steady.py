@@ -68,7 +68,15 @@ def _build(policy: SlaPolicy) -> Steady | None:
 class Steady:
     """The projections of steady clocks tuples, for one policy (see the module doc)."""
 
-    __slots__ = ("case_facts", "first_response", "policy", "table", "task_facts", "unconditional")
+    __slots__ = (
+        "case_facts",
+        "first_response",
+        "policy",
+        "seen",
+        "table",
+        "task_facts",
+        "unconditional",
+    )
 
     def __init__(self, policy: SlaPolicy) -> None:
         self.policy = policy
@@ -101,6 +109,8 @@ class Steady:
         # id(clocks) -> (clocks, case id, projection, a first-response clock runs,
         # the projection includes whether an agent replied).
         self.table: dict[int, tuple[tuple[SlaClock, ...], str, tuple[Any, ...], bool, bool]] = {}
+        # The last projection :meth:`holds` computed: (case, reads_reply, projection).
+        self.seen: tuple[Case, bool, tuple[Any, ...]] | None = None
 
     def holds(self, case: Case, events: Sequence[Event]) -> bool:
         """Whether ``case``, after ``events``, has clocks a reaction left steady on a
@@ -112,17 +122,27 @@ class Steady:
             return False
         if entry[3] and _agent_replied(events):
             return False
-        return entry[2] == self.projection(case, entry[4])
+        projection = self.projection(case, entry[4])
+        self.seen = (case, entry[4], projection)  # for note(), if the rules run on it
+        return entry[2] == projection
 
-    def note(self, case: Case) -> None:
+    def note(self, case: Case, base: Case) -> None:
         """Remember that ``case``'s clocks are steady for its projection (``case`` is
-        what a reaction returned: the case it reacted to, with its events applied)."""
+        what a reaction returned: ``base``, the case it reacted to, with its events
+        applied). SLA events change only the clocks, the version and ``updated_at``,
+        none of which the projection reads: ``base``'s serves, if :meth:`holds` computed
+        it (the identity check keeps another thread's from being taken)."""
         slas = case.slas
         table = self.table
         if len(table) >= _MEMO_LIMIT:
             table.clear()
         running, reads_reply = self._first_response(slas)
-        table[id(slas)] = (slas, case.id, self.projection(case, reads_reply), running, reads_reply)
+        seen = self.seen
+        if seen is not None and seen[0] is base and seen[1] == reads_reply:
+            projection = seen[2]
+        else:
+            projection = self.projection(case, reads_reply)
+        table[id(slas)] = (slas, case.id, projection, running, reads_reply)
 
     def _first_response(self, slas: tuple[SlaClock, ...]) -> tuple[bool, bool]:
         """Whether a first-response clock runs (an agent's reply stops it), and whether
