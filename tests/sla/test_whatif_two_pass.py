@@ -371,6 +371,24 @@ def test_the_percentage_near_halves_and_at_the_ends() -> None:
         assert _vector.percentage(used, target) == round(used / target * 100, 2)
 
 
+def test_the_percentages_column_is_the_percentage_of_each() -> None:
+    """``_vector.percentages`` (numpy, for ``evaluate_many``) gives ``percentage``'s
+    float for every pair: near halves, at the ends, and beyond 2**53."""
+    np = pytest.importorskip("numpy")
+    pairs = [
+        (used, target)
+        for target in (1, 3, 7, 3600 * 10**6, 8 * 3600 * 10**6, 10**13 + 1)
+        for k in range(0, 20001, 7)
+        for used in (target * k // 20000 + d for d in (-1, 0, 1))
+        if used >= 0
+    ]
+    pairs += [(10**18, 1), (0, 1), (2**62, 3), (2**53 + 1, 2**53 + 3)]
+    used = np.array([u for u, _ in pairs], np.int64)
+    target = np.array([t for _, t in pairs], np.int64)
+    got = _vector.percentages(np, used, target)
+    assert [repr(x) for x in got] == [repr(_vector.percentage(u, t)) for u, t in pairs]
+
+
 def test_outcomes_stay_frozen() -> None:
     """``SlaOutcome`` is a frozen value (no longer slotted, for speed)."""
     logs, end = histories(2)
