@@ -34,12 +34,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from itertools import chain, repeat
-from operator import attrgetter, floordiv
+from operator import attrgetter
 from typing import Any, TypeVar
 
 from casekit.audit import EventRecord
 from casekit.exceptions import CasekitError
-from casekit.model._enums import ActorKind, CaseState, Direction, Priority, TaskState
+from casekit.model._enums import ActorKind, CaseState, Channel, Direction, Priority, TaskState
 from casekit.model.events import (
     CaseAssigned,
     CaseOpened,
@@ -322,7 +322,7 @@ class Unsure(CasekitError):
 class Questions:
     """The calendar questions of the rules, by calendar, answered by :meth:`answer`.
 
-    ``spans``: the stretches ``(a, b)`` whose business time is asked, and ``owners``:
+    ``spans``: the stretches whose business time is asked (``a, b`` of each, flat), and ``owners``:
     the sum each one adds to (a clock's ``slot`` plus ``_USED``, ``_IDLE`` or
     ``_TAIL``); ``dues``: the clocks running at ``as_of``, whose due instant is their
     target less what they used before ``since``, from ``since``. ``slots``: three sums
@@ -353,7 +353,7 @@ class Questions:
         self.longest = plan.longest
         self.clocked = [False] * n  # whether a clock ran on the calendar
         self.earliest = _FAR  # of the commands followed
-        self.spans: list[list[tuple[datetime, datetime]]] = [[] for _ in range(n)]
+        self.spans: list[list[datetime]] = [[] for _ in range(n)]
         self.owners: list[list[int]] = [[] for _ in range(n)]
         self.dues: list[list[Clock]] = [[] for _ in range(n)]
         self.slots = 0
@@ -363,7 +363,7 @@ class Questions:
         """Ask the business time from ``a`` to ``b``, to be added to one of the
         clock's sums."""
         calendar = clock.calendar
-        self.spans[calendar].append((a, b))
+        self.spans[calendar] += a, b
         self.owners[calendar].append(clock.slot + sum_)
 
     def answer(self, np_: Any | None, as_of: datetime) -> None:
@@ -391,15 +391,15 @@ class Questions:
         sums = self.sums = np_.zeros(self.slots, np_.int64)
         for calendar, spans, owners in zip(self.calendars, self.spans, self.owners, strict=True):
             if spans:
-                ends = _micros(np_, chain.from_iterable(spans), 2 * len(spans)).reshape(-1, 2)
+                ends = _micros(np_, spans).reshape(-1, 2)
                 used = calendar.elapsed_many(ends[:, 0], ends[:, 1])
                 np_.add.at(sums, np_.asarray(owners, np_.int64), used)
         for calendar, dues in zip(self.calendars, self.dues, strict=True):
             if not dues:
                 continue
             slots = np_.fromiter(map(_GET_SLOT, dues), np_.int64, len(dues))
-            deltas = _micros_of(np_, map(_GET_TARGET, dues), len(dues)) - sums[slots + _USED]
-            starts = _micros(np_, map(_GET_SINCE, dues), len(dues))
+            deltas = _micros_of(np_, list(map(_GET_TARGET, dues))) - sums[slots + _USED]
+            starts = _micros(np_, list(map(_GET_SINCE, dues)))
             result, ok = add_each(np_, calendar._timeline, starts, deltas)
             # Instants made in C: timedelta64 to timedelta (tolist), added to the epoch.
             due = list(map(_EPOCH.__add__, result.astype("m8[us]").tolist()))
@@ -414,7 +414,7 @@ class Questions:
         for calendar, spans, owners, dues in zip(
             self.calendars, self.spans, self.owners, self.dues, strict=True
         ):
-            for (a, b), owner in zip(spans, owners, strict=True):
+            for a, b, owner in zip(spans[::2], spans[1::2], owners, strict=True):
                 sums[owner] += calendar.elapsed(a, b) // _US
             for clock in dues:
                 delta = clock.target // _US - sums[clock.slot + _USED]
@@ -471,7 +471,7 @@ class Questions:
         used = sums[slots + _USED] + sums[slots + _TAIL]
         idle = sums[slots + _IDLE]
         targets = list(map(_GET_TARGET, clocks))
-        target_us = _micros_of(np_, targets, n)
+        target_us = _micros_of(np_, targets)
         breached = used > target_us
         stage = np_.fromiter(map(_GET_STAGE, clocks), np_.int64, n)
         stage[breached & (stage == _STOPPED)] = _BREACHED  # else _STOPPED means met
@@ -555,14 +555,17 @@ def percentage(used: int, target: int) -> float:
     return round(x, 2)
 
 
-def _micros_of(np_: Any, values: Iterable[timedelta], count: int) -> Any:
-    """Durations as int64 microseconds (numpy's own conversion of timedeltas is slower)."""
-    return np_.fromiter(map(floordiv, values, repeat(_US)), dtype=np_.int64, count=count)
+def _micros_of(np_: Any, values: list[timedelta]) -> Any:
+    """Durations as int64 microseconds, each distinct one converted once (they are a
+    policy's targets; numpy's own conversion of timedeltas is slower)."""
+    micros = {value: value // _US for value in set(values)}
+    return np_.fromiter(map(micros.__getitem__, values), dtype=np_.int64, count=len(values))
 
 
-def _micros(np_: Any, values: Iterable[datetime], count: int) -> Any:
+def _micros(np_: Any, values: list[datetime]) -> Any:
     """Aware datetimes as int64 microseconds since the epoch."""
-    return np_.fromiter(((v - _EPOCH) // _US for v in values), dtype=np_.int64, count=count)
+    micros = ((v - _EPOCH) // _US for v in values)
+    return np_.fromiter(micros, dtype=np_.int64, count=len(values))
 
 
 class _Task:
@@ -582,13 +585,12 @@ class Followed:
 
     __slots__ = ("account_id", "category", "channel", "clocks", "id", "priority")
 
-    def __init__(self, opened: CaseOpened) -> None:
-        self.id = opened.case_id
-        self.channel = opened.channel
-        self.account_id = opened.account_id
-        self.priority = opened.priority
-        self.category = opened.category
-        self.clocks: list[Clock] = []
+    id: str
+    channel: Channel
+    account_id: str | None
+    priority: Priority
+    category: str | None
+    clocks: list[Clock]
 
 
 class _Case(Followed):
@@ -607,7 +609,12 @@ class _Case(Followed):
     )
 
     def __init__(self, opened: CaseOpened, plan: Plan, questions: Questions) -> None:
-        super().__init__(opened)
+        self.id = opened.case_id
+        self.channel = opened.channel
+        self.account_id = opened.account_id
+        self.priority = opened.priority
+        self.category = opened.category
+        self.clocks = []
         self.plan = plan
         self.questions = questions
         self.opened_at = opened.at
@@ -636,7 +643,10 @@ class _Case(Followed):
         plan = self.plan
         if what & _CASE_OR_TALK:
             selected = plan.case_selected[self.priority]
+            talk_only = not what & _CASE
             for definition, cycles in self.live:
+                if talk_only and not definition.first_response:
+                    continue  # of a case's rules, only first-response ones read interactions
                 clock = cycles[-1] if cycles else None
                 if selected[definition.index]:
                     self.case_clock(definition, clock, cycles, now, replied)
