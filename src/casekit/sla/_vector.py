@@ -568,6 +568,18 @@ def _micros(np_: Any, values: list[datetime]) -> Any:
     return np_.fromiter(micros, dtype=np_.int64, count=len(values))
 
 
+class _Track:
+    """The clocks of one definition on a case or task: the latest one (``None`` before
+    the first), and how many were started (each cycle's key is numbered)."""
+
+    __slots__ = ("clock", "cycles", "definition")
+
+    def __init__(self, definition: _Definition) -> None:
+        self.definition = definition
+        self.clock: Clock | None = None
+        self.cycles = 0
+
+
 class _Task:
     __slots__ = ("created_at", "dirty", "id", "live", "state")
 
@@ -576,7 +588,7 @@ class _Task:
         self.state = _OPEN
         self.created_at = event.at
         self.dirty = True  # its state changed since its clocks' rules last ran
-        self.live: list[tuple[_Definition, list[Clock]]] = [(d, []) for d in definitions]
+        self.live = [_Track(d) for d in definitions]
 
 
 class Followed:
@@ -622,7 +634,7 @@ class _Case(Followed):
         self.responded = False  # an agent wrote to the customer (engine._responded)
         self.tasks: list[_Task] = []
         # The definitions whose rules can still change a clock, with their clocks.
-        self.live: list[tuple[_Definition, list[Clock]]] = [(d, []) for d in plan.case_defs]
+        self.live = [_Track(d) for d in plan.case_defs]
         self.finished = False  # a clock became inert (see _inert)
 
     def task(self, task_id: str) -> _Task | None:
@@ -644,17 +656,18 @@ class _Case(Followed):
         if what & _CASE_OR_TALK:
             selected = plan.case_selected[self.priority]
             talk_only = not what & _CASE
-            for definition, cycles in self.live:
+            for track in self.live:
+                definition = track.definition
                 if talk_only and not definition.first_response:
                     continue  # of a case's rules, only first-response ones read interactions
-                clock = cycles[-1] if cycles else None
+                clock = track.clock
                 if selected[definition.index]:
-                    self.case_clock(definition, clock, cycles, now, replied)
+                    self.case_clock(definition, clock, track, now, replied)
                 elif clock is not None and clock.stage <= _PAUSED:
                     self.cancel(clock, lapsed=True)  # no longer applies
             if self.finished:
                 self.finished = False
-                self.live = [(d, c) for d, c in self.live if not _inert(d, c)]
+                self.live = [track for track in self.live if not _inert(track)]
         if not what & _CASE_OR_TASKS or not self.tasks:
             return
         everyone = what & _CASE
@@ -663,21 +676,21 @@ class _Case(Followed):
             if not (everyone or task.dirty):
                 continue
             task.dirty = False
-            for definition, cycles in task.live:
-                clock = cycles[-1] if cycles else None
+            for track in task.live:
+                definition, clock = track.definition, track.clock
                 if selected[definition.index]:
-                    self.task_clock(definition, task, clock, cycles, now)
+                    self.task_clock(definition, task, clock, track, now)
                 elif clock is not None and clock.stage <= _PAUSED:
                     self.cancel(clock, lapsed=True)
             if self.finished:
                 self.finished = False
-                task.live = [(d, c) for d, c in task.live if not _inert(d, c)]
+                task.live = [track for track in task.live if not _inert(track)]
 
     def case_clock(
         self,
         definition: _Definition,
         clock: Clock | None,
-        cycles: list[Clock],
+        track: _Track,
         now: datetime,
         replied: bool,
     ) -> None:
@@ -708,7 +721,7 @@ class _Case(Followed):
             # No clock yet, or one that lapsed: (again) a new cycle, if it applies.
             if state in _ACTIVE and not (first_response and self.responded):
                 retro = clock is None and definition.retroactive
-                self.start(definition, None, cycles, self.opened_at if retro else now, now)
+                self.start(definition, None, track, self.opened_at if retro else now, now)
         elif active:
             if state in _STOPPING or (first_response and replied):
                 self.stop(clock, now)
@@ -716,7 +729,7 @@ class _Case(Followed):
                 self.keep_running(definition, clock, None, now)
         elif clock.stage == _STOPPED and state in _ACTIVE and not first_response:
             if definition.restart:
-                self.start(definition, None, cycles, now, now)
+                self.start(definition, None, track, now, now)
             else:
                 self.resume(clock, now)
                 self.keep_running(definition, clock, None, now)
@@ -726,14 +739,14 @@ class _Case(Followed):
         definition: _Definition,
         task: _Task,
         clock: Clock | None,
-        cycles: list[Clock],
+        track: _Track,
         now: datetime,
     ) -> None:
         state = self.state
         if clock is None or (clock.stage == _CANCELLED and clock.lapsed):
             if task.state not in _FINISHED and state not in _TERMINAL:
                 retro = clock is None and definition.retroactive
-                self.start(definition, task, cycles, task.created_at if retro else now, now)
+                self.start(definition, task, track, task.created_at if retro else now, now)
             return
         if clock.stage > _PAUSED:
             return
@@ -752,13 +765,13 @@ class _Case(Followed):
         self,
         definition: _Definition,
         task: _Task | None,
-        cycles: list[Clock],
+        track: _Track,
         started_at: datetime,
         now: datetime,
     ) -> None:
         key = definition.id if task is None else f"{definition.id}@{task.id}"
-        if cycles:
-            key = f"{key}#{len(cycles) + 1}"
+        if track.cycles:
+            key = f"{key}#{track.cycles + 1}"
         questions = self.questions
         clock = Clock(
             definition,
@@ -779,7 +792,8 @@ class _Case(Followed):
         if paused:
             clock.stage = _PAUSED
         questions.clocked[clock.calendar] = True
-        cycles.append(clock)
+        track.cycles += 1
+        track.clock = clock
         self.clocks.append(clock)
 
     def stop(self, clock: Clock, now: datetime) -> None:
@@ -834,15 +848,17 @@ class _Case(Followed):
             self.resume(clock, now)
 
 
-def _inert(definition: _Definition, cycles: list[Clock]) -> bool:
-    """Whether the rules of ``definition`` can no longer change its clock (so need not
-    run): cancelled for good, or a first-response or task clock that stopped."""
-    if not cycles:
+def _inert(track: _Track) -> bool:
+    """Whether the rules of the track's definition can no longer change its clock (so
+    need not run): cancelled for good, or a first-response or task clock that stopped."""
+    clock = track.clock
+    if clock is None:
         return False
-    clock = cycles[-1]
     if clock.stage == _CANCELLED:
         return not clock.lapsed
-    return clock.stage == _STOPPED and (definition.first_response or clock.task_id is not None)
+    return clock.stage == _STOPPED and (
+        track.definition.first_response or clock.task_id is not None
+    )
 
 
 NOTHING = Followed.__new__(Followed)
