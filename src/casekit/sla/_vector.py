@@ -34,7 +34,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from itertools import chain, repeat
-from operator import attrgetter
+from operator import attrgetter, sub
 from typing import Any, TypeVar
 
 from casekit.audit import EventRecord
@@ -503,6 +503,9 @@ class Questions:
         )
 
 
+_GET_DAYS = attrgetter("days")
+_GET_SECONDS = attrgetter("seconds")
+_GET_MICROSECONDS = attrgetter("microseconds")
 _GET_SLOT = attrgetter("slot")
 _GET_TARGET = attrgetter("target")
 _GET_SINCE = attrgetter("since")
@@ -563,9 +566,15 @@ def _micros_of(np_: Any, values: list[timedelta]) -> Any:
 
 
 def _micros(np_: Any, values: list[datetime]) -> Any:
-    """Aware datetimes as int64 microseconds since the epoch."""
-    micros = ((v - _EPOCH) // _US for v in values)
-    return np_.fromiter(micros, dtype=np_.int64, count=len(values))
+    """Aware datetimes as int64 microseconds since the epoch: each one's timedelta from
+    the epoch, read field by field (``delta // _US`` costs a third more: it converts
+    both timedeltas to microseconds through Python integers)."""
+    deltas = list(map(sub, values, repeat(_EPOCH)))
+    n = len(deltas)
+    days = np_.fromiter(map(_GET_DAYS, deltas), dtype=np_.int64, count=n)
+    seconds = np_.fromiter(map(_GET_SECONDS, deltas), dtype=np_.int64, count=n)
+    micros = np_.fromiter(map(_GET_MICROSECONDS, deltas), dtype=np_.int64, count=n)
+    return (days * 86_400 + seconds) * 1_000_000 + micros
 
 
 class _Track:
