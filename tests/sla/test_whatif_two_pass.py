@@ -19,6 +19,7 @@ import functools
 import random
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import attrs
@@ -339,6 +340,30 @@ def test_a_log_given_as_an_iterator_is_read_again_by_the_engine() -> None:
     assert whatif.evaluate(iter(events), policy, as_of=end) == expected
     with pytest.raises(CasekitError, match="opened twice"):  # the first pass does not follow
         whatif.evaluate(iter([*events, events[0]]), policy, as_of=end)
+
+
+@attrs.frozen
+class Wrapped:
+    """Not an ``EventRecord``, but with an ``event`` attribute (a caller's own row)."""
+
+    event: Event
+
+
+def test_only_event_records_give_their_event() -> None:
+    """Of the items of a log only ``EventRecord``s are read for their event, in the two
+    passes as in the engine: any other item is an event, even one with an ``event``
+    attribute (it is refused the same way whether or not the policy is followed in two
+    passes)."""
+    logs, end = histories(1)
+    policy = policy_of(PolicyShape())
+    assert _vector.plan(policy) is not None
+    wrapped: list[Any] = [Wrapped(event) for event in logs[0]]
+    with pytest.raises(AttributeError):
+        whatif._exact(wrapped, policy, end, None)
+    with pytest.raises(AttributeError):
+        whatif.evaluate(wrapped, policy, as_of=end)
+    with pytest.raises(AttributeError):
+        whatif.evaluate_many([wrapped], policy, as_of=end)
 
 
 @settings(max_examples=300, deadline=None)

@@ -507,7 +507,10 @@ class Questions:
         )
 
 
-_GET_EVENT = attrgetter("event")
+# EventRecord's own slot reader, not ``attrgetter("event")``: it refuses (TypeError) any
+# item that is not a record, even one with an ``event`` attribute, which the engine
+# reads as an event (``whatif._event``).
+_GET_EVENT = vars(EventRecord)["event"].__get__
 _GET_DAYS = attrgetter("days")
 _GET_SECONDS = attrgetter("seconds")
 _GET_MICROSECONDS = attrgetter("microseconds")
@@ -892,7 +895,7 @@ def follow(  # noqa: PLR0915 - one pass over the events, read as they come
     # Python loop below would wait for each in turn.
     try:
         items = iter(list(map(_GET_EVENT, log)))
-    except AttributeError:  # events (or both): read as they are
+    except TypeError:  # events (or both): read as they are
         items = iter(log)
     for item in items:  # up to the opening
         # Read as ``Any``: dispatched on its type (the codes of ``_KINDS``).
