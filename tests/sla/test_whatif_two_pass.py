@@ -19,6 +19,7 @@ import functools
 import random
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import attrs
@@ -341,6 +342,30 @@ def test_a_log_given_as_an_iterator_is_read_again_by_the_engine() -> None:
         whatif.evaluate(iter([*events, events[0]]), policy, as_of=end)
 
 
+@attrs.frozen
+class Wrapped:
+    """Not an ``EventRecord``, but with an ``event`` attribute (a caller's own row)."""
+
+    event: Event
+
+
+def test_only_event_records_give_their_event() -> None:
+    """Of the items of a log only ``EventRecord``s are read for their event, in the two
+    passes as in the engine: any other item is an event, even one with an ``event``
+    attribute (it is refused the same way whether or not the policy is followed in two
+    passes)."""
+    logs, end = histories(1)
+    policy = policy_of(PolicyShape())
+    assert _vector.plan(policy) is not None
+    wrapped: list[Any] = [Wrapped(event) for event in logs[0]]
+    with pytest.raises(AttributeError):
+        whatif._exact(wrapped, policy, end, None)
+    with pytest.raises(AttributeError):
+        whatif.evaluate(wrapped, policy, as_of=end)
+    with pytest.raises(AttributeError):
+        whatif.evaluate_many([wrapped], policy, as_of=end)
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     target=st.integers(1, 10**13),
@@ -369,6 +394,24 @@ def test_the_percentage_near_halves_and_at_the_ends() -> None:
                 assert repr(_vector.percentage(used, target)) == repr(want)
     for used, target in ((10**18, 1), (0, 1), (2**62, 3)):
         assert _vector.percentage(used, target) == round(used / target * 100, 2)
+
+
+def test_the_percentages_column_is_the_percentage_of_each() -> None:
+    """``_vector.percentages`` (numpy, for ``evaluate_many``) gives ``percentage``'s
+    float for every pair: near halves, at the ends, and beyond 2**53."""
+    np = pytest.importorskip("numpy")
+    pairs = [
+        (used, target)
+        for target in (1, 3, 7, 3600 * 10**6, 8 * 3600 * 10**6, 10**13 + 1)
+        for k in range(0, 20001, 7)
+        for used in (target * k // 20000 + d for d in (-1, 0, 1))
+        if used >= 0
+    ]
+    pairs += [(10**18, 1), (0, 1), (2**62, 3), (2**53 + 1, 2**53 + 3)]
+    used = np.array([u for u, _ in pairs], np.int64)
+    target = np.array([t for _, t in pairs], np.int64)
+    got = _vector.percentages(np, used, target)
+    assert [repr(x) for x in got] == [repr(_vector.percentage(u, t)) for u, t in pairs]
 
 
 def test_outcomes_stay_frozen() -> None:

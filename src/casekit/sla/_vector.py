@@ -8,6 +8,10 @@ business time of each stretch a clock ran or was paused, the due instant of a cl
 running at ``as_of``), and answer them afterwards: for one case with the scalar
 calendar, for many cases with one numpy call per calendar
 (:meth:`BusinessCalendar.elapsed_many` and :func:`casekit.sla._compiled.add_each`).
+Each stretch adds to one of three sums of its clock (used, paused, and the stretch up to
+``as_of`` of a running clock); with numpy the sums, and then the outcomes' fields, are
+made column by column (:meth:`Questions.outcomes_many`): the objects a replay makes and
+touches per clock weigh more in its time than its instructions.
 
 A command runs only the rules that read what it changed (its state, priority, an
 outbound interaction, a task's state), and only for clocks that can still change: the
@@ -31,14 +35,15 @@ random histories.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
-from itertools import chain
+from itertools import chain, repeat
+from operator import attrgetter, sub
 from typing import Any, TypeVar
 
 from casekit.audit import EventRecord
 from casekit.exceptions import CasekitError
-from casekit.model._enums import ActorKind, CaseState, Direction, Priority, TaskState
+from casekit.model._enums import ActorKind, CaseState, Channel, Direction, Priority, TaskState
 from casekit.model.events import (
     CaseAssigned,
     CaseOpened,
@@ -80,8 +85,20 @@ _ZERO = timedelta(0)
 
 # Clock stages while following the rules (MET and BREACHED are told apart at the end).
 _RUNNING, _PAUSED, _STOPPED, _CANCELLED, _NO_CLOCK = range(5)
-_STAGES = (SlaStage.IN_PROGRESS, SlaStage.PAUSED, None, SlaStage.CANCELLED)
+# The stage reported, by stage (a stopped clock: met), and of a stopped clock that breached.
+_BREACHED = _NO_CLOCK
+_OUTCOME_STAGES = (
+    SlaStage.IN_PROGRESS,
+    SlaStage.PAUSED,
+    SlaStage.MET,
+    SlaStage.CANCELLED,
+    SlaStage.BREACHED,
+)
 
+# Enum members as module constants: ``CaseState.NEW`` costs a Python-level descriptor
+# call on Python 3.11 (~15x a global's load).
+_NEW = CaseState.NEW
+_OPEN = TaskState.OPEN
 _ACTIVE = frozenset(s for s in CaseState if s.is_active)
 _TERMINAL = frozenset(s for s in CaseState if s.is_terminal)
 _STOPPING = frozenset({CaseState.RESOLVED, CaseState.CLOSED})
@@ -251,27 +268,27 @@ def plan(policy: SlaPolicy) -> Plan | None:
 
 
 class Clock:
-    """One clock as the rules leave it; its numbers are indices of questions.
+    """One clock as the rules leave it; its numbers are answered by :class:`Questions`.
 
-    ``used`` and ``idle`` list the stretches (question numbers on the clock's
-    calendar) whose business time adds up to the clock's consumed and paused time;
-    ``due`` is the question whose answer is its due instant while it runs.
+    The business time of each stretch it ran or was paused is a question on its
+    calendar, owned by one of its three sums (``slot`` + ``_USED``, ``_IDLE`` or
+    ``_TAIL``: the stretch from ``since`` to ``as_of`` of a clock running then, kept
+    apart because its due instant counts what it used before); ``due`` is its due
+    instant if it runs at ``as_of`` (after :meth:`Questions.answer`).
     """
 
     __slots__ = (
         "calendar",
         "definition",
         "due",
-        "idle",
         "key",
         "lapsed",
         "since",
+        "slot",
         "stage",
         "started_at",
-        "tail",
         "target",
         "task_id",
-        "used",
     )
 
     def __init__(
@@ -281,6 +298,8 @@ class Clock:
         task_id: str | None,
         target: timedelta,
         started_at: datetime,
+        *,
+        slot: int,
     ) -> None:
         self.definition = definition
         self.calendar = definition.calendar
@@ -288,13 +307,15 @@ class Clock:
         self.task_id = task_id
         self.target = target
         self.started_at = started_at
+        self.slot = slot
         self.stage = _RUNNING
         self.since: datetime | None = None  # running_since or paused_since
-        self.used: list[int] = []
-        self.idle: list[int] = []
-        self.due = -1
-        self.tail = -1  # the stretch from ``since`` to ``as_of``, if asked
+        self.due: datetime | None = None
         self.lapsed = False
+
+
+# A clock's three sums of business time (``Clock.slot`` + one of these).
+_USED, _IDLE, _TAIL = range(3)
 
 
 class Unsure(CasekitError):
@@ -305,9 +326,11 @@ class Unsure(CasekitError):
 class Questions:
     """The calendar questions of the rules, by calendar, answered by :meth:`answer`.
 
-    ``spans``: the stretches ``(a, b)`` whose business time is asked; ``dues``: the due
-    instants of the clocks running at ``as_of``, as ``(since, target, minus)``:
-    ``target`` less the business time of the stretches ``minus``, from ``since``.
+    ``spans``: the stretches whose business time is asked (``a, b`` of each, flat), and ``owners``:
+    the sum each one adds to (a clock's ``slot`` plus ``_USED``, ``_IDLE`` or
+    ``_TAIL``); ``dues``: the clocks running at ``as_of``, whose due instant is their
+    target less what they used before ``since``, from ``since``. ``slots``: three sums
+    per clock started, in ``sums`` after :meth:`answer` (microseconds).
 
     The engine also computes a due instant whenever a clock starts, resumes or is
     retargeted; only the last one is reported. Those it computes on the way can only
@@ -316,7 +339,17 @@ class Questions:
     :meth:`answer` asks those two instead, and refuses calendars closed for decades.
     """
 
-    __slots__ = ("calendars", "clocked", "due", "dues", "earliest", "elapsed", "longest", "spans")
+    __slots__ = (
+        "calendars",
+        "clocked",
+        "dues",
+        "earliest",
+        "longest",
+        "owners",
+        "slots",
+        "spans",
+        "sums",
+    )
 
     def __init__(self, plan: Plan) -> None:
         self.calendars: list[Any] = plan.calendars
@@ -324,20 +357,18 @@ class Questions:
         self.longest = plan.longest
         self.clocked = [False] * n  # whether a clock ran on the calendar
         self.earliest = _FAR  # of the commands followed
-        self.spans: list[list[tuple[datetime, datetime]]] = [[] for _ in range(n)]
-        self.dues: list[list[tuple[datetime, timedelta, tuple[int, ...]]]] = [[] for _ in range(n)]
-        self.elapsed: list[list[int]] = []  # microseconds, after answer()
-        self.due: list[list[datetime | int]] = []  # int: microseconds since the epoch
+        self.spans: list[list[datetime]] = [[] for _ in range(n)]
+        self.owners: list[list[int]] = [[] for _ in range(n)]
+        self.dues: list[list[Clock]] = [[] for _ in range(n)]
+        self.slots = 0
+        self.sums: Any = []  # after answer(): a list, or an int64 array with numpy
 
-    def span(self, calendar: int, a: datetime, b: datetime) -> int:
-        spans = self.spans[calendar]
-        spans.append((a, b))
-        return len(spans) - 1
-
-    def due_at(self, clock: Clock) -> None:
-        dues = self.dues[clock.calendar]
-        clock.due = len(dues)
-        dues.append((clock.since, clock.target, tuple(clock.used)))  # type: ignore[arg-type]
+    def span(self, clock: Clock, a: datetime, b: datetime, sum_: int) -> None:
+        """Ask the business time from ``a`` to ``b``, to be added to one of the
+        clock's sums."""
+        calendar = clock.calendar
+        self.spans[calendar] += a, b
+        self.owners[calendar].append(clock.slot + sum_)
 
     def answer(self, np_: Any | None, as_of: datetime) -> None:
         """Answer every question (with numpy: one batch per calendar and kind).
@@ -358,79 +389,61 @@ class Questions:
                 calendar.add(as_of, longest)
                 if calendar._timeline.snap[6]:  # 50 closed years somewhere: be sure
                     raise Unsure("a calendar closed for decades")
-        self.elapsed = []
-        self.due = []
-        for calendar, spans, dues in zip(self.calendars, self.spans, self.dues, strict=True):
-            if np_ is None or len(spans) < 4:
-                used = [calendar.elapsed(a, b) // _US for a, b in spans]
-            else:
-                ends = _micros(np_, chain.from_iterable(spans), 2 * len(spans)).reshape(-1, 2)
-                used = calendar.elapsed_many(ends[:, 0], ends[:, 1]).tolist()
-            self.elapsed.append(used)
-            deltas = [
-                target // _US - sum([used[i] for i in minus]) if minus else target // _US
-                for _, target, minus in dues
-            ]
-            if np_ is None or len(dues) < 4:
-                due: list[datetime | int] = [
-                    calendar.add(since, _US * d)
-                    for (since, _, _), d in zip(dues, deltas, strict=True)
-                ]
-            else:
-                due = self._due_many(np_, calendar, dues, deltas)
-            self.due.append(due)
+        if np_ is None:
+            self._answer_each()
+            return
+        sums = self.sums = np_.zeros(self.slots, np_.int64)
+        for calendar, spans, owners in zip(self.calendars, self.spans, self.owners, strict=True):
+            if spans:
+                ends = _micros(np_, spans).reshape(-1, 2)
+                used = calendar.elapsed_many(ends[:, 0], ends[:, 1])
+                np_.add.at(sums, np_.asarray(owners, np_.int64), used)
+        for calendar, dues in zip(self.calendars, self.dues, strict=True):
+            if not dues:
+                continue
+            slots = np_.fromiter(map(_GET_SLOT, dues), np_.int64, len(dues))
+            deltas = _micros_of(np_, list(map(_GET_TARGET, dues))) - sums[slots + _USED]
+            starts = _micros(np_, list(map(_GET_SINCE, dues)))
+            result, ok = add_each(np_, calendar._timeline, starts, deltas)
+            # Instants made in C: timedelta64 to timedelta (tolist), added to the epoch.
+            due = list(map(_EPOCH.__add__, result.astype("m8[us]").tolist()))
+            for i in np_.flatnonzero(~ok).tolist():  # beyond what is compiled: the scalar way
+                due[i] = calendar.add(dues[i].since, _US * int(deltas[i]))
+            for clock, at in zip(dues, due, strict=True):
+                clock.due = at
 
-    @staticmethod
-    def _due_many(
-        np_: Any,
-        calendar: Any,
-        dues: list[tuple[datetime, timedelta, tuple[int, ...]]],
-        deltas: list[int],
-    ) -> list[datetime | int]:
-        starts = _micros(np_, [since for since, _, _ in dues], len(dues))
-        result, ok = add_each(np_, calendar._timeline, starts, np_.asarray(deltas, np_.int64))
-        out: list[datetime | int] = result.tolist()  # made datetimes by numbers()
-        for i in np_.flatnonzero(~ok).tolist():  # beyond what is compiled: the scalar way
-            out[i] = calendar.add(dues[i][0], _US * deltas[i])
-        return out
+    def _answer_each(self) -> None:
+        """:meth:`answer` with the scalar calendar, question by question."""
+        sums = self.sums = [0] * self.slots
+        for calendar, spans, owners, dues in zip(
+            self.calendars, self.spans, self.owners, self.dues, strict=True
+        ):
+            for a, b, owner in zip(spans[::2], spans[1::2], owners, strict=True):
+                sums[owner] += calendar.elapsed(a, b) // _US
+            for clock in dues:
+                delta = clock.target // _US - sums[clock.slot + _USED]
+                clock.due = calendar.add(clock.since, _US * delta)
 
     def outcomes(self, case: Followed, make: Callable[..., T]) -> list[T]:
         """``make(...)`` with the fields of ``casekit.sla.whatif.SlaOutcome``, in order,
         for each clock of ``case`` at ``as_of`` (see :func:`follow`): what
-        ``casekit.sla.engine.numbers`` and the clock give."""
+        ``casekit.sla.engine.numbers`` and the clock give (after ``answer(None)``)."""
+        sums = self.sums
         out: list[T] = []
-        if not case.clocks:
-            return out  # perhaps no case at all (NOTHING)
-        case_id, priority, category = case.id, case.priority, case.category
-        channel, account_id = case.channel, case.account_id
         for clock in case.clocks:
-            answers = self.elapsed[clock.calendar]
-            used = idle = 0
-            for i in clock.used:  # one or two stretches, mostly: no sum(), no list
-                used += answers[i]
-            for i in clock.idle:
-                idle += answers[i]
-            stage = clock.stage
-            due: datetime | None = None
-            if stage == _RUNNING:
-                if clock.tail >= 0:
-                    used += answers[clock.tail]
-                answer = self.due[clock.calendar][clock.due]
-                due = _EPOCH + _US * answer if isinstance(answer, int) else answer
-            elif stage == _PAUSED and clock.tail >= 0:
-                idle += answers[clock.tail]
+            slot = clock.slot
+            used = sums[slot + _USED] + sums[slot + _TAIL]
+            idle = sums[slot + _IDLE]
             elapsed = _US * used
             target = clock.target
             # A stopped clock breached if it used more than its target when it stopped:
             # what it used still (its target changes only while it runs).
             breached = elapsed > target
-            if stage == _STOPPED:
-                state = SlaStage.BREACHED if breached else SlaStage.MET
-            else:
-                state = _STAGES[stage]  # type: ignore[assignment]
+            stage = clock.stage
+            state = _OUTCOME_STAGES[_BREACHED if breached and stage == _STOPPED else stage]
             out.append(
                 make(
-                    case_id,
+                    case.id,
                     clock.key,
                     clock.definition.id,
                     clock.task_id,
@@ -438,16 +451,100 @@ class Questions:
                     target,
                     elapsed,
                     _US * idle if idle else _ZERO,
-                    due,
+                    clock.due,
                     breached,
                     percentage(used, target // _US),
-                    priority,
-                    category,
-                    channel,
-                    account_id,
+                    case.priority,
+                    case.category,
+                    case.channel,
+                    case.account_id,
                 )
             )
         return out
+
+    def outcomes_many(self, np_: Any, cases: list[Followed], make: Callable[..., T]) -> list[T]:
+        """:meth:`outcomes` of many cases, one after the other, column by column
+        (after ``answer(np_)``)."""
+        cases = [case for case in cases if case.clocks]  # NOTHING has no fields
+        clocks = list(chain.from_iterable(map(_GET_CLOCKS, cases)))
+        n = len(clocks)
+        if not n:
+            return []
+        slots = np_.fromiter(map(_GET_SLOT, clocks), np_.int64, n)
+        sums = self.sums
+        used = sums[slots + _USED] + sums[slots + _TAIL]
+        idle = sums[slots + _IDLE]
+        targets = list(map(_GET_TARGET, clocks))
+        target_us = _micros_of(np_, targets)
+        breached = used > target_us
+        stage = np_.fromiter(map(_GET_STAGE, clocks), np_.int64, n)
+        stage[breached & (stage == _STOPPED)] = _BREACHED  # else _STOPPED means met
+        counts = list(map(len, map(_GET_CLOCKS, cases)))
+
+        def spread(field: Callable[[Followed], object]) -> Iterable[object]:
+            """A case column, each case's value once per clock."""
+            return chain.from_iterable(map(repeat, map(field, cases), counts))
+
+        return list(
+            map(
+                make,
+                spread(_GET_ID),
+                map(_GET_KEY, clocks),
+                map(_GET_SLA_ID, clocks),
+                map(_GET_TASK_ID, clocks),
+                map(_OUTCOME_STAGES.__getitem__, stage.tolist()),
+                targets,
+                used.astype("m8[us]").tolist(),  # timedeltas, made in C
+                idle.astype("m8[us]").tolist(),
+                map(_GET_DUE, clocks),
+                breached.tolist(),
+                percentages(np_, used, target_us),
+                spread(_GET_PRIORITY),
+                spread(_GET_CATEGORY),
+                spread(_GET_CHANNEL),
+                spread(_GET_ACCOUNT_ID),
+            )
+        )
+
+
+# EventRecord's own slot reader, not ``attrgetter("event")``: it refuses (TypeError) any
+# item that is not a record, even one with an ``event`` attribute, which the engine
+# reads as an event (``whatif._event``).
+_GET_EVENT = vars(EventRecord)["event"].__get__
+_GET_DAYS = attrgetter("days")
+_GET_SECONDS = attrgetter("seconds")
+_GET_MICROSECONDS = attrgetter("microseconds")
+_GET_SLOT = attrgetter("slot")
+_GET_TARGET = attrgetter("target")
+_GET_SINCE = attrgetter("since")
+_GET_STAGE = attrgetter("stage")
+_GET_DUE = attrgetter("due")
+_GET_KEY = attrgetter("key")
+_GET_SLA_ID = attrgetter("definition.id")
+_GET_TASK_ID = attrgetter("task_id")
+_GET_CLOCKS = attrgetter("clocks")
+_GET_ID = attrgetter("id")
+_GET_PRIORITY = attrgetter("priority")
+_GET_CATEGORY = attrgetter("category")
+_GET_CHANNEL = attrgetter("channel")
+_GET_ACCOUNT_ID = attrgetter("account_id")
+
+
+def percentages(np_: Any, used: Any, target: Any) -> list[float]:
+    """:func:`percentage` of two int64 arrays, element by element.
+
+    Below 2**53 both are exact doubles, and ``int / int`` in Python divides those
+    doubles: numpy computes the same ``x`` and ``y``, and ``rint`` rounds halves to
+    even as ``round`` does; the others go through :func:`percentage`.
+    """
+    exact = (used < 1 << 53) & (target < 1 << 53)
+    y = used / target * 100 * 100
+    k = np_.rint(y)
+    fast = exact & (y - k > -0.49) & (y - k < 0.49) & (y >= 0) & (y < 1 << 40)
+    out: list[float] = (k / 100).tolist()
+    for i in np_.flatnonzero(~fast).tolist():
+        out[i] = percentage(int(used[i]), int(target[i]))
+    return out
 
 
 def percentage(used: int, target: int) -> float:
@@ -469,9 +566,35 @@ def percentage(used: int, target: int) -> float:
     return round(x, 2)
 
 
-def _micros(np_: Any, values: Iterable[datetime], count: int) -> Any:
-    """Aware datetimes as int64 microseconds since the epoch."""
-    return np_.fromiter(((v - _EPOCH) // _US for v in values), dtype=np_.int64, count=count)
+def _micros_of(np_: Any, values: list[timedelta]) -> Any:
+    """Durations as int64 microseconds, each distinct one converted once (they are a
+    policy's targets; numpy's own conversion of timedeltas is slower)."""
+    micros = {value: value // _US for value in set(values)}
+    return np_.fromiter(map(micros.__getitem__, values), dtype=np_.int64, count=len(values))
+
+
+def _micros(np_: Any, values: list[datetime]) -> Any:
+    """Aware datetimes as int64 microseconds since the epoch: each one's timedelta from
+    the epoch, read field by field (``delta // _US`` costs a third more: it converts
+    both timedeltas to microseconds through Python integers)."""
+    deltas = list(map(sub, values, repeat(_EPOCH)))
+    n = len(deltas)
+    days = np_.fromiter(map(_GET_DAYS, deltas), dtype=np_.int64, count=n)
+    seconds = np_.fromiter(map(_GET_SECONDS, deltas), dtype=np_.int64, count=n)
+    micros = np_.fromiter(map(_GET_MICROSECONDS, deltas), dtype=np_.int64, count=n)
+    return (days * 86_400 + seconds) * 1_000_000 + micros
+
+
+class _Track:
+    """The clocks of one definition on a case or task: the latest one (``None`` before
+    the first), and how many were started (each cycle's key is numbered)."""
+
+    __slots__ = ("clock", "cycles", "definition")
+
+    def __init__(self, definition: _Definition) -> None:
+        self.definition = definition
+        self.clock: Clock | None = None
+        self.cycles = 0
 
 
 class _Task:
@@ -479,10 +602,10 @@ class _Task:
 
     def __init__(self, event: TaskCreated, definitions: list[_Definition]) -> None:
         self.id = event.task_id
-        self.state = TaskState.OPEN
+        self.state = _OPEN
         self.created_at = event.at
         self.dirty = True  # its state changed since its clocks' rules last ran
-        self.live: list[tuple[_Definition, list[Clock]]] = [(d, []) for d in definitions]
+        self.live = [_Track(d) for d in definitions]
 
 
 class Followed:
@@ -491,13 +614,12 @@ class Followed:
 
     __slots__ = ("account_id", "category", "channel", "clocks", "id", "priority")
 
-    def __init__(self, opened: CaseOpened) -> None:
-        self.id = opened.case_id
-        self.channel = opened.channel
-        self.account_id = opened.account_id
-        self.priority = opened.priority
-        self.category = opened.category
-        self.clocks: list[Clock] = []
+    id: str
+    channel: Channel
+    account_id: str | None
+    priority: Priority
+    category: str | None
+    clocks: list[Clock]
 
 
 class _Case(Followed):
@@ -516,15 +638,20 @@ class _Case(Followed):
     )
 
     def __init__(self, opened: CaseOpened, plan: Plan, questions: Questions) -> None:
-        super().__init__(opened)
+        self.id = opened.case_id
+        self.channel = opened.channel
+        self.account_id = opened.account_id
+        self.priority = opened.priority
+        self.category = opened.category
+        self.clocks = []
         self.plan = plan
         self.questions = questions
         self.opened_at = opened.at
-        self.state = CaseState.NEW
+        self.state = _NEW
         self.responded = False  # an agent wrote to the customer (engine._responded)
         self.tasks: list[_Task] = []
         # The definitions whose rules can still change a clock, with their clocks.
-        self.live: list[tuple[_Definition, list[Clock]]] = [(d, []) for d in plan.case_defs]
+        self.live = [_Track(d) for d in plan.case_defs]
         self.finished = False  # a clock became inert (see _inert)
 
     def task(self, task_id: str) -> _Task | None:
@@ -545,15 +672,19 @@ class _Case(Followed):
         plan = self.plan
         if what & _CASE_OR_TALK:
             selected = plan.case_selected[self.priority]
-            for definition, cycles in self.live:
-                clock = cycles[-1] if cycles else None
+            talk_only = not what & _CASE
+            for track in self.live:
+                definition = track.definition
+                if talk_only and not definition.first_response:
+                    continue  # of a case's rules, only first-response ones read interactions
+                clock = track.clock
                 if selected[definition.index]:
-                    self.case_clock(definition, clock, cycles, now, replied)
+                    self.case_clock(definition, clock, track, now, replied)
                 elif clock is not None and clock.stage <= _PAUSED:
                     self.cancel(clock, lapsed=True)  # no longer applies
             if self.finished:
                 self.finished = False
-                self.live = [(d, c) for d, c in self.live if not _inert(d, c)]
+                self.live = [track for track in self.live if not _inert(track)]
         if not what & _CASE_OR_TASKS or not self.tasks:
             return
         everyone = what & _CASE
@@ -562,21 +693,21 @@ class _Case(Followed):
             if not (everyone or task.dirty):
                 continue
             task.dirty = False
-            for definition, cycles in task.live:
-                clock = cycles[-1] if cycles else None
+            for track in task.live:
+                definition, clock = track.definition, track.clock
                 if selected[definition.index]:
-                    self.task_clock(definition, task, clock, cycles, now)
+                    self.task_clock(definition, task, clock, track, now)
                 elif clock is not None and clock.stage <= _PAUSED:
                     self.cancel(clock, lapsed=True)
             if self.finished:
                 self.finished = False
-                task.live = [(d, c) for d, c in task.live if not _inert(d, c)]
+                task.live = [track for track in task.live if not _inert(track)]
 
     def case_clock(
         self,
         definition: _Definition,
         clock: Clock | None,
-        cycles: list[Clock],
+        track: _Track,
         now: datetime,
         replied: bool,
     ) -> None:
@@ -607,7 +738,7 @@ class _Case(Followed):
             # No clock yet, or one that lapsed: (again) a new cycle, if it applies.
             if state in _ACTIVE and not (first_response and self.responded):
                 retro = clock is None and definition.retroactive
-                self.start(definition, None, cycles, self.opened_at if retro else now, now)
+                self.start(definition, None, track, self.opened_at if retro else now, now)
         elif active:
             if state in _STOPPING or (first_response and replied):
                 self.stop(clock, now)
@@ -615,7 +746,7 @@ class _Case(Followed):
                 self.keep_running(definition, clock, None, now)
         elif clock.stage == _STOPPED and state in _ACTIVE and not first_response:
             if definition.restart:
-                self.start(definition, None, cycles, now, now)
+                self.start(definition, None, track, now, now)
             else:
                 self.resume(clock, now)
                 self.keep_running(definition, clock, None, now)
@@ -625,14 +756,14 @@ class _Case(Followed):
         definition: _Definition,
         task: _Task,
         clock: Clock | None,
-        cycles: list[Clock],
+        track: _Track,
         now: datetime,
     ) -> None:
         state = self.state
         if clock is None or (clock.stage == _CANCELLED and clock.lapsed):
             if task.state not in _FINISHED and state not in _TERMINAL:
                 retro = clock is None and definition.retroactive
-                self.start(definition, task, cycles, task.created_at if retro else now, now)
+                self.start(definition, task, track, task.created_at if retro else now, now)
             return
         if clock.stage > _PAUSED:
             return
@@ -651,22 +782,25 @@ class _Case(Followed):
         self,
         definition: _Definition,
         task: _Task | None,
-        cycles: list[Clock],
+        track: _Track,
         started_at: datetime,
         now: datetime,
     ) -> None:
         key = definition.id if task is None else f"{definition.id}@{task.id}"
-        if cycles:
-            key = f"{key}#{len(cycles) + 1}"
+        if track.cycles:
+            key = f"{key}#{track.cycles + 1}"
+        questions = self.questions
         clock = Clock(
             definition,
             key,
             None if task is None else task.id,
             definition.targets[self.priority],
             started_at,
+            slot=questions.slots,
         )
+        questions.slots += 3
         if started_at < now:
-            clock.used.append(self.questions.span(clock.calendar, started_at, now))
+            questions.span(clock, started_at, now, _USED)
         clock.since = now
         if task is not None:
             paused = definition.pause_blocked and task.state is _BLOCKED
@@ -674,16 +808,16 @@ class _Case(Followed):
             paused = self.state in definition.pausing
         if paused:
             clock.stage = _PAUSED
-        self.questions.clocked[clock.calendar] = True
-        cycles.append(clock)
+        questions.clocked[clock.calendar] = True
+        track.cycles += 1
+        track.clock = clock
         self.clocks.append(clock)
 
     def stop(self, clock: Clock, now: datetime) -> None:
         since = clock.since
         assert since is not None
         if now > since:
-            span = self.questions.span(clock.calendar, since, now)
-            (clock.used if clock.stage == _RUNNING else clock.idle).append(span)
+            self.questions.span(clock, since, now, _USED if clock.stage == _RUNNING else _IDLE)
         clock.stage = _STOPPED
         clock.since = None
         if clock.task_id is not None or clock.definition.first_response:
@@ -700,14 +834,14 @@ class _Case(Followed):
         since = clock.since
         assert since is not None
         if now > since:
-            clock.used.append(self.questions.span(clock.calendar, since, now))
+            self.questions.span(clock, since, now, _USED)
         clock.stage = _PAUSED
         clock.since = now
 
     def resume(self, clock: Clock, now: datetime) -> None:
         since = clock.since  # None when it resumes from a stop (a reopened case)
         if since is not None and now > since:
-            clock.idle.append(self.questions.span(clock.calendar, since, now))
+            self.questions.span(clock, since, now, _IDLE)
         clock.stage = _RUNNING
         clock.since = now
 
@@ -731,15 +865,17 @@ class _Case(Followed):
             self.resume(clock, now)
 
 
-def _inert(definition: _Definition, cycles: list[Clock]) -> bool:
-    """Whether the rules of ``definition`` can no longer change its clock (so need not
-    run): cancelled for good, or a first-response or task clock that stopped."""
-    if not cycles:
+def _inert(track: _Track) -> bool:
+    """Whether the rules of the track's definition can no longer change its clock (so
+    need not run): cancelled for good, or a first-response or task clock that stopped."""
+    clock = track.clock
+    if clock is None:
         return False
-    clock = cycles[-1]
     if clock.stage == _CANCELLED:
         return not clock.lapsed
-    return clock.stage == _STOPPED and (definition.first_response or clock.task_id is not None)
+    return clock.stage == _STOPPED and (
+        track.definition.first_response or clock.task_id is not None
+    )
 
 
 NOTHING = Followed.__new__(Followed)
@@ -748,13 +884,19 @@ NOTHING.clocks = []
 
 
 def follow(  # noqa: PLR0915 - one pass over the events, read as they come
-    plan: Plan, log: Iterable[Any], as_of: datetime, questions: Questions
+    plan: Plan, log: Sequence[Any], as_of: datetime, questions: Questions
 ) -> Followed | None:
-    """Follow one case's log to ``as_of`` (events after it are ignored), asking
-    ``questions`` what the clocks' numbers need; ``None`` if the log is not followed
-    here (replay it with the engine)."""
+    """Follow one case's log (events or records) to ``as_of`` (events after it are
+    ignored), asking ``questions`` what the clocks' numbers need; ``None`` if the log is
+    not followed here (replay it with the engine)."""
     kinds = _KINDS
-    items = iter(log)
+    # The events of records first, in one C loop: the records of a log recorded long
+    # ago lie scattered over the heap, and the C loop waits for many at once where the
+    # Python loop below would wait for each in turn.
+    try:
+        items = iter(list(map(_GET_EVENT, log)))
+    except TypeError:  # events (or both): read as they are
+        items = iter(log)
     for item in items:  # up to the opening
         # Read as ``Any``: dispatched on its type (the codes of ``_KINDS``).
         event: Any = item.event if isinstance(item, EventRecord) else item
@@ -836,9 +978,10 @@ def follow(  # noqa: PLR0915 - one pass over the events, read as they come
             since = clock.since
             assert since is not None
             now = max(as_of, clock.started_at)
+            running = clock.stage == _RUNNING
             if now > since:
-                clock.tail = questions.span(clock.calendar, since, now)
-            if clock.stage == _RUNNING:
-                questions.due_at(clock)
+                questions.span(clock, since, now, _TAIL if running else _IDLE)
+            if running:
+                questions.dues[clock.calendar].append(clock)
     questions.earliest = min(questions.earliest, first)
     return case

@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from itertools import islice
 from typing import Any
 
 import attrs
@@ -422,14 +423,26 @@ def _followed_many(
     questions = _vector.Questions(plan)
     logs = [log if isinstance(log, list | tuple) else list(log) for log in logs]
     followed = [_vector.follow(plan, log, as_of, questions) for log in logs]
+    np_ = _numpy_or_none()
     try:
-        questions.answer(_numpy_or_none(), as_of)
+        questions.answer(np_, as_of)
     except CasekitError:
         # Some case raises: the engine, case by case, raises the same at the same case.
         return [outcome for log in logs for outcome in work(log)]
+    if np_ is None:
+        return [
+            outcome
+            for log, case in zip(logs, followed, strict=True)
+            for outcome in (work(log) if case is None else questions.outcomes(case, SlaOutcome))
+        ]
+    cases = [case for case in followed if case is not None]
+    outcomes = questions.outcomes_many(np_, cases, SlaOutcome)
+    if len(cases) == len(logs):
+        return outcomes
     out: list[SlaOutcome] = []
+    taken = iter(outcomes)  # the followed cases' outcomes, in order
     for log, case in zip(logs, followed, strict=True):
-        out.extend(work(log) if case is None else questions.outcomes(case, SlaOutcome))
+        out.extend(work(log) if case is None else islice(taken, len(case.clocks)))
     return out
 
 
