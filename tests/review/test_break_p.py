@@ -36,6 +36,7 @@ from tests.postgres import (  # noqa: F401 - fixtures
     pg_session_schema,
     pg_url,
 )
+from tests.storage._pg_settled import settle
 
 MakeStore = Callable[..., PostgresStore]
 AGENT = Actor.agent("ann", groups={"support"})
@@ -69,6 +70,7 @@ def test_schema_names_with_quotes_or_percent_signs_work(pg_url: str, prefix: str
             assert store.next_case_number() == 1
             open_case(store, 1)
             assert store.load(case_id_for(1)).case.version == 1
+            settle(store)  # transactions elsewhere on the server may hold the feed back
             assert [r.case_id for r in store.changes().records] == [case_id_for(1)]
         finally:
             store.close()
@@ -132,6 +134,7 @@ def test_an_existing_schema_opens_without_create_on_the_database(
 def store_records(url: str, schema: str) -> list[Any]:
     store = PostgresStore(url, schema=schema, min_size=0)
     try:
+        settle(store)  # transactions elsewhere on the server may hold the feed back
         return list(store.changes().records)
     finally:
         store.close()

@@ -30,6 +30,7 @@ from casekit import (
 from casekit.storage.base import CaseQuery
 from casekit.storage.postgres import SCHEMA_VERSION, DatabaseUnavailable, PostgresStore
 from casekit.testing.conformance import apply_command, case_id_for, note, open_case
+from tests.storage._pg_settled import settle
 
 AGENT = Actor.agent("ann", groups={"support"})
 T0 = datetime(2026, 1, 5, 9, tzinfo=UTC)
@@ -346,6 +347,9 @@ def test_a_record_committed_later_at_a_lower_position_is_not_skipped(
 
 
 def read_all(store: PostgresStore, cursor: str | None = None) -> tuple[list[Any], str | None]:
+    """The whole feed after ``cursor``, once transactions elsewhere on the server (another
+    test run's) that could hold it back have ended."""
+    settle(store)
     records: list[Any] = []
     while True:
         page = store.changes(cursor)
