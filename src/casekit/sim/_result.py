@@ -265,7 +265,7 @@ class SimResult:
         """Every clock as :func:`casekit.sla.whatif.evaluate` reports it at ``as_of``
         (the last cycle of each definition: a reopen that restarts a clock replaces
         the cycle it ends, which :meth:`summary` still counts)."""
-        from casekit.sla.whatif import SlaOutcome  # noqa: PLC0415 - avoids an import cycle
+        from casekit.sla.whatif import _make_outcome  # noqa: PLC0415 - avoids an import cycle
 
         types = self.scenario.case_types
         out = []
@@ -290,7 +290,7 @@ class SimResult:
                 kind = types[self.case_type[key]]
                 cycles = columns.cycles[key]
                 out.append(
-                    SlaOutcome(
+                    _make_outcome(
                         case_id=self.case_id(key),
                         key=columns.sla_id if not cycles else f"{columns.sla_id}#{cycles + 1}",
                         sla_id=columns.sla_id,

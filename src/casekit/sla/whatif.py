@@ -37,6 +37,7 @@ from casekit._time import to_utc
 from casekit.audit import EventRecord
 from casekit.exceptions import CasekitError, InvalidValue
 from casekit.model._enums import CaseState, Channel, Priority, TaskState
+from casekit.model._evolve import maker
 from casekit.model.case import Case
 from casekit.model.events import (
     CaseAssigned,
@@ -77,10 +78,7 @@ __all__ = [
 ]
 
 
-# Not slotted: a frozen slotted class sets each field through ``object.__setattr__``,
-# a frozen dict class writes its ``__dict__`` directly, in a third of the time (2.6
-# outcomes per case: a fifth of a replay's time went into building them).
-@attrs.frozen(slots=False)
+@attrs.frozen
 class SlaOutcome:
     """One clock of one case under the policy tried.
 
@@ -117,6 +115,14 @@ class SlaOutcome:
     category: str | None
     channel: Channel
     account_id: str | None
+
+
+# Built through a draft (see casekit.model._evolve.maker): a frozen slotted class's
+# __init__ sets each field through object.__setattr__, and a replay builds 2.6 outcomes
+# per case; a draft builds one in a quarter of that time, and a slotted outcome is a
+# third of the memory of one with a __dict__ (and one object for the collector, not two).
+_make_outcome: Callable[..., SlaOutcome] = maker(SlaOutcome)
+"""``SlaOutcome(...)``, the same arguments and result, built faster."""
 
 
 def _event(item: Event | EventRecord) -> Event:
@@ -178,7 +184,7 @@ def evaluate(
             except CasekitError:
                 pass  # the engine raises it where it arises
             else:
-                return questions.outcomes(followed, SlaOutcome)
+                return questions.outcomes(followed, _make_outcome)
     return _exact(log, policy, as_of, account_calendar)
 
 
@@ -359,7 +365,7 @@ def _replayed_cases(
 def _outcome(case: Any, clock: Any, policy: SlaPolicy, as_of: datetime) -> SlaOutcome:
     """The clock's status at ``as_of``, tagged with its case and the case's attributes."""
     elapsed, paused, percentage, breached = numbers(clock, max(as_of, clock.started_at), policy)
-    return SlaOutcome(
+    return _make_outcome(
         case_id=case.id,
         key=clock.key,
         sla_id=clock.sla_id,
@@ -433,10 +439,10 @@ def _followed_many(
         return [
             outcome
             for log, case in zip(logs, followed, strict=True)
-            for outcome in (work(log) if case is None else questions.outcomes(case, SlaOutcome))
+            for outcome in (work(log) if case is None else questions.outcomes(case, _make_outcome))
         ]
     cases = [case for case in followed if case is not None]
-    outcomes = questions.outcomes_many(np_, cases, SlaOutcome)
+    outcomes = questions.outcomes_many(np_, cases, _make_outcome)
     if len(cases) == len(logs):
         return outcomes
     out: list[SlaOutcome] = []
