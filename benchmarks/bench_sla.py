@@ -134,6 +134,16 @@ calendars, next-response, periodic-update and custom metrics, ``cancel_on``/``re
 and logs with events it does not know are replayed event by event, as before. The
 vectorized path (``ResolutionSpans``) is how a what-if of resolution clocks runs at numpy
 speed (the ``whatif_speedup_vs_pandas_businesstimedelta`` line).
+A later round (December 2026) took the serial what-if from 3.3-3.6x to 4.4-4.6x the
+pandas + businesstimedelta script (alternating runs of 2,000 cases, CPU time, quiet
+machine: 37.7k against 8.6k cases/s): outcomes built column by column (numpy sums per
+clock, timedeltas and percentages made at once), fewer objects per case, a command that
+only adds a message runs only the first-response rules, events pulled out of their
+records in one C loop, and ``SlaOutcome`` slotted again and built on a draft. What is
+left is Python's own: the garbage collector takes 7-11 % of a replay (31 young and 2
+middle-generation collections per 2,000 cases; the young objects are lists 31 %,
+outcomes 23 %, clocks 23 %, the case, track and task state the rest), and the rules
+and the business-time questions the rest.
 
 businesstimedelta works on naive datetimes and treats them as UTC. It is given the
 *local Amsterdam wall time* of each instant. That is exact here: the opening hours
