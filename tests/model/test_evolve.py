@@ -180,14 +180,15 @@ def test_a_hosts_class_is_made_by_its_init() -> None:
 
 
 def _made() -> list[type]:
-    """The classes the command path builds through :func:`maker`."""
+    """The classes the command path and the what-if build through :func:`maker`."""
     from casekit.model.case import Assignment, Interaction, Resolution  # noqa: PLC0415
     from casekit.model.events import EVENT_TYPES  # noqa: PLC0415
     from casekit.reactors import Committed  # noqa: PLC0415
+    from casekit.sla.whatif import SlaOutcome  # noqa: PLC0415
     from casekit.storage import Timer  # noqa: PLC0415
 
     classes = [*EVENT_TYPES, Interaction, Assignment, Resolution, SlaClock, EventRecord]
-    return [cls for cls in [*classes, Timer, Committed] if maker(cls) is not cls]
+    return [cls for cls in [*classes, Timer, Committed, SlaOutcome] if maker(cls) is not cls]
 
 
 def _outcome(build: Any, given: dict[str, Any]) -> tuple[str, str]:
