@@ -1,11 +1,12 @@
-"""The storage tests' shared fixtures: PostgreSQL (tests/postgres.py) and the SQLite
-writer processes (``_writer.py``)."""
+"""The storage tests' shared fixtures: PostgreSQL (tests/postgres.py), a SQLite file and
+its store, and the SQLite writer processes (``_writer.py``)."""
 
 import pathlib
 from collections.abc import Iterator
 
 import pytest
 
+from casekit.storage.sqlite import SQLiteStore
 from tests.forkserver import ForkServer
 from tests.postgres import (  # noqa: F401 - fixtures
     fresh_pg_schema,
@@ -25,3 +26,17 @@ def writer_forks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ForkServe
     )
     yield server
     server.stop()
+
+
+@pytest.fixture
+def db(tmp_path: pathlib.Path) -> pathlib.Path:
+    """A SQLite file of the test's own (not created yet)."""
+    return tmp_path / "cases.db"
+
+
+@pytest.fixture
+def store(db: pathlib.Path) -> Iterator[SQLiteStore]:
+    """A SQLite store on ``db``, closed after the test."""
+    opened = SQLiteStore(db)
+    yield opened
+    opened.close()

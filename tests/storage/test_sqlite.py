@@ -8,7 +8,6 @@ import pathlib
 import signal
 import sqlite3
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -31,18 +30,6 @@ from casekit.testing.conformance import T0, apply_command, case_id_for, note, op
 from tests.forkserver import ForkServer
 
 AGENT = Actor.agent("alice", groups={"support"})
-
-
-@pytest.fixture
-def db(tmp_path: pathlib.Path) -> pathlib.Path:
-    return tmp_path / "cases.db"
-
-
-@pytest.fixture
-def store(db: pathlib.Path) -> Iterator[SQLiteStore]:
-    store = SQLiteStore(db)
-    yield store
-    store.close()
 
 
 def committed(lines: list[str]) -> dict[str, int]:

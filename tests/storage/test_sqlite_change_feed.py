@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pathlib
 import sqlite3
-from collections.abc import Iterator
 
 import pytest
 
@@ -18,18 +17,6 @@ from casekit.storage.base import Holding
 from casekit.storage.sqlite import SCHEMA_VERSION, SQLiteStore
 from casekit.testing.conformance import apply_command, case_id_for, note, open_case, read_changes
 from tests.forkserver import ForkServer
-
-
-@pytest.fixture
-def db(tmp_path: pathlib.Path) -> pathlib.Path:
-    return tmp_path / "cases.db"
-
-
-@pytest.fixture
-def store(db: pathlib.Path) -> Iterator[SQLiteStore]:
-    store = SQLiteStore(db)
-    yield store
-    store.close()
 
 
 def raw(db: pathlib.Path, sql: str) -> list[tuple[object, ...]]:

@@ -26,11 +26,6 @@ BAD_UTF8 = "CAST(X'7b22ff22' AS TEXT)"  # '{"', a byte that is never UTF-8, '"'
 
 
 @pytest.fixture
-def db(tmp_path: pathlib.Path) -> pathlib.Path:
-    return tmp_path / "cases.db"
-
-
-@pytest.fixture
 def store(db: pathlib.Path) -> Iterator[SQLiteStore]:
     store = SQLiteStore(db)
     store.save_account(Account(id="acme", name="Acme"))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pathlib
 import sqlite3
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -24,18 +23,6 @@ from tests.storage.test_sqlite_change_feed import downgrade_to_v6
 
 CASE = case_id_for(1)
 ENTRY = f"{CASE}/2"
-
-
-@pytest.fixture
-def db(tmp_path: pathlib.Path) -> pathlib.Path:
-    return tmp_path / "cases.db"
-
-
-@pytest.fixture
-def store(db: pathlib.Path) -> Iterator[SQLiteStore]:
-    store = SQLiteStore(db)
-    yield store
-    store.close()
 
 
 def raw(db: pathlib.Path, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:

@@ -24,11 +24,6 @@ AGENT = Actor.agent("alice", groups={"support"}, roles={"admin"})
 
 
 @pytest.fixture
-def db(tmp_path: pathlib.Path) -> pathlib.Path:
-    return tmp_path / "cases.db"
-
-
-@pytest.fixture
 def desk(db: pathlib.Path) -> Iterator[Desk]:
     with Desk(SQLiteStore(db), clock=ManualClock(T0), discover=False) as desk:
         desk.save_account(Account(id="acme", name="Acme"))

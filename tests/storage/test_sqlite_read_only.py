@@ -24,11 +24,6 @@ AGENT = Actor.agent("alice", groups={"support"})
 
 
 @pytest.fixture
-def db(tmp_path: pathlib.Path) -> pathlib.Path:
-    return tmp_path / "cases.db"
-
-
-@pytest.fixture
 def filled(db: pathlib.Path) -> pathlib.Path:
     clock = ManualClock(datetime(2026, 3, 2, 9, tzinfo=UTC))
     with Desk(SQLiteStore(db), clock=clock, discover=False) as desk:

@@ -18,11 +18,6 @@ CASE = case_id_for(1)
 
 
 @pytest.fixture
-def db(tmp_path: pathlib.Path) -> pathlib.Path:
-    return tmp_path / "cases.db"
-
-
-@pytest.fixture
 def pair(db: pathlib.Path) -> Iterator[tuple[SQLiteStore, SQLiteStore]]:
     """Two stores on one file, as two processes would have (their own connections)."""
     first, second = SQLiteStore(db), SQLiteStore(db)

@@ -5,10 +5,7 @@ this store's own timers writes outside a commit, may have changed them."""
 from __future__ import annotations
 
 import pathlib
-from collections.abc import Iterator
 from datetime import timedelta
-
-import pytest
 
 from casekit import Account
 from casekit.storage import Commit, Timer
@@ -26,18 +23,6 @@ CASE = case_id_for(1)
 FIRST = Timer(CASE, "auto_close", T0 + timedelta(days=1))
 SECOND = Timer(CASE, "auto_close", T0 + timedelta(days=2))
 LATE = T0 + timedelta(days=30)
-
-
-@pytest.fixture
-def db(tmp_path: pathlib.Path) -> pathlib.Path:
-    return tmp_path / "cases.db"
-
-
-@pytest.fixture
-def store(db: pathlib.Path) -> Iterator[SQLiteStore]:
-    opened = SQLiteStore(db)
-    yield opened
-    opened.close()
 
 
 def timer_writes(store: SQLiteStore) -> list[str]:
