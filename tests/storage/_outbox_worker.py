@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import pathlib
 import signal
 import sqlite3
 import sys
@@ -72,8 +73,10 @@ def main(  # noqa: PLR0917 - the command line, in order
     now = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=int(micros))
     store = SQLiteStore(db)
     receiver = sqlite3.connect(receiver_path, isolation_level=None, timeout=30)
-    while go and not os.path.exists(go):  # start together with the other workers
-        time.sleep(0.002)
+    if go:  # say this worker is ready, then start together with the other workers
+        pathlib.Path(f"{go}.{owner}").touch()
+        while not os.path.exists(go):
+            time.sleep(0.002)
     counts = {"sent": 0, "duplicates": 0, "failed": 0}
     idle_since = time.monotonic()
     while True:
@@ -112,6 +115,8 @@ def main(  # noqa: PLR0917 - the command line, in order
             ), entry.id
         if unsent:
             store.release_outbox(unsent, owner=owner)
+        if go:  # give the CPU away between batches, so that on a busy machine
+            time.sleep(0.001)  # one worker cannot drain it all before the others run
     print(json.dumps(counts), flush=True)
     store.close()
     receiver.close()

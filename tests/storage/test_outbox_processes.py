@@ -10,6 +10,7 @@ import json
 import pathlib
 import signal
 import sqlite3
+import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
@@ -114,6 +115,10 @@ def test_four_processes_drain_the_outbox_once_each_case_in_order(
     make_receiver(receiver)
     go = tmp_path / "go"  # all four start together, or the first may drain it all
     workers = [start(forks, db, receiver, f"w{i}", micros(), mode="drain", go=go) for i in range(4)]
+    ready = [tmp_path / f"go.w{i}" for i in range(4)]
+    deadline = time.monotonic() + 30
+    while not all(path.exists() for path in ready) and time.monotonic() < deadline:
+        time.sleep(0.002)
     go.touch()
     counts = [finish(worker) for worker in workers]
     got = received(receiver)
