@@ -691,7 +691,7 @@ class _Task:
         self.state = _OPEN
         self.created_at = event.at
         self.dirty = True  # its state changed since its clocks' rules last ran
-        self.live = [_Track(d) for d in definitions]
+        self.live = list(map(_Track, definitions))
 
 
 class _Case:
@@ -729,7 +729,7 @@ class _Case:
         self.responded = False  # an agent wrote to the customer (engine._responded)
         self.tasks: list[_Task] = []
         # The definitions whose rules can still change a clock, with their clocks.
-        self.live = [_Track(d) for d in plan.case_defs]
+        self.live = list(map(_Track, plan.case_defs))
         self.finished = False  # a clock became inert (see _inert)
 
     def task(self, task_id: str) -> _Task | None:
@@ -749,6 +749,7 @@ class _Case:
         """
         plan = self.plan
         if what & _CASE_OR_TALK:
+            state = self.state
             selected = plan.case_selected[self.priority]
             talk_only = not what & _CASE
             for track in self.live:
@@ -756,10 +757,23 @@ class _Case:
                 if talk_only and not definition.first_response:
                     continue  # of a case's rules, only first-response ones read interactions
                 clock = track.clock
-                if selected[definition.index]:
-                    self.case_clock(definition, clock, track, now, replied)
-                elif clock is not None and clock.stage <= _PAUSED:
-                    self.cancel(clock, lapsed=True)  # no longer applies
+                if not selected[definition.index]:
+                    if clock is not None and clock.stage <= _PAUSED:
+                        self.cancel(clock, lapsed=True)  # no longer applies
+                elif clock is None or clock.stage > _PAUSED or state is _CANCELLED_CASE:
+                    self.case_clock(definition, clock, track, now)
+                # The usual: the clock runs on (``case_clock``'s first case, inlined).
+                elif state in _STOPPING or (replied and definition.first_response):
+                    self.stop(clock, now)
+                else:
+                    target = definition.targets.get(self.priority)
+                    if target is not None and target != clock.target:
+                        clock.target = target  # retarget, inlined
+                    if state in definition.pausing:
+                        if clock.stage == _RUNNING:
+                            self.pause(clock, now)
+                    elif clock.stage == _PAUSED:
+                        self.resume(clock, now)
             if self.finished:
                 self.finished = False
                 self.live = [track for track in self.live if not _inert(track)]
@@ -787,41 +801,23 @@ class _Case:
         clock: Clock | None,
         track: _Track,
         now: datetime,
-        replied: bool,
     ) -> None:
+        """The rules of a case clock that does not run (none yet, stopped, cancelled),
+        or of any clock on a cancelled case; :meth:`react` runs those of a clock that
+        runs or is paused on a case that is not (they stop it, or it runs on)."""
         state = self.state
-        stage = _NO_CLOCK if clock is None else clock.stage
-        if stage <= _PAUSED and state is not _CANCELLED_CASE:  # the usual: it runs on
-            assert clock is not None
-            if state in _STOPPING or (replied and definition.first_response):
-                self.stop(clock, now)
-                return
-            # keep_running, inlined
-            target = definition.targets.get(self.priority)
-            if target is not None and target != clock.target:
-                clock.target = target  # retarget, inlined
-            if state in definition.pausing:
-                if clock.stage == _RUNNING:
-                    self.pause(clock, now)
-            elif clock.stage == _PAUSED:
-                self.resume(clock, now)
-            return
-        active = stage <= _PAUSED
+        active = clock is not None and clock.stage <= _PAUSED
         if state is _CANCELLED_CASE:
             if active:
                 self.cancel(clock, lapsed=False)  # type: ignore[arg-type]
             return
+        assert not active
         first_response = definition.first_response
         if clock is None or (clock.stage == _CANCELLED and clock.lapsed):
             # No clock yet, or one that lapsed: (again) a new cycle, if it applies.
             if state in _ACTIVE and not (first_response and self.responded):
                 retro = clock is None and definition.retroactive
                 self.start(definition, None, track, self.opened_at if retro else now, now)
-        elif active:
-            if state in _STOPPING or (first_response and replied):
-                self.stop(clock, now)
-            else:
-                self.keep_running(definition, clock, None, now)
         elif clock.stage == _STOPPED and state in _ACTIVE and not first_response:
             if definition.restart:
                 self.start(definition, None, track, now, now)
