@@ -290,26 +290,22 @@ class Clock:
         "task_id",
     )
 
-    def __init__(
-        self,
-        definition: _Definition,
-        key: str,
-        task_id: str | None,
-        target: timedelta,
-        started_at: datetime,
-        *,
-        slot: int,
-    ) -> None:
-        self.definition = definition
-        self.calendar = definition.calendar
-        self.key = key
-        self.task_id = task_id
-        self.target = target
-        self.started_at = started_at
-        self.slot = slot
-        self.stage = _RUNNING
-        self.since: datetime | None = None  # running_since or paused_since
-        self.lapsed = False
+    definition: _Definition
+    calendar: int
+    key: str
+    task_id: str | None
+    target: timedelta
+    started_at: datetime
+    slot: int
+    stage: int
+    since: datetime | None  # running_since or paused_since
+    lapsed: bool
+
+
+# Clocks and tracks are built field by field on an empty instance (in
+# ``_Case.start``, ``_tracks``): calling a class with an ``__init__`` costs more than
+# the fields.
+_new = object.__new__
 
 
 # A clock's three sums of business time (``Clock.slot`` + one of these).
@@ -677,10 +673,21 @@ class _Track:
 
     __slots__ = ("clock", "cycles", "definition")
 
-    def __init__(self, definition: _Definition) -> None:
-        self.definition = definition
-        self.clock: Clock | None = None
-        self.cycles = 0
+    definition: _Definition
+    clock: Clock | None
+    cycles: int
+
+
+def _tracks(definitions: list[_Definition]) -> list[_Track]:
+    """A new track of each definition."""
+    tracks = []
+    for definition in definitions:
+        track: _Track = _new(_Track)
+        track.definition = definition
+        track.clock = None
+        track.cycles = 0
+        tracks.append(track)
+    return tracks
 
 
 class _Task:
@@ -691,7 +698,7 @@ class _Task:
         self.state = _OPEN
         self.created_at = event.at
         self.dirty = True  # its state changed since its clocks' rules last ran
-        self.live = list(map(_Track, definitions))
+        self.live = _tracks(definitions)
 
 
 class _Case:
@@ -729,7 +736,7 @@ class _Case:
         self.responded = False  # an agent wrote to the customer (engine._responded)
         self.tasks: list[_Task] = []
         # The definitions whose rules can still change a clock, with their clocks.
-        self.live = list(map(_Track, plan.case_defs))
+        self.live = _tracks(plan.case_defs)
         self.finished = False  # a clock became inert (see _inert)
 
     def task(self, task_id: str) -> _Task | None:
@@ -864,15 +871,17 @@ class _Case:
         if track.cycles:
             key = f"{key}#{track.cycles + 1}"
         questions = self.questions
-        clock = Clock(
-            definition,
-            key,
-            None if task is None else task.id,
-            definition.targets[self.priority],
-            started_at,
-            slot=questions.slots,
-        )
+        clock: Clock = _new(Clock)
+        clock.definition = definition
+        clock.calendar = calendar = definition.calendar
+        clock.key = key
+        clock.task_id = None if task is None else task.id
+        clock.target = definition.targets[self.priority]
+        clock.started_at = started_at
+        clock.slot = questions.slots
         questions.slots += 3
+        clock.stage = _RUNNING
+        clock.lapsed = False
         if started_at < now:
             questions.span(clock, started_at, now, _USED)
         clock.since = now
@@ -882,7 +891,7 @@ class _Case:
             paused = self.state in definition.pausing
         if paused:
             clock.stage = _PAUSED
-        questions.clocked[clock.calendar] = True
+        questions.clocked[calendar] = True
         track.cycles += 1
         track.clock = clock
         self.clocks.append(clock)
