@@ -575,11 +575,12 @@ class Questions:
         breached = used > target_us
         stage = np_.asarray(self.stages, np_.int64)
         stage[breached & (stage == _STOPPED)] = _BREACHED  # else _STOPPED means met
-        counts = self.counts
+        # The case of each clock, by its place in the case columns.
+        case_of = np_.repeat(np_.arange(len(self.counts)), self.counts).tolist()
 
         def spread(column: list[Any]) -> Iterable[Any]:
             """A case column, each case's value once per clock."""
-            return chain.from_iterable(map(repeat, column, counts))
+            return map(column.__getitem__, case_of)
 
         return list(
             map(
