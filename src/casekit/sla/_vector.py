@@ -978,7 +978,8 @@ def follow(  # noqa: PLR0915 - one pass over the events, read as they come
     # Each event's code (the codes of ``_KINDS``, -1 for a type it does not know), and
     # the ``sla.*`` events (``_SKIP``, 0) left out, in C too.
     codes = list(map(_KINDS.get, map(type, events), repeat(-1)))
-    items = compress(zip(codes, events, strict=True), codes)
+    # (``strict=True`` would cost a keyword parse per log: ``codes`` is made from ``events``.)
+    items = compress(zip(codes, events), codes)  # noqa: B905 - see above
     # Read as ``Any``: dispatched on its code.
     event: Any
     for code, event in items:  # up to the opening
