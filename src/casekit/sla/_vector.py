@@ -11,7 +11,11 @@ calendar, for many cases with one numpy call per calendar
 Each stretch adds to one of three sums of its clock (used, paused, and the stretch up to
 ``as_of`` of a running clock); with numpy the sums, and then the outcomes' fields, are
 made column by column (:meth:`Questions.outcomes_many`): the objects a replay makes and
-touches per clock weigh more in its time than its instructions.
+touches per clock weigh more in its time than its instructions. For the same reason a
+case's objects (its state, tracks, tasks and clocks) live only while it is followed:
+at its end its clocks are written down in columns of atoms (:meth:`Questions.report`),
+so what a replay keeps until its outcomes are built is a few lists, not objects that
+the garbage collector's young passes would walk (and trigger on) case after case.
 
 A command runs only the rules that read what it changed (its state, priority, an
 outbound interaction, a task's state), and only for clocks that can still change: the
@@ -20,7 +24,7 @@ rules of the others would leave them as they are.
 :func:`plan` says whether a policy is followed here: every definition selected by
 priority alone (no conditions), on its own calendar, with the resolution or first-
 response metric (task clocks: resolution) and none of ``cancel_on``, ``reset_on``,
-``start_on``, ``stop_on``. :func:`follow` returns ``None`` for a log it does not follow
+``start_on``, ``stop_on``. :func:`follow` returns ``False`` for a log it does not follow
 (an event type it does not know, a task event naming an unknown task, a second
 opening...). Either way the caller replays through the engine instead; and when a
 calendar question raises, the caller replays everything through the engine, which
