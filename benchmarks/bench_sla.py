@@ -159,8 +159,8 @@ logs in the oldest generation): 216k -> 194k on the first 300 cases recorded liv
 instants into microseconds, the outcomes 22k). CPU time (the same 2,000 cases,
 alternating processes, best of 7, load average 10-13 on 2 cores): 34-42 -> 27-31 us per
 case, 5.7-6.1x -> 6.8-7.6x the pandas + businesstimedelta script in that harness; the
-bench itself, four alternating runs of each tree on that loaded machine: 3.8-5.8x
-(main) against 4.2-5.9x (three of four runs 5.8-5.9x).
+bench itself, six alternating runs of each tree on that loaded machine: 3.3-5.8x
+before (median 4.1x) against 4.2-6.2x (median 5.8x; five of the six 5.4-6.2x).
 
 businesstimedelta works on naive datetimes and treats them as UTC. It is given the
 *local Amsterdam wall time* of each instant. That is exact here: the opening hours
