@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 from casekit import Account, Actor, Contact, Desk, ManualClock, Priority
 from casekit.exceptions import CalendarHorizonError, CasekitError
 from casekit.model._enums import CaseState
-from casekit.model.events import Event
+from casekit.model.events import Event, TaskCreated
 from casekit.sla import _vector, whatif
 from casekit.sla._compiled import EPOCH, ONE_US, add_each
 from casekit.sla.calendar import BusinessCalendar
@@ -423,3 +423,28 @@ def test_outcomes_stay_frozen() -> None:
         outcomes[0].elapsed = timedelta(0)  # type: ignore[misc]
     assert outcomes == [attrs.evolve(o) for o in outcomes]
     assert outcomes[0] in set(outcomes)
+
+
+def test_each_log_keeps_its_place_however_it_is_replayed() -> None:
+    """``evaluate_many`` lists each log's outcomes in the log's place, whether the two
+    passes follow it, the engine replays it (a task id that could name another clock),
+    or it has no case by ``as_of`` (empty)."""
+    logs, end = histories(2)
+    policy = policy_of(PolicyShape())
+    plan = _vector.plan(policy)
+    assert plan is not None
+    with_task = [log for log in logs[:-1] if any(isinstance(e, TaskCreated) for e in log)]
+    task_ids = {e.task_id for e in with_task[0] if isinstance(e, TaskCreated)}
+
+    def rename(event: Any) -> Event:
+        if getattr(event, "task_id", None) in task_ids:
+            return attrs.evolve(event, task_id=f"{event.task_id}#2")  # type: ignore[no-any-return]
+        return event  # type: ignore[no-any-return]
+
+    renamed = tuple(map(rename, with_task[0]))
+    assert not _vector.follow(plan, renamed, end, _vector.Questions(plan))
+    mixed = [logs[0], renamed, (), logs[1], with_task[1], (), renamed, logs[2]]
+    expected = [o for log in mixed for o in whatif._exact(log, policy, end, None)]
+    assert any(o.task_id in {f"{t}#2" for t in task_ids} for o in expected)
+    assert whatif.evaluate_many(mixed, policy, as_of=end) == expected
+    assert [o for log in mixed for o in whatif.evaluate(log, policy, as_of=end)] == expected

@@ -11,7 +11,11 @@ calendar, for many cases with one numpy call per calendar
 Each stretch adds to one of three sums of its clock (used, paused, and the stretch up to
 ``as_of`` of a running clock); with numpy the sums, and then the outcomes' fields, are
 made column by column (:meth:`Questions.outcomes_many`): the objects a replay makes and
-touches per clock weigh more in its time than its instructions.
+touches per clock weigh more in its time than its instructions. For the same reason a
+case's objects (its state, tracks, tasks and clocks) live only while it is followed:
+at its end its clocks are written down in columns of atoms (:meth:`Questions.report`),
+so what a replay keeps until its outcomes are built is a few lists, not objects that
+the garbage collector's young passes would walk (and trigger on) case after case.
 
 A command runs only the rules that read what it changed (its state, priority, an
 outbound interaction, a task's state), and only for clocks that can still change: the
@@ -20,7 +24,7 @@ rules of the others would leave them as they are.
 :func:`plan` says whether a policy is followed here: every definition selected by
 priority alone (no conditions), on its own calendar, with the resolution or first-
 response metric (task clocks: resolution) and none of ``cancel_on``, ``reset_on``,
-``start_on``, ``stop_on``. :func:`follow` returns ``None`` for a log it does not follow
+``start_on``, ``stop_on``. :func:`follow` returns ``False`` for a log it does not follow
 (an event type it does not know, a task event naming an unknown task, a second
 opening...). Either way the caller replays through the engine instead; and when a
 calendar question raises, the caller replays everything through the engine, which
@@ -37,7 +41,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
-from itertools import chain, repeat
+from itertools import chain, compress, repeat
 from operator import attrgetter, sub
 from typing import Any, TypeVar
 
@@ -273,14 +277,13 @@ class Clock:
     The business time of each stretch it ran or was paused is a question on its
     calendar, owned by one of its three sums (``slot`` + ``_USED``, ``_IDLE`` or
     ``_TAIL``: the stretch from ``since`` to ``as_of`` of a clock running then, kept
-    apart because its due instant counts what it used before); ``due`` is its due
-    instant if it runs at ``as_of`` (after :meth:`Questions.answer`).
+    apart because its due instant counts what it used before). At the end of its case
+    it is written down in the columns of :class:`Questions` and dropped.
     """
 
     __slots__ = (
         "calendar",
         "definition",
-        "due",
         "key",
         "lapsed",
         "since",
@@ -291,27 +294,22 @@ class Clock:
         "task_id",
     )
 
-    def __init__(
-        self,
-        definition: _Definition,
-        key: str,
-        task_id: str | None,
-        target: timedelta,
-        started_at: datetime,
-        *,
-        slot: int,
-    ) -> None:
-        self.definition = definition
-        self.calendar = definition.calendar
-        self.key = key
-        self.task_id = task_id
-        self.target = target
-        self.started_at = started_at
-        self.slot = slot
-        self.stage = _RUNNING
-        self.since: datetime | None = None  # running_since or paused_since
-        self.due: datetime | None = None
-        self.lapsed = False
+    definition: _Definition
+    calendar: int
+    key: str
+    task_id: str | None
+    target: timedelta
+    started_at: datetime
+    slot: int
+    stage: int
+    since: datetime | None  # running_since or paused_since
+    lapsed: bool
+
+
+# Clocks and tracks are built field by field on an empty instance (in
+# ``_Case.start``, ``_tracks``): calling a class with an ``__init__`` costs more than
+# the fields.
+_new = object.__new__
 
 
 # A clock's three sums of business time (``Clock.slot`` + one of these).
@@ -324,13 +322,22 @@ class Unsure(CasekitError):
 
 
 class Questions:
-    """The calendar questions of the rules, by calendar, answered by :meth:`answer`.
+    """The calendar questions of the rules, by calendar, answered by :meth:`answer`, and
+    the clocks of the cases followed, in columns.
 
-    ``spans``: the stretches whose business time is asked (``a, b`` of each, flat), and ``owners``:
-    the sum each one adds to (a clock's ``slot`` plus ``_USED``, ``_IDLE`` or
-    ``_TAIL``); ``dues``: the clocks running at ``as_of``, whose due instant is their
-    target less what they used before ``since``, from ``since``. ``slots``: three sums
-    per clock started, in ``sums`` after :meth:`answer` (microseconds).
+    ``spans``: the stretches whose business time is asked (``a, b`` of each, flat), and
+    ``owners``: the sum each one adds to (a clock's ``slot`` plus ``_USED``, ``_IDLE`` or
+    ``_TAIL``); ``slots``: three sums per clock started, in ``sums`` after
+    :meth:`answer` (microseconds).
+
+    The clocks of each case followed, oldest first, one after the other (one entry each
+    in ``keys``, ``sla_ids``, ``task_ids``, ``stages``, ``targets``, ``slot_of``, and
+    ``due`` after :meth:`answer`), and per case (``ids``, ``priorities``,
+    ``categories``, ``channels``, ``account_ids``, and ``counts``: how many clocks it
+    has); ``due_index`` and ``due_since``, by calendar: the clocks running at ``as_of``,
+    whose due instant is their target less what they used before ``since``, from
+    ``since``. Columns of atoms, not an object per clock or case: the objects a replay
+    keeps until its end are what the garbage collector's passes walk.
 
     The engine also computes a due instant whenever a clock starts, resumes or is
     retargeted; only the last one is reported. Those it computes on the way can only
@@ -340,15 +347,30 @@ class Questions:
     """
 
     __slots__ = (
+        "account_ids",
         "calendars",
+        "categories",
+        "channels",
         "clocked",
-        "dues",
+        "counts",
+        "due",
+        "due_index",
+        "due_since",
         "earliest",
+        "ids",
+        "keys",
         "longest",
         "owners",
+        "priorities",
+        "sla_ids",
+        "slot_of",
         "slots",
         "spans",
+        "stages",
         "sums",
+        "target_us",
+        "targets",
+        "task_ids",
     )
 
     def __init__(self, plan: Plan) -> None:
@@ -359,9 +381,26 @@ class Questions:
         self.earliest = _FAR  # of the commands followed
         self.spans: list[list[datetime]] = [[] for _ in range(n)]
         self.owners: list[list[int]] = [[] for _ in range(n)]
-        self.dues: list[list[Clock]] = [[] for _ in range(n)]
+        self.due_index: list[list[int]] = [[] for _ in range(n)]
+        self.due_since: list[list[datetime]] = [[] for _ in range(n)]
         self.slots = 0
         self.sums: Any = []  # after answer(): a list, or an int64 array with numpy
+        self.target_us: Any = None  # after answer(np_): the targets, int64 microseconds
+        # The clocks reported, one entry each.
+        self.keys: list[str] = []
+        self.sla_ids: list[str] = []
+        self.task_ids: list[str | None] = []
+        self.stages: list[int] = []
+        self.targets: list[timedelta] = []
+        self.slot_of: list[int] = []
+        self.due: list[datetime | None] = []
+        # The cases followed, one entry each.
+        self.ids: list[str | None] = []
+        self.priorities: list[Priority | None] = []
+        self.categories: list[str | None] = []
+        self.channels: list[Channel | None] = []
+        self.account_ids: list[str | None] = []
+        self.counts: list[int] = []
 
     def span(self, clock: Clock, a: datetime, b: datetime, sum_: int) -> None:
         """Ask the business time from ``a`` to ``b``, to be added to one of the
@@ -369,6 +408,47 @@ class Questions:
         calendar = clock.calendar
         self.spans[calendar] += a, b
         self.owners[calendar].append(clock.slot + sum_)
+
+    def report(self, case: _Case, as_of: datetime) -> None:
+        """Write down the case's clocks as they stand at ``as_of`` (asking the business
+        time since their last change, and the due instant of those that run)."""
+        keys = self.keys
+        sla_ids = self.sla_ids
+        task_ids = self.task_ids
+        stages = self.stages
+        targets = self.targets
+        slot_of = self.slot_of
+        clocks = case.clocks
+        for clock in clocks:
+            stage = clock.stage
+            if stage <= _PAUSED:
+                since = clock.since
+                assert since is not None
+                now = max(as_of, clock.started_at)
+                if now > since:
+                    self.span(clock, since, now, _TAIL if stage == _RUNNING else _IDLE)
+                if stage == _RUNNING:
+                    self.due_index[clock.calendar].append(len(keys))
+                    self.due_since[clock.calendar].append(since)
+            keys.append(clock.key)
+            sla_ids.append(clock.definition.id)
+            task_ids.append(clock.task_id)
+            stages.append(stage)
+            targets.append(clock.target)
+            slot_of.append(clock.slot)
+        self.ids.append(case.id)
+        self.priorities.append(case.priority)
+        self.categories.append(case.category)
+        self.channels.append(case.channel)
+        self.account_ids.append(case.account_id)
+        self.counts.append(len(clocks))
+
+    def nothing(self) -> None:
+        """Write down a log without a case by ``as_of``: no clocks."""
+        for column in (self.ids, self.priorities, self.categories, self.channels):
+            column.append(None)
+        self.account_ids.append(None)
+        self.counts.append(0)
 
     def answer(self, np_: Any | None, as_of: datetime) -> None:
         """Answer every question (with numpy: one batch per calendar and kind).
@@ -389,6 +469,7 @@ class Questions:
                 calendar.add(as_of, longest)
                 if calendar._timeline.snap[6]:  # 50 closed years somewhere: be sure
                     raise Unsure("a calendar closed for decades")
+        due = self.due = [None] * len(self.keys)
         if np_ is None:
             self._answer_each()
             return
@@ -398,111 +479,131 @@ class Questions:
                 ends = _micros(np_, spans).reshape(-1, 2)
                 used = calendar.elapsed_many(ends[:, 0], ends[:, 1])
                 np_.add.at(sums, np_.asarray(owners, np_.int64), used)
-        for calendar, dues in zip(self.calendars, self.dues, strict=True):
-            if not dues:
+        target_us = self.target_us = _micros_of(np_, self.targets)
+        slot_of = np_.asarray(self.slot_of, np_.int64)
+        for calendar, index, since in zip(
+            self.calendars, self.due_index, self.due_since, strict=True
+        ):
+            if not index:
                 continue
-            slots = np_.fromiter(map(_GET_SLOT, dues), np_.int64, len(dues))
-            deltas = _micros_of(np_, list(map(_GET_TARGET, dues))) - sums[slots + _USED]
-            starts = _micros(np_, list(map(_GET_SINCE, dues)))
-            result, ok = add_each(np_, calendar._timeline, starts, deltas)
+            at = np_.asarray(index, np_.int64)
+            deltas = target_us[at] - sums[slot_of[at] + _USED]
+            result, ok = add_each(np_, calendar._timeline, _micros(np_, since), deltas)
             # Instants made in C: timedelta64 to timedelta (tolist), added to the epoch.
-            due = list(map(_EPOCH.__add__, result.astype("m8[us]").tolist()))
+            instants = list(map(_EPOCH.__add__, result.astype("m8[us]").tolist()))
             for i in np_.flatnonzero(~ok).tolist():  # beyond what is compiled: the scalar way
-                due[i] = calendar.add(dues[i].since, _US * int(deltas[i]))
-            for clock, at in zip(dues, due, strict=True):
-                clock.due = at
+                instants[i] = calendar.add(since[i], _US * int(deltas[i]))
+            for i, instant in zip(index, instants, strict=True):
+                due[i] = instant
 
     def _answer_each(self) -> None:
         """:meth:`answer` with the scalar calendar, question by question."""
         sums = self.sums = [0] * self.slots
-        for calendar, spans, owners, dues in zip(
-            self.calendars, self.spans, self.owners, self.dues, strict=True
+        due = self.due
+        for calendar, spans, owners, index, since in zip(
+            self.calendars, self.spans, self.owners, self.due_index, self.due_since, strict=True
         ):
             for a, b, owner in zip(spans[::2], spans[1::2], owners, strict=True):
                 sums[owner] += calendar.elapsed(a, b) // _US
-            for clock in dues:
-                delta = clock.target // _US - sums[clock.slot + _USED]
-                clock.due = calendar.add(clock.since, _US * delta)
+            for i, start in zip(index, since, strict=True):
+                delta = self.targets[i] // _US - sums[self.slot_of[i] + _USED]
+                due[i] = calendar.add(start, _US * delta)
 
-    def outcomes(self, case: Followed, make: Callable[..., T]) -> list[T]:
+    def outcomes(self, make: Callable[..., T]) -> list[T]:
         """``make(...)`` with the fields of ``casekit.sla.whatif.SlaOutcome``, in order,
-        for each clock of ``case`` at ``as_of`` (see :func:`follow`): what
-        ``casekit.sla.engine.numbers`` and the clock give (after ``answer(None)``)."""
+        for each clock reported (see :func:`follow`): what ``casekit.sla.engine.numbers``
+        and the clock give (after ``answer(None)``)."""
         sums = self.sums
         out: list[T] = []
-        for clock in case.clocks:
-            slot = clock.slot
+        # Each case's fields once per clock, next to the clock's own.
+        cases = zip(
+            self.ids,
+            self.priorities,
+            self.categories,
+            self.channels,
+            self.account_ids,
+            strict=True,
+        )
+        clocks = zip(
+            self.keys,
+            self.sla_ids,
+            self.task_ids,
+            self.stages,
+            self.targets,
+            self.slot_of,
+            self.due,
+            strict=True,
+        )
+        spread = chain.from_iterable(map(repeat, cases, self.counts))
+        for case, clock in zip(spread, clocks, strict=True):
+            case_id, priority, category, channel, account_id = case
+            key, sla_id, task_id, stage, target, slot, due = clock
             used = sums[slot + _USED] + sums[slot + _TAIL]
             idle = sums[slot + _IDLE]
             elapsed = _US * used
-            target = clock.target
             # A stopped clock breached if it used more than its target when it stopped:
             # what it used still (its target changes only while it runs).
             breached = elapsed > target
-            stage = clock.stage
             state = _OUTCOME_STAGES[_BREACHED if breached and stage == _STOPPED else stage]
             out.append(
                 make(
-                    case.id,
-                    clock.key,
-                    clock.definition.id,
-                    clock.task_id,
+                    case_id,
+                    key,
+                    sla_id,
+                    task_id,
                     state,
                     target,
                     elapsed,
                     _US * idle if idle else _ZERO,
-                    clock.due,
+                    due,
                     breached,
                     percentage(used, target // _US),
-                    case.priority,
-                    case.category,
-                    case.channel,
-                    case.account_id,
+                    priority,
+                    category,
+                    channel,
+                    account_id,
                 )
             )
         return out
 
-    def outcomes_many(self, np_: Any, cases: list[Followed], make: Callable[..., T]) -> list[T]:
-        """:meth:`outcomes` of many cases, one after the other, column by column
-        (after ``answer(np_)``)."""
-        cases = [case for case in cases if case.clocks]  # NOTHING has no fields
-        clocks = list(chain.from_iterable(map(_GET_CLOCKS, cases)))
-        n = len(clocks)
+    def outcomes_many(self, np_: Any, make: Callable[..., T]) -> list[T]:
+        """:meth:`outcomes`, column by column (after ``answer(np_)``)."""
+        n = len(self.keys)
         if not n:
             return []
-        slots = np_.fromiter(map(_GET_SLOT, clocks), np_.int64, n)
+        slots = np_.asarray(self.slot_of, np_.int64)
         sums = self.sums
         used = sums[slots + _USED] + sums[slots + _TAIL]
         idle = sums[slots + _IDLE]
-        targets = list(map(_GET_TARGET, clocks))
-        target_us = _micros_of(np_, targets)
+        target_us = self.target_us
         breached = used > target_us
-        stage = np_.fromiter(map(_GET_STAGE, clocks), np_.int64, n)
+        stage = np_.asarray(self.stages, np_.int64)
         stage[breached & (stage == _STOPPED)] = _BREACHED  # else _STOPPED means met
-        counts = list(map(len, map(_GET_CLOCKS, cases)))
+        # The case of each clock, by its place in the case columns.
+        case_of = np_.repeat(np_.arange(len(self.counts)), self.counts).tolist()
 
-        def spread(field: Callable[[Followed], object]) -> Iterable[object]:
+        def spread(column: list[Any]) -> Iterable[Any]:
             """A case column, each case's value once per clock."""
-            return chain.from_iterable(map(repeat, map(field, cases), counts))
+            return map(column.__getitem__, case_of)
 
         return list(
             map(
                 make,
-                spread(_GET_ID),
-                map(_GET_KEY, clocks),
-                map(_GET_SLA_ID, clocks),
-                map(_GET_TASK_ID, clocks),
+                spread(self.ids),
+                self.keys,
+                self.sla_ids,
+                self.task_ids,
                 map(_OUTCOME_STAGES.__getitem__, stage.tolist()),
-                targets,
+                self.targets,
                 used.astype("m8[us]").tolist(),  # timedeltas, made in C
                 idle.astype("m8[us]").tolist(),
-                map(_GET_DUE, clocks),
+                self.due,
                 breached.tolist(),
                 percentages(np_, used, target_us),
-                spread(_GET_PRIORITY),
-                spread(_GET_CATEGORY),
-                spread(_GET_CHANNEL),
-                spread(_GET_ACCOUNT_ID),
+                spread(self.priorities),
+                spread(self.categories),
+                spread(self.channels),
+                spread(self.account_ids),
             )
         )
 
@@ -514,20 +615,6 @@ _GET_EVENT = vars(EventRecord)["event"].__get__
 _GET_DAYS = attrgetter("days")
 _GET_SECONDS = attrgetter("seconds")
 _GET_MICROSECONDS = attrgetter("microseconds")
-_GET_SLOT = attrgetter("slot")
-_GET_TARGET = attrgetter("target")
-_GET_SINCE = attrgetter("since")
-_GET_STAGE = attrgetter("stage")
-_GET_DUE = attrgetter("due")
-_GET_KEY = attrgetter("key")
-_GET_SLA_ID = attrgetter("definition.id")
-_GET_TASK_ID = attrgetter("task_id")
-_GET_CLOCKS = attrgetter("clocks")
-_GET_ID = attrgetter("id")
-_GET_PRIORITY = attrgetter("priority")
-_GET_CATEGORY = attrgetter("category")
-_GET_CHANNEL = attrgetter("channel")
-_GET_ACCOUNT_ID = attrgetter("account_id")
 
 
 def percentages(np_: Any, used: Any, target: Any) -> list[float]:
@@ -591,10 +678,21 @@ class _Track:
 
     __slots__ = ("clock", "cycles", "definition")
 
-    def __init__(self, definition: _Definition) -> None:
-        self.definition = definition
-        self.clock: Clock | None = None
-        self.cycles = 0
+    definition: _Definition
+    clock: Clock | None
+    cycles: int
+
+
+def _tracks(definitions: list[_Definition]) -> list[_Track]:
+    """A new track of each definition."""
+    tracks = []
+    for definition in definitions:
+        track: _Track = _new(_Track)
+        track.definition = definition
+        track.clock = None
+        track.cycles = 0
+        tracks.append(track)
+    return tracks
 
 
 class _Task:
@@ -605,32 +703,24 @@ class _Task:
         self.state = _OPEN
         self.created_at = event.at
         self.dirty = True  # its state changed since its clocks' rules last ran
-        self.live = [_Track(d) for d in definitions]
+        self.live = _tracks(definitions)
 
 
-class Followed:
-    """A case followed to ``as_of``: its clocks (oldest first) and what the outcomes
-    report of the case."""
-
-    __slots__ = ("account_id", "category", "channel", "clocks", "id", "priority")
-
-    id: str
-    channel: Channel
-    account_id: str | None
-    priority: Priority
-    category: str | None
-    clocks: list[Clock]
-
-
-class _Case(Followed):
+class _Case:
     """A case while it is followed, with the rules of ``casekit.sla.engine._Run`` for
     the definitions :func:`plan` accepts (the same decisions, in the same order)."""
 
     __slots__ = (
+        "account_id",
+        "category",
+        "channel",
+        "clocks",
         "finished",
+        "id",
         "live",
         "opened_at",
         "plan",
+        "priority",
         "questions",
         "responded",
         "state",
@@ -643,7 +733,7 @@ class _Case(Followed):
         self.account_id = opened.account_id
         self.priority = opened.priority
         self.category = opened.category
-        self.clocks = []
+        self.clocks: list[Clock] = []  # oldest first
         self.plan = plan
         self.questions = questions
         self.opened_at = opened.at
@@ -651,7 +741,7 @@ class _Case(Followed):
         self.responded = False  # an agent wrote to the customer (engine._responded)
         self.tasks: list[_Task] = []
         # The definitions whose rules can still change a clock, with their clocks.
-        self.live = [_Track(d) for d in plan.case_defs]
+        self.live = _tracks(plan.case_defs)
         self.finished = False  # a clock became inert (see _inert)
 
     def task(self, task_id: str) -> _Task | None:
@@ -671,6 +761,7 @@ class _Case(Followed):
         """
         plan = self.plan
         if what & _CASE_OR_TALK:
+            state = self.state
             selected = plan.case_selected[self.priority]
             talk_only = not what & _CASE
             for track in self.live:
@@ -678,10 +769,23 @@ class _Case(Followed):
                 if talk_only and not definition.first_response:
                     continue  # of a case's rules, only first-response ones read interactions
                 clock = track.clock
-                if selected[definition.index]:
-                    self.case_clock(definition, clock, track, now, replied)
-                elif clock is not None and clock.stage <= _PAUSED:
-                    self.cancel(clock, lapsed=True)  # no longer applies
+                if not selected[definition.index]:
+                    if clock is not None and clock.stage <= _PAUSED:
+                        self.cancel(clock, lapsed=True)  # no longer applies
+                elif clock is None or clock.stage > _PAUSED or state is _CANCELLED_CASE:
+                    self.case_clock(definition, clock, track, now)
+                # The usual: the clock runs on (``case_clock``'s first case, inlined).
+                elif state in _STOPPING or (replied and definition.first_response):
+                    self.stop(clock, now)
+                else:
+                    target = definition.targets.get(self.priority)
+                    if target is not None and target != clock.target:
+                        clock.target = target  # retarget, inlined
+                    if state in definition.pausing:
+                        if clock.stage == _RUNNING:
+                            self.pause(clock, now)
+                    elif clock.stage == _PAUSED:
+                        self.resume(clock, now)
             if self.finished:
                 self.finished = False
                 self.live = [track for track in self.live if not _inert(track)]
@@ -709,41 +813,23 @@ class _Case(Followed):
         clock: Clock | None,
         track: _Track,
         now: datetime,
-        replied: bool,
     ) -> None:
+        """The rules of a case clock that does not run (none yet, stopped, cancelled),
+        or of any clock on a cancelled case; :meth:`react` runs those of a clock that
+        runs or is paused on a case that is not (they stop it, or it runs on)."""
         state = self.state
-        stage = _NO_CLOCK if clock is None else clock.stage
-        if stage <= _PAUSED and state is not _CANCELLED_CASE:  # the usual: it runs on
-            assert clock is not None
-            if state in _STOPPING or (replied and definition.first_response):
-                self.stop(clock, now)
-                return
-            # keep_running, inlined
-            target = definition.targets.get(self.priority)
-            if target is not None and target != clock.target:
-                clock.target = target  # retarget, inlined
-            if state in definition.pausing:
-                if clock.stage == _RUNNING:
-                    self.pause(clock, now)
-            elif clock.stage == _PAUSED:
-                self.resume(clock, now)
-            return
-        active = stage <= _PAUSED
+        active = clock is not None and clock.stage <= _PAUSED
         if state is _CANCELLED_CASE:
             if active:
                 self.cancel(clock, lapsed=False)  # type: ignore[arg-type]
             return
+        assert not active
         first_response = definition.first_response
         if clock is None or (clock.stage == _CANCELLED and clock.lapsed):
             # No clock yet, or one that lapsed: (again) a new cycle, if it applies.
             if state in _ACTIVE and not (first_response and self.responded):
                 retro = clock is None and definition.retroactive
                 self.start(definition, None, track, self.opened_at if retro else now, now)
-        elif active:
-            if state in _STOPPING or (first_response and replied):
-                self.stop(clock, now)
-            else:
-                self.keep_running(definition, clock, None, now)
         elif clock.stage == _STOPPED and state in _ACTIVE and not first_response:
             if definition.restart:
                 self.start(definition, None, track, now, now)
@@ -790,15 +876,17 @@ class _Case(Followed):
         if track.cycles:
             key = f"{key}#{track.cycles + 1}"
         questions = self.questions
-        clock = Clock(
-            definition,
-            key,
-            None if task is None else task.id,
-            definition.targets[self.priority],
-            started_at,
-            slot=questions.slots,
-        )
+        clock: Clock = _new(Clock)
+        clock.definition = definition
+        clock.calendar = calendar = definition.calendar
+        clock.key = key
+        clock.task_id = None if task is None else task.id
+        clock.target = definition.targets[self.priority]
+        clock.started_at = started_at
+        clock.slot = questions.slots
         questions.slots += 3
+        clock.stage = _RUNNING
+        clock.lapsed = False
         if started_at < now:
             questions.span(clock, started_at, now, _USED)
         clock.since = now
@@ -808,7 +896,7 @@ class _Case(Followed):
             paused = self.state in definition.pausing
         if paused:
             clock.stage = _PAUSED
-        questions.clocked[clock.calendar] = True
+        questions.clocked[calendar] = True
         track.cycles += 1
         track.clock = clock
         self.clocks.append(clock)
@@ -878,52 +966,49 @@ def _inert(track: _Track) -> bool:
     )
 
 
-NOTHING = Followed.__new__(Followed)
-"""What :func:`follow` gives for a log without events by ``as_of``: no case, no clocks."""
-NOTHING.clocks = []
-
-
 def follow(  # noqa: PLR0915 - one pass over the events, read as they come
     plan: Plan, log: Sequence[Any], as_of: datetime, questions: Questions
-) -> Followed | None:
+) -> bool:
     """Follow one case's log (events or records) to ``as_of`` (events after it are
-    ignored), asking ``questions`` what the clocks' numbers need; ``None`` if the log is
-    not followed here (replay it with the engine)."""
-    kinds = _KINDS
+    ignored), asking ``questions`` what the clocks' numbers need and writing its clocks
+    down there; ``False`` if the log is not followed here (replay it with the engine)."""
     # The events of records first, in one C loop: the records of a log recorded long
     # ago lie scattered over the heap, and the C loop waits for many at once where the
     # Python loop below would wait for each in turn.
     try:
-        items = iter(list(map(_GET_EVENT, log)))
+        events = list(map(_GET_EVENT, log))
     except TypeError:  # events (or both): read as they are
-        items = iter(log)
-    for item in items:  # up to the opening
-        # Read as ``Any``: dispatched on its type (the codes of ``_KINDS``).
-        event: Any = item.event if isinstance(item, EventRecord) else item
-        code = kinds.get(type(event), -1)
-        if code <= _SKIP:
-            if code == _SKIP or event.name.startswith("sla."):
+        events = [item.event if isinstance(item, EventRecord) else item for item in log]
+    # Each event's code (the codes of ``_KINDS``, -1 for a type it does not know), and
+    # the ``sla.*`` events (``_SKIP``, 0) left out, in C too.
+    codes = list(map(_KINDS.get, map(type, events), repeat(-1)))
+    # (``strict=True`` would cost a keyword parse per log: ``codes`` is made from ``events``.)
+    items = compress(zip(codes, events), codes)  # noqa: B905 - see above
+    # Read as ``Any``: dispatched on its code.
+    event: Any
+    for code, event in items:  # up to the opening
+        if code < 0:
+            if event.name.startswith("sla."):
                 continue
-            return None
+            return False
         if event.at > as_of:
             continue
         if code != _OPENED:
-            return None
+            return False
         case = _Case(event, plan, questions)
         at, actor = event.at, event.actor
         first = at  # the earliest command
         break
     else:
-        return NOTHING
+        questions.nothing()
+        return True
     what = _CASE  # what the current command changed
     replied = False
-    for item in items:
-        event = item.event if isinstance(item, EventRecord) else item
-        code = kinds.get(type(event), -1)
-        if code <= _SKIP:
-            if code == _SKIP or event.name.startswith("sla."):
+    for code, event in items:
+        if code < 0:
+            if event.name.startswith("sla."):
                 continue
-            return None
+            return False
         when = event.at
         if when > as_of:
             continue
@@ -951,7 +1036,7 @@ def follow(  # noqa: PLR0915 - one pass over the events, read as they come
         elif code == _TASK:
             task = case.task(event.task_id)
             if task is None:
-                return None
+                return False
             task.state = _TASK_STATES[type(event)]
             task.dirty = True
             what |= _TASKS
@@ -963,25 +1048,16 @@ def follow(  # noqa: PLR0915 - one pass over the events, read as they come
                 case.category = event.category or None
         elif code == _NEW_TASK:
             if "#" in event.task_id or case.task(event.task_id) is not None:
-                return None  # a key that could name another clock; the engine knows
+                return False  # a key that could name another clock; the engine knows
             case.tasks.append(_Task(event, plan.task_defs))
             what |= _TASKS
         elif code == _TASK_ONLY:
             if case.task(event.task_id) is None:
-                return None
+                return False
         elif code == _OPENED:
-            return None  # opened twice: the engine says what is wrong
+            return False  # opened twice: the engine says what is wrong
     if what:
         case.react(at, replied, what)
-    for clock in case.clocks:
-        if clock.stage <= _PAUSED:
-            since = clock.since
-            assert since is not None
-            now = max(as_of, clock.started_at)
-            running = clock.stage == _RUNNING
-            if now > since:
-                questions.span(clock, since, now, _TAIL if running else _IDLE)
-            if running:
-                questions.dues[clock.calendar].append(clock)
+    questions.report(case, as_of)
     questions.earliest = min(questions.earliest, first)
-    return case
+    return True

@@ -177,14 +177,13 @@ def evaluate(
         if not isinstance(log, list | tuple):
             log = list(log)  # read twice if the engine replays it after all
         questions = _vector.Questions(plan)
-        followed = _vector.follow(plan, log, as_of, questions)
-        if followed is not None:
+        if _vector.follow(plan, log, as_of, questions):
             try:
                 questions.answer(None, as_of)
             except CasekitError:
                 pass  # the engine raises it where it arises
             else:
-                return questions.outcomes(followed, _make_outcome)
+                return questions.outcomes(_make_outcome)
     return _exact(log, policy, as_of, account_calendar)
 
 
@@ -436,19 +435,16 @@ def _followed_many(
         # Some case raises: the engine, case by case, raises the same at the same case.
         return [outcome for log in logs for outcome in work(log)]
     if np_ is None:
-        return [
-            outcome
-            for log, case in zip(logs, followed, strict=True)
-            for outcome in (work(log) if case is None else questions.outcomes(case, _make_outcome))
-        ]
-    cases = [case for case in followed if case is not None]
-    outcomes = questions.outcomes_many(np_, cases, _make_outcome)
-    if len(cases) == len(logs):
+        outcomes = questions.outcomes(_make_outcome)
+    else:
+        outcomes = questions.outcomes_many(np_, _make_outcome)
+    if all(followed):
         return outcomes
     out: list[SlaOutcome] = []
     taken = iter(outcomes)  # the followed cases' outcomes, in order
-    for log, case in zip(logs, followed, strict=True):
-        out.extend(work(log) if case is None else islice(taken, len(case.clocks)))
+    counts = iter(questions.counts)  # how many each followed case has
+    for log, ok in zip(logs, followed, strict=True):
+        out.extend(islice(taken, next(counts)) if ok else work(log))
     return out
 
 
