@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from casekit.exceptions import InvalidValue, NaiveDatetimeError
+from casekit.exceptions import InvalidType, InvalidValue, NaiveDatetimeError
 
 __all__ = ["is_aware", "require_aware", "to_utc", "validate_aware"]
 
@@ -18,7 +18,7 @@ def is_aware(value: datetime) -> bool:
 def require_aware(value: datetime, where: str) -> datetime:
     """Return ``value`` if it is aware; raise :class:`NaiveDatetimeError` naming ``where``."""
     if not isinstance(value, datetime):
-        raise TypeError(f"{where}: expected a datetime, got {type(value).__name__}")
+        raise InvalidType(f"expected a datetime, got {type(value).__name__}", where=where)
     if not is_aware(value):
         raise NaiveDatetimeError(where, value)
     return value

@@ -19,6 +19,7 @@ exception, the casekit error inherits it too, so ``except LookupError`` keeps wo
     │   ├── AssetNotFound
     │   └── EntitlementNotFound
     ├── InvalidValue (ValueError)
+    │   ├── InvalidType (TypeError)
     │   ├── NaiveDatetimeError
     │   ├── InvalidFieldValue
     │   ├── InvalidDefinition
@@ -80,6 +81,7 @@ __all__ = [
     "InvalidRequest",
     "InvalidScenario",
     "InvalidTransition",
+    "InvalidType",
     "InvalidValue",
     "MissingDependency",
     "NaiveDatetimeError",
@@ -220,6 +222,12 @@ class InvalidValue(CasekitError, ValueError):
 
 class InvalidAddress(InvalidValue):
     """An address a channel cannot send to (a malformed e-mail, phone number or URL)."""
+
+
+class InvalidType(InvalidValue, TypeError):
+    """A value of the wrong type was given (a string where an instant is required, an
+    integer where a log of events is). Also a :class:`TypeError`, as Python's own
+    refusals of a wrong type are."""
 
 
 class NaiveDatetimeError(InvalidValue):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import random
+import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -28,7 +29,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from casekit import Account, Actor, Contact, Desk, ManualClock, Priority
-from casekit.exceptions import CalendarHorizonError, CasekitError
+from casekit.exceptions import CalendarHorizonError, CasekitError, InvalidType
 from casekit.model._enums import CaseState
 from casekit.model.events import Event, TaskCreated
 from casekit.sla import _vector, whatif
@@ -353,17 +354,90 @@ def test_only_event_records_give_their_event() -> None:
     """Of the items of a log only ``EventRecord``s are read for their event, in the two
     passes as in the engine: any other item is an event, even one with an ``event``
     attribute (it is refused the same way whether or not the policy is followed in two
-    passes)."""
+    passes), and the public functions name it."""
     logs, end = histories(1)
     policy = policy_of(PolicyShape())
     assert _vector.plan(policy) is not None
     wrapped: list[Any] = [Wrapped(event) for event in logs[0]]
     with pytest.raises(AttributeError):
         whatif._exact(wrapped, policy, end, None)
-    with pytest.raises(AttributeError):
+    with pytest.raises(
+        InvalidType, match=r"^log\[0\]: expected an event or an event record, got Wrapped"
+    ):
         whatif.evaluate(wrapped, policy, as_of=end)
-    with pytest.raises(AttributeError):
-        whatif.evaluate_many([wrapped], policy, as_of=end)
+    with pytest.raises(InvalidType, match=r"^logs\[1\]\[0\]: .*got Wrapped"):
+        whatif.evaluate_many([logs[0], wrapped], policy, as_of=end)
+
+
+def _plans(policy: SlaPolicy) -> list[SlaPolicy]:
+    """``policy`` as the two passes follow it, and with a condition they do not follow."""
+    engine_only = attrs.evolve(
+        policy,
+        definitions=tuple(
+            attrs.evolve(d, condition=Condition(categories=frozenset({"billing"})))
+            for d in policy.definitions
+        ),
+    )
+    assert _vector.plan(policy) is not None
+    assert _vector.plan(engine_only) is None
+    return [policy, engine_only]
+
+
+@pytest.mark.parametrize(
+    ("logs", "where", "message"),
+    [
+        (None, "logs", "expected an iterable of logs, got NoneType"),
+        (7, "logs", "expected an iterable of logs, got int"),
+        ("abc", "logs", "expected an iterable of logs, got str"),
+        ([None], "logs[1]", "expected a sequence of events or event records, got NoneType"),
+        ([7], "logs[1]", "expected a sequence of events or event records, got int"),
+        ([{"a": 1}], "logs[1]", "expected a sequence of events or event records, got dict"),
+        ([[None]], "logs[1][0]", "expected an event or an event record, got NoneType"),
+        ([[1, 2]], "logs[1][0]", "expected an event or an event record, got int"),
+        ([[], ["x"]], "logs[2][0]", "expected an event or an event record, got str"),
+    ],
+)
+def test_junk_logs_are_refused_naming_where(logs: Any, where: str, message: str) -> None:
+    """Whatever is not a log of events, or not an event in a log, is refused with an
+    :class:`InvalidType` naming its place (here after one good log), whether the two
+    passes or the engine replay it: only casekit's errors leave a public function."""
+    good, end = histories(1)
+    given = [good[0], *logs] if isinstance(logs, list) else logs
+    for policy in _plans(policy_of(PolicyShape())):
+        with pytest.raises(InvalidType, match=rf"^{re.escape(where)}: {message}$"):
+            whatif.evaluate_many(given, policy, as_of=end)
+
+
+@pytest.mark.parametrize(
+    ("log", "where", "message"),
+    [
+        (None, "log", "expected a sequence of events or event records, got NoneType"),
+        ("abc", "log", "expected a sequence of events or event records, got str"),
+        ([None], "log[0]", "expected an event or an event record, got NoneType"),
+        ((x for x in [1]), "log[0]", "expected an event or an event record, got int"),
+    ],
+)
+def test_a_junk_log_is_refused_naming_where(log: Any, where: str, message: str) -> None:
+    """:func:`evaluate` names what in its one log is not an event, a generator's too."""
+    _, end = histories(1)
+    items = list(log) if hasattr(log, "__next__") else None  # a generator is read once
+    for policy in _plans(policy_of(PolicyShape())):
+        with pytest.raises(InvalidType, match=rf"^{re.escape(where)}: {message}$"):
+            whatif.evaluate(log if items is None else iter(items), policy, as_of=end)
+
+
+@pytest.mark.parametrize("as_of", ["2026-01-01T00:00:00Z", 1_700_000_000, date(2026, 1, 1)])
+def test_an_instant_of_the_wrong_type_is_refused(as_of: Any) -> None:
+    """``as_of`` must be a datetime: anything else is an :class:`InvalidType` (also a
+    ``TypeError``), not a bare ``TypeError``."""
+    logs, _ = histories(1)
+    policy = policy_of(PolicyShape())
+    with pytest.raises(InvalidType, match=r"^as_of: expected a datetime, got "):
+        whatif.evaluate_many(logs, policy, as_of=as_of)
+    with pytest.raises(InvalidType, match=r"^as_of: expected a datetime, got "):
+        whatif.evaluate(logs[0], policy, as_of=as_of)
+    with pytest.raises(TypeError):  # as Python's own refusals of a wrong type
+        whatif.evaluate(logs[0], policy, as_of=as_of)
 
 
 @settings(max_examples=300, deadline=None)

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import attrs
 
 from casekit._time import require_aware
-from casekit.exceptions import InvalidCalendar, InvalidDefinition
+from casekit.exceptions import InvalidCalendar, InvalidDefinition, InvalidType
 from casekit.serialization import load_toml, structure, unstructure
 from casekit.sla import _display
 from casekit.sla._compiled import (
@@ -92,7 +92,7 @@ def _us(value: datetime, where: str) -> int:
 
 def _duration_us(value: timedelta, where: str) -> int:
     if not isinstance(value, timedelta):
-        raise TypeError(f"{where}: expected a timedelta, got {type(value).__name__}")
+        raise InvalidType(f"expected a timedelta, got {type(value).__name__}", where=where)
     return value // ONE_US
 
 

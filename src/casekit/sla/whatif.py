@@ -35,7 +35,7 @@ import attrs
 
 from casekit._time import to_utc
 from casekit.audit import EventRecord
-from casekit.exceptions import CasekitError, InvalidValue
+from casekit.exceptions import CasekitError, InvalidType, InvalidValue
 from casekit.model._enums import CaseState, Channel, Priority, TaskState
 from casekit.model._evolve import maker
 from casekit.model.case import Case
@@ -169,13 +169,34 @@ def evaluate(
         policy: The definitions and calendars to try.
         as_of: The instant at which clocks are measured; later events are ignored.
         account_calendar: Account calendar lookup for ``CalendarSource.ACCOUNT``.
+
+    Raises:
+        InvalidType: ``log`` is not a sequence of events or event records, or ``as_of``
+            not a datetime (the error names the item: ``log[3]``).
+        NaiveDatetimeError: ``as_of`` has no time zone.
     """
     if type(as_of) is not datetime or as_of.tzinfo is not UTC:  # else already in UTC
         as_of = to_utc(as_of, "as_of")
-    plan = _vector.plan(policy)
-    if plan is not None:
+    given = log
+    try:
         if not isinstance(log, list | tuple):
             log = list(log)  # read twice if the engine replays it after all
+        return _evaluate(log, policy, as_of, account_calendar)
+    except (AttributeError, TypeError):
+        _refuse_items(given, "log")
+        _refuse_items(log, "log")  # a generator's items, read into a list
+        raise
+
+
+def _evaluate(
+    log: Sequence[Event | EventRecord],
+    policy: SlaPolicy,
+    as_of: datetime,
+    account_calendar: AccountCalendar | None,
+) -> list[SlaOutcome]:
+    """:func:`evaluate` of a log read into a list (``as_of`` in UTC)."""
+    plan = _vector.plan(policy)
+    if plan is not None:
         questions = _vector.Questions(plan)
         if _vector.follow(plan, log, as_of, questions):
             try:
@@ -185,6 +206,30 @@ def evaluate(
             else:
                 return questions.outcomes(_make_outcome)
     return _exact(log, policy, as_of, account_calendar)
+
+
+def _refuse_items(log: object, where: str) -> None:
+    """Raise :class:`~casekit.exceptions.InvalidType` naming the first thing in ``log``
+    that is not an event or an event record; return if there is none.
+
+    Called only once a replay has failed with ``AttributeError`` or ``TypeError``: the
+    replay reads its items without checking them (a check per event would cost the
+    what-if a tenth of its time), so a wrong item is found after the fact, and a failure
+    with nothing wrong in the input is raised as it is (it is casekit's own).
+    """
+    if isinstance(log, str | bytes | Mapping) or not isinstance(log, Iterable):
+        raise InvalidType(
+            f"expected a sequence of events or event records, got {type(log).__name__}",
+            where=where,
+        )
+    if isinstance(log, Iterator):
+        return  # read already: nothing left to look at
+    for index, item in enumerate(log):
+        if not isinstance(item, EventRecord | Event):
+            raise InvalidType(
+                f"expected an event or an event record, got {type(item).__name__}",
+                where=f"{where}[{index}]",
+            )
 
 
 def _exact(
@@ -396,14 +441,48 @@ def evaluate_many(
 
     With a process pool, ``policy`` and ``account_calendar`` must be picklable
     (module-level functions, not lambdas).
+
+    Raises:
+        InvalidType: ``logs`` is not an iterable of logs, a log not a sequence of events
+            or event records, or ``as_of`` not a datetime (the error names the place:
+            ``logs[2][0]``).
+        NaiveDatetimeError: ``as_of`` has no time zone.
     """
+    as_of = to_utc(as_of, "as_of")
+    given: list[Any] = []  # the logs as given, then each read into a list
+    read: list[Sequence[Event | EventRecord]] = []
+    try:
+        given.extend(logs)
+        read.extend(log if isinstance(log, list | tuple) else list(log) for log in given)
+        return _evaluate_many(read, policy, as_of, executor, account_calendar, chunksize)
+    except (AttributeError, TypeError):
+        if not isinstance(logs, Iterable) or isinstance(logs, str | bytes | Mapping):
+            raise InvalidType(
+                f"expected an iterable of logs, got {type(logs).__name__}", where="logs"
+            ) from None
+        for index, log in enumerate(given):
+            _refuse_items(log, f"logs[{index}]")
+        for index, log in enumerate(read):
+            _refuse_items(log, f"logs[{index}]")  # a generator's items, read into a list
+        raise
+
+
+def _evaluate_many(  # noqa: PLR0917 - evaluate_many's arguments, checked
+    logs: list[Sequence[Event | EventRecord]],
+    policy: SlaPolicy,
+    as_of: datetime,
+    executor: Executor | None,
+    account_calendar: AccountCalendar | None,
+    chunksize: int,
+) -> list[SlaOutcome]:
+    """:func:`evaluate_many` of logs read into lists (``as_of`` in UTC)."""
     work: Callable[[Sequence[Event | EventRecord]], list[SlaOutcome]] = partial(
-        evaluate, policy=policy, as_of=to_utc(as_of, "as_of"), account_calendar=account_calendar
+        evaluate, policy=policy, as_of=as_of, account_calendar=account_calendar
     )
     if executor is None:
         plan = _vector.plan(policy)
         if plan is not None:
-            return _followed_many(logs, plan, to_utc(as_of, "as_of"), work)
+            return _followed_many(logs, plan, as_of, work)
         results: Iterable[list[SlaOutcome]] = map(work, logs)
     else:
         # Ship only what evaluate reads: the case's own events, not the recorded SLA
@@ -417,7 +496,7 @@ def evaluate_many(
 
 
 def _followed_many(
-    logs: Iterable[Sequence[Event | EventRecord]],
+    logs: list[Sequence[Event | EventRecord]],
     plan: _vector.Plan,
     as_of: datetime,
     work: Callable[[Sequence[Event | EventRecord]], list[SlaOutcome]],
@@ -426,7 +505,6 @@ def _followed_many(
     question at once (with numpy), then the outcomes; the logs not followed go through
     :func:`evaluate` one by one, in their place."""
     questions = _vector.Questions(plan)
-    logs = [log if isinstance(log, list | tuple) else list(log) for log in logs]
     followed = [_vector.follow(plan, log, as_of, questions) for log in logs]
     np_ = _numpy_or_none()
     try:
