@@ -429,6 +429,24 @@ def _projection(case: Case) -> _Projection:
     return (case.version, *columns)
 
 
+def _held(case: Case, cached: _Entry | None) -> tuple[Holding, ...]:
+    """``holdings_of(case)``, or the holdings written with the cached version the
+    commit follows when the case keeps what they derive from (its id is the cache's
+    key): the very same assignment, tasks, state and channel (most commands)."""
+    if cached is not None:
+        kept = cached[6]
+        before = cached[1]
+        if (
+            kept is not None
+            and case.assignment is before.assignment
+            and case.tasks is before.tasks
+            and case.state is before.state
+            and case.channel is before.channel
+        ):
+            return kept
+    return holdings_of(case)
+
+
 def _show(value: object) -> str:
     return repr(value.decode("utf-8", "backslashreplace") if isinstance(value, bytes) else value)
 
@@ -1140,7 +1158,7 @@ class SQLiteStore(SQLiteInstallBase):
         cached = self._cache.get(case_id)  # one dict read: atomic, no lock
         if cached is not None and cached[1].version != expected:
             cached = None  # not the version this commit follows: as if unseen
-        held = holdings_of(case)
+        held = _held(case, cached)
         writing = self._write()
         with writing as conn:
             if expected == 0:
@@ -1201,7 +1219,10 @@ class SQLiteStore(SQLiteInstallBase):
                 conn.executemany(_INSERT_TIMER, timers)
         # The holdings rows change only when the case's holdings do (most commits keep
         # them); without the case as last written, rewrite them.
-        if cached is None or (holdings_of(cached[1]) if cached[6] is None else cached[6]) != held:
+        if cached is None or (
+            cached[6] is not held  # _held found them unchanged
+            and (holdings_of(cached[1]) if cached[6] is None else cached[6]) != held
+        ):
             conn.execute("DELETE FROM {p}holdings WHERE case_id = ?", (case_id,))
             if held:
                 conn.executemany(_INSERT_HOLDING, _holding_rows(held))
