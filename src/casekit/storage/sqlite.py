@@ -343,6 +343,16 @@ _UPDATE_ALL = (
     "WHERE id = ? AND version = ? AND head_hash = ?"
 )
 _N_COLUMNS: Final = len(_PROJECTED) - 1
+_UPDATED: Final = _PROJECTED.index("updated_at") - 1
+"""The index of ``updated_at`` in :func:`_columns`."""
+_AFTER_UPDATED: Final = _UPDATED + 1
+_STATE_UPDATED: Final = {
+    (False, False): (),
+    (True, False): (0,),
+    (False, True): (_UPDATED,),
+    (True, True): (0, _UPDATED),
+}
+"""The changed columns by whether the state (column 0) and ``updated_at`` changed."""
 _UPDATES: dict[tuple[int, ...], str] = {}
 """UPDATE statements by the indexes (into :func:`_columns`) of the columns they set."""
 _INSERT_EVENT = (
@@ -363,7 +373,11 @@ def _update(old: _Columns, columns: _Columns) -> tuple[str, _Columns]:
     """The UPDATE of a case's row, setting only the query columns that changed since
     the version this process last saw (``old``: that row's columns; SQLite rewrites an
     index entry only for a column the statement sets)."""
-    changed = tuple([i for i in range(_N_COLUMNS) if columns[i] != old[i]])
+    if columns[_AFTER_UPDATED:] == old[_AFTER_UPDATED:] and columns[1:_UPDATED] == old[1:_UPDATED]:
+        # most commands change the state or updated_at alone, or neither: compared in C
+        changed = _STATE_UPDATED[columns[0] != old[0], columns[_UPDATED] != old[_UPDATED]]
+    else:
+        changed = tuple([i for i in range(_N_COLUMNS) if columns[i] != old[i]])
     sql = _UPDATES.get(changed)
     if sql is None:
         sets = "".join(f", {_WRITTEN[2 + i]} = ?" for i in changed)
