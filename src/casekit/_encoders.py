@@ -17,6 +17,9 @@ order, each value by its declared type. What it writes is the same, byte for byt
 * a nested attrs class is written by its own generated function only when it is one
   of :data:`NESTED` (plain model classes whose cattrs hook is the generated one);
   any other goes through its hook.
+
+:func:`versions_encoder` writes the same text for successive versions of one object
+(a case), keeping each field's text with the value it was written from.
 """
 
 from __future__ import annotations
