@@ -271,15 +271,41 @@ def _reused(tp: Any) -> bool:
     )
 
 
+def _pure(tp: Any, v: str, ns: dict[str, Any]) -> str:
+    """A Python expression: whether ``v`` (of a :func:`_reused` field) was written by
+    the fast path, from the object alone. A value written through its hook (a
+    subclass, a non-UTC instant, an ill-typed value) can write otherwise while it
+    stays the same object (its zone's offset changed, a list changed in place): main
+    writes it afresh every time, and so must the kept text."""
+    inner, optional = _optional(tp)
+    if inner is bool:
+        test = f"{v} is True or {v} is False"
+    elif inner is datetime:
+        test = f"{v}.__class__ is _datetime and {v}.tzinfo is _UTC"
+    elif inner in _REUSED or _str_enum(inner) or inner in NESTED:
+        name = f"_pure_{v}"  # per field: two types may share a name
+        ns[name] = inner
+        test = f"{v}.__class__ is {name}"
+    else:  # a tuple of a NESTED class, each item written by its own function
+        item = typing.get_args(inner)[0]
+        name = f"_pure_{v}"
+        ns[name] = {item}
+        ns["_map"], ns["_set"], ns["_type"] = map, set, type
+        test = f"{v}.__class__ is tuple and _set(_map(_type, {v})) <= {name}"
+    return f"{v} is None or ({test})" if optional else test
+
+
 def versions_encoder(cls: type, key: str, *, keep: int = 1024) -> Encoder:
     """:func:`encoder` of ``cls`` (``shared``) for successive versions of one object,
     told apart by the field ``key`` (a case's id): the text of each field is kept with
     the value it was written from, per key, and a field whose value is the very object
     (``is``, never equality) it was last time is not written again -- a command changes
     a case a little, and the new version shares every other field's value with the old
-    one. Only fields of the :data:`_REUSED` kinds are reused; the others (dicts, which
-    can change in place; other tuples and classes) are written every time. The text is
-    the same, byte for byte. ``keep``: how many keys are kept (then all are dropped)."""
+    one. Only fields of the :data:`_REUSED` kinds are reused, and only while their text
+    was written from the object alone (:func:`_pure`: a value written through its hook
+    is written again every time); the others (dicts, which can change in place; other
+    tuples and classes) are written every time. The text is the same, byte for byte.
+    ``keep``: how many keys are kept (then all are dropped)."""
     ns, lines, parts = _generate(cls, None, True)
     fields: tuple[attrs.Attribute[Any], ...] = attrs.fields(cls)
     by_name = {field.name: field for field in fields}
@@ -293,6 +319,15 @@ def versions_encoder(cls: type, key: str, *, keep: int = 1024) -> Encoder:
         "    kept = _kept.get(obj." + key + ")",
         "    if kept is None:",
         "        t = [" + ", ".join(texts) + ", '}']",
+        *[
+            line
+            for index, name in enumerate(names)
+            if _reused(by_name[name].type)
+            for line in (
+                f"        if not ({_pure(by_name[name].type, values[index], ns)}):",
+                f"            {values[index]} = _NEVER",
+            )
+        ],
         "    else:",
         "        (" + ", ".join(old) + ",), t = kept",
         "        t = t.copy()",
@@ -302,6 +337,9 @@ def versions_encoder(cls: type, key: str, *, keep: int = 1024) -> Encoder:
         if _reused(tp):
             body.append(f"        if {v} is not {old[index]}:")
             body.append(f"            t[{index}] = {texts[index]}")
+            # kept with a value no field holds unless written from the object alone
+            body.append(f"            if not ({_pure(tp, v, ns)}):")
+            body.append(f"                {v} = _NEVER")
             continue
         # Written every time; its usual values (None, an empty dict or tuple) as one
         # literal, key included.
@@ -331,6 +369,7 @@ def versions_encoder(cls: type, key: str, *, keep: int = 1024) -> Encoder:
     ]
     ns["_kept"] = {}
     ns["_keep"] = keep
+    ns["_NEVER"] = object()
     exec("\n".join(lines + body), ns)  # noqa: S102 - generated from the class's own fields
     encode: Encoder = ns["encode"]
     return encode
