@@ -7,6 +7,8 @@ every time (``to_json`` does too)."""
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from casekit.serialization import to_json
 from casekit.storage import CaseQuery
 from casekit.storage._case_json import case_json
 from casekit.storage.sqlite import SQLiteStore
+from casekit.testing.conformance import apply_command, case_id_for, note, open_case
 
 
 def _case(tmp_path: Path) -> Case:
@@ -55,6 +58,27 @@ def test_an_instant_whose_zone_changed_is_written_again(tmp_path: Path) -> None:
     zone.hours = 5  # the same datetime objects, now another instant
     later = attrs.evolve(case, version=case.version + 1)
     assert case_json(later) == to_json(later)
+
+
+def test_a_stored_row_writes_the_instant_as_main_does(tmp_path: Path) -> None:
+    """Through the store: the case opened at an instant of a host's zone keeps that
+    very object as ``opened_at`` (the store's cache hands it back); the zone's offset
+    changes, and the next commit's row must say the instant it now is."""
+    zone = _Shifting(2)
+    path = tmp_path / "cases.db"
+    store = SQLiteStore(path)
+    try:
+        opened = datetime(2026, 3, 2, 9, tzinfo=zone)
+        open_case(store, 1, at=opened)
+        zone.hours = 5
+        apply_command(store, case_id_for(1), note("x"), at=datetime(2026, 3, 2, 10, tzinfo=zone))
+        case = store.load(case_id_for(1)).case
+        assert case.opened_at is opened
+    finally:
+        store.close()
+    with closing(sqlite3.connect(path)) as conn:
+        (body,) = conn.execute("SELECT body FROM cases").fetchone()
+    assert body == to_json(case)
 
 
 def test_an_ill_typed_value_changed_in_place_is_written_again(tmp_path: Path) -> None:
