@@ -141,6 +141,23 @@ actor's JSON kept by identity and shared with the case's, an event's interaction
 written once for the event and the case: Desk on SQLite 586,000 -> 559,000
 instructions per command, on memory 310,000 -> 292,000 (the floor ~146,000: 0.25 ->
 0.26). The per-object costs left are spread thin; 0.5 stays out of reach this way.
+Next round (callgrind, commands of 60 cases after 3 warm-up cases, region toggled on by
+``functools.reduce``; each part by wrapping it alone): the store's SQL inside the
+sqlite3 module is ~141,000 instructions per command to the floor's ~131,000 (the same
+statements, plus the two ``PRAGMA data_version`` and the case number's own transaction);
+the store's Python ~137,000 (the commit's ~121,000) and the Desk's ~270,000 (281,500 on
+the memory store) are the rest. Cut: the case's JSON keeps, per case id, each field's
+text with the value it was written from, and writes again only the fields whose value is
+not the very object of last time (immutable kinds only; dicts every time) -- 50,300 ->
+31,300 --; the nested encoders are plain closures instead of ``__call__``; a commit
+keeping the assignment, tasks, state and channel reuses the holdings written with the
+version it follows; the UPDATE's changed columns are found by slice comparisons when
+only the state or ``updated_at`` changed. Desk on SQLite 551,800 -> 523,600 instructions
+per command (floor 146,000: 0.265 -> 0.279). By syscalls (strace, 200 cases) the two
+write the same pages (~39,100 ``pwrite64``); the store takes ~8.6 ``fcntl`` locks per
+command to the floor's ~6.1 (the load's read transaction). The CPU and wall ratios of
+this round's runs (load average 7-11 on 2 cores) swung 0.28-0.40 and 0.35-0.52 on both
+trees alike.
 
 Run ``python benchmarks/bench_store.py`` (about a minute with PostgreSQL) or with
 ``--quick`` (under 20 s). Files go to a temporary directory next to this script (``--dir`` to

@@ -17,10 +17,14 @@ order, each value by its declared type. What it writes is the same, byte for byt
 * a nested attrs class is written by its own generated function only when it is one
   of :data:`NESTED` (plain model classes whose cattrs hook is the generated one);
   any other goes through its hook.
+
+:func:`versions_encoder` writes the same text for successive versions of one object
+(a case), keeping each field's text with the value it was written from.
 """
 
 from __future__ import annotations
 
+import ast
 import enum
 import math
 import threading
@@ -35,7 +39,7 @@ import attrs
 
 from casekit.serialization import converter, dumps
 
-__all__ = ["NESTED", "encoder"]
+__all__ = ["NESTED", "encoder", "versions_encoder"]
 
 Encoder = Callable[[Any], str]
 
@@ -138,13 +142,13 @@ def _fast(tp: Any, v: str, ns: dict[str, Any], slow: str, shared: bool) -> str |
     elif tp in NESTED:
         name = f"_class_{tp.__name__}"
         ns[name] = tp
-        ns[f"_encode_{tp.__name__}"] = _one(tp)
+        ns[f"_encode_{tp.__name__}"] = _one(tp).write
         fast = f"_encode_{tp.__name__}({v}) if {v}.__class__ is {name}"
     elif typing.get_origin(tp) is tuple or tp is tuple:
         args = typing.get_args(tp)
         if shared and len(args) == 2 and args[1] is Ellipsis and args[0] in NESTED:
             name = f"_items_{args[0].__name__}"
-            ns[name] = _Items(args[0])
+            ns[name] = _items(args[0])
             return f"({name}({v}) if {v}.__class__ is tuple else None) or {slow}"
         fast = f"'[]' if {v}.__class__ is tuple and not {v}"
     elif typing.get_origin(tp) is dict or tp is dict:
@@ -173,19 +177,26 @@ class _One(_Kept):
     resolution with the one before, unless the command changed them; events share
     their actor with the command's other events, and the fold puts an event's
     interaction, task or clock into the case as it is. One per class (:func:`_one`), for
-    every encoder, so the case's JSON reuses what its events' JSON wrote."""
+    every encoder, so the case's JSON reuses what its events' JSON wrote.
+
+    ``write`` is a plain function (a closure), not ``__call__``: the generated code
+    calls it for every nested object, and a Python function called from Python code
+    costs a fraction of an instance's ``__call__``."""
 
     def __init__(self, cls: type) -> None:
         super().__init__()
-        self.encode = encoder(cls)
+        self.encode = encode = encoder(cls)
+        kept, keep = self.kept, self.keep  # the dict is cleared, never replaced
 
-    def __call__(self, obj: object) -> str:
-        hit = self.kept.get(id(obj))
-        if hit is not None and hit[0] is obj:
-            return hit[1]
-        text = self.encode(obj)
-        self.keep(obj, text)
-        return text
+        def write(obj: object) -> str:
+            hit = kept.get(id(obj))
+            if hit is not None and hit[0] is obj:
+                return hit[1]
+            text = encode(obj)
+            keep(obj, text)
+            return text
+
+        self.write = write
 
 
 _ones: dict[type, _One] = {}
@@ -199,48 +210,177 @@ def _one(cls: type) -> _One:
     return one
 
 
-class _Items:
-    """Writes a tuple of a :data:`NESTED` class, keeping each item's JSON: a new version
-    of a case shares most of its interactions, tasks and clocks with the one before
-    (they are immutable), and an item that is the same object (``is``) as one written
-    before is written as it was; so is the whole tuple, when the case shares it."""
+def _items(cls: type) -> Callable[[tuple[Any, ...]], str | None]:
+    """A function writing a tuple of a :data:`NESTED` class, keeping each item's JSON
+    (in the class's :class:`_One`): a new version of a case shares most of its
+    interactions, tasks and clocks with the one before (they are immutable), and an
+    item that is the same object (``is``) as one written before is written as it was.
+    It returns ``None`` if an item is not exactly of the class."""
+    one = _one(cls)
+    kept, keep, encode = one.kept, one.keep, one.encode
 
-    def __init__(self, cls: type) -> None:
-        self.cls = cls
-        self.one = _one(cls)  # each item's JSON is kept there
-        self.tuples = _Kept()
-
-    def __call__(self, items: tuple[Any, ...]) -> str | None:
-        """The JSON array; ``None`` if an item is not exactly of the class."""
-        hit = self.tuples.kept.get(id(items))
-        if hit is not None and hit[0] is items:
-            return hit[1]
-        one = self.one
-        kept = one.kept
+    def write(items: tuple[Any, ...]) -> str | None:
         texts = []
         for item in items:
             hit = kept.get(id(item))
             if hit is not None and hit[0] is item:
                 texts.append(hit[1])
                 continue
-            if item.__class__ is not self.cls:
+            if item.__class__ is not cls:
                 return None
-            text = one.encode(item)
-            one.keep(item, text)
+            text = encode(item)
+            keep(item, text)
             texts.append(text)
-        text = "[" + ",".join(texts) + "]"
-        self.tuples.keep(items, text)
-        return text
+        return "[" + ",".join(texts) + "]"
+
+    return write
 
 
 def encoder(cls: type, tag: tuple[str, str] | None = None, *, shared: bool = False) -> Encoder:
     """The function writing an instance of ``cls`` as ``dumps(unstructure(obj, cls))``
     does (with ``tag``'s key and value added, as the event union does). ``shared``:
     its tuple fields of :data:`NESTED` items keep each item's JSON (see
-    :class:`_Items`), for objects that share items with the ones written before."""
+    :func:`_items`), for objects that share items with the ones written before."""
     cached = _encoders.get((cls, tag, shared))
     if cached is not None:
         return cached
+    ns, lines, parts = _generate(cls, tag, shared)
+    lines.append("    return ''.join((" + ", ".join(parts) + ",))")
+    exec("\n".join(lines), ns)  # noqa: S102 - generated from the class's own fields
+    encode: Encoder = ns["encode"]
+    _encoders[(cls, tag, shared)] = encode
+    return encode
+
+
+_REUSED: Final = (str, int, bool, float, datetime, timedelta)
+"""Field types whose values are immutable and written from themselves alone (as are
+str enums, :data:`NESTED` classes and tuples of them): a field holding the very object
+it held when last written is written as it was."""
+
+
+def _reused(tp: Any) -> bool:
+    inner, _ = _optional(tp)
+    if inner in _REUSED or _str_enum(inner) or inner in NESTED:
+        return True
+    args = typing.get_args(inner)
+    return (
+        typing.get_origin(inner) is tuple
+        and len(args) == 2
+        and args[1] is Ellipsis
+        and args[0] in NESTED
+    )
+
+
+def _pure(tp: Any, v: str, ns: dict[str, Any]) -> str:
+    """A Python expression: whether ``v`` (of a :func:`_reused` field) was written by
+    the fast path, from the object alone. A value written through its hook (a
+    subclass, a non-UTC instant, an ill-typed value) can write otherwise while it
+    stays the same object (its zone's offset changed, a list changed in place): main
+    writes it afresh every time, and so must the kept text."""
+    inner, optional = _optional(tp)
+    if inner is bool:
+        test = f"{v} is True or {v} is False"
+    elif inner is datetime:
+        test = f"{v}.__class__ is _datetime and {v}.tzinfo is _UTC"
+    elif inner in _REUSED or _str_enum(inner) or inner in NESTED:
+        name = f"_pure_{v}"  # per field: two types may share a name
+        ns[name] = inner
+        test = f"{v}.__class__ is {name}"
+    else:  # a tuple of a NESTED class, each item written by its own function
+        item = typing.get_args(inner)[0]
+        name = f"_pure_{v}"
+        ns[name] = {item}
+        ns["_map"], ns["_set"], ns["_type"] = map, set, type
+        test = f"{v}.__class__ is tuple and _set(_map(_type, {v})) <= {name}"
+    return f"{v} is None or ({test})" if optional else test
+
+
+def versions_encoder(cls: type, key: str, *, keep: int = 1024) -> Encoder:
+    """:func:`encoder` of ``cls`` (``shared``) for successive versions of one object,
+    told apart by the field ``key`` (a case's id): the text of each field is kept with
+    the value it was written from, per key, and a field whose value is the very object
+    (``is``, never equality) it was last time is not written again -- a command changes
+    a case a little, and the new version shares every other field's value with the old
+    one. Only fields of the :data:`_REUSED` kinds are reused, and only while their text
+    was written from the object alone (:func:`_pure`: a value written through its hook
+    is written again every time); the others (dicts, which can change in place; other
+    tuples and classes) are written every time. The text is the same, byte for byte.
+    ``keep``: how many keys are kept (then all are dropped)."""
+    ns, lines, parts = _generate(cls, None, True)
+    fields: tuple[attrs.Attribute[Any], ...] = attrs.fields(cls)
+    by_name = {field.name: field for field in fields}
+    names = sorted(by_name)
+    values = [f"v{index}" for index in range(len(names))]
+    old = [f"o{index}" for index in range(len(names))]
+    # parts: the "{" / ",key:" prefix (a literal), then the value's expression, per
+    # field; each field's text is kept with its prefix (half the items to join)
+    texts = [f"{parts[2 * i]} + {parts[2 * i + 1]}" for i in range(len(names))]
+    body = [
+        "    kept = _kept.get(obj." + key + ")",
+        "    if kept is None:",
+        "        t = [" + ", ".join(texts) + ", '}']",
+        *[
+            line
+            for index, name in enumerate(names)
+            if _reused(by_name[name].type)
+            for line in (
+                f"        if not ({_pure(by_name[name].type, values[index], ns)}):",
+                f"            {values[index]} = _NEVER",
+            )
+        ],
+        "    else:",
+        "        (" + ", ".join(old) + ",), t = kept",
+        "        t = t.copy()",
+    ]
+    for index, name in enumerate(names):
+        tp, v = by_name[name].type, values[index]
+        if _reused(tp):
+            body.append(f"        if {v} is not {old[index]}:")
+            body.append(f"            t[{index}] = {texts[index]}")
+            # kept with a value no field holds unless written from the object alone
+            body.append(f"            if not ({_pure(tp, v, ns)}):")
+            body.append(f"                {v} = _NEVER")
+            continue
+        # Written every time; its usual values (None, an empty dict or tuple) as one
+        # literal, key included.
+        prefix = ast.literal_eval(parts[2 * index])
+        inner, optional = _optional(tp)
+        origin = typing.get_origin(inner) or inner
+        test = "if"
+        if optional:
+            body.append(f"        {test} {v} is None:")
+            body.append(f"            t[{index}] = {prefix + 'null'!r}")
+            test = "elif"
+        for kind, empty in ((dict, "{}"), (tuple, "[]")):
+            if origin is kind:
+                body.append(f"        {test} {v}.__class__ is {kind.__name__} and not {v}:")
+                body.append(f"            t[{index}] = {prefix + empty!r}")
+                test = "elif"
+        if test == "if":
+            body.append(f"        t[{index}] = {texts[index]}")
+        else:
+            body.append("        else:")
+            body.append(f"            t[{index}] = {texts[index]}")
+    body += [
+        "    if len(_kept) >= _keep:",
+        "        _kept.clear()",
+        "    _kept[obj." + key + "] = ((" + ", ".join(values) + ",), t)",
+        "    return ''.join(t)",
+    ]
+    ns["_kept"] = {}
+    ns["_keep"] = keep
+    ns["_NEVER"] = object()
+    exec("\n".join(lines + body), ns)  # noqa: S102 - generated from the class's own fields
+    encode: Encoder = ns["encode"]
+    return encode
+
+
+def _generate(
+    cls: type, tag: tuple[str, str] | None, shared: bool
+) -> tuple[dict[str, Any], list[str], list[str]]:
+    """The namespace, the lines reading each field into ``v<index>`` (sorted by name),
+    and the parts of the text: each field's ``"{"`` or ``","`` and key (a literal) and
+    its value's expression, in order, then ``"}"``."""
     if not NESTED:
         _nested_classes()
     attrs.resolve_types(cls)  # as cattrs does: the annotations may be strings
@@ -283,8 +423,4 @@ def encoder(cls: type, tag: tuple[str, str] | None = None, *, shared: bool = Fal
         parts.append(f"({expr})")
     parts.append("'}'" if keys else "'{}'")
     ns["_dumps"] = dumps
-    lines.append("    return ''.join((" + ", ".join(parts) + ",))")
-    exec("\n".join(lines), ns)  # noqa: S102 - generated from the class's own fields
-    encode: Encoder = ns["encode"]
-    _encoders[(cls, tag, shared)] = encode
-    return encode
+    return ns, lines, parts

@@ -107,19 +107,25 @@ TimerRow = tuple[str, str, int]
 def commit_rows(commit: Commit) -> tuple[list[EventRow], list[TimerRow]]:
     """The ``events`` and ``timers`` rows a commit writes (both SQL stores), reusing the
     event JSON the pipeline already wrote for the hash chain."""
-    payloads = commit.payloads or [payload_json(record.event) for record in commit.records]
-    events = [
-        (
-            record.case_id,
-            record.seq,
-            record.event.name,
-            to_micros(record.event.at),
-            payload,
-            record.prev_hash,
-            record.hash,
+    records = commit.records
+    # as many payloads as records, when there are any (Commit checks it)
+    payloads = commit.payloads or [payload_json(record.event) for record in records]
+    events = []
+    for record, payload in zip(records, payloads, strict=True):  # most commits: one
+        event = record.event
+        events.append(
+            (
+                record.case_id,
+                record.seq,
+                event.name,
+                to_micros(event.at),
+                payload,
+                record.prev_hash,
+                record.hash,
+            )
         )
-        for record, payload in zip(commit.records, payloads, strict=True)
-    ]
+    if not commit.timers:  # most commits have none
+        return events, []
     case_id = commit.case.id
     timers = [(case_id, timer.key, to_micros(timer.due_at)) for timer in commit.timers]
     return events, timers

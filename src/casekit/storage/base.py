@@ -235,6 +235,8 @@ def to_micros(when: datetime) -> int:
 def sla_due(case: Case) -> datetime | None:
     """When the case's first running SLA/OLA clock (of the case or of a task) breaches:
     the earliest ``due_at`` of its clocks in progress (``None`` if none runs)."""
+    if not case.slas:  # most cases run none
+        return None
     dues = [clock.due_at for clock in case.slas if clock.due_at is not None]
     return min(dues) if dues else None
 

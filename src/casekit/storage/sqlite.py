@@ -343,6 +343,16 @@ _UPDATE_ALL = (
     "WHERE id = ? AND version = ? AND head_hash = ?"
 )
 _N_COLUMNS: Final = len(_PROJECTED) - 1
+_UPDATED: Final = _PROJECTED.index("updated_at") - 1
+"""The index of ``updated_at`` in :func:`_columns`."""
+_AFTER_UPDATED: Final = _UPDATED + 1
+_STATE_UPDATED: Final = {
+    (False, False): (),
+    (True, False): (0,),
+    (False, True): (_UPDATED,),
+    (True, True): (0, _UPDATED),
+}
+"""The changed columns by whether the state (column 0) and ``updated_at`` changed."""
 _UPDATES: dict[tuple[int, ...], str] = {}
 """UPDATE statements by the indexes (into :func:`_columns`) of the columns they set."""
 _INSERT_EVENT = (
@@ -363,7 +373,11 @@ def _update(old: _Columns, columns: _Columns) -> tuple[str, _Columns]:
     """The UPDATE of a case's row, setting only the query columns that changed since
     the version this process last saw (``old``: that row's columns; SQLite rewrites an
     index entry only for a column the statement sets)."""
-    changed = tuple([i for i in range(_N_COLUMNS) if columns[i] != old[i]])
+    if columns[_AFTER_UPDATED:] == old[_AFTER_UPDATED:] and columns[1:_UPDATED] == old[1:_UPDATED]:
+        # most commands change the state or updated_at alone, or neither: compared in C
+        changed = _STATE_UPDATED[columns[0] != old[0], columns[_UPDATED] != old[_UPDATED]]
+    else:
+        changed = tuple([i for i in range(_N_COLUMNS) if columns[i] != old[i]])
     sql = _UPDATES.get(changed)
     if sql is None:
         sets = "".join(f", {_WRITTEN[2 + i]} = ?" for i in changed)
@@ -427,6 +441,24 @@ def _projection(case: Case) -> _Projection:
     """What the row of ``case`` must hold in its :data:`_PROJECTED` columns."""
     columns = (v.encode() if isinstance(v, str) else v for v in _columns(case))
     return (case.version, *columns)
+
+
+def _held(case: Case, cached: _Entry | None) -> tuple[Holding, ...]:
+    """``holdings_of(case)``, or the holdings written with the cached version the
+    commit follows when the case keeps what they derive from (its id is the cache's
+    key): the very same assignment, tasks, state and channel (most commands)."""
+    if cached is not None:
+        kept = cached[6]
+        before = cached[1]
+        if (
+            kept is not None
+            and case.assignment is before.assignment
+            and case.tasks is before.tasks
+            and case.state is before.state
+            and case.channel is before.channel
+        ):
+            return kept
+    return holdings_of(case)
 
 
 def _show(value: object) -> str:
@@ -1140,7 +1172,7 @@ class SQLiteStore(SQLiteInstallBase):
         cached = self._cache.get(case_id)  # one dict read: atomic, no lock
         if cached is not None and cached[1].version != expected:
             cached = None  # not the version this commit follows: as if unseen
-        held = holdings_of(case)
+        held = _held(case, cached)
         writing = self._write()
         with writing as conn:
             if expected == 0:
@@ -1201,7 +1233,10 @@ class SQLiteStore(SQLiteInstallBase):
                 conn.executemany(_INSERT_TIMER, timers)
         # The holdings rows change only when the case's holdings do (most commits keep
         # them); without the case as last written, rewrite them.
-        if cached is None or (holdings_of(cached[1]) if cached[6] is None else cached[6]) != held:
+        if cached is None or (
+            cached[6] is not held  # _held found them unchanged
+            and (holdings_of(cached[1]) if cached[6] is None else cached[6]) != held
+        ):
             conn.execute("DELETE FROM {p}holdings WHERE case_id = ?", (case_id,))
             if held:
                 conn.executemany(_INSERT_HOLDING, _holding_rows(held))
