@@ -1,9 +1,10 @@
 """The simulator: one event loop on a virtual clock, driving casekit's own router.
 
 Design (why it is fast): the simulated world is kept in flat arrays indexed by case
-number, the future in one heap of plain tuples ``(instant, kind, seq, case, work)``
-with instants in whole microseconds since the epoch (UTC), the next arrival beside it,
-and nothing is built per arrival but the instant the router is told: the
+number, the future in a heap of the instants events are due at (plain integers: whole
+microseconds since the epoch, UTC) with a dict beside it from each instant to what is
+due then, ``(kind, case, work)``, the next arrival outside both, and nothing is built
+per arrival but the instant the router is told: the
 :class:`~casekit.routing.WorkItem` of a completed case is routed again as the next
 case of its type, with a new id and creation instant. No processes, generators or
 event objects per case, as a general-purpose simulation library would build. The
@@ -33,7 +34,6 @@ runner opens (work numbers below zero), its timers events of kind ``PLAYBOOK``.
 from __future__ import annotations
 
 import heapq
-import itertools
 import math
 import random
 from array import array
@@ -196,6 +196,7 @@ class _Run:
         "definitions",
         "desk",
         "end_us",
+        "events",
         "expected",
         "heap",
         "items",
@@ -211,7 +212,6 @@ class _Run:
         "mix",
         "next_at",
         "next_kind",
-        "next_seq",
         "now",
         "peak",
         "pending",
@@ -230,6 +230,7 @@ class _Run:
         "type_names",
         "types",
         "unroutable",
+        "views",
     )
 
     def __init__(self, scenario: Scenario, seed: int, record: bool) -> None:
@@ -280,9 +281,12 @@ class _Run:
         self.a_absent_until = [0] * len(agents)  # the end of the last absent day
         # Over time.
         self.samples: list[tuple[int, int, int, int]] = []  # at, queued, backlog, busy agents
-        self.heap: list[tuple[int, int, int, int, int]] = []
-        # Heap tie-breakers, in push order (1, 2, ...): the next one, as a C call.
-        self.next_seq = itertools.count(1).__next__
+        # The future: the instants events are due at, in a heap of plain integers (one
+        # comparison each, where tuples took three), and beside it what is due at each
+        # instant, ``(kind, case, work)``: one event, or a list of those due at the same
+        # instant in the order they were pushed (see push and pop_tied).
+        self.heap: list[int] = []
+        self.events: dict[int, Event | list[Event]] = {}
         self.pending = 0  # work events in the heap (not ticks, samples or days)
         self.next_at = _NEVER  # the next arrival (next_arrival)
         self.next_kind = -1
@@ -371,7 +375,27 @@ class _Run:
             *self.k_stage, *self.k_consumed, *self.k_since, *self.k_paused, *self.k_cycles,
             *self.k_breached,
         ]  # fmt: skip
+        # While the loop runs, the columns are written through memoryviews of these
+        # arrays: a view stores an integer without the argument parsing an array's
+        # item assignment goes through (about a fifth of the work of each write). A
+        # view pins its array's size: grow() and result() release them first.
+        self.views: list[memoryview] = []
         self.grow(min(self.expected or 1024, 1 << 22))
+
+    def _bind(self, columns: list[Any]) -> None:
+        """Point the column attributes, and each type's clocks, at ``columns`` (in the
+        order of ``self.columns``: the arrays, or views of them)."""
+        ndef = len(self.definitions)
+        (
+            self.c_type, self.c_created, self.c_first, self.c_resolved, self.c_state,
+            self.c_agent, self.c_first_agent, self.c_reopens, self.c_waits, self.c_wait,
+            self.c_handled, self.c_work, self.c_queued_at,
+        ) = columns[:13]  # fmt: skip
+        clock_columns = [columns[13 + n * ndef : 13 + (n + 1) * ndef] for n in range(6)]
+        (
+            self.k_stage, self.k_consumed, self.k_since, self.k_paused, self.k_cycles,
+            self.k_breached,
+        ) = clock_columns  # fmt: skip
         clocks: list[Clock] = [
             (
                 self.k_stage[key], self.k_consumed[key], self.k_since[key],
@@ -382,6 +406,11 @@ class _Run:
         ]  # fmt: skip
         for kind in self.types:
             kind.bind(clocks)
+
+    def _release(self) -> None:
+        for view in self.views:
+            view.release()
+        self.views = []
 
     def _arrivals(self) -> int | None:
         """Prepare the arrivals; how many are expected (``None``: unknown)."""
@@ -423,18 +452,56 @@ class _Run:
         return expected
 
     def grow(self, count: int) -> None:
-        """Room for ``count`` more cases in every column."""
+        """Room for ``count`` more cases in every column (new views of them: the loop
+        binds its columns again)."""
+        self._release()
         for column in self.columns:
             column.frombytes(bytes(column.itemsize * count))
         self.c_item.extend([None] * count)
         self.capacity += count
+        self.views = [memoryview(column) for column in self.columns]
+        self._bind(self.views)
 
     # -- scheduling ---------------------------------------------------------------------
 
     def push(self, at: int, kind: int, case: int, work: int) -> None:
-        heapq.heappush(self.heap, (at, kind, self.next_seq(), case, work))
+        event = (kind, case, work)
+        if self.events.setdefault(at, event) is event:
+            heapq.heappush(self.heap, at)
+        else:
+            self.push_tied(at, event)
         if kind <= PLAYBOOK:
             self.pending += 1
+
+    def push_tied(self, at: int, event: Event) -> None:
+        """:meth:`push` of an event due at an instant another one is due at already:
+        after those (the instant stays in the heap once)."""
+        there = self.events[at]
+        if isinstance(there, list):
+            there.append(event)
+        else:
+            self.events[at] = [there, event]
+
+    def pop_tied(self, at: int, tied: Event | list[Event]) -> Event:
+        """The first of the events due at ``at`` (``tied``: a list, taken out of
+        ``events``): the lowest kind, and of those the first pushed, as a heap of
+        ``(instant, kind, push number)`` would give; the others stay due."""
+        assert isinstance(tied, list)
+        first = min(range(len(tied)), key=lambda n: tied[n][0])  # the first of the lowest
+        event = tied.pop(first)
+        if len(tied) > 1:
+            self.events[at] = tied
+        else:
+            self.events[at] = tied[0]
+        return event
+
+    def pending_events(self) -> list[tuple[int, int, int, int]]:
+        """Every event still due: ``(instant, kind, case, work)``."""
+        out = []
+        for at, due in self.events.items():
+            for kind, case, work in due if isinstance(due, list) else (due,):
+                out.append((at, kind, case, work))
+        return out
 
     def next_arrival(self, after: int) -> None:
         """Draw the arrival after ``after``: ``next_at`` (``_NEVER``: none) and
@@ -516,12 +583,20 @@ class _Run:
         epoch = EPOCH
         one_us = US
         set_id, set_created = SET_ID, SET_CREATED
-        next_seq = self.next_seq
+        events = self.events
+        take = events.pop
+        due = events.setdefault
 
         next_at, next_kind = self.next_at, self.next_kind
         while True:
-            if heap and heap[0][0] < next_at:
-                at, what, _, case, work = pop(heap)
+            if heap and heap[0] < next_at:
+                at = heap[0]
+                event = take(at)
+                if type(event) is tuple:
+                    pop(heap)
+                    what, case, work = event
+                else:
+                    what, case, work = self.pop_tied(at, event)
                 if at > stop_after:
                     break
             elif next_at != _NEVER:
@@ -550,6 +625,10 @@ class _Run:
                 self.backlog += 1
                 if case >= self.capacity:
                     self.grow(self.capacity)
+                    c_type, c_created, c_first = self.c_type, self.c_created, self.c_first
+                    c_resolved, c_state, c_agent = self.c_resolved, self.c_state, self.c_agent
+                    c_first_agent, c_wait = self.c_first_agent, self.c_wait
+                    c_handled, c_waits, c_queued_at = self.c_handled, self.c_waits, self.c_queued_at
                 c_type[case] = kind.index
                 c_created[case] = at
                 for stages, since in kind.starts:
@@ -599,7 +678,11 @@ class _Run:
                         a_busy[agent] += handle
                         a_handled[agent] += 1
                         self.busy += 1
-                        push(heap, (at + handle, DONE, next_seq(), case, 0))
+                        event = (DONE, case, 0)
+                        if due(then := at + handle, event) is event:
+                            push(heap, then)
+                        else:
+                            self.push_tied(then, event)
                         self.pending += 1
                     elif outcome is _QUEUED:
                         items[item_id] = (case, 0)
@@ -679,7 +762,11 @@ class _Run:
                     c_handled[case] += handle
                     a_busy[agent] += handle
                     a_handled[agent] += 1
-                    push(heap, (at + handle, DONE, next_seq(), case, work))
+                    event = (DONE, case, work)
+                    if due(then := at + handle, event) is event:
+                        push(heap, then)
+                    else:
+                        self.push_tied(then, event)
                     self.pending += 1
                 continue
             # Work; a desk timer is work only while a runner's timer is due by then.
@@ -718,7 +805,8 @@ class _Run:
         if not self.scenario.drain and self.end_us is not None:
             # A sentinel the loop pops (and stops at) before any real event after the
             # end, so that the work still in flight stays in the heap for result().
-            heapq.heappush(self.heap, (self.end_us + 1, -1, 0, 0, 0))
+            self.events[self.end_us + 1] = (-1, 0, 0)
+            heapq.heappush(self.heap, self.end_us + 1)
         self.push(self.start_us, SAMPLE, 0, 0)
         for number, calendar in enumerate(self.shifts):
             self.push(self.boundary(calendar, self.start_us), TICK, number, 0)
@@ -840,8 +928,7 @@ class _Run:
         self.a_handled[agent] += 1
         if self.record:
             self.trails[case].append((at, T_ASSIGNED, agent if agent + 1 != previous else -1))
-        _push(self.heap, (at + handle, DONE, self.next_seq(), case, work))
-        self.pending += 1
+        self.push(at + handle, DONE, case, work)
 
     def done(self, at: int, case: int, work: int) -> None:
         if work < 0:
@@ -1032,8 +1119,10 @@ class _Run:
     def result(self) -> SimResult:
         as_of = self.now
         count = self.arrived
+        self._release()
         for column in self.columns:
             del column[count:]
+        self._bind(self.columns)
         self._waits_in_progress(as_of)
         columns = []
         for key, definition in enumerate(self.definitions):
@@ -1056,7 +1145,7 @@ class _Run:
         # Handling still in progress when the run stopped (drain=False) counts up to
         # the end of the run only: its drawn handle time was added at the pick-up.
         busy = list(self.a_busy)
-        for at, what, _, case, work in self.heap:
+        for at, what, case, work in self.pending_events():
             if what == DONE and at > as_of and self.c_agent[case]:
                 agent = self.c_agent[case] if work >= 0 else self.playbooks.agent_of(work)
                 busy[agent - 1] -= at - as_of
@@ -1104,8 +1193,9 @@ class _Run:
 
 _ASSIGNED = Outcome.ASSIGNED
 _QUEUED = Outcome.QUEUED
-_push = heapq.heappush
 _ACTIVE = (RUNNING, PAUSED)
+Event = tuple[int, int, int]
+"""What is due at an instant: ``(kind, case, work)``."""
 _NEVER = 1 << 62
 """Later than any instant of a run (microseconds since 1970: year 146,000)."""
 
