@@ -445,9 +445,8 @@ class Questions:
 
     def nothing(self) -> None:
         """Write down a log without a case by ``as_of``: no clocks."""
-        for column in (self.ids, self.priorities, self.categories, self.channels):
+        for column in (self.ids, self.priorities, self.categories, self.channels, self.account_ids):
             column.append(None)
-        self.account_ids.append(None)
         self.counts.append(0)
 
     def answer(self, np_: Any | None, as_of: datetime) -> None:

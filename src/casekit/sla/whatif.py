@@ -29,7 +29,7 @@ from concurrent.futures import Executor
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from itertools import islice
-from typing import Any
+from typing import Any, TypeGuard
 
 import attrs
 
@@ -208,6 +208,12 @@ def _evaluate(
     return _exact(log, policy, as_of, account_calendar)
 
 
+def _collection(value: object) -> TypeGuard[Iterable[Any]]:
+    """Whether ``value`` can be a log (or a list of logs): iterable, and neither text nor
+    a mapping, whose items are characters or keys."""
+    return isinstance(value, Iterable) and not isinstance(value, str | bytes | Mapping)
+
+
 def _refuse_items(log: object, where: str) -> None:
     """Raise :class:`~casekit.exceptions.InvalidType` naming the first thing in ``log``
     that is not an event or an event record; return if there is none.
@@ -217,7 +223,7 @@ def _refuse_items(log: object, where: str) -> None:
     what-if a tenth of its time), so a wrong item is found after the fact, and a failure
     with nothing wrong in the input is raised as it is (it is casekit's own).
     """
-    if isinstance(log, str | bytes | Mapping) or not isinstance(log, Iterable):
+    if not _collection(log):
         raise InvalidType(
             f"expected a sequence of events or event records, got {type(log).__name__}",
             where=where,
@@ -456,7 +462,7 @@ def evaluate_many(
         read.extend(log if isinstance(log, list | tuple) else list(log) for log in given)
         return _evaluate_many(read, policy, as_of, executor, account_calendar, chunksize)
     except (AttributeError, TypeError):
-        if not isinstance(logs, Iterable) or isinstance(logs, str | bytes | Mapping):
+        if not _collection(logs):
             raise InvalidType(
                 f"expected an iterable of logs, got {type(logs).__name__}", where="logs"
             ) from None
