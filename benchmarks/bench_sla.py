@@ -10,7 +10,9 @@ One run, two questions, each next to what a user would otherwise write:
    task OLA on Europe/Amsterdam Mon-Fri 09:00-17:00 with Dutch holidays, warnings and
    escalations. The very same command plan runs on a desk without a policy, so the
    difference is the cost of SLA clocks per command. The scheduler's ``desk.tick()``
-   runs every 15 simulated minutes throughout; its time is kept apart.
+   runs every 15 simulated minutes throughout; its time is kept apart. The plan's first
+   500 cases run again on a SQLite file, with and without the policy
+   (``sla_command_overhead_pct_sqlite``): what a host on the embedded default pays.
 2. **What-if (the data team).** The recorded logs are evaluated under another policy
    (other targets, Mon-Sat 07:00-21:00) at the end of the recording:
 
@@ -180,6 +182,7 @@ import gc
 import math
 import random
 import sys
+import tempfile
 import time
 from collections import Counter, defaultdict
 from collections.abc import Sequence
@@ -187,6 +190,7 @@ from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
 from datetime import time as clock_time
 from functools import partial
+from pathlib import Path
 from typing import Any, NamedTuple, NoReturn
 from zoneinfo import ZoneInfo
 
@@ -215,6 +219,7 @@ from casekit.sla import (
     evaluate_many,
 )
 from casekit.sla._reactor import SlaReactor
+from casekit.storage.sqlite import SQLiteStore
 
 AMS = ZoneInfo("Europe/Amsterdam")
 SEED = 20260323
@@ -224,6 +229,7 @@ SEED = 20260323
 T0 = datetime(2026, 3, 23, 8, 0, tzinfo=AMS).astimezone(UTC)
 TICK_EVERY = timedelta(minutes=15)
 TILED_CASES = 100_000
+SQLITE_CASES = 500  # the plan's first cases run again on a SQLite file
 H = timedelta(hours=1)
 AGENT = Actor.agent("bench", groups={"support", "field"})
 CUSTOMER = Actor.contact("c1")
@@ -421,21 +427,29 @@ class ReactorPlugin:
         registry.add(self.reactor, order=ORDER_LAST)
 
 
-def new_desk(clock: ManualClock, sla: SlaPolicy | None, reactor: Any = None) -> Desk:
+def new_desk(
+    clock: ManualClock, sla: SlaPolicy | None, reactor: Any = None, path: Path | None = None
+) -> Desk:
+    """A desk on the memory store, or on a new SQLite file at ``path``."""
     plugins = [ReactorPlugin(reactor)] if reactor is not None else []
-    desk = Desk(clock=clock, discover=False, sla=sla, plugins=plugins)
+    store = SQLiteStore(path) if path is not None else None
+    desk = Desk(store=store, clock=clock, discover=False, sla=sla, plugins=plugins)
     desk.save_account(Account(id="acme", name="Acme"))
     desk.save_contact(Contact(id="c1", account_id="acme", name="Carla"))
     return desk
 
 
 def record(
-    plan: Sequence[Step], end: datetime, sla: SlaPolicy | None, reactor: Any = None
+    plan: Sequence[Step],
+    end: datetime,
+    sla: SlaPolicy | None,
+    reactor: Any = None,
+    path: Path | None = None,
 ) -> Recording:
-    """Run ``plan`` on a fresh memory-store desk, ticking every 15 simulated minutes
-    (with ``reactor`` in place of the SLA engine, if given)."""
+    """Run ``plan`` on a fresh desk (memory store, or SQLite at ``path``), ticking every
+    15 simulated minutes (with ``reactor`` in place of the SLA engine, if given)."""
     clock = ManualClock(T0)
-    desk = new_desk(clock, sla, reactor)
+    desk = new_desk(clock, sla, reactor, path)
     rec = Recording(desk, [])  # the desk, for the caller's use
     ids = rec.case_ids
     task_of: dict[int, str] = {}
@@ -734,6 +748,25 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - a linear scri
     del desk
     gc.collect()
 
+    # -- 1b. the same commands on the SQLite store (the embedded default) ---------------
+    # A host's desk runs on a database, where the command itself costs more and the SLA
+    # part a little more (its events' and timers' rows). Fewer cases: each run writes a
+    # new file.
+    sqlite_plan, sqlite_end = make_plan(min(n_cases, SQLITE_CASES), SEED)
+    sqlite_s = {"off": math.inf, "on": math.inf}
+    sqlite_commands = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for run in range(recordings):
+            for variant in ("off", "on"):
+                gc.collect()
+                path = Path(tmp) / f"{variant}-{run}.db"
+                sla = policy_in_force() if variant == "on" else None
+                done = record(sqlite_plan, sqlite_end, sla, path=path)
+                if done.desk is not None:
+                    done.desk.close()
+                sqlite_s[variant] = min(sqlite_s[variant], done.command_seconds)
+                sqlite_commands = done.commands
+
     # -- 2. what-if ----------------------------------------------------------------------
     cpu = time.process_time  # serial runs: this process's CPU time; the pool's: wall
     tried = policy_tried()
@@ -855,6 +888,13 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - a linear scri
         f"nothing: {carry_us:,.1f} us/command carrying them through the pipeline (fold, "
         f"hash chain, store), {engine_us:,.1f} us/command computing them (casekit.sla)"
     )
+    sqlite_overhead = (sqlite_s["on"] / sqlite_s["off"] - 1) * 100
+    print(
+        f"on the SQLite store, {sqlite_commands:,} commands of the plan's first "
+        f"{min(n_cases, SQLITE_CASES):,} cases: "
+        f"{sqlite_s['off'] / sqlite_commands * 1e6:,.0f} us/command without SLAs, "
+        f"{sqlite_s['on'] / sqlite_commands * 1e6:,.0f} with, {sqlite_overhead:+.0f} %"
+    )
     tick_rate = on.timers / tick_s["on"]
     print(
         f"scheduler tick every 15 min: {on.ticks:,} ticks handled {on.timers:,} due timers "
@@ -903,6 +943,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - a linear scri
     print(f"RESULT sla_command_floor_pct={floor_pct:.1f}")
     print(f"RESULT sla_command_engine_us={engine_us:.1f}")
     print(f"RESULT sla_command_carry_us={carry_us:.1f}")
+    print(f"RESULT sla_command_overhead_pct_sqlite={sqlite_overhead:.1f}")
     print(f"RESULT tick_timers_per_s={tick_rate:.0f}")
     print(f"RESULT tick_catchup_timers_per_s={catchup_rate:.0f}")
     print(f"RESULT whatif_engine_cases_per_s={engine_rate:.0f}")
