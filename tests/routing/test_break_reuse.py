@@ -316,9 +316,13 @@ def test_a_copied_router_does_not_share_its_spares() -> None:
     router.route(WorkItem("other", Channel.CHAT, T0), T0)
     assert twin.held("a") == {"kept", "new"}
     assert router.held("a") == {"kept", "other"}
-    assert twin._entries["new"] is not router._entries["other"]
     with pytest.raises(CasekitError):
         twin.status("other")
+    with pytest.raises(CasekitError):
+        router.status("new")
+    twin.complete("new", T0)
+    assert router.status("other") is ItemStatus.ASSIGNED
+    assert router.decisions("other")[0].item_id == "other"
     assert router.status("done") is twin.status("done") is ItemStatus.COMPLETED
 
 

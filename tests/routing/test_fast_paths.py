@@ -22,7 +22,9 @@ from casekit.routing import (
     AffinityStrategy,
     Agent,
     Condition,
+    ItemStatus,
     MostCapacityStrategy,
+    Outcome,
     Presence,
     Queue,
     RoundRobinStrategy,
@@ -32,8 +34,6 @@ from casekit.routing import (
     SizeRule,
     WorkItem,
 )
-from casekit.routing._entry import Entry as _Entry
-from casekit.routing._entry import new_entry as _new_entry
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 SKILLS = ["s0", "s1", "s2", "s3"]
@@ -134,28 +134,35 @@ def test_a_routed_decision_has_every_field_set() -> None:
     assert queued.agent_id is None
 
 
-def test_a_routed_entry_starts_as_a_fresh_entry() -> None:
-    """route() makes its entry inline: every slot as :func:`_new_entry` sets it."""
+def test_a_routed_item_starts_fresh() -> None:
+    """route() sets up each item's state inline: a waiting item is in its queue with
+    its own size (size rules applied), declined by nobody, at stage 0, and is handed
+    out whole once its agent is there."""
     rules = (SizeRule(3, channel=Channel.EMAIL),)
-    for item in (
-        WorkItem("w1", Channel.CHAT, T0, size=2),
-        WorkItem("w2", Channel.EMAIL, T0, size_rules=rules),
+    for item, units in (
+        (WorkItem("w1", Channel.CHAT, T0, size=2), 2),
+        (WorkItem("w2", Channel.EMAIL, T0, size_rules=rules), 3),
     ):
-        router = Router([Agent("a1", capacity={Channel.CHAT: 1}, presence="offline")])
-        router.route(item, T0)
-        entry = router._entries[item.id]
-        fresh = _new_entry(item, router.queues[0])
-        fresh.status = entry.status
-        fresh.key = entry.key
-        for slot in _Entry.__slots__:
-            assert getattr(entry, slot) == getattr(fresh, slot), slot
+        capacity = {Channel.CHAT: 2, Channel.EMAIL: 3}
+        router = Router([Agent("a1", capacity=capacity, presence="offline")])
+        waiting = router.route(item, T0)
+        assert (waiting.outcome, waiting.queue, waiting.stage) == (Outcome.QUEUED, "default", 0)
+        assert router.status(item.id) is ItemStatus.QUEUED
+        assert router.assignee(item.id) is None
+        assert router.queued("default") == [item.id]
+        (given,) = router.set_presence("a1", Presence.AVAILABLE, T0)
+        assert (given.item_id, given.agent_id, given.stage) == (item.id, "a1", 0)
+        assert router.free_units("a1", item.channel) == capacity[item.channel] - units
+        assert router.held("a1") == {item.id}
 
 
-def test_an_entry_reused_after_completion_starts_as_a_fresh_entry() -> None:
-    """route() reuses completed items' entries: nothing of the last item is left.
+def test_an_item_routed_after_a_completion_inherits_nothing_of_it() -> None:
+    """route() may reuse what a completed item left: nothing of the last item is left.
 
-    The completed item had waited in its queue (a key), been offered (an offer
-    number) and declined before it was assigned; the next item inherits none of it.
+    The completed item had waited in its queue (its place), been offered (an offer
+    timeout) and declined before it was assigned; the next item inherits none of it:
+    the agent that declined the old item may take it, its place in the queue is its
+    own, its offer times out on its own clock, and its history is its own.
     """
     agents = [Agent(name, capacity={Channel.CHAT: 1}) for name in ("a1", "a2")]
     router = Router(agents, offer_timeout=timedelta(minutes=1))
@@ -167,17 +174,22 @@ def test_an_entry_reused_after_completion_starts_as_a_fresh_entry() -> None:
     router.reject("old", "a1", T0)
     assert router.complete("busy2", T0)[0].agent_id == "a2"
     router.accept("old", "a2", T0)
-    old = router._entries["old"]
-    assert old.key != ()
-    assert old.declined == {"a1"}
-    assert old.offer_no > 0
     router.complete("old", T0)
-    item = WorkItem("new", Channel.CHAT, T0, priority=Priority.HIGH)
-    router.route(item, T0)
-    entry = router._entries["new"]
-    assert entry is old
-    fresh = _new_entry(item, router.queues[0])
-    for slot in ("status", "agent_id", "offer_no"):  # what the offer sets
-        setattr(fresh, slot, getattr(entry, slot))
-    for slot in _Entry.__slots__:
-        assert getattr(entry, slot) == getattr(fresh, slot), slot
+    router.set_presence("a2", Presence.AWAY, T0)
+    now = T0 + timedelta(seconds=10)
+    # a1 declined "old"; "new" goes to a1 all the same.
+    item = WorkItem("new", Channel.CHAT, now, priority=Priority.HIGH)
+    offered = router.route(item, now)
+    assert (offered.outcome, offered.agent_id, offered.stage) == (Outcome.OFFERED, "a1", 0)
+    assert [d.item_id for d in router.decisions("new")] == ["new"]
+    # Its offer times out a minute after it was made, not after the old item's.
+    assert router.tick(T0 + timedelta(minutes=1)) == []
+    (timed_out,) = router.tick(now + timedelta(minutes=1))
+    assert (timed_out.item_id, timed_out.outcome) == ("new", Outcome.QUEUED)
+    # It waits at its own place: ahead of an older item of normal priority (the old
+    # item's place, normal priority at T0, would be behind that one).
+    later = now + timedelta(minutes=1)
+    router.set_presence("a1", Presence.AWAY, later)
+    router.route(WorkItem("older", Channel.CHAT, T0 - timedelta(hours=1)), later)
+    assert router.queued("default") == ["new", "older"]
+    assert router.status("old") is ItemStatus.COMPLETED
