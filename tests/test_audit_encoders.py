@@ -29,7 +29,7 @@ from casekit.audit import (
 )
 from casekit.exceptions import CasekitError
 from casekit.model._enums import CaseState
-from casekit.model.case import Interaction
+from casekit.model.case import Interaction, Task
 from casekit.model.events import EVENT_TYPES, CaseEvent, CaseOpened, Event, SlaStarted
 from casekit.model.sla import SlaClock
 from casekit.serialization import dumps, unstructure
@@ -220,3 +220,25 @@ def test_nested_json_kept_for_every_encoder_is_the_objects_own(
     for thread in threads:
         thread.join()
     assert failures == []
+
+
+def test_a_task_whose_skills_changed_in_place_is_written_again() -> None:
+    """A frozen ``Task`` still holds the same dict after a host changed it in place:
+    its kept JSON is reused only while the dict is equal to the one written, for the
+    case's first version (no kept fields) and for the versions after it."""
+    from casekit.serialization import to_json  # noqa: PLC0415
+    from casekit.storage._case_json import case_json  # noqa: PLC0415
+
+    desk, case_id = scenario()
+    case = desk.store.load(case_id).case
+    task = attrs.evolve(sample(Task), skills={"python": 2})
+    case = attrs.evolve(case, tasks=(task,))
+    assert case_json(case) == to_json(case)
+    for level in (3, 3, 4):
+        task.skills["python"] = level
+        case = attrs.evolve(case, version=case.version + 1)
+        assert f'"python":{level}' in case_json(case)
+        assert case_json(case) == to_json(case)
+    task.skills.clear()
+    fresh = attrs.evolve(case, id="other-case")  # no text kept for this id yet
+    assert case_json(fresh) == to_json(fresh)

@@ -161,14 +161,15 @@ class _Kept:
     alive, so the id stays its own); all dropped once :data:`_KEEP` are kept."""
 
     def __init__(self) -> None:
-        self.kept: dict[int, tuple[object, str]] = {}
+        self.kept: dict[int, tuple[object, str, object]] = {}
         self.lock = threading.Lock()
 
-    def keep(self, obj: object, text: str) -> None:
+    def keep(self, obj: object, text: str, more: object = None) -> None:
+        """Keep ``text`` as ``obj``'s, with ``more`` (what else must hold to reuse it)."""
         with self.lock:
             if len(self.kept) >= _KEEP:
                 self.kept.clear()
-            self.kept[id(obj)] = (obj, text)
+            self.kept[id(obj)] = (obj, text, more)
 
 
 class _One(_Kept):
@@ -186,6 +187,7 @@ class _One(_Kept):
     def __init__(self, cls: type) -> None:
         super().__init__()
         self.encode = encode = encoder(cls)
+        self.mutable = mutable = _mutable_fields(cls)
         kept, keep = self.kept, self.keep  # the dict is cleared, never replaced
 
         def write(obj: object) -> str:
@@ -196,7 +198,19 @@ class _One(_Kept):
             keep(obj, text)
             return text
 
-        self.write = write
+        def write_checked(obj: object) -> str:
+            # The object holds a dict, which can change in place: its text is kept
+            # with a copy of the dicts, and reused only while they are equal.
+            values = tuple([getattr(obj, name) for name in mutable])
+            hit = kept.get(id(obj))
+            if hit is not None and hit[0] is obj and hit[2] == values:
+                return hit[1]
+            text = encode(obj)
+            copies = tuple([dict(v) if v.__class__ is dict else v for v in values])
+            keep(obj, text, copies)
+            return text
+
+        self.write = write_checked if mutable else write
 
 
 _ones: dict[type, _One] = {}
@@ -218,6 +232,18 @@ def _items(cls: type) -> Callable[[tuple[Any, ...]], str | None]:
     It returns ``None`` if an item is not exactly of the class."""
     one = _one(cls)
     kept, keep, encode = one.kept, one.keep, one.encode
+    if one.mutable:
+        checked = one.write
+
+        def write_checked(items: tuple[Any, ...]) -> str | None:
+            texts = []
+            for item in items:
+                if item.__class__ is not cls:
+                    return None
+                texts.append(checked(item))
+            return "[" + ",".join(texts) + "]"
+
+        return write_checked
 
     def write(items: tuple[Any, ...]) -> str | None:
         texts = []
@@ -254,20 +280,36 @@ def encoder(cls: type, tag: tuple[str, str] | None = None, *, shared: bool = Fal
 
 _REUSED: Final = (str, int, bool, float, datetime, timedelta)
 """Field types whose values are immutable and written from themselves alone (as are
-str enums, :data:`NESTED` classes and tuples of them): a field holding the very object
-it held when last written is written as it was."""
+str enums, :data:`NESTED` classes that hold no dict, and tuples of them): a field
+holding the very object it held when last written is written as it was."""
 
 
 def _reused(tp: Any) -> bool:
     inner, _ = _optional(tp)
-    if inner in _REUSED or _str_enum(inner) or inner in NESTED:
+    if inner in _REUSED or _str_enum(inner):
         return True
+    if inner in NESTED:
+        return not _one(inner).mutable
     args = typing.get_args(inner)
     return (
         typing.get_origin(inner) is tuple
         and len(args) == 2
         and args[1] is Ellipsis
         and args[0] in NESTED
+        and not _one(args[0]).mutable
+    )
+
+
+def _mutable_fields(cls: type) -> tuple[str, ...]:
+    """The fields of ``cls`` typed as dicts (``Task.skills``): a frozen instance still
+    holds the same dict after a host changed it in place, so its JSON cannot be kept
+    by the instance's identity alone."""
+    attrs.resolve_types(cls)
+    fields: tuple[attrs.Attribute[Any], ...] = attrs.fields(cls)
+    return tuple(
+        field.name
+        for field in fields
+        if typing.get_origin(_optional(field.type)[0]) is dict or _optional(field.type)[0] is dict
     )
 
 
