@@ -749,16 +749,18 @@ class _Borrowed:
                         # commit leaves its data_version as it was: trust no cached row
                         # (first, before any call that could be interrupted in turn).
                         store._trust = None
-                        session.reset()
                         if conn.in_transaction:
                             conn.rollback()
+                        session.reset()
                         if isinstance(exc, sqlite3.Error):
                             raise StoreError(f"SQLite error on {str(store.path)!r}: {exc}") from exc
                         raise
                 return
-            session.reset()
+            # The rollback first: it is C code only, which no signal interrupts; a
+            # signal in ``reset`` (Python) then finds the write lock released.
             if conn.in_transaction:
                 conn.rollback()
+            session.reset()
             if isinstance(error, sqlite3.Error):
                 raise StoreError(f"SQLite error on {str(store.path)!r}: {error}") from error
         finally:
@@ -967,11 +969,13 @@ class SQLiteStore(SQLiteInstallBase):
             if conn.in_transaction:
                 conn.rollback()
             self.close()
+            conn.close()  # not idle: close() leaves it to this, its user
             raise StoreError(f"cannot open SQLite store {str(self.path)!r}: {exc}") from exc
         except BaseException:
             if conn.in_transaction:
                 conn.rollback()
             self.close()
+            conn.close()
             raise
         self._idle.append(session)
 
@@ -1043,12 +1047,14 @@ class SQLiteStore(SQLiteInstallBase):
         )
 
     def close(self) -> None:
-        """Close every connection; the store is unusable afterwards."""
+        """Close the store; it is unusable afterwards. Idle connections close now, a
+        connection another thread is using when its operation ends: closing it under
+        that thread's statement would crash the process (sqlite3 does not guard it)."""
         with self._lock:
             self._closed.set()
-            conns, self._all, self._idle = self._all, [], []
-        for conn in conns:
-            conn.close()
+            idle, self._idle, self._all = self._idle, [], []
+        for session in idle:
+            session.conn.close()
         self._cache.clear()
         self._bodies.clear()
 
