@@ -158,6 +158,32 @@ write the same pages (~39,100 ``pwrite64``); the store takes ~8.6 ``fcntl`` lock
 command to the floor's ~6.1 (the load's read transaction). The CPU and wall ratios of
 this round's runs (load average 7-11 on 2 cores) swung 0.28-0.40 and 0.35-0.52 on both
 trees alike.
+Next round (callgrind, commands of 20 cases after 3 warm-up cases, region toggled on by
+``functools.reduce``; a part by wrapping it alone, ~2,000 of wrapper each): the command
+path's statements run on one cursor per pooled connection instead of a new cursor per
+``Connection.execute``, and ``load`` borrows its connection inline. Desk on SQLite
+525,700 -> 511,500 instructions per command (``load`` 25,500 -> 18,700, the store's
+commit 238,300 -> 231,100; the floor 146,100: 0.278 -> 0.286). Where the 511,500 go: the
+store's commit ~231,000 (its COMMIT ~65,000 and BEGIN IMMEDIATE ~13,000, mostly
+SQLite's; the case's JSON ~34,000; the timers and holdings check ~20,000, with the
+in-transaction ``PRAGMA data_version``; the query columns ~10,000; the event rows
+~10,000), ``load`` ~19,000, the two ``PRAGMA data_version`` ~16,000 of the two, the case
+number ~5,100 (56,000 per case opened); on the memory store the pipeline's commit
+~155,000 (the chain ~56,000, its event JSON ~28,500 of it; the fold ~31,600; the commit
+object ~17,000; the timers ~10,500), ``decide`` ~30,000, the access check ~29,000, the
+view ~20,000. Evaluated, not done: one ``PRAGMA data_version`` per command (the one
+inside the write transaction is what tells a commit that no other connection rewrote
+the case's timers since the load; the load's cannot be moved into the commit without
+loading optimistically and running the command again on a conflict, which calls hooks
+and reactors twice); the case number inside the opening commit's transaction (the
+number is the case id, which the events and their hashes hold before the commit
+starts). A number reserved in blocks per store would save the ~56,000 instructions and
+one write transaction per case (~1 % of a command) but gives gaps at each restart and
+numbers out of opening order across processes: a contract decision. Time, at load
+average 3-6 on 2 cores, base and this round alternating, 21 runs each (the floor part
+alone with 5x30 and 9x20 cases, and ``--quick``): same-run CPU ratio median 0.342 ->
+0.349 (0.30-0.39 and 0.23-0.45), wall 0.431 -> 0.429 (0.23-0.76 and 0.26-0.65): the
+2.7 % is below what time can show on such a machine.
 
 Run ``python benchmarks/bench_store.py`` (about a minute with PostgreSQL) or with
 ``--quick`` (under 20 s). Files go to a temporary directory next to this script (``--dir`` to

@@ -39,6 +39,19 @@ def version_in_file(store: SQLiteStore) -> int:
         conn.close()
 
 
+def interrupting(name: str) -> Callable[..., object]:
+    """``_Session.<name>``, raising KeyboardInterrupt once a COMMIT it ran returns."""
+    method = getattr(sqlite_module._Session, name)
+
+    def interrupted(session: sqlite_module._Session, template: str, params: object = ()) -> object:
+        cursor = method(session, template, params)
+        if template == "COMMIT":
+            raise KeyboardInterrupt
+        return cursor
+
+    return interrupted
+
+
 def test_an_interrupt_as_the_commit_returns_leaves_no_stale_row(
     store: SQLiteStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -48,15 +61,9 @@ def test_an_interrupt_as_the_commit_returns_leaves_no_stale_row(
     must read the row, or every command on the case conflicts for ever."""
     open_case(store, 1)
     store.load(CASE)  # cached and trusted
-    execute = sqlite_module._Session.execute
-
-    def interrupted(session: sqlite_module._Session, template: str, params: object = ()) -> object:
-        cursor = execute(session, template, params)  # type: ignore[arg-type]
-        if template == "COMMIT":
-            raise KeyboardInterrupt
-        return cursor
-
-    monkeypatch.setattr(sqlite_module._Session, "execute", interrupted)
+    # Whichever of the session's statement methods runs the COMMIT.
+    for name in ("execute", "run"):
+        monkeypatch.setattr(sqlite_module._Session, name, interrupting(name))
     with pytest.raises(KeyboardInterrupt):
         apply_command(store, CASE, note("landed"))
     monkeypatch.undo()
@@ -81,6 +88,36 @@ def test_an_interrupt_in_the_cache_update_leaves_no_stale_row(
     monkeypatch.undo()
     assert store.load(CASE).case.version == version_in_file(store) == 2
     apply_command(store, CASE, note("next"))
+
+
+def test_an_interrupt_between_a_read_and_its_row_leaves_no_old_snapshot(
+    store: SQLiteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A signal delivered after ``load``'s ``PRAGMA data_version`` ran but before its
+    row was read leaves that statement unfinished on the pooled connection; whatever
+    the connection reads next must still see the file as it now is, not the snapshot
+    the statement held."""
+    open_case(store, 1)
+    store.load(CASE)
+    run = sqlite_module._Session.run
+
+    def interrupted(session: sqlite_module._Session, template: str, params: object = ()) -> object:
+        cursor = run(session, template, params)  # type: ignore[arg-type]
+        if template == "PRAGMA data_version":
+            raise KeyboardInterrupt
+        return cursor
+
+    monkeypatch.setattr(sqlite_module._Session, "run", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        store.load(CASE)
+    monkeypatch.undo()
+    other = SQLiteStore(store.path)
+    try:
+        apply_command(other, CASE, note("elsewhere"))
+    finally:
+        other.close()
+    assert [record.seq for record in store.history(CASE)] == [1, 2]
+    assert store.load(CASE).case.version == 2
 
 
 def test_a_commit_failing_in_a_trigger_on_the_trusted_connection_changes_nothing(

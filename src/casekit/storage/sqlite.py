@@ -646,12 +646,15 @@ class _Session:
     each statement is computed once per store.
     """
 
-    __slots__ = ("_prefix", "_statements", "conn")
+    __slots__ = ("_cursor", "_prefix", "_statements", "conn")
 
     def __init__(self, conn: sqlite3.Connection, prefix: str, statements: dict[str, str]) -> None:
         self.conn = conn
         self._prefix = prefix
         self._statements = statements
+        # The session's own cursor, for ``run``: the command path's statements each
+        # reuse it instead of making a cursor apiece (``Connection.execute`` does).
+        self._cursor = conn.cursor()
 
     def _prefixed(self, template: str) -> str:
         sql = self._statements[template] = template.replace("{p}", self._prefix)
@@ -664,6 +667,26 @@ class _Session:
     def executemany(self, template: str, rows: Iterable[Sequence[object]]) -> sqlite3.Cursor:
         sql = self._statements.get(template) or self._prefixed(template)
         return self.conn.executemany(sql, rows)
+
+    def run(self, template: str, params: Sequence[object] = ()) -> sqlite3.Cursor:
+        """``execute`` on the session's own cursor, for a statement whose outcome (rows,
+        ``rowcount``) is read before the session runs another: the next ``run`` resets
+        the cursor."""
+        sql = self._statements.get(template) or self._prefixed(template)
+        return self._cursor.execute(sql, params)
+
+    def run_many(self, template: str, rows: Iterable[Sequence[object]]) -> None:
+        """``executemany`` on the session's own cursor (see ``run``)."""
+        sql = self._statements.get(template) or self._prefixed(template)
+        self._cursor.executemany(sql, rows)
+
+    def reset(self) -> None:
+        """After a failure: a statement of ``run`` left unfinished (an interrupt between
+        the statement and the read of its row) would keep the connection's read
+        snapshot open for whatever it runs next; a new cursor ends it."""
+        with contextlib.suppress(sqlite3.Error):
+            self._cursor.close()
+            self._cursor = self.conn.cursor()
 
 
 class _Borrowed:
@@ -702,7 +725,7 @@ class _Borrowed:
         session = self.session = self.store._borrow()
         if self.write:
             try:
-                session.execute("BEGIN IMMEDIATE")
+                session.run("BEGIN IMMEDIATE")
             except BaseException as exc:
                 self.__exit__(type(exc), exc, None)
                 raise
@@ -717,7 +740,7 @@ class _Borrowed:
             if error is None:
                 if self.write:
                     try:
-                        session.execute("COMMIT")
+                        session.run("COMMIT")
                         if self.remember is not None:
                             store._remember(*self.remember)
                     except BaseException as exc:
@@ -728,12 +751,16 @@ class _Borrowed:
                         store._trust = None
                         if conn.in_transaction:
                             conn.rollback()
+                        session.reset()
                         if isinstance(exc, sqlite3.Error):
                             raise StoreError(f"SQLite error on {str(store.path)!r}: {exc}") from exc
                         raise
                 return
+            # The rollback first: it is C code only, which no signal interrupts; a
+            # signal in ``reset`` (Python) then finds the write lock released.
             if conn.in_transaction:
                 conn.rollback()
+            session.reset()
             if isinstance(error, sqlite3.Error):
                 raise StoreError(f"SQLite error on {str(store.path)!r}: {error}") from error
         finally:
@@ -942,11 +969,13 @@ class SQLiteStore(SQLiteInstallBase):
             if conn.in_transaction:
                 conn.rollback()
             self.close()
+            conn.close()  # not idle: close() leaves it to this, its user
             raise StoreError(f"cannot open SQLite store {str(self.path)!r}: {exc}") from exc
         except BaseException:
             if conn.in_transaction:
                 conn.rollback()
             self.close()
+            conn.close()
             raise
         self._idle.append(session)
 
@@ -1018,12 +1047,14 @@ class SQLiteStore(SQLiteInstallBase):
         )
 
     def close(self) -> None:
-        """Close every connection; the store is unusable afterwards."""
+        """Close the store; it is unusable afterwards. Idle connections close now, a
+        connection another thread is using when its operation ends: closing it under
+        that thread's statement would crash the process (sqlite3 does not guard it)."""
         with self._lock:
             self._closed.set()
-            conns, self._all, self._idle = self._all, [], []
-        for conn in conns:
-            conn.close()
+            idle, self._idle, self._all = self._idle, [], []
+        for session in idle:
+            session.conn.close()
         self._cache.clear()
         self._bodies.clear()
 
@@ -1096,7 +1127,7 @@ class SQLiteStore(SQLiteInstallBase):
         current one if no other connection committed to the file since it began (the
         connection's ``PRAGMA data_version`` is what it was), else a new one."""
         conn = session.conn
-        version = conn.execute("PRAGMA data_version").fetchall()[0][0]
+        version = session.run("PRAGMA data_version").fetchone()[0]
         trust = self._trust  # one read: atomic; every change sets the generation with it
         if trust is not None and trust[0] is conn and trust[1] == version:
             return trust[2]
@@ -1137,17 +1168,30 @@ class SQLiteStore(SQLiteInstallBase):
     def next_case_number(self) -> int:
         self._refuse_writes()
         with self._connection() as conn:
-            rows = conn.execute(_NEXT_NUMBER).fetchall()
+            rows = conn.run(_NEXT_NUMBER).fetchall()
         return _integer("counters", "case", rows[0][0])
 
     def load(self, case_id: str) -> Snapshot:
-        with self._connection() as conn:
-            generation = self._current(conn)
+        # What ``with self._connection()`` does, inline: every command loads its case,
+        # and a read outside any transaction has nothing to roll back.
+        session = self._borrow()
+        try:
+            generation = self._current(session)
             cached = self._cache.get(case_id)
             if cached is not None and cached[4] == generation and cached[3] is not None:
                 # the row this process last read or wrote, and nobody else wrote since
                 return Snapshot(cached[1], cached[3])
-            rows = conn.execute(_LOAD, (case_id,)).fetchall()
+            rows = session.execute(_LOAD, (case_id,)).fetchall()
+        except BaseException as exc:
+            session.reset()
+            if isinstance(exc, sqlite3.Error):
+                raise StoreError(f"SQLite error on {str(self.path)!r}: {exc}") from exc
+            raise
+        finally:
+            if self._closed.is_set():
+                session.conn.close()
+            else:
+                self._idle.append(session)
         if not rows:
             raise CaseNotFound(case_id)
         head_hash, *columns = rows[0]
@@ -1176,35 +1220,35 @@ class SQLiteStore(SQLiteInstallBase):
         writing = self._write()
         with writing as conn:
             if expected == 0:
-                written = conn.execute(
+                written = conn.run(
                     _INSERT_CASE, (case_id, case.version, head_hash, *columns, body)
                 ).rowcount
                 if written != 1 or prev_hash != GENESIS:
                     raise ConflictError(case_id, expected, self._version(conn, case_id))
                 if held:
-                    conn.executemany(_INSERT_HOLDING, _holding_rows(held))
+                    conn.run_many(_INSERT_HOLDING, _holding_rows(held))
                 if rows:
-                    conn.executemany(_INSERT_TIMER, rows)
+                    conn.run_many(_INSERT_TIMER, rows)
             else:
                 if cached is None:
                     sql, values = _UPDATE_ALL, columns
                 else:
                     old = cached[7]
                     sql, values = _update(_columns(cached[1]) if old is None else old, columns)
-                written = conn.execute(
+                written = conn.run(
                     sql, (case.version, head_hash, body, *values, case_id, expected, prev_hash)
                 ).rowcount
                 if written != 1:
                     raise ConflictError(case_id, expected, self._version(conn, case_id))
                 self._replace(conn, case_id, cached, rows, held)
-            conn.executemany(_INSERT_EVENT, events)
+            conn.run_many(_INSERT_EVENT, events)
             for guard in commit.guards:
                 if isinstance(guard, CapacityGuard):
                     self._check_guard(conn, guard)
                 else:
                     check_unit_guard(conn, guard)
             if notifications:
-                conn.executemany(outbox_sql.INSERT_ENTRY, notifications)
+                conn.run_many(outbox_sql.INSERT_ENTRY, notifications)
             # Kept once committed, before another thread can borrow the connection:
             # a load there must find this row, not the one it replaced. Trusted in the
             # generation of now, while this transaction holds the write lock.
@@ -1228,18 +1272,18 @@ class SQLiteStore(SQLiteInstallBase):
         # rewrite them. (The PRAGMA, inside the write transaction, costs a third of
         # the DELETE.)
         if cached is None or cached[5] != timers or cached[4] != self._current(conn):
-            conn.execute("DELETE FROM {p}timers WHERE case_id = ?", (case_id,))
+            conn.run("DELETE FROM {p}timers WHERE case_id = ?", (case_id,))
             if timers:
-                conn.executemany(_INSERT_TIMER, timers)
+                conn.run_many(_INSERT_TIMER, timers)
         # The holdings rows change only when the case's holdings do (most commits keep
         # them); without the case as last written, rewrite them.
         if cached is None or (
             cached[6] is not held  # _held found them unchanged
             and (holdings_of(cached[1]) if cached[6] is None else cached[6]) != held
         ):
-            conn.execute("DELETE FROM {p}holdings WHERE case_id = ?", (case_id,))
+            conn.run("DELETE FROM {p}holdings WHERE case_id = ?", (case_id,))
             if held:
-                conn.executemany(_INSERT_HOLDING, _holding_rows(held))
+                conn.run_many(_INSERT_HOLDING, _holding_rows(held))
 
     def _reschedule(self, commit: Commit) -> None:
         """A timers-only commit: replace the case's timers if its version still holds."""
