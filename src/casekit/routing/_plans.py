@@ -30,6 +30,7 @@ from casekit.routing._strategies import (
 )
 
 if TYPE_CHECKING:
+    from casekit.routing._decision import RoutingDecision
     from casekit.routing._router import Router
 
 __all__ = ["Plan", "Rule", "Scorer", "StrategyFailed", "default_chain"]
@@ -55,6 +56,8 @@ class StrategyFailed(Exception):
     def __init__(self, name: str, exc: Exception) -> None:
         self.name = name
         self.exc = exc
+        # The decision that records the failure, once the router made it.
+        self.decision: RoutingDecision | None = None
         if isinstance(exc, InvalidScores):
             super().__init__(f"invalid scores: {exc}")
             self.what = f"returned {self}"

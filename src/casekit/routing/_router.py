@@ -117,7 +117,9 @@ class Router:
         claims: A compare-and-set claim store that makes each assignment exclusive
             across routers; ``None`` for a router that is the only one.
         history_limit: Decision histories kept for this many items (oldest dropped;
-            finished items' histories go first).
+            finished items' histories go first). ``0`` keeps none: :meth:`decisions`
+            is empty and :meth:`explain` says no decision is kept, for hosts that
+            read each decision as it is returned and never look back.
         retain_finished: Finished items (completed, withdrawn, claimed elsewhere) whose
             entry and decisions are kept, most recently finished first; older ones are
             forgotten, and asking about them raises :class:`UnknownWorkItem`. ``0``
@@ -188,6 +190,8 @@ class Router:
         self.catalog = catalog
         self.offer_timeout = offer_timeout
         self.claims = claims
+        if history_limit < 0:
+            raise InvalidValue("must be at least 0", where="Router.history_limit")
         self.history_limit = history_limit
         self.record_candidates = record_candidates
         if retain_finished < 0:
@@ -583,7 +587,8 @@ class Router:
         try:
             return self._place(entry, now, _ROUTE)
         except StrategyFailed as failed:
-            decision = self._last(item_id)
+            decision = failed.decision
+            assert decision is not None  # set by _strategy_failed
             raise StrategyError(failed.name, item_id, str(failed), decision) from failed.exc
 
     def _select_queue(self, item: WorkItem, name: str | None) -> Queue | None:
@@ -796,12 +801,15 @@ class Router:
         funnel: tuple[Any, ...],
         failed: StrategyFailed,
     ) -> None:
-        """A strategy failed: queue the entry and record the failure (no candidates)."""
+        """A strategy failed: queue the entry and record the failure (no candidates).
+
+        The decision goes on ``failed`` too: with ``history_limit=0`` it is not kept.
+        """
         self._enqueue(entry)
         build, *arguments = funnel
         _, removed, _, _ = build(*arguments)
         assert entry.queue is not None
-        self._record(
+        failed.decision = self._record(
             RoutingDecision(
                 entry.item.id,
                 _O_QUEUED,
@@ -949,7 +957,7 @@ class Router:
         history = self._history
         if item_id in history:
             self._record(decision)
-        else:
+        elif self.history_limit:  # 0: keep no history
             history[item_id] = decision
             if len(history) > self.history_limit:
                 history.popitem(last=False)
@@ -1463,10 +1471,10 @@ class Router:
         decision = self._place_quietly(entry, now, trigger)
         if decision.reason == "" and decision.outcome is not Outcome.QUEUED:
             decision = attrs.evolve(decision, reason=why)
-            history = self._history[item_id]
+            history = self._history.get(item_id)  # None: history_limit is 0
             if isinstance(history, list):
                 history[-1] = decision
-            else:
+            elif history is not None:
                 self._history[item_id] = decision
         return [decision]
 
@@ -1474,8 +1482,10 @@ class Router:
         """:meth:`_place`, recording a strategy failure instead of raising it."""
         try:
             return self._place(entry, now, trigger)
-        except StrategyFailed:
-            return self._last(entry.item.id)
+        except StrategyFailed as failed:
+            decision = failed.decision
+            assert decision is not None  # set by _strategy_failed
+            return decision
 
     def _retry_unroutable(self, now: datetime) -> list[RoutingDecision]:
         decisions = []
@@ -1501,6 +1511,8 @@ class Router:
         history = self._history
         kept = history.get(item_id)
         if kept is None:  # an item's first decision (the common case)
+            if not self.history_limit:
+                return decision  # keep no history
             history[item_id] = decision
             if len(history) > self.history_limit:
                 history.popitem(last=False)
@@ -1515,10 +1527,6 @@ class Router:
         if history is None:
             return []
         return history if isinstance(history, list) else [history]
-
-    def _last(self, item_id: str) -> RoutingDecision:
-        history = self._history[item_id]
-        return history[-1] if isinstance(history, list) else history
 
     def _finish(self, item_id: str, status: ItemStatus) -> None:
         """The item finished (``status`` says how): it leaves the active ones and

@@ -256,7 +256,7 @@ class _Run:
             agents,
             scenario.queues or (Queue("default"),),
             strategies=scenario.strategies,
-            history_limit=1,
+            history_limit=0,
             record_candidates=1,
             retain_finished=0,
         )
