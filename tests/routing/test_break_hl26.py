@@ -13,13 +13,15 @@ from typing import Any
 
 import pytest
 
-from casekit import CasekitError, Channel, InvalidValue
+from casekit import Channel, InvalidValue
 from casekit.routing import (
     Agent,
     ItemStatus,
+    Outcome,
     Queue,
     Router,
     RoutingContext,
+    StrategyError,
     StrategyRegistry,
     WorkItem,
 )
@@ -94,15 +96,17 @@ def test_a_failing_winner_hook_does_not_escape_raw_nor_leave_an_unrecorded_assig
         registry=registry,
         history_limit=limit,
     )
-    try:
+    with pytest.raises(StrategyError, match="on_assigned raised RuntimeError: hook down") as err:
         router.route(WorkItem("a", Channel.CHAT, T0), T0)
-    except RuntimeError:
-        pytest.fail(
-            f"raw RuntimeError escaped route(); the item is {router.status('a').value} "
-            f"to {router.assignee('a')!r} with decisions {router.decisions('a')!r}"
-        )
-    except CasekitError:
-        pass
+    assert "the item stays assigned to 'w'" in str(err.value)
+    assert err.value.strategy == "hook_down"
+    decision = err.value.decision
+    assert decision is not None
+    assert decision.outcome is Outcome.ASSIGNED
+    assert decision.agent_id == "w"
+    assert router.status("a") is ItemStatus.ASSIGNED
+    assert router.assignee("a") == "w"
+    assert router.decisions("a") == ((decision,) if limit else ())
 
 
 class _Finishing:
