@@ -131,23 +131,31 @@ class ClaimConflict(ConflictError):
 
 
 class StrategyError(PluginError):
-    """A routing strategy raised while scoring; the item stays queued, never lost.
+    """A routing strategy raised while scoring; the item stays queued, never lost. Or a
+    strategy's ``on_assigned`` raised when told of a winner: the item stays assigned
+    (the decision says to whom), and the message says so.
 
     Attributes:
         strategy: The name of the strategy that raised.
         item_id: The work item being routed.
-        decision: The recorded (queued) decision, if the router got that far.
+        decision: The recorded decision (queued, or assigned when ``on_assigned``
+            raised), if the router got that far.
     """
 
     def __init__(
-        self, strategy: str, item_id: str, detail: str, decision: RoutingDecision | None = None
+        self,
+        strategy: str,
+        item_id: str,
+        detail: str,
+        decision: RoutingDecision | None = None,
+        *,
+        stays: str = "the item stays queued",
     ) -> None:
         self.strategy = strategy
         self.item_id = item_id
         self.decision = decision
         super().__init__(
-            f"routing strategy {strategy!r} failed on work item {item_id!r}: {detail}; "
-            "the item stays queued"
+            f"routing strategy {strategy!r} failed on work item {item_id!r}: {detail}; {stays}"
         )
 
 

@@ -151,9 +151,10 @@ class Plan:
     """A queue (named ``queue``) prepared for routing: its ladder rules and its tie-breakers.
 
     ``columns`` are the strategies' column functions in order, ``names`` their names
-    and ``hooks`` what a winner is told; ``widest`` is the groups of the last ladder
-    stage (``None``: anyone). ``robin`` is the built-in round robin when it is the
-    only strategy with a hook: :meth:`Router._give` then moves its cursor inline.
+    and ``hooks`` what a winner is told (each with its strategy's name); ``widest`` is
+    the groups of the last ladder stage (``None``: anyone). ``robin`` is the built-in
+    round robin when it is the only strategy with a hook: :meth:`Router._give` then
+    moves its cursor inline.
     ``chain`` is the default chain's strategies (see :func:`default_chain`).
     """
 
@@ -163,7 +164,7 @@ class Plan:
         self.queue = queue
         self.columns = tuple(scorer.column for scorer in scorers)
         self.names = tuple(scorer.name for scorer in scorers)
-        self.hooks = tuple(scorer.hook for scorer in scorers if scorer.hook is not None)
+        self.hooks = tuple((s.name, s.hook) for s in scorers if s.hook is not None)
         hooked = [scorer.strategy for scorer in scorers if scorer.hook is not None]
         robin = hooked[0] if len(hooked) == 1 else None
         self.robin = robin if isinstance(robin, RoundRobinStrategy) else None

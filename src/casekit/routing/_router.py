@@ -24,7 +24,7 @@ import attrs
 
 from casekit._text import count
 from casekit._time import require_aware
-from casekit.exceptions import InvalidCommand, InvalidValue
+from casekit.exceptions import CasekitError, InvalidCommand, InvalidType, InvalidValue
 from casekit.model import Channel
 from casekit.routing._agents import Agent, Presence, SkillCatalog
 from casekit.routing._claims import ClaimStore
@@ -142,6 +142,7 @@ class Router:
         "_finished",
         "_forgotten",
         "_history",
+        "_history_limit",
         "_index",
         "_now",
         "_offers",
@@ -153,6 +154,7 @@ class Router:
         "_queues",
         "_ranked_record",
         "_record_candidates",
+        "_retain_finished",
         "_seq",
         "_serving",
         "_shift_state",
@@ -164,10 +166,8 @@ class Router:
         "_waiting",
         "catalog",
         "claims",
-        "history_limit",
         "offer_timeout",
         "registry",
-        "retain_finished",
     )
 
     def __init__(
@@ -190,12 +190,8 @@ class Router:
         self.catalog = catalog
         self.offer_timeout = offer_timeout
         self.claims = claims
-        if history_limit < 0:
-            raise InvalidValue("must be at least 0", where="Router.history_limit")
         self.history_limit = history_limit
         self.record_candidates = record_candidates
-        if retain_finished < 0:
-            raise InvalidValue("must be at least 0", where="Router.retain_finished")
         self.retain_finished = retain_finished
         self._index = AgentIndex()
         self._queues: dict[str, Queue] = {}
@@ -251,10 +247,26 @@ class Router:
 
     @record_candidates.setter
     def record_candidates(self, value: int) -> None:
-        if value < 1:
-            raise InvalidValue("must be at least 1", where="Router.record_candidates")
-        self._record_candidates = value
+        self._record_candidates = _count(value, 1, "Router.record_candidates")
         self._ranked_record = ranked_record(value)
+
+    @property
+    def history_limit(self) -> int:
+        """For how many items decision histories are kept (0: none)."""
+        return self._history_limit
+
+    @history_limit.setter
+    def history_limit(self, value: int) -> None:
+        self._history_limit = _count(value, 0, "Router.history_limit")
+
+    @property
+    def retain_finished(self) -> int:
+        """How many finished items' statuses are kept (0: none)."""
+        return self._retain_finished
+
+    @retain_finished.setter
+    def retain_finished(self, value: int) -> None:
+        self._retain_finished = _count(value, 0, "Router.retain_finished")
 
     # -- definitions ---------------------------------------------------------------------
 
@@ -941,26 +953,38 @@ class Router:
             draft.eligible = fourth
         draft.__class__ = RoutingDecision
         decision: RoutingDecision = draft
+        # _record, inline for an item's first decision (the common case); before the
+        # winner's hooks, so that the decision is kept in the order it was made even
+        # when a hook routes or completes items in turn.
+        history = self._history
+        if item_id in history:
+            self._record(decision)
+        elif self._history_limit:  # 0: keep no history
+            history[item_id] = decision
+            if len(history) > self._history_limit:
+                history.popitem(last=False)
         # The winner's hooks, once the decision has read the entry: a host's hook may
         # call back into the router (complete the item, route another that takes this
         # entry from the spares: see _spare).
         robin = plan.robin
         if robin is not None and type(cursor := robin.cursor) is RoundRobinCursor:
-            # The built-in round robin's hook, inline (tests/routing/test_fast_paths.py
-            # routes through it and through the general path and compares).
+            # The built-in round robin's hook, inline.
             cursor.tick = tick = cursor.tick + 1
             cursor.last_served[agent_id] = tick
         else:
-            for hook in plan.hooks:
-                hook(item, agent_id)
-        # _record, inline for an item's first decision (the common case).
-        history = self._history
-        if item_id in history:
-            self._record(decision)
-        elif self.history_limit:  # 0: keep no history
-            history[item_id] = decision
-            if len(history) > self.history_limit:
-                history.popitem(last=False)
+            for name, hook in plan.hooks:
+                try:
+                    hook(item, agent_id)
+                except CasekitError:
+                    raise  # the router's own refusal, from a call back into it
+                except Exception as exc:
+                    raise StrategyError(
+                        name,
+                        item_id,
+                        f"on_assigned raised {type(exc).__name__}: {exc}",
+                        decision,
+                        stays=f"the item stays assigned to {agent_id!r}",
+                    ) from exc
         return decision
 
     def _offer_or_claim(
@@ -1403,8 +1427,8 @@ class Router:
         finished[item_id] = _COMPLETED
         order = self._finish_order
         order.append(item_id)
-        if len(finished) > self.retain_finished:
-            if len(finished) == self.retain_finished + 1 and not self._stale:
+        if len(finished) > self._retain_finished:
+            if len(finished) == self._retain_finished + 1 and not self._stale:
                 # One in, one out (the steady state): _forget, inline.
                 gone = order.popleft()
                 del finished[gone]
@@ -1511,10 +1535,10 @@ class Router:
         history = self._history
         kept = history.get(item_id)
         if kept is None:  # an item's first decision (the common case)
-            if not self.history_limit:
+            if not self._history_limit:
                 return decision  # keep no history
             history[item_id] = decision
-            if len(history) > self.history_limit:
+            if len(history) > self._history_limit:
                 history.popitem(last=False)
         elif isinstance(kept, list):
             kept.append(decision)
@@ -1542,7 +1566,7 @@ class Router:
             history.move_to_end(item_id, last=False)
         self._finished[item_id] = status
         self._finish_order.append(item_id)
-        if len(self._finished) > self.retain_finished:
+        if len(self._finished) > self._retain_finished:
             self._forget()
 
     def _forget(self) -> None:
@@ -1550,7 +1574,7 @@ class Router:
         finished = self._finished
         order = self._finish_order
         stale = self._stale
-        while len(finished) > self.retain_finished:
+        while len(finished) > self._retain_finished:
             gone = order.popleft()
             if stale and gone in stale:
                 # Routed again after it finished then: a later id stands for it now.
@@ -1646,3 +1670,12 @@ def _queue_key(queue: Queue) -> tuple[int, str]:
 
 
 _first = itemgetter(0)
+
+
+def _count(value: object, least: int, where: str) -> int:
+    """``value`` if it is a whole number of at least ``least`` (not a bool)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidType(f"must be a whole number, got {type(value).__name__}", where=where)
+    if value < least:
+        raise InvalidValue(f"must be at least {least}", where=where)
+    return value
