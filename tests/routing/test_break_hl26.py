@@ -25,6 +25,7 @@ from casekit.routing import (
     StrategyRegistry,
     WorkItem,
 )
+from tests.routing.test_break_reuse import _Finishing  # completes a, routes z, reentrant
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 S = timedelta(seconds=1)
@@ -107,26 +108,6 @@ def test_a_failing_winner_hook_does_not_escape_raw_nor_leave_an_unrecorded_assig
     assert router.status("a") is ItemStatus.ASSIGNED
     assert router.assignee("a") == "w"
     assert router.decisions("a") == ((decision,) if limit else ())
-
-
-class _Finishing:
-    """Told ``a`` was assigned, completes it at once and routes ``z`` (reentrant)."""
-
-    name = "finishing"
-
-    def __init__(self) -> None:
-        self.router: Router | None = None
-        self.armed = False
-
-    def score(self, item: WorkItem, agent: Agent, ctx: RoutingContext) -> float:
-        return 0.0
-
-    def on_assigned(self, item: WorkItem, agent: Agent, ctx: RoutingContext) -> None:
-        if self.armed and item.id == "a":
-            self.armed = False
-            assert self.router is not None
-            self.router.complete("a", ctx.now)
-            self.router.route(WorkItem("z", Channel.CHAT, ctx.now), ctx.now)
 
 
 def test_a_small_limit_drops_finished_histories_first_even_from_a_reentrant_hook() -> None:
